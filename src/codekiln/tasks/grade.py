@@ -35,7 +35,7 @@ from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.grading import resolved, run_tests
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.diffs import apply_diff, make_diff, parse_diff
-from codekiln.tasks.records import TaskRecord
+from codekiln.tasks.records import TaskRecord, whole_file_diff
 
 Outcome = Literal["resolved", "unresolved", "patch_failed", "timeout", "error"]
 PATCH_PATH = "/tmp/codekiln/patch.diff"
@@ -81,7 +81,12 @@ def _read(snapshot_dir: Path, rel: str) -> str | None:
 
 def setup_patch(task: TaskRecord, snapshot_dir: Path) -> str:
     """The environment setup patch: the snapshot -> the agent's workspace (bug in, hidden tests out)."""
-    deletions = "".join(make_diff(rel, _read(snapshot_dir, rel), None) for rel in task.hidden_tests)
+    deletions = "".join(
+        whole_file_diff(Path(snapshot_dir) / rel, rel, create=False)
+        if (Path(snapshot_dir) / rel).is_file()
+        else make_diff(rel, None, None)
+        for rel in task.hidden_tests
+    )
     return task.bug_patch + deletions
 
 
@@ -92,12 +97,11 @@ def _patch_paths(patch: str) -> set[str]:
 def graded_files(task: TaskRecord, patch: str, snapshot_dir: Path) -> dict[str, str | None]:
     """The graded state of every file the setup or `patch` touches (None: absent), computed in memory
     with a strict apply. Raises TaskError when a patch does not apply."""
-    setup = setup_patch(task, snapshot_dir)
-    paths = _patch_paths(setup) | _patch_paths(patch) | set(task.hidden_tests)
+    paths = _patch_paths(task.bug_patch) | _patch_paths(patch) | set(task.hidden_tests)
     files: dict[str, str | None] = {rel: _read(snapshot_dir, rel) for rel in sorted(paths)}
-    for step in (setup, patch):
-        present = {k: v for k, v in files.items() if v is not None}
-        files.update(apply_diff(present, step))
+    files.update(apply_diff({k: v for k, v in files.items() if v is not None}, task.bug_patch))
+    files.update(dict.fromkeys(task.hidden_tests))  # the setup patch's deletions, made from the snapshot
+    files.update(apply_diff({k: v for k, v in files.items() if v is not None}, patch))
     for rel in paths:
         if is_protected(rel) or rel in task.hidden_tests:
             files[rel] = _read(snapshot_dir, rel)

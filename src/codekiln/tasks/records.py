@@ -16,6 +16,7 @@ by, a `difficulty` estimate and the `validation` evidence. Candidates that fail 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import stat
@@ -300,6 +301,21 @@ def hidden_tests_patch(snapshot_dir: Path, paths: list[str]) -> str:
                 f"hidden test file {rel} is not in the snapshot",
                 hint="pass paths relative to the snapshot root",
             )
-        mode = "100755" if path.stat().st_mode & stat.S_IXUSR else "100644"
-        out.append(make_diff(rel, None, path.read_text(encoding="utf-8"), mode=mode))
+        out.append(whole_file_diff(path, rel, create=True))
     return "".join(out)
+
+
+def whole_file_diff(path: Path, rel: str, *, create: bool) -> str:
+    """The diff that creates (or deletes) the file at `path`, named `rel`, whole. Many tasks of one
+    snapshot hide the same test files, so these diffs are cached (by path, size and mtime)."""
+    st = path.stat()
+    return _whole_file_diff(str(path), rel, create, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _whole_file_diff(path: str, rel: str, create: bool, size: int, mtime_ns: int) -> str:
+    file = Path(path)
+    text = file.read_text(encoding="utf-8")
+    if not create:
+        return make_diff(rel, text, None)
+    return make_diff(rel, None, text, mode="100755" if file.stat().st_mode & stat.S_IXUSR else "100644")
