@@ -39,7 +39,15 @@ def test_frequencies_planted_flaky():
         fh.write(str(runs + 1))
     assert frequencies("abca") == {"a": 2, "b": 1, "c": 1}
     assert runs % 2 == 0, "fails every second run"
+
+
+def test_fixtures_are_fresh_in_every_run(tmp_path, monkeypatch):
+    marker = tmp_path / "marker"
+    assert not marker.exists(), "a rerun saw the previous run's tmp_path"
+    marker.write_text("ran")
+    monkeypatch.setenv("CODEKILN_PLANTED", "1")
 '''
+FIXTURE_TEST = f"{PLANTED}::test_fixtures_are_fresh_in_every_run"
 
 
 def toolz_env() -> EnvRecord:

@@ -10,16 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from synth_support import PLANTED_TEST, planted_env, toolz_env, toolz_parts
+from synth_support import FIXTURE_TEST, PLANTED_TEST, planted_env, toolz_env, toolz_parts
 
-from codekiln.envs import EnvRecord
+from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.grading import TestRun
 from codekiln.tasks.candidates import Candidate
 from codekiln.tasks.coverage_map import CoverageMap, touched_lines
 from codekiln.tasks.diffs import diff_hash, make_diff
 from codekiln.tasks.entities import Entity
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
-from codekiln.tasks.testexec import Job, JobResult
+from codekiln.tasks.testexec import Job, JobResult, WarmExecutor
 from codekiln.tasks.validate import ValidateConfig, Validator, validate_candidates
 
 
@@ -208,3 +208,25 @@ def test_a_planted_flaky_test_is_caught_and_dropped(
             assert not covered
             assert not (isinstance(d, RejectedCandidate) and d.reason == RejectReason.flaky), d
     assert any(isinstance(d, TaskRecord) for d in decisions)
+
+
+def test_reruns_in_one_child_get_fresh_fixtures_and_a_fresh_import(
+    toolz_src: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A job's repeats share one forked child: each rerun must set its fixtures up anew (a stale
+    tmp_path fails the planted test), with the code swapped in or re-imported alike."""
+    env = planted_env(toolz_src, tmp_path_factory.mktemp("planted"))
+    rel = "toolz/itertoolz.py"
+    text = (Path(env.snapshot_path) / rel).read_text()
+    same = {rel: text.replace("def remove(", "def remove(  ", 1)}  # a change that alters no behaviour
+    with env_sandbox(env) as sb:
+        results = WarmExecutor(sb, env.test).run(
+            [
+                Job("swap", [FIXTURE_TEST], same, repeat=3),
+                Job("reimport", [FIXTURE_TEST], same, repeat=3, reimport=True),
+            ]
+        )
+    for job in ("swap", "reimport"):
+        runs = results[job].runs
+        assert [r.statuses.get(FIXTURE_TEST) for r in runs] == ["passed"] * 3, (job, runs)
+    assert results["reimport"].reimported and not results["swap"].reimported

@@ -30,7 +30,7 @@ from codekiln.core.records import Record, atomic_write_json, load_json
 from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.diffs import parse_diff
-from codekiln.tasks.testexec import BASE_OPTIONS, RUNNER, RUNNER_SOURCE
+from codekiln.tasks.testexec import BASE_OPTIONS, COVER_RUNNER, install_runners
 
 DATA = "/tmp/codekiln/coverage.json"
 
@@ -128,9 +128,8 @@ def _cache_path(env: EnvRecord) -> Path:
 
 def build_coverage_map(env: EnvRecord, sandbox: Sandbox) -> CoverageMap:
     """Run the full suite once in `sandbox` (a sandbox of `env`) and record the map."""
-    sandbox.exec(["mkdir", "-p", "/tmp/codekiln"], timeout=30)
-    sandbox.write_file(RUNNER, RUNNER_SOURCE.read_bytes())
-    argv = ["python", RUNNER, "cover", DATA, "--", *BASE_OPTIONS, *env.test.args]
+    install_runners(sandbox)
+    argv = ["python", COVER_RUNNER, DATA, "--", *BASE_OPTIONS, *env.test.args]
     res = sandbox.exec(
         argv, timeout=max(600.0, 5 * env.test.timeout_s), env=env.test.env, cwd=sandbox.workdir
     )

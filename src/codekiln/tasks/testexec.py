@@ -10,8 +10,10 @@ A `Job` runs its tests `repeat` times on the snapshot with `files` replaced (the
 reruns). Each run is a
 `grading.TestRun` (statuses, failure messages, tests that never ran in `missing`, `timed_out`).
 
-`WarmExecutor` runs a whole batch in one sandbox command through `warm_runner.py` (see there): a run
-costs a fork instead of a pytest process. `FreshExecutor` runs any job with `grading.run_tests`, a new
+`WarmExecutor` keeps one pytest session serving in the sandbox (`warm_runner.py`, see there) from its
+first batch until `stop()`: a batch costs no interpreter start or collection, a job a fork, a rerun
+only its tests' time. The session runs in a background thread's sandbox command; batches travel as
+files under the sandbox's /tmp. Stop it before anything else uses or resets the sandbox. `FreshExecutor` runs any job with `grading.run_tests`, a new
 pytest process per run, on a workspace reset before each job. Neither raises for test failures: tests
 that could not even be collected (the bug broke an import) come back `missing`, which counts as failed;
 a sandbox that breaks down gives every unfinished job an `error` (an infrastructure failure, never a
@@ -21,6 +23,9 @@ test result).
 from __future__ import annotations
 
 import json
+import threading
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +35,11 @@ from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.grading import TestCommand, TestRun, run_tests
 
-RUNNER_SOURCE = Path(__file__).with_name("warm_runner.py")
-RUNNER = "/tmp/codekiln/warm_runner.py"
-BATCH = "/tmp/codekiln/batch.json"
-RESULTS = "/tmp/codekiln/results.jsonl"
+RUNNER_DIR = "/tmp/codekiln"
+RUNNER = f"{RUNNER_DIR}/warm_runner.py"
+COVER_RUNNER = f"{RUNNER_DIR}/cover_runner.py"
+SESSION_LIMIT_S = 24 * 3600.0
+"""The serving session's own limit; each batch has its own (see `WarmExecutor.run`)."""
 BASE_OPTIONS = ["-q", "--no-header", "-p", "no:cacheprovider", "--color=no", "--tb=native"]
 
 
@@ -49,6 +55,9 @@ class Job:
     timeout: float = 60.0
     reimport: bool = False
     """Warm runs import the code afresh instead of swapping it into live functions."""
+    chunks: dict[str, tuple[int, int, int, list[tuple[int, int]]]] = field(default_factory=dict)
+    """Per file of `files`: the top-level statements holding the change (`chunks.changed_chunk`), so
+    the warm runner compiles those, not the whole file."""
 
 
 @dataclass
@@ -90,71 +99,147 @@ def _run_from(data: dict[str, Any]) -> TestRun:
     return run
 
 
-class WarmExecutor:
-    """Runs batches of jobs from one warm pytest session inside `sandbox` (see the module docstring)."""
+def install_runners(sandbox: Sandbox) -> None:
+    """Copy the in-sandbox runner scripts to RUNNER_DIR."""
+    sandbox.exec(["mkdir", "-p", RUNNER_DIR], timeout=30)
+    for name in ("warm_runner.py", "cover_runner.py"):
+        sandbox.write_file(f"{RUNNER_DIR}/{name}", Path(__file__).with_name(name).read_bytes())
 
-    def __init__(self, sandbox: Sandbox, command: TestCommand) -> None:
+
+def _job_data(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "tests": job.tests,
+        "files": job.files,
+        "repeat": job.repeat,
+        "rerun_failing": job.rerun_failing,
+        "timeout": job.timeout,
+        "reimport": job.reimport,
+        "chunks": job.chunks,
+    }
+
+
+def _result_from(data: dict[str, Any]) -> JobResult:
+    return JobResult(
+        id=data["id"],
+        runs=[_run_from(r) for r in data.get("runs", [])],
+        reimported=data.get("reimported"),
+        duration_s=float(data.get("duration_s", 0.0)),
+    )
+
+
+class _Session:
+    """One serving runner: a sandbox command in a background thread, fed through a spool folder."""
+
+    def __init__(self, sandbox: Sandbox, command: TestCommand, collect: list[str]) -> None:
+        self.sandbox, self.collected = sandbox, set(collect)
+        self.spool = f"{RUNNER_DIR}/serve-{uuid.uuid4().hex[:12]}"
+        self.batches = 0
+        self.ended: str | None = None
+        install_runners(sandbox)
+        sandbox.exec(["mkdir", "-p", self.spool], timeout=30)
+        sandbox.write_file(f"{self.spool}/collect.json", json.dumps(sorted(collect)))
+        argv = ["python", RUNNER, "serve", self.spool, "--", *BASE_OPTIONS, *pytest_options(command)]
+        self.thread = threading.Thread(target=self._serve, args=(argv, command), daemon=True)
+        self.thread.start()
+
+    def _serve(self, argv: list[str], command: TestCommand) -> None:
+        try:
+            res = self.sandbox.exec(argv, timeout=SESSION_LIMIT_S, env=command.env, cwd=self.sandbox.workdir)
+            why = f"exit code {res.exit_code}{', timed out' if res.timed_out else ''}"
+            self.ended = f"the warm runner stopped ({why}):\n{tail(res.stdout + res.stderr, 15)}"
+        except (CodekilnError, OSError) as err:
+            self.ended = f"the warm runner failed: {err}"
+
+    def _exists(self, path: str) -> bool:
+        try:
+            self.sandbox.read_file(path)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def submit(self, jobs: list[Job], limit: float) -> tuple[dict[str, JobResult], str | None]:
+        """Run one batch; the results it got, and why the others are missing (None: all came)."""
+        n, self.batches = self.batches, self.batches + 1
+        base = f"{self.spool}/{n}"
+        batch = {"jobs": [_job_data(j) for j in jobs], "limit_s": limit}
+        self.sandbox.write_file(f"{base}.json", json.dumps(batch))
+        self.sandbox.write_file(f"{base}.ready", "")
+        deadline, pause = time.monotonic() + limit + 30.0, 0.001  # the runner's own alarm comes first
+        why: str | None = None
+        while not self._exists(f"{base}.done"):
+            if not self.thread.is_alive():
+                why = self.ended or "the warm runner stopped"
+                break
+            if time.monotonic() > deadline:
+                why = f"the batch passed its {limit:.0f} s limit"
+                self.ended = why
+                break
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)
+        try:
+            raw = self.sandbox.read_file(f"{base}.jsonl").decode()
+        except (CodekilnError, OSError):
+            raw = ""
+        out: dict[str, JobResult] = {}
+        for line in raw.splitlines():
+            try:
+                result = _result_from(json.loads(line))
+            except (ValueError, KeyError):
+                continue
+            out[result.id] = result
+        return out, why
+
+    def stop(self) -> None:
+        """Ask the runner to end and wait for it (a runner that does not end is left to its limits)."""
+        if self.thread.is_alive():
+            try:
+                self.sandbox.write_file(f"{self.spool}/stop", "")
+            except (CodekilnError, OSError):
+                pass
+            self.thread.join(timeout=30)
+
+
+class WarmExecutor:
+    """Runs batches of jobs from one warm pytest session inside `sandbox` (see the module docstring).
+
+    `collect`: the test files the session collects when it starts (say, every file of the suite), so
+    that later batches find their tests already collected; a batch that needs others restarts it."""
+
+    def __init__(self, sandbox: Sandbox, command: TestCommand, *, collect: list[str] | None = None) -> None:
         self.sandbox = sandbox
         self.command = command
+        self.collect = sorted(set(collect or []))
+        self.session: _Session | None = None
 
     def run(self, jobs: list[Job]) -> dict[str, JobResult]:
         if not jobs:
             return {}
-        sb = self.sandbox
-        batch = {
-            "collect": test_files([t for job in jobs for t in job.tests]),
-            "jobs": [
-                {
-                    "id": j.id,
-                    "tests": j.tests,
-                    "files": j.files,
-                    "repeat": j.repeat,
-                    "rerun_failing": j.rerun_failing,
-                    "timeout": j.timeout,
-                    "reimport": j.reimport,
-                }
-                for j in jobs
-            ],
-        }
-        out: dict[str, JobResult] = {}
+        needed = set(test_files([t for job in jobs for t in job.tests]))
+        if self.session is not None and (self.session.ended or not needed <= self.session.collected):
+            self.stop()
+        first = self.session is None
         try:
-            sb.exec(["mkdir", "-p", "/tmp/codekiln"], timeout=30)
-            sb.exec(["rm", "-f", RESULTS], timeout=30)
-            sb.write_file(RUNNER, RUNNER_SOURCE.read_bytes())
-            sb.write_file(BATCH, json.dumps(batch))
-            argv = [
-                "python",
-                RUNNER,
-                "serve",
-                BATCH,
-                RESULTS,
-                "--",
-                *BASE_OPTIONS,
-                *pytest_options(self.command),
-            ]
-            limit = 120.0 + sum(j.timeout * j.repeat for j in jobs)
-            res = sb.exec(argv, timeout=limit, env=self.command.env, cwd=sb.workdir)
-        except (CodekilnError, OSError) as err:
-            return {j.id: JobResult(j.id, error=f"warm runner failed: {err}") for j in jobs}
-        try:
-            raw = sb.read_file(RESULTS).decode()
-        except (CodekilnError, OSError):
-            raw = ""
-        for line in raw.splitlines():
-            try:
-                data = json.loads(line)
-            except ValueError:
-                continue
-            out[data["id"]] = JobResult(
-                id=data["id"],
-                runs=[_run_from(r) for r in data.get("runs", [])],
-                reimported=data.get("reimported"),
-                duration_s=float(data.get("duration_s", 0.0)),
+            if self.session is None:
+                self.session = _Session(self.sandbox, self.command, sorted(needed | set(self.collect)))
+            session = self.session
+            out, why = session.submit(
+                jobs, (120.0 if first else 30.0) + sum(j.timeout * j.repeat for j in jobs)
             )
-        why = f"the warm runner stopped (exit code {res.exit_code}{', timed out' if res.timed_out else ''}):\n{tail(res.stdout + res.stderr, 15)}"
+        except (CodekilnError, OSError) as err:
+            self.stop()
+            return {j.id: JobResult(j.id, error=f"warm runner failed: {err}") for j in jobs}
         for job in jobs:
-            out.setdefault(job.id, JobResult(job.id, error=why))
+            out.setdefault(job.id, JobResult(job.id, error=why or "the warm runner gave no result"))
+        if why is not None:
+            self.stop()
         return out
+
+    def stop(self) -> None:
+        """End the serving session (before the sandbox is reset or used for anything else)."""
+        if self.session is not None:
+            self.session.stop()
+            self.session = None
 
 
 class FreshExecutor:

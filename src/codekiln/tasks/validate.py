@@ -24,9 +24,10 @@ For each candidate, in one sandbox per worker (reset, never recreated):
 With `gate="grader"` every task is also graded for real with `grade.grade_patch`: the gold patch must
 resolve it and the empty patch must not (`gold_failed`, `empty_resolved`).
 
-Runs go through the warm runner (`testexec.WarmExecutor`: one pytest session per batch, each run a
-fork with the bug swapped into live functions, or re-imported when the change cannot be swapped in or
-the coverage map says the changed lines run at import time) or, with `engine="fresh"`, a new pytest
+Runs go through the warm runner (`testexec.WarmExecutor`: one pytest session serving every batch of
+this validator, each job a fork with the bug swapped into live functions, or re-imported when the
+change cannot be swapped in or the coverage map says the changed lines run at import time; a job's
+reruns share its fork) or, with `engine="fresh"`, a new pytest
 process per run. A run's timeout is `timeout_factor` times what the selected tests took in the
 coverage run, clamped to [timeout_min_s, timeout_max_s].
 """
@@ -45,6 +46,7 @@ from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.candidates import Candidate
+from codekiln.tasks.chunks import Chunk, Span, changed_chunk, excerpt, top_level_spans
 from codekiln.tasks.coverage_map import CoverageMap, touched_lines
 from codekiln.tasks.diffs import apply_diff, parse_diff
 from codekiln.tasks.entities import Entity
@@ -58,7 +60,7 @@ from codekiln.tasks.records import (
     task_from_candidate,
 )
 from codekiln.tasks.statements import TemplateStatementWriter
-from codekiln.tasks.testexec import FreshExecutor, Job, JobResult, WarmExecutor
+from codekiln.tasks.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
 
 Decision = TaskRecord | RejectedCandidate
 
@@ -139,13 +141,15 @@ class Validator:
         self.snapshot_dir = Path(env.snapshot_path)
         self.passing = {t for t, s in env.baseline.items() if s == "passed"}
         self.sandbox = env_sandbox(env, backend)
-        self.warm = WarmExecutor(self.sandbox, env.test)
+        self.warm = WarmExecutor(self.sandbox, env.test, collect=test_files(sorted(self.passing)))
         self.fresh = FreshExecutor(self.sandbox, env.test)
         self.gold_cache: dict[str, JobResult] = {} if gold_cache is None else gold_cache
         self.statements = TemplateStatementWriter()
+        self.spans: dict[str, list[Span]] = {}
         self.dirty = False
 
     def close(self) -> None:
+        self.warm.stop()
         self.sandbox.close()
 
     def __enter__(self) -> Validator:
@@ -169,6 +173,11 @@ class Validator:
 
     def buggy_files(self, cand: Candidate) -> dict[str, str]:
         """The files the bug changes, as they are with the bug. Raises TaskError or SyntaxError."""
+        return self.buggy(cand)[0]
+
+    def buggy(self, cand: Candidate) -> tuple[dict[str, str], dict[str, Chunk]]:
+        """The files the bug changes, as they are with the bug, and the changed top-level statements of
+        each Python file (`chunks`). Raises TaskError, or SyntaxError when a file no longer parses."""
         originals = {
             fp.old_path: (self.snapshot_dir / fp.old_path).read_text(encoding="utf-8")
             for fp in parse_diff(cand.patch)
@@ -176,13 +185,36 @@ class Validator:
         }
         new = apply_diff(originals, cand.patch)
         out: dict[str, str] = {}
+        chunks: dict[str, Chunk] = {}
         for rel, text in new.items():
             if text is None:
                 raise TaskError(f"candidate {cand.id} deletes {rel}", hint="bugs must edit files in place")
             if rel.endswith(".py"):
-                ast.parse(text, filename=rel)
+                chunk = self._chunk(rel, originals.get(rel), text)
+                if chunk is None:
+                    ast.parse(text, filename=rel)
+                else:
+                    chunks[rel] = chunk
             out[rel] = text
-        return out
+        return out, chunks
+
+    def _chunk(self, rel: str, original: str | None, text: str) -> Chunk | None:
+        """The changed statements of `rel`, once they parse (a chunk that does not parse is checked
+        again as the whole file, for the error the file gives)."""
+        if original is None:
+            return None
+        if rel not in self.spans:
+            try:
+                self.spans[rel] = top_level_spans(original)
+            except SyntaxError:
+                self.spans[rel] = []
+        chunk = changed_chunk(original, text, self.spans[rel])
+        if chunk is not None:
+            try:
+                ast.parse(excerpt(text, chunk[0], chunk[2], chunk[3]), filename=rel)
+            except SyntaxError:
+                return None
+        return chunk
 
     def reject(
         self, cand: Candidate, reason: RejectReason, detail: str = "", validation: Validation | None = None
@@ -208,7 +240,7 @@ class Validator:
         reruns = self.config.reruns
         for cand in candidates:
             try:
-                files = self.buggy_files(cand)
+                files, chunks = self.buggy(cand)
             except SyntaxError as err:
                 decided[cand.id] = self.reject(
                     cand, RejectReason.syntax_error, f"{err.msg} at line {err.lineno}"
@@ -233,6 +265,7 @@ class Validator:
                     rerun_failing=True,
                     timeout=timeout,
                     reimport=at_import,
+                    chunks=chunks,
                 )
             )
             key = _selection_key(tests)
@@ -259,6 +292,7 @@ class Validator:
         if self.config.engine == "fresh":
             return self.fresh.run(jobs)
         if self.dirty:  # a crashed runner or the grader left changes behind; caches survive otherwise
+            self.warm.stop()
             self.sandbox.reset()
         results = self.warm.run(jobs)
         self.dirty = any(r.error for r in results.values())
@@ -342,6 +376,7 @@ class Validator:
 
     def grade_gate(self, cand: Candidate, task: TaskRecord, validation: Validation) -> Decision:
         """Grade the gold and the empty patch with the real grader (fresh pytest processes)."""
+        self.warm.stop()  # the grader resets the sandbox: the serving session must not run meanwhile
         self.dirty = True
         gold = grade_patch(task, self.env, task.patch, backend=self.backend, sandbox=self.sandbox)
         if not gold.resolved:

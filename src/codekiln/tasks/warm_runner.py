@@ -1,14 +1,16 @@
 """The warm test runner: a script that runs *inside* a sandbox, with the environment's Python, to run
 many small test jobs from one pytest session instead of one pytest process per run.
 
-It imports nothing from codekiln (only the standard library and pytest, plus coverage when present), so
-its source can be copied into any environment. The host side is `codekiln.tasks.testexec`.
+It imports nothing from codekiln (only the standard library and pytest), so its source can be copied
+into any environment. The host side is `codekiln.tasks.testexec`.
 
-    python runner.py serve JOBS.json RESULTS.jsonl -- [pytest options]
-    python runner.py cover DATA.json -- [pytest args of the full suite]
+    python warm_runner.py serve SPOOL -- [pytest options]
 
-`serve` collects the test files the jobs need once, then runs each job in forked children of that warm
-session. A job names test ids and, optionally, new contents for source files (an injected bug). The
+The runner collects the test files listed in SPOOL/collect.json once, then serves batches of jobs
+until SPOOL/stop appears (or none came for IDLE_LIMIT_S): the host writes batch N as SPOOL/N.json and
+publishes it with SPOOL/N.ready; the runner appends a result line per job to SPOOL/N.jsonl and
+writes SPOOL/N.done. One session thus serves a whole synthesis run, not one batch. Each job runs in
+forked children of that warm session. A job names test ids and, optionally, new contents for source files (an injected bug). The
 new files are written to disk (so anything imported later sees them) and, in the child, the changed
 functions of already imported modules get their new code (`function.__code__`), so every reference to
 them (`from x import f`, decorators, bound methods) runs the new code without re-importing. When a
@@ -16,25 +18,27 @@ change cannot be applied that way (a class body, a module-level statement, a def
 function added or removed) or the job says the changed code runs at import time (`reimport`), the
 child instead forgets every module of the repository and collects the tests again, importing them
 afresh from disk, into the same session (`Session.perform_collect`); the job's result names why
-(`reimported`). Each repeat is its own child with a fresh `random` seed; a child that passes the job's
-timeout is killed with its whole process group. Byte-code is not written while jobs run (a bug and
+(`reimported`). A job's repeats run in its one child, one after the other, each with a fresh `random`
+seed and fresh fixtures (a rerun costs the tests' own time, not a fork or a re-import); a child whose
+run passes the job's timeout is killed with its whole process group. Failure texts are the last frames
+of the native traceback. Byte-code is not written while jobs run (a bug and
 its fix can have the same size and mtime second, which would make Python load stale byte-code).
-
-`cover` runs the whole suite once, recording which lines of the repository each test executes
-(coverage.py dynamic contexts when coverage is installed, `sys.settrace` otherwise), each test's status
-and duration, and writes them as JSON.
 """
 
 from __future__ import annotations
+import __future__
 
+import functools
 import gc
 import json
+import operator
 import os
 import random
 import select
 import signal
 import sys
 import time
+import traceback
 import types
 from typing import Any
 
@@ -83,6 +87,16 @@ class Recorder:
         return statuses, messages
 
 
+def _native_tail(item: Any, call: Any, excinfo: Any) -> str:
+    """A failure's text: the last frames of its native traceback (what `--tb=native` shows, without
+    formatting every frame of a deep recursion)."""
+    return "".join(traceback.format_exception(excinfo.type, excinfo.value, excinfo.tb, limit=-MAX_FRAMES))
+
+
+MAX_FRAMES = 12
+IDLE_LIMIT_S = 900.0
+
+
 # -- swapping code into live functions ------------------------------------------------------------------
 _FUNC_FLAGS = 0x0002  # CO_NEWLOCALS: functions, lambdas and comprehensions (not module or class bodies)
 
@@ -104,6 +118,21 @@ def _walk(code: types.CodeType, out: dict[str, list[types.CodeType]]) -> None:
             _walk(const, out)
 
 
+_FUTURE_FLAGS = functools.reduce(
+    operator.or_, (getattr(__future__, name).compiler_flag for name in __future__.all_feature_names)
+)
+
+
+def _excerpt(source: str, start: int, end: int, keep: list[list[int]]) -> str:
+    """Lines `start`..`end` of `source` at their own line numbers; above them only the `keep` spans
+    (the module's imports: see codekiln.tasks.chunks)."""
+    lines = source.split("\n")
+    out = [""] * (start - 1)
+    for a, b in keep:
+        out[a - 1 : b] = lines[a - 1 : b]
+    return "\n".join(out + lines[start - 1 : end]) + "\n"
+
+
 def _top(qualname: str) -> str:
     """The outermost function holding `qualname` (`f.<locals>.g` -> `f`)."""
     return qualname.split(".<locals>", 1)[0]
@@ -114,6 +143,7 @@ class Swapper:
 
     def __init__(self) -> None:
         self.old_trees: dict[str, dict[str, list[types.CodeType]]] = {}
+        self.futures: dict[str, int] = {}
         self.functions: dict[tuple[str, str, int], list[types.FunctionType]] = {}
         for obj in gc.get_objects():
             if isinstance(obj, types.FunctionType):
@@ -124,18 +154,29 @@ class Swapper:
                     ).append(obj)
 
     def plan(
-        self, path: str, old_src: str, new_src: str
+        self, path: str, old_src: str, new_src: str, chunk: list[Any] | None = None
     ) -> list[tuple[types.FunctionType, types.CodeType]] | str:
-        """(function, new code) pairs turning the live module at `path` into `new_src`, or why not."""
+        """(function, new code) pairs turning the live module at `path` into `new_src`, or why not.
+        `chunk` (first line, last old line, last new line, import spans above): the top-level
+        statements holding every change; only they (and those imports) are compiled, in place."""
         if not hasattr(types.CodeType, "co_qualname"):  # Python < 3.11: run such jobs by re-importing
             return "swapping code needs Python 3.11+"
         try:
             if path not in self.old_trees:
                 self.old_trees[path] = {}
-                _walk(compile(old_src, path, "exec", dont_inherit=True), self.old_trees[path])
+                module = compile(old_src, path, "exec", dont_inherit=True)
+                self.futures[path] = module.co_flags & _FUTURE_FLAGS
+                _walk(module, self.old_trees[path])
             old_tree = self.old_trees[path]
             new_tree: dict[str, list[types.CodeType]] = {}
-            _walk(compile(new_src, path, "exec", dont_inherit=True), new_tree)
+            if chunk:
+                start, old_end, new_end, keep = chunk
+                flags = self.futures[path]
+                old_tree = {}
+                _walk(compile(_excerpt(old_src, start, old_end, keep), path, "exec", flags, True), old_tree)
+                _walk(compile(_excerpt(new_src, start, new_end, keep), path, "exec", flags, True), new_tree)
+            else:
+                _walk(compile(new_src, path, "exec", dont_inherit=True), new_tree)
         except SyntaxError as err:
             return f"syntax error: {err}"
         if {k: len(v) for k, v in old_tree.items()} != {k: len(v) for k, v in new_tree.items()}:
@@ -167,24 +208,52 @@ class Swapper:
 
 # -- serving jobs ---------------------------------------------------------------------------------------
 class Server:
-    """Runs the jobs of one batch from the collected session (see the module docstring)."""
+    """Runs batches of jobs from the collected session until told to stop (see the module docstring)."""
 
-    def __init__(self, batch: dict[str, Any], results_path: str) -> None:
-        self.batch = batch
-        self.results_path = results_path
+    def __init__(self, spool: str, options: list[str]) -> None:
+        self.spool, self.options = spool, options
         self.recorder = Recorder()
 
     def pytest_runtestloop(self, session: Any) -> bool:
         self.session = session
         self.items = {item.nodeid: item for item in session.items}
+        for item in session.items:  # computed once here, not in every child
+            getattr(item, "location", None)
         self.swapper = Swapper()
+        try:
+            from _pytest import reports
+
+            if hasattr(reports, "_format_failed_longrepr"):  # pytest >= 8: failure texts made cheaply
+                reports._format_failed_longrepr = _native_tail
+        except ImportError:
+            pass
         sys.dont_write_bytecode = True
         gc.collect()
         gc.freeze()  # children then leave the session's objects alone: fewer copy-on-write page faults
-        with open(self.results_path, "a") as out:
-            for job in self.batch["jobs"]:
-                out.write(json.dumps(self.run_job(job)) + "\n")
-                out.flush()
+        n = 0
+        while self.wait_for(n):
+            with open(os.path.join(self.spool, f"{n}.json")) as fh:
+                batch = json.load(fh)
+            signal.alarm(max(1, int(batch["limit_s"])))  # a watchdog: SIGALRM ends a runner that hangs
+            with open(os.path.join(self.spool, f"{n}.jsonl"), "a") as out:
+                for job in batch["jobs"]:
+                    out.write(json.dumps(self.run_job(job)) + "\n")
+                    out.flush()
+            signal.alarm(0)
+            open(os.path.join(self.spool, f"{n}.done"), "w").close()
+            n += 1
+        return True
+
+    def wait_for(self, n: int) -> bool:
+        """Wait until batch `n` is published (True) or the host says stop, or nothing came for
+        IDLE_LIMIT_S seconds (False)."""
+        ready, stop = os.path.join(self.spool, f"{n}.ready"), os.path.join(self.spool, "stop")
+        start, pause = time.monotonic(), 0.0005
+        while not os.path.exists(ready):
+            if os.path.exists(stop) or time.monotonic() - start > IDLE_LIMIT_S:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.004)
         return True
 
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +271,7 @@ class Server:
                 if not job.get("reimport") and path in {
                     getattr(m, "__file__", None) for m in list(sys.modules.values())
                 }:
-                    plan = self.swapper.plan(path, originals[path], text)
+                    plan = self.swapper.plan(path, originals[path], text, job.get("chunks", {}).get(rel))
                     if isinstance(plan, str):
                         result["reimported"] = plan
                     else:
@@ -210,16 +279,12 @@ class Server:
             if job.get("reimport") and "reimported" not in result:
                 result["reimported"] = "the changed code runs at import time"
             reimport = "reimported" in result
-            tests = list(job["tests"])
-            for _ in range(int(job.get("repeat", 1))):
-                run = self.fork_run(swaps, tests, float(job.get("timeout", 60)), reimport)
-                result["runs"].append(run)
-                if run.get("timed_out") or run.get("crashed"):
-                    break
-                if job.get("rerun_failing"):  # reruns are about the tests that failed
-                    tests = [t for t in tests if run["statuses"].get(t) != "passed"]
-                    if not tests:
-                        break
+            repeat = int(job.get("repeat", 1))
+            rerun_failing = bool(job.get("rerun_failing"))
+            timeout = float(job.get("timeout", 60))
+            result["runs"] = self.fork_runs(
+                swaps, list(job["tests"]), timeout, reimport, repeat, rerun_failing
+            )
             return result
         finally:
             for path, text in originals.items():
@@ -228,8 +293,8 @@ class Server:
             result["duration_s"] = time.monotonic() - start
 
     def recollect(self, tests: list[str]) -> list[Any] | None:
-        """In a child: forget the repository's modules (conftest plugins stay) and collect `tests` again
-        in the warm session, which imports everything afresh from disk. Tests that cannot be collected
+        """In a child: forget the repository's modules (conftest plugins stay) and collect the files of
+        `tests` again in the warm session, which imports everything afresh from disk. Tests that cannot be collected
         (the code fails to import) are left out; None if the session could not collect at all."""
         for name, module in list(sys.modules.items()):
             path = str(getattr(module, "__file__", None) or "")
@@ -238,7 +303,7 @@ class Server:
         import pytest
 
         try:
-            found = self.session.perform_collect(tests)
+            found = self.session.perform_collect(sorted({t.split("::", 1)[0] for t in tests}))
         except pytest.UsageError:  # "found no collectors": nothing importable, every test fails
             found = []
         except Exception:
@@ -250,17 +315,44 @@ class Server:
         """In a child: a whole new pytest session for `tests` (when `recollect` could not collect)."""
         import pytest
 
-        pytest.main([*self.batch.get("options", []), *tests], plugins=[self.recorder])
+        pytest.main([*self.options, *tests], plugins=[self.recorder])
 
-    def fork_run(
-        self,
-        swaps: list[tuple[types.FunctionType, types.CodeType]],
-        tests: list[str],
-        timeout: float,
-        reimport: bool = False,
-    ) -> dict[str, Any]:
-        items = [self.items[t] for t in tests if t in self.items]
-        start = time.monotonic()
+    def child(self, swaps: list[tuple[types.FunctionType, types.CodeType]], tests: list[str], reimport: bool,
+              repeat: int, rerun_failing: bool, out: Any) -> None:  # fmt: skip
+        """In the forked child: apply the bug, then run `tests` `repeat` times, a JSON line per run."""
+        run_items: list[Any] | None = [self.items[t] for t in tests if t in self.items]
+        if reimport:
+            run_items = self.recollect(tests)
+        else:
+            for func, new in swaps:
+                func.__code__ = new
+        for n in range(repeat):
+            random.seed()
+            self.recorder.reports.clear()
+            if run_items is None:
+                self.fresh_session(tests)
+            for i, item in enumerate(run_items or []):
+                if n and hasattr(item, "_initrequest"):
+                    item._initrequest()  # fixtures of the previous run are gone: a fresh request
+                nxt = run_items[i + 1] if run_items and i + 1 < len(run_items) else None
+                item.ihook.pytest_runtest_protocol(item=item, nextitem=nxt)
+            statuses, messages = self.recorder.results()
+            statuses = {t: statuses[t] for t in tests if t in statuses}
+            run: dict[str, Any] = {"statuses": statuses, "messages": messages if n == 0 else {}}
+            run["missing"] = [t for t in tests if t not in statuses]
+            out.write(json.dumps(run).encode() + b"\n")
+            out.flush()
+            if rerun_failing:  # reruns are about the tests that failed
+                tests = [t for t in tests if statuses.get(t) != "passed"]
+                run_items = None if run_items is None else [x for x in run_items if x.nodeid in tests]
+                if not tests:
+                    break
+        out.write(b'{"done": true}\n')
+        out.flush()
+
+    def fork_runs(self, swaps: list[tuple[types.FunctionType, types.CodeType]], tests: list[str], timeout: float,
+                  reimport: bool, repeat: int, rerun_failing: bool) -> list[dict[str, Any]]:  # fmt: skip
+        """Runs of one job in one forked child (see `child`); each run may take `timeout` seconds."""
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
@@ -271,46 +363,36 @@ class Server:
                 null = os.open(os.devnull, os.O_RDWR)
                 for fd in (0, 1, 2):
                     os.dup2(null, fd)
-                random.seed()
                 gc.disable()
-                self.recorder.reports.clear()
-                run_items: list[Any] | None = items
-                if reimport:
-                    run_items = self.recollect(tests)
-                    if run_items is None:
-                        self.fresh_session(tests)
-                else:
-                    for func, new in swaps:
-                        func.__code__ = new
-                for i, item in enumerate(run_items or []):
-                    nxt = run_items[i + 1] if run_items and i + 1 < len(run_items) else None
-                    item.ihook.pytest_runtest_protocol(item=item, nextitem=nxt)
-                statuses, messages = self.recorder.results()
-                statuses = {t: statuses[t] for t in tests if t in statuses}
-                data_missing = [t for t in tests if t not in statuses]
-                data = json.dumps(
-                    {"statuses": statuses, "messages": messages, "missing": data_missing}
-                ).encode()
-                with os.fdopen(wfd, "wb") as fh:
-                    fh.write(data)
+                with os.fdopen(wfd, "wb") as out:
+                    self.child(swaps, tests, reimport, repeat, rerun_failing, out)
             except BaseException:
                 code = 3
             os._exit(code)
         os.close(wfd)
-        chunks: list[bytes] = []
-        deadline = start + timeout
-        timed_out = False
-        while True:
-            left = deadline - time.monotonic()
+        runs: list[dict[str, Any]] = []
+        buf, done, timed_out = b"", False, False
+        last = time.monotonic()
+        while not done:
+            left = last + timeout - time.monotonic()
             if left <= 0:
                 timed_out = True
                 break
             ready, _, _ = select.select([rfd], [], [], left)
-            if ready:
-                chunk = os.read(rfd, 1 << 16)
-                if not chunk:
-                    break
-                chunks.append(chunk)
+            if not ready:
+                continue
+            chunk = os.read(rfd, 1 << 16)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf and not done:
+                line, buf = buf.split(b"\n", 1)
+                data = json.loads(line)
+                done = bool(data.get("done"))
+                if not done:
+                    now = time.monotonic()
+                    runs.append({**data, "duration_s": now - last})
+                    last = now
         os.close(rfd)
         if timed_out:
             try:
@@ -318,133 +400,26 @@ class Server:
             except ProcessLookupError:
                 pass
         _, wstatus = os.waitpid(pid, 0)
-        run: dict[str, Any] = {
-            "statuses": {},
-            "messages": {},
-            "missing": [],
-            "duration_s": time.monotonic() - start,
-        }
-        if timed_out:
-            run["timed_out"] = True
-            return run
-        try:
-            run.update(json.loads(b"".join(chunks)))
-        except ValueError:
-            run["crashed"] = f"the test process died (wait status {wstatus})"
-        return run
-
-
-# -- coverage -------------------------------------------------------------------------------------------
-class Tracer:
-    """Per-test line coverage of the repository's files through sys.settrace (when coverage is absent)."""
-
-    def __init__(self) -> None:
-        self.context = ""
-        self.lines: dict[str, dict[int, set[str]]] = {}
-
-    def global_trace(self, frame: Any, event: str, arg: Any) -> Any:
-        if not frame.f_code.co_filename.startswith(ROOT + os.sep):
-            return None
-        return self.local_trace
-
-    def local_trace(self, frame: Any, event: str, arg: Any) -> Any:
-        if event == "line":
-            self.lines.setdefault(frame.f_code.co_filename, {}).setdefault(frame.f_lineno, set()).add(
-                self.context
-            )
-        return self.local_trace
-
-
-class Coverer:
-    """Switches the coverage context to each test's id while it runs; records statuses and durations."""
-
-    def __init__(self, cov: Any, tracer: Tracer | None) -> None:
-        self.cov, self.tracer = cov, tracer
-        self.recorder = Recorder()
-        self.durations: dict[str, float] = {}
-
-    def start(self, nodeid: str) -> None:
-        if self.cov is not None:
-            self.cov.switch_context(nodeid)
-        if self.tracer is not None:
-            self.tracer.context = nodeid
-
-    def stop(self) -> None:
-        if self.cov is not None:
-            self.cov.switch_context("")
-        if self.tracer is not None:
-            self.tracer.context = ""
-
-
-def _protocol_wrapper(coverer: Coverer) -> Any:
-    import pytest
-
-    class Wrapper:
-        @pytest.hookimpl(hookwrapper=True)
-        def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
-            start = time.monotonic()
-            coverer.start(item.nodeid)
-            yield
-            coverer.stop()
-            coverer.durations[item.nodeid] = time.monotonic() - start
-
-    return Wrapper()
-
-
-def cover(data_path: str, args: list[str]) -> int:
-    import pytest
-
-    try:
-        import coverage
-
-        cov: Any = coverage.Coverage(
-            data_file=data_path + ".sqlite", include=[ROOT + os.sep + "*"], config_file=False
-        )
-        tracer = None
-    except ImportError:
-        cov, tracer = None, Tracer()
-    coverer = Coverer(cov, tracer)
-    if cov is not None:
-        cov.start()
-    else:
-        sys.settrace(tracer.global_trace)  # type: ignore[union-attr]
-    try:
-        code = pytest.main(args, plugins=[coverer.recorder, _protocol_wrapper(coverer)])
-    finally:
-        sys.settrace(None)
-        if cov is not None:
-            cov.stop()
-            cov.save()
-    statuses, _ = coverer.recorder.results()
-    out: dict[str, Any] = {
-        "exit_code": int(code),
-        "statuses": statuses,
-        "durations": coverer.durations,
-        "engine": "coverage",
-    }
-    if tracer is not None:
-        out["engine"] = "settrace"
-        out["lines"] = {f: {str(n): sorted(c) for n, c in lines.items()} for f, lines in tracer.lines.items()}
-    with open(data_path, "w") as fh:
-        json.dump(out, fh)
-    return 0
+        if not done:
+            run: dict[str, Any] = {"statuses": {}, "messages": {}, "missing": []}
+            run["duration_s"] = time.monotonic() - last
+            if timed_out:
+                run["timed_out"] = True
+            else:
+                run["crashed"] = f"the test process died (wait status {wstatus})"
+            runs.append(run)
+        return runs
 
 
 def main(argv: list[str]) -> int:
     sys.path[0] = ROOT  # what `python -m pytest` puts first: the working directory
-    mode, rest = argv[0], argv[1:]
-    files, pytest_args = (
-        (rest[: rest.index("--")], rest[rest.index("--") + 1 :]) if "--" in rest else (rest, [])
-    )
-    if mode == "cover":
-        return cover(files[0], pytest_args)
+    spool, pytest_args = argv[1], argv[argv.index("--") + 1 :]
     import pytest
 
-    with open(files[0]) as fh:
-        batch = json.load(fh)
-    batch["options"] = pytest_args
-    server = Server(batch, files[1])
-    code = pytest.main([*pytest_args, *batch["collect"]], plugins=[server, server.recorder])
+    with open(os.path.join(spool, "collect.json")) as fh:
+        collect = json.load(fh)
+    server = Server(spool, pytest_args)
+    code = pytest.main([*pytest_args, *collect], plugins=[server, server.recorder])
     return 0 if code in (0, 1) else int(code)
 
 
