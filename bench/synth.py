@@ -3,9 +3,11 @@
     .venv/bin/python bench/synth.py                       # 150 candidates, naive on a sample of 50
     .venv/bin/python bench/synth.py --candidates 300 --naive-sample 0 --json out.json   # naive on all
     .venv/bin/python bench/synth.py --skip-mutmut
+    .venv/bin/python bench/synth.py --skip-naive --repeat 5           # codekiln alone, median of 5
 
 (a) codekiln: `validate.Validator` (warm engine, covering tests only, 3 runs per side, the fast gold gate,
-    problem statements): full task instances. One sandbox, one worker: CPU time is what matters.
+    problem statements): full task instances. One sandbox, one worker: CPU time is what matters. Run
+    `--repeat` times (default 3); the median CPU and wall times are quoted.
 (b) naive: per candidate a fresh `cp -a` copy of the snapshot, the bug applied, the full suite in a new
     pytest process (no sandbox); kept if a test that passed on the clean snapshot does not pass (the
     SWE-smith rule, one run, no gold or flakiness gate). `--naive-sample K` runs it on the first K
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -155,6 +158,22 @@ def run_mutmut(env, workers: int, clock: Clock) -> dict[str, object]:  # type: i
     }
 
 
+def median_of(repeat: int, clock: Clock, fn, *args):  # type: ignore[no-untyped-def]
+    """Run `fn` `repeat` times; its last value with the median CPU and wall seconds (the decisions of
+    every repeat must agree)."""
+    values, cpus, walls = [], [], []
+    for _ in range(max(1, repeat)):
+        value, cpu, wall = clock.measure(fn, *args)
+        values.append(value)
+        cpus.append(cpu)
+        walls.append(wall)
+    keys = [[(d.candidate_id, type(d).__name__) for d in v] for v in values]
+    if any(k != keys[0] for k in keys):
+        print("warning: repeats decided differently (flaky tests in the candidate list?)")
+    cpu = statistics.median(cpus) if all(c is not None for c in cpus) else None
+    return values[-1], cpu, statistics.median(walls)
+
+
 def per_min(n: float, seconds: float | None) -> float | None:
     return 60.0 * n / seconds if seconds else None
 
@@ -170,6 +189,8 @@ def main() -> None:
         "--naive-sample", type=int, default=50, help="0: run the naive approach on all candidates"
     )
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--repeat", type=int, default=3, help="codekiln runs per setting; medians are quoted")
+    parser.add_argument("--skip-naive", action="store_true", help="measure codekiln only (and stop there)")
     parser.add_argument("--skip-mutmut", action="store_true")
     parser.add_argument("--mutmut-workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--json", type=Path)
@@ -192,19 +213,26 @@ def main() -> None:
             f"toolz 1.2.0: {len(entities)} entities, {n} candidates (seed 0); coverage map: {fmt(map_cpu)} CPU s, {fmt(map_wall)} s"
         )
 
-        decisions, a_cpu, a_wall = clock.measure(run_codekiln, env, cmap, entities, candidates, args.batch)
+        decisions, a_cpu, a_wall = median_of(
+            args.repeat, clock, run_codekiln, env, cmap, entities, candidates, args.batch
+        )
         a_ok = {d.candidate_id for d in decisions if isinstance(d, TaskRecord)}
         reasons = Counter(str(getattr(d, "reason", "task")) for d in decisions)
         print(
-            f"(a) codekiln: {len(a_ok)} tasks of {n}; {dict(reasons)}; {fmt(a_cpu)} CPU s, {fmt(a_wall)} s",
+            f"(a) codekiln: {len(a_ok)} tasks of {n}; {dict(reasons)}; {fmt(a_cpu)} CPU s, {fmt(a_wall)} s"
+            f" (median of {args.repeat})",
             flush=True,
         )
-        one, a1_cpu, a1_wall = clock.measure(run_codekiln, env, cmap, entities, candidates, args.batch, 1)
+        one, a1_cpu, a1_wall = median_of(
+            args.repeat, clock, run_codekiln, env, cmap, entities, candidates, args.batch, 1
+        )
         a1_ok = {d.candidate_id for d in one if isinstance(d, TaskRecord)}
         print(
             f"(a1) codekiln, 1 run per side (naive's rule): {len(a1_ok)} tasks; {fmt(a1_cpu)} CPU s, {fmt(a1_wall)} s",
             flush=True,
         )
+        if args.skip_naive:
+            return
 
         sample = candidates if args.naive_sample <= 0 else candidates[: args.naive_sample]
         suite_s = max(cmap.duration(cmap.tests) / 2, 1.0)
