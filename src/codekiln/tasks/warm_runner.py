@@ -89,11 +89,18 @@ class Recorder:
 
 def _native_tail(item: Any, call: Any, excinfo: Any) -> str:
     """A failure's text: the last frames of its native traceback (what `--tb=native` shows, without
-    formatting every frame of a deep recursion)."""
+    formatting every frame of a deep recursion). Only the first MAX_TEXTS failures of a job's first
+    run get one (problem statements quote a few); reruns only need statuses."""
+    global _TEXTS_LEFT
+    if _TEXTS_LEFT <= 0:
+        return ""
+    _TEXTS_LEFT -= 1
     return "".join(traceback.format_exception(excinfo.type, excinfo.value, excinfo.tb, limit=-MAX_FRAMES))
 
 
 MAX_FRAMES = 12
+MAX_TEXTS = 10
+_TEXTS_LEFT = MAX_TEXTS
 IDLE_LIMIT_S = 900.0
 
 
@@ -326,8 +333,10 @@ class Server:
         else:
             for func, new in swaps:
                 func.__code__ = new
+        global _TEXTS_LEFT
         for n in range(repeat):
             random.seed()
+            _TEXTS_LEFT = MAX_TEXTS if n == 0 else 0
             self.recorder.reports.clear()
             if run_items is None:
                 self.fresh_session(tests)
