@@ -7,7 +7,8 @@
 
 (a) codekiln: `validate.Validator` (warm engine, covering tests only, 3 runs per side, the fast gold gate,
     problem statements): full task instances. One sandbox, one worker: CPU time is what matters. Run
-    `--repeat` times (default 3); the median CPU and wall times are quoted.
+    `--repeat` times (default 3), taking turns with (a1), the same with one run per side; the median
+    CPU and wall times are quoted.
 (b) naive: per candidate a fresh `cp -a` copy of the snapshot, the bug applied, the full suite in a new
     pytest process (no sandbox); kept if a test that passed on the clean snapshot does not pass (the
     SWE-smith rule, one run, no gold or flakiness gate). `--naive-sample K` runs it on the first K
@@ -158,20 +159,23 @@ def run_mutmut(env, workers: int, clock: Clock) -> dict[str, object]:  # type: i
     }
 
 
-def median_of(repeat: int, clock: Clock, fn, *args):  # type: ignore[no-untyped-def]
-    """Run `fn` `repeat` times; its last value with the median CPU and wall seconds (the decisions of
-    every repeat must agree)."""
-    values, cpus, walls = [], [], []
+def medians(repeat: int, clock: Clock, settings: dict[str, tuple]):  # type: ignore[no-untyped-def]
+    """Run each setting's (fn, *args) `repeat` times, the settings taking turns (so that both see the
+    same spells of a noisy machine). Per setting: its last value, the median CPU and wall seconds."""
+    seen: dict[str, tuple[list, list, list]] = {name: ([], [], []) for name in settings}
     for _ in range(max(1, repeat)):
-        value, cpu, wall = clock.measure(fn, *args)
-        values.append(value)
-        cpus.append(cpu)
-        walls.append(wall)
-    keys = [[(d.candidate_id, type(d).__name__) for d in v] for v in values]
-    if any(k != keys[0] for k in keys):
-        print("warning: repeats decided differently (flaky tests in the candidate list?)")
-    cpu = statistics.median(cpus) if all(c is not None for c in cpus) else None
-    return values[-1], cpu, statistics.median(walls)
+        for name, (fn, *args) in settings.items():
+            value, cpu, wall = clock.measure(fn, *args)
+            for bucket, x in zip(seen[name], (value, cpu, wall), strict=True):
+                bucket.append(x)
+    out = {}
+    for name, (values, cpus, walls) in seen.items():
+        keys = [[(d.candidate_id, type(d).__name__) for d in v] for v in values]
+        if any(k != keys[0] for k in keys):
+            print(f"warning: the repeats of {name} decided differently (flaky tests in the candidate list?)")
+        cpu = statistics.median(cpus) if all(c is not None for c in cpus) else None
+        out[name] = (values[-1], cpu, statistics.median(walls))
+    return out
 
 
 def per_min(n: float, seconds: float | None) -> float | None:
@@ -213,9 +217,15 @@ def main() -> None:
             f"toolz 1.2.0: {len(entities)} entities, {n} candidates (seed 0); coverage map: {fmt(map_cpu)} CPU s, {fmt(map_wall)} s"
         )
 
-        decisions, a_cpu, a_wall = median_of(
-            args.repeat, clock, run_codekiln, env, cmap, entities, candidates, args.batch
+        both = medians(
+            args.repeat,
+            clock,
+            {
+                "a": (run_codekiln, env, cmap, entities, candidates, args.batch),
+                "a1": (run_codekiln, env, cmap, entities, candidates, args.batch, 1),
+            },
         )
+        decisions, a_cpu, a_wall = both["a"]
         a_ok = {d.candidate_id for d in decisions if isinstance(d, TaskRecord)}
         reasons = Counter(str(getattr(d, "reason", "task")) for d in decisions)
         print(
@@ -223,15 +233,14 @@ def main() -> None:
             f" (median of {args.repeat})",
             flush=True,
         )
-        one, a1_cpu, a1_wall = median_of(
-            args.repeat, clock, run_codekiln, env, cmap, entities, candidates, args.batch, 1
-        )
+        one, a1_cpu, a1_wall = both["a1"]
         a1_ok = {d.candidate_id for d in one if isinstance(d, TaskRecord)}
         print(
             f"(a1) codekiln, 1 run per side (naive's rule): {len(a1_ok)} tasks; {fmt(a1_cpu)} CPU s, {fmt(a1_wall)} s",
             flush=True,
         )
         if args.skip_naive:
+            print(f"(a) vs (a1): {fmt(a_cpu / a1_cpu if a_cpu and a1_cpu else None, 2)}x the CPU time")
             return
 
         sample = candidates if args.naive_sample <= 0 else candidates[: args.naive_sample]

@@ -93,7 +93,9 @@ def synth(
         "grader",
         help="grader: grade gold and empty patches with the real grader (default); fast: in-memory check",
     ),
-    batch_size: int = typer.Option(32, help="candidates per batch (one warm pytest session each)"),
+    batch_size: int = typer.Option(
+        32, help="candidates per batch (the unit of work per worker, and of what is written at once)"
+    ),
     redo: bool = typer.Option(False, "--redo", help="discard this directory's tasks and start over"),
     export: str = typer.Option("", help="also export the tasks: harbor, hf or swebench"),
 ) -> None:

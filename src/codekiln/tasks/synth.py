@@ -63,7 +63,9 @@ class SynthConfig(BaseModel):
     max_per_entity: int = Field(default=1, ge=1, description="candidates per (entity, mutator) pair")
     max_candidates: int | None = Field(default=None, description="try at most this many candidates")
     workers: int = Field(default=0, ge=0, description="parallel sandboxes (0: one per CPU core)")
-    batch_size: int = Field(default=32, ge=1, description="candidates per warm-runner batch")
+    batch_size: int = Field(
+        default=32, ge=1, description="candidates per batch: the unit of work per worker and of commits"
+    )
     backend: str = Field(default=DEFAULT_BACKEND, description="sandbox backend")
     validation: ValidateConfig = Field(
         default_factory=lambda: ValidateConfig(), description="how candidates are validated"
