@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import ast
 
+from codekiln.tasks.diffs import common_ends
+
 Span = tuple[int, int, bool]
 Chunk = tuple[int, int, int, list[tuple[int, int]]]
 
@@ -48,13 +50,7 @@ def changed_chunk(old: str, new: str, spans: list[Span]) -> Chunk | None:
     if "\r" in old or "\r" in new:
         return None
     a, b = old.split("\n"), new.split("\n")
-    limit = min(len(a), len(b))
-    p = 0
-    while p < limit and a[p] == b[p]:
-        p += 1
-    q = 0
-    while q < limit - p and a[-1 - q] == b[-1 - q]:
-        q += 1
+    p, q = common_ends(a, b)
     lo, hi = p + 1, len(a) - q
     if hi < lo:  # a pure insertion after line p: the statements on both sides of it
         lo, hi = p, p + 1

@@ -84,13 +84,7 @@ def make_diff(
         header += [f"--- a/{path}\n", f"+++ b/{path}\n"]
     # Diff only the differing middle (plus context): difflib is slow on long files, and a mutation
     # touches a few lines of one entity.
-    limit = min(len(old_lines), len(new_lines))
-    same = 0
-    while same < limit and old_lines[same] == new_lines[same]:
-        same += 1
-    tail = 0
-    while tail < limit - same and old_lines[-1 - tail] == new_lines[-1 - tail]:
-        tail += 1
+    same, tail = common_ends(old_lines, new_lines)
     lo, cut = max(0, same - context), max(0, tail - context)
     old_mid, new_mid = old_lines[lo : len(old_lines) - cut], new_lines[lo : len(new_lines) - cut]
     body = []
@@ -102,6 +96,18 @@ def make_diff(
         else:
             body.append(line + "\n" + NO_NEWLINE + "\n")
     return "".join(header + body)
+
+
+def common_ends(a: list[str], b: list[str]) -> tuple[int, int]:
+    """How many leading and how many trailing items `a` and `b` share (never overlapping)."""
+    limit = min(len(a), len(b))
+    head = 0
+    while head < limit and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    return head, tail
 
 
 def _lines_keepends(text: str) -> list[str]:

@@ -26,7 +26,7 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -106,19 +106,6 @@ def install_runners(sandbox: Sandbox) -> None:
         sandbox.write_file(f"{RUNNER_DIR}/{name}", Path(__file__).with_name(name).read_bytes())
 
 
-def _job_data(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "tests": job.tests,
-        "files": job.files,
-        "repeat": job.repeat,
-        "rerun_failing": job.rerun_failing,
-        "timeout": job.timeout,
-        "reimport": job.reimport,
-        "chunks": job.chunks,
-    }
-
-
 def _result_from(data: dict[str, Any]) -> JobResult:
     return JobResult(
         id=data["id"],
@@ -162,7 +149,7 @@ class _Session:
         """Run one batch; the results it got, and why the others are missing (None: all came)."""
         n, self.batches = self.batches, self.batches + 1
         base = f"{self.spool}/{n}"
-        batch = {"jobs": [_job_data(j) for j in jobs], "limit_s": limit}
+        batch = {"jobs": [asdict(j) for j in jobs], "limit_s": limit}
         self.sandbox.write_file(f"{base}.json", json.dumps(batch))
         self.sandbox.write_file(f"{base}.ready", "")
         deadline, pause = time.monotonic() + limit + 30.0, 0.001  # the runner's own alarm comes first
