@@ -7,8 +7,9 @@
 
 (a) codekiln: `validate.Validator` (warm engine, covering tests only, 3 runs per side, the fast gold gate,
     problem statements): full task instances. One sandbox, one worker: CPU time is what matters. Run
-    `--repeat` times (default 3), taking turns with (a1), the same with one run per side; the median
-    CPU and wall times are quoted.
+    `--repeat` times (default 3), taking turns with (a1), the same with one run per side, half of the
+    repeats before (b) and (c) and half after them (CPU speed here drifts over minutes, by up to 30%);
+    the median CPU and wall times are quoted.
 (b) naive: per candidate a fresh `cp -a` copy of the snapshot, the bug applied, the full suite in a new
     pytest process (no sandbox); kept if a test that passed on the clean snapshot does not pass (the
     SWE-smith rule, one run, no gold or flakiness gate). `--naive-sample K` runs it on the first K
@@ -159,15 +160,21 @@ def run_mutmut(env, workers: int, clock: Clock) -> dict[str, object]:  # type: i
     }
 
 
-def medians(repeat: int, clock: Clock, settings: dict[str, tuple]):  # type: ignore[no-untyped-def]
-    """Run each setting's (fn, *args) `repeat` times, the settings taking turns (so that both see the
-    same spells of a noisy machine). Per setting: its last value, the median CPU and wall seconds."""
-    seen: dict[str, tuple[list, list, list]] = {name: ([], [], []) for name in settings}
-    for _ in range(max(1, repeat)):
+Runs = dict[str, tuple[list, list, list]]
+
+
+def take_turns(repeat: int, clock: Clock, settings: dict[str, tuple], seen: Runs) -> None:  # type: ignore[type-arg]
+    """Run each setting's (fn, *args) `repeat` times, the settings taking turns (so that all see the
+    same spells of a noisy machine); values, CPU and wall seconds go to `seen`."""
+    for _ in range(repeat):
         for name, (fn, *args) in settings.items():
             value, cpu, wall = clock.measure(fn, *args)
-            for bucket, x in zip(seen[name], (value, cpu, wall), strict=True):
+            for bucket, x in zip(seen.setdefault(name, ([], [], [])), (value, cpu, wall), strict=True):
                 bucket.append(x)
+
+
+def summarize(seen: Runs) -> dict[str, tuple]:  # type: ignore[type-arg]
+    """Per setting: its last value, the median CPU and wall seconds (all repeats must decide alike)."""
     out = {}
     for name, (values, cpus, walls) in seen.items():
         keys = [[(d.candidate_id, type(d).__name__) for d in v] for v in values]
@@ -184,6 +191,27 @@ def per_min(n: float, seconds: float | None) -> float | None:
 
 def fmt(x: float | None, digits: int = 1) -> str:
     return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def report_codekiln(summary: dict[str, tuple], n: int) -> tuple[tuple, tuple]:  # type: ignore[type-arg]
+    """Print (a) and (a1); their (decisions, CPU s, wall s)."""
+    from codekiln.tasks.records import TaskRecord
+
+    decisions, a_cpu, a_wall = summary["a"]
+    one, a1_cpu, a1_wall = summary["a1"]
+    a_ok = {d.candidate_id for d in decisions if isinstance(d, TaskRecord)}
+    reasons = Counter(str(getattr(d, "reason", "task")) for d in decisions)
+    print(
+        f"(a) codekiln: {len(a_ok)} tasks of {n}; {dict(reasons)}; {fmt(a_cpu)} CPU s, {fmt(a_wall)} s (medians)",
+        flush=True,
+    )
+    a1_ok = {d.candidate_id for d in one if isinstance(d, TaskRecord)}
+    print(
+        f"(a1) codekiln, 1 run per side (naive's rule): {len(a1_ok)} tasks; {fmt(a1_cpu)} CPU s, {fmt(a1_wall)} s",
+        flush=True,
+    )
+    print(f"(a) vs (a1): {fmt(a_cpu / a1_cpu if a_cpu and a1_cpu else None, 2)}x the CPU time")
+    return summary["a"], summary["a1"]
 
 
 def main() -> None:
@@ -217,30 +245,18 @@ def main() -> None:
             f"toolz 1.2.0: {len(entities)} entities, {n} candidates (seed 0); coverage map: {fmt(map_cpu)} CPU s, {fmt(map_wall)} s"
         )
 
-        both = medians(
-            args.repeat,
-            clock,
-            {
-                "a": (run_codekiln, env, cmap, entities, candidates, args.batch),
-                "a1": (run_codekiln, env, cmap, entities, candidates, args.batch, 1),
-            },
-        )
-        decisions, a_cpu, a_wall = both["a"]
+        settings = {
+            "a": (run_codekiln, env, cmap, entities, candidates, args.batch),
+            "a1": (run_codekiln, env, cmap, entities, candidates, args.batch, 1),
+        }
+        seen: Runs = {}
+        alone = args.skip_naive and args.skip_mutmut
+        before = args.repeat if alone else (args.repeat + 1) // 2  # the rest after (b) and (c)
+        take_turns(before, clock, settings, seen)
+        decisions = seen["a"][0][-1]
         a_ok = {d.candidate_id for d in decisions if isinstance(d, TaskRecord)}
-        reasons = Counter(str(getattr(d, "reason", "task")) for d in decisions)
-        print(
-            f"(a) codekiln: {len(a_ok)} tasks of {n}; {dict(reasons)}; {fmt(a_cpu)} CPU s, {fmt(a_wall)} s"
-            f" (median of {args.repeat})",
-            flush=True,
-        )
-        one, a1_cpu, a1_wall = both["a1"]
-        a1_ok = {d.candidate_id for d in one if isinstance(d, TaskRecord)}
-        print(
-            f"(a1) codekiln, 1 run per side (naive's rule): {len(a1_ok)} tasks; {fmt(a1_cpu)} CPU s, {fmt(a1_wall)} s",
-            flush=True,
-        )
         if args.skip_naive:
-            print(f"(a) vs (a1): {fmt(a_cpu / a1_cpu if a_cpu and a1_cpu else None, 2)}x the CPU time")
+            report_codekiln(summarize(seen), n)
             return
 
         sample = candidates if args.naive_sample <= 0 else candidates[: args.naive_sample]
@@ -269,6 +285,11 @@ def main() -> None:
                 )
 
         mm = None if args.skip_mutmut else run_mutmut(env, args.mutmut_workers, clock)
+        take_turns(args.repeat - before, clock, settings, seen)
+        (decisions, a_cpu, a_wall), (one, a1_cpu, a1_wall) = report_codekiln(summarize(seen), n)
+        a_ok = {d.candidate_id for d in decisions if isinstance(d, TaskRecord)}
+        a1_ok = {d.candidate_id for d in one if isinstance(d, TaskRecord)}
+        reasons = Counter(str(getattr(d, "reason", "task")) for d in decisions)
         cpu_a = a_cpu if a_cpu is not None else a_wall
         cpu_b = (b_cpu if b_cpu is not None else b_wall) * scale
         rows = [
