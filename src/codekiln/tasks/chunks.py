@@ -4,6 +4,7 @@ the buggy file costs the changed statements, not the whole module.
     spans = top_level_spans(original)                  # [(first line, last line, imports?), ...]
     chunk = changed_chunk(original, buggy, spans)      # (start, old end, new end, kept spans) or None
     ast.parse(excerpt(buggy, chunk[0], chunk[2], chunk[3]))    # the changed statements, in place
+    files, chunks = BugApplier(snapshot_dir).apply(patch, "c1")  # both, for a bug patch
 
 `changed_chunk` is None when the change is not inside top-level statements (a blank line or comment
 between them, the file's first line) or the file uses bare carriage returns: callers then take the
@@ -16,8 +17,10 @@ the whole file, line numbers included (an import below the chunk can only change
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
-from codekiln.tasks.diffs import common_ends
+from codekiln.core.errors import TaskError
+from codekiln.tasks.diffs import apply_diff, common_ends, parse_diff
 
 Span = tuple[int, int, bool]
 Chunk = tuple[int, int, int, list[tuple[int, int]]]
@@ -72,3 +75,52 @@ def excerpt(source: str, start: int, end: int, keep: list[tuple[int, int]] | Non
     for a, b in keep or ():
         out[a - 1 : b] = lines[a - 1 : b]
     return "\n".join(out + lines[start - 1 : end]) + "\n"
+
+
+class BugApplier:
+    """Applies bug patches to a snapshot's files in memory and checks that they still parse, through
+    the changed statements where it can (the original files' statements are read once)."""
+
+    def __init__(self, snapshot_dir: Path) -> None:
+        self.snapshot_dir = Path(snapshot_dir)
+        self.spans: dict[str, list[Span]] = {}
+
+    def apply(self, patch: str, label: str) -> tuple[dict[str, str], dict[str, Chunk]]:
+        """The files `patch` changes, as they are with it, and each Python file's changed statements.
+        Raises TaskError (the patch does not apply, or deletes a file) or SyntaxError."""
+        originals = {
+            fp.old_path: (self.snapshot_dir / fp.old_path).read_text(encoding="utf-8")
+            for fp in parse_diff(patch)
+            if fp.old_path
+        }
+        out: dict[str, str] = {}
+        chunks: dict[str, Chunk] = {}
+        for rel, text in apply_diff(originals, patch).items():
+            if text is None:
+                raise TaskError(f"candidate {label} deletes {rel}", hint="bugs must edit files in place")
+            if rel.endswith(".py"):
+                chunk = self._chunk(rel, originals.get(rel), text)
+                if chunk is None:
+                    ast.parse(text, filename=rel)
+                else:
+                    chunks[rel] = chunk
+            out[rel] = text
+        return out, chunks
+
+    def _chunk(self, rel: str, original: str | None, text: str) -> Chunk | None:
+        """The changed statements of `rel`, once they parse (a chunk that does not parse is checked
+        again as the whole file, for the error the file gives)."""
+        if original is None:
+            return None
+        if rel not in self.spans:
+            try:
+                self.spans[rel] = top_level_spans(original)
+            except SyntaxError:
+                self.spans[rel] = []
+        chunk = changed_chunk(original, text, self.spans[rel])
+        if chunk is not None:
+            try:
+                ast.parse(excerpt(text, chunk[0], chunk[2], chunk[3]), filename=rel)
+            except SyntaxError:
+                return None
+        return chunk

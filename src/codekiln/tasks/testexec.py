@@ -102,7 +102,7 @@ def _run_from(data: dict[str, Any]) -> TestRun:
 def install_runners(sandbox: Sandbox) -> None:
     """Copy the in-sandbox runner scripts to RUNNER_DIR."""
     sandbox.exec(["mkdir", "-p", RUNNER_DIR], timeout=30)
-    for name in ("warm_runner.py", "cover_runner.py"):
+    for name in ("warm_runner.py", "codekiln_swap.py", "cover_runner.py"):
         sandbox.write_file(f"{RUNNER_DIR}/{name}", Path(__file__).with_name(name).read_bytes())
 
 

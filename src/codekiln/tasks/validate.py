@@ -34,7 +34,6 @@ coverage run, clamped to [timeout_min_s, timeout_max_s].
 
 from __future__ import annotations
 
-import ast
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,9 +45,8 @@ from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.candidates import Candidate
-from codekiln.tasks.chunks import Chunk, Span, changed_chunk, excerpt, top_level_spans
+from codekiln.tasks.chunks import BugApplier, Chunk
 from codekiln.tasks.coverage_map import CoverageMap, touched_lines
-from codekiln.tasks.diffs import apply_diff, parse_diff
 from codekiln.tasks.entities import Entity
 from codekiln.tasks.grade import grade_patch, restores_snapshot
 from codekiln.tasks.records import (
@@ -145,7 +143,7 @@ class Validator:
         self.fresh = FreshExecutor(self.sandbox, env.test)
         self.gold_cache: dict[str, JobResult] = {} if gold_cache is None else gold_cache
         self.statements = TemplateStatementWriter()
-        self.spans: dict[str, list[Span]] = {}
+        self.applier = BugApplier(self.snapshot_dir)
         self.dirty = False
 
     def close(self) -> None:
@@ -177,44 +175,8 @@ class Validator:
 
     def buggy(self, cand: Candidate) -> tuple[dict[str, str], dict[str, Chunk]]:
         """The files the bug changes, as they are with the bug, and the changed top-level statements of
-        each Python file (`chunks`). Raises TaskError, or SyntaxError when a file no longer parses."""
-        originals = {
-            fp.old_path: (self.snapshot_dir / fp.old_path).read_text(encoding="utf-8")
-            for fp in parse_diff(cand.patch)
-            if fp.old_path
-        }
-        new = apply_diff(originals, cand.patch)
-        out: dict[str, str] = {}
-        chunks: dict[str, Chunk] = {}
-        for rel, text in new.items():
-            if text is None:
-                raise TaskError(f"candidate {cand.id} deletes {rel}", hint="bugs must edit files in place")
-            if rel.endswith(".py"):
-                chunk = self._chunk(rel, originals.get(rel), text)
-                if chunk is None:
-                    ast.parse(text, filename=rel)
-                else:
-                    chunks[rel] = chunk
-            out[rel] = text
-        return out, chunks
-
-    def _chunk(self, rel: str, original: str | None, text: str) -> Chunk | None:
-        """The changed statements of `rel`, once they parse (a chunk that does not parse is checked
-        again as the whole file, for the error the file gives)."""
-        if original is None:
-            return None
-        if rel not in self.spans:
-            try:
-                self.spans[rel] = top_level_spans(original)
-            except SyntaxError:
-                self.spans[rel] = []
-        chunk = changed_chunk(original, text, self.spans[rel])
-        if chunk is not None:
-            try:
-                ast.parse(excerpt(text, chunk[0], chunk[2], chunk[3]), filename=rel)
-            except SyntaxError:
-                return None
-        return chunk
+        each Python file. Raises TaskError, or SyntaxError when a file no longer parses."""
+        return self.applier.apply(cand.patch, cand.id)
 
     def reject(
         self, cand: Candidate, reason: RejectReason, detail: str = "", validation: Validation | None = None

@@ -1,8 +1,8 @@
 """The warm test runner: a script that runs *inside* a sandbox, with the environment's Python, to run
 many small test jobs from one pytest session instead of one pytest process per run.
 
-It imports nothing from codekiln (only the standard library and pytest), so its source can be copied
-into any environment. The host side is `codekiln.tasks.testexec`.
+It imports nothing from codekiln (only the standard library, pytest and its sibling `codekiln_swap.py`,
+which swaps code into live functions), so its source can be copied into any environment. The host side is `codekiln.tasks.testexec`.
 
     python warm_runner.py serve SPOOL -- [pytest options]
 
@@ -26,12 +26,9 @@ its fix can have the same size and mtime second, which would make Python load st
 """
 
 from __future__ import annotations
-import __future__
 
-import functools
 import gc
 import json
-import operator
 import os
 import random
 import select
@@ -41,6 +38,8 @@ import time
 import traceback
 import types
 from typing import Any
+
+from codekiln_swap import Swapper  # a sibling in the sandbox: sys.path[0] is this script's folder
 
 ROOT = os.getcwd()
 _RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
@@ -102,115 +101,6 @@ MAX_FRAMES = 12
 MAX_TEXTS = 10
 _TEXTS_LEFT = MAX_TEXTS
 IDLE_LIMIT_S = 900.0
-
-
-# -- swapping code into live functions ------------------------------------------------------------------
-_FUNC_FLAGS = 0x0002  # CO_NEWLOCALS: functions, lambdas and comprehensions (not module or class bodies)
-
-
-def _shallow(code: types.CodeType) -> tuple[Any, ...]:
-    """What a code object does, ignoring line numbers; nested code objects are named, not compared."""
-    consts = tuple(
-        ("<code>", c.co_qualname) if isinstance(c, types.CodeType) else (type(c).__name__, repr(c))
-        for c in code.co_consts
-    )
-    return (code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars, code.co_flags,
-            code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_exceptiontable)  # fmt: skip
-
-
-def _walk(code: types.CodeType, out: dict[str, list[types.CodeType]]) -> None:
-    out.setdefault(code.co_qualname if code.co_name != "<module>" else "<module>", []).append(code)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _walk(const, out)
-
-
-_FUTURE_FLAGS = functools.reduce(
-    operator.or_, (getattr(__future__, name).compiler_flag for name in __future__.all_feature_names)
-)
-
-
-def _excerpt(source: str, start: int, end: int, keep: list[list[int]]) -> str:
-    """Lines `start`..`end` of `source` at their own line numbers; above them only the `keep` spans
-    (the module's imports: see codekiln.tasks.chunks)."""
-    lines = source.split("\n")
-    out = [""] * (start - 1)
-    for a, b in keep:
-        out[a - 1 : b] = lines[a - 1 : b]
-    return "\n".join(out + lines[start - 1 : end]) + "\n"
-
-
-def _top(qualname: str) -> str:
-    """The outermost function holding `qualname` (`f.<locals>.g` -> `f`)."""
-    return qualname.split(".<locals>", 1)[0]
-
-
-class Swapper:
-    """Finds the live functions of the repository's modules once, then swaps new code into them."""
-
-    def __init__(self) -> None:
-        self.old_trees: dict[str, dict[str, list[types.CodeType]]] = {}
-        self.futures: dict[str, int] = {}
-        self.functions: dict[tuple[str, str, int], list[types.FunctionType]] = {}
-        for obj in gc.get_objects():
-            if isinstance(obj, types.FunctionType):
-                code = obj.__code__
-                if code.co_filename.startswith(ROOT + os.sep):
-                    self.functions.setdefault(
-                        (code.co_filename, code.co_qualname, code.co_firstlineno), []
-                    ).append(obj)
-
-    def plan(
-        self, path: str, old_src: str, new_src: str, chunk: list[Any] | None = None
-    ) -> list[tuple[types.FunctionType, types.CodeType]] | str:
-        """(function, new code) pairs turning the live module at `path` into `new_src`, or why not.
-        `chunk` (first line, last old line, last new line, import spans above): the top-level
-        statements holding every change; only they (and those imports) are compiled, in place."""
-        if not hasattr(types.CodeType, "co_qualname"):  # Python < 3.11: run such jobs by re-importing
-            return "swapping code needs Python 3.11+"
-        try:
-            if path not in self.old_trees:
-                self.old_trees[path] = {}
-                module = compile(old_src, path, "exec", dont_inherit=True)
-                self.futures[path] = module.co_flags & _FUTURE_FLAGS
-                _walk(module, self.old_trees[path])
-            old_tree = self.old_trees[path]
-            new_tree: dict[str, list[types.CodeType]] = {}
-            if chunk:
-                start, old_end, new_end, keep = chunk
-                flags = self.futures[path]
-                old_tree = {}
-                _walk(compile(_excerpt(old_src, start, old_end, keep), path, "exec", flags, True), old_tree)
-                _walk(compile(_excerpt(new_src, start, new_end, keep), path, "exec", flags, True), new_tree)
-            else:
-                _walk(compile(new_src, path, "exec", dont_inherit=True), new_tree)
-        except SyntaxError as err:
-            return f"syntax error: {err}"
-        if {k: len(v) for k, v in old_tree.items()} != {k: len(v) for k, v in new_tree.items()}:
-            return "functions were added or removed"
-        changed: dict[str, tuple[types.CodeType, types.CodeType]] = {}
-        for qualname, olds in old_tree.items():
-            for old, new in zip(olds, new_tree[qualname], strict=True):
-                if _shallow(old) == _shallow(new):
-                    continue
-                if not old.co_flags & _FUNC_FLAGS:
-                    return f"code outside functions changed ({qualname})"
-                top = _top(qualname)
-                if top == qualname or top not in changed:
-                    tops_old, tops_new = old_tree.get(top, []), new_tree.get(top, [])
-                    if len(tops_old) != 1:
-                        return f"cannot tell apart the definitions of {top}"
-                    changed[top] = (tops_old[0], tops_new[0])
-        swaps: list[tuple[types.FunctionType, types.CodeType]] = []
-        for top, (old, new) in changed.items():
-            live = self.functions.get((path, top, old.co_firstlineno), [])
-            if not live:
-                return f"{top} is not a live function (run at import time only?)"
-            for func in live:
-                if len(func.__code__.co_freevars) != len(new.co_freevars):
-                    return f"{top} changed its closure"
-                swaps.append((func, new))
-        return swaps
 
 
 # -- serving jobs ---------------------------------------------------------------------------------------
