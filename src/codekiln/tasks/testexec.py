@@ -13,8 +13,9 @@ reruns). Each run is a
 `WarmExecutor` keeps one pytest session serving in the sandbox (`warm_runner.py`, see there) from its
 first batch until `stop()`: a batch costs no interpreter start or collection, a job a fork, a rerun
 only its tests' time. The session runs in a background thread's sandbox command; batches travel as
-files under the sandbox's /tmp. Stop it before anything else uses or resets the sandbox. `FreshExecutor` runs any job with `grading.run_tests`, a new
-pytest process per run, on a workspace reset before each job. Neither raises for test failures: tests
+files under the sandbox's /tmp. Stop it before anything else uses or resets the sandbox.
+`FreshExecutor` runs any job with `grading.run_tests`, a new pytest process per run, on a workspace
+reset before each job. Neither raises for test failures: tests
 that could not even be collected (the bug broke an import) come back `missing`, which counts as failed;
 a sandbox that breaks down gives every unfinished job an `error` (an infrastructure failure, never a
 test result).
