@@ -91,6 +91,24 @@ def test_warm_engine_decides_like_fresh_processes(
     _same_decisions(env, cmap, entities, [*candidates[:2], removed])
 
 
+def test_removed_generator_expression_is_swapped_not_reimported(
+    env: EnvRecord, parts: tuple[CoverageMap, list[Entity], list[Candidate]]
+) -> None:
+    """A bug that removes a nested code object (a generator expression): its function's new code
+    makes the nested ones, so the change is swapped in; the verdict matches fresh processes."""
+    cmap, entities, _ = parts
+    cand = _candidate(env, "toolz/itertoolz.py::count", "return sum(1 for i in seq)", "return sum(seq)")
+    with Validator(env, cmap, entities) as v:
+        job = Job(cand.id, v.select(cand), v.buggy_files(cand), timeout=30)
+        result = v.warm.run([job])[cand.id]
+        assert result.reimported is None, result.reimported
+        assert result.runs[0].statuses["toolz/tests/test_itertoolz.py::test_count"] == "failed"
+        [task] = v.validate([cand])
+    assert isinstance(task, TaskRecord), task
+    assert "toolz/tests/test_itertoolz.py::test_count" in task.FAIL_TO_PASS
+    _same_decisions(env, cmap, entities, [cand])
+
+
 @pytest.mark.slow
 def test_warm_engine_decides_like_fresh_processes_at_import_time(
     env: EnvRecord, parts: tuple[CoverageMap, list[Entity], list[Candidate]]

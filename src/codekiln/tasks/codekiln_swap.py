@@ -63,6 +63,7 @@ class Swapper:
 
     def __init__(self) -> None:
         self.old_trees: dict[str, dict[str, list[types.CodeType]]] = {}
+        self.old_excerpts: dict[tuple[Any, ...], dict[str, list[types.CodeType]]] = {}
         self.futures: dict[str, int] = {}
         self.functions: dict[tuple[str, str, int], list[types.FunctionType]] = {}
         for obj in gc.get_objects():
@@ -92,28 +93,47 @@ class Swapper:
             if chunk:
                 start, old_end, new_end, keep = chunk
                 flags = self.futures[path]
-                old_tree = {}
-                _walk(compile(_excerpt(old_src, start, old_end, keep), path, "exec", flags, True), old_tree)
+                key = (path, hash(old_src), start, old_end, repr(keep))  # candidates share functions
+                if key not in self.old_excerpts:
+                    self.old_excerpts[key] = {}
+                    excerpt = _excerpt(old_src, start, old_end, keep)
+                    _walk(compile(excerpt, path, "exec", flags, True), self.old_excerpts[key])
+                old_tree = self.old_excerpts[key]
                 _walk(compile(_excerpt(new_src, start, new_end, keep), path, "exec", flags, True), new_tree)
             else:
                 _walk(compile(new_src, path, "exec", dont_inherit=True), new_tree)
         except SyntaxError as err:
             return f"syntax error: {err}"
-        if {k: len(v) for k, v in old_tree.items()} != {k: len(v) for k, v in new_tree.items()}:
-            return "functions were added or removed"
         changed: dict[str, tuple[types.CodeType, types.CodeType]] = {}
-        for qualname, olds in old_tree.items():
-            for old, new in zip(olds, new_tree[qualname], strict=True):
+
+        def change(qualname: str) -> str | None:
+            top = _top(qualname)
+            if top not in changed:
+                tops_old, tops_new = old_tree.get(top, []), new_tree.get(top, [])
+                if len(tops_old) != 1 or len(tops_new) != 1:
+                    return f"cannot tell apart the definitions of {top}"
+                changed[top] = (tops_old[0], tops_new[0])
+            return None
+
+        names = sorted(old_tree.keys() | new_tree.keys())
+        counts = {q: (len(old_tree.get(q, [])), len(new_tree.get(q, []))) for q in names}
+        if any(a != b and _top(q) == q for q, (a, b) in counts.items()):
+            return "functions were added or removed"
+        for qualname in names:
+            olds, news = old_tree.get(qualname, []), new_tree.get(qualname, [])
+            if len(olds) != len(news):  # a nested function or comprehension came or went: the
+                why = change(qualname)  # outer function's new code makes the new ones
+                if why:
+                    return why
+                continue
+            for old, new in zip(olds, news, strict=True):
                 if _shallow(old) == _shallow(new):
                     continue
                 if not old.co_flags & _FUNC_FLAGS:
                     return f"code outside functions changed ({qualname})"
-                top = _top(qualname)
-                if top == qualname or top not in changed:
-                    tops_old, tops_new = old_tree.get(top, []), new_tree.get(top, [])
-                    if len(tops_old) != 1:
-                        return f"cannot tell apart the definitions of {top}"
-                    changed[top] = (tops_old[0], tops_new[0])
+                why = change(qualname)
+                if why:
+                    return why
         swaps: list[tuple[types.FunctionType, types.CodeType]] = []
         for top, (old, new) in changed.items():
             live = self.functions.get((path, top, old.co_firstlineno), [])

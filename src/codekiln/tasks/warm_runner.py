@@ -117,6 +117,8 @@ class Server:
         for item in session.items:  # computed once here, not in every child
             getattr(item, "location", None)
         self.swapper = Swapper()
+        # the files of the modules this session imported (jobs import nothing here: children do)
+        self.live_files = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
         try:
             from _pytest import reports
 
@@ -165,9 +167,7 @@ class Server:
                     originals[path] = fh.read()
                 with open(path, "w", encoding="utf-8") as fh:
                     fh.write(text)
-                if not job.get("reimport") and path in {
-                    getattr(m, "__file__", None) for m in list(sys.modules.values())
-                }:
+                if not job.get("reimport") and path in self.live_files:
                     plan = self.swapper.plan(path, originals[path], text, job.get("chunks", {}).get(rel))
                     if isinstance(plan, str):
                         result["reimported"] = plan
