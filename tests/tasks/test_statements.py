@@ -47,6 +47,14 @@ def test_per_test_messages_are_trimmed(toolz_task: TaskRecord) -> None:
         == "ValueError: bad value"
     )
     assert len(trim_message("E   " + "x" * 5000)) == 600
+    run1 = "E   assert <function f at 0x7fcf7c63cea0> == {1: 0x7fcf}"
+    run2 = "E   assert <function f at 0x7f3484d94ea0> == {1: 0x7fcf}"
+    assert trim_message(run1) == trim_message(run2) == "assert <function f at 0x...> == {1: 0x7fcf}"
+    cut1, cut2 = (
+        "E   assert <toolz.tests....x7feacf8d1550> == 1",
+        "E   assert <toolz.tests....f7e5fcf5350> == 1",
+    )
+    assert trim_message(cut1) == trim_message(cut2) == "assert <toolz.tests....> == 1"
 
 
 def test_leak_check_rejects_changed_lines(toolz_task: TaskRecord) -> None:

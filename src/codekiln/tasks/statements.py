@@ -28,6 +28,15 @@ MAX_TESTS_LISTED = 8
 MAX_MESSAGES = 2
 MAX_MESSAGE_LINES = 8
 MAX_MESSAGE_CHARS = 600
+# object addresses differ every run: `<function f at 0x7f3a...>`, or what pytest's truncated reprs
+# leave of them (`<mod....x7f3a9c2d1550>`)
+_ADDRESS_RE = re.compile(r"(?<= at )0x[0-9a-fA-F]{6,}|(?<=\.\.\.)x?[0-9a-fA-F]{6,}(?=>)")
+
+
+def _mask_addresses(line: str) -> str:
+    return _ADDRESS_RE.sub(lambda m: "0x..." if m.group().startswith("0x") else "", line)
+
+
 _EXC_RE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)|AssertionError)\b.*")
 _SECTION_RE = re.compile(r"^_{3,} (\S.*?) _{3,}$")
 _TRIVIAL = {
@@ -79,8 +88,9 @@ def leak_check(statement: str, patch: str, *, min_chars: int = 8) -> None:
 
 
 def trim_message(text: str) -> str:
-    """The informative part of a failure: pytest's `E` lines, else exception lines, else the last lines."""
-    lines = [x.rstrip() for x in text.splitlines() if x.strip()]
+    """The informative part of a failure: pytest's `E` lines, else exception lines, else the last lines;
+    object addresses are masked (`at 0x...`) so that the same failure reads the same in every run."""
+    lines = [_mask_addresses(x.rstrip()) for x in text.splitlines() if x.strip()]
     e_lines = [x[1:] for x in lines if x.startswith("E ") or x == "E"]
     if e_lines:
         kept = textwrap.dedent("\n".join(e_lines)).splitlines()
