@@ -38,6 +38,13 @@ def _walk(code: types.CodeType, out: dict[str, list[types.CodeType]]) -> None:
             _walk(const, out)
 
 
+def _tree(module: types.CodeType) -> dict[str, list[types.CodeType]]:
+    """Every code object of a compiled module, by qualified name."""
+    out: dict[str, list[types.CodeType]] = {}
+    _walk(module, out)
+    return out
+
+
 _FUTURE_FLAGS = functools.reduce(
     operator.or_, (getattr(__future__, name).compiler_flag for name in __future__.all_feature_names)
 )
@@ -62,8 +69,8 @@ class Swapper:
     """Finds the live functions of the repository's modules once, then swaps new code into them."""
 
     def __init__(self) -> None:
-        self.old_trees: dict[str, dict[str, list[types.CodeType]]] = {}
-        self.old_excerpts: dict[tuple[Any, ...], dict[str, list[types.CodeType]]] = {}
+        # (path,) or (path, excerpt span): the old code objects by qualname
+        self.old_trees: dict[tuple[Any, ...], dict[str, list[types.CodeType]]] = {}
         self.futures: dict[str, int] = {}
         self.functions: dict[tuple[str, str, int], list[types.FunctionType]] = {}
         for obj in gc.get_objects():
@@ -83,57 +90,45 @@ class Swapper:
         if not hasattr(types.CodeType, "co_qualname"):  # Python < 3.11: run such jobs by re-importing
             return "swapping code needs Python 3.11+"
         try:
-            if path not in self.old_trees:
-                self.old_trees[path] = {}
+            if path not in self.futures:  # the old source of a path never changes: jobs restore it
                 module = compile(old_src, path, "exec", dont_inherit=True)
                 self.futures[path] = module.co_flags & _FUTURE_FLAGS
-                _walk(module, self.old_trees[path])
-            old_tree = self.old_trees[path]
-            new_tree: dict[str, list[types.CodeType]] = {}
+                self.old_trees[(path,)] = _tree(module)
             if chunk:
                 start, old_end, new_end, keep = chunk
                 flags = self.futures[path]
-                key = (path, hash(old_src), start, old_end, repr(keep))  # candidates share functions
-                if key not in self.old_excerpts:
-                    self.old_excerpts[key] = {}
-                    excerpt = _excerpt(old_src, start, old_end, keep)
-                    _walk(compile(excerpt, path, "exec", flags, True), self.old_excerpts[key])
-                old_tree = self.old_excerpts[key]
-                _walk(compile(_excerpt(new_src, start, new_end, keep), path, "exec", flags, True), new_tree)
+                key = (path, start, old_end, repr(keep))  # candidates share functions: compiled once
+                if key not in self.old_trees:
+                    old_excerpt = _excerpt(old_src, start, old_end, keep)
+                    self.old_trees[key] = _tree(compile(old_excerpt, path, "exec", flags, True))
+                old_tree = self.old_trees[key]
+                new_tree = _tree(compile(_excerpt(new_src, start, new_end, keep), path, "exec", flags, True))
             else:
-                _walk(compile(new_src, path, "exec", dont_inherit=True), new_tree)
+                old_tree = self.old_trees[(path,)]
+                new_tree = _tree(compile(new_src, path, "exec", dont_inherit=True))
         except SyntaxError as err:
             return f"syntax error: {err}"
+        pairs = {
+            q: (old_tree.get(q, []), new_tree.get(q, [])) for q in sorted(old_tree.keys() | new_tree.keys())
+        }
+        if any(len(olds) != len(news) and _top(q) == q for q, (olds, news) in pairs.items()):
+            return "functions were added or removed"
         changed: dict[str, tuple[types.CodeType, types.CodeType]] = {}
-
-        def change(qualname: str) -> str | None:
+        for qualname, (olds, news) in pairs.items():
+            # a nested function or comprehension that came or went needs no check: the outer
+            # function's new code makes the new ones
+            if len(olds) == len(news):
+                differ = [old for old, new in zip(olds, news, strict=True) if _shallow(old) != _shallow(new)]
+                if not differ:
+                    continue
+                if any(not old.co_flags & _FUNC_FLAGS for old in differ):
+                    return f"code outside functions changed ({qualname})"
             top = _top(qualname)
             if top not in changed:
                 tops_old, tops_new = old_tree.get(top, []), new_tree.get(top, [])
                 if len(tops_old) != 1 or len(tops_new) != 1:
                     return f"cannot tell apart the definitions of {top}"
                 changed[top] = (tops_old[0], tops_new[0])
-            return None
-
-        names = sorted(old_tree.keys() | new_tree.keys())
-        counts = {q: (len(old_tree.get(q, [])), len(new_tree.get(q, []))) for q in names}
-        if any(a != b and _top(q) == q for q, (a, b) in counts.items()):
-            return "functions were added or removed"
-        for qualname in names:
-            olds, news = old_tree.get(qualname, []), new_tree.get(qualname, [])
-            if len(olds) != len(news):  # a nested function or comprehension came or went: the
-                why = change(qualname)  # outer function's new code makes the new ones
-                if why:
-                    return why
-                continue
-            for old, new in zip(olds, news, strict=True):
-                if _shallow(old) == _shallow(new):
-                    continue
-                if not old.co_flags & _FUNC_FLAGS:
-                    return f"code outside functions changed ({qualname})"
-                why = change(qualname)
-                if why:
-                    return why
         swaps: list[tuple[types.FunctionType, types.CodeType]] = []
         for top, (old, new) in changed.items():
             live = self.functions.get((path, top, old.co_firstlineno), [])
