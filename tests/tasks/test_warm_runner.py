@@ -1,0 +1,54 @@
+"""The warm runner's in-session pieces, driven by a real pytest session on a small planted suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import codekiln.tasks
+
+SUITE = """
+import pytest
+
+def test_ok():
+    pass
+
+def test_bad():
+    assert 1 == 2
+
+@pytest.mark.skip(reason="planted")
+def test_skipped():
+    pass
+"""
+
+
+def test_quiet_terminal_keeps_every_report_and_prints_no_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Children write to /dev/null, so the runner silences the terminal reporter's per-test hooks:
+    reports must still reach every other plugin (the runner's recorder here), and the progress line
+    that a quiet session prints (`.F s`) must be gone."""
+    monkeypatch.syspath_prepend(str(Path(codekiln.tasks.__file__).parent))
+    import warm_runner
+
+    (tmp_path / "test_planted.py").write_text(SUITE)
+    monkeypatch.chdir(tmp_path)
+
+    class Quiet:
+        def pytest_collection_finish(self, session: Any) -> None:
+            warm_runner.quiet_terminal(session.config)
+
+    def run(*plugins: object) -> tuple[dict[str, str], str]:
+        recorder = warm_runner.Recorder()
+        pytest.main(["-q", "-p", "no:cacheprovider", "test_planted.py"], plugins=[recorder, *plugins])
+        statuses, _ = recorder.results()
+        return {tid.split("::")[-1]: s for tid, s in statuses.items()}, capsys.readouterr().out
+
+    loud_statuses, loud = run()
+    quiet_statuses, quiet = run(Quiet())
+    expected = {"test_ok": "passed", "test_bad": "failed", "test_skipped": "skipped"}
+    assert loud_statuses == quiet_statuses == expected
+    assert ".Fs" in loud.replace(" ", "")
+    assert ".Fs" not in quiet.replace(" ", "")
