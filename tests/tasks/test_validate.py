@@ -61,6 +61,12 @@ def test_coverage_map_uses_the_test_runs_ids(
     assert not cmap.tests_for({"toolz/itertoolz.py": [1]})  # the module docstring line runs only at import
 
 
+def _verdict(d: TaskRecord | RejectedCandidate) -> tuple[object, ...]:
+    if isinstance(d, TaskRecord):
+        return ("task", d.FAIL_TO_PASS, d.PASS_TO_PASS)
+    return ("rejected", d.reason)
+
+
 def _same_decisions(
     env: EnvRecord, cmap: CoverageMap, entities: list[Entity], picked: list[Candidate]
 ) -> None:
@@ -248,3 +254,43 @@ def test_reruns_in_one_child_get_fresh_fixtures_and_a_fresh_import(
         runs = results[job].runs
         assert [r.statuses.get(FIXTURE_TEST) for r in runs] == ["passed"] * 3, (job, runs)
     assert results["reimport"].reimported and not results["swap"].reimported
+
+
+def test_clean_reruns_are_reused_by_later_batches(
+    toolz_src: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The clean side's reruns are kept per test: a later batch's union job leaves out the tests an
+    earlier union reran (here the later candidate's selection differs but overlaps), and their kept
+    results still decide. The planted test fails every second run, so it failed in one of the first
+    union's reruns: a later candidate over it is still flaky."""
+    env = planted_env(toolz_src, tmp_path_factory.mktemp("planted"))
+    cmap, entities, candidates = toolz_parts(env)
+    on_target = next(c for c in candidates if c.entities == ["toolz/itertoolz.py::frequencies"])
+    submitted: list[list[Job]] = []
+
+    class Recording(Validator):
+        def _run(self, jobs: list[Job]) -> dict[str, JobResult]:
+            submitted.append(jobs)
+            return super()._run(jobs)
+
+    with Recording(env, cmap, entities, ValidateConfig(gate="fast")) as v:
+        first = set(v.select(on_target))
+        overlapping = next(
+            c
+            for c in candidates
+            if c.entities != on_target.entities
+            and first & set(v.select(c))
+            and not set(v.select(c)) <= first
+            and PLANTED_TEST not in v.select(c)
+        )
+        later = v.select(overlapping)
+        decisions = v.validate([on_target]) + v.validate([overlapping, on_target])
+    first_union = next(j for j in submitted[0] if j.id == "gold:union")
+    assert set(first_union.tests) == first and PLANTED_TEST in first
+    later_union = next(j for j in submitted[1] if j.id == "gold:union")
+    assert set(later_union.tests) == set(later) - first
+    for d in (decisions[0], decisions[2]):
+        assert isinstance(d, RejectedCandidate) and d.reason == RejectReason.flaky, d
+        assert d.validation is not None and PLANTED_TEST in d.validation.flaky
+    alone = validate_candidates(env, cmap, entities, [overlapping], ValidateConfig(gate="fast"))
+    assert _verdict(decisions[1]) == _verdict(alone[0])

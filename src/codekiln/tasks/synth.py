@@ -44,8 +44,7 @@ from codekiln.tasks.coverage_map import CoverageMap, coverage_map
 from codekiln.tasks.entities import Entity, find_entities
 from codekiln.tasks.mutators import load_mutators
 from codekiln.tasks.records import RejectedCandidate, TaskRecord
-from codekiln.tasks.testexec import JobResult
-from codekiln.tasks.validate import Decision, ValidateConfig, Validator
+from codekiln.tasks.validate import Decision, GoldCache, ValidateConfig, Validator
 
 TASKS, REJECTED, MANIFEST, FUNNEL = "tasks.jsonl", "rejected.jsonl", "manifest.json", "funnel.json"
 
@@ -274,7 +273,7 @@ def _validate_all(
     pool: queue.Queue[Validator] = queue.Queue()
     made: list[Validator] = []
     by_id = {e.id: e for e in entities}
-    gold_cache: dict[str, JobResult] = {}  # clean runs of a test selection, shared by all workers
+    gold_cache = GoldCache()  # clean results, shared by all workers
 
     def run(batch: list[Candidate]) -> list[Decision]:
         try:

@@ -14,9 +14,10 @@ For each candidate, in one sandbox per worker (reset, never recreated):
    selected tests that fail, PASS_TO_PASS = the ones that pass. The failing tests are run again, for
    `reruns` runs in all, and must fail every time, or the candidate is `flaky`.
 4. The gold side, on the clean snapshot: each selection runs once exactly as the grader will run it
-   (a task's FAIL_TO_PASS + PASS_TO_PASS are its selection), then the union of the batch's new
-   selections runs `reruns - 1` more times; every selected test must pass in all of these runs
-   (`gold_failed`, or `flaky` when only some fail). Clean results are cached per selection. Grading
+   (a task's FAIL_TO_PASS + PASS_TO_PASS are its selection), then the union of the batch's selected
+   tests runs `reruns - 1` more times; every selected test must pass in all of these runs
+   (`gold_failed`, or `flaky` when only some fail). Clean results are cached (`GoldCache`): a
+   selection's own run, and a test's reruns, which later batches' unions then leave out. Grading
    the gold patch must also restore exactly the snapshot's files (`grade.restores_snapshot`, the
    grader's own preparation done in memory). The empty patch leaves the buggy state, where
    FAIL_TO_PASS failed every run, so it does not resolve the task.
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -43,6 +45,7 @@ from pydantic import BaseModel, Field
 
 from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord, env_sandbox
+from codekiln.grading import TestRun
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.candidates import Candidate
 from codekiln.tasks.chunks import BugApplier, Chunk
@@ -100,17 +103,42 @@ def _selection_key(tests: list[str]) -> str:
 UNION = "union"
 
 
-def _gold_runs(tests: list[str], own: JobResult, union: JobResult | None) -> JobResult:
-    """The clean runs of one selection: its own run, then its tests' results in the union reruns."""
+@dataclass
+class GoldCache:
+    """Clean results that later batches reuse (the snapshot never changes): each test selection's own
+    run, and for each test the union job whose reruns it took part in. One may be shared by the
+    validators of one synthesis run."""
+
+    own: dict[str, JobResult] = field(default_factory=dict)
+    reruns: dict[str, JobResult] = field(default_factory=dict)
+
+
+def _clean(result: JobResult) -> bool:
+    """Whether clean results can be reused: no infrastructure error, timeout or crash."""
+    return not result.error and not any(run.error for run in result.runs)
+
+
+def _gold_runs(tests: list[str], own: JobResult, unions: list[JobResult], reruns: int) -> JobResult:
+    """The clean runs of one selection: its own run, then rerun i holds each test's result in rerun
+    i of the union job that ran it (a test that a union lacks, or a rerun a union never reached, is
+    missing there)."""
     out = JobResult(own.id, runs=list(own.runs), error=own.error, duration_s=own.duration_s)
-    if union is not None:
+    wanted = set(tests)
+    for union in unions:
         out.error = out.error or union.error
-        for run in union.runs:
-            part = run.model_copy(
-                update={"statuses": {t: run.statuses[t] for t in tests if t in run.statuses}}
-            )
-            part.missing = [t for t in run.missing if t in tests]
-            out.runs.append(part)
+    for i in range(reruns):
+        merged = TestRun()
+        for union in unions:
+            if i >= len(union.runs):
+                continue
+            run = union.runs[i]
+            merged.statuses.update({t: s for t, s in run.statuses.items() if t in wanted})
+            merged.missing += [t for t in run.missing if t in wanted]
+            merged.timed_out = merged.timed_out or run.timed_out
+            merged.error = merged.error or run.error
+            merged.duration_s += run.duration_s
+        merged.missing += [t for t in tests if t not in merged.statuses and t not in merged.missing]
+        out.runs.append(merged)
     return out
 
 
@@ -129,9 +157,9 @@ class Validator:
         config: ValidateConfig | None = None,
         *,
         backend: str = DEFAULT_BACKEND,
-        gold_cache: dict[str, JobResult] | None = None,
+        gold_cache: GoldCache | None = None,
     ) -> None:
-        """`gold_cache` (selection key -> clean runs) may be shared by the validators of one run."""
+        """`gold_cache` (clean results) may be shared by the validators of one run."""
         self.env, self.cmap = env, cmap
         self.entities = dict(entities) if isinstance(entities, Mapping) else {e.id: e for e in entities}
         self.config = config or ValidateConfig()
@@ -141,7 +169,7 @@ class Validator:
         self.sandbox = env_sandbox(env, backend)
         self.warm = WarmExecutor(self.sandbox, env.test, collect=test_files(sorted(self.passing)))
         self.fresh = FreshExecutor(self.sandbox, env.test)
-        self.gold_cache: dict[str, JobResult] = {} if gold_cache is None else gold_cache
+        self.gold_cache = GoldCache() if gold_cache is None else gold_cache
         self.statements = TemplateStatementWriter()
         self.applier = BugApplier(self.snapshot_dir)
         self.dirty = False
@@ -231,22 +259,31 @@ class Validator:
                 )
             )
             key = _selection_key(tests)
-            if key not in self.gold_cache and key not in gold_jobs:
+            if key not in self.gold_cache.own and key not in gold_jobs:
                 gold_jobs[key] = Job(f"gold:{key}", tests, timeout=timeout)
-        union = sorted({t for job in gold_jobs.values() for t in job.tests})
+        # reruns on the clean side: every selected test not rerun by an earlier batch's union job
+        union = sorted({t for _, tests in plans.values() for t in tests} - self.gold_cache.reruns.keys())
         if union and reruns > 1:
             timeout = self.config.timeout(self.cmap.duration(union))
             gold_jobs[UNION] = Job(f"gold:{UNION}", union, repeat=reruns - 1, timeout=timeout)
         results = self._run([*jobs, *gold_jobs.values()])
         for key, job in gold_jobs.items():
-            if key != UNION:
-                gold = _gold_runs(job.tests, results[job.id], results.get(f"gold:{UNION}"))
-                if not gold.error and not gold.timed_out:
-                    self.gold_cache[key] = gold
-                results[job.id] = gold
+            if _clean(results[job.id]):
+                if key == UNION:
+                    self.gold_cache.reruns.update(dict.fromkeys(job.tests, results[job.id]))
+                else:
+                    self.gold_cache.own[key] = results[job.id]
+        this_union = results.get(f"gold:{UNION}")
         for cand_id, (cand, tests) in plans.items():
             key = _selection_key(tests)
-            gold = self.gold_cache.get(key) or results[f"gold:{key}"]
+            own = self.gold_cache.own.get(key) or results[f"gold:{key}"]
+            unions: dict[int, JobResult] = {}
+            if reruns > 1:
+                for t in tests:
+                    union_result = self.gold_cache.reruns.get(t) or this_union
+                    if union_result is not None:
+                        unions[id(union_result)] = union_result
+            gold = _gold_runs(tests, own, list(unions.values()), reruns - 1)
             decided[cand_id] = self.decide(cand, tests, results[cand_id], gold)
         return [decided[c.id] for c in candidates]
 
