@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,30 @@ def test_plain_unified_diff_with_dash_lines(toolz_checkout: Path, tmp_path: Path
     assert diff_hash(plain) == diff_hash(make_diff(rel, old, new))
     assert git(toolz_checkout, "apply", "-", input=plain).exit_code == 0
     assert (toolz_checkout / rel).read_text() == new
+
+
+def test_random_edits_round_trip_in_memory() -> None:
+    """Thousands of small random edits, with and without final newlines, on both sides: applying the
+    diff gives the new text, applying its reverse gives the old one back."""
+    rng = random.Random(0)
+    checked = 0
+    for _ in range(3000):
+        old = [rng.choice("abc") * rng.randint(0, 2) for _ in range(rng.randint(0, 10))]
+        new = list(old)
+        for _ in range(rng.randint(1, 4)):
+            op = rng.random()
+            if op < 0.3 and new:
+                del new[rng.randrange(len(new))]
+            elif op < 0.6:
+                new.insert(rng.randint(0, len(new)), rng.choice("xyz"))
+            elif new:
+                new[rng.randrange(len(new))] = rng.choice("pq")
+        a = "\n".join(old) + ("\n" if old and rng.random() < 0.6 else "")
+        b = "\n".join(new) + ("\n" if new and rng.random() < 0.6 else "")
+        patch = make_diff("f.py", a, b)
+        if a == b or not patch:
+            continue
+        assert apply_diff({"f.py": a}, patch) == {"f.py": b}, patch
+        assert apply_diff({"f.py": b}, reverse_diff(patch)) == {"f.py": a}, patch
+        checked += 1
+    assert checked > 2000

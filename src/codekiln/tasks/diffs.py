@@ -240,32 +240,51 @@ def _split_lines(text: str) -> list[tuple[str, bool]]:
 
 def apply_file_patch(old: str | None, fp: FilePatch) -> str | None:
     """Apply one file patch to `old` text (None = absent file); returns the new text or None if deleted."""
-    lines = _split_lines(old or "")
-    out: list[tuple[str, bool]] = []
+    parts = (old or "").split("\n")
+    complete = parts[-1] == ""  # the text ends with a newline (or is empty)
+    lines = parts[:-1] if complete else parts
+    last = -1 if complete else len(lines) - 1  # the old line without a newline, if any
+    out: list[str] = []
+    bare: list[int] = []  # indexes in `out` of lines without a newline
     pos = 0
     for h in fp.hunks:
         start = max(h.old_start - 1, 0) if h.old_len else h.old_start
         if start < pos:
             raise TaskError(f"overlapping hunks in patch for {fp.path}", hint="regenerate the patch")
+        if pos <= last < start:
+            bare.append(len(out) + last - pos)
         out += lines[pos:start]
         pos = start
         for hl in h.lines:
             if hl.tag in (" ", "-"):
-                if pos >= len(lines) or lines[pos][0] != hl.text:
+                if pos >= len(lines) or lines[pos] != hl.text:
                     raise TaskError(
                         f"patch does not apply to {fp.path} at line {pos + 1}",
                         hint="the file differs from the one the patch was made against",
                         line=pos + 1,
                     )
                 if hl.tag == " ":
+                    if pos == last:
+                        bare.append(len(out))
                     out.append(lines[pos])
                 pos += 1
             else:
-                out.append((hl.text, hl.eol))
+                if not hl.eol:
+                    bare.append(len(out))
+                out.append(hl.text)
+    if pos <= last:
+        bare.append(len(out) + last - pos)
     out += lines[pos:]
     if fp.new_path is None:
         return None
-    return "".join(text + ("\n" if eol else "") for text, eol in out)
+    if not out:
+        return ""
+    if not bare:
+        return "\n".join(out) + "\n"
+    if bare == [len(out) - 1]:
+        return "\n".join(out)
+    no_newline = set(bare)
+    return "".join(text if i in no_newline else text + "\n" for i, text in enumerate(out))
 
 
 def apply_diff(files: dict[str, str], text: str) -> dict[str, str | None]:
