@@ -121,6 +121,46 @@ def quiet_terminal(config: Any) -> None:
                 impl.function = _nothing
 
 
+def cache_rewritten_tests() -> None:
+    """Keep each test module's assertion-rewritten code in memory with the source it came from: a
+    child that re-imports the repository collects every test file again, and would otherwise read,
+    hash and unmarshal each one's rewritten byte-code from disk (~1/8 of a re-collection). A file
+    whose bytes differ from the kept source is read or rewritten by pytest as usual."""
+    try:
+        from _pytest.assertion import rewrite
+    except ImportError:
+        return
+    read, rewrite_test = getattr(rewrite, "_read_pyc", None), getattr(rewrite, "_rewrite_test", None)
+    if read is None or rewrite_test is None:
+        return
+    codes: dict[str, tuple[bytes, types.CodeType]] = {}
+
+    def source_of(path: Any) -> bytes | None:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except (OSError, TypeError, ValueError):
+            return None
+
+    def cached_read(source: Any, pyc: Any, *args: Any, **kwargs: Any) -> Any:
+        data, kept = source_of(source), codes.get(str(source))
+        if data is not None and kept is not None and kept[0] == data:
+            return kept[1]
+        code = read(source, pyc, *args, **kwargs)
+        if data is not None and isinstance(code, types.CodeType):
+            codes[str(source)] = (data, code)
+        return code
+
+    def cached_rewrite(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        data = source_of(fn)
+        result = rewrite_test(fn, *args, **kwargs)
+        if data is not None and isinstance(result, tuple) and isinstance(result[-1], types.CodeType):
+            codes[str(fn)] = (data, result[-1])
+        return result
+
+    rewrite._read_pyc, rewrite._rewrite_test = cached_read, cached_rewrite
+
+
 # -- serving jobs ---------------------------------------------------------------------------------------
 class Server:
     """Runs batches of jobs from the collected session until told to stop (see the module docstring)."""
@@ -334,6 +374,7 @@ def main(argv: list[str]) -> int:
     spool, pytest_args = argv[1], argv[argv.index("--") + 1 :]
     import pytest
 
+    cache_rewritten_tests()
     with open(os.path.join(spool, "collect.json")) as fh:
         collect = json.load(fh)
     server = Server(spool, pytest_args)
