@@ -13,10 +13,11 @@ import pytest
 from tasks_helpers import git
 
 from codekiln.tasks.candidates import Generation, generate_candidates
-from codekiln.tasks.diffs import apply_diff, reverse_diff
+from codekiln.tasks.diffs import reverse_diff
 from codekiln.tasks.entities import Entity, find_entities
 from codekiln.tasks.lang.python import iter_entity_nodes
 from codekiln.tasks.mutators import MUTATORS, Edit, Mutator, SourceFile, apply_edits, load_mutators
+from codekiln.tasks.patches import apply_diff
 
 ALL = MUTATORS.names()
 

@@ -28,10 +28,11 @@ from codekiln.tasks.datasets import (
     write_parquet_dataset,
     write_tasks,
 )
-from codekiln.tasks.diffs import apply_diff, diff_hash, make_diff, merge_patches, parse_diff, reverse_diff
+from codekiln.tasks.diffs import diff_hash, make_diff, parse_diff, reverse_diff
 from codekiln.tasks.entities import LANGUAGES, Entity, LanguageSupport, find_entities
 from codekiln.tasks.harbor import export_harbor, export_harbor_task
 from codekiln.tasks.mutators import MUTATORS, Mutator, load_mutators
+from codekiln.tasks.patches import apply_diff, merge_patches
 from codekiln.tasks.records import (
     Difficulty,
     RejectedCandidate,

@@ -26,10 +26,11 @@ from typing import Literal
 
 from codekiln.core.errors import TaskError
 from codekiln.core.records import Record
-from codekiln.tasks.diffs import apply_file_patch, diff_hash, make_diff, merge_patches, parse_diff
+from codekiln.tasks.diffs import diff_hash, make_diff, parse_diff
 from codekiln.tasks.entities import Entity
 from codekiln.tasks.lang.python import DefNode, iter_entity_nodes, start_line
 from codekiln.tasks.mutators.base import Mutator, SourceFile, apply_edits
+from codekiln.tasks.patches import apply_file_patch, merge_patches
 
 SkipReason = Literal["no_change", "identical", "syntax_error", "stale_entity", "unparsable_file", "duplicate"]
 

@@ -20,7 +20,8 @@ import ast
 from pathlib import Path
 
 from codekiln.core.errors import TaskError
-from codekiln.tasks.diffs import apply_diff, common_ends, parse_diff
+from codekiln.tasks.diffs import common_ends, parse_diff
+from codekiln.tasks.patches import apply_diff
 
 Span = tuple[int, int, bool]
 Chunk = tuple[int, int, int, list[tuple[int, int]]]

@@ -1,22 +1,18 @@
-"""Git-style unified diffs: make them, parse them, apply and reverse them in memory, hash them.
+"""Git-style unified diffs: make them, parse them, reverse them, hash them (applying and merging them
+in memory is `codekiln.tasks.patches`).
 
 Every patch codekiln stores (an injected bug, its gold fix, a test patch) is text in `git diff` format,
 applicable with `git apply` (and reversible with `git apply -R`):
 
     bug = make_diff("pkg/mod.py", old_text, new_text)     # "diff --git a/pkg/mod.py b/pkg/mod.py" ...
     fix = reverse_diff(bug)                                # the gold patch
-    assert apply_diff({"pkg/mod.py": new_text}, fix)["pkg/mod.py"] == old_text
     key = diff_hash(bug)                                   # ignores line numbers and context
-
-`apply_diff` is strict (context must match exactly); it exists to combine and check patches without a
-checkout, not to replace `git apply` on real trees.
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
-import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -234,72 +230,6 @@ def _removals_first(lines: list[HunkLine]) -> list[HunkLine]:
     return out[:-1]
 
 
-def _split_lines(text: str) -> list[tuple[str, bool]]:
-    return [(x[:-1], True) if x.endswith("\n") else (x, False) for x in _lines_keepends(text)]
-
-
-def apply_file_patch(old: str | None, fp: FilePatch) -> str | None:
-    """Apply one file patch to `old` text (None = absent file); returns the new text or None if deleted."""
-    parts = (old or "").split("\n")
-    complete = parts[-1] == ""  # the text ends with a newline (or is empty)
-    lines = parts[:-1] if complete else parts
-    last = -1 if complete else len(lines) - 1  # the old line without a newline, if any
-    out: list[str] = []
-    bare: list[int] = []  # indexes in `out` of lines without a newline
-    pos = 0
-    for h in fp.hunks:
-        start = max(h.old_start - 1, 0) if h.old_len else h.old_start
-        if start < pos:
-            raise TaskError(f"overlapping hunks in patch for {fp.path}", hint="regenerate the patch")
-        if pos <= last < start:
-            bare.append(len(out) + last - pos)
-        out += lines[pos:start]
-        pos = start
-        for hl in h.lines:
-            if hl.tag in (" ", "-"):
-                if pos >= len(lines) or lines[pos] != hl.text:
-                    raise TaskError(
-                        f"patch does not apply to {fp.path} at line {pos + 1}",
-                        hint="the file differs from the one the patch was made against",
-                        line=pos + 1,
-                    )
-                if hl.tag == " ":
-                    if pos == last:
-                        bare.append(len(out))
-                    out.append(lines[pos])
-                pos += 1
-            else:
-                if not hl.eol:
-                    bare.append(len(out))
-                out.append(hl.text)
-    if pos <= last:
-        bare.append(len(out) + last - pos)
-    out += lines[pos:]
-    if fp.new_path is None:
-        return None
-    if not out:
-        return ""
-    if not bare:
-        return "\n".join(out) + "\n"
-    if bare == [len(out) - 1]:
-        return "\n".join(out)
-    no_newline = set(bare)
-    return "".join(text if i in no_newline else text + "\n" for i, text in enumerate(out))
-
-
-def apply_diff(files: dict[str, str], text: str) -> dict[str, str | None]:
-    """Apply a multi-file patch to in-memory file texts; returns the changed files' new texts."""
-    result: dict[str, str | None] = {}
-    for fp in parse_diff(text):
-        old = None if fp.old_path is None else files.get(fp.old_path)
-        if fp.old_path is not None and old is None:
-            raise TaskError(
-                f"patch changes {fp.old_path}, which was not given", hint="pass every file it touches"
-            )
-        result[fp.path] = apply_file_patch(old, fp)
-    return result
-
-
 def changed_lines(text: str) -> tuple[list[str], list[str]]:
     """The removed and the added lines of a patch (without their '-'/'+' marks)."""
     removed: list[str] = []
@@ -344,42 +274,6 @@ def change_blocks(fp: FilePatch) -> list[ChangeBlock]:
             else:
                 current.added.append(line)
     return blocks
-
-
-def merge_patches(files: dict[str, str], patches: list[str]) -> str:
-    """One patch making all the given patches' changes (each made against the same `files`).
-
-    Raises TaskError if two patches change the same or adjacent lines, or a patch does not match."""
-    per_file: dict[str, list[ChangeBlock]] = {}
-    for text in patches:
-        for fp in parse_diff(text):
-            if fp.old_path is None or fp.new_path is None or fp.old_path != fp.new_path:
-                raise TaskError(
-                    "only in-place edits can be merged", hint="merge patches that modify existing files"
-                )
-            per_file.setdefault(fp.path, []).extend(change_blocks(fp))
-    out = []
-    for path in sorted(per_file):
-        if path not in files:
-            raise TaskError(f"patch changes {path}, which was not given", hint="pass every file it touches")
-        lines = _split_lines(files[path])
-        blocks = sorted(per_file[path], key=lambda b: (b.start, len(b.removed)))
-        for before, after in itertools.pairwise(blocks):
-            if before.start + len(before.removed) >= after.start:
-                raise TaskError(
-                    f"patches overlap in {path} near line {after.start + 1}",
-                    hint="combine bugs in distant code",
-                )
-        for block in reversed(blocks):
-            old = lines[block.start : block.start + len(block.removed)]
-            if [text for text, _ in old] != [x.text for x in block.removed]:
-                raise TaskError(
-                    f"patch does not apply to {path} at line {block.start + 1}", hint="regenerate the patch"
-                )
-            lines[block.start : block.start + len(block.removed)] = [(x.text, x.eol) for x in block.added]
-        new = "".join(text + ("\n" if eol else "") for text, eol in lines)
-        out.append(make_diff(path, files[path], new))
-    return "".join(out)
 
 
 def diff_stats(text: str) -> tuple[int, int, int]:

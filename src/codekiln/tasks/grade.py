@@ -34,7 +34,8 @@ from codekiln.core.records import Record
 from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.grading import resolved, run_tests
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.diffs import apply_diff, make_diff, parse_diff
+from codekiln.tasks.diffs import make_diff, parse_diff
+from codekiln.tasks.patches import apply_diff
 from codekiln.tasks.records import TaskRecord, whole_file_diff
 
 Outcome = Literal["resolved", "unresolved", "patch_failed", "timeout", "error"]
