@@ -42,9 +42,10 @@ from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.candidates import Candidate, generate_candidates
 from codekiln.tasks.coverage_map import CoverageMap, coverage_map
 from codekiln.tasks.entities import Entity, find_entities
+from codekiln.tasks.gold import GoldCache
 from codekiln.tasks.mutators import load_mutators
 from codekiln.tasks.records import RejectedCandidate, TaskRecord
-from codekiln.tasks.validate import Decision, GoldCache, ValidateConfig, Validator
+from codekiln.tasks.validate import Decision, ValidateConfig, Validator
 
 TASKS, REJECTED, MANIFEST, FUNNEL = "tasks.jsonl", "rejected.jsonl", "manifest.json", "funnel.json"
 

@@ -16,7 +16,7 @@ For each candidate, in one sandbox per worker (reset, never recreated):
 4. The gold side, on the clean snapshot: each selection runs once exactly as the grader will run it
    (a task's FAIL_TO_PASS + PASS_TO_PASS are its selection), then the union of the batch's selected
    tests runs `reruns - 1` more times; every selected test must pass in all of these runs
-   (`gold_failed`, or `flaky` when only some fail). Clean results are cached (`GoldCache`): a
+   (`gold_failed`, or `flaky` when only some fail). Clean results are kept (`gold.GoldCache`): a
    selection's own run, and a test's reruns, which later batches' unions then leave out. Grading
    the gold patch must also restore exactly the snapshot's files (`grade.restores_snapshot`, the
    grader's own preparation done in memory). The empty patch leaves the buggy state, where
@@ -35,9 +35,7 @@ coverage run, clamped to [timeout_min_s, timeout_max_s].
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -45,12 +43,12 @@ from pydantic import BaseModel, Field
 
 from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord, env_sandbox
-from codekiln.grading import TestRun
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.candidates import Candidate
 from codekiln.tasks.chunks import BugApplier, Chunk
 from codekiln.tasks.coverage_map import CoverageMap, touched_lines
 from codekiln.tasks.entities import Entity
+from codekiln.tasks.gold import UNION, GoldCache, selection_key
 from codekiln.tasks.grade import grade_patch, restores_snapshot
 from codekiln.tasks.records import (
     RejectedCandidate,
@@ -94,52 +92,6 @@ class ValidateConfig(BaseModel):
             self.timeout_min_s if self.timeout_min_s is not None else (5.0 if self.engine == "warm" else 20.0)
         )
         return min(self.timeout_max_s, max(low, self.timeout_factor * base_s))
-
-
-def _selection_key(tests: list[str]) -> str:
-    return hashlib.sha256("\n".join(tests).encode()).hexdigest()[:16]
-
-
-UNION = "union"
-
-
-@dataclass
-class GoldCache:
-    """Clean results that later batches reuse (the snapshot never changes): each test selection's own
-    run, and for each test the union job whose reruns it took part in. One may be shared by the
-    validators of one synthesis run."""
-
-    own: dict[str, JobResult] = field(default_factory=dict)
-    reruns: dict[str, JobResult] = field(default_factory=dict)
-
-
-def _clean(result: JobResult) -> bool:
-    """Whether clean results can be reused: no infrastructure error, timeout or crash."""
-    return not result.error and not any(run.error for run in result.runs)
-
-
-def _gold_runs(tests: list[str], own: JobResult, unions: list[JobResult], reruns: int) -> JobResult:
-    """The clean runs of one selection: its own run, then rerun i holds each test's result in rerun
-    i of the union job that ran it (a test that a union lacks, or a rerun a union never reached, is
-    missing there)."""
-    out = JobResult(own.id, runs=list(own.runs), error=own.error, duration_s=own.duration_s)
-    wanted = set(tests)
-    for union in unions:
-        out.error = out.error or union.error
-    for i in range(reruns):
-        merged = TestRun()
-        for union in unions:
-            if i >= len(union.runs):
-                continue
-            run = union.runs[i]
-            merged.statuses.update({t: s for t, s in run.statuses.items() if t in wanted})
-            merged.missing += [t for t in run.missing if t in wanted]
-            merged.timed_out = merged.timed_out or run.timed_out
-            merged.error = merged.error or run.error
-            merged.duration_s += run.duration_s
-        merged.missing += [t for t in tests if t not in merged.statuses and t not in merged.missing]
-        out.runs.append(merged)
-    return out
 
 
 def _passes(run_statuses: Mapping[str, str], test: str) -> bool:
@@ -258,7 +210,7 @@ class Validator:
                     chunks=chunks,
                 )
             )
-            key = _selection_key(tests)
+            key = selection_key(tests)
             if key not in self.gold_cache.own and key not in gold_jobs:
                 gold_jobs[key] = Job(f"gold:{key}", tests, timeout=timeout)
         # reruns on the clean side: every selected test not rerun by an earlier batch's union job
@@ -268,22 +220,12 @@ class Validator:
             gold_jobs[UNION] = Job(f"gold:{UNION}", union, repeat=reruns - 1, timeout=timeout)
         results = self._run([*jobs, *gold_jobs.values()])
         for key, job in gold_jobs.items():
-            if _clean(results[job.id]):
-                if key == UNION:
-                    self.gold_cache.reruns.update(dict.fromkeys(job.tests, results[job.id]))
-                else:
-                    self.gold_cache.own[key] = results[job.id]
+            self.gold_cache.keep(key, job.tests, results[job.id])
         this_union = results.get(f"gold:{UNION}")
         for cand_id, (cand, tests) in plans.items():
-            key = _selection_key(tests)
+            key = selection_key(tests)
             own = self.gold_cache.own.get(key) or results[f"gold:{key}"]
-            unions: dict[int, JobResult] = {}
-            if reruns > 1:
-                for t in tests:
-                    union_result = self.gold_cache.reruns.get(t) or this_union
-                    if union_result is not None:
-                        unions[id(union_result)] = union_result
-            gold = _gold_runs(tests, own, list(unions.values()), reruns - 1)
+            gold = self.gold_cache.runs(tests, own, this_union, reruns - 1)
             decided[cand_id] = self.decide(cand, tests, results[cand_id], gold)
         return [decided[c.id] for c in candidates]
 
