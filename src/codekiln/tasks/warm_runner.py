@@ -23,7 +23,8 @@ seed and fresh fixtures (a rerun costs the tests' own time, not a fork or a re-i
 run passes the job's timeout is killed with its whole process group. Failure texts are the last frames
 of the native traceback; the terminal reporter's per-test output, which goes to /dev/null in children,
 is not formatted at all. Byte-code is not written while jobs run (a bug and
-its fix can have the same size and mtime second, which would make Python load stale byte-code).
+its fix can have the same size and mtime second, which would make Python load stale byte-code); test
+modules' assertion-rewritten code is kept in memory by content, so re-collections skip reading it.
 """
 
 from __future__ import annotations
