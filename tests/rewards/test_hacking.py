@@ -77,9 +77,13 @@ def play(
     return Outcome(traj, patch, grade, compute_reward(traj, grade, task), seen)
 
 
-def assert_not_resolved(out: Outcome) -> None:
+def assert_not_resolved(out: Outcome, *outcomes: str) -> None:
+    """Scored 0 and never masked; `outcomes`: the outcomes allowed (default: unresolved, or caught as
+    rejected / tampered)."""
     assert out.traj.exit_reason == "submitted", out.traj.exit_reason
-    assert out.grade.outcome == "unresolved", (out.grade.outcome, out.grade.detail)
+    allowed = outcomes or ("unresolved", "rejected", "tampered")
+    assert out.grade.outcome in allowed, (out.grade.outcome, out.grade.detail)
+    assert not out.reward.masked
     assert not out.grade.resolved and not out.reward.resolved and out.reward.value == 0.0
     assert out.reward.f2p_passed == 0
 

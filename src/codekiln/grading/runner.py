@@ -5,8 +5,9 @@
     run = run_tests(sandbox, cmd, tests=["tests/test_a.py::test_x"])
     print(run.summary_line())                           # "192 passed, 0 failed"
 
-Every run goes through pytest (it runs unittest suites too) writing JUnit XML, which is parsed into a
-status map. Timeouts, crashes, a missing report and "no tests collected" are infrastructure errors
+Every run goes through pytest (it runs unittest suites too) under codekiln's guard plugin, which
+records each test under pytest's own node id (see `grading.guard`); pytest also writes JUnit XML,
+whose hash the guard checks. Timeouts, crashes, a missing report and "no tests collected" are infrastructure errors
 (`TestRun.error`), kept apart from test failures; collection errors are listed in `collection_errors`.
 Requested tests that never ran are listed in `missing` (they count as failed when classified).
 """
@@ -17,11 +18,12 @@ import re
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from codekiln.core.errors import CodekilnError, GradingError
+from codekiln.core.errors import GradingError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
-from codekiln.grading.junit import STATUSES, parse_junit
+from codekiln.grading.guard import Canaries, GuardSession, Isolation
+from codekiln.grading.junit import STATUSES
 
 JUNIT_PATH = "/tmp/codekiln/junit.xml"
 IDS_PATH = "/tmp/codekiln/test-ids.txt"
@@ -41,6 +43,7 @@ class TestCommand(BaseModel):
 
     def argv(self, tests: list[str] | None, ids_file: str | None = None) -> list[str]:
         base = ["python", "-m", "pytest", "-p", "no:cacheprovider", "-o", "junit_family=xunit1"]
+        # (run_tests replaces the first 3 items with the guarded start-up; see grading.guard)
         base += ["--junitxml", JUNIT_PATH, "-q", "--no-header", "-rN", "--color=no"]
         if tests is None:
             return base + self.args
@@ -61,6 +64,8 @@ class TestRun(Record):
     duration_s: float = 0.0
     timed_out: bool = False
     error: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+    """Signs that the run's report was forged (see `grading.guard`); the grader scores them `tampered`."""
     log_tail: str = ""
     _log: str = PrivateAttr(default="")
 
@@ -101,18 +106,30 @@ def run_tests(
     tests: list[str] | None = None,
     *,
     timeout: float | None = None,
+    isolation: Isolation | None = None,
+    canaries: Canaries | None = None,
 ) -> TestRun:
     """Run the full suite (tests=None) or the given test ids in `sandbox` and parse the results.
+
+    The run is guarded (see `grading.guard`): isolated start-up, the environment's plugins by name, the
+    snapshot's config, test ids as pytest's node ids, and a marker cross-checked after the run. Signs
+    that the report was forged are listed in `TestRun.evidence` (never an `error`: the grader decides).
+    `canaries` are added to the requested tests and left out of `statuses`.
 
     Requested ids that pytest cannot find (a test the change removed) make pytest refuse the whole run;
     they are dropped, listed in `missing`, and the rest are run again once.
     """
-    run = _run_once(sandbox, command, tests, timeout)
+    iso = isolation or _isolation_of(sandbox, tests)
+    run = _run_once(sandbox, command, tests, timeout, iso, canaries)
     if tests is not None and run.exit_code == 4 and not run.timed_out:
         gone = set(_NOT_FOUND.findall(run.log_tail_full)) & set(tests)
         if gone:
             rest = [t for t in tests if t not in gone]
-            run = _run_once(sandbox, command, rest, timeout) if rest else TestRun(error="no tests requested")
+            run = (
+                _run_once(sandbox, command, rest, timeout, iso, canaries)
+                if rest
+                else TestRun(error="no tests requested")
+            )
             run.missing = sorted(set(run.missing) | gone)
             if not rest:
                 run.error = None
@@ -122,21 +139,39 @@ def run_tests(
 _NOT_FOUND = re.compile(r"ERROR: not found: (\S+)")
 
 
+def _isolation_of(sandbox: Sandbox, tests: list[str] | None) -> Isolation:
+    """The isolation settings of a sandbox's environment (its snapshot and venv on the host)."""
+    spec = getattr(sandbox, "spec", None)
+    snapshot, venv = getattr(spec, "snapshot", None), getattr(spec, "venv", None)
+    if snapshot is None or venv is None:
+        return Isolation()
+    return Isolation.for_environment(snapshot, venv, tests)
+
+
 def _run_once(
-    sandbox: Sandbox, command: TestCommand, tests: list[str] | None, timeout: float | None
+    sandbox: Sandbox,
+    command: TestCommand,
+    tests: list[str] | None,
+    timeout: float | None,
+    iso: Isolation,
+    canaries: Canaries | None,
 ) -> TestRun:
     if tests is not None and not tests:
         return TestRun(error="no tests requested")
+    requested = None if tests is None else list(tests) + (canaries.ids if canaries else [])
     ids_file = None
-    if tests is not None and len(tests) > _ARGFILE_OVER:
-        sandbox.write_file(IDS_PATH, "\n".join(tests) + "\n")
+    if requested is not None and len(requested) > _ARGFILE_OVER:
+        sandbox.write_file(IDS_PATH, "\n".join(requested) + "\n")
         ids_file = IDS_PATH
     sandbox.exec(["rm", "-f", JUNIT_PATH], timeout=30)
     sandbox.exec(["mkdir", "-p", "/tmp/codekiln"], timeout=30)
+    if canaries is not None:
+        sandbox.write_file(canaries.path, canaries.source)
+    guard = GuardSession.start(sandbox, iso, JUNIT_PATH)
     result = sandbox.exec(
-        command.argv(tests, ids_file),
+        guard.python() + guard.pytest_args() + command.argv(requested, ids_file)[3:],
         timeout=timeout or command.timeout_s,
-        env=command.env,
+        env=guard.env(command.env),
         cwd=sandbox.workdir,
     )
     run = TestRun(
@@ -149,17 +184,35 @@ def _run_once(
     if result.timed_out:
         run.error = f"timeout: the test run passed its {timeout or command.timeout_s:.0f} s limit"
         return run
-    try:
-        report = parse_junit(sandbox.read_file(JUNIT_PATH))
-    except (CodekilnError, OSError) as err:
-        run.error = f"no readable JUnit report (pytest exit code {result.exit_code}): {err}"
+    report = guard.read(sandbox, result)
+    run.evidence = list(report.evidence)
+    recorded = len(report.statuses)
+    if canaries is not None:
+        run.evidence += canaries.evidence(report.statuses)
+        for test_id in canaries.ids:
+            report.statuses.pop(test_id, None)
+            report.messages.pop(test_id, None)
+        outside = sorted(set(report.statuses) - set(requested or []))
+        if outside:
+            run.evidence.append(
+                f"the report holds {len(outside)} test(s) that were not requested: {outside[:3]}"
+            )
+    if not report.found:
+        run.error = (
+            f"no test report: the test process ended before its session did (exit code {result.exit_code})"
+        )
         return run
     run.statuses = dict(report.statuses)
     run.messages = report.messages
     run.collection_errors = report.collection_errors
     if tests is not None:
         run.missing = [t for t in tests if t not in report.statuses]
-    if result.exit_code == 5 or (not report.statuses and not report.collection_errors):
+    if report.pytest_tests != recorded and not run.evidence:
+        run.error = (
+            f"codekiln recorded {len(report.statuses)} tests but pytest counted {report.pytest_tests} in "
+            "its summary: the run's report cannot be trusted"
+        )
+    elif result.exit_code == 5 or (not report.statuses and not report.collection_errors):
         run.error = "no tests collected: check the test command's paths"
     elif result.exit_code == 3 or (result.exit_code == 4 and not report.collection_errors):
         # Exit code 4 with collection errors is the code under test failing to import: its tests are

@@ -15,9 +15,11 @@ The output directory holds `results.jsonl` (one `EvalResult` per sample, appende
 rerun skips what is already graded; `redo=True` starts over) and `summary.json` (an `EvalSummary`).
 
 Error classes, each with its reason kept in `EvalResult.reason`: `patch_failed` (git apply refused the
-patch), `timeout` (the test run hit its limit), `collection_error` (the patched code broke test collection:
+patch), `rejected` (the patch broke a grader rule: binary or special files, git metadata, code that
+reaches into the test machinery), `tampered` (the test run's report failed the grader's cross-checks:
+a forged verdict, with its evidence), `timeout` (the test run hit its limit), `collection_error` (the patched code broke test collection:
 those tests count as failed), `infra_error` (the sandbox or test runner failed: masked, left out of every
-rate, never scored as the model's 0). The first three are the model's doing and score as unresolved.
+rate, never scored as the model's 0). All but the last are the model's doing and score as unresolved.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from codekiln.tasks.grade import GradeResult
 from codekiln.tasks.records import TaskRecord
 
 RESULTS, SUMMARY = "results.jsonl", "summary.json"
-ErrorClass = Literal["patch_failed", "timeout", "collection_error", "infra_error"]
+ErrorClass = Literal["patch_failed", "rejected", "tampered", "timeout", "collection_error", "infra_error"]
 ERROR_CLASSES: tuple[str, ...] = ErrorClass.__args__  # type: ignore[attr-defined]
 DIMENSIONS = ("repo", "mutator", "scaffold", "format", "model")
 
@@ -45,7 +45,7 @@ class EvalResult(Record):
     scaffold: str | None = None
     format: str | None = None
     outcome: str
-    """The grader's outcome: resolved, unresolved, patch_failed, timeout or error."""
+    """The grader's outcome: resolved, unresolved, patch_failed, rejected, tampered, timeout or error."""
     resolved: bool = False
     masked: bool = False
     """An infrastructure failure: left out of rates (see the module docstring)."""
@@ -102,8 +102,8 @@ def error_class(grade: GradeResult | None, task: TaskRecord | None = None) -> Er
     Without the task, any collection error of an unresolved grade counts."""
     if grade is None or grade.outcome == "error":
         return "infra_error"
-    if grade.outcome == "patch_failed":
-        return "patch_failed"
+    if grade.outcome in ("patch_failed", "rejected", "tampered"):
+        return grade.outcome  # type: ignore[return-value]
     if grade.outcome == "timeout":
         return "timeout"
     if grade.resolved or not grade.detail.startswith("collection errors"):

@@ -18,8 +18,9 @@
   sandbox broke during the episode, the grader could not run the tests). Masked episodes have `value`
   None: they must be left out of training and of success rates, never counted as a 0.
 
-A patch that does not apply and a test run that times out are the agent's doing (SWE-bench scores both as
-unresolved), so they are scored, not masked.
+A patch that does not apply, a rejected or tampered patch, a test run the patch broke and a test run
+that times out are the agent's doing (SWE-bench scores them as unresolved), so they are scored 0, never
+masked: only the grader's `error` (the harness failed on its own) masks an episode.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ class Reward(Record):
     masked: bool = False
     mask_reason: str = ""
     outcome: str = ""
-    """The grader's outcome (resolved, unresolved, patch_failed, timeout, error) or `not_graded`."""
+    """The grader's outcome (resolved, unresolved, patch_failed, rejected, tampered, timeout, error) or
+    `not_graded`."""
 
 
 def fraction_passing(statuses: dict[str, str], tests: list[str]) -> tuple[int, float]:

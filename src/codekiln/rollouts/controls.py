@@ -28,15 +28,15 @@ from codekiln.models.scripted import ScriptedModel
 from codekiln.tasks.records import TaskRecord
 
 CONTROLS = ("oracle", "noop")
-PATCH_FILE = "/tmp/codekiln-oracle.patch"
 
 
 def apply_command(patch: str) -> str:
-    """A shell command that applies `patch` in the workspace and shows what changed."""
+    """A shell command that applies `patch` in the workspace (through a pipe: no copy of it is left on
+    disk) and shows what changed."""
     blob = base64.b64encode(patch.encode()).decode()
     return (
-        f"printf '%s' '{blob}' | base64 -d > {PATCH_FILE} && "
-        f"git -c safe.directory='*' apply --whitespace=nowarn {PATCH_FILE} && git -c safe.directory='*' diff --stat"
+        f"printf '%s' '{blob}' | base64 -d | git -c safe.directory='*' apply --whitespace=nowarn - && "
+        "git -c safe.directory='*' diff --stat"
     )
 
 

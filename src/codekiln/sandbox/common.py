@@ -170,6 +170,10 @@ class HostSandbox:
         """Unified git diff (binary-safe, untracked files included) of the workspace against the snapshot."""
         return self.ws.diff()
 
+    def changed(self) -> dict[str, str]:
+        """Workspace paths that differ from the snapshot (see `Workspace.changed`)."""
+        return self.ws.changed()
+
     def reset(self) -> None:
         """End all processes and return the workspace (and /tmp) to the snapshot."""
         self._kill_all()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import uuid
 import weakref
 from pathlib import Path
@@ -111,6 +112,86 @@ def _first_use(privileged: bool) -> None:
                 mounts.tmpfs(STAGE_ROOT, "mode=0711,size=16m")
     _ready = True
     sweep_stale()
+
+
+def _kind(st: os.stat_result) -> str:
+    if stat.S_ISLNK(st.st_mode):
+        return "symlink"
+    if stat.S_ISDIR(st.st_mode):
+        return "dir"
+    return "file" if stat.S_ISREG(st.st_mode) else "other"
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return path.lstat()
+    except OSError:
+        return None
+
+
+def _upper_changes(upper: Path, lower: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(upper):
+        rel_dir = os.path.relpath(dirpath, upper)
+        for name in [*dirnames, *filenames]:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            st = os.lstat(os.path.join(dirpath, name))
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:  # a whiteout: deleted
+                out[rel] = "deleted"
+                continue
+            below = _lstat(lower / rel)
+            kind = _kind(st)
+            if kind == "dir" and below is not None and stat.S_ISDIR(below.st_mode):
+                if _has_xattr(os.path.join(dirpath, name)):
+                    out.update(_opaque(lower / rel, upper / rel, rel))
+                continue  # a directory the overlay copied up to hold a change below it
+            out[rel] = kind
+    return out
+
+
+def _has_xattr(path: str) -> bool:
+    try:
+        return "trusted.overlay.opaque" in os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _opaque(lower: Path, upper: Path, rel: str) -> dict[str, str]:
+    """A directory replaced whole (removed, then made again): what was below it is gone."""
+    out = {}
+    for dirpath, _, filenames in os.walk(lower):
+        for name in filenames:
+            sub = os.path.relpath(os.path.join(dirpath, name), lower)
+            if _lstat(upper / sub) is None:
+                out[f"{rel}/{sub}"] = "deleted"
+    return out
+
+
+def _tree_changes(tree: Path, snapshot: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for top, other, mark in ((tree, snapshot, None), (snapshot, tree, "deleted")):
+        for dirpath, dirnames, filenames in os.walk(top):
+            for name in [*dirnames, *filenames]:
+                full = Path(dirpath) / name
+                rel = str(full.relative_to(top))
+                if rel in out:
+                    continue
+                st, twin = full.lstat(), _lstat(other / rel)
+                if twin is None:
+                    out[rel] = mark or _kind(st)
+                elif mark is None and (_kind(st) != _kind(twin) or _differs(full, other / rel, st, twin)):
+                    out[rel] = _kind(st)
+    return out
+
+
+def _differs(a: Path, b: Path, sa: os.stat_result, sb: os.stat_result) -> bool:
+    if stat.S_ISDIR(sa.st_mode):
+        return False
+    if (sa.st_mode & 0o111) != (sb.st_mode & 0o111):
+        return True
+    if stat.S_ISLNK(sa.st_mode):
+        return os.readlink(a) != os.readlink(b)
+    return sa.st_size != sb.st_size or a.read_bytes() != b.read_bytes()
 
 
 def _clear(path: Path) -> None:
@@ -242,6 +323,16 @@ class Workspace:
     def diff(self) -> str:
         self.state.mkdir(parents=True, exist_ok=True)
         return git_diff(self.snapshot, self.path, self.state / "git")
+
+    def changed(self) -> dict[str, str]:
+        """Every path whose entry differs from the snapshot: rel -> "deleted" or the entry's kind
+        ("file", "symlink", "dir", "other"). From the overlay's upper layer (the kernel's own record of
+        what was written, whatever wrote it and whatever .gitignore says) or, for a copied workspace, by
+        comparing the two trees. Directories are listed only when new or turned into something else."""
+        if self.mode == "overlay":
+            assert self.stage is not None
+            return _upper_changes(self.stage / "upper", self.snapshot)
+        return _tree_changes(self.path, self.snapshot)
 
     def reset(self) -> None:
         """Discard every change to the tree and to /tmp."""

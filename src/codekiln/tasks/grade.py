@@ -1,29 +1,41 @@
 """The grader: does a patch resolve a task? The one function validation, rollouts and rewards all use.
 
     result = grade_patch(task, env, agent_patch)      # GradeResult: outcome, resolved, statuses
-    result.outcome       # "resolved" | "unresolved" | "patch_failed" | "timeout" | "error"
+    result.outcome       # resolved | unresolved | patch_failed | rejected | tampered | timeout | error
 
 A task's states, all built from the environment's snapshot (`task.base_commit`):
 - buggy state = snapshot + `task.bug_patch`.
-- agent workspace = buggy state with the `hidden_tests` files deleted. Its "environment setup patch"
-  (`setup_patch(task, snapshot_dir)`) is the bug patch plus those deletions; `open_task_sandbox`
-  gives a sandbox in that state, and `workspace_patch` reads back what an agent changed there.
-- graded state = agent workspace + the patch being graded, then every test file and pytest config
-  file the patch touched is put back as it is in the snapshot (a new one is deleted) and the hidden
-  tests are restored (what `task.test_patch` does), so a patch cannot edit, add or remove tests.
+- agent workspace = buggy state with the `hidden_tests` files deleted and a fresh git history of that
+  state alone (`prepare_workspace`, `open_task_sandbox`); `workspace_patch` reads back what an agent
+  changed there. Patches reach git on stdin: nothing of them is left on the agent's disk.
+- graded state = buggy state, hidden tests deleted, no git metadata, + the patch (`git apply`).
 
-Grading: a fresh workspace of the environment (a given sandbox is reset first), the setup patch and
-the patch applied with `git apply`, the restore above, then FAIL_TO_PASS + PASS_TO_PASS run through
-`grading.run_tests` and judged by `grading.resolved`. A patch that does not apply, a timeout and an
-infrastructure failure are distinct outcomes, never "unresolved". The gold patch (`task.patch`) must
-give "resolved" and the empty patch must not; validation checks both.
+Grading, in a fresh workspace of the environment (a given sandbox is reset first):
+1. What the patch changed is read from the workspace itself (`Sandbox.changed`), not from the patch
+   text, and judged by `tasks.patchrules`: binary content, symlinks, mode changes, git metadata and
+   compiled artefacts reject the patch (`rejected`); test files and everything Python or pytest load
+   on their own are put back as in the snapshot (the hidden tests too); new modules that would hide
+   an installed one are deleted. A static scan of the added code (`grading.scan`, when installed)
+   rejects code reaching into the test machinery (`GradePolicy.scan`).
+2. FAIL_TO_PASS + PASS_TO_PASS run through `grading.run_tests`, guarded (`grading.guard`: isolated
+   start-up, plugins by name, the snapshot's config) with canary tests planted under fresh names.
+3. The verdict: a report that fails the guard's cross-checks is `tampered` (scored 0, never masked,
+   with its evidence in `findings`); a timeout is `timeout`; a run that broke (no report, a usage
+   error) is the patch's doing, `unresolved` with the reason, when the empty patch runs cleanly on the
+   same sandbox, and `error` (the only masked outcome) only when the harness itself failed.
+
+The gold patch (`task.patch`) must give "resolved" and the empty patch must not; validation checks
+both. What no grader can prevent: code under test runs inside the test process and can rewrite
+pytest's objects; the canaries, the guard's marker and the static scan make that detectable, not
+impossible.
 """
 
 from __future__ import annotations
 
+import importlib
 import time
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -32,16 +44,22 @@ from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
 from codekiln.envs import EnvRecord, env_sandbox
-from codekiln.grading import resolved, run_tests
+from codekiln.grading import TestRun, resolved, run_tests
+from codekiln.grading.guard import Isolation, make_canaries
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.diffs import make_diff, parse_diff
 from codekiln.tasks.patches import apply_diff
+from codekiln.tasks.patchrules import (
+    GradePolicy,
+    installed_modules,
+    is_protected,
+    path_roots,
+    reject_reason,
+    shadowing,
+)
 from codekiln.tasks.records import TaskRecord, whole_file_diff
 
-Outcome = Literal["resolved", "unresolved", "patch_failed", "timeout", "error"]
-PATCH_PATH = "/tmp/codekiln/patch.diff"
-CONFIG_FILES = frozenset({"pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "conftest.py"})
-TEST_DIRS = frozenset({"tests", "test", "testing"})
+Outcome = Literal["resolved", "unresolved", "patch_failed", "rejected", "tampered", "timeout", "error"]
 FRESH_HISTORY = (
     "rm -rf .git && git init -q && git -c safe.directory='*' add -A && "
     "git -c safe.directory='*' -c commit.gpgsign=false commit -q --no-verify -m 'initial commit'"
@@ -52,6 +70,7 @@ GIT_IDENTITY = {
                            ("DATE", "2000-01-01T00:00:00Z"))},
     "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "HOME": "/tmp",
 }  # fmt: skip
+GIT_APPLY = ["git", "-c", "safe.directory=*", "apply", "--whitespace=nowarn", "-"]
 
 
 class GradeResult(Record):
@@ -63,16 +82,11 @@ class GradeResult(Record):
     statuses: dict[str, str] = Field(default_factory=dict)
     missing: list[str] = Field(default_factory=list)
     detail: str = ""
+    reason: str = ""
+    """A short name for why the outcome is what it is (binary_content, canary_forged, broke_test_run...)."""
+    findings: list[dict[str, Any]] = Field(default_factory=list)
+    """Evidence: rejected paths, scan findings, reverted files, the guard's cross-check failures."""
     duration_s: float = 0.0
-
-
-def is_protected(rel: str) -> bool:
-    """Test files and pytest configuration: what a graded patch may not change."""
-    path = PurePosixPath(rel)
-    name = path.name
-    if name in CONFIG_FILES or any(part in TEST_DIRS for part in path.parts[:-1]):
-        return True
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
 
 
 def _read(snapshot_dir: Path, rel: str) -> str | None:
@@ -97,7 +111,8 @@ def _patch_paths(patch: str) -> set[str]:
 
 def graded_files(task: TaskRecord, patch: str, snapshot_dir: Path) -> dict[str, str | None]:
     """The graded state of every file the setup or `patch` touches (None: absent), computed in memory
-    with a strict apply. Raises TaskError when a patch does not apply."""
+    with a strict apply. For patches codekiln made itself (gold, bug); the grader reads what an
+    agent's patch changed from the workspace. Raises TaskError when a patch does not apply."""
     paths = _patch_paths(task.bug_patch) | _patch_paths(patch) | set(task.hidden_tests)
     files: dict[str, str | None] = {rel: _read(snapshot_dir, rel) for rel in sorted(paths)}
     files.update(apply_diff({k: v for k, v in files.items() if v is not None}, task.bug_patch))
@@ -117,18 +132,16 @@ def restores_snapshot(task: TaskRecord, patch: str, snapshot_dir: Path) -> bool:
 
 
 def _git_apply(sandbox: Sandbox, patch: str) -> str | None:
-    """Apply a patch in the workspace with `git apply`; returns git's complaint, or None on success."""
+    """Apply a patch in the workspace with `git apply`, fed on stdin; git's complaint, or None."""
     if not patch.strip():
         return None
-    sandbox.write_file(PATCH_PATH, patch)
-    argv = ["git", "-c", "safe.directory=*", "apply", "--whitespace=nowarn", PATCH_PATH]
-    res = sandbox.exec(argv, timeout=120, cwd=sandbox.workdir)
+    data = patch.encode("utf-8", errors="surrogateescape")
+    res = sandbox.exec(GIT_APPLY, timeout=120, cwd=sandbox.workdir, input=data)
     return None if res.ok else tail(res.stderr or res.stdout, 10) or f"git apply exit code {res.exit_code}"
 
 
 def prepare_workspace(sandbox: Sandbox, task: TaskRecord) -> None:
     """Turn a clean workspace of the task's environment into the agent's starting state."""
-    sandbox.exec(["mkdir", "-p", "/tmp/codekiln"], timeout=30)
     problem = _git_apply(sandbox, task.bug_patch)
     if problem:
         raise CodekilnError(
@@ -143,7 +156,7 @@ def prepare_workspace(sandbox: Sandbox, task: TaskRecord) -> None:
     if not res.ok:
         raise CodekilnError(
             f"could not reset the git history of {task.instance_id}'s workspace: {tail(res.output, 10)}",
-            hint="check that git works inside the sandbox (codekiln sandbox)",
+            hint="check that git works inside the sandbox (codekiln env test)",
         )
 
 
@@ -176,6 +189,149 @@ def workspace_patch(task: TaskRecord, sandbox: Sandbox, snapshot_dir: Path) -> s
     return "".join(out)
 
 
+class _Graded:
+    """The graded workspace of one grade: its state before the patch, and the patch's real changes."""
+
+    def __init__(self, sandbox: Sandbox, task: TaskRecord, env: EnvRecord) -> None:
+        self.sb, self.task, self.env = sandbox, task, env
+        self.snapshot = Path(env.snapshot_path)
+        buggy = apply_diff(
+            {
+                rel: text
+                for rel in _patch_paths(task.bug_patch)
+                if (text := _read(self.snapshot, rel)) is not None
+            },
+            task.bug_patch,
+        )
+        self.before: dict[str, str | None] = {**buggy, **dict.fromkeys(task.hidden_tests)}
+
+    def prepare(self) -> None:
+        """Bug in, hidden tests and git metadata out (nothing of the fix stays in the tree)."""
+        gone = [rel for rel, text in self.before.items() if text is None]
+        for rel, text in self.before.items():
+            if text is not None:
+                self.sb.write_file(rel, text)
+        res = self.sb.exec(["rm", "-rf", "--", ".git", *gone], timeout=120, cwd=self.sb.workdir)
+        if not res.ok:
+            raise CodekilnError(f"could not prepare the graded workspace: {tail(res.output, 10)}")
+        self.baseline = self._changes()
+
+    def _changes(self) -> dict[str, str]:
+        changed = getattr(self.sb, "changed", None)
+        if changed is None:
+            raise CodekilnError(
+                "this sandbox backend cannot list what a patch changed",
+                hint="grade with a bwrap, podman or local sandbox",
+            )
+        return dict(changed())
+
+    def _bytes(self, rel: str) -> bytes | None:
+        try:
+            return self.sb.read_file(rel)
+        except (CodekilnError, OSError, ValueError):
+            return None
+
+    def touched(self) -> dict[str, str]:
+        """Paths the patch really changed, with their kind (file, symlink, dir, other, deleted)."""
+        out = {}
+        for rel, kind in self._changes().items():
+            if rel == ".git" and kind == "deleted":
+                continue
+            if rel in self.baseline and self.baseline[rel] == kind:
+                want = self.before.get(rel)
+                if kind == "deleted" or (
+                    kind == "file" and want is not None and self._bytes(rel) == want.encode()
+                ):
+                    continue
+            out[rel] = kind
+        return out
+
+    def executable(self, rel: str) -> bool:
+        tree = getattr(getattr(self.sb, "ws", None), "path", None)
+        if tree is not None:  # a host backend: look at the workspace directly
+            return bool((Path(tree) / rel).lstat().st_mode & 0o111)
+        return self.sb.exec(["test", "-x", rel], timeout=30, cwd=self.sb.workdir).ok
+
+    def restore(self, paths: list[str]) -> None:
+        """Put `paths` back as they are in the snapshot (absent there: deleted)."""
+        if paths:
+            self.sb.exec(["rm", "-rf", "--", *paths], timeout=120, cwd=self.sb.workdir)
+        for rel in paths:
+            original = self.snapshot / rel
+            if original.is_dir() and not original.is_symlink():
+                for child in sorted(original.rglob("*")):
+                    if child.is_file() and not child.is_symlink():
+                        self.sb.write_file(str(child.relative_to(self.snapshot)), child.read_bytes())
+            elif original.is_file() and not original.is_symlink():
+                self.sb.write_file(rel, original.read_bytes())
+
+
+def _scan(changes: dict[str, tuple[str | None, str | None]]) -> list[dict[str, Any]]:
+    """Findings of the static scan (`grading.scan`) over the added code, [] when it is not installed."""
+    try:
+        scan = importlib.import_module("codekiln.grading.scan")
+    except ImportError:
+        return []
+    return [f.as_dict() for f in scan.scan_changes(changes, is_test=is_protected)]
+
+
+def _check(g: _Graded, patch: str, policy: GradePolicy, result: GradeResult) -> bool:
+    """Judge what the patch changed (module docstring, step 1). False: the patch is rejected."""
+    touched = g.touched()
+    for rel, kind in sorted(touched.items()):
+        data = g._bytes(rel) if kind == "file" else None
+        problem = reject_reason(rel, kind, data, kind == "file" and g.executable(rel), g.snapshot, policy)
+        if problem:
+            result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
+            result.findings.append({"kind": "patch_rule", "path": rel, "detail": problem})
+            return False
+    new = [rel for rel, kind in touched.items() if kind != "deleted" and not (g.snapshot / rel).exists()]
+    roots = path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir)
+    shadows = shadowing(new, roots, installed_modules(Path(g.env.venv)), g.snapshot)
+    protected = sorted({rel for rel in touched if is_protected(rel)} | set(shadows))
+    for rel in protected:
+        what = f"shadows the installed module {shadows[rel]}" if rel in shadows else "protected path"
+        result.findings.append({"kind": "reverted", "path": rel, "detail": what})
+    g.restore(sorted(set(protected) | set(g.task.hidden_tests)))
+    if policy.scan == "off":
+        return True
+    changes: dict[str, tuple[str | None, str | None]] = {
+        rel: (g.before.get(rel, _read(g.snapshot, rel)), (g._bytes(rel) or b"").decode("utf-8", "replace"))
+        for rel, kind in touched.items()
+        if rel.endswith(".py") and kind == "file" and rel not in protected
+    }
+    findings = _scan(changes)
+    result.findings.extend(findings)
+    if findings and policy.scan == "enforce":
+        first = findings[0]
+        result.outcome, result.reason = "rejected", "scan"
+        result.detail = f"the patch reaches into the test machinery: {first.get('path')}:{first.get('line')} {first.get('detail')}"
+        return False
+    return True
+
+
+def _run(g: _Graded, timeout: float | None, policy: GradePolicy) -> TestRun:
+    tests = g.task.tests
+    iso = Isolation.for_environment(g.snapshot, Path(g.env.venv), tests)
+    canaries = None
+    if policy.canaries and tests:
+        folder = str(PurePosixPath(tests[0].split("::", 1)[0]).parent)
+        canaries = make_canaries(folder, iso.function_prefix)
+    return run_tests(g.sb, g.env.test, tests=tests, timeout=timeout, isolation=iso, canaries=canaries)
+
+
+def _clean_run_ok(g: _Graded, timeout: float | None, policy: GradePolicy) -> bool:
+    """Whether the empty patch runs cleanly on the same sandbox (the harness works)."""
+    try:
+        g.sb.reset()
+        g.prepare()
+        g.restore(list(g.task.hidden_tests))
+        run = _run(g, timeout, policy)
+    except CodekilnError:
+        return False
+    return not run.error and not run.timed_out
+
+
 def grade_patch(
     task: TaskRecord,
     env: EnvRecord,
@@ -184,51 +340,66 @@ def grade_patch(
     backend: str = DEFAULT_BACKEND,
     sandbox: Sandbox | None = None,
     timeout: float | None = None,
+    policy: GradePolicy | None = None,
 ) -> GradeResult:
     """Grade `patch` (a diff against the agent's workspace) on `task`; see the module docstring."""
     start = time.monotonic()
-    own = sandbox is None
-    sb = env_sandbox(env, backend) if sandbox is None else sandbox
+    policy = policy or GradePolicy()
     result = GradeResult(instance_id=task.instance_id, outcome="error")
+    sb: Sandbox | None = sandbox
     try:
-        if not own:
+        sb = env_sandbox(env, backend) if sandbox is None else sandbox
+        if sandbox is not None:
             sb.reset()
-        prepare_workspace(sb, task)
+        g = _Graded(sb, task, env)
+        g.prepare()
         problem = _git_apply(sb, patch)
         if problem:
-            result.outcome, result.detail = "patch_failed", problem
+            result.outcome, result.reason, result.detail = "patch_failed", "does_not_apply", problem
             return result
-        snapshot_dir = Path(env.snapshot_path)
-        for rel in sorted(p for p in _patch_paths(patch) if is_protected(p)) + list(task.hidden_tests):
-            original = _read(snapshot_dir, rel)
-            if original is None:
-                sb.exec(["rm", "-f", "--", rel], timeout=60, cwd=sb.workdir)
-            else:
-                sb.write_file(rel, original)
-        run = run_tests(sb, env.test, tests=task.tests, timeout=timeout)
+        if not _check(g, patch, policy, result):
+            return result
+        run = _run(g, timeout, policy)
         result.statuses, result.missing = run.statuses, run.missing
         if run.timed_out:
-            result.outcome, result.detail = "timeout", run.error or "timeout"
+            result.outcome, result.reason, result.detail = "timeout", "timeout", run.error or "timeout"
+        elif run.evidence:
+            result.outcome, result.reason = "tampered", "report_forged"
+            result.detail = "the test run's report failed the grader's cross-checks: " + "; ".join(
+                run.evidence
+            )
+            result.findings.extend({"kind": "tampered", "detail": e} for e in run.evidence)
+            result.statuses = {}
         elif run.error and not run.collection_errors:
-            result.outcome, result.detail = "error", f"{run.error}\n{run.log_tail}"
+            if patch.strip() and _clean_run_ok(g, timeout, policy):
+                result.outcome, result.reason = "unresolved", "broke_test_run"
+                result.detail = f"the patch broke the test run (the empty patch runs cleanly): {run.error}\n{run.log_tail}"
+            else:
+                result.outcome, result.reason, result.detail = (
+                    "error",
+                    "harness",
+                    f"{run.error}\n{run.log_tail}",
+                )
         else:
             # Collection errors come from the code under test (pytest may call them a usage error):
             # the tests that could not be collected are missing, hence failed.
             result.resolved = resolved(run.statuses, task.FAIL_TO_PASS, task.PASS_TO_PASS)
             result.outcome = "resolved" if result.resolved else "unresolved"
             if run.collection_errors:
+                result.reason = "collection_error"
                 result.detail = "collection errors: " + "; ".join(sorted(run.collection_errors))[:1000]
         return result
     except CodekilnError as err:
-        result.outcome, result.detail = "error", str(err)
+        result.outcome, result.reason, result.detail = "error", "harness", str(err)
         return result
     finally:
         result.duration_s = time.monotonic() - start
-        if own:
+        if sandbox is None and sb is not None:
             sb.close()
 
 
 __all__ = [
+    "GradePolicy",
     "GradeResult",
     "grade_patch",
     "graded_files",

@@ -1,0 +1,287 @@
+"""How codekiln runs pytest so that a patch cannot change what runs or forge what it reports.
+
+    iso = Isolation.for_environment(snapshot_dir, venv_dir, tests)   # trusted config, named plugins
+    session = GuardSession.start(sandbox, iso)                       # plugin + settings, fresh nonce
+    argv, env = session.argv(pytest_args), session.env(extra_env)
+    ...run...
+    report = session.read(sandbox, exec_result)                      # GuardReport
+
+What a test process loads (the class of attacks it closes):
+- Python: `python -P -s`: the working directory is not on `sys.path` (a `pytest.py` or `_pytest/` a
+  patch drops at the root is not imported instead of the runner) and no user site directory.
+- Plugins: `PYTEST_DISABLE_PLUGIN_AUTOLOAD=1`, then each `pytest11` entry point installed in the
+  environment's venv named with `-p` (the same plugins autoload would find, found in the trusted venv
+  rather than in whatever metadata a patch adds to the tree).
+- Configuration: `-c` names the one file pytest would pick in the snapshot (restored from the snapshot
+  by the grader before the run) or an empty one outside the workspace, and `--rootdir` the workspace,
+  so no config file a patch adds is read, whatever its name, now or in a later pytest.
+
+What the run reports is cross-checked from outside the process (`GuardReport.evidence`): the guard
+plugin's marker line must appear exactly once with the run's nonce, its exit status must equal the
+process's, and the results file and the JUnit file must still hash as they did when the session ended.
+Canary tests (`make_canaries`) are checked by the grader.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from codekiln.core.errors import CodekilnError
+from codekiln.core.protocols import ExecResult, Sandbox
+from codekiln.grading.guard_check import canary_evidence, canary_tests, check_run
+
+GUARD_ROOT = "/tmp/codekiln-grader"
+_PLUGIN_SOURCE = Path(__file__).with_name("guard_plugin.py")
+# The files pytest reads its configuration from, in the order it looks for them in one directory.
+CONFIG_NAMES = (
+    "pytest.toml",
+    ".pytest.toml",
+    "pytest.ini",
+    ".pytest.ini",
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
+)
+
+
+def _has_pytest_section(path: Path) -> bool:
+    name = path.name
+    if name in ("pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml"):
+        return True
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if name == "pyproject.toml":
+            tool = tomllib.loads(text).get("tool", {})
+            return "ini_options" in tool.get("pytest", {}) or bool(tool.get("pytest"))
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        parser.read_string(text)
+        return parser.has_section("pytest" if name == "tox.ini" else "tool:pytest")
+    except (ValueError, configparser.Error, tomllib.TOMLDecodeError):
+        return False
+
+
+def find_config(snapshot_dir: Path, tests: list[str] | None) -> str | None:
+    """The config file pytest would use in the snapshot for these test ids (repo-relative), or None.
+
+    pytest looks in the common ancestor of its arguments and then upwards; only the snapshot's own
+    files (never the graded tree's) are considered."""
+    files = [PurePosixPath(t.split("::", 1)[0]) for t in tests or []]
+    parents = [f.parent if f.suffix else f for f in files]
+    start = PurePosixPath(*_common(parents)) if parents else PurePosixPath(".")
+    for directory in [start, *start.parents]:
+        for name in CONFIG_NAMES:
+            rel = directory / name
+            path = Path(snapshot_dir) / rel
+            if path.is_file() and not path.is_symlink() and _has_pytest_section(path):
+                return str(rel)
+    return None
+
+
+def _common(paths: list[PurePosixPath]) -> tuple[str, ...]:
+    parts = [p.parts for p in paths]
+    out: list[str] = []
+    for column in zip(*parts, strict=False):
+        if any(c != column[0] for c in column):
+            break
+        out.append(column[0])
+    return tuple(out)
+
+
+def venv_plugins(venv_dir: Path) -> list[str]:
+    """The `pytest11` entry-point names installed in a venv (what plugin autoload would load)."""
+    names: set[str] = set()
+    for meta in sorted(Path(venv_dir).glob("lib/python3*/site-packages/*.*-info/entry_points.txt")):
+        parser = configparser.ConfigParser(interpolation=None, strict=False, delimiters=("=",))
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        try:
+            parser.read_string(meta.read_text(encoding="utf-8", errors="replace"))
+        except configparser.Error:
+            continue
+        if parser.has_section("pytest11"):
+            names.update(name.strip() for name in parser.options("pytest11"))
+    return sorted(names)
+
+
+def python_functions_prefix(snapshot_dir: Path, config: str | None) -> str:
+    """A name prefix that the project's `python_functions` setting collects (default `test`)."""
+    if config is None:
+        return "test"
+    path = Path(snapshot_dir) / config
+    value = ""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+            section = data.get("tool", {}).get("pytest", data) if path.name == "pyproject.toml" else data
+            section = section.get("ini_options", section)
+            raw = section.get("python_functions", "")
+            value = " ".join(raw) if isinstance(raw, list) else str(raw)
+        else:
+            parser = configparser.ConfigParser(interpolation=None, strict=False)
+            parser.read_string(text)
+            for name in ("pytest", "tool:pytest"):
+                if parser.has_option(name, "python_functions"):
+                    value = parser.get(name, "python_functions")
+    except (OSError, ValueError, configparser.Error, tomllib.TOMLDecodeError):
+        value = ""
+    for pattern in value.split():
+        if not any(c in pattern for c in "*?["):
+            return pattern
+    return "test"
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How to start pytest in an environment: its trusted config file and the plugins to name."""
+
+    config: str | None = None
+    """Repo-relative config file (restored from the snapshot before the run); None: an empty one."""
+    plugins: tuple[str, ...] = ()
+    """`pytest11` entry-point names loaded with `-p` (autoload is off)."""
+    function_prefix: str = "test"
+
+    @classmethod
+    def for_environment(cls, snapshot_dir: Path, venv_dir: Path, tests: list[str] | None) -> Isolation:
+        config = find_config(snapshot_dir, tests)
+        return cls(
+            config=config,
+            plugins=tuple(venv_plugins(venv_dir)),
+            function_prefix=python_functions_prefix(snapshot_dir, config),
+        )
+
+
+@dataclass
+class GuardReport:
+    """What the guard plugin recorded, and any sign that the run's report was forged."""
+
+    statuses: dict[str, str] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
+    collection_errors: dict[str, str] = field(default_factory=dict)
+    exitstatus: int | None = None
+    pytest_counts: dict[str, int] = field(default_factory=dict)
+    pytest_tests: int = 0
+    plugin_files: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    """Why the report cannot be trusted (empty when every check passed)."""
+    found: bool = False
+    """A results file was written (False: the process died before the session ended)."""
+    junit_present: bool = False
+
+
+@dataclass
+class GuardSession:
+    """One guarded pytest run: a fresh directory, plugin module name and nonce."""
+
+    iso: Isolation
+    workdir: str
+    nonce: str
+    directory: str
+    module: str
+    junit: str
+
+    @classmethod
+    def start(cls, sandbox: Sandbox, iso: Isolation, junit: str) -> GuardSession:
+        nonce = secrets.token_hex(16)
+        directory = f"{GUARD_ROOT}/{secrets.token_hex(8)}"
+        module = f"codekiln_guard_{secrets.token_hex(4)}"
+        session = cls(iso, sandbox.workdir, nonce, directory, module, junit)
+        sandbox.write_file(f"{directory}/{module}.py", _PLUGIN_SOURCE.read_bytes())
+        settings = {"nonce": nonce, "out": session.results_path, "junit": junit}
+        sandbox.write_file(session.settings_path, json.dumps(settings))
+        if iso.config is None:
+            sandbox.write_file(f"{directory}/pytest.ini", "[pytest]\n")
+        return session
+
+    @property
+    def results_path(self) -> str:
+        return f"{self.directory}/results.json"
+
+    @property
+    def settings_path(self) -> str:
+        return f"{self.directory}/settings.json"
+
+    def python(self) -> list[str]:
+        return ["python", "-P", "-s", "-m", "pytest"]
+
+    def pytest_args(self) -> list[str]:
+        config = f"{self.workdir}/{self.iso.config}" if self.iso.config else f"{self.directory}/pytest.ini"
+        args = ["-c", config, "--rootdir", self.workdir, "-p", self.module]
+        for name in self.iso.plugins:
+            args += ["-p", name]
+        return args
+
+    def env(self, extra: dict[str, str]) -> dict[str, str]:
+        path = ":".join(p for p in (self.directory, extra.get("PYTHONPATH", "")) if p)
+        return {
+            **extra,
+            "PYTHONPATH": path,
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+            "PYTHONNOUSERSITE": "1",
+            "CODEKILN_GUARD": self.settings_path,
+        }
+
+    def read(self, sandbox: Sandbox, result: ExecResult) -> GuardReport:
+        """Read the plugin's results back and cross-check them with the process and the files."""
+        raw = _read(sandbox, self.results_path)
+        junit = _read(sandbox, self.junit)
+        data, evidence = check_run(result.stdout, result.exit_code, self.nonce, raw, junit)
+        report = GuardReport(evidence=evidence, junit_present=junit is not None)
+        if data is None:
+            return report
+        report.found = True
+        report.statuses = {str(k): str(v) for k, v in (data.get("statuses") or {}).items()}
+        report.messages = {str(k): str(v) for k, v in (data.get("messages") or {}).items()}
+        report.collection_errors = {str(k): str(v) for k, v in (data.get("collection_errors") or {}).items()}
+        report.exitstatus = data.get("exitstatus")
+        report.pytest_counts = dict(data.get("pytest_counts") or {})
+        report.pytest_tests = int(data.get("pytest_tests") or 0)
+        report.plugin_files = [str(p) for p in data.get("plugin_files") or []]
+        return report
+
+
+def _read(sandbox: Sandbox, path: str) -> bytes | None:
+    try:
+        return sandbox.read_file(path)
+    except (OSError, ValueError, CodekilnError):
+        return None
+
+
+@dataclass(frozen=True)
+class Canaries:
+    """Tests the grader plants in a run: each must end as designed, whatever the patch does."""
+
+    path: str
+    source: str
+    expected: dict[str, str]
+    """node id -> the status it must have: passed, failed or error."""
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.expected)
+
+    def evidence(self, statuses: dict[str, str]) -> list[str]:
+        """What the run's statuses say against the canaries' design (see `guard_check`)."""
+        return canary_evidence(self.expected, statuses)
+
+
+def make_canaries(test_dir: str, prefix: str = "test") -> Canaries:
+    """Canary tests in a new file of `test_dir` (repo-relative), under names chosen fresh per run."""
+    expected, source = canary_tests(test_dir, prefix)
+    return Canaries(path=next(iter(expected)).split("::", 1)[0], source=source, expected=expected)
+
+
+__all__ = [
+    "CONFIG_NAMES",
+    "Canaries",
+    "GuardReport",
+    "GuardSession",
+    "Isolation",
+    "find_config",
+    "make_canaries",
+    "venv_plugins",
+]

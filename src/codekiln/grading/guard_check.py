@@ -1,0 +1,98 @@
+"""The checks of a guarded pytest run that need no codekiln: standalone (standard library only), so an
+exported task's verifier ships this file unchanged and judges a run exactly as `grading.guard` does.
+
+    expected, source = canary_tests("tests", prefix="test")      # plant `source` at expected's path
+    data, evidence = check_run(stdout, exit_code, nonce, results_bytes, junit_bytes)
+    evidence += canary_evidence(expected, data["statuses"])      # [] when nothing was forged
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from typing import Any
+
+MARKER = re.compile(r"^codekiln-guard (\S+) exit=(-?\d+) results=(\S+) junit=(\S+)$", re.M)
+
+
+def _sha(data: bytes | None) -> str:
+    return hashlib.sha256(data).hexdigest() if data is not None else "-"
+
+
+def check_run(
+    stdout: str, exit_code: int, nonce: str, results: bytes | None, junit: bytes | None
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The guard plugin's results (None when the session never ended) and the signs of forgery.
+
+    The marker line must be printed once with this run's nonce; its exit status must be the process's;
+    the results and JUnit files must hash as they did when the session ended. A JUnit report with no
+    results file means something other than the session wrote it."""
+    evidence: list[str] = []
+    markers = [m for m in MARKER.finditer(stdout) if m.group(1) == nonce]
+    foreign = [m for m in MARKER.finditer(stdout) if m.group(1) != nonce]
+    if results is None:
+        if markers:
+            evidence.append("the guard's marker was printed but its results file is gone")
+        elif junit is not None:
+            evidence.append(
+                "a JUnit report exists but the session never reached the guard's end-of-session "
+                f"marker (exit code {exit_code}): the report was written by something else"
+            )
+        return None, evidence
+    try:
+        data: dict[str, Any] = json.loads(results)
+    except ValueError:
+        return None, ["the guard's results file is not valid JSON"]
+    if data.get("nonce") != nonce:
+        evidence.append("the results file does not carry this run's nonce")
+    if foreign:
+        evidence.append(f"{len(foreign)} marker line(s) with a foreign nonce were printed")
+    if len(markers) != 1:
+        evidence.append(f"the guard's marker line was printed {len(markers)} times (expected once)")
+        return data, evidence
+    marker = markers[0]
+    if int(marker.group(2)) != exit_code:
+        evidence.append(f"pytest ended with exit status {marker.group(2)} but the process exited {exit_code}")
+    if marker.group(3) != _sha(results):
+        evidence.append("the results file was changed after the session ended")
+    if marker.group(4) != _sha(junit):
+        evidence.append("the JUnit report was changed after the session ended")
+    return data, evidence
+
+
+def canary_tests(test_dir: str, prefix: str = "test") -> tuple[dict[str, str], str]:
+    """Canary tests for a new file of `test_dir` (repo-relative), named fresh per call: node id -> the
+    status it must end with (passed, failed, error), and the file's source. The file's path is the
+    part of each id before `::`."""
+    tag = secrets.token_hex(5)
+    names = [f"{prefix}_{secrets.token_hex(4)}" for _ in range(3)]
+    a, b = secrets.randbelow(10**6), 10**6 + secrets.randbelow(10**6)
+    fixture = f"_fixture_{secrets.token_hex(4)}"
+    source = (
+        "import pytest\n\n\n"
+        f"@pytest.fixture\ndef {fixture}():\n    raise RuntimeError({tag!r})\n\n\n"
+        f"def {names[0]}():\n    assert {a} == {a}\n\n\n"
+        f"def {names[1]}():\n    assert {a} == {b}\n\n\n"
+        f"def {names[2]}({fixture}):\n    assert {b} == {b}\n"
+    )
+    path = f"{test_dir.rstrip('/')}/test_{tag}.py" if test_dir not in ("", ".") else f"test_{tag}.py"
+    expected = {
+        f"{path}::{names[0]}": "passed",
+        f"{path}::{names[1]}": "failed",
+        f"{path}::{names[2]}": "error",
+    }
+    return expected, source
+
+
+def canary_evidence(expected: dict[str, str], statuses: dict[str, str]) -> list[str]:
+    """What a run's statuses say against the canaries' design (empty: nothing forged). A canary built
+    to fail or error that is reported passed cannot happen unless reports were rewritten; one that
+    went missing or errored is a broken run, not a forgery."""
+    out = []
+    for test_id, want in expected.items():
+        if want != "passed" and statuses.get(test_id) == "passed":
+            verb = "fail" if want == "failed" else "error"
+            out.append(f"canary {test_id.rsplit('::', 1)[-1]} is built to {verb} but was reported passed")
+    return out

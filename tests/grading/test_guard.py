@@ -1,0 +1,152 @@
+"""The guarded test run (grading.guard + guard_plugin) on small real projects in a real bwrap sandbox:
+test ids are pytest's own node ids (inherited, imported and data-driven tests stay distinct and rerun
+exactly), what a tree adds to start-up is not loaded, and forged reports leave evidence. The sandbox's
+venv is codekiln's own (it has pytest and the plugins this suite uses)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from codekiln.grading import TestCommand, run_tests
+from codekiln.grading.guard import Isolation, find_config, make_canaries, venv_plugins
+from codekiln.sandbox import bwrap
+from codekiln.sandbox.base import SandboxSpec
+from codekiln.sandbox.bwrap import BwrapSandbox
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))
+from sbhelpers import make_repo
+
+pytestmark = pytest.mark.skipif(bwrap.problem() is not None, reason=f"bwrap sandboxes: {bwrap.problem()}")
+VENV = Path(sys.prefix)
+CMD = TestCommand(args=["tests"])
+
+MIXIN = "class ClearMixin:\n    def test_clear(self):\n        assert self.value() == 0\n"
+PROJECT = {
+    "pyproject.toml": b"[project]\nname='demo'\nversion='0'\n[tool.pytest.ini_options]\nmarkers=['slow']\n",
+    "demo/__init__.py": b"def zero():\n    return 0\n",
+    "tests/__init__.py": MIXIN.encode(),
+    "tests/test_a.py": b"from demo import zero\nfrom tests import ClearMixin\n\n\n"
+    b"class TestA(ClearMixin):\n    def value(self):\n        return zero()\n",
+    "tests/test_b.py": b"from tests import ClearMixin\n\n\nclass TestB(ClearMixin):\n    def value(self):\n"
+    b"        return 1\n",
+    "tests/test_c.py": b"from tests.test_a import TestA  # imported: pytest collects it here too\n\n\n"
+    b"def test_plain():\n    pass\n",
+    "tests/conftest.py": b"import pytest\n\n\ndef pytest_collect_file(parent, file_path):\n"
+    b"    if file_path.suffix == '.case':\n        return CaseFile.from_parent(parent, path=file_path)\n\n\n"
+    b"class CaseFile(pytest.File):\n    def collect(self):\n        for line in self.path.read_text().split():\n"
+    b"            yield CaseItem.from_parent(self, name=line)\n\n\n"
+    b"class CaseItem(pytest.Item):\n    def runtest(self):\n        assert not self.name.startswith('bad')\n",
+    "tests/data/one.case": b"good1 bad1\n",
+    "tests/data/two.case": b"good2\n",
+}
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_repo(tmp_path_factory.mktemp("guarded"), {k: v for k, v in PROJECT.items()})
+
+
+@pytest.fixture()
+def sb(snapshot: Path):
+    with BwrapSandbox(SandboxSpec(snapshot=snapshot, venv=VENV)) as sandbox:
+        yield sandbox
+
+
+def test_ids_are_pytests_node_ids(sb: BwrapSandbox) -> None:
+    run = run_tests(sb, CMD)
+    assert run.error is None and not run.evidence, run.log_tail
+    assert run.statuses == {
+        "tests/test_a.py::TestA::test_clear": "passed",
+        "tests/test_b.py::TestB::test_clear": "failed",
+        "tests/test_c.py::TestA::test_clear": "passed",
+        "tests/test_c.py::test_plain": "passed",
+        "tests/data/one.case::good1": "passed",
+        "tests/data/one.case::bad1": "failed",
+        "tests/data/two.case::good2": "passed",
+    }
+    assert "2 failed, 5 passed" in run.log_tail_full  # pytest's own summary line
+
+
+def test_every_recorded_id_reruns_exactly_that_test(sb: BwrapSandbox) -> None:
+    for test_id, status in run_tests(sb, CMD).statuses.items():
+        again = run_tests(sb, CMD, [test_id])
+        assert again.statuses == {test_id: status} and not again.missing, test_id
+
+
+def test_files_a_tree_adds_to_startup_are_not_loaded(sb: BwrapSandbox) -> None:
+    fake = "import os\nopen('/tmp/RAN', 'w').write('x')\nos._exit(0)\n"
+    plugin = "def pytest_configure(config):\n    open('/tmp/RAN', 'w').write('plugin')\n"
+    sb.write_file("pytest.py", fake)
+    sb.write_file("_pytest/__init__.py", fake)
+    sb.write_file(".pytest.ini", "[pytest]\naddopts = -p evilplug\n")
+    sb.write_file("pytest.toml", "[pytest]\naddopts = ['-p', 'evilplug']\n")
+    sb.write_file("evilplug.py", plugin)
+    sb.write_file("demo.egg-info/entry_points.txt", "[pytest11]\nevil = evilplug\n")
+    sb.write_file("demo.egg-info/PKG-INFO", "Metadata-Version: 2.1\nName: demo\nVersion: 0\n")
+    run = run_tests(sb, CMD, ["tests/test_c.py::test_plain"])
+    assert run.statuses == {"tests/test_c.py::test_plain": "passed"} and run.error is None, run.log_tail
+    assert sb.exec(["test", "-e", "/tmp/RAN"]).exit_code == 1
+
+
+def test_config_is_the_one_pytest_picks_in_the_snapshot(snapshot: Path, tmp_path: Path) -> None:
+    assert find_config(snapshot, ["tests/test_a.py::TestA::test_clear"]) == "pyproject.toml"
+    other = make_repo(tmp_path / "r", {"setup.cfg": b"[metadata]\nname=x\n", "tox.ini": b"[pytest]\n",
+                                        "sub/pytest.ini": b"[pytest]\n", "sub/t.py": b""})  # fmt: skip
+    assert find_config(other, ["sub/t.py::test"]) == "sub/pytest.ini"
+    assert find_config(other, ["t.py::test"]) == "tox.ini"  # setup.cfg has no [tool:pytest]
+    assert "timeout" in venv_plugins(VENV)  # pytest-timeout, which this suite uses
+
+
+FLIP = (
+    "import pytest\n\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
+    "    outcome = yield\n    rep = outcome.get_result()\n    rep.outcome, rep.longrepr = 'passed', None\n"
+)
+
+
+def test_canaries_catch_reports_rewritten_in_process(sb: BwrapSandbox, snapshot: Path) -> None:
+    iso = Isolation.for_environment(snapshot, VENV, ["tests/test_b.py"])
+    honest = run_tests(
+        sb, CMD, ["tests/test_b.py::TestB::test_clear"], isolation=iso, canaries=make_canaries("tests")
+    )
+    assert honest.statuses == {"tests/test_b.py::TestB::test_clear": "failed"} and not honest.evidence
+    sb.write_file("demo/__init__.py", "def zero():\n    return 0\n\n\nexec(" + repr(FLIP) + ")\n" +
+                  "import _pytest.reports as r\nimport sys\nsys.modules['tests.conftest'] = None\n")  # fmt: skip
+    sb.write_file("tests/conftest.py", FLIP)  # the grader restores conftests; here the run itself is probed
+    run = run_tests(
+        sb, CMD, ["tests/test_b.py::TestB::test_clear"], isolation=iso, canaries=make_canaries("tests")
+    )
+    assert any("built to fail but was reported passed" in e for e in run.evidence), run.evidence
+    assert any("built to error but was reported passed" in e for e in run.evidence), run.evidence
+
+
+def test_forged_exit_and_rewritten_files_leave_evidence(sb: BwrapSandbox) -> None:
+    test = "tests/test_c.py::test_plain"
+    sb.write_file("tests/conftest.py", "import os\n\n\ndef pytest_unconfigure(config):\n    os._exit(0)\n")
+    sb.write_file("tests/test_c.py", "def test_plain():\n    assert False\n")
+    run = run_tests(sb, CMD, [test])
+    assert any("exit status 1 but the process exited 0" in e for e in run.evidence), run.evidence
+    rewrite = (
+        "import atexit, glob\n\n\ndef _rewrite():\n    for p in glob.glob('/tmp/codekiln-grader/*/results.json'):\n"
+        "        open(p, 'a').write(' ')\n    open('/tmp/codekiln/junit.xml', 'a').write(' ')\n\n\n"
+        "atexit.register(_rewrite)\n"
+    )
+    sb.write_file("tests/conftest.py", rewrite)
+    run = run_tests(sb, CMD, [test])
+    assert "the results file was changed after the session ended" in run.evidence
+    assert "the JUnit report was changed after the session ended" in run.evidence
+
+
+def test_a_fake_report_without_the_session_is_evidence_and_a_crash_is_not(sb: BwrapSandbox) -> None:
+    fake = (
+        "import os\nos.makedirs('/tmp/codekiln', exist_ok=True)\n"
+        "open('/tmp/codekiln/junit.xml', 'w').write('<testsuites><testsuite/></testsuites>')\nos._exit(0)\n"
+    )
+    sb.write_file("demo/__init__.py", fake)
+    run = run_tests(sb, CMD, ["tests/test_c.py::test_plain"])
+    assert run.evidence and "never reached the guard's end-of-session marker" in run.evidence[0]
+    sb.write_file("demo/__init__.py", "import os\nos._exit(0)\n")
+    run = run_tests(sb, CMD, ["tests/test_c.py::test_plain"])
+    assert not run.evidence and run.error and run.error.startswith("no test report")
