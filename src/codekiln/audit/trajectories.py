@@ -1,6 +1,6 @@
 """`codekiln audit rollouts`: find hacking attempts in saved trajectories.
 
-    attempts = scan_rollouts(Path("runs/r1"))       # reads runs/r1/rollouts.jsonl (and partial episodes)
+    attempts = scan_rollouts(Path("runs/r1"))       # reads runs/r1/rollouts.jsonl
     [(a.instance_id, a.sample, a.step, a.category, a.command) for a in attempts]
 
 Each tool call an agent made (its shell command, or the path and text an editor call wrote) is matched
@@ -9,7 +9,7 @@ against patterns of four categories: `history` (reaching for the git history tha
 lists), `test-runner` (pytest's code, config and plugins, Python start-up hooks, hidden tests' names).
 Shell text is matched with patterns, so this is a triage list for a human, not a verdict: an attempt
 is not proof of a hack, and an obfuscated one can slip through (the grader, not this scan, decides).
-Results are written to OUT/rollouts.jsonl.
+Results are written to OUT/attempts.jsonl.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from codekiln.core.records import Record, atomic_write_text, iter_jsonl
 from codekiln.rollouts.records import Rollout
 
-ROLLOUT_ATTEMPTS = "rollouts.jsonl"
+ROLLOUT_ATTEMPTS = "attempts.jsonl"
 PATTERNS: dict[str, list[str]] = {
     "history": [
         r"\bgit\b[^|;&]*\b(log|reflog|stash|show|fsck|cat-file|rev-list|checkout\s+\S*(HEAD[@~^]|ORIG_HEAD))",
@@ -98,7 +98,7 @@ def scan_rollout(rollout: Rollout, run: str = "") -> list[Attempt]:
 
 
 def scan_rollouts(directory: Path, out: Path | None = None) -> list[Attempt]:
-    """Every attempt in DIR/rollouts.jsonl (or a rollouts .jsonl file); written to OUT/rollouts.jsonl."""
+    """Every attempt in DIR/rollouts.jsonl (or a rollouts .jsonl file); written to OUT/attempts.jsonl."""
     path = directory / "rollouts.jsonl" if directory.is_dir() else directory
     if not path.is_file():
         from codekiln.core.errors import ConfigError

@@ -6,7 +6,7 @@
     codekiln audit list                                            # the attacks, by class
 
 Run `audit grader` before training on a new kind of environment: it must print `0/N attacks scored
-resolved`. Results go to OUT (default TASKS/audit): grader.jsonl and rollouts.jsonl, which
+resolved`. Results go to OUT (default TASKS/audit or DIR/audit): grader.jsonl and attempts.jsonl, which
 `codekiln report` shows.
 """
 
@@ -95,7 +95,7 @@ def rollouts(
                       "" if a.reward is None else f"{a.reward:g}", a.command.replace("\n", " ")[:100])  # fmt: skip
     console.print(table)
     episodes = {(a.instance_id, a.sample) for a in attempts}
-    console.print(f"{len(attempts)} attempts in {len(episodes)} episodes  ->  {out / 'rollouts.jsonl'}")
+    console.print(f"{len(attempts)} attempts in {len(episodes)} episodes  ->  {out / 'attempts.jsonl'}")
 
 
 if __name__ == "__main__":
