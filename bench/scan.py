@@ -73,7 +73,7 @@ def main() -> None:
         f"\nwhole libraries as added: {flagged}/{files} files flagged ({100 * flagged / max(files, 1):.1f}%)"
     )
     for kind in KINDS:
-        shown = ", ".join(f"{f.path}:{f.line} {f.detail}" for f in examples[kind][: args.show])
+        shown = ", ".join(f"{f.path}:{f.line} {f.detail}" for f in examples.get(kind, [])[: args.show])
         print(f"  {kind:18} {by_kind[kind]:4} files ({100 * by_kind[kind] / max(files, 1):.1f}%)  {shown}")
 
     for tasks_dir in args.tasks:
