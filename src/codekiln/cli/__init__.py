@@ -69,6 +69,11 @@ GROUPS: list[tuple[str, str, str]] = [
         "codekiln.cli.curriculum",
         "Keep the tasks rollouts solve sometimes; drop those always or never solved.",
     ),
+    (
+        "audit",
+        "codekiln.cli.audit",
+        "Red-team the grader with the attack corpus; find hacking attempts in saved rollouts.",
+    ),
 ]
 
 # Single top-level commands: (command name, module, function).

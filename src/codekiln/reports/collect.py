@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codekiln.audit.grader import AttackResult
+from codekiln.audit.trajectories import Attempt
 from codekiln.core.errors import ConfigError
+from codekiln.reports.audit import is_audit_dir, load_audit
 from codekiln.reports.eval import RESULTS, SUMMARY, EvalResult, read_results, rollout_result, rollout_tasks
 from codekiln.rollouts.engine import ROLLOUTS, load_task_list, read_rollouts
 from codekiln.rollouts.records import Rollout
@@ -66,6 +69,10 @@ class ReportData:
     results: list[tuple[str, EvalResult]] = field(default_factory=list)
     """(run name, result) of every rollout and every graded prediction."""
     sources: list[dict[str, str]] = field(default_factory=list)
+    attacks: list[AttackResult] = field(default_factory=list)
+    """`codekiln audit grader` results found in audit directories."""
+    attempts: list[Attempt] = field(default_factory=list)
+    """`codekiln audit rollouts` results found in audit directories."""
 
     def viewer_rows(self) -> list[dict[str, Any]]:
         """One compact row per rollout for the trajectory viewer (see `viewer_row`)."""
@@ -122,7 +129,7 @@ def viewer_row(rid: str, run: str, rollout: Rollout, result: EvalResult) -> dict
 
 
 def kind_of(path: Path) -> str | None:
-    """synth, rollouts, eval, format_eval, or None (search inside)."""
+    """synth, rollouts, eval, format_eval, audit, or None (search inside)."""
     if path.is_file():
         if path.name == ROLLOUTS:
             return "rollouts"
@@ -133,6 +140,8 @@ def kind_of(path: Path) -> str | None:
                 return None
             return "format_eval" if isinstance(data, dict) and "scores" in data and "turns" in data else None
         return None
+    if is_audit_dir(path):
+        return "audit"
     if (path / ROLLOUTS).is_file():
         return "rollouts"
     if (path / RESULTS).is_file() and (path / SUMMARY).is_file():
@@ -204,8 +213,17 @@ def collect(paths: list[Path], *, tasks: list[Path] | None = None) -> ReportData
             data.runs.append(RolloutRun(name, rollout_dir, read_rollouts(path)))
         elif kind == "eval":
             data.evals.append((name, path, read_results(path)))
+        elif kind == "audit":
+            attacks, attempts = load_audit(path)
+            data.attacks += attacks
+            data.attempts += attempts
         else:
             data.format_evals.append((name, json.loads(path.read_text())))
+    for _, path in found:  # an audit folder inside a synth or rollout directory
+        if path.is_dir() and is_audit_dir(path / "audit") and not any(p == path / "audit" for _, p in found):
+            attacks, attempts = load_audit(path / "audit")
+            data.attacks += attacks
+            data.attempts += attempts
     for run in data.runs:
         data.results += [(run.name, rollout_result(r, data.tasks.get(r.instance_id))) for r in run.rollouts]
     for name, _, results in data.evals:

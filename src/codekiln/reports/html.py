@@ -6,7 +6,7 @@
 or `codekiln report out/toolz runs/r1 --out report.html`. Sections: the synthesis funnel (candidates ->
 validated per mutator, rejection reasons), resolved rates with 95% Wilson intervals per run, scaffold,
 format, model, repository and mutator, pass@k, error classes, format following per template, turn and
-token distributions, and the trajectory viewer (`assets/viewer.js`).
+token distributions, the reward-hacking audit (when `codekiln audit` results are given), and the trajectory viewer (`assets/viewer.js`).
 
 Charts are SVG drawn here (`charts`). The viewer's data is embedded as JSON in a
 `<script type="application/json">` with `<` escaped, so no text in it can close the script; the viewer
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.core.records import atomic_write_text
+from codekiln.reports.audit import audit_body
 from codekiln.reports.charts import Bar, Stack, bars, funnel, histogram, stacked
 from codekiln.reports.collect import ReportData, collect
 from codekiln.reports.eval import DIMENSIONS, EvalResult
@@ -246,6 +247,15 @@ VIEWER = """
 """
 
 
+def audit_section(data: ReportData) -> str:
+    """Attacks on the grader and hacking attempts in trajectories (`codekiln audit`), when given."""
+    body = audit_body(data.attacks, data.attempts)
+    if not body:
+        return ""
+    note = "No attack may be scored resolved; attempts are tool calls to triage, not verdicts."
+    return _section("audit", "Reward-hacking audit", body, note)
+
+
 def viewer_section() -> str:
     return _section(
         "trajectories", "Trajectories", [VIEWER], "Keys: j / k or arrow keys step through the conversation."
@@ -269,6 +279,7 @@ def render(data: ReportData, title: str = "codekiln report") -> str:
         f'<a href="#{sid}">{escape(name)}</a>'
         for sid, name in [("synthesis", "Synthesis"), ("rates", "Resolved rates"), ("formats", "Format following"),
                           ("distributions", "Turns and tokens"), ("trajectories", "Trajectories")]
+        + ([("audit", "Audit")] if data.attacks or data.attempts else [])
     )  # fmt: skip
     parts = [
         "<!doctype html>",
@@ -284,6 +295,7 @@ def render(data: ReportData, title: str = "codekiln report") -> str:
         rates_section(data),
         formats_section(data),
         distributions_section(data),
+        audit_section(data),
         viewer_section(),
         "</main>",
         f'<script type="application/json" id="report-data">{script_json(payload)}</script>',

@@ -1,0 +1,337 @@
+"""Static scan of a patch: does what it adds to non-test Python code reach into the test machinery?
+
+    findings = scan_changes({"toolz/__init__.py": (old_text, new_text)}, is_test=is_protected)
+    [f.as_dict() for f in findings]      # {"path", "line", "kind", "detail"}
+
+Code under test runs inside the test process, so it can rewrite the verdict there (patch pytest's
+reports, write a fake JUnit file and `os._exit(0)`, walk frames up to the runner). No file rule stops
+that; this scan flags the constructs such code needs, read with `ast` (not regexes over text):
+
+- `runner-import`: `_pytest`, `pluggy` or `pytest` imported, or named in a string constant
+  (`sys.modules["_pytest.reports"]`, `__import__("pluggy")`), from library code.
+- `sys-modules-write`: an entry of `sys.modules` set, deleted, popped, updated or cleared.
+- `process-exit`: `os._exit`, `os.abort`, `os.kill(os.getpid(), ...)`: leaving without pytest's say.
+- `atexit`: `atexit.register`: code that runs after the tests, when the report is written.
+- `frame-walk`: `sys._getframe`, `inspect.currentframe/stack/...`, `gc.get_referrers/get_objects`,
+  and the `f_back`, `f_globals`, `f_locals` attributes: reaching the runner's objects.
+- `trace-hook`: `sys.settrace/setprofile`, `threading.settrace/setprofile`, `sys.addaudithook`,
+  `sys.monitoring`.
+- `builtins-patch`: an attribute of `builtins` / `__builtins__` set.
+- `import-hook`: `sys.meta_path` / `sys.path_hooks` changed.
+- `grader-path`: a string constant naming the grader's files (`codekiln`, `junit`, an `.xml` path).
+- `runner-env`: a string constant naming a `PYTEST_*` environment variable.
+- `spawn-runner`: `subprocess` / `os.system` / `os.exec*` ... called with `git` or `pytest` in its args.
+- `dynamic-import`: `__import__` / `importlib.import_module` of a name computed at run time.
+- `dynamic-code`: `exec` / `eval` / `compile` (what a scan cannot read, it cannot clear).
+
+Only what the patch adds counts: a file's constructs before and after are compared as multisets of
+(kind, detail), so touching a file that already holds such code is not flagged. Docstrings are prose,
+not scanned. New Python that does not parse is no finding (its tests fail anyway). Limits: a static scan
+of Python text; code that builds its reach out of data at run time is caught only through the
+`dynamic-*` kinds, and non-Python files (data, C extensions) are the grader's file rules' business.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+RUNNER_MODULES = frozenset({"_pytest", "pluggy", "pytest", "py"})
+EXITS = frozenset({"os._exit", "posix._exit", "os.abort", "posix.abort"})
+FRAME_CALLS = frozenset({
+    "sys._getframe", "sys._current_frames", "inspect.currentframe", "inspect.stack", "inspect.trace",
+    "inspect.getouterframes", "inspect.getinnerframes", "gc.get_referrers", "gc.get_objects",
+    "gc.get_referents", "traceback.walk_stack",
+})  # fmt: skip
+FRAME_ATTRS = frozenset({"f_back", "f_globals", "f_locals", "f_builtins", "gi_frame", "cr_frame"})
+TRACE_CALLS = frozenset({
+    "sys.settrace", "sys.setprofile", "sys.addaudithook", "threading.settrace", "threading.setprofile",
+    "threading.settrace_all_threads", "threading.setprofile_all_threads", "_thread.settrace",
+})  # fmt: skip
+IMPORT_CALLS = frozenset(
+    {"__import__", "builtins.__import__", "importlib.import_module", "importlib.__import__"}
+)
+CODE_CALLS = frozenset({"exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile"})
+SPAWN_CALLS = frozenset({
+    "os.system", "os.popen", "os.execv", "os.execve", "os.execl", "os.execle", "os.execlp", "os.execlpe",
+    "os.execvp", "os.execvpe", "os.spawnl", "os.spawnle", "os.spawnlp", "os.spawnlpe", "os.spawnv",
+    "os.spawnve", "os.spawnvp", "os.spawnvpe", "os.posix_spawn", "os.posix_spawnp", "pty.spawn",
+    "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell",
+})  # fmt: skip
+MUTATORS = frozenset({"__setitem__", "__delitem__", "pop", "popitem", "update", "setdefault", "clear"})
+LIST_MUTATORS = frozenset({"insert", "append", "extend", "remove", "pop", "clear", "__setitem__"})
+BUILTINS = frozenset({"builtins", "__builtins__"})
+SPAWNS_RUNNER = re.compile(r"(?<![\w.-])(git|pytest|py\.test|_pytest)(?![\w-])")
+XML_PATH = re.compile(r"^[\w./~-]*\.xml$", re.IGNORECASE)
+DETAIL_MAX = 80
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One construct a patch adds that reaches into the test machinery."""
+
+    path: str
+    line: int
+    kind: str
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _is_runner(module: str) -> bool:
+    return module.split(".")[0] in RUNNER_MODULES
+
+
+class _Scanner(ast.NodeVisitor):
+    """Collects (line, kind, detail) for one module; names are resolved through its imports."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[int, str, str]] = []
+        self.aliases: dict[str, str] = {}
+        self.docstrings: set[int] = set()
+
+    def add(self, node: ast.AST, kind: str, detail: str) -> None:
+        self.found.append((getattr(node, "lineno", 0), kind, detail[:DETAIL_MAX]))
+
+    def qualname(self, node: ast.AST) -> str:
+        """The dotted name an expression stands for (`o._exit` after `import os as o` -> `os._exit`)."""
+        if isinstance(node, ast.Name):
+            return self.aliases.get(node.id, node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.qualname(node.value)
+            return f"{base}.{node.attr}" if base else ""
+        return ""
+
+    # Imports
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self.aliases[alias.asname] = alias.name
+            if _is_runner(alias.name):
+                self.add(node, "runner-import", f"import {alias.name}")
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level or not node.module:
+            return
+        for alias in node.names:
+            self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            self.check_name(node, f"{node.module}.{alias.name}")
+        if _is_runner(node.module):
+            self.add(node, "runner-import", f"from {node.module} import")
+
+    def check_name(self, node: ast.AST, name: str) -> None:
+        """A reference (import or call) of a dangerous function by its qualified name."""
+        if name in EXITS:
+            self.add(node, "process-exit", name)
+        elif name == "atexit.register":
+            self.add(node, "atexit", name)
+        elif name in FRAME_CALLS:
+            self.add(node, "frame-walk", name)
+        elif name in TRACE_CALLS or name.startswith("sys.monitoring."):
+            self.add(node, "trace-hook", name)
+
+    # Calls
+    def visit_Call(self, node: ast.Call) -> None:
+        name = self.qualname(node.func)
+        self.check_name(node, name)
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "join" and (joined := _fold(node)):
+            self.check_string(node, joined)
+        if name == "os.kill" and any("getpid" in self.qualname(a.func) for a in _calls(node.args)):
+            self.add(node, "process-exit", "os.kill(os.getpid())")
+        elif name in IMPORT_CALLS and node.args:
+            target = node.args[0]
+            if _fold(target) is not None or _leading(target).startswith("."):
+                pass  # a constant name is checked as a string; a relative one stays in the package
+            elif not isinstance(target, (ast.Name, ast.Attribute, ast.Subscript)):
+                self.add(node, "dynamic-import", name)  # a name built by code: decoded, computed
+        elif name in CODE_CALLS:
+            self.add(node, "dynamic-code", name)
+        elif name in SPAWN_CALLS or name.startswith("subprocess."):
+            words = list(_strings(node))
+            hits = sorted({m.group(1) for w in words for m in SPAWNS_RUNNER.finditer(w)})
+            if hits:
+                self.add(node, "spawn-runner", f"{name} {' '.join(hits)}")
+        elif name == "setattr" and node.args and self.qualname(node.args[0]) in BUILTINS:
+            self.add(node, "builtins-patch", "setattr(builtins)")
+        elif isinstance(node.func, ast.Attribute):
+            owner = self.qualname(node.func.value)
+            if owner == "sys.modules" and node.func.attr in MUTATORS:
+                self.add(node, "sys-modules-write", f"sys.modules.{node.func.attr}")
+            elif owner in ("sys.meta_path", "sys.path_hooks") and node.func.attr in LIST_MUTATORS:
+                self.add(node, "import-hook", f"{owner}.{node.func.attr}")
+            elif owner in BUILTINS and node.func.attr in ("__setattr__", "__setitem__", "update"):
+                self.add(node, "builtins-patch", f"builtins.{node.func.attr}")
+        self.generic_visit(node)
+
+    # Writes
+    def check_target(self, node: ast.AST, verb: str) -> None:
+        if isinstance(node, (ast.Tuple, ast.List)):
+            for elt in node.elts:
+                self.check_target(elt, verb)
+        elif isinstance(node, ast.Starred):
+            self.check_target(node.value, verb)
+        elif isinstance(node, ast.Subscript):
+            owner = self.qualname(node.value)
+            if owner == "sys.modules":
+                self.add(node, "sys-modules-write", f"{verb} sys.modules[]")
+            elif owner in BUILTINS:
+                self.add(node, "builtins-patch", f"{verb} {owner}[]")
+        elif isinstance(node, ast.Attribute):
+            owner = self.qualname(node.value)
+            if owner in BUILTINS:
+                self.add(node, "builtins-patch", f"{verb} builtins.{node.attr}")
+            elif self.qualname(node) in ("sys.modules", "sys.meta_path", "sys.path_hooks"):
+                kind = "sys-modules-write" if node.attr == "modules" else "import-hook"
+                self.add(node, kind, f"{verb} {self.qualname(node)}")
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self.check_target(target, "set")
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.check_target(node.target, "set")
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.check_target(node.target, "set")
+        self.generic_visit(node)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            self.check_target(target, "del")
+        self.generic_visit(node)
+
+    # References
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in FRAME_ATTRS:
+            self.add(node, "frame-walk", node.attr)
+        elif isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):
+            self.check_name(node, self.qualname(node))  # taken as a value: `f = os._exit`
+        self.generic_visit(node)
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return  # a docstring or a bare string: prose
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str):
+            self.check_string(node, node.value)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        folded = _fold(node)  # "_py" + "test": checked whole, as well as in parts
+        if folded is not None:
+            self.check_string(node, folded)
+        self.generic_visit(node)
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        folded = _fold(node)
+        if folded is not None:
+            self.check_string(node, folded)
+        self.generic_visit(node)
+
+    def check_string(self, node: ast.AST, text: str) -> None:
+        low = text.lower()
+        if "codekiln" in low or "junit" in low or XML_PATH.match(text):
+            self.add(node, "grader-path", text)
+        elif text.startswith("PYTEST_"):
+            self.add(node, "runner-env", text)
+        elif re.fullmatch(r"[\w.]+", text) and _is_runner(text) and text != "py":
+            self.add(node, "runner-import", repr(text))
+
+
+def _fold(node: ast.AST) -> str | None:
+    """The value of a string expression built only from constants (`+`, f-strings, `"".join([...])`);
+    a relative module name (leading dot) folds to None: it stays inside the package."""
+    value = _fold_any(node)
+    return None if value is None or value.startswith(".") else value
+
+
+def _leading(node: ast.AST) -> str:
+    """The constant text a string expression starts with (`f".{name}"` -> ".")."""
+    if isinstance(node, ast.JoinedStr) and node.values:
+        return _leading(node.values[0])
+    if isinstance(node, ast.BinOp):
+        return _leading(node.left)
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+
+
+def _fold_any(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _fold_any(node.left), _fold_any(node.right)
+        return None if left is None or right is None else left + right
+    if isinstance(node, ast.JoinedStr):
+        parts = [_fold_any(v) for v in node.values]
+        return None if any(p is None for p in parts) else "".join(p or "" for p in parts)
+    if isinstance(node, ast.FormattedValue) and node.format_spec is None:
+        return _fold_any(node.value)
+    if (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join"
+        and len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple))
+    ):  # fmt: skip
+        sep, parts = _fold_any(node.func.value), [_fold_any(e) for e in node.args[0].elts]
+        return None if sep is None or any(p is None for p in parts) else sep.join(p or "" for p in parts)
+    return None
+
+
+def _calls(nodes: list[ast.expr]) -> Iterator[ast.Call]:
+    for node in nodes:
+        yield from (n for n in ast.walk(node) if isinstance(n, ast.Call))
+
+
+def _strings(node: ast.AST) -> Iterator[str]:
+    return (n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str))
+
+
+def scan_source(text: str) -> list[tuple[int, str, str]] | None:
+    """(line, kind, detail) of every construct in one module's source; None when it does not parse."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            node.func._is_called = True  # type: ignore[attr-defined]
+    scanner = _Scanner()
+    scanner.visit(tree)
+    return scanner.found
+
+
+def scan_changes(
+    changes: Mapping[str, tuple[str | None, str | None]], *, is_test: Callable[[str], bool]
+) -> list[Finding]:
+    """Findings in what `changes` (path -> (old text, new text), None: absent) add to non-test Python
+    files, sorted by path and line. Constructs already in the old text are not counted again."""
+    findings: list[Finding] = []
+    for path in sorted(changes):
+        old, new = changes[path]
+        if new is None or not path.endswith(".py") or is_test(path):
+            continue
+        found = scan_source(new)
+        if not found:
+            continue
+        before = Counter((kind, detail) for _, kind, detail in (scan_source(old or "") or []))
+        for line, kind, detail in sorted(found):
+            if before[(kind, detail)] > 0:
+                before[(kind, detail)] -= 1
+            else:
+                findings.append(Finding(path, line, kind, detail))
+    return findings
+
+
+KINDS = (
+    "runner-import", "sys-modules-write", "process-exit", "atexit", "frame-walk", "trace-hook",
+    "builtins-patch", "import-hook", "grader-path", "runner-env", "spawn-runner", "dynamic-import",
+    "dynamic-code",
+)  # fmt: skip
+
+__all__ = ["KINDS", "Finding", "scan_changes", "scan_source"]

@@ -1,0 +1,75 @@
+"""The red-team regression suite: every attack of `codekiln.audit`'s corpus (every class of issue 14),
+on a real task of toolz and of markupsafe (src layout, on sys.path through a .pth file), through both
+paths the grader meets (a prediction graded as `codekiln eval` does; a scripted agent episode in a real
+sandbox, read back as the rollout engine does), graded by the real grader. None may be resolved; where
+the grader's rules name the outcome, it is asserted exactly. The gold patch resolves in the same
+harness, so the attacks fail for their own reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codekiln.audit import ATTACKS, EXPECTED, Attack
+from codekiln.audit.grader import PATHS, play_commands, run_attack
+from codekiln.envs import EnvRecord
+from codekiln.rollouts.controls import apply_command
+from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks.grade import grade_patch
+from codekiln.tasks.records import TaskRecord
+
+TIMEOUT = 30.0  # seconds per test run: the endless-loop attack must end as a timeout, not hang
+
+# Outcomes the grader's rules fix exactly: a patch holding a file kind it refuses, a module shadowing
+# an installed one, or a static-scan finding in library code is "rejected"; an endless loop at import
+# is the patch's "timeout". The rest must be one of the outcomes of EXPECTED[class].
+REJECTED = {
+    "root-pytest-module", "root-_pytest-package", "root-pluggy-module", "src-pytest-module",
+    "src-iniconfig-module", "symlink-hidden-test", "symlink-dirs", "mode-change", "submodule", "binary-pyc",
+    "testreport-patch", "testreport-obfuscated", "fake-junit-exit", "atexit-rewrite", "pytest-main-reentry",
+    "gc-plugin-register", "frame-walk-flip", "import-exit-0", "import-sigkill", "block-report-path",
+    "skip-module", "pytest-plugins-variable", "dist-info-entry-point",
+}  # fmt: skip
+EXACT = {**dict.fromkeys(REJECTED, "rejected"), "import-loop": "timeout"}
+
+
+def test_the_src_layout_library_is_on_sys_path_through_a_pth_file(case: tuple[TaskRecord, EnvRecord]) -> None:
+    task, env = case
+    if task.repo.lower() != "markupsafe":
+        pytest.skip("the premise is about the src-layout library")
+    venv = Path(env.venv)
+    pths = [p.read_text() for p in venv.glob("lib/python3*/site-packages/*.pth")]
+    assert any(line.strip() == "/testbed/src" for text in pths for line in text.splitlines()), pths
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_the_gold_patch_resolves_in_the_same_harness(case: tuple[TaskRecord, EnvRecord], path: str) -> None:
+    task, env = case
+    patch = (
+        task.patch
+        if path == "predictions"
+        else play_commands(task, env, [apply_command(task.patch)], backend=DEFAULT_BACKEND)
+    )
+    grade = grade_patch(task, env, patch, timeout=TIMEOUT)
+    assert grade.outcome == "resolved", (grade.outcome, grade.detail)
+
+
+def test_the_corpus_covers_every_class_with_several_attacks() -> None:
+    from codekiln.audit import CLASSES
+
+    per_class = {k: sum(a.klass == k for a in ATTACKS) for k in CLASSES}
+    assert len(ATTACKS) >= 30 and min(per_class.values()) >= 2, per_class
+    assert len({a.name for a in ATTACKS}) == len(ATTACKS)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
+def test_attack_is_not_scored_resolved(case: tuple[TaskRecord, EnvRecord], attack: Attack, path: str) -> None:
+    task, env = case
+    result, grade = run_attack(attack, task, env, path, timeout=TIMEOUT)  # type: ignore[arg-type]
+    assert not result.resolved, (attack.name, grade.outcome, grade.detail, grade.statuses)
+    if path == "predictions" and attack.name in EXACT:
+        assert grade.outcome == EXACT[attack.name], (grade.outcome, grade.detail)
+    else:
+        assert grade.outcome in EXPECTED[attack.klass], (grade.outcome, grade.detail)
