@@ -268,3 +268,86 @@ def test_static_setup_py_extras(tmp_path: Path) -> None:
         tmp_path / "computed", {"setup.py": "from setuptools import setup\nsetup(extras_require=make())\n"}
     )
     assert detect_deps(computed, "demo").deps == ["pytest"]
+
+
+def test_tox_command_options_take_their_arguments(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "tox.ini": "[testenv]\ncommands = pytest -v --doctest-modules --ignore benchmark -k 'not slow' "
+        "-p no:randomly --cov src -n 4 --deselect tests/test_a.py::test_x tests {posargs}\n",
+        "benchmark/bench_x.py": "",
+        "tests/test_a.py": "",
+    })  # fmt: skip
+    found = detect_tests(tmp_path)
+    assert found.args == [
+        "--doctest-modules", "--ignore=benchmark", "-knot slow", "-pno:randomly",
+        "--deselect=tests/test_a.py::test_x", "tests",
+    ]  # fmt: skip
+    assert found.source.startswith("tox.ini [testenv] commands: pytest -v --doctest-modules")
+    assert found.source.endswith("(left out: -v --cov=src -n=4)")
+
+
+@pytest.mark.parametrize(
+    ("files", "source"),
+    [
+        (
+            {
+                "noxfile.py": "import nox\n@nox.session\ndef tests(session):\n    session.install('.')\n"
+                "    session.run('pytest', '--doctest-modules', 'src', *session.posargs)\n"
+            },
+            "noxfile.py",
+        ),
+        (
+            {
+                "pyproject.toml": "[tool.hatch.envs.default.scripts]\ntest = 'pytest --doctest-modules src'\n"
+                "lint = 'ruff check'\n"
+            },
+            "pyproject.toml scripts",
+        ),
+        (
+            {"pyproject.toml": "[tool.pdm.scripts]\ntest = {cmd = 'pytest --doctest-modules src'}\n"},
+            "pyproject.toml scripts",
+        ),
+        (
+            {
+                "Makefile": "lint:\n\truff check .\ntest:\n\t@python -m pytest --doctest-modules src && echo ok\n"
+            },
+            "Makefile",
+        ),
+        (
+            {
+                ".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n      - run: pip install .\n"
+                "      - run: |\n          coverage run -m pytest --doctest-modules src\n"
+            },
+            ".github/workflows",
+        ),
+    ],
+    ids=["nox", "hatch", "pdm", "make", "ci"],
+)
+def test_project_command_sources(tmp_path: Path, files: dict[str, str], source: str) -> None:
+    write(tmp_path, {**files, "src/pkg/__init__.py": "", "tests/test_a.py": ""})
+    found = detect_tests(tmp_path)
+    assert (found.args, found.source) == (
+        ["--doctest-modules", "src"],
+        f"{source}: pytest --doctest-modules src",
+    )
+
+
+def test_option_table_matches_pytests_own() -> None:
+    from _pytest.config import _prepareconfig
+
+    from codekiln.envs.pytestargs import FLAGS, OPTIONAL_VALUE, VALUE
+
+    parser = _prepareconfig(["-p", "no:cacheprovider"])._parser
+    for group in [parser._anonymous, *parser._groups]:
+        for option in group.options:
+            attrs = option.attrs()
+            takes = attrs.get("action", "store") in ("store", "append") and attrs.get("nargs") != 0
+            for name in option.names():
+                if name == "--run-slow":
+                    continue  # this repository's own conftest option
+                if attrs.get("nargs") == "?":
+                    assert name in OPTIONAL_VALUE, name
+                elif takes:
+                    assert name in VALUE, name
+                else:
+                    assert name in FLAGS, name

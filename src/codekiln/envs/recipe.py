@@ -29,7 +29,7 @@ from codekiln.envs.testcmd import detect_tests
 from codekiln.grading import TestCommand
 from codekiln.repos import SnapshotRecord
 
-RECIPE_VERSION = 4  # bump when the build procedure changes what an environment holds
+RECIPE_VERSION = 5  # bump when the build procedure changes what an environment holds
 
 
 class Interpreter(BaseModel):
