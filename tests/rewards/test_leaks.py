@@ -12,8 +12,9 @@ from codekiln.tasks.grade import open_task_sandbox
 from codekiln.tasks.records import TaskRecord
 
 SCAN = (
-    "find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /usr \\) -prune -o -type f -print0 "
-    "2>/dev/null | xargs -0 grep -lFf /dev/stdin -- 2>/dev/null | grep -v '^/dev/stdin$' || true"
+    "cat > /tmp/.needles && find / \\( -path /proc -o -path /sys -o -path /dev -o -path /usr \\) -prune "
+    "-o -type f -print0 2>/dev/null | xargs -0 grep -lFf /tmp/.needles -- 2>/dev/null "
+    "| grep -v '^/tmp/.needles$' || true"
 )
 
 

@@ -14,9 +14,9 @@ Grading, in a fresh workspace of the environment (a given sandbox is reset first
 1. What the patch changed is read from the workspace itself (`Sandbox.changed`), not from the patch
    text, and judged by `tasks.patchrules`: binary content, symlinks, mode changes, git metadata and
    compiled artefacts reject the patch (`rejected`); test files and everything Python or pytest load
-   on their own are put back as in the snapshot (the hidden tests too); new modules that would hide
-   an installed one are deleted. A static scan of the added code (`grading.scan`, when installed)
-   rejects code reaching into the test machinery (`GradePolicy.scan`).
+   on their own are put back as in the snapshot (the hidden tests too); a new module that would hide
+   an installed one rejects the patch. A static scan of the added code (`grading.scan`) rejects code
+   reaching into the test machinery (`GradePolicy.scan`).
 2. FAIL_TO_PASS + PASS_TO_PASS run through `grading.run_tests`, guarded (`grading.guard`: isolated
    start-up, plugins by name, the snapshot's config) with canary tests planted under fresh names.
 3. The verdict: a report that fails the guard's cross-checks is `tampered` (scored 0, never masked,
@@ -32,7 +32,6 @@ impossible.
 
 from __future__ import annotations
 
-import importlib
 import re
 import time
 from pathlib import Path, PurePosixPath
@@ -47,6 +46,7 @@ from codekiln.core.records import Record
 from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.grading import TestRun, resolved, run_tests
 from codekiln.grading.guard import Isolation, make_canaries
+from codekiln.grading.scan import scan_changes
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.diffs import make_diff, parse_diff
 from codekiln.tasks.patches import apply_diff
@@ -275,12 +275,8 @@ class _Graded:
 
 
 def _scan(changes: dict[str, tuple[str | None, str | None]]) -> list[dict[str, Any]]:
-    """Findings of the static scan (`grading.scan`) over the added code, [] when it is not installed."""
-    try:
-        scan = importlib.import_module("codekiln.grading.scan")
-    except ImportError:
-        return []
-    return [f.as_dict() for f in scan.scan_changes(changes, is_test=is_protected)]
+    """Findings of the static scan (`grading.scan`) over the code the patch added."""
+    return [f.as_dict() for f in scan_changes(changes, is_test=is_protected)]
 
 
 def _check(g: _Graded, patch: str, policy: GradePolicy, result: GradeResult) -> bool:
