@@ -2,6 +2,7 @@
 
 codekiln env build pypi:toolz==1.2.0          # snapshot, detect, venv, install, baseline (cached)
 codekiln env build pypi:toolz==1.2.0 --rebuild   # rebuild from scratch (a failed build too)
+codekiln env build ./proj --agent embedded     # if the rules fail: an agent writes the profile
 codekiln env list
 codekiln env show pypi:toolz==1.2.0
 codekiln env test pypi:toolz==1.2.0 --tests toolz/tests/test_itertoolz.py::test_get
@@ -17,6 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
+from codekiln.agents import AgentLimits
+from codekiln.agents.envbuild import ProfileRejected, agent_build_env
 from codekiln.core.errors import ConfigError, EnvBuildError, RepoError
 from codekiln.envs import EnvRecord, build_env, ensure_env, env_sandbox, list_envs, load_env
 from codekiln.envs.build import find_env_failure
@@ -98,15 +101,43 @@ def build(
     profile: Path | None = typer.Option(
         None, "--profile", help="a profile YAML file to use instead of the built-in one"
     ),
+    agent: str | None = typer.Option(
+        None,
+        "--agent",
+        help="when the rule-based build fails, let an agent with this model (e.g. embedded, "
+        "openai:NAME@URL) write the profile; it is kept only if a fresh build reproduces a baseline",
+    ),
+    agent_turns: int = typer.Option(30, "--agent-turns", help="model calls the agent may make"),
 ) -> None:
     """Build the environment for a snapshot (adding the repository first if needed)."""
     console = Console()
     steps = _Steps(console)
     try:
         env = build_env(spec, redo=redo, backend=backend, profile=profile, on_step=steps)
+    except EnvBuildError as err:
+        steps.status.stop()
+        if agent is None:
+            raise
+        console.print(f"[yellow]rules failed[/]: {escape(err.message.splitlines()[0])}")
+        env = _agent_build(console, spec, agent, backend, agent_turns)
     finally:
         steps.status.stop()
     _summary(console, env)
+
+
+def _agent_build(console: Console, spec: str, model: str, backend: str, turns: int) -> EnvRecord:
+    with console.status(f"the environment-building agent ({model}) is at work ..."):
+        result = agent_build_env(
+            spec, model, backend=backend, limits=AgentLimits(max_turns=turns, command_timeout_s=600)
+        )
+    if result.env is None:
+        raise ProfileRejected(
+            f"the agent's profile was rejected: {result.reason}",
+            hint=f"its trajectory: {result.record.trajectory}; write a profile by hand (see `codekiln env "
+            "show`) or try a stronger model with --agent",
+        )
+    console.print(f"[green]    agent[/]  profile accepted ({escape(result.reason)}): {result.profile_file}")
+    return result.env
 
 
 @app.command("list")
