@@ -137,7 +137,9 @@ def test_a_hanging_patch_is_a_timeout_with_its_reason(
 
 def test_predictions_file_forms(tmp_path: Path) -> None:
     listed = tmp_path / "p.json"
-    listed.write_text(json.dumps([{"instance_id": "a", "model_patch": None}, {"instance_id": "a"}]))
+    listed.write_text(
+        json.dumps([{"instance_id": "a", "model_patch": None}, {"instance_id": "a", "model_patch": ""}])
+    )
     preds = read_predictions(listed)
     assert [(p.instance_id, p.model_name_or_path, p.sample, p.model_patch) for p in preds] == [
         ("a", "unknown", 0, ""),

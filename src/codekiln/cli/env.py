@@ -1,7 +1,8 @@
 """`codekiln env`: build a snapshot's environment automatically, inspect it, run its tests.
 
 codekiln env build pypi:toolz==1.2.0          # snapshot, detect, venv, install, baseline (cached)
-codekiln env build pypi:toolz==1.2.0 --redo   # rebuild from scratch
+codekiln env build pypi:toolz==1.2.0 --rebuild   # rebuild from scratch (a failed build too)
+codekiln env build ./proj --agent embedded     # if the rules fail: an agent writes the profile
 codekiln env list
 codekiln env show pypi:toolz==1.2.0
 codekiln env test pypi:toolz==1.2.0 --tests toolz/tests/test_itertoolz.py::test_get
@@ -17,7 +18,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
+from codekiln.agents import AgentLimits
+from codekiln.agents.envbuild import ProfileRejected, agent_build_env
+from codekiln.core.errors import ConfigError, EnvBuildError, RepoError
 from codekiln.envs import EnvRecord, build_env, ensure_env, env_sandbox, list_envs, load_env
+from codekiln.envs.build import find_env_failure
+from codekiln.envs.failures import FailedEnv
 from codekiln.grading import run_tests
 from codekiln.sandbox import DEFAULT_BACKEND
 
@@ -60,25 +66,78 @@ def _summary(console: Console, env: EnvRecord) -> None:
     console.print(table)
 
 
+def _show_failure(console: Console, failed: FailedEnv) -> None:
+    recipe = failed.recipe
+    table = Table(show_header=False, box=None)
+    table.add_row("[bold]env[/]", f"{failed.id}   [bold red]build failed[/] at step '{failed.step}'")
+    table.add_row("[bold]snapshot[/]", escape(f"{failed.name} {failed.version or ''} ({failed.snapshot_id})"))
+    table.add_row("[bold]python[/]", recipe.python.version)
+    table.add_row(
+        "[bold]tests[/]",
+        escape(f"pytest {' '.join(recipe.test.args)}".strip() + f"   ({recipe.test_source})"),
+    )
+    table.add_row("[bold]reason[/]", escape(failed.message.split("\n--- log tail ---")[0]))
+    table.add_row("[bold]log[/]", escape(failed.log or "(none)"))
+    table.add_row("[bold]profile[/]", escape(failed.profile_file))
+    table.add_row("[bold]failed on[/]", failed.created)
+    console.print(table)
+    deps = Table("requirement", "found in", title="test dependencies")
+    for dep in recipe.required + recipe.deps:
+        deps.add_row(escape(dep), escape(recipe.dep_sources.get(dep, "")))
+    console.print(deps)
+    console.print("[bold]log tail[/]\n" + escape(failed.log_tail))
+    console.print("[bold]hint[/]: " + escape(failed.hint))
+
+
 @app.command("build")
 def build(
     spec: str = typer.Argument(
         ..., help="a snapshot id or a repo spec (pypi:NAME==VERSION, git URL, directory)"
     ),
-    redo: bool = typer.Option(False, "--redo", help="rebuild even if a cached environment exists"),
+    redo: bool = typer.Option(
+        False, "--rebuild", "--redo", help="rebuild even if a built (or failed) environment is recorded"
+    ),
     backend: str = typer.Option(DEFAULT_BACKEND, "--backend", help="sandbox backend to build in"),
     profile: Path | None = typer.Option(
         None, "--profile", help="a profile YAML file to use instead of the built-in one"
     ),
+    agent: str | None = typer.Option(
+        None,
+        "--agent",
+        help="when the rule-based build fails, let an agent with this model (e.g. embedded, "
+        "openai:NAME@URL) write the profile; it is kept only if a fresh build reproduces a baseline",
+    ),
+    agent_turns: int = typer.Option(30, "--agent-turns", help="model calls the agent may make"),
 ) -> None:
     """Build the environment for a snapshot (adding the repository first if needed)."""
     console = Console()
     steps = _Steps(console)
     try:
         env = build_env(spec, redo=redo, backend=backend, profile=profile, on_step=steps)
+    except EnvBuildError as err:
+        steps.status.stop()
+        if agent is None:
+            raise
+        console.print(f"[yellow]rules failed[/]: {escape(err.message.splitlines()[0])}")
+        env = _agent_build(console, spec, agent, backend, agent_turns)
     finally:
         steps.status.stop()
     _summary(console, env)
+
+
+def _agent_build(console: Console, spec: str, model: str, backend: str, turns: int) -> EnvRecord:
+    with console.status(f"the environment-building agent ({model}) is at work ..."):
+        result = agent_build_env(
+            spec, model, backend=backend, limits=AgentLimits(max_turns=turns, command_timeout_s=600)
+        )
+    if result.env is None:
+        raise ProfileRejected(
+            f"the agent's profile was rejected: {result.reason}",
+            hint=f"its trajectory: {result.record.trajectory}; write a profile by hand (see `codekiln env "
+            "show`) or try a stronger model with --agent",
+        )
+    console.print(f"[green]    agent[/]  profile accepted ({escape(result.reason)}): {result.profile_file}")
+    return result.env
 
 
 @app.command("list")
@@ -109,7 +168,14 @@ def list_() -> None:
 def show(spec_or_id: str = typer.Argument(..., help="an env id, a snapshot id or a repo spec")) -> None:
     """Show an environment: recipe (with where each dep came from), test command, baseline."""
     console = Console()
-    env = load_env(spec_or_id)
+    try:
+        env = load_env(spec_or_id)
+    except (ConfigError, RepoError, EnvBuildError):
+        failed = find_env_failure(spec_or_id)
+        if failed is None:
+            raise
+        _show_failure(console, failed)
+        return
     _summary(console, env)
     deps = Table("requirement", "found in", title="test dependencies")
     for dep in env.recipe.required + env.recipe.deps:
@@ -129,13 +195,14 @@ def test(
     test_ids: list[str] = typer.Argument(None, help="test ids to run (default: the full suite)"),
     tests: list[str] = typer.Option(None, "--tests", "-t", help="a test id to run (repeatable)"),
     backend: str = typer.Option(DEFAULT_BACKEND, "--backend", help="sandbox backend to run in"),
+    redo: bool = typer.Option(False, "--rebuild", help="rebuild the environment first (a failed one too)"),
 ) -> None:
     """Run tests in a fresh sandbox of the environment; ends with the line `N passed, M failed`."""
     console = Console()
     chosen = [*(tests or []), *(test_ids or [])] or None
     steps = _Steps(console)
     try:
-        env = ensure_env(spec, backend=backend, on_step=steps)
+        env = ensure_env(spec, backend=backend, redo=redo, on_step=steps)
     finally:
         steps.status.stop()
     with (

@@ -115,7 +115,12 @@ def rollout(
     for line in stats.errors:
         console.print(f"[red]failed[/]: {line}")
     typer.echo(stats.summary_line())
-    if stats.errors:
+    if stats.infra_cause:
+        console.print(
+            f"[red]error:[/] every episode of this run failed for the same infrastructure reason: "
+            f"{stats.infra_cause}\n  hint: fix it, then rerun with --redo (masked episodes are not redone otherwise)"
+        )
+    if stats.errors or stats.infra_cause:
         raise typer.Exit(1)
 
 

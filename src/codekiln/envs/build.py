@@ -15,7 +15,8 @@ import the code as it is in that sandbox.
 Environments live in `$CODEKILN_HOME/envs/<id>/` (venv/, env.json, logs/), `id` being a hash of the
 snapshot id, the Python version and the recipe. A build happens in a temporary directory renamed into
 place on success; a failed build leaves nothing behind and raises `EnvBuildError` naming the step, with
-the log's tail (the full log is kept in `envs/failed/`). Builds of one environment are serialized by a
+the log's tail; the failure is recorded (see `failures`: `env show` reads it, and the same build reports
+it at once instead of running again until `redo` or a changed profile). Builds of one environment are serialized by a
 file lock, so concurrent callers wait and then share the result.
 """
 
@@ -33,10 +34,11 @@ from filelock import FileLock
 from pydantic import Field
 
 from codekiln.core.config import state_dir
-from codekiln.core.errors import CodekilnError, ConfigError, EnvBuildError
+from codekiln.core.errors import CodekilnError, ConfigError, EnvBuildError, RepoError
 from codekiln.core.protocols import Limits, Sandbox
 from codekiln.core.records import Record, atomic_write_json, load_json
 from codekiln.envs.deps import dist_name
+from codekiln.envs.failures import FailedEnv, clear_failure, find_failure, load_failure, record_failure
 from codekiln.envs.profiles import load_profile
 from codekiln.envs.recipe import Recipe, cached_recipe, env_id
 from codekiln.envs.steps import Builder, build_spec
@@ -106,17 +108,6 @@ def _quiet(step: str, status: str) -> None:
     return None
 
 
-def _save_failure(eid: str, scratch: Path, err: EnvBuildError) -> EnvBuildError:
-    """Keep the failing step's full log outside the (deleted) build directory and point the hint at it."""
-    step = str(err.data.get("step", "build"))
-    log = scratch / "logs" / f"{step}.log"
-    if log.is_file():
-        kept = state_dir("envs", "failed") / f"{eid}-{step}.log"
-        shutil.copyfile(log, kept)
-        err.hint = f"{err.hint}\n  full log: {kept}" if err.hint else f"full log: {kept}"
-    return err
-
-
 PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "pytest.ini", "noxfile.py")
 
 
@@ -170,6 +161,10 @@ def build_env(
         if not redo and (final / "env.json").is_file():
             on_step("cached", str(final))
             return load_json(final / "env.json", EnvRecord)
+        failed = None if redo else load_failure(eid)
+        if failed is not None:
+            on_step("cached", f"failed at step '{failed.step}' on {failed.created}")
+            raise failed.error()
         scratch = Path(tempfile.mkdtemp(prefix=f".build-{eid}-", dir=root))
         os.chmod(scratch, 0o755)
         try:
@@ -184,8 +179,9 @@ def build_env(
                 os.replace(final, trash / "env")
                 shutil.rmtree(trash, ignore_errors=True)
             os.replace(scratch, final)
+            clear_failure(eid)
         except EnvBuildError as err:
-            raise _save_failure(eid, scratch, err) from None
+            raise record_failure(snap, recipe, eid, err, scratch, profile).error(cached=False) from None
         except CodekilnError as err:
             raise EnvBuildError(
                 f"environment build failed: {err.message}", hint=err.hint, step="sandbox"
@@ -219,7 +215,8 @@ def _run_build(
             "install",
             "pytest is not installed in the venv",
             "\n".join(packages),
-            "add pytest to extra_deps in a profile",
+            "the detected test dependencies do not include pytest",
+            line="extra_deps: [pytest]",
         )
     on_step("baseline", "start")
     t = time.monotonic()
@@ -272,10 +269,32 @@ def _env_by_id(key: str, envs: list[EnvRecord]) -> EnvRecord | None:
     return hits[0] if hits else None
 
 
-def ensure_env(spec_or_id: str, *, backend: str = DEFAULT_BACKEND, on_step: StepHook = _quiet) -> EnvRecord:
-    """The environment with this env id (or prefix), else `build_env(spec_or_id)` (a cache hit if built)."""
-    env = _env_by_id(spec_or_id.strip(), list_envs())
-    return env if env is not None else build_env(spec_or_id, backend=backend, on_step=on_step)
+def ensure_env(
+    spec_or_id: str, *, backend: str = DEFAULT_BACKEND, redo: bool = False, on_step: StepHook = _quiet
+) -> EnvRecord:
+    """The environment with this env id (or prefix), else `build_env(spec_or_id)` (a cache hit if built,
+    the recorded failure if it failed, unless `redo`)."""
+    key = spec_or_id.strip()
+    env = _env_by_id(key, list_envs())
+    failed = find_failure(key) if env is None else None
+    if not redo and env is not None:
+        return env
+    if not redo and failed is not None:
+        raise failed.error()
+    target = env.snapshot_id if env else failed.snapshot_id if failed else key
+    return build_env(target, backend=backend, redo=redo, on_step=on_step)
+
+
+def find_env_failure(spec_or_id: str) -> FailedEnv | None:
+    """The recorded failed build for an env id (prefix), or the newest one of a snapshot spec or id."""
+    key = spec_or_id.strip()
+    failed = find_failure(key)
+    if failed is None:
+        try:
+            failed = find_failure(key, get_snapshot(key).id)
+        except RepoError:
+            return None
+    return failed
 
 
 def load_env(spec_or_id: str) -> EnvRecord:
@@ -288,6 +307,9 @@ def load_env(spec_or_id: str) -> EnvRecord:
     snap = get_snapshot(key)
     mine = [e for e in envs if e.snapshot_id == snap.id]
     if not mine:
+        failed = find_failure(key, snap.id)
+        if failed is not None:
+            raise failed.error()
         raise ConfigError(
             f"no environment built for {key!r}", hint=f"build it first: codekiln env build {key}"
         )

@@ -85,6 +85,21 @@ def load_profile(name_or_path: str | Path | None) -> Profile:
     return Profile()
 
 
+def profile_file(name_or_path: str | Path | None, project: str) -> tuple[Path, str]:
+    """(file, note): the profile file to edit for `project` and a note on it. A given .yaml path is that
+    file; else the user's profile (created if missing), which replaces a built-in one of the same name."""
+    if name_or_path is not None and Path(name_or_path).suffix in (".yaml", ".yml"):
+        return Path(name_or_path).resolve(), "the profile given with --profile"
+    stem = dist_name(str(name_or_path or project)) or "project"
+    user = home() / "profiles" / f"{stem}.yaml"
+    builtin = BUILTIN / f"{stem}.yaml"
+    if user.is_file():
+        return user, "your profile"
+    if builtin.is_file():
+        return user, f"create it: it replaces the built-in {builtin}, so copy that file's lines too"
+    return user, "create it if missing"
+
+
 def list_profiles() -> list[str]:
     """Names of the built-in and user profiles."""
     names = {p.stem for base in (BUILTIN, home() / "profiles") if base.is_dir() for p in base.glob("*.yaml")}

@@ -51,6 +51,9 @@ class Recipe(BaseModel):
     required: list[str] = Field(default_factory=list, description="must install, or the build fails")
     dep_sources: dict[str, str] = Field(default_factory=dict)
     dropped: dict[str, str] = Field(default_factory=dict)
+    skip: list[str] = Field(
+        default_factory=list, description="project names never installed, the project's own deps included"
+    )
     test: TestCommand
     runner: str = "pytest"
     test_source: str = ""
@@ -68,6 +71,8 @@ class Recipe(BaseModel):
             "test": self.test.model_dump(),
             "install_env": self.install_env,
         }
+        if self.skip:  # only when set, so that earlier environments keep their ids
+            parts["skip"] = self.skip
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
@@ -132,6 +137,7 @@ def make_recipe(snap: SnapshotRecord, profile: Profile) -> Recipe:
         required=[*pytest_reqs, *profile.extra_deps],
         dep_sources=found.sources | {d: f"profile {profile.name}" for d in profile.extra_deps},
         dropped=dropped,
+        skip=sorted(skip),
         test=command,
         runner=tests.runner,
         test_source=tests.source

@@ -30,6 +30,22 @@ from codekiln.sandbox import Bind, SandboxSpec
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 
 PIP_CACHE = "/pip-cache"
+# Prints the requirements of the project installed from /testbed (argv: extras, names to skip), each as
+# one word: the skip_deps route installs them itself after `pip install --no-deps -e /testbed`.
+_REQUIRES = """
+import importlib.metadata as md, re, sys
+from pip._vendor.packaging.requirements import Requirement
+extras, skip = [e for e in sys.argv[1].split(",") if e], set(sys.argv[2].split(","))
+for dist in md.distributions():
+    if "file:///testbed" not in (dist.read_text("direct_url.json") or ""):
+        continue
+    for line in dist.requires or []:
+        req = Requirement(line)
+        if re.sub(r"[-_.]+", "-", req.name).lower() in skip:
+            continue
+        if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in ["", *extras]):
+            print(str(req).split(";")[0].replace(" ", ""))
+"""
 
 
 def _python_binds(prefix: str) -> list[Bind]:
@@ -56,12 +72,14 @@ class Builder:
             fh.write(text)
         return text
 
-    def fail(self, step: str, message: str, log: str, hint: str) -> EnvBuildError:
+    def fail(self, step: str, message: str, log: str, hint: str, line: str = "") -> EnvBuildError:
+        """The error for a failed step; `line` is the profile line that would fix it, when known."""
         return EnvBuildError(
             f"environment build failed at step '{step}': {message}\n--- log tail ---\n{tail(log, 25)}",
             hint=hint,
             step=step,
             log_tail=tail(log, 25),
+            profile_line=line,
         )
 
     def sh(
@@ -77,7 +95,9 @@ class Builder:
                 "venv",
                 "could not create the virtualenv",
                 log,
-                "check that the interpreter has the venv module (Debian: apt-get install python3-venv)",
+                "check that the interpreter has the venv module (Debian: apt-get install python3-venv), "
+                "or build with another one",
+                "python: python3.X",
             )
 
     def pip(self, sb: Sandbox, args: list[str], env: dict[str, str] | None = None) -> tuple[bool, str]:
@@ -90,11 +110,26 @@ class Builder:
         with (self.logs / "install.log").open("a") as fh:
             fh.write(log)
 
+    def project(self, sb: Sandbox, extras: list[str]) -> list[str]:
+        """pip arguments that install the project: `-e /testbed[extras]`, or, when the profile skips
+        deps, the project without deps (`--no-deps`) and then its declared requirements but those."""
+        target = f"{WORKDIR}[{','.join(extras)}]" if extras else WORKDIR
+        if not self.recipe.skip:
+            return ["-e", target]
+        ok, log = self.pip(sb, ["--no-deps", "-e", target], dict(self.recipe.install_env))
+        if not ok:
+            raise self.fail(
+                "install", "pip could not install the project (without its deps)", log, "see the log"
+            )
+        argv = [f"{VENV_DIR}/bin/python", "-c", _REQUIRES, ",".join(extras), ",".join(self.recipe.skip)]
+        res = sb.exec(argv, timeout=120, cwd=WORKDIR)
+        self.log("install", res, argv)
+        return res.stdout.split()  # requirement lines without spaces (see _REQUIRES)
+
     def install_packages(self, sb: Sandbox) -> None:
         r = self.recipe
-        target = f"{WORKDIR}[{','.join(r.extras)}]" if r.extras else WORKDIR
         env = dict(r.install_env)
-        ok, log = self.pip(sb, ["-e", target, *r.required, *r.deps], env)
+        ok, log = self.pip(sb, [*self.project(sb, r.extras), *r.required, *r.deps], env)
         if ok:
             return
         missing = {dist_name(m) for m in re.findall(r"No matching distribution found for (\S+)", log)}
@@ -107,21 +142,37 @@ class Builder:
                 hint,
             )
         # One resolve failed: install the project, the required deps, then each optional dep alone.
-        ok, log = self.pip(sb, ["-e", target, *r.required], env)
+        ok, log = self.pip(sb, [*self.project(sb, r.extras), *r.required], env)
         if not ok and r.extras:
             self.skipped[f"[{','.join(r.extras)}]"] = "the project's extras failed to install"
-            ok, log = self.pip(sb, ["-e", WORKDIR, *r.required], env)
+            ok, log = self.pip(sb, [*self.project(sb, []), *r.required], env)
         if not ok:
-            hint = "see the log; a profile can pin deps (extra_deps), drop them (skip_deps) or pick another `python:`"
-            if "requires a different Python" in log:
-                hint = "the project does not support this Python: set `python: python3.X` in its profile"
-            raise self.fail(
-                "install", "pip could not install the project and its required test deps", log, hint
-            )
+            raise self._install_failure(log)
         for dep in r.deps:
             ok, dep_log = self.pip(sb, [dep])
             if not ok:
                 self.skipped[dep] = tail(dep_log, 3).splitlines()[0] if dep_log.strip() else "install failed"
+
+    def _install_failure(self, log: str) -> EnvBuildError:
+        message = "pip could not install the project and its required test deps"
+        missing = sorted({dist_name(m) for m in re.findall(r"No matching distribution found for (\S+)", log)})
+        if "requires a different Python" in log:
+            hint = "the project does not support this Python: build with one it supports"
+            return self.fail("install", message, log, hint, "python: python3.X")
+        if missing:
+            hint = (
+                f"{', '.join(missing)} cannot be found on the package index, and the project requires it: "
+                "if the tests can run without it, skip it"
+            )
+            return self.fail(
+                "install",
+                f"{message}: {', '.join(missing)} not found",
+                log,
+                hint,
+                f"skip_deps: [{', '.join(missing)}]",
+            )
+        hint = "see the log; a profile can pin deps (extra_deps), drop them (skip_deps) or pick another `python:`"
+        return self.fail("install", message, log, hint)
 
     def freeze(self, sb: Sandbox) -> list[str]:
         """`pip freeze --all`, editable installs written as `name==version (editable PATH)`."""
@@ -145,10 +196,13 @@ class Builder:
         with (self.logs / "baseline.log").open("a") as fh:
             fh.write(f"$ pytest {' '.join(self.recipe.test.args)}\n{run.log_tail}\n[exit {run.exit_code}]\n")
         if run.error:
-            hint = (
-                "the test command may be wrong: set test_args in a profile, or add missing deps (extra_deps)"
-            )
-            raise self.fail("baseline", run.error, run.log_tail, hint)
+            module = re.search(r"No module named '([\w.]+)'", run.log_tail)
+            if module:
+                dep = module[1].split(".")[0]
+                hint = f"the tests import {dep}, which is not installed: add it to the test deps"
+                raise self.fail("baseline", run.error, run.log_tail, hint, f"extra_deps: [{dep}]")
+            hint = "the test command may be wrong: give pytest's arguments (the test paths) in a profile"
+            raise self.fail("baseline", run.error, run.log_tail, hint, "test_args: [tests]")
         return run
 
 

@@ -240,6 +240,11 @@ class _ServedModel:
         self._checked = True
         return self.model
 
+    def probe(self) -> None:
+        """Check once, before any episode, that the server answers and serves the model: a ModelError
+        naming the URL and how to start a server otherwise (the rollout engine calls this)."""
+        self._model_name()
+
 
 class OpenAIChatModel(_ServedModel):
     """Native tool calling: the server renders the template and parses tool calls."""

@@ -141,9 +141,15 @@ def evaluate_predictions(
     out.mkdir(parents=True, exist_ok=True)
     if redo:
         (out / RESULTS).unlink(missing_ok=True)
+    preds = read_predictions(predictions)  # a malformed file fails before anything is loaded or graded
     by_id = _tasks_by_id(tasks)
-    preds = read_predictions(predictions)
     unknown = sorted({p.instance_id for p in preds if p.instance_id not in by_id})
+    if len(unknown) == len({p.instance_id for p in preds}):
+        raise ConfigError(
+            f"none of the {len(preds)} predictions in {predictions} names a task in {tasks} "
+            f"(e.g. {unknown[0]!r}; the tasks are e.g. {next(iter(by_id), 'none')!r})",
+            hint="give the tasks directory the predictions were made for (--tasks)",
+        )
     done = {r.key for r in read_results(out)}
     jobs = [
         (by_id[p.instance_id], p.model_patch,

@@ -152,38 +152,68 @@ def result_from_grade(
     )
 
 
+PREDICTION_HINT = (
+    'one JSON object per line: {"instance_id": ..., "model_name_or_path": ..., "model_patch": ...} '
+    "(model_patch may be empty or null for no patch)"
+)
+
+
+def _prediction(row: Any, where: str) -> Prediction:
+    """One row as a Prediction, or a ConfigError naming `where` (file and line) and what is wrong."""
+    if not isinstance(row, dict):
+        raise ConfigError(
+            f"{where}: a prediction must be a JSON object, got {type(row).__name__}", hint=PREDICTION_HINT
+        )
+    missing = [k for k in ("instance_id", "model_patch") if k not in row]
+    if missing:
+        raise ConfigError(f"{where}: the prediction has no {' and no '.join(missing)}", hint=PREDICTION_HINT)
+    if not isinstance(row["instance_id"], str) or not row["instance_id"].strip():
+        raise ConfigError(f"{where}: instance_id must be a non-empty string", hint=PREDICTION_HINT)
+    if row["model_patch"] is not None and not isinstance(row["model_patch"], str):
+        raise ConfigError(
+            f"{where}: model_patch must be a string (a unified diff) or null", hint=PREDICTION_HINT
+        )
+    return Prediction(
+        instance_id=row["instance_id"],
+        model_name_or_path=str(row.get("model_name_or_path") or "unknown"),
+        model_patch=row["model_patch"] or "",
+    )
+
+
 def read_predictions(path: Path) -> list[Prediction]:
-    """Predictions from JSONL or a JSON list; repeats of (instance_id, model) become samples 0, 1, ..."""
+    """Predictions from JSONL or a JSON list; repeats of (instance_id, model) become samples 0, 1, ...
+    A malformed row (bad JSON, not an object, no instance_id or model_patch) is a ConfigError naming the
+    file and line: one bad line never silently shrinks what gets graded."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no predictions file at {path}", hint="give a JSONL file of SWE-bench predictions")
     text = path.read_text()
-    rows: list[Any]
+    out: list[Prediction] = []
     if text.lstrip().startswith("["):
         try:
             rows = json.loads(text)
         except ValueError as err:
             raise ConfigError(
-                f"{path} is not valid JSON: {err}", hint="write one JSON object per line"
+                f"{path}:{getattr(err, 'lineno', '?')}: not valid JSON: {err}", hint=PREDICTION_HINT
             ) from err
+        out = [_prediction(row, f"{path}: item {i}") for i, row in enumerate(rows, start=1)]
     else:
-        rows = list(iter_jsonl(path))
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as err:
+                raise ConfigError(
+                    f"{path}:{lineno}: not valid JSON ({err}): {line[:80]}", hint=PREDICTION_HINT
+                ) from err
+            out.append(_prediction(row, f"{path}:{lineno}"))
+    if not out:
+        raise ConfigError(f"{path} holds no predictions", hint=PREDICTION_HINT)
     seen: dict[tuple[str, str], int] = {}
-    out = []
-    for row in rows:
-        if not isinstance(row, dict) or not row.get("instance_id"):
-            raise ConfigError(
-                f"{path}: a prediction lacks instance_id",
-                hint="rows need instance_id, model_name_or_path and model_patch",
-            )
-        pred = Prediction(
-            instance_id=str(row["instance_id"]),
-            model_name_or_path=str(row.get("model_name_or_path") or "unknown"),
-            model_patch=row.get("model_patch") or "",
-        )
+    for pred in out:
         pred.sample = seen.get((pred.instance_id, pred.model_name_or_path), 0)
         seen[(pred.instance_id, pred.model_name_or_path)] = pred.sample + 1
-        out.append(pred)
     return out
 
 

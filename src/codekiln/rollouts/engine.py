@@ -19,7 +19,8 @@ Resuming: rerun the same command after any interruption (Ctrl-C, `kill -9`, a cr
 scratch (its partial file is overwritten), so no pair is ever written twice. `n` and `limit` may be
 raised between runs; the model, scaffold, format, turn limit, temperature and seed may not
 (`manifest.json`), unless `redo` starts the directory over. Infrastructure failures (sandbox, model
-server, grader) are recorded as masked rollouts, never scored 0.
+server, grader) are recorded as masked rollouts, never scored 0; a served model is probed before the
+first episode, and a run whose every episode so far failed for one such cause stops (see `infra`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from codekiln.formats import get_format
 from codekiln.models import DEFAULT_FORMAT, make_model
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.controls import control_model, is_control
+from codekiln.rollouts.infra import infra_stop_cause, probe_model, stop_error
 from codekiln.rollouts.records import Rollout
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.datasets import read_parquet_tasks, read_tasks
@@ -106,6 +108,7 @@ class RolloutStats:
     graded: int = 0
     masked: int = 0
     errors: list[str] = field(default_factory=list)
+    infra_cause: str = ""  # set when every episode of this (short) run was masked for this one reason
     steps: int = 0
     running: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -369,9 +372,14 @@ def run_rollouts(
         stats.resumed = stats.done
         pending = [(t, s) for t, s in plan if (t.instance_id, s) not in done]
         engine = Engine(config, stats, on_progress)
+        if pending and not is_control(config.model):  # a server that is down stops the run here
+            probe_model(engine.policy.model_for(pending[0][0], config.seed), config.model)
         for task, _ in pending:
             engine.env_for(task)  # a missing environment stops the run before any episode
         on_progress(stats)
+        # Masked rollouts are held back while every episode of this run so far is masked: if they share
+        # one cause the run stops (they are not written, so the rerun after the fix redoes them).
+        held: list[Rollout] | None = []
         for outcome in LocalExecutor(config.workers).map(engine.episode, pending, desc="rollouts"):
             task, sample = outcome.item
             if outcome.value is None:
@@ -381,11 +389,31 @@ def run_rollouts(
                 )
                 on_progress(stats)
                 continue
-            append_jsonl(out / ROLLOUTS, [outcome.value])
-            episode_path(out, task.instance_id, sample).unlink(missing_ok=True)
             stats.add(outcome.value.reward)
             on_progress(stats)
+            if held is not None and outcome.value.reward.masked:
+                held.append(outcome.value)
+                cause = infra_stop_cause(held)
+                if cause is not None:
+                    _stop(out, held, cause)
+                continue
+            _write(out, [*(held or []), outcome.value])
+            held = None
+        stats.infra_cause = infra_stop_cause(held or [], ended=True) or ""
+        _write(out, held or [])
         return stats
+
+
+def _write(out: Path, rollouts: list[Rollout]) -> None:
+    append_jsonl(out / ROLLOUTS, rollouts)
+    for r in rollouts:
+        episode_path(out, r.instance_id, r.sample).unlink(missing_ok=True)
+
+
+def _stop(out: Path, held: list[Rollout], cause: str) -> None:
+    for r in held:
+        episode_path(out, r.instance_id, r.sample).unlink(missing_ok=True)
+    raise stop_error(len(held), cause)
 
 
 def read_rollouts(out: Path) -> list[Rollout]:
