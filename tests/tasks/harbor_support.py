@@ -86,3 +86,34 @@ def run_trial(image: str, task_dir: Path, agent_commands: str, out: Path) -> tup
 
 def remove_image(tag: str) -> None:
     subprocess.run([*PODMAN, "rmi", "--force", tag], capture_output=True)
+
+
+HARBOR_DOCKERFILE = """FROM localhost/codekiln-trixie:python3
+RUN python3 -m venv /opt/harbor && PIP_CERT=/host-ca.crt /opt/harbor/bin/pip install --no-cache-dir harbor==0.25.0
+"""
+
+
+def ensure_harbor_image(scratch: Path) -> str:
+    """An image with harbor==0.25.0 (Debian trixie's Python 3.13: harbor needs >= 3.12, this host has
+    3.11). Built once (debootstrap ~40 s, pip ~70 s) and kept; the host's CA bundle is bound for pip."""
+    if proc.run([*PODMAN, "image", "exists", HARBOR_IMAGE], timeout=60).exit_code == 0:
+        return HARBOR_IMAGE
+    rootfs = scratch / "rootfs"
+    res = proc.run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
+                    "trixie", str(rootfs), "http://deb.debian.org/debian"], timeout=900)  # fmt: skip
+    assert res.exit_code == 0, f"debootstrap failed (apt-get install debootstrap): {res.stderr[-2000:]}"
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    subprocess.run(
+        [*PODMAN, "import", "-", "localhost/codekiln-trixie:python3"], stdin=tar.stdout, check=True
+    )
+    tar.wait()
+    (scratch / "Dockerfile").write_text(HARBOR_DOCKERFILE)
+    podman("build", *RUN_FLAGS, "--network", "host", "-v", "/etc/ssl/certs/ca-certificates.crt:/host-ca.crt:ro",
+           "-t", HARBOR_IMAGE, str(scratch), timeout=1200)  # fmt: skip
+    return HARBOR_IMAGE
+
+
+def harbor(tasks_dir: Path, script: str) -> proc.ProcResult:
+    """Run a shell script in the harbor image with `tasks_dir` at /tasks (read-only), no network."""
+    return proc.run([*PODMAN, "run", "--rm", *RUN_FLAGS, "--network", "none", "-v", f"{tasks_dir}:/tasks:ro",
+                     HARBOR_IMAGE, "sh", "-c", script], timeout=300)  # fmt: skip

@@ -87,7 +87,11 @@ def reject_reason(
         return f"{rel}: creates an executable file"
     if not policy.allow_binary and (b"\0" in data or not _is_utf8(data)):
         return f"{rel}: binary content"
-    if not policy.allow_mode_changes and original_executable is not None and original_executable != executable:
+    if (
+        not policy.allow_mode_changes
+        and original_executable is not None
+        and original_executable != executable
+    ):
         return f"{rel}: changes the file's mode"
     return None
 
@@ -154,7 +158,11 @@ def shadowing(
             name = top.removesuffix(".py") if len(parts) == len(base) + 1 else top
             name = name.split(".", 1)[0] if name.endswith((".so", ".pyd")) else name
             existing = PurePosixPath(*base, top)
-            if name in installed and not exists(str(existing)) and not exists(str(existing.with_suffix(".py"))):
+            if (
+                name in installed
+                and not exists(str(existing))
+                and not exists(str(existing.with_suffix(".py")))
+            ):
                 out[rel] = name
                 break
     return out

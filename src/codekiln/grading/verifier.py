@@ -163,9 +163,7 @@ class Verifier:
             self.venv, lambda folder: f"{folder}/__init__.py" in self.manifest, self.task["tests"],
             self.task["workdir"],
         )  # fmt: skip
-        shadows = pathrules.shadowing(
-            new, roots, pathrules.installed_modules(self.venv), self.in_snapshot
-        )
+        shadows = pathrules.shadowing(new, roots, pathrules.installed_modules(self.venv), self.in_snapshot)
         protected = sorted({rel for rel in touched if pathrules.is_protected(rel)} | set(shadows))
         for rel in protected:
             what = f"shadows the installed module {shadows[rel]}" if rel in shadows else "protected path"
@@ -247,9 +245,7 @@ class Verifier:
         verdict["log"] = stdout
         if timed_out:
             return {**verdict, "outcome": "timeout", "reason": "timeout", "detail": f"passed {timeout:.0f} s"}
-        data, evidence = guard_check.check_run(
-            stdout, proc.returncode, nonce, _read(results), _read(junit)
-        )
+        data, evidence = guard_check.check_run(stdout, proc.returncode, nonce, _read(results), _read(junit))
         statuses = {str(k): str(v) for k, v in ((data or {}).get("statuses") or {}).items()}
         evidence += guard_check.canary_evidence(expected, statuses)
         recorded = len(statuses)
@@ -341,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     (logs / "test_output.txt").write_text(verdict.pop("log", ""), encoding="utf-8")
     (logs / "grade.json").write_text(json.dumps(verdict, indent=2, sort_keys=True), encoding="utf-8")
     (logs / "reward.txt").write_text("1\n" if verdict["resolved"] else "0\n")
-    print(f"codekiln verifier: {verdict['outcome']} {verdict.get('reason', '')} {verdict.get('detail', '')[:500]}")
+    print(
+        f"codekiln verifier: {verdict['outcome']} {verdict.get('reason', '')} {verdict.get('detail', '')[:500]}"
+    )
     return 0
 
 

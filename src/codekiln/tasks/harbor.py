@@ -182,7 +182,8 @@ def export_harbor_task(
     if env is None:
         if not task.environment_id:
             raise TaskError(
-                f"{task.instance_id} names no environment", hint="pass env= or rebuild the task with codekiln synth"
+                f"{task.instance_id} names no environment",
+                hint="pass env= or rebuild the task with codekiln synth",
             )
         env = load_env(task.environment_id)
     root = Path(out_dir) / task.instance_id

@@ -27,8 +27,8 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from codekiln.envs import EnvRecord
 import codekiln.grading
+from codekiln.envs import EnvRecord
 from codekiln.grading import pathrules
 from codekiln.grading.guard import Isolation
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
@@ -162,7 +162,11 @@ def verifier_settings(
         "hidden_tests": task.hidden_tests,
         "workdir": WORKDIR,
         "venv": VENV_DIR,
-        "isolation": {"config": iso.config, "plugins": list(iso.plugins), "function_prefix": iso.function_prefix},
+        "isolation": {
+            "config": iso.config,
+            "plugins": list(iso.plugins),
+            "function_prefix": iso.function_prefix,
+        },
         "pytest_options": env.test.argv([])[3:],
         "env": dict(env.test.env),
         "timeout_s": timeout_s,
@@ -176,7 +180,9 @@ def verifier_files(
     """tests/codekiln/: the standalone verifier, its modules, its settings and the pre-agent state."""
     settings = verifier_settings(task, env, timeout_s=timeout_s, policy=policy or GradePolicy())
     grading = Path(str(codekiln.grading.__file__)).parent
-    out: dict[str, str | bytes] = {f"{VERIFIER_DIR}/{name}": (grading / name).read_bytes() for name in SHIPPED}
+    out: dict[str, str | bytes] = {
+        f"{VERIFIER_DIR}/{name}": (grading / name).read_bytes() for name in SHIPPED
+    }
     out[f"{VERIFIER_DIR}/task.json"] = json.dumps(settings, indent=1, sort_keys=True) + "\n"
     out[f"{VERIFIER_DIR}/state.json"] = json.dumps(verifier_state(task, env), sort_keys=True) + "\n"
     return out
