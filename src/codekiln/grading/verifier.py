@@ -120,8 +120,9 @@ class Verifier:
 
     def touched(self) -> dict[str, str]:
         """Paths the agent changed, with their kind now (file, symlink, other, deleted)."""
-        for cache in list(self.root.rglob("__pycache__")):
-            _remove(cache)
+        for folder, dirs, _files in os.walk(self.root):  # never follows symlinks
+            if "__pycache__" in dirs and not Path(folder, "__pycache__").is_symlink():
+                shutil.rmtree(Path(folder, "__pycache__"))
         _remove(self.root / ".git")
         now = tree_state(self.root)
         out = {rel: "deleted" for rel in self.manifest if rel not in now}
