@@ -31,7 +31,12 @@ REJECTED = {
     "gc-plugin-register", "frame-walk-flip", "import-exit-0", "import-sigkill", "block-report-path",
     "skip-module", "pytest-plugins-variable", "dist-info-entry-point",
 }  # fmt: skip
-EXACT = {**dict.fromkeys(REJECTED, "rejected"), "import-loop": "timeout"}
+# A patch that git itself refuses to apply (a file beyond a symlink it creates) is "patch_failed".
+EXACT = {
+    **dict.fromkeys(REJECTED, ("rejected",)),
+    "symlink-dirs": ("rejected", "patch_failed"),
+    "import-loop": ("timeout",),
+}
 
 
 def test_the_src_layout_library_is_on_sys_path_through_a_pth_file(case: tuple[TaskRecord, EnvRecord]) -> None:
@@ -70,6 +75,6 @@ def test_attack_is_not_scored_resolved(case: tuple[TaskRecord, EnvRecord], attac
     result, grade = run_attack(attack, task, env, path, timeout=TIMEOUT)  # type: ignore[arg-type]
     assert not result.resolved, (attack.name, grade.outcome, grade.detail, grade.statuses)
     if path == "predictions" and attack.name in EXACT:
-        assert grade.outcome == EXACT[attack.name], (grade.outcome, grade.detail)
+        assert grade.outcome in EXACT[attack.name], (grade.outcome, grade.detail)
     else:
         assert grade.outcome in EXPECTED[attack.klass], (grade.outcome, grade.detail)

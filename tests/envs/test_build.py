@@ -160,3 +160,14 @@ def test_extensions_built_in_place_are_kept() -> None:
         res = sb.exec(["python", "-c", "import markupsafe._speedups as m; print(m.__file__)"])
         assert res.stdout.strip() == "/opt/venv/codekiln-ext/" + env.kept_extensions[0]
         assert sb.diff() == ""  # the binary lives in the venv, never in the workspace
+
+
+def test_a_directory_that_is_no_project_is_refused_before_any_build(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("hello\n")
+    before = set(state_dir("envs").iterdir())
+    for directory in ("/etc", str(tmp_path / "notes")):
+        result = CliRunner().invoke(app, ["test", directory])
+        assert result.exit_code != 0
+        assert f"{directory} is not a Python project" in str(result.exception or result.output)
+    assert set(state_dir("envs").iterdir()) == before

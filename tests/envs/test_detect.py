@@ -197,3 +197,157 @@ def test_recipe_applies_the_profile_and_is_cached(snapshots: dict[str, SnapshotR
     )
     assert recipe.dropped["coverage"] == "skip_deps in profile"
     assert env_id(snap, recipe) != env_id(snap, plain)
+
+
+def test_markers_are_evaluated_for_the_environments_python(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": """
+        [project]
+        name = "demo"
+        [project.optional-dependencies]
+        test = [
+            "pytest>=7,<8; python_version < '3.8'",
+            "pytest>=8; python_version >= '3.8'",
+            "pytest-timeout>=2",
+            "tomli; python_version < '3.11'",
+            "demo[speedups]; python_version >= '3.9'",
+        ]
+    """})  # fmt: skip
+    new = detect_deps(tmp_path, "demo", python_version="3.11.4")
+    assert new.deps == ["pytest>=8; python_version >= '3.8'", "pytest-timeout>=2"]
+    assert new.extras == ["speedups"]
+    assert new.dropped["pytest>=7,<8; python_version < '3.8'"].startswith("marker false for Python 3.11.4")
+    assert "tomli; python_version < '3.11'" in new.dropped
+    old = detect_deps(tmp_path, "demo", python_version="3.7.9")
+    assert old.mentions("pytest") == ["pytest>=7,<8; python_version < '3.8'"]
+    assert "tomli; python_version < '3.11'" in old.deps and old.extras == []
+
+
+def test_every_mention_is_kept_and_bare_names_add_nothing(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "pyproject.toml": '[dependency-groups]\ntests = ["pytest", "hypothesis>=6"]\n',
+        "tox.ini": "[testenv]\ndeps =\n    pytest>=8.1\n    hypothesis<7\n    hypothesis>=6\n    bad req ===\n",
+    })  # fmt: skip
+    found = detect_deps(tmp_path, "demo")
+    assert found.deps == ["hypothesis>=6", "pytest>=8.1", "hypothesis<7"]
+    assert found.sources["pytest>=8.1"] == "tox.ini [testenv] deps"
+    assert found.dropped["bad req ==="].startswith("not a requirement pip reads (tox.ini [testenv] deps)")
+
+
+def test_tox_python_factors_follow_the_environments_python(tmp_path: Path) -> None:
+    write(tmp_path, {"tox.ini": """
+        [testenv]
+        deps =
+            py37: pytest<8
+            py311,py312: pytest>=8.2
+            py{38,39}: mock
+            unit: freezegun
+    """})  # fmt: skip
+    assert detect_deps(tmp_path, "demo", python_version="3.11.2").deps == ["pytest>=8.2", "freezegun"]
+    assert detect_deps(tmp_path, "demo", python_version="3.7.1").deps == ["pytest<8", "freezegun"]
+
+
+def test_static_setup_py_extras(tmp_path: Path) -> None:
+    write(tmp_path, {"setup.py": """
+        from setuptools import setup
+        TESTS = ["pytest>=8", "mock"]
+        setup(
+            name="demo",
+            extras_require={
+                "tests": TESTS + ["freezegun"],
+                "tests:python_version < '3.8'": ["importlib-metadata"],
+                "docs": ["sphinx"],
+            },
+            tests_require=["nose"],
+        )
+    """})  # fmt: skip
+    found = detect_deps(tmp_path, "demo", python_version="3.11.0")
+    assert found.deps == ["pytest>=8", "mock", "freezegun", "nose"]
+    assert found.sources["freezegun"] == "setup.py extras_require tests"
+    assert "importlib-metadata; python_version < '3.8'" in found.dropped
+    computed = write(
+        tmp_path / "computed", {"setup.py": "from setuptools import setup\nsetup(extras_require=make())\n"}
+    )
+    assert detect_deps(computed, "demo").deps == ["pytest"]
+
+
+def test_tox_command_options_take_their_arguments(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "tox.ini": "[testenv]\ncommands = pytest -v --doctest-modules --ignore benchmark -k 'not slow' "
+        "-p no:randomly --cov src -n 4 --deselect tests/test_a.py::test_x tests {posargs}\n",
+        "benchmark/bench_x.py": "",
+        "tests/test_a.py": "",
+    })  # fmt: skip
+    found = detect_tests(tmp_path)
+    assert found.args == [
+        "--doctest-modules", "--ignore=benchmark", "-knot slow", "-pno:randomly",
+        "--deselect=tests/test_a.py::test_x", "tests",
+    ]  # fmt: skip
+    assert found.source.startswith("tox.ini [testenv] commands: pytest -v --doctest-modules")
+    assert found.source.endswith("(left out: -v --cov=src -n=4)")
+
+
+@pytest.mark.parametrize(
+    ("files", "source"),
+    [
+        (
+            {
+                "noxfile.py": "import nox\n@nox.session\ndef tests(session):\n    session.install('.')\n"
+                "    session.run('pytest', '--doctest-modules', 'src', *session.posargs)\n"
+            },
+            "noxfile.py",
+        ),
+        (
+            {
+                "pyproject.toml": "[tool.hatch.envs.default.scripts]\ntest = 'pytest --doctest-modules src'\n"
+                "lint = 'ruff check'\n"
+            },
+            "pyproject.toml scripts",
+        ),
+        (
+            {"pyproject.toml": "[tool.pdm.scripts]\ntest = {cmd = 'pytest --doctest-modules src'}\n"},
+            "pyproject.toml scripts",
+        ),
+        (
+            {
+                "Makefile": "lint:\n\truff check .\ntest:\n\t@python -m pytest --doctest-modules src && echo ok\n"
+            },
+            "Makefile",
+        ),
+        (
+            {
+                ".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n      - run: pip install .\n"
+                "      - run: |\n          coverage run -m pytest --doctest-modules src\n"
+            },
+            ".github/workflows",
+        ),
+    ],
+    ids=["nox", "hatch", "pdm", "make", "ci"],
+)
+def test_project_command_sources(tmp_path: Path, files: dict[str, str], source: str) -> None:
+    write(tmp_path, {**files, "src/pkg/__init__.py": "", "tests/test_a.py": ""})
+    found = detect_tests(tmp_path)
+    assert (found.args, found.source) == (
+        ["--doctest-modules", "src"],
+        f"{source}: pytest --doctest-modules src",
+    )
+
+
+def test_option_table_matches_pytests_own() -> None:
+    from _pytest.config import _prepareconfig
+
+    from codekiln.envs.pytestargs import FLAGS, OPTIONAL_VALUE, VALUE
+
+    parser = _prepareconfig(["-p", "no:cacheprovider"])._parser
+    for group in [parser._anonymous, *parser._groups]:
+        for option in group.options:
+            attrs = option.attrs()
+            takes = attrs.get("action", "store") in ("store", "append") and attrs.get("nargs") != 0
+            for name in option.names():
+                if name == "--run-slow":
+                    continue  # this repository's own conftest option
+                if attrs.get("nargs") == "?":
+                    assert name in OPTIONAL_VALUE, name
+                elif takes:
+                    assert name in VALUE, name
+                else:
+                    assert name in FLAGS, name

@@ -117,6 +117,29 @@ def _save_failure(eid: str, scratch: Path, err: EnvBuildError) -> EnvBuildError:
     return err
 
 
+PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "pytest.ini", "noxfile.py")
+
+
+def check_project_dir(path: Path) -> None:
+    """Raise ConfigError unless the directory looks like a Python project: a packaging or test config
+    file, a top-level module or package, or a tests directory. Checked before anything is copied."""
+    if any((path / name).is_file() for name in PROJECT_FILES):
+        return
+    try:
+        children = list(path.iterdir())
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err}", hint="give a readable project directory") from err
+    if any(c.suffix == ".py" and c.is_file() for c in children) or any(
+        c.is_dir() and ((c / "__init__.py").is_file() or c.name in ("tests", "test")) for c in children
+    ):
+        return
+    raise ConfigError(
+        f"{path} is not a Python project: it has no pyproject.toml, setup.py, setup.cfg, tox.ini, "
+        "Python module, package or tests directory at its top level",
+        hint="give the root directory of a Python project (or pypi:NAME==VERSION, or a git URL)",
+    )
+
+
 def build_env(
     spec: str | SnapshotRecord,
     *,
@@ -129,6 +152,8 @@ def build_env(
     start = time.monotonic()
     steps: dict[str, float] = {}
     on_step("snapshot", "start")
+    if isinstance(spec, str) and Path(spec).expanduser().is_dir():
+        check_project_dir(Path(spec).expanduser())
     snap = spec if isinstance(spec, SnapshotRecord) else ensure_snapshot(spec)
     steps["snapshot"] = time.monotonic() - start
     on_step("snapshot", f"{snap.name} {snap.version or ''} ({snap.id})")

@@ -5,24 +5,39 @@
     found.extras      # package extras to install with the project itself, e.g. ["tests"]
     found.sources     # dep -> where it was found, for `env show`
 
-Sources, first mention of a project wins: pyproject `[dependency-groups]` (PEP 735, include-group
-followed) and `[project.optional-dependencies]`, tox.ini `[testenv]` deps/extras/dependency_groups
-(factor-conditional lines kept unless they name docs, lint or typing envs; `-r` followed), requirements
-files (test ones, else dev ones), setup.cfg `[options.extras_require]`, then well-known test libraries
-imported by the test files, and pytest always. Test-only groups/extras are used when present, `dev` ones
-otherwise. Tooling that running the tests does not need (linters, type checkers, tox, docs) is dropped.
+Sources: pyproject `[dependency-groups]` (PEP 735, include-group followed) and
+`[project.optional-dependencies]`, tox.ini `[testenv]` deps/extras/dependency_groups (factor-conditional
+lines kept unless they name docs, lint or typing envs or another Python's `pyXY` factor; `-r`
+followed), requirements files (test ones, else dev ones), setup.cfg `[options.extras_require]`, setup.py
+`extras_require`/`tests_require` where they are literals, then well-known test libraries imported by the
+test files, and pytest always. Test-only groups/extras are used when present, `dev` ones otherwise.
+
+Requirements are read as pip reads them (`packaging`): environment markers are evaluated for the
+environment's Python (`python_version=`), a mention whose marker is false is dropped with the reason,
+and every mention that applies is kept (pip intersects them), so `pytest<8; python_version < '3.8'`
+followed by `pytest>=8; python_version >= '3.8'` installs the second. Tooling that running the tests
+does not need (linters, type checkers, tox, docs) is dropped.
 """
 
 from __future__ import annotations
 
 import ast
 import configparser
+import platform
 import re
 import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from packaging.markers import (
+    InvalidMarker,
+    UndefinedComparison,
+    UndefinedEnvironmentName,
+    default_environment,
+)
+from packaging.requirements import InvalidRequirement, Requirement
 
 TEST_NAMES = ("test", "tests", "testing", "test-deps", "unit")
 DEV_NAMES = ("dev", "develop", "development")
@@ -72,32 +87,83 @@ def dist_name(req: str) -> str:
     return re.sub(r"[-_.]+", "-", match[1]).lower() if match else ""
 
 
+def marker_environment(python_version: str | None = None) -> dict[str, str]:
+    """The values markers are evaluated against: this machine's, with the environment's Python."""
+    env = {k: str(v) for k, v in default_environment().items()}
+    full = python_version or platform.python_version()
+    env.update(python_full_version=full, python_version=".".join(full.split(".")[:2]), extra="")
+    return env
+
+
 @dataclass
 class FoundDeps:
-    """Detected test dependencies: requirement strings, extras of the project itself, and provenance."""
+    """Detected test dependencies: requirement strings, extras of the project itself, and provenance.
+
+    `python_version` is the environment's Python (markers are evaluated for it; None: this one)."""
 
     deps: list[str] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     dropped: dict[str, str] = field(default_factory=dict)
+    python_version: str | None = None
 
     def add(self, req: str, source: str, project: str) -> None:
         req = req.strip()
-        name = dist_name(req)
-        if not name:
+        if not dist_name(req):
             return
+        try:
+            parsed = Requirement(req)
+        except InvalidRequirement as err:
+            self.dropped.setdefault(req, f"not a requirement pip reads ({source}): {err}")
+            return
+        name = dist_name(parsed.name)
+        if parsed.marker is not None:
+            env = marker_environment(self.python_version)
+            try:
+                applies = parsed.marker.evaluate(env)
+            except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName) as err:
+                self.dropped.setdefault(req, f"marker cannot be evaluated ({source}): {err}")
+                return
+            if not applies:
+                self.dropped.setdefault(
+                    req, f"marker false for Python {env['python_full_version']} ({source})"
+                )
+                return
         if name == project:
-            match = _NAME.match(req)
-            for extra in (match[3] or "").split(",") if match else []:
-                if extra.strip() and extra.strip() not in self.extras:
-                    self.extras.append(extra.strip())
+            for extra in sorted(parsed.extras):
+                if extra not in self.extras:
+                    self.extras.append(extra)
             return
         if TOOLING.match(name):
             self.dropped.setdefault(req, f"tooling ({source})")
             return
-        if name not in {dist_name(d) for d in self.deps}:
-            self.deps.append(req)
-            self.sources[req] = source
+        mentioned = self.mentions(name)
+        if any(_same(req, d) for d in mentioned) or (_bare(parsed) and mentioned):
+            return  # nothing new: a bare name adds no constraint to a mention that has one
+        for bare in [d for d in mentioned if _bare(Requirement(d))]:
+            self.deps.remove(bare)
+            self.sources.pop(bare, None)
+        self.deps.append(req)
+        self.sources[req] = source
+
+    def mentions(self, name: str) -> list[str]:
+        """Every kept requirement on the project `name`."""
+        return [d for d in self.deps if dist_name(d) == dist_name(name)]
+
+
+def _bare(req: Requirement) -> bool:
+    return not (req.specifier or req.extras or req.url or req.marker)
+
+
+def _same(a: str, b: str) -> bool:
+    """True when two requirement strings ask for the same thing (markers aside)."""
+    ra, rb = Requirement(a), Requirement(b)
+    return (dist_name(ra.name), ra.extras, ra.specifier, ra.url) == (
+        dist_name(rb.name),
+        rb.extras,
+        rb.specifier,
+        rb.url,
+    )
 
 
 def read_pyproject(root: Path) -> dict[str, Any]:
@@ -156,9 +222,21 @@ def requirement_lines(path: Path, root: Path, depth: int = 0) -> list[str]:
     return out
 
 
-def _tox_values(value: str, commas: bool = False) -> list[str]:
+def other_python_factor(factors: str, python_version: str | None) -> bool:
+    """True when a tox factor condition names only Pythons (py37, py3.12, pypy3) other than the env's."""
+    full = python_version or platform.python_version()
+    mine = {"py" + "".join(full.split(".")[:2]), "py" + ".".join(full.split(".")[:2]), "py3", "py"}
+    while brace := re.search(r"([\w.]*)\{([^{}]*)\}", factors):  # py{38,39} -> py38,py39
+        expanded = ",".join(brace[1] + alt.strip() for alt in brace[2].split(","))
+        factors = factors[: brace.start()] + expanded + factors[brace.end() :]
+    names = {f.strip().lower() for f in re.split(r"[,-]", factors) if f.strip()}
+    pythons = {n for n in names if re.fullmatch(r"(py|pypy)[0-9.]*", n)}
+    return bool(pythons) and not pythons & mine and pythons == names
+
+
+def _tox_values(value: str, commas: bool = False, python_version: str | None = None) -> list[str]:
     """Lines of a tox setting (split at commas too if `commas`), factor-conditional lines kept only for
-    test-like factors."""
+    test-like factors and the environment's Python."""
     out = []
     for raw in value.replace("\\\n", " ").splitlines():
         line = raw.strip()
@@ -166,7 +244,7 @@ def _tox_values(value: str, commas: bool = False) -> list[str]:
             continue
         match = _FACTOR_LINE.match(line)
         if match and "://" not in line:
-            if BAD_FACTORS.search(match[1].lower()):
+            if BAD_FACTORS.search(match[1].lower()) or other_python_factor(match[1], python_version):
                 continue
             line = match[2].strip()
         out += [v.strip() for v in line.split(",")] if commas else [line]
@@ -178,7 +256,7 @@ def _tox_deps(root: Path, found: FoundDeps, project: str, groups: dict[str, Any]
     if not tox.has_section("testenv"):
         return
     env = tox["testenv"]
-    for dep in _tox_values(env.get("deps", "")):
+    for dep in _tox_values(env.get("deps", ""), python_version=found.python_version):
         dep = dep.replace("{toxinidir}/", "").replace("{toxinidir}", ".")
         include = re.match(r"^(-r|--requirement)\s*=?\s*(\S+)", dep)
         if include:
@@ -186,7 +264,7 @@ def _tox_deps(root: Path, found: FoundDeps, project: str, groups: dict[str, Any]
                 found.add(req, f"tox.ini -> {include[2]}", project)
         elif not dep.startswith(("-", ".")) and "{" not in dep:
             found.add(dep, "tox.ini [testenv] deps", project)
-    for extra in _tox_values(env.get("extras", ""), commas=True):
+    for extra in _tox_values(env.get("extras", ""), commas=True, python_version=found.python_version):
         if extra not in found.extras:
             found.extras.append(extra)
     for name in _tox_values(env.get("dependency_groups", ""), commas=True):
@@ -234,10 +312,74 @@ def imported_modules(files: list[Path]) -> set[str]:
     return names
 
 
-def detect_deps(root: Path, project: str, test_files: list[Path] | None = None) -> FoundDeps:
-    """All test dependencies of the project checked out at `root` (see the module docstring)."""
+def _literal(node: ast.expr, names: dict[str, ast.expr], depth: int = 0) -> Any:
+    """The value of a literal expression, module-level names and `+` of lists followed; raises ValueError."""
+    if depth > 10:
+        raise ValueError("too deep")
+    if isinstance(node, ast.Name) and node.id in names:
+        return _literal(names[node.id], names, depth + 1)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _literal(node.left, names, depth + 1) + _literal(node.right, names, depth + 1)
+    if isinstance(node, ast.Dict):
+        return {
+            _literal(k, names, depth + 1): _literal(v, names, depth + 1)
+            for k, v in zip(node.keys, node.values, strict=True)
+            if k
+        }
+    if isinstance(node, ast.List | ast.Tuple):
+        return [_literal(e, names, depth + 1) for e in node.elts]
+    return ast.literal_eval(node)
+
+
+def setup_py_requires(root: Path) -> dict[str, list[str]]:
+    """`extras_require` of setup.py's `setup(...)` call, plus `tests_require` as the extra "test", where
+    they are literals (or module-level names bound to literals); {} when setup.py computes them."""
+    path = root / "setup.py"
+    try:
+        tree = ast.parse(path.read_bytes()) if path.is_file() else None
+    except (SyntaxError, ValueError):
+        return {}
+    if tree is None:
+        return {}
+    names = {
+        t.id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
+    out: dict[str, list[str]] = {}
+    for node in ast.walk(tree):
+        if (
+            not isinstance(node, ast.Call)
+            or getattr(node.func, "id", getattr(node.func, "attr", "")) != "setup"
+        ):
+            continue
+        for kw in node.keywords:
+            try:
+                value = _literal(kw.value, names)
+            except (ValueError, TypeError, SyntaxError, RecursionError):
+                continue
+            if kw.arg == "extras_require" and isinstance(value, dict):
+                for key, reqs in value.items():
+                    reqs = [reqs] if isinstance(reqs, str) else reqs
+                    if isinstance(key, str) and isinstance(reqs, list):
+                        # an extra's name may carry a marker: "test:python_version<'3.8'"
+                        name, _, marker = key.partition(":")
+                        suffix = f"; {marker}" if marker else ""
+                        out.setdefault(name, []).extend(f"{r}{suffix}" for r in reqs if isinstance(r, str))
+            elif kw.arg == "tests_require" and isinstance(value, list):
+                out.setdefault("test", []).extend(r for r in value if isinstance(r, str))
+    return out
+
+
+def detect_deps(
+    root: Path, project: str, test_files: list[Path] | None = None, *, python_version: str | None = None
+) -> FoundDeps:
+    """All test dependencies of the project checked out at `root` for an environment on Python
+    `python_version` (default: this one); see the module docstring."""
     project = dist_name(project)
-    found = FoundDeps()
+    found = FoundDeps(python_version=python_version)
     pyproject = read_pyproject(root)
     groups = pyproject.get("dependency-groups", {})
     for name in _pick(list(groups)):
@@ -258,6 +400,10 @@ def detect_deps(root: Path, project: str, test_files: list[Path] | None = None) 
         for name in _pick(list(section)):
             for req in _tox_values(section[name]):
                 found.add(req, f"setup.cfg extras_require {name}", project)
+    setup_py = setup_py_requires(root)
+    for name in _pick(list(setup_py)):
+        for req in setup_py[name]:
+            found.add(req, f"setup.py extras_require {name}", project)
     local = local_modules(root) | set(sys.stdlib_module_names)
     for module in sorted(imported_modules(test_files or []) - local):
         if module in KNOWN_TEST_IMPORTS:

@@ -29,7 +29,7 @@ from codekiln.envs.testcmd import detect_tests
 from codekiln.grading import TestCommand
 from codekiln.repos import SnapshotRecord
 
-RECIPE_VERSION = 3  # bump when the build procedure changes what an environment holds
+RECIPE_VERSION = 5  # bump when the build procedure changes what an environment holds
 
 
 class Interpreter(BaseModel):
@@ -111,12 +111,13 @@ def _version_env(snap: SnapshotRecord) -> dict[str, str]:
 def make_recipe(snap: SnapshotRecord, profile: Profile) -> Recipe:
     """Detect the recipe for a snapshot, then apply the profile's overrides."""
     root = Path(snap.path)
+    python = find_interpreter(profile.python)
     tests = detect_tests(root)
-    found = detect_deps(root, snap.name, tests.test_files)
+    found = detect_deps(root, snap.name, tests.test_files, python_version=python.version)
     skip = {dist_name(d) for d in profile.skip_deps}
     deps = [d for d in found.deps if dist_name(d) not in skip and dist_name(d) != "pytest"]
     dropped = dict(found.dropped) | {d: "skip_deps in profile" for d in found.deps if dist_name(d) in skip}
-    pytest_req = next((d for d in found.deps if dist_name(d) == "pytest"), "pytest")
+    pytest_reqs = found.mentions("pytest") or ["pytest"]  # every mention that applies: pip intersects them
     command = TestCommand.model_validate(
         {
             "args": profile.test_args if profile.test_args is not None else tests.args,
@@ -125,10 +126,10 @@ def make_recipe(snap: SnapshotRecord, profile: Profile) -> Recipe:
         }
     )
     return Recipe(
-        python=find_interpreter(profile.python),
+        python=python,
         extras=[e for e in [*found.extras, *profile.extras] if e],
         deps=deps,
-        required=[pytest_req, *profile.extra_deps],
+        required=[*pytest_reqs, *profile.extra_deps],
         dep_sources=found.sources | {d: f"profile {profile.name}" for d in profile.extra_deps},
         dropped=dropped,
         test=command,

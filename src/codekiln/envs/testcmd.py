@@ -6,14 +6,19 @@
     found.test_files  # the test modules pytest would collect (used to spot imported test libraries)
 
 Every suite runs through pytest (it also runs unittest suites) so results come back as JUnit XML.
-Paths come from, in order: the pytest config's `testpaths` (pytest.ini, pyproject
-`[tool.pytest.ini_options]`/`[tool.pytest]`, tox.ini `[pytest]`, setup.cfg `[tool:pytest]`); the paths
-given to pytest in tox.ini `[testenv] commands`; top-level tests/test/testing directories; else the
-whole tree.
+The project's own pytest command comes first: the first pytest invocation in tox.ini `[testenv]
+commands`, noxfile.py `session.run`, hatch/pdm test scripts in pyproject.toml, the Makefile's test
+target, then `.github/workflows` run steps. Its words are read with pytest's option table
+(`pytestargs`): paths and the options that decide the suite are kept (`--doctest-modules`,
+`--ignore=benchmark`, `-k...`, `-p...`), output and speed options are left out and named in `source`.
+Without one: the pytest config's `testpaths` (pytest.ini, pyproject `[tool.pytest.ini_options]`/
+`[tool.pytest]`, tox.ini `[pytest]`, setup.cfg `[tool:pytest]`), which pytest reads itself; else
+top-level tests/test/testing directories; else the whole tree.
 """
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import os
 import re
@@ -21,7 +26,10 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from codekiln.envs.deps import BAD_FACTORS, read_ini, read_pyproject
+from codekiln.envs.pytestargs import PytestArgs, parse_pytest_args
 
 TEST_DIRS = ("tests", "test", "testing")
 SKIP_DIRS = {".git", "build", "dist", "node_modules", "venv", ".venv", ".tox", ".eggs", "__pycache__"}
@@ -62,11 +70,11 @@ def _as_list(value: str | list[str] | None) -> list[str]:
     return list(value) if isinstance(value, list) else value.split()
 
 
-def _tox_commands(root: Path) -> tuple[list[str], str, dict[str, str]]:
-    """(existing paths given to pytest, the runner named, env) from tox.ini [testenv] commands."""
+def _tox_env(root: Path) -> tuple[dict[str, str], str]:
+    """(env, runner) from tox.ini [testenv]: PYTHONPATH from setenv, "unittest" if its commands use it."""
     tox = read_ini(root / "tox.ini")
     if not tox.has_section("testenv"):
-        return [], "", {}
+        return {}, ""
     env = {}
     for line in tox["testenv"].get("setenv", "").splitlines():
         key, _, value = line.partition("=")
@@ -76,40 +84,130 @@ def _tox_commands(root: Path) -> tuple[list[str], str, dict[str, str]]:
             kept = [p for p in parts if "{" not in p]
             if kept:
                 env["PYTHONPATH"] = ":".join(kept)
-    paths: list[str] = []
-    runner = ""
-    for raw in tox["testenv"].get("commands", "").splitlines():
+    commands = tox["testenv"].get("commands", "")
+    runner = "unittest" if "unittest" in commands and not _pytest_words(commands) else ""
+    return env, runner
+
+
+_SHELL_END = {"&&", "||", ";", "|", ">", ">>", "2>&1"}
+
+
+def _pytest_words(line: str) -> list[str] | None:
+    """The words after `pytest` (`py.test`, `python -m pytest`, `coverage run -m pytest`) in a command
+    line, up to the end of that command; None when it runs no pytest."""
+    line = line.replace("{toxinidir}/", "").replace("{toxinidir}", ".")
+    line = re.sub(r"\{posargs:([^}]*)\}", r"\1", line).replace("{posargs}", "")
+    try:
+        words = shlex.split(line, comments=True)
+    except ValueError:
+        return None
+    for i, word in enumerate(words):
+        if word in ("pytest", "py.test") or word.endswith(("/pytest", "/py.test")):
+            rest = words[i + 1 :]
+            end = next((j for j, w in enumerate(rest) if w in _SHELL_END), len(rest))
+            return rest[:end]
+    return None
+
+
+def _lines_tox(root: Path) -> list[str]:
+    tox = read_ini(root / "tox.ini")
+    if not tox.has_section("testenv"):
+        return []
+    out = []
+    for raw in tox["testenv"].get("commands", "").replace("\\\n", " ").splitlines():
         line = raw.strip()
         factor = re.match(r"^([\w{},.!-]+):\s+(.*)$", line)
         if factor:
             if BAD_FACTORS.search(factor[1].lower()):
                 continue
             line = factor[2]
-        line = line.replace("{toxinidir}/", "").replace("{toxinidir}", ".")
-        line = re.sub(r"\{posargs:([^}]*)\}", r"\1", line).replace("{posargs}", "")
+        out.append(line)
+    return out
+
+
+def _lines_nox(root: Path) -> list[str]:
+    """`session.run("pytest", ...)` calls in noxfile.py, their literal string arguments."""
+    path = root / "noxfile.py"
+    try:
+        tree = ast.parse(path.read_bytes()) if path.is_file() else None
+    except (SyntaxError, ValueError):
+        return []
+    out = []
+    for node in ast.walk(tree) if tree else ():
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "run":
+            words = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            if words:
+                out.append(shlex.join(words))
+    return out
+
+
+def _lines_pyproject_scripts(root: Path) -> list[str]:
+    """hatch env scripts and pdm scripts named like test commands."""
+    tool = read_pyproject(root).get("tool", {})
+    scripts: list[tuple[str, object]] = []
+    for env in (tool.get("hatch", {}).get("envs", {}) or {}).values():
+        if isinstance(env, dict):
+            scripts += list((env.get("scripts") or {}).items())
+    scripts += list((tool.get("pdm", {}).get("scripts") or {}).items())
+    out: list[str] = []
+    for name, value in scripts:
+        if "test" not in name.lower() or BAD_FACTORS.search(name.lower()):
+            continue
+        if isinstance(value, dict):
+            value = value.get("cmd") or value.get("shell") or ""
+        for line in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
+            if isinstance(line, str):
+                out.append(line)
+    return out
+
+
+def _lines_makefile(root: Path) -> list[str]:
+    """The recipe lines of a Makefile's test-like targets (`test:`, `tests:`, `check:`)."""
+    path = root / "Makefile"
+    if not path.is_file():
+        return []
+    out, inside = [], False
+    for line in path.read_text(errors="replace").splitlines():
+        if re.match(r"^[\w.-]+\s*:", line):
+            inside = bool(re.match(r"^(test|tests|check|unit|unittest)\s*:", line))
+        elif inside and line.startswith("\t"):
+            out.append(line.strip().lstrip("@-"))
+    return out
+
+
+def _lines_ci(root: Path) -> list[str]:
+    """`run:` lines of the GitHub workflows (read as text: a `run` value may span lines)."""
+    out = []
+    for path in sorted((root / ".github" / "workflows").glob("*.y*ml")):
         try:
-            words = shlex.split(line)
-        except ValueError:
+            data = yaml.safe_load(path.read_text(errors="replace"))
+        except yaml.YAMLError:
             continue
-        if "unittest" in words and not runner:
-            runner = "unittest"
-        tool = next(
-            (i for i, w in enumerate(words) if w in ("pytest", "py.test") or w.endswith("/pytest")), None
-        )
-        if tool is None:
-            continue
-        runner = "pytest"
-        for word in words[tool + 1 :]:
-            word = word.rstrip("/")
-            if (
-                word
-                and not word.startswith("-")
-                and "{" not in word
-                and (root / word).exists()
-                and word != "."
-            ):
-                paths.append(word)
-    return paths, runner, env
+        for job in (data or {}).get("jobs", {}).values() if isinstance(data, dict) else ():
+            for step in job.get("steps", []) if isinstance(job, dict) else ():
+                if isinstance(step, dict) and isinstance(step.get("run"), str):
+                    out += [line.strip() for line in step["run"].splitlines()]
+    return out
+
+
+COMMAND_SOURCES = (
+    ("tox.ini [testenv] commands", _lines_tox),
+    ("noxfile.py", _lines_nox),
+    ("pyproject.toml scripts", _lines_pyproject_scripts),
+    ("Makefile", _lines_makefile),
+    (".github/workflows", _lines_ci),
+)
+
+
+def project_command(root: Path) -> tuple[str, list[str], PytestArgs] | None:
+    """(where, the words after pytest, what is kept) of the project's own pytest command: the first
+    pytest invocation of tox, nox, hatch/pdm scripts, the Makefile's test target, then CI workflows."""
+    for source, read in COMMAND_SOURCES:
+        for line in read(root):
+            words = _pytest_words(line)
+            if words is not None:
+                return source, words, parse_pytest_args(words, root)
+    return None
 
 
 def _matches(name: str, patterns: list[str]) -> bool:
@@ -134,19 +232,26 @@ def collectable_files(root: Path, args: list[str], patterns: list[str]) -> list[
 def detect_tests(root: Path) -> FoundTests:
     """The test command for the project at `root` (see the module docstring)."""
     config, settings = pytest_config(root)
-    tox_paths, runner, env = _tox_commands(root)
+    env, runner = _tox_env(root)
     found = FoundTests(config=config, runner=runner or "pytest", env=env)
     testpaths = [p for p in _as_list(settings.get("testpaths")) if (root / p).exists()]
-    if testpaths:
+    dirs = [d for d in TEST_DIRS if (root / d).is_dir()]
+    command = project_command(root)
+    if command is not None:
+        where, words, parsed = command
+        found.runner, found.args = "pytest", parsed.args
+        found.source = f"{where}: pytest {shlex.join(words)}".rstrip()
+        if parsed.dropped:
+            found.source += f" (left out: {' '.join(parsed.dropped)})"
+        if not parsed.paths and testpaths:
+            found.source += f"; testpaths in {config}"
+        collect = parsed.paths or testpaths or dirs
+    elif testpaths:
         found.source = f"testpaths in {config}"
         collect = testpaths
-    elif tox_paths:
-        found.args, found.source = tox_paths, "pytest paths in tox.ini [testenv] commands"
-        collect = tox_paths
     else:
-        dirs = [d for d in TEST_DIRS if (root / d).is_dir()]
         found.args, found.source = dirs, "top-level test directories" if dirs else "the whole tree"
         collect = dirs
     patterns = _as_list(settings.get("python_files")) or ["test_*.py", "*_test.py"]
-    found.test_files = collectable_files(root, collect, patterns)
+    found.test_files = collectable_files(root, [c.split("::")[0] for c in collect], patterns)
     return found

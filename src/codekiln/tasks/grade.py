@@ -33,6 +33,7 @@ impossible.
 from __future__ import annotations
 
 import importlib
+import re
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -131,13 +132,20 @@ def restores_snapshot(task: TaskRecord, patch: str, snapshot_dir: Path) -> bool:
     )
 
 
-def _git_apply(sandbox: Sandbox, patch: str) -> str | None:
-    """Apply a patch in the workspace with `git apply`, fed on stdin; git's complaint, or None."""
+def _git_apply(sandbox: Sandbox, patch: str, modes: list[str] | None = None) -> str | None:
+    """Apply a patch in the workspace with `git apply`, fed on stdin; git's complaint, or None.
+    `modes` collects the file modes git's own summary names (160000: a submodule, 120000: a link)."""
     if not patch.strip():
         return None
     data = patch.encode("utf-8", errors="surrogateescape")
-    res = sandbox.exec(GIT_APPLY, timeout=120, cwd=sandbox.workdir, input=data)
+    argv = GIT_APPLY if modes is None else [*GIT_APPLY[:-1], "--summary", "--apply", "-"]
+    res = sandbox.exec(argv, timeout=120, cwd=sandbox.workdir, input=data)
+    if modes is not None:
+        modes.extend(_MODE.findall(res.stdout))
     return None if res.ok else tail(res.stderr or res.stdout, 10) or f"git apply exit code {res.exit_code}"
+
+
+_MODE = re.compile(r"\bmode (?:\d{6} => )?(\d{6})\b")
 
 
 def prepare_workspace(sandbox: Sandbox, task: TaskRecord) -> None:
@@ -288,10 +296,16 @@ def _check(g: _Graded, patch: str, policy: GradePolicy, result: GradeResult) -> 
     new = [rel for rel, kind in touched.items() if kind != "deleted" and not (g.snapshot / rel).exists()]
     roots = path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir)
     shadows = shadowing(new, roots, installed_modules(Path(g.env.venv)), g.snapshot)
-    protected = sorted({rel for rel in touched if is_protected(rel)} | set(shadows))
-    for rel in protected:
-        what = f"shadows the installed module {shadows[rel]}" if rel in shadows else "protected path"
-        result.findings.append({"kind": "reverted", "path": rel, "detail": what})
+    if shadows:
+        rel, name = sorted(shadows.items())[0]
+        result.outcome, result.reason = "rejected", "shadows_module"
+        result.detail = (
+            f"{rel}: a new module on the test process's sys.path that hides the installed {name!r}"
+        )
+        result.findings.extend({"kind": "shadows_module", "path": p, "detail": n} for p, n in shadows.items())
+        return False
+    protected = sorted(rel for rel in touched if is_protected(rel))
+    result.findings.extend({"kind": "reverted", "path": rel, "detail": "protected path"} for rel in protected)
     g.restore(sorted(set(protected) | set(g.task.hidden_tests)))
     if policy.scan == "off":
         return True
@@ -353,9 +367,14 @@ def grade_patch(
             sb.reset()
         g = _Graded(sb, task, env)
         g.prepare()
-        problem = _git_apply(sb, patch)
+        modes: list[str] = []
+        problem = _git_apply(sb, patch, modes)
         if problem:
             result.outcome, result.reason, result.detail = "patch_failed", "does_not_apply", problem
+            return result
+        if "160000" in modes:
+            result.outcome, result.reason = "rejected", "patch_rule"
+            result.detail = "the patch adds a submodule (git's summary names mode 160000)"
             return result
         if not _check(g, patch, policy, result):
             return result

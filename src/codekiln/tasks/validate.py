@@ -47,6 +47,7 @@ from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.candidates import Candidate
 from codekiln.tasks.chunks import BugApplier, Chunk
 from codekiln.tasks.coverage_map import CoverageMap, touched_lines
+from codekiln.tasks.diffs import parse_diff
 from codekiln.tasks.entities import Entity
 from codekiln.tasks.gold import UNION, GoldCache, selection_key
 from codekiln.tasks.grade import grade_patch, restores_snapshot
@@ -96,6 +97,30 @@ class ValidateConfig(BaseModel):
 
 def _passes(run_statuses: Mapping[str, str], test: str) -> bool:
     return run_statuses.get(test) == "passed"
+
+
+_TEST_DIRS = {"tests", "test", "testing"}
+
+
+def hidden_test_files(failing: list[str], bug_patch: str) -> list[str]:
+    """The files to hide from the agent: those holding the failing tests, if they are test modules
+    (`test_*.py`, `*_test.py` or under a tests/test/testing directory) the bug does not change.
+
+    A failing test's file can be a source module: a doctest (`src/pkg/mod.py::pkg.mod.func`), or a
+    test defined in the package. Hiding it would delete code the fix must edit, or that tests import."""
+    changed = {p for fp in parse_diff(bug_patch) for p in (fp.old_path, fp.new_path) if p}
+    out = set()
+    for test in failing:
+        rel = test.split("::", 1)[0]
+        name = rel.rsplit("/", 1)[-1]
+        looks_like_tests = (
+            name.startswith("test_")
+            or name.endswith("_test.py")
+            or bool(_TEST_DIRS & set(rel.split("/")[:-1]))
+        )
+        if rel.endswith(".py") and looks_like_tests and rel not in changed:
+            out.add(rel)
+    return sorted(out)
 
 
 class Validator:
@@ -226,7 +251,11 @@ class Validator:
             key = selection_key(tests)
             own = self.gold_cache.own.get(key) or results[f"gold:{key}"]
             gold = self.gold_cache.runs(tests, own, this_union, reruns - 1)
-            decided[cand_id] = self.decide(cand, tests, results[cand_id], gold)
+            try:
+                decided[cand_id] = self.decide(cand, tests, results[cand_id], gold)
+            except (TaskError, OSError) as err:  # one candidate that cannot be decided never stops a batch
+                reason = RejectReason.patch_failed if isinstance(err, TaskError) else RejectReason.infra_error
+                decided[cand_id] = self.reject(cand, reason, f"validation failed: {err}")
         return [decided[c.id] for c in candidates]
 
     def _run(self, jobs: list[Job]) -> dict[str, JobResult]:
@@ -287,7 +316,7 @@ class Validator:
                 validation,
             )
         passing = [t for t in tests if t not in failing]
-        hidden = sorted({t.split("::", 1)[0] for t in failing})
+        hidden = hidden_test_files(failing, cand.patch)
         task = task_from_candidate(
             cand,
             repo=self.env.name,
