@@ -13,8 +13,8 @@ What it does, as `tasks.grade.grade_patch` does:
 1. What the agent changed is read from the tree against the manifest (the agent's `.git` and
    `__pycache__` folders are dropped first: a history and a bytecode cache are not part of a fix).
 2. `pathrules` judges each changed path: rejected (binary, symlink, special file, mode change, git
-   metadata, compiled artefact), protected (put back from the snapshot; the hidden tests too), or
-   shadowing an installed module (deleted). `scan` rejects added code that reaches into the test
+   metadata, compiled artefact, a new module hiding an installed one), or protected (put back from
+   the snapshot; the hidden tests too). `scan` rejects added code that reaches into the test
    machinery.
 3. FAIL_TO_PASS + PASS_TO_PASS run as `python -P -s -m pytest` with plugin autoload off, the
    environment's plugins by name, the snapshot's config (`-c`, `--rootdir`), the guard plugin under a
@@ -165,10 +165,17 @@ class Verifier:
             self.task["workdir"],
         )  # fmt: skip
         shadows = pathrules.shadowing(new, roots, pathrules.installed_modules(self.venv), self.in_snapshot)
-        protected = sorted({rel for rel in touched if pathrules.is_protected(rel)} | set(shadows))
-        for rel in protected:
-            what = f"shadows the installed module {shadows[rel]}" if rel in shadows else "protected path"
-            self.findings.append({"kind": "reverted", "path": rel, "detail": what})
+        if shadows:
+            rel, name = sorted(shadows.items())[0]
+            self.findings.extend(
+                {"kind": "shadows_module", "path": p, "detail": n} for p, n in shadows.items()
+            )
+            detail = f"{rel}: a new module on the test process's sys.path that hides the installed {name!r}"
+            return "rejected", "shadows_module", {"detail": detail}
+        protected = sorted(rel for rel in touched if pathrules.is_protected(rel))
+        self.findings.extend(
+            {"kind": "reverted", "path": rel, "detail": "protected path"} for rel in protected
+        )
         self.restore(sorted(set(protected) | set(self.task["hidden_tests"])))
         self.changed = {rel for rel in touched if rel not in protected}
         mode = self.task["policy"].get("scan", "enforce")
