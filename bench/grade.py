@@ -62,7 +62,9 @@ def raw_run(task: TaskRecord, env: EnvRecord) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--spec", default="pypi:toolz==1.2.0", help="the library to synthesize tasks from")
     parser.add_argument("--tasks", type=int, default=6, help="how many tasks to grade")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per task and side")
@@ -78,7 +80,9 @@ def main() -> int:
         for _ in range(args.rounds):
             result = grade_patch(task, env, task.patch)
             if result.outcome != "resolved":
-                raise SystemExit(f"the grader did not resolve {task.instance_id}'s gold patch: {result.detail}")
+                raise SystemExit(
+                    f"the grader did not resolve {task.instance_id}'s gold patch: {result.detail}"
+                )
             graded.append(result.duration_s)
             raw.append(raw_run(task, env))
         row = {

@@ -1,115 +1,172 @@
-"""Harbor export of a task validated on toolz: the folder layout, and its scripts run for real against
-a local checkout (prepare.sh as the Dockerfile would, then test.sh and solve.sh as Harbor would)."""
+"""Harbor export of real toolz tasks (synthesized by the pipeline, see rollout_support): the folder,
+harbor 0.25's own `Task` and `harbor lint`, and trials with podman: the image built from the export alone,
+the oracle and the empty solution, and attacks, all graded by tests/test.sh in a separate verifier
+container as Harbor runs it."""
 
 from __future__ import annotations
 
-import os
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tasks_helpers import git
 
-from codekiln.core import proc
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+import harbor_support as hs
+from rollout_support import load, synth_tasks
+
+import codekiln.grading
 from codekiln.core.errors import TaskError
+from codekiln.envs import load_env
 from codekiln.tasks.harbor import export_harbor, export_harbor_task, to_toml
+from codekiln.tasks.harbor_payload import SHIPPED
 from codekiln.tasks.records import TaskRecord
-from codekiln.tasks.statements import TemplateStatementWriter
+
+PODMAN_PROBLEM = hs.podman_problem()
+needs_podman = pytest.mark.skipif(PODMAN_PROBLEM is not None, reason=f"podman cannot run: {PODMAN_PROBLEM}")
+
+CONFTEST_FLIP = """import pytest
 
 
-@pytest.fixture
-def exported(toolz_task_parts: tuple[TaskRecord, str], tmp_path: Path) -> tuple[TaskRecord, Path]:
-    task, output = toolz_task_parts
-    task = task.model_copy(update={"problem_statement": TemplateStatementWriter().write(task, output)})
-    return task, export_harbor_task(task, tmp_path / "harbor")
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    outcome.get_result().outcome = "passed"
+"""
+FAKE_PYTEST = """import sys
+print("1 passed")
+sys.exit(0)
+"""
+FORGE_IN_PROCESS = """
+
+import _pytest.reports as _r
+_orig = _r.TestReport.from_item_and_call
+def _passed(item, call):
+    report = _orig(item, call)
+    report.outcome = "passed"
+    return report
+_r.TestReport.from_item_and_call = staticmethod(_passed)
+"""
 
 
-def run_script(script: Path, checkout: Path, logs: Path, *args: str) -> proc.ProcResult:
-    env = {**os.environ, "TESTBED": str(checkout), "LOGS_DIR": str(logs), "PYTHON": sys.executable}
-    return proc.run(["bash", str(script), *args], env=env, timeout=300)
+@pytest.fixture(scope="module")
+def toolz_task() -> TaskRecord:
+    return load(synth_tasks())[0]
 
 
-def test_folder_layout(exported: tuple[TaskRecord, Path]) -> None:
-    task, root = exported
-    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-    assert files == [
-        "environment/Dockerfile",
-        "environment/bug.patch",
-        "environment/prepare.sh",
-        "instruction.md",
-        "solution/solve.sh",
-        "task.toml",
-        "tests/test.patch",
-        "tests/test.sh",
-        "tests/test_ids.txt",
-    ]
-    meta = tomllib.loads((root / "task.toml").read_text())
-    assert meta["version"] == "1.0"
-    assert meta["verifier"]["timeout_sec"] == 600.0 and meta["agent"]["timeout_sec"] == 1800.0
-    assert meta["environment"]["allow_internet"] is False
-    assert meta["metadata"]["difficulty"] == "easy" and "flip_comparison" in meta["metadata"]["tags"]
-    assert meta["metadata"]["codekiln"]["instance_id"] == task.instance_id
-    assert meta["metadata"]["codekiln"]["hidden_tests"] == task.hidden_tests
-    assert (root / "instruction.md").read_text() == task.problem_statement
-    assert (root / "environment/Dockerfile").read_text().startswith("FROM codekiln-env:toolz-1.2.0-py311\n")
-    assert (root / "tests/test_ids.txt").read_text().split() == task.tests
-    for script in root.rglob("*.sh"):
-        assert proc.run(["bash", "-n", str(script)]).exit_code == 0, script
-        assert os.access(script, os.X_OK)
+@pytest.fixture(scope="module")
+def exported(toolz_task: TaskRecord, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_harbor_task(toolz_task, tmp_path_factory.mktemp("harbor"))
 
 
-def test_scripts_grade_a_real_checkout(
-    exported: tuple[TaskRecord, Path], toolz_checkout: Path, tmp_path: Path
-) -> None:
-    task, root = exported
-    (hidden,) = task.hidden_tests
-    logs = tmp_path / "logs"
-    prep = run_script(root / "environment/prepare.sh", toolz_checkout, logs, str(toolz_checkout))
-    assert prep.exit_code == 0, prep.stderr
-    # the starting state: bug applied, hidden tests gone, one commit, nothing to read back from git
-    assert not (toolz_checkout / hidden).exists()
-    assert git(toolz_checkout, "rev-list", "--count", "HEAD").stdout.strip() == "1"
-    assert git(toolz_checkout, "status", "--porcelain").stdout == ""
-    assert git(toolz_checkout, "apply", "--check", "-R", "-", input=task.bug_patch).exit_code == 0
-
-    # the agent tampers with the hidden test file: grading restores the original and the bug still fails
-    (toolz_checkout / hidden).write_text("def test_accumulate():\n    pass\n")
-    graded = run_script(root / "tests/test.sh", toolz_checkout, logs)
-    assert graded.exit_code != 0
-    assert (logs / "reward.txt").read_text().strip() == "0"
-    assert "failed" in (logs / "test_output.txt").read_text()
-
-    solved = run_script(root / "solution/solve.sh", toolz_checkout, logs)
-    assert solved.exit_code == 0, solved.stderr
-    graded = run_script(root / "tests/test.sh", toolz_checkout, logs)  # also: grading twice is fine
-    assert graded.exit_code == 0, graded.stdout[-2000:]
-    assert (logs / "reward.txt").read_text().strip() == "1"
-    assert f"{len(task.tests)} passed" in (logs / "test_output.txt").read_text()
+def test_folder_layout(toolz_task: TaskRecord, exported: Path) -> None:
+    files = sorted(str(p.relative_to(exported)) for p in exported.rglob("*") if p.is_file())
+    shipped = [f"tests/codekiln/{name}" for name in (*SHIPPED, "task.json", "state.json")]
+    assert files == sorted(
+        [
+            "environment/Dockerfile", "environment/bug.patch", "environment/prepare.sh",
+            "environment/requirements.txt", "environment/testbed.tar.gz", "instruction.md",
+            "solution/solve.sh", "task.toml", "tests/test.sh", *shipped,
+        ]
+    )  # fmt: skip
+    meta = tomllib.loads((exported / "task.toml").read_text())
+    assert meta["verifier"]["environment_mode"] == "separate" and meta["artifacts"] == ["/testbed"]
+    assert {"allow_internet", "memory", "storage"}.isdisjoint(meta["environment"])
+    assert meta["environment"]["network_mode"] == "no-network"
+    assert meta["metadata"]["codekiln"]["hidden_tests"] == toolz_task.hidden_tests
+    env = load_env(toolz_task.environment_id or "")
+    docker = (exported / "environment/Dockerfile").read_text()
+    assert docker.splitlines()[2] == f"FROM python:{env.recipe.python.version}"
+    assert "codekiln-env" not in docker and "tests/" not in docker
+    assert "pytest==" in (exported / "environment/requirements.txt").read_text()
+    grading = Path(str(codekiln.grading.__file__)).parent
+    for name in SHIPPED:  # the verifier ships the grader's own modules, unchanged
+        assert (exported / "tests/codekiln" / name).read_bytes() == (grading / name).read_bytes()
+    assert "codekiln" not in "".join(
+        line for name in SHIPPED for line in (grading / name).read_text().splitlines()
+        if line.startswith(("import ", "from ")) and "import guard_check" not in line
+    )  # fmt: skip
 
 
 def test_export_refuses_incomplete_tasks_and_writes_many(toolz_task: TaskRecord, tmp_path: Path) -> None:
     with pytest.raises(TaskError, match="no problem statement"):
-        export_harbor_task(toolz_task, tmp_path)
-    ready = [
-        toolz_task.model_copy(
-            update={"problem_statement": "x fails", "instance_id": f"{toolz_task.instance_id}-{i}"}
-        )
-        for i in range(2)
-    ]
-    folders = export_harbor(ready, tmp_path / "many", image="registry.local/toolz:1")
+        export_harbor_task(toolz_task.model_copy(update={"problem_statement": " "}), tmp_path)
+    with pytest.raises(TaskError, match="names no environment"):
+        export_harbor_task(toolz_task.model_copy(update={"environment_id": None}), tmp_path)
+    ready = [toolz_task.model_copy(update={"instance_id": f"{toolz_task.instance_id}-{i}"}) for i in range(2)]
+    folders = export_harbor(ready, tmp_path / "many")
     assert [f.name for f in folders] == [t.instance_id for t in ready]
-    assert (folders[0] / "environment/Dockerfile").read_text().startswith("FROM registry.local/toolz:1\n")
 
 
 def test_toml_writer_escapes() -> None:
-    text = to_toml(
-        {
-            "version": "1.0",
-            "metadata": {"tags": ['a"b', "c\\d"], "n": 2, "ok": True, "sub": {"x": "line\nbreak"}},
-        }
-    )
-    assert tomllib.loads(text) == {
+    tables = {
         "version": "1.0",
         "metadata": {"tags": ['a"b', "c\\d"], "n": 2, "ok": True, "sub": {"x": "line\nbreak"}},
     }
+    assert tomllib.loads(to_toml(tables)) == tables
+
+
+@pytest.mark.podman
+@needs_podman
+def test_harbor_loads_and_lints_the_export(exported: Path, tmp_path: Path) -> None:
+    hs.ensure_harbor_image(tmp_path)
+    name = exported.name
+    loaded = hs.harbor(
+        exported.parent,
+        "/opt/harbor/bin/python -c 'import sys; from pathlib import Path; from harbor.models.task.task "
+        f'import Task; t = Task(Path("/tasks/{name}")); c = t.config; '
+        "print(c.verifier.environment_mode.value, c.artifacts, c.environment.memory_mb)'",
+    )
+    assert loaded.exit_code == 0, loaded.stderr[-3000:]
+    assert loaded.stdout.split("\n")[0] == "separate ['/testbed'] 4096"
+    lint = hs.harbor(exported.parent, f"/opt/harbor/bin/harbor lint /tasks/{name}")
+    assert lint.exit_code == 0, lint.stdout + lint.stderr  # harbor's default rules: no finding
+    strict = hs.harbor(exported.parent, f"/opt/harbor/bin/harbor lint --select ALL /tasks/{name}")
+    rules = {line.split("[", 1)[1].split("]", 1)[0] for line in strict.stdout.splitlines() if "[" in line}
+    assert rules <= {"unpinned-image", "root-agent"}, strict.stdout  # opt-in rules only
+
+
+@pytest.fixture(scope="module")
+def task_image(exported: Path) -> Iterator[str]:
+    if PODMAN_PROBLEM is not None:
+        pytest.skip(f"podman cannot run: {PODMAN_PROBLEM}")
+    tag = hs.build_task_image(exported)
+    yield tag
+    hs.remove_image(tag)
+
+
+def _write(rel: str, text: str, append: bool = False) -> str:
+    """A shell command that writes `text` to `rel` in the agent's /testbed (heredoc, quoted)."""
+    return f"cat {'>>' if append else '>'} {rel} <<'CODEKILN_EOF'\n{text}CODEKILN_EOF\n"
+
+
+@pytest.mark.podman
+@pytest.mark.parametrize(
+    ("agent", "reward", "outcome", "finding"),
+    [
+        pytest.param("bash /solution/solve.sh", "1", "resolved", None, id="oracle"),
+        pytest.param("true", "0", "unresolved", None, id="empty"),
+        pytest.param(_write("toolz/conftest.py", CONFTEST_FLIP), "0", "unresolved",
+                     ("reverted", "toolz/conftest.py"), id="conftest-flips-reports"),
+        pytest.param(_write("pytest.py", FAKE_PYTEST), "0", "rejected",
+                     ("shadows_module", "pytest.py"), id="pytest-at-the-root"),
+        pytest.param(_write("toolz/__init__.py", FORGE_IN_PROCESS, append=True), "0", "rejected",
+                     ("runner-import", "toolz/__init__.py"), id="forge-reports-in-process"),
+    ],
+)  # fmt: skip
+def test_trial_through_test_sh(
+    task_image: str,
+    exported: Path,
+    tmp_path: Path,
+    agent: str,
+    reward: str,
+    outcome: str,
+    finding: tuple[str, str] | None,
+) -> None:
+    got, grade = hs.run_trial(task_image, exported, agent, tmp_path / "logs")
+    assert (got, grade["outcome"]) == (reward, outcome), grade
+    if outcome == "resolved":
+        assert grade["findings"] == [] and set(grade["statuses"].values()) == {"passed"}
+    if finding is not None:
+        assert finding in {(f["kind"], f.get("path")) for f in grade["findings"]}, grade["findings"]

@@ -1,22 +1,23 @@
-"""Export tasks as Harbor task folders (the Terminal-Bench / Harbor format).
+"""Export tasks as Harbor task folders (the Terminal-Bench / Harbor format; checked with Harbor 0.25).
 
     export_harbor(tasks, Path("harbor-tasks"))        # one folder per task, named by instance_id
 
 Each folder holds:
 
-    task.toml               version, [metadata] (+ [metadata.codekiln] provenance), [verifier], [agent], [environment]
+    task.toml               schema_version, [metadata] (+ [metadata.codekiln] provenance), artifacts,
+                            [verifier] (a separate container), [agent], [environment]
     instruction.md          the problem statement
-    environment/Dockerfile  FROM the environment's image (snapshot at /testbed), then prepare.sh
-    environment/prepare.sh  applies the bug, deletes the hidden tests, restarts git history (one commit)
-    environment/bug.patch   the injected bug (absent for imported tasks whose base is already buggy)
-    tests/test.sh           restores the hidden tests, runs FAIL_TO_PASS + PASS_TO_PASS, writes the reward
-    tests/test.patch        the task's test_patch;  tests/test_ids.txt  one test id per line
+    environment/            Dockerfile FROM a public python image, the snapshot (testbed.tar.gz), the
+                            pinned packages (requirements.txt), prepare.sh and bug.patch (`harbor_payload`)
+    tests/test.sh           runs tests/codekiln/verifier.py: the grader's rules, isolation and checks
+    tests/codekiln/         the standalone verifier, its modules, task.json and state.json
     solution/solve.sh       applies the gold patch (what Harbor's oracle agent runs)
 
-Harbor uploads `tests/` to /tests after the agent finishes and reads /logs/verifier/reward.txt (1 when
-every listed test passes, else 0). The scripts take `TESTBED`, `TESTS_DIR`, `LOGS_DIR` and `PYTHON`
-from the environment (defaults /testbed, the script's folder, /logs/verifier, python), so they also run
-against a local checkout.
+The verifier runs in a separate container (`environment_mode = "separate"`): Harbor builds it from the
+same environment/, copies the agent's /testbed into it (the `artifacts` entry) and only then uploads
+tests/, so nothing of the verifier, the hidden tests or the venv the agent may have touched is in the
+agent's reach. It writes /logs/verifier/reward.txt (1 only when resolved) and grade.json (the outcome:
+resolved, unresolved, rejected, tampered, timeout or error, with its evidence).
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.core.errors import TaskError
-from codekiln.core.records import atomic_write_text
-from codekiln.tasks.diffs import parse_diff
+from codekiln.core.records import atomic_write_bytes, atomic_write_text
+from codekiln.envs import EnvRecord, load_env
+from codekiln.sandbox.base import WORKDIR
+from codekiln.tasks.harbor_payload import environment_files, verifier_files
+from codekiln.tasks.patchrules import GradePolicy
 from codekiln.tasks.records import TaskRecord
 
-DEFAULT_IMAGE = "codekiln-env:{environment_id}"
-DEFAULT_PYTEST_ARGS = "-rA -p no:cacheprovider"
+SCHEMA_VERSION = "1.4"
 
 
 def _toml_value(value: Any) -> str:
@@ -68,7 +71,9 @@ def task_toml(task: TaskRecord, *, agent_timeout_s: float, verifier_timeout_s: f
     level = task.difficulty.level if task.difficulty else "medium"
     return to_toml(
         {
-            "version": "1.0",
+            "schema_version": SCHEMA_VERSION,
+            # The agent's repository is all that reaches the separate verifier container.
+            "artifacts": [WORKDIR],
             "metadata": {
                 "author_name": "codekiln",
                 "difficulty": level,
@@ -89,14 +94,14 @@ def task_toml(task: TaskRecord, *, agent_timeout_s: float, verifier_timeout_s: f
                     "schema_version": task.schema_version,
                 },
             },
-            "verifier": {"timeout_sec": float(verifier_timeout_s)},
+            "verifier": {"timeout_sec": float(verifier_timeout_s), "environment_mode": "separate"},
             "agent": {"timeout_sec": float(agent_timeout_s)},
             "environment": {
-                "build_timeout_sec": 600.0,
+                "build_timeout_sec": 900.0,
                 "cpus": 1,
-                "memory": "4G",
-                "storage": "10G",
-                "allow_internet": False,
+                "memory_mb": 4096,
+                "storage_mb": 10240,
+                "network_mode": "no-network",
             },
         }
     )
@@ -121,6 +126,7 @@ here="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
 cd "${{1:-/testbed}}"
 {apply_bug}
 {remove}
+find . -name __pycache__ -type d -prune -exec rm -rf {{}} +
 rm -rf .git
 git init -q
 git add -A
@@ -128,50 +134,17 @@ git -c user.name=codekiln -c user.email=codekiln@localhost commit -q --no-verify
 """
 
 
-def dockerfile(task: TaskRecord, image: str) -> str:
-    files = "bug.patch prepare.sh" if task.bug_patch else "prepare.sh"
-    return (
-        f"FROM {image}\n"
-        f"COPY {files} /tmp/codekiln-task/\n"
-        "RUN bash /tmp/codekiln-task/prepare.sh /testbed && rm -rf /tmp/codekiln-task\n"
-        "WORKDIR /testbed\n"
-    )
-
-
-def test_sh(task: TaskRecord, *, pytest_args: str = DEFAULT_PYTEST_ARGS) -> str:
-    created = [fp.path for fp in parse_diff(task.test_patch) if fp.old_path is None]
-    modified = [fp.path for fp in parse_diff(task.test_patch) if fp.old_path is not None]
-    restore = []
-    if created:
-        restore.append(f"rm -f -- {_q(created)}")
-    if modified:
-        restore.append(f'git checkout "$start" -- {_q(modified)} 2>/dev/null || true')
-    if task.test_patch:
-        restore.append(
-            'git apply --whitespace=nowarn "$TESTS_DIR/test.patch" || { echo "codekiln: test patch did not apply"; exit 1; }'
-        )
-    restore_block = "\n".join(restore) or ": nothing to restore"
-    return f"""#!/usr/bin/env bash
-# Grades the task: restores the held-out tests, runs FAIL_TO_PASS + PASS_TO_PASS, and writes the reward
-# to $LOGS_DIR/reward.txt: 1 if every listed test passes, else 0.
+TEST_SH = """#!/usr/bin/env bash
+# Grades the agent's /testbed as `codekiln eval` grades a patch (see codekiln/verifier.py): changed
+# paths from the pre-agent manifest, the grader's reject/restore/shadow rules and static scan, the
+# hidden tests restored, pytest isolated and guarded with canaries, the report cross-checked.
+# Writes $LOGS_DIR/reward.txt (1 only when resolved) and $LOGS_DIR/grade.json.
 set -uo pipefail
-TESTBED="${{TESTBED:-/testbed}}"
-TESTS_DIR="${{TESTS_DIR:-$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)}}"
-LOGS_DIR="${{LOGS_DIR:-/logs/verifier}}"
-PYTHON="${{PYTHON:-python}}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LOGS_DIR="${LOGS_DIR:-/logs/verifier}"
 mkdir -p "$LOGS_DIR"
 echo 0 > "$LOGS_DIR/reward.txt"
-cd "$TESTBED" || exit 1
-start="$(git rev-list --max-parents=0 HEAD 2>/dev/null | tail -n 1)"
-{restore_block}
-mapfile -t TESTS < "$TESTS_DIR/test_ids.txt"
-"$PYTHON" -m pytest {pytest_args} "${{TESTS[@]}}" > "$LOGS_DIR/test_output.txt" 2>&1
-status=$?
-tail -n 30 "$LOGS_DIR/test_output.txt"
-if [ "$status" -eq 0 ]; then
-  echo 1 > "$LOGS_DIR/reward.txt"
-fi
-exit "$status"
+"${VERIFIER_PYTHON:-python3}" -E -s "$here/codekiln/verifier.py" --testbed "${TESTBED:-/testbed}" --logs "$LOGS_DIR"
 """
 
 
@@ -195,33 +168,42 @@ def export_harbor_task(
     task: TaskRecord,
     out_dir: Path,
     *,
-    image: str | None = None,
+    env: EnvRecord | None = None,
     agent_timeout_s: float = 1800.0,
-    verifier_timeout_s: float = 600.0,
-    pytest_args: str = DEFAULT_PYTEST_ARGS,
+    verifier_timeout_s: float = 900.0,
+    policy: GradePolicy | None = None,
 ) -> Path:
-    """Write one Harbor task folder `out_dir/<instance_id>` and return it (existing files are replaced)."""
+    """Write one Harbor task folder `out_dir/<instance_id>` and return it (existing files are replaced).
+    `env`: the task's environment (default: the built one named by `task.environment_id`)."""
     if not task.problem_statement.strip():
         raise TaskError(f"{task.instance_id} has no problem statement", hint="write one before exporting")
     if not task.tests:
         raise TaskError(f"{task.instance_id} lists no tests", hint="validate the task before exporting")
+    if env is None:
+        if not task.environment_id:
+            raise TaskError(
+                f"{task.instance_id} names no environment",
+                hint="pass env= or rebuild the task with codekiln synth",
+            )
+        env = load_env(task.environment_id)
     root = Path(out_dir) / task.instance_id
-    env_id = task.environment_id or task.base_commit
-    files = {
+    test_timeout = min(env.test.timeout_s, max(60.0, verifier_timeout_s - 120.0))
+    files: dict[str, str | bytes] = {
         "task.toml": task_toml(task, agent_timeout_s=agent_timeout_s, verifier_timeout_s=verifier_timeout_s),
         "instruction.md": task.problem_statement.rstrip() + "\n",
-        "environment/Dockerfile": dockerfile(task, image or DEFAULT_IMAGE.format(environment_id=env_id)),
         "environment/prepare.sh": prepare_sh(task),
-        "tests/test.sh": test_sh(task, pytest_args=pytest_args),
-        "tests/test_ids.txt": "".join(t + "\n" for t in task.tests),
+        "tests/test.sh": TEST_SH,
         "solution/solve.sh": solve_sh(task),
+        **environment_files(task, env),
+        **verifier_files(task, env, timeout_s=test_timeout, policy=policy),
     }
     if task.bug_patch:
         files["environment/bug.patch"] = task.bug_patch
-    if task.test_patch:
-        files["tests/test.patch"] = task.test_patch
-    for rel, text in files.items():
-        atomic_write_text(root / rel, text)
+    for rel, content in files.items():
+        if isinstance(content, bytes):
+            atomic_write_bytes(root / rel, content)
+        else:
+            atomic_write_text(root / rel, content)
         if rel.endswith(".sh"):
             (root / rel).chmod(0o755)
     return root

@@ -1,38 +1,31 @@
 """What a graded patch may change: the rules the grader applies to the files a patch really changed.
 
     policy = GradePolicy()                                   # defaults suit Python source repositories
-    problem = reject_reason(rel, kind, workspace_bytes, snapshot_dir, policy)   # None, or why
+    problem = reject_reason(rel, kind, workspace_bytes, executable, snapshot_dir, policy)   # None, or why
     is_protected("toolz/tests/conftest.py")                  # True: restored from the snapshot
-    shadowed = shadowing(new_paths, roots, installed)        # new modules that hide installed ones
+    shadowed = shadowing(new_paths, roots, installed, snapshot_dir)   # new modules that hide installed ones
 
 The grader lists changed paths from the workspace itself (`Sandbox.changed`, the overlay's own record),
-never from a parse of the patch text, and applies these rules to that list:
-- rejected (the patch scores 0 with the reason): binary content, symlinks and other special files,
-  mode changes, nested git metadata (`.git` anywhere: submodules, hooks), compiled artefacts.
-- protected (put back as they are in the snapshot; a new one is deleted): what Python start-up or
-  pytest reads on its own (conftest.py at any depth, every pytest config file name, sitecustomize and
-  usercustomize, `*.pth`, anything inside `*.dist-info` / `*.egg-info`, modules named like the test
-  runner) and the test files and directories.
-- shadowing (rejected, with a finding): a new top-level module in a directory that is on `sys.path` in
-  the test process (the repository root, a source folder an editable install adds through a `.pth`
-  file, the base directory pytest inserts for a test file) whose name is also importable from the
-  standard library or the environment's venv.
+never from a parse of the patch text, and applies the rules of `grading.pathrules` to that list (see
+there: rejected, protected, shadowing). Those rules are standard-library code that an exported
+Harbor task's verifier ships unchanged; this module adapts them to a snapshot directory on the host
+and holds the grader's policy.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-TEST_DIRS = frozenset({"tests", "test", "testing"})
-CONFIG_FILES = frozenset(
-    {"pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "tox.ini", "setup.cfg", "pyproject.toml"}
+from codekiln.grading import pathrules
+from codekiln.grading.pathrules import (
+    COMPILED_SUFFIXES,
+    CONFIG_FILES,
+    TEST_DIRS,
+    installed_modules,
+    is_protected,
 )
-STARTUP_FILES = frozenset({"conftest.py", "sitecustomize.py", "usercustomize.py"})
-RUNNER_NAMES = frozenset({"pytest", "_pytest", "py", "pluggy", "iniconfig", "codekiln_guard"})
-COMPILED_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".dll", ".dylib", ".o", ".a", ".whl", ".egg", ".exe")
 
 
 class GradePolicy(BaseModel):
@@ -50,20 +43,21 @@ class GradePolicy(BaseModel):
     )
     canaries: bool = Field(default=True, description="plant canary tests in every graded run")
 
+    def rules(self) -> pathrules.Rules:
+        """The file rules of this policy, as the standalone verifier takes them."""
+        return pathrules.Rules(
+            allow_binary=self.allow_binary,
+            allow_symlinks=self.allow_symlinks,
+            allow_mode_changes=self.allow_mode_changes,
+            compiled_suffixes=tuple(self.compiled_suffixes),
+        )
 
-def is_protected(rel: str) -> bool:
-    """Files a graded patch may not change: test files and what Python or pytest read on their own."""
-    path = PurePosixPath(rel)
-    name, parts = path.name, path.parts
-    if name in CONFIG_FILES or name in STARTUP_FILES or name.endswith(".pth"):
-        return True
-    if any(p.endswith((".dist-info", ".egg-info")) for p in parts):
-        return True
-    if any(p in RUNNER_NAMES or p.removesuffix(".py") in RUNNER_NAMES for p in parts):
-        return True
-    if any(part in TEST_DIRS for part in parts[:-1]):
-        return True
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+def _original_executable(snapshot_dir: Path, rel: str) -> bool | None:
+    original = Path(snapshot_dir) / rel
+    if not original.is_file() or original.is_symlink():
+        return None
+    return bool(original.stat().st_mode & 0o111)
 
 
 def reject_reason(
@@ -71,74 +65,15 @@ def reject_reason(
 ) -> str | None:
     """Why a changed path makes the patch unacceptable (None: it may stand). `kind` as from
     `Sandbox.changed`; `data` and `executable`: the file's bytes and exec bit in the graded workspace."""
-    parts = PurePosixPath(rel).parts
-    if ".git" in parts:
-        return f"{rel}: writes git metadata (submodules, hooks and history are not part of a fix)"
-    if kind == "symlink" and not policy.allow_symlinks:
-        return f"{rel}: creates a symbolic link"
-    if kind == "other":
-        return f"{rel}: creates a special file (device, fifo or socket)"
-    if "__pycache__" in parts or rel.endswith(tuple(policy.compiled_suffixes)):
-        return f"{rel}: adds a compiled artefact"
-    if kind != "file" or data is None:
-        return None
-    if executable and not original_exists(snapshot_dir, rel) and not policy.allow_mode_changes:
-        return f"{rel}: creates an executable file"
-    if not policy.allow_binary and (b"\0" in data or not _is_utf8(data)):
-        return f"{rel}: binary content"
-    original = Path(snapshot_dir) / rel
-    if not policy.allow_mode_changes and original.is_file() and not original.is_symlink():
-        was = bool(original.stat().st_mode & 0o111)
-        if was != executable:
-            return f"{rel}: changes the file's mode"
-    return None
-
-
-def original_exists(snapshot_dir: Path, rel: str) -> bool:
-    return (Path(snapshot_dir) / rel).is_file()
-
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def installed_modules(venv_dir: Path) -> frozenset[str]:
-    """Top-level module names importable from the standard library or a venv's site-packages."""
-    names = set(sys.stdlib_module_names)
-    for site in Path(venv_dir).glob("lib/python3*/site-packages"):
-        for entry in site.iterdir():
-            name = entry.name
-            if name.endswith((".dist-info", ".egg-info", ".pth")) or name == "__pycache__" or name[0] == ".":
-                continue
-            if entry.is_dir() or name.endswith(".py"):
-                names.add(name.removesuffix(".py"))
-            elif name.endswith((".so", ".pyd")):
-                names.add(name.split(".", 1)[0])
-    return frozenset(names)
+    original = _original_executable(snapshot_dir, rel)
+    return pathrules.reject_reason(rel, kind, data, executable, original, policy.rules())
 
 
 def path_roots(venv_dir: Path, snapshot_dir: Path, tests: list[str], workdir: str) -> set[str]:
-    """Repo-relative directories on `sys.path` in a test process: the root, folders an editable install
-    adds through `.pth` files, and the base directory pytest inserts for each test file."""
-    roots = {""}
-    prefix = workdir.rstrip("/") + "/"
-    for pth in Path(venv_dir).glob("lib/python3*/site-packages/*.pth"):
-        for line in pth.read_text(encoding="utf-8", errors="replace").splitlines():
-            line = line.strip()
-            if line == workdir:
-                roots.add("")
-            elif line.startswith(prefix):
-                roots.add(line[len(prefix) :].strip("/"))
-    for test in tests:
-        folder = PurePosixPath(test.split("::", 1)[0]).parent
-        while str(folder) not in ("", ".") and (Path(snapshot_dir) / folder / "__init__.py").is_file():
-            folder = folder.parent
-        roots.add("" if str(folder) == "." else str(folder))
-    return roots
+    """Repo-relative directories on `sys.path` in a test process (see `grading.pathrules.path_roots`)."""
+    return pathrules.path_roots(
+        venv_dir, lambda folder: (Path(snapshot_dir) / folder / "__init__.py").is_file(), tests, workdir
+    )
 
 
 def shadowing(
@@ -146,21 +81,7 @@ def shadowing(
 ) -> dict[str, str]:
     """New paths that put a module on `sys.path` under a name already importable elsewhere:
     path -> the module it hides."""
-    out = {}
-    for rel in new_paths:
-        parts = PurePosixPath(rel).parts
-        for root in roots:
-            base = PurePosixPath(root).parts if root else ()
-            if len(parts) <= len(base) or parts[: len(base)] != base:
-                continue
-            top = parts[len(base)]
-            name = top.removesuffix(".py") if len(parts) == len(base) + 1 else top
-            name = name.split(".", 1)[0] if name.endswith((".so", ".pyd")) else name
-            existing = Path(snapshot_dir, *base, top)
-            if name in installed and not existing.exists() and not existing.with_suffix(".py").exists():
-                out[rel] = name
-                break
-    return out
+    return pathrules.shadowing(new_paths, roots, installed, lambda rel: (Path(snapshot_dir) / rel).exists())
 
 
 __all__ = [

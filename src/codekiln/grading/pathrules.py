@@ -1,0 +1,168 @@
+"""The rules for the files a graded change touched: standalone (standard library only), so the grader
+(`tasks.patchrules`, which adapts them to a snapshot directory) and an exported task's verifier
+(shipped beside it) judge a change with the same code.
+
+    problem = reject_reason(rel, kind, data, executable, original_executable, policy)   # None, or why
+    is_protected("toolz/tests/conftest.py")            # True: put back as in the snapshot
+    shadowing(new_paths, roots, installed, exists)     # new modules that hide installed ones
+
+- rejected (the change scores 0 with the reason): binary content, symlinks and other special files,
+  mode changes, nested git metadata (`.git` anywhere: submodules, hooks), compiled artefacts.
+- protected (put back as they are in the snapshot; a new one is deleted): what Python start-up or
+  pytest reads on its own (conftest.py at any depth, every pytest config file name, sitecustomize and
+  usercustomize, `*.pth`, anything inside `*.dist-info` / `*.egg-info`, modules named like the test
+  runner) and the test files and directories.
+- shadowing (deleted, with a finding): a new top-level module in a directory that is on `sys.path` in
+  the test process (the repository root, a source folder an editable install adds through a `.pth`
+  file, the base directory pytest inserts for a test file) whose name is also importable from the
+  standard library or the environment's venv.
+
+`kind` is one of file, symlink, dir, other, deleted (what the workspace holds at a path now).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+TEST_DIRS = frozenset({"tests", "test", "testing"})
+CONFIG_FILES = frozenset(
+    {"pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "tox.ini", "setup.cfg", "pyproject.toml"}
+)
+STARTUP_FILES = frozenset({"conftest.py", "sitecustomize.py", "usercustomize.py"})
+RUNNER_NAMES = frozenset({"pytest", "_pytest", "py", "pluggy", "iniconfig", "codekiln_guard"})
+COMPILED_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".dll", ".dylib", ".o", ".a", ".whl", ".egg", ".exe")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a change may contain (the grader's `GradePolicy` carries the same fields)."""
+
+    allow_binary: bool = False
+    allow_symlinks: bool = False
+    allow_mode_changes: bool = False
+    compiled_suffixes: tuple[str, ...] = COMPILED_SUFFIXES
+
+
+def is_protected(rel: str) -> bool:
+    """Files a graded change may not change: test files and what Python or pytest read on their own."""
+    path = PurePosixPath(rel)
+    name, parts = path.name, path.parts
+    if name in CONFIG_FILES or name in STARTUP_FILES or name.endswith(".pth"):
+        return True
+    if any(p.endswith((".dist-info", ".egg-info")) for p in parts):
+        return True
+    if any(p in RUNNER_NAMES or p.removesuffix(".py") in RUNNER_NAMES for p in parts):
+        return True
+    if any(part in TEST_DIRS for part in parts[:-1]):
+        return True
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+def reject_reason(
+    rel: str,
+    kind: str,
+    data: bytes | None,
+    executable: bool,
+    original_executable: bool | None,
+    policy: Rules,
+) -> str | None:
+    """Why a changed path makes the change unacceptable (None: it may stand). `data` and `executable`:
+    the file's bytes and exec bit now; `original_executable`: its exec bit in the snapshot (None: the
+    snapshot has no regular file there). `policy`: any object with the fields of `Rules`."""
+    parts = PurePosixPath(rel).parts
+    if ".git" in parts:
+        return f"{rel}: writes git metadata (submodules, hooks and history are not part of a fix)"
+    if kind == "symlink" and not policy.allow_symlinks:
+        return f"{rel}: creates a symbolic link"
+    if kind == "other":
+        return f"{rel}: creates a special file (device, fifo or socket)"
+    if "__pycache__" in parts or rel.endswith(tuple(policy.compiled_suffixes)):
+        return f"{rel}: adds a compiled artefact"
+    if kind != "file" or data is None:
+        return None
+    if executable and original_executable is None and not policy.allow_mode_changes:
+        return f"{rel}: creates an executable file"
+    if not policy.allow_binary and (b"\0" in data or not _is_utf8(data)):
+        return f"{rel}: binary content"
+    if (
+        not policy.allow_mode_changes
+        and original_executable is not None
+        and original_executable != executable
+    ):
+        return f"{rel}: changes the file's mode"
+    return None
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def installed_modules(venv_dir: Path) -> frozenset[str]:
+    """Top-level module names importable from the standard library or a venv's site-packages."""
+    names = set(sys.stdlib_module_names)
+    for site in Path(venv_dir).glob("lib/python3*/site-packages"):
+        for entry in site.iterdir():
+            name = entry.name
+            if name.endswith((".dist-info", ".egg-info", ".pth")) or name == "__pycache__" or name[0] == ".":
+                continue
+            if entry.is_dir() or name.endswith(".py"):
+                names.add(name.removesuffix(".py"))
+            elif name.endswith((".so", ".pyd")):
+                names.add(name.split(".", 1)[0])
+    return frozenset(names)
+
+
+def path_roots(
+    venv_dir: Path, is_package: Callable[[str], bool], tests: Iterable[str], workdir: str
+) -> set[str]:
+    """Repo-relative directories on `sys.path` in a test process: the root, folders an editable install
+    adds through `.pth` files, and the base directory pytest inserts for each test file.
+    `is_package(folder)`: the snapshot has `folder/__init__.py`."""
+    roots = {""}
+    prefix = workdir.rstrip("/") + "/"
+    for pth in Path(venv_dir).glob("lib/python3*/site-packages/*.pth"):
+        for line in pth.read_text(encoding="utf-8", errors="replace").splitlines():
+            line = line.strip()
+            if line == workdir:
+                roots.add("")
+            elif line.startswith(prefix):
+                roots.add(line[len(prefix) :].strip("/"))
+    for test in tests:
+        folder = PurePosixPath(test.split("::", 1)[0]).parent
+        while str(folder) not in ("", ".") and is_package(str(folder)):
+            folder = folder.parent
+        roots.add("" if str(folder) == "." else str(folder))
+    return roots
+
+
+def shadowing(
+    new_paths: Iterable[str], roots: set[str], installed: frozenset[str], exists: Callable[[str], bool]
+) -> dict[str, str]:
+    """New paths that put a module on `sys.path` under a name already importable elsewhere:
+    path -> the module it hides. `exists(rel)`: the snapshot has something at `rel`."""
+    out = {}
+    for rel in new_paths:
+        parts = PurePosixPath(rel).parts
+        for root in roots:
+            base = PurePosixPath(root).parts if root else ()
+            if len(parts) <= len(base) or parts[: len(base)] != base:
+                continue
+            top = parts[len(base)]
+            name = top.removesuffix(".py") if len(parts) == len(base) + 1 else top
+            name = name.split(".", 1)[0] if name.endswith((".so", ".pyd")) else name
+            existing = PurePosixPath(*base, top)
+            if (
+                name in installed
+                and not exists(str(existing))
+                and not exists(str(existing.with_suffix(".py")))
+            ):
+                out[rel] = name
+                break
+    return out

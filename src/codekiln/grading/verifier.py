@@ -1,0 +1,355 @@
+"""The verifier of an exported Harbor task: grades the agent's tree as `codekiln eval` grades a patch.
+
+    python3 -E -s tests/codekiln/verifier.py [--testbed /testbed] [--logs /logs/verifier]
+
+Shipped unchanged into each exported task's `tests/codekiln/` beside `pathrules.py`, `guard_check.py`,
+`guard_plugin.py` and `scan.py` (standard library only; pytest is needed by the test process alone),
+with `task.json` (tests, isolation settings, policy) and `state.json` (the pre-agent tree as
+path -> [kind, sha256, mode], the snapshot's protected files and hidden tests, and the pre-agent text
+of the source files for the scan). Harbor uploads tests/ only after the agent has finished, into a
+separate verifier container that holds the agent's /testbed and an untouched venv.
+
+What it does, as `tasks.grade.grade_patch` does:
+1. What the agent changed is read from the tree against the manifest (the agent's `.git` and
+   `__pycache__` folders are dropped first: a history and a bytecode cache are not part of a fix).
+2. `pathrules` judges each changed path: rejected (binary, symlink, special file, mode change, git
+   metadata, compiled artefact, a new module hiding an installed one), or protected (put back from
+   the snapshot; the hidden tests too). `scan` rejects added code that reaches into the test
+   machinery.
+3. FAIL_TO_PASS + PASS_TO_PASS run as `python -P -s -m pytest` with plugin autoload off, the
+   environment's plugins by name, the snapshot's config (`-c`, `--rootdir`), the guard plugin under a
+   fresh name and nonce, and canary tests under fresh names, as an unprivileged user when run as root.
+4. `guard_check` cross-checks the marker, exit code, files and canaries; any mismatch is `tampered`.
+
+Writes `<logs>/reward.txt` (1 only when resolved) and `<logs>/grade.json` (outcome, reason, detail,
+statuses, findings). Code under test shares the pytest process: the checks make forging the verdict
+detectable, not impossible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+try:  # shipped: beside its sibling files in the task's tests/codekiln/
+    import guard_check
+    import pathrules
+    import scan
+except ImportError:  # imported from the codekiln package
+    from codekiln.grading import guard_check, pathrules, scan  # type: ignore[no-redef]
+
+HERE = Path(__file__).resolve().parent
+GUARD_ROOT = "/tmp/codekiln-grader"
+TEST_UID = 65534  # nobody: the test process may not write the verdict or the verifier's files
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def tree_state(root: Path) -> dict[str, list[Any]]:
+    """rel -> [kind, sha256, mode] for every non-directory under `root` (no `.git` at the top, no
+    `__pycache__`); kind is file, symlink or other; the sha of a symlink is its target's text."""
+    out: dict[str, list[Any]] = {}
+    for folder, dirs, files in os.walk(root):
+        rel_dir = Path(folder).relative_to(root)
+        for name in list(dirs):
+            path = Path(folder, name)
+            if (rel_dir == Path(".") and name == ".git") or name == "__pycache__":
+                dirs.remove(name)
+            elif path.is_symlink():
+                dirs.remove(name)
+                files.append(name)
+        for name in files:
+            path = Path(folder, name)
+            rel = str(PurePosixPath(*rel_dir.parts, name))
+            mode = path.lstat().st_mode
+            if stat.S_ISREG(mode):
+                out[rel] = ["file", sha256(path.read_bytes()), stat.S_IMODE(mode)]
+            elif stat.S_ISLNK(mode):
+                out[rel] = ["symlink", sha256(os.readlink(path).encode()), 0o777]
+            else:
+                out[rel] = ["other", "", stat.S_IMODE(mode)]
+    return out
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+class Verifier:
+    """One grading of the tree at `testbed` (see the module docstring)."""
+
+    def __init__(self, testbed: Path, task: dict[str, Any], state: dict[str, Any]) -> None:
+        self.root, self.task = testbed, task
+        self.manifest: dict[str, list[Any]] = state["manifest"]
+        self.originals: dict[str, list[Any]] = state["originals"]  # rel -> [mode, base64]
+        self.before: dict[str, str] = state["before"]
+        self.rules = pathrules.Rules(**{k: v for k, v in task["policy"].items() if k in RULE_FIELDS})
+        self.findings: list[dict[str, Any]] = []
+        self.changed: set[str] = set()
+        """Paths the agent changed that stand (not reverted)."""
+        self.venv = Path(os.environ.get("CODEKILN_VENV") or task["venv"])
+        self.python = os.environ.get("PYTHON") or str(self.venv / "bin" / "python")
+
+    def in_snapshot(self, rel: str) -> bool:
+        prefix = rel.rstrip("/") + "/"
+        known = (*self.manifest, *self.originals)
+        return rel in self.manifest or rel in self.originals or any(k.startswith(prefix) for k in known)
+
+    def original_executable(self, rel: str) -> bool | None:
+        if rel in self.originals:
+            return bool(self.originals[rel][0] & 0o111)
+        entry = self.manifest.get(rel)
+        return bool(entry[2] & 0o111) if entry and entry[0] == "file" else None
+
+    def touched(self) -> dict[str, str]:
+        """Paths the agent changed, with their kind now (file, symlink, other, deleted)."""
+        for folder, dirs, _files in os.walk(self.root):  # never follows symlinks
+            if "__pycache__" in dirs and not Path(folder, "__pycache__").is_symlink():
+                shutil.rmtree(Path(folder, "__pycache__"))
+        _remove(self.root / ".git")
+        now = tree_state(self.root)
+        out = {rel: "deleted" for rel in self.manifest if rel not in now}
+        for rel, entry in now.items():
+            if self.manifest.get(rel) != entry:
+                out[rel] = entry[0]
+        return out
+
+    def restore(self, paths: list[str]) -> None:
+        """Put `paths` back as they are in the snapshot (absent there: deleted)."""
+        for rel in paths:
+            _remove(self.root / rel)
+            prefix = rel + "/"
+            for name, (mode, data) in self.originals.items():
+                if name == rel or name.startswith(prefix):
+                    target = self.root / name
+                    for parent in reversed(target.relative_to(self.root).parents):
+                        if (self.root / parent).is_symlink() or (self.root / parent).is_file():
+                            _remove(self.root / parent)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(base64.b64decode(data))
+                    target.chmod(mode)
+
+    def check(self) -> tuple[str, str, dict[str, str]] | None:
+        """Judge the agent's changes; a (outcome, reason, detail) verdict when the change is rejected."""
+        touched = self.touched()
+        for rel, kind in sorted(touched.items()):
+            path = self.root / rel
+            data = path.read_bytes() if kind == "file" else None
+            executable = kind == "file" and bool(path.lstat().st_mode & 0o111)
+            problem = pathrules.reject_reason(
+                rel, kind, data, executable, self.original_executable(rel), self.rules
+            )
+            if problem:
+                self.findings.append({"kind": "patch_rule", "path": rel, "detail": problem})
+                return "rejected", "patch_rule", {"detail": problem}
+        new = [rel for rel, kind in touched.items() if kind != "deleted" and not self.in_snapshot(rel)]
+        roots = pathrules.path_roots(
+            self.venv, lambda folder: f"{folder}/__init__.py" in self.manifest, self.task["tests"],
+            self.task["workdir"],
+        )  # fmt: skip
+        shadows = pathrules.shadowing(new, roots, pathrules.installed_modules(self.venv), self.in_snapshot)
+        if shadows:
+            rel, name = sorted(shadows.items())[0]
+            self.findings.extend(
+                {"kind": "shadows_module", "path": p, "detail": n} for p, n in shadows.items()
+            )
+            detail = f"{rel}: a new module on the test process's sys.path that hides the installed {name!r}"
+            return "rejected", "shadows_module", {"detail": detail}
+        protected = sorted(rel for rel in touched if pathrules.is_protected(rel))
+        self.findings.extend(
+            {"kind": "reverted", "path": rel, "detail": "protected path"} for rel in protected
+        )
+        self.restore(sorted(set(protected) | set(self.task["hidden_tests"])))
+        self.changed = {rel for rel in touched if rel not in protected}
+        mode = self.task["policy"].get("scan", "enforce")
+        if mode == "off":
+            return None
+        changes = {
+            rel: (self.before.get(rel), (self.root / rel).read_bytes().decode("utf-8", "replace"))
+            for rel, kind in touched.items()
+            if rel.endswith(".py") and kind == "file" and rel not in protected
+        }
+        found = [f.as_dict() for f in scan.scan_changes(changes, is_test=pathrules.is_protected)]
+        self.findings.extend(found)
+        if found and mode == "enforce":
+            first = found[0]
+            detail = f"the change reaches into the test machinery: {first.get('path')}:{first.get('line')} {first.get('detail')}"
+            return "rejected", "scan", {"detail": detail}
+        return None
+
+    def run(self, timeout: float) -> dict[str, Any]:
+        """Run the tests guarded; the verdict fields (see `grade_patch` for the outcomes)."""
+        tests: list[str] = self.task["tests"]
+        iso = self.task["isolation"]
+        folder = str(PurePosixPath(tests[0].split("::", 1)[0]).parent)
+        expected, source = guard_check.canary_tests(folder, iso["function_prefix"])
+        canary_file = self.root / next(iter(expected)).split("::", 1)[0]
+        canary_file.write_text(source, encoding="utf-8")
+        guard = Path(GUARD_ROOT) / secrets.token_hex(8)
+        guard.mkdir(parents=True)
+        nonce, module = secrets.token_hex(16), f"codekiln_guard_{secrets.token_hex(4)}"
+        shutil.copyfile(HERE / "guard_plugin.py", guard / f"{module}.py")
+        options: list[str] = list(self.task["pytest_options"])
+        junit = Path(options[options.index("--junitxml") + 1])
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        _remove(junit)
+        results = guard / "results.json"
+        settings = guard / "settings.json"
+        settings.write_text(json.dumps({"nonce": nonce, "out": str(results), "junit": str(junit)}))
+        config = str(self.root / iso["config"]) if iso["config"] else str(guard / "pytest.ini")
+        if not iso["config"]:
+            (guard / "pytest.ini").write_text("[pytest]\n")
+        requested = [*tests, *expected]
+        ids = guard / "test-ids.txt"
+        ids.write_text("\n".join(requested) + "\n")
+        argv = [self.python, "-P", "-s", "-m", "pytest", "-c", config, "--rootdir", str(self.root)]
+        argv += ["-p", module, *[a for p in iso["plugins"] for a in ("-p", p)], *options, f"@{ids}"]
+        env = {
+            "PATH": f"{self.venv}/bin:/usr/local/bin:/usr/bin:/bin",
+            "HOME": "/tmp",
+            "LANG": "C.UTF-8",
+            **self.task["env"],
+            "PYTHONPATH": str(guard),
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+            "PYTHONNOUSERSITE": "1",
+            "CODEKILN_GUARD": str(settings),
+        }
+        uid = self._test_uid()
+        if uid is not None:
+            for path in (self.root, guard, junit.parent):
+                subprocess.run(["chown", "-R", f"{uid}:{uid}", str(path)], check=True)
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            argv, cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True, user=uid, group=uid, extra_groups=[] if uid is not None else None,
+        )  # fmt: skip
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+            timed_out = True
+        _kill_group(proc.pid)
+        stdout = out.decode("utf-8", "replace")
+        verdict: dict[str, Any] = {"exit_code": proc.returncode, "duration_s": time.monotonic() - start}
+        verdict["log"] = stdout
+        if timed_out:
+            return {**verdict, "outcome": "timeout", "reason": "timeout", "detail": f"passed {timeout:.0f} s"}
+        data, evidence = guard_check.check_run(stdout, proc.returncode, nonce, _read(results), _read(junit))
+        statuses = {str(k): str(v) for k, v in ((data or {}).get("statuses") or {}).items()}
+        evidence += guard_check.canary_evidence(expected, statuses)
+        recorded = len(statuses)
+        for test_id in expected:
+            statuses.pop(test_id, None)
+        outside = sorted(set(statuses) - set(tests))
+        if data is not None and outside:
+            evidence.append(f"the report holds {len(outside)} test(s) that were not requested: {outside[:3]}")
+        if evidence:
+            self.findings.extend({"kind": "tampered", "detail": e} for e in evidence)
+            detail = "the test run's report failed the grader's cross-checks: " + "; ".join(evidence)
+            return {**verdict, "outcome": "tampered", "reason": "report_forged", "detail": detail}
+        broke = self._broken(data, proc.returncode, recorded)
+        if broke:
+            outcome, reason = ("unresolved", "broke_test_run") if self.changed else ("error", "harness")
+            return {**verdict, "outcome": outcome, "reason": reason, "detail": broke}
+        ok = all(statuses.get(t) == "passed" for t in self.task["fail_to_pass"] + self.task["pass_to_pass"])
+        verdict["statuses"] = statuses
+        verdict["missing"] = [t for t in tests if t not in statuses]
+        errors = (data or {}).get("collection_errors") or {}
+        detail = ("collection errors: " + "; ".join(sorted(errors))[:1000]) if errors else ""
+        reason = "collection_error" if errors else ""
+        return {**verdict, "outcome": "resolved" if ok else "unresolved", "reason": reason, "detail": detail}
+
+    def _broken(self, data: dict[str, Any] | None, exit_code: int, recorded: int) -> str:
+        if data is None:
+            return f"no test report: the test process ended before its session did (exit code {exit_code})"
+        errors = data.get("collection_errors") or {}
+        if int(data.get("pytest_tests") or 0) != recorded:
+            return f"the guard recorded {recorded} tests but pytest counted {data.get('pytest_tests')}"
+        if exit_code == 5 or (not data.get("statuses") and not errors):
+            return "no tests collected"
+        if exit_code == 3 or (exit_code == 4 and not errors):
+            return f"pytest internal or usage error (exit code {exit_code})"
+        return ""
+
+    def _test_uid(self) -> int | None:
+        raw = os.environ.get("CODEKILN_TEST_UID", str(TEST_UID))
+        return int(raw) if raw and os.geteuid() == 0 else None
+
+
+RULE_FIELDS = ("allow_binary", "allow_symlinks", "allow_mode_changes", "compiled_suffixes")
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def grade(testbed: Path, here: Path = HERE) -> dict[str, Any]:
+    """Grade the tree at `testbed` with the task files in `here`; the verdict as written to grade.json."""
+    task = json.loads((here / "task.json").read_text(encoding="utf-8"))
+    state = json.loads((here / "state.json").read_text(encoding="utf-8"))
+    task["policy"]["compiled_suffixes"] = tuple(task["policy"].get("compiled_suffixes", ()))
+    verifier = Verifier(testbed, task, state)
+    verdict: dict[str, Any] = {"instance_id": task["instance_id"]}
+    rejected = verifier.check()
+    if rejected:
+        verdict.update(outcome=rejected[0], reason=rejected[1], **rejected[2])
+    else:
+        verdict.update(verifier.run(float(task["timeout_s"])))
+    verdict["resolved"] = verdict["outcome"] == "resolved"
+    verdict["findings"] = verifier.findings
+    return verdict
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Grade an exported codekiln task's tree (Harbor verifier).")
+    parser.add_argument("--testbed", default="/testbed", help="the agent's repository")
+    parser.add_argument("--logs", default="/logs/verifier", help="where reward.txt and grade.json go")
+    args = parser.parse_args(argv)
+    logs = Path(args.logs)
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / "reward.txt").write_text("0\n")
+    try:
+        verdict = grade(Path(args.testbed))
+    except Exception as err:  # the verifier itself failed: reward stays 0, the cause is recorded
+        verdict = {"outcome": "error", "reason": "verifier", "detail": f"{type(err).__name__}: {err}"}
+        verdict["resolved"] = False
+    (logs / "test_output.txt").write_text(verdict.pop("log", ""), encoding="utf-8")
+    (logs / "grade.json").write_text(json.dumps(verdict, indent=2, sort_keys=True), encoding="utf-8")
+    (logs / "reward.txt").write_text("1\n" if verdict["resolved"] else "0\n")
+    print(
+        f"codekiln verifier: {verdict['outcome']} {verdict.get('reason', '')} {verdict.get('detail', '')[:500]}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
