@@ -12,7 +12,7 @@
   pytest reads on its own (conftest.py at any depth, every pytest config file name, sitecustomize and
   usercustomize, `*.pth`, anything inside `*.dist-info` / `*.egg-info`, modules named like the test
   runner) and the test files and directories.
-- shadowing (deleted, with a finding): a new top-level module in a directory that is on `sys.path` in
+- shadowing (rejected, with a finding): a new top-level module in a directory that is on `sys.path` in
   the test process (the repository root, a source folder an editable install adds through a `.pth`
   file, the base directory pytest inserts for a test file) whose name is also importable from the
   standard library or the environment's venv.

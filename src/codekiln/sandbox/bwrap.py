@@ -7,7 +7,8 @@ What it isolates:
 - Filesystem: the root is read-only; only the workspace (`workdir`, copy-on-write over the snapshot)
   and a per-sandbox /tmp are writable. The host shows through read-only: /usr (and the /bin, /lib
   links), /etc, the Python install(s) the venv needs, the venv at /opt/venv, `spec.binds`. Nothing
-  else exists inside: no /root, /home, /work, $CODEKILN_HOME or host /tmp.
+  else exists inside: no /root, /home, /work, $CODEKILN_HOME or host /tmp. The interpreters' own
+  site-packages / dist-packages show empty (`hidden_site_dirs`): they may hold the task's library.
 - Users: commands run as uid/gid `SANDBOX_UID` in their own user namespace, with no capabilities and
   no way to make further user namespaces. They cannot gain root.
 - Processes: a PID namespace per command. When the command returns (or is killed), everything it
@@ -41,7 +42,7 @@ from pathlib import Path
 from codekiln.core.errors import SandboxError
 from codekiln.core.protocols import Limits
 from codekiln.sandbox.base import SANDBOX_UID, VENV_DIR, SandboxSpec
-from codekiln.sandbox.common import HostSandbox, Launch, python_prefixes
+from codekiln.sandbox.common import HostSandbox, Launch, hidden_site_dirs, python_prefixes
 from codekiln.sandbox.process import killpg
 from codekiln.sandbox.workspace import Mode
 
@@ -126,6 +127,8 @@ class BwrapSandbox(HostSandbox):
         # Every source goes through the stage dir: the sandbox uid could not reach most of them.
         for i, prefix in enumerate(python_prefixes(spec.venv)):
             args += ["--ro-bind", str(ws.stage_dir(prefix, f"python{i}")), str(prefix)]
+        for folder in hidden_site_dirs(spec.venv):
+            args += ["--tmpfs", folder, "--remount-ro", folder]
         if spec.venv is not None:
             if spec.venv_writable:
                 args += ["--bind", str(ws.stage_writable(spec.venv)), VENV_DIR]

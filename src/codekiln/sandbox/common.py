@@ -62,6 +62,31 @@ def python_prefixes(venv: Path | None) -> list[Path]:
     return out
 
 
+def hidden_site_dirs(venv: Path | None) -> list[str]:
+    """The interpreters' own package folders a sandbox covers with an empty, read-only folder.
+
+    A venv made without `--system-site-packages` never imports from them, and they can hold other
+    versions of the very library a task is made from (its clean source: the answer). Kept visible
+    only when the venv's pyvenv.cfg asks for the system's packages."""
+    cfg = venv / "pyvenv.cfg" if venv else None
+    if cfg is not None and cfg.exists():
+        for line in cfg.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "include-system-site-packages" and value.strip().lower() == "true":
+                return []
+    out: list[str] = []
+    for prefix in [*python_prefixes(venv), Path("/usr"), Path("/usr/local")]:
+        for pattern in (
+            "lib/python3*/site-packages",
+            "lib/python3*/dist-packages",
+            "lib/python3/dist-packages",
+        ):
+            for found in sorted(prefix.glob(pattern)):
+                if found.is_dir() and not found.is_symlink() and str(found) not in out:
+                    out.append(str(found))
+    return out
+
+
 class HostSandbox:
     """Base class of the backends (not a backend itself)."""
 

@@ -39,7 +39,7 @@ from codekiln.core import proc
 from codekiln.core.errors import SandboxError
 from codekiln.sandbox.base import SANDBOX_UID, VENV_DIR, SandboxSpec
 from codekiln.sandbox.bwrap import shell_argv
-from codekiln.sandbox.common import HostSandbox, Launch, python_prefixes
+from codekiln.sandbox.common import HostSandbox, Launch, hidden_site_dirs, python_prefixes
 from codekiln.sandbox.image import ensure_base_image
 from codekiln.sandbox.workspace import Mode
 
@@ -112,6 +112,8 @@ class PodmanSandbox(HostSandbox):
         mounts += [(str(self.ws.tmp), "/tmp", "rw"), (str(self.ws.path), self.workdir, "rw")]
         for src, dest, mode in mounts:
             argv += ["--volume", f"{src}:{dest}:{mode}"]
+        for folder in hidden_site_dirs(spec.venv):
+            argv += ["--tmpfs", f"{folder}:ro,size=1k"]
         return [*argv, self.image, "sleep", "infinity"]
 
     def _source(self, src: Path, dest: str, rw: bool) -> tuple[str, str, str]:
