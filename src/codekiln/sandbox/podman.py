@@ -113,7 +113,7 @@ class PodmanSandbox(HostSandbox):
         for src, dest, mode in mounts:
             argv += ["--volume", f"{src}:{dest}:{mode}"]
         for folder in hidden_site_dirs(spec.venv):
-            argv += ["--tmpfs", f"{folder}:ro,size=1k"]
+            argv += ["--tmpfs", f"{folder}:ro,size=1k,notmpcopyup"]
         return [*argv, self.image, "sleep", "infinity"]
 
     def _source(self, src: Path, dest: str, rw: bool) -> tuple[str, str, str]:
