@@ -108,16 +108,19 @@ FLIP = (
 
 def test_canaries_catch_reports_rewritten_in_process(sb: BwrapSandbox, snapshot: Path) -> None:
     iso = Isolation.for_environment(snapshot, VENV, ["tests/test_b.py"])
+    b_source = PROJECT["tests/test_b.py"].decode()
     honest = run_tests(
-        sb, CMD, ["tests/test_b.py::TestB::test_clear"], isolation=iso, canaries=make_canaries("tests")
-    )
+        sb, CMD, ["tests/test_b.py::TestB::test_clear"], isolation=iso,
+        canaries=make_canaries("tests/test_b.py", b_source),
+    )  # fmt: skip
     assert honest.statuses == {"tests/test_b.py::TestB::test_clear": "failed"} and not honest.evidence
     sb.write_file("demo/__init__.py", "def zero():\n    return 0\n\n\nexec(" + repr(FLIP) + ")\n" +
                   "import _pytest.reports as r\nimport sys\nsys.modules['tests.conftest'] = None\n")  # fmt: skip
     sb.write_file("tests/conftest.py", FLIP)  # the grader restores conftests; here the run itself is probed
     run = run_tests(
-        sb, CMD, ["tests/test_b.py::TestB::test_clear"], isolation=iso, canaries=make_canaries("tests")
-    )
+        sb, CMD, ["tests/test_b.py::TestB::test_clear"], isolation=iso,
+        canaries=make_canaries("tests/test_b.py", b_source),
+    )  # fmt: skip
     assert any("built to fail but was reported passed" in e for e in run.evidence), run.evidence
     assert any("built to error but was reported passed" in e for e in run.evidence), run.evidence
 

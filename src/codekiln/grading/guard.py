@@ -144,6 +144,8 @@ class Isolation:
     plugins: tuple[str, ...] = ()
     """`pytest11` entry-point names loaded with `-p` (autoload is off)."""
     function_prefix: str = "test"
+    trusted: tuple[str, ...] = ()
+    """Repo-relative test sources the guard reads at start-up and checks every test's code against."""
 
     @classmethod
     def for_environment(cls, snapshot_dir: Path, venv_dir: Path, tests: list[str] | None) -> Isolation:
@@ -152,7 +154,20 @@ class Isolation:
             config=config,
             plugins=tuple(venv_plugins(venv_dir)),
             function_prefix=python_functions_prefix(snapshot_dir, config),
+            trusted=tuple(trusted_sources(snapshot_dir, tests or [])),
         )
+
+
+def trusted_sources(snapshot_dir: Path, tests: list[str]) -> list[str]:
+    """The Python files of the folders the tests live in, and the conftest.py files above them."""
+    out: set[str] = set()
+    root = Path(snapshot_dir)
+    for folder in {PurePosixPath(t.split("::", 1)[0]).parent for t in tests}:
+        out.update(str(p.relative_to(root)) for p in (root / folder).glob("*.py") if p.is_file())
+        for above in [folder, *folder.parents]:
+            if (root / above / "conftest.py").is_file():
+                out.add(str(above / "conftest.py") if str(above) != "." else "conftest.py")
+    return sorted(out)
 
 
 @dataclass
@@ -191,7 +206,13 @@ class GuardSession:
         module = f"codekiln_guard_{secrets.token_hex(4)}"
         session = cls(iso, sandbox.workdir, nonce, directory, module, junit)
         sandbox.write_file(f"{directory}/{module}.py", _PLUGIN_SOURCE.read_bytes())
-        settings = {"nonce": nonce, "out": session.results_path, "junit": junit}
+        settings = {
+            "nonce": nonce,
+            "out": session.results_path,
+            "junit": junit,
+            "workdir": sandbox.workdir,
+            "trusted": [f"{sandbox.workdir}/{rel}" for rel in iso.trusted],
+        }
         sandbox.write_file(session.settings_path, json.dumps(settings))
         if iso.config is None:
             sandbox.write_file(f"{directory}/pytest.ini", "[pytest]\n")
@@ -269,10 +290,11 @@ class Canaries:
         return canary_evidence(self.expected, statuses)
 
 
-def make_canaries(test_dir: str, prefix: str = "test") -> Canaries:
-    """Canary tests in a new file of `test_dir` (repo-relative), under names chosen fresh per run."""
-    expected, source = canary_tests(test_dir, prefix)
-    return Canaries(path=next(iter(expected)).split("::", 1)[0], source=source, expected=expected)
+def make_canaries(path: str, existing: str, prefix: str = "test") -> Canaries:
+    """Canary tests appended to the test module `path` (repo-relative, `existing` its source), under
+    names chosen fresh per run that read like the module's own tests."""
+    expected, source = canary_tests(path, existing, prefix)
+    return Canaries(path=path, source=source, expected=expected)
 
 
 __all__ = [

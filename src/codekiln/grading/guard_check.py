@@ -1,13 +1,14 @@
 """The checks of a guarded pytest run that need no codekiln: standalone (standard library only), so an
 exported task's verifier ships this file unchanged and judges a run exactly as `grading.guard` does.
 
-    expected, source = canary_tests("tests", prefix="test")      # plant `source` at expected's path
+    expected, source = canary_tests("tests/test_x.py", text)     # write `source` over tests/test_x.py
     data, evidence = check_run(stdout, exit_code, nonce, results_bytes, junit_bytes)
     evidence += canary_evidence(expected, data["statuses"])      # [] when nothing was forged
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -45,6 +46,7 @@ def check_run(
         data: dict[str, Any] = json.loads(results)
     except ValueError:
         return None, ["the guard's results file is not valid JSON"]
+    evidence.extend(f"a test was replaced: {line}" for line in data.get("forged") or [])
     if data.get("nonce") != nonce:
         evidence.append("the results file does not carry this run's nonce")
     if foreign:
@@ -62,22 +64,42 @@ def check_run(
     return data, evidence
 
 
-def canary_tests(test_dir: str, prefix: str = "test") -> tuple[dict[str, str], str]:
-    """Canary tests for a new file of `test_dir` (repo-relative), named fresh per call: node id -> the
-    status it must end with (passed, failed, error), and the file's source. The file's path is the
-    part of each id before `::`."""
-    tag = secrets.token_hex(5)
-    names = [f"{prefix}_{secrets.token_hex(4)}" for _ in range(3)]
+_WORDS = ("empty", "nested", "default", "twice", "none", "order", "large", "unicode", "kwargs", "single",
+          "repeat", "mixed", "reverse", "copy", "negative", "zero", "strings", "keys", "lazy", "types")  # fmt: skip
+
+
+def _names(existing: str, prefix: str, count: int) -> list[str]:
+    """Names that read like the module's own tests: one of its test names plus a common suffix."""
+    try:
+        tree = ast.parse(existing)
+    except SyntaxError:
+        tree = ast.Module(body=[], type_ignores=[])
+    taken = {
+        n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+    bases = sorted(n for n in taken if n.startswith(prefix)) or [f"{prefix}_{secrets.choice(_WORDS)}"]
+    out: list[str] = []
+    while len(out) < count:
+        name = f"{secrets.choice(bases)}_{secrets.choice(_WORDS)}"
+        if name not in taken and name not in out:
+            out.append(name)
+    return out
+
+
+def canary_tests(path: str, existing: str, prefix: str = "test") -> tuple[dict[str, str], str]:
+    """Canary tests appended to the test module at `path` (repo-relative; `existing` its source), under
+    names chosen fresh per call that read like the module's own: node id -> the status each must end
+    with (passed, failed, error), and the module's new source."""
+    names = _names(existing, prefix, 4)
     a, b = secrets.randbelow(10**6), 10**6 + secrets.randbelow(10**6)
-    fixture = f"_fixture_{secrets.token_hex(4)}"
+    fixture, tag = f"_{names[3]}", secrets.token_hex(5)
     source = (
-        "import pytest\n\n\n"
-        f"@pytest.fixture\ndef {fixture}():\n    raise RuntimeError({tag!r})\n\n\n"
+        existing.rstrip("\n") + "\n\n\nimport pytest as _pytest_canary\n\n\n"
+        f"@_pytest_canary.fixture\ndef {fixture}():\n    raise RuntimeError({tag!r})\n\n\n"
         f"def {names[0]}():\n    assert {a} == {a}\n\n\n"
         f"def {names[1]}():\n    assert {a} == {b}\n\n\n"
         f"def {names[2]}({fixture}):\n    assert {b} == {b}\n"
     )
-    path = f"{test_dir.rstrip('/')}/test_{tag}.py" if test_dir not in ("", ".") else f"test_{tag}.py"
     expected = {
         f"{path}::{names[0]}": "passed",
         f"{path}::{names[1]}": "failed",

@@ -21,10 +21,13 @@ aimed at codekiln rather than at pytest.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
 import sys
+import sysconfig
+import types
 from typing import Any
 
 import pytest
@@ -46,6 +49,95 @@ def _load_settings() -> None:
 
 
 _load_settings()
+# The test files' sources, read now, before any conftest or code under test runs: what each test's
+# code is checked against when it is called (`Guard.check_item`).
+_TRUSTED: dict[str, bytes] = {}
+for _path in _SETTINGS.get("trusted", []):
+    try:
+        with open(_path, "rb") as _fh:
+            _TRUSTED[_path] = _fh.read()
+    except OSError:
+        pass
+_COMPILED: dict[str, set[Any]] = {}
+
+
+def _compile_trusted_test_modules() -> None:
+    """pytest compiles (and rewrites) test modules and conftests in `_rewrite_test`: make it read the
+    trusted bytes read above instead of the file as it is now, and keep what each compile made."""
+    try:
+        from _pytest.assertion import rewrite
+    except ImportError:
+        return
+    original = rewrite._rewrite_test
+
+    def _rewrite_test(fn: Any, config: Any) -> Any:
+        path = str(fn)
+        if path in _TRUSTED:
+            source = _TRUSTED[path]
+
+            class _Trusted(type(fn)):  # type: ignore[misc]
+                def read_bytes(self) -> bytes:
+                    return source
+
+            fn = _Trusted(path)
+        result = original(fn, config)
+        code = result[-1] if isinstance(result, tuple) else result
+        if path in _TRUSTED and isinstance(code, types.CodeType):
+            _COMPILED.setdefault(path, set()).update(_key(c) for c in _walk(code))
+        return result
+
+    rewrite._rewrite_test = _rewrite_test
+
+
+def _key(code: types.CodeType) -> tuple[Any, ...]:
+    consts = tuple(
+        _key(c) if isinstance(c, types.CodeType) else (type(c).__name__, repr(c)) for c in code.co_consts
+    )
+    return (code.co_code, code.co_names, consts)
+
+
+def _walk(code: types.CodeType) -> Any:
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _walk(const)
+
+
+def _file_keys(path: str) -> set[tuple[Any, ...]]:
+    """Every function's code pytest compiled from a trusted test source, plus its plain compile (for
+    modules pytest does not rewrite, such as a test package's __init__.py)."""
+    keys = set(_COMPILED.get(path, ()))
+    try:
+        keys.update(_key(c) for c in _walk(compile(_TRUSTED[path], path, "exec", dont_inherit=True)))
+    except Exception:  # a test file that does not compile: its tests fail on their own
+        pass
+    return keys
+
+
+def _names(path: str) -> set[str]:
+    try:
+        return {
+            n.name
+            for n in ast.walk(ast.parse(_TRUSTED[path]))
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+    except SyntaxError:
+        return set()
+
+
+def _codes(obj: Any) -> list[types.CodeType]:
+    """The code objects of a test callable and of what it wraps (`__wrapped__`), outermost first."""
+    out = []
+    seen = 0
+    while obj is not None and seen < 20:
+        func = getattr(obj, "__func__", obj)
+        code = getattr(func, "__code__", None)
+        if not isinstance(code, types.CodeType):
+            break
+        out.append(code)
+        obj = getattr(func, "__wrapped__", None)
+        seen += 1
+    return out
 
 
 def _digest(path: str | None) -> str:
@@ -70,6 +162,43 @@ class Guard:
         self.messages: dict[str, str] = {}
         self.collection_errors: dict[str, str] = {}
         self.deselected: list[str] = []
+        self.forged: list[str] = []
+        self._keys: dict[str, set[tuple[Any, ...]]] = {}
+        paths = sysconfig.get_paths()
+        self._readonly = tuple(
+            paths[k].rstrip("/") + "/" for k in ("stdlib", "platstdlib", "purelib", "platlib") if paths.get(k)
+        )
+        self._workdir = str(_SETTINGS.get("workdir", "")).rstrip("/") + "/"
+
+    def check_item(self, item: Any) -> None:
+        """A test about to run must be the code of its trusted source file: every function it is made
+        of either compiles from a test file read at start-up or lives in read-only code (the venv,
+        the interpreter). Anything else means the test was replaced after the files were read."""
+        if not _TRUSTED or not isinstance(item, pytest.Function):
+            return
+        codes = _codes(getattr(item, "obj", None))
+        if not codes:
+            return
+        for code in codes:
+            where = code.co_filename
+            if where.startswith(self._readonly) and not where.startswith(self._workdir):
+                continue
+            if where in _TRUSTED:
+                if where not in self._keys:
+                    self._keys[where] = _file_keys(where)
+                if _key(code) in self._keys[where]:
+                    continue
+            self.forged.append(
+                f"{item.nodeid}: runs {code.co_name}() from {where}, which is not the test's source"
+            )
+            return
+        name = getattr(item, "originalname", None) or item.name.split("[", 1)[0]
+        if codes[-1].co_filename.startswith(self._readonly) and not any(name in _names(p) for p in _TRUSTED):
+            self.forged.append(f"{item.nodeid}: no function {name} in the test files")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        self.check_item(item)
 
     def _set(self, nodeid: str, status: str, message: str) -> None:
         old = self.statuses.get(nodeid)
@@ -119,6 +248,14 @@ class Guard:
         for plugin in config.pluginmanager.get_plugins():
             module = plugin if hasattr(plugin, "__file__") else sys.modules.get(type(plugin).__module__)
             plugins.add(str(getattr(module, "__file__", None) or ""))
+        for path in sorted(plugins):
+            if (
+                _TRUSTED
+                and path.startswith(self._workdir)
+                and path.endswith("/conftest.py")
+                and path not in _TRUSTED
+            ):
+                self.forged.append(f"{path} appeared during the run and was loaded as a conftest")
         data = {
             "nonce": _SETTINGS.get("nonce", ""),
             "exitstatus": int(exitstatus),
@@ -129,6 +266,7 @@ class Guard:
             "pytest_counts": counted,
             "pytest_tests": len(tested),
             "plugin_files": sorted(plugins),
+            "forged": self.forged,
         }
         with open(out, "w", encoding="utf-8") as fh:
             json.dump(data, fh)
@@ -138,6 +276,9 @@ class Guard:
         )
         sys.stdout.flush()
         os.write(1, line.encode())
+
+
+_compile_trusted_test_modules()
 
 
 def pytest_configure(config: pytest.Config) -> None:

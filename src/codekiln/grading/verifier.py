@@ -198,10 +198,13 @@ class Verifier:
         """Run the tests guarded; the verdict fields (see `grade_patch` for the outcomes)."""
         tests: list[str] = self.task["tests"]
         iso = self.task["isolation"]
-        folder = str(PurePosixPath(tests[0].split("::", 1)[0]).parent)
-        expected, source = guard_check.canary_tests(folder, iso["function_prefix"])
-        canary_file = self.root / next(iter(expected)).split("::", 1)[0]
-        canary_file.write_text(source, encoding="utf-8")
+        module = (self.task["fail_to_pass"] or tests)[0].split("::", 1)[0]
+        canary_file = self.root / module
+        expected: dict[str, str] = {}
+        if module.endswith(".py") and canary_file.is_file():
+            existing = canary_file.read_text(encoding="utf-8")
+            expected, source = guard_check.canary_tests(module, existing, iso["function_prefix"])
+            canary_file.write_text(source, encoding="utf-8")
         guard = Path(GUARD_ROOT) / secrets.token_hex(8)
         guard.mkdir(parents=True)
         nonce, module = secrets.token_hex(16), f"codekiln_guard_{secrets.token_hex(4)}"
@@ -212,7 +215,18 @@ class Verifier:
         _remove(junit)
         results = guard / "results.json"
         settings = guard / "settings.json"
-        settings.write_text(json.dumps({"nonce": nonce, "out": str(results), "junit": str(junit)}))
+        trusted = [str(self.root / rel) for rel in iso.get("trusted", [])]
+        settings.write_text(
+            json.dumps(
+                {
+                    "nonce": nonce,
+                    "out": str(results),
+                    "junit": str(junit),
+                    "workdir": str(self.root),
+                    "trusted": trusted,
+                }
+            )
+        )
         config = str(self.root / iso["config"]) if iso["config"] else str(guard / "pytest.ini")
         if not iso["config"]:
             (guard / "pytest.ini").write_text("[pytest]\n")
@@ -257,7 +271,7 @@ class Verifier:
         statuses = {str(k): str(v) for k, v in ((data or {}).get("statuses") or {}).items()}
         evidence += guard_check.canary_evidence(expected, statuses)
         recorded = len(statuses)
-        for test_id in expected:
+        for test_id in [t for t in statuses if guard_check.canary_of(t, expected)]:
             statuses.pop(test_id, None)
         outside = sorted(set(statuses) - set(tests))
         if data is not None and outside:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -325,8 +325,10 @@ def _run(g: _Graded, timeout: float | None, policy: GradePolicy) -> TestRun:
     iso = Isolation.for_environment(g.snapshot, Path(g.env.venv), tests)
     canaries = None
     if policy.canaries and tests:
-        folder = str(PurePosixPath(tests[0].split("::", 1)[0]).parent)
-        canaries = make_canaries(folder, iso.function_prefix)
+        module = (g.task.FAIL_TO_PASS or tests)[0].split("::", 1)[0]
+        existing = _read(g.snapshot, module) if module.endswith(".py") else None
+        if existing is not None:  # (a data-driven test's file cannot hold Python canaries)
+            canaries = make_canaries(module, existing, iso.function_prefix)
     return run_tests(g.sb, g.env.test, tests=tests, timeout=timeout, isolation=iso, canaries=canaries)
 
 

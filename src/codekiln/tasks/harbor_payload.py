@@ -166,6 +166,7 @@ def verifier_settings(
             "config": iso.config,
             "plugins": list(iso.plugins),
             "function_prefix": iso.function_prefix,
+            "trusted": list(iso.trusted),
         },
         "pytest_options": env.test.argv([])[3:],
         "env": dict(env.test.env),
