@@ -382,9 +382,9 @@ def grade_patch(
             result.outcome, result.reason, result.detail = "timeout", "timeout", run.error or "timeout"
         elif run.evidence:
             result.outcome, result.reason = "tampered", "report_forged"
-            result.detail = "the test run's report failed the grader's cross-checks: " + "; ".join(
-                run.evidence
-            )
+            more = f" (and {len(run.evidence) - 3} more)" if len(run.evidence) > 3 else ""
+            shown = "; ".join(run.evidence[:3])
+            result.detail = f"the test run's report failed the grader's cross-checks: {shown}{more}"
             result.findings.extend({"kind": "tampered", "detail": e} for e in run.evidence)
             result.statuses = {}
         elif run.error and not run.collection_errors:
