@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,25 @@ def test_task_needs_failing_tests(toolz_generation: Generation) -> None:
         make_instance_id("org/My Repo", "0123456789", ["a", "b"], "f" * 16)
         == "org__My__Repo.01234567.combo2__ffffffffff"
     )
+
+
+def test_tasks_with_collapsed_test_ids_are_named_on_load(tmp_path: Path, toolz_task: TaskRecord) -> None:
+    from codekiln.tasks.datasets import CollapsedIdsWarning, read_tasks
+
+    old = toolz_task.model_copy(
+        update={
+            "schema_version": 1,
+            "instance_id": "old-task",
+            "FAIL_TO_PASS": ["tests/__init__.py::test_clear"],  # where a mixin defined it, as JUnit said
+        }
+    )
+    current = toolz_task.model_copy(update={"FAIL_TO_PASS": ["tests/__init__.py::test_clear"]})  # schema 2
+    path = tmp_path / "tasks.jsonl"
+    append_jsonl(path, [current])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_tasks(path)[0].schema_version == 2  # made with pytest's node ids: nothing to say
+    append_jsonl(path, [old])
+    with pytest.warns(CollapsedIdsWarning, match=r"1 task\(s\).*old-task: tests/__init__.py::test_clear"):
+        tasks = read_tasks(path)
+    assert [t.instance_id for t in tasks] == [current.instance_id, "old-task"]

@@ -15,6 +15,7 @@ optional extra (`pip install codekiln[data]`), imported only here and only when 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,25 @@ def write_tasks(path: str | Path, tasks: Iterable[TaskRecord]) -> int:
 
 
 def read_tasks(path: str | Path) -> list[TaskRecord]:
-    return read_records(path, TaskRecord)
+    """The tasks of a JSONL file. Tasks whose test ids were rebuilt from JUnit and merged several tests
+    (see `TaskRecord.collapsed_ids`) are named in a `CollapsedIdsWarning`."""
+    tasks = read_records(path, TaskRecord)
+    broken = {t.instance_id: ids for t in tasks if (ids := t.collapsed_ids())}
+    if broken:
+        first, ids = next(iter(broken.items()))
+        warnings.warn(
+            CollapsedIdsWarning(
+                f"{path}: {len(broken)} task(s) carry test ids that merged several tests into one and "
+                f"cannot be rerun (made before codekiln took test ids from pytest), e.g. {first}: "
+                f"{', '.join(ids[:3])}. Re-synthesize them: codekiln synth ... --redo"
+            ),
+            stacklevel=2,
+        )
+    return tasks
+
+
+class CollapsedIdsWarning(UserWarning):
+    """Tasks whose FAIL_TO_PASS / PASS_TO_PASS ids were rebuilt from JUnit and merged tests."""
 
 
 def dedup(tasks: Iterable[TaskRecord]) -> list[TaskRecord]:

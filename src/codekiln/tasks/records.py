@@ -135,7 +135,9 @@ def now_iso() -> str:
 class TaskRecord(Record):
     """One verifiable task. SWE-bench fields first, under SWE-bench's names; codekiln's after."""
 
-    schema_version: int = 1
+    schema_version: int = 2
+    """2: test ids are pytest's own node ids (1: rebuilt from JUnit, which merged inherited, imported
+    and data-driven tests; see `collapsed_ids`)."""
     instance_id: str
     repo: str
     base_commit: str
@@ -175,6 +177,20 @@ class TaskRecord(Record):
                 self.patch, n_fail_to_pass=len(self.FAIL_TO_PASS), n_bugs=max(1, len(self.mutators))
             )
         return self
+
+    def collapsed_ids(self) -> list[str]:
+        """Test ids of a schema-1 synthesized task that name where a test was defined rather than where
+        pytest collected it (`tests/__init__.py::...`, `conftest.py::...`): such ids merged several
+        tests into one and cannot be rerun. Tasks made since node ids came from pytest have none."""
+        if self.schema_version >= 2 or self.source not in (
+            TaskSource.func_pm,
+            TaskSource.lm_modify,
+            TaskSource.lm_rewrite,
+        ):
+            return []
+        return [
+            t for t in self.tests if t.split("::", 1)[0].rsplit("/", 1)[-1] in ("__init__.py", "conftest.py")
+        ]
 
     @property
     def tests(self) -> list[str]:
