@@ -198,13 +198,23 @@ class Verifier:
         """Run the tests guarded; the verdict fields (see `grade_patch` for the outcomes)."""
         tests: list[str] = self.task["tests"]
         iso = self.task["isolation"]
-        module = (self.task["fail_to_pass"] or tests)[0].split("::", 1)[0]
+        # As the grader does (tasks.grade.canary_module): the first graded test module, else a new one.
+        found = [
+            t.split("::", 1)[0] for t in tests
+            if "::" in t and t.split("::", 1)[0].endswith(".py") and pathrules.is_protected(t.split("::", 1)[0])
+            and (self.root / t.split("::", 1)[0]).is_file()
+        ]  # fmt: skip
+        module = (
+            found[0]
+            if found
+            else str(
+                PurePosixPath(tests[0].split("::", 1)[0]).parent / f"test_{secrets.token_hex(4)}.py"
+            ).removeprefix("./")
+        )
         canary_file = self.root / module
-        expected: dict[str, str] = {}
-        if module.endswith(".py") and canary_file.is_file():
-            existing = canary_file.read_text(encoding="utf-8")
-            expected, source = guard_check.canary_tests(module, existing, iso["function_prefix"])
-            canary_file.write_text(source, encoding="utf-8")
+        existing = canary_file.read_text(encoding="utf-8") if found else ""
+        expected, source = guard_check.canary_tests(module, existing, iso["function_prefix"])
+        canary_file.write_text(source, encoding="utf-8")
         guard = Path(GUARD_ROOT) / secrets.token_hex(8)
         guard.mkdir(parents=True)
         nonce, module = secrets.token_hex(16), f"codekiln_guard_{secrets.token_hex(4)}"
@@ -215,7 +225,7 @@ class Verifier:
         _remove(junit)
         results = guard / "results.json"
         settings = guard / "settings.json"
-        trusted = [str(self.root / rel) for rel in iso.get("trusted", [])]
+        trusted = [str(self.root / rel) for rel in sorted({*iso.get("trusted", []), module})]
         settings.write_text(
             json.dumps(
                 {

@@ -33,8 +33,10 @@ impossible.
 from __future__ import annotations
 
 import re
+import secrets
 import time
-from pathlib import Path
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from pydantic import Field
@@ -320,15 +322,28 @@ def _check(g: _Graded, patch: str, policy: GradePolicy, result: GradeResult) -> 
     return True
 
 
+def canary_module(task: TaskRecord, snapshot_dir: Path) -> tuple[str, str]:
+    """Where a grade plants its canaries, and that file's source now: the first graded test module
+    (a file of the suite, so the canaries look like its own tests), else a new module beside the
+    first test (a suite of doctests or data-driven tests only)."""
+    for test in task.tests:
+        rel = test.split("::", 1)[0]
+        if "::" in test and rel.endswith(".py") and is_protected(rel):
+            text = _read(snapshot_dir, rel)
+            if text is not None:
+                return rel, text
+    folder = PurePosixPath(task.tests[0].split("::", 1)[0]).parent
+    return str(folder / f"test_{secrets.token_hex(4)}.py").removeprefix("./"), ""
+
+
 def _run(g: _Graded, timeout: float | None, policy: GradePolicy) -> TestRun:
     tests = g.task.tests
     iso = Isolation.for_environment(g.snapshot, Path(g.env.venv), tests)
     canaries = None
     if policy.canaries and tests:
-        module = (g.task.FAIL_TO_PASS or tests)[0].split("::", 1)[0]
-        existing = _read(g.snapshot, module) if module.endswith(".py") else None
-        if existing is not None:  # (a data-driven test's file cannot hold Python canaries)
-            canaries = make_canaries(module, existing, iso.function_prefix)
+        module, existing = canary_module(g.task, g.snapshot)
+        canaries = make_canaries(module, existing, iso.function_prefix)
+        iso = replace(iso, trusted=tuple(sorted({*iso.trusted, module})))
     return run_tests(g.sb, g.env.test, tests=tests, timeout=timeout, isolation=iso, canaries=canaries)
 
 
