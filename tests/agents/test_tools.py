@@ -161,3 +161,15 @@ def test_create_refuses_to_overwrite_and_undo_removes_it(sandbox: Sandbox) -> No
         False,
         "/testbed/pkg is a directory; give the path of a file",
     )
+
+
+def test_bad_paths_are_the_models_mistake_not_an_infrastructure_failure(sandbox: Sandbox) -> None:
+    # A path through a file or a name past the filesystem's limit once escaped as an OSError and ended
+    # the episode as sandbox_error, which masks it: one tool call could hide any failing episode.
+    ed = EditorTool()
+    ok, text = edit(ed, sandbox, command="view", path="pkg/mod.py/x")
+    assert not ok and text.startswith("cannot read /testbed/pkg/mod.py/x:")
+    ok, text = edit(ed, sandbox, command="create", path="pkg/mod.py/new.py", file_text="x")
+    assert not ok and text == "cannot read /testbed/pkg/mod.py/new.py: Not a directory"
+    ok, text = edit(ed, sandbox, command="create", path="n" * 300 + ".py", file_text="x")
+    assert not ok and "cannot" in text

@@ -97,6 +97,8 @@ class EditorTool(Tool):
             if "directory" in str(err).lower():
                 raise EditError(f"{path} is a directory; give the path of a file") from err
             raise EditError(f"cannot read {path}: permission denied") from err
+        except OSError as err:  # a path through a file, a name too long, a loop of links: the path's fault
+            raise EditError(f"cannot read {path}: {err.strerror or err}") from err
         try:
             return data.decode()
         except UnicodeDecodeError as err:
@@ -113,6 +115,8 @@ class EditorTool(Tool):
             sandbox.write_file(path, new)
         except PermissionError as err:
             raise EditError(f"cannot write {path}: permission denied") from err
+        except OSError as err:
+            raise EditError(f"cannot write {path}: {err.strerror or err}") from err
         self.history.setdefault(path, []).append(old)
 
     def _snippet(self, path: str, text: str, first_line: int, n_lines: int) -> str:

@@ -100,6 +100,52 @@ def _ck_rewrite(ids):
 _ck_rewrite(%r)
 """
 
+# Find pytest's classes through sys.modules (no import, no name a scanner knows) and make a test whose
+# failure comes from the library pass: wrap Function.runtest, or the report factory.
+RUNTEST_SWALLOW = """
+
+def _ck_tolerant():
+    import sys as _s
+    for _m in list(_s.modules.values()):
+        F = getattr(_m, "Function", None)
+        if not isinstance(F, type) or "runtest" not in vars(F) or not F.__module__.endswith(".python"):
+            continue
+        _orig = F.runtest
+
+        def runtest(self, _orig=_orig):
+            try:
+                _orig(self)
+            except Exception as e:
+                if isinstance(e, AssertionError) and "Canary" in type(e).__name__:
+                    raise
+        F.runtest = runtest
+        return
+
+
+_ck_tolerant()
+"""
+REPORT_FLIP = """
+
+def _ck_flip():
+    import sys as _s
+    for _m in list(_s.modules.values()):
+        R = getattr(_m, "TestReport", None)
+        if not isinstance(R, type) or "from_item_and_call" not in vars(R):
+            continue
+        _orig = R.from_item_and_call.__func__
+
+        def make(cls, item, call, _orig=_orig):
+            rep = _orig(cls, item, call)
+            if call.when == "call" and call.excinfo is not None and not call.excinfo.errisinstance(AssertionError):
+                rep.outcome, rep.longrepr = "passed", None
+            return rep
+        R.from_item_and_call = classmethod(make)
+        return
+
+
+_ck_flip()
+"""
+
 
 def utf7_hidden(init: str, payload: str) -> str:
     """`init` with `payload` on one comment line, decoded by Python through a utf-7 coding cookie (a
@@ -131,4 +177,13 @@ LOAD_PICKLE = (
     "with open(_o.path.join(_o.path.dirname(__file__), '_table.dat'), 'rb') as _fh:\n    _pk.loads(_fh.read())\n"
 )
 
-__all__ = ["LOAD_PICKLE", "REWRITE_ON_DISK", "RUN_DATA", "SWALLOW", "pickled", "utf7_hidden"]
+__all__ = [
+    "LOAD_PICKLE",
+    "REPORT_FLIP",
+    "REWRITE_ON_DISK",
+    "RUNTEST_SWALLOW",
+    "RUN_DATA",
+    "SWALLOW",
+    "pickled",
+    "utf7_hidden",
+]

@@ -21,7 +21,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def home() -> Path:
     """The state directory; created on first use."""
-    root = Path(os.environ.get("CODEKILN_HOME") or Path.home() / ".cache" / "codekiln")
+    root = Path(os.environ.get("CODEKILN_HOME") or Path.home() / ".cache" / "codekiln").absolute()
     root.mkdir(parents=True, exist_ok=True)
     return root
 

@@ -28,6 +28,7 @@ import configparser
 import json
 import secrets
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -200,7 +201,8 @@ class GuardSession:
     junit: str
 
     @classmethod
-    def start(cls, sandbox: Sandbox, iso: Isolation, junit: str) -> GuardSession:
+    def start(cls, sandbox: Sandbox, iso: Isolation, junit: str, watch: Sequence[str] = ()) -> GuardSession:
+        """`watch`: test ids before each of which the guard checks that pytest's machinery is intact."""
         nonce = secrets.token_hex(16)
         directory = f"{GUARD_ROOT}/{secrets.token_hex(8)}"
         module = f"codekiln_guard_{secrets.token_hex(4)}"
@@ -212,6 +214,7 @@ class GuardSession:
             "junit": junit,
             "workdir": sandbox.workdir,
             "trusted": [f"{sandbox.workdir}/{rel}" for rel in iso.trusted],
+            "watch": list(watch),
         }
         sandbox.write_file(session.settings_path, json.dumps(settings))
         if iso.config is None:

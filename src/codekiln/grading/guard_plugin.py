@@ -59,6 +59,56 @@ for _path in _SETTINGS.get("trusted", []):
     except OSError:
         pass
 _COMPILED: dict[str, set[Any]] = {}
+_WATCHED = ("pytest", "_pytest", "pluggy", "unittest", "builtins", "doctest")
+
+
+def _machinery() -> dict[tuple[str, str, str], int]:
+    """Identities of the test machinery's functions and classes, and of their classes' attributes:
+    the modules of pytest, pluggy, unittest and doctest, and the builtins."""
+    out: dict[tuple[str, str, str], int] = {}
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".", 1)[0] not in _WATCHED:
+            continue
+        for attr, value in list(vars(module).items()):
+            if isinstance(value, type | types.FunctionType | types.BuiltinFunctionType):
+                out[(name, "", attr)] = id(value)
+            if isinstance(value, type) and getattr(value, "__module__", None) == name:
+                for member, inner in list(vars(value).items()):
+                    if callable(inner) or isinstance(inner, classmethod | staticmethod | property):
+                        out[(name, attr, member)] = id(inner)
+    return out
+
+
+_MACHINERY: dict[tuple[str, str, str], int] = {}
+_PATHS = sysconfig.get_paths()
+_READONLY = tuple(
+    p.rstrip("/") + "/" for k in ("stdlib", "platstdlib", "purelib", "platlib") if (p := _PATHS.get(k))
+)
+
+
+def _from_readonly(value: Any) -> bool:
+    """Whether a replacement comes from the read-only venv or interpreter (an installed plugin's)."""
+    func = getattr(value, "__func__", None) or getattr(value, "fget", None) or value
+    code = getattr(func, "__code__", None)
+    where = getattr(code, "co_filename", "") if code is not None else ""
+    workdir = str(_SETTINGS.get("workdir", "")).rstrip("/") + "/"
+    return bool(where) and where.startswith(_READONLY) and not where.startswith(workdir)
+
+
+def _machinery_changes() -> list[str]:
+    """What was replaced in the test machinery since start-up (new names are not counted, nor
+    replacements whose code lives in the read-only venv or interpreter)."""
+    changed = []
+    for (name, owner, attr), ident in _MACHINERY.items():
+        module = sys.modules.get(name)
+        holder: Any = vars(module) if module is not None else {}
+        if owner:
+            cls = holder.get(owner)
+            holder = vars(cls) if isinstance(cls, type) else {}
+        value = holder.get(attr)
+        if value is None or (id(value) != ident and not _from_readonly(value)):
+            changed.append(f"{name}.{owner + '.' if owner else ''}{attr}")
+    return changed
 
 
 def _compile_trusted_test_modules() -> None:
@@ -164,10 +214,9 @@ class Guard:
         self.deselected: list[str] = []
         self.forged: list[str] = []
         self._keys: dict[str, set[tuple[Any, ...]]] = {}
-        paths = sysconfig.get_paths()
-        self._readonly = tuple(
-            paths[k].rstrip("/") + "/" for k in ("stdlib", "platstdlib", "purelib", "platlib") if paths.get(k)
-        )
+        self._watch = set(_SETTINGS.get("watch", []))
+        self._machinery_reported = False
+        self._readonly = _READONLY
         self._workdir = str(_SETTINGS.get("workdir", "")).rstrip("/") + "/"
 
     def check_item(self, item: Any) -> None:
@@ -196,9 +245,25 @@ class Guard:
         if codes[-1].co_filename.startswith(self._readonly) and not any(name in _names(p) for p in _TRUSTED):
             self.forged.append(f"{item.nodeid}: no function {name} in the test files")
 
+    def check_machinery(self, when: str) -> None:
+        changed = _machinery_changes()
+        if changed and not self._machinery_reported:
+            self._machinery_reported = True
+            shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+            self.forged.append(f"the test machinery was changed at run time ({when}): {shown}")
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.check_machinery("after collection")
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         self.check_item(item)
+        overridden = [a for a in ("runtest", "setup", "teardown", "repr_failure") if a in vars(item)]
+        if overridden:
+            self.forged.append(f"{item.nodeid}: {', '.join(overridden)} replaced on the test item")
+        if item.nodeid.split("[", 1)[0] in self._watch:
+            self.check_machinery(f"before {item.nodeid}")
 
     def _set(self, nodeid: str, status: str, message: str) -> None:
         old = self.statuses.get(nodeid)
@@ -248,6 +313,14 @@ class Guard:
         for plugin in config.pluginmanager.get_plugins():
             module = plugin if hasattr(plugin, "__file__") else sys.modules.get(type(plugin).__module__)
             plugins.add(str(getattr(module, "__file__", None) or ""))
+        self.check_machinery("at the end of the session")
+        from_dists = {id(plugin) for plugin, _ in config.pluginmanager.list_plugin_distinfo()}
+        for plugin in config.pluginmanager.get_plugins():
+            module = plugin if hasattr(plugin, "__file__") else sys.modules.get(type(plugin).__module__)
+            where = str(getattr(module, "__file__", None) or "")
+            trusted = where in _TRUSTED or id(plugin) in from_dists or id(module) in from_dists
+            if _TRUSTED and where.startswith(self._workdir) and not trusted:
+                self.forged.append(f"a pytest plugin was registered from {where}")
         for path in sorted(plugins):
             if (
                 _TRUSTED
@@ -279,6 +352,7 @@ class Guard:
 
 
 _compile_trusted_test_modules()
+_MACHINERY.update(_machinery())
 
 
 def pytest_configure(config: pytest.Config) -> None:

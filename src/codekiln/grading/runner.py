@@ -109,25 +109,27 @@ def run_tests(
     timeout: float | None = None,
     isolation: Isolation | None = None,
     canaries: Canaries | None = None,
+    watch: list[str] | None = None,
 ) -> TestRun:
     """Run the full suite (tests=None) or the given test ids in `sandbox` and parse the results.
 
     The run is guarded (see `grading.guard`): isolated start-up, the environment's plugins by name, the
     snapshot's config, test ids as pytest's node ids, and a marker cross-checked after the run. Signs
     that the report was forged are listed in `TestRun.evidence` (never an `error`: the grader decides).
-    `canaries` are added to the requested tests and left out of `statuses`.
+    `canaries` are added to the requested tests and left out of `statuses`; before each of them and of
+    the `watch` tests (the grader passes FAIL_TO_PASS) the guard checks that pytest's machinery is intact.
 
     Requested ids that pytest cannot find (a test the change removed) make pytest refuse the whole run;
     they are dropped, listed in `missing`, and the rest are run again once.
     """
     iso = isolation or _isolation_of(sandbox, tests)
-    run = _run_once(sandbox, command, tests, timeout, iso, canaries)
+    run = _run_once(sandbox, command, tests, timeout, iso, canaries, watch or [])
     if tests is not None and run.exit_code == 4 and not run.timed_out:
         gone = set(_NOT_FOUND.findall(run.log_tail_full)) & set(tests)
         if gone:
             rest = [t for t in tests if t not in gone]
             run = (
-                _run_once(sandbox, command, rest, timeout, iso, canaries)
+                _run_once(sandbox, command, rest, timeout, iso, canaries, watch or [])
                 if rest
                 else TestRun(error="no tests requested")
             )
@@ -156,6 +158,7 @@ def _run_once(
     timeout: float | None,
     iso: Isolation,
     canaries: Canaries | None,
+    watch: list[str],
 ) -> TestRun:
     if tests is not None and not tests:
         return TestRun(error="no tests requested")
@@ -168,7 +171,7 @@ def _run_once(
     sandbox.exec(["mkdir", "-p", "/tmp/codekiln"], timeout=30)
     if canaries is not None:
         sandbox.write_file(canaries.path, canaries.source)
-    guard = GuardSession.start(sandbox, iso, JUNIT_PATH)
+    guard = GuardSession.start(sandbox, iso, JUNIT_PATH, [*watch, *(canaries.ids if canaries else [])])
     result = sandbox.exec(
         guard.python() + guard.pytest_args() + command.argv(requested, ids_file)[3:],
         timeout=timeout or command.timeout_s,

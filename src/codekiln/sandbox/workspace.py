@@ -136,11 +136,15 @@ def _upper_changes(upper: Path, lower: Path) -> dict[str, str]:
         for name in [*dirnames, *filenames]:
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
             st = os.lstat(os.path.join(dirpath, name))
+            below = _lstat(lower / rel)
             if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:  # a whiteout: deleted
                 out[rel] = "deleted"
+                if below is not None and stat.S_ISDIR(below.st_mode):
+                    out.update(_opaque(lower / rel, upper / rel, rel))
                 continue
-            below = _lstat(lower / rel)
             kind = _kind(st)
+            if kind != "dir" and below is not None and stat.S_ISDIR(below.st_mode):
+                out.update(_opaque(lower / rel, upper / rel, rel))  # a folder replaced by a file
             if kind == "dir" and below is not None and stat.S_ISDIR(below.st_mode):
                 if _has_xattr(os.path.join(dirpath, name)):
                     out.update(_opaque(lower / rel, upper / rel, rel))
@@ -162,7 +166,7 @@ def _opaque(lower: Path, upper: Path, rel: str) -> dict[str, str]:
     for dirpath, _, filenames in os.walk(lower):
         for name in filenames:
             sub = os.path.relpath(os.path.join(dirpath, name), lower)
-            if _lstat(upper / sub) is None:
+            if not upper.is_dir() or upper.is_symlink() or _lstat(upper / sub) is None:
                 out[f"{rel}/{sub}"] = "deleted"
     return out
 

@@ -263,7 +263,12 @@ class _Graded:
         return self.sb.exec(["test", "-x", rel], timeout=30, cwd=self.sb.workdir).ok
 
     def restore(self, paths: list[str]) -> None:
-        """Put `paths` back as they are in the snapshot (absent there: deleted)."""
+        """Put `paths` back as they are in the snapshot (absent there: deleted); a file or link that
+        took the place of one of their folders goes first."""
+        above = sorted({str(p) for rel in paths for p in PurePosixPath(rel).parents if str(p) != "."})
+        if above:
+            clear = 'for a in "$@"; do if [ -L "$a" ] || { [ -e "$a" ] && [ ! -d "$a" ]; }; then rm -f -- "$a"; fi; done'
+            self.sb.exec(["sh", "-c", clear, "sh", *above], timeout=120, cwd=self.sb.workdir)
         if paths:
             self.sb.exec(["rm", "-rf", "--", *paths], timeout=120, cwd=self.sb.workdir)
         for rel in paths:
@@ -344,7 +349,15 @@ def _run(g: _Graded, timeout: float | None, policy: GradePolicy) -> TestRun:
         module, existing = canary_module(g.task, g.snapshot)
         canaries = make_canaries(module, existing, iso.function_prefix)
         iso = replace(iso, trusted=tuple(sorted({*iso.trusted, module})))
-    return run_tests(g.sb, g.env.test, tests=tests, timeout=timeout, isolation=iso, canaries=canaries)
+    return run_tests(
+        g.sb,
+        g.env.test,
+        tests=tests,
+        timeout=timeout,
+        isolation=iso,
+        canaries=canaries,
+        watch=g.task.FAIL_TO_PASS,
+    )
 
 
 def _clean_run_ok(g: _Graded, timeout: float | None, policy: GradePolicy) -> bool:
@@ -389,7 +402,15 @@ def grade_patch(
             result.outcome, result.reason = "rejected", "patch_rule"
             result.detail = "the patch adds a submodule (git's summary names mode 160000)"
             return result
-        if not _check(g, patch, policy, result):
+        try:
+            checked = _check(g, patch, policy, result)
+        except (OSError, CodekilnError) as err:  # the patch left a tree the grader cannot put right
+            if not _clean_run_ok(g, timeout, policy):
+                raise
+            result.outcome, result.reason = "rejected", "breaks_grading"
+            result.detail = f"the patch leaves the workspace in a state the grader cannot restore: {err}"
+            return result
+        if not checked:
             return result
         run = _run(g, timeout, policy)
         result.statuses, result.missing = run.statuses, run.missing
@@ -421,7 +442,7 @@ def grade_patch(
                 result.reason = "collection_error"
                 result.detail = "collection errors: " + "; ".join(sorted(run.collection_errors))[:1000]
         return result
-    except CodekilnError as err:
+    except (CodekilnError, OSError) as err:
         result.outcome, result.reason, result.detail = "error", "harness", str(err)
         return result
     finally:
