@@ -4,30 +4,20 @@ CODEKILN_HOME (test-cache/audit-tasks-markupsafe) so later sessions resume them 
 
 from __future__ import annotations
 
-import fcntl
-import os
+import sys
 from pathlib import Path
 
-from codekiln.core.config import state_dir
-from codekiln.core.errors import ConfigError
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+
+from rollout_support import synth_cached
+
 from codekiln.tasks.datasets import read_tasks
-from codekiln.tasks.synth import SynthConfig, synthesize
 
 MARKUPSAFE = "pypi:markupsafe==3.0.4"
 N_TASKS = 3
 
 
 def synth_markupsafe() -> Path:
-    out = state_dir("test-cache") / "audit-tasks-markupsafe"
-    config = SynthConfig(spec=MARKUPSAFE, out=out, max_tasks=N_TASKS, workers=1, batch_size=8)
-    fd = os.open(state_dir("test-cache") / "audit-tasks-markupsafe.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            synthesize(config)
-        except ConfigError:
-            synthesize(config, redo=True)
-    finally:
-        os.close(fd)
+    out = synth_cached(MARKUPSAFE, "audit-tasks-markupsafe", N_TASKS)
     assert read_tasks(out / "tasks.jsonl"), f"no markupsafe tasks synthesized in {out}"
     return out

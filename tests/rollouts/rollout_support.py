@@ -19,11 +19,12 @@ TOOLZ = "pypi:toolz==1.2.0"
 N_TASKS = 3
 
 
-def synth_tasks() -> Path:
-    """The directory holding the synthesized tasks (tasks.jsonl)."""
-    out = state_dir("test-cache") / "rollout-tasks-toolz"
-    config = SynthConfig(spec=TOOLZ, out=out, max_tasks=N_TASKS, workers=1, batch_size=8)
-    fd = os.open(state_dir("test-cache") / "rollout-tasks-toolz.lock", os.O_RDWR | os.O_CREAT, 0o644)
+def synth_cached(spec: str, name: str, n_tasks: int) -> Path:
+    """`n_tasks` tasks of `spec` synthesized into test-cache/NAME (resumed in seconds later), under a
+    lock; a directory made by another synthesis configuration is started over."""
+    out = state_dir("test-cache") / name
+    config = SynthConfig(spec=spec, out=out, max_tasks=n_tasks, workers=1, batch_size=8)
+    fd = os.open(state_dir("test-cache") / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
@@ -32,6 +33,12 @@ def synth_tasks() -> Path:
             synthesize(config, redo=True)
     finally:
         os.close(fd)
+    return out
+
+
+def synth_tasks() -> Path:
+    """The directory holding the synthesized tasks (tasks.jsonl)."""
+    out = synth_cached(TOOLZ, "rollout-tasks-toolz", N_TASKS)
     tasks = read_tasks(out / "tasks.jsonl")
     assert len(tasks) == N_TASKS, f"expected {N_TASKS} synthesized tasks in {out}, found {len(tasks)}"
     return out
