@@ -153,15 +153,13 @@ def _walk(code: types.CodeType) -> Any:
             yield from _walk(const)
 
 
-def _file_keys(path: str) -> set[tuple[Any, ...]]:
-    """Every function's code pytest compiled from a trusted test source, plus its plain compile (for
-    modules pytest does not rewrite, such as a test package's __init__.py)."""
-    keys = set(_COMPILED.get(path, ()))
+def _plain_keys(path: str) -> set[tuple[Any, ...]]:
+    """Every function's code in the plain compile of a trusted test source (what Python itself makes of
+    a module pytest does not rewrite, such as a test package's __init__.py)."""
     try:
-        keys.update(_key(c) for c in _walk(compile(_TRUSTED[path], path, "exec", dont_inherit=True)))
+        return {_key(c) for c in _walk(compile(_TRUSTED[path], path, "exec", dont_inherit=True))}
     except Exception:  # a test file that does not compile: its tests fail on their own
-        pass
-    return keys
+        return set()
 
 
 def _names(path: str) -> set[str]:
@@ -233,9 +231,12 @@ class Guard:
             if where.startswith(self._readonly) and not where.startswith(self._workdir):
                 continue
             if where in _TRUSTED:
+                key = _key(code)
+                if key in _COMPILED.get(where, ()):  # compiled by pytest from the trusted bytes
+                    continue
                 if where not in self._keys:
-                    self._keys[where] = _file_keys(where)
-                if _key(code) in self._keys[where]:
+                    self._keys[where] = _plain_keys(where)
+                if key in self._keys[where]:
                     continue
             self.forged.append(
                 f"{item.nodeid}: runs {code.co_name}() from {where}, which is not the test's source"
@@ -262,7 +263,7 @@ class Guard:
         overridden = [a for a in ("runtest", "setup", "teardown", "repr_failure") if a in vars(item)]
         if overridden:
             self.forged.append(f"{item.nodeid}: {', '.join(overridden)} replaced on the test item")
-        if item.nodeid.split("[", 1)[0] in self._watch:
+        if item.nodeid in self._watch or item.nodeid.split("[", 1)[0] in self._watch:
             self.check_machinery(f"before {item.nodeid}")
 
     def _set(self, nodeid: str, status: str, message: str) -> None:

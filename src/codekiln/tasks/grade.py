@@ -266,11 +266,14 @@ class _Graded:
         """Put `paths` back as they are in the snapshot (absent there: deleted); a file or link that
         took the place of one of their folders goes first."""
         above = sorted({str(p) for rel in paths for p in PurePosixPath(rel).parents if str(p) != "."})
-        if above:
-            clear = 'for a in "$@"; do if [ -L "$a" ] || { [ -e "$a" ] && [ ! -d "$a" ]; }; then rm -f -- "$a"; fi; done'
-            self.sb.exec(["sh", "-c", clear, "sh", *above], timeout=120, cwd=self.sb.workdir)
         if paths:
-            self.sb.exec(["rm", "-rf", "--", *paths], timeout=120, cwd=self.sb.workdir)
+            clear = (
+                'n=$1; shift; i=0; for a in "$@"; do i=$((i+1)); if [ $i -le $n ]; then '
+                'if [ -L "$a" ] || { [ -e "$a" ] && [ ! -d "$a" ]; }; then rm -f -- "$a"; fi; '
+                'else rm -rf -- "$a"; fi; done'
+            )
+            argv = ["sh", "-c", clear, "sh", str(len(above)), *above, *paths]
+            self.sb.exec(argv, timeout=120, cwd=self.sb.workdir)
         for rel in paths:
             original = self.snapshot / rel
             if original.is_dir() and not original.is_symlink():
