@@ -96,12 +96,19 @@ def synth(
     batch_size: int = typer.Option(
         32, help="candidates per batch (the unit of work per worker, and of what is written at once)"
     ),
+    visible_tests: bool = typer.Option(
+        False,
+        "--visible-tests",
+        help="SWE-bench style: keep the failing tests in the agent's workspace and name them in the statement",
+    ),
     redo: bool = typer.Option(False, "--redo", help="discard this directory's tasks and start over"),
     export: str = typer.Option("", help="also export the tasks: harbor, hf or swebench"),
 ) -> None:
     """Synthesize and validate bug-fixing tasks from a real repository (resumable)."""
     try:
-        validation = ValidateConfig.model_validate({"engine": engine, "gate": gate})
+        validation = ValidateConfig.model_validate(
+            {"engine": engine, "gate": gate, "visible_tests": visible_tests}
+        )
     except ValidationError as err:
         raise ConfigError(
             f"bad --engine or --gate: {err.errors()[0]['msg']}",

@@ -78,6 +78,8 @@ class RejectReason(StrEnum):
     """The clean snapshot's own test run failed (collection error, crash)."""
     statement_leak = "statement_leak"
     """Every problem statement written for it revealed the fix."""
+    statement_names_hidden_test = "statement_names_hidden_test"
+    """Its problem statement still named a hidden test after the names were rewritten out."""
     duplicate = "duplicate"
     infra_error = "infra_error"
 

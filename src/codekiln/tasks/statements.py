@@ -1,14 +1,20 @@
-"""Problem statements: issue text that describes the observed failure without revealing the fix.
+"""Problem statements: issue text that describes the observed failure without revealing the fix, and
+without naming tests the agent cannot see.
 
-Two writers share the `StatementWriter` protocol: `TemplateStatementWriter` (failing test names, a
-trimmed assertion or exception message, a reproduction command) and `ModelStatementWriter`, which asks
-any chat model (an object with `.chat(messages)` returning something with `.text`) to write the issue
-and falls back to the template when the model's text leaks the fix. `leak_check` rejects any statement
-containing a changed line of the gold patch.
+Two writers share the `StatementWriter` protocol: `TemplateStatementWriter` and `ModelStatementWriter`,
+which asks any chat model (an object with `.chat(messages)` returning something with `.text`) to write
+the issue and falls back to the template when the model's text leaks. When a failing test lives in one
+of the task's `hidden_tests` files (the default), the template describes the behaviour: a standalone
+reproduction built from the failing test's body (`reproduce.reproduction`) when that is safe, else the
+failing call, and the error; it never names a hidden file, test id or test function. When the failing
+tests are visible (`ValidateConfig.visible_tests`, SWE-bench style) it names them and how to run them.
 
-    writer = TemplateStatementWriter()
-    text = writer.write(task, failures)        # failures: {test id: failure text} or raw pytest output
-    leak_check(text, task.patch)               # raises TaskError(reason="statement_leak") on a leak
+Every statement, whatever wrote it (template, model, a project's history), goes through
+`checked_statement`: a statement quoting the fix is refused (`statement_leak`), one naming hidden tests
+is rewritten without the names, or refused when that is not enough (`statement_names_hidden_test`).
+
+    writer = TemplateStatementWriter(snapshot_dir)      # where the test sources are read
+    text = checked_statement(task, writer.write(task, failures))   # failures: {test id: text} or output
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from codekiln.core.errors import TaskError
 from codekiln.tasks.diffs import changed_lines
 from codekiln.tasks.records import TaskRecord
+from codekiln.tasks.reproduce import failing_line, reproduction
 
 Failures = Mapping[str, str] | str
 
@@ -117,8 +125,8 @@ def split_pytest_failures(output: str) -> dict[str, str]:
     return {name: "\n".join(body) for name, body in sections.items()}
 
 
-def failure_messages(task: TaskRecord, failures: Failures) -> dict[str, str]:
-    """Trimmed messages of the task's failing tests, from a {test id: text} map or raw pytest output."""
+def raw_failures(task: TaskRecord, failures: Failures) -> dict[str, str]:
+    """The failure text of each failing test, from a {test id: text} map or raw pytest output."""
     if isinstance(failures, str):
         sections = split_pytest_failures(failures)
         by_test = {
@@ -127,7 +135,12 @@ def failure_messages(task: TaskRecord, failures: Failures) -> dict[str, str]:
         if not any(by_test.values()) and task.FAIL_TO_PASS:
             by_test = {task.FAIL_TO_PASS[0]: failures}
         failures = by_test
-    return {tid: trim_message(failures[tid]) for tid in task.FAIL_TO_PASS if failures.get(tid)}
+    return {tid: failures[tid] for tid in task.FAIL_TO_PASS if failures.get(tid)}
+
+
+def failure_messages(task: TaskRecord, failures: Failures) -> dict[str, str]:
+    """Trimmed messages of the task's failing tests, from a {test id: text} map or raw pytest output."""
+    return {tid: trim_message(text) for tid, text in raw_failures(task, failures).items()}
 
 
 def reproduction_command(test_ids: list[str]) -> str:
@@ -171,6 +184,155 @@ def template_statement(task: TaskRecord, failures: Failures, *, include_messages
     return "\n".join(parts) + "\n"
 
 
+def hidden_names(task: TaskRecord) -> list[str]:
+    """What a statement must not say: the hidden test files (path, file name, module), and every test
+    id of those files with its parts (class, function, function without its parameters); longest first."""
+    hidden = set(task.hidden_tests)
+    names: set[str] = set()
+    for rel in hidden:
+        module = rel.removesuffix(".py")
+        stem = module.rsplit("/", 1)[-1]
+        names |= {rel, rel.rsplit("/", 1)[-1], module.replace("/", ".")}
+        if "test" in stem.lower():
+            names.add(stem)
+    for tid in [*task.FAIL_TO_PASS, *task.PASS_TO_PASS]:
+        path, _, rest = tid.partition("::")
+        if path in hidden and rest:
+            names |= {tid, rest}
+            for part in rest.split("::"):
+                names |= {part, part.split("[", 1)[0]}
+    return sorted((n for n in names if len(n) >= 4), key=lambda n: (-len(n), n))
+
+
+def _hidden_re(task: TaskRecord) -> re.Pattern[str] | None:
+    names = hidden_names(task)
+    if not names:
+        return None
+    return re.compile(r"(?<![\w])(?:" + "|".join(map(re.escape, names)) + r")(?![\w])")
+
+
+def hidden_mentions(statement: str, task: TaskRecord) -> list[str]:
+    """The hidden test files, ids and test names (see `hidden_names`) that the statement mentions."""
+    pattern = _hidden_re(task)
+    return sorted(set(pattern.findall(statement))) if pattern else []
+
+
+def redact_hidden(statement: str, task: TaskRecord) -> str:
+    """The statement with every hidden test file, id and name replaced by a neutral word."""
+    pattern = _hidden_re(task)
+
+    def neutral(m: re.Match[str]) -> str:
+        name = m.group()
+        if "::" in name:
+            return "a test"
+        return "a test file" if "/" in name or name.endswith(".py") else "..."
+
+    return pattern.sub(neutral, statement) if pattern else statement
+
+
+def checked_statement(task: TaskRecord, statement: str) -> str:
+    """The leak check every statement passes, whatever wrote it (template, model, history): the text,
+    with hidden test names rewritten out. Raises TaskError with `reason` "statement_leak" when it
+    quotes the fix, "statement_names_hidden_test" when names remain after the rewrite."""
+    leak_check(statement, task.patch)
+    if hidden_mentions(statement, task):
+        statement = redact_hidden(statement, task)
+        left = hidden_mentions(statement, task)
+        if left:
+            raise TaskError(
+                f"problem statement names a hidden test: {left[0]!r}",
+                hint="describe the behaviour and the error, or synthesize with --visible-tests",
+                reason="statement_names_hidden_test",
+            )
+        leak_check(statement, task.patch)
+    return statement
+
+
+def _test_source(root: Path | None, rel: str, cache: dict[str, str | None]) -> str | None:
+    if rel not in cache:
+        path = root / rel if root is not None else None
+        cache[rel] = path.read_text(errors="replace") if path is not None and path.is_file() else None
+    return cache[rel]
+
+
+def _top_packages(root: Path | None) -> set[str]:
+    """The importable top-level packages of the checkout (at its root or under src/)."""
+    if root is None:
+        return set()
+    dirs = [root, root / "src"]
+    return {p.name for d in dirs if d.is_dir() for p in d.iterdir() if (p / "__init__.py").is_file()}
+
+
+def observed_statement(
+    task: TaskRecord,
+    failures: Failures,
+    root: Path | None = None,
+    *,
+    include_messages: bool = True,
+    include_code: bool = True,
+) -> str:
+    """An issue describing the observed failure without naming any test: a standalone reproduction
+    built from a failing test's body when that is safe, else the failing call, then the error.
+    `root` is the clean snapshot, where the (hidden) test sources are read."""
+    if not task.FAIL_TO_PASS:
+        raise TaskError(
+            f"{task.instance_id} has no failing tests to describe", hint="validate the task first"
+        )
+    raw = raw_failures(task, failures)
+    packages = {task.repo.rsplit("/", 1)[-1].replace("-", "_")} | _top_packages(root)
+    sources: dict[str, str | None] = {}
+    chosen, script, line = task.FAIL_TO_PASS[0], None, None
+    for tid in task.FAIL_TO_PASS if include_code else []:
+        rel, _, name = tid.partition("::")
+        source = _test_source(root, rel, sources)
+        if source is None or not name:
+            continue
+        script = reproduction(source, name, packages=packages)
+        if script:
+            chosen = tid
+            break
+        if line is None and tid in raw:
+            line = failing_line(source, name, rel, raw[tid])
+            chosen = tid if line else chosen
+    messages = [redact_hidden(trim_message(raw[chosen]), task)] if include_messages and chosen in raw else []
+    for tid in raw if include_messages else []:
+        message = redact_hidden(trim_message(raw[tid]), task)
+        if message and message not in messages and len(messages) < MAX_MESSAGES:
+            messages.append(message)
+    messages = [m for m in messages if m]
+    n = len(task.FAIL_TO_PASS)
+    parts = [
+        f"`{task.repo}` misbehaves on the current code: {n} check{'s' if n > 1 else ''} of its behaviour fail.",
+        "",
+    ]
+    if script:
+        parts += [
+            "Running this from the repository root reproduces it:",
+            "",
+            "```python",
+            script.rstrip(),
+            "```",
+        ]
+    elif line:
+        parts += ["A failing call:", "", "```python", line, "```"]
+    if messages:
+        parts += [
+            "",
+            "It fails with:" if script or line else "The error observed:",
+            "```",
+            messages[0],
+            "```",
+        ]
+        for other in messages[1:]:
+            parts += ["", "Another failure observed:", "```", other, "```"]
+    parts += [
+        "",
+        "Fix the library code so that this behaves correctly without breaking anything else. Tests that",
+        "check this behaviour are not in your checkout; they are run when your change is checked.",
+    ]
+    return "\n".join(parts) + "\n"
+
+
 @runtime_checkable
 class StatementWriter(Protocol):
     """Writes the problem statement of a task from its observed failures."""
@@ -181,16 +343,28 @@ class StatementWriter(Protocol):
 
 
 class TemplateStatementWriter:
-    """The template writer; drops the failure messages when they would leak the fix."""
+    """The template writer. A task whose failing tests are hidden gets `observed_statement` (test
+    sources read under `root`, the clean snapshot); one whose failing tests are all visible gets
+    `template_statement`, naming them. Parts that would leak the fix are dropped: the messages first,
+    then the code."""
 
     name = "template"
 
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root
+
     def write(self, task: TaskRecord, failures: Failures) -> str:
-        text = template_statement(task, failures)
-        if leaked_lines(text, task.patch):
-            text = template_statement(task, failures, include_messages=False)
-        leak_check(text, task.patch)
-        return text
+        if not any(_hidden(task, t) for t in task.FAIL_TO_PASS):
+            text = template_statement(task, failures)
+            if leaked_lines(text, task.patch):
+                text = template_statement(task, failures, include_messages=False)
+            return checked_statement(task, text)
+        text = ""
+        for messages, code in ((True, True), (False, True), (False, False)):
+            text = observed_statement(task, failures, self.root, include_messages=messages, include_code=code)
+            if not leaked_lines(text, task.patch):
+                break
+        return checked_statement(task, text)
 
 
 SYSTEM_PROMPT = (
@@ -201,7 +375,7 @@ SYSTEM_PROMPT = (
 
 
 class ModelStatementWriter:
-    """Asks a chat model to write the issue, keeps the first answer that passes `leak_check` (up to
+    """Asks a chat model to write the issue, keeps the first answer that passes `checked_statement` (up to
     `attempts`), else falls back to `fallback` (the template). The model is duck-typed: any object with
     `chat(messages) -> response` where `response.text` (or the response itself) is the text."""
 
@@ -215,7 +389,7 @@ class ModelStatementWriter:
         """"model" or the fallback's name: who wrote the last statement."""
 
     def messages(self, task: TaskRecord, failures: Failures) -> list[dict[str, str]]:
-        facts = template_statement(task, failures)
+        facts = self.fallback.write(task, failures)  # what the template may say: nothing hidden
         user = (
             f"Repository: {task.repo}\n\nThese are the observed test failures:\n\n{facts}\n"
             "Write a concise issue report (title line, then a few paragraphs) about this behaviour."
@@ -227,8 +401,12 @@ class ModelStatementWriter:
         for _ in range(max(1, self.attempts)):
             response = self.model.chat(messages)
             text = str(getattr(response, "text", response) or "").strip()
-            if text and not leaked_lines(text, task.patch):
+            try:
+                checked = checked_statement(task, text + "\n") if text else ""
+            except TaskError:
+                continue
+            if checked:
                 self.last_source = "model"
-                return text + "\n"
+                return checked
         self.last_source = self.fallback.name
         return self.fallback.write(task, failures)

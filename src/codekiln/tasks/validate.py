@@ -21,7 +21,9 @@ For each candidate, in one sandbox per worker (reset, never recreated):
    the gold patch must also restore exactly the snapshot's files (`grade.restores_snapshot`, the
    grader's own preparation done in memory). The empty patch leaves the buggy state, where
    FAIL_TO_PASS failed every run, so it does not resolve the task.
-5. A problem statement from the observed failures that does not leak the fix (`statement_leak`).
+5. A problem statement from the observed failures (`statements`) that does not leak the fix
+   (`statement_leak`) nor name a hidden test (`statement_names_hidden_test`). The failing tests'
+   files are hidden from the agent unless `visible_tests`.
 With `gate="grader"` every task is also graded for real with `grade.grade_patch`: the gold patch must
 resolve it and the empty patch must not (`gold_failed`, `empty_resolved`).
 
@@ -87,6 +89,11 @@ class ValidateConfig(BaseModel):
         default=None, description="lower bound of a run's timeout (default 5 s warm, 20 s fresh)"
     )
     timeout_max_s: float = Field(default=120.0, description="upper bound of a run's timeout")
+    visible_tests: bool = Field(
+        default=False,
+        description="SWE-bench style: the failing tests' files stay in the agent's workspace and the "
+        "statement names the tests; by default they are hidden and the statement never names them",
+    )
 
     def timeout(self, base_s: float) -> float:
         low = (
@@ -147,7 +154,7 @@ class Validator:
         self.warm = WarmExecutor(self.sandbox, env.test, collect=test_files(sorted(self.passing)))
         self.fresh = FreshExecutor(self.sandbox, env.test)
         self.gold_cache = GoldCache() if gold_cache is None else gold_cache
-        self.statements = TemplateStatementWriter()
+        self.statements = TemplateStatementWriter(self.snapshot_dir)
         self.applier = BugApplier(self.snapshot_dir)
         self.dirty = False
 
@@ -316,7 +323,7 @@ class Validator:
                 validation,
             )
         passing = [t for t in tests if t not in failing]
-        hidden = hidden_test_files(failing, cand.patch)
+        hidden = [] if self.config.visible_tests else hidden_test_files(failing, cand.patch)
         task = task_from_candidate(
             cand,
             repo=self.env.name,
@@ -339,7 +346,8 @@ class Validator:
         try:
             task.problem_statement = self.statements.write(task, first.messages)
         except TaskError as err:
-            return self.reject(cand, RejectReason.statement_leak, err.message, validation)
+            reason = RejectReason(err.data.get("reason") or RejectReason.statement_leak)
+            return self.reject(cand, reason, err.message, validation)
         if self.config.gate == "grader":
             return self.grade_gate(cand, task, validation)
         return task
