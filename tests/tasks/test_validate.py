@@ -175,7 +175,8 @@ def test_each_rejection_keeps_its_reason(
     assert isinstance(task, TaskRecord)
     assert task.FAIL_TO_PASS == ["toolz/tests/test_itertoolz.py::test_remove"]
     assert task.hidden_tests == ["toolz/tests/test_itertoolz.py"]
-    assert "test_remove" in task.problem_statement and "filterfalse" not in task.problem_statement
+    # the failing test is hidden: the statement describes it and never names it
+    assert "test_remove" not in task.problem_statement and "filterfalse" not in task.problem_statement
 
 
 def test_the_grader_gate_grades_gold_and_empty_patches_for_real(
