@@ -133,7 +133,8 @@ def test_forged_exit_and_rewritten_files_leave_evidence(sb: BwrapSandbox) -> Non
     assert any("exit status 1 but the process exited 0" in e for e in run.evidence), run.evidence
     rewrite = (
         "import atexit, glob\n\n\ndef _rewrite():\n    for p in glob.glob('/tmp/codekiln-grader/*/results.json'):\n"
-        "        open(p, 'a').write(' ')\n    open('/tmp/codekiln/junit.xml', 'a').write(' ')\n\n\n"
+        "        open(p, 'a').write(' ')\n    for p in glob.glob('/tmp/codekiln-grader/*/junit.xml'):\n"
+        "        open(p, 'a').write(' ')\n\n\n"
         "atexit.register(_rewrite)\n"
     )
     sb.write_file("tests/conftest.py", rewrite)
@@ -144,8 +145,8 @@ def test_forged_exit_and_rewritten_files_leave_evidence(sb: BwrapSandbox) -> Non
 
 def test_a_fake_report_without_the_session_is_evidence_and_a_crash_is_not(sb: BwrapSandbox) -> None:
     fake = (
-        "import os\nos.makedirs('/tmp/codekiln', exist_ok=True)\n"
-        "open('/tmp/codekiln/junit.xml', 'w').write('<testsuites><testsuite/></testsuites>')\nos._exit(0)\n"
+        "import glob, os\nfor d in glob.glob('/tmp/codekiln-grader/*/'):\n"
+        "    open(d + 'junit.xml', 'w').write('<testsuites><testsuite/></testsuites>')\nos._exit(0)\n"
     )
     sb.write_file("demo/__init__.py", fake)
     run = run_tests(sb, CMD, ["tests/test_c.py::test_plain"])

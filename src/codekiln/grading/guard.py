@@ -25,6 +25,7 @@ Canary tests (`make_canaries`) are checked by the grader.
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import secrets
 import tomllib
@@ -150,13 +151,19 @@ class Isolation:
 
     @classmethod
     def for_environment(cls, snapshot_dir: Path, venv_dir: Path, tests: list[str] | None) -> Isolation:
-        config = find_config(snapshot_dir, tests)
-        return cls(
-            config=config,
-            plugins=tuple(venv_plugins(venv_dir)),
-            function_prefix=python_functions_prefix(snapshot_dir, config),
-            trusted=tuple(trusted_sources(snapshot_dir, tests or [])),
-        )
+        """Read from the snapshot and the venv (both fixed once built: cached per process)."""
+        return _isolation(Path(snapshot_dir), Path(venv_dir), tuple(tests) if tests is not None else None)
+
+
+@functools.lru_cache(maxsize=256)
+def _isolation(snapshot_dir: Path, venv_dir: Path, tests: tuple[str, ...] | None) -> Isolation:
+    config = find_config(snapshot_dir, list(tests) if tests is not None else None)
+    return Isolation(
+        config=config,
+        plugins=tuple(venv_plugins(venv_dir)),
+        function_prefix=python_functions_prefix(snapshot_dir, config),
+        trusted=tuple(trusted_sources(snapshot_dir, list(tests or ()))),
+    )
 
 
 def trusted_sources(snapshot_dir: Path, tests: list[str]) -> list[str]:
@@ -201,10 +208,14 @@ class GuardSession:
     junit: str
 
     @classmethod
-    def start(cls, sandbox: Sandbox, iso: Isolation, junit: str, watch: Sequence[str] = ()) -> GuardSession:
-        """`watch`: test ids before each of which the guard checks that pytest's machinery is intact."""
+    def start(
+        cls, sandbox: Sandbox, iso: Isolation, junit: str | None = None, watch: Sequence[str] = ()
+    ) -> GuardSession:
+        """`junit`: where pytest writes its JUnit report (default: in the run's fresh directory);
+        `watch`: test ids before each of which the guard checks that pytest's machinery is intact."""
         nonce = secrets.token_hex(16)
         directory = f"{GUARD_ROOT}/{secrets.token_hex(8)}"
+        junit = junit or f"{directory}/junit.xml"
         module = f"codekiln_guard_{secrets.token_hex(4)}"
         session = cls(iso, sandbox.workdir, nonce, directory, module, junit)
         sandbox.write_file(f"{directory}/{module}.py", _PLUGIN_SOURCE.read_bytes())

@@ -44,10 +44,12 @@ class TestCommand(BaseModel):
     env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
     timeout_s: float = Field(default=900.0, description="wall-clock limit for one run")
 
-    def argv(self, tests: list[str] | None, ids_file: str | None = None) -> list[str]:
+    def argv(
+        self, tests: list[str] | None, ids_file: str | None = None, junit: str = JUNIT_PATH
+    ) -> list[str]:
         base = ["python", "-m", "pytest", "-p", "no:cacheprovider", "-o", "junit_family=xunit1"]
         # (run_tests replaces the first 3 items with the guarded start-up; see grading.guard)
-        base += ["--junitxml", JUNIT_PATH, "-q", "--no-header", "-rN", "--color=no"]
+        base += ["--junitxml", junit, "-q", "--no-header", "-rN", "--color=no"]
         if tests is None:
             return base + self.args
         options = [a for a in self.args if a.startswith("-")]
@@ -169,14 +171,13 @@ def _run_once(
     if requested is not None and len(requested) > _ARGFILE_OVER:
         sandbox.write_file(IDS_PATH, "\n".join(requested) + "\n")
         ids_file = IDS_PATH
-    sandbox.exec(["sh", "-c", f"mkdir -p /tmp/codekiln && rm -f {JUNIT_PATH}"], timeout=30)
     if canaries is not None:
         sandbox.write_file(canaries.path, canaries.source)
     # The machinery check costs a few ms: before every canary and a few FAIL_TO_PASS tests drawn at random.
     sample = random.sample(watch, min(len(watch), WATCHED_PER_RUN))
-    guard = GuardSession.start(sandbox, iso, JUNIT_PATH, [*sample, *(canaries.ids if canaries else [])])
+    guard = GuardSession.start(sandbox, iso, None, [*sample, *(canaries.ids if canaries else [])])
     result = sandbox.exec(
-        guard.python() + guard.pytest_args() + command.argv(requested, ids_file)[3:],
+        guard.python() + guard.pytest_args() + command.argv(requested, ids_file, guard.junit)[3:],
         timeout=timeout or command.timeout_s,
         env=guard.env(command.env),
         cwd=sandbox.workdir,

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shlex
 import time
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -134,16 +135,12 @@ def restores_snapshot(task: TaskRecord, patch: str, snapshot_dir: Path) -> bool:
     )
 
 
-def _git_apply(sandbox: Sandbox, patch: str, modes: list[str] | None = None) -> str | None:
-    """Apply a patch in the workspace with `git apply`, fed on stdin; git's complaint, or None.
-    `modes` collects the file modes git's own summary names (160000: a submodule, 120000: a link)."""
+def _git_apply(sandbox: Sandbox, patch: str) -> str | None:
+    """Apply a patch in the workspace with `git apply`, fed on stdin; git's complaint, or None."""
     if not patch.strip():
         return None
     data = patch.encode("utf-8", errors="surrogateescape")
-    argv = GIT_APPLY if modes is None else [*GIT_APPLY[:-1], "--summary", "--apply", "-"]
-    res = sandbox.exec(argv, timeout=120, cwd=sandbox.workdir, input=data)
-    if modes is not None:
-        modes.extend(_MODE.findall(res.stdout))
+    res = sandbox.exec(GIT_APPLY, timeout=120, cwd=sandbox.workdir, input=data)
     return None if res.ok else tail(res.stderr or res.stdout, 10) or f"git apply exit code {res.exit_code}"
 
 
@@ -215,16 +212,34 @@ class _Graded:
         )
         self.before: dict[str, str | None] = {**buggy, **dict.fromkeys(task.hidden_tests)}
 
-    def prepare(self) -> None:
-        """Bug in, hidden tests and git metadata out (nothing of the fix stays in the tree)."""
+    def prepare(self, patch: str = "", modes: list[str] | None = None) -> str | None:
+        """Bug in, hidden tests and git metadata out (nothing of the fix stays in the tree), then `patch`
+        applied by git fed on stdin, in one sandbox command. Returns git's complaint, or None; `modes`
+        collects the file modes git's own summary names (160000: a submodule)."""
         gone = [rel for rel, text in self.before.items() if text is None]
         for rel, text in self.before.items():
             if text is not None:
                 self.sb.write_file(rel, text)
-        res = self.sb.exec(["rm", "-rf", "--", ".git", *gone], timeout=120, cwd=self.sb.workdir)
-        if not res.ok:
-            raise CodekilnError(f"could not prepare the graded workspace: {tail(res.output, 10)}")
-        self.baseline = self._changes()
+        self.baseline = {
+            ".git": "deleted",
+            **{r: "deleted" if t is None else "file" for r, t in self.before.items()},
+        }
+        script = 'rm -rf -- .git "$@"'
+        data = patch.encode("utf-8", errors="surrogateescape") if patch.strip() else None
+        if data is not None:
+            script += " && exec " + " ".join(
+                shlex.quote(a) for a in [*GIT_APPLY[:-1], "--summary", "--apply", "-"]
+            )
+        res = self.sb.exec(["sh", "-c", script, "sh", *gone], timeout=120, cwd=self.sb.workdir, input=data)
+        if data is None:
+            if not res.ok:
+                raise CodekilnError(f"could not prepare the graded workspace: {tail(res.output, 10)}")
+            return None
+        if modes is not None:
+            modes.extend(_MODE.findall(res.stdout))
+        return (
+            None if res.ok else tail(res.stderr or res.stdout, 10) or f"git apply exit code {res.exit_code}"
+        )
 
     def _changes(self) -> dict[str, str]:
         changed = getattr(self.sb, "changed", None)
@@ -245,8 +260,8 @@ class _Graded:
         """Paths the patch really changed, with their kind (file, symlink, dir, other, deleted)."""
         out = {}
         for rel, kind in self._changes().items():
-            if rel == ".git" and kind == "deleted":
-                continue
+            if kind == "deleted" and (rel == ".git" or rel.startswith(".git/")):
+                continue  # the grader's own removal
             if rel in self.baseline and self.baseline[rel] == kind:
                 want = self.before.get(rel)
                 if kind == "deleted" or (
@@ -300,8 +315,10 @@ def _check(g: _Graded, patch: str, policy: GradePolicy, result: GradeResult) -> 
             result.findings.append({"kind": "patch_rule", "path": rel, "detail": problem})
             return False
     new = [rel for rel, kind in touched.items() if kind != "deleted" and not (g.snapshot / rel).exists()]
-    roots = path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir)
-    shadows = shadowing(new, roots, installed_modules(Path(g.env.venv)), g.snapshot)
+    shadows: dict[str, str] = {}
+    if new:
+        roots = path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir)
+        shadows = shadowing(new, roots, installed_modules(Path(g.env.venv)), g.snapshot)
     if shadows:
         rel, name = sorted(shadows.items())[0]
         result.outcome, result.reason = "rejected", "shadows_module"
@@ -395,9 +412,8 @@ def grade_patch(
         if sandbox is not None:
             sb.reset()
         g = _Graded(sb, task, env)
-        g.prepare()
         modes: list[str] = []
-        problem = _git_apply(sb, patch, modes)
+        problem = g.prepare(patch, modes)
         if problem:
             result.outcome, result.reason, result.detail = "patch_failed", "does_not_apply", problem
             return result
