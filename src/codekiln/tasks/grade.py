@@ -277,11 +277,26 @@ class _Graded:
             return bool((Path(tree) / rel).lstat().st_mode & 0o111)
         return self.sb.exec(["test", "-x", rel], timeout=30, cwd=self.sb.workdir).ok
 
+    def _in_the_way(self, above: list[str], paths: list[str]) -> bool:
+        """Whether a restore must remove something first: one of `paths` exists, or a file or link
+        stands where one of their folders (`above`) belongs. Always, when the tree cannot be seen."""
+        tree = getattr(getattr(self.sb, "ws", None), "path", None)
+        if tree is None:
+            return bool(paths)
+        root = Path(tree)
+
+        def there(rel: str) -> bool:
+            return (root / rel).is_symlink() or (root / rel).exists()
+
+        return any(there(rel) for rel in paths) or any(
+            there(a) and ((root / a).is_symlink() or not (root / a).is_dir()) for a in above
+        )
+
     def restore(self, paths: list[str]) -> None:
         """Put `paths` back as they are in the snapshot (absent there: deleted); a file or link that
         took the place of one of their folders goes first."""
         above = sorted({str(p) for rel in paths for p in PurePosixPath(rel).parents if str(p) != "."})
-        if paths:
+        if self._in_the_way(above, paths):
             clear = (
                 'n=$1; shift; i=0; for a in "$@"; do i=$((i+1)); if [ $i -le $n ]; then '
                 'if [ -L "$a" ] || { [ -e "$a" ] && [ ! -d "$a" ]; }; then rm -f -- "$a"; fi; '
