@@ -8,7 +8,6 @@ exported task's verifier ships this file unchanged and judges a run exactly as `
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import re
@@ -68,15 +67,14 @@ _WORDS = ("empty", "nested", "default", "twice", "none", "order", "large", "unic
           "repeat", "mixed", "reverse", "copy", "negative", "zero", "strings", "keys", "lazy", "types")  # fmt: skip
 
 
+_DEFINED = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.M)
+
+
 def _names(existing: str, prefix: str, count: int) -> list[str]:
     """Names that read like the module's own tests: one of its test names plus a common suffix."""
-    try:
-        tree = ast.parse(existing)
-    except SyntaxError:
-        tree = ast.Module(body=[], type_ignores=[])
-    taken = {
-        n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-    }
+    # A pattern, not `ast`: CPython 3.11's ast module is not safe to use from several threads at once
+    # (graders run in threads), and a name read wrongly only makes a canary's name less plausible.
+    taken = set(_DEFINED.findall(existing))
     bases = sorted(n for n in taken if n.startswith(prefix)) or [f"{prefix}_{secrets.choice(_WORDS)}"]
     out: list[str] = []
     while len(out) < count:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -299,8 +300,18 @@ def _scan_cached(text: str) -> tuple[tuple[int, str, str], ...] | None:
     return None if found is None else tuple(found)
 
 
+# CPython 3.11's ast module keeps its recursion depth in shared state: two threads building trees at
+# once fail with "SystemError: AST constructor recursion depth mismatch". Graders run in threads.
+_AST_LOCK = threading.Lock()
+
+
 def scan_source(text: str) -> list[tuple[int, str, str]] | None:
     """(line, kind, detail) of every construct in one module's source; None when it does not parse."""
+    with _AST_LOCK:
+        return _scan_source(text)
+
+
+def _scan_source(text: str) -> list[tuple[int, str, str]] | None:
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
