@@ -39,6 +39,8 @@ from packaging.markers import (
 )
 from packaging.requirements import InvalidRequirement, Requirement
 
+from codekiln.envs.setuppy import setup_py_requires
+
 TEST_NAMES = ("test", "tests", "testing", "test-deps", "unit")
 DEV_NAMES = ("dev", "develop", "development")
 TOOLING = re.compile(
@@ -310,67 +312,6 @@ def imported_modules(files: list[Path]) -> set[str]:
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module.split(".")[0])
     return names
-
-
-def _literal(node: ast.expr, names: dict[str, ast.expr], depth: int = 0) -> Any:
-    """The value of a literal expression, module-level names and `+` of lists followed; raises ValueError."""
-    if depth > 10:
-        raise ValueError("too deep")
-    if isinstance(node, ast.Name) and node.id in names:
-        return _literal(names[node.id], names, depth + 1)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _literal(node.left, names, depth + 1) + _literal(node.right, names, depth + 1)
-    if isinstance(node, ast.Dict):
-        return {
-            _literal(k, names, depth + 1): _literal(v, names, depth + 1)
-            for k, v in zip(node.keys, node.values, strict=True)
-            if k
-        }
-    if isinstance(node, ast.List | ast.Tuple):
-        return [_literal(e, names, depth + 1) for e in node.elts]
-    return ast.literal_eval(node)
-
-
-def setup_py_requires(root: Path) -> dict[str, list[str]]:
-    """`extras_require` of setup.py's `setup(...)` call, plus `tests_require` as the extra "test", where
-    they are literals (or module-level names bound to literals); {} when setup.py computes them."""
-    path = root / "setup.py"
-    try:
-        tree = ast.parse(path.read_bytes()) if path.is_file() else None
-    except (SyntaxError, ValueError):
-        return {}
-    if tree is None:
-        return {}
-    names = {
-        t.id: node.value
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        for t in node.targets
-        if isinstance(t, ast.Name)
-    }
-    out: dict[str, list[str]] = {}
-    for node in ast.walk(tree):
-        if (
-            not isinstance(node, ast.Call)
-            or getattr(node.func, "id", getattr(node.func, "attr", "")) != "setup"
-        ):
-            continue
-        for kw in node.keywords:
-            try:
-                value = _literal(kw.value, names)
-            except (ValueError, TypeError, SyntaxError, RecursionError):
-                continue
-            if kw.arg == "extras_require" and isinstance(value, dict):
-                for key, reqs in value.items():
-                    reqs = [reqs] if isinstance(reqs, str) else reqs
-                    if isinstance(key, str) and isinstance(reqs, list):
-                        # an extra's name may carry a marker: "test:python_version<'3.8'"
-                        name, _, marker = key.partition(":")
-                        suffix = f"; {marker}" if marker else ""
-                        out.setdefault(name, []).extend(f"{r}{suffix}" for r in reqs if isinstance(r, str))
-            elif kw.arg == "tests_require" and isinstance(value, list):
-                out.setdefault("test", []).extend(r for r in value if isinstance(r, str))
-    return out
 
 
 def detect_deps(

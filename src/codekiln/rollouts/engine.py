@@ -25,14 +25,11 @@ first episode, and a run whose every episode so far failed for one such cause st
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,21 +40,30 @@ from codekiln.agents import SCAFFOLDS, Agent, AgentLimits, Step, Trajectory
 from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.executor import LocalExecutor
 from codekiln.core.protocols import Model, Sandbox
-from codekiln.core.records import Record, append_jsonl, atomic_write_json, iter_jsonl
+from codekiln.core.records import Record, append_jsonl, atomic_write_json
 from codekiln.envs import EnvRecord, load_env
 from codekiln.formats import get_format
 from codekiln.models import DEFAULT_FORMAT, make_model
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.controls import control_model, is_control
-from codekiln.rollouts.infra import infra_stop_cause, probe_model, stop_error
+from codekiln.rollouts.infra import infra_stop_cause, probe_model
+from codekiln.rollouts.outdir import (
+    EPISODES,
+    MANIFEST,
+    ROLLOUTS,
+    episode_path,
+    exclusive,
+    finished_pairs,
+    read_rollouts,
+    stop_held,
+    write_rollouts,
+)
 from codekiln.rollouts.records import Rollout
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.datasets import read_parquet_tasks, read_tasks
 from codekiln.tasks.diffs import make_diff, parse_diff
 from codekiln.tasks.grade import grade_patch, graded_files, open_task_sandbox
 from codekiln.tasks.records import TaskRecord
-
-ROLLOUTS, MANIFEST, EPISODES, LOCK = "rollouts.jsonl", "manifest.json", "episodes", ".lock"
 
 
 class RolloutConfig(BaseModel):
@@ -183,21 +189,6 @@ def agent_patch(task: TaskRecord, sandbox: Sandbox, snapshot_dir: Path) -> str:
     return "".join(out)
 
 
-def episode_path(out: Path, instance_id: str, sample: int) -> Path:
-    return Path(out) / EPISODES / instance_id / f"{sample}.partial.jsonl"
-
-
-def finished_pairs(out: Path) -> dict[tuple[str, int], Reward]:
-    """(instance_id, sample) -> reward of every rollout already written."""
-    done: dict[tuple[str, int], Reward] = {}
-    for row in iter_jsonl(Path(out) / ROLLOUTS):
-        try:
-            done[(row["instance_id"], int(row["sample"]))] = Reward.model_validate(row["reward"])
-        except (KeyError, ValueError):
-            continue
-    return done
-
-
 class Policy:
     """Gives each episode its model: a control policy per task, else one backend instance per thread."""
 
@@ -306,22 +297,6 @@ class Engine:
                 self.stats.running -= 1
 
 
-@contextmanager
-def _exclusive(out: Path) -> Iterator[None]:
-    """Hold the output directory's lock: two runs appending to one rollouts.jsonl would duplicate pairs."""
-    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            raise ConfigError(
-                f"another codekiln rollout is writing to {out}", hint="wait for it, or use another --out"
-            ) from err
-        yield
-    finally:
-        os.close(fd)
-
-
 def _check(config: RolloutConfig) -> None:
     """Fail fast on a bad scaffold or format, before any sandbox starts."""
     SCAFFOLDS.load(config.scaffold)
@@ -351,7 +326,7 @@ def run_rollouts(
     _check(config)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out):
+    with exclusive(out):
         if redo:
             (out / ROLLOUTS).unlink(missing_ok=True)
             (out / MANIFEST).unlink(missing_ok=True)
@@ -395,29 +370,29 @@ def run_rollouts(
                 held.append(outcome.value)
                 cause = infra_stop_cause(held)
                 if cause is not None:
-                    _stop(out, held, cause)
+                    stop_held(out, held, cause)
                 continue
-            _write(out, [*(held or []), outcome.value])
+            write_rollouts(out, [*(held or []), outcome.value])
             held = None
         stats.infra_cause = infra_stop_cause(held or [], ended=True) or ""
-        _write(out, held or [])
+        write_rollouts(out, held or [])
         return stats
 
 
-def _write(out: Path, rollouts: list[Rollout]) -> None:
-    append_jsonl(out / ROLLOUTS, rollouts)
-    for r in rollouts:
-        episode_path(out, r.instance_id, r.sample).unlink(missing_ok=True)
-
-
-def _stop(out: Path, held: list[Rollout], cause: str) -> None:
-    for r in held:
-        episode_path(out, r.instance_id, r.sample).unlink(missing_ok=True)
-    raise stop_error(len(held), cause)
-
-
-def read_rollouts(out: Path) -> list[Rollout]:
-    """Every rollout written to an output directory (or a rollouts.jsonl file)."""
-    path = Path(out)
-    path = path / ROLLOUTS if path.is_dir() else path
-    return [Rollout.model_validate(row) for row in iter_jsonl(path)]
+__all__ = [
+    "EPISODES",
+    "MANIFEST",
+    "ROLLOUTS",
+    "Engine",
+    "Manifest",
+    "Policy",
+    "RolloutConfig",
+    "RolloutStats",
+    "agent_patch",
+    "episode_path",
+    "finished_pairs",
+    "load_task_list",
+    "read_rollouts",
+    "run_rollouts",
+    "sample_seed",
+]

@@ -45,18 +45,8 @@ from codekiln.envs import EnvRecord, load_env
 from codekiln.models import make_model
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.controls import control_model, is_control
-from codekiln.rollouts.engine import (
-    EPISODES,
-    MANIFEST,
-    ROLLOUTS,
-    Manifest,
-    _check_manifest,
-    _exclusive,
-    agent_patch,
-    finished_pairs,
-    load_task_list,
-    sample_seed,
-)
+from codekiln.rollouts.engine import Manifest, _check_manifest, agent_patch, load_task_list, sample_seed
+from codekiln.rollouts.outdir import EPISODES, MANIFEST, ROLLOUTS, exclusive, finished_pairs
 from codekiln.rollouts.proxy import SERVED_NAME, InterceptionProxy
 from codekiln.rollouts.records import Rollout
 from codekiln.sandbox import DEFAULT_BACKEND
@@ -334,7 +324,7 @@ def run_mini_rollouts(
     import_mini()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out):
+    with exclusive(out):
         if redo:
             for name in (ROLLOUTS, MANIFEST):
                 (out / name).unlink(missing_ok=True)

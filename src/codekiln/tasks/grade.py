@@ -32,12 +32,9 @@ impossible.
 
 from __future__ import annotations
 
-import re
-import secrets
-import shlex
 import time
 from dataclasses import replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -51,7 +48,8 @@ from codekiln.grading import TestRun, resolved, run_tests
 from codekiln.grading.guard import Isolation, make_canaries
 from codekiln.grading.scan import scan_changes
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.diffs import make_diff, parse_diff
+from codekiln.tasks.diffs import make_diff
+from codekiln.tasks.graded import GIT_APPLY, GradedWorkspace, canary_module, patch_paths, read_snapshot
 from codekiln.tasks.patches import apply_diff
 from codekiln.tasks.patchrules import (
     GradePolicy,
@@ -74,7 +72,6 @@ GIT_IDENTITY = {
                            ("DATE", "2000-01-01T00:00:00Z"))},
     "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "HOME": "/tmp",
 }  # fmt: skip
-GIT_APPLY = ["git", "-c", "safe.directory=*", "apply", "--whitespace=nowarn", "-"]
 
 
 class GradeResult(Record):
@@ -93,11 +90,6 @@ class GradeResult(Record):
     duration_s: float = 0.0
 
 
-def _read(snapshot_dir: Path, rel: str) -> str | None:
-    path = Path(snapshot_dir) / rel
-    return path.read_text(encoding="utf-8") if path.is_file() else None
-
-
 def setup_patch(task: TaskRecord, snapshot_dir: Path) -> str:
     """The environment setup patch: the snapshot -> the agent's workspace (bug in, hidden tests out)."""
     deletions = "".join(
@@ -109,29 +101,26 @@ def setup_patch(task: TaskRecord, snapshot_dir: Path) -> str:
     return task.bug_patch + deletions
 
 
-def _patch_paths(patch: str) -> set[str]:
-    return {p for fp in parse_diff(patch) for p in (fp.old_path, fp.new_path) if p}
-
-
 def graded_files(task: TaskRecord, patch: str, snapshot_dir: Path) -> dict[str, str | None]:
     """The graded state of every file the setup or `patch` touches (None: absent), computed in memory
     with a strict apply. For patches codekiln made itself (gold, bug); the grader reads what an
     agent's patch changed from the workspace. Raises TaskError when a patch does not apply."""
-    paths = _patch_paths(task.bug_patch) | _patch_paths(patch) | set(task.hidden_tests)
-    files: dict[str, str | None] = {rel: _read(snapshot_dir, rel) for rel in sorted(paths)}
+    paths = patch_paths(task.bug_patch) | patch_paths(patch) | set(task.hidden_tests)
+    files: dict[str, str | None] = {rel: read_snapshot(snapshot_dir, rel) for rel in sorted(paths)}
     files.update(apply_diff({k: v for k, v in files.items() if v is not None}, task.bug_patch))
     files.update(dict.fromkeys(task.hidden_tests))  # the setup patch's deletions, made from the snapshot
     files.update(apply_diff({k: v for k, v in files.items() if v is not None}, patch))
     for rel in paths:
         if is_protected(rel) or rel in task.hidden_tests:
-            files[rel] = _read(snapshot_dir, rel)
+            files[rel] = read_snapshot(snapshot_dir, rel)
     return files
 
 
 def restores_snapshot(task: TaskRecord, patch: str, snapshot_dir: Path) -> bool:
     """True when grading `patch` leaves exactly the snapshot's files (what the gold patch must do)."""
     return all(
-        text == _read(snapshot_dir, rel) for rel, text in graded_files(task, patch, snapshot_dir).items()
+        text == read_snapshot(snapshot_dir, rel)
+        for rel, text in graded_files(task, patch, snapshot_dir).items()
     )
 
 
@@ -142,9 +131,6 @@ def _git_apply(sandbox: Sandbox, patch: str) -> str | None:
     data = patch.encode("utf-8", errors="surrogateescape")
     res = sandbox.exec(GIT_APPLY, timeout=120, cwd=sandbox.workdir, input=data)
     return None if res.ok else tail(res.stderr or res.stdout, 10) or f"git apply exit code {res.exit_code}"
-
-
-_MODE = re.compile(r"\bmode (?:\d{6} => )?(\d{6})\b")
 
 
 def prepare_workspace(sandbox: Sandbox, task: TaskRecord) -> None:
@@ -184,10 +170,10 @@ def workspace_patch(task: TaskRecord, sandbox: Sandbox, snapshot_dir: Path) -> s
     for rel in task.hidden_tests:
         start[rel] = None
     # Paths that differ from the snapshot, plus the ones the setup changed (an agent may restore them).
-    changed = _patch_paths(sandbox.diff()) | set(start)
+    changed = patch_paths(sandbox.diff()) | set(start)
     out = []
     for rel in sorted(changed):
-        before = start[rel] if rel in start else _read(snapshot_dir, rel)
+        before = start[rel] if rel in start else read_snapshot(snapshot_dir, rel)
         try:
             after: str | None = sandbox.read_file(rel).decode("utf-8")
         except (CodekilnError, OSError, ValueError):
@@ -196,130 +182,12 @@ def workspace_patch(task: TaskRecord, sandbox: Sandbox, snapshot_dir: Path) -> s
     return "".join(out)
 
 
-class _Graded:
-    """The graded workspace of one grade: its state before the patch, and the patch's real changes."""
-
-    def __init__(self, sandbox: Sandbox, task: TaskRecord, env: EnvRecord) -> None:
-        self.sb, self.task, self.env = sandbox, task, env
-        self.snapshot = Path(env.snapshot_path)
-        buggy = apply_diff(
-            {
-                rel: text
-                for rel in _patch_paths(task.bug_patch)
-                if (text := _read(self.snapshot, rel)) is not None
-            },
-            task.bug_patch,
-        )
-        self.before: dict[str, str | None] = {**buggy, **dict.fromkeys(task.hidden_tests)}
-
-    def prepare(self, patch: str = "", modes: list[str] | None = None) -> str | None:
-        """Bug in, hidden tests and git metadata out (nothing of the fix stays in the tree), then `patch`
-        applied by git fed on stdin, in one sandbox command. Returns git's complaint, or None; `modes`
-        collects the file modes git's own summary names (160000: a submodule)."""
-        gone = [rel for rel, text in self.before.items() if text is None]
-        for rel, text in self.before.items():
-            if text is not None:
-                self.sb.write_file(rel, text)
-        self.baseline = {
-            ".git": "deleted",
-            **{r: "deleted" if t is None else "file" for r, t in self.before.items()},
-        }
-        script = 'rm -rf -- .git "$@"'
-        data = patch.encode("utf-8", errors="surrogateescape") if patch.strip() else None
-        if data is not None:
-            script += " && exec " + " ".join(
-                shlex.quote(a) for a in [*GIT_APPLY[:-1], "--summary", "--apply", "-"]
-            )
-        res = self.sb.exec(["sh", "-c", script, "sh", *gone], timeout=120, cwd=self.sb.workdir, input=data)
-        if data is None:
-            if not res.ok:
-                raise CodekilnError(f"could not prepare the graded workspace: {tail(res.output, 10)}")
-            return None
-        if modes is not None:
-            modes.extend(_MODE.findall(res.stdout))
-        return (
-            None if res.ok else tail(res.stderr or res.stdout, 10) or f"git apply exit code {res.exit_code}"
-        )
-
-    def _changes(self) -> dict[str, str]:
-        changed = getattr(self.sb, "changed", None)
-        if changed is None:
-            raise CodekilnError(
-                "this sandbox backend cannot list what a patch changed",
-                hint="grade with a bwrap, podman or local sandbox",
-            )
-        return dict(changed())
-
-    def _bytes(self, rel: str) -> bytes | None:
-        try:
-            return self.sb.read_file(rel)
-        except (CodekilnError, OSError, ValueError):
-            return None
-
-    def touched(self) -> dict[str, str]:
-        """Paths the patch really changed, with their kind (file, symlink, dir, other, deleted)."""
-        out = {}
-        for rel, kind in self._changes().items():
-            if kind == "deleted" and (rel == ".git" or rel.startswith(".git/")):
-                continue  # the grader's own removal
-            if rel in self.baseline and self.baseline[rel] == kind:
-                want = self.before.get(rel)
-                if kind == "deleted" or (
-                    kind == "file" and want is not None and self._bytes(rel) == want.encode()
-                ):
-                    continue
-            out[rel] = kind
-        return out
-
-    def executable(self, rel: str) -> bool:
-        tree = getattr(getattr(self.sb, "ws", None), "path", None)
-        if tree is not None:  # a host backend: look at the workspace directly
-            return bool((Path(tree) / rel).lstat().st_mode & 0o111)
-        return self.sb.exec(["test", "-x", rel], timeout=30, cwd=self.sb.workdir).ok
-
-    def _in_the_way(self, above: list[str], paths: list[str]) -> bool:
-        """Whether a restore must remove something first: one of `paths` exists, or a file or link
-        stands where one of their folders (`above`) belongs. Always, when the tree cannot be seen."""
-        tree = getattr(getattr(self.sb, "ws", None), "path", None)
-        if tree is None:
-            return bool(paths)
-        root = Path(tree)
-
-        def there(rel: str) -> bool:
-            return (root / rel).is_symlink() or (root / rel).exists()
-
-        return any(there(rel) for rel in paths) or any(
-            there(a) and ((root / a).is_symlink() or not (root / a).is_dir()) for a in above
-        )
-
-    def restore(self, paths: list[str]) -> None:
-        """Put `paths` back as they are in the snapshot (absent there: deleted); a file or link that
-        took the place of one of their folders goes first."""
-        above = sorted({str(p) for rel in paths for p in PurePosixPath(rel).parents if str(p) != "."})
-        if self._in_the_way(above, paths):
-            clear = (
-                'n=$1; shift; i=0; for a in "$@"; do i=$((i+1)); if [ $i -le $n ]; then '
-                'if [ -L "$a" ] || { [ -e "$a" ] && [ ! -d "$a" ]; }; then rm -f -- "$a"; fi; '
-                'else rm -rf -- "$a"; fi; done'
-            )
-            argv = ["sh", "-c", clear, "sh", str(len(above)), *above, *paths]
-            self.sb.exec(argv, timeout=120, cwd=self.sb.workdir)
-        for rel in paths:
-            original = self.snapshot / rel
-            if original.is_dir() and not original.is_symlink():
-                for child in sorted(original.rglob("*")):
-                    if child.is_file() and not child.is_symlink():
-                        self.sb.write_file(str(child.relative_to(self.snapshot)), child.read_bytes())
-            elif original.is_file() and not original.is_symlink():
-                self.sb.write_file(rel, original.read_bytes())
-
-
 def _scan(changes: dict[str, tuple[str | None, str | None]]) -> list[dict[str, Any]]:
     """Findings of the static scan (`grading.scan`) over the code the patch added."""
     return [f.as_dict() for f in scan_changes(changes, is_test=is_protected)]
 
 
-def _check(g: _Graded, patch: str, policy: GradePolicy, result: GradeResult) -> bool:
+def _check(g: GradedWorkspace, patch: str, policy: GradePolicy, result: GradeResult) -> bool:
     """Judge what the patch changed (module docstring, step 1). False: the patch is rejected."""
     touched = g.touched()
     for rel, kind in sorted(touched.items()):
@@ -348,7 +216,10 @@ def _check(g: _Graded, patch: str, policy: GradePolicy, result: GradeResult) -> 
     if policy.scan == "off":
         return True
     changes: dict[str, tuple[str | None, str | None]] = {
-        rel: (g.before.get(rel, _read(g.snapshot, rel)), (g._bytes(rel) or b"").decode("utf-8", "replace"))
+        rel: (
+            g.before.get(rel, read_snapshot(g.snapshot, rel)),
+            (g._bytes(rel) or b"").decode("utf-8", "replace"),
+        )
         for rel, kind in touched.items()
         if rel.endswith(".py") and kind == "file" and rel not in protected
     }
@@ -362,21 +233,7 @@ def _check(g: _Graded, patch: str, policy: GradePolicy, result: GradeResult) -> 
     return True
 
 
-def canary_module(task: TaskRecord, snapshot_dir: Path) -> tuple[str, str]:
-    """Where a grade plants its canaries, and that file's source now: the first graded test module
-    (a file of the suite, so the canaries look like its own tests), else a new module beside the
-    first test (a suite of doctests or data-driven tests only)."""
-    for test in task.tests:
-        rel = test.split("::", 1)[0]
-        if "::" in test and rel.endswith(".py") and is_protected(rel):
-            text = _read(snapshot_dir, rel)
-            if text is not None:
-                return rel, text
-    folder = PurePosixPath(task.tests[0].split("::", 1)[0]).parent
-    return str(folder / f"test_{secrets.token_hex(4)}.py").removeprefix("./"), ""
-
-
-def _run(g: _Graded, timeout: float | None, policy: GradePolicy) -> TestRun:
+def _run(g: GradedWorkspace, timeout: float | None, policy: GradePolicy) -> TestRun:
     tests = g.task.tests
     iso = Isolation.for_environment(g.snapshot, Path(g.env.venv), tests)
     canaries = None
@@ -395,7 +252,7 @@ def _run(g: _Graded, timeout: float | None, policy: GradePolicy) -> TestRun:
     )
 
 
-def _clean_run_ok(g: _Graded, timeout: float | None, policy: GradePolicy) -> bool:
+def _clean_run_ok(g: GradedWorkspace, timeout: float | None, policy: GradePolicy) -> bool:
     """Whether the empty patch runs cleanly on the same sandbox (the harness works)."""
     try:
         g.sb.reset()
@@ -426,7 +283,7 @@ def grade_patch(
         sb = env_sandbox(env, backend) if sandbox is None else sandbox
         if sandbox is not None:
             sb.reset()
-        g = _Graded(sb, task, env)
+        g = GradedWorkspace(sb, task, env)
         modes: list[str] = []
         problem = g.prepare(patch, modes)
         if problem:
