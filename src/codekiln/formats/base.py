@@ -264,6 +264,14 @@ class ChatFormat(ABC):
         rest = rest[2:] if rest.startswith("\n\n") else rest.lstrip("\n")
         return inner, rest
 
+    def prepare(self, messages: Sequence[Message]) -> list[Message]:
+        """The messages as the family's template sees them before rendering (default: unchanged).
+
+        A format whose template derives something from the whole conversation (Kimi K2 numbers call ids
+        across it) rewrites it here; each message may depend only on the ones before it.
+        """
+        return list(messages)
+
     # -- the contract --------------------------------------------------------------------------------
     def render_assistant(self, message: Message) -> str:
         content, calls = message_text(message), message_calls(message)
@@ -290,7 +298,7 @@ class ChatFormat(ABC):
         add_generation_prompt: bool = True,
     ) -> list[Segment]:
         """The conversation as segments; each depends only on the messages before it."""
-        msgs, tool_list = list(messages), list(tools or [])
+        msgs, tool_list = self.prepare(messages), list(tools or [])
         system = None
         if msgs and msgs[0].get("role") == "system":
             system, msgs = message_text(msgs[0]), msgs[1:]

@@ -29,13 +29,24 @@ from codekiln.formats.base import (
     tool_functions,
 )
 from codekiln.formats.codec_json import dumps
-from codekiln.formats.codec_xml import decode_params, encode_value, find_end, skip_ws, snippet, split_params
+from codekiln.formats.codec_xml import (
+    call_end,
+    decode_params,
+    encode_value,
+    find_end,
+    next_call,
+    skip_ws,
+    snippet,
+    split_params,
+)
 from codekiln.formats.framing import MINIMAX
 
 OPEN, CLOSE = "<minimax:tool_call>", "</minimax:tool_call>"
 HINT = f'write {OPEN}\n<invoke name="NAME">\n<parameter name="ARG">VALUE</parameter>\n</invoke>\n{CLOSE}'
 _INVOKE = re.compile(r'<invoke name="([^"\n]*)">')
-_INVOKE_END = re.compile(r'\s*(?:<invoke name="|' + re.escape(CLOSE) + r"\s*(?:" + re.escape(OPEN) + r"|\Z))")
+MARKUP = (OPEN, CLOSE, "<invoke name=", "</invoke>", "<parameter name=", "</parameter>")
+_BLOCK_END = call_end(CLOSE, OPEN, MARKUP)
+_INVOKE_END = re.compile(r'\s*<invoke name="|' + _BLOCK_END.pattern, re.DOTALL)
 
 
 def _param_open(name: str) -> str:
@@ -97,11 +108,12 @@ class MiniMaxM2(ChatFormat):
             return text, []
         calls, pos = [], first
         while (pos := skip_ws(text, pos)) < len(text):
-            if not text.startswith(OPEN, pos):
+            at = next_call(text, pos, OPEN)  # plain text between two blocks of calls is dropped, as vLLM does
+            if at < 0:
                 raise FormatError(
                     f"Nothing may follow the last {CLOSE}, found {snippet(text[pos:])}.", hint=HINT
                 )
-            pos += len(OPEN)
+            pos = at + len(OPEN)
             while not text.startswith(CLOSE, pos := skip_ws(text, pos)):
                 head = _INVOKE.match(text, pos)
                 if not head:
