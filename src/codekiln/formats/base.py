@@ -201,6 +201,7 @@ class ChatFormat(ABC):
     default_system: ClassVar[str] = ""
     supports_reasoning: ClassVar[bool] = False
     call_separator: ClassVar[str] = "\n"  # between an assistant's text and its first call
+    calls_only: bool = False  # a turn with calls renders just the calls (for serving parsers that need that)
 
     # -- the format's own syntax ---------------------------------------------------------------------
     @abstractmethod
@@ -274,7 +275,8 @@ class ChatFormat(ABC):
 
     # -- the contract --------------------------------------------------------------------------------
     def render_assistant(self, message: Message) -> str:
-        content, calls = message_text(message), message_calls(message)
+        calls = message_calls(message)
+        content = "" if self.calls_only and calls else message_text(message)
         out = self.render_reasoning(message.get("reasoning_content")) if self.supports_reasoning else ""
         calls_text = self.render_calls(calls) if calls else ""
         sep = self.call_separator if content and calls_text else ""

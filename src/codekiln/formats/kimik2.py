@@ -67,7 +67,9 @@ class KimiK2(ChatFormat):
 
     def render_system(self, system: str | None, tools: list[Tool]) -> str:
         declare = self.turns.turn("tool_declare", self.render_tools(tools)) if tools else ""
-        return declare + self.turns.turn("system", system if system is not None else self.default_system)
+        if system is None:  # the template's default system turn is followed by a newline (a Jinja artifact)
+            return declare + self.turns.turn("system", self.default_system) + "\n"
+        return declare + self.turns.turn("system", system)
 
     def prepare(self, messages: Sequence[Message]) -> list[Message]:
         return numbered(messages)

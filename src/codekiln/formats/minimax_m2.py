@@ -58,6 +58,7 @@ class MiniMaxM2(ChatFormat):
     turns = MINIMAX
     default_system = "You are a helpful assistant."
     supports_reasoning = True
+    call_separator = ""  # render_calls starts with the newline itself
 
     def system_text(self, system: str | None, tools: list[Tool]) -> str | None:
         base = system if system is not None else self.default_system
@@ -89,12 +90,8 @@ class MiniMaxM2(ChatFormat):
         def params(args: dict[str, Any]) -> str:
             return "".join(f'<parameter name="{k}">{encode_value(v)}</parameter>\n' for k, v in args.items())
 
-        return (
-            OPEN
-            + "\n"
-            + "".join(f'<invoke name="{c.name}">\n{params(c.arguments)}</invoke>\n' for c in calls)
-            + CLOSE
-        )
+        invokes = "".join(f'<invoke name="{c.name}">\n{params(c.arguments)}</invoke>\n' for c in calls)
+        return f"\n{OPEN}\n{invokes}{CLOSE}"  # the template starts the block on a new line even after no text
 
     def render_tool_results(self, messages: list[Message]) -> str:
         blocks = "".join(f"\n<response>{self.render_tool_result(m)}</response>" for m in messages)
@@ -138,4 +135,4 @@ class MiniMaxM2(ChatFormat):
                 calls.append(ToolCall(name, decode_params([(k, v) for k, v, _ in pairs], props, name)))
                 pos = end + len("</invoke>")
             pos += len(CLOSE)
-        return self.content_before(text, first), calls
+        return strip_suffix(text[:first], "\n"), calls

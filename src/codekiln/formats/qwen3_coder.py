@@ -54,7 +54,7 @@ CODER_INSTRUCTIONS = (
     )
     .replace(
         "an inner <function=...></function> block must be nested within <tool_call></tool_call> XML tags",
-        "the tool calling block MUST begin with an opening <tool_call> tag and end with a closing </tool_call> tag",
+        "the tool calling block MUST begin with an opening <tool_call> tag and end with a closing </tool_call> tag.",
         1,
     )
 )

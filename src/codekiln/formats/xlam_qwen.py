@@ -3,7 +3,11 @@
     [{"name": "NAME", "arguments": {...}}, {"name": "OTHER", "arguments": {...}}]<|im_end|>
 
 ChatML framing; the system turn holds xLAM's instructions and each tool as indented JSON; calls are one JSON
-array; each result is a `tool` turn. Text before the array is kept on its own line (the template drops it).
+array; each result is a `tool` turn.
+
+Option `calls_only` (default True): a turn with calls is the JSON array alone, as the template writes it (it
+drops the text) and as vLLM's `xlam` parser needs it (a reply starting with text is read as text only).
+`calls_only=False` keeps the text on its own line before the array; `parse` accepts both.
 """
 
 from __future__ import annotations
@@ -31,14 +35,14 @@ class XlamQwen(ChatFormat):
     name = "xlam_qwen"
     default_system = "You are a helpful assistant. You are developed by Salesforce xLAM team."
 
+    def __init__(self, *, calls_only: bool = True) -> None:
+        self.calls_only = calls_only
+
     def system_text(self, system: str | None, tools: list[Tool]) -> str | None:
-        if system is not None:
-            return f"{system}\n{self.render_tools(tools)}" if tools else system
-        return (
-            f"{self.default_system}\n{INSTRUCTIONS}\n\n{self.render_tools(tools)}"
-            if tools
-            else self.default_system
-        )
+        if system is not None:  # the template ends the system text with a newline, tools or not
+            return f"{system}\n{self.render_tools(tools)}"
+        instructions = f"{INSTRUCTIONS}\n\n{self.render_tools(tools)}" if tools else ""
+        return f"{self.default_system}\n{instructions}"
 
     def render_tools(self, tools: list[Tool]) -> str:
         return "".join(
