@@ -123,15 +123,20 @@ def encode_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+# Type names tool schemas use besides JSON Schema's own, read the way vLLM's XML parsers read them.
+_TYPE_ALIASES = {"float": "number", "double": "number", "int": "integer", "bool": "boolean", "str": "string",
+                 "text": "string", "dict": "object", "list": "array"}  # fmt: skip
+
+
 def schema_types(schema: Any) -> set[str] | None:
     """The JSON types a parameter schema allows, or None when it does not say."""
     if not isinstance(schema, dict):
         return None
     kind = schema.get("type")
     if isinstance(kind, str):
-        return {kind}
+        return {_TYPE_ALIASES.get(kind, kind)}
     if isinstance(kind, list):
-        return {k for k in kind if isinstance(k, str)} or None
+        return {_TYPE_ALIASES.get(k, k) for k in kind if isinstance(k, str)} or None
     for key in ("anyOf", "oneOf"):
         if isinstance(schema.get(key), list):
             found = [schema_types(s) for s in schema[key]]

@@ -7,7 +7,9 @@
     </｜DSML｜invoke>
     </｜DSML｜function_calls>
 
-The `string` attribute carries each value's type (raw text when "true", JSON when "false"). Framing follows
+The `string` attribute carries each value's type (raw text when "true", JSON when "false"); when the tool's
+schema rules out a string, the schema wins (string="true" with an integer parameter gives an integer), as in
+vLLM's parser. Framing follows
 DeepSeek's published V3.2 encoding (as mirrored in llama.cpp's template): tools as JSON in <functions> in
 the system prompt, `<｜User｜>...<｜Assistant｜></think>`, results as <function_results><result>...</result>
 blocks right after the assistant's turn, then `</think>` opens the next answer.
@@ -30,7 +32,15 @@ from codekiln.formats.base import (
     tool_functions,
 )
 from codekiln.formats.codec_json import dumps
-from codekiln.formats.codec_xml import encode_value, find_end, skip_ws, snippet, split_params
+from codekiln.formats.codec_xml import (
+    decode_value,
+    encode_value,
+    find_end,
+    schema_types,
+    skip_ws,
+    snippet,
+    split_params,
+)
 from codekiln.formats.framing import DEEPSEEK, DS_ASSISTANT, DS_USER
 
 D = "｜DSML｜"
@@ -104,6 +114,10 @@ class DeepSeekV32(ChatFormat):
         ):
             if key in args:
                 raise FormatError(f"Parameter {key!r} is given twice in the call to {name}.", hint=HINT)
+            types = schema_types(props.get(key))
+            if m.group(2) == "true" and types and "string" not in types:  # the schema wins, as in vLLM
+                args[key] = decode_value(raw, props.get(key), param=key, where=name)
+                continue
             try:
                 args[key] = raw if m.group(2) == "true" else json.loads(raw)
             except (ValueError, RecursionError) as err:

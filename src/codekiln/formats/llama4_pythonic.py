@@ -23,6 +23,7 @@ from codekiln.formats.base import ChatFormat, Message, Tool, ToolCall, tool_func
 from codekiln.formats.codec_json import dumps, split_trailing
 from codekiln.formats.framing import LLAMA4
 
+PYTHON_START, PYTHON_END = "<|python_start|>", "<|python_end|>"
 _START = re.compile(r"\[\s*[A-Za-z_][\w.]*\s*\(")
 FORMAT_RULE = "Use exact format: [func_name1(param1=value1, param2=value2), func_name2(...)]"
 UNAVAILABLE = (
@@ -88,5 +89,7 @@ class Llama4Pythonic(ChatFormat):
         return "".join(self.turns.turn(self.tool_role, self.render_tool_result(m)) for m in messages)
 
     def parse_calls(self, text: str, tools: list[Tool] | None) -> tuple[str, list[ToolCall]]:
+        if text.startswith(PYTHON_START):  # Llama 4 sometimes wraps the list in these; vLLM drops them
+            text = text[len(PYTHON_START) :].replace(PYTHON_END, "")
         at, calls = split_trailing(text, _START, lambda s: codec_python.parse_calls(s, tools))
         return (text, []) if at < 0 or calls is None else (self.content_before(text, at), calls)

@@ -1,6 +1,6 @@
 """qwen3_coder: Qwen3-Coder's template. XML tool definitions, XML calls, ChatML framing.
 
-Faithful to the published Qwen3-Coder chat template (as in vLLM's tool_chat_template_qwen3coder.jinja):
+Written as Qwen3-Coder's published chat template writes it (checked against it in tests/formats):
 
     <tool_call>
     <function=NAME>
@@ -10,10 +10,12 @@ Faithful to the published Qwen3-Coder chat template (as in vLLM's tool_chat_temp
     </function>
     </tool_call>
 
-String values are raw (no escaping); other types are JSON and come back typed from the tool schema. Tool
-results are merged into one user turn of `<tool_response>` blocks. Parsing is strict: calls must be wrapped
-in <tool_call> (a bare <function=...> is an error, not silently left in the content) and nothing may
-follow the last </tool_call>.
+Text before the calls is followed by a blank line. String values are raw (no escaping); other types are
+JSON (`true`, `null`, where the template writes Python's `True`, `None`) and come back typed from the tool
+schema. Tool results are merged into one user turn of `<tool_response>` blocks. Parsing follows vLLM's
+`qwen3_coder` parser where it is unambiguous: plain text between two calls is dropped and both calls kept.
+It is stricter elsewhere, with an error the model can act on: calls must be wrapped in <tool_call> (a bare
+<function=...> is an error, not silently left in the content) and nothing may follow the last </tool_call>.
 """
 
 from __future__ import annotations
