@@ -161,6 +161,20 @@ def read_decisions(out: Path) -> Iterator[Decision]:
         yield RejectedCandidate.model_validate(row)
 
 
+def read_funnel(out: Path) -> Funnel:
+    """The funnel of an output directory, recounted from its decisions (entities, candidates and skipped
+    mutations come from its funnel.json, when there is one)."""
+    funnel = Funnel()
+    saved = Path(out) / FUNNEL
+    if saved.is_file():
+        old = Funnel.model_validate_json(saved.read_text())
+        funnel.entities, funnel.candidates = old.entities, old.candidates
+        funnel.skipped_mutations = old.skipped_mutations
+    for decision in read_decisions(Path(out)):
+        funnel.add(decision)
+    return funnel
+
+
 def plan_candidates(
     env: EnvRecord, config: SynthConfig
 ) -> tuple[list[Entity], list[Candidate], Counter[str]]:
