@@ -163,9 +163,6 @@ class Stage:
         """key -> row of every item already in the log `name`."""
         return read_finished(self.path(name), key)
 
-    def rows(self, name: str) -> Iterator[dict[str, Any]]:
-        return iter_jsonl(self.path(name))
-
     def append(self, name: str, rows: Iterable[BaseModel | dict[str, Any]]) -> int:
         """Append whole lines to the log `name`, fsynced (and the directory too when the log is new)."""
         path = self.path(name)
