@@ -7,7 +7,8 @@ The stage's parts, in order (the validation engine that runs tests builds on the
 - `candidates`: mutators run over entities, each change a `git diff` (`generate_candidates`, `combine`).
 - `records`: `TaskRecord` (SWE-bench-compatible) and `RejectedCandidate`.
 - `statements`: problem statements from observed failures, with a leak check against the fix.
-- `datasets` / `harbor`: JSONL, Hugging Face parquet, SWE-bench rows, Harbor task folders.
+- `datasets` / `harbor`: loading tasks (`load_tasks`, `valid_tasks`); JSONL, Hugging Face parquet,
+  SWE-bench rows, Harbor task folders.
 """
 
 from codekiln.tasks.candidates import (
@@ -22,9 +23,11 @@ from codekiln.tasks.datasets import (
     dedup,
     export_swebench,
     import_swebench,
+    load_tasks,
     read_parquet_tasks,
     read_tasks,
     to_hf_dataset,
+    valid_tasks,
     write_parquet_dataset,
     write_tasks,
 )
@@ -82,6 +85,7 @@ __all__ = [
     "import_swebench",
     "leak_check",
     "load_mutators",
+    "load_tasks",
     "make_diff",
     "merge_patches",
     "parse_diff",
@@ -92,6 +96,7 @@ __all__ = [
     "task_from_candidate",
     "template_statement",
     "to_hf_dataset",
+    "valid_tasks",
     "write_parquet_dataset",
     "write_tasks",
 ]
