@@ -106,7 +106,20 @@ def test_text_before_the_calls_is_an_option(name: str) -> None:
 
 def test_unknown_format_options_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="does not take the options"):
-        get_format("hermes", calls_only=True)
+        get_format("qwen3_coder", calls_only=True)
+
+
+def test_hermes_drops_the_text_before_calls_only_when_asked() -> None:
+    """Hermes's template drops a call turn's text; codekiln keeps it unless calls_only=True."""
+    msg = assistant("Let me look first.", call("bash", command="ls -la"))
+    kept, dropped = (
+        get_format("hermes").render_assistant(msg),
+        get_format("hermes", calls_only=True).render_assistant(msg),
+    )
+    assert kept.startswith("Let me look first.\n<tool_call>\n")
+    assert (
+        dropped == '<tool_call>\n{"name": "bash", "arguments": {"command": "ls -la"}}\n</tool_call><|im_end|>'
+    )
 
 
 def test_kimi_call_ids_count_across_the_conversation() -> None:

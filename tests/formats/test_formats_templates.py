@@ -11,6 +11,7 @@ with reasoning on every assistant turn.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,11 +22,17 @@ from format_cases import TOOLS, assistant, call, trajectory
 from official_templates import render_official
 
 from codekiln.formats import codec_python, get_format
-from codekiln.formats.base import message_calls
+from codekiln.formats.base import message_calls, message_text
+from codekiln.formats.mistral3 import mistral_id
 
 Messages = list[dict[str, Any]]
 LLAMA_BOS = "<|begin_of_text|>"
 LLAMA_PROMPT = "<|start_header_id|>assistant<|end_header_id|>\n\n"
+DS_BOS = "<｜begin▁of▁sentence｜>"
+VLLM_LAYOUT = (
+    "vLLM's template indents its {{ }} lines, which lstrip_blocks does not strip, so its layout leaks into "
+    "the text (spaces between turns); DeepSeek's own templates write none"
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,52 @@ class Spec:
     context: dict[str, Any] = field(default_factory=dict)
     differences: tuple[Difference, ...] = ()
     reasoning: bool = False  # also check conversations with reasoning on every assistant turn
+    layout: str = (
+        ""  # why the template's source layout whitespace is dropped (official_templates.strip_layout)
+    )
+    needs_tools: bool = False  # a tool_use template: it cannot render a conversation without tools
+    render: dict[str, Any] = field(default_factory=dict)  # other render_official options
+    call_ids: Callable[[str], str] | None = None  # the ids the template insists on, for both renderings
+
+
+HARMONY_CALL = "<|start|>assistant to=functions.{}<|channel|>commentary json<|message|>{}<|call|>"
+HARMONY_RESULT = "<|start|>functions.{} to=assistant<|channel|>commentary<|message|>{}<|end|>"
+
+
+def harmony_parallel(text: str, msgs: Messages, _generation: bool) -> str:
+    """Add the calls after a turn's first (the template writes only that one), and name each result by its call."""
+    results = iter(m for m in msgs if m["role"] == "tool")
+    for msg in msgs:
+        calls = message_calls(msg) if msg["role"] == "assistant" else []
+        written = [HARMONY_CALL.format(c.name, json.dumps(c.arguments, ensure_ascii=False)) for c in calls]
+        if len(calls) > 1:
+            text = text.replace(written[0], "".join(written), 1)
+        for c in calls:
+            content = message_text(next(results))
+            theirs = HARMONY_RESULT.format(calls[0].name, content)
+            text = text.replace(theirs, HARMONY_RESULT.format(c.name, content).replace("<|end|>", "\0"), 1)
+    return text.replace("\0", "<|end|>")
+
+
+def harmony_preamble(text: str, msgs: Messages, _generation: bool) -> str:
+    """A call turn's text as a commentary message before its calls (the template: analysis, or dropped)."""
+    for msg in msgs:
+        calls, content = message_calls(msg), message_text(msg)
+        if msg["role"] != "assistant" or not calls or not content:
+            continue
+        ours = f"<|start|>assistant<|channel|>commentary<|message|>{content}<|end|>"
+        theirs = f"<|start|>assistant<|channel|>analysis<|message|>{content}<|end|>"
+        first = HARMONY_CALL.format(calls[0].name, json.dumps(calls[0].arguments, ensure_ascii=False))
+        text = text.replace(theirs, ours, 1) if theirs in text else text.replace(first, ours + first, 1)
+    return text
+
+
+def hermes_last_result(text: str, msgs: Messages, _generation: bool) -> str:
+    return re.sub(
+        r"</tool_response><\|im_end\|>(?=(<\|im_start\|>assistant\n)?\Z)",
+        "</tool_response>\n<|im_end|>",
+        text,
+    )
 
 
 HISTORY_PROMPT = "the generation prompt is what the template writes for that turn once it is history"
@@ -127,7 +180,7 @@ SPECS = [
     Spec(
         "deepseekv32",
         "deepseek-ai-DeepSeek-V3.2.jinja",
-        {"bos_token": "<｜begin▁of▁sentence｜>"},
+        {"bos_token": DS_BOS},
         (
             sub(
                 f"{HISTORY_PROMPT} ('</think>', where the template's prompt writes '<think></think>')",
@@ -137,6 +190,94 @@ SPECS = [
         ),
     ),
     Spec("xlam_qwen", "vllm-tool_chat_template_xlam_qwen.jinja"),
+    Spec("qwen25_coder", "vllm-tool_chat_template_qwen2_5_coder.jinja"),
+    Spec(
+        "deepseekv3",
+        "vllm-tool_chat_template_deepseekv3.jinja",
+        {"bos_token": DS_BOS},
+        layout=VLLM_LAYOUT,
+    ),
+    Spec(
+        "deepseekv31",
+        "vllm-tool_chat_template_deepseekv31.jinja",
+        {"bos_token": DS_BOS},
+        layout=VLLM_LAYOUT,
+    ),
+    Spec(
+        "hermes",
+        "NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use.jinja",
+        {"bos_token": LLAMA_BOS},
+        (
+            sub(
+                "no BOS text: Llama-based Hermes tokenizers add BOS themselves, Qwen-based models served with the "
+                "hermes parser have none",
+                r"\A<\|begin_of_text\|>",
+                "",
+            ),
+            Difference(
+                "text before the calls is kept (the template drops it; calls_only=True drops it too)",
+                lambda text, msgs, _generation: text.replace(
+                    "<|im_start|>assistant\n<tool_call>\n",
+                    "<|im_start|>assistant\nLet me look at the file.\n<tool_call>\n",
+                    1,
+                ),
+            ),
+            Difference(
+                "results that end the conversation close as in history ('\\n<|im_end|>'), so the prompt does not "
+                "change once the model answers",
+                hermes_last_result,
+            ),
+        ),
+        needs_tools=True,
+        render={"iterable_strings": False},
+    ),
+    Spec(
+        "mistral3",
+        "Mistral-Small-3.2-24B-Instruct-2506.jinja",
+        {"bos_token": "<s>", "eos_token": "</s>"},
+        (
+            sub(
+                "the default system prompt has no current date (it would change the prompt daily)",
+                r" The current date is [\d-]+\.",
+                "",
+            ),
+            Difference(
+                "text before the calls is kept (the template drops it; calls_only=True drops it too)",
+                lambda text, _msgs, _generation: text.replace(
+                    "[/INST][TOOL_CALLS]", "[/INST]Let me look at the file.[TOOL_CALLS]", 1
+                ),
+            ),
+        ),
+        call_ids=mistral_id,
+    ),
+    Spec(
+        "harmony_json",
+        "openai-gpt-oss-120b.jinja",
+        {},
+        (
+            sub(
+                "the system turn has no current date (it would change the prompt daily)",
+                r"Current date: [\d-]+\n",
+                "",
+            ),
+            sub(
+                "results are written as is (as vLLM's gpt-oss path writes them with openai-harmony); the template "
+                "JSON-quotes them",
+                r'(to=assistant<\|channel\|>commentary<\|message\|>)("(?:[^"\\]|\\.)*")(?=<\|end\|>)',
+                lambda m: m[1] + json.loads(m[2]),
+            ),
+            Difference(
+                "every parallel call is written, one message each, and each result names its own call's function "
+                "(the template keeps a turn's first call only)",
+                harmony_parallel,
+            ),
+            Difference(
+                "text beside calls is a commentary preamble kept in history (the template makes it analysis and "
+                "drops it once a final answer follows)",
+                harmony_preamble,
+            ),
+        ),
+    ),
     Spec(
         "toolace",
         "vllm-tool_chat_template_toolace.jinja",
@@ -173,6 +314,17 @@ SPECS = [
 ]
 
 
+def _with_ids(msgs: Messages, ids: Callable[[str], str]) -> Messages:
+    out = []
+    for m in map(dict, msgs):
+        if m.get("tool_calls"):
+            m["tool_calls"] = [{**c, "id": ids(c["id"])} for c in m["tool_calls"]]
+        if "tool_call_id" in m:
+            m["tool_call_id"] = ids(m["tool_call_id"])
+        out.append(m)
+    return out
+
+
 def _conversations(spec: Spec) -> list[Messages]:
     out = []
     for system in (True, False):
@@ -186,7 +338,7 @@ def _conversations(spec: Spec) -> list[Messages]:
             {"role": "tool", "tool_call_id": extra["tool_calls"][0]["id"], "content": "diff"},
             final,
         ]
-        out.append(msgs)
+        out.append(_with_ids(msgs, spec.call_ids) if spec.call_ids else msgs)
         if spec.reasoning:
             out.append(
                 [
@@ -205,16 +357,37 @@ def test_renders_as_the_official_template(spec: Spec) -> None:
         context["custom_tools"] = TOOLS
     used: set[str] = set()
     for conversation in _conversations(spec):
-        for tools in (TOOLS, None):
+        for tools in (TOOLS,) if spec.needs_tools else (TOOLS, None):
             for generation in (False, True):
                 msgs = conversation[:-1] if generation else conversation
                 ctx = {k: v for k, v in context.items() if tools or k != "custom_tools"}
+                ctx |= spec.render
                 expected = render_official(
                     spec.template, msgs, tools, add_generation_prompt=generation, **ctx
                 )
+                if spec.layout:
+                    laid_out = expected
+                    expected = render_official(
+                        spec.template, msgs, tools, add_generation_prompt=generation, strip_layout=True, **ctx
+                    )
+                    used |= {spec.layout} if laid_out != expected else set()
                 for diff in spec.differences:
                     changed = diff.apply(expected, msgs, generation)
                     used |= {diff.reason} if changed != expected else set()
                     expected = changed
                 assert fmt.render_prompt(msgs, tools, add_generation_prompt=generation) == expected
-    assert used == {d.reason for d in spec.differences}, "a listed difference no longer occurs"
+    listed = {d.reason for d in spec.differences} | ({spec.layout} if spec.layout else set())
+    assert used == listed, "a listed difference no longer occurs"
+
+
+def test_hermes_template_recurses_on_a_type_list_under_plain_jinja() -> None:
+    """Why the Hermes template is rendered with iterable_strings=False: Jinja2's `is iterable` is true for a
+    string, so its type macro splits an unmapped type name ("null" in ["string", "null"]) into characters,
+    each again a type name, forever. The template means a list of types there."""
+    with pytest.raises(RecursionError):
+        render_official(
+            "NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use.jinja",
+            [{"role": "user", "content": "hi"}],
+            TOOLS,
+            bos_token="",
+        )
