@@ -78,6 +78,7 @@ class Hermes(ChatFormat):
     name = "hermes"
     open_tag, close_tag = "<tool_call>", "</tool_call>"
     hint = HINT
+    lists = False  # a tag may hold a JSON array of calls
 
     def __init__(self, *, calls_only: bool = False) -> None:
         self.calls_only = calls_only
@@ -102,5 +103,5 @@ class Hermes(ChatFormat):
         return self.turns.opening("tool") + blocks + self.turns.eot
 
     def parse_calls(self, text: str, tools: list[Tool] | None) -> tuple[str, list[ToolCall]]:
-        first, calls = parse_tagged(text, self.open_tag, self.close_tag, tools, self.hint)
+        first, calls = parse_tagged(text, self.open_tag, self.close_tag, tools, self.hint, lists=self.lists)
         return (text, []) if first < 0 else (self.content_before(text, first), calls)

@@ -2,7 +2,8 @@
 
 Tools are listed as JSON lines after "Available tools:" with two worked examples; each call is a JSON
 object wrapped in <tools></tools> (Qwen2.5-Coder's habit, unlike Qwen2.5's <tool_call>); results come back
-in one `tool` turn of <tool_response> blocks. Whitespace as vLLM's template writes it: the text runs straight
+in one `tool` turn of <tool_response> blocks. A <tools> block may also hold a JSON array of calls, as vLLM's
+Qwen2.5-Coder parser reads it. Whitespace as vLLM's template writes it: the text runs straight
 into the first call and every call block ends with a newline.
 """
 
@@ -27,6 +28,7 @@ class Qwen25Coder(Hermes):
     default_system = "You are Qwen, a helpful assistant."
     open_tag, close_tag = "<tools>", "</tools>"
     call_separator = ""
+    lists = True  # vLLM's Qwen2.5-Coder parser also reads <tools>[{...}, {...}]</tools>
     render_system = ChatFormat.render_system
     hint = 'write each call as <tools>\n{"name": "<function-name>", "arguments": {...}}\n</tools>'
 
