@@ -12,7 +12,7 @@ writes them (recipient before the channel, content type `json`; vLLM rewrites hi
 <|constrain|>json` header of OpenAI's harmony guide. Reasoning is the analysis channel, text beside calls is a
 commentary preamble, a plain answer is the final channel.
 
-Departures from the template (tested in tests/formats/test_formats_templates.py): the system turn has no
+Departures from the template (listed and tested in tests/formats/template_specs.py): the system turn has no
 current date; every parallel call is written, one message each, and each result names its own call's
 function (the template keeps only a turn's first call); a result is written as is, not JSON-quoted (as
 vLLM's gpt-oss path, openai-harmony, writes it); text beside calls stays a commentary preamble in history

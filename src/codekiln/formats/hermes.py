@@ -12,7 +12,7 @@ quirks included: no newline between Args entries, arrays as `list[Union[]]`, the
 open); a system message follows as its own turn; consecutive results share one `tool` turn of
 <tool_response> blocks, and that turn has no newline after its <|im_end|>.
 
-Departures (see tests/formats/test_formats_templates.py): text before the calls is kept (the template drops
+Departures (listed and tested in tests/formats/template_specs.py): text before the calls is kept (the template drops
 it; `calls_only=True` drops it too), no BOS text (Llama-based Hermes tokenizers add it; Qwen-based models
 served with this parser have none), and the last result of a run is followed by a newline as the template
 writes it in history (when the results end the conversation the template omits it; that would change the

@@ -30,7 +30,7 @@ import re
 from codekiln.core.errors import ConfigError, FormatError
 from codekiln.formats.base import ChatFormat, Message, Tool, ToolCall, tool_functions
 from codekiln.formats.codec_json import arguments, call_from_obj, decode_at, dumps, parse_json_list
-from codekiln.formats.codec_xml import snippet
+from codekiln.formats.codec_xml import skip_ws, snippet
 from codekiln.formats.framing import MISTRAL
 from codekiln.formats.mistral_prompts import DEFAULT_SYSTEM, PARALLEL, SMALL3_SYSTEM
 
@@ -115,5 +115,5 @@ class Mistral3(ChatFormat):
             value, end = decode_at(text, head.end(), what=f"The arguments of {name}", hint=HINT)
             call = call_from_obj({"name": name, "arguments": arguments(value, name, HINT)}, tools, HINT)
             calls.append(ToolCall(call.name, call.arguments, head.group(2) or ""))
-            pos = end + len(text[end:]) - len(text[end:].lstrip())
+            pos = skip_ws(text, end)
         return text[:first], calls
