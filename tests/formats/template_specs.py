@@ -83,6 +83,9 @@ class Spec:
     )
     needs_tools: bool = False  # a tool_use template: it cannot render a conversation without tools
     render: dict[str, Any] = field(default_factory=dict)  # other render_official options
+    follow_up: bool = (
+        True  # also a second user turn after the final answer (history the template may rewrite)
+    )
     call_ids: Callable[[str], str] | None = None  # the ids the template insists on, for both renderings
 
 
@@ -135,6 +138,33 @@ def hermes_last_result(text: str, msgs: Messages, _generation: bool) -> str:
     )
 
 
+def qwen_history_think(text: str, msgs: Messages, _generation: bool) -> str:
+    """Turns before the last user query keep their think block (the template drops it, reasoning and all)."""
+    queries = list(re.finditer(r"<\|im_start\|>user\n(?!<tool_response>)", text))
+    cut = queries[-1].start() if queries else 0
+    last = max((i for i, m in enumerate(msgs) if m["role"] == "user"), default=0)
+    turns = iter(m for m in msgs[:last] if m["role"] == "assistant")
+    head, *parts = text[:cut].split("<|im_start|>assistant\n")
+    for part, msg in zip(parts, turns, strict=True):
+        think = (
+            ""
+            if part.startswith("<think>")
+            else f"<think>\n{msg.get('reasoning_content') or ''}\n</think>\n\n"
+        )
+        head += "<|im_start|>assistant\n" + think + part
+    return head + text[cut:]
+
+
+def mistral_tools_first(text: str, _msgs: Messages, _generation: bool) -> str:
+    return re.sub(
+        r"(\[/SYSTEM_PROMPT\])(.+?)(\[AVAILABLE_TOOLS\].*?\[/AVAILABLE_TOOLS\])",
+        r"\1\3\2",
+        text,
+        count=1,
+        flags=re.S,
+    )
+
+
 HISTORY_PROMPT = "the generation prompt is what the template writes for that turn once it is history"
 SPECS = [
     Spec(
@@ -146,7 +176,14 @@ SPECS = [
         "qwen3_xml_mixed",
         "Qwen3.5-4B.jinja",
         reasoning=True,
-        differences=(python_scalars(r"<parameter=\w+>\n", r"\n</parameter>"),),
+        differences=(
+            python_scalars(r"<parameter=\w+>\n", r"\n</parameter>"),
+            Difference(
+                "turns before the last user message keep their think block (the template drops it, and their "
+                "reasoning, once a new user message arrives; that would re-tokenize history)",
+                qwen_history_think,
+            ),
+        ),
     ),
     Spec(
         "glm46",
@@ -248,6 +285,11 @@ SPECS = [
                     "[/INST][TOOL_CALLS]", "[/INST]Let me look at the file.[TOOL_CALLS]", 1
                 ),
             ),
+            Difference(
+                "[AVAILABLE_TOOLS] follows the system prompt (the template moves it before the last user message, "
+                "which would re-tokenize history)",
+                mistral_tools_first,
+            ),
         ),
         call_ids=mistral_id,
     ),
@@ -276,6 +318,12 @@ SPECS = [
                 "text beside calls is a commentary preamble kept in history (the template makes it analysis and "
                 "drops it once a final answer follows)",
                 harmony_preamble,
+            ),
+            sub(
+                "a final answer keeps its <|return|> in history (the template swaps it for <|end|> once the "
+                "conversation goes on, which would re-tokenize it)",
+                r"(<\|channel\|>final<\|message\|>[^<]*)<\|end\|>",
+                r"\1<|return|>",
             ),
         ),
     ),

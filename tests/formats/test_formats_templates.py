@@ -5,8 +5,9 @@ checks that every listed difference actually occurs, so the list cannot go stale
 
 Conversations: an agent episode (one user request, calls with code, nested JSON, a boolean and a null, two
 parallel calls, results, a final answer), with and without a system message, with and without tools, as a
-finished conversation and as a prompt for the next assistant turn. Families that reason are also checked
-with reasoning on every assistant turn.
+finished conversation and as a prompt for the next assistant turn, and the same episode followed by a
+second user request and answer (history that templates rewrite: dropped reasoning, moved tool lists).
+Families that reason are also checked with reasoning on every assistant turn.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ def _conversations(spec: Spec) -> list[Messages]:
             {"role": "tool", "tool_call_id": extra["tool_calls"][0]["id"], "content": "diff"},
             final,
         ]
+        if spec.follow_up:
+            follow = [
+                {"role": "user", "content": "Thanks. Run the whole suite."},
+                assistant("All 12 tests pass."),
+            ]
+            out.append(_with_ids(msgs + follow, spec.call_ids) if spec.call_ids else msgs + follow)
         out.append(_with_ids(msgs, spec.call_ids) if spec.call_ids else msgs)
         if spec.reasoning:
             out.append(
