@@ -106,7 +106,20 @@ def test_text_before_the_calls_is_an_option(name: str) -> None:
 
 def test_unknown_format_options_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="does not take the options"):
-        get_format("hermes", calls_only=True)
+        get_format("qwen3_coder", calls_only=True)
+
+
+def test_hermes_drops_the_text_before_calls_only_when_asked() -> None:
+    """Hermes's template drops a call turn's text; codekiln keeps it unless calls_only=True."""
+    msg = assistant("Let me look first.", call("bash", command="ls -la"))
+    kept, dropped = (
+        get_format("hermes").render_assistant(msg),
+        get_format("hermes", calls_only=True).render_assistant(msg),
+    )
+    assert kept.startswith("Let me look first.\n<tool_call>\n")
+    assert (
+        dropped == '<tool_call>\n{"name": "bash", "arguments": {"command": "ls -la"}}\n</tool_call><|im_end|>'
+    )
 
 
 def test_kimi_call_ids_count_across_the_conversation() -> None:
@@ -115,3 +128,28 @@ def test_kimi_call_ids_count_across_the_conversation() -> None:
     ids = [part.split("<|tool_call_argument_begin|>")[0] for part in text.split("<|tool_call_begin|>")[1:]]
     assert ids == ["functions.str_replace_editor:0", "functions.str_replace_editor:1", "functions.bash:2"]
     assert text.count("## Return of functions.bash:2") == 1
+
+
+@pytest.mark.parametrize(
+    ("syntax", "written"),
+    [
+        ("name_args", '[TOOL_CALLS]bash[CALL_ID]callbash0[ARGS]{"command": "ls -la"}</s>'),
+        (
+            "json_list",
+            '[TOOL_CALLS] [{"name": "bash", "arguments": {"command": "ls -la"}, "id": "callbash0"}]</s>',
+        ),
+    ],
+)
+def test_mistral3_call_syntaxes_round_trip(syntax: str, written: str) -> None:
+    """Mistral Small 3.2's syntax is the default; the earlier JSON list is an option; each parses back."""
+    fmt = get_format("mistral3", syntax=syntax)
+    msg = assistant("", call("bash", command="ls -la"))
+    msg["tool_calls"][0]["id"] = "call_bash_0"
+    assert fmt.render_assistant(msg) == written
+    turn = fmt.parse(written, TOOLS)
+    assert [(c.name, c.arguments) for c in turn.tool_calls] == [("bash", {"command": "ls -la"})]
+
+
+def test_mistral3_rejects_an_unknown_syntax() -> None:
+    with pytest.raises(ConfigError, match="no call syntax 'v7'"):
+        get_format("mistral3", syntax="v7")
