@@ -48,9 +48,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from codekiln.envs import build_env
-    from codekiln.tasks.coverage_map import coverage_map
     from codekiln.tasks.synth import SynthConfig, plan_candidates
-    from codekiln.tasks.validate import ValidateConfig, Validator
+    from codekiln.tasks.validation.coverage_map import coverage_map
+    from codekiln.tasks.validation.validate import ValidateConfig, Validator
 
     start = time.monotonic()
     env = build_env(SPEC)

@@ -75,7 +75,7 @@ class Clock:
 
 
 def run_codekiln(env, cmap, entities, candidates, batch: int, reruns: int = 3):  # type: ignore[no-untyped-def]
-    from codekiln.tasks.validate import ValidateConfig, Validator
+    from codekiln.tasks.validation.validate import ValidateConfig, Validator
 
     out = []
     with Validator(env, cmap, entities, ValidateConfig(reruns=reruns, gate="fast")) as v:
@@ -230,9 +230,9 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
 
     from codekiln.envs import build_env
-    from codekiln.tasks.coverage_map import coverage_map
     from codekiln.tasks.records import TaskRecord
     from codekiln.tasks.synth import SynthConfig, plan_candidates
+    from codekiln.tasks.validation.coverage_map import coverage_map
 
     clock = Clock()
     try:

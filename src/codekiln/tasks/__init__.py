@@ -10,15 +10,9 @@ The stage's parts, in order (the validation engine that runs tests builds on the
 - `datasets` / `harbor`: JSONL, Hugging Face parquet, SWE-bench rows, Harbor task folders.
 """
 
-from codekiln.tasks.candidates import (
-    Candidate,
-    Generation,
-    SkippedMutation,
-    combine,
-    generate_candidates,
-    sample_combinations,
-)
-from codekiln.tasks.datasets import (
+from codekiln.core.diffs import diff_hash, make_diff, parse_diff, reverse_diff
+from codekiln.core.patches import apply_diff, merge_patches
+from codekiln.tasks.export.datasets import (
     dedup,
     export_swebench,
     import_swebench,
@@ -28,11 +22,24 @@ from codekiln.tasks.datasets import (
     write_parquet_dataset,
     write_tasks,
 )
-from codekiln.tasks.diffs import diff_hash, make_diff, parse_diff, reverse_diff
-from codekiln.tasks.entities import LANGUAGES, Entity, LanguageSupport, find_entities
-from codekiln.tasks.harbor import export_harbor, export_harbor_task
-from codekiln.tasks.mutators import MUTATORS, Mutator, load_mutators
-from codekiln.tasks.patches import apply_diff, merge_patches
+from codekiln.tasks.export.harbor import export_harbor, export_harbor_task
+from codekiln.tasks.frontend.candidates import (
+    Candidate,
+    Generation,
+    SkippedMutation,
+    combine,
+    generate_candidates,
+    sample_combinations,
+)
+from codekiln.tasks.frontend.entities import LANGUAGES, Entity, LanguageSupport, find_entities
+from codekiln.tasks.frontend.mutators import MUTATORS, Mutator, load_mutators
+from codekiln.tasks.frontend.statements import (
+    ModelStatementWriter,
+    StatementWriter,
+    TemplateStatementWriter,
+    leak_check,
+    template_statement,
+)
 from codekiln.tasks.records import (
     Difficulty,
     RejectedCandidate,
@@ -42,13 +49,6 @@ from codekiln.tasks.records import (
     Validation,
     hidden_tests_patch,
     task_from_candidate,
-)
-from codekiln.tasks.statements import (
-    ModelStatementWriter,
-    StatementWriter,
-    TemplateStatementWriter,
-    leak_check,
-    template_statement,
 )
 
 __all__ = [

@@ -27,10 +27,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from codekiln.core.diffs import diff_hash, diff_stats, make_diff, reverse_diff
 from codekiln.core.errors import TaskError
 from codekiln.core.records import Record
-from codekiln.tasks.candidates import Candidate
-from codekiln.tasks.diffs import diff_hash, diff_stats, make_diff, reverse_diff
+from codekiln.tasks.frontend.candidates import Candidate
 
 SWEBENCH_FIELDS = (
     "instance_id",

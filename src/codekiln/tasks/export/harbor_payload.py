@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import codekiln.grading
+from codekiln.core.diffs import parse_diff
+from codekiln.core.patches import apply_diff
 from codekiln.envs import EnvRecord
 from codekiln.grading import pathrules
 from codekiln.grading.guard import Isolation
+from codekiln.grading.patchrules import GradePolicy
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
-from codekiln.tasks.diffs import parse_diff
-from codekiln.tasks.patches import apply_diff
-from codekiln.tasks.patchrules import GradePolicy
 from codekiln.tasks.records import TaskRecord
 
 # Standard-library modules of `codekiln.grading` (pytest too, for the plugin), shipped as they are.

@@ -1,18 +1,18 @@
 """Procedural bug injectors (`func_pm`) for Python: small declarative mutators over the `ast`.
 
-    from codekiln.tasks.mutators import load_mutators
+    from codekiln.tasks.frontend.mutators import load_mutators
     mutators = load_mutators()                       # all of them, in registry order
     mutators = load_mutators(["flip_comparison"])     # by name (or "pkg.module:Class" for your own)
 
-See `base.py` for how to write one; `codekiln.tasks.candidates` runs them over a snapshot's entities.
+See `base.py` for how to write one; `codekiln.tasks.frontend.candidates` runs them over a snapshot's entities.
 """
 
 from __future__ import annotations
 
 from codekiln.core.registry import Registry
-from codekiln.tasks.mutators.base import Edit, Mutator, SourceFile, apply_edits
+from codekiln.tasks.frontend.mutators.base import Edit, Mutator, SourceFile, apply_edits
 
-_PKG = "codekiln.tasks.mutators"
+_PKG = "codekiln.tasks.frontend.mutators"
 
 MUTATORS = Registry(
     "mutator",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import random
 
-from codekiln.tasks.mutators.base import Edit, Mutator, SourceFile
+from codekiln.tasks.frontend.mutators.base import Edit, Mutator, SourceFile
 
 _JUMPS = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 _NOT_REORDERED = (

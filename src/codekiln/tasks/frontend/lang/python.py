@@ -10,7 +10,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
-from codekiln.tasks.entities import Entity, EntityKind
+from codekiln.tasks.frontend.entities import Entity, EntityKind
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 DefNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef

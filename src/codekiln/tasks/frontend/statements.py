@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from codekiln.core.errors import TaskError
-from codekiln.tasks.leaks import (
+from codekiln.tasks.frontend.leaks import (
     checked_statement,
     hidden_mentions,
     hidden_names,
@@ -34,8 +34,8 @@ from codekiln.tasks.leaks import (
     leaked_lines,
     redact_hidden,
 )
+from codekiln.tasks.frontend.reproduce import failing_line, reproduction
 from codekiln.tasks.records import TaskRecord
-from codekiln.tasks.reproduce import failing_line, reproduction
 
 Failures = Mapping[str, str] | str
 

@@ -2,7 +2,7 @@
 `warm_runner.py`, which imports it (standard library only, like the runner).
 
 `Swapper` finds the repository's live functions once; `plan` compiles the changed module (or only the
-changed top-level statements, see codekiln.tasks.chunks) and pairs each changed function with its new
+changed top-level statements, see codekiln.tasks.validation.chunks) and pairs each changed function with its new
 code object, or says why the change cannot be swapped in (the runner then re-imports instead).
 """
 
@@ -52,7 +52,7 @@ _FUTURE_FLAGS = functools.reduce(
 
 def _excerpt(source: str, start: int, end: int, keep: list[list[int]]) -> str:
     """Lines `start`..`end` of `source` at their own line numbers; above them only the `keep` spans
-    (the module's imports: see codekiln.tasks.chunks)."""
+    (the module's imports: see codekiln.tasks.validation.chunks)."""
     lines = source.split("\n")
     out = [""] * (start - 1)
     for a, b in keep:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
+from codekiln.core.diffs import changed_lines
 from codekiln.core.errors import TaskError
-from codekiln.tasks.diffs import changed_lines
 from codekiln.tasks.records import TaskRecord
 
 _TRIVIAL = {

@@ -6,7 +6,7 @@
     g.restore(paths)                       # put paths back as in the snapshot
     canary_module(task, snapshot_dir)      # where a grade plants its canaries
 
-Used by `tasks.grade`, which judges those changes and runs the tests; see its docstring.
+Used by `grading.grader`, which judges those changes and runs the tests; see its docstring.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import secrets
 import shlex
 from pathlib import Path, PurePosixPath
 
+from codekiln.core.diffs import parse_diff
 from codekiln.core.errors import CodekilnError
+from codekiln.core.patches import apply_diff
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.envs import EnvRecord
-from codekiln.tasks.diffs import parse_diff
-from codekiln.tasks.patches import apply_diff
-from codekiln.tasks.patchrules import is_protected
+from codekiln.grading.patchrules import is_protected
 from codekiln.tasks.records import TaskRecord
 
 GIT_APPLY = ["git", "-c", "safe.directory=*", "apply", "--whitespace=nowarn", "-"]

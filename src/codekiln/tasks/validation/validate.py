@@ -43,16 +43,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from codekiln.core.diffs import parse_diff
 from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord, env_sandbox
+from codekiln.grading.grader import grade_patch, restores_snapshot
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.candidates import Candidate
-from codekiln.tasks.chunks import BugApplier, Chunk
-from codekiln.tasks.coverage_map import CoverageMap, touched_lines
-from codekiln.tasks.diffs import parse_diff
-from codekiln.tasks.entities import Entity
-from codekiln.tasks.gold import UNION, GoldCache, selection_key
-from codekiln.tasks.grade import grade_patch, restores_snapshot
+from codekiln.tasks.frontend.candidates import Candidate
+from codekiln.tasks.frontend.entities import Entity
+from codekiln.tasks.frontend.statements import TemplateStatementWriter
 from codekiln.tasks.records import (
     RejectedCandidate,
     RejectReason,
@@ -61,8 +59,10 @@ from codekiln.tasks.records import (
     hidden_tests_patch,
     task_from_candidate,
 )
-from codekiln.tasks.statements import TemplateStatementWriter
-from codekiln.tasks.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
+from codekiln.tasks.validation.chunks import BugApplier, Chunk
+from codekiln.tasks.validation.coverage_map import CoverageMap, touched_lines
+from codekiln.tasks.validation.gold import UNION, GoldCache, selection_key
+from codekiln.tasks.validation.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
 
 Decision = TaskRecord | RejectedCandidate
 

@@ -28,13 +28,13 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from codekiln.core.errors import CodekilnError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.grading import TestCommand, TestRun, run_tests
+from codekiln.tasks import in_sandbox
 
 RUNNER_DIR = "/tmp/codekiln"
 RUNNER = f"{RUNNER_DIR}/warm_runner.py"
@@ -103,8 +103,8 @@ def _run_from(data: dict[str, Any]) -> TestRun:
 def install_runners(sandbox: Sandbox) -> None:
     """Copy the in-sandbox runner scripts to RUNNER_DIR."""
     sandbox.exec(["mkdir", "-p", RUNNER_DIR], timeout=30)
-    for name in ("warm_runner.py", "codekiln_swap.py", "cover_runner.py"):
-        sandbox.write_file(f"{RUNNER_DIR}/{name}", Path(__file__).with_name(name).read_bytes())
+    for path in in_sandbox.SCRIPTS:
+        sandbox.write_file(f"{RUNNER_DIR}/{path.name}", path.read_bytes())
 
 
 def _result_from(data: dict[str, Any]) -> JobResult:

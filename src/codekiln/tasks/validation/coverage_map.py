@@ -23,14 +23,14 @@ from pathlib import Path
 
 from pydantic import Field
 
+from codekiln.core.diffs import parse_diff
 from codekiln.core.errors import TaskError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record, atomic_write_json, load_json
 from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.diffs import parse_diff
-from codekiln.tasks.testexec import BASE_OPTIONS, COVER_RUNNER, install_runners
+from codekiln.tasks.validation.testexec import BASE_OPTIONS, COVER_RUNNER, install_runners
 
 DATA = "/tmp/codekiln/coverage.json"
 

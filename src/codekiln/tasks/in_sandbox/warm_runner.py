@@ -2,7 +2,7 @@
 many small test jobs from one pytest session instead of one pytest process per run.
 
 It imports nothing from codekiln (only the standard library, pytest and its sibling `codekiln_swap.py`,
-which swaps code into live functions), so its source can be copied into any environment. The host side is `codekiln.tasks.testexec`.
+which swaps code into live functions), so its source can be copied into any environment. The host side is `codekiln.tasks.validation.testexec`.
 
     python warm_runner.py serve SPOOL -- [pytest options]
 

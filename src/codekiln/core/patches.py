@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import itertools
 
+from codekiln.core.diffs import ChangeBlock, FilePatch, change_blocks, make_diff, parse_diff
 from codekiln.core.errors import TaskError
-from codekiln.tasks.diffs import ChangeBlock, FilePatch, change_blocks, make_diff, parse_diff
 
 
 def _split_lines(text: str) -> list[tuple[str, bool]]:

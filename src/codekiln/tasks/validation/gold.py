@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from codekiln.grading import TestRun
-from codekiln.tasks.testexec import JobResult
+from codekiln.tasks.validation.testexec import JobResult
 
 UNION = "union"
 """The key (and job id suffix) of a batch's union rerun job."""

@@ -19,9 +19,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from codekiln.core.diffs import common_ends, parse_diff
 from codekiln.core.errors import TaskError
-from codekiln.tasks.diffs import common_ends, parse_diff
-from codekiln.tasks.patches import apply_diff
+from codekiln.core.patches import apply_diff
 
 Span = tuple[int, int, bool]
 Chunk = tuple[int, int, int, list[tuple[int, int]]]

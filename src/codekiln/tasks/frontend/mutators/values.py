@@ -6,7 +6,14 @@ from __future__ import annotations
 import ast
 import random
 
-from codekiln.tasks.mutators.base import Edit, Mutator, SourceFile, is_number, nudge_number, offset_text
+from codekiln.tasks.frontend.mutators.base import (
+    Edit,
+    Mutator,
+    SourceFile,
+    is_number,
+    nudge_number,
+    offset_text,
+)
 
 
 def int_literal(node: ast.AST | None) -> int | None:

@@ -1,5 +1,5 @@
 """The coverage runner: a script that runs *inside* a sandbox, with the environment's Python, beside
-`warm_runner.py` (whose `Recorder` it uses). The host side is `codekiln.tasks.coverage_map`.
+`warm_runner.py` (whose `Recorder` it uses). The host side is `codekiln.tasks.validation.coverage_map`.
 
     python cover_runner.py DATA.json -- [pytest args of the full suite]
 

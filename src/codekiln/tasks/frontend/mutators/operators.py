@@ -10,7 +10,7 @@ import ast
 import itertools
 import random
 
-from codekiln.tasks.mutators.base import Edit, Mutator, SourceFile
+from codekiln.tasks.frontend.mutators.base import Edit, Mutator, SourceFile
 
 COMPARE_FLIPS: dict[str, tuple[str, ...]] = {
     "==": ("!=",),

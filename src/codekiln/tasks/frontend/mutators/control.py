@@ -6,7 +6,7 @@ import ast
 import random
 import re
 
-from codekiln.tasks.mutators.base import Edit, Mutator, SourceFile
+from codekiln.tasks.frontend.mutators.base import Edit, Mutator, SourceFile
 
 _ELSE_RE = re.compile(r"^\s*else\s*:\s*(#.*)?$")
 _ATOMS = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.Constant)

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from codekiln.core.diffs import diff_hash, make_diff, parse_diff
 from codekiln.core.errors import TaskError
+from codekiln.core.patches import apply_file_patch, merge_patches
 from codekiln.core.records import Record
-from codekiln.tasks.diffs import diff_hash, make_diff, parse_diff
-from codekiln.tasks.entities import Entity
-from codekiln.tasks.lang.python import DefNode, iter_entity_nodes, start_line
-from codekiln.tasks.mutators.base import Mutator, SourceFile, apply_edits
-from codekiln.tasks.patches import apply_file_patch, merge_patches
+from codekiln.tasks.frontend.entities import Entity
+from codekiln.tasks.frontend.lang.python import DefNode, iter_entity_nodes, start_line
+from codekiln.tasks.frontend.mutators.base import Mutator, SourceFile, apply_edits
 
 SkipReason = Literal["no_change", "identical", "syntax_error", "stale_entity", "unparsable_file", "duplicate"]
 

@@ -1,5 +1,5 @@
 """Git-style unified diffs: make them, parse them, reverse them, hash them (applying and merging them
-in memory is `codekiln.tasks.patches`).
+in memory is `codekiln.core.patches`).
 
 Every patch codekiln stores (an injected bug, its gold fix, a test patch) is text in `git diff` format,
 applicable with `git apply` (and reversible with `git apply -R`):

@@ -12,7 +12,7 @@ A task's states, all built from the environment's snapshot (`task.base_commit`):
 
 Grading, in a fresh workspace of the environment (a given sandbox is reset first):
 1. What the patch changed is read from the workspace itself (`Sandbox.changed`), not from the patch
-   text, and judged by `tasks.patchrules`: binary content, symlinks, mode changes, git metadata and
+   text, and judged by `grading.patchrules`: binary content, symlinks, mode changes, git metadata and
    compiled artefacts reject the patch (`rejected`); test files and everything Python or pytest load
    on their own are put back as in the snapshot (the hidden tests too); a new module that would hide
    an installed one rejects the patch. A static scan of the added code (`grading.scan`) rejects code
@@ -39,19 +39,17 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from codekiln.core.diffs import make_diff
 from codekiln.core.errors import CodekilnError
+from codekiln.core.patches import apply_diff
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
 from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.grading import TestRun, resolved, run_tests
+from codekiln.grading.graded import GIT_APPLY, GradedWorkspace, canary_module, patch_paths, read_snapshot
 from codekiln.grading.guard import Isolation, make_canaries
-from codekiln.grading.scan import scan_changes
-from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.diffs import make_diff
-from codekiln.tasks.graded import GIT_APPLY, GradedWorkspace, canary_module, patch_paths, read_snapshot
-from codekiln.tasks.patches import apply_diff
-from codekiln.tasks.patchrules import (
+from codekiln.grading.patchrules import (
     GradePolicy,
     installed_modules,
     is_protected,
@@ -59,6 +57,8 @@ from codekiln.tasks.patchrules import (
     reject_reason,
     shadowing,
 )
+from codekiln.grading.scan import scan_changes
+from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.records import TaskRecord, whole_file_diff
 
 Outcome = Literal["resolved", "unresolved", "patch_failed", "rejected", "tampered", "timeout", "error"]

@@ -8,7 +8,7 @@ Bugs are injected into entities, so this is where task synthesis starts:
 Test code is skipped: test directories (`tests/`, `test/`, `testing/`), documentation, examples,
 benchmarks, build and virtualenv folders, and each language's own test-file patterns (for Python
 `test_*.py`, `*_test.py`, `conftest.py`, and `setup.py`). Languages are registered in `LANGUAGES` as
-`LanguageSupport` objects, one module each under `codekiln.tasks.lang` (Python uses the standard `ast`;
+`LanguageSupport` objects, one module each under `codekiln.tasks.frontend.lang` (Python uses the standard `ast`;
 tree-sitter languages can be added as further modules).
 """
 
@@ -92,7 +92,7 @@ class LanguageSupport(Protocol):
         ...
 
 
-LANGUAGES = Registry("language", {"python": "codekiln.tasks.lang.python:PYTHON"})
+LANGUAGES = Registry("language", {"python": "codekiln.tasks.frontend.lang.python:PYTHON"})
 
 
 def load_language(name: str) -> LanguageSupport:
