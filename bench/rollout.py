@@ -44,7 +44,7 @@ from codekiln.core.errors import ConfigError
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import append_jsonl
 from codekiln.envs import EnvRecord, load_env
-from codekiln.grading.grader import open_task_sandbox
+from codekiln.grading import open_task_sandbox
 from codekiln.models.scripted import ScriptedModel
 from codekiln.rollouts.engine import RolloutConfig, read_rollouts, run_rollouts
 from codekiln.rollouts.thirdparty import SandboxEnvironment, import_mini, mini_config

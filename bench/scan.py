@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from codekiln.grading.grader import is_protected
+from codekiln.grading.patchrules import is_protected
 from codekiln.grading.scan import KINDS, Finding, scan_changes
 
 LIBRARIES = ["rich", "pydantic", "typer", "yaml", "click", "jinja2", "httpx"]
@@ -34,7 +34,7 @@ def library_files(name: str) -> dict[str, tuple[str | None, str | None]]:
 
 def gold_changes(tasks_dir: Path) -> list[tuple[str, dict[str, tuple[str | None, str | None]]]]:
     from codekiln.envs import load_env
-    from codekiln.grading.grader import graded_files
+    from codekiln.grading import graded_files
     from codekiln.tasks.export.datasets import read_tasks
 
     out = []

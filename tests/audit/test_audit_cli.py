@@ -13,7 +13,7 @@ from codekiln.audit.trajectories import classify
 from codekiln.cli.audit import app
 from codekiln.core.records import append_jsonl
 from codekiln.envs import EnvRecord
-from codekiln.grading.grader import grade_patch, open_task_sandbox
+from codekiln.grading import grade_patch, open_task_sandbox
 from codekiln.models.scripted import ScriptedModel
 from codekiln.reports.html import build_report
 from codekiln.rewards import compute_reward

@@ -14,7 +14,7 @@ import pytest
 from codekiln.audit import ATTACKS, EXPECTED, Attack
 from codekiln.audit.grader import PATHS, play_commands, run_attack
 from codekiln.envs import EnvRecord
-from codekiln.grading.grader import grade_patch
+from codekiln.grading import grade_patch
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.records import TaskRecord

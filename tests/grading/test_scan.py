@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from codekiln.grading.grader import is_protected
+from codekiln.grading.patchrules import is_protected
 from codekiln.grading.scan import KINDS, scan_changes
 
 # kind -> (added code that must be flagged, added look-alike code that must not be)

@@ -16,7 +16,7 @@ import pytest
 from codekiln.agents import Agent, AgentLimits, Trajectory
 from codekiln.core.diffs import parse_diff
 from codekiln.envs import EnvRecord
-from codekiln.grading.grader import GradeResult, grade_patch, open_task_sandbox
+from codekiln.grading import GradeResult, grade_patch, open_task_sandbox
 from codekiln.models.scripted import ScriptedModel
 from codekiln.rewards import Reward, compute_reward
 from codekiln.rollouts.controls import apply_command

@@ -9,7 +9,7 @@ from pathlib import Path
 from codekiln.core.diffs import parse_diff
 from codekiln.core.protocols import ExecResult, Sandbox
 from codekiln.envs import EnvRecord
-from codekiln.grading.grader import open_task_sandbox
+from codekiln.grading import open_task_sandbox
 from codekiln.tasks.records import TaskRecord
 
 SCAN = (

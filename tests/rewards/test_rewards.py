@@ -7,7 +7,7 @@ import pytest
 
 from codekiln.agents.records import Step, Trajectory
 from codekiln.envs import EnvRecord
-from codekiln.grading.grader import GradeResult, grade_patch
+from codekiln.grading import GradeResult, grade_patch
 from codekiln.rewards import Reward, RewardConfig, compute_reward, group_advantages, summarize
 from codekiln.tasks.records import TaskRecord
 

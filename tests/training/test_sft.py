@@ -18,7 +18,8 @@ from codekiln.core.records import append_jsonl, iter_jsonl
 from codekiln.formats import Tokenizer, get_format, list_formats
 from codekiln.formats.base import message_calls
 from codekiln.formats.tokenizers import ByteTokenizer
-from codekiln.grading.grader import GradeResult, Outcome
+from codekiln.grading import GradeResult
+from codekiln.grading.grader import Outcome
 from codekiln.rewards import compute_reward
 from codekiln.rollouts import Rollout
 from codekiln.tasks.records import TaskRecord

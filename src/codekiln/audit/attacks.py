@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from codekiln.audit import payloads as p
 from codekiln.audit import replacement as r
 from codekiln.core.diffs import make_diff, parse_diff
-from codekiln.grading.grader import graded_files
+from codekiln.grading import graded_files
 from codekiln.tasks.records import TaskRecord
 
 CLASSES = {

@@ -23,7 +23,7 @@ from codekiln.audit.attacks import ATTACKS, EXPECTED, Attack, Target
 from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.records import Record, append_jsonl, iter_jsonl
 from codekiln.envs import EnvRecord, load_env
-from codekiln.grading.grader import GradeResult, grade_patch, open_task_sandbox
+from codekiln.grading import GradeResult, grade_patch, open_task_sandbox
 from codekiln.models.scripted import ScriptedModel
 from codekiln.rollouts.controls import apply_command
 from codekiln.rollouts.engine import agent_patch, load_task_list

@@ -12,9 +12,12 @@ applicable with `git apply` (and reversible with `git apply -R`):
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
+import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from codekiln.core.errors import TaskError
 
@@ -298,3 +301,19 @@ def diff_hash(text: str) -> str:
             for line in [*block.removed, *block.added]:
                 h.update(f"{line.tag}{line.text.rstrip()}\n".encode())
     return h.hexdigest()
+
+
+def whole_file_diff(path: Path, rel: str, *, create: bool) -> str:
+    """The diff that creates (or deletes) the file at `path`, named `rel`, whole. Many tasks of one
+    snapshot hide the same test files, so these diffs are cached (by path, size and mtime)."""
+    st = path.stat()
+    return _whole_file_diff(str(path), rel, create, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _whole_file_diff(path: str, rel: str, create: bool, size: int, mtime_ns: int) -> str:
+    file = Path(path)
+    text = file.read_text(encoding="utf-8")
+    if not create:
+        return make_diff(rel, text, None)
+    return make_diff(rel, None, text, mode="100755" if file.stat().st_mode & stat.S_IXUSR else "100644")

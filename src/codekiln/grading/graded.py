@@ -21,9 +21,8 @@ from codekiln.core.errors import CodekilnError
 from codekiln.core.patches import apply_diff
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
-from codekiln.envs import EnvRecord
 from codekiln.grading.patchrules import is_protected
-from codekiln.tasks.records import TaskRecord
+from codekiln.grading.subject import GradedTask, GradingEnv
 
 GIT_APPLY = ["git", "-c", "safe.directory=*", "apply", "--whitespace=nowarn", "-"]
 _MODE = re.compile(r"\bmode (?:\d{6} => )?(\d{6})\b")
@@ -42,7 +41,7 @@ def patch_paths(patch: str) -> set[str]:
 class GradedWorkspace:
     """The graded workspace of one grade: its state before the patch, and the patch's real changes."""
 
-    def __init__(self, sandbox: Sandbox, task: TaskRecord, env: EnvRecord) -> None:
+    def __init__(self, sandbox: Sandbox, task: GradedTask, env: GradingEnv) -> None:
         self.sb, self.task, self.env = sandbox, task, env
         self.snapshot = Path(env.snapshot_path)
         buggy = apply_diff(
@@ -157,7 +156,7 @@ class GradedWorkspace:
                 self.sb.write_file(rel, original.read_bytes())
 
 
-def canary_module(task: TaskRecord, snapshot_dir: Path) -> tuple[str, str]:
+def canary_module(task: GradedTask, snapshot_dir: Path) -> tuple[str, str]:
     """Where a grade plants its canaries, and that file's source now: the first graded test module
     (a file of the suite, so the canaries look like its own tests), else a new module beside the
     first test (a suite of doctests or data-driven tests only)."""

@@ -39,14 +39,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from codekiln.core.diffs import make_diff
+from codekiln.core.diffs import make_diff, whole_file_diff
 from codekiln.core.errors import CodekilnError
 from codekiln.core.patches import apply_diff
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
-from codekiln.envs import EnvRecord, env_sandbox
-from codekiln.grading import TestRun, resolved, run_tests
+from codekiln.grading.classify import resolved
 from codekiln.grading.graded import GIT_APPLY, GradedWorkspace, canary_module, patch_paths, read_snapshot
 from codekiln.grading.guard import Isolation, make_canaries
 from codekiln.grading.patchrules import (
@@ -57,9 +56,10 @@ from codekiln.grading.patchrules import (
     reject_reason,
     shadowing,
 )
+from codekiln.grading.runner import TestRun, run_tests
 from codekiln.grading.scan import scan_changes
+from codekiln.grading.subject import GradedTask, GradingEnv
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.records import TaskRecord, whole_file_diff
 
 Outcome = Literal["resolved", "unresolved", "patch_failed", "rejected", "tampered", "timeout", "error"]
 FRESH_HISTORY = (
@@ -90,7 +90,7 @@ class GradeResult(Record):
     duration_s: float = 0.0
 
 
-def setup_patch(task: TaskRecord, snapshot_dir: Path) -> str:
+def setup_patch(task: GradedTask, snapshot_dir: Path) -> str:
     """The environment setup patch: the snapshot -> the agent's workspace (bug in, hidden tests out)."""
     deletions = "".join(
         whole_file_diff(Path(snapshot_dir) / rel, rel, create=False)
@@ -101,7 +101,7 @@ def setup_patch(task: TaskRecord, snapshot_dir: Path) -> str:
     return task.bug_patch + deletions
 
 
-def graded_files(task: TaskRecord, patch: str, snapshot_dir: Path) -> dict[str, str | None]:
+def graded_files(task: GradedTask, patch: str, snapshot_dir: Path) -> dict[str, str | None]:
     """The graded state of every file the setup or `patch` touches (None: absent), computed in memory
     with a strict apply. For patches codekiln made itself (gold, bug); the grader reads what an
     agent's patch changed from the workspace. Raises TaskError when a patch does not apply."""
@@ -116,7 +116,7 @@ def graded_files(task: TaskRecord, patch: str, snapshot_dir: Path) -> dict[str, 
     return files
 
 
-def restores_snapshot(task: TaskRecord, patch: str, snapshot_dir: Path) -> bool:
+def restores_snapshot(task: GradedTask, patch: str, snapshot_dir: Path) -> bool:
     """True when grading `patch` leaves exactly the snapshot's files (what the gold patch must do)."""
     return all(
         text == read_snapshot(snapshot_dir, rel)
@@ -133,7 +133,7 @@ def _git_apply(sandbox: Sandbox, patch: str) -> str | None:
     return None if res.ok else tail(res.stderr or res.stdout, 10) or f"git apply exit code {res.exit_code}"
 
 
-def prepare_workspace(sandbox: Sandbox, task: TaskRecord) -> None:
+def prepare_workspace(sandbox: Sandbox, task: GradedTask) -> None:
     """Turn a clean workspace of the task's environment into the agent's starting state."""
     problem = _git_apply(sandbox, task.bug_patch)
     if problem:
@@ -153,9 +153,9 @@ def prepare_workspace(sandbox: Sandbox, task: TaskRecord) -> None:
         )
 
 
-def open_task_sandbox(task: TaskRecord, env: EnvRecord, backend: str = DEFAULT_BACKEND) -> Sandbox:
+def open_task_sandbox(task: GradedTask, env: GradingEnv, backend: str = DEFAULT_BACKEND) -> Sandbox:
     """A sandbox of `env` holding the task's agent workspace (see the module docstring)."""
-    sandbox = env_sandbox(env, backend)
+    sandbox = env.open_sandbox(backend)
     try:
         prepare_workspace(sandbox, task)
     except BaseException:
@@ -164,7 +164,7 @@ def open_task_sandbox(task: TaskRecord, env: EnvRecord, backend: str = DEFAULT_B
     return sandbox
 
 
-def workspace_patch(task: TaskRecord, sandbox: Sandbox, snapshot_dir: Path) -> str:
+def workspace_patch(task: GradedTask, sandbox: Sandbox, snapshot_dir: Path) -> str:
     """What was changed in an agent workspace since `prepare_workspace`, as a patch `grade_patch` takes."""
     start = dict(graded_files(task, "", snapshot_dir))
     for rel in task.hidden_tests:
@@ -265,8 +265,8 @@ def _clean_run_ok(g: GradedWorkspace, timeout: float | None, policy: GradePolicy
 
 
 def grade_patch(
-    task: TaskRecord,
-    env: EnvRecord,
+    task: GradedTask,
+    env: GradingEnv,
     patch: str,
     *,
     backend: str = DEFAULT_BACKEND,
@@ -280,7 +280,7 @@ def grade_patch(
     result = GradeResult(instance_id=task.instance_id, outcome="error")
     sb: Sandbox | None = sandbox
     try:
-        sb = env_sandbox(env, backend) if sandbox is None else sandbox
+        sb = env.open_sandbox(backend) if sandbox is None else sandbox
         if sandbox is not None:
             sb.reset()
         g = GradedWorkspace(sb, task, env)

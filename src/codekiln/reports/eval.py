@@ -34,7 +34,7 @@ from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.executor import LocalExecutor
 from codekiln.core.records import append_jsonl, atomic_write_json
 from codekiln.envs import EnvRecord, load_env
-from codekiln.grading.grader import GradeResult, grade_patch
+from codekiln.grading import GradeResult, grade_patch
 from codekiln.reports.results import (
     DIMENSIONS,
     ERROR_CLASSES,

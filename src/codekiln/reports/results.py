@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from codekiln.core.errors import ConfigError
 from codekiln.core.records import Record, iter_jsonl
-from codekiln.grading.grader import GradeResult
+from codekiln.grading import GradeResult
 from codekiln.reports.stats import RateSummary, Scored, breakdown, summarize
 from codekiln.tasks.records import TaskRecord
 

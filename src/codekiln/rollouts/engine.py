@@ -44,7 +44,7 @@ from codekiln.core.protocols import Model, Sandbox
 from codekiln.core.records import Record, append_jsonl, atomic_write_json
 from codekiln.envs import EnvRecord, load_env
 from codekiln.formats import get_format
-from codekiln.grading.grader import grade_patch, graded_files, open_task_sandbox
+from codekiln.grading import grade_patch, graded_files, open_task_sandbox
 from codekiln.models import DEFAULT_FORMAT, make_model
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.controls import control_model, is_control

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from codekiln.agents.records import Trajectory
 from codekiln.core.records import Record
-from codekiln.grading.grader import GradeResult
+from codekiln.grading import GradeResult
 from codekiln.rewards import Reward
 
 

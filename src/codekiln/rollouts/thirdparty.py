@@ -42,7 +42,7 @@ from codekiln.core.errors import CodekilnError, ConfigError, SandboxError
 from codekiln.core.protocols import Model, Sandbox
 from codekiln.core.records import append_jsonl
 from codekiln.envs import EnvRecord, load_env
-from codekiln.grading.grader import grade_patch, open_task_sandbox
+from codekiln.grading import grade_patch, open_task_sandbox
 from codekiln.models import make_model
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.controls import control_model, is_control

@@ -29,7 +29,7 @@ from codekiln.core.errors import CodekilnError, FormatError
 from codekiln.core.protocols import Sandbox
 from codekiln.envs import EnvRecord
 from codekiln.formats import get_format
-from codekiln.grading.grader import GradeResult, grade_patch, open_task_sandbox
+from codekiln.grading import GradeResult, grade_patch, open_task_sandbox
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.engine import agent_patch
 from codekiln.sandbox import DEFAULT_BACKEND

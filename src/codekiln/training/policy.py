@@ -29,7 +29,7 @@ from codekiln.agents import Agent, Trajectory
 from codekiln.core.errors import CodekilnError, ModelError
 from codekiln.envs import EnvRecord
 from codekiln.formats import Segment
-from codekiln.grading.grader import GradeResult, grade_patch, open_task_sandbox
+from codekiln.grading import GradeResult, grade_patch, open_task_sandbox
 from codekiln.models.base import ModelResponse, parse_message, stop_strings
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.engine import agent_patch

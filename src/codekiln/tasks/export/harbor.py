@@ -32,7 +32,7 @@ from typing import Any
 from codekiln.core.errors import TaskError
 from codekiln.core.records import atomic_write_bytes, atomic_write_text
 from codekiln.envs import EnvRecord, load_env
-from codekiln.grading.patchrules import GradePolicy
+from codekiln.grading import GradePolicy
 from codekiln.sandbox.base import WORKDIR
 from codekiln.tasks.export.harbor_payload import environment_files, verifier_files
 from codekiln.tasks.records import TaskRecord

@@ -31,9 +31,8 @@ import codekiln.grading
 from codekiln.core.diffs import parse_diff
 from codekiln.core.patches import apply_diff
 from codekiln.envs import EnvRecord
-from codekiln.grading import pathrules
+from codekiln.grading import GradePolicy, pathrules
 from codekiln.grading.guard import Isolation
-from codekiln.grading.patchrules import GradePolicy
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 from codekiln.tasks.records import TaskRecord
 

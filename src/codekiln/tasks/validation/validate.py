@@ -46,7 +46,7 @@ from pydantic import BaseModel, Field
 from codekiln.core.diffs import parse_diff
 from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord, env_sandbox
-from codekiln.grading.grader import grade_patch, restores_snapshot
+from codekiln.grading import grade_patch, restores_snapshot
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
