@@ -44,6 +44,34 @@ from typing import Any
 from codekiln_swap import Swapper  # a sibling in the sandbox: sys.path[0] is this script's folder
 
 ROOT = os.getcwd()
+
+PYTEST_PATCHES = {
+    "_pytest.assertion.rewrite._read_pyc": "a re-collection in a child reuses a test module's "
+    "assertion-rewritten code kept in memory by content, instead of reading its pyc again "
+    "(`cache_rewritten_tests`)",
+    "_pytest.assertion.rewrite._rewrite_test": "keeps the code pytest rewrites, for the same cache",
+    "_pytest.reports._format_failed_longrepr": "a failure's text is the last frames of its native "
+    "traceback, made for the first MAX_TEXTS failures only (`_native_tail`): formatting every frame "
+    "of a deep recursion cost more than running the tests",
+    "terminalreporter.pytest_runtest_logstart": "children write to /dev/null: the terminal reporter's "
+    "per-test hooks only format output nobody reads (`quiet_terminal`)",
+    "terminalreporter.pytest_runtest_logreport": "as above: a progress character per report",
+    "terminalreporter.pytest_runtest_logfinish": "as above",
+}
+"""Every pytest internal the in-sandbox scripts replace, and why: `module.attribute` for module
+attributes (replaced through `patch_internal`), `terminalreporter.HOOK` for the terminal reporter's
+hook implementations. They are pytest's private names and can change in any release: a module
+attribute that is missing is left alone (its speed-up is lost, results are not changed)."""
+
+
+def patch_internal(module: Any, attr: str, new: Any) -> None:
+    """Replace `module.attr` with `new`; only for targets listed in PYTEST_PATCHES."""
+    name = f"{module.__name__}.{attr}"
+    if name not in PYTEST_PATCHES:
+        raise KeyError(f"{name} is not in PYTEST_PATCHES: list it there, with why it is patched")
+    setattr(module, attr, new)
+
+
 _RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
 
 
@@ -116,7 +144,7 @@ def quiet_terminal(config: Any) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
         return
-    for name in ("pytest_runtest_logstart", "pytest_runtest_logreport", "pytest_runtest_logfinish"):
+    for name in [k.split(".", 1)[1] for k in PYTEST_PATCHES if k.startswith("terminalreporter.")]:
         for impl in getattr(config.hook, name).get_hookimpls():
             if impl.plugin is reporter:
                 impl.function = _nothing
@@ -159,7 +187,8 @@ def cache_rewritten_tests() -> None:
             codes[str(fn)] = (data, result[-1])
         return result
 
-    rewrite._read_pyc, rewrite._rewrite_test = cached_read, cached_rewrite
+    patch_internal(rewrite, "_read_pyc", cached_read)
+    patch_internal(rewrite, "_rewrite_test", cached_rewrite)
 
 
 # -- serving jobs ---------------------------------------------------------------------------------------
@@ -182,7 +211,7 @@ class Server:
             from _pytest import reports
 
             if hasattr(reports, "_format_failed_longrepr"):  # pytest >= 8: failure texts made cheaply
-                reports._format_failed_longrepr = _native_tail
+                patch_internal(reports, "_format_failed_longrepr", _native_tail)
         except ImportError:
             pass
         sys.dont_write_bytecode = True
