@@ -67,7 +67,8 @@ def sandbox_failure(err: Exception) -> SandboxError:
     if isinstance(err, SandboxError):
         return err
     return SandboxError(
-        f"sandbox operation failed: {err}", hint="check the sandbox backend (codekiln sandbox)"
+        f"sandbox operation failed: {err}",
+        hint="check the sandbox backend: `codekiln env test SPEC` runs the suite in a fresh one",
     )
 
 

