@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from codekiln.agents.records import ExitReason, Observation, Step, StepUsage, Trajectory
 from codekiln.agents.scaffolds import SCAFFOLDS, Scaffold
 from codekiln.agents.tools import Submitted
+from codekiln.core import protocols
 from codekiln.core.errors import ContextTooLongError, ModelError, SandboxError
 from codekiln.core.protocols import Model, Sandbox
 
@@ -72,8 +73,8 @@ def sandbox_failure(err: Exception) -> SandboxError:
     )
 
 
-class Agent:
-    """A scaffold (or its registered name) plus limits; `run` plays one episode."""
+class Agent(protocols.Agent):
+    """A scaffold (or its registered name) plus limits; `run` plays one episode (the core `Agent`)."""
 
     def __init__(self, scaffold: Scaffold | str = "swe", limits: AgentLimits | None = None, **options: Any):
         self.scaffold = SCAFFOLDS.load(scaffold)(**options) if isinstance(scaffold, str) else scaffold
