@@ -85,7 +85,7 @@ def test_round_trip(name: str, case: str) -> None:
     text = fmt.render_assistant(assistant(content, *calls))
     turn = fmt.parse(text, TOOLS)
     assert _calls(turn) == calls
-    assert turn.content.strip() == content.strip()
+    assert turn.content.strip() == ("" if fmt.calls_only and calls else content.strip())
     assert all(c.id for c in turn.tool_calls)
     again = fmt.parse(fmt.render_assistant(turn.to_message()), TOOLS)  # parsed ids and shapes render again
     assert _calls(again) == calls
