@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codekiln.cli.eval import app
+from codekiln.core.diffs import make_diff
 from codekiln.core.stage import TornTailWarning
 from codekiln.envs import load_env
 from codekiln.reports.eval import (
@@ -22,7 +23,6 @@ from codekiln.reports.eval import (
     read_predictions,
     read_results,
 )
-from codekiln.tasks.diffs import make_diff
 from codekiln.tasks.records import TaskRecord
 
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from codekiln.cli.synth import app as synth_app
 from codekiln.cli.tasks import app as tasks_app
 from codekiln.core.errors import ConfigError
-from codekiln.tasks.grade import grade_patch, open_task_sandbox, workspace_patch
+from codekiln.grading import grade_patch, open_task_sandbox, workspace_patch
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, SynthResult, read_decisions, synthesize
 

@@ -18,9 +18,10 @@ from codekiln.core.records import append_jsonl, iter_jsonl
 from codekiln.formats import Tokenizer, get_format, list_formats
 from codekiln.formats.base import message_calls
 from codekiln.formats.tokenizers import ByteTokenizer
+from codekiln.grading import GradeResult
+from codekiln.grading.grader import Outcome
 from codekiln.rewards import compute_reward
 from codekiln.rollouts import Rollout
-from codekiln.tasks.grade import GradeResult, Outcome
 from codekiln.tasks.records import TaskRecord
 from codekiln.training import augment, export_sft, load_episodes, select_trajectories
 from codekiln.training.sft import drop_reason, malformed_reason

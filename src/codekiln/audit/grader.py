@@ -23,12 +23,12 @@ from codekiln.audit.attacks import ATTACKS, EXPECTED, Attack, Target
 from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.records import Record, append_jsonl, iter_jsonl
 from codekiln.envs import EnvRecord, load_env
+from codekiln.grading import GradeResult, grade_patch, open_task_sandbox
 from codekiln.models.scripted import ScriptedModel
 from codekiln.rollouts.controls import apply_command
 from codekiln.rollouts.engine import agent_patch
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks import load_tasks
-from codekiln.tasks.grade import GradeResult, grade_patch, open_task_sandbox
 from codekiln.tasks.records import TaskRecord
 
 GRADER_RESULTS = "grader.jsonl"

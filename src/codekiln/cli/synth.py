@@ -21,7 +21,7 @@ from rich.table import Table
 from codekiln.core.errors import ConfigError
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.synth import Funnel, SynthConfig, SynthProgress, SynthResult, synthesize
-from codekiln.tasks.validate import ValidateConfig
+from codekiln.tasks.validation.validate import ValidateConfig
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 console = Console()

@@ -7,7 +7,7 @@
 or `codekiln eval --tasks out/toolz --predictions preds.jsonl --out eval/` / `codekiln eval --rollouts runs/r1`.
 
 Predictions are JSON lines (or a JSON list) with `instance_id`, `model_name_or_path` and `model_patch`, as
-SWE-bench takes them. Each is graded by `tasks.grade.grade_patch` (the grader rollouts and validation use)
+SWE-bench takes them. Each is graded by `grading.grade_patch` (the grader rollouts and validation use)
 in a fresh sandbox. An instance listed several times for one model is several samples of it (numbered in
 file order), which is what pass@k is estimated from.
 
@@ -36,6 +36,7 @@ from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.executor import LocalExecutor
 from codekiln.core.stage import Layout, Stage, open_stage
 from codekiln.envs import EnvRecord, load_env
+from codekiln.grading import GradeResult, grade_patch
 from codekiln.reports.results import (
     DIMENSIONS,
     ERROR_CLASSES,
@@ -55,7 +56,6 @@ from codekiln.rollouts.engine import read_rollouts
 from codekiln.rollouts.records import Rollout
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks import load_tasks
-from codekiln.tasks.grade import GradeResult, grade_patch
 from codekiln.tasks.records import TaskRecord
 
 LAYOUT = Layout("results", logs=(RESULTS,), derived=(SUMMARY,))

@@ -4,12 +4,12 @@
     summary.resolved, summary.graded, summary.masked        # `codekiln rollout` prints "resolved: X/Y"
 
 For each (task, sample), on one of `workers` threads (each holding one sandbox at a time):
-1. a sandbox of the task's environment in the agent's starting state (`tasks.grade.open_task_sandbox`:
+1. a sandbox of the task's environment in the agent's starting state (`grading.open_task_sandbox`:
    bug applied, hidden tests removed);
 2. an `Agent` episode with the model (`models.make_model(spec)`, one instance per worker thread, seeded
    per sample; or the `oracle` / `noop` control policy built for the task). Every step is appended to
    `episodes/<instance_id>/<sample>.partial.jsonl` as it happens;
-3. the agent's change (`workspace_patch`) graded by `tasks.grade.grade_patch` in a FRESH sandbox, never
+3. the agent's change (`workspace_patch`) graded by `grading.grade_patch` in a FRESH sandbox, never
    the one the agent used;
 4. the reward (`rewards.compute_reward`), then one `Rollout` line appended (fsynced) to `rollouts.jsonl`
    and the partial file removed.
@@ -37,6 +37,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from codekiln.agents import SCAFFOLDS, Agent, AgentLimits, Step, Trajectory
+from codekiln.core.diffs import make_diff, parse_diff
 from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.executor import LocalExecutor
 from codekiln.core.protocols import Model, Sandbox
@@ -44,6 +45,7 @@ from codekiln.core.records import append_jsonl
 from codekiln.core.stage import Stage, StageManifest, open_stage
 from codekiln.envs import EnvRecord, load_env
 from codekiln.formats import get_format
+from codekiln.grading import grade_patch, graded_files, open_task_sandbox
 from codekiln.models import DEFAULT_FORMAT, make_model
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.controls import control_model, is_control
@@ -61,9 +63,7 @@ from codekiln.rollouts.outdir import (
 )
 from codekiln.rollouts.records import Rollout
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.datasets import load_tasks
-from codekiln.tasks.diffs import make_diff, parse_diff
-from codekiln.tasks.grade import grade_patch, graded_files, open_task_sandbox
+from codekiln.tasks.export.datasets import load_tasks
 from codekiln.tasks.records import TaskRecord
 
 
@@ -151,7 +151,7 @@ def sample_seed(base: int, instance_id: str, sample: int) -> int:
 def agent_patch(task: TaskRecord, sandbox: Sandbox, snapshot_dir: Path) -> str:
     """The agent's change since its starting workspace, as a patch `grade_patch` takes.
 
-    Like `tasks.grade.workspace_patch`, but it also covers files the setup changed that the agent put
+    Like `grading.workspace_patch`, but it also covers files the setup changed that the agent put
     back as they are in the snapshot (an undone bug): `sandbox.diff()` no longer lists those."""
     start: dict[str, str | None] = dict(graded_files(task, "", snapshot_dir))
     for rel in task.hidden_tests:

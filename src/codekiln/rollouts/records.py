@@ -18,8 +18,8 @@ from pydantic import Field
 
 from codekiln.agents.records import Trajectory
 from codekiln.core.records import Record
+from codekiln.grading import GradeResult
 from codekiln.rewards import Reward
-from codekiln.tasks.grade import GradeResult
 
 
 class Rollout(Record):

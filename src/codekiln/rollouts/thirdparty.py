@@ -5,7 +5,7 @@
     stats = run_mini_rollouts(Path("out/toolz"), Path("runs/mini"), "embedded", n=2)  # many, resumable
 
 One episode:
-1. the task's sandbox in the agent's starting state (`tasks.grade.open_task_sandbox`);
+1. the task's sandbox in the agent's starting state (`grading.open_task_sandbox`);
 2. an `InterceptionProxy` (rollouts.proxy) on 127.0.0.1 in front of the codekiln model (any
    `models.make_model` spec, the `oracle` / `noop` control policies, or a Model object);
 3. mini-swe-agent's own `DefaultAgent` and `LitellmModel` with its own prompts and config (default: its
@@ -42,6 +42,7 @@ from codekiln.core.protocols import Model, Sandbox
 from codekiln.core.records import append_jsonl
 from codekiln.core.stage import open_stage
 from codekiln.envs import EnvRecord, load_env
+from codekiln.grading import grade_patch, open_task_sandbox
 from codekiln.models import make_model
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.controls import control_model, is_control
@@ -51,7 +52,6 @@ from codekiln.rollouts.proxy import SERVED_NAME, InterceptionProxy
 from codekiln.rollouts.records import Rollout
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks import load_tasks
-from codekiln.tasks.grade import grade_patch, open_task_sandbox
 from codekiln.tasks.records import TaskRecord
 
 SCAFFOLD = "mini-swe-agent"

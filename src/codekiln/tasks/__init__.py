@@ -1,25 +1,28 @@
 """Task synthesis: turn a repository snapshot into verifiable bug-fixing tasks.
 
-The stage's parts, in order (the validation engine that runs tests builds on them):
+Where to start reading: `synth.py` (the stage, `codekiln synth`) runs the pipeline below in order; each
+sub-package is one kind of code, and import-linter contracts in pyproject.toml keep them apart.
 
-- `entities`: functions, methods and classes of the snapshot's source, with spans (`find_entities`).
-- `mutators`: procedural bug injectors (`func_pm`), small declarative classes over Python's `ast`.
-- `candidates`: mutators run over entities, each change a `git diff` (`generate_candidates`, `combine`).
-- `records`: `TaskRecord` (SWE-bench-compatible) and `RejectedCandidate`.
-- `statements`: problem statements from observed failures, with a leak check against the fix.
-- `datasets` / `harbor`: loading tasks (`load_tasks`, `valid_tasks`); JSONL, Hugging Face parquet,
-  SWE-bench rows, Harbor task folders.
+    synth.py         the stage: environment -> coverage map -> candidates -> validation, resumable
+    frontend/        candidate bugs and statements: entities, lang/, mutators/, candidates, statements,
+                     leaks, reproduce (runs no tests; never imports validation/)
+    validation/      which candidates become tasks: validate (the Validator), verdict (the rules, a pure
+                     function), testexec, coverage_map, chunks, gold
+    in_sandbox/      scripts copied into sandboxes by path: warm_runner, codekiln_swap, cover_runner
+                     (import nothing from codekiln; the pytest internals they patch are listed in
+                     `warm_runner.PYTEST_PATCHES`)
+    records.py       `TaskRecord` (SWE-bench-compatible) and `RejectedCandidate`: what the stage hands on
+    export/          loading tasks (`load_tasks`, `valid_tasks`); JSONL, Hugging Face parquet,
+                     SWE-bench rows, Harbor task folders
+
+Elsewhere: the grader every stage shares is `codekiln.grading` (`grade_patch`); diffs and in-memory
+patching, which every stage may use, are `codekiln.core.diffs` and `codekiln.core.patches` (also
+re-exported here).
 """
 
-from codekiln.tasks.candidates import (
-    Candidate,
-    Generation,
-    SkippedMutation,
-    combine,
-    generate_candidates,
-    sample_combinations,
-)
-from codekiln.tasks.datasets import (
+from codekiln.core.diffs import diff_hash, make_diff, parse_diff, reverse_diff
+from codekiln.core.patches import apply_diff, merge_patches
+from codekiln.tasks.export.datasets import (
     dedup,
     export_swebench,
     import_swebench,
@@ -31,11 +34,24 @@ from codekiln.tasks.datasets import (
     write_parquet_dataset,
     write_tasks,
 )
-from codekiln.tasks.diffs import diff_hash, make_diff, parse_diff, reverse_diff
-from codekiln.tasks.entities import LANGUAGES, Entity, LanguageSupport, find_entities
-from codekiln.tasks.harbor import export_harbor, export_harbor_task
-from codekiln.tasks.mutators import MUTATORS, Mutator, load_mutators
-from codekiln.tasks.patches import apply_diff, merge_patches
+from codekiln.tasks.export.harbor import export_harbor, export_harbor_task
+from codekiln.tasks.frontend.candidates import (
+    Candidate,
+    Generation,
+    SkippedMutation,
+    combine,
+    generate_candidates,
+    sample_combinations,
+)
+from codekiln.tasks.frontend.entities import LANGUAGES, Entity, LanguageSupport, find_entities
+from codekiln.tasks.frontend.mutators import MUTATORS, Mutator, load_mutators
+from codekiln.tasks.frontend.statements import (
+    ModelStatementWriter,
+    StatementWriter,
+    TemplateStatementWriter,
+    leak_check,
+    template_statement,
+)
 from codekiln.tasks.records import (
     Difficulty,
     RejectedCandidate,
@@ -45,13 +61,6 @@ from codekiln.tasks.records import (
     Validation,
     hidden_tests_patch,
     task_from_candidate,
-)
-from codekiln.tasks.statements import (
-    ModelStatementWriter,
-    StatementWriter,
-    TemplateStatementWriter,
-    leak_check,
-    template_statement,
 )
 
 __all__ = [

@@ -41,13 +41,13 @@ from codekiln.core.records import Record, iter_jsonl
 from codekiln.core.stage import Layout, Stage, StageManifest, open_stage
 from codekiln.envs import EnvRecord, build_env
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.candidates import Candidate, generate_candidates
-from codekiln.tasks.coverage_map import CoverageMap, coverage_map
-from codekiln.tasks.entities import Entity, find_entities
-from codekiln.tasks.gold import GoldCache
-from codekiln.tasks.mutators import load_mutators
+from codekiln.tasks.frontend.candidates import Candidate, generate_candidates
+from codekiln.tasks.frontend.entities import Entity, find_entities
+from codekiln.tasks.frontend.mutators import load_mutators
 from codekiln.tasks.records import RejectedCandidate, TaskRecord
-from codekiln.tasks.validate import Decision, ValidateConfig, Validator
+from codekiln.tasks.validation.coverage_map import CoverageMap, coverage_map
+from codekiln.tasks.validation.gold import GoldCache
+from codekiln.tasks.validation.validate import Decision, ValidateConfig, Validator
 
 TASKS, REJECTED, MANIFEST, FUNNEL = "tasks.jsonl", "rejected.jsonl", "manifest.json", "funnel.json"
 LAYOUT = Layout("tasks", logs=(TASKS, REJECTED), derived=(FUNNEL,))
