@@ -7,7 +7,8 @@ The stage's parts, in order (the validation engine that runs tests builds on the
 - `candidates`: mutators run over entities, each change a `git diff` (`generate_candidates`, `combine`).
 - `records`: `TaskRecord` (SWE-bench-compatible) and `RejectedCandidate`.
 - `statements`: problem statements from observed failures, with a leak check against the fix.
-- `datasets` / `harbor`: JSONL, Hugging Face parquet, SWE-bench rows, Harbor task folders.
+- `datasets` / `harbor` / `swebench`: JSONL, Hugging Face parquet, SWE-bench rows (with their git
+  repository), Harbor task folders.
 """
 
 from codekiln.core.diffs import diff_hash, make_diff, parse_diff, reverse_diff
@@ -23,6 +24,7 @@ from codekiln.tasks.export.datasets import (
     write_tasks,
 )
 from codekiln.tasks.export.harbor import export_harbor, export_harbor_task
+from codekiln.tasks.export.swebench import export_swebench_bundle
 from codekiln.tasks.frontend.candidates import (
     Candidate,
     Generation,
@@ -76,6 +78,7 @@ __all__ = [
     "export_harbor",
     "export_harbor_task",
     "export_swebench",
+    "export_swebench_bundle",
     "find_entities",
     "generate_candidates",
     "hidden_tests_patch",
