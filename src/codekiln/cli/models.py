@@ -26,36 +26,15 @@ from rich.table import Table
 from codekiln.core.config import merge_sources, state_dir
 from codekiln.core.errors import ConfigError
 from codekiln.core.records import atomic_write_json
+from codekiln.models import BACKENDS
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 console = Console()
 
-SPEC_HELP = "Model spec BACKEND[:ARG][@URL]: embedded, embedded:FILE.gguf, openai[:NAME]@URL, transformers[:DIR], scripted:FILE.json."
+SPEC_HELP = "Model spec BACKEND[:ARG][@URL]: " + ", ".join(b.spec for b in BACKENDS.values()) + "."
 OPTION_HELP = (
     "Backend option key=value (repeatable), e.g. mode=raw, n_ctx=4096, timeout=30; or a YAML file of them."
 )
-
-_BACKENDS = [
-    (
-        "embedded",
-        "embedded[:FILE.gguf]",
-        "SmolLM2-135M-Instruct in-process (llama-cpp-python); ids + logprobs",
-        "format, n_ctx, n_threads, top_k, top_p, min_p, reuse_prefix",
-    ),
-    (
-        "openai",
-        "openai[:NAME]@URL",
-        "OpenAI-compatible server; native tool calling or raw completions",
-        "mode=native|raw, format, timeout, retries, backoff, api_key, tool_choice, logprobs, extra_body",
-    ),
-    (
-        "transformers",
-        "transformers[:DIR|FILE.gguf]",
-        "torch model (default: the embedded GGUF, dequantized); ids + logprobs",
-        "format, device, top_k, top_p",
-    ),
-    ("scripted", "scripted:FILE.json", "replays a list of outputs in order (tests, demos)", "format, cycle"),
-]
 
 
 def _options(option: list[str] | None) -> dict[str, Any]:
@@ -66,8 +45,8 @@ def _options(option: list[str] | None) -> dict[str, Any]:
 def list_backends() -> None:
     """Model backends, their spec syntax and options."""
     table = Table("backend", "spec", "what", "options (-o key=value)")
-    for row in _BACKENDS:
-        table.add_row(*row)
+    for name, backend in BACKENDS.items():
+        table.add_row(name, backend.spec, backend.what, backend.options)
     console.print(table)
     console.print(
         "All backends also take max_tokens, temperature and seed; all but native openai take format."

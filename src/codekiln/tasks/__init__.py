@@ -1,14 +1,23 @@
 """Task synthesis: turn a repository snapshot into verifiable bug-fixing tasks.
 
-The stage's parts, in order (the validation engine that runs tests builds on them):
+Where to start reading: `synth.py` (the stage, `codekiln synth`) runs the pipeline below in order; each
+sub-package is one kind of code, and import-linter contracts in pyproject.toml keep them apart.
 
-- `entities`: functions, methods and classes of the snapshot's source, with spans (`find_entities`).
-- `mutators`: procedural bug injectors (`func_pm`), small declarative classes over Python's `ast`.
-- `candidates`: mutators run over entities, each change a `git diff` (`generate_candidates`, `combine`).
-- `records`: `TaskRecord` (SWE-bench-compatible) and `RejectedCandidate`.
-- `statements`: problem statements from observed failures, with a leak check against the fix.
-- `datasets` / `harbor` / `swebench`: JSONL, Hugging Face parquet, SWE-bench rows (with their git
-  repository), Harbor task folders.
+    synth.py         the stage: environment -> coverage map -> candidates -> validation, resumable
+    frontend/        candidate bugs and statements: entities, lang/, mutators/, candidates, statements,
+                     leaks, reproduce (runs no tests; never imports validation/)
+    validation/      which candidates become tasks: validate (the Validator), verdict (the rules, a pure
+                     function), testexec, coverage_map, chunks, gold
+    in_sandbox/      scripts copied into sandboxes by path: warm_runner, codekiln_swap, cover_runner
+                     (import nothing from codekiln; the pytest internals they patch are listed in
+                     `warm_runner.PYTEST_PATCHES`)
+    records.py       `TaskRecord` (SWE-bench-compatible) and `RejectedCandidate`: what the stage hands on
+    export/          JSONL, Hugging Face parquet, SWE-bench rows (with a git repository of the tasks'
+                     buggy commits), Harbor task folders
+
+Elsewhere: the grader every stage shares is `codekiln.grading` (`grade_patch`); diffs and in-memory
+patching, which every stage may use, are `codekiln.core.diffs` and `codekiln.core.patches` (also
+re-exported here).
 """
 
 from codekiln.core.diffs import diff_hash, make_diff, parse_diff, reverse_diff

@@ -1,6 +1,6 @@
 """The validation engine: which candidate bugs become tasks, by running their tests in a sandbox.
 
-Start at `validate.Validator`.
+Start at `validate.Validator` (it orchestrates); the rules are pure functions in `verdict`.
 
 - `coverage_map`: which tests execute which lines of the snapshot (cached per environment).
 - `chunks`: a bug applied in memory, and the top-level statements it changes.

@@ -1,5 +1,8 @@
 """The validation engine: which candidate bugs become tasks, and why the others do not.
 
+`Validator` orchestrates (selection, batches of test jobs, the clean side, the grader gate); the rules
+themselves are pure functions of the runs' statuses in `verdict` (steps 3 and 4 below, and the gate).
+
     with Validator(env, coverage_map(env), entities) as v:
         for decision in v.validate(candidates):      # TaskRecord or RejectedCandidate, in order
             ...
@@ -46,7 +49,7 @@ from pydantic import BaseModel, Field
 from codekiln.core.diffs import parse_diff
 from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord, env_sandbox
-from codekiln.grading import grade_patch, restores_snapshot
+from codekiln.grading import classify, grade_patch, restores_snapshot
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
@@ -63,6 +66,7 @@ from codekiln.tasks.validation.chunks import BugApplier, Chunk
 from codekiln.tasks.validation.coverage_map import CoverageMap, touched_lines
 from codekiln.tasks.validation.gold import UNION, GoldCache, selection_key
 from codekiln.tasks.validation.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
+from codekiln.tasks.validation.verdict import Rejection, graded_verdict, verdict
 
 Decision = TaskRecord | RejectedCandidate
 
@@ -100,10 +104,6 @@ class ValidateConfig(BaseModel):
             self.timeout_min_s if self.timeout_min_s is not None else (5.0 if self.engine == "warm" else 20.0)
         )
         return min(self.timeout_max_s, max(low, self.timeout_factor * base_s))
-
-
-def _passes(run_statuses: Mapping[str, str], test: str) -> bool:
-    return run_statuses.get(test) == "passed"
 
 
 _TEST_DIRS = {"tests", "test", "testing"}
@@ -204,6 +204,11 @@ class Validator:
             validation=validation,
         )
 
+    def rejected(
+        self, cand: Candidate, rejection: Rejection, validation: Validation | None = None
+    ) -> RejectedCandidate:
+        return self.reject(cand, rejection.reason, rejection.detail, rejection.validation or validation)
+
     # -- batches -----------------------------------------------------------------------------------
     def validate(self, candidates: list[Candidate]) -> list[Decision]:
         """Decide every candidate (see the module docstring); the result follows the input order."""
@@ -276,60 +281,21 @@ class Validator:
         return results
 
     def decide(self, cand: Candidate, tests: list[str], buggy: JobResult, gold: JobResult) -> Decision:
-        """The verdict on one candidate from its runs with the bug and the clean runs of its tests."""
-        for side, result in (("with the bug", buggy), ("on the clean snapshot", gold)):
-            if result.error:
-                return self.reject(cand, RejectReason.infra_error, f"{side}: {result.error}")
-            if result.timed_out:
-                limit = max((r.duration_s for r in result.runs), default=0.0)
-                return self.reject(
-                    cand, RejectReason.timeout, f"{side}: a run was stopped after {limit:.1f} s"
-                )
-            crashed = next((r.error for r in result.runs if r.error), None)
-            if crashed:
-                return self.reject(cand, RejectReason.infra_error, f"{side}: {crashed}")
-        first = buggy.runs[0]
-        after = {t: first.statuses.get(t, "missing") for t in tests}
-        validation = Validation(
-            before={t: self.env.baseline.get(t, "missing") for t in tests},
-            after=after,
-            gold={t: gold.runs[0].statuses.get(t, "missing") for t in tests},
-            reruns=len(buggy.runs),
-            duration_s=round(buggy.duration_s, 3),
-        )
-        failing = [t for t in tests if not _passes(first.statuses, t)]
-        if not failing:
-            return self.reject(
-                cand, RejectReason.no_failing_test, f"{len(tests)} selected tests all pass", validation
-            )
-        unstable = [t for t in failing if any(_passes(r.statuses, t) for r in buggy.runs[1:])]
-        gold_broken = [t for t in tests if not any(_passes(r.statuses, t) for r in gold.runs)]
-        gold_unstable = [
-            t for t in tests if t not in gold_broken and not all(_passes(r.statuses, t) for r in gold.runs)
-        ]
-        if unstable or gold_unstable:
-            validation.flaky = sorted(set(unstable) | set(gold_unstable))
-            return self.reject(
-                cand,
-                RejectReason.flaky,
-                "results differ between reruns: " + ", ".join(validation.flaky[:5]),
-                validation,
-            )
-        if gold_broken:
-            return self.reject(
-                cand,
-                RejectReason.gold_failed,
-                "fail on the clean snapshot: " + ", ".join(gold_broken[:5]),
-                validation,
-            )
-        passing = [t for t in tests if t not in failing]
+        """The decision on one candidate: the rules (`verdict.verdict`) over its runs with the bug and
+        the clean runs of its tests; an accepted one becomes a task with a statement, gated."""
+        outcome = verdict(tests, self.env.baseline, buggy, gold)
+        if isinstance(outcome, Rejection):
+            return self.rejected(cand, outcome)
+        validation = outcome
+        split = classify(validation.after, validation.gold)  # every test passed every clean run
+        failing = split.FAIL_TO_PASS
         hidden = [] if self.config.visible_tests else hidden_test_files(failing, cand.patch)
         task = task_from_candidate(
             cand,
             repo=self.env.name,
             base_commit=self.env.snapshot_id,
             fail_to_pass=failing,
-            pass_to_pass=passing,
+            pass_to_pass=split.PASS_TO_PASS,
             environment_id=self.env.id,
             hidden_tests=hidden,
             test_patch=hidden_tests_patch(self.snapshot_dir, hidden),
@@ -344,7 +310,7 @@ class Validator:
                 validation,
             )
         try:
-            task.problem_statement = self.statements.write(task, first.messages)
+            task.problem_statement = self.statements.write(task, buggy.runs[0].messages)
         except TaskError as err:
             reason = RejectReason(err.data.get("reason") or RejectReason.statement_leak)
             return self.reject(cand, reason, err.message, validation)
@@ -357,23 +323,13 @@ class Validator:
         self.warm.stop()  # the grader resets the sandbox: the serving session must not run meanwhile
         self.dirty = True
         gold = grade_patch(task, self.env, task.patch, backend=self.backend, sandbox=self.sandbox)
-        if not gold.resolved:
-            reason = RejectReason.timeout if gold.outcome == "timeout" else RejectReason.gold_failed
-            return self.reject(
-                cand, reason, f"grader on the gold patch: {gold.outcome} {gold.detail}", validation
-            )
-        empty = grade_patch(task, self.env, "", backend=self.backend, sandbox=self.sandbox)
-        if empty.resolved:
-            return self.reject(
-                cand, RejectReason.empty_resolved, "the grader resolves it with no change", validation
-            )
-        if empty.outcome in ("timeout", "error"):
-            return self.reject(
-                cand,
-                RejectReason.infra_error,
-                f"grader on the empty patch: {empty.outcome} {empty.detail}",
-                validation,
-            )
+        empty = None
+        if gold.resolved:
+            empty = grade_patch(task, self.env, "", backend=self.backend, sandbox=self.sandbox)
+        rejection = graded_verdict(gold, empty)
+        if rejection is not None:
+            return self.rejected(cand, rejection, validation)
+        assert empty is not None
         validation.detail = f"grader: gold resolved in {gold.duration_s:.1f} s, empty patch {empty.outcome}"
         return task
 
