@@ -75,3 +75,60 @@ def run_instance(
     report["log"] = ran.stdout
     json.dumps(report)
     return report
+
+
+# --- the real harness (`run_instance`) through podman's Docker-compatible API ----------------------
+# podman here needs runc and explicit ulimits (see MACHINE.md); a containers.conf given to the API
+# service sets them, and binds the host's /usr and /etc into every container as harbor_support does
+# for builds (the local stand-in for the public python image is a skeleton).
+CONTAINERS_CONF = """[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+volumes = ["/usr:/usr:ro", "/etc:/etc:ro"]
+
+[engine]
+runtime = "runc"
+"""
+
+
+def docker_api(scratch: Path) -> tuple[Any, subprocess.Popen[bytes]]:
+    """A docker SDK client on a podman API service started for the test; (client, the service process)."""
+    import time
+
+    import docker
+
+    (scratch / "containers.conf").write_text(CONTAINERS_CONF)
+    sock = scratch / "podman.sock"
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+        env={**os.environ, "CONTAINERS_CONF": str(scratch / "containers.conf")},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(100):
+        if sock.exists():
+            break
+        time.sleep(0.1)
+    client = docker.DockerClient(base_url=f"unix://{sock}", timeout=600)
+    client.version()
+    return client, service
+
+
+def build_image(row: dict[str, Any], rows_dir: Path) -> str:
+    """`podman build -t <row's image> images/<instance_id>` with the public base image stood in for (see
+    harbor_support.build_task_image); returns the image name."""
+    import harbor_support as hs
+
+    context = rows_dir / row["image_context"]
+    base = (context / "Dockerfile").read_text().split("\nFROM ", 1)[1].split()[0]
+    hs.podman("tag", hs.ensure_base_image("podman"), f"docker.io/library/{base}")
+    hs.podman("build", *hs.RUN_FLAGS, "--network", "host", *hs.HOST_BINDS, "-t", row["image"], str(context))
+    return str(row["image"])
+
+
+def harness_run(row: dict[str, Any], patch: str, client: Any, run_id: str) -> dict[str, Any]:
+    """swebench 5.0.2's own `run_instance` on `row` with `patch` (logs under ./logs/run_evaluation)."""
+    from swebench.harness.run_evaluation import run_instance as swebench_run_instance
+
+    prediction = {"instance_id": row["instance_id"], "model_patch": patch, "model_name_or_path": "codekiln"}
+    done = swebench_run_instance(make_test_spec(row), prediction, client, run_id, timeout=600)
+    assert done is not None, "swebench's run_instance failed; see logs/run_evaluation/*/run_instance.log"
+    return done[1][row["instance_id"]]  # type: ignore[no-any-return]

@@ -1,8 +1,9 @@
 """SWE-bench export of real toolz tasks (synthesized by the pipeline, see rollout_support), checked with the
 real swebench 5.0.2: its `make_test_spec` takes every exported row, a consumer checking out `base_commit`
 gets the bug, and its harness steps (patch, eval script, log parser, report) run on an exported row agree
-with codekiln's grader on the gold and the empty patch. Skipped, with the reason printed, when swebench is
-not installed (`make` installs it)."""
+with codekiln's grader on the gold and the empty patch; with podman, swebench's own `run_instance` runs
+in the image built from the export. Skipped, with the reason printed, when swebench is not installed
+(`make` installs it) or, for the image test, when podman cannot run."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from swebench.harness.utils import make_test_spec  # noqa: E402
 from swebench.task.checks import expected_image  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+import swebench_support as ss  # noqa: E402
 from rollout_support import load, synth_tasks  # noqa: E402
 from swebench_support import run_instance  # noqa: E402
 
@@ -170,3 +172,41 @@ def test_swebench_harness_agrees_with_codekiln_grading(
     tests = report["tests_status"]
     failing = [] if which == "gold" else task.FAIL_TO_PASS
     assert (tests["FAIL_TO_PASS"]["failure"], tests["PASS_TO_PASS"]["failure"]) == (failing, [])
+
+
+PODMAN_PROBLEM = None
+try:
+    import harbor_support as hs
+
+    PODMAN_PROBLEM = hs.podman_problem()
+except ImportError as err:  # pragma: no cover
+    PODMAN_PROBLEM = str(err)
+
+
+@pytest.mark.podman
+@pytest.mark.skipif(PODMAN_PROBLEM is not None, reason=f"podman cannot run: {PODMAN_PROBLEM}")
+def test_swebench_run_instance_in_the_exported_image(
+    tasks: list[TaskRecord],
+    rows: list[dict[str, Any]],
+    bundle: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """swebench's own `run_instance` (docker SDK, through podman's Docker API) in the image built from the
+    export alone: the gold patch resolves the task, the empty patch does not."""
+    task, row = tasks[0], rows[0]
+    image = ss.build_image(row, bundle)
+    client, service = ss.docker_api(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert client.images.get(image)
+        head = client.containers.run(image, "git rev-parse HEAD", remove=True, user="root")
+        assert head.decode().strip() == row["base_commit"]
+        gold = ss.harness_run(row, task.patch, client, "gold")
+        empty = ss.harness_run(row, "", client, "empty")
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+        hs.remove_image(image)
+    assert gold["resolved"] and gold["tests_status"]["FAIL_TO_PASS"]["failure"] == []
+    assert not empty["resolved"] and empty["tests_status"]["FAIL_TO_PASS"]["failure"] == task.FAIL_TO_PASS

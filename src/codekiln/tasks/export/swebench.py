@@ -5,6 +5,7 @@
 The folder holds:
 
     swebench.jsonl          one SWE-bench row per task (FAIL_TO_PASS / PASS_TO_PASS as JSON strings)
+    images/<instance_id>/   the instance image's build context: Dockerfile, requirements.txt, task.bundle
     repos/<slug>.git        a bare git repository per environment: branch `main` is the clean snapshot
                             (the row's `environment_setup_commit`); each task has a branch named by its
                             instance_id holding one parentless commit, the buggy code without the hidden
@@ -22,11 +23,11 @@ A row's fields:
   graded test files to `base_commit`, apply `test_patch`, run the graded test files with pytest's `-rA`
   summary between swebench's output markers, reset again; only test files are reset), `log_parser` (`parse_log_pytest_v2`, which
   keeps node ids whole) and `eval_type` (`pass_and_fail`); `version` is the project's version.
-- `git_repo`: the repository's path relative to the folder (swebench ignores keys it does not read).
+- `git_repo`, `image_context`: paths relative to the folder (swebench ignores keys it does not read).
 
-What it does not do: build `image`. The eval script expects /testbed to be a checkout of `base_commit`
-with the environment's packages installed and `python` on PATH (codekiln's Harbor export builds such an
-image from `python:<version>`).
+`image` is built from `images/<instance_id>/` (`docker build -t <image> images/<instance_id>`): FROM the
+public `python:<version>` image, /testbed cloned at `base_commit` from the bundle, the environment's
+pinned packages in a venv on PATH, the project installed editable.
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ from typing import Any
 from codekiln.core.diffs import parse_diff
 from codekiln.core.errors import TaskError
 from codekiln.core.proc import run, tail
-from codekiln.core.records import append_jsonl
+from codekiln.core.records import append_jsonl, atomic_write_text
 from codekiln.envs import EnvRecord, load_env
 from codekiln.grading.pathrules import is_protected
 from codekiln.repos.fetch import GIT_ENV
 from codekiln.repos.snapshot import COMMIT_DATE, SnapshotRecord, get_snapshot
-from codekiln.sandbox.base import WORKDIR
+from codekiln.sandbox.base import VENV_DIR, WORKDIR
+from codekiln.tasks.export.harbor_payload import base_image, requirements, venv_install
 from codekiln.tasks.records import TaskRecord
 
 ROWS = "swebench.jsonl"
@@ -194,11 +196,42 @@ def environment_repo(root: Path, env: EnvRecord, repo: str) -> tuple[Path, str]:
     return git_dir, _git(git_dir, "rev-parse", "refs/heads/main")
 
 
+def image_dockerfile(task: TaskRecord, env: EnvRecord) -> str:
+    """The instance image: a public Python image, /testbed cloned at the task's branch from `task.bundle`
+    (so HEAD is `base_commit`), the environment's pinned packages and the project installed editable."""
+    return (
+        f"# {task.instance_id}: the instance image swebench's harness runs it in (the environment {env.id},\n"
+        f"# {env.name} {env.version or ''}, with /testbed at the task's base_commit).\n"
+        f"FROM {base_image(env)}\n"
+        "COPY requirements.txt task.bundle /tmp/codekiln-task/\n"
+        f"RUN git clone -q --branch {shlex.quote(task.instance_id)} --single-branch /tmp/codekiln-task/task.bundle "
+        f"{WORKDIR} \\\n"
+        f"    && git -C {WORKDIR} remote remove origin \\\n"
+        + "".join(f"    && {line} \\\n" for line in venv_install(env))
+        # the install rewrites metadata in the tree (egg-info): back to the commit
+        + f"    && git -C {WORKDIR} checkout -q -- . \\\n"
+        "    && rm -rf /tmp/codekiln-task\n"
+        f"ENV VIRTUAL_ENV={VENV_DIR} PATH={VENV_DIR}/bin:$PATH\n"
+        f"WORKDIR {WORKDIR}\n"
+    )
+
+
+def write_image_context(task: TaskRecord, env: EnvRecord, git_dir: Path, context: Path) -> None:
+    """`context/`: Dockerfile, requirements.txt and task.bundle (the task's branch as a git bundle)."""
+    context.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(context / "Dockerfile", image_dockerfile(task, env))
+    atomic_write_text(context / "requirements.txt", requirements(env))
+    (context / "task.bundle").unlink(missing_ok=True)
+    _git(git_dir, "bundle", "create", "-q", str(context / "task.bundle"), f"refs/heads/{task.instance_id}")
+
+
 def swebench_row(task: TaskRecord, env: EnvRecord, snapshot: SnapshotRecord, root: Path) -> dict[str, Any]:
     """The task's row for swebench 5 (see the module docstring), its commit written under `root`."""
     repo = repo_name(snapshot)
     git_dir, clean = environment_repo(root, env, repo)
     base = task_commit(git_dir, task, clean)
+    context = Path(root) / "images" / task.instance_id
+    write_image_context(task, env, git_dir, context)
     row = task.to_swebench_row()
     row.update(
         repo=repo,
@@ -210,6 +243,7 @@ def swebench_row(task: TaskRecord, env: EnvRecord, snapshot: SnapshotRecord, roo
         log_parser=LOG_PARSER,
         eval_type=EVAL_TYPE,
         git_repo=git_dir.relative_to(root).as_posix(),
+        image_context=context.relative_to(root).as_posix(),
     )
     return row
 
