@@ -6,8 +6,8 @@ mini's own `DefaultAgent` runs with its `DeterministicToolcallModel` (the tool-c
 as exported). Its commands run in a fresh codekiln sandbox of the task's starting state
 (`SandboxEnvironment`, which implements mini's Environment protocol), and the model's observation
 template is set to codekiln's rendering of a command's result (`exit code N` + output), so an exported
-bash observation and the one mini writes can be compared as text. The agent's own prompts are the
-exported system prompt and task text. mini saves its trajectory file itself (`output_path`).
+bash observation and the one mini writes can be compared as text. The agent's prompt templates are the
+exported `info.config.agent` ones. mini saves its trajectory file itself (`output_path`).
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ def replay(doc: dict[str, Any], task: TaskRecord, env: EnvRecord, out: Path) -> 
     assert messages[0]["role"] == "system" and messages[1]["role"] == "user"
     outputs = [m for m in messages if m["role"] == "assistant"]
     model = DeterministicToolcallModel(outputs=outputs, observation_template=CODEKILN_OBSERVATION)
-    system = "{% raw %}" + messages[0]["content"] + "{% endraw %}"
+    prompts = doc["info"]["config"]["agent"]  # the exported templates must render the same prompts
     with open_task_sandbox(task, env) as sandbox:
         agent = DefaultAgent(
-            model, SandboxEnvironment(sandbox, cwd="/testbed", timeout=120), system_template=system,
-            instance_template="{{task}}", cost_limit=0, output_path=out,
+            model, SandboxEnvironment(sandbox, cwd="/testbed", timeout=120),
+            system_template=prompts["system_template"], instance_template=prompts["instance_template"],
+            cost_limit=0, output_path=out,
         )  # fmt: skip
-        agent.run(messages[1]["content"])
+        agent.run("")
     return json.loads(out.read_text())  # type: ignore[no-any-return]

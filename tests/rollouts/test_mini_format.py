@@ -16,7 +16,7 @@ from codekiln.core.diffs import parse_diff
 from codekiln.core.errors import ConfigError
 from codekiln.envs import load_env
 from codekiln.grading import graded_files
-from codekiln.rollouts import Rollout, RolloutConfig, read_rollouts, run_rollouts, to_mini
+from codekiln.rollouts import Rollout, RolloutConfig, export_rollouts, read_rollouts, run_rollouts, to_mini
 from codekiln.rollouts.controls import apply_command
 from codekiln.rollouts.mini_format import MINI_FORMAT, render_editor
 from codekiln.rollouts.thirdparty import import_mini
@@ -159,10 +159,13 @@ def test_editor_and_submit_become_bash_with_the_same_effect(
     assert statuses == [0] * len(statuses)
 
 
-def test_tools_without_a_bash_form_are_refused(episodes: dict[str, Rollout]) -> None:
+def test_tools_without_a_bash_form_are_refused(episodes: dict[str, Rollout], tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="undo_edit") as refused:
         to_mini(episodes["undo"])
     assert "--to atif" in str(refused.value.hint) and episodes["undo"].instance_id in refused.value.message
+    with pytest.raises(ConfigError, match="undo_edit"):
+        export_rollouts([episodes["mini"], episodes["undo"]], "mini", tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # refused before anything was written
     with pytest.raises(ConfigError, match="'execute_commands'"):
         render = episodes["undo"].model_copy(deep=True)
         assert render.trajectory is not None

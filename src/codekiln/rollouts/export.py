@@ -144,11 +144,14 @@ def export_rollouts(rollouts: list[Rollout], to: str, out: Path) -> list[Path]:
     if to not in EXPORTERS:
         raise ConfigError(f"unknown trajectory format {to!r}", hint=f"choose one of: {', '.join(EXPORTERS)}")
     convert, suffix = EXPORTERS[to]
+    docs = [
+        (session_id(r), convert(r)) for r in rollouts
+    ]  # a refused rollout stops the export before any write
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for rollout in rollouts:
-        path = out / f"{session_id(rollout)}{suffix}"
-        atomic_write_text(path, json.dumps(convert(rollout), indent=2, ensure_ascii=False) + "\n")
+    for name, doc in docs:
+        path = out / f"{name}{suffix}"
+        atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         paths.append(path)
     return paths

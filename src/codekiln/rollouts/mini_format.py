@@ -23,7 +23,8 @@ view -> `cat -n` / `find`, create -> `printf`, str_replace and insert -> a short
 the exact strings. The original call is kept in the assistant's `extra.rendered_from`; the tool message
 keeps what the model saw. Calls with no faithful bash form (`undo_edit`, Terminus's `execute_commands`)
 make the export refuse with a `ConfigError` (export ATIF instead). Timestamps are rebuilt from the
-episode's start and step durations; `cost` is 0.0 (codekiln does not price calls).
+episode's start and step durations; `cost` is 0.0 (codekiln does not price calls). The agent config's
+`system_template` and `instance_template` render exactly the episode's two prompts.
 """
 
 from __future__ import annotations
@@ -206,6 +207,15 @@ def _exit(rollout: Rollout, traj: Trajectory | None) -> dict[str, Any]:
     return {"role": "exit", "content": text, "extra": extra}
 
 
+def literal_template(text: str) -> str:
+    """A Jinja template (mini renders its prompts with Jinja) that renders exactly `text`."""
+    return (
+        "{% raw %}"
+        + text.replace("{% endraw %}", "{% endraw %}{{ '{% endraw %}' }}{% raw %}")
+        + "{% endraw %}"
+    )
+
+
 def to_mini(rollout: Rollout) -> dict[str, Any]:
     """The rollout as mini-swe-agent 2.4.6's trajectory file (see the module docstring); ConfigError
     when a call has no bash rendering."""
@@ -222,8 +232,8 @@ def to_mini(rollout: Rollout) -> dict[str, Any]:
     end = _exit(rollout, traj)
     messages.append(end)
     last: dict[str, Any] = end["extra"]
-    agent = {"system_template": messages[0]["content"] if messages[:1] and messages[0]["role"] == "system" else "",
-             "instance_template": "{{task}}", "step_limit": 0, "cost_limit": 0.0, "wall_time_limit_seconds": 0,
+    prompts = [str(m["content"] or "") for m in messages[:2] if m["role"] in ("system", "user")] + ["", ""]
+    agent = {"system_template": literal_template(prompts[0]), "instance_template": literal_template(prompts[1]), "step_limit": 0, "cost_limit": 0.0, "wall_time_limit_seconds": 0,
              "max_consecutive_format_errors": 0, "output_path": None}  # fmt: skip
     info = {
         "model_stats": {"instance_cost": 0.0, "api_calls": traj.totals.turns if traj else 0},
