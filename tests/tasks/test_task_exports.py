@@ -39,6 +39,7 @@ def test_all_is_pinned_and_importable() -> None:
         "import_swebench",
         "leak_check",
         "load_mutators",
+        "load_tasks",
         "make_diff",
         "merge_patches",
         "parse_diff",
@@ -49,6 +50,7 @@ def test_all_is_pinned_and_importable() -> None:
         "task_from_candidate",
         "template_statement",
         "to_hf_dataset",
+        "valid_tasks",
         "write_parquet_dataset",
         "write_tasks",
     }

@@ -23,7 +23,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from codekiln.core.config import merge_sources, state_dir
+from codekiln.cli.common import parse_options
+from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
 from codekiln.core.records import atomic_write_json
 from codekiln.models import BACKENDS
@@ -35,10 +36,6 @@ SPEC_HELP = "Model spec BACKEND[:ARG][@URL]: " + ", ".join(b.spec for b in BACKE
 OPTION_HELP = (
     "Backend option key=value (repeatable), e.g. mode=raw, n_ctx=4096, timeout=30; or a YAML file of them."
 )
-
-
-def _options(option: list[str] | None) -> dict[str, Any]:
-    return merge_sources(option or [])
 
 
 @app.command("list")
@@ -88,7 +85,7 @@ def chat(
     """Send one message (with optional tools) and show the raw output, the parsed calls and the usage."""
     from codekiln.models import make_model
 
-    options = _options(option)
+    options = parse_options(option)
     if format:
         options["format"] = format
     backend = make_model(model, max_tokens=max_tokens, temperature=temperature, seed=seed, **options)
@@ -177,7 +174,7 @@ def eval_formats(
 
         report = evaluate(
             model, names, limit=limit, max_tokens=max_tokens, temperature=temperature, seed=seed,
-            options=_options(option), on_turn=advance,
+            options=parse_options(option), on_turn=advance,
         )  # fmt: skip
     columns_ = ("format", "turns", "valid", "rate", "parse errors", "no call", "bad calls", "errors")
     table = Table(*columns_, title=f"format following: {model}")

@@ -147,12 +147,6 @@ def run_with_display(config: SynthConfig, *, redo: bool = False, export: str = "
 
 
 if __name__ == "__main__":
-    from codekiln.core.errors import CodekilnError
+    from codekiln.cli.common import run
 
-    try:
-        app()
-    except CodekilnError as err:
-        console.print(f"[red]error:[/] {err.message}")
-        if err.hint:
-            console.print(f"  hint: {err.hint}")
-        raise SystemExit(1) from None
+    run(app)

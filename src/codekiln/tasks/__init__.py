@@ -12,8 +12,8 @@ sub-package is one kind of code, and import-linter contracts in pyproject.toml k
                      (import nothing from codekiln; the pytest internals they patch are listed in
                      `warm_runner.PYTEST_PATCHES`)
     records.py       `TaskRecord` (SWE-bench-compatible) and `RejectedCandidate`: what the stage hands on
-    export/          JSONL, Hugging Face parquet, SWE-bench rows (with a git repository of the tasks'
-                     buggy commits), Harbor task folders
+    export/          loading tasks (`load_tasks`, `valid_tasks`); JSONL, Hugging Face parquet, SWE-bench
+                     rows (with a git repository of the tasks' buggy commits), Harbor task folders
 
 Elsewhere: the grader every stage shares is `codekiln.grading` (`grade_patch`); diffs and in-memory
 patching, which every stage may use, are `codekiln.core.diffs` and `codekiln.core.patches` (also
@@ -26,9 +26,11 @@ from codekiln.tasks.export.datasets import (
     dedup,
     export_swebench,
     import_swebench,
+    load_tasks,
     read_parquet_tasks,
     read_tasks,
     to_hf_dataset,
+    valid_tasks,
     write_parquet_dataset,
     write_tasks,
 )
@@ -94,6 +96,7 @@ __all__ = [
     "import_swebench",
     "leak_check",
     "load_mutators",
+    "load_tasks",
     "make_diff",
     "merge_patches",
     "parse_diff",
@@ -104,6 +107,7 @@ __all__ = [
     "task_from_candidate",
     "template_statement",
     "to_hf_dataset",
+    "valid_tasks",
     "write_parquet_dataset",
     "write_tasks",
 ]

@@ -1,7 +1,8 @@
 """Task datasets: JSONL files, Hugging Face `datasets` parquet, SWE-bench-style imports, dedup.
 
     write_tasks("tasks.jsonl", tasks)                      # appended, one TaskRecord per line
-    tasks = read_tasks("tasks.jsonl")
+    tasks = load_tasks("out/toolz")                        # a synth directory, a .jsonl or a .parquet file
+    ready = valid_tasks(tasks)                             # complete ones, first of each id
     unique = dedup(tasks)                                  # first task per content_hash (the fix's diff hash)
     write_parquet_dataset(tasks, Path("hf"))                 # hf/data/train-00000-of-00001.parquet
     datasets.load_dataset(str(Path("hf")), split="train")    # loads as any Hub dataset folder does
@@ -33,6 +34,8 @@ _STR_COLUMNS = (
     "candidate_id",
     "validation",
 )
+TASKS_FILE = "tasks.jsonl"
+"""Where a synth output directory keeps its tasks."""
 _LIST_COLUMNS = ("mutators", "entities", "hidden_tests")
 _DIFFICULTY_INTS = ("files_changed", "lines_changed", "hunks", "n_bugs", "n_fail_to_pass")
 
@@ -58,6 +61,43 @@ def read_tasks(path: str | Path) -> list[TaskRecord]:
             stacklevel=2,
         )
     return tasks
+
+
+def load_tasks(path: str | Path, *, allow_empty: bool = False) -> list[TaskRecord]:
+    """The tasks every command reads: a synth output directory (its tasks.jsonl), a tasks .jsonl file or
+    a .parquet file (`write_parquet_dataset`'s). A missing file, or one without tasks unless
+    `allow_empty`, is a ConfigError that says what to give instead."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / TASKS_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"no tasks at {path}",
+            hint="give the --out directory of `codekiln synth`, or a tasks .jsonl/.parquet file",
+        )
+    tasks = read_parquet_tasks(path) if path.suffix == ".parquet" else read_tasks(path)
+    if not tasks and not allow_empty:
+        raise ConfigError(
+            f"{path} holds no tasks", hint="synthesize some first: codekiln synth SPEC --out DIR"
+        )
+    return tasks
+
+
+def valid_tasks(tasks: Iterable[TaskRecord]) -> list[TaskRecord]:
+    """Tasks that are complete: failing tests, a gold patch, a statement, and a bug patch that is not
+    blank when one is recorded; the first of each instance id, in order. What exports ship."""
+    seen: set[str] = set()
+    out = []
+    for task in tasks:
+        if task.instance_id in seen or not (
+            task.FAIL_TO_PASS and task.patch.strip() and task.problem_statement.strip()
+        ):
+            continue
+        if task.bug_patch and not task.bug_patch.strip():
+            continue
+        seen.add(task.instance_id)
+        out.append(task)
+    return out
 
 
 class CollapsedIdsWarning(UserWarning):
