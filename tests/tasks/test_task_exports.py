@@ -32,6 +32,7 @@ def test_all_is_pinned_and_importable() -> None:
         "export_harbor",
         "export_harbor_task",
         "export_swebench",
+        "export_swebench_bundle",
         "find_entities",
         "generate_candidates",
         "hidden_tests_patch",

@@ -3,7 +3,7 @@
 codekiln tasks list out/toolz                 # one row per task
 codekiln tasks show out/toolz toolz.2fbed4f0.flip_comparison__1a2b3c4d5e
 codekiln tasks stats out/toolz                # the funnel; the last line is "N tasks valid"
-codekiln tasks export out/toolz --format harbor   # or hf (parquet), swebench (JSONL rows)
+codekiln tasks export out/toolz --format harbor   # or hf (parquet), swebench (rows + a git repo of buggy commits)
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def stats(out: Path = typer.Argument(..., help="a synth output directory")) -> N
 
 def export_tasks(out: Path, fmt: str) -> Path:
     """Export a directory's tasks as Harbor task folders, a Hugging Face parquet dataset or SWE-bench rows."""
-    from codekiln.tasks import export_harbor, export_swebench, write_parquet_dataset
+    from codekiln.tasks import export_harbor, export_swebench_bundle, write_parquet_dataset
 
     tasks = valid_tasks(load_tasks(out, allow_empty=True))
     if fmt == "harbor":
@@ -113,9 +113,7 @@ def export_tasks(out: Path, fmt: str) -> Path:
     elif fmt == "hf":
         target = write_parquet_dataset(tasks, Path(out) / "hf")
     elif fmt == "swebench":
-        target = Path(out) / "swebench.jsonl"
-        target.unlink(missing_ok=True)
-        export_swebench(target, tasks)
+        target = export_swebench_bundle(tasks, Path(out) / "swebench")
     else:
         raise ConfigError(f"unknown export format {fmt!r}", hint="choose harbor, hf or swebench")
     console.print(f"exported {len(tasks)} tasks to {target}")
@@ -126,7 +124,10 @@ def export_tasks(out: Path, fmt: str) -> Path:
 def export(
     out: Path = typer.Argument(..., help="a synth output directory"),
     fmt: str = typer.Option(
-        "swebench", "--format", "-f", help="harbor, hf (parquet) or swebench (JSONL rows)"
+        "swebench",
+        "--format",
+        "-f",
+        help="harbor, hf (parquet) or swebench (rows for swebench 5's harness + repos/*.git)",
     ),
 ) -> None:
     """Export the tasks for other tools."""

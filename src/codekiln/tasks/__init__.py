@@ -12,8 +12,8 @@ sub-package is one kind of code, and import-linter contracts in pyproject.toml k
                      (import nothing from codekiln; the pytest internals they patch are listed in
                      `warm_runner.PYTEST_PATCHES`)
     records.py       `TaskRecord` (SWE-bench-compatible) and `RejectedCandidate`: what the stage hands on
-    export/          loading tasks (`load_tasks`, `valid_tasks`); JSONL, Hugging Face parquet,
-                     SWE-bench rows, Harbor task folders
+    export/          loading tasks (`load_tasks`, `valid_tasks`); JSONL, Hugging Face parquet, SWE-bench
+                     rows (with a git repository of the tasks' buggy commits), Harbor task folders
 
 Elsewhere: the grader every stage shares is `codekiln.grading` (`grade_patch`); diffs and in-memory
 patching, which every stage may use, are `codekiln.core.diffs` and `codekiln.core.patches` (also
@@ -35,6 +35,7 @@ from codekiln.tasks.export.datasets import (
     write_tasks,
 )
 from codekiln.tasks.export.harbor import export_harbor, export_harbor_task
+from codekiln.tasks.export.swebench import export_swebench_bundle
 from codekiln.tasks.frontend.candidates import (
     Candidate,
     Generation,
@@ -88,6 +89,7 @@ __all__ = [
     "export_harbor",
     "export_harbor_task",
     "export_swebench",
+    "export_swebench_bundle",
     "find_entities",
     "generate_candidates",
     "hidden_tests_patch",

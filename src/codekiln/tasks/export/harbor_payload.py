@@ -80,10 +80,21 @@ def testbed_tar(snapshot: Path) -> bytes:
     return gzip.compress(raw.getvalue(), mtime=0)
 
 
-def dockerfile(task: TaskRecord, env: EnvRecord) -> str:
+def venv_install(env: EnvRecord) -> list[str]:
+    """Shell commands that build the environment's venv at VENV_DIR from the pinned
+    /tmp/codekiln-task/requirements.txt (installed without resolving) and install the project at WORKDIR
+    editable with the environment's install variables and extras."""
     install_env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.recipe.install_env.items()))
     editable = f"{WORKDIR}[{','.join(env.recipe.extras)}]" if env.recipe.extras else WORKDIR
     pip = f"{VENV_DIR}/bin/python -m pip install --no-cache-dir --no-deps"
+    return [
+        f"python3 -m venv {VENV_DIR}",
+        f"{pip} -r /tmp/codekiln-task/requirements.txt",
+        f"{('env ' + install_env + ' ') if install_env else ''}{pip} -e {shlex.quote(editable)}",
+    ]
+
+
+def dockerfile(task: TaskRecord, env: EnvRecord) -> str:
     files = "testbed.tar.gz requirements.txt prepare.sh" + (" bug.patch" if task.bug_patch else "")
     return (
         f"# {task.instance_id}: the environment {env.id} ({env.name} {env.version or ''}) rebuilt from its\n"
@@ -91,9 +102,8 @@ def dockerfile(task: TaskRecord, env: EnvRecord) -> str:
         f"FROM {base_image(env)}\n"
         f"COPY {files} /tmp/codekiln-task/\n"
         f"RUN mkdir -p {WORKDIR} && tar -xzf /tmp/codekiln-task/testbed.tar.gz -C {WORKDIR} \\\n"
-        f"    && python3 -m venv {VENV_DIR} \\\n"
-        f"    && {pip} -r /tmp/codekiln-task/requirements.txt \\\n"
-        f"    && {('env ' + install_env + ' ') if install_env else ''}{pip} -e {shlex.quote(editable)} \\\n"
+        + "".join(f"    && {line} \\\n" for line in venv_install(env))
+        +
         # the install rewrites metadata in the tree (egg-info): put the snapshot's files back
         f"    && tar -xzf /tmp/codekiln-task/testbed.tar.gz -C {WORKDIR} \\\n"
         f"    && bash /tmp/codekiln-task/prepare.sh {WORKDIR} \\\n"
