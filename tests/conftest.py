@@ -1,5 +1,12 @@
 """Test-wide settings: one CODEKILN_HOME for the whole run (kept in .codekiln/test-home so a second
-`make test` reuses snapshots and environments), and opt-in tiers with a printed reason when skipped."""
+`make test` reuses snapshots and environments), and tiers by marker, each skipped with its reason
+printed when it cannot run here (see `codekiln.testing.tiers`):
+
+- `root` (and `podman`): skipped unless running as root with working bwrap sandboxes. As root (CI,
+  `make test`) they always run.
+- `network`: skipped when the package index cannot be reached.
+- `slow`: opt in with --run-slow.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from codekiln.testing.tiers import ROOT_MARKERS, network_problem, root_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_HOME = Path(os.environ.get("CODEKILN_TEST_HOME", ROOT / ".codekiln" / "test-home"))
@@ -19,9 +28,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--run-slow"):
-        return
-    skip = pytest.mark.skip(reason="slow tier: opt in with --run-slow (make test-slow)")
+    # Each probe runs once, and only when a collected test carries its marker.
+    tiers = {
+        "slow": lambda: None if config.getoption("--run-slow") else "opt in with --run-slow (make test-slow)",
+        "root": root_problem,
+        "network": network_problem,
+    }
+    reasons: dict[str, str | None] = {}
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        for tier, problem in tiers.items():
+            names = ROOT_MARKERS if tier == "root" else (tier,)
+            if not any(item.get_closest_marker(name) for name in names):
+                continue
+            if tier not in reasons:
+                reasons[tier] = problem()
+            if reasons[tier]:
+                item.add_marker(pytest.mark.skip(reason=f"{tier} tier: {reasons[tier]}"))
+                break
