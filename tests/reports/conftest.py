@@ -1,5 +1,5 @@
-"""Fixtures of the report tests: real toolz 1.2.0 tasks synthesized by the real pipeline, and real rollouts
-on them through the rollout engine (oracle, noop and a scripted policy that breaks the chat format once),
+"""Fixtures of the report tests: real toolz 1.2.0 tasks recorded from the real pipeline (see
+rollout_support), and real rollouts on them through the rollout engine (oracle, noop and a scripted policy that breaks the chat format once),
 all kept in the test CODEKILN_HOME (test-cache/reports-*) so later sessions resume them in seconds."""
 
 from __future__ import annotations
@@ -7,21 +7,22 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+from rollout_support import toolz_tasks
+
 from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
 from codekiln.rollouts import RolloutConfig, run_rollouts
 from codekiln.tasks.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
-from codekiln.tasks.synth import SynthConfig, synthesize
 
-TOOLZ = "pypi:toolz==1.2.0"
-N_TASKS = 3
 # A scripted policy: one turn that breaks the hermes format, a call with a long output, then submit.
 SCRIPT = [
     '<tool_call>{"name": "bash", "arguments": {"command": "ls"</tool_call>',
@@ -56,14 +57,7 @@ def locked(name: str) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def tasks_dir() -> Path:
-    with locked("reports-tasks-toolz") as out:
-        config = SynthConfig(spec=TOOLZ, out=out, max_tasks=N_TASKS, workers=1, batch_size=8)
-        try:
-            synthesize(config)
-        except ConfigError:
-            synthesize(config, redo=True)
-    assert len(read_tasks(out / "tasks.jsonl")) == N_TASKS
-    return out
+    return toolz_tasks()
 
 
 @pytest.fixture(scope="session")

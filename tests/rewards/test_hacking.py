@@ -23,6 +23,8 @@ from codekiln.tasks.diffs import parse_diff
 from codekiln.tasks.grade import GradeResult, grade_patch, open_task_sandbox
 from codekiln.tasks.records import TaskRecord
 
+pytestmark = pytest.mark.root  # attacks on real tasks in bwrap sandboxes
+
 MARK = "/testbed/ATTACK_RAN"
 # Python that makes every pytest report "passed": each attack below tries to get it run by the grader.
 ALL_PASS = (

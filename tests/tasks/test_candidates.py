@@ -6,13 +6,14 @@ import ast
 from pathlib import Path
 
 import pytest
-from tasks_helpers import fetch_sdist, git, make_checkout
+from tasks_helpers import fetch_sdist, make_checkout
 
 from codekiln.core.errors import TaskError
 from codekiln.tasks.candidates import Candidate, Generation, combine, generate_candidates, sample_combinations
 from codekiln.tasks.diffs import changed_lines
 from codekiln.tasks.entities import find_entities
 from codekiln.tasks.mutators import load_mutators
+from codekiln.testing import run_git
 
 
 def _pick(gen: Generation, *names: str) -> list[Candidate]:
@@ -39,11 +40,11 @@ def test_combine_merges_bugs_in_different_files(toolz_checkout: Path, toolz_gene
     for p in parts:
         r, a = changed_lines(p.patch)
         assert set(r) <= set(removed) and set(a) <= set(added)
-    assert git(toolz_checkout, "apply", "-", input=combo.patch).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "-", input=combo.patch).exit_code == 0
     for rel in combo.files:
         ast.parse((toolz_checkout / rel).read_text())
-    assert git(toolz_checkout, "apply", "-R", "-", input=combo.patch).exit_code == 0
-    assert git(toolz_checkout, "status", "--porcelain").stdout == ""
+    assert run_git(toolz_checkout, "apply", "-R", "-", input=combo.patch).exit_code == 0
+    assert run_git(toolz_checkout, "status", "--porcelain").stdout == ""
 
 
 def test_combine_in_one_file(toolz_checkout: Path, toolz_generation: Generation) -> None:
@@ -54,7 +55,7 @@ def test_combine_in_one_file(toolz_checkout: Path, toolz_generation: Generation)
     )
     combo = combine([a, b], toolz_checkout)
     assert combo.files == ["toolz/itertoolz.py"] and combo.patch.count("diff --git") == 1
-    assert git(toolz_checkout, "apply", "--check", "-", input=combo.patch).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "--check", "-", input=combo.patch).exit_code == 0
 
 
 def _line(c: Candidate) -> int:
@@ -87,9 +88,9 @@ def test_every_toolz_candidate_applies_and_reverts_with_git(
     toolz_checkout: Path, toolz_generation: Generation
 ) -> None:
     for cand in toolz_generation.candidates:
-        assert git(toolz_checkout, "apply", "-", input=cand.patch).exit_code == 0, cand.patch
-        assert git(toolz_checkout, "apply", "-R", "-", input=cand.patch).exit_code == 0, cand.patch
-    assert git(toolz_checkout, "status", "--porcelain").stdout == ""
+        assert run_git(toolz_checkout, "apply", "-", input=cand.patch).exit_code == 0, cand.patch
+        assert run_git(toolz_checkout, "apply", "-R", "-", input=cand.patch).exit_code == 0, cand.patch
+    assert run_git(toolz_checkout, "status", "--porcelain").stdout == ""
 
 
 @pytest.mark.slow
@@ -99,6 +100,6 @@ def test_more_itertools_candidates_apply_with_git(tmp_path: Path) -> None:
     assert set(gen.counts()) == {m.name for m in load_mutators()}
     assert not [s for s in gen.skipped if s.reason == "syntax_error"]
     for cand in gen.candidates[::3]:
-        assert git(repo, "apply", "-", input=cand.patch).exit_code == 0, cand.patch
-        assert git(repo, "apply", "-R", "-", input=cand.patch).exit_code == 0, cand.patch
-    assert git(repo, "status", "--porcelain").stdout == ""
+        assert run_git(repo, "apply", "-", input=cand.patch).exit_code == 0, cand.patch
+        assert run_git(repo, "apply", "-R", "-", input=cand.patch).exit_code == 0, cand.patch
+    assert run_git(repo, "status", "--porcelain").stdout == ""
