@@ -4,7 +4,8 @@ printed when it cannot run here (see `codekiln.testing.tiers`):
 
 - `root` (and `podman`): skipped unless running as root with working bwrap sandboxes. As root (CI,
   `make test`) they always run.
-- `network`: skipped when the package index cannot be reached.
+- `network`: skipped when the package index cannot be reached (tests using `NETWORK_FIXTURES` get it
+  here).
 - `slow`: opt in with --run-slow.
 """
 
@@ -27,7 +28,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", help="also run tests marked slow")
 
 
+# Fixtures that download from the package index: every test that uses one (directly or through another
+# fixture) is marked `network` here, so a new test cannot forget it.
+NETWORK_FIXTURES = {"toolz_src", "toolz_snapshot"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if NETWORK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.network)
     # Each probe runs once, and only when a collected test carries its marker.
     tiers = {
         "slow": lambda: None if config.getoption("--run-slow") else "opt in with --run-slow (make test-slow)",

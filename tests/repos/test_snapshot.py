@@ -123,6 +123,7 @@ def test_pypi_sdist(toolz_snapshot: SnapshotRecord, git: Callable[..., str]) -> 
     assert get_snapshot("pypi:TOOLZ==1.2.0").id == rec.id
 
 
+@pytest.mark.network  # asks PyPI
 def test_unknown_pypi_package() -> None:
     with pytest.raises(RepoError) as err:
         add_repo("pypi:codekiln-no-such-package-xyz==1.0")
@@ -130,6 +131,7 @@ def test_unknown_pypi_package() -> None:
     assert err.value.hint is not None and "pypi.org/project/codekiln-no-such-package-xyz" in err.value.hint
 
 
+@pytest.mark.network  # asks PyPI
 def test_sdist_without_tests() -> None:
     with pytest.raises(RepoError) as err:
         add_repo("pypi:sortedcontainers==2.4.0")

@@ -93,6 +93,7 @@ def test_every_toolz_candidate_applies_and_reverts_with_git(
     assert run_git(toolz_checkout, "status", "--porcelain").stdout == ""
 
 
+@pytest.mark.network  # an sdist from PyPI
 @pytest.mark.slow
 def test_more_itertools_candidates_apply_with_git(tmp_path: Path) -> None:
     repo = make_checkout(fetch_sdist("more-itertools==11.2.1", "more_itertools-11.2.1"), tmp_path / "mi")
