@@ -82,6 +82,7 @@ def test_cli_writes_the_report_and_prints_its_path(
     assert missing.exit_code != 0
 
 
+@pytest.mark.root  # rollouts on real tasks in bwrap sandboxes
 def test_headline_figures_are_per_model_with_controls_apart(
     tasks_dir: Path, rollout_dirs: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -103,6 +104,7 @@ def test_headline_figures_are_per_model_with_controls_apart(
     assert "oracle" not in chart and "noop" not in chart
 
 
+@pytest.mark.root  # rollouts on real tasks in bwrap sandboxes
 def test_only_controls_say_there_is_no_model(
     tasks_dir: Path, rollout_dirs: dict[str, Path], tmp_path: Path
 ) -> None:
