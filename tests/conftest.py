@@ -2,8 +2,8 @@
 `make test` reuses snapshots and environments), and tiers by marker, each skipped with its reason
 printed when it cannot run here (see `codekiln.testing.tiers`):
 
-- `root` (and `podman`): skipped unless running as root with working bwrap sandboxes. As root (CI,
-  `make test`) they always run.
+- `root` (and `podman`): skipped unless running as root. As root (CI, `make test`) they always run,
+  so a broken bwrap fails them there.
 - `network`: skipped when the package index cannot be reached (tests using `NETWORK_FIXTURES` get it
   here).
 - `slow`: opt in with --run-slow.

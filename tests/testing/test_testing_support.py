@@ -39,7 +39,7 @@ def test_exported_members() -> None:
     assert set(codekiln.testing.__all__) == {
         *("GIT_ENV", "ROOT_MARKERS", "TEST_BACKEND", "GitError", "backend_params", "bind_tasks"),
         *("commit_all", "git", "make_repo", "network_problem", "open_test_sandbox", "recorded_tasks"),
-        *("root_problem", "run_git", "userns_problem", "write_files", "write_recorded"),
+        *("root_problem", "run_git", "write_files", "write_recorded"),
     }
 
 

@@ -16,7 +16,7 @@ Nothing in codekiln imports this package (an import-linter contract keeps it so)
 from codekiln.testing.git import GIT_ENV, GitError, commit_all, git, make_repo, run_git, write_files
 from codekiln.testing.recorded import bind_tasks, recorded_tasks, write_recorded
 from codekiln.testing.sandboxes import TEST_BACKEND, backend_params, open_test_sandbox
-from codekiln.testing.tiers import ROOT_MARKERS, network_problem, root_problem, userns_problem
+from codekiln.testing.tiers import ROOT_MARKERS, network_problem, root_problem
 
 __all__ = [
     "GIT_ENV",
@@ -33,7 +33,6 @@ __all__ = [
     "recorded_tasks",
     "root_problem",
     "run_git",
-    "userns_problem",
     "write_files",
     "write_recorded",
 ]
