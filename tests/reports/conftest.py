@@ -1,10 +1,12 @@
 """Fixtures of the report tests: real toolz 1.2.0 tasks recorded from the real pipeline (see
-rollout_support), and real rollouts on them through the rollout engine (oracle, noop and a scripted policy that breaks the chat format once),
-all kept in the test CODEKILN_HOME (test-cache/reports-*) so later sessions resume them in seconds."""
+rollout_support), and real rollouts on them through the rollout engine (oracle, noop and a scripted
+policy that breaks the chat format once), all kept in the test CODEKILN_HOME (test-cache/reports-*,
+keyed by the tasks' content) so later sessions resume them in seconds."""
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import sys
@@ -66,7 +68,10 @@ def tasks(tasks_dir: Path) -> list[TaskRecord]:
 
 
 def _rollouts(tasks_dir: Path, name: str, **options: object) -> Path:
-    with locked(f"reports-rollouts-{name}") as out:
+    # Keyed by the tasks' content: a rollout directory resumes whatever tasks it is given (its
+    # identity leaves the task file out), so rows of an earlier task set would stay in it.
+    digest = hashlib.sha256((tasks_dir / "tasks.jsonl").read_bytes()).hexdigest()[:12]
+    with locked(f"reports-rollouts-{name}-{digest}") as out:
         config = RolloutConfig(tasks=tasks_dir, out=out, workers=1, max_turns=6, **options)  # type: ignore[arg-type]
         try:
             stats = run_rollouts(config)

@@ -1,8 +1,8 @@
 """Real tasks for the rollout, reward, report, audit and training tests.
 
-toolz: three tasks synthesized once from toolz 1.2.0 by the real pipeline and checked in
-(tests/fixtures/recorded, see `codekiln.testing.recorded`), bound to this machine's toolz environment
-in test-cache/recorded-toolz. No synthesis runs; building the environment needs root, so every test
+toolz: three tasks synthesized once from toolz 1.2.0 by the real pipeline and checked in with that
+run's funnel (tests/fixtures/recorded, see `codekiln.testing.recorded`), bound to this machine's toolz
+environment in test-cache/recorded-toolz: a synth output directory. No synthesis runs; building the environment needs root, so every test
 that uses them is marked `root`.
 
 `synth_cached` synthesizes into the test CODEKILN_HOME (test-cache/NAME, resumed in seconds later) for
@@ -22,6 +22,7 @@ from codekiln.tasks.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, synthesize
 from codekiln.testing import bind_tasks, recorded_tasks, write_recorded
+from codekiln.testing.recorded import funnel_path
 
 TOOLZ = "pypi:toolz==1.2.0"
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "toolz-1.2.0.tasks.jsonl"
@@ -49,7 +50,8 @@ def toolz_tasks() -> Path:
     """A directory holding the recorded toolz tasks (tasks.jsonl), bound to the toolz environment."""
     tasks = bind_tasks(recorded_tasks(RECORDED), build_env(TOOLZ))
     assert len(tasks) == N_TASKS, f"expected {N_TASKS} recorded tasks in {RECORDED}, found {len(tasks)}"
-    return write_recorded(tasks, state_dir("test-cache") / "recorded-toolz")
+    out = state_dir("test-cache") / "recorded-toolz"
+    return write_recorded(tasks, out, funnel=funnel_path(RECORDED))
 
 
 def load(out: Path) -> list[TaskRecord]:

@@ -3,6 +3,7 @@ needs no root and really runs commands, the tier probes behind the markers, and 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -24,7 +25,7 @@ from codekiln.testing import (
     run_git,
     write_recorded,
 )
-from codekiln.testing.recorded import pick
+from codekiln.testing.recorded import funnel_path, pick
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "toolz-1.2.0.tasks.jsonl"
 FILES: dict[str, str | bytes] = {
@@ -120,8 +121,10 @@ def test_bind_tasks_points_at_the_environment_of_the_same_snapshot(tmp_path: Pat
     assert [t.model_dump(exclude={"environment_id"}) for t in bound] == [
         t.model_dump(exclude={"environment_id"}) for t in tasks
     ]
-    out = write_recorded(bound, tmp_path / "tasks")
+    out = write_recorded(bound, tmp_path / "tasks", funnel=funnel_path(RECORDED))
     assert recorded_tasks(out / "tasks.jsonl") == bound
+    assert (out / "funnel.json").read_text() == funnel_path(RECORDED).read_text()
+    assert json.loads((out / "funnel.json").read_text())["validated"] >= len(tasks)
     other = EnvRecord.model_construct(id="f" * 16, snapshot_id="0" * 16, name="toolz", version="1.3.0")
     with pytest.raises(
         ConfigError, match=f"made from snapshot {snapshot}, but environment f+ holds snapshot 0+"

@@ -58,14 +58,23 @@ def _jsonl(tasks: Iterable[TaskRecord]) -> str:
     return "".join(task.model_dump_json() + "\n" for task in tasks)
 
 
-def write_recorded(tasks: Iterable[TaskRecord], out: Path) -> Path:
-    """Write `tasks` as `out/tasks.jsonl` (a directory `codekiln rollout --tasks` and the reports read),
-    atomically and only when the content changed, so concurrent test sessions can share `out`."""
+def funnel_path(tasks_path: Path) -> Path:
+    """Where the funnel of the synthesis run the tasks at `tasks_path` were picked from is recorded."""
+    return tasks_path.with_name(tasks_path.name.removesuffix(".tasks.jsonl") + ".funnel.json")
+
+
+def write_recorded(tasks: Iterable[TaskRecord], out: Path, *, funnel: Path | None = None) -> Path:
+    """Write `tasks` as `out/tasks.jsonl`, and `funnel` as `out/funnel.json`: a synth output directory as
+    `codekiln rollout --tasks` and the reports read it. Atomic, and only when the content changed, so
+    concurrent test sessions can share `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "tasks.jsonl"
-    text = _jsonl(tasks)
-    if not path.is_file() or path.read_text() != text:
-        atomic_write_text(path, text)
+    files = {"tasks.jsonl": _jsonl(tasks)}
+    if funnel is not None:
+        files["funnel.json"] = funnel.read_text()
+    for name, text in files.items():
+        path = out / name
+        if not path.is_file() or path.read_text() != text:
+            atomic_write_text(path, text)
     return out
 
 
@@ -79,17 +88,19 @@ def pick(tasks: Iterable[TaskRecord], keep: int) -> list[TaskRecord]:
 
 def record(spec: str, dest: Path, *, candidates: int = 8, keep: int = 3) -> list[TaskRecord]:
     """Synthesize `candidates` tasks of `spec` with the default pipeline and write `keep` of them
-    (see `pick`) to `dest`. Needs root (synthesis builds the environment and validates in sandboxes)."""
+    (see `pick`) to `dest`, and the run's funnel beside it (`funnel_path`). Needs root (synthesis builds the environment and validates in sandboxes)."""
     from codekiln.tasks.synth import SynthConfig, synthesize
 
     with tempfile.TemporaryDirectory(prefix="codekiln-record-") as scratch:
         out = Path(scratch) / "synth"
         synthesize(SynthConfig(spec=spec, out=out, max_tasks=candidates, workers=1, batch_size=8))
         tasks = pick(read_tasks(out / "tasks.jsonl"), keep)
+        funnel = (out / "funnel.json").read_text()
     if len(tasks) < keep:
         raise ConfigError(f"{spec} gave {len(tasks)} tasks, fewer than {keep}", hint="raise --candidates")
     dest.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(dest, _jsonl(tasks))
+    atomic_write_text(funnel_path(dest), funnel)  # the whole run's counts, not only the kept tasks'
     return tasks
 
 
