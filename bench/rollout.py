@@ -45,11 +45,11 @@ from codekiln.core.errors import ConfigError
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import append_jsonl
 from codekiln.envs import EnvRecord, load_env
+from codekiln.grading import open_task_sandbox
 from codekiln.models.scripted import ScriptedModel
 from codekiln.rollouts.engine import RolloutConfig, read_rollouts, run_rollouts
 from codekiln.rollouts.thirdparty import SandboxEnvironment, import_mini, mini_config
-from codekiln.tasks.datasets import read_tasks
-from codekiln.tasks.grade import open_task_sandbox
+from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, synthesize
 

@@ -81,7 +81,7 @@ class Clock:
 
 
 def run_codekiln(env, cmap, entities, candidates, batch: int, reruns: int = 3):  # type: ignore[no-untyped-def]
-    from codekiln.tasks.validate import ValidateConfig, Validator
+    from codekiln.tasks.validation.validate import ValidateConfig, Validator
 
     out = []
     with Validator(env, cmap, entities, ValidateConfig(reruns=reruns, gate="fast")) as v:
@@ -93,9 +93,9 @@ def run_codekiln(env, cmap, entities, candidates, batch: int, reruns: int = 3): 
 def run_default(spec: str, n: int, gate: str) -> tuple[int, int]:
     """`synthesize()` as the CLI runs it, from a cold coverage map, on the first `n` candidates."""
     from codekiln.envs import build_env
-    from codekiln.tasks.coverage_map import _cache_path
     from codekiln.tasks.synth import SynthConfig, synthesize
-    from codekiln.tasks.validate import ValidateConfig
+    from codekiln.tasks.validation.coverage_map import _cache_path
+    from codekiln.tasks.validation.validate import ValidateConfig
 
     _cache_path(build_env(spec)).unlink(missing_ok=True)
     out = WORK / f"default-{gate}"
@@ -272,9 +272,9 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
 
     from codekiln.envs import build_env
-    from codekiln.tasks.coverage_map import coverage_map
     from codekiln.tasks.records import TaskRecord
     from codekiln.tasks.synth import SynthConfig, plan_candidates
+    from codekiln.tasks.validation.coverage_map import coverage_map
 
     clock = Clock()
     try:

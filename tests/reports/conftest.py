@@ -22,7 +22,7 @@ from rollout_support import toolz_tasks
 from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
 from codekiln.rollouts import RolloutConfig, run_rollouts
-from codekiln.tasks.datasets import read_tasks
+from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 
 # A scripted policy: one turn that breaks the hermes format, a call with a long output, then submit.

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from codekiln.core.diffs import parse_diff
 from codekiln.core.protocols import ExecResult, Sandbox
 from codekiln.envs import EnvRecord
-from codekiln.tasks.diffs import parse_diff
-from codekiln.tasks.grade import open_task_sandbox
+from codekiln.grading import open_task_sandbox
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # searches the real task sandbox

@@ -18,7 +18,7 @@ from pathlib import Path
 from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
 from codekiln.envs import build_env
-from codekiln.tasks.datasets import read_tasks
+from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, synthesize
 from codekiln.testing import bind_tasks, recorded_tasks, write_recorded

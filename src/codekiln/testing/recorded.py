@@ -24,7 +24,7 @@ from pathlib import Path
 from codekiln.core.errors import ConfigError
 from codekiln.core.records import atomic_write_text
 from codekiln.envs import EnvRecord
-from codekiln.tasks.datasets import read_tasks
+from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 
 
