@@ -199,6 +199,7 @@ def test_cli_evaluates_a_rollout_directory(rollout_dirs: dict[str, Path], tmp_pa
     assert bad.exit_code != 0
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_a_torn_result_line_is_dropped_and_only_its_sample_regraded(
     rollout_dirs: dict[str, Path], tmp_path: Path
 ) -> None:
