@@ -128,6 +128,9 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
     if res.timed_out:
         return {**out, "status": "timeout (plain test)"}
     counts, collect_errors = plain_counts(res.stdout)
+    if not counts["summary_found"]:
+        lines = (res.stdout + "\n" + res.stderr).splitlines()
+        out["log"] = "\n".join([ln for ln in lines if ln.strip() and not ln.startswith("WARNING:")][-6:])
     return {**out, "status": "ran", "exit_code": res.exit_code, **counts, "collect_errors": collect_errors}
 
 

@@ -55,7 +55,7 @@ def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str,
         status = str(plain.get("status"))
         return ("timeout" if status.startswith("timeout") else "plain failed"), status + _first(plain)
     if not plain.get("summary_found"):
-        return "plain failed", "no pytest summary line in the plain run's output"
+        return "plain failed", f"pytest exited {plain.get('exit_code')} with no summary line" + _first(plain)
     if not ck.get("ok"):
         status = str(ck.get("status"))
         verdict = "timeout" if status.startswith("timeout") else "build failed"
