@@ -163,6 +163,8 @@ def run_synth(spec: str, home: Path, pip_cache: Path, out: Path) -> dict[str, ob
     row: dict[str, object] = {"tasks": count, "synth_s": round(time.monotonic() - start, 1)}
     if res.timed_out:
         row["synth_status"] = "timeout"
+        funnel = out / "funnel.json"
+        row["synth_log"] = funnel.read_text()[:400] if funnel.is_file() else "no batch finished"
     elif res.exit_code:
         row["synth_status"] = "failed"
         row["synth_log"] = tail(res.stdout + res.stderr, 4)
@@ -213,12 +215,13 @@ def main() -> int:
         seen = set()
         for lib in envsample.walk(args.work, args.limit, derive=args.derive):
             seen.add(lib["name"])
-            if (wanted and lib["name"] not in wanted) or (lib["name"] in rows and not args.redo):
-                continue
-            row = bench_one(lib, args.work, pip_cache, not args.no_synth)
-            append_jsonl(rows_path, [row])
-            rows[str(row["library"])] = row
-            print(json.dumps(row), file=sys.stderr, flush=True)
+            if (not wanted or lib["name"] in wanted) and (lib["name"] not in rows or args.redo):
+                row = bench_one(lib, args.work, pip_cache, not args.no_synth)
+                append_jsonl(rows_path, [row])
+                rows[str(row["library"])] = row
+                print(json.dumps(row), file=sys.stderr, flush=True)
+            if wanted and wanted <= seen:
+                break  # the rule is not walked further than the libraries asked for
         if wanted - seen:
             parser.error(f"not in the sample: {sorted(wanted - seen)}; see {envsample.PINNED}")
     order = [str(r["name"]) for r in json.loads(envsample.PINNED.read_text())["chosen"]][: args.limit]
