@@ -26,8 +26,9 @@ directory as each library finishes, so a stopped run resumes with the next libra
 
 "Reproduces": codekiln's passed, failed (failed + errors, collection errors included) and skipped
 (skipped + xfailed) equal the plain run's (passed + xpassed, failed + errors, skipped + xfailed), exactly.
-One tolerance: where the plain run had collection errors (its "ERROR collecting" lines, reason named in the
-row) and codekiln had none, with no fewer passes and no more failures, it counts as reproduced ("better").
+One tolerance: where the plain run failed at collection (its "ERROR collecting" lines, or a conftest that
+could not be imported; the reason is named in the row) and codekiln had no collection error, with no
+fewer passes and no more failures, it counts as reproduced ("better").
 Every other row gets a reason class: plain failed, build failed (step), timeout (step), count mismatch.
 """
 

@@ -54,7 +54,8 @@ def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str,
     if plain.get("status") != "ran":
         status = str(plain.get("status"))
         return ("timeout" if status.startswith("timeout") else "plain failed"), status + _first(plain)
-    if not plain.get("summary_found"):
+    conftest = "ImportError while loading conftest" in str(plain.get("log") or "")
+    if not plain.get("summary_found") and not (conftest and ck.get("ok")):
         return "plain failed", f"pytest exited {plain.get('exit_code')} with no summary line" + _first(plain)
     if not ck.get("ok"):
         status = str(ck.get("status"))
@@ -65,9 +66,11 @@ def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str,
     shown = f"plain {fmt(want)} vs codekiln {fmt(got)}"
     if want == got:
         return ("reproduced", "") if sum(want) else ("no tests", "neither run collected a test")
-    errors = plain.get("collect_errors") or []
+    errors = list(plain.get("collect_errors") or [])  # type: ignore[call-overload]
+    if conftest:
+        errors.append("conftest" + _first(plain))
     if errors and not ck.get("collection_errors") and got[0] >= want[0] and got[1] <= want[1]:
-        return "better", f"{shown}; plain collection failed: {errors[0]}"  # type: ignore[index]
+        return "better", f"{shown}; plain collection failed: {errors[0]}"
     return "count mismatch", shown
 
 
