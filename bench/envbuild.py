@@ -6,6 +6,7 @@
     .venv/bin/python bench/envbuild.py --table                   # only print the markdown table of the rows
     .venv/bin/python bench/envbuild.py --json rows.json          # also write the rows as one JSON list
     .venv/bin/python bench/envbuild.py --derive                  # re-derive the sample by its rule (envsample.py)
+    .venv/bin/python bench/envbuild.py --sample-only             # walk the rule and pin the sample, no runs
 
 The sample: see `envsample.py` (rank order of PyPI downloads, unseen by tests/, sdist with tests, within a
 size bound), pinned in `bench/envbuild_sample.json`. Per library, on the same sdist archive:
@@ -205,6 +206,7 @@ def main() -> int:
     parser.add_argument("--redo", action="store_true", help="rerun libraries that already have a row")
     parser.add_argument("--derive", action="store_true", help="re-derive the sample by its rule")
     parser.add_argument("--table", action="store_true", help="only print the markdown table of the rows")
+    parser.add_argument("--sample-only", action="store_true", help="only walk the rule and pin the sample")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here as a JSON list")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -212,6 +214,10 @@ def main() -> int:
     pip_cache = args.pip_cache or args.work / "pip-cache"
     rows = {str(r["library"]): r for r in iter_jsonl(rows_path)} if rows_path.exists() else {}
     wanted = {n.strip() for n in args.libraries.split(",") if n.strip()}
+    if args.sample_only:
+        chosen = list(envsample.walk(args.work, args.limit, derive=args.derive))
+        print(f"{len(chosen)} libraries pinned in {envsample.PINNED}")
+        return 0
     if not args.table:
         seen = set()
         for lib in envsample.walk(args.work, args.limit, derive=args.derive):
