@@ -10,8 +10,8 @@ Sources: pyproject `[dependency-groups]` (PEP 735, include-group followed) and
 lines kept unless they name docs, lint or typing envs or another Python's `pyXY` factor; `-r`
 followed), requirements files (test ones, else dev ones), setup.cfg `[options.extras_require]`, setup.py
 `extras_require`/`tests_require` where they are literals, then well-known test libraries imported by the
-test files, then any module the test files import that another group or extra declares (a conftest
-importing a `dev`-only dep), and pytest always. Test-only groups/extras are used when present, `dev`
+test files, then any module the test files import that another test- or dev-named group or extra
+declares (a conftest importing a `dev`-only dep), and pytest always. Test-only groups/extras are used when present, `dev`
 ones otherwise.
 
 Requirements are read as pip reads them (`packaging`): environment markers are evaluated for the
@@ -322,21 +322,24 @@ def _declared_anywhere(
     setup_cfg: configparser.ConfigParser,
     setup_py: dict[str, list[str]],
 ) -> dict[str, tuple[str, str]]:
-    """dist name -> (requirement, where) over every group and extra, picked or not: where a module the
-    tests import comes from when the test group forgot it (a conftest importing a `dev`-only dep)."""
+    """dist name -> (requirement, where) over every test- or dev-named group and extra, picked or not:
+    where a module the tests import comes from when the test group forgot it (a conftest importing a
+    `dev`-only dep). Other groups (docs, a platform's own suite) are left out: what their tests import
+    may not install or may change the run (a plugin with its own warnings)."""
     out: dict[str, tuple[str, str]] = {}
-    for name in groups:
+    names = {n.lower() for n in (*TEST_NAMES, *DEV_NAMES)}
+    for name in [n for n in groups if n.lower() in names]:
         for req in _group(groups, name, set()):
             out.setdefault(dist_name(req), (req, f"pyproject [dependency-groups] {name}"))
     for name, reqs in extras.items():
-        for req in reqs:
+        for req in reqs if name.lower() in names else []:
             out.setdefault(dist_name(req), (req, f"pyproject [project.optional-dependencies] {name}"))
     if setup_cfg.has_section("options.extras_require"):
         for name, value in setup_cfg["options.extras_require"].items():
-            for req in _tox_values(value):
+            for req in _tox_values(value) if name.lower() in names else []:
                 out.setdefault(dist_name(req), (req, f"setup.cfg extras_require {name}"))
     for name, reqs in setup_py.items():
-        for req in reqs:
+        for req in reqs if name.lower() in names else []:
             out.setdefault(dist_name(req), (req, f"setup.py extras_require {name}"))
     out.pop("", None)
     return out
