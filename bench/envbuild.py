@@ -213,6 +213,9 @@ def main() -> int:
     rows_path = args.work / "rows.jsonl"
     pip_cache = args.pip_cache or args.work / "pip-cache"
     rows = {str(r["library"]): r for r in iter_jsonl(rows_path)} if rows_path.exists() else {}
+    for row in rows.values():  # the rule as it is now, on what each run recorded
+        if row.get("plain") and row.get("codekiln"):
+            row["verdict"], row["reason"] = compare(row["plain"], row["codekiln"])
     wanted = {n.strip() for n in args.libraries.split(",") if n.strip()}
     if args.sample_only:
         chosen = list(envsample.walk(args.work, args.limit, derive=args.derive))

@@ -71,6 +71,8 @@ def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str,
         errors.append("conftest" + _first(plain))
     if errors and not ck.get("collection_errors") and got[0] >= want[0] and got[1] <= want[1]:
         return "better", f"{shown}; plain collection failed: {errors[0]}"
+    if not plain.get("summary_found"):  # nothing to compare with
+        return "plain failed", f"pytest exited {plain.get('exit_code')} with no summary line" + _first(plain)
     return "count mismatch", shown
 
 
@@ -91,7 +93,7 @@ def table(rows: list[Mapping[str, object]], sample: int) -> str:
     ]
     for r in rows:
         plain, ck = r.get("plain") or {}, r.get("codekiln") or {}
-        p = fmt(triple_plain(plain)) if plain.get("status") == "ran" else "-"  # type: ignore[union-attr]
+        p = fmt(triple_plain(plain)) if plain.get("summary_found") else "-"  # type: ignore[union-attr]
         c = fmt(triple_codekiln(ck)) if ck.get("ok") else "-"  # type: ignore[union-attr]
         synth = r.get("synth") or {}
         tasks = str(synth.get("tasks", "-")) + (
