@@ -9,7 +9,8 @@ The rule, applied in order of rank among PyPI's most downloaded projects
 2. skipped if any file under tests/ names it (word match on the name, `-`/`_`/`.` spelled either way),
    so the sample is unseen by our own tests ("named by tests/");
 3. its sdist is fetched with `pip download --no-deps --no-binary :all: NAME==VERSION` (3 min limit);
-   skipped when there is none ("no sdist": wheel-only or download failed);
+   skipped when there is none ("no sdist": wheel-only) or pip fails ("pip download failed": pip also
+   prepares the sdist's metadata, which fails when its build dependencies do not install here);
 4. kept only within a bound that lets one library fit a few minutes on 2 cores: the sdist at most
    2 MiB ("sdist too large"), at most 400 Python files ("too many modules"), no Rust crate
    (Cargo.toml or *.rs: minutes of compiling per build, "Rust extension"), and at least one test
@@ -120,8 +121,12 @@ def download(name: str, version: str, dest: Path) -> tuple[Path | None, str]:
         res = run(argv, timeout=DOWNLOAD_TIMEOUT_S)
         files = [p for p in Path(tmp).iterdir() if p.is_file()]
         if not files:
-            why = "timeout" if res.timed_out else tail(res.stdout + res.stderr, 1)[:160]
-            return None, f"no sdist ({why})"
+            log = res.stdout + res.stderr
+            if res.timed_out:
+                return None, "pip download timed out"
+            if "No matching distribution" in log or "Could not find a version" in log:
+                return None, "no sdist"
+            return None, f"pip download failed ({tail(log, 1)[:160]})"
         target = dest / files[0].name
         files[0].replace(target)
         return target, ""
