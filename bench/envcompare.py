@@ -77,8 +77,10 @@ def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str,
 
 
 def _first(row: Mapping[str, object]) -> str:
+    """The log line that says what went wrong: the last one naming an error, else the last one."""
     log = str(row.get("log") or "").strip().splitlines()
-    return f": {log[-1][:200]}" if log else ""
+    named = [ln for ln in log if re.search(r"[Ee]rror\b|error:", ln)]
+    return f": {(named or log)[-1].strip()[:200]}" if log else ""
 
 
 def fmt(t: tuple[int, int, int]) -> str:
