@@ -10,8 +10,9 @@ What a test process loads (the class of attacks it closes):
 - Python: `python -P -s`: the working directory is not on `sys.path` (a `pytest.py` or `_pytest/` a
   patch drops at the root is not imported instead of the runner) and no user site directory.
 - Plugins: `PYTEST_DISABLE_PLUGIN_AUTOLOAD=1`, then each `pytest11` entry point installed in the
-  environment's venv named with `-p` (the same plugins autoload would find, found in the trusted venv
-  rather than in whatever metadata a patch adds to the tree).
+  environment's venv, named in the guard plugin's settings and loaded by it from its entry point the
+  way autoload would (the same plugins autoload would find, found in the trusted venv rather than in
+  whatever metadata a patch adds to the tree).
 - Configuration: `-c` names the one file pytest would pick in the snapshot (restored from the snapshot
   by the grader before the run) or an empty one outside the workspace, and `--rootdir` the workspace,
   so no config file a patch adds is read, whatever its name, now or in a later pytest.
@@ -226,6 +227,7 @@ class GuardSession:
             "workdir": sandbox.workdir,
             "trusted": [f"{sandbox.workdir}/{rel}" for rel in iso.trusted],
             "watch": list(watch),
+            "plugins": list(iso.plugins),
         }
         sandbox.write_file(session.settings_path, json.dumps(settings))
         if iso.config is None:
@@ -245,10 +247,7 @@ class GuardSession:
 
     def pytest_args(self) -> list[str]:
         config = f"{self.workdir}/{self.iso.config}" if self.iso.config else f"{self.directory}/pytest.ini"
-        args = ["-c", config, "--rootdir", self.workdir, "-p", self.module]
-        for name in self.iso.plugins:
-            args += ["-p", name]
-        return args
+        return ["-c", config, "--rootdir", self.workdir, "-p", self.module]
 
     def env(self, extra: dict[str, str]) -> dict[str, str]:
         path = ":".join(p for p in (self.directory, extra.get("PYTHONPATH", "")) if p)

@@ -356,5 +356,14 @@ _compile_trusted_test_modules()
 _MACHINERY.update(_machinery())
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Load the environment's `pytest11` plugins named in the settings, as autoload would (called as
+    soon as this plugin registers, before any conftest). Named with `-p NAME` instead, a plugin whose
+    entry-point name is also an imported module's (pytest-socket's `socket`) made pytest warn that it
+    cannot rewrite that module, which `filterwarnings = error` turned into a failed session."""
+    for name in _SETTINGS.get("plugins", []):
+        pluginmanager.load_setuptools_entrypoints("pytest11", name=name)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(Guard(), "codekiln-guard")
