@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import operator
 import os
 import sys
 import sysconfig
@@ -62,24 +63,36 @@ _COMPILED: dict[str, set[Any]] = {}
 _WATCHED = ("pytest", "_pytest", "pluggy", "unittest", "builtins", "doctest")
 
 
-def _machinery() -> dict[tuple[str, str, str], int]:
-    """Identities of the test machinery's functions and classes, and of their classes' attributes:
+# One entry per namespace watched: (module name, class name or "", attribute names, their values at
+# start-up). The values themselves are kept (not their ids): an id can be reused once an object is gone.
+_Watched = tuple[str, str, tuple[str, ...], tuple[Any, ...]]
+
+
+def _machinery() -> list[_Watched]:
+    """The test machinery's functions and classes, and their classes' attributes, as they are now:
     the modules of pytest, pluggy, unittest and doctest, and the builtins."""
-    out: dict[tuple[str, str, str], int] = {}
+    out: list[_Watched] = []
     for name, module in list(sys.modules.items()):
         if module is None or name.split(".", 1)[0] not in _WATCHED:
             continue
+        top: dict[str, Any] = {}
         for attr, value in list(vars(module).items()):
             if isinstance(value, type | types.FunctionType | types.BuiltinFunctionType):
-                out[(name, "", attr)] = id(value)
+                top[attr] = value
             if isinstance(value, type) and getattr(value, "__module__", None) == name:
-                for member, inner in list(vars(value).items()):
-                    if callable(inner) or isinstance(inner, classmethod | staticmethod | property):
-                        out[(name, attr, member)] = id(inner)
+                members = {
+                    member: inner
+                    for member, inner in list(vars(value).items())
+                    if callable(inner) or isinstance(inner, classmethod | staticmethod | property)
+                }
+                if members:
+                    out.append((name, attr, tuple(members), tuple(members.values())))
+        if top:
+            out.append((name, "", tuple(top), tuple(top.values())))
     return out
 
 
-_MACHINERY: dict[tuple[str, str, str], int] = {}
+_MACHINERY: list[_Watched] = []
 _PATHS = sysconfig.get_paths()
 _READONLY = tuple(
     p.rstrip("/") + "/" for k in ("stdlib", "platstdlib", "purelib", "platlib") if (p := _PATHS.get(k))
@@ -95,19 +108,30 @@ def _from_readonly(value: Any) -> bool:
     return bool(where) and where.startswith(_READONLY) and not where.startswith(workdir)
 
 
+def _namespace(obj: Any) -> Any:
+    try:
+        return vars(obj)
+    except TypeError:  # replaced by something without a namespace: every name in it is gone
+        return {}
+
+
 def _machinery_changes() -> list[str]:
     """What was replaced in the test machinery since start-up (new names are not counted, nor
-    replacements whose code lives in the read-only venv or interpreter)."""
+    replacements whose code lives in the read-only venv or interpreter). Names are looked up afresh
+    each time (a module swapped in `sys.modules`, a class swapped in its module, count as changes of
+    every name they hold); the bulk comparison is by identity, in C."""
     changed = []
-    for (name, owner, attr), ident in _MACHINERY.items():
-        module = sys.modules.get(name)
-        holder: Any = vars(module) if module is not None else {}
+    for name, owner, attrs, values in _MACHINERY:
+        holder = _namespace(sys.modules.get(name))
         if owner:
             cls = holder.get(owner)
-            holder = vars(cls) if isinstance(cls, type) else {}
-        value = holder.get(attr)
-        if value is None or (id(value) != ident and not _from_readonly(value)):
-            changed.append(f"{name}.{owner + '.' if owner else ''}{attr}")
+            holder = _namespace(cls) if isinstance(cls, type) else {}
+        now = list(map(holder.get, attrs))
+        if not any(map(operator.is_not, now, values)):
+            continue
+        for attr, value, was in zip(attrs, now, values, strict=True):
+            if value is not was and (value is None or not _from_readonly(value)):
+                changed.append(f"{name}.{owner + '.' if owner else ''}{attr}")
     return changed
 
 
@@ -353,7 +377,7 @@ class Guard:
 
 
 _compile_trusted_test_modules()
-_MACHINERY.update(_machinery())
+_MACHINERY.extend(_machinery())
 
 
 def pytest_configure(config: pytest.Config) -> None:
