@@ -17,12 +17,16 @@ import, before any conftest or test module runs: the nonce is gone from the file
 code under test runs. Code under test shares this process and can still forge all of it (that is why
 the grader also plants canary tests and scans patches); the marker only makes forgery take effort
 aimed at codekiln rather than at pytest.
+
+The grader ships it compiled when the venv runs the grader's own Python (`grading.guard.plugin_files`),
+else as this source, which pytest then leaves as written: PYTEST_DONT_REWRITE (it holds no asserts).
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import inspect
 import json
 import operator
 import os
@@ -66,6 +70,9 @@ _WATCHED = ("pytest", "_pytest", "pluggy", "unittest", "builtins", "doctest")
 # One entry per namespace watched: (module name, class name or "", attribute names, their values at
 # start-up). The values themselves are kept (not their ids): an id can be reused once an object is gone.
 _Watched = tuple[str, str, tuple[str, ...], tuple[Any, ...]]
+# Tuples, not `a | b` unions: a union written inside the loops would be built anew for every name.
+_WATCHED_VALUES = (type, types.FunctionType, types.BuiltinFunctionType)
+_WATCHED_MEMBERS = (classmethod, staticmethod, property)
 
 
 def _machinery() -> list[_Watched]:
@@ -77,13 +84,13 @@ def _machinery() -> list[_Watched]:
             continue
         top: dict[str, Any] = {}
         for attr, value in list(vars(module).items()):
-            if isinstance(value, type | types.FunctionType | types.BuiltinFunctionType):
+            if isinstance(value, _WATCHED_VALUES):
                 top[attr] = value
             if isinstance(value, type) and getattr(value, "__module__", None) == name:
                 members = {
                     member: inner
                     for member, inner in list(vars(value).items())
-                    if callable(inner) or isinstance(inner, classmethod | staticmethod | property)
+                    if callable(inner) or isinstance(inner, _WATCHED_MEMBERS)
                 }
                 if members:
                     out.append((name, attr, tuple(members), tuple(members.values())))
@@ -212,6 +219,23 @@ def _codes(obj: Any) -> list[types.CodeType]:
     return out
 
 
+def _map_test_modules() -> None:
+    """Put the trusted test modules in `inspect`'s file -> module cache, as its own scan would.
+
+    Speed only: the first failure a run reports (every graded run has its failing canaries) has
+    pytest's traceback formatting ask `inspect.getmodule` for a test function's module, which, for a
+    file not yet in that cache, scans every loaded module and resolves each one's path with
+    `os.path.realpath` (~300 modules, thousands of `lstat` calls) to find the one module it wants."""
+    cache = getattr(inspect, "modulesbyfile", None)
+    if not isinstance(cache, dict):
+        return
+    for module in list(sys.modules.values()):
+        if issubclass(type(module), types.ModuleType):  # read through vars(): no lazy __getattr__ runs
+            path, name = vars(module).get("__file__"), vars(module).get("__name__")
+            if isinstance(path, str) and path in _TRUSTED and isinstance(name, str):
+                cache.setdefault(path, name)
+
+
 def _digest(path: str | None) -> str:
     if not path:
         return "-"
@@ -280,6 +304,7 @@ class Guard:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.check_machinery("after collection")
+        _map_test_modules()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
