@@ -19,7 +19,7 @@ the grader also plants canary tests and scans patches); the marker only makes fo
 aimed at codekiln rather than at pytest.
 
 The grader ships it compiled when the venv runs the grader's own Python (`grading.guard.plugin_files`),
-else as this source, which pytest then leaves as written: PYTEST_DONT_REWRITE (it holds no asserts).
+else as this source, whose statements pytest leaves as written: PYTEST_DONT_REWRITE (it has no asserts).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import inspect
 import json
 import operator
 import os
+import re
 import sys
 import sysconfig
 import types
@@ -219,13 +220,12 @@ def _codes(obj: Any) -> list[types.CodeType]:
     return out
 
 
+# Speed only, same output. Every graded run reports failures (its canaries) and writes JUnit XML, and
+# pytest pays for both with one-off work a plain passing run never does (~10% of a small run):
 def _map_test_modules() -> None:
-    """Put the trusted test modules in `inspect`'s file -> module cache, as its own scan would.
-
-    Speed only: the first failure a run reports (every graded run has its failing canaries) has
-    pytest's traceback formatting ask `inspect.getmodule` for a test function's module, which, for a
-    file not yet in that cache, scans every loaded module and resolves each one's path with
-    `os.path.realpath` (~300 modules, thousands of `lstat` calls) to find the one module it wants."""
+    """Trusted test modules into `inspect`'s file -> module cache, as its own scan would put them: on
+    a file it has not seen, `inspect.getmodule` (asked by pytest's traceback formatting) realpath()s
+    every loaded module's file (~300 modules, thousands of lstat calls) to find the one it wants."""
     cache = getattr(inspect, "modulesbyfile", None)
     if not isinstance(cache, dict):
         return
@@ -234,6 +234,45 @@ def _map_test_modules() -> None:
             path, name = vars(module).get("__file__"), vars(module).get("__name__")
             if isinstance(path, str) and path in _TRUSTED and isinstance(name, str):
                 cache.setdefault(path, name)
+
+
+_XML_UNSAFE_ASCII = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _fast_junit_escape() -> None:
+    """pytest escapes each JUnit string with a pattern spanning Unicode's valid XML ranges, compiled on
+    first use at a cost of ~10 ms a run; ASCII text with nothing to escape is now returned at once."""
+    try:
+        from _pytest import junitxml
+    except ImportError:
+        return
+    original = junitxml.bin_xml_escape
+
+    def bin_xml_escape(arg: object) -> str:
+        text = str(arg)
+        return text if text.isascii() and not _XML_UNSAFE_ASCII.search(text) else original(text)
+
+    junitxml.bin_xml_escape = bin_xml_escape
+
+
+def _share_module_trees() -> None:
+    """pytest parses a test module, and walks its whole tree, once more for every failure it reports
+    in it (the canaries fail two or more times a run): keep the tree of each module's text."""
+    try:
+        from _pytest._code import code
+    except ImportError:
+        return
+    original = code.getstatementrange_ast
+    trees: dict[str, Any] = {}
+
+    def getstatementrange_ast(lineno: int, source: Any, assertion: bool = False, astnode: Any = None) -> Any:
+        text = str(source) if astnode is None else ""
+        found = original(lineno, source, assertion, astnode or trees.get(text))
+        if text and len(trees) < 16:
+            trees.setdefault(text, found[0])
+        return found
+
+    code.getstatementrange_ast = getstatementrange_ast
 
 
 def _digest(path: str | None) -> str:
@@ -402,6 +441,8 @@ class Guard:
 
 
 _compile_trusted_test_modules()
+_fast_junit_escape()
+_share_module_trees()
 _MACHINERY.extend(_machinery())
 
 
