@@ -10,7 +10,7 @@ $CODEKILN_HOME/pip-cache of the invoking user), so times measure codekiln's work
 not the network. Per library it prints: build success, build time, the time of a second build (a cache
 hit), baseline passed/failed/skipped, and whether the baseline matches the library's own result: its
 suite passes on a clean checkout except for known deterministic failures (attrs: 1 test,
-python-dateutil: 3; see MACHINE.md), with no collection errors.
+python-dateutil: 3, measured on a clean checkout), with no collection errors.
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ from pathlib import Path
 from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
 from codekiln.envs import EnvRecord, env_sandbox, load_env
-from codekiln.tasks.datasets import read_tasks
-from codekiln.tasks.grade import grade_patch, graded_files
+from codekiln.grading import grade_patch, graded_files
+from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, synthesize
 

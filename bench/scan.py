@@ -18,8 +18,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from codekiln.grading.patchrules import is_protected
 from codekiln.grading.scan import KINDS, Finding, scan_changes
-from codekiln.tasks.grade import is_protected
 
 LIBRARIES = ["rich", "pydantic", "typer", "yaml", "click", "jinja2", "httpx"]
 
@@ -34,8 +34,8 @@ def library_files(name: str) -> dict[str, tuple[str | None, str | None]]:
 
 def gold_changes(tasks_dir: Path) -> list[tuple[str, dict[str, tuple[str | None, str | None]]]]:
     from codekiln.envs import load_env
-    from codekiln.tasks.datasets import read_tasks
-    from codekiln.tasks.grade import graded_files
+    from codekiln.grading import graded_files
+    from codekiln.tasks.export.datasets import read_tasks
 
     out = []
     for task in read_tasks(tasks_dir / "tasks.jsonl"):

@@ -1,11 +1,16 @@
-"""Benchmark: validating candidate bugs on toolz 1.2.0, three ways, on the same candidate list.
+"""Benchmark: validating candidate bugs on toolz 1.2.0, on the same candidate list, the way users run it.
 
-    .venv/bin/python bench/synth.py                       # 150 candidates, naive on a sample of 50
+    .venv/bin/python bench/synth.py                       # 150 candidates, naive on all of them
     .venv/bin/python bench/synth.py --candidates 300 --naive-sample 0 --json out.json   # naive on all
     .venv/bin/python bench/synth.py --skip-mutmut
     .venv/bin/python bench/synth.py --skip-naive --repeat 5           # codekiln alone, median of 5
 
-(a) codekiln: `validate.Validator` (warm engine, covering tests only, 3 runs per side, the fast gold gate,
+(d) THE DEFAULT PATH, the headline: `synthesize()` exactly as `codekiln synth` runs it (default
+    `ValidateConfig`: the grader gate, every task's gold and empty patch graded by the grader agents
+    face), end to end: candidate planning, the coverage map (its cache removed first, so it is built
+    and counted), validation, the gate and problem statements; one worker. Also (d-fast): the same
+    with `--gate fast`, said so. Both per candidate, against mutmut's mutants on the same files.
+(a) codekiln's validation engine alone: `validate.Validator` (warm engine, covering tests only, 3 runs per side, the fast gold gate,
     problem statements): full task instances. One sandbox, one worker: CPU time is what matters. Run
     `--repeat` times (default 3), taking turns with (a1), the same with one run per side, half of the
     repeats before (b) and (c) and half after them (CPU speed here drifts over minutes, by up to 30%);
@@ -14,8 +19,9 @@
     pytest process (no sandbox); kept if a test that passed on the clean snapshot does not pass (the
     SWE-smith rule, one run, no gold or flakiness gate). `--naive-sample K` runs it on the first K
     candidates and extrapolates its cost per candidate (said so in the output).
-(c) mutmut 3.8.1 (PyPI, installed in its own venv under /tmp) on the same package, its own mutants:
-    mutants checked per minute.
+(c) mutmut 3.8.1 (PyPI, installed in its own venv under /tmp) given the same files the candidates
+    mutate (every other module listed in `do_not_mutate`), its own mutants: mutants checked per
+    CPU-minute.
 
 CPU time is measured with a cgroup-v1 `cpuacct` group holding this process and everything it starts
 (sandboxed processes included); without one, CPU = wall time x processes busy (said so). The one-time
@@ -75,13 +81,38 @@ class Clock:
 
 
 def run_codekiln(env, cmap, entities, candidates, batch: int, reruns: int = 3):  # type: ignore[no-untyped-def]
-    from codekiln.tasks.validate import ValidateConfig, Validator
+    from codekiln.tasks.validation.validate import ValidateConfig, Validator
 
     out = []
     with Validator(env, cmap, entities, ValidateConfig(reruns=reruns, gate="fast")) as v:
         for i in range(0, len(candidates), batch):
             out += v.validate(candidates[i : i + batch])
     return out
+
+
+def run_default(spec: str, n: int, gate: str) -> tuple[int, int]:
+    """`synthesize()` as the CLI runs it, from a cold coverage map, on the first `n` candidates."""
+    from codekiln.envs import build_env
+    from codekiln.tasks.synth import SynthConfig, synthesize
+    from codekiln.tasks.validation.coverage_map import _cache_path
+    from codekiln.tasks.validation.validate import ValidateConfig
+
+    _cache_path(build_env(spec)).unlink(missing_ok=True)
+    out = WORK / f"default-{gate}"
+    validation = ValidateConfig() if gate == "default" else ValidateConfig(gate=gate)
+    config = SynthConfig(spec=spec, out=out, max_tasks=n, max_candidates=n, workers=1, validation=validation)
+    result = synthesize(config, redo=True)
+    return result.funnel.tried, result.funnel.validated
+
+
+def mutated_files(candidates) -> list[str]:  # type: ignore[no-untyped-def]
+    """The files the candidates change, from their patches' headers."""
+    files = set()
+    for cand in candidates:
+        for line in cand.patch.splitlines():
+            if line.startswith("+++ b/"):
+                files.add(line[6:].strip())
+    return sorted(files)
 
 
 def run_naive(env, candidates, timeout: float) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
@@ -128,8 +159,9 @@ def run_naive(env, candidates, timeout: float) -> list[dict[str, object]]:  # ty
     return rows
 
 
-def run_mutmut(env, workers: int, clock: Clock) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """Set mutmut up on a copy of the snapshot (not timed), then time `mutmut run`."""
+def run_mutmut(env, workers: int, clock: Clock, files: list[str]) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Set mutmut up on a copy of the snapshot (not timed), then time `mutmut run`, mutating exactly
+    `files` (the ones codekiln's candidates change)."""
     venv = WORK / "mutmut-venv"
     if not (venv / "bin" / "mutmut").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -138,10 +170,15 @@ def run_mutmut(env, workers: int, clock: Clock) -> dict[str, object]:  # type: i
     shutil.rmtree(repo, ignore_errors=True)
     shutil.copytree(env.snapshot_path, repo, ignore=shutil.ignore_patterns(".git"))
     pyproject = repo / "pyproject.toml"
+    others = sorted(
+        str(p.relative_to(repo))
+        for p in (repo / "toolz").rglob("*.py")
+        if str(p.relative_to(repo)) not in files
+    )
     pyproject.write_text(
         pyproject.read_text()
         + '\n[tool.mutmut]\nsource_paths = ["toolz/"]\n'
-        + 'do_not_mutate = ["toolz/curried/*", "toolz/__init__.py", "toolz/tests/*"]\n'
+        + f"do_not_mutate = {json.dumps([*others, 'toolz/tests/*'])}\n"
         + 'pytest_add_cli_args_test_selection = ["toolz/tests"]\n'
     )
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-e", str(repo)], check=True)
@@ -218,21 +255,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=150)
     parser.add_argument(
-        "--naive-sample", type=int, default=50, help="0: run the naive approach on all candidates"
+        "--naive-sample",
+        type=int,
+        default=0,
+        help="run the naive approach on the first K only, its cost extrapolated (0: all)",
     )
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=3, help="codekiln runs per setting; medians are quoted")
     parser.add_argument("--skip-naive", action="store_true", help="measure codekiln only (and stop there)")
     parser.add_argument("--skip-mutmut", action="store_true")
+    parser.add_argument("--skip-default", action="store_true", help="leave out (d), the default path")
+    parser.add_argument("--default-repeat", type=int, default=1, help="runs of (d) and (d-fast); medians")
     parser.add_argument("--mutmut-workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
 
     from codekiln.envs import build_env
-    from codekiln.tasks.coverage_map import coverage_map
     from codekiln.tasks.records import TaskRecord
     from codekiln.tasks.synth import SynthConfig, plan_candidates
+    from codekiln.tasks.validation.coverage_map import coverage_map
 
     clock = Clock()
     try:
@@ -244,6 +286,20 @@ def main() -> None:
         print(
             f"toolz 1.2.0: {len(entities)} entities, {n} candidates (seed 0); coverage map: {fmt(map_cpu)} CPU s, {fmt(map_wall)} s"
         )
+
+        default: Runs = {}
+        if not args.skip_default:
+            paths = {"d": (run_default, SPEC, n, "default"), "d-fast": (run_default, SPEC, n, "fast")}
+            take_turns(args.default_repeat, clock, paths, default)  # type: ignore[arg-type]
+            for name, (values, cpus, walls) in default.items():
+                tried, ok = values[-1]
+                cpu = statistics.median(cpus) if all(c is not None for c in cpus) else None
+                print(
+                    f"({name}) default path{' with --gate fast' if name == 'd-fast' else ' (grader gate)'}: "
+                    f"{tried} candidates tried, {ok} tasks; {fmt(cpu)} CPU s, {fmt(statistics.median(walls))} s; "
+                    f"{fmt(per_min(tried, cpu or statistics.median(walls)), 0)} candidates/CPU-min",
+                    flush=True,
+                )
 
         settings = {
             "a": (run_codekiln, env, cmap, entities, candidates, args.batch),
@@ -284,7 +340,8 @@ def main() -> None:
                     f"      {cid}: codekiln {getattr(d, 'reason', 'task')} {getattr(d, 'detail', '')[:100]}; naive {verdict}"
                 )
 
-        mm = None if args.skip_mutmut else run_mutmut(env, args.mutmut_workers, clock)
+        files = mutated_files(candidates)
+        mm = None if args.skip_mutmut else run_mutmut(env, args.mutmut_workers, clock, files)
         take_turns(args.repeat - before, clock, settings, seen)
         (decisions, a_cpu, a_wall), (one, a1_cpu, a1_wall) = report_codekiln(summarize(seen), n)
         a_ok = {d.candidate_id for d in decisions if isinstance(d, TaskRecord)}
@@ -341,7 +398,25 @@ def main() -> None:
                 print(
                     f"{label} candidates per CPU-minute vs mutmut's mutants per CPU-minute: {fmt(vs_all, 2)}x (vs those that ran tests: {fmt(vs_tested, 2)}x)"
                 )
-            result["mutmut"] = {**info, "workers": args.mutmut_workers}
+            result["mutmut"] = {**info, "workers": args.mutmut_workers, "files": files}
+            for name, (values, cpus, walls) in default.items():
+                tried, ok = values[-1]
+                cpu = (
+                    statistics.median(cpus) if all(c is not None for c in cpus) else statistics.median(walls)
+                )
+                rate = per_min(tried, cpu)
+                ratio = rate / m_rate_cpu if rate and m_rate_cpu else None
+                mode = "--gate fast" if name == "d-fast" else "the default, grader gate"
+                print(
+                    f"HEADLINE ({name}, {mode}): {fmt(rate, 0)} candidates/CPU-min end to end vs mutmut's "
+                    f"{fmt(m_rate_cpu, 0)} mutants/CPU-min on the same {len(files)} files: {fmt(ratio, 2)}x (goal >= 1x)"
+                )
+                result[f"default_{name}"] = {
+                    "tried": tried,
+                    "tasks": ok,
+                    "cpu_s": cpu,
+                    "wall_s": statistics.median(walls),
+                }
         if clock.group is None:
             print("note: no cgroup cpuacct here: CPU seconds are wall seconds of single-process phases")
         if args.json:

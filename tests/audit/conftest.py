@@ -15,7 +15,7 @@ from audit_support import synth_markupsafe
 from rollout_support import synth_tasks
 
 from codekiln.envs import EnvRecord, load_env
-from codekiln.tasks.datasets import read_tasks
+from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 
 LIBRARIES = {"toolz": synth_tasks, "markupsafe": synth_markupsafe}

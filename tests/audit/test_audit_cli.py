@@ -13,11 +13,11 @@ from codekiln.audit.trajectories import classify
 from codekiln.cli.audit import app
 from codekiln.core.records import append_jsonl
 from codekiln.envs import EnvRecord
+from codekiln.grading import grade_patch, open_task_sandbox
 from codekiln.models.scripted import ScriptedModel
 from codekiln.reports.html import build_report
 from codekiln.rewards import compute_reward
 from codekiln.rollouts.records import Rollout
-from codekiln.tasks.grade import grade_patch, open_task_sandbox
 from codekiln.tasks.records import TaskRecord
 
 HONEST = [

@@ -14,9 +14,9 @@ import pytest
 from codekiln.audit import ATTACKS, EXPECTED, Attack
 from codekiln.audit.grader import PATHS, play_commands, run_attack
 from codekiln.envs import EnvRecord
+from codekiln.grading import grade_patch
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.grade import grade_patch
 from codekiln.tasks.records import TaskRecord
 
 TIMEOUT = 30.0  # seconds per test run: the endless-loop attack must end as a timeout, not hang

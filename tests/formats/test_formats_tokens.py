@@ -39,7 +39,7 @@ def check_prefix_and_mask(fmt: ChatFormat, messages: list[dict[str, Any]], tok: 
         text = fmt.render_prompt(messages[:k], TOOLS)
         assert fmt.render_prompt(messages, TOOLS, add_generation_prompt=False).startswith(text)
         previous = ids
-    spans = [fmt.render_assistant(m) for m in messages if m["role"] == "assistant"]
+    spans = [fmt.render_assistant(m) for m in fmt.prepare(messages) if m["role"] == "assistant"]
     runs = _runs(full_mask)
     assert [full_ids[a:b] for a, b in runs] == [tok.encode(s) for s in spans]
     assert [tok.decode(full_ids[a:b]) for a, b in runs] == spans

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from codekiln.grading.patchrules import is_protected
 from codekiln.grading.scan import KINDS, scan_changes
-from codekiln.tasks.grade import is_protected
 
 # kind -> (added code that must be flagged, added look-alike code that must not be)
 CASES: dict[str, list[tuple[str, str]]] = {

@@ -35,8 +35,10 @@ LS = {"content": "", "tool_calls": [{"name": "bash", "arguments": {"command": "l
 
 def test_exported_members() -> None:
     assert models.__all__ == [
+        "BACKENDS",
         "DEFAULT_FORMAT",
         "MODELS",
+        "Backend",
         "FormatModel",
         "GenerateResult",
         "Model",

@@ -16,7 +16,7 @@ import pytest
 from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
 from codekiln.rollouts import RolloutConfig, run_rollouts
-from codekiln.tasks.datasets import read_tasks
+from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, synthesize
 

@@ -76,3 +76,33 @@ def test_cli_writes_the_report_and_prints_its_path(
     assert str(out.resolve()) in result.output.replace("\n", "") and "6 rollouts" in result.output
     missing = CliRunner().invoke(app, [str(tmp_path / "nothing"), "--out", str(out)])
     assert missing.exit_code != 0
+
+
+def test_headline_figures_are_per_model_with_controls_apart(
+    tasks_dir: Path, rollout_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    build_report([tasks_dir, *rollout_dirs.values()], out)
+    html = out.read_text()
+    models = {r["model"] for r in embedded(html)["rows"]} - {"oracle", "noop"}
+    assert len(models) == 2
+    # one headline block per model, none pooling models and controls together
+    assert html.count('data-testid="overall-resolved"') == len(models)
+    for model in models:
+        assert f'data-testid="model-{model}"' in html
+    oracle = re.search(r'data-testid="control-oracle">(.*?)</li>', html)
+    noop = re.search(r'data-testid="control-noop">(.*?)</li>', html)
+    assert oracle and "6/6 resolved" in oracle.group(1) and "as expected" in oracle.group(1)
+    assert noop and "0/3 resolved" in noop.group(1) and "NOT" not in noop.group(1)
+    # the controls enter no breakdown: the per-model chart names only models
+    chart = html.split('data-testid="chart-rate-model"', 1)[1].split("</svg>", 1)[0]
+    assert "oracle" not in chart and "noop" not in chart
+
+
+def test_only_controls_say_there_is_no_model(
+    tasks_dir: Path, rollout_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    build_report([tasks_dir, rollout_dirs["oracle"], rollout_dirs["noop"]], out)
+    html = out.read_text()
+    assert 'data-testid="no-models"' in html and 'data-testid="overall-resolved"' not in html

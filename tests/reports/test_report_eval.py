@@ -10,6 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from codekiln.cli.eval import app
+from codekiln.core.diffs import make_diff
+from codekiln.core.stage import TornTailWarning
 from codekiln.envs import load_env
 from codekiln.reports.eval import (
     RESULTS,
@@ -21,7 +23,6 @@ from codekiln.reports.eval import (
     read_predictions,
     read_results,
 )
-from codekiln.tasks.diffs import make_diff
 from codekiln.tasks.records import TaskRecord
 
 
@@ -191,3 +192,23 @@ def test_cli_evaluates_a_rollout_directory(rollout_dirs: dict[str, Path], tmp_pa
     assert (tmp_path / "e" / RESULTS).is_file()
     bad = CliRunner().invoke(app, ["--out", str(tmp_path / "e")])
     assert bad.exit_code != 0
+
+
+def test_a_torn_result_line_is_dropped_and_only_its_sample_regraded(
+    rollout_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "regraded"
+    evaluate_rollouts(rollout_dirs["noop"], out, regrade=True)
+    log = out / RESULTS
+    whole = log.read_text().splitlines()
+    log.write_text("\n".join(whole[:-1]) + "\n" + whole[-1][:40])  # what a crash mid-write leaves
+    graded: list[str] = []
+    with pytest.warns(TornTailWarning, match="dropped a partial last line"):
+        evaluate_rollouts(
+            rollout_dirs["noop"], out, regrade=True, on_result=lambda r, d, t: graded.append(r.instance_id)
+        )
+    assert graded == [json.loads(whole[-1])["instance_id"]]  # the torn sample alone, graded again
+    rows = [json.loads(line) for line in log.read_text().splitlines()]  # every line whole
+    assert sorted((r["instance_id"], r["sample"]) for r in rows) == sorted(
+        (json.loads(line)["instance_id"], json.loads(line)["sample"]) for line in whole
+    )

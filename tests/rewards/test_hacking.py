@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from codekiln.agents import Agent, AgentLimits, Trajectory
+from codekiln.core.diffs import parse_diff
 from codekiln.envs import EnvRecord
+from codekiln.grading import GradeResult, grade_patch, open_task_sandbox
 from codekiln.models.scripted import ScriptedModel
 from codekiln.rewards import Reward, compute_reward
 from codekiln.rollouts.controls import apply_command
 from codekiln.rollouts.engine import agent_patch
-from codekiln.tasks.diffs import parse_diff
-from codekiln.tasks.grade import GradeResult, grade_patch, open_task_sandbox
 from codekiln.tasks.records import TaskRecord
 
 MARK = "/testbed/ATTACK_RAN"

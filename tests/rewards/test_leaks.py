@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from codekiln.core.diffs import parse_diff
 from codekiln.core.protocols import ExecResult, Sandbox
 from codekiln.envs import EnvRecord
-from codekiln.tasks.diffs import parse_diff
-from codekiln.tasks.grade import open_task_sandbox
+from codekiln.grading import open_task_sandbox
 from codekiln.tasks.records import TaskRecord
 
 SCAN = (

@@ -7,8 +7,8 @@ import pytest
 
 from codekiln.agents.records import Step, Trajectory
 from codekiln.envs import EnvRecord
+from codekiln.grading import GradeResult, grade_patch
 from codekiln.rewards import Reward, RewardConfig, compute_reward, group_advantages, summarize
-from codekiln.tasks.grade import GradeResult, grade_patch
 from codekiln.tasks.records import TaskRecord
 
 BAD_PATCH = "diff --git a/nope.py b/nope.py\n--- a/nope.py\n+++ b/nope.py\n@@ -1 +1 @@\n-x\n+y\n"

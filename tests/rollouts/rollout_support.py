@@ -11,7 +11,7 @@ from pathlib import Path
 
 from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
-from codekiln.tasks.datasets import read_tasks
+from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, synthesize
 

@@ -10,7 +10,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from codekiln.cli.thirdparty import app
 from codekiln.core.errors import ConfigError
 from codekiln.envs import load_env
 from codekiln.models.scripted import ScriptedModel
@@ -116,3 +118,19 @@ def test_proxy_speaks_openai_and_records_each_exchange(tmp_path: Path) -> None:
     assert answers[1]["message"] == {"role": "assistant", "content": "just text"}
     rows = [json.loads(line) for line in (tmp_path / "log.jsonl").open()]
     assert [r["index"] for r in rows] == [0, 1] and rows[1]["codekiln"]["raw"] == "just text"
+
+
+def test_thirdparty_command_resumes_and_refuses_another_model(tasks_dir: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["mini-swe-agent", "--tasks", str(tasks_dir), "--out", str(tmp_path), "--limit", "1"]
+    first = runner.invoke(app, [*args, "--model", "oracle"])
+    assert first.exit_code == 0, first.output
+    assert first.output.strip().splitlines()[-1] == "resolved: 1/1"
+    again = runner.invoke(app, [*args, "--model", "oracle"])
+    assert (
+        again.exit_code == 0 and "0 new episodes" in again.output and "(1 from earlier runs)" in again.output
+    )
+    other = runner.invoke(app, [*args, "--model", "noop"])
+    assert isinstance(other.exception, ConfigError)
+    assert "model was 'oracle', now 'noop'" in other.exception.message
+    assert len(read_rollouts(tmp_path)) == 1

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from tasks_helpers import TOOLZ, fetch_sdist, git, make_checkout, run_pytest
 
-from codekiln.tasks.candidates import Candidate, Generation, generate_candidates
-from codekiln.tasks.entities import Entity, find_entities
-from codekiln.tasks.mutators import load_mutators
+from codekiln.tasks.frontend.candidates import Candidate, Generation, generate_candidates
+from codekiln.tasks.frontend.entities import Entity, find_entities
+from codekiln.tasks.frontend.mutators import load_mutators
 from codekiln.tasks.records import TaskRecord, Validation, hidden_tests_patch, task_from_candidate
 
 

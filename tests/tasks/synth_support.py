@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from codekiln.envs import EnvRecord, build_env
-from codekiln.tasks.candidates import Candidate
-from codekiln.tasks.coverage_map import CoverageMap, coverage_map
-from codekiln.tasks.entities import Entity
+from codekiln.tasks.frontend.candidates import Candidate
+from codekiln.tasks.frontend.entities import Entity
 from codekiln.tasks.synth import SynthConfig, plan_candidates
+from codekiln.tasks.validation.coverage_map import CoverageMap, coverage_map
 
 TOOLZ = "pypi:toolz==1.2.0"
 PLANTED = "toolz/tests/test_zz_planted_flaky.py"

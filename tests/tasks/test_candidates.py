@@ -8,11 +8,17 @@ from pathlib import Path
 import pytest
 from tasks_helpers import fetch_sdist, git, make_checkout
 
+from codekiln.core.diffs import changed_lines
 from codekiln.core.errors import TaskError
-from codekiln.tasks.candidates import Candidate, Generation, combine, generate_candidates, sample_combinations
-from codekiln.tasks.diffs import changed_lines
-from codekiln.tasks.entities import find_entities
-from codekiln.tasks.mutators import load_mutators
+from codekiln.tasks.frontend.candidates import (
+    Candidate,
+    Generation,
+    combine,
+    generate_candidates,
+    sample_combinations,
+)
+from codekiln.tasks.frontend.entities import find_entities
+from codekiln.tasks.frontend.mutators import load_mutators
 
 
 def _pick(gen: Generation, *names: str) -> list[Candidate]:

@@ -1,4 +1,4 @@
-"""Changed top-level statements (`tasks.chunks`): what they hold, when there is none, and that code
+"""Changed top-level statements (`tasks.validation.chunks`): what they hold, when there is none, and that code
 compiled from a chunk is the code of the whole file (the warm runner swaps it into live functions)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codekiln.tasks.chunks import changed_chunk, excerpt, top_level_spans
+from codekiln.tasks.validation.chunks import changed_chunk, excerpt, top_level_spans
 
 SOURCE = '''"""A module."""
 import functools

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from codekiln.core.diffs import make_diff, parse_diff
 from codekiln.core.errors import TaskError
-from codekiln.tasks.datasets import (
+from codekiln.tasks.export.datasets import (
     dedup,
     export_swebench,
     import_swebench,
@@ -18,7 +19,6 @@ from codekiln.tasks.datasets import (
     write_parquet_dataset,
     write_tasks,
 )
-from codekiln.tasks.diffs import make_diff, parse_diff
 from codekiln.tasks.records import TaskRecord, TaskSource
 
 

@@ -9,9 +9,9 @@ import pytest
 from tasks_helpers import git
 
 from codekiln.core import proc
+from codekiln.core.diffs import diff_hash, diff_stats, make_diff, parse_diff, render_diff, reverse_diff
 from codekiln.core.errors import TaskError
-from codekiln.tasks.diffs import diff_hash, diff_stats, make_diff, parse_diff, render_diff, reverse_diff
-from codekiln.tasks.patches import apply_diff, merge_patches
+from codekiln.core.patches import apply_diff, merge_patches
 
 FILE = "toolz/itertoolz.py"
 

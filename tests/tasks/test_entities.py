@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codekiln.core.errors import ConfigError, TaskError
-from codekiln.tasks.entities import LANGUAGES, Entity, find_entities, iter_source_files
+from codekiln.tasks.frontend.entities import LANGUAGES, Entity, find_entities, iter_source_files
 
 
 def test_toolz_entities(toolz_repo: Path, toolz_entities: list[Entity]) -> None:

@@ -19,8 +19,8 @@ from rollout_support import load, synth_tasks
 import codekiln.grading
 from codekiln.core.errors import TaskError
 from codekiln.envs import load_env
-from codekiln.tasks.harbor import export_harbor, export_harbor_task, to_toml
-from codekiln.tasks.harbor_payload import SHIPPED
+from codekiln.tasks.export.harbor import export_harbor, export_harbor_task, to_toml
+from codekiln.tasks.export.harbor_payload import SHIPPED
 from codekiln.tasks.records import TaskRecord
 
 PODMAN_PROBLEM = hs.podman_problem()

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from tasks_helpers import git
 
-from codekiln.tasks.candidates import Generation, generate_candidates
-from codekiln.tasks.diffs import reverse_diff
-from codekiln.tasks.entities import Entity, find_entities
-from codekiln.tasks.lang.python import iter_entity_nodes
-from codekiln.tasks.mutators import MUTATORS, Edit, Mutator, SourceFile, apply_edits, load_mutators
-from codekiln.tasks.patches import apply_diff
+from codekiln.core.diffs import reverse_diff
+from codekiln.core.patches import apply_diff
+from codekiln.tasks.frontend.candidates import Generation, generate_candidates
+from codekiln.tasks.frontend.entities import Entity, find_entities
+from codekiln.tasks.frontend.lang.python import iter_entity_nodes
+from codekiln.tasks.frontend.mutators import MUTATORS, Edit, Mutator, SourceFile, apply_edits, load_mutators
 
 ALL = MUTATORS.names()
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from tasks_helpers import git, run_pytest
 
+from codekiln.core.diffs import diff_hash, reverse_diff
 from codekiln.core.errors import TaskError
 from codekiln.core.records import append_jsonl, read_records
-from codekiln.tasks.candidates import Generation
-from codekiln.tasks.diffs import diff_hash, reverse_diff
+from codekiln.tasks.frontend.candidates import Generation
 from codekiln.tasks.records import (
     SWEBENCH_FIELDS,
     Difficulty,
@@ -130,7 +130,7 @@ def test_task_needs_failing_tests(toolz_generation: Generation) -> None:
 
 
 def test_tasks_with_collapsed_test_ids_are_named_on_load(tmp_path: Path, toolz_task: TaskRecord) -> None:
-    from codekiln.tasks.datasets import CollapsedIdsWarning, read_tasks
+    from codekiln.tasks.export.datasets import CollapsedIdsWarning, read_tasks
 
     old = toolz_task.model_copy(
         update={

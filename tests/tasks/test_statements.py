@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 
+from codekiln.core.diffs import changed_lines
 from codekiln.core.errors import TaskError
-from codekiln.tasks.diffs import changed_lines
-from codekiln.tasks.records import TaskRecord
-from codekiln.tasks.reproduce import failing_line, reproduction
-from codekiln.tasks.statements import (
+from codekiln.tasks.frontend.reproduce import failing_line, reproduction
+from codekiln.tasks.frontend.statements import (
     ModelStatementWriter,
     StatementWriter,
     TemplateStatementWriter,
@@ -30,6 +29,7 @@ from codekiln.tasks.statements import (
     template_statement,
     trim_message,
 )
+from codekiln.tasks.records import TaskRecord
 
 
 def test_template_from_real_pytest_output(toolz_task_parts: tuple[TaskRecord, str]) -> None:

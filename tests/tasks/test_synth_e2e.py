@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from codekiln.cli.synth import app as synth_app
 from codekiln.cli.tasks import app as tasks_app
 from codekiln.core.errors import ConfigError
-from codekiln.tasks.grade import grade_patch, open_task_sandbox, workspace_patch
+from codekiln.grading import grade_patch, open_task_sandbox, workspace_patch
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, SynthResult, read_decisions, synthesize
 
@@ -111,8 +111,11 @@ def test_tasks_cli_lists_shows_and_counts(synth_run: SynthResult, tasks: list[Ta
     assert shown.exit_code == 0 and tasks[0].FAIL_TO_PASS[0] in shown.output
     exported = runner.invoke(tasks_app, ["export", str(synth_run.out), "--format", "swebench"])
     assert exported.exit_code == 0, exported.output
-    rows = [json.loads(line) for line in (synth_run.out / "swebench.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (synth_run.out / "swebench/swebench.jsonl").read_text().splitlines()]
     assert [r["instance_id"] for r in rows] == [t.instance_id for t in tasks]
+    assert {r["repo"] for r in rows} == {"pytoolz/toolz"} and (
+        synth_run.out / "swebench" / rows[0]["git_repo"]
+    ).is_dir()
     assert json.loads(rows[0]["FAIL_TO_PASS"]) == tasks[0].FAIL_TO_PASS
 
 

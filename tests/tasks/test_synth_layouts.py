@@ -11,7 +11,7 @@ import pytest
 
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, read_decisions, synthesize
-from codekiln.tasks.validate import ValidateConfig, hidden_test_files
+from codekiln.tasks.validation.validate import ValidateConfig, hidden_test_files
 
 MODULE = '''
 def double(x):

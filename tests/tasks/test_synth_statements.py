@@ -8,11 +8,11 @@ from pathlib import Path
 
 from synth_support import TOOLZ
 
-from codekiln.tasks.datasets import read_tasks
+from codekiln.tasks.export.datasets import read_tasks
+from codekiln.tasks.frontend.statements import hidden_mentions, hidden_names
 from codekiln.tasks.records import TaskRecord
-from codekiln.tasks.statements import hidden_mentions, hidden_names
 from codekiln.tasks.synth import SynthConfig, synthesize
-from codekiln.tasks.validate import ValidateConfig
+from codekiln.tasks.validation.validate import ValidateConfig
 
 
 def _synth(out: Path, visible: bool) -> list[TaskRecord]:

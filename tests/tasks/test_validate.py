@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from synth_support import FIXTURE_TEST, PLANTED_TEST, planted_env, toolz_env, toolz_parts
 
+from codekiln.core.diffs import diff_hash, make_diff
 from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.grading import TestRun
-from codekiln.tasks.candidates import Candidate
-from codekiln.tasks.coverage_map import CoverageMap, touched_lines
-from codekiln.tasks.diffs import diff_hash, make_diff
-from codekiln.tasks.entities import Entity
+from codekiln.tasks.frontend.candidates import Candidate
+from codekiln.tasks.frontend.entities import Entity
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
-from codekiln.tasks.testexec import Job, JobResult, WarmExecutor
-from codekiln.tasks.validate import ValidateConfig, Validator, validate_candidates
+from codekiln.tasks.validation.coverage_map import CoverageMap, touched_lines
+from codekiln.tasks.validation.testexec import Job, JobResult, WarmExecutor
+from codekiln.tasks.validation.validate import ValidateConfig, Validator, validate_candidates
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import codekiln.tasks
+from codekiln.tasks import in_sandbox
 
 SUITE = """
 import pytest
@@ -31,7 +31,7 @@ def test_quiet_terminal_keeps_every_report_and_prints_no_progress(
     """Children write to /dev/null, so the runner silences the terminal reporter's per-test hooks:
     reports must still reach every other plugin (the runner's recorder here), and the progress line
     that a quiet session prints (`.F s`) must be gone."""
-    monkeypatch.syspath_prepend(str(Path(codekiln.tasks.__file__).parent))
+    monkeypatch.syspath_prepend(str(in_sandbox.FOLDER))
     import warm_runner
 
     (tmp_path / "test_planted.py").write_text(SUITE)
@@ -61,7 +61,7 @@ def test_rewritten_test_code_is_kept_by_content(
     """Re-collecting an unchanged test file reuses its rewritten code (pytest's pyc is not read
     again); a file changed to other bytes of the same size is read afresh, and assertions stay
     rewritten (the failure shows the compared values)."""
-    monkeypatch.syspath_prepend(str(Path(codekiln.tasks.__file__).parent))
+    monkeypatch.syspath_prepend(str(in_sandbox.FOLDER))
     import warm_runner
     from _pytest.assertion import rewrite
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from codekiln.agents.records import ExitReason, Observation, Step, StepUsage, Trajectory
 from codekiln.agents.scaffolds import SCAFFOLDS, Scaffold
 from codekiln.agents.tools import Submitted
+from codekiln.core import protocols
 from codekiln.core.errors import ContextTooLongError, ModelError, SandboxError
 from codekiln.core.protocols import Model, Sandbox
 
@@ -67,12 +68,13 @@ def sandbox_failure(err: Exception) -> SandboxError:
     if isinstance(err, SandboxError):
         return err
     return SandboxError(
-        f"sandbox operation failed: {err}", hint="check the sandbox backend (codekiln sandbox)"
+        f"sandbox operation failed: {err}",
+        hint="check the sandbox backend: `codekiln env test SPEC` runs the suite in a fresh one",
     )
 
 
-class Agent:
-    """A scaffold (or its registered name) plus limits; `run` plays one episode."""
+class Agent(protocols.Agent):
+    """A scaffold (or its registered name) plus limits; `run` plays one episode (the core `Agent`)."""
 
     def __init__(self, scaffold: Scaffold | str = "swe", limits: AgentLimits | None = None, **options: Any):
         self.scaffold = SCAFFOLDS.load(scaffold)(**options) if isinstance(scaffold, str) else scaffold

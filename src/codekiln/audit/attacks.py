@@ -26,8 +26,8 @@ from pathlib import Path, PurePosixPath
 
 from codekiln.audit import payloads as p
 from codekiln.audit import replacement as r
-from codekiln.tasks.diffs import make_diff, parse_diff
-from codekiln.tasks.grade import graded_files
+from codekiln.core.diffs import make_diff, parse_diff
+from codekiln.grading import graded_files
 from codekiln.tasks.records import TaskRecord
 
 CLASSES = {

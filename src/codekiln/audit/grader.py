@@ -23,11 +23,12 @@ from codekiln.audit.attacks import ATTACKS, EXPECTED, Attack, Target
 from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.records import Record, append_jsonl, iter_jsonl
 from codekiln.envs import EnvRecord, load_env
+from codekiln.grading import GradeResult, grade_patch, open_task_sandbox
 from codekiln.models.scripted import ScriptedModel
 from codekiln.rollouts.controls import apply_command
-from codekiln.rollouts.engine import agent_patch, load_task_list
+from codekiln.rollouts.engine import agent_patch
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.grade import GradeResult, grade_patch, open_task_sandbox
+from codekiln.tasks import load_tasks
 from codekiln.tasks.records import TaskRecord
 
 GRADER_RESULTS = "grader.jsonl"
@@ -125,7 +126,7 @@ def audit_grader(
 ) -> list[AttackResult]:
     """Run the chosen attacks on the first `limit` tasks through `paths`; return every result (resumed
     ones included). An attack the harness could not play is recorded as outcome "error"."""
-    task_list = load_task_list(tasks)[:limit]
+    task_list = load_tasks(tasks)[:limit]
     if not task_list:
         raise ConfigError(f"no tasks in {tasks}", hint="give a synth output directory (codekiln synth)")
     out.mkdir(parents=True, exist_ok=True)

@@ -9,11 +9,10 @@ codekiln formats list                    # tool-call chat formats
 from __future__ import annotations
 
 import importlib
-import sys
 
 import typer
 
-from codekiln.core.errors import CodekilnError
+from codekiln.cli.common import run
 
 app = typer.Typer(
     name="codekiln",
@@ -99,10 +98,4 @@ def version() -> None:
 def main() -> None:
     """Entry point: codekiln errors print their message and hint, and exit 1 without a traceback."""
     _register()
-    try:
-        app()
-    except CodekilnError as err:
-        typer.secho(f"error: {err.message}", fg="red", err=True)
-        if err.hint:
-            typer.echo(f"  hint: {err.hint}", err=True)
-        sys.exit(1)
+    run(app)

@@ -99,4 +99,6 @@ def rollouts(
 
 
 if __name__ == "__main__":
-    app()
+    from codekiln.cli.common import run
+
+    run(app)

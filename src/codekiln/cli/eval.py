@@ -118,4 +118,6 @@ def evaluate(
 
 
 if __name__ == "__main__":
-    app()
+    from codekiln.cli.common import run
+
+    run(app)

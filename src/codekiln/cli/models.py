@@ -23,51 +23,27 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from codekiln.core.config import merge_sources, state_dir
+from codekiln.cli.common import parse_options
+from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
 from codekiln.core.records import atomic_write_json
+from codekiln.models import BACKENDS
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 console = Console()
 
-SPEC_HELP = "Model spec BACKEND[:ARG][@URL]: embedded, embedded:FILE.gguf, openai[:NAME]@URL, transformers[:DIR], scripted:FILE.json."
+SPEC_HELP = "Model spec BACKEND[:ARG][@URL]: " + ", ".join(b.spec for b in BACKENDS.values()) + "."
 OPTION_HELP = (
     "Backend option key=value (repeatable), e.g. mode=raw, n_ctx=4096, timeout=30; or a YAML file of them."
 )
-
-_BACKENDS = [
-    (
-        "embedded",
-        "embedded[:FILE.gguf]",
-        "SmolLM2-135M-Instruct in-process (llama-cpp-python); ids + logprobs",
-        "format, n_ctx, n_threads, top_k, top_p, min_p, reuse_prefix",
-    ),
-    (
-        "openai",
-        "openai[:NAME]@URL",
-        "OpenAI-compatible server; native tool calling or raw completions",
-        "mode=native|raw, format, timeout, retries, backoff, api_key, tool_choice, logprobs, extra_body",
-    ),
-    (
-        "transformers",
-        "transformers[:DIR|FILE.gguf]",
-        "torch model (default: the embedded GGUF, dequantized); ids + logprobs",
-        "format, device, top_k, top_p",
-    ),
-    ("scripted", "scripted:FILE.json", "replays a list of outputs in order (tests, demos)", "format, cycle"),
-]
-
-
-def _options(option: list[str] | None) -> dict[str, Any]:
-    return merge_sources(option or [])
 
 
 @app.command("list")
 def list_backends() -> None:
     """Model backends, their spec syntax and options."""
     table = Table("backend", "spec", "what", "options (-o key=value)")
-    for row in _BACKENDS:
-        table.add_row(*row)
+    for name, backend in BACKENDS.items():
+        table.add_row(name, backend.spec, backend.what, backend.options)
     console.print(table)
     console.print(
         "All backends also take max_tokens, temperature and seed; all but native openai take format."
@@ -109,7 +85,7 @@ def chat(
     """Send one message (with optional tools) and show the raw output, the parsed calls and the usage."""
     from codekiln.models import make_model
 
-    options = _options(option)
+    options = parse_options(option)
     if format:
         options["format"] = format
     backend = make_model(model, max_tokens=max_tokens, temperature=temperature, seed=seed, **options)
@@ -198,7 +174,7 @@ def eval_formats(
 
         report = evaluate(
             model, names, limit=limit, max_tokens=max_tokens, temperature=temperature, seed=seed,
-            options=_options(option), on_turn=advance,
+            options=parse_options(option), on_turn=advance,
         )  # fmt: skip
     columns_ = ("format", "turns", "valid", "rate", "parse errors", "no call", "bad calls", "errors")
     table = Table(*columns_, title=f"format following: {model}")

@@ -40,4 +40,6 @@ def report(
 
 
 if __name__ == "__main__":
-    app()
+    from codekiln.cli.common import run
+
+    run(app)

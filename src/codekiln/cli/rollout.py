@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from codekiln.cli.common import parse_options
 from codekiln.core.errors import ConfigError
 from codekiln.rewards import RewardConfig
 from codekiln.rollouts.engine import RolloutConfig, RolloutStats, read_rollouts, run_rollouts
@@ -29,19 +28,6 @@ from codekiln.sandbox import DEFAULT_BACKEND
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, invoke_without_command=True)
 console = Console()
-
-
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """`key=value` pairs (values read as YAML) into backend options."""
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, eq, raw = pair.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(
-                f"bad model option {pair!r}", hint="write -o key=value, e.g. -o max_tokens=1024"
-            )
-        options[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-    return options
 
 
 def run_with_progress(config: RolloutConfig, redo: bool) -> RolloutStats:
@@ -82,7 +68,9 @@ def rollout(
     model: str = typer.Option(
         "embedded", "--model", "-m", help="model spec (see codekiln models), oracle or noop"
     ),
-    option: list[str] = typer.Option([], "--option", help="backend option key=value (repeatable)"),
+    option: list[str] = typer.Option(
+        [], "--option", help="backend option key=value (repeatable; dotted keys nest) or a YAML file of them"
+    ),
     scaffold: str = typer.Option("swe", help="agent scaffold: swe, mini or terminus"),
     format: str | None = typer.Option(None, "--format", "-f", help="chat format (default: the backend's)"),
     n: int = typer.Option(1, "--n", "-n", help="samples per task (one GRPO group)"),
@@ -136,12 +124,6 @@ def export(
 
 
 if __name__ == "__main__":
-    from codekiln.core.errors import CodekilnError
+    from codekiln.cli.common import run
 
-    try:
-        app()
-    except CodekilnError as err:
-        console.print(f"[red]error:[/] {err.message}")
-        if err.hint:
-            console.print(f"  hint: {err.hint}")
-        raise SystemExit(1) from None
+    run(app)

@@ -21,7 +21,7 @@ from rich.table import Table
 from codekiln.core.errors import ConfigError
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.synth import Funnel, SynthConfig, SynthProgress, SynthResult, synthesize
-from codekiln.tasks.validate import ValidateConfig
+from codekiln.tasks.validation.validate import ValidateConfig
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 console = Console()
@@ -147,12 +147,6 @@ def run_with_display(config: SynthConfig, *, redo: bool = False, export: str = "
 
 
 if __name__ == "__main__":
-    from codekiln.core.errors import CodekilnError
+    from codekiln.cli.common import run
 
-    try:
-        app()
-    except CodekilnError as err:
-        console.print(f"[red]error:[/] {err.message}")
-        if err.hint:
-            console.print(f"  hint: {err.hint}")
-        raise SystemExit(1) from None
+    run(app)

@@ -3,7 +3,7 @@
 codekiln tasks list out/toolz                 # one row per task
 codekiln tasks show out/toolz toolz.2fbed4f0.flip_comparison__1a2b3c4d5e
 codekiln tasks stats out/toolz                # the funnel; the last line is "N tasks valid"
-codekiln tasks export out/toolz --format harbor   # or hf (parquet), swebench (JSONL rows)
+codekiln tasks export out/toolz --format harbor   # or hf (parquet), swebench (rows + a git repo of buggy commits)
 """
 
 from __future__ import annotations
@@ -17,41 +17,17 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from codekiln.core.errors import ConfigError, TaskError
-from codekiln.core.records import iter_jsonl
-from codekiln.tasks.records import RejectedCandidate, TaskRecord
-from codekiln.tasks.synth import FUNNEL, REJECTED, TASKS, Funnel
+from codekiln.tasks import load_tasks, valid_tasks
+from codekiln.tasks.synth import read_funnel
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console()
 
 
-def load_tasks(out: Path) -> list[TaskRecord]:
-    path = Path(out) / TASKS if Path(out).is_dir() else Path(out)
-    if not path.is_file():
-        raise ConfigError(f"no tasks file at {path}", hint="give the --out directory of `codekiln synth`")
-    return [TaskRecord.model_validate(row) for row in iter_jsonl(path)]
-
-
-def valid_tasks(tasks: list[TaskRecord]) -> list[TaskRecord]:
-    """Tasks that are complete: failing tests, a gold patch, a bug patch, a statement; first of each id."""
-    seen: set[str] = set()
-    out = []
-    for task in tasks:
-        if task.instance_id in seen or not (
-            task.FAIL_TO_PASS and task.patch.strip() and task.problem_statement.strip()
-        ):
-            continue
-        if task.bug_patch and not task.bug_patch.strip():
-            continue
-        seen.add(task.instance_id)
-        out.append(task)
-    return out
-
-
 @app.command("list")
 def list_cmd(out: Path = typer.Argument(..., help="a synth output directory or tasks.jsonl")) -> None:
     """One row per task."""
-    tasks = load_tasks(out)
+    tasks = load_tasks(out, allow_empty=True)
     table = Table()
     for col in ("instance_id", "mutators", "F2P", "P2P", "difficulty", "hidden tests"):
         table.add_column(
@@ -77,7 +53,7 @@ def show(
     task_id: str = typer.Argument(..., help="instance id, candidate id, or a unique prefix of either"),
 ) -> None:
     """Everything about one task: statement, gold patch, tests."""
-    tasks = load_tasks(out)
+    tasks = load_tasks(out, allow_empty=True)
     hits = [t for t in tasks if t.instance_id == task_id or t.candidate_id == task_id]
     hits = hits or [
         t for t in tasks if t.instance_id.startswith(task_id) or (t.candidate_id or "").startswith(task_id)
@@ -110,21 +86,8 @@ def show(
 @app.command()
 def stats(out: Path = typer.Argument(..., help="a synth output directory")) -> None:
     """The funnel of a synthesis run. The last line is `N tasks valid`."""
-    tasks = load_tasks(out)
-    rejected = [RejectedCandidate.model_validate(row) for row in iter_jsonl(Path(out) / REJECTED)]
-    funnel = Funnel()
-    saved = Path(out) / FUNNEL
-    if saved.is_file():
-        old = Funnel.model_validate_json(saved.read_text())
-        funnel.entities, funnel.candidates, funnel.skipped_mutations = (
-            old.entities,
-            old.candidates,
-            old.skipped_mutations,
-        )
-    for task in tasks:
-        funnel.add(task)
-    for rejection in rejected:
-        funnel.add(rejection)
+    tasks = load_tasks(out, allow_empty=True)
+    funnel = read_funnel(out)
     from codekiln.cli.synth import print_funnel
 
     print_funnel(funnel)
@@ -141,18 +104,16 @@ def stats(out: Path = typer.Argument(..., help="a synth output directory")) -> N
 
 def export_tasks(out: Path, fmt: str) -> Path:
     """Export a directory's tasks as Harbor task folders, a Hugging Face parquet dataset or SWE-bench rows."""
-    from codekiln.tasks import export_harbor, export_swebench, write_parquet_dataset
+    from codekiln.tasks import export_harbor, export_swebench_bundle, write_parquet_dataset
 
-    tasks = valid_tasks(load_tasks(out))
+    tasks = valid_tasks(load_tasks(out, allow_empty=True))
     if fmt == "harbor":
         target = Path(out) / "harbor"
         export_harbor(tasks, target)
     elif fmt == "hf":
         target = write_parquet_dataset(tasks, Path(out) / "hf")
     elif fmt == "swebench":
-        target = Path(out) / "swebench.jsonl"
-        target.unlink(missing_ok=True)
-        export_swebench(target, tasks)
+        target = export_swebench_bundle(tasks, Path(out) / "swebench")
     else:
         raise ConfigError(f"unknown export format {fmt!r}", hint="choose harbor, hf or swebench")
     console.print(f"exported {len(tasks)} tasks to {target}")
@@ -163,7 +124,10 @@ def export_tasks(out: Path, fmt: str) -> Path:
 def export(
     out: Path = typer.Argument(..., help="a synth output directory"),
     fmt: str = typer.Option(
-        "swebench", "--format", "-f", help="harbor, hf (parquet) or swebench (JSONL rows)"
+        "swebench",
+        "--format",
+        "-f",
+        help="harbor, hf (parquet) or swebench (rows for swebench 5's harness + repos/*.git)",
     ),
 ) -> None:
     """Export the tasks for other tools."""

@@ -19,12 +19,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from codekiln.cli.rollout import parse_options
+from codekiln.cli.common import parse_options
 from codekiln.rewards import RewardConfig, summarize
-from codekiln.rollouts.engine import finished_pairs, load_task_list, read_rollouts
+from codekiln.rollouts.engine import finished_pairs, read_rollouts
 from codekiln.rollouts.records import Rollout
 from codekiln.rollouts.thirdparty import DEFAULT_CONFIG, run_mini_rollouts
 from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks import load_tasks
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
 console = Console()
@@ -42,7 +43,9 @@ def mini_swe_agent(
     model: str = typer.Option(
         "embedded", "--model", "-m", help="model spec (see codekiln models), oracle or noop"
     ),
-    option: list[str] = typer.Option([], "--option", help="backend option key=value (repeatable)"),
+    option: list[str] = typer.Option(
+        [], "--option", help="backend option key=value (repeatable; dotted keys nest) or a YAML file of them"
+    ),
     config: str = typer.Option(DEFAULT_CONFIG, help="mini-swe-agent config: a builtin name or a YAML path"),
     n: int = typer.Option(1, "--n", "-n", help="samples per task"),
     max_turns: int = typer.Option(50, help="model calls per episode (mini's step_limit)"),
@@ -53,7 +56,7 @@ def mini_swe_agent(
     redo: bool = typer.Option(False, "--redo", help="discard this directory's rollouts and start over"),
 ) -> None:
     """Run the real mini-swe-agent on tasks x N samples through codekiln's proxy and sandbox."""
-    todo = [t for t in load_task_list(tasks)[:limit] for s in range(n)]
+    todo = [t for t in load_tasks(tasks)[:limit] for s in range(n)]
     earlier = 0 if redo else len(finished_pairs(out))
     done: list[Rollout] = []
     columns = (TextColumn("[bold]mini-swe-agent[/]"), BarColumn(), MofNCompleteColumn(),

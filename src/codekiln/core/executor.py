@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, TypeVar
 
 from codekiln.core.errors import CodekilnError
-from codekiln.core.protocols import Outcome
+from codekiln.core.protocols import Executor, Outcome
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -43,7 +43,7 @@ def _call(fn: Callable[[T], U], item: T) -> tuple[U | None, dict[str, Any] | Non
         return None, _error_record(err), time.monotonic() - start
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Threads (default: stage work is mostly waiting on subprocesses) or processes, or inline at 1 worker."""
 
     def __init__(self, workers: int = 1, kind: Literal["thread", "process"] = "thread") -> None:
@@ -71,7 +71,7 @@ class LocalExecutor:
 EXECUTORS = {"local": LocalExecutor}
 
 
-def make_executor(workers: int = 1, kind: str = "local", **options: Any) -> LocalExecutor:
+def make_executor(workers: int = 1, kind: str = "local", **options: Any) -> Executor:
     """Build an executor by short name. Only 'local' exists today."""
     if kind not in EXECUTORS:
         raise CodekilnError(f"unknown executor {kind!r}", hint=f"choose one of: {', '.join(EXECUTORS)}")

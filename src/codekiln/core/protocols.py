@@ -1,11 +1,16 @@
-"""The core nouns of codekiln, named once. Implementations are plain classes elsewhere.
+"""The core nouns of codekiln, named once. Implementations are plain classes elsewhere; each protocol
+here has real implementers, which mypy checks against it.
 
-- `Sandbox`: an isolated, resettable workspace on a repository snapshot where commands run.
-- `Executor`: maps a stage function over many items (local pool now, Ray later).
-- `ChatFormat`: one tool-call chat template (render tools/calls/results, parse output, render tokens).
-- `Model`: a chat model (messages + tools -> assistant output), optionally token-level.
-- `Agent`: runs one episode on a task in a sandbox.
-- `Grader`: turns a sandbox state into test results and a reward.
+- `Sandbox`: an isolated, resettable workspace on a repository snapshot where commands run
+  (`codekiln.sandbox`: bwrap, podman, local).
+- `Executor`: maps a stage function over many items (`core.executor.LocalExecutor`).
+- `Model`: a chat model (messages + tools -> assistant output); `TokenModel` also works on token ids
+  (`codekiln.models`: embedded, openai, transformers, scripted).
+- `Agent`: runs one episode on a task in a sandbox with a model (`codekiln.agents.Agent`).
+
+Named elsewhere, next to what implements them: a chat format is the `codekiln.formats.ChatFormat` base
+class (every format subclasses it); the grader is a function, `codekiln.grading.grade_patch`, with the
+task and environment it reads named by `codekiln.grading.GradedTask` / `GradingEnv`.
 """
 
 from __future__ import annotations
@@ -108,41 +113,6 @@ class Executor(Protocol):
 
 
 @runtime_checkable
-class ChatFormat(Protocol):
-    """A tool-call chat template (implementations and the message/tool shapes: `codekiln.formats`).
-
-    `parse` returns a `codekiln.formats.ParsedTurn` or raises `FormatError` with a message for the model;
-    `render_tokens` gives (ids, loss_mask) with turn k's ids an exact prefix of turn k+1's.
-    """
-
-    name: str
-
-    def render_tools(self, tools: list[dict[str, Any]]) -> str: ...
-
-    def render_assistant(self, message: dict[str, Any]) -> str: ...
-
-    def render_tool_results(self, messages: list[dict[str, Any]]) -> str: ...
-
-    def render_prompt(
-        self,
-        messages: Sequence[dict[str, Any]],
-        tools: Sequence[dict[str, Any]] | None = None,
-        add_generation_prompt: bool = True,
-    ) -> str: ...
-
-    def parse(self, text: str, tools: list[dict[str, Any]] | None = None) -> Any: ...
-
-    def render_tokens(
-        self,
-        messages: Sequence[dict[str, Any]],
-        tools: Sequence[dict[str, Any]] | None,
-        tokenizer: Any,
-        *,
-        add_generation_prompt: bool = False,
-    ) -> tuple[list[int], list[int]]: ...
-
-
-@runtime_checkable
 class Model(Protocol):
     """A chat model: OpenAI-shaped messages + tool definitions in, one assistant turn out.
 
@@ -193,12 +163,11 @@ class TokenModel(Model, Protocol):
 
 @runtime_checkable
 class Agent(Protocol):
+    """Plays one episode: a task (a `TaskRecord` or anything with its statement) in a sandbox holding
+    the task's workspace, with a model; returns the episode's record (`codekiln.agents.Trajectory`).
+    Failures of the model or the sandbox end the episode and are recorded in it, never raised."""
+
     def run(self, task: Any, sandbox: Sandbox, model: Model) -> Any: ...
-
-
-@runtime_checkable
-class Grader(Protocol):
-    def grade(self, sandbox: Sandbox, task: Any) -> Any: ...
 
 
 @dataclass

@@ -1,8 +1,14 @@
 """Versioned records and the append-only JSONL files stages hand them off through.
 
 Every record a stage writes is a pydantic model with `schema_version`. Files are appended one whole line
-at a time and flushed + fsynced, so a crash (even `kill -9`) loses at most the line being written; readers
-skip a torn last line. `atomic_write_*` writes whole files via a temporary file and `os.replace`.
+at a time and flushed + fsynced, so a crash (even `kill -9`) loses at most the line being written.
+`atomic_write_*` writes whole files via a temporary file and `os.replace`.
+
+Torn tails: a stage's own logs are opened through `core.stage`, which drops a torn last line (under the
+stage's lock) before anything is appended, so every line stays whole. `append_jsonl` alone cannot tell a
+torn tail from another process's line still being written (files such as the snapshot catalog are
+appended to by several processes without a lock), so it never truncates: it only starts its row on a
+fresh line, and `iter_jsonl` skips a line that is not whole JSON.
 """
 
 from __future__ import annotations
@@ -51,7 +57,8 @@ def append_jsonl(path: str | Path, rows: Iterable[BaseModel | dict[str, Any]]) -
 
 
 def _repair_torn_tail(fd: int) -> None:
-    """If a previous writer died mid-line, end that line so the new row starts on its own line."""
+    """If the file does not end with a newline, start the new row on its own line (see the module
+    docstring: stage logs never get here with a torn tail; `core.stage` drops it first)."""
     size = os.fstat(fd).st_size
     if size == 0:
         return

@@ -88,6 +88,10 @@ class EnvRecord(Record):
             f", {c['skipped']} skipped" if c.get("skipped") else ""
         )
 
+    def open_sandbox(self, backend: str = DEFAULT_BACKEND) -> Sandbox:
+        """A fresh sandbox of this environment (`env_sandbox`); what the grader opens."""
+        return env_sandbox(self, backend)
+
 
 def env_sandbox(env: EnvRecord, backend: str = DEFAULT_BACKEND, *, limits: Limits | None = None) -> Sandbox:
     """A sandbox on the environment's snapshot with its venv at /opt/venv (read-only) and no network."""

@@ -13,6 +13,9 @@ follow vLLM's tool-parser names where one exists. `FORMATS` maps each name to it
 
 from __future__ import annotations
 
+from typing import Any
+
+from codekiln.core.errors import ConfigError
 from codekiln.core.registry import Registry
 from codekiln.formats.base import ChatFormat, ParsedTurn, Segment, Tokenizer, ToolCall
 
@@ -42,9 +45,17 @@ FORMATS = Registry(
 )
 
 
-def get_format(name: str) -> ChatFormat:
-    """A format instance by registered name or "package.module:Class" path."""
-    fmt: ChatFormat = FORMATS.load(name)()
+def get_format(name: str, **options: Any) -> ChatFormat:
+    """A format instance by registered name or "package.module:Class" path; `options` go to its constructor
+    (e.g. `get_format("xlam_qwen", calls_only=False)`, see each format's docstring)."""
+    cls = FORMATS.load(name)
+    try:
+        fmt: ChatFormat = cls(**options)
+    except TypeError as err:
+        raise ConfigError(
+            f"chat format {name!r} does not take the options {sorted(options)}: {err}",
+            hint="see the format module's docstring for the options it has",
+        ) from err
     return fmt
 
 

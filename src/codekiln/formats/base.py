@@ -201,6 +201,7 @@ class ChatFormat(ABC):
     default_system: ClassVar[str] = ""
     supports_reasoning: ClassVar[bool] = False
     call_separator: ClassVar[str] = "\n"  # between an assistant's text and its first call
+    calls_only: bool = False  # a turn with calls renders just the calls (for serving parsers that need that)
 
     # -- the format's own syntax ---------------------------------------------------------------------
     @abstractmethod
@@ -264,9 +265,18 @@ class ChatFormat(ABC):
         rest = rest[2:] if rest.startswith("\n\n") else rest.lstrip("\n")
         return inner, rest
 
+    def prepare(self, messages: Sequence[Message]) -> list[Message]:
+        """The messages as the family's template sees them before rendering (default: unchanged).
+
+        A format whose template derives something from the whole conversation (Kimi K2 numbers call ids
+        across it) rewrites it here; each message may depend only on the ones before it.
+        """
+        return list(messages)
+
     # -- the contract --------------------------------------------------------------------------------
     def render_assistant(self, message: Message) -> str:
-        content, calls = message_text(message), message_calls(message)
+        calls = message_calls(message)
+        content = "" if self.calls_only and calls else message_text(message)
         out = self.render_reasoning(message.get("reasoning_content")) if self.supports_reasoning else ""
         calls_text = self.render_calls(calls) if calls else ""
         sep = self.call_separator if content and calls_text else ""
@@ -290,7 +300,7 @@ class ChatFormat(ABC):
         add_generation_prompt: bool = True,
     ) -> list[Segment]:
         """The conversation as segments; each depends only on the messages before it."""
-        msgs, tool_list = list(messages), list(tools or [])
+        msgs, tool_list = self.prepare(messages), list(tools or [])
         system = None
         if msgs and msgs[0].get("role") == "system":
             system, msgs = message_text(msgs[0]), msgs[1:]

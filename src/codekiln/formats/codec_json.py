@@ -63,9 +63,10 @@ def call_from_obj(obj: Any, tools: list[Tool] | None, hint: str) -> ToolCall:
 
 
 def parse_tagged(
-    text: str, open_tag: str, close_tag: str, tools: list[Tool] | None, hint: str
+    text: str, open_tag: str, close_tag: str, tools: list[Tool] | None, hint: str, *, lists: bool = False
 ) -> tuple[int, list[ToolCall]]:
-    """Calls written as OPEN {json} CLOSE, one after another up to the end of `text`.
+    """Calls written as OPEN {json} CLOSE, one after another up to the end of `text` (with `lists`, a block
+    may also hold a JSON array of calls).
 
     Returns the index of the first OPEN (-1 if none) and the calls.
     """
@@ -82,7 +83,7 @@ def parse_tagged(
                 hint="put any text before your first tool call",
             )
         obj, end = decode_at(text, pos + len(open_tag), what="Your tool call", hint=hint)
-        calls.append(call_from_obj(obj, tools, hint))
+        calls += [call_from_obj(o, tools, hint) for o in (obj if lists and isinstance(obj, list) else [obj])]
         end = skip_ws(text, end)
         if not text.startswith(close_tag, end):
             raise FormatError(

@@ -9,6 +9,11 @@ Closing tags inside values: a value ends at the first closing tag that is *follo
 (the next parameter's opening tag or the end of the call), see `find_end`. So a string may contain
 `</parameter>` (or `</invoke>`, `</function>` ...) freely; only the exact sequence "closing tag, optional
 whitespace, an opening parameter tag" inside a value would be read as a boundary.
+
+Text between two calls: a call also ends at a closing tag followed by plain text (no markup of the format)
+and then the next call, the way vLLM's parsers split such replies into two calls (`call_end`). So a value
+cannot hold "end of call, plain text, start of call" verbatim; markup after the closing tag (as in a value
+quoting a whole call) keeps the value going.
 """
 
 from __future__ import annotations
@@ -32,6 +37,20 @@ def find_end(text: str, close: str, start: int, follow: re.Pattern[str]) -> int:
         if idx < 0 or follow.match(text, idx + len(close)):
             return idx
         pos = idx + 1
+
+
+def call_end(close: str, opener: str, markup: tuple[str, ...]) -> re.Pattern[str]:
+    """What may follow a call's last inner closing tag: `close`, then the next `opener` or the end of the
+    reply, with only whitespace or plain text (none of `markup`, which must include `opener`) in between."""
+    plain = "(?:(?!" + "|".join(re.escape(m) for m in markup) + ").)*?"
+    return re.compile(rf"\s*{re.escape(close)}{plain}(?:{re.escape(opener)}|\Z)", re.DOTALL)
+
+
+def next_call(text: str, pos: int, opener: str) -> int:
+    """Where the next call starts at or after `pos`, skipping plain text the way vLLM's parsers do (they
+    drop text between calls); -1 if no call follows (what remains is text after the last call)."""
+    pos = skip_ws(text, pos)
+    return pos if text.startswith(opener, pos) else text.find(opener, pos)
 
 
 _WS = re.compile(r"\s*")
@@ -104,15 +123,20 @@ def encode_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+# Type names tool schemas use besides JSON Schema's own, read the way vLLM's XML parsers read them.
+_TYPE_ALIASES = {"float": "number", "double": "number", "int": "integer", "bool": "boolean", "str": "string",
+                 "text": "string", "dict": "object", "list": "array"}  # fmt: skip
+
+
 def schema_types(schema: Any) -> set[str] | None:
     """The JSON types a parameter schema allows, or None when it does not say."""
     if not isinstance(schema, dict):
         return None
     kind = schema.get("type")
     if isinstance(kind, str):
-        return {kind}
+        return {_TYPE_ALIASES.get(kind, kind)}
     if isinstance(kind, list):
-        return {k for k in kind if isinstance(k, str)} or None
+        return {_TYPE_ALIASES.get(k, k) for k in kind if isinstance(k, str)} or None
     for key in ("anyOf", "oneOf"):
         if isinstance(schema.get(key), list):
             found = [schema_types(s) for s in schema[key]]

@@ -35,6 +35,10 @@ class DeepSeekV3(ChatFormat):
     def render_system(self, system: str | None, tools: list[Tool]) -> str:
         return self.turns.start + (self.system_text(system, tools) or "")
 
+    def system_text(self, system: str | None, tools: list[Tool]) -> str | None:
+        # vLLM's templates add the tool section after "\n\n" even when there is no system prompt
+        return (system or "") + (f"\n\n{self.render_tools(tools)}" if tools else "")
+
     def render_tools(self, tools: list[Tool]) -> str:
         listing = "\n".join(
             dumps({"type": "function", "function": f}) for f in tool_functions(tools).values()

@@ -7,7 +7,9 @@
     </｜DSML｜invoke>
     </｜DSML｜function_calls>
 
-The `string` attribute carries each value's type (raw text when "true", JSON when "false"). Framing follows
+The `string` attribute carries each value's type (raw text when "true", JSON when "false"); when the tool's
+schema rules out a string, the schema wins (string="true" with an integer parameter gives an integer), as in
+vLLM's parser. Framing follows
 DeepSeek's published V3.2 encoding (as mirrored in llama.cpp's template): tools as JSON in <functions> in
 the system prompt, `<｜User｜>...<｜Assistant｜></think>`, results as <function_results><result>...</result>
 blocks right after the assistant's turn, then `</think>` opens the next answer.
@@ -20,9 +22,25 @@ import re
 from typing import Any
 
 from codekiln.core.errors import FormatError
-from codekiln.formats.base import ChatFormat, Message, Tool, ToolCall, check_tool, tool_functions
+from codekiln.formats.base import (
+    ChatFormat,
+    Message,
+    Tool,
+    ToolCall,
+    check_tool,
+    strip_suffix,
+    tool_functions,
+)
 from codekiln.formats.codec_json import dumps
-from codekiln.formats.codec_xml import encode_value, find_end, skip_ws, snippet, split_params
+from codekiln.formats.codec_xml import (
+    decode_value,
+    encode_value,
+    find_end,
+    schema_types,
+    skip_ws,
+    snippet,
+    split_params,
+)
 from codekiln.formats.framing import DEEPSEEK, DS_ASSISTANT, DS_USER
 
 D = "｜DSML｜"
@@ -40,7 +58,7 @@ def _param_open(name: str) -> str:
 class DeepSeekV32(ChatFormat):
     name = "deepseekv32"
     turns = DEEPSEEK
-    call_separator = "\n\n"
+    call_separator = ""  # render_calls starts with the blank line itself
 
     def render_system(self, system: str | None, tools: list[Tool]) -> str:
         body = self.system_text(system, tools)
@@ -52,10 +70,14 @@ class DeepSeekV32(ChatFormat):
             "## Tools\n\nYou have access to a set of tools you can use to answer the user's question.\n"
             f'You can invoke functions by writing a "{CALLS_OPEN}" block like the following as part of your reply '
             f'to the user:\n{CALLS_OPEN}\n<{D}invoke name="$FUNCTION_NAME">\n<{D}parameter name="$PARAMETER_NAME" '
-            f'string="true|false">$PARAMETER_VALUE{PARAM_CLOSE}\n...\n{INVOKE_CLOSE}\n{CALLS_CLOSE}\n\n'
+            f'string="true|false">$PARAMETER_VALUE{PARAM_CLOSE}\n...\n{INVOKE_CLOSE}\n<{D}invoke name="$FUNCTION_NAME2">'
+            f"\n...\n{INVOKE_CLOSE}\n{CALLS_CLOSE}\n\n"
             "String and scalar parameters should be specified as is without any escaping or quotes, while lists "
             'and objects should use JSON format. The "string" attribute should be set to "true" for string type '
             'parameters and "false" for other types (numbers, booleans, arrays, objects).\n\n'
+            "If the thinking_mode is enabled, then after function results you should strongly consider outputting a "
+            f"thinking block. Here is an example:\n\n{CALLS_OPEN}\n...\n{CALLS_CLOSE}\n\n<function_results>\n...\n"
+            "</function_results>\n\n<think>...thinking about results</think>\n\n"
             f"Here are the functions available in JSONSchema format:\n<functions>{listing}\n</functions>"
         )
 
@@ -66,16 +88,18 @@ class DeepSeekV32(ChatFormat):
         return "</think>" if prev_role == "tool" else DS_ASSISTANT + "</think>"
 
     def render_calls(self, calls: list[ToolCall]) -> str:
+        """The template opens the block with a blank line even when there is no text before it."""
+
         def param(k: str, v: Any) -> str:
-            return f'<{D}parameter name="{k}" string="{str(isinstance(v, str)).lower()}">{encode_value(v)}{PARAM_CLOSE}'
+            return f'<{D}parameter name="{k}" string="{str(isinstance(v, str)).lower()}">{encode_value(v)}{PARAM_CLOSE}\n'
 
         invokes = "".join(
-            f'\n<{D}invoke name="{c.name}">\n'
-            + "\n".join(param(k, v) for k, v in c.arguments.items())
-            + f"\n{INVOKE_CLOSE}"
+            f'<{D}invoke name="{c.name}">\n'
+            + "".join(param(k, v) for k, v in c.arguments.items())
+            + f"{INVOKE_CLOSE}\n"
             for c in calls
         )
-        return f"{CALLS_OPEN}{invokes}\n{CALLS_CLOSE}"
+        return f"\n\n{CALLS_OPEN}\n{invokes}{CALLS_CLOSE}"
 
     def render_tool_results(self, messages: list[Message]) -> str:
         results = "".join(f"\n<result>{self.render_tool_result(m)}</result>" for m in messages)
@@ -90,6 +114,10 @@ class DeepSeekV32(ChatFormat):
         ):
             if key in args:
                 raise FormatError(f"Parameter {key!r} is given twice in the call to {name}.", hint=HINT)
+            types = schema_types(props.get(key))
+            if m.group(2) == "true" and types and "string" not in types:  # the schema wins, as in vLLM
+                args[key] = decode_value(raw, props.get(key), param=key, where=name)
+                continue
             try:
                 args[key] = raw if m.group(2) == "true" else json.loads(raw)
             except (ValueError, RecursionError) as err:
@@ -122,4 +150,4 @@ class DeepSeekV32(ChatFormat):
         rest = text[pos + len(CALLS_CLOSE) :]
         if rest.strip():
             raise FormatError(f"Nothing may follow {CALLS_CLOSE}, found {snippet(rest.strip())}.", hint=HINT)
-        return self.content_before(text, first), calls
+        return strip_suffix(text[:first], "\n\n"), calls

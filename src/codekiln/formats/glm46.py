@@ -35,12 +35,22 @@ from codekiln.formats.base import (
     tool_functions,
 )
 from codekiln.formats.codec_json import dumps
-from codekiln.formats.codec_xml import decode_params, encode_value, find_end, skip_ws, snippet, split_params
+from codekiln.formats.codec_xml import (
+    call_end,
+    decode_params,
+    encode_value,
+    find_end,
+    next_call,
+    skip_ws,
+    snippet,
+    split_params,
+)
 from codekiln.formats.framing import GLM
 
 OBSERVATION, USER = "<|observation|>", "<|user|>"
 HINT = "write <tool_call>NAME\n<arg_key>ARG</arg_key>\n<arg_value>VALUE</arg_value>\n</tool_call>"
-_CALL_END = re.compile(r"\s*(?:<tool_call>|\Z)")
+MARKUP = ("<tool_call>", "</tool_call>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>")
+_CALL_END = call_end("", "<tool_call>", MARKUP)
 _NAME_END = re.compile(r"\n|<arg_key>|</tool_call>")
 
 
@@ -123,11 +133,12 @@ class GLM46(ChatFormat):
             return text, []
         calls, pos = [], first
         while (pos := skip_ws(text, pos)) < len(text):
-            if not text.startswith("<tool_call>", pos):
+            at = next_call(text, pos, "<tool_call>")  # plain text between two calls is dropped, as vLLM does
+            if at < 0:
                 raise FormatError(
                     f"Nothing may follow the last </tool_call>, found {snippet(text[pos:])}.", hint=HINT
                 )
-            start = pos + len("<tool_call>")
+            start = at + len("<tool_call>")
             name_end = _NAME_END.search(text, start)
             name_stop = name_end.start() if name_end else len(text)
             name = text[start:name_stop].strip()

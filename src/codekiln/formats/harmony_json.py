@@ -1,15 +1,24 @@
 """harmony_json: OpenAI's harmony format (gpt-oss; vLLM parser `openai`). TypeScript tool definitions, JSON calls.
 
     <|start|>assistant<|channel|>analysis<|message|>REASONING<|end|>
-    <|start|>assistant<|channel|>commentary to=functions.NAME <|constrain|>json<|message|>{"a": 1}<|call|>
+    <|start|>assistant to=functions.NAME<|channel|>commentary json<|message|>{"a": 1}<|call|>
     <|start|>functions.NAME to=assistant<|channel|>commentary<|message|>RESULT<|end|>
     <|start|>assistant<|channel|>final<|message|>ANSWER<|return|>
 
 (one line per message here; there are no newlines between messages.) Tools go in the developer turn as a
-`namespace functions { type NAME = (_: {...}) => any; }` block. Reasoning is the analysis channel, text
-beside calls is a commentary preamble, a plain answer is the final channel. Departures, for prefix-stable
-history: the system turn has no current date, and a final answer keeps its `<|return|>` in history (the
-published renderer swaps it for `<|end|>`, which would re-tokenize the turn).
+`namespace functions { type NAME = (_: {...}) => any; }` block. Calls are written as gpt-oss's chat template
+writes them (recipient before the channel, content type `json`; vLLM rewrites history to this header too,
+"the format expected by GPT-OSS"); the parser also reads the `<|channel|>commentary to=functions.NAME
+<|constrain|>json` header of OpenAI's harmony guide. Reasoning is the analysis channel, text beside calls is a
+commentary preamble, a plain answer is the final channel.
+
+Departures from the template (listed and tested in tests/formats/template_specs.py): the system turn has no
+current date; every parallel call is written, one message each, and each result names its own call's
+function (the template keeps only a turn's first call); a result is written as is, not JSON-quoted (as
+vLLM's gpt-oss path, openai-harmony, writes it); text beside calls stays a commentary preamble in history
+(the template turns it into analysis and drops it once a final answer follows); reasoning and a final
+answer's `<|return|>` stay in history (the template drops old reasoning and swaps `<|return|>` for
+`<|end|>`), all so that history never re-tokenizes.
 """
 
 from __future__ import annotations
@@ -39,7 +48,7 @@ SYSTEM = (
     "You are ChatGPT, a large language model trained by OpenAI.\nKnowledge cutoff: 2024-06\n\nReasoning: medium"
     "\n\n# Valid channels: analysis, commentary, final. Channel must be included for every message."
 )
-HINT = "write <|channel|>commentary to=functions.NAME <|constrain|>json<|message|>{...}<|call|>"
+HINT = "write <|start|>assistant to=functions.NAME<|channel|>commentary json<|message|>{...}<|call|>"
 _AFTER = re.compile(r"\s*(?:<\|start\|>|\Z)")
 _CHANNEL = re.compile(r"<\|channel\|>\s*(\w+)")
 _RECIPIENT = re.compile(r"\bto=([^\s<]+)")
@@ -64,10 +73,10 @@ class HarmonyJson(ChatFormat):
 
     def render_system(self, system: str | None, tools: list[Tool]) -> str:
         note = "\nCalls to these tools must go to the commentary channel: 'functions'." if tools else ""
-        developer = ([f"# Instructions\n\n{system}"] if system else []) + (
-            [f"# Tools\n\n{self.render_tools(tools)}"] if tools else []
+        developer = (f"# Instructions\n\n{system}\n\n" if system else "") + (
+            f"# Tools\n\n{self.render_tools(tools)}" if tools else ""
         )
-        dev = self.turns.turn("developer", "\n\n".join(developer)) if developer else ""
+        dev = self.turns.turn("developer", developer) if developer else ""
         return self.turns.turn("system", SYSTEM + note) + dev
 
     def render_tools(self, tools: list[Tool]) -> str:
@@ -84,7 +93,7 @@ class HarmonyJson(ChatFormat):
 
     def render_calls(self, calls: list[ToolCall]) -> str:
         return (START + "assistant").join(
-            f"{CHANNEL}commentary to=functions.{c.name} <|constrain|>{self.constrain}{MESSAGE}{self.render_call_body(c)}<|call|>"
+            f" to=functions.{c.name}{CHANNEL}commentary {self.constrain}{MESSAGE}{self.render_call_body(c)}<|call|>"
             for c in calls
         )
 

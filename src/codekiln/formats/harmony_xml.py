@@ -1,6 +1,6 @@
 """harmony_xml: the harmony format (see harmony_json) with XML parameter blocks as call bodies.
 
-    <|start|>assistant<|channel|>commentary to=functions.NAME <|constrain|>xml<|message|><parameter=P>
+    <|start|>assistant to=functions.NAME<|channel|>commentary xml<|message|><parameter=P>
     VALUE
     </parameter>
     <|call|>

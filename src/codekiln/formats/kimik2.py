@@ -4,17 +4,20 @@
 
 Framing as Kimi K2's published template: `<|im_system|>tool_declare<|im_middle|>[tools JSON]<|im_end|>`, a
 system turn (Kimi's default when none is given), `<|im_user|>user<|im_middle|>`, `<|im_assistant|>assistant
-<|im_middle|>`, and each result as a `tool` turn starting "## Return of functions.NAME:N". Call ids must have
-the `functions.NAME:N` shape; other ids are rendered as `functions.NAME:i` (i = position in the turn), and
-results whose id is not of that shape are matched to calls by position.
+<|im_middle|>`, and each result as a `tool` turn starting "## Return of functions.NAME:N". As in Kimi-K2-Instruct's
+template, N counts calls across the whole conversation (the first call is 0, the first call of the next turn
+continues the count) whatever ids the messages carry, and results take the ids of the pending calls in order.
+A lone `render_assistant` (no conversation around it) keeps ids that already have the `functions.NAME:N` shape
+and numbers the others by position in the turn.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from codekiln.core.errors import FormatError
-from codekiln.formats.base import ChatFormat, Message, Tool, ToolCall, tool_functions
+from codekiln.formats.base import ChatFormat, Message, Tool, ToolCall, message_calls, tool_functions
 from codekiln.formats.codec_json import call_from_obj, decode_at, dumps
 from codekiln.formats.codec_xml import skip_ws, snippet
 from codekiln.formats.framing import KIMI
@@ -34,6 +37,28 @@ def kimi_id(call_id: str, name: str, index: int) -> str:
     )
 
 
+def numbered(messages: Sequence[Message]) -> list[Message]:
+    """The messages with call ids `functions.NAME:N` counted across the conversation, and each tool result
+    given the id of the oldest call still waiting for one (Kimi-K2-Instruct's template does both)."""
+    out: list[Message] = []
+    pending: list[str]
+    count, pending = 0, []
+    for msg in messages:
+        if msg.get("role") == "assistant" and msg.get("tool_calls"):
+            calls = []
+            for call in message_calls(msg):
+                call.id = f"functions.{call.name}:{count}"
+                count, pending = count + 1, [*pending, call.id]
+                calls.append(call.to_openai())
+            msg = {**msg, "tool_calls": calls}
+        elif msg.get("role") == "tool":
+            name = msg.get("name") or "unknown"
+            ident = pending.pop(0) if pending else f"functions.{name}:{count}"
+            msg = {**msg, "tool_call_id": ident, "name": ident.removeprefix("functions.").rpartition(":")[0]}
+        out.append(msg)
+    return out
+
+
 class KimiK2(ChatFormat):
     name = "kimik2"
     turns = KIMI
@@ -42,7 +67,12 @@ class KimiK2(ChatFormat):
 
     def render_system(self, system: str | None, tools: list[Tool]) -> str:
         declare = self.turns.turn("tool_declare", self.render_tools(tools)) if tools else ""
-        return declare + self.turns.turn("system", system if system is not None else self.default_system)
+        if system is None:  # the template's default system turn is followed by a newline (a Jinja artifact)
+            return declare + self.turns.turn("system", self.default_system) + "\n"
+        return declare + self.turns.turn("system", system)
+
+    def prepare(self, messages: Sequence[Message]) -> list[Message]:
+        return numbered(messages)
 
     def render_tools(self, tools: list[Tool]) -> str:
         return dumps([{"type": "function", "function": fn} for fn in tool_functions(tools).values()])

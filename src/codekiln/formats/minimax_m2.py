@@ -29,13 +29,24 @@ from codekiln.formats.base import (
     tool_functions,
 )
 from codekiln.formats.codec_json import dumps
-from codekiln.formats.codec_xml import decode_params, encode_value, find_end, skip_ws, snippet, split_params
+from codekiln.formats.codec_xml import (
+    call_end,
+    decode_params,
+    encode_value,
+    find_end,
+    next_call,
+    skip_ws,
+    snippet,
+    split_params,
+)
 from codekiln.formats.framing import MINIMAX
 
 OPEN, CLOSE = "<minimax:tool_call>", "</minimax:tool_call>"
 HINT = f'write {OPEN}\n<invoke name="NAME">\n<parameter name="ARG">VALUE</parameter>\n</invoke>\n{CLOSE}'
 _INVOKE = re.compile(r'<invoke name="([^"\n]*)">')
-_INVOKE_END = re.compile(r'\s*(?:<invoke name="|' + re.escape(CLOSE) + r"\s*(?:" + re.escape(OPEN) + r"|\Z))")
+MARKUP = (OPEN, CLOSE, "<invoke name=", "</invoke>", "<parameter name=", "</parameter>")
+_BLOCK_END = call_end(CLOSE, OPEN, MARKUP)
+_INVOKE_END = re.compile(r'\s*<invoke name="|' + _BLOCK_END.pattern, re.DOTALL)
 
 
 def _param_open(name: str) -> str:
@@ -47,6 +58,7 @@ class MiniMaxM2(ChatFormat):
     turns = MINIMAX
     default_system = "You are a helpful assistant."
     supports_reasoning = True
+    call_separator = ""  # render_calls starts with the newline itself
 
     def system_text(self, system: str | None, tools: list[Tool]) -> str | None:
         base = system if system is not None else self.default_system
@@ -78,12 +90,8 @@ class MiniMaxM2(ChatFormat):
         def params(args: dict[str, Any]) -> str:
             return "".join(f'<parameter name="{k}">{encode_value(v)}</parameter>\n' for k, v in args.items())
 
-        return (
-            OPEN
-            + "\n"
-            + "".join(f'<invoke name="{c.name}">\n{params(c.arguments)}</invoke>\n' for c in calls)
-            + CLOSE
-        )
+        invokes = "".join(f'<invoke name="{c.name}">\n{params(c.arguments)}</invoke>\n' for c in calls)
+        return f"\n{OPEN}\n{invokes}{CLOSE}"  # the template starts the block on a new line even after no text
 
     def render_tool_results(self, messages: list[Message]) -> str:
         blocks = "".join(f"\n<response>{self.render_tool_result(m)}</response>" for m in messages)
@@ -97,11 +105,12 @@ class MiniMaxM2(ChatFormat):
             return text, []
         calls, pos = [], first
         while (pos := skip_ws(text, pos)) < len(text):
-            if not text.startswith(OPEN, pos):
+            at = next_call(text, pos, OPEN)  # plain text between two blocks of calls is dropped, as vLLM does
+            if at < 0:
                 raise FormatError(
                     f"Nothing may follow the last {CLOSE}, found {snippet(text[pos:])}.", hint=HINT
                 )
-            pos += len(OPEN)
+            pos = at + len(OPEN)
             while not text.startswith(CLOSE, pos := skip_ws(text, pos)):
                 head = _INVOKE.match(text, pos)
                 if not head:
@@ -126,4 +135,4 @@ class MiniMaxM2(ChatFormat):
                 calls.append(ToolCall(name, decode_params([(k, v) for k, v, _ in pairs], props, name)))
                 pos = end + len("</invoke>")
             pos += len(CLOSE)
-        return self.content_before(text, first), calls
+        return strip_suffix(text[:first], "\n"), calls

@@ -2,12 +2,14 @@
 
 Tools are listed as JSON lines after "Available tools:" with two worked examples; each call is a JSON
 object wrapped in <tools></tools> (Qwen2.5-Coder's habit, unlike Qwen2.5's <tool_call>); results come back
-in one `tool` turn of <tool_response> blocks.
+in one `tool` turn of <tool_response> blocks. A <tools> block may also hold a JSON array of calls, as vLLM's
+Qwen2.5-Coder parser reads it. Whitespace as vLLM's template writes it: the text runs straight
+into the first call and every call block ends with a newline.
 """
 
 from __future__ import annotations
 
-from codekiln.formats.base import Message, Tool, tool_functions
+from codekiln.formats.base import ChatFormat, Message, Tool, ToolCall, tool_functions
 from codekiln.formats.codec_json import dumps
 from codekiln.formats.hermes import Hermes
 
@@ -25,6 +27,9 @@ class Qwen25Coder(Hermes):
     name = "qwen25_coder"
     default_system = "You are Qwen, a helpful assistant."
     open_tag, close_tag = "<tools>", "</tools>"
+    call_separator = ""
+    lists = True  # vLLM's Qwen2.5-Coder parser also reads <tools>[{...}, {...}]</tools>
+    render_system = ChatFormat.render_system
     hint = 'write each call as <tools>\n{"name": "<function-name>", "arguments": {...}}\n</tools>'
 
     def system_text(self, system: str | None, tools: list[Tool]) -> str | None:
@@ -34,6 +39,9 @@ class Qwen25Coder(Hermes):
     def render_tools(self, tools: list[Tool]) -> str:
         listing = "".join(dumps(fn) + "\n" for fn in tool_functions(tools).values())
         return f"Available tools:\n{listing}\n{EXAMPLES}"
+
+    def render_calls(self, calls: list[ToolCall]) -> str:
+        return "".join(f"{self.open_tag}\n{o}\n{self.close_tag}\n" for o in self.call_objects(calls))
 
     def render_tool_results(self, messages: list[Message]) -> str:
         blocks = "".join(

@@ -1,6 +1,6 @@
 """qwen3_coder: Qwen3-Coder's template. XML tool definitions, XML calls, ChatML framing.
 
-Faithful to the published Qwen3-Coder chat template (as in vLLM's tool_chat_template_qwen3coder.jinja):
+Written as Qwen3-Coder's published chat template writes it (checked against it in tests/formats):
 
     <tool_call>
     <function=NAME>
@@ -10,10 +10,12 @@ Faithful to the published Qwen3-Coder chat template (as in vLLM's tool_chat_temp
     </function>
     </tool_call>
 
-String values are raw (no escaping); other types are JSON and come back typed from the tool schema. Tool
-results are merged into one user turn of `<tool_response>` blocks. Parsing is strict: calls must be wrapped
-in <tool_call> (a bare <function=...> is an error, not silently left in the content) and nothing may
-follow the last </tool_call>.
+Text before the calls is followed by a blank line. String values are raw (no escaping); other types are
+JSON (`true`, `null`, where the template writes Python's `True`, `None`) and come back typed from the tool
+schema. Tool results are merged into one user turn of `<tool_response>` blocks. Parsing follows vLLM's
+`qwen3_coder` parser where it is unambiguous: plain text between two calls is dropped and both calls kept.
+It is stricter elsewhere, with an error the model can act on: calls must be wrapped in <tool_call> (a bare
+<function=...> is an error, not silently left in the content) and nothing may follow the last </tool_call>.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from codekiln.core.errors import FormatError
 from codekiln.formats.base import ChatFormat, Message, Tool, ToolCall, check_tool, tool_functions
 from codekiln.formats.codec_json import dumps
 from codekiln.formats.codec_xml import (
+    call_end,
     decode_params,
     encode_value,
     find_end,
+    next_call,
     skip_ws,
     snippet,
     split_params,
@@ -45,8 +49,20 @@ INSTRUCTIONS = (
     "call, but NOT after\n- If there is no function call available, answer the question like normal with "
     "your current knowledge and do not tell the user about function calls\n</IMPORTANT>"
 )
+CODER_INSTRUCTIONS = (
+    INSTRUCTIONS.replace("call a function", "call a tool", 1)
+    .replace(
+        "\nThis is the value for the second parameter\nthat can span\nmultiple lines\n", "\nvalue_2\n", 1
+    )
+    .replace(
+        "an inner <function=...></function> block must be nested within <tool_call></tool_call> XML tags",
+        "the tool calling block MUST begin with an opening <tool_call> tag and end with a closing </tool_call> tag.",
+        1,
+    )
+)
 _FUNC = re.compile(r"<function=([^<>\n]*)>")
-_CALL_END = re.compile(r"\s*</tool_call>\s*(?:<tool_call>|\Z)")
+MARKUP = ("<tool_call>", "</tool_call>", "<function=", "</function>", "<parameter=", "</parameter>")
+_CALL_END = call_end("</tool_call>", "<tool_call>", MARKUP)
 _CLOSED = re.compile(r"\s*</tool_call>")
 
 
@@ -73,36 +89,47 @@ def parse_params(body: str, name: str, tools: list[Tool] | None) -> dict[str, An
 
 
 def _xml_extra(key: str, value: Any) -> str:
-    return f"<{key}>{value if isinstance(value, str) else dumps(value)}</{key}>"
+    """An extra schema key as the template writes it: JSON for objects and arrays, Python's str otherwise."""
+    return f"\n<{key}>{dumps(value) if isinstance(value, dict | list) else value}</{key}>"
+
+
+def _extras(spec: Any, handled: tuple[str, ...]) -> str:
+    return (
+        "".join(_xml_extra(k, v) for k, v in spec.items() if k not in handled)
+        if isinstance(spec, dict)
+        else ""
+    )
 
 
 def xml_tools(tools: list[Tool]) -> str:
-    """Tool definitions as Qwen3-Coder's nested <function><name>...<parameters> XML."""
-    lines = ["<tools>"]
+    """Tool definitions as Qwen3-Coder's template writes them: nested <function><name>...<parameters> XML."""
+    out = "<tools>"
     for fn in tool_functions(tools).values():
-        lines.append(f"<function>\n<name>{fn['name']}</name>")
-        if fn.get("description"):
-            lines.append(f"<description>{str(fn['description']).strip()}</description>")
-        lines.append("<parameters>")
-        params = fn.get("parameters") or {}
-        for pname, spec in (params.get("properties") or {}).items():
-            lines.append(f"<parameter>\n<name>{pname}</name>")
-            lines += [_xml_extra(k, v) for k, v in spec.items()]
-            lines.append("</parameter>")
-        lines += [_xml_extra(k, v) for k, v in params.items() if k not in ("type", "properties")]
-        lines.append("</parameters>\n</function>")
-    lines.append("</tools>")
-    return "\n".join(lines)
+        out += f"\n<function>\n<name>{fn['name']}</name>"
+        if "description" in fn:
+            out += f"\n<description>{str(fn['description']).strip()}</description>"
+        out += "\n<parameters>"
+        params = fn.get("parameters")
+        props = params.get("properties") if isinstance(params, dict) else None
+        for pname, spec in (props if isinstance(props, dict) else {}).items():
+            out += f"\n<parameter>\n<name>{pname}</name>"
+            if "type" in spec:
+                out += f"\n<type>{spec['type']}</type>"
+            if "description" in spec:
+                out += f"\n<description>{str(spec['description']).strip()}</description>"
+            out += _extras(spec, ("name", "type", "description")) + "\n</parameter>"
+        out += _extras(params, ("type", "properties")) + "\n</parameters>"
+        out += _extras(fn, ("type", "name", "description", "parameters")) + "\n</function>"
+    return out + "\n</tools>"
 
 
 class Qwen3Coder(ChatFormat):
     name = "qwen3_coder"
     default_system = "You are Qwen, a helpful AI assistant that can interact with a computer to solve tasks."
+    call_separator = "\n\n"  # the template writes a blank line between the text and the first call
 
     def render_tools(self, tools: list[Tool]) -> str:
-        return (
-            f"# Tools\n\nYou have access to the following functions:\n\n{xml_tools(tools)}\n\n{INSTRUCTIONS}"
-        )
+        return f"# Tools\n\nYou have access to the following tools:\n\n{xml_tools(tools)}\n\n{CODER_INSTRUCTIONS}"
 
     def render_calls(self, calls: list[ToolCall]) -> str:
         return "\n".join(
@@ -126,12 +153,13 @@ class Qwen3Coder(ChatFormat):
             return text, []
         calls, pos = [], first
         while (pos := skip_ws(text, pos)) < len(text):
-            if not text.startswith("<tool_call>", pos):
+            at = next_call(text, pos, "<tool_call>")  # plain text between two calls is dropped, as vLLM does
+            if at < 0:
                 raise FormatError(
                     f"Nothing may follow the last </tool_call>, found {snippet(text[pos:])}.",
                     hint="put any explanation before your first tool call",
                 )
-            head = _FUNC.match(text, skip_ws(text, pos + len("<tool_call>")))
+            head = _FUNC.match(text, skip_ws(text, at + len("<tool_call>")))
             if not head or not head.group(1).strip():
                 raise FormatError(
                     "Start each tool call with <function=NAME> after <tool_call>.", hint=f"write {EXAMPLE}"

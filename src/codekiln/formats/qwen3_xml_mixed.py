@@ -1,15 +1,16 @@
-"""qwen3_xml_mixed: JSON tool definitions with Qwen3-Coder's XML calls (the Qwen3.5-style template).
+"""qwen3_xml_mixed: JSON tool definitions with Qwen3-Coder's XML calls (Qwen3.5's template).
 
-Tools are listed as one JSON object per line inside <tools>, calls are written exactly as in
-`qwen3_coder` (raw string values, JSON for other types, typed from the schema), results come back in one
-user turn of <tool_response> blocks. An optional `<think>...</think>` block before the answer carries the
-reasoning; it is rendered on every assistant turn (Qwen's template drops it from older turns, which would
-re-tokenize history).
+Tools are listed as one JSON object per line inside <tools>, calls are written exactly as in `qwen3_coder`
+(raw string values, JSON for other types, typed from the schema), results come back in one user turn of
+<tool_response> blocks, each on its own line. As in Qwen3.5's template (thinking on), the generation prompt
+ends with `<think>\\n`; the model writes its reasoning (possibly none), `\\n</think>\\n\\n`, then text and calls.
+The think block is kept on every assistant turn: the template keeps it only after the last user message,
+which is the whole of an agent episode, and drops it before (re-tokenizing history, see base).
 """
 
 from __future__ import annotations
 
-from codekiln.formats.base import Tool, tool_functions
+from codekiln.formats.base import Message, Tool, strip_prefix, strip_suffix, tool_functions
 from codekiln.formats.codec_json import dumps
 from codekiln.formats.qwen3_coder import INSTRUCTIONS, Qwen3Coder
 
@@ -29,3 +30,21 @@ class Qwen3XmlMixed(Qwen3Coder):
             dumps({"type": "function", "function": fn}) for fn in tool_functions(tools).values()
         )
         return f"# Tools\n\nYou have access to the following functions:\n\n<tools>\n{listing}\n</tools>\n\n{INSTRUCTIONS}"
+
+    def generation_prompt(self, prev_role: str) -> str:
+        return self.turns.opening("assistant") + "<think>\n"
+
+    def render_reasoning(self, reasoning: str | None) -> str:
+        return f"{reasoning or ''}\n</think>\n\n"
+
+    def split_reasoning(self, text: str) -> tuple[str | None, str]:
+        end = text.find("</think>")
+        if end < 0:
+            return None, text
+        return strip_suffix(text[:end], "\n"), strip_prefix(text[end + len("</think>") :], "\n\n")
+
+    def render_tool_results(self, messages: list[Message]) -> str:
+        blocks = "".join(
+            f"\n<tool_response>\n{self.render_tool_result(m)}\n</tool_response>" for m in messages
+        )
+        return f"{self.turns.opening('user')[:-1]}{blocks}{self.turns.close}"

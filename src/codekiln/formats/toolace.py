@@ -4,7 +4,8 @@
 
 `<|begin_of_text|>`, `<|start_header_id|>ROLE<|end_header_id|>\\n\\n...<|eot_id|>` turns; the system turn holds
 ToolACE's function-composition instructions, each tool as indented JSON, then the system message. Results
-are `ipython` turns holding {"output": text}. Values are Python literals (see codec_python).
+are `ipython` turns holding {"output": text}. Values are Python literals (see codec_python). Option `calls_only`
+as in llama4_pythonic (default True: the template and vLLM's `pythonic` parser both want the list alone).
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ class ToolAce(Llama4Pythonic):
     )
 
     def render_tools(self, tools: list[Tool]) -> str:
-        return "".join(json.dumps(fn, indent=4) + "\n\n" for fn in tool_functions(tools).values())
+        return "".join(
+            json.dumps({"type": "function", "function": fn}, indent=4, ensure_ascii=False) + "\n\n"
+            for fn in tool_functions(tools).values()
+        )
 
     def system_text(self, system: str | None, tools: list[Tool]) -> str | None:
         body = system if system is not None else self.default_system

@@ -1,11 +1,15 @@
 """JSON schema -> TypeScript, the way the harmony format (gpt-oss) declares tools in the developer turn.
 
+As gpt-oss's chat template writes it: a description is one `// ` line (a multi-line one keeps its later
+lines as they are), a default follows the type as `, // default: VALUE,` (VALUE as JSON, or as is for an
+enum).
+
 namespace functions {
 
 // Run a shell command.
 type bash = (_: {
 command: string,
-timeout?: number, // default: 30
+timeout?: number, // default: 30,
 }) => any;
 
 } // namespace functions
@@ -46,7 +50,7 @@ def ts_type(schema: Any) -> str:
 
 
 def _comment(text: Any) -> str:
-    return "".join(f"// {line}\n" for line in str(text).strip().splitlines())
+    return f"// {text}\n"
 
 
 def ts_fields(schema: dict[str, Any]) -> str:
@@ -55,8 +59,9 @@ def ts_fields(schema: dict[str, Any]) -> str:
     for name, spec in schema["properties"].items():
         spec = spec if isinstance(spec, dict) else {}
         out += _comment(spec["description"]) if spec.get("description") else ""
-        default = f" // default: {dumps(spec['default'])}" if "default" in spec else ""
-        out += f"{name}{'' if name in required else '?'}: {ts_type(spec)},{default}\n"
+        value = spec.get("default")
+        default = f", // default: {value if spec.get('enum') else dumps(value)}" if "default" in spec else ""
+        out += f"{name}{'' if name in required else '?'}: {ts_type(spec)}{default},\n"
     return out
 
 

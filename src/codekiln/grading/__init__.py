@@ -1,16 +1,50 @@
-"""Test grading: run tests in a sandbox, parse JUnit into status maps, classify before/after."""
+"""Test grading: run tests in a sandbox, parse JUnit into status maps, classify before/after, and the
+grader that validation, rollouts, rewards and evaluation all use (`grade_patch`).
+
+- `runner` (`run_tests`), `junit` (`parse_junit`), `classify` (FAIL_TO_PASS / PASS_TO_PASS, a pure
+  function of two status maps): the test runs themselves.
+- `grader` (`grade_patch`, `open_task_sandbox`, `workspace_patch`): does a patch resolve a task? Start
+  there; `graded` is its workspace, `patchrules` what a patch may touch, `scan` the static scan of
+  added code, `guard` the guarded test process. `subject` names what it reads of a task and an
+  environment.
+- `verifier`, `guard_check`, `guard_plugin`, `pathrules`, `scan`: shipped by file path into exported
+  tasks and test processes (standard library only).
+"""
 
 from codekiln.grading.classify import Classification, classify, resolved
+from codekiln.grading.grader import (
+    GradeResult,
+    grade_patch,
+    graded_files,
+    open_task_sandbox,
+    prepare_workspace,
+    restores_snapshot,
+    setup_patch,
+    workspace_patch,
+)
 from codekiln.grading.junit import JUnitReport, parse_junit
+from codekiln.grading.patchrules import GradePolicy
 from codekiln.grading.runner import TestCommand, TestRun, run_tests
+from codekiln.grading.subject import GradedTask, GradingEnv
 
 __all__ = [
     "Classification",
+    "GradePolicy",
+    "GradeResult",
+    "GradedTask",
+    "GradingEnv",
     "JUnitReport",
     "TestCommand",
     "TestRun",
     "classify",
+    "grade_patch",
+    "graded_files",
+    "open_task_sandbox",
     "parse_junit",
+    "prepare_workspace",
     "resolved",
+    "restores_snapshot",
     "run_tests",
+    "setup_patch",
+    "workspace_patch",
 ]

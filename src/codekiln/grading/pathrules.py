@@ -1,5 +1,5 @@
 """The rules for the files a graded change touched: standalone (standard library only), so the grader
-(`tasks.patchrules`, which adapts them to a snapshot directory) and an exported task's verifier
+(`grading.patchrules`, which adapts them to a snapshot directory) and an exported task's verifier
 (shipped beside it) judge a change with the same code.
 
     problem = reject_reason(rel, kind, data, executable, original_executable, policy)   # None, or why

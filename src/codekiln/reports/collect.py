@@ -24,8 +24,9 @@ from codekiln.audit.trajectories import Attempt
 from codekiln.core.errors import ConfigError
 from codekiln.reports.audit import is_audit_dir, load_audit
 from codekiln.reports.eval import RESULTS, SUMMARY, EvalResult, read_results, rollout_result, rollout_tasks
-from codekiln.rollouts.engine import ROLLOUTS, load_task_list, read_rollouts
+from codekiln.rollouts.engine import ROLLOUTS, read_rollouts
 from codekiln.rollouts.records import Rollout
+from codekiln.tasks import load_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import FUNNEL, TASKS, Funnel
 
@@ -190,7 +191,7 @@ def collect(paths: list[Path], *, tasks: list[Path] | None = None) -> ReportData
         )
     data, names = ReportData(), set[str]()
     for extra in tasks or []:
-        data.tasks.update({t.instance_id: t for t in load_task_list(extra)})
+        data.tasks.update({t.instance_id: t for t in load_tasks(extra)})
     for kind, path in found:
         name = _name(path, names)
         data.sources.append({"kind": kind, "path": str(path), "name": name})
@@ -200,9 +201,7 @@ def collect(paths: list[Path], *, tasks: list[Path] | None = None) -> ReportData
                 if (path / FUNNEL).is_file()
                 else Funnel()
             )
-            task_list = (
-                load_task_list(path) if (path / TASKS).is_file() and (path / TASKS).stat().st_size else []
-            )
+            task_list = load_tasks(path, allow_empty=True) if (path / TASKS).is_file() else []
             data.tasks.update({t.instance_id: t for t in task_list})
             repo = task_list[0].repo if task_list else ""
             data.synth.append(SynthRun(name, path, funnel, repo, len(task_list)))

@@ -7,12 +7,14 @@
 or `codekiln eval --tasks out/toolz --predictions preds.jsonl --out eval/` / `codekiln eval --rollouts runs/r1`.
 
 Predictions are JSON lines (or a JSON list) with `instance_id`, `model_name_or_path` and `model_patch`, as
-SWE-bench takes them. Each is graded by `tasks.grade.grade_patch` (the grader rollouts and validation use)
+SWE-bench takes them. Each is graded by `grading.grade_patch` (the grader rollouts and validation use)
 in a fresh sandbox. An instance listed several times for one model is several samples of it (numbered in
 file order), which is what pass@k is estimated from.
 
-The output directory holds `results.jsonl` (one `EvalResult` per sample, appended as each is graded, so a
-rerun skips what is already graded; `redo=True` starts over) and `summary.json` (an `EvalSummary`).
+The output directory, a `core.stage` directory (locked while a run writes to it; a torn last line is
+dropped with a warning and its sample graded again), holds `results.jsonl` (one `EvalResult` per sample,
+appended as each is graded, so a rerun skips what is already graded; `redo=True` starts over) and
+`summary.json` (an `EvalSummary`).
 
 Error classes, each with its reason kept in `EvalResult.reason`: `patch_failed` (git apply refused the
 patch), `rejected` (the patch broke a grader rule: binary or special files, git metadata, code that
@@ -32,8 +34,9 @@ from typing import Any
 
 from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.executor import LocalExecutor
-from codekiln.core.records import append_jsonl, atomic_write_json
+from codekiln.core.stage import Layout, Stage, open_stage
 from codekiln.envs import EnvRecord, load_env
+from codekiln.grading import GradeResult, grade_patch
 from codekiln.reports.results import (
     DIMENSIONS,
     ERROR_CLASSES,
@@ -49,15 +52,22 @@ from codekiln.reports.results import (
     summarize_results,
 )
 from codekiln.rollouts.engine import MANIFEST as ROLLOUT_MANIFEST
-from codekiln.rollouts.engine import load_task_list, read_rollouts
+from codekiln.rollouts.engine import read_rollouts
 from codekiln.rollouts.records import Rollout
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.grade import GradeResult, grade_patch
+from codekiln.tasks import load_tasks
 from codekiln.tasks.records import TaskRecord
+
+LAYOUT = Layout("results", logs=(RESULTS,), derived=(SUMMARY,))
 
 
 def _tasks_by_id(tasks: Path) -> dict[str, TaskRecord]:
-    return {t.instance_id: t for t in load_task_list(tasks)}
+    return {t.instance_id: t for t in load_tasks(tasks)}
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str, int]:
+    """The (instance_id, model, sample) a result row is for: what makes it finished work."""
+    return str(row["instance_id"]), str(row["model"]), int(row.get("sample", 0))
 
 
 def _envs_for(tasks: Iterable[TaskRecord]) -> dict[str, EnvRecord]:
@@ -82,7 +92,7 @@ def _quiet(result: EvalResult, done: int, total: int) -> None:
 
 def _grade_all(
     jobs: list[tuple[TaskRecord, str, EvalResult]],
-    out: Path,
+    stage: Stage,
     workers: int,
     backend: str,
     on_result: ResultFn,
@@ -119,7 +129,7 @@ def _grade_all(
             )  # fmt: skip
         else:
             value = outcome.value
-        append_jsonl(out / RESULTS, [value])
+        stage.append(RESULTS, [value])
         on_result(value, done, len(jobs))
 
 
@@ -137,10 +147,6 @@ def evaluate_predictions(
     """Grade every prediction (resuming `out`), then write and return the summary. `timeout` caps each
     test run in seconds (default: the environment's own limit)."""
     start = time.monotonic()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if redo:
-        (out / RESULTS).unlink(missing_ok=True)
     preds = read_predictions(predictions)  # a malformed file fails before anything is loaded or graded
     by_id = _tasks_by_id(tasks)
     unknown = sorted({p.instance_id for p in preds if p.instance_id not in by_id})
@@ -150,21 +156,21 @@ def evaluate_predictions(
             f"(e.g. {unknown[0]!r}; the tasks are e.g. {next(iter(by_id), 'none')!r})",
             hint="give the tasks directory the predictions were made for (--tasks)",
         )
-    done = {r.key for r in read_results(out)}
-    jobs = [
-        (by_id[p.instance_id], p.model_patch,
-         EvalResult(instance_id=p.instance_id, model=p.model_name_or_path, sample=p.sample, outcome="error",
-                    empty_patch=not p.model_patch.strip()))
-        for p in preds
-        if p.instance_id in by_id and (p.instance_id, p.model_name_or_path, p.sample) not in done
-    ]  # fmt: skip
-    _grade_all(jobs, out, workers, backend, on_result, timeout)
-    wanted = {(p.instance_id, p.model_name_or_path, p.sample) for p in preds}
-    results = [r for r in read_results(out) if r.key in wanted]
-    summary = summarize_results(
-        results, str(predictions), unknown_instances=unknown, duration_s=round(time.monotonic() - start, 3)
-    )
-    atomic_write_json(out / SUMMARY, summary)
+    with open_stage(Path(out), LAYOUT, redo=redo) as stage:
+        done = stage.finished(RESULTS, _key)
+        jobs = [
+            (by_id[p.instance_id], p.model_patch,
+             EvalResult(instance_id=p.instance_id, model=p.model_name_or_path, sample=p.sample,
+                        outcome="error", empty_patch=not p.model_patch.strip()))
+            for p in preds
+            if p.instance_id in by_id and (p.instance_id, p.model_name_or_path, p.sample) not in done
+        ]  # fmt: skip
+        _grade_all(jobs, stage, workers, backend, on_result, timeout)
+        wanted = {(p.instance_id, p.model_name_or_path, p.sample) for p in preds}
+        results = [r for r in read_results(stage.out) if r.key in wanted]
+        seconds = round(time.monotonic() - start, 3)
+        summary = summarize_results(results, str(predictions), unknown_instances=unknown, duration_s=seconds)
+        stage.write(SUMMARY, summary)
     return summary
 
 
@@ -220,39 +226,38 @@ def evaluate_rollouts(
     start = time.monotonic()
     rollout_dir = Path(rollout_dir)
     out = Path(out) if out else rollout_dir / "eval"
-    out.mkdir(parents=True, exist_ok=True)
     rollouts = read_rollouts(rollout_dir)
     if not rollouts:
         raise ConfigError(
             f"no rollouts in {rollout_dir}", hint="run some first: codekiln rollout --tasks DIR --out DIR"
         )
     by_id = rollout_tasks(rollout_dir, tasks)
-    if not regrade or redo:
-        (out / RESULTS).unlink(missing_ok=True)
-    if not regrade:
-        append_jsonl(out / RESULTS, [rollout_result(r, by_id.get(r.instance_id)) for r in rollouts])
-    else:
-        missing = sorted({r.instance_id for r in rollouts} - set(by_id))
-        if missing:
-            raise ConfigError(
-                f"regrading needs the tasks of {len(missing)} instances, e.g. {missing[0]}",
-                hint="pass --tasks with the synth directory the rollouts were run on",
-            )
-        done = {r.key for r in read_results(out)}
-        jobs = []
-        for r in rollouts:
-            if (r.instance_id, r.model, r.sample) in done:
-                continue
-            template = rollout_result(r, by_id[r.instance_id])
-            if template.masked and r.grade is None:  # the episode itself failed: nothing to regrade
-                append_jsonl(out / RESULTS, [template])
-                continue
-            jobs.append((by_id[r.instance_id], r.patch, template))
-        _grade_all(jobs, out, workers, backend, on_result, timeout)
-    summary = summarize_results(
-        read_results(out), str(rollout_dir), duration_s=round(time.monotonic() - start, 3)
-    )
-    atomic_write_json(out / SUMMARY, summary)
+    # Without --regrade the results are rebuilt from the stored grades every time.
+    with open_stage(out, LAYOUT, redo=redo or not regrade) as stage:
+        if not regrade:
+            stage.append(RESULTS, [rollout_result(r, by_id.get(r.instance_id)) for r in rollouts])
+        else:
+            missing = sorted({r.instance_id for r in rollouts} - set(by_id))
+            if missing:
+                raise ConfigError(
+                    f"regrading needs the tasks of {len(missing)} instances, e.g. {missing[0]}",
+                    hint="pass --tasks with the synth directory the rollouts were run on",
+                )
+            done = stage.finished(RESULTS, _key)
+            jobs = []
+            for r in rollouts:
+                if (r.instance_id, r.model, r.sample) in done:
+                    continue
+                template = rollout_result(r, by_id[r.instance_id])
+                if template.masked and r.grade is None:  # the episode itself failed: nothing to regrade
+                    stage.append(RESULTS, [template])
+                    continue
+                jobs.append((by_id[r.instance_id], r.patch, template))
+            _grade_all(jobs, stage, workers, backend, on_result, timeout)
+        summary = summarize_results(
+            read_results(out), str(rollout_dir), duration_s=round(time.monotonic() - start, 3)
+        )
+        stage.write(SUMMARY, summary)
     return summary
 
 

@@ -30,7 +30,8 @@ from codekiln.reports.audit import audit_body
 from codekiln.reports.charts import Bar, Stack, bars, funnel, histogram, stacked
 from codekiln.reports.collect import ReportData, collect
 from codekiln.reports.eval import DIMENSIONS, EvalResult
-from codekiln.reports.stats import RateSummary, Scored, breakdown, summarize
+from codekiln.reports.stats import RateSummary, breakdown, summarize
+from codekiln.rollouts.controls import CONTROLS
 
 MAX_ERRORS_LISTED = 50
 
@@ -115,35 +116,74 @@ def synthesis_section(data: ReportData) -> str:
 
 
 def rates_section(data: ReportData) -> str:
+    """Headline figures per model, never pooled across models; the controls (oracle, noop) shown apart as
+    pipeline checks with what they are expected to score, and left out of every breakdown."""
     results = [r for _, r in data.results]
     if not results:
         return _section("rates", "Resolved rates", ['<p class="empty">No rollouts or evaluations given.</p>'])
-    overall = summarize(results)
-    body = [_overall(overall)]
-    rows: list[Scored] = [r for _, r in data.results]
-    by_run: dict[str, RateSummary] = {}
-    for run in dict.fromkeys(name for name, _ in data.results):
-        by_run[run] = summarize([r for name, r in data.results if name == run])
+    models = [r for _, r in data.results if r.model not in CONTROLS]
+    controls = [r for r in results if r.model in CONTROLS]
+    body = [_per_model(models), _controls(controls)]
     body.append('<div class="row">')
-    body.append(_figure("per run", _rate_bars(by_run, "chart-rate-run")))
+    by_run: dict[str, RateSummary] = {}
+    for run in dict.fromkeys(name for name, r in data.results if r.model not in CONTROLS):
+        by_run[run] = summarize([r for name, r in data.results if name == run and r.model not in CONTROLS])
+    if by_run:
+        body.append(_figure("per run (models only)", _rate_bars(by_run, "chart-rate-run")))
     for dim in DIMENSIONS:
-        groups = breakdown(rows, lambda row, dim=dim: row.groups(dim))  # type: ignore[attr-defined, misc]
+        groups = breakdown(models, lambda row, dim=dim: row.groups(dim))  # type: ignore[attr-defined, misc]
         if groups:
-            body.append(_figure(f"per {dim}", _rate_bars(groups, f"chart-rate-{dim}")))
-    if overall.pass_at_k:
-        ks = [Bar(f"pass@{k}", v) for k, v in overall.pass_at_k.items()]
-        body.append(_figure("pass@k (unbiased estimator)", bars(ks, testid="chart-pass-at-k", percent=True)))
+            body.append(_figure(f"per {dim} (models only)", _rate_bars(groups, f"chart-rate-{dim}")))
+    ks = [
+        Bar(f"{name} pass@{k}", v)
+        for name, s in breakdown(models, lambda row: [row.model]).items()  # type: ignore[attr-defined]
+        for k, v in s.pass_at_k.items()
+    ]
+    if ks:
+        body.append(
+            _figure("pass@k per model (unbiased estimator)", bars(ks, testid="chart-pass-at-k", percent=True))
+        )
     body.append("</div>")
     body.append(_errors(results))
-    note = "Resolved / graded samples; masked samples (infrastructure failures) are left out of every rate."
+    note = (
+        "Resolved / graded samples, per model; masked samples (infrastructure failures) are left out of every "
+        "rate. Controls check the pipeline and never enter a model's figures or a breakdown."
+    )
     return _section("rates", "Resolved rates", body, note)
+
+
+def _per_model(rows: list[EvalResult]) -> str:
+    if not rows:
+        return '<p class="empty" data-testid="no-models">Only controls were given: no model to report.</p>'
+    parts = []
+    for name, s in breakdown(rows, lambda row: [row.model]).items():  # type: ignore[attr-defined]
+        parts.append(f'<h3 data-testid="model-{escape(name)}">{escape(name)}</h3>{_overall(s)}')
+    return "".join(parts)
+
+
+def _controls(rows: list[EvalResult]) -> str:
+    """One line per control: its rate next to the rate a working pipeline gives (oracle 100%, noop 0%)."""
+    if not rows:
+        return ""
+    items = []
+    for name, s in breakdown(rows, lambda row: [row.model]).items():  # type: ignore[attr-defined]
+        expected = 1.0 if name == "oracle" else 0.0
+        ok = s.rate is None or s.rate == expected
+        rate = f"{s.resolved}/{s.graded}" + (f", {s.masked} masked" if s.masked else "")
+        flag = "as expected" if ok else "NOT as expected: the pipeline, not a model, is at fault"
+        items.append(
+            f'<li data-testid="control-{escape(name)}"><b>{escape(name)}</b>: {escape(rate)} resolved '
+            f"(a working pipeline gives {100 * expected:.0f}%): {escape(flag)}</li>"
+        )
+    return f'<div class="controls"><h3>Controls</h3><ul>{"".join(items)}</ul></div>'
 
 
 def _overall(s: RateSummary) -> str:
     rate = f"{100 * s.rate:.1f}%" if s.rate is not None else "–"
     ci = f"95% CI {100 * (s.ci_low or 0):.1f}–{100 * (s.ci_high or 0):.1f}%" if s.rate is not None else ""
+    passk = ", ".join(f"pass@{k} {100 * v:.1f}%" for k, v in s.pass_at_k.items())
     cards = [("resolved", rate, ci), ("graded samples", str(s.graded), f"{s.resolved} resolved"),
-             ("instances", str(s.instances), ""), ("masked", str(s.masked), "infrastructure failures")]  # fmt: skip
+             ("instances", str(s.instances), passk), ("masked", str(s.masked), "infrastructure failures")]  # fmt: skip
     inner = "".join(
         f'<div class="card"><div class="k">{escape(k)}</div><div class="v" data-testid="overall-{escape(k.replace(" ", "-"))}">'
         f'{escape(v)}</div><div class="muted">{escape(sub)}</div></div>'

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 
 from codekiln.core.errors import ConfigError
 from codekiln.core.records import Record, iter_jsonl
+from codekiln.grading import GradeResult
 from codekiln.reports.stats import RateSummary, Scored, breakdown, summarize
-from codekiln.tasks.grade import GradeResult
 from codekiln.tasks.records import TaskRecord
 
 RESULTS, SUMMARY = "results.jsonl", "summary.json"

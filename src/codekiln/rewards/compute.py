@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from codekiln.agents.records import Trajectory
 from codekiln.core.records import Record
-from codekiln.tasks.grade import GradeResult
+from codekiln.grading import GradeResult
 from codekiln.tasks.records import TaskRecord
 
 INFRA_EXITS = frozenset({"model_error", "sandbox_error"})

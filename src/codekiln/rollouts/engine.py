@@ -4,18 +4,19 @@
     summary.resolved, summary.graded, summary.masked        # `codekiln rollout` prints "resolved: X/Y"
 
 For each (task, sample), on one of `workers` threads (each holding one sandbox at a time):
-1. a sandbox of the task's environment in the agent's starting state (`tasks.grade.open_task_sandbox`:
+1. a sandbox of the task's environment in the agent's starting state (`grading.open_task_sandbox`:
    bug applied, hidden tests removed);
 2. an `Agent` episode with the model (`models.make_model(spec)`, one instance per worker thread, seeded
    per sample; or the `oracle` / `noop` control policy built for the task). Every step is appended to
    `episodes/<instance_id>/<sample>.partial.jsonl` as it happens;
-3. the agent's change (`workspace_patch`) graded by `tasks.grade.grade_patch` in a FRESH sandbox, never
+3. the agent's change (`workspace_patch`) graded by `grading.grade_patch` in a FRESH sandbox, never
    the one the agent used;
 4. the reward (`rewards.compute_reward`), then one `Rollout` line appended (fsynced) to `rollouts.jsonl`
    and the partial file removed.
 
-Resuming: rerun the same command after any interruption (Ctrl-C, `kill -9`, a crash). Pairs already in
-`rollouts.jsonl` are skipped; an episode that was interrupted has no line there and restarts from
+Resuming: rerun the same command after any interruption (Ctrl-C, `kill -9`, a crash); the directory is a
+`core.stage` directory (locked while a run writes to it; a torn last line is dropped with a warning and
+its episode run again). Pairs already in `rollouts.jsonl` are skipped; an episode that was interrupted has no line there and restarts from
 scratch (its partial file is overwritten), so no pair is ever written twice. `n` and `limit` may be
 raised between runs; the model, scaffold, format, turn limit, temperature and seed may not
 (`manifest.json`), unless `redo` starts the directory over. Infrastructure failures (sandbox, model
@@ -26,7 +27,6 @@ first episode, and a run whose every episode so far failed for one such cause st
 from __future__ import annotations
 
 import hashlib
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -37,22 +37,25 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from codekiln.agents import SCAFFOLDS, Agent, AgentLimits, Step, Trajectory
+from codekiln.core.diffs import make_diff, parse_diff
 from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.executor import LocalExecutor
 from codekiln.core.protocols import Model, Sandbox
-from codekiln.core.records import Record, append_jsonl, atomic_write_json
+from codekiln.core.records import append_jsonl
+from codekiln.core.stage import Stage, StageManifest, open_stage
 from codekiln.envs import EnvRecord, load_env
 from codekiln.formats import get_format
+from codekiln.grading import grade_patch, graded_files, open_task_sandbox
 from codekiln.models import DEFAULT_FORMAT, make_model
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.controls import control_model, is_control
 from codekiln.rollouts.infra import infra_stop_cause, probe_model
 from codekiln.rollouts.outdir import (
     EPISODES,
+    LAYOUT,
     MANIFEST,
     ROLLOUTS,
     episode_path,
-    exclusive,
     finished_pairs,
     read_rollouts,
     stop_held,
@@ -60,9 +63,7 @@ from codekiln.rollouts.outdir import (
 )
 from codekiln.rollouts.records import Rollout
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.datasets import read_parquet_tasks, read_tasks
-from codekiln.tasks.diffs import make_diff, parse_diff
-from codekiln.tasks.grade import grade_patch, graded_files, open_task_sandbox
+from codekiln.tasks.export.datasets import load_tasks
 from codekiln.tasks.records import TaskRecord
 
 
@@ -86,8 +87,10 @@ class RolloutConfig(BaseModel):
     reward: RewardConfig = Field(default_factory=RewardConfig, description="how episodes are scored")
 
 
-class Manifest(Record):
-    """What an output directory holds rollouts of; a rerun must match it to resume."""
+class Manifest(StageManifest):
+    """What an output directory holds rollouts of; a rerun must match it to resume (`tasks` may change)."""
+
+    informational = frozenset({"tasks"})
 
     model: str
     model_options: dict[str, Any]
@@ -98,9 +101,6 @@ class Manifest(Record):
     seed: int
     reward: RewardConfig
     tasks: str = ""
-
-    def identity(self) -> dict[str, object]:
-        return self.model_dump(mode="json", exclude={"tasks", "schema_version"})
 
 
 @dataclass
@@ -142,23 +142,6 @@ def _quiet(stats: RolloutStats) -> None:
     return None
 
 
-def load_task_list(path: Path) -> list[TaskRecord]:
-    """Tasks from a synth output directory (its tasks.jsonl), a .jsonl file or a .parquet file."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "tasks.jsonl"
-    if not path.is_file():
-        raise ConfigError(
-            f"no tasks at {path}", hint="give a synth output directory or a tasks .jsonl/.parquet file"
-        )
-    tasks = read_parquet_tasks(path) if path.suffix == ".parquet" else read_tasks(path)
-    if not tasks:
-        raise ConfigError(
-            f"{path} holds no tasks", hint="synthesize some first: codekiln synth SPEC --out DIR"
-        )
-    return tasks
-
-
 def sample_seed(base: int, instance_id: str, sample: int) -> int:
     """The seed of one (task, sample): stable across runs and machines."""
     digest = hashlib.sha256(f"{base}:{instance_id}:{sample}".encode()).digest()
@@ -168,7 +151,7 @@ def sample_seed(base: int, instance_id: str, sample: int) -> int:
 def agent_patch(task: TaskRecord, sandbox: Sandbox, snapshot_dir: Path) -> str:
     """The agent's change since its starting workspace, as a patch `grade_patch` takes.
 
-    Like `tasks.grade.workspace_patch`, but it also covers files the setup changed that the agent put
+    Like `grading.workspace_patch`, but it also covers files the setup changed that the agent put
     back as they are in the snapshot (an undone bug): `sandbox.diff()` no longer lists those."""
     start: dict[str, str | None] = dict(graded_files(task, "", snapshot_dir))
     for rel in task.hidden_tests:
@@ -303,80 +286,62 @@ def _check(config: RolloutConfig) -> None:
     get_format(config.format or DEFAULT_FORMAT)
 
 
-def _check_manifest(out: Path, manifest: Manifest) -> None:
-    path = out / MANIFEST
-    if path.is_file():
-        try:
-            old: Manifest | None = Manifest.model_validate_json(path.read_text())
-        except ValueError:
-            old = None
-        if old is None or old.identity() != manifest.identity():
-            raise ConfigError(
-                f"{out} holds rollouts made with another configuration (see {path})",
-                hint="rerun with the same options to resume, pass --redo to start over, or use another --out",
-            )
-        return
-    atomic_write_json(path, manifest)
-
-
 def run_rollouts(
     config: RolloutConfig, *, redo: bool = False, on_progress: ProgressFn = _quiet
 ) -> RolloutStats:
     """Run (or resume) every (task, sample) of `config`; see the module docstring."""
     _check(config)
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with exclusive(out):
-        if redo:
-            (out / ROLLOUTS).unlink(missing_ok=True)
-            (out / MANIFEST).unlink(missing_ok=True)
-            shutil.rmtree(out / EPISODES, ignore_errors=True)
-        tasks = load_task_list(config.tasks)[: config.limit]
-        manifest = Manifest(
+    with open_stage(Path(config.out), LAYOUT, redo=redo) as stage:
+        return _run(stage, config, on_progress)
+
+
+def _run(stage: Stage, config: RolloutConfig, on_progress: ProgressFn) -> RolloutStats:
+    out = stage.out
+    tasks = load_tasks(config.tasks)[: config.limit]
+    stage.match(
+        Manifest(
             model=config.model, model_options=config.model_options, scaffold=config.scaffold,
             format=config.format, max_turns=config.max_turns, temperature=config.temperature,
             seed=config.seed, reward=config.reward, tasks=str(config.tasks),
-        )  # fmt: skip
-        _check_manifest(out, manifest)
-        done = finished_pairs(out)
-        plan = [(t, s) for t in tasks for s in range(config.n)]
-        stats = RolloutStats(total=len(plan))
-        for task, sample in plan:
-            if (task.instance_id, sample) in done:
-                stats.add(done[(task.instance_id, sample)])
-        stats.resumed = stats.done
-        pending = [(t, s) for t, s in plan if (t.instance_id, s) not in done]
-        engine = Engine(config, stats, on_progress)
-        if pending and not is_control(config.model):  # a server that is down stops the run here
-            probe_model(engine.policy.model_for(pending[0][0], config.seed), config.model)
-        for task, _ in pending:
-            engine.env_for(task)  # a missing environment stops the run before any episode
-        on_progress(stats)
-        # Masked rollouts are held back while every episode of this run so far is masked: if they share
-        # one cause the run stops (they are not written, so the rerun after the fix redoes them).
-        held: list[Rollout] | None = []
-        for outcome in LocalExecutor(config.workers).map(engine.episode, pending, desc="rollouts"):
-            task, sample = outcome.item
-            if outcome.value is None:
-                error = outcome.error or {}
-                stats.errors.append(
-                    f"{task.instance_id}#{sample}: {error.get('type')}: {error.get('message')}"
-                )
-                on_progress(stats)
-                continue
-            stats.add(outcome.value.reward)
+        )
+    )  # fmt: skip
+    done = finished_pairs(out)
+    plan = [(t, s) for t in tasks for s in range(config.n)]
+    stats = RolloutStats(total=len(plan))
+    for task, sample in plan:
+        if (task.instance_id, sample) in done:
+            stats.add(done[(task.instance_id, sample)])
+    stats.resumed = stats.done
+    pending = [(t, s) for t, s in plan if (t.instance_id, s) not in done]
+    engine = Engine(config, stats, on_progress)
+    if pending and not is_control(config.model):  # a server that is down stops the run here
+        probe_model(engine.policy.model_for(pending[0][0], config.seed), config.model)
+    for task, _ in pending:
+        engine.env_for(task)  # a missing environment stops the run before any episode
+    on_progress(stats)
+    # Masked rollouts are held back while every episode of this run so far is masked: if they share
+    # one cause the run stops (they are not written, so the rerun after the fix redoes them).
+    held: list[Rollout] | None = []
+    for outcome in LocalExecutor(config.workers).map(engine.episode, pending, desc="rollouts"):
+        task, sample = outcome.item
+        if outcome.value is None:
+            error = outcome.error or {}
+            stats.errors.append(f"{task.instance_id}#{sample}: {error.get('type')}: {error.get('message')}")
             on_progress(stats)
-            if held is not None and outcome.value.reward.masked:
-                held.append(outcome.value)
-                cause = infra_stop_cause(held)
-                if cause is not None:
-                    stop_held(out, held, cause)
-                continue
-            write_rollouts(out, [*(held or []), outcome.value])
-            held = None
-        stats.infra_cause = infra_stop_cause(held or [], ended=True) or ""
-        write_rollouts(out, held or [])
-        return stats
+            continue
+        stats.add(outcome.value.reward)
+        on_progress(stats)
+        if held is not None and outcome.value.reward.masked:
+            held.append(outcome.value)
+            cause = infra_stop_cause(held)
+            if cause is not None:
+                stop_held(out, held, cause)
+            continue
+        write_rollouts(stage, [*(held or []), outcome.value])
+        held = None
+    stats.infra_cause = infra_stop_cause(held or [], ended=True) or ""
+    write_rollouts(stage, held or [])
+    return stats
 
 
 __all__ = [
@@ -391,7 +356,6 @@ __all__ = [
     "agent_patch",
     "episode_path",
     "finished_pairs",
-    "load_task_list",
     "read_rollouts",
     "run_rollouts",
     "sample_seed",

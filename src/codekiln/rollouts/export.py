@@ -1,14 +1,11 @@
 """Export rollouts to other tools' trajectory formats: mini-swe-agent's and Harbor's ATIF.
 
-    to_mini(rollout)        # {"info": {...}, "messages": [...], "trajectory_format": "mini-swe-agent-1"}
+    to_mini(rollout)        # {"info": {...}, "messages": [...], "trajectory_format": "mini-swe-agent-1.1"}
     to_atif(rollout)        # {"schema_version": "ATIF-v1.4", "session_id", "agent", "steps", ...}
     export_rollouts(Path("runs/r1"), "atif", Path("runs/r1/atif"))    # one JSON file per rollout
 
-- mini-swe-agent (`trajectory_format` "mini-swe-agent-1", as its `DefaultAgent.save` writes): `info`
-  holds `exit_status` (its names: Submitted, LimitsExceeded, FormatError, ...), `submission` (the patch),
-  `model_stats` (`instance_cost`, `api_calls`), `mini_version` and `config`; `messages` is the whole
-  conversation in OpenAI shape (tool calls and `tool` results included). codekiln's grade and reward go
-  under `info.codekiln`.
+- mini-swe-agent: exactly as its 2.4.6 `DefaultAgent.save` writes (see `rollouts.mini_format`), non-bash
+  tools rendered as the bash commands mini would run, or refused.
 - ATIF v1.4 (Harbor's Agent Trajectory Interchange Format): the system prompt and the task are steps 1
   and 2 (`source` system / user); every model turn is an `agent` step with `message`, `tool_calls`
   (`tool_call_id`, `function_name`, `arguments`), `observation.results` (each `source_call_id` naming a
@@ -27,59 +24,15 @@ from codekiln import __version__
 from codekiln.agents.records import Step
 from codekiln.core.errors import ConfigError
 from codekiln.core.records import atomic_write_text
-from codekiln.rollouts.records import Rollout
+from codekiln.rollouts.mini_format import to_mini
+from codekiln.rollouts.records import Rollout, outcome
 
 ATIF_VERSION = "ATIF-v1.4"
-MINI_FORMAT = "mini-swe-agent-1"
-MINI_EXIT = {
-    "submitted": "Submitted",
-    "max_turns": "LimitsExceeded",
-    "max_tokens": "LimitsExceeded",
-    "wall_time": "LimitsExceeded",
-    "format_errors": "FormatError",
-    "model_error": "ModelError",
-    "sandbox_error": "EnvironmentError",
-}
 Target = Literal["mini", "atif"]
 
 
 def session_id(rollout: Rollout) -> str:
     return f"{rollout.instance_id}__s{rollout.sample}"
-
-
-def _outcome(rollout: Rollout) -> dict[str, Any]:
-    return {
-        "instance_id": rollout.instance_id,
-        "sample": rollout.sample,
-        "seed": rollout.seed,
-        "scaffold": rollout.scaffold,
-        "format": rollout.format,
-        "grade": rollout.grade.model_dump(mode="json", exclude={"statuses"}) if rollout.grade else None,
-        "reward": rollout.reward.model_dump(mode="json"),
-        "error": rollout.error,
-    }
-
-
-def to_mini(rollout: Rollout) -> dict[str, Any]:
-    """The rollout as a mini-swe-agent trajectory file (see the module docstring)."""
-    traj = rollout.trajectory
-    exit_reason = traj.exit_reason if traj is not None else None
-    info = {
-        "exit_status": MINI_EXIT.get(exit_reason or "", "EnvironmentError"),
-        "submission": rollout.patch,
-        "model_stats": {"instance_cost": 0.0, "api_calls": traj.totals.turns if traj else 0},
-        "mini_version": f"codekiln-{__version__}",
-        "config": {
-            "agent": {"scaffold": rollout.scaffold, "tools": traj.tools if traj else []},
-            "model": {"model_name": rollout.model, "format": rollout.format, "seed": rollout.seed},
-            "environment": {"instance_id": rollout.instance_id},
-            "agent_type": f"codekiln.agents.{rollout.scaffold}",
-            "model_type": rollout.model,
-            "environment_type": "codekiln.sandbox",
-        },
-        "codekiln": _outcome(rollout),
-    }
-    return {"info": info, "messages": traj.messages if traj else [], "trajectory_format": MINI_FORMAT}
 
 
 def _call_id(call: dict[str, Any], step: Step, i: int) -> str:
@@ -175,7 +128,7 @@ def to_atif(rollout: Rollout) -> dict[str, Any]:
             "total_steps": len(steps),
         },
         "extra": {
-            **_outcome(rollout),
+            **outcome(rollout),
             "exit_reason": traj.exit_reason if traj else None,
             "exit_message": traj.exit_message if traj else "",
             "patch": rollout.patch,
@@ -191,11 +144,14 @@ def export_rollouts(rollouts: list[Rollout], to: str, out: Path) -> list[Path]:
     if to not in EXPORTERS:
         raise ConfigError(f"unknown trajectory format {to!r}", hint=f"choose one of: {', '.join(EXPORTERS)}")
     convert, suffix = EXPORTERS[to]
+    docs = [
+        (session_id(r), convert(r)) for r in rollouts
+    ]  # a refused rollout stops the export before any write
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for rollout in rollouts:
-        path = out / f"{session_id(rollout)}{suffix}"
-        atomic_write_text(path, json.dumps(convert(rollout), indent=2, ensure_ascii=False) + "\n")
+    for name, doc in docs:
+        path = out / f"{name}{suffix}"
+        atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         paths.append(path)
     return paths

@@ -1,65 +1,52 @@
-"""A rollout run's output directory: rollouts.jsonl (whole rollouts, appended), episodes/ (each running
-episode's steps, deleted once its rollout is written), manifest.json and the lock two runs share.
+"""A rollout run's output directory, a `core.stage` directory: rollouts.jsonl (whole rollouts, appended),
+episodes/ (each running episode's steps, deleted once its rollout is written), manifest.json and the lock.
 
-    with exclusive(out): ...                  # one writer per directory
+    with open_stage(out, LAYOUT, redo=redo) as stage: ...     # one writer per directory
     finished_pairs(out)                       # {(instance_id, sample): reward} already written
-    write_rollouts(out, rollouts)             # append, then drop their partial episodes
+    write_rollouts(stage, rollouts)           # append, then drop their partial episodes
     read_rollouts(out)                        # every rollout written
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from codekiln.core.errors import ConfigError
-from codekiln.core.records import append_jsonl, iter_jsonl
+from codekiln.core.records import iter_jsonl
+from codekiln.core.stage import LOCK, MANIFEST, Layout, Stage, read_finished
 from codekiln.rewards import Reward
 from codekiln.rollouts.infra import stop_error
 from codekiln.rollouts.records import Rollout
 
-ROLLOUTS, MANIFEST, EPISODES, LOCK = "rollouts.jsonl", "manifest.json", "episodes", ".lock"
+ROLLOUTS, EPISODES = "rollouts.jsonl", "episodes"
+LAYOUT = Layout("rollouts", logs=(ROLLOUTS,), derived=(EPISODES,))
 
 
 def episode_path(out: Path, instance_id: str, sample: int) -> Path:
     return Path(out) / EPISODES / instance_id / f"{sample}.partial.jsonl"
 
 
+def pair(row: dict[str, Any]) -> tuple[str, int]:
+    """The (instance_id, sample) a rollout row is for: what makes it finished work."""
+    return str(row["instance_id"]), int(row["sample"])
+
+
 def finished_pairs(out: Path) -> dict[tuple[str, int], Reward]:
     """(instance_id, sample) -> reward of every rollout already written."""
     done: dict[tuple[str, int], Reward] = {}
-    for row in iter_jsonl(Path(out) / ROLLOUTS):
+    for key, row in read_finished(Path(out) / ROLLOUTS, pair).items():
         try:
-            done[(row["instance_id"], int(row["sample"]))] = Reward.model_validate(row["reward"])
+            done[key] = Reward.model_validate(row["reward"])
         except (KeyError, ValueError):
             continue
     return done
 
 
-@contextmanager
-def exclusive(out: Path) -> Iterator[None]:
-    """Hold the output directory's lock: two runs appending to one rollouts.jsonl would duplicate pairs."""
-    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            raise ConfigError(
-                f"another codekiln rollout is writing to {out}", hint="wait for it, or use another --out"
-            ) from err
-        yield
-    finally:
-        os.close(fd)
-
-
-def write_rollouts(out: Path, rollouts: list[Rollout]) -> None:
+def write_rollouts(stage: Stage, rollouts: list[Rollout]) -> None:
     """Append whole rollouts, then drop their partial episodes."""
-    append_jsonl(out / ROLLOUTS, rollouts)
+    stage.append(ROLLOUTS, rollouts)
     for r in rollouts:
-        episode_path(out, r.instance_id, r.sample).unlink(missing_ok=True)
+        episode_path(stage.out, r.instance_id, r.sample).unlink(missing_ok=True)
 
 
 def stop_held(out: Path, held: list[Rollout], cause: str) -> None:
@@ -78,12 +65,13 @@ def read_rollouts(out: Path) -> list[Rollout]:
 
 __all__ = [
     "EPISODES",
+    "LAYOUT",
     "LOCK",
     "MANIFEST",
     "ROLLOUTS",
     "episode_path",
-    "exclusive",
     "finished_pairs",
+    "pair",
     "read_rollouts",
     "stop_held",
     "write_rollouts",

@@ -18,8 +18,8 @@ from pydantic import Field
 
 from codekiln.agents.records import Trajectory
 from codekiln.core.records import Record
+from codekiln.grading import GradeResult
 from codekiln.rewards import Reward
-from codekiln.tasks.grade import GradeResult
 
 
 class Rollout(Record):
@@ -48,3 +48,17 @@ class Rollout(Record):
     @property
     def key(self) -> tuple[str, int]:
         return self.instance_id, self.sample
+
+
+def outcome(rollout: Rollout) -> dict[str, Any]:
+    """What exporters attach to a trajectory: who played, the grade (without per-test statuses), the reward."""
+    return {
+        "instance_id": rollout.instance_id,
+        "sample": rollout.sample,
+        "seed": rollout.seed,
+        "scaffold": rollout.scaffold,
+        "format": rollout.format,
+        "grade": rollout.grade.model_dump(mode="json", exclude={"statuses"}) if rollout.grade else None,
+        "reward": rollout.reward.model_dump(mode="json"),
+        "error": rollout.error,
+    }

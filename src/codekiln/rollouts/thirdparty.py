@@ -5,7 +5,7 @@
     stats = run_mini_rollouts(Path("out/toolz"), Path("runs/mini"), "embedded", n=2)  # many, resumable
 
 One episode:
-1. the task's sandbox in the agent's starting state (`tasks.grade.open_task_sandbox`);
+1. the task's sandbox in the agent's starting state (`grading.open_task_sandbox`);
 2. an `InterceptionProxy` (rollouts.proxy) on 127.0.0.1 in front of the codekiln model (any
    `models.make_model` spec, the `oracle` / `noop` control policies, or a Model object);
 3. mini-swe-agent's own `DefaultAgent` and `LitellmModel` with its own prompts and config (default: its
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,16 +40,18 @@ from codekiln.core.config import state_dir
 from codekiln.core.errors import CodekilnError, ConfigError, SandboxError
 from codekiln.core.protocols import Model, Sandbox
 from codekiln.core.records import append_jsonl
+from codekiln.core.stage import open_stage
 from codekiln.envs import EnvRecord, load_env
+from codekiln.grading import grade_patch, open_task_sandbox
 from codekiln.models import make_model
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.controls import control_model, is_control
-from codekiln.rollouts.engine import Manifest, _check_manifest, agent_patch, load_task_list, sample_seed
-from codekiln.rollouts.outdir import EPISODES, MANIFEST, ROLLOUTS, exclusive, finished_pairs
+from codekiln.rollouts.engine import Manifest, agent_patch, sample_seed
+from codekiln.rollouts.outdir import LAYOUT, ROLLOUTS, finished_pairs
 from codekiln.rollouts.proxy import SERVED_NAME, InterceptionProxy
 from codekiln.rollouts.records import Rollout
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.grade import grade_patch, open_task_sandbox
+from codekiln.tasks import load_tasks
 from codekiln.tasks.records import TaskRecord
 
 SCAFFOLD = "mini-swe-agent"
@@ -323,23 +324,19 @@ def run_mini_rollouts(
     Like `codekiln rollout`, a directory holds one configuration (`manifest.json`) unless `redo`."""
     import_mini()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    with exclusive(out):
-        if redo:
-            for name in (ROLLOUTS, MANIFEST):
-                (out / name).unlink(missing_ok=True)
-            shutil.rmtree(out / EPISODES, ignore_errors=True)
-        manifest = Manifest(
-            model=model, model_options=episode.get("model_options") or {},
-            scaffold=f"{SCAFFOLD}:{episode.get('config', DEFAULT_CONFIG)}", format=None,
-            max_turns=episode.get("max_turns", 50), temperature=0.0, seed=seed,
-            reward=episode.get("reward") or RewardConfig(), tasks=str(tasks),
+    with open_stage(out, LAYOUT, redo=redo) as stage:
+        stage.match(
+            Manifest(
+                model=model, model_options=episode.get("model_options") or {},
+                scaffold=f"{SCAFFOLD}:{episode.get('config', DEFAULT_CONFIG)}", format=None,
+                max_turns=episode.get("max_turns", 50), temperature=0.0, seed=seed,
+                reward=episode.get("reward") or RewardConfig(), tasks=str(tasks),
+            )
         )  # fmt: skip
-        _check_manifest(out, manifest)
         done = finished_pairs(out)
         envs: dict[str, EnvRecord] = {}
         rollouts = []
-        for task in load_task_list(tasks)[:limit]:
+        for task in load_tasks(tasks)[:limit]:
             for sample in range(n):
                 if (task.instance_id, sample) in done:
                     continue

@@ -125,7 +125,7 @@ def _git(snapshot: Path, tree: Path, scratch: Path, *args: str) -> bytes:
     if done.returncode != 0:
         raise SandboxError(
             f"git {args[0]} on the workspace failed: {done.stderr.decode(errors='replace')[-2000:]}",
-            hint="the snapshot must be a git repository with one commit (made by `codekiln repos`)",
+            hint="the snapshot must be a git repository with one commit (made by `codekiln repo add`)",
         )
     return done.stdout
 

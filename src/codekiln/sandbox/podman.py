@@ -129,7 +129,7 @@ class PodmanSandbox(HostSandbox):
         if res.exit_code != 0:
             raise SandboxError(
                 f"{self.binary} could not start the sandbox container: {proc.tail(res.stderr)}",
-                hint=f"try `{self.binary} run --rm --runtime runc {self.image} true`; see MACHINE.md",
+                hint=f"try `{self.binary} run --rm --runtime runc {self.image} true` to see why; podman needs 'runc' installed (apt-get install runc), or use --backend bwrap",
             )
 
     def _launch(self, argv: list[str], env: dict[str, str], cwd: str, stdin: bool) -> Launch:

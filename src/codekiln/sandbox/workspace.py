@@ -216,7 +216,7 @@ class Workspace:
         if not (self.snapshot / ".git").exists():
             raise SandboxError(
                 f"snapshot {self.snapshot} is not a git repository",
-                hint="sandboxes start from snapshots made by `codekiln repos` (a git repo with one commit)",
+                hint="sandboxes start from snapshots made by `codekiln repo add` (a git repo with one commit)",
             )
         privileged = os.geteuid() == 0
         if uid is not None and not privileged:

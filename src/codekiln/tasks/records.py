@@ -16,10 +16,8 @@ by, a `difficulty` estimate and the `validation` evidence. Candidates that fail 
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-import stat
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -27,10 +25,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from codekiln.core.diffs import diff_hash, diff_stats, reverse_diff, whole_file_diff
 from codekiln.core.errors import TaskError
 from codekiln.core.records import Record
-from codekiln.tasks.candidates import Candidate
-from codekiln.tasks.diffs import diff_hash, diff_stats, make_diff, reverse_diff
+from codekiln.tasks.frontend.candidates import Candidate
 
 SWEBENCH_FIELDS = (
     "instance_id",
@@ -321,19 +319,3 @@ def hidden_tests_patch(snapshot_dir: Path, paths: list[str]) -> str:
             )
         out.append(whole_file_diff(path, rel, create=True))
     return "".join(out)
-
-
-def whole_file_diff(path: Path, rel: str, *, create: bool) -> str:
-    """The diff that creates (or deletes) the file at `path`, named `rel`, whole. Many tasks of one
-    snapshot hide the same test files, so these diffs are cached (by path, size and mtime)."""
-    st = path.stat()
-    return _whole_file_diff(str(path), rel, create, st.st_size, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=256)
-def _whole_file_diff(path: str, rel: str, create: bool, size: int, mtime_ns: int) -> str:
-    file = Path(path)
-    text = file.read_text(encoding="utf-8")
-    if not create:
-        return make_diff(rel, text, None)
-    return make_diff(rel, None, text, mode="100755" if file.stat().st_mode & stat.S_IXUSR else "100644")

@@ -14,10 +14,11 @@ the same order), then validation in batches on `workers` sandboxes (`validate.Va
 - `tasks.jsonl`: one `TaskRecord` per line. `rejected.jsonl`: one `RejectedCandidate` per line.
 - `funnel.json`: candidates -> tasks, per mutator and per rejection reason (rewritten each run).
 
-Resuming: every decision is one fsynced line, written in candidate order, and a candidate is decided
-by its id. A rerun skips the ids already decided (a torn last line left by `kill -9` is cut off first),
-so an interrupted run continues where it stopped and ends with the same tasks, none lost, none twice,
-as an uninterrupted one. `max_tasks` may be raised between runs; the tasks are always the first
+Resuming: the directory is a `core.stage` output directory (locked while a run writes to it; a torn
+last line left by `kill -9` is dropped with a warning). Every decision is one fsynced line, written in
+candidate order, and a candidate is decided by its id. A rerun skips the ids already decided, so an
+interrupted run continues where it stopped and ends with the same tasks, none lost, none twice, as an
+uninterrupted one. `max_tasks` may be raised between runs; the tasks are always the first
 `max_tasks` validated candidates in candidate order.
 """
 
@@ -34,20 +35,22 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from codekiln.core.errors import ConfigError, TaskError
+from codekiln.core.errors import TaskError
 from codekiln.core.executor import LocalExecutor
-from codekiln.core.records import Record, append_jsonl, atomic_write_json, iter_jsonl
+from codekiln.core.records import Record, iter_jsonl
+from codekiln.core.stage import Layout, Stage, StageManifest, open_stage
 from codekiln.envs import EnvRecord, build_env
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.candidates import Candidate, generate_candidates
-from codekiln.tasks.coverage_map import CoverageMap, coverage_map
-from codekiln.tasks.entities import Entity, find_entities
-from codekiln.tasks.gold import GoldCache
-from codekiln.tasks.mutators import load_mutators
+from codekiln.tasks.frontend.candidates import Candidate, generate_candidates
+from codekiln.tasks.frontend.entities import Entity, find_entities
+from codekiln.tasks.frontend.mutators import load_mutators
 from codekiln.tasks.records import RejectedCandidate, TaskRecord
-from codekiln.tasks.validate import Decision, ValidateConfig, Validator
+from codekiln.tasks.validation.coverage_map import CoverageMap, coverage_map
+from codekiln.tasks.validation.gold import GoldCache
+from codekiln.tasks.validation.validate import Decision, ValidateConfig, Validator
 
 TASKS, REJECTED, MANIFEST, FUNNEL = "tasks.jsonl", "rejected.jsonl", "manifest.json", "funnel.json"
+LAYOUT = Layout("tasks", logs=(TASKS, REJECTED), derived=(FUNNEL,))
 
 
 class SynthConfig(BaseModel):
@@ -72,8 +75,10 @@ class SynthConfig(BaseModel):
     )
 
 
-class Manifest(Record):
-    """What an output directory holds tasks for; a rerun must match it to resume."""
+class Manifest(StageManifest):
+    """What an output directory holds tasks for; a rerun must match it to resume (`spec` may change)."""
+
+    informational = frozenset({"spec"})
 
     snapshot_id: str
     env_id: str
@@ -83,9 +88,6 @@ class Manifest(Record):
     max_per_entity: int
     validation: ValidateConfig
     spec: str = ""
-
-    def identity(self) -> dict[str, object]:
-        return self.model_dump(exclude={"spec", "schema_version"})
 
 
 class Funnel(Record):
@@ -151,24 +153,26 @@ def _quiet(progress: SynthProgress) -> None:
     return None
 
 
-def cut_torn_tail(path: Path) -> None:
-    """Drop a last line without its newline (what a writer killed mid-line leaves)."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    data = path.read_bytes()
-    if not data.endswith(b"\n"):
-        with path.open("r+b") as fh:
-            fh.truncate(data.rfind(b"\n") + 1)
-            fh.flush()
-            os.fsync(fh.fileno())
-
-
 def read_decisions(out: Path) -> Iterator[Decision]:
     """Every decision recorded in an output directory (tasks first, then rejections)."""
     for row in iter_jsonl(out / TASKS):
         yield TaskRecord.model_validate(row)
     for row in iter_jsonl(out / REJECTED):
         yield RejectedCandidate.model_validate(row)
+
+
+def read_funnel(out: Path) -> Funnel:
+    """The funnel of an output directory, recounted from its decisions (entities, candidates and skipped
+    mutations come from its funnel.json, when there is one)."""
+    funnel = Funnel()
+    saved = Path(out) / FUNNEL
+    if saved.is_file():
+        old = Funnel.model_validate_json(saved.read_text())
+        funnel.entities, funnel.candidates = old.entities, old.candidates
+        funnel.skipped_mutations = old.skipped_mutations
+    for decision in read_decisions(Path(out)):
+        funnel.add(decision)
+    return funnel
 
 
 def plan_candidates(
@@ -191,34 +195,15 @@ def plan_candidates(
     return entities, candidates, Counter(s.reason for s in gen.skipped)
 
 
-def _check_manifest(out: Path, manifest: Manifest) -> None:
-    path = out / MANIFEST
-    if path.is_file():
-        try:
-            old = Manifest.model_validate_json(path.read_text())
-        except ValueError:
-            old = None
-        if old is None or old.identity() != manifest.identity():
-            raise ConfigError(
-                f"{out} holds tasks made with another configuration (see {path})",
-                hint="rerun with the same options to resume, pass --redo to start over, or use another --out",
-            )
-        return
-    atomic_write_json(path, manifest)
-
-
-def _clear(out: Path) -> None:
-    for name in (TASKS, REJECTED, MANIFEST, FUNNEL):
-        (out / name).unlink(missing_ok=True)
-
-
 def synthesize(config: SynthConfig, *, redo: bool = False, on_progress: ProgressFn = _quiet) -> SynthResult:
     """Run (or resume) synthesis into `config.out`; see the module docstring."""
+    with open_stage(Path(config.out), LAYOUT, redo=redo) as stage:
+        return _synthesize(stage, config, on_progress)
+
+
+def _synthesize(stage: Stage, config: SynthConfig, on_progress: ProgressFn) -> SynthResult:
     start = time.monotonic()
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if redo:
-        _clear(out)
+    out = stage.out
     progress = SynthProgress(
         "environment", f"building the environment of {config.spec}", target=config.max_tasks
     )
@@ -229,16 +214,15 @@ def synthesize(config: SynthConfig, *, redo: bool = False, on_progress: Progress
         on_step=lambda step, msg: on_progress(SynthProgress("environment", f"{step}: {msg}")),
     )
     names = config.mutators if config.mutators is not None else [m.name for m in load_mutators()]
-    manifest = Manifest(
-        snapshot_id=env.snapshot_id, env_id=env.id, repo=env.name, seed=config.seed, mutators=names,
-        max_per_entity=config.max_per_entity, validation=config.validation, spec=config.spec,
+    stage.match(
+        Manifest(
+            snapshot_id=env.snapshot_id, env_id=env.id, repo=env.name, seed=config.seed, mutators=names,
+            max_per_entity=config.max_per_entity, validation=config.validation, spec=config.spec,
+        )
     )  # fmt: skip
-    _check_manifest(out, manifest)
     on_progress(SynthProgress("coverage", "mapping which tests run which lines", target=config.max_tasks))
     cmap = coverage_map(env, backend=config.backend)
     entities, candidates, skipped = plan_candidates(env, config)
-    for name in (TASKS, REJECTED):
-        cut_torn_tail(out / name)
     funnel = Funnel(entities=len(entities), candidates=len(candidates), skipped_mutations=dict(skipped))
     decided: set[str] = set()
     for decision in read_decisions(out):
@@ -249,9 +233,9 @@ def synthesize(config: SynthConfig, *, redo: bool = False, on_progress: Progress
     pending = [c for c in candidates if c.id not in decided]
     new = 0
     if funnel.validated < config.max_tasks and pending:
-        new = _validate_all(env, cmap, entities, pending, config, out, progress, on_progress)
+        new = _validate_all(env, cmap, entities, pending, config, stage, progress, on_progress)
     funnel.seconds = round(time.monotonic() - start, 3)
-    atomic_write_json(out / FUNNEL, funnel)
+    stage.write(FUNNEL, funnel)
     progress.phase = "done"
     on_progress(progress)
     return SynthResult(out, env, funnel, funnel.validated, new, time.monotonic() - start)
@@ -263,7 +247,7 @@ def _validate_all(
     entities: list[Entity],
     pending: list[Candidate],
     config: SynthConfig,
-    out: Path,
+    stage: Stage,
     progress: SynthProgress,
     on_progress: ProgressFn,
 ) -> int:
@@ -306,7 +290,7 @@ def _validate_all(
                 for decision in ready.pop(next_batch):
                     if funnel.validated >= config.max_tasks:
                         break
-                    append_jsonl(out / (TASKS if isinstance(decision, TaskRecord) else REJECTED), [decision])
+                    stage.append(TASKS if isinstance(decision, TaskRecord) else REJECTED, [decision])
                     funnel.add(decision)
                     written += 1
                 on_progress(progress)

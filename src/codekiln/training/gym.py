@@ -29,10 +29,10 @@ from codekiln.core.errors import CodekilnError, FormatError
 from codekiln.core.protocols import Sandbox
 from codekiln.envs import EnvRecord
 from codekiln.formats import get_format
+from codekiln.grading import GradeResult, grade_patch, open_task_sandbox
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.engine import agent_patch
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.grade import GradeResult, grade_patch, open_task_sandbox
 from codekiln.tasks.records import TaskRecord
 
 

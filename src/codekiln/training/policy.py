@@ -29,11 +29,11 @@ from codekiln.agents import Agent, Trajectory
 from codekiln.core.errors import CodekilnError, ModelError
 from codekiln.envs import EnvRecord
 from codekiln.formats import Segment
+from codekiln.grading import GradeResult, grade_patch, open_task_sandbox
 from codekiln.models.base import ModelResponse, parse_message, stop_strings
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.engine import agent_patch
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.grade import GradeResult, grade_patch, open_task_sandbox
 from codekiln.tasks.records import TaskRecord
 from codekiln.training.grpo import Sample, multiturn_sample
 

@@ -38,9 +38,10 @@ from codekiln.core.errors import ConfigError
 from codekiln.core.records import append_jsonl
 from codekiln.envs import EnvRecord, load_env
 from codekiln.rewards import RewardConfig
-from codekiln.rollouts.engine import load_task_list, sample_seed
+from codekiln.rollouts.engine import sample_seed
 from codekiln.rollouts.records import Rollout
 from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks import load_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.training.grpo import group_advantages, loss_weights, token_advantages
 from codekiln.training.policy import PlayedEpisode, PolicyModel, play_episode
@@ -280,7 +281,7 @@ def train_grpo(config: GRPORunConfig, *, backend: Any = None, on_log: OnLog | No
     `backend`: a loaded transformers backend (default: `load_backend(config)`); `on_log(step, logs)`
     receives TRL's logged metrics (reward, loss, ...) after each step."""
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    tasks = load_task_list(config.tasks)[: config.limit]
+    tasks = load_tasks(config.tasks)[: config.limit]
     backend = backend or load_backend(config)
     model, tokenizer = make_trainable(backend.torch_model), backend.tokenizer.hf
     policy = PolicyModel(

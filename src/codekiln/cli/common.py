@@ -1,0 +1,63 @@
+"""What every `codekiln` command shares: how errors and warnings are printed, and `-o key=value` parsing.
+
+options = parse_options(["max_tokens=1024", "extra_body.top_k=20", "preset.yaml"])
+run(app)        # a command module's `python -m` entry: errors print as `error: ...` + `hint: ...`
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from codekiln.core.config import merge_sources
+from codekiln.core.errors import CodekilnError, ConfigError
+
+OPTION_HINT = "write -o key=value (e.g. -o max_tokens=1024; dotted keys nest), or give a YAML file of them"
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """Backend options from `key=value` pairs (values read as YAML; `a.b=1` nests) and YAML files,
+    later ones winning. A pair without `=` that names no file, or with no key, is a ConfigError."""
+    for pair in pairs or []:
+        key, eq, _ = pair.partition("=")
+        if (not eq and not Path(pair).is_file()) or (eq and not key.strip()):
+            raise ConfigError(f"bad option {pair!r}", hint=OPTION_HINT)
+    return merge_sources(list(pairs or []))
+
+
+def print_error(err: CodekilnError) -> None:
+    """`error: MESSAGE` and `  hint: HINT` on stderr: how every command reports a failure."""
+    typer.secho(f"error: {err.message}", fg="red", err=True)
+    if err.hint:
+        typer.echo(f"  hint: {err.hint}", err=True)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """codekiln's own warnings as `warning: MESSAGE` on stderr; others as Python prints them."""
+    if category.__module__.startswith("codekiln."):
+        typer.secho(f"warning: {message}", fg="yellow", err=True)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def run(app: Callable[[], Any]) -> None:
+    """Run a Typer app as a program: codekiln errors print their message and hint and exit 1, without
+    a traceback; codekiln warnings print as one line."""
+    warnings.showwarning = _show_warning
+    try:
+        app()
+    except CodekilnError as err:
+        print_error(err)
+        sys.exit(1)

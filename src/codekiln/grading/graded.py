@@ -1,0 +1,173 @@
+"""The graded workspace of one grade: the state before the patch, and what the patch really changed.
+
+    g = GradedWorkspace(sandbox, task, env)
+    problem = g.prepare(patch, modes)      # bug in, hidden tests and .git out, the patch applied by git
+    g.touched()                            # {path: kind}: read from the workspace, not from the patch
+    g.restore(paths)                       # put paths back as in the snapshot
+    canary_module(task, snapshot_dir)      # where a grade plants its canaries
+
+Used by `grading.grader`, which judges those changes and runs the tests; see its docstring.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shlex
+from pathlib import Path, PurePosixPath
+
+from codekiln.core.diffs import parse_diff
+from codekiln.core.errors import CodekilnError
+from codekiln.core.patches import apply_diff
+from codekiln.core.proc import tail
+from codekiln.core.protocols import Sandbox
+from codekiln.grading.patchrules import is_protected
+from codekiln.grading.subject import GradedTask, GradingEnv
+
+GIT_APPLY = ["git", "-c", "safe.directory=*", "apply", "--whitespace=nowarn", "-"]
+_MODE = re.compile(r"\bmode (?:\d{6} => )?(\d{6})\b")
+
+
+def read_snapshot(snapshot_dir: Path, rel: str) -> str | None:
+    path = Path(snapshot_dir) / rel
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def patch_paths(patch: str) -> set[str]:
+    """Both paths of every file a (codekiln-made) patch touches."""
+    return {p for fp in parse_diff(patch) for p in (fp.old_path, fp.new_path) if p}
+
+
+class GradedWorkspace:
+    """The graded workspace of one grade: its state before the patch, and the patch's real changes."""
+
+    def __init__(self, sandbox: Sandbox, task: GradedTask, env: GradingEnv) -> None:
+        self.sb, self.task, self.env = sandbox, task, env
+        self.snapshot = Path(env.snapshot_path)
+        buggy = apply_diff(
+            {
+                rel: text
+                for rel in patch_paths(task.bug_patch)
+                if (text := read_snapshot(self.snapshot, rel)) is not None
+            },
+            task.bug_patch,
+        )
+        self.before: dict[str, str | None] = {**buggy, **dict.fromkeys(task.hidden_tests)}
+
+    def prepare(self, patch: str = "", modes: list[str] | None = None) -> str | None:
+        """Bug in, hidden tests and git metadata out (nothing of the fix stays in the tree), then `patch`
+        applied by git fed on stdin, in one sandbox command. Returns git's complaint, or None; `modes`
+        collects the file modes git's own summary names (160000: a submodule)."""
+        gone = [rel for rel, text in self.before.items() if text is None]
+        for rel, text in self.before.items():
+            if text is not None:
+                self.sb.write_file(rel, text)
+        self.baseline = {
+            ".git": "deleted",
+            **{r: "deleted" if t is None else "file" for r, t in self.before.items()},
+        }
+        script = 'rm -rf -- .git "$@"'
+        data = patch.encode("utf-8", errors="surrogateescape") if patch.strip() else None
+        if data is not None:
+            script += " && exec " + " ".join(
+                shlex.quote(a) for a in [*GIT_APPLY[:-1], "--summary", "--apply", "-"]
+            )
+        res = self.sb.exec(["sh", "-c", script, "sh", *gone], timeout=120, cwd=self.sb.workdir, input=data)
+        if data is None:
+            if not res.ok:
+                raise CodekilnError(f"could not prepare the graded workspace: {tail(res.output, 10)}")
+            return None
+        if modes is not None:
+            modes.extend(_MODE.findall(res.stdout))
+        return (
+            None if res.ok else tail(res.stderr or res.stdout, 10) or f"git apply exit code {res.exit_code}"
+        )
+
+    def _changes(self) -> dict[str, str]:
+        changed = getattr(self.sb, "changed", None)
+        if changed is None:
+            raise CodekilnError(
+                "this sandbox backend cannot list what a patch changed",
+                hint="grade with a bwrap, podman or local sandbox",
+            )
+        return dict(changed())
+
+    def _bytes(self, rel: str) -> bytes | None:
+        try:
+            return self.sb.read_file(rel)
+        except (CodekilnError, OSError, ValueError):
+            return None
+
+    def touched(self) -> dict[str, str]:
+        """Paths the patch really changed, with their kind (file, symlink, dir, other, deleted)."""
+        out = {}
+        for rel, kind in self._changes().items():
+            if kind == "deleted" and (rel == ".git" or rel.startswith(".git/")):
+                continue  # the grader's own removal
+            if rel in self.baseline and self.baseline[rel] == kind:
+                want = self.before.get(rel)
+                if kind == "deleted" or (
+                    kind == "file" and want is not None and self._bytes(rel) == want.encode()
+                ):
+                    continue
+            out[rel] = kind
+        return out
+
+    def executable(self, rel: str) -> bool:
+        tree = getattr(getattr(self.sb, "ws", None), "path", None)
+        if tree is not None:  # a host backend: look at the workspace directly
+            return bool((Path(tree) / rel).lstat().st_mode & 0o111)
+        return self.sb.exec(["test", "-x", rel], timeout=30, cwd=self.sb.workdir).ok
+
+    def _in_the_way(self, above: list[str], paths: list[str]) -> bool:
+        """Whether a restore must remove something first: one of `paths` exists, or a file or link
+        stands where one of their folders (`above`) belongs. Always, when the tree cannot be seen."""
+        tree = getattr(getattr(self.sb, "ws", None), "path", None)
+        if tree is None:
+            return bool(paths)
+        root = Path(tree)
+
+        def there(rel: str) -> bool:
+            return (root / rel).is_symlink() or (root / rel).exists()
+
+        return any(there(rel) for rel in paths) or any(
+            there(a) and ((root / a).is_symlink() or not (root / a).is_dir()) for a in above
+        )
+
+    def restore(self, paths: list[str]) -> None:
+        """Put `paths` back as they are in the snapshot (absent there: deleted); a file or link that
+        took the place of one of their folders goes first."""
+        above = sorted({str(p) for rel in paths for p in PurePosixPath(rel).parents if str(p) != "."})
+        if self._in_the_way(above, paths):
+            clear = (
+                'n=$1; shift; i=0; for a in "$@"; do i=$((i+1)); if [ $i -le $n ]; then '
+                'if [ -L "$a" ] || { [ -e "$a" ] && [ ! -d "$a" ]; }; then rm -f -- "$a"; fi; '
+                'else rm -rf -- "$a"; fi; done'
+            )
+            argv = ["sh", "-c", clear, "sh", str(len(above)), *above, *paths]
+            self.sb.exec(argv, timeout=120, cwd=self.sb.workdir)
+        for rel in paths:
+            original = self.snapshot / rel
+            if original.is_dir() and not original.is_symlink():
+                for child in sorted(original.rglob("*")):
+                    if child.is_file() and not child.is_symlink():
+                        self.sb.write_file(str(child.relative_to(self.snapshot)), child.read_bytes())
+            elif original.is_file() and not original.is_symlink():
+                self.sb.write_file(rel, original.read_bytes())
+
+
+def canary_module(task: GradedTask, snapshot_dir: Path) -> tuple[str, str]:
+    """Where a grade plants its canaries, and that file's source now: the first graded test module
+    (a file of the suite, so the canaries look like its own tests), else a new module beside the
+    first test (a suite of doctests or data-driven tests only)."""
+    for test in task.tests:
+        rel = test.split("::", 1)[0]
+        if "::" in test and rel.endswith(".py") and is_protected(rel):
+            text = read_snapshot(snapshot_dir, rel)
+            if text is not None:
+                return rel, text
+    folder = PurePosixPath(task.tests[0].split("::", 1)[0]).parent
+    return str(folder / f"test_{secrets.token_hex(4)}.py").removeprefix("./"), ""
+
+
+__all__ = ["GIT_APPLY", "GradedWorkspace", "canary_module", "patch_paths", "read_snapshot"]

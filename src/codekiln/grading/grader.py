@@ -1,0 +1,356 @@
+"""The grader: does a patch resolve a task? The one function validation, rollouts and rewards all use.
+
+    result = grade_patch(task, env, agent_patch)      # GradeResult: outcome, resolved, statuses
+    result.outcome       # resolved | unresolved | patch_failed | rejected | tampered | timeout | error
+
+A task's states, all built from the environment's snapshot (`task.base_commit`):
+- buggy state = snapshot + `task.bug_patch`.
+- agent workspace = buggy state with the `hidden_tests` files deleted and a fresh git history of that
+  state alone (`prepare_workspace`, `open_task_sandbox`); `workspace_patch` reads back what an agent
+  changed there. Patches reach git on stdin: nothing of them is left on the agent's disk.
+- graded state = buggy state, hidden tests deleted, no git metadata, + the patch (`git apply`).
+
+Grading, in a fresh workspace of the environment (a given sandbox is reset first):
+1. What the patch changed is read from the workspace itself (`Sandbox.changed`), not from the patch
+   text, and judged by `grading.patchrules`: binary content, symlinks, mode changes, git metadata and
+   compiled artefacts reject the patch (`rejected`); test files and everything Python or pytest load
+   on their own are put back as in the snapshot (the hidden tests too); a new module that would hide
+   an installed one rejects the patch. A static scan of the added code (`grading.scan`) rejects code
+   reaching into the test machinery (`GradePolicy.scan`).
+2. FAIL_TO_PASS + PASS_TO_PASS run through `grading.run_tests`, guarded (`grading.guard`: isolated
+   start-up, plugins by name, the snapshot's config) with canary tests planted under fresh names.
+3. The verdict: a report that fails the guard's cross-checks is `tampered` (scored 0, never masked,
+   with its evidence in `findings`); a timeout is `timeout`; a run that broke (no report, a usage
+   error) is the patch's doing, `unresolved` with the reason, when the empty patch runs cleanly on the
+   same sandbox, and `error` (the only masked outcome) only when the harness itself failed.
+
+The gold patch (`task.patch`) must give "resolved" and the empty patch must not; validation checks
+both. What no grader can prevent: code under test runs inside the test process and can rewrite
+pytest's objects; the canaries, the guard's marker and the static scan make that detectable, not
+impossible.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from codekiln.core.diffs import make_diff, whole_file_diff
+from codekiln.core.errors import CodekilnError
+from codekiln.core.patches import apply_diff
+from codekiln.core.proc import tail
+from codekiln.core.protocols import Sandbox
+from codekiln.core.records import Record
+from codekiln.grading.classify import resolved
+from codekiln.grading.graded import GIT_APPLY, GradedWorkspace, canary_module, patch_paths, read_snapshot
+from codekiln.grading.guard import Isolation, make_canaries
+from codekiln.grading.patchrules import (
+    GradePolicy,
+    installed_modules,
+    is_protected,
+    path_roots,
+    reject_reason,
+    shadowing,
+)
+from codekiln.grading.runner import TestRun, run_tests
+from codekiln.grading.scan import scan_changes
+from codekiln.grading.subject import GradedTask, GradingEnv
+from codekiln.sandbox import DEFAULT_BACKEND
+
+Outcome = Literal["resolved", "unresolved", "patch_failed", "rejected", "tampered", "timeout", "error"]
+FRESH_HISTORY = (
+    "rm -rf .git && git init -q && git -c safe.directory='*' add -A && "
+    "git -c safe.directory='*' -c commit.gpgsign=false commit -q --no-verify -m 'initial commit'"
+)
+GIT_IDENTITY = {
+    **{f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER")
+       for what, value in (("NAME", "codekiln"), ("EMAIL", "codekiln@localhost"),
+                           ("DATE", "2000-01-01T00:00:00Z"))},
+    "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "HOME": "/tmp",
+}  # fmt: skip
+
+
+class GradeResult(Record):
+    """What grading one patch on one task gave."""
+
+    instance_id: str
+    outcome: Outcome
+    resolved: bool = False
+    statuses: dict[str, str] = Field(default_factory=dict)
+    missing: list[str] = Field(default_factory=list)
+    detail: str = ""
+    reason: str = ""
+    """A short name for why the outcome is what it is (binary_content, canary_forged, broke_test_run...)."""
+    findings: list[dict[str, Any]] = Field(default_factory=list)
+    """Evidence: rejected paths, scan findings, reverted files, the guard's cross-check failures."""
+    duration_s: float = 0.0
+
+
+def setup_patch(task: GradedTask, snapshot_dir: Path) -> str:
+    """The environment setup patch: the snapshot -> the agent's workspace (bug in, hidden tests out)."""
+    deletions = "".join(
+        whole_file_diff(Path(snapshot_dir) / rel, rel, create=False)
+        if (Path(snapshot_dir) / rel).is_file()
+        else make_diff(rel, None, None)
+        for rel in task.hidden_tests
+    )
+    return task.bug_patch + deletions
+
+
+def graded_files(task: GradedTask, patch: str, snapshot_dir: Path) -> dict[str, str | None]:
+    """The graded state of every file the setup or `patch` touches (None: absent), computed in memory
+    with a strict apply. For patches codekiln made itself (gold, bug); the grader reads what an
+    agent's patch changed from the workspace. Raises TaskError when a patch does not apply."""
+    paths = patch_paths(task.bug_patch) | patch_paths(patch) | set(task.hidden_tests)
+    files: dict[str, str | None] = {rel: read_snapshot(snapshot_dir, rel) for rel in sorted(paths)}
+    files.update(apply_diff({k: v for k, v in files.items() if v is not None}, task.bug_patch))
+    files.update(dict.fromkeys(task.hidden_tests))  # the setup patch's deletions, made from the snapshot
+    files.update(apply_diff({k: v for k, v in files.items() if v is not None}, patch))
+    for rel in paths:
+        if is_protected(rel) or rel in task.hidden_tests:
+            files[rel] = read_snapshot(snapshot_dir, rel)
+    return files
+
+
+def restores_snapshot(task: GradedTask, patch: str, snapshot_dir: Path) -> bool:
+    """True when grading `patch` leaves exactly the snapshot's files (what the gold patch must do)."""
+    return all(
+        text == read_snapshot(snapshot_dir, rel)
+        for rel, text in graded_files(task, patch, snapshot_dir).items()
+    )
+
+
+def _git_apply(sandbox: Sandbox, patch: str) -> str | None:
+    """Apply a patch in the workspace with `git apply`, fed on stdin; git's complaint, or None."""
+    if not patch.strip():
+        return None
+    data = patch.encode("utf-8", errors="surrogateescape")
+    res = sandbox.exec(GIT_APPLY, timeout=120, cwd=sandbox.workdir, input=data)
+    return None if res.ok else tail(res.stderr or res.stdout, 10) or f"git apply exit code {res.exit_code}"
+
+
+def prepare_workspace(sandbox: Sandbox, task: GradedTask) -> None:
+    """Turn a clean workspace of the task's environment into the agent's starting state."""
+    problem = _git_apply(sandbox, task.bug_patch)
+    if problem:
+        raise CodekilnError(
+            f"the bug patch of {task.instance_id} does not apply: {problem}",
+            hint="rebuild the task's environment",
+        )
+    if task.hidden_tests:
+        sandbox.exec(["rm", "-f", "--", *task.hidden_tests], timeout=60, cwd=sandbox.workdir)
+    # The snapshot's git history holds the clean code and the hidden tests (`git diff`, `git stash`
+    # or `git checkout -- .` would hand an agent the fix): start a history of the buggy state alone.
+    res = sandbox.exec(["sh", "-c", FRESH_HISTORY], timeout=300, cwd=sandbox.workdir, env=GIT_IDENTITY)
+    if not res.ok:
+        raise CodekilnError(
+            f"could not reset the git history of {task.instance_id}'s workspace: {tail(res.output, 10)}",
+            hint="check that git works inside the sandbox (codekiln env test)",
+        )
+
+
+def open_task_sandbox(task: GradedTask, env: GradingEnv, backend: str = DEFAULT_BACKEND) -> Sandbox:
+    """A sandbox of `env` holding the task's agent workspace (see the module docstring)."""
+    sandbox = env.open_sandbox(backend)
+    try:
+        prepare_workspace(sandbox, task)
+    except BaseException:
+        sandbox.close()
+        raise
+    return sandbox
+
+
+def workspace_patch(task: GradedTask, sandbox: Sandbox, snapshot_dir: Path) -> str:
+    """What was changed in an agent workspace since `prepare_workspace`, as a patch `grade_patch` takes."""
+    start = dict(graded_files(task, "", snapshot_dir))
+    for rel in task.hidden_tests:
+        start[rel] = None
+    # Paths that differ from the snapshot, plus the ones the setup changed (an agent may restore them).
+    changed = patch_paths(sandbox.diff()) | set(start)
+    out = []
+    for rel in sorted(changed):
+        before = start[rel] if rel in start else read_snapshot(snapshot_dir, rel)
+        try:
+            after: str | None = sandbox.read_file(rel).decode("utf-8")
+        except (CodekilnError, OSError, ValueError):
+            after = None
+        out.append(make_diff(rel, before, after))
+    return "".join(out)
+
+
+def _scan(changes: dict[str, tuple[str | None, str | None]]) -> list[dict[str, Any]]:
+    """Findings of the static scan (`grading.scan`) over the code the patch added."""
+    return [f.as_dict() for f in scan_changes(changes, is_test=is_protected)]
+
+
+def _check(g: GradedWorkspace, patch: str, policy: GradePolicy, result: GradeResult) -> bool:
+    """Judge what the patch changed (module docstring, step 1). False: the patch is rejected."""
+    touched = g.touched()
+    for rel, kind in sorted(touched.items()):
+        data = g._bytes(rel) if kind == "file" else None
+        problem = reject_reason(rel, kind, data, kind == "file" and g.executable(rel), g.snapshot, policy)
+        if problem:
+            result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
+            result.findings.append({"kind": "patch_rule", "path": rel, "detail": problem})
+            return False
+    new = [rel for rel, kind in touched.items() if kind != "deleted" and not (g.snapshot / rel).exists()]
+    shadows: dict[str, str] = {}
+    if new:
+        roots = path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir)
+        shadows = shadowing(new, roots, installed_modules(Path(g.env.venv)), g.snapshot)
+    if shadows:
+        rel, name = sorted(shadows.items())[0]
+        result.outcome, result.reason = "rejected", "shadows_module"
+        result.detail = (
+            f"{rel}: a new module on the test process's sys.path that hides the installed {name!r}"
+        )
+        result.findings.extend({"kind": "shadows_module", "path": p, "detail": n} for p, n in shadows.items())
+        return False
+    protected = sorted(rel for rel in touched if is_protected(rel))
+    result.findings.extend({"kind": "reverted", "path": rel, "detail": "protected path"} for rel in protected)
+    g.restore(sorted(set(protected) | set(g.task.hidden_tests)))
+    if policy.scan == "off":
+        return True
+    changes: dict[str, tuple[str | None, str | None]] = {
+        rel: (
+            g.before.get(rel, read_snapshot(g.snapshot, rel)),
+            (g._bytes(rel) or b"").decode("utf-8", "replace"),
+        )
+        for rel, kind in touched.items()
+        if rel.endswith(".py") and kind == "file" and rel not in protected
+    }
+    findings = _scan(changes)
+    result.findings.extend(findings)
+    if findings and policy.scan == "enforce":
+        first = findings[0]
+        result.outcome, result.reason = "rejected", "scan"
+        result.detail = f"the patch reaches into the test machinery: {first.get('path')}:{first.get('line')} {first.get('detail')}"
+        return False
+    return True
+
+
+def _run(g: GradedWorkspace, timeout: float | None, policy: GradePolicy) -> TestRun:
+    tests = g.task.tests
+    iso = Isolation.for_environment(g.snapshot, Path(g.env.venv), tests)
+    canaries = None
+    if policy.canaries and tests:
+        module, existing = canary_module(g.task, g.snapshot)
+        canaries = make_canaries(module, existing, iso.function_prefix)
+        iso = replace(iso, trusted=tuple(sorted({*iso.trusted, module})))
+    return run_tests(
+        g.sb,
+        g.env.test,
+        tests=tests,
+        timeout=timeout,
+        isolation=iso,
+        canaries=canaries,
+        watch=g.task.FAIL_TO_PASS,
+    )
+
+
+def _clean_run_ok(g: GradedWorkspace, timeout: float | None, policy: GradePolicy) -> bool:
+    """Whether the empty patch runs cleanly on the same sandbox (the harness works)."""
+    try:
+        g.sb.reset()
+        g.prepare()
+        g.restore(list(g.task.hidden_tests))
+        run = _run(g, timeout, policy)
+    except CodekilnError:
+        return False
+    return not run.error and not run.timed_out
+
+
+def grade_patch(
+    task: GradedTask,
+    env: GradingEnv,
+    patch: str,
+    *,
+    backend: str = DEFAULT_BACKEND,
+    sandbox: Sandbox | None = None,
+    timeout: float | None = None,
+    policy: GradePolicy | None = None,
+) -> GradeResult:
+    """Grade `patch` (a diff against the agent's workspace) on `task`; see the module docstring."""
+    start = time.monotonic()
+    policy = policy or GradePolicy()
+    result = GradeResult(instance_id=task.instance_id, outcome="error")
+    sb: Sandbox | None = sandbox
+    try:
+        sb = env.open_sandbox(backend) if sandbox is None else sandbox
+        if sandbox is not None:
+            sb.reset()
+        g = GradedWorkspace(sb, task, env)
+        modes: list[str] = []
+        problem = g.prepare(patch, modes)
+        if problem:
+            result.outcome, result.reason, result.detail = "patch_failed", "does_not_apply", problem
+            return result
+        if "160000" in modes:
+            result.outcome, result.reason = "rejected", "patch_rule"
+            result.detail = "the patch adds a submodule (git's summary names mode 160000)"
+            return result
+        try:
+            checked = _check(g, patch, policy, result)
+        except (OSError, CodekilnError) as err:  # the patch left a tree the grader cannot put right
+            if not _clean_run_ok(g, timeout, policy):
+                raise
+            result.outcome, result.reason = "rejected", "breaks_grading"
+            result.detail = f"the patch leaves the workspace in a state the grader cannot restore: {err}"
+            return result
+        if not checked:
+            return result
+        run = _run(g, timeout, policy)
+        result.statuses, result.missing = run.statuses, run.missing
+        if run.timed_out:
+            result.outcome, result.reason, result.detail = "timeout", "timeout", run.error or "timeout"
+        elif run.evidence:
+            result.outcome, result.reason = "tampered", "report_forged"
+            more = f" (and {len(run.evidence) - 3} more)" if len(run.evidence) > 3 else ""
+            shown = "; ".join(run.evidence[:3])
+            result.detail = f"the test run's report failed the grader's cross-checks: {shown}{more}"
+            result.findings.extend({"kind": "tampered", "detail": e} for e in run.evidence)
+            result.statuses = {}
+        elif run.error and not run.collection_errors:
+            if patch.strip() and _clean_run_ok(g, timeout, policy):
+                result.outcome, result.reason = "unresolved", "broke_test_run"
+                result.detail = f"the patch broke the test run (the empty patch runs cleanly): {run.error}\n{run.log_tail}"
+            else:
+                result.outcome, result.reason, result.detail = (
+                    "error",
+                    "harness",
+                    f"{run.error}\n{run.log_tail}",
+                )
+        else:
+            # Collection errors come from the code under test (pytest may call them a usage error):
+            # the tests that could not be collected are missing, hence failed.
+            result.resolved = resolved(run.statuses, task.FAIL_TO_PASS, task.PASS_TO_PASS)
+            result.outcome = "resolved" if result.resolved else "unresolved"
+            if run.collection_errors:
+                result.reason = "collection_error"
+                result.detail = "collection errors: " + "; ".join(sorted(run.collection_errors))[:1000]
+        return result
+    except (CodekilnError, OSError) as err:
+        result.outcome, result.reason, result.detail = "error", "harness", str(err)
+        return result
+    finally:
+        result.duration_s = time.monotonic() - start
+        if sandbox is None and sb is not None:
+            sb.close()
+
+
+__all__ = [
+    "GradePolicy",
+    "GradeResult",
+    "grade_patch",
+    "graded_files",
+    "is_protected",
+    "open_task_sandbox",
+    "prepare_workspace",
+    "restores_snapshot",
+    "setup_patch",
+    "workspace_patch",
+]

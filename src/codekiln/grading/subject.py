@@ -1,0 +1,63 @@
+"""What the grader reads of a task and of its environment, named as protocols.
+
+Everyone passes a `codekiln.tasks.TaskRecord` and a `codekiln.envs.EnvRecord`; grading sits below
+both in the stage layers (building an environment runs its tests through `grading.run_tests`), so it
+names the few members it reads instead of importing those records. mypy checks at every call site that
+the records still provide them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from codekiln.core.protocols import Sandbox
+
+if TYPE_CHECKING:
+    from codekiln.grading.runner import TestCommand
+
+
+class GradedTask(Protocol):
+    """A task as the grader sees it (`TaskRecord` provides it)."""
+
+    @property
+    def instance_id(self) -> str: ...
+
+    @property
+    def bug_patch(self) -> str:
+        """The snapshot -> the buggy state."""
+        ...
+
+    @property
+    def hidden_tests(self) -> list[str]:
+        """Test files deleted from the agent's workspace and put back before grading."""
+        ...
+
+    @property
+    def FAIL_TO_PASS(self) -> list[str]: ...
+
+    @property
+    def PASS_TO_PASS(self) -> list[str]: ...
+
+    @property
+    def tests(self) -> list[str]:
+        """FAIL_TO_PASS then PASS_TO_PASS: every graded test."""
+        ...
+
+
+class GradingEnv(Protocol):
+    """An environment as the grader sees it (`EnvRecord` provides it)."""
+
+    @property
+    def snapshot_path(self) -> str: ...
+
+    @property
+    def venv(self) -> str: ...
+
+    @property
+    def test(self) -> TestCommand:
+        """How the environment runs its tests."""
+        ...
+
+    def open_sandbox(self, backend: str) -> Sandbox:
+        """A fresh sandbox on the snapshot with the environment's venv."""
+        ...

@@ -1,0 +1,209 @@
+"""Task datasets: JSONL files, Hugging Face `datasets` parquet, SWE-bench-style imports, dedup.
+
+    write_tasks("tasks.jsonl", tasks)                      # appended, one TaskRecord per line
+    tasks = load_tasks("out/toolz")                        # a synth directory, a .jsonl or a .parquet file
+    ready = valid_tasks(tasks)                             # complete ones, first of each id
+    unique = dedup(tasks)                                  # first task per content_hash (the fix's diff hash)
+    write_parquet_dataset(tasks, Path("hf"))                 # hf/data/train-00000-of-00001.parquet
+    datasets.load_dataset(str(Path("hf")), split="train")    # loads as any Hub dataset folder does
+    imported = import_swebench("swe-bench.jsonl")            # .jsonl, .json or .parquet SWE-bench rows
+
+Parquet rows are SWE-bench rows (FAIL_TO_PASS / PASS_TO_PASS as JSON strings, as SWE-bench publishes
+them) plus codekiln's columns; `validation` is stored as a JSON string. The `datasets` package is an
+optional extra (`pip install codekiln[data]`), imported only here and only when used.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from codekiln.core.errors import ConfigError, TaskError
+from codekiln.core.records import append_jsonl, iter_jsonl, read_records
+from codekiln.tasks.records import SWEBENCH_FIELDS, TaskRecord, TaskSource
+
+_STR_COLUMNS = (
+    *SWEBENCH_FIELDS,
+    "source",
+    "bug_patch",
+    "environment_id",
+    "content_hash",
+    "candidate_id",
+    "validation",
+)
+TASKS_FILE = "tasks.jsonl"
+"""Where a synth output directory keeps its tasks."""
+_LIST_COLUMNS = ("mutators", "entities", "hidden_tests")
+_DIFFICULTY_INTS = ("files_changed", "lines_changed", "hunks", "n_bugs", "n_fail_to_pass")
+
+
+def write_tasks(path: str | Path, tasks: Iterable[TaskRecord]) -> int:
+    """Append tasks to a JSONL file; returns how many were written."""
+    return append_jsonl(path, tasks)
+
+
+def read_tasks(path: str | Path) -> list[TaskRecord]:
+    """The tasks of a JSONL file. Tasks whose test ids were rebuilt from JUnit and merged several tests
+    (see `TaskRecord.collapsed_ids`) are named in a `CollapsedIdsWarning`."""
+    tasks = read_records(path, TaskRecord)
+    broken = {t.instance_id: ids for t in tasks if (ids := t.collapsed_ids())}
+    if broken:
+        first, ids = next(iter(broken.items()))
+        warnings.warn(
+            CollapsedIdsWarning(
+                f"{path}: {len(broken)} task(s) carry test ids that merged several tests into one and "
+                f"cannot be rerun (made before codekiln took test ids from pytest), e.g. {first}: "
+                f"{', '.join(ids[:3])}. Re-synthesize them: codekiln synth ... --redo"
+            ),
+            stacklevel=2,
+        )
+    return tasks
+
+
+def load_tasks(path: str | Path, *, allow_empty: bool = False) -> list[TaskRecord]:
+    """The tasks every command reads: a synth output directory (its tasks.jsonl), a tasks .jsonl file or
+    a .parquet file (`write_parquet_dataset`'s). A missing file, or one without tasks unless
+    `allow_empty`, is a ConfigError that says what to give instead."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / TASKS_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"no tasks at {path}",
+            hint="give the --out directory of `codekiln synth`, or a tasks .jsonl/.parquet file",
+        )
+    tasks = read_parquet_tasks(path) if path.suffix == ".parquet" else read_tasks(path)
+    if not tasks and not allow_empty:
+        raise ConfigError(
+            f"{path} holds no tasks", hint="synthesize some first: codekiln synth SPEC --out DIR"
+        )
+    return tasks
+
+
+def valid_tasks(tasks: Iterable[TaskRecord]) -> list[TaskRecord]:
+    """Tasks that are complete: failing tests, a gold patch, a statement, and a bug patch that is not
+    blank when one is recorded; the first of each instance id, in order. What exports ship."""
+    seen: set[str] = set()
+    out = []
+    for task in tasks:
+        if task.instance_id in seen or not (
+            task.FAIL_TO_PASS and task.patch.strip() and task.problem_statement.strip()
+        ):
+            continue
+        if task.bug_patch and not task.bug_patch.strip():
+            continue
+        seen.add(task.instance_id)
+        out.append(task)
+    return out
+
+
+class CollapsedIdsWarning(UserWarning):
+    """Tasks whose FAIL_TO_PASS / PASS_TO_PASS ids were rebuilt from JUnit and merged tests."""
+
+
+def dedup(tasks: Iterable[TaskRecord]) -> list[TaskRecord]:
+    """Tasks with a content_hash not seen before (the first of each), in order."""
+    seen: set[str] = set()
+    out = []
+    for task in tasks:
+        if task.content_hash in seen:
+            continue
+        seen.add(task.content_hash)
+        out.append(task)
+    return out
+
+
+def _datasets() -> Any:
+    try:
+        import datasets
+    except ImportError as err:
+        raise ConfigError(
+            "the Hugging Face `datasets` package is not installed", hint="pip install 'codekiln[data]'"
+        ) from err
+    return datasets
+
+
+def hf_features() -> Any:
+    ds = _datasets()
+    features: dict[str, Any] = {name: ds.Value("string") for name in _STR_COLUMNS}
+    features.update({name: ds.List(ds.Value("string")) for name in _LIST_COLUMNS})
+    difficulty = {name: ds.Value("int32") for name in _DIFFICULTY_INTS}
+    difficulty["level"] = ds.Value("string")
+    features["difficulty"] = difficulty
+    features["schema_version"] = ds.Value("int32")
+    return ds.Features(features)
+
+
+def to_hf_row(task: TaskRecord) -> dict[str, Any]:
+    """One parquet row: the SWE-bench row plus codekiln's columns."""
+    row = task.to_swebench_row()
+    row.update(
+        source=str(task.source),
+        bug_patch=task.bug_patch,
+        environment_id=task.environment_id,
+        content_hash=task.content_hash,
+        candidate_id=task.candidate_id,
+        validation=task.validation.model_dump_json() if task.validation else None,
+        mutators=task.mutators,
+        entities=task.entities,
+        hidden_tests=task.hidden_tests,
+        difficulty=task.difficulty.model_dump() if task.difficulty else None,
+        schema_version=task.schema_version,
+    )
+    return row
+
+
+def from_hf_row(row: dict[str, Any]) -> TaskRecord:
+    return TaskRecord.from_swebench_row(row)
+
+
+def to_hf_dataset(tasks: Iterable[TaskRecord]) -> Any:
+    """A `datasets.Dataset` of the tasks, with a fixed schema."""
+    return _datasets().Dataset.from_list([to_hf_row(t) for t in tasks], features=hf_features())
+
+
+def write_parquet_dataset(tasks: Iterable[TaskRecord], out_dir: Path, *, split: str = "train") -> Path:
+    """Write the tasks as `out_dir/data/<split>-00000-of-00001.parquet` (the Hub's folder layout)."""
+    path = Path(out_dir) / "data" / f"{split}-00000-of-00001.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_hf_dataset(tasks).to_parquet(str(path))
+    return path
+
+
+def read_parquet_tasks(path: Path) -> list[TaskRecord]:
+    """Tasks from a parquet file written by `write_parquet_dataset` (or a folder holding such files)."""
+    _datasets()
+    import pyarrow.parquet as pq
+
+    files = sorted(Path(path).rglob("*.parquet")) if Path(path).is_dir() else [Path(path)]
+    return [from_hf_row(row) for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def _iter_rows(path: Path) -> Iterator[dict[str, Any]]:
+    if path.suffix == ".jsonl":
+        yield from iter_jsonl(path)
+    elif path.suffix == ".json":
+        data = json.loads(path.read_text())
+        if not isinstance(data, list):
+            raise TaskError(f"{path} does not hold a list of rows", hint="give a JSON list or a .jsonl file")
+        yield from data
+    elif path.suffix == ".parquet":
+        _datasets()
+        import pyarrow.parquet as pq
+
+        yield from pq.read_table(path).to_pylist()
+    else:
+        raise TaskError(f"cannot read rows from {path.name}", hint="use a .jsonl, .json or .parquet file")
+
+
+def import_swebench(path: str | Path, *, source: TaskSource | None = None) -> list[TaskRecord]:
+    """SWE-bench-style rows from a file, as TaskRecords (source `swebench` unless the row says otherwise)."""
+    return [TaskRecord.from_swebench_row(row, source=source) for row in _iter_rows(Path(path))]
+
+
+def export_swebench(path: str | Path, tasks: Iterable[TaskRecord], *, extras: bool = False) -> int:
+    """Append tasks as SWE-bench rows to a JSONL file."""
+    return append_jsonl(path, [t.to_swebench_row(extras=extras) for t in tasks])

@@ -1,0 +1,198 @@
+"""The files of an exported Harbor task that come from its environment: the image recipe and the verifier.
+
+    files = environment_files(task, env)     # environment/: Dockerfile, testbed.tar.gz, requirements.txt
+    files = verifier_files(task, env)        # tests/codekiln/: verifier.py + its modules, task.json, state.json
+
+The image builds from the export alone: a public Python base image (`python:<the env's version>`, which
+has git), the snapshot's sources (`testbed.tar.gz`), the venv's `pip freeze` pinned in
+`requirements.txt` (installed without resolving), the project installed editable at /testbed with the
+environment's install variables, then `prepare.sh` (bug in, hidden tests out, a fresh git history).
+
+The verifier (`grading.verifier`, shipped unchanged with `grading.pathrules`, `guard_check`,
+`guard_plugin` and `scan`) reads `task.json` (tests, isolation, policy) and `state.json`: the pre-agent
+tree as path -> [kind, sha256, mode], the snapshot's protected files and hidden tests (restored before
+the run), and the pre-agent text of the other Python files (what the static scan compares against).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import json
+import shlex
+import stat
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import codekiln.grading
+from codekiln.core.diffs import parse_diff
+from codekiln.core.patches import apply_diff
+from codekiln.envs import EnvRecord
+from codekiln.grading import GradePolicy, pathrules
+from codekiln.grading.guard import Isolation
+from codekiln.sandbox.base import VENV_DIR, WORKDIR
+from codekiln.tasks.records import TaskRecord
+
+# Standard-library modules of `codekiln.grading` (pytest too, for the plugin), shipped as they are.
+SHIPPED = ("verifier.py", "pathrules.py", "guard_check.py", "guard_plugin.py", "scan.py")
+VERIFIER_DIR = "tests/codekiln"
+
+
+def snapshot_files(snapshot: Path) -> dict[str, Path]:
+    """Every non-directory of a snapshot (no `.git`), by repo-relative POSIX path, sorted."""
+    out = {}
+    for path in sorted(snapshot.rglob("*")):
+        rel = path.relative_to(snapshot)
+        if rel.parts[0] == ".git" or "__pycache__" in rel.parts or (path.is_dir() and not path.is_symlink()):
+            continue
+        out[rel.as_posix()] = path
+    return out
+
+
+def base_image(env: EnvRecord) -> str:
+    """The public image the environment's Dockerfile starts from: python:<version> (Debian, with git)."""
+    return f"python:{env.recipe.python.version}"
+
+
+def requirements(env: EnvRecord) -> str:
+    """The venv's pinned packages, less pip itself and the project's own editable install."""
+    pins = [p for p in env.packages if "(editable" not in p and not p.lower().startswith("pip==")]
+    return "".join(f"{p}\n" for p in pins)
+
+
+def testbed_tar(snapshot: Path) -> bytes:
+    """The snapshot as a deterministic .tar.gz (same bytes for the same files)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel, path in snapshot_files(snapshot).items():
+            info = tar.gettarinfo(str(path), arcname=rel)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mtime = 0
+            if info.isreg():
+                with path.open("rb") as fh:
+                    tar.addfile(info, fh)
+            elif info.issym():
+                tar.addfile(info)
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def venv_install(env: EnvRecord) -> list[str]:
+    """Shell commands that build the environment's venv at VENV_DIR from the pinned
+    /tmp/codekiln-task/requirements.txt (installed without resolving) and install the project at WORKDIR
+    editable with the environment's install variables and extras."""
+    install_env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.recipe.install_env.items()))
+    editable = f"{WORKDIR}[{','.join(env.recipe.extras)}]" if env.recipe.extras else WORKDIR
+    pip = f"{VENV_DIR}/bin/python -m pip install --no-cache-dir --no-deps"
+    return [
+        f"python3 -m venv {VENV_DIR}",
+        f"{pip} -r /tmp/codekiln-task/requirements.txt",
+        f"{('env ' + install_env + ' ') if install_env else ''}{pip} -e {shlex.quote(editable)}",
+    ]
+
+
+def dockerfile(task: TaskRecord, env: EnvRecord) -> str:
+    files = "testbed.tar.gz requirements.txt prepare.sh" + (" bug.patch" if task.bug_patch else "")
+    return (
+        f"# {task.instance_id}: the environment {env.id} ({env.name} {env.version or ''}) rebuilt from its\n"
+        "# recipe: pinned packages, the project installed editable, then the task's starting state.\n"
+        f"FROM {base_image(env)}\n"
+        f"COPY {files} /tmp/codekiln-task/\n"
+        f"RUN mkdir -p {WORKDIR} && tar -xzf /tmp/codekiln-task/testbed.tar.gz -C {WORKDIR} \\\n"
+        + "".join(f"    && {line} \\\n" for line in venv_install(env))
+        +
+        # the install rewrites metadata in the tree (egg-info): put the snapshot's files back
+        f"    && tar -xzf /tmp/codekiln-task/testbed.tar.gz -C {WORKDIR} \\\n"
+        f"    && bash /tmp/codekiln-task/prepare.sh {WORKDIR} \\\n"
+        "    && rm -rf /tmp/codekiln-task\n"
+        f"ENV VIRTUAL_ENV={VENV_DIR} PATH={VENV_DIR}/bin:$PATH\n"
+        f"WORKDIR {WORKDIR}\n"
+    )
+
+
+def environment_files(task: TaskRecord, env: EnvRecord) -> dict[str, str | bytes]:
+    return {
+        "environment/Dockerfile": dockerfile(task, env),
+        "environment/requirements.txt": requirements(env),
+        "environment/testbed.tar.gz": testbed_tar(Path(env.snapshot_path)),
+    }
+
+
+def _entry(path: Path, data: bytes | None = None) -> list[Any]:
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        return ["symlink", hashlib.sha256(str(path.readlink()).encode()).hexdigest(), 0o777]
+    if not stat.S_ISREG(st.st_mode):
+        return ["other", "", stat.S_IMODE(st.st_mode)]
+    content = path.read_bytes() if data is None else data
+    return ["file", hashlib.sha256(content).hexdigest(), stat.S_IMODE(st.st_mode)]
+
+
+def verifier_state(task: TaskRecord, env: EnvRecord) -> dict[str, Any]:
+    """The pre-agent tree (snapshot + bug - hidden tests) and the snapshot files the verifier restores."""
+    snapshot = Path(env.snapshot_path)
+    files = snapshot_files(snapshot)
+    texts = {rel: files[rel].read_text(encoding="utf-8") for rel in _bug_paths(task) if rel in files}
+    buggy = apply_diff(texts, task.bug_patch) if task.bug_patch else {}
+    hidden = set(task.hidden_tests)
+    manifest, before = {}, {}
+    for rel, path in files.items():
+        if rel in hidden or (rel in buggy and buggy[rel] is None):
+            continue
+        text = buggy.get(rel)
+        data = text.encode("utf-8") if text is not None else None
+        manifest[rel] = _entry(path, data)
+        if rel.endswith(".py") and manifest[rel][0] == "file" and not pathrules.is_protected(rel):
+            before[rel] = text if text is not None else path.read_text(encoding="utf-8", errors="replace")
+    originals = {
+        rel: [stat.S_IMODE(path.lstat().st_mode), base64.b64encode(path.read_bytes()).decode()]
+        for rel, path in files.items()
+        if (pathrules.is_protected(rel) or rel in hidden) and path.is_file() and not path.is_symlink()
+    }
+    return {"manifest": manifest, "originals": originals, "before": before}
+
+
+def _bug_paths(task: TaskRecord) -> set[str]:
+    return {p for fp in parse_diff(task.bug_patch) for p in (fp.old_path, fp.new_path) if p}
+
+
+def verifier_settings(
+    task: TaskRecord, env: EnvRecord, *, timeout_s: float, policy: GradePolicy
+) -> dict[str, Any]:
+    iso = Isolation.for_environment(Path(env.snapshot_path), Path(env.venv), task.tests)
+    return {
+        "instance_id": task.instance_id,
+        "tests": task.tests,
+        "fail_to_pass": task.FAIL_TO_PASS,
+        "pass_to_pass": task.PASS_TO_PASS,
+        "hidden_tests": task.hidden_tests,
+        "workdir": WORKDIR,
+        "venv": VENV_DIR,
+        "isolation": {
+            "config": iso.config,
+            "plugins": list(iso.plugins),
+            "function_prefix": iso.function_prefix,
+            "trusted": list(iso.trusted),
+        },
+        "pytest_options": env.test.argv([])[3:],
+        "env": dict(env.test.env),
+        "timeout_s": timeout_s,
+        "policy": {**policy.rules().__dict__, "scan": policy.scan},
+    }
+
+
+def verifier_files(
+    task: TaskRecord, env: EnvRecord, *, timeout_s: float, policy: GradePolicy | None = None
+) -> dict[str, str | bytes]:
+    """tests/codekiln/: the standalone verifier, its modules, its settings and the pre-agent state."""
+    settings = verifier_settings(task, env, timeout_s=timeout_s, policy=policy or GradePolicy())
+    grading = Path(str(codekiln.grading.__file__)).parent
+    out: dict[str, str | bytes] = {
+        f"{VERIFIER_DIR}/{name}": (grading / name).read_bytes() for name in SHIPPED
+    }
+    out[f"{VERIFIER_DIR}/task.json"] = json.dumps(settings, indent=1, sort_keys=True) + "\n"
+    out[f"{VERIFIER_DIR}/state.json"] = json.dumps(verifier_state(task, env), sort_keys=True) + "\n"
+    return out

@@ -1,0 +1,276 @@
+"""Export tasks as SWE-bench rows that swebench 5's harness runs unchanged (checked with swebench 5.0.2).
+
+    export_swebench_bundle(tasks, Path("out/toolz/swebench"))   # rows + one git repository per environment
+
+The folder holds:
+
+    swebench.jsonl          one SWE-bench row per task (FAIL_TO_PASS / PASS_TO_PASS as JSON strings)
+    images/<instance_id>/   the instance image's build context: Dockerfile, requirements.txt, task.bundle
+    repos/<slug>.git        a bare git repository per environment: branch `main` is the clean snapshot
+                            (the row's `environment_setup_commit`); each task has a branch named by its
+                            instance_id holding one parentless commit, the buggy code without the hidden
+                            tests (the row's `base_commit`), the way SWE-smith keeps a branch per task
+
+A row's fields:
+- `repo`: `owner/name` when the project's metadata names its GitHub repository (a PyPI sdist's
+  `Project-URL` or `Home-page`, a git snapshot's URL), else `pypi/<name>` (`git/`, `local/` for other
+  sources): stable, and never a guess.
+- `base_commit`: checked out from `git_repo` (`git clone --branch <instance_id> <git_repo>`) it is the
+  buggy state an agent starts from; `patch` (the fix) and `test_patch` (the hidden tests back) apply on
+  it, and both together give the clean snapshot back. Parentless, so its history does not hold the fix.
+- what swebench 5's `make_test_spec` reads for a repository it has no built-in spec for: `image`
+  (named as swebench names instance images, under the `codekiln` namespace), `eval_script` (reset the
+  graded test files to `base_commit`, apply `test_patch`, run the graded test files with pytest's `-rA`
+  summary between swebench's output markers, reset again; only test files are reset), `log_parser` (`parse_log_pytest_v2`, which
+  keeps node ids whole) and `eval_type` (`pass_and_fail`); `version` is the project's version.
+- `git_repo`, `image_context`: paths relative to the folder (swebench ignores keys it does not read).
+
+`image` is built from `images/<instance_id>/` (`docker build -t <image> images/<instance_id>`): FROM the
+public `python:<version>` image, /testbed cloned at `base_commit` from the bundle, the environment's
+pinned packages in a venv on PATH, the project installed editable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import tempfile
+from collections.abc import Iterable
+from email.parser import HeaderParser
+from pathlib import Path
+from typing import Any
+
+from codekiln.core.diffs import parse_diff
+from codekiln.core.errors import TaskError
+from codekiln.core.proc import run, tail
+from codekiln.core.records import append_jsonl, atomic_write_text
+from codekiln.envs import EnvRecord, load_env
+from codekiln.grading.pathrules import is_protected
+from codekiln.repos.fetch import GIT_ENV
+from codekiln.repos.snapshot import COMMIT_DATE, SnapshotRecord, get_snapshot
+from codekiln.sandbox.base import VENV_DIR, WORKDIR
+from codekiln.tasks.export.harbor_payload import base_image, requirements, venv_install
+from codekiln.tasks.records import TaskRecord
+
+ROWS = "swebench.jsonl"
+LOG_PARSER = "parse_log_pytest_v2"
+EVAL_TYPE = "pass_and_fail"
+IMAGE_NAMESPACE = "codekiln"
+START, END = ">>>>> Start Test Output", ">>>>> End Test Output"
+_GITHUB = re.compile(
+    r"^(?:https?://|git@|ssh://git@)(?:www\.)?github\.com[/:]([\w.-]+)/([\w.-]+?)(?:\.git)?/?$"
+)
+# Project-URL labels that name the code's home, best first; `Home-page` comes after them.
+_SOURCE_LABELS = ("source", "source code", "repository", "code", "github", "homepage", "home")
+
+
+def github_repo(url: str) -> str | None:
+    """`owner/name` of a GitHub repository URL (https, ssh, `.git` or not), else None."""
+    m = _GITHUB.match(url.strip())
+    return f"{m[1]}/{m[2]}" if m else None
+
+
+def _pkg_info_urls(snapshot_dir: Path) -> list[str]:
+    path = snapshot_dir / "PKG-INFO"
+    if not path.is_file():
+        return []
+    meta = HeaderParser().parsestr(path.read_text(encoding="utf-8", errors="replace"))
+    labelled = []
+    for value in meta.get_all("Project-URL") or []:
+        label, _, url = str(value).partition(",")
+        rank = _SOURCE_LABELS.index(label.strip().lower()) if label.strip().lower() in _SOURCE_LABELS else 99
+        labelled.append((rank, url.strip()))
+    urls = [url for _, url in sorted(labelled, key=lambda p: p[0])]
+    return [*urls, str(meta["Home-page"])] if meta.get("Home-page") else urls
+
+
+def repo_name(snapshot: SnapshotRecord) -> str:
+    """SWE-bench's `repo` for a snapshot: `owner/name` where its metadata names a GitHub repository,
+    else `<kind>/<name>` (`pypi/toolz`), the name normalized as PyPI does."""
+    urls = _pkg_info_urls(Path(snapshot.path)) if snapshot.kind == "pypi" else []
+    if snapshot.kind == "git":
+        urls = [snapshot.source.split("@", 1)[0] if snapshot.source.startswith("http") else snapshot.source]
+    for url in urls:
+        if name := github_repo(url):
+            return name
+    return f"{snapshot.kind}/{re.sub(r'[-_.]+', '-', snapshot.name).lower()}"
+
+
+def image_name(instance_id: str) -> str:
+    """The instance image's name, as swebench derives one (`task.checks.expected_image`)."""
+    return f"{IMAGE_NAMESPACE}/sweb.eval.x86_64.{instance_id}:latest".lower().replace("__", "_1776_")
+
+
+def _heredoc(body: str, tag: str) -> str:
+    """A quoted heredoc of `body` whose end marker (derived from it, so exports are reproducible) does
+    not occur in it."""
+    marker = f"EOF_{tag}_{hashlib.sha256(body.encode()).hexdigest()[:12]}"
+    if marker in body:
+        raise TaskError(f"{tag} contains its own heredoc marker", hint="this should never happen; report it")
+    text = body if body.endswith("\n") else body + "\n"
+    return f"<<'{marker}'\n{text}{marker}"
+
+
+def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
+    """The script swebench's harness runs in the instance container after applying the model patch: the
+    graded test files reset to `base_commit`, `test_patch` applied, the graded files run with `-rA`
+    between swebench's markers, and the test files reset again."""
+    patches = parse_diff(task.test_patch)
+    created = sorted({p.new_path for p in patches if p.old_path is None and p.new_path})
+    graded_files = {t.split("::", 1)[0] for t in task.tests}
+    # Only test files are reset: a doctest's module is the code under test, which the fix changes.
+    modified = {p.old_path for p in patches if p.old_path} | {f for f in graded_files if is_protected(f)}
+    reset = sorted(modified - set(created) - set(task.hidden_tests))
+    remove = sorted(set(created) | set(task.hidden_tests))
+    reset_lines = []
+    if reset:
+        reset_lines.append(f"git checkout {base_commit} -- {' '.join(map(shlex.quote, reset))}")
+    if remove:
+        reset_lines.append(f"rm -f -- {' '.join(map(shlex.quote, remove))}")
+    options = [a for a in env.test.args if a.startswith("-")]
+    pytest = ["python", "-m", "pytest", "-p", "no:cacheprovider", "--color=no", "-rA", *options]
+    pytest += sorted(graded_files)
+    exports = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.test.env.items())]
+    apply = [f"git apply --verbose - {_heredoc(task.test_patch, 'TEST_PATCH')}"] if task.test_patch else []
+    lines = [
+        "#!/bin/bash",
+        "set -uxo pipefail",
+        f"cd {WORKDIR}",
+        *exports,
+        *reset_lines,
+        *apply,
+        f": '{START}'",
+        " ".join(shlex.quote(a) for a in pytest),
+        f": '{END}'",
+        *reset_lines,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _git(git_dir: Path, *args: str, env: dict[str, str] | None = None, data: bytes | None = None) -> str:
+    full = {**os.environ, **GIT_ENV, "GIT_DIR": str(git_dir), **(env or {})}
+    for who in ("AUTHOR", "COMMITTER"):
+        full |= {f"GIT_{who}_NAME": "codekiln", f"GIT_{who}_EMAIL": "tasks@codekiln",
+                 f"GIT_{who}_DATE": COMMIT_DATE}  # fmt: skip
+    argv = ["git", "-c", "safe.directory=*", "-c", "core.logAllRefUpdates=false", "-c", "gc.auto=0", *args]
+    res = run(argv, timeout=600, env=full, input=data)
+    if res.exit_code != 0:
+        raise TaskError(
+            f"git {args[0]} failed while writing {git_dir.name}: {tail(res.stderr or res.stdout, 8)}",
+            hint="check that git works (git --version) and that the task's bug patch applies to its snapshot",
+        )
+    return res.stdout.strip()
+
+
+def task_commit(git_dir: Path, task: TaskRecord, clean: str) -> str:
+    """Commit the task's starting state (the clean tree, its bug patch applied, its hidden tests removed)
+    as a parentless commit on branch `<instance_id>` of `git_dir`; returns the commit id. The same task
+    always gives the same commit (fixed author, date and message)."""
+    with tempfile.TemporaryDirectory(prefix="codekiln-index-") as scratch:
+        index = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        _git(git_dir, "read-tree", clean, env=index)
+        if task.bug_patch:
+            data = task.bug_patch.encode("utf-8", errors="surrogateescape")
+            _git(git_dir, "apply", "--cached", "--whitespace=nowarn", "-", env=index, data=data)
+        if task.hidden_tests:
+            _git(git_dir, "rm", "--cached", "-q", "--ignore-unmatch", "--", *task.hidden_tests, env=index)
+        tree = _git(git_dir, "write-tree", env=index)
+    commit = _git(git_dir, "commit-tree", tree, "-m", f"{task.instance_id}: the task's starting state")
+    _git(git_dir, "update-ref", f"refs/heads/{task.instance_id}", commit)
+    return commit
+
+
+def environment_repo(root: Path, env: EnvRecord, repo: str) -> tuple[Path, str]:
+    """The bare repository of an environment under `root/repos` (made on first use, its `main` the clean
+    snapshot's commit); returns (its path, the clean commit)."""
+    git_dir = Path(root) / "repos" / f"{repo.replace('/', '__')}.{env.id[:12]}.git"
+    if not (git_dir / "HEAD").is_file():
+        git_dir.mkdir(parents=True, exist_ok=True)
+        _git(git_dir, "init", "-q", "--bare", "--initial-branch=main")
+        _git(
+            git_dir, "fetch", "-q", "--no-tags", str(Path(env.snapshot_path) / ".git"), "HEAD:refs/heads/main"
+        )
+    return git_dir, _git(git_dir, "rev-parse", "refs/heads/main")
+
+
+def image_dockerfile(task: TaskRecord, env: EnvRecord) -> str:
+    """The instance image: a public Python image, /testbed cloned at the task's branch from `task.bundle`
+    (so HEAD is `base_commit`), the environment's pinned packages and the project installed editable."""
+    return (
+        f"# {task.instance_id}: the instance image swebench's harness runs it in (the environment {env.id},\n"
+        f"# {env.name} {env.version or ''}, with /testbed at the task's base_commit).\n"
+        f"FROM {base_image(env)}\n"
+        "COPY requirements.txt task.bundle /tmp/codekiln-task/\n"
+        f"RUN git clone -q --branch {shlex.quote(task.instance_id)} --single-branch /tmp/codekiln-task/task.bundle "
+        f"{WORKDIR} \\\n"
+        f"    && git -C {WORKDIR} remote remove origin \\\n"
+        + "".join(f"    && {line} \\\n" for line in venv_install(env))
+        # the install rewrites metadata in the tree (egg-info): back to the commit
+        + f"    && git -C {WORKDIR} checkout -q -- . \\\n"
+        "    && rm -rf /tmp/codekiln-task\n"
+        f"ENV VIRTUAL_ENV={VENV_DIR} PATH={VENV_DIR}/bin:$PATH\n"
+        f"WORKDIR {WORKDIR}\n"
+    )
+
+
+def write_image_context(task: TaskRecord, env: EnvRecord, git_dir: Path, context: Path) -> None:
+    """`context/`: Dockerfile, requirements.txt and task.bundle (the task's branch as a git bundle)."""
+    context.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(context / "Dockerfile", image_dockerfile(task, env))
+    atomic_write_text(context / "requirements.txt", requirements(env))
+    (context / "task.bundle").unlink(missing_ok=True)
+    _git(git_dir, "bundle", "create", "-q", str(context / "task.bundle"), f"refs/heads/{task.instance_id}")
+
+
+def swebench_row(task: TaskRecord, env: EnvRecord, snapshot: SnapshotRecord, root: Path) -> dict[str, Any]:
+    """The task's row for swebench 5 (see the module docstring), its commit written under `root`."""
+    repo = repo_name(snapshot)
+    git_dir, clean = environment_repo(root, env, repo)
+    base = task_commit(git_dir, task, clean)
+    context = Path(root) / "images" / task.instance_id
+    write_image_context(task, env, git_dir, context)
+    row = task.to_swebench_row()
+    row.update(
+        repo=repo,
+        base_commit=base,
+        environment_setup_commit=clean,
+        version=task.version or snapshot.version or "0",
+        image=image_name(task.instance_id),
+        eval_script=eval_script(task, env, base),
+        log_parser=LOG_PARSER,
+        eval_type=EVAL_TYPE,
+        git_repo=git_dir.relative_to(root).as_posix(),
+        image_context=context.relative_to(root).as_posix(),
+    )
+    return row
+
+
+def export_swebench_bundle(tasks: Iterable[TaskRecord], out_dir: Path) -> Path:
+    """Write `out_dir/swebench.jsonl` (replaced) and the git repositories beside it; returns the rows file.
+    Every task needs its environment (`environment_id`, as `codekiln synth` makes them)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    envs: dict[str, EnvRecord] = {}
+    rows = []
+    for task in tasks:
+        if not task.environment_id:
+            raise TaskError(
+                f"{task.instance_id} names no environment, so its buggy commit cannot be written",
+                hint="export tasks made by codekiln synth (imported SWE-bench rows already name their commits)",
+            )
+        if not task.tests:
+            raise TaskError(f"{task.instance_id} lists no tests", hint="validate the task before exporting")
+        env = envs.setdefault(task.environment_id, load_env(task.environment_id))
+        rows.append(swebench_row(task, env, get_snapshot(env.snapshot_id), out_dir))
+    path = out_dir / ROWS
+    path.unlink(missing_ok=True)
+    append_jsonl(path, rows)
+    return path
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of an exported `swebench.jsonl`."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]

@@ -1,0 +1,138 @@
+"""Code entities: the functions, methods and classes of a snapshot's source, with their line spans.
+
+Bugs are injected into entities, so this is where task synthesis starts:
+
+    entities = find_entities(Path("snapshot"), language="python")
+    for e in entities: print(e.id, e.kind, e.start_line, e.end_line, e.complexity)
+
+Test code is skipped: test directories (`tests/`, `test/`, `testing/`), documentation, examples,
+benchmarks, build and virtualenv folders, and each language's own test-file patterns (for Python
+`test_*.py`, `*_test.py`, `conftest.py`, and `setup.py`). Languages are registered in `LANGUAGES` as
+`LanguageSupport` objects, one module each under `codekiln.tasks.frontend.lang` (Python uses the standard `ast`;
+tree-sitter languages can be added as further modules).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Literal, Protocol
+
+from codekiln.core.errors import TaskError
+from codekiln.core.records import Record
+from codekiln.core.registry import Registry
+
+EntityKind = Literal["function", "method", "class"]
+
+SKIP_DIRS = frozenset(
+    {
+        "tests",
+        "test",
+        "testing",
+        "docs",
+        "doc",
+        "examples",
+        "example",
+        "benchmarks",
+        "bench",
+        "build",
+        "dist",
+        "node_modules",
+        "site-packages",
+        "venv",
+        "__pycache__",
+    }
+)
+
+
+class Entity(Record):
+    """One function, method or class. Lines are 1-based and inclusive; `start_line` includes decorators."""
+
+    file: str
+    """Path relative to the snapshot root, with forward slashes."""
+    kind: EntityKind
+    name: str
+    qualname: str
+    """Dotted name inside its file, e.g. `curry.__init__`."""
+    start_line: int
+    end_line: int
+    code: str
+    """The entity's source lines, exactly as in the file."""
+    signature: str
+    """`def name(args) -> ret` or `class Name(bases)`."""
+    complexity: int
+    """1 + the number of branch points (if/loops/except/boolean operators/...) inside."""
+    language: str = "python"
+    occurrence: int = 0
+    """0, or n for the n-th redefinition of the same qualname in the file (property setters,
+    version-dependent definitions)."""
+
+    @property
+    def id(self) -> str:
+        """`file::qualname`, with `#n` appended for a redefinition: unique within a snapshot."""
+        suffix = f"#{self.occurrence}" if self.occurrence else ""
+        return f"{self.file}::{self.qualname}{suffix}"
+
+    @property
+    def n_lines(self) -> int:
+        return self.end_line - self.start_line + 1
+
+
+class LanguageSupport(Protocol):
+    """What a language module provides to find entities."""
+
+    name: str
+    suffixes: tuple[str, ...]
+
+    def is_test_file(self, path: PurePosixPath) -> bool: ...
+
+    def extract(self, path: str, text: str) -> list[Entity]:
+        """Entities of one source file; raises SyntaxError (or TaskError) when it cannot be parsed."""
+        ...
+
+
+LANGUAGES = Registry("language", {"python": "codekiln.tasks.frontend.lang.python:PYTHON"})
+
+
+def load_language(name: str) -> LanguageSupport:
+    support: LanguageSupport = LANGUAGES.load(name)
+    return support
+
+
+def iter_source_files(root: Path, language: str = "python") -> Iterator[PurePosixPath]:
+    """Relative paths (sorted) of the source files of `language` under `root`, tests and docs excluded."""
+    lang = load_language(language)
+    root = Path(root)
+    if not root.is_dir():
+        raise TaskError(f"{root} is not a directory", hint="pass the snapshot's root directory")
+    found: list[PurePosixPath] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in SKIP_DIRS and not d.startswith(".") and not d.endswith(".egg-info")
+        )
+        rel_dir = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
+        for name in filenames:
+            rel = rel_dir / name if str(rel_dir) != "." else PurePosixPath(name)
+            if rel.suffix in lang.suffixes and not lang.is_test_file(rel):
+                found.append(rel)
+    return iter(sorted(found))
+
+
+def find_entities(root: Path, language: str = "python", *, skipped: list[str] | None = None) -> list[Entity]:
+    """Every function, method and class in the snapshot's source, sorted by file and line.
+
+    Files that do not parse (another language version, templates) are left out; their paths are appended
+    to `skipped` when given."""
+    lang = load_language(language)
+    entities: list[Entity] = []
+    for rel in iter_source_files(root, language):
+        try:
+            text = (Path(root) / rel).read_text(encoding="utf-8")
+            entities += lang.extract(str(rel), text)
+        except (SyntaxError, UnicodeDecodeError, ValueError, TaskError):
+            if skipped is not None:
+                skipped.append(str(rel))
+    return entities

@@ -1,0 +1,18 @@
+"""Scripts that run inside a sandbox, with the environment's Python: copied there by file path.
+
+They import nothing from codekiln (the standard library, pytest, and each other by bare name, as
+siblings in one folder; an import-linter contract keeps it so), so the same source runs in any
+environment. The host sides are `codekiln.tasks.validation.testexec` and `coverage_map`.
+
+- `warm_runner.py`: one pytest session serving many test jobs, each in a forked child.
+- `codekiln_swap.py`: swaps changed functions' code into live objects (used by the warm runner).
+- `cover_runner.py`: the coverage map's run: which test executes which lines.
+
+The pytest internals they patch are listed, with why, in `warm_runner.PYTEST_PATCHES`.
+"""
+
+from pathlib import Path
+
+FOLDER = Path(__file__).parent
+SCRIPTS = tuple(FOLDER / name for name in ("warm_runner.py", "codekiln_swap.py", "cover_runner.py"))
+"""What `testexec.install_runners` copies into a sandbox, side by side."""

@@ -1,0 +1,123 @@
+"""The coverage runner: a script that runs *inside* a sandbox, with the environment's Python, beside
+`warm_runner.py` (whose `Recorder` it uses). The host side is `codekiln.tasks.validation.coverage_map`.
+
+    python cover_runner.py DATA.json -- [pytest args of the full suite]
+
+It runs the whole suite once, recording which lines of the repository each test executes (coverage.py
+dynamic contexts when coverage is installed, `sys.settrace` otherwise), each test's status and
+duration, and writes them as JSON (the coverage data itself beside it, in DATA.json.sqlite).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from warm_runner import ROOT, Recorder  # a sibling in the sandbox: sys.path[0] is this script's folder
+
+
+class Tracer:
+    """Per-test line coverage of the repository's files through sys.settrace (when coverage is absent)."""
+
+    def __init__(self) -> None:
+        self.context = ""
+        self.lines: dict[str, dict[int, set[str]]] = {}
+
+    def global_trace(self, frame: Any, event: str, arg: Any) -> Any:
+        if not frame.f_code.co_filename.startswith(ROOT + os.sep):
+            return None
+        return self.local_trace
+
+    def local_trace(self, frame: Any, event: str, arg: Any) -> Any:
+        if event == "line":
+            self.lines.setdefault(frame.f_code.co_filename, {}).setdefault(frame.f_lineno, set()).add(
+                self.context
+            )
+        return self.local_trace
+
+
+class Coverer:
+    """Switches the coverage context to each test's id while it runs; records statuses and durations."""
+
+    def __init__(self, cov: Any, tracer: Tracer | None) -> None:
+        self.cov, self.tracer = cov, tracer
+        self.recorder = Recorder()
+        self.durations: dict[str, float] = {}
+
+    def start(self, nodeid: str) -> None:
+        if self.cov is not None:
+            self.cov.switch_context(nodeid)
+        if self.tracer is not None:
+            self.tracer.context = nodeid
+
+    def stop(self) -> None:
+        if self.cov is not None:
+            self.cov.switch_context("")
+        if self.tracer is not None:
+            self.tracer.context = ""
+
+
+def _protocol_wrapper(coverer: Coverer) -> Any:
+    import pytest
+
+    class Wrapper:
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+            start = time.monotonic()
+            coverer.start(item.nodeid)
+            yield
+            coverer.stop()
+            coverer.durations[item.nodeid] = time.monotonic() - start
+
+    return Wrapper()
+
+
+def cover(data_path: str, args: list[str]) -> int:
+    import pytest
+
+    try:
+        import coverage
+
+        cov: Any = coverage.Coverage(
+            data_file=data_path + ".sqlite", include=[ROOT + os.sep + "*"], config_file=False
+        )
+        tracer = None
+    except ImportError:
+        cov, tracer = None, Tracer()
+    coverer = Coverer(cov, tracer)
+    if cov is not None:
+        cov.start()
+    else:
+        sys.settrace(tracer.global_trace)  # type: ignore[union-attr]
+    try:
+        code = pytest.main(args, plugins=[coverer.recorder, _protocol_wrapper(coverer)])
+    finally:
+        sys.settrace(None)
+        if cov is not None:
+            cov.stop()
+            cov.save()
+    statuses, _ = coverer.recorder.results()
+    out: dict[str, Any] = {
+        "exit_code": int(code),
+        "statuses": statuses,
+        "durations": coverer.durations,
+        "engine": "coverage",
+    }
+    if tracer is not None:
+        out["engine"] = "settrace"
+        out["lines"] = {f: {str(n): sorted(c) for n, c in lines.items()} for f, lines in tracer.lines.items()}
+    with open(data_path, "w") as fh:
+        json.dump(out, fh)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    sys.path[0] = ROOT  # what `python -m pytest` puts first (the working directory), not this folder
+    return cover(argv[0], argv[argv.index("--") + 1 :])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

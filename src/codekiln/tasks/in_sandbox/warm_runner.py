@@ -1,0 +1,416 @@
+"""The warm test runner: a script that runs *inside* a sandbox, with the environment's Python, to run
+many small test jobs from one pytest session instead of one pytest process per run.
+
+It imports nothing from codekiln (only the standard library, pytest and its sibling `codekiln_swap.py`,
+which swaps code into live functions), so its source can be copied into any environment. The host side is `codekiln.tasks.validation.testexec`.
+
+    python warm_runner.py serve SPOOL -- [pytest options]
+
+The runner collects the test files listed in SPOOL/collect.json once, then serves batches of jobs
+until SPOOL/stop appears (or none came for IDLE_LIMIT_S): the host writes batch N as SPOOL/N.json and
+publishes it with SPOOL/N.ready; the runner appends a result line per job to SPOOL/N.jsonl and
+writes SPOOL/N.done. One session thus serves a whole synthesis run, not one batch. Each job runs in
+forked children of that warm session. A job names test ids and, optionally, new contents for source files (an injected bug). The
+new files are written to disk (so anything imported later sees them) and, in the child, the changed
+functions of already imported modules get their new code (`function.__code__`), so every reference to
+them (`from x import f`, decorators, bound methods) runs the new code without re-importing. When a
+change cannot be applied that way (a class body, a module-level statement, a default argument, a
+function added or removed) or the job says the changed code runs at import time (`reimport`), the
+child instead forgets every module of the repository and collects the tests again, importing them
+afresh from disk, into the same session (`Session.perform_collect`); the job's result names why
+(`reimported`). A job's repeats run in its one child, one after the other, each with a fresh `random`
+seed and fresh fixtures (a rerun costs the tests' own time, not a fork or a re-import); a child whose
+run passes the job's timeout is killed with its whole process group. Failure texts are the last frames
+of the native traceback; the terminal reporter's per-test output, which goes to /dev/null in children,
+is not formatted at all. Byte-code is not written while jobs run (a bug and
+its fix can have the same size and mtime second, which would make Python load stale byte-code); test
+modules' assertion-rewritten code is kept in memory by content, so re-collections skip reading it.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import random
+import select
+import signal
+import sys
+import time
+import traceback
+import types
+from typing import Any
+
+from codekiln_swap import Swapper  # a sibling in the sandbox: sys.path[0] is this script's folder
+
+ROOT = os.getcwd()
+
+PYTEST_PATCHES = {
+    "_pytest.assertion.rewrite._read_pyc": "a re-collection in a child reuses a test module's "
+    "assertion-rewritten code kept in memory by content, instead of reading its pyc again "
+    "(`cache_rewritten_tests`)",
+    "_pytest.assertion.rewrite._rewrite_test": "keeps the code pytest rewrites, for the same cache",
+    "_pytest.reports._format_failed_longrepr": "a failure's text is the last frames of its native "
+    "traceback, made for the first MAX_TEXTS failures only (`_native_tail`): formatting every frame "
+    "of a deep recursion cost more than running the tests",
+    "terminalreporter.pytest_runtest_logstart": "children write to /dev/null: the terminal reporter's "
+    "per-test hooks only format output nobody reads (`quiet_terminal`)",
+    "terminalreporter.pytest_runtest_logreport": "as above: a progress character per report",
+    "terminalreporter.pytest_runtest_logfinish": "as above",
+}
+"""Every pytest internal the in-sandbox scripts replace, and why: `module.attribute` for module
+attributes (replaced through `patch_internal`), `terminalreporter.HOOK` for the terminal reporter's
+hook implementations. They are pytest's private names and can change in any release: a module
+attribute that is missing is left alone (its speed-up is lost, results are not changed)."""
+
+
+def patch_internal(module: Any, attr: str, new: Any) -> None:
+    """Replace `module.attr` with `new`; only for targets listed in PYTEST_PATCHES."""
+    name = f"{module.__name__}.{attr}"
+    if name not in PYTEST_PATCHES:
+        raise KeyError(f"{name} is not in PYTEST_PATCHES: list it there, with why it is patched")
+    setattr(module, attr, new)
+
+
+_RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
+
+
+def status_of(reports: list[Any]) -> str:
+    """A test's status from its setup/call/teardown reports, as JUnit XML would give it."""
+    status = "passed"
+    for rep in reports:
+        if rep.failed:
+            new = "failed" if rep.when == "call" else "error"
+        elif rep.skipped:
+            new = "skipped"
+        else:
+            continue
+        if (status == "passed" and new == "skipped") or _RANK[new] > _RANK[status]:
+            status = new
+    return status
+
+
+def failure_text(reports: list[Any]) -> str:
+    for rep in reports:
+        if rep.failed:
+            return str(getattr(rep, "longreprtext", "") or "")[-4000:]
+    return ""
+
+
+class Recorder:
+    """A pytest plugin that keeps every test report, by test id."""
+
+    def __init__(self) -> None:
+        self.reports: dict[str, list[Any]] = {}
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        self.reports.setdefault(report.nodeid, []).append(report)
+
+    def results(self) -> tuple[dict[str, str], dict[str, str]]:
+        statuses = {tid: status_of(reps) for tid, reps in self.reports.items()}
+        messages = {
+            tid: failure_text(reps)
+            for tid, reps in self.reports.items()
+            if statuses[tid] in ("failed", "error")
+        }
+        return statuses, messages
+
+
+def _native_tail(item: Any, call: Any, excinfo: Any) -> str:
+    """A failure's text: the last frames of its native traceback (what `--tb=native` shows, without
+    formatting every frame of a deep recursion). Only the first MAX_TEXTS failures of a job's first
+    run get one (problem statements quote a few); reruns only need statuses."""
+    global _TEXTS_LEFT
+    if _TEXTS_LEFT <= 0:
+        return ""
+    _TEXTS_LEFT -= 1
+    return "".join(traceback.format_exception(excinfo.type, excinfo.value, excinfo.tb, limit=-MAX_FRAMES))
+
+
+MAX_FRAMES = 12
+MAX_TEXTS = 10
+_TEXTS_LEFT = MAX_TEXTS
+IDLE_LIMIT_S = 900.0
+
+
+def _nothing(*args: Any) -> None:
+    return None
+
+
+def quiet_terminal(config: Any) -> None:
+    """Children write to /dev/null: the terminal reporter's per-test hooks (a progress character, a
+    `pytest_report_teststatus` call per report) would only format output nobody reads, ~15% of a
+    job's CPU on a fast suite. Its other hooks, and every other plugin's, stay as they are."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    for name in [k.split(".", 1)[1] for k in PYTEST_PATCHES if k.startswith("terminalreporter.")]:
+        for impl in getattr(config.hook, name).get_hookimpls():
+            if impl.plugin is reporter:
+                impl.function = _nothing
+
+
+def cache_rewritten_tests() -> None:
+    """Keep each test module's assertion-rewritten code in memory with the source it came from: a
+    child that re-imports the repository collects every test file again, and would otherwise read,
+    hash and unmarshal each one's rewritten byte-code from disk (~1/8 of a re-collection). A file
+    whose bytes differ from the kept source is read or rewritten by pytest as usual."""
+    try:
+        from _pytest.assertion import rewrite
+    except ImportError:
+        return
+    read, rewrite_test = getattr(rewrite, "_read_pyc", None), getattr(rewrite, "_rewrite_test", None)
+    if read is None or rewrite_test is None:
+        return
+    codes: dict[str, tuple[bytes, types.CodeType]] = {}
+
+    def source_of(path: Any) -> bytes | None:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except (OSError, TypeError, ValueError):
+            return None
+
+    def cached_read(source: Any, pyc: Any, *args: Any, **kwargs: Any) -> Any:
+        data, kept = source_of(source), codes.get(str(source))
+        if data is not None and kept is not None and kept[0] == data:
+            return kept[1]
+        code = read(source, pyc, *args, **kwargs)
+        if data is not None and isinstance(code, types.CodeType):
+            codes[str(source)] = (data, code)
+        return code
+
+    def cached_rewrite(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        data = source_of(fn)
+        result = rewrite_test(fn, *args, **kwargs)
+        if data is not None and isinstance(result, tuple) and isinstance(result[-1], types.CodeType):
+            codes[str(fn)] = (data, result[-1])
+        return result
+
+    patch_internal(rewrite, "_read_pyc", cached_read)
+    patch_internal(rewrite, "_rewrite_test", cached_rewrite)
+
+
+# -- serving jobs ---------------------------------------------------------------------------------------
+class Server:
+    """Runs batches of jobs from the collected session until told to stop (see the module docstring)."""
+
+    def __init__(self, spool: str, options: list[str]) -> None:
+        self.spool, self.options = spool, options
+        self.recorder = Recorder()
+
+    def pytest_runtestloop(self, session: Any) -> bool:
+        self.session = session
+        self.items = {item.nodeid: item for item in session.items}
+        for item in session.items:  # computed once here, not in every child
+            getattr(item, "location", None)
+        self.swapper = Swapper()
+        # the files of the modules this session imported (jobs import nothing here: children do)
+        self.live_files = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
+        try:
+            from _pytest import reports
+
+            if hasattr(reports, "_format_failed_longrepr"):  # pytest >= 8: failure texts made cheaply
+                patch_internal(reports, "_format_failed_longrepr", _native_tail)
+        except ImportError:
+            pass
+        sys.dont_write_bytecode = True
+        quiet_terminal(session.config)
+        gc.collect()
+        gc.freeze()  # children then leave the session's objects alone: fewer copy-on-write page faults
+        n = 0
+        while self.wait_for(n):
+            with open(os.path.join(self.spool, f"{n}.json")) as fh:
+                batch = json.load(fh)
+            signal.alarm(max(1, int(batch["limit_s"])))  # a watchdog: SIGALRM ends a runner that hangs
+            with open(os.path.join(self.spool, f"{n}.jsonl"), "a") as out:
+                for job in batch["jobs"]:
+                    out.write(json.dumps(self.run_job(job)) + "\n")
+                    out.flush()
+            signal.alarm(0)
+            open(os.path.join(self.spool, f"{n}.done"), "w").close()
+            n += 1
+        return True
+
+    def wait_for(self, n: int) -> bool:
+        """Wait until batch `n` is published (True) or the host says stop, or nothing came for
+        IDLE_LIMIT_S seconds (False)."""
+        ready, stop = os.path.join(self.spool, f"{n}.ready"), os.path.join(self.spool, "stop")
+        start, pause = time.monotonic(), 0.0005
+        while not os.path.exists(ready):
+            if os.path.exists(stop) or time.monotonic() - start > IDLE_LIMIT_S:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.004)
+        return True
+
+    def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
+        start = time.monotonic()
+        originals: dict[str, str] = {}
+        result: dict[str, Any] = {"id": job["id"], "runs": []}
+        try:
+            swaps: list[tuple[types.FunctionType, types.CodeType]] = []
+            for rel, text in job.get("files", {}).items():
+                path = os.path.join(ROOT, rel)
+                with open(path, encoding="utf-8") as fh:
+                    originals[path] = fh.read()
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                if not job.get("reimport") and path in self.live_files:
+                    plan = self.swapper.plan(path, originals[path], text, job.get("chunks", {}).get(rel))
+                    if isinstance(plan, str):
+                        result["reimported"] = plan
+                    else:
+                        swaps += plan
+            if job.get("reimport") and "reimported" not in result:
+                result["reimported"] = "the changed code runs at import time"
+            reimport = "reimported" in result
+            repeat = int(job.get("repeat", 1))
+            rerun_failing = bool(job.get("rerun_failing"))
+            timeout = float(job.get("timeout", 60))
+            result["runs"] = self.fork_runs(
+                swaps, list(job["tests"]), timeout, reimport, repeat, rerun_failing
+            )
+            return result
+        finally:
+            for path, text in originals.items():
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+            result["duration_s"] = time.monotonic() - start
+
+    def recollect(self, tests: list[str]) -> list[Any] | None:
+        """In a child: forget the repository's modules (conftest plugins stay) and collect the files of
+        `tests` again in the warm session, which imports everything afresh from disk. Tests that cannot be collected
+        (the code fails to import) are left out; None if the session could not collect at all."""
+        for name, module in list(sys.modules.items()):
+            path = str(getattr(module, "__file__", None) or "")
+            if path.startswith(ROOT + os.sep) and os.path.basename(path) != "conftest.py":
+                del sys.modules[name]
+        import pytest
+
+        try:
+            found = self.session.perform_collect(sorted({t.split("::", 1)[0] for t in tests}))
+        except pytest.UsageError:  # "found no collectors": nothing importable, every test fails
+            found = []
+        except Exception:
+            return None
+        by_id = {item.nodeid: item for item in found}
+        return [by_id[t] for t in tests if t in by_id]
+
+    def fresh_session(self, tests: list[str]) -> None:
+        """In a child: a whole new pytest session for `tests` (when `recollect` could not collect)."""
+        import pytest
+
+        pytest.main([*self.options, *tests], plugins=[self.recorder])
+
+    def child(self, swaps: list[tuple[types.FunctionType, types.CodeType]], tests: list[str], reimport: bool,
+              repeat: int, rerun_failing: bool, out: Any) -> None:  # fmt: skip
+        """In the forked child: apply the bug, then run `tests` `repeat` times, a JSON line per run."""
+        run_items: list[Any] | None = [self.items[t] for t in tests if t in self.items]
+        if reimport:
+            run_items = self.recollect(tests)
+        else:
+            for func, new in swaps:
+                func.__code__ = new
+        global _TEXTS_LEFT
+        for n in range(repeat):
+            random.seed()
+            _TEXTS_LEFT = MAX_TEXTS if n == 0 else 0
+            self.recorder.reports.clear()
+            if run_items is None:
+                self.fresh_session(tests)
+            for i, item in enumerate(run_items or []):
+                if n and hasattr(item, "_initrequest"):
+                    item._initrequest()  # fixtures of the previous run are gone: a fresh request
+                nxt = run_items[i + 1] if run_items and i + 1 < len(run_items) else None
+                item.ihook.pytest_runtest_protocol(item=item, nextitem=nxt)
+            statuses, messages = self.recorder.results()
+            statuses = {t: statuses[t] for t in tests if t in statuses}
+            run: dict[str, Any] = {"statuses": statuses, "messages": messages if n == 0 else {}}
+            run["missing"] = [t for t in tests if t not in statuses]
+            out.write(json.dumps(run).encode() + b"\n")
+            out.flush()
+            if rerun_failing:  # reruns are about the tests that failed
+                tests = [t for t in tests if statuses.get(t) != "passed"]
+                run_items = None if run_items is None else [x for x in run_items if x.nodeid in tests]
+                if not tests:
+                    break
+        out.write(b'{"done": true}\n')
+        out.flush()
+
+    def fork_runs(self, swaps: list[tuple[types.FunctionType, types.CodeType]], tests: list[str], timeout: float,
+                  reimport: bool, repeat: int, rerun_failing: bool) -> list[dict[str, Any]]:  # fmt: skip
+        """Runs of one job in one forked child (see `child`); each run may take `timeout` seconds."""
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            code = 0
+            try:
+                os.close(rfd)
+                os.setpgid(0, 0)
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                gc.disable()
+                with os.fdopen(wfd, "wb") as out:
+                    self.child(swaps, tests, reimport, repeat, rerun_failing, out)
+            except BaseException:
+                code = 3
+            os._exit(code)
+        os.close(wfd)
+        runs: list[dict[str, Any]] = []
+        buf, done, timed_out = b"", False, False
+        last = time.monotonic()
+        while not done:
+            left = last + timeout - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([rfd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(rfd, 1 << 16)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf and not done:
+                line, buf = buf.split(b"\n", 1)
+                data = json.loads(line)
+                done = bool(data.get("done"))
+                if not done:
+                    now = time.monotonic()
+                    runs.append({**data, "duration_s": now - last})
+                    last = now
+        os.close(rfd)
+        if timed_out:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _, wstatus = os.waitpid(pid, 0)
+        if not done:
+            run: dict[str, Any] = {"statuses": {}, "messages": {}, "missing": []}
+            run["duration_s"] = time.monotonic() - last
+            if timed_out:
+                run["timed_out"] = True
+            else:
+                run["crashed"] = f"the test process died (wait status {wstatus})"
+            runs.append(run)
+        return runs
+
+
+def main(argv: list[str]) -> int:
+    sys.path[0] = ROOT  # what `python -m pytest` puts first: the working directory
+    spool, pytest_args = argv[1], argv[argv.index("--") + 1 :]
+    import pytest
+
+    cache_rewritten_tests()
+    with open(os.path.join(spool, "collect.json")) as fh:
+        collect = json.load(fh)
+    server = Server(spool, pytest_args)
+    code = pytest.main([*pytest_args, *collect], plugins=[server, server.recorder])
+    return 0 if code in (0, 1) else int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

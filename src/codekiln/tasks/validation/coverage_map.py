@@ -1,0 +1,194 @@
+"""Which tests execute which lines: a test -> lines map built once per environment, so that validating
+a candidate bug runs only the tests that can notice it.
+
+    cmap = coverage_map(env)                         # built on first use, then loaded from the cache
+    cmap.tests_for({"toolz/itertoolz.py": {20, 21}})  # test ids that execute any of those lines
+    cmap.durations["toolz/tests/test_itertoolz.py::test_remove"]   # seconds, measured under coverage
+
+The full suite runs once in a sandbox under coverage.py with one dynamic context per test (the
+pytest node id, switched around each test's setup, call and teardown, so the ids are exactly those the
+test runs report). When the environment lacks coverage.py, `sys.settrace` records the same map more
+slowly. Lines run while modules are imported belong to no test. The map is cached as
+`coverage-map.json` in the environment's directory (rebuilt with `redo=True`); it also keeps each
+test's status and duration in that run, and the lines that ran outside tests (at import time).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from pydantic import Field
+
+from codekiln.core.diffs import parse_diff
+from codekiln.core.errors import TaskError
+from codekiln.core.proc import tail
+from codekiln.core.protocols import Sandbox
+from codekiln.core.records import Record, atomic_write_json, load_json
+from codekiln.envs import EnvRecord, env_sandbox
+from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks.validation.testexec import BASE_OPTIONS, COVER_RUNNER, install_runners
+
+DATA = "/tmp/codekiln/coverage.json"
+
+
+class CoverageMap(Record):
+    """Lines of each repository file (relative path) -> indexes into `tests` of the tests running them."""
+
+    schema_version: int = 2
+    env_id: str
+    engine: str = "coverage"
+    tests: list[str] = Field(default_factory=list)
+    lines: dict[str, dict[int, list[int]]] = Field(default_factory=dict)
+    import_lines: dict[str, list[int]] = Field(default_factory=dict)
+    """Lines run outside any test (while modules are imported): code a bug there changes at import."""
+    durations: dict[str, float] = Field(default_factory=dict)
+    statuses: dict[str, str] = Field(default_factory=dict)
+
+    def tests_for(self, lines: Mapping[str, Iterable[int]]) -> set[str]:
+        """Ids of the tests that execute any of the given lines (file -> line numbers)."""
+        found: set[int] = set()
+        for rel, numbers in lines.items():
+            per_line = self.lines.get(rel, {})
+            for n in numbers:
+                found.update(per_line.get(n, ()))
+        return {self.tests[i] for i in found}
+
+    def runs_at_import(self, lines: Mapping[str, Iterable[int]]) -> bool:
+        """True if any of the given lines ran while modules were imported."""
+        return any(set(self.import_lines.get(rel, ())) & set(numbers) for rel, numbers in lines.items())
+
+    def duration(self, tests: Iterable[str]) -> float:
+        """Seconds the given tests took in the coverage run (unknown tests count 0.1 s)."""
+        return sum(self.durations.get(t, 0.1) for t in tests)
+
+
+def touched_lines(patch: str) -> dict[str, set[int]]:
+    """Lines of the original files a patch touches: removed lines, and for pure insertions the lines
+    around the insertion point (repo-relative path -> 1-based line numbers)."""
+    out: dict[str, set[int]] = {}
+    for fp in parse_diff(patch):
+        if fp.old_path is None:
+            continue
+        lines = out.setdefault(fp.old_path, set())
+        for hunk in fp.hunks:
+            pos = hunk.old_start
+            removed, added = False, False
+            for line in [*hunk.lines, None]:
+                if line is not None and line.tag == "-":
+                    lines.add(pos)
+                    pos, removed = pos + 1, True
+                elif line is not None and line.tag == "+":
+                    added = True
+                else:
+                    if added and not removed:  # a pure insertion: the lines around it
+                        lines.update((max(pos - 1, 1), pos))
+                    removed = added = False
+                    pos += 1
+    return out
+
+
+def _numbits(blob: bytes) -> list[int]:
+    """coverage.py's numbits encoding: bit j of byte i set means line i * 8 + j ran."""
+    return [i * 8 + j for i, byte in enumerate(blob) if byte for j in range(8) if byte & (1 << j)]
+
+
+def read_coverage_db(path: Path, workdir: str) -> dict[str, dict[int, set[str]]]:
+    """{relative file: {line: contexts}} from a coverage.py SQLite data file measured under `workdir`
+    (the context "" holds what ran outside any test)."""
+    prefix = workdir.rstrip("/") + "/"
+    out: dict[str, dict[int, set[str]]] = {}
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT file.path, context.context, line_bits.numbits FROM line_bits "
+            "JOIN file ON file.id = line_bits.file_id JOIN context ON context.id = line_bits.context_id"
+        ).fetchall()
+    except sqlite3.Error as err:
+        raise TaskError(
+            f"cannot read the coverage data: {err}", hint="rebuild the map: coverage_map(env, redo=True)"
+        ) from err
+    finally:
+        con.close()
+    for file, context, blob in rows:
+        if not file.startswith(prefix):
+            continue
+        per_line = out.setdefault(file[len(prefix) :], {})
+        for n in _numbits(blob):
+            per_line.setdefault(n, set()).add(context)
+    return out
+
+
+def _cache_path(env: EnvRecord) -> Path:
+    return Path(env.venv).parent / "coverage-map.json"
+
+
+def build_coverage_map(env: EnvRecord, sandbox: Sandbox) -> CoverageMap:
+    """Run the full suite once in `sandbox` (a sandbox of `env`) and record the map."""
+    install_runners(sandbox)
+    argv = ["python", COVER_RUNNER, DATA, "--", *BASE_OPTIONS, *env.test.args]
+    res = sandbox.exec(
+        argv, timeout=max(600.0, 5 * env.test.timeout_s), env=env.test.env, cwd=sandbox.workdir
+    )
+    try:
+        data = json.loads(sandbox.read_file(DATA))
+    except (OSError, ValueError) as err:
+        raise TaskError(
+            f"the coverage run of {env.name} produced no data (exit code {res.exit_code}):\n{tail(res.output, 20)}",
+            hint="check that the suite runs: codekiln env test " + env.snapshot_id,
+        ) from err
+    if data["engine"] == "coverage":
+        with tempfile.TemporaryDirectory(prefix="codekiln-cov-") as tmp:
+            db = Path(tmp) / "coverage.sqlite"
+            db.write_bytes(sandbox.read_file(DATA + ".sqlite"))
+            contexts = read_coverage_db(db, sandbox.workdir)
+    else:
+        prefix = sandbox.workdir.rstrip("/") + "/"
+        contexts = {
+            f[len(prefix) :]: {int(n): set(c) for n, c in per_file.items()}
+            for f, per_file in data["lines"].items()
+            if f.startswith(prefix)
+        }
+    tests = sorted(
+        set(data["statuses"]) | {c for per in contexts.values() for cs in per.values() for c in cs if c}
+    )
+    index = {t: i for i, t in enumerate(tests)}
+    lines: dict[str, dict[int, list[int]]] = {}
+    import_lines: dict[str, list[int]] = {}
+    for rel, per in sorted(contexts.items()):
+        for n, cs in sorted(per.items()):
+            if "" in cs:
+                import_lines.setdefault(rel, []).append(n)
+            if cs - {""}:
+                lines.setdefault(rel, {})[n] = sorted(index[c] for c in cs if c)
+    return CoverageMap(
+        env_id=env.id,
+        engine=data["engine"],
+        tests=tests,
+        lines=lines,
+        import_lines=import_lines,
+        durations={k: round(v, 6) for k, v in data["durations"].items()},
+        statuses=data["statuses"],
+    )
+
+
+def coverage_map(env: EnvRecord, *, backend: str = DEFAULT_BACKEND, redo: bool = False) -> CoverageMap:
+    """The environment's coverage map, built on first use and cached next to the environment."""
+    path = _cache_path(env)
+    if path.is_file() and not redo:
+        try:
+            cached = load_json(path, CoverageMap)
+            if (
+                cached.env_id == env.id
+                and cached.schema_version == CoverageMap.model_fields["schema_version"].default
+            ):
+                return cached
+        except ValueError:
+            pass
+    with env_sandbox(env, backend) as sb:
+        cmap = build_coverage_map(env, sb)
+    atomic_write_json(path, cmap)
+    return cmap

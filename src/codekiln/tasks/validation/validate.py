@@ -1,0 +1,348 @@
+"""The validation engine: which candidate bugs become tasks, and why the others do not.
+
+`Validator` orchestrates (selection, batches of test jobs, the clean side, the grader gate); the rules
+themselves are pure functions of the runs' statuses in `verdict` (steps 3 and 4 below, and the gate).
+
+    with Validator(env, coverage_map(env), entities) as v:
+        for decision in v.validate(candidates):      # TaskRecord or RejectedCandidate, in order
+            ...
+
+For each candidate, in one sandbox per worker (reset, never recreated):
+1. Apply the bug in memory (`patch_failed`, `syntax_error` if it does not apply or parse).
+2. Select the tests: those the coverage map says execute the mutated entities' lines or the changed
+   lines, restricted to tests that pass on the clean snapshot (the environment's baseline); the whole
+   passing suite when coverage knows no such test, or when the changed lines run at import time
+   (what they compute then can reach any test).
+3. Run them with the bug in place; if nothing fails, reject (`no_failing_test`). FAIL_TO_PASS = the
+   selected tests that fail, PASS_TO_PASS = the ones that pass. The failing tests are run again, for
+   `reruns` runs in all, and must fail every time, or the candidate is `flaky`.
+4. The gold side, on the clean snapshot: each selection runs once exactly as the grader will run it
+   (a task's FAIL_TO_PASS + PASS_TO_PASS are its selection), then the union of the batch's selected
+   tests runs `reruns - 1` more times; every selected test must pass in all of these runs
+   (`gold_failed`, or `flaky` when only some fail). Clean results are kept (`gold.GoldCache`): a
+   selection's own run, and a test's reruns, which later batches' unions then leave out. Grading
+   the gold patch must also restore exactly the snapshot's files (`grade.restores_snapshot`, the
+   grader's own preparation done in memory). The empty patch leaves the buggy state, where
+   FAIL_TO_PASS failed every run, so it does not resolve the task.
+5. A problem statement from the observed failures (`statements`) that does not leak the fix
+   (`statement_leak`) nor name a hidden test (`statement_names_hidden_test`). The failing tests'
+   files are hidden from the agent unless `visible_tests`.
+With `gate="grader"` every task is also graded for real with `grade.grade_patch`: the gold patch must
+resolve it and the empty patch must not (`gold_failed`, `empty_resolved`).
+
+Runs go through the warm runner (`testexec.WarmExecutor`: one pytest session serving every batch of
+this validator, each job a fork with the bug swapped into live functions, or re-imported when the
+change cannot be swapped in or the coverage map says the changed lines run at import time; a job's
+reruns share its fork) or, with `engine="fresh"`, a new pytest
+process per run. A run's timeout is `timeout_factor` times what the selected tests took in the
+coverage run, clamped to [timeout_min_s, timeout_max_s].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from codekiln.core.diffs import parse_diff
+from codekiln.core.errors import TaskError
+from codekiln.envs import EnvRecord, env_sandbox
+from codekiln.grading import classify, grade_patch, restores_snapshot
+from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks.frontend.candidates import Candidate
+from codekiln.tasks.frontend.entities import Entity
+from codekiln.tasks.frontend.statements import TemplateStatementWriter
+from codekiln.tasks.records import (
+    RejectedCandidate,
+    RejectReason,
+    TaskRecord,
+    Validation,
+    hidden_tests_patch,
+    task_from_candidate,
+)
+from codekiln.tasks.validation.chunks import BugApplier, Chunk
+from codekiln.tasks.validation.coverage_map import CoverageMap, touched_lines
+from codekiln.tasks.validation.gold import UNION, GoldCache, selection_key
+from codekiln.tasks.validation.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
+from codekiln.tasks.validation.verdict import Rejection, graded_verdict, verdict
+
+Decision = TaskRecord | RejectedCandidate
+
+
+class ValidateConfig(BaseModel):
+    """How candidates are validated."""
+
+    engine: Literal["warm", "fresh"] = Field(
+        default="warm",
+        description="warm: forked runs from one pytest session; fresh: a pytest process per run",
+    )
+    gate: Literal["fast", "grader"] = Field(
+        default="grader",
+        description="grader: gold and empty patches graded by grade_patch, as agents are (the default); "
+        "fast: the equivalent in-memory check, for throughput runs",
+    )
+    reruns: int = Field(
+        default=3, ge=1, description="runs per side; every selected test must agree across them"
+    )
+    timeout_factor: float = Field(
+        default=10.0, description="a run may take this many times the selected tests' coverage-run time"
+    )
+    timeout_min_s: float | None = Field(
+        default=None, description="lower bound of a run's timeout (default 5 s warm, 20 s fresh)"
+    )
+    timeout_max_s: float = Field(default=120.0, description="upper bound of a run's timeout")
+    visible_tests: bool = Field(
+        default=False,
+        description="SWE-bench style: the failing tests' files stay in the agent's workspace and the "
+        "statement names the tests; by default they are hidden and the statement never names them",
+    )
+
+    def timeout(self, base_s: float) -> float:
+        low = (
+            self.timeout_min_s if self.timeout_min_s is not None else (5.0 if self.engine == "warm" else 20.0)
+        )
+        return min(self.timeout_max_s, max(low, self.timeout_factor * base_s))
+
+
+_TEST_DIRS = {"tests", "test", "testing"}
+
+
+def hidden_test_files(failing: list[str], bug_patch: str) -> list[str]:
+    """The files to hide from the agent: those holding the failing tests, if they are test modules
+    (`test_*.py`, `*_test.py` or under a tests/test/testing directory) the bug does not change.
+
+    A failing test's file can be a source module: a doctest (`src/pkg/mod.py::pkg.mod.func`), or a
+    test defined in the package. Hiding it would delete code the fix must edit, or that tests import."""
+    changed = {p for fp in parse_diff(bug_patch) for p in (fp.old_path, fp.new_path) if p}
+    out = set()
+    for test in failing:
+        rel = test.split("::", 1)[0]
+        name = rel.rsplit("/", 1)[-1]
+        looks_like_tests = (
+            name.startswith("test_")
+            or name.endswith("_test.py")
+            or bool(_TEST_DIRS & set(rel.split("/")[:-1]))
+        )
+        if rel.endswith(".py") and looks_like_tests and rel not in changed:
+            out.add(rel)
+    return sorted(out)
+
+
+class Validator:
+    """Validates candidates for one environment in one sandbox (one per worker; not thread-safe)."""
+
+    def __init__(
+        self,
+        env: EnvRecord,
+        cmap: CoverageMap,
+        entities: list[Entity] | Mapping[str, Entity],
+        config: ValidateConfig | None = None,
+        *,
+        backend: str = DEFAULT_BACKEND,
+        gold_cache: GoldCache | None = None,
+    ) -> None:
+        """`gold_cache` (clean results) may be shared by the validators of one run."""
+        self.env, self.cmap = env, cmap
+        self.entities = dict(entities) if isinstance(entities, Mapping) else {e.id: e for e in entities}
+        self.config = config or ValidateConfig()
+        self.backend = backend
+        self.snapshot_dir = Path(env.snapshot_path)
+        self.passing = {t for t, s in env.baseline.items() if s == "passed"}
+        self.sandbox = env_sandbox(env, backend)
+        self.warm = WarmExecutor(self.sandbox, env.test, collect=test_files(sorted(self.passing)))
+        self.fresh = FreshExecutor(self.sandbox, env.test)
+        self.gold_cache = GoldCache() if gold_cache is None else gold_cache
+        self.statements = TemplateStatementWriter(self.snapshot_dir)
+        self.applier = BugApplier(self.snapshot_dir)
+        self.dirty = False
+
+    def close(self) -> None:
+        self.warm.stop()
+        self.sandbox.close()
+
+    def __enter__(self) -> Validator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- per candidate -----------------------------------------------------------------------------
+    def select(self, cand: Candidate) -> list[str]:
+        """The clean-passing tests that run the mutated code (all clean-passing tests if none is known)."""
+        lines = touched_lines(cand.patch)
+        for eid in cand.entities:
+            entity = self.entities.get(eid)
+            if entity is not None:
+                lines.setdefault(entity.file, set()).update(range(entity.start_line, entity.end_line + 1))
+        covering = self.cmap.tests_for(lines)
+        if not covering or self.cmap.runs_at_import(touched_lines(cand.patch)):
+            return sorted(self.passing)  # code run at import time can change what any test sees
+        return sorted(t for t in covering if t in self.passing)
+
+    def buggy_files(self, cand: Candidate) -> dict[str, str]:
+        """The files the bug changes, as they are with the bug. Raises TaskError or SyntaxError."""
+        return self.buggy(cand)[0]
+
+    def buggy(self, cand: Candidate) -> tuple[dict[str, str], dict[str, Chunk]]:
+        """The files the bug changes, as they are with the bug, and the changed top-level statements of
+        each Python file. Raises TaskError, or SyntaxError when a file no longer parses."""
+        return self.applier.apply(cand.patch, cand.id)
+
+    def reject(
+        self, cand: Candidate, reason: RejectReason, detail: str = "", validation: Validation | None = None
+    ) -> RejectedCandidate:
+        return RejectedCandidate(
+            candidate_id=cand.id,
+            repo=self.env.name,
+            base_commit=self.env.snapshot_id,
+            reason=reason,
+            detail=detail[:2000],
+            mutators=cand.mutators,
+            entities=cand.entities,
+            validation=validation,
+        )
+
+    def rejected(
+        self, cand: Candidate, rejection: Rejection, validation: Validation | None = None
+    ) -> RejectedCandidate:
+        return self.reject(cand, rejection.reason, rejection.detail, rejection.validation or validation)
+
+    # -- batches -----------------------------------------------------------------------------------
+    def validate(self, candidates: list[Candidate]) -> list[Decision]:
+        """Decide every candidate (see the module docstring); the result follows the input order."""
+        decided: dict[str, Decision] = {}
+        plans: dict[str, tuple[Candidate, list[str]]] = {}
+        jobs: list[Job] = []
+        gold_jobs: dict[str, Job] = {}
+        reruns = self.config.reruns
+        for cand in candidates:
+            try:
+                files, chunks = self.buggy(cand)
+            except SyntaxError as err:
+                decided[cand.id] = self.reject(
+                    cand, RejectReason.syntax_error, f"{err.msg} at line {err.lineno}"
+                )
+                continue
+            except (TaskError, OSError) as err:
+                decided[cand.id] = self.reject(cand, RejectReason.patch_failed, str(err))
+                continue
+            tests = self.select(cand)
+            if not tests:
+                decided[cand.id] = self.reject(cand, RejectReason.no_failing_test, "no passing test exists")
+                continue
+            timeout = self.config.timeout(self.cmap.duration(tests))
+            plans[cand.id] = (cand, tests)
+            at_import = self.cmap.runs_at_import(touched_lines(cand.patch))
+            jobs.append(
+                Job(
+                    cand.id,
+                    tests,
+                    files,
+                    repeat=reruns,
+                    rerun_failing=True,
+                    timeout=timeout,
+                    reimport=at_import,
+                    chunks=chunks,
+                )
+            )
+            key = selection_key(tests)
+            if key not in self.gold_cache.own and key not in gold_jobs:
+                gold_jobs[key] = Job(f"gold:{key}", tests, timeout=timeout)
+        # reruns on the clean side: every selected test not rerun by an earlier batch's union job
+        union = sorted({t for _, tests in plans.values() for t in tests} - self.gold_cache.reruns.keys())
+        if union and reruns > 1:
+            timeout = self.config.timeout(self.cmap.duration(union))
+            gold_jobs[UNION] = Job(f"gold:{UNION}", union, repeat=reruns - 1, timeout=timeout)
+        results = self._run([*jobs, *gold_jobs.values()])
+        for key, job in gold_jobs.items():
+            self.gold_cache.keep(key, job.tests, results[job.id])
+        this_union = results.get(f"gold:{UNION}")
+        for cand_id, (cand, tests) in plans.items():
+            key = selection_key(tests)
+            own = self.gold_cache.own.get(key) or results[f"gold:{key}"]
+            gold = self.gold_cache.runs(tests, own, this_union, reruns - 1)
+            try:
+                decided[cand_id] = self.decide(cand, tests, results[cand_id], gold)
+            except (TaskError, OSError) as err:  # one candidate that cannot be decided never stops a batch
+                reason = RejectReason.patch_failed if isinstance(err, TaskError) else RejectReason.infra_error
+                decided[cand_id] = self.reject(cand, reason, f"validation failed: {err}")
+        return [decided[c.id] for c in candidates]
+
+    def _run(self, jobs: list[Job]) -> dict[str, JobResult]:
+        if self.config.engine == "fresh":
+            return self.fresh.run(jobs)
+        if self.dirty:  # a crashed runner or the grader left changes behind; caches survive otherwise
+            self.warm.stop()
+            self.sandbox.reset()
+        results = self.warm.run(jobs)
+        self.dirty = any(r.error for r in results.values())
+        return results
+
+    def decide(self, cand: Candidate, tests: list[str], buggy: JobResult, gold: JobResult) -> Decision:
+        """The decision on one candidate: the rules (`verdict.verdict`) over its runs with the bug and
+        the clean runs of its tests; an accepted one becomes a task with a statement, gated."""
+        outcome = verdict(tests, self.env.baseline, buggy, gold)
+        if isinstance(outcome, Rejection):
+            return self.rejected(cand, outcome)
+        validation = outcome
+        split = classify(validation.after, validation.gold)  # every test passed every clean run
+        failing = split.FAIL_TO_PASS
+        hidden = [] if self.config.visible_tests else hidden_test_files(failing, cand.patch)
+        task = task_from_candidate(
+            cand,
+            repo=self.env.name,
+            base_commit=self.env.snapshot_id,
+            fail_to_pass=failing,
+            pass_to_pass=split.PASS_TO_PASS,
+            environment_id=self.env.id,
+            hidden_tests=hidden,
+            test_patch=hidden_tests_patch(self.snapshot_dir, hidden),
+            validation=validation,
+        )
+        task.version = self.env.version or ""
+        if not restores_snapshot(task, task.patch, self.snapshot_dir):
+            return self.reject(
+                cand,
+                RejectReason.gold_failed,
+                "grading the gold patch does not restore the snapshot",
+                validation,
+            )
+        try:
+            task.problem_statement = self.statements.write(task, buggy.runs[0].messages)
+        except TaskError as err:
+            reason = RejectReason(err.data.get("reason") or RejectReason.statement_leak)
+            return self.reject(cand, reason, err.message, validation)
+        if self.config.gate == "grader":
+            return self.grade_gate(cand, task, validation)
+        return task
+
+    def grade_gate(self, cand: Candidate, task: TaskRecord, validation: Validation) -> Decision:
+        """Grade the gold and the empty patch with the real grader (fresh pytest processes)."""
+        self.warm.stop()  # the grader resets the sandbox: the serving session must not run meanwhile
+        self.dirty = True
+        gold = grade_patch(task, self.env, task.patch, backend=self.backend, sandbox=self.sandbox)
+        empty = None
+        if gold.resolved:
+            empty = grade_patch(task, self.env, "", backend=self.backend, sandbox=self.sandbox)
+        rejection = graded_verdict(gold, empty)
+        if rejection is not None:
+            return self.rejected(cand, rejection, validation)
+        assert empty is not None
+        validation.detail = f"grader: gold resolved in {gold.duration_s:.1f} s, empty patch {empty.outcome}"
+        return task
+
+
+def validate_candidates(
+    env: EnvRecord,
+    cmap: CoverageMap,
+    entities: list[Entity],
+    candidates: list[Candidate],
+    config: ValidateConfig | None = None,
+    *,
+    backend: str = DEFAULT_BACKEND,
+) -> list[Decision]:
+    """Validate candidates in one sandbox, in order; a convenience over `Validator`."""
+    with Validator(env, cmap, entities, config, backend=backend) as validator:
+        return validator.validate(candidates)
