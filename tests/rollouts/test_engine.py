@@ -23,6 +23,8 @@ from codekiln.rollouts import RolloutConfig, read_rollouts, run_rollouts, sample
 from codekiln.rollouts.engine import EPISODES, ROLLOUTS
 from codekiln.tasks.records import TaskRecord
 
+pytestmark = pytest.mark.root  # rollouts on real tasks: environments and grading in bwrap sandboxes
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

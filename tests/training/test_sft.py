@@ -1,4 +1,4 @@
-"""SFT export on real episodes (scripted model, real formats, real bwrap sandbox, graded by execution):
+"""SFT export on real episodes (scripted model, real formats, real sandbox, graded by execution):
 the three filters with exact drop counts, template augmentation whose every rendering parses back with its
 own format, token ids and loss masks with the byte and SmolLM2 tokenizers, the head segment, and the
 export files (JSONL, report, parquet via `datasets`) with resume and --redo."""
