@@ -121,6 +121,7 @@ def test_a_fresh_run_plan_gives_each_rerun_its_own_seed_and_order() -> None:
     assert fresh_run_plan(tests, 1) == plans[1]  # fixed: decisions are reproducible
 
 
+@pytest.mark.root  # environments and validation in bwrap sandboxes
 def test_doctests_and_the_planted_test_rerun_in_a_child_and_in_fresh_processes(env: EnvRecord) -> None:
     """In one child every doctest passes every rerun and the planted test never fails (one hash
     seed); fresh processes pass the doctests and fail the planted test."""
@@ -135,6 +136,7 @@ def test_doctests_and_the_planted_test_rerun_in_a_child_and_in_fresh_processes(e
         assert run.statuses == {**dict.fromkeys(tests, "passed"), PLANTED: "failed"}, run.statuses
 
 
+@pytest.mark.root  # environments and validation in bwrap sandboxes
 def test_stable_doctests_make_a_task_and_the_planted_test_is_caught(lib: Path, env: EnvRecord) -> None:
     entities, _, _ = plan_candidates(env, SynthConfig(spec=str(lib), out=Path("unused")))
     on_doctests = _candidate(env, f"{MOD}::double", "return x * 2", "return x + 2")
