@@ -19,7 +19,9 @@ function added or removed) or the job says the changed code runs at import time 
 child instead forgets every module of the repository and collects the tests again, importing them
 afresh from disk, into the same session (`Session.perform_collect`); the job's result names why
 (`reimported`). A job's repeats run in its one child, one after the other, each with a fresh `random`
-seed and fresh fixtures (a rerun costs the tests' own time, not a fork or a re-import); a child whose
+seed, fresh fixtures and doctests' namespaces given back (a rerun costs the tests' own time, not a fork
+or a re-import); they share the child's hash seed and other process state, so a job that must see
+another process runs in fresh processes instead (`testexec.Job.fresh`); a child whose
 run passes the job's timeout is killed with its whole process group. Failure texts are the last frames
 of the native traceback; the terminal reporter's per-test output, which goes to /dev/null in children,
 is not formatted at all. Byte-code is not written while jobs run (a bug and
@@ -191,6 +193,19 @@ def cache_rewritten_tests() -> None:
     patch_internal(rewrite, "_rewrite_test", cached_rewrite)
 
 
+def doctest_namespaces(items: list[Any]) -> dict[int, dict[str, Any]]:
+    """A copy of each doctest item's namespace, to give it back before every rerun: `doctest` clears
+    a test's globals when it ends (`DocTestRunner.run(clear_globs=True)`) and pytest only adds its
+    fixtures to them in `setup`, so a doctest run twice in one process would see none of its module's
+    names and fail with NameError (a fresh process collects the doctest, and its globals, anew)."""
+    out = {}
+    for item in items:
+        globs = getattr(getattr(item, "dtest", None), "globs", None)
+        if isinstance(globs, dict):
+            out[id(item)] = dict(globs)
+    return out
+
+
 # -- serving jobs ---------------------------------------------------------------------------------------
 class Server:
     """Runs batches of jobs from the collected session until told to stop (see the module docstring)."""
@@ -313,6 +328,7 @@ class Server:
             for func, new in swaps:
                 func.__code__ = new
         global _TEXTS_LEFT
+        namespaces = doctest_namespaces(run_items or [])
         for n in range(repeat):
             random.seed()
             _TEXTS_LEFT = MAX_TEXTS if n == 0 else 0
@@ -322,6 +338,9 @@ class Server:
             for i, item in enumerate(run_items or []):
                 if n and hasattr(item, "_initrequest"):
                     item._initrequest()  # fixtures of the previous run are gone: a fresh request
+                if n and id(item) in namespaces:
+                    item.dtest.globs.clear()
+                    item.dtest.globs.update(namespaces[id(item)])
                 nxt = run_items[i + 1] if run_items and i + 1 < len(run_items) else None
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=nxt)
             statuses, messages = self.recorder.results()

@@ -15,7 +15,8 @@ first batch until `stop()`: a batch costs no interpreter start or collection, a 
 only its tests' time. The session runs in a background thread's sandbox command; batches travel as
 files under the sandbox's /tmp. Stop it before anything else uses or resets the sandbox.
 `FreshExecutor` runs any job with `grading.run_tests`, a new pytest process per run, on a workspace
-reset before each job. Neither raises for test failures: tests
+reset before each job. A `fresh` job runs that way under either executor (the warm one only on the
+clean snapshot), each run with its own hash seed and test order: reruns that see another process. Neither raises for test failures: tests
 that could not even be collected (the bug broke an import) come back `missing`, which counts as failed;
 a sandbox that breaks down gives every unfinished job an `error` (an infrastructure failure, never a
 test result).
@@ -24,6 +25,7 @@ test result).
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 import uuid
@@ -59,6 +61,10 @@ class Job:
     chunks: dict[str, tuple[int, int, int, list[tuple[int, int]]]] = field(default_factory=dict)
     """Per file of `files`: the top-level statements holding the change (`chunks.changed_chunk`), so
     the warm runner compiles those, not the whole file."""
+    fresh: bool = False
+    """Each run in a new pytest process with its own hash seed and test order (`fresh_run_plan`), as a
+    real rerun would be, never in a forked child of the warm session (which shares one hash seed and
+    process state). With the warm engine only for jobs on the clean snapshot (no `files`)."""
 
 
 @dataclass
@@ -78,6 +84,43 @@ class JobResult:
 def test_files(tests: list[str]) -> list[str]:
     """The files (node id prefixes) holding these test ids."""
     return sorted({t.split("::", 1)[0] for t in tests})
+
+
+def fresh_run_plan(tests: list[str], n: int) -> tuple[dict[str, str], list[str]]:
+    """Run `n` of a `fresh` job: its environment variables and its tests in order. Each run has its
+    own PYTHONHASHSEED (n + 1: 0 would turn hash randomization off) and its own order (the first
+    reversed, each later one shuffled by its seed), so that runs differ from each other and from the warm
+    session in every way a real rerun can; the seeds are fixed so that decisions are reproducible.
+    Byte-code is not written: a later warm job could load it for a bug of the same size and mtime."""
+    seed = n + 1
+    order = list(reversed(tests)) if n == 0 else random.Random(seed).sample(tests, len(tests))
+    return {"PYTHONHASHSEED": str(seed), "PYTHONDONTWRITEBYTECODE": "1"}, order
+
+
+def fresh_runs(sandbox: Sandbox, command: TestCommand, job: Job, result: JobResult) -> None:
+    """Append `job`'s runs to `result`, a new pytest process each, on the workspace as it is."""
+    tests = list(job.tests)
+    for n in range(job.repeat):
+        if job.fresh:
+            env, ordered = fresh_run_plan(tests, n)
+            run = run_tests(
+                sandbox,
+                command.model_copy(update={"env": {**command.env, **env}}),
+                ordered,
+                timeout=job.timeout,
+            )
+        else:
+            run = run_tests(sandbox, command, tests=tests, timeout=job.timeout)
+        if run.error and run.collection_errors and not run.timed_out:
+            run.error = None  # the code broke collection: the requested tests are `missing`, i.e. failed
+        result.runs.append(run)
+        result.duration_s += run.duration_s
+        if run.error:
+            break
+        if job.rerun_failing:
+            tests = [t for t in tests if run.statuses.get(t) != "passed"]
+            if not tests:
+                break
 
 
 def pytest_options(command: TestCommand) -> list[str]:
@@ -201,6 +244,20 @@ class WarmExecutor:
         self.session: _Session | None = None
 
     def run(self, jobs: list[Job]) -> dict[str, JobResult]:
+        """Run a batch: warm jobs in the session, then `fresh` ones in new processes beside it."""
+        fresh = [j for j in jobs if j.fresh]
+        if any(j.files for j in fresh):
+            raise ValueError("a fresh job of the warm executor runs on the clean snapshot: give it no files")
+        out = self._run_warm([j for j in jobs if not j.fresh])
+        for job in fresh:  # the session is idle between batches and its workspace clean
+            out[job.id] = result = JobResult(job.id)
+            try:
+                fresh_runs(self.sandbox, self.command, job, result)
+            except (CodekilnError, OSError) as err:
+                result.error = f"sandbox failed: {err}"
+        return out
+
+    def _run_warm(self, jobs: list[Job]) -> dict[str, JobResult]:
         if not jobs:
             return {}
         needed = set(test_files([t for job in jobs for t in job.tests]))
@@ -246,21 +303,7 @@ class FreshExecutor:
             self.sandbox.reset()
             for rel, text in job.files.items():
                 self.sandbox.write_file(rel, text)
-            tests = list(job.tests)
-            for _ in range(job.repeat):
-                run = run_tests(self.sandbox, self.command, tests=tests, timeout=job.timeout)
-                if run.error and run.collection_errors and not run.timed_out:
-                    run.error = (
-                        None  # the code broke collection: the requested tests are `missing`, i.e. failed
-                    )
-                result.runs.append(run)
-                result.duration_s += run.duration_s
-                if run.error:
-                    break
-                if job.rerun_failing:
-                    tests = [t for t in tests if run.statuses.get(t) != "passed"]
-                    if not tests:
-                        break
+            fresh_runs(self.sandbox, self.command, job, result)
         except (CodekilnError, OSError) as err:
             result.error = f"sandbox failed: {err}"
         return result

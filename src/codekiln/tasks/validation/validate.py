@@ -18,7 +18,8 @@ For each candidate, in one sandbox per worker (reset, never recreated):
    `reruns` runs in all, and must fail every time, or the candidate is `flaky`.
 4. The gold side, on the clean snapshot: each selection runs once exactly as the grader will run it
    (a task's FAIL_TO_PASS + PASS_TO_PASS are its selection), then the union of the batch's selected
-   tests runs `reruns - 1` more times; every selected test must pass in all of these runs
+   tests runs `reruns - 1` more times, each in a new pytest process with its own hash seed and test
+   order (`testexec.Job.fresh`: what a real rerun sees); every selected test must pass in all of these runs
    (`gold_failed`, or `flaky` when only some fail). Clean results are kept (`gold.GoldCache`): a
    selection's own run, and a test's reruns, which later batches' unions then leave out. Grading
    the gold patch must also restore exactly the snapshot's files (`grade.restores_snapshot`, the
@@ -253,8 +254,8 @@ class Validator:
         # reruns on the clean side: every selected test not rerun by an earlier batch's union job
         union = sorted({t for _, tests in plans.values() for t in tests} - self.gold_cache.reruns.keys())
         if union and reruns > 1:
-            timeout = self.config.timeout(self.cmap.duration(union))
-            gold_jobs[UNION] = Job(f"gold:{UNION}", union, repeat=reruns - 1, timeout=timeout)
+            timeout = max(20.0, self.config.timeout(self.cmap.duration(union)))  # with a process start
+            gold_jobs[UNION] = Job(f"gold:{UNION}", union, repeat=reruns - 1, timeout=timeout, fresh=True)
         results = self._run([*jobs, *gold_jobs.values()])
         for key, job in gold_jobs.items():
             self.gold_cache.keep(key, job.tests, results[job.id])
