@@ -377,3 +377,19 @@ def test_a_test_import_declared_only_in_another_group_is_added_from_it(tmp_path:
     assert found.sources["fake-certlib>=1"] == (
         "pyproject [dependency-groups] dev (imported by the tests: fake_certlib)"
     )
+
+
+@pytest.mark.parametrize("layout", ["flat", "src"])
+def test_tox_doctests_of_the_installed_package_run_on_its_source(tmp_path: Path, layout: str) -> None:
+    pkg = "src/pkg" if layout == "src" else "pkg"
+    write(tmp_path, {
+        "tox.ini": """
+            [testenv]
+            commands = pytest --doctest-modules {envsitepackagesdir}/pkg tests {posargs}
+        """,
+        f"{pkg}/__init__.py": '"""\\n>>> 1 + 1\\n2\\n"""\\n',
+        "tests/test_a.py": "",
+    })  # fmt: skip
+    found = detect_tests(tmp_path)
+    assert found.args == ["--doctest-modules", pkg, "tests"]
+    assert "left out" not in found.source

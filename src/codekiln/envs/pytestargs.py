@@ -77,6 +77,17 @@ def _join(name: str, value: str) -> str:
     return f"{name}{value}" if len(name) == 2 else f"{name}={value}"
 
 
+def _installed_copy(path: str, root: Path) -> str:
+    """tox's `{envsitepackagesdir}/PKG` (the installed copy of the project's package, where its doctests
+    run) as the package's directory in the source tree, which the environment installs: `PKG` or
+    `src/PKG`. Any other path is returned as it is."""
+    prefix = "{envsitepackagesdir}/"
+    if not path.startswith(prefix):
+        return path
+    rest = path[len(prefix) :]
+    return next((rel for rel in (rest, f"src/{rest}") if rest and (root / rel).exists()), path)
+
+
 def parse_pytest_args(words: list[str], root: Path) -> PytestArgs:
     """The arguments after `pytest` in a project's command, read as pytest reads them (see the module
     docstring). Paths are kept when they exist under `root` (node ids: when their file exists)."""
@@ -88,7 +99,7 @@ def parse_pytest_args(words: list[str], root: Path) -> PytestArgs:
         if word == "--":
             continue
         if not word.startswith("-") or word == "-":
-            path = word.rstrip("/") or word
+            path = _installed_copy(word.rstrip("/") or word, root)
             if "{" not in path and path != "." and (root / path.split("::")[0]).exists():
                 out.paths.append(path)
                 out.args.append(path)
