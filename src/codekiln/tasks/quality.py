@@ -189,8 +189,12 @@ def compact(decision: TaskRecord | RejectedCandidate) -> TaskRecord | RejectedCa
     v = decision.validation
     if v is None:
         return decision
-    keep = decision.FAIL_TO_PASS if isinstance(decision, TaskRecord) else _deciding(v)
-    return decision.model_copy(update={"validation": compact_validation(v, keep)})
+    if isinstance(decision, RejectedCandidate):
+        return decision.model_copy(update={"validation": compact_validation(v, _deciding(v))})
+    small = compact_validation(v, decision.FAIL_TO_PASS)
+    if not v.trimmed:  # every selected test passed before and with the gold patch: counts say so
+        small = small.model_copy(update={"before": {}, "gold": {}})
+    return decision.model_copy(update={"validation": small})
 
 
 def details_row(decision: TaskRecord | RejectedCandidate) -> dict[str, Any] | None:
