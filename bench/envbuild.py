@@ -1,16 +1,36 @@
-"""Benchmark: automatic environment builds for ten popular libraries, from their PyPI sdists.
+"""Benchmark: does `codekiln env build` reproduce a library's own test suite, on a sample picked by a rule?
 
-    .venv/bin/python bench/envbuild.py                 # all ten, fresh state, pip cache reused
-    .venv/bin/python bench/envbuild.py toolz six       # a subset
-    .venv/bin/python bench/envbuild.py --json out.json
+    nice -n 10 .venv/bin/python bench/envbuild.py               # the pinned sample (60), resuming rows.jsonl
+    .venv/bin/python bench/envbuild.py --limit 10                # the first 10 of the sample
+    .venv/bin/python bench/envbuild.py --libraries wcwidth,tomli # these (must be in the sample)
+    .venv/bin/python bench/envbuild.py --table                   # only print the markdown table of the rows
+    .venv/bin/python bench/envbuild.py --json rows.json          # also write the rows as one JSON list
+    .venv/bin/python bench/envbuild.py --derive                  # re-derive the sample by its rule (envsample.py)
+    .venv/bin/python bench/envbuild.py --sample-only             # walk the rule and pin the sample, no runs
 
-Each library is built from scratch with zero per-repo configuration in a fresh CODEKILN_HOME (a temp
-directory, deleted afterwards) while pip's download/wheel cache is reused (--pip-cache, default
-$CODEKILN_HOME/pip-cache of the invoking user), so times measure codekiln's work plus pip's installs,
-not the network. Per library it prints: build success, build time, the time of a second build (a cache
-hit), baseline passed/failed/skipped, and whether the baseline matches the library's own result: its
-suite passes on a clean checkout except for known deterministic failures (attrs: 1 test,
-python-dateutil: 3, measured on a clean checkout), with no collection errors.
+The sample: see `envsample.py` (rank order of PyPI downloads, unseen by tests/, sdist with tests, within a
+size bound), pinned in `bench/envbuild_sample.json`. Per library, on the same sdist archive:
+
+1. plain: `python -m venv` (the interpreter codekiln builds with), pip upgraded, `pip install '.[EXTRA]' pytest` in the
+   unpacked sdist, EXTRA the first of test/tests/testing declared as an extra (pyproject, setup.cfg or
+   setup.py), plus `--group` of the same name from `[dependency-groups]`; then `python -m pytest` in the
+   source tree, no options, network on. Counts are read from pytest's own summary line.
+2. codekiln: `build_env("pypi:NAME==VERSION")` (what `codekiln env build` / `env test` run: default mode,
+   no profile, no agent) in a fresh CODEKILN_HOME holding that archive; counts from the recorded baseline.
+3. synth: on a library that built, `codekiln synth --max-tasks 3 --batch-size 8 --workers 1` (default
+   grader gate) under a time limit; the valid tasks in its tasks.jsonl are counted (partial on timeout).
+
+pip's download and wheel cache is shared by both sides and all libraries (`--pip-cache`), so times measure
+installs and builds, not the network. Every step has a time limit; a step that runs past it is killed
+with its process group and the row says "timeout". Rows are appended to `rows.jsonl` in the work
+directory as each library finishes, so a stopped run resumes with the next library (`--redo` reruns).
+
+"Reproduces": codekiln's passed, failed (failed + errors, collection errors included) and skipped
+(skipped + xfailed) equal the plain run's (passed + xpassed, failed + errors, skipped + xfailed), exactly.
+One tolerance: where the plain run failed at collection (its "ERROR collecting" lines, or a conftest that
+could not be imported; the reason is named in the row) and codekiln had no collection error, with no
+fewer passes and no more failures, it counts as reproduced ("better").
+Every other row gets a reason class: plain failed, build failed (step), timeout (step), count mismatch.
 """
 
 from __future__ import annotations
@@ -18,105 +38,209 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
+import tomllib
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
-LIBRARIES = {
-    "toolz": "1.2.0",
-    "more-itertools": "11.2.1",
-    "attrs": "26.1.0",
-    "click": "8.5.1",
-    "jinja2": "3.1.6",
-    "markupsafe": "3.0.4",
-    "idna": "3.20",
-    "six": "1.17.0",
-    "python-dateutil": "4.0.0",
-    "pyparsing": "3.3.3",
-}
-KNOWN_FAILURES = {"attrs": 1, "python-dateutil": 3}
+import envsample
+from envcompare import STEP_LIMITS, compare, plain_counts, table
+
+from codekiln.core.proc import run, tail
+from codekiln.core.records import append_jsonl, iter_jsonl
+from codekiln.repos.fetch import unpack
+
+TEST_EXTRAS = ("test", "tests", "testing")
+BUILD_CHILD = """
+import json, sys
+from codekiln.core.errors import CodekilnError
+from codekiln.envs import build_env
+try:
+    env = build_env(sys.argv[1])
+except CodekilnError as err:
+    print("ROW " + json.dumps({"ok": False, "error": err.message[:300], **err.to_record()}))
+    raise SystemExit(0)
+c = env.counts
+print("ROW " + json.dumps({"ok": True, "passed": c.get("passed", 0), "failed": c.get("failed", 0),
+    "error": c.get("error", 0), "skipped": c.get("skipped", 0), "collection_errors": len(env.collection_errors),
+    "test": " ".join(["pytest", *env.recipe.test.args]), "test_source": env.recipe.test_source,
+    "skipped_deps": sorted(env.skipped_deps), "exit_code": env.baseline_exit_code}))
+"""
 
 
-def bench_one(name: str, version: str) -> dict[str, object]:
-    from codekiln.envs import build_env
+def declared_extra(root: Path) -> tuple[str | None, str | None]:
+    """(extra, dependency group) named test/tests/testing that the project declares, if any."""
+    extras: set[str] = set()
+    groups: set[str] = set()
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(errors="replace"))
+        except tomllib.TOMLDecodeError:
+            data = {}
+        extras |= set(data.get("project", {}).get("optional-dependencies", {}))
+        groups |= set(data.get("dependency-groups", {}))
+    for name in ("setup.cfg", "setup.py"):
+        path = root / name
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            extras |= {m for m in TEST_EXTRAS if re.search(rf"^\s*['\"]?{m}['\"]?\s*[:=]", text, re.M)}
+    extra = next((e for e in TEST_EXTRAS if e in extras), None)
+    group = next((g for g in TEST_EXTRAS if g in groups), None)
+    return extra, group
 
-    row: dict[str, object] = {"library": name, "version": version, "ok": False}
+
+def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object]:
+    """The library's own suite, plainly: fresh venv, pip install with test extras, `python -m pytest`."""
+    root = unpack(archive, scratch / "src")
+    venv = scratch / "venv"
+    env = {**os.environ, "PIP_CACHE_DIR": str(pip_cache), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("PYTHONPATH", None)
+    env.pop("CODEKILN_HOME", None)
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    res = run([str(base), "-m", "venv", str(venv)], timeout=120, env=env)
+    if res.exit_code:
+        return {"status": "venv failed", "log": tail(res.stderr, 5)}
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    res = run([*pip, "--upgrade", "pip"], timeout=120, env=env)  # venv's bundled pip lacks --group
+    if res.exit_code:
+        return {"status": "venv failed", "log": tail(res.stderr, 5)}
+    extra, group = declared_extra(root)
+    target = f".[{extra}]" if extra else "."
+    argv = [*pip, target, "pytest"]
+    argv += ["--group", group] if group else []
     start = time.monotonic()
-    try:
-        env = build_env(f"pypi:{name}=={version}")
-    except Exception as err:  # a failed build is a result, not a crash of the benchmark
-        row.update(build_s=time.monotonic() - start, error=str(err).splitlines()[0][:200])
-        return row
-    row["build_s"] = time.monotonic() - start
+    res = run(argv, timeout=STEP_LIMITS["plain_install"], env=env, cwd=root)
+    out: dict[str, object] = {"install": " ".join(argv[3:]), "install_s": round(time.monotonic() - start, 1)}
+    if res.timed_out:
+        return {**out, "status": "timeout (plain install)"}
+    if res.exit_code:
+        return {**out, "status": "install failed", "log": tail(res.stdout + res.stderr, 6)}
     start = time.monotonic()
-    again = build_env(f"pypi:{name}=={version}")
-    row["cached_s"] = time.monotonic() - start
-    failed = env.counts.get("failed", 0) + env.counts.get("error", 0)
-    row.update(
-        ok=True,
-        cache_hit=again.id == env.id,
-        steps_s=env.steps_s,
-        passed=env.counts.get("passed", 0),
-        failed=failed,
-        skipped=env.counts.get("skipped", 0),
-        collection_errors=len(env.collection_errors),
-        skipped_deps=list(env.skipped_deps),
-        failing=[t for t, s in env.baseline.items() if s in ("failed", "error")][:10],
-        matches=failed <= KNOWN_FAILURES.get(name, 0)
-        and not env.collection_errors
-        and env.counts.get("passed", 0) > 0,
-    )
+    res = run(
+        [str(venv / "bin" / "python"), "-m", "pytest"],
+        timeout=STEP_LIMITS["plain_test"], env=env, cwd=root, max_output=64 << 20,
+    )  # fmt: skip
+    out["test_s"] = round(time.monotonic() - start, 1)
+    if res.timed_out:
+        return {**out, "status": "timeout (plain test)"}
+    counts, collect_errors = plain_counts(res.stdout)
+    if not counts["summary_found"]:
+        lines = (res.stdout + "\n" + res.stderr).splitlines()
+        out["log"] = "\n".join([ln for ln in lines if ln.strip() and not ln.startswith("WARNING:")][-6:])
+    return {**out, "status": "ran", "exit_code": res.exit_code, **counts, "collect_errors": collect_errors}
+
+
+def run_codekiln(spec: str, archive: Path, home: Path, pip_cache: Path) -> dict[str, object]:
+    """`build_env(spec)` in a fresh CODEKILN_HOME that holds the same sdist archive."""
+    (home / "sdists").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(archive, home / "sdists" / archive.name)
+    env = {**os.environ, "CODEKILN_HOME": str(home), "CODEKILN_PIP_CACHE": str(pip_cache)}
+    start = time.monotonic()
+    res = run([sys.executable, "-c", BUILD_CHILD, spec], timeout=STEP_LIMITS["build"], env=env)
+    took = round(time.monotonic() - start, 1)
+    if res.timed_out:
+        return {"ok": False, "status": "timeout (build)", "build_s": took}
+    line = next((ln for ln in reversed(res.stdout.splitlines()) if ln.startswith("ROW ")), None)
+    if line is None:
+        return {"ok": False, "status": "build crashed", "build_s": took, "log": tail(res.stderr, 6)}
+    row = json.loads(line[4:])
+    return {**row, "build_s": took, "status": "built" if row["ok"] else "build failed"}
+
+
+def run_synth(spec: str, home: Path, pip_cache: Path, out: Path) -> dict[str, object]:
+    """A short `codekiln synth` on the built environment: how many valid tasks come out in the limit."""
+    env = {**os.environ, "CODEKILN_HOME": str(home), "CODEKILN_PIP_CACHE": str(pip_cache)}
+    argv = [sys.executable, "-m", "codekiln.cli.synth", spec, "--out", str(out), "--max-tasks", "3"]
+    argv += ["--batch-size", "8", "--workers", "1"]
+    start = time.monotonic()
+    res = run(argv, timeout=STEP_LIMITS["synth"], env=env)
+    tasks = out / "tasks.jsonl"
+    count = sum(1 for _ in iter_jsonl(tasks)) if tasks.is_file() else 0
+    row: dict[str, object] = {"tasks": count, "synth_s": round(time.monotonic() - start, 1)}
+    if res.timed_out:
+        row["synth_status"] = "timeout"
+        funnel = out / "funnel.json"
+        row["synth_log"] = funnel.read_text()[:400] if funnel.is_file() else "no batch finished"
+    elif res.exit_code:
+        row["synth_status"] = "failed"
+        row["synth_log"] = tail(res.stdout + res.stderr, 4)
+    else:
+        row["synth_status"] = "done"
+    return row
+
+
+def bench_one(lib: dict[str, object], work: Path, pip_cache: Path, synth: bool) -> dict[str, object]:
+    """One row: the plain run, the codekiln build, the comparison and (if it built) a short synthesis."""
+    name, version = str(lib["name"]), str(lib["version"])
+    archive, why = envsample.download(name, version, work / "sdists")
+    row: dict[str, object] = {"library": name, "version": version, "rank": lib.get("rank")}
+    if archive is None:
+        return {**row, "verdict": "no sdist", "reason": why}
+    spec = f"pypi:{name}=={version}"
+    with tempfile.TemporaryDirectory(prefix="envbench-") as tmp:
+        scratch = Path(tmp)
+        row["plain"] = run_plain(archive, scratch / "plain", pip_cache)
+        home = scratch / "home"
+        row["codekiln"] = ck = run_codekiln(spec, archive, home, pip_cache)
+        verdict, reason = compare(row["plain"], ck)
+        row.update(verdict=verdict, reason=reason)
+        if synth and ck.get("ok"):
+            row["synth"] = run_synth(spec, home, pip_cache, scratch / "synth")
+    row["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     return row
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("libraries", nargs="*", help="names from the list (default: all ten)")
-    parser.add_argument("--pip-cache", type=Path, default=None, help="pip cache to reuse")
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--libraries", default="", help="comma-separated names from the sample")
+    parser.add_argument("--limit", type=int, default=60, help="sample size (default 60)")
+    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "codekiln-bench-envbuild")
+    parser.add_argument("--pip-cache", type=Path, default=None, help="pip cache shared by every install")
+    parser.add_argument("--no-synth", action="store_true", help="skip the short synthesis")
+    parser.add_argument("--redo", action="store_true", help="rerun libraries that already have a row")
+    parser.add_argument("--derive", action="store_true", help="re-derive the sample by its rule")
+    parser.add_argument("--table", action="store_true", help="only print the markdown table of the rows")
+    parser.add_argument("--sample-only", action="store_true", help="only walk the rule and pin the sample")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here as a JSON list")
     args = parser.parse_args()
-    names = args.libraries or list(LIBRARIES)
-    unknown = [n for n in names if n not in LIBRARIES]
-    if unknown:
-        parser.error(f"unknown libraries {unknown}; choose from {list(LIBRARIES)}")
-    invoking_home = Path(os.environ.get("CODEKILN_HOME") or Path.home() / ".cache" / "codekiln")
-    os.environ["CODEKILN_PIP_CACHE"] = str(args.pip_cache or invoking_home / "pip-cache")
-    fresh = Path(tempfile.mkdtemp(prefix="codekiln-bench-home-"))
-    os.environ["CODEKILN_HOME"] = str(fresh)
-    rows = []
-    total = time.monotonic()
-    try:
-        for name in names:
-            row = bench_one(name, LIBRARIES[name])
-            rows.append(row)
-            print(json.dumps(row), file=sys.stderr, flush=True)
-    finally:
-        shutil.rmtree(fresh, ignore_errors=True)
-    total_s = time.monotonic() - total
-
-    head = f"{'library':<16} {'version':<8} {'built':<5} {'build s':>8} {'again s':>8} {'passed':>7} {'failed':>6} {'skipped':>7}  matches"
-    print(head)
-    print("-" * len(head))
-    for r in rows:
-        if not r["ok"]:
-            print(f"{r['library']:<16} {r['version']:<8} {'no':<5} {r['build_s']:>8.1f}  error: {r['error']}")
-            continue
-        known = KNOWN_FAILURES.get(str(r["library"]), 0)
-        note = f" (known: {known})" if known else ""
-        print(
-            f"{r['library']:<16} {r['version']:<8} {'yes':<5} {r['build_s']:>8.1f} {r['cached_s']:>8.3f} "
-            f"{r['passed']:>7} {r['failed']:>6} {r['skipped']:>7}  {'yes' if r['matches'] else 'NO'}{note}"
-        )
-    built = sum(bool(r["ok"]) for r in rows)
-    matched = sum(bool(r.get("matches")) for r in rows)
-    print(
-        f"\nbuilt {built}/{len(rows)}, matching the library's own results {matched}/{len(rows)}, total {total_s:.0f} s"
-    )
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows_path = args.work / "rows.jsonl"
+    pip_cache = args.pip_cache or args.work / "pip-cache"
+    rows = {str(r["library"]): r for r in iter_jsonl(rows_path)} if rows_path.exists() else {}
+    for row in rows.values():  # the rule as it is now, on what each run recorded
+        if row.get("plain") and row.get("codekiln"):
+            row["verdict"], row["reason"] = compare(row["plain"], row["codekiln"])
+    wanted = {n.strip() for n in args.libraries.split(",") if n.strip()}
+    if args.sample_only:
+        chosen = list(envsample.walk(args.work, args.limit, derive=args.derive))
+        print(f"{len(chosen)} libraries pinned in {envsample.PINNED}")
+        return 0
+    if not args.table:
+        seen = set()
+        for lib in envsample.walk(args.work, args.limit, derive=args.derive):
+            seen.add(lib["name"])
+            if (not wanted or lib["name"] in wanted) and (lib["name"] not in rows or args.redo):
+                row = bench_one(lib, args.work, pip_cache, not args.no_synth)
+                append_jsonl(rows_path, [row])
+                rows[str(row["library"])] = row
+                print(json.dumps(row), file=sys.stderr, flush=True)
+            if wanted and wanted <= seen:
+                break  # the rule is not walked further than the libraries asked for
+        if wanted - seen:
+            parser.error(f"not in the sample: {sorted(wanted - seen)}; see {envsample.PINNED}")
+    order = [str(r["name"]) for r in json.loads(envsample.PINNED.read_text())["chosen"]][: args.limit]
+    shown = [rows[n] for n in order if n in rows and (not wanted or n in wanted)]
+    print(table(shown, len(order)))
+    print(dict(Counter(str(r["verdict"]) for r in shown)), file=sys.stderr)
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
-    return 0 if matched >= len(rows) - len(rows) // 10 else 1
+        args.json.write_text(json.dumps(shown, indent=2) + "\n")
+    return 0
 
 
 if __name__ == "__main__":

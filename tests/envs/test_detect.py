@@ -351,3 +351,28 @@ def test_option_table_matches_pytests_own() -> None:
                     assert name in VALUE, name
                 else:
                     assert name in FLAGS, name
+
+
+def test_a_test_import_declared_only_in_another_group_is_added_from_it(tmp_path: Path) -> None:
+    """The test group lacks what the conftest imports; the dev group (which includes it) declares it.
+    Only modules the tests import are taken, only from test- or dev-named groups and extras, with the
+    group named (an extra like `widgets`, or a docs or platform group, is not the test environment)."""
+    write(tmp_path, {
+        "pyproject.toml": """
+            [project]
+            name = "demo"
+            version = "1"
+            [project.optional-dependencies]
+            widgets = ["extra-widgets"]
+            [dependency-groups]
+            test = ["pytest>=8"]
+            dev = [{include-group = "test"}, "fake-certlib>=1", "unimported-tool"]
+            """,
+        "tests/conftest.py": "import fake_certlib\nimport extra_widgets\nimport not_declared_anywhere\n",
+        "tests/test_a.py": "def test_a():\n    pass\n",
+    })  # fmt: skip
+    found = detect_deps(tmp_path, "demo", detect_tests(tmp_path).test_files)
+    assert found.deps == ["pytest>=8", "fake-certlib>=1"]
+    assert found.sources["fake-certlib>=1"] == (
+        "pyproject [dependency-groups] dev (imported by the tests: fake_certlib)"
+    )

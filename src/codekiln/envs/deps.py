@@ -10,7 +10,9 @@ Sources: pyproject `[dependency-groups]` (PEP 735, include-group followed) and
 lines kept unless they name docs, lint or typing envs or another Python's `pyXY` factor; `-r`
 followed), requirements files (test ones, else dev ones), setup.cfg `[options.extras_require]`, setup.py
 `extras_require`/`tests_require` where they are literals, then well-known test libraries imported by the
-test files, and pytest always. Test-only groups/extras are used when present, `dev` ones otherwise.
+test files, then any module the test files import that another test- or dev-named group or extra
+declares (a conftest importing a `dev`-only dep), and pytest always. Test-only groups/extras are used when present, `dev`
+ones otherwise.
 
 Requirements are read as pip reads them (`packaging`): environment markers are evaluated for the
 environment's Python (`python_version=`), a mention whose marker is false is dropped with the reason,
@@ -314,6 +316,35 @@ def imported_modules(files: list[Path]) -> set[str]:
     return names
 
 
+def _declared_anywhere(
+    groups: dict[str, Any],
+    extras: dict[str, list[str]],
+    setup_cfg: configparser.ConfigParser,
+    setup_py: dict[str, list[str]],
+) -> dict[str, tuple[str, str]]:
+    """dist name -> (requirement, where) over every test- or dev-named group and extra, picked or not:
+    where a module the tests import comes from when the test group forgot it (a conftest importing a
+    `dev`-only dep). Other groups (docs, a platform's own suite) are left out: what their tests import
+    may not install or may change the run (a plugin with its own warnings)."""
+    out: dict[str, tuple[str, str]] = {}
+    names = {n.lower() for n in (*TEST_NAMES, *DEV_NAMES)}
+    for name in [n for n in groups if n.lower() in names]:
+        for req in _group(groups, name, set()):
+            out.setdefault(dist_name(req), (req, f"pyproject [dependency-groups] {name}"))
+    for name, reqs in extras.items():
+        for req in reqs if name.lower() in names else []:
+            out.setdefault(dist_name(req), (req, f"pyproject [project.optional-dependencies] {name}"))
+    if setup_cfg.has_section("options.extras_require"):
+        for name, value in setup_cfg["options.extras_require"].items():
+            for req in _tox_values(value) if name.lower() in names else []:
+                out.setdefault(dist_name(req), (req, f"setup.cfg extras_require {name}"))
+    for name, reqs in setup_py.items():
+        for req in reqs if name.lower() in names else []:
+            out.setdefault(dist_name(req), (req, f"setup.py extras_require {name}"))
+    out.pop("", None)
+    return out
+
+
 def detect_deps(
     root: Path, project: str, test_files: list[Path] | None = None, *, python_version: str | None = None
 ) -> FoundDeps:
@@ -346,8 +377,14 @@ def detect_deps(
         for req in setup_py[name]:
             found.add(req, f"setup.py extras_require {name}", project)
     local = local_modules(root) | set(sys.stdlib_module_names)
-    for module in sorted(imported_modules(test_files or []) - local):
+    imported = sorted(imported_modules(test_files or []) - local)
+    for module in imported:
         if module in KNOWN_TEST_IMPORTS:
             found.add(KNOWN_TEST_IMPORTS[module], f"imported by the tests ({module})", project)
+    declared = _declared_anywhere(groups, extras, setup_cfg, setup_py)
+    for module in imported:
+        mention = declared.get(dist_name(module))
+        if mention and not found.mentions(module):
+            found.add(mention[0], f"{mention[1]} (imported by the tests: {module})", project)
     found.add("pytest", "always (the test runner)", project)
     return found

@@ -10,8 +10,9 @@ What a test process loads (the class of attacks it closes):
 - Python: `python -P -s`: the working directory is not on `sys.path` (a `pytest.py` or `_pytest/` a
   patch drops at the root is not imported instead of the runner) and no user site directory.
 - Plugins: `PYTEST_DISABLE_PLUGIN_AUTOLOAD=1`, then each `pytest11` entry point installed in the
-  environment's venv named with `-p` (the same plugins autoload would find, found in the trusted venv
-  rather than in whatever metadata a patch adds to the tree).
+  environment's venv, named in the guard plugin's settings and loaded by it from its entry point the
+  way autoload would (the same plugins autoload would find, found in the trusted venv rather than in
+  whatever metadata a patch adds to the tree).
 - Configuration: `-c` names the one file pytest would pick in the snapshot (restored from the snapshot
   by the grader before the run) or an empty one outside the workspace, and `--rootdir` the workspace,
   so no config file a patch adds is read, whatever its name, now or in a later pytest.
@@ -26,8 +27,11 @@ from __future__ import annotations
 
 import configparser
 import functools
+import importlib.util
 import json
+import marshal
 import secrets
+import sys
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -148,6 +152,8 @@ class Isolation:
     function_prefix: str = "test"
     trusted: tuple[str, ...] = ()
     """Repo-relative test sources the guard reads at start-up and checks every test's code against."""
+    bytecode: bool = False
+    """The venv runs this interpreter's bytecode: the guard plugin is shipped compiled (`plugin_files`)."""
 
     @classmethod
     def for_environment(cls, snapshot_dir: Path, venv_dir: Path, tests: list[str] | None) -> Isolation:
@@ -163,7 +169,47 @@ def _isolation(snapshot_dir: Path, venv_dir: Path, tests: tuple[str, ...] | None
         plugins=tuple(venv_plugins(venv_dir)),
         function_prefix=python_functions_prefix(snapshot_dir, config),
         trusted=tuple(trusted_sources(snapshot_dir, list(tests or ()))),
+        bytecode=same_bytecode(venv_dir),
     )
+
+
+def same_bytecode(venv_dir: Path) -> bool:
+    """Whether a venv's interpreter reads this interpreter's .pyc files: both CPython, same X.Y (the
+    bytecode format changes only between minor versions)."""
+    version = ""
+    try:
+        for line in (Path(venv_dir) / "pyvenv.cfg").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() in ("version", "version_info"):
+                version = value.strip()
+    except OSError:
+        return False
+    ours = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return (
+        sys.implementation.name == "cpython"
+        and version.split(".")[:2] == ours.split(".")
+        and (Path(venv_dir) / "lib" / f"python{ours}" / "site-packages").is_dir()
+    )
+
+
+@functools.cache
+def _plugin_source() -> bytes:
+    return _PLUGIN_SOURCE.read_bytes()
+
+
+@functools.cache
+def _plugin_pyc() -> bytes:
+    """The guard plugin as a sourceless .pyc, compiled once per process. Shipped as source, it would be
+    parsed, assertion-rewritten by pytest (every `-p` module is) and compiled in every test run: its
+    directory is new each time, so no cache survives."""
+    code = compile(_plugin_source(), "codekiln_guard.py", "exec", dont_inherit=True, optimize=0)
+    header = importlib.util.MAGIC_NUMBER + bytes(12)  # flags 0, no source mtime or size to check
+    return header + marshal.dumps(code)
+
+
+def plugin_files(module: str, bytecode: bool) -> tuple[str, bytes]:
+    """The guard plugin's file name in its directory, and its content: compiled when `bytecode`."""
+    return (f"{module}.pyc", _plugin_pyc()) if bytecode else (f"{module}.py", _plugin_source())
 
 
 def trusted_sources(snapshot_dir: Path, tests: list[str]) -> list[str]:
@@ -218,7 +264,8 @@ class GuardSession:
         junit = junit or f"{directory}/junit.xml"
         module = f"codekiln_guard_{secrets.token_hex(4)}"
         session = cls(iso, sandbox.workdir, nonce, directory, module, junit)
-        sandbox.write_file(f"{directory}/{module}.py", _PLUGIN_SOURCE.read_bytes())
+        name, content = plugin_files(module, iso.bytecode)
+        sandbox.write_file(f"{directory}/{name}", content)
         settings = {
             "nonce": nonce,
             "out": session.results_path,
@@ -226,6 +273,7 @@ class GuardSession:
             "workdir": sandbox.workdir,
             "trusted": [f"{sandbox.workdir}/{rel}" for rel in iso.trusted],
             "watch": list(watch),
+            "plugins": list(iso.plugins),
         }
         sandbox.write_file(session.settings_path, json.dumps(settings))
         if iso.config is None:
@@ -245,10 +293,7 @@ class GuardSession:
 
     def pytest_args(self) -> list[str]:
         config = f"{self.workdir}/{self.iso.config}" if self.iso.config else f"{self.directory}/pytest.ini"
-        args = ["-c", config, "--rootdir", self.workdir, "-p", self.module]
-        for name in self.iso.plugins:
-            args += ["-p", name]
-        return args
+        return ["-c", config, "--rootdir", self.workdir, "-p", self.module]
 
     def env(self, extra: dict[str, str]) -> dict[str, str]:
         path = ":".join(p for p in (self.directory, extra.get("PYTHONPATH", "")) if p)

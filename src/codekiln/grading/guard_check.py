@@ -91,11 +91,14 @@ def canary_tests(path: str, existing: str, prefix: str = "test") -> tuple[dict[s
     names = _names(existing, prefix, 4)
     a, b = secrets.randbelow(10**6), 10**6 + secrets.randbelow(10**6)
     fixture, tag = f"_{names[3]}", secrets.token_hex(5)
+    # Each failing statement is followed at once by another: pytest then reads the statement's extent
+    # off the module's AST alone, without compiling `tokenize`'s patterns for a block scan (a cost of
+    # the run's first multi-line failure that a passing run would never pay).
     source = (
         existing.rstrip("\n") + "\n\n\nimport pytest as _pytest_canary\n\n\n"
-        f"@_pytest_canary.fixture\ndef {fixture}():\n    raise RuntimeError({tag!r})\n\n\n"
+        f"@_pytest_canary.fixture\ndef {fixture}():\n    raise RuntimeError({tag!r})\n    yield\n\n\n"
         f"def {names[0]}():\n    assert {a} == {a}\n\n\n"
-        f"def {names[1]}():\n    assert {a} == {b}\n\n\n"
+        f"def {names[1]}():\n    assert {a} == {b}\n    assert {b} == {b}\n\n\n"
         f"def {names[2]}({fixture}):\n    assert {b} == {b}\n"
     )
     expected = {

@@ -17,14 +17,20 @@ import, before any conftest or test module runs: the nonce is gone from the file
 code under test runs. Code under test shares this process and can still forge all of it (that is why
 the grader also plants canary tests and scans patches); the marker only makes forgery take effort
 aimed at codekiln rather than at pytest.
+
+The grader ships it compiled when the venv runs the grader's own Python (`grading.guard.plugin_files`),
+else as this source, whose statements pytest leaves as written: PYTEST_DONT_REWRITE (it has no asserts).
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import inspect
 import json
+import operator
 import os
+import re
 import sys
 import sysconfig
 import types
@@ -62,24 +68,39 @@ _COMPILED: dict[str, set[Any]] = {}
 _WATCHED = ("pytest", "_pytest", "pluggy", "unittest", "builtins", "doctest")
 
 
-def _machinery() -> dict[tuple[str, str, str], int]:
-    """Identities of the test machinery's functions and classes, and of their classes' attributes:
+# One entry per namespace watched: (module name, class name or "", attribute names, their values at
+# start-up). The values themselves are kept (not their ids): an id can be reused once an object is gone.
+_Watched = tuple[str, str, tuple[str, ...], tuple[Any, ...]]
+# Tuples, not `a | b` unions: a union written inside the loops would be built anew for every name.
+_WATCHED_VALUES = (type, types.FunctionType, types.BuiltinFunctionType)
+_WATCHED_MEMBERS = (classmethod, staticmethod, property)
+
+
+def _machinery() -> list[_Watched]:
+    """The test machinery's functions and classes, and their classes' attributes, as they are now:
     the modules of pytest, pluggy, unittest and doctest, and the builtins."""
-    out: dict[tuple[str, str, str], int] = {}
+    out: list[_Watched] = []
     for name, module in list(sys.modules.items()):
         if module is None or name.split(".", 1)[0] not in _WATCHED:
             continue
+        top: dict[str, Any] = {}
         for attr, value in list(vars(module).items()):
-            if isinstance(value, type | types.FunctionType | types.BuiltinFunctionType):
-                out[(name, "", attr)] = id(value)
+            if isinstance(value, _WATCHED_VALUES):
+                top[attr] = value
             if isinstance(value, type) and getattr(value, "__module__", None) == name:
-                for member, inner in list(vars(value).items()):
-                    if callable(inner) or isinstance(inner, classmethod | staticmethod | property):
-                        out[(name, attr, member)] = id(inner)
+                members = {
+                    member: inner
+                    for member, inner in list(vars(value).items())
+                    if callable(inner) or isinstance(inner, _WATCHED_MEMBERS)
+                }
+                if members:
+                    out.append((name, attr, tuple(members), tuple(members.values())))
+        if top:
+            out.append((name, "", tuple(top), tuple(top.values())))
     return out
 
 
-_MACHINERY: dict[tuple[str, str, str], int] = {}
+_MACHINERY: list[_Watched] = []
 _PATHS = sysconfig.get_paths()
 _READONLY = tuple(
     p.rstrip("/") + "/" for k in ("stdlib", "platstdlib", "purelib", "platlib") if (p := _PATHS.get(k))
@@ -95,19 +116,30 @@ def _from_readonly(value: Any) -> bool:
     return bool(where) and where.startswith(_READONLY) and not where.startswith(workdir)
 
 
+def _namespace(obj: Any) -> Any:
+    try:
+        return vars(obj)
+    except TypeError:  # replaced by something without a namespace: every name in it is gone
+        return {}
+
+
 def _machinery_changes() -> list[str]:
     """What was replaced in the test machinery since start-up (new names are not counted, nor
-    replacements whose code lives in the read-only venv or interpreter)."""
+    replacements whose code lives in the read-only venv or interpreter). Names are looked up afresh
+    each time (a module swapped in `sys.modules`, a class swapped in its module, count as changes of
+    every name they hold); the bulk comparison is by identity, in C."""
     changed = []
-    for (name, owner, attr), ident in _MACHINERY.items():
-        module = sys.modules.get(name)
-        holder: Any = vars(module) if module is not None else {}
+    for name, owner, attrs, values in _MACHINERY:
+        holder = _namespace(sys.modules.get(name))
         if owner:
             cls = holder.get(owner)
-            holder = vars(cls) if isinstance(cls, type) else {}
-        value = holder.get(attr)
-        if value is None or (id(value) != ident and not _from_readonly(value)):
-            changed.append(f"{name}.{owner + '.' if owner else ''}{attr}")
+            holder = _namespace(cls) if isinstance(cls, type) else {}
+        now = list(map(holder.get, attrs))
+        if not any(map(operator.is_not, now, values)):
+            continue
+        for attr, value, was in zip(attrs, now, values, strict=True):
+            if value is not was and (value is None or not _from_readonly(value)):
+                changed.append(f"{name}.{owner + '.' if owner else ''}{attr}")
     return changed
 
 
@@ -188,6 +220,61 @@ def _codes(obj: Any) -> list[types.CodeType]:
     return out
 
 
+# Speed only, same output. Every graded run reports failures (its canaries) and writes JUnit XML, and
+# pytest pays for both with one-off work a plain passing run never does (~10% of a small run):
+def _map_test_modules() -> None:
+    """Trusted test modules into `inspect`'s file -> module cache, as its own scan would put them: on
+    a file it has not seen, `inspect.getmodule` (asked by pytest's traceback formatting) realpath()s
+    every loaded module's file (~300 modules, thousands of lstat calls) to find the one it wants."""
+    cache = getattr(inspect, "modulesbyfile", None)
+    if not isinstance(cache, dict):
+        return
+    for module in list(sys.modules.values()):
+        if issubclass(type(module), types.ModuleType):  # read through vars(): no lazy __getattr__ runs
+            path, name = vars(module).get("__file__"), vars(module).get("__name__")
+            if isinstance(path, str) and path in _TRUSTED and isinstance(name, str):
+                cache.setdefault(path, name)
+
+
+_XML_UNSAFE_ASCII = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _fast_junit_escape() -> None:
+    """pytest escapes each JUnit string with a pattern spanning Unicode's valid XML ranges, compiled on
+    first use at a cost of ~10 ms a run; ASCII text with nothing to escape is now returned at once."""
+    try:
+        from _pytest import junitxml
+    except ImportError:
+        return
+    original = junitxml.bin_xml_escape
+
+    def bin_xml_escape(arg: object) -> str:
+        text = str(arg)
+        return text if text.isascii() and not _XML_UNSAFE_ASCII.search(text) else original(text)
+
+    junitxml.bin_xml_escape = bin_xml_escape
+
+
+def _share_module_trees() -> None:
+    """pytest parses a test module, and walks its whole tree, once more for every failure it reports
+    in it (the canaries fail two or more times a run): keep the tree of each module's text."""
+    try:
+        from _pytest._code import code
+    except ImportError:
+        return
+    original = code.getstatementrange_ast
+    trees: dict[str, Any] = {}
+
+    def getstatementrange_ast(lineno: int, source: Any, assertion: bool = False, astnode: Any = None) -> Any:
+        text = str(source) if astnode is None else ""
+        found = original(lineno, source, assertion, astnode or trees.get(text))
+        if text and len(trees) < 16:
+            trees.setdefault(text, found[0])
+        return found
+
+    code.getstatementrange_ast = getstatementrange_ast
+
+
 def _digest(path: str | None) -> str:
     if not path:
         return "-"
@@ -256,6 +343,7 @@ class Guard:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.check_machinery("after collection")
+        _map_test_modules()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
@@ -353,7 +441,18 @@ class Guard:
 
 
 _compile_trusted_test_modules()
-_MACHINERY.update(_machinery())
+_fast_junit_escape()
+_share_module_trees()
+_MACHINERY.extend(_machinery())
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Load the environment's `pytest11` plugins named in the settings, as autoload would (called as
+    soon as this plugin registers, before any conftest). Named with `-p NAME` instead, a plugin whose
+    entry-point name is also an imported module's (pytest-socket's `socket`) made pytest warn that it
+    cannot rewrite that module, which `filterwarnings = error` turned into a failed session."""
+    for name in _SETTINGS.get("plugins", []):
+        pluginmanager.load_setuptools_entrypoints("pytest11", name=name)
 
 
 def pytest_configure(config: pytest.Config) -> None:

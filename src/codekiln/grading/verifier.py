@@ -17,7 +17,7 @@ What it does, as `grading.grade_patch` does:
    the snapshot; the hidden tests too). `scan` rejects added code that reaches into the test
    machinery.
 3. FAIL_TO_PASS + PASS_TO_PASS run as `python -P -s -m pytest` with plugin autoload off, the
-   environment's plugins by name, the snapshot's config (`-c`, `--rootdir`), the guard plugin under a
+   environment's plugins loaded by the guard plugin from their entry points, the snapshot's config (`-c`, `--rootdir`), the guard plugin under a
    fresh name and nonce, and canary tests under fresh names, as an unprivileged user when run as root.
 4. `guard_check` cross-checks the marker, exit code, files and canaries; any mismatch is `tampered`.
 
@@ -234,6 +234,7 @@ class Verifier:
                     "junit": str(junit),
                     "workdir": str(self.root),
                     "trusted": trusted,
+                    "plugins": list(iso["plugins"]),
                 }
             )
         )
@@ -244,7 +245,7 @@ class Verifier:
         ids = guard / "test-ids.txt"
         ids.write_text("\n".join(requested) + "\n")
         argv = [self.python, "-P", "-s", "-m", "pytest", "-c", config, "--rootdir", str(self.root)]
-        argv += ["-p", module, *[a for p in iso["plugins"] for a in ("-p", p)], *options, f"@{ids}"]
+        argv += ["-p", module, *options, f"@{ids}"]
         env = {
             "PATH": f"{self.venv}/bin:/usr/local/bin:/usr/bin:/bin",
             "HOME": "/tmp",

@@ -23,7 +23,7 @@ view -> `cat -n` / `find`, create -> `printf`, str_replace and insert -> a short
 the exact strings. The original call is kept in the assistant's `extra.rendered_from`; the tool message
 keeps what the model saw. Calls with no faithful bash form (`undo_edit`, Terminus's `execute_commands`)
 make the export refuse with a `ConfigError` (export ATIF instead). Timestamps are rebuilt from the
-episode's start and step durations; `cost` is 0.0 (codekiln does not price calls). The agent config's
+episode's start and step durations; `cost` is 0.0 (calls are not priced). The agent config's
 `system_template` and `instance_template` render exactly the episode's two prompts.
 """
 

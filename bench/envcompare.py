@@ -1,0 +1,118 @@
+"""The decision rules of bench/envbuild.py, as pure functions: read pytest's summary, compare, tabulate.
+
+The exact reproduction rule is stated in envbuild.py's docstring; `compare` is that rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+
+STEP_LIMITS = {"plain_install": 300, "plain_test": 300, "build": 600, "synth": 240}
+_SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|xfailed|xpassed|errors?|deselected)\b")
+_TIME = re.compile(r"\bin [\d.]+s\b")
+_COLLECT = re.compile(r"^ERROR (\S+)(?: - (.*))?$")
+
+
+def plain_counts(output: str) -> tuple[dict[str, int], list[str]]:
+    """Counts from pytest's own summary line (the last line that has `in N.NNs`) and the collection
+    errors named in its short summary ('ERROR path - reason' lines for 'ERROR collecting' sections)."""
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "xfailed": 0, "xpassed": 0, "errors": 0}
+    lines = output.splitlines()
+    summary = next(
+        (ln for ln in reversed(lines) if _TIME.search(ln) and ("=" in ln or _SUMMARY.search(ln))), ""
+    )
+    for num, kind in _SUMMARY.findall(summary):
+        key = "errors" if kind.startswith("error") else kind
+        counts[key] = counts.get(key, 0) + int(num)
+    collected = {m.group(1) for ln in lines if (m := re.search(r"ERROR collecting (\S+)", ln))}
+    reasons = []
+    for ln in lines:
+        m = _COLLECT.match(ln)
+        if m and m.group(1) in collected:
+            reasons.append(f"{m.group(1)}: {(m.group(2) or '').strip()}"[:200])
+    if collected and not reasons:
+        reasons = sorted(collected)
+    counts["summary_found"] = int(bool(summary))
+    return counts, reasons
+
+
+def triple_plain(plain: Mapping[str, object]) -> tuple[int, int, int]:
+    g = lambda k: int(plain.get(k, 0) or 0)  # noqa: E731
+    return g("passed") + g("xpassed"), g("failed") + g("errors"), g("skipped") + g("xfailed")
+
+
+def triple_codekiln(ck: Mapping[str, object]) -> tuple[int, int, int]:
+    g = lambda k: int(ck.get(k, 0) or 0)  # noqa: E731
+    return g("passed"), g("failed") + g("error") + g("collection_errors"), g("skipped")
+
+
+def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str, str]:
+    """(verdict, reason): reproduced | better | plain failed | build failed | timeout | count mismatch |
+    no tests. See envbuild.py's docstring for the rule."""
+    if plain.get("status") != "ran":
+        status = str(plain.get("status"))
+        return ("timeout" if status.startswith("timeout") else "plain failed"), status + _first(plain)
+    conftest = "ImportError while loading conftest" in str(plain.get("log") or "")
+    if not plain.get("summary_found") and not (conftest and ck.get("ok")):
+        return "plain failed", f"pytest exited {plain.get('exit_code')} with no summary line" + _first(plain)
+    if not ck.get("ok"):
+        status = str(ck.get("status"))
+        verdict = "timeout" if status.startswith("timeout") else "build failed"
+        step = f" at {ck['step']}" if ck.get("step") else ""
+        return verdict, f"{status}{step}: {str(ck.get('error') or ck.get('log') or '')[:200]}"
+    want, got = triple_plain(plain), triple_codekiln(ck)
+    shown = f"plain {fmt(want)} vs codekiln {fmt(got)}"
+    if want == got:
+        return ("reproduced", "") if sum(want) else ("no tests", "neither run collected a test")
+    errors = list(plain.get("collect_errors") or [])  # type: ignore[call-overload]
+    if conftest:
+        errors.append("conftest" + _first(plain))
+    if errors and not ck.get("collection_errors") and got[0] >= want[0] and got[1] <= want[1]:
+        return "better", f"{shown}; plain collection failed: {errors[0]}"
+    if not plain.get("summary_found"):  # nothing to compare with
+        return "plain failed", f"pytest exited {plain.get('exit_code')} with no summary line" + _first(plain)
+    return "count mismatch", shown
+
+
+def _first(row: Mapping[str, object]) -> str:
+    """The log line that says what went wrong: the last one naming an error, else the last one."""
+    log = str(row.get("log") or "").strip().splitlines()
+    named = [ln for ln in log if re.search(r"[Ee]rror\b|error:", ln)]
+    return f": {(named or log)[-1].strip()[:200]}" if log else ""
+
+
+def fmt(t: tuple[int, int, int]) -> str:
+    return f"{t[0]}/{t[1]}/{t[2]}"
+
+
+def table(rows: list[Mapping[str, object]], sample: int) -> str:
+    """A markdown table of the rows, with the share that reproduce and the reasons for the rest."""
+    out = [
+        "| library | version | plain p/f/s | codekiln p/f/s | verdict | tasks | reason |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        plain, ck = r.get("plain") or {}, r.get("codekiln") or {}
+        p = fmt(triple_plain(plain)) if plain.get("summary_found") else "-"  # type: ignore[union-attr]
+        c = fmt(triple_codekiln(ck)) if ck.get("ok") else "-"  # type: ignore[union-attr]
+        synth = r.get("synth") or {}
+        tasks = str(synth.get("tasks", "-")) + (
+            "" if synth.get("synth_status", "done") == "done" else f" ({synth['synth_status']})"
+        )  # type: ignore[union-attr]
+        reason = str(r.get("reason") or "").replace("|", "\\|").replace("\n", " ")[:140]
+        out.append(f"| {r['library']} | {r['version']} | {p} | {c} | {r['verdict']} | {tasks} | {reason} |")
+    verdicts = Counter(str(r["verdict"]) for r in rows)
+    ok = verdicts["reproduced"] + verdicts["better"]
+    built = [r for r in rows if (r.get("codekiln") or {}).get("ok")]  # type: ignore[union-attr]
+    with_tasks = sum(1 for r in built if int((r.get("synth") or {}).get("tasks", 0)) > 0)  # type: ignore[union-attr]
+    out.append("")
+    out.append(
+        f"{len(rows)} of {sample} libraries run; reproduced {ok}/{len(rows)}"
+        + (f" ({ok / len(rows):.0%})" if rows else "")
+        + f" ({verdicts['better']} of them better than a plain run that failed at collection); "
+        + ", ".join(f"{k} {v}" for k, v in verdicts.most_common() if k not in ("reproduced", "better"))
+        + f"; built {len(built)}, tasks from a short synthesis on {with_tasks}/{len(built)}"
+    )
+    return "\n".join(out)

@@ -1,0 +1,71 @@
+"""The decision rules of bench/envbuild.py (pure functions): pytest's summary read back, the verdict,
+the sample bound and the word match that keeps libraries our tests name out of the sample."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from envcompare import compare, plain_counts
+from envsample import judge_archive, named_in
+
+COLLECTION_FAILED = """\
+______________ ERROR collecting tests/test_b.py ______________
+=================== short test summary info ===================
+ERROR tests/test_b.py - ModuleNotFoundError: No module named 'zzz'
+FAILED tests/test_a.py::test_x - assert 1 == 2
+======= 1 failed, 3 passed, 2 skipped, 1 xfailed, 1 xpassed, 1 error in 0.52s =======
+"""
+
+
+def ck(passed: int, failed: int, skipped: int, **more: object) -> dict[str, object]:
+    return {"ok": True, "passed": passed, "failed": failed, "error": 0, "skipped": skipped, **more}
+
+
+def test_counts_come_from_pytests_summary_line() -> None:
+    counts, errors = plain_counts(COLLECTION_FAILED)
+    assert (counts["passed"], counts["failed"], counts["errors"]) == (3, 1, 1)
+    assert (counts["skipped"], counts["xfailed"], counts["xpassed"], counts["summary_found"]) == (2, 1, 1, 1)
+    assert errors == ["tests/test_b.py: ModuleNotFoundError: No module named 'zzz'"]
+    assert plain_counts("collected 0 items\n")[0]["summary_found"] == 0
+
+
+def test_verdicts() -> None:
+    counts, errors = plain_counts(COLLECTION_FAILED)
+    plain = {"status": "ran", **counts, "collect_errors": errors}  # 4 passed, 2 failed, 3 skipped
+    assert compare(plain, ck(4, 2, 3)) == ("reproduced", "")
+    assert compare(plain, ck(3, 1, 3))[0] == "count mismatch"  # fewer passes is never better
+    assert compare({**plain, "collect_errors": []}, ck(6, 1, 3))[0] == "count mismatch"
+    better = compare(plain, ck(6, 1, 3))
+    assert better[0] == "better" and "No module named 'zzz'" in better[1]
+    assert compare(plain, ck(6, 1, 3, collection_errors=1))[0] == "count mismatch"
+    assert compare(plain, {"ok": False, "status": "timeout (build)"})[0] == "timeout"
+    assert compare(plain, {"ok": False, "status": "build failed", "step": "install"})[1].startswith(
+        "build failed at install"
+    )
+    assert compare({"status": "install failed", "log": "x\nno wheel"}, ck(1, 0, 0)) == (
+        "plain failed",
+        "install failed: no wheel",
+    )
+    stopped = {"status": "ran", "summary_found": 0, "exit_code": 4,
+               "log": "ImportError while loading conftest 'c'.\nE   ModuleNotFoundError: No module named 'q'"}  # fmt: skip
+    assert compare(stopped, ck(5, 0, 0))[0] == "better"
+    assert compare(stopped, ck(5, 2, 0))[0] == "plain failed"
+
+
+def test_sample_bound() -> None:
+    tests = ["pkg/tests/test_a.py"]
+    assert judge_archive(1000, ["pkg/a.py", *tests]) == ""
+    assert judge_archive(3 * 2**20, tests).startswith("sdist too large")
+    assert judge_archive(1000, ["pkg/Cargo.toml", *tests]) == "Rust extension"
+    assert judge_archive(1000, [f"m{i}.py" for i in range(401)] + tests).startswith("too many modules")
+    assert judge_archive(1000, ["pkg/a.py", "pkg/testing.py"]) == "no tests in sdist"
+    assert judge_archive(1000, ["pkg/a_test.py"]) == ""
+
+
+def test_named_in_matches_words_in_any_spelling() -> None:
+    text = "pypi:foo-bar==1.0 and zope_thing.sub"
+    assert named_in("foo-bar", text) and named_in("Foo_Bar", text) and named_in("zope.thing", text)
+    assert not named_in("foo", "foobar food") and not named_in("bar", "foo_bar")
