@@ -4,8 +4,10 @@ judged flaky, the difficulty mix before and after the default filters, and bytes
     PYTHONPATH=src nice -n 10 python bench/task_quality.py --max-tasks 20 --time-limit 600 --json q.json
     PYTHONPATH=src python bench/task_quality.py toolz attrs        # some of them
 
-The libraries are the first six of `bench/envbuild.py`'s list (small pure-Python PyPI libraries whose
-sdists ship their tests): toolz, more-itertools, attrs, click, jinja2, markupsafe. Each runs `codekiln
+The libraries, by a stated rule: the "good sources" of /work/shared/MACHINE.md (small pure-Python PyPI
+libraries whose sdists ship their tests, checked there), its first six, which include toolz: jinja2,
+click, attrs, toolz, more-itertools, markupsafe, at the versions bench/envbuild.py pinned for them before
+its rule-picked sample (that sample is of libraries the tests never see, for environment builds). Each runs `codekiln
 synth` in a child process (seed 0, one worker, the default warm engine and grader gate) with
 `--allow-import-breakage --details`, so the mix *before* the default filters is what synth validated,
 and the mix *after* is what the default filter (`TaskFilter()`: import breakage dropped) keeps. A
