@@ -135,6 +135,11 @@ def measure(name: str, out: Path, seconds: float, partial: bool) -> dict[str, ob
         "bytes_per_task": round(size[TASKS] / len(tasks)) if tasks else None,
         "full_bytes_per_candidate": round(full_all / tried) if tried else None,
         "full_bytes_per_task": round(full_task / len(tasks)) if tasks else None,
+        "bytes_per_rejection": round(size[REJECTED] / len(rejected)) if rejected else None,
+        "full_bytes_per_rejection": round((full_all - full_task) / len(rejected)) if rejected else None,
+        "test_patch_bytes_per_task": round(sum(len(t.test_patch) for t in tasks) / len(tasks))
+        if tasks
+        else None,
     }
 
 
@@ -164,9 +169,9 @@ def pct(n: object, d: object) -> str:
 def table(rows: list[dict[str, object]]) -> str:
     head = (
         "| library | tried | tasks -> kept | leak ok | flaky | imp before -> after | f2p>=50% before -> after "
-        "| bytes/candidate (full) | bytes/task (full) |"
+        "| bytes/candidate (full) | bytes/rejection (full) | bytes/task (full) | test_patch/task |"
     )
-    lines = [head, "|---" * 9 + "|"]
+    lines = [head, "|---" * 11 + "|"]
     for r in rows:
         mark = " (partial)" if r["partial"] else ""
         lines.append(
@@ -174,7 +179,8 @@ def table(rows: list[dict[str, object]]) -> str:
             f"| {r['leak_ok']}/{r['statements']} | {r['flaky']} ({pct(r['flaky'], r['tried'])}) "
             f"| {r['import_before']} -> {r['import_after']} | {r['heavy_before']} -> {r['heavy_after']} "
             f"| {r['bytes_per_candidate']} ({r['full_bytes_per_candidate']}) "
-            f"| {r['bytes_per_task']} ({r['full_bytes_per_task']}) |"
+            f"| {r.get('bytes_per_rejection', '-')} ({r.get('full_bytes_per_rejection', '-')}) "
+            f"| {r['bytes_per_task']} ({r['full_bytes_per_task']}) | {r.get('test_patch_bytes_per_task', '-')} |"
         )
     return "\n".join(lines)
 
@@ -187,6 +193,9 @@ def main() -> int:
     parser.add_argument("--time-limit", type=float, default=600, help="seconds per library")
     parser.add_argument("--work", type=Path, default=None, help="keep synth outputs here (resumable)")
     parser.add_argument("--json", type=Path, default=None, help="append each row here as it is done")
+    parser.add_argument(
+        "--measure-only", action="store_true", help="only measure what --work already holds (no synth)"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -200,15 +209,18 @@ def main() -> int:
     root = args.work or Path(tempfile.mkdtemp(prefix="codekiln-quality-"))
     rows = []
     for name in names:
-        row = run_one(name, root, args)
+        if args.measure_only and not (root / name).is_dir():
+            continue
+        row = measure(name, root / name, 0.0, False) if args.measure_only else run_one(name, root, args)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
         if args.json:
             with args.json.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
+    limits = "measured from --work" if args.measure_only else f"{args.time_limit:.0f} s per library"
     print(
         f"mode: codekiln synth, seed 0, 1 worker, warm engine, grader gate, --max-tasks {args.max_tasks}, "
-        f"--max-candidates {args.max_candidates}, {args.time_limit:.0f} s per library"
+        f"--max-candidates {args.max_candidates}, {limits}"
     )
     print(table(rows))
     print(SWESMITH)
