@@ -79,7 +79,7 @@ def screen(task: TaskRecord, flt: TaskFilter) -> tuple[RejectReason, str] | None
 
 def dropped(task: TaskRecord, reason: RejectReason, detail: str) -> RejectedCandidate:
     """A valid task the filter drops, as the rejection synth records (its evidence compacted)."""
-    rejection = RejectedCandidate(
+    return RejectedCandidate(
         candidate_id=task.candidate_id or task.instance_id,
         repo=task.repo,
         base_commit=task.base_commit,
@@ -89,7 +89,6 @@ def dropped(task: TaskRecord, reason: RejectReason, detail: str) -> RejectedCand
         entities=task.entities,
         validation=task.validation.model_copy(deep=True) if task.validation else None,
     )
-    return rejection
 
 
 def balance(tasks: list[TaskRecord], by: BalanceKey, limit: int | None = None) -> list[TaskRecord]:
