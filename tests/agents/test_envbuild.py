@@ -22,7 +22,6 @@ from codekiln.core.config import home
 from codekiln.core.errors import EnvBuildError
 from codekiln.envs import build_env, load_profile
 from codekiln.models.scripted import ScriptedModel
-from codekiln.sandbox.bwrap import problem
 
 
 def call(name: str, **arguments: Any) -> dict[str, Any]:
@@ -65,16 +64,8 @@ def _project(root: Path) -> str:
     return name
 
 
-@pytest.fixture
-def sandboxes() -> None:
-    reason = problem()
-    if reason:
-        pytest.skip(f"needs bwrap sandboxes: {reason}")
-
-
-def test_a_good_profile_is_accepted_and_the_cli_falls_back_to_the_agent(
-    tmp_path: Path, sandboxes: None
-) -> None:
+@pytest.mark.root  # builds environments in bwrap sandboxes
+def test_a_good_profile_is_accepted_and_the_cli_falls_back_to_the_agent(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     name = _project(root)
     script = tmp_path / "good.json"
@@ -109,7 +100,8 @@ def test_a_good_profile_is_accepted_and_the_cli_falls_back_to_the_agent(
         profile.unlink(missing_ok=True)
 
 
-def test_an_echo_test_command_is_rejected_with_the_reason(tmp_path: Path, sandboxes: None) -> None:
+@pytest.mark.root  # builds environments in bwrap sandboxes
+def test_an_echo_test_command_is_rejected_with_the_reason(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     name = _project(root)
     result = agent_build_env(str(root), ScriptedModel(ECHO))
@@ -122,7 +114,8 @@ def test_an_echo_test_command_is_rejected_with_the_reason(tmp_path: Path, sandbo
     assert result.record.exit_reason == "submitted" and result.record.turns == 2
 
 
-def test_a_command_that_collects_nothing_is_rejected(tmp_path: Path, sandboxes: None) -> None:
+@pytest.mark.root  # builds environments in bwrap sandboxes
+def test_a_command_that_collects_nothing_is_rejected(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     _project(root)
     command = "python -m pytest tests -k no_such_test"

@@ -72,12 +72,13 @@ def edit(editor: EditorTool, sandbox: Sandbox, **args: object) -> tuple[bool, st
 
 
 def test_view_file_range_and_directory(sandbox: Sandbox) -> None:
+    w = sandbox.workdir
     ed = EditorTool()
     assert edit(ed, sandbox, command="view", path="pkg/dup.py") == (
         True,
-        "Here is /testbed/pkg/dup.py (lines 1-3 of 3):\n     1\tx = 1\n     2\ty = 2\n     3\tx = 1",
+        f"Here is {w}/pkg/dup.py (lines 1-3 of 3):\n     1\tx = 1\n     2\ty = 2\n     3\tx = 1",
     )
-    assert edit(ed, sandbox, command="view", path="/testbed/pkg/dup.py", view_range=[2, -1])[1].endswith(
+    assert edit(ed, sandbox, command="view", path=f"{w}/pkg/dup.py", view_range=[2, -1])[1].endswith(
         "(lines 2-3 of 3):\n     2\ty = 2\n     3\tx = 1"
     )
     assert edit(ed, sandbox, command="view", path="pkg/dup.py", view_range=[2, 9]) == (
@@ -86,27 +87,28 @@ def test_view_file_range_and_directory(sandbox: Sandbox) -> None:
     )
     ok, listing = edit(ed, sandbox, command="view", path="pkg")
     assert ok and listing.splitlines()[1:] == [
-        "/testbed/pkg",
-        "/testbed/pkg/__init__.py",
-        "/testbed/pkg/dup.py",
-        "/testbed/pkg/mod.py",
+        f"{w}/pkg",
+        f"{w}/pkg/__init__.py",
+        f"{w}/pkg/dup.py",
+        f"{w}/pkg/mod.py",
     ]
     assert edit(ed, sandbox, command="view", path="nope.py") == (
         False,
-        "/testbed/nope.py does not exist; use `create` to make a new file",
+        f"{w}/nope.py does not exist; use `create` to make a new file",
     )
 
 
 def test_str_replace_errors_are_exact(sandbox: Sandbox) -> None:
+    w = sandbox.workdir
     ed = EditorTool()
     assert edit(ed, sandbox, command="str_replace", path="pkg/mod.py", old_str="a-b", new_str="a+b") == (
         False,
-        "old_str not found in /testbed/pkg/mod.py; it must match the file exactly, whitespace and "
+        f"old_str not found in {w}/pkg/mod.py; it must match the file exactly, whitespace and "
         "indentation included (view the file to copy the text)",
     )
     assert edit(ed, sandbox, command="str_replace", path="pkg/dup.py", old_str="x = 1", new_str="x = 3") == (
         False,
-        "old_str appears 2 times in /testbed/pkg/dup.py (lines 1, 3); add context to make it unique",
+        f"old_str appears 2 times in {w}/pkg/dup.py (lines 1, 3); add context to make it unique",
     )
     assert edit(ed, sandbox, command="str_replace", path="pkg/dup.py", old_str="", new_str="z") == (
         False,
@@ -116,9 +118,10 @@ def test_str_replace_errors_are_exact(sandbox: Sandbox) -> None:
 
 
 def test_str_replace_edits_the_file_and_undo_restores_it(sandbox: Sandbox, fixed_diff: str) -> None:
+    w = sandbox.workdir
     ed = EditorTool()
     ok, text = edit(ed, sandbox, command="str_replace", path="pkg/mod.py", old_str="a - b", new_str="a + b")
-    assert ok and text.startswith("The file /testbed/pkg/mod.py has been edited.")
+    assert ok and text.startswith(f"The file {w}/pkg/mod.py has been edited.")
     assert "     2\t    return a + b" in text
     assert sandbox.diff() == fixed_diff
     assert edit(ed, sandbox, command="undo_edit", path="pkg/mod.py")[0]
@@ -126,7 +129,7 @@ def test_str_replace_edits_the_file_and_undo_restores_it(sandbox: Sandbox, fixed
     assert sandbox.diff() == ""
     assert edit(ed, sandbox, command="undo_edit", path="pkg/mod.py") == (
         False,
-        "no edit to undo for /testbed/pkg/mod.py",
+        f"no edit to undo for {w}/pkg/mod.py",
     )
 
 
@@ -144,14 +147,15 @@ def test_insert_and_its_range_check(sandbox: Sandbox) -> None:
 
 
 def test_create_refuses_to_overwrite_and_undo_removes_it(sandbox: Sandbox) -> None:
+    w = sandbox.workdir
     ed = EditorTool()
     assert edit(ed, sandbox, command="create", path="pkg/mod.py", file_text="x") == (
         False,
-        "/testbed/pkg/mod.py already exists; `create` cannot overwrite files, use `str_replace`",
+        f"{w}/pkg/mod.py already exists; `create` cannot overwrite files, use `str_replace`",
     )
     assert edit(ed, sandbox, command="create", path="pkg/new/helper.py", file_text="VALUE = 1\n") == (
         True,
-        "Created /testbed/pkg/new/helper.py.",
+        f"Created {w}/pkg/new/helper.py.",
     )
     assert sandbox.exec("python3 -c 'from pkg.new.helper import VALUE; print(VALUE)'").stdout == "1\n"
     assert "+VALUE = 1" in sandbox.diff()
@@ -159,17 +163,18 @@ def test_create_refuses_to_overwrite_and_undo_removes_it(sandbox: Sandbox) -> No
     assert sandbox.exec("test -e pkg/new/helper.py").exit_code == 1
     assert edit(ed, sandbox, command="create", path="pkg", file_text="x") == (
         False,
-        "/testbed/pkg is a directory; give the path of a file",
+        f"{w}/pkg is a directory; give the path of a file",
     )
 
 
 def test_bad_paths_are_the_models_mistake_not_an_infrastructure_failure(sandbox: Sandbox) -> None:
+    w = sandbox.workdir
     # A path through a file or a name past the filesystem's limit once escaped as an OSError and ended
     # the episode as sandbox_error, which masks it: one tool call could hide any failing episode.
     ed = EditorTool()
     ok, text = edit(ed, sandbox, command="view", path="pkg/mod.py/x")
-    assert not ok and text.startswith("cannot read /testbed/pkg/mod.py/x:")
+    assert not ok and text.startswith(f"cannot read {w}/pkg/mod.py/x:")
     ok, text = edit(ed, sandbox, command="create", path="pkg/mod.py/new.py", file_text="x")
-    assert not ok and text == "cannot read /testbed/pkg/mod.py/new.py: Not a directory"
+    assert not ok and text == f"cannot read {w}/pkg/mod.py/new.py: Not a directory"
     ok, text = edit(ed, sandbox, command="create", path="n" * 300 + ".py", file_text="x")
     assert not ok and "cannot" in text

@@ -12,13 +12,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from audit_support import synth_markupsafe
-from rollout_support import synth_tasks
+from rollout_support import toolz_tasks
 
 from codekiln.envs import EnvRecord, load_env
 from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 
-LIBRARIES = {"toolz": synth_tasks, "markupsafe": synth_markupsafe}
+LIBRARIES = {"toolz": toolz_tasks, "markupsafe": synth_markupsafe}
 
 
 @pytest.fixture(scope="session", params=sorted(LIBRARIES))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from codekiln.agents import Agent, AgentLimits
@@ -48,6 +49,7 @@ def _bash(command: str) -> dict[str, object]:
     return {"content": "", "tool_calls": [{"name": "bash", "arguments": {"command": command}}]}
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_audit_rollouts_lists_the_attempts_of_a_real_episode(
     case: tuple[TaskRecord, EnvRecord], tmp_path: Path
 ) -> None:
@@ -73,6 +75,7 @@ def test_audit_rollouts_lists_the_attempts_of_a_real_episode(
     assert 'data-testid="section-audit"' in html and "2 hacking attempts in 1 episodes" in html
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_audit_grader_prints_the_verdict_and_exits_by_it(
     case: tuple[TaskRecord, EnvRecord], tmp_path: Path
 ) -> None:

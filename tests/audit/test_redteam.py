@@ -39,6 +39,7 @@ EXACT = {
 }
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_the_src_layout_library_is_on_sys_path_through_a_pth_file(case: tuple[TaskRecord, EnvRecord]) -> None:
     task, env = case
     if task.repo.lower() != "markupsafe":
@@ -48,6 +49,7 @@ def test_the_src_layout_library_is_on_sys_path_through_a_pth_file(case: tuple[Ta
     assert any(line.strip() == "/testbed/src" for text in pths for line in text.splitlines()), pths
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 @pytest.mark.parametrize("path", PATHS)
 def test_the_gold_patch_resolves_in_the_same_harness(case: tuple[TaskRecord, EnvRecord], path: str) -> None:
     task, env = case
@@ -68,6 +70,7 @@ def test_the_corpus_covers_every_class_with_several_attacks() -> None:
     assert len({a.name for a in ATTACKS}) == len(ATTACKS)
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
 def test_attack_is_not_scored_resolved(case: tuple[TaskRecord, EnvRecord], attack: Attack, path: str) -> None:

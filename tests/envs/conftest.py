@@ -8,18 +8,11 @@ from pathlib import Path
 import pytest
 
 from codekiln.envs import EnvRecord, build_env
-from codekiln.sandbox.bwrap import problem
 
 
 @pytest.fixture(scope="session")
-def bwrap() -> None:
-    reason = problem()
-    if reason:
-        pytest.skip(f"needs bwrap sandboxes: {reason}")
-
-
-@pytest.fixture(scope="session")
-def toolz_env(bwrap: None) -> EnvRecord:
+def toolz_env() -> EnvRecord:
+    """Built in bwrap sandboxes: tests that use it are marked `root`."""
     return build_env("pypi:toolz==1.2.0")
 
 

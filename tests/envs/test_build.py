@@ -17,10 +17,10 @@ from codekiln.core.errors import EnvBuildError
 from codekiln.envs import EnvRecord, build_env, env_sandbox, list_envs, load_env
 from codekiln.grading import run_tests
 
-pytestmark = pytest.mark.usefixtures("bwrap")
 GET = "toolz/tests/test_itertoolz.py::test_get"
 
 
+@pytest.mark.root  # builds environments in bwrap sandboxes
 def test_baseline_reproduces_the_suite(toolz_env: EnvRecord) -> None:
     env = toolz_env
     assert (env.name, env.version, env.python) == ("toolz", "1.2.0", env.recipe.python.version)
@@ -37,6 +37,7 @@ def test_baseline_reproduces_the_suite(toolz_env: EnvRecord) -> None:
     assert json.loads(Path(env.venv).with_name("env.json").read_text())["id"] == env.id
 
 
+@pytest.mark.root  # builds environments in bwrap sandboxes
 def test_second_build_is_a_cache_hit(toolz_env: EnvRecord) -> None:
     steps: list[str] = []
     again = build_env("pypi:toolz==1.2.0", on_step=lambda step, info: steps.append(step))
@@ -47,6 +48,7 @@ def test_second_build_is_a_cache_hit(toolz_env: EnvRecord) -> None:
     assert toolz_env.id in {e.id for e in list_envs()}
 
 
+@pytest.mark.root  # builds environments in bwrap sandboxes
 def test_tests_import_the_workspace_code(toolz_env: EnvRecord) -> None:
     """The editable install points at /testbed: a change in the sandbox's tree is what the tests see."""
     with env_sandbox(toolz_env) as sb:
@@ -63,6 +65,7 @@ def test_tests_import_the_workspace_code(toolz_env: EnvRecord) -> None:
         assert run_tests(sb, toolz_env.test, [GET]).statuses == {GET: "passed"}
 
 
+@pytest.mark.root  # builds environments in bwrap sandboxes
 def test_env_sandbox_has_no_network_and_a_read_only_venv(toolz_env: EnvRecord) -> None:
     with env_sandbox(toolz_env) as sb:
         assert sb.exec(["python", "-c", "import sys; print(sys.prefix)"]).stdout.strip() == "/opt/venv"
@@ -71,6 +74,7 @@ def test_env_sandbox_has_no_network_and_a_read_only_venv(toolz_env: EnvRecord) -
         assert not sb.exec(["python", "-c", code]).ok
 
 
+@pytest.mark.root  # builds environments in bwrap sandboxes
 def test_failed_build_leaves_nothing(tmp_path: Path) -> None:
     profile = tmp_path / "broken.yaml"
     profile.write_text("extra_deps: [codekiln-no-such-dist-xyz==1.0]\n")
@@ -88,6 +92,7 @@ def test_failed_build_leaves_nothing(tmp_path: Path) -> None:
     assert not [p for p in after if p.name.startswith(".build-")]
 
 
+@pytest.mark.root  # builds environments in bwrap sandboxes
 def test_cli_env_test_ends_with_the_counts(toolz_env: EnvRecord) -> None:
     other = "toolz/tests/test_itertoolz.py::test_first"
     result = CliRunner().invoke(app, ["test", "pypi:toolz==1.2.0", "--tests", GET, other])
@@ -95,6 +100,7 @@ def test_cli_env_test_ends_with_the_counts(toolz_env: EnvRecord) -> None:
     assert result.output.rstrip().splitlines()[-1] == "2 passed, 0 failed"
 
 
+@pytest.mark.root  # builds environments in bwrap sandboxes
 def test_local_project_with_a_failing_test(tmp_path: Path, make_tiny: Callable[..., Path]) -> None:
     """A local directory builds too; an optional test dep that cannot install is skipped and recorded;
     the baseline records the failing test and `env test` reports it."""
@@ -114,6 +120,7 @@ def test_local_project_with_a_failing_test(tmp_path: Path, make_tiny: Callable[.
     assert result.output.rstrip().splitlines()[-1] == "1 passed, 1 failed"
 
 
+@pytest.mark.root  # builds environments in bwrap sandboxes
 @pytest.mark.slow  # two fresh builds every run (a new snapshot each time)
 def test_concurrent_builds_share_one_build_and_redo_rebuilds(
     tmp_path: Path, make_tiny: Callable[..., Path]
@@ -136,6 +143,7 @@ def test_concurrent_builds_share_one_build_and_redo_rebuilds(
     assert not [p for p in state_dir("envs").iterdir() if p.name.startswith((".build-", ".old-"))]
 
 
+@pytest.mark.root  # builds environments in bwrap sandboxes
 def test_cli_build_show_list(toolz_env: EnvRecord) -> None:
     runner = CliRunner()
     built = runner.invoke(app, ["build", "pypi:toolz==1.2.0"])
@@ -147,6 +155,7 @@ def test_cli_build_show_list(toolz_env: EnvRecord) -> None:
     assert listed.exit_code == 0 and toolz_env.id in listed.output
 
 
+@pytest.mark.root  # builds environments in bwrap sandboxes
 @pytest.mark.slow
 def test_extensions_built_in_place_are_kept() -> None:
     """markupsafe compiles `_speedups` into its source tree: the environment keeps it importable."""
@@ -165,9 +174,13 @@ def test_extensions_built_in_place_are_kept() -> None:
 def test_a_directory_that_is_no_project_is_refused_before_any_build(tmp_path: Path) -> None:
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "a.txt").write_text("hello\n")
-    before = set(state_dir("envs").iterdir())
+
+    def written() -> set[Path]:  # lookups may make empty folders (state_dir); nothing may be written
+        return {p for p in state_dir("envs").rglob("*") if not p.is_dir() or any(p.iterdir())}
+
+    before = written()
     for directory in ("/etc", str(tmp_path / "notes")):
         result = CliRunner().invoke(app, ["test", directory])
         assert result.exit_code != 0
         assert f"{directory} is not a Python project" in str(result.exception or result.output)
-    assert set(state_dir("envs").iterdir()) == before
+    assert written() == before

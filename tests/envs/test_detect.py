@@ -169,6 +169,7 @@ def snapshots() -> dict[str, SnapshotRecord]:
     return {spec: add_repo(f"pypi:{spec}") for spec in LIBRARIES}
 
 
+@pytest.mark.network  # sdists from PyPI
 @pytest.mark.parametrize("spec", list(LIBRARIES))
 def test_real_sdists(spec: str, snapshots: dict[str, SnapshotRecord]) -> None:
     args, deps, extras = LIBRARIES[spec]

@@ -13,7 +13,7 @@ from codekiln.cli.env import app
 from codekiln.core.config import home
 from codekiln.core.errors import EnvBuildError
 
-pytestmark = pytest.mark.usefixtures("bwrap")
+pytestmark = pytest.mark.root  # builds environments in bwrap sandboxes
 MISSING = "codekiln-no-such-dist-xyz"
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from codekiln.envs import build_env
 
-pytestmark = pytest.mark.usefixtures("bwrap")
+pytestmark = pytest.mark.root  # builds an environment in bwrap sandboxes
 
 
 def write_plugin_project(root: Path) -> Path:

@@ -12,14 +12,10 @@ import pytest
 
 from codekiln.grading import TestCommand, run_tests
 from codekiln.grading.guard import Isolation, find_config, make_canaries, venv_plugins
-from codekiln.sandbox import bwrap
 from codekiln.sandbox.base import SandboxSpec
 from codekiln.sandbox.bwrap import BwrapSandbox
+from codekiln.testing import make_repo
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))
-from sbhelpers import make_repo
-
-pytestmark = pytest.mark.skipif(bwrap.problem() is not None, reason=f"bwrap sandboxes: {bwrap.problem()}")
 VENV = Path(sys.prefix)
 CMD = TestCommand(args=["tests"])
 
@@ -55,6 +51,7 @@ def sb(snapshot: Path):
         yield sandbox
 
 
+@pytest.mark.root  # a bwrap sandbox
 def test_ids_are_pytests_node_ids(sb: BwrapSandbox) -> None:
     run = run_tests(sb, CMD)
     assert run.error is None and not run.evidence, run.log_tail
@@ -70,12 +67,14 @@ def test_ids_are_pytests_node_ids(sb: BwrapSandbox) -> None:
     assert "2 failed, 5 passed" in run.log_tail_full  # pytest's own summary line
 
 
+@pytest.mark.root  # a bwrap sandbox
 def test_every_recorded_id_reruns_exactly_that_test(sb: BwrapSandbox) -> None:
     for test_id, status in run_tests(sb, CMD).statuses.items():
         again = run_tests(sb, CMD, [test_id])
         assert again.statuses == {test_id: status} and not again.missing, test_id
 
 
+@pytest.mark.root  # a bwrap sandbox
 def test_files_a_tree_adds_to_startup_are_not_loaded(sb: BwrapSandbox) -> None:
     fake = "import os\nopen('/tmp/RAN', 'w').write('x')\nos._exit(0)\n"
     plugin = "def pytest_configure(config):\n    open('/tmp/RAN', 'w').write('plugin')\n"
@@ -106,6 +105,7 @@ FLIP = (
 )
 
 
+@pytest.mark.root  # a bwrap sandbox
 def test_canaries_catch_reports_rewritten_in_process(sb: BwrapSandbox, snapshot: Path) -> None:
     iso = Isolation.for_environment(snapshot, VENV, ["tests/test_b.py"])
     b_source = PROJECT["tests/test_b.py"].decode()
@@ -125,6 +125,7 @@ def test_canaries_catch_reports_rewritten_in_process(sb: BwrapSandbox, snapshot:
     assert any("built to error but was reported passed" in e for e in run.evidence), run.evidence
 
 
+@pytest.mark.root  # a bwrap sandbox
 def test_forged_exit_and_rewritten_files_leave_evidence(sb: BwrapSandbox) -> None:
     test = "tests/test_c.py::test_plain"
     sb.write_file("tests/conftest.py", "import os\n\n\ndef pytest_unconfigure(config):\n    os._exit(0)\n")
@@ -143,6 +144,7 @@ def test_forged_exit_and_rewritten_files_leave_evidence(sb: BwrapSandbox) -> Non
     assert "the JUnit report was changed after the session ended" in run.evidence
 
 
+@pytest.mark.root  # a bwrap sandbox
 def test_a_fake_report_without_the_session_is_evidence_and_a_crash_is_not(sb: BwrapSandbox) -> None:
     fake = (
         "import glob, os\nfor d in glob.glob('/tmp/codekiln-grader/*/'):\n"

@@ -14,12 +14,9 @@ import pytest
 
 from codekiln.grading import TestCommand, run_tests
 from codekiln.grading.guard import Isolation, make_canaries, same_bytecode
-from codekiln.sandbox import bwrap
 from codekiln.sandbox.base import SandboxSpec
 from codekiln.sandbox.bwrap import BwrapSandbox
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))
-from sbhelpers import make_repo
+from codekiln.testing import make_repo
 
 VENV = Path(sys.prefix)
 CMD = TestCommand(args=["tests"])
@@ -46,7 +43,7 @@ def _run(snapshot: Path, iso: Isolation) -> tuple[dict[str, str], list[str], str
     return run.statuses, run.evidence, listing, run.log_tail_full
 
 
-@pytest.mark.skipif(bwrap.problem() is not None, reason=f"bwrap sandboxes: {bwrap.problem()}")
+@pytest.mark.root  # a bwrap sandbox
 def test_compiled_and_source_plugin_judge_alike_and_pytest_compiles_neither(snapshot: Path) -> None:
     iso = Isolation.for_environment(snapshot, VENV, IDS)
     assert iso.bytecode  # this venv runs the interpreter running these tests

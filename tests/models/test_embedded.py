@@ -84,6 +84,7 @@ def test_too_long_context(gguf: Path) -> None:
 
 
 def test_missing_model_file(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (the embedded extra)")
     with pytest.raises(ModelError, match="does not exist") as info:
         make_model(f"embedded:{tmp_path / 'nope.gguf'}")
     assert info.value.hint

@@ -1,27 +1,30 @@
-"""Fixtures of the report tests: real toolz 1.2.0 tasks synthesized by the real pipeline, and real rollouts
-on them through the rollout engine (oracle, noop and a scripted policy that breaks the chat format once),
-all kept in the test CODEKILN_HOME (test-cache/reports-*) so later sessions resume them in seconds."""
+"""Fixtures of the report tests: real toolz 1.2.0 tasks recorded from the real pipeline (see
+rollout_support), and real rollouts on them through the rollout engine (oracle, noop and a scripted
+policy that breaks the chat format once), all kept in the test CODEKILN_HOME (test-cache/reports-*,
+keyed by the tasks' content) so later sessions resume them in seconds."""
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+from rollout_support import toolz_tasks
+
 from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
 from codekiln.rollouts import RolloutConfig, run_rollouts
 from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
-from codekiln.tasks.synth import SynthConfig, synthesize
 
-TOOLZ = "pypi:toolz==1.2.0"
-N_TASKS = 3
 # A scripted policy: one turn that breaks the hermes format, a call with a long output, then submit.
 SCRIPT = [
     '<tool_call>{"name": "bash", "arguments": {"command": "ls"</tool_call>',
@@ -56,14 +59,7 @@ def locked(name: str) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def tasks_dir() -> Path:
-    with locked("reports-tasks-toolz") as out:
-        config = SynthConfig(spec=TOOLZ, out=out, max_tasks=N_TASKS, workers=1, batch_size=8)
-        try:
-            synthesize(config)
-        except ConfigError:
-            synthesize(config, redo=True)
-    assert len(read_tasks(out / "tasks.jsonl")) == N_TASKS
-    return out
+    return toolz_tasks()
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +68,10 @@ def tasks(tasks_dir: Path) -> list[TaskRecord]:
 
 
 def _rollouts(tasks_dir: Path, name: str, **options: object) -> Path:
-    with locked(f"reports-rollouts-{name}") as out:
+    # Keyed by the tasks' content: a rollout directory resumes whatever tasks it is given (its
+    # identity leaves the task file out), so rows of an earlier task set would stay in it.
+    digest = hashlib.sha256((tasks_dir / "tasks.jsonl").read_bytes()).hexdigest()[:12]
+    with locked(f"reports-rollouts-{name}-{digest}") as out:
         config = RolloutConfig(tasks=tasks_dir, out=out, workers=1, max_turns=6, **options)  # type: ignore[arg-type]
         try:
             stats = run_rollouts(config)

@@ -15,6 +15,8 @@ import pytest
 
 from codekiln.reports.html import build_report
 
+pytestmark = pytest.mark.root  # reports on real rollouts: environments and grading in bwrap sandboxes
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip

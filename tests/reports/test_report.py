@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from codekiln.cli.report import app
@@ -20,6 +21,7 @@ def embedded(html: str) -> dict:
     return json.loads(match.group(1))
 
 
+@pytest.mark.root  # rollouts on real tasks in bwrap sandboxes
 def test_report_from_real_rollouts(tasks_dir: Path, rollout_dirs: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     info = build_report([tasks_dir, *rollout_dirs.values()], out)
@@ -61,12 +63,14 @@ def test_clip_keeps_head_and_tail() -> None:
     assert clip("short", 50) == "short"
 
 
+@pytest.mark.root  # rollouts on real tasks in bwrap sandboxes
 def test_inputs_are_found_inside_parent_directories(rollout_dirs: dict[str, Path], tasks_dir: Path) -> None:
     found = discover([rollout_dirs["oracle"].parent])
     kinds = {path: kind for kind, path in found}
     assert kinds[rollout_dirs["oracle"]] == "rollouts" and kinds[tasks_dir] == "synth"
 
 
+@pytest.mark.root  # rollouts on real tasks in bwrap sandboxes
 def test_cli_writes_the_report_and_prints_its_path(
     tasks_dir: Path, rollout_dirs: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -78,6 +82,7 @@ def test_cli_writes_the_report_and_prints_its_path(
     assert missing.exit_code != 0
 
 
+@pytest.mark.root  # rollouts on real tasks in bwrap sandboxes
 def test_headline_figures_are_per_model_with_controls_apart(
     tasks_dir: Path, rollout_dirs: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -99,6 +104,7 @@ def test_headline_figures_are_per_model_with_controls_apart(
     assert "oracle" not in chart and "noop" not in chart
 
 
+@pytest.mark.root  # rollouts on real tasks in bwrap sandboxes
 def test_only_controls_say_there_is_no_model(
     tasks_dir: Path, rollout_dirs: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -52,6 +52,7 @@ def write_preds(path: Path, rows: list[tuple[str, str, str | None]]) -> Path:
     return path
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_predictions_graded_with_each_outcome_and_reason(
     tasks_dir: Path, tasks: list[TaskRecord], tmp_path: Path
 ) -> None:
@@ -120,6 +121,7 @@ def test_predictions_graded_with_each_outcome_and_reason(
     assert len(read_results(tmp_path / "eval")) == 7
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_a_hanging_patch_is_a_timeout_with_its_reason(
     tasks_dir: Path, tasks: list[TaskRecord], tmp_path: Path
 ) -> None:
@@ -152,6 +154,7 @@ def test_predictions_file_forms(tmp_path: Path) -> None:
         read_predictions(bad)
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_rollout_directories_evaluated_from_their_stored_grades(
     rollout_dirs: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -166,6 +169,7 @@ def test_rollout_directories_evaluated_from_their_stored_grades(
     assert {r.source for r in rows} == {"rollout"} and all(r.reward == 0.0 for r in rows)
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_regrading_a_rollout_directory_gives_the_same_verdicts(
     rollout_dirs: dict[str, Path], tasks_dir: Path, tmp_path: Path
 ) -> None:
@@ -183,6 +187,7 @@ def read_results_of(rollout_dir: Path, out: Path) -> list[EvalResult]:
     return read_results(out)
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_cli_evaluates_a_rollout_directory(rollout_dirs: dict[str, Path], tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["--rollouts", str(rollout_dirs["oracle"]), "--out", str(tmp_path / "e")]
@@ -194,6 +199,7 @@ def test_cli_evaluates_a_rollout_directory(rollout_dirs: dict[str, Path], tmp_pa
     assert bad.exit_code != 0
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_a_torn_result_line_is_dropped_and_only_its_sample_regraded(
     rollout_dirs: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from codekiln.repos import SnapshotRecord, add_repo
-
-GIT_ENV = {
-    **os.environ,
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t",
-}
+from codekiln.testing import git as run_git_checked
 
 
 def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], env=GIT_ENV, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
+    """git's stdout without the trailing newline (these tests compare single values)."""
+    return run_git_checked(repo, *args).strip()
 
 
 def write_project(root: Path, version: str = "0.1.0") -> Path:

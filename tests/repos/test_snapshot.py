@@ -123,6 +123,7 @@ def test_pypi_sdist(toolz_snapshot: SnapshotRecord, git: Callable[..., str]) -> 
     assert get_snapshot("pypi:TOOLZ==1.2.0").id == rec.id
 
 
+@pytest.mark.network  # asks PyPI
 def test_unknown_pypi_package() -> None:
     with pytest.raises(RepoError) as err:
         add_repo("pypi:codekiln-no-such-package-xyz==1.0")
@@ -130,6 +131,7 @@ def test_unknown_pypi_package() -> None:
     assert err.value.hint is not None and "pypi.org/project/codekiln-no-such-package-xyz" in err.value.hint
 
 
+@pytest.mark.network  # asks PyPI
 def test_sdist_without_tests() -> None:
     with pytest.raises(RepoError) as err:
         add_repo("pypi:sortedcontainers==2.4.0")
@@ -163,6 +165,56 @@ def test_unpack_rejects_links_out_of_the_tree(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     with pytest.raises(RepoError, match="cannot unpack"):
         unpack(path, tmp_path / "out")
+
+
+@pytest.fixture(params=["filter", "no-filter"])
+def tar_filters(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both extraction paths: Python's "data" filter, and the checks made where it is missing (< 3.11.4)."""
+    if request.param == "no-filter":
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    elif not hasattr(tarfile, "data_filter"):
+        pytest.skip("this Python has no tar extraction filters (before 3.11.4)")
+    return str(request.param)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "target"),
+    [
+        ("pkg/passwd", tarfile.SYMTYPE, "/etc/passwd"),
+        ("pkg/up", tarfile.SYMTYPE, "../../outside"),
+        ("pkg/hard", tarfile.LNKTYPE, "../outside"),
+        ("pkg/dev", tarfile.CHRTYPE, ""),
+    ],
+)
+def test_unpack_refuses_what_the_data_filter_refuses(
+    tmp_path: Path, tar_filters: str, name: str, kind: bytes, target: str
+) -> None:
+    path = tmp_path / "bad-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname = kind, target
+        tf.addfile(info)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(RepoError, match="cannot unpack"):
+        unpack(path, tmp_path / "out")
+    assert list((tmp_path / "out").rglob("*")) == []
+
+
+def test_unpack_keeps_files_and_links_inside_the_tree(tmp_path: Path, tar_filters: str) -> None:
+    path = tmp_path / "ok-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        data = b"X = 1\n"
+        info = tarfile.TarInfo("ok-1.0/pkg/mod.py")
+        info.size, info.mode = len(data), 0o4777
+        tf.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("ok-1.0/pkg/alias.py")
+        link.type, link.linkname = tarfile.SYMTYPE, "mod.py"
+        tf.addfile(link)
+    (tmp_path / "out").mkdir()
+    top = unpack(path, tmp_path / "out")
+    assert top == tmp_path / "out" / "ok-1.0"
+    assert (top / "pkg" / "alias.py").read_bytes() == b"X = 1\n"
+    assert (top / "pkg" / "mod.py").stat().st_mode & 0o7777 == 0o755
 
 
 def test_unpack_rejects_zip_traversal(tmp_path: Path) -> None:

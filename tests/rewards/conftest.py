@@ -1,4 +1,6 @@
-"""Fixtures of the reward tests: the rollout tests' real synthesized toolz tasks and their environment."""
+"""Fixtures of the reward tests: the recorded toolz tasks (tests/fixtures/recorded) as they were
+synthesized, which need nothing to load, and the same tasks bound to this machine's toolz environment,
+which grading needs (building it needs root: tests that use `tasks` or `env` are marked `root`)."""
 
 from __future__ import annotations
 
@@ -9,15 +11,21 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
-from rollout_support import load, synth_tasks
+from rollout_support import RECORDED, load, toolz_tasks
 
 from codekiln.envs import EnvRecord, load_env
 from codekiln.tasks.records import TaskRecord
+from codekiln.testing import recorded_tasks
+
+
+@pytest.fixture(scope="session")
+def recorded() -> list[TaskRecord]:
+    return recorded_tasks(RECORDED)
 
 
 @pytest.fixture(scope="session")
 def tasks() -> list[TaskRecord]:
-    return load(synth_tasks())
+    return load(toolz_tasks())
 
 
 @pytest.fixture(scope="session")

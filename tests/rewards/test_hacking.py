@@ -23,6 +23,8 @@ from codekiln.rollouts.controls import apply_command
 from codekiln.rollouts.engine import agent_patch
 from codekiln.tasks.records import TaskRecord
 
+pytestmark = pytest.mark.root  # attacks on real tasks in bwrap sandboxes
+
 MARK = "/testbed/ATTACK_RAN"
 # Python that makes every pytest report "passed": each attack below tries to get it run by the grader.
 ALL_PASS = (

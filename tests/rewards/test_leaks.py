@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from codekiln.core.diffs import parse_diff
 from codekiln.core.protocols import ExecResult, Sandbox
 from codekiln.envs import EnvRecord
 from codekiln.grading import open_task_sandbox
 from codekiln.tasks.records import TaskRecord
+
+pytestmark = pytest.mark.root  # searches the real task sandbox
 
 SCAN = (
     'cat > /tmp/.needles && find / \\( -path /proc -o -path /sys -o -path /dev -o -path /usr -o -path "$STDLIB" \\) -prune '

@@ -1,7 +1,13 @@
-"""Real tasks for the rollout and reward tests: three tasks synthesized from toolz 1.2.0 by the real
-pipeline, kept in the test CODEKILN_HOME (test-cache/rollout-tasks-toolz) so later sessions resume them in
-seconds. A lock keeps two test sessions from writing the directory at once; a directory made by another
-synthesis configuration is started over."""
+"""Real tasks for the rollout, reward, report, audit and training tests.
+
+toolz: three tasks synthesized once from toolz 1.2.0 by the real pipeline and checked in with that
+run's funnel (tests/fixtures/recorded, see `codekiln.testing.recorded`), bound to this machine's toolz
+environment in test-cache/recorded-toolz: a synth output directory. No synthesis runs; building the environment needs root, so every test
+that uses them is marked `root`.
+
+`synth_cached` synthesizes into the test CODEKILN_HOME (test-cache/NAME, resumed in seconds later) for
+the libraries that have no recording yet (markupsafe, for the audit tests).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,15 @@ from pathlib import Path
 
 from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
+from codekiln.envs import build_env
 from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, synthesize
+from codekiln.testing import bind_tasks, recorded_tasks, write_recorded
+from codekiln.testing.recorded import funnel_path
 
 TOOLZ = "pypi:toolz==1.2.0"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "toolz-1.2.0.tasks.jsonl"
 N_TASKS = 3
 
 
@@ -36,12 +46,12 @@ def synth_cached(spec: str, name: str, n_tasks: int) -> Path:
     return out
 
 
-def synth_tasks() -> Path:
-    """The directory holding the synthesized tasks (tasks.jsonl)."""
-    out = synth_cached(TOOLZ, "rollout-tasks-toolz", N_TASKS)
-    tasks = read_tasks(out / "tasks.jsonl")
-    assert len(tasks) == N_TASKS, f"expected {N_TASKS} synthesized tasks in {out}, found {len(tasks)}"
-    return out
+def toolz_tasks() -> Path:
+    """A directory holding the recorded toolz tasks (tasks.jsonl), bound to the toolz environment."""
+    tasks = bind_tasks(recorded_tasks(RECORDED), build_env(TOOLZ))
+    assert len(tasks) == N_TASKS, f"expected {N_TASKS} recorded tasks in {RECORDED}, found {len(tasks)}"
+    out = state_dir("test-cache") / "recorded-toolz"
+    return write_recorded(tasks, out, funnel=funnel_path(RECORDED))
 
 
 def load(out: Path) -> list[TaskRecord]:

@@ -23,6 +23,8 @@ from codekiln.rollouts import RolloutConfig, read_rollouts, run_rollouts, sample
 from codekiln.rollouts.engine import EPISODES, ROLLOUTS
 from codekiln.tasks.records import TaskRecord
 
+pytestmark = pytest.mark.root  # rollouts on real tasks: environments and grading in bwrap sandboxes
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -147,3 +149,19 @@ def test_partial_file_holds_the_steps_of_a_running_episode(tasks_dir: Path, tmp_
     assert "model_error" in r.reward.mask_reason
     steps_seen = [sum(1 for row in rows if row.get("type") == "step") for rows in partials]
     assert steps_seen[:2] == [1, 2] and partials[0][0]["type"] == "start"
+
+
+def test_a_task_changed_under_the_same_id_does_not_keep_its_old_rollouts(
+    tasks_dir: Path, tasks: list[TaskRecord], tmp_path: Path
+) -> None:
+    out = tmp_path / "runs"
+    run_rollouts(config(tasks_dir, out, model="noop", scaffold="swe", limit=1))
+    changed_dir = tmp_path / "changed"
+    changed_dir.mkdir()
+    first = tasks[0].model_copy(update={"FAIL_TO_PASS": [*tasks[0].FAIL_TO_PASS[:1], "tests/test_new.py::t"]})
+    (changed_dir / "tasks.jsonl").write_text(first.model_dump_json() + "\n")
+    with pytest.raises(ConfigError, match=f"task {first.instance_id} as it was in another task set"):
+        run_rollouts(config(changed_dir, out, model="noop", scaffold="swe", limit=1))
+    # the unchanged task set still resumes: nothing is run again
+    stats = run_rollouts(config(tasks_dir, out, model="noop", scaffold="swe", limit=1))
+    assert stats.resumed == stats.done == 1

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from codekiln.cli.rollout import app
 from codekiln.rollouts import Rollout, RolloutConfig, read_rollouts, run_rollouts, to_atif, to_mini
 
+pytestmark = pytest.mark.root  # rollouts on real tasks: environments and grading in bwrap sandboxes
+
 AGENT_ONLY = ("model_name", "reasoning_effort", "reasoning_content", "tool_calls", "metrics")
 
 

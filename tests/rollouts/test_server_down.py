@@ -20,7 +20,6 @@ from codekiln.envs import build_env
 from codekiln.rewards import Reward
 from codekiln.rollouts.infra import STREAK, infra_stop_cause
 from codekiln.rollouts.records import Rollout
-from codekiln.sandbox.bwrap import problem
 from codekiln.tasks.records import TaskRecord
 
 
@@ -74,10 +73,8 @@ class _ModelsOnce(BaseHTTPRequestHandler):
         return None
 
 
+@pytest.mark.root  # builds an environment in bwrap sandboxes
 def test_a_server_that_dies_after_the_probe_stops_the_run(tmp_path: Path) -> None:
-    reason = problem()
-    if reason:
-        pytest.skip(f"needs bwrap sandboxes: {reason}")
     root = tmp_path / "tiny"
     (root / "tiny").mkdir(parents=True)
     (root / "tiny" / "__init__.py").write_text("VALUE = 1\n")

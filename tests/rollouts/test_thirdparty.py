@@ -40,6 +40,7 @@ def policy(task: TaskRecord, kind: str) -> ScriptedModel:
     return ScriptedModel([bash(PROBE), *turns])
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_mini_swe_agent_solves_a_task_through_the_proxy_in_the_sandbox(
     tasks: list[TaskRecord], tmp_path: Path
 ) -> None:
@@ -74,6 +75,7 @@ def test_mini_swe_agent_solves_a_task_through_the_proxy_in_the_sandbox(
     assert [r.key for r in read_rollouts(tmp_path)] == [(task.instance_id, 0)]
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_submitting_without_changes_is_unresolved(tasks: list[TaskRecord], tmp_path: Path) -> None:
     task = tasks[0]
     rollout = run_mini_swe_agent(task, load_env(task.environment_id or ""), policy(task, "noop"), tmp_path)
@@ -83,6 +85,7 @@ def test_submitting_without_changes_is_unresolved(tasks: list[TaskRecord], tmp_p
     assert read_rollouts(tmp_path)[0].reward.resolved is False
 
 
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_a_backend_failure_is_masked_not_scored(tasks: list[TaskRecord], tmp_path: Path) -> None:
     task = tasks[0]
     rollout = run_mini_swe_agent(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sbhelpers import FILES, make_repo
+from sbhelpers import FILES
 
 from codekiln.core.errors import SandboxError
 from codekiln.core.protocols import Limits
@@ -22,6 +22,7 @@ from codekiln.sandbox.common import HostSandbox
 from codekiln.sandbox.image import ensure_base_image
 from codekiln.sandbox.local import LocalSandbox
 from codekiln.sandbox.podman import PodmanSandbox
+from codekiln.testing import make_repo
 
 
 @pytest.fixture(scope="session")

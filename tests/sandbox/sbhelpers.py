@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+# bwrap needs root here (it mounts workspaces and switches uid); podman runs rootful containers.
+BWRAP = pytest.param("bwrap", marks=pytest.mark.root)
+BWRAP_COPY = pytest.param("bwrap-copy", marks=pytest.mark.root)
 PODMAN = pytest.param("podman", marks=pytest.mark.podman)
-BACKENDS = ["bwrap", "bwrap-copy", PODMAN, "local"]
-ISOLATING = ["bwrap", PODMAN]
+BACKENDS = [BWRAP, BWRAP_COPY, PODMAN, "local"]
+ISOLATING = [BWRAP, PODMAN]
 
 FILES = {
     "README.md": b"# demo\n",
@@ -22,29 +24,6 @@ FILES = {
     "data/blob.bin": bytes(range(256)) * 4,
     ".gitignore": b"*.log\n",
 }
-
-
-def make_repo(root: Path, files: dict[str, bytes]) -> Path:
-    """A git repository at `root` holding `files` in exactly one commit."""
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-    }
-    for argv in (
-        ["git", "init", "-q", "-b", "main"],
-        ["git", "add", "-A"],
-        ["git", "commit", "-qm", "snapshot"],
-    ):
-        subprocess.run(argv, cwd=root, env=env, check=True)
-    return root
 
 
 def tree_state(root: Path) -> dict[str, tuple[int, int, bytes | str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from sbhelpers import BACKENDS, FILES, tree_state
 from codekiln.core.errors import SandboxError
 from codekiln.core.protocols import Limits, Sandbox
 from codekiln.sandbox import SANDBOXES, SandboxSpec, open_sandbox
+from codekiln.testing import git
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS)
 
@@ -81,10 +81,8 @@ def test_diff_is_a_patch_that_recreates_the_workspace(open_sb, backend, snapshot
     assert "GIT binary patch" in patch and "pkg/extra.py" in patch
     assert "run.log" not in patch and "__pycache__" not in patch and ".pytest_cache" not in patch
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(snapshot), str(clone)], check=True)
-    subprocess.run(
-        ["git", "apply", "--binary", "-"], input=patch.encode(errors="surrogateescape"), cwd=clone, check=True
-    )
+    git(tmp_path, "clone", "-q", str(snapshot), str(clone))
+    git(clone, "apply", "--binary", "-", input=patch.encode(errors="surrogateescape"))
     assert (clone / "data/new.bin").read_bytes() == b"x\0y"
     assert (clone / "README.md").read_bytes() == sb.read_file("README.md")
     assert not (clone / "tests/test_mod.py").exists()

@@ -19,6 +19,8 @@ from codekiln.sandbox.base import SANDBOX_UID, Bind, SandboxSpec
 from codekiln.sandbox.bwrap import BwrapSandbox
 from codekiln.sandbox.workspace import STAGE_ROOT, sweep_stale
 
+pytestmark = pytest.mark.root  # bwrap and podman workspaces: mounts, idmaps, the sandbox uid
+
 
 def test_snapshot_owned_by_the_sandbox_uid_needs_no_idmap(open_sb, snapshot, tmp_path, venv):
     own = tmp_path / "own"

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tasks_helpers import TOOLZ, fetch_sdist, git, make_checkout, run_pytest
+from tasks_helpers import TOOLZ, fetch_sdist, make_checkout, run_pytest
 
 from codekiln.tasks.frontend.candidates import Candidate, Generation, generate_candidates
 from codekiln.tasks.frontend.entities import Entity, find_entities
 from codekiln.tasks.frontend.mutators import load_mutators
 from codekiln.tasks.records import TaskRecord, Validation, hidden_tests_patch, task_from_candidate
+from codekiln.testing import run_git
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +61,7 @@ def _validate_first(
     for cand in candidates:
         checkout = workdir / cand.id
         shutil.copytree(repo, checkout)
-        assert git(checkout, "apply", "-", input=cand.patch).exit_code == 0
+        assert run_git(checkout, "apply", "-", input=cand.patch).exit_code == 0
         statuses, output = run_pytest(checkout, test_file)
         shutil.rmtree(checkout)
         if any(baseline.get(t) == "PASSED" and s != "PASSED" for t, s in statuses.items()):
@@ -91,7 +92,7 @@ def toolz_task_parts(
     task = task_from_candidate(
         cand,
         repo="pytoolz/toolz",
-        base_commit=git(toolz_repo, "rev-parse", "HEAD").stdout.strip(),
+        base_commit=run_git(toolz_repo, "rev-parse", "HEAD").stdout.strip(),
         environment_id="toolz-1.2.0-py311",
         fail_to_pass=f2p,
         pass_to_pass=p2p,
@@ -112,7 +113,7 @@ def apply_check() -> Callable[[Path, str], None]:
     """Assert that a patch applies to a checkout with `git apply --check`."""
 
     def check(checkout: Path, patch: str) -> None:
-        res = git(checkout, "apply", "--check", "-", input=patch)
+        res = run_git(checkout, "apply", "--check", "-", input=patch)
         assert res.exit_code == 0, f"{res.stderr}\n{patch}"
 
     return check

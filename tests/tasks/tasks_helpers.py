@@ -1,4 +1,4 @@
-"""Helpers for the task-synthesis tests: git in a checkout, PyPI sdists cached in the test
+"""Helpers for the task-synthesis tests: git checkouts of PyPI sdists cached in the test
 CODEKILN_HOME, pytest runs parsed from `-rA` output. (A uniquely named module, so test files can import
 it without clashing with other folders' conftest modules.)"""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,11 @@ from filelock import FileLock
 
 from codekiln.core import proc
 from codekiln.core.config import state_dir
+from codekiln.repos.fetch import unpack
+from codekiln.testing import commit_all, git
 
 TOOLZ = "toolz-1.2.0"
 _STATUS_RE = re.compile(r"^(PASSED|FAILED|ERROR) (\S+)")
-
-
-def git(cwd: Path, *args: str, input: str | None = None) -> proc.ProcResult:
-    argv = ["git", "-c", "user.name=codekiln-test", "-c", "user.email=test@localhost", *args]
-    return proc.run(argv, cwd=cwd, input=input.encode() if input is not None else None, timeout=60)
 
 
 def fetch_sdist(requirement: str, name: str) -> Path:
@@ -52,9 +48,8 @@ def fetch_sdist(requirement: str, name: str) -> Path:
                 pytest.fail(f"could not download {requirement} (needs PyPI access):\n{proc.tail(res.stderr)}")
             staging = cache / f".{name}.unpack"
             shutil.rmtree(staging, ignore_errors=True)
-            with tarfile.open(archives[0]) as tar:
-                tar.extractall(staging, filter="data")
-            (staging / name).rename(target)
+            staging.mkdir(parents=True)
+            unpack(archives[0], staging).rename(target)
             shutil.rmtree(staging, ignore_errors=True)
     return target
 
@@ -62,10 +57,8 @@ def fetch_sdist(requirement: str, name: str) -> Path:
 def make_checkout(src: Path, dest: Path) -> Path:
     """A copy of `src` as a git repository with one commit."""
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
-    git(dest, "init", "-q")
-    git(dest, "add", "-A")
-    res = git(dest, "commit", "-q", "-m", "snapshot")
-    assert res.exit_code == 0, res.stderr
+    git(dest, "init", "-q", "-b", "main")
+    commit_all(dest)
     return dest
 
 

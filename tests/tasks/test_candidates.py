@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from tasks_helpers import fetch_sdist, git, make_checkout
+from tasks_helpers import fetch_sdist, make_checkout
 
 from codekiln.core.diffs import changed_lines
 from codekiln.core.errors import TaskError
@@ -19,6 +19,7 @@ from codekiln.tasks.frontend.candidates import (
 )
 from codekiln.tasks.frontend.entities import find_entities
 from codekiln.tasks.frontend.mutators import load_mutators
+from codekiln.testing import run_git
 
 
 def _pick(gen: Generation, *names: str) -> list[Candidate]:
@@ -45,11 +46,11 @@ def test_combine_merges_bugs_in_different_files(toolz_checkout: Path, toolz_gene
     for p in parts:
         r, a = changed_lines(p.patch)
         assert set(r) <= set(removed) and set(a) <= set(added)
-    assert git(toolz_checkout, "apply", "-", input=combo.patch).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "-", input=combo.patch).exit_code == 0
     for rel in combo.files:
         ast.parse((toolz_checkout / rel).read_text())
-    assert git(toolz_checkout, "apply", "-R", "-", input=combo.patch).exit_code == 0
-    assert git(toolz_checkout, "status", "--porcelain").stdout == ""
+    assert run_git(toolz_checkout, "apply", "-R", "-", input=combo.patch).exit_code == 0
+    assert run_git(toolz_checkout, "status", "--porcelain").stdout == ""
 
 
 def test_combine_in_one_file(toolz_checkout: Path, toolz_generation: Generation) -> None:
@@ -60,7 +61,7 @@ def test_combine_in_one_file(toolz_checkout: Path, toolz_generation: Generation)
     )
     combo = combine([a, b], toolz_checkout)
     assert combo.files == ["toolz/itertoolz.py"] and combo.patch.count("diff --git") == 1
-    assert git(toolz_checkout, "apply", "--check", "-", input=combo.patch).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "--check", "-", input=combo.patch).exit_code == 0
 
 
 def _line(c: Candidate) -> int:
@@ -93,11 +94,12 @@ def test_every_toolz_candidate_applies_and_reverts_with_git(
     toolz_checkout: Path, toolz_generation: Generation
 ) -> None:
     for cand in toolz_generation.candidates:
-        assert git(toolz_checkout, "apply", "-", input=cand.patch).exit_code == 0, cand.patch
-        assert git(toolz_checkout, "apply", "-R", "-", input=cand.patch).exit_code == 0, cand.patch
-    assert git(toolz_checkout, "status", "--porcelain").stdout == ""
+        assert run_git(toolz_checkout, "apply", "-", input=cand.patch).exit_code == 0, cand.patch
+        assert run_git(toolz_checkout, "apply", "-R", "-", input=cand.patch).exit_code == 0, cand.patch
+    assert run_git(toolz_checkout, "status", "--porcelain").stdout == ""
 
 
+@pytest.mark.network  # an sdist from PyPI
 @pytest.mark.slow
 def test_more_itertools_candidates_apply_with_git(tmp_path: Path) -> None:
     repo = make_checkout(fetch_sdist("more-itertools==11.2.1", "more_itertools-11.2.1"), tmp_path / "mi")
@@ -105,6 +107,6 @@ def test_more_itertools_candidates_apply_with_git(tmp_path: Path) -> None:
     assert set(gen.counts()) == {m.name for m in load_mutators()}
     assert not [s for s in gen.skipped if s.reason == "syntax_error"]
     for cand in gen.candidates[::3]:
-        assert git(repo, "apply", "-", input=cand.patch).exit_code == 0, cand.patch
-        assert git(repo, "apply", "-R", "-", input=cand.patch).exit_code == 0, cand.patch
-    assert git(repo, "status", "--porcelain").stdout == ""
+        assert run_git(repo, "apply", "-", input=cand.patch).exit_code == 0, cand.patch
+        assert run_git(repo, "apply", "-R", "-", input=cand.patch).exit_code == 0, cand.patch
+    assert run_git(repo, "status", "--porcelain").stdout == ""

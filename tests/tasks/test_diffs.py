@@ -6,12 +6,12 @@ import random
 from pathlib import Path
 
 import pytest
-from tasks_helpers import git
 
 from codekiln.core import proc
 from codekiln.core.diffs import diff_hash, diff_stats, make_diff, parse_diff, render_diff, reverse_diff
 from codekiln.core.errors import TaskError
 from codekiln.core.patches import apply_diff, merge_patches
+from codekiln.testing import run_git
 
 FILE = "toolz/itertoolz.py"
 
@@ -27,13 +27,13 @@ def test_make_diff_matches_git_and_applies_both_ways(toolz_checkout: Path) -> No
     new = _edit(new, "    return filterfalse(predicate, seq)", "    return filter(predicate, seq)")
     patch = make_diff(FILE, old, new)
     assert patch.startswith(f"diff --git a/{FILE} b/{FILE}\n--- a/{FILE}\n+++ b/{FILE}\n@@ -")
-    assert git(toolz_checkout, "apply", "--check", "-", input=patch).exit_code == 0
-    assert git(toolz_checkout, "apply", "-", input=patch).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "--check", "-", input=patch).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "-", input=patch).exit_code == 0
     assert (toolz_checkout / FILE).read_text() == new
     # git's own diff of the same change makes the same edits
-    assert diff_hash(git(toolz_checkout, "diff").stdout) == diff_hash(patch)
-    assert git(toolz_checkout, "apply", "-R", "-", input=patch).exit_code == 0
-    assert git(toolz_checkout, "status", "--porcelain").stdout == ""
+    assert diff_hash(run_git(toolz_checkout, "diff").stdout) == diff_hash(patch)
+    assert run_git(toolz_checkout, "apply", "-R", "-", input=patch).exit_code == 0
+    assert run_git(toolz_checkout, "status", "--porcelain").stdout == ""
     assert apply_diff({FILE: new}, reverse_diff(patch)) == {FILE: old}
 
 
@@ -41,25 +41,25 @@ def test_hash_ignores_context_size_but_not_place(toolz_checkout: Path) -> None:
     path = toolz_checkout / FILE
     old = path.read_text()
     path.write_text(_edit(old, "    return filterfalse(predicate, seq)", "    return filter(predicate, seq)"))
-    u1, u7 = git(toolz_checkout, "diff", "-U1").stdout, git(toolz_checkout, "diff", "-U7").stdout
+    u1, u7 = run_git(toolz_checkout, "diff", "-U1").stdout, run_git(toolz_checkout, "diff", "-U7").stdout
     assert u1 != u7 and diff_hash(u1) == diff_hash(u7)
-    first = git(toolz_checkout, "diff").stdout
+    first = run_git(toolz_checkout, "diff").stdout
     path.write_text(_edit(old, "    return tail(1, seq)[0]", "    return filter(predicate, seq)"))
-    assert diff_hash(git(toolz_checkout, "diff").stdout) != diff_hash(first)
+    assert diff_hash(run_git(toolz_checkout, "diff").stdout) != diff_hash(first)
 
 
 def test_file_without_final_newline_round_trips(toolz_checkout: Path) -> None:
     path = toolz_checkout / "toolz/sandbox/__init__.py"
     text = path.read_text()
     path.write_text(text.rstrip("\n"))
-    git(toolz_checkout, "commit", "-qam", "no final newline")
+    run_git(toolz_checkout, "commit", "-qam", "no final newline")
     old = path.read_text()
     new = old.replace("from", "from ", 1) + "\nx = 1"
     patch = make_diff("toolz/sandbox/__init__.py", old, new)
     assert "\\ No newline at end of file" in patch
-    assert git(toolz_checkout, "apply", "-", input=patch).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "-", input=patch).exit_code == 0
     assert path.read_text() == new
-    assert git(toolz_checkout, "apply", "-", input=reverse_diff(patch)).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "-", input=reverse_diff(patch)).exit_code == 0
     assert path.read_text() == old
     assert render_diff(parse_diff(patch)) == patch
 
@@ -70,15 +70,15 @@ def test_created_and_deleted_files(toolz_checkout: Path) -> None:
     created = make_diff(rel, None, text)
     assert "new file mode 100644\n--- /dev/null\n" in created
     (toolz_checkout / rel).unlink()
-    assert git(toolz_checkout, "apply", "-", input=created).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "-", input=created).exit_code == 0
     assert (toolz_checkout / rel).read_text() == text
     deleted = reverse_diff(created)
     assert "deleted file mode 100644" in deleted and "+++ /dev/null" in deleted
-    assert git(toolz_checkout, "apply", "-", input=deleted).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "-", input=deleted).exit_code == 0
     assert not (toolz_checkout / rel).exists()
-    assert git(toolz_checkout, "checkout", "--", rel).exit_code == 0
+    assert run_git(toolz_checkout, "checkout", "--", rel).exit_code == 0
     assert make_diff(rel, text, None) == deleted
-    assert git(toolz_checkout, "apply", "--check", "-", input=make_diff(rel, text, None)).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "--check", "-", input=make_diff(rel, text, None)).exit_code == 0
 
 
 def test_merge_patches_and_overlap(toolz_repo: Path) -> None:
@@ -112,7 +112,7 @@ def test_plain_unified_diff_with_dash_lines(toolz_checkout: Path, tmp_path: Path
         .replace("LICENSE\n-------\n", "LICENSE\n-------\n-- note\n--- x\n", 1)
     )
     (toolz_checkout / rel).write_text(old)
-    git(toolz_checkout, "commit", "-qam", "dash lines")
+    run_git(toolz_checkout, "commit", "-qam", "dash lines")
     new = old.replace("-- note\n--- x\n", "", 1).replace("New BSD.", "BSD.", 1)
     (tmp_path / "new.rst").write_text(new)
     plain = proc.run(
@@ -132,7 +132,7 @@ def test_plain_unified_diff_with_dash_lines(toolz_checkout: Path, tmp_path: Path
     assert (patch.old_path, patch.new_path) == (rel, rel)
     assert apply_diff({rel: old}, plain) == {rel: new}
     assert diff_hash(plain) == diff_hash(make_diff(rel, old, new))
-    assert git(toolz_checkout, "apply", "-", input=plain).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "-", input=plain).exit_code == 0
     assert (toolz_checkout / rel).read_text() == new
 
 

@@ -1,4 +1,4 @@
-"""Harbor export of real toolz tasks (synthesized by the pipeline, see rollout_support): the folder,
+"""Harbor export of real toolz tasks (recorded from the pipeline, see rollout_support): the folder,
 harbor 0.25's own `Task` and `harbor lint`, and trials with podman: the image built from the export alone,
 the oracle and the empty solution, and attacks, all graded by tests/test.sh in a separate verifier
 container as Harbor runs it."""
@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 import harbor_support as hs
-from rollout_support import load, synth_tasks
+from rollout_support import load, toolz_tasks
 
 import codekiln.grading
 from codekiln.core.errors import TaskError
@@ -52,7 +52,7 @@ _r.TestReport.from_item_and_call = staticmethod(_passed)
 
 @pytest.fixture(scope="module")
 def toolz_task() -> TaskRecord:
-    return load(synth_tasks())[0]
+    return load(toolz_tasks())[0]
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,7 @@ def exported(toolz_task: TaskRecord, tmp_path_factory: pytest.TempPathFactory) -
     return export_harbor_task(toolz_task, tmp_path_factory.mktemp("harbor"))
 
 
+@pytest.mark.root  # a real task bound to its environment (built in bwrap sandboxes)
 def test_folder_layout(toolz_task: TaskRecord, exported: Path) -> None:
     files = sorted(str(p.relative_to(exported)) for p in exported.rglob("*") if p.is_file())
     shipped = [f"tests/codekiln/{name}" for name in (*SHIPPED, "task.json", "state.json")]
@@ -89,6 +90,7 @@ def test_folder_layout(toolz_task: TaskRecord, exported: Path) -> None:
     )  # fmt: skip
 
 
+@pytest.mark.root  # a real task bound to its environment (built in bwrap sandboxes)
 def test_export_refuses_incomplete_tasks_and_writes_many(toolz_task: TaskRecord, tmp_path: Path) -> None:
     with pytest.raises(TaskError, match="no problem statement"):
         export_harbor_task(toolz_task.model_copy(update={"problem_statement": " "}), tmp_path)
@@ -107,6 +109,7 @@ def test_toml_writer_escapes() -> None:
     assert tomllib.loads(to_toml(tables)) == tables
 
 
+@pytest.mark.root  # a real task bound to its environment (built in bwrap sandboxes)
 @pytest.mark.podman
 @needs_podman
 def test_harbor_loads_and_lints_the_export(exported: Path, tmp_path: Path) -> None:
@@ -155,6 +158,7 @@ def _write(rel: str, text: str, append: bool = False) -> str:
                      ("runner-import", "toolz/__init__.py"), id="forge-reports-in-process"),
     ],
 )  # fmt: skip
+@pytest.mark.root  # a real task bound to its environment (built in bwrap sandboxes)
 def test_trial_through_test_sh(
     task_image: str,
     exported: Path,

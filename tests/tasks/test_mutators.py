@@ -10,7 +10,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from tasks_helpers import git
 
 from codekiln.core.diffs import reverse_diff
 from codekiln.core.patches import apply_diff
@@ -18,6 +17,7 @@ from codekiln.tasks.frontend.candidates import Generation, generate_candidates
 from codekiln.tasks.frontend.entities import Entity, find_entities
 from codekiln.tasks.frontend.lang.python import iter_entity_nodes
 from codekiln.tasks.frontend.mutators import MUTATORS, Edit, Mutator, SourceFile, apply_edits, load_mutators
+from codekiln.testing import run_git
 
 ALL = MUTATORS.names()
 
@@ -36,14 +36,14 @@ def test_mutator_on_toolz_applies_and_reverts_with_git(
     cands = [c for c in toolz_generation.candidates if c.mutators == [name]]
     assert cands, f"{name} made no candidate on toolz"
     for cand in cands[:: max(1, len(cands) // 4)][:4]:
-        assert git(toolz_checkout, "apply", "--check", "-", input=cand.patch).exit_code == 0, cand.patch
-        assert git(toolz_checkout, "apply", "-", input=cand.patch).exit_code == 0
+        assert run_git(toolz_checkout, "apply", "--check", "-", input=cand.patch).exit_code == 0, cand.patch
+        assert run_git(toolz_checkout, "apply", "-", input=cand.patch).exit_code == 0
         for rel in cand.files:
             ast.parse((toolz_checkout / rel).read_text())
-        assert git(toolz_checkout, "diff", "--quiet").exit_code == 1
-        res = git(toolz_checkout, "apply", "-R", "-", input=cand.patch)
+        assert run_git(toolz_checkout, "diff", "--quiet").exit_code == 1
+        res = run_git(toolz_checkout, "apply", "-R", "-", input=cand.patch)
         assert res.exit_code == 0, res.stderr
-        assert git(toolz_checkout, "status", "--porcelain").stdout == ""
+        assert run_git(toolz_checkout, "status", "--porcelain").stdout == ""
 
 
 def test_every_candidate_parses_reverts_and_stays_in_its_entity(

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from tasks_helpers import git, run_pytest
+from tasks_helpers import run_pytest
 
 from codekiln.core.diffs import diff_hash, reverse_diff
 from codekiln.core.errors import TaskError
@@ -25,6 +25,7 @@ from codekiln.tasks.records import (
     make_instance_id,
     task_from_candidate,
 )
+from codekiln.testing import run_git
 
 
 def test_validated_task_from_candidate(toolz_task: TaskRecord, toolz_checkout: Path) -> None:
@@ -37,8 +38,8 @@ def test_validated_task_from_candidate(toolz_task: TaskRecord, toolz_checkout: P
     assert task.difficulty is not None and task.difficulty.level == "easy"
     assert task.difficulty.n_fail_to_pass == len(task.FAIL_TO_PASS) and task.difficulty.lines_changed == 2
     # the bug then the gold patch: the failing tests pass again
-    assert git(toolz_checkout, "apply", "-", input=task.bug_patch).exit_code == 0
-    assert git(toolz_checkout, "apply", "-", input=task.patch).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "-", input=task.bug_patch).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "-", input=task.patch).exit_code == 0
     statuses, output = run_pytest(toolz_checkout, *task.FAIL_TO_PASS)
     assert set(statuses) == set(task.FAIL_TO_PASS) and set(statuses.values()) == {"PASSED"}, output[-1500:]
 
@@ -47,7 +48,7 @@ def test_test_patch_restores_hidden_tests(toolz_task: TaskRecord, toolz_checkout
     (hidden,) = toolz_task.hidden_tests
     original = (toolz_checkout / hidden).read_text()
     (toolz_checkout / hidden).unlink()
-    assert git(toolz_checkout, "apply", "-", input=toolz_task.test_patch).exit_code == 0
+    assert run_git(toolz_checkout, "apply", "-", input=toolz_task.test_patch).exit_code == 0
     assert (toolz_checkout / hidden).read_text() == original
     with pytest.raises(TaskError, match="not in the snapshot"):
         hidden_tests_patch(toolz_checkout, ["toolz/tests/test_missing.py"])

@@ -17,6 +17,8 @@ from synth_support import TOOLZ, toolz_env, toolz_parts
 
 from codekiln.tasks.synth import REJECTED, TASKS
 
+pytestmark = pytest.mark.root  # synthesis: environments and validation in bwrap sandboxes
+
 MAX_TASKS = 10
 ARGS = ["--max-tasks", str(MAX_TASKS), "--workers", "1", "--batch-size", "2"]
 

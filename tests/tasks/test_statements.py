@@ -30,6 +30,7 @@ from codekiln.tasks.frontend.statements import (
     trim_message,
 )
 from codekiln.tasks.records import TaskRecord
+from codekiln.testing import git
 
 
 def test_template_from_real_pytest_output(toolz_task_parts: tuple[TaskRecord, str]) -> None:
@@ -72,9 +73,7 @@ def test_observed_statement_reproduces_without_hidden_files(
     assert error == trim_message(raw_failures(task, output)[task.FAIL_TO_PASS[0]]).splitlines()[0]
     workspace = tmp_path / "workspace"
     shutil.copytree(toolz_repo, workspace)
-    assert (
-        subprocess.run(["git", "apply", "-"], input=task.bug_patch, text=True, cwd=workspace).returncode == 0
-    )
+    git(workspace, "apply", "-", input=task.bug_patch)
     for rel in task.hidden_tests:
         (workspace / rel).unlink()
 

@@ -1,4 +1,4 @@
-"""SWE-bench export of real toolz tasks (synthesized by the pipeline, see rollout_support), checked with the
+"""SWE-bench export of real toolz tasks (recorded from the pipeline, see rollout_support), checked with the
 real swebench 5.0.2: its `make_test_spec` takes every exported row, a consumer checking out `base_commit`
 gets the bug, and its harness steps (patch, eval script, log parser, report) run on an exported row agree
 with codekiln's grader on the gold and the empty patch; with podman, swebench's own `run_instance` runs
@@ -22,7 +22,7 @@ from swebench.task.checks import expected_image  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 import swebench_support as ss  # noqa: E402
-from rollout_support import load, synth_tasks  # noqa: E402
+from rollout_support import load, toolz_tasks  # noqa: E402
 from swebench_support import run_instance  # noqa: E402
 
 from codekiln.core.errors import TaskError  # noqa: E402
@@ -38,17 +38,19 @@ from codekiln.tasks.export.swebench import (  # noqa: E402
     repo_name,
 )
 from codekiln.tasks.records import TaskRecord  # noqa: E402
+from codekiln.testing import git as run_git_checked  # noqa: E402
 
 SWEBENCH_STATUS = {"PASSED": "passed", "FAILED": "failed", "ERROR": "error", "SKIPPED": "skipped"}
 
 
 def git(*args: str) -> str:
-    return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout.strip()
+    """git's stdout, stripped; the paths are in the arguments (-C, --git-dir)."""
+    return run_git_checked(Path("/"), *args).strip()
 
 
 @pytest.fixture(scope="module")
 def tasks() -> list[TaskRecord]:
-    return load(synth_tasks())
+    return load(toolz_tasks())
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +63,7 @@ def rows(bundle: Path) -> list[dict[str, Any]]:
     return read_rows(bundle / "swebench.jsonl")
 
 
+@pytest.mark.root  # real tasks bound to their environment (built in bwrap sandboxes)
 def test_make_test_spec_accepts_every_row(tasks: list[TaskRecord], rows: list[dict[str, Any]]) -> None:
     assert swebench.__version__ == "5.0.2"
     assert [r["instance_id"] for r in rows] == [t.instance_id for t in tasks]
@@ -78,6 +81,7 @@ def test_make_test_spec_accepts_every_row(tasks: list[TaskRecord], rows: list[di
         assert all(f" {hidden}" in script.split("rm -f -- ", 1)[1] for hidden in task.hidden_tests)
 
 
+@pytest.mark.root  # real tasks bound to their environment (built in bwrap sandboxes)
 def test_base_commit_holds_the_bug_and_fix_plus_tests_give_the_snapshot(
     tasks: list[TaskRecord], rows: list[dict[str, Any]], bundle: Path, tmp_path: Path
 ) -> None:
@@ -106,6 +110,7 @@ def test_base_commit_holds_the_bug_and_fix_plus_tests_give_the_snapshot(
         assert git("-C", str(work), "diff", "--cached", "--stat", "FETCH_HEAD") == ""  # the clean snapshot
 
 
+@pytest.mark.root  # real tasks bound to their environment (built in bwrap sandboxes)
 def test_export_is_reproducible_and_refuses_tasks_without_environment(
     tasks: list[TaskRecord], rows: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -142,6 +147,7 @@ def _snapshot(tmp_path: Path, pkg_info: str, **fields: Any) -> SnapshotRecord:
     return SnapshotRecord.model_validate({**base, **fields})
 
 
+@pytest.mark.root  # real tasks bound to their environment (built in bwrap sandboxes)
 def test_repo_name_follows_the_metadata(tasks: list[TaskRecord], tmp_path: Path) -> None:
     assert repo_name(get_snapshot(load_env(tasks[0].environment_id or "").snapshot_id)) == "pytoolz/toolz"
     docs_first = (
@@ -155,6 +161,7 @@ def test_repo_name_follows_the_metadata(tasks: list[TaskRecord], tmp_path: Path)
     assert repo_name(_snapshot(tmp_path, "Name: x\n", kind="local", source=str(tmp_path))) == "local/my-lib"
 
 
+@pytest.mark.root  # real tasks bound to their environment (built in bwrap sandboxes)
 @pytest.mark.parametrize("which", ["gold", "empty"])
 def test_swebench_harness_agrees_with_codekiln_grading(
     tasks: list[TaskRecord], rows: list[dict[str, Any]], bundle: Path, tmp_path: Path, which: str
@@ -183,6 +190,7 @@ except ImportError as err:  # pragma: no cover
     PODMAN_PROBLEM = str(err)
 
 
+@pytest.mark.root  # real tasks bound to their environment (built in bwrap sandboxes)
 @pytest.mark.podman
 @pytest.mark.skipif(PODMAN_PROBLEM is not None, reason=f"podman cannot run: {PODMAN_PROBLEM}")
 def test_swebench_run_instance_in_the_exported_image(

@@ -20,6 +20,8 @@ from codekiln.grading import grade_patch, open_task_sandbox, workspace_patch
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, SynthResult, read_decisions, synthesize
 
+pytestmark = pytest.mark.root  # synthesis: environments and validation in bwrap sandboxes
+
 MAX_TASKS = 5
 
 

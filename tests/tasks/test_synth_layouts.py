@@ -13,6 +13,8 @@ from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, read_decisions, synthesize
 from codekiln.tasks.validation.validate import ValidateConfig, hidden_test_files
 
+pytestmark = pytest.mark.root  # synthesis: environments and validation in bwrap sandboxes
+
 MODULE = '''
 def double(x):
     """Twice x.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from synth_support import TOOLZ
 
 from codekiln.tasks.export.datasets import read_tasks
@@ -13,6 +14,8 @@ from codekiln.tasks.frontend.statements import hidden_mentions, hidden_names
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, synthesize
 from codekiln.tasks.validation.validate import ValidateConfig
+
+pytestmark = pytest.mark.root  # synthesis: environments and validation in bwrap sandboxes
 
 
 def _synth(out: Path, visible: bool) -> list[TaskRecord]:

@@ -49,6 +49,7 @@ def test_touched_lines_cover_removals_and_insertion_points() -> None:
     assert touched_lines(make_diff("m.py", old, "a\nb\nnew\nc\nd\n")) == {"m.py": {2, 3}}
 
 
+@pytest.mark.root  # validation in bwrap sandboxes
 def test_coverage_map_uses_the_test_runs_ids(
     env: EnvRecord, parts: tuple[CoverageMap, list[Entity], list[Candidate]]
 ) -> None:
@@ -85,6 +86,7 @@ def _same_decisions(
             assert w.reason == f.reason, (w.detail, f.detail)
 
 
+@pytest.mark.root  # validation in bwrap sandboxes
 def test_warm_engine_decides_like_fresh_processes(
     env: EnvRecord, parts: tuple[CoverageMap, list[Entity], list[Candidate]]
 ) -> None:
@@ -97,6 +99,7 @@ def test_warm_engine_decides_like_fresh_processes(
     _same_decisions(env, cmap, entities, [*candidates[:2], removed])
 
 
+@pytest.mark.root  # validation in bwrap sandboxes
 def test_removed_generator_expression_is_swapped_not_reimported(
     env: EnvRecord, parts: tuple[CoverageMap, list[Entity], list[Candidate]]
 ) -> None:
@@ -115,6 +118,7 @@ def test_removed_generator_expression_is_swapped_not_reimported(
     _same_decisions(env, cmap, entities, [cand])
 
 
+@pytest.mark.root  # validation in bwrap sandboxes
 @pytest.mark.slow
 def test_warm_engine_decides_like_fresh_processes_at_import_time(
     env: EnvRecord, parts: tuple[CoverageMap, list[Entity], list[Candidate]]
@@ -133,6 +137,7 @@ def test_warm_engine_decides_like_fresh_processes_at_import_time(
     _same_decisions(env, cmap, entities, [at_import, default_arg])
 
 
+@pytest.mark.root  # validation in bwrap sandboxes
 def test_each_rejection_keeps_its_reason(
     env: EnvRecord, parts: tuple[CoverageMap, list[Entity], list[Candidate]]
 ) -> None:
@@ -179,6 +184,7 @@ def test_each_rejection_keeps_its_reason(
     assert "test_remove" not in task.problem_statement and "filterfalse" not in task.problem_statement
 
 
+@pytest.mark.root  # validation in bwrap sandboxes
 def test_the_grader_gate_grades_gold_and_empty_patches_for_real(
     env: EnvRecord, parts: tuple[CoverageMap, list[Entity], list[Candidate]]
 ) -> None:
@@ -190,6 +196,7 @@ def test_the_grader_gate_grades_gold_and_empty_patches_for_real(
     )
 
 
+@pytest.mark.root  # validation in bwrap sandboxes
 def test_a_bug_that_never_returns_is_stopped(
     env: EnvRecord, parts: tuple[CoverageMap, list[Entity], list[Candidate]]
 ) -> None:
@@ -212,6 +219,7 @@ def test_a_bug_that_never_returns_is_stopped(
     ]
 
 
+@pytest.mark.root  # validation in bwrap sandboxes
 def test_a_planted_flaky_test_is_caught_and_dropped(
     toolz_src: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -235,6 +243,7 @@ def test_a_planted_flaky_test_is_caught_and_dropped(
     assert any(isinstance(d, TaskRecord) for d in decisions)
 
 
+@pytest.mark.root  # validation in bwrap sandboxes
 def test_reruns_in_one_child_get_fresh_fixtures_and_a_fresh_import(
     toolz_src: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -257,6 +266,7 @@ def test_reruns_in_one_child_get_fresh_fixtures_and_a_fresh_import(
     assert results["reimport"].reimported and not results["swap"].reimported
 
 
+@pytest.mark.root  # validation in bwrap sandboxes
 def test_clean_reruns_are_reused_by_later_batches(
     toolz_src: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -1,6 +1,7 @@
-"""Fixtures for training tests: real agent episodes (scripted model, real chat formats, real bwrap sandbox on
-a tiny git snapshot whose `add` subtracts), each graded by running a check inside its sandbox, written to a
-rollouts.jsonl the way a rollout stage does (trajectory + verdict), plus a tasks.jsonl for the curriculum.
+"""Fixtures for training tests: real agent episodes (scripted model, real chat formats, a real sandbox of the
+test backend `local`, which needs no root, on a tiny git snapshot whose `add` subtracts), each graded by
+running a check inside its sandbox, written to a rollouts.jsonl the way a rollout stage does (trajectory +
+verdict), plus a tasks.jsonl for the curriculum.
 
 Episodes per task (task id: what happens):
 - t-always: swe/qwen3_coder fixes it; mini/hermes fixes it                       -> resolved twice
@@ -12,8 +13,6 @@ Episodes per task (task id: what happens):
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,11 +21,10 @@ from typing import Any
 import pytest
 
 from codekiln.agents import SENTINEL, Agent, AgentLimits, Trajectory
-from codekiln.core.protocols import Limits, Sandbox
+from codekiln.core.protocols import Sandbox
 from codekiln.core.records import append_jsonl
 from codekiln.models.scripted import ScriptedModel
-from codekiln.sandbox import SandboxSpec, open_sandbox
-from codekiln.sandbox.bwrap import problem
+from codekiln.testing import make_repo, open_test_sandbox
 
 FILES = {
     "pkg/__init__.py": "",
@@ -36,8 +34,6 @@ FILES = {
 TASK = "add(1, 2) returns -1; it should return 3."
 SED = "sed -i 's/a - b/a + b/' pkg/mod.py"
 CHECK = "python3 -c 'from pkg.mod import add; assert add(1, 2) == 3'"
-GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_GLOBAL": os.devnull}  # fmt: skip
 
 
 def call(name: str, content: str = "", **arguments: Any) -> dict[str, Any]:
@@ -85,23 +81,15 @@ EPISODES: list[tuple[str, str, str, list[Any], dict[str, Any]]] = [
 
 @pytest.fixture(scope="session")
 def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("training-snapshot")
-    for rel, text in FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "snapshot"]):
-        subprocess.run(["git", *args], cwd=root, env=GIT_ENV, check=True, capture_output=True)
-    return root
+    return make_repo(tmp_path_factory.mktemp("training-snapshot"), FILES)
 
 
 @pytest.fixture(scope="session")
 def open_sb(snapshot: Path) -> Iterator[Callable[[], Sandbox]]:
-    if problem():
-        pytest.skip(f"bwrap unavailable: {problem()}")
     opened: list[Sandbox] = []
 
     def factory() -> Sandbox:
-        sb = open_sandbox(SandboxSpec(snapshot=snapshot, limits=Limits(timeout_s=60)))
+        sb = open_test_sandbox(snapshot)
         opened.append(sb)
         return sb
 

@@ -16,11 +16,12 @@ from codekiln.models.base import GenerateResult, Usage, cut_at_stop, stop_string
 from codekiln.tasks.records import TaskRecord
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "rollouts"))
-from rollout_support import load, synth_tasks
+from rollout_support import load
+from rollout_support import toolz_tasks as recorded_toolz
 
 
 def toolz_tasks() -> tuple[Path, list[TaskRecord]]:
-    out = synth_tasks()
+    out = recorded_toolz()
     return out, load(out)
 
 

@@ -72,6 +72,7 @@ def toolz() -> tuple[Path, list[TaskRecord]]:
     return toolz_tasks()
 
 
+@pytest.mark.root  # episodes on a real task in bwrap sandboxes
 def test_oracle_episode_tokens_equal_the_renderer_and_reward_one(
     toolz: tuple[Path, list[TaskRecord]],
 ) -> None:
@@ -99,6 +100,7 @@ def test_oracle_episode_tokens_equal_the_renderer_and_reward_one(
     assert backend.prompts[1][: len(backend.prompts[0])] == backend.prompts[0]
 
 
+@pytest.mark.root  # episodes on a real task in bwrap sandboxes
 def test_sampled_ids_are_kept_not_retokenized_and_penalties_map_to_tokens(
     toolz: tuple[Path, list[TaskRecord]],
 ) -> None:

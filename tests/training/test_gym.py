@@ -15,6 +15,8 @@ from codekiln.rollouts.controls import control_script
 from codekiln.tasks.records import TaskRecord
 from codekiln.training.gym import CodekilnEnv
 
+pytestmark = pytest.mark.root  # episodes on a real task in bwrap sandboxes
+
 
 @pytest.fixture(scope="module")
 def task_env() -> tuple[TaskRecord, EnvRecord]:

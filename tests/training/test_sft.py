@@ -1,4 +1,4 @@
-"""SFT export on real episodes (scripted model, real formats, real bwrap sandbox, graded by execution):
+"""SFT export on real episodes (scripted model, real formats, real sandbox, graded by execution):
 the three filters with exact drop counts, template augmentation whose every rendering parses back with its
 own format, token ids and loss masks with the byte and SmolLM2 tokenizers, the head segment, and the
 export files (JSONL, report, parquet via `datasets`) with resume and --redo."""
@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from codekiln.agents import Trajectory
+from codekiln.core.errors import ConfigError
 from codekiln.core.records import append_jsonl, iter_jsonl
+from codekiln.core.stage import TornTailWarning
 from codekiln.formats import Tokenizer, get_format, list_formats
 from codekiln.formats.base import message_calls
 from codekiln.formats.tokenizers import ByteTokenizer
@@ -196,3 +198,17 @@ def test_formats_that_cannot_write_a_turn_faithfully_are_skipped_and_counted(kep
     assert sorted(r.format for r in rows) == sorted(set(ALL) - set(skipped))
     four = augment(episode, ALL, k=4, seed=3)
     assert len(four) == 4 and not {r.format for r in four} & set(skipped)  # the next formats stand in
+
+
+def test_a_rerun_with_other_options_does_not_mix_its_rows(rollouts_file: Path, tmp_path: Path) -> None:
+    export_sft(rollouts_file, tmp_path, formats="hermes", k=1, seed=0, parquet=False)
+    with pytest.raises(ConfigError, match="seed was 0, now 3"):
+        export_sft(rollouts_file, tmp_path, formats="hermes", k=1, seed=3, parquet=False)
+    rows = list(iter_jsonl(tmp_path / "sft.jsonl"))
+    assert {r["format"] for r in rows} == {"hermes"}
+    # the same options resume; a torn last line from a crash is dropped and its episode redone
+    with (tmp_path / "sft.jsonl").open("ab") as fh:
+        fh.write(b'{"id": "half a li')
+    with pytest.warns(TornTailWarning):
+        again = export_sft(rollouts_file, tmp_path, formats="hermes", k=1, seed=0, parquet=False)
+    assert again["rows"] == len(rows) and again["rows_written_now"] == 0

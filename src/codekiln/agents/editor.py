@@ -14,6 +14,7 @@ one episode's history.
 from __future__ import annotations
 
 import posixpath
+import re
 from typing import Any
 
 from codekiln.agents.records import Observation
@@ -137,7 +138,11 @@ class EditorTool(Tool):
                 raise
             if args.get("view_range") is not None:
                 raise EditError("view_range only applies to files, and the path is a directory") from err
-            res = sandbox.exec(["find", path, "-maxdepth", "2", "-not", "-path", "*/.*"], timeout=60)
+            # Hidden means a name below `path` that starts with a dot, not a dot anywhere in `path`
+            # itself (the local backend's workspace lives under ~/.codekiln).
+            below = re.sub(r"([*?\[\\])", r"\\\1", path.rstrip("/"))
+            hidden = ["-not", "-path", f"{below}/.*", "-not", "-path", f"{below}/*/.*"]
+            res = sandbox.exec(["find", path, "-maxdepth", "2", *hidden], timeout=60)
             listing = "\n".join(sorted(res.stdout.splitlines()))
             return f"Files and directories in {path}, two levels deep (hidden ones left out):\n{listing}"
         lines = text.split("\n")

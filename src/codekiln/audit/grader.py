@@ -21,7 +21,8 @@ from pydantic import Field
 from codekiln.agents import Agent, AgentLimits
 from codekiln.audit.attacks import ATTACKS, EXPECTED, Attack, Target
 from codekiln.core.errors import CodekilnError, ConfigError
-from codekiln.core.records import Record, append_jsonl, iter_jsonl
+from codekiln.core.records import Record, iter_jsonl
+from codekiln.core.stage import Layout, open_stage
 from codekiln.envs import EnvRecord, load_env
 from codekiln.grading import GradeResult, grade_patch, open_task_sandbox
 from codekiln.models.scripted import ScriptedModel
@@ -32,6 +33,7 @@ from codekiln.tasks import load_tasks
 from codekiln.tasks.records import TaskRecord
 
 GRADER_RESULTS = "grader.jsonl"
+AUDIT_LAYOUT = Layout("attack results", logs=(GRADER_RESULTS,))
 Path_ = Literal["predictions", "agent"]
 PATHS: tuple[Path_, ...] = ("predictions", "agent")
 
@@ -129,33 +131,31 @@ def audit_grader(
     task_list = load_tasks(tasks)[:limit]
     if not task_list:
         raise ConfigError(f"no tasks in {tasks}", hint="give a synth output directory (codekiln synth)")
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / GRADER_RESULTS
-    if redo:
-        results_path.unlink(missing_ok=True)
-    done = (
-        {r.key: r for r in map(AttackResult.model_validate, iter_jsonl(results_path))}
-        if results_path.exists()
-        else {}
-    )
-    results = []
-    for task in task_list:
-        env = load_env(task.environment_id or "")
-        for attack in select(attacks):
-            for path in paths:
-                if (attack.name, task.instance_id, path) in done:
-                    results.append(done[(attack.name, task.instance_id, path)])
-                    continue
-                try:
-                    result, _ = run_attack(attack, task, env, path, backend=backend, timeout=timeout)
-                except CodekilnError as err:
-                    result = AttackResult(attack=attack.name, klass=attack.klass, instance_id=task.instance_id,
-                                          path=path, outcome="error", resolved=False, caught=False,
-                                          detail=f"the attack could not be played: {err}"[:500])  # fmt: skip
-                append_jsonl(results_path, [result])
-                results.append(result)
-                if on_result:
-                    on_result(result)
+    with open_stage(out, AUDIT_LAYOUT, redo=redo) as stage:
+        done = {
+            key: AttackResult.model_validate(row)
+            for key, row in stage.finished(
+                GRADER_RESULTS, key=lambda row: (row["attack"], row["instance_id"], row["path"])
+            ).items()
+        }
+        results = []
+        for task in task_list:
+            env = load_env(task.environment_id or "")
+            for attack in select(attacks):
+                for path in paths:
+                    if (attack.name, task.instance_id, path) in done:
+                        results.append(done[(attack.name, task.instance_id, path)])
+                        continue
+                    try:
+                        result, _ = run_attack(attack, task, env, path, backend=backend, timeout=timeout)
+                    except CodekilnError as err:
+                        result = AttackResult(attack=attack.name, klass=attack.klass, instance_id=task.instance_id,
+                                              path=path, outcome="error", resolved=False, caught=False,
+                                              detail=f"the attack could not be played: {err}"[:500])  # fmt: skip
+                    stage.append(GRADER_RESULTS, [result])
+                    results.append(result)
+                    if on_result:
+                        on_result(result)
     return results
 
 

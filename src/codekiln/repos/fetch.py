@@ -133,6 +133,28 @@ def _check_member(name: str) -> None:
         )
 
 
+def _extract_tar(tf: tarfile.TarFile, dest: Path) -> None:
+    """Extract with the "data" filter: absolute paths, `..`, links out of the tree and devices are
+    refused, modes lose setuid bits and group/other write. Pythons before 3.11.4 (Debian 12 ships
+    3.11.2) have no extraction filters: the same rules are applied here to each member first."""
+    if hasattr(tarfile, "data_filter"):
+        tf.extractall(dest, filter="data")
+        return
+    root = os.path.realpath(dest)
+    members = tf.getmembers()
+    for m in members:
+        if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
+            raise tarfile.TarError(f"{m.name!r} is a device or other special file")
+        if m.issym() or m.islnk():
+            base = os.path.dirname(os.path.join(root, m.name)) if m.issym() else root
+            target = os.path.realpath(os.path.join(base, m.linkname))
+            if os.path.isabs(m.linkname) or os.path.commonpath([root, target]) != root:
+                raise tarfile.TarError(f"{m.name!r} links outside the destination ({m.linkname!r})")
+        m.mode &= 0o755
+        m.uid, m.gid, m.uname, m.gname = os.getuid(), os.getgid(), "", ""
+    tf.extractall(dest, members=members)
+
+
 def unpack(archive: Path, dest: Path) -> Path:
     """Unpack a .tar.gz/.tar.bz2/.tgz/.zip sdist safely into dest; return the project's top directory."""
     if archive.name.endswith(".zip"):
@@ -145,7 +167,7 @@ def unpack(archive: Path, dest: Path) -> Path:
             with tarfile.open(archive) as tf:
                 for member in tf.getmembers():
                     _check_member(member.name)
-                tf.extractall(dest, filter="data")  # rejects absolute paths, `..`, escaping links, devices
+                _extract_tar(tf, dest)
         except (tarfile.TarError, OSError) as err:
             raise RepoError(
                 f"cannot unpack {archive.name}: {err}",

@@ -59,6 +59,7 @@ from codekiln.rollouts.outdir import (
     finished_pairs,
     read_rollouts,
     stop_held,
+    task_digest,
     write_rollouts,
 )
 from codekiln.rollouts.records import Rollout
@@ -199,7 +200,7 @@ def _masked(
 ) -> Rollout:
     reward = Reward(value=None, masked=True, mask_reason=f"{type(err).__name__}: {err.message}"[:500])
     return Rollout(
-        instance_id=task.instance_id, sample=sample, seed=seed, model=config.model,
+        instance_id=task.instance_id, task_digest=task_digest(task), sample=sample, seed=seed, model=config.model,
         scaffold=config.scaffold, format=config.format, reward=reward, error=err.to_record(),
         duration_s=time.monotonic() - start,
     )  # fmt: skip
@@ -271,7 +272,7 @@ class Engine:
                 grade_s = time.monotonic() - graded_at
             reward = compute_reward(traj, grade, task, c.reward)
             return Rollout(
-                instance_id=task.instance_id, sample=sample, seed=seed, model=c.model,
+                instance_id=task.instance_id, task_digest=task_digest(task), sample=sample, seed=seed, model=c.model,
                 scaffold=c.scaffold, format=traj.format or c.format, trajectory=traj, patch=patch,
                 grade=grade, reward=reward, duration_s=time.monotonic() - start, grade_s=grade_s,
             )  # fmt: skip
@@ -305,7 +306,7 @@ def _run(stage: Stage, config: RolloutConfig, on_progress: ProgressFn) -> Rollou
             seed=config.seed, reward=config.reward, tasks=str(config.tasks),
         )
     )  # fmt: skip
-    done = finished_pairs(out)
+    done = finished_pairs(out, tasks)
     plan = [(t, s) for t in tasks for s in range(config.n)]
     stats = RolloutStats(total=len(plan))
     for task, sample in plan:

@@ -2,21 +2,26 @@
 episodes/ (each running episode's steps, deleted once its rollout is written), manifest.json and the lock.
 
     with open_stage(out, LAYOUT, redo=redo) as stage: ...     # one writer per directory
-    finished_pairs(out)                       # {(instance_id, sample): reward} already written
+    finished_pairs(out, tasks)                # {(instance_id, sample): reward} already written
     write_rollouts(stage, rollouts)           # append, then drop their partial episodes
     read_rollouts(out)                        # every rollout written
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from codekiln.core.errors import ConfigError
 from codekiln.core.records import iter_jsonl
 from codekiln.core.stage import LOCK, MANIFEST, Layout, Stage, read_finished
 from codekiln.rewards import Reward
 from codekiln.rollouts.infra import stop_error
 from codekiln.rollouts.records import Rollout
+from codekiln.tasks.records import TaskRecord
 
 ROLLOUTS, EPISODES = "rollouts.jsonl", "episodes"
 LAYOUT = Layout("rollouts", logs=(ROLLOUTS,), derived=(EPISODES,))
@@ -31,10 +36,28 @@ def pair(row: dict[str, Any]) -> tuple[str, int]:
     return str(row["instance_id"]), int(row["sample"])
 
 
-def finished_pairs(out: Path) -> dict[tuple[str, int], Reward]:
-    """(instance_id, sample) -> reward of every rollout already written."""
+def task_digest(task: TaskRecord) -> str:
+    """What a rollout was graded against: the task's fix, tests, statement and environment. A task set
+    may grow between runs, but a task that changed under the same id must not keep its old rollouts."""
+    fields = ("instance_id", "patch", "test_patch", "bug_patch", "FAIL_TO_PASS", "PASS_TO_PASS",
+              "hidden_tests", "problem_statement", "environment_id")  # fmt: skip
+    data = json.dumps({name: getattr(task, name) for name in fields}, sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def finished_pairs(out: Path, tasks: Sequence[TaskRecord] = ()) -> dict[tuple[str, int], Reward]:
+    """(instance_id, sample) -> reward of every rollout already written. With `tasks`, a rollout of a
+    task that has since changed under the same id (its digest differs) stops the run with the fix."""
+    digests = {t.instance_id: task_digest(t) for t in tasks}
     done: dict[tuple[str, int], Reward] = {}
     for key, row in read_finished(Path(out) / ROLLOUTS, pair).items():
+        old = row.get("task_digest") or ""
+        if old and key[0] in digests and digests[key[0]] != old:
+            raise ConfigError(
+                f"{Path(out) / ROLLOUTS} holds rollouts of task {key[0]} as it was in another task set "
+                "(its fix, tests, statement or environment differ now)",
+                hint="use --redo to start over, or another --out",
+            )
         try:
             done[key] = Reward.model_validate(row["reward"])
         except (KeyError, ValueError):
@@ -74,5 +97,6 @@ __all__ = [
     "pair",
     "read_rollouts",
     "stop_held",
+    "task_digest",
     "write_rollouts",
 ]

@@ -27,6 +27,8 @@ class Rollout(Record):
 
     schema_version: int = 1
     instance_id: str
+    task_digest: str = ""
+    """`outdir.task_digest` of the task as it was graded (empty in rollouts made before it existed)."""
     sample: int
     """Index of the sample within the task's group (0..n-1)."""
     seed: int

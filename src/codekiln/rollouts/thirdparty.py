@@ -47,7 +47,7 @@ from codekiln.models import make_model
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.controls import control_model, is_control
 from codekiln.rollouts.engine import Manifest, agent_patch, sample_seed
-from codekiln.rollouts.outdir import LAYOUT, ROLLOUTS, finished_pairs
+from codekiln.rollouts.outdir import LAYOUT, ROLLOUTS, finished_pairs, task_digest
 from codekiln.rollouts.proxy import SERVED_NAME, InterceptionProxy
 from codekiln.rollouts.records import Rollout
 from codekiln.sandbox import DEFAULT_BACKEND
@@ -308,7 +308,7 @@ def run_mini_swe_agent(
     else:
         rew = compute_reward(traj, grade, task, reward)
     rollout = Rollout(
-        instance_id=task.instance_id, sample=sample, seed=seed, model=label, scaffold=SCAFFOLD,
+        instance_id=task.instance_id, task_digest=task_digest(task), sample=sample, seed=seed, model=label, scaffold=SCAFFOLD,
         format=traj.format if traj else None, trajectory=traj, patch=patch, grade=grade, reward=rew,
         error=error, duration_s=time.monotonic() - start, grade_s=grade_s,
     )  # fmt: skip
@@ -333,10 +333,11 @@ def run_mini_rollouts(
                 reward=episode.get("reward") or RewardConfig(), tasks=str(tasks),
             )
         )  # fmt: skip
-        done = finished_pairs(out)
+        task_list = load_tasks(tasks)[:limit]
+        done = finished_pairs(out, task_list)
         envs: dict[str, EnvRecord] = {}
         rollouts = []
-        for task in load_tasks(tasks)[:limit]:
+        for task in task_list:
             for sample in range(n):
                 if (task.instance_id, sample) in done:
                     continue

@@ -1,10 +1,11 @@
 """The `local` backend: NO ISOLATION. Commands run directly on the host, as the calling user.
 
-    sb = open_sandbox(spec, "local")     # explicit opt-in, for debugging only
+    sb = open_sandbox(spec, "local")     # explicit opt-in: debugging, and tests (no root needed)
 
-Use it to debug codekiln itself (to see a command run with no sandbox in the way), never to run
-model-written code: that code can read and write anything the calling user can, use the network,
-and leave processes behind.
+Use it to debug codekiln itself (to see a command run with no sandbox in the way), and in tests of
+what runs inside a sandbox rather than of its isolation (it is `codekiln.testing`'s test backend:
+it needs no root), never to run model-written code: that code can read and write anything the
+calling user can, use the network, and leave processes behind.
 
 What it does: a private workspace (the same copy-on-write `Workspace` as the other backends, so the
 snapshot is never modified, and `diff`/`reset` work) at a host path, which is `workdir`; `TMPDIR` and
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class LocalSandbox(HostSandbox):
-    """Runs commands on the host with no isolation (see the module docstring). Debugging only."""
+    """Runs commands on the host with no isolation (see the module docstring). Debugging and tests only."""
 
     def __init__(self, spec: SandboxSpec, *, workspace: Mode = "auto") -> None:
         log.warning("local sandbox: commands run on the host with NO isolation (debugging only)")

@@ -32,15 +32,31 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from codekiln.core.errors import CodekilnError, ConfigError, FormatError
-from codekiln.core.records import Record, append_jsonl, atomic_write_json, iter_jsonl
+from codekiln.core.records import Record, iter_jsonl
+from codekiln.core.stage import Layout, Stage, StageManifest, open_stage
 from codekiln.formats import ChatFormat, Tokenizer, get_format, list_formats
 from codekiln.formats.base import check_tool, message_calls, message_text
 from codekiln.training.source import Episode, load_episodes
 
 SFT, REPORT, HF_DIR = "sft.jsonl", "report.json", "hf"
+SFT_LAYOUT = Layout("SFT rows", logs=(SFT,), derived=(REPORT, HF_DIR))
+
+
+class SftManifest(StageManifest):
+    """What an export directory holds rows for: a rerun with other formats, k, seed or tokenization must
+    not mix its rows into these (it stops, naming the difference; `--redo` starts over)."""
+
+    informational: ClassVar[frozenset[str]] = frozenset({"rollouts"})
+    formats: list[str]
+    k: int | None
+    seed: int
+    tokenized: bool
+    rollouts: str = ""
+
+
 DROP_REASONS = ("masked", "unfinished", "ungraded", "unresolved", "malformed_calls")
 TOKENIZERS = ("none", "byte", "smollm2")
 
@@ -278,11 +294,27 @@ def export_sft(
     out = Path(out)
     names = parse_formats(formats) if isinstance(formats, str) else list(formats)
     tok = load_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
-    rows_path = out / SFT
-    if redo:
-        rows_path.unlink(missing_ok=True)
-    done = {str(r.get("episode_id")) for r in iter_jsonl(rows_path)}
     selection = select_trajectories(load_episodes(rollouts))
+    with open_stage(out, SFT_LAYOUT, redo=redo) as stage:
+        stage.match(
+            SftManifest(formats=names, k=k, seed=seed, tokenized=tok is not None, rollouts=str(rollouts))
+        )
+        done = {str(key) for key in stage.finished(SFT, key=lambda row: row.get("episode_id"))}
+        return _export(stage, selection, names, k, seed, tok, done, parquet, progress)
+
+
+def _export(
+    stage: Stage,
+    selection: Any,
+    names: list[str],
+    k: int | None,
+    seed: int,
+    tok: Tokenizer | None,
+    done: set[str],
+    parquet: bool,
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, Any]:
+    out, rows_path = stage.out, stage.path(SFT)
     skipped: Counter[str] = Counter()
     failed: Counter[str] = Counter()
     written = 0
@@ -294,7 +326,7 @@ def export_sft(
         except CodekilnError as err:  # one bad episode never stops the export
             failed[type(err).__name__] += 1
             continue
-        written += append_jsonl(rows_path, rows)
+        written += stage.append(SFT, rows)
         if progress:
             progress(i + 1, len(selection.kept))
     per_format = Counter(str(r.get("format")) for r in iter_jsonl(rows_path))
@@ -313,5 +345,5 @@ def export_sft(
     if parquet and report["rows"]:
         target = write_parquet(rows_path, out / HF_DIR)
         report["parquet"] = str(target) if target else None
-    atomic_write_json(out / REPORT, report)
+    stage.write(REPORT, report)
     return report
