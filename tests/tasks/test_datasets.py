@@ -68,6 +68,10 @@ def test_parquet_dataset_loads_with_datasets(tmp_path: Path, tasks: list[TaskRec
     assert row["instance_id"] == tasks[0].instance_id
     assert json.loads(row["FAIL_TO_PASS"]) == tasks[0].FAIL_TO_PASS  # SWE-bench's JSON-string form
     assert row["mutators"] == ["flip_comparison"] and row["difficulty"]["level"] == "easy"
+    assert (
+        row["difficulty"]["n_selected"] == len(tasks[0].tests)
+        and row["difficulty"]["import_breakage"] is False
+    )
     assert json.loads(row["validation"])["after"] == tasks[0].validation.after  # type: ignore[union-attr]
     assert read_parquet_tasks(tmp_path / "hf") == tasks
     assert to_hf_dataset(tasks).features == ds.features

@@ -87,8 +87,9 @@ def test_import_a_swebench_style_row() -> None:
     assert task.FAIL_TO_PASS == ["toolz/tests/test_itertoolz.py::test_x"] and task.PASS_TO_PASS == []
     assert task.version == "1.2" and task.hints_text == "" and task.bug_patch == ""
     assert task.difficulty == Difficulty(
-        files_changed=1, lines_changed=2, hunks=1, n_bugs=1, n_fail_to_pass=1, level="easy"
-    )
+        files_changed=1, lines_changed=2, hunks=1, n_bugs=1, n_fail_to_pass=1, level="easy",
+        n_selected=1, f2p_share=1.0,
+    )  # fmt: skip
     with pytest.raises(TaskError, match="lacks patch"):
         TaskRecord.from_swebench_row({**row, "patch": ""})
     with pytest.raises(TaskError, match="not a JSON list"):
@@ -140,12 +141,12 @@ def test_tasks_with_collapsed_test_ids_are_named_on_load(tmp_path: Path, toolz_t
             "FAIL_TO_PASS": ["tests/__init__.py::test_clear"],  # where a mixin defined it, as JUnit said
         }
     )
-    current = toolz_task.model_copy(update={"FAIL_TO_PASS": ["tests/__init__.py::test_clear"]})  # schema 2
+    current = toolz_task.model_copy(update={"FAIL_TO_PASS": ["tests/__init__.py::test_clear"]})  # schema 3
     path = tmp_path / "tasks.jsonl"
     append_jsonl(path, [current])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert read_tasks(path)[0].schema_version == 2  # made with pytest's node ids: nothing to say
+        assert read_tasks(path)[0].schema_version == 3  # made with pytest's node ids: nothing to say
     append_jsonl(path, [old])
     with pytest.warns(CollapsedIdsWarning, match=r"1 task\(s\).*old-task: tests/__init__.py::test_clear"):
         tasks = read_tasks(path)

@@ -50,7 +50,9 @@ def test_synthesis_writes_validated_tasks_and_the_funnel(
         assert t.environment_id == synth_run.env.id and t.base_commit == synth_run.env.snapshot_id
         assert set(t.FAIL_TO_PASS).isdisjoint(t.PASS_TO_PASS)
         assert t.validation is not None and t.validation.reruns == 3
-        assert all(t.validation.before[x] == "passed" for x in t.tests)
+        # compact: every selected test passed before and with the gold patch, counted; `after` keeps F2P
+        assert t.validation.counts["before"] == t.validation.counts["gold"] == {"passed": len(t.tests)}
+        assert set(t.validation.after) == set(t.FAIL_TO_PASS) and not t.validation.before
 
 
 def test_gold_patch_resolves_every_task_and_the_empty_patch_none(

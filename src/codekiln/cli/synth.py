@@ -20,6 +20,7 @@ from rich.table import Table
 
 from codekiln.core.errors import ConfigError
 from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks.quality import TaskFilter
 from codekiln.tasks.synth import Funnel, SynthConfig, SynthProgress, SynthResult, synthesize
 from codekiln.tasks.validation.validate import ValidateConfig
 
@@ -101,6 +102,16 @@ def synth(
         "--visible-tests",
         help="SWE-bench style: keep the failing tests in the agent's workspace and name them in the statement",
     ),
+    allow_import_breakage: bool = typer.Option(
+        False, "--allow-import-breakage", help="keep tasks whose bug breaks the package at import"
+    ),
+    max_f2p_share: float | None = typer.Option(
+        None, help="drop tasks failing more than this share (0-1) of their selected tests"
+    ),
+    balance: str = typer.Option("", help="spread the tasks evenly across mutators or levels: mutator|level"),
+    details: bool = typer.Option(
+        False, "--details", help="also keep every decision's full test statuses in details.jsonl"
+    ),
     redo: bool = typer.Option(False, "--redo", help="discard this directory's tasks and start over"),
     export: str = typer.Option("", help="also export the tasks: harbor, hf or swebench"),
 ) -> None:
@@ -114,12 +125,27 @@ def synth(
             f"bad --engine or --gate: {err.errors()[0]['msg']}",
             hint="--engine warm|fresh, --gate fast|grader",
         ) from err
+    quality = task_filter(allow_import_breakage, max_f2p_share, balance)
     config = SynthConfig(
         spec=spec, out=out, max_tasks=max_tasks, max_per_entity=1, seed=seed, workers=workers,
         mutators=[m.strip() for m in mutators.split(",") if m.strip()] or None, max_candidates=max_candidates,
-        backend=backend, batch_size=batch_size, validation=validation,
+        backend=backend, batch_size=batch_size, validation=validation, quality=quality, details=details,
     )  # fmt: skip
     run_with_display(config, redo=redo, export=export)
+
+
+def task_filter(allow_import_breakage: bool, max_f2p_share: float | None, balance: str) -> TaskFilter:
+    """The `--allow-import-breakage`, `--max-f2p-share` and `--balance` options as a `TaskFilter`."""
+    try:
+        return TaskFilter.model_validate(
+            {"allow_import_breakage": allow_import_breakage, "max_f2p_share": max_f2p_share,
+             "balance": balance or None}
+        )  # fmt: skip
+    except ValidationError as err:
+        raise ConfigError(
+            f"bad quality option: {err.errors()[0]['msg']}",
+            hint="--max-f2p-share takes 0 to 1; --balance takes mutator, level, source or files",
+        ) from err
 
 
 def run_with_display(config: SynthConfig, *, redo: bool = False, export: str = "") -> SynthResult:

@@ -4,11 +4,11 @@ codekiln tasks list out/toolz                 # one row per task
 codekiln tasks show out/toolz toolz.2fbed4f0.flip_comparison__1a2b3c4d5e
 codekiln tasks stats out/toolz                # the funnel; the last line is "N tasks valid"
 codekiln tasks export out/toolz --format harbor   # or hf (parquet), swebench (rows + a git repo of buggy commits)
+codekiln tasks export out/toolz --max-f2p-share 0.5 --balance mutator --limit 50
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import typer
@@ -18,6 +18,7 @@ from rich.table import Table
 
 from codekiln.core.errors import ConfigError, TaskError
 from codekiln.tasks import load_tasks, valid_tasks
+from codekiln.tasks.quality import TaskFilter, mix, select_tasks
 from codekiln.tasks.synth import read_funnel
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -91,22 +92,32 @@ def stats(out: Path = typer.Argument(..., help="a synth output directory")) -> N
     from codekiln.cli.synth import print_funnel
 
     print_funnel(funnel)
-    levels = Counter(t.difficulty.level for t in tasks if t.difficulty)
-    if levels:
-        console.print(
-            "difficulty: " + ", ".join(f"{k} {levels[k]}" for k in ("easy", "medium", "hard") if levels[k])
-        )
+    if tasks:
+        console.print(mix_table(mix(tasks)))
     f2p = sorted(len(t.FAIL_TO_PASS) for t in tasks)
     if f2p:
         console.print(f"FAIL_TO_PASS per task: median {f2p[len(f2p) // 2]}, max {f2p[-1]}")
     console.print(f"{len(valid_tasks(tasks))} tasks valid", highlight=False)
 
 
-def export_tasks(out: Path, fmt: str) -> Path:
-    """Export a directory's tasks as Harbor task folders, a Hugging Face parquet dataset or SWE-bench rows."""
+def mix_table(table_mix: dict[str, dict[str, int]]) -> Table:
+    """The difficulty mix (`quality.mix`): one row per feature, its values with their task counts."""
+    table = Table(title="difficulty mix (tasks)", title_justify="left")
+    table.add_column("feature")
+    table.add_column("tasks per value")
+    for feature, counts in table_mix.items():
+        table.add_row(feature, ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return table
+
+
+def export_tasks(out: Path, fmt: str, flt: TaskFilter | None = None, limit: int | None = None) -> Path:
+    """Export a directory's tasks as Harbor task folders, a Hugging Face parquet dataset or SWE-bench
+    rows: the valid ones `flt` keeps (import breakage kept unless a filter says otherwise), balanced."""
     from codekiln.tasks import export_harbor, export_swebench_bundle, write_parquet_dataset
 
     tasks = valid_tasks(load_tasks(out, allow_empty=True))
+    if flt is not None or limit is not None:
+        tasks = select_tasks(tasks, flt or TaskFilter(allow_import_breakage=True), limit)
     if fmt == "harbor":
         target = Path(out) / "harbor"
         export_harbor(tasks, target)
@@ -129,6 +140,17 @@ def export(
         "-f",
         help="harbor, hf (parquet) or swebench (rows for swebench 5's harness + repos/*.git)",
     ),
+    allow_import_breakage: bool = typer.Option(
+        False, "--allow-import-breakage", help="keep tasks whose bug breaks the package at import"
+    ),
+    max_f2p_share: float | None = typer.Option(
+        None, help="leave out tasks failing more than this share (0-1) of their selected tests"
+    ),
+    balance: str = typer.Option("", help="spread the tasks evenly across mutator, level, source or files"),
+    limit: int | None = typer.Option(None, help="export at most this many tasks (balanced round-robin)"),
 ) -> None:
-    """Export the tasks for other tools."""
-    export_tasks(out, fmt)
+    """Export the tasks for other tools. Tasks whose bug breaks the package at import are left out
+    unless `--allow-import-breakage`."""
+    from codekiln.cli.synth import task_filter
+
+    export_tasks(out, fmt, task_filter(allow_import_breakage, max_f2p_share, balance), limit)

@@ -27,6 +27,7 @@ from codekiln.reports.eval import RESULTS, SUMMARY, EvalResult, read_results, ro
 from codekiln.rollouts.engine import ROLLOUTS, read_rollouts
 from codekiln.rollouts.records import Rollout
 from codekiln.tasks import load_tasks
+from codekiln.tasks.quality import mix
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import FUNNEL, TASKS, Funnel
 
@@ -49,6 +50,8 @@ class SynthRun:
     funnel: Funnel
     repo: str = ""
     tasks: int = 0
+    mix: dict[str, dict[str, int]] = field(default_factory=dict)
+    """The tasks' difficulty mix (`tasks.quality.mix`)."""
 
 
 @dataclass
@@ -204,7 +207,7 @@ def collect(paths: list[Path], *, tasks: list[Path] | None = None) -> ReportData
             task_list = load_tasks(path, allow_empty=True) if (path / TASKS).is_file() else []
             data.tasks.update({t.instance_id: t for t in task_list})
             repo = task_list[0].repo if task_list else ""
-            data.synth.append(SynthRun(name, path, funnel, repo, len(task_list)))
+            data.synth.append(SynthRun(name, path, funnel, repo, len(task_list), mix(task_list)))
         elif kind == "rollouts":
             rollout_dir = path.parent if path.is_file() else path
             for tid, task in rollout_tasks(rollout_dir).items():

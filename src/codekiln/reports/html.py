@@ -112,7 +112,28 @@ def synthesis_section(data: ReportData) -> str:
             ]
             legend = {"c-ok": "validated", "c-bad": "rejected"}
             body.append(_figure("per mutator", stacked(stacks, testid="chart-mutators", legend=legend)))
+        body.append(_mix(run.mix))
     return _section("synthesis", "Task synthesis", body)
+
+
+MIX_CAPTIONS = {
+    "level": "difficulty level",
+    "f2p_share": "share of selected tests failing",
+    "import_breakage": "bug breaks the package at import",
+    "files": "files touched by the fix",
+}
+
+
+def _mix(task_mix: dict[str, dict[str, int]]) -> str:
+    """The tasks' difficulty mix, one bar chart per feature (mutators have their own chart)."""
+    figures = [
+        _figure(caption, bars([Bar(k, v) for k, v in task_mix[key].items()], testid=f"chart-mix-{key}"))
+        for key, caption in MIX_CAPTIONS.items()
+        if task_mix.get(key)
+    ]
+    if not figures:
+        return ""
+    return '<h4>difficulty mix (tasks)</h4><div class="row">' + "".join(figures) + "</div>"
 
 
 def rates_section(data: ReportData) -> str:

@@ -110,7 +110,8 @@ def error_class(grade: GradeResult | None, task: TaskRecord | None = None) -> Er
         return None
     if task is None:
         return "collection_error"
-    before = task.validation.after if task.validation else dict.fromkeys(task.PASS_TO_PASS, "passed")
+    before = dict.fromkeys(task.PASS_TO_PASS, "passed")  # a trimmed `after` holds FAIL_TO_PASS only
+    before.update(task.validation.after if task.validation else {})
     lost = ("missing", "error")
     broken = any(
         grade.statuses.get(t, "missing") in lost and before.get(t, "missing") not in lost for t in task.tests

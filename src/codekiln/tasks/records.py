@@ -80,10 +80,18 @@ class RejectReason(StrEnum):
     """Its problem statement still named a hidden test after the names were rewritten out."""
     duplicate = "duplicate"
     infra_error = "infra_error"
+    import_breakage = "import_breakage"
+    """Valid, but the bug breaks the package at import (every selected test fails to collect): dropped by
+    default (`TaskFilter.allow_import_breakage` keeps it)."""
+    f2p_share = "f2p_share"
+    """Valid, but more of its selected tests fail than `TaskFilter.max_f2p_share` allows."""
+    over_quota = "over_quota"
+    """Valid, but its group (`TaskFilter.balance`) already has its share of the tasks."""
 
 
 class Difficulty(BaseModel):
-    """A rough difficulty estimate from the size of the fix and how much of the suite notices it."""
+    """A task's difficulty features: the size of the fix, how much of the suite notices it, and a rough
+    level. What `TaskFilter` (tasks.quality) filters and balances by."""
 
     files_changed: int
     lines_changed: int
@@ -91,9 +99,23 @@ class Difficulty(BaseModel):
     n_bugs: int = 1
     n_fail_to_pass: int = 0
     level: Literal["easy", "medium", "hard"] = "easy"
+    n_selected: int = 0
+    """Tests selected for the task (FAIL_TO_PASS + PASS_TO_PASS)."""
+    f2p_share: float = 0.0
+    """n_fail_to_pass / n_selected: 1.0 means every selected test fails with the bug."""
+    import_breakage: bool = False
+    """The bug breaks the package at import: every selected test fails to collect (no test ran)."""
 
     @classmethod
-    def estimate(cls, patch: str, *, n_fail_to_pass: int = 0, n_bugs: int = 1) -> Difficulty:
+    def estimate(
+        cls,
+        patch: str,
+        *,
+        n_fail_to_pass: int = 0,
+        n_bugs: int = 1,
+        n_selected: int = 0,
+        import_breakage: bool = False,
+    ) -> Difficulty:
         """hard: several files, 3+ bugs or 10+ changed lines; medium: 2 bugs, several hunks or 5+
         lines; easy otherwise."""
         files, lines, hunks = diff_stats(patch)
@@ -110,11 +132,24 @@ class Difficulty(BaseModel):
             n_bugs=n_bugs,
             n_fail_to_pass=n_fail_to_pass,
             level=level,
+            n_selected=n_selected,
+            f2p_share=round(n_fail_to_pass / n_selected, 4) if n_selected else 0.0,
+            import_breakage=import_breakage,
         )
 
 
+NOT_COLLECTED = frozenset({"missing", "error"})
+"""Statuses of a test that never ran its body: not reported (its module failed to collect) or errored."""
+
+
 class Validation(BaseModel):
-    """The evidence a task was validated on: test statuses per run and how many reruns agreed."""
+    """The evidence a task was validated on: test statuses per run and how many reruns agreed.
+
+    Written in full while validating; `tasks.quality.compact` trims what is stored (`trimmed`): a task
+    keeps `after` for its FAIL_TO_PASS tests (its PASS_TO_PASS passed there, and every test passed
+    before and with the gold patch, by construction), a rejection the statuses of the few tests that
+    decided it; `counts` keeps how many tests had each status on each side. Full statuses go to the
+    side file only when asked for (`codekiln synth --details`)."""
 
     before: dict[str, str] = {}
     """Test id -> status (passed, failed, error, skipped) on the clean snapshot."""
@@ -126,6 +161,20 @@ class Validation(BaseModel):
     flaky: list[str] = []
     duration_s: float = 0.0
     detail: str = ""
+    selected: int = 0
+    """How many tests were selected (0 on records written before it was kept: count `after`)."""
+    counts: dict[str, dict[str, int]] = {}
+    """Side (before, after, gold) -> status -> number of selected tests (kept when maps are trimmed)."""
+    trimmed: bool = False
+    """The status maps hold only the tests that decided the verdict (see above)."""
+
+    def breaks_import(self, failing: list[str]) -> bool:
+        """Whether every selected test failed to collect with the bug: all of them fail, and none ran
+        its body (`NOT_COLLECTED`), as when `import package` itself raises."""
+        n_selected = self.selected or len(self.after)
+        if not failing or not self.after or len(failing) < n_selected:
+            return False
+        return all(self.after.get(t, "missing") in NOT_COLLECTED for t in failing)
 
 
 def now_iso() -> str:
@@ -135,9 +184,11 @@ def now_iso() -> str:
 class TaskRecord(Record):
     """One verifiable task. SWE-bench fields first, under SWE-bench's names; codekiln's after."""
 
-    schema_version: int = 2
-    """2: test ids are pytest's own node ids (1: rebuilt from JUnit, which merged inherited, imported
-    and data-driven tests; see `collapsed_ids`)."""
+    schema_version: int = 3
+    """3: `difficulty` holds the quality features (n_selected, f2p_share, import_breakage) and
+    `validation` may be trimmed (older records get the features filled in when read). 2: test ids are
+    pytest's own node ids (1: rebuilt from JUnit, which merged inherited, imported and data-driven
+    tests; see `collapsed_ids`)."""
     instance_id: str
     repo: str
     base_commit: str
@@ -176,7 +227,19 @@ class TaskRecord(Record):
             self.difficulty = Difficulty.estimate(
                 self.patch, n_fail_to_pass=len(self.FAIL_TO_PASS), n_bugs=max(1, len(self.mutators))
             )
+        if self.difficulty is not None and not self.difficulty.n_selected and self.tests:
+            d = self.difficulty  # written before the features existed: they follow from the tests
+            d.n_selected = len(self.tests)
+            d.f2p_share = round(len(self.FAIL_TO_PASS) / d.n_selected, 4)
+            d.import_breakage = self.breaks_import()
         return self
+
+    def breaks_import(self) -> bool:
+        """Whether the bug breaks the package at import (see `Validation.breaks_import`); False without
+        validation evidence."""
+        if self.validation is None:
+            return False
+        return len(self.FAIL_TO_PASS) == len(self.tests) and self.validation.breaks_import(self.FAIL_TO_PASS)
 
     def collapsed_ids(self) -> list[str]:
         """Test ids of a schema-1 synthesized task that name where a test was defined rather than where
@@ -246,6 +309,8 @@ class TaskRecord(Record):
 class RejectedCandidate(Record):
     """A candidate that did not become a task, and why."""
 
+    schema_version: int = 2
+    """2: `validation` may be trimmed to the tests that decided the rejection, with counts."""
     candidate_id: str
     repo: str
     base_commit: str
@@ -301,7 +366,13 @@ def task_from_candidate(
         validation=validation,
         candidate_id=candidate.id,
         difficulty=Difficulty.estimate(
-            candidate.patch, n_fail_to_pass=len(fail_to_pass), n_bugs=candidate.n_bugs
+            candidate.patch,
+            n_fail_to_pass=len(fail_to_pass),
+            n_bugs=candidate.n_bugs,
+            n_selected=len(fail_to_pass) + len(pass_to_pass),
+            import_breakage=validation is not None
+            and not pass_to_pass
+            and validation.breaks_import(fail_to_pass),
         ),
     )
 

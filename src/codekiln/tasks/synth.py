@@ -13,6 +13,12 @@ the same order), then validation in batches on `workers` sandboxes (`validate.Va
   rerunning with a different one stops with a hint (`redo=True` / `--redo` starts over).
 - `tasks.jsonl`: one `TaskRecord` per line. `rejected.jsonl`: one `RejectedCandidate` per line.
 - `funnel.json`: candidates -> tasks, per mutator and per rejection reason (rewritten each run).
+- `details.jsonl`, only with `details=True` (`--details`): every decision's full test statuses. The
+  records above keep only what decided them (`quality.compact`); deleting this file breaks nothing.
+
+Quality (`quality.TaskFilter`, part of the manifest): a valid task the filter drops (by default one
+whose bug breaks the package at import) is recorded as a rejection with its own reason; with `balance`
+each group (mutator, level, ...) takes at most its share of `max_tasks`, and the rest are `over_quota`.
 
 Resuming: the directory is a `core.stage` output directory (locked while a run writes to it; a torn
 last line left by `kill -9` is dropped with a warning). Every decision is one fsynced line, written in
@@ -35,7 +41,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from codekiln.core.errors import TaskError
+from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.executor import LocalExecutor
 from codekiln.core.records import Record, iter_jsonl
 from codekiln.core.stage import Layout, Stage, StageManifest, open_stage
@@ -44,13 +50,15 @@ from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate, generate_candidates
 from codekiln.tasks.frontend.entities import Entity, find_entities
 from codekiln.tasks.frontend.mutators import load_mutators
-from codekiln.tasks.records import RejectedCandidate, TaskRecord
+from codekiln.tasks.quality import TaskFilter, compact, details_row, dropped, group_of, quota, screen
+from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
 from codekiln.tasks.validation.coverage_map import CoverageMap, coverage_map
 from codekiln.tasks.validation.gold import GoldCache
 from codekiln.tasks.validation.validate import Decision, ValidateConfig, Validator
 
 TASKS, REJECTED, MANIFEST, FUNNEL = "tasks.jsonl", "rejected.jsonl", "manifest.json", "funnel.json"
-LAYOUT = Layout("tasks", logs=(TASKS, REJECTED), derived=(FUNNEL,))
+DETAILS = "details.jsonl"
+LAYOUT = Layout("tasks", logs=(TASKS, REJECTED, DETAILS), derived=(FUNNEL,))
 
 
 class SynthConfig(BaseModel):
@@ -73,6 +81,12 @@ class SynthConfig(BaseModel):
     validation: ValidateConfig = Field(
         default_factory=lambda: ValidateConfig(), description="how candidates are validated"
     )
+    quality: TaskFilter = Field(
+        default_factory=lambda: TaskFilter(), description="which valid tasks to keep, and the balance"
+    )
+    details: bool = Field(
+        default=False, description="also write every decision's full statuses to details.jsonl"
+    )
 
 
 class Manifest(StageManifest):
@@ -87,6 +101,7 @@ class Manifest(StageManifest):
     mutators: list[str]
     max_per_entity: int
     validation: ValidateConfig
+    quality: TaskFilter = Field(default_factory=lambda: TaskFilter())
     spec: str = ""
 
 
@@ -175,6 +190,41 @@ def read_funnel(out: Path) -> Funnel:
     return funnel
 
 
+class Keeper:
+    """Applies `SynthConfig.quality` to decisions in candidate order: screens valid tasks and, with
+    `balance`, holds each group to its quota of `max_tasks` (counted over resumed decisions too)."""
+
+    def __init__(self, config: SynthConfig, n_mutators: int) -> None:
+        self.flt = config.quality
+        if self.flt.balance not in (None, "mutator", "level"):
+            raise ConfigError(
+                f"synth cannot balance by {self.flt.balance}: its groups are only known after validation",
+                hint="balance synth by mutator or level; `codekiln tasks export --balance` takes any feature",
+            )
+        groups = {"mutator": n_mutators, "level": 3}.get(self.flt.balance or "", 0)
+        self.quota = quota(config.max_tasks, groups) if groups else None
+        self.kept: Counter[str] = Counter()
+
+    def count(self, decision: Decision) -> None:
+        if isinstance(decision, TaskRecord) and self.flt.balance is not None:
+            self.kept[group_of(decision, self.flt.balance)] += 1
+
+    def keep(self, decision: Decision) -> Decision:
+        """The decision, or the rejection a valid task becomes under the filter and quotas."""
+        if not isinstance(decision, TaskRecord):
+            return decision
+        why = screen(decision, self.flt)
+        if why is not None:
+            return dropped(decision, *why)
+        if self.flt.balance is not None:
+            group = group_of(decision, self.flt.balance)
+            if self.quota is not None and self.kept[group] >= self.quota:
+                detail = f"{self.flt.balance} {group} already has its {self.quota} tasks (--balance)"
+                return dropped(decision, RejectReason.over_quota, detail)
+        self.count(decision)
+        return decision
+
+
 def plan_candidates(
     env: EnvRecord, config: SynthConfig
 ) -> tuple[list[Entity], list[Candidate], Counter[str]]:
@@ -217,7 +267,8 @@ def _synthesize(stage: Stage, config: SynthConfig, on_progress: ProgressFn) -> S
     stage.match(
         Manifest(
             snapshot_id=env.snapshot_id, env_id=env.id, repo=env.name, seed=config.seed, mutators=names,
-            max_per_entity=config.max_per_entity, validation=config.validation, spec=config.spec,
+            max_per_entity=config.max_per_entity, validation=config.validation, quality=config.quality,
+            spec=config.spec,
         )
     )  # fmt: skip
     on_progress(SynthProgress("coverage", "mapping which tests run which lines", target=config.max_tasks))
@@ -225,15 +276,17 @@ def _synthesize(stage: Stage, config: SynthConfig, on_progress: ProgressFn) -> S
     entities, candidates, skipped = plan_candidates(env, config)
     funnel = Funnel(entities=len(entities), candidates=len(candidates), skipped_mutations=dict(skipped))
     decided: set[str] = set()
+    keeper = Keeper(config, len(names))
     for decision in read_decisions(out):
         decided.add(decision.candidate_id or "")
         funnel.add(decision)
+        keeper.count(decision)
     progress = SynthProgress("validating", funnel=funnel, resumed=funnel.tried, target=config.max_tasks)
     on_progress(progress)
     pending = [c for c in candidates if c.id not in decided]
     new = 0
     if funnel.validated < config.max_tasks and pending:
-        new = _validate_all(env, cmap, entities, pending, config, stage, progress, on_progress)
+        new = _validate_all(env, cmap, entities, pending, config, stage, progress, on_progress, keeper)
     funnel.seconds = round(time.monotonic() - start, 3)
     stage.write(FUNNEL, funnel)
     progress.phase = "done"
@@ -250,6 +303,7 @@ def _validate_all(
     stage: Stage,
     progress: SynthProgress,
     on_progress: ProgressFn,
+    keeper: Keeper,
 ) -> int:
     """Validate `pending` in batches on a pool of sandboxes; commit decisions in candidate order."""
     workers = config.workers or os.cpu_count() or 1
@@ -290,7 +344,11 @@ def _validate_all(
                 for decision in ready.pop(next_batch):
                     if funnel.validated >= config.max_tasks:
                         break
+                    details = details_row(decision) if config.details else None
+                    decision = compact(keeper.keep(decision))
                     stage.append(TASKS if isinstance(decision, TaskRecord) else REJECTED, [decision])
+                    if details is not None:
+                        stage.append(DETAILS, [details])
                     funnel.add(decision)
                     written += 1
                 on_progress(progress)

@@ -37,7 +37,7 @@ _STR_COLUMNS = (
 TASKS_FILE = "tasks.jsonl"
 """Where a synth output directory keeps its tasks."""
 _LIST_COLUMNS = ("mutators", "entities", "hidden_tests")
-_DIFFICULTY_INTS = ("files_changed", "lines_changed", "hunks", "n_bugs", "n_fail_to_pass")
+_DIFFICULTY_INTS = ("files_changed", "lines_changed", "hunks", "n_bugs", "n_fail_to_pass", "n_selected")
 
 
 def write_tasks(path: str | Path, tasks: Iterable[TaskRecord]) -> int:
@@ -132,6 +132,8 @@ def hf_features() -> Any:
     features.update({name: ds.List(ds.Value("string")) for name in _LIST_COLUMNS})
     difficulty = {name: ds.Value("int32") for name in _DIFFICULTY_INTS}
     difficulty["level"] = ds.Value("string")
+    difficulty["f2p_share"] = ds.Value("float64")
+    difficulty["import_breakage"] = ds.Value("bool")
     features["difficulty"] = difficulty
     features["schema_version"] = ds.Value("int32")
     return ds.Features(features)
