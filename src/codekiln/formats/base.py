@@ -362,3 +362,18 @@ class ChatFormat(ABC):
             ids += piece
             mask += [int(seg.trainable)] * len(piece)
         return ids, mask
+
+
+class OpenThinkBlock:
+    """Reasoning as Qwen3.5's and MiniMax-M2's templates write it: the generation prompt has already
+    opened `<think>\n`, so an assistant turn starts with the reasoning (empty when there is none), then
+    `\n</think>\n\n` and the answer. Mixed in before the format's base class."""
+
+    def render_reasoning(self, reasoning: str | None) -> str:
+        return f"{reasoning or ''}\n</think>\n\n"
+
+    def split_reasoning(self, text: str) -> tuple[str | None, str]:
+        end = text.find("</think>")
+        if end < 0:
+            return None, text
+        return strip_suffix(text[:end], "\n"), strip_prefix(text[end + len("</think>") :], "\n\n")

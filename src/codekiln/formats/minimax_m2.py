@@ -21,10 +21,10 @@ from codekiln.core.errors import FormatError
 from codekiln.formats.base import (
     ChatFormat,
     Message,
+    OpenThinkBlock,
     Tool,
     ToolCall,
     check_tool,
-    strip_prefix,
     strip_suffix,
     tool_functions,
 )
@@ -53,7 +53,7 @@ def _param_open(name: str) -> str:
     return f'<parameter name="({name})">'
 
 
-class MiniMaxM2(ChatFormat):
+class MiniMaxM2(OpenThinkBlock, ChatFormat):
     name = "minimax_m2"
     turns = MINIMAX
     default_system = "You are a helpful assistant."
@@ -76,15 +76,6 @@ class MiniMaxM2(ChatFormat):
 
     def generation_prompt(self, prev_role: str) -> str:
         return self.turns.opening("ai") + "<think>\n"
-
-    def render_reasoning(self, reasoning: str | None) -> str:
-        return f"{reasoning or ''}\n</think>\n\n"
-
-    def split_reasoning(self, text: str) -> tuple[str | None, str]:
-        end = text.find("</think>")
-        if end < 0:
-            return None, text
-        return strip_suffix(text[:end], "\n"), strip_prefix(text[end + len("</think>") :], "\n\n")
 
     def render_calls(self, calls: list[ToolCall]) -> str:
         def params(args: dict[str, Any]) -> str:

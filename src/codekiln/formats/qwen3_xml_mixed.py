@@ -10,12 +10,12 @@ which is the whole of an agent episode, and drops it before (re-tokenizing histo
 
 from __future__ import annotations
 
-from codekiln.formats.base import Message, Tool, strip_prefix, strip_suffix, tool_functions
+from codekiln.formats.base import Message, OpenThinkBlock, Tool, tool_functions
 from codekiln.formats.codec_json import dumps
 from codekiln.formats.qwen3_coder import INSTRUCTIONS, Qwen3Coder
 
 
-class Qwen3XmlMixed(Qwen3Coder):
+class Qwen3XmlMixed(OpenThinkBlock, Qwen3Coder):
     name = "qwen3_xml_mixed"
     default_system = ""
     supports_reasoning = True
@@ -33,15 +33,6 @@ class Qwen3XmlMixed(Qwen3Coder):
 
     def generation_prompt(self, prev_role: str) -> str:
         return self.turns.opening("assistant") + "<think>\n"
-
-    def render_reasoning(self, reasoning: str | None) -> str:
-        return f"{reasoning or ''}\n</think>\n\n"
-
-    def split_reasoning(self, text: str) -> tuple[str | None, str]:
-        end = text.find("</think>")
-        if end < 0:
-            return None, text
-        return strip_suffix(text[:end], "\n"), strip_prefix(text[end + len("</think>") :], "\n\n")
 
     def render_tool_results(self, messages: list[Message]) -> str:
         blocks = "".join(
