@@ -10,7 +10,7 @@ sub-package is one kind of code, and import-linter contracts in pyproject.toml k
                      function), testexec, coverage_map, chunks, gold
     in_sandbox/      scripts copied into sandboxes by path: warm_runner, codekiln_swap, cover_runner
                      (import nothing from codekiln; the pytest internals they patch are listed in
-                     `warm_runner.PYTEST_PATCHES`)
+                     `in_sandbox/pytest_patches.PYTEST_PATCHES`)
     records.py       `TaskRecord` (SWE-bench-compatible) and `RejectedCandidate`: what the stage hands on
     export/          loading tasks (`load_tasks`, `valid_tasks`); JSONL, Hugging Face parquet, SWE-bench
                      rows (with a git repository of the tasks' buggy commits), Harbor task folders

@@ -8,11 +8,13 @@ environment. The host sides are `codekiln.tasks.validation.testexec` and `covera
 - `codekiln_swap.py`: swaps changed functions' code into live objects (used by the warm runner).
 - `cover_runner.py`: the coverage map's run: which test executes which lines.
 
-The pytest internals they patch are listed, with why, in `warm_runner.PYTEST_PATCHES`.
+The pytest internals they patch are listed, with why, in `pytest_patches.PYTEST_PATCHES` (re-exported by `warm_runner`).
 """
 
 from pathlib import Path
 
 FOLDER = Path(__file__).parent
-SCRIPTS = tuple(FOLDER / name for name in ("warm_runner.py", "codekiln_swap.py", "cover_runner.py"))
+SCRIPTS = tuple(
+    FOLDER / name for name in ("warm_runner.py", "codekiln_swap.py", "cover_runner.py", "pytest_patches.py")
+)
 """What `testexec.install_runners` copies into a sandbox, side by side."""

@@ -1,0 +1,95 @@
+"""The pytest internals the warm runner replaces, each listed with why (`PYTEST_PATCHES`), and the
+replacements: a quiet terminal reporter for children and test modules' rewritten code kept in memory.
+Runs inside the sandbox beside `warm_runner.py`; imports only the standard library and pytest."""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+PYTEST_PATCHES = {
+    "_pytest.assertion.rewrite._read_pyc": "a re-collection in a child reuses a test module's "
+    "assertion-rewritten code kept in memory by content, instead of reading its pyc again "
+    "(`cache_rewritten_tests`)",
+    "_pytest.assertion.rewrite._rewrite_test": "keeps the code pytest rewrites, for the same cache",
+    "_pytest.reports._format_failed_longrepr": "a failure's text is the last frames of its native "
+    "traceback, made for the first MAX_TEXTS failures only (`_native_tail`): formatting every frame "
+    "of a deep recursion cost more than running the tests",
+    "terminalreporter.pytest_runtest_logstart": "children write to /dev/null: the terminal reporter's "
+    "per-test hooks only format output nobody reads (`quiet_terminal`)",
+    "terminalreporter.pytest_runtest_logreport": "as above: a progress character per report",
+    "terminalreporter.pytest_runtest_logfinish": "as above",
+}
+"""Every pytest internal the in-sandbox scripts replace, and why: `module.attribute` for module
+attributes (replaced through `patch_internal`), `terminalreporter.HOOK` for the terminal reporter's
+hook implementations. They are pytest's private names and can change in any release: a module
+attribute that is missing is left alone (its speed-up is lost, results are not changed)."""
+
+
+def patch_internal(module: Any, attr: str, new: Any) -> None:
+    """Replace `module.attr` with `new`; only for targets listed in PYTEST_PATCHES."""
+    name = f"{module.__name__}.{attr}"
+    if name not in PYTEST_PATCHES:
+        raise KeyError(f"{name} is not in PYTEST_PATCHES: list it there, with why it is patched")
+    setattr(module, attr, new)
+
+
+def _nothing(*args: Any) -> None:
+    return None
+
+
+def quiet_terminal(config: Any) -> None:
+    """Children write to /dev/null: the terminal reporter's per-test hooks (a progress character, a
+    `pytest_report_teststatus` call per report) would only format output nobody reads, ~15% of a
+    job's CPU on a fast suite. Its other hooks, and every other plugin's, stay as they are."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    for name in [k.split(".", 1)[1] for k in PYTEST_PATCHES if k.startswith("terminalreporter.")]:
+        for impl in getattr(config.hook, name).get_hookimpls():
+            if impl.plugin is reporter:
+                impl.function = _nothing
+
+
+def cache_rewritten_tests() -> None:
+    """Keep each test module's assertion-rewritten code in memory with the source it came from: a
+    child that re-imports the repository collects every test file again, and would otherwise read,
+    hash and unmarshal each one's rewritten byte-code from disk (~1/8 of a re-collection). A file
+    whose bytes differ from the kept source is read or rewritten by pytest as usual."""
+    try:
+        from _pytest.assertion import rewrite
+    except ImportError:
+        return
+    read, rewrite_test = getattr(rewrite, "_read_pyc", None), getattr(rewrite, "_rewrite_test", None)
+    if read is None or rewrite_test is None:
+        return
+    codes: dict[str, tuple[bytes, types.CodeType]] = {}
+
+    def source_of(path: Any) -> bytes | None:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except (OSError, TypeError, ValueError):
+            return None
+
+    def cached_read(source: Any, pyc: Any, *args: Any, **kwargs: Any) -> Any:
+        data, kept = source_of(source), codes.get(str(source))
+        if data is not None and kept is not None and kept[0] == data:
+            return kept[1]
+        code = read(source, pyc, *args, **kwargs)
+        if data is not None and isinstance(code, types.CodeType):
+            codes[str(source)] = (data, code)
+        return code
+
+    def cached_rewrite(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        data = source_of(fn)
+        result = rewrite_test(fn, *args, **kwargs)
+        if data is not None and isinstance(result, tuple) and isinstance(result[-1], types.CodeType):
+            codes[str(fn)] = (data, result[-1])
+        return result
+
+    patch_internal(rewrite, "_read_pyc", cached_read)
+    patch_internal(rewrite, "_rewrite_test", cached_rewrite)
+
+
+__all__ = ["PYTEST_PATCHES", "cache_rewritten_tests", "patch_internal", "quiet_terminal"]
