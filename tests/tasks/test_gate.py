@@ -4,41 +4,24 @@ agents face resolves with an empty patch, and the gate must still reject it.
 
 - A bug in a test file: the engine ran the tests with it, but the grader puts test files back, so the
   empty patch's graded tree is not the engine's buggy tree; the gate grades that empty patch for real.
-- A test that checks the code only outside the grader (it reads the guard's environment): the engine
+- A test that checks the code only outside the grader (it reads how pytest was started): the engine
   sees it fail with the bug, the grader sees it pass. No fact checked in memory shows it; the audit
   (a batch of one is always audited) catches it, and from then on the gate grades every task.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from synth_support import toolz_env, toolz_parts
+from synth_support import APART_TEST, planted_env, toolz_env, toolz_parts
 
 from codekiln.core.diffs import diff_hash, make_diff
-from codekiln.envs import EnvRecord, build_env
+from codekiln.envs import EnvRecord
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
-from codekiln.tasks.validation.gate import _audit_order, empty_tree_is_buggy
+from codekiln.tasks.validation.gate import audit_order, empty_tree_is_buggy
 from codekiln.tasks.validation.validate import ValidateConfig, Validator, validate_candidates
-
-APART = "toolz/tests/test_zz_graded_apart.py"
-APART_TEST = f"{APART}::test_frequencies_outside_the_grader"
-# Planted by these tests: it checks toolz.frequencies only when it is not run by the grader (whose
-# guard sets CODEKILN_GUARD), as a test that depends on how it is started would.
-APART_SOURCE = '''"""Planted by codekiln's tests: checks toolz.frequencies only outside the grader."""
-import os
-
-from toolz import frequencies
-
-
-def test_frequencies_outside_the_grader():
-    if os.environ.get("CODEKILN_GUARD"):
-        return
-    assert frequencies(["zz-planted"]) == {"zz-planted": 1}
-'''
 
 
 def _candidate(env: EnvRecord, rel: str, entity: str, old: str, new: str) -> Candidate:
@@ -75,8 +58,8 @@ def test_a_bug_in_a_test_file_is_graded_for_real_and_rejected() -> None:
         assert not empty_tree_is_buggy(fast[0], files, Path(env.snapshot_path))
         # a batch where another task is the audited one: the tree check alone must catch it
         variants = [_remove_bug(env, f"return filter(predicate, seq)  # {i}") for i in range(64)]
-        other = min(variants, key=lambda c: _audit_order(c.id))
-        assert _audit_order(other.id) < _audit_order(in_test.id)
+        other = min(variants, key=lambda c: audit_order(c.id))
+        assert audit_order(other.id) < audit_order(in_test.id)
         decisions = v.validate([other, in_test])
     assert isinstance(decisions[0], TaskRecord), decisions[0]
     assert decisions[0].validation is not None
@@ -85,30 +68,22 @@ def test_a_bug_in_a_test_file_is_graded_for_real_and_rejected() -> None:
     assert isinstance(rejected, RejectedCandidate) and rejected.reason == RejectReason.empty_resolved
 
 
-def _apart_env(toolz_src: Path, tmp_root: Path) -> EnvRecord:
-    src = tmp_root / "toolz-graded-apart"
-    shutil.copytree(toolz_src, src, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
-    (src / APART).write_text(APART_SOURCE)
-    env = build_env(str(src))
-    assert env.baseline.get(APART_TEST) == "passed", env.baseline.get(APART_TEST)
-    return env
-
-
 @pytest.mark.root  # validation and grading in bwrap sandboxes
 def test_the_audit_catches_a_test_the_grader_runs_differently(
     toolz_src: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    env = _apart_env(toolz_src, tmp_path_factory.mktemp("apart"))
+    env = planted_env(toolz_src, tmp_path_factory.mktemp("planted"))
+    assert env.baseline.get(APART_TEST) == "passed"
     cmap, entities, _ = toolz_parts(env)
     bug = _candidate(
         env,
         "toolz/itertoolz.py",
-        "toolz/itertoolz.py::frequencies",
-        "return dict(d)",
-        'return {} if "zz-planted" in d else dict(d)',
+        "toolz/itertoolz.py::count",
+        "return len(seq)\n    return sum(",
+        'return 0 if seq == ["zz-planted"] else len(seq)\n    return sum(',
     )
     fast = validate_candidates(env, cmap, entities, [bug], ValidateConfig(gate="fast"))
-    assert isinstance(fast[0], TaskRecord) and fast[0].FAIL_TO_PASS == [APART_TEST], fast[0]
+    assert isinstance(fast[0], TaskRecord) and fast[0].FAIL_TO_PASS == [APART_TEST], repr(fast[0])[:600]
     with Validator(env, cmap, entities) as v:
         # every fact the shortcut checks in memory holds: only a real grade tells them apart
         assert empty_tree_is_buggy(fast[0], v.buggy_files(bug), Path(env.snapshot_path))
@@ -118,18 +93,3 @@ def test_the_audit_catches_a_test_the_grader_runs_differently(
     assert isinstance(first[0], RejectedCandidate) and first[0].reason == RejectReason.empty_resolved
     assert isinstance(later[0], TaskRecord) and later[0].validation is not None
     assert later[0].validation.detail.startswith("grader: gold resolved in "), later[0].validation.detail
-
-
-@pytest.mark.root  # validation and grading in bwrap sandboxes
-def test_tasks_outside_the_audit_stand_on_the_shared_run() -> None:
-    env = toolz_env()
-    cmap, entities, candidates = toolz_parts(env)
-    with Validator(env, cmap, entities) as v:
-        decisions = v.validate(candidates[:6])
-        shared = dict(v.gold_cache.graded)
-    tasks = [d for d in decisions if isinstance(d, TaskRecord)]
-    assert len(tasks) >= 2
-    details = [t.validation.detail for t in tasks if t.validation]
-    assert sum(d.startswith("grader: gold resolved in ") for d in details) == 1, details  # the audit
-    assert sum("shared run" in d and "engine runs on the same tree" in d for d in details) == len(tasks) - 1
-    assert all(shared.get(t) == "passed" for task in tasks for t in task.tests)

@@ -109,7 +109,7 @@ def empty_tree_is_buggy(task: TaskRecord, buggy: Mapping[str, str], snapshot_dir
     )
 
 
-def _audit_order(candidate_id: str) -> str:
+def audit_order(candidate_id: str) -> str:
     return hashlib.sha256(candidate_id.encode()).hexdigest()
 
 
@@ -187,7 +187,7 @@ class GraderGate:
         rejection = graded_verdict(gold, empty)
         if rejection is None:
             assert empty is not None
-            how_gold = "in the shared run of its tree" if gold_ok else f"in {gold.duration_s:.1f} s"
+            how_gold = "by the shared run on its tree" if gold_ok else f"in {gold.duration_s:.1f} s"
             how_empty = (
                 f"(FAIL_TO_PASS failed in all {self.reruns} engine runs on the same tree)" if empty_ok else ""
             )
@@ -202,7 +202,7 @@ class GraderGate:
         if not self.exact and pending:
             self.shared_run(pending)
             count = max(1, math.ceil(self.audit * len(pending)))
-            order = sorted(range(len(pending)), key=lambda i: _audit_order(pending[i].candidate_id))
+            order = sorted(range(len(pending)), key=lambda i: audit_order(pending[i].candidate_id))
             for i in order[:count]:
                 p = pending[i]
                 would_pass = all(self.shortcut(p))
