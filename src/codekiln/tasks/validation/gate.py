@@ -1,7 +1,7 @@
 """The grader gate of a batch: every task's gold and empty patch confirmed by the grader agents face,
 with one shared grader run per batch and a sampled audit instead of two grader runs per task.
 
-    gate = GraderGate(env, sandbox, backend, audit=0.02, reruns=3, cache=gold_cache)
+    gate = GraderGate(env, backend, audit=0.02, reruns=3, cache=gold_cache)   # grades in its own sandbox
     rejections = gate.run(pending)      # per task, in order: a Rejection, or None (the task stands)
 
 Grading every task's gold and empty patch with `grading.grade_patch` costs two guarded pytest processes
@@ -119,7 +119,6 @@ class GraderGate:
     def __init__(
         self,
         env: EnvRecord,
-        sandbox: Sandbox,
         backend: str,
         *,
         audit: float,
@@ -127,12 +126,25 @@ class GraderGate:
         cache: GoldCache,
         policy: GradePolicy | None = None,
     ) -> None:
-        self.env, self.sandbox, self.backend = env, sandbox, backend
+        self.env, self.backend = env, backend
+        self._sandbox: Sandbox | None = None
         self.audit, self.reruns, self.cache = audit, reruns, cache
         self.policy = policy or GradePolicy()
         self.snapshot = Path(env.snapshot_path)
         self.exact = audit >= 1.0
         """Every task graded for real: `audit=1`, or an audit found the shortcut wrong here."""
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The gate's own sandbox (each grade resets it), so the engine's warm session stays up."""
+        if self._sandbox is None:
+            self._sandbox = self.env.open_sandbox(self.backend)
+        return self._sandbox
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
 
     def _grade(self, task: TaskRecord, patch: str) -> GradeResult:
         return grade_patch(task, self.env, patch, backend=self.backend, sandbox=self.sandbox)

@@ -168,7 +168,6 @@ class Validator:
         self.gold_cache = GoldCache() if gold_cache is None else gold_cache
         self.gate = GraderGate(
             env,
-            self.sandbox,
             backend,
             audit=self.config.audit,
             reruns=self.config.reruns,
@@ -181,6 +180,7 @@ class Validator:
     def close(self) -> None:
         self.warm.stop()
         self.sandbox.close()
+        self.gate.close()
 
     def __enter__(self) -> Validator:
         return self
@@ -297,7 +297,7 @@ class Validator:
     def _run(self, jobs: list[Job]) -> dict[str, JobResult]:
         if self.config.engine == "fresh":
             return self.fresh.run(jobs)
-        if self.dirty:  # a crashed runner or the grader left changes behind; caches survive otherwise
+        if self.dirty:  # a crashed runner left changes behind; caches survive otherwise
             self.warm.stop()
             self.sandbox.reset()
         results = self.warm.run(jobs)
@@ -350,10 +350,6 @@ class Validator:
             for cid, d in decided.items()
             if isinstance(d, TaskRecord) and d.validation is not None
         ]
-        if not pending:
-            return
-        self.warm.stop()  # the grader resets the sandbox: the serving session must not run meanwhile
-        self.dirty = True
         for p, rejection in zip(pending, self.gate.run(pending), strict=True):
             if rejection is not None:
                 decided[p.candidate_id] = self.rejected(plans[p.candidate_id][0], rejection, p.validation)
