@@ -92,7 +92,11 @@ def synth(
     ),
     gate: str = typer.Option(
         "grader",
-        help="grader: grade gold and empty patches with the real grader (default); fast: in-memory check",
+        help="grader: gold and empty patches confirmed by the real grader, per batch with an audit "
+        "(default); fast: in-memory check",
+    ),
+    audit: float = typer.Option(
+        0.02, help="grader gate: share of each batch's tasks graded for real as an audit (1: every task)"
     ),
     batch_size: int = typer.Option(
         32, help="candidates per batch (the unit of work per worker, and of what is written at once)"
@@ -118,12 +122,12 @@ def synth(
     """Synthesize and validate bug-fixing tasks from a real repository (resumable)."""
     try:
         validation = ValidateConfig.model_validate(
-            {"engine": engine, "gate": gate, "visible_tests": visible_tests}
+            {"engine": engine, "gate": gate, "audit": audit, "visible_tests": visible_tests}
         )
     except ValidationError as err:
         raise ConfigError(
-            f"bad --engine or --gate: {err.errors()[0]['msg']}",
-            hint="--engine warm|fresh, --gate fast|grader",
+            f"bad --engine, --gate or --audit: {err.errors()[0]['msg']}",
+            hint="--engine warm|fresh, --gate fast|grader, --audit in (0, 1]",
         ) from err
     quality = task_filter(allow_import_breakage, max_f2p_share, balance)
     config = SynthConfig(
