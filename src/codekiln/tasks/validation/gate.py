@@ -30,8 +30,9 @@ bug swapped in, without the grader's guard (its start-up, plugins by name, canar
 a test could fail there and pass under the grader. Neither can be ruled out in memory. So in every
 batch a sample of the tasks (`audit` of them, at least one, picked by a hash of their ids) gets both
 real grades as before. When a real grade disagrees with what the shortcut would have decided, the
-shortcut is wrong on this environment: that batch and every later one of this gate are graded task
-by task (`exact`). `audit=1` grades every task for real.
+shortcut is wrong on this environment: the rest of that batch and every later batch (of every
+validator sharing the `GoldCache`) are graded task by task (`exact`). `audit=1` grades every task
+for real.
 """
 
 from __future__ import annotations
@@ -131,8 +132,12 @@ class GraderGate:
         self.audit, self.reruns, self.cache = audit, reruns, cache
         self.policy = policy or GradePolicy()
         self.snapshot = Path(env.snapshot_path)
-        self.exact = audit >= 1.0
-        """Every task graded for real: `audit=1`, or an audit found the shortcut wrong here."""
+
+    @property
+    def exact(self) -> bool:
+        """Every task graded for real: `audit=1`, or an audit (of any validator sharing the cache)
+        found the shortcut wrong on this environment."""
+        return self.audit >= 1.0 or self.cache.audit_failed
 
     @property
     def sandbox(self) -> Sandbox:
@@ -227,7 +232,7 @@ class GraderGate:
                         out[i],
                         self.env.name,
                     )
-                    self.exact = True
+                    self.cache.audit_failed = True
         return [
             out[i] if i in out else self.exact_verdict(p) if self.exact else self.shortcut_verdict(p)
             for i, p in enumerate(pending)

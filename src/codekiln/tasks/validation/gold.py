@@ -36,6 +36,8 @@ class GoldCache:
     reruns: dict[str, JobResult] = field(default_factory=dict)
     graded: dict[str, str] = field(default_factory=dict)
     """Each test's status in the grader's own run on the snapshot (`gate.GraderGate.shared_run`)."""
+    audit_failed: bool = False
+    """An audit found the grader gate's shortcut wrong here: every validator grades every task."""
 
     def keep(self, key: str, tests: list[str], result: JobResult) -> None:
         """Keep a clean gold job's result: a selection's own run, or (key UNION) its tests' reruns."""
