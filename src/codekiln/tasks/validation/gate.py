@@ -26,8 +26,8 @@ every FAIL_TO_PASS test fail in each of its `reruns` runs, with no error or time
 
 What the facts do not cover, and the audit. The shared run runs a task's tests beside others (a test
 could pass there and fail alone); the engine ran the buggy side in forks of a warm session with the
-bug swapped in, without the grader's guard (its start-up, plugins by name, canaries, environment), so
-a test could fail there and pass under the grader. Neither can be ruled out in memory. So in every
+bug swapped in, in its own test order, without the grader's guard (its start-up, plugins by name,
+canaries, environment), so a test could fail there and pass under the grader. Neither can be ruled out in memory. So in every
 batch a sample of the tasks (`audit` of them, at least one, picked by a hash of their ids) gets both
 real grades as before. When a real grade disagrees with what the shortcut would have decided, the
 shortcut is wrong on this environment: the rest of that batch and every later batch (of every
