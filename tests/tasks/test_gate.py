@@ -7,6 +7,7 @@ agents face resolves with an empty patch, and the gate must still reject it.
 - A test that checks the code only outside the grader (it reads how pytest was started): the engine
   sees it fail with the bug, the grader sees it pass. No fact checked in memory shows it; the audit
   (a batch of one is always audited) catches it, and from then on the gate grades every task.
+- The in-memory checks themselves, on a snapshot of a few files (no sandbox).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from synth_support import APART_TEST, planted_env, toolz_env, toolz_parts
 
 from codekiln.core.diffs import diff_hash, make_diff
 from codekiln.envs import EnvRecord
+from codekiln.grading import GradePolicy
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
-from codekiln.tasks.validation.gate import audit_order, empty_tree_is_buggy
+from codekiln.tasks.validation.gate import audit_order, empty_tree_is_buggy, gold_patch_problem
 from codekiln.tasks.validation.validate import ValidateConfig, Validator, validate_candidates
 
 
@@ -93,3 +95,41 @@ def test_the_audit_catches_a_test_the_grader_runs_differently(
     assert isinstance(first[0], RejectedCandidate) and first[0].reason == RejectReason.empty_resolved
     assert isinstance(later[0], TaskRecord) and later[0].validation is not None
     assert later[0].validation.detail.startswith("grader: gold resolved in "), later[0].validation.detail
+
+
+def _task(root: Path, rel: str, old: str, new: str) -> tuple[TaskRecord, dict[str, str]]:
+    """A task whose bug replaces `old` by `new` in `rel` of the snapshot at `root`, and the bug's files."""
+    text = (root / rel).read_text()
+    buggy = text.replace(old, new, 1)
+    task = TaskRecord(
+        instance_id="pkg.hand_made",
+        repo="pkg",
+        base_commit="0" * 16,
+        patch=make_diff(rel, buggy, text),
+        bug_patch=make_diff(rel, text, buggy),
+        FAIL_TO_PASS=["tests/test_mod.py::test_frame"],
+    )
+    return task, {rel: buggy}
+
+
+def test_the_in_memory_checks_see_what_the_grader_would_see(tmp_path: Path) -> None:
+    """The facts the shortcuts stand on, on a snapshot of a few files: the gold patch is judged like the
+    grader judges it (here it puts a frame walk back, which the static scan flags), and a bug in a test
+    file leaves an empty-patch tree that is not the engine's buggy tree."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text(
+        "import sys\n\n\ndef frame():\n    return sys._getframe(1)\n\n\ndef answer():\n    return 42\n"
+    )
+    (tmp_path / "tests" / "test_mod.py").write_text(
+        "from pkg.mod import answer\n\n\ndef test_answer():\n    assert answer() == 42\n"
+    )
+    policy = GradePolicy()
+    plain, plain_files = _task(tmp_path, "pkg/mod.py", "return 42", "return 41")
+    assert gold_patch_problem(plain, tmp_path, policy) is None
+    assert empty_tree_is_buggy(plain, plain_files, tmp_path)
+    walk, _ = _task(tmp_path, "pkg/mod.py", "return sys._getframe(1)", "return None")
+    problem = gold_patch_problem(walk, tmp_path, policy)
+    assert problem is not None and "frame-walk" in problem, problem
+    in_test, test_files = _task(tmp_path, "tests/test_mod.py", "== 42", "== 41")
+    assert not empty_tree_is_buggy(in_test, test_files, tmp_path)
