@@ -83,6 +83,22 @@ CASES: dict[str, list[tuple[str, str]]] = {
     "dynamic-code": [
         ("exec(code)", "execute(code)"),
         ("v = eval('1 + 1')", "v = obj.eval('1 + 1')"),
+        ("import runpy\nrunpy.run_path('pkg/_tables.txt')", "import runpy as r\nx = r.__name__"),
+        ("import timeit\ntimeit.Timer('pass', setup=text).timeit(1)", "import time\nt = time.perf_counter()"),
+        ("import ctypes\nctypes.pythonapi.PyRun_SimpleString(text)", "import struct\nstruct.pack('i', 1)"),
+        ("import pickle\nobj = pickle.loads(blob)", "import pickle\nblob = pickle.dumps(obj)"),
+        ("from importlib.machinery import SourceFileLoader\nSourceFileLoader('m', 'd.txt')", "import importlib"),
+    ],
+    "dynamic-attribute": [
+        ("import sys\ngetattr(sys, 'set' + 'trace')(f)", "v = getattr(obj, 'value', None)"),
+        ("def g(o, *parts):\n    return getattr(o, ''.join(parts))", "setattr(obj, 'x', 1)"),
+        ("v = getattr(obj, name)", "v = hasattr(obj, '__len__')"),
+        ("import operator\nf = operator.attrgetter(name)", "import operator\nf = operator.attrgetter('a.b')"),
+    ],
+    "code-rewrite": [
+        ("import os\nf.__code__ = f.__code__.replace(co_filename=os.__file__)", "c = f.__code__"),
+        ("Plugin.__module__ = 'os'", "m = Plugin.__module__"),
+        ("setattr(f, '__code__', other)", "s = text.replace('a', 'b')"),
     ],
 }
 
