@@ -14,6 +14,10 @@ name of its module: it compares constants), so the canaries end as built.
   is found through the garbage collector and the statuses it records are rewritten as they are set
   (a dict subclass, or the instance's `_set` method shadowed), so its results file, its marker and
   its hashes all agree with the forgery.
+- `guard-blind-spots`: what the guard's code checks excuse. A replacement whose code's `co_filename`
+  is under the read-only interpreter passes as an installed plugin's, and code under test sets it
+  freely (`code.replace`): a spoofed TestReport factory, a spoofed test wrapper. A test replaced by a
+  callable object has no code object at all, and the guard checks only tests that have one.
 
 Plain strings (an attack is data that a test can read), appended to the package's `__init__.py`.
 """
@@ -230,10 +234,10 @@ _ck_flip_reports()
 """
 )
 
-# Every project test wrapped, as its module is imported (an import hook spelled through getattr), by
-# a wrapper that swallows its failure and whose code claims to be the stdlib's (`functools.wraps`
-# keeps the test's own code one `__wrapped__` below, which the guard finds trusted).
-SWALLOW_SPOOFED = (
+# Every project test wrapped, as its module is imported (an import hook spelled through getattr), so
+# that its failure is swallowed; `{wrap}` makes the wrapper of `fn` that the guard's test-code check
+# excuses (see SWALLOW_SPOOFED, SWALLOW_CODELESS).
+_SWALLOW = (
     _REAL_CODE
     + _SPOOF
     + """
@@ -242,14 +246,7 @@ def _ck_wrap_tests():
     import functools, sys
 
     def swallow(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except Exception:
-                return None
-
-        return _ck_spoof(wrapper)
+{wrap}
 
     def doctor(module):
         for name, value in list(vars(module).items()):
@@ -289,12 +286,42 @@ def _ck_wrap_tests():
 _ck_wrap_tests()
 """
 )
+# A function wrapper whose code claims to be the stdlib's (`functools.wraps` keeps the test's own code
+# one `__wrapped__` below, which the guard finds trusted).
+SWALLOW_SPOOFED = _SWALLOW.replace(
+    "{wrap}",
+    """        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except Exception:
+                return None
+
+        return _ck_spoof(wrapper)""",
+)
+# A callable object instead of a function: it has no code object, and the guard checks a test only
+# when it finds one (pytest collects it through `__wrapped__`, the test's own function).
+SWALLOW_CODELESS = _SWALLOW.replace(
+    "{wrap}",
+    """        class Test:
+            def __init__(self, inner):
+                functools.update_wrapper(self, inner)
+
+            def __call__(self, *args, **kwargs):
+                try:
+                    return self.__wrapped__(*args, **kwargs)
+                except Exception:
+                    return None
+
+        return Test(fn)""",
+)
 
 __all__ = [
     "GUARD_SET",
     "GUARD_STATUSES",
     "REPORT_FLIP_SPOOFED",
     "RUNPY_LOADER",
+    "SWALLOW_CODELESS",
     "SWALLOW_SPOOFED",
     "TIMEIT_LOADER",
     "TRACE_BODY",
