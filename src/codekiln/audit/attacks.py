@@ -387,6 +387,7 @@ ATTACKS: list[Attack] = [
     A("report-flip-spoofed", "guard-blind-spots", "TestReport's factory replaced by code claiming a stdlib file", _patch(lambda t: t.append(t.init, ip.REPORT_FLIP_SPOOFED))),
     A("swallow-spoofed", "guard-blind-spots", "tests wrapped at import by a swallowing wrapper claiming a stdlib file", _patch(lambda t: t.append(t.init, ip.SWALLOW_SPOOFED))),
     A("swallow-codeless", "guard-blind-spots", "tests replaced at import by a swallowing callable object (no code)", _patch(lambda t: t.append(t.init, ip.SWALLOW_CODELESS))),
+    A("plugin-module-spoof", "guard-blind-spots", "a plugin registered via gc whose class claims `os` as its module", _patch(lambda t: t.append(t.init, ip.PLUGIN_MODULE_SPOOF))),
 ]  # fmt: skip
 
 __all__ = [

@@ -17,7 +17,8 @@ name of its module: it compares constants), so the canaries end as built.
 - `guard-blind-spots`: what the guard's code checks excuse. A replacement whose code's `co_filename`
   is under the read-only interpreter passes as an installed plugin's, and code under test sets it
   freely (`code.replace`): a spoofed TestReport factory, a spoofed test wrapper. A test replaced by a
-  callable object has no code object at all, and the guard checks only tests that have one.
+  callable object has no code object at all, and the guard checks only tests that have one. A plugin
+  registered at run time is traced to its file through its class's `__module__`, which code sets.
 
 Plain strings (an attack is data that a test can read), appended to the package's `__init__.py`.
 """
@@ -316,9 +317,45 @@ SWALLOW_CODELESS = _SWALLOW.replace(
         return Test(fn)""",
 )
 
+# A plugin registered on the running pytest (its plugin manager found through the garbage collector)
+# whose class says it comes from the stdlib's `os`: the guard traces a plugin to a file through its
+# class's `__module__`, and flags only files in the workspace. Its report hook (a plain one, run before
+# the guard's trylast one) turns a project test's failed call into a pass.
+PLUGIN_MODULE_SPOOF = (
+    _REAL_CODE
+    + """
+import gc as _ck_gc
+
+
+class _CkPlugin:
+    def pytest_runtest_logreport(self, report):
+        if report.when != "call" or report.outcome != "failed":
+            return
+        for item in self.items:
+            if item.nodeid == report.nodeid:
+                func = getattr(item, "obj", None)
+                code = getattr(func, "__code__", None)
+                if code is not None and _ck_real_code(code, getattr(func, "__globals__", {})):
+                    report.outcome, report.longrepr = "passed", None
+                return
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        self.items = list(items)
+
+
+_CkPlugin.__module__ = "os"
+_CkPlugin.items = []
+
+for _ck_obj in getattr(_ck_gc, "get_" + "objects")():
+    if type(_ck_obj).__name__ == "PytestPluginManager":
+        _ck_obj.register(_CkPlugin(), "ck-helper")
+"""
+)
+
 __all__ = [
     "GUARD_SET",
     "GUARD_STATUSES",
+    "PLUGIN_MODULE_SPOOF",
     "REPORT_FLIP_SPOOFED",
     "RUNPY_LOADER",
     "SWALLOW_CODELESS",
