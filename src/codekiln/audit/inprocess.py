@@ -1,9 +1,11 @@
 """Payloads of the in-process classes found by red-teaming the hardened grader (issue 14, second round).
 
-Both run inside the test process, as code under test may, and neither replaces a test's code nor any
-function of pytest, pluggy or the builtins, so the guard's code and machinery checks see nothing; both
-tell the grader's canaries apart from the project's tests (a canary takes no argument and reads no
-name of its module: it compares constants), so the canaries end as built.
+All run inside the test process, as code under test may. The first two replace neither a test's code
+nor any function of pytest, pluggy or the builtins, so the guard's code and machinery checks see
+nothing; the third replaces what those checks excuse. All tell the grader's canaries apart from the
+project's tests (a canary takes no argument and reads no name of its module: it compares constants),
+so the canaries end as built. Each was scored resolved on real toolz and markupsafe tasks (see
+tests/audit/test_redteam.py, OPEN).
 
 - `trace-flip`: a trace function (`sys.settrace`, spelled through `getattr` so the static scan does
   not see it, or hidden in a data file run by `runpy` / `timeit`) turns every failed rewritten
@@ -36,7 +38,7 @@ def _ck_real_code(code, glb):
     return code.co_argcount > 0 or any(n in glb and not n.startswith("@") for n in code.co_names)
 """
 
-# The trace function. `_ck_getattr(obj, name)` reads an attribute whose name the scan cannot fold.
+# The trace function. `_ck_getattr(obj, *parts)` reads an attribute whose name the scan does not fold.
 TRACE_BODY = (
     _REAL_CODE
     + """
