@@ -113,11 +113,20 @@ def find_spans(path: str, text: str) -> list[Span]:
     return sorted(out, key=lambda s: (s.start, s.end, s.kind))
 
 
+@dataclass(frozen=True)
+class Corruption:
+    """A corrupted problem, the mutator that corrupted it and its edits (in the clean file's offsets)."""
+
+    problem: Problem
+    mutator: str
+    edits: list[Edit]
+
+
 def corrupt(
     problem: Problem, src: SourceFile, mutators: list[Mutator], rng: random.Random
-) -> tuple[Problem, str] | None:
-    """`problem` with one mutator applied inside its window (outside the middle), and the mutator's name;
-    None when no mutator changes anything there. `src` is the parsed clean file."""
+) -> Corruption | None:
+    """`problem` with one mutator applied inside its window (outside the middle); None when no mutator
+    changes anything there. `src` is the parsed clean file."""
     start, end = len(problem.clean_prefix), len(problem.clean_prefix) + len(problem.middle)
     w_start, w_end = problem.window_span()
     w_end += len(problem.middle) - len(problem.marker_text())  # the window in the clean file's offsets
@@ -134,26 +143,29 @@ def corrupt(
             continue
         if not edits or not all(e.end <= start or e.start >= end for e in edits):
             continue
-        shown = _corrupted(problem, edits, start, end)
-        if shown is None:
-            continue
         try:
+            shown = with_edits(problem, edits)
             shown.check()
         except FormatError:
             continue
-        return shown, mutator.name
+        return Corruption(shown, mutator.name, sorted(edits, key=lambda e: e.start))
     return None
 
 
-def _corrupted(problem: Problem, edits: list[Edit], start: int, end: int) -> Problem | None:
+def with_edits(problem: Problem, edits: list[Edit]) -> Problem:
+    """`problem` shown with `edits` (clean-file offsets, outside the middle) applied to its prefix and
+    suffix. Raises FormatError when an edit overlaps the middle or another edit, or changes nothing."""
+    start, end = len(problem.clean_prefix), len(problem.clean_prefix) + len(problem.middle)
+    if not all(e.end <= start or e.start >= end for e in edits):
+        raise FormatError("a corruption edit overlaps the middle")
     try:
         before = apply_edits(problem.clean_prefix, [e for e in edits if e.end <= start])
         after_edits = [Edit(e.start - end, e.end - end, e.text) for e in edits if e.start >= end]
         after = apply_edits(problem.clean_suffix, after_edits)
-    except ValueError:
-        return None
+    except ValueError as err:
+        raise FormatError(f"the corruption edits do not apply: {err}") from err
     if before == problem.clean_prefix and after == problem.clean_suffix:
-        return None
+        raise FormatError("the corruption edits change nothing")
     return Problem(
         before, problem.middle, after, problem.clean_prefix, problem.clean_suffix,
         problem.language, problem.window,
