@@ -145,7 +145,10 @@ def sample_id(repo: str, path: str, span: Span, mutator: str | None) -> str:
 def sft_row(sample: SriSample, format_name: str, tokenizer: Tokenizer | None) -> SftRow:
     """The sample as one chat training row: the gold SRI answer is the assistant turn."""
     fmt = get_format(format_name)
-    messages = [*sri_messages(sample.view()), {"role": "assistant", "content": sample.problem().gold_answer()}]
+    messages = [
+        *sri_messages(sample.view()),
+        {"role": "assistant", "content": sample.problem().gold_answer()},
+    ]
     row = SftRow(
         id=f"{sample.id}:{format_name}", episode_id=sample.id, scaffold="sri", format=format_name,
         messages=messages, tools=[], text=fmt.render_prompt(messages, [], add_generation_prompt=False),
@@ -157,9 +160,7 @@ def sft_row(sample: SriSample, format_name: str, tokenizer: Tokenizer | None) ->
     return row
 
 
-def candidates(
-    env: EnvRecord, cmap: CoverageMap, config: MakeConfig, drops: Counter[str]
-) -> list[SriSample]:
+def candidates(env: EnvRecord, cmap: CoverageMap, config: MakeConfig, drops: Counter[str]) -> list[SriSample]:
     """Every covered span of the configured kinds, as uncorrupted samples, in file order."""
     root = Path(env.snapshot_path)
     out: list[SriSample] = []
@@ -248,7 +249,9 @@ def make_samples(
             )
         )  # fmt: skip
         done = set(stage.finished(SAMPLES, key=lambda row: str(row["id"])))
-        rows_done = {str(k) for name in (TRAIN, TEST) for k in stage.finished(name, key=lambda r: r["episode_id"])}
+        rows_done = {
+            str(k) for name in (TRAIN, TEST) for k in stage.finished(name, key=lambda r: r["episode_id"])
+        }
         cmap = coverage_map(env, backend=config.backend)
         drops: Counter[str] = Counter()
         pool = candidates(env, cmap, config, drops)

@@ -89,7 +89,9 @@ def load_samples(path: str | Path, split: str = "test") -> list[SriSample]:
     path = Path(path)
     file = path / SAMPLES if path.is_dir() else path
     if not file.is_file():
-        raise ConfigError(f"no SRI samples at {file}", hint="make them first: codekiln sri make SPEC --out DIR")
+        raise ConfigError(
+            f"no SRI samples at {file}", hint="make them first: codekiln sri make SPEC --out DIR"
+        )
     samples = [SriSample.model_validate(row) for row in iter_jsonl(file)]
     return [s for s in samples if split == "all" or s.split == split]
 
@@ -136,7 +138,7 @@ def answer(model: Any, sample: SriSample, mode: Mode, fim: FimFamily) -> tuple[S
         response = model.chat(sri_messages(view))
         output, latency, tokens = response.text, response.latency_s, response.usage.completion_tokens
         applied = apply_answer(problem.prompt_file(), output)
-        predicted, outcome = applied.text, applied.outcome
+        predicted, outcome = applied.text, str(applied.outcome)
     else:
         if not hasattr(model, "complete"):
             raise ConfigError(
@@ -177,14 +179,19 @@ def summarize(results: Sequence[SriResult]) -> dict[str, Any]:
             "executed": sum(1 for r in rows if r.passed is not None),
             "infra_errors": sum(1 for r in rows if r.infra_error),
             "latency_p50_s": round(statistics.median(r.latency_s for r in rows), 4) if rows else None,
-            "outcomes": {o: sum(1 for r in rows if r.outcome == o) for o in sorted({r.outcome for r in rows})},
+            "outcomes": {
+                o: sum(1 for r in rows if r.outcome == o) for o in sorted({r.outcome for r in rows})
+            },
         }
 
     out: dict[str, Any] = {}
     for mode in sorted({r.mode for r in results}):
         mine = [r for r in results if r.mode == mode]
         kinds = sorted({r.kind for r in mine})
-        out[mode] = {"all": block(mine), "per_kind": {k: block([r for r in mine if r.kind == k]) for k in kinds}}
+        out[mode] = {
+            "all": block(mine),
+            "per_kind": {k: block([r for r in mine if r.kind == k]) for k in kinds},
+        }
     return out
 
 

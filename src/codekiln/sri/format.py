@@ -30,7 +30,18 @@ MARKERS: dict[str, str] = {
     **{lang: f"# {MARKER_TEXT}" for lang in ("python", "ruby", "shell", "perl", "r", "yaml", "toml")},
     **{
         lang: f"/* {MARKER_TEXT} */"
-        for lang in ("c", "cpp", "java", "javascript", "typescript", "go", "rust", "csharp", "kotlin", "swift")
+        for lang in (
+            "c",
+            "cpp",
+            "java",
+            "javascript",
+            "typescript",
+            "go",
+            "rust",
+            "csharp",
+            "kotlin",
+            "swift",
+        )
     },
 }
 """Language -> the cursor marker in its comment form."""

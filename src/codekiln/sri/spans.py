@@ -65,6 +65,13 @@ def _expr_span(src: SourceFile, kind: SpanKind, node: ast.expr) -> Span | None:
     return Span(kind, src.start(node), src.end(node), node.lineno, node.lineno)
 
 
+def _one_line_simple(node: ast.AST, src: SourceFile) -> bool:
+    """A simple statement (no body of its own) on one line, not a docstring."""
+    if not isinstance(node, ast.stmt) or isinstance(node, (*_COMPOUND, ast.FunctionDef, ast.ClassDef)):
+        return False
+    return node.lineno == node.end_lineno and not src.is_docstring(node)
+
+
 def _spans_in(func: ast.FunctionDef | ast.AsyncFunctionDef, src: SourceFile) -> Iterator[Span]:
     body = _body(func.body, src)
     n_lines = (body[-1].end_lineno or 0) - src.first_line(body[0]) + 1 if body else 0
@@ -73,10 +80,8 @@ def _spans_in(func: ast.FunctionDef | ast.AsyncFunctionDef, src: SourceFile) -> 
     for node in ast.walk(func):
         if node is not func and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             continue
-        if isinstance(node, ast.stmt) and not isinstance(node, (*_COMPOUND, ast.FunctionDef, ast.ClassDef)):
-            if node.lineno == node.end_lineno and not src.is_docstring(node):
-                if span := _lines_span(src, "line", [node]):
-                    yield span
+        if _one_line_simple(node, src) and (span := _lines_span(src, "line", [node])):  # type: ignore[list-item]
+            yield span
         if isinstance(node, _COMPOUND):
             for branch in (node.body, getattr(node, "orelse", [])):
                 lines = (branch[-1].end_lineno or 0) - src.first_line(branch[0]) + 1 if branch else 0
@@ -86,9 +91,9 @@ def _spans_in(func: ast.FunctionDef | ast.AsyncFunctionDef, src: SourceFile) -> 
         cond = node.iter if isinstance(node, ast.For | ast.AsyncFor) else cond
         if cond is not None and (span := _expr_span(src, "control_flow", cond)):
             yield span
-        if isinstance(node, ast.Call) and (span := _expr_span(src, "api_call", node)):
-            if span.end - span.start >= 6:
-                yield span
+        call = _expr_span(src, "api_call", node) if isinstance(node, ast.Call) else None
+        if call is not None and call.end - call.start >= 6:
+            yield call
 
 
 def find_spans(path: str, text: str) -> list[Span]:
