@@ -191,10 +191,14 @@ def test_whitespace_match_in_two_places_is_ambiguous() -> None:
 
 
 def test_blocks_apply_in_sequence_and_the_worst_outcome_is_reported() -> None:
-    answer = render_block("        return 1", "        return 3") + render_block("  def g(x):\n      return 2", "  def g(x):\n      return 8")
+    answer = render_block("        return 1", "        return 3") + render_block(
+        "  def g(x):\n      return 2", "  def g(x):\n      return 8"
+    )
     result = apply_answer(TEXT, answer)
     assert result.blocks == ["exact", "whitespace"] and result.outcome == "whitespace"
-    assert result.text == TEXT.replace("return 1", "return 3").replace("g(x):\n    return 2", "g(x):\n    return 8")  # shifted back by 2
+    assert result.text == TEXT.replace("return 1", "return 3").replace(
+        "g(x):\n    return 2", "g(x):\n    return 8"
+    )  # shifted back by 2
     failed = apply_answer(TEXT, answer + render_block("nothing like it", "x"))
     assert (failed.text, failed.outcome, failed.blocks[-1]) == (None, "not_found", "not_found")
     assert "block 3" in failed.message and answer_diff("m.py", TEXT, answer + render_block("zz", "y")) == ""
@@ -287,7 +291,9 @@ def test_scores_of_a_corrupted_problem() -> None:
     text = numbered(30)
     start = text.index("x15 =")
     p = Problem.from_span(text, start, text.index("x16 ="))
-    shown = Problem(p.prefix.replace("x13 = 13", "x13 = 31"), p.middle, p.suffix, p.clean_prefix, p.clean_suffix)
+    shown = Problem(
+        p.prefix.replace("x13 = 13", "x13 = 31"), p.middle, p.suffix, p.clean_prefix, p.clean_suffix
+    )
     gold = score_file(shown, text)
     assert (gold.exact, gold.edit_similarity, gold.repaired) == (True, 1.0, True)
     fim_like = score_file(shown, shown.prefix + shown.middle + shown.suffix)  # the middle right, not repaired
