@@ -4,11 +4,14 @@ answers as diffs, FIM framings, span kinds, corruption and the text scores."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from codekiln.cli.sri import app
 from codekiln.core.errors import ConfigError, FormatError
 from codekiln.core.patches import apply_diff
 from codekiln.sri import (
@@ -300,3 +303,13 @@ def test_scores_of_a_corrupted_problem() -> None:
     assert (fim_like.exact, fim_like.repaired) == (False, False) and 0.9 < fim_like.edit_similarity < 1
     assert score_file(shown, None) == type(gold)(False, 0.0, False)
     assert score_file(p, None).repaired is None
+
+
+def test_cli_refuses_unknown_kinds_targets_and_modes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    made = runner.invoke(app, ["make", "pypi:toolz==1.2.0", "--out", str(tmp_path), "--kinds", "line,loop"])
+    assert made.exit_code != 0 and "unknown span kinds: loop" in str(made.exception)
+    tasks = runner.invoke(app, ["tasks", str(tmp_path), "--out", str(tmp_path / "o"), "--targets", "patch"])
+    assert "bad --targets 'patch'" in str(tasks.exception)
+    evaluated = runner.invoke(app, ["eval", str(tmp_path), "--out", str(tmp_path / "e"), "--modes", "chat"])
+    assert "bad --modes 'chat'" in str(evaluated.exception)

@@ -11,13 +11,17 @@ from typer.testing import CliRunner
 
 from codekiln.cli.sri import app
 from codekiln.core.errors import ConfigError
+from codekiln.core.patches import apply_diff
 from codekiln.core.records import iter_jsonl
-from codekiln.sri import MakeConfig, SriSample, evaluate_samples, make_samples, render_block
+from codekiln.sri import MakeConfig, SriSample, apply_block, evaluate_samples, make_samples, render_block
 from codekiln.sri.data import SAMPLES, TEST, TRAIN
 from codekiln.sri.fim import get_family
+from codekiln.sri.midtrain import buggy_files, diff_blocks, export_task_rows
+from codekiln.testing import recorded_tasks
 from codekiln.training import load_tokenizer
 
 TOOLZ = "pypi:toolz==1.2.0"
+RECORDED = Path(__file__).resolve().parent.parent / "fixtures" / "recorded" / "toolz-1.2.0.tasks.jsonl"
 pytestmark = pytest.mark.root  # the environment, coverage map and test runs use bwrap sandboxes
 
 
@@ -142,3 +146,39 @@ def test_sri_and_fim_through_the_embedded_model(made: tuple[Path, dict[str, obje
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
     assert summary["fim"] == "prefix" and set(summary["modes"]) == {"sri", "fim"}
     assert "sri" in result.output and "fim" in result.output
+
+
+def test_recorded_tasks_as_search_replace_and_diff_rows(
+    made: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    tasks = recorded_tasks(RECORDED)  # three real toolz tasks
+    chosen = tmp_path / "tasks.jsonl"
+    chosen.write_text("".join(t.model_dump_json() + "\n" for t in tasks))
+    cli = CliRunner().invoke(
+        app, ["tasks", str(chosen), "--out", str(tmp_path / "mid"), "--tokenizer", "byte"]
+    )
+    assert cli.exit_code == 0, cli.output
+    report = json.loads((tmp_path / "mid" / "report.json").read_text())
+    assert report == {"tasks": 3, "rows": {"sri": 3, "diff": 3}, "skipped": {}}
+    rows = {r["id"]: r for r in iter_jsonl(tmp_path / "mid" / "rows.jsonl")}
+    tok = load_tokenizer("byte")
+    assert tok is not None
+    for task in tasks:
+        buggy = buggy_files(task)
+        fixed = {**buggy, **apply_diff(buggy, task.patch)}
+        # the blocks, applied with the SRI applier, make exactly the fix
+        for path, blocks in diff_blocks(task.patch).items():
+            text: str | None = buggy[path]
+            for block in blocks:
+                assert text is not None
+                text, outcome = apply_block(text, block)
+                assert outcome == "exact"
+            assert text == fixed[path]
+        sri, diff = rows[f"{task.instance_id}:sri:qwen3_coder"], rows[f"{task.instance_id}:diff:qwen3_coder"]
+        assert diff["messages"][-1]["content"] == task.patch
+        for row in (sri, diff):
+            learned = tok.decode([i for i, m in zip(row["input_ids"], row["loss_mask"], strict=True) if m])
+            assert learned == row["messages"][-1]["content"] + "<|im_end|>"
+            assert all(text.rstrip() in row["messages"][1]["content"] for text in buggy.values())
+    again = export_task_rows(chosen, tmp_path / "mid", targets=("sri", "diff"), tokenizer="byte")
+    assert again == report and len(list(iter_jsonl(tmp_path / "mid" / "rows.jsonl"))) == len(rows)

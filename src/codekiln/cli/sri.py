@@ -2,16 +2,18 @@
 
 codekiln sri make pypi:toolz==1.2.0 --out sri/toolz --per-kind 20 --corrupt 0.5 --tokenizer smollm2
 codekiln sri eval sri/toolz --model embedded -o max_tokens=300 --out sri/toolz/eval   # SRI and FIM, test split
+codekiln sri tasks out/toolz --out midtrain/ --targets sri,diff --tokenizer smollm2    # tasks as PR-style rows
 
 `make` writes samples.jsonl, sft-train.jsonl / sft-test.jsonl (chat rows with loss masks) and report.json
-(see `codekiln.sri.data`); `eval` writes results.jsonl and summary.json (see `codekiln.sri.evaluate`).
+(see `codekiln.sri.data`); `eval` writes results.jsonl and summary.json (see `codekiln.sri.evaluate`);
+`tasks` writes each task's fix as SEARCH/REPLACE and as `git diff` SFT rows (see `codekiln.sri.midtrain`).
 Both resume where they stopped; `--redo` starts over.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import typer
 from rich.console import Console
@@ -23,6 +25,7 @@ from codekiln.core.errors import ConfigError
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.sri.data import MakeConfig, make_samples
 from codekiln.sri.evaluate import RESULTS, SUMMARY, SriResult, evaluate_samples
+from codekiln.sri.midtrain import ROWS, Target, export_task_rows
 from codekiln.sri.spans import KINDS
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -121,3 +124,23 @@ def evaluate(
         )  # fmt: skip
     console.print(summary_table(summary))
     console.print(f"-> {out / RESULTS}, {out / SUMMARY}")
+
+
+@app.command()
+def tasks(
+    tasks: Path = typer.Argument(..., help="synth output directory or tasks .jsonl/.parquet"),
+    out: Path = typer.Option(..., "--out", help="output directory (rows.jsonl, report.json)"),
+    targets: str = typer.Option("sri,diff", help="sri, diff or both"),
+    format: str = typer.Option("qwen3_coder", help="chat format of the rows"),
+    tokenizer: str = typer.Option("none", help="none, byte, smollm2 or a .gguf path (adds ids + loss mask)"),
+    redo: bool = typer.Option(False, "--redo", help="start over instead of resuming"),
+) -> None:
+    """Render every task's fix as SEARCH/REPLACE blocks and as a git diff: mid-training SFT rows."""
+    chosen = [t.strip() for t in targets.split(",") if t.strip()]
+    if not chosen or any(t not in ("sri", "diff") for t in chosen):
+        raise ConfigError(f"bad --targets {targets!r}", hint="--targets sri,diff (or one of them)")
+    picked = cast(list[Target], chosen)
+    report = export_task_rows(tasks, out, targets=picked, format_name=format, tokenizer=tokenizer, redo=redo)
+    console.print(
+        f"{report['tasks']} tasks -> rows {report['rows']}, skipped {report['skipped']} -> {out / ROWS}"
+    )

@@ -12,6 +12,7 @@ Where to start reading:
                   by file, with SFT rows (the training export's `SftRow`, loss mask on the answer)
     metrics.py    exact match, edit similarity, repair
     evaluate.py   `codekiln sri eval`: SRI and FIM through one backend, execution pass@1, resumable
+    midtrain.py   `codekiln sri tasks`: each task's fix as SEARCH/REPLACE and as `git diff` SFT rows
 """
 
 from codekiln.sri.apply import ApplyResult, answer_diff, apply_answer, apply_block
@@ -20,6 +21,7 @@ from codekiln.sri.evaluate import SriResult, evaluate_samples, summarize
 from codekiln.sri.fim import FIM_FAMILIES, FimFamily, family_for_format
 from codekiln.sri.format import MARKERS, Block, Problem, parse_blocks, render_block
 from codekiln.sri.metrics import Scores, edit_similarity, score_file
+from codekiln.sri.midtrain import diff_blocks, export_task_rows, task_rows
 from codekiln.sri.prompt import ContextView, sri_messages
 from codekiln.sri.spans import KINDS, Span, corrupt, find_spans
 
@@ -41,8 +43,10 @@ __all__ = [
     "apply_answer",
     "apply_block",
     "corrupt",
+    "diff_blocks",
     "edit_similarity",
     "evaluate_samples",
+    "export_task_rows",
     "family_for_format",
     "find_spans",
     "make_samples",
@@ -51,4 +55,5 @@ __all__ = [
     "score_file",
     "sri_messages",
     "summarize",
+    "task_rows",
 ]
