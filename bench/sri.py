@@ -5,6 +5,7 @@ rates, execution pass@1 and latency per sample, per model, in one run.
     PYTHONPATH=src .venv/bin/python bench/sri.py --per-kind 4 --max-tokens 200 --context 20
     PYTHONPATH=src .venv/bin/python bench/sri.py --spec pypi:toolz==1.2.0 --spec pypi:markupsafe==3.0.4 \\
         --model embedded --model openai:NAME@http://127.0.0.1:8000/v1 -o mode=raw
+    PYTHONPATH=src .venv/bin/python bench/sri.py --model oracle                # the control: gold answers
     PYTHONPATH=src .venv/bin/python bench/sri.py --table                       # print what was measured
 
 Samples come from `sri make` (every kind, `--per-kind` each, `--corrupt` share corrupted) on each spec, all
@@ -25,6 +26,7 @@ from typing import Any
 
 from codekiln.core.config import state_dir
 from codekiln.sri import MakeConfig, evaluate_samples, make_samples
+from codekiln.sri.evaluate import load_samples
 
 
 def slug(text: str) -> str:
@@ -54,8 +56,21 @@ def table(out: Path) -> str:
         summary = json.loads(path.read_text())
         spec = path.parent.parent.name
         for mode, data in summary["modes"].items():
-            lines.append(row(summary["model"], spec, mode, data["all"]))
+            form = f"fim ({summary['fim']})" if mode == "fim" else mode
+            lines.append(row(path.parent.name.removeprefix("eval-"), spec, form, data["all"]))
     return "\n".join(lines)
+
+
+def oracle_script(data: Path) -> str:
+    """A scripted model answering every sample right in both forms (SRI's gold answer, then FIM's gold
+    middle), in the order `evaluate_samples` asks: the control row, whose pass@1 must be 100%."""
+    outputs = []
+    for sample in load_samples(data, "all"):
+        problem = sample.problem()
+        outputs += [problem.gold_answer(), problem.middle]
+    script = data / "oracle-outputs.json"
+    script.write_text(json.dumps(outputs))
+    return f"scripted:{script}"
 
 
 def main() -> None:
@@ -90,8 +105,9 @@ def main() -> None:
               f"in {time.monotonic() - start:.1f} s", flush=True)  # fmt: skip
         for model in args.model or ["embedded"]:
             start = time.monotonic()
+            spec_or_script = oracle_script(data) if model == "oracle" else model
             evaluate_samples(
-                data, data / f"eval-{slug(model)}", model=model, options=options, split="all",
+                data, data / f"eval-{slug(model)}", model=spec_or_script, options=options, split="all",
                 progress=lambda r, i, n: print(f"  {r.model} {i}/{n} {r.mode} {r.kind}: {r.outcome} "
                                                f"exact={r.exact} passed={r.passed}", flush=True),
             )  # fmt: skip
