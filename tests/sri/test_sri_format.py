@@ -313,3 +313,35 @@ def test_cli_refuses_unknown_kinds_targets_and_modes(tmp_path: Path) -> None:
     assert "bad --targets 'patch'" in str(tasks.exception)
     evaluated = runner.invoke(app, ["eval", str(tmp_path), "--out", str(tmp_path / "e"), "--modes", "chat"])
     assert "bad --modes 'chat'" in str(evaluated.exception)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    data=st.data(), shift=st.integers(min_value=-4, max_value=4), trailing=st.sampled_from(["", " ", "\t "])
+)
+def test_whitespace_fallback_finds_a_uniformly_reindented_search(
+    data: st.DataObject, shift: int, trailing: str
+) -> None:
+    depth = data.draw(st.lists(st.integers(1, 3), min_size=3, max_size=20))
+    lines = [f"{'    ' * d}s{i} = {i}" for i, d in enumerate(depth)]
+    text = "\n".join(lines) + "\n"
+    first = data.draw(st.integers(0, len(lines) - 1))
+    last = data.draw(st.integers(first, len(lines) - 1))
+    run = lines[first : last + 1]
+    shift = max(shift, -min(len(x) - len(x.lstrip()) for x in run))  # never below column 0
+
+    def moved(line: str) -> str:
+        return (" " * shift + line if shift >= 0 else line[-shift:]) + trailing
+
+    search = "\n".join(moved(x) for x in run)
+    replace = "\n".join(moved(x.replace(" = ", " += ")) for x in run)
+    result, outcome = apply_block(text, Block(search, replace))
+    expected = (
+        "\n".join([*lines[:first], *(x.replace(" = ", " += ") for x in run), *lines[last + 1 :]]) + "\n"
+    )
+    if shift == 0 and not trailing:
+        assert outcome == "exact"
+    else:
+        assert outcome == "whitespace"
+        assert result is not None
+        assert [x.rstrip() for x in result.split("\n")] == expected.split("\n")

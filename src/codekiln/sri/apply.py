@@ -6,7 +6,8 @@
     answer_diff("toolz/itertoolz.py", problem, model_output)   # unified diff, "" when it does not apply
 
 Each block is applied to the text the previous blocks left. A block first must match exactly, and once:
-its SEARCH text (with or without its last newline) occurs exactly one time. Two or more occurrences are
+its SEARCH text (with or without its last newline) occurs exactly one time as whole lines (a match
+starting or ending inside a line does not count). Two or more occurrences are
 `ambiguous` (never guessed). With none, the whitespace-tolerant fallback compares whole lines with
 leading and trailing whitespace stripped; one matching run of lines is `whitespace`, and the REPLACE lines
 are re-indented by the indentation the model dropped or added on the first matching line (the model wrote
@@ -66,12 +67,25 @@ def apply_block(text: str, block: Block) -> tuple[str | None, Outcome]:
     if not block.search.strip():
         return None, "empty_search"
     for search, replace in ((block.search + "\n", block.replace + "\n"), (block.search, block.replace)):
-        count = text.count(search)
-        if count == 1:
-            return text.replace(search, replace, 1), "exact"
-        if count > 1:
+        hits = _line_aligned(text, search)
+        if len(hits) == 1:
+            return text[: hits[0]] + replace + text[hits[0] + len(search) :], "exact"
+        if len(hits) > 1:
             return None, "ambiguous"
     return _apply_whitespace(text, block)
+
+
+def _line_aligned(text: str, search: str) -> list[int]:
+    """Offsets where `search` occurs in `text` as whole lines: starting a line, ending one (or the text)."""
+    hits, pos = [], text.find(search)
+    while pos >= 0:
+        end = pos + len(search)
+        starts = pos == 0 or text[pos - 1] == "\n"
+        ends = search.endswith("\n") or end == len(text) or text[end] == "\n"
+        if starts and ends:
+            hits.append(pos)
+        pos = text.find(search, pos + 1)
+    return hits
 
 
 def _apply_whitespace(text: str, block: Block) -> tuple[str | None, Outcome]:
