@@ -300,7 +300,14 @@ def test_scores_of_a_corrupted_problem() -> None:
     gold = score_file(shown, text)
     assert (gold.exact, gold.edit_similarity, gold.repaired) == (True, 1.0, True)
     fim_like = score_file(shown, shown.prefix + shown.middle + shown.suffix)  # the middle right, not repaired
-    assert (fim_like.exact, fim_like.repaired) == (False, False) and 0.9 < fim_like.edit_similarity < 1
+    assert (fim_like.exact, fim_like.repaired, fim_like.edit_similarity) == (False, False, 1.0)
+    half = score_file(shown, shown.prefix + "x15 = 1\n" + shown.suffix)  # the middle half right
+    assert half.edit_similarity == pytest.approx(1 - 1 / len(shown.middle))
+    # an SRI answer that rewrote other lines too is compared over the window
+    other = text.replace("x12 = 12", "x12 = 0")
+    assert score_file(shown, other).edit_similarity == pytest.approx(
+        edit_similarity(other[other.index("x11") : other.index("x21")], shown.gold_window())
+    )
     assert score_file(shown, None) == type(gold)(False, 0.0, False)
     assert score_file(p, None).repaired is None
 

@@ -7,9 +7,11 @@ prompt file with the answer applied (None when it does not apply); FIM's is the 
 generated middle + the shown suffix (FIM cannot touch the window outside the middle, so it never repairs).
 
 - exact: the predicted file equals the gold file (the repository's, middle filled, corruption undone).
-- edit_similarity: 1 - Levenshtein distance / the longer length, between the gold window and the
-  predicted text in the window's place (the text between the unchanged lines before and after the
-  window; the whole file when those changed too). 0 when nothing applied.
+- edit_similarity: 1 - Levenshtein distance / the longer length, between the gold middle and the
+  predicted one: what the predicted file holds between the shown (or the clean, if repaired) prefix and
+  suffix. FIM's files always have that form; an SRI answer that also changed other lines is compared
+  over the window instead (the gold window against the text in the window's place). 0 when nothing
+  applied. Scoring the middle, not the window, keeps the unchanged window lines from inflating it.
 - repaired (corrupted problems only): the predicted file keeps the clean text around the middle, i.e.
   the corruption is undone whatever the middle holds.
 """
@@ -61,12 +63,25 @@ def predicted_window(problem: Problem, predicted: str) -> tuple[str, str]:
     return predicted, problem.gold_file()
 
 
+def predicted_middle(problem: Problem, predicted: str) -> tuple[str, str] | None:
+    """(predicted middle, gold middle) when the predicted file is the shown or the clean prefix and
+    suffix around some middle; None otherwise."""
+    for prefix, suffix in ((problem.prefix, problem.suffix), (problem.clean_prefix, problem.clean_suffix)):
+        if (
+            predicted.startswith(prefix)
+            and predicted.endswith(suffix)
+            and len(predicted) >= len(prefix) + len(suffix)
+        ):
+            return predicted[len(prefix) : len(predicted) - len(suffix)], problem.middle
+    return None
+
+
 def score_file(problem: Problem, predicted: str | None) -> Scores:
     """Scores of a predicted file (None: the answer did not apply)."""
     repairable = problem.corrupted
     if predicted is None:
         return Scores(False, 0.0, False if repairable else None)
-    got, want = predicted_window(problem, predicted)
+    got, want = predicted_middle(problem, predicted) or predicted_window(problem, predicted)
     repaired = None
     if repairable:
         repaired = (
