@@ -14,7 +14,7 @@ from codekiln.core.errors import ConfigError
 from codekiln.core.patches import apply_diff
 from codekiln.core.records import iter_jsonl
 from codekiln.sri import MakeConfig, SriSample, apply_block, evaluate_samples, make_samples, render_block
-from codekiln.sri.data import SAMPLES, TEST, TRAIN
+from codekiln.sri.data import FIM_ROWS, SAMPLES, TEST, TRAIN
 from codekiln.sri.fim import get_family
 from codekiln.sri.midtrain import buggy_files, diff_blocks, export_task_rows
 from codekiln.testing import recorded_tasks
@@ -68,6 +68,17 @@ def test_sft_rows_mask_exactly_the_answer(made: tuple[Path, dict[str, object]]) 
         assert sample.split == split and row["format"] == "qwen3_coder"
         learned = tok.decode([i for i, m in zip(row["input_ids"], row["loss_mask"], strict=True) if m])
         assert learned == sample.problem().gold_answer() + "<|im_end|>"  # the answer and its end of turn
+    fim_rows = list(iter_jsonl(out / FIM_ROWS))
+    assert sorted(r["sample_id"] for r in fim_rows) == sorted(by_id)
+    for row in fim_rows:
+        sample = by_id[row["sample_id"]]
+        prefix, suffix = sample.view().fim_parts()
+        assert (
+            row["text"]
+            == f"<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>{sample.problem().middle}<|endoftext|>"
+        )
+        learned = tok.decode([i for i, m in zip(row["input_ids"], row["loss_mask"], strict=True) if m])
+        assert learned == sample.problem().middle + "<|endoftext|>" and row["split"] == sample.split
 
 
 def test_make_resumes_and_refuses_other_options(made: tuple[Path, dict[str, object]]) -> None:

@@ -68,7 +68,11 @@ GROUPS: list[tuple[str, str, str]] = [
         "codekiln.cli.curriculum",
         "Keep the tasks rollouts solve sometimes; drop those always or never solved.",
     ),
-    ("sri", "codekiln.cli.sri", "Search-and-Replace Infilling: samples from real code, evaluation against FIM."),
+    (
+        "sri",
+        "codekiln.cli.sri",
+        "Search-and-Replace Infilling: samples from real code, evaluation against FIM.",
+    ),
     (
         "audit",
         "codekiln.cli.audit",

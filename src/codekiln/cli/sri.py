@@ -50,6 +50,7 @@ def make(
     seed: int = typer.Option(0),
     format: str = typer.Option("qwen3_coder", help="chat format of the SFT rows"),
     tokenizer: str = typer.Option("none", help="none, byte, smollm2 or a .gguf path (adds ids + loss mask)"),
+    fim: str = typer.Option("starcoder", help="FIM family of the FIM rows (fim.jsonl)"),
     backend: str = typer.Option(DEFAULT_BACKEND, help="sandbox backend (environment, coverage map)"),
     redo: bool = typer.Option(False, "--redo", help="start over instead of resuming"),
 ) -> None:
@@ -63,7 +64,7 @@ def make(
     config = MakeConfig(
         spec=spec, out=out, kinds=names, per_kind=per_kind, corrupt=corrupt, window=window,  # type: ignore[arg-type]
         context_lines=context, test_share=test_share, seed=seed, format=format, tokenizer=tokenizer,
-        backend=backend,
+        fim=fim, backend=backend,
     )  # fmt: skip
     with Progress(console=console, transient=True) as bar:
         job = bar.add_task("sampling", total=None)

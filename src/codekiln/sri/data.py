@@ -14,7 +14,9 @@ split by a hash of their path (`test_share`), so no test sample shares a file wi
 
 Outputs: `samples.jsonl` (one `SriSample` per line), `sft-train.jsonl` and `sft-test.jsonl` (one
 `training.SftRow` per sample: system + user + the gold answer as the assistant turn, rendered in
-`format`, with input ids and the loss mask on the answer when a tokenizer is given), `report.json`
+`format`, with input ids and the loss mask on the answer when a tokenizer is given), `fim.jsonl` (the
+same samples as FIM training text in the `fim` family, loss on the middle: the FIM side of an SRI-vs-FIM
+training comparison at equal data), `report.json`
 (candidates, drops by reason, samples per kind and split). A rerun with the same options skips the
 samples already written; other options stop with the difference (`--redo` starts over).
 """
@@ -38,6 +40,7 @@ from codekiln.envs import EnvRecord, ensure_env
 from codekiln.formats import Tokenizer, get_format
 from codekiln.models import DEFAULT_FORMAT
 from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.sri.fim import FimFamily, get_family
 from codekiln.sri.format import DEFAULT_WINDOW, Problem
 from codekiln.sri.prompt import DEFAULT_CONTEXT, ContextView, sri_messages
 from codekiln.sri.spans import KINDS, Span, SpanKind, corrupt, find_spans, with_edits
@@ -47,7 +50,8 @@ from codekiln.tasks.validation.coverage_map import CoverageMap, coverage_map
 from codekiln.training.sft import SftRow, load_tokenizer
 
 SAMPLES, TRAIN, TEST, REPORT = "samples.jsonl", "sft-train.jsonl", "sft-test.jsonl", "report.json"
-LAYOUT = Layout("SRI samples", logs=(SAMPLES, TRAIN, TEST), derived=(REPORT,))
+FIM_ROWS = "fim.jsonl"
+LAYOUT = Layout("SRI samples", logs=(SAMPLES, TRAIN, TEST, FIM_ROWS), derived=(REPORT,))
 
 
 class SriSample(Record):
@@ -107,6 +111,8 @@ class MakeConfig(BaseModel):
     """The chat format the SFT rows are rendered in."""
     tokenizer: str = "none"
     """none, byte, smollm2 or a .gguf path: with one, rows carry input ids and the loss mask."""
+    fim: str = "starcoder"
+    """The FIM family of the FIM rows (the same samples as FIM training text, for an SRI-vs-FIM run)."""
     backend: str = DEFAULT_BACKEND
 
 
@@ -122,6 +128,34 @@ class MakeManifest(StageManifest):
     seed: int
     format: str
     tokenizer: str
+    fim: str = "starcoder"
+
+
+class FimRow(Record):
+    """One sample as FIM training text in one family: loss on the middle and the end token only."""
+
+    id: str
+    sample_id: str
+    split: Literal["train", "test"]
+    family: str
+    text: str
+    input_ids: list[int] | None = None
+    loss_mask: list[int] | None = None
+
+
+def fim_row(sample: SriSample, family: FimFamily, tokenizer: Tokenizer | None) -> FimRow:
+    """The sample in FIM form (the same context the SRI row shows); the middle is the clean one, so a
+    corrupted window stays corrupted: FIM has no way to repair it."""
+    prefix, suffix = sample.view().fim_parts()
+    problem = sample.problem()
+    prompt = family.prompt(prefix, suffix)
+    target = problem.middle + (family.end[0] if family.end else "")
+    row = FimRow(id=f"{sample.id}:{family.name}", sample_id=sample.id, split=sample.split, family=family.name,
+                 text=prompt + target)  # fmt: skip
+    if tokenizer is not None:
+        head, tail = tokenizer.encode(prompt), tokenizer.encode(target)
+        row.input_ids, row.loss_mask = head + tail, [0] * len(head) + [1] * len(tail)
+    return row
 
 
 def file_split(repo: str, path: str, test_share: float) -> Literal["train", "test"]:
@@ -245,13 +279,15 @@ def make_samples(
                 spec=config.spec, env_id=env.id, kinds=list(config.kinds), per_kind=config.per_kind,
                 corrupt=config.corrupt, window=config.window, context_lines=config.context_lines,
                 test_share=config.test_share, seed=config.seed, format=config.format,
-                tokenizer=config.tokenizer,
+                tokenizer=config.tokenizer, fim=config.fim,
             )
         )  # fmt: skip
         done = set(stage.finished(SAMPLES, key=lambda row: str(row["id"])))
         rows_done = {
             str(k) for name in (TRAIN, TEST) for k in stage.finished(name, key=lambda r: r["episode_id"])
         }
+        fim_done = set(stage.finished(FIM_ROWS, key=lambda r: str(r["sample_id"])))
+        family = get_family(config.fim)
         cmap = coverage_map(env, backend=config.backend)
         drops: Counter[str] = Counter()
         pool = candidates(env, cmap, config, drops)
@@ -261,6 +297,8 @@ def make_samples(
                 if sample.id not in rows_done:
                     row = sft_row(sample, config.format, tok)
                     stage.append(TRAIN if sample.split == "train" else TEST, [row])
+                if sample.id not in fim_done:
+                    stage.append(FIM_ROWS, [fim_row(sample, family, tok)])
                 stage.append(SAMPLES, [sample])  # last: a sample is finished once its line is here
             if progress:
                 progress(i + 1, len(chosen))
