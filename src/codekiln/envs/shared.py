@@ -11,7 +11,8 @@ deps, extras, test command: `Recipe.key`), the project's declared runtime requir
 setup.py's `install_requires = [...]` text) and its import layout (top-level packages, at the root or
 under src/). Its own version number is left out, so consecutive releases usually share it.
 
-The first snapshot of a fingerprint gets a full `build_env`. Every later one gets an environment of its
+The first snapshot of a fingerprint gets a full `build_env` (or, if it was built before by any
+command, that environment becomes its group's). Every later one gets an environment of its
 own (its id is what `build_env` would give it, so tasks, the grader and `load_env` find it as usual)
 whose venv is the first one's: the editable install points at /testbed, where every sandbox mounts its
 own snapshot, so the same venv imports each snapshot's code. Only its baseline runs (the suite once, on
@@ -134,11 +135,14 @@ class EnvGroups:
         recipe = cached_recipe(snap, load_profile(snap.name))
         eid = env_id(snap, recipe)
         final = state_dir("envs") / eid / "env.json"
-        if final.is_file():
-            return self._noted(load_json(final, EnvRecord))
         fp = fingerprint(snap, recipe)
         with FileLock(str(self.root / f".{fp}.lock")):
             owner = self.owner(fp)
+            if final.is_file():  # built before (by any command): it owns its group if none does
+                env = load_json(final, EnvRecord)
+                if owner is None and env.venv == str(final.parent / "venv"):
+                    atomic_write_json(self.root / f"{fp}.json", {"env": env.id, "fingerprint": fp})
+                return self._noted(env)
             if owner is None:
                 env = build_env(snap, backend=self.backend)
                 self.builds += 1

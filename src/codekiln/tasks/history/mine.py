@@ -4,7 +4,7 @@
     result.funnel.validated, result.funnel.rejected        # {"no_failing_test": 40, ...}
 
 Steps: the history (`walk`: first-parent changes touching code and tests, split into fix and test
-patches), exclusions (`--exclude`), then for each candidate, newest first: a snapshot of the change's
+patches), exclusions (`--exclude`), then for each candidate, oldest first: a snapshot of the change's
 commit, its environment (`envs.shared.EnvGroups`: one install per dependency fingerprint), and the
 validation engine synthesis uses (`validate.Validator`, with its reruns and grader gate). A candidate's
 "bug" is the fix patch reversed on the commit's snapshot: the buggy state is the parent's code with the
@@ -233,7 +233,7 @@ def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn) -> MineResu
     walk = walk_history(gitdir, options, head)
     name = repo_name(config.repo if not Path(config.repo).is_dir() else str(Path(config.repo).resolve()))
     changes = []
-    for change in walk.changes:
+    for change in reversed(walk.changes):  # oldest first
         if exclusions.matches(change, name):
             walk.skipped["excluded"] = walk.skipped.get("excluded", 0) + 1
         else:
