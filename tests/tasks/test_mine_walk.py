@@ -179,7 +179,7 @@ def test_exclusions_by_swebench_id_repo_commit_or_commit(tmp_path: Path) -> None
     assert ex.matches(_change(commit="cdcdcdcd" + "0" * 32), "anything")
     assert not Exclusions().matches(_change(pr=1), "x") and ex.digest
     path.write_text("not an id\n")
-    with pytest.raises(ConfigError, match="ex.txt:1"):
+    with pytest.raises(ConfigError, match=r"ex\.txt:1"):
         load_exclusions(path)
 
 
