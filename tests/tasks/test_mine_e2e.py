@@ -21,6 +21,7 @@ from tasks_helpers import TOOLZ, fetch_sdist
 
 from codekiln.envs import load_env
 from codekiln.rollouts.engine import RolloutConfig, run_rollouts
+from codekiln.tasks.export.datasets import from_hf_row, to_hf_row
 from codekiln.tasks.history.mine import REJECTED, TASKS, MineConfig, MineResult, mine, read_decisions
 from codekiln.tasks.records import TaskRecord, TaskSource
 from codekiln.testing import git
@@ -172,3 +173,15 @@ def test_rollout_oracle_resolves_the_mined_tasks_and_noop_does_not(
     result, _, _ = mined
     stats = run_rollouts(RolloutConfig(tasks=result.out, out=tmp_path / model, model=model))
     assert (stats.done, stats.resolved, stats.masked) == (2, resolved, 0), stats.errors
+
+
+def test_mined_tasks_export_like_synthesized_ones_with_their_provenance(
+    mined: tuple[MineResult, MineConfig, list[str]],
+) -> None:
+    result, _, _ = mined
+    for task in _tasks(result):
+        row = to_hf_row(task)
+        assert row["source"] == "history" and row["created_at"] == task.provenance.author_date  # type: ignore[union-attr]
+        again = from_hf_row(row)
+        assert again.provenance == task.provenance and again.source == TaskSource.history
+        assert TaskRecord.from_swebench_row(task.to_swebench_row(extras=True)) == task

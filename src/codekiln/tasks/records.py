@@ -315,8 +315,9 @@ class TaskRecord(Record):
                         hint="store test ids as a JSON list",
                     ) from err
             data[key] = [str(v) for v in value]
-        if isinstance(data.get("validation"), str):  # parquet exports store it as a JSON string
-            data["validation"] = json.loads(data["validation"])
+        for key in ("validation", "provenance"):  # parquet exports store them as JSON strings
+            if isinstance(data.get(key), str):
+                data[key] = json.loads(data[key])
         for key in ("created_at", "version", "environment_setup_commit", "hints_text"):
             if data.get(key) is None:
                 data.pop(key, None)

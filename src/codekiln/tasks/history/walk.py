@@ -188,7 +188,7 @@ def walk_history(gitdir: Path, options: WalkOptions, head: str = "") -> Walk:
     argv += [f"--until={options.until}"] if options.until else []
     argv += [f"--max-count={options.max_commits}"] if options.max_commits else []
     walk = Walk(head=head)
-    for entry in git(gitdir, *argv, head).split("\x1e"):
+    for entry in git(gitdir, *argv, head, "--").split("\x1e"):
         fields = entry.strip("\n").split("\0")
         if len(fields) < 5:
             continue
