@@ -72,8 +72,9 @@ from codekiln.tasks.validation.validate import Decision, ValidateConfig, Validat
 TASKS, REJECTED, FUNNEL, SPLITS = "tasks.jsonl", "rejected.jsonl", "funnel.json", "splits.json"
 LAYOUT = Layout("tasks", logs=(TASKS, REJECTED), derived=(FUNNEL, SPLITS))
 HISTORY_MUTATOR = "history"
-# reasons decided before any test ran with the change reverted
-_BEFORE_TESTS = {"build_error", "patch_failed", "syntax_error"}
+# reasons decided before the "no failing test" rule passed (`verdict` judges infrastructure errors and
+# timeouts first; a timeout of the grader gate, after it, is rare and counted here too)
+_BEFORE_TESTS = {"build_error", "patch_failed", "syntax_error", "infra_error", "timeout"}
 
 
 class MineConfig(BaseModel):
