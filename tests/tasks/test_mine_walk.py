@@ -11,6 +11,7 @@ import pytest
 
 from codekiln.core.errors import ConfigError, RepoError
 from codekiln.tasks.history.exclude import Exclusions, load_exclusions, split_of
+from codekiln.tasks.history.mine import repo_name
 from codekiln.tasks.history.statements import describes_problem, history_text
 from codekiln.tasks.history.walk import (
     Change,
@@ -208,3 +209,13 @@ def test_statements_come_from_text_that_describes_a_problem() -> None:
     )
     for text in ("toolz 1.2.0", "Release 1.2", "Bump version to 2.0 for the release", "fix typo"):
         assert not describes_problem(text), text
+
+
+def test_repository_names_come_from_the_origin_else_the_spec(tmp_path: Path) -> None:
+    assert repo_name("https://github.com/pytoolz/toolz.git") == "toolz"
+    assert repo_name("git@github.com:psf/requests") == "requests"
+    assert repo_name("/x/y/demo.bundle") == "demo"
+    repo = make_repo(tmp_path / "checkout", {"a.py": ""})
+    assert repo_name(str(repo), open_history(str(repo))) == "checkout"
+    git(repo, "remote", "add", "origin", "https://example.org/owner/real-name.git")
+    assert repo_name(str(repo), open_history(str(repo))) == "real-name"

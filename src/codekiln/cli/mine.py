@@ -52,6 +52,7 @@ def mine(
     out: Path = typer.Option(
         ..., "--out", "-o", help="output directory (tasks.jsonl, rejected.jsonl, funnel.json)"
     ),
+    name: str = typer.Option("", help="the repository's name (default: from its origin remote or path)"),
     ref: str = typer.Option("", help="the branch to walk (default: the repository's default branch)"),
     since: str = typer.Option("", help="only changes after this date (e.g. 2024-01-01)"),
     until: str = typer.Option("", help="only changes before this date"),
@@ -71,7 +72,7 @@ def mine(
     """Mine a repository's history into validated tasks (source: history; resumable)."""
     try:
         config = MineConfig(
-            repo=repo, out=out, ref=ref, since=since, until=until, max_commits=max_commits,
+            repo=repo, out=out, name=name, ref=ref, since=since, until=until, max_commits=max_commits,
             max_tasks=max_tasks, exclude=exclude, split_date=split_date, backend=backend,
             validation=ValidateConfig.model_validate({"gate": gate}),
         )  # fmt: skip

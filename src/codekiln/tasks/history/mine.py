@@ -53,6 +53,7 @@ from codekiln.tasks.history.walk import (
     Change,
     WalkOptions,
     export_tree,
+    git,
     open_history,
     resolve_head,
     walk_history,
@@ -82,6 +83,7 @@ class MineConfig(BaseModel):
 
     repo: str = Field(description="a git checkout, a bare repository, a git bundle or a git URL")
     out: Path = Field(description="output directory")
+    name: str = Field(default="", description="the repository's name (default: from its origin or path)")
     ref: str = Field(default="", description="the branch to walk (default: the repository's HEAD)")
     since: str = Field(default="", description="only changes after this date (git's --since)")
     until: str = Field(default="", description="only changes before this date (git's --until)")
@@ -98,10 +100,11 @@ class MineConfig(BaseModel):
 class Manifest(StageManifest):
     """What an output directory holds tasks for; `head` is the commit walked, kept by reruns."""
 
-    informational = frozenset({"repo", "head"})
+    informational = frozenset({"repo", "head", "name"})
 
     repo: str
     head: str
+    name: str = ""
     ref: str
     since: str
     until: str
@@ -165,9 +168,17 @@ def candidate_of(change: Change) -> Candidate:
     )  # fmt: skip
 
 
-def repo_name(spec: str) -> str:
-    """A short name for the repository a spec names (its last path part, without .git / .bundle)."""
-    last = re.split(r"[/:]", spec.rstrip("/"))[-1]
+def repo_name(spec: str, gitdir: Path | None = None) -> str:
+    """A short name for the repository: that of its `origin` remote when it has one, else of the spec
+    (the last path part, without .git / .bundle). Snapshots take the project's own name when its
+    packaging files give one; this is the fallback, and what `--exclude` entries are matched against."""
+    origin = ""
+    if gitdir is not None:
+        try:
+            origin = git(gitdir, "config", "--get", "remote.origin.url").strip()
+        except RepoError:
+            origin = ""
+    last = re.split(r"[/:]", (origin or spec).rstrip("/"))[-1]
     return re.sub(r"\.(git|bundle)$", "", last) or "repo"
 
 
@@ -225,14 +236,16 @@ def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn) -> MineResu
     head = _head(stage, gitdir, config)
     stage.match(
         Manifest(
-            repo=config.repo, head=head, ref=config.ref, since=config.since, until=config.until,
+            repo=config.repo, head=head, name=config.name, ref=config.ref, since=config.since, until=config.until,
             max_commits=config.max_commits, exclude_digest=exclusions.digest, split_date=config.split_date,
             validation=config.validation,
         )
     )  # fmt: skip
     options = WalkOptions(config.ref, config.since, config.until, config.max_commits)
     walk = walk_history(gitdir, options, head)
-    name = repo_name(config.repo if not Path(config.repo).is_dir() else str(Path(config.repo).resolve()))
+    name = config.name or repo_name(
+        str(Path(config.repo).resolve()) if Path(config.repo).is_dir() else config.repo, gitdir
+    )
     changes = []
     for change in reversed(walk.changes):  # oldest first
         if exclusions.matches(change, name):
