@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from codekiln.core.errors import ConfigError, RepoError
+from codekiln.tasks.frontend.statements import TemplateStatementWriter
 from codekiln.tasks.history.exclude import Exclusions, load_exclusions, split_of
 from codekiln.tasks.history.mine import repo_name
-from codekiln.tasks.history.statements import describes_problem, history_text
+from codekiln.tasks.history.statements import HistoryStatementWriter, describes_problem, history_text
 from codekiln.tasks.history.walk import (
     Change,
     WalkOptions,
@@ -21,6 +22,7 @@ from codekiln.tasks.history.walk import (
     open_history,
     walk_history,
 )
+from codekiln.tasks.records import TaskRecord
 from codekiln.testing import git, make_repo, write_files
 
 ADD = "def add(a, b):\n    return a + b\n"
@@ -219,3 +221,41 @@ def test_repository_names_come_from_the_origin_else_the_spec(tmp_path: Path) -> 
     assert repo_name(str(repo), open_history(str(repo))) == "checkout"
     git(repo, "remote", "add", "origin", "https://example.org/owner/real-name.git")
     assert repo_name(str(repo), open_history(str(repo))) == "real-name"
+
+
+FIX = (
+    "diff --git a/pkg/mod.py b/pkg/mod.py\n--- a/pkg/mod.py\n+++ b/pkg/mod.py\n@@ -1,2 +1,2 @@\n"
+    " def neg(a):\n-    return a\n+    return -a\n"
+)
+
+
+class _Model:
+    """Answers in turn, whatever it is asked (what `ModelStatementWriter` needs: `.chat`)."""
+
+    def __init__(self, answers: list[str]) -> None:
+        self.answers = answers
+
+    def chat(self, messages: list[dict[str, str]]) -> str:
+        return self.answers.pop(0)
+
+
+def test_statement_from_the_history_else_a_model_else_the_template() -> None:
+    task = TaskRecord(
+        instance_id="demo.1", repo="demo", base_commit="0" * 8, patch=FIX, candidate_id="c",
+        FAIL_TO_PASS=["tests/test_mod.py::test_neg"], hidden_tests=["tests/test_mod.py"],
+    )  # fmt: skip
+    failures = {"tests/test_mod.py::test_neg": "E   assert 1 == -1"}
+    template = TemplateStatementWriter()
+    described = "neg() returns its argument unchanged instead of negating it, see test_neg"
+    writer = HistoryStatementWriter(template, {"c": (described, "pr")})
+    assert writer.write(task, failures) == described.replace("test_neg", "...") + "\n"  # name redacted
+    assert writer.sources == {"c": "pr"}
+    leaky = "neg() is wrong: it should `return -a` for every number it is given"
+    for text in (leaky, "toolz 1.2.0"):
+        writer = HistoryStatementWriter(template, {"c": (text, "commit")})
+        assert writer.write(task, failures) == template.write(task, failures) and writer.sources == {
+            "c": "template"
+        }
+    issue = "neg(1) gives 1\n\nCalling neg with a positive number returns the same number."
+    writer = HistoryStatementWriter(template, {"c": ("toolz 1.2.0", "commit")}, model=_Model([leaky, issue]))
+    assert writer.write(task, failures) == issue + "\n" and writer.sources == {"c": "model"}

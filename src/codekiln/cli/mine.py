@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from codekiln.core.errors import ConfigError
+from codekiln.models import make_model
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.history.mine import Funnel, MineConfig, MineResult
 from codekiln.tasks.history.mine import mine as run_mine
@@ -63,6 +64,9 @@ def mine(
     ),
     split_date: str = typer.Option("", help="YYYY-MM-DD: changes from this date on form the test split"),
     backend: str = typer.Option(DEFAULT_BACKEND, help="sandbox backend"),
+    statement_model: str = typer.Option(
+        "", help="a model spec (codekiln model list) that writes statements the history's text cannot"
+    ),
     gate: str = typer.Option(
         "grader", help="grader: gold and empty patches graded for real; fast: in memory"
     ),
@@ -74,12 +78,13 @@ def mine(
         config = MineConfig(
             repo=repo, out=out, name=name, ref=ref, since=since, until=until, max_commits=max_commits,
             max_tasks=max_tasks, exclude=exclude, split_date=split_date, backend=backend,
-            validation=ValidateConfig.model_validate({"gate": gate}),
+            validation=ValidateConfig.model_validate({"gate": gate}), statement_model=statement_model,
         )  # fmt: skip
     except ValidationError as err:
         raise ConfigError(f"bad option: {err.errors()[0]['msg']}", hint="see codekiln mine --help") from err
+    model = make_model(statement_model) if statement_model else None
     result: MineResult = run_mine(
-        config, redo=redo, on_progress=lambda msg, f: console.print(f"[dim]{msg}[/]")
+        config, redo=redo, on_progress=lambda msg, f: console.print(f"[dim]{msg}[/]"), model=model
     )
     print_funnel(result.funnel)
     console.print(

@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -95,6 +96,9 @@ class MineConfig(BaseModel):
     )
     backend: str = Field(default=DEFAULT_BACKEND, description="sandbox backend")
     validation: ValidateConfig = Field(default_factory=lambda: ValidateConfig(), description="validation")
+    statement_model: str = Field(
+        default="", description="the model spec that writes statements the history cannot (recorded only)"
+    )
 
 
 class Manifest(StageManifest):
@@ -112,6 +116,7 @@ class Manifest(StageManifest):
     exclude_digest: str
     split_date: str
     validation: ValidateConfig
+    statement_model: str = ""
 
 
 class Funnel(Record):
@@ -209,10 +214,14 @@ def read_decisions(out: Path) -> list[Decision]:
     return rows + [RejectedCandidate.model_validate(r) for r in iter_jsonl(Path(out) / REJECTED)]
 
 
-def mine(config: MineConfig, *, redo: bool = False, on_progress: ProgressFn = _quiet) -> MineResult:
-    """Run (or resume) mining into `config.out`; see the module docstring."""
+def mine(
+    config: MineConfig, *, redo: bool = False, on_progress: ProgressFn = _quiet, model: Any = None
+) -> MineResult:
+    """Run (or resume) mining into `config.out`; see the module docstring. `model` (any object with
+    `.chat(messages)`, made from `config.statement_model` by the caller) writes the statements that
+    the history's own text cannot."""
     with open_stage(Path(config.out), LAYOUT, redo=redo) as stage:
-        return _mine(stage, config, on_progress)
+        return _mine(stage, config, on_progress, model)
 
 
 def _head(stage: Stage, gitdir: Path, config: MineConfig) -> str:
@@ -226,7 +235,7 @@ def _head(stage: Stage, gitdir: Path, config: MineConfig) -> str:
     return resolve_head(gitdir, config.ref)
 
 
-def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn) -> MineResult:
+def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn, model: Any) -> MineResult:
     start = time.monotonic()
     funnel = Funnel()
     on_progress(f"reading the history of {config.repo}", funnel)
@@ -238,7 +247,7 @@ def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn) -> MineResu
         Manifest(
             repo=config.repo, head=head, name=config.name, ref=config.ref, since=config.since, until=config.until,
             max_commits=config.max_commits, exclude_digest=exclusions.digest, split_date=config.split_date,
-            validation=config.validation,
+            validation=config.validation, statement_model=config.statement_model,
         )
     )  # fmt: skip
     options = WalkOptions(config.ref, config.since, config.until, config.max_commits)
@@ -268,7 +277,7 @@ def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn) -> MineResu
         if cand.id in decided:
             continue
         on_progress(f"{change.commit[:12]} {change.title[:60]}", funnel)
-        decision = _decide(cand, change, name, gitdir, groups, config)
+        decision = _decide(cand, change, name, gitdir, groups, config, model)
         if isinstance(decision, TaskRecord) and decision.environment_id:
             envs.add(decision.environment_id)
         decision = compact(decision)
@@ -293,7 +302,13 @@ def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn) -> MineResu
 
 
 def _decide(
-    cand: Candidate, change: Change, name: str, gitdir: Path, groups: EnvGroups, config: MineConfig
+    cand: Candidate,
+    change: Change,
+    name: str,
+    gitdir: Path,
+    groups: EnvGroups,
+    config: MineConfig,
+    model: Any,
 ) -> Decision:
     """One candidate's decision: its state's environment, then the validation engine."""
     try:
@@ -306,7 +321,7 @@ def _decide(
             mutators=cand.mutators,
         )  # fmt: skip
     texts = {cand.id: history_text(change)}
-    writer = HistoryStatementWriter(TemplateStatementWriter(Path(env.snapshot_path)), texts)
+    writer = HistoryStatementWriter(TemplateStatementWriter(Path(env.snapshot_path)), texts, model=model)
     cmap = CoverageMap(env_id=env.id)  # none: every clean-passing test is selected
     try:
         with Validator(env, cmap, [], config.validation, backend=config.backend, statements=writer) as v:

@@ -1,23 +1,26 @@
 """Problem statements of mined tasks: the pull request's or commit's own words when they describe the
-problem, else the template written from the observed failures; every one passes the leak check.
+problem, else an issue a model writes from the observed failures (when a model is given), else the
+template; every one passes the leak check.
 
-    writer = HistoryStatementWriter(TemplateStatementWriter(snapshot), {cand.id: history_text(change)})
+    writer = HistoryStatementWriter(TemplateStatementWriter(snapshot), {cand.id: history_text(change)},
+                                    model=chat_model)          # optional: any object with .chat(messages)
     task.problem_statement = writer.write(task, failures)
-    writer.sources[cand.id]                 # "pr", "commit" or "template"
+    writer.sources[cand.id]                 # "pr", "commit", "model" or "template"
 
 `describes_problem` is a plain heuristic: at least `MIN_WORDS` words, and not a release, version bump,
 changelog or merge-of-a-branch message (those say nothing about behaviour). A text that quotes the fix
-or names a hidden test the rewrite cannot remove (`leaks.checked_statement`) is not used: the template
-writes the statement instead.
+or names a hidden test the rewrite cannot remove (`leaks.checked_statement`) is not used. The model
+step is `statements.ModelStatementWriter` (its answers leak-checked, the template when none passes).
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from codekiln.core.errors import TaskError
 from codekiln.tasks.frontend.leaks import checked_statement
-from codekiln.tasks.frontend.statements import Failures, StatementWriter
+from codekiln.tasks.frontend.statements import Failures, ModelStatementWriter, StatementWriter
 from codekiln.tasks.history.walk import Change
 from codekiln.tasks.records import TaskRecord
 
@@ -49,13 +52,16 @@ def history_text(change: Change) -> tuple[str, str]:
 
 class HistoryStatementWriter:
     """The history's text for a task when it describes the problem and passes the leak check, else the
-    template's statement; records which one wrote each task's statement (`sources`)."""
+    model's issue (if a model is given), else the template's; records who wrote each one (`sources`)."""
 
     name = "history"
 
-    def __init__(self, template: StatementWriter, texts: dict[str, tuple[str, str]]) -> None:
+    def __init__(
+        self, template: StatementWriter, texts: dict[str, tuple[str, str]], *, model: Any = None
+    ) -> None:
         self.template = template
         self.texts = texts
+        self.model = ModelStatementWriter(model, fallback=template) if model is not None else None
         self.sources: dict[str, str] = {}
 
     def write(self, task: TaskRecord, failures: Failures) -> str:
@@ -69,5 +75,9 @@ class HistoryStatementWriter:
             if checked.strip():
                 self.sources[key] = source
                 return checked
+        if self.model is not None:
+            text = self.model.write(task, failures)
+            self.sources[key] = self.model.last_source
+            return text
         self.sources[key] = self.template.name
         return self.template.write(task, failures)
