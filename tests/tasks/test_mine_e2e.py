@@ -7,6 +7,7 @@ dependencies.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -18,7 +19,9 @@ from pathlib import Path
 
 import pytest
 from tasks_helpers import TOOLZ, fetch_sdist
+from typer.testing import CliRunner
 
+from codekiln.cli.mine import app as mine_app
 from codekiln.envs import load_env
 from codekiln.rollouts.engine import RolloutConfig, run_rollouts
 from codekiln.tasks.export.datasets import from_hf_row, to_hf_row
@@ -81,6 +84,25 @@ def release_history(dest: Path) -> Path:
     return dest
 
 
+def _wait_for_lock_release(lock: Path, timeout: float = 30.0) -> None:
+    """Wait until no process holds the killed run's stage lock. A child the run had just forked (and
+    not yet exec'd, which closes the descriptor) can hold it a moment longer than the run itself."""
+    deadline = time.monotonic() + timeout
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                assert time.monotonic() < deadline, f"{lock} still held {timeout} s after the kill"
+                time.sleep(0.05)
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return
+    finally:
+        os.close(fd)
+
+
 def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines(keepends=True) if path.is_file() else []
 
@@ -105,6 +127,7 @@ def mined(tmp_path_factory: pytest.TempPathFactory) -> tuple[MineResult, MineCon
     assert victim.poll() is None, "mine finished before it could be killed"
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
+    _wait_for_lock_release(config.out / ".lock")
     before = [line for p in logs for line in _lines(p)]
     return mine(config), config, before
 
@@ -164,6 +187,17 @@ def test_a_kill_9_loses_nothing_written_and_the_rerun_decides_the_rest_once(
     assert len(before) == 1 and before[0] in after
     assert result.new_decisions == 1 and len(after) == 2
     assert mine(config).new_decisions == 0  # a finished directory is left as it is
+
+
+def test_the_command_prints_the_funnel_of_a_finished_directory(
+    mined: tuple[MineResult, MineConfig, list[str]],
+) -> None:
+    _, config, _ = mined
+    argv = [config.repo, "--out", str(config.out), "--split-date", SPLIT]
+    res = CliRunner().invoke(mine_app, argv, terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "3 commits -> 2 candidates" in res.output and "-> 2 valid" in res.output
+    assert "(0 candidates" in res.output
 
 
 @pytest.mark.parametrize(("model", "resolved"), [("oracle", 2), ("noop", 0)])
