@@ -134,7 +134,7 @@ class Funnel(Record):
     """Full environment builds this run did (the rest reused a venv of the same fingerprint)."""
     env_reused: int = 0
     environments: int = 0
-    """Distinct environments (states) the decisions used, over all runs."""
+    """Distinct environments (one per state) of the valid tasks, over all runs."""
     deps_cutoff: str = ""
     seconds: float = 0.0
 
