@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from codekiln.core.errors import ConfigError, RepoError
+from codekiln.envs import EnvRecord
+from codekiln.envs.recipe import Interpreter, Recipe
+from codekiln.grading import TestCommand
 from codekiln.tasks.frontend.statements import TemplateStatementWriter
 from codekiln.tasks.history.exclude import Exclusions, load_exclusions, split_of
-from codekiln.tasks.history.mine import repo_name
+from codekiln.tasks.history.mine import repo_name, unusable_env
 from codekiln.tasks.history.statements import HistoryStatementWriter, describes_problem, history_text
 from codekiln.tasks.history.walk import (
     Change,
@@ -259,3 +262,19 @@ def test_statement_from_the_history_else_a_model_else_the_template() -> None:
     issue = "neg(1) gives 1\n\nCalling neg with a positive number returns the same number."
     writer = HistoryStatementWriter(template, {"c": ("toolz 1.2.0", "commit")}, model=_Model([leaky, issue]))
     assert writer.write(task, failures) == issue + "\n" and writer.sources == {"c": "model"}
+
+
+def test_a_state_where_no_test_passes_is_an_environment_failure() -> None:
+    recipe = Recipe(
+        python=Interpreter(executable="python3", version="3.11", prefix="/usr"), test=TestCommand()
+    )
+    env = EnvRecord(
+        id="e", snapshot_id="s", snapshot_path="/x", name="demo", python="3.11", python_prefix="/usr",
+        venv="/v", backend="local", recipe=recipe, test=recipe.test,
+        collection_errors={"tests/test_a.py": "Traceback\nE   ImportError: cannot import name 'Mapping'\n"},
+    )  # fmt: skip
+    assert unusable_env(env) == (
+        "no test passes on this state (0 ran); tests/test_a.py: E   ImportError: cannot import name 'Mapping'"
+    )
+    env.baseline = {"tests/test_a.py::test_x": "failed", "tests/test_b.py::test_y": "passed"}
+    assert unusable_env(env) == ""

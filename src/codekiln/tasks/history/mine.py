@@ -15,8 +15,8 @@ commit is selected (no coverage map is built per commit).
 
 Records are synthesis' own (`TaskRecord`, `RejectedCandidate`) with `source: history` and a
 `provenance` (commit, parent, author date, PR number, message, who wrote the statement, split). A
-rejection names why: `build_error` (the environment of that state does not build or its suite does not
-run), `patch_failed` (the fix does not apply in reverse), `no_failing_test`, `flaky`, `timeout`,
+rejection names why: `build_error` (the environment of that state does not build, or no test of its
+suite passes there), `patch_failed` (the fix does not apply in reverse), `no_failing_test`, `flaky`, `timeout`,
 `gold_failed`, `empty_resolved`, statement reasons. Changes that are not candidates are counted in the
 funnel (`no_test_change`, `no_code_change`, `merge_commit`, `root_commit`, `excluded`).
 
@@ -43,6 +43,7 @@ from codekiln.core.diffs import reverse_diff
 from codekiln.core.errors import CodekilnError, EnvBuildError, RepoError
 from codekiln.core.records import Record, iter_jsonl
 from codekiln.core.stage import Layout, Stage, StageManifest, open_stage
+from codekiln.envs import EnvRecord
 from codekiln.envs.shared import EnvGroups
 from codekiln.repos import SnapshotRecord, add_repo
 from codekiln.sandbox import DEFAULT_BACKEND
@@ -193,6 +194,19 @@ def snapshot_of(gitdir: Path, commit: str, name: str) -> SnapshotRecord:
         return add_repo(str(export_tree(gitdir, commit, Path(tmp) / name)))
 
 
+def unusable_env(env: EnvRecord) -> str:
+    """Why a state's environment cannot validate anything (no test of its suite passes there: old code
+    on a newer Python, say), or "" when it can."""
+    if any(status == "passed" for status in env.baseline.values()):
+        return ""
+    errors = [
+        f"{path}: {text.strip().splitlines()[-1]}"
+        for path, text in env.collection_errors.items()
+        if text.strip()
+    ]
+    return f"no test passes on this state ({len(env.baseline)} ran)" + (f"; {errors[0]}" if errors else "")
+
+
 def as_history_task(task: TaskRecord, change: Change, statement_source: str, split: str) -> TaskRecord:
     """A validated candidate as a mined task: source, id and provenance of its change."""
     tag = f"pr{change.pr}" if change.pr is not None else "commit"
@@ -318,6 +332,13 @@ def _decide(
         return RejectedCandidate(
             candidate_id=cand.id, repo=name, base_commit=change.commit, reason=RejectReason.build_error,
             detail=f"the environment of {change.commit[:12]} ({change.author_date}): {err.message}"[:2000],
+            mutators=cand.mutators,
+        )  # fmt: skip
+    unusable = unusable_env(env)
+    if unusable:
+        return RejectedCandidate(
+            candidate_id=cand.id, repo=env.name, base_commit=env.snapshot_id, reason=RejectReason.build_error,
+            detail=f"the environment of {change.commit[:12]} ({change.author_date}): {unusable}"[:2000],
             mutators=cand.mutators,
         )  # fmt: skip
     texts = {cand.id: history_text(change)}
