@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["CODEKILN_HOME"] = str(home)
 
     from codekiln.envs import load_env
-    from codekiln.tasks.history.mine import MineConfig, mine, read_decisions
-    from codekiln.tasks.records import TaskRecord
+    from codekiln.tasks.history.mine import MineConfig, mine
 
     config = MineConfig(repo=args.repo, out=args.out, max_commits=args.max_commits, since=args.since)
     clock = Clock()
@@ -65,26 +64,23 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         clock.close()
     f = result.funnel
-    decisions = read_decisions(result.out)
-    envs = {}
-    for d in decisions:
-        if isinstance(d, TaskRecord) and d.environment_id:
-            envs[d.environment_id] = load_env(d.environment_id)
     owners = [json.loads(p.read_text())["env"] for p in (home / "envs" / "groups").glob("*.json")]
     builds = [load_env(e).duration_s for e in owners]
     mean_build = sum(builds) / len(builds) if builds else 0.0
     reached_env = f.tried - f.rejected.get("build_error", 0)  # states whose environment was needed and made
-    grouped_s = sum(builds) + sum(e.duration_s for e in envs.values() if e.id not in owners)
+    # every environment in this home: one per state the run reached (a fresh home holds only this run's)
+    made = [json.loads(p.read_text()) for p in (home / "envs").glob("*/env.json")]
+    grouped_s = sum(float(e.get("duration_s", 0.0)) for e in made)
     valid_new = min(f.validated, result.new_decisions)
     minutes = (cpu if cpu is not None else wall) / 60
     row = {
         "repo": args.repo, "max_commits": args.max_commits, "funnel": f.model_dump(mode="json"),
         "new_decisions": result.new_decisions, "cpu_s": cpu, "wall_s": round(wall, 1),
-        "valid_per_cpu_min": round(valid_new / minutes, 3) if minutes else None,
+        "valid_per_cpu_min": round(valid_new / minutes, 3) if minutes and result.new_decisions else None,
         "cpu_measured": cpu is not None, "full_builds": len(builds), "mean_full_build_s": round(mean_build, 1),
         "env_builds_per_valid": round(len(builds) / f.validated, 3) if f.validated else None,
         "one_env_per_candidate_builds": f.tried, "one_env_per_candidate_est_s": round(f.tried * mean_build, 1),
-        "grouped_env_s": round(grouped_s, 1), "states_with_env": reached_env,
+        "grouped_env_s": round(grouped_s, 1), "environments_made": len(made), "states_with_env": reached_env,
         "yield_per_candidate": round(f.validated / f.tried, 4) if f.tried else None,
         "yield_per_commit": round(f.validated / f.commits, 4) if f.commits else None,
     }  # fmt: skip
@@ -99,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         f"environments: {len(builds)} full builds (mean {mean_build:.0f} s) for {f.validated} valid tasks "
         f"({row['env_builds_per_valid']} per valid task); one env per candidate would be {f.tried} builds, "
         f"~{f.tried * mean_build:.0f} s at this run's mean (estimated), against {grouped_s:.0f} s spent "
-        "on builds and baselines with grouping"
+        f"on {len(made)} environments (builds and baselines) with grouping"
     )
     print(f"yield: {row['yield_per_candidate']} valid per candidate, {row['yield_per_commit']} per commit")
     for name, what_, share in PUBLISHED:
