@@ -219,3 +219,16 @@ def test_mined_tasks_export_like_synthesized_ones_with_their_provenance(
         again = from_hf_row(row)
         assert again.provenance == task.provenance and again.source == TaskSource.history
         assert TaskRecord.from_swebench_row(task.to_swebench_row(extras=True)) == task
+
+
+def test_excluded_changes_are_counted_and_never_validated(
+    mined: tuple[MineResult, MineConfig, list[str]], tmp_path: Path
+) -> None:
+    result, config, _ = mined
+    release, _ = _tasks(result)
+    assert release.provenance is not None
+    exclude = tmp_path / "benchmark.txt"
+    exclude.write_text(f"pytoolz__toolz-7\ntoolz@{release.provenance.commit[:12]}\n")
+    again = mine(MineConfig(repo=config.repo, out=tmp_path / "out", exclude=exclude))
+    f = again.funnel
+    assert (f.candidates, f.tried, f.skipped) == (0, 0, {"root_commit": 1, "excluded": 2})
