@@ -81,7 +81,10 @@ GROUPS: list[tuple[str, str, str]] = [
 ]
 
 # Single top-level commands: (command name, module, function).
-COMMANDS: list[tuple[str, str, str]] = [("synth", "codekiln.cli.synth", "synth")]
+COMMANDS: list[tuple[str, str, str]] = [
+    ("synth", "codekiln.cli.synth", "synth"),
+    ("mine", "codekiln.cli.mine", "mine"),
+]
 
 
 def _register() -> None:

@@ -53,6 +53,8 @@ class TaskSource(StrEnum):
     lm_rewrite = "lm_rewrite"
     lm_modify = "lm_modify"
     pr_mirror = "pr_mirror"
+    history = "history"
+    """Mined from a repository's history (`codekiln mine`): a real change, its own tests."""
     swebench = "swebench"
 
 
@@ -181,6 +183,25 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class Provenance(BaseModel):
+    """Where a task mined from history (`source: history`) came from."""
+
+    commit: str
+    """The change's commit (for a merged pull request, its merge commit)."""
+    parent: str
+    """The state before the change: the buggy code is this commit's, with the change's tests."""
+    author_date: str
+    pr: int | None = None
+    kind: str = "commit"
+    """"merge", "squash" or "commit" (see `tasks.history.walk`)."""
+    title: str = ""
+    message: str = ""
+    statement_source: str = ""
+    """Who wrote `problem_statement`: "pr" (title and body), "commit" (its message) or "template"."""
+    split: str = ""
+    """"train" or "test" under `codekiln mine --split-date`, else empty."""
+
+
 class TaskRecord(Record):
     """One verifiable task. SWE-bench fields first, under SWE-bench's names; codekiln's after."""
 
@@ -218,6 +239,8 @@ class TaskRecord(Record):
     difficulty: Difficulty | None = None
     validation: Validation | None = None
     candidate_id: str | None = None
+    provenance: Provenance | None = None
+    """Set on tasks mined from history only."""
 
     @model_validator(mode="after")
     def _fill_derived(self) -> TaskRecord:
@@ -292,8 +315,9 @@ class TaskRecord(Record):
                         hint="store test ids as a JSON list",
                     ) from err
             data[key] = [str(v) for v in value]
-        if isinstance(data.get("validation"), str):  # parquet exports store it as a JSON string
-            data["validation"] = json.loads(data["validation"])
+        for key in ("validation", "provenance"):  # parquet exports store them as JSON strings
+            if isinstance(data.get(key), str):
+                data[key] = json.loads(data[key])
         for key in ("created_at", "version", "environment_setup_commit", "hints_text"):
             if data.get(key) is None:
                 data.pop(key, None)

@@ -54,7 +54,7 @@ from codekiln.grading import classify, grade_patch, restores_snapshot
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
-from codekiln.tasks.frontend.statements import TemplateStatementWriter
+from codekiln.tasks.frontend.statements import StatementWriter, TemplateStatementWriter
 from codekiln.tasks.records import (
     RejectedCandidate,
     RejectReason,
@@ -143,8 +143,10 @@ class Validator:
         *,
         backend: str = DEFAULT_BACKEND,
         gold_cache: GoldCache | None = None,
+        statements: StatementWriter | None = None,
     ) -> None:
-        """`gold_cache` (clean results) may be shared by the validators of one run."""
+        """`gold_cache` (clean results) may be shared by the validators of one run; `statements`
+        writes accepted tasks' problem statements (default: the template, reading the snapshot)."""
         self.env, self.cmap = env, cmap
         self.entities = dict(entities) if isinstance(entities, Mapping) else {e.id: e for e in entities}
         self.config = config or ValidateConfig()
@@ -155,7 +157,7 @@ class Validator:
         self.warm = WarmExecutor(self.sandbox, env.test, collect=test_files(sorted(self.passing)))
         self.fresh = FreshExecutor(self.sandbox, env.test)
         self.gold_cache = GoldCache() if gold_cache is None else gold_cache
-        self.statements = TemplateStatementWriter(self.snapshot_dir)
+        self.statements = statements or TemplateStatementWriter(self.snapshot_dir)
         self.applier = BugApplier(self.snapshot_dir)
         self.dirty = False
 
