@@ -322,6 +322,15 @@ class RejectedCandidate(Record):
     created_at: str = Field(default_factory=now_iso)
 
 
+def source_of(mutators: list[str]) -> TaskSource:
+    """lm_modify or lm_rewrite for a candidate made by that model-written strategy alone, else func_pm
+    (procedural mutators, and combinations)."""
+    model_written = {TaskSource.lm_modify.value, TaskSource.lm_rewrite.value}
+    if mutators and len(set(mutators)) == 1 and mutators[0] in model_written:
+        return TaskSource(mutators[0])
+    return TaskSource.func_pm
+
+
 def make_instance_id(repo: str, base_commit: str, mutators: list[str], candidate_id: str) -> str:
     """`<repo>.<snapshot[:8]>.<mutator or comboN>__<id[:10]>`, safe as a folder name."""
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "__", repo).strip("_") or "repo"
@@ -341,9 +350,10 @@ def task_from_candidate(
     test_patch: str = "",
     problem_statement: str = "",
     validation: Validation | None = None,
-    source: TaskSource = TaskSource.func_pm,
+    source: TaskSource | None = None,
 ) -> TaskRecord:
-    """A task from a validated candidate: the gold patch is the candidate's patch reversed."""
+    """A task from a validated candidate: the gold patch is the candidate's patch reversed. Its source
+    is the candidate's strategy (`source_of`) unless given."""
     if not fail_to_pass:
         raise TaskError(
             f"candidate {candidate.id} has no FAIL_TO_PASS tests", hint="reject it as no_failing_test"
@@ -357,7 +367,7 @@ def task_from_candidate(
         FAIL_TO_PASS=fail_to_pass,
         PASS_TO_PASS=pass_to_pass,
         problem_statement=problem_statement,
-        source=source,
+        source=source or source_of(candidate.mutators),
         mutators=candidate.mutators,
         entities=candidate.entities,
         bug_patch=candidate.patch,
