@@ -112,7 +112,7 @@ def toolz_answers(entities: dict[str, Entity]) -> dict[tuple[str, str], str]:
             take.replace("islice(seq, n)", "islice(seq, n + 1)"), "one element too many"
         ),
         ("lm_rewrite", "take"): fenced(
-            take.replace("return itertools.islice(seq, n)", "return iter(list(seq)[1:n])")
+            take.replace("return itertools.islice(seq, n)", "return itertools.islice(seq, 1, n)")
         ),
         ("lm_modify", "first"): fenced(
             first.replace("    return next(iter(seq))", "    return next(iter(seq))  # same")
