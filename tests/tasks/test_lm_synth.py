@@ -37,7 +37,7 @@ def itertoolz() -> dict[str, Entity]:
 def config(out: Path, concurrency: int = 1, strategies: list[str] = STRATEGIES) -> SynthConfig:
     return SynthConfig(
         spec=TOOLZ, out=out, max_tasks=10, max_candidates=4, workers=1, strategies=strategies,
-        lm=LmConfig(functions=TOOLZ_FUNCTIONS, concurrency=concurrency, max_functions=None),
+        functions=TOOLZ_FUNCTIONS, lm=LmConfig(concurrency=concurrency, max_functions=None),
         validation=ValidateConfig(gate="fast"),
     )  # fmt: skip
 

@@ -164,7 +164,10 @@ def synth(
     ),
     concurrency: int = typer.Option(4, help="model requests in flight at once"),
     lm_functions: int = typer.Option(20, help="functions sent to the model (0: every eligible one)"),
-    functions: str = typer.Option("", help="only these functions get model-written bugs (comma-separated)"),
+    functions: str = typer.Option(
+        "",
+        help="only these functions get bugs, from every strategy (comma-separated file::qualname or qualname)",
+    ),
     lm_max_tokens: int = typer.Option(768, help="completion tokens per model call"),
     redo: bool = typer.Option(False, "--redo", help="discard this directory's tasks and start over"),
     export: str = typer.Option("", help="also export the tasks: harbor, hf or swebench"),
@@ -183,7 +186,6 @@ def synth(
     try:
         lm = LmConfig(
             model=model, concurrency=concurrency, max_functions=lm_functions or None, max_tokens=lm_max_tokens,
-            functions=[f.strip() for f in functions.split(",") if f.strip()] or None,
         )  # fmt: skip
     except ValidationError as err:
         raise ConfigError(
@@ -194,6 +196,7 @@ def synth(
         mutators=[m.strip() for m in mutators.split(",") if m.strip()] or None, max_candidates=max_candidates,
         backend=backend, batch_size=batch_size, validation=validation, quality=quality, details=details,
         strategies=[s.strip() for s in strategies.split(",") if s.strip()], lm=lm,
+        functions=[f.strip() for f in functions.split(",") if f.strip()] or None,
     )  # fmt: skip
     run_with_display(config, redo=redo, export=export, model_options=parse_options(option))
 

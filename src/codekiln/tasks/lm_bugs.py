@@ -63,9 +63,6 @@ class LmConfig(BaseModel):
     )
     concurrency: int = Field(default=4, ge=1, description="model requests in flight at once")
     max_functions: int | None = Field(default=20, ge=1, description="functions sent to the model (None: all)")
-    functions: list[str] | None = Field(
-        default=None, description="only these functions (file::qualname or qualname)"
-    )
     samples: int = Field(default=1, ge=1, description="calls per function and strategy")
     max_tokens: int = Field(default=768, ge=16, description="completion tokens per call")
     temperature: float = Field(default=0.7, ge=0.0, description="sampling temperature")
@@ -129,6 +126,7 @@ def lm_candidates(
     config: LmConfig,
     *,
     seed: int,
+    only: list[str] | None = None,
     model: Model | None,
     on_call: Callable[[LmCall], None] | None = None,
 ) -> LmCandidates:
@@ -136,7 +134,7 @@ def lm_candidates(
     them, per strategy in request order (see the module docstring)."""
     requests = plan_requests(
         entities, strategies, seed=seed, max_functions=config.max_functions, samples=config.samples,
-        only=config.functions, keep=lambda e: bool(cmap.tests_for({e.file: range(e.start_line, e.end_line + 1)})),
+        only=only, keep=lambda e: bool(cmap.tests_for({e.file: range(e.start_line, e.end_line + 1)})),
     )  # fmt: skip
     done = {
         key: LmCall.model_validate(row) for key, row in stage.finished(LM_CALLS, lambda r: r["key"]).items()

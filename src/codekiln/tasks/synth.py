@@ -49,7 +49,7 @@ from codekiln.core.stage import Layout, Stage, StageManifest, open_stage
 from codekiln.envs import EnvRecord, build_env
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate, generate_candidates
-from codekiln.tasks.frontend.entities import Entity, find_entities
+from codekiln.tasks.frontend.entities import Entity, find_entities, named
 from codekiln.tasks.frontend.lm import load_prompt
 from codekiln.tasks.frontend.mutators import load_mutators
 from codekiln.tasks.lm_bugs import (
@@ -86,6 +86,10 @@ class SynthConfig(BaseModel):
     strategies: list[str] = Field(
         default_factory=lambda: [FUNC_PM], description="func_pm (the mutators), lm_modify, lm_rewrite"
     )
+    functions: list[str] | None = Field(
+        default=None,
+        description="only these functions get bugs, from every strategy (file::qualname or qualname)",
+    )
     lm: LmConfig = Field(
         default_factory=lambda: LmConfig(), description="how model-written bugs are asked for"
     )
@@ -121,6 +125,7 @@ class Manifest(StageManifest):
     validation: ValidateConfig
     quality: TaskFilter = Field(default_factory=lambda: TaskFilter())
     strategies: list[str] = Field(default_factory=lambda: [FUNC_PM])
+    functions: list[str] | None = None
     lm: dict[str, object] | None = None
     """The model-written bugs' settings and prompt versions (None without lm_ strategies)."""
     spec: str = ""
@@ -265,7 +270,7 @@ def plan_candidates(
         return entities, [], Counter()
     gen = generate_candidates(
         snapshot,
-        entities,
+        named(entities, config.functions),
         load_mutators(config.mutators),
         seed=config.seed,
         max_per_entity=config.max_per_entity,
@@ -314,7 +319,7 @@ def _synthesize(
         Manifest(
             snapshot_id=env.snapshot_id, env_id=env.id, repo=env.name, seed=config.seed, mutators=names,
             max_per_entity=config.max_per_entity, validation=config.validation, quality=config.quality,
-            strategies=config.strategies, lm=lm if lm_strategies else None, spec=config.spec,
+            strategies=config.strategies, functions=config.functions, lm=lm if lm_strategies else None, spec=config.spec,
             model=config.lm.model if lm_strategies else "",
         )
     )  # fmt: skip
@@ -325,7 +330,7 @@ def _synthesize(
     if lm_strategies:
         made = lm_candidates(
             stage, Path(env.snapshot_path), entities, cmap, lm_strategies, config.lm, seed=config.seed,
-            model=model, on_call=lambda call: on_progress(SynthProgress("model calls", f"{call.key}: {call.outcome}")),
+            only=config.functions, model=model, on_call=lambda call: on_progress(SynthProgress("model calls", f"{call.key}: {call.outcome}")),
         )  # fmt: skip
         per_strategy.update(made.funnels)
         lists = [candidates if s == FUNC_PM else made.by_strategy.get(s, []) for s in config.strategies]

@@ -26,7 +26,7 @@ from codekiln.core.errors import CodekilnError
 from codekiln.core.protocols import Model
 from codekiln.core.records import Record
 from codekiln.tasks.frontend.candidates import derive_seed
-from codekiln.tasks.frontend.entities import Entity
+from codekiln.tasks.frontend.entities import Entity, named
 from codekiln.tasks.frontend.lm.judge import judge
 from codekiln.tasks.frontend.lm.prompts import Prompt, load_prompt
 
@@ -93,10 +93,7 @@ def plan_requests(
     """The requests of a run, in a seeded order: up to `max_functions` eligible functions (those named in
     `only`, by id or qualname, when given; those `keep` accepts, e.g. the ones some test runs), each
     asked `samples` times per strategy."""
-    pool = [e for e in entities if eligible(e) and (keep is None or keep(e))]
-    if only:
-        wanted = set(only)
-        pool = [e for e in pool if e.id in wanted or e.qualname in wanted]
+    pool = [e for e in named(list(entities), only) if eligible(e) and (keep is None or keep(e))]
     pool.sort(key=lambda e: e.id)
     random.Random(derive_seed(seed, "lm-functions")).shuffle(pool)
     if max_functions is not None:
