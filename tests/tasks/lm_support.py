@@ -24,7 +24,10 @@ def fenced(code: str, change: str = "changed it") -> str:
 
 
 def asked_function(user: str) -> tuple[str, str]:
-    """(strategy, function name) a prompt asks for: the function is the last code block's first def."""
+    """(strategy, function name) a prompt asks for: the function is the last code block's first def;
+    ("statement", "") for a request to write an issue."""
+    if "issue report" in user:
+        return "statement", ""
     block = user.rsplit("```python", 1)[-1]
     m = _DEF_RE.search(block)
     strategy = "lm_rewrite" if "Implement this function" in user else "lm_modify"

@@ -34,11 +34,13 @@ def itertoolz() -> dict[str, Entity]:
     return {e.qualname: e for e in entities if e.file == "toolz/itertoolz.py"}
 
 
-def config(out: Path, concurrency: int = 1, strategies: list[str] = STRATEGIES) -> SynthConfig:
+def config(
+    out: Path, concurrency: int = 1, strategies: list[str] = STRATEGIES, statements: str = "template"
+) -> SynthConfig:
     return SynthConfig(
         spec=TOOLZ, out=out, max_tasks=10, max_candidates=4, workers=1, strategies=strategies,
         functions=TOOLZ_FUNCTIONS, lm=LmConfig(concurrency=concurrency, max_functions=None),
-        validation=ValidateConfig(gate="fast"),
+        validation=ValidateConfig(gate="fast", statements=statements),
     )  # fmt: skip
 
 
@@ -108,3 +110,33 @@ def test_a_server_down_mid_run_then_a_rerun_matches_an_uninterrupted_run(
         synthesize(config(out, 3, LM_ONLY), model=model)
     assert len(server.answered) == 8  # the rerun made only the missing calls
     assert summary(out) == expected
+
+
+CLEAN_ISSUE = "take returns too many items\n\nlist(take(2, [10, 20, 30])) gives three items, not two.\n"
+LEAKING_ISSUE = "take is wrong\n\nIt should be `return itertools.islice(seq, n)` again.\n"
+
+
+def test_model_written_statements_are_leak_checked_and_their_source_recorded(
+    itertoolz: dict[str, Entity], tmp_path: Path
+) -> None:
+    answers = toolz_answers(itertoolz)
+    issues = iter([CLEAN_ISSUE, LEAKING_ISSUE, LEAKING_ISSUE])
+
+    def answer(strategy: str, name: str) -> str:
+        return next(issues) if strategy == "statement" else answers[(strategy, name)]
+
+    server = FakeServer(answer)
+    with server.running():
+        out = tmp_path / "statements"
+        with pytest.raises(ConfigError, match="need a model"):
+            synthesize(config(out, 1, LM_ONLY, "model"))
+        synthesize(config(out, 1, LM_ONLY, "model"), model=make_model(f"openai:fake@{server.url}"))
+    tasks = [TaskRecord.model_validate(r) for r in rows(out / TASKS)]
+    assert [t.source.value for t in tasks] == ["lm_modify", "lm_rewrite"]
+    first, second = tasks
+    assert (first.statement_source, first.problem_statement) == ("model", CLEAN_ISSUE)
+    # both answers for the second task quote the fix: the template wrote it instead
+    assert (
+        second.statement_source == "template" and "itertools.islice(seq, n)" not in second.problem_statement
+    )
+    assert [s for s, _ in server.answered].count("statement") == 3

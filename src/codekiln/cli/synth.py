@@ -163,6 +163,9 @@ def synth(
         [], "--option", help="model backend option key=value (repeatable), e.g. retries=5"
     ),
     concurrency: int = typer.Option(4, help="model requests in flight at once"),
+    statements: str = typer.Option(
+        "template", help="template, or model: the --model writes each issue (leak-checked, template fallback)"
+    ),
     lm_functions: int = typer.Option(20, help="functions sent to the model (0: every eligible one)"),
     functions: str = typer.Option(
         "",
@@ -175,12 +178,12 @@ def synth(
     """Synthesize and validate bug-fixing tasks from a real repository (resumable)."""
     try:
         validation = ValidateConfig.model_validate(
-            {"engine": engine, "gate": gate, "visible_tests": visible_tests}
+            {"engine": engine, "gate": gate, "visible_tests": visible_tests, "statements": statements}
         )
     except ValidationError as err:
         raise ConfigError(
-            f"bad --engine or --gate: {err.errors()[0]['msg']}",
-            hint="--engine warm|fresh, --gate fast|grader",
+            f"bad --engine, --gate or --statements: {err.errors()[0]['msg']}",
+            hint="--engine warm|fresh, --gate fast|grader, --statements template|model",
         ) from err
     quality = task_filter(allow_import_breakage, max_f2p_share, balance)
     try:
@@ -221,7 +224,7 @@ def run_with_display(
     """`synthesize` with the live display, then the funnel printed (what `codekiln synth` does). The
     model for the lm_ strategies is built from `config.lm.model` and `model_options`."""
     model = None
-    if set(config.strategies) - {"func_pm"}:
+    if set(config.strategies) - {"func_pm"} or config.validation.statements == "model":
         from codekiln.models import make_model
 
         model = make_model(config.lm.model, **(model_options or {}))

@@ -89,7 +89,7 @@ class StrategyFunnel(BaseModel):
 
     @property
     def tokens_per_valid(self) -> float | None:
-        return round(self.tokens / self.valid, 1) if self.valid else None
+        return round(self.tokens / self.valid, 1) if self.valid and self.tokens else None
 
 
 def strategy_of(mutators: Sequence[str]) -> str:

@@ -218,6 +218,8 @@ class TaskRecord(Record):
     difficulty: Difficulty | None = None
     validation: Validation | None = None
     candidate_id: str | None = None
+    statement_source: str = ""
+    """Who wrote `problem_statement` for a synthesized task: "template" or "model" (empty: not recorded)."""
 
     @model_validator(mode="after")
     def _fill_derived(self) -> TaskRecord:

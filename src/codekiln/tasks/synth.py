@@ -294,6 +294,8 @@ def synthesize(
             f"unknown strategies: {', '.join(unknown) or '(none given)'}",
             hint=f"--strategies takes a comma-separated subset of {', '.join(ALL_STRATEGIES)}",
         )
+    if config.validation.statements == "model" and model is None:
+        raise ConfigError("model-written statements need a model", hint="pass model= (the CLI: --model SPEC)")
     with open_stage(Path(config.out), LAYOUT, redo=redo) as stage:
         return _synthesize(stage, config, on_progress, model)
 
@@ -352,7 +354,7 @@ def _synthesize(
     pending = [c for c in candidates if c.id not in decided]
     new = 0
     if funnel.validated < config.max_tasks and pending:
-        new = _validate_all(env, cmap, entities, pending, config, stage, progress, on_progress, keeper)
+        new = _validate_all(env, cmap, entities, pending, config, stage, progress, on_progress, keeper, model)
     funnel.seconds = round(time.monotonic() - start, 3)
     stage.write(FUNNEL, funnel)
     progress.phase = "done"
@@ -370,6 +372,7 @@ def _validate_all(
     progress: SynthProgress,
     on_progress: ProgressFn,
     keeper: Keeper,
+    model: Model | None,
 ) -> int:
     """Validate `pending` in batches on a pool of sandboxes; commit decisions in candidate order."""
     workers = config.workers or os.cpu_count() or 1
@@ -385,7 +388,13 @@ def _validate_all(
             validator = pool.get_nowait()
         except queue.Empty:
             validator = Validator(
-                env, cmap, by_id, config.validation, backend=config.backend, gold_cache=gold_cache
+                env,
+                cmap,
+                by_id,
+                config.validation,
+                backend=config.backend,
+                gold_cache=gold_cache,
+                model=model,
             )
             made.append(validator)
         try:
