@@ -35,10 +35,14 @@ def itertoolz() -> dict[str, Entity]:
 
 
 def config(
-    out: Path, concurrency: int = 1, strategies: list[str] = STRATEGIES, statements: str = "template"
+    out: Path,
+    concurrency: int = 1,
+    strategies: list[str] = STRATEGIES,
+    statements: str = "template",
+    combine: int = 0,
 ) -> SynthConfig:
     return SynthConfig(
-        spec=TOOLZ, out=out, max_tasks=10, max_candidates=4, workers=1, strategies=strategies,
+        spec=TOOLZ, out=out, max_tasks=10, max_candidates=4, workers=1, strategies=strategies, combine=combine,
         functions=TOOLZ_FUNCTIONS, lm=LmConfig(concurrency=concurrency, max_functions=None),
         validation=ValidateConfig(gate="fast", statements=statements),
     )  # fmt: skip
@@ -61,7 +65,7 @@ def test_a_scripted_model_drives_every_path_and_the_funnel_per_strategy(
     assert len(requests) == 8
     model = ScriptedModel([answers[(r.strategy, r.entity.name)] for r in requests])
     out = tmp_path / "scripted"
-    result = synthesize(config(out), model=model)
+    result = synthesize(config(out, combine=1), model=model)
     funnel = result.funnel.per_strategy
     modify, rewrite = funnel["lm_modify"], funnel["lm_rewrite"]
     assert (modify.calls, modify.parsed, modify.applied) == (4, 3, 1)
@@ -76,12 +80,18 @@ def test_a_scripted_model_drives_every_path_and_the_funnel_per_strategy(
     assert {"lm_modify", "lm_rewrite"} <= set(tasks)
     assert any("test_take" in t for t in tasks["lm_modify"].FAIL_TO_PASS)
     assert "islice(seq, n + 1)" in tasks["lm_modify"].bug_patch
+    # then one pair of valid bugs of different strategies in itertoolz.py, on different functions
+    combined = funnel["combined"]
+    assert (combined.applied, combined.tried, combined.valid) == (1, 1, 1)
+    pair = tasks["combined"]
+    assert pair.difficulty is not None and pair.difficulty.n_bugs == 2 and len(set(pair.entities)) == 2
+    assert {m.startswith("lm_") for m in pair.mutators} == {True, False}
     calls = rows(out / LM_CALLS)
     assert len(calls) == 8 and {c["prompt"] for c in calls} == {"lm_modify.v1", "lm_rewrite.v1"}
     assert {c["raw"] for c in calls} == {answers[(r.strategy, r.entity.name)] for r in requests}
     # resume: every call is recorded, so no model is needed and nothing is decided twice
     before = summary(out)
-    again = synthesize(config(out))
+    again = synthesize(config(out, combine=1))
     assert again.new_decisions == 0 and summary(out) == before
     assert read_funnel(out).per_strategy["lm_modify"].model_dump() == modify.model_dump()
 

@@ -163,6 +163,9 @@ def synth(
         [], "--option", help="model backend option key=value (repeatable), e.g. retries=5"
     ),
     concurrency: int = typer.Option(4, help="model requests in flight at once"),
+    combine: int = typer.Option(
+        0, help="then validate this many pairs of valid bugs of different strategies in one file"
+    ),
     statements: str = typer.Option(
         "template", help="template, or model: the --model writes each issue (leak-checked, template fallback)"
     ),
@@ -199,7 +202,7 @@ def synth(
         mutators=[m.strip() for m in mutators.split(",") if m.strip()] or None, max_candidates=max_candidates,
         backend=backend, batch_size=batch_size, validation=validation, quality=quality, details=details,
         strategies=[s.strip() for s in strategies.split(",") if s.strip()], lm=lm,
-        functions=[f.strip() for f in functions.split(",") if f.strip()] or None,
+        functions=[f.strip() for f in functions.split(",") if f.strip()] or None, combine=combine,
     )  # fmt: skip
     run_with_display(config, redo=redo, export=export, model_options=parse_options(option))
 

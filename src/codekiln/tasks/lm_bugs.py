@@ -14,16 +14,17 @@ passing test runs (by the coverage map) are sent to the model: a bug nothing run
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from codekiln.core.errors import ConfigError
+from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.protocols import Model
 from codekiln.core.stage import Stage
-from codekiln.tasks.frontend.candidates import Candidate
+from codekiln.tasks.frontend.candidates import Candidate, combine, derive_seed
 from codekiln.tasks.frontend.entities import Entity
 from codekiln.tasks.frontend.lm import (
     STRATEGIES,
@@ -183,6 +184,31 @@ def lm_candidates(
         seen.add(verdict.candidate.id)
         row.applied += 1
         out.by_strategy.setdefault(strategy, []).append(verdict.candidate)
+    return out
+
+
+def mixed_pairs(valid: Sequence[Candidate], snapshot_dir: Path, *, n: int, seed: int) -> list[Candidate]:
+    """Up to `n` combined candidates (`candidates.combine`), each two validated single bugs of different
+    strategies in one file, on different functions, in a seeded order: the same valid bugs always give
+    the same combinations."""
+    singles = sorted((c for c in valid if c.n_bugs == 1), key=lambda c: c.id)
+    pairs = [
+        (a, b)
+        for i, a in enumerate(singles)
+        for b in singles[i + 1 :]
+        if a.files == b.files
+        and a.entities != b.entities
+        and strategy_of(a.mutators) != strategy_of(b.mutators)
+    ]
+    random.Random(derive_seed(seed, "mixed-pairs")).shuffle(pairs)
+    out: list[Candidate] = []
+    for a, b in pairs:
+        if len(out) >= n:
+            break
+        try:
+            out.append(combine([a, b], snapshot_dir))
+        except TaskError:  # overlapping lines, or the merged file does not parse
+            continue
     return out
 
 

@@ -52,6 +52,8 @@ class TaskSource(StrEnum):
     func_pm = "func_pm"
     lm_rewrite = "lm_rewrite"
     lm_modify = "lm_modify"
+    combined = "combined"
+    """Bugs of different strategies (procedural and model-written) in one task."""
     pr_mirror = "pr_mirror"
     swebench = "swebench"
 
@@ -325,12 +327,13 @@ class RejectedCandidate(Record):
 
 
 def source_of(mutators: list[str]) -> TaskSource:
-    """lm_modify or lm_rewrite for a candidate made by that model-written strategy alone, else func_pm
-    (procedural mutators, and combinations)."""
+    """The strategy of a candidate's bugs: lm_modify or lm_rewrite (model-written), func_pm (procedural
+    mutators), or combined when they mix strategies."""
     model_written = {TaskSource.lm_modify.value, TaskSource.lm_rewrite.value}
-    if mutators and len(set(mutators)) == 1 and mutators[0] in model_written:
-        return TaskSource(mutators[0])
-    return TaskSource.func_pm
+    kinds = {m if m in model_written else TaskSource.func_pm.value for m in mutators}
+    if len(kinds) > 1:
+        return TaskSource.combined
+    return TaskSource(kinds.pop()) if kinds else TaskSource.func_pm
 
 
 def make_instance_id(repo: str, base_commit: str, mutators: list[str], candidate_id: str) -> str:

@@ -61,6 +61,7 @@ from codekiln.tasks.lm_bugs import (
     count_decision,
     interleave,
     lm_candidates,
+    mixed_pairs,
 )
 from codekiln.tasks.quality import TaskFilter, compact, details_row, dropped, group_of, quota, screen
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
@@ -92,6 +93,11 @@ class SynthConfig(BaseModel):
     )
     lm: LmConfig = Field(
         default_factory=lambda: LmConfig(), description="how model-written bugs are asked for"
+    )
+    combine: int = Field(
+        default=0,
+        ge=0,
+        description="then try this many pairs of valid bugs of different strategies in one file",
     )
     max_per_entity: int = Field(default=1, ge=1, description="candidates per (entity, mutator) pair")
     max_candidates: int | None = Field(default=None, description="try at most this many candidates")
@@ -126,6 +132,7 @@ class Manifest(StageManifest):
     quality: TaskFilter = Field(default_factory=lambda: TaskFilter())
     strategies: list[str] = Field(default_factory=lambda: [FUNC_PM])
     functions: list[str] | None = None
+    combine: int = 0
     lm: dict[str, object] | None = None
     """The model-written bugs' settings and prompt versions (None without lm_ strategies)."""
     spec: str = ""
@@ -321,7 +328,7 @@ def _synthesize(
         Manifest(
             snapshot_id=env.snapshot_id, env_id=env.id, repo=env.name, seed=config.seed, mutators=names,
             max_per_entity=config.max_per_entity, validation=config.validation, quality=config.quality,
-            strategies=config.strategies, functions=config.functions, lm=lm if lm_strategies else None, spec=config.spec,
+            strategies=config.strategies, functions=config.functions, combine=config.combine, lm=lm if lm_strategies else None, spec=config.spec,
             model=config.lm.model if lm_strategies else "",
         )
     )  # fmt: skip
@@ -355,6 +362,21 @@ def _synthesize(
     new = 0
     if funnel.validated < config.max_tasks and pending:
         new = _validate_all(env, cmap, entities, pending, config, stage, progress, on_progress, keeper, model)
+    if config.combine and funnel.validated < config.max_tasks:  # once every single bug is decided
+        by_id = {c.id: c for c in candidates}
+        valid = [
+            by_id[d.candidate_id]
+            for d in read_decisions(out)
+            if isinstance(d, TaskRecord) and d.candidate_id in by_id
+        ]
+        combos = mixed_pairs(valid, Path(env.snapshot_path), n=config.combine, seed=config.seed)
+        funnel.candidates += len(combos)
+        funnel.per_strategy.setdefault("combined", StrategyFunnel()).applied = len(combos)
+        pending = [c for c in combos if c.id not in decided]
+        if pending:
+            new += _validate_all(
+                env, cmap, entities, pending, config, stage, progress, on_progress, keeper, model
+            )
     funnel.seconds = round(time.monotonic() - start, 3)
     stage.write(FUNNEL, funnel)
     progress.phase = "done"
