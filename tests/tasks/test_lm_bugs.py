@@ -86,6 +86,8 @@ def test_a_good_bug_in_a_method_is_spliced_with_its_decorator_and_indentation(
     assert j.candidate.mutators == ["lm_modify"] and j.candidate.entities == ["pkg/geo.py::Box.clamp"]
     new = apply_file_patch(MODULE, parse_diff(j.candidate.patch)[0])
     assert new == MODULE.replace("if x < lo:", "if x <= lo:")  # nothing else moved
+    crlf = judge("lm_modify", clamp, MODULE, raw.replace("\n", "\r\n"), seed=3)
+    assert crlf.candidate is not None and crlf.candidate.patch == j.candidate.patch  # Windows line ends
     assert source_of(j.candidate.mutators) is TaskSource.lm_modify
     assert source_of(["flip_comparison"]) is TaskSource.func_pm
 

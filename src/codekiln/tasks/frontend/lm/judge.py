@@ -134,7 +134,7 @@ def normalize(node: FuncNode) -> str:
 def judge(strategy: str, entity: Entity, file_text: str, raw: str, *, seed: int = 0) -> Judged:
     """Check one model output against the clean file (see the module docstring)."""
     out = Judged(explanation=explanation_of(raw))
-    code = extract_code(raw)
+    code = extract_code(raw.replace("\r\n", "\n"))
     if code is None or not code.strip():
         return _no(out, "no_code", "the output holds no code block")
     try:
