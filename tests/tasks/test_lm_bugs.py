@@ -16,6 +16,7 @@ from codekiln.core.errors import ConfigError, ModelError
 from codekiln.core.patches import apply_file_patch
 from codekiln.models import make_model
 from codekiln.models.scripted import ScriptedModel
+from codekiln.reports.results import EvalResult, summarize_results
 from codekiln.tasks.frontend.entities import Entity, find_entities
 from codekiln.tasks.frontend.lm import (
     LmCall,
@@ -238,3 +239,14 @@ def test_a_server_down_mid_run_stops_it_and_a_rerun_makes_only_the_missing_calls
         run_requests(model, missing, tmp_path, on_call=lambda c: calls.setdefault(c.key, c), concurrency=2)
     assert sorted(calls) == sorted(r.key for r in requests)
     assert len(server.answered) == 6  # no call was made twice
+
+
+def test_resolve_rates_break_down_by_strategy() -> None:
+    rows = [
+        EvalResult(instance_id="a", model="m", outcome="resolved", resolved=True, strategy="lm_modify"),
+        EvalResult(instance_id="b", model="m", outcome="unresolved", strategy="lm_modify"),
+        EvalResult(instance_id="c", model="m", outcome="resolved", resolved=True, strategy="func_pm"),
+    ]
+    by = summarize_results(rows, "predictions").breakdowns["strategy"]
+    assert (by["lm_modify"].rate, by["func_pm"].rate) == (0.5, 1.0)
+    assert source_of(["lm_rewrite", "flip_comparison"]) is TaskSource.combined

@@ -15,6 +15,7 @@ from synth_support import TOOLZ, toolz_env, toolz_parts
 from codekiln.core.errors import ConfigError, ModelError
 from codekiln.models import make_model
 from codekiln.models.scripted import ScriptedModel
+from codekiln.reports import collect, render
 from codekiln.tasks.frontend.entities import Entity
 from codekiln.tasks.frontend.lm import plan_requests
 from codekiln.tasks.lm_bugs import LM_CALLS, LmConfig
@@ -90,6 +91,8 @@ def test_a_scripted_model_drives_every_path_and_the_funnel_per_strategy(
     assert len(calls) == 8 and {c["prompt"] for c in calls} == {"lm_modify.v1", "lm_rewrite.v1"}
     assert {c["raw"] for c in calls} == {answers[(r.strategy, r.entity.name)] for r in requests}
     # resume: every call is recorded, so no model is needed and nothing is decided twice
+    html = render(collect([out]))  # the HTML report shows the tasks per strategy
+    assert 'data-testid="chart-strategies"' in html and "lm_rewrite: 1/1 validated" in html
     before = summary(out)
     again = synthesize(config(out, combine=1))
     assert again.new_decisions == 0 and summary(out) == before
