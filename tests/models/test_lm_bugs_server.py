@@ -20,7 +20,7 @@ FUNCTIONS = "toolz/itertoolz.py::first,toolz/itertoolz.py::second"
 def synth(out: Path, model: str) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "codekiln.cli.synth", "pypi:toolz==1.2.0", "--out", str(out)]
     argv += ["--strategies", "lm_modify,lm_rewrite,func_pm", "--model", model, "--functions", FUNCTIONS]
-    argv += ["--lm-max-tokens", "96", "--concurrency", "2", "--max-tasks", "2", "--max-candidates", "6"]
+    argv += ["--lm-max-tokens", "64", "--concurrency", "2", "--max-tasks", "1", "--max-candidates", "4"]
     argv += ["--workers", "1", "--gate", "fast"]
     return subprocess.run(
         argv, capture_output=True, text=True, timeout=600, env=dict(os.environ, COLUMNS="200")
