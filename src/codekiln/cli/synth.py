@@ -2,6 +2,9 @@
 
     codekiln synth pypi:toolz==1.2.0 --max-tasks 200 --out out/toolz
     codekiln synth ./my-project --mutators flip_comparison,off_by_one --workers 2 --out out/mine
+    codekiln synth pypi:toolz==1.2.0 --strategies lm_modify,lm_rewrite,func_pm --model embedded --out out/lm
+    codekiln synth pypi:toolz==1.2.0 --strategies lm_modify --model openai:NAME@http://127.0.0.1:8000/v1 \
+        --concurrency 8 --lm-functions 200 --out out/lm
 
 Interrupt it at any time (Ctrl-C, even `kill -9`) and rerun the same command: it resumes where it
 stopped. `--redo` starts the directory over. Also runnable as `python -m codekiln.cli.synth ...`.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -18,8 +22,10 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from codekiln.cli.common import parse_options
 from codekiln.core.errors import ConfigError
 from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks.lm_bugs import LmConfig
 from codekiln.tasks.quality import TaskFilter
 from codekiln.tasks.synth import Funnel, SynthConfig, SynthProgress, SynthResult, synthesize
 from codekiln.tasks.validation.validate import ValidateConfig
@@ -73,6 +79,40 @@ def print_funnel(funnel: Funnel) -> None:
     console.print(mutator_table(funnel))
     if funnel.rejected:
         console.print(reason_table(funnel))
+    if set(funnel.per_strategy) - {"func_pm"}:
+        console.print(strategy_table(funnel))
+
+
+def strategy_table(funnel: Funnel) -> Table:
+    """The funnel per strategy: model calls -> parsed -> applied -> tried -> breaks a test -> valid."""
+    table = Table(title="funnel per strategy", title_justify="left")
+    cols = (
+        "strategy",
+        "model calls",
+        "parsed",
+        "applied",
+        "tried",
+        "breaks a test",
+        "valid",
+        "tokens",
+        "tokens/valid",
+    )
+    for col in cols:
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    for name, f in sorted(funnel.per_strategy.items()):
+        calls = (str(f.calls), str(f.parsed)) if name != "func_pm" else ("-", "-")
+        per_valid = f"{f.tokens_per_valid:.0f}" if f.tokens_per_valid is not None else "-"
+        cells = (
+            *calls,
+            str(f.applied),
+            str(f.tried),
+            str(f.breaks_test),
+            str(f.valid),
+            str(f.tokens),
+            per_valid,
+        )
+        table.add_row(name, *cells)
+    return table
 
 
 @app.command()
@@ -112,26 +152,59 @@ def synth(
     details: bool = typer.Option(
         False, "--details", help="also keep every decision's full test statuses in details.jsonl"
     ),
+    strategies: str = typer.Option(
+        "func_pm",
+        help="comma-separated: func_pm (procedural mutators), lm_modify, lm_rewrite (model-written)",
+    ),
+    model: str = typer.Option(
+        "embedded", "--model", "-m", help="model for lm_ strategies: embedded, openai:NAME@URL, scripted:FILE"
+    ),
+    option: list[str] = typer.Option(
+        [], "--option", help="model backend option key=value (repeatable), e.g. retries=5"
+    ),
+    concurrency: int = typer.Option(4, help="model requests in flight at once"),
+    combine: int = typer.Option(
+        0, help="then validate this many pairs of valid bugs of different strategies in one file"
+    ),
+    statements: str = typer.Option(
+        "template", help="template, or model: the --model writes each issue (leak-checked, template fallback)"
+    ),
+    lm_functions: int = typer.Option(20, help="functions sent to the model (0: every eligible one)"),
+    functions: str = typer.Option(
+        "",
+        help="only these functions get bugs, from every strategy (comma-separated file::qualname or qualname)",
+    ),
+    lm_max_tokens: int = typer.Option(768, help="completion tokens per model call"),
     redo: bool = typer.Option(False, "--redo", help="discard this directory's tasks and start over"),
     export: str = typer.Option("", help="also export the tasks: harbor, hf or swebench"),
 ) -> None:
     """Synthesize and validate bug-fixing tasks from a real repository (resumable)."""
     try:
         validation = ValidateConfig.model_validate(
-            {"engine": engine, "gate": gate, "visible_tests": visible_tests}
+            {"engine": engine, "gate": gate, "visible_tests": visible_tests, "statements": statements}
         )
     except ValidationError as err:
         raise ConfigError(
-            f"bad --engine or --gate: {err.errors()[0]['msg']}",
-            hint="--engine warm|fresh, --gate fast|grader",
+            f"bad --engine, --gate or --statements: {err.errors()[0]['msg']}",
+            hint="--engine warm|fresh, --gate fast|grader, --statements template|model",
         ) from err
     quality = task_filter(allow_import_breakage, max_f2p_share, balance)
+    try:
+        lm = LmConfig(
+            model=model, concurrency=concurrency, max_functions=lm_functions or None, max_tokens=lm_max_tokens,
+        )  # fmt: skip
+    except ValidationError as err:
+        raise ConfigError(
+            f"bad model-written bug option: {err.errors()[0]['msg']}", hint="see --help"
+        ) from err
     config = SynthConfig(
         spec=spec, out=out, max_tasks=max_tasks, max_per_entity=1, seed=seed, workers=workers,
         mutators=[m.strip() for m in mutators.split(",") if m.strip()] or None, max_candidates=max_candidates,
         backend=backend, batch_size=batch_size, validation=validation, quality=quality, details=details,
+        strategies=[s.strip() for s in strategies.split(",") if s.strip()], lm=lm,
+        functions=[f.strip() for f in functions.split(",") if f.strip()] or None, combine=combine,
     )  # fmt: skip
-    run_with_display(config, redo=redo, export=export)
+    run_with_display(config, redo=redo, export=export, model_options=parse_options(option))
 
 
 def task_filter(allow_import_breakage: bool, max_f2p_share: float | None, balance: str) -> TaskFilter:
@@ -148,8 +221,16 @@ def task_filter(allow_import_breakage: bool, max_f2p_share: float | None, balanc
         ) from err
 
 
-def run_with_display(config: SynthConfig, *, redo: bool = False, export: str = "") -> SynthResult:
-    """`synthesize` with the live display, then the funnel printed (what `codekiln synth` does)."""
+def run_with_display(
+    config: SynthConfig, *, redo: bool = False, export: str = "", model_options: dict[str, Any] | None = None
+) -> SynthResult:
+    """`synthesize` with the live display, then the funnel printed (what `codekiln synth` does). The
+    model for the lm_ strategies is built from `config.lm.model` and `model_options`."""
+    model = None
+    if set(config.strategies) - {"func_pm"} or config.validation.statements == "model":
+        from codekiln.models import make_model
+
+        model = make_model(config.lm.model, **(model_options or {}))
     last = [0.0]
     with Live(console=console, refresh_per_second=4, transient=False) as live:
 
@@ -159,7 +240,7 @@ def run_with_display(config: SynthConfig, *, redo: bool = False, export: str = "
                 live.update(render(progress, config.spec))
                 last[0] = now
 
-        result = synthesize(config, redo=redo, on_progress=show)
+        result = synthesize(config, redo=redo, on_progress=show, model=model)
     print_funnel(result.funnel)
     console.print(
         f"{result.tasks} tasks in {config.out / 'tasks.jsonl'} "

@@ -43,13 +43,26 @@ from pydantic import BaseModel, Field
 
 from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.executor import LocalExecutor
+from codekiln.core.protocols import Model
 from codekiln.core.records import Record, iter_jsonl
 from codekiln.core.stage import Layout, Stage, StageManifest, open_stage
 from codekiln.envs import EnvRecord, build_env
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate, generate_candidates
-from codekiln.tasks.frontend.entities import Entity, find_entities
+from codekiln.tasks.frontend.entities import Entity, find_entities, named
+from codekiln.tasks.frontend.lm import load_prompt
 from codekiln.tasks.frontend.mutators import load_mutators
+from codekiln.tasks.lm_bugs import (
+    ALL_STRATEGIES,
+    FUNC_PM,
+    LM_CALLS,
+    LmConfig,
+    StrategyFunnel,
+    count_decision,
+    interleave,
+    lm_candidates,
+    mixed_pairs,
+)
 from codekiln.tasks.quality import TaskFilter, compact, details_row, dropped, group_of, quota, screen
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
 from codekiln.tasks.validation.coverage_map import CoverageMap, coverage_map
@@ -58,7 +71,7 @@ from codekiln.tasks.validation.validate import Decision, ValidateConfig, Validat
 
 TASKS, REJECTED, MANIFEST, FUNNEL = "tasks.jsonl", "rejected.jsonl", "manifest.json", "funnel.json"
 DETAILS = "details.jsonl"
-LAYOUT = Layout("tasks", logs=(TASKS, REJECTED, DETAILS), derived=(FUNNEL,))
+LAYOUT = Layout("tasks", logs=(TASKS, REJECTED, DETAILS, LM_CALLS), derived=(FUNNEL,))
 
 
 class SynthConfig(BaseModel):
@@ -70,6 +83,21 @@ class SynthConfig(BaseModel):
     seed: int = Field(default=0, description="seeds the mutation sites and the order candidates are tried in")
     mutators: list[str] | None = Field(
         default=None, description="mutator names (all registered ones if None)"
+    )
+    strategies: list[str] = Field(
+        default_factory=lambda: [FUNC_PM], description="func_pm (the mutators), lm_modify, lm_rewrite"
+    )
+    functions: list[str] | None = Field(
+        default=None,
+        description="only these functions get bugs, from every strategy (file::qualname or qualname)",
+    )
+    lm: LmConfig = Field(
+        default_factory=lambda: LmConfig(), description="how model-written bugs are asked for"
+    )
+    combine: int = Field(
+        default=0,
+        ge=0,
+        description="then try this many pairs of valid bugs of different strategies in one file",
     )
     max_per_entity: int = Field(default=1, ge=1, description="candidates per (entity, mutator) pair")
     max_candidates: int | None = Field(default=None, description="try at most this many candidates")
@@ -92,7 +120,7 @@ class SynthConfig(BaseModel):
 class Manifest(StageManifest):
     """What an output directory holds tasks for; a rerun must match it to resume (`spec` may change)."""
 
-    informational = frozenset({"spec"})
+    informational = frozenset({"spec", "model"})
 
     snapshot_id: str
     env_id: str
@@ -102,7 +130,13 @@ class Manifest(StageManifest):
     max_per_entity: int
     validation: ValidateConfig
     quality: TaskFilter = Field(default_factory=lambda: TaskFilter())
+    strategies: list[str] = Field(default_factory=lambda: [FUNC_PM])
+    functions: list[str] | None = None
+    combine: int = 0
+    lm: dict[str, object] | None = None
+    """The model-written bugs' settings and prompt versions (None without lm_ strategies)."""
     spec: str = ""
+    model: str = ""
 
 
 class Funnel(Record):
@@ -117,11 +151,16 @@ class Funnel(Record):
     per_mutator: dict[str, list[int]] = Field(
         default_factory=dict, description="mutator -> [tried, validated]"
     )
+    per_strategy: dict[str, StrategyFunnel] = Field(
+        default_factory=dict,
+        description="strategy -> model calls -> parsed -> applied -> breaks a test -> valid",
+    )
     seconds: float = 0.0
 
     def add(self, decision: Decision) -> None:
         ok = isinstance(decision, TaskRecord)
         self.tried += 1
+        count_decision(self.per_strategy, decision)
         if isinstance(decision, RejectedCandidate):
             reason = str(decision.reason.value)
             self.rejected[reason] = self.rejected.get(reason, 0) + 1
@@ -185,6 +224,8 @@ def read_funnel(out: Path) -> Funnel:
         old = Funnel.model_validate_json(saved.read_text())
         funnel.entities, funnel.candidates = old.entities, old.candidates
         funnel.skipped_mutations = old.skipped_mutations
+        for name, row in old.per_strategy.items():  # the model calls' part: decisions recount the rest
+            funnel.per_strategy[name] = row.model_copy(update={"tried": 0, "breaks_test": 0, "valid": 0})
     for decision in read_decisions(Path(out)):
         funnel.add(decision)
     return funnel
@@ -228,12 +269,15 @@ class Keeper:
 def plan_candidates(
     env: EnvRecord, config: SynthConfig
 ) -> tuple[list[Entity], list[Candidate], Counter[str]]:
-    """Entities and the seeded candidate list (shuffled with the seed, cut at max_candidates)."""
+    """Entities and the seeded list of procedural candidates (shuffled with the seed, cut at
+    max_candidates; none when `func_pm` is not among the strategies)."""
     snapshot = Path(env.snapshot_path)
     entities = find_entities(snapshot)
+    if FUNC_PM not in config.strategies:
+        return entities, [], Counter()
     gen = generate_candidates(
         snapshot,
-        entities,
+        named(entities, config.functions),
         load_mutators(config.mutators),
         seed=config.seed,
         max_per_entity=config.max_per_entity,
@@ -245,13 +289,27 @@ def plan_candidates(
     return entities, candidates, Counter(s.reason for s in gen.skipped)
 
 
-def synthesize(config: SynthConfig, *, redo: bool = False, on_progress: ProgressFn = _quiet) -> SynthResult:
-    """Run (or resume) synthesis into `config.out`; see the module docstring."""
+def synthesize(
+    config: SynthConfig, *, redo: bool = False, on_progress: ProgressFn = _quiet, model: Model | None = None
+) -> SynthResult:
+    """Run (or resume) synthesis into `config.out`; see the module docstring. `model` (any
+    `codekiln.models` backend) writes the lm_modify / lm_rewrite bugs; it is needed only while model
+    calls of the run are missing."""
+    unknown = sorted(set(config.strategies) - set(ALL_STRATEGIES))
+    if unknown or not config.strategies:
+        raise ConfigError(
+            f"unknown strategies: {', '.join(unknown) or '(none given)'}",
+            hint=f"--strategies takes a comma-separated subset of {', '.join(ALL_STRATEGIES)}",
+        )
+    if config.validation.statements == "model" and model is None:
+        raise ConfigError("model-written statements need a model", hint="pass model= (the CLI: --model SPEC)")
     with open_stage(Path(config.out), LAYOUT, redo=redo) as stage:
-        return _synthesize(stage, config, on_progress)
+        return _synthesize(stage, config, on_progress, model)
 
 
-def _synthesize(stage: Stage, config: SynthConfig, on_progress: ProgressFn) -> SynthResult:
+def _synthesize(
+    stage: Stage, config: SynthConfig, on_progress: ProgressFn, model: Model | None
+) -> SynthResult:
     start = time.monotonic()
     out = stage.out
     progress = SynthProgress(
@@ -264,17 +322,34 @@ def _synthesize(stage: Stage, config: SynthConfig, on_progress: ProgressFn) -> S
         on_step=lambda step, msg: on_progress(SynthProgress("environment", f"{step}: {msg}")),
     )
     names = config.mutators if config.mutators is not None else [m.name for m in load_mutators()]
+    lm_strategies = [s for s in config.strategies if s != FUNC_PM]
+    lm = {**config.lm.identity(), "prompts": [load_prompt(s).version for s in lm_strategies]}
     stage.match(
         Manifest(
             snapshot_id=env.snapshot_id, env_id=env.id, repo=env.name, seed=config.seed, mutators=names,
             max_per_entity=config.max_per_entity, validation=config.validation, quality=config.quality,
-            spec=config.spec,
+            strategies=config.strategies, functions=config.functions, combine=config.combine, lm=lm if lm_strategies else None, spec=config.spec,
+            model=config.lm.model if lm_strategies else "",
         )
     )  # fmt: skip
     on_progress(SynthProgress("coverage", "mapping which tests run which lines", target=config.max_tasks))
     cmap = coverage_map(env, backend=config.backend)
     entities, candidates, skipped = plan_candidates(env, config)
-    funnel = Funnel(entities=len(entities), candidates=len(candidates), skipped_mutations=dict(skipped))
+    per_strategy = {FUNC_PM: StrategyFunnel(applied=len(candidates))} if FUNC_PM in config.strategies else {}
+    if lm_strategies:
+        made = lm_candidates(
+            stage, Path(env.snapshot_path), entities, cmap, lm_strategies, config.lm, seed=config.seed,
+            only=config.functions, model=model, on_call=lambda call: on_progress(SynthProgress("model calls", f"{call.key}: {call.outcome}")),
+        )  # fmt: skip
+        per_strategy.update(made.funnels)
+        lists = [candidates if s == FUNC_PM else made.by_strategy.get(s, []) for s in config.strategies]
+        candidates = interleave(lists)
+        if config.max_candidates is not None:
+            candidates = candidates[: config.max_candidates]
+    funnel = Funnel(
+        entities=len(entities), candidates=len(candidates), skipped_mutations=dict(skipped),
+        per_strategy=per_strategy,
+    )  # fmt: skip
     decided: set[str] = set()
     keeper = Keeper(config, len(names))
     for decision in read_decisions(out):
@@ -286,7 +361,22 @@ def _synthesize(stage: Stage, config: SynthConfig, on_progress: ProgressFn) -> S
     pending = [c for c in candidates if c.id not in decided]
     new = 0
     if funnel.validated < config.max_tasks and pending:
-        new = _validate_all(env, cmap, entities, pending, config, stage, progress, on_progress, keeper)
+        new = _validate_all(env, cmap, entities, pending, config, stage, progress, on_progress, keeper, model)
+    if config.combine and funnel.validated < config.max_tasks:  # once every single bug is decided
+        by_id = {c.id: c for c in candidates}
+        valid = [
+            by_id[d.candidate_id]
+            for d in read_decisions(out)
+            if isinstance(d, TaskRecord) and d.candidate_id in by_id
+        ]
+        combos = mixed_pairs(valid, Path(env.snapshot_path), n=config.combine, seed=config.seed)
+        funnel.candidates += len(combos)
+        funnel.per_strategy.setdefault("combined", StrategyFunnel()).applied = len(combos)
+        pending = [c for c in combos if c.id not in decided]
+        if pending:
+            new += _validate_all(
+                env, cmap, entities, pending, config, stage, progress, on_progress, keeper, model
+            )
     funnel.seconds = round(time.monotonic() - start, 3)
     stage.write(FUNNEL, funnel)
     progress.phase = "done"
@@ -304,6 +394,7 @@ def _validate_all(
     progress: SynthProgress,
     on_progress: ProgressFn,
     keeper: Keeper,
+    model: Model | None,
 ) -> int:
     """Validate `pending` in batches on a pool of sandboxes; commit decisions in candidate order."""
     workers = config.workers or os.cpu_count() or 1
@@ -319,7 +410,13 @@ def _validate_all(
             validator = pool.get_nowait()
         except queue.Empty:
             validator = Validator(
-                env, cmap, by_id, config.validation, backend=config.backend, gold_cache=gold_cache
+                env,
+                cmap,
+                by_id,
+                config.validation,
+                backend=config.backend,
+                gold_cache=gold_cache,
+                model=model,
             )
             made.append(validator)
         try:
