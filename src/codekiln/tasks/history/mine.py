@@ -214,6 +214,7 @@ def as_history_task(task: TaskRecord, change: Change, statement_source: str, spl
         update={
             "instance_id": make_instance_id(task.repo, change.commit, [tag], task.candidate_id or ""),
             "source": TaskSource.history, "created_at": change.author_date,
+            "statement_source": statement_source,
             "provenance": Provenance(
                 commit=change.commit, parent=change.parent, author_date=change.author_date, pr=change.pr,
                 kind=change.kind, title=change.title, message=change.message[:4000],
