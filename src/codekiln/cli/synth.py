@@ -2,6 +2,7 @@
 
     codekiln synth pypi:toolz==1.2.0 --max-tasks 200 --out out/toolz
     codekiln synth ./my-project --mutators flip_comparison,off_by_one --workers 2 --out out/mine
+    codekiln synth pypi:toolz==1.2.0 --executor ray --ray-address 10.0.0.1:6379 --out out/toolz
 
 Interrupt it at any time (Ctrl-C, even `kill -9`) and rerun the same command: it resumes where it
 stopped. `--redo` starts the directory over. Also runnable as `python -m codekiln.cli.synth ...`.
@@ -10,6 +11,7 @@ stopped. `--redo` starts the directory over. Also runnable as `python -m codekil
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -18,6 +20,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config
 from codekiln.core.errors import ConfigError
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.quality import TaskFilter
@@ -75,6 +78,16 @@ def print_funnel(funnel: Funnel) -> None:
         console.print(reason_table(funnel))
 
 
+def print_nodes(per_node: Counter[str]) -> None:
+    """The per-node summary of a distributed run: batches each node validated ("lost": every try failed)."""
+    table = Table(title="batches per node", title_justify="left")
+    table.add_column("node")
+    table.add_column("batches", justify="right")
+    for node, n in sorted(per_node.items(), key=lambda kv: -kv[1]):
+        table.add_row(node, str(n))
+    console.print(table)
+
+
 @app.command()
 def synth(
     spec: str = typer.Argument(..., help="pypi:NAME==VERSION, a git URL or a local directory"),
@@ -114,6 +127,8 @@ def synth(
     ),
     redo: bool = typer.Option(False, "--redo", help="discard this directory's tasks and start over"),
     export: str = typer.Option("", help="also export the tasks: harbor, hf or swebench"),
+    executor: str = typer.Option("local", help=EXECUTOR_HELP),
+    ray_address: str = typer.Option("", help=RAY_ADDRESS_HELP),
 ) -> None:
     """Synthesize and validate bug-fixing tasks from a real repository (resumable)."""
     try:
@@ -130,6 +145,7 @@ def synth(
         spec=spec, out=out, max_tasks=max_tasks, max_per_entity=1, seed=seed, workers=workers,
         mutators=[m.strip() for m in mutators.split(",") if m.strip()] or None, max_candidates=max_candidates,
         backend=backend, batch_size=batch_size, validation=validation, quality=quality, details=details,
+        executor=executor_config(executor, ray_address),
     )  # fmt: skip
     run_with_display(config, redo=redo, export=export)
 
@@ -161,6 +177,8 @@ def run_with_display(config: SynthConfig, *, redo: bool = False, export: str = "
 
         result = synthesize(config, redo=redo, on_progress=show)
     print_funnel(result.funnel)
+    if set(result.per_node) != {"local"}:
+        print_nodes(result.per_node)
     console.print(
         f"{result.tasks} tasks in {config.out / 'tasks.jsonl'} "
         f"({result.new_decisions} candidates decided in {result.seconds:.0f} s)"

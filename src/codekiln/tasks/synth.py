@@ -7,7 +7,9 @@ validated tasks. `codekiln synth` runs it.
 Steps: snapshot and environment (`envs.build_env`, cached), the coverage map (cached), entities,
 candidates from the mutators (seeded: the same snapshot and seed always give the same candidates in
 the same order), then validation in batches on `workers` sandboxes (`validate.Validator`), until
-`max_tasks` tasks exist. The output directory holds:
+`max_tasks` tasks exist. The batches run on the configured executor (`executor`: this machine's
+threads, or a Ray cluster; `synth_unit.ValidateBatch`); decisions are written here, in the driver.
+The output directory holds:
 
 - `manifest.json`: what this directory is for (snapshot, environment, seed, mutators, validation);
   rerunning with a different one stops with a hint (`redo=True` / `--redo` starts over).
@@ -31,7 +33,6 @@ uninterrupted one. `max_tasks` may be raised between runs; the tasks are always 
 from __future__ import annotations
 
 import os
-import queue
 import random
 import time
 from collections import Counter
@@ -42,7 +43,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from codekiln.core.errors import ConfigError, TaskError
-from codekiln.core.executor import LocalExecutor
+from codekiln.core.executor import ExecutorConfig
 from codekiln.core.records import Record, iter_jsonl
 from codekiln.core.stage import Layout, Stage, StageManifest, open_stage
 from codekiln.envs import EnvRecord, build_env
@@ -52,9 +53,9 @@ from codekiln.tasks.frontend.entities import Entity, find_entities
 from codekiln.tasks.frontend.mutators import load_mutators
 from codekiln.tasks.quality import TaskFilter, compact, details_row, dropped, group_of, quota, screen
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
+from codekiln.tasks.synth_unit import ValidateBatch
 from codekiln.tasks.validation.coverage_map import CoverageMap, coverage_map
-from codekiln.tasks.validation.gold import GoldCache
-from codekiln.tasks.validation.validate import Decision, ValidateConfig, Validator
+from codekiln.tasks.validation.validate import Decision, ValidateConfig
 
 TASKS, REJECTED, MANIFEST, FUNNEL = "tasks.jsonl", "rejected.jsonl", "manifest.json", "funnel.json"
 DETAILS = "details.jsonl"
@@ -86,6 +87,9 @@ class SynthConfig(BaseModel):
     )
     details: bool = Field(
         default=False, description="also write every decision's full statuses to details.jsonl"
+    )
+    executor: ExecutorConfig = Field(
+        default_factory=lambda: ExecutorConfig(), description="where the batches run (local or a Ray cluster)"
     )
 
 
@@ -144,6 +148,8 @@ class SynthProgress:
     """Decisions found from earlier runs (not counted in the rate)."""
     started: float = field(default_factory=time.monotonic)
     target: int = 0
+    per_node: Counter[str] = field(default_factory=Counter)
+    """Batches validated this run, per node that ran them ("local" for the local executor)."""
 
     @property
     def rate_per_min(self) -> float:
@@ -159,6 +165,7 @@ class SynthResult:
     tasks: int
     new_decisions: int
     seconds: float
+    per_node: Counter[str] = field(default_factory=Counter)
 
 
 ProgressFn = Callable[[SynthProgress], None]
@@ -291,7 +298,7 @@ def _synthesize(stage: Stage, config: SynthConfig, on_progress: ProgressFn) -> S
     stage.write(FUNNEL, funnel)
     progress.phase = "done"
     on_progress(progress)
-    return SynthResult(out, env, funnel, funnel.validated, new, time.monotonic() - start)
+    return SynthResult(out, env, funnel, funnel.validated, new, time.monotonic() - start, progress.per_node)
 
 
 def _validate_all(
@@ -305,40 +312,27 @@ def _validate_all(
     on_progress: ProgressFn,
     keeper: Keeper,
 ) -> int:
-    """Validate `pending` in batches on a pool of sandboxes; commit decisions in candidate order."""
-    workers = config.workers or os.cpu_count() or 1
+    """Validate `pending` in batches on the executor; commit decisions in candidate order (here, in the
+    driver: units only compute)."""
     batches = [pending[i : i + config.batch_size] for i in range(0, len(pending), config.batch_size)]
-    workers = min(workers, len(batches))
-    pool: queue.Queue[Validator] = queue.Queue()
-    made: list[Validator] = []
-    by_id = {e.id: e for e in entities}
-    gold_cache = GoldCache()  # clean results, shared by all workers
-
-    def run(batch: list[Candidate]) -> list[Decision]:
-        try:
-            validator = pool.get_nowait()
-        except queue.Empty:
-            validator = Validator(
-                env, cmap, by_id, config.validation, backend=config.backend, gold_cache=gold_cache
-            )
-            made.append(validator)
-        try:
-            return validator.validate(batch)
-        finally:
-            pool.put(validator)
-
+    unit = ValidateBatch(env, cmap, {e.id: e for e in entities}, config.validation, config.backend)
+    workers = config.workers  # on Ray, 0 leaves the number at once to the cluster's resources
+    if config.executor.kind == "local":
+        workers = min(workers or os.cpu_count() or 1, len(batches))
+    executor = config.executor.make(workers)
     funnel = progress.funnel
     ready: dict[int, list[Decision]] = {}
     index = {id(b): i for i, b in enumerate(batches)}
     next_batch, written = 0, 0
     try:
-        for outcome in LocalExecutor(workers).map(run, batches, desc="validating"):
+        for outcome in executor.map(unit, batches, desc="validating", resources=unit.resources()):
             if outcome.error is not None:
                 raise TaskError(
                     f"validating a batch of candidates failed: {outcome.error.get('message')}",
                     hint=outcome.error.get("hint")
                     or "fix the cause and rerun: finished work is kept and resumed",
                 )
+            progress.per_node[outcome.node] += 1
             ready[index[id(outcome.item)]] = outcome.value or []
             while next_batch in ready and funnel.validated < config.max_tasks:
                 for decision in ready.pop(next_batch):
@@ -356,6 +350,5 @@ def _validate_all(
             if funnel.validated >= config.max_tasks or next_batch >= len(batches):
                 break
     finally:
-        for validator in made:
-            validator.close()
+        unit.release()
     return written

@@ -1,0 +1,75 @@
+"""Synthesis's unit of work, as any executor runs it (`core.executor`): one batch of candidates
+validated in the process the executor picked, on a `Validator` kept there for later batches.
+
+    unit = ValidateBatch(env, cmap, entities, ValidateConfig())
+    for outcome in executor.map(unit, batches, resources=unit.resources()):
+        ...                                      # outcome.value: the batch's decisions, in its order
+
+A unit only computes; the driver writes its decisions (the stage's resumable logs stay the one source
+of truth, so a unit Ray retries after a lost worker is never written twice). Validators (each a
+sandbox with a warm pytest session) and the clean-results cache are kept per process and per
+environment + validation settings; the driver closes its own with `release(unit.key)`, a Ray worker's
+go when the worker exits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+
+from codekiln.core.executor import borrowed, release
+from codekiln.core.protocols import Limits, Resources
+from codekiln.envs import EnvRecord
+from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks.frontend.candidates import Candidate
+from codekiln.tasks.frontend.entities import Entity
+from codekiln.tasks.validation.coverage_map import CoverageMap
+from codekiln.tasks.validation.gold import GoldCache
+from codekiln.tasks.validation.validate import Decision, ValidateConfig, Validator
+
+_gold_lock = threading.Lock()
+_gold: dict[str, GoldCache] = {}
+
+
+def _gold_cache(key: str) -> GoldCache:
+    """This process's clean results for `key`, shared by its validators."""
+    with _gold_lock:
+        return _gold.setdefault(key, GoldCache())
+
+
+@dataclass
+class ValidateBatch:
+    """Validates one batch of candidates of one environment (picklable: sent to Ray workers whole)."""
+
+    env: EnvRecord
+    cmap: CoverageMap
+    entities: dict[str, Entity]
+    validation: ValidateConfig
+    backend: str = DEFAULT_BACKEND
+
+    @property
+    def key(self) -> str:
+        settings = f"{self.env.id}:{self.backend}:{self.validation.model_dump_json()}"
+        return "synth:" + hashlib.sha256(settings.encode()).hexdigest()[:16]
+
+    def resources(self) -> Resources:
+        """One CPU (a batch runs its tests one pytest process at a time) and the sandbox's memory limit."""
+        return Resources(cpus=1.0, memory_mb=Limits().memory_mb)
+
+    def __call__(self, batch: list[Candidate]) -> list[Decision]:
+        with borrowed(self.key, self._validator) as validator:
+            return validator.validate(batch)
+
+    def _validator(self) -> Validator:
+        return Validator(
+            self.env, self.cmap, self.entities, self.validation, backend=self.backend,
+            gold_cache=_gold_cache(self.key),
+        )  # fmt: skip
+
+    def release(self) -> None:
+        """Close this process's validators for this unit and forget its clean results (the driver,
+        after a run)."""
+        release(self.key)
+        with _gold_lock:
+            _gold.pop(self.key, None)
