@@ -1,0 +1,154 @@
+"""`synth` on a real Ray cluster of two nodes on this machine (`ray start --head` on a loopback port, and
+a second `ray start --address`): the same records as a local run, through the CLI, and the same
+records again when a worker process or the whole second node dies mid-run (Ray retries the lost
+units; the driver alone writes, so nothing is lost or written twice).
+
+Kept small (three candidates per library, one per unit) so the module stays near a minute: the
+cluster is started once for the module and always torn down by pid, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from codekiln.cli.synth import app as synth_app
+from codekiln.core.executor import ExecutorConfig
+from codekiln.tasks.synth import SynthConfig, synthesize
+from codekiln.tasks.validation.validate import ValidateConfig
+from codekiln.testing.ray_cluster import LocalRayCluster, RayNode
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'codekiln[ray]')")
+
+pytestmark = pytest.mark.root  # synthesis: environments and validation in bwrap sandboxes
+
+LIBRARIES = {"toolz": "pypi:toolz==1.2.0", "markupsafe": "pypi:markupsafe==3.0.4"}
+UNIT = "codekiln:validating"  # the title of a Ray worker running a synth batch
+
+
+def config(spec: str, out: Path, executor: ExecutorConfig | None = None) -> SynthConfig:
+    return SynthConfig(
+        spec=spec, out=out, max_tasks=100, max_candidates=3, batch_size=1, workers=2,
+        validation=ValidateConfig(gate="fast"), executor=executor or ExecutorConfig(),
+    )  # fmt: skip
+
+
+def records(out: Path) -> dict[str, dict[str, Any]]:
+    """The decisions of an output directory by candidate id, without what differs between any two runs
+    (when a record was made, and how long its runs took)."""
+    found: dict[str, dict[str, Any]] = {}
+    for name in ("tasks.jsonl", "rejected.jsonl"):
+        for line in (out / name).read_text().splitlines():
+            row = json.loads(line)
+            row.pop("created_at", None)
+            validation = row.get("validation") or {}
+            validation.pop("duration_s", None)
+            if "detail" in validation:
+                validation["detail"] = re.sub(r"\d+(\.\d+)? s\b", "N s", validation["detail"])
+            key = row["candidate_id"]
+            assert key not in found, f"candidate {key} was decided twice"
+            found[key] = row
+    return found
+
+
+@pytest.fixture(scope="module")
+def local_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each library synthesized with the local executor: the records every Ray run must equal."""
+    root = tmp_path_factory.mktemp("local")
+    runs = {}
+    for name, spec in LIBRARIES.items():
+        result = synthesize(config(spec, root / name))
+        assert result.funnel.tried == 3
+        runs[name] = records(root / name)
+    return runs
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRayCluster]:
+    with LocalRayCluster(tmp_path_factory.mktemp("ray")) as running:
+        running.add_node()
+        try:
+            yield running
+        finally:
+            ray.shutdown()
+
+
+def second_node(cluster: LocalRayCluster) -> RayNode:
+    return cluster.nodes[1]
+
+
+def test_synth_on_two_nodes_writes_the_records_of_a_local_run(
+    cluster: LocalRayCluster, local_runs: dict[str, dict[str, dict[str, Any]]], tmp_path: Path
+) -> None:
+    for name, spec in LIBRARIES.items():
+        out = tmp_path / name
+        argv = [spec, "--out", str(out), "--max-candidates", "3", "--batch-size", "1", "--workers", "2",
+                "--gate", "fast", "--executor", "ray", "--ray-address", cluster.address]  # fmt: skip
+        result = CliRunner().invoke(synth_app, argv)
+        assert result.exit_code == 0, result.output
+        assert "batches per node" in result.output
+        assert records(out) == local_runs[name]
+
+
+@contextmanager
+def fault(cluster: LocalRayCluster, kill: str, node: RayNode | None = None) -> Iterator[list[int]]:
+    """While the block runs, kill once, as soon as a unit is running (on `node`, or anywhere): the worker
+    process running it (`kill="worker"`) or `node`'s raylet (`kill="raylet"`). Yields the pids killed."""
+    killed: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            busy = cluster.worker_pids(UNIT, node)
+            if busy:
+                pid = busy[0] if kill == "worker" else cluster.raylet_pid(node or second_node(cluster))
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield killed
+    finally:
+        done.set()
+        watcher.join()
+
+
+def ray_config(cluster: LocalRayCluster, out: Path) -> SynthConfig:
+    return config(LIBRARIES["toolz"], out, ExecutorConfig(kind="ray", address=cluster.address))
+
+
+def test_a_worker_killed_mid_run_costs_only_its_unit(
+    cluster: LocalRayCluster, local_runs: dict[str, dict[str, dict[str, Any]]], tmp_path: Path
+) -> None:
+    with fault(cluster, "worker") as killed:
+        result = synthesize(ray_config(cluster, tmp_path / "toolz"))
+    assert len(killed) == 1, "no unit was seen running"
+    assert "lost" not in result.per_node
+    assert records(tmp_path / "toolz") == local_runs["toolz"]
+
+
+def test_the_second_node_dying_mid_run_costs_only_its_work(
+    cluster: LocalRayCluster, local_runs: dict[str, dict[str, dict[str, Any]]], tmp_path: Path
+) -> None:
+    node = second_node(cluster)
+    with fault(cluster, "raylet", node) as killed:
+        result = synthesize(ray_config(cluster, tmp_path / "toolz"))
+    assert len(killed) == 1, "no unit was seen running on the second node"
+    assert "lost" not in result.per_node
+    assert records(tmp_path / "toolz") == local_runs["toolz"]
+    alive = [n for n in ray.nodes() if n["Alive"]]
+    assert len(alive) == 1, "the killed node should be gone from the cluster"
