@@ -24,7 +24,10 @@ import pytest
 from typer.testing import CliRunner
 
 from codekiln.cli.synth import app as synth_app
+from codekiln.core.errors import ConfigError
 from codekiln.core.executor import ExecutorConfig
+from codekiln.core.protocols import Resources
+from codekiln.core.ray_executor import RayExecutor
 from codekiln.tasks.synth import SynthConfig, synthesize
 from codekiln.tasks.validation.validate import ValidateConfig
 from codekiln.testing.ray_cluster import LocalRayCluster, RayNode
@@ -88,17 +91,32 @@ def second_node(cluster: LocalRayCluster) -> RayNode:
     return cluster.nodes[1]
 
 
-def test_synth_on_two_nodes_writes_the_records_of_a_local_run(
+def test_synth_over_a_list_of_repositories_on_two_nodes_writes_the_records_of_local_runs(
     cluster: LocalRayCluster, local_runs: dict[str, dict[str, dict[str, Any]]], tmp_path: Path
 ) -> None:
-    for name, spec in LIBRARIES.items():
-        out = tmp_path / name
-        argv = [spec, "--out", str(out), "--max-candidates", "3", "--batch-size", "1", "--workers", "2",
-                "--gate", "fast", "--executor", "ray", "--ray-address", cluster.address]  # fmt: skip
-        result = CliRunner().invoke(synth_app, argv)
-        assert result.exit_code == 0, result.output
-        assert "batches per node" in result.output
-        assert records(out) == local_runs[name]
+    repos = tmp_path / "repos.txt"
+    repos.write_text("# two real libraries\n" + "\n".join(LIBRARIES.values()) + "\n")
+    out = tmp_path / "many"
+    argv = ["--repos", str(repos), "--out", str(out), "--max-candidates", "3", "--batch-size", "1",
+            "--workers", "2", "--gate", "fast", "--executor", "ray", "--ray-address", cluster.address]  # fmt: skip
+    result = CliRunner().invoke(synth_app, argv)
+    assert result.exit_code == 0, result.output
+    assert "batches per node" in result.output and "funnel per repository" in result.output
+    assert records(out / "repos" / "toolz-1.2.0") == local_runs["toolz"]
+    assert records(out / "repos" / "MarkupSafe-3.0.4") == local_runs["markupsafe"]
+    assert records(out) == {**local_runs["toolz"], **local_runs["markupsafe"]}  # the one dataset
+    funnel = json.loads((out / "funnel.json").read_text())
+    assert {name: f["tried"] for name, f in funnel["repos"].items()} == {
+        "toolz-1.2.0": 3,
+        "MarkupSafe-3.0.4": 3,
+    }
+    assert funnel["total"]["tried"] == 6 and funnel["failed"] == {}
+
+
+def test_a_unit_bigger_than_every_node_is_refused_not_left_waiting(cluster: LocalRayCluster) -> None:
+    executor = RayExecutor(address=cluster.address)
+    with pytest.raises(ConfigError, match="no node of the Ray cluster can hold one unit"):
+        list(executor.map(str, [1], resources=Resources(cpus=1, memory_mb=cluster.memory_mb * 2)))
 
 
 @contextmanager

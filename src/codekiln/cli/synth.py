@@ -3,6 +3,7 @@
     codekiln synth pypi:toolz==1.2.0 --max-tasks 200 --out out/toolz
     codekiln synth ./my-project --mutators flip_comparison,off_by_one --workers 2 --out out/mine
     codekiln synth pypi:toolz==1.2.0 --executor ray --ray-address 10.0.0.1:6379 --out out/toolz
+    codekiln synth --repos repos.txt --executor ray --ray-address 10.0.0.1:6379 --out out/many
 
 Interrupt it at any time (Ctrl-C, even `kill -9`) and rerun the same command: it resumes where it
 stopped. `--redo` starts the directory over. Also runnable as `python -m codekiln.cli.synth ...`.
@@ -25,6 +26,7 @@ from codekiln.core.errors import ConfigError
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.quality import TaskFilter
 from codekiln.tasks.synth import Funnel, SynthConfig, SynthProgress, SynthResult, synthesize
+from codekiln.tasks.synth_repos import read_repo_list, synthesize_repos
 from codekiln.tasks.validation.validate import ValidateConfig
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -90,7 +92,7 @@ def print_nodes(per_node: Counter[str]) -> None:
 
 @app.command()
 def synth(
-    spec: str = typer.Argument(..., help="pypi:NAME==VERSION, a git URL or a local directory"),
+    spec: str = typer.Argument("", help="pypi:NAME==VERSION, a git URL or a local directory"),
     out: Path = typer.Option(
         ..., "--out", "-o", help="output directory (tasks.jsonl, rejected.jsonl, funnel.json)"
     ),
@@ -129,6 +131,9 @@ def synth(
     export: str = typer.Option("", help="also export the tasks: harbor, hf or swebench"),
     executor: str = typer.Option("local", help=EXECUTOR_HELP),
     ray_address: str = typer.Option("", help=RAY_ADDRESS_HELP),
+    repos: Path | None = typer.Option(
+        None, "--repos", help="a file of specs, one per line: synthesize them all into one dataset"
+    ),
 ) -> None:
     """Synthesize and validate bug-fixing tasks from a real repository (resumable)."""
     try:
@@ -140,6 +145,8 @@ def synth(
             f"bad --engine or --gate: {err.errors()[0]['msg']}",
             hint="--engine warm|fresh, --gate fast|grader",
         ) from err
+    if bool(spec) == (repos is not None):
+        raise ConfigError("give one repository spec or --repos FILE", hint="codekiln synth SPEC --out DIR")
     quality = task_filter(allow_import_breakage, max_f2p_share, balance)
     config = SynthConfig(
         spec=spec, out=out, max_tasks=max_tasks, max_per_entity=1, seed=seed, workers=workers,
@@ -147,7 +154,10 @@ def synth(
         backend=backend, batch_size=batch_size, validation=validation, quality=quality, details=details,
         executor=executor_config(executor, ray_address),
     )  # fmt: skip
-    run_with_display(config, redo=redo, export=export)
+    if repos is not None:
+        run_repos_with_display(read_repo_list(repos), config, redo=redo, export=export)
+    else:
+        run_with_display(config, redo=redo, export=export)
 
 
 def task_filter(allow_import_breakage: bool, max_f2p_share: float | None, balance: str) -> TaskFilter:
@@ -162,6 +172,41 @@ def task_filter(allow_import_breakage: bool, max_f2p_share: float | None, balanc
             f"bad quality option: {err.errors()[0]['msg']}",
             hint="--max-f2p-share takes 0 to 1; --balance takes mutator, level, source or files",
         ) from err
+
+
+def run_repos_with_display(
+    specs: list[str], config: SynthConfig, *, redo: bool = False, export: str = ""
+) -> None:
+    """`synthesize_repos` with the live display, then the funnel per repository and in total."""
+    last = [0.0]
+    title = f"{len(specs)} repositories"
+    with Live(console=console, refresh_per_second=4, transient=False) as live:
+
+        def show(progress: SynthProgress) -> None:
+            now = time.monotonic()
+            if progress.phase != "validating" or now - last[0] > 0.25:
+                live.update(render(progress, title))
+                last[0] = now
+
+        result = synthesize_repos(specs, config, redo=redo, on_progress=show)
+    table = Table(title="funnel per repository", title_justify="left")
+    for col in ("repository", "candidates", "tried", "tasks"):
+        table.add_column(col, justify="left" if col == "repository" else "right")
+    for name, f in [*result.funnel.repos.items(), ("total", result.funnel.total)]:
+        table.add_row(name, str(f.candidates), str(f.tried), str(f.validated))
+    console.print(table)
+    for spec, why in result.funnel.failed.items():
+        console.print(f"[red]environment failed[/] {spec}: {why}")
+    if set(result.per_node) != {"local"}:
+        print_nodes(result.per_node)
+    console.print(
+        f"{result.funnel.total.validated} tasks in {config.out / 'tasks.jsonl'} "
+        f"({result.new_decisions} candidates decided in {result.seconds:.0f} s)"
+    )
+    if export:
+        from codekiln.cli.tasks import export_tasks
+
+        export_tasks(config.out, export)
 
 
 def run_with_display(config: SynthConfig, *, redo: bool = False, export: str = "") -> SynthResult:

@@ -54,7 +54,7 @@ from codekiln.tasks.frontend.mutators import load_mutators
 from codekiln.tasks.quality import TaskFilter, compact, details_row, dropped, group_of, quota, screen
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
 from codekiln.tasks.synth_unit import ValidateBatch
-from codekiln.tasks.validation.coverage_map import CoverageMap, coverage_map
+from codekiln.tasks.validation.coverage_map import coverage_map
 from codekiln.tasks.validation.validate import Decision, ValidateConfig
 
 TASKS, REJECTED, MANIFEST, FUNNEL = "tasks.jsonl", "rejected.jsonl", "manifest.json", "funnel.json"
@@ -260,7 +260,6 @@ def synthesize(config: SynthConfig, *, redo: bool = False, on_progress: Progress
 
 def _synthesize(stage: Stage, config: SynthConfig, on_progress: ProgressFn) -> SynthResult:
     start = time.monotonic()
-    out = stage.out
     progress = SynthProgress(
         "environment", f"building the environment of {config.spec}", target=config.max_tasks
     )
@@ -270,6 +269,66 @@ def _synthesize(stage: Stage, config: SynthConfig, on_progress: ProgressFn) -> S
         backend=config.backend,
         on_step=lambda step, msg: on_progress(SynthProgress("environment", f"{step}: {msg}")),
     )
+    on_progress(SynthProgress("coverage", "mapping which tests run which lines", target=config.max_tasks))
+    plan = prepare(stage, config, env)
+    progress = SynthProgress(
+        "validating", funnel=plan.funnel, resumed=plan.funnel.tried, target=config.max_tasks
+    )
+    on_progress(progress)
+    validate_plans([plan], config, progress, on_progress)
+    plan.funnel.seconds = round(time.monotonic() - start, 3)
+    stage.write(FUNNEL, plan.funnel)
+    progress.phase = "done"
+    on_progress(progress)
+    return SynthResult(
+        stage.out, env, plan.funnel, plan.funnel.validated, plan.written, time.monotonic() - start,
+        progress.per_node,
+    )  # fmt: skip
+
+
+@dataclass
+class Plan:
+    """One repository's run, ready to validate: its output, environment, unit of work and the batches of
+    candidates not yet decided. `take` commits a batch's decisions, in batch order, in the driver."""
+
+    stage: Stage
+    config: SynthConfig
+    env: EnvRecord
+    unit: ValidateBatch
+    batches: list[list[Candidate]]
+    funnel: Funnel
+    keeper: Keeper
+    next_batch: int = 0
+    written: int = 0
+    ready: dict[int, list[Decision]] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.funnel.validated >= self.config.max_tasks or self.next_batch >= len(self.batches)
+
+    def take(self, index: int, decisions: list[Decision]) -> bool:
+        """Keep batch `index`'s decisions; write every batch now next in order. True if any was written."""
+        self.ready[index] = decisions
+        wrote = False
+        while self.next_batch in self.ready and not self.done:
+            for decision in self.ready.pop(self.next_batch):
+                if self.funnel.validated >= self.config.max_tasks:
+                    break
+                details = details_row(decision) if self.config.details else None
+                decision = compact(self.keeper.keep(decision))
+                self.stage.append(TASKS if isinstance(decision, TaskRecord) else REJECTED, [decision])
+                if details is not None:
+                    self.stage.append(DETAILS, [details])
+                self.funnel.add(decision)
+                self.written += 1
+            self.next_batch += 1
+            wrote = True
+        return wrote
+
+
+def prepare(stage: Stage, config: SynthConfig, env: EnvRecord) -> Plan:
+    """Check the output directory's manifest, map coverage, plan the candidates and count what earlier
+    runs decided: the repository's `Plan`."""
     names = config.mutators if config.mutators is not None else [m.name for m in load_mutators()]
     stage.match(
         Manifest(
@@ -278,54 +337,51 @@ def _synthesize(stage: Stage, config: SynthConfig, on_progress: ProgressFn) -> S
             spec=config.spec,
         )
     )  # fmt: skip
-    on_progress(SynthProgress("coverage", "mapping which tests run which lines", target=config.max_tasks))
     cmap = coverage_map(env, backend=config.backend)
     entities, candidates, skipped = plan_candidates(env, config)
     funnel = Funnel(entities=len(entities), candidates=len(candidates), skipped_mutations=dict(skipped))
     decided: set[str] = set()
     keeper = Keeper(config, len(names))
-    for decision in read_decisions(out):
+    for decision in read_decisions(stage.out):
         decided.add(decision.candidate_id or "")
         funnel.add(decision)
         keeper.count(decision)
-    progress = SynthProgress("validating", funnel=funnel, resumed=funnel.tried, target=config.max_tasks)
-    on_progress(progress)
     pending = [c for c in candidates if c.id not in decided]
-    new = 0
-    if funnel.validated < config.max_tasks and pending:
-        new = _validate_all(env, cmap, entities, pending, config, stage, progress, on_progress, keeper)
-    funnel.seconds = round(time.monotonic() - start, 3)
-    stage.write(FUNNEL, funnel)
-    progress.phase = "done"
-    on_progress(progress)
-    return SynthResult(out, env, funnel, funnel.validated, new, time.monotonic() - start, progress.per_node)
-
-
-def _validate_all(
-    env: EnvRecord,
-    cmap: CoverageMap,
-    entities: list[Entity],
-    pending: list[Candidate],
-    config: SynthConfig,
-    stage: Stage,
-    progress: SynthProgress,
-    on_progress: ProgressFn,
-    keeper: Keeper,
-) -> int:
-    """Validate `pending` in batches on the executor; commit decisions in candidate order (here, in the
-    driver: units only compute)."""
-    batches = [pending[i : i + config.batch_size] for i in range(0, len(pending), config.batch_size)]
+    size = config.batch_size
+    batches = [pending[i : i + size] for i in range(0, len(pending), size)]
     unit = ValidateBatch(env, cmap, {e.id: e for e in entities}, config.validation, config.backend)
+    return Plan(stage, config, env, unit, batches, funnel, keeper)
+
+
+@dataclass
+class PlanUnits:
+    """The unit of work of several plans: item (plan index, batch index, batch) -> the batch's decisions."""
+
+    units: list[ValidateBatch]
+
+    def __call__(self, item: tuple[int, int, list[Candidate]]) -> list[Decision]:
+        return self.units[item[0]](item[2])
+
+
+def validate_plans(
+    plans: list[Plan], config: SynthConfig, progress: SynthProgress, on_progress: ProgressFn
+) -> None:
+    """Validate every plan's batches as one stream of units on `config.executor` (interleaved, so all
+    workers stay busy across repositories); each plan commits its own decisions in order, here."""
+    items = [
+        (p, b, batch) for p, plan in enumerate(plans) if not plan.done for b, batch in enumerate(plan.batches)
+    ]
+    if not items:
+        return
     workers = config.workers  # on Ray, 0 leaves the number at once to the cluster's resources
     if config.executor.kind == "local":
-        workers = min(workers or os.cpu_count() or 1, len(batches))
-    executor = config.executor.make(workers)
-    funnel = progress.funnel
-    ready: dict[int, list[Decision]] = {}
-    index = {id(b): i for i, b in enumerate(batches)}
-    next_batch, written = 0, 0
+        workers = min(workers or os.cpu_count() or 1, len(items))
+    units = PlanUnits([plan.unit for plan in plans])
     try:
-        for outcome in executor.map(unit, batches, desc="validating", resources=unit.resources()):
+        outcomes = config.executor.make(workers).map(
+            units, items, desc="validating", resources=plans[0].unit.resources()
+        )
+        for outcome in outcomes:
             if outcome.error is not None:
                 raise TaskError(
                     f"validating a batch of candidates failed: {outcome.error.get('message')}",
@@ -333,22 +389,11 @@ def _validate_all(
                     or "fix the cause and rerun: finished work is kept and resumed",
                 )
             progress.per_node[outcome.node] += 1
-            ready[index[id(outcome.item)]] = outcome.value or []
-            while next_batch in ready and funnel.validated < config.max_tasks:
-                for decision in ready.pop(next_batch):
-                    if funnel.validated >= config.max_tasks:
-                        break
-                    details = details_row(decision) if config.details else None
-                    decision = compact(keeper.keep(decision))
-                    stage.append(TASKS if isinstance(decision, TaskRecord) else REJECTED, [decision])
-                    if details is not None:
-                        stage.append(DETAILS, [details])
-                    funnel.add(decision)
-                    written += 1
+            p, b, _ = outcome.item
+            if plans[p].take(b, outcome.value or []):
                 on_progress(progress)
-                next_batch += 1
-            if funnel.validated >= config.max_tasks or next_batch >= len(batches):
+            if all(plan.done for plan in plans):
                 break
     finally:
-        unit.release()
-    return written
+        for plan in plans:
+            plan.unit.release()
