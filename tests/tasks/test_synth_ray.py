@@ -28,7 +28,9 @@ from codekiln.core.errors import ConfigError
 from codekiln.core.executor import ExecutorConfig
 from codekiln.core.protocols import Resources
 from codekiln.core.ray_executor import RayExecutor
-from codekiln.tasks.synth import SynthConfig, synthesize
+from codekiln.reports.eval import evaluate_predictions, read_results
+from codekiln.tasks.records import TaskRecord
+from codekiln.tasks.synth import SynthConfig, read_decisions, synthesize
 from codekiln.tasks.validation.validate import ValidateConfig
 from codekiln.testing.ray_cluster import LocalRayCluster, RayNode
 
@@ -66,15 +68,18 @@ def records(out: Path) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def local_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict[str, Any]]]:
-    """Each library synthesized with the local executor: the records every Ray run must equal."""
+def local_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each library synthesized with the local executor."""
     root = tmp_path_factory.mktemp("local")
-    runs = {}
     for name, spec in LIBRARIES.items():
-        result = synthesize(config(spec, root / name))
-        assert result.funnel.tried == 3
-        runs[name] = records(root / name)
-    return runs
+        assert synthesize(config(spec, root / name)).funnel.tried == 3
+    return {name: root / name for name in LIBRARIES}
+
+
+@pytest.fixture(scope="module")
+def local_runs(local_dirs: dict[str, Path]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The records of the local runs: what every Ray run must write."""
+    return {name: records(out) for name, out in local_dirs.items()}
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +122,29 @@ def test_a_unit_bigger_than_every_node_is_refused_not_left_waiting(cluster: Loca
     executor = RayExecutor(address=cluster.address)
     with pytest.raises(ConfigError, match="no node of the Ray cluster can hold one unit"):
         list(executor.map(str, [1], resources=Resources(cpus=1, memory_mb=cluster.memory_mb * 2)))
+
+
+def test_eval_grades_predictions_on_the_cluster(
+    cluster: LocalRayCluster, local_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    graded = 0
+    for name, out in local_dirs.items():
+        tasks = [t for t in read_decisions(out) if isinstance(t, TaskRecord)]
+        rows = [{"instance_id": t.instance_id, "model_name_or_path": model, "model_patch": patch}
+                for t in tasks for model, patch in (("gold", t.patch), ("empty", ""))]  # fmt: skip
+        if not rows:
+            continue
+        preds = tmp_path / f"{name}.jsonl"
+        preds.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        where = ExecutorConfig(kind="ray", address=cluster.address)
+        summary = evaluate_predictions(out, preds, tmp_path / name, workers=2, executor=where)
+        resolved = {(r.instance_id, r.model): r.resolved for r in read_results(tmp_path / name)}
+        assert resolved == {
+            (t.instance_id, model): model == "gold" for t in tasks for model in ("gold", "empty")
+        }
+        assert summary.overall.graded == len(rows)
+        graded += len(rows)
+    assert graded, "the local runs made no task to grade"
 
 
 @contextmanager
