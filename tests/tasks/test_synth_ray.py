@@ -83,13 +83,40 @@ def local_runs(local_dirs: dict[str, Path]) -> dict[str, dict[str, dict[str, Any
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRayCluster]:
-    with LocalRayCluster(tmp_path_factory.mktemp("ray")) as running:
-        running.add_node()
+def starting(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LocalRayCluster, threading.Thread, list[BaseException]]]:
+    """The cluster, started in the background (while the local runs go on); always torn down."""
+    running = LocalRayCluster(tmp_path_factory.mktemp("ray"))
+    errors: list[BaseException] = []
+
+    def up() -> None:
         try:
-            yield running
-        finally:
-            ray.shutdown()
+            running.start()
+            running.add_node()
+        except BaseException as err:  # raised in the test that waits for the cluster
+            errors.append(err)
+
+    thread = threading.Thread(target=up, daemon=True)
+    thread.start()
+    try:
+        yield running, thread, errors
+    finally:
+        thread.join()
+        ray.shutdown()
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    starting: tuple[LocalRayCluster, threading.Thread, list[BaseException]], local_dirs: dict[str, Path]
+) -> LocalRayCluster:
+    """A head and a second node, each one CPU: up once the local runs are done."""
+    running, thread, errors = starting
+    thread.join()
+    if errors:
+        raise errors[0]
+    return running
 
 
 def second_node(cluster: LocalRayCluster) -> RayNode:

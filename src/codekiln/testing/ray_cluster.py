@@ -186,7 +186,7 @@ class LocalRayCluster:
                         os.kill(pid, sig)
                     except ProcessLookupError:
                         continue
-                deadline = time.monotonic() + 5
+                deadline = time.monotonic() + (1 if sig == signal.SIGTERM else 5)
                 while node_pids(node.pgid) and time.monotonic() < deadline:
                     time.sleep(0.1)
                 if not node_pids(node.pgid):
