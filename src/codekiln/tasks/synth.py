@@ -53,7 +53,7 @@ from codekiln.tasks.frontend.entities import Entity, find_entities
 from codekiln.tasks.frontend.mutators import load_mutators
 from codekiln.tasks.quality import TaskFilter, compact, details_row, dropped, group_of, quota, screen
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
-from codekiln.tasks.synth_unit import ValidateBatch
+from codekiln.tasks.synth_unit import PlanUnits, ValidateBatch
 from codekiln.tasks.validation.coverage_map import coverage_map
 from codekiln.tasks.validation.validate import Decision, ValidateConfig
 
@@ -87,6 +87,9 @@ class SynthConfig(BaseModel):
     )
     details: bool = Field(
         default=False, description="also write every decision's full statuses to details.jsonl"
+    )
+    sandbox_memory_mb: int = Field(
+        default=4096, ge=64, description="memory limit of each sandboxed process; what a unit reserves on Ray"
     )
     executor: ExecutorConfig = Field(
         default_factory=lambda: ExecutorConfig(), description="where the batches run (local or a Ray cluster)"
@@ -349,18 +352,10 @@ def prepare(stage: Stage, config: SynthConfig, env: EnvRecord) -> Plan:
     pending = [c for c in candidates if c.id not in decided]
     size = config.batch_size
     batches = [pending[i : i + size] for i in range(0, len(pending), size)]
-    unit = ValidateBatch(env, cmap, {e.id: e for e in entities}, config.validation, config.backend)
+    unit = ValidateBatch(
+        env, cmap, {e.id: e for e in entities}, config.validation, config.backend, config.sandbox_memory_mb
+    )
     return Plan(stage, config, env, unit, batches, funnel, keeper)
-
-
-@dataclass
-class PlanUnits:
-    """The unit of work of several plans: item (plan index, batch index, batch) -> the batch's decisions."""
-
-    units: list[ValidateBatch]
-
-    def __call__(self, item: tuple[int, int, list[Candidate]]) -> list[Decision]:
-        return self.units[item[0]](item[2])
 
 
 def validate_plans(

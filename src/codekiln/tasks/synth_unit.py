@@ -47,15 +47,19 @@ class ValidateBatch:
     entities: dict[str, Entity]
     validation: ValidateConfig
     backend: str = DEFAULT_BACKEND
+    memory_mb: int | None = Limits().memory_mb
+    """Each sandboxed process's memory limit, and what the unit reserves on a Ray node."""
 
     @property
     def key(self) -> str:
-        settings = f"{self.env.id}:{self.backend}:{self.validation.model_dump_json()}"
+        settings = f"{self.env.id}:{self.backend}:{self.memory_mb}:{self.validation.model_dump_json()}"
         return "synth:" + hashlib.sha256(settings.encode()).hexdigest()[:16]
 
     def resources(self) -> Resources:
-        """One CPU (a batch runs its tests one pytest process at a time) and the sandbox's memory limit."""
-        return Resources(cpus=1.0, memory_mb=Limits().memory_mb)
+        """One CPU (a batch runs its tests one pytest process at a time) and the sandbox's memory limit:
+        a test that needs more fails in its sandbox (its candidate's decision), it never takes more
+        of the node than the unit reserved."""
+        return Resources(cpus=1.0, memory_mb=self.memory_mb)
 
     def __call__(self, batch: list[Candidate]) -> list[Decision]:
         with borrowed(self.key, self._validator) as validator:
@@ -64,7 +68,7 @@ class ValidateBatch:
     def _validator(self) -> Validator:
         return Validator(
             self.env, self.cmap, self.entities, self.validation, backend=self.backend,
-            gold_cache=_gold_cache(self.key),
+            gold_cache=_gold_cache(self.key), memory_mb=self.memory_mb,
         )  # fmt: skip
 
     def release(self) -> None:
@@ -73,3 +77,14 @@ class ValidateBatch:
         release(self.key)
         with _gold_lock:
             _gold.pop(self.key, None)
+
+
+@dataclass
+class PlanUnits:
+    """The unit of several repositories' runs: item (repository index, batch index, batch) -> the
+    batch's decisions, validated by that repository's `ValidateBatch`."""
+
+    units: list[ValidateBatch]
+
+    def __call__(self, item: tuple[int, int, list[Candidate]]) -> list[Decision]:
+        return self.units[item[0]](item[2])

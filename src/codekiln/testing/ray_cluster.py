@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import codekiln
+
 RAY_ENV = {
     "RAY_AUTH_MODE": "disabled",
     "RAY_USAGE_STATS_ENABLED": "0",
@@ -119,7 +121,11 @@ class LocalRayCluster:
         return f"127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, **RAY_ENV}
+        """The nodes' environment: this one, the Ray settings, and this process's codekiln first on the
+        path (workers must import the code the driver pickles units of)."""
+        source = str(Path(codekiln.__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH", "")) if p)
+        return {**os.environ, **RAY_ENV, "PYTHONPATH": path}
 
     def _start(self, name: str, args: list[str]) -> RayNode:
         manager_port = free_port()
