@@ -3,8 +3,9 @@ a second `ray start --address`): the same records as a local run, through the CL
 records again when a worker process or the whole second node dies mid-run (Ray retries the lost
 units; the driver alone writes, so nothing is lost or written twice).
 
-Kept small (three candidates per library, one per unit) so the module stays near a minute: the
-cluster is started once for the module and always torn down by pid, also when a test fails.
+Kept small (three candidates per library, one per unit): the cluster is started once for the module,
+in the background while the local runs go on, and always torn down by pid, also when a test fails.
+The sandbox-memory test builds one more environment and is opt-in (`--run-slow`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from codekiln.reports.eval import evaluate_predictions, read_results
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, read_decisions, synthesize
 from codekiln.tasks.validation.validate import ValidateConfig
+from codekiln.testing import make_repo
 from codekiln.testing.ray_cluster import LocalRayCluster, RayNode
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'codekiln[ray]')")
@@ -172,6 +174,39 @@ def test_eval_grades_predictions_on_the_cluster(
         assert summary.overall.graded == len(rows)
         graded += len(rows)
     assert graded, "the local runs made no task to grade"
+
+
+MEMLIB = {
+    "memlib/__init__.py": (
+        "def capped(n, cap=8):\n    if n > cap:\n        return cap\n    return n\n\n\n"
+        "def buffer(mib):\n    return b'x' * (capped(mib) * 2**20)  # every byte written\n"
+    ),
+    "tests/test_mem.py": "from memlib import buffer\n\n\ndef test_buffer():\n    assert len(buffer(3000)) == 8 * 2**20\n",
+    "pyproject.toml": (
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "memlib"\nversion = "0.1"\n[tool.setuptools]\npackages = ["memlib"]\n'
+    ),
+}
+
+
+@pytest.mark.slow  # builds one more environment (~20-70 s here): kept out of `make test`'s budget
+def test_a_bug_that_exhausts_its_sandbox_memory_is_its_candidates_failure(
+    cluster: LocalRayCluster, tmp_path: Path
+) -> None:
+    """A bug that lifts the cap makes the test write 3000 MiB: over the unit's 512 MB, the sandboxed test
+    dies of MemoryError and the candidate becomes a task failing that way; the Ray worker, the unit
+    and the run go on (with the default 4096 MB the same bug runs into the timeout instead)."""
+    lib = make_repo(tmp_path / "memlib", MEMLIB)
+    config = SynthConfig(
+        spec=str(lib), out=tmp_path / "out", mutators=["flip_comparison", "remove_guard"], batch_size=1,
+        sandbox_memory_mb=512, validation=ValidateConfig(gate="fast"),
+        executor=ExecutorConfig(kind="ray", address=cluster.address),
+    )  # fmt: skip
+    result = synthesize(config)
+    assert "lost" not in result.per_node and sum(result.per_node.values()) == 2
+    tasks = [t for t in read_decisions(tmp_path / "out") if isinstance(t, TaskRecord)]
+    assert sorted(m for t in tasks for m in t.mutators) == ["flip_comparison", "remove_guard"]
+    assert all("MemoryError" in t.problem_statement for t in tasks)
 
 
 @contextmanager
