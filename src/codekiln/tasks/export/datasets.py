@@ -207,5 +207,8 @@ def import_swebench(path: str | Path, *, source: TaskSource | None = None) -> li
 
 
 def export_swebench(path: str | Path, tasks: Iterable[TaskRecord], *, extras: bool = False) -> int:
-    """Append tasks as SWE-bench rows to a JSONL file."""
+    """Append tasks as SWE-bench-shaped rows to a JSONL file, as the records hold them (`repo` is the
+    task's own repository name, `base_commit` its snapshot's commit): rows that `import_swebench` reads
+    back. For rows that swebench's own harness runs (owner/name repository, image, eval script), use
+    `export.swebench.export_swebench_bundle` (`codekiln tasks export DIR --format swebench`)."""
     return append_jsonl(path, [t.to_swebench_row(extras=extras) for t in tasks])
