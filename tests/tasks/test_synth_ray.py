@@ -29,9 +29,12 @@ from codekiln.core.errors import ConfigError
 from codekiln.core.executor import ExecutorConfig
 from codekiln.core.protocols import Resources
 from codekiln.core.ray_executor import RayExecutor
+from codekiln.envs import build_env
 from codekiln.reports.eval import evaluate_predictions, read_results
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, read_decisions, synthesize
+from codekiln.tasks.synth_unit import ValidateBatch
+from codekiln.tasks.validation.coverage_map import coverage_map
 from codekiln.tasks.validation.validate import ValidateConfig
 from codekiln.testing import make_repo
 from codekiln.testing.ray_cluster import LocalRayCluster, RayNode
@@ -174,6 +177,18 @@ def test_eval_grades_predictions_on_the_cluster(
         assert summary.overall.graded == len(rows)
         graded += len(rows)
     assert graded, "the local runs made no task to grade"
+
+
+def test_a_node_that_cannot_see_the_environment_says_how_to_fix_it(
+    cluster: LocalRayCluster, tmp_path: Path
+) -> None:
+    env = build_env(LIBRARIES["toolz"])  # cached by the local runs
+    moved = env.model_copy(update={"snapshot_path": str(tmp_path / "elsewhere")})
+    unit = ValidateBatch(moved, coverage_map(env), {}, ValidateConfig(gate="fast"))
+    (outcome,) = RayExecutor(address=cluster.address).map(unit, [[]], resources=unit.resources())
+    assert outcome.error is not None and outcome.error["type"] == "ConfigError"
+    assert f"is not at {tmp_path / 'elsewhere'}" in outcome.error["message"]
+    assert "CODEKILN_HOME" in outcome.error["hint"]
 
 
 MEMLIB = {

@@ -15,9 +15,12 @@ go when the worker exits.
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
+from codekiln.core.errors import ConfigError
 from codekiln.core.executor import borrowed, release
 from codekiln.core.protocols import Limits, Resources
 from codekiln.envs import EnvRecord
@@ -62,6 +65,12 @@ class ValidateBatch:
         return Resources(cpus=1.0, memory_mb=self.memory_mb)
 
     def __call__(self, batch: list[Candidate]) -> list[Decision]:
+        for path in (self.env.snapshot_path, self.env.venv):
+            if not Path(path).is_dir():
+                raise ConfigError(
+                    f"the environment of {self.env.name} is not at {path} on {socket.gethostname()}",
+                    hint="every node must see the driver's CODEKILN_HOME at the same path (a shared mount)",
+                )
         with borrowed(self.key, self._validator) as validator:
             return validator.validate(batch)
 
