@@ -4,6 +4,7 @@ the check that some node can hold a unit, the objects a process keeps for later 
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from codekiln.core.errors import ConfigError
 from codekiln.core.executor import ExecutorConfig, LocalExecutor, borrowed, make_executor, release
 from codekiln.core.protocols import Executor, Resources
-from codekiln.core.ray_executor import RayExecutor, check_fits, task_options
+from codekiln.core.ray_executor import RayExecutor, check_fits, check_reachable, task_options
 from codekiln.tasks.synth_repos import read_repo_list
 
 GIB = 2**30
@@ -84,3 +85,12 @@ def test_the_repository_list(tmp_path: Path) -> None:
     path.write_text("pypi:a==1\npypi:a==1\n")
     with pytest.raises(ConfigError, match="more than once"):
         read_repo_list(path)
+
+
+def test_an_address_where_no_cluster_listens_fails_at_once_with_the_fix() -> None:
+    with socket.socket() as s:  # a port nothing listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"no Ray cluster answers at 127.0.0.1:{port}") as err:
+            check_reachable(f"127.0.0.1:{port}", timeout=2)
+    assert "ray start --head" in (err.value.hint or "")

@@ -22,6 +22,7 @@ the same path. Worker processes must import the same codekiln as the driver.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -45,6 +46,23 @@ def _ray() -> Any:
     return ray
 
 
+CONNECT_HINT = (
+    "start one with `ray start --head --port PORT` and pass --ray-address HOST:PORT, "
+    "or leave --ray-address out to start Ray on this machine"
+)
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Raise ConfigError unless something listens at HOST:PORT (Ray itself would retry for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return  # "auto", "ray://...": left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise ConfigError(f"no Ray cluster answers at {address}: {err}", hint=CONNECT_HINT) from err
+
+
 def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
     """The `ray` module, connected to the cluster at `address` (or a new local instance when None).
     A process already connected stays on its cluster."""
@@ -59,13 +77,13 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
     }
     if address is None:
         kwargs.update(include_dashboard=False, num_cpus=num_cpus)
+    else:
+        check_reachable(address)
     try:
         ray.init(address=address, **kwargs)
     except (ConnectionError, TimeoutError, RuntimeError) as err:
         raise ConfigError(
-            f"cannot connect to the Ray cluster at {address}: {err}",
-            hint="start one with `ray start --head --port PORT` and pass --ray-address HOST:PORT, "
-            "or leave --ray-address out to start Ray on this machine",
+            f"cannot connect to the Ray cluster at {address}: {err}", hint=CONNECT_HINT
         ) from err
     return ray
 
