@@ -77,9 +77,9 @@ def run(
     start = time.monotonic()
     result = synthesize_repos(specs, config, redo=True)
     wall = time.monotonic() - start
-    tried = result.funnel.total.tried
+    tried = result.funnel.tried
     return {
-        "wall_s": round(wall, 1), "candidates": tried, "tasks": result.funnel.total.validated,
+        "wall_s": round(wall, 1), "candidates": tried, "tasks": result.funnel.validated,
         "candidates_per_min": round(tried * 60 / wall, 1), "per_node": dict(result.per_node),
     }  # fmt: skip
 

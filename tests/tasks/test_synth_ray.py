@@ -32,7 +32,7 @@ from codekiln.core.ray_executor import RayExecutor
 from codekiln.envs import build_env
 from codekiln.reports.eval import evaluate_predictions, read_results
 from codekiln.tasks.records import TaskRecord
-from codekiln.tasks.synth import SynthConfig, read_decisions, synthesize
+from codekiln.tasks.synth import SynthConfig, read_decisions, read_funnel, synthesize
 from codekiln.tasks.synth_unit import ValidateBatch
 from codekiln.tasks.validation.coverage_map import coverage_map
 from codekiln.tasks.validation.validate import ValidateConfig
@@ -147,7 +147,8 @@ def test_synth_over_a_list_of_repositories_on_two_nodes_writes_the_records_of_lo
         "toolz-1.2.0": 3,
         "MarkupSafe-3.0.4": 3,
     }
-    assert funnel["total"]["tried"] == 6 and funnel["failed"] == {}
+    assert funnel["tried"] == 6 and funnel["failed"] == {}
+    assert read_funnel(out).candidates == 6  # what `codekiln tasks stats` reads: the whole dataset
 
 
 def test_a_unit_bigger_than_every_node_is_refused_not_left_waiting(cluster: LocalRayCluster) -> None:

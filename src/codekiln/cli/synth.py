@@ -192,7 +192,7 @@ def run_repos_with_display(
     table = Table(title="funnel per repository", title_justify="left")
     for col in ("repository", "candidates", "tried", "tasks"):
         table.add_column(col, justify="left" if col == "repository" else "right")
-    for name, f in [*result.funnel.repos.items(), ("total", result.funnel.total)]:
+    for name, f in [*result.funnel.repos.items(), ("total", result.funnel)]:
         table.add_row(name, str(f.candidates), str(f.tried), str(f.validated))
     console.print(table)
     for spec, why in result.funnel.failed.items():
@@ -200,7 +200,7 @@ def run_repos_with_display(
     if set(result.per_node) != {"local"}:
         print_nodes(result.per_node)
     console.print(
-        f"{result.funnel.total.validated} tasks in {config.out / 'tasks.jsonl'} "
+        f"{result.funnel.validated} tasks in {config.out / 'tasks.jsonl'} "
         f"({result.new_decisions} candidates decided in {result.seconds:.0f} s)"
     )
     if export:

@@ -1,7 +1,7 @@
 """Many repositories in one synthesis run: `codekiln synth --repos FILE` (one spec per line).
 
     result = synthesize_repos(["pypi:toolz==1.2.0", "pypi:markupsafe==3.0.4"], SynthConfig(spec="", out=out))
-    result.funnels["toolz-1.2.0"].validated, result.total.validated
+    result.funnel.repos["toolz-1.2.0"].validated, result.funnel.validated     # one repository, all
 
 Each environment is built once, as units on the executor (so on a Ray cluster, where the work runs;
 `CODEKILN_HOME` is the cache every node shares). Then the batches of all repositories are validated as
@@ -12,7 +12,8 @@ The output directory holds one ordinary synth directory per repository, `repos/N
 resumable logs, written by the driver: the one source of truth), and the dataset made from them,
 rewritten at the end of each run:
 - `tasks.jsonl`, `rejected.jsonl`: every repository's records, in the order of the list;
-- `funnel.json`: the funnel per repository, the total, and the specs whose environment failed;
+- `funnel.json`: the total funnel (what `codekiln tasks stats` shows), the funnel per repository
+  (`repos`), and the specs whose environment failed (`failed`);
 - `repos.json`: which spec went to which directory.
 A rerun resumes every repository where it stopped; `redo` starts them all over. A repository whose
 environment cannot be built is recorded in the funnel and the others go on.
@@ -32,7 +33,7 @@ from pydantic import Field
 
 from codekiln.core.errors import ConfigError
 from codekiln.core.protocols import Resources
-from codekiln.core.records import Record, atomic_write_json, atomic_write_text, iter_jsonl
+from codekiln.core.records import atomic_write_json, atomic_write_text, iter_jsonl
 from codekiln.core.stage import Layout, fsync_dir, open_stage
 from codekiln.envs import EnvRecord, build_env
 from codekiln.tasks.synth import (
@@ -53,11 +54,11 @@ REPOS = "repos.json"
 TOP_LAYOUT = Layout("repositories", logs=(), derived=(TASKS, REJECTED, FUNNEL, REPOS, "repos"))
 
 
-class ReposFunnel(Record):
-    """The funnel of a many-repository run: per repository directory, in total, and what failed."""
+class ReposFunnel(Funnel):
+    """The funnel of a many-repository run: the total (a `Funnel`, so every reader of funnel.json
+    sees the whole dataset's), per repository directory, and the specs whose environment failed."""
 
     repos: dict[str, Funnel] = Field(default_factory=dict)
-    total: Funnel = Field(default_factory=Funnel)
     failed: dict[str, str] = Field(default_factory=dict, description="spec -> why its environment failed")
 
 
@@ -171,14 +172,16 @@ def synthesize_repos(
                 plan.funnel.seconds = round(time.monotonic() - start, 3)
                 plan.stage.write(FUNNEL, plan.funnel)
                 funnel.repos[names[spec]] = plan.funnel
-        funnel.total = total_funnel(list(funnel.repos.values()))
+        funnel = ReposFunnel(
+            **total_funnel(list(funnel.repos.values())).model_dump(), repos=funnel.repos, failed=funnel.failed
+        )
         _write_dataset(top.out, [top.out / "repos" / names[s] for s in built])
         atomic_write_json(top.out / FUNNEL, funnel)
         atomic_write_json(
             top.out / REPOS, {"repos": {s: f"repos/{names[s]}" for s in built}, "failed": funnel.failed}
         )
         fsync_dir(top.out)
-        progress.phase, progress.funnel = "done", funnel.total
+        progress.phase, progress.funnel = "done", funnel
         show(progress)
         new = sum(p.written for p in plans)
         return ReposResult(top.out, funnel, new, time.monotonic() - start, progress.per_node)
