@@ -5,6 +5,8 @@
     codekiln synth pypi:toolz==1.2.0 --strategies lm_modify,lm_rewrite,func_pm --model embedded --out out/lm
     codekiln synth pypi:toolz==1.2.0 --strategies lm_modify --model openai:NAME@http://127.0.0.1:8000/v1 \
         --concurrency 8 --lm-functions 200 --out out/lm
+    codekiln synth pypi:toolz==1.2.0 --executor ray --ray-address 10.0.0.1:6379 --out out/toolz
+    codekiln synth --repos repos.txt --executor ray --ray-address 10.0.0.1:6379 --out out/many
 
 Interrupt it at any time (Ctrl-C, even `kill -9`) and rerun the same command: it resumes where it
 stopped. `--redo` starts the directory over. Also runnable as `python -m codekiln.cli.synth ...`.
@@ -13,6 +15,7 @@ stopped. `--redo` starts the directory over. Also runnable as `python -m codekil
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +25,13 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from codekiln.cli.common import parse_options
+from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config, parse_options
 from codekiln.core.errors import ConfigError
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.lm_bugs import LmConfig
 from codekiln.tasks.quality import TaskFilter
 from codekiln.tasks.synth import Funnel, SynthConfig, SynthProgress, SynthResult, synthesize
+from codekiln.tasks.synth_repos import read_repo_list, synthesize_repos
 from codekiln.tasks.validation.validate import ValidateConfig
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -115,9 +119,19 @@ def strategy_table(funnel: Funnel) -> Table:
     return table
 
 
+def print_nodes(per_node: Counter[str]) -> None:
+    """The per-node summary of a distributed run: batches each node validated ("lost": every try failed)."""
+    table = Table(title="batches per node", title_justify="left")
+    table.add_column("node")
+    table.add_column("batches", justify="right")
+    for node, n in sorted(per_node.items(), key=lambda kv: -kv[1]):
+        table.add_row(node, str(n))
+    console.print(table)
+
+
 @app.command()
 def synth(
-    spec: str = typer.Argument(..., help="pypi:NAME==VERSION, a git URL or a local directory"),
+    spec: str = typer.Argument("", help="pypi:NAME==VERSION, a git URL or a local directory"),
     out: Path = typer.Option(
         ..., "--out", "-o", help="output directory (tasks.jsonl, rejected.jsonl, funnel.json)"
     ),
@@ -177,6 +191,11 @@ def synth(
     lm_max_tokens: int = typer.Option(768, help="completion tokens per model call"),
     redo: bool = typer.Option(False, "--redo", help="discard this directory's tasks and start over"),
     export: str = typer.Option("", help="also export the tasks: harbor, hf or swebench"),
+    executor: str = typer.Option("local", help=EXECUTOR_HELP),
+    ray_address: str = typer.Option("", help=RAY_ADDRESS_HELP),
+    repos: Path | None = typer.Option(
+        None, "--repos", help="a file of specs, one per line: synthesize them all into one dataset"
+    ),
 ) -> None:
     """Synthesize and validate bug-fixing tasks from a real repository (resumable)."""
     try:
@@ -188,6 +207,8 @@ def synth(
             f"bad --engine, --gate or --statements: {err.errors()[0]['msg']}",
             hint="--engine warm|fresh, --gate fast|grader, --statements template|model",
         ) from err
+    if bool(spec) == (repos is not None):
+        raise ConfigError("give one repository spec or --repos FILE", hint="codekiln synth SPEC --out DIR")
     quality = task_filter(allow_import_breakage, max_f2p_share, balance)
     try:
         lm = LmConfig(
@@ -203,8 +224,17 @@ def synth(
         backend=backend, batch_size=batch_size, validation=validation, quality=quality, details=details,
         strategies=[s.strip() for s in strategies.split(",") if s.strip()], lm=lm,
         functions=[f.strip() for f in functions.split(",") if f.strip()] or None, combine=combine,
+        executor=executor_config(executor, ray_address),
     )  # fmt: skip
-    run_with_display(config, redo=redo, export=export, model_options=parse_options(option))
+    if repos is not None:
+        if set(config.strategies) - {"func_pm"} or config.validation.statements == "model":
+            raise ConfigError(
+                "--repos runs procedural bugs with template statements for now",
+                hint="run model-written bugs or statements one repository at a time: codekiln synth SPEC ...",
+            )
+        run_repos_with_display(read_repo_list(repos), config, redo=redo, export=export)
+    else:
+        run_with_display(config, redo=redo, export=export, model_options=parse_options(option))
 
 
 def task_filter(allow_import_breakage: bool, max_f2p_share: float | None, balance: str) -> TaskFilter:
@@ -219,6 +249,41 @@ def task_filter(allow_import_breakage: bool, max_f2p_share: float | None, balanc
             f"bad quality option: {err.errors()[0]['msg']}",
             hint="--max-f2p-share takes 0 to 1; --balance takes mutator, level, source or files",
         ) from err
+
+
+def run_repos_with_display(
+    specs: list[str], config: SynthConfig, *, redo: bool = False, export: str = ""
+) -> None:
+    """`synthesize_repos` with the live display, then the funnel per repository and in total."""
+    last = [0.0]
+    title = f"{len(specs)} repositories"
+    with Live(console=console, refresh_per_second=4, transient=False) as live:
+
+        def show(progress: SynthProgress) -> None:
+            now = time.monotonic()
+            if progress.phase != "validating" or now - last[0] > 0.25:
+                live.update(render(progress, title))
+                last[0] = now
+
+        result = synthesize_repos(specs, config, redo=redo, on_progress=show)
+    table = Table(title="funnel per repository", title_justify="left")
+    for col in ("repository", "candidates", "tried", "tasks"):
+        table.add_column(col, justify="left" if col == "repository" else "right")
+    for name, f in [*result.funnel.repos.items(), ("total", result.funnel)]:
+        table.add_row(name, str(f.candidates), str(f.tried), str(f.validated))
+    console.print(table)
+    for spec, why in result.funnel.failed.items():
+        console.print(f"[red]environment failed[/] {spec}: {why}")
+    if set(result.per_node) != {"local"}:
+        print_nodes(result.per_node)
+    console.print(
+        f"{result.funnel.validated} tasks in {config.out / 'tasks.jsonl'} "
+        f"({result.new_decisions} candidates decided in {result.seconds:.0f} s)"
+    )
+    if export:
+        from codekiln.cli.tasks import export_tasks
+
+        export_tasks(config.out, export)
 
 
 def run_with_display(
@@ -242,6 +307,8 @@ def run_with_display(
 
         result = synthesize(config, redo=redo, on_progress=show, model=model)
     print_funnel(result.funnel)
+    if set(result.per_node) != {"local"}:
+        print_nodes(result.per_node)
     console.print(
         f"{result.tasks} tasks in {config.out / 'tasks.jsonl'} "
         f"({result.new_decisions} candidates decided in {result.seconds:.0f} s)"

@@ -49,7 +49,7 @@ from pydantic import BaseModel, Field
 
 from codekiln.core.diffs import parse_diff
 from codekiln.core.errors import ConfigError, TaskError
-from codekiln.core.protocols import Model
+from codekiln.core.protocols import Limits, Model
 from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.grading import classify, grade_patch, restores_snapshot
 from codekiln.sandbox import DEFAULT_BACKEND
@@ -151,17 +151,22 @@ class Validator:
         gold_cache: GoldCache | None = None,
         statements: StatementWriter | None = None,
         model: Model | None = None,
+        memory_mb: int | None = None,
     ) -> None:
         """`gold_cache` (clean results) may be shared by the validators of one run; `statements`
         writes accepted tasks' problem statements (default: the template, reading the snapshot, or
-        `model` when `config.statements == "model"`)."""
+        `model` when `config.statements == "model"`). `memory_mb` limits each sandboxed process
+        (default: `Limits`'): a test that goes over it fails with MemoryError."""
         self.env, self.cmap = env, cmap
         self.entities = dict(entities) if isinstance(entities, Mapping) else {e.id: e for e in entities}
         self.config = config or ValidateConfig()
         self.backend = backend
         self.snapshot_dir = Path(env.snapshot_path)
         self.passing = {t for t, s in env.baseline.items() if s == "passed"}
-        self.sandbox = env_sandbox(env, backend)
+        limits = Limits(timeout_s=env.test.timeout_s)
+        if memory_mb is not None:
+            limits.memory_mb = memory_mb
+        self.sandbox = env_sandbox(env, backend, limits=limits)
         self.warm = WarmExecutor(self.sandbox, env.test, collect=test_files(sorted(self.passing)))
         self.fresh = FreshExecutor(self.sandbox, env.test)
         self.gold_cache = GoldCache() if gold_cache is None else gold_cache
