@@ -89,6 +89,24 @@ def test_a_rerun_in_the_same_tree_compiles_the_trusted_tests_again(sb: BwrapSand
 
 
 @pytest.mark.root  # a bwrap sandbox
+def test_a_trace_function_left_by_code_under_test_is_evidence_and_coverage_is_not(sb: BwrapSandbox) -> None:
+    # a trace function can turn a failed assertion's local into a pass; coverage.py's C tracer cannot
+    tests = ["tests/test_e.py::test_sum"]
+    sb.write_file(
+        "demo/__init__.py",
+        "import coverage\ncoverage.Coverage(data_file=None).start()\n\n\ndef zero():\n    return 0\n",
+    )
+    sb.write_file("tests/test_e.py", "import demo\n\n\ndef test_sum():\n    assert 1 + 1 == 2\n")
+    covered = run_tests(sb, CMD, tests)
+    assert covered.statuses == {tests[0]: "passed"} and not covered.evidence, covered.evidence
+    sb.write_file(
+        "demo/__init__.py", "import sys\nsys.setprofile(lambda *a: None)\n\n\ndef zero():\n    return 0\n"
+    )
+    traced = run_tests(sb, CMD, tests)
+    assert any("a profile function was installed" in e for e in traced.evidence), traced.evidence
+
+
+@pytest.mark.root  # a bwrap sandbox
 def test_files_a_tree_adds_to_startup_are_not_loaded(sb: BwrapSandbox) -> None:
     fake = "import os\nopen('/tmp/RAN', 'w').write('x')\nos._exit(0)\n"
     plugin = "def pytest_configure(config):\n    open('/tmp/RAN', 'w').write('plugin')\n"

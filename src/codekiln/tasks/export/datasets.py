@@ -33,6 +33,7 @@ _STR_COLUMNS = (
     "content_hash",
     "candidate_id",
     "validation",
+    "provenance",
 )
 TASKS_FILE = "tasks.jsonl"
 """Where a synth output directory keeps its tasks."""
@@ -149,6 +150,7 @@ def to_hf_row(task: TaskRecord) -> dict[str, Any]:
         content_hash=task.content_hash,
         candidate_id=task.candidate_id,
         validation=task.validation.model_dump_json() if task.validation else None,
+        provenance=task.provenance.model_dump_json() if task.provenance else None,
         mutators=task.mutators,
         entities=task.entities,
         hidden_tests=task.hidden_tests,
