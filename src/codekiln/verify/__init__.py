@@ -1,0 +1,1 @@
+"""Agentic Verifier (issue #21)."""
