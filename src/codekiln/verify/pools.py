@@ -6,7 +6,10 @@ by a large hidden test set.
 
 Candidates: the reference itself (one correct program, as a model's right answer would be), up to
 `mutants` mutants of it made by codekiln's mutators (`codekiln.tasks.frontend.mutators`) inside the
-entry point's body, and `samples` completions from any model backend (`--model`). Labels: every
+entry point's body (second-order ones when first-order ones run out), and `samples` completions from
+any model backend (`--model`). With `hard` (the default) only mutants that pass every public example
+are kept: near misses that the public-example filter cannot tell from a right answer, which is
+where verifiers differ. Labels: every
 candidate runs on the hidden set: the problem's test inputs plus `random_inputs` generated inputs
 inside the domains on which the reference returns normally; a candidate is correct when its
 normalised output equals the reference's on every one. A mutant that agrees everywhere is
@@ -70,10 +73,10 @@ def _entry_node(tree: ast.Module, entry: str) -> ast.FunctionDef | None:
     return None
 
 
-def mutants(problem: Problem, limit: int, rng: random.Random) -> list[tuple[str, str]]:
-    """Up to `limit` distinct (mutator name, program) mutants of the reference's entry-point body."""
-    src = SourceFile("reference.py", problem.reference)
-    func = _entry_node(src.tree, problem.entry_point)
+def _first_order(text: str, entry: str, rng: random.Random) -> list[tuple[str, str]]:
+    """Every mutant one mutator makes at one site of `entry`'s body, in random order."""
+    src = SourceFile("reference.py", text)
+    func = _entry_node(src.tree, entry)
     if func is None:
         return []
     options: list[tuple[str, ast.AST, Any]] = []
@@ -81,22 +84,39 @@ def mutants(problem: Problem, limit: int, rng: random.Random) -> list[tuple[str,
         for site in mutator.sites(func, src):
             options.append((mutator.name, site, mutator))
     rng.shuffle(options)
-    seen = {ast.dump(src.tree)}
-    out: list[tuple[str, str]] = []
+    out = []
     for name, site, mutator in options:
+        edits = mutator.mutate(site, random.Random(rng.random()), src)
+        if edits:
+            try:
+                out.append((name, apply_edits(text, edits)))
+            except ValueError:
+                continue
+    return out
+
+
+def mutants(problem: Problem, limit: int, rng: random.Random) -> list[tuple[str, str]]:
+    """Up to `limit` distinct (mutators, program) mutants of the reference's entry-point body: first-order
+    ones, then (when those run out) second-order ones made by mutating a first-order mutant again."""
+    seen = {ast.dump(ast.parse(problem.reference))}
+    out: list[tuple[str, str]] = []
+    parents = [("", problem.reference)]
+    for _order in range(2):
+        children: list[tuple[str, str]] = []
+        for prefix, parent in parents:
+            for name, text in _first_order(parent, problem.entry_point, rng):
+                try:
+                    key = ast.dump(ast.parse(text))
+                except SyntaxError:
+                    continue
+                if key not in seen:
+                    seen.add(key)
+                    children.append((f"{prefix}+{name}" if prefix else name, text))
+        rng.shuffle(children)
+        out += children[: limit - len(out)]
         if len(out) >= limit:
             break
-        edits = mutator.mutate(site, random.Random(rng.random()), src)
-        if not edits:
-            continue
-        try:
-            text = apply_edits(problem.reference, edits)
-            key = ast.dump(ast.parse(text))
-        except (ValueError, SyntaxError):
-            continue
-        if key not in seen:
-            seen.add(key)
-            out.append((name, text))
+        parents = children[:limit]
     return out
 
 
@@ -135,6 +155,7 @@ def build_pool(
     runner: Runner,
     *,
     mutants_n: int = 15,
+    hard: bool = True,
     model: Any = None,
     model_name: str = "",
     samples: int = 0,
@@ -144,21 +165,32 @@ def build_pool(
     """The labelled candidate pool of one problem (see the module docstring)."""
     rng = random.Random(f"{problem.problem_id}:{seed}")
     programs: list[tuple[str, str]] = [("reference", problem.reference)]
-    programs += [(f"mutant:{name}", text) for name, text in mutants(problem, mutants_n, rng)]
+    pool_size = mutants_n * 4 if hard else mutants_n
+    programs += [(f"mutant:{name}", text) for name, text in mutants(problem, pool_size, rng)]
     if model is not None and samples:
         programs += [(f"model:{model_name}", text) for text in model_samples(problem, model, samples)]
-    inputs = hidden_inputs(problem, runner, random_inputs, rng)
     ref = problem.reference_program
     progs = [Program(text, problem.entry_point) for _, text in programs]
-    public_in = [e.input for e in problem.public]
-    outs = runner.run([*progs, ref], inputs + public_in)
+    first = runner.run([*progs, ref], [e.input for e in problem.public])
+    public = [e for e in problem.public if first[(ref.key, e.input)] == e.output]
+    kept: list[int] = []
+    for i, (origin, _text) in enumerate(programs):
+        if origin.startswith("mutant:"):
+            near_miss = all(first[(progs[i].key, e.input)] == e.output for e in public)
+            if sum(programs[j][0].startswith("mutant:") for j in kept) >= mutants_n or (
+                hard and not near_miss
+            ):
+                continue
+        kept.append(i)
+    inputs = hidden_inputs(problem, runner, random_inputs, rng)
+    outs = runner.run([*(progs[i] for i in kept), ref], inputs)
     candidates = []
-    for i, ((origin, text), prog) in enumerate(zip(programs, progs, strict=True)):
-        wrong = sum(outs[(prog.key, t)] != outs[(ref.key, t)] for t in inputs)
+    for i in kept:
+        wrong = sum(outs[(progs[i].key, t)] != outs[(ref.key, t)] for t in inputs)
+        origin, text = programs[i]
         candidates.append(
             Candidate(cid=f"c{i}", origin=origin, code=text, correct=wrong == 0, wrong_on=wrong)
         )
-    public = [e for e in problem.public if outs[(ref.key, e.input)] == e.output]
     return Pool(
         problem_id=problem.problem_id,
         entry_point=problem.entry_point,
