@@ -86,3 +86,12 @@ def test_normalise_rounds_floats_and_keeps_container_kinds() -> None:
     assert normalise((1, 2)) != normalise([1, 2])
     assert normalise({"b": 1, "a": 2}) == normalise({"a": 2, "b": 1})
     assert normalise(float("nan")) == "'nan'"
+
+
+def test_a_program_that_hangs_stops_costing_after_its_strikes(runner: Runner) -> None:
+    prog = Program("def f(x):\n    while x:\n        pass\n    return 0\n", "f")
+    inputs = [f"({i},)" for i in range(1, 30)] + ["(0,)"]
+    outs = runner.run([prog], inputs)
+    assert {outs[(prog.key, t)] for t in inputs} == {"!timeout"}  # (0,) too: skipped after 3 strikes
+    alone = runner.run([prog], ["(False,)"])
+    assert alone[(prog.key, "(False,)")] == "0"

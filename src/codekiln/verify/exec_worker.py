@@ -12,7 +12,9 @@ for every call, so a program that mutates its arguments cannot leak into the nex
 runs in its own forked child: a fresh namespace, its own address-space limit (`memory_mb`), its stdout
 and stderr sent to /dev/null. Per call, SIGALRM interrupts Python code after `timeout_s`; a call stuck
 in C code (no bytecode boundary) is caught by the parent, which kills the child after the same limit
-plus a grace period, records `!timeout`, and forks a fresh child for the calls left. A child that dies
+plus a grace period, records `!timeout`, and forks a fresh child for the calls left. A program that
+has timed out on `STRIKES` calls of a request is not run on the rest of that request's inputs: they
+are recorded `!timeout` too (a hanging candidate would otherwise cost its limit on every input). A child that dies
 (os._exit, a segfault) records `!crash` for the call it was on. Outputs are normalised (`normalise`).
 """
 
@@ -30,6 +32,7 @@ import time
 from typing import Any
 
 GRACE_S = 0.5
+STRIKES = 3
 
 
 class _CallTimeout(BaseException):
@@ -95,7 +98,11 @@ def _child(code: str, entry: str, inputs: list[str], out_fd: int, timeout_s: flo
         for _ in inputs:
             emit(f"!load:{type(err).__name__}")
         os._exit(0)
+    strikes = 0
     for text in inputs:
+        if strikes >= STRIKES:
+            emit("!timeout")
+            continue
         try:
             args = ast.literal_eval(text)
             signal.setitimer(signal.ITIMER_REAL, timeout_s)
@@ -106,6 +113,7 @@ def _child(code: str, entry: str, inputs: list[str], out_fd: int, timeout_s: flo
             out = normalise(result)
         except _CallTimeout:
             out = "!timeout"
+            strikes += 1
         except MemoryError:
             out = "!memory"
         except BaseException as err:
@@ -117,6 +125,9 @@ def _child(code: str, entry: str, inputs: list[str], out_fd: int, timeout_s: flo
 def _run_program(code: str, entry: str, inputs: list[str], timeout_s: float, memory_mb: int) -> list[str]:
     outputs: list[str] = []
     while len(outputs) < len(inputs):
+        if outputs.count("!timeout") >= STRIKES:  # a program that hangs: do not pay for every input
+            outputs += ["!timeout"] * (len(inputs) - len(outputs))
+            break
         todo = inputs[len(outputs) :]
         read_fd, write_fd = os.pipe()
         pid = os.fork()

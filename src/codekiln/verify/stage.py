@@ -58,7 +58,8 @@ class VerifyConfig(StageManifest):
     """Calls per candidate each selection may request (K x budget in all)."""
     random_inputs: int = 200
     """Generated inputs added to each problem's tests for labelling."""
-    timeout_s: float = 1.0
+    timeout_s: float = 0.5
+    """Wall-clock limit per call (HumanEval's references take milliseconds)."""
     memory_mb: int = 512
     seed: int = 0
     sandbox: str | None = None
