@@ -235,7 +235,9 @@ def _mutate_value(v: Any, d: Domain, rng: random.Random) -> Any:
     if isinstance(v, str):
         chars = d.get("chars") or _ALPHABET
         i = rng.randrange(len(v) + 1)
-        op = rng.randrange(3)
+        op = rng.randrange(4)
+        if op == 3 and v:  # a repeated character
+            return v[:i] + rng.choice(v) + v[i:]
         if op == 0 or not v:
             return v[:i] + rng.choice(chars) + v[i:]
         j = min(i, len(v) - 1)
@@ -243,19 +245,28 @@ def _mutate_value(v: Any, d: Domain, rng: random.Random) -> Any:
     if isinstance(v, list):
         out = list(v)
         elem = d.get("of") or {"t": "int", "lo": 0, "hi": 9}
-        op = rng.randrange(4)
-        if op == 0 or not out:
-            out.insert(
-                rng.randrange(len(out) + 1),
-                draw(elem, rng) if rng.random() < 0.5 or not out else rng.choice(out),
-            )
-        elif op == 1:
+        op = rng.randrange(6)
+        if op == 0 or not out:  # a new element
+            out.insert(rng.randrange(len(out) + 1), draw(elem, rng))
+        elif op == 1:  # one fewer
             out.pop(rng.randrange(len(out)))
-        elif op == 2:
+        elif op == 2:  # one element changed
             i = rng.randrange(len(out))
             out[i] = _mutate_value(out[i], elem, rng)
-        else:
-            rng.shuffle(out)
+        elif op == 3:  # a repeated element (duplicates break many near misses)
+            out.insert(rng.randrange(len(out) + 1), rng.choice(out))
+        elif op == 4:  # order: shuffled, sorted or reversed
+            order = rng.randrange(3)
+            if order == 0:
+                rng.shuffle(out)
+            else:
+                try:
+                    out.sort(reverse=order == 2)
+                except TypeError:
+                    rng.shuffle(out)
+        else:  # two elements swapped
+            i, j = rng.randrange(len(out)), rng.randrange(len(out))
+            out[i], out[j] = out[j], out[i]
         return out
     if isinstance(v, tuple) and d.get("t") == "tuple" and v:
         i = rng.randrange(len(v))
