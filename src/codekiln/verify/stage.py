@@ -4,7 +4,8 @@
     summary = run_verify(config, Path("out/verify"))
 
 The output directory (see `codekiln.core.stage`): `pools.jsonl` (one labelled `Pool` per problem),
-`results.jsonl` (one `KResult` per problem x selector x K), `cache.jsonl` (every execution's output,
+`results.jsonl` (one `KResult` per problem x selector x K), `trajectories.jsonl` (the agent
+selector's conversations, turns and rewards, one per selection), `cache.jsonl` (every execution's output,
 keyed by program and input, so a resumed run re-executes nothing it already ran) and `summary.json`
 (the table of `metrics.summarise`). A rerun with the same configuration skips the finished pools and
 results; `--redo` starts over.
@@ -20,14 +21,17 @@ from pydantic import Field
 
 from codekiln.core.errors import ConfigError
 from codekiln.core.stage import Layout, StageManifest, open_stage
+from codekiln.verify.agent import AgentSelector, AgentTrajectory
 from codekiln.verify.metrics import KResult, evaluate_pool, summarise
 from codekiln.verify.pools import Pool, build_pool
 from codekiln.verify.problems import Example, Problem, load_problems, public_examples
 from codekiln.verify.runner import Runner
-from codekiln.verify.selectors import SELECTORS
+from codekiln.verify.selectors import SELECTORS, Selector
 
 LAYOUT = Layout(
-    "verification results", logs=("pools.jsonl", "results.jsonl"), derived=("cache.jsonl", "summary.json")
+    "verification results",
+    logs=("pools.jsonl", "results.jsonl"),
+    derived=("cache.jsonl", "summary.json", "trajectories.jsonl"),
 )
 
 
@@ -50,7 +54,10 @@ class VerifyConfig(StageManifest):
     """Candidates sampled from `model` per problem."""
     test_model: str | None = None
     """A model spec that writes tests for the CodeT selector (it is skipped without one)."""
-    selectors: list[str] = Field(default_factory=lambda: ["random", "public", "mbr", "search"])
+    agent_model: str | None = None
+    """A model spec driving the agent selector (`agent` in `selectors`)."""
+    agent_turns: int = 3
+    selectors: list[str] = Field(default_factory=lambda: ["random", "public", "majority", "mbr", "search"])
     ks: list[int] = Field(default_factory=lambda: list(range(2, 17)))
     subsets: int = 20
     """Random K-subsets per (problem, K)."""
@@ -69,15 +76,17 @@ class VerifyConfig(StageManifest):
 
 
 def _check(config: VerifyConfig) -> None:
-    unknown = [s for s in config.selectors if s not in SELECTORS]
+    unknown = [s for s in config.selectors if s not in SELECTORS and s != "agent"]
     if unknown:
         raise ConfigError(
-            f"unknown selector(s): {', '.join(unknown)}", hint=f"choose from {', '.join(SELECTORS)}"
+            f"unknown selector(s): {', '.join(unknown)}", hint=f"choose from {', '.join(SELECTORS)}, agent"
         )
     if "codet" in config.selectors and not config.test_model:
         raise ConfigError(
             "the codet selector needs model-written tests", hint="pass --test-model SPEC, or drop codet"
         )
+    if "agent" in config.selectors and not config.agent_model:
+        raise ConfigError("the agent selector needs a model", hint="pass --agent-model SPEC, or drop agent")
     if config.samples and not config.model:
         raise ConfigError("--samples needs --model", hint="pass --model SPEC (e.g. embedded)")
     if any(k < 1 for k in config.ks):
@@ -117,13 +126,23 @@ def run_verify(
             hint="check --ids against the set's task_id values",
         )
     models: dict[str, Any] = {}
-    if config.model or config.test_model:
+    if config.model or config.test_model or config.agent_model:
         from codekiln.models import make_model
 
-        for spec in {s for s in (config.model, config.test_model) if s}:
+        for spec in {s for s in (config.model, config.test_model, config.agent_model) if s}:
             models[spec] = make_model(spec)
-    selectors = [SELECTORS[name]() for name in config.selectors]
     with open_stage(out, LAYOUT, redo=redo) as stage:
+        selectors: list[Selector] = []
+        for name in config.selectors:
+            if name == "agent":
+
+                def save(trajectory: AgentTrajectory) -> None:
+                    stage.append("trajectories.jsonl", [trajectory])
+
+                model = models[config.agent_model or ""]
+                selectors.append(AgentSelector(model, turns=config.agent_turns, save=save))
+            else:
+                selectors.append(SELECTORS[name]())
         stage.match(config)
         pools = {
             k: Pool.model_validate(v)
