@@ -93,5 +93,7 @@ def test_a_program_that_hangs_stops_costing_after_its_strikes(runner: Runner) ->
     inputs = [f"({i},)" for i in range(1, 30)] + ["(0,)"]
     outs = runner.run([prog], inputs)
     assert {outs[(prog.key, t)] for t in inputs} == {"!timeout"}  # (0,) too: skipped after 3 strikes
-    alone = runner.run([prog], ["(False,)"])
-    assert alone[(prog.key, "(False,)")] == "0"
+    later = runner.run([prog], ["(False,)"])  # and in later requests: it is not run again
+    assert later[(prog.key, "(False,)")] == "!timeout"
+    fine = Program("def f(x):\n    while x:\n        pass\n    return 1\n", "f")
+    assert runner.run([fine], ["(False,)"])[(fine.key, "(False,)")] == "1"  # the same code, untouched

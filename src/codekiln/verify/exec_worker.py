@@ -9,12 +9,16 @@ codekiln. It reads one JSON request per line on stdin and answers one JSON line 
 
 An input is the `repr` of the argument tuple (Python literals only: `ast.literal_eval` reads it afresh
 for every call, so a program that mutates its arguments cannot leak into the next call). Each program
-runs in its own forked child: a fresh namespace, its own address-space limit (`memory_mb`), its stdout
-and stderr sent to /dev/null. Per call, SIGALRM interrupts Python code after `timeout_s`; a call stuck
-in C code (no bytecode boundary) is caught by the parent, which kills the child after the same limit
-plus a grace period, records `!timeout`, and forks a fresh child for the calls left. A program that
-has timed out on `STRIKES` calls of a request is not run on the rest of that request's inputs: they
-are recorded `!timeout` too (a hanging candidate would otherwise cost its limit on every input). A child that dies
+runs in its own forked child: its own namespace, its own address-space limit (`memory_mb`), its stdout
+and stderr sent to /dev/null. The child stays alive across requests (up to `MAX_LIVE` programs, least
+recently used ones ended first), so a search that sends a few inputs at a time pays for no fork or
+compile: a program's module-level state persists from one of its calls to the next, as it would
+in one test run. Per call, SIGALRM interrupts Python code after `timeout_s`; a call stuck in C code
+(no bytecode boundary) is caught by the parent, which kills the child after the same limit plus a
+grace period, records `!timeout`, and starts a fresh child for the calls left. A program that has
+timed out on `STRIKES` calls (over the worker's life) is not run again: its later calls are
+recorded `!timeout` too (a hanging candidate would otherwise cost its limit on every input, and a
+search sends it many small batches). A child that dies
 (os._exit, a segfault) records `!crash` for the call it was on. Outputs are normalised (`normalise`).
 """
 
@@ -78,7 +82,9 @@ def normalise(value: Any) -> str:
     return text if len(text) <= 4000 else text[:4000] + "...<cut>"
 
 
-def _child(code: str, entry: str, inputs: list[str], out_fd: int, timeout_s: float, memory_mb: int) -> None:
+def _child(code: str, entry: str, in_fd: int, out_fd: int, memory_mb: int) -> None:
+    """A program's process: load it once, then answer batches (one JSON line [timeout_s, inputs])
+    with one JSON line per input, until its pipe closes."""
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
@@ -91,78 +97,122 @@ def _child(code: str, entry: str, inputs: list[str], out_fd: int, timeout_s: flo
         os.write(out_fd, (json.dumps(text) + "\n").encode())
 
     namespace: dict[str, Any] = {"__name__": "__candidate__"}
+    load_error = None
     try:
         exec(compile(code, "<candidate>", "exec"), namespace)
         func = namespace[entry]
     except BaseException as err:
-        for _ in inputs:
-            emit(f"!load:{type(err).__name__}")
-        os._exit(0)
-    strikes = 0
-    for text in inputs:
-        if strikes >= STRIKES:
-            emit("!timeout")
-            continue
-        try:
-            args = ast.literal_eval(text)
-            signal.setitimer(signal.ITIMER_REAL, timeout_s)
-            try:
-                result = func(*args)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            out = normalise(result)
-        except _CallTimeout:
-            out = "!timeout"
-            strikes += 1
-        except MemoryError:
-            out = "!memory"
-        except BaseException as err:
-            out = f"!raise:{type(err).__name__}"
-        emit(out)
+        load_error = f"!load:{type(err).__name__}"
+    with os.fdopen(in_fd, "rb") as requests:
+        for line in requests:
+            timeout_s, strikes, inputs = json.loads(line)
+            for text in inputs:
+                if load_error or strikes >= STRIKES:
+                    emit(load_error or "!timeout")
+                    continue
+                try:
+                    args = ast.literal_eval(text)
+                    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+                    try:
+                        result = func(*args)
+                    finally:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
+                    out = normalise(result)
+                except _CallTimeout:
+                    out = "!timeout"
+                    strikes += 1
+                except MemoryError:
+                    out = "!memory"
+                except BaseException as err:
+                    out = f"!raise:{type(err).__name__}"
+                emit(out)
     os._exit(0)
 
 
-def _run_program(code: str, entry: str, inputs: list[str], timeout_s: float, memory_mb: int) -> list[str]:
+class _Program:
+    """A live child process holding one loaded program."""
+
+    def __init__(self, code: str, entry: str, memory_mb: int) -> None:
+        to_child, self._child_in = os.pipe()
+        self._out, from_child = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self._child_in)
+            os.close(self._out)
+            for other in list(_LIVE.values()):  # the parent's pipes to other programs are not ours
+                other.close_fds()
+            _child(code, entry, to_child, from_child, memory_mb)
+        os.close(to_child)
+        os.close(from_child)
+        self._buf = b""
+
+    def close_fds(self) -> None:
+        for fd in (self._child_in, self._out):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.close_fds()
+        os.waitpid(self.pid, 0)
+
+    def run(self, inputs: list[str], timeout_s: float, strikes: int) -> tuple[list[str], str | None]:
+        """Outputs of a batch, and why it stopped early ("!timeout", "!crash") or None."""
+        os.write(self._child_in, (json.dumps([timeout_s, strikes, inputs]) + "\n").encode())
+        outputs: list[str] = []
+        deadline = time.monotonic() + timeout_s + GRACE_S + 1.0  # the first call may also pay the load
+        while len(outputs) < len(inputs):
+            while b"\n" in self._buf and len(outputs) < len(inputs):
+                line, self._buf = self._buf.split(b"\n", 1)
+                outputs.append(json.loads(line))
+                deadline = time.monotonic() + timeout_s + GRACE_S
+            if len(outputs) == len(inputs):
+                break
+            ready, _, _ = select.select([self._out], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return outputs, "!timeout"
+            chunk = os.read(self._out, 65536)
+            if not chunk:
+                return outputs, "!crash"
+            self._buf += chunk
+        return outputs, None
+
+
+_LIVE: dict[str, _Program] = {}
+MAX_LIVE = 64
+_STRUCK: dict[str, int] = {}  # program key -> timeouts so far, over the worker's life
+
+
+def _run_program(
+    key: str, code: str, entry: str, inputs: list[str], timeout_s: float, memory_mb: int
+) -> list[str]:
     outputs: list[str] = []
     while len(outputs) < len(inputs):
-        if outputs.count("!timeout") >= STRIKES:  # a program that hangs: do not pay for every input
+        struck = _STRUCK.get(key, 0) + outputs.count("!timeout")
+        if struck >= STRIKES:  # a program that hangs: do not pay for every input
             outputs += ["!timeout"] * (len(inputs) - len(outputs))
             break
-        todo = inputs[len(outputs) :]
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_fd)
-            _child(code, entry, todo, write_fd, timeout_s, memory_mb)
-        os.close(write_fd)
-        buf = b""
-        got = 0
-        deadline = time.monotonic() + timeout_s + GRACE_S + 1.0  # the first call also pays the load
-        ended = None
-        while got < len(todo):
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([read_fd], [], [], max(0.0, left))
-            if not ready:
-                ended = "!timeout"
-                break
-            chunk = os.read(read_fd, 65536)
-            if not chunk:
-                ended = "!crash"
-                break
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                outputs.append(json.loads(line))
-                got += 1
-                deadline = time.monotonic() + timeout_s + GRACE_S
-        if ended is not None:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        program = _LIVE.pop(key, None)
+        if program is None:
+            if len(_LIVE) >= MAX_LIVE:  # the least recently used goes
+                _LIVE.pop(next(iter(_LIVE))).kill()
+            program = _Program(code, entry, memory_mb)
+        try:
+            done, ended = program.run(inputs[len(outputs) :], timeout_s, struck)
+        except BrokenPipeError:
+            done, ended = [], "!crash"
+        outputs += done
+        if ended is None:
+            _LIVE[key] = program  # most recently used last
+        else:
+            program.kill()
             outputs.append(ended)
-        os.close(read_fd)
-        os.waitpid(pid, 0)
+    _STRUCK[key] = _STRUCK.get(key, 0) + outputs.count("!timeout")
     return outputs
 
 
@@ -178,7 +228,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     for key, indices in by_program.items():
         program = programs[key]
         inputs = [request["calls"][i][1] for i in indices]
-        results = _run_program(program["code"], program["entry"], inputs, timeout_s, memory_mb)
+        results = _run_program(key, program["code"], program["entry"], inputs, timeout_s, memory_mb)
         for i, out in zip(indices, results, strict=True):
             outputs[i] = out
     return {"outputs": outputs}
