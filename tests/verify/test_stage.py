@@ -72,6 +72,12 @@ def test_verify_runs_end_to_end_and_resumes_without_executing_again(tmp_path: Pa
     with pytest.raises(ConfigError, match="budget"):
         run_verify(config.model_copy(update={"budget": 32}), out)
 
+    from codekiln.reports.html import build_report
+
+    build_report([out], tmp_path / "report.html")
+    html = (tmp_path / "report.html").read_text()
+    assert 'data-testid="section-verify"' in html and html.count("<td>search</td>") == 2
+
 
 def test_configuration_errors_say_how_to_fix_them(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown selector"):

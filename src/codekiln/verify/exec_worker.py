@@ -184,7 +184,7 @@ class _Program:
 
 
 _LIVE: dict[str, _Program] = {}
-MAX_LIVE = 64
+MAX_LIVE = 24  # well under the sandbox's process limit (Runner asks for 128)
 _STRUCK: dict[str, int] = {}  # program key -> timeouts so far, over the worker's life
 
 
@@ -201,7 +201,12 @@ def _run_program(
         if program is None:
             if len(_LIVE) >= MAX_LIVE:  # the least recently used goes
                 _LIVE.pop(next(iter(_LIVE))).kill()
-            program = _Program(code, entry, memory_mb)
+            try:
+                program = _Program(code, entry, memory_mb)
+            except BlockingIOError:  # the process limit: end every live program, then try once more
+                while _LIVE:
+                    _LIVE.pop(next(iter(_LIVE))).kill()
+                program = _Program(code, entry, memory_mb)
         try:
             done, ended = program.run(inputs[len(outputs) :], timeout_s, struck)
         except BrokenPipeError:

@@ -93,7 +93,7 @@ class Runner:
             for row in iter_jsonl(cache_path):
                 self.cache[(row["p"], row["i"])] = row["o"]
         self._snapshot = _worker_snapshot()
-        limits = Limits(timeout_s=None, memory_mb=max(4096, memory_mb * 2), max_procs=64)
+        limits = Limits(timeout_s=None, memory_mb=max(4096, memory_mb * 2), max_procs=128)
         self._sandbox: Sandbox | None = None
         self._worker: Spawned | None = None
         self._spec = SandboxSpec(snapshot=self._snapshot, limits=limits)
