@@ -148,3 +148,15 @@ def test_agent_loop_with_a_scripted_model_finds_a_split_and_is_rewarded(runner: 
     idle = AgentSelector(ScriptedModel([script[0]], cycle=True), turns=2, save=saved.append)
     idle.select(sort_view(), runner, random.Random(0), 5 * 16)
     assert saved[-1].reward == 0.0
+
+
+def test_search_stops_when_a_small_domain_runs_out_of_inputs(runner: Runner) -> None:
+    view = View(
+        problem_id="flag",
+        statement="def f(b):\n    '''not b'''\n",
+        public=[],
+        domains=infer_domains([(True,), (False,)]),
+        programs=[Program("def f(b):\n    return not b\n", "f"), Program("def f(b):\n    return b\n", "f")],
+    )
+    choice = SELECTORS["search"]().select(view, runner, random.Random(0), 10_000)
+    assert sorted(choice.inputs) == ["(False,)", "(True,)"] and choice.executions == 4

@@ -152,13 +152,14 @@ def summarise(rows: Sequence[KResult | dict[str, Any]]) -> list[dict[str, Any]]:
 
 def format_table(table: list[dict[str, Any]]) -> str:
     """The summary as fixed-width text."""
-    head = f"{'K':>3} {'selector':<8} {'Best@K':>7} {'95% CI':>13} {'Pass@K':>7} {'disc':>5} {'valid':>5} {'exec':>7}"
+    head = f"{'K':>3} {'selector':<8} {'Best@K':>7} {'95% CI':>13} {'Pass@K':>7} {'disc':>5} {'valid':>5} {'exec':>7} {'problems':>8}"
     lines = [head]
     for r in table:
         disc = f"{r['discrimination']:.2f}" if r["discrimination"] is not None else "-"
         val = f"{r['validity']:.2f}" if r["validity"] is not None else "-"
         ci = f"[{r['best_lo']:.2f},{r['best_hi']:.2f}]"
         lines.append(
-            f"{r['k']:>3} {r['selector']:<8} {r['best']:>7.3f} {ci:>13} {r['pass']:>7.3f} {disc:>5} {val:>5} {r['executions']:>7.0f}"
+            f"{r['k']:>3} {r['selector']:<8} {r['best']:>7.3f} {ci:>13} {r['pass']:>7.3f} {disc:>5} {val:>5} "
+            f"{r['executions']:>7.0f} {r['problems']:>8}"
         )
     return "\n".join(lines)

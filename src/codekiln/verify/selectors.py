@@ -216,12 +216,13 @@ def evidence_choice(
 
 
 class SearchSelector:
-    """The discriminative input search (see the module docstring). `batch` inputs are tried per round."""
+    """The discriminative input search (see the module docstring). `batch` inputs are tried per round;
+    the search stops when the budget is spent or `patience` rounds in a row found no new valid input."""
 
     name = "search"
 
-    def __init__(self, batch: int = 8, initial: int = 4) -> None:
-        self.batch, self.initial = batch, initial
+    def __init__(self, batch: int = 8, initial: int = 4, patience: int = 8) -> None:
+        self.batch, self.initial, self.patience = batch, initial, patience
 
     def select(self, view: View, runner: Runner, rng: random.Random, budget: int) -> Choice:
         keep, used = public_survivors(view, runner)
@@ -255,8 +256,8 @@ class SearchSelector:
                     out.append(sample(view.domains, rng))
             return out
 
-        round_size = self.initial
-        while used + k * round_size <= budget:
+        round_size, stale = self.initial, 0
+        while used + k * round_size <= budget and stale < self.patience:
             fresh: list[str] = []
             for args in propose(round_size):
                 proposed += 1
@@ -267,6 +268,7 @@ class SearchSelector:
                         args_of[text] = args
                         fresh.append(text)
             round_size = self.batch
+            stale = 0 if fresh else stale + 1  # a small domain runs out of new inputs
             if not fresh:
                 continue
             outs.update(_run(runner, progs, fresh))
