@@ -19,8 +19,9 @@ request, so selectors compare at equal execution budgets. Selectors:
   looking for valid inputs that split the candidates into more behaviour clusters: fresh inputs
   drawn from the domains, mutations of inputs already found (splitting ones first), each splitting
   input shrunk to the smallest that splits the candidates the same way. It then chooses by
-  reference-free evidence: the cluster that fails (raises, times out, crashes) on the fewest valid
-  inputs on which another cluster returns normally, then MBR-exec's agreement on the inputs found.
+  reference-free evidence: MBR-exec's agreement on the inputs found (with `failures=True`, first the
+  cluster that fails -- raises, times out, crashes -- on the fewest valid inputs on which another
+  cluster returns normally; off by default: it did not help on the bench's pools).
 """
 
 from __future__ import annotations
@@ -196,11 +197,13 @@ def evidence_choice(
     outs: dict[tuple[str, str], str],
     inputs: list[str],
     rng: random.Random,
+    *,
+    failures: bool = True,
 ) -> list[int]:
     """The group with the fewest failures on inputs where another group returns normally, then the one
     agreeing most with the others input by input (MBR-exec's score)."""
 
-    def failures(group: list[int]) -> int:
+    def failed(group: list[int]) -> int:
         count = 0
         for t in inputs:
             mine = outs[(keys[group[0]], t)]
@@ -210,19 +213,28 @@ def evidence_choice(
 
     every = [i for g in groups for i in g]
     agree = agreement(every, keys, outs, inputs)
-    scored = [((failures(g), -agree[g[0]]), g) for g in groups]
+    scored = [((failed(g) if failures else 0, -agree[g[0]]), g) for g in groups]
     best = min(score for score, _ in scored)
     return rng.choice([g for score, g in scored if score == best])
 
 
 class SearchSelector:
-    """The discriminative input search (see the module docstring). `batch` inputs are tried per round;
-    the search stops when the budget is spent or `patience` rounds in a row found no new valid input."""
+    """The discriminative input search (see the module docstring). `batch` inputs are tried per round,
+    a share `explore` of them fresh samples, the rest mutations (two thirds of splitting inputs); the
+    search stops when the budget is spent or `patience` rounds in a row found no new valid input."""
 
     name = "search"
 
-    def __init__(self, batch: int = 8, initial: int = 4, patience: int = 8) -> None:
+    def __init__(
+        self,
+        batch: int = 8,
+        initial: int = 4,
+        patience: int = 8,
+        explore: float = 0.5,
+        failures: bool = False,
+    ) -> None:
         self.batch, self.initial, self.patience = batch, initial, patience
+        self.explore, self.failures = explore, failures
 
     def select(self, view: View, runner: Runner, rng: random.Random, budget: int) -> Choice:
         keep, used = public_survivors(view, runner)
@@ -248,12 +260,12 @@ class SearchSelector:
             out = []
             for _ in range(n):
                 roll = rng.random()
-                if splitting and roll < 0.5:
-                    out.append(mutate(args_of[rng.choice(splitting)], view.domains, rng))
-                elif inputs and roll < 0.75:
-                    out.append(mutate(args_of[rng.choice(inputs)], view.domains, rng))
-                else:
+                if roll < self.explore or not inputs:
                     out.append(sample(view.domains, rng))
+                elif splitting and roll < self.explore + (1 - self.explore) * 0.67:
+                    out.append(mutate(args_of[rng.choice(splitting)], view.domains, rng))
+                else:
+                    out.append(mutate(args_of[rng.choice(inputs)], view.domains, rng))
             return out
 
         round_size, stale = self.initial, 0
@@ -285,7 +297,7 @@ class SearchSelector:
                     if small != text:
                         inputs.append(small)
         groups = clusters(keys, keep, outs, inputs)
-        best = evidence_choice(groups, keys, outs, inputs, rng)
+        best = evidence_choice(groups, keys, outs, inputs, rng, failures=self.failures)
         return Choice(
             index=rng.choice(best),
             inputs=public + inputs,
