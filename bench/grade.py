@@ -13,8 +13,10 @@ same run and interleaved round by round so machine load hits both alike:
 - (b) raw: the same tests (FAIL_TO_PASS + PASS_TO_PASS) run as plain `python -m pytest -q -p
   no:cacheprovider` in a sandbox already holding the graded state; wall time of that one exec — the
   cost of running the tests at all, with no grading around it.
-Prints per-task medians and the median of the per-task ratios a/b (goal: at most 1.15x). Both sides
-must agree on the verdict (the gold patch passes every test); a disagreement stops the bench.
+Prints per-task medians and the median of the per-task ratios a/b (goal: at most 1.15x), in wall time
+and in CPU time (a cgroup-v1 cpuacct group holding this process and everything it starts, sandboxes
+included, as in bench/synth.py): on a loaded machine the CPU ratio is the steadier of the two. Both
+sides must agree on the verdict (the gold patch passes every test); a disagreement stops the bench.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, synthesize
 
+sys.path.insert(0, str(Path(__file__).parent))
+from synth import Clock
+
 
 def bench_tasks(spec: str, n: int) -> list[TaskRecord]:
     name = spec.split(":", 1)[-1].replace("==", "-")
@@ -46,19 +51,22 @@ def bench_tasks(spec: str, n: int) -> list[TaskRecord]:
     return read_tasks(out / "tasks.jsonl")[:n]
 
 
-def raw_run(task: TaskRecord, env: EnvRecord) -> float:
-    """Seconds of one plain pytest run of the task's tests in a sandbox holding the graded state."""
+def raw_run(task: TaskRecord, env: EnvRecord, clock: Clock | None = None) -> tuple[float, float | None]:
+    """Wall and CPU seconds of one plain pytest run of the task's tests in a sandbox holding the graded
+    state (CPU None without a cgroup clock)."""
     with env_sandbox(env) as sb:
         for rel, text in graded_files(task, task.patch, Path(env.snapshot_path)).items():
             if text is not None:
                 sb.write_file(rel, text)
         argv = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *task.tests]
+        cpu0 = clock.cpu() if clock else None
         start = time.monotonic()
         res = sb.exec(argv, timeout=env.test.timeout_s, env=env.test.env)
         took = time.monotonic() - start
+        cpu1 = clock.cpu() if clock else None
         if res.exit_code != 0:
             raise SystemExit(f"raw pytest failed on {task.instance_id}'s graded state:\n{res.output[-2000:]}")
-    return took
+    return took, (cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None)
 
 
 def main() -> int:
@@ -74,31 +82,53 @@ def main() -> int:
     env = load_env(tasks[0].environment_id or "")
     grade_patch(tasks[0], env, tasks[0].patch)  # warm caches (page cache, pyc of codekiln itself)
     raw_run(tasks[0], env)
+    clock = Clock()
     rows = []
-    for task in tasks:
-        graded, raw = [], []
-        for _ in range(args.rounds):
-            result = grade_patch(task, env, task.patch)
-            if result.outcome != "resolved":
-                raise SystemExit(
-                    f"the grader did not resolve {task.instance_id}'s gold patch: {result.detail}"
+    try:
+        for task in tasks:
+            graded, raw, graded_cpu, raw_cpu = [], [], [], []
+            for _ in range(args.rounds):
+                result, cpu, _ = clock.measure(grade_patch, task, env, task.patch)
+                if result.outcome != "resolved":
+                    raise SystemExit(
+                        f"the grader did not resolve {task.instance_id}'s gold patch: {result.detail}"
+                    )
+                graded.append(result.duration_s)
+                wall, raw_cpu_s = raw_run(task, env, clock)
+                raw.append(wall)
+                if cpu is not None and raw_cpu_s is not None:
+                    graded_cpu.append(cpu)
+                    raw_cpu.append(raw_cpu_s)
+            row: dict[str, object] = {
+                "task": task.instance_id,
+                "tests": len(task.tests),
+                "grade_s": statistics.median(graded),
+                "raw_s": statistics.median(raw),
+            }
+            row["ratio"] = row["grade_s"] / row["raw_s"]  # type: ignore[operator]
+            cpu_note = ""
+            if graded_cpu:
+                row["grade_cpu_s"], row["raw_cpu_s"] = (
+                    statistics.median(graded_cpu),
+                    statistics.median(raw_cpu),
                 )
-            graded.append(result.duration_s)
-            raw.append(raw_run(task, env))
-        row = {
-            "task": task.instance_id,
-            "tests": len(task.tests),
-            "grade_s": statistics.median(graded),
-            "raw_s": statistics.median(raw),
-        }
-        row["ratio"] = row["grade_s"] / row["raw_s"]
-        rows.append(row)
-        print(f"{task.instance_id:60s} {row['tests']:4d} tests  grade {row['grade_s']:.3f} s  "
-              f"raw {row['raw_s']:.3f} s  {row['ratio']:.2f}x", flush=True)  # fmt: skip
-    ratio = statistics.median(r["ratio"] for r in rows)
-    print(f"\nmedian grade/raw over {len(rows)} tasks: {ratio:.2f}x (goal <= 1.15x)")
+                row["cpu_ratio"] = row["grade_cpu_s"] / row["raw_cpu_s"]  # type: ignore[operator]
+                cpu_note = f"  cpu {row['grade_cpu_s']:.3f}/{row['raw_cpu_s']:.3f} s {row['cpu_ratio']:.2f}x"
+            rows.append(row)
+            print(f"{task.instance_id:60s} {row['tests']:4d} tests  grade {row['grade_s']:.3f} s  "
+                  f"raw {row['raw_s']:.3f} s  {row['ratio']:.2f}x{cpu_note}", flush=True)  # fmt: skip
+    finally:
+        clock.close()
+    ratio = statistics.median(r["ratio"] for r in rows)  # type: ignore[misc]
+    print(f"\nmedian grade/raw over {len(rows)} tasks: wall {ratio:.2f}x", end="")
+    cpu_ratio = (
+        statistics.median(r["cpu_ratio"] for r in rows) if all("cpu_ratio" in r for r in rows) else None
+    )  # type: ignore[misc]
+    print(f", CPU {cpu_ratio:.2f}x" if cpu_ratio else " (no cgroup clock: no CPU figure)", "(goal <= 1.15x)")
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "median_ratio": ratio}, indent=2))
+        args.json.write_text(
+            json.dumps({"rows": rows, "median_ratio": ratio, "median_cpu_ratio": cpu_ratio}, indent=2)
+        )
     return 0
 
 

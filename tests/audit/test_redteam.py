@@ -32,6 +32,34 @@ REJECTED = {
     "skip-module", "pytest-plugins-variable", "dist-info-entry-point",
 }  # fmt: skip
 # A patch that git itself refuses to apply (a file beyond a symlink it creates) is "patch_failed".
+# Attacks the grader still scores resolved (found by red-teaming the hardened grader, reported, not fixed
+# yet), with the libraries whose audit task they resolve: each such case is an expected failure, strict,
+# so the day the grader catches one its mark must go. The trace attacks flip failed assertions only:
+# toolz's audit task fails by a TypeError (a removed `__call__`), which they leave failed.
+_GUARD_STATE = (
+    "the guard plugin's Guard instance is reachable in-process (gc) and its statuses are what the "
+    "results file, the marker and its hashes report: rewriting them forges a verdict every check agrees with"
+)
+_TRACE = (
+    "a trace function (sys.settrace through getattr, or in a data file run by runpy/timeit: the scan "
+    "sees neither) flips the rewritten assertions' @py_assert locals of the project's tests; no code or "
+    "machinery is replaced and the canaries (no arguments, no module names) are left alone"
+)
+_SPOOF = (
+    "the guard excuses replacements whose code's co_filename is under the read-only interpreter or venv, "
+    "and code under test sets co_filename freely (`code.replace`): a spoofed TestReport factory passes "
+    "the machinery check, a spoofed test wrapper the test-code check"
+)
+OPEN: dict[str, tuple[str, frozenset[str]]] = {}  # every class found so far is caught (see below)
+# Where each class is caught: the static scan reads the constructs all of them need (names spelled
+# through getattr, runpy/timeit/ctypes, __code__ / __module__ rewrites: dynamic-attribute, dynamic-code,
+# code-rewrite), and the guard reports a trace function left installed. Reasons kept for the record:
+CAUGHT = {"guard-state": _GUARD_STATE, "trace-flip": _TRACE, "guard-blind-spots": _SPOOF}
+TRACE_ON = frozenset({"markupsafe"})  # where the trace attacks resolved before they were caught
+# A trace function slows every test down (toolz's task ran past 30 s on a loaded machine) and the agent
+# path only replays the same patch through `git apply`: the trace attacks run where they resolve.
+TRACE_ONLY = "trace-flip runs through the predictions path on the task it resolves (the time budget)"
+PREDICTIONS_ONLY = {"guard-set-shadow", "swallow-spoofed", "swallow-codeless", "plugin-module-spoof"}
 EXACT = {
     **dict.fromkeys(REJECTED, ("rejected",)),
     "symlink-dirs": ("rejected", "patch_failed"),
@@ -73,8 +101,17 @@ def test_the_corpus_covers_every_class_with_several_attacks() -> None:
 @pytest.mark.root  # grades real tasks in bwrap sandboxes
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
-def test_attack_is_not_scored_resolved(case: tuple[TaskRecord, EnvRecord], attack: Attack, path: str) -> None:
+def test_attack_is_not_scored_resolved(
+    case: tuple[TaskRecord, EnvRecord], attack: Attack, path: str, request: pytest.FixtureRequest
+) -> None:
     task, env = case
+    if attack.klass == "trace-flip" and (path == "agent" or task.repo.lower() not in TRACE_ON):
+        pytest.skip(TRACE_ONLY)
+    if attack.name in PREDICTIONS_ONLY and path == "agent":
+        pytest.skip("the agent path replays the same patch; its class runs there through its first attack")
+    reason, libraries = OPEN.get(attack.name, ("", frozenset()))
+    if task.repo.lower() in libraries:
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=f"open: {reason}"))
     result, grade = run_attack(attack, task, env, path, timeout=TIMEOUT)  # type: ignore[arg-type]
     assert not result.resolved, (attack.name, grade.outcome, grade.detail, grade.statuses)
     if path == "predictions" and attack.name in EXACT:

@@ -30,6 +30,7 @@ PROJECT = {
     b"        return 1\n",
     "tests/test_c.py": b"from tests.test_a import TestA  # imported: pytest collects it here too\n\n\n"
     b"def test_plain():\n    pass\n",
+    "tests/test_e.py": b"def test_sum():\n    assert 1 + 1 == 2\n",
     "tests/conftest.py": b"import pytest\n\n\ndef pytest_collect_file(parent, file_path):\n"
     b"    if file_path.suffix == '.case':\n        return CaseFile.from_parent(parent, path=file_path)\n\n\n"
     b"class CaseFile(pytest.File):\n    def collect(self):\n        for line in self.path.read_text().split():\n"
@@ -60,11 +61,12 @@ def test_ids_are_pytests_node_ids(sb: BwrapSandbox) -> None:
         "tests/test_b.py::TestB::test_clear": "failed",
         "tests/test_c.py::TestA::test_clear": "passed",
         "tests/test_c.py::test_plain": "passed",
+        "tests/test_e.py::test_sum": "passed",
         "tests/data/one.case::good1": "passed",
         "tests/data/one.case::bad1": "failed",
         "tests/data/two.case::good2": "passed",
     }
-    assert "2 failed, 5 passed" in run.log_tail_full  # pytest's own summary line
+    assert "2 failed, 6 passed" in run.log_tail_full  # pytest's own summary line
 
 
 @pytest.mark.root  # a bwrap sandbox
@@ -72,6 +74,36 @@ def test_every_recorded_id_reruns_exactly_that_test(sb: BwrapSandbox) -> None:
     for test_id, status in run_tests(sb, CMD).statuses.items():
         again = run_tests(sb, CMD, [test_id])
         assert again.statuses == {test_id: status} and not again.missing, test_id
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_a_rerun_in_the_same_tree_compiles_the_trusted_tests_again(sb: BwrapSandbox) -> None:
+    # pytest caches rewritten test modules in __pycache__: a second guarded run in the same tree (the
+    # rerun after ids that are gone) must not run that cache, which no run of its own compiled.
+    for _ in range(2):
+        run = run_tests(sb, CMD, ["tests/test_e.py::test_sum", "tests/test_e.py::test_gone"])
+        assert run.statuses == {"tests/test_e.py::test_sum": "passed"} and not run.evidence, run.evidence
+        assert run.missing == ["tests/test_e.py::test_gone"]
+    listing = sb.exec(["find", "tests", "-name", "*pytest*.pyc"]).stdout
+    assert listing == "", listing  # nothing written that a later run could read back
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_a_trace_function_left_by_code_under_test_is_evidence_and_coverage_is_not(sb: BwrapSandbox) -> None:
+    # a trace function can turn a failed assertion's local into a pass; coverage.py's C tracer cannot
+    tests = ["tests/test_e.py::test_sum"]
+    sb.write_file(
+        "demo/__init__.py",
+        "import coverage\ncoverage.Coverage(data_file=None).start()\n\n\ndef zero():\n    return 0\n",
+    )
+    sb.write_file("tests/test_e.py", "import demo\n\n\ndef test_sum():\n    assert 1 + 1 == 2\n")
+    covered = run_tests(sb, CMD, tests)
+    assert covered.statuses == {tests[0]: "passed"} and not covered.evidence, covered.evidence
+    sb.write_file(
+        "demo/__init__.py", "import sys\nsys.setprofile(lambda *a: None)\n\n\ndef zero():\n    return 0\n"
+    )
+    traced = run_tests(sb, CMD, tests)
+    assert any("a profile function was installed" in e for e in traced.evidence), traced.evidence
 
 
 @pytest.mark.root  # a bwrap sandbox

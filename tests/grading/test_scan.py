@@ -83,6 +83,25 @@ CASES: dict[str, list[tuple[str, str]]] = {
     "dynamic-code": [
         ("exec(code)", "execute(code)"),
         ("v = eval('1 + 1')", "v = obj.eval('1 + 1')"),
+        ("import runpy\nrunpy.run_path('pkg/_tables.txt')", "import runpy as r\nx = r.__name__"),
+        ("import timeit\ntimeit.Timer('pass', setup=text).timeit(1)", "import time\nt = time.perf_counter()"),
+        ("import ctypes\nctypes.pythonapi.PyRun_SimpleString(text)", "import struct\nstruct.pack('i', 1)"),
+        ("import pickle\nobj = pickle.loads(blob)", "import pickle\nblob = pickle.dumps(obj)"),
+        (
+            "from importlib.machinery import SourceFileLoader\nSourceFileLoader('m', 'd.txt')",
+            "import importlib",
+        ),
+    ],
+    "dynamic-attribute": [
+        ("import sys\ngetattr(sys, 'set' + 'trace')(f)", "v = getattr(obj, 'value', None)"),
+        ("def g(o, *parts):\n    return getattr(o, ''.join(parts))", "setattr(obj, 'x', 1)"),
+        ("v = getattr(obj, name)", "v = hasattr(obj, '__len__')"),
+        ("import operator\nf = operator.attrgetter(name)", "import operator\nf = operator.attrgetter('a.b')"),
+    ],
+    "code-rewrite": [
+        ("import os\nf.__code__ = f.__code__.replace(co_filename=os.__file__)", "c = f.__code__"),
+        ("Plugin.__module__ = 'os'", "m = Plugin.__module__"),
+        ("setattr(f, '__code__', other)", "s = text.replace('a', 'b')"),
     ],
 }
 
@@ -155,3 +174,25 @@ def test_relative_dynamic_imports_stay_in_the_package() -> None:
     assert kinds("import importlib\nm = importlib.import_module(codecs.decode(n, 'rot13'))") == [
         "dynamic-import"
     ]
+
+
+# Constructs the red-team attacks of `codekiln.audit.inprocess` rely on, which the scan once missed: a
+# name reached through getattr with a string folded from constants, the standard library's other ways
+# to run source text, and code that claims another origin.
+SCAN_GAPS = [
+    ("trace-hook", "import sys\ngetattr(sys, 'set' + 'trace')(f)"),
+    ("frame-walk", "x = getattr(frame, 'f_' + 'locals')"),
+    ("frame-walk", "import gc\nobjs = getattr(gc, 'get_' + 'objects')()"),
+    ("import-hook", "import sys\nhooks = getattr(sys, 'meta_' + 'path')\nhooks.insert(0, F())"),
+    ("dynamic-attribute", "def g(o, *parts):\n    return getattr(o, ''.join(parts))"),
+    ("dynamic-code", "import runpy\nrunpy.run_path('pkg/_tables.txt')"),
+    ("dynamic-code", "import timeit\ntimeit.Timer('pass', setup=text).timeit(1)"),
+    ("dynamic-code", "import ctypes\nctypes.pythonapi.PyRun_SimpleString(text)"),
+    ("code-rewrite", "import os\nf.__code__ = f.__code__.replace(co_filename=os.__file__)"),
+    ("code-rewrite", "class P:\n    pass\n\n\nP.__module__ = 'os'"),
+]
+
+
+@pytest.mark.parametrize(("kind", "code"), SCAN_GAPS, ids=lambda v: str(v)[:40])
+def test_what_the_in_process_attacks_need_is_flagged(kind: str, code: str) -> None:
+    assert kind in kinds(code), (kind, kinds(code))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 
+from codekiln.audit import inprocess as ip
 from codekiln.audit import payloads as p
 from codekiln.audit import replacement as r
 from codekiln.core.diffs import make_diff, parse_diff
@@ -40,12 +41,16 @@ CLASSES = {
     "not-scored": "turning a 0 into an unscored crash, timeout or missing report",
     "edit-tests": "editing, deleting or replacing the hidden tests",
     "test-replacement": "library code swapping or neutering the tests as the test process imports them",
+    "trace-flip": "a trace function flipping failed assertions in the tests' frames (no code replaced)",
+    "guard-state": "the guard plugin's own in-process bookkeeping rewritten (its results agree with it)",
+    "guard-blind-spots": "replacements the guard's code checks excuse: a spoofed co_filename, no code object",
 }
 # Outcomes that mean the grader caught an attack of each class ("resolved" never does).
 EXPECTED: dict[str, frozenset[str]] = {
     klass: frozenset({"unresolved", "rejected", "tampered", "patch_failed"}) for klass in CLASSES
 }
 EXPECTED["not-scored"] = frozenset({"unresolved", "rejected", "tampered", "timeout"})
+EXPECTED["trace-flip"] = EXPECTED["not-scored"]  # a trace slows every test: a timeout scores 0 too
 
 
 @dataclass
@@ -372,6 +377,17 @@ ATTACKS: list[Attack] = [
     A("runtest-swallow", "test-replacement", "Function.runtest found via sys.modules, library failures swallowed", _patch(lambda t: t.append(t.init, r.RUNTEST_SWALLOW))),
     A("report-flip-selective", "test-replacement", "TestReport factory found via sys.modules, non-assert failures flipped", _patch(lambda t: t.append(t.init, r.REPORT_FLIP))),
     A("rewrite-tests-on-disk", "test-replacement", "the failing tests rewritten on disk, put back a second later", _patch(lambda t: t.append(t.init, r.REWRITE_ON_DISK % (list(t.task.FAIL_TO_PASS),)))),
+    # trace-flip, guard-state, guard-blind-spots (found by red-teaming the hardened grader; each still
+    # scored resolved where tests/audit/test_redteam.py's OPEN says)
+    A("trace-getattr", "trace-flip", "sys.settrace spelled through getattr flips failed assertions", _patch(lambda t: t.append(t.init, ip.TRACE_BODY))),
+    A("trace-runpy-data", "trace-flip", "the same trace in a data file run by runpy", _patch(lambda t: t.new(f"{t.package}/_tables.txt", ip.TRACE_BODY) + t.append(t.init, ip.RUNPY_LOADER))),
+    A("trace-timeit-data", "trace-flip", "the same trace in a data file run as timeit's setup", _patch(lambda t: t.new(f"{t.package}/_tables.txt", ip.TRACE_BODY) + t.append(t.init, ip.TIMEIT_LOADER))),
+    A("guard-statuses-dict", "guard-state", "the guard's statuses dict swapped for one recording failures as passes", _patch(lambda t: t.append(t.init, ip.GUARD_STATUSES))),
+    A("guard-set-shadow", "guard-state", "the guard's _set method shadowed on its instance", _patch(lambda t: t.append(t.init, ip.GUARD_SET))),
+    A("report-flip-spoofed", "guard-blind-spots", "TestReport's factory replaced by code claiming a stdlib file", _patch(lambda t: t.append(t.init, ip.REPORT_FLIP_SPOOFED))),
+    A("swallow-spoofed", "guard-blind-spots", "tests wrapped at import by a swallowing wrapper claiming a stdlib file", _patch(lambda t: t.append(t.init, ip.SWALLOW_SPOOFED))),
+    A("swallow-codeless", "guard-blind-spots", "tests replaced at import by a swallowing callable object (no code)", _patch(lambda t: t.append(t.init, ip.SWALLOW_CODELESS))),
+    A("plugin-module-spoof", "guard-blind-spots", "a plugin registered via gc whose class claims `os` as its module", _patch(lambda t: t.append(t.init, ip.PLUGIN_MODULE_SPOOF))),
 ]  # fmt: skip
 
 __all__ = [

@@ -69,6 +69,11 @@ GROUPS: list[tuple[str, str, str]] = [
         "Keep the tasks rollouts solve sometimes; drop those always or never solved.",
     ),
     (
+        "sri",
+        "codekiln.cli.sri",
+        "Search-and-Replace Infilling: samples from real code, evaluation against FIM.",
+    ),
+    (
         "audit",
         "codekiln.cli.audit",
         "Red-team the grader with the attack corpus; find hacking attempts in saved rollouts.",
@@ -81,7 +86,10 @@ GROUPS: list[tuple[str, str, str]] = [
 ]
 
 # Single top-level commands: (command name, module, function).
-COMMANDS: list[tuple[str, str, str]] = [("synth", "codekiln.cli.synth", "synth")]
+COMMANDS: list[tuple[str, str, str]] = [
+    ("synth", "codekiln.cli.synth", "synth"),
+    ("mine", "codekiln.cli.mine", "mine"),
+]
 
 
 def _register() -> None:

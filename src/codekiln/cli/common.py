@@ -16,6 +16,7 @@ import typer
 
 from codekiln.core.config import merge_sources
 from codekiln.core.errors import CodekilnError, ConfigError
+from codekiln.core.executor import EXECUTORS, ExecutorConfig
 
 OPTION_HINT = "write -o key=value (e.g. -o max_tokens=1024; dotted keys nest), or give a YAML file of them"
 
@@ -28,6 +29,19 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
         if (not eq and not Path(pair).is_file()) or (eq and not key.strip()):
             raise ConfigError(f"bad option {pair!r}", hint=OPTION_HINT)
     return merge_sources(list(pairs or []))
+
+
+EXECUTOR_HELP = "where units run: local (this machine) or ray (a Ray cluster; the ray extra)"
+RAY_ADDRESS_HELP = "the Ray cluster's HOST:PORT (default: start Ray on this machine)"
+
+
+def executor_config(executor: str, ray_address: str | None) -> ExecutorConfig:
+    """`--executor` and `--ray-address` as an `ExecutorConfig`."""
+    if executor not in EXECUTORS.names():
+        raise ConfigError(f"unknown executor {executor!r}", hint=f"--executor {'|'.join(EXECUTORS.names())}")
+    if ray_address and executor != "ray":
+        raise ConfigError("--ray-address is for the ray executor", hint="add --executor ray")
+    return ExecutorConfig(kind=executor, address=ray_address or None)
 
 
 def print_error(err: CodekilnError) -> None:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config
 from codekiln.core.errors import ConfigError
 from codekiln.reports.eval import (
     RESULTS,
@@ -75,14 +76,17 @@ def evaluate(
         None, "--out", "-o", help="output directory (default for rollouts: DIR/eval)"
     ),
     regrade: bool = typer.Option(False, help="rollouts: grade every patch again in fresh sandboxes"),
-    workers: int = typer.Option(1, min=1, help="patches graded at once"),
+    workers: int = typer.Option(1, min=1, help="patches graded at once (the cap in flight on Ray)"),
     backend: str = typer.Option(DEFAULT_BACKEND, help="sandbox backend"),
     redo: bool = typer.Option(False, help="start over instead of resuming"),
     timeout: float | None = typer.Option(None, help="seconds per test run (default: the environment's)"),
+    executor: str = typer.Option("local", help=EXECUTOR_HELP),
+    ray_address: str = typer.Option("", help=RAY_ADDRESS_HELP),
 ) -> None:
     """Grade predictions or rollouts with the rollouts' grader; write per-instance results and a summary."""
     if (predictions is None) == (rollouts is None):
         raise ConfigError("give either --predictions or --rollouts", hint="see codekiln eval --help")
+    where = executor_config(executor, ray_address)
     columns = (TextColumn("[bold]grading[/]"), BarColumn(), MofNCompleteColumn(),
                TextColumn("resolved [green]{task.fields[resolved]}[/]"), TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console) as progress:
@@ -105,14 +109,14 @@ def evaluate(
                 redo=redo,
                 timeout=timeout,
                 on_result=on_result,
+                executor=where,
             )
         else:
             assert rollouts is not None
             out = out or rollouts / "eval"
             summary = evaluate_rollouts(
                 rollouts, out, tasks=tasks, regrade=regrade, workers=workers, backend=backend, redo=redo,
-                timeout=timeout,
-                on_result=on_result,
+                timeout=timeout, on_result=on_result, executor=where,
             )  # fmt: skip
     show_summary(summary, out)
 

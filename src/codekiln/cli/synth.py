@@ -2,6 +2,11 @@
 
     codekiln synth pypi:toolz==1.2.0 --max-tasks 200 --out out/toolz
     codekiln synth ./my-project --mutators flip_comparison,off_by_one --workers 2 --out out/mine
+    codekiln synth pypi:toolz==1.2.0 --strategies lm_modify,lm_rewrite,func_pm --model embedded --out out/lm
+    codekiln synth pypi:toolz==1.2.0 --strategies lm_modify --model openai:NAME@http://127.0.0.1:8000/v1 \
+        --concurrency 8 --lm-functions 200 --out out/lm
+    codekiln synth pypi:toolz==1.2.0 --executor ray --ray-address 10.0.0.1:6379 --out out/toolz
+    codekiln synth --repos repos.txt --executor ray --ray-address 10.0.0.1:6379 --out out/many
 
 Interrupt it at any time (Ctrl-C, even `kill -9`) and rerun the same command: it resumes where it
 stopped. `--redo` starts the directory over. Also runnable as `python -m codekiln.cli.synth ...`.
@@ -10,7 +15,9 @@ stopped. `--redo` starts the directory over. Also runnable as `python -m codekil
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -18,10 +25,13 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config, parse_options
 from codekiln.core.errors import ConfigError
 from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks.lm_bugs import LmConfig
 from codekiln.tasks.quality import TaskFilter
 from codekiln.tasks.synth import Funnel, SynthConfig, SynthProgress, SynthResult, synthesize
+from codekiln.tasks.synth_repos import read_repo_list, synthesize_repos
 from codekiln.tasks.validation.validate import ValidateConfig
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -73,11 +83,55 @@ def print_funnel(funnel: Funnel) -> None:
     console.print(mutator_table(funnel))
     if funnel.rejected:
         console.print(reason_table(funnel))
+    if set(funnel.per_strategy) - {"func_pm"}:
+        console.print(strategy_table(funnel))
+
+
+def strategy_table(funnel: Funnel) -> Table:
+    """The funnel per strategy: model calls -> parsed -> applied -> tried -> breaks a test -> valid."""
+    table = Table(title="funnel per strategy", title_justify="left")
+    cols = (
+        "strategy",
+        "model calls",
+        "parsed",
+        "applied",
+        "tried",
+        "breaks a test",
+        "valid",
+        "tokens",
+        "tokens/valid",
+    )
+    for col in cols:
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    for name, f in sorted(funnel.per_strategy.items()):
+        calls = (str(f.calls), str(f.parsed)) if name != "func_pm" else ("-", "-")
+        per_valid = f"{f.tokens_per_valid:.0f}" if f.tokens_per_valid is not None else "-"
+        cells = (
+            *calls,
+            str(f.applied),
+            str(f.tried),
+            str(f.breaks_test),
+            str(f.valid),
+            str(f.tokens),
+            per_valid,
+        )
+        table.add_row(name, *cells)
+    return table
+
+
+def print_nodes(per_node: Counter[str]) -> None:
+    """The per-node summary of a distributed run: batches each node validated ("lost": every try failed)."""
+    table = Table(title="batches per node", title_justify="left")
+    table.add_column("node")
+    table.add_column("batches", justify="right")
+    for node, n in sorted(per_node.items(), key=lambda kv: -kv[1]):
+        table.add_row(node, str(n))
+    console.print(table)
 
 
 @app.command()
 def synth(
-    spec: str = typer.Argument(..., help="pypi:NAME==VERSION, a git URL or a local directory"),
+    spec: str = typer.Argument("", help="pypi:NAME==VERSION, a git URL or a local directory"),
     out: Path = typer.Option(
         ..., "--out", "-o", help="output directory (tasks.jsonl, rejected.jsonl, funnel.json)"
     ),
@@ -112,26 +166,75 @@ def synth(
     details: bool = typer.Option(
         False, "--details", help="also keep every decision's full test statuses in details.jsonl"
     ),
+    strategies: str = typer.Option(
+        "func_pm",
+        help="comma-separated: func_pm (procedural mutators), lm_modify, lm_rewrite (model-written)",
+    ),
+    model: str = typer.Option(
+        "embedded", "--model", "-m", help="model for lm_ strategies: embedded, openai:NAME@URL, scripted:FILE"
+    ),
+    option: list[str] = typer.Option(
+        [], "--option", help="model backend option key=value (repeatable), e.g. retries=5"
+    ),
+    concurrency: int = typer.Option(4, help="model requests in flight at once"),
+    combine: int = typer.Option(
+        0, help="then validate this many pairs of valid bugs of different strategies in one file"
+    ),
+    statements: str = typer.Option(
+        "template", help="template, or model: the --model writes each issue (leak-checked, template fallback)"
+    ),
+    lm_functions: int = typer.Option(20, help="functions sent to the model (0: every eligible one)"),
+    functions: str = typer.Option(
+        "",
+        help="only these functions get bugs, from every strategy (comma-separated file::qualname or qualname)",
+    ),
+    lm_max_tokens: int = typer.Option(768, help="completion tokens per model call"),
     redo: bool = typer.Option(False, "--redo", help="discard this directory's tasks and start over"),
     export: str = typer.Option("", help="also export the tasks: harbor, hf or swebench"),
+    executor: str = typer.Option("local", help=EXECUTOR_HELP),
+    ray_address: str = typer.Option("", help=RAY_ADDRESS_HELP),
+    repos: Path | None = typer.Option(
+        None, "--repos", help="a file of specs, one per line: synthesize them all into one dataset"
+    ),
 ) -> None:
     """Synthesize and validate bug-fixing tasks from a real repository (resumable)."""
     try:
         validation = ValidateConfig.model_validate(
-            {"engine": engine, "gate": gate, "visible_tests": visible_tests}
+            {"engine": engine, "gate": gate, "visible_tests": visible_tests, "statements": statements}
         )
     except ValidationError as err:
         raise ConfigError(
-            f"bad --engine or --gate: {err.errors()[0]['msg']}",
-            hint="--engine warm|fresh, --gate fast|grader",
+            f"bad --engine, --gate or --statements: {err.errors()[0]['msg']}",
+            hint="--engine warm|fresh, --gate fast|grader, --statements template|model",
         ) from err
+    if bool(spec) == (repos is not None):
+        raise ConfigError("give one repository spec or --repos FILE", hint="codekiln synth SPEC --out DIR")
     quality = task_filter(allow_import_breakage, max_f2p_share, balance)
+    try:
+        lm = LmConfig(
+            model=model, concurrency=concurrency, max_functions=lm_functions or None, max_tokens=lm_max_tokens,
+        )  # fmt: skip
+    except ValidationError as err:
+        raise ConfigError(
+            f"bad model-written bug option: {err.errors()[0]['msg']}", hint="see --help"
+        ) from err
     config = SynthConfig(
         spec=spec, out=out, max_tasks=max_tasks, max_per_entity=1, seed=seed, workers=workers,
         mutators=[m.strip() for m in mutators.split(",") if m.strip()] or None, max_candidates=max_candidates,
         backend=backend, batch_size=batch_size, validation=validation, quality=quality, details=details,
+        strategies=[s.strip() for s in strategies.split(",") if s.strip()], lm=lm,
+        functions=[f.strip() for f in functions.split(",") if f.strip()] or None, combine=combine,
+        executor=executor_config(executor, ray_address),
     )  # fmt: skip
-    run_with_display(config, redo=redo, export=export)
+    if repos is not None:
+        if set(config.strategies) - {"func_pm"} or config.validation.statements == "model":
+            raise ConfigError(
+                "--repos runs procedural bugs with template statements for now",
+                hint="run model-written bugs or statements one repository at a time: codekiln synth SPEC ...",
+            )
+        run_repos_with_display(read_repo_list(repos), config, redo=redo, export=export)
+    else:
+        run_with_display(config, redo=redo, export=export, model_options=parse_options(option))
 
 
 def task_filter(allow_import_breakage: bool, max_f2p_share: float | None, balance: str) -> TaskFilter:
@@ -148,8 +251,51 @@ def task_filter(allow_import_breakage: bool, max_f2p_share: float | None, balanc
         ) from err
 
 
-def run_with_display(config: SynthConfig, *, redo: bool = False, export: str = "") -> SynthResult:
-    """`synthesize` with the live display, then the funnel printed (what `codekiln synth` does)."""
+def run_repos_with_display(
+    specs: list[str], config: SynthConfig, *, redo: bool = False, export: str = ""
+) -> None:
+    """`synthesize_repos` with the live display, then the funnel per repository and in total."""
+    last = [0.0]
+    title = f"{len(specs)} repositories"
+    with Live(console=console, refresh_per_second=4, transient=False) as live:
+
+        def show(progress: SynthProgress) -> None:
+            now = time.monotonic()
+            if progress.phase != "validating" or now - last[0] > 0.25:
+                live.update(render(progress, title))
+                last[0] = now
+
+        result = synthesize_repos(specs, config, redo=redo, on_progress=show)
+    table = Table(title="funnel per repository", title_justify="left")
+    for col in ("repository", "candidates", "tried", "tasks"):
+        table.add_column(col, justify="left" if col == "repository" else "right")
+    for name, f in [*result.funnel.repos.items(), ("total", result.funnel)]:
+        table.add_row(name, str(f.candidates), str(f.tried), str(f.validated))
+    console.print(table)
+    for spec, why in result.funnel.failed.items():
+        console.print(f"[red]environment failed[/] {spec}: {why}")
+    if set(result.per_node) != {"local"}:
+        print_nodes(result.per_node)
+    console.print(
+        f"{result.funnel.validated} tasks in {config.out / 'tasks.jsonl'} "
+        f"({result.new_decisions} candidates decided in {result.seconds:.0f} s)"
+    )
+    if export:
+        from codekiln.cli.tasks import export_tasks
+
+        export_tasks(config.out, export)
+
+
+def run_with_display(
+    config: SynthConfig, *, redo: bool = False, export: str = "", model_options: dict[str, Any] | None = None
+) -> SynthResult:
+    """`synthesize` with the live display, then the funnel printed (what `codekiln synth` does). The
+    model for the lm_ strategies is built from `config.lm.model` and `model_options`."""
+    model = None
+    if set(config.strategies) - {"func_pm"} or config.validation.statements == "model":
+        from codekiln.models import make_model
+
+        model = make_model(config.lm.model, **(model_options or {}))
     last = [0.0]
     with Live(console=console, refresh_per_second=4, transient=False) as live:
 
@@ -159,8 +305,10 @@ def run_with_display(config: SynthConfig, *, redo: bool = False, export: str = "
                 live.update(render(progress, config.spec))
                 last[0] = now
 
-        result = synthesize(config, redo=redo, on_progress=show)
+        result = synthesize(config, redo=redo, on_progress=show, model=model)
     print_funnel(result.funnel)
+    if set(result.per_node) != {"local"}:
+        print_nodes(result.per_node)
     console.print(
         f"{result.tasks} tasks in {config.out / 'tasks.jsonl'} "
         f"({result.new_decisions} candidates decided in {result.seconds:.0f} s)"

@@ -3,7 +3,8 @@ here has real implementers, which mypy checks against it.
 
 - `Sandbox`: an isolated, resettable workspace on a repository snapshot where commands run
   (`codekiln.sandbox`: bwrap, podman, local).
-- `Executor`: maps a stage function over many items (`core.executor.LocalExecutor`).
+- `Executor`: maps a stage function over many items (`core.executor.LocalExecutor`,
+  `core.ray_executor.RayExecutor`).
 - `Model`: a chat model (messages + tools -> assistant output); `TokenModel` also works on token ids
   (`codekiln.models`: embedded, openai, transformers, scripted).
 - `Agent`: runs one episode on a task in a sandbox with a model (`codekiln.agents.Agent`).
@@ -86,14 +87,26 @@ class Sandbox(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
+@dataclass(frozen=True)
+class Resources:
+    """What one unit of work needs while it runs: an executor never runs more units on a machine at once
+    than its CPUs and memory hold (Ray schedules by them; the local executor's `workers` is the cap)."""
+
+    cpus: float = 1.0
+    memory_mb: int | None = None
+    """None: no memory is reserved for the unit."""
+
+
 @dataclass
 class Outcome(Generic[T, U]):
-    """One item's result from `Executor.map`: either `value` or `error` (a CodekilnError record)."""
+    """One item's result from `Executor.map`: either `value` or `error` (a CodekilnError record).
+    `node` names where it ran ("local" for the local executor, a Ray node id otherwise)."""
 
     item: T
     value: U | None = None
     error: dict[str, Any] | None = None
     duration_s: float = 0.0
+    node: str = "local"
 
     @property
     def ok(self) -> bool:
@@ -104,12 +117,21 @@ class Outcome(Generic[T, U]):
 class Executor(Protocol):
     """Maps a function over items, yielding each `Outcome` as it finishes (any order).
 
-    One item's failure is captured in its Outcome and never stops the others.
+    One item's failure is captured in its Outcome and never stops the others. `fn` and the items may
+    be sent to other processes or machines (pickled): state a unit reuses across items lives in the
+    process that runs it (`core.executor.borrowed`), never in objects the driver shares.
     """
 
     workers: int
 
-    def map(self, fn: Callable[[T], U], items: Iterable[T], *, desc: str = "") -> Iterator[Outcome[T, U]]: ...
+    def map(
+        self,
+        fn: Callable[[T], U],
+        items: Iterable[T],
+        *,
+        desc: str = "",
+        resources: Resources | None = None,
+    ) -> Iterator[Outcome[T, U]]: ...
 
 
 @runtime_checkable

@@ -302,6 +302,7 @@ class GuardSession:
             "PYTHONPATH": path,
             "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
             "PYTHONNOUSERSITE": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",  # one run per tree: a cache nobody reads back is only cost
             "CODEKILN_GUARD": self.settings_path,
         }
 

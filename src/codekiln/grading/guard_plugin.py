@@ -143,6 +143,23 @@ def _machinery_changes() -> list[str]:
     return changed
 
 
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a type made by a class statement (or type()) at run time
+
+
+def _trace_hooks() -> list[str]:
+    """The trace and profile functions set now in the thread the tests run in, but a coverage.py C
+    tracer (a project's `--cov`): a type compiled into an extension module cannot be made, nor
+    renamed, by code under test. Nothing else of a graded run traces, and a trace function can
+    rewrite a test's locals. (Hooks for new threads are not read: coverage sets a Python one.)"""
+    found = []
+    for kind, get in (("trace", sys.gettrace), ("profile", sys.getprofile)):
+        hook = get()
+        of = type(hook)
+        if hook is not None and (of.__flags__ & _HEAPTYPE or not of.__module__.startswith("coverage")):
+            found.append(kind)
+    return found
+
+
 def _compile_trusted_test_modules() -> None:
     """pytest compiles (and rewrites) test modules and conftests in `_rewrite_test`: make it read the
     trusted bytes read above instead of the file as it is now, and keep what each compile made."""
@@ -169,6 +186,13 @@ def _compile_trusted_test_modules() -> None:
         return result
 
     rewrite._rewrite_test = _rewrite_test
+    # A rewritten module that an earlier run left in __pycache__ was not compiled from the bytes read
+    # above (it would be flagged as a replaced test): every run compiles afresh, and writes nothing
+    # that no run may read back.
+    if hasattr(rewrite, "_read_pyc"):
+        rewrite._read_pyc = lambda *args, **kwargs: None
+    if hasattr(rewrite, "_write_pyc"):
+        rewrite._write_pyc = lambda *args, **kwargs: False
 
 
 def _key(code: types.CodeType) -> tuple[Any, ...]:
@@ -301,6 +325,7 @@ class Guard:
         self._keys: dict[str, set[tuple[Any, ...]]] = {}
         self._watch = set(_SETTINGS.get("watch", []))
         self._machinery_reported = False
+        self._hooks_reported = False
         self._readonly = _READONLY
         self._workdir = str(_SETTINGS.get("workdir", "")).rstrip("/") + "/"
 
@@ -334,6 +359,10 @@ class Guard:
             self.forged.append(f"{item.nodeid}: no function {name} in the test files")
 
     def check_machinery(self, when: str) -> None:
+        hooks = _trace_hooks()
+        if hooks and not self._hooks_reported:
+            self._hooks_reported = True
+            self.forged.append(f"a {' and a '.join(hooks)} function was installed ({when})")
         changed = _machinery_changes()
         if changed and not self._machinery_reported:
             self._machinery_reported = True

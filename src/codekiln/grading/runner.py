@@ -129,7 +129,9 @@ def run_tests(
     iso = isolation or _isolation_of(sandbox, tests)
     run = _run_once(sandbox, command, tests, timeout, iso, canaries, watch or [])
     if tests is not None and run.exit_code == 4 and not run.timed_out:
-        gone = set(_NOT_FOUND.findall(run.log_tail_full)) & set(tests)
+        named = set(_NOT_FOUND.findall(run.log_tail_full))  # pytest >= 9 names them by absolute path
+        root = sandbox.workdir.rstrip("/") + "/"
+        gone = {t for t in tests if t in named or root + t in named}
         if gone:
             rest = [t for t in tests if t not in gone]
             run = (

@@ -22,7 +22,16 @@ that; this scan flags the constructs such code needs, read with `ast` (not regex
 - `runner-env`: a string constant naming a `PYTEST_*` environment variable.
 - `spawn-runner`: `subprocess` / `os.system` / `os.exec*` ... called with `git` or `pytest` in its args.
 - `dynamic-import`: `__import__` / `importlib.import_module` of a name computed at run time.
-- `dynamic-code`: `exec` / `eval` / `compile` (what a scan cannot read, it cannot clear).
+- `dynamic-code`: `exec` / `eval` / `compile`, and the standard library's other ways to run text or
+  bytes as code (`runpy`, `timeit` with a string, `code`, `codeop`, loaders of a file by path,
+  `marshal` / `pickle` loads, code and function constructors) or to call into the interpreter
+  (`ctypes`): what a scan cannot read, it cannot clear.
+- `dynamic-attribute`: `getattr` / `setattr` / `delattr` / `hasattr` (and `attrgetter`,
+  `__getattribute__`) of a name computed at run time, or spelled in pieces (`'set' + 'trace'`): a
+  name the scan cannot read. One written whole is read as the attribute it names (`getattr(sys,
+  "settrace")` is `sys.settrace`).
+- `code-rewrite`: a function's `__code__` or a class's `__module__` set, a code object `.replace`d
+  with new `co_*` fields: what makes code claim another origin than its own.
 
 Only what the patch adds counts: a file's constructs before and after are compared as multisets of
 (kind, detail), so touching a file that already holds such code is not flagged. Docstrings are prose,
@@ -49,7 +58,10 @@ FRAME_CALLS = frozenset({
     "inspect.getouterframes", "inspect.getinnerframes", "gc.get_referrers", "gc.get_objects",
     "gc.get_referents", "traceback.walk_stack",
 })  # fmt: skip
-FRAME_ATTRS = frozenset({"f_back", "f_globals", "f_locals", "f_builtins", "gi_frame", "cr_frame"})
+FRAME_ATTRS = frozenset({
+    "f_back", "f_globals", "f_locals", "f_builtins", "gi_frame", "cr_frame", "ag_frame", "f_trace",
+    "f_trace_lines", "f_trace_opcodes",
+})  # fmt: skip
 TRACE_CALLS = frozenset({
     "sys.settrace", "sys.setprofile", "sys.addaudithook", "threading.settrace", "threading.setprofile",
     "threading.settrace_all_threads", "threading.setprofile_all_threads", "_thread.settrace",
@@ -57,7 +69,23 @@ TRACE_CALLS = frozenset({
 IMPORT_CALLS = frozenset(
     {"__import__", "builtins.__import__", "importlib.import_module", "importlib.__import__"}
 )
-CODE_CALLS = frozenset({"exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile"})
+CODE_CALLS = frozenset({
+    "exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile", "runpy.run_path",
+    "runpy.run_module", "timeit.timeit", "timeit.repeat", "timeit.Timer", "code.interact",
+    "code.InteractiveInterpreter", "code.InteractiveConsole", "code.compile_command", "codeop.compile_command",
+    "codeop.Compile", "codeop.CommandCompiler", "importlib.util.spec_from_file_location",
+    "importlib.util.spec_from_loader", "importlib.machinery.SourceFileLoader",
+    "importlib.machinery.SourcelessFileLoader", "importlib.machinery.ExtensionFileLoader", "marshal.loads",
+    "marshal.load", "pickle.loads", "pickle.load", "types.FunctionType", "types.CodeType",
+    "types.LambdaType",
+})  # fmt: skip
+NATIVE_MODULES = frozenset({"ctypes", "_ctypes", "cffi", "_testcapi", "_testinternalcapi"})
+ATTR_CALLS = frozenset({
+    "getattr", "setattr", "delattr", "hasattr", "builtins.getattr", "builtins.setattr", "builtins.delattr",
+    "builtins.hasattr", "operator.attrgetter", "object.__getattribute__", "type.__getattribute__",
+    "object.__setattr__", "type.__setattr__", "object.__delattr__",
+})  # fmt: skip
+ORIGIN_ATTRS = frozenset({"__code__", "__module__"})
 SPAWN_CALLS = frozenset({
     "os.system", "os.popen", "os.execv", "os.execve", "os.execl", "os.execle", "os.execlp", "os.execlpe",
     "os.execvp", "os.execvpe", "os.spawnl", "os.spawnle", "os.spawnlp", "os.spawnlpe", "os.spawnv",
@@ -116,6 +144,8 @@ class _Scanner(ast.NodeVisitor):
                 self.aliases[alias.asname] = alias.name
             if _is_runner(alias.name):
                 self.add(node, "runner-import", f"import {alias.name}")
+            if alias.name.split(".")[0] in NATIVE_MODULES:
+                self.add(node, "dynamic-code", f"import {alias.name}")
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level or not node.module:
@@ -125,6 +155,8 @@ class _Scanner(ast.NodeVisitor):
             self.check_name(node, f"{node.module}.{alias.name}")
         if _is_runner(node.module):
             self.add(node, "runner-import", f"from {node.module} import")
+        if node.module.split(".")[0] in NATIVE_MODULES:
+            self.add(node, "dynamic-code", f"from {node.module} import")
 
     def check_name(self, node: ast.AST, name: str) -> None:
         """A reference (import or call) of a dangerous function by its qualified name."""
@@ -153,6 +185,16 @@ class _Scanner(ast.NodeVisitor):
                 self.add(node, "dynamic-import", name)  # a name built by code: decoded, computed
         elif name in CODE_CALLS:
             self.add(node, "dynamic-code", name)
+        elif name in ATTR_CALLS or (
+            isinstance(node.func, ast.Attribute) and node.func.attr == "__getattribute__"
+        ):
+            self.check_attr_call(node, name)
+        elif (
+            isinstance(node.func, ast.Attribute)
+            and node.func.attr == "replace"
+            and any((k.arg or "").startswith("co_") for k in node.keywords)
+        ):
+            self.add(node, "code-rewrite", ".replace(co_...)")
         elif name in SPAWN_CALLS or name.startswith("subprocess."):
             words = list(_strings(node))
             hits = sorted({m.group(1) for w in words for m in SPAWNS_RUNNER.finditer(w)})
@@ -170,6 +212,35 @@ class _Scanner(ast.NodeVisitor):
                 self.add(node, "builtins-patch", f"builtins.{node.func.attr}")
         self.generic_visit(node)
 
+    def check_attr_call(self, node: ast.Call, name: str) -> None:
+        """`getattr(obj, NAME)` and its kin: a name written whole is read as `obj.NAME`; one computed
+        at run time, or spelled in pieces, cannot be read (`dynamic-attribute`)."""
+        args = node.args[1:] if name not in ("operator.attrgetter",) else node.args
+        if not args and not name.endswith("__getattribute__"):
+            return
+        target = args[0] if args else None
+        literal = isinstance(target, ast.Constant) and isinstance(target.value, str)
+        folded = _fold(target) if target is not None else None
+        if not literal:
+            self.add(node, "dynamic-attribute", _unparse(node))
+            if folded is None:
+                return
+        attr = str(folded)
+        owner = self.qualname(node.args[0]) if node.args and name != "operator.attrgetter" else ""
+        if attr in FRAME_ATTRS:
+            self.add(node, "frame-walk", attr)
+        elif attr in ORIGIN_ATTRS and name.split(".")[-1] in ("setattr", "__setattr__"):
+            self.add(node, "code-rewrite", f"set {attr}")
+        elif owner:
+            full = f"{owner}.{attr}"
+            self.check_name(node, full)
+            if full in ("sys.meta_path", "sys.path_hooks", "sys.modules"):
+                self.add(
+                    node, "import-hook" if full != "sys.modules" else "sys-modules-write", f"{name} {full}"
+                )
+            elif owner in BUILTINS and name.split(".")[-1] in ("setattr", "delattr", "__setattr__"):
+                self.add(node, "builtins-patch", f"{name}(builtins)")
+
     # Writes
     def check_target(self, node: ast.AST, verb: str) -> None:
         if isinstance(node, (ast.Tuple, ast.List)):
@@ -185,7 +256,9 @@ class _Scanner(ast.NodeVisitor):
                 self.add(node, "builtins-patch", f"{verb} {owner}[]")
         elif isinstance(node, ast.Attribute):
             owner = self.qualname(node.value)
-            if owner in BUILTINS:
+            if node.attr in ORIGIN_ATTRS:
+                self.add(node, "code-rewrite", f"{verb} {node.attr}")
+            elif owner in BUILTINS:
                 self.add(node, "builtins-patch", f"{verb} builtins.{node.attr}")
             elif self.qualname(node) in ("sys.modules", "sys.meta_path", "sys.path_hooks"):
                 kind = "sys-modules-write" if node.attr == "modules" else "import-hook"
@@ -285,6 +358,13 @@ def _fold_any(node: ast.AST) -> str | None:
     return None
 
 
+def _unparse(node: ast.AST) -> str:
+    try:
+        return ast.unparse(node)
+    except (ValueError, RecursionError):  # pragma: no cover - a tree ast itself made
+        return type(node).__name__
+
+
 def _calls(nodes: list[ast.expr]) -> Iterator[ast.Call]:
     for node in nodes:
         yield from (n for n in ast.walk(node) if isinstance(n, ast.Call))
@@ -350,7 +430,7 @@ def scan_changes(
 KINDS = (
     "runner-import", "sys-modules-write", "process-exit", "atexit", "frame-walk", "trace-hook",
     "builtins-patch", "import-hook", "grader-path", "runner-env", "spawn-runner", "dynamic-import",
-    "dynamic-code",
+    "dynamic-code", "dynamic-attribute", "code-rewrite",
 )  # fmt: skip
 
 __all__ = ["KINDS", "Finding", "scan_changes", "scan_source"]

@@ -166,6 +166,22 @@ class FormatModel:
             logprobs=result.logprobs,
         )
 
+    def complete(
+        self, prompt: str, *, max_tokens: int | None = None, stop: Sequence[str] = ()
+    ) -> GenerateResult:
+        """Continue raw `prompt` text, no chat template (fill-in-the-middle prompts, plain completion)."""
+        start = time.perf_counter()
+        result = self._complete(
+            prompt,
+            max_tokens=self.max_tokens if max_tokens is None else max_tokens,
+            temperature=self.temperature,
+            seed=self.seed,
+            stop=list(stop),
+        )
+        if not result.latency_s:
+            result.latency_s = time.perf_counter() - start
+        return result
+
     def _complete(
         self, prompt: str, *, max_tokens: int, temperature: float, seed: int, stop: list[str]
     ) -> GenerateResult:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.core.errors import CodekilnError, ConfigError
-from codekiln.core.executor import LocalExecutor
+from codekiln.core.executor import ExecutorConfig
 from codekiln.core.stage import Layout, Stage, open_stage
 from codekiln.envs import EnvRecord, load_env
 from codekiln.grading import GradeResult, grade_patch
@@ -97,9 +97,11 @@ def _grade_all(
     backend: str,
     on_result: ResultFn,
     timeout: float | None = None,
+    executor: ExecutorConfig | None = None,
 ) -> None:
-    """Grade (task, patch) jobs on `workers` threads, each in its own fresh sandbox; append each result
-    as it arrives. `template` carries the identity fields of the result to write."""
+    """Grade (task, patch) jobs on `workers` threads (or on `executor`: a Ray cluster's workers), each in
+    its own fresh sandbox; append each result as it arrives, here in the driver. `template` carries the
+    identity fields of the result to write."""
     envs = _envs_for(task for task, _, _ in jobs)
 
     def grade(job: tuple[TaskRecord, str, EvalResult]) -> EvalResult:
@@ -118,7 +120,8 @@ def _grade_all(
             task, graded, instance_id=task.instance_id, model=template.model, sample=template.sample, **extra
         )
 
-    for done, outcome in enumerate(LocalExecutor(workers).map(grade, jobs, desc="grading"), start=1):
+    outcomes = (executor or ExecutorConfig()).make(workers).map(grade, jobs, desc="grading")
+    for done, outcome in enumerate(outcomes, start=1):
         if outcome.value is None:
             task, _, template = outcome.item
             error = outcome.error or {}
@@ -143,6 +146,7 @@ def evaluate_predictions(
     redo: bool = False,
     timeout: float | None = None,
     on_result: ResultFn = _quiet,
+    executor: ExecutorConfig | None = None,
 ) -> EvalSummary:
     """Grade every prediction (resuming `out`), then write and return the summary. `timeout` caps each
     test run in seconds (default: the environment's own limit)."""
@@ -165,7 +169,7 @@ def evaluate_predictions(
             for p in preds
             if p.instance_id in by_id and (p.instance_id, p.model_name_or_path, p.sample) not in done
         ]  # fmt: skip
-        _grade_all(jobs, stage, workers, backend, on_result, timeout)
+        _grade_all(jobs, stage, workers, backend, on_result, timeout, executor)
         wanted = {(p.instance_id, p.model_name_or_path, p.sample) for p in preds}
         results = [r for r in read_results(stage.out) if r.key in wanted]
         seconds = round(time.monotonic() - start, 3)
@@ -220,6 +224,7 @@ def evaluate_rollouts(
     redo: bool = False,
     timeout: float | None = None,
     on_result: ResultFn = _quiet,
+    executor: ExecutorConfig | None = None,
 ) -> EvalSummary:
     """Evaluate a rollout directory from the grades it stored, or regrade every patch in fresh sandboxes
     (`regrade`, resumable like predictions). Writes to `out` (default: ROLLOUT_DIR/eval)."""
@@ -253,7 +258,7 @@ def evaluate_rollouts(
                     stage.append(RESULTS, [template])
                     continue
                 jobs.append((by_id[r.instance_id], r.patch, template))
-            _grade_all(jobs, stage, workers, backend, on_result, timeout)
+            _grade_all(jobs, stage, workers, backend, on_result, timeout, executor)
         summary = summarize_results(
             read_results(out), str(rollout_dir), duration_s=round(time.monotonic() - start, 3)
         )

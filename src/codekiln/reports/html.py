@@ -113,6 +113,16 @@ def synthesis_section(data: ReportData) -> str:
             ]
             legend = {"c-ok": "validated", "c-bad": "rejected"}
             body.append(_figure("per mutator", stacked(stacks, testid="chart-mutators", legend=legend)))
+        strategies = sorted((k, v) for k, v in f.per_strategy.items() if v.tried)
+        if len(strategies) > 1:
+            stacks = [
+                Stack(
+                    name, [(s.valid, "c-ok"), (s.tried - s.valid, "c-bad")], f"{s.valid}/{s.tried} validated"
+                )
+                for name, s in strategies
+            ]
+            legend = {"c-ok": "validated", "c-bad": "rejected"}
+            body.append(_figure("per strategy", stacked(stacks, testid="chart-strategies", legend=legend)))
         body.append(_mix(run.mix))
     return _section("synthesis", "Task synthesis", body)
 

@@ -20,7 +20,7 @@ from codekiln.tasks.records import TaskRecord
 RESULTS, SUMMARY = "results.jsonl", "summary.json"
 ErrorClass = Literal["patch_failed", "rejected", "tampered", "timeout", "collection_error", "infra_error"]
 ERROR_CLASSES: tuple[str, ...] = ErrorClass.__args__  # type: ignore[attr-defined]
-DIMENSIONS = ("repo", "mutator", "scaffold", "format", "model")
+DIMENSIONS = ("repo", "mutator", "strategy", "scaffold", "format", "model")
 
 
 class Prediction(BaseModel):
@@ -42,6 +42,8 @@ class EvalResult(Record):
     source: Literal["predictions", "rollout"] = "predictions"
     repo: str = ""
     mutators: list[str] = Field(default_factory=list)
+    strategy: str = ""
+    """How the task was made (its `source`): func_pm, lm_modify, lm_rewrite, combined, ..."""
     scaffold: str | None = None
     format: str | None = None
     outcome: str
@@ -73,7 +75,8 @@ class EvalResult(Record):
         """The groups this sample belongs to along one breakdown dimension."""
         if dimension == "mutator":
             return list(self.mutators)
-        value = {"repo": self.repo, "scaffold": self.scaffold, "format": self.format, "model": self.model}
+        value = {"repo": self.repo, "strategy": self.strategy, "scaffold": self.scaffold, "format": self.format,
+                 "model": self.model}  # fmt: skip
         name = value[dimension]
         return [name] if name else []
 
@@ -141,6 +144,7 @@ def result_from_grade(
         sample=sample,
         repo=task.repo if task else instance_id.split(".")[0],
         mutators=list(task.mutators) if task else [],
+        strategy=task.source.value if task else "",
         outcome=grade.outcome if grade else "error",
         resolved=bool(grade and grade.resolved),
         masked=klass == "infra_error",

@@ -13,11 +13,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
+import functools
 import os
 import posixpath
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,13 +94,24 @@ def hidden_site_dirs(venv: Path | None) -> list[str]:
 
     A venv made without `--system-site-packages` never imports from them, and they can hold other
     versions of the very library a task is made from (its clean source: the answer). Kept visible
-    only when the venv's pyvenv.cfg asks for the system's packages."""
+    only when the venv's pyvenv.cfg asks for the system's packages. Looked up once per venv and
+    pyvenv.cfg version: every sandbox opened on an environment asks."""
+    cfg = venv / "pyvenv.cfg" if venv else None
+    try:
+        stamp = cfg.stat().st_mtime_ns if cfg is not None else None
+    except OSError:
+        stamp = None
+    return list(_hidden_site_dirs(venv, stamp))
+
+
+@functools.lru_cache(maxsize=64)
+def _hidden_site_dirs(venv: Path | None, stamp: int | None) -> tuple[str, ...]:
     cfg = venv / "pyvenv.cfg" if venv else None
     if cfg is not None and cfg.exists():
         for line in cfg.read_text().splitlines():
             key, _, value = line.partition("=")
             if key.strip() == "include-system-site-packages" and value.strip().lower() == "true":
-                return []
+                return ()
     out: list[str] = []
     for prefix in [*python_prefixes(venv), Path("/usr"), Path("/usr/local")]:
         for pattern in (
@@ -110,7 +122,7 @@ def hidden_site_dirs(venv: Path | None) -> list[str]:
             for found in sorted(prefix.glob(pattern)):
                 if found.is_dir() and not found.is_symlink() and str(found) not in out:
                     out.append(str(found))
-    return out
+    return tuple(out)
 
 
 class HostSandbox:
@@ -246,9 +258,9 @@ class HostSandbox:
         """Unified git diff (binary-safe, untracked files included) of the workspace against the snapshot."""
         return self.ws.diff()
 
-    def changed(self) -> dict[str, str]:
+    def changed(self, whole: Collection[str] = ()) -> dict[str, str]:
         """Workspace paths that differ from the snapshot (see `Workspace.changed`)."""
-        return self.ws.changed()
+        return self.ws.changed(whole)
 
     def reset(self) -> None:
         """End all processes and return the workspace (and /tmp) to the snapshot."""

@@ -28,6 +28,7 @@ import shutil
 import stat
 import uuid
 import weakref
+from collections.abc import Collection
 from pathlib import Path
 from typing import Literal
 
@@ -129,7 +130,7 @@ def _lstat(path: Path) -> os.stat_result | None:
         return None
 
 
-def _upper_changes(upper: Path, lower: Path) -> dict[str, str]:
+def _upper_changes(upper: Path, lower: Path, whole: Collection[str] = ()) -> dict[str, str]:
     out: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(upper):
         rel_dir = os.path.relpath(dirpath, upper)
@@ -139,7 +140,7 @@ def _upper_changes(upper: Path, lower: Path) -> dict[str, str]:
             below = _lstat(lower / rel)
             if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:  # a whiteout: deleted
                 out[rel] = "deleted"
-                if below is not None and stat.S_ISDIR(below.st_mode):
+                if below is not None and stat.S_ISDIR(below.st_mode) and rel not in whole:
                     out.update(_opaque(lower / rel, upper / rel, rel))
                 continue
             kind = _kind(st)
@@ -328,15 +329,18 @@ class Workspace:
         self.state.mkdir(parents=True, exist_ok=True)
         return git_diff(self.snapshot, self.path, self.state / "git")
 
-    def changed(self) -> dict[str, str]:
+    def changed(self, whole: Collection[str] = ()) -> dict[str, str]:
         """Every path whose entry differs from the snapshot: rel -> "deleted" or the entry's kind
         ("file", "symlink", "dir", "other"). From the overlay's upper layer (the kernel's own record of
         what was written, whatever wrote it and whatever .gitignore says) or, for a copied workspace, by
-        comparing the two trees. Directories are listed only when new or turned into something else."""
+        comparing the two trees. Directories are listed only when new or turned into something else.
+        A folder of `whole` that is gone is one entry: what was below it is not listed."""
         if self.mode == "overlay":
             assert self.stage is not None
-            return _upper_changes(self.stage / "upper", self.snapshot)
-        return _tree_changes(self.path, self.snapshot)
+            return _upper_changes(self.stage / "upper", self.snapshot, whole)
+        out = _tree_changes(self.path, self.snapshot)
+        gone = [rel for rel in whole if out.get(rel) == "deleted"]
+        return {k: v for k, v in out.items() if not any(k.startswith(g + "/") for g in gone)}
 
     def reset(self) -> None:
         """Discard every change to the tree and to /tmp."""

@@ -4,6 +4,8 @@ Where to start reading: `synth.py` (the stage, `codekiln synth`) runs the pipeli
 sub-package is one kind of code, and import-linter contracts in pyproject.toml keep them apart.
 
     synth.py         the stage: environment -> coverage map -> candidates -> validation, resumable
+    synth_unit.py    its unit of work (a batch validated wherever the executor runs it: threads or Ray)
+    synth_repos.py   many repositories in one run (`codekiln synth --repos FILE`), one dataset
     frontend/        candidate bugs and statements: entities, lang/, mutators/, candidates, statements,
                      leaks, reproduce (runs no tests; never imports validation/)
     validation/      which candidates become tasks: validate (the Validator), verdict (the rules, a pure

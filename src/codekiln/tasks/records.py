@@ -52,7 +52,11 @@ class TaskSource(StrEnum):
     func_pm = "func_pm"
     lm_rewrite = "lm_rewrite"
     lm_modify = "lm_modify"
+    combined = "combined"
+    """Bugs of different strategies (procedural and model-written) in one task."""
     pr_mirror = "pr_mirror"
+    history = "history"
+    """Mined from a repository's history (`codekiln mine`): a real change, its own tests."""
     swebench = "swebench"
 
 
@@ -181,6 +185,25 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class Provenance(BaseModel):
+    """Where a task mined from history (`source: history`) came from."""
+
+    commit: str
+    """The change's commit (for a merged pull request, its merge commit)."""
+    parent: str
+    """The state before the change: the buggy code is this commit's, with the change's tests."""
+    author_date: str
+    pr: int | None = None
+    kind: str = "commit"
+    """"merge", "squash" or "commit" (see `tasks.history.walk`)."""
+    title: str = ""
+    message: str = ""
+    statement_source: str = ""
+    """Who wrote `problem_statement`: "pr" (title and body), "commit" (its message) or "template"."""
+    split: str = ""
+    """"train" or "test" under `codekiln mine --split-date`, else empty."""
+
+
 class TaskRecord(Record):
     """One verifiable task. SWE-bench fields first, under SWE-bench's names; codekiln's after."""
 
@@ -218,6 +241,11 @@ class TaskRecord(Record):
     difficulty: Difficulty | None = None
     validation: Validation | None = None
     candidate_id: str | None = None
+    provenance: Provenance | None = None
+    """Set on tasks mined from history only."""
+    statement_source: str = ""
+    """Who wrote `problem_statement`: "template" or "model", and for mined tasks also "pr" or "commit"
+    (the change's own words; see `Provenance`). Empty: not recorded."""
 
     @model_validator(mode="after")
     def _fill_derived(self) -> TaskRecord:
@@ -292,8 +320,9 @@ class TaskRecord(Record):
                         hint="store test ids as a JSON list",
                     ) from err
             data[key] = [str(v) for v in value]
-        if isinstance(data.get("validation"), str):  # parquet exports store it as a JSON string
-            data["validation"] = json.loads(data["validation"])
+        for key in ("validation", "provenance"):  # parquet exports store them as JSON strings
+            if isinstance(data.get(key), str):
+                data[key] = json.loads(data[key])
         for key in ("created_at", "version", "environment_setup_commit", "hints_text"):
             if data.get(key) is None:
                 data.pop(key, None)
@@ -322,6 +351,16 @@ class RejectedCandidate(Record):
     created_at: str = Field(default_factory=now_iso)
 
 
+def source_of(mutators: list[str]) -> TaskSource:
+    """The strategy of a candidate's bugs: lm_modify or lm_rewrite (model-written), func_pm (procedural
+    mutators), or combined when they mix strategies."""
+    model_written = {TaskSource.lm_modify.value, TaskSource.lm_rewrite.value}
+    kinds = {m if m in model_written else TaskSource.func_pm.value for m in mutators}
+    if len(kinds) > 1:
+        return TaskSource.combined
+    return TaskSource(kinds.pop()) if kinds else TaskSource.func_pm
+
+
 def make_instance_id(repo: str, base_commit: str, mutators: list[str], candidate_id: str) -> str:
     """`<repo>.<snapshot[:8]>.<mutator or comboN>__<id[:10]>`, safe as a folder name."""
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "__", repo).strip("_") or "repo"
@@ -341,9 +380,10 @@ def task_from_candidate(
     test_patch: str = "",
     problem_statement: str = "",
     validation: Validation | None = None,
-    source: TaskSource = TaskSource.func_pm,
+    source: TaskSource | None = None,
 ) -> TaskRecord:
-    """A task from a validated candidate: the gold patch is the candidate's patch reversed."""
+    """A task from a validated candidate: the gold patch is the candidate's patch reversed. Its source
+    is the candidate's strategy (`source_of`) unless given."""
     if not fail_to_pass:
         raise TaskError(
             f"candidate {candidate.id} has no FAIL_TO_PASS tests", hint="reject it as no_failing_test"
@@ -357,7 +397,7 @@ def task_from_candidate(
         FAIL_TO_PASS=fail_to_pass,
         PASS_TO_PASS=pass_to_pass,
         problem_statement=problem_statement,
-        source=source,
+        source=source or source_of(candidate.mutators),
         mutators=candidate.mutators,
         entities=candidate.entities,
         bug_patch=candidate.patch,

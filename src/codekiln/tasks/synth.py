@@ -7,7 +7,9 @@ validated tasks. `codekiln synth` runs it.
 Steps: snapshot and environment (`envs.build_env`, cached), the coverage map (cached), entities,
 candidates from the mutators (seeded: the same snapshot and seed always give the same candidates in
 the same order), then validation in batches on `workers` sandboxes (`validate.Validator`), until
-`max_tasks` tasks exist. The output directory holds:
+`max_tasks` tasks exist. The batches run on the configured executor (`executor`: this machine's
+threads, or a Ray cluster; `synth_unit.ValidateBatch`); decisions are written here, in the driver.
+The output directory holds:
 
 - `manifest.json`: what this directory is for (snapshot, environment, seed, mutators, validation);
   rerunning with a different one stops with a hint (`redo=True` / `--redo` starts over).
@@ -31,34 +33,46 @@ uninterrupted one. `max_tasks` may be raised between runs; the tasks are always 
 from __future__ import annotations
 
 import os
-import queue
 import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from codekiln.core.errors import ConfigError, TaskError
-from codekiln.core.executor import LocalExecutor
+from codekiln.core.executor import ExecutorConfig
+from codekiln.core.protocols import Model
 from codekiln.core.records import Record, iter_jsonl
 from codekiln.core.stage import Layout, Stage, StageManifest, open_stage
 from codekiln.envs import EnvRecord, build_env
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate, generate_candidates
-from codekiln.tasks.frontend.entities import Entity, find_entities
+from codekiln.tasks.frontend.entities import Entity, find_entities, named
+from codekiln.tasks.frontend.lm import load_prompt
 from codekiln.tasks.frontend.mutators import load_mutators
+from codekiln.tasks.lm_bugs import (
+    ALL_STRATEGIES,
+    FUNC_PM,
+    LM_CALLS,
+    LmConfig,
+    StrategyFunnel,
+    count_decision,
+    interleave,
+    lm_candidates,
+    mixed_pairs,
+)
 from codekiln.tasks.quality import TaskFilter, compact, details_row, dropped, group_of, quota, screen
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
-from codekiln.tasks.validation.coverage_map import CoverageMap, coverage_map
-from codekiln.tasks.validation.gold import GoldCache
-from codekiln.tasks.validation.validate import Decision, ValidateConfig, Validator
+from codekiln.tasks.synth_unit import PlanUnits, ValidateBatch
+from codekiln.tasks.validation.coverage_map import coverage_map
+from codekiln.tasks.validation.validate import Decision, ValidateConfig
 
 TASKS, REJECTED, MANIFEST, FUNNEL = "tasks.jsonl", "rejected.jsonl", "manifest.json", "funnel.json"
 DETAILS = "details.jsonl"
-LAYOUT = Layout("tasks", logs=(TASKS, REJECTED, DETAILS), derived=(FUNNEL,))
+LAYOUT = Layout("tasks", logs=(TASKS, REJECTED, DETAILS, LM_CALLS), derived=(FUNNEL,))
 
 
 class SynthConfig(BaseModel):
@@ -70,6 +84,21 @@ class SynthConfig(BaseModel):
     seed: int = Field(default=0, description="seeds the mutation sites and the order candidates are tried in")
     mutators: list[str] | None = Field(
         default=None, description="mutator names (all registered ones if None)"
+    )
+    strategies: list[str] = Field(
+        default_factory=lambda: [FUNC_PM], description="func_pm (the mutators), lm_modify, lm_rewrite"
+    )
+    functions: list[str] | None = Field(
+        default=None,
+        description="only these functions get bugs, from every strategy (file::qualname or qualname)",
+    )
+    lm: LmConfig = Field(
+        default_factory=lambda: LmConfig(), description="how model-written bugs are asked for"
+    )
+    combine: int = Field(
+        default=0,
+        ge=0,
+        description="then try this many pairs of valid bugs of different strategies in one file",
     )
     max_per_entity: int = Field(default=1, ge=1, description="candidates per (entity, mutator) pair")
     max_candidates: int | None = Field(default=None, description="try at most this many candidates")
@@ -87,12 +116,18 @@ class SynthConfig(BaseModel):
     details: bool = Field(
         default=False, description="also write every decision's full statuses to details.jsonl"
     )
+    sandbox_memory_mb: int = Field(
+        default=4096, ge=64, description="memory limit of each sandboxed process; what a unit reserves on Ray"
+    )
+    executor: ExecutorConfig = Field(
+        default_factory=lambda: ExecutorConfig(), description="where the batches run (local or a Ray cluster)"
+    )
 
 
 class Manifest(StageManifest):
     """What an output directory holds tasks for; a rerun must match it to resume (`spec` may change)."""
 
-    informational = frozenset({"spec"})
+    informational = frozenset({"spec", "model"})
 
     snapshot_id: str
     env_id: str
@@ -102,7 +137,13 @@ class Manifest(StageManifest):
     max_per_entity: int
     validation: ValidateConfig
     quality: TaskFilter = Field(default_factory=lambda: TaskFilter())
+    strategies: list[str] = Field(default_factory=lambda: [FUNC_PM])
+    functions: list[str] | None = None
+    combine: int = 0
+    lm: dict[str, object] | None = None
+    """The model-written bugs' settings and prompt versions (None without lm_ strategies)."""
     spec: str = ""
+    model: str = ""
 
 
 class Funnel(Record):
@@ -117,11 +158,16 @@ class Funnel(Record):
     per_mutator: dict[str, list[int]] = Field(
         default_factory=dict, description="mutator -> [tried, validated]"
     )
+    per_strategy: dict[str, StrategyFunnel] = Field(
+        default_factory=dict,
+        description="strategy -> model calls -> parsed -> applied -> breaks a test -> valid",
+    )
     seconds: float = 0.0
 
     def add(self, decision: Decision) -> None:
         ok = isinstance(decision, TaskRecord)
         self.tried += 1
+        count_decision(self.per_strategy, decision)
         if isinstance(decision, RejectedCandidate):
             reason = str(decision.reason.value)
             self.rejected[reason] = self.rejected.get(reason, 0) + 1
@@ -144,6 +190,8 @@ class SynthProgress:
     """Decisions found from earlier runs (not counted in the rate)."""
     started: float = field(default_factory=time.monotonic)
     target: int = 0
+    per_node: Counter[str] = field(default_factory=Counter)
+    """Batches validated this run, per node that ran them ("local" for the local executor)."""
 
     @property
     def rate_per_min(self) -> float:
@@ -159,6 +207,7 @@ class SynthResult:
     tasks: int
     new_decisions: int
     seconds: float
+    per_node: Counter[str] = field(default_factory=Counter)
 
 
 ProgressFn = Callable[[SynthProgress], None]
@@ -185,6 +234,8 @@ def read_funnel(out: Path) -> Funnel:
         old = Funnel.model_validate_json(saved.read_text())
         funnel.entities, funnel.candidates = old.entities, old.candidates
         funnel.skipped_mutations = old.skipped_mutations
+        for name, row in old.per_strategy.items():  # the model calls' part: decisions recount the rest
+            funnel.per_strategy[name] = row.model_copy(update={"tried": 0, "breaks_test": 0, "valid": 0})
     for decision in read_decisions(Path(out)):
         funnel.add(decision)
     return funnel
@@ -228,12 +279,15 @@ class Keeper:
 def plan_candidates(
     env: EnvRecord, config: SynthConfig
 ) -> tuple[list[Entity], list[Candidate], Counter[str]]:
-    """Entities and the seeded candidate list (shuffled with the seed, cut at max_candidates)."""
+    """Entities and the seeded list of procedural candidates (shuffled with the seed, cut at
+    max_candidates; none when `func_pm` is not among the strategies)."""
     snapshot = Path(env.snapshot_path)
     entities = find_entities(snapshot)
+    if FUNC_PM not in config.strategies:
+        return entities, [], Counter()
     gen = generate_candidates(
         snapshot,
-        entities,
+        named(entities, config.functions),
         load_mutators(config.mutators),
         seed=config.seed,
         max_per_entity=config.max_per_entity,
@@ -245,15 +299,28 @@ def plan_candidates(
     return entities, candidates, Counter(s.reason for s in gen.skipped)
 
 
-def synthesize(config: SynthConfig, *, redo: bool = False, on_progress: ProgressFn = _quiet) -> SynthResult:
-    """Run (or resume) synthesis into `config.out`; see the module docstring."""
+def synthesize(
+    config: SynthConfig, *, redo: bool = False, on_progress: ProgressFn = _quiet, model: Model | None = None
+) -> SynthResult:
+    """Run (or resume) synthesis into `config.out`; see the module docstring. `model` (any
+    `codekiln.models` backend) writes the lm_modify / lm_rewrite bugs; it is needed only while model
+    calls of the run are missing."""
+    unknown = sorted(set(config.strategies) - set(ALL_STRATEGIES))
+    if unknown or not config.strategies:
+        raise ConfigError(
+            f"unknown strategies: {', '.join(unknown) or '(none given)'}",
+            hint=f"--strategies takes a comma-separated subset of {', '.join(ALL_STRATEGIES)}",
+        )
+    if config.validation.statements == "model" and model is None:
+        raise ConfigError("model-written statements need a model", hint="pass model= (the CLI: --model SPEC)")
     with open_stage(Path(config.out), LAYOUT, redo=redo) as stage:
-        return _synthesize(stage, config, on_progress)
+        return _synthesize(stage, config, on_progress, model)
 
 
-def _synthesize(stage: Stage, config: SynthConfig, on_progress: ProgressFn) -> SynthResult:
+def _synthesize(
+    stage: Stage, config: SynthConfig, on_progress: ProgressFn, model: Model | None
+) -> SynthResult:
     start = time.monotonic()
-    out = stage.out
     progress = SynthProgress(
         "environment", f"building the environment of {config.spec}", target=config.max_tasks
     )
@@ -263,99 +330,184 @@ def _synthesize(stage: Stage, config: SynthConfig, on_progress: ProgressFn) -> S
         backend=config.backend,
         on_step=lambda step, msg: on_progress(SynthProgress("environment", f"{step}: {msg}")),
     )
+    on_progress(SynthProgress("coverage", "mapping which tests run which lines", target=config.max_tasks))
+    plan = prepare(stage, config, env, model=model, on_progress=on_progress)
+    progress = SynthProgress(
+        "validating", funnel=plan.funnel, resumed=plan.funnel.tried, target=config.max_tasks
+    )
+    on_progress(progress)
+    validate_plans([plan], config, progress, on_progress)
+    combos = combined_plan(plan)  # once every single bug is decided
+    if combos is not None:
+        validate_plans([combos], config, progress, on_progress)
+        plan.written += combos.written
+    plan.funnel.seconds = round(time.monotonic() - start, 3)
+    stage.write(FUNNEL, plan.funnel)
+    progress.phase = "done"
+    on_progress(progress)
+    return SynthResult(
+        stage.out, env, plan.funnel, plan.funnel.validated, plan.written, time.monotonic() - start,
+        progress.per_node,
+    )  # fmt: skip
+
+
+@dataclass
+class Plan:
+    """One repository's run, ready to validate: its output, environment, unit of work and the batches of
+    candidates not yet decided. `take` commits a batch's decisions, in batch order, in the driver."""
+
+    stage: Stage
+    config: SynthConfig
+    env: EnvRecord
+    unit: ValidateBatch
+    batches: list[list[Candidate]]
+    funnel: Funnel
+    keeper: Keeper
+    next_batch: int = 0
+    written: int = 0
+    ready: dict[int, list[Decision]] = field(default_factory=dict)
+    candidates: list[Candidate] = field(default_factory=list)
+    """Every candidate of the run (combining draws valid bugs from them)."""
+    decided: set[str] = field(default_factory=set)
+    """Candidate ids earlier runs decided."""
+
+    @property
+    def done(self) -> bool:
+        return self.funnel.validated >= self.config.max_tasks or self.next_batch >= len(self.batches)
+
+    def take(self, index: int, decisions: list[Decision]) -> bool:
+        """Keep batch `index`'s decisions; write every batch now next in order. True if any was written."""
+        self.ready[index] = decisions
+        wrote = False
+        while self.next_batch in self.ready and not self.done:
+            for decision in self.ready.pop(self.next_batch):
+                if self.funnel.validated >= self.config.max_tasks:
+                    break
+                details = details_row(decision) if self.config.details else None
+                decision = compact(self.keeper.keep(decision))
+                self.stage.append(TASKS if isinstance(decision, TaskRecord) else REJECTED, [decision])
+                if details is not None:
+                    self.stage.append(DETAILS, [details])
+                self.funnel.add(decision)
+                self.written += 1
+            self.next_batch += 1
+            wrote = True
+        return wrote
+
+
+def prepare(
+    stage: Stage,
+    config: SynthConfig,
+    env: EnvRecord,
+    *,
+    model: Model | None = None,
+    on_progress: ProgressFn = _quiet,
+) -> Plan:
+    """Check the output directory's manifest, map coverage, plan the candidates and count what earlier
+    runs decided: the repository's `Plan`."""
     names = config.mutators if config.mutators is not None else [m.name for m in load_mutators()]
+    lm_strategies = [s for s in config.strategies if s != FUNC_PM]
+    lm = {**config.lm.identity(), "prompts": [load_prompt(s).version for s in lm_strategies]}
     stage.match(
         Manifest(
             snapshot_id=env.snapshot_id, env_id=env.id, repo=env.name, seed=config.seed, mutators=names,
             max_per_entity=config.max_per_entity, validation=config.validation, quality=config.quality,
-            spec=config.spec,
+            strategies=config.strategies, functions=config.functions, combine=config.combine, lm=lm if lm_strategies else None, spec=config.spec,
+            model=config.lm.model if lm_strategies else "",
         )
     )  # fmt: skip
-    on_progress(SynthProgress("coverage", "mapping which tests run which lines", target=config.max_tasks))
     cmap = coverage_map(env, backend=config.backend)
     entities, candidates, skipped = plan_candidates(env, config)
-    funnel = Funnel(entities=len(entities), candidates=len(candidates), skipped_mutations=dict(skipped))
+    per_strategy = {FUNC_PM: StrategyFunnel(applied=len(candidates))} if FUNC_PM in config.strategies else {}
+    if lm_strategies:
+        made = lm_candidates(
+            stage, Path(env.snapshot_path), entities, cmap, lm_strategies, config.lm, seed=config.seed,
+            only=config.functions, model=model, on_call=lambda call: on_progress(SynthProgress("model calls", f"{call.key}: {call.outcome}")),
+        )  # fmt: skip
+        per_strategy.update(made.funnels)
+        lists = [candidates if s == FUNC_PM else made.by_strategy.get(s, []) for s in config.strategies]
+        candidates = interleave(lists)
+        if config.max_candidates is not None:
+            candidates = candidates[: config.max_candidates]
+    funnel = Funnel(
+        entities=len(entities), candidates=len(candidates), skipped_mutations=dict(skipped),
+        per_strategy=per_strategy,
+    )  # fmt: skip
     decided: set[str] = set()
     keeper = Keeper(config, len(names))
-    for decision in read_decisions(out):
+    for decision in read_decisions(stage.out):
         decided.add(decision.candidate_id or "")
         funnel.add(decision)
         keeper.count(decision)
-    progress = SynthProgress("validating", funnel=funnel, resumed=funnel.tried, target=config.max_tasks)
-    on_progress(progress)
     pending = [c for c in candidates if c.id not in decided]
-    new = 0
-    if funnel.validated < config.max_tasks and pending:
-        new = _validate_all(env, cmap, entities, pending, config, stage, progress, on_progress, keeper)
-    funnel.seconds = round(time.monotonic() - start, 3)
-    stage.write(FUNNEL, funnel)
-    progress.phase = "done"
-    on_progress(progress)
-    return SynthResult(out, env, funnel, funnel.validated, new, time.monotonic() - start)
+    size = config.batch_size
+    batches = [pending[i : i + size] for i in range(0, len(pending), size)]
+    unit = ValidateBatch(
+        env, cmap, {e.id: e for e in entities}, config.validation, config.backend, config.sandbox_memory_mb,
+        model=model if config.validation.statements == "model" else None,
+    )  # fmt: skip
+    return Plan(stage, config, env, unit, batches, funnel, keeper, candidates=candidates, decided=decided)
 
 
-def _validate_all(
-    env: EnvRecord,
-    cmap: CoverageMap,
-    entities: list[Entity],
-    pending: list[Candidate],
-    config: SynthConfig,
-    stage: Stage,
-    progress: SynthProgress,
-    on_progress: ProgressFn,
-    keeper: Keeper,
-) -> int:
-    """Validate `pending` in batches on a pool of sandboxes; commit decisions in candidate order."""
-    workers = config.workers or os.cpu_count() or 1
-    batches = [pending[i : i + config.batch_size] for i in range(0, len(pending), config.batch_size)]
-    workers = min(workers, len(batches))
-    pool: queue.Queue[Validator] = queue.Queue()
-    made: list[Validator] = []
-    by_id = {e.id: e for e in entities}
-    gold_cache = GoldCache()  # clean results, shared by all workers
+def combined_plan(plan: Plan) -> Plan | None:
+    """The plan of `config.combine` pairs of valid bugs of different strategies (made once every single
+    bug is decided), or None when there is nothing to combine or nothing left to do."""
+    config = plan.config
+    if not config.combine or plan.funnel.validated >= config.max_tasks:
+        return None
+    by_id = {c.id: c for c in plan.candidates}
+    valid = [
+        by_id[d.candidate_id]
+        for d in read_decisions(plan.stage.out)
+        if isinstance(d, TaskRecord) and d.candidate_id in by_id
+    ]
+    combos = mixed_pairs(valid, Path(plan.env.snapshot_path), n=config.combine, seed=config.seed)
+    plan.funnel.candidates += len(combos)
+    plan.funnel.per_strategy.setdefault("combined", StrategyFunnel()).applied = len(combos)
+    pending = [c for c in combos if c.id not in plan.decided]
+    if not pending:
+        return None
+    size = config.batch_size
+    batches = [pending[i : i + size] for i in range(0, len(pending), size)]
+    return replace(plan, batches=batches, next_batch=0, ready={})
 
-    def run(batch: list[Candidate]) -> list[Decision]:
-        try:
-            validator = pool.get_nowait()
-        except queue.Empty:
-            validator = Validator(
-                env, cmap, by_id, config.validation, backend=config.backend, gold_cache=gold_cache
-            )
-            made.append(validator)
-        try:
-            return validator.validate(batch)
-        finally:
-            pool.put(validator)
 
-    funnel = progress.funnel
-    ready: dict[int, list[Decision]] = {}
-    index = {id(b): i for i, b in enumerate(batches)}
-    next_batch, written = 0, 0
+def validate_plans(
+    plans: list[Plan], config: SynthConfig, progress: SynthProgress, on_progress: ProgressFn
+) -> None:
+    """Validate every plan's batches as one stream of units on `config.executor` (interleaved, so all
+    workers stay busy across repositories); each plan commits its own decisions in order, here."""
+    items = [
+        (p, b, batch) for p, plan in enumerate(plans) if not plan.done for b, batch in enumerate(plan.batches)
+    ]
+    if not items:
+        return
+    if config.executor.kind != "local" and any(plan.unit.model is not None for plan in plans):
+        raise ConfigError(
+            "model-written statements and bugs are written on the driver: run them with the local executor",
+            hint="drop --executor ray for --statements model (model-written bugs' calls are made before validation)",
+        )
+    workers = config.workers  # on Ray, 0 leaves the number at once to the cluster's resources
+    if config.executor.kind == "local":
+        workers = min(workers or os.cpu_count() or 1, len(items))
+    units = PlanUnits([plan.unit for plan in plans])
     try:
-        for outcome in LocalExecutor(workers).map(run, batches, desc="validating"):
+        outcomes = config.executor.make(workers).map(
+            units, items, desc="validating", resources=plans[0].unit.resources()
+        )
+        for outcome in outcomes:
             if outcome.error is not None:
                 raise TaskError(
                     f"validating a batch of candidates failed: {outcome.error.get('message')}",
                     hint=outcome.error.get("hint")
                     or "fix the cause and rerun: finished work is kept and resumed",
                 )
-            ready[index[id(outcome.item)]] = outcome.value or []
-            while next_batch in ready and funnel.validated < config.max_tasks:
-                for decision in ready.pop(next_batch):
-                    if funnel.validated >= config.max_tasks:
-                        break
-                    details = details_row(decision) if config.details else None
-                    decision = compact(keeper.keep(decision))
-                    stage.append(TASKS if isinstance(decision, TaskRecord) else REJECTED, [decision])
-                    if details is not None:
-                        stage.append(DETAILS, [details])
-                    funnel.add(decision)
-                    written += 1
+            progress.per_node[outcome.node] += 1
+            p, b, _ = outcome.item
+            if plans[p].take(b, outcome.value or []):
                 on_progress(progress)
-                next_batch += 1
-            if funnel.validated >= config.max_tasks or next_batch >= len(batches):
+            if all(plan.done for plan in plans):
                 break
     finally:
-        for validator in made:
-            validator.close()
-    return written
+        for plan in plans:
+            plan.unit.release()

@@ -33,6 +33,7 @@ _STR_COLUMNS = (
     "content_hash",
     "candidate_id",
     "validation",
+    "provenance",
 )
 TASKS_FILE = "tasks.jsonl"
 """Where a synth output directory keeps its tasks."""
@@ -149,6 +150,7 @@ def to_hf_row(task: TaskRecord) -> dict[str, Any]:
         content_hash=task.content_hash,
         candidate_id=task.candidate_id,
         validation=task.validation.model_dump_json() if task.validation else None,
+        provenance=task.provenance.model_dump_json() if task.provenance else None,
         mutators=task.mutators,
         entities=task.entities,
         hidden_tests=task.hidden_tests,
@@ -207,5 +209,8 @@ def import_swebench(path: str | Path, *, source: TaskSource | None = None) -> li
 
 
 def export_swebench(path: str | Path, tasks: Iterable[TaskRecord], *, extras: bool = False) -> int:
-    """Append tasks as SWE-bench rows to a JSONL file."""
+    """Append tasks as SWE-bench-shaped rows to a JSONL file, as the records hold them (`repo` is the
+    task's own repository name, `base_commit` its snapshot's commit): rows that `import_swebench` reads
+    back. For rows that swebench's own harness runs (owner/name repository, image, eval script), use
+    `export.swebench.export_swebench_bundle` (`codekiln tasks export DIR --format swebench`)."""
     return append_jsonl(path, [t.to_swebench_row(extras=extras) for t in tasks])

@@ -15,7 +15,7 @@ tree-sitter languages can be added as further modules).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Literal, Protocol
 
@@ -119,6 +119,14 @@ def iter_source_files(root: Path, language: str = "python") -> Iterator[PurePosi
             if rel.suffix in lang.suffixes and not lang.is_test_file(rel):
                 found.append(rel)
     return iter(sorted(found))
+
+
+def named(entities: list[Entity], names: Sequence[str] | None) -> list[Entity]:
+    """The entities named in `names` (by id `file::qualname` or by qualname); all of them when None."""
+    if names is None:
+        return entities
+    wanted = set(names)
+    return [e for e in entities if e.id in wanted or e.qualname in wanted]
 
 
 def find_entities(root: Path, language: str = "python", *, skipped: list[str] | None = None) -> list[Entity]:

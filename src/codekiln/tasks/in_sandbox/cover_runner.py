@@ -1,10 +1,11 @@
 """The coverage runner: a script that runs *inside* a sandbox, with the environment's Python, beside
 `warm_runner.py` (whose `Recorder` it uses). The host side is `codekiln.tasks.validation.coverage_map`.
 
-    python cover_runner.py DATA.json -- [pytest args of the full suite]
+    python cover_runner.py DATA.json [--lent DIR] -- [pytest args of the full suite]
 
 It runs the whole suite once, recording which lines of the repository each test executes (coverage.py
-dynamic contexts when coverage is installed, `sys.settrace` otherwise), each test's status and
+dynamic contexts when coverage is installed, or lent in DIR (appended to sys.path only when the
+environment has none), `sys.settrace` otherwise), each test's status and
 duration, and writes them as JSON (the coverage data itself beside it, in DATA.json.sqlite).
 """
 
@@ -75,11 +76,23 @@ def _protocol_wrapper(coverer: Coverer) -> Any:
     return Wrapper()
 
 
-def cover(data_path: str, args: list[str]) -> int:
+def _import_coverage(lent: str | None) -> Any:
+    """The environment's coverage.py, else the lent copy (last on sys.path: it shadows nothing)."""
+    try:
+        import coverage
+    except ImportError:
+        if not lent:
+            raise
+        sys.path.append(lent)
+        import coverage
+    return coverage
+
+
+def cover(data_path: str, args: list[str], lent: str | None = None) -> int:
     import pytest
 
     try:
-        import coverage
+        coverage = _import_coverage(lent)
 
         cov: Any = coverage.Coverage(
             data_file=data_path + ".sqlite", include=[ROOT + os.sep + "*"], config_file=False
@@ -116,7 +129,10 @@ def cover(data_path: str, args: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     sys.path[0] = ROOT  # what `python -m pytest` puts first (the working directory), not this folder
-    return cover(argv[0], argv[argv.index("--") + 1 :])
+    split = argv.index("--")
+    own = argv[1:split]
+    lent = own[own.index("--lent") + 1] if "--lent" in own else None
+    return cover(argv[0], argv[split + 1 :], lent)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@ a candidate bug runs only the tests that can notice it.
 
 The full suite runs once in a sandbox under coverage.py with one dynamic context per test (the
 pytest node id, switched around each test's setup, call and teardown, so the ids are exactly those the
-test runs report). When the environment lacks coverage.py, `sys.settrace` records the same map more
-slowly. Lines run while modules are imported belong to no test. The map is cached as
+test runs report). When the environment lacks coverage.py, codekiln's own copy is lent to the run
+(beside the runner scripts, last on its sys.path, never installed in the environment) when the
+environment's Python reads the same compiled extensions (same CPython X.Y): its C tracer costs a
+fraction of pure-Python tracing, which made a seconds-long suite take minutes. Otherwise
+`sys.settrace` records the same map, more slowly. Lines run while modules are imported belong to no test. The map is cached as
 `coverage-map.json` in the environment's directory (rebuilt with `redo=True`); it also keeps each
 test's status and duration in that run, and the lines that ran outside tests (at import time).
 """
@@ -29,10 +32,34 @@ from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record, atomic_write_json, load_json
 from codekiln.envs import EnvRecord, env_sandbox
+from codekiln.grading.guard import same_bytecode
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.validation.testexec import BASE_OPTIONS, COVER_RUNNER, install_runners
+from codekiln.tasks.validation.testexec import BASE_OPTIONS, COVER_RUNNER, RUNNER_DIR, install_runners
 
 DATA = "/tmp/codekiln/coverage.json"
+LENT = f"{RUNNER_DIR}/lent"
+"""Where codekiln's coverage.py is copied for a run in an environment without one (see `lend_coverage`)."""
+
+
+def lend_coverage(sandbox: Sandbox, venv: Path) -> bool:
+    """Copy codekiln's coverage.py package under LENT in `sandbox` when the environment's Python can
+    load its C tracer (the same CPython X.Y); the coverage runner appends LENT to sys.path only when
+    the environment has no coverage.py of its own. False: nothing lent (settrace, or theirs, is used)."""
+    try:
+        import coverage
+    except ImportError:
+        return False
+    if not same_bytecode(venv):
+        return False
+    package = Path(coverage.__file__).parent
+    for path in sorted(package.rglob("*")):
+        if (
+            path.is_file()
+            and "__pycache__" not in path.parts
+            and path.suffix in (".py", ".so", ".pyi", ".typed")
+        ):
+            sandbox.write_file(f"{LENT}/coverage/{path.relative_to(package)}", path.read_bytes())
+    return True
 
 
 class CoverageMap(Record):
@@ -129,7 +156,16 @@ def _cache_path(env: EnvRecord) -> Path:
 def build_coverage_map(env: EnvRecord, sandbox: Sandbox) -> CoverageMap:
     """Run the full suite once in `sandbox` (a sandbox of `env`) and record the map."""
     install_runners(sandbox)
-    argv = ["python", COVER_RUNNER, DATA, "--", *BASE_OPTIONS, *env.test.args]
+    lent = lend_coverage(sandbox, Path(env.venv))
+    argv = [
+        "python",
+        COVER_RUNNER,
+        DATA,
+        *(["--lent", LENT] if lent else []),
+        "--",
+        *BASE_OPTIONS,
+        *env.test.args,
+    ]
     res = sandbox.exec(
         argv, timeout=max(600.0, 5 * env.test.timeout_s), env=env.test.env, cwd=sandbox.workdir
     )

@@ -48,13 +48,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from codekiln.core.diffs import parse_diff
-from codekiln.core.errors import TaskError
+from codekiln.core.errors import ConfigError, TaskError
+from codekiln.core.protocols import Limits, Model
 from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.grading import classify, grade_patch, restores_snapshot
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
-from codekiln.tasks.frontend.statements import TemplateStatementWriter
+from codekiln.tasks.frontend.statements import ModelStatementWriter, StatementWriter, TemplateStatementWriter
 from codekiln.tasks.records import (
     RejectedCandidate,
     RejectReason,
@@ -98,6 +99,11 @@ class ValidateConfig(BaseModel):
         default=False,
         description="SWE-bench style: the failing tests' files stay in the agent's workspace and the "
         "statement names the tests; by default they are hidden and the statement never names them",
+    )
+    statements: Literal["template", "model"] = Field(
+        default="template",
+        description="who writes problem statements: the template, or a model (leak-checked, the template "
+        "when every answer leaks); each task records which in `statement_source`",
     )
 
     def timeout(self, base_s: float) -> float:
@@ -143,19 +149,34 @@ class Validator:
         *,
         backend: str = DEFAULT_BACKEND,
         gold_cache: GoldCache | None = None,
+        statements: StatementWriter | None = None,
+        model: Model | None = None,
+        memory_mb: int | None = None,
     ) -> None:
-        """`gold_cache` (clean results) may be shared by the validators of one run."""
+        """`gold_cache` (clean results) may be shared by the validators of one run; `statements`
+        writes accepted tasks' problem statements (default: the template, reading the snapshot, or
+        `model` when `config.statements == "model"`). `memory_mb` limits each sandboxed process
+        (default: `Limits`'): a test that goes over it fails with MemoryError."""
         self.env, self.cmap = env, cmap
         self.entities = dict(entities) if isinstance(entities, Mapping) else {e.id: e for e in entities}
         self.config = config or ValidateConfig()
         self.backend = backend
         self.snapshot_dir = Path(env.snapshot_path)
         self.passing = {t for t, s in env.baseline.items() if s == "passed"}
-        self.sandbox = env_sandbox(env, backend)
+        limits = Limits(timeout_s=env.test.timeout_s)
+        if memory_mb is not None:
+            limits.memory_mb = memory_mb
+        self.sandbox = env_sandbox(env, backend, limits=limits)
         self.warm = WarmExecutor(self.sandbox, env.test, collect=test_files(sorted(self.passing)))
         self.fresh = FreshExecutor(self.sandbox, env.test)
         self.gold_cache = GoldCache() if gold_cache is None else gold_cache
-        self.statements = TemplateStatementWriter(self.snapshot_dir)
+        self.statements: StatementWriter = statements or TemplateStatementWriter(self.snapshot_dir)
+        if statements is None and self.config.statements == "model":
+            if model is None:
+                raise ConfigError(
+                    "model-written statements need a model", hint="pass model= (the CLI: --model SPEC)"
+                )
+            self.statements = ModelStatementWriter(model, fallback=self.statements)
         self.applier = BugApplier(self.snapshot_dir)
         self.dirty = False
 
@@ -312,6 +333,7 @@ class Validator:
             )
         try:
             task.problem_statement = self.statements.write(task, buggy.runs[0].messages)
+            task.statement_source = getattr(self.statements, "last_source", "") or self.statements.name
         except TaskError as err:
             reason = RejectReason(err.data.get("reason") or RejectReason.statement_leak)
             return self.reject(cand, reason, err.message, validation)

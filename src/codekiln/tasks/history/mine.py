@@ -1,0 +1,359 @@
+"""Tasks from a repository's real history, resumable at any moment: `codekiln mine` runs it.
+
+    result = mine(MineConfig(repo="https://github.com/org/proj", out=Path("out"), max_commits=300))
+    result.funnel.validated, result.funnel.rejected        # {"no_failing_test": 40, ...}
+
+Steps: the history (`walk`: first-parent changes touching code and tests, split into fix and test
+patches), exclusions (`--exclude`), then for each candidate, oldest first: a snapshot of the change's
+commit, its environment (`envs.shared.EnvGroups`: one install per dependency fingerprint), and the
+validation engine synthesis uses (`validate.Validator`, with its reruns and grader gate). A candidate's
+"bug" is the fix patch reversed on the commit's snapshot: the buggy state is the parent's code with the
+change's tests, so FAIL_TO_PASS are the tests that fail on the parent's code and pass with the fix, and
+PASS_TO_PASS the rest of the suite that passes on both. The failing tests' files are hidden from the
+agent and restored for grading, as for synthesized tasks. Every test of the suite that passes on the
+commit is selected (no coverage map is built per commit).
+
+Records are synthesis' own (`TaskRecord`, `RejectedCandidate`) with `source: history` and a
+`provenance` (commit, parent, author date, PR number, message, who wrote the statement, split). A
+rejection names why: `build_error` (the environment of that state does not build, or no test of its
+suite passes there), `patch_failed` (the fix does not apply in reverse), `no_failing_test`, `flaky`, `timeout`,
+`gold_failed`, `empty_resolved`, statement reasons. Changes that are not candidates are counted in the
+funnel (`no_test_change`, `no_code_change`, `merge_commit`, `root_commit`, `excluded`).
+
+The output directory is a `core.stage` directory like synth's: manifest.json (the options and the head
+commit walked, which a rerun keeps), tasks.jsonl, rejected.jsonl (one fsynced line per decision, by
+candidate id), funnel.json and, with `split_date`, splits.json. A rerun after `kill -9` skips what is
+decided and ends with the same records as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from codekiln.core.config import state_dir
+from codekiln.core.diffs import reverse_diff
+from codekiln.core.errors import CodekilnError, EnvBuildError, RepoError
+from codekiln.core.records import Record, iter_jsonl
+from codekiln.core.stage import Layout, Stage, StageManifest, open_stage
+from codekiln.envs import EnvRecord
+from codekiln.envs.shared import EnvGroups
+from codekiln.repos import SnapshotRecord, add_repo
+from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks.frontend.candidates import Candidate
+from codekiln.tasks.frontend.statements import TemplateStatementWriter
+from codekiln.tasks.history.exclude import Exclusions, load_exclusions, split_of
+from codekiln.tasks.history.statements import HistoryStatementWriter, history_text
+from codekiln.tasks.history.walk import (
+    Change,
+    WalkOptions,
+    export_tree,
+    git,
+    open_history,
+    resolve_head,
+    walk_history,
+)
+from codekiln.tasks.quality import compact
+from codekiln.tasks.records import (
+    Provenance,
+    RejectedCandidate,
+    RejectReason,
+    TaskRecord,
+    TaskSource,
+    make_instance_id,
+)
+from codekiln.tasks.validation.coverage_map import CoverageMap
+from codekiln.tasks.validation.validate import Decision, ValidateConfig, Validator
+
+TASKS, REJECTED, FUNNEL, SPLITS = "tasks.jsonl", "rejected.jsonl", "funnel.json", "splits.json"
+LAYOUT = Layout("tasks", logs=(TASKS, REJECTED), derived=(FUNNEL, SPLITS))
+HISTORY_MUTATOR = "history"
+# reasons decided before the "no failing test" rule passed (`verdict` judges infrastructure errors and
+# timeouts first; a timeout of the grader gate, after it, is rare and counted here too)
+_BEFORE_TESTS = {"build_error", "patch_failed", "syntax_error", "infra_error", "timeout"}
+
+
+class MineConfig(BaseModel):
+    """One mining run."""
+
+    repo: str = Field(description="a git checkout, a bare repository, a git bundle or a git URL")
+    out: Path = Field(description="output directory")
+    name: str = Field(default="", description="the repository's name (default: from its origin or path)")
+    ref: str = Field(default="", description="the branch to walk (default: the repository's HEAD)")
+    since: str = Field(default="", description="only changes after this date (git's --since)")
+    until: str = Field(default="", description="only changes before this date (git's --until)")
+    max_commits: int | None = Field(default=None, ge=1, description="walk at most this many commits")
+    max_tasks: int | None = Field(default=None, ge=1, description="stop once this many tasks are valid")
+    exclude: Path | None = Field(default=None, description="benchmark instances to leave out (see exclude)")
+    split_date: str = Field(
+        default="", description="YYYY-MM-DD: changes from this date on are the test split"
+    )
+    backend: str = Field(default=DEFAULT_BACKEND, description="sandbox backend")
+    validation: ValidateConfig = Field(default_factory=lambda: ValidateConfig(), description="validation")
+    statement_model: str = Field(
+        default="", description="the model spec that writes statements the history cannot (recorded only)"
+    )
+
+
+class Manifest(StageManifest):
+    """What an output directory holds tasks for; `head` is the commit walked, kept by reruns."""
+
+    informational = frozenset({"repo", "head", "name"})
+
+    repo: str
+    head: str
+    name: str = ""
+    ref: str
+    since: str
+    until: str
+    max_commits: int | None
+    exclude_digest: str
+    split_date: str
+    validation: ValidateConfig
+    statement_model: str = ""
+
+
+class Funnel(Record):
+    """commits -> candidates -> environment ok -> failing test found -> valid, with the reasons."""
+
+    commits: int = 0
+    skipped: dict[str, int] = Field(default_factory=dict)
+    candidates: int = 0
+    tried: int = 0
+    env_ok: int = 0
+    failing_test_found: int = 0
+    validated: int = 0
+    rejected: dict[str, int] = Field(default_factory=dict)
+    env_builds: int = 0
+    """Full environment builds this run did (the rest reused a venv of the same fingerprint)."""
+    env_reused: int = 0
+    environments: int = 0
+    """Distinct environments (one per state) of the valid tasks, over all runs."""
+    deps_cutoff: str = ""
+    seconds: float = 0.0
+
+    def add(self, decision: Decision) -> None:
+        self.tried += 1
+        reason = "" if isinstance(decision, TaskRecord) else str(decision.reason.value)
+        if isinstance(decision, TaskRecord):
+            self.validated += 1
+        else:
+            self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        if reason != "build_error":
+            self.env_ok += 1
+        if reason not in _BEFORE_TESTS and reason != "no_failing_test":
+            self.failing_test_found += 1
+
+
+class MineResult(BaseModel):
+    out: Path
+    funnel: Funnel
+    tasks: int
+    new_decisions: int
+
+
+ProgressFn = Callable[[str, Funnel], None]
+
+
+def _quiet(message: str, funnel: Funnel) -> None:
+    return None
+
+
+def candidate_of(change: Change) -> Candidate:
+    """The change as a candidate "bug" on its commit's snapshot: the fix reversed."""
+    return Candidate(
+        id=change.commit[:16], patch=reverse_diff(change.fix_patch), mutators=[HISTORY_MUTATOR],
+        entities=[], files=change.fix_files, seed=0,
+    )  # fmt: skip
+
+
+def repo_name(spec: str, gitdir: Path | None = None) -> str:
+    """A short name for the repository: that of its `origin` remote when it has one, else of the spec
+    (the last path part, without .git / .bundle). Snapshots take the project's own name when its
+    packaging files give one; this is the fallback, and what `--exclude` entries are matched against."""
+    origin = ""
+    if gitdir is not None:
+        try:
+            origin = git(gitdir, "config", "--get", "remote.origin.url").strip()
+        except RepoError:
+            origin = ""
+    last = re.split(r"[/:]", (origin or spec).rstrip("/"))[-1]
+    return re.sub(r"\.(git|bundle)$", "", last) or "repo"
+
+
+def snapshot_of(gitdir: Path, commit: str, name: str) -> SnapshotRecord:
+    """The codekiln snapshot of a commit's files (catalogued like any local directory)."""
+    with tempfile.TemporaryDirectory(prefix="codekiln-mine-", dir=state_dir("history")) as tmp:
+        return add_repo(str(export_tree(gitdir, commit, Path(tmp) / name)))
+
+
+def unusable_env(env: EnvRecord) -> str:
+    """Why a state's environment cannot validate anything (no test of its suite passes there: old code
+    on a newer Python, say), or "" when it can."""
+    if any(status == "passed" for status in env.baseline.values()):
+        return ""
+    errors = [
+        f"{path}: {text.strip().splitlines()[-1]}"
+        for path, text in env.collection_errors.items()
+        if text.strip()
+    ]
+    return f"no test passes on this state ({len(env.baseline)} ran)" + (f"; {errors[0]}" if errors else "")
+
+
+def as_history_task(task: TaskRecord, change: Change, statement_source: str, split: str) -> TaskRecord:
+    """A validated candidate as a mined task: source, id and provenance of its change."""
+    tag = f"pr{change.pr}" if change.pr is not None else "commit"
+    return task.model_copy(
+        update={
+            "instance_id": make_instance_id(task.repo, change.commit, [tag], task.candidate_id or ""),
+            "source": TaskSource.history, "created_at": change.author_date,
+            "statement_source": statement_source,
+            "provenance": Provenance(
+                commit=change.commit, parent=change.parent, author_date=change.author_date, pr=change.pr,
+                kind=change.kind, title=change.title, message=change.message[:4000],
+                statement_source=statement_source, split=split,
+            ),
+        }
+    )  # fmt: skip
+
+
+def read_decisions(out: Path) -> list[Decision]:
+    rows: list[Decision] = [TaskRecord.model_validate(r) for r in iter_jsonl(Path(out) / TASKS)]
+    return rows + [RejectedCandidate.model_validate(r) for r in iter_jsonl(Path(out) / REJECTED)]
+
+
+def mine(
+    config: MineConfig, *, redo: bool = False, on_progress: ProgressFn = _quiet, model: Any = None
+) -> MineResult:
+    """Run (or resume) mining into `config.out`; see the module docstring. `model` (any object with
+    `.chat(messages)`, made from `config.statement_model` by the caller) writes the statements that
+    the history's own text cannot."""
+    with open_stage(Path(config.out), LAYOUT, redo=redo) as stage:
+        return _mine(stage, config, on_progress, model)
+
+
+def _head(stage: Stage, gitdir: Path, config: MineConfig) -> str:
+    """The commit to walk from: the one a previous run of this directory walked, else the ref's."""
+    path = stage.path("manifest.json")
+    if path.is_file():
+        try:
+            return str(json.loads(path.read_text())["head"])
+        except (ValueError, KeyError):
+            pass
+    return resolve_head(gitdir, config.ref)
+
+
+def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn, model: Any) -> MineResult:
+    start = time.monotonic()
+    funnel = Funnel()
+    on_progress(f"reading the history of {config.repo}", funnel)
+    split_of("", config.split_date)  # a bad date stops here, before any work
+    gitdir = open_history(config.repo)
+    exclusions = load_exclusions(config.exclude) if config.exclude else Exclusions()
+    head = _head(stage, gitdir, config)
+    stage.match(
+        Manifest(
+            repo=config.repo, head=head, name=config.name, ref=config.ref, since=config.since, until=config.until,
+            max_commits=config.max_commits, exclude_digest=exclusions.digest, split_date=config.split_date,
+            validation=config.validation, statement_model=config.statement_model,
+        )
+    )  # fmt: skip
+    options = WalkOptions(config.ref, config.since, config.until, config.max_commits)
+    walk = walk_history(gitdir, options, head)
+    name = config.name or repo_name(
+        str(Path(config.repo).resolve()) if Path(config.repo).is_dir() else config.repo, gitdir
+    )
+    changes = []
+    for change in reversed(walk.changes):  # oldest first
+        if exclusions.matches(change, name):
+            walk.skipped["excluded"] = walk.skipped.get("excluded", 0) + 1
+        else:
+            changes.append(change)
+    funnel.commits, funnel.skipped, funnel.candidates = walk.commits, walk.skipped, len(changes)
+    decided = {d.candidate_id: d for d in read_decisions(stage.out)}
+    for decision in decided.values():
+        funnel.add(decision)
+    groups = EnvGroups(config.backend)
+    envs: set[str] = {
+        d.environment_id for d in decided.values() if isinstance(d, TaskRecord) and d.environment_id
+    }
+    new = 0
+    for change in changes:
+        if config.max_tasks is not None and funnel.validated >= config.max_tasks:
+            break
+        cand = candidate_of(change)
+        if cand.id in decided:
+            continue
+        on_progress(f"{change.commit[:12]} {change.title[:60]}", funnel)
+        decision = _decide(cand, change, name, gitdir, groups, config, model)
+        if isinstance(decision, TaskRecord) and decision.environment_id:
+            envs.add(decision.environment_id)
+        decision = compact(decision)
+        stage.append(TASKS if isinstance(decision, TaskRecord) else REJECTED, [decision])
+        funnel.add(decision)
+        new += 1
+        funnel.env_builds, funnel.env_reused = groups.builds, groups.reused
+    funnel.environments = len(envs)
+    funnel.deps_cutoff = groups.cutoff_note
+    funnel.seconds = round(time.monotonic() - start, 3)
+    stage.write(FUNNEL, funnel)
+    if config.split_date:
+        tasks = [d for d in read_decisions(stage.out) if isinstance(d, TaskRecord)]
+        splits: dict[str, list[str]] = {"train": [], "test": []}
+        for task in tasks:
+            splits[task.provenance.split if task.provenance and task.provenance.split else "train"].append(
+                task.instance_id
+            )
+        stage.write(SPLITS, splits)
+    on_progress("done", funnel)
+    return MineResult(out=stage.out, funnel=funnel, tasks=funnel.validated, new_decisions=new)
+
+
+def _decide(
+    cand: Candidate,
+    change: Change,
+    name: str,
+    gitdir: Path,
+    groups: EnvGroups,
+    config: MineConfig,
+    model: Any,
+) -> Decision:
+    """One candidate's decision: its state's environment, then the validation engine."""
+    try:
+        snap = snapshot_of(gitdir, change.commit, name)
+        env = groups.env_for(snap)
+    except (EnvBuildError, RepoError) as err:
+        return RejectedCandidate(
+            candidate_id=cand.id, repo=name, base_commit=change.commit, reason=RejectReason.build_error,
+            detail=f"the environment of {change.commit[:12]} ({change.author_date}): {err.message}"[:2000],
+            mutators=cand.mutators,
+        )  # fmt: skip
+    unusable = unusable_env(env)
+    if unusable:
+        return RejectedCandidate(
+            candidate_id=cand.id, repo=env.name, base_commit=env.snapshot_id, reason=RejectReason.build_error,
+            detail=f"the environment of {change.commit[:12]} ({change.author_date}): {unusable}"[:2000],
+            mutators=cand.mutators,
+        )  # fmt: skip
+    texts = {cand.id: history_text(change)}
+    writer = HistoryStatementWriter(TemplateStatementWriter(Path(env.snapshot_path)), texts, model=model)
+    cmap = CoverageMap(env_id=env.id)  # none: every clean-passing test is selected
+    try:
+        with Validator(env, cmap, [], config.validation, backend=config.backend, statements=writer) as v:
+            decision = v.validate([cand])[0]
+    except CodekilnError as err:
+        return RejectedCandidate(
+            candidate_id=cand.id, repo=env.name, base_commit=env.snapshot_id, reason=RejectReason.infra_error,
+            detail=f"validation failed: {err.message}"[:2000], mutators=cand.mutators,
+        )  # fmt: skip
+    if isinstance(decision, RejectedCandidate):
+        return decision
+    split = split_of(change.author_date, config.split_date)
+    return as_history_task(decision, change, writer.sources.get(cand.id, ""), split)

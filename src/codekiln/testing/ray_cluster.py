@@ -1,0 +1,210 @@
+"""A real Ray cluster on this machine, for tests and benches: a head and more nodes, each a
+`ray start` process tree of its own that can be killed alone (by pid), and all torn down by pid.
+
+    with LocalRayCluster(tmp_path / "ray") as cluster:     # the head: `ray start --head` on loopback
+        node = cluster.add_node()                           # a second node: `ray start --address`
+        ...RayExecutor(address=cluster.address)...
+        os.kill(cluster.raylet_pid(node), signal.SIGKILL)   # the node dies mid-run
+
+Each node is started in a session of its own (its processes share one process group: the raylet and
+the workers it spawns), on free loopback ports, with its own `--temp-dir`, so it never touches another
+Ray on the machine. Teardown kills those process groups; `ray stop --force` is never used because it
+kills every Ray process on the machine, including other users'. Settings this offline machine needs:
+`RAY_AUTH_MODE=disabled` (no token file in $HOME), no usage stats, and quick health checks so the head
+notices a dead node within seconds instead of half a minute.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import codekiln
+
+RAY_ENV = {
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_health_check_initial_delay_ms": "1000",
+    "RAY_health_check_period_ms": "1000",
+    "RAY_health_check_timeout_ms": "1000",
+    "RAY_health_check_failure_threshold": "3",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _ray_cli() -> str:
+    found = Path(sys.executable).with_name("ray")
+    return str(found) if found.exists() else shutil.which("ray") or "ray"
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return raw.decode(errors="replace").split("\0")
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The live processes of a process group."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == pgid and not _zombie(int(entry.name)):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _ppid(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def node_pids(pgid: int) -> list[int]:
+    """A node's live processes: its process group, and their descendants (Ray starts each worker in
+    a process group of its own)."""
+    found = set(group_pids(pgid))
+    live = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+    grew = True
+    while grew:
+        more = {pid for pid in live if pid not in found and _ppid(pid) in found and not _zombie(pid)}
+        found |= more
+        grew = bool(more)
+    return sorted(found)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+@dataclass
+class RayNode:
+    name: str
+    pgid: int
+    node_manager_port: int
+
+
+@dataclass
+class LocalRayCluster:
+    """A head node (and `add_node()` more) on 127.0.0.1; `cpus` and `memory_mb` per node."""
+
+    root: Path
+    cpus: int = 1
+    memory_mb: int = 5000
+    nodes: list[RayNode] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """The nodes' environment: this one, the Ray settings, and this process's codekiln first on the
+        path (workers must import the code the driver pickles units of)."""
+        source = str(Path(codekiln.__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH", "")) if p)
+        return {**os.environ, **RAY_ENV, "PYTHONPATH": path}
+
+    def _start(self, name: str, args: list[str]) -> RayNode:
+        manager_port = free_port()
+        argv = [
+            _ray_cli(), "start", *args, "--node-ip-address", "127.0.0.1", "--num-cpus", str(self.cpus),
+            "--memory", str(self.memory_mb * 2**20), "--disable-usage-stats",
+            "--node-manager-port", str(manager_port), "--object-manager-port", str(free_port()),
+            "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
+            "--metrics-export-port", str(free_port()), "--runtime-env-agent-port", str(free_port()),
+        ]  # fmt: skip
+        log = (self.root / f"{name}.log").open("wb")
+        proc = subprocess.Popen(
+            argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        node = RayNode(name, proc.pid, manager_port)
+        self.nodes.append(node)
+        if proc.wait(timeout=120) != 0:
+            raise RuntimeError(
+                f"ray start for {name} failed: {(self.root / f'{name}.log').read_text()[-2000:]}"
+            )
+        return node
+
+    def start(self) -> LocalRayCluster:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self._start(
+            "head",
+            ["--head", "--port", str(self.port), "--temp-dir", str(self.root / "tmp"),
+             "--include-dashboard=false", "--dashboard-port", str(free_port())],
+        )  # fmt: skip
+        return self
+
+    def add_node(self) -> RayNode:
+        return self._start(
+            f"node{len(self.nodes)}", ["--address", self.address, "--temp-dir", str(self.root / "tmp")]
+        )
+
+    def raylet_pid(self, node: RayNode) -> int:
+        for pid in node_pids(node.pgid):
+            argv = _cmdline(pid)
+            if argv and argv[0].endswith("/raylet"):
+                return pid
+        raise LookupError(f"no raylet process is left for {node.name}")
+
+    def worker_pids(self, task_name: str, node: RayNode | None = None) -> list[int]:
+        """Worker processes (of `node`, or of any node) now running a task named `task_name` (a busy
+        worker's title is `ray::NAME`; an idle one's `ray::IDLE`)."""
+        return [
+            pid
+            for n in self.nodes
+            if node is None or n is node
+            for pid in node_pids(n.pgid)
+            if (argv := _cmdline(pid)) and argv[0].startswith(f"ray::{task_name}")
+        ]
+
+    def stop(self) -> None:
+        """Kill every process of every node (its group and their descendants, by pid), waiting until
+        they are gone."""
+        for node in reversed(self.nodes):
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                pids = node_pids(node.pgid)
+                for pid in pids:
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        continue
+                deadline = time.monotonic() + (1 if sig == signal.SIGTERM else 5)
+                while node_pids(node.pgid) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                if not node_pids(node.pgid):
+                    break
+        self.nodes.clear()
+
+    def __enter__(self) -> LocalRayCluster:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
