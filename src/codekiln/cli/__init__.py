@@ -78,6 +78,11 @@ GROUPS: list[tuple[str, str, str]] = [
         "codekiln.cli.audit",
         "Red-team the grader with the attack corpus; find hacking attempts in saved rollouts.",
     ),
+    (
+        "verify",
+        "codekiln.cli.verify",
+        "Pick the right program among K candidates by execution: pools, selectors, Best@K.",
+    ),
 ]
 
 # Single top-level commands: (command name, module, function).

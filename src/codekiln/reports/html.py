@@ -31,6 +31,7 @@ from codekiln.reports.charts import Bar, Stack, bars, funnel, histogram, stacked
 from codekiln.reports.collect import ReportData, collect
 from codekiln.reports.eval import DIMENSIONS, EvalResult
 from codekiln.reports.stats import RateSummary, breakdown, summarize
+from codekiln.reports.verify import verify_body
 from codekiln.rollouts.controls import CONTROLS
 
 MAX_ERRORS_LISTED = 50
@@ -327,6 +328,18 @@ def audit_section(data: ReportData) -> str:
     return _section("audit", "Reward-hacking audit", body, note)
 
 
+def verify_section(data: ReportData) -> str:
+    """Best@K of each selector (`codekiln verify`), when given."""
+    if not data.verify:
+        return ""
+    note = (
+        "Best@K: share of random K-subsets where the selector's pick is correct (95% bootstrap interval); "
+        "Pass@K: share holding a correct candidate; discrimination: share of (correct, wrong) pairs the "
+        "selector's inputs tell apart."
+    )
+    return _section("verify", "Verifier: picking among K candidates", verify_body(data.verify), note)
+
+
 def viewer_section() -> str:
     return _section(
         "trajectories", "Trajectories", [VIEWER], "Keys: j / k or arrow keys step through the conversation."
@@ -351,6 +364,7 @@ def render(data: ReportData, title: str = "codekiln report") -> str:
         for sid, name in [("synthesis", "Synthesis"), ("rates", "Resolved rates"), ("formats", "Format following"),
                           ("distributions", "Turns and tokens"), ("trajectories", "Trajectories")]
         + ([("audit", "Audit")] if data.attacks or data.attempts else [])
+        + ([("verify", "Verifier")] if data.verify else [])
     )  # fmt: skip
     parts = [
         "<!doctype html>",
@@ -367,6 +381,7 @@ def render(data: ReportData, title: str = "codekiln report") -> str:
         formats_section(data),
         distributions_section(data),
         audit_section(data),
+        verify_section(data),
         viewer_section(),
         "</main>",
         f'<script type="application/json" id="report-data">{script_json(payload)}</script>',

@@ -11,9 +11,12 @@ PermissionError, as `open()` would.
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import functools
+import os
 import posixpath
+import subprocess
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +45,29 @@ class Launch:
     pass_fds: tuple[int, ...] = ()
     kill: Callable[[int], None] | None = None
     done: Callable[[], None] | None = None
+
+
+@dataclass
+class Spawned:
+    """A long-lived command started by `HostSandbox.spawn`: its pipes, and `kill()` to end all of it."""
+
+    process: subprocess.Popen[bytes]
+    _kill: Callable[[int], None]
+    _done: Callable[[], None] | None = None
+
+    def kill(self) -> None:
+        """End the command and everything it started (idempotent)."""
+        if self.process.poll() is None:
+            self._kill(self.process.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        if self._done is not None:
+            self._done()
+            self._done = None
 
 
 def python_prefixes(venv: Path | None) -> list[Path]:
@@ -166,6 +192,31 @@ class HostSandbox:
         finally:
             if launch.done is not None:
                 launch.done()
+
+    def spawn(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> Spawned:
+        """Start `argv` at workdir with its stdin and stdout as pipes, for a worker that answers requests
+        line by line. The sandbox's isolation and per-process limits hold; the wall-clock timeout and
+        the output cap do not (the caller bounds each request and calls `Spawned.kill()`). stderr is
+        discarded."""
+        if self.ws.closed:
+            raise SandboxError("spawn on a closed sandbox", hint="open a new sandbox; close() is final")
+        full_env = {**self.base_env(), **self.spec.env, **(env or {})}
+        launch = self._launch([str(a) for a in argv], full_env, self.workdir, True)
+        try:
+            process = subprocess.Popen(
+                launch.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=launch.env,
+                cwd=launch.cwd,
+                start_new_session=True,
+                pass_fds=launch.pass_fds,
+            )
+        finally:
+            for fd in launch.pass_fds:
+                os.close(fd)
+        return Spawned(process, launch.kill or self._kill, launch.done)
 
     def _kill(self, pid: int) -> None:
         killpg(pid)
