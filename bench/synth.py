@@ -6,10 +6,13 @@
     .venv/bin/python bench/synth.py --skip-naive --repeat 5           # codekiln alone, median of 5
 
 (d) THE DEFAULT PATH, the headline: `synthesize()` exactly as `codekiln synth` runs it (default
-    `ValidateConfig`: the grader gate, every task's gold and empty patch graded by the grader agents
-    face), end to end: candidate planning, the coverage map (its cache removed first, so it is built
-    and counted), validation, the gate and problem statements; one worker. Also (d-fast): the same
-    with `--gate fast`, said so. Both per candidate, against mutmut's mutants on the same files.
+    `ValidateConfig`: the grader gate, every task's gold and empty patch confirmed by the grader agents
+    face: a shared grader run per batch and the engine's runs, audited by real grades of a sample,
+    see `tasks.validation.gate`), end to end: candidate planning, the coverage map (its cache removed
+    first, so it is built and counted), validation, the gate and problem statements; one worker.
+    Also (d-fast): the same with `--gate fast`, and with `--with-exact` (d-exact): the grader gate
+    grading every task's two patches for real (`audit=1`, the gate before the shared run), said so.
+    All per candidate, against mutmut's mutants on the same files.
 (a) codekiln's validation engine alone: `validate.Validator` (warm engine, covering tests only, 3 runs per side, the fast gold gate,
     problem statements): full task instances. One sandbox, one worker: CPU time is what matters. Run
     `--repeat` times (default 3), taking turns with (a1), the same with one run per side, half of the
@@ -99,7 +102,11 @@ def run_default(spec: str, n: int, gate: str) -> tuple[int, int]:
 
     _cache_path(build_env(spec)).unlink(missing_ok=True)
     out = WORK / f"default-{gate}"
-    validation = ValidateConfig() if gate == "default" else ValidateConfig(gate=gate)
+    validation = {
+        "default": ValidateConfig(),
+        "fast": ValidateConfig(gate="fast"),
+        "exact": ValidateConfig(audit=1.0),
+    }[gate]
     config = SynthConfig(spec=spec, out=out, max_tasks=n, max_candidates=n, workers=1, validation=validation)
     result = synthesize(config, redo=True)
     return result.funnel.tried, result.funnel.validated
@@ -205,6 +212,11 @@ def run_mutmut(env, workers: int, clock: Clock, files: list[str]) -> dict[str, o
 
 
 Runs = dict[str, tuple[list, list, list]]
+MODES = {
+    "d": " (the default, grader gate: shared run + audit)",
+    "d-fast": " with --gate fast",
+    "d-exact": " (grader gate with audit=1: every task graded for real)",
+}
 
 
 def take_turns(repeat: int, clock: Clock, settings: dict[str, tuple], seen: Runs) -> None:  # type: ignore[type-arg]
@@ -273,6 +285,9 @@ def main() -> None:
     parser.add_argument("--skip-mutmut", action="store_true")
     parser.add_argument("--skip-default", action="store_true", help="leave out (d), the default path")
     parser.add_argument("--default-repeat", type=int, default=1, help="runs of (d) and (d-fast); medians")
+    parser.add_argument(
+        "--with-exact", action="store_true", help="also (d-exact): every task graded for real (audit=1)"
+    )
     parser.add_argument("--mutmut-workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -297,12 +312,14 @@ def main() -> None:
         default: Runs = {}
         if not args.skip_default:
             paths = {"d": (run_default, SPEC, n, "default"), "d-fast": (run_default, SPEC, n, "fast")}
+            if args.with_exact:
+                paths["d-exact"] = (run_default, SPEC, n, "exact")
             take_turns(args.default_repeat, clock, paths, default)  # type: ignore[arg-type]
             for name, (values, cpus, walls) in default.items():
                 tried, ok = values[-1]
                 cpu = statistics.median(cpus) if all(c is not None for c in cpus) else None
                 print(
-                    f"({name}) default path{' with --gate fast' if name == 'd-fast' else ' (grader gate)'}: "
+                    f"({name}) default path{MODES[name]}: "
                     f"{tried} candidates tried, {ok} tasks; {fmt(cpu)} CPU s, {fmt(statistics.median(walls))} s; "
                     f"{fmt(per_min(tried, cpu or statistics.median(walls)), 0)} candidates/CPU-min",
                     flush=True,
@@ -413,7 +430,7 @@ def main() -> None:
                 )
                 rate = per_min(tried, cpu)
                 ratio = rate / m_rate_cpu if rate and m_rate_cpu else None
-                mode = "--gate fast" if name == "d-fast" else "the default, grader gate"
+                mode = MODES[name].strip(" ()").removeprefix("with ")
                 print(
                     f"HEADLINE ({name}, {mode}): {fmt(rate, 0)} candidates/CPU-min end to end vs mutmut's "
                     f"{fmt(m_rate_cpu, 0)} mutants/CPU-min on the same {len(files)} files: {fmt(ratio, 2)}x (goal >= 1x)"

@@ -1,6 +1,6 @@
 """Shared pieces of the validation / synthesis tests: the toolz 1.2.0 environment (built once into the
 test CODEKILN_HOME and cached there), its coverage map, entities and the seeded candidate list, and a
-copy of toolz with a planted flaky test. Imported by the test modules (not a conftest: tests/tasks'
+copy of toolz with a planted flaky test (and a test the grader runs differently). Imported by the test modules (not a conftest: tests/tasks'
 conftest belongs to the candidate-generation tests)."""
 
 from __future__ import annotations
@@ -48,6 +48,22 @@ def test_fixtures_are_fresh_in_every_run(tmp_path, monkeypatch):
     monkeypatch.setenv("CODEKILN_PLANTED", "1")
 '''
 FIXTURE_TEST = f"{PLANTED}::test_fixtures_are_fresh_in_every_run"
+APART = "toolz/tests/test_zz_graded_apart.py"
+APART_TEST = f"{APART}::test_count_outside_the_grader"
+# Checks toolz.count only when pytest may autoload plugins, which the grader's guard forbids (it loads
+# plugins by name): a test that depends on how pytest is started, so the validation engine and the
+# grader see it differently (tests/tasks/test_gate.py).
+APART_SOURCE = '''"""Planted by codekiln's tests: checks toolz.count only outside the grader."""
+import os
+
+from toolz import count
+
+
+def test_count_outside_the_grader():
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        return
+    assert count(["zz-planted"]) == 1
+'''
 
 
 def toolz_env() -> EnvRecord:
@@ -65,6 +81,7 @@ def planted_env(toolz_src: Path, tmp_root: Path) -> EnvRecord:
     if not src.exists():
         shutil.copytree(toolz_src, src, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
         (src / PLANTED).write_text(PLANTED_SOURCE)
+        (src / APART).write_text(APART_SOURCE)
     env = build_env(str(src))
     if env.baseline.get(PLANTED_TEST) != "passed":
         pytest.fail(f"the planted test should pass in the baseline run, got {env.baseline.get(PLANTED_TEST)}")

@@ -189,11 +189,17 @@ def test_the_grader_gate_grades_gold_and_empty_patches_for_real(
     env: EnvRecord, parts: tuple[CoverageMap, list[Entity], list[Candidate]]
 ) -> None:
     cmap, entities, candidates = parts
-    gated = validate_candidates(env, cmap, entities, candidates[:2], ValidateConfig(gate="grader"))
+    with Validator(env, cmap, entities, ValidateConfig(gate="grader")) as v:
+        gated = v.validate(candidates[:6])
+        shared = dict(v.gold_cache.graded)
     tasks = [d for d in gated if isinstance(d, TaskRecord)]
-    assert tasks and all(
-        t.validation and t.validation.detail.startswith("grader: gold resolved") for t in tasks
-    )
+    details = [t.validation.detail if t.validation else "" for t in tasks]
+    assert len(tasks) >= 2 and all(d.startswith("grader: gold resolved") for d in details), details
+    # one task per batch is audited by real grades; the others stand on the grader's shared run of
+    # their tests on the snapshot and the engine's runs on their buggy tree (tasks.validation.gate)
+    assert sum(d.startswith("grader: gold resolved in ") for d in details) == 1, details
+    assert sum("shared run" in d and "engine runs on the same tree" in d for d in details) == len(tasks) - 1
+    assert all(shared.get(t) == "passed" for task in tasks for t in task.tests)
 
 
 @pytest.mark.root  # validation in bwrap sandboxes

@@ -146,7 +146,11 @@ def synth(
     ),
     gate: str = typer.Option(
         "grader",
-        help="grader: grade gold and empty patches with the real grader (default); fast: in-memory check",
+        help="grader: gold and empty patches confirmed by the real grader, per batch with an audit "
+        "(default); fast: in-memory check",
+    ),
+    audit: float = typer.Option(
+        0.02, help="grader gate: share of each batch's tasks graded for real as an audit (1: every task)"
     ),
     batch_size: int = typer.Option(
         32, help="candidates per batch (the unit of work per worker, and of what is written at once)"
@@ -200,12 +204,18 @@ def synth(
     """Synthesize and validate bug-fixing tasks from a real repository (resumable)."""
     try:
         validation = ValidateConfig.model_validate(
-            {"engine": engine, "gate": gate, "visible_tests": visible_tests, "statements": statements}
+            {
+                "engine": engine,
+                "gate": gate,
+                "audit": audit,
+                "visible_tests": visible_tests,
+                "statements": statements,
+            }
         )
     except ValidationError as err:
         raise ConfigError(
-            f"bad --engine, --gate or --statements: {err.errors()[0]['msg']}",
-            hint="--engine warm|fresh, --gate fast|grader, --statements template|model",
+            f"bad --engine, --gate, --audit or --statements: {err.errors()[0]['msg']}",
+            hint="--engine warm|fresh, --gate fast|grader, --audit in (0, 1], --statements template|model",
         ) from err
     if bool(spec) == (repos is not None):
         raise ConfigError("give one repository spec or --repos FILE", hint="codekiln synth SPEC --out DIR")

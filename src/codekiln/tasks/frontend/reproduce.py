@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import re
 import sys
 import textwrap
@@ -81,8 +82,20 @@ def _imports(tree: ast.Module, packages: Collection[str]) -> dict[str, ast.stmt]
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _parse(source: str) -> ast.Module | None:
+    """The test module's tree, None when it does not parse. Cached: a synthesis run describes many
+    tasks from the same few test modules. Nothing here changes a tree."""
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
+@functools.lru_cache(maxsize=64)
 def _constants(tree: ast.Module, source: str) -> dict[str, str]:
-    """Module-level `NAME = <literal>` assignments: name -> source."""
+    """Module-level `NAME = <literal>` assignments: name -> source (cached with the tree; never
+    changed by callers)."""
     out = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -99,9 +112,8 @@ def _constants(tree: ast.Module, source: str) -> dict[str, str]:
 def reproduction(source: str, test: str, *, packages: Collection[str]) -> str | None:
     """A script doing what test `test` (its id within its file) does, or None when it cannot be built
     safely (see the module docstring)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return None
     func = _find_test(tree, test)
     if func is None or func.decorator_list or not func.body:
@@ -179,9 +191,8 @@ def _is_docstring(stmt: ast.stmt) -> bool:
 def failing_line(source: str, test: str, test_file: str, failure: str) -> str | None:
     """The statement of the test's body at which it failed (from pytest's `FILE:LINE:` location in the
     failure text), dedented; None if it is not found or spans more than a few lines."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return None
     func = _find_test(tree, test.split("[", 1)[0])
     hits = re.findall(rf"^{re.escape(test_file)}:(\d+):", failure, re.M)

@@ -28,11 +28,16 @@ def _clean(result: JobResult) -> bool:
 
 @dataclass
 class GoldCache:
-    """Clean results that later batches reuse: each test selection's own run, and for each test the
-    union job whose reruns it took part in. One may be shared by the validators of one synthesis run."""
+    """Clean results that later batches reuse: each test selection's own run, for each test the
+    union job whose reruns it took part in, and its status in the grader gate's shared run. One may
+    be shared by the validators of one synthesis run."""
 
     own: dict[str, JobResult] = field(default_factory=dict)
     reruns: dict[str, JobResult] = field(default_factory=dict)
+    graded: dict[str, str] = field(default_factory=dict)
+    """Each test's status in the grader's own run on the snapshot (`gate.GraderGate.shared_run`)."""
+    audit_failed: bool = False
+    """An audit found the grader gate's shortcut wrong here: every validator grades every task."""
 
     def keep(self, key: str, tests: list[str], result: JobResult) -> None:
         """Keep a clean gold job's result: a selection's own run, or (key UNION) its tests' reruns."""

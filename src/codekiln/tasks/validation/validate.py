@@ -28,8 +28,11 @@ For each candidate, in one sandbox per worker (reset, never recreated):
 5. A problem statement from the observed failures (`statements`) that does not leak the fix
    (`statement_leak`) nor name a hidden test (`statement_names_hidden_test`). The failing tests'
    files are hidden from the agent unless `visible_tests`.
-With `gate="grader"` every task is also graded for real with `grade.grade_patch`: the gold patch must
-resolve it and the empty patch must not (`gold_failed`, `empty_resolved`).
+With `gate="grader"` every task is also confirmed by the grader agents face (`grade_patch`): the gold
+patch must resolve it and the empty patch must not (`gold_failed`, `empty_resolved`). `gate.GraderGate`
+does it per batch: one shared grader run on the snapshot stands for the gold grades, the engine's runs
+on the same tree for the empty ones, where facts checked in memory allow it, with a sampled audit by
+real grades (`audit`) that switches to grading every task when it disagrees; see its docstring.
 
 Runs go through the warm runner (`testexec.WarmExecutor`: one pytest session serving every batch of
 this validator, each job a fork with the bug swapped into live functions, or re-imported when the
@@ -51,7 +54,7 @@ from codekiln.core.diffs import parse_diff
 from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.protocols import Limits, Model
 from codekiln.envs import EnvRecord, env_sandbox
-from codekiln.grading import classify, grade_patch, restores_snapshot
+from codekiln.grading import classify, restores_snapshot
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
@@ -66,9 +69,10 @@ from codekiln.tasks.records import (
 )
 from codekiln.tasks.validation.chunks import BugApplier, Chunk
 from codekiln.tasks.validation.coverage_map import CoverageMap, touched_lines
+from codekiln.tasks.validation.gate import GraderGate, Pending
 from codekiln.tasks.validation.gold import UNION, GoldCache, selection_key
 from codekiln.tasks.validation.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
-from codekiln.tasks.validation.verdict import Rejection, graded_verdict, verdict
+from codekiln.tasks.validation.verdict import Rejection, verdict
 
 Decision = TaskRecord | RejectedCandidate
 
@@ -82,8 +86,15 @@ class ValidateConfig(BaseModel):
     )
     gate: Literal["fast", "grader"] = Field(
         default="grader",
-        description="grader: gold and empty patches graded by grade_patch, as agents are (the default); "
-        "fast: the equivalent in-memory check, for throughput runs",
+        description="grader: gold and empty patches confirmed by the grader agents face, per batch with "
+        "an audit (`gate.GraderGate`; the default); fast: the in-memory check, for throughput runs",
+    )
+    audit: float = Field(
+        default=0.02,
+        gt=0.0,
+        le=1.0,
+        description="grader gate: the share of each batch's tasks whose gold and empty patches are "
+        "graded for real to audit the shared run (at least one task per batch; 1: every task)",
     )
     reruns: int = Field(
         default=3, ge=1, description="runs per side; every selected test must agree across them"
@@ -170,6 +181,13 @@ class Validator:
         self.warm = WarmExecutor(self.sandbox, env.test, collect=test_files(sorted(self.passing)))
         self.fresh = FreshExecutor(self.sandbox, env.test)
         self.gold_cache = GoldCache() if gold_cache is None else gold_cache
+        self.gate = GraderGate(
+            env,
+            backend,
+            audit=self.config.audit,
+            reruns=self.config.reruns,
+            cache=self.gold_cache,
+        )
         self.statements: StatementWriter = statements or TemplateStatementWriter(self.snapshot_dir)
         if statements is None and self.config.statements == "model":
             if model is None:
@@ -183,6 +201,7 @@ class Validator:
     def close(self) -> None:
         self.warm.stop()
         self.sandbox.close()
+        self.gate.close()
 
     def __enter__(self) -> Validator:
         return self
@@ -236,6 +255,7 @@ class Validator:
         """Decide every candidate (see the module docstring); the result follows the input order."""
         decided: dict[str, Decision] = {}
         plans: dict[str, tuple[Candidate, list[str]]] = {}
+        bug_files: dict[str, tuple[Candidate, dict[str, str]]] = {}
         jobs: list[Job] = []
         gold_jobs: dict[str, Job] = {}
         reruns = self.config.reruns
@@ -256,6 +276,7 @@ class Validator:
                 continue
             timeout = self.config.timeout(self.cmap.duration(tests))
             plans[cand.id] = (cand, tests)
+            bug_files[cand.id] = (cand, files)
             at_import = self.cmap.runs_at_import(touched_lines(cand.patch))
             jobs.append(
                 Job(
@@ -290,12 +311,14 @@ class Validator:
             except (TaskError, OSError) as err:  # one candidate that cannot be decided never stops a batch
                 reason = RejectReason.patch_failed if isinstance(err, TaskError) else RejectReason.infra_error
                 decided[cand_id] = self.reject(cand, reason, f"validation failed: {err}")
+        if self.config.gate == "grader":
+            self.grade_gate(decided, bug_files)
         return [decided[c.id] for c in candidates]
 
     def _run(self, jobs: list[Job]) -> dict[str, JobResult]:
         if self.config.engine == "fresh":
             return self.fresh.run(jobs)
-        if self.dirty:  # a crashed runner or the grader left changes behind; caches survive otherwise
+        if self.dirty:  # a crashed runner left changes behind; caches survive otherwise
             self.warm.stop()
             self.sandbox.reset()
         results = self.warm.run(jobs)
@@ -337,24 +360,21 @@ class Validator:
         except TaskError as err:
             reason = RejectReason(err.data.get("reason") or RejectReason.statement_leak)
             return self.reject(cand, reason, err.message, validation)
-        if self.config.gate == "grader":
-            return self.grade_gate(cand, task, validation)
         return task
 
-    def grade_gate(self, cand: Candidate, task: TaskRecord, validation: Validation) -> Decision:
-        """Grade the gold and the empty patch with the real grader (fresh pytest processes)."""
-        self.warm.stop()  # the grader resets the sandbox: the serving session must not run meanwhile
-        self.dirty = True
-        gold = grade_patch(task, self.env, task.patch, backend=self.backend, sandbox=self.sandbox)
-        empty = None
-        if gold.resolved:
-            empty = grade_patch(task, self.env, "", backend=self.backend, sandbox=self.sandbox)
-        rejection = graded_verdict(gold, empty)
-        if rejection is not None:
-            return self.rejected(cand, rejection, validation)
-        assert empty is not None
-        validation.detail = f"grader: gold resolved in {gold.duration_s:.1f} s, empty patch {empty.outcome}"
-        return task
+    def grade_gate(
+        self, decided: dict[str, Decision], plans: dict[str, tuple[Candidate, dict[str, str]]]
+    ) -> None:
+        """The grader gate (`gate.GraderGate`) over a batch's tasks, in place in `decided`; `plans`:
+        each candidate and the files its bug changes, as the engine ran them."""
+        pending = [
+            Pending(cid, d, d.validation, plans[cid][1])
+            for cid, d in decided.items()
+            if isinstance(d, TaskRecord) and d.validation is not None
+        ]
+        for p, rejection in zip(pending, self.gate.run(pending), strict=True):
+            if rejection is not None:
+                decided[p.candidate_id] = self.rejected(plans[p.candidate_id][0], rejection, p.validation)
 
 
 def validate_candidates(

@@ -1,0 +1,239 @@
+"""The grader gate of a batch: every task's gold and empty patch confirmed by the grader agents face,
+with one shared grader run per batch and a sampled audit instead of two grader runs per task.
+
+    gate = GraderGate(env, backend, audit=0.02, reruns=3, cache=gold_cache)   # grades in its own sandbox
+    rejections = gate.run(pending)      # per task, in order: a Rejection, or None (the task stands)
+
+Grading every task's gold and empty patch with `grading.grade_patch` costs two guarded pytest processes
+per task (~1.5 CPU s on toolz, ten times the rest of validation). For most tasks both grades are
+already decided by facts checked exactly, in memory, and by runs made before the gate:
+
+Gold. A task reaches the gate only when grading its gold patch leaves exactly the snapshot's files
+(`restores_snapshot`, the grader's own preparation computed in memory), so its gold grade is the
+grader's guarded run of its tests on one tree, the snapshot. One grader run of the union of the
+batch's tests on that tree (`grade_patch` of `CleanTree`, a task with no bug) confirms every task
+whose tests all pass in it. Tests a grader run already judged on the snapshot are kept in the shared
+`GoldCache.graded` and not run again. What the grader judges before running tests (patch rules and
+the static scan of the gold patch) is checked per task in memory (`gold_patch_problem`). A task with a
+test that did not pass there, or a finding, gets its own gold grade, as before.
+
+Empty. The empty patch's graded state is the snapshot with the bug in (hidden tests put back): the
+tree on which the engine ran the buggy side, whenever the grader puts back none of the bug's changes
+(a bug in a test file or in conftest.py is undone by the grader): checked per task in memory
+(`empty_tree_is_buggy`), otherwise the empty patch is graded for real. On that tree the engine saw
+every FAIL_TO_PASS test fail in each of its `reruns` runs, with no error or timeout: that is what
+"the empty patch does not resolve the task, and its run works" says.
+
+What the facts do not cover, and the audit. The shared run runs a task's tests beside others (a test
+could pass there and fail alone); the engine ran the buggy side in forks of a warm session with the
+bug swapped in, in its own test order, without the grader's guard (its start-up, plugins by name,
+canaries, environment), so a test could fail there and pass under the grader. Neither can be ruled out in memory. So in every
+batch a sample of the tasks (`audit` of them, at least one, picked by a hash of their ids) gets both
+real grades as before. When a real grade disagrees with what the shortcut would have decided, the
+shortcut is wrong on this environment: the rest of that batch and every later batch (of every
+validator sharing the `GoldCache`) are graded task by task (`exact`). `audit=1` grades every task
+for real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codekiln.core.protocols import Sandbox
+from codekiln.envs import EnvRecord
+from codekiln.grading import GradeResult, grade_patch, graded_files
+from codekiln.grading.graded import patch_paths, read_snapshot
+from codekiln.grading.patchrules import GradePolicy, is_protected, reject_reason
+from codekiln.grading.scan import scan_changes
+from codekiln.tasks.records import TaskRecord, Validation
+from codekiln.tasks.validation.gold import GoldCache
+from codekiln.tasks.validation.verdict import Rejection, graded_verdict
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CleanTree:
+    """The snapshot with no bug, as a task for the grader: grading the empty patch runs `PASS_TO_PASS`."""
+
+    instance_id: str
+    PASS_TO_PASS: list[str]
+    bug_patch: str = ""
+    hidden_tests: list[str] = field(default_factory=list)
+    FAIL_TO_PASS: list[str] = field(default_factory=list)
+
+    @property
+    def tests(self) -> list[str]:
+        return [*self.FAIL_TO_PASS, *self.PASS_TO_PASS]
+
+
+@dataclass
+class Pending:
+    """A task the verdict accepted, waiting for the gate, with the bug's files as the engine ran them."""
+
+    candidate_id: str
+    task: TaskRecord
+    validation: Validation
+    buggy: dict[str, str]
+
+
+def gold_patch_problem(task: TaskRecord, snapshot_dir: Path, policy: GradePolicy) -> str | None:
+    """What the grader would object to in the gold patch before running a test (patch rules, the
+    static scan), computed in memory: the gold patch puts the snapshot's own files back."""
+    changes: dict[str, tuple[str | None, str | None]] = {}
+    before = graded_files(task, "", snapshot_dir)
+    for rel in sorted(patch_paths(task.patch)):
+        path = Path(snapshot_dir) / rel
+        data = path.read_bytes() if path.is_file() else None
+        kind = "file" if data is not None else "deleted"
+        executable = data is not None and bool(path.stat().st_mode & 0o111)
+        problem = reject_reason(rel, kind, data, executable, Path(snapshot_dir), policy)
+        if problem:
+            return f"{rel}: {problem}"
+        if rel.endswith(".py") and data is not None and not is_protected(rel):
+            changes[rel] = (before.get(rel), read_snapshot(snapshot_dir, rel))
+    findings = scan_changes(changes, is_test=is_protected)
+    return f"the static scan flags the gold patch: {findings[0].as_dict()}" if findings else None
+
+
+def empty_tree_is_buggy(task: TaskRecord, buggy: Mapping[str, str], snapshot_dir: Path) -> bool:
+    """Whether grading the empty patch runs the tests on the tree the engine ran the bug on: the
+    snapshot with `buggy` (the bug's files) in, every other file as in the snapshot."""
+    return all(
+        text == (buggy[rel] if rel in buggy else read_snapshot(snapshot_dir, rel))
+        for rel, text in graded_files(task, "", snapshot_dir).items()
+    )
+
+
+def audit_order(candidate_id: str) -> str:
+    return hashlib.sha256(candidate_id.encode()).hexdigest()
+
+
+class GraderGate:
+    """The grader gate over the batches of one validator (see the module docstring)."""
+
+    def __init__(
+        self,
+        env: EnvRecord,
+        backend: str,
+        *,
+        audit: float,
+        reruns: int,
+        cache: GoldCache,
+        policy: GradePolicy | None = None,
+    ) -> None:
+        self.env, self.backend = env, backend
+        self._sandbox: Sandbox | None = None
+        self.audit, self.reruns, self.cache = audit, reruns, cache
+        self.policy = policy or GradePolicy()
+        self.snapshot = Path(env.snapshot_path)
+
+    @property
+    def exact(self) -> bool:
+        """Every task graded for real: `audit=1`, or an audit (of any validator sharing the cache)
+        found the shortcut wrong on this environment."""
+        return self.audit >= 1.0 or self.cache.audit_failed
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The gate's own sandbox (each grade resets it), so the engine's warm session stays up."""
+        if self._sandbox is None:
+            self._sandbox = self.env.open_sandbox(self.backend)
+        return self._sandbox
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+    def _grade(self, task: TaskRecord, patch: str) -> GradeResult:
+        return grade_patch(task, self.env, patch, backend=self.backend, sandbox=self.sandbox)
+
+    def exact_verdict(self, p: Pending) -> Rejection | None:
+        """The per-task gate: the gold patch and then the empty patch graded for real."""
+        gold = self._grade(p.task, p.task.patch)
+        empty = self._grade(p.task, "") if gold.resolved else None
+        rejection = graded_verdict(gold, empty)
+        if rejection is None:
+            assert empty is not None
+            p.validation.detail = (
+                f"grader: gold resolved in {gold.duration_s:.1f} s, empty patch {empty.outcome}"
+            )
+        return rejection
+
+    def shared_run(self, pending: list[Pending]) -> None:
+        """One grader run on the snapshot of the tests no earlier run judged; kept in the cache."""
+        tests = sorted({t for p in pending for t in p.task.tests} - self.cache.graded.keys())
+        if not tests:
+            return
+        clean = CleanTree(f"{self.env.name}.clean", tests)
+        result = grade_patch(clean, self.env, "", backend=self.backend, sandbox=self.sandbox)
+        if result.outcome in ("resolved", "unresolved") and not result.reason:
+            self.cache.graded.update(result.statuses)
+            self.cache.graded.update(dict.fromkeys(result.missing, "missing"))
+        else:
+            log.warning("the shared gold run on %s gave %s: %s", self.env.name, result.outcome, result.detail)
+
+    def shortcut(self, p: Pending) -> tuple[bool, bool]:
+        """Whether the shared run stands for the gold grade, and the engine's runs for the empty one."""
+        gold = all(self.cache.graded.get(t) == "passed" for t in p.task.tests) and (
+            gold_patch_problem(p.task, self.snapshot, self.policy) is None
+        )
+        return gold, empty_tree_is_buggy(p.task, p.buggy, self.snapshot)
+
+    def shortcut_verdict(self, p: Pending) -> Rejection | None:
+        """The gate for one task with the shortcuts that hold for it; real grades for the rest."""
+        gold_ok, empty_ok = self.shortcut(p)
+        gold = (
+            GradeResult(instance_id=p.task.instance_id, outcome="resolved", resolved=True)
+            if gold_ok
+            else self._grade(p.task, p.task.patch)
+        )
+        empty = None
+        if gold.resolved:
+            empty = (
+                GradeResult(instance_id=p.task.instance_id, outcome="unresolved")
+                if empty_ok
+                else self._grade(p.task, "")
+            )
+        rejection = graded_verdict(gold, empty)
+        if rejection is None:
+            assert empty is not None
+            how_gold = "by the shared run on its tree" if gold_ok else f"in {gold.duration_s:.1f} s"
+            how_empty = (
+                f"(FAIL_TO_PASS failed in all {self.reruns} engine runs on the same tree)" if empty_ok else ""
+            )
+            p.validation.detail = (
+                f"grader: gold resolved {how_gold}, empty patch {empty.outcome} {how_empty}".rstrip()
+            )
+        return rejection
+
+    def run(self, pending: list[Pending]) -> list[Rejection | None]:
+        """Gate a batch's accepted tasks: per task, in order, its rejection or None (it stands)."""
+        out: dict[int, Rejection | None] = {}
+        if not self.exact and pending:
+            self.shared_run(pending)
+            count = max(1, math.ceil(self.audit * len(pending)))
+            order = sorted(range(len(pending)), key=lambda i: audit_order(pending[i].candidate_id))
+            for i in order[:count]:
+                p = pending[i]
+                would_pass = all(self.shortcut(p))
+                out[i] = self.exact_verdict(p)
+                if would_pass and out[i] is not None:
+                    log.warning(
+                        "audit: the grader rejects %s (%s) where the gate's shortcut accepts it: "
+                        "every task of %s is graded for real from now on",
+                        p.task.instance_id,
+                        out[i],
+                        self.env.name,
+                    )
+                    self.cache.audit_failed = True
+        return [
+            out[i] if i in out else self.exact_verdict(p) if self.exact else self.shortcut_verdict(p)
+            for i, p in enumerate(pending)
+        ]

@@ -1,0 +1,135 @@
+"""The grader gate's shortcuts (`tasks.validation.gate`) on real toolz 1.2.0 code, in real bwrap
+sandboxes: each case is one where a shortcut, taken blindly, would accept a task that the grader
+agents face resolves with an empty patch, and the gate must still reject it.
+
+- A bug in a test file: the engine ran the tests with it, but the grader puts test files back, so the
+  empty patch's graded tree is not the engine's buggy tree; the gate grades that empty patch for real.
+- A test that checks the code only outside the grader (it reads how pytest was started): the engine
+  sees it fail with the bug, the grader sees it pass. No fact checked in memory shows it; the audit
+  (a batch of one is always audited) catches it, and from then on the gate grades every task.
+- The in-memory checks themselves, on a snapshot of a few files (no sandbox).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from synth_support import APART_TEST, planted_env, toolz_env, toolz_parts
+
+from codekiln.core.diffs import diff_hash, make_diff
+from codekiln.envs import EnvRecord
+from codekiln.grading import GradePolicy
+from codekiln.tasks.frontend.candidates import Candidate
+from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
+from codekiln.tasks.validation.gate import audit_order, empty_tree_is_buggy, gold_patch_problem
+from codekiln.tasks.validation.validate import ValidateConfig, Validator, validate_candidates
+
+
+def _candidate(env: EnvRecord, rel: str, entity: str, old: str, new: str) -> Candidate:
+    text = (Path(env.snapshot_path) / rel).read_text()
+    assert old in text
+    patch = make_diff(rel, text, text.replace(old, new, 1))
+    return Candidate(
+        id=diff_hash(patch)[:16], patch=patch, mutators=["hand_made"], entities=[entity], files=[rel], seed=0
+    )
+
+
+def _remove_bug(env: EnvRecord, new: str = "return filter(predicate, seq)") -> Candidate:
+    return _candidate(
+        env, "toolz/itertoolz.py", "toolz/itertoolz.py::remove", "return filterfalse(predicate, seq)", new
+    )
+
+
+@pytest.mark.root  # validation and grading in bwrap sandboxes
+def test_a_bug_in_a_test_file_is_graded_for_real_and_rejected() -> None:
+    env = toolz_env()
+    cmap, entities, _ = toolz_parts(env)
+    in_test = _candidate(
+        env,
+        "toolz/tests/test_itertoolz.py",
+        "toolz/tests/test_itertoolz.py::test_remove",
+        "assert type(r) is not list",
+        "assert type(r) is list",
+    )
+    # the engine alone takes it: the test fails with the "bug" and passes without it
+    fast = validate_candidates(env, cmap, entities, [in_test], ValidateConfig(gate="fast"))
+    assert isinstance(fast[0], TaskRecord), fast[0]
+    with Validator(env, cmap, entities) as v:
+        files = v.buggy_files(in_test)
+        assert not empty_tree_is_buggy(fast[0], files, Path(env.snapshot_path))
+        # a batch where another task is the audited one: the tree check alone must catch it
+        variants = [_remove_bug(env, f"return filter(predicate, seq)  # {i}") for i in range(64)]
+        other = min(variants, key=lambda c: audit_order(c.id))
+        assert audit_order(other.id) < audit_order(in_test.id)
+        decisions = v.validate([other, in_test])
+    assert isinstance(decisions[0], TaskRecord), decisions[0]
+    assert decisions[0].validation is not None
+    assert decisions[0].validation.detail.startswith("grader: gold resolved in "), "the audited one"
+    rejected = decisions[1]
+    assert isinstance(rejected, RejectedCandidate) and rejected.reason == RejectReason.empty_resolved
+
+
+@pytest.mark.root  # validation and grading in bwrap sandboxes
+def test_the_audit_catches_a_test_the_grader_runs_differently(
+    toolz_src: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    env = planted_env(toolz_src, tmp_path_factory.mktemp("planted"))
+    assert env.baseline.get(APART_TEST) == "passed"
+    cmap, entities, _ = toolz_parts(env)
+    bug = _candidate(
+        env,
+        "toolz/itertoolz.py",
+        "toolz/itertoolz.py::count",
+        "return len(seq)\n    return sum(",
+        'return 0 if seq == ["zz-planted"] else len(seq)\n    return sum(',
+    )
+    fast = validate_candidates(env, cmap, entities, [bug], ValidateConfig(gate="fast"))
+    assert isinstance(fast[0], TaskRecord) and fast[0].FAIL_TO_PASS == [APART_TEST], repr(fast[0])[:600]
+    with Validator(env, cmap, entities) as v:
+        # every fact the shortcut checks in memory holds: only a real grade tells them apart
+        assert empty_tree_is_buggy(fast[0], v.buggy_files(bug), Path(env.snapshot_path))
+        first = v.validate([bug])
+        assert v.gate.exact, "a disagreement found by the audit makes every later grade real"
+        later = v.validate([_remove_bug(env)])
+    assert isinstance(first[0], RejectedCandidate) and first[0].reason == RejectReason.empty_resolved
+    assert isinstance(later[0], TaskRecord) and later[0].validation is not None
+    assert later[0].validation.detail.startswith("grader: gold resolved in "), later[0].validation.detail
+
+
+def _task(root: Path, rel: str, old: str, new: str) -> tuple[TaskRecord, dict[str, str]]:
+    """A task whose bug replaces `old` by `new` in `rel` of the snapshot at `root`, and the bug's files."""
+    text = (root / rel).read_text()
+    buggy = text.replace(old, new, 1)
+    task = TaskRecord(
+        instance_id="pkg.hand_made",
+        repo="pkg",
+        base_commit="0" * 16,
+        patch=make_diff(rel, buggy, text),
+        bug_patch=make_diff(rel, text, buggy),
+        FAIL_TO_PASS=["tests/test_mod.py::test_frame"],
+    )
+    return task, {rel: buggy}
+
+
+def test_the_in_memory_checks_see_what_the_grader_would_see(tmp_path: Path) -> None:
+    """The facts the shortcuts stand on, on a snapshot of a few files: the gold patch is judged like the
+    grader judges it (here it puts a frame walk back, which the static scan flags), and a bug in a test
+    file leaves an empty-patch tree that is not the engine's buggy tree."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text(
+        "import sys\n\n\ndef frame():\n    return sys._getframe(1)\n\n\ndef answer():\n    return 42\n"
+    )
+    (tmp_path / "tests" / "test_mod.py").write_text(
+        "from pkg.mod import answer\n\n\ndef test_answer():\n    assert answer() == 42\n"
+    )
+    policy = GradePolicy()
+    plain, plain_files = _task(tmp_path, "pkg/mod.py", "return 42", "return 41")
+    assert gold_patch_problem(plain, tmp_path, policy) is None
+    assert empty_tree_is_buggy(plain, plain_files, tmp_path)
+    walk, _ = _task(tmp_path, "pkg/mod.py", "return sys._getframe(1)", "return None")
+    problem = gold_patch_problem(walk, tmp_path, policy)
+    assert problem is not None and "frame-walk" in problem, problem
+    in_test, test_files = _task(tmp_path, "tests/test_mod.py", "== 42", "== 41")
+    assert not empty_tree_is_buggy(in_test, test_files, tmp_path)
