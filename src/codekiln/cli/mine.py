@@ -2,6 +2,7 @@
 
     codekiln mine https://github.com/pytoolz/toolz --max-commits 300 --out out/toolz-history
     codekiln mine ./checkout --since 2024-01-01 --exclude swebench_ids.txt --split-date 2025-01-01 --out out/m
+    codekiln mine ./checkout --statements model --model openai:NAME@http://HOST:8000/v1 --out out/m
 
 Interrupt it at any time (even `kill -9`) and rerun the same command: it resumes where it stopped.
 `--redo` starts the directory over. The funnel is printed at the end and kept in funnel.json.
@@ -64,8 +65,13 @@ def mine(
     ),
     split_date: str = typer.Option("", help="YYYY-MM-DD: changes from this date on form the test split"),
     backend: str = typer.Option(DEFAULT_BACKEND, help="sandbox backend"),
-    statement_model: str = typer.Option(
-        "", help="a model spec (codekiln model list) that writes statements the history's text cannot"
+    statements: str = typer.Option(
+        "template",
+        help="where the history's own text does not describe the problem: template, or model (the "
+        "--model writes the issue, leak-checked, the template as fallback)",
+    ),
+    model_spec: str = typer.Option(
+        "embedded", "--model", "-m", help="the model for --statements model (codekiln model list)"
     ),
     gate: str = typer.Option(
         "grader", help="grader: gold and empty patches graded for real; fast: in memory"
@@ -74,6 +80,9 @@ def mine(
     export: str = typer.Option("", help="also export the tasks: harbor, hf or swebench"),
 ) -> None:
     """Mine a repository's history into validated tasks (source: history; resumable)."""
+    if statements not in ("template", "model"):
+        raise ConfigError(f"unknown --statements {statements!r}", hint="--statements template|model")
+    statement_model = model_spec if statements == "model" else ""
     try:
         config = MineConfig(
             repo=repo, out=out, name=name, ref=ref, since=since, until=until, max_commits=max_commits,
