@@ -116,6 +116,54 @@ def test_a_second_run_is_refused_and_a_killed_holders_lock_taken_over(tmp_path: 
         pass
 
 
+def test_a_lock_left_with_a_killed_runs_child_is_waited_for_then_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the run forks a child (no exec: it keeps the inherited lock) and is killed; the child lives on
+    holder = child(f"""
+        import os, time
+        from pathlib import Path
+        from codekiln.core.stage import Layout, open_stage
+        with open_stage(Path({str(tmp_path)!r}), Layout("items", logs=("items.jsonl",))):
+            if os.fork() == 0:
+                time.sleep(1.5)
+                os._exit(0)
+            print("locked", flush=True)
+            time.sleep(120)
+    """)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=60)
+    with open_stage(tmp_path, LAYOUT):  # waited for the orphan (1.5 s) instead of refusing at once
+        assert (tmp_path / LOCK).read_text().strip() == str(os.getpid())
+    monkeypatch.setattr("codekiln.core.stage.ORPHAN_WAIT_S", 0.2)
+    holder = child(f"""
+        import os, time
+        from pathlib import Path
+        from codekiln.core.stage import Layout, open_stage
+        with open_stage(Path({str(tmp_path)!r}), Layout("items", logs=("items.jsonl",))):
+            orphan = os.fork()
+            if orphan == 0:
+                time.sleep(30)
+                os._exit(0)
+            print("locked", orphan, flush=True)
+            time.sleep(120)
+    """)
+    assert holder.stdout is not None
+    orphan = holder.stdout.readline().split()[1]
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=60)
+    try:
+        with pytest.raises(ConfigError) as refused, open_stage(tmp_path, LAYOUT):
+            pass
+        assert (
+            f"pid {holder.pid}, now gone: a process it started still holds the lock" in refused.value.message
+        )
+        assert "fuser" in str(refused.value.hint)
+    finally:
+        os.kill(int(orphan), signal.SIGKILL)
+
+
 def test_another_identity_is_refused_with_the_fields_that_differ(tmp_path: Path) -> None:
     with open_stage(tmp_path, LAYOUT) as stage:
         stage.match(RunManifest(seed=0, model="oracle", source="a/tasks.jsonl"))

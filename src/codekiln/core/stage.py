@@ -39,6 +39,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import time
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
@@ -212,18 +213,42 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     ]
 
 
-def _lock(out: Path, what: str) -> int:
-    """Take the directory's lock or raise a ConfigError naming its holder; returns the lock's fd."""
-    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+ORPHAN_WAIT_S = 10.0
+"""How long a run waits for a lock whose recorded holder is dead: a process the killed run had just
+forked (before its exec) holds an inherited copy of the lock until it exits."""
+
+
+def _alive(holder: str) -> bool:
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as err:
-        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        raise ConfigError(
-            f"another run (pid {holder}) is writing {what} to {out}",
-            hint="wait for it to finish, or use another --out",
-        ) from err
+        os.kill(int(holder), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _lock(out: Path, what: str) -> int:
+    """Take the directory's lock or raise a ConfigError naming its holder; returns the lock's fd. A lock
+    held after its recorded holder died (by a child of that run) is waited for, up to ORPHAN_WAIT_S."""
+    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + ORPHAN_WAIT_S
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as err:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "?"
+                if not _alive(holder) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                gone = "" if _alive(holder) else ", now gone: a process it started still holds the lock"
+                raise ConfigError(
+                    f"another run (pid {holder}{gone}) is writing {what} to {out}",
+                    hint="wait for it to finish, or use another --out"
+                    + (f" (find the holder with: fuser {out / LOCK})" if gone else ""),
+                ) from err
     except BaseException:
         os.close(fd)
         raise
