@@ -15,6 +15,7 @@ import warnings
 from typing import Any
 
 from codekiln.core.errors import FormatError
+from codekiln.core.pyast import parse as parse_ast  # graders and validators parse in threads
 from codekiln.formats.base import Tool, ToolCall, check_tool
 
 HINT = 'write calls as one Python list: [tool_name(arg="value", count=3), other_tool(flag=True)]'
@@ -79,7 +80,7 @@ def parse_calls(source: str, tools: list[Tool] | None) -> list[ToolCall]:
     try:
         with warnings.catch_warnings():  # e.g. "invalid escape sequence" in a string the model wrote
             warnings.simplefilter("ignore")
-            tree = ast.parse(source.strip(), mode="eval")
+            tree = parse_ast(source.strip(), mode="eval")
     except _ERRORS as err:
         raise FormatError(f"Your tool call list is not valid Python: {err}.", hint=HINT) from err
     if not isinstance(tree.body, ast.List):

@@ -45,11 +45,12 @@ from __future__ import annotations
 import ast
 import functools
 import re
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from codekiln.core.pyast import AST_LOCK
 
 RUNNER_MODULES = frozenset({"_pytest", "pluggy", "pytest", "py"})
 EXITS = frozenset({"os._exit", "posix._exit", "os.abort", "posix.abort"})
@@ -380,14 +381,9 @@ def _scan_cached(text: str) -> tuple[tuple[int, str, str], ...] | None:
     return None if found is None else tuple(found)
 
 
-# CPython 3.11's ast module keeps its recursion depth in shared state: two threads building trees at
-# once fail with "SystemError: AST constructor recursion depth mismatch". Graders run in threads.
-_AST_LOCK = threading.Lock()
-
-
 def scan_source(text: str) -> list[tuple[int, str, str]] | None:
     """(line, kind, detail) of every construct in one module's source; None when it does not parse."""
-    with _AST_LOCK:
+    with AST_LOCK:  # graders run in threads (see core.pyast)
         return _scan_source(text)
 
 

@@ -27,6 +27,7 @@ from typing import Literal
 from codekiln.core.diffs import diff_hash, make_diff, parse_diff
 from codekiln.core.errors import TaskError
 from codekiln.core.patches import apply_file_patch, merge_patches
+from codekiln.core.pyast import parse as parse_ast  # graders and validators parse in threads
 from codekiln.core.records import Record
 from codekiln.tasks.frontend.entities import Entity
 from codekiln.tasks.frontend.lang.python import DefNode, iter_entity_nodes, start_line
@@ -84,7 +85,7 @@ def derive_seed(seed: int, *parts: str) -> int:
 
 def _parse_region(text: str) -> ast.Module | None:
     try:
-        return ast.parse(textwrap.dedent(text))
+        return parse_ast(textwrap.dedent(text))
     except SyntaxError:
         return None
 
@@ -172,7 +173,7 @@ def _mutate_entity(
         new_tree = _parse_region(new_text[start : end + grown]) if inside else None
         if new_tree is None:
             try:
-                ast.parse(new_text)
+                parse_ast(new_text)
             except SyntaxError as err:
                 skipped.append(
                     SkippedMutation(
@@ -218,7 +219,7 @@ def combine(parts: Sequence[Candidate], snapshot_dir: Path) -> Candidate:
     for fp in parse_diff(patch):
         new = _apply_one(files[fp.path], patch, fp.path)
         try:
-            ast.parse(new)
+            parse_ast(new)
         except SyntaxError as err:
             raise TaskError(
                 f"combined change does not parse: {err.msg}", hint="combine other candidates"

@@ -24,6 +24,8 @@ import sys
 import textwrap
 from collections.abc import Collection
 
+from codekiln.core.pyast import parse as parse_ast  # graders and validators parse in threads
+
 MAX_BODY_LINES = 12
 MAX_HELPER_LINES = 6
 MAX_SCRIPT_LINES = 24
@@ -87,7 +89,7 @@ def _parse(source: str) -> ast.Module | None:
     """The test module's tree, None when it does not parse. Cached: a synthesis run describes many
     tasks from the same few test modules. Nothing here changes a tree."""
     try:
-        return ast.parse(source)
+        return parse_ast(source)
     except SyntaxError:
         return None
 

@@ -3,7 +3,7 @@ the buggy file costs the changed statements, not the whole module.
 
     spans = top_level_spans(original)                  # [(first line, last line, imports?), ...]
     chunk = changed_chunk(original, buggy, spans)      # (start, old end, new end, kept spans) or None
-    ast.parse(excerpt(buggy, chunk[0], chunk[2], chunk[3]))    # the changed statements, in place
+    parse_ast(excerpt(buggy, chunk[0], chunk[2], chunk[3]))    # the changed statements, in place
     files, chunks = BugApplier(snapshot_dir).apply(patch, "c1")  # both, for a bug patch
 
 `changed_chunk` is None when the change is not inside top-level statements (a blank line or comment
@@ -22,6 +22,7 @@ from pathlib import Path
 from codekiln.core.diffs import common_ends, parse_diff
 from codekiln.core.errors import TaskError
 from codekiln.core.patches import apply_diff
+from codekiln.core.pyast import parse as parse_ast  # graders and validators parse in threads
 
 Span = tuple[int, int, bool]
 Chunk = tuple[int, int, int, list[tuple[int, int]]]
@@ -40,7 +41,7 @@ def top_level_spans(source: str) -> list[Span]:
     """The 1-based, inclusive line spans of the module's top-level statements (decorators included),
     each with whether it imports."""
     spans = []
-    for node in ast.parse(source).body:
+    for node in parse_ast(source).body:
         decorators = getattr(node, "decorator_list", [])
         start = min([node.lineno, *(d.lineno for d in decorators)])
         spans.append((start, node.end_lineno or node.lineno, _imports(node)))
@@ -102,7 +103,7 @@ class BugApplier:
             if rel.endswith(".py"):
                 chunk = self._chunk(rel, originals.get(rel), text)
                 if chunk is None:
-                    ast.parse(text, filename=rel)
+                    parse_ast(text, filename=rel)
                 else:
                     chunks[rel] = chunk
             out[rel] = text
@@ -121,7 +122,7 @@ class BugApplier:
         chunk = changed_chunk(original, text, self.spans[rel])
         if chunk is not None:
             try:
-                ast.parse(excerpt(text, chunk[0], chunk[2], chunk[3]), filename=rel)
+                parse_ast(excerpt(text, chunk[0], chunk[2], chunk[3]), filename=rel)
             except SyntaxError:
                 return None
         return chunk

@@ -24,6 +24,7 @@ from typing import Any
 
 from codekiln.core.errors import CodekilnError
 from codekiln.core.protocols import Model
+from codekiln.core.pyast import AST_LOCK
 from codekiln.core.records import Record
 from codekiln.tasks.frontend.candidates import derive_seed
 from codekiln.tasks.frontend.entities import Entity, named
@@ -117,15 +118,18 @@ def call_model(
 ) -> LmCall:
     """Ask `model` for one bug and judge the output (raises what the backend raises)."""
     start = time.perf_counter()
+    with AST_LOCK:  # model calls run in threads; the prompt reads the file's tree (see core.pyast)
+        messages = prompt.messages(request.entity, file_text)
     response: Any = model.chat(
-        prompt.messages(request.entity, file_text),
+        messages,
         max_tokens=max_tokens,
         temperature=temperature,
         seed=request.seed % 2**31,
     )
     raw = str(getattr(response, "text", response) or "")
     usage = getattr(response, "usage", None)
-    verdict = judge(request.strategy, request.entity, file_text, raw, seed=request.seed)
+    with AST_LOCK:
+        verdict = judge(request.strategy, request.entity, file_text, raw, seed=request.seed)
     return LmCall(
         key=request.key,
         strategy=request.strategy,

@@ -1,0 +1,28 @@
+"""One lock for Python's `ast` in threads.
+
+    with AST_LOCK:
+        tree = ast.parse(text)
+
+CPython 3.11's ast module keeps its recursion depth in state shared by every thread: two threads
+building or converting trees at once (`ast.parse`, `compile` of a tree, `ast.unparse` of a parsed one)
+fail with "SystemError: AST constructor recursion depth mismatch". Code that parses off the main
+thread (the grader's static scan in parallel grades, model-written bugs judged as their model calls
+return) holds this one lock, so no two such parses overlap anywhere in the process.
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+from typing import Any
+
+AST_LOCK = threading.RLock()
+
+
+def parse(source: str | bytes, filename: str = "<unknown>", mode: str = "exec") -> Any:
+    """`ast.parse` under AST_LOCK (for code that may run in a thread)."""
+    with AST_LOCK:
+        return ast.parse(source, filename=filename, mode=mode)
+
+
+__all__ = ["AST_LOCK", "parse"]
