@@ -41,6 +41,7 @@ from packaging.markers import (
 )
 from packaging.requirements import InvalidRequirement, Requirement
 
+from codekiln.core.pyast import parse as parse_ast
 from codekiln.envs.setuppy import setup_py_requires
 
 TEST_NAMES = ("test", "tests", "testing", "test-deps", "unit")
@@ -305,7 +306,7 @@ def imported_modules(files: list[Path]) -> set[str]:
     names: set[str] = set()
     for path in files:
         try:
-            tree = ast.parse(path.read_bytes())
+            tree = parse_ast(path.read_bytes())
         except (SyntaxError, ValueError, OSError):
             continue
         for node in ast.walk(tree):

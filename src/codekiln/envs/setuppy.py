@@ -10,6 +10,8 @@ import ast
 from pathlib import Path
 from typing import Any
 
+from codekiln.core.pyast import parse as parse_ast
+
 
 def _literal(node: ast.expr, names: dict[str, ast.expr], depth: int = 0) -> Any:
     """The value of a literal expression, module-level names and `+` of lists followed; raises ValueError."""
@@ -35,7 +37,7 @@ def setup_py_requires(root: Path) -> dict[str, list[str]]:
     they are literals (or module-level names bound to literals); {} when setup.py computes them."""
     path = root / "setup.py"
     try:
-        tree = ast.parse(path.read_bytes()) if path.is_file() else None
+        tree = parse_ast(path.read_bytes()) if path.is_file() else None
     except (SyntaxError, ValueError):
         return {}
     if tree is None:

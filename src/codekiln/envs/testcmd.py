@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from codekiln.core.pyast import parse as parse_ast
 from codekiln.envs.deps import BAD_FACTORS, read_ini, read_pyproject
 from codekiln.envs.pytestargs import PytestArgs, parse_pytest_args
 
@@ -129,7 +130,7 @@ def _lines_nox(root: Path) -> list[str]:
     """`session.run("pytest", ...)` calls in noxfile.py, their literal string arguments."""
     path = root / "noxfile.py"
     try:
-        tree = ast.parse(path.read_bytes()) if path.is_file() else None
+        tree = parse_ast(path.read_bytes()) if path.is_file() else None
     except (SyntaxError, ValueError):
         return []
     out = []

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from codekiln.core.pyast import parse as parse_ast
 from codekiln.core.records import Record
 from codekiln.tasks.frontend.mutators import SourceFile, apply_edits, load_mutators
 from codekiln.verify.domains import sample, valid
@@ -98,7 +99,7 @@ def _first_order(text: str, entry: str, rng: random.Random) -> list[tuple[str, s
 def mutants(problem: Problem, limit: int, rng: random.Random) -> list[tuple[str, str]]:
     """Up to `limit` distinct (mutators, program) mutants of the reference's entry-point body: first-order
     ones, then (when those run out) second-order ones made by mutating a first-order mutant again."""
-    seen = {ast.dump(ast.parse(problem.reference))}
+    seen = {ast.dump(parse_ast(problem.reference))}
     out: list[tuple[str, str]] = []
     parents = [("", problem.reference)]
     for _order in range(2):
@@ -106,7 +107,7 @@ def mutants(problem: Problem, limit: int, rng: random.Random) -> list[tuple[str,
         for prefix, parent in parents:
             for name, text in _first_order(parent, problem.entry_point, rng):
                 try:
-                    key = ast.dump(ast.parse(text))
+                    key = ast.dump(parse_ast(text))
                 except SyntaxError:
                     continue
                 if key not in seen:

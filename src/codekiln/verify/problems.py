@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from codekiln.core.errors import ConfigError
+from codekiln.core.pyast import parse as parse_ast
 from codekiln.core.records import Record
 from codekiln.verify.domains import Domain, infer_domains, validator_source
 from codekiln.verify.exec_worker import normalise
@@ -99,7 +100,7 @@ def _inline_example(text: str, entry: str) -> tuple[tuple[Any, ...], Any] | None
         if not sep:
             continue
         try:
-            expr = ast.parse(left.strip(), mode="eval").body
+            expr = parse_ast(left.strip(), mode="eval").body
             expected = ast.literal_eval(right.strip().rstrip(".,;").strip())
         except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
             continue
@@ -120,7 +121,7 @@ def public_examples(prompt: str, entry: str) -> list[tuple[tuple[Any, ...], Any]
         example = None
         if text.startswith(">>>") and i + 1 < len(lines):
             try:
-                expr = ast.parse(text[3:].strip(), mode="eval").body
+                expr = parse_ast(text[3:].strip(), mode="eval").body
                 expected = ast.literal_eval(lines[i + 1].strip())
             except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
                 expr = None
@@ -137,7 +138,7 @@ def public_examples(prompt: str, entry: str) -> list[tuple[tuple[Any, ...], Any]
 def test_inputs(test: str) -> list[tuple[Any, ...]]:
     """The literal argument tuples of every `candidate(...)` call in a test's source, deduplicated."""
     try:
-        tree = ast.parse(test)
+        tree = parse_ast(test)
     except SyntaxError:
         return []
     seen: dict[str, tuple[Any, ...]] = {}

@@ -10,6 +10,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
+from codekiln.core.pyast import parse as parse_ast
 from codekiln.tasks.frontend.entities import Entity, EntityKind
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -96,7 +97,7 @@ class PythonSupport:
         )
 
     def extract(self, path: str, text: str) -> list[Entity]:
-        tree = ast.parse(text, filename=path)
+        tree = parse_ast(text, filename=path)
         lines = text.split("\n")
         entities = []
         seen: dict[str, int] = {}

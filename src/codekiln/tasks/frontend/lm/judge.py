@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from codekiln.core.diffs import diff_hash, make_diff
+from codekiln.core.pyast import parse as parse_ast
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
 
@@ -124,7 +125,7 @@ def normalize(node: FuncNode) -> str:
     params = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
     stored = [n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
     local = {name: f"_v{i}" for i, name in enumerate(dict.fromkeys(stored)) if name not in params}
-    copy = ast.parse(ast.unparse(node)).body[0]
+    copy = parse_ast(ast.unparse(node)).body[0]
     for n in ast.walk(copy):
         if isinstance(n, ast.Name) and n.id in local:
             n.id = local[n.id]
@@ -138,17 +139,17 @@ def judge(strategy: str, entity: Entity, file_text: str, raw: str, *, seed: int 
     if code is None or not code.strip():
         return _no(out, "no_code", "the output holds no code block")
     try:
-        tree = ast.parse(textwrap.dedent(code))
+        tree = parse_ast(textwrap.dedent(code))
     except SyntaxError as err:
         return _no(out, "unparsable", f"{err.msg} at line {err.lineno} of the code block")
     new, others = _find(tree, entity.name)
     if new is None:
         return _no(out, "no_function", f"no function named {entity.name} in the code block")
-    orig = ast.parse(textwrap.dedent(entity.code)).body[0]
+    orig = parse_ast(textwrap.dedent(entity.code)).body[0]
     assert isinstance(orig, FuncNode)
     if _signature(new) != _signature(orig):
         return _no(out, "signature_changed", f"the signature is now {_first_line(code, new)}")
-    file_defs = _file_defs(ast.parse(file_text))
+    file_defs = _file_defs(parse_ast(file_text))
     changed = [o for o in others if ast.dump(o) not in file_defs.get(getattr(o, "name", ""), set())]
     if changed:
         names = ", ".join(sorted({getattr(o, "name", "?") for o in changed}))
@@ -162,7 +163,7 @@ def judge(strategy: str, entity: Entity, file_text: str, raw: str, *, seed: int 
         return _no(out, "identical", "the same code as the original, up to formatting")
     new_text = splice(entity, file_text, textwrap.dedent(code), new, orig)
     try:
-        ast.parse(new_text)
+        parse_ast(new_text)
     except SyntaxError as err:
         return _no(out, "syntax_error", f"{err.msg} at line {err.lineno} with the function spliced in")
     patch = make_diff(entity.file, file_text, new_text)

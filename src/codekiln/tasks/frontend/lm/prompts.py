@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from codekiln.core.errors import ConfigError
+from codekiln.core.pyast import parse as parse_ast
 from codekiln.tasks.frontend.entities import Entity
 
 STRATEGIES = ("lm_modify", "lm_rewrite")
@@ -87,7 +88,7 @@ def load_prompt(strategy: str, version: str | None = None) -> Prompt:
 def without_body(entity: Entity) -> str:
     """The entity's source with its body replaced by its docstring (if any) and `...`."""
     code = textwrap.dedent(entity.code)
-    node = ast.parse(code).body[0]
+    node = parse_ast(code).body[0]
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return entity.code
     prefix = entity.code[: len(entity.code) - len(entity.code.lstrip(" "))]
@@ -108,7 +109,7 @@ def module_context(entity: Entity, file_text: str) -> str:
     lines = file_text.split("\n")
     out: list[str] = []
     try:
-        tree = ast.parse(file_text)
+        tree = parse_ast(file_text)
     except SyntaxError:
         return ""
     for node in tree.body:

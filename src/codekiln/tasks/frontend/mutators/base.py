@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
+from codekiln.core.pyast import parse as parse_ast
+
 _TOKEN_RE = re.compile(r"[^\s()\\]+")
 
 
@@ -52,7 +54,7 @@ class SourceFile:
     def __init__(self, path: str, text: str) -> None:
         self.path = path
         self.text = text
-        self.tree = ast.parse(text, filename=path)
+        self.tree = parse_ast(text, filename=path)
         self.lines = text.split("\n")
         self._line_starts = [0]
         for line in self.lines[:-1]:
