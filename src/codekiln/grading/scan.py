@@ -45,12 +45,11 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
-
-from codekiln.core.pyast import AST_LOCK
 
 RUNNER_MODULES = frozenset({"_pytest", "pluggy", "pytest", "py"})
 EXITS = frozenset({"os._exit", "posix._exit", "os.abort", "posix.abort"})
@@ -375,6 +374,12 @@ def _strings(node: ast.AST) -> Iterator[str]:
     return (n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str))
 
 
+# CPython 3.11's ast module keeps its recursion depth in state shared by every thread, and graders run
+# in threads: one process-wide lock for every parse, kept on the ast module itself so that this module,
+# shipped alone with exported tasks, and core.pyast share it without importing each other.
+AST_LOCK: threading.RLock = vars(ast).setdefault("_thread_parse_lock", threading.RLock())
+
+
 @functools.lru_cache(maxsize=512)
 def _scan_cached(text: str) -> tuple[tuple[int, str, str], ...] | None:
     found = scan_source(text)
@@ -383,7 +388,7 @@ def _scan_cached(text: str) -> tuple[tuple[int, str, str], ...] | None:
 
 def scan_source(text: str) -> list[tuple[int, str, str]] | None:
     """(line, kind, detail) of every construct in one module's source; None when it does not parse."""
-    with AST_LOCK:  # graders run in threads (see core.pyast)
+    with AST_LOCK:
         return _scan_source(text)
 
 
