@@ -66,17 +66,22 @@ class Budget:
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
+    def base_key(self) -> str:
+        """The base model's row depends only on how it is evaluated."""
+        fields = [self.eval_prompts, self.max_new_tokens, self.heldout, self.base_pool]
+        return "base-" + hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:12]
+
 
 DEFAULT = Budget(
     sizes=[1, 2, 4, 8],
     seeds=[0, 1, 2],
     samples=64,
-    steps=20,
+    steps=16,
     batch=4,
-    layers=6,
+    layers=4,
     lr=5e-4,
-    max_tools=2,
-    eval_prompts=10,
+    max_tools=1,
+    eval_prompts=8,
     max_new_tokens=64,
     heldout=HELDOUT,
     base_pool=2,
@@ -161,7 +166,7 @@ def run_one(
     }
 
 
-def load_done(path: Path, key: str) -> dict[str, dict[str, Any]]:
+def load_done(path: Path, key: str, base_key: str) -> dict[str, dict[str, Any]]:
     """Rows already written for this budget, by run name."""
     done: dict[str, dict[str, Any]] = {}
     if path.is_file():
@@ -170,7 +175,7 @@ def load_done(path: Path, key: str) -> dict[str, dict[str, Any]]:
                 row = json.loads(line)
             except ValueError:
                 continue  # a torn last line from a killed run
-            if row.get("budget_key") == key:
+            if row.get("budget_key") in (key, base_key):
                 done[row["run"]] = row
     return done
 
@@ -288,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     budget = parse_budget(args, ap)
     out, key = Path(args.out), budget.key()
     out.parent.mkdir(parents=True, exist_ok=True)
-    done = load_done(out, key)
+    done = load_done(out, key, budget.base_key())
     if args.table:
         runs = [done[f"k{k}-s{s}"] for s in budget.seeds for k in budget.sizes if f"k{k}-s{s}" in done]
         print(table(done.get("base"), runs, budget))
@@ -302,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"budget {key} {budget}; {len(done)} runs already in {out}", file=sys.stderr)
 
     def finish(name: str, row: dict[str, Any]) -> None:
-        row = {"run": name, "budget_key": key, **row}
+        row = {"run": name, "budget_key": budget.base_key() if name == "base" else key, **row}
         with out.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
         done[name] = row

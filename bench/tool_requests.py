@@ -3,7 +3,7 @@
     convs = synth_conversations(64, seed=0, held=eval_prompt_texts, max_tools=2)
 
 Each conversation is the format eval's system prompt, the offered tools (the called one plus 1 to
-`max_tools - 1` others, from `codekiln/models/data/format_eval.json`), one user request filled from
+`max_tools - 1` others; only the called one when `max_tools` is 1, from `codekiln/models/data/format_eval.json`), one user request filled from
 seeded templates, and one assistant turn calling the right tool with valid arguments. No request text
 equal to an eval prompt's text is ever produced (`held`), so the eval prompts never enter training.
 """
@@ -124,7 +124,7 @@ def synth_conversations(n: int, seed: int, held: set[str], max_tools: int = 3) -
         name, request, args = r.choice(_requests(r))
         if request in held:
             continue
-        others = r.sample([t for t in tools if t != name], r.randint(1, max(1, max_tools - 1)))
+        others = r.sample([t for t in tools if t != name], r.randint(min(1, max_tools - 1), max_tools - 1))
         offered = [tools[t] for t in r.sample([name, *others], len(others) + 1)]
         call = {
             "id": f"call_{len(out)}",
