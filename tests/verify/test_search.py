@@ -1,6 +1,5 @@
 """The discriminative search and its evidence, on synthetic pools whose labels are known by construction:
-each pool is built so that MBR-exec's agreement picks a wrong program, and the test fails if the search
-chooses the way MBR-exec does."""
+a test fails when the search picks a wrong program, or spends its budget the way MBR-exec does."""
 
 from __future__ import annotations
 
@@ -37,22 +36,20 @@ def picks(name: str, v: View, runner: Runner, budget: int, seeds: int = 12) -> l
     return [SELECTORS[name]().select(v, runner, random.Random(s), budget).index for s in range(seeds)]
 
 
-# Sum of a list. Three wrong programs share one bug (they raise on one-element lists), so on those inputs
-# they "agree" with each other and outvote the right one under MBR-exec; a fourth is wrong on long lists.
+# Sum of a list. Two wrong programs raise on one-element lists, where the other three return; two more are
+# wrong on longer lists, each in its own way.
 SUMS = [
     "def f(xs):\n    return sum(xs)\n",
     "def f(xs):\n    return xs[0] + xs[1] + sum(xs[2:])\n",
-    "def f(xs):\n    a, b, *rest = xs\n    return a + b + sum(rest)\n",
     "def f(xs):\n    return xs[1] + xs[0] + sum(xs[2:])\n",
     "def f(xs):\n    return sum(xs) + (len(xs) > 5)\n",
+    "def f(xs):\n    return sum(xs) - (len(xs) >= 4)\n",
 ]
 
 
 def test_search_counts_raising_where_most_return_as_wrong(runner: Runner) -> None:
     v = view(SUMS, [([5, -90, 90, 3],), ([7],)], Example(input="([1, 2, 3],)", output="6"))
     assert picks("search", v, runner, 5 * 24) == [0] * 12
-    mbr = picks("mbr", v, runner, 5 * 24)
-    assert sum(i in (1, 2, 3) for i in mbr) >= 6  # the shared failure often wins MBR-exec's vote
 
 
 # Double a number. One wrong program differs on one input in ten; eight others are wrong everywhere except
@@ -82,21 +79,17 @@ def test_search_spends_its_budget_on_the_leaders(runner: Runner) -> None:
 
 
 def test_evidence_ranks_failures_first_and_ignores_inputs_most_fail_on() -> None:
-    keys = ["right", "raises", "raises2", "other"]
-    outs = {
-        ("right", "a"): "1", ("raises", "a"): "!raise:IndexError", ("raises2", "a"): "!raise:IndexError",
-        ("other", "a"): "1",
-        # most fail here: a precondition the validator does not know; no evidence either way
-        ("right", "b"): "!raise:ValueError", ("raises", "b"): "!raise:ValueError",
-        ("raises2", "b"): "!raise:ValueError", ("other", "b"): "0",
-        ("right", "c"): "5", ("raises", "c"): "5", ("raises2", "c"): "5", ("other", "c"): "4",
-    }  # fmt: skip
-    inputs = ["a", "b", "c"]
-    groups = clusters(keys, [0, 1, 2, 3], outs, inputs)
+    keys = ["right", "raises", "raises2", "other", "other2"]
+    rows = {
+        "a": ["1", "!raise:IndexError", "!raise:IndexError", "1", "1"],  # most return: failing counts
+        "b": ["!raise:ValueError", "!raise:ValueError", "!raise:ValueError", "0", "2"],  # a precondition
+        "c": ["5", "5", "5", "4", "5"],
+    }
+    outs = {(k, t): row[n] for t, row in rows.items() for n, k in enumerate(keys)}
+    inputs = list(rows)
+    groups = clusters(keys, [0, 1, 2, 3, 4], outs, inputs)
     score = evidence_key(groups, keys, outs, inputs)
-    # "a" and "c" count for failures (at least a third return normally there), "b" does not; only "c"
-    # counts for agreement ("a" ties a failure for the commonest output, "b"'s commonest is one)
-    assert score[0] == (0, 2)
-    assert score[1] == (-1, 2)  # the two that raise on "a", one group
-    assert score[3] == (0, 0)
-    assert rank(groups, keys, outs, inputs) == [[[0]], [[3]], [[1, 2]]]
+    assert score[0] == (0, 2 + 2 + 3)  # its failure on "b" is no evidence (most fail there too)
+    assert score[1] == (-1, 1 + 2 + 3)  # the two that raise on "a" form one group
+    assert (score[3], score[4]) == ((0, 2), (0, 2 + 3))
+    assert rank(groups, keys, outs, inputs) == [[[0]], [[4]], [[3]], [[1, 2]]]

@@ -42,9 +42,9 @@ class SearchSelector:
     def __init__(
         self,
         first: float = 0.4,
-        top: int = 1,
+        top: int = 2,
         batch: int = 4,
-        mutate_share: float = 0.25,
+        mutate_share: float = 0.0,
         patience: int = 8,
     ) -> None:
         self.first, self.top, self.batch = first, top, batch
@@ -96,6 +96,8 @@ class SearchSelector:
             part = run_all(runner, [view.programs[i] for i in contenders], fresh)
             used += len(contenders) * len(fresh)
             telling = [t for t in fresh if self._tells(part, [keys[i] for i in contenders], t)]
+            leader = [keys[i] for i in tiers[0][0]]
+            telling.sort(key=lambda t: not self._tells(part, leader, t))  # splitting the leader first
             if rest:
                 telling = telling[: max(0, (budget - used) // len(rest))]
                 outs.update(run_all(runner, rest, telling))
