@@ -21,6 +21,7 @@ from codekiln.core.config import state_dir
 from codekiln.core.errors import EnvBuildError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import ExecResult, Limits, Sandbox
+from codekiln.envs.cutoff import PIP_MOUNT, host_pip
 from codekiln.envs.deps import dist_name
 from codekiln.envs.extensions import keep_extensions
 from codekiln.envs.recipe import Recipe, host_interpreter
@@ -101,7 +102,12 @@ class Builder:
             )
 
     def pip(self, sb: Sandbox, args: list[str], env: dict[str, str] | None = None) -> tuple[bool, str]:
-        argv = [f"{VENV_DIR}/bin/python", "-m", "pip", "install", "--no-input", *args]
+        """`pip install` into the venv; with a cutoff, codekiln's own pip does it (see `cutoff`)."""
+        pip = ["-m", "pip"]
+        if self.recipe.cutoff:
+            pip = [host_pip().runner()]
+            args = ["--uploaded-prior-to", self.recipe.cutoff, *args]
+        argv = [f"{VENV_DIR}/bin/python", *pip, "install", "--no-input", *args]
         return self.sh(sb, "install", argv, 1800, env)
 
     def install(self, sb: Sandbox) -> None:
@@ -212,6 +218,8 @@ def build_spec(snap: SnapshotRecord, venv: Path, recipe: Recipe, writable: bool)
     env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_PROGRESS_BAR": "off", "PIP_NO_INPUT": "1"}
     if writable:
         binds.append(Bind(pip_cache_dir(), PIP_CACHE, rw=True))
+        if recipe.cutoff:
+            binds.append(Bind(host_pip().package_dir, f"{PIP_MOUNT}/pip"))
         env["PIP_CACHE_DIR"] = PIP_CACHE
     limits = (
         Limits(timeout_s=1800, memory_mb=None, max_file_mb=None)

@@ -137,6 +137,9 @@ class Funnel(Record):
     environments: int = 0
     """Distinct environments (one per state) of the valid tasks, over all runs."""
     deps_cutoff: str = ""
+    """The dependency cutoffs of this run's environments in one line (see `cutoffs`)."""
+    cutoffs: dict[str, str] = Field(default_factory=dict)
+    """Environment id -> the cutoff its dependencies were resolved at, or why none was applied."""
     seconds: float = 0.0
 
     def add(self, decision: Decision) -> None:
@@ -205,6 +208,27 @@ def unusable_env(env: EnvRecord) -> str:
         if text.strip()
     ]
     return f"no test passes on this state ({len(env.baseline)} ran)" + (f"; {errors[0]}" if errors else "")
+
+
+def cutoff_summary(cutoffs: dict[str, str]) -> str:
+    """One line over the environments' cutoff notes: how many got which, and why the others got none."""
+    if not cutoffs:
+        return "no environment built or loaded this run"
+    applied = sorted(
+        {
+            n.split(" (")[0].removeprefix("uploaded before ")
+            for n in cutoffs.values()
+            if not n.startswith("no cutoff")
+        }
+    )
+    reasons = sorted({n for n in cutoffs.values() if n.startswith("no cutoff")})
+    count = sum(not n.startswith("no cutoff") for n in cutoffs.values())
+    parts = (
+        [f"dependency cutoff applied to {count} of {len(cutoffs)} environments ({', '.join(applied)})"]
+        if applied
+        else []
+    )
+    return "; ".join(parts + reasons)
 
 
 def as_history_task(task: TaskRecord, change: Change, statement_source: str, split: str) -> TaskRecord:
@@ -301,7 +325,8 @@ def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn, model: Any)
         new += 1
         funnel.env_builds, funnel.env_reused = groups.builds, groups.reused
     funnel.environments = len(envs)
-    funnel.deps_cutoff = groups.cutoff_note
+    funnel.cutoffs = dict(groups.cutoffs)
+    funnel.deps_cutoff = cutoff_summary(funnel.cutoffs)
     funnel.seconds = round(time.monotonic() - start, 3)
     stage.write(FUNNEL, funnel)
     if config.split_date:
@@ -328,7 +353,7 @@ def _decide(
     """One candidate's decision: its state's environment, then the validation engine."""
     try:
         snap = snapshot_of(gitdir, change.commit, name)
-        env = groups.env_for(snap)
+        env = groups.env_for(snap, change.author_date)
     except (EnvBuildError, RepoError) as err:
         return RejectedCandidate(
             candidate_id=cand.id, repo=name, base_commit=change.commit, reason=RejectReason.build_error,
