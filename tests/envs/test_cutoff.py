@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from codekiln.cli.env import app as env_app
 from codekiln.envs import EnvRecord, build_env
 from codekiln.envs.cutoff import HostPip, Source, bucket, decide, host_pip, with_cutoff
 from codekiln.envs.recipe import Interpreter, Recipe
@@ -140,6 +142,8 @@ def test_a_state_between_two_uploads_gets_the_older_one(indexes: Indexes) -> Non
         f"__pip-runner__.py install --no-input --uploaded-prior-to {env.recipe.cutoff}"
         in Path(env.logs["install"]).read_text()
     )
+    shown = CliRunner().invoke(env_app, ["show", env.id], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0 and f"deps cutoff  {note}" in shown.output, shown.output
     undated = with_cutoff(env.recipe.model_copy(update={"cutoff": "", "cutoff_note": ""}), "")
     assert undated.cutoff == "" == undated.cutoff_note  # no date, no cutoff: what the next test builds
 

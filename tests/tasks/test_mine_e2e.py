@@ -46,7 +46,8 @@ def test_nth_past_the_end_of_an_iterator():
         return
     raise AssertionError("nth(5, ...) of two items should raise IndexError")
 """
-SPLIT = "2025-12-15"
+SPLIT = "2026-01-05"
+CUTOFF = "2026-01-01T00:00:00Z"  # the month of both changes: they share a venv, as of that date
 
 
 def _dated(repo: Path, date: str, *args: str) -> None:
@@ -61,7 +62,7 @@ def release_history(dest: Path) -> Path:
     """toolz 1.1.0, then 1.2.0 (one commit per release), then PR #7 merged with --no-ff."""
     dest.mkdir(parents=True)
     git(dest, "init", "-q", "-b", "main")
-    for version, date in (("1.1.0", "2025-10-01T12:00:00+00:00"), ("1.2.0", "2025-12-01T12:00:00+00:00")):
+    for version, date in (("1.1.0", "2025-10-01T12:00:00+00:00"), ("1.2.0", "2026-01-02T12:00:00+00:00")):
         src = fetch_sdist(f"toolz=={version}", f"toolz-{version}")
         for child in dest.iterdir():
             if child.name != ".git":
@@ -143,7 +144,14 @@ def test_both_changes_become_tasks_with_their_provenance_and_the_funnel(
     f = result.funnel
     assert (f.commits, f.candidates, f.skipped) == (3, 2, {"root_commit": 1})
     assert (f.tried, f.env_ok, f.failing_test_found, f.validated) == (2, 2, 2, 2), f.rejected
-    assert "no date cutoff" in f.deps_cutoff
+    # PyPI gives upload times; an index that did not would leave the states without a cutoff, saying why
+    (note,) = set(f.cutoffs.values())
+    cutoff = CUTOFF if note.startswith(f"uploaded before {CUTOFF} (pip ") else ""
+    assert cutoff or note.startswith("no cutoff: "), note
+    assert {load_env(t.environment_id or "").recipe.cutoff for t in _tasks(result)} == {cutoff}
+    assert f.deps_cutoff == (
+        f"dependency cutoff applied to 2 of 2 environments ({CUTOFF})" if cutoff else note
+    )
     assert json.loads((result.out / "funnel.json").read_text())["validated"] == 2
     release, pr = _tasks(result)  # oldest first
     assert pr.source == release.source == TaskSource.history

@@ -43,7 +43,7 @@ from codekiln.core.diffs import reverse_diff
 from codekiln.core.errors import CodekilnError, EnvBuildError, RepoError
 from codekiln.core.records import Record, iter_jsonl
 from codekiln.core.stage import Layout, Stage, StageManifest, open_stage
-from codekiln.envs import EnvRecord
+from codekiln.envs import EnvRecord, load_env
 from codekiln.envs.shared import EnvGroups
 from codekiln.repos import SnapshotRecord, add_repo
 from codekiln.sandbox import DEFAULT_BACKEND
@@ -210,6 +210,17 @@ def unusable_env(env: EnvRecord) -> str:
     return f"no test passes on this state ({len(env.baseline)} ran)" + (f"; {errors[0]}" if errors else "")
 
 
+def _cutoffs_of(env_ids: set[str]) -> dict[str, str]:
+    """The cutoff notes of environments built by earlier runs (valid tasks' ones), where still there."""
+    out = {}
+    for eid in sorted(env_ids):
+        try:
+            out[eid] = load_env(eid).recipe.cutoff_note or "no cutoff: no date given"
+        except CodekilnError:
+            continue  # removed since: the task records keep the environment id only
+    return out
+
+
 def cutoff_summary(cutoffs: dict[str, str]) -> str:
     """One line over the environments' cutoff notes: how many got which, and why the others got none."""
     if not cutoffs:
@@ -325,7 +336,7 @@ def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn, model: Any)
         new += 1
         funnel.env_builds, funnel.env_reused = groups.builds, groups.reused
     funnel.environments = len(envs)
-    funnel.cutoffs = dict(groups.cutoffs)
+    funnel.cutoffs = _cutoffs_of(envs) | groups.cutoffs
     funnel.deps_cutoff = cutoff_summary(funnel.cutoffs)
     funnel.seconds = round(time.monotonic() - start, 3)
     stage.write(FUNNEL, funnel)
