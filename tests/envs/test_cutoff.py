@@ -18,7 +18,16 @@ from typer.testing import CliRunner
 
 from codekiln.cli.env import app as env_app
 from codekiln.envs import EnvRecord, build_env
-from codekiln.envs.cutoff import HostPip, Source, bucket, decide, host_pip, with_cutoff
+from codekiln.envs.cutoff import (
+    HostPip,
+    Source,
+    bucket,
+    decide,
+    host_pip,
+    pip_sources,
+    probe_index,
+    with_cutoff,
+)
 from codekiln.envs.recipe import Interpreter, Recipe
 from codekiln.envs.shared import EnvGroups, fingerprint
 from codekiln.grading import TestCommand
@@ -129,6 +138,20 @@ def _build(idx: Indexes, index_url: str, deps_date: str) -> EnvRecord:
 
 def _ckdemo(env: EnvRecord) -> str:
     return next(p for p in env.packages if p.startswith("ckdemo=="))
+
+
+def test_the_build_reads_the_indexes_of_its_install_env_and_the_probe_reads_their_upload_times(
+    indexes: Indexes,
+) -> None:
+    env = {"PIP_INDEX_URL": indexes.timed, "PIP_EXTRA_INDEX_URL": f"file:///srv/simple {indexes.untimed}"}
+    sources = pip_sources({**env, "PIP_FIND_LINKS": "/srv/wheels"})
+    assert [(s.url, s.local) for s in sources] == [
+        (indexes.timed, False), ("file:///srv/simple", True), (indexes.untimed, False), ("/srv/wheels", True),
+    ]  # fmt: skip
+    assert probe_index(indexes.timed, ("pytest", "ckdemo")).upload_times is True
+    assert probe_index(indexes.untimed, ("ckdemo",)).upload_times is False
+    missing = probe_index(indexes.timed, ("no-such-project",))
+    assert missing.upload_times is None and missing.detail.endswith("/no-such-project/: HTTP 404")
 
 
 @pytest.mark.root

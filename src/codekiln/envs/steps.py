@@ -165,6 +165,14 @@ class Builder:
         if "requires a different Python" in log:
             hint = "the project does not support this Python: build with one it supports"
             return self.fail("install", message, log, hint, "python: python3.X")
+        if missing and self.recipe.cutoff:
+            hint = (
+                f"no release of {', '.join(missing)} that satisfies the requirement was uploaded before the "
+                f"cutoff {self.recipe.cutoff}: the state requires something newer than its date"
+            )
+            return self.fail(
+                "install", f"{message}: {', '.join(missing)} not found before the cutoff", log, hint
+            )
         if missing:
             hint = (
                 f"{', '.join(missing)} cannot be found on the package index, and the project requires it: "

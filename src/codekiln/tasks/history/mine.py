@@ -5,7 +5,8 @@
 
 Steps: the history (`walk`: first-parent changes touching code and tests, split into fix and test
 patches), exclusions (`--exclude`), then for each candidate, oldest first: a snapshot of the change's
-commit, its environment (`envs.shared.EnvGroups`: one install per dependency fingerprint), and the
+commit, its environment (`envs.shared.EnvGroups`: one install per dependency fingerprint, with
+dependencies as of the change's month where the index gives upload times: `envs.cutoff`), and the
 validation engine synthesis uses (`validate.Validator`, with its reruns and grader gate). A candidate's
 "bug" is the fix patch reversed on the commit's snapshot: the buggy state is the parent's code with the
 change's tests, so FAIL_TO_PASS are the tests that fail on the parent's code and pass with the fix, and
