@@ -68,6 +68,8 @@ def test_a_cutoff_is_applied_only_when_every_remote_index_gives_upload_times() -
         "no cutoff: https://mirror.example/simple gives no upload times (PEP 700 `upload-time` in its JSON "
         "simple API; HTML only), and pip would reject all its files under --uploaded-prior-to",
     )
+    private = Source("https://ci:s3cret@pkgs.example/simple", local=False, upload_times=True)
+    assert "https://***@pkgs.example/simple" in decide("x", PIP, "3.11.7", [private])[1]  # no token in notes
     gone = Source("https://pypi.org/simple", local=False, upload_times=None, detail="timed out")
     assert (
         decide("x", PIP, "3.11.7", [gone])[1]

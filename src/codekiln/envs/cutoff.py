@@ -125,10 +125,23 @@ def _pip_sources(install_env: tuple[tuple[str, str], ...]) -> tuple[Source, ...]
     return (*sources, *(Source(f, local=True) for f in found.get("find-links", "").split()))
 
 
-@functools.cache
+_PROBED: dict[tuple[str, tuple[str, ...]], Source] = {}
+
+
 def probe_index(url: str, names: tuple[str, ...]) -> Source:
     """Ask a remote index for the JSON simple page (PEP 691) of the first of `names` it has, and see
-    whether its files carry `upload-time` (PEP 700)."""
+    whether its files carry `upload-time` (PEP 700). An answer is kept for the process; no answer
+    (the index unreachable, no such project) is asked again next time."""
+    key = (url, names)
+    if key not in _PROBED:
+        found = _probe(url, names)
+        if found.upload_times is None:
+            return found
+        _PROBED[key] = found
+    return _PROBED[key]
+
+
+def _probe(url: str, names: tuple[str, ...]) -> Source:
     last = "no project of the build found there"
     for name in names:
         page = f"{url.rstrip('/')}/{re.sub(r'[-_.]+', '-', name).lower()}/"
@@ -155,6 +168,11 @@ def probe_index(url: str, names: tuple[str, ...]) -> Source:
     return Source(url, local=False, upload_times=None, detail=last)
 
 
+def shown(url: str) -> str:
+    """A URL as notes show it: credentials (`https://user:token@host/...`) hidden."""
+    return re.sub(r"([a-z+]+://)[^/@\s]*@", r"\1***@", url)
+
+
 def decide(cutoff: str, pip: HostPip, python: str, sources: list[Source]) -> tuple[str, str]:
     """(the cutoff to pass to pip or "", a note saying which was applied or why none was)."""
     if not pip.has_option:
@@ -166,18 +184,21 @@ def decide(cutoff: str, pip: HostPip, python: str, sources: list[Source]) -> tup
             f"no cutoff: codekiln's pip {pip.version} runs on Python >= {wants}, this environment's is {python}",
         )
     remote = [s for s in sources if not s.local]
-    local = [s.url for s in sources if s.local]
+    local = [shown(s.url) for s in sources if s.local]
     if not remote:
         return "", f"no cutoff: the build reads only local files ({', '.join(local)}), never filtered by date"
     for source in remote:
         if source.upload_times is None:
-            return "", f"no cutoff: could not ask {source.url} for upload times ({source.detail})"
+            return (
+                "",
+                f"no cutoff: could not ask {shown(source.url)} for upload times ({shown(source.detail)})",
+            )
         if not source.upload_times:
             return "", (
-                f"no cutoff: {source.url} gives no upload times (PEP 700 `upload-time` in its JSON simple "
-                f"API; {source.detail}), and pip would reject all its files under --uploaded-prior-to"
+                f"no cutoff: {shown(source.url)} gives no upload times (PEP 700 `upload-time` in its JSON "
+                f"simple API; {shown(source.detail)}), and pip would reject all its files under --uploaded-prior-to"
             )
-    note = f"uploaded before {cutoff} (pip {pip.version} --uploaded-prior-to, {', '.join(s.url for s in remote)})"
+    note = f"uploaded before {cutoff} (pip {pip.version} --uploaded-prior-to, {', '.join(shown(s.url) for s in remote)})"
     return cutoff, note + (f"; local files not filtered: {', '.join(local)}" if local else "")
 
 
