@@ -17,6 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from codekiln.cli.env import app as env_app
+from codekiln.core.errors import EnvBuildError
 from codekiln.envs import EnvRecord, build_env
 from codekiln.envs.cutoff import (
     HostPip,
@@ -179,6 +180,19 @@ def test_an_index_without_upload_times_gets_no_cutoff_the_newer_one_and_says_why
     assert _ckdemo(env) == "ckdemo==2.0" and env.recipe.cutoff == ""
     assert env.recipe.cutoff_note.startswith(f"no cutoff: {indexes.untimed} gives no upload times")
     assert "--uploaded-prior-to" not in Path(env.logs["install"]).read_text()
+
+
+@pytest.mark.root
+def test_a_state_that_needs_a_release_after_its_cutoff_fails_its_build_saying_so(indexes: Indexes) -> None:
+    newer = indexes.project.parent / "proj-needs-2"
+    write_files(newer, {k: v.format(v="1.2").replace('"ckdemo"', '"ckdemo>=2"') for k, v in PROJECT.items()})
+    profile = indexes.home / "profiles" / "cutoffproj.yaml"
+    profile.write_text(yaml.safe_dump({"install_env": {"PIP_INDEX_URL": indexes.timed}}))
+    with pytest.raises(EnvBuildError) as err:
+        build_env(str(newer), deps_date=STATE)
+    assert err.value.data.get("step") == "install"
+    assert "ckdemo not found before the cutoff" in err.value.message
+    assert "uploaded before the cutoff 2022-05-01T00:00:00Z" in (err.value.hint or "")
 
 
 @pytest.mark.root

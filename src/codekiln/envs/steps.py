@@ -142,9 +142,10 @@ class Builder:
         missing = {dist_name(m) for m in re.findall(r"No matching distribution found for (\S+)", log)}
         if missing & {dist_name(d) for d in r.required}:
             hint = "fix or remove it in the profile's extra_deps (required deps must install)"
+            when = f" before the cutoff {r.cutoff}" if r.cutoff else ""
             raise self.fail(
                 "install",
-                f"a required test dependency does not exist: {', '.join(sorted(missing))}",
+                f"a required test dependency does not exist{when}: {', '.join(sorted(missing))}",
                 log,
                 hint,
             )
