@@ -23,11 +23,12 @@ from tasks_helpers import TOOLZ, fetch_sdist
 from typer.testing import CliRunner
 
 from codekiln.cli.mine import app as mine_app
-from codekiln.envs import load_env
+from codekiln.envs import env_sandbox, load_env
 from codekiln.rollouts.engine import RolloutConfig, run_rollouts
 from codekiln.tasks.export.datasets import from_hf_row, to_hf_row
 from codekiln.tasks.history.mine import REJECTED, TASKS, MineConfig, MineResult, mine, read_decisions
 from codekiln.tasks.records import TaskRecord, TaskSource
+from codekiln.tasks.validation.testexec import FreshExecutor, Job, WarmExecutor
 from codekiln.testing import git
 
 pytestmark = [pytest.mark.root, pytest.mark.network]  # sdists from the index; bwrap sandboxes
@@ -194,6 +195,29 @@ def test_a_fix_that_adds_a_module_is_a_task_whose_bug_removes_it(
     assert "deleted file mode" in added.bug_patch and "new file mode" in added.patch
     assert added.hidden_tests == ["toolz/tests/test_sizes.py"] and added.PASS_TO_PASS
     assert added.provenance is not None and added.provenance.statement_source == "commit"
+
+
+def test_the_engine_removes_a_file_for_a_job_and_puts_it_back(
+    mined: tuple[MineResult, MineConfig, list[str]],
+) -> None:
+    *_, added = _tasks(mined[0])
+    env = load_env(added.environment_id or "")
+    test = "toolz/tests/test_sizes.py::test_sizes"
+    removed = Job("removed", [test], files={"toolz/_sizes.py": None})
+    with env_sandbox(env) as sb:
+        warm = WarmExecutor(sb, env.test, collect=["toolz/tests/test_sizes.py"])
+        try:
+            first = warm.run([removed])["removed"]
+            after = warm.run([Job("after", [test])])["after"]  # the same session, the file written back
+        finally:
+            warm.stop()
+        fresh = FreshExecutor(sb, env.test).run([removed, Job("again", [test])])
+    assert (
+        first.reimported == "the bug removes toolz/_sizes.py" and first.runs[0].statuses.get(test) != "passed"
+    )
+    assert after.runs[0].statuses == {test: "passed"}
+    assert fresh["removed"].runs[0].statuses.get(test) != "passed"
+    assert fresh["again"].runs[0].statuses == {test: "passed"}
 
 
 def test_states_with_the_same_dependencies_share_one_venv(
