@@ -12,7 +12,9 @@ printed when it cannot run here (see `codekiln.testing.tiers`):
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +56,44 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if reasons[tier]:
                 item.add_marker(pytest.mark.skip(reason=f"{tier} tier: {reasons[tier]}"))
                 break
+
+
+# -- one real Ray cluster for every test that runs work on Ray --------------------------------------
+RAY_FIXTURE = "ray_cluster_starting"
+_ray_clusters: list[Any] = []
+
+
+@pytest.fixture(scope="session")
+def ray_cluster_starting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A head and a second node (one CPU each) of a real local Ray cluster (`LocalRayCluster`), started
+    in the background when a module first asks, so its local reference runs go on meanwhile; its
+    tests wait with `.ready()`. Shared by the Ray tests of synth, rollout and mine, and torn down by
+    pid right after the last test that uses it (see `pytest_runtest_teardown`), never `ray stop`."""
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'codekiln[ray]')")
+    from codekiln.testing.ray_cluster import LocalRayCluster
+
+    cluster = LocalRayCluster(tmp_path_factory.mktemp("ray")).start_in_background()
+    _ray_clusters.append(cluster)
+    try:
+        yield cluster
+    finally:
+        _stop_ray()
+
+
+def _stop_ray() -> None:
+    import ray
+
+    ray.shutdown()
+    while _ray_clusters:
+        _ray_clusters.pop().stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield
+    if not _ray_clusters:
+        return
+    items = item.session.items
+    later = items[items.index(item) + 1 :] if item in items else []
+    if not any(RAY_FIXTURE in getattr(other, "fixturenames", ()) for other in later):
+        _stop_ray()  # no test left needs the cluster: free its processes for the rest of the run

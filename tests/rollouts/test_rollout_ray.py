@@ -1,0 +1,132 @@
+"""`codekiln rollout --executor ray` on the real two-node local cluster (tests/conftest.py, shared with the
+synth and mine tests on Ray), over the recorded real toolz tasks: each episode is a Ray task that runs
+its sandboxes, model calls and grading on a node and returns a plain record; the driver alone writes.
+
+- the same records as a local run (the oracle, through the CLI, with the per-node summary);
+- a worker killed mid-episode costs only that episode: Ray retries it, nothing is lost or written twice;
+- a scripted model made in the worker from its spec (`scripted:PATH`), whose command needs more memory
+  than its sandbox holds: the agent sees the MemoryError, the episode is graded, the worker lives.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from codekiln.cli.rollout import app
+from codekiln.core.executor import ExecutorConfig
+from codekiln.core.records import iter_jsonl
+from codekiln.rollouts import RolloutConfig, run_rollouts
+from codekiln.rollouts.engine import EPISODES, ROLLOUTS
+from codekiln.tasks.records import TaskRecord
+from codekiln.testing.ray_cluster import LocalRayCluster, kill_during
+
+pytestmark = pytest.mark.root  # episodes and grading in bwrap sandboxes
+
+UNIT = "codekiln:rollouts"  # the title of a Ray worker running an episode
+VOLATILE = {"created", "started_at"}  # and every *_s duration
+
+
+def steady(value: Any) -> Any:
+    """A record without what differs between any two runs: when it was made and how long things took."""
+    if isinstance(value, dict):
+        return {k: steady(v) for k, v in value.items() if k not in VOLATILE and not k.endswith("_s")}
+    if isinstance(value, list):
+        return [steady(v) for v in value]
+    return value
+
+
+def records(out: Path) -> dict[tuple[str, int], dict[str, Any]]:
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in iter_jsonl(out / ROLLOUTS):
+        key = (row["instance_id"], row["sample"])
+        assert key not in found, f"episode {key} was written twice"
+        found[key] = steady(row)
+    return found
+
+
+def config(tasks_dir: Path, out: Path, where: ExecutorConfig | None = None, **kw: Any) -> RolloutConfig:
+    return RolloutConfig.model_validate(
+        {"tasks": tasks_dir, "out": out, "workers": 2, "executor": where or ExecutorConfig(), **kw}
+    )
+
+
+@pytest.fixture(scope="module")
+def local_oracle(
+    ray_cluster_starting: LocalRayCluster, tasks_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The oracle's rollouts with the local executor (while the cluster starts): what Ray must write."""
+    out = tmp_path_factory.mktemp("local-oracle")
+    stats = run_rollouts(config(tasks_dir, out, model="oracle"))
+    assert stats.resolved == stats.graded == stats.total and set(stats.per_node) == {"local"}
+    return records(out)
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    ray_cluster_starting: LocalRayCluster, local_oracle: dict[tuple[str, int], dict[str, Any]]
+) -> LocalRayCluster:
+    return ray_cluster_starting.ready()
+
+
+def test_rollouts_on_two_nodes_write_the_records_of_a_local_run(
+    cluster: LocalRayCluster,
+    local_oracle: dict[tuple[str, int], dict[str, Any]],
+    tasks_dir: Path,
+    tmp_path: Path,
+) -> None:
+    argv = ["--tasks", str(tasks_dir), "--out", str(tmp_path), "--model", "oracle", "--workers", "2",
+            "--executor", "ray", "--ray-address", cluster.address]  # fmt: skip
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert "episodes per node" in result.output and "lost" not in result.output
+    assert result.output.strip().splitlines()[-1] == f"resolved: {len(local_oracle)}/{len(local_oracle)}"
+    assert records(tmp_path) == local_oracle
+    assert not list((tmp_path / EPISODES).rglob("*.partial.jsonl"))  # the driver wrote no step files
+
+
+def test_a_worker_killed_mid_episode_costs_only_that_episode(
+    cluster: LocalRayCluster,
+    local_oracle: dict[tuple[str, int], dict[str, Any]],
+    tasks_dir: Path,
+    tmp_path: Path,
+) -> None:
+    where = ExecutorConfig(kind="ray", address=cluster.address)
+    with kill_during(cluster, UNIT) as killed:
+        stats = run_rollouts(config(tasks_dir, tmp_path, where, model="oracle"))
+    assert len(killed) == 1, "no episode was seen running"
+    assert stats.errors == [] and "lost" not in stats.per_node
+    assert sum(stats.per_node.values()) == len(local_oracle)
+    assert records(tmp_path) == local_oracle
+
+
+HOG = "python -c 'x = bytearray(6000 * 2**20)'"  # over the sandbox's 4096 MB per process
+
+
+def test_a_model_made_in_the_worker_and_a_command_over_its_sandbox_memory(
+    cluster: LocalRayCluster, tasks_dir: Path, tasks: list[TaskRecord], tmp_path: Path
+) -> None:
+    script = tmp_path / "script.json"
+    turns = [
+        {"tool_calls": [{"name": "bash", "arguments": {"command": HOG}}]},
+        {"tool_calls": [{"name": "submit", "arguments": {}}]},
+    ]
+    script.write_text(json.dumps(turns))
+    runs = {}
+    for kind in ("local", "ray"):
+        where = ExecutorConfig(kind=kind, address=cluster.address if kind == "ray" else None)
+        run = config(
+            tasks_dir, tmp_path / kind, where, model=f"scripted:{script}", model_options={"cycle": True}
+        )
+        stats = run_rollouts(run.model_copy(update={"limit": 2}))
+        assert stats.errors == [] and stats.masked == 0 and stats.graded == 2
+        runs[kind] = records(tmp_path / kind)
+    assert runs["ray"] == runs["local"]
+    for row in runs["ray"].values():
+        hog = row["trajectory"]["steps"][0]["observations"][0]
+        assert not hog["ok"] and "MemoryError" in hog["text"]
+        assert row["grade"]["outcome"] == "unresolved" and not row["reward"]["masked"]
