@@ -131,7 +131,8 @@ class DecideChange:
         return Resources(cpus=1.0, memory_mb=Limits().memory_mb)
 
     def __call__(self, change: Change) -> Decided:
-        with borrowed(f"mine-envs:{self.backend}", lambda: EnvGroups(self.backend)) as groups:
+        key = f"mine-envs:{self.backend}:{state_dir('envs', 'groups')}"  # per backend and CODEKILN_HOME
+        with borrowed(key, lambda: EnvGroups(self.backend)) as groups:
             builds, reused = groups.builds, groups.reused
             decision = self._decide(change, groups)
             return Decided(decision, groups.builds - builds, groups.reused - reused, groups.cutoff_note)

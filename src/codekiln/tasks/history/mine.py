@@ -13,6 +13,11 @@ PASS_TO_PASS the rest of the suite that passes on both. The failing tests' files
 agent and restored for grading, as for synthesized tasks. Every test of the suite that passes on the
 commit is selected (no coverage map is built per commit).
 
+Each candidate is one unit of work (`decide.DecideChange`) on the configured executor (`executor`:
+this machine, `workers` at once, or a Ray cluster); the driver writes the decisions in the history's
+order whatever order the units finish in, so a run that stops at `max_tasks` writes the same records
+on any executor, and a unit Ray retries after a lost worker is never written twice.
+
 Records are synthesis' own (`TaskRecord`, `RejectedCandidate`) with `source: history` and a
 `provenance` (commit, parent, author date, PR number, message, who wrote the statement, split). A
 rejection names why: `build_error` (the environment of that state does not build, or no test of its
