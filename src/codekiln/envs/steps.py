@@ -23,6 +23,7 @@ from codekiln.core.proc import tail
 from codekiln.core.protocols import ExecResult, Limits, Sandbox
 from codekiln.envs.deps import dist_name
 from codekiln.envs.extensions import keep_extensions
+from codekiln.envs.plugins import args_plugins
 from codekiln.envs.recipe import Recipe, host_interpreter
 from codekiln.grading import TestRun, run_tests
 from codekiln.repos import SnapshotRecord
@@ -192,18 +193,38 @@ class Builder:
         return out
 
     def baseline(self, sb: Sandbox) -> TestRun:
+        """One full run of the suite. Refused (a failed build, with the fix where the log names it) when
+        it errs, or when it ran no test at all: pytest stops before running anything when a module fails
+        to collect, and an environment whose baseline is empty has nothing to grade with."""
         run = run_tests(sb, self.recipe.test)
         with (self.logs / "baseline.log").open("a") as fh:
             fh.write(f"$ pytest {' '.join(self.recipe.test.args)}\n{run.log_tail}\n[exit {run.exit_code}]\n")
+        if not run.error and not run.statuses:
+            errors = ", ".join(sorted(run.collection_errors)[:3])
+            run.error = f"no test ran: {len(run.collection_errors)} module(s) failed to collect ({errors})"
         if run.error:
-            module = re.search(r"No module named '([\w.]+)'", run.log_tail)
-            if module:
-                dep = module[1].split(".")[0]
-                hint = f"the tests import {dep}, which is not installed: add it to the test deps"
-                raise self.fail("baseline", run.error, run.log_tail, hint, f"extra_deps: [{dep}]")
-            hint = "the test command may be wrong: give pytest's arguments (the test paths) in a profile"
-            raise self.fail("baseline", run.error, run.log_tail, hint, "test_args: [tests]")
+            raise self._baseline_failure(run)
         return run
+
+    def _baseline_failure(self, run: TestRun) -> EnvBuildError:
+        log = run.log_tail_full or run.log_tail
+        module = re.search(r"No module named '([\w.]+)'", log)
+        if module:
+            dep = module[1].split(".")[0]
+            hint = f"the tests import {dep}, which is not installed: add it to the test deps"
+            return self.fail("baseline", run.error or "", run.log_tail, hint, f"extra_deps: [{dep}]")
+        unknown = re.search(r"unrecognized arguments: (.*)", log)
+        plugins = sorted({d for d, _ in args_plugins(unknown[1].split(), "")}) if unknown else []
+        if plugins:
+            hint = (
+                f"the pytest config passes options of {', '.join(plugins)}, which is not installed: "
+                "add it to the test deps"
+            )
+            return self.fail(
+                "baseline", run.error or "", run.log_tail, hint, f"extra_deps: [{', '.join(plugins)}]"
+            )
+        hint = "the test command may be wrong: give pytest's arguments (the test paths) in a profile"
+        return self.fail("baseline", run.error or "", run.log_tail, hint, "test_args: [tests]")
 
 
 def build_spec(snap: SnapshotRecord, venv: Path, recipe: Recipe, writable: bool) -> SandboxSpec:
