@@ -4,13 +4,18 @@ its sandboxes, model calls and grading on a node and returns a plain record; the
 
 - the same records as a local run (the oracle, through the CLI, with the per-node summary), though a
   worker is killed mid-episode: Ray retries that episode, nothing is lost or written twice;
-- a scripted model made in the worker from its spec (`scripted:PATH`), whose command needs more memory
-  than its sandbox holds: the agent sees the MemoryError, the episode is graded, the worker lives.
+- a served model (an OpenAI-compatible server on loopback) whose client each worker makes from the
+  spec, and whose agent runs a command that needs more memory than its sandbox holds: the agent sees
+  the MemoryError, the episode is graded, the worker lives.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -93,27 +98,65 @@ def test_rollouts_on_two_nodes_write_the_records_of_a_local_run_though_a_worker_
 HOG = "python -c 'x = bytearray(6000 * 2**20)'"  # over the sandbox's 4096 MB per process
 
 
-def test_a_model_made_in_the_worker_and_a_command_over_its_sandbox_memory(
+def _call(id_: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    function = {"name": name, "arguments": json.dumps(arguments)}
+    return {"id": id_, "type": "function", "function": function}
+
+
+@contextmanager
+def agent_server() -> Iterator[str]:
+    """An OpenAI-compatible server on loopback whose agent runs HOG on its first turn of an episode
+    and submits on the next (it counts the assistant turns in the request); yields its /v1 URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._send({"object": "list", "data": [{"id": "agent"}]})
+
+        def do_POST(self) -> None:
+            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            turn = sum(m.get("role") == "assistant" for m in request["messages"])
+            call = _call("c1", "bash", {"command": HOG}) if turn == 0 else _call("c2", "submit", {})
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            self._send({"choices": [{"message": message, "finish_reason": "tool_calls"}],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 5}})  # fmt: skip
+
+        def _send(self, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_served_model_called_from_the_worker_and_a_command_over_its_sandbox_memory(
     cluster: LocalRayCluster, tasks_dir: Path, tmp_path: Path
 ) -> None:
-    script = tmp_path / "script.json"
-    turns = [
-        {"tool_calls": [{"name": "bash", "arguments": {"command": HOG}}]},
-        {"tool_calls": [{"name": "submit", "arguments": {}}]},
-    ]
-    script.write_text(json.dumps(turns))
+    """The model is a URL: each worker makes its own client from the spec and calls the server."""
     runs = {}
-    for kind in ("local", "ray"):
-        where = ExecutorConfig(kind=kind, address=cluster.address if kind == "ray" else None)
-        run = config(
-            tasks_dir, tmp_path / kind, where, model=f"scripted:{script}", model_options={"cycle": True}
-        )
-        stats = run_rollouts(run.model_copy(update={"limit": 1}))
-        assert stats.errors == [] and stats.masked == 0 and stats.graded == 1
-        assert set(stats.per_node) == {"local"} if kind == "local" else "local" not in stats.per_node
-        runs[kind] = records(tmp_path / kind)
+    with agent_server() as url:
+        for kind in ("local", "ray"):
+            where = ExecutorConfig(kind=kind, address=cluster.address if kind == "ray" else None)
+            run = config(tasks_dir, tmp_path / kind, where, model=f"openai:agent@{url}", limit=1)
+            stats = run_rollouts(run)
+            assert stats.errors == [] and stats.masked == 0 and stats.graded == 1
+            assert set(stats.per_node) == {"local"} if kind == "local" else "local" not in stats.per_node
+            runs[kind] = records(tmp_path / kind)
     assert runs["ray"] == runs["local"]
     for row in runs["ray"].values():
         hog = row["trajectory"]["steps"][0]["observations"][0]
         assert not hog["ok"] and "MemoryError" in hog["text"]
+        assert row["trajectory"]["exit_reason"] == "submitted"
         assert row["grade"]["outcome"] == "unresolved" and not row["reward"]["masked"]
