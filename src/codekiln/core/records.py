@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import PydanticSerializationError
 
 R = TypeVar("R", bound="Record")
 
@@ -39,13 +40,10 @@ def append_jsonl(path: str | Path, rows: Iterable[BaseModel | dict[str, Any]]) -
     """Append rows as JSON lines, fsyncing before returning. Returns the number written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for row in rows:
-        text = row.model_dump_json() if isinstance(row, BaseModel) else json.dumps(row, ensure_ascii=False)
-        lines.append(text + "\n")
+    lines = [_json_line(row) for row in rows]
     if not lines:
         return 0
-    data = "".join(lines).encode()
+    data = b"".join(lines)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)  # read: torn-tail check
     try:
         _repair_torn_tail(fd)
@@ -54,6 +52,18 @@ def append_jsonl(path: str | Path, rows: Iterable[BaseModel | dict[str, Any]]) -
     finally:
         os.close(fd)
     return len(lines)
+
+
+def _json_line(row: BaseModel | dict[str, Any]) -> bytes:
+    """One row as a UTF-8 JSON line. Text an agent controls can hold lone surrogates (a
+    file name that is not UTF-8, decoded with surrogateescape; a JSON "\\ud800" escape in a tool call):
+    such a row is written with every non-ASCII character escaped, which `json.loads` reads back as it was."""
+    try:
+        text = row.model_dump_json() if isinstance(row, BaseModel) else json.dumps(row, ensure_ascii=False)
+        return (text + "\n").encode()
+    except (PydanticSerializationError, UnicodeEncodeError):
+        plain = row.model_dump(mode="json") if isinstance(row, BaseModel) else row
+        return (json.dumps(plain) + "\n").encode()
 
 
 def _repair_torn_tail(fd: int) -> None:
