@@ -105,6 +105,17 @@ def test_a_lone_surrogate_escape_in_json_arguments_is_the_models_error(tmp_path:
     )
 
 
+def test_a_tree_too_deep_for_python_is_scored_not_lost(tmp_path: Path) -> None:
+    """A 1,500-level folder in the agent's change: the grader's os.walk of the workspace raised
+    RecursionError, which no one caught, so the episode was lost (the reset the grader does before its
+    empty-patch check had the same flaw: tests/sandbox/test_sandbox_workspace.py)."""
+    deep = "python -c \"import os\nfor _ in range(1500): os.mkdir('d'); os.chdir('d')\nopen('x', 'w').write('x')\""
+    _, r = rollout(tmp_path, [bash(deep), SUBMIT])
+    assert r.grade is not None and (r.grade.outcome, r.grade.reason) == ("unresolved", "")
+    assert r.reward.value == 0.0 and not r.reward.masked
+    assert "/".join(["d"] * 1500) + "/x" in r.patch
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="open: nothing bounds the agent's change: a file the agent writes (up to the sandbox's 1 GiB "
