@@ -18,8 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
 from rollout_support import toolz_tasks
 
-from codekiln.rollouts import Rollout, RolloutConfig, read_rollouts, run_rollouts
+from codekiln.rollouts import Rollout, RolloutConfig, agent_patch, read_rollouts, run_rollouts
 from codekiln.rollouts.engine import ROLLOUTS
+from codekiln.tasks.records import TaskRecord
+from codekiln.testing import make_repo, open_test_sandbox
 
 pytestmark = pytest.mark.root  # real tasks: environment and grading in bwrap sandboxes
 
@@ -128,3 +130,20 @@ def test_an_oversized_change_is_refused_before_it_is_read(tmp_path: Path) -> Non
     cfg, r = rollout(tmp_path, [bash(write), SUBMIT])
     assert r.reward.value == 0.0 and not r.reward.masked
     assert (Path(cfg.out) / ROLLOUTS).stat().st_size < 2_000_000
+
+
+def test_touching_a_binary_file_of_the_snapshot_leaves_a_patch(tmp_path: Path) -> None:
+    """jinja2, attrs and dateutil ship binary files (logos, a zip, a tzfile). An agent that deletes or
+    rewrites one made agent_patch raise UnicodeDecodeError reading the snapshot's copy: the episode was
+    lost. The change is one a text patch cannot carry, so it is left out, like an unreadable file."""
+    snapshot = make_repo(
+        tmp_path / "snap", {"pkg/mod.py": "x = 1\n", "docs/logo.png": b"\x89PNG\r\n\x1a\n\xff"}
+    )
+    task = TaskRecord.model_construct(instance_id="t", bug_patch="", hidden_tests=[])
+    with open_test_sandbox(snapshot) as sb:
+        sb.exec("rm docs/logo.png && echo 'x = 2' > pkg/mod.py")
+        patch = agent_patch(task, sb, snapshot)
+    assert (
+        patch
+        == "diff --git a/pkg/mod.py b/pkg/mod.py\n--- a/pkg/mod.py\n+++ b/pkg/mod.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+    )
