@@ -18,8 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
 from rollout_support import toolz_tasks
 
+from codekiln.envs import load_env
+from codekiln.grading import open_task_sandbox
 from codekiln.rollouts import Rollout, RolloutConfig, agent_patch, read_rollouts, run_rollouts
 from codekiln.rollouts.engine import ROLLOUTS
+from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.testing import make_repo, open_test_sandbox
 
@@ -147,3 +150,19 @@ def test_touching_a_binary_file_of_the_snapshot_leaves_a_patch(tmp_path: Path) -
         patch
         == "diff --git a/pkg/mod.py b/pkg/mod.py\n--- a/pkg/mod.py\n+++ b/pkg/mod.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: the sdist's toolz.egg-info/SOURCES.txt stays in the agent's workspace and lists every "
+    "test file, so comparing it with toolz/tests names the hidden test files (and the buggy module: "
+    "test_functoolz.py), against the README's 'nothing of ... the hidden tests or their ids is readable'",
+)
+def test_the_hidden_test_files_are_not_named_in_the_agents_workspace() -> None:
+    task = read_tasks(toolz_tasks() / "tasks.jsonl")[0]
+    with open_task_sandbox(task, load_env(task.environment_id or "")) as sb:
+        named = {
+            rel: sb.exec(["grep", "-rlF", "--exclude-dir=.git", rel, "/testbed"]).stdout
+            for rel in task.hidden_tests
+        }
+    assert named == dict.fromkeys(task.hidden_tests, "")
