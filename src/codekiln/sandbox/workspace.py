@@ -73,7 +73,7 @@ def _teardown(stage: Path | None, state: Path, creator: int | None = None) -> No
             stage.rmdir()
         except (SandboxError, OSError):
             return
-    shutil.rmtree(state, ignore_errors=True)
+    _rmtree(state, ignore_errors=True)
 
 
 def _sweep(root: Path) -> int:
@@ -217,15 +217,15 @@ def _differs(a: Path, b: Path, sa: os.stat_result, sb: os.stat_result) -> bool:
     return sa.st_size != sb.st_size or a.read_bytes() != b.read_bytes()
 
 
-def _rmtree(path: Path) -> None:
+def _rmtree(path: Path, *, ignore_errors: bool = False) -> None:
     """`shutil.rmtree`, or `rm -rf` for a tree too deep for it: shutil recurses once per level, so a tree
-    that a patch or a test made ~1,000 levels deep raised RecursionError out of `reset` (and so out of
-    the grader, losing the episode; tests/sandbox/test_sandbox_workspace.py)."""
+    that a patch or a test made ~1,000 levels deep raised RecursionError out of `reset` and `close` (and
+    so out of the grader, losing the episode; tests/sandbox/test_sandbox_workspace.py)."""
     try:
-        shutil.rmtree(path)
+        shutil.rmtree(path, ignore_errors=ignore_errors)
     except RecursionError:
         done = subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], capture_output=True)
-        if done.returncode != 0:
+        if done.returncode != 0 and not ignore_errors:
             raise SandboxError(f"cannot delete {path}: {done.stderr.decode(errors='replace')}") from None
 
 
