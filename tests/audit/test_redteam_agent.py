@@ -20,8 +20,10 @@ from rollout_support import toolz_tasks
 
 from codekiln.envs import load_env
 from codekiln.grading import open_task_sandbox
+from codekiln.reports.html import build_report
 from codekiln.rollouts import Rollout, RolloutConfig, agent_patch, read_rollouts, run_rollouts
 from codekiln.rollouts.engine import ROLLOUTS
+from codekiln.rollouts.export import export_rollouts
 from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.testing import make_repo, open_test_sandbox
@@ -85,6 +87,18 @@ def test_a_file_name_that_is_not_utf8_is_recorded_and_resumed(
     stats = run_rollouts(cfg)
     assert (stats.resumed, stats.done, stats.errors) == (1, 1, [])
     assert len((Path(cfg.out) / ROLLOUTS).read_bytes().splitlines()) == 1
+
+
+def test_a_file_name_that_is_not_utf8_is_exported_and_reported(
+    odd_bytes: tuple[RolloutConfig, Rollout], tmp_path: Path
+) -> None:
+    """The trajectory exporters and the HTML report wrote UTF-8 text and crashed on the same name."""
+    cfg, r = odd_bytes
+    for to in ("atif", "mini"):
+        (path,) = export_rollouts([r], to, tmp_path / to)
+        assert "bad\\udcff.py" in path.read_text()  # JSON's escape of the undecodable byte
+    report = build_report([Path(cfg.out)], tmp_path / "report.html")
+    assert report.rollouts == 1 and "bad\\udcff.py" in (tmp_path / "report.html").read_text()
 
 
 @pytest.mark.xfail(

@@ -54,16 +54,27 @@ def append_jsonl(path: str | Path, rows: Iterable[BaseModel | dict[str, Any]]) -
     return len(lines)
 
 
-def _json_line(row: BaseModel | dict[str, Any]) -> bytes:
-    """One row as a UTF-8 JSON line. Text an agent controls can hold lone surrogates (a
-    file name that is not UTF-8, decoded with surrogateescape; a JSON "\\ud800" escape in a tool call):
-    such a row is written with every non-ASCII character escaped, which `json.loads` reads back as it was."""
+def dumps_utf8(obj: Any, **kw: Any) -> str:
+    """`json.dumps(obj, ensure_ascii=False, **kw)`, unless that text cannot be encoded as UTF-8: text an
+    agent controls can hold lone surrogates (a file name that is not UTF-8, decoded with surrogateescape;
+    a JSON "\\ud800" escape in a tool call), and then every non-ASCII character is escaped instead, which
+    `json.loads` reads back as it was."""
+    text = json.dumps(obj, ensure_ascii=False, **kw)
     try:
-        text = row.model_dump_json() if isinstance(row, BaseModel) else json.dumps(row, ensure_ascii=False)
-        return (text + "\n").encode()
-    except (PydanticSerializationError, UnicodeEncodeError):
-        plain = row.model_dump(mode="json") if isinstance(row, BaseModel) else row
-        return (json.dumps(plain) + "\n").encode()
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, **kw)
+    return text
+
+
+def _json_line(row: BaseModel | dict[str, Any]) -> bytes:
+    """One row as a UTF-8 JSON line (lone surrogates escaped: see `dumps_utf8`)."""
+    if not isinstance(row, BaseModel):
+        return (dumps_utf8(row) + "\n").encode()
+    try:
+        return (row.model_dump_json() + "\n").encode()
+    except PydanticSerializationError:
+        return (dumps_utf8(row.model_dump(mode="json")) + "\n").encode()
 
 
 def _repair_torn_tail(fd: int) -> None:
