@@ -62,17 +62,22 @@ def agent_patch(task: TaskRecord, sandbox: Sandbox, snapshot_dir: Path) -> str:
     changed = {p for fp in parse_diff(sandbox.diff()) for p in (fp.old_path, fp.new_path) if p}
     out = []
     for rel in sorted(changed | set(start)):
-        if rel in start:
-            before = start[rel]
-        else:
-            path = snapshot_dir / rel
-            before = path.read_text(encoding="utf-8") if path.is_file() else None
+        before = start[rel] if rel in start else _snapshot_text(snapshot_dir / rel)
         try:
             after: str | None = sandbox.read_file(rel).decode("utf-8")
         except (CodekilnError, OSError, ValueError):
             after = None
         out.append(make_diff(rel, before, after))
     return "".join(out)
+
+
+def _snapshot_text(path: Path) -> str | None:
+    """A snapshot file's text; None when absent or not UTF-8 (a logo, a zip): like an `after` that cannot
+    be read, a change to it is one a text patch cannot carry, left out rather than losing the episode."""
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    except ValueError:
+        return None
 
 
 def masked_rollout(
