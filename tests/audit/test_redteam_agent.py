@@ -135,17 +135,12 @@ def test_a_tree_too_deep_for_python_is_scored_not_lost(tmp_path: Path) -> None:
     assert "/".join(["d"] * 1500) + "/x" in r.patch
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: nothing bounds the agent's change: a file the agent writes (up to the sandbox's 1 GiB "
-    "file limit and 4 GiB tmpfs) is read whole into the driver and stored twice in one rollouts.jsonl "
-    "line (patch and trajectory.diff); measured 100 MB -> 204 MB line, 0.88 GB driver RSS, so ~3.9 GB of "
-    "files is ~33 GB RSS, an OOM on a 24 GB host",
-)
 def test_an_oversized_change_is_refused_before_it_is_read(tmp_path: Path) -> None:
     write = "python -c \"open('big.txt', 'w').write(('x' * 99 + '\\n') * 80_000)\""  # 8 MB of text
     cfg, r = rollout(tmp_path, [bash(write), SUBMIT])
     assert r.reward.value == 0.0 and not r.reward.masked
+    assert r.grade is not None and (r.grade.outcome, r.grade.reason) == ("rejected", "change_too_large")
+    assert r.patch == "" and r.trajectory is not None and r.trajectory.diff.startswith("(not read: 8,")
     assert (Path(cfg.out) / ROLLOUTS).stat().st_size < 2_000_000
 
 
