@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
+import itertools
 import json
 import operator
 import os
@@ -71,7 +72,6 @@ _WATCHED = ("pytest", "_pytest", "pluggy", "unittest", "builtins", "doctest")
 # One entry per namespace watched: (module name, class name or "", attribute names, their values at
 # start-up). The values themselves are kept (not their ids): an id can be reused once an object is gone.
 _Watched = tuple[str, str, tuple[str, ...], tuple[Any, ...]]
-# Tuples, not `a | b` unions: a union written inside the loops would be built anew for every name.
 _WATCHED_VALUES = (type, types.FunctionType, types.BuiltinFunctionType)
 _WATCHED_MEMBERS = (classmethod, staticmethod, property)
 
@@ -100,7 +100,50 @@ def _machinery() -> list[_Watched]:
     return out
 
 
+class _Snapshot:
+    """The machinery as the last check found it, flat, so that the next check can tell in a few passes
+    in C whether anything at all changed since: per namespace watched, the live namespace (a module's
+    `__dict__`, a class's mapping proxy) and an `itemgetter` of its watched names; all their values in
+    one tuple, compared by identity. Taken only when that check found no change (`_machinery_changes`),
+    and the same state gives the same verdict: the modules must still be the objects in `sys.modules`
+    and own the same `__dict__` (a class is itself a watched value of its module, so its namespace is
+    found again too); only the excused replacements (`excused`) are judged again, by their code."""
+
+    def __init__(self, watched: list[_Watched], excused: list[Any]) -> None:
+        modules = {name: sys.modules.get(name) for name, _, _, _ in watched}
+        self.names, self.modules = tuple(modules), tuple(modules.values())
+        self.dicts = tuple(map(_namespace, self.modules))
+        self.excused = excused
+        spaces, getters = [], []
+        for name, owner, attrs, _ in watched:
+            holder = _namespace(modules[name])
+            if owner:
+                cls = holder.get(owner)
+                holder = _namespace(cls) if isinstance(cls, type) else {}
+            spaces.append(holder)
+            getters.append(operator.itemgetter(*attrs, attrs[0]))  # 2+ names: it always gives a tuple
+        self.spaces, self.getters = tuple(spaces), tuple(getters)
+        self.values = self._now()
+
+    def _now(self) -> tuple[Any, ...]:
+        return tuple(
+            itertools.chain.from_iterable(map(operator.itemgetter.__call__, self.getters, self.spaces))
+        )
+
+    def same(self) -> bool:
+        try:
+            return (
+                not any(map(operator.is_not, map(sys.modules.get, self.names), self.modules))
+                and not any(map(operator.is_not, map(_namespace, self.modules), self.dicts))
+                and not any(map(operator.is_not, self._now(), self.values))
+                and all(map(_from_readonly, self.excused))
+            )
+        except Exception:  # a name gone, a namespace that cannot be read: the full check names it
+            return False
+
+
 _MACHINERY: list[_Watched] = []
+_SNAPSHOT: list[_Snapshot] = []
 _PATHS = sysconfig.get_paths()
 _READONLY = tuple(
     p.rstrip("/") + "/" for k in ("stdlib", "platstdlib", "purelib", "platlib") if (p := _PATHS.get(k))
@@ -127,8 +170,10 @@ def _machinery_changes() -> list[str]:
     """What was replaced in the test machinery since start-up (new names are not counted, nor
     replacements whose code lives in the read-only venv or interpreter). Names are looked up afresh
     each time (a module swapped in `sys.modules`, a class swapped in its module, count as changes of
-    every name they hold); the bulk comparison is by identity, in C."""
-    changed = []
+    every name they hold); the bulk comparison is by identity, in C (`_Snapshot`)."""
+    if _SNAPSHOT and _SNAPSHOT[0].same():
+        return []
+    changed, excused = [], []
     for name, owner, attrs, values in _MACHINERY:
         holder = _namespace(sys.modules.get(name))
         if owner:
@@ -140,6 +185,10 @@ def _machinery_changes() -> list[str]:
         for attr, value, was in zip(attrs, now, values, strict=True):
             if value is not was and (value is None or not _from_readonly(value)):
                 changed.append(f"{name}.{owner + '.' if owner else ''}{attr}")
+            elif value is not was:
+                excused.append(value)
+    if not changed:
+        _SNAPSHOT[:] = [_Snapshot(_MACHINERY, excused)]
     return changed
 
 
