@@ -65,7 +65,10 @@ for _path in _SETTINGS.get("trusted", []):
             _TRUSTED[_path] = _fh.read()
     except OSError:
         pass
-_COMPILED: dict[str, set[Any]] = {}
+# What pytest compiled from those bytes, per file: the module code objects (kept, so that the ids of
+# every code object inside them stay theirs) and those ids; their keys (`_key`) only when asked.
+_COMPILED: dict[str, list[types.CodeType]] = {}
+_COMPILED_IDS: dict[str, set[int]] = {}
 _WATCHED = ("pytest", "_pytest", "pluggy", "unittest", "builtins", "doctest")
 
 
@@ -231,7 +234,8 @@ def _compile_trusted_test_modules() -> None:
         result = original(fn, config)
         code = result[-1] if isinstance(result, tuple) else result
         if path in _TRUSTED and isinstance(code, types.CodeType):
-            _COMPILED.setdefault(path, set()).update(_key(c) for c in _walk(code))
+            _COMPILED.setdefault(path, []).append(code)
+            _COMPILED_IDS.setdefault(path, set()).update(map(id, _walk(code)))
         return result
 
     rewrite._rewrite_test = _rewrite_test
@@ -372,6 +376,7 @@ class Guard:
         self.deselected: list[str] = []
         self.forged: list[str] = []
         self._keys: dict[str, set[tuple[Any, ...]]] = {}
+        self._compiled_keys: dict[str, tuple[int, set[tuple[Any, ...]]]] = {}
         self._watch = set(_SETTINGS.get("watch", []))
         self._machinery_reported = False
         self._hooks_reported = False
@@ -392,8 +397,13 @@ class Guard:
             if where.startswith(self._readonly) and not where.startswith(self._workdir):
                 continue
             if where in _TRUSTED:
-                key = _key(code)
-                if key in _COMPILED.get(where, ()):  # compiled by pytest from the trusted bytes
+                if id(code) in _COMPILED_IDS.get(where, ()):  # the very code pytest compiled from them
+                    continue
+                key = _key(code)  # else the same code made afresh, or Python's own compile of them
+                modules = _COMPILED.get(where, [])
+                if self._compiled_keys.get(where, (-1,))[0] != len(modules):
+                    self._compiled_keys[where] = (len(modules), {_key(c) for m in modules for c in _walk(m)})
+                if key in self._compiled_keys[where][1]:
                     continue
                 if where not in self._keys:
                     self._keys[where] = _plain_keys(where)
