@@ -352,6 +352,39 @@ def _share_module_trees() -> None:
     code.getstatementrange_ast = getstatementrange_ast
 
 
+def _cut_by_line_first() -> None:
+    """To show a failure, pytest cuts its traceback at the test function (`Traceback.cut`), testing
+    each frame from the outermost (~35 of pytest and pluggy) for the test's file and first line; the
+    file test makes a path object and a `stat` per frame. Frames whose first line or file name cannot
+    match are now passed over first; pytest's own cut then runs from the first that can."""
+    try:
+        from _pytest._code.code import Traceback
+        from _pytest.pathlib import absolutepath
+    except ImportError:
+        return
+    original = Traceback.cut
+
+    def cut(
+        self: Any, path: Any = None, lineno: Any = None, firstlineno: Any = None, excludepath: Any = None
+    ) -> Any:
+        if path is None or excludepath is not None:
+            return original(self, path, lineno, firstlineno, excludepath)
+        want = os.fspath(path)
+        for i, entry in enumerate(self):
+            code = entry.frame.code
+            if firstlineno is not None and code.firstlineno != firstlineno:
+                continue
+            name = code.raw.co_filename  # Code.path is this name, made absolute when the file exists
+            if want != name and want != str(absolutepath(name)):
+                continue
+            rest = self[i:]
+            found = original(rest, path, lineno, firstlineno, excludepath)
+            return self if found is rest else found
+        return self
+
+    Traceback.cut = cut  # type: ignore[method-assign]
+
+
 def _digest(path: str | None) -> str:
     if not path:
         return "-"
@@ -531,6 +564,7 @@ class Guard:
 _compile_trusted_test_modules()
 _fast_junit_escape()
 _share_module_trees()
+_cut_by_line_first()
 _MACHINERY.extend(_machinery())
 
 
