@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -261,12 +263,11 @@ def task_filter(allow_import_breakage: bool, max_f2p_share: float | None, balanc
         ) from err
 
 
-def run_repos_with_display(
-    specs: list[str], config: SynthConfig, *, redo: bool = False, export: str = ""
-) -> None:
-    """`synthesize_repos` with the live display, then the funnel per repository and in total."""
+@contextmanager
+def live_progress(title: str) -> Iterator[Callable[[SynthProgress], None]]:
+    """A live display of synthesis progress under `title`; yields the `on_progress` hook that feeds it
+    (validation updates are throttled to four a second, every other phase is shown at once)."""
     last = [0.0]
-    title = f"{len(specs)} repositories"
     with Live(console=console, refresh_per_second=4, transient=False) as live:
 
         def show(progress: SynthProgress) -> None:
@@ -275,6 +276,14 @@ def run_repos_with_display(
                 live.update(render(progress, title))
                 last[0] = now
 
+        yield show
+
+
+def run_repos_with_display(
+    specs: list[str], config: SynthConfig, *, redo: bool = False, export: str = ""
+) -> None:
+    """`synthesize_repos` with the live display, then the funnel per repository and in total."""
+    with live_progress(f"{len(specs)} repositories") as show:
         result = synthesize_repos(specs, config, redo=redo, on_progress=show)
     table = Table(title="funnel per repository", title_justify="left")
     for col in ("repository", "candidates", "tried", "tasks"):
@@ -306,15 +315,7 @@ def run_with_display(
         from codekiln.models import make_model
 
         model = make_model(config.lm.model, **(model_options or {}))
-    last = [0.0]
-    with Live(console=console, refresh_per_second=4, transient=False) as live:
-
-        def show(progress: SynthProgress) -> None:
-            now = time.monotonic()
-            if progress.phase != "validating" or now - last[0] > 0.25:
-                live.update(render(progress, config.spec))
-                last[0] = now
-
+    with live_progress(config.spec) as show:
         result = synthesize(config, redo=redo, on_progress=show, model=model)
     print_funnel(result.funnel)
     if set(result.per_node) != {"local"}:

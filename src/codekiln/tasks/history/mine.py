@@ -5,7 +5,8 @@
 
 Steps: the history (`walk`: first-parent changes touching code and tests, split into fix and test
 patches), exclusions (`--exclude`), then for each candidate, oldest first: a snapshot of the change's
-commit, its environment (`envs.shared.EnvGroups`: one install per dependency fingerprint), and the
+commit, its environment (`envs.shared.EnvGroups`: one install per dependency fingerprint, with
+dependencies as of the change's month where the index gives upload times: `envs.cutoff`), and the
 validation engine synthesis uses (`validate.Validator`, with its reruns and grader gate). A candidate's
 "bug" is the fix patch reversed on the commit's snapshot: the buggy state is the parent's code with the
 change's tests, so FAIL_TO_PASS are the tests that fail on the parent's code and pass with the fix, and
@@ -43,7 +44,7 @@ from codekiln.core.diffs import reverse_diff
 from codekiln.core.errors import CodekilnError, EnvBuildError, RepoError
 from codekiln.core.records import Record, iter_jsonl
 from codekiln.core.stage import Layout, Stage, StageManifest, open_stage
-from codekiln.envs import EnvRecord
+from codekiln.envs import EnvRecord, load_env
 from codekiln.envs.shared import EnvGroups
 from codekiln.repos import SnapshotRecord, add_repo
 from codekiln.sandbox import DEFAULT_BACKEND
@@ -137,6 +138,9 @@ class Funnel(Record):
     environments: int = 0
     """Distinct environments (one per state) of the valid tasks, over all runs."""
     deps_cutoff: str = ""
+    """The dependency cutoffs of this run's environments in one line (see `cutoffs`)."""
+    cutoffs: dict[str, str] = Field(default_factory=dict)
+    """Environment id -> the cutoff its dependencies were resolved at, or why none was applied."""
     seconds: float = 0.0
 
     def add(self, decision: Decision) -> None:
@@ -205,6 +209,38 @@ def unusable_env(env: EnvRecord) -> str:
         if text.strip()
     ]
     return f"no test passes on this state ({len(env.baseline)} ran)" + (f"; {errors[0]}" if errors else "")
+
+
+def _cutoffs_of(env_ids: set[str]) -> dict[str, str]:
+    """The cutoff notes of environments built by earlier runs (valid tasks' ones), where still there."""
+    out = {}
+    for eid in sorted(env_ids):
+        try:
+            out[eid] = load_env(eid).recipe.cutoff_note or "no cutoff: no date given"
+        except CodekilnError:
+            continue  # removed since: the task records keep the environment id only
+    return out
+
+
+def cutoff_summary(cutoffs: dict[str, str]) -> str:
+    """One line over the environments' cutoff notes: how many got which, and why the others got none."""
+    if not cutoffs:
+        return "no environment built or loaded this run"
+    applied = sorted(
+        {
+            n.split(" (")[0].removeprefix("uploaded before ")
+            for n in cutoffs.values()
+            if not n.startswith("no cutoff")
+        }
+    )
+    reasons = sorted({n for n in cutoffs.values() if n.startswith("no cutoff")})
+    count = sum(not n.startswith("no cutoff") for n in cutoffs.values())
+    parts = (
+        [f"dependency cutoff applied to {count} of {len(cutoffs)} environments ({', '.join(applied)})"]
+        if applied
+        else []
+    )
+    return "; ".join(parts + reasons)
 
 
 def as_history_task(task: TaskRecord, change: Change, statement_source: str, split: str) -> TaskRecord:
@@ -301,7 +337,8 @@ def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn, model: Any)
         new += 1
         funnel.env_builds, funnel.env_reused = groups.builds, groups.reused
     funnel.environments = len(envs)
-    funnel.deps_cutoff = groups.cutoff_note
+    funnel.cutoffs = _cutoffs_of(envs) | groups.cutoffs
+    funnel.deps_cutoff = cutoff_summary(funnel.cutoffs)
     funnel.seconds = round(time.monotonic() - start, 3)
     stage.write(FUNNEL, funnel)
     if config.split_date:
@@ -328,7 +365,7 @@ def _decide(
     """One candidate's decision: its state's environment, then the validation engine."""
     try:
         snap = snapshot_of(gitdir, change.commit, name)
-        env = groups.env_for(snap)
+        env = groups.env_for(snap, change.author_date)
     except (EnvBuildError, RepoError) as err:
         return RejectedCandidate(
             candidate_id=cand.id, repo=name, base_commit=change.commit, reason=RejectReason.build_error,
