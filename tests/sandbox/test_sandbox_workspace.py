@@ -108,7 +108,9 @@ def test_hide_leaves_a_fresh_workspace_as_rm_rf_would(open_sb, backend):
     if not hidden:
         return
     twin.exec("rm -rf .git pkg")
-    assert sb.changed((".git", "pkg")) == twin.changed((".git", "pkg")) == {".git": "deleted", "pkg": "deleted"}
+    assert (
+        sb.changed((".git", "pkg")) == twin.changed((".git", "pkg")) == {".git": "deleted", "pkg": "deleted"}
+    )
     assert sb.exec("ls -A").stdout == twin.exec("ls -A").stdout == ".gitignore\nREADME.md\ndata\ntests\n"
     sb.exec("mkdir pkg && echo new > pkg/mod.py")  # written over as over any removed folder
     assert sb.read_file("pkg/mod.py") == b"new\n" and not sb.exec("test -e pkg/__init__.py").ok
