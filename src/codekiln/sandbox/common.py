@@ -274,6 +274,10 @@ class HostSandbox:
                     continue
         return total
 
+    def hide(self, names: Collection[str]) -> bool:
+        """Top-level entries of a fresh workspace made to vanish at once (see `Workspace.hide`)."""
+        return self.ws.hide(names)
+
     def reset(self) -> None:
         """End all processes and return the workspace (and /tmp) to the snapshot."""
         self._kill_all()

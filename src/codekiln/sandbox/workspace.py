@@ -349,6 +349,24 @@ class Workspace:
         mounts.idmapped(src, target, owner=(st.st_uid, st.st_gid), uid=self.uid)
         return target
 
+    def hide(self, names: Collection[str]) -> bool:
+        """Make the top-level entries `names` vanish from a workspace nothing was written to yet (as
+        opened or reset), as `rm -rf` would leave it, for the cost of a remount: a whiteout each in the
+        overlay's empty upper layer, where `rm -rf` makes one per file below. False, and nothing
+        done, for a copied workspace or one written to (the caller removes them itself)."""
+        if self.mode != "overlay" or any("/" in n or n in ("", ".", "..") for n in names):
+            return False
+        assert self.stage is not None
+        upper = self.stage / "upper"
+        if any(upper.iterdir()):
+            return False
+        mounts.unmount(self.path)
+        for name in names:
+            os.mknod(upper / name, stat.S_IFCHR | 0o600, os.makedev(0, 0))
+        shutil.rmtree(self.stage / "work")  # a volatile overlay refuses a work dir used before
+        self._mount_overlay()
+        return True
+
     def read(self, root: Path, rel: str) -> bytes | None:
         return read_at(root, rel)
 
