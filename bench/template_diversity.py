@@ -285,7 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-prompts", type=int, help="shipped eval prompts per format (of 32)")
     ap.add_argument("--max-new-tokens", type=int, help="greedy generation budget per eval turn")
     ap.add_argument("--heldout", help=f"formats in no training pool (default {','.join(HELDOUT)})")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch CPU threads (1 on a loaded machine: 2 spin-wait, ~4x slower)",
+    )
     ap.add_argument("--out", default=".codekiln/template_diversity.jsonl", help="rows, appended (resumable)")
     ap.add_argument("--json", dest="json_out", help="also write the budget, rows and table here")
     ap.add_argument("--table", action="store_true", help="only print the table of the rows already in --out")
@@ -332,8 +337,10 @@ def main(argv: list[str] | None = None) -> int:
                 "eval_s": round(time.perf_counter() - t0, 1),
             },
         )
+    ends = [min(budget.sizes), max(budget.sizes)]  # the extremes first: a cut-short run still compares them
+    order = sorted(dict.fromkeys(budget.sizes), key=lambda k: (k not in ends, k))
     for seed in budget.seeds:
-        for k in budget.sizes:
+        for k in order:
             name = f"k{k}-s{seed}"
             if name not in done:
                 finish(name, run_one(model, tuner, k, seed, budget, prompts))
