@@ -49,7 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import envsample
-from envcompare import STEP_LIMITS, compare, plain_counts, table
+from envcompare import PLAIN_REPORT, STEP_LIMITS, compare, plain_counts, table
 
 from codekiln.core.proc import run, tail
 from codekiln.core.records import append_jsonl, iter_jsonl
@@ -68,6 +68,7 @@ except CodekilnError as err:
 c = env.counts
 print("ROW " + json.dumps({"ok": True, "passed": c.get("passed", 0), "failed": c.get("failed", 0),
     "error": c.get("error", 0), "skipped": c.get("skipped", 0), "collection_errors": len(env.collection_errors),
+    "collection_skips": len(env.collection_skips),
     "test": " ".join(["pytest", *env.recipe.test.args]), "test_source": env.recipe.test_source,
     "skipped_deps": sorted(env.skipped_deps), "exit_code": env.baseline_exit_code}))
 """
@@ -123,7 +124,7 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
         return {**out, "status": "install failed", "log": tail(res.stdout + res.stderr, 6)}
     start = time.monotonic()
     res = run(
-        [str(venv / "bin" / "python"), "-m", "pytest"],
+        [str(venv / "bin" / "python"), "-m", "pytest", PLAIN_REPORT],
         timeout=STEP_LIMITS["plain_test"], env=env, cwd=root, max_output=64 << 20,
     )  # fmt: skip
     out["test_s"] = round(time.monotonic() - start, 1)
