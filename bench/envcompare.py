@@ -87,6 +87,9 @@ def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str,
     conftest = "ImportError while loading conftest" in str(plain.get("log") or "")
     if not plain.get("summary_found") and not (conftest and ck.get("ok")):
         return "plain failed", f"pytest exited {plain.get('exit_code')} with no summary line" + _first(plain)
+    stopped = _collection_stopped(plain)
+    if stopped and not ck.get("ok"):
+        return "plain failed", stopped
     if not ck.get("ok"):
         status = str(ck.get("status"))
         verdict = "timeout" if status.startswith("timeout") else "build failed"
@@ -94,7 +97,7 @@ def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str,
         return verdict, f"{status}{step}: {str(ck.get('error') or ck.get('log') or '')[:200]}"
     want, got = triple_plain(plain), triple_codekiln(ck)
     shown = f"plain {fmt(want)} vs codekiln {fmt(got)}"
-    if want == got:
+    if want == got and not stopped:  # equal counts of a run stopped at collection reproduce no suite
         return ("reproduced", "") if sum(want) else ("no tests", "neither run collected a test")
     errors = list(plain.get("collect_errors") or [])  # type: ignore[call-overload]
     if conftest:
@@ -103,7 +106,19 @@ def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str,
         return "better", f"{shown}; plain collection failed: {errors[0]}"
     if not plain.get("summary_found"):  # nothing to compare with
         return "plain failed", f"pytest exited {plain.get('exit_code')} with no summary line" + _first(plain)
+    if stopped:
+        return "plain failed", f"{stopped}; codekiln {fmt(got)}"
     return "count mismatch", shown
+
+
+def _collection_stopped(plain: Mapping[str, object]) -> str:
+    """Why the plain run ran no test at all (pytest stops before the first test when a module fails to
+    collect), or "" when tests ran: there is then no suite result to reproduce, only its failure."""
+    errors = list(plain.get("collect_errors") or [])  # type: ignore[call-overload]
+    ran = sum(int(plain.get(k, 0) or 0) for k in ("passed", "failed", "xfailed", "xpassed"))  # type: ignore[call-overload]
+    if not errors or ran or not plain.get("summary_found"):
+        return ""
+    return f"no test ran in the plain run: {len(errors)} module(s) failed to collect ({errors[0]})"
 
 
 def _first(row: Mapping[str, object]) -> str:

@@ -53,6 +53,15 @@ def test_verdicts() -> None:
                "log": "ImportError while loading conftest 'c'.\nE   ModuleNotFoundError: No module named 'q'"}  # fmt: skip
     assert compare(stopped, ck(5, 0, 0))[0] == "better"
     assert compare(stopped, ck(5, 2, 0))[0] == "plain failed"
+    # pytest stopped at collection before any test: nothing to reproduce, whatever codekiln did
+    interrupted = {"status": "ran", "summary_found": 1, "errors": 2, "skipped": 1,
+                   "collect_errors": ["tests/test_a.py: ModuleNotFoundError: No module named 'hpack'", "b"]}  # fmt: skip
+    verdict, reason = compare(interrupted, {"ok": False, "status": "build failed", "step": "baseline"})
+    assert verdict == "plain failed" and reason.startswith("no test ran in the plain run: 2 module(s)")
+    assert compare(interrupted, ck(0, 1, 0, collection_errors=1))[0] == "plain failed"
+    assert compare(interrupted, ck(0, 1, 1, collection_errors=1))[0] == "plain failed"  # same failure
+    assert compare(interrupted, ck(40, 0, 1))[0] == "better"  # codekiln collected and ran the suite
+    assert compare({**interrupted, "passed": 1}, ck(0, 1, 0, collection_errors=1))[0] == "count mismatch"
 
 
 def test_sample_bound() -> None:
