@@ -54,6 +54,7 @@ from envcompare import PLAIN_REPORT, STEP_LIMITS, compare, plain_counts, table
 from codekiln.core.proc import run, tail
 from codekiln.core.records import append_jsonl, iter_jsonl
 from codekiln.repos.fetch import unpack
+from codekiln.sandbox.common import SYSTEM_PATH
 
 TEST_EXTRAS = ("test", "tests", "testing")
 BUILD_CHILD = """
@@ -96,6 +97,18 @@ def declared_extra(root: Path) -> tuple[str | None, str | None]:
     return extra, group
 
 
+def plain_test_env(venv: Path, scratch: Path) -> dict[str, str]:
+    """The plain suite's environment: what codekiln's sandbox starts from (`Sandbox.base_env`), not this
+    process's. The host's variables change what a suite does: this machine sets AWS_CA_BUNDLE,
+    SSL_CERT_FILE, REQUESTS_CA_BUNDLE and more, which botocore, ssl and requests read in the tests."""
+    home = scratch / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "PATH": f"{venv / 'bin'}:{SYSTEM_PATH}", "VIRTUAL_ENV": str(venv), "HOME": str(home),
+        "TMPDIR": tempfile.gettempdir(), "LANG": "C.UTF-8", "SHELL": "/bin/bash",
+    }  # fmt: skip
+
+
 def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object]:
     """The library's own suite, plainly: fresh venv, pip install with test extras, `python -m pytest`."""
     root = unpack(archive, scratch / "src")
@@ -125,7 +138,7 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
     start = time.monotonic()
     res = run(
         [str(venv / "bin" / "python"), "-m", "pytest", PLAIN_REPORT],
-        timeout=STEP_LIMITS["plain_test"], env=env, cwd=root, max_output=64 << 20,
+        timeout=STEP_LIMITS["plain_test"], env=plain_test_env(venv, scratch), cwd=root, max_output=64 << 20,
     )  # fmt: skip
     out["test_s"] = round(time.monotonic() - start, 1)
     if res.timed_out:
