@@ -13,7 +13,7 @@ STEP_LIMITS = {"plain_install": 300, "plain_test": 300, "build": 600, "synth": 2
 _SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|xfailed|xpassed|errors?|deselected)\b")
 _TIME = re.compile(r"\bin [\d.]+s\b")
 _COLLECT = re.compile(r"^ERROR (\S+)(?: - (.*))?$")
-_OUTCOME = re.compile(r"^(PASSED|XPASS|XFAIL|FAILED|ERROR) (\S+::\S+)")
+_OUTCOME = re.compile(r"^(PASSED|XPASS|XFAIL|FAILED|ERROR) (\S+::.*)$")
 _BUCKET = {"PASSED": "passed", "XPASS": "xpassed", "XFAIL": "xfailed", "FAILED": "failed", "ERROR": "errors"}
 _WORST = {"XFAIL": 0, "PASSED": 1, "XPASS": 1, "FAILED": 2, "ERROR": 3}
 PLAIN_REPORT = "-rpfExX"
@@ -56,7 +56,7 @@ def twice_counted(lines: list[str]) -> Counter[str]:
     for ln in lines:
         m = _OUTCOME.match(ln)
         if m:
-            seen.setdefault(m.group(2), []).append(m.group(1))
+            seen.setdefault(_node_id(m.group(2)), []).append(m.group(1))
     extra: Counter[str] = Counter()
     for kinds in seen.values():
         for kind in sorted(kinds, key=_WORST.__getitem__)[:-1]:
@@ -109,6 +109,20 @@ def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str,
     if stopped:
         return "plain failed", f"{stopped}; codekiln {fmt(got)}"
     return "count mismatch", shown
+
+
+def _node_id(rest: str) -> str:
+    """The node id at the start of a short-summary line's rest (`id` or `id - message`): a parameter id
+    may hold spaces, brackets and ' - ', so it ends where its first bracket closes."""
+    start = rest.find("[")
+    if start < 0 or " " in rest[:start]:
+        return rest.split(" ", 1)[0]
+    depth = 0
+    for i, ch in enumerate(rest[start:], start):
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if depth == 0:
+            return rest[: i + 1]
+    return rest
 
 
 def _collection_stopped(plain: Mapping[str, object]) -> str:
