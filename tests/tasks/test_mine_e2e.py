@@ -3,7 +3,8 @@ order, then a pull request merged on top (a real fix to `nth` with its test), th
 module (its task's bug removes the file, its gold patch creates it). Mining it (interrupted by
 `kill -9` once and resumed) must give tasks that `rollout --model oracle` resolves and `--model noop`
 does not, through the same grader agents face, with one venv for the two states that share their
-dependencies.
+dependencies. Mining again on the shared two-node Ray cluster, a worker killed mid-change, must decide
+the same.
 """
 
 from __future__ import annotations
@@ -11,18 +12,22 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tasks_helpers import TOOLZ, fetch_sdist
 from typer.testing import CliRunner
 
 from codekiln.cli.mine import app as mine_app
+from codekiln.core.executor import ExecutorConfig
+from codekiln.core.records import iter_jsonl
 from codekiln.envs import env_sandbox, load_env
 from codekiln.rollouts.engine import RolloutConfig, run_rollouts
 from codekiln.tasks.export.datasets import from_hf_row, to_hf_row
@@ -30,6 +35,7 @@ from codekiln.tasks.history.mine import REJECTED, TASKS, MineConfig, MineResult,
 from codekiln.tasks.records import TaskRecord, TaskSource
 from codekiln.tasks.validation.testexec import FreshExecutor, Job, WarmExecutor
 from codekiln.testing import git
+from codekiln.testing.ray_cluster import LocalRayCluster, kill_during
 
 pytestmark = [pytest.mark.root, pytest.mark.network]  # sdists from the index; bwrap sandboxes
 
@@ -283,3 +289,43 @@ def test_excluded_changes_are_counted_and_never_validated(
     again = mine(MineConfig(repo=config.repo, out=tmp_path / "out", exclude=exclude))
     f = again.funnel
     assert (f.candidates, f.tried, f.skipped) == (0, 0, {"root_commit": 1, "excluded": 3})
+
+
+# -- on the shared Ray cluster (tests/conftest.py): the same decisions, a killed worker costs nothing --
+MINING = "codekiln:mining"  # the title of a Ray worker deciding a change
+
+
+def _decisions(out: Path) -> dict[str, dict[str, Any]]:
+    """Decisions by candidate id, without how long their runs took."""
+    found: dict[str, dict[str, Any]] = {}
+    for name in (TASKS, REJECTED):
+        for row in iter_jsonl(out / name):
+            validation = row.get("validation") or {}
+            validation.pop("duration_s", None)
+            if "detail" in validation:
+                validation["detail"] = re.sub(r"\d+(\.\d+)? s\b", "N s", validation["detail"])
+            assert row["candidate_id"] not in found, f"{row['candidate_id']} was decided twice"
+            found[row["candidate_id"]] = row
+    return found
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    ray_cluster_starting: LocalRayCluster, mined: tuple[MineResult, MineConfig, list[str]]
+) -> LocalRayCluster:
+    return ray_cluster_starting.ready()
+
+
+def test_mining_on_two_nodes_decides_the_same_and_a_killed_worker_costs_only_its_change(
+    cluster: LocalRayCluster, mined: tuple[MineResult, MineConfig, list[str]], tmp_path: Path
+) -> None:
+    result, config, _ = mined
+    where = ExecutorConfig(kind="ray", address=cluster.address)
+    on_ray = config.model_copy(update={"out": tmp_path / "ray", "executor": where, "workers": 2})
+    with kill_during(cluster, MINING) as killed:
+        again = mine(on_ray)
+    assert len(killed) == 1, "no change was seen being decided"
+    assert "lost" not in again.per_node and sum(again.per_node.values()) == again.new_decisions == 3
+    assert _decisions(on_ray.out) == _decisions(result.out)
+    assert (on_ray.out / "splits.json").read_text() == (result.out / "splits.json").read_text()
+    assert (again.funnel.validated, again.funnel.env_builds) == (3, 0)  # the local run's environments
