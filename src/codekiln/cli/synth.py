@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config, parse_options
+from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config, nodes_table, parse_options
 from codekiln.core.errors import ConfigError
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.lm_bugs import LmConfig
@@ -121,12 +123,7 @@ def strategy_table(funnel: Funnel) -> Table:
 
 def print_nodes(per_node: Counter[str]) -> None:
     """The per-node summary of a distributed run: batches each node validated ("lost": every try failed)."""
-    table = Table(title="batches per node", title_justify="left")
-    table.add_column("node")
-    table.add_column("batches", justify="right")
-    for node, n in sorted(per_node.items(), key=lambda kv: -kv[1]):
-        table.add_row(node, str(n))
-    console.print(table)
+    console.print(nodes_table(per_node, "batches"))
 
 
 @app.command()
@@ -261,12 +258,11 @@ def task_filter(allow_import_breakage: bool, max_f2p_share: float | None, balanc
         ) from err
 
 
-def run_repos_with_display(
-    specs: list[str], config: SynthConfig, *, redo: bool = False, export: str = ""
-) -> None:
-    """`synthesize_repos` with the live display, then the funnel per repository and in total."""
+@contextmanager
+def live_progress(title: str) -> Iterator[Callable[[SynthProgress], None]]:
+    """A live display of synthesis progress under `title`; yields the `on_progress` hook that feeds it
+    (validation updates are throttled to four a second, every other phase is shown at once)."""
     last = [0.0]
-    title = f"{len(specs)} repositories"
     with Live(console=console, refresh_per_second=4, transient=False) as live:
 
         def show(progress: SynthProgress) -> None:
@@ -275,6 +271,14 @@ def run_repos_with_display(
                 live.update(render(progress, title))
                 last[0] = now
 
+        yield show
+
+
+def run_repos_with_display(
+    specs: list[str], config: SynthConfig, *, redo: bool = False, export: str = ""
+) -> None:
+    """`synthesize_repos` with the live display, then the funnel per repository and in total."""
+    with live_progress(f"{len(specs)} repositories") as show:
         result = synthesize_repos(specs, config, redo=redo, on_progress=show)
     table = Table(title="funnel per repository", title_justify="left")
     for col in ("repository", "candidates", "tried", "tasks"):
@@ -306,15 +310,7 @@ def run_with_display(
         from codekiln.models import make_model
 
         model = make_model(config.lm.model, **(model_options or {}))
-    last = [0.0]
-    with Live(console=console, refresh_per_second=4, transient=False) as live:
-
-        def show(progress: SynthProgress) -> None:
-            now = time.monotonic()
-            if progress.phase != "validating" or now - last[0] > 0.25:
-                live.update(render(progress, config.spec))
-                last[0] = now
-
+    with live_progress(config.spec) as show:
         result = synthesize(config, redo=redo, on_progress=show, model=model)
     print_funnel(result.funnel)
     if set(result.per_node) != {"local"}:

@@ -30,6 +30,7 @@ from codekiln.grading import TestCommand
 from codekiln.repos import SnapshotRecord
 
 RECIPE_VERSION = 5  # bump when the build procedure changes what an environment holds
+DETECT_VERSION = 2  # bump when detection may find more in the same snapshot (recomputes cached recipes)
 
 
 class Interpreter(BaseModel):
@@ -59,6 +60,10 @@ class Recipe(BaseModel):
     test_source: str = ""
     install_env: dict[str, str] = Field(default_factory=dict)
     profile: str | None = None
+    cutoff: str = Field(
+        default="", description="install only files uploaded before this instant (see cutoff)"
+    )
+    cutoff_note: str = Field(default="", description="which cutoff was applied, or why none was")
 
     def key(self) -> str:
         """A digest of what the build depends on (not provenance notes)."""
@@ -73,6 +78,8 @@ class Recipe(BaseModel):
         }
         if self.skip:  # only when set, so that earlier environments keep their ids
             parts["skip"] = self.skip
+        if self.cutoff:  # likewise
+            parts["cutoff"] = self.cutoff
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
@@ -119,6 +126,9 @@ def make_recipe(snap: SnapshotRecord, profile: Profile) -> Recipe:
     python = find_interpreter(profile.python)
     tests = detect_tests(root)
     found = detect_deps(root, snap.name, tests.test_files, python_version=python.version)
+    for req, why in tests.plugins:
+        if not found.mentions(dist_name(req)):
+            found.add(req, f"pytest plugin the config asks for ({why})", snap.name)
     skip = {dist_name(d) for d in profile.skip_deps}
     deps = [d for d in found.deps if dist_name(d) not in skip and dist_name(d) != "pytest"]
     dropped = dict(found.dropped) | {d: "skip_deps in profile" for d in found.deps if dist_name(d) in skip}
@@ -152,6 +162,7 @@ def cached_recipe(snap: SnapshotRecord, profile: Profile) -> Recipe:
     detection finds in it (keyed by snapshot, profile and the Python running codekiln)."""
     parts = [
         RECIPE_VERSION,
+        DETECT_VERSION,
         snap.id,
         snap.kind,
         snap.version,

@@ -21,8 +21,10 @@ from codekiln.core.config import state_dir
 from codekiln.core.errors import EnvBuildError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import ExecResult, Limits, Sandbox
+from codekiln.envs.cutoff import PIP_MOUNT, host_pip
 from codekiln.envs.deps import dist_name
 from codekiln.envs.extensions import keep_extensions
+from codekiln.envs.plugins import args_plugins
 from codekiln.envs.recipe import Recipe, host_interpreter
 from codekiln.grading import TestRun, run_tests
 from codekiln.repos import SnapshotRecord
@@ -101,7 +103,12 @@ class Builder:
             )
 
     def pip(self, sb: Sandbox, args: list[str], env: dict[str, str] | None = None) -> tuple[bool, str]:
-        argv = [f"{VENV_DIR}/bin/python", "-m", "pip", "install", "--no-input", *args]
+        """`pip install` into the venv; with a cutoff, codekiln's own pip does it (see `cutoff`)."""
+        pip = ["-m", "pip"]
+        if self.recipe.cutoff:
+            pip = [host_pip().runner()]
+            args = ["--uploaded-prior-to", self.recipe.cutoff, *args]
+        argv = [f"{VENV_DIR}/bin/python", *pip, "install", "--no-input", *args]
         return self.sh(sb, "install", argv, 1800, env)
 
     def install(self, sb: Sandbox) -> None:
@@ -135,9 +142,10 @@ class Builder:
         missing = {dist_name(m) for m in re.findall(r"No matching distribution found for (\S+)", log)}
         if missing & {dist_name(d) for d in r.required}:
             hint = "fix or remove it in the profile's extra_deps (required deps must install)"
+            when = f" before the cutoff {r.cutoff}" if r.cutoff else ""
             raise self.fail(
                 "install",
-                f"a required test dependency does not exist: {', '.join(sorted(missing))}",
+                f"a required test dependency does not exist{when}: {', '.join(sorted(missing))}",
                 log,
                 hint,
             )
@@ -159,6 +167,14 @@ class Builder:
         if "requires a different Python" in log:
             hint = "the project does not support this Python: build with one it supports"
             return self.fail("install", message, log, hint, "python: python3.X")
+        if missing and self.recipe.cutoff:
+            hint = (
+                f"no release of {', '.join(missing)} that satisfies the requirement was uploaded before the "
+                f"cutoff {self.recipe.cutoff}: the state requires something newer than its date"
+            )
+            return self.fail(
+                "install", f"{message}: {', '.join(missing)} not found before the cutoff", log, hint
+            )
         if missing:
             hint = (
                 f"{', '.join(missing)} cannot be found on the package index, and the project requires it: "
@@ -192,18 +208,38 @@ class Builder:
         return out
 
     def baseline(self, sb: Sandbox) -> TestRun:
+        """One full run of the suite. Refused (a failed build, with the fix where the log names it) when
+        it errs, or when it ran no test at all: pytest stops before running anything when a module fails
+        to collect, and an environment whose baseline is empty has nothing to grade with."""
         run = run_tests(sb, self.recipe.test)
         with (self.logs / "baseline.log").open("a") as fh:
             fh.write(f"$ pytest {' '.join(self.recipe.test.args)}\n{run.log_tail}\n[exit {run.exit_code}]\n")
+        if not run.error and not run.statuses:
+            errors = ", ".join(sorted(run.collection_errors)[:3])
+            run.error = f"no test ran: {len(run.collection_errors)} module(s) failed to collect ({errors})"
         if run.error:
-            module = re.search(r"No module named '([\w.]+)'", run.log_tail)
-            if module:
-                dep = module[1].split(".")[0]
-                hint = f"the tests import {dep}, which is not installed: add it to the test deps"
-                raise self.fail("baseline", run.error, run.log_tail, hint, f"extra_deps: [{dep}]")
-            hint = "the test command may be wrong: give pytest's arguments (the test paths) in a profile"
-            raise self.fail("baseline", run.error, run.log_tail, hint, "test_args: [tests]")
+            raise self._baseline_failure(run)
         return run
+
+    def _baseline_failure(self, run: TestRun) -> EnvBuildError:
+        log = run.log_tail_full or run.log_tail
+        module = re.search(r"No module named '([\w.]+)'", log)
+        if module:
+            dep = module[1].split(".")[0]
+            hint = f"the tests import {dep}, which is not installed: add it to the test deps"
+            return self.fail("baseline", run.error or "", run.log_tail, hint, f"extra_deps: [{dep}]")
+        unknown = re.search(r"unrecognized arguments: (.*)", log)
+        plugins = sorted({d for d, _ in args_plugins(unknown[1].split(), "")}) if unknown else []
+        if plugins:
+            hint = (
+                f"the pytest config passes options of {', '.join(plugins)}, which is not installed: "
+                "add it to the test deps"
+            )
+            return self.fail(
+                "baseline", run.error or "", run.log_tail, hint, f"extra_deps: [{', '.join(plugins)}]"
+            )
+        hint = "the test command may be wrong: give pytest's arguments (the test paths) in a profile"
+        return self.fail("baseline", run.error or "", run.log_tail, hint, "test_args: [tests]")
 
 
 def build_spec(snap: SnapshotRecord, venv: Path, recipe: Recipe, writable: bool) -> SandboxSpec:
@@ -212,6 +248,8 @@ def build_spec(snap: SnapshotRecord, venv: Path, recipe: Recipe, writable: bool)
     env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_PROGRESS_BAR": "off", "PIP_NO_INPUT": "1"}
     if writable:
         binds.append(Bind(pip_cache_dir(), PIP_CACHE, rw=True))
+        if recipe.cutoff:
+            binds.append(Bind(host_pip().package_dir, f"{PIP_MOUNT}/pip"))
         env["PIP_CACHE_DIR"] = PIP_CACHE
     limits = (
         Limits(timeout_s=1800, memory_mb=None, max_file_mb=None)

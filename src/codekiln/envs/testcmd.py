@@ -30,6 +30,7 @@ import yaml
 
 from codekiln.core.pyast import parse as parse_ast
 from codekiln.envs.deps import BAD_FACTORS, read_ini, read_pyproject
+from codekiln.envs.plugins import args_plugins, config_plugins
 from codekiln.envs.pytestargs import PytestArgs, parse_pytest_args
 
 TEST_DIRS = ("tests", "test", "testing")
@@ -46,6 +47,7 @@ class FoundTests:
     source: str = ""
     env: dict[str, str] = field(default_factory=dict)
     test_files: list[Path] = field(default_factory=list)
+    plugins: list[tuple[str, str]] = field(default_factory=list)  # (requirement, why): envs.plugins
 
 
 def pytest_config(root: Path) -> tuple[str | None, dict[str, str | list[str]]]:
@@ -253,6 +255,7 @@ def detect_tests(root: Path) -> FoundTests:
     else:
         found.args, found.source = dirs, "top-level test directories" if dirs else "the whole tree"
         collect = dirs
+    found.plugins = config_plugins(settings) + args_plugins(found.args, "the test command")
     patterns = _as_list(settings.get("python_files")) or ["test_*.py", "*_test.py"]
     found.test_files = collectable_files(root, [c.split("::")[0] for c in collect], patterns)
     return found

@@ -1,0 +1,157 @@
+"""The pytest plugins a project's own pytest config asks for, as requirements to install.
+
+    config_plugins({"addopts": "--cov=pkg -p pytest_mock", "asyncio_mode": "auto"})
+    # [("pytest-cov", "addopts --cov=pkg"), ("pytest-mock", "addopts -p pytest_mock"),
+    #  ("pytest-asyncio", "ini key asyncio_mode")]
+
+pytest applies the config's `addopts` and ini keys to every run, codekiln's included, so a plugin
+they name but the test dependencies forget makes every run a usage error ("unrecognized arguments:
+--benchmark-disable") or silently changes it (an ini key no plugin reads is only a warning, but
+`asyncio_mode = auto` without pytest-asyncio leaves every async test unrun). Three sources, most
+certain first: `required_plugins` (pytest's own list of distributions, read as requirements), `-p
+NAME` (the plugin's module: `pytest_NAME` is distribution `pytest-NAME`, others from a table), and
+options or ini keys that only one well-known plugin defines (the tables below). A plugin that the
+project already declares is not added again (the caller checks its mentions); nothing here guesses
+from names it does not know.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from codekiln.envs.deps import dist_name
+
+# Option (or option prefix ending in "-") -> the distribution that defines it.
+OPTION_PLUGINS = {
+    "--cov": "pytest-cov",
+    "--cov-": "pytest-cov",
+    "--no-cov": "pytest-cov",
+    "-n": "pytest-xdist",
+    "--numprocesses": "pytest-xdist",
+    "--dist": "pytest-xdist",
+    "--maxprocesses": "pytest-xdist",
+    "--timeout": "pytest-timeout",
+    "--timeout-method": "pytest-timeout",
+    "--benchmark-": "pytest-benchmark",
+    "--reruns": "pytest-rerunfailures",
+    "--reruns-delay": "pytest-rerunfailures",
+    "--only-rerun": "pytest-rerunfailures",
+    "--asyncio-mode": "pytest-asyncio",
+    "--doctest-plus": "pytest-doctestplus",
+    "--doctest-rst": "pytest-doctestplus",
+    "--randomly-": "pytest-randomly",
+    "--snapshot-update": "syrupy",
+    "--snapshot-warn-unused": "syrupy",
+    "--mpl": "pytest-mpl",
+    "--mpl-": "pytest-mpl",
+    "--hypothesis-": "hypothesis",
+    "--force-flaky": "flaky",
+    "--no-success-flaky-report": "flaky",
+    "--forked": "pytest-forked",
+    "--parallel-threads": "pytest-run-parallel",
+    "--html": "pytest-html",
+    "--instafail": "pytest-instafail",
+    "--mypy": "pytest-mypy",
+    "--memray": "pytest-memray",
+    "--codspeed": "pytest-codspeed",
+}
+
+# Ini keys that only one plugin reads.
+INI_PLUGINS = {
+    "asyncio_mode": "pytest-asyncio",
+    "asyncio_default_fixture_loop_scope": "pytest-asyncio",
+    "timeout": "pytest-timeout",
+    "timeout_method": "pytest-timeout",
+    "env": "pytest-env",
+    "django_settings_module": "pytest-django",
+    "mock_use_standalone_module": "pytest-mock",
+    "doctest_plus": "pytest-doctestplus",
+    "mpl-results-path": "pytest-mpl",
+    "trio_mode": "pytest-trio",
+}
+
+# `-p MODULE` -> distribution, where the module is not named `pytest_<dist>`.
+MODULE_PLUGINS = {
+    "xdist": "pytest-xdist",
+    "xdist.plugin": "pytest-xdist",
+    "randomly": "pytest-randomly",
+    "anyio": "anyio",
+    "trio": "pytest-trio",
+    "hypothesis": "hypothesis",
+    "syrupy": "syrupy",
+    "flaky": "flaky",
+}
+
+# pytest's own plugins, which `-p` may name and no distribution provides.
+BUILTIN = {"pytester", "doctest", "cacheprovider", "faulthandler", "lsof", "legacypath", "tmpdir"}
+
+
+def _words(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    try:
+        return shlex.split(value)
+    except ValueError:
+        return value.split()
+
+
+def option_plugin(word: str) -> str | None:
+    """The distribution defining the pytest option `word` (`--cov=x`, `-nauto`), if the table knows it."""
+    if not word.startswith("-"):
+        return None
+    name = word.split("=", 1)[0]
+    if name in OPTION_PLUGINS:
+        return OPTION_PLUGINS[name]
+    if not name.startswith("--") and name.startswith("-n") and (name[2:].isdigit() or name[2:] == "auto"):
+        return "pytest-xdist"  # -n4, -nauto
+    return next(
+        (dist for prefix, dist in OPTION_PLUGINS.items() if prefix.endswith("-") and name.startswith(prefix)),
+        None,
+    )
+
+
+def module_plugin(module: str) -> str | None:
+    """The distribution providing the plugin module that `-p MODULE` loads, or None (builtin, `no:`)."""
+    if module.startswith("no:") or module in BUILTIN:
+        return None
+    if module in MODULE_PLUGINS:
+        return MODULE_PLUGINS[module]
+    top = module.split(".")[0]
+    if top.startswith("pytest_"):
+        return "pytest-" + top[len("pytest_") :].replace("_", "-")
+    return None
+
+
+def args_plugins(words: list[str], where: str) -> list[tuple[str, str]]:
+    """(requirement, why) for the plugins that pytest arguments `words` need."""
+    out: list[tuple[str, str]] = []
+    for i, word in enumerate(words):
+        if word == "-p" and i + 1 < len(words):
+            dist, shown = module_plugin(words[i + 1]), f"-p {words[i + 1]}"
+        elif word.startswith("-p") and len(word) > 2 and not word.startswith("--"):
+            dist, shown = module_plugin(word[2:]), word
+        else:
+            dist, shown = option_plugin(word), word
+        if dist:
+            out.append((dist, f"{where} {shown}"))
+    return out
+
+
+def config_plugins(settings: dict[str, str | list[str]]) -> list[tuple[str, str]]:
+    """(requirement, why) for every plugin the pytest config `settings` asks for, first mention only."""
+    found: list[tuple[str, str]] = []
+    for req in _words(settings.get("required_plugins")):
+        found.append((req, "required_plugins in the pytest config"))
+    found += args_plugins(_words(settings.get("addopts")), "addopts")
+    for key in settings:
+        if key.lower() in INI_PLUGINS:
+            found.append((INI_PLUGINS[key.lower()], f"ini key {key}"))
+    seen: set[str] = set()
+    out = []
+    for req, why in found:
+        if dist_name(req) and dist_name(req) not in seen:
+            seen.add(dist_name(req))
+            out.append((req, why))
+    return out
