@@ -108,6 +108,7 @@ def fresh_runs(sandbox: Sandbox, command: TestCommand, job: Job, result: JobResu
                 command.model_copy(update={"env": {**command.env, **env}}),
                 ordered,
                 timeout=job.timeout,
+                export_rewrites=not job.files,  # the clean snapshot: later runs reuse its test code
             )
         else:
             run = run_tests(sandbox, command, tests=tests, timeout=job.timeout)
