@@ -36,6 +36,7 @@ from codekiln.core.errors import CodekilnError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.grading import TestCommand, TestRun, run_tests
+from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
 from codekiln.tasks import in_sandbox
 
 RUNNER_DIR = "/tmp/codekiln"
@@ -272,6 +273,8 @@ class WarmExecutor:
             out, why = session.submit(
                 jobs, (120.0 if first else 30.0) + sum(j.timeout * j.repeat for j in jobs)
             )
+            if first:
+                self._keep_rewritten(session)
         except (CodekilnError, OSError) as err:
             self.stop()
             return {j.id: JobResult(j.id, error=f"warm runner failed: {err}") for j in jobs}
@@ -280,6 +283,18 @@ class WarmExecutor:
         if why is not None:
             self.stop()
         return out
+
+    def _keep_rewritten(self, session: _Session) -> None:
+        """The test code the session rewrote at start-up, on the clean snapshot, for the guarded runs
+        of this environment (`grading.guard_rewrites`: the clean-side reruns, the grader gate)."""
+        venv = getattr(getattr(self.sandbox, "spec", None), "venv", None)
+        if venv is None:
+            return
+        try:
+            blob = self.sandbox.read_file(f"{session.spool}/rewritten.marshal")
+        except (CodekilnError, OSError):
+            return
+        REWRITES.keep(rewrite_key(str(venv), self.sandbox.workdir), blob)
 
     def stop(self) -> None:
         """End the serving session (before the sandbox is reset or used for anything else)."""
