@@ -17,6 +17,10 @@ What a test process loads (the class of attacks it closes):
   by the grader before the run) or an empty one outside the workspace, and `--rootdir` the workspace,
   so no config file a patch adds is read, whatever its name, now or in a later pytest.
 
+Test modules are rewritten from the trusted sources in every run; the code a run on the clean snapshot
+rewrote is kept by the host and given to later runs of the environment, which use an entry only for
+a source whose bytes hash as the entry says (`guard_rewrites`).
+
 What the run reports is cross-checked from outside the process (`GuardReport.evidence`): the guard
 plugin's marker line must appear exactly once with the run's nonce, its exit status must equal the
 process's, and the results file and the JUnit file must still hash as they did when the session ended.

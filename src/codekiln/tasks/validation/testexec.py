@@ -16,7 +16,9 @@ only its tests' time. The session runs in a background thread's sandbox command;
 files under the sandbox's /tmp. Stop it before anything else uses or resets the sandbox.
 `FreshExecutor` runs any job with `grading.run_tests`, a new pytest process per run, on a workspace
 reset before each job. A `fresh` job runs that way under either executor (the warm one only on the
-clean snapshot), each run with its own hash seed and test order: reruns that see another process. Neither raises for test failures: tests
+clean snapshot), each run with its own hash seed and test order: reruns that see another process. The test code the warm session rewrote at start-up, and the code
+a `fresh` job's runs rewrite, are kept for the environment's later guarded runs (`grading.guard_rewrites`:
+rewriting was half of a fresh run's CPU on toolz). Neither raises for test failures: tests
 that could not even be collected (the bug broke an import) come back `missing`, which counts as failed;
 a sandbox that breaks down gives every unfinished job an `error` (an infrastructure failure, never a
 test result).
