@@ -12,6 +12,10 @@ the per-unit overhead shows), gate `fast`. Each Ray configuration gets a fresh c
 pays for its worker processes and their validators, as the local run pays for its threads' validators.
 The records of every run are checked equal to the local run's (timestamps and durations aside).
 
+Rollouts (`--samples N`, 0 to skip): the oracle's episodes over the tasks the local run made, N samples
+each, with the local executor (2 threads) and on each cluster: episodes per minute, the per-node split,
+and the records checked equal to the local rollouts' (timings aside).
+
 Overhead per unit: 400 no-op units through `LocalExecutor` (threads) and through `RayExecutor` on the
 two-node cluster; the difference per unit is Ray's cost of shipping, scheduling and returning a unit,
 which the driver pays serially (it bounds the units per second one driver can commit).
@@ -42,7 +46,9 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 from codekiln.core.executor import ExecutorConfig, LocalExecutor  # noqa: E402
 from codekiln.core.ray_executor import RayExecutor  # noqa: E402
+from codekiln.core.records import iter_jsonl  # noqa: E402
 from codekiln.envs import build_env  # noqa: E402
+from codekiln.rollouts import RolloutConfig, run_rollouts  # noqa: E402
 from codekiln.tasks.synth import SynthConfig  # noqa: E402
 from codekiln.tasks.synth_repos import synthesize_repos  # noqa: E402
 from codekiln.tasks.validation.coverage_map import coverage_map  # noqa: E402
@@ -84,6 +90,34 @@ def run(
     }  # fmt: skip
 
 
+def steady(value: Any) -> Any:
+    """A rollout record without when it was made and how long things took."""
+    if isinstance(value, dict):
+        return {
+            k: steady(v)
+            for k, v in value.items()
+            if k not in ("created", "started_at") and not k.endswith("_s")
+        }
+    if isinstance(value, list):
+        return [steady(v) for v in value]
+    return value
+
+
+def rollout_records(out: Path) -> dict[tuple[str, int], Any]:
+    return {(row["instance_id"], row["sample"]): steady(row) for row in iter_jsonl(out / "rollouts.jsonl")}
+
+
+def rollouts(tasks: Path, out: Path, samples: int, executor: ExecutorConfig) -> dict[str, Any]:
+    config = RolloutConfig(tasks=tasks, out=out, model="oracle", n=samples, workers=2, executor=executor)
+    start = time.monotonic()
+    stats = run_rollouts(config, redo=True)
+    wall = time.monotonic() - start
+    return {
+        "wall_s": round(wall, 1), "episodes": stats.done, "resolved": stats.resolved,
+        "episodes_per_min": round(stats.done * 60 / wall, 1), "per_node": dict(stats.per_node),
+    }  # fmt: skip
+
+
 def noop(x: int) -> int:
     return x
 
@@ -100,6 +134,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=8, help="candidates per library")
     parser.add_argument("--libraries", default=",".join(LIBRARIES))
     parser.add_argument("--noop-units", type=int, default=400)
+    parser.add_argument("--samples", type=int, default=2, help="oracle rollouts per task (0: no rollouts)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     specs = args.libraries.split(",")
@@ -112,6 +147,12 @@ def main() -> None:
     report["local"] = run(specs, tmp / "local", args.candidates, ExecutorConfig(), 2)
     print(f"  {report['local']}", flush=True)
     reference = records(tmp / "local")
+    if args.samples:
+        report["rollouts_local"] = rollouts(
+            tmp / "local", tmp / "rollouts_local", args.samples, ExecutorConfig()
+        )
+        print(f"  rollouts: {report['rollouts_local']}", flush=True)
+        rollout_reference = rollout_records(tmp / "rollouts_local")
     local_noop = overhead(LocalExecutor(2), args.noop_units)
 
     import ray
@@ -131,6 +172,11 @@ def main() -> None:
             report[key] = run(specs, tmp / key, args.candidates, executor, 0)
             report[key]["records_equal_local"] = records(tmp / key) == reference
             print(f"  {report[key]}", flush=True)
+            if args.samples:
+                row = rollouts(tmp / "local", tmp / f"rollouts_{key}", args.samples, executor)
+                row["records_equal_local"] = rollout_records(tmp / f"rollouts_{key}") == rollout_reference
+                report[f"rollouts_{key}"] = row
+                print(f"  rollouts: {row}", flush=True)
             if nodes == 2:
                 ray_noop = overhead(RayExecutor(address=cluster.address), args.noop_units)
             ray.shutdown()

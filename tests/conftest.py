@@ -12,7 +12,9 @@ printed when it cannot run here (see `codekiln.testing.tiers`):
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,9 +33,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # Fixtures that download from the package index: every test that uses one (directly or through another
 # fixture) is marked `network` here, so a new test cannot forget it.
 NETWORK_FIXTURES = {"toolz_src", "toolz_snapshot"}
+RAY_FIXTURE = "ray_cluster_starting"  # the shared Ray cluster (below)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Modules with tests on the shared Ray cluster run last, each whole and in order: the cluster (two
+    # nodes of Ray processes, ~800 MB) then lives only while they run, not idle through the rest.
+    ray_files = {item.path for item in items if RAY_FIXTURE in getattr(item, "fixturenames", ())}
+    items[:] = [i for i in items if i.path not in ray_files] + [i for i in items if i.path in ray_files]
     for item in items:
         if NETWORK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.network)
@@ -54,3 +61,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if reasons[tier]:
                 item.add_marker(pytest.mark.skip(reason=f"{tier} tier: {reasons[tier]}"))
                 break
+
+
+# -- one real Ray cluster for every test that runs work on Ray --------------------------------------
+@pytest.fixture(scope="session")
+def ray_cluster_starting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A head and a second node (one CPU each) of a real local Ray cluster (`LocalRayCluster`), started
+    in the background when a module first asks, so its local reference runs go on meanwhile; its
+    tests wait with `.ready()`. Shared by the Ray tests of synth, rollout and mine (their modules run
+    last, together: see `pytest_collection_modifyitems`), torn down by pid, never `ray stop`."""
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'codekiln[ray]')")
+    from codekiln.testing.ray_cluster import LocalRayCluster
+
+    cluster = LocalRayCluster(tmp_path_factory.mktemp("ray")).start_in_background()
+    try:
+        yield cluster
+    finally:
+        import ray
+
+        ray.shutdown()
+        cluster.stop()

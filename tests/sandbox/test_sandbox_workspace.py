@@ -97,3 +97,23 @@ def test_copy_workspace_survives_without_overlay(open_sb):
     sb.exec("echo changed > README.md")
     sb.reset()
     assert sb.read_file("README.md") == FILES["README.md"]
+
+
+DEEP = "cd {where} && python3 -c \"import os\nfor _ in range(1500): os.mkdir('d'); os.chdir('d')\nopen('x', 'w').write('x')\""
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "bwrap-copy"])
+def test_a_tree_deeper_than_pythons_recursion_limit_is_listed_and_reset(open_sb, backend):
+    """Python 3.11's os.walk and shutil.rmtree recurse once per level: a 1,500-level tree in the
+    workspace and /tmp (what a patch or a test can make) raised RecursionError out of `changed`,
+    `reset` and `close`, and so out of the grader, which lost the episode instead of scoring it."""
+    sb = open_sb(backend, limits=Limits(timeout_s=60))
+    assert sb.exec(DEEP.format(where="/testbed")).exit_code == 0
+    assert sb.exec(DEEP.format(where="/tmp")).exit_code == 0
+    deep = "/".join(["d"] * 1500)
+    assert sb.changed()[f"{deep}/x"] == "file"
+    sb.reset()
+    assert sb.changed() == {} and sb.exec("ls -A /tmp; test -e d || echo gone").stdout == "gone\n"
+    assert sb.exec(DEEP.format(where="/testbed")).exit_code == 0
+    sb.close()  # a copied workspace is deleted from the host's disk
+    assert not sb.ws.state.exists()

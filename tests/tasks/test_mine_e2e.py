@@ -1,8 +1,10 @@
 """`codekiln mine` end to end on a real library's history: toolz 1.1.0 and 1.2.0 from PyPI committed in
-order, then a pull request merged on top (a real fix to `nth` with its test). Mining it (interrupted by
+order, then a pull request merged on top (a real fix to `nth` with its test), then a commit whose fix adds a
+module (its task's bug removes the file, its gold patch creates it). Mining it (interrupted by
 `kill -9` once and resumed) must give tasks that `rollout --model oracle` resolves and `--model noop`
 does not, through the same grader agents face, with one venv for the two states that share their
-dependencies.
+dependencies. Mining again on the shared two-node Ray cluster, a worker killed mid-change, must decide
+the same.
 """
 
 from __future__ import annotations
@@ -10,24 +12,30 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tasks_helpers import TOOLZ, fetch_sdist
 from typer.testing import CliRunner
 
 from codekiln.cli.mine import app as mine_app
-from codekiln.envs import load_env
+from codekiln.core.executor import ExecutorConfig
+from codekiln.core.records import iter_jsonl
+from codekiln.envs import env_sandbox, load_env
 from codekiln.rollouts.engine import RolloutConfig, run_rollouts
 from codekiln.tasks.export.datasets import from_hf_row, to_hf_row
 from codekiln.tasks.history.mine import REJECTED, TASKS, MineConfig, MineResult, mine, read_decisions
 from codekiln.tasks.records import TaskRecord, TaskSource
+from codekiln.tasks.validation.testexec import FreshExecutor, Job, WarmExecutor
 from codekiln.testing import git
+from codekiln.testing.ray_cluster import LocalRayCluster, kill_during
 
 pytestmark = [pytest.mark.root, pytest.mark.network]  # sdists from the index; bwrap sandboxes
 
@@ -46,7 +54,11 @@ def test_nth_past_the_end_of_an_iterator():
         return
     raise AssertionError("nth(5, ...) of two items should raise IndexError")
 """
-SPLIT = "2025-12-15"
+SPLIT = "2026-01-05"
+ADDED_TITLE = "Add sizes(): the length of each of several sequences, as a list"
+SIZES = 'def sizes(*seqs):\n    """The length of each sequence."""\n    return [len(s) for s in seqs]\n'
+SIZES_TEST = "from toolz._sizes import sizes\n\n\ndef test_sizes():\n    assert sizes([1, 2], ()) == [2, 0]\n"
+CUTOFF = "2026-01-01T00:00:00Z"  # the month of both changes: they share a venv, as of that date
 
 
 def _dated(repo: Path, date: str, *args: str) -> None:
@@ -58,10 +70,11 @@ def _dated(repo: Path, date: str, *args: str) -> None:
 
 
 def release_history(dest: Path) -> Path:
-    """toolz 1.1.0, then 1.2.0 (one commit per release), then PR #7 merged with --no-ff."""
+    """toolz 1.1.0, then 1.2.0 (one commit per release), then PR #7 merged with --no-ff, then a commit
+    adding a module and its test."""
     dest.mkdir(parents=True)
     git(dest, "init", "-q", "-b", "main")
-    for version, date in (("1.1.0", "2025-10-01T12:00:00+00:00"), ("1.2.0", "2025-12-01T12:00:00+00:00")):
+    for version, date in (("1.1.0", "2025-10-01T12:00:00+00:00"), ("1.2.0", "2026-01-02T12:00:00+00:00")):
         src = fetch_sdist(f"toolz=={version}", f"toolz-{version}")
         for child in dest.iterdir():
             if child.name != ".git":
@@ -81,6 +94,10 @@ def release_history(dest: Path) -> Path:
     git(dest, "checkout", "-q", "main")
     message = f"Merge pull request #7 from someone/nth-index\n\n{PR_TITLE}"
     _dated(dest, "2026-01-12T12:00:00+00:00", "merge", "-q", "--no-ff", "nth-index", "-m", message)
+    (dest / "toolz" / "_sizes.py").write_text(SIZES)
+    (dest / "toolz" / "tests" / "test_sizes.py").write_text(SIZES_TEST)
+    git(dest, "add", "-A")
+    _dated(dest, "2026-01-20T12:00:00+00:00", "commit", "-q", "-m", ADDED_TITLE)
     return dest
 
 
@@ -141,11 +158,18 @@ def test_both_changes_become_tasks_with_their_provenance_and_the_funnel(
 ) -> None:
     result, _, _ = mined
     f = result.funnel
-    assert (f.commits, f.candidates, f.skipped) == (3, 2, {"root_commit": 1})
-    assert (f.tried, f.env_ok, f.failing_test_found, f.validated) == (2, 2, 2, 2), f.rejected
-    assert "no date cutoff" in f.deps_cutoff
-    assert json.loads((result.out / "funnel.json").read_text())["validated"] == 2
-    release, pr = _tasks(result)  # oldest first
+    assert (f.commits, f.candidates, f.skipped) == (4, 3, {"root_commit": 1})
+    assert (f.tried, f.env_ok, f.failing_test_found, f.validated) == (3, 3, 3, 3), f.rejected
+    # PyPI gives upload times; an index that did not would leave the states without a cutoff, saying why
+    (note,) = set(f.cutoffs.values())
+    cutoff = CUTOFF if note.startswith(f"uploaded before {CUTOFF} (pip ") else ""
+    assert cutoff or note.startswith("no cutoff: "), note
+    assert {load_env(t.environment_id or "").recipe.cutoff for t in _tasks(result)} == {cutoff}
+    assert f.deps_cutoff == (
+        f"dependency cutoff applied to 3 of 3 environments ({CUTOFF})" if cutoff else note
+    )
+    assert json.loads((result.out / "funnel.json").read_text())["validated"] == 3
+    release, pr, added = _tasks(result)  # oldest first
     assert pr.source == release.source == TaskSource.history
     assert pr.provenance is not None and release.provenance is not None
     assert (pr.provenance.pr, pr.provenance.kind, pr.provenance.split) == (7, "merge", "test")
@@ -165,8 +189,41 @@ def test_both_changes_become_tasks_with_their_provenance_and_the_funnel(
     )
     assert json.loads((result.out / "splits.json").read_text()) == {
         "train": [release.instance_id],
-        "test": [pr.instance_id],
+        "test": [pr.instance_id, added.instance_id],
     }
+
+
+def test_a_fix_that_adds_a_module_is_a_task_whose_bug_removes_it(
+    mined: tuple[MineResult, MineConfig, list[str]],
+) -> None:
+    *_, added = _tasks(mined[0])
+    assert added.FAIL_TO_PASS == ["toolz/tests/test_sizes.py::test_sizes"]  # fails to import without it
+    assert "deleted file mode" in added.bug_patch and "new file mode" in added.patch
+    assert added.hidden_tests == ["toolz/tests/test_sizes.py"] and added.PASS_TO_PASS
+    assert added.provenance is not None and added.provenance.statement_source == "commit"
+
+
+def test_the_engine_removes_a_file_for_a_job_and_puts_it_back(
+    mined: tuple[MineResult, MineConfig, list[str]],
+) -> None:
+    *_, added = _tasks(mined[0])
+    env = load_env(added.environment_id or "")
+    test = "toolz/tests/test_sizes.py::test_sizes"
+    removed = Job("removed", [test], files={"toolz/_sizes.py": None})
+    with env_sandbox(env) as sb:
+        warm = WarmExecutor(sb, env.test, collect=["toolz/tests/test_sizes.py"])
+        try:
+            first = warm.run([removed])["removed"]
+            after = warm.run([Job("after", [test])])["after"]  # the same session, the file written back
+        finally:
+            warm.stop()
+        fresh = FreshExecutor(sb, env.test).run([removed, Job("again", [test])])
+    assert (
+        first.reimported == "the bug removes toolz/_sizes.py" and first.runs[0].statuses.get(test) != "passed"
+    )
+    assert after.runs[0].statuses == {test: "passed"}
+    assert fresh["removed"].runs[0].statuses.get(test) != "passed"
+    assert fresh["again"].runs[0].statuses == {test: "passed"}
 
 
 def test_states_with_the_same_dependencies_share_one_venv(
@@ -174,7 +231,7 @@ def test_states_with_the_same_dependencies_share_one_venv(
 ) -> None:
     result, _, _ = mined
     envs = [load_env(t.environment_id or "") for t in _tasks(result)]
-    assert len({e.id for e in envs}) == 2 and len({e.snapshot_id for e in envs}) == 2
+    assert len({e.id for e in envs}) == 3 and len({e.snapshot_id for e in envs}) == 3
     assert len({e.venv for e in envs}) == 1
     assert result.funnel.env_builds <= 1  # 0 when an earlier run of this test home built it
 
@@ -185,7 +242,7 @@ def test_a_kill_9_loses_nothing_written_and_the_rerun_decides_the_rest_once(
     result, config, before = mined
     after = _lines(config.out / TASKS) + _lines(config.out / REJECTED)
     assert len(before) == 1 and before[0] in after
-    assert result.new_decisions == 1 and len(after) == 2
+    assert result.new_decisions == 2 and len(after) == 3
     assert mine(config).new_decisions == 0  # a finished directory is left as it is
 
 
@@ -196,17 +253,17 @@ def test_the_command_prints_the_funnel_of_a_finished_directory(
     argv = [config.repo, "--out", str(config.out), "--split-date", SPLIT]
     res = CliRunner().invoke(mine_app, argv, terminal_width=200)
     assert res.exit_code == 0, res.output
-    assert "3 commits -> 2 candidates" in res.output and "-> 2 valid" in res.output
+    assert "4 commits -> 3 candidates" in res.output and "-> 3 valid" in res.output
     assert "(0 candidates" in res.output
 
 
-@pytest.mark.parametrize(("model", "resolved"), [("oracle", 2), ("noop", 0)])
+@pytest.mark.parametrize(("model", "resolved"), [("oracle", 3), ("noop", 0)])
 def test_rollout_oracle_resolves_the_mined_tasks_and_noop_does_not(
     mined: tuple[MineResult, MineConfig, list[str]], tmp_path: Path, model: str, resolved: int
 ) -> None:
     result, _, _ = mined
     stats = run_rollouts(RolloutConfig(tasks=result.out, out=tmp_path / model, model=model))
-    assert (stats.done, stats.resolved, stats.masked) == (2, resolved, 0), stats.errors
+    assert (stats.done, stats.resolved, stats.masked) == (3, resolved, 0), stats.errors
 
 
 def test_mined_tasks_export_like_synthesized_ones_with_their_provenance(
@@ -225,10 +282,50 @@ def test_excluded_changes_are_counted_and_never_validated(
     mined: tuple[MineResult, MineConfig, list[str]], tmp_path: Path
 ) -> None:
     result, config, _ = mined
-    release, _ = _tasks(result)
-    assert release.provenance is not None
+    release, _, added = _tasks(result)
     exclude = tmp_path / "benchmark.txt"
-    exclude.write_text(f"pytoolz__toolz-7\ntoolz@{release.provenance.commit[:12]}\n")
+    commits = "".join(f"toolz@{t.provenance.commit[:12]}\n" for t in (release, added) if t.provenance)
+    exclude.write_text(f"pytoolz__toolz-7\n{commits}")
     again = mine(MineConfig(repo=config.repo, out=tmp_path / "out", exclude=exclude))
     f = again.funnel
-    assert (f.candidates, f.tried, f.skipped) == (0, 0, {"root_commit": 1, "excluded": 2})
+    assert (f.candidates, f.tried, f.skipped) == (0, 0, {"root_commit": 1, "excluded": 3})
+
+
+# -- on the shared Ray cluster (tests/conftest.py): the same decisions, a killed worker costs nothing --
+MINING = "codekiln:mining"  # the title of a Ray worker deciding a change
+
+
+def _decisions(out: Path) -> dict[str, dict[str, Any]]:
+    """Decisions by candidate id, without how long their runs took."""
+    found: dict[str, dict[str, Any]] = {}
+    for name in (TASKS, REJECTED):
+        for row in iter_jsonl(out / name):
+            validation = row.get("validation") or {}
+            validation.pop("duration_s", None)
+            if "detail" in validation:
+                validation["detail"] = re.sub(r"\d+(\.\d+)? s\b", "N s", validation["detail"])
+            assert row["candidate_id"] not in found, f"{row['candidate_id']} was decided twice"
+            found[row["candidate_id"]] = row
+    return found
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    ray_cluster_starting: LocalRayCluster, mined: tuple[MineResult, MineConfig, list[str]]
+) -> LocalRayCluster:
+    return ray_cluster_starting.ready()
+
+
+def test_mining_on_two_nodes_decides_the_same_and_a_killed_worker_costs_only_its_change(
+    cluster: LocalRayCluster, mined: tuple[MineResult, MineConfig, list[str]], tmp_path: Path
+) -> None:
+    result, config, _ = mined
+    where = ExecutorConfig(kind="ray", address=cluster.address)
+    on_ray = config.model_copy(update={"out": tmp_path / "ray", "executor": where, "workers": 2})
+    with kill_during(cluster, MINING) as killed:
+        again = mine(on_ray)
+    assert len(killed) == 1, "no change was seen being decided"
+    assert "lost" not in again.per_node and sum(again.per_node.values()) == again.new_decisions == 3
+    assert _decisions(on_ray.out) == _decisions(result.out)
+    assert (on_ray.out / "splits.json").read_text() == (result.out / "splits.json").read_text()
+    assert (again.funnel.validated, again.funnel.env_builds) == (3, 0)  # the local run's environments

@@ -3,21 +3,18 @@ a second `ray start --address`): the same records as a local run, through the CL
 records again when a worker process or the whole second node dies mid-run (Ray retries the lost
 units; the driver alone writes, so nothing is lost or written twice).
 
-Kept small (three candidates per library, one per unit): the cluster is started once for the module,
-in the background while the local runs go on, and always torn down by pid, also when a test fails.
+Kept small (three candidates per library, one per unit): the cluster (tests/conftest.py, shared with
+the rollout and mine tests on Ray) starts in the background while the local runs go on, and is always
+torn down by pid, also when a test fails.
 The sandbox-memory test builds one more environment and is opt-in (`--run-slow`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +34,7 @@ from codekiln.tasks.synth_unit import ValidateBatch
 from codekiln.tasks.validation.coverage_map import coverage_map
 from codekiln.tasks.validation.validate import ValidateConfig
 from codekiln.testing import make_repo
-from codekiln.testing.ray_cluster import LocalRayCluster, RayNode
+from codekiln.testing.ray_cluster import LocalRayCluster, RayNode, kill_during
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'codekiln[ray]')")
 
@@ -88,40 +85,9 @@ def local_runs(local_dirs: dict[str, Path]) -> dict[str, dict[str, dict[str, Any
 
 
 @pytest.fixture(scope="module")
-def starting(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[LocalRayCluster, threading.Thread, list[BaseException]]]:
-    """The cluster, started in the background (while the local runs go on); always torn down."""
-    running = LocalRayCluster(tmp_path_factory.mktemp("ray"))
-    errors: list[BaseException] = []
-
-    def up() -> None:
-        try:
-            running.start()
-            running.add_node()
-        except BaseException as err:  # raised in the test that waits for the cluster
-            errors.append(err)
-
-    thread = threading.Thread(target=up, daemon=True)
-    thread.start()
-    try:
-        yield running, thread, errors
-    finally:
-        thread.join()
-        ray.shutdown()
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def cluster(
-    starting: tuple[LocalRayCluster, threading.Thread, list[BaseException]], local_dirs: dict[str, Path]
-) -> LocalRayCluster:
-    """A head and a second node, each one CPU: up once the local runs are done."""
-    running, thread, errors = starting
-    thread.join()
-    if errors:
-        raise errors[0]
-    return running
+def cluster(ray_cluster_starting: LocalRayCluster, local_dirs: dict[str, Path]) -> LocalRayCluster:
+    """The shared head and second node (tests/conftest.py), each one CPU: up once the local runs are done."""
+    return ray_cluster_starting.ready()
 
 
 def second_node(cluster: LocalRayCluster) -> RayNode:
@@ -225,30 +191,11 @@ def test_a_bug_that_exhausts_its_sandbox_memory_is_its_candidates_failure(
     assert all("MemoryError" in t.problem_statement for t in tasks)
 
 
-@contextmanager
-def fault(cluster: LocalRayCluster, kill: str, node: RayNode | None = None) -> Iterator[list[int]]:
-    """While the block runs, kill once, as soon as a unit is running (on `node`, or anywhere): the worker
-    process running it (`kill="worker"`) or `node`'s raylet (`kill="raylet"`). Yields the pids killed."""
-    killed: list[int] = []
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.is_set():
-            busy = cluster.worker_pids(UNIT, node)
-            if busy:
-                pid = busy[0] if kill == "worker" else cluster.raylet_pid(node or second_node(cluster))
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-            time.sleep(0.02)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        yield killed
-    finally:
-        done.set()
-        watcher.join()
+def fault(
+    cluster: LocalRayCluster, kill: str, node: RayNode | None = None
+) -> AbstractContextManager[list[int]]:
+    """While the block runs, kill a synth unit's worker (or `node`'s raylet) once a unit runs."""
+    return kill_during(cluster, UNIT, kill, node)
 
 
 def ray_config(cluster: LocalRayCluster, out: Path) -> SynthConfig:

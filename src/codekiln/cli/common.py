@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.table import Table
 
 from codekiln.core.config import merge_sources
 from codekiln.core.errors import CodekilnError, ConfigError
@@ -42,6 +44,16 @@ def executor_config(executor: str, ray_address: str | None) -> ExecutorConfig:
     if ray_address and executor != "ray":
         raise ConfigError("--ray-address is for the ray executor", hint="add --executor ray")
     return ExecutorConfig(kind=executor, address=ray_address or None)
+
+
+def nodes_table(per_node: Counter[str], what: str) -> Table:
+    """The per-node summary of a distributed run: `what` each node finished ("lost": every try failed)."""
+    table = Table(title=f"{what} per node", title_justify="left")
+    table.add_column("node")
+    table.add_column(what, justify="right")
+    for node, n in sorted(per_node.items(), key=lambda kv: -kv[1]):
+        table.add_row(node, str(n))
+    return table
 
 
 def print_error(err: CodekilnError) -> None:

@@ -24,6 +24,7 @@ from codekiln.core.errors import ConfigError, EnvBuildError, RepoError
 from codekiln.envs import EnvRecord, build_env, ensure_env, env_sandbox, list_envs, load_env
 from codekiln.envs.build import find_env_failure
 from codekiln.envs.failures import FailedEnv
+from codekiln.envs.recipe import Recipe
 from codekiln.grading import run_tests
 from codekiln.sandbox import DEFAULT_BACKEND
 
@@ -47,6 +48,11 @@ class _Steps:
         self.console.print(f"[green]{step:>9}[/]  {escape(info)}")
 
 
+def cutoff_line(recipe: Recipe) -> str:
+    """Which dependency cutoff the build applied, or why none (see envs.cutoff)."""
+    return recipe.cutoff_note or "none: no date given, dependencies as of the build"
+
+
 def _summary(console: Console, env: EnvRecord) -> None:
     table = Table(show_header=False, box=None)
     table.add_row("[bold]env[/]", env.id)
@@ -58,6 +64,7 @@ def _summary(console: Console, env: EnvRecord) -> None:
         escape(f"pytest {' '.join(env.test.args)}".strip() + f"   ({env.recipe.test_source})"),
     )
     table.add_row("[bold]baseline[/]", env.summary_line())
+    table.add_row("[bold]deps cutoff[/]", escape(cutoff_line(env.recipe)))
     if env.skipped_deps:
         table.add_row("[bold]skipped deps[/]", escape(", ".join(env.skipped_deps)))
     if env.collection_errors:
@@ -76,6 +83,7 @@ def _show_failure(console: Console, failed: FailedEnv) -> None:
         "[bold]tests[/]",
         escape(f"pytest {' '.join(recipe.test.args)}".strip() + f"   ({recipe.test_source})"),
     )
+    table.add_row("[bold]deps cutoff[/]", escape(cutoff_line(recipe)))
     table.add_row("[bold]reason[/]", escape(failed.message.split("\n--- log tail ---")[0]))
     table.add_row("[bold]log[/]", escape(failed.log or "(none)"))
     table.add_row("[bold]profile[/]", escape(failed.profile_file))

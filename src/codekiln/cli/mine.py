@@ -3,6 +3,7 @@
     codekiln mine https://github.com/pytoolz/toolz --max-commits 300 --out out/toolz-history
     codekiln mine ./checkout --since 2024-01-01 --exclude swebench_ids.txt --split-date 2025-01-01 --out out/m
     codekiln mine ./checkout --statements model --model openai:NAME@http://HOST:8000/v1 --out out/m
+    codekiln mine https://github.com/pytoolz/toolz --executor ray --ray-address 10.0.0.1:6379 --out out/t
 
 Interrupt it at any time (even `kill -9`) and rerun the same command: it resumes where it stopped.
 `--redo` starts the directory over. The funnel is printed at the end and kept in funnel.json.
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config, nodes_table
 from codekiln.core.errors import ConfigError
 from codekiln.models import make_model
 from codekiln.sandbox import DEFAULT_BACKEND
@@ -78,6 +80,9 @@ def mine(
     ),
     redo: bool = typer.Option(False, "--redo", help="discard this directory's tasks and start over"),
     export: str = typer.Option("", help="also export the tasks: harbor, hf or swebench"),
+    workers: int = typer.Option(1, help="changes decided at once (on Ray, 0: as many as the cluster admits)"),
+    executor: str = typer.Option("local", help=EXECUTOR_HELP),
+    ray_address: str | None = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
 ) -> None:
     """Mine a repository's history into validated tasks (source: history; resumable)."""
     if statements not in ("template", "model"):
@@ -88,14 +93,18 @@ def mine(
             repo=repo, out=out, name=name, ref=ref, since=since, until=until, max_commits=max_commits,
             max_tasks=max_tasks, exclude=exclude, split_date=split_date, backend=backend,
             validation=ValidateConfig.model_validate({"gate": gate}), statement_model=statement_model,
+            workers=workers, executor=executor_config(executor, ray_address),
         )  # fmt: skip
     except ValidationError as err:
         raise ConfigError(f"bad option: {err.errors()[0]['msg']}", hint="see codekiln mine --help") from err
-    model = make_model(statement_model) if statement_model else None
+    # on Ray each worker makes its own instance from the spec
+    model = make_model(statement_model) if statement_model and executor == "local" else None
     result: MineResult = run_mine(
         config, redo=redo, on_progress=lambda msg, f: console.print(f"[dim]{msg}[/]"), model=model
     )
     print_funnel(result.funnel)
+    if set(result.per_node) - {"local"}:
+        console.print(nodes_table(result.per_node, "changes"))
     console.print(
         f"{result.tasks} tasks in {out / 'tasks.jsonl'} ({result.new_decisions} candidates decided now)"
     )

@@ -3,6 +3,8 @@
     codekiln rollout --tasks out/toolz --model embedded --scaffold swe --format qwen3_coder --n 4 --out runs/r1
     codekiln rollout --tasks out/toolz --model oracle --out runs/oracle      # must resolve every valid task
     codekiln rollout --tasks out/toolz --model noop --out runs/noop          # must resolve none
+    codekiln rollout --tasks out/toolz --model openai:NAME@http://HOST:8000/v1 --executor ray \
+        --ray-address 10.0.0.1:6379 --out runs/r2                            # episodes as Ray tasks
     codekiln rollout export runs/r1 --to atif --out runs/r1/atif             # or --to mini
 
 Interrupt it at any time (Ctrl-C, even `kill -9`) and rerun the same command: finished episodes are kept
@@ -19,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from codekiln.cli.common import parse_options
+from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config, nodes_table, parse_options
 from codekiln.core.errors import ConfigError
 from codekiln.rewards import RewardConfig
 from codekiln.rollouts.engine import RolloutConfig, RolloutStats, read_rollouts, run_rollouts
@@ -74,7 +76,7 @@ def rollout(
     scaffold: str = typer.Option("swe", help="agent scaffold: swe, mini or terminus"),
     format: str | None = typer.Option(None, "--format", "-f", help="chat format (default: the backend's)"),
     n: int = typer.Option(1, "--n", "-n", help="samples per task (one GRPO group)"),
-    workers: int = typer.Option(1, help="episodes at once (sandbox slots)"),
+    workers: int = typer.Option(1, help="episodes at once (sandbox slots; on Ray the cap in flight)"),
     max_turns: int = typer.Option(50, help="model calls per episode"),
     temperature: float = typer.Option(1.0, help="sampling temperature"),
     seed: int = typer.Option(0, help="base seed; each (task, sample) derives its own"),
@@ -82,6 +84,8 @@ def rollout(
     backend: str = typer.Option(DEFAULT_BACKEND, help="sandbox backend"),
     reward: str = typer.Option("resolved", help="outcome term of the reward: resolved or graded"),
     redo: bool = typer.Option(False, "--redo", help="discard this directory's rollouts and start over"),
+    executor: str = typer.Option("local", help=EXECUTOR_HELP),
+    ray_address: str | None = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
 ) -> None:
     """Run an agent on tasks x N samples; grade, reward and save every episode (resumable)."""
     if ctx.invoked_subcommand is not None:
@@ -92,12 +96,15 @@ def rollout(
         tasks=tasks, out=out, model=model, model_options=parse_options(option), scaffold=scaffold,
         format=format, n=n, workers=workers, max_turns=max_turns, temperature=temperature, seed=seed,
         limit=limit, backend=backend, reward=RewardConfig.model_validate({"outcome": reward}),
+        executor=executor_config(executor, ray_address),
     )  # fmt: skip
     stats = run_with_progress(config, redo)
     new = stats.done - stats.resumed
     console.print(
         f"{stats.done}/{stats.total} episodes ({stats.resumed} from earlier runs, {new} new) in {out}"
     )
+    if set(stats.per_node) - {"local"}:
+        console.print(nodes_table(stats.per_node, "episodes"))
     if stats.masked:
         console.print(f"masked (infrastructure failures, not scored): {stats.masked}")
     for line in stats.errors:

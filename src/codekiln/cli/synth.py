@@ -27,7 +27,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config, parse_options
+from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config, nodes_table, parse_options
 from codekiln.core.errors import ConfigError
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.lm_bugs import LmConfig
@@ -123,12 +123,7 @@ def strategy_table(funnel: Funnel) -> Table:
 
 def print_nodes(per_node: Counter[str]) -> None:
     """The per-node summary of a distributed run: batches each node validated ("lost": every try failed)."""
-    table = Table(title="batches per node", title_justify="left")
-    table.add_column("node")
-    table.add_column("batches", justify="right")
-    for node, n in sorted(per_node.items(), key=lambda kv: -kv[1]):
-        table.add_row(node, str(n))
-    console.print(table)
+    console.print(nodes_table(per_node, "batches"))
 
 
 @app.command()

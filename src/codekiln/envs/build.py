@@ -5,7 +5,8 @@
     with env_sandbox(env) as sb:              # the snapshot at /testbed, the venv at /opt/venv, no network
         run_tests(sb, env.test)
 
-Steps: snapshot (add the repository if needed), detect (recipe from the snapshot's files and profile),
+Steps: snapshot (add the repository if needed), detect (recipe from the snapshot's files and profile;
+with `deps_date`, the dependency cutoff of `cutoff`),
 venv (`python -m venv /opt/venv` inside a sandbox with network on), install (`pip install -e /testbed`
 plus test deps; an optional dep that fails is retried without, and recorded), baseline (one full run of
 the suite in a fresh, network-less sandbox exactly like later ones; every test's status is recorded).
@@ -37,6 +38,7 @@ from codekiln.core.config import state_dir
 from codekiln.core.errors import CodekilnError, ConfigError, EnvBuildError, RepoError
 from codekiln.core.protocols import Limits, Sandbox
 from codekiln.core.records import Record, atomic_write_json, load_json
+from codekiln.envs.cutoff import with_cutoff
 from codekiln.envs.deps import dist_name
 from codekiln.envs.failures import FailedEnv, clear_failure, find_failure, load_failure, record_failure
 from codekiln.envs.profiles import load_profile
@@ -142,8 +144,10 @@ def build_env(
     backend: str = DEFAULT_BACKEND,
     profile: str | Path | None = None,
     on_step: StepHook = _quiet,
+    deps_date: str = "",
 ) -> EnvRecord:
-    """Build (or load from cache) the environment for a snapshot spec, id or record. See the module doc."""
+    """Build (or load from cache) the environment for a snapshot spec, id or record. See the module doc.
+    `deps_date` (ISO): resolve dependencies as of that date where the index allows (see `cutoff`)."""
     start = time.monotonic()
     steps: dict[str, float] = {}
     on_step("snapshot", "start")
@@ -154,11 +158,13 @@ def build_env(
     on_step("snapshot", f"{snap.name} {snap.version or ''} ({snap.id})")
     t = time.monotonic()
     prof = load_profile(profile if profile is not None else snap.name)
-    recipe = cached_recipe(snap, prof)
+    recipe = with_cutoff(cached_recipe(snap, prof), deps_date, Path(snap.path))
     eid = env_id(snap, recipe)
     steps["detect"] = time.monotonic() - t
     deps = ", ".join(recipe.required + recipe.deps)
     on_step("detect", f"{' '.join(['pytest', *recipe.test.args])} ({recipe.test_source}); deps: {deps}")
+    if recipe.cutoff_note:
+        on_step("detect", recipe.cutoff_note)
     root = _envs_root()
     final = root / eid
     with FileLock(str(root / f".{eid}.lock")):
@@ -286,7 +292,9 @@ def ensure_env(
     if not redo and failed is not None:
         raise failed.error()
     target = env.snapshot_id if env else failed.snapshot_id if failed else key
-    return build_env(target, backend=backend, redo=redo, on_step=on_step)
+    recipe = env.recipe if env else failed.recipe if failed else None
+    cutoff = recipe.cutoff if recipe else ""  # a rebuild keeps the environment's cutoff
+    return build_env(target, backend=backend, redo=redo, on_step=on_step, deps_date=cutoff)
 
 
 def find_env_failure(spec_or_id: str) -> FailedEnv | None:

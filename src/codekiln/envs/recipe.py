@@ -60,6 +60,10 @@ class Recipe(BaseModel):
     test_source: str = ""
     install_env: dict[str, str] = Field(default_factory=dict)
     profile: str | None = None
+    cutoff: str = Field(
+        default="", description="install only files uploaded before this instant (see cutoff)"
+    )
+    cutoff_note: str = Field(default="", description="which cutoff was applied, or why none was")
 
     def key(self) -> str:
         """A digest of what the build depends on (not provenance notes)."""
@@ -74,6 +78,8 @@ class Recipe(BaseModel):
         }
         if self.skip:  # only when set, so that earlier environments keep their ids
             parts["skip"] = self.skip
+        if self.cutoff:  # likewise
+            parts["cutoff"] = self.cutoff
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 

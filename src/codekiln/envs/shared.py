@@ -6,7 +6,8 @@ lets `codekiln mine` validate hundreds of states of one repository with a handfu
     groups.builds, groups.reused          # full builds done, environments that reused a venv
 
 A snapshot's `fingerprint` is a digest of what its install depends on: the recipe (interpreter, test
-deps, extras, test command: `Recipe.key`), the project's declared runtime requirements (pyproject
+deps, extras, test command and, when one is applied, the dependency cutoff, a month: `Recipe.key`,
+`cutoff`), the project's declared runtime requirements (pyproject
 `[project] dependencies` and `requires-python`, `[build-system] requires`, setup.cfg `install_requires`,
 setup.py's `install_requires = [...]` text) and its import layout (top-level packages, at the root or
 under src/). Its own version number is left out, so consecutive releases usually share it.
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -36,9 +36,9 @@ from pathlib import Path
 from filelock import FileLock
 
 from codekiln.core.config import state_dir
-from codekiln.core.proc import run
 from codekiln.core.records import atomic_write_json, load_json
 from codekiln.envs.build import EnvRecord, build_env
+from codekiln.envs.cutoff import with_cutoff
 from codekiln.envs.deps import read_ini, read_pyproject
 from codekiln.envs.profiles import load_profile
 from codekiln.envs.recipe import Recipe, cached_recipe, env_id
@@ -86,28 +86,6 @@ def fingerprint(snap: SnapshotRecord, recipe: Recipe) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def cutoff_support(venv: Path) -> str:
-    """Whether installs into this venv could resolve dependencies as of a date, in words.
-
-    pip has `--uploaded-prior-to` from release 26 on, and it works only against indexes that publish
-    upload times (PyPI's JSON simple API does; plain file indexes and `--find-links` folders do not,
-    and pip then takes their files whatever the date). codekiln builds with the venv's own pip."""
-    python = venv / "bin" / "python"
-    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    version = run([str(python), "-m", "pip", "--version"], timeout=60, env=env).stdout.split()
-    shown = version[1] if len(version) > 1 else "unknown"
-    helptext = run([str(python), "-m", "pip", "install", "--help"], timeout=60, env=env).stdout
-    if "--uploaded-prior-to" not in helptext:
-        return (
-            f"no date cutoff: the environments' pip {shown} has no --uploaded-prior-to (pip >= 26 has "
-            "it), so dependencies resolve as of the build, not of each change"
-        )
-    return (
-        f"no date cutoff applied: pip {shown} has --uploaded-prior-to, but one venv serves every change "
-        "of a fingerprint, so dependencies resolve as of the build"
-    )
-
-
 class EnvGroups:
     """Environments for many snapshots of one project, one venv per dependency fingerprint."""
 
@@ -118,8 +96,8 @@ class EnvGroups:
         self.reused = 0
         """Environments made by this object on another snapshot's venv (baseline only)."""
         self.root = state_dir("envs", "groups")
-        self.cutoff_note = ""
-        """What `cutoff_support` says of the first environment's pip (set by `env_for`)."""
+        self.cutoffs: dict[str, str] = {}
+        """Environment id -> its dependency cutoff, or why none was applied (`Recipe.cutoff_note`)."""
 
     def owner(self, fp: str) -> EnvRecord | None:
         path = self.root / f"{fp}.json"
@@ -129,10 +107,11 @@ class EnvGroups:
         env_json = state_dir("envs") / str(owner_id) / "env.json"
         return load_json(env_json, EnvRecord) if env_json.is_file() else None
 
-    def env_for(self, snap: SnapshotRecord) -> EnvRecord:
+    def env_for(self, snap: SnapshotRecord, deps_date: str = "") -> EnvRecord:
         """The snapshot's environment: cached, or on its group's venv, or built (and then its group's).
-        Raises EnvBuildError when the build or the baseline fails."""
-        recipe = cached_recipe(snap, load_profile(snap.name))
+        `deps_date`: the state's date, for the dependency cutoff (`cutoff`; in the fingerprint when
+        applied). Raises EnvBuildError when the build or the baseline fails."""
+        recipe = with_cutoff(cached_recipe(snap, load_profile(snap.name)), deps_date, Path(snap.path))
         eid = env_id(snap, recipe)
         final = state_dir("envs") / eid / "env.json"
         fp = fingerprint(snap, recipe)
@@ -144,7 +123,7 @@ class EnvGroups:
                     atomic_write_json(self.root / f"{fp}.json", {"env": env.id, "fingerprint": fp})
                 return self._noted(env)
             if owner is None:
-                env = build_env(snap, backend=self.backend)
+                env = build_env(snap, backend=self.backend, deps_date=deps_date)
                 self.builds += 1
                 atomic_write_json(self.root / f"{fp}.json", {"env": env.id, "fingerprint": fp})
                 return self._noted(env)
@@ -153,8 +132,7 @@ class EnvGroups:
             return self._noted(env)
 
     def _noted(self, env: EnvRecord) -> EnvRecord:
-        if not self.cutoff_note:
-            self.cutoff_note = cutoff_support(Path(env.venv))
+        self.cutoffs[env.id] = env.recipe.cutoff_note or "no cutoff: no date given"
         return env
 
     def _on_venv(self, snap: SnapshotRecord, recipe: Recipe, eid: str, owner: EnvRecord) -> EnvRecord:

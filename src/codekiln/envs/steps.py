@@ -21,6 +21,7 @@ from codekiln.core.config import state_dir
 from codekiln.core.errors import EnvBuildError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import ExecResult, Limits, Sandbox
+from codekiln.envs.cutoff import PIP_MOUNT, host_pip
 from codekiln.envs.deps import dist_name
 from codekiln.envs.extensions import keep_extensions
 from codekiln.envs.plugins import args_plugins
@@ -102,7 +103,12 @@ class Builder:
             )
 
     def pip(self, sb: Sandbox, args: list[str], env: dict[str, str] | None = None) -> tuple[bool, str]:
-        argv = [f"{VENV_DIR}/bin/python", "-m", "pip", "install", "--no-input", *args]
+        """`pip install` into the venv; with a cutoff, codekiln's own pip does it (see `cutoff`)."""
+        pip = ["-m", "pip"]
+        if self.recipe.cutoff:
+            pip = [host_pip().runner()]
+            args = ["--uploaded-prior-to", self.recipe.cutoff, *args]
+        argv = [f"{VENV_DIR}/bin/python", *pip, "install", "--no-input", *args]
         return self.sh(sb, "install", argv, 1800, env)
 
     def install(self, sb: Sandbox) -> None:
@@ -136,9 +142,10 @@ class Builder:
         missing = {dist_name(m) for m in re.findall(r"No matching distribution found for (\S+)", log)}
         if missing & {dist_name(d) for d in r.required}:
             hint = "fix or remove it in the profile's extra_deps (required deps must install)"
+            when = f" before the cutoff {r.cutoff}" if r.cutoff else ""
             raise self.fail(
                 "install",
-                f"a required test dependency does not exist: {', '.join(sorted(missing))}",
+                f"a required test dependency does not exist{when}: {', '.join(sorted(missing))}",
                 log,
                 hint,
             )
@@ -160,6 +167,14 @@ class Builder:
         if "requires a different Python" in log:
             hint = "the project does not support this Python: build with one it supports"
             return self.fail("install", message, log, hint, "python: python3.X")
+        if missing and self.recipe.cutoff:
+            hint = (
+                f"no release of {', '.join(missing)} that satisfies the requirement was uploaded before the "
+                f"cutoff {self.recipe.cutoff}: the state requires something newer than its date"
+            )
+            return self.fail(
+                "install", f"{message}: {', '.join(missing)} not found before the cutoff", log, hint
+            )
         if missing:
             hint = (
                 f"{', '.join(missing)} cannot be found on the package index, and the project requires it: "
@@ -233,6 +248,8 @@ def build_spec(snap: SnapshotRecord, venv: Path, recipe: Recipe, writable: bool)
     env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_PROGRESS_BAR": "off", "PIP_NO_INPUT": "1"}
     if writable:
         binds.append(Bind(pip_cache_dir(), PIP_CACHE, rw=True))
+        if recipe.cutoff:
+            binds.append(Bind(host_pip().package_dir, f"{PIP_MOUNT}/pip"))
         env["PIP_CACHE_DIR"] = PIP_CACHE
     limits = (
         Limits(timeout_s=1800, memory_mb=None, max_file_mb=None)

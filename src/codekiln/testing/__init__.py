@@ -9,9 +9,12 @@ Start here when writing a test:
   reasons tests/conftest.py prints when it skips them (`tiers`).
 - `recorded_tasks(path)`, `bind_tasks(tasks, env)`: real task records synthesized once and checked in,
   so tests that use tasks do not rerun synthesis (`recorded`).
+- `index.LocalIndex`, `index.write_wheel`, `index.wheel_of_installed`: a PEP 691/700 package index on
+  loopback (with or without upload times) serving wheels built in the test, for installs without the
+  network (imported from its module).
 - `ray_cluster.LocalRayCluster`: a real Ray cluster of `ray start` processes on loopback (a head and
-  more nodes), whose raylets and workers tests can kill by pid; torn down by pid (imported from its
-  module: it needs the ray extra only when started).
+  more nodes), whose raylets and workers tests can kill by pid (`kill_during`: once a named unit runs);
+  torn down by pid (imported from its module: it needs the ray extra only when started).
 
 Nothing in codekiln imports this package (an import-linter contract keeps it so).
 """

@@ -6,6 +6,11 @@
         ...RayExecutor(address=cluster.address)...
         os.kill(cluster.raylet_pid(node), signal.SIGKILL)   # the node dies mid-run
 
+    cluster = LocalRayCluster(root).start_in_background()  # head + second node, while other work goes on
+    cluster.ready()                                         # waits for them (raises what went wrong)
+    with kill_during(cluster, "codekiln:rollouts") as killed:   # kills the worker of the first unit seen
+        run()
+
 Each node is started in a session of its own (its processes share one process group: the raylet and
 the workers it spawns), on free loopback ports, with its own `--temp-dir`, so it never touches another
 Ray on the machine. Teardown kills those process groups; `ray stop --force` is never used because it
@@ -22,7 +27,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,6 +123,8 @@ class LocalRayCluster:
     memory_mb: int = 5000
     nodes: list[RayNode] = field(default_factory=list)
     port: int = 0
+    _starting: threading.Thread | None = field(default=None, repr=False)
+    _failed: list[BaseException] = field(default_factory=list, repr=False)
 
     @property
     def address(self) -> str:
@@ -158,6 +168,29 @@ class LocalRayCluster:
         )  # fmt: skip
         return self
 
+    def start_in_background(self, nodes: int = 2) -> LocalRayCluster:
+        """Start the head and `nodes - 1` more in a thread; `ready()` waits for them."""
+
+        def up() -> None:
+            try:
+                self.start()
+                for _ in range(nodes - 1):
+                    self.add_node()
+            except BaseException as err:  # raised by ready(), in the test that waits for the cluster
+                self._failed.append(err)
+
+        self._starting = threading.Thread(target=up, daemon=True)
+        self._starting.start()
+        return self
+
+    def ready(self) -> LocalRayCluster:
+        """The cluster once `start_in_background` is done; raises what made it fail."""
+        if self._starting is not None:
+            self._starting.join()
+        if self._failed:
+            raise self._failed[0]
+        return self
+
     def add_node(self) -> RayNode:
         return self._start(
             f"node{len(self.nodes)}", ["--address", self.address, "--temp-dir", str(self.root / "tmp")]
@@ -183,7 +216,9 @@ class LocalRayCluster:
 
     def stop(self) -> None:
         """Kill every process of every node (its group and their descendants, by pid), waiting until
-        they are gone."""
+        they are gone (a start still going on in the background is waited for first)."""
+        if self._starting is not None:
+            self._starting.join()
         for node in reversed(self.nodes):
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 pids = node_pids(node.pgid)
@@ -208,3 +243,32 @@ class LocalRayCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def kill_during(
+    cluster: LocalRayCluster, task_name: str, kill: str = "worker", node: RayNode | None = None
+) -> Iterator[list[int]]:
+    """While the block runs, kill once, as soon as a unit named `task_name` runs (on `node`, or
+    anywhere): the worker process running it (`kill="worker"`) or `node`'s raylet (`kill="raylet"`,
+    default: the second node's). Yields the pids killed (empty if no unit was seen running)."""
+    killed: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            busy = cluster.worker_pids(task_name, node)
+            if busy:
+                pid = busy[0] if kill == "worker" else cluster.raylet_pid(node or cluster.nodes[1])
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield killed
+    finally:
+        done.set()
+        watcher.join()

@@ -26,9 +26,10 @@ from pydantic import BaseModel
 
 from codekiln.core.records import Record
 from codekiln.verify.domains import valid
+from codekiln.verify.evidence import clusters, rank
 from codekiln.verify.pools import extract_code
 from codekiln.verify.runner import Program, Runner
-from codekiln.verify.selectors import Choice, View, clusters, evidence_choice, public_survivors
+from codekiln.verify.selectors import Choice, View, public_survivors
 
 PROMPT = """Several candidate programs implement this function; some are wrong. Find inputs on which they \
 behave differently. Answer with one ```python code block defining `gen()`, which returns a list of \
@@ -153,7 +154,7 @@ class AgentSelector:
             )
             turns.append(turn)
         groups = clusters(keys, keep, outs, inputs)
-        index = rng.choice(evidence_choice(groups, keys, outs, inputs, rng))
+        index = rng.choice(rng.choice(rank(groups, keys, outs, inputs)[0]))
         if self.save is not None:
             self.save(
                 AgentTrajectory(

@@ -15,13 +15,9 @@ request, so selectors compare at equal execution budgets. Selectors:
   input by input, with the most other candidates' outputs.
 - codet: CodeT dual agreement with tests written by a model (`View.tests`): candidates grouped by the
   tests they pass; the group maximising (size x tests passed).
-- search: the model-free discriminative verifier. After the public filter it spends the budget
-  looking for valid inputs that split the candidates into more behaviour clusters: fresh inputs
-  drawn from the domains, mutations of inputs already found (splitting ones first), each splitting
-  input shrunk to the smallest that splits the candidates the same way. It then chooses by
-  reference-free evidence: MBR-exec's agreement on the inputs found (with `failures=True`, first the
-  cluster that fails -- raises, times out, crashes -- on the fewest valid inputs on which another
-  cluster returns normally; off by default: it did not help on the bench's pools).
+- search: the model-free discriminative verifier (`codekiln.verify.search`): random valid inputs on
+  every candidate, then inputs run only on the leading candidates, kept when they tell those apart;
+  it chooses by failures on inputs most candidates handle, then agreement (`codekiln.verify.evidence`).
 """
 
 from __future__ import annotations
@@ -29,9 +25,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from codekiln.verify.domains import Domain, mutate, sample, shrink, size, valid
+from codekiln.verify.domains import Domain, sample, valid
+from codekiln.verify.evidence import agreement, clusters
 from codekiln.verify.problems import Example
 from codekiln.verify.runner import Program, Runner
 
@@ -69,14 +66,14 @@ class Selector(Protocol):
     def select(self, view: View, runner: Runner, rng: random.Random, budget: int) -> Choice: ...
 
 
-def _run(runner: Runner, programs: list[Program], inputs: list[str]) -> dict[tuple[str, str], str]:
+def run_all(runner: Runner, programs: list[Program], inputs: list[str]) -> dict[tuple[str, str], str]:
     return runner.run(programs, inputs) if inputs and programs else {}
 
 
 def public_survivors(view: View, runner: Runner) -> tuple[list[int], int]:
     """Indices of the candidates passing every public example (all when none does), and the calls used."""
     inputs = [e.input for e in view.public]
-    outs = _run(runner, view.programs, inputs)
+    outs = run_all(runner, view.programs, inputs)
     keep = [
         i for i, p in enumerate(view.programs) if all(outs[(p.key, e.input)] == e.output for e in view.public)
     ]
@@ -95,16 +92,6 @@ def random_inputs(
         if text not in avoid and valid(domains, args):
             out[text] = None
     return list(out)
-
-
-def clusters(
-    keys: list[str], indices: list[int], outs: dict[tuple[str, str], str], inputs: list[str]
-) -> list[list[int]]:
-    """Candidates (by index) grouped by their outputs on `inputs`, largest group first."""
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for i in indices:
-        groups.setdefault(tuple(outs[(keys[i], t)] for t in inputs), []).append(i)
-    return sorted(groups.values(), key=len, reverse=True)
 
 
 class RandomSelector:
@@ -130,7 +117,7 @@ class MajoritySelector:
         n = max(1, (budget - used) // len(view.programs))
         inputs = random_inputs(view.domains, n, rng)
         survivors = [view.programs[i] for i in keep]
-        outs = _run(runner, survivors, inputs)
+        outs = run_all(runner, survivors, inputs)
         keys = [p.key for p in view.programs]
         groups = clusters(keys, keep, outs, inputs)
         best = rng.choice([g for g in groups if len(g) == len(groups[0])])
@@ -145,7 +132,7 @@ class CodetSelector:
 
     def select(self, view: View, runner: Runner, rng: random.Random, budget: int) -> Choice:
         tests = view.tests[: max(1, budget // len(view.programs))]
-        outs = _run(runner, view.programs, [t.input for t in tests])
+        outs = run_all(runner, view.programs, [t.input for t in tests])
         groups: dict[tuple[bool, ...], list[int]] = {}
         for i, p in enumerate(view.programs):
             groups.setdefault(tuple(outs[(p.key, t.input)] == t.output for t in tests), []).append(i)
@@ -157,20 +144,6 @@ class CodetSelector:
         )
 
 
-def agreement(
-    indices: list[int], keys: list[str], outs: dict[tuple[str, str], str], inputs: list[str]
-) -> dict[int, int]:
-    """MBR-exec's score: for each candidate, over every input, how many other candidates give its output."""
-    score = dict.fromkeys(indices, 0)
-    for t in inputs:
-        counts: dict[str, int] = {}
-        for i in indices:
-            counts[outs[(keys[i], t)]] = counts.get(outs[(keys[i], t)], 0) + 1
-        for i in indices:
-            score[i] += counts[outs[(keys[i], t)]] - 1
-    return score
-
-
 class MbrSelector:
     """MBR-exec: the candidate agreeing most with the others, input by input, on random valid inputs."""
 
@@ -180,7 +153,7 @@ class MbrSelector:
         keep, used = public_survivors(view, runner)
         n = max(1, (budget - used) // len(view.programs))
         inputs = random_inputs(view.domains, n, rng)
-        outs = _run(runner, [view.programs[i] for i in keep], inputs)
+        outs = run_all(runner, [view.programs[i] for i in keep], inputs)
         score = agreement(keep, [p.key for p in view.programs], outs, inputs)
         top = max(score.values())
         public = [e.input for e in view.public]
@@ -191,147 +164,10 @@ class MbrSelector:
         )
 
 
-def evidence_choice(
-    groups: list[list[int]],
-    keys: list[str],
-    outs: dict[tuple[str, str], str],
-    inputs: list[str],
-    rng: random.Random,
-    *,
-    failures: bool = True,
-) -> list[int]:
-    """The group with the fewest failures on inputs where another group returns normally, then the one
-    agreeing most with the others input by input (MBR-exec's score)."""
+def _search() -> Selector:
+    from codekiln.verify.search import SearchSelector  # it builds on this module
 
-    def failed(group: list[int]) -> int:
-        count = 0
-        for t in inputs:
-            mine = outs[(keys[group[0]], t)]
-            if mine.startswith("!") and any(not outs[(keys[g[0]], t)].startswith("!") for g in groups):
-                count += 1
-        return count
-
-    every = [i for g in groups for i in g]
-    agree = agreement(every, keys, outs, inputs)
-    scored = [((failed(g) if failures else 0, -agree[g[0]]), g) for g in groups]
-    best = min(score for score, _ in scored)
-    return rng.choice([g for score, g in scored if score == best])
-
-
-class SearchSelector:
-    """The discriminative input search (see the module docstring). `batch` inputs are tried per round,
-    a share `explore` of them fresh samples, the rest mutations (two thirds of splitting inputs); the
-    search stops when the budget is spent or `patience` rounds in a row found no new valid input."""
-
-    name = "search"
-
-    def __init__(
-        self,
-        batch: int = 8,
-        initial: int = 4,
-        patience: int = 8,
-        explore: float = 0.5,
-        failures: bool = False,
-    ) -> None:
-        self.batch, self.initial, self.patience = batch, initial, patience
-        self.explore, self.failures = explore, failures
-
-    def select(self, view: View, runner: Runner, rng: random.Random, budget: int) -> Choice:
-        keep, used = public_survivors(view, runner)
-        keys = [p.key for p in view.programs]
-        public = [e.input for e in view.public]
-        if len(keep) == 1:
-            return Choice(index=keep[0], inputs=public, executions=used)
-        progs = [view.programs[i] for i in keep]
-        k = len(progs)
-        inputs: list[str] = []
-        args_of: dict[str, tuple[Any, ...]] = {}
-        splitting: list[str] = []
-        outs: dict[tuple[str, str], str] = {}
-        proposed = valid_n = 0
-
-        def partition(extra: list[str]) -> int:
-            return len(clusters(keys, keep, outs, inputs + extra))
-
-        def split_of(text: str) -> tuple[tuple[int, ...], ...]:
-            return tuple(tuple(g) for g in clusters(keys, keep, outs, [text]))
-
-        def propose(n: int) -> list[tuple[Any, ...]]:
-            out = []
-            for _ in range(n):
-                roll = rng.random()
-                if roll < self.explore or not inputs:
-                    out.append(sample(view.domains, rng))
-                elif splitting and roll < self.explore + (1 - self.explore) * 0.67:
-                    out.append(mutate(args_of[rng.choice(splitting)], view.domains, rng))
-                else:
-                    out.append(mutate(args_of[rng.choice(inputs)], view.domains, rng))
-            return out
-
-        round_size, stale = self.initial, 0
-        while used + k * round_size <= budget and stale < self.patience:
-            fresh: list[str] = []
-            for args in propose(round_size):
-                proposed += 1
-                text = repr(args)
-                if valid(view.domains, args):
-                    valid_n += 1
-                    if text not in args_of:
-                        args_of[text] = args
-                        fresh.append(text)
-            round_size = self.batch
-            stale = 0 if fresh else stale + 1  # a small domain runs out of new inputs
-            if not fresh:
-                continue
-            outs.update(_run(runner, progs, fresh))
-            used += k * len(fresh)
-            for text in fresh:
-                before = partition([])
-                inputs.append(text)
-                if partition([]) > before:
-                    small, spent = self._shrink(
-                        text, args_of, split_of, view, runner, progs, outs, budget - used
-                    )
-                    used += spent
-                    splitting.append(small)
-                    if small != text:
-                        inputs.append(small)
-        groups = clusters(keys, keep, outs, inputs)
-        best = evidence_choice(groups, keys, outs, inputs, rng, failures=self.failures)
-        return Choice(
-            index=rng.choice(best),
-            inputs=public + inputs,
-            executions=used,
-            proposed=proposed,
-            valid_inputs=valid_n,
-        )
-
-    def _shrink(
-        self,
-        text: str,
-        args_of: dict[str, tuple[Any, ...]],
-        split_of: Callable[[str], tuple[tuple[int, ...], ...]],
-        view: View,
-        runner: Runner,
-        progs: list[Program],
-        outs: dict[tuple[str, str], str],
-        left: int,
-    ) -> tuple[str, int]:
-        """The smallest valid neighbour of a splitting input that splits the candidates the same way
-        (one round of `shrink`, within the calls `left`); the input itself when none does. Also returns
-        the calls spent."""
-        target = split_of(text)
-        variants = [v for v in shrink(args_of[text]) if valid(view.domains, v) and repr(v) not in args_of]
-        variants = sorted(variants, key=size)[: max(0, left // len(progs))]
-        if not variants:
-            return text, 0
-        texts = [repr(v) for v in variants]
-        outs.update(_run(runner, progs, texts))
-        for v, t in zip(variants, texts, strict=True):
-            if split_of(t) == target:
-                args_of[t] = v
-                return t, len(progs) * len(texts)
-        return text, len(progs) * len(texts)
+    return SearchSelector()
 
 
 # The model-free selectors (codet reads `View.tests`; the agent, which needs a model, is `agent.AgentSelector`).
@@ -341,5 +177,5 @@ SELECTORS: dict[str, Callable[[], Selector]] = {
     "majority": MajoritySelector,
     "mbr": MbrSelector,
     "codet": CodetSelector,
-    "search": SearchSelector,
+    "search": _search,
 }

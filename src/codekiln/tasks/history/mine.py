@@ -5,13 +5,19 @@
 
 Steps: the history (`walk`: first-parent changes touching code and tests, split into fix and test
 patches), exclusions (`--exclude`), then for each candidate, oldest first: a snapshot of the change's
-commit, its environment (`envs.shared.EnvGroups`: one install per dependency fingerprint), and the
+commit, its environment (`envs.shared.EnvGroups`: one install per dependency fingerprint, with
+dependencies as of the change's month where the index gives upload times: `envs.cutoff`), and the
 validation engine synthesis uses (`validate.Validator`, with its reruns and grader gate). A candidate's
 "bug" is the fix patch reversed on the commit's snapshot: the buggy state is the parent's code with the
 change's tests, so FAIL_TO_PASS are the tests that fail on the parent's code and pass with the fix, and
 PASS_TO_PASS the rest of the suite that passes on both. The failing tests' files are hidden from the
 agent and restored for grading, as for synthesized tasks. Every test of the suite that passes on the
 commit is selected (no coverage map is built per commit).
+
+Each candidate is one unit of work (`decide.DecideChange`) on the configured executor (`executor`:
+this machine, `workers` at once, or a Ray cluster); the driver writes the decisions in the history's
+order whatever order the units finish in, so a run that stops at `max_tasks` writes the same records
+on any executor, and a unit Ray retries after a lost worker is never written twice.
 
 Records are synthesis' own (`TaskRecord`, `RejectedCandidate`) with `source: history` and a
 `provenance` (commit, parent, author date, PR number, message, who wrote the statement, split). A
@@ -30,51 +36,44 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from codekiln.core.config import state_dir
-from codekiln.core.diffs import reverse_diff
-from codekiln.core.errors import CodekilnError, EnvBuildError, RepoError
+from codekiln.core.errors import CodekilnError, RepoError, TaskError
+from codekiln.core.executor import ExecutorConfig
 from codekiln.core.records import Record, iter_jsonl
 from codekiln.core.stage import Layout, Stage, StageManifest, open_stage
-from codekiln.envs import EnvRecord
-from codekiln.envs.shared import EnvGroups
-from codekiln.repos import SnapshotRecord, add_repo
+from codekiln.envs import load_env
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.frontend.candidates import Candidate
-from codekiln.tasks.frontend.statements import TemplateStatementWriter
+from codekiln.tasks.history.decide import (
+    HISTORY_MUTATOR,
+    DecideChange,
+    Decided,
+    as_history_task,
+    candidate_of,
+    snapshot_of,
+    unusable_env,
+)
 from codekiln.tasks.history.exclude import Exclusions, load_exclusions, split_of
-from codekiln.tasks.history.statements import HistoryStatementWriter, history_text
 from codekiln.tasks.history.walk import (
     Change,
     WalkOptions,
-    export_tree,
     git,
     open_history,
     resolve_head,
     walk_history,
 )
 from codekiln.tasks.quality import compact
-from codekiln.tasks.records import (
-    Provenance,
-    RejectedCandidate,
-    RejectReason,
-    TaskRecord,
-    TaskSource,
-    make_instance_id,
-)
-from codekiln.tasks.validation.coverage_map import CoverageMap
-from codekiln.tasks.validation.validate import Decision, ValidateConfig, Validator
+from codekiln.tasks.records import RejectedCandidate, TaskRecord
+from codekiln.tasks.validation.validate import Decision, ValidateConfig
 
 TASKS, REJECTED, FUNNEL, SPLITS = "tasks.jsonl", "rejected.jsonl", "funnel.json", "splits.json"
 LAYOUT = Layout("tasks", logs=(TASKS, REJECTED), derived=(FUNNEL, SPLITS))
-HISTORY_MUTATOR = "history"
 # reasons decided before the "no failing test" rule passed (`verdict` judges infrastructure errors and
 # timeouts first; a timeout of the grader gate, after it, is rare and counted here too)
 _BEFORE_TESTS = {"build_error", "patch_failed", "syntax_error", "infra_error", "timeout"}
@@ -99,6 +98,11 @@ class MineConfig(BaseModel):
     validation: ValidateConfig = Field(default_factory=lambda: ValidateConfig(), description="validation")
     statement_model: str = Field(
         default="", description="the model spec that writes statements the history cannot (recorded only)"
+    )
+    workers: int = Field(default=1, ge=0, description="changes decided at once (0: as the executor admits)")
+    executor: ExecutorConfig = Field(
+        default_factory=lambda: ExecutorConfig(),
+        description="where changes are decided (local or a Ray cluster)",
     )
 
 
@@ -137,6 +141,9 @@ class Funnel(Record):
     environments: int = 0
     """Distinct environments (one per state) of the valid tasks, over all runs."""
     deps_cutoff: str = ""
+    """The dependency cutoffs of this run's environments in one line (see `cutoffs`)."""
+    cutoffs: dict[str, str] = Field(default_factory=dict)
+    """Environment id -> the cutoff its dependencies were resolved at, or why none was applied."""
     seconds: float = 0.0
 
     def add(self, decision: Decision) -> None:
@@ -157,6 +164,8 @@ class MineResult(BaseModel):
     funnel: Funnel
     tasks: int
     new_decisions: int
+    per_node: Counter[str] = Field(default_factory=Counter)
+    """Changes decided this run, per node that decided them ("local" for the local executor)."""
 
 
 ProgressFn = Callable[[str, Funnel], None]
@@ -164,14 +173,6 @@ ProgressFn = Callable[[str, Funnel], None]
 
 def _quiet(message: str, funnel: Funnel) -> None:
     return None
-
-
-def candidate_of(change: Change) -> Candidate:
-    """The change as a candidate "bug" on its commit's snapshot: the fix reversed."""
-    return Candidate(
-        id=change.commit[:16], patch=reverse_diff(change.fix_patch), mutators=[HISTORY_MUTATOR],
-        entities=[], files=change.fix_files, seed=0,
-    )  # fmt: skip
 
 
 def repo_name(spec: str, gitdir: Path | None = None) -> str:
@@ -188,40 +189,36 @@ def repo_name(spec: str, gitdir: Path | None = None) -> str:
     return re.sub(r"\.(git|bundle)$", "", last) or "repo"
 
 
-def snapshot_of(gitdir: Path, commit: str, name: str) -> SnapshotRecord:
-    """The codekiln snapshot of a commit's files (catalogued like any local directory)."""
-    with tempfile.TemporaryDirectory(prefix="codekiln-mine-", dir=state_dir("history")) as tmp:
-        return add_repo(str(export_tree(gitdir, commit, Path(tmp) / name)))
+def _cutoffs_of(env_ids: set[str]) -> dict[str, str]:
+    """The cutoff notes of environments built by earlier runs (valid tasks' ones), where still there."""
+    out = {}
+    for eid in sorted(env_ids):
+        try:
+            out[eid] = load_env(eid).recipe.cutoff_note or "no cutoff: no date given"
+        except CodekilnError:
+            continue  # removed since: the task records keep the environment id only
+    return out
 
 
-def unusable_env(env: EnvRecord) -> str:
-    """Why a state's environment cannot validate anything (no test of its suite passes there: old code
-    on a newer Python, say), or "" when it can."""
-    if any(status == "passed" for status in env.baseline.values()):
-        return ""
-    errors = [
-        f"{path}: {text.strip().splitlines()[-1]}"
-        for path, text in env.collection_errors.items()
-        if text.strip()
-    ]
-    return f"no test passes on this state ({len(env.baseline)} ran)" + (f"; {errors[0]}" if errors else "")
-
-
-def as_history_task(task: TaskRecord, change: Change, statement_source: str, split: str) -> TaskRecord:
-    """A validated candidate as a mined task: source, id and provenance of its change."""
-    tag = f"pr{change.pr}" if change.pr is not None else "commit"
-    return task.model_copy(
-        update={
-            "instance_id": make_instance_id(task.repo, change.commit, [tag], task.candidate_id or ""),
-            "source": TaskSource.history, "created_at": change.author_date,
-            "statement_source": statement_source,
-            "provenance": Provenance(
-                commit=change.commit, parent=change.parent, author_date=change.author_date, pr=change.pr,
-                kind=change.kind, title=change.title, message=change.message[:4000],
-                statement_source=statement_source, split=split,
-            ),
+def cutoff_summary(cutoffs: dict[str, str]) -> str:
+    """One line over the environments' cutoff notes: how many got which, and why the others got none."""
+    if not cutoffs:
+        return "no environment built or loaded this run"
+    applied = sorted(
+        {
+            n.split(" (")[0].removeprefix("uploaded before ")
+            for n in cutoffs.values()
+            if not n.startswith("no cutoff")
         }
-    )  # fmt: skip
+    )
+    reasons = sorted({n for n in cutoffs.values() if n.startswith("no cutoff")})
+    count = sum(not n.startswith("no cutoff") for n in cutoffs.values())
+    parts = (
+        [f"dependency cutoff applied to {count} of {len(cutoffs)} environments ({', '.join(applied)})"]
+        if applied
+        else []
+    )
+    return "; ".join(parts + reasons)
 
 
 def read_decisions(out: Path) -> list[Decision]:
@@ -280,28 +277,33 @@ def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn, model: Any)
     decided = {d.candidate_id: d for d in read_decisions(stage.out)}
     for decision in decided.values():
         funnel.add(decision)
-    groups = EnvGroups(config.backend)
     envs: set[str] = {
         d.environment_id for d in decided.values() if isinstance(d, TaskRecord) and d.environment_id
     }
-    new = 0
-    for change in changes:
-        if config.max_tasks is not None and funnel.validated >= config.max_tasks:
-            break
-        cand = candidate_of(change)
-        if cand.id in decided:
-            continue
-        on_progress(f"{change.commit[:12]} {change.title[:60]}", funnel)
-        decision = _decide(cand, change, name, gitdir, groups, config, model)
+    todo = [change for change in changes if candidate_of(change).id not in decided]
+    unit = DecideChange(
+        gitdir, name, config.backend, config.validation, config.split_date, config.statement_model,
+        model=model if config.executor.kind == "local" else None,
+    )  # fmt: skip
+    new, per_node = 0, Counter[str]()
+    cutoffs: dict[str, str] = {}  # environment id -> its cutoff note, from this run's units
+    enough = config.max_tasks is not None and funnel.validated >= config.max_tasks
+    for change, result in [] if enough else _in_order(unit, todo, config, per_node):
+        decision = compact(result.decision)
         if isinstance(decision, TaskRecord) and decision.environment_id:
             envs.add(decision.environment_id)
-        decision = compact(decision)
         stage.append(TASKS if isinstance(decision, TaskRecord) else REJECTED, [decision])
         funnel.add(decision)
         new += 1
-        funnel.env_builds, funnel.env_reused = groups.builds, groups.reused
+        funnel.env_builds += result.built
+        funnel.env_reused += result.reused
+        cutoffs.update(result.cutoffs)
+        on_progress(f"{change.commit[:12]} {change.title[:60]}: {_verdict(decision)}", funnel)
+        if config.max_tasks is not None and funnel.validated >= config.max_tasks:
+            break  # the units still running are cancelled; nothing of theirs is written
     funnel.environments = len(envs)
-    funnel.deps_cutoff = groups.cutoff_note
+    funnel.cutoffs = _cutoffs_of(envs) | cutoffs
+    funnel.deps_cutoff = cutoff_summary(funnel.cutoffs)
     funnel.seconds = round(time.monotonic() - start, 3)
     stage.write(FUNNEL, funnel)
     if config.split_date:
@@ -313,47 +315,43 @@ def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn, model: Any)
             )
         stage.write(SPLITS, splits)
     on_progress("done", funnel)
-    return MineResult(out=stage.out, funnel=funnel, tasks=funnel.validated, new_decisions=new)
+    return MineResult(
+        out=stage.out, funnel=funnel, tasks=funnel.validated, new_decisions=new, per_node=per_node
+    )
 
 
-def _decide(
-    cand: Candidate,
-    change: Change,
-    name: str,
-    gitdir: Path,
-    groups: EnvGroups,
-    config: MineConfig,
-    model: Any,
-) -> Decision:
-    """One candidate's decision: its state's environment, then the validation engine."""
-    try:
-        snap = snapshot_of(gitdir, change.commit, name)
-        env = groups.env_for(snap)
-    except (EnvBuildError, RepoError) as err:
-        return RejectedCandidate(
-            candidate_id=cand.id, repo=name, base_commit=change.commit, reason=RejectReason.build_error,
-            detail=f"the environment of {change.commit[:12]} ({change.author_date}): {err.message}"[:2000],
-            mutators=cand.mutators,
-        )  # fmt: skip
-    unusable = unusable_env(env)
-    if unusable:
-        return RejectedCandidate(
-            candidate_id=cand.id, repo=env.name, base_commit=env.snapshot_id, reason=RejectReason.build_error,
-            detail=f"the environment of {change.commit[:12]} ({change.author_date}): {unusable}"[:2000],
-            mutators=cand.mutators,
-        )  # fmt: skip
-    texts = {cand.id: history_text(change)}
-    writer = HistoryStatementWriter(TemplateStatementWriter(Path(env.snapshot_path)), texts, model=model)
-    cmap = CoverageMap(env_id=env.id)  # none: every clean-passing test is selected
-    try:
-        with Validator(env, cmap, [], config.validation, backend=config.backend, statements=writer) as v:
-            decision = v.validate([cand])[0]
-    except CodekilnError as err:
-        return RejectedCandidate(
-            candidate_id=cand.id, repo=env.name, base_commit=env.snapshot_id, reason=RejectReason.infra_error,
-            detail=f"validation failed: {err.message}"[:2000], mutators=cand.mutators,
-        )  # fmt: skip
-    if isinstance(decision, RejectedCandidate):
-        return decision
-    split = split_of(change.author_date, config.split_date)
-    return as_history_task(decision, change, writer.sources.get(cand.id, ""), split)
+def _verdict(decision: Decision) -> str:
+    return "valid" if isinstance(decision, TaskRecord) else str(decision.reason.value)
+
+
+def _in_order(
+    unit: DecideChange, todo: list[Change], config: MineConfig, per_node: Counter[str]
+) -> Iterator[tuple[Change, Decided]]:
+    """The changes' decisions from units on `config.executor`, in the history's order (oldest first),
+    whatever order the units finish in: a run stopped at `max_tasks` writes the same records on any
+    executor. A unit that failed outside the candidate's own work (every try lost on Ray, a bug)
+    stops the run; what was written before it is kept for the rerun."""
+    outcomes = config.executor.make(config.workers).map(unit, todo, desc="mining", resources=unit.resources())
+    order = {change.commit: index for index, change in enumerate(todo)}
+    ready: dict[int, tuple[Change, Decided]] = {}
+    next_index = 0
+    for outcome in outcomes:
+        change = outcome.item
+        if outcome.value is None:
+            error = outcome.error or {}
+            raise TaskError(
+                f"deciding change {change.commit[:12]} failed: {error.get('type')}: {error.get('message')}",
+                hint=error.get("hint") or "fix the cause and rerun: decisions already written are kept",
+            )
+        per_node[outcome.node] += 1
+        ready[order[change.commit]] = change, outcome.value
+        while next_index in ready:
+            yield ready.pop(next_index)
+            next_index += 1
+
+
+__all__ = [  # the unit's helpers live in decide; re-exported: this is where callers look
+    "FUNNEL", "HISTORY_MUTATOR", "LAYOUT", "REJECTED", "SPLITS", "TASKS", "Funnel", "Manifest", "MineConfig",
+    "MineResult", "as_history_task", "candidate_of", "mine", "read_decisions", "repo_name", "snapshot_of",
+    "unusable_env",
+]  # fmt: skip

@@ -75,6 +75,26 @@ def failure_text(reports: list[Any]) -> str:
     return ""
 
 
+def _read(path: str) -> str | None:
+    """A file's text, None when it does not exist."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
+def _put(path: str, text: str | None) -> None:
+    """Write `text` to `path` (its folders made), or remove the file when `text` is None."""
+    if text is None:
+        if os.path.exists(path):
+            os.remove(path)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 class Recorder:
     """A pytest plugin that keeps every test report, by test id."""
 
@@ -190,16 +210,20 @@ class Server:
 
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         start = time.monotonic()
-        originals: dict[str, str] = {}
+        originals: dict[str, str | None] = {}
         result: dict[str, Any] = {"id": job["id"], "runs": []}
         try:
             swaps: list[tuple[types.FunctionType, types.CodeType]] = []
             for rel, text in job.get("files", {}).items():
                 path = os.path.join(ROOT, rel)
-                with open(path, encoding="utf-8") as fh:
-                    originals[path] = fh.read()
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.write(text)
+                originals[path] = _read(path)
+                if text is None or originals[path] is None:  # a file removed or created: no swap
+                    result.setdefault(
+                        "reimported", f"the bug {'removes' if text is None else 'creates'} {rel}"
+                    )
+                    _put(path, text)
+                    continue
+                _put(path, text)
                 if not job.get("reimport") and path in self.live_files:
                     plan = self.swapper.plan(path, originals[path], text, job.get("chunks", {}).get(rel))
                     if isinstance(plan, str):
@@ -217,9 +241,8 @@ class Server:
             )
             return result
         finally:
-            for path, text in originals.items():
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.write(text)
+            for path, original in originals.items():
+                _put(path, original)
             result["duration_s"] = time.monotonic() - start
 
     def recollect(self, tests: list[str]) -> list[Any] | None:

@@ -20,7 +20,6 @@ import ast
 from pathlib import Path
 
 from codekiln.core.diffs import common_ends, parse_diff
-from codekiln.core.errors import TaskError
 from codekiln.core.patches import apply_diff
 from codekiln.core.pyast import parse as parse_ast  # graders and validators parse in threads
 
@@ -87,19 +86,21 @@ class BugApplier:
         self.snapshot_dir = Path(snapshot_dir)
         self.spans: dict[str, list[Span]] = {}
 
-    def apply(self, patch: str, label: str) -> tuple[dict[str, str], dict[str, Chunk]]:
-        """The files `patch` changes, as they are with it, and each Python file's changed statements.
-        Raises TaskError (the patch does not apply, or deletes a file) or SyntaxError."""
+    def apply(self, patch: str, label: str) -> tuple[dict[str, str | None], dict[str, Chunk]]:
+        """The files `patch` changes, as they are with it (None: the patch deletes the file; a path the
+        snapshot lacks: it creates it), and each edited Python file's changed statements. Raises
+        TaskError (the patch does not apply) or SyntaxError."""
         originals = {
             fp.old_path: (self.snapshot_dir / fp.old_path).read_text(encoding="utf-8")
             for fp in parse_diff(patch)
             if fp.old_path
         }
-        out: dict[str, str] = {}
+        out: dict[str, str | None] = {}
         chunks: dict[str, Chunk] = {}
         for rel, text in apply_diff(originals, patch).items():
             if text is None:
-                raise TaskError(f"candidate {label} deletes {rel}", hint="bugs must edit files in place")
+                out[rel] = None  # a mined fix that added the file: its bug removes it
+                continue
             if rel.endswith(".py"):
                 chunk = self._chunk(rel, originals.get(rel), text)
                 if chunk is None:

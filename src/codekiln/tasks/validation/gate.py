@@ -79,7 +79,7 @@ class Pending:
     candidate_id: str
     task: TaskRecord
     validation: Validation
-    buggy: dict[str, str]
+    buggy: dict[str, str | None]
 
 
 def gold_patch_problem(task: TaskRecord, snapshot_dir: Path, policy: GradePolicy) -> str | None:
@@ -101,7 +101,7 @@ def gold_patch_problem(task: TaskRecord, snapshot_dir: Path, policy: GradePolicy
     return f"the static scan flags the gold patch: {findings[0].as_dict()}" if findings else None
 
 
-def empty_tree_is_buggy(task: TaskRecord, buggy: Mapping[str, str], snapshot_dir: Path) -> bool:
+def empty_tree_is_buggy(task: TaskRecord, buggy: Mapping[str, str | None], snapshot_dir: Path) -> bool:
     """Whether grading the empty patch runs the tests on the tree the engine ran the bug on: the
     snapshot with `buggy` (the bug's files) in, every other file as in the snapshot."""
     return all(

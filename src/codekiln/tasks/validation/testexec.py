@@ -51,11 +51,11 @@ BASE_OPTIONS = ["-q", "--no-header", "-p", "no:cacheprovider", "--color=no", "--
 
 @dataclass
 class Job:
-    """Run `tests` up to `repeat` times with `files` (repo-relative path -> text) in place."""
+    """Run `tests` up to `repeat` times with `files` (repo-relative path -> text, None: removed) in place."""
 
     id: str
     tests: list[str]
-    files: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str | None] = field(default_factory=dict)
     repeat: int = 1
     rerun_failing: bool = False
     timeout: float = 60.0
@@ -320,7 +320,10 @@ class FreshExecutor:
         try:
             self.sandbox.reset()
             for rel, text in job.files.items():
-                self.sandbox.write_file(rel, text)
+                if text is None:
+                    self.sandbox.exec(["rm", "-f", "--", rel], timeout=60, cwd=self.sandbox.workdir)
+                else:
+                    self.sandbox.write_file(rel, text)
             fresh_runs(self.sandbox, self.command, job, result)
         except (CodekilnError, OSError) as err:
             result.error = f"sandbox failed: {err}"

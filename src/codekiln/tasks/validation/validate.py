@@ -8,7 +8,9 @@ themselves are pure functions of the runs' statuses in `verdict` (steps 3 and 4 
             ...
 
 For each candidate, in one sandbox per worker (reset, never recreated):
-1. Apply the bug in memory (`patch_failed`, `syntax_error` if it does not apply or parse).
+1. Apply the bug in memory (`patch_failed`, `syntax_error` if it does not apply or parse). A bug may
+   remove or create a file (a mined fix that added or deleted one, reversed); runs then import the
+   code afresh.
 2. Select the tests: those the coverage map says execute the mutated entities' lines or the changed
    lines, restricted to tests that pass on the clean snapshot (the environment's baseline); the whole
    passing suite when coverage knows no such test, or when the changed lines run at import time
@@ -222,11 +224,11 @@ class Validator:
             return sorted(self.passing)  # code run at import time can change what any test sees
         return sorted(t for t in covering if t in self.passing)
 
-    def buggy_files(self, cand: Candidate) -> dict[str, str]:
+    def buggy_files(self, cand: Candidate) -> dict[str, str | None]:
         """The files the bug changes, as they are with the bug. Raises TaskError or SyntaxError."""
         return self.buggy(cand)[0]
 
-    def buggy(self, cand: Candidate) -> tuple[dict[str, str], dict[str, Chunk]]:
+    def buggy(self, cand: Candidate) -> tuple[dict[str, str | None], dict[str, Chunk]]:
         """The files the bug changes, as they are with the bug, and the changed top-level statements of
         each Python file. Raises TaskError, or SyntaxError when a file no longer parses."""
         return self.applier.apply(cand.patch, cand.id)
@@ -255,7 +257,7 @@ class Validator:
         """Decide every candidate (see the module docstring); the result follows the input order."""
         decided: dict[str, Decision] = {}
         plans: dict[str, tuple[Candidate, list[str]]] = {}
-        bug_files: dict[str, tuple[Candidate, dict[str, str]]] = {}
+        bug_files: dict[str, tuple[Candidate, dict[str, str | None]]] = {}
         jobs: list[Job] = []
         gold_jobs: dict[str, Job] = {}
         reruns = self.config.reruns
@@ -363,7 +365,7 @@ class Validator:
         return task
 
     def grade_gate(
-        self, decided: dict[str, Decision], plans: dict[str, tuple[Candidate, dict[str, str]]]
+        self, decided: dict[str, Decision], plans: dict[str, tuple[Candidate, dict[str, str | None]]]
     ) -> None:
         """The grader gate (`gate.GraderGate`) over a batch's tasks, in place in `decided`; `plans`:
         each candidate and the files its bug changes, as the engine ran them."""
