@@ -61,6 +61,20 @@ def test_check_args_enum_and_types() -> None:
     )
 
 
+def test_check_args_refuses_what_no_process_can_be_given() -> None:
+    """A NUL byte or a lone surrogate at any depth (terminus sends a list of objects) is the model's
+    error: passed on, it raised out of the sandbox call and lost the episode."""
+    hint = "arguments must be plain text (write such bytes from bash, e.g. printf '\\000')"
+    assert check_args(BashTool.parameters, {"command": "echo a\0b"}, "bash") == (
+        f"bash: argument 'command' contains a NUL byte (\\x00); {hint}"
+    )
+    nested = {"commands": [{"keystrokes": "ls \ud800"}]}
+    assert check_args({"type": "object"}, nested, "t") == (
+        f"t: argument 'commands' contains an unpaired surrogate ('\\ud800'), which is not text; {hint}"
+    )
+    assert check_args(BashTool.parameters, {"command": "printf '\\000' | od -c # é 😀"}, "bash") is None
+
+
 def test_submit_raises_submitted(sandbox: Sandbox) -> None:
     with pytest.raises(Submitted):
         SubmitTool().run(sandbox, {})

@@ -188,3 +188,40 @@ def test_a_fake_report_without_the_session_is_evidence_and_a_crash_is_not(sb: Bw
     sb.write_file("demo/__init__.py", "import os\nos._exit(0)\n")
     run = run_tests(sb, CMD, ["tests/test_c.py::test_plain"])
     assert not run.evidence and run.error and run.error.startswith("no test report")
+
+
+MID_RUN = """import colorsys
+import _pytest.pathlib as machinery
+
+
+def test_1():
+    machinery.symlink_or_skip = colorsys.rgb_to_hls  # stdlib code: excused, as an installed plugin's
+
+
+def test_2():
+    {body}
+
+
+def test_3():
+    pass
+"""
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_machinery_changed_after_a_clean_check_is_caught_before_the_next_watched_test(
+    sb: BwrapSandbox,
+) -> None:
+    # A check after a clean one compares with the state that one saw (guard_plugin._Snapshot): a
+    # replacement made since, and an excused replacement whose code has since moved into the workspace,
+    # are both named by the check before the next watched test.
+    tests = ["tests/test_e.py::test_1", "tests/test_e.py::test_2", "tests/test_e.py::test_3"]
+    for body, named in (
+        ("machinery.make_numbered_dir_with_cleanup = len", "_pytest.pathlib.make_numbered_dir_with_cleanup"),
+        ("colorsys.rgb_to_hls.__code__ = (lambda r, g, b: (r, g, b)).__code__", "_pytest.pathlib.symlink_or_skip"),
+    ):  # fmt: skip
+        sb.write_file("tests/test_e.py", MID_RUN.format(body=body))
+        run = run_tests(sb, CMD, tests, watch=tests)
+        assert run.statuses == dict.fromkeys(tests, "passed"), run.log_tail
+        assert run.evidence == [
+            f"a test was replaced: the test machinery was changed at run time (before {tests[2]}): {named}"
+        ]

@@ -96,3 +96,64 @@ def test_the_junit_escape_fast_path_writes_what_pytest_writes() -> None:
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["5009", "[]"]
+
+
+CUT_CHECK = r"""
+import os
+from _pytest._code import ExceptionInfo
+from _pytest._code.code import Traceback
+original = Traceback.cut
+import codekiln.grading.guard_plugin  # no settings: it only sets itself up
+assert Traceback.cut is not original
+gone = {}
+exec(compile("def ghost(f):\n    f()\n", "/no/such/file.py", "exec"), gone)  # Code.path is then a str
+rel = {"ghost": gone["ghost"]}
+with open("near.py", "w") as fh:  # a relative name of a file that exists: Code.path makes it absolute
+    fh.write("def near(f):\n    ghost(f)\n")
+exec(compile("def near(f):\n    ghost(f)\n", "near.py", "exec"), rel)
+
+
+def deep(n, f):
+    return deep(n - 1, f) if n else rel["near"](f)
+
+
+def boom():
+    raise ValueError("x")
+
+
+def twin():  # the same first line as no other, the same file as deep
+    deep(3, boom)
+
+
+try:
+    twin()
+except ValueError:
+    tb = ExceptionInfo.from_current().traceback
+asks = [(None, None, None, None), (__file__, None, None, os.path.dirname(__file__)), ("nowhere.py", None, 1, None)]
+for entry in tb:
+    code = entry.frame.code
+    for path in (code.path, str(code.path), code.raw.co_filename, __file__):
+        for first in (None, code.firstlineno, code.firstlineno + 1):
+            for line in (None, entry.lineno):
+                asks.append((path, line, first, None))
+bad = []
+for path, line, first, exclude in asks:
+    new, old = tb.cut(path, line, first, exclude), original(tb, path, line, first, exclude)
+    if (new is tb) != (old is tb) or [e._rawentry for e in new] != [e._rawentry for e in old]:
+        bad.append((path, line, first))
+print(len(asks), bad[:3])
+"""
+
+
+def test_the_traceback_cut_fast_path_cuts_where_pytest_cuts(tmp_path: Path) -> None:
+    # pytest cuts a failure's traceback at the test (path, first line): every kind of frame, asked
+    # every way, must be cut at the same entry (or not at all) with and without the guard's shortcut.
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    (tmp_path / "check_cut.py").write_text(CUT_CHECK)
+    res = subprocess.run(
+        [sys.executable, "check_cut.py"], capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": src, "PATH": "/usr/bin:/bin"}, cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    count, bad = res.stdout.split(" ", 1)
+    assert int(count) > 100 and bad.strip() == "[]", res.stdout

@@ -146,3 +146,19 @@ def test_no_way_back_to_root(open_sb, backend):
     if backend == "bwrap":
         res = sb.exec("unshare -r id")
         assert res.stderr == "unshare: unshare failed: No space left on device\n"
+
+
+def test_dev_holds_no_unbounded_memory(open_sb, backend):
+    """bwrap's /dev was a writable tmpfs of half the host's RAM, outside the workspace's disk limit: one
+    command could park gigabytes of host memory there. /dev is read-only; /dev/shm is a small tmpfs
+    that still serves multiprocessing's semaphores."""
+    if backend != "bwrap":
+        pytest.skip("the bwrap backend's /dev (podman has its own)")
+    sb = open_sb(backend)
+    res = sb.exec("echo x > /dev/parked; head -c 70000000 /dev/zero > /dev/shm/big; rm /dev/shm/big")
+    assert res.stderr.splitlines() == [
+        "/bin/bash: line 1: /dev/parked: Read-only file system",
+        "head: error writing 'standard output': No space left on device",
+    ]
+    lock = sb.exec(["python", "-c", "import multiprocessing as m; m.Lock(); print('ok')"])
+    assert lock.stdout == "ok\n", lock.stderr

@@ -97,3 +97,43 @@ def test_copy_workspace_survives_without_overlay(open_sb):
     sb.exec("echo changed > README.md")
     sb.reset()
     assert sb.read_file("README.md") == FILES["README.md"]
+
+
+DEEP = "cd {where} && python3 -c \"import os\nfor _ in range(1500): os.mkdir('d'); os.chdir('d')\nopen('x', 'w').write('x')\""
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "bwrap-copy"])
+def test_a_tree_deeper_than_pythons_recursion_limit_is_listed_and_reset(open_sb, backend):
+    """Python 3.11's os.walk and shutil.rmtree recurse once per level: a 1,500-level tree in the
+    workspace and /tmp (what a patch or a test can make) raised RecursionError out of `changed`,
+    `reset` and `close`, and so out of the grader, which lost the episode instead of scoring it."""
+    sb = open_sb(backend, limits=Limits(timeout_s=60))
+    assert sb.exec(DEEP.format(where="/testbed")).exit_code == 0
+    assert sb.exec(DEEP.format(where="/tmp")).exit_code == 0
+    deep = "/".join(["d"] * 1500)
+    assert sb.changed()[f"{deep}/x"] == "file"
+    sb.reset()
+    assert sb.changed() == {} and sb.exec("ls -A /tmp; test -e d || echo gone").stdout == "gone\n"
+    assert sb.exec(DEEP.format(where="/testbed")).exit_code == 0
+    sb.close()  # a copied workspace is deleted from the host's disk
+    assert not sb.ws.state.exists()
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "bwrap-copy"])
+def test_hide_leaves_a_fresh_workspace_as_rm_rf_would(open_sb, backend):
+    # The grader hides .git this way (one whiteout instead of one per file); only a fresh overlay can.
+    sb, twin = open_sb(backend), open_sb(backend)
+    hidden = sb.hide([".git", "pkg"])
+    assert hidden is (backend == "bwrap")
+    if not hidden:
+        return
+    twin.exec("rm -rf .git pkg")
+    assert (
+        sb.changed((".git", "pkg")) == twin.changed((".git", "pkg")) == {".git": "deleted", "pkg": "deleted"}
+    )
+    assert sb.exec("ls -A").stdout == twin.exec("ls -A").stdout == ".gitignore\nREADME.md\ndata\ntests\n"
+    sb.exec("mkdir pkg && echo new > pkg/mod.py")  # written over as over any removed folder
+    assert sb.read_file("pkg/mod.py") == b"new\n" and not sb.exec("test -e pkg/__init__.py").ok
+    assert sb.hide(["README.md"]) is False  # written to: the caller removes it itself
+    sb.reset()
+    assert sb.read_file("pkg/__init__.py") == b"" and sb.exec("test -d .git").ok

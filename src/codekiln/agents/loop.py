@@ -27,6 +27,7 @@ from codekiln.agents.tools import Submitted
 from codekiln.core import protocols
 from codekiln.core.errors import ContextTooLongError, ModelError, SandboxError
 from codekiln.core.protocols import Model, Sandbox
+from codekiln.sandbox import MAX_CHANGE_BYTES, change_bytes
 
 OnStep = Callable[[Trajectory, Step | None], None]
 
@@ -108,7 +109,10 @@ class Agent(protocols.Agent):
             traj.exit_reason, traj.exit_message, traj.error = end.reason, end.message, end.error
         traj.totals.duration_s = time.monotonic() - start
         try:
-            traj.diff = sandbox.diff()
+            size = change_bytes(sandbox)
+            traj.diff = (
+                sandbox.diff() if size <= MAX_CHANGE_BYTES else f"(not read: {size:,} bytes changed)\n"
+            )
         except (SandboxError, OSError) as err:
             traj.error = traj.error or sandbox_failure(err).to_record()
         if on_step:

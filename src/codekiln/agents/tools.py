@@ -50,13 +50,35 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def _unsendable(value: Any) -> str | None:
+    """What in `value` (any string in it, however nested) cannot reach a process: a NUL byte, or a lone
+    UTF-16 surrogate (JSON's "\\ud800" escape decodes to one). Either would make the sandbox call raise
+    and lose the episode, where it is the model's own mistake (see tests/audit/test_redteam_agent.py)."""
+    if isinstance(value, str):
+        if "\0" in value:
+            return "a NUL byte (\\x00)"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            return f"an unpaired surrogate ({value[err.start]!r}), which is not text"
+        return None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return next((bad for v in items if (bad := _unsendable(v))), None)
+
+
 def check_args(schema: dict[str, Any], args: dict[str, Any], where: str) -> str | None:
     """Why `args` do not fit the (flat) JSON Schema `schema`, or None when they do.
 
     Checks required keys, unknown keys (when additionalProperties is false), top-level types and enums:
-    what a model typically gets wrong. Nested values are the tool's own business.
+    what a model typically gets wrong. Nested values are the tool's own business, except for what no
+    argument may hold at any depth (`_unsendable`).
     """
     props: dict[str, Any] = schema.get("properties", {})
+    for key, value in args.items():
+        bad = _unsendable(value)
+        if bad:
+            hint = "arguments must be plain text (write such bytes from bash, e.g. printf '\\000')"
+            return f"{where}: argument {key!r} contains {bad}; {hint}"
     missing = [k for k in schema.get("required", []) if k not in args]
     if missing:
         return f"{where}: missing required argument(s): {', '.join(missing)}"

@@ -100,7 +100,11 @@ def mine(
     # on Ray each worker makes its own instance from the spec
     model = make_model(statement_model) if statement_model and executor == "local" else None
     result: MineResult = run_mine(
-        config, redo=redo, on_progress=lambda msg, f: console.print(f"[dim]{msg}[/]"), model=model
+        config,
+        redo=redo,
+        on_progress=lambda msg, f: console.print(f"[dim]{msg}[/]"),
+        model=model,
+        make_model=make_model,
     )
     print_funnel(result.funnel)
     if set(result.per_node) - {"local"}:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import PydanticSerializationError
 
 R = TypeVar("R", bound="Record")
 
@@ -39,13 +40,10 @@ def append_jsonl(path: str | Path, rows: Iterable[BaseModel | dict[str, Any]]) -
     """Append rows as JSON lines, fsyncing before returning. Returns the number written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for row in rows:
-        text = row.model_dump_json() if isinstance(row, BaseModel) else json.dumps(row, ensure_ascii=False)
-        lines.append(text + "\n")
+    lines = [_json_line(row) for row in rows]
     if not lines:
         return 0
-    data = "".join(lines).encode()
+    data = b"".join(lines)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)  # read: torn-tail check
     try:
         _repair_torn_tail(fd)
@@ -54,6 +52,29 @@ def append_jsonl(path: str | Path, rows: Iterable[BaseModel | dict[str, Any]]) -
     finally:
         os.close(fd)
     return len(lines)
+
+
+def dumps_utf8(obj: Any, **kw: Any) -> str:
+    """`json.dumps(obj, ensure_ascii=False, **kw)`, unless that text cannot be encoded as UTF-8: text an
+    agent controls can hold lone surrogates (a file name that is not UTF-8, decoded with surrogateescape;
+    a JSON "\\ud800" escape in a tool call), and then every non-ASCII character is escaped instead, which
+    `json.loads` reads back as it was."""
+    text = json.dumps(obj, ensure_ascii=False, **kw)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, **kw)
+    return text
+
+
+def _json_line(row: BaseModel | dict[str, Any]) -> bytes:
+    """One row as a UTF-8 JSON line (lone surrogates escaped: see `dumps_utf8`)."""
+    if not isinstance(row, BaseModel):
+        return (dumps_utf8(row) + "\n").encode()
+    try:
+        return (row.model_dump_json() + "\n").encode()
+    except PydanticSerializationError:
+        return (dumps_utf8(row.model_dump(mode="json")) + "\n").encode()
 
 
 def _repair_torn_tail(fd: int) -> None:

@@ -27,7 +27,9 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
+import itertools
 import json
+import marshal
 import operator
 import os
 import re
@@ -64,14 +66,27 @@ for _path in _SETTINGS.get("trusted", []):
             _TRUSTED[_path] = _fh.read()
     except OSError:
         pass
-_COMPILED: dict[str, set[Any]] = {}
+# What pytest compiled from those bytes, per file: the module code objects (kept, so that the ids of
+# every code object inside them stay theirs) and those ids; their keys (`_key`) only when asked.
+_COMPILED: dict[str, list[types.CodeType]] = {}
+_COMPILED_IDS: dict[str, set[int]] = {}
+# Rewritten test code that an earlier run on the clean snapshot made (`grading.guard.RewriteCache`), by
+# path: (sha256 of the source, enable_assertion_pass_hook, code). Read now, like the settings; used
+# only for a trusted source whose bytes have that hash, so it is exactly what rewriting them makes.
+_REWRITTEN: dict[str, tuple[str, bool, types.CodeType]] = {}
+if _SETTINGS.get("rewrites"):
+    try:
+        with open(_SETTINGS["rewrites"], "rb") as _fh:
+            _REWRITTEN.update(marshal.load(_fh))
+        os.unlink(_SETTINGS["rewrites"])
+    except (OSError, ValueError, EOFError, TypeError):
+        _REWRITTEN.clear()
 _WATCHED = ("pytest", "_pytest", "pluggy", "unittest", "builtins", "doctest")
 
 
 # One entry per namespace watched: (module name, class name or "", attribute names, their values at
 # start-up). The values themselves are kept (not their ids): an id can be reused once an object is gone.
 _Watched = tuple[str, str, tuple[str, ...], tuple[Any, ...]]
-# Tuples, not `a | b` unions: a union written inside the loops would be built anew for every name.
 _WATCHED_VALUES = (type, types.FunctionType, types.BuiltinFunctionType)
 _WATCHED_MEMBERS = (classmethod, staticmethod, property)
 
@@ -100,7 +115,50 @@ def _machinery() -> list[_Watched]:
     return out
 
 
+class _Snapshot:
+    """The machinery as the last check found it, flat, so that the next check can tell in a few passes
+    in C whether anything at all changed since: per namespace watched, the live namespace (a module's
+    `__dict__`, a class's mapping proxy) and an `itemgetter` of its watched names; all their values in
+    one tuple, compared by identity. Taken only when that check found no change (`_machinery_changes`),
+    and the same state gives the same verdict: the modules must still be the objects in `sys.modules`
+    and own the same `__dict__` (a class is itself a watched value of its module, so its namespace is
+    found again too); only the excused replacements (`excused`) are judged again, by their code."""
+
+    def __init__(self, watched: list[_Watched], excused: list[Any]) -> None:
+        modules = {name: sys.modules.get(name) for name, _, _, _ in watched}
+        self.names, self.modules = tuple(modules), tuple(modules.values())
+        self.dicts = tuple(map(_namespace, self.modules))
+        self.excused = excused
+        spaces, getters = [], []
+        for name, owner, attrs, _ in watched:
+            holder = _namespace(modules[name])
+            if owner:
+                cls = holder.get(owner)
+                holder = _namespace(cls) if isinstance(cls, type) else {}
+            spaces.append(holder)
+            getters.append(operator.itemgetter(*attrs, attrs[0]))  # 2+ names: it always gives a tuple
+        self.spaces, self.getters = tuple(spaces), tuple(getters)
+        self.values = self._now()
+
+    def _now(self) -> tuple[Any, ...]:
+        return tuple(
+            itertools.chain.from_iterable(map(operator.itemgetter.__call__, self.getters, self.spaces))
+        )
+
+    def same(self) -> bool:
+        try:
+            return (
+                not any(map(operator.is_not, map(sys.modules.get, self.names), self.modules))
+                and not any(map(operator.is_not, map(_namespace, self.modules), self.dicts))
+                and not any(map(operator.is_not, self._now(), self.values))
+                and all(map(_from_readonly, self.excused))
+            )
+        except Exception:  # a name gone, a namespace that cannot be read: the full check names it
+            return False
+
+
 _MACHINERY: list[_Watched] = []
+_SNAPSHOT: list[_Snapshot] = []
 _PATHS = sysconfig.get_paths()
 _READONLY = tuple(
     p.rstrip("/") + "/" for k in ("stdlib", "platstdlib", "purelib", "platlib") if (p := _PATHS.get(k))
@@ -127,8 +185,10 @@ def _machinery_changes() -> list[str]:
     """What was replaced in the test machinery since start-up (new names are not counted, nor
     replacements whose code lives in the read-only venv or interpreter). Names are looked up afresh
     each time (a module swapped in `sys.modules`, a class swapped in its module, count as changes of
-    every name they hold); the bulk comparison is by identity, in C."""
-    changed = []
+    every name they hold); the bulk comparison is by identity, in C (`_Snapshot`)."""
+    if _SNAPSHOT and _SNAPSHOT[0].same():
+        return []
+    changed, excused = [], []
     for name, owner, attrs, values in _MACHINERY:
         holder = _namespace(sys.modules.get(name))
         if owner:
@@ -140,6 +200,10 @@ def _machinery_changes() -> list[str]:
         for attr, value, was in zip(attrs, now, values, strict=True):
             if value is not was and (value is None or not _from_readonly(value)):
                 changed.append(f"{name}.{owner + '.' if owner else ''}{attr}")
+            elif value is not was:
+                excused.append(value)
+    if not changed:
+        _SNAPSHOT[:] = [_Snapshot(_MACHINERY, excused)]
     return changed
 
 
@@ -171,6 +235,13 @@ def _compile_trusted_test_modules() -> None:
 
     def _rewrite_test(fn: Any, config: Any) -> Any:
         path = str(fn)
+        kept = _REWRITTEN.get(path)
+        if path in _TRUSTED and kept is not None and hasattr(rewrite, "_write_pyc"):
+            hook = bool(config.getini("enable_assertion_pass_hook")) if config is not None else False
+            if kept[:2] == (hashlib.sha256(_TRUSTED[path]).hexdigest(), hook):
+                _COMPILED.setdefault(path, []).append(kept[2])
+                _COMPILED_IDS.setdefault(path, set()).update(map(id, _walk(kept[2])))
+                return None, kept[2]  # the first item only feeds _write_pyc, a no-op here
         if path in _TRUSTED:
             source = _TRUSTED[path]
 
@@ -182,7 +253,10 @@ def _compile_trusted_test_modules() -> None:
         result = original(fn, config)
         code = result[-1] if isinstance(result, tuple) else result
         if path in _TRUSTED and isinstance(code, types.CodeType):
-            _COMPILED.setdefault(path, set()).update(_key(c) for c in _walk(code))
+            _COMPILED.setdefault(path, []).append(code)
+            _COMPILED_IDS.setdefault(path, set()).update(map(id, _walk(code)))
+            hook = bool(config.getini("enable_assertion_pass_hook")) if config is not None else False
+            _REWRITTEN[path] = (hashlib.sha256(_TRUSTED[path]).hexdigest(), hook, code)
         return result
 
     rewrite._rewrite_test = _rewrite_test
@@ -299,6 +373,39 @@ def _share_module_trees() -> None:
     code.getstatementrange_ast = getstatementrange_ast
 
 
+def _cut_by_line_first() -> None:
+    """To show a failure, pytest cuts its traceback at the test function (`Traceback.cut`), testing
+    each frame from the outermost (~35 of pytest and pluggy) for the test's file and first line; the
+    file test makes a path object and a `stat` per frame. Frames whose first line or file name cannot
+    match are now passed over first; pytest's own cut then runs from the first that can."""
+    try:
+        from _pytest._code.code import Traceback
+        from _pytest.pathlib import absolutepath
+    except ImportError:
+        return
+    original = Traceback.cut
+
+    def cut(
+        self: Any, path: Any = None, lineno: Any = None, firstlineno: Any = None, excludepath: Any = None
+    ) -> Any:
+        if path is None or excludepath is not None:
+            return original(self, path, lineno, firstlineno, excludepath)
+        want = os.fspath(path)
+        for i, entry in enumerate(self):
+            code = entry.frame.code
+            if firstlineno is not None and code.firstlineno != firstlineno:
+                continue
+            name = code.raw.co_filename  # Code.path is this name, made absolute when the file exists
+            if want != name and want != str(absolutepath(name)):
+                continue
+            rest = self[i:]
+            found = original(rest, path, lineno, firstlineno, excludepath)
+            return self if found is rest else found
+        return self
+
+    Traceback.cut = cut  # type: ignore[method-assign]
+
+
 def _digest(path: str | None) -> str:
     if not path:
         return "-"
@@ -323,6 +430,7 @@ class Guard:
         self.deselected: list[str] = []
         self.forged: list[str] = []
         self._keys: dict[str, set[tuple[Any, ...]]] = {}
+        self._compiled_keys: dict[str, tuple[int, set[tuple[Any, ...]]]] = {}
         self._watch = set(_SETTINGS.get("watch", []))
         self._machinery_reported = False
         self._hooks_reported = False
@@ -343,8 +451,13 @@ class Guard:
             if where.startswith(self._readonly) and not where.startswith(self._workdir):
                 continue
             if where in _TRUSTED:
-                key = _key(code)
-                if key in _COMPILED.get(where, ()):  # compiled by pytest from the trusted bytes
+                if id(code) in _COMPILED_IDS.get(where, ()):  # the very code pytest compiled from them
+                    continue
+                key = _key(code)  # else the same code made afresh, or Python's own compile of them
+                modules = _COMPILED.get(where, [])
+                if self._compiled_keys.get(where, (-1,))[0] != len(modules):
+                    self._compiled_keys[where] = (len(modules), {_key(c) for m in modules for c in _walk(m)})
+                if key in self._compiled_keys[where][1]:
                     continue
                 if where not in self._keys:
                     self._keys[where] = _plain_keys(where)
@@ -373,6 +486,10 @@ class Guard:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.check_machinery("after collection")
         _map_test_modules()
+        export = _SETTINGS.get("export_rewrites")
+        if export:  # a run on the clean snapshot, before any test: see `grading.guard.RewriteCache`
+            with open(export, "wb") as fh:  # what it was given, and what it rewrote from trusted bytes
+                marshal.dump(_REWRITTEN, fh)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
@@ -472,6 +589,7 @@ class Guard:
 _compile_trusted_test_modules()
 _fast_junit_escape()
 _share_module_trees()
+_cut_by_line_first()
 _MACHINERY.extend(_machinery())
 
 

@@ -15,7 +15,6 @@ puts every piece of trajectory text on the page with `textContent`, never as mar
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from codekiln.core.records import atomic_write_text
+from codekiln.core.records import atomic_write_bytes, dumps_utf8
 from codekiln.reports.audit import audit_body
 from codekiln.reports.charts import Bar, Stack, bars, funnel, histogram, stacked
 from codekiln.reports.collect import ReportData, collect
@@ -52,7 +51,7 @@ def asset(name: str) -> str:
 
 def script_json(data: Any) -> str:
     """JSON safe inside a <script> element: no `</script>`, `<!--` or line separators can break out."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = dumps_utf8(data, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
@@ -401,7 +400,8 @@ def build_report(
     start = time.monotonic()
     data = collect([Path(p) for p in paths], tasks=tasks)
     html = render(data, title)
-    atomic_write_text(out, html)
+    # A name or an argument the agent wrote may hold a lone surrogate (not UTF-8): shown as its escape.
+    atomic_write_bytes(out, html.encode("utf-8", errors="backslashreplace"))
     rollouts = sum(len(run.rollouts) for run in data.runs)
     return ReportInfo(Path(out), len(html.encode()), rollouts, time.monotonic() - start)
 

@@ -38,13 +38,14 @@ from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.executor import borrowed, release
 from codekiln.core.protocols import Limits, Model, Resources, Sandbox
 from codekiln.envs import EnvRecord
-from codekiln.grading import grade_patch, graded_files, open_task_sandbox
+from codekiln.grading import GradeResult, grade_patch, graded_files, open_task_sandbox
 from codekiln.models import make_model
 from codekiln.rewards import Reward, compute_reward
 from codekiln.rollouts.config import RolloutConfig, sample_seed
 from codekiln.rollouts.controls import control_model, is_control
 from codekiln.rollouts.outdir import task_digest
 from codekiln.rollouts.records import Rollout
+from codekiln.sandbox import MAX_CHANGE_BYTES, change_bytes
 from codekiln.tasks.records import TaskRecord
 
 StepFn = Callable[[Trajectory, Step | None], None]
@@ -62,17 +63,22 @@ def agent_patch(task: TaskRecord, sandbox: Sandbox, snapshot_dir: Path) -> str:
     changed = {p for fp in parse_diff(sandbox.diff()) for p in (fp.old_path, fp.new_path) if p}
     out = []
     for rel in sorted(changed | set(start)):
-        if rel in start:
-            before = start[rel]
-        else:
-            path = snapshot_dir / rel
-            before = path.read_text(encoding="utf-8") if path.is_file() else None
+        before = start[rel] if rel in start else _snapshot_text(snapshot_dir / rel)
         try:
             after: str | None = sandbox.read_file(rel).decode("utf-8")
         except (CodekilnError, OSError, ValueError):
             after = None
         out.append(make_diff(rel, before, after))
     return "".join(out)
+
+
+def _snapshot_text(path: Path) -> str | None:
+    """A snapshot file's text; None when absent or not UTF-8 (a logo, a zip): like an `after` that cannot
+    be read, a change to it is one a text patch cannot carry, left out rather than losing the episode."""
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    except ValueError:
+        return None
 
 
 def masked_rollout(
@@ -155,7 +161,13 @@ class EpisodeUnit:
             _present(env)
             with self.model_for(task, seed) as model, open_task_sandbox(task, env, c.backend) as sandbox:
                 traj = agent.run(task, sandbox, model, on_step=on_step)
-                patch = "" if traj.infra_failure else agent_patch(task, sandbox, Path(env.snapshot_path))
+                size = 0 if traj.infra_failure else change_bytes(sandbox)
+                too_large = size > MAX_CHANGE_BYTES
+                patch = (
+                    ""
+                    if traj.infra_failure or too_large
+                    else agent_patch(task, sandbox, Path(env.snapshot_path))
+                )
         except CodekilnError as err:
             return masked_rollout(task, sample, seed, c, err, start)
         except OSError as err:
@@ -163,7 +175,12 @@ class EpisodeUnit:
                 task, sample, seed, c, CodekilnError(str(err), hint="check the sandbox"), start
             )
         grade, grade_s = None, 0.0
-        if not traj.infra_failure:
+        if too_large:
+            grade = GradeResult(
+                instance_id=task.instance_id, outcome="rejected", reason="change_too_large",
+                detail=f"the agent's change holds {size:,} bytes of files; the most read is {MAX_CHANGE_BYTES:,}",
+            )  # fmt: skip
+        elif not traj.infra_failure:
             graded_at = time.monotonic()
             grade = grade_patch(task, env, patch, backend=c.backend)
             grade_s = time.monotonic() - graded_at

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from codekiln import __version__
 from codekiln.agents.records import Step
 from codekiln.core.errors import ConfigError
-from codekiln.core.records import atomic_write_text
+from codekiln.core.records import atomic_write_text, dumps_utf8
 from codekiln.rollouts.mini_format import to_mini
 from codekiln.rollouts.records import Rollout, outcome
 
@@ -152,6 +152,6 @@ def export_rollouts(rollouts: list[Rollout], to: str, out: Path) -> list[Path]:
     paths = []
     for name, doc in docs:
         path = out / f"{name}{suffix}"
-        atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        atomic_write_text(path, dumps_utf8(doc, indent=2) + "\n")
         paths.append(path)
     return paths

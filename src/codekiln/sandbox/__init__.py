@@ -1,5 +1,23 @@
 """Sandboxes: isolated, resettable workspaces on repository snapshots. See `base` for the contract."""
 
-from codekiln.sandbox.base import DEFAULT_BACKEND, SANDBOX_UID, SANDBOXES, Bind, SandboxSpec, open_sandbox
+from codekiln.sandbox.base import (
+    DEFAULT_BACKEND,
+    MAX_CHANGE_BYTES,
+    SANDBOX_UID,
+    SANDBOXES,
+    Bind,
+    SandboxSpec,
+    change_bytes,
+    open_sandbox,
+)
 
-__all__ = ["DEFAULT_BACKEND", "SANDBOXES", "SANDBOX_UID", "Bind", "SandboxSpec", "open_sandbox"]
+__all__ = [
+    "DEFAULT_BACKEND",
+    "MAX_CHANGE_BYTES",
+    "SANDBOXES",
+    "SANDBOX_UID",
+    "Bind",
+    "SandboxSpec",
+    "change_bytes",
+    "open_sandbox",
+]

@@ -17,7 +17,8 @@ What it isolates:
 - Limits (per command): wall time (SIGKILL of the whole namespace), CPU seconds (SIGXCPU), address
   space per process (a memory hog gets ENOMEM/MemoryError: nothing is killed, so `killed` stays
   None), processes of the command (a fork bomb gets EAGAIN; counted per command through its user
-  namespace), file size (SIGXFSZ), output (see `process`), disk (the workspace's tmpfs, `disk_mb`).
+  namespace), file size (SIGXFSZ), output (see `process`), disk (the workspace's tmpfs, `disk_mb`;
+  /dev is read-only and /dev/shm a tmpfs of `SHM_MB`).
 
 What it does not isolate:
 - The kernel (one shared kernel, no seccomp filter), /proc's view of system-wide numbers, time.
@@ -84,6 +85,10 @@ def shell_argv(argv: list[str], limits: Limits, *, nproc: bool = True) -> list[s
     return ["/bin/bash", "-c", prefix + 'exec "$@"', "bash", *argv]
 
 
+SHM_MB = 64
+"""Size of /dev/shm (POSIX shared memory, multiprocessing's semaphores) in every command's sandbox."""
+
+
 def _system_binds() -> list[str]:
     args = ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -92,7 +97,10 @@ def _system_binds() -> list[str]:
             args += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             args += ["--ro-bind", str(path), str(path)]
-    return [*args, "--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev"]
+    # bwrap's /dev is a tmpfs sized at half the host's RAM and writable: a command could park gigabytes
+    # there, past `disk_mb`. It is made read-only, with /dev/shm a 64 MiB tmpfs (Docker's default size).
+    shm = ["--perms", "1777", "--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+    return [*args, "--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev", *shm]
 
 
 class BwrapSandbox(HostSandbox):

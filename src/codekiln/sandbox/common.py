@@ -262,6 +262,22 @@ class HostSandbox:
         """Workspace paths that differ from the snapshot (see `Workspace.changed`)."""
         return self.ws.changed(whole)
 
+    def changed_bytes(self) -> int:
+        """Bytes of the regular files that differ from the snapshot: what a patch of the change would
+        carry, measured on the host without opening a file (an agent's change is sized before it is read)."""
+        total = 0
+        for rel, kind in self.changed().items():
+            if kind == "file":
+                try:
+                    total += (self.ws.path / rel).lstat().st_size
+                except OSError:
+                    continue
+        return total
+
+    def hide(self, names: Collection[str]) -> bool:
+        """Top-level entries of a fresh workspace made to vanish at once (see `Workspace.hide`)."""
+        return self.ws.hide(names)
+
     def reset(self) -> None:
         """End all processes and return the workspace (and /tmp) to the snapshot."""
         self._kill_all()

@@ -2,6 +2,7 @@
 
     data = read_at(tree, "pkg/mod.py")            # None when a symlink or special file is in the way
     ok = write_at(tree, "pkg/new.py", b"...", uid)  # creates parents, owned by uid
+    ok = remove_at(tree, ".git")                     # a file, a link or a whole folder
     patch = git_diff(snapshot, tree, scratch)       # against the snapshot's commit, untracked included
 
 The host reads and writes as root, so nothing in the tree may redirect it: paths are walked component
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -92,6 +94,37 @@ def write_at(root: Path, rel: str, data: bytes, uid: int | None) -> bool:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     return True
+
+
+def remove_at(root: Path, rel: str) -> bool:
+    """Remove `rel` under `root`: a file, a link (not what it points to) or a whole folder (walked by
+    file descriptor, never through a link). True when it is gone or was never there; False when a
+    symlink is in the way (see module doc)."""
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        return False
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        for part in parts[:-1]:
+            try:
+                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                return True
+            except NotADirectoryError:  # a link, or a file where a folder would be (nothing below it)
+                return not stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode)
+            os.close(fd)
+            fd = nxt
+        try:
+            mode = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            return True
+        if stat.S_ISDIR(mode):
+            shutil.rmtree(parts[-1], dir_fd=fd)
+        else:
+            os.unlink(parts[-1], dir_fd=fd)
+        return True
+    finally:
+        os.close(fd)
 
 
 def _git(snapshot: Path, tree: Path, scratch: Path, *args: str) -> bytes:

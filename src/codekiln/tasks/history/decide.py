@@ -14,14 +14,14 @@ read in place; a URL or bundle is cloned into `CODEKILN_HOME/history`) must be a
 every node.
 
 Statements the history's text cannot give are written by `model` when the driver hands one (the local
-executor), else by an instance of `statement_model` made in the worker process (`models.make_model`:
+executor), else by an instance of `statement_model` made in the worker process (`make_model`, i.e. `models.make_model`:
 an HTTP backend is a URL, the embedded model loads there), one per process.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +29,11 @@ from typing import Any
 
 from codekiln.core.config import state_dir
 from codekiln.core.diffs import reverse_diff
-from codekiln.core.errors import CodekilnError, EnvBuildError, RepoError
+from codekiln.core.errors import CodekilnError, ConfigError, EnvBuildError, RepoError
 from codekiln.core.executor import borrowed
 from codekiln.core.protocols import Limits, Resources
 from codekiln.envs import EnvRecord
 from codekiln.envs.shared import EnvGroups
-from codekiln.models import make_model
 from codekiln.repos import SnapshotRecord, add_repo
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate
@@ -127,6 +126,9 @@ class DecideChange:
     """The model spec that writes statements the history cannot ("": the template)."""
     model: Any = field(default=None, compare=False)
     """A model object made by the driver (the local executor only; None on Ray)."""
+    make_model: Callable[[str], Any] | None = field(default=None, compare=False)
+    """Makes a model from `statement_model` in the worker (`models.make_model`, handed in by the caller:
+    tasks sit below models in the layers, and a module-level function pickles by reference)."""
 
     def resources(self) -> Resources:
         """One CPU (tests run one pytest process at a time) and the sandbox's memory limit."""
@@ -146,9 +148,14 @@ class DecideChange:
         if self.model is not None or not self.statement_model:
             yield self.model
             return
-        with borrowed(
-            f"mine-model:{self.statement_model}", lambda: make_model(self.statement_model)
-        ) as model:
+        make = self.make_model
+        if make is None:
+            raise ConfigError(
+                f"statements by {self.statement_model!r} need a way to make the model in the worker",
+                hint="pass make_model=codekiln.models.make_model to mine() (the CLI does)",
+            )
+        spec = self.statement_model
+        with borrowed(f"mine-model:{spec}", lambda: make(spec)) as model:
             yield model
 
     def _decide(self, change: Change, groups: EnvGroups) -> Decision:

@@ -227,13 +227,19 @@ def read_decisions(out: Path) -> list[Decision]:
 
 
 def mine(
-    config: MineConfig, *, redo: bool = False, on_progress: ProgressFn = _quiet, model: Any = None
+    config: MineConfig,
+    *,
+    redo: bool = False,
+    on_progress: ProgressFn = _quiet,
+    model: Any = None,
+    make_model: Callable[[str], Any] | None = None,
 ) -> MineResult:
     """Run (or resume) mining into `config.out`; see the module docstring. `model` (any object with
     `.chat(messages)`, made from `config.statement_model` by the caller) writes the statements that
-    the history's own text cannot."""
+    the history's own text cannot; on Ray, each worker makes its own with `make_model(spec)`
+    (`codekiln.models.make_model`)."""
     with open_stage(Path(config.out), LAYOUT, redo=redo) as stage:
-        return _mine(stage, config, on_progress, model)
+        return _mine(stage, config, on_progress, model, make_model)
 
 
 def _head(stage: Stage, gitdir: Path, config: MineConfig) -> str:
@@ -247,7 +253,13 @@ def _head(stage: Stage, gitdir: Path, config: MineConfig) -> str:
     return resolve_head(gitdir, config.ref)
 
 
-def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn, model: Any) -> MineResult:
+def _mine(
+    stage: Stage,
+    config: MineConfig,
+    on_progress: ProgressFn,
+    model: Any,
+    make_model: Callable[[str], Any] | None,
+) -> MineResult:
     start = time.monotonic()
     funnel = Funnel()
     on_progress(f"reading the history of {config.repo}", funnel)
@@ -283,7 +295,7 @@ def _mine(stage: Stage, config: MineConfig, on_progress: ProgressFn, model: Any)
     todo = [change for change in changes if candidate_of(change).id not in decided]
     unit = DecideChange(
         gitdir, name, config.backend, config.validation, config.split_date, config.statement_model,
-        model=model if config.executor.kind == "local" else None,
+        model=model if config.executor.kind == "local" else None, make_model=make_model,
     )  # fmt: skip
     new, per_node = 0, Counter[str]()
     cutoffs: dict[str, str] = {}  # environment id -> its cutoff note, from this run's units
