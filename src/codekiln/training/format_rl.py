@@ -118,10 +118,18 @@ def opener_share(text: str, opener: str) -> float:
 
 
 def format_reward(response: ModelResponse, tools: Sequence[dict[str, Any]], opener: str = "") -> float:
-    """The graded verdict on one completion (see `LEVELS`); a completion with no call attempt earns
-    up to `OPENER_CREDIT` for writing the way the format starts a call (`opener`, see `opener_share`)."""
+    """The graded verdict on one completion (see `LEVELS`). With an `opener`, the parse_error rung needs
+    the format's call opening followed by an offered tool's name; a completion with no call attempt, or
+    one short of that, earns up to `OPENER_CREDIT` for writing the way the format starts a call
+    (`opener`, see `opener_share`)."""
     reason, _ = judge(response, tools)
-    if reason == "no_call" and opener:
+    names = [t["function"]["name"] for t in tools]
+    attempt = reason == "parse_error" and (
+        not opener or any(opener + name in response.text for name in names)
+    )
+    if opener and (reason == "no_call" or (reason == "parse_error" and not attempt)):
+        # No call, or a broken one that does not even open a call of an offered tool (`[{}]` would
+        # otherwise earn the parse_error rung for nothing: the first run's policy learned just that).
         return round(OPENER_CREDIT * opener_share(response.text, opener), 4)
     return LEVELS.get(reason, 0.0)
 
