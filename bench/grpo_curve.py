@@ -6,7 +6,8 @@
 
 Task and reward (`codekiln.training.format_rl`): the format eval's prompts, each after one demonstrated
 tool call in the chat format (the easy tier), rewarded for answering with a well-formed call of the
-offered tool (1.0 valid, 0.5 wrong tool/arguments, 0.25 unparsable attempt, up to 0.2 for writing the
+offered tool (1.0 valid, 0.5 wrong tool/arguments, 0.25 an unparsable attempt that opens a call of an
+offered tool, else up to 0.2 for writing the
 first characters of the format's call opener). 20 prompts train, 7 are held out. TRL's GRPOTrainer with codekiln's
 group advantages; fixed seed.
 
