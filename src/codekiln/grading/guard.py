@@ -239,6 +239,8 @@ class GuardReport:
     statuses: dict[str, str] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
     collection_errors: dict[str, str] = field(default_factory=dict)
+    collection_skips: dict[str, str] = field(default_factory=dict)
+    """Modules (or other collectors) skipped at collection, with the reason; pytest counts each as skipped."""
     exitstatus: int | None = None
     pytest_counts: dict[str, int] = field(default_factory=dict)
     pytest_tests: int = 0
@@ -345,6 +347,7 @@ class GuardSession:
         report.statuses = {str(k): str(v) for k, v in (data.get("statuses") or {}).items()}
         report.messages = {str(k): str(v) for k, v in (data.get("messages") or {}).items()}
         report.collection_errors = {str(k): str(v) for k, v in (data.get("collection_errors") or {}).items()}
+        report.collection_skips = {str(k): str(v) for k, v in (data.get("collection_skips") or {}).items()}
         report.exitstatus = data.get("exitstatus")
         report.pytest_counts = dict(data.get("pytest_counts") or {})
         report.pytest_tests = int(data.get("pytest_tests") or 0)

@@ -427,6 +427,7 @@ class Guard:
         self.statuses: dict[str, str] = {}
         self.messages: dict[str, str] = {}
         self.collection_errors: dict[str, str] = {}
+        self.collection_skips: dict[str, str] = {}
         self.deselected: list[str] = []
         self.forged: list[str] = []
         self._keys: dict[str, set[tuple[Any, ...]]] = {}
@@ -526,6 +527,10 @@ class Guard:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collection_errors[report.nodeid or "<session>"] = _message(report) or "collection failed"
+        elif report.skipped:  # a module-level skip or importorskip: pytest's summary counts it as skipped
+            longrepr = report.longrepr
+            reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else _message(report)
+            self.collection_skips[report.nodeid or "<session>"] = str(reason).removeprefix("Skipped: ")[:2000]
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected.extend(item.nodeid for item in items)
@@ -570,6 +575,7 @@ class Guard:
             "statuses": self.statuses,
             "messages": self.messages,
             "collection_errors": self.collection_errors,
+            "collection_skips": self.collection_skips,
             "deselected": self.deselected,
             "pytest_counts": counted,
             "pytest_tests": len(tested),

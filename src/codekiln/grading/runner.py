@@ -64,6 +64,9 @@ class TestRun(Record):
     statuses: dict[str, str] = Field(default_factory=dict)
     messages: dict[str, str] = Field(default_factory=dict)
     collection_errors: dict[str, str] = Field(default_factory=dict)
+    collection_skips: dict[str, str] = Field(default_factory=dict)
+    """Modules skipped at collection (a module-level `pytest.skip` or `importorskip`), with the reason:
+    no test id of theirs is known, but pytest's summary counts each as one skipped."""
     missing: list[str] = Field(default_factory=list)
     exit_code: int = 0
     duration_s: float = 0.0
@@ -221,6 +224,7 @@ def _run_once(
     run.statuses = dict(report.statuses)
     run.messages = report.messages
     run.collection_errors = report.collection_errors
+    run.collection_skips = report.collection_skips
     if tests is not None:
         run.missing = [t for t in tests if t not in report.statuses]
     if report.pytest_tests != recorded and not run.evidence:
