@@ -57,7 +57,10 @@ def test_easy_tier_prompts_demonstrate_their_one_tool_and_split_disjointly() -> 
     [
         ('[{"name": "bash", "arguments": {"command": "ls -a"}}]', 1.0),
         ('[{"name": "bash", "arguments": {"cmd": "ls -a"}}]', 0.5),  # unknown argument
-        ('[{"name": "shell", "arguments": {"command": "ls"}}]', 0.2),  # rejected, no offered tool: opener only
+        (
+            '[{"name": "shell", "arguments": {"command": "ls"}}]',
+            0.2,
+        ),  # rejected, no offered tool: opener only
         ('[{"name": "bash", "arguments": {"command": "ls"', 0.25),  # cut off: the parser rejects it
         ("[{}]", round(0.2 * 2 / 11, 4)),  # rejected and no call opened: what the first run's policy gamed
         ("The files are listed below.", 0.0),
