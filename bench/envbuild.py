@@ -49,11 +49,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import envsample
-from envcompare import STEP_LIMITS, compare, plain_counts, table
+from envcompare import PLAIN_REPORT, STEP_LIMITS, compare, plain_counts, table
 
 from codekiln.core.proc import run, tail
 from codekiln.core.records import append_jsonl, iter_jsonl
 from codekiln.repos.fetch import unpack
+from codekiln.sandbox.common import SYSTEM_PATH
 
 TEST_EXTRAS = ("test", "tests", "testing")
 BUILD_CHILD = """
@@ -68,6 +69,7 @@ except CodekilnError as err:
 c = env.counts
 print("ROW " + json.dumps({"ok": True, "passed": c.get("passed", 0), "failed": c.get("failed", 0),
     "error": c.get("error", 0), "skipped": c.get("skipped", 0), "collection_errors": len(env.collection_errors),
+    "collection_skips": len(env.collection_skips),
     "test": " ".join(["pytest", *env.recipe.test.args]), "test_source": env.recipe.test_source,
     "skipped_deps": sorted(env.skipped_deps), "exit_code": env.baseline_exit_code}))
 """
@@ -93,6 +95,18 @@ def declared_extra(root: Path) -> tuple[str | None, str | None]:
     extra = next((e for e in TEST_EXTRAS if e in extras), None)
     group = next((g for g in TEST_EXTRAS if g in groups), None)
     return extra, group
+
+
+def plain_test_env(venv: Path, scratch: Path) -> dict[str, str]:
+    """The plain suite's environment: what codekiln's sandbox starts from (`Sandbox.base_env`), not this
+    process's. The host's variables change what a suite does: this machine sets AWS_CA_BUNDLE,
+    SSL_CERT_FILE, REQUESTS_CA_BUNDLE and more, which botocore, ssl and requests read in the tests."""
+    home = scratch / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "PATH": f"{venv / 'bin'}:{SYSTEM_PATH}", "VIRTUAL_ENV": str(venv), "HOME": str(home),
+        "TMPDIR": tempfile.gettempdir(), "LANG": "C.UTF-8", "SHELL": "/bin/bash",
+    }  # fmt: skip
 
 
 def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object]:
@@ -123,8 +137,8 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
         return {**out, "status": "install failed", "log": tail(res.stdout + res.stderr, 6)}
     start = time.monotonic()
     res = run(
-        [str(venv / "bin" / "python"), "-m", "pytest"],
-        timeout=STEP_LIMITS["plain_test"], env=env, cwd=root, max_output=64 << 20,
+        [str(venv / "bin" / "python"), "-m", "pytest", PLAIN_REPORT],
+        timeout=STEP_LIMITS["plain_test"], env=plain_test_env(venv, scratch), cwd=root, max_output=64 << 20,
     )  # fmt: skip
     out["test_s"] = round(time.monotonic() - start, 1)
     if res.timed_out:

@@ -13,6 +13,12 @@ STEP_LIMITS = {"plain_install": 300, "plain_test": 300, "build": 600, "synth": 2
 _SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|xfailed|xpassed|errors?|deselected)\b")
 _TIME = re.compile(r"\bin [\d.]+s\b")
 _COLLECT = re.compile(r"^ERROR (\S+)(?: - (.*))?$")
+_OUTCOME = re.compile(r"^(PASSED|XPASS|XFAIL|FAILED|ERROR) (\S+::.*)$")
+_BUCKET = {"PASSED": "passed", "XPASS": "xpassed", "XFAIL": "xfailed", "FAILED": "failed", "ERROR": "errors"}
+_WORST = {"XFAIL": 0, "PASSED": 1, "XPASS": 1, "FAILED": 2, "ERROR": 3}
+PLAIN_REPORT = "-rpfExX"
+"""Added to the plain `python -m pytest`: one short-summary line per test outcome (skips stay grouped),
+so a test that pytest's summary counts twice (a pass or failure, then an error at teardown) is seen."""
 
 
 def plain_counts(output: str) -> tuple[dict[str, int], list[str]]:
@@ -35,7 +41,27 @@ def plain_counts(output: str) -> tuple[dict[str, int], list[str]]:
     if collected and not reasons:
         reasons = sorted(collected)
     counts["summary_found"] = int(bool(summary))
+    for bucket, extra in twice_counted(lines).items():
+        counts[bucket] -= extra
+        counts["counted_twice"] = counts.get("counted_twice", 0) + extra
     return counts, reasons
+
+
+def twice_counted(lines: list[str]) -> Counter[str]:
+    """The reports pytest's summary counts beyond one per test, by summary bucket: pytest counts every
+    report, so a test that passed (or failed) and then broke at teardown is `1 passed, 1 error` there,
+    while codekiln records one status per test id, the worst (error). Read from the short summary's
+    per-test lines (`PLAIN_REPORT`); every outcome of an id but its worst is an extra report."""
+    seen: dict[str, list[str]] = {}
+    for ln in lines:
+        m = _OUTCOME.match(ln)
+        if m:
+            seen.setdefault(_node_id(m.group(2)), []).append(m.group(1))
+    extra: Counter[str] = Counter()
+    for kinds in seen.values():
+        for kind in sorted(kinds, key=_WORST.__getitem__)[:-1]:
+            extra[_BUCKET[kind]] += 1
+    return extra
 
 
 def triple_plain(plain: Mapping[str, object]) -> tuple[int, int, int]:
@@ -45,7 +71,11 @@ def triple_plain(plain: Mapping[str, object]) -> tuple[int, int, int]:
 
 def triple_codekiln(ck: Mapping[str, object]) -> tuple[int, int, int]:
     g = lambda k: int(ck.get(k, 0) or 0)  # noqa: E731
-    return g("passed"), g("failed") + g("error") + g("collection_errors"), g("skipped")
+    return (
+        g("passed"),
+        g("failed") + g("error") + g("collection_errors"),
+        g("skipped") + g("collection_skips"),
+    )
 
 
 def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str, str]:
@@ -57,6 +87,9 @@ def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str,
     conftest = "ImportError while loading conftest" in str(plain.get("log") or "")
     if not plain.get("summary_found") and not (conftest and ck.get("ok")):
         return "plain failed", f"pytest exited {plain.get('exit_code')} with no summary line" + _first(plain)
+    stopped = _collection_stopped(plain)
+    if stopped and not ck.get("ok"):
+        return "plain failed", stopped
     if not ck.get("ok"):
         status = str(ck.get("status"))
         verdict = "timeout" if status.startswith("timeout") else "build failed"
@@ -64,7 +97,7 @@ def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str,
         return verdict, f"{status}{step}: {str(ck.get('error') or ck.get('log') or '')[:200]}"
     want, got = triple_plain(plain), triple_codekiln(ck)
     shown = f"plain {fmt(want)} vs codekiln {fmt(got)}"
-    if want == got:
+    if want == got and not stopped:  # equal counts of a run stopped at collection reproduce no suite
         return ("reproduced", "") if sum(want) else ("no tests", "neither run collected a test")
     errors = list(plain.get("collect_errors") or [])  # type: ignore[call-overload]
     if conftest:
@@ -73,7 +106,33 @@ def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str,
         return "better", f"{shown}; plain collection failed: {errors[0]}"
     if not plain.get("summary_found"):  # nothing to compare with
         return "plain failed", f"pytest exited {plain.get('exit_code')} with no summary line" + _first(plain)
+    if stopped:
+        return "plain failed", f"{stopped}; codekiln {fmt(got)}"
     return "count mismatch", shown
+
+
+def _node_id(rest: str) -> str:
+    """The node id at the start of a short-summary line's rest (`id` or `id - message`): a parameter id
+    may hold spaces, brackets and ' - ', so it ends where its first bracket closes."""
+    start = rest.find("[")
+    if start < 0 or " " in rest[:start]:
+        return rest.split(" ", 1)[0]
+    depth = 0
+    for i, ch in enumerate(rest[start:], start):
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if depth == 0:
+            return rest[: i + 1]
+    return rest
+
+
+def _collection_stopped(plain: Mapping[str, object]) -> str:
+    """Why the plain run ran no test at all (pytest stops before the first test when a module fails to
+    collect), or "" when tests ran: there is then no suite result to reproduce, only its failure."""
+    errors = list(plain.get("collect_errors") or [])  # type: ignore[call-overload]
+    ran = sum(int(plain.get(k, 0) or 0) for k in ("passed", "failed", "xfailed", "xpassed"))  # type: ignore[call-overload]
+    if not errors or ran or not plain.get("summary_found"):
+        return ""
+    return f"no test ran in the plain run: {len(errors)} module(s) failed to collect ({errors[0]})"
 
 
 def _first(row: Mapping[str, object]) -> str:

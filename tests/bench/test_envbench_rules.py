@@ -32,6 +32,24 @@ def test_counts_come_from_pytests_summary_line() -> None:
     assert plain_counts("collected 0 items\n")[0]["summary_found"] == 0
 
 
+def test_tests_that_pytest_counts_twice_are_counted_once() -> None:
+    """Per-test lines (PLAIN_REPORT) find tests reported twice; parameter ids with spaces stay apart."""
+    out = """\
+PASSED tests/t.py::test_a[Only start URL is invalid]
+PASSED tests/t.py::test_a[Only sso_region is invalid]
+PASSED tests/t.py::test_b[x-[profile a]\\nrole = b - c]
+PASSED tests/t.py::test_c
+ERROR tests/t.py::test_b[x-[profile a]\\nrole = b - c] - RuntimeError: te...
+FAILED tests/t.py::test_d - assert 1 == 2
+ERROR tests/t.py::test_d - RuntimeError: teardown
+ERROR tests/t.py::test_e
+ERROR tests/t.py::test_e - ResourceWarning
+= 1 failed, 4 passed, 4 errors in 0.1s =
+"""
+    counts, _ = plain_counts(out)
+    assert (counts["passed"], counts["failed"], counts["errors"], counts["counted_twice"]) == (3, 0, 3, 3)
+
+
 def test_verdicts() -> None:
     counts, errors = plain_counts(COLLECTION_FAILED)
     plain = {"status": "ran", **counts, "collect_errors": errors}  # 4 passed, 2 failed, 3 skipped
@@ -53,6 +71,15 @@ def test_verdicts() -> None:
                "log": "ImportError while loading conftest 'c'.\nE   ModuleNotFoundError: No module named 'q'"}  # fmt: skip
     assert compare(stopped, ck(5, 0, 0))[0] == "better"
     assert compare(stopped, ck(5, 2, 0))[0] == "plain failed"
+    # pytest stopped at collection before any test: nothing to reproduce, whatever codekiln did
+    interrupted = {"status": "ran", "summary_found": 1, "errors": 2, "skipped": 1,
+                   "collect_errors": ["tests/test_a.py: ModuleNotFoundError: No module named 'hpack'", "b"]}  # fmt: skip
+    verdict, reason = compare(interrupted, {"ok": False, "status": "build failed", "step": "baseline"})
+    assert verdict == "plain failed" and reason.startswith("no test ran in the plain run: 2 module(s)")
+    assert compare(interrupted, ck(0, 1, 0, collection_errors=1))[0] == "plain failed"
+    assert compare(interrupted, ck(0, 1, 1, collection_errors=1))[0] == "plain failed"  # same failure
+    assert compare(interrupted, ck(40, 0, 1))[0] == "better"  # codekiln collected and ran the suite
+    assert compare({**interrupted, "passed": 1}, ck(0, 1, 0, collection_errors=1))[0] == "count mismatch"
 
 
 def test_sample_bound() -> None:

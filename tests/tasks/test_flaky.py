@@ -11,6 +11,8 @@ candidate they select `flaky`.
 
 from __future__ import annotations
 
+import hashlib
+import marshal
 import textwrap
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pytest
 
 from codekiln.core.diffs import diff_hash, make_diff
 from codekiln.envs import EnvRecord, build_env, env_sandbox
+from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
 from codekiln.tasks.synth import SynthConfig, plan_candidates
@@ -124,12 +127,16 @@ def test_a_fresh_run_plan_gives_each_rerun_its_own_seed_and_order() -> None:
 @pytest.mark.root  # environments and validation in bwrap sandboxes
 def test_doctests_and_the_planted_test_rerun_in_a_child_and_in_fresh_processes(env: EnvRecord) -> None:
     """In one child every doctest passes every rerun and the planted test never fails (one hash
-    seed); fresh processes pass the doctests and fail the planted test."""
+    seed); fresh processes pass the doctests and fail the planted test. The fresh runs are given the
+    test code the warm session rewrote at start-up (`grading.guard_rewrites`)."""
     tests = sorted(env.baseline)
     with env_sandbox(env) as sb:
         results = WarmExecutor(sb, env.test).run(
             [Job("child", tests, repeat=3), Job("fresh", tests, repeat=2, timeout=60, fresh=True)]
         )
+        kept = marshal.loads(REWRITES.get(rewrite_key(str(sb.spec.venv), sb.workdir)) or b"")
+    source = (Path(env.snapshot_path) / "tests/test_flaky.py").read_bytes()
+    assert kept[f"{sb.workdir}/tests/test_flaky.py"][0] == hashlib.sha256(source).hexdigest()
     child, fresh = results["child"], results["fresh"]
     assert [r.statuses for r in child.runs] == [dict.fromkeys(tests, "passed")] * 3
     for run in fresh.runs:

@@ -26,7 +26,7 @@ console = Console()
 
 @app.callback(invoke_without_command=True)
 def report(
-    paths: list[Path] = typer.Argument(..., help="synth, rollout or eval output directories (searched)"),
+    paths: list[Path] = typer.Argument(..., help="synth, rollout, eval or GRPO run directories (searched)"),
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="the HTML file to write"),
     tasks: list[Path] = typer.Option([], "--tasks", "-t", help="extra task files or synth directories"),
     title: str = typer.Option("codekiln report", help="the report's title"),

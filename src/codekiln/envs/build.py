@@ -78,6 +78,9 @@ class EnvRecord(Record):
     )
     counts: dict[str, int] = Field(default_factory=dict)
     collection_errors: dict[str, str] = Field(default_factory=dict)
+    collection_skips: dict[str, str] = Field(
+        default_factory=dict, description="modules skipped at collection -> reason (pytest counts each)"
+    )
     baseline_exit_code: int = 0
     steps_s: dict[str, float] = Field(default_factory=dict)
     duration_s: float = 0.0
@@ -86,8 +89,9 @@ class EnvRecord(Record):
 
     def summary_line(self) -> str:
         c = self.counts
+        skipped = c.get("skipped", 0) + len(self.collection_skips)  # as pytest's summary counts them
         return f"{c.get('passed', 0)} passed, {c.get('failed', 0) + c.get('error', 0)} failed" + (
-            f", {c['skipped']} skipped" if c.get("skipped") else ""
+            f", {skipped} skipped" if skipped else ""
         )
 
     def open_sandbox(self, backend: str = DEFAULT_BACKEND) -> Sandbox:
@@ -252,6 +256,7 @@ def _run_build(
         baseline=dict(run.statuses),
         counts=run.counts(),
         collection_errors=run.collection_errors,
+        collection_skips=run.collection_skips,
         baseline_exit_code=run.exit_code,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )

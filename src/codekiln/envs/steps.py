@@ -238,6 +238,17 @@ class Builder:
             return self.fail(
                 "baseline", run.error or "", run.log_tail, hint, f"extra_deps: [{', '.join(plugins)}]"
             )
+        if run.collection_errors and not run.statuses:  # pytest stops at the first collection error
+            broken = sorted(run.collection_errors)
+            first = run.collection_errors[broken[0]].strip().splitlines()
+            hint = (
+                f"{len(broken)} test module(s) fail at import ({broken[0]}: {first[-1] if first else '?'}), "
+                "and pytest runs no test when one does: leave them out of the run"
+            )
+            args = [*self.recipe.test.args, *(f"--ignore={path}" for path in broken)]
+            return self.fail(
+                "baseline", run.error or "", run.log_tail, hint, f"test_args: [{', '.join(args)}]"
+            )
         hint = "the test command may be wrong: give pytest's arguments (the test paths) in a profile"
         return self.fail("baseline", run.error or "", run.log_tail, hint, "test_args: [tests]")
 

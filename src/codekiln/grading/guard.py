@@ -17,6 +17,10 @@ What a test process loads (the class of attacks it closes):
   by the grader before the run) or an empty one outside the workspace, and `--rootdir` the workspace,
   so no config file a patch adds is read, whatever its name, now or in a later pytest.
 
+Test modules are rewritten from the trusted sources in every run; the code a run on the clean snapshot
+rewrote is kept by the host and given to later runs of the environment, which use an entry only for
+a source whose bytes hash as the entry says (`guard_rewrites`).
+
 What the run reports is cross-checked from outside the process (`GuardReport.evidence`): the guard
 plugin's marker line must appear exactly once with the run's nonce, its exit status must equal the
 process's, and the results file and the JUnit file must still hash as they did when the session ended.
@@ -40,6 +44,7 @@ from pathlib import Path, PurePosixPath
 from codekiln.core.errors import CodekilnError
 from codekiln.core.protocols import ExecResult, Sandbox
 from codekiln.grading.guard_check import canary_evidence, canary_tests, check_run
+from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
 
 GUARD_ROOT = "/tmp/codekiln-grader"
 _PLUGIN_SOURCE = Path(__file__).with_name("guard_plugin.py")
@@ -154,6 +159,8 @@ class Isolation:
     """Repo-relative test sources the guard reads at start-up and checks every test's code against."""
     bytecode: bool = False
     """The venv runs this interpreter's bytecode: the guard plugin is shipped compiled (`plugin_files`)."""
+    venv: str = ""
+    """The environment's venv on the host: whose rewritten test code runs share (`guard_rewrites`)."""
 
     @classmethod
     def for_environment(cls, snapshot_dir: Path, venv_dir: Path, tests: list[str] | None) -> Isolation:
@@ -170,6 +177,7 @@ def _isolation(snapshot_dir: Path, venv_dir: Path, tests: tuple[str, ...] | None
         function_prefix=python_functions_prefix(snapshot_dir, config),
         trusted=tuple(trusted_sources(snapshot_dir, list(tests or ()))),
         bytecode=same_bytecode(venv_dir),
+        venv=str(venv_dir),
     )
 
 
@@ -231,6 +239,8 @@ class GuardReport:
     statuses: dict[str, str] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
     collection_errors: dict[str, str] = field(default_factory=dict)
+    collection_skips: dict[str, str] = field(default_factory=dict)
+    """Modules (or other collectors) skipped at collection, with the reason; pytest counts each as skipped."""
     exitstatus: int | None = None
     pytest_counts: dict[str, int] = field(default_factory=dict)
     pytest_tests: int = 0
@@ -252,13 +262,23 @@ class GuardSession:
     directory: str
     module: str
     junit: str
+    export: str | None = None
+    """Where the plugin writes the test code it rewrote (a trusted run's), for `guard_rewrites`."""
 
     @classmethod
     def start(
-        cls, sandbox: Sandbox, iso: Isolation, junit: str | None = None, watch: Sequence[str] = ()
+        cls,
+        sandbox: Sandbox,
+        iso: Isolation,
+        junit: str | None = None,
+        watch: Sequence[str] = (),
+        *,
+        export_rewrites: bool = False,
     ) -> GuardSession:
         """`junit`: where pytest writes its JUnit report (default: in the run's fresh directory);
-        `watch`: test ids before each of which the guard checks that pytest's machinery is intact."""
+        `watch`: test ids before each of which the guard checks that pytest's machinery is intact;
+        `export_rewrites`: the run is on the clean snapshot, which the host trusts: keep the test code
+        it rewrites for later runs of the environment (`guard_rewrites`; never for a graded patch)."""
         nonce = secrets.token_hex(16)
         directory = f"{GUARD_ROOT}/{secrets.token_hex(8)}"
         junit = junit or f"{directory}/junit.xml"
@@ -275,6 +295,13 @@ class GuardSession:
             "watch": list(watch),
             "plugins": list(iso.plugins),
         }
+        key = rewrite_key(iso.venv, sandbox.workdir)
+        kept = REWRITES.get(key)
+        if kept:
+            sandbox.write_file(f"{directory}/rewrites.marshal", kept)
+            settings["rewrites"] = f"{directory}/rewrites.marshal"
+        if export_rewrites and key:
+            settings["export_rewrites"] = session.export = f"{directory}/rewritten.marshal"
         sandbox.write_file(session.settings_path, json.dumps(settings))
         if iso.config is None:
             sandbox.write_file(f"{directory}/pytest.ini", "[pytest]\n")
@@ -315,9 +342,12 @@ class GuardSession:
         if data is None:
             return report
         report.found = True
+        if self.export and not evidence:
+            REWRITES.keep(rewrite_key(self.iso.venv, self.workdir), _read(sandbox, self.export) or b"")
         report.statuses = {str(k): str(v) for k, v in (data.get("statuses") or {}).items()}
         report.messages = {str(k): str(v) for k, v in (data.get("messages") or {}).items()}
         report.collection_errors = {str(k): str(v) for k, v in (data.get("collection_errors") or {}).items()}
+        report.collection_skips = {str(k): str(v) for k, v in (data.get("collection_skips") or {}).items()}
         report.exitstatus = data.get("exitstatus")
         report.pytest_counts = dict(data.get("pytest_counts") or {})
         report.pytest_tests = int(data.get("pytest_tests") or 0)

@@ -29,6 +29,7 @@ import hashlib
 import inspect
 import itertools
 import json
+import marshal
 import operator
 import os
 import re
@@ -69,6 +70,17 @@ for _path in _SETTINGS.get("trusted", []):
 # every code object inside them stay theirs) and those ids; their keys (`_key`) only when asked.
 _COMPILED: dict[str, list[types.CodeType]] = {}
 _COMPILED_IDS: dict[str, set[int]] = {}
+# Rewritten test code that an earlier run on the clean snapshot made (`grading.guard.RewriteCache`), by
+# path: (sha256 of the source, enable_assertion_pass_hook, code). Read now, like the settings; used
+# only for a trusted source whose bytes have that hash, so it is exactly what rewriting them makes.
+_REWRITTEN: dict[str, tuple[str, bool, types.CodeType]] = {}
+if _SETTINGS.get("rewrites"):
+    try:
+        with open(_SETTINGS["rewrites"], "rb") as _fh:
+            _REWRITTEN.update(marshal.load(_fh))
+        os.unlink(_SETTINGS["rewrites"])
+    except (OSError, ValueError, EOFError, TypeError):
+        _REWRITTEN.clear()
 _WATCHED = ("pytest", "_pytest", "pluggy", "unittest", "builtins", "doctest")
 
 
@@ -223,6 +235,13 @@ def _compile_trusted_test_modules() -> None:
 
     def _rewrite_test(fn: Any, config: Any) -> Any:
         path = str(fn)
+        kept = _REWRITTEN.get(path)
+        if path in _TRUSTED and kept is not None and hasattr(rewrite, "_write_pyc"):
+            hook = bool(config.getini("enable_assertion_pass_hook")) if config is not None else False
+            if kept[:2] == (hashlib.sha256(_TRUSTED[path]).hexdigest(), hook):
+                _COMPILED.setdefault(path, []).append(kept[2])
+                _COMPILED_IDS.setdefault(path, set()).update(map(id, _walk(kept[2])))
+                return None, kept[2]  # the first item only feeds _write_pyc, a no-op here
         if path in _TRUSTED:
             source = _TRUSTED[path]
 
@@ -236,6 +255,8 @@ def _compile_trusted_test_modules() -> None:
         if path in _TRUSTED and isinstance(code, types.CodeType):
             _COMPILED.setdefault(path, []).append(code)
             _COMPILED_IDS.setdefault(path, set()).update(map(id, _walk(code)))
+            hook = bool(config.getini("enable_assertion_pass_hook")) if config is not None else False
+            _REWRITTEN[path] = (hashlib.sha256(_TRUSTED[path]).hexdigest(), hook, code)
         return result
 
     rewrite._rewrite_test = _rewrite_test
@@ -406,6 +427,7 @@ class Guard:
         self.statuses: dict[str, str] = {}
         self.messages: dict[str, str] = {}
         self.collection_errors: dict[str, str] = {}
+        self.collection_skips: dict[str, str] = {}
         self.deselected: list[str] = []
         self.forged: list[str] = []
         self._keys: dict[str, set[tuple[Any, ...]]] = {}
@@ -465,6 +487,10 @@ class Guard:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.check_machinery("after collection")
         _map_test_modules()
+        export = _SETTINGS.get("export_rewrites")
+        if export:  # a run on the clean snapshot, before any test: see `grading.guard.RewriteCache`
+            with open(export, "wb") as fh:  # what it was given, and what it rewrote from trusted bytes
+                marshal.dump(_REWRITTEN, fh)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
@@ -501,6 +527,10 @@ class Guard:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collection_errors[report.nodeid or "<session>"] = _message(report) or "collection failed"
+        elif report.skipped:  # a module-level skip or importorskip: pytest's summary counts it as skipped
+            longrepr = report.longrepr
+            reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else _message(report)
+            self.collection_skips[report.nodeid or "<session>"] = str(reason).removeprefix("Skipped: ")[:2000]
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected.extend(item.nodeid for item in items)
@@ -545,6 +575,7 @@ class Guard:
             "statuses": self.statuses,
             "messages": self.messages,
             "collection_errors": self.collection_errors,
+            "collection_skips": self.collection_skips,
             "deselected": self.deselected,
             "pytest_counts": counted,
             "pytest_tests": len(tested),

@@ -64,6 +64,9 @@ class TestRun(Record):
     statuses: dict[str, str] = Field(default_factory=dict)
     messages: dict[str, str] = Field(default_factory=dict)
     collection_errors: dict[str, str] = Field(default_factory=dict)
+    collection_skips: dict[str, str] = Field(default_factory=dict)
+    """Modules skipped at collection (a module-level `pytest.skip` or `importorskip`), with the reason:
+    no test id of theirs is known, but pytest's summary counts each as one skipped."""
     missing: list[str] = Field(default_factory=list)
     exit_code: int = 0
     duration_s: float = 0.0
@@ -114,6 +117,7 @@ def run_tests(
     isolation: Isolation | None = None,
     canaries: Canaries | None = None,
     watch: list[str] | None = None,
+    export_rewrites: bool = False,
 ) -> TestRun:
     """Run the full suite (tests=None) or the given test ids in `sandbox` and parse the results.
 
@@ -123,11 +127,14 @@ def run_tests(
     `canaries` are added to the requested tests and left out of `statuses`; before each of them and of
     the `watch` tests (the grader passes FAIL_TO_PASS) the guard checks that pytest's machinery is intact.
 
+    `export_rewrites`: the tree is the clean snapshot (trusted): later runs of the environment reuse
+    the test code this run rewrites (`grading.guard_rewrites`). Never for a tree with a patch.
+
     Requested ids that pytest cannot find (a test the change removed) make pytest refuse the whole run;
     they are dropped, listed in `missing`, and the rest are run again once.
     """
     iso = isolation or _isolation_of(sandbox, tests)
-    run = _run_once(sandbox, command, tests, timeout, iso, canaries, watch or [])
+    run = _run_once(sandbox, command, tests, timeout, iso, canaries, watch or [], export_rewrites)
     if tests is not None and run.exit_code == 4 and not run.timed_out:
         named = set(_NOT_FOUND.findall(run.log_tail_full))  # pytest >= 9 names them by absolute path
         root = sandbox.workdir.rstrip("/") + "/"
@@ -165,6 +172,7 @@ def _run_once(
     iso: Isolation,
     canaries: Canaries | None,
     watch: list[str],
+    export_rewrites: bool = False,
 ) -> TestRun:
     if tests is not None and not tests:
         return TestRun(error="no tests requested")
@@ -177,7 +185,8 @@ def _run_once(
         sandbox.write_file(canaries.path, canaries.source)
     # The machinery check costs a few ms: before every canary and a few FAIL_TO_PASS tests drawn at random.
     sample = random.sample(watch, min(len(watch), WATCHED_PER_RUN))
-    guard = GuardSession.start(sandbox, iso, None, [*sample, *(canaries.ids if canaries else [])])
+    watched = [*sample, *(canaries.ids if canaries else [])]
+    guard = GuardSession.start(sandbox, iso, None, watched, export_rewrites=export_rewrites)
     result = sandbox.exec(
         guard.python() + guard.pytest_args() + command.argv(requested, ids_file, guard.junit)[3:],
         timeout=timeout or command.timeout_s,
@@ -215,6 +224,7 @@ def _run_once(
     run.statuses = dict(report.statuses)
     run.messages = report.messages
     run.collection_errors = report.collection_errors
+    run.collection_skips = report.collection_skips
     if tests is not None:
         run.missing = [t for t in tests if t not in report.statuses]
     if report.pytest_tests != recorded and not run.evidence:

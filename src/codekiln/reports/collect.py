@@ -24,6 +24,7 @@ from codekiln.audit.trajectories import Attempt
 from codekiln.core.errors import ConfigError
 from codekiln.reports.audit import is_audit_dir, load_audit
 from codekiln.reports.eval import RESULTS, SUMMARY, EvalResult, read_results, rollout_result, rollout_tasks
+from codekiln.reports.grpo import Curve, is_grpo_dir, load_curve
 from codekiln.reports.verify import is_verify_dir, load_verify
 from codekiln.rollouts.engine import ROLLOUTS, read_rollouts
 from codekiln.rollouts.records import Rollout
@@ -80,6 +81,8 @@ class ReportData:
     """`codekiln audit rollouts` results found in audit directories."""
     verify: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
     """(name, summary table) of each `codekiln verify` output directory."""
+    grpo: list[tuple[str, Curve]] = field(default_factory=list)
+    """(name, curve) of each GRPO run directory (steps.jsonl, see `reports.grpo`)."""
 
     def viewer_rows(self) -> list[dict[str, Any]]:
         """One compact row per rollout for the trajectory viewer (see `viewer_row`)."""
@@ -136,7 +139,7 @@ def viewer_row(rid: str, run: str, rollout: Rollout, result: EvalResult) -> dict
 
 
 def kind_of(path: Path) -> str | None:
-    """synth, rollouts, eval, format_eval, audit, verify, or None (search inside)."""
+    """synth, rollouts, eval, format_eval, audit, verify, grpo, or None (search inside)."""
     if path.is_file():
         if path.name == ROLLOUTS:
             return "rollouts"
@@ -151,6 +154,8 @@ def kind_of(path: Path) -> str | None:
         return "audit"
     if is_verify_dir(path):
         return "verify"
+    if is_grpo_dir(path):
+        return "grpo"
     if (path / ROLLOUTS).is_file():
         return "rollouts"
     if (path / RESULTS).is_file() and (path / SUMMARY).is_file():
@@ -226,6 +231,8 @@ def collect(paths: list[Path], *, tasks: list[Path] | None = None) -> ReportData
             data.attempts += attempts
         elif kind == "verify":
             data.verify.append((name, load_verify(path)))
+        elif kind == "grpo":
+            data.grpo.append((name, load_curve(path) or Curve([])))
         else:
             data.format_evals.append((name, json.loads(path.read_text())))
     for _, path in found:  # an audit folder inside a synth or rollout directory

@@ -29,6 +29,7 @@ from codekiln.reports.audit import audit_body
 from codekiln.reports.charts import Bar, Stack, bars, funnel, histogram, stacked
 from codekiln.reports.collect import ReportData, collect
 from codekiln.reports.eval import DIMENSIONS, EvalResult
+from codekiln.reports.grpo import GRPO_NOTE, grpo_body
 from codekiln.reports.stats import RateSummary, breakdown, summarize
 from codekiln.reports.verify import verify_body
 from codekiln.rollouts.controls import CONTROLS
@@ -364,6 +365,7 @@ def render(data: ReportData, title: str = "codekiln report") -> str:
                           ("distributions", "Turns and tokens"), ("trajectories", "Trajectories")]
         + ([("audit", "Audit")] if data.attacks or data.attempts else [])
         + ([("verify", "Verifier")] if data.verify else [])
+        + ([("grpo", "GRPO")] if data.grpo else [])
     )  # fmt: skip
     parts = [
         "<!doctype html>",
@@ -381,6 +383,7 @@ def render(data: ReportData, title: str = "codekiln report") -> str:
         distributions_section(data),
         audit_section(data),
         verify_section(data),
+        _section("grpo", "GRPO: reward per step", grpo_body(data.grpo), GRPO_NOTE) if data.grpo else "",
         viewer_section(),
         "</main>",
         f'<script type="application/json" id="report-data">{script_json(payload)}</script>',

@@ -51,6 +51,10 @@ def quiet_terminal(config: Any) -> None:
                 impl.function = _nothing
 
 
+REWRITTEN: dict[str, tuple[bytes, types.CodeType]] = {}
+"""Each test module's assertion-rewritten code, by path, with the source it came from."""
+
+
 def cache_rewritten_tests() -> None:
     """Keep each test module's assertion-rewritten code in memory with the source it came from: a
     child that re-imports the repository collects every test file again, and would otherwise read,
@@ -63,7 +67,7 @@ def cache_rewritten_tests() -> None:
     read, rewrite_test = getattr(rewrite, "_read_pyc", None), getattr(rewrite, "_rewrite_test", None)
     if read is None or rewrite_test is None:
         return
-    codes: dict[str, tuple[bytes, types.CodeType]] = {}
+    codes = REWRITTEN
 
     def source_of(path: Any) -> bytes | None:
         try:
@@ -92,4 +96,4 @@ def cache_rewritten_tests() -> None:
     patch_internal(rewrite, "_rewrite_test", cached_rewrite)
 
 
-__all__ = ["PYTEST_PATCHES", "cache_rewritten_tests", "patch_internal", "quiet_terminal"]
+__all__ = ["PYTEST_PATCHES", "REWRITTEN", "cache_rewritten_tests", "patch_internal", "quiet_terminal"]

@@ -32,7 +32,9 @@ modules' assertion-rewritten code is kept in memory by content, so re-collection
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
+import marshal
 import os
 import random
 import select
@@ -44,7 +46,7 @@ import types
 from typing import Any
 
 from codekiln_swap import Swapper  # siblings in the sandbox: sys.path[0] is this script's folder
-from pytest_patches import PYTEST_PATCHES, cache_rewritten_tests, patch_internal, quiet_terminal  # noqa: F401 (PYTEST_PATCHES re-exported)
+from pytest_patches import PYTEST_PATCHES, REWRITTEN, cache_rewritten_tests, patch_internal, quiet_terminal  # noqa: F401 (PYTEST_PATCHES re-exported)
 
 ROOT = os.getcwd()
 
@@ -142,6 +144,16 @@ def doctest_namespaces(items: list[Any]) -> dict[int, dict[str, Any]]:
     return out
 
 
+def export_rewritten(config: Any, path: str) -> None:
+    """Write the test code the session rewrote at start-up, before any job ran, in the format of the
+    guard plugin's rewrite cache ({path: (sha256 of the source, enable_assertion_pass_hook, code)}):
+    the host gives it to later guarded runs of the environment (codekiln.grading.guard_rewrites)."""
+    hook = bool(config.getini("enable_assertion_pass_hook"))
+    entries = {p: (hashlib.sha256(src).hexdigest(), hook, code) for p, (src, code) in REWRITTEN.items()}
+    with open(path, "wb") as fh:
+        marshal.dump(entries, fh)
+
+
 # -- serving jobs ---------------------------------------------------------------------------------------
 class Server:
     """Runs batches of jobs from the collected session until told to stop (see the module docstring)."""
@@ -166,6 +178,7 @@ class Server:
         except ImportError:
             pass
         sys.dont_write_bytecode = True
+        export_rewritten(session.config, os.path.join(self.spool, "rewritten.marshal"))
         quiet_terminal(session.config)
         gc.collect()
         gc.freeze()  # children then leave the session's objects alone: fewer copy-on-write page faults

@@ -16,7 +16,9 @@ only its tests' time. The session runs in a background thread's sandbox command;
 files under the sandbox's /tmp. Stop it before anything else uses or resets the sandbox.
 `FreshExecutor` runs any job with `grading.run_tests`, a new pytest process per run, on a workspace
 reset before each job. A `fresh` job runs that way under either executor (the warm one only on the
-clean snapshot), each run with its own hash seed and test order: reruns that see another process. Neither raises for test failures: tests
+clean snapshot), each run with its own hash seed and test order: reruns that see another process. The test code the warm session rewrote at start-up, and the code
+a `fresh` job's runs rewrite, are kept for the environment's later guarded runs (`grading.guard_rewrites`:
+rewriting was half of a fresh run's CPU on toolz). Neither raises for test failures: tests
 that could not even be collected (the bug broke an import) come back `missing`, which counts as failed;
 a sandbox that breaks down gives every unfinished job an `error` (an infrastructure failure, never a
 test result).
@@ -36,6 +38,7 @@ from codekiln.core.errors import CodekilnError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.grading import TestCommand, TestRun, run_tests
+from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
 from codekiln.tasks import in_sandbox
 
 RUNNER_DIR = "/tmp/codekiln"
@@ -108,6 +111,7 @@ def fresh_runs(sandbox: Sandbox, command: TestCommand, job: Job, result: JobResu
                 command.model_copy(update={"env": {**command.env, **env}}),
                 ordered,
                 timeout=job.timeout,
+                export_rewrites=not job.files,  # the clean snapshot: later runs reuse its test code
             )
         else:
             run = run_tests(sandbox, command, tests=tests, timeout=job.timeout)
@@ -271,6 +275,8 @@ class WarmExecutor:
             out, why = session.submit(
                 jobs, (120.0 if first else 30.0) + sum(j.timeout * j.repeat for j in jobs)
             )
+            if first:
+                self._keep_rewritten(session)
         except (CodekilnError, OSError) as err:
             self.stop()
             return {j.id: JobResult(j.id, error=f"warm runner failed: {err}") for j in jobs}
@@ -279,6 +285,18 @@ class WarmExecutor:
         if why is not None:
             self.stop()
         return out
+
+    def _keep_rewritten(self, session: _Session) -> None:
+        """The test code the session rewrote at start-up, on the clean snapshot, for the guarded runs
+        of this environment (`grading.guard_rewrites`: the clean-side reruns, the grader gate)."""
+        venv = getattr(getattr(self.sandbox, "spec", None), "venv", None)
+        if venv is None:
+            return
+        try:
+            blob = self.sandbox.read_file(f"{session.spool}/rewritten.marshal")
+        except (CodekilnError, OSError):
+            return
+        REWRITES.keep(rewrite_key(str(venv), self.sandbox.workdir), blob)
 
     def stop(self) -> None:
         """End the serving session (before the sandbox is reset or used for anything else)."""

@@ -1,0 +1,57 @@
+"""Rewritten test code shared between guarded runs (grading.guard_rewrites), in a real bwrap sandbox:
+a run on a trusted tree exports what it rewrote, later runs run that code, and only for sources whose
+bytes hash as the entry says."""
+
+from __future__ import annotations
+
+import marshal
+import sys
+from pathlib import Path
+
+import pytest
+
+from codekiln.grading import TestCommand, run_tests
+from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
+from codekiln.sandbox.base import SandboxSpec
+from codekiln.sandbox.bwrap import BwrapSandbox
+from codekiln.testing import make_repo
+
+VENV = Path(sys.prefix)
+CMD = TestCommand(args=["tests"])
+TEST = "tests/test_e.py::test_sum"
+PROJECT = {
+    "pyproject.toml": b"[project]\nname='demo'\nversion='0'\n",
+    "tests/test_e.py": b"def test_sum():\n    assert 1 + 1 == 2\n",
+}
+
+
+@pytest.fixture(scope="module")
+def sb(tmp_path_factory: pytest.TempPathFactory):
+    snapshot = make_repo(tmp_path_factory.mktemp("rewrites"), dict(PROJECT))
+    with BwrapSandbox(SandboxSpec(snapshot=snapshot, venv=VENV)) as sandbox:
+        yield sandbox
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_a_trusted_run_exports_and_later_runs_use_only_entries_for_their_bytes(sb: BwrapSandbox) -> None:
+    key = rewrite_key(str(VENV), sb.workdir)
+    run = run_tests(sb, CMD, [TEST], export_rewrites=True)
+    assert run.statuses == {TEST: "passed"} and not run.evidence, run.log_tail
+    path = f"{sb.workdir}/tests/test_e.py"
+    entries = marshal.loads(REWRITES.get(key) or b"")
+    sha, hook, code = entries[path]
+    assert hook is False and code.co_filename == path
+
+    failing = compile("def test_sum():\n    assert 1 + 1 == 3\n", path, "exec", dont_inherit=True)
+    try:
+        # what a later run executes is the kept code: code that fails, under the real source's hash
+        REWRITES.keep(key, marshal.dumps({path: (sha, hook, failing)}))
+        run = run_tests(sb, CMD, [TEST])
+        assert run.statuses == {TEST: "failed"} and not run.evidence, run.log_tail
+
+        # an entry made for other bytes is never run: the source is rewritten as usual
+        REWRITES.keep(key, marshal.dumps({path: ("0" * 64, hook, failing)}))
+        run = run_tests(sb, CMD, [TEST])
+        assert run.statuses == {TEST: "passed"} and not run.evidence, run.log_tail
+    finally:  # other tests of this process share the cache (and this path)
+        REWRITES.keep(key, marshal.dumps(entries))
