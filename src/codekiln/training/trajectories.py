@@ -98,12 +98,14 @@ def snippet(statement: str) -> str | None:
 
 def check_command(task: TaskRecord, test_dirs: Sequence[str]) -> str:
     """A command that shows the failure (before the edit) and its fix (after): the statement's snippet
-    run by Python, else the checkout's own tests near the changed code."""
+    run by Python, else the checkout's own tests near the changed code. `-B`: no bytecode is written,
+    since a .pyc written before the edit matches an edit made in the same second that keeps the file's
+    size (Python checks mtime in seconds and size), and the check after the edit would run the old code."""
     code = snippet(task.problem_statement)
     if code is not None:
-        return f"python - <<'PY'\n{code}PY\necho exit=$?"
+        return f"python -B - <<'PY'\n{code}PY\necho exit=$?"
     where = " ".join(shlex.quote(d) for d in test_dirs) or "."
-    return f"python -m pytest -q -x -p no:cacheprovider {where} 2>&1 | tail -n {TEST_TAIL}"
+    return f"python -B -m pytest -q -x -p no:cacheprovider {where} 2>&1 | tail -n {TEST_TAIL}"
 
 
 def python_edit(edit: Edit) -> str:
