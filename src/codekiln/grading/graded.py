@@ -34,6 +34,15 @@ def read_snapshot(snapshot_dir: Path, rel: str) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
+def snapshot_text(snapshot_dir: Path, rel: str) -> str | None:
+    """`read_snapshot`, but None for a file that is not UTF-8 (a logo, a zip): a change to it is one a
+    text patch cannot carry, left out of an agent's patch rather than failing the episode."""
+    try:
+        return read_snapshot(snapshot_dir, rel)
+    except ValueError:
+        return None
+
+
 def patch_paths(patch: str) -> set[str]:
     """Both paths of every file a (codekiln-made) patch touches."""
     return {p for fp in parse_diff(patch) for p in (fp.old_path, fp.new_path) if p}

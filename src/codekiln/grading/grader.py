@@ -46,7 +46,14 @@ from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
 from codekiln.grading.classify import resolved
-from codekiln.grading.graded import GIT_APPLY, GradedWorkspace, canary_module, patch_paths, read_snapshot
+from codekiln.grading.graded import (
+    GIT_APPLY,
+    GradedWorkspace,
+    canary_module,
+    patch_paths,
+    read_snapshot,
+    snapshot_text,
+)
 from codekiln.grading.guard import Isolation, make_canaries
 from codekiln.grading.patchrules import (
     GradePolicy,
@@ -173,7 +180,7 @@ def workspace_patch(task: GradedTask, sandbox: Sandbox, snapshot_dir: Path) -> s
     changed = patch_paths(sandbox.diff()) | set(start)
     out = []
     for rel in sorted(changed):
-        before = start[rel] if rel in start else read_snapshot(snapshot_dir, rel)
+        before = start[rel] if rel in start else snapshot_text(snapshot_dir, rel)
         try:
             after: str | None = sandbox.read_file(rel).decode("utf-8")
         except (CodekilnError, OSError, ValueError):

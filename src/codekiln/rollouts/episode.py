@@ -33,12 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codekiln.agents import Agent, AgentLimits, Step, Trajectory
-from codekiln.core.diffs import make_diff, parse_diff
 from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.executor import borrowed, release
-from codekiln.core.protocols import Limits, Model, Resources, Sandbox
+from codekiln.core.protocols import Limits, Model, Resources
 from codekiln.envs import EnvRecord
-from codekiln.grading import GradeResult, grade_patch, graded_files, open_task_sandbox
+from codekiln.grading import GradeResult, grade_patch, open_task_sandbox, workspace_patch
 from codekiln.models import make_model
 from codekiln.rewards import Reward, compute_reward
 from codekiln.rollouts.config import RolloutConfig, sample_seed
@@ -48,37 +47,13 @@ from codekiln.rollouts.records import Rollout
 from codekiln.sandbox import MAX_CHANGE_BYTES, change_bytes
 from codekiln.tasks.records import TaskRecord
 
+agent_patch = workspace_patch
+"""The agent's change since its starting workspace, as a patch `grade_patch` takes (what
+`grading.workspace_patch` reads back: every changed file, and those the setup changed that the agent
+put back as they are in the snapshot, an undone bug)."""
+
 StepFn = Callable[[Trajectory, Step | None], None]
 """Called as an episode goes (`Agent.run`'s `on_step`): the local driver saves steps with it."""
-
-
-def agent_patch(task: TaskRecord, sandbox: Sandbox, snapshot_dir: Path) -> str:
-    """The agent's change since its starting workspace, as a patch `grade_patch` takes.
-
-    Like `grading.workspace_patch`, but it also covers files the setup changed that the agent put
-    back as they are in the snapshot (an undone bug): `sandbox.diff()` no longer lists those."""
-    start: dict[str, str | None] = dict(graded_files(task, "", snapshot_dir))
-    for rel in task.hidden_tests:
-        start[rel] = None
-    changed = {p for fp in parse_diff(sandbox.diff()) for p in (fp.old_path, fp.new_path) if p}
-    out = []
-    for rel in sorted(changed | set(start)):
-        before = start[rel] if rel in start else _snapshot_text(snapshot_dir / rel)
-        try:
-            after: str | None = sandbox.read_file(rel).decode("utf-8")
-        except (CodekilnError, OSError, ValueError):
-            after = None
-        out.append(make_diff(rel, before, after))
-    return "".join(out)
-
-
-def _snapshot_text(path: Path) -> str | None:
-    """A snapshot file's text; None when absent or not UTF-8 (a logo, a zip): like an `after` that cannot
-    be read, a change to it is one a text patch cannot carry, left out rather than losing the episode."""
-    try:
-        return path.read_text(encoding="utf-8") if path.is_file() else None
-    except ValueError:
-        return None
 
 
 def masked_rollout(
