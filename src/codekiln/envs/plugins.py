@@ -13,13 +13,19 @@ NAME` (the plugin's module: `pytest_NAME` is distribution `pytest-NAME`, others 
 options or ini keys that only one well-known plugin defines (the tables below). A plugin that the
 project already declares is not added again (the caller checks its mentions); nothing here guesses
 from names it does not know.
+
+A `filterwarnings` entry names its warning category by import path (`ignore::trio.TrioDeprecationWarning`),
+and pytest stops at configuration when that module is missing ("Failed to import filter module"):
+`filter_modules` names the modules such entries import, and the caller installs them as optional
+deps (the project's own environment has them; a filter on a module that is absent matches nothing).
 """
 
 from __future__ import annotations
 
 import shlex
+import sys
 
-from codekiln.envs.deps import dist_name
+from codekiln.envs.deps import KNOWN_TEST_IMPORTS, dist_name
 
 # Option (or option prefix ending in "-") -> the distribution that defines it.
 OPTION_PLUGINS = {
@@ -154,4 +160,27 @@ def config_plugins(settings: dict[str, str | list[str]]) -> list[tuple[str, str]
         if dist_name(req) and dist_name(req) not in seen:
             seen.add(dist_name(req))
             out.append((req, why))
+    return out
+
+
+# Modules a warning filter may name that come with pytest or Python itself.
+_RUNNER_MODULES = {"pytest", "_pytest", "pluggy", "builtins", "__main__"}
+
+
+def filter_modules(settings: dict[str, str | list[str]], local: set[str]) -> list[tuple[str, str]]:
+    """(requirement, why) for the modules that the config's `filterwarnings` entries import for their
+    category (`action:message:category:module:lineno`, split as pytest splits it), other than Python's,
+    pytest's and the project's own (`local`): pytest stops at configuration when one is missing."""
+    value = settings.get("filterwarnings")
+    entries = value if isinstance(value, list) else str(value or "").splitlines()
+    out: list[tuple[str, str]] = []
+    for entry in (str(e).strip() for e in entries):
+        parts = entry.split(":")
+        category = parts[2].strip() if len(parts) > 2 else ""
+        top = category.split(".")[0]
+        if "." not in category or top in _RUNNER_MODULES or top in sys.stdlib_module_names or top in local:
+            continue
+        dist = KNOWN_TEST_IMPORTS.get(top, top)
+        if dist_name(dist) not in {dist_name(req) for req, _ in out}:
+            out.append((dist, f"filterwarnings names {category}"))
     return out
