@@ -13,7 +13,7 @@ size bound), pinned in `bench/envbuild_sample.json`. Per library, on the same sd
 
 1. plain: `python -m venv` (the interpreter codekiln builds with), pip upgraded, `pip install '.[EXTRAS]' pytest` in the
    unpacked sdist, EXTRAS the first of test/tests/testing declared as an extra (pyproject, setup.cfg or
-   setup.py), plus `--group` of the same name from `[dependency-groups]`, plus the extras and groups
+   setup.py), plus `--group` of the same name from `[dependency-groups]`, plus the extras, groups and deps
    tox.ini's test env for this Python installs (`envplain`); then `python -m pytest` in the
    source tree, no options, network on. Counts are read from pytest's own summary line.
 2. codekiln: `build_env("pypi:NAME==VERSION")` (what `codekiln env build` / `env test` run: default mode,
@@ -101,9 +101,9 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
     res = run([*pip, "--upgrade", "pip"], timeout=120, env=env)  # venv's bundled pip lacks --group
     if res.exit_code:
         return {"status": "venv failed", "log": tail(res.stderr, 5)}
-    extras, groups, tox_env = plain_targets(root, ".".join(map(str, sys.version_info[:2])))
+    extras, groups, deps, tox_env = plain_targets(root, ".".join(map(str, sys.version_info[:2])))
     target = f".[{','.join(extras)}]" if extras else "."
-    argv = [*pip, target, "pytest", *(w for g in groups for w in ("--group", g))]
+    argv = [*pip, target, "pytest", *(w for g in groups for w in ("--group", g)), *deps]
     start = time.monotonic()
     res = run(argv, timeout=STEP_LIMITS["plain_install"], env=env, cwd=root)
     out: dict[str, object] = {"install": " ".join(argv[3:]), "install_s": round(time.monotonic() - start, 1)}

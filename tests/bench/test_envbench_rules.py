@@ -127,19 +127,38 @@ def test_the_plain_side_installs_what_toxs_env_for_this_python_installs(tmp_path
         '[project]\nname = "pyjwt"\n[project.optional-dependencies]\ncrypto = ["cryptography"]\n'
         '[dependency-groups]\ntests = ["pytest"]\n'
     )
-    assert plain_targets(tmp_path, "3.11") == (["crypto"], ["tests"], "tox env py311-crypto")
+    assert plain_targets(tmp_path, "3.11") == (["crypto"], ["tests"], [], "tox env py311-crypto")
     assert plain_targets(tmp_path, "3.9")[0] == ["crypto", "speedups"]  # py39-crypto: not nocrypto, py39
     assert plain_targets(tmp_path, "3.12")[0] == ["crypto"]  # the first py312 env: py312-crypto
-    assert plain_targets(tmp_path, "3.13") == ([], ["tests"], "tox env py313")  # no env: unconditional only
+    assert plain_targets(tmp_path, "3.13") == (
+        [],
+        ["tests"],
+        [],
+        "tox env py313",
+    )  # no env: unconditional only
     (tmp_path / "tox.ini").write_text(
         PYJWT_TOX.replace("py{39,310,311,312}-{crypto,nocrypto}", "py312-nocrypto")
     )
     assert plain_targets(tmp_path, "3.12") == (
         ["slow"],
         ["tests"],
+        [],
         "tox env py312-nocrypto",
     )  # its own section
     assert envlist("py{39,310}-{a,b}, lint") == ["py39-a", "py39-b", "py310-a", "py310-b", "lint"]
     assert applies("a,b", {"b"}) and applies("a-b", {"a", "b"}) and not applies("a-b", {"a"})
     (tmp_path / "tox.ini").unlink()
-    assert plain_targets(tmp_path, "3.11") == ([], ["tests"], "")  # the declared group alone
+    assert plain_targets(tmp_path, "3.11") == ([], ["tests"], [], "")  # the declared group alone
+
+
+def test_the_plain_side_installs_toxs_deps_requirement_files_included(tmp_path: Path) -> None:
+    """aiosignal 1.4.0: its pytest config loads `-p pytest_cov`, which only tox's deps file names."""
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements" / "ci-wheel.txt").write_text("pytest-cov==6.2.1\n")
+    (tmp_path / "tox.ini").write_text(
+        "[tox]\nenvlist = py3{10,11}\n[testenv]\ndeps =\n    -rrequirements{/}ci-wheel.txt\n"
+        "    -r {toxinidir}/requirements/absent.txt\n    pytest >= 6, != 8.1.*\n    py310: old-thing\n"
+        "    {[base]deps}\n    -e .\n"
+    )
+    ci = str(tmp_path / "requirements" / "ci-wheel.txt")
+    assert plain_targets(tmp_path, "3.11") == ([], [], ["-r", ci, "pytest >= 6, != 8.1.*"], "tox env py311")
