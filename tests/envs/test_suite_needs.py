@@ -3,7 +3,8 @@ classes behind rows of bench/envbuild.py that did not reproduce): a warning filt
 (httpx: `trio.MultiError`), a helper module of the tests importing a test library (httpx's
 tests/concurrency.py: trio), requirements named for the runner (multidict: requirements/pytest.txt)
 holding a plugin the tests import that looks like tooling (pytest-codspeed), and a suite importing its
-own `tests` package that the sdist ships without `__init__.py` (jmespath).
+own `tests` package that the sdist ships without `__init__.py` (jmespath), a setup.py test extra built
+by unpacking other lists (google-auth: `[*grpc_extra_require, "flask", ...]`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import yaml
 
 from codekiln.envs import Profile, build_env, make_recipe
 from codekiln.envs.plugins import filter_modules
+from codekiln.envs.setuppy import setup_py_requires
 from codekiln.envs.steps import Builder
 from codekiln.grading import TestRun
 from codekiln.repos import ensure_snapshot
@@ -85,6 +87,24 @@ def test_requirements_named_for_pytest_and_a_tooling_plugin_the_tests_import(tmp
     assert "pytest-cov==7.1.0" in recipe.deps and recipe.required == ["pytest==9.1.1"]
     assert recipe.dropped["ruff"] == "tooling (requirements/pytest.txt)"  # not imported: still dropped
     assert not any(d.startswith("pyenchant") for d in recipe.deps)  # the dev file is not read
+
+
+def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> None:
+    """google-auth 2.62.2: its `testing` extra was lost whole (so were pyu2f, pytest-asyncio, ...), and
+    the build failed at collection where the plain run of `.[testing]` passed 2039 tests."""
+    root = write_files(
+        tmp_path / "proj",
+        {
+            "setup.py": "from setuptools import setup\n"
+            "base = ['cryptography >= 38.0.3']\nreauth = ['pyu2f>=0.1.5']\n"
+            "testing = [*base, 'flask', *reauth, 'pytest-asyncio']\n"
+            "setup(name='proj', extras_require={'testing': testing, 'rsa': [], 'odd': compute()})\n",
+        },
+    )
+    assert setup_py_requires(root) == {
+        "testing": ["cryptography >= 38.0.3", "flask", "pyu2f>=0.1.5", "pytest-asyncio"],
+        "rsa": [],
+    }  # the computed extra is left out, the literal ones beside it kept
 
 
 @pytest.mark.parametrize(
