@@ -25,11 +25,13 @@ def _literal(node: ast.expr, names: dict[str, ast.expr], depth: int = 0) -> Any:
     if isinstance(node, ast.Dict):
         out = {}
         for k, v in zip(node.keys, node.values, strict=True):
+            if k is None:  # `**other`
+                continue
             try:  # one computed value does not hide the literal ones beside it
-                out[_literal(k, names, depth + 1)] = _literal(v, names, depth + 1) if k else None
+                out[_literal(k, names, depth + 1)] = _literal(v, names, depth + 1)
             except (ValueError, TypeError, SyntaxError):
                 continue
-        return {k: v for k, v in out.items() if v is not None}
+        return out
     if isinstance(node, ast.List | ast.Tuple):
         items: list[Any] = []
         for e in node.elts:  # `[*base_require, "pytest"]` unpacks a name bound to a list
