@@ -4,7 +4,8 @@ classes behind rows of bench/envbuild.py that did not reproduce): a warning filt
 tests/concurrency.py: trio), requirements named for the runner (multidict: requirements/pytest.txt)
 holding a plugin the tests import that looks like tooling (pytest-codspeed), and a suite importing its
 own `tests` package that the sdist ships without `__init__.py` (jmespath), a setup.py test extra built
-by unpacking other lists (google-auth: `[*grpc_extra_require, "flask", ...]`).
+by unpacking other lists (google-auth: `[*grpc_extra_require, "flask", ...]`), tests marked for a
+plugin nothing declares (google-api-core: `@pytest.mark.asyncio`, under `filterwarnings = error`).
 """
 
 from __future__ import annotations
@@ -87,6 +88,27 @@ def test_requirements_named_for_pytest_and_a_tooling_plugin_the_tests_import(tmp
     assert "pytest-cov==7.1.0" in recipe.deps and recipe.required == ["pytest==9.1.1"]
     assert recipe.dropped["ruff"] == "tooling (requirements/pytest.txt)"  # not imported: still dropped
     assert not any(d.startswith("pyenchant") for d in recipe.deps)  # the dev file is not read
+
+
+def test_a_plugins_marker_in_the_tests_installs_the_plugin_unless_the_config_registers_it(
+    tmp_path: Path,
+) -> None:
+    root = write_files(
+        tmp_path / "proj",
+        {
+            "pyproject.toml": PYPROJECT + "[tool.pytest.ini_options]\nfilterwarnings = ['error']\n"
+            "markers = ['trio: our own marker, no plugin']\n",
+            "tests/test_async.py": "import pytest\n\n\n@pytest.mark.asyncio\nasync def test_a():\n    pass\n",
+            "tests/test_more.py": "from pytest import mark\n\n\n@mark.trio\n@mark.timeout(5)\ndef test_b():\n"
+            "    pass\n\n\n@mark.parametrize('x', [1])\ndef test_c(x):\n    pass\n",
+        },
+    )
+    recipe = make_recipe(ensure_snapshot(str(root)), Profile())
+    assert recipe.dep_sources["pytest-asyncio"] == (
+        "pytest needs it (tests use the marker asyncio (test_async.py))"
+    )
+    assert recipe.dep_sources["pytest-timeout"].endswith("(tests use the marker timeout (test_more.py))")
+    assert not any(d.startswith("pytest-trio") for d in recipe.deps)  # registered by the project
 
 
 def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> None:
@@ -178,9 +200,6 @@ def test_the_module_a_warning_filter_names_is_installed_and_the_filter_applies(
     with LocalIndex(files, None) as index:
         profile.write_text(yaml.safe_dump({"install_env": {"PIP_INDEX_URL": index.url}}))
         env = build_env(str(tmp_path / "warnproj"))
-    assert (
-        env.recipe.dep_sources["ckwarn"]
-        == "the pytest config needs it (filterwarnings names ckwarn.CkWarning)"
-    )
+    assert env.recipe.dep_sources["ckwarn"] == "pytest needs it (filterwarnings names ckwarn.CkWarning)"
     assert env.baseline == {"tests/test_w.py::test_warns": "passed"}
     assert env.skipped_deps == {}

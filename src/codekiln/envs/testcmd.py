@@ -30,7 +30,7 @@ import yaml
 
 from codekiln.core.pyast import parse as parse_ast
 from codekiln.envs.deps import BAD_FACTORS, local_modules, read_ini, read_pyproject
-from codekiln.envs.plugins import args_plugins, config_plugins, filter_modules
+from codekiln.envs.plugins import args_plugins, config_plugins, filter_modules, marker_plugins
 from codekiln.envs.pytestargs import PytestArgs, parse_pytest_args
 
 TEST_DIRS = ("tests", "test", "testing")
@@ -276,4 +276,5 @@ def detect_tests(root: Path) -> FoundTests:
     found.test_files = with_helpers(
         root, collectable_files(root, [c.split("::")[0] for c in collect], patterns)
     )
+    found.plugins += marker_plugins(found.test_files, settings)
     return found
