@@ -309,7 +309,7 @@ def _strings(node: ast.AST) -> Iterator[str]:
 
 # CPython 3.11's ast module keeps its recursion depth in state shared by every thread, and graders run
 # in threads: one process-wide lock for every parse, kept on the ast module itself so that this module,
-# shipped alone with exported tasks, and core.pyast share it without importing each other.
+# shipped with exported tasks without codekiln, and core.pyast share it without importing each other.
 AST_LOCK: threading.RLock = vars(ast).setdefault("_thread_parse_lock", threading.RLock())
 
 
