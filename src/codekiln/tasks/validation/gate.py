@@ -84,7 +84,9 @@ class Pending:
 
 def gold_patch_problem(task: TaskRecord, snapshot_dir: Path, policy: GradePolicy) -> str | None:
     """What the grader would object to in the gold patch before running a test (patch rules, the
-    static scan), computed in memory: the gold patch puts the snapshot's own files back."""
+    static scan), computed in memory: the gold patch puts the snapshot's own files back. The scan
+    reads only the top-level statements the bug changed (`grading.scan_delta`: the same findings as
+    scanning each buggy file whole, at a fraction of the cost)."""
     before = graded_files(task, "", snapshot_dir)
     for rel in sorted(patch_paths(task.patch)):
         path = Path(snapshot_dir) / rel
@@ -95,11 +97,10 @@ def gold_patch_problem(task: TaskRecord, snapshot_dir: Path, policy: GradePolicy
         if problem:
             return f"{rel}: {problem}"
         if rel.endswith(".py") and data is not None and not is_protected(rel):
-            # the snapshot's file over each task's bug: only the bug's statements are scanned
             found = added_findings(before.get(rel), read_snapshot(snapshot_dir, rel) or "")
             if found:
-                line, kind, detail = found[0]
-                return f"the static scan flags the gold patch: {rel}:{line}: {kind} {detail}"
+                line, construct, detail = found[0]
+                return f"the static scan flags the gold patch: {rel}:{line}: {construct} {detail}"
     return None
 
 
