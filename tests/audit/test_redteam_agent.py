@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
 from rollout_support import toolz_tasks
 
+from codekiln.core.diffs import parse_diff
 from codekiln.envs import load_env
 from codekiln.grading import open_task_sandbox
 from codekiln.reports.html import build_report
@@ -60,8 +61,10 @@ def rollout(tmp: Path, outputs: list[str], **kw: object) -> tuple[RolloutConfig,
 @pytest.fixture(scope="module")
 def odd_bytes(tmp_path_factory: pytest.TempPathFactory) -> tuple[RolloutConfig, Rollout]:
     """An episode that sends a NUL byte in a command and in a path, then leaves files whose names are
-    not UTF-8 or are ones git quotes (a double quote, a tab)."""
+    not UTF-8 or are ones git quotes (a double quote, a backslash, a tab, a newline) or splits oddly
+    (a space)."""
     names = "printf 'x = 1\\n' > \"$(printf 'toolz/bad\\377.py')\"; printf 'y = 1\\n' > 'toolz/q\"uote.py'"
+    names += "; for n in 'ta\\tb' 'new\\nline' 'back\\\\slash' 'sp ace'; do : > \"$(printf \"toolz/$n.txt\")\"; done"
     outputs = [bash("echo a\0b"), view("toolz/\0x"), bash(names), SUBMIT]
     return rollout(tmp_path_factory.mktemp("odd-bytes"), outputs)
 
@@ -101,14 +104,18 @@ def test_a_file_name_that_is_not_utf8_is_exported_and_reported(
     assert report.rollouts == 1 and "bad\\udcff.py" in (tmp_path / "report.html").read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: the agent's patch takes its paths from parse_diff of `git diff`, which misses names git "
-    "quotes (a double quote, a tab, a newline): such a file silently leaves the patch the grader sees",
-)
+QUOTED = ['toolz/q"uote.py', "toolz/ta\tb.txt", "toolz/new\nline.txt", "toolz/back\\slash.txt"]
+
+
 def test_a_file_name_git_quotes_reaches_the_patch(odd_bytes: tuple[RolloutConfig, Rollout]) -> None:
+    """`git diff` C-quotes such names ("b/toolz/q\\"uote.py"); parse_diff read the quote as part of the
+    name, so the file silently left the agent's patch. Now every file is there, quoted as git quotes it,
+    and the grader's `git apply` took the patch (unresolved, not patch_failed)."""
     _, r = odd_bytes
-    assert 'toolz/q"uote.py' in r.patch
+    paths = {fp.path for fp in parse_diff(r.patch)}
+    assert {*QUOTED, "toolz/sp ace.txt", "toolz/bad\udcff.py"} <= paths
+    assert '+++ "b/toolz/q\\"uote.py"' in r.patch and '+++ "b/toolz/ta\\tb.txt"' in r.patch
+    assert r.grade is not None and (r.grade.outcome, r.grade.reason) == ("unresolved", "")
 
 
 def test_a_lone_surrogate_escape_in_json_arguments_is_the_models_error(tmp_path: Path) -> None:
