@@ -3,7 +3,8 @@ real toolz task, real bwrap sandboxes and the real grader. Each test attacks one
 the exact outcome. Found by trying, not by reading: a NUL byte or a JSON "\\ud800" escape in a tool
 argument raised out of the sandbox call, so the episode was never recorded (the run exited 1 and a
 rerun played it again), and a file name that is not UTF-8 crashed the writer of rollouts.jsonl, taking
-the whole run down; both are now the model's own outcome. Open findings are strict expected failures.
+the whole run down; both are now the model's own outcome. The three findings left open then (names git
+quotes, a manifest naming the hidden tests, turn tokens forged in tool output) are closed too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rollout_support import toolz_tasks
 
 from codekiln.core.diffs import parse_diff
 from codekiln.envs import load_env
-from codekiln.grading import open_task_sandbox
+from codekiln.grading import grade_patch, open_task_sandbox
 from codekiln.reports.html import build_report
 from codekiln.rollouts import Rollout, RolloutConfig, agent_patch, read_rollouts, run_rollouts
 from codekiln.rollouts.engine import ROLLOUTS
@@ -168,17 +169,22 @@ def test_touching_a_binary_file_of_the_snapshot_leaves_a_patch(tmp_path: Path) -
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: the sdist's toolz.egg-info/SOURCES.txt stays in the agent's workspace and lists every "
-    "test file, so comparing it with toolz/tests names the hidden test files (and the buggy module: "
-    "test_functoolz.py), against the README's 'nothing of ... the hidden tests or their ids is readable'",
-)
 def test_the_hidden_test_files_are_not_named_in_the_agents_workspace() -> None:
+    """The sdist's toolz.egg-info/SOURCES.txt listed every test file, so comparing it with toolz/tests
+    named the hidden ones (and the buggy module: test_functoolz.py). The workspace now gets it without
+    those lines; an agent that changes nothing leaves an empty patch, and the gold patch still resolves
+    (the grader puts the snapshot's own manifest back before the tests run)."""
     task = read_tasks(toolz_tasks() / "tasks.jsonl")[0]
-    with open_task_sandbox(task, load_env(task.environment_id or "")) as sb:
+    env = load_env(task.environment_id or "")
+    snapshot = Path(env.snapshot_path)
+    assert "toolz/tests/test_functoolz.py" in (snapshot / "toolz.egg-info/SOURCES.txt").read_text()
+    with open_task_sandbox(task, env) as sb:
         named = {
             rel: sb.exec(["grep", "-rlF", "--exclude-dir=.git", rel, "/testbed"]).stdout
             for rel in task.hidden_tests
         }
+        listed = sb.read_file("toolz.egg-info/SOURCES.txt").decode()
+        assert agent_patch(task, sb, snapshot) == ""
     assert named == dict.fromkeys(task.hidden_tests, "")
+    assert "toolz/tests/test_curried.py" in listed  # the visible tests stay listed
+    assert grade_patch(task, env, task.patch).outcome == "resolved"
