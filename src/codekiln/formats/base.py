@@ -9,6 +9,10 @@ a conversation becomes token ids plus a loss mask for training:
     turn = fmt.parse(output, tools)                           # ParsedTurn, or FormatError for the model
     ids, mask = fmt.render_tokens(messages, tools, tokenizer) # mask 1 on assistant tokens only
 
+Token ids keep content out of markup: a tool's output that spells "<|im_start|>" is tokenized as
+text, never as the turn token (`formats.content`); `segment_ids` and `prompt_ids` give the same ids
+for other callers (the policy's turns, a model given a prompt).
+
 Messages are OpenAI chat dicts (`role` system|user|assistant|tool, `content`, `tool_calls` with
 `function.arguments` as a JSON string or a dict, `tool_call_id`, `name`); tools are OpenAI function tools.
 
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from codekiln.core.errors import ConfigError, FormatError
+from codekiln.formats.content import encode_marked, split_markup
 from codekiln.formats.framing import CHATML, Turns
 
 Message = dict[str, Any]
@@ -40,9 +45,15 @@ Tool = dict[str, Any]
 
 @runtime_checkable
 class Tokenizer(Protocol):
-    """Text <-> token ids. Special-token text (e.g. "<|im_end|>") maps to special ids where the vocab has them."""
+    """Text <-> token ids. `encode` maps special-token text (e.g. "<|im_end|>") to special ids where
+    the vocab has them; `encode_text` never does (content is tokenized with it: `formats.content`);
+    `special_texts` lists the spellings the two treat differently."""
 
     def encode(self, text: str) -> list[int]: ...
+
+    def encode_text(self, text: str) -> list[int]: ...
+
+    def special_texts(self) -> Sequence[str]: ...
 
     def decode(self, ids: Sequence[int]) -> str: ...
 
@@ -357,11 +368,61 @@ class ChatFormat(ABC):
         """Token ids and loss mask (1 on assistant output incl. its end-of-turn token, 0 elsewhere)."""
         ids: list[int] = []
         mask: list[int] = []
-        for seg in self.segments(messages, tools, add_generation_prompt):
-            piece = tokenizer.encode(seg.text)
+        segments = self.segments(messages, tools, add_generation_prompt)
+        for seg, piece in zip(
+            segments,
+            self._ids([s.text for s in segments], messages, tools, tokenizer, add_generation_prompt),
+            strict=True,
+        ):
             ids += piece
             mask += [int(seg.trainable)] * len(piece)
         return ids, mask
+
+    def segment_ids(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Tool] | None,
+        tokenizer: Tokenizer,
+        *,
+        add_generation_prompt: bool = False,
+    ) -> list[list[int]]:
+        """The ids of each of `segments`: markup with special tokens, content as text (`formats.content`)."""
+        texts = [s.text for s in self.segments(messages, tools, add_generation_prompt)]
+        return self._ids(texts, messages, tools, tokenizer, add_generation_prompt)
+
+    def head_ids(
+        self, messages: Sequence[Message], tools: Sequence[Tool] | None, tokenizer: Tokenizer
+    ) -> list[int]:
+        """The ids of the first segment (the system turn with its tools), as `render_tokens` has them."""
+        texts = [s.text for s in self.segments(messages, tools, False)]
+        return next(iter(self._ids(texts, messages, tools, tokenizer, False, first=True)), [])
+
+    def prompt_ids(
+        self, messages: Sequence[Message], tools: Sequence[Tool] | None, tokenizer: Tokenizer
+    ) -> list[int]:
+        """The ids of `render_prompt`, tokenized whole (as a server does), content as text."""
+        return self._ids([self.render_prompt(messages, tools)], messages, tools, tokenizer, None)[0]
+
+    def _ids(
+        self,
+        texts: list[str],
+        messages: Any,
+        tools: Any,
+        tokenizer: Tokenizer,
+        gen: bool | None,
+        first: bool = False,
+    ) -> list[list[int]]:
+        """`texts` (segments when `gen` is a bool, else the whole prompt) encoded markup-aware; only
+        the first when `first`."""
+        specials = list(tokenizer.special_texts())
+
+        def render(m: Any, t: Any) -> list[str]:
+            if gen is None:
+                return [self.render_prompt(m, t)]
+            return [s.text for s in self.segments(m, t, gen)]
+
+        pairs = split_markup(texts, render, messages, tools, specials)[: 1 if first else None]
+        return [encode_marked(tokenizer, text, neutral, specials) for text, neutral in pairs]
 
 
 class OpenThinkBlock:
