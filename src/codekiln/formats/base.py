@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from codekiln.core.errors import ConfigError, FormatError
-from codekiln.formats.content import encode_marked, split_markup
+from codekiln.formats.content import marked_ids
 from codekiln.formats.framing import CHATML, Turns
 
 Message = dict[str, Any]
@@ -366,17 +366,10 @@ class ChatFormat(ABC):
         add_generation_prompt: bool = False,
     ) -> tuple[list[int], list[int]]:
         """Token ids and loss mask (1 on assistant output incl. its end-of-turn token, 0 elsewhere)."""
-        ids: list[int] = []
-        mask: list[int] = []
         segments = self.segments(messages, tools, add_generation_prompt)
-        for seg, piece in zip(
-            segments,
-            self._ids([s.text for s in segments], messages, tools, tokenizer, add_generation_prompt),
-            strict=True,
-        ):
-            ids += piece
-            mask += [int(seg.trainable)] * len(piece)
-        return ids, mask
+        pieces = self._segment_ids(segments, messages, tools, tokenizer, add_generation_prompt)
+        mask = [int(seg.trainable) for seg, piece in zip(segments, pieces, strict=True) for _ in piece]
+        return [i for piece in pieces for i in piece], mask
 
     def segment_ids(
         self,
@@ -387,42 +380,39 @@ class ChatFormat(ABC):
         add_generation_prompt: bool = False,
     ) -> list[list[int]]:
         """The ids of each of `segments`: markup with special tokens, content as text (`formats.content`)."""
-        texts = [s.text for s in self.segments(messages, tools, add_generation_prompt)]
-        return self._ids(texts, messages, tools, tokenizer, add_generation_prompt)
+        segments = self.segments(messages, tools, add_generation_prompt)
+        return self._segment_ids(segments, messages, tools, tokenizer, add_generation_prompt)
 
     def head_ids(
         self, messages: Sequence[Message], tools: Sequence[Tool] | None, tokenizer: Tokenizer
     ) -> list[int]:
         """The ids of the first segment (the system turn with its tools), as `render_tokens` has them."""
-        texts = [s.text for s in self.segments(messages, tools, False)]
-        return next(iter(self._ids(texts, messages, tools, tokenizer, False, first=True)), [])
+        segments = self.segments(messages, tools, False)
+        return next(iter(self._segment_ids(segments, messages, tools, tokenizer, False, first=True)), [])
 
     def prompt_ids(
         self, messages: Sequence[Message], tools: Sequence[Tool] | None, tokenizer: Tokenizer
     ) -> list[int]:
         """The ids of `render_prompt`, tokenized whole (as a server does), content as text."""
-        return self._ids([self.render_prompt(messages, tools)], messages, tools, tokenizer, None)[0]
 
-    def _ids(
+        def render(m: Any, t: Any) -> list[str]:
+            return [self.render_prompt(m, t)]
+
+        return marked_ids(render(messages, tools), render, messages, tools, tokenizer)[0]
+
+    def _segment_ids(
         self,
-        texts: list[str],
+        segments: list[Segment],
         messages: Any,
         tools: Any,
         tokenizer: Tokenizer,
-        gen: bool | None,
+        gen: bool,
         first: bool = False,
     ) -> list[list[int]]:
-        """`texts` (segments when `gen` is a bool, else the whole prompt) encoded markup-aware; only
-        the first when `first`."""
-        specials = list(tokenizer.special_texts())
-
         def render(m: Any, t: Any) -> list[str]:
-            if gen is None:
-                return [self.render_prompt(m, t)]
             return [s.text for s in self.segments(m, t, gen)]
 
-        pairs = split_markup(texts, render, messages, tools, specials)[: 1 if first else None]
-        return [encode_marked(tokenizer, text, neutral, specials) for text, neutral in pairs]
+        return marked_ids([s.text for s in segments], render, messages, tools, tokenizer, first=first)
 
 
 class OpenThinkBlock:

@@ -7,7 +7,8 @@ on, that spelling becomes the real turn token, and an environment can forge turn
 is given or trained on. Here only the format's markup is tokenized with special tokens; content is
 tokenized as text (`Tokenizer.encode_text`, what HF tokenizers do with `split_special_tokens`):
 
-    ids = fmt.segment_ids(messages, tools, tokenizer)       # per segment, through the two below
+    ids = fmt.segment_ids(messages, tools, tokenizer)   # ChatFormat's renderers all come here:
+    ids = marked_ids(texts, render, messages, tools, tokenizer)  # per text, through the two below
     pairs = split_markup(texts, render, messages, tools, specials)  # [(text, defanged text)]
     ids = encode_marked(tokenizer, text, defanged, specials)
 
@@ -102,4 +103,20 @@ def encode_marked(tokenizer: Any, text: str, neutral: str, specials: Sequence[st
     return ids
 
 
-__all__ = ["defang", "defang_all", "encode_marked", "split_markup"]
+def marked_ids(
+    texts: list[str],
+    render: Callable[[Any, Any], list[str]],
+    messages: Any,
+    tools: Any,
+    tokenizer: Any,
+    *,
+    first: bool = False,
+) -> list[list[int]]:
+    """The ids of each of `texts` (the render of messages and tools that `render` makes), markup with
+    special tokens and content as text; only the first when `first`."""
+    specials = list(tokenizer.special_texts())
+    pairs = split_markup(texts, render, messages, tools, specials)[: 1 if first else None]
+    return [encode_marked(tokenizer, text, neutral, specials) for text, neutral in pairs]
+
+
+__all__ = ["defang", "defang_all", "encode_marked", "marked_ids", "split_markup"]
