@@ -5,6 +5,9 @@ container as Harbor runs it."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -174,3 +177,20 @@ def test_trial_through_test_sh(
         assert grade["findings"] == [] and set(grade["statuses"].values()) == {"passed"}
     if finding is not None:
         assert finding in {(f["kind"], f.get("path")) for f in grade["findings"]}, grade["findings"]
+
+
+@pytest.mark.root  # a real task bound to its environment (built in bwrap sandboxes)
+def test_prepare_sh_leaves_no_manifest_naming_the_hidden_tests(
+    toolz_task: TaskRecord, exported: Path, tmp_path: Path
+) -> None:
+    """prepare.sh run on a copy of the snapshot (as the image build runs it on /testbed): the hidden
+    tests are gone and the sdist's SOURCES.txt no longer lists them; the other test files stay listed."""
+    snapshot = Path(load_env(toolz_task.environment_id or "").snapshot_path)
+    work = tmp_path / "testbed"
+    shutil.copytree(snapshot, work, symlinks=True)
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["bash", str(exported / "environment/prepare.sh"), str(work)], env=env, check=True)
+    listed = (work / "toolz.egg-info/SOURCES.txt").read_text()
+    for hidden in toolz_task.hidden_tests:
+        assert not (work / hidden).exists() and hidden not in listed
+    assert "toolz/tests/test_curried.py" in listed and listed.endswith(".py\n")

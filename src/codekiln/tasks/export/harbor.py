@@ -33,6 +33,7 @@ from codekiln.core.errors import TaskError
 from codekiln.core.records import atomic_write_bytes, atomic_write_text
 from codekiln.envs import EnvRecord, load_env
 from codekiln.grading import GradePolicy
+from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.sandbox.base import WORKDIR
 from codekiln.tasks.export.harbor_payload import environment_files, verifier_files
 from codekiln.tasks.records import TaskRecord
@@ -111,13 +112,19 @@ def _q(paths: Iterable[str]) -> str:
     return " ".join(shlex.quote(p) for p in paths)
 
 
-def prepare_sh(task: TaskRecord) -> str:
+def prepare_sh(task: TaskRecord, manifests: Iterable[str] = ()) -> str:
+    """The script that makes the agent's starting state in the image; `manifests`: build file lists
+    that name the hidden tests (`grading.manifests`), which lose those lines."""
     apply_bug = (
         'git apply --whitespace=nowarn "$here/bug.patch"'
         if task.bug_patch
         else ": no bug patch: the base is the buggy state"
     )
     remove = f"rm -f -- {_q(task.hidden_tests)}" if task.hidden_tests else ": no hidden tests"
+    drop = " ".join(f"-e {shlex.quote(h)}" for h in task.hidden_tests)
+    for rel in sorted(manifests):
+        m = shlex.quote(rel)
+        remove += f'\ntmp="$(mktemp)"; {{ grep -vF {drop} -- {m} || true; }} > "$tmp"; cat "$tmp" > {m}; rm -f "$tmp"'
     return f"""#!/usr/bin/env bash
 # Turns the clean snapshot into the task's starting state: applies the bug, removes the tests that
 # would reveal it, and restarts git history so the change cannot be read back from it.
@@ -191,7 +198,9 @@ def export_harbor_task(
     files: dict[str, str | bytes] = {
         "task.toml": task_toml(task, agent_timeout_s=agent_timeout_s, verifier_timeout_s=verifier_timeout_s),
         "instruction.md": task.problem_statement.rstrip() + "\n",
-        "environment/prepare.sh": prepare_sh(task),
+        "environment/prepare.sh": prepare_sh(
+            task, scrubbed_manifests(Path(env.snapshot_path), task.hidden_tests)
+        ),
         "tests/test.sh": TEST_SH,
         "solution/solve.sh": solve_sh(task),
         **environment_files(task, env),
