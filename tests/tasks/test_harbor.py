@@ -22,6 +22,7 @@ from rollout_support import load, toolz_tasks
 import codekiln.grading
 from codekiln.core.errors import TaskError
 from codekiln.envs import load_env
+from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.tasks.export.harbor import export_harbor, export_harbor_task, to_toml
 from codekiln.tasks.export.harbor_payload import SHIPPED
 from codekiln.tasks.records import TaskRecord
@@ -184,7 +185,9 @@ def test_prepare_sh_leaves_no_manifest_naming_the_hidden_tests(
     toolz_task: TaskRecord, exported: Path, tmp_path: Path
 ) -> None:
     """prepare.sh run on a copy of the snapshot (as the image build runs it on /testbed): the hidden
-    tests are gone and the sdist's SOURCES.txt no longer lists them; the other test files stay listed."""
+    tests are gone and the sdist's SOURCES.txt no longer lists them; the other test files stay listed.
+    (A first version dropped the lines with grep, which added the final newline the file lacks: the
+    verifier saw a changed protected file in every trial.)"""
     snapshot = Path(load_env(toolz_task.environment_id or "").snapshot_path)
     work = tmp_path / "testbed"
     shutil.copytree(snapshot, work, symlinks=True)
@@ -193,4 +196,6 @@ def test_prepare_sh_leaves_no_manifest_naming_the_hidden_tests(
     listed = (work / "toolz.egg-info/SOURCES.txt").read_text()
     for hidden in toolz_task.hidden_tests:
         assert not (work / hidden).exists() and hidden not in listed
-    assert "toolz/tests/test_curried.py" in listed and listed.endswith(".py\n")
+    assert "toolz/tests/test_curried.py" in listed
+    # byte for byte what the verifier's state expects (grading.manifests), so no change is seen there
+    assert listed == scrubbed_manifests(snapshot, toolz_task.hidden_tests)["toolz.egg-info/SOURCES.txt"]

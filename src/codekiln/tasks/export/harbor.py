@@ -112,6 +112,14 @@ def _q(paths: Iterable[str]) -> str:
     return " ".join(shlex.quote(p) for p in paths)
 
 
+SCRUB_PY = (
+    "import sys; p, *h = sys.argv[1:]; t = open(p, encoding='utf-8', newline='').read(); "
+    "open(p, 'w', encoding='utf-8', newline='').write("
+    "''.join(x for x in t.splitlines(keepends=True) if not any(n in x for n in h)))"
+)
+"""Drops the lines of a build manifest that name a hidden test (python3 is in every task image)."""
+
+
 def prepare_sh(task: TaskRecord, manifests: Iterable[str] = ()) -> str:
     """The script that makes the agent's starting state in the image; `manifests`: build file lists
     that name the hidden tests (`grading.manifests`), which lose those lines."""
@@ -121,10 +129,8 @@ def prepare_sh(task: TaskRecord, manifests: Iterable[str] = ()) -> str:
         else ": no bug patch: the base is the buggy state"
     )
     remove = f"rm -f -- {_q(task.hidden_tests)}" if task.hidden_tests else ": no hidden tests"
-    drop = " ".join(f"-e {shlex.quote(h)}" for h in task.hidden_tests)
-    for rel in sorted(manifests):
-        m = shlex.quote(rel)
-        remove += f'\ntmp="$(mktemp)"; {{ grep -vF {drop} -- {m} || true; }} > "$tmp"; cat "$tmp" > {m}; rm -f "$tmp"'
+    for rel in sorted(manifests):  # exactly as grading.manifests.scrubbed_manifests does
+        remove += f"\npython3 -c {shlex.quote(SCRUB_PY)} {_q([rel, *task.hidden_tests])}"
     return f"""#!/usr/bin/env bash
 # Turns the clean snapshot into the task's starting state: applies the bug, removes the tests that
 # would reveal it, and restarts git history so the change cannot be read back from it.
