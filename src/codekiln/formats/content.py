@@ -21,6 +21,9 @@ between markup tokens is encoded as text, each markup token as itself: for a con
 spellings, exactly the ids of encoding it whole with special tokens (tokenizers split at special tokens
 anyway). Limits: tokens a tokenizer always parses (llama.cpp's user-defined tokens, HF added tokens not
 marked special) are parsed in content too; `special_texts` lists only those `encode_text` leaves alone.
+A spelling split across content and the markup after it is not caught (no format's markup starts in
+the middle of a special token), nor is text a server tokenizes from a prompt string (the OpenAI
+backend sends text: the server's own tokenizer decides).
 """
 
 from __future__ import annotations
