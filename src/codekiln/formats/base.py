@@ -9,6 +9,10 @@ a conversation becomes token ids plus a loss mask for training:
     turn = fmt.parse(output, tools)                           # ParsedTurn, or FormatError for the model
     ids, mask = fmt.render_tokens(messages, tools, tokenizer) # mask 1 on assistant tokens only
 
+Token ids keep content out of markup: a tool's output that spells "<|im_start|>" is tokenized as
+text, never as the turn token (`formats.content`); `segment_ids` and `prompt_ids` give the same ids
+for other callers (the policy's turns, a model given a prompt).
+
 Messages are OpenAI chat dicts (`role` system|user|assistant|tool, `content`, `tool_calls` with
 `function.arguments` as a JSON string or a dict, `tool_call_id`, `name`); tools are OpenAI function tools.
 
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from codekiln.core.errors import ConfigError, FormatError
+from codekiln.formats.content import marked_ids
 from codekiln.formats.framing import CHATML, Turns
 
 Message = dict[str, Any]
@@ -40,9 +45,15 @@ Tool = dict[str, Any]
 
 @runtime_checkable
 class Tokenizer(Protocol):
-    """Text <-> token ids. Special-token text (e.g. "<|im_end|>") maps to special ids where the vocab has them."""
+    """Text <-> token ids. `encode` maps special-token text (e.g. "<|im_end|>") to special ids where
+    the vocab has them; `encode_text` never does (content is tokenized with it: `formats.content`);
+    `special_texts` lists the spellings the two treat differently."""
 
     def encode(self, text: str) -> list[int]: ...
+
+    def encode_text(self, text: str) -> list[int]: ...
+
+    def special_texts(self) -> Sequence[str]: ...
 
     def decode(self, ids: Sequence[int]) -> str: ...
 
@@ -355,13 +366,53 @@ class ChatFormat(ABC):
         add_generation_prompt: bool = False,
     ) -> tuple[list[int], list[int]]:
         """Token ids and loss mask (1 on assistant output incl. its end-of-turn token, 0 elsewhere)."""
-        ids: list[int] = []
-        mask: list[int] = []
-        for seg in self.segments(messages, tools, add_generation_prompt):
-            piece = tokenizer.encode(seg.text)
-            ids += piece
-            mask += [int(seg.trainable)] * len(piece)
-        return ids, mask
+        segments = self.segments(messages, tools, add_generation_prompt)
+        pieces = self._segment_ids(segments, messages, tools, tokenizer, add_generation_prompt)
+        mask = [int(seg.trainable) for seg, piece in zip(segments, pieces, strict=True) for _ in piece]
+        return [i for piece in pieces for i in piece], mask
+
+    def segment_ids(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Tool] | None,
+        tokenizer: Tokenizer,
+        *,
+        add_generation_prompt: bool = False,
+    ) -> list[list[int]]:
+        """The ids of each of `segments`: markup with special tokens, content as text (`formats.content`)."""
+        segments = self.segments(messages, tools, add_generation_prompt)
+        return self._segment_ids(segments, messages, tools, tokenizer, add_generation_prompt)
+
+    def head_ids(
+        self, messages: Sequence[Message], tools: Sequence[Tool] | None, tokenizer: Tokenizer
+    ) -> list[int]:
+        """The ids of the first segment (the system turn with its tools), as `render_tokens` has them."""
+        segments = self.segments(messages, tools, False)
+        return next(iter(self._segment_ids(segments, messages, tools, tokenizer, False, first=True)), [])
+
+    def prompt_ids(
+        self, messages: Sequence[Message], tools: Sequence[Tool] | None, tokenizer: Tokenizer
+    ) -> list[int]:
+        """The ids of `render_prompt`, tokenized whole (as a server does), content as text."""
+
+        def render(m: Any, t: Any) -> list[str]:
+            return [self.render_prompt(m, t)]
+
+        return marked_ids(render(messages, tools), render, messages, tools, tokenizer)[0]
+
+    def _segment_ids(
+        self,
+        segments: list[Segment],
+        messages: Any,
+        tools: Any,
+        tokenizer: Tokenizer,
+        gen: bool,
+        first: bool = False,
+    ) -> list[list[int]]:
+        def render(m: Any, t: Any) -> list[str]:
+            return [s.text for s in self.segments(m, t, gen)]
+
+        return marked_ids([s.text for s in segments], render, messages, tools, tokenizer, first=first)
 
 
 class OpenThinkBlock:
