@@ -53,7 +53,7 @@ def test_filter_modules_are_the_categories_modules_not_pythons_pytests_or_the_pr
     ]
 
 
-def test_a_helper_module_of_the_tests_is_read_for_imports_the_packages_own_modules_are_not(
+def test_the_helpers_the_tests_import_are_read_for_imports_scripts_and_package_modules_are_not(
     tmp_path: Path,
 ) -> None:
     root = write_files(
@@ -63,13 +63,15 @@ def test_a_helper_module_of_the_tests_is_read_for_imports_the_packages_own_modul
             "proj/__init__.py": "",
             "proj/optional.py": "import numpy\n",  # the package's own optional import
             "proj/test_inline.py": "def test_x():\n    pass\n",
-            "tests/concurrency.py": "import trio\n",  # imported by the tests, not collected
+            "tests/concurrency.py": "from . import loops\n",  # imported by the tests, not collected
+            "tests/loops.py": "import trio\n",  # imported by that helper
+            "tests/fuzz_validate.py": "import freezegun\n",  # a script no test imports
             "tests/test_a.py": "from tests.concurrency import trio\n\n\ndef test_a():\n    pass\n",
         },
     )
     recipe = make_recipe(ensure_snapshot(str(root)), Profile())
     assert recipe.dep_sources.get("trio") == "imported by the tests (trio)"
-    assert not any(d.startswith("numpy") for d in recipe.deps)
+    assert not any(d.startswith(("numpy", "freezegun")) for d in recipe.deps)
 
 
 def test_requirements_named_for_pytest_and_a_tooling_plugin_the_tests_import(tmp_path: Path) -> None:

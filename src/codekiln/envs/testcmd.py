@@ -233,18 +233,41 @@ def collectable_files(root: Path, args: list[str], patterns: list[str]) -> list[
     return sorted(set(out))
 
 
+def _imported_words(path: Path) -> set[str]:
+    """Every name part a module imports (`from tests.concurrency import x`: tests, concurrency, x)."""
+    try:
+        tree = parse_ast(path.read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return set()
+    words: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            words.update(part for alias in node.names for part in alias.name.split("."))
+        elif isinstance(node, ast.ImportFrom):
+            words.update((node.module or "").split("."))
+            words.update(alias.name for alias in node.names)
+    return words
+
+
 def with_helpers(root: Path, files: list[Path]) -> list[Path]:
-    """`files` plus the other modules of the test directories that hold them (a directory below the root
-    with a test-named part: tests/, pkg/testing/): the helpers a suite imports (httpx's
-    tests/concurrency.py imports trio), which pytest does not collect. A package's own modules are not
-    read, even where test modules sit among them: their optional imports are no test dependency."""
+    """`files` plus the helper modules they import (followed), from the test directories that hold them
+    (a directory below the root with a test-named part: tests/, pkg/testing/): httpx's
+    tests/concurrency.py imports trio, and pytest does not collect it. A helper no test imports (a fuzz
+    script, a typing check) is not read, nor a package's own modules where test modules sit among them."""
     dirs = {
         f.parent
         for f in files
         if f.parent != root and any(part.startswith("test") for part in f.parent.relative_to(root).parts)
     }
-    helpers = [p for d in dirs for p in d.glob("*.py") if p.is_file()]
-    return sorted({*files, *helpers})
+    candidates = {p.stem: p for d in dirs for p in d.glob("*.py") if p.is_file() and p not in files}
+    found, todo = set(files), list(files)
+    while todo:
+        for word in _imported_words(todo.pop()):
+            helper = candidates.pop(word, None)
+            if helper is not None:
+                found.add(helper)
+                todo.append(helper)
+    return sorted(found)
 
 
 def detect_tests(root: Path) -> FoundTests:
