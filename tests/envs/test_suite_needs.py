@@ -149,8 +149,14 @@ def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> No
             "a filterwarnings entry of the pytest config names a warning of cknowarn, which is not installed",
             "extra_deps: [cknowarn]",
         ),
+        (  # opentelemetry-sdk: `opentelemetry.test` comes from opentelemetry-test-utils, not opentelemetry
+            {"tests/test_sub.py": "from json.testutil import x\n\n\ndef test_s():\n    pass\n"},
+            "the tests import json.testutil: json is installed but has no module testutil, so another "
+            "distribution provides it",
+            "",
+        ),
     ],
-    ids=["tests-package-missing", "filter-module-missing"],
+    ids=["tests-package-missing", "filter-module-missing", "submodule-missing"],
 )
 def test_the_hint_of_a_suite_that_stops_before_its_tests_names_the_fix(
     tmp_path: Path, files: dict[str, str], hint: str, line: str

@@ -241,6 +241,14 @@ class Builder:
                 f"installed, and pytest stops at configuration: add it to the test deps"
             )
             return self.fail("baseline", run.error or "", run.log_tail, hint, f"extra_deps: [{dep}]")
+        if module and "." in module[1]:  # Python names the parent when the parent is what is missing
+            parent, _, sub = module[1].rpartition(".")
+            hint = (
+                f"the tests import {module[1]}: {parent} is installed but has no module {sub}, so another "
+                f"distribution provides it (another part of a namespace package, or another version of "
+                f"{parent.split('.')[0]}): add that one to the test deps (extra_deps)"
+            )
+            return self.fail("baseline", run.error or "", run.log_tail, hint)
         if module:
             dep = module[1].split(".")[0]
             hint = f"the tests import {dep}, which is not installed: add it to the test deps"
