@@ -6,6 +6,7 @@ run(app)        # a command module's `python -m` entry: errors print as `error: 
 
 from __future__ import annotations
 
+import errno
 import sys
 import warnings
 from collections import Counter
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from codekiln.core.config import merge_sources
@@ -78,12 +80,47 @@ def _show_warning(
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
+# What the machine (not codekiln, not the input) refused: told as an error, not a traceback.
+_SYSTEM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EMFILE}
+
+
+def config_error(err: ValidationError) -> ConfigError:
+    """A config model's ValidationError as the flags at fault: `RolloutConfig.n = 0` is `--n 0`."""
+    bad = []
+    for e in err.errors()[:4]:
+        flag = "--" + "-".join(str(part).replace("_", "-") for part in e["loc"])
+        bad.append(f"{flag} {e.get('input')!r}: {e['msg']}")
+    return ConfigError(
+        f"bad value for {'; '.join(bad)}", hint="see the command's --help for what each flag takes"
+    )
+
+
+def system_error(err: OSError) -> ConfigError:
+    """A disk full, read-only or forbidden path met mid-run: what failed, and that a rerun resumes."""
+    where = f" {err.filename}" if err.filename else ""
+    return ConfigError(
+        f"cannot write{where}: {err.strerror}",
+        hint="free space or choose a writable --out; rerunning the same command resumes (finished work is kept)",
+    )
+
+
 def run(app: Callable[[], Any]) -> None:
     """Run a Typer app as a program: codekiln errors print their message and hint and exit 1, without
-    a traceback; codekiln warnings print as one line."""
+    a traceback; so do a flag value its config model refuses and a full or read-only disk; codekiln
+    warnings print as one line."""
     warnings.showwarning = _show_warning
     try:
         app()
     except CodekilnError as err:
         print_error(err)
+        sys.exit(1)
+    except ValidationError as err:
+        if not err.title.endswith("Config"):
+            raise
+        print_error(config_error(err))
+        sys.exit(1)
+    except OSError as err:
+        if err.errno not in _SYSTEM_ERRNOS:
+            raise
+        print_error(system_error(err))
         sys.exit(1)

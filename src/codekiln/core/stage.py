@@ -257,12 +257,29 @@ def _lock(out: Path, what: str) -> int:
     return fd
 
 
+def _make_out(out: Path) -> None:
+    """Create the output directory; a path that is a file, or a parent that cannot be written, is a
+    ConfigError saying so (not a traceback)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a directory", hint="give a directory path to --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write the output directory {out}: {err.strerror}",
+            hint="give --out a directory on a writable file system with free space",
+        ) from err
+
+
 @contextmanager
 def open_stage(out: Path, layout: Layout, *, redo: bool = False) -> Iterator[Stage]:
     """Open `out` for one run: create it, take its lock, clear it if `redo`, drop torn tails.
     The lock is released when the block ends (or the process dies)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    _make_out(out)
     fd = _lock(out, layout.what)
     try:
         stage = Stage(out, layout)

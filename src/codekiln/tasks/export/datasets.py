@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.core.errors import ConfigError, TaskError
-from codekiln.core.records import append_jsonl, iter_jsonl, read_records
+from codekiln.core.records import append_jsonl, iter_jsonl, read_input_records
 from codekiln.tasks.records import SWEBENCH_FIELDS, TaskRecord, TaskSource
 
 _STR_COLUMNS = (
@@ -41,6 +41,12 @@ _LIST_COLUMNS = ("mutators", "entities", "hidden_tests")
 _DIFFICULTY_INTS = ("files_changed", "lines_changed", "hunks", "n_bugs", "n_fail_to_pass", "n_selected")
 
 
+TASKS_HINT = (
+    "one task per line as `codekiln synth` writes them (tasks.jsonl): fix or delete that line, "
+    "or synthesize again: codekiln synth SPEC --out DIR"
+)
+
+
 def write_tasks(path: str | Path, tasks: Iterable[TaskRecord]) -> int:
     """Append tasks to a JSONL file; returns how many were written."""
     return append_jsonl(path, tasks)
@@ -49,7 +55,7 @@ def write_tasks(path: str | Path, tasks: Iterable[TaskRecord]) -> int:
 def read_tasks(path: str | Path) -> list[TaskRecord]:
     """The tasks of a JSONL file. Tasks whose test ids were rebuilt from JUnit and merged several tests
     (see `TaskRecord.collapsed_ids`) are named in a `CollapsedIdsWarning`."""
-    tasks = read_records(path, TaskRecord)
+    tasks = read_input_records(path, TaskRecord, hint=TASKS_HINT)
     broken = {t.instance_id: ids for t in tasks if (ids := t.collapsed_ids())}
     if broken:
         first, ids = next(iter(broken.items()))

@@ -1,0 +1,149 @@
+"""A new user's mistakes, through the real `codekiln` entry point (`run(app)` on argv, in this process;
+one test also as a program): every one ends in `error:` + `hint:` naming what went wrong (the file and
+line, the flag, the path) and exit 1, never a traceback, an exit 0 with a wrong or empty result, or a
+silently dropped line. All fail before any sandbox starts, so they need neither root nor a built
+environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from codekiln import cli
+from codekiln.cli.common import run
+from codekiln.testing.recorded import recorded_tasks
+
+ROOT = Path(__file__).resolve().parents[2]
+TASKS = ROOT / "tests" / "fixtures" / "recorded" / "toolz-1.2.0.tasks.jsonl"
+
+
+Codekiln = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="module")
+def registered() -> None:
+    cli._register()
+
+
+@pytest.fixture
+def codekiln(
+    registered: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Codekiln:
+    """`codekiln ARGV...` run in `cwd` as `main()` runs it; its exit status and output."""
+
+    def call(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, "argv", ["codekiln", *map(str, argv)])
+        capsys.readouterr()
+        try:
+            run(cli.app)
+            code = 0
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else 1
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(argv, code, out.out, out.err)
+
+    return call
+
+
+def program(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`codekiln ARGV...` as a program (for what only a whole process shows: its warnings)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-c", "from codekiln.cli import main; main()", *map(str, argv)]
+    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def refused(done: subprocess.CompletedProcess[str]) -> str:
+    """The `error:` line of a command that must fail cleanly (exit 1, a hint, no traceback)."""
+    out = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in out and "  hint: " in out, out
+    return next(line for line in done.stderr.splitlines() if line.startswith("error: "))
+
+
+@pytest.fixture(scope="module")
+def lines() -> list[str]:
+    return [task.model_dump_json() for task in recorded_tasks(TASKS)[:3]]
+
+
+def test_a_corrupt_task_line_is_named_not_skipped(
+    codekiln: Codekiln, tmp_path: Path, lines: list[str]
+) -> None:
+    # It used to be skipped: the run went on with the other tasks and exited 0.
+    (tmp_path / "tasks.jsonl").write_text(f'{lines[0]}\n{{"bad json\n{lines[1]}\n')
+    error = refused(
+        codekiln("rollout", "--tasks", "tasks.jsonl", "--model", "oracle", "--out", "r", cwd=tmp_path)
+    )
+    assert error.startswith("error: tasks.jsonl:2: not valid JSON")
+
+
+def test_a_task_line_of_another_shape_names_its_fields(codekiln: Codekiln, tmp_path: Path) -> None:
+    (tmp_path / "tasks.jsonl").write_text('{"a": 1}\n')
+    error = refused(
+        codekiln("rollout", "--tasks", "tasks.jsonl", "--model", "oracle", "--out", "r", cwd=tmp_path)
+    )
+    assert error.startswith("error: tasks.jsonl:1: not a TaskRecord (instance_id: Field required")
+
+
+def test_a_torn_last_task_line_is_dropped_with_a_warning_naming_it(
+    codekiln: Codekiln, tmp_path: Path, lines: list[str]
+) -> None:
+    (tmp_path / "tasks.jsonl").write_text(lines[0][:500])
+    done = program("rollout", "--tasks", "tasks.jsonl", "--model", "oracle", "--out", "r", cwd=tmp_path)
+    assert "warning: tasks.jsonl:1: dropped a partial last line (500 bytes)" in done.stderr
+    assert refused(done) == "error: tasks.jsonl holds no tasks"
+
+
+@pytest.mark.parametrize("command", ["eval", "export", "curriculum", "rollout export"])
+def test_a_corrupt_rollouts_line_is_named_by_every_reader(
+    codekiln: Codekiln, tmp_path: Path, command: str
+) -> None:
+    rollouts = tmp_path / "r" / "rollouts.jsonl"
+    rollouts.parent.mkdir()
+    rollouts.write_text('{"oops\n{"a": 1}\n')
+    argv = {
+        "eval": ["eval", "--rollouts", "r", "--tasks", TASKS, "--out", "e"],
+        "export": ["export", "sft", "r", "--out", "sft"],
+        "curriculum": ["curriculum", "r", "--tasks", TASKS, "--out", "c"],
+        "rollout export": ["rollout", "export", "r", "--to", "mini", "--out", "m"],
+    }[command]
+    assert refused(codekiln(*argv, cwd=tmp_path)).startswith("error: r/rollouts.jsonl:1: not valid JSON")
+
+
+@pytest.mark.parametrize(
+    ("flags", "error"),
+    [
+        (["--n", "0"], "error: bad value for --n 0: Input should be greater than or equal to 1"),
+        (["--workers", "0"], "error: bad value for --workers 0: Input should be greater than or equal to 1"),
+        (
+            ["--max-turns", "0"],
+            "error: bad value for --max-turns 0: Input should be greater than or equal to 1",
+        ),
+    ],
+)
+def test_a_flag_value_the_config_refuses_names_the_flag(
+    codekiln: Codekiln, tmp_path: Path, flags: list[str], error: str
+) -> None:
+    done = codekiln("rollout", "--tasks", TASKS, "--model", "oracle", "--out", "r", *flags, cwd=tmp_path)
+    assert refused(done) == error
+
+
+def test_an_out_that_is_a_file_is_refused(codekiln: Codekiln, tmp_path: Path) -> None:
+    (tmp_path / "r").write_text("notes\n")
+    done = codekiln("rollout", "--tasks", TASKS, "--model", "oracle", "--out", "r", cwd=tmp_path)
+    assert refused(done) == "error: --out r is a file, not a directory"
+    assert (tmp_path / "r").read_text() == "notes\n"
+
+
+def test_predictions_rows_stay_strict(codekiln: Codekiln, tmp_path: Path, lines: list[str]) -> None:
+    # The reader the others now match: eval's predictions already named the file and line.
+    task = json.loads(lines[0])
+    row = {"instance_id": task["instance_id"], "model_name_or_path": "m", "model_patch": task["patch"]}
+    (tmp_path / "p.jsonl").write_text(json.dumps(row) + "\n" + "{]\n")
+    done = codekiln("eval", "--tasks", TASKS, "--predictions", "p.jsonl", "--out", "e", cwd=tmp_path)
+    assert refused(done).startswith("error: p.jsonl:2: not valid JSON")
