@@ -147,3 +147,45 @@ def test_predictions_rows_stay_strict(codekiln: Codekiln, tmp_path: Path, lines:
     (tmp_path / "p.jsonl").write_text(json.dumps(row) + "\n" + "{]\n")
     done = codekiln("eval", "--tasks", TASKS, "--predictions", "p.jsonl", "--out", "e", cwd=tmp_path)
     assert refused(done).startswith("error: p.jsonl:2: not valid JSON")
+
+
+def test_an_option_given_twice_is_refused_not_overwritten(codekiln: Codekiln, tmp_path: Path) -> None:
+    # `-o` is --out in rollout: `-o temperature=0.2 --out r` ran into r and dropped the option, exit 0.
+    done = codekiln(
+        "rollout", "--tasks", TASKS, "--model", "oracle", "-o", "temperature=0.2", "--out", "r", cwd=tmp_path
+    )
+    assert refused(done) == "error: --out given 2 times (-o, --out): only the last would count"
+    assert "model options are --option key=value" in done.stderr and not (tmp_path / "r").exists()
+
+
+def test_an_option_value_of_the_wrong_type_names_the_option(codekiln: Codekiln, tmp_path: Path) -> None:
+    # It was a TypeError traceback from inside the first HTTP request.
+    model = "openai:m@http://127.0.0.1:9/v1"
+    done = codekiln(
+        "rollout", "--tasks", TASKS, "--model", model, "--option", "timeout=abc", "--out", "r", cwd=tmp_path
+    )
+    assert refused(done).startswith(
+        "error: bad option timeout='abc' for the openai model: Input should be a valid number"
+    )
+    # The failed run does not bind r to the typo: the corrected command is not "another configuration".
+    fixed = ["--option", "timeout=1", "--option", "retries=0"]
+    done = codekiln("rollout", "--tasks", TASKS, "--model", model, *fixed, "--out", "r", cwd=tmp_path)
+    assert "cannot reach http://127.0.0.1:9/v1/models" in refused(done)
+
+
+def test_format_eval_refuses_an_option_its_own_flag_sets(codekiln: Codekiln, tmp_path: Path) -> None:
+    # It was a TypeError traceback: make_model() got multiple values for keyword argument 'format'.
+    (tmp_path / "script.json").write_text('["hi"]')
+    argv = [
+        "formats",
+        "eval",
+        "--model",
+        "scripted:script.json",
+        "-o",
+        "format=hermes",
+        "--formats",
+        "hermes",
+    ]
+    assert refused(codekiln(*argv, "--out", "f.json", cwd=tmp_path)) == (
+        "error: -o format=... names what --formats sets in format evaluation"
+    )

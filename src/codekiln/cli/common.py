@@ -104,11 +104,42 @@ def system_error(err: OSError) -> ConfigError:
     )
 
 
+def repeated_option(command: Any, argv: list[str]) -> ConfigError | None:
+    """A single-valued option given twice in `argv` (Click keeps the last silently): `rollout -o
+    temperature=0.2 --out r1` wrote to r1 and dropped the option, `-o` being --out there."""
+    used: dict[str, list[str]] = {}
+    for token in argv:
+        if token == "--":
+            break
+        sub = getattr(command, "commands", {}).get(token)
+        if sub is not None:
+            command, used = sub, {}
+            continue
+        name = token.split("=", 1)[0]
+        for param in getattr(command, "params", []):
+            if name in param.opts and not (param.multiple or getattr(param, "is_flag", True) or param.count):
+                used.setdefault(param.opts[0], []).append(name)
+    for flag, given in used.items():
+        if len(given) > 1:
+            short = next((g for g in given if not g.startswith("--")), None)
+            also = f"; {short} is short for {flag} in this command" if short else ""
+            takes_options = any("--option" in param.opts for param in command.params)
+            options = ": model options are --option key=value" if flag == "--out" and takes_options else ""
+            hint = f"give {flag} once{also}{options}"
+            return ConfigError(
+                f"{flag} given {len(given)} times ({', '.join(given)}): only the last would count", hint=hint
+            )
+    return None
+
+
 def run(app: Callable[[], Any]) -> None:
     """Run a Typer app as a program: codekiln errors print their message and hint and exit 1, without
     a traceback; so do a flag value its config model refuses and a full or read-only disk; codekiln
     warnings print as one line."""
     warnings.showwarning = _show_warning
+    if isinstance(app, typer.Typer) and (err := repeated_option(typer.main.get_command(app), sys.argv[1:])):
+        print_error(err)
+        sys.exit(1)
     try:
         app()
     except CodekilnError as err:

@@ -142,7 +142,9 @@ class Stage:
 
     def match(self, manifest: M) -> M:
         """Record `manifest` in a new directory, or check it has the identity of the one recorded there
-        (a `ConfigError` naming the differing fields if not). Returns the manifest in force."""
+        (a `ConfigError` naming the differing fields if not). Returns the manifest in force. A directory
+        whose logs hold no finished work takes the new manifest (if it read the old one): a run that failed
+        before its first item (a typo in an option) does not bind the directory to the typo."""
         path = self.path(MANIFEST)
         if not path.is_file():
             self.write(MANIFEST, manifest)
@@ -154,10 +156,19 @@ class Stage:
         else:
             if old.identity() == manifest.identity():
                 return old
+            if not self.holds_work():
+                self.write(MANIFEST, manifest)
+                return manifest
             problem = "differs in " + "; ".join(_differences(old.identity(), manifest.identity()))
         raise ConfigError(
             f"{self.out} holds {self.layout.what} made with another configuration: {problem} (see {path})",
             hint="rerun with the same options to resume, pass --redo to start over, or use another --out",
+        )
+
+    def holds_work(self) -> bool:
+        """Whether any log holds a finished item (a line)."""
+        return any(
+            self.path(name).is_file() and self.path(name).stat().st_size > 0 for name in self.layout.logs
         )
 
     def finished(self, name: str, key: Callable[[dict[str, Any]], K]) -> dict[K, dict[str, Any]]:
