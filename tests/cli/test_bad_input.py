@@ -189,3 +189,67 @@ def test_format_eval_refuses_an_option_its_own_flag_sets(codekiln: Codekiln, tmp
     assert refused(codekiln(*argv, "--out", "f.json", cwd=tmp_path)) == (
         "error: -o format=... names what --formats sets in format evaluation"
     )
+
+
+@pytest.fixture
+def predictions(tmp_path: Path, lines: list[str]) -> Path:
+    rows = [json.loads(line) for line in lines]
+    path = tmp_path / "p.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"instance_id": t["instance_id"], "model_name_or_path": "m", "model_patch": t["patch"]}
+            )
+            + "\n"
+            for t in rows
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("flags", "error"),
+    [  # each used to give every sample the same failure, stored as its result, and exit 0
+        (["--backend", "bogus"], "error: unknown sandbox backend 'bogus'"),
+        (["--timeout", "-1"], "error: --timeout -1: a test run needs a positive number of seconds"),
+    ],
+)
+def test_eval_refuses_a_grading_setting_that_fails_every_sample(
+    codekiln: Codekiln, tmp_path: Path, predictions: Path, flags: list[str], error: str
+) -> None:
+    done = codekiln(
+        "eval", "--tasks", TASKS, "--predictions", predictions, "--out", "e", *flags, cwd=tmp_path
+    )
+    assert refused(done) == error and not (tmp_path / "e" / "results.jsonl").exists()
+
+
+def test_eval_where_every_sample_is_masked_exits_1(
+    codekiln: Codekiln, tmp_path: Path, predictions: Path
+) -> None:
+    # A sandbox that cannot start masks every sample: the run said "resolved: 0/0" and exited 0.
+    broken = ["--backend", "codekiln.sandbox.base:Sandbox"]
+    done = codekiln(
+        "eval", "--tasks", TASKS, "--predictions", predictions, "--out", "e", *broken, cwd=tmp_path
+    )
+    assert refused(done).startswith("error: every one of the 3 samples failed for infrastructure reasons")
+    assert "--redo" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "error"),
+    [
+        (["--backend", "bogus"], "error: unknown sandbox backend 'bogus'"),  # it masked every episode
+        (["--option", "temprature=0.2"], "error: the oracle control takes no --option (got temprature)"),
+    ],
+)
+def test_rollout_refuses_what_it_would_ignore_or_fail_on(
+    codekiln: Codekiln, tmp_path: Path, flags: list[str], error: str
+) -> None:
+    done = codekiln("rollout", "--tasks", TASKS, "--model", "oracle", "--out", "r", *flags, cwd=tmp_path)
+    assert refused(done) == error
+
+
+def test_synth_refuses_an_unknown_export_before_synthesizing(codekiln: Codekiln, tmp_path: Path) -> None:
+    # It was found only after the whole run (70 s on toolz for one task).
+    done = codekiln("synth", "pypi:toolz==1.2.0", "--out", "s", "--export", "parquet", cwd=tmp_path)
+    assert refused(done) == "error: unknown export format 'parquet'" and not (tmp_path / "s").exists()
