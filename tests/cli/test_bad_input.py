@@ -240,6 +240,7 @@ def test_eval_where_every_sample_is_masked_exits_1(
     [
         (["--backend", "bogus"], "error: unknown sandbox backend 'bogus'"),  # it masked every episode
         (["--option", "temprature=0.2"], "error: the oracle control takes no --option (got temprature)"),
+        (["--reward", "passed"], "error: bad value for --reward 'passed'"),  # it said --outcome
     ],
 )
 def test_rollout_refuses_what_it_would_ignore_or_fail_on(
@@ -253,3 +254,13 @@ def test_synth_refuses_an_unknown_export_before_synthesizing(codekiln: Codekiln,
     # It was found only after the whole run (70 s on toolz for one task).
     done = codekiln("synth", "pypi:toolz==1.2.0", "--out", "s", "--export", "parquet", cwd=tmp_path)
     assert refused(done) == "error: unknown export format 'parquet'" and not (tmp_path / "s").exists()
+
+
+def test_tasks_whose_environment_this_home_lacks_say_how_to_build_it(
+    codekiln: Codekiln, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The hint was `codekiln repo add <environment id>`, which `repo add` refuses.
+    monkeypatch.setenv("CODEKILN_HOME", str(tmp_path / "home"))
+    done = codekiln("rollout", "--tasks", TASKS, "--model", "oracle", "--out", "r", cwd=tmp_path)
+    assert refused(done).startswith("error: no environment or snapshot '")
+    assert "codekiln env build SPEC" in done.stderr and "repo add" not in done.stderr
