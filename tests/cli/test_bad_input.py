@@ -264,3 +264,15 @@ def test_tasks_whose_environment_this_home_lacks_say_how_to_build_it(
     done = codekiln("rollout", "--tasks", TASKS, "--model", "oracle", "--out", "r", cwd=tmp_path)
     assert refused(done).startswith("error: no environment or snapshot '")
     assert "codekiln env build SPEC" in done.stderr and "repo add" not in done.stderr
+
+
+def test_a_report_path_that_is_a_directory_is_named(
+    codekiln: Codekiln, tmp_path: Path, lines: list[str]
+) -> None:
+    # It was an IsADirectoryError traceback from the atomic write.
+    (tmp_path / "synth").mkdir()
+    (tmp_path / "synth" / "tasks.jsonl").write_text("".join(line + "\n" for line in lines))
+    (tmp_path / "report.html").mkdir()
+    done = codekiln("report", "synth", "--out", "report.html", cwd=tmp_path)
+    assert refused(done) == "error: report.html is a directory where a file is needed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "synth"]  # no temporary file left

@@ -80,8 +80,18 @@ def _show_warning(
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
-# What the machine (not codekiln, not the input) refused: told as an error, not a traceback.
-_SYSTEM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EMFILE}
+# What the machine refused, or a path of the wrong kind: told as an error, not a traceback.
+_SYSTEM_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EMFILE,
+    errno.EEXIST,
+    errno.ENOTDIR,
+    errno.EISDIR,
+}
 
 
 def config_error(err: ValidationError) -> ConfigError:
@@ -96,7 +106,15 @@ def config_error(err: ValidationError) -> ConfigError:
 
 
 def system_error(err: OSError) -> ConfigError:
-    """A disk full, read-only or forbidden path met mid-run: what failed, and that a rerun resumes."""
+    """A path of the wrong kind (a file where a directory is needed, or the reverse), or a disk full,
+    read-only or forbidden met mid-run: what failed, and that a rerun resumes."""
+    path = err.filename2 or err.filename
+    if err.errno in (errno.EEXIST, errno.ENOTDIR):
+        return ConfigError(
+            f"{path} is a file where a directory is needed", hint="give --out a directory path"
+        )
+    if err.errno == errno.EISDIR:
+        return ConfigError(f"{path} is a directory where a file is needed", hint="give --out a file path")
     where = f" {err.filename}" if err.filename else ""
     return ConfigError(
         f"cannot write{where}: {err.strerror}",
