@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -276,3 +279,26 @@ def test_a_report_path_that_is_a_directory_is_named(
     done = codekiln("report", "synth", "--out", "report.html", cwd=tmp_path)
     assert refused(done) == "error: report.html is a directory where a file is needed"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "synth"]  # no temporary file left
+
+
+def test_ctrl_c_says_the_finished_work_is_kept(tmp_path: Path) -> None:
+    # Ctrl-C used to end the run silently (exit 130). Here it lands while the model's server is silent.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts the connection, never answers
+    model = f"openai:m@http://127.0.0.1:{silent.getsockname()[1]}/v1"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "CODEKILN_HOME": str(tmp_path / "home")}
+    cmd = [sys.executable, "-c", "from codekiln.cli import main; main()", "rollout", "--tasks", str(TASKS)]
+    with (
+        silent,
+        subprocess.Popen(
+            [*cmd, "--model", model, "--out", "r"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+        ) as run,
+    ):
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "r" / "manifest.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and "Traceback" not in err
+    assert "interrupted: finished work is saved; rerun the same command to resume" in err

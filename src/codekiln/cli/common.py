@@ -163,6 +163,12 @@ def run(app: Callable[[], Any]) -> None:
     except CodekilnError as err:
         print_error(err)
         sys.exit(1)
+    except SystemExit as stop:
+        if stop.code == 130:  # Ctrl-C (Typer's exit for KeyboardInterrupt): say that nothing finished is lost
+            typer.secho(
+                "interrupted: finished work is saved; rerun the same command to resume", fg="yellow", err=True
+            )
+        raise
     except ValidationError as err:
         if not err.title.endswith("Config"):
             raise
