@@ -302,3 +302,28 @@ def test_ctrl_c_says_the_finished_work_is_kept(tmp_path: Path) -> None:
         _, err = run.communicate(timeout=60)
     assert run.returncode == 130 and "Traceback" not in err
     assert "interrupted: finished work is saved; rerun the same command to resume" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "error"),
+    [
+        ("preset.yaml", "error: config file preset.yaml is not valid YAML (line 2, column 1)"),
+        ("stop=[a", "error: the value of stop is not valid YAML (line 1, column 3)"),
+    ],
+)
+def test_malformed_yaml_options_are_named(
+    codekiln: Codekiln, tmp_path: Path, option: str, error: str
+) -> None:
+    # Both were a yaml ScannerError traceback.
+    (tmp_path / "preset.yaml").write_text("stop: [a, b\n")
+    done = codekiln(
+        "rollout", "--tasks", TASKS, "--model", "embedded", "--option", option, "--out", "r", cwd=tmp_path
+    )
+    assert refused(done).startswith(error)
+
+
+def test_a_file_that_is_not_parquet_is_named(codekiln: Codekiln, tmp_path: Path) -> None:
+    pytest.importorskip("datasets")
+    (tmp_path / "tasks.parquet").write_text("not parquet\n")  # it was a pyarrow ArrowInvalid traceback
+    done = codekiln("rollout", "--tasks", "tasks.parquet", "--model", "oracle", "--out", "r", cwd=tmp_path)
+    assert refused(done).startswith("error: tasks.parquet is not a readable parquet file")

@@ -189,7 +189,16 @@ def read_parquet_tasks(path: Path) -> list[TaskRecord]:
     import pyarrow.parquet as pq
 
     files = sorted(Path(path).rglob("*.parquet")) if Path(path).is_dir() else [Path(path)]
-    return [from_hf_row(row) for f in files for row in pq.read_table(f).to_pylist()]
+    rows = []
+    for file in files:
+        try:
+            rows += pq.read_table(file).to_pylist()
+        except (ValueError, OSError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            raise ConfigError(
+                f"{file} is not a readable parquet file: {err}",
+                hint="give a dataset written by `codekiln tasks export --format hf`, or a tasks .jsonl",
+            ) from err
+    return [from_hf_row(row) for row in rows]
 
 
 def _iter_rows(path: Path) -> Iterator[dict[str, Any]]:
