@@ -327,3 +327,10 @@ def test_a_file_that_is_not_parquet_is_named(codekiln: Codekiln, tmp_path: Path)
     (tmp_path / "tasks.parquet").write_text("not parquet\n")  # it was a pyarrow ArrowInvalid traceback
     done = codekiln("rollout", "--tasks", "tasks.parquet", "--model", "oracle", "--out", "r", cwd=tmp_path)
     assert refused(done).startswith("error: tasks.parquet is not a readable parquet file")
+
+
+def test_an_out_that_reads_as_an_option_is_refused(codekiln: Codekiln, tmp_path: Path) -> None:
+    # `-o` is --out in rollout and synth: alone, `-o temperature=0.2` made a directory of that name.
+    done = codekiln("rollout", "--tasks", TASKS, "--model", "oracle", "-o", "temperature=0.2", cwd=tmp_path)
+    assert refused(done) == "error: --out temperature=0.2 looks like an option key=value, not a directory"
+    assert list(tmp_path.iterdir()) == []

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import time
 import warnings
@@ -273,6 +274,11 @@ def _make_out(out: Path) -> None:
     ConfigError saying so (not a traceback)."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file, not a directory", hint="give a directory path to --out")
+    if not out.exists() and re.fullmatch(r"[A-Za-z_][\w.]*=.*", out.name):
+        raise ConfigError(  # `synth SPEC -o retries=5`: -o is --out there, not --option
+            f"--out {out} looks like an option key=value, not a directory",
+            hint="-o is short for --out in this command; model options are --option key=value",
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-probe-{os.getpid()}"
