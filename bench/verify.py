@@ -10,7 +10,8 @@ Pass@K ceiling, the gap (Pass@K - Best@K), and the search's paired gap to every 
 same K-subsets, a bootstrap interval over the (problem, subset) pairs: `metrics.paired_gap`). Then, at one K (`--scale-k`), reruns mbr and search on
 the same pools and subsets with per-candidate budgets from `--budgets`, printing Best@K per budget.
 Pools are mutants of the reference labelled by the hidden set (see `codekiln.verify.pools`); with
-`--hard` (default) only mutants that pass the public examples are kept.
+`--hard` (default) only mutants that pass the public examples are kept. `--test-model SPEC` adds the
+CodeT selector, with tests that model writes (one request per problem).
 """
 
 from __future__ import annotations
@@ -39,13 +40,15 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=32)
     ap.add_argument("--scale-k", type=int, default=8)
     ap.add_argument("--budgets", default="4,8,16,32,64")
+    ap.add_argument("--test-model", default=None, help="a model spec writing CodeT's tests (adds codet)")
     args = ap.parse_args()
 
     config = VerifyConfig(
         limit=args.limit,
         hard=args.hard,
         mutants=args.mutants,
-        selectors=["random", "public", "majority", "mbr", "search"],
+        selectors=["random", "public", "majority", "mbr", "search"] + (["codet"] if args.test_model else []),
+        test_model=args.test_model,
         ks=[int(k) for k in args.k.split(",")],
         subsets=args.subsets,
         budget=args.budget,
@@ -64,7 +67,7 @@ def main() -> None:
 
     results = [KResult.model_validate(r) for r in iter_jsonl(args.out / "results.jsonl")]
     print("\nsearch minus each selector on the same subsets (paired, 95% bootstrap):")
-    for other in ("random", "public", "majority", "mbr"):
+    for other in ("random", "public", "majority", "mbr", "codet"):
         for gap in paired_gap(results, "search", other):
             print(
                 f"  K={gap['k']:>2} search-{other:<8} {gap['gap']:+.3f} "
