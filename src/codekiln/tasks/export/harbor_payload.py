@@ -31,6 +31,7 @@ from codekiln.core.patches import apply_diff
 from codekiln.envs import EnvRecord
 from codekiln.grading import GradePolicy, pathrules, shipped
 from codekiln.grading.guard import Isolation
+from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 from codekiln.tasks.records import TaskRecord
 
@@ -130,11 +131,13 @@ def _entry(path: Path, data: bytes | None = None) -> list[Any]:
 
 
 def verifier_state(task: TaskRecord, env: EnvRecord) -> dict[str, Any]:
-    """The pre-agent tree (snapshot + bug - hidden tests) and the snapshot files the verifier restores."""
+    """The pre-agent tree (snapshot + bug - hidden tests, build manifests scrubbed) and the snapshot
+    files the verifier restores."""
     snapshot = Path(env.snapshot_path)
     files = snapshot_files(snapshot)
     texts = {rel: files[rel].read_text(encoding="utf-8") for rel in _bug_paths(task) if rel in files}
     buggy = apply_diff(texts, task.bug_patch) if task.bug_patch else {}
+    buggy.update(scrubbed_manifests(snapshot, task.hidden_tests))  # as prepare.sh leaves them
     hidden = set(task.hidden_tests)
     manifest, before = {}, {}
     for rel, path in files.items():
