@@ -4,9 +4,9 @@ judged flaky, the difficulty mix before and after the default filters, and bytes
     PYTHONPATH=src nice -n 10 python bench/task_quality.py --max-tasks 20 --time-limit 600 --json q.json
     PYTHONPATH=src python bench/task_quality.py toolz attrs        # some of them
 
-The libraries, by a stated rule: the "good sources" of /work/shared/MACHINE.md (small pure-Python PyPI
-libraries whose sdists ship their tests, checked there), its first six, which include toolz: jinja2,
-click, attrs, toolz, more-itertools, markupsafe, at the versions bench/envbuild.py pinned for them before
+The libraries, by a stated rule: the first six "good sources" of a survey of 20 popular pure-Python PyPI
+libraries on the development machine (their sdists ship their tests, which run with `--junitxml` and
+give the same results on a rerun), which include toolz: jinja2, click, attrs, toolz, more-itertools, markupsafe, at the versions bench/envbuild.py pinned for them before
 its rule-picked sample (that sample is of libraries the tests never see, for environment builds). Each runs `codekiln
 synth` in a child process (seed 0, one worker, the default warm engine and grader gate) with
 `--allow-import-breakage --details`, so the mix *before* the default filters is what synth validated,
@@ -45,7 +45,7 @@ LIBRARIES = {
     "markupsafe": "3.0.4",
 }
 SWESMITH = (
-    "SWE-smith, for comparison (/work/shared/REFERENCE.md, MACHINE.md): reported yields by strategy ~34-97% "
+    "SWE-smith, for comparison (its paper's figures): reported yields by strategy ~34-97% "
     "(LM Modify ~56%, Combine ~97%, unverified); its procedural rule run here on toolz kept 83.8% of 241 "
     "candidates. It publishes no leak, flakiness, difficulty-mix or bytes-per-record figures."
 )

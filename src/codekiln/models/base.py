@@ -144,15 +144,20 @@ class FormatModel:
         temperature: float | None = None,
         seed: int | None = None,
     ) -> ModelResponse:
-        prompt = self.render(messages, tools)
         start = time.perf_counter()
-        result = self._complete(
-            prompt,
-            max_tokens=self.max_tokens if max_tokens is None else max_tokens,
-            temperature=self.temperature if temperature is None else temperature,
-            seed=self.seed if seed is None else seed,
-            stop=stop_strings(self.chat_format),
-        )
+        options: dict[str, Any] = {
+            "max_tokens": self.max_tokens if max_tokens is None else max_tokens,
+            "temperature": self.temperature if temperature is None else temperature,
+            "seed": self.seed if seed is None else seed,
+            "stop": stop_strings(self.chat_format),
+        }
+        tokenizer, generate = getattr(self, "tokenizer", None), getattr(self, "generate", None)
+        if tokenizer is not None and generate is not None:
+            # A token-level backend is given ids with content tokenized as text: a tool's output that
+            # spells a turn token cannot open a turn (formats.content).
+            result = generate(self.chat_format.prompt_ids(messages, tools, tokenizer), **options)
+        else:
+            result = self._complete(self.render(messages, tools), **options)
         message, error = parse_message(self.chat_format, result.text, tools)
         return ModelResponse(
             text=result.text,
