@@ -92,8 +92,9 @@ def verify_section(data: ReportData) -> str:
         return ""
     note = (
         "Best@K: share of random K-subsets where the selector's pick is correct (95% bootstrap interval); "
-        "Pass@K: share holding a correct candidate; discrimination: share of (correct, wrong) pairs the "
-        "selector's inputs tell apart."
+        "Pass@K: share holding a correct candidate; separable: share where a correct candidate's outputs on "
+        "the selector's inputs differ from every wrong one's (what any rule on that evidence can be sure of); "
+        "discrimination: share of (correct, wrong) pairs the selector's inputs tell apart."
     )
     return _section("verify", "Verifier: picking among K candidates", verify_body(data.verify), note)
 
