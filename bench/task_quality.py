@@ -143,8 +143,21 @@ def measure(name: str, out: Path, seconds: float, partial: bool) -> dict[str, ob
     }
 
 
+def prepare_one(name: str) -> None:
+    """The child process of the untimed step: the environment and its coverage map, built or loaded."""
+    from codekiln.envs import build_env
+    from codekiln.tasks.validation.coverage_map import coverage_map
+
+    coverage_map(build_env(f"pypi:{name}=={LIBRARIES[name]}"))
+
+
 def run_one(name: str, root: Path, args: argparse.Namespace) -> dict[str, object]:
+    """Build (or load) the environment and coverage map outside the time limit, then synth within it:
+    click's environment and settrace coverage map of 2,434 tests took most of a 400 s limit."""
     out = root / name
+    start = time.monotonic()
+    subprocess.run([sys.executable, __file__, "--prepare", name], check=True)
+    prepare_s = time.monotonic() - start
     argv = [sys.executable, __file__, "--child", name, "--out", str(out)]
     argv += ["--max-tasks", str(args.max_tasks), "--max-candidates", str(args.max_candidates)]
     start = time.monotonic()
@@ -157,6 +170,7 @@ def run_one(name: str, root: Path, args: argparse.Namespace) -> dict[str, object
         proc.wait()
         partial = True
     row = measure(name, out, time.monotonic() - start, partial or proc.returncode != 0)
+    row["prepare_s"] = round(prepare_s, 1)
     if proc.returncode not in (0, -signal.SIGKILL):
         row["error"] = f"synth exited with {proc.returncode}"
     return row
@@ -197,8 +211,12 @@ def main() -> int:
         "--measure-only", action="store_true", help="only measure what --work already holds (no synth)"
     )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.prepare:
+        prepare_one(args.prepare)
+        return 0
     if args.child:
         synth_one(args.child, args.out, args.max_tasks, args.max_candidates)
         return 0

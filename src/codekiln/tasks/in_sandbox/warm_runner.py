@@ -36,6 +36,7 @@ import hashlib
 import json
 import marshal
 import os
+import pathlib
 import random
 import select
 import signal
@@ -142,6 +143,23 @@ def doctest_namespaces(items: list[Any]) -> dict[int, dict[str, Any]]:
         if isinstance(globs, dict):
             out[id(item)] = dict(globs)
     return out
+
+
+def requeue_conftests(session: Any) -> None:
+    """Before collecting again: pytest >= 9.2 gives a conftest's fixtures to the Directory node
+    collected first for its folder (`FixtureManager._pending_conftests`, emptied as it goes), so the
+    new Directory nodes of a second collection would see none of them (click's `runner`: every test
+    using it failed with FixtureLookupError after a re-import, and 1,189 such failures made a task
+    whose bug no grader run sees). Put every loaded conftest back in the queue for its folder."""
+    fm = getattr(session, "_fixturemanager", None)
+    pending = getattr(fm, "_pending_conftests", None)
+    if not isinstance(pending, dict):
+        return  # older pytest: conftest fixtures are keyed by node id, which a new node shares
+    pm = session.config.pluginmanager
+    for plugin in pm.get_plugins():
+        name = pm.get_name(plugin) or ""
+        if name.endswith("conftest.py"):
+            pending[pathlib.Path(os.path.abspath(name)).parent] = plugin
 
 
 def export_rewritten(config: Any, path: str) -> None:
@@ -255,6 +273,7 @@ class Server:
                 del sys.modules[name]
         import pytest
 
+        requeue_conftests(self.session)
         try:
             found = self.session.perform_collect(sorted({t.split("::", 1)[0] for t in tests}))
         except pytest.UsageError:  # "found no collectors": nothing importable, every test fails

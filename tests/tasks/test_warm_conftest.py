@@ -1,0 +1,46 @@
+"""The warm engine's re-import (a bug in code that runs at import time, or one it cannot swap in) on a
+project whose conftest.py defines fixtures, as click's does (`runner`). With pytest >= 9.2 the second
+collection lost every conftest fixture: each test using one failed with FixtureLookupError, so click
+tasks came out with 1,189 FAIL_TO_PASS tests that a real grader run of the empty patch passes. Real
+pytest in a bwrap sandbox, with codekiln's own venv (pytest 9.2)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from codekiln.grading import TestCommand
+from codekiln.sandbox.base import SandboxSpec
+from codekiln.sandbox.bwrap import BwrapSandbox
+from codekiln.tasks.validation.testexec import Job, WarmExecutor
+from codekiln.testing import make_repo
+
+SOURCE = "def zero():\n    return 0\n"
+PROJECT = {
+    "pyproject.toml": b"[project]\nname='demo'\nversion='0'\n",
+    "demo/__init__.py": SOURCE.encode(),
+    "tests/conftest.py": b"import pytest\n\n\n@pytest.fixture()\ndef value():\n    return 0\n",
+    "tests/test_value.py": b"import demo\n\n\ndef test_value(value):\n    assert demo.zero() == value\n",
+}
+TEST = "tests/test_value.py::test_value"
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_a_reimport_keeps_conftest_fixtures(tmp_path: Path) -> None:
+    snapshot = make_repo(tmp_path / "demo", PROJECT)
+    same = {"demo/__init__.py": SOURCE.replace("return 0", "return  0")}  # alters no behaviour
+    wrong = {"demo/__init__.py": SOURCE.replace("return 0", "return 1")}
+    with BwrapSandbox(SandboxSpec(snapshot=snapshot, venv=Path(sys.prefix))) as sb:
+        results = WarmExecutor(sb, TestCommand(args=["tests"]), collect=["tests/test_value.py"]).run(
+            [
+                Job("same", [TEST], same, repeat=2, reimport=True),
+                Job("wrong", [TEST], wrong, repeat=2, reimport=True),
+            ]
+        )
+    same_runs, wrong_runs = results["same"], results["wrong"]
+    assert same_runs.reimported and wrong_runs.reimported
+    assert [r.statuses.get(TEST) for r in same_runs.runs] == ["passed", "passed"], same_runs.runs[0].messages
+    assert [r.statuses.get(TEST) for r in wrong_runs.runs] == ["failed", "failed"]
+    assert "assert 1 == 0" in wrong_runs.runs[0].messages.get(TEST, ""), wrong_runs.runs[0].messages
