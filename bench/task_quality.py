@@ -44,6 +44,7 @@ LIBRARIES = {
     "jinja2": "3.1.6",
     "markupsafe": "3.0.4",
 }
+FRESH = "fresh.json"
 SWESMITH = (
     "SWE-smith, for comparison (/work/shared/REFERENCE.md, MACHINE.md): reported yields by strategy ~34-97% "
     "(LM Modify ~56%, Combine ~97%, unverified); its procedural rule run here on toolz kept 83.8% of 241 "
@@ -114,6 +115,8 @@ def measure(name: str, out: Path, seconds: float, partial: bool) -> dict[str, ob
         full_task += n if isinstance(d, TaskRecord) else 0
     tried = len(decisions)
     shares = [t.difficulty.f2p_share for t in tasks if t.difficulty]
+    f2p = [len(t.FAIL_TO_PASS) for t in tasks]
+    lines = [t.difficulty.lines_changed for t in tasks if t.difficulty]
     return {
         "library": name,
         "version": LIBRARIES[name],
@@ -131,6 +134,9 @@ def measure(name: str, out: Path, seconds: float, partial: bool) -> dict[str, ob
         "heavy_before": heavy(tasks),
         "heavy_after": heavy(kept),
         "median_f2p_share": round(median(shares), 3) if shares else None,
+        "median_f2p": median(f2p) if f2p else None,
+        "median_lines_changed": median(lines) if lines else None,
+        "fresh": json.loads((out / FRESH).read_text()) if (out / FRESH).is_file() else None,
         "bytes_per_candidate": round((size[TASKS] + size[REJECTED]) / tried) if tried else None,
         "bytes_per_task": round(size[TASKS] / len(tasks)) if tasks else None,
         "full_bytes_per_candidate": round(full_all / tried) if tried else None,
@@ -151,6 +157,18 @@ def prepare_one(name: str) -> None:
     coverage_map(build_env(f"pypi:{name}=={LIBRARIES[name]}"))
 
 
+def fresh_one(name: str, out: Path, reruns: int, limit: float) -> None:
+    """The flaky column: the run's decisions against fresh-process reruns (`fresh_flaky.check`),
+    kept beside them in `fresh.json`; a failure is recorded there, not raised."""
+    from fresh_flaky import check  # type: ignore[import-not-found]
+
+    try:
+        row = check(f"pypi:{name}=={LIBRARIES[name]}", out, reruns, limit)
+    except Exception as err:  # a bench row says what failed and goes on
+        row = {"error": f"{type(err).__name__}: {err}"}
+    (out / FRESH).write_text(json.dumps(row) + "\n")
+
+
 def run_one(name: str, root: Path, args: argparse.Namespace) -> dict[str, object]:
     """Build (or load) the environment and coverage map outside the time limit, then synth within it:
     click's environment and settrace coverage map of 2,434 tests took most of a 400 s limit."""
@@ -169,7 +187,10 @@ def run_one(name: str, root: Path, args: argparse.Namespace) -> dict[str, object
         os.killpg(proc.pid, signal.SIGKILL)  # its own session: the sandboxes it started go too
         proc.wait()
         partial = True
-    row = measure(name, out, time.monotonic() - start, partial or proc.returncode != 0)
+    seconds = time.monotonic() - start
+    if args.fresh_reruns > 0 and out.is_dir():
+        fresh_one(name, out, args.fresh_reruns, args.fresh_limit)
+    row = measure(name, out, seconds, partial or proc.returncode != 0)
     row["prepare_s"] = round(prepare_s, 1)
     if proc.returncode not in (0, -signal.SIGKILL):
         row["error"] = f"synth exited with {proc.returncode}"
@@ -180,9 +201,22 @@ def pct(n: object, d: object) -> str:
     return f"{100 * n / d:.0f}%" if isinstance(n, int) and isinstance(d, int) and d else "-"
 
 
+def fresh_cell(r: dict[str, object]) -> str:
+    """engine flaky verdicts; fresh-process check: decisions checked, spurious, missed."""
+    fresh = r.get("fresh")
+    if not isinstance(fresh, dict) or "checked" not in fresh:
+        return f"{r['flaky']}; - " + (f"({fresh['error'][:60]})" if isinstance(fresh, dict) else "")
+    mark = ", partial" if fresh.get("partial") else ""
+    return (
+        f"{r['flaky']}; {fresh['checked']} checked{mark}: {fresh['spurious']} spurious, "
+        f"{fresh['missed']} missed"
+    )
+
+
 def table(rows: list[dict[str, object]]) -> str:
     head = (
-        "| library | tried | tasks -> kept | leak ok | flaky | imp before -> after | f2p>=50% before -> after "
+        "| library | tried | tasks -> kept | leak ok | flaky (engine; fresh-process reruns) "
+        "| imp before -> after | f2p>=50% before -> after "
         "| bytes/candidate (full) | bytes/rejection (full) | bytes/task (full) | test_patch/task |"
     )
     lines = [head, "|---" * 11 + "|"]
@@ -190,11 +224,21 @@ def table(rows: list[dict[str, object]]) -> str:
         mark = " (partial)" if r["partial"] else ""
         lines.append(
             f"| {r['library']} {r['version']}{mark} | {r['tried']} | {r['tasks']} -> {r['kept']} "
-            f"| {r['leak_ok']}/{r['statements']} | {r['flaky']} ({pct(r['flaky'], r['tried'])}) "
+            f"| {r['leak_ok']}/{r['statements']} | {fresh_cell(r)} "
             f"| {r['import_before']} -> {r['import_after']} | {r['heavy_before']} -> {r['heavy_after']} "
             f"| {r['bytes_per_candidate']} ({r['full_bytes_per_candidate']}) "
             f"| {r.get('bytes_per_rejection', '-')} ({r.get('full_bytes_per_rejection', '-')}) "
             f"| {r['bytes_per_task']} ({r['full_bytes_per_task']}) | {r.get('test_patch_bytes_per_task', '-')} |"
+        )
+    lines += [
+        "",
+        "| library | yield (tasks / tried) | median F2P tests per task | median lines changed |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['library']} | {pct(r['tasks'], r['tried'])} | {r.get('median_f2p', '-')} "
+            f"| {r.get('median_lines_changed', '-')} |"
         )
     return "\n".join(lines)
 
@@ -209,6 +253,15 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="append each row here as it is done")
     parser.add_argument(
         "--measure-only", action="store_true", help="only measure what --work already holds (no synth)"
+    )
+    parser.add_argument(
+        "--fresh-reruns",
+        type=int,
+        default=3,
+        help="fresh-process runs per side for the flaky column (0: none)",
+    )
+    parser.add_argument(
+        "--fresh-limit", type=float, default=300, help="seconds per library for the fresh-process check"
     )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--prepare", default=None, help=argparse.SUPPRESS)
