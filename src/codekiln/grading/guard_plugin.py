@@ -305,7 +305,7 @@ def _names(path: str) -> set[str]:
 
 def _functions(obj: Any) -> list[Any]:
     """A test callable's function and those it wraps (`__wrapped__`), outermost first."""
-    out = []
+    out: list[Any] = []
     while obj is not None and len(out) < 20:
         func = getattr(obj, "__func__", obj)
         if not isinstance(getattr(func, "__code__", None), types.CodeType):
