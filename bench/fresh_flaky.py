@@ -24,12 +24,21 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from flaky import reference_runs  # type: ignore[import-not-found]
 
 
-def check(spec: str, out: Path, reruns: int = 3, time_limit: float | None = None) -> dict[str, object]:
-    """Fresh-process reruns of the decisions in `out` (a `codekiln synth --details` directory)."""
+def check(
+    spec: str,
+    out: Path,
+    reruns: int = 3,
+    time_limit: float | None = None,
+    previous: dict[str, Any] | None = None,
+) -> dict[str, object]:
+    """Fresh-process reruns of the decisions in `out` (a `codekiln synth --details` directory).
+    `previous`: an earlier result for the same directory; the decisions and clean tests it checked
+    are not run again (a resumed synth run adds decisions)."""
     from codekiln.envs import build_env
     from codekiln.tasks.records import RejectedCandidate, RejectReason, Validation
     from codekiln.tasks.synth import DETAILS, SynthConfig, plan_candidates, read_decisions
@@ -53,20 +62,26 @@ def check(spec: str, out: Path, reruns: int = 3, time_limit: float | None = None
         if isinstance(d, RejectedCandidate) and d.reason == RejectReason.flaky
     }
     row: dict[str, object] = {"engine_flaky": len(engine_flaky), "reruns": reruns}
-    confirmed, spurious, missed, checked, examples = 0, 0, 0, 0, []
+    prev = previous or {}
+    verdicts: dict[str, str] = dict(prev.get("verdicts", {}))  # id -> ok, confirmed, spurious, missed
+    examples: list[str] = list(prev.get("examples", []))
+    clean_done: set[str] = set(prev.get("clean_checked", []))
+    clean_unstable: set[str] = set(prev.get("clean_unstable", []))
     with Validator(env, cmap, entities, ValidateConfig(gate="fast")) as v:
-        union = sorted({t for d in decisions for t in details[d.candidate_id or ""].after})
-        timeout = max(60.0, 20 * cmap.duration(union))
-        clean = reference_runs(v.sandbox, env.test, union, {}, reruns, timeout)
-        passes = [{t for t in union if r.statuses.get(t) == "passed"} for r in clean]
-        clean_unstable = {t for t in union if 0 < sum(t in p for p in passes) < len(clean)}
+        union = sorted({t for d in decisions for t in details[d.candidate_id or ""].after} - clean_done)
+        if union:
+            timeout = max(60.0, 20 * cmap.duration(union))
+            clean = reference_runs(v.sandbox, env.test, union, {}, reruns, timeout)
+            passes = [{t for t in union if r.statuses.get(t) == "passed"} for r in clean]
+            clean_unstable |= {t for t in union if 0 < sum(t in p for p in passes) < len(clean)}
+            clean_done |= set(union)
         for d in decisions:
             if time_limit is not None and time.monotonic() - start > time_limit:
                 row["partial"] = True
                 break
             cid = d.candidate_id or ""
             cand, validation = by_id.get(cid), details[cid]
-            if cand is None:
+            if cand is None or cid in verdicts:
                 continue
             failing = sorted(t for t, s in validation.after.items() if s != "passed")
             unstable = clean_unstable & set(validation.after)
@@ -75,24 +90,25 @@ def check(spec: str, out: Path, reruns: int = 3, time_limit: float | None = None
                 wait = max(60.0, 20 * cmap.duration(failing))
                 for run in reference_runs(v.sandbox, env.test, failing, files, reruns, wait):
                     unstable |= {t for t in failing if run.statuses.get(t) == "passed"}
-            checked += 1
-            if cid in engine_flaky and unstable:
-                confirmed += 1
-            elif cid in engine_flaky:
-                spurious += 1
-                examples.append(f"spurious: {cid} {validation.flaky[:3]}")
-            elif unstable:
-                missed += 1
-                examples.append(f"missed: {cid} {sorted(unstable)[:3]}")
+            if cid in engine_flaky:
+                verdicts[cid] = "confirmed" if unstable else "spurious"
+            else:
+                verdicts[cid] = "missed" if unstable else "ok"
+            if verdicts[cid] in ("spurious", "missed"):
+                shown = validation.flaky[:3] if cid in engine_flaky else sorted(unstable)[:3]
+                examples.append(f"{verdicts[cid]}: {cid} {len(unstable)} of {len(failing)} failing: {shown}")
+    counts = {k: sum(1 for x in verdicts.values() if x == k) for k in ("confirmed", "spurious", "missed")}
     row.update(
-        checked=checked,
-        confirmed=confirmed,
-        spurious=spurious,
-        missed=missed,
-        clean_tests=len(union),
-        clean_unstable=sorted(clean_unstable)[:10],
-        examples=examples[:10],
-        fresh_s=round(time.monotonic() - start, 1),
+        checked=len(verdicts),
+        **counts,
+        clean_tests=len(clean_done),
+        clean_checked=sorted(clean_done),
+        clean_unstable=sorted(clean_unstable),
+        verdicts=verdicts,
+        examples=examples,
+        fresh_s=round(
+            time.monotonic() - start + (float(prev.get("fresh_s", 0.0)) if "verdicts" in prev else 0.0), 1
+        ),
     )
     return row
 

@@ -162,8 +162,11 @@ def fresh_one(name: str, out: Path, reruns: int, limit: float) -> None:
     kept beside them in `fresh.json`; a failure is recorded there, not raised."""
     from fresh_flaky import check  # type: ignore[import-not-found]
 
+    previous = json.loads((out / FRESH).read_text()) if (out / FRESH).is_file() else None
+    if previous is not None and "error" in previous:
+        previous = None
     try:
-        row = check(f"pypi:{name}=={LIBRARIES[name]}", out, reruns, limit)
+        row = check(f"pypi:{name}=={LIBRARIES[name]}", out, reruns, limit, previous)
     except Exception as err:  # a bench row says what failed and goes on
         row = {"error": f"{type(err).__name__}: {err}"}
     (out / FRESH).write_text(json.dumps(row) + "\n")
