@@ -62,7 +62,7 @@ def check(
         if isinstance(d, RejectedCandidate) and d.reason == RejectReason.flaky
     }
     row: dict[str, object] = {"engine_flaky": len(engine_flaky), "reruns": reruns}
-    prev = previous or {}
+    prev = previous if previous and "verdicts" in previous else {}  # older results: checked again
     verdicts: dict[str, str] = dict(prev.get("verdicts", {}))  # id -> ok, confirmed, spurious, missed
     examples: list[str] = list(prev.get("examples", []))
     clean_done: set[str] = set(prev.get("clean_checked", []))
@@ -106,9 +106,7 @@ def check(
         clean_unstable=sorted(clean_unstable),
         verdicts=verdicts,
         examples=examples,
-        fresh_s=round(
-            time.monotonic() - start + (float(prev.get("fresh_s", 0.0)) if "verdicts" in prev else 0.0), 1
-        ),
+        fresh_s=round(time.monotonic() - start + float(prev.get("fresh_s", 0.0)), 1),
     )
     return row
 
