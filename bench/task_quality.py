@@ -1,26 +1,35 @@
-"""Task quality on real libraries: how many statements pass the leak check, how often candidates are
-judged flaky, the difficulty mix before and after the default filters, and bytes per record.
+"""Task quality on real libraries: how many statements pass the leak check, how many flaky verdicts
+fresh-process reruns confirm or miss, the difficulty mix before and after the default filters, and bytes
+per record, with the columns SWE-smith publishes beside them (yield, F2P tests per task, lines changed).
 
-    PYTHONPATH=src nice -n 10 python bench/task_quality.py --max-tasks 20 --time-limit 600 --json q.json
-    PYTHONPATH=src python bench/task_quality.py toolz attrs        # some of them
+    PYTHONPATH=src nice -n 10 python bench/task_quality.py --max-tasks 48 --max-candidates 48 \
+        --time-limit 600 --fresh-limit 240 --work W --json q.jsonl
+    PYTHONPATH=src python bench/task_quality.py toolz attrs --work W     # some of them (resumes W)
+    PYTHONPATH=src python bench/task_quality.py --work W --measure-only  # the table from W
 
 The libraries, by a stated rule: the "good sources" of /work/shared/MACHINE.md (small pure-Python PyPI
 libraries whose sdists ship their tests, checked there), its first six, which include toolz: jinja2,
 click, attrs, toolz, more-itertools, markupsafe, at the versions bench/envbuild.py pinned for them before
-its rule-picked sample (that sample is of libraries the tests never see, for environment builds). Each runs `codekiln
-synth` in a child process (seed 0, one worker, the default warm engine and grader gate) with
+its rule-picked sample (that sample is of libraries the tests never see, for environment builds). For
+each: the environment and coverage map are built or loaded first, outside the time limit (click's, 2,434
+tests under settrace, took most of a 400 s limit that counted them); then `codekiln synth` runs in a
+child process (seed 0, one worker, batches of 8, the default warm engine and grader gate) with
 `--allow-import-breakage --details`, so the mix *before* the default filters is what synth validated,
 and the mix *after* is what the default filter (`TaskFilter()`: import breakage dropped) keeps. A
 library that passes `--time-limit` is stopped and reported with the decisions written so far (synth
-writes every decision as it is made), marked `partial`.
+writes every decision as it is made), marked `partial`; rerunning with the same `--work` resumes it.
+Then `fresh_flaky.check` reruns the decided candidates in fresh processes (`--fresh-limit` seconds,
+resumable too; its result is `fresh.json` in the library's directory).
 
 Columns: `tried` candidates decided, `tasks` valid before the filters, `kept` after them; `leak ok`
 the share of statements that pass `leaks.checked_statement` (rejections for a leaking statement count
-as failures); `flaky` the share of tried candidates rejected as flaky (the other engineer's flakiness
-work changes this column; it only reads the rejection reasons); `imp` tasks whose bug breaks the
-package at import, `f2p>=50%` tasks failing at least half their selected tests, before -> after the
-filter; bytes per candidate and per task record as synth writes them (compact) and as they were before
-compact records (the full statuses, from details.jsonl).
+as failures); `flaky`: the engine's flaky verdicts, then what fresh-process reruns say of the decisions
+checked (`spurious`: an engine flaky verdict the reruns do not confirm; `missed`: a decision the engine
+did not call flaky in which the reruns see a test change its result); `imp` tasks whose bug breaks
+the package at import, `f2p>=50%` tasks failing at least half their selected tests, before -> after
+the filter; bytes per candidate and per task record as synth writes them (compact) and as they were
+before compact records (the full statuses, from details.jsonl). A second table: yield (tasks / tried),
+median FAIL_TO_PASS tests per task and median lines changed by the gold patch, what SWE-smith reports.
 """
 
 from __future__ import annotations
@@ -46,9 +55,10 @@ LIBRARIES = {
 }
 FRESH = "fresh.json"
 SWESMITH = (
-    "SWE-smith, for comparison (/work/shared/REFERENCE.md, MACHINE.md): reported yields by strategy ~34-97% "
-    "(LM Modify ~56%, Combine ~97%, unverified); its procedural rule run here on toolz kept 83.8% of 241 "
-    "candidates. It publishes no leak, flakiness, difficulty-mix or bytes-per-record figures."
+    "SWE-smith, for comparison (/work/shared/REFERENCE.md; unverified figures): yields by strategy ~34-97% "
+    "(LM Modify ~56%, Combine ~97%); its procedural rule run here on toolz kept 83.8% of 241 candidates "
+    "(MACHINE.md). Its per-task F2P and lines-changed statistics were not found in the reference notes or "
+    "the search corpora. It publishes no leak, flakiness, difficulty-mix or bytes-per-record figures."
 )
 
 
