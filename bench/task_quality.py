@@ -5,6 +5,7 @@ per record, with the columns SWE-smith publishes beside them (yield, F2P tests p
     PYTHONPATH=src nice -n 10 python bench/task_quality.py --max-tasks 48 --max-candidates 48 \
         --time-limit 600 --fresh-limit 240 --work W --json q.jsonl
     PYTHONPATH=src python bench/task_quality.py toolz attrs --work W     # some of them (resumes W)
+    PYTHONPATH=src python bench/task_quality.py click --work W --fresh-only --fresh-limit 540  # resume a check
     PYTHONPATH=src python bench/task_quality.py --work W --measure-only  # the table from W
 
 The libraries, by a stated rule: the "good sources" of /work/shared/MACHINE.md (small pure-Python PyPI
@@ -268,6 +269,11 @@ def main() -> int:
         "--measure-only", action="store_true", help="only measure what --work already holds (no synth)"
     )
     parser.add_argument(
+        "--fresh-only",
+        action="store_true",
+        help="only resume the fresh-process check of what --work holds (no synth), then measure",
+    )
+    parser.add_argument(
         "--fresh-reruns",
         type=int,
         default=3,
@@ -293,15 +299,24 @@ def main() -> int:
     root = args.work or Path(tempfile.mkdtemp(prefix="codekiln-quality-"))
     rows = []
     for name in names:
-        if args.measure_only and not (root / name).is_dir():
+        if (args.measure_only or args.fresh_only) and not (root / name).is_dir():
             continue
-        row = measure(name, root / name, 0.0, False) if args.measure_only else run_one(name, root, args)
+        if args.fresh_only:
+            fresh_one(name, root / name, args.fresh_reruns, args.fresh_limit)
+        if args.measure_only or args.fresh_only:
+            row = measure(name, root / name, 0.0, False)
+        else:
+            row = run_one(name, root, args)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
         if args.json:
             with args.json.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
-    limits = "measured from --work" if args.measure_only else f"{args.time_limit:.0f} s per library"
+    limits = (
+        "measured from --work"
+        if args.measure_only or args.fresh_only
+        else f"{args.time_limit:.0f} s per library"
+    )
     print(
         f"mode: codekiln synth, seed 0, 1 worker, warm engine, grader gate, --max-tasks {args.max_tasks}, "
         f"--max-candidates {args.max_candidates}, {limits}"
