@@ -145,8 +145,8 @@ def measure(name: str, out: Path, seconds: float, partial: bool) -> dict[str, ob
         "heavy_before": heavy(tasks),
         "heavy_after": heavy(kept),
         "median_f2p_share": round(median(shares), 3) if shares else None,
-        "median_f2p": median(f2p) if f2p else None,
-        "median_lines_changed": median(lines) if lines else None,
+        "median_f2p": float(median(f2p)) if f2p else None,
+        "median_lines_changed": float(median(lines)) if lines else None,
         "fresh": json.loads((out / FRESH).read_text()) if (out / FRESH).is_file() else None,
         "bytes_per_candidate": round((size[TASKS] + size[REJECTED]) / tried) if tried else None,
         "bytes_per_task": round(size[TASKS] / len(tasks)) if tasks else None,
@@ -215,6 +215,10 @@ def pct(n: object, d: object) -> str:
     return f"{100 * n / d:.0f}%" if isinstance(n, int) and isinstance(d, int) and d else "-"
 
 
+def num(x: object) -> str:
+    return f"{x:g}" if isinstance(x, (int, float)) else "-"
+
+
 def fresh_cell(r: dict[str, object]) -> str:
     """engine flaky verdicts; fresh-process check: decisions checked, spurious, missed."""
     fresh = r.get("fresh")
@@ -251,8 +255,8 @@ def table(rows: list[dict[str, object]]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['library']} | {pct(r['tasks'], r['tried'])} | {r.get('median_f2p', '-')} "
-            f"| {r.get('median_lines_changed', '-')} |"
+            f"| {r['library']} | {pct(r['tasks'], r['tried'])} | {num(r.get('median_f2p'))} "
+            f"| {num(r.get('median_lines_changed'))} |"
         )
     return "\n".join(lines)
 
@@ -303,8 +307,9 @@ def main() -> int:
             continue
         if args.fresh_only:
             fresh_one(name, root / name, args.fresh_reruns, args.fresh_limit)
-        if args.measure_only or args.fresh_only:
+        if args.measure_only or args.fresh_only:  # stopped early: fewer than either bound reached
             row = measure(name, root / name, 0.0, False)
+            row["partial"] = row["tried"] < args.max_candidates and row["tasks"] < args.max_tasks
         else:
             row = run_one(name, root, args)
         rows.append(row)
