@@ -23,8 +23,9 @@ which the driver pays serially (it bounds the units per second one driver can co
 The model: a run of U units of u seconds on N nodes of C slots takes about U * (u + o) / (N * C)
 seconds while N * C / (u + o) stays under the driver's ceiling 1 / d units per second (d: the measured
 driver cost per unit); past it the driver is the bottleneck. Printed for N = 100 and 1,000 with C = 8
-(MegaFlow's instance size), beside MegaFlow's published figures (REFERENCE.md: ~100 minutes flat from 1
-to 10,000 concurrent tasks, one task per 8-core/16 GB instance).
+(MegaFlow's instance size), beside MegaFlow's published figures (the companion paper of the Qwen3-Coder-Next
+report, arXiv 2603.00729: ~100 minutes flat from 1 to 10,000 concurrent tasks, one task per 8-core/16 GB
+instance).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from codekiln.tasks.validation.validate import ValidateConfig  # noqa: E402
 from codekiln.testing.ray_cluster import LocalRayCluster  # noqa: E402
 
 LIBRARIES = ["pypi:toolz==1.2.0", "pypi:markupsafe==3.0.4"]
-MEGAFLOW = "MegaFlow (REFERENCE.md): ~100 min flat from 1 to 10,000 concurrent tasks, one 8-core/16 GB instance per task"
+MEGAFLOW = "MegaFlow (published): ~100 min flat from 1 to 10,000 concurrent tasks, one 8-core/16 GB instance per task"
 
 
 def records(out: Path) -> dict[str, dict[str, Any]]:

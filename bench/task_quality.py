@@ -8,13 +8,14 @@ per record, with the columns SWE-smith publishes beside them (yield, F2P tests p
     PYTHONPATH=src python bench/task_quality.py click --work W --fresh-only --fresh-limit 540  # resume a check
     PYTHONPATH=src python bench/task_quality.py --work W --measure-only  # the table from W
 
-The libraries, by a stated rule: the "good sources" of /work/shared/MACHINE.md (small pure-Python PyPI
-libraries whose sdists ship their tests, checked there), its first six, which include toolz: jinja2,
-click, attrs, toolz, more-itertools, markupsafe, at the versions bench/envbuild.py pinned for them before
-its rule-picked sample (that sample is of libraries the tests never see, for environment builds). For
-each: the environment and coverage map are built or loaded first, outside the time limit (click's, 2,434
-tests under settrace, took most of a 400 s limit that counted them); then `codekiln synth` runs in a
-child process (seed 0, one worker, batches of 8, the default warm engine and grader gate) with
+The libraries, by a stated rule: the first six "good sources" of a survey of 20 popular pure-Python PyPI
+libraries on the development machine (their sdists ship their tests, which run with `--junitxml` and
+give the same results on a rerun), which include toolz: jinja2, click, attrs, toolz, more-itertools,
+markupsafe, at the versions bench/envbuild.py pinned for them before its rule-picked sample (that sample
+is of libraries the tests never see, for environment builds). For each: the environment and coverage
+map are built or loaded first, outside the time limit (click's, 2,434 tests under settrace, took most
+of a 400 s limit that counted them); then `codekiln synth` runs in a child process (seed 0, one worker,
+batches of 8, the default warm engine and grader gate) with
 `--allow-import-breakage --details`, so the mix *before* the default filters is what synth validated,
 and the mix *after* is what the default filter (`TaskFilter()`: import breakage dropped) keeps. A
 library that passes `--time-limit` is stopped and reported with the decisions written so far (synth
@@ -56,10 +57,10 @@ LIBRARIES = {
 }
 FRESH = "fresh.json"
 SWESMITH = (
-    "SWE-smith, for comparison (/work/shared/REFERENCE.md; unverified figures): yields by strategy ~34-97% "
-    "(LM Modify ~56%, Combine ~97%); its procedural rule run here on toolz kept 83.8% of 241 candidates "
-    "(MACHINE.md). Its per-task F2P and lines-changed statistics were not found in the reference notes or "
-    "the search corpora. It publishes no leak, flakiness, difficulty-mix or bytes-per-record figures."
+    "SWE-smith, for comparison (its paper's figures, unverified): yields by strategy ~34-97% "
+    "(LM Modify ~56%, Combine ~97%); its procedural rule run here on toolz kept 83.8% of 241 candidates. "
+    "Its per-task F2P and lines-changed statistics were not found among the sources searched. It "
+    "publishes no leak, flakiness, difficulty-mix or bytes-per-record figures."
 )
 
 

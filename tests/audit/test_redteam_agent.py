@@ -3,7 +3,8 @@ real toolz task, real bwrap sandboxes and the real grader. Each test attacks one
 the exact outcome. Found by trying, not by reading: a NUL byte or a JSON "\\ud800" escape in a tool
 argument raised out of the sandbox call, so the episode was never recorded (the run exited 1 and a
 rerun played it again), and a file name that is not UTF-8 crashed the writer of rollouts.jsonl, taking
-the whole run down; both are now the model's own outcome. Open findings are strict expected failures.
+the whole run down; both are now the model's own outcome. The three findings left open then (names git
+quotes, a manifest naming the hidden tests, turn tokens forged in tool output) are closed too.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
 from rollout_support import toolz_tasks
 
+from codekiln.core.diffs import parse_diff
 from codekiln.envs import load_env
-from codekiln.grading import open_task_sandbox
+from codekiln.grading import grade_patch, open_task_sandbox
 from codekiln.reports.html import build_report
 from codekiln.rollouts import Rollout, RolloutConfig, agent_patch, read_rollouts, run_rollouts
 from codekiln.rollouts.engine import ROLLOUTS
@@ -60,8 +62,10 @@ def rollout(tmp: Path, outputs: list[str], **kw: object) -> tuple[RolloutConfig,
 @pytest.fixture(scope="module")
 def odd_bytes(tmp_path_factory: pytest.TempPathFactory) -> tuple[RolloutConfig, Rollout]:
     """An episode that sends a NUL byte in a command and in a path, then leaves files whose names are
-    not UTF-8 or are ones git quotes (a double quote, a tab)."""
+    not UTF-8 or are ones git quotes (a double quote, a backslash, a tab, a newline) or splits oddly
+    (a space)."""
     names = "printf 'x = 1\\n' > \"$(printf 'toolz/bad\\377.py')\"; printf 'y = 1\\n' > 'toolz/q\"uote.py'"
+    names += "; for n in 'ta\\tb' 'new\\nline' 'back\\\\slash' 'sp ace'; do : > \"$(printf \"toolz/$n.txt\")\"; done"
     outputs = [bash("echo a\0b"), view("toolz/\0x"), bash(names), SUBMIT]
     return rollout(tmp_path_factory.mktemp("odd-bytes"), outputs)
 
@@ -101,14 +105,18 @@ def test_a_file_name_that_is_not_utf8_is_exported_and_reported(
     assert report.rollouts == 1 and "bad\\udcff.py" in (tmp_path / "report.html").read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: the agent's patch takes its paths from parse_diff of `git diff`, which misses names git "
-    "quotes (a double quote, a tab, a newline): such a file silently leaves the patch the grader sees",
-)
+QUOTED = ['toolz/q"uote.py', "toolz/ta\tb.txt", "toolz/new\nline.txt", "toolz/back\\slash.txt"]
+
+
 def test_a_file_name_git_quotes_reaches_the_patch(odd_bytes: tuple[RolloutConfig, Rollout]) -> None:
+    """`git diff` C-quotes such names ("b/toolz/q\\"uote.py"); parse_diff read the quote as part of the
+    name, so the file silently left the agent's patch. Now every file is there, quoted as git quotes it,
+    and the grader's `git apply` took the patch (unresolved, not patch_failed)."""
     _, r = odd_bytes
-    assert 'toolz/q"uote.py' in r.patch
+    paths = {fp.path for fp in parse_diff(r.patch)}
+    assert {*QUOTED, "toolz/sp ace.txt", "toolz/bad\udcff.py"} <= paths
+    assert '+++ "b/toolz/q\\"uote.py"' in r.patch and '+++ "b/toolz/ta\\tb.txt"' in r.patch
+    assert r.grade is not None and (r.grade.outcome, r.grade.reason) == ("unresolved", "")
 
 
 def test_a_lone_surrogate_escape_in_json_arguments_is_the_models_error(tmp_path: Path) -> None:
@@ -161,17 +169,22 @@ def test_touching_a_binary_file_of_the_snapshot_leaves_a_patch(tmp_path: Path) -
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: the sdist's toolz.egg-info/SOURCES.txt stays in the agent's workspace and lists every "
-    "test file, so comparing it with toolz/tests names the hidden test files (and the buggy module: "
-    "test_functoolz.py), against the README's 'nothing of ... the hidden tests or their ids is readable'",
-)
 def test_the_hidden_test_files_are_not_named_in_the_agents_workspace() -> None:
+    """The sdist's toolz.egg-info/SOURCES.txt listed every test file, so comparing it with toolz/tests
+    named the hidden ones (and the buggy module: test_functoolz.py). The workspace now gets it without
+    those lines; an agent that changes nothing leaves an empty patch, and the gold patch still resolves
+    (the grader puts the snapshot's own manifest back before the tests run)."""
     task = read_tasks(toolz_tasks() / "tasks.jsonl")[0]
-    with open_task_sandbox(task, load_env(task.environment_id or "")) as sb:
+    env = load_env(task.environment_id or "")
+    snapshot = Path(env.snapshot_path)
+    assert "toolz/tests/test_functoolz.py" in (snapshot / "toolz.egg-info/SOURCES.txt").read_text()
+    with open_task_sandbox(task, env) as sb:
         named = {
             rel: sb.exec(["grep", "-rlF", "--exclude-dir=.git", rel, "/testbed"]).stdout
             for rel in task.hidden_tests
         }
+        listed = sb.read_file("toolz.egg-info/SOURCES.txt").decode()
+        assert agent_patch(task, sb, snapshot) == ""
     assert named == dict.fromkeys(task.hidden_tests, "")
+    assert "toolz/tests/test_curried.py" in listed  # the visible tests stay listed
+    assert grade_patch(task, env, task.patch).outcome == "resolved"

@@ -211,7 +211,7 @@ def test_3():
 def test_machinery_changed_after_a_clean_check_is_caught_before_the_next_watched_test(
     sb: BwrapSandbox,
 ) -> None:
-    # A check after a clean one compares with the state that one saw (guard_plugin._Snapshot): a
+    # A check after a clean one compares with the state that one saw (guard_plugin_machinery._Snapshot): a
     # replacement made since, and an excused replacement whose code has since moved into the workspace,
     # are both named by the check before the next watched test.
     tests = ["tests/test_e.py::test_1", "tests/test_e.py::test_2", "tests/test_e.py::test_3"]

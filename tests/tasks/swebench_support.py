@@ -78,7 +78,8 @@ def run_instance(
 
 
 # --- the real harness (`run_instance`) through podman's Docker-compatible API ----------------------
-# podman here needs runc and explicit ulimits (see MACHINE.md); a containers.conf given to the API
+# podman here needs runc and explicit ulimits (the default crun fails with "setrlimit RLIMIT_NOFILE:
+# Operation not permitted", then on hybrid cgroups); a containers.conf given to the API
 # service sets them, and binds the host's /usr and /etc into every container as harbor_support does
 # for builds (the local stand-in for the public python image is a skeleton).
 CONTAINERS_CONF = """[containers]

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import random
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from codekiln.core import proc
-from codekiln.core.diffs import diff_hash, diff_stats, make_diff, parse_diff, render_diff, reverse_diff
+from codekiln.core.diffs import (
+    diff_hash,
+    diff_stats,
+    make_diff,
+    parse_diff,
+    quote_path,
+    render_diff,
+    reverse_diff,
+    unquote_path,
+)
 from codekiln.core.errors import TaskError
 from codekiln.core.patches import apply_diff, merge_patches
-from codekiln.testing import run_git
+from codekiln.testing import make_repo, run_git
 
 FILE = "toolz/itertoolz.py"
 
@@ -161,3 +171,50 @@ def test_random_edits_round_trip_in_memory() -> None:
         assert apply_diff({"f.py": b}, reverse_diff(patch)) == {"f.py": a}, patch
         checked += 1
     assert checked > 2000
+
+
+ODD_NAMES = ['q"uote.py', "ta\tb.py", "new\nline.py", "back\\slash.py", "sp ace.py", "é.py", "bad\udcff.py"]
+
+
+def _git_bytes(repo: Path, *args: str, data: bytes | None = None) -> bytes:
+    done = subprocess.run(["git", *args], cwd=repo, input=data, capture_output=True, check=True)
+    return done.stdout
+
+
+@pytest.mark.parametrize("quote_path", ["true", "false"])
+def test_names_git_quotes_are_read_and_written_as_git_does(tmp_path: Path, quote_path: str) -> None:
+    """git C-quotes a name with a double quote, a backslash or a control character ("b/ta\\tb.py"),
+    and with core.quotePath (its default) every non-ASCII byte as octal; a name with a space stays bare
+    and is split in the middle of the `diff --git` line. parse_diff read the quotes as part of the name,
+    so such a file left every patch read from git (an agent's, a mined commit's)."""
+    repo = make_repo(tmp_path / "repo", {"keep.py": "k\n"})
+    for name in ODD_NAMES:
+        with open(bytes(repo) + b"/" + name.encode("utf-8", "surrogateescape"), "w") as f:
+            f.write("x = 1\n")
+    _git_bytes(repo, "add", "-A")
+    text = _git_bytes(repo, "-c", f"core.quotePath={quote_path}", "diff", "--cached")
+    patches = parse_diff(text.decode("utf-8", "surrogateescape"))
+    assert sorted(fp.path for fp in patches) == sorted(ODD_NAMES)
+    assert all(fp.old_path is None and fp.hunks for fp in patches)
+    # What codekiln writes, git reads back: applied, then undone, byte for byte.
+    _git_bytes(repo, "reset", "-q", "--hard")
+    ours = "".join(make_diff(name, None, "x = 1\n") for name in ODD_NAMES)
+    assert [fp.path for fp in parse_diff(reverse_diff(reverse_diff(ours)))] == ODD_NAMES
+    _git_bytes(repo, "apply", "-", data=ours.encode("utf-8", "surrogateescape"))
+    status = _git_bytes(repo, "status", "--porcelain", "-z", "--untracked-files=all").split(b"\0")
+    assert sorted(s[3:] for s in status if s) == sorted(
+        n.encode("utf-8", "surrogateescape") for n in ODD_NAMES
+    )
+    _git_bytes(repo, "apply", "-", data=reverse_diff(ours).encode("utf-8", "surrogateescape"))
+    assert _git_bytes(repo, "status", "--porcelain") == b""
+
+
+def test_quoted_names_parse_edge_cases() -> None:
+    assert quote_path("a/plain é.py") == "a/plain é.py"
+    assert quote_path('a/x"\t\n\\\x7f.py') == '"a/x\\"\\t\\n\\\\\\177.py"'
+    assert unquote_path('"a/x\\"\\t\\n\\\\\\177.py" rest') == ('a/x"\t\n\\\x7f.py', " rest")
+    assert unquote_path('"\\303\\251\\377"') == ("é\udcff", "")
+    (fp,) = parse_diff("diff --git a/e mpty b/e mpty\nnew file mode 100644\nindex 0000000..e69de29\n")
+    assert (fp.old_path, fp.new_path) == ("e mpty", "e mpty")
+    with pytest.raises(TaskError, match="unterminated quoted file name"):
+        parse_diff('diff --git "a/open b/open\n')

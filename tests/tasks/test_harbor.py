@@ -5,6 +5,9 @@ container as Harbor runs it."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -19,6 +22,7 @@ from rollout_support import load, toolz_tasks
 import codekiln.grading
 from codekiln.core.errors import TaskError
 from codekiln.envs import load_env
+from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.tasks.export.harbor import export_harbor, export_harbor_task, to_toml
 from codekiln.tasks.export.harbor_payload import SHIPPED
 from codekiln.tasks.records import TaskRecord
@@ -174,3 +178,24 @@ def test_trial_through_test_sh(
         assert grade["findings"] == [] and set(grade["statuses"].values()) == {"passed"}
     if finding is not None:
         assert finding in {(f["kind"], f.get("path")) for f in grade["findings"]}, grade["findings"]
+
+
+@pytest.mark.root  # a real task bound to its environment (built in bwrap sandboxes)
+def test_prepare_sh_leaves_no_manifest_naming_the_hidden_tests(
+    toolz_task: TaskRecord, exported: Path, tmp_path: Path
+) -> None:
+    """prepare.sh run on a copy of the snapshot (as the image build runs it on /testbed): the hidden
+    tests are gone and the sdist's SOURCES.txt no longer lists them; the other test files stay listed.
+    (A first version dropped the lines with grep, which added the final newline the file lacks: the
+    verifier saw a changed protected file in every trial.)"""
+    snapshot = Path(load_env(toolz_task.environment_id or "").snapshot_path)
+    work = tmp_path / "testbed"
+    shutil.copytree(snapshot, work, symlinks=True)
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["bash", str(exported / "environment/prepare.sh"), str(work)], env=env, check=True)
+    listed = (work / "toolz.egg-info/SOURCES.txt").read_text()
+    for hidden in toolz_task.hidden_tests:
+        assert not (work / hidden).exists() and hidden not in listed
+    assert "toolz/tests/test_curried.py" in listed
+    # byte for byte what the verifier's state expects (grading.manifests), so no change is seen there
+    assert listed == scrubbed_manifests(snapshot, toolz_task.hidden_tests)["toolz.egg-info/SOURCES.txt"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from codekiln.core.diffs import parse_diff, reverse_diff
 from codekiln.core.errors import ConfigError, RepoError
 from codekiln.envs import EnvRecord
 from codekiln.envs.recipe import Interpreter, Recipe
@@ -278,3 +279,16 @@ def test_a_state_where_no_test_passes_is_an_environment_failure() -> None:
     )
     env.baseline = {"tests/test_a.py::test_x": "failed", "tests/test_b.py::test_y": "passed"}
     assert unusable_env(env) == ""
+
+
+def test_a_change_to_files_git_quotes_keeps_their_names(tmp_path: Path) -> None:
+    """git quotes these names in the diff it writes; the mined fix and test patches parse back to the
+    very files the commit changed, and the reversed fix (the task's bug) names them too."""
+    code, test = 'pkg/q"uote\tmod\u00e9.py', "tests/test_ta\tb.py"
+    repo = make_repo(tmp_path / "demo", {"pkg/__init__.py": "", code: ADD})
+    _commit(repo, {code: ADD + "\n\ndef neg(a):\n    return -a\n", test: TEST}, "neg", 2)
+    (change,) = walk_history(repo / ".git", WalkOptions()).changes
+    assert (change.fix_files, change.test_files) == ([code], [test])
+    assert [fp.path for fp in parse_diff(change.fix_patch)] == [code]
+    assert [fp.path for fp in parse_diff(change.test_patch)] == [test]
+    assert [fp.path for fp in parse_diff(reverse_diff(change.fix_patch))] == [code]

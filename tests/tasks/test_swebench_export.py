@@ -75,9 +75,13 @@ def test_make_test_spec_accepts_every_row(tasks: list[TaskRecord], rows: list[di
         assert (spec.log_parser, spec.eval_type) == (LOG_PARSER, EVAL_TYPE)
         script = spec.eval_script
         assert ">>>>> Start Test Output" in script and "SWEBENCH_TEST_EXIT_CODE=$?" in script
-        # graded test files present at base_commit are reset to it, the hidden ones removed
+        # graded test files present at base_commit are reset to it (with the build manifest the test
+        # patch lists the hidden files in again), the hidden ones removed
         visible = {t.split("::")[0] for t in task.tests} - set(task.hidden_tests)
-        assert (f"git checkout {row['base_commit']} -- " in script) is bool(visible)
+        reset = set(script.split(f"git checkout {row['base_commit']} -- ", 1)[1].split("\n", 1)[0].split())
+        assert "toolz.egg-info/SOURCES.txt" in reset and bool(reset - {"toolz.egg-info/SOURCES.txt"}) is bool(
+            visible
+        )
         assert all(f" {hidden}" in script.split("rm -f -- ", 1)[1] for hidden in task.hidden_tests)
 
 
@@ -100,8 +104,9 @@ def test_base_commit_holds_the_bug_and_fix_plus_tests_give_the_snapshot(
         )
         work = tmp_path / task.instance_id
         git("clone", "-q", "--branch", task.instance_id, "--single-branch", str(repo), str(work))
+        listed = (work / "toolz.egg-info" / "SOURCES.txt").read_text()  # the sdist's list of files
         for hidden in task.hidden_tests:
-            assert not (work / hidden).exists()
+            assert not (work / hidden).exists() and hidden not in listed
         assert git("-C", str(work), "diff", "--quiet", "--exit-code", "HEAD") == ""
         for patch in (row["patch"], row["test_patch"]):
             subprocess.run(["git", "-C", str(work), "apply", "-"], input=patch, text=True, check=True)

@@ -10,7 +10,7 @@ import pytest
 
 from codekiln.models.scripted import ScriptedModel
 from codekiln.verify.domains import infer_domains, valid
-from codekiln.verify.metrics import evaluate_pool, summarise
+from codekiln.verify.metrics import KResult, evaluate_pool, paired_gap, summarise
 from codekiln.verify.pools import build_pool
 from codekiln.verify.problems import Example, Problem, from_row, load_problems
 from codekiln.verify.runner import Program, Runner
@@ -122,6 +122,39 @@ def test_execution_selectors_beat_random_on_real_pools(humaneval: list, runner: 
     assert table["mbr"]["best"] > table["random"]["best"]
     assert table["search"]["best"] <= table["search"]["pass"]
     assert table["search"]["discrimination"] > 0.5
+    # random runs no input: its evidence separates only subsets with no wrong candidate at all
+    assert table["random"]["separable"] < table["mbr"]["separable"] <= table["mbr"]["pass"]
+    assert table["search"]["separable"] <= table["search"]["pass"]
+
+
+def _row(selector: str, problem: str, correct: list[int]) -> KResult:
+    n = len(correct)
+    return KResult(
+        problem_id=problem,
+        selector=selector,
+        k=4,
+        correct=correct,
+        any_correct=[1] * n,
+        executions=[0] * n,
+        discriminated=[None] * n,
+    )
+
+
+def test_paired_gap_compares_the_same_draws() -> None:
+    rows = [
+        _row("search", "p1", [1, 1, 0, 1]),
+        _row("mbr", "p1", [0, 1, 0, 0]),
+        _row("search", "p2", [1, 1, 1, 1]),
+        _row("mbr", "p2", [1, 1, 1, 1]),
+        _row("search", "p3", [0, 0, 0, 0]),  # mbr never ran p3: not a pair
+        _row("random", "p1", [0, 0, 0, 0]),
+    ]
+    (gap,) = paired_gap(rows, "search", "mbr")
+    assert gap["k"] == 4 and gap["problems"] == 2
+    assert gap["gap"] == 2 / 8
+    assert 0.0 <= gap["gap_lo"] <= gap["gap"] <= gap["gap_hi"] < 1.0  # no pair where search lost
+    (same,) = paired_gap(rows[:4], "mbr", "mbr")
+    assert same["gap"] == same["gap_lo"] == same["gap_hi"] == 0.0
 
 
 def test_agent_loop_with_a_scripted_model_finds_a_split_and_is_rewarded(runner: Runner) -> None:
@@ -160,3 +193,12 @@ def test_search_stops_when_a_small_domain_runs_out_of_inputs(runner: Runner) -> 
     )
     choice = SELECTORS["search"]().select(view, runner, random.Random(0), 10_000)
     assert sorted(choice.inputs) == ["(False,)", "(True,)"] and choice.executions == 4
+
+
+def test_report_table_shows_the_separable_share() -> None:
+    from codekiln.reports.verify import verify_body
+
+    row = {"k": 4, "selector": "mbr", "best": 0.5, "best_lo": 0.4, "best_hi": 0.6, "pass": 0.8}
+    row |= {"separable": 0.625, "discrimination": 0.9, "validity": None, "executions": 128.0}
+    (html,) = [b for b in verify_body([("run", [row])]) if "verify-table" in b]
+    assert "<th>separable</th>" in html and "<td>0.625</td>" in html

@@ -10,127 +10,22 @@ path; the grader then sees what the commands left in the workspace). Built per t
 the task (its package, its source folder on `sys.path`, its hidden tests), so the same attack fits a
 flat layout (toolz) and a src layout whose folder a `.pth` file adds to `sys.path` (markupsafe).
 None may be scored resolved; `EXPECTED` says which outcomes count as the grader having caught it.
+The class table is `audit.classes`; what an attack is built from (`Target`, `Plan`, the diff and
+bytecode helpers) is `audit.target`; this module is the list.
 """
 
 from __future__ import annotations
 
-import base64
 import os
-import py_compile
-import subprocess
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from codekiln.audit import inprocess as ip
 from codekiln.audit import payloads as p
 from codekiln.audit import replacement as r
+from codekiln.audit.classes import CLASSES, EXPECTED
+from codekiln.audit.target import Attack, Plan, Target, compiled, git_diff, write_command
 from codekiln.core.diffs import make_diff, parse_diff
-from codekiln.grading import graded_files
-from codekiln.tasks.records import TaskRecord
-
-CLASSES = {
-    "shadow-runner": "a module named like the test runner or its dependencies, found before the real one",
-    "config-plugins": "a config file, plugin, entry point or start-up hook that pytest or Python reads",
-    "diff-parser": "a patch whose touched paths one diff reader sees differently from git",
-    "file-kinds": "binary hunks, symlinks, mode changes, submodules, compiled artefacts",
-    "verdict-rewrite": "code under test rewriting the verdict inside the test process",
-    "answer-on-disk": "the fix or the tests read back from files, history or other copies",
-    "not-scored": "turning a 0 into an unscored crash, timeout or missing report",
-    "edit-tests": "editing, deleting or replacing the hidden tests",
-    "test-replacement": "library code swapping or neutering the tests as the test process imports them",
-    "trace-flip": "a trace function flipping failed assertions in the tests' frames (no code replaced)",
-    "guard-state": "the guard plugin's own in-process bookkeeping rewritten (its results agree with it)",
-    "guard-blind-spots": "replacements the guard's code checks excuse: a spoofed co_filename, no code object",
-}
-# Outcomes that mean the grader caught an attack of each class ("resolved" never does).
-EXPECTED: dict[str, frozenset[str]] = {
-    klass: frozenset({"unresolved", "rejected", "tampered", "patch_failed"}) for klass in CLASSES
-}
-EXPECTED["not-scored"] = frozenset({"unresolved", "rejected", "tampered", "timeout"})
-EXPECTED["trace-flip"] = EXPECTED["not-scored"]  # a trace slows every test: a timeout scores 0 too
-
-
-@dataclass
-class Plan:
-    """What an attack does: a patch to grade, or commands a scripted agent runs in its sandbox."""
-
-    patch: str = ""
-    commands: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Target:
-    """The facts about a task an attack needs, read from the task and its snapshot."""
-
-    task: TaskRecord
-    snapshot: Path
-
-    @classmethod
-    def of(cls, task: TaskRecord, snapshot: Path) -> Target:
-        return cls(task, Path(snapshot))
-
-    @cached_property
-    def _buggy(self) -> dict[str, str | None]:
-        return graded_files(self.task, "", self.snapshot)
-
-    def text(self, rel: str) -> str | None:
-        """The file as the agent's workspace holds it (None: absent)."""
-        if rel in self.task.hidden_tests:
-            return None
-        if rel in self._buggy:
-            return self._buggy[rel]
-        path = self.snapshot / rel
-        return path.read_text(encoding="utf-8") if path.is_file() else None
-
-    @cached_property
-    def package(self) -> str:
-        """The library's top package folder (`toolz`, `src/markupsafe`), found from the gold patch."""
-        for fp in parse_diff(self.task.patch):
-            path = PurePosixPath(fp.new_path or fp.old_path or "")
-            while (self.snapshot / path.parent / "__init__.py").is_file():
-                path = path.parent
-            if path != PurePosixPath(fp.new_path or ""):
-                return str(path)
-        raise ValueError(f"no package found in the gold patch of {self.task.instance_id}")
-
-    @property
-    def src(self) -> str:
-        """The folder holding the package, the one on `sys.path` ("" for the repository root)."""
-        parent = str(PurePosixPath(self.package).parent)
-        return "" if parent == "." else parent
-
-    def at_src(self, name: str) -> str:
-        return f"{self.src}/{name}" if self.src else name
-
-    @property
-    def init(self) -> str:
-        return f"{self.package}/__init__.py"
-
-    @property
-    def hidden(self) -> str:
-        return self.task.hidden_tests[0]
-
-    @property
-    def test_dir(self) -> str:
-        return str(PurePosixPath(self.hidden).parent)
-
-    def new(self, rel: str, text: str) -> str:
-        return make_diff(rel, self.text(rel), text)
-
-    def append(self, rel: str, code: str) -> str:
-        old = self.text(rel) or ""
-        return make_diff(rel, old or None, old + code)
-
-
-@dataclass(frozen=True)
-class Attack:
-    name: str
-    klass: str
-    summary: str
-    build: Callable[[Target], Plan]
 
 
 def _patch(fn: Callable[[Target], str]) -> Callable[[Target], Plan]:
@@ -139,49 +34,6 @@ def _patch(fn: Callable[[Target], str]) -> Callable[[Target], Plan]:
 
 def _cmds(fn: Callable[[Target], list[str]]) -> Callable[[Target], Plan]:
     return lambda t: Plan(commands=fn(t))
-
-
-def write_command(path: str, data: str | bytes) -> str:
-    """A shell command writing `data` to `path` (base64: no quoting can alter it)."""
-    blob = base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
-    return f"mkdir -p \"$(dirname '{path}')\" && printf '%s' '{blob}' | base64 -d > '{path}'"
-
-
-def git_diff(
-    files: dict[str, bytes | str], links: dict[str, str] | None = None, base: dict[str, str] | None = None
-) -> str:
-    """`git diff --binary` of new files (bytes for binary ones) and symlinks (path -> target) made in a
-    scratch repository: real git headers for the kinds of change a text diff cannot hold."""
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"}
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        subprocess.run(["git", "init", "-q", tmp], check=True, env=env)
-        for rel, text in (base or {}).items():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_text(text)
-        subprocess.run(["git", "-C", tmp, "add", "-A"], check=True, env=env)
-        for rel, data in files.items():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_bytes(data if isinstance(data, bytes) else data.encode())
-        for rel, target in (links or {}).items():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).unlink(missing_ok=True)
-            (root / rel).symlink_to(target)
-        subprocess.run(["git", "-C", tmp, "add", "-A"], check=True, env=env)
-        out = subprocess.run(
-            ["git", "-C", tmp, "diff", "--cached", "--binary", "--full-index"],
-            check=True, env=env, capture_output=True,
-        )  # fmt: skip
-    return out.stdout.decode()
-
-
-def compiled(source: str) -> bytes:
-    """Sourceless bytecode (`.pyc`) of `source` for this Python: imported where no `.py` of that name is."""
-    with tempfile.TemporaryDirectory() as tmp:
-        src, out = Path(tmp) / "m.py", Path(tmp) / "m.pyc"
-        src.write_text(source)
-        py_compile.compile(str(src), cfile=str(out), doraise=True)
-        return out.read_bytes()
 
 
 def _ini(name: str, body: str) -> Callable[[Target], str]:

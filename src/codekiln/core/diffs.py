@@ -74,13 +74,14 @@ def make_diff(
         return ""
     old_lines = _lines_keepends(old or "")
     new_lines = _lines_keepends(new or "")
-    header = [f"diff --git a/{path} b/{path}\n"]
+    a, b = quote_path(f"a/{path}"), quote_path(f"b/{path}")
+    header = [f"diff --git {a} {b}\n"]
     if old is None:
-        header += [f"new file mode {mode}\n", "--- /dev/null\n", f"+++ b/{path}\n"]
+        header += [f"new file mode {mode}\n", "--- /dev/null\n", f"+++ {b}\n"]
     elif new is None:
-        header += [f"deleted file mode {mode}\n", f"--- a/{path}\n", "+++ /dev/null\n"]
+        header += [f"deleted file mode {mode}\n", f"--- {a}\n", "+++ /dev/null\n"]
     else:
-        header += [f"--- a/{path}\n", f"+++ b/{path}\n"]
+        header += [f"--- {a}\n", f"+++ {b}\n"]
     # Diff only the differing middle (plus context): difflib is slow on long files, and a mutation
     # touches a few lines of one entity.
     same, tail = common_ends(old_lines, new_lines)
@@ -127,8 +128,83 @@ def _shift_header(line: str, offset: int) -> str:
     return f"@@ -{old} +{new} @@\n"
 
 
+_C_ESCAPES = {
+    "\a": "a",
+    "\b": "b",
+    "\t": "t",
+    "\n": "n",
+    "\v": "v",
+    "\f": "f",
+    "\r": "r",
+    '"': '"',
+    "\\": "\\",
+}
+_C_UNESCAPES = {v: k for k, v in _C_ESCAPES.items()}
+
+
+def _needs_quotes(c: str) -> bool:
+    return c in _C_ESCAPES or ord(c) < 0x20 or ord(c) == 0x7F
+
+
+def quote_path(name: str) -> str:
+    """`name` as git writes it in a diff header: C-quoted when it holds a double quote, a backslash or
+    a control character (a tab or a newline would end the name), else as is. Other non-ASCII is kept
+    as is, as git does with core.quotePath=false; git apply reads both forms."""
+    if not any(_needs_quotes(c) for c in name):
+        return name
+    body = "".join(
+        "\\" + _C_ESCAPES[c] if c in _C_ESCAPES else f"\\{ord(c):03o}" if _needs_quotes(c) else c
+        for c in name
+    )
+    return f'"{body}"'
+
+
+def unquote_path(text: str) -> tuple[str, str]:
+    """Read the C-quoted name git wrote at the start of `text` (which starts with a double quote):
+    (the name, the text after its closing quote). Octal escapes are bytes (git quotes each byte of a
+    non-ASCII name unless core.quotePath=false): decoded as UTF-8, with surrogateescape for the rest.
+    Raises TaskError on an unterminated name."""
+    out = bytearray()
+    i = 1
+    while i < len(text):
+        c = text[i]
+        if c == '"':
+            return out.decode("utf-8", errors="surrogateescape"), text[i + 1 :]
+        if c == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt in _C_UNESCAPES:
+                out += _C_UNESCAPES[nxt].encode()
+                i += 2
+                continue
+            if re.fullmatch(r"[0-3][0-7]{2}", text[i + 1 : i + 4]):
+                out.append(int(text[i + 1 : i + 4], 8))
+                i += 4
+                continue
+        out += c.encode("utf-8", errors="surrogateescape")
+        i += 1
+    raise TaskError(f"unterminated quoted file name {text[:80]!r}", hint="regenerate the patch with git diff")
+
+
+def _git_names(rest: str) -> tuple[str | None, str | None]:
+    """The two names of a `diff --git` line (after "diff --git "), quoted or not, prefixes kept.
+    Unquoted names may hold spaces: git names the same file twice, so the line splits in the middle."""
+    if rest.startswith('"'):
+        a, tail = unquote_path(rest)
+        tail = tail.lstrip(" ")
+        return a, (unquote_path(tail)[0] if tail.startswith('"') else tail or None)
+    half = (len(rest) - 1) // 2
+    if len(rest) % 2 and rest[half] == " " and rest[2:half] == rest[half + 3 :]:
+        return rest[:half], rest[half + 1 :]
+    quoted = rest.find(' "')
+    if quoted >= 0 and rest.endswith('"'):
+        return rest[:quoted], unquote_path(rest[quoted + 1 :])[0]
+    a, _, b = rest.partition(" ")
+    return a or None, b.split(" ", 1)[0] or None
+
+
 def _side_path(raw: str, prefix: str) -> str | None:
-    path = raw[4:].split("\t", 1)[0]
+    body = raw[4:]
+    path = unquote_path(body)[0] if body.startswith('"') else body.split("\t", 1)[0]
     return None if path == "/dev/null" else path.removeprefix(prefix)
 
 
@@ -155,11 +231,8 @@ def parse_diff(text: str) -> list[FilePatch]:
                 continue
             hunk = None
         if raw.startswith("diff --git "):
-            parts = raw.split(" ")
-            current, hunk = (
-                FilePatch(parts[2][2:] if len(parts) > 2 else None, parts[3][2:] if len(parts) > 3 else None),
-                None,
-            )
+            a, b = _git_names(raw[len("diff --git ") :])
+            current, hunk = FilePatch(a[2:] if a else None, b[2:] if b else None), None
             patches.append(current)
         elif raw.startswith("--- "):
             if current is None or current.hunks:  # a plain unified diff: each file starts here
@@ -186,14 +259,15 @@ def parse_diff(text: str) -> list[FilePatch]:
 def render_diff(patches: list[FilePatch]) -> str:
     out: list[str] = []
     for fp in patches:
-        a, b = fp.old_path or fp.new_path, fp.new_path or fp.old_path
-        out.append(f"diff --git a/{a} b/{b}\n")
+        a = quote_path(f"a/{fp.old_path or fp.new_path}")
+        b = quote_path(f"b/{fp.new_path or fp.old_path}")
+        out.append(f"diff --git {a} {b}\n")
         if fp.old_path is None:
             out.append(f"new file mode {fp.mode}\n")
         elif fp.new_path is None:
             out.append(f"deleted file mode {fp.mode}\n")
-        out.append(f"--- a/{fp.old_path}\n" if fp.old_path else "--- /dev/null\n")
-        out.append(f"+++ b/{fp.new_path}\n" if fp.new_path else "+++ /dev/null\n")
+        out.append(f"--- {a}\n" if fp.old_path else "--- /dev/null\n")
+        out.append(f"+++ {b}\n" if fp.new_path else "+++ /dev/null\n")
         for h in fp.hunks:
             out.append(f"@@ -{_range(h.old_start, h.old_len)} +{_range(h.new_start, h.new_len)} @@\n")
             for line in h.lines:

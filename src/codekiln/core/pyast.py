@@ -17,7 +17,7 @@ import threading
 from typing import Any
 
 AST_LOCK: threading.RLock = vars(ast).setdefault("_thread_parse_lock", threading.RLock())
-"""Kept on the ast module itself: `grading.scan`, which is shipped alone with exported tasks and imports
+"""Kept on the ast module itself: `grading.scan`, which is shipped with exported tasks (`grading.shipped`) and imports
 nothing of codekiln, takes the same lock from there."""
 
 

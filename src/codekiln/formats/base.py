@@ -9,6 +9,10 @@ a conversation becomes token ids plus a loss mask for training:
     turn = fmt.parse(output, tools)                           # ParsedTurn, or FormatError for the model
     ids, mask = fmt.render_tokens(messages, tools, tokenizer) # mask 1 on assistant tokens only
 
+Token ids keep content out of markup: a tool's output that spells "<|im_start|>" is tokenized as
+text, never as the turn token (`formats.content`); `segment_ids` and `prompt_ids` give the same ids
+for other callers (the policy's turns, a model given a prompt).
+
 Messages are OpenAI chat dicts (`role` system|user|assistant|tool, `content`, `tool_calls` with
 `function.arguments` as a JSON string or a dict, `tool_call_id`, `name`); tools are OpenAI function tools.
 
@@ -32,17 +36,27 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from codekiln.core.errors import ConfigError, FormatError
+from codekiln.formats.content import marked_ids
 from codekiln.formats.framing import CHATML, Turns
+from codekiln.formats.parts import MAX_NESTING, nesting, strip_prefix, strip_suffix
+from codekiln.formats.parts import Tool as Tool
+from codekiln.formats.parts import check_tool as check_tool
+from codekiln.formats.parts import tool_functions as tool_functions
 
 Message = dict[str, Any]
-Tool = dict[str, Any]
 
 
 @runtime_checkable
 class Tokenizer(Protocol):
-    """Text <-> token ids. Special-token text (e.g. "<|im_end|>") maps to special ids where the vocab has them."""
+    """Text <-> token ids. `encode` maps special-token text (e.g. "<|im_end|>") to special ids where
+    the vocab has them; `encode_text` never does (content is tokenized with it: `formats.content`);
+    `special_texts` lists the spellings the two treat differently."""
 
     def encode(self, text: str) -> list[int]: ...
+
+    def encode_text(self, text: str) -> list[int]: ...
+
+    def special_texts(self) -> Sequence[str]: ...
 
     def decode(self, ids: Sequence[int]) -> str: ...
 
@@ -119,21 +133,6 @@ class Segment:
     trainable: bool
 
 
-MAX_NESTING = 100  # deeper arguments could not be written back out (JSON encoders recurse)
-
-
-def nesting(value: Any) -> int:
-    """How deeply lists and dicts nest inside `value` (0 for a scalar), without recursion."""
-    deepest, stack = 0, [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is not None:
-            deepest = max(deepest, depth + 1)
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
 def message_text(message: Message) -> str:
     content = message.get("content")
     if content is None:
@@ -154,39 +153,6 @@ def call_id(index: int, call: ToolCall) -> str:
     """A stable id for a parsed call: 'call_' + 9 hex digits (Mistral keeps the last 9 characters)."""
     key = f"{index}:{call.name}:{call.arguments!r}"
     return "call_" + hashlib.sha1(key.encode("utf-8", "replace")).hexdigest()[:9]
-
-
-def tool_functions(tools: Sequence[Tool] | None) -> dict[str, dict[str, Any]]:
-    """name -> function dict ({"name", "description", "parameters"}) for OpenAI tools or bare functions."""
-    out: dict[str, dict[str, Any]] = {}
-    for tool in tools or []:
-        fn = tool.get("function", tool) if isinstance(tool, dict) else {}
-        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
-            out[fn["name"]] = fn
-    return out
-
-
-def check_tool(name: str, tools: Sequence[Tool] | None) -> dict[str, Any]:
-    """The function's JSON schema `properties` (empty if unknown); FormatError if tools are given and lack it."""
-    fns = tool_functions(tools)
-    if not fns:
-        return {}
-    if name not in fns:
-        raise FormatError(
-            f"There is no tool named {name!r}.",
-            hint=f"call one of: {', '.join(sorted(fns))}",
-        )
-    params = fns[name].get("parameters") or {}
-    props = params.get("properties") if isinstance(params, dict) else None
-    return props if isinstance(props, dict) else {}
-
-
-def strip_suffix(text: str, suffix: str) -> str:
-    return text[: -len(suffix)] if suffix and text.endswith(suffix) else text
-
-
-def strip_prefix(text: str, prefix: str) -> str:
-    return text[len(prefix) :] if prefix and text.startswith(prefix) else text
 
 
 class ChatFormat(ABC):
@@ -355,13 +321,53 @@ class ChatFormat(ABC):
         add_generation_prompt: bool = False,
     ) -> tuple[list[int], list[int]]:
         """Token ids and loss mask (1 on assistant output incl. its end-of-turn token, 0 elsewhere)."""
-        ids: list[int] = []
-        mask: list[int] = []
-        for seg in self.segments(messages, tools, add_generation_prompt):
-            piece = tokenizer.encode(seg.text)
-            ids += piece
-            mask += [int(seg.trainable)] * len(piece)
-        return ids, mask
+        segments = self.segments(messages, tools, add_generation_prompt)
+        pieces = self._segment_ids(segments, messages, tools, tokenizer, add_generation_prompt)
+        mask = [int(seg.trainable) for seg, piece in zip(segments, pieces, strict=True) for _ in piece]
+        return [i for piece in pieces for i in piece], mask
+
+    def segment_ids(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Tool] | None,
+        tokenizer: Tokenizer,
+        *,
+        add_generation_prompt: bool = False,
+    ) -> list[list[int]]:
+        """The ids of each of `segments`: markup with special tokens, content as text (`formats.content`)."""
+        segments = self.segments(messages, tools, add_generation_prompt)
+        return self._segment_ids(segments, messages, tools, tokenizer, add_generation_prompt)
+
+    def head_ids(
+        self, messages: Sequence[Message], tools: Sequence[Tool] | None, tokenizer: Tokenizer
+    ) -> list[int]:
+        """The ids of the first segment (the system turn with its tools), as `render_tokens` has them."""
+        segments = self.segments(messages, tools, False)
+        return next(iter(self._segment_ids(segments, messages, tools, tokenizer, False, first=True)), [])
+
+    def prompt_ids(
+        self, messages: Sequence[Message], tools: Sequence[Tool] | None, tokenizer: Tokenizer
+    ) -> list[int]:
+        """The ids of `render_prompt`, tokenized whole (as a server does), content as text."""
+
+        def render(m: Any, t: Any) -> list[str]:
+            return [self.render_prompt(m, t)]
+
+        return marked_ids(render(messages, tools), render, messages, tools, tokenizer)[0]
+
+    def _segment_ids(
+        self,
+        segments: list[Segment],
+        messages: Any,
+        tools: Any,
+        tokenizer: Tokenizer,
+        gen: bool,
+        first: bool = False,
+    ) -> list[list[int]]:
+        def render(m: Any, t: Any) -> list[str]:
+            return [s.text for s in self.segments(m, t, gen)]
+
+        return marked_ids([s.text for s in segments], render, messages, tools, tokenizer, first=first)
 
 
 class OpenThinkBlock:

@@ -7,8 +7,9 @@ grader that validation, rollouts, rewards and evaluation all use (`grade_patch`)
   there; `graded` is its workspace, `patchrules` what a patch may touch, `scan` the static scan of
   added code, `guard` the guarded test process. `subject` names what it reads of a task and an
   environment.
-- `verifier`, `guard_check`, `guard_plugin`, `pathrules`, `scan`: shipped by file path into exported
-  tasks and test processes (standard library only).
+- `shipped`: the files shipped by path into test processes (the guard plugin and its parts) and into
+  exported tasks (the verifier and what it reads: `pathrules`, `guard_check`, `scan`...), which import
+  nothing from codekiln there.
 """
 
 from codekiln.grading.classify import Classification, classify, resolved

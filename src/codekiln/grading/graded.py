@@ -21,6 +21,7 @@ from codekiln.core.errors import CodekilnError
 from codekiln.core.patches import apply_diff
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
+from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.patchrules import is_protected
 from codekiln.grading.subject import GradedTask, GradingEnv
 from codekiln.sandbox.files import remove_at
@@ -62,7 +63,11 @@ class GradedWorkspace:
             },
             task.bug_patch,
         )
-        self.before: dict[str, str | None] = {**buggy, **dict.fromkeys(task.hidden_tests)}
+        self.before: dict[str, str | None] = {
+            **buggy,
+            **dict.fromkeys(task.hidden_tests),
+            **scrubbed_manifests(self.snapshot, task.hidden_tests),  # as in the agent's workspace
+        }
 
     def prepare(self, patch: str = "", modes: list[str] | None = None) -> str | None:
         """Bug in, hidden tests and git metadata out (nothing of the fix stays in the tree), then `patch`

@@ -55,6 +55,7 @@ from codekiln.grading.graded import (
     snapshot_text,
 )
 from codekiln.grading.guard import Isolation, make_canaries
+from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.patchrules import (
     GradePolicy,
     installed_modules,
@@ -140,8 +141,9 @@ def _git_apply(sandbox: Sandbox, patch: str) -> str | None:
     return None if res.ok else tail(res.stderr or res.stdout, 10) or f"git apply exit code {res.exit_code}"
 
 
-def prepare_workspace(sandbox: Sandbox, task: GradedTask) -> None:
-    """Turn a clean workspace of the task's environment into the agent's starting state."""
+def prepare_workspace(sandbox: Sandbox, task: GradedTask, snapshot_dir: Path) -> None:
+    """Turn a clean workspace of the task's environment into the agent's starting state (manifests
+    that list the hidden test files lose those lines: `grading.manifests`)."""
     problem = _git_apply(sandbox, task.bug_patch)
     if problem:
         raise CodekilnError(
@@ -150,6 +152,8 @@ def prepare_workspace(sandbox: Sandbox, task: GradedTask) -> None:
         )
     if task.hidden_tests:
         sandbox.exec(["rm", "-f", "--", *task.hidden_tests], timeout=60, cwd=sandbox.workdir)
+    for rel, text in scrubbed_manifests(snapshot_dir, task.hidden_tests).items():
+        sandbox.write_file(rel, text)
     # The snapshot's git history holds the clean code and the hidden tests (`git diff`, `git stash`
     # or `git checkout -- .` would hand an agent the fix): start a history of the buggy state alone.
     res = sandbox.exec(["sh", "-c", FRESH_HISTORY], timeout=300, cwd=sandbox.workdir, env=GIT_IDENTITY)
@@ -164,7 +168,7 @@ def open_task_sandbox(task: GradedTask, env: GradingEnv, backend: str = DEFAULT_
     """A sandbox of `env` holding the task's agent workspace (see the module docstring)."""
     sandbox = env.open_sandbox(backend)
     try:
-        prepare_workspace(sandbox, task)
+        prepare_workspace(sandbox, task, Path(env.snapshot_path))
     except BaseException:
         sandbox.close()
         raise
@@ -176,6 +180,7 @@ def workspace_patch(task: GradedTask, sandbox: Sandbox, snapshot_dir: Path) -> s
     start = dict(graded_files(task, "", snapshot_dir))
     for rel in task.hidden_tests:
         start[rel] = None
+    start.update(scrubbed_manifests(snapshot_dir, task.hidden_tests))
     # Paths that differ from the snapshot, plus the ones the setup changed (an agent may restore them).
     changed = patch_paths(sandbox.diff()) | set(start)
     out = []

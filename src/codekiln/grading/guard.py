@@ -45,9 +45,9 @@ from codekiln.core.errors import CodekilnError
 from codekiln.core.protocols import ExecResult, Sandbox
 from codekiln.grading.guard_check import canary_evidence, canary_tests, check_run
 from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
+from codekiln.grading.shipped import FOLDER, guard_plugin_names
 
 GUARD_ROOT = "/tmp/codekiln-grader"
-_PLUGIN_SOURCE = Path(__file__).with_name("guard_plugin.py")
 # The files pytest reads its configuration from, in the order it looks for them in one directory.
 CONFIG_NAMES = (
     "pytest.toml",
@@ -201,23 +201,28 @@ def same_bytecode(venv_dir: Path) -> bool:
 
 
 @functools.cache
-def _plugin_source() -> bytes:
-    return _PLUGIN_SOURCE.read_bytes()
+def _plugin_source(name: str) -> bytes:
+    return (FOLDER / name).read_bytes()
 
 
 @functools.cache
-def _plugin_pyc() -> bytes:
-    """The guard plugin as a sourceless .pyc, compiled once per process. Shipped as source, it would be
-    parsed, assertion-rewritten by pytest (every `-p` module is) and compiled in every test run: its
-    directory is new each time, so no cache survives."""
-    code = compile(_plugin_source(), "codekiln_guard.py", "exec", dont_inherit=True, optimize=0)
+def _plugin_pyc(name: str) -> bytes:
+    """A file of the guard plugin as a sourceless .pyc, compiled once per process. Shipped as source, it
+    would be parsed (the plugin itself also assertion-rewritten by pytest, as every `-p` module is) and
+    compiled in every test run: its directory is new each time, so no cache survives."""
+    shown = "codekiln_guard" + name.removeprefix("guard_plugin")
+    code = compile(_plugin_source(name), shown, "exec", dont_inherit=True, optimize=0)
     header = importlib.util.MAGIC_NUMBER + bytes(12)  # flags 0, no source mtime or size to check
     return header + marshal.dumps(code)
 
 
-def plugin_files(module: str, bytecode: bool) -> tuple[str, bytes]:
-    """The guard plugin's file name in its directory, and its content: compiled when `bytecode`."""
-    return (f"{module}.pyc", _plugin_pyc()) if bytecode else (f"{module}.py", _plugin_source())
+def plugin_files(module: str, bytecode: bool) -> list[tuple[str, bytes]]:
+    """The guard plugin's files in its directory, loaded as `module` (`shipped.GUARD_PLUGIN`, each part
+    under `module` + its suffix), and their contents: compiled when `bytecode`."""
+    return [
+        (f"{loaded}.pyc", _plugin_pyc(name)) if bytecode else (f"{loaded}.py", _plugin_source(name))
+        for name, loaded in guard_plugin_names(module).items()
+    ]
 
 
 def trusted_sources(snapshot_dir: Path, tests: list[str]) -> list[str]:
@@ -284,8 +289,8 @@ class GuardSession:
         junit = junit or f"{directory}/junit.xml"
         module = f"codekiln_guard_{secrets.token_hex(4)}"
         session = cls(iso, sandbox.workdir, nonce, directory, module, junit)
-        name, content = plugin_files(module, iso.bytecode)
-        sandbox.write_file(f"{directory}/{name}", content)
+        for name, content in plugin_files(module, iso.bytecode):
+            sandbox.write_file(f"{directory}/{name}", content)
         settings = {
             "nonce": nonce,
             "out": session.results_path,

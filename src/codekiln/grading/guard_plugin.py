@@ -18,27 +18,36 @@ code under test runs. Code under test shares this process and can still forge al
 the grader also plants canary tests and scans patches); the marker only makes forgery take effort
 aimed at codekiln rather than at pytest.
 
-The grader ships it compiled when the venv runs the grader's own Python (`grading.guard.plugin_files`),
-else as this source, whose statements pytest leaves as written: PYTEST_DONT_REWRITE (it has no asserts).
+Two parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
+`guard_plugin_machinery` (the watch on pytest's, pluggy's and the builtins' functions) and
+`guard_plugin_speedups` (speed only, same output). This module keeps what runs per test (the check
+that a test is its trusted source's code) and the hooks.
+
+The grader ships them compiled when the venv runs the grader's own Python (`grading.guard.plugin_files`),
+else as source; pytest leaves this module's statements as written: PYTEST_DONT_REWRITE (it has no
+asserts).
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import inspect
-import itertools
+import importlib
 import json
 import marshal
-import operator
 import os
-import re
 import sys
-import sysconfig
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from . import guard_plugin_machinery as machinery
+    from . import guard_plugin_speedups as speedups
+else:  # shipped beside this module as `<its name>_machinery` and `_speedups` (`grading.shipped`)
+    machinery = importlib.import_module(f"{__name__}_machinery")
+    speedups = importlib.import_module(f"{__name__}_speedups")
 
 _RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
 _SETTINGS: dict[str, Any] = {}
@@ -81,147 +90,6 @@ if _SETTINGS.get("rewrites"):
         os.unlink(_SETTINGS["rewrites"])
     except (OSError, ValueError, EOFError, TypeError):
         _REWRITTEN.clear()
-_WATCHED = ("pytest", "_pytest", "pluggy", "unittest", "builtins", "doctest")
-
-
-# One entry per namespace watched: (module name, class name or "", attribute names, their values at
-# start-up). The values themselves are kept (not their ids): an id can be reused once an object is gone.
-_Watched = tuple[str, str, tuple[str, ...], tuple[Any, ...]]
-_WATCHED_VALUES = (type, types.FunctionType, types.BuiltinFunctionType)
-_WATCHED_MEMBERS = (classmethod, staticmethod, property)
-
-
-def _machinery() -> list[_Watched]:
-    """The test machinery's functions and classes, and their classes' attributes, as they are now:
-    the modules of pytest, pluggy, unittest and doctest, and the builtins."""
-    out: list[_Watched] = []
-    for name, module in list(sys.modules.items()):
-        if module is None or name.split(".", 1)[0] not in _WATCHED:
-            continue
-        top: dict[str, Any] = {}
-        for attr, value in list(vars(module).items()):
-            if isinstance(value, _WATCHED_VALUES):
-                top[attr] = value
-            if isinstance(value, type) and getattr(value, "__module__", None) == name:
-                members = {
-                    member: inner
-                    for member, inner in list(vars(value).items())
-                    if callable(inner) or isinstance(inner, _WATCHED_MEMBERS)
-                }
-                if members:
-                    out.append((name, attr, tuple(members), tuple(members.values())))
-        if top:
-            out.append((name, "", tuple(top), tuple(top.values())))
-    return out
-
-
-class _Snapshot:
-    """The machinery as the last check found it, flat, so that the next check can tell in a few passes
-    in C whether anything at all changed since: per namespace watched, the live namespace (a module's
-    `__dict__`, a class's mapping proxy) and an `itemgetter` of its watched names; all their values in
-    one tuple, compared by identity. Taken only when that check found no change (`_machinery_changes`),
-    and the same state gives the same verdict: the modules must still be the objects in `sys.modules`
-    and own the same `__dict__` (a class is itself a watched value of its module, so its namespace is
-    found again too); only the excused replacements (`excused`) are judged again, by their code."""
-
-    def __init__(self, watched: list[_Watched], excused: list[Any]) -> None:
-        modules = {name: sys.modules.get(name) for name, _, _, _ in watched}
-        self.names, self.modules = tuple(modules), tuple(modules.values())
-        self.dicts = tuple(map(_namespace, self.modules))
-        self.excused = excused
-        spaces, getters = [], []
-        for name, owner, attrs, _ in watched:
-            holder = _namespace(modules[name])
-            if owner:
-                cls = holder.get(owner)
-                holder = _namespace(cls) if isinstance(cls, type) else {}
-            spaces.append(holder)
-            getters.append(operator.itemgetter(*attrs, attrs[0]))  # 2+ names: it always gives a tuple
-        self.spaces, self.getters = tuple(spaces), tuple(getters)
-        self.values = self._now()
-
-    def _now(self) -> tuple[Any, ...]:
-        return tuple(
-            itertools.chain.from_iterable(map(operator.itemgetter.__call__, self.getters, self.spaces))
-        )
-
-    def same(self) -> bool:
-        try:
-            return (
-                not any(map(operator.is_not, map(sys.modules.get, self.names), self.modules))
-                and not any(map(operator.is_not, map(_namespace, self.modules), self.dicts))
-                and not any(map(operator.is_not, self._now(), self.values))
-                and all(map(_from_readonly, self.excused))
-            )
-        except Exception:  # a name gone, a namespace that cannot be read: the full check names it
-            return False
-
-
-_MACHINERY: list[_Watched] = []
-_SNAPSHOT: list[_Snapshot] = []
-_PATHS = sysconfig.get_paths()
-_READONLY = tuple(
-    p.rstrip("/") + "/" for k in ("stdlib", "platstdlib", "purelib", "platlib") if (p := _PATHS.get(k))
-)
-
-
-def _from_readonly(value: Any) -> bool:
-    """Whether a replacement comes from the read-only venv or interpreter (an installed plugin's)."""
-    func = getattr(value, "__func__", None) or getattr(value, "fget", None) or value
-    code = getattr(func, "__code__", None)
-    where = getattr(code, "co_filename", "") if code is not None else ""
-    workdir = str(_SETTINGS.get("workdir", "")).rstrip("/") + "/"
-    return bool(where) and where.startswith(_READONLY) and not where.startswith(workdir)
-
-
-def _namespace(obj: Any) -> Any:
-    try:
-        return vars(obj)
-    except TypeError:  # replaced by something without a namespace: every name in it is gone
-        return {}
-
-
-def _machinery_changes() -> list[str]:
-    """What was replaced in the test machinery since start-up (new names are not counted, nor
-    replacements whose code lives in the read-only venv or interpreter). Names are looked up afresh
-    each time (a module swapped in `sys.modules`, a class swapped in its module, count as changes of
-    every name they hold); the bulk comparison is by identity, in C (`_Snapshot`)."""
-    if _SNAPSHOT and _SNAPSHOT[0].same():
-        return []
-    changed, excused = [], []
-    for name, owner, attrs, values in _MACHINERY:
-        holder = _namespace(sys.modules.get(name))
-        if owner:
-            cls = holder.get(owner)
-            holder = _namespace(cls) if isinstance(cls, type) else {}
-        now = list(map(holder.get, attrs))
-        if not any(map(operator.is_not, now, values)):
-            continue
-        for attr, value, was in zip(attrs, now, values, strict=True):
-            if value is not was and (value is None or not _from_readonly(value)):
-                changed.append(f"{name}.{owner + '.' if owner else ''}{attr}")
-            elif value is not was:
-                excused.append(value)
-    if not changed:
-        _SNAPSHOT[:] = [_Snapshot(_MACHINERY, excused)]
-    return changed
-
-
-_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a type made by a class statement (or type()) at run time
-
-
-def _trace_hooks() -> list[str]:
-    """The trace and profile functions set now in the thread the tests run in, but a coverage.py C
-    tracer (a project's `--cov`): a type compiled into an extension module cannot be made, nor
-    renamed, by code under test. Nothing else of a graded run traces, and a trace function can
-    rewrite a test's locals. (Hooks for new threads are not read: coverage sets a Python one.)"""
-    found = []
-    for kind, get in (("trace", sys.gettrace), ("profile", sys.getprofile)):
-        hook = get()
-        of = type(hook)
-        if hook is not None and (of.__flags__ & _HEAPTYPE or not of.__module__.startswith("coverage")):
-            found.append(kind)
-    return found
 
 
 def _compile_trusted_test_modules() -> None:
@@ -319,8 +187,8 @@ def _readonly_object(value: Any) -> bool:
     """A function, or a class, defined in the read-only venv or interpreter."""
     if isinstance(value, type):
         where = getattr(sys.modules.get(value.__module__), "__file__", None) or ""
-        return where.startswith(_READONLY)
-    return _from_readonly(value)
+        return where.startswith(machinery.READONLY)
+    return _WATCH.from_readonly(value)
 
 
 def _readonly_proxy(func: Any) -> bool:
@@ -341,94 +209,6 @@ def _readonly_proxy(func: Any) -> bool:
         return False
     named = [func.__globals__.get(n) for n in code.co_names]
     return all(_readonly_object(v) for v in held + named)
-
-
-# Speed only, same output. Every graded run reports failures (its canaries) and writes JUnit XML, and
-# pytest pays for both with one-off work a plain passing run never does (~10% of a small run):
-def _map_test_modules() -> None:
-    """Trusted test modules into `inspect`'s file -> module cache, as its own scan would put them: on
-    a file it has not seen, `inspect.getmodule` (asked by pytest's traceback formatting) realpath()s
-    every loaded module's file (~300 modules, thousands of lstat calls) to find the one it wants."""
-    cache = getattr(inspect, "modulesbyfile", None)
-    if not isinstance(cache, dict):
-        return
-    for module in list(sys.modules.values()):
-        if issubclass(type(module), types.ModuleType):  # read through vars(): no lazy __getattr__ runs
-            path, name = vars(module).get("__file__"), vars(module).get("__name__")
-            if isinstance(path, str) and path in _TRUSTED and isinstance(name, str):
-                cache.setdefault(path, name)
-
-
-_XML_UNSAFE_ASCII = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _fast_junit_escape() -> None:
-    """pytest escapes each JUnit string with a pattern spanning Unicode's valid XML ranges, compiled on
-    first use at a cost of ~10 ms a run; ASCII text with nothing to escape is now returned at once."""
-    try:
-        from _pytest import junitxml
-    except ImportError:
-        return
-    original = junitxml.bin_xml_escape
-
-    def bin_xml_escape(arg: object) -> str:
-        text = str(arg)
-        return text if text.isascii() and not _XML_UNSAFE_ASCII.search(text) else original(text)
-
-    junitxml.bin_xml_escape = bin_xml_escape
-
-
-def _share_module_trees() -> None:
-    """pytest parses a test module, and walks its whole tree, once more for every failure it reports
-    in it (the canaries fail two or more times a run): keep the tree of each module's text."""
-    try:
-        from _pytest._code import code
-    except ImportError:
-        return
-    original = code.getstatementrange_ast
-    trees: dict[str, Any] = {}
-
-    def getstatementrange_ast(lineno: int, source: Any, assertion: bool = False, astnode: Any = None) -> Any:
-        text = str(source) if astnode is None else ""
-        found = original(lineno, source, assertion, astnode or trees.get(text))
-        if text and len(trees) < 16:
-            trees.setdefault(text, found[0])
-        return found
-
-    code.getstatementrange_ast = getstatementrange_ast
-
-
-def _cut_by_line_first() -> None:
-    """To show a failure, pytest cuts its traceback at the test function (`Traceback.cut`), testing
-    each frame from the outermost (~35 of pytest and pluggy) for the test's file and first line; the
-    file test makes a path object and a `stat` per frame. Frames whose first line or file name cannot
-    match are now passed over first; pytest's own cut then runs from the first that can."""
-    try:
-        from _pytest._code.code import Traceback
-        from _pytest.pathlib import absolutepath
-    except ImportError:
-        return
-    original = Traceback.cut
-
-    def cut(
-        self: Any, path: Any = None, lineno: Any = None, firstlineno: Any = None, excludepath: Any = None
-    ) -> Any:
-        if path is None or excludepath is not None:
-            return original(self, path, lineno, firstlineno, excludepath)
-        want = os.fspath(path)
-        for i, entry in enumerate(self):
-            code = entry.frame.code
-            if firstlineno is not None and code.firstlineno != firstlineno:
-                continue
-            name = code.raw.co_filename  # Code.path is this name, made absolute when the file exists
-            if want != name and want != str(absolutepath(name)):
-                continue
-            rest = self[i:]
-            found = original(rest, path, lineno, firstlineno, excludepath)
-            return self if found is rest else found
-        return self
-
-    Traceback.cut = cut  # type: ignore[method-assign]
 
 
 def _digest(path: str | None) -> str:
@@ -460,8 +240,8 @@ class Guard:
         self._watch = set(_SETTINGS.get("watch", []))
         self._machinery_reported = False
         self._hooks_reported = False
-        self._readonly = _READONLY
-        self._workdir = str(_SETTINGS.get("workdir", "")).rstrip("/") + "/"
+        self._readonly = machinery.READONLY
+        self._workdir = _WATCH.workdir
 
     def check_item(self, item: Any) -> None:
         """A test about to run must be the code of its trusted source file: every function it is made
@@ -499,11 +279,11 @@ class Guard:
             self.forged.append(f"{item.nodeid}: no function {name} in the test files")
 
     def check_machinery(self, when: str) -> None:
-        hooks = _trace_hooks()
+        hooks = machinery.trace_hooks()
         if hooks and not self._hooks_reported:
             self._hooks_reported = True
             self.forged.append(f"a {' and a '.join(hooks)} function was installed ({when})")
-        changed = _machinery_changes()
+        changed = _WATCH.changes()
         if changed and not self._machinery_reported:
             self._machinery_reported = True
             shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
@@ -512,7 +292,7 @@ class Guard:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.check_machinery("after collection")
-        _map_test_modules()
+        speedups.map_test_modules(_TRUSTED)
         export = _SETTINGS.get("export_rewrites")
         if export:  # a run on the clean snapshot, before any test: see `grading.guard.RewriteCache`
             with open(export, "wb") as fh:  # what it was given, and what it rewrote from trusted bytes
@@ -619,10 +399,9 @@ class Guard:
 
 
 _compile_trusted_test_modules()
-_fast_junit_escape()
-_share_module_trees()
-_cut_by_line_first()
-_MACHINERY.extend(_machinery())
+speedups.install()
+# The baseline, taken after this plugin's own patches of pytest (`Guard.check_machinery`).
+_WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

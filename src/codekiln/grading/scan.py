@@ -5,34 +5,8 @@
 
 Code under test runs inside the test process, so it can rewrite the verdict there (patch pytest's
 reports, write a fake JUnit file and `os._exit(0)`, walk frames up to the runner). No file rule stops
-that; this scan flags the constructs such code needs, read with `ast` (not regexes over text):
-
-- `runner-import`: `_pytest`, `pluggy` or `pytest` imported, or named in a string constant
-  (`sys.modules["_pytest.reports"]`, `__import__("pluggy")`), from library code.
-- `sys-modules-write`: an entry of `sys.modules` set, deleted, popped, updated or cleared.
-- `process-exit`: `os._exit`, `os.abort`, `os.kill(os.getpid(), ...)`: leaving without pytest's say.
-- `atexit`: `atexit.register`: code that runs after the tests, when the report is written.
-- `frame-walk`: `sys._getframe`, `inspect.currentframe/stack/...`, `gc.get_referrers/get_objects`,
-  and the `f_back`, `f_globals`, `f_locals` attributes: reaching the runner's objects.
-- `trace-hook`: `sys.settrace/setprofile`, `threading.settrace/setprofile`, `sys.addaudithook`,
-  `sys.monitoring`.
-- `builtins-patch`: an attribute of `builtins` / `__builtins__` set.
-- `import-hook`: `sys.meta_path` / `sys.path_hooks` changed.
-- `grader-path`: a string constant naming the grader's files (`codekiln`, `junit`, an `.xml` path).
-- `runner-env`: a string constant naming a `PYTEST_*` environment variable.
-- `spawn-runner`: `subprocess` / `os.system` / `os.exec*` ... called with `git` or `pytest` in its args.
-- `dynamic-import`: `__import__` / `importlib.import_module` of a name computed at run time.
-- `dynamic-code`: `exec` / `eval` / `compile`, and the standard library's other ways to run text or
-  bytes as code (`runpy`, `timeit` with a string, `code`, `codeop`, loaders of a file by path,
-  `marshal` / `pickle` loads, code and function constructors) or to call into the interpreter
-  (`ctypes`): what a scan cannot read, it cannot clear.
-- `dynamic-attribute`: `getattr` / `setattr` / `delattr` / `hasattr` (and `attrgetter`,
-  `__getattribute__`) of a name computed at run time, or spelled in pieces (`'set' + 'trace'`): a
-  name the scan cannot read. One written whole is read as the attribute it names (`getattr(sys,
-  "settrace")` is `sys.settrace`).
-- `code-rewrite`: a function's `__code__` or a class's `__module__` set, a code object `.replace`d
-  with new `co_*` fields: what makes code claim another origin than its own.
-
+that; this scan flags the constructs such code needs, read with `ast` (not regexes over text): the
+kinds in `KINDS`, each described, with the names it looks for, in `scan_rules`.
 Only what the patch adds counts: a file's constructs before and after are compared as multisets of
 (kind, detail), so touching a file that already holds such code is not flagged. Docstrings are prose,
 not scanned. New Python that does not parse is no finding (its tests fail anyway). Limits: a static scan
@@ -49,54 +23,13 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-RUNNER_MODULES = frozenset({"_pytest", "pluggy", "pytest", "py"})
-EXITS = frozenset({"os._exit", "posix._exit", "os.abort", "posix.abort"})
-FRAME_CALLS = frozenset({
-    "sys._getframe", "sys._current_frames", "inspect.currentframe", "inspect.stack", "inspect.trace",
-    "inspect.getouterframes", "inspect.getinnerframes", "gc.get_referrers", "gc.get_objects",
-    "gc.get_referents", "traceback.walk_stack",
-})  # fmt: skip
-FRAME_ATTRS = frozenset({
-    "f_back", "f_globals", "f_locals", "f_builtins", "gi_frame", "cr_frame", "ag_frame", "f_trace",
-    "f_trace_lines", "f_trace_opcodes",
-})  # fmt: skip
-TRACE_CALLS = frozenset({
-    "sys.settrace", "sys.setprofile", "sys.addaudithook", "threading.settrace", "threading.setprofile",
-    "threading.settrace_all_threads", "threading.setprofile_all_threads", "_thread.settrace",
-})  # fmt: skip
-IMPORT_CALLS = frozenset(
-    {"__import__", "builtins.__import__", "importlib.import_module", "importlib.__import__"}
-)
-CODE_CALLS = frozenset({
-    "exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile", "runpy.run_path",
-    "runpy.run_module", "timeit.timeit", "timeit.repeat", "timeit.Timer", "code.interact",
-    "code.InteractiveInterpreter", "code.InteractiveConsole", "code.compile_command", "codeop.compile_command",
-    "codeop.Compile", "codeop.CommandCompiler", "importlib.util.spec_from_file_location",
-    "importlib.util.spec_from_loader", "importlib.machinery.SourceFileLoader",
-    "importlib.machinery.SourcelessFileLoader", "importlib.machinery.ExtensionFileLoader", "marshal.loads",
-    "marshal.load", "pickle.loads", "pickle.load", "types.FunctionType", "types.CodeType",
-    "types.LambdaType",
-})  # fmt: skip
-NATIVE_MODULES = frozenset({"ctypes", "_ctypes", "cffi", "_testcapi", "_testinternalcapi"})
-ATTR_CALLS = frozenset({
-    "getattr", "setattr", "delattr", "hasattr", "builtins.getattr", "builtins.setattr", "builtins.delattr",
-    "builtins.hasattr", "operator.attrgetter", "object.__getattribute__", "type.__getattribute__",
-    "object.__setattr__", "type.__setattr__", "object.__delattr__",
-})  # fmt: skip
-ORIGIN_ATTRS = frozenset({"__code__", "__module__"})
-SPAWN_CALLS = frozenset({
-    "os.system", "os.popen", "os.execv", "os.execve", "os.execl", "os.execle", "os.execlp", "os.execlpe",
-    "os.execvp", "os.execvpe", "os.spawnl", "os.spawnle", "os.spawnlp", "os.spawnlpe", "os.spawnv",
-    "os.spawnve", "os.spawnvp", "os.spawnvpe", "os.posix_spawn", "os.posix_spawnp", "pty.spawn",
-    "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell",
-})  # fmt: skip
-MUTATORS = frozenset({"__setitem__", "__delitem__", "pop", "popitem", "update", "setdefault", "clear"})
-LIST_MUTATORS = frozenset({"insert", "append", "extend", "remove", "pop", "clear", "__setitem__"})
-BUILTINS = frozenset({"builtins", "__builtins__"})
-SPAWNS_RUNNER = re.compile(r"(?<![\w.-])(git|pytest|py\.test|_pytest)(?![\w-])")
-XML_PATH = re.compile(r"^[\w./~-]*\.xml$", re.IGNORECASE)
+if TYPE_CHECKING or __package__:
+    from . import scan_rules as rules
+else:  # shipped: beside scan_rules.py in an exported task's tests/codekiln/ (`grading.shipped`)
+    import scan_rules as rules
+
 DETAIL_MAX = 80
 
 
@@ -114,7 +47,7 @@ class Finding:
 
 
 def _is_runner(module: str) -> bool:
-    return module.split(".")[0] in RUNNER_MODULES
+    return module.split(".")[0] in rules.RUNNER_MODULES
 
 
 class _Scanner(ast.NodeVisitor):
@@ -144,7 +77,7 @@ class _Scanner(ast.NodeVisitor):
                 self.aliases[alias.asname] = alias.name
             if _is_runner(alias.name):
                 self.add(node, "runner-import", f"import {alias.name}")
-            if alias.name.split(".")[0] in NATIVE_MODULES:
+            if alias.name.split(".")[0] in rules.NATIVE_MODULES:
                 self.add(node, "dynamic-code", f"import {alias.name}")
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
@@ -155,18 +88,18 @@ class _Scanner(ast.NodeVisitor):
             self.check_name(node, f"{node.module}.{alias.name}")
         if _is_runner(node.module):
             self.add(node, "runner-import", f"from {node.module} import")
-        if node.module.split(".")[0] in NATIVE_MODULES:
+        if node.module.split(".")[0] in rules.NATIVE_MODULES:
             self.add(node, "dynamic-code", f"from {node.module} import")
 
     def check_name(self, node: ast.AST, name: str) -> None:
         """A reference (import or call) of a dangerous function by its qualified name."""
-        if name in EXITS:
+        if name in rules.EXITS:
             self.add(node, "process-exit", name)
         elif name == "atexit.register":
             self.add(node, "atexit", name)
-        elif name in FRAME_CALLS:
+        elif name in rules.FRAME_CALLS:
             self.add(node, "frame-walk", name)
-        elif name in TRACE_CALLS or name.startswith("sys.monitoring."):
+        elif name in rules.TRACE_CALLS or name.startswith("sys.monitoring."):
             self.add(node, "trace-hook", name)
 
     # Calls
@@ -177,15 +110,15 @@ class _Scanner(ast.NodeVisitor):
             self.check_string(node, joined)
         if name == "os.kill" and any("getpid" in self.qualname(a.func) for a in _calls(node.args)):
             self.add(node, "process-exit", "os.kill(os.getpid())")
-        elif name in IMPORT_CALLS and node.args:
+        elif name in rules.IMPORT_CALLS and node.args:
             target = node.args[0]
             if _fold(target) is not None or _leading(target).startswith("."):
                 pass  # a constant name is checked as a string; a relative one stays in the package
             elif not isinstance(target, (ast.Name, ast.Attribute, ast.Subscript)):
                 self.add(node, "dynamic-import", name)  # a name built by code: decoded, computed
-        elif name in CODE_CALLS:
+        elif name in rules.CODE_CALLS:
             self.add(node, "dynamic-code", name)
-        elif name in ATTR_CALLS or (
+        elif name in rules.ATTR_CALLS or (
             isinstance(node.func, ast.Attribute) and node.func.attr == "__getattribute__"
         ):
             self.check_attr_call(node, name)
@@ -195,20 +128,20 @@ class _Scanner(ast.NodeVisitor):
             and any((k.arg or "").startswith("co_") for k in node.keywords)
         ):
             self.add(node, "code-rewrite", ".replace(co_...)")
-        elif name in SPAWN_CALLS or name.startswith("subprocess."):
+        elif name in rules.SPAWN_CALLS or name.startswith("subprocess."):
             words = list(_strings(node))
-            hits = sorted({m.group(1) for w in words for m in SPAWNS_RUNNER.finditer(w)})
+            hits = sorted({m.group(1) for w in words for m in rules.SPAWNS_RUNNER.finditer(w)})
             if hits:
                 self.add(node, "spawn-runner", f"{name} {' '.join(hits)}")
-        elif name == "setattr" and node.args and self.qualname(node.args[0]) in BUILTINS:
+        elif name == "setattr" and node.args and self.qualname(node.args[0]) in rules.BUILTINS:
             self.add(node, "builtins-patch", "setattr(builtins)")
         elif isinstance(node.func, ast.Attribute):
             owner = self.qualname(node.func.value)
-            if owner == "sys.modules" and node.func.attr in MUTATORS:
+            if owner == "sys.modules" and node.func.attr in rules.MUTATORS:
                 self.add(node, "sys-modules-write", f"sys.modules.{node.func.attr}")
-            elif owner in ("sys.meta_path", "sys.path_hooks") and node.func.attr in LIST_MUTATORS:
+            elif owner in ("sys.meta_path", "sys.path_hooks") and node.func.attr in rules.LIST_MUTATORS:
                 self.add(node, "import-hook", f"{owner}.{node.func.attr}")
-            elif owner in BUILTINS and node.func.attr in ("__setattr__", "__setitem__", "update"):
+            elif owner in rules.BUILTINS and node.func.attr in ("__setattr__", "__setitem__", "update"):
                 self.add(node, "builtins-patch", f"builtins.{node.func.attr}")
         self.generic_visit(node)
 
@@ -227,9 +160,9 @@ class _Scanner(ast.NodeVisitor):
                 return
         attr = str(folded)
         owner = self.qualname(node.args[0]) if node.args and name != "operator.attrgetter" else ""
-        if attr in FRAME_ATTRS:
+        if attr in rules.FRAME_ATTRS:
             self.add(node, "frame-walk", attr)
-        elif attr in ORIGIN_ATTRS and name.split(".")[-1] in ("setattr", "__setattr__"):
+        elif attr in rules.ORIGIN_ATTRS and name.split(".")[-1] in ("setattr", "__setattr__"):
             self.add(node, "code-rewrite", f"set {attr}")
         elif owner:
             full = f"{owner}.{attr}"
@@ -238,7 +171,7 @@ class _Scanner(ast.NodeVisitor):
                 self.add(
                     node, "import-hook" if full != "sys.modules" else "sys-modules-write", f"{name} {full}"
                 )
-            elif owner in BUILTINS and name.split(".")[-1] in ("setattr", "delattr", "__setattr__"):
+            elif owner in rules.BUILTINS and name.split(".")[-1] in ("setattr", "delattr", "__setattr__"):
                 self.add(node, "builtins-patch", f"{name}(builtins)")
 
     # Writes
@@ -252,13 +185,13 @@ class _Scanner(ast.NodeVisitor):
             owner = self.qualname(node.value)
             if owner == "sys.modules":
                 self.add(node, "sys-modules-write", f"{verb} sys.modules[]")
-            elif owner in BUILTINS:
+            elif owner in rules.BUILTINS:
                 self.add(node, "builtins-patch", f"{verb} {owner}[]")
         elif isinstance(node, ast.Attribute):
             owner = self.qualname(node.value)
-            if node.attr in ORIGIN_ATTRS:
+            if node.attr in rules.ORIGIN_ATTRS:
                 self.add(node, "code-rewrite", f"{verb} {node.attr}")
-            elif owner in BUILTINS:
+            elif owner in rules.BUILTINS:
                 self.add(node, "builtins-patch", f"{verb} builtins.{node.attr}")
             elif self.qualname(node) in ("sys.modules", "sys.meta_path", "sys.path_hooks"):
                 kind = "sys-modules-write" if node.attr == "modules" else "import-hook"
@@ -285,7 +218,7 @@ class _Scanner(ast.NodeVisitor):
 
     # References
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        if node.attr in FRAME_ATTRS:
+        if node.attr in rules.FRAME_ATTRS:
             self.add(node, "frame-walk", node.attr)
         elif isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):
             self.check_name(node, self.qualname(node))  # taken as a value: `f = os._exit`
@@ -314,7 +247,7 @@ class _Scanner(ast.NodeVisitor):
 
     def check_string(self, node: ast.AST, text: str) -> None:
         low = text.lower()
-        if "codekiln" in low or "junit" in low or XML_PATH.match(text):
+        if "codekiln" in low or "junit" in low or rules.XML_PATH.match(text):
             self.add(node, "grader-path", text)
         elif text.startswith("PYTEST_"):
             self.add(node, "runner-env", text)
@@ -376,7 +309,7 @@ def _strings(node: ast.AST) -> Iterator[str]:
 
 # CPython 3.11's ast module keeps its recursion depth in state shared by every thread, and graders run
 # in threads: one process-wide lock for every parse, kept on the ast module itself so that this module,
-# shipped alone with exported tasks, and core.pyast share it without importing each other.
+# shipped with exported tasks without codekiln, and core.pyast share it without importing each other.
 AST_LOCK: threading.RLock = vars(ast).setdefault("_thread_parse_lock", threading.RLock())
 
 
@@ -428,10 +361,6 @@ def scan_changes(
     return findings
 
 
-KINDS = (
-    "runner-import", "sys-modules-write", "process-exit", "atexit", "frame-walk", "trace-hook",
-    "builtins-patch", "import-hook", "grader-path", "runner-env", "spawn-runner", "dynamic-import",
-    "dynamic-code", "dynamic-attribute", "code-rewrite",
-)  # fmt: skip
+KINDS = rules.KINDS
 
 __all__ = ["KINDS", "Finding", "scan_changes", "scan_source"]

@@ -2,8 +2,8 @@
 
     python3 -E -s tests/codekiln/verifier.py [--testbed /testbed] [--logs /logs/verifier]
 
-Shipped unchanged into each exported task's `tests/codekiln/` beside `pathrules.py`, `guard_check.py`,
-`guard_plugin.py` and `scan.py` (standard library only; pytest is needed by the test process alone),
+Shipped unchanged into each exported task's `tests/codekiln/` beside the other files of
+`shipped.VERIFIER` (standard library only; pytest is needed by the test process alone),
 with `task.json` (tests, isolation settings, policy) and `state.json` (the pre-agent tree as
 path -> [kind, sha256, mode], the snapshot's protected files and hidden tests, and the pre-agent text
 of the source files for the scan). Harbor uploads tests/ only after the agent has finished, into a
@@ -47,8 +47,9 @@ try:  # shipped: beside its sibling files in the task's tests/codekiln/
     import guard_check
     import pathrules
     import scan
+    import shipped
 except ImportError:  # imported from the codekiln package
-    from codekiln.grading import guard_check, pathrules, scan  # type: ignore[no-redef]
+    from codekiln.grading import guard_check, pathrules, scan, shipped  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
 GUARD_ROOT = "/tmp/codekiln-grader"
@@ -218,7 +219,8 @@ class Verifier:
         guard = Path(GUARD_ROOT) / secrets.token_hex(8)
         guard.mkdir(parents=True)
         nonce, module = secrets.token_hex(16), f"codekiln_guard_{secrets.token_hex(4)}"
-        shutil.copyfile(HERE / "guard_plugin.py", guard / f"{module}.py")
+        for name, loaded in shipped.guard_plugin_names(module).items():
+            shutil.copyfile(HERE / name, guard / f"{loaded}.py")
         options: list[str] = list(self.task["pytest_options"])
         junit = Path(options[options.index("--junitxml") + 1])
         junit.parent.mkdir(parents=True, exist_ok=True)

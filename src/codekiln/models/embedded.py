@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.core.errors import ContextTooLongError, ModelError
+from codekiln.formats.tokenizers import llama_special_texts
 from codekiln.models.base import DEFAULT_FORMAT, FormatModel, GenerateResult, Usage, cut_at_stop
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -89,9 +90,19 @@ class LlamaTokenizer:
 
     def __init__(self, llm: Any) -> None:
         self.llm = llm
+        self._specials: tuple[str, ...] | None = None
 
     def encode(self, text: str) -> list[int]:
         return list(self.llm.tokenize(text.encode(), add_bos=False, special=True))
+
+    def encode_text(self, text: str) -> list[int]:
+        """Special-token spellings stay text (content: `formats.content`)."""
+        return list(self.llm.tokenize(text.encode(), add_bos=False, special=False)) if text else []
+
+    def special_texts(self) -> tuple[str, ...]:
+        if self._specials is None:
+            self._specials = llama_special_texts(self.llm)
+        return self._specials
 
     def decode(self, ids: Sequence[int]) -> str:
         return bytes(self.llm.detokenize(list(ids), special=True)).decode("utf-8", errors="replace")

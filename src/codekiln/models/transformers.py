@@ -95,6 +95,14 @@ class HFTokenizer:
     def encode(self, text: str) -> list[int]:
         return list(self.hf.encode(text, add_special_tokens=False))
 
+    def encode_text(self, text: str) -> list[int]:
+        """Special-token spellings stay text (content: `formats.content`)."""
+        return list(self.hf.encode(text, add_special_tokens=False, split_special_tokens=True))
+
+    def special_texts(self) -> tuple[str, ...]:
+        added = [t.content for t in self.hf.added_tokens_decoder.values() if t.special]
+        return tuple(sorted({*added, *self.hf.all_special_tokens}))
+
     def decode(self, ids: Sequence[int]) -> str:
         return str(self.hf.decode(list(ids), skip_special_tokens=False))
 

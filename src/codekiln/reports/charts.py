@@ -187,3 +187,8 @@ def histogram(values: list[float], *, testid: str, xlabel: str, title: str = "",
 
 
 __all__ = ["Bar", "Stack", "bars", "funnel", "histogram", "stacked"]
+
+
+def figure(caption: str, svg: str) -> str:
+    """A chart with its caption (escaped), as every section of the report shows one."""
+    return f"<figure><figcaption>{escape(caption)}</figcaption>{svg}</figure>"

@@ -27,7 +27,8 @@ def _num(value: Any, fmt: str = ".3f") -> str:
 
 
 def verify_body(runs: list[tuple[str, list[dict[str, Any]]]]) -> list[str]:
-    """One table per run: K, selector, Best@K [95% CI], Pass@K, discrimination, input validity, calls."""
+    """One table per run: K, selector, Best@K [95% CI], Pass@K, separable, discrimination, input validity,
+    calls."""
     body: list[str] = []
     head = [
         "K",
@@ -35,6 +36,7 @@ def verify_body(runs: list[tuple[str, list[dict[str, Any]]]]) -> list[str]:
         "Best@K",
         "95% CI",
         "Pass@K",
+        "separable",
         "discrimination",
         "input validity",
         "calls/selection",
@@ -46,7 +48,7 @@ def verify_body(runs: list[tuple[str, list[dict[str, Any]]]]) -> list[str]:
                 f"<td>{escape(c)}</td>"
                 for c in (
                     str(r["k"]), str(r["selector"]), _num(r["best"]),
-                    f"[{_num(r['best_lo'], '.2f')}, {_num(r['best_hi'], '.2f')}]", _num(r["pass"]),
+                    f"[{_num(r['best_lo'], '.2f')}, {_num(r['best_hi'], '.2f')}]", _num(r["pass"]), _num(r.get("separable")),
                     _num(r.get("discrimination"), ".2f"), _num(r.get("validity"), ".2f"), _num(r["executions"], ".0f"),
                 )
             )

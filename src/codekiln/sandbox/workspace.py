@@ -18,7 +18,8 @@ when it works.
 
 The stage dir /run/codekiln/sandboxes/<id> also makes other host directories reachable for the
 sandboxed uid (`stage_dir`): most live under an unreadable /root. Workspaces of processes that died
-are torn down by the next process that opens one.
+are torn down by the next process that opens one. How each mode reads what changed, and the walks
+and deletes that never recurse per level, are in `sandbox.trees`.
 """
 
 from __future__ import annotations
@@ -26,10 +27,9 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import subprocess
 import uuid
 import weakref
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from pathlib import Path
 from typing import Literal
 
@@ -40,6 +40,7 @@ from codekiln.core.config import state_dir
 from codekiln.core.errors import SandboxError
 from codekiln.sandbox import mounts
 from codekiln.sandbox.files import git_diff, read_at, write_at
+from codekiln.sandbox.trees import clear, copy_changes, overlay_changes, rmtree
 
 STAGE_ROOT = Path("/run/codekiln/sandboxes")
 DEFAULT_DISK_MB = 4096
@@ -73,7 +74,7 @@ def _teardown(stage: Path | None, state: Path, creator: int | None = None) -> No
             stage.rmdir()
         except (SandboxError, OSError):
             return
-    _rmtree(state, ignore_errors=True)
+    rmtree(state, ignore_errors=True)
 
 
 def _sweep(root: Path) -> int:
@@ -114,127 +115,6 @@ def _first_use(privileged: bool) -> None:
                 mounts.tmpfs(STAGE_ROOT, "mode=0711,size=16m")
     _ready = True
     sweep_stale()
-
-
-def _kind(st: os.stat_result) -> str:
-    if stat.S_ISLNK(st.st_mode):
-        return "symlink"
-    if stat.S_ISDIR(st.st_mode):
-        return "dir"
-    return "file" if stat.S_ISREG(st.st_mode) else "other"
-
-
-def _lstat(path: Path) -> os.stat_result | None:
-    try:
-        return path.lstat()
-    except OSError:
-        return None
-
-
-def _walk(top: Path) -> Iterator[tuple[str, list[str], list[str]]]:
-    """`os.walk(top)` (top-down, symlinks not followed, unreadable folders skipped) without recursion:
-    Python 3.11's recurses once per level, so a tree a patch made ~1,000 levels deep raised
-    RecursionError out of the grader and lost the episode (tests/sandbox/test_sandbox_workspace.py)."""
-    stack = [str(top)]
-    while stack:
-        path = stack.pop()
-        try:
-            with os.scandir(path) as it:
-                entries = list(it)
-        except OSError:
-            continue
-        dirs = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
-        yield path, dirs, [e.name for e in entries if not e.is_dir(follow_symlinks=False)]
-        stack.extend(os.path.join(path, d) for d in reversed(dirs))
-
-
-def _upper_changes(upper: Path, lower: Path, whole: Collection[str] = ()) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for dirpath, dirnames, filenames in _walk(upper):
-        rel_dir = os.path.relpath(dirpath, upper)
-        for name in [*dirnames, *filenames]:
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            st = os.lstat(os.path.join(dirpath, name))
-            below = _lstat(lower / rel)
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:  # a whiteout: deleted
-                out[rel] = "deleted"
-                if below is not None and stat.S_ISDIR(below.st_mode) and rel not in whole:
-                    out.update(_opaque(lower / rel, upper / rel, rel))
-                continue
-            kind = _kind(st)
-            if kind != "dir" and below is not None and stat.S_ISDIR(below.st_mode):
-                out.update(_opaque(lower / rel, upper / rel, rel))  # a folder replaced by a file
-            if kind == "dir" and below is not None and stat.S_ISDIR(below.st_mode):
-                if _has_xattr(os.path.join(dirpath, name)):
-                    out.update(_opaque(lower / rel, upper / rel, rel))
-                continue  # a directory the overlay copied up to hold a change below it
-            out[rel] = kind
-    return out
-
-
-def _has_xattr(path: str) -> bool:
-    try:
-        return "trusted.overlay.opaque" in os.listxattr(path, follow_symlinks=False)
-    except OSError:
-        return False
-
-
-def _opaque(lower: Path, upper: Path, rel: str) -> dict[str, str]:
-    """A directory replaced whole (removed, then made again): what was below it is gone."""
-    out = {}
-    for dirpath, _, filenames in _walk(lower):
-        for name in filenames:
-            sub = os.path.relpath(os.path.join(dirpath, name), lower)
-            if not upper.is_dir() or upper.is_symlink() or _lstat(upper / sub) is None:
-                out[f"{rel}/{sub}"] = "deleted"
-    return out
-
-
-def _tree_changes(tree: Path, snapshot: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for top, other, mark in ((tree, snapshot, None), (snapshot, tree, "deleted")):
-        for dirpath, dirnames, filenames in _walk(top):
-            for name in [*dirnames, *filenames]:
-                full = Path(dirpath) / name
-                rel = str(full.relative_to(top))
-                if rel in out:
-                    continue
-                st, twin = full.lstat(), _lstat(other / rel)
-                if twin is None:
-                    out[rel] = mark or _kind(st)
-                elif mark is None and (_kind(st) != _kind(twin) or _differs(full, other / rel, st, twin)):
-                    out[rel] = _kind(st)
-    return out
-
-
-def _differs(a: Path, b: Path, sa: os.stat_result, sb: os.stat_result) -> bool:
-    if stat.S_ISDIR(sa.st_mode):
-        return False
-    if (sa.st_mode & 0o111) != (sb.st_mode & 0o111):
-        return True
-    if stat.S_ISLNK(sa.st_mode):
-        return os.readlink(a) != os.readlink(b)
-    return sa.st_size != sb.st_size or a.read_bytes() != b.read_bytes()
-
-
-def _rmtree(path: Path, *, ignore_errors: bool = False) -> None:
-    """`shutil.rmtree`, or `rm -rf` for a tree too deep for it: shutil recurses once per level, so a tree
-    that a patch or a test made ~1,000 levels deep raised RecursionError out of `reset` and `close` (and
-    so out of the grader, losing the episode; tests/sandbox/test_sandbox_workspace.py)."""
-    try:
-        shutil.rmtree(path, ignore_errors=ignore_errors)
-    except RecursionError:
-        done = subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], capture_output=True)
-        if done.returncode != 0 and not ignore_errors:
-            raise SandboxError(f"cannot delete {path}: {done.stderr.decode(errors='replace')}") from None
-
-
-def _clear(path: Path) -> None:
-    for child in path.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            _rmtree(child)
-        else:
-            child.unlink()
 
 
 class Workspace:
@@ -385,22 +265,22 @@ class Workspace:
         A folder of `whole` that is gone is one entry: what was below it is not listed."""
         if self.mode == "overlay":
             assert self.stage is not None
-            return _upper_changes(self.stage / "upper", self.snapshot, whole)
-        out = _tree_changes(self.path, self.snapshot)
+            return overlay_changes(self.stage / "upper", self.snapshot, whole)
+        out = copy_changes(self.path, self.snapshot)
         gone = [rel for rel in whole if out.get(rel) == "deleted"]
         return {k: v for k, v in out.items() if not any(k.startswith(g + "/") for g in gone)}
 
     def reset(self) -> None:
         """Discard every change to the tree and to /tmp."""
-        _clear(self.tmp)
+        clear(self.tmp)
         if self.mode == "overlay":
             assert self.stage is not None
             mounts.unmount(self.path)
-            _rmtree(self.stage / "upper")
-            _rmtree(self.stage / "work")
+            rmtree(self.stage / "upper")
+            rmtree(self.stage / "work")
             self._mount_overlay()
         else:
-            _clear(self.path)
+            clear(self.path)
             self._copy()
 
     def close(self) -> None:

@@ -189,8 +189,7 @@ def sft_row(sample: SriSample, format_name: str, tokenizer: Tokenizer | None) ->
     )  # fmt: skip
     if tokenizer is not None:
         row.input_ids, row.loss_mask = fmt.render_tokens(messages, [], tokenizer)
-        segments = fmt.segments(messages, [], add_generation_prompt=False)
-        row.head_len = len(tokenizer.encode(segments[0].text)) if segments else 0
+        row.head_len = len(fmt.head_ids(messages, [], tokenizer))
     return row
 
 

@@ -110,9 +110,7 @@ def task_rows(
         )  # fmt: skip
         if tokenizer is not None:
             row.input_ids, row.loss_mask = fmt.render_tokens(messages, [], tokenizer)
-            row.head_len = len(
-                tokenizer.encode(fmt.segments(messages, [], add_generation_prompt=False)[0].text)
-            )
+            row.head_len = len(fmt.head_ids(messages, [], tokenizer))
         rows.append(row)
     return rows
 

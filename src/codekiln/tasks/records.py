@@ -83,6 +83,8 @@ class RejectReason(StrEnum):
     """Every problem statement written for it revealed the fix."""
     statement_names_hidden_test = "statement_names_hidden_test"
     """Its problem statement still named a hidden test after the names were rewritten out."""
+    workspace_names_hidden_test = "workspace_names_hidden_test"
+    """A file of the agent's workspace (other than a scrubbed build manifest) names a hidden test file."""
     duplicate = "duplicate"
     infra_error = "infra_error"
     import_breakage = "import_breakage"

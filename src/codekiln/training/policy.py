@@ -63,6 +63,10 @@ class PolicyModel:
     def prompt_ids(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> list[int]:
         """The ids of `messages` + generation prompt, continuing the previous call's ids when they extend it."""
         segments = self._segments_of(messages, tools)
+        # Markup with special tokens, content as text: a tool's output cannot forge a turn (formats.content).
+        seg_ids = self.chat_format.segment_ids(
+            messages, tools, self.backend.tokenizer, add_generation_prompt=True
+        )
         n_prev = len(self._messages)
         extends = (
             n_prev > 0
@@ -71,10 +75,7 @@ class PolicyModel:
             and messages[n_prev].get("role") == "assistant"
         )
         if not extends:
-            ids: list[int] = []
-            for seg in segments:
-                ids += self.backend.tokenizer.encode(seg.text)
-            return ids
+            return [i for piece in seg_ids for i in piece]
         # The previous call's segments end with its generation prompt; the assistant's own segment (which
         # render would re-tokenize) is replaced by the ids it sampled, already at the end of self._ids.
         n = len(self._segments) + 1
@@ -83,10 +84,7 @@ class PolicyModel:
                 "the conversation does not render as an extension of the previous turn",
                 hint="the chat format must keep the exact prefix property (codekiln.formats)",
             )
-        ids = list(self._ids)
-        for seg in segments[n:]:
-            ids += self.backend.tokenizer.encode(seg.text)
-        return ids
+        return list(self._ids) + [i for piece in seg_ids[n:] for i in piece]
 
     def chat(
         self,

@@ -219,8 +219,7 @@ def augment(
         )
         if tokenizer is not None:
             row.input_ids, row.loss_mask = fmt.render_tokens(messages, traj.tools, tokenizer)
-            segments = fmt.segments(messages, traj.tools, add_generation_prompt=False)
-            row.head_len = len(tokenizer.encode(segments[0].text)) if segments else 0
+            row.head_len = len(fmt.head_ids(messages, traj.tools, tokenizer))
         rows.append(row)
     return rows
 

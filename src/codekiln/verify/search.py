@@ -18,11 +18,14 @@ After the public-example filter:
 3. The choice: a member of the best-ranked group (`evidence.rank`: fewest failures on inputs whose
    commonest output is not a failure, then MBR-exec agreement).
 
-Measured (`bench/verify.py`, README): at 32 calls per candidate it is level with MBR-exec (ahead at
-K=2-4, behind at K=8-16, inside the intervals); at 8 calls per candidate it is ahead (Best@8 0.38
-against 0.29), which is what focusing buys. Mutating splitting inputs did not help on the dev problems
+Measured (`bench/verify.py`, README; paired over the same K-subsets, `metrics.paired_gap`): at 32
+calls per candidate it is level with MBR-exec at K=4-16 (+0.008 [-0.02,+0.04] at K=4) and ahead at K=2
+(+0.033 [+0.01,+0.06]); at 8 calls per candidate it is ahead (Best@8 0.38 against 0.29, +0.086
+[+0.02,+0.16]), which is what focusing buys. Mutating splitting inputs did not help on the dev problems
 (80-163, noise-level differences); the earlier search (mutation and shrinking of splitting inputs,
-agreement over the inputs it found) trailed MBR-exec (0.350 against 0.393 at K=8).
+agreement over the inputs it found) trailed MBR-exec (0.350 against 0.393 at K=8). No other choice
+rule did better than the one in `evidence` (its docstring has the table, `bench/verify_rules.py` the
+code): the evidence, not the search, is the limit.
 """
 
 from __future__ import annotations

@@ -99,12 +99,16 @@ TEST_PROMPT = (
 )
 
 
+TEST_TOKENS = 256
+"""Enough for five one-line asserts; a small model that rambles on stops there."""
+
+
 def model_tests(problem: Problem, model: Any) -> list[Example]:
     """CodeT's tests: `assert entry(args) == expected` lines a model writes, parsed and normalised."""
     from codekiln.verify.exec_worker import normalise
 
     prompt = TEST_PROMPT.format(entry=problem.entry_point, statement=problem.statement)
-    reply = model.chat([{"role": "user", "content": prompt}], None)
+    reply = model.chat([{"role": "user", "content": prompt}], None, max_tokens=TEST_TOKENS)
     found = public_examples(reply.text, problem.entry_point)
     return [Example(input=repr(args), output=normalise(out)) for args, out in found]
 
@@ -176,7 +180,12 @@ def run_verify(
                     if any((problem.problem_id, s.name, k) not in done for k in config.ks)
                 ]
                 if todo:
-                    tests = model_tests(problem, models[config.test_model]) if config.test_model else None
+                    # one candidate needs no tests: every selector picks it
+                    tests = (
+                        model_tests(problem, models[config.test_model])
+                        if config.test_model and len(pool.candidates) > 1
+                        else None
+                    )
                     rows = evaluate_pool(
                         pool,
                         problem,

@@ -33,6 +33,7 @@ from codekiln.core.errors import TaskError
 from codekiln.core.records import atomic_write_bytes, atomic_write_text
 from codekiln.envs import EnvRecord, load_env
 from codekiln.grading import GradePolicy
+from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.sandbox.base import WORKDIR
 from codekiln.tasks.export.harbor_payload import environment_files, verifier_files
 from codekiln.tasks.records import TaskRecord
@@ -111,13 +112,25 @@ def _q(paths: Iterable[str]) -> str:
     return " ".join(shlex.quote(p) for p in paths)
 
 
-def prepare_sh(task: TaskRecord) -> str:
+SCRUB_PY = (
+    "import sys; p, *h = sys.argv[1:]; t = open(p, encoding='utf-8', newline='').read(); "
+    "open(p, 'w', encoding='utf-8', newline='').write("
+    "''.join(x for x in t.splitlines(keepends=True) if not any(n in x for n in h)))"
+)
+"""Drops the lines of a build manifest that name a hidden test (python3 is in every task image)."""
+
+
+def prepare_sh(task: TaskRecord, manifests: Iterable[str] = ()) -> str:
+    """The script that makes the agent's starting state in the image; `manifests`: build file lists
+    that name the hidden tests (`grading.manifests`), which lose those lines."""
     apply_bug = (
         'git apply --whitespace=nowarn "$here/bug.patch"'
         if task.bug_patch
         else ": no bug patch: the base is the buggy state"
     )
     remove = f"rm -f -- {_q(task.hidden_tests)}" if task.hidden_tests else ": no hidden tests"
+    for rel in sorted(manifests):  # exactly as grading.manifests.scrubbed_manifests does
+        remove += f"\npython3 -c {shlex.quote(SCRUB_PY)} {_q([rel, *task.hidden_tests])}"
     return f"""#!/usr/bin/env bash
 # Turns the clean snapshot into the task's starting state: applies the bug, removes the tests that
 # would reveal it, and restarts git history so the change cannot be read back from it.
@@ -191,7 +204,9 @@ def export_harbor_task(
     files: dict[str, str | bytes] = {
         "task.toml": task_toml(task, agent_timeout_s=agent_timeout_s, verifier_timeout_s=verifier_timeout_s),
         "instruction.md": task.problem_statement.rstrip() + "\n",
-        "environment/prepare.sh": prepare_sh(task),
+        "environment/prepare.sh": prepare_sh(
+            task, scrubbed_manifests(Path(env.snapshot_path), task.hidden_tests)
+        ),
         "tests/test.sh": TEST_SH,
         "solution/solve.sh": solve_sh(task),
         **environment_files(task, env),

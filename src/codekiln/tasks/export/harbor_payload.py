@@ -8,8 +8,7 @@ has git), the snapshot's sources (`testbed.tar.gz`), the venv's `pip freeze` pin
 `requirements.txt` (installed without resolving), the project installed editable at /testbed with the
 environment's install variables, then `prepare.sh` (bug in, hidden tests out, a fresh git history).
 
-The verifier (`grading.verifier`, shipped unchanged with `grading.pathrules`, `guard_check`,
-`guard_plugin` and `scan`) reads `task.json` (tests, isolation, policy) and `state.json`: the pre-agent
+The verifier (`grading.verifier`, shipped unchanged with the other files of `grading.shipped.VERIFIER`) reads `task.json` (tests, isolation, policy) and `state.json`: the pre-agent
 tree as path -> [kind, sha256, mode], the snapshot's protected files and hidden tests (restored before
 the run), and the pre-agent text of the other Python files (what the static scan compares against).
 """
@@ -27,17 +26,17 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-import codekiln.grading
 from codekiln.core.diffs import parse_diff
 from codekiln.core.patches import apply_diff
 from codekiln.envs import EnvRecord
-from codekiln.grading import GradePolicy, pathrules
+from codekiln.grading import GradePolicy, pathrules, shipped
 from codekiln.grading.guard import Isolation
+from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 from codekiln.tasks.records import TaskRecord
 
-# Standard-library modules of `codekiln.grading` (pytest too, for the plugin), shipped as they are.
-SHIPPED = ("verifier.py", "pathrules.py", "guard_check.py", "guard_plugin.py", "scan.py")
+SHIPPED = shipped.VERIFIER
+"""Standard-library modules of `codekiln.grading` (pytest too, for the guard plugin), shipped as they are."""
 VERIFIER_DIR = "tests/codekiln"
 
 
@@ -132,11 +131,13 @@ def _entry(path: Path, data: bytes | None = None) -> list[Any]:
 
 
 def verifier_state(task: TaskRecord, env: EnvRecord) -> dict[str, Any]:
-    """The pre-agent tree (snapshot + bug - hidden tests) and the snapshot files the verifier restores."""
+    """The pre-agent tree (snapshot + bug - hidden tests, build manifests scrubbed) and the snapshot
+    files the verifier restores."""
     snapshot = Path(env.snapshot_path)
     files = snapshot_files(snapshot)
     texts = {rel: files[rel].read_text(encoding="utf-8") for rel in _bug_paths(task) if rel in files}
     buggy = apply_diff(texts, task.bug_patch) if task.bug_patch else {}
+    buggy.update(scrubbed_manifests(snapshot, task.hidden_tests))  # as prepare.sh leaves them
     hidden = set(task.hidden_tests)
     manifest, before = {}, {}
     for rel, path in files.items():
@@ -189,9 +190,8 @@ def verifier_files(
 ) -> dict[str, str | bytes]:
     """tests/codekiln/: the standalone verifier, its modules, its settings and the pre-agent state."""
     settings = verifier_settings(task, env, timeout_s=timeout_s, policy=policy or GradePolicy())
-    grading = Path(str(codekiln.grading.__file__)).parent
     out: dict[str, str | bytes] = {
-        f"{VERIFIER_DIR}/{name}": (grading / name).read_bytes() for name in SHIPPED
+        f"{VERIFIER_DIR}/{name}": (shipped.FOLDER / name).read_bytes() for name in SHIPPED
     }
     out[f"{VERIFIER_DIR}/task.json"] = json.dumps(settings, indent=1, sort_keys=True) + "\n"
     out[f"{VERIFIER_DIR}/state.json"] = json.dumps(verifier_state(task, env), sort_keys=True) + "\n"

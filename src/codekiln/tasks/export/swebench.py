@@ -43,11 +43,12 @@ from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
-from codekiln.core.diffs import parse_diff
+from codekiln.core.diffs import make_diff, parse_diff
 from codekiln.core.errors import TaskError
 from codekiln.core.proc import run, tail
 from codekiln.core.records import append_jsonl, atomic_write_text
 from codekiln.envs import EnvRecord, load_env
+from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.pathrules import is_protected
 from codekiln.repos.fetch import GIT_ENV
 from codekiln.repos.snapshot import COMMIT_DATE, SnapshotRecord, get_snapshot
@@ -165,10 +166,11 @@ def _git(git_dir: Path, *args: str, env: dict[str, str] | None = None, data: byt
     return res.stdout.strip()
 
 
-def task_commit(git_dir: Path, task: TaskRecord, clean: str) -> str:
-    """Commit the task's starting state (the clean tree, its bug patch applied, its hidden tests removed)
-    as a parentless commit on branch `<instance_id>` of `git_dir`; returns the commit id. The same task
-    always gives the same commit (fixed author, date and message)."""
+def task_commit(git_dir: Path, task: TaskRecord, clean: str, manifests: dict[str, str] | None = None) -> str:
+    """Commit the task's starting state (the clean tree, its bug patch applied, its hidden tests removed,
+    `manifests` written: build file lists without the hidden tests, `grading.manifests`) as a parentless
+    commit on branch `<instance_id>` of `git_dir`; returns the commit id. The same task always gives the
+    same commit (fixed author, date and message)."""
     with tempfile.TemporaryDirectory(prefix="codekiln-index-") as scratch:
         index = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
         _git(git_dir, "read-tree", clean, env=index)
@@ -177,6 +179,9 @@ def task_commit(git_dir: Path, task: TaskRecord, clean: str) -> str:
             _git(git_dir, "apply", "--cached", "--whitespace=nowarn", "-", env=index, data=data)
         if task.hidden_tests:
             _git(git_dir, "rm", "--cached", "-q", "--ignore-unmatch", "--", *task.hidden_tests, env=index)
+        for rel, text in sorted((manifests or {}).items()):
+            blob = _git(git_dir, "hash-object", "-w", "--stdin", data=text.encode("utf-8"))
+            _git(git_dir, "update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}", env=index)
         tree = _git(git_dir, "write-tree", env=index)
     commit = _git(git_dir, "commit-tree", tree, "-m", f"{task.instance_id}: the task's starting state")
     _git(git_dir, "update-ref", f"refs/heads/{task.instance_id}", commit)
@@ -229,7 +234,14 @@ def swebench_row(task: TaskRecord, env: EnvRecord, snapshot: SnapshotRecord, roo
     """The task's row for swebench 5 (see the module docstring), its commit written under `root`."""
     repo = repo_name(snapshot)
     git_dir, clean = environment_repo(root, env, repo)
-    base = task_commit(git_dir, task, clean)
+    # The base commit's build manifests do not list the hidden tests; the test patch lists them again.
+    manifests = scrubbed_manifests(Path(env.snapshot_path), task.hidden_tests)
+    restore = "".join(
+        make_diff(rel, text, (Path(env.snapshot_path) / rel).read_text(encoding="utf-8"))
+        for rel, text in sorted(manifests.items())
+    )
+    task = task.model_copy(update={"test_patch": task.test_patch + restore})
+    base = task_commit(git_dir, task, clean, manifests)
     context = Path(root) / "images" / task.instance_id
     write_image_context(task, env, git_dir, context)
     row = task.to_swebench_row()

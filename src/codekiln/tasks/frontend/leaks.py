@@ -3,6 +3,7 @@
     leak_check(statement, task.patch)            # TaskError (reason statement_leak) if it quotes the fix
     hidden_mentions(statement, task)             # hidden test files, ids and names it mentions
     checked_statement(task, statement)           # the check every statement source goes through
+    checked_workspace(task, snapshot_dir)        # TaskError if a file of the agent's workspace names one
 
 Used by `tasks.statements` (template and model writers) and by any other source of issue text.
 """
@@ -10,9 +11,11 @@ Used by `tasks.statements` (template and model writers) and by any other source 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from codekiln.core.diffs import changed_lines
 from codekiln.core.errors import TaskError
+from codekiln.grading.manifests import workspace_mentions
 from codekiln.tasks.records import TaskRecord
 
 _TRIVIAL = {
@@ -127,8 +130,24 @@ def checked_statement(task: TaskRecord, statement: str) -> str:
     return statement
 
 
+def checked_workspace(task: TaskRecord, snapshot_dir: Path) -> None:
+    """The same promise for the agent's files: no file of its starting workspace (build manifests
+    scrubbed, `grading.manifests`) may name a hidden test file. Raises TaskError with `reason`
+    "workspace_names_hidden_test" naming the first such file."""
+    named = workspace_mentions(snapshot_dir, task)
+    if named:
+        where, hidden = named[0]
+        more = f" (and {len(named) - 1} more)" if len(named) > 1 else ""
+        raise TaskError(
+            f"{where} in the agent's workspace names the hidden test file {hidden}{more}",
+            hint="synthesize with --visible-tests, or drop that file from the snapshot",
+            reason="workspace_names_hidden_test",
+        )
+
+
 __all__ = [
     "checked_statement",
+    "checked_workspace",
     "hidden_mentions",
     "hidden_names",
     "leak_check",

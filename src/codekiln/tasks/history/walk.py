@@ -169,7 +169,10 @@ def _diff(gitdir: Path, parent: str, commit: str, files: list[str]) -> str:
     if not files:
         return ""
     specs = [f":(literal){f}" for f in files]
-    return git(gitdir, "diff", "--no-color", "--no-renames", "--no-ext-diff", parent, commit, "--", *specs)
+    # Names quoted as C strings, every non-ASCII byte as octal (parse_diff reads them back exactly),
+    # whatever the user's git config says: the text stays ASCII for `run`'s decoding.
+    argv = ["-c", "core.quotePath=true", "diff", "--no-color", "--no-renames", "--no-ext-diff"]
+    return git(gitdir, *argv, parent, commit, "--", *specs)
 
 
 def split_change(gitdir: Path, parent: str, commit: str) -> tuple[list[str], list[str]]:

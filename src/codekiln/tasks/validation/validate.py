@@ -29,7 +29,8 @@ For each candidate, in one sandbox per worker (reset, never recreated):
    FAIL_TO_PASS failed every run, so it does not resolve the task.
 5. A problem statement from the observed failures (`statements`) that does not leak the fix
    (`statement_leak`) nor name a hidden test (`statement_names_hidden_test`). The failing tests'
-   files are hidden from the agent unless `visible_tests`.
+   files are hidden from the agent unless `visible_tests`, and no file of the agent's workspace may
+   name them either (`workspace_names_hidden_test`; build manifests are scrubbed: `grading.manifests`).
 With `gate="grader"` every task is also confirmed by the grader agents face (`grade_patch`): the gold
 patch must resolve it and the empty patch must not (`gold_failed`, `empty_resolved`). `gate.GraderGate`
 does it per batch: one shared grader run on the snapshot stands for the gold grades, the engine's runs
@@ -60,6 +61,7 @@ from codekiln.grading import classify, restores_snapshot
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
+from codekiln.tasks.frontend.leaks import checked_workspace
 from codekiln.tasks.frontend.statements import ModelStatementWriter, StatementWriter, TemplateStatementWriter
 from codekiln.tasks.records import (
     RejectedCandidate,
@@ -363,6 +365,7 @@ class Validator:
                 validation,
             )
         try:
+            checked_workspace(task, self.snapshot_dir)
             task.problem_statement = self.statements.write(task, buggy.runs[0].messages)
             task.statement_source = getattr(self.statements, "last_source", "") or self.statements.name
         except TaskError as err:

@@ -1,0 +1,174 @@
+"""The guard plugin's watch on the test machinery (`grading.guard_plugin`; it runs inside the sandbox).
+
+    watch = Machinery(workdir)     # at the plugin's import, after its own patches: the baseline
+    watch.changes()                # names replaced since (["_pytest.runner.call_and_report", ...])
+    trace_hooks()                  # ["trace"] when a trace function is set in this thread
+
+Code under test shares the test process and can replace pytest's, pluggy's, unittest's or doctest's
+functions, or the builtins, to change what a run reports. The plugin checks, after collection, before
+the tests it is told to watch and at the end of the session, that every function and class those
+modules held at start-up is still there; replacements whose code lives in the read-only venv or
+interpreter (an installed plugin's) are excused.
+
+Shipped beside the plugin as `<plugin module>_machinery` (`grading.shipped`); like the plugin, it
+imports nothing from codekiln.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+import sys
+import sysconfig
+import types
+from collections.abc import Callable
+from typing import Any
+
+_WATCHED = ("pytest", "_pytest", "pluggy", "unittest", "builtins", "doctest")
+
+# One entry per namespace watched: (module name, class name or "", attribute names, their values at
+# start-up). The values themselves are kept (not their ids): an id can be reused once an object is gone.
+_Watched = tuple[str, str, tuple[str, ...], tuple[Any, ...]]
+_WATCHED_VALUES = (type, types.FunctionType, types.BuiltinFunctionType)
+_WATCHED_MEMBERS = (classmethod, staticmethod, property)
+
+
+def _watched_now() -> list[_Watched]:
+    """The test machinery's functions and classes, and their classes' attributes, as they are now:
+    the modules of pytest, pluggy, unittest and doctest, and the builtins."""
+    out: list[_Watched] = []
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".", 1)[0] not in _WATCHED:
+            continue
+        top: dict[str, Any] = {}
+        for attr, value in list(vars(module).items()):
+            if isinstance(value, _WATCHED_VALUES):
+                top[attr] = value
+            if isinstance(value, type) and getattr(value, "__module__", None) == name:
+                members = {
+                    member: inner
+                    for member, inner in list(vars(value).items())
+                    if callable(inner) or isinstance(inner, _WATCHED_MEMBERS)
+                }
+                if members:
+                    out.append((name, attr, tuple(members), tuple(members.values())))
+        if top:
+            out.append((name, "", tuple(top), tuple(top.values())))
+    return out
+
+
+class _Snapshot:
+    """The machinery as the last check found it, flat, so that the next check can tell in a few passes
+    in C whether anything at all changed since: per namespace watched, the live namespace (a module's
+    `__dict__`, a class's mapping proxy) and an `itemgetter` of its watched names; all their values in
+    one tuple, compared by identity. Taken only when that check found no change (`Machinery.changes`),
+    and the same state gives the same verdict: the modules must still be the objects in `sys.modules`
+    and own the same `__dict__` (a class is itself a watched value of its module, so its namespace is
+    found again too); only the excused replacements (`excused`) are judged again, by their code."""
+
+    def __init__(
+        self, watched: list[_Watched], excused: list[Any], from_readonly: Callable[[Any], bool]
+    ) -> None:
+        modules = {name: sys.modules.get(name) for name, _, _, _ in watched}
+        self.names, self.modules = tuple(modules), tuple(modules.values())
+        self.dicts = tuple(map(_namespace, self.modules))
+        self.excused = excused
+        self.from_readonly = from_readonly
+        spaces, getters = [], []
+        for name, owner, attrs, _ in watched:
+            holder = _namespace(modules[name])
+            if owner:
+                cls = holder.get(owner)
+                holder = _namespace(cls) if isinstance(cls, type) else {}
+            spaces.append(holder)
+            getters.append(operator.itemgetter(*attrs, attrs[0]))  # 2+ names: it always gives a tuple
+        self.spaces, self.getters = tuple(spaces), tuple(getters)
+        self.values = self._now()
+
+    def _now(self) -> tuple[Any, ...]:
+        return tuple(
+            itertools.chain.from_iterable(map(operator.itemgetter.__call__, self.getters, self.spaces))
+        )
+
+    def same(self) -> bool:
+        try:
+            return (
+                not any(map(operator.is_not, map(sys.modules.get, self.names), self.modules))
+                and not any(map(operator.is_not, map(_namespace, self.modules), self.dicts))
+                and not any(map(operator.is_not, self._now(), self.values))
+                and all(map(self.from_readonly, self.excused))
+            )
+        except Exception:  # a name gone, a namespace that cannot be read: the full check names it
+            return False
+
+
+_PATHS = sysconfig.get_paths()
+READONLY = tuple(
+    p.rstrip("/") + "/" for k in ("stdlib", "platstdlib", "purelib", "platlib") if (p := _PATHS.get(k))
+)
+
+
+def _namespace(obj: Any) -> Any:
+    try:
+        return vars(obj)
+    except TypeError:  # replaced by something without a namespace: every name in it is gone
+        return {}
+
+
+class Machinery:
+    """The test machinery as it was when this was made, and what has replaced it since."""
+
+    def __init__(self, workdir: str) -> None:
+        self.workdir = workdir.rstrip("/") + "/"
+        """The graded tree: code there is never read-only, even inside a read-only prefix."""
+        self.watched = _watched_now()
+        self.snapshot: _Snapshot | None = None
+
+    def from_readonly(self, value: Any) -> bool:
+        """Whether a replacement comes from the read-only venv or interpreter (an installed plugin's)."""
+        func = getattr(value, "__func__", None) or getattr(value, "fget", None) or value
+        code = getattr(func, "__code__", None)
+        where = getattr(code, "co_filename", "") if code is not None else ""
+        return bool(where) and where.startswith(READONLY) and not where.startswith(self.workdir)
+
+    def changes(self) -> list[str]:
+        """What was replaced in the test machinery since start-up (new names are not counted, nor
+        replacements whose code lives in the read-only venv or interpreter). Names are looked up
+        afresh each time (a module swapped in `sys.modules`, a class swapped in its module, count as
+        changes of every name they hold); the bulk comparison is by identity, in C (`_Snapshot`)."""
+        if self.snapshot is not None and self.snapshot.same():
+            return []
+        changed, excused = [], []
+        for name, owner, attrs, values in self.watched:
+            holder = _namespace(sys.modules.get(name))
+            if owner:
+                cls = holder.get(owner)
+                holder = _namespace(cls) if isinstance(cls, type) else {}
+            now = list(map(holder.get, attrs))
+            if not any(map(operator.is_not, now, values)):
+                continue
+            for attr, value, was in zip(attrs, now, values, strict=True):
+                if value is not was and (value is None or not self.from_readonly(value)):
+                    changed.append(f"{name}.{owner + '.' if owner else ''}{attr}")
+                elif value is not was:
+                    excused.append(value)
+        if not changed:
+            self.snapshot = _Snapshot(self.watched, excused, self.from_readonly)
+        return changed
+
+
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a type made by a class statement (or type()) at run time
+
+
+def trace_hooks() -> list[str]:
+    """The trace and profile functions set now in the thread the tests run in, but a coverage.py C
+    tracer (a project's `--cov`): a type compiled into an extension module cannot be made, nor
+    renamed, by code under test. Nothing else of a graded run traces, and a trace function can
+    rewrite a test's locals. (Hooks for new threads are not read: coverage sets a Python one.)"""
+    found = []
+    for kind, get in (("trace", sys.gettrace), ("profile", sys.getprofile)):
+        hook = get()
+        of = type(hook)
+        if hook is not None and (of.__flags__ & _HEAPTYPE or not of.__module__.startswith("coverage")):
+            found.append(kind)
+    return found

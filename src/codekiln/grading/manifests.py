@@ -1,0 +1,108 @@
+"""What an agent's workspace may not name: the hidden test files. Build manifests list a project's
+files (an sdist's `*.egg-info/SOURCES.txt` lists every test file), so a snapshot taken from an sdist
+tells an agent which tests were removed, and by elimination which module the bug is in.
+
+    scrubbed_manifests(snapshot_dir, task.hidden_tests)   # {rel: the manifest without those lines}
+    workspace_mentions(snapshot_dir, task)                # [(rel, hidden path)] the workspace still names
+
+The agent's workspace (`grading.prepare_workspace`) and the graded one (`GradedWorkspace`) get the
+scrubbed manifests; the grader puts the snapshot's own back before the tests run (they are package
+metadata, protected), so the tests read what they always read. Scrubbed are the lists of files that
+build tools write: `*.egg-info/SOURCES.txt` and `installed-files.txt`, `*.dist-info/RECORD`, and
+distutils' `MANIFEST`; a line that holds a hidden path goes. Any other file of the workspace that
+names one (a tox.ini running it, a changelog) is found by `workspace_mentions`, which validation
+runs on every task (`workspace_names_hidden_test`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from codekiln.core.diffs import parse_diff
+from codekiln.core.patches import apply_diff
+from codekiln.grading.subject import GradedTask
+
+MAX_TEXT_BYTES = 1_000_000  # larger files are data, not read by the workspace check
+
+
+def is_manifest(rel: str) -> bool:
+    """A file list a build tool wrote (see the module docstring)."""
+    path = PurePosixPath(rel)
+    folder = path.parent.name
+    if folder.endswith(".egg-info"):
+        return path.name in ("SOURCES.txt", "installed-files.txt")
+    if folder.endswith(".dist-info"):
+        return path.name == "RECORD"
+    return path.name == "MANIFEST"
+
+
+@functools.lru_cache(maxsize=64)
+def _snapshot_texts(snapshot_dir: str) -> dict[str, str]:
+    """Every UTF-8 text file of a snapshot (not .git, none over `MAX_TEXT_BYTES`), by relative path.
+    Snapshots never change once made, so this is read once per process."""
+    texts: dict[str, str] = {}
+    for folder, dirs, files in os.walk(snapshot_dir):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in sorted(files):
+            path = Path(folder) / name
+            if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_TEXT_BYTES:
+                continue
+            try:
+                texts[str(path.relative_to(snapshot_dir))] = path.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+    return texts
+
+
+def scrubbed_manifests(snapshot_dir: Path, hidden: Iterable[str]) -> dict[str, str]:
+    """The snapshot's manifests that name a hidden path, each without the lines that do."""
+    names = [h for h in hidden if h]
+    out: dict[str, str] = {}
+    for rel, text in _snapshot_texts(str(snapshot_dir)).items():
+        if is_manifest(rel) and any(h in text for h in names):
+            kept = [line for line in text.splitlines(keepends=True) if not any(h in line for h in names)]
+            out[rel] = "".join(kept)
+    return out
+
+
+def workspace_files(snapshot_dir: Path, task: GradedTask) -> dict[str, str]:
+    """The text files of the task's agent workspace as `prepare_workspace` leaves them: the snapshot
+    with the bug in, the hidden tests out and the manifests scrubbed."""
+    files = dict(_snapshot_texts(str(snapshot_dir)))
+    touched = {p for fp in parse_diff(task.bug_patch) for p in (fp.old_path, fp.new_path) if p}
+    bugged = {
+        rel: (Path(snapshot_dir) / rel).read_text(encoding="utf-8")
+        for rel in touched
+        if (Path(snapshot_dir) / rel).is_file()
+    }
+    for rel, text in apply_diff(bugged, task.bug_patch).items():
+        if text is None:
+            files.pop(rel, None)
+        else:
+            files[rel] = text
+    files.update(scrubbed_manifests(snapshot_dir, task.hidden_tests))
+    for rel in task.hidden_tests:
+        files.pop(rel, None)
+    return files
+
+
+def workspace_mentions(snapshot_dir: Path, task: GradedTask) -> list[tuple[str, str]]:
+    """(file, hidden test) for every file of the agent's workspace that names a hidden test file, by
+    its path or its dotted module name."""
+    names = {
+        name: rel for rel in task.hidden_tests for name in (rel, rel.removesuffix(".py").replace("/", "."))
+    }
+    return sorted(
+        {
+            (path, rel)
+            for path, text in workspace_files(snapshot_dir, task).items()
+            for name, rel in names.items()
+            if name in text
+        }
+    )
+
+
+__all__ = ["is_manifest", "scrubbed_manifests", "workspace_files", "workspace_mentions"]

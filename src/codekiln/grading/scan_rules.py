@@ -1,0 +1,89 @@
+"""What the static scan of a patch (`grading.scan`) flags: its kinds, and the names each looks for.
+
+- `runner-import`: `_pytest`, `pluggy` or `pytest` imported, or named in a string constant
+  (`sys.modules["_pytest.reports"]`, `__import__("pluggy")`), from library code.
+- `sys-modules-write`: an entry of `sys.modules` set, deleted, popped, updated or cleared.
+- `process-exit`: `os._exit`, `os.abort`, `os.kill(os.getpid(), ...)`: leaving without pytest's say.
+- `atexit`: `atexit.register`: code that runs after the tests, when the report is written.
+- `frame-walk`: `sys._getframe`, `inspect.currentframe/stack/...`, `gc.get_referrers/get_objects`,
+  and the `f_back`, `f_globals`, `f_locals` attributes: reaching the runner's objects.
+- `trace-hook`: `sys.settrace/setprofile`, `threading.settrace/setprofile`, `sys.addaudithook`,
+  `sys.monitoring`.
+- `builtins-patch`: an attribute of `builtins` / `__builtins__` set.
+- `import-hook`: `sys.meta_path` / `sys.path_hooks` changed.
+- `grader-path`: a string constant naming the grader's files (`codekiln`, `junit`, an `.xml` path).
+- `runner-env`: a string constant naming a `PYTEST_*` environment variable.
+- `spawn-runner`: `subprocess` / `os.system` / `os.exec*` ... called with `git` or `pytest` in its args.
+- `dynamic-import`: `__import__` / `importlib.import_module` of a name computed at run time.
+- `dynamic-code`: `exec` / `eval` / `compile`, and the standard library's other ways to run text or
+  bytes as code (`runpy`, `timeit` with a string, `code`, `codeop`, loaders of a file by path,
+  `marshal` / `pickle` loads, code and function constructors) or to call into the interpreter
+  (`ctypes`): what a scan cannot read, it cannot clear.
+- `dynamic-attribute`: `getattr` / `setattr` / `delattr` / `hasattr` (and `attrgetter`,
+  `__getattribute__`) of a name computed at run time, or spelled in pieces (`'set' + 'trace'`): a
+  name the scan cannot read. One written whole is read as the attribute it names (`getattr(sys,
+  "settrace")` is `sys.settrace`).
+- `code-rewrite`: a function's `__code__` or a class's `__module__` set, a code object `.replace`d
+  with new `co_*` fields: what makes code claim another origin than its own.
+
+Names are dotted as the scan resolves them through a module's imports (`from os import _exit as x`:
+`x()` is `os._exit`). Shipped beside `scan.py` (`grading.shipped`): standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+
+RUNNER_MODULES = frozenset({"_pytest", "pluggy", "pytest", "py"})
+EXITS = frozenset({"os._exit", "posix._exit", "os.abort", "posix.abort"})
+FRAME_CALLS = frozenset({
+    "sys._getframe", "sys._current_frames", "inspect.currentframe", "inspect.stack", "inspect.trace",
+    "inspect.getouterframes", "inspect.getinnerframes", "gc.get_referrers", "gc.get_objects",
+    "gc.get_referents", "traceback.walk_stack",
+})  # fmt: skip
+FRAME_ATTRS = frozenset({
+    "f_back", "f_globals", "f_locals", "f_builtins", "gi_frame", "cr_frame", "ag_frame", "f_trace",
+    "f_trace_lines", "f_trace_opcodes",
+})  # fmt: skip
+TRACE_CALLS = frozenset({
+    "sys.settrace", "sys.setprofile", "sys.addaudithook", "threading.settrace", "threading.setprofile",
+    "threading.settrace_all_threads", "threading.setprofile_all_threads", "_thread.settrace",
+})  # fmt: skip
+IMPORT_CALLS = frozenset(
+    {"__import__", "builtins.__import__", "importlib.import_module", "importlib.__import__"}
+)
+CODE_CALLS = frozenset({
+    "exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile", "runpy.run_path",
+    "runpy.run_module", "timeit.timeit", "timeit.repeat", "timeit.Timer", "code.interact",
+    "code.InteractiveInterpreter", "code.InteractiveConsole", "code.compile_command", "codeop.compile_command",
+    "codeop.Compile", "codeop.CommandCompiler", "importlib.util.spec_from_file_location",
+    "importlib.util.spec_from_loader", "importlib.machinery.SourceFileLoader",
+    "importlib.machinery.SourcelessFileLoader", "importlib.machinery.ExtensionFileLoader", "marshal.loads",
+    "marshal.load", "pickle.loads", "pickle.load", "types.FunctionType", "types.CodeType",
+    "types.LambdaType",
+})  # fmt: skip
+NATIVE_MODULES = frozenset({"ctypes", "_ctypes", "cffi", "_testcapi", "_testinternalcapi"})
+ATTR_CALLS = frozenset({
+    "getattr", "setattr", "delattr", "hasattr", "builtins.getattr", "builtins.setattr", "builtins.delattr",
+    "builtins.hasattr", "operator.attrgetter", "object.__getattribute__", "type.__getattribute__",
+    "object.__setattr__", "type.__setattr__", "object.__delattr__",
+})  # fmt: skip
+ORIGIN_ATTRS = frozenset({"__code__", "__module__"})
+SPAWN_CALLS = frozenset({
+    "os.system", "os.popen", "os.execv", "os.execve", "os.execl", "os.execle", "os.execlp", "os.execlpe",
+    "os.execvp", "os.execvpe", "os.spawnl", "os.spawnle", "os.spawnlp", "os.spawnlpe", "os.spawnv",
+    "os.spawnve", "os.spawnvp", "os.spawnvpe", "os.posix_spawn", "os.posix_spawnp", "pty.spawn",
+    "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell",
+})  # fmt: skip
+MUTATORS = frozenset({"__setitem__", "__delitem__", "pop", "popitem", "update", "setdefault", "clear"})
+LIST_MUTATORS = frozenset({"insert", "append", "extend", "remove", "pop", "clear", "__setitem__"})
+BUILTINS = frozenset({"builtins", "__builtins__"})
+SPAWNS_RUNNER = re.compile(r"(?<![\w.-])(git|pytest|py\.test|_pytest)(?![\w-])")
+XML_PATH = re.compile(r"^[\w./~-]*\.xml$", re.IGNORECASE)
+
+KINDS = (
+    "runner-import", "sys-modules-write", "process-exit", "atexit", "frame-walk", "trace-hook",
+    "builtins-patch", "import-hook", "grader-path", "runner-env", "spawn-runner", "dynamic-import",
+    "dynamic-code", "dynamic-attribute", "code-rewrite",
+)  # fmt: skip
+"""Every kind of finding, in the order described above."""
