@@ -1,26 +1,37 @@
-"""Task quality on real libraries: how many statements pass the leak check, how often candidates are
-judged flaky, the difficulty mix before and after the default filters, and bytes per record.
+"""Task quality on real libraries: how many statements pass the leak check, how many flaky verdicts
+fresh-process reruns confirm or miss, the difficulty mix before and after the default filters, and bytes
+per record, with the columns SWE-smith publishes beside them (yield, F2P tests per task, lines changed).
 
-    PYTHONPATH=src nice -n 10 python bench/task_quality.py --max-tasks 20 --time-limit 600 --json q.json
-    PYTHONPATH=src python bench/task_quality.py toolz attrs        # some of them
+    PYTHONPATH=src nice -n 10 python bench/task_quality.py --max-tasks 48 --max-candidates 48 \
+        --time-limit 600 --fresh-limit 240 --work W --json q.jsonl
+    PYTHONPATH=src python bench/task_quality.py toolz attrs --work W     # some of them (resumes W)
+    PYTHONPATH=src python bench/task_quality.py click --work W --fresh-only --fresh-limit 540  # resume a check
+    PYTHONPATH=src python bench/task_quality.py --work W --measure-only  # the table from W
 
 The libraries, by a stated rule: the first six "good sources" of a survey of 20 popular pure-Python PyPI
 libraries on the development machine (their sdists ship their tests, which run with `--junitxml` and
-give the same results on a rerun), which include toolz: jinja2, click, attrs, toolz, more-itertools, markupsafe, at the versions bench/envbuild.py pinned for them before
-its rule-picked sample (that sample is of libraries the tests never see, for environment builds). Each runs `codekiln
-synth` in a child process (seed 0, one worker, the default warm engine and grader gate) with
+give the same results on a rerun), which include toolz: jinja2, click, attrs, toolz, more-itertools,
+markupsafe, at the versions bench/envbuild.py pinned for them before its rule-picked sample (that sample
+is of libraries the tests never see, for environment builds). For each: the environment and coverage
+map are built or loaded first, outside the time limit (click's, 2,434 tests under settrace, took most
+of a 400 s limit that counted them); then `codekiln synth` runs in a child process (seed 0, one worker,
+batches of 8, the default warm engine and grader gate) with
 `--allow-import-breakage --details`, so the mix *before* the default filters is what synth validated,
 and the mix *after* is what the default filter (`TaskFilter()`: import breakage dropped) keeps. A
 library that passes `--time-limit` is stopped and reported with the decisions written so far (synth
-writes every decision as it is made), marked `partial`.
+writes every decision as it is made), marked `partial`; rerunning with the same `--work` resumes it.
+Then `fresh_flaky.check` reruns the decided candidates in fresh processes (`--fresh-limit` seconds,
+resumable too; its result is `fresh.json` in the library's directory).
 
 Columns: `tried` candidates decided, `tasks` valid before the filters, `kept` after them; `leak ok`
 the share of statements that pass `leaks.checked_statement` (rejections for a leaking statement count
-as failures); `flaky` the share of tried candidates rejected as flaky (the other engineer's flakiness
-work changes this column; it only reads the rejection reasons); `imp` tasks whose bug breaks the
-package at import, `f2p>=50%` tasks failing at least half their selected tests, before -> after the
-filter; bytes per candidate and per task record as synth writes them (compact) and as they were before
-compact records (the full statuses, from details.jsonl).
+as failures); `flaky`: the engine's flaky verdicts, then what fresh-process reruns say of the decisions
+checked (`spurious`: an engine flaky verdict the reruns do not confirm; `missed`: a decision the engine
+did not call flaky in which the reruns see a test change its result); `imp` tasks whose bug breaks
+the package at import, `f2p>=50%` tasks failing at least half their selected tests, before -> after
+the filter; bytes per candidate and per task record as synth writes them (compact) and as they were
+before compact records (the full statuses, from details.jsonl). A second table: yield (tasks / tried),
+median FAIL_TO_PASS tests per task and median lines changed by the gold patch, what SWE-smith reports.
 """
 
 from __future__ import annotations
@@ -44,10 +55,12 @@ LIBRARIES = {
     "jinja2": "3.1.6",
     "markupsafe": "3.0.4",
 }
+FRESH = "fresh.json"
 SWESMITH = (
-    "SWE-smith, for comparison (its paper's figures): reported yields by strategy ~34-97% "
-    "(LM Modify ~56%, Combine ~97%, unverified); its procedural rule run here on toolz kept 83.8% of 241 "
-    "candidates. It publishes no leak, flakiness, difficulty-mix or bytes-per-record figures."
+    "SWE-smith, for comparison (its paper's figures, unverified): yields by strategy ~34-97% "
+    "(LM Modify ~56%, Combine ~97%); its procedural rule run here on toolz kept 83.8% of 241 candidates. "
+    "Its per-task F2P and lines-changed statistics were not found among the sources searched. It "
+    "publishes no leak, flakiness, difficulty-mix or bytes-per-record figures."
 )
 
 
@@ -114,6 +127,8 @@ def measure(name: str, out: Path, seconds: float, partial: bool) -> dict[str, ob
         full_task += n if isinstance(d, TaskRecord) else 0
     tried = len(decisions)
     shares = [t.difficulty.f2p_share for t in tasks if t.difficulty]
+    f2p = [len(t.FAIL_TO_PASS) for t in tasks]
+    lines = [t.difficulty.lines_changed for t in tasks if t.difficulty]
     return {
         "library": name,
         "version": LIBRARIES[name],
@@ -131,6 +146,9 @@ def measure(name: str, out: Path, seconds: float, partial: bool) -> dict[str, ob
         "heavy_before": heavy(tasks),
         "heavy_after": heavy(kept),
         "median_f2p_share": round(median(shares), 3) if shares else None,
+        "median_f2p": float(median(f2p)) if f2p else None,
+        "median_lines_changed": float(median(lines)) if lines else None,
+        "fresh": json.loads((out / FRESH).read_text()) if (out / FRESH).is_file() else None,
         "bytes_per_candidate": round((size[TASKS] + size[REJECTED]) / tried) if tried else None,
         "bytes_per_task": round(size[TASKS] / len(tasks)) if tasks else None,
         "full_bytes_per_candidate": round(full_all / tried) if tried else None,
@@ -143,8 +161,36 @@ def measure(name: str, out: Path, seconds: float, partial: bool) -> dict[str, ob
     }
 
 
+def prepare_one(name: str) -> None:
+    """The child process of the untimed step: the environment and its coverage map, built or loaded."""
+    from codekiln.envs import build_env
+    from codekiln.tasks.validation.coverage_map import coverage_map
+
+    coverage_map(build_env(f"pypi:{name}=={LIBRARIES[name]}"))
+
+
+def fresh_one(name: str, out: Path, reruns: int, limit: float) -> None:
+    """The flaky column: the run's decisions against fresh-process reruns (`fresh_flaky.check`),
+    kept beside them in `fresh.json`; a failure is recorded there, not raised."""
+    from fresh_flaky import check  # type: ignore[import-not-found]
+
+    previous = json.loads((out / FRESH).read_text()) if (out / FRESH).is_file() else None
+    if previous is not None and "error" in previous:
+        previous = None
+    try:
+        row = check(f"pypi:{name}=={LIBRARIES[name]}", out, reruns, limit, previous)
+    except Exception as err:  # a bench row says what failed and goes on
+        row = {"error": f"{type(err).__name__}: {err}"}
+    (out / FRESH).write_text(json.dumps(row) + "\n")
+
+
 def run_one(name: str, root: Path, args: argparse.Namespace) -> dict[str, object]:
+    """Build (or load) the environment and coverage map outside the time limit, then synth within it:
+    click's environment and settrace coverage map of 2,434 tests took most of a 400 s limit."""
     out = root / name
+    start = time.monotonic()
+    subprocess.run([sys.executable, __file__, "--prepare", name], check=True)
+    prepare_s = time.monotonic() - start
     argv = [sys.executable, __file__, "--child", name, "--out", str(out)]
     argv += ["--max-tasks", str(args.max_tasks), "--max-candidates", str(args.max_candidates)]
     start = time.monotonic()
@@ -156,7 +202,11 @@ def run_one(name: str, root: Path, args: argparse.Namespace) -> dict[str, object
         os.killpg(proc.pid, signal.SIGKILL)  # its own session: the sandboxes it started go too
         proc.wait()
         partial = True
-    row = measure(name, out, time.monotonic() - start, partial or proc.returncode != 0)
+    seconds = time.monotonic() - start
+    if args.fresh_reruns > 0 and out.is_dir():
+        fresh_one(name, out, args.fresh_reruns, args.fresh_limit)
+    row = measure(name, out, seconds, partial or proc.returncode != 0)
+    row["prepare_s"] = round(prepare_s, 1)
     if proc.returncode not in (0, -signal.SIGKILL):
         row["error"] = f"synth exited with {proc.returncode}"
     return row
@@ -166,9 +216,26 @@ def pct(n: object, d: object) -> str:
     return f"{100 * n / d:.0f}%" if isinstance(n, int) and isinstance(d, int) and d else "-"
 
 
+def num(x: object) -> str:
+    return f"{x:g}" if isinstance(x, (int, float)) else "-"
+
+
+def fresh_cell(r: dict[str, object]) -> str:
+    """engine flaky verdicts; fresh-process check: decisions checked, spurious, missed."""
+    fresh = r.get("fresh")
+    if not isinstance(fresh, dict) or "checked" not in fresh:
+        return f"{r['flaky']}; - " + (f"({fresh['error'][:60]})" if isinstance(fresh, dict) else "")
+    mark = ", partial" if fresh.get("partial") else ""
+    return (
+        f"{r['flaky']}; {fresh['checked']} checked{mark}: {fresh['spurious']} spurious, "
+        f"{fresh['missed']} missed"
+    )
+
+
 def table(rows: list[dict[str, object]]) -> str:
     head = (
-        "| library | tried | tasks -> kept | leak ok | flaky | imp before -> after | f2p>=50% before -> after "
+        "| library | tried | tasks -> kept | leak ok | flaky (engine; fresh-process reruns) "
+        "| imp before -> after | f2p>=50% before -> after "
         "| bytes/candidate (full) | bytes/rejection (full) | bytes/task (full) | test_patch/task |"
     )
     lines = [head, "|---" * 11 + "|"]
@@ -176,11 +243,21 @@ def table(rows: list[dict[str, object]]) -> str:
         mark = " (partial)" if r["partial"] else ""
         lines.append(
             f"| {r['library']} {r['version']}{mark} | {r['tried']} | {r['tasks']} -> {r['kept']} "
-            f"| {r['leak_ok']}/{r['statements']} | {r['flaky']} ({pct(r['flaky'], r['tried'])}) "
+            f"| {r['leak_ok']}/{r['statements']} | {fresh_cell(r)} "
             f"| {r['import_before']} -> {r['import_after']} | {r['heavy_before']} -> {r['heavy_after']} "
             f"| {r['bytes_per_candidate']} ({r['full_bytes_per_candidate']}) "
             f"| {r.get('bytes_per_rejection', '-')} ({r.get('full_bytes_per_rejection', '-')}) "
             f"| {r['bytes_per_task']} ({r['full_bytes_per_task']}) | {r.get('test_patch_bytes_per_task', '-')} |"
+        )
+    lines += [
+        "",
+        "| library | yield (tasks / tried) | median F2P tests per task | median lines changed |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['library']} | {pct(r['tasks'], r['tried'])} | {num(r.get('median_f2p'))} "
+            f"| {num(r.get('median_lines_changed'))} |"
         )
     return "\n".join(lines)
 
@@ -196,9 +273,27 @@ def main() -> int:
     parser.add_argument(
         "--measure-only", action="store_true", help="only measure what --work already holds (no synth)"
     )
+    parser.add_argument(
+        "--fresh-only",
+        action="store_true",
+        help="only resume the fresh-process check of what --work holds (no synth), then measure",
+    )
+    parser.add_argument(
+        "--fresh-reruns",
+        type=int,
+        default=3,
+        help="fresh-process runs per side for the flaky column (0: none)",
+    )
+    parser.add_argument(
+        "--fresh-limit", type=float, default=300, help="seconds per library for the fresh-process check"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.prepare:
+        prepare_one(args.prepare)
+        return 0
     if args.child:
         synth_one(args.child, args.out, args.max_tasks, args.max_candidates)
         return 0
@@ -209,15 +304,25 @@ def main() -> int:
     root = args.work or Path(tempfile.mkdtemp(prefix="codekiln-quality-"))
     rows = []
     for name in names:
-        if args.measure_only and not (root / name).is_dir():
+        if (args.measure_only or args.fresh_only) and not (root / name).is_dir():
             continue
-        row = measure(name, root / name, 0.0, False) if args.measure_only else run_one(name, root, args)
+        if args.fresh_only:
+            fresh_one(name, root / name, args.fresh_reruns, args.fresh_limit)
+        if args.measure_only or args.fresh_only:  # stopped early: fewer than either bound reached
+            row = measure(name, root / name, 0.0, False)
+            row["partial"] = row["tried"] < args.max_candidates and row["tasks"] < args.max_tasks
+        else:
+            row = run_one(name, root, args)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
         if args.json:
             with args.json.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
-    limits = "measured from --work" if args.measure_only else f"{args.time_limit:.0f} s per library"
+    limits = (
+        "measured from --work"
+        if args.measure_only or args.fresh_only
+        else f"{args.time_limit:.0f} s per library"
+    )
     print(
         f"mode: codekiln synth, seed 0, 1 worker, warm engine, grader gate, --max-tasks {args.max_tasks}, "
         f"--max-candidates {args.max_candidates}, {limits}"

@@ -171,19 +171,44 @@ def _names(path: str) -> set[str]:
         return set()
 
 
-def _codes(obj: Any) -> list[types.CodeType]:
-    """The code objects of a test callable and of what it wraps (`__wrapped__`), outermost first."""
-    out = []
-    seen = 0
-    while obj is not None and seen < 20:
+def _functions(obj: Any) -> list[Any]:
+    """A test callable's function and those it wraps (`__wrapped__`), outermost first."""
+    out: list[Any] = []
+    while obj is not None and len(out) < 20:
         func = getattr(obj, "__func__", obj)
-        code = getattr(func, "__code__", None)
-        if not isinstance(code, types.CodeType):
+        if not isinstance(getattr(func, "__code__", None), types.CodeType):
             break
-        out.append(code)
+        out.append(func)
         obj = getattr(func, "__wrapped__", None)
-        seen += 1
     return out
+
+
+def _readonly_object(value: Any) -> bool:
+    """A function, or a class, defined in the read-only venv or interpreter."""
+    if isinstance(value, type):
+        where = getattr(sys.modules.get(value.__module__), "__file__", None) or ""
+        return where.startswith(machinery.READONLY)
+    return _WATCH.from_readonly(value)
+
+
+def _readonly_proxy(func: Any) -> bool:
+    """Whether `func` is a proxy compiled by read-only code and renamed to a test file: hypothesis's
+    `@given` execs `def test_x(self, a): return f(self, a)` and then `impersonate`s the test, giving
+    that code the test file's name (so tracebacks show the test). It is accepted when all it runs
+    is read-only code: no nested code of its own, its closure and the globals it names hold only
+    read-only functions and classes. The function it forwards to could have been the test callable
+    itself and be accepted (read-only code is), so this accepts nothing new; the `__wrapped__` test it
+    stands for is still checked against its source."""
+    code = func.__code__
+    cells = func.__closure__ or ()
+    if not cells or any(isinstance(c, types.CodeType) for c in code.co_consts):
+        return False
+    try:
+        held = [cell.cell_contents for cell in cells]
+    except ValueError:  # an empty cell
+        return False
+    named = [func.__globals__.get(n) for n in code.co_names]
+    return all(_readonly_object(v) for v in held + named)
 
 
 def _digest(path: str | None) -> str:
@@ -224,10 +249,11 @@ class Guard:
         the interpreter). Anything else means the test was replaced after the files were read."""
         if not _TRUSTED or not isinstance(item, pytest.Function):
             return
-        codes = _codes(getattr(item, "obj", None))
-        if not codes:
+        funcs = _functions(getattr(item, "obj", None))
+        if not funcs:
             return
-        for code in codes:
+        codes = [f.__code__ for f in funcs]
+        for func, code in zip(funcs, codes, strict=True):
             where = code.co_filename
             if where.startswith(self._readonly) and not where.startswith(self._workdir):
                 continue
@@ -242,7 +268,7 @@ class Guard:
                     continue
                 if where not in self._keys:
                     self._keys[where] = _plain_keys(where)
-                if key in self._keys[where]:
+                if key in self._keys[where] or _readonly_proxy(func):
                     continue
             self.forged.append(
                 f"{item.nodeid}: runs {code.co_name}() from {where}, which is not the test's source"

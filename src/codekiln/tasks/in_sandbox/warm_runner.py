@@ -17,8 +17,9 @@ them (`from x import f`, decorators, bound methods) runs the new code without re
 change cannot be applied that way (a class body, a module-level statement, a default argument, a
 function added or removed) or the job says the changed code runs at import time (`reimport`), the
 child instead forgets every module of the repository and collects the tests again, importing them
-afresh from disk, into the same session (`Session.perform_collect`); the job's result names why
-(`reimported`). A job's repeats run in its one child, one after the other, each with a fresh `random`
+afresh from disk, into the same session (`Session.perform_collect`), or in a whole new pytest session
+in the child when the repository has conftest.py files (their fixtures and imports would stay the old
+session's); the job's result names why (`reimported`). A job's repeats run in its one child, one after the other, each with a fresh `random`
 seed, fresh fixtures and doctests' namespaces given back (a rerun costs the tests' own time, not a fork
 or a re-import); they share the child's hash seed and other process state, so a job that must see
 another process runs in fresh processes instead (`testexec.Job.fresh`); a child whose
@@ -170,6 +171,10 @@ class Server:
         self.swapper = Swapper()
         # the files of the modules this session imported (jobs import nothing here: children do)
         self.live_files = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
+        self.conftests = any(
+            isinstance(f, str) and f.startswith(ROOT + os.sep) and os.path.basename(f) == "conftest.py"
+            for f in self.live_files
+        )
         try:
             from _pytest import reports
 
@@ -245,14 +250,19 @@ class Server:
                 _put(path, original)
             result["duration_s"] = time.monotonic() - start
 
+    def forget_repository(self, conftests: bool) -> None:
+        """In a child: drop the repository's modules from `sys.modules` (its conftest.py files too when
+        `conftests`), so that the next import of each runs its code afresh from disk."""
+        for name, module in list(sys.modules.items()):
+            path = str(getattr(module, "__file__", None) or "")
+            if path.startswith(ROOT + os.sep) and (conftests or os.path.basename(path) != "conftest.py"):
+                del sys.modules[name]
+
     def recollect(self, tests: list[str]) -> list[Any] | None:
         """In a child: forget the repository's modules (conftest plugins stay) and collect the files of
         `tests` again in the warm session, which imports everything afresh from disk. Tests that cannot be collected
         (the code fails to import) are left out; None if the session could not collect at all."""
-        for name, module in list(sys.modules.items()):
-            path = str(getattr(module, "__file__", None) or "")
-            if path.startswith(ROOT + os.sep) and os.path.basename(path) != "conftest.py":
-                del sys.modules[name]
+        self.forget_repository(conftests=False)
         import pytest
 
         try:
@@ -265,7 +275,8 @@ class Server:
         return [by_id[t] for t in tests if t in by_id]
 
     def fresh_session(self, tests: list[str]) -> None:
-        """In a child: a whole new pytest session for `tests` (when `recollect` could not collect)."""
+        """In a child: a whole new pytest session for `tests` (a re-import in a repository with conftest
+        files, or when `recollect` could not collect)."""
         import pytest
 
         pytest.main([*self.options, *tests], plugins=[self.recorder])
@@ -274,7 +285,13 @@ class Server:
               repeat: int, rerun_failing: bool, out: Any) -> None:  # fmt: skip
         """In the forked child: apply the bug, then run `tests` `repeat` times, a JSON line per run."""
         run_items: list[Any] | None = [self.items[t] for t in tests if t in self.items]
-        if reimport:
+        if reimport and self.conftests:
+            # A conftest's fixtures and what it imported belong to the session that loaded it (pytest
+            # >= 9.2 gives its fixtures to the first Directory node only; `from click.testing import
+            # CliRunner` keeps the old module's class): a whole new session loads them afresh.
+            self.forget_repository(conftests=True)
+            run_items = None
+        elif reimport:
             run_items = self.recollect(tests)
         else:
             for func, new in swaps:

@@ -15,8 +15,9 @@ first batch until `stop()`: a batch costs no interpreter start or collection, a 
 only its tests' time. The session runs in a background thread's sandbox command; batches travel as
 files under the sandbox's /tmp. Stop it before anything else uses or resets the sandbox.
 `FreshExecutor` runs any job with `grading.run_tests`, a new pytest process per run, on a workspace
-reset before each job. A `fresh` job runs that way under either executor (the warm one only on the
-clean snapshot), each run with its own hash seed and test order: reruns that see another process. The test code the warm session rewrote at start-up, and the code
+reset before each job. A `fresh` job runs that way under either executor (the warm one beside its
+idle session, its files written first and put back after), each run with its own hash seed and test
+order: reruns that see another process. The test code the warm session rewrote at start-up, and the code
 a `fresh` job's runs rewrite, are kept for the environment's later guarded runs (`grading.guard_rewrites`:
 rewriting was half of a fresh run's CPU on toolz). Neither raises for test failures: tests
 that could not even be collected (the bug broke an import) come back `missing`, which counts as failed;
@@ -67,7 +68,8 @@ class Job:
     fresh: bool = False
     """Each run in a new pytest process with its own hash seed and test order (`fresh_run_plan`), as a
     real rerun would be, never in a forked child of the warm session (which shares one hash seed and
-    process state). With the warm engine only for jobs on the clean snapshot (no `files`)."""
+    process state). Validation makes one of a bug whose code runs at import time in a repository with
+    conftest.py files: a forked child cannot re-import what the session's conftests hold."""
 
 
 @dataclass
@@ -250,16 +252,34 @@ class WarmExecutor:
     def run(self, jobs: list[Job]) -> dict[str, JobResult]:
         """Run a batch: warm jobs in the session, then `fresh` ones in new processes beside it."""
         fresh = [j for j in jobs if j.fresh]
-        if any(j.files for j in fresh):
-            raise ValueError("a fresh job of the warm executor runs on the clean snapshot: give it no files")
         out = self._run_warm([j for j in jobs if not j.fresh])
         for job in fresh:  # the session is idle between batches and its workspace clean
             out[job.id] = result = JobResult(job.id)
+            if job.files:
+                result.reimported = "each run a new process"
             try:
-                fresh_runs(self.sandbox, self.command, job, result)
+                originals = {rel: self._read(rel) for rel in job.files}
+                try:
+                    self._put(job.files)
+                    fresh_runs(self.sandbox, self.command, job, result)
+                finally:  # the session's workspace is clean again (fresh runs write no byte-code)
+                    self._put(originals)
             except (CodekilnError, OSError) as err:
                 result.error = f"sandbox failed: {err}"
         return out
+
+    def _read(self, rel: str) -> str | None:
+        try:
+            return self.sandbox.read_file(rel).decode("utf-8")
+        except (CodekilnError, OSError):
+            return None
+
+    def _put(self, files: dict[str, str | None]) -> None:
+        for rel, text in files.items():
+            if text is None:
+                self.sandbox.exec(["rm", "-f", "--", rel], timeout=60, cwd=self.sandbox.workdir)
+            else:
+                self.sandbox.write_file(rel, text)
 
     def _run_warm(self, jobs: list[Job]) -> dict[str, JobResult]:
         if not jobs:

@@ -40,8 +40,8 @@ real grades (`audit`) that switches to grading every task when it disagrees; see
 Runs go through the warm runner (`testexec.WarmExecutor`: one pytest session serving every batch of
 this validator, each job a fork with the bug swapped into live functions, or re-imported when the
 change cannot be swapped in or the coverage map says the changed lines run at import time; a job's
-reruns share its fork) or, with `engine="fresh"`, a new pytest
-process per run. A run's timeout is `timeout_factor` times what the selected tests took in the
+reruns share its fork; in a repository with conftest.py files, a bug that runs at import time gets a
+new process per run beside the session) or, with `engine="fresh"`, a new pytest process per run. A run's timeout is `timeout_factor` times what the selected tests took in the
 coverage run, clamped to [timeout_min_s, timeout_max_s].
 """
 
@@ -178,6 +178,10 @@ class Validator:
         self.backend = backend
         self.snapshot_dir = Path(env.snapshot_path)
         self.passing = {t for t, s in env.baseline.items() if s == "passed"}
+        # A conftest holds what it imported from the package: a warm child cannot re-import it
+        # (click's `runner` fixture kept the old CliRunner), so bugs that run at import time get
+        # fresh processes there.
+        self.conftests = any(self.snapshot_dir.rglob("conftest.py"))
         limits = Limits(timeout_s=env.test.timeout_s)
         if memory_mb is not None:
             limits.memory_mb = memory_mb
@@ -282,6 +286,7 @@ class Validator:
             plans[cand.id] = (cand, tests)
             bug_files[cand.id] = (cand, files)
             at_import = self.cmap.runs_at_import(touched_lines(cand.patch))
+            fresh = at_import and self.conftests and self.config.engine == "warm"
             jobs.append(
                 Job(
                     cand.id,
@@ -289,9 +294,10 @@ class Validator:
                     files,
                     repeat=reruns,
                     rerun_failing=True,
-                    timeout=timeout,
+                    timeout=max(20.0, timeout) if fresh else timeout,  # with a process start
                     reimport=at_import,
                     chunks=chunks,
+                    fresh=fresh,
                 )
             )
             key = selection_key(tests)
