@@ -67,6 +67,7 @@ from codekiln.grading.patchrules import (
 from codekiln.grading.runner import TestRun, run_tests
 from codekiln.grading.scan import scan_changes
 from codekiln.grading.subject import GradedTask, GradingEnv
+from codekiln.grading.traces import restore_times
 from codekiln.sandbox import DEFAULT_BACKEND
 
 Outcome = Literal["resolved", "unresolved", "patch_failed", "rejected", "tampered", "timeout", "error"]
@@ -152,7 +153,8 @@ def prepare_workspace(sandbox: Sandbox, task: GradedTask, snapshot_dir: Path) ->
         )
     if task.hidden_tests:
         sandbox.exec(["rm", "-f", "--", *task.hidden_tests], timeout=60, cwd=sandbox.workdir)
-    for rel, text in scrubbed_manifests(snapshot_dir, task.hidden_tests).items():
+    scrubbed = scrubbed_manifests(snapshot_dir, task.hidden_tests)
+    for rel, text in scrubbed.items():
         sandbox.write_file(rel, text)
     # The snapshot's git history holds the clean code and the hidden tests (`git diff`, `git stash`
     # or `git checkout -- .` would hand an agent the fix): start a history of the buggy state alone.
@@ -162,6 +164,8 @@ def prepare_workspace(sandbox: Sandbox, task: GradedTask, snapshot_dir: Path) ->
             f"could not reset the git history of {task.instance_id}'s workspace: {tail(res.output, 10)}",
             hint="check that git works inside the sandbox (codekiln env test)",
         )
+    # Last, since the fresh history rewrote the root: no time says which files the setup touched.
+    restore_times(sandbox, snapshot_dir, [*patch_paths(task.bug_patch), *task.hidden_tests, *scrubbed])
 
 
 def open_task_sandbox(task: GradedTask, env: GradingEnv, backend: str = DEFAULT_BACKEND) -> Sandbox:
