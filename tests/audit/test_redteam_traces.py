@@ -49,6 +49,8 @@ class Entry:
         rel, ino, mtime, ctime, kind, size = line.split("\t")
         self.rel, self.ino, self.mtime, self.ctime = rel or ".", int(ino), float(mtime), float(ctime)
         self.kind, self.size = kind, int(size)
+        self.indexed: float | None = None
+        """The modification time `git ls-files --debug` shows (the fresh history's index)."""
 
 
 @functools.cache
@@ -60,9 +62,15 @@ def seen_in(library: str) -> tuple[TaskRecord, dict[str, Entry], Path]:
     env = load_env(task.environment_id or "")
     with open_task_sandbox(task, env) as sb:
         res = sb.exec(["sh", "-c", PROBE])
-    assert res.ok, res.output
-    entries = [Entry(line) for line in res.stdout.splitlines() if line]
-    return task, {e.rel: e for e in entries}, Path(env.snapshot_path)
+        index = sb.exec(["git", "ls-files", "--debug"])
+    assert res.ok and index.ok, res.output + index.output
+    entries = {e.rel: e for e in (Entry(line) for line in res.stdout.splitlines() if line)}
+    lines = index.stdout.splitlines()
+    for rel, stamp in zip(lines, lines[2:], strict=False):
+        if rel in entries and stamp.startswith("  mtime: "):  # seconds:nanoseconds
+            seconds, ns = stamp.removeprefix("  mtime: ").split(":")
+            entries[rel].indexed = int(seconds) + int(ns) / 1e9
+    return task, entries, Path(env.snapshot_path)
 
 
 @pytest.fixture(params=["toolz", "markupsafe"])
@@ -74,7 +82,9 @@ def test_no_modification_time_says_what_the_setup_touched(
     seen: tuple[TaskRecord, dict[str, Entry], Path],
 ) -> None:
     """Every path the agent sees has the snapshot's modification time (`find -printf %T@`: ten
-    significant decimals, so compared to the microsecond)."""
+    significant decimals, so compared to the microsecond), and so has every file in the index of the
+    workspace's fresh git history (`git ls-files --debug`: it had the setup's times when they were
+    put back after the history was made)."""
     task, entries, snapshot = seen
     assert patch_paths(task.bug_patch) <= set(entries)
     moved = {
@@ -83,6 +93,9 @@ def test_no_modification_time_says_what_the_setup_touched(
         if abs(e.mtime - os.lstat(snapshot / rel).st_mtime) > 1e-5
     }
     assert moved == {}
+    indexed = {rel: e.indexed for rel, e in entries.items() if e.indexed is not None}
+    assert patch_paths(task.bug_patch) <= set(indexed)
+    assert {rel: t for rel, t in indexed.items() if abs(t - entries[rel].mtime) > 1e-5} == {}
 
 
 def newest_by_change_time(entries: dict[str, Entry]) -> set[str]:

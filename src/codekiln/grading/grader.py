@@ -156,6 +156,8 @@ def prepare_workspace(sandbox: Sandbox, task: GradedTask, snapshot_dir: Path) ->
     scrubbed = scrubbed_manifests(snapshot_dir, task.hidden_tests)
     for rel, text in scrubbed.items():
         sandbox.write_file(rel, text)
+    # No time may say which files the setup touched, not even in the fresh history's index.
+    restore_times(sandbox, snapshot_dir, [*patch_paths(task.bug_patch), *task.hidden_tests, *scrubbed])
     # The snapshot's git history holds the clean code and the hidden tests (`git diff`, `git stash`
     # or `git checkout -- .` would hand an agent the fix): start a history of the buggy state alone.
     res = sandbox.exec(["sh", "-c", FRESH_HISTORY], timeout=300, cwd=sandbox.workdir, env=GIT_IDENTITY)
@@ -164,8 +166,7 @@ def prepare_workspace(sandbox: Sandbox, task: GradedTask, snapshot_dir: Path) ->
             f"could not reset the git history of {task.instance_id}'s workspace: {tail(res.output, 10)}",
             hint="check that git works inside the sandbox (codekiln env test)",
         )
-    # Last, since the fresh history rewrote the root: no time says which files the setup touched.
-    restore_times(sandbox, snapshot_dir, [*patch_paths(task.bug_patch), *task.hidden_tests, *scrubbed])
+    restore_times(sandbox, snapshot_dir, ["."])  # which the fresh history rewrote
 
 
 def open_task_sandbox(task: GradedTask, env: GradingEnv, backend: str = DEFAULT_BACKEND) -> Sandbox:
