@@ -3,8 +3,9 @@ was made. The agent's tree is the snapshot with the bug written in, the hidden t
 manifests rewritten (`grading.prepare_workspace`), and every such write left a trace:
 
 - modification times: the buggy module, the folder a hidden test was taken from and the rewritten
-  SOURCES.txt were the only paths newer than the rest (`ls -lt`, `find -newer`). Fixed: the setup
-  puts the snapshot's times back (`grading.traces`).
+  SOURCES.txt were the only paths newer than the rest (`ls -lt`, `find -newer`, and the fresh git
+  history's index: `git ls-files --debug`). Fixed: the setup puts the snapshot's times back
+  (`grading.traces`).
 - change times and inode numbers (open, strict xfail): the kernel sets a change time no one can put
   back, and a written file gets a fresh inode (in overlay mode one of the upper layer's, far from the
   snapshot's), so the buggy module still stands out; and the snapshot's files were made in name order,
@@ -12,6 +13,9 @@ manifests rewritten (`grading.prepare_workspace`), and every such write left a t
   deleted: the hole falls between the names either side of it (toolz: test_dicttoolz.py and
   test_inspect_args.py around test_functoolz.py). Closing them needs a tree made for the task in an
   order that says nothing (a lower layer per task), not a change to the snapshot's.
+- folder sizes (open, strict xfail): in overlay mode a folder the setup wrote to shows its upper
+  layer's size (20 bytes an entry on tmpfs, whiteouts included) and a link count of 1; `df /testbed`
+  and `stat -f` count the upper layer's bytes and inodes (not tested: same cause).
 
 Each attack is the probe an agent could run from its shell, on the recorded toolz tasks and the
 markupsafe tasks (src layout, tests/ at the root), through `open_task_sandbox` as rollouts open it.

@@ -2,13 +2,16 @@
 
 `prepare_workspace` writes the bug in, deletes the hidden tests and rewrites manifests after the
 snapshot was made, so those files and their folders got the setup's time: `ls -lt` or `find -newer`
-named the buggy module and the folder a hidden test was taken from. `restore_times` gives every path
-the setup touched (and each folder above it) the snapshot's own access and modification times; a path
-the snapshot lacks (a file the bug adds) gets the snapshot root's.
+named the buggy module and the folder a hidden test was taken from, and so did the fresh git
+history's index (`git ls-files --debug`) when the times were put back after it. `restore_times` gives
+every path the setup touched (and each folder above it) the snapshot's own access and modification
+times; a path the snapshot lacks (a file the bug adds) gets the snapshot root's.
 
 What it cannot put back (tests/audit/test_redteam_traces.py): a change time (`stat -c %z`) is the
 kernel's, and a rewritten file gets a fresh inode, while the untouched ones keep the snapshot's, whose
-sequence has a hole where each deleted test was. Closing those needs a tree made for the task.
+sequence has a hole where each deleted test was; in overlay mode a folder the setup wrote to shows the
+upper layer's size and link count, and `df` the upper layer's use. Closing those needs a tree made
+for the task, in an order that says nothing, as the lower layer.
 """
 
 from __future__ import annotations
