@@ -3,7 +3,7 @@
 `prepare_workspace` writes the bug in, deletes the hidden tests and rewrites manifests after the
 snapshot was made, so those files and their folders got the setup's time: `ls -lt` or `find -newer`
 named the buggy module and the folder a hidden test was taken from, and so did the fresh git
-history's index (`git ls-files --debug`) when the times were put back after it. `restore_times` gives
+history's index (`git ls-files --debug`) when the times were put back after it. `restoring_times` gives
 every path the setup touched (and each folder above it) the snapshot's own access and modification
 times; a path the snapshot lacks (a file the bug adds) gets the snapshot root's.
 
@@ -21,10 +21,6 @@ import os
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from codekiln.core.errors import CodekilnError
-from codekiln.core.proc import tail
-from codekiln.core.protocols import Sandbox
-
 
 def _touched_with_folders(paths: Iterable[str]) -> list[str]:
     """`paths` and every folder above them (the root as "."), deepest first."""
@@ -39,25 +35,26 @@ def _touched_with_folders(paths: Iterable[str]) -> list[str]:
 # Run by the environment's own python (the tests need one; coreutils' touch may be busybox's).
 UTIME = (
     "import json, os, sys\n"
-    "for rel, atime, mtime in json.load(sys.stdin):\n"
+    "for rel, atime, mtime in json.loads(sys.argv[1]):\n"
     "    if os.path.lexists(rel):\n"
     "        os.utime(rel, ns=(atime, mtime), follow_symlinks=False)\n"
 )
 
 
-def restore_times(sandbox: Sandbox, snapshot_dir: Path, paths: Iterable[str]) -> None:
-    """Give each of `paths` and the folders above it, as far as they exist in the workspace, the
-    snapshot's times (the root's for a path the snapshot lacks)."""
+def _stamps(snapshot_dir: Path, rels: Iterable[str]) -> str:
     stamps = []
-    for rel in _touched_with_folders(paths):
+    for rel in rels:
         source = Path(snapshot_dir) / rel
         st = os.stat(source if os.path.lexists(source) else snapshot_dir, follow_symlinks=False)
         stamps.append([rel, st.st_atime_ns, st.st_mtime_ns])
-    res = sandbox.exec(
-        ["python", "-I", "-c", UTIME], timeout=120, cwd=sandbox.workdir, input=json.dumps(stamps).encode()
-    )
-    if not res.ok:
-        raise CodekilnError(
-            f"could not put the snapshot's file times back in the workspace: {tail(res.output, 10)}",
-            hint="check that the environment's python runs in the sandbox (codekiln env test)",
-        )
+    return json.dumps(stamps)
+
+
+def restoring_times(snapshot_dir: Path, paths: Iterable[str], command: str) -> list[str]:
+    """An argv that gives each of `paths` and the folders above it, as far as they exist in the
+    workspace, the snapshot's times (the root's for a path the snapshot lacks), then runs the shell
+    `command` (the fresh history: its index sees the times put back), then puts the root's back (which
+    `command` may rewrite). One process in the sandbox: each costs a sandbox start."""
+    script = f'python -I -c "$0" "$1" && {{ {command}; }} && python -I -c "$0" "$2"'
+    return ["sh", "-c", script, UTIME, _stamps(snapshot_dir, _touched_with_folders(paths)),
+            _stamps(snapshot_dir, ["."])]  # fmt: skip
