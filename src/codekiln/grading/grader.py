@@ -67,6 +67,7 @@ from codekiln.grading.patchrules import (
 from codekiln.grading.runner import TestRun, run_tests
 from codekiln.grading.scan import scan_changes
 from codekiln.grading.subject import GradedTask, GradingEnv
+from codekiln.grading.traces import restoring_times
 from codekiln.sandbox import DEFAULT_BACKEND
 
 Outcome = Literal["resolved", "unresolved", "patch_failed", "rejected", "tampered", "timeout", "error"]
@@ -152,15 +153,24 @@ def prepare_workspace(sandbox: Sandbox, task: GradedTask, snapshot_dir: Path) ->
         )
     if task.hidden_tests:
         sandbox.exec(["rm", "-f", "--", *task.hidden_tests], timeout=60, cwd=sandbox.workdir)
-    for rel, text in scrubbed_manifests(snapshot_dir, task.hidden_tests).items():
+    scrubbed = scrubbed_manifests(snapshot_dir, task.hidden_tests)
+    for rel, text in scrubbed.items():
         sandbox.write_file(rel, text)
     # The snapshot's git history holds the clean code and the hidden tests (`git diff`, `git stash`
-    # or `git checkout -- .` would hand an agent the fix): start a history of the buggy state alone.
-    res = sandbox.exec(["sh", "-c", FRESH_HISTORY], timeout=300, cwd=sandbox.workdir, env=GIT_IDENTITY)
+    # or `git checkout -- .` would hand an agent the fix): start a history of the buggy state alone,
+    # and let no time say which files the setup touched, not even in that history's index.
+    touched = [*patch_paths(task.bug_patch), *task.hidden_tests, *scrubbed]
+    res = sandbox.exec(
+        restoring_times(snapshot_dir, touched, FRESH_HISTORY),
+        timeout=300,
+        cwd=sandbox.workdir,
+        env=GIT_IDENTITY,
+    )
     if not res.ok:
         raise CodekilnError(
-            f"could not reset the git history of {task.instance_id}'s workspace: {tail(res.output, 10)}",
-            hint="check that git works inside the sandbox (codekiln env test)",
+            f"could not reset the git history and file times of {task.instance_id}'s workspace: "
+            f"{tail(res.output, 10)}",
+            hint="check that git and the environment's python work inside the sandbox (codekiln env test)",
         )
 
 
