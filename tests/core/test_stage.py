@@ -180,6 +180,18 @@ def test_another_identity_is_refused_with_the_fields_that_differ(tmp_path: Path)
     assert json.loads((tmp_path / MANIFEST).read_text())["seed"] == 0  # left as it was
 
 
+def test_a_directory_without_finished_work_takes_the_new_identity(tmp_path: Path) -> None:
+    # A run that failed before its first item (a typo in an option) used to bind the directory to it.
+    with open_stage(tmp_path, LAYOUT) as stage:
+        stage.match(RunManifest(seed=0, model="oracel"))
+    with open_stage(tmp_path, LAYOUT) as stage:
+        assert stage.match(RunManifest(seed=0, model="oracle")).model == "oracle"
+        stage.append("items.jsonl", [{"id": "a"}])
+        with pytest.raises(ConfigError, match="another configuration"):  # now it holds work
+            stage.match(RunManifest(seed=0, model="noop"))
+    assert json.loads((tmp_path / MANIFEST).read_text())["model"] == "oracle"
+
+
 def test_an_unreadable_manifest_is_refused_not_overwritten(tmp_path: Path) -> None:
     (tmp_path / MANIFEST).write_text("{not json")
     with open_stage(tmp_path, LAYOUT) as stage, pytest.raises(ConfigError, match="cannot be read"):

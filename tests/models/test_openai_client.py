@@ -277,3 +277,17 @@ def test_server_down_says_how_to_start_one(free_port: int) -> None:
 def test_unknown_mode() -> None:
     with pytest.raises(ConfigError, match="unknown openai mode"):
         make_model("openai@http://127.0.0.1:1/v1", mode="stream")
+
+
+@pytest.mark.parametrize("mode", ["native", "raw"])
+@pytest.mark.parametrize("body", [{}, {"choices": []}, {"error": "overloaded"}, [1]])
+def test_a_reply_without_a_choice_is_the_servers_failure(
+    fake: tuple[Fake, str], mode: str, body: Any
+) -> None:
+    # It was read as an empty answer: the episode went on with format errors and was scored as the model's.
+    state, url = fake
+    state.reply(200, MODELS)
+    state.reply(200, body)
+    with pytest.raises(ModelError, match=r"answered without a choice holding") as info:
+        make_model(f"openai:m1@{url}", mode=mode).chat([{"role": "user", "content": "hi"}])
+    assert info.value.infra and "not OpenAI-compatible" in (info.value.hint or "")

@@ -6,6 +6,7 @@ run(app)        # a command module's `python -m` entry: errors print as `error: 
 
 from __future__ import annotations
 
+import errno
 import sys
 import warnings
 from collections import Counter
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from codekiln.core.config import merge_sources
@@ -78,12 +80,102 @@ def _show_warning(
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
+# What the machine refused, or a path of the wrong kind: told as an error, not a traceback.
+_SYSTEM_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EMFILE,
+    errno.EEXIST,
+    errno.ENOTDIR,
+    errno.EISDIR,
+}
+
+
+def config_error(err: ValidationError) -> ConfigError:
+    """A config model's ValidationError as the flags at fault: `RolloutConfig.n = 0` is `--n 0`."""
+    bad = []
+    for e in err.errors()[:4]:
+        flag = "--" + "-".join(str(part).replace("_", "-") for part in e["loc"])
+        bad.append(f"{flag} {e.get('input')!r}: {e['msg']}")
+    return ConfigError(
+        f"bad value for {'; '.join(bad)}", hint="see the command's --help for what each flag takes"
+    )
+
+
+def system_error(err: OSError) -> ConfigError:
+    """A path of the wrong kind (a file where a directory is needed, or the reverse), or a disk full,
+    read-only or forbidden met mid-run: what failed, and that a rerun resumes."""
+    path = err.filename2 or err.filename
+    if err.errno in (errno.EEXIST, errno.ENOTDIR):
+        return ConfigError(
+            f"{path} is a file where a directory is needed", hint="give --out a directory path"
+        )
+    if err.errno == errno.EISDIR:
+        return ConfigError(f"{path} is a directory where a file is needed", hint="give --out a file path")
+    where = f" {err.filename}" if err.filename else ""
+    return ConfigError(
+        f"cannot write{where}: {err.strerror}",
+        hint="free space or choose a writable --out; rerunning the same command resumes (finished work is kept)",
+    )
+
+
+def repeated_option(command: Any, argv: list[str]) -> ConfigError | None:
+    """A single-valued option given twice in `argv` (Click keeps the last silently): `rollout -o
+    temperature=0.2 --out r1` wrote to r1 and dropped the option, `-o` being --out there."""
+    used: dict[str, list[str]] = {}
+    for token in argv:
+        if token == "--":
+            break
+        sub = getattr(command, "commands", {}).get(token)
+        if sub is not None:
+            command, used = sub, {}
+            continue
+        name = token.split("=", 1)[0]
+        for param in getattr(command, "params", []):
+            if name in param.opts and not (param.multiple or getattr(param, "is_flag", True) or param.count):
+                used.setdefault(param.opts[0], []).append(name)
+    for flag, given in used.items():
+        if len(given) > 1:
+            short = next((g for g in given if not g.startswith("--")), None)
+            also = f"; {short} is short for {flag} in this command" if short else ""
+            takes_options = any("--option" in param.opts for param in command.params)
+            options = ": model options are --option key=value" if flag == "--out" and takes_options else ""
+            hint = f"give {flag} once{also}{options}"
+            return ConfigError(
+                f"{flag} given {len(given)} times ({', '.join(given)}): only the last would count", hint=hint
+            )
+    return None
+
+
 def run(app: Callable[[], Any]) -> None:
     """Run a Typer app as a program: codekiln errors print their message and hint and exit 1, without
-    a traceback; codekiln warnings print as one line."""
+    a traceback; so do a flag value its config model refuses and a full or read-only disk; codekiln
+    warnings print as one line."""
     warnings.showwarning = _show_warning
+    if isinstance(app, typer.Typer) and (err := repeated_option(typer.main.get_command(app), sys.argv[1:])):
+        print_error(err)
+        sys.exit(1)
     try:
         app()
     except CodekilnError as err:
         print_error(err)
+        sys.exit(1)
+    except SystemExit as stop:
+        if stop.code == 130:  # Ctrl-C (Typer's exit for KeyboardInterrupt): say that nothing finished is lost
+            typer.secho(
+                "interrupted: finished work is saved; rerun the same command to resume", fg="yellow", err=True
+            )
+        raise
+    except ValidationError as err:
+        if not err.title.endswith("Config"):
+            raise
+        print_error(config_error(err))
+        sys.exit(1)
+    except OSError as err:
+        if err.errno not in _SYSTEM_ERRNOS:
+            raise
+        print_error(system_error(err))
         sys.exit(1)

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config
-from codekiln.core.errors import ConfigError
+from codekiln.core.errors import ConfigError, GradingError
 from codekiln.reports.eval import (
     RESULTS,
     SUMMARY,
@@ -119,6 +119,13 @@ def evaluate(
                 timeout=timeout, on_result=on_result, executor=where,
             )  # fmt: skip
     show_summary(summary, out)
+    if summary.overall.graded == 0 and summary.overall.masked:
+        reason = next((str(e.get("reason") or "") for e in summary.errors if e.get("reason")), "")
+        raise GradingError(
+            f"every one of the {summary.overall.masked} samples failed for infrastructure reasons, none was graded"
+            + (f" (e.g. {reason})" if reason else ""),
+            hint="fix the cause, then rerun with --redo (masked results are kept otherwise)",
+        )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config, nodes_table
+from codekiln.cli.tasks import check_export
 from codekiln.core.errors import ConfigError
 from codekiln.models import make_model
 from codekiln.sandbox import DEFAULT_BACKEND
@@ -97,6 +98,7 @@ def mine(
         )  # fmt: skip
     except ValidationError as err:
         raise ConfigError(f"bad option: {err.errors()[0]['msg']}", hint="see codekiln mine --help") from err
+    check_export(export)
     # on Ray each worker makes its own instance from the spec
     model = make_model(statement_model) if statement_model and executor == "local" else None
     result: MineResult = run_mine(

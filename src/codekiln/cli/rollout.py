@@ -15,6 +15,7 @@ infrastructure failures are masked and counted apart). Also `python -m codekiln.
 from __future__ import annotations
 
 import time
+import typing
 from pathlib import Path
 
 import typer
@@ -62,6 +63,14 @@ def run_with_progress(config: RolloutConfig, redo: bool) -> RolloutStats:
     return stats
 
 
+def reward_config(outcome: str) -> RewardConfig:
+    """`--reward` as a RewardConfig; a bad value names --reward (its field is `outcome`)."""
+    choices = typing.get_args(RewardConfig.model_fields["outcome"].annotation)
+    if outcome not in choices:
+        raise ConfigError(f"bad value for --reward {outcome!r}", hint=f"--reward {'|'.join(choices)}")
+    return RewardConfig.model_validate({"outcome": outcome})
+
+
 @app.callback()
 def rollout(
     ctx: typer.Context,
@@ -95,7 +104,7 @@ def rollout(
     config = RolloutConfig(
         tasks=tasks, out=out, model=model, model_options=parse_options(option), scaffold=scaffold,
         format=format, n=n, workers=workers, max_turns=max_turns, temperature=temperature, seed=seed,
-        limit=limit, backend=backend, reward=RewardConfig.model_validate({"outcome": reward}),
+        limit=limit, backend=backend, reward=reward_config(reward),
         executor=executor_config(executor, ray_address),
     )  # fmt: skip
     stats = run_with_progress(config, redo)

@@ -28,6 +28,7 @@ from rich.live import Live
 from rich.table import Table
 
 from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config, nodes_table, parse_options
+from codekiln.cli.tasks import check_export
 from codekiln.core.errors import ConfigError
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.lm_bugs import LmConfig
@@ -214,6 +215,7 @@ def synth(
             f"bad --engine, --gate, --audit or --statements: {err.errors()[0]['msg']}",
             hint="--engine warm|fresh, --gate fast|grader, --audit in (0, 1], --statements template|model",
         ) from err
+    check_export(export)
     if bool(spec) == (repos is not None):
         raise ConfigError("give one repository spec or --repos FILE", hint="codekiln synth SPEC --out DIR")
     quality = task_filter(allow_import_breakage, max_f2p_share, balance)

@@ -110,11 +110,21 @@ def mix_table(table_mix: dict[str, dict[str, int]]) -> Table:
     return table
 
 
+EXPORT_FORMATS = ("harbor", "hf", "swebench")
+
+
+def check_export(fmt: str) -> None:
+    """Refuse an unknown `--export` format before synthesis or mining runs (it was found after)."""
+    if fmt and fmt not in EXPORT_FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}", hint=f"choose {', '.join(EXPORT_FORMATS)}")
+
+
 def export_tasks(out: Path, fmt: str, flt: TaskFilter | None = None, limit: int | None = None) -> Path:
     """Export a directory's tasks as Harbor task folders, a Hugging Face parquet dataset or SWE-bench
     rows: the valid ones `flt` keeps (import breakage kept unless a filter says otherwise), balanced."""
     from codekiln.tasks import export_harbor, export_swebench_bundle, write_parquet_dataset
 
+    check_export(fmt or "?")
     tasks = valid_tasks(load_tasks(out, allow_empty=True))
     if flt is not None or limit is not None:
         tasks = select_tasks(tasks, flt or TaskFilter(allow_import_breakage=True), limit)
@@ -123,10 +133,8 @@ def export_tasks(out: Path, fmt: str, flt: TaskFilter | None = None, limit: int 
         export_harbor(tasks, target)
     elif fmt == "hf":
         target = write_parquet_dataset(tasks, Path(out) / "hf")
-    elif fmt == "swebench":
-        target = export_swebench_bundle(tasks, Path(out) / "swebench")
     else:
-        raise ConfigError(f"unknown export format {fmt!r}", hint="choose harbor, hf or swebench")
+        target = export_swebench_bundle(tasks, Path(out) / "swebench")
     console.print(f"exported {len(tasks)} tasks to {target}")
     return target
 

@@ -52,20 +52,34 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _yaml(text: str, what: str) -> Any:
+    """`yaml.safe_load(text)`; malformed YAML is a ConfigError naming `what` and the line."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(
+            f"{what} is not valid YAML{where}: {problem}",
+            hint="quote a value YAML cannot read, e.g. key='[a'",
+        ) from err
+
+
 def merge_sources(sources: list[str]) -> dict[str, Any]:
     """Merge YAML files and `key.path=value` overrides, later ones winning."""
     tree: dict[str, Any] = {}
     for src in sources:
         if "=" in src and not Path(src).exists():
             key, _, raw = src.partition("=")
-            _set_dotted(tree, key.strip(), yaml.safe_load(raw) if raw.strip() else "")
+            _set_dotted(tree, key.strip(), _yaml(raw, f"the value of {key.strip()}") if raw.strip() else "")
             continue
         path = Path(src)
         if not path.exists():
             raise ConfigError(
                 f"config {src!r} is neither a file nor key=value", hint="use -c file.yaml or -c key=value"
             )
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = _yaml(path.read_text(), f"config file {src}") or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {src} must hold a mapping at top level")
         tree = _merge(tree, loaded)

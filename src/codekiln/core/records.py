@@ -16,12 +16,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticSerializationError
+
+from codekiln.core.errors import ConfigError
 
 R = TypeVar("R", bound="Record")
 
@@ -104,6 +107,58 @@ def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
                 continue
             if isinstance(obj, dict):
                 yield obj
+
+
+class TornLineWarning(UserWarning):
+    """An input file's last line is not whole JSON (a run was writing it, or crashed mid-line)."""
+
+
+def iter_input_jsonl(path: str | Path, *, hint: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each row of a JSONL file a user handed in (tasks, rollouts).
+    Unlike `iter_jsonl`, nothing is skipped silently: a line in the middle that is not a JSON object
+    is a ConfigError naming the file and line; only a last line with no newline (torn by a crash or
+    still being written) is dropped, with a `TornLineWarning` naming it."""
+    path = Path(path)
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    for lineno, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError as err:
+            if lineno == len(lines):  # no newline after it: torn, not corrupt
+                warnings.warn(
+                    TornLineWarning(f"{path}:{lineno}: dropped a partial last line ({len(raw)} bytes)"),
+                    stacklevel=2,
+                )
+                return
+            raise ConfigError(f"{path}:{lineno}: not valid JSON ({err}): {_head(raw)}", hint=hint) from err
+        if not isinstance(obj, dict):
+            raise ConfigError(f"{path}:{lineno}: a JSON {type(obj).__name__}, not an object", hint=hint)
+        yield lineno, obj
+
+
+def validate_row(model: type[R], row: dict[str, Any], where: str, *, hint: str) -> R:
+    """`model.model_validate(row)`, a failure being a ConfigError that names `where` (file:line) and
+    the fields at fault instead of a traceback."""
+    try:
+        return model.model_validate(row)
+    except ValidationError as err:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in err.errors()[:4])
+        raise ConfigError(f"{where}: not a {model.__name__} ({fields})", hint=hint) from err
+
+
+def read_input_records(path: str | Path, model: type[R], *, hint: str) -> list[R]:
+    """Every row of a JSONL file a user handed in, as `model` (see `iter_input_jsonl`)."""
+    return [
+        validate_row(model, row, f"{path}:{n}", hint=hint) for n, row in iter_input_jsonl(path, hint=hint)
+    ]
+
+
+def _head(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
+    return text if len(text) <= 80 else text[:80] + "..."
 
 
 def read_records(path: str | Path, model: type[R]) -> list[R]:

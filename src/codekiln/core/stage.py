@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import time
 import warnings
@@ -142,7 +143,9 @@ class Stage:
 
     def match(self, manifest: M) -> M:
         """Record `manifest` in a new directory, or check it has the identity of the one recorded there
-        (a `ConfigError` naming the differing fields if not). Returns the manifest in force."""
+        (a `ConfigError` naming the differing fields if not). Returns the manifest in force. A directory
+        whose logs hold no finished work takes the new manifest (if it read the old one): a run that failed
+        before its first item (a typo in an option) does not bind the directory to the typo."""
         path = self.path(MANIFEST)
         if not path.is_file():
             self.write(MANIFEST, manifest)
@@ -154,10 +157,19 @@ class Stage:
         else:
             if old.identity() == manifest.identity():
                 return old
+            if not self.holds_work():
+                self.write(MANIFEST, manifest)
+                return manifest
             problem = "differs in " + "; ".join(_differences(old.identity(), manifest.identity()))
         raise ConfigError(
             f"{self.out} holds {self.layout.what} made with another configuration: {problem} (see {path})",
             hint="rerun with the same options to resume, pass --redo to start over, or use another --out",
+        )
+
+    def holds_work(self) -> bool:
+        """Whether any log holds a finished item (a line)."""
+        return any(
+            self.path(name).is_file() and self.path(name).stat().st_size > 0 for name in self.layout.logs
         )
 
     def finished(self, name: str, key: Callable[[dict[str, Any]], K]) -> dict[K, dict[str, Any]]:
@@ -257,12 +269,34 @@ def _lock(out: Path, what: str) -> int:
     return fd
 
 
+def _make_out(out: Path) -> None:
+    """Create the output directory; a path that is a file, or a parent that cannot be written, is a
+    ConfigError saying so (not a traceback)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a directory", hint="give a directory path to --out")
+    if not out.exists() and re.fullmatch(r"[A-Za-z_][\w.]*=.*", out.name):
+        raise ConfigError(  # `synth SPEC -o retries=5`: -o is --out there, not --option
+            f"--out {out} looks like an option key=value, not a directory",
+            hint="-o is short for --out in this command; model options are --option key=value",
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write the output directory {out}: {err.strerror}",
+            hint="give --out a directory on a writable file system with free space",
+        ) from err
+
+
 @contextmanager
 def open_stage(out: Path, layout: Layout, *, redo: bool = False) -> Iterator[Stage]:
     """Open `out` for one run: create it, take its lock, clear it if `redo`, drop torn tails.
     The lock is released when the block ends (or the process dies)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    _make_out(out)
     fd = _lock(out, layout.what)
     try:
         stage = Stage(out, layout)

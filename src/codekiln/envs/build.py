@@ -24,6 +24,7 @@ file lock, so concurrent callers wait and then share the result.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -34,7 +35,7 @@ from pathlib import Path
 from filelock import FileLock
 from pydantic import Field
 
-from codekiln.core.config import state_dir
+from codekiln.core.config import home, state_dir
 from codekiln.core.errors import CodekilnError, ConfigError, EnvBuildError, RepoError
 from codekiln.core.protocols import Limits, Sandbox
 from codekiln.core.records import Record, atomic_write_json, load_json
@@ -321,7 +322,16 @@ def load_env(spec_or_id: str) -> EnvRecord:
     env = _env_by_id(key, envs)
     if env is not None:
         return env
-    snap = get_snapshot(key)
+    try:
+        snap = get_snapshot(key)
+    except RepoError as err:
+        if not re.fullmatch(r"[0-9a-f]{8,64}", key):
+            raise
+        raise ConfigError(  # an id from a task or a manifest: `repo add ID` (the old hint) cannot work
+            f"no environment or snapshot {key!r} in this CODEKILN_HOME ({home()})",
+            hint="tasks name the environment they were made in: build it here with `codekiln env build SPEC` "
+            "(SPEC is in the synth directory's manifest.json), or set CODEKILN_HOME to the home that built it",
+        ) from err
     mine = [e for e in envs if e.snapshot_id == snap.id]
     if not mine:
         failed = find_failure(key, snap.id)

@@ -23,14 +23,20 @@ Every backend but native OpenAI takes `format` (a codekiln chat format, default 
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
 from codekiln.core.errors import ConfigError
 from codekiln.core.protocols import Model, TokenModel
 from codekiln.core.registry import Registry
-from codekiln.models.base import DEFAULT_FORMAT, FormatModel, GenerateResult, ModelResponse, Usage
+from codekiln.models.base import (
+    DEFAULT_FORMAT,
+    FormatModel,
+    GenerateResult,
+    ModelResponse,
+    Usage,
+    check_options,
+)
 
 __all__ = [
     "BACKENDS",
@@ -132,11 +138,5 @@ def make_model(spec: str = "embedded", **options: Any) -> Any:
                 f"the {backend} backend takes no server URL ({spec!r})", hint="only openai:NAME@URL takes one"
             )
         options["base_url"] = url
-    try:
-        inspect.signature(factory).bind(**options)
-    except TypeError as err:
-        raise ConfigError(
-            f"bad options for the {backend} model: {err}",
-            hint="see `codekiln model list` for each backend's options",
-        ) from err
+    check_options(factory, f"the {backend} model", **options)
     return factory(**options)

@@ -12,14 +12,16 @@ loop shows it to the model); it is never raised.
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
-from collections.abc import Sequence
+import typing
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
-from codekiln.core.errors import FormatError
+from codekiln.core.errors import ConfigError, FormatError
 from codekiln.formats import ChatFormat, get_format
 
 DEFAULT_FORMAT = "qwen3_coder"
@@ -194,3 +196,37 @@ class FormatModel:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, format={self.format!r})"
+
+
+def check_options(factory: Callable[..., Any], what: str, *args: Any, **options: Any) -> None:
+    """Refuse, as a ConfigError naming the option, `-o key=value` options `factory` does not take or
+    whose value does not fit its annotation (`timeout=abc` used to fail deep in a request)."""
+    try:
+        bound = inspect.signature(factory).bind(*args, **options)
+    except TypeError as err:
+        raise ConfigError(
+            f"bad options for {what}: {err}", hint="see `codekiln model list` for each backend's options"
+        ) from err
+    try:
+        target = (
+            next(vars(c)["__init__"] for c in factory.__mro__ if "__init__" in vars(c))
+            if isinstance(factory, type)
+            else factory
+        )
+        hints = typing.get_type_hints(target)
+    except (NameError, TypeError):  # an annotation only a type checker resolves: bind alone
+        return
+    for name, value in bound.arguments.items():
+        if name not in options or name not in hints:
+            continue
+        try:
+            adapter: TypeAdapter[Any] = TypeAdapter(hints[name])
+        except PydanticSchemaGenerationError:  # not a plain value (a client object): nothing to check
+            continue
+        try:
+            adapter.validate_python(value)
+        except ValidationError as err:
+            raise ConfigError(
+                f"bad option {name}={value!r} for {what}: {err.errors()[0]['msg']}",
+                hint="see `codekiln model list` for each backend's options",
+            ) from err

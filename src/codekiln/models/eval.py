@@ -223,6 +223,17 @@ def evaluate(
 ) -> EvalReport:
     """Run every prompt in every format with the model `model` (a spec, see `make_model`)."""
     names = resolve_formats(formats)
+    taken = {
+        "format": "--formats",
+        "max_tokens": "--max-tokens",
+        "temperature": "--temperature",
+        "seed": "--seed",
+    }
+    if clash := [key for key in options or {} if key in taken]:
+        raise ConfigError(
+            f"-o {clash[0]}=... names what {taken[clash[0]]} sets in format evaluation",
+            hint=f"use {taken[clash[0]]} instead",
+        )
     prompts = load_prompts(limit)
     settings = {
         "max_tokens": max_tokens,

@@ -17,7 +17,6 @@ window becomes `ContextTooLongError`. Token ids are returned when the server giv
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import re
@@ -27,7 +26,14 @@ import urllib.request
 from typing import Any
 
 from codekiln.core.errors import ConfigError, ContextTooLongError, ModelError
-from codekiln.models.base import DEFAULT_FORMAT, FormatModel, GenerateResult, ModelResponse, Usage
+from codekiln.models.base import (
+    DEFAULT_FORMAT,
+    FormatModel,
+    GenerateResult,
+    ModelResponse,
+    Usage,
+    check_options,
+)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 _CONTEXT_RE = re.compile(r"context (length|window)|maximum context|too long|context_length_exceeded", re.I)
@@ -141,6 +147,20 @@ def _retry_after(err: urllib.error.HTTPError) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
+
+
+def first_choice(reply: Any, url: str, key: str) -> dict[str, Any]:
+    """The reply's first choice. A reply with no choice holding `key` (`{}`, `{"choices": []}`, an error
+    object with status 200) is the server's failure, a ModelError (infrastructure, masked), never an
+    empty answer scored as the model's."""
+    choices = reply.get("choices") if isinstance(reply, dict) else None
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    if not isinstance(choice, dict) or key not in choice:
+        raise ModelError(
+            f"{url} answered without a choice holding {key!r}: {json.dumps(reply)[:200]}",
+            hint="the server is not OpenAI-compatible or failed: see its log, or check the URL in --model",
+        )
+    return choice
 
 
 def _usage(body: dict[str, Any]) -> Usage:
@@ -293,7 +313,7 @@ class OpenAIChatModel(_ServedModel):
         start = time.perf_counter()
         reply = self.client.request("POST", "/chat/completions", body)
         latency = time.perf_counter() - start
-        choice = (reply.get("choices") or [{}])[0]
+        choice = first_choice(reply, self.client.base_url + "/chat/completions", "message")
         msg = choice.get("message") or {}
         calls, error = _server_calls(msg.get("tool_calls") or [])
         content = msg.get("content") or ""
@@ -349,7 +369,7 @@ class OpenAIRawModel(_ServedModel, FormatModel):
         start = time.perf_counter()
         reply = self.client.request("POST", "/completions", body)
         latency = time.perf_counter() - start
-        choice = (reply.get("choices") or [{}])[0]
+        choice = first_choice(reply, self.client.base_url + "/completions", "text")
         lp = choice.get("logprobs") or {}
         token_logprobs = lp.get("token_logprobs")
         return GenerateResult(
@@ -382,10 +402,5 @@ def openai_model(
     cls: type[OpenAIChatModel | OpenAIRawModel] = OpenAIChatModel if mode == "native" else OpenAIRawModel
     if mode == "raw":
         options["format"] = format
-    try:
-        inspect.signature(cls).bind(model, client=client, **options)
-    except TypeError as err:
-        raise ConfigError(
-            f"bad options for the openai model in {mode} mode: {err}", hint="see `codekiln model list`"
-        ) from err
+    check_options(cls, f"the openai model in {mode} mode", model, client=client, **options)
     return cls(model, client=client, **options)

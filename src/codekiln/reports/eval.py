@@ -54,7 +54,7 @@ from codekiln.reports.results import (
 from codekiln.rollouts.engine import MANIFEST as ROLLOUT_MANIFEST
 from codekiln.rollouts.engine import read_rollouts
 from codekiln.rollouts.records import Rollout
-from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.sandbox import DEFAULT_BACKEND, SANDBOXES
 from codekiln.tasks import load_tasks
 from codekiln.tasks.records import TaskRecord
 
@@ -136,6 +136,17 @@ def _grade_all(
         on_result(value, done, len(jobs))
 
 
+def check_grading(backend: str, timeout: float | None) -> None:
+    """Refuse an unknown sandbox backend or a timeout that is not positive before anything is graded:
+    either used to give every sample the same failure (`infra_error`; or `timeout`, gold patches
+    scored 0), stored as results and exit 0."""
+    SANDBOXES.load(backend)
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(
+            f"--timeout {timeout:g}: a test run needs a positive number of seconds", hint="e.g. --timeout 300"
+        )
+
+
 def evaluate_predictions(
     tasks: Path,
     predictions: Path,
@@ -151,6 +162,7 @@ def evaluate_predictions(
     """Grade every prediction (resuming `out`), then write and return the summary. `timeout` caps each
     test run in seconds (default: the environment's own limit)."""
     start = time.monotonic()
+    check_grading(backend, timeout)
     preds = read_predictions(predictions)  # a malformed file fails before anything is loaded or graded
     by_id = _tasks_by_id(tasks)
     unknown = sorted({p.instance_id for p in preds if p.instance_id not in by_id})
@@ -229,6 +241,7 @@ def evaluate_rollouts(
     """Evaluate a rollout directory from the grades it stored, or regrade every patch in fresh sandboxes
     (`regrade`, resumable like predictions). Writes to `out` (default: ROLLOUT_DIR/eval)."""
     start = time.monotonic()
+    check_grading(backend, timeout)
     rollout_dir = Path(rollout_dir)
     out = Path(out) if out else rollout_dir / "eval"
     rollouts = read_rollouts(rollout_dir)

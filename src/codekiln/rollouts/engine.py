@@ -66,6 +66,7 @@ from codekiln.rollouts.outdir import (
     write_rollouts,
 )
 from codekiln.rollouts.records import Rollout
+from codekiln.sandbox import SANDBOXES
 from codekiln.tasks.export.datasets import load_tasks
 from codekiln.tasks.records import TaskRecord
 
@@ -164,9 +165,16 @@ class LiveEpisodes:
 
 
 def _check(config: RolloutConfig) -> None:
-    """Fail fast on a bad scaffold or format, before any sandbox starts."""
+    """Fail fast on a bad scaffold, format or sandbox backend, before any sandbox starts (an unknown
+    backend used to mask every episode, the run's directory then holding only failures)."""
     SCAFFOLDS.load(config.scaffold)
     get_format(config.format or DEFAULT_FORMAT)
+    SANDBOXES.load(config.backend)
+    if is_control(config.model) and config.model_options:
+        raise ConfigError(
+            f"the {config.model} control takes no --option (got {', '.join(config.model_options)})",
+            hint="--option is for model backends (codekiln model list); drop it for oracle and noop",
+        )
 
 
 def run_rollouts(

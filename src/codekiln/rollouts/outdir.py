@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.core.errors import ConfigError
-from codekiln.core.records import iter_jsonl
+from codekiln.core.records import read_input_records
 from codekiln.core.stage import LOCK, MANIFEST, Layout, Stage, read_finished
 from codekiln.rewards import Reward
 from codekiln.rollouts.infra import stop_error
@@ -79,11 +79,19 @@ def stop_held(out: Path, held: list[Rollout], cause: str) -> None:
     raise stop_error(len(held), cause)
 
 
+ROLLOUTS_HINT = (
+    "one rollout per line as `codekiln rollout` writes them (rollouts.jsonl): fix or delete that line, "
+    "or run them again: codekiln rollout --tasks DIR --out DIR"
+)
+
+
 def read_rollouts(out: Path) -> list[Rollout]:
     """Every rollout written to an output directory (or a rollouts.jsonl file)."""
     path = Path(out)
     path = path / ROLLOUTS if path.is_dir() else path
-    return [Rollout.model_validate(row) for row in iter_jsonl(path)]
+    if not path.is_file():
+        return []
+    return read_input_records(path, Rollout, hint=ROLLOUTS_HINT)
 
 
 __all__ = [

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from codekiln.core.errors import ConfigError
-from codekiln.core.records import Record, atomic_write_json, atomic_write_text, iter_jsonl
+from codekiln.core.records import Record, atomic_write_json, atomic_write_text, iter_input_jsonl
 from codekiln.training.source import Episode, load_episodes
 
 TASKS, RATES, REPORT = "tasks.jsonl", "pass_rates.jsonl", "curriculum.json"
@@ -112,7 +112,7 @@ def filter_tasks(
     counts = dict.fromkeys(("kept", "always_solved", "never_solved", "too_few_samples", "no_rollouts"), 0)
     seen: set[str] = set()
     kept_rows, rate_rows = [], []
-    for row in iter_jsonl(tasks_path(tasks)):
+    for _, row in iter_input_jsonl(tasks_path(tasks), hint="give the tasks.jsonl of `codekiln synth`"):
         task_id = str(row.get("instance_id") or row.get("task_id") or "")
         if not task_id or task_id in seen:
             continue

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from codekiln.agents.records import Trajectory
 from codekiln.core.errors import ConfigError
-from codekiln.core.records import iter_jsonl
+from codekiln.core.records import iter_input_jsonl
 
 ROLLOUTS = "rollouts.jsonl"
 INFRA_EXITS = frozenset({"model_error", "sandbox_error"})
@@ -98,7 +98,14 @@ def to_episode(row: dict[str, Any]) -> Episode:
     return Episode(episode_id(row, traj), task_id, traj, resolved, masked)
 
 
+_ROLLOUTS_HINT = "give a rollouts.jsonl written by `codekiln rollout`: fix or delete that line"
+
+
 def load_episodes(path: str | Path) -> Iterator[Episode]:
     """Every episode of a rollouts file (a torn last line from a crash is skipped)."""
-    for row in iter_jsonl(rollouts_path(path)):
-        yield to_episode(row)
+    file = rollouts_path(path)
+    for lineno, row in iter_input_jsonl(file, hint=_ROLLOUTS_HINT):
+        try:
+            yield to_episode(row)
+        except ConfigError as err:
+            raise ConfigError(f"{file}:{lineno}: {err.message}", hint=err.hint) from err

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.core.errors import ConfigError, TaskError
-from codekiln.core.records import append_jsonl, iter_jsonl, read_records
+from codekiln.core.records import append_jsonl, iter_jsonl, read_input_records
 from codekiln.tasks.records import SWEBENCH_FIELDS, TaskRecord, TaskSource
 
 _STR_COLUMNS = (
@@ -41,6 +41,12 @@ _LIST_COLUMNS = ("mutators", "entities", "hidden_tests")
 _DIFFICULTY_INTS = ("files_changed", "lines_changed", "hunks", "n_bugs", "n_fail_to_pass", "n_selected")
 
 
+TASKS_HINT = (
+    "one task per line as `codekiln synth` writes them (tasks.jsonl): fix or delete that line, "
+    "or synthesize again: codekiln synth SPEC --out DIR"
+)
+
+
 def write_tasks(path: str | Path, tasks: Iterable[TaskRecord]) -> int:
     """Append tasks to a JSONL file; returns how many were written."""
     return append_jsonl(path, tasks)
@@ -49,7 +55,7 @@ def write_tasks(path: str | Path, tasks: Iterable[TaskRecord]) -> int:
 def read_tasks(path: str | Path) -> list[TaskRecord]:
     """The tasks of a JSONL file. Tasks whose test ids were rebuilt from JUnit and merged several tests
     (see `TaskRecord.collapsed_ids`) are named in a `CollapsedIdsWarning`."""
-    tasks = read_records(path, TaskRecord)
+    tasks = read_input_records(path, TaskRecord, hint=TASKS_HINT)
     broken = {t.instance_id: ids for t in tasks if (ids := t.collapsed_ids())}
     if broken:
         first, ids = next(iter(broken.items()))
@@ -183,7 +189,16 @@ def read_parquet_tasks(path: Path) -> list[TaskRecord]:
     import pyarrow.parquet as pq
 
     files = sorted(Path(path).rglob("*.parquet")) if Path(path).is_dir() else [Path(path)]
-    return [from_hf_row(row) for f in files for row in pq.read_table(f).to_pylist()]
+    rows = []
+    for file in files:
+        try:
+            rows += pq.read_table(file).to_pylist()
+        except (ValueError, OSError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            raise ConfigError(
+                f"{file} is not a readable parquet file: {err}",
+                hint="give a dataset written by `codekiln tasks export --format hf`, or a tasks .jsonl",
+            ) from err
+    return [from_hf_row(row) for row in rows]
 
 
 def _iter_rows(path: Path) -> Iterator[dict[str, Any]]:

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Literal, Protocol
 
-from codekiln.core.errors import TaskError
+from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.records import Record
 from codekiln.core.registry import Registry
 
@@ -122,11 +122,20 @@ def iter_source_files(root: Path, language: str = "python") -> Iterator[PurePosi
 
 
 def named(entities: list[Entity], names: Sequence[str] | None) -> list[Entity]:
-    """The entities named in `names` (by id `file::qualname` or by qualname); all of them when None."""
+    """The entities named in `names` (by id `file::qualname` or by qualname); all of them when None. A
+    name that matches none is a ConfigError (a typo used to give 0 tasks and exit 0)."""
     if names is None:
         return entities
     wanted = set(names)
-    return [e for e in entities if e.id in wanted or e.qualname in wanted]
+    found = [e for e in entities if e.id in wanted or e.qualname in wanted]
+    unknown = sorted(wanted - {e.id for e in found} - {e.qualname for e in found})
+    if unknown:
+        example = entities[0].id if entities else "path/to/module.py::function"
+        raise ConfigError(
+            f"--functions names {len(unknown)} that the snapshot does not define: {', '.join(unknown[:5])}",
+            hint=f"give file::qualname or a qualname, e.g. {example}",
+        )
+    return found
 
 
 def find_entities(root: Path, language: str = "python", *, skipped: list[str] | None = None) -> list[Entity]:
