@@ -11,9 +11,10 @@
 The sample: see `envsample.py` (rank order of PyPI downloads, unseen by tests/, sdist with tests, within a
 size bound), pinned in `bench/envbuild_sample.json`. Per library, on the same sdist archive:
 
-1. plain: `python -m venv` (the interpreter codekiln builds with), pip upgraded, `pip install '.[EXTRA]' pytest` in the
-   unpacked sdist, EXTRA the first of test/tests/testing declared as an extra (pyproject, setup.cfg or
-   setup.py), plus `--group` of the same name from `[dependency-groups]`; then `python -m pytest` in the
+1. plain: `python -m venv` (the interpreter codekiln builds with), pip upgraded, `pip install '.[EXTRAS]' pytest` in the
+   unpacked sdist, EXTRAS the first of test/tests/testing declared as an extra (pyproject, setup.cfg or
+   setup.py), plus `--group` of the same name from `[dependency-groups]`, plus the extras, groups and deps
+   tox.ini's test env for this Python installs (`envplain`); then `python -m pytest` in the
    source tree, no options, network on. Counts are read from pytest's own summary line.
 2. codekiln: `build_env("pypi:NAME==VERSION")` (what `codekiln env build` / `env test` run: default mode,
    no profile, no agent) in a fresh CODEKILN_HOME holding that archive; counts from the recorded baseline.
@@ -38,25 +39,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
 import time
-import tomllib
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import envsample
 from envcompare import PLAIN_REPORT, STEP_LIMITS, compare, plain_counts, table
+from envplain import plain_targets
 
 from codekiln.core.proc import run, tail
 from codekiln.core.records import append_jsonl, iter_jsonl
 from codekiln.repos.fetch import unpack
 from codekiln.sandbox.common import SYSTEM_PATH
 
-TEST_EXTRAS = ("test", "tests", "testing")
 BUILD_CHILD = """
 import json, sys
 from codekiln.core.errors import CodekilnError
@@ -73,28 +72,6 @@ print("ROW " + json.dumps({"ok": True, "passed": c.get("passed", 0), "failed": c
     "test": " ".join(["pytest", *env.recipe.test.args]), "test_source": env.recipe.test_source,
     "skipped_deps": sorted(env.skipped_deps), "exit_code": env.baseline_exit_code}))
 """
-
-
-def declared_extra(root: Path) -> tuple[str | None, str | None]:
-    """(extra, dependency group) named test/tests/testing that the project declares, if any."""
-    extras: set[str] = set()
-    groups: set[str] = set()
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text(errors="replace"))
-        except tomllib.TOMLDecodeError:
-            data = {}
-        extras |= set(data.get("project", {}).get("optional-dependencies", {}))
-        groups |= set(data.get("dependency-groups", {}))
-    for name in ("setup.cfg", "setup.py"):
-        path = root / name
-        if path.is_file():
-            text = path.read_text(errors="replace")
-            extras |= {m for m in TEST_EXTRAS if re.search(rf"^\s*['\"]?{m}['\"]?\s*[:=]", text, re.M)}
-    extra = next((e for e in TEST_EXTRAS if e in extras), None)
-    group = next((g for g in TEST_EXTRAS if g in groups), None)
-    return extra, group
 
 
 def plain_test_env(venv: Path, scratch: Path) -> dict[str, str]:
@@ -124,13 +101,14 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
     res = run([*pip, "--upgrade", "pip"], timeout=120, env=env)  # venv's bundled pip lacks --group
     if res.exit_code:
         return {"status": "venv failed", "log": tail(res.stderr, 5)}
-    extra, group = declared_extra(root)
-    target = f".[{extra}]" if extra else "."
-    argv = [*pip, target, "pytest"]
-    argv += ["--group", group] if group else []
+    extras, groups, deps, tox_env = plain_targets(root, ".".join(map(str, sys.version_info[:2])))
+    target = f".[{','.join(extras)}]" if extras else "."
+    argv = [*pip, target, "pytest", *(w for g in groups for w in ("--group", g)), *deps]
     start = time.monotonic()
     res = run(argv, timeout=STEP_LIMITS["plain_install"], env=env, cwd=root)
     out: dict[str, object] = {"install": " ".join(argv[3:]), "install_s": round(time.monotonic() - start, 1)}
+    if tox_env:
+        out["install_from"] = tox_env
     if res.timed_out:
         return {**out, "status": "timeout (plain install)"}
     if res.exit_code:

@@ -1,5 +1,5 @@
 """The decision rules of bench/envbuild.py (pure functions): pytest's summary read back, the verdict,
-the sample bound and the word match that keeps libraries our tests name out of the sample."""
+the plain side's reading of tox's test env, the sample bound and the word match that keeps libraries our tests name out of the sample."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from envcompare import compare, plain_counts
+from envplain import applies, envlist, plain_targets
 from envsample import judge_archive, named_in
 
 COLLECTION_FAILED = """\
@@ -96,3 +97,68 @@ def test_named_in_matches_words_in_any_spelling() -> None:
     text = "pypi:foo-bar==1.0 and zope_thing.sub"
     assert named_in("foo-bar", text) and named_in("Foo_Bar", text) and named_in("zope.thing", text)
     assert not named_in("foo", "foobar food") and not named_in("bar", "foo_bar")
+
+
+PYJWT_TOX = """\
+[tox]
+envlist =
+    lint
+    py{39,310,311,312}-{crypto,nocrypto}
+    py{39,310,311}{,-crypto}-mypy
+
+[testenv]
+dependency_groups =
+    tests
+extras =
+    crypto: crypto
+    !nocrypto-py39: speedups
+commands = {envpython} -b -m coverage run -m pytest {posargs}
+
+[testenv:py312-nocrypto]
+extras = slow
+"""
+
+
+def test_the_plain_side_installs_what_toxs_env_for_this_python_installs(tmp_path: Path) -> None:
+    """pyjwt 2.15.1: tox runs py311-crypto, whose `crypto` extra its tests need (189 of them skipped
+    without it in the plain run, none in codekiln's, which reads the same tox.ini)."""
+    (tmp_path / "tox.ini").write_text(PYJWT_TOX)
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "pyjwt"\n[project.optional-dependencies]\ncrypto = ["cryptography"]\n'
+        '[dependency-groups]\ntests = ["pytest"]\n'
+    )
+    assert plain_targets(tmp_path, "3.11") == (["crypto"], ["tests"], [], "tox env py311-crypto")
+    assert plain_targets(tmp_path, "3.9")[0] == ["crypto", "speedups"]  # py39-crypto: not nocrypto, py39
+    assert plain_targets(tmp_path, "3.12")[0] == ["crypto"]  # the first py312 env: py312-crypto
+    assert plain_targets(tmp_path, "3.13") == (
+        [],
+        ["tests"],
+        [],
+        "tox env py313",
+    )  # no env: unconditional only
+    (tmp_path / "tox.ini").write_text(
+        PYJWT_TOX.replace("py{39,310,311,312}-{crypto,nocrypto}", "py312-nocrypto")
+    )
+    assert plain_targets(tmp_path, "3.12") == (
+        ["slow"],
+        ["tests"],
+        [],
+        "tox env py312-nocrypto",
+    )  # its own section
+    assert envlist("py{39,310}-{a,b}, lint") == ["py39-a", "py39-b", "py310-a", "py310-b", "lint"]
+    assert applies("a,b", {"b"}) and applies("a-b", {"a", "b"}) and not applies("a-b", {"a"})
+    (tmp_path / "tox.ini").unlink()
+    assert plain_targets(tmp_path, "3.11") == ([], ["tests"], [], "")  # the declared group alone
+
+
+def test_the_plain_side_installs_toxs_deps_requirement_files_included(tmp_path: Path) -> None:
+    """aiosignal 1.4.0: its pytest config loads `-p pytest_cov`, which only tox's deps file names."""
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements" / "ci-wheel.txt").write_text("pytest-cov==6.2.1\n")
+    (tmp_path / "tox.ini").write_text(
+        "[tox]\nenvlist = py3{10,11}\n[testenv]\ndeps =\n    -rrequirements{/}ci-wheel.txt\n"
+        "    -r {toxinidir}/requirements/absent.txt\n    pytest >= 6, != 8.1.*\n    py310: old-thing\n"
+        "    {[base]deps}\n    -e .\n"
+    )
+    ci = str(tmp_path / "requirements" / "ci-wheel.txt")
+    assert plain_targets(tmp_path, "3.11") == ([], [], ["-r", ci, "pytest >= 6, != 8.1.*"], "tox env py311")

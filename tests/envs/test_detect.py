@@ -104,7 +104,8 @@ def test_setup_cfg_extras_and_imported_test_libraries(tmp_path: Path) -> None:
     tests = detect_tests(tmp_path)
     assert tests.args == ["tests"] and tests.source == "top-level test directories"
     found = detect_deps(tmp_path, "demo", tests.test_files)
-    assert found.deps == ["pytest-cov>=2,<5", "six", "freezegun", "hypothesis", "pytest"]
+    # helpers.py is no test module, but test_a imports it: its numpy is the suite's too
+    assert found.deps == ["pytest-cov>=2,<5", "six", "freezegun", "hypothesis", "numpy", "pytest"]
     assert found.sources["hypothesis"] == "imported by the tests (hypothesis)"
 
 

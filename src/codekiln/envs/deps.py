@@ -12,7 +12,7 @@ followed), requirements files (test ones, else dev ones), setup.cfg `[options.ex
 `extras_require`/`tests_require` where they are literals, then well-known test libraries imported by the
 test files, then any module the test files import that another test- or dev-named group or extra
 declares (a conftest importing a `dev`-only dep), and pytest always. Test-only groups/extras are used when present, `dev`
-ones otherwise.
+ones otherwise. A requirement that looks like tooling (pytest-codspeed) is kept when the tests import it.
 
 Requirements are read as pip reads them (`packaging`): environment markers are evaluated for the
 environment's Python (`python_version=`), a mention whose marker is false is dropped with the reason,
@@ -111,6 +111,8 @@ class FoundDeps:
     sources: dict[str, str] = field(default_factory=dict)
     dropped: dict[str, str] = field(default_factory=dict)
     python_version: str | None = None
+    imported: set[str] = field(default_factory=set)
+    """Distribution names the tests import (same-named modules): kept even where they look like tooling."""
 
     def add(self, req: str, source: str, project: str) -> None:
         req = req.strip()
@@ -139,7 +141,7 @@ class FoundDeps:
                 if extra not in self.extras:
                     self.extras.append(extra)
             return
-        if TOOLING.match(name):
+        if TOOLING.match(name) and name not in self.imported:
             self.dropped.setdefault(req, f"tooling ({source})")
             return
         mentioned = self.mentions(name)
@@ -281,6 +283,7 @@ REQUIREMENT_FILES = (
     "requirements/tests.txt", "requirements/test.txt", "requirements/testing.txt", "requirements-test.txt",
     "requirements-tests.txt", "requirements_test.txt", "requirements-testing.txt", "test-requirements.txt",
     "test_requirements.txt", "tests/requirements.txt", "requirements/tests.in", "requirements/test.in",
+    "requirements/pytest.txt", "requirements-pytest.txt",
 )  # fmt: skip
 DEV_REQUIREMENT_FILES = (
     "requirements-dev.txt",
@@ -352,7 +355,9 @@ def detect_deps(
     """All test dependencies of the project checked out at `root` for an environment on Python
     `python_version` (default: this one); see the module docstring."""
     project = dist_name(project)
-    found = FoundDeps(python_version=python_version)
+    local = local_modules(root) | set(sys.stdlib_module_names)
+    imported = sorted(imported_modules(test_files or []) - local)
+    found = FoundDeps(python_version=python_version, imported={dist_name(m) for m in imported})
     pyproject = read_pyproject(root)
     groups = pyproject.get("dependency-groups", {})
     for name in _pick(list(groups)):
@@ -377,8 +382,6 @@ def detect_deps(
     for name in _pick(list(setup_py)):
         for req in setup_py[name]:
             found.add(req, f"setup.py extras_require {name}", project)
-    local = local_modules(root) | set(sys.stdlib_module_names)
-    imported = sorted(imported_modules(test_files or []) - local)
     for module in imported:
         if module in KNOWN_TEST_IMPORTS:
             found.add(KNOWN_TEST_IMPORTS[module], f"imported by the tests ({module})", project)

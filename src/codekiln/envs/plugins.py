@@ -13,13 +13,25 @@ NAME` (the plugin's module: `pytest_NAME` is distribution `pytest-NAME`, others 
 options or ini keys that only one well-known plugin defines (the tables below). A plugin that the
 project already declares is not added again (the caller checks its mentions); nothing here guesses
 from names it does not know.
+
+A `filterwarnings` entry names its warning category by import path (`ignore::trio.TrioDeprecationWarning`),
+and pytest stops at configuration when that module is missing ("Failed to import filter module"):
+`filter_modules` names the modules such entries import, and the caller installs them as optional
+deps (the project's own environment has them; a filter on a module that is absent matches nothing).
+Likewise `marker_plugins`: a test marked `@pytest.mark.asyncio` needs pytest-asyncio, and without it the
+marker is unknown (an error under `filterwarnings = error` or `--strict-markers`, an unrun coroutine
+otherwise).
 """
 
 from __future__ import annotations
 
+import ast
 import shlex
+import sys
+from pathlib import Path
 
-from codekiln.envs.deps import dist_name
+from codekiln.core.pyast import parse as parse_ast
+from codekiln.envs.deps import KNOWN_TEST_IMPORTS, dist_name
 
 # Option (or option prefix ending in "-") -> the distribution that defines it.
 OPTION_PLUGINS = {
@@ -80,6 +92,22 @@ MODULE_PLUGINS = {
     "hypothesis": "hypothesis",
     "syrupy": "syrupy",
     "flaky": "flaky",
+}
+
+# Markers that only one plugin defines -> that plugin (`flaky`, `vcr`, `freeze_time`: several do).
+MARKER_PLUGINS = {
+    "asyncio": "pytest-asyncio",
+    "trio": "pytest-trio",
+    "anyio": "anyio",
+    "timeout": "pytest-timeout",
+    "django_db": "pytest-django",
+    "httpx_mock": "pytest-httpx",
+    "respx": "respx",
+    "order": "pytest-order",
+    "dependency": "pytest-dependency",
+    "repeat": "pytest-repeat",
+    "xdist_group": "pytest-xdist",
+    "mpl_image_compare": "pytest-mpl",
 }
 
 # pytest's own plugins, which `-p` may name and no distribution provides.
@@ -155,3 +183,51 @@ def config_plugins(settings: dict[str, str | list[str]]) -> list[tuple[str, str]
             seen.add(dist_name(req))
             out.append((req, why))
     return out
+
+
+# Modules a warning filter may name that come with pytest or Python itself.
+_RUNNER_MODULES = {"pytest", "_pytest", "pluggy", "builtins", "__main__"}
+
+
+def filter_modules(settings: dict[str, str | list[str]], local: set[str]) -> list[tuple[str, str]]:
+    """(requirement, why) for the modules that the config's `filterwarnings` entries import for their
+    category (`action:message:category:module:lineno`, split as pytest splits it), other than Python's,
+    pytest's and the project's own (`local`): pytest stops at configuration when one is missing."""
+    value = settings.get("filterwarnings")
+    entries = value if isinstance(value, list) else str(value or "").splitlines()
+    out: list[tuple[str, str]] = []
+    for entry in (str(e).strip() for e in entries):
+        parts = entry.split(":")
+        category = parts[2].strip() if len(parts) > 2 else ""
+        top = category.split(".")[0]
+        if "." not in category or top in _RUNNER_MODULES or top in sys.stdlib_module_names or top in local:
+            continue
+        dist = KNOWN_TEST_IMPORTS.get(top, top)
+        if dist_name(dist) not in {dist_name(req) for req, _ in out}:
+            out.append((dist, f"filterwarnings names {category}"))
+    return out
+
+
+def marker_plugins(files: list[Path], settings: dict[str, str | list[str]]) -> list[tuple[str, str]]:
+    """(requirement, why) for the plugins whose markers the test `files` use (`pytest.mark.NAME` or
+    `mark.NAME`, MARKER_PLUGINS), unless the config registers that marker itself."""
+    value = settings.get("markers")
+    lines = value if isinstance(value, list) else str(value or "").splitlines()
+    registered = {str(line).strip().split(":")[0].split("(")[0].strip() for line in lines}
+    out: dict[str, tuple[str, str]] = {}
+    for path in files:
+        try:
+            tree = parse_ast(path.read_bytes())
+        except (SyntaxError, ValueError, OSError):
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute) or node.attr not in MARKER_PLUGINS:
+                continue
+            base = node.value
+            is_mark = (isinstance(base, ast.Attribute) and base.attr == "mark") or (
+                isinstance(base, ast.Name) and base.id == "mark"
+            )
+            if is_mark and node.attr not in registered:
+                dist = MARKER_PLUGINS[node.attr]
+                out.setdefault(dist, (dist, f"tests use the marker {node.attr} ({path.name})"))
+    return list(out.values())

@@ -30,7 +30,7 @@ from codekiln.grading import TestCommand
 from codekiln.repos import SnapshotRecord
 
 RECIPE_VERSION = 5  # bump when the build procedure changes what an environment holds
-DETECT_VERSION = 2  # bump when detection may find more in the same snapshot (recomputes cached recipes)
+DETECT_VERSION = 3  # bump when detection may find more in the same snapshot (recomputes cached recipes)
 
 
 class Interpreter(BaseModel):
@@ -128,7 +128,7 @@ def make_recipe(snap: SnapshotRecord, profile: Profile) -> Recipe:
     found = detect_deps(root, snap.name, tests.test_files, python_version=python.version)
     for req, why in tests.plugins:
         if not found.mentions(dist_name(req)):
-            found.add(req, f"pytest plugin the config asks for ({why})", snap.name)
+            found.add(req, f"pytest needs it ({why})", snap.name)
     skip = {dist_name(d) for d in profile.skip_deps}
     deps = [d for d in found.deps if dist_name(d) not in skip and dist_name(d) != "pytest"]
     dropped = dict(found.dropped) | {d: "skip_deps in profile" for d in found.deps if dist_name(d) in skip}

@@ -1,5 +1,6 @@
 """What a setup.py declares for tests, read without running it: `extras_require` and `tests_require`
-where they are literals (or module-level names bound to literals).
+where they are literals (or module-level names bound to literals, `+` and `*name` unpacking followed;
+an extra whose value is computed is left out, the others kept).
 
     setup_py_requires(root)    # {"test": ["pytest>=7", ...], "docs": [...]}; {} when setup.py computes them
 """
@@ -22,13 +23,24 @@ def _literal(node: ast.expr, names: dict[str, ast.expr], depth: int = 0) -> Any:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _literal(node.left, names, depth + 1) + _literal(node.right, names, depth + 1)
     if isinstance(node, ast.Dict):
-        return {
-            _literal(k, names, depth + 1): _literal(v, names, depth + 1)
-            for k, v in zip(node.keys, node.values, strict=True)
-            if k
-        }
+        out = {}
+        for k, v in zip(node.keys, node.values, strict=True):
+            if k is None:  # `**other`
+                continue
+            try:  # one computed value does not hide the literal ones beside it
+                out[_literal(k, names, depth + 1)] = _literal(v, names, depth + 1)
+            except (ValueError, TypeError, SyntaxError):
+                continue
+        return out
     if isinstance(node, ast.List | ast.Tuple):
-        return [_literal(e, names, depth + 1) for e in node.elts]
+        items: list[Any] = []
+        for e in node.elts:  # `[*base_require, "pytest"]` unpacks a name bound to a list
+            items += (
+                _literal(e.value, names, depth + 1)
+                if isinstance(e, ast.Starred)
+                else [_literal(e, names, depth + 1)]
+            )
+        return items
     return ast.literal_eval(node)
 
 

@@ -32,6 +32,8 @@ from codekiln.sandbox import Bind, SandboxSpec
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 
 PIP_CACHE = "/pip-cache"
+LOCAL_TEST_PACKAGES = ("tests", "test", "testing", "conftest")
+"""Modules a suite imports from its own tree: never a distribution to install (PyPI's `tests` is not it)."""
 # Prints the requirements of the project installed from /testbed (argv: extras, names to skip), each as
 # one word: the skip_deps route installs them itself after `pip install --no-deps -e /testbed`.
 _REQUIRES = """
@@ -224,6 +226,29 @@ class Builder:
     def _baseline_failure(self, run: TestRun) -> EnvBuildError:
         log = run.log_tail_full or run.log_tail
         module = re.search(r"No module named '([\w.]+)'", log)
+        if module and module[1].split(".")[0] in LOCAL_TEST_PACKAGES:
+            hint = (
+                f"the tests import {module[1]}, the project's own test directory, which is no package here "
+                f"(its __init__.py is missing: an sdist may leave it out): build from the repository's "
+                f"source instead (a git URL), or add the file"
+            )
+            return self.fail("baseline", run.error or "", run.log_tail, hint)
+        filtered = re.search(r"Failed to import filter module '([\w.]+)'", log)
+        if filtered:
+            dep = filtered[1].split(".")[0]
+            hint = (
+                f"a filterwarnings entry of the pytest config names a warning of {dep}, which is not "
+                f"installed, and pytest stops at configuration: add it to the test deps"
+            )
+            return self.fail("baseline", run.error or "", run.log_tail, hint, f"extra_deps: [{dep}]")
+        if module and "." in module[1]:  # Python names the parent when the parent is what is missing
+            parent, _, sub = module[1].rpartition(".")
+            hint = (
+                f"the tests import {module[1]}: {parent} is installed but has no module {sub}, so another "
+                f"distribution provides it (another part of a namespace package, or another version of "
+                f"{parent.split('.')[0]}): add that one to the test deps (extra_deps)"
+            )
+            return self.fail("baseline", run.error or "", run.log_tail, hint)
         if module:
             dep = module[1].split(".")[0]
             hint = f"the tests import {dep}, which is not installed: add it to the test deps"

@@ -3,7 +3,7 @@
     found = detect_tests(Path(snapshot_dir))
     found.args        # pytest arguments for the full suite, e.g. ["tests", "examples/tiny/tests"]
     found.runner      # "pytest", or "unittest" when the project's own runner is unittest
-    found.test_files  # the test modules pytest would collect (used to spot imported test libraries)
+    found.test_files  # test modules pytest would collect, conftests, and the helper modules beside them
 
 Every suite runs through pytest (it also runs unittest suites) so results come back as JUnit XML.
 The project's own pytest command comes first: the first pytest invocation in tox.ini `[testenv]
@@ -29,8 +29,8 @@ from pathlib import Path
 import yaml
 
 from codekiln.core.pyast import parse as parse_ast
-from codekiln.envs.deps import BAD_FACTORS, read_ini, read_pyproject
-from codekiln.envs.plugins import args_plugins, config_plugins
+from codekiln.envs.deps import BAD_FACTORS, local_modules, read_ini, read_pyproject
+from codekiln.envs.plugins import args_plugins, config_plugins, filter_modules, marker_plugins
 from codekiln.envs.pytestargs import PytestArgs, parse_pytest_args
 
 TEST_DIRS = ("tests", "test", "testing")
@@ -48,6 +48,7 @@ class FoundTests:
     env: dict[str, str] = field(default_factory=dict)
     test_files: list[Path] = field(default_factory=list)
     plugins: list[tuple[str, str]] = field(default_factory=list)  # (requirement, why): envs.plugins
+    """What the pytest config needs installed to start: its plugins and its warning filters' modules."""
 
 
 def pytest_config(root: Path) -> tuple[str | None, dict[str, str | list[str]]]:
@@ -232,6 +233,43 @@ def collectable_files(root: Path, args: list[str], patterns: list[str]) -> list[
     return sorted(set(out))
 
 
+def _imported_words(path: Path) -> set[str]:
+    """Every name part a module imports (`from tests.concurrency import x`: tests, concurrency, x)."""
+    try:
+        tree = parse_ast(path.read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return set()
+    words: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            words.update(part for alias in node.names for part in alias.name.split("."))
+        elif isinstance(node, ast.ImportFrom):
+            words.update((node.module or "").split("."))
+            words.update(alias.name for alias in node.names)
+    return words
+
+
+def with_helpers(root: Path, files: list[Path]) -> list[Path]:
+    """`files` plus the helper modules they import (followed), from the test directories that hold them
+    (a directory below the root with a test-named part: tests/, pkg/testing/): httpx's
+    tests/concurrency.py imports trio, and pytest does not collect it. A helper no test imports (a fuzz
+    script, a typing check) is not read, nor a package's own modules where test modules sit among them."""
+    dirs = {
+        f.parent
+        for f in files
+        if f.parent != root and any(part.startswith("test") for part in f.parent.relative_to(root).parts)
+    }
+    candidates = {p.stem: p for d in dirs for p in d.glob("*.py") if p.is_file() and p not in files}
+    found, todo = set(files), list(files)
+    while todo:
+        for word in _imported_words(todo.pop()):
+            helper = candidates.pop(word, None)
+            if helper is not None:
+                found.add(helper)
+                todo.append(helper)
+    return sorted(found)
+
+
 def detect_tests(root: Path) -> FoundTests:
     """The test command for the project at `root` (see the module docstring)."""
     config, settings = pytest_config(root)
@@ -256,6 +294,10 @@ def detect_tests(root: Path) -> FoundTests:
         found.args, found.source = dirs, "top-level test directories" if dirs else "the whole tree"
         collect = dirs
     found.plugins = config_plugins(settings) + args_plugins(found.args, "the test command")
+    found.plugins += filter_modules(settings, local_modules(root))
     patterns = _as_list(settings.get("python_files")) or ["test_*.py", "*_test.py"]
-    found.test_files = collectable_files(root, [c.split("::")[0] for c in collect], patterns)
+    found.test_files = with_helpers(
+        root, collectable_files(root, [c.split("::")[0] for c in collect], patterns)
+    )
+    found.plugins += marker_plugins(found.test_files, settings)
     return found

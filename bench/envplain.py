@@ -1,0 +1,143 @@
+"""What the plain side of bench/envbuild.py installs besides the project: the extras and dependency groups
+the project declares for its tests, read with tox's own rules where a tox.ini says them.
+
+    plain_targets(root, "3.11")   # (["crypto"], ["tests"], [], "tox env py311-crypto") for pyjwt 2.15.1
+
+Two sources, both named by the project: an extra or dependency group named test/tests/testing
+(pyproject, setup.cfg, setup.py), and tox.ini's `[testenv]` `extras`, `dependency_groups` and `deps`
+(requirements and `-r FILE`) for the tox environment that runs the suite on this Python: the first entry of `envlist` (braces expanded as
+tox expands them) with this Python's factor (`py311`), its factor-conditional lines applied as tox
+applies them (`a,b:` either, `a-b:` both, `!a` not), a `[testenv:NAME]` section's value first.
+pyjwt's tox runs `py311-crypto` with `extras = crypto: crypto`: its tests of the `crypto` extra skip
+without it; aiosignal's `deps = -rrequirements{/}ci-wheel.txt` has the pytest-cov its config loads.
+Requirements files that tox does not name are not read.
+"""
+
+from __future__ import annotations
+
+import configparser
+import itertools
+import re
+import tomllib
+from pathlib import Path
+
+TEST_EXTRAS = ("test", "tests", "testing")
+
+
+def declared_extra(root: Path) -> tuple[str | None, str | None]:
+    """(extra, dependency group) named test/tests/testing that the project declares, if any."""
+    extras: set[str] = set()
+    groups: set[str] = set()
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(errors="replace"))
+        except tomllib.TOMLDecodeError:
+            data = {}
+        extras |= set(data.get("project", {}).get("optional-dependencies", {}))
+        groups |= set(data.get("dependency-groups", {}))
+    for name in ("setup.cfg", "setup.py"):
+        path = root / name
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            extras |= {m for m in TEST_EXTRAS if re.search(rf"^\s*['\"]?{m}['\"]?\s*[:=]", text, re.M)}
+    extra = next((e for e in TEST_EXTRAS if e in extras), None)
+    group = next((g for g in TEST_EXTRAS if g in groups), None)
+    return extra, group
+
+
+def expand(entry: str) -> list[str]:
+    """tox's brace expansion of one envlist entry: `py{39,310}-{a,b}` -> py39-a, py39-b, py310-a, ..."""
+    parts = re.split(r"(\{[^{}]*\})", entry)
+    choices = [[c.strip() for c in p[1:-1].split(",")] if p.startswith("{") else [p] for p in parts]
+    return ["".join(combo) for combo in itertools.product(*choices)]
+
+
+def envlist(text: str) -> list[str]:
+    """The environments of a tox `envlist` value (commas and lines, braces expanded)."""
+    entries = re.split(r",(?![^{]*\})|\n", text)  # commas outside braces
+    return [env for e in entries if e.strip() and not e.strip().startswith("#") for env in expand(e.strip())]
+
+
+def applies(condition: str, factors: set[str]) -> bool:
+    """Whether a tox factor condition (`a,b`: either; `a-b`: both; `!a`: not; braces expanded) holds."""
+    for alternative in expand(condition):
+        for one in alternative.split(","):
+            needed = [f.strip() for f in one.split("-") if f.strip()]
+            if needed and all(
+                (f[1:] not in factors) if f.startswith("!") else (f in factors) for f in needed
+            ):
+                return True
+    return False
+
+
+def tox_lines(value: str, factors: set[str]) -> list[str]:
+    """The lines of a tox setting for an environment with `factors` (conditional lines applied)."""
+    out: list[str] = []
+    for raw in value.replace("\\\n", " ").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = re.match(r"^([\w{},.!-]+):\s+(.*)$", line)
+        if match and "://" not in line:
+            if not applies(match[1], factors):
+                continue
+            line = match[2].strip()
+        out.append(line)
+    return out
+
+
+def tox_values(value: str, factors: set[str]) -> list[str]:
+    """The words of a tox setting (commas or spaces between them) for an environment with `factors`."""
+    return [w for line in tox_lines(value, factors) for w in re.split(r"[,\s]+", line) if w]
+
+
+def pip_args(dep: str, root: Path) -> list[str]:
+    """pip arguments for one line of tox `deps`: a requirement, or `-r`/`-c` FILE (tox's `{toxinidir}`
+    and `{/}` replaced); [] for what the plain run cannot read (other substitutions, the project itself)."""
+    dep = dep.replace("{toxinidir}", str(root)).replace("{/}", "/")
+    option = re.match(r"^(-r|-c|--requirement|--constraint)\s*=?\s*(\S+)$", dep)
+    if option:
+        path = root / option[2]
+        return [option[1], str(path)] if path.is_file() else []
+    if "{" in dep or dep.startswith(("-", ".")) or dep == str(root):
+        return []
+    return [dep]
+
+
+def tox_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:
+    """(extras, dependency groups, pip arguments of `deps`, which tox env) that tox.ini's test env for
+    Python `python` installs."""
+    cfg = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        cfg.read(root / "tox.ini")
+    except (configparser.Error, UnicodeDecodeError):
+        return [], [], [], ""
+    if not cfg.has_section("testenv"):
+        return [], [], [], ""
+    version = python.split(".")[:2]
+    tags = {"py" + "".join(version), "py" + ".".join(version)}
+    envs = envlist(cfg.get("tox", "envlist", fallback=""))
+    name = next((e for e in envs if tags & set(e.split("-"))), "py" + "".join(version))
+    factors = set(name.split("-"))
+    own = f"testenv:{name}"
+
+    def setting(key: str) -> str:
+        if cfg.has_option(own, key):
+            return cfg.get(own, key)
+        return cfg.get("testenv", key, fallback="")
+
+    extras = [e for e in tox_values(setting("extras"), factors) if "{" not in e]
+    groups = [g for g in tox_values(setting("dependency_groups"), factors) if "{" not in g]
+    deps = [arg for line in tox_lines(setting("deps"), factors) for arg in pip_args(line, root)]
+    return extras, groups, deps, f"tox env {name}" if extras or groups or deps else ""
+
+
+def plain_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:
+    """(extras, dependency groups, more pip arguments, where from) the plain side installs with the
+    project (module doc)."""
+    extra, group = declared_extra(root)
+    extras, groups, deps, where = tox_targets(root, python)
+    extras = list(dict.fromkeys([*([extra] if extra else []), *extras]))
+    groups = list(dict.fromkeys([*([group] if group else []), *groups]))
+    return extras, groups, deps, where
