@@ -18,7 +18,7 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff format --check src tests bench README.md
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

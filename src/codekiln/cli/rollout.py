@@ -77,7 +77,7 @@ def rollout(
     tasks: Path | None = typer.Option(None, "--tasks", "-t", help="synth output directory or tasks .jsonl"),
     out: Path | None = typer.Option(None, "--out", "-o", help="output directory (rollouts.jsonl, episodes/)"),
     model: str = typer.Option(
-        "embedded", "--model", "-m", help="model spec (see codekiln model list), oracle or noop"
+        "embedded", "--model", "-m", help="model spec (see `codekiln model list`), oracle or noop"
     ),
     option: list[str] = typer.Option(
         [], "--option", help="backend option key=value (repeatable; dotted keys nest) or a YAML file of them"

@@ -41,7 +41,7 @@ def mini_swe_agent(
     tasks: Path = typer.Option(..., "--tasks", "-t", help="synth output directory or tasks .jsonl"),
     out: Path = typer.Option(..., "--out", "-o", help="output directory (rollouts.jsonl, episodes/)"),
     model: str = typer.Option(
-        "embedded", "--model", "-m", help="model spec (see codekiln model list), oracle or noop"
+        "embedded", "--model", "-m", help="model spec (see `codekiln model list`), oracle or noop"
     ),
     option: list[str] = typer.Option(
         [], "--option", help="backend option key=value (repeatable; dotted keys nest) or a YAML file of them"
