@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import threading
+from pathlib import Path
 from typing import Any
 
 AST_LOCK: threading.RLock = vars(ast).setdefault("_thread_parse_lock", threading.RLock())
@@ -27,4 +28,12 @@ def parse(source: str | bytes, filename: str = "<unknown>", mode: str = "exec") 
         return ast.parse(source, filename=filename, mode=mode)
 
 
-__all__ = ["AST_LOCK", "parse"]
+def parse_file(path: Path) -> Any:
+    """The module tree of the Python file at `path`, or None when it cannot be read or parsed."""
+    try:
+        return parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError, OSError):
+        return None
+
+
+__all__ = ["AST_LOCK", "parse", "parse_file"]

@@ -41,7 +41,7 @@ from packaging.markers import (
 )
 from packaging.requirements import InvalidRequirement, Requirement
 
-from codekiln.core.pyast import parse as parse_ast
+from codekiln.core.pyast import parse_file
 from codekiln.envs.setuppy import setup_py_requires
 
 TEST_NAMES = ("test", "tests", "testing", "test-deps", "unit")
@@ -307,11 +307,7 @@ def local_modules(root: Path) -> set[str]:
 def imported_modules(files: list[Path]) -> set[str]:
     """Top-level names imported (absolutely) anywhere in `files`."""
     names: set[str] = set()
-    for path in files:
-        try:
-            tree = parse_ast(path.read_bytes())
-        except (SyntaxError, ValueError, OSError):
-            continue
+    for tree in filter(None, map(parse_file, files)):
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)

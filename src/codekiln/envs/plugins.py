@@ -30,7 +30,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from codekiln.core.pyast import parse as parse_ast
+from codekiln.core.pyast import parse_file
 from codekiln.envs.deps import KNOWN_TEST_IMPORTS, dist_name
 
 # Option (or option prefix ending in "-") -> the distribution that defines it.
@@ -216,11 +216,8 @@ def marker_plugins(files: list[Path], settings: dict[str, str | list[str]]) -> l
     registered = {str(line).strip().split(":")[0].split("(")[0].strip() for line in lines}
     out: dict[str, tuple[str, str]] = {}
     for path in files:
-        try:
-            tree = parse_ast(path.read_bytes())
-        except (SyntaxError, ValueError, OSError):
-            continue
-        for node in ast.walk(tree):
+        tree = parse_file(path)
+        for node in ast.walk(tree) if tree is not None else ():
             if not isinstance(node, ast.Attribute) or node.attr not in MARKER_PLUGINS:
                 continue
             base = node.value

@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from codekiln.core.pyast import parse as parse_ast
+from codekiln.core.pyast import parse_file
 from codekiln.envs.deps import BAD_FACTORS, local_modules, read_ini, read_pyproject
 from codekiln.envs.plugins import args_plugins, config_plugins, filter_modules, marker_plugins
 from codekiln.envs.pytestargs import PytestArgs, parse_pytest_args
@@ -235,9 +236,8 @@ def collectable_files(root: Path, args: list[str], patterns: list[str]) -> list[
 
 def _imported_words(path: Path) -> set[str]:
     """Every name part a module imports (`from tests.concurrency import x`: tests, concurrency, x)."""
-    try:
-        tree = parse_ast(path.read_bytes())
-    except (SyntaxError, ValueError, OSError):
+    tree = parse_file(path)
+    if tree is None:
         return set()
     words: set[str] = set()
     for node in ast.walk(tree):
