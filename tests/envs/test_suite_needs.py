@@ -26,6 +26,10 @@ from codekiln.repos import ensure_snapshot
 from codekiln.testing import write_files
 from codekiln.testing.index import LocalIndex, wheel_of_installed, write_wheel
 
+CRASHES_ON_FAILURE = (
+    "def pytest_runtest_logreport(report):\n    if report.failed:\n"
+    "        raise RuntimeError('cannot render this failure')\n"
+)
 BUILD = '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
 PYPROJECT = '[project]\nname = "proj"\nversion = "0.1"\n'
 
@@ -155,8 +159,14 @@ def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> No
             "distribution provides it",
             "",
         ),
+        (  # pydantic-settings: pytest cannot render a doc example's failure on CPython 3.11.7
+            {"tests/conftest.py": CRASHES_ON_FAILURE, "tests/test_a.py": "def test_a():\n    assert 0\n"},
+            "pytest stopped with an internal error (exit code 3): RuntimeError: cannot render this "
+            "failure: pytest crashed itself",
+            "",
+        ),
     ],
-    ids=["tests-package-missing", "filter-module-missing", "submodule-missing"],
+    ids=["tests-package-missing", "filter-module-missing", "submodule-missing", "pytest-crashes"],
 )
 def test_the_hint_of_a_suite_that_stops_before_its_tests_names_the_fix(
     tmp_path: Path, files: dict[str, str], hint: str, line: str

@@ -26,7 +26,7 @@ from codekiln.envs.deps import dist_name
 from codekiln.envs.extensions import keep_extensions
 from codekiln.envs.plugins import args_plugins
 from codekiln.envs.recipe import Recipe, host_interpreter
-from codekiln.grading import TestRun, run_tests
+from codekiln.grading import TestRun, internal_error, run_tests
 from codekiln.repos import SnapshotRecord
 from codekiln.sandbox import Bind, SandboxSpec
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
@@ -274,6 +274,13 @@ class Builder:
             return self.fail(
                 "baseline", run.error or "", run.log_tail, hint, f"test_args: [{', '.join(args)}]"
             )
+        if "INTERNALERROR>" in log:
+            hint = (
+                f"{internal_error(log)}: pytest crashed itself, in a plugin's hook or while rendering a "
+                "failure, not at the test command; the INTERNALERROR traceback in the log names the "
+                "plugin or test: leave that test out (test_args: [--deselect, ID]) or pin the plugin"
+            )
+            return self.fail("baseline", run.error or "", run.log_tail, hint)
         hint = "the test command may be wrong: give pytest's arguments (the test paths) in a profile"
         return self.fail("baseline", run.error or "", run.log_tail, hint, "test_args: [tests]")
 
