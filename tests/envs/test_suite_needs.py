@@ -117,6 +117,28 @@ def test_a_plugins_marker_in_the_tests_installs_the_plugin_unless_the_config_reg
     assert not any(d.startswith("pytest-trio") for d in recipe.deps)  # registered by the project
 
 
+def test_a_plugins_fixture_in_the_tests_installs_the_plugin_unless_the_project_defines_it(
+    tmp_path: Path,
+) -> None:
+    """shellingham 1.5.4: its one test takes `mocker`, and pytest-mock is declared nowhere in the sdist:
+    the test errored at setup on both sides ("fixture 'mocker' not found"), a baseline of no pass."""
+    root = write_files(
+        tmp_path / "proj",
+        {
+            "pyproject.toml": PYPROJECT,
+            "tests/test_a.py": "import pytest\n\n\n@pytest.mark.parametrize(['x', 'benchmark'], [(1, 2)])\n"
+            "def test_a(mocker, x, benchmark):\n    pass\n\n\n"
+            "@pytest.mark.usefixtures('requests_mock')\nclass TestB:\n    def test_b(self):\n        pass\n",
+            "tests/conftest.py": "import pytest\n\n\n@pytest.fixture\ndef xprocess():\n    return 1\n",
+            "tests/test_c.py": "def test_c(xprocess):\n    pass\n",
+        },
+    )
+    recipe = make_recipe(ensure_snapshot(str(root)), Profile())
+    assert recipe.dep_sources["pytest-mock"] == "pytest needs it (tests use the fixture mocker (test_a.py))"
+    assert recipe.dep_sources["requests-mock"].endswith("(tests use the fixture requests_mock (test_a.py))")
+    assert not any(d.startswith(("pytest-benchmark", "pytest-xprocess")) for d in recipe.deps)
+
+
 def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> None:
     """google-auth 2.62.2: its `testing` extra was lost whole (so were pyu2f, pytest-asyncio, ...), and
     the build failed at collection where the plain run of `.[testing]` passed 2039 tests."""
