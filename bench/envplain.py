@@ -145,7 +145,9 @@ def tox_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str
         return [], [], [], ""
     version = python.split(".")[:2]
     tags = {"py" + "".join(version), "py" + ".".join(version)}
-    envs = envlist(cfg.get("tox", "envlist", fallback=""))
+    envs = envlist(
+        cfg.get("tox", "envlist", fallback=cfg.get("tox", "env_list", fallback=""))
+    )  # tox 4: either
     name = next((e for e in envs if tags & set(e.split("-"))), "py" + "".join(version))
     factors = set(name.split("-"))
     own = f"testenv:{name}"

@@ -145,6 +145,8 @@ def test_the_plain_side_installs_what_toxs_env_for_this_python_installs(tmp_path
         [],
         "tox env py312-nocrypto",
     )  # its own section
+    (tmp_path / "tox.ini").write_text(PYJWT_TOX.replace("envlist", "env_list"))  # tox 4's spelling
+    assert plain_targets(tmp_path, "3.11") == (["crypto"], ["tests"], [], "tox env py311-crypto")
     assert envlist("py{39,310}-{a,b}, lint") == ["py39-a", "py39-b", "py310-a", "py310-b", "lint"]
     assert applies("a,b", {"b"}) and applies("a-b", {"a", "b"}) and not applies("a-b", {"a"})
     (tmp_path / "tox.ini").unlink()
