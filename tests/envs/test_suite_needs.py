@@ -139,6 +139,29 @@ def test_a_plugins_fixture_in_the_tests_installs_the_plugin_unless_the_project_d
     assert not any(d.startswith(("pytest-benchmark", "pytest-xprocess")) for d in recipe.deps)
 
 
+def test_the_hatch_env_that_runs_the_tests_gives_its_dependencies_and_features(tmp_path: Path) -> None:
+    """soupsieve 4.1.1: no test extra or group; beautifulsoup4, which the tests and the package itself
+    import, is a dependency of the hatch env `dev` whose `tests` script runs pytest. Every module
+    failed to collect on both sides."""
+    hatch = (
+        "[project.optional-dependencies]\nfast = ['ckfast']\n"
+        "[tool.hatch.envs.default]\ndependencies = ['ckbase']\n"
+        "[tool.hatch.envs.docs]\ndependencies = ['ckdocs']\n[tool.hatch.envs.docs.scripts]\n"
+        "test-docs = 'mkdocs build'\n"
+        "[tool.hatch.envs.dev]\ndependencies = ['pytest', 'ruff', 'beautifulsoup4']\nfeatures = ['fast']\n"
+        "[tool.hatch.envs.dev.scripts]\ntests = 'pytest --cov proj tests'\nlint = 'ruff check .'\n"
+    )
+    root = write_files(
+        tmp_path / "proj",
+        {"pyproject.toml": PYPROJECT + hatch, "tests/test_a.py": "def test_a():\n    pass\n"},
+    )
+    recipe = make_recipe(ensure_snapshot(str(root)), Profile())
+    assert recipe.dep_sources["beautifulsoup4"] == "pyproject [tool.hatch.envs.dev]"
+    assert recipe.dep_sources["ckbase"] == "pyproject [tool.hatch.envs.dev]"  # default's, inherited
+    assert "fast" in recipe.extras
+    assert not any(d.startswith(("ruff", "ckdocs")) for d in recipe.deps)
+
+
 def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> None:
     """google-auth 2.62.2: its `testing` extra was lost whole (so were pyu2f, pytest-asyncio, ...), and
     the build failed at collection where the plain run of `.[testing]` passed 2039 tests."""

@@ -8,7 +8,8 @@
 Sources: pyproject `[dependency-groups]` (PEP 735, include-group followed) and
 `[project.optional-dependencies]`, tox.ini `[testenv]` deps/extras/dependency_groups (factor-conditional
 lines kept unless they name docs, lint or typing envs or another Python's `pyXY` factor; `-r`
-followed), requirements files (test ones, else dev ones), setup.cfg `[options.extras_require]`, setup.py
+followed), the hatch env that runs the tests (`hatchenv`), requirements files (test ones, else dev
+ones), setup.cfg `[options.extras_require]`, setup.py
 `extras_require`/`tests_require` where they are literals, then well-known test libraries imported by the
 test files, then any module the test files import that another test- or dev-named group or extra
 declares (a conftest importing a `dev`-only dep), and pytest always. Test-only groups/extras are used when present, `dev`
@@ -42,6 +43,7 @@ from packaging.markers import (
 from packaging.requirements import InvalidRequirement, Requirement
 
 from codekiln.core.pyast import parse_file
+from codekiln.envs.hatchenv import hatch_test_env
 from codekiln.envs.setuppy import setup_py_requires
 
 TEST_NAMES = ("test", "tests", "testing", "test-deps", "unit")
@@ -364,6 +366,10 @@ def detect_deps(
         for req in extras[name]:
             found.add(req, f"pyproject [project.optional-dependencies] {name}", project)
     _tox_deps(root, found, project, groups)
+    hatch, reqs, features = hatch_test_env(pyproject, BAD_FACTORS)
+    for req in reqs:
+        found.add(req, f"pyproject [tool.hatch.envs.{hatch}]", project)
+    found.extras += [f for f in features if f not in found.extras]
     files = [f for f in REQUIREMENT_FILES if (root / f).is_file()]
     for rel in files or [f for f in DEV_REQUIREMENT_FILES if (root / f).is_file()]:
         for req in requirement_lines(root / rel, root):
