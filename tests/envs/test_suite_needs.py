@@ -162,6 +162,30 @@ def test_the_hatch_env_that_runs_the_tests_gives_its_dependencies_and_features(t
     assert not any(d.startswith(("ruff", "ckdocs")) for d in recipe.deps)
 
 
+def test_a_module_the_tests_import_comes_from_the_extra_that_declares_its_distribution(
+    tmp_path: Path,
+) -> None:
+    """oauthlib 4.0.1: the tests `import jwt`, which its `signedtoken` extra declares as `pyjwt` (no test
+    extra): both sides stopped at collection, and the hint said `extra_deps: [jwt]` (another project)."""
+    setup = (
+        "from setuptools import setup\n\nsigned = ['cryptography>=3.0.0', 'pyjwt>=2.0.0,<3']\n"
+        "setup(name='proj', extras_require={'signedtoken': signed, 'signals': ['blinker']})\n"
+    )
+    root = write_files(
+        tmp_path / "proj",
+        {
+            "setup.py": setup,
+            "tests/test_a.py": "import jwt\n\ntry:\n    import blinker\nexcept ImportError:\n    blinker = None\n"
+            "\n\ndef test_a():\n    import cryptography\n",
+        },
+    )
+    recipe = make_recipe(ensure_snapshot(str(root)), Profile())
+    assert recipe.dep_sources["pyjwt>=2.0.0,<3"] == (
+        "setup.py extras_require signedtoken (imported by the tests: jwt)"
+    )
+    assert not any(d.startswith(("blinker", "cryptography")) for d in recipe.deps)  # guarded, in a test
+
+
 def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> None:
     """google-auth 2.62.2: its `testing` extra was lost whole (so were pyu2f, pytest-asyncio, ...), and
     the build failed at collection where the plain run of `.[testing]` passed 2039 tests."""
@@ -210,8 +234,19 @@ def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> No
             "failure: pytest crashed itself",
             "",
         ),
+        (  # oauthlib: `import jwt` is PyJWT; PyPI's `jwt` is another project
+            {"tests/test_j.py": "import jose\n\n\ndef test_j():\n    pass\n"},
+            "the tests import jose (distribution python-jose), which is not installed",
+            "extra_deps: [python-jose]",
+        ),
     ],
-    ids=["tests-package-missing", "filter-module-missing", "submodule-missing", "pytest-crashes"],
+    ids=[
+        "tests-package-missing",
+        "filter-module-missing",
+        "submodule-missing",
+        "pytest-crashes",
+        "import-name",
+    ],
 )
 def test_the_hint_of_a_suite_that_stops_before_its_tests_names_the_fix(
     tmp_path: Path, files: dict[str, str], hint: str, line: str

@@ -44,6 +44,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from codekiln.core.pyast import parse_file
 from codekiln.envs.hatchenv import hatch_test_env
+from codekiln.envs.importnames import IMPORT_DISTS, KNOWN_TEST_IMPORTS
 from codekiln.envs.setuppy import setup_py_requires
 
 TEST_NAMES = ("test", "tests", "testing", "test-deps", "unit")
@@ -57,33 +58,6 @@ TOOLING = re.compile(
 BAD_FACTORS = re.compile(
     r"doc|lint|style|typ|mypy|pyright|flake|coverage|cov\b|build|release|bench|pypy|pre-?commit|format"
 )
-# Test libraries imported by test files -> the distribution that provides them.
-KNOWN_TEST_IMPORTS = {
-    "hypothesis": "hypothesis",
-    "mock": "mock",
-    "freezegun": "freezegun",
-    "time_machine": "time-machine",
-    "trio": "trio",
-    "anyio": "anyio",
-    "typing_extensions": "typing-extensions",
-    "yaml": "PyYAML",
-    "numpy": "numpy",
-    "pympler": "Pympler",
-    "cloudpickle": "cloudpickle",
-    "responses": "responses",
-    "requests_mock": "requests-mock",
-    "testfixtures": "testfixtures",
-    "parameterized": "parameterized",
-    "attr": "attrs",
-    "dateutil": "python-dateutil",
-    "pytz": "pytz",
-    "tzdata": "tzdata",
-    "pytest_mock": "pytest-mock",
-    "pyfakefs": "pyfakefs",
-    "dirty_equals": "dirty-equals",
-    "inline_snapshot": "inline-snapshot",
-    "pexpect": "pexpect",
-}
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[([^\]]*)\])?")
 _FACTOR_LINE = re.compile(r"^([\w{},.!-]+):\s+(.*)$")
 
@@ -92,6 +66,11 @@ def dist_name(req: str) -> str:
     """The normalized project name a requirement line is about ('' if none)."""
     match = _NAME.match(req)
     return re.sub(r"[-_.]+", "-", match[1]).lower() if match else ""
+
+
+def import_dist(module: str) -> str:
+    """The normalized distribution name of a top-level import (`jwt` -> `pyjwt`; most are their own)."""
+    return dist_name(IMPORT_DISTS.get(module, module))
 
 
 def marker_environment(python_version: str | None = None) -> dict[str, str]:
@@ -347,6 +326,37 @@ def _declared_anywhere(
     return out
 
 
+def _in_other_extras(
+    extras: dict[str, list[str]], setup_cfg: configparser.ConfigParser, setup_py: dict[str, list[str]]
+) -> dict[str, tuple[str, str]]:
+    """dist name -> (requirement, where) over every extra of the project: for a module a test file or
+    conftest imports unconditionally, which no run can collect without (oauthlib's tests `import jwt`,
+    PyJWT being in its `signedtoken` extra only). Guarded imports and `importorskip` are not read."""
+    cfg = setup_cfg["options.extras_require"] if setup_cfg.has_section("options.extras_require") else {}
+    out: dict[str, tuple[str, str]] = {}
+    for where, every in (
+        ("pyproject [project.optional-dependencies]", extras),
+        ("setup.cfg extras_require", {n: _tox_values(v) for n, v in cfg.items()}),
+        ("setup.py extras_require", setup_py),
+    ):
+        for name, reqs in every.items():
+            for req in reqs:
+                out.setdefault(dist_name(req), (req, f"{where} {name}"))
+    return out
+
+
+def unguarded_imports(files: list[Path]) -> set[str]:
+    """Top-level names imported by the module body itself (not under try/if or in a function)."""
+    names: set[str] = set()
+    for tree in filter(None, map(parse_file, files)):
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
 def detect_deps(
     root: Path, project: str, test_files: list[Path] | None = None, *, python_version: str | None = None
 ) -> FoundDeps:
@@ -355,7 +365,7 @@ def detect_deps(
     project = dist_name(project)
     local = local_modules(root) | set(sys.stdlib_module_names)
     imported = sorted(imported_modules(test_files or []) - local)
-    found = FoundDeps(python_version=python_version, imported={dist_name(m) for m in imported})
+    found = FoundDeps(python_version=python_version, imported={import_dist(m) for m in imported})
     pyproject = read_pyproject(root)
     groups = pyproject.get("dependency-groups", {})
     for name in _pick(list(groups)):
@@ -388,9 +398,13 @@ def detect_deps(
         if module in KNOWN_TEST_IMPORTS:
             found.add(KNOWN_TEST_IMPORTS[module], f"imported by the tests ({module})", project)
     declared = _declared_anywhere(groups, extras, setup_cfg, setup_py)
+    needed = unguarded_imports(test_files or [])
+    other = _in_other_extras(extras, setup_cfg, setup_py)
     for module in imported:
-        mention = declared.get(dist_name(module))
-        if mention and not found.mentions(module):
+        mention = declared.get(import_dist(module)) or (
+            other.get(import_dist(module)) if module in needed else None
+        )
+        if mention and not found.mentions(import_dist(module)):
             found.add(mention[0], f"{mention[1]} (imported by the tests: {module})", project)
     found.add("pytest", "always (the test runner)", project)
     return found

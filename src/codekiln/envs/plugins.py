@@ -32,7 +32,8 @@ import sys
 from pathlib import Path
 
 from codekiln.core.pyast import parse_file
-from codekiln.envs.deps import KNOWN_TEST_IMPORTS, dist_name
+from codekiln.envs.deps import dist_name
+from codekiln.envs.importnames import KNOWN_TEST_IMPORTS
 
 # Option (or option prefix ending in "-") -> the distribution that defines it.
 OPTION_PLUGINS = {

@@ -24,6 +24,7 @@ from codekiln.core.protocols import ExecResult, Limits, Sandbox
 from codekiln.envs.cutoff import PIP_MOUNT, host_pip
 from codekiln.envs.deps import dist_name
 from codekiln.envs.extensions import keep_extensions
+from codekiln.envs.importnames import IMPORT_DISTS
 from codekiln.envs.plugins import args_plugins
 from codekiln.envs.recipe import Recipe, host_interpreter
 from codekiln.grading import TestRun, internal_error, run_tests
@@ -250,8 +251,10 @@ class Builder:
             )
             return self.fail("baseline", run.error or "", run.log_tail, hint)
         if module:
-            dep = module[1].split(".")[0]
-            hint = f"the tests import {dep}, which is not installed: add it to the test deps"
+            top = module[1].split(".")[0]
+            dep = IMPORT_DISTS.get(top, top)  # `import jwt` is PyJWT: PyPI's `jwt` is another project
+            named = f"{top} (distribution {dep})" if dep != top else top
+            hint = f"the tests import {named}, which is not installed: add it to the test deps"
             return self.fail("baseline", run.error or "", run.log_tail, hint, f"extra_deps: [{dep}]")
         unknown = re.search(r"unrecognized arguments: (.*)", log)
         plugins = sorted({d for d, _ in args_plugins(unknown[1].split(), "")}) if unknown else []
