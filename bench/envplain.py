@@ -16,6 +16,8 @@ declares curio only there, and its own CI script installs it (`pip install -Ur t
 before the suite (without it: 1 failure the project's CI does not have). Its lines that install the
 project itself (`-e .`, `NAME @ file:.`) are left out, since the project is installed from `.` already
 (pip refuses the two as conflicting: referencing 0.37.0). Other requirements files are not read.
+Where neither names deps, the hatch env whose scripts include one named `test`/`tests` installs its
+`dependencies` (soupsieve 4.1.1: beautifulsoup4, which every test module imports, is only there).
 """
 
 from __future__ import annotations
@@ -163,6 +165,21 @@ def tox_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str
     return extras, groups, deps, f"tox env {name}" if extras or groups or deps else ""
 
 
+def hatch_deps(root: Path) -> tuple[list[str], str]:
+    """(dependencies, "hatch env NAME") of the hatch env with a `test`/`tests` script, if any."""
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(errors="replace"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return [], ""
+    envs = data.get("tool", {}).get("hatch", {}).get("envs", {})
+    for name, env in envs.items() if isinstance(envs, dict) else ():
+        scripts = env.get("scripts") if isinstance(env, dict) else None
+        if isinstance(scripts, dict) and {"test", "tests"} & set(scripts):
+            deps = [d for d in env.get("dependencies") or [] if isinstance(d, str)]
+            return deps, f"hatch env {name}" if deps else ""
+    return [], ""
+
+
 def plain_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:
     """(extras, dependency groups, more pip arguments, where from) the plain side installs with the
     project (module doc)."""
@@ -172,6 +189,9 @@ def plain_targets(root: Path, python: str) -> tuple[list[str], list[str], list[s
         named = next((root / n for n in TEST_REQUIREMENTS if (root / n).is_file()), None)
         if named is not None and (deps := requirement_args(named, root)):
             where = ", ".join(filter(None, [where, named.relative_to(root).as_posix()]))
+    if not deps:
+        deps, hatch = hatch_deps(root)
+        where = ", ".join(filter(None, [where, hatch]))
     extras = list(dict.fromkeys([*([extra] if extra else []), *extras]))
     groups = list(dict.fromkeys([*([group] if group else []), *groups]))
     return extras, groups, deps, where

@@ -207,3 +207,13 @@ ERROR tests/test_y.py
         "tests/examples/test_x.py: ModuleNotFoundError: No module named 'selenium'",
         "tests/test_y.py: ModuleNotFoundError: No module named 'requests_mock'",
     ]
+
+
+def test_the_plain_side_installs_the_hatch_env_that_runs_the_tests(tmp_path: Path) -> None:
+    """soupsieve 4.1.1: beautifulsoup4, which every test module imports, is only in hatch env `dev`."""
+    (tmp_path / "pyproject.toml").write_text(
+        "[project]\nname = 'soupsieve'\n[tool.hatch.envs.docs]\ndependencies = ['mkdocs']\n"
+        "[tool.hatch.envs.dev]\ndependencies = ['pytest', 'beautifulsoup4']\n"
+        "[tool.hatch.envs.dev.scripts]\ntests = 'pytest tests'\n"
+    )
+    assert plain_targets(tmp_path, "3.11") == ([], [], ["pytest", "beautifulsoup4"], "hatch env dev")
