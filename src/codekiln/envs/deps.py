@@ -44,7 +44,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from codekiln.core.pyast import parse_file
 from codekiln.envs.hatchenv import hatch_test_env
-from codekiln.envs.importnames import IMPORT_DISTS, KNOWN_TEST_IMPORTS
+from codekiln.envs.importnames import IMPORT_DISTS, KNOWN_TEST_IMPORTS, unguarded_imports
 from codekiln.envs.setuppy import setup_py_requires
 
 TEST_NAMES = ("test", "tests", "testing", "test-deps", "unit")
@@ -330,8 +330,8 @@ def _in_other_extras(
     extras: dict[str, list[str]], setup_cfg: configparser.ConfigParser, setup_py: dict[str, list[str]]
 ) -> dict[str, tuple[str, str]]:
     """dist name -> (requirement, where) over every extra of the project: for a module a test file or
-    conftest imports unconditionally, which no run can collect without (oauthlib's tests `import jwt`,
-    PyJWT being in its `signedtoken` extra only). Guarded imports and `importorskip` are not read."""
+    conftest imports outside a `try:`, which fails without it (oauthlib's tests `import jwt`, PyJWT being
+    in its `signedtoken` extra only). Guarded imports and `importorskip` are not read."""
     cfg = setup_cfg["options.extras_require"] if setup_cfg.has_section("options.extras_require") else {}
     out: dict[str, tuple[str, str]] = {}
     for where, every in (
@@ -343,18 +343,6 @@ def _in_other_extras(
             for req in reqs:
                 out.setdefault(dist_name(req), (req, f"{where} {name}"))
     return out
-
-
-def unguarded_imports(files: list[Path]) -> set[str]:
-    """Top-level names imported by the module body itself (not under try/if or in a function)."""
-    names: set[str] = set()
-    for tree in filter(None, map(parse_file, files)):
-        for node in tree.body:
-            if isinstance(node, ast.Import):
-                names.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-    return names
 
 
 def detect_deps(

@@ -2,10 +2,16 @@
 
 `KNOWN_TEST_IMPORTS`: test libraries a test file may import, installed when it does. `IMPORT_DISTS`: import
 names whose distribution is named otherwise, for matching an import with a declared requirement and for
-hints (`import jwt` is PyJWT: PyPI's `jwt` and `bs4` are other projects).
+hints (`import jwt` is PyJWT: PyPI's `jwt` and `bs4` are other projects). `unguarded_imports`: the
+modules a test needs, not merely tries.
 """
 
 from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from codekiln.core.pyast import parse_file
 
 # Test libraries imported by test files -> the distribution that provides them.
 KNOWN_TEST_IMPORTS = {
@@ -57,3 +63,25 @@ IMPORT_DISTS = {
     "sklearn": "scikit-learn",
     "pkg_resources": "setuptools",
 }
+
+
+def unguarded_imports(files: list[Path]) -> set[str]:
+    """Top-level names imported outside any `try:` body (one that fails without the module, at import or
+    in the test that imports it; a `try: import x except ImportError` is the module being optional)."""
+    names: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Try):
+            for child in (*node.handlers, *node.orelse, *node.finalbody):
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    for tree in filter(None, map(parse_file, files)):
+        visit(tree)
+    return names
