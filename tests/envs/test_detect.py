@@ -375,7 +375,8 @@ def test_a_test_import_declared_only_in_another_group_is_added_from_it(tmp_path:
         "tests/test_a.py": "def test_a():\n    pass\n",
     })  # fmt: skip
     found = detect_deps(tmp_path, "demo", detect_tests(tmp_path).test_files)
-    assert found.deps == ["pytest>=8", "extra-widgets", "fake-certlib>=1"]
+    assert found.deps == ["pytest>=8", "fake-certlib>=1"]
+    assert found.extras == ["widgets"]
     assert found.sources["fake-certlib>=1"] == (
         "pyproject [dependency-groups] dev (imported by the tests: fake_certlib)"
     )

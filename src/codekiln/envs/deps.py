@@ -329,9 +329,10 @@ def _declared_anywhere(
 def _in_other_extras(
     extras: dict[str, list[str]], setup_cfg: configparser.ConfigParser, setup_py: dict[str, list[str]]
 ) -> dict[str, tuple[str, str]]:
-    """dist name -> (requirement, where) over every extra of the project: for a module a test file or
-    conftest imports outside a `try:`, which fails without it (oauthlib's tests `import jwt`, PyJWT being
-    in its `signedtoken` extra only). Guarded imports and `importorskip` are not read."""
+    """dist name -> (extra, where) over every extra of the project: for a module a test file or conftest
+    imports outside a `try:`, which fails without it, the whole extra is installed (oauthlib's tests
+    `import jwt`: its `signedtoken` extra, PyJWT and the cryptography its RSA signing needs). Guarded
+    imports and `importorskip` are not read."""
     cfg = setup_cfg["options.extras_require"] if setup_cfg.has_section("options.extras_require") else {}
     out: dict[str, tuple[str, str]] = {}
     for where, every in (
@@ -341,7 +342,7 @@ def _in_other_extras(
     ):
         for name, reqs in every.items():
             for req in reqs:
-                out.setdefault(dist_name(req), (req, f"{where} {name}"))
+                out.setdefault(dist_name(req), (name, f"{where} {name}"))
     return out
 
 
@@ -389,9 +390,11 @@ def detect_deps(
     needed = unguarded_imports(test_files or [])
     other = _in_other_extras(extras, setup_cfg, setup_py)
     for module in imported:
-        mention = declared.get(import_dist(module)) or (
-            other.get(import_dist(module)) if module in needed else None
-        )
+        mention = declared.get(import_dist(module))
+        extra = other.get(import_dist(module)) if module in needed and not mention else None
+        if extra and not found.mentions(import_dist(module)) and extra[0] not in found.extras:
+            found.extras.append(extra[0])
+            found.sources[f".[{extra[0]}]"] = f"{extra[1]} (imported by the tests: {module})"
         if mention and not found.mentions(import_dist(module)):
             found.add(mention[0], f"{mention[1]} (imported by the tests: {module})", project)
     found.add("pytest", "always (the test runner)", project)
