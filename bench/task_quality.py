@@ -25,12 +25,15 @@ resumable too; its result is `fresh.json` in the library's directory).
 
 Columns: `tried` candidates decided, `tasks` valid before the filters, `kept` after them; `leak ok`
 the share of statements that pass `leaks.checked_statement` (rejections for a leaking statement count
-as failures); `flaky`: the engine's flaky verdicts, then what fresh-process reruns say of the decisions
-checked (`spurious`: an engine flaky verdict the reruns do not confirm; `missed`: a decision the engine
-did not call flaky in which the reruns see a test change its result); `imp` tasks whose bug breaks
-the package at import, `f2p>=50%` tasks failing at least half their selected tests, before -> after
-the filter; bytes per candidate and per task record as synth writes them (compact) and as they were
-before compact records (the full statuses, from details.jsonl). A second table: yield (tasks / tried),
+as failures), then the share of tasks whose starting workspace names none of their hidden test
+files (`leaks.checked_workspace`, applied here to every task, also to those a run decided before that
+check existed; its rejections count as failures); `flaky`: the engine's flaky verdicts, then what
+fresh-process reruns say of the decisions checked (`spurious`: an engine flaky verdict the reruns do
+not confirm; `missed`: a decision the engine did not call flaky in which the reruns see a test change
+its result); `imp` tasks whose bug breaks the package at import, `f2p>=50%` tasks failing at least
+half their selected tests, before -> after the filter; bytes per candidate and per task record as
+synth writes them (compact) and as they were before compact records (the full statuses, from
+details.jsonl). A second table: yield (tasks / tried),
 median FAIL_TO_PASS tests per task and median lines changed by the gold patch, what SWE-smith reports.
 """
 
@@ -85,12 +88,17 @@ def synth_one(name: str, out: Path, max_tasks: int, max_candidates: int) -> None
 def measure(name: str, out: Path, seconds: float, partial: bool) -> dict[str, object]:
     """The row of one library from what its synth run wrote."""
     from codekiln.core.errors import TaskError
+    from codekiln.envs import build_env
+    from codekiln.grading.manifests import workspace_mentions
     from codekiln.tasks.frontend.leaks import checked_statement
     from codekiln.tasks.quality import TaskFilter, select_tasks
     from codekiln.tasks.records import RejectedCandidate, TaskRecord
     from codekiln.tasks.synth import DETAILS, REJECTED, TASKS, read_decisions
 
     decisions = list(read_decisions(out)) if out.is_dir() else []
+    # the workspace check (`leaks.checked_workspace`) measured here too: decisions written before it
+    # existed are held to it, so a run resumed across it gives one figure
+    snapshot = Path(build_env(f"pypi:{name}=={LIBRARIES[name]}").snapshot_path)
     tasks = [d for d in decisions if isinstance(d, TaskRecord)]
     rejected = [d for d in decisions if isinstance(d, RejectedCandidate)]
     reasons: dict[str, int] = {}
@@ -104,6 +112,7 @@ def measure(name: str, out: Path, seconds: float, partial: bool) -> dict[str, ob
         except TaskError:
             pass
     leak_bad = reasons.get("statement_leak", 0) + reasons.get("statement_names_hidden_test", 0)
+    workspace_ok = sum(1 for task in tasks if not workspace_mentions(snapshot, task))
     kept = select_tasks(tasks, TaskFilter())
 
     def heavy(ts: list[TaskRecord]) -> int:
@@ -139,6 +148,8 @@ def measure(name: str, out: Path, seconds: float, partial: bool) -> dict[str, ob
         "kept": len(kept),
         "leak_ok": leak_ok,
         "statements": len(tasks) + leak_bad,
+        "workspace_ok": workspace_ok,
+        "workspaces": len(tasks) + reasons.get("workspace_names_hidden_test", 0),
         "flaky": reasons.get("flaky", 0),
         "reasons": reasons,
         "import_before": imp(tasks),
@@ -234,7 +245,8 @@ def fresh_cell(r: dict[str, object]) -> str:
 
 def table(rows: list[dict[str, object]]) -> str:
     head = (
-        "| library | tried | tasks -> kept | leak ok | flaky (engine; fresh-process reruns) "
+        "| library | tried | tasks -> kept | leak ok (statement; workspace) "
+        "| flaky (engine; fresh-process reruns) "
         "| imp before -> after | f2p>=50% before -> after "
         "| bytes/candidate (full) | bytes/rejection (full) | bytes/task (full) | test_patch/task |"
     )
@@ -243,7 +255,8 @@ def table(rows: list[dict[str, object]]) -> str:
         mark = " (partial)" if r["partial"] else ""
         lines.append(
             f"| {r['library']} {r['version']}{mark} | {r['tried']} | {r['tasks']} -> {r['kept']} "
-            f"| {r['leak_ok']}/{r['statements']} | {fresh_cell(r)} "
+            f"| {r['leak_ok']}/{r['statements']}; {r.get('workspace_ok', '-')}/{r.get('workspaces', '-')} "
+            f"| {fresh_cell(r)} "
             f"| {r['import_before']} -> {r['import_after']} | {r['heavy_before']} -> {r['heavy_after']} "
             f"| {r['bytes_per_candidate']} ({r['full_bytes_per_candidate']}) "
             f"| {r.get('bytes_per_rejection', '-')} ({r.get('full_bytes_per_rejection', '-')}) "

@@ -9,9 +9,11 @@ The agent's workspace (`grading.prepare_workspace`) and the graded one (`GradedW
 scrubbed manifests; the grader puts the snapshot's own back before the tests run (they are package
 metadata, protected), so the tests read what they always read. Scrubbed are the lists of files that
 build tools write: `*.egg-info/SOURCES.txt` and `installed-files.txt`, `*.dist-info/RECORD`, and
-distutils' `MANIFEST`; a line that holds a hidden path goes. Any other file of the workspace that
-names one (a tox.ini running it, a changelog) is found by `workspace_mentions`, which validation
-runs on every task (`workspace_names_hidden_test`).
+distutils' `MANIFEST`, and git's `.gitattributes` (a path list for git alone, often naming test
+files at paths the sdist no longer has: more-itertools' `more_itertools/tests/test_more.py
+merge=union`); a line that holds a hidden path goes. Any other file of the workspace that names one
+(a tox.ini running it, a changelog) is found by `workspace_mentions`, which validation runs on every
+task (`workspace_names_hidden_test`).
 """
 
 from __future__ import annotations
@@ -29,14 +31,14 @@ MAX_TEXT_BYTES = 1_000_000  # larger files are data, not read by the workspace c
 
 
 def is_manifest(rel: str) -> bool:
-    """A file list a build tool wrote (see the module docstring)."""
+    """A file list a build tool wrote, or git reads (see the module docstring)."""
     path = PurePosixPath(rel)
     folder = path.parent.name
     if folder.endswith(".egg-info"):
         return path.name in ("SOURCES.txt", "installed-files.txt")
     if folder.endswith(".dist-info"):
         return path.name == "RECORD"
-    return path.name == "MANIFEST"
+    return path.name in ("MANIFEST", ".gitattributes")
 
 
 @functools.lru_cache(maxsize=64)
