@@ -32,12 +32,13 @@ def plain_counts(output: str) -> tuple[dict[str, int], list[str]]:
     for num, kind in _SUMMARY.findall(summary):
         key = "errors" if kind.startswith("error") else kind
         counts[key] = counts.get(key, 0) + int(num)
-    collected = {m.group(1) for ln in lines if (m := re.search(r"ERROR collecting (\S+)", ln))}
+    collected = collection_errors(lines)
     reasons = []
     for ln in lines:
         m = _COLLECT.match(ln)
         if m and m.group(1) in collected:
-            reasons.append(f"{m.group(1)}: {(m.group(2) or '').strip()}"[:200])
+            why = (m.group(2) or "").strip() or collected[m.group(1)]
+            reasons.append(f"{m.group(1)}: {why}"[:200])
     if collected and not reasons:
         reasons = sorted(collected)
     counts["summary_found"] = int(bool(summary))
@@ -45,6 +46,22 @@ def plain_counts(output: str) -> tuple[dict[str, int], list[str]]:
         counts[bucket] -= extra
         counts["counted_twice"] = counts.get("counted_twice", 0) + extra
     return counts, reasons
+
+
+def collection_errors(lines: list[str]) -> dict[str, str]:
+    """Module -> the last `E   ` line of its 'ERROR collecting' section: the reason where the short
+    summary line has none (pytest prints `ERROR tests/t.py` alone for an ImportError at collection)."""
+    out: dict[str, str] = {}
+    current = ""
+    for ln in lines:
+        if ln.startswith(("_", "=")):
+            m = re.search(r"ERROR collecting (\S+)", ln)
+            current = m.group(1) if m else ""
+            if current:
+                out[current] = ""
+        elif current and ln.startswith("E   "):
+            out[current] = ln[1:].strip()
+    return out
 
 
 def twice_counted(lines: list[str]) -> Counter[str]:

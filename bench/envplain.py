@@ -10,7 +10,14 @@ tox expands them) with this Python's factor (`py311`), its factor-conditional li
 applies them (`a,b:` either, `a-b:` both, `!a` not), a `[testenv:NAME]` section's value first.
 pyjwt's tox runs `py311-crypto` with `extras = crypto: crypto`: its tests of the `crypto` extra skip
 without it; aiosignal's `deps = -rrequirements{/}ci-wheel.txt` has the pytest-cov its config loads.
-Requirements files that tox does not name are not read.
+Where tox's env installs no `deps`, a requirements file named for the tests (`test-requirements.txt`,
+`requirements-test.txt`, `requirements/test.txt`, `tests/requirements.txt`, ...) is read: sniffio 1.3.1
+declares curio only there, and its own CI script installs it (`pip install -Ur test-requirements.txt`)
+before the suite (without it: 1 failure the project's CI does not have). Its lines that install the
+project itself (`-e .`, `NAME @ file:.`) are left out, since the project is installed from `.` already
+(pip refuses the two as conflicting: referencing 0.37.0). Other requirements files are not read.
+Where neither names deps, the hatch env whose scripts include one named `test`/`tests` installs its
+`dependencies` (soupsieve 4.1.1: beautifulsoup4, which every test module imports, is only there).
 """
 
 from __future__ import annotations
@@ -22,6 +29,11 @@ import tomllib
 from pathlib import Path
 
 TEST_EXTRAS = ("test", "tests", "testing")
+TEST_REQUIREMENTS = (
+    "test-requirements.txt", "test_requirements.txt", "requirements-test.txt", "requirements-tests.txt",
+    "requirements_test.txt", "requirements-testing.txt", "requirements/test.txt", "requirements/tests.txt",
+    "requirements/testing.txt", "tests/requirements.txt",
+)  # fmt: skip
 
 
 def declared_extra(root: Path) -> tuple[str | None, str | None]:
@@ -105,6 +117,24 @@ def pip_args(dep: str, root: Path) -> list[str]:
     return [dep]
 
 
+def requirement_args(path: Path, root: Path, seen: frozenset[Path] = frozenset()) -> list[str]:
+    """pip arguments for a requirements file's lines, `-r`/`-c` includes followed, lines that install the
+    project itself (a local path, `-e`, a `file:` URL) and other pip options left out."""
+    if path in seen or not path.is_file():
+        return []
+    out: list[str] = []
+    for raw in path.read_text(errors="replace").replace("\\\n", " ").splitlines():
+        line = raw.split(" #")[0].split(" --hash")[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        include = re.match(r"^(-r|-c|--requirement|--constraint)\s*=?\s*(\S+)$", line)
+        if include and include[1] in ("-r", "--requirement"):
+            out += requirement_args(path.parent / include[2], root, seen | {path})
+        elif not line.startswith(("-", ".", "/")) and "file:" not in line:
+            out.append(line)
+    return out
+
+
 def tox_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:
     """(extras, dependency groups, pip arguments of `deps`, which tox env) that tox.ini's test env for
     Python `python` installs."""
@@ -117,7 +147,9 @@ def tox_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str
         return [], [], [], ""
     version = python.split(".")[:2]
     tags = {"py" + "".join(version), "py" + ".".join(version)}
-    envs = envlist(cfg.get("tox", "envlist", fallback=""))
+    envs = envlist(
+        cfg.get("tox", "envlist", fallback=cfg.get("tox", "env_list", fallback=""))
+    )  # tox 4: either
     name = next((e for e in envs if tags & set(e.split("-"))), "py" + "".join(version))
     factors = set(name.split("-"))
     own = f"testenv:{name}"
@@ -133,11 +165,33 @@ def tox_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str
     return extras, groups, deps, f"tox env {name}" if extras or groups or deps else ""
 
 
+def hatch_deps(root: Path) -> tuple[list[str], str]:
+    """(dependencies, "hatch env NAME") of the hatch env with a `test`/`tests` script, if any."""
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(errors="replace"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return [], ""
+    envs = data.get("tool", {}).get("hatch", {}).get("envs", {})
+    for name, env in envs.items() if isinstance(envs, dict) else ():
+        scripts = env.get("scripts") if isinstance(env, dict) else None
+        if isinstance(scripts, dict) and {"test", "tests"} & set(scripts):
+            deps = [d for d in env.get("dependencies") or [] if isinstance(d, str)]
+            return deps, f"hatch env {name}" if deps else ""
+    return [], ""
+
+
 def plain_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:
     """(extras, dependency groups, more pip arguments, where from) the plain side installs with the
     project (module doc)."""
     extra, group = declared_extra(root)
     extras, groups, deps, where = tox_targets(root, python)
+    if not deps:
+        named = next((root / n for n in TEST_REQUIREMENTS if (root / n).is_file()), None)
+        if named is not None and (deps := requirement_args(named, root)):
+            where = ", ".join(filter(None, [where, named.relative_to(root).as_posix()]))
+    if not deps:
+        deps, hatch = hatch_deps(root)
+        where = ", ".join(filter(None, [where, hatch]))
     extras = list(dict.fromkeys([*([extra] if extra else []), *extras]))
     groups = list(dict.fromkeys([*([group] if group else []), *groups]))
     return extras, groups, deps, where

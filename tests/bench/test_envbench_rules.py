@@ -145,6 +145,8 @@ def test_the_plain_side_installs_what_toxs_env_for_this_python_installs(tmp_path
         [],
         "tox env py312-nocrypto",
     )  # its own section
+    (tmp_path / "tox.ini").write_text(PYJWT_TOX.replace("envlist", "env_list"))  # tox 4's spelling
+    assert plain_targets(tmp_path, "3.11") == (["crypto"], ["tests"], [], "tox env py311-crypto")
     assert envlist("py{39,310}-{a,b}, lint") == ["py39-a", "py39-b", "py310-a", "py310-b", "lint"]
     assert applies("a,b", {"b"}) and applies("a-b", {"a", "b"}) and not applies("a-b", {"a"})
     (tmp_path / "tox.ini").unlink()
@@ -162,3 +164,56 @@ def test_the_plain_side_installs_toxs_deps_requirement_files_included(tmp_path: 
     )
     ci = str(tmp_path / "requirements" / "ci-wheel.txt")
     assert plain_targets(tmp_path, "3.11") == ([], [], ["-r", ci, "pytest >= 6, != 8.1.*"], "tox env py311")
+
+
+def test_the_plain_side_installs_a_test_requirements_file_less_the_project_itself(tmp_path: Path) -> None:
+    """sniffio 1.3.1 declares curio only in test-requirements.txt, which its CI installs (plain 3/1/0
+    without it, codekiln 4/0/0); referencing 0.37.0's names the project (`referencing @ file:.`), which
+    pip refuses next to `.`."""
+    (tmp_path / "test-requirements.txt").write_text(
+        "pytest\npytest-cov  # coverage\ncurio\n-r more.txt\nreferencing @ file:.\n-e .\n"
+        "attrs==25.4.0 \\\n    --hash=sha256:abc\n"
+    )
+    (tmp_path / "more.txt").write_text("# a comment\npytest-subtests==0.14.2\n")
+    assert plain_targets(tmp_path, "3.11") == (
+        [],
+        [],
+        ["pytest", "pytest-cov", "curio", "pytest-subtests==0.14.2", "attrs==25.4.0"],
+        "test-requirements.txt",
+    )
+    (tmp_path / "tox.ini").write_text("[tox]\nenvlist = py311\n[testenv]\ndeps = pytest-xdist\n")
+    assert plain_targets(tmp_path, "3.11") == ([], [], ["pytest-xdist"], "tox env py311")  # tox's env first
+
+
+def test_a_collection_error_without_a_reason_in_the_summary_takes_its_sections_error_line() -> None:
+    """requests-oauthlib 2.0.0: pytest's summary says `ERROR tests/examples/test_x.py` alone for an
+    ImportError at collection; the row's reason was empty."""
+    out = """\
+_____ ERROR collecting tests/examples/test_x.py _____
+ImportError while importing test module '/src/tests/examples/test_x.py'.
+tests/examples/base.py:6: in <module>
+    from selenium import webdriver
+E   ModuleNotFoundError: No module named 'selenium'
+_____ ERROR collecting tests/test_y.py _____
+E   ImportError: first
+E   ModuleNotFoundError: No module named 'requests_mock'
+=================== short test summary info ===================
+ERROR tests/examples/test_x.py
+ERROR tests/test_y.py
+!!!!!!!!!!!!!!!!!!!! Interrupted: 2 errors during collection !!!!!!!!!!!!!!!!!!!!
+============================== 2 errors in 0.73s ===============================
+"""
+    assert plain_counts(out)[1] == [
+        "tests/examples/test_x.py: ModuleNotFoundError: No module named 'selenium'",
+        "tests/test_y.py: ModuleNotFoundError: No module named 'requests_mock'",
+    ]
+
+
+def test_the_plain_side_installs_the_hatch_env_that_runs_the_tests(tmp_path: Path) -> None:
+    """soupsieve 4.1.1: beautifulsoup4, which every test module imports, is only in hatch env `dev`."""
+    (tmp_path / "pyproject.toml").write_text(
+        "[project]\nname = 'soupsieve'\n[tool.hatch.envs.docs]\ndependencies = ['mkdocs']\n"
+        "[tool.hatch.envs.dev]\ndependencies = ['pytest', 'beautifulsoup4']\n"
+        "[tool.hatch.envs.dev.scripts]\ntests = 'pytest tests'\n"
+    )
+    assert plain_targets(tmp_path, "3.11") == ([], [], ["pytest", "beautifulsoup4"], "hatch env dev")

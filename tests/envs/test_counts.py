@@ -111,3 +111,19 @@ def test_codekiln_counts_what_pytest_counts_one_status_per_test(snapshot: Path, 
     c = run.counts()
     ck = {"ok": True, **c, "collection_skips": len(run.collection_skips), "collection_errors": 0}
     assert triple_plain(counts) == triple_codekiln(ck) == (2, 3, 4)
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_a_run_pytest_ends_with_an_internal_error_says_so_not_that_the_counts_differ(tmp_path: Path) -> None:
+    """pydantic-settings: pytest crashed rendering a failure (INTERNALERROR, exit code 3) after counting
+    it, and the build said "codekiln recorded 63 tests but pytest counted 64", then hinted at the test
+    command. The crash is the cause: the run's error names it."""
+    crash = "def pytest_runtest_logreport(report):\n    if report.failed:\n        raise RuntimeError('cannot render')\n"
+    files = {
+        "pyproject.toml": b"[project]\nname='demo'\nversion='0'\n",
+        "tests/conftest.py": crash.encode(),
+        "tests/test_x.py": b"def test_ok():\n    pass\n\n\ndef test_bad():\n    assert 0\n",
+    }
+    with BwrapSandbox(SandboxSpec(snapshot=make_repo(tmp_path, files), venv=Path(sys.prefix))) as sb:
+        run = run_tests(sb, TestCommand(args=["tests"]))
+    assert run.error == "pytest stopped with an internal error (exit code 3): RuntimeError: cannot render"

@@ -357,8 +357,9 @@ def test_option_table_matches_pytests_own() -> None:
 
 def test_a_test_import_declared_only_in_another_group_is_added_from_it(tmp_path: Path) -> None:
     """The test group lacks what the conftest imports; the dev group (which includes it) declares it.
-    Only modules the tests import are taken, only from test- or dev-named groups and extras, with the
-    group named (an extra like `widgets`, or a docs or platform group, is not the test environment)."""
+    Only modules the tests import are taken, from test- or dev-named groups and extras, with the group
+    named (a docs or platform group is not the test environment); another extra of the project's own
+    (`widgets`) only for a module imported unconditionally, which no run collects without (oauthlib)."""
     write(tmp_path, {
         "pyproject.toml": """
             [project]
@@ -375,6 +376,7 @@ def test_a_test_import_declared_only_in_another_group_is_added_from_it(tmp_path:
     })  # fmt: skip
     found = detect_deps(tmp_path, "demo", detect_tests(tmp_path).test_files)
     assert found.deps == ["pytest>=8", "fake-certlib>=1"]
+    assert found.extras == ["widgets"]
     assert found.sources["fake-certlib>=1"] == (
         "pyproject [dependency-groups] dev (imported by the tests: fake_certlib)"
     )

@@ -26,6 +26,10 @@ from codekiln.repos import ensure_snapshot
 from codekiln.testing import write_files
 from codekiln.testing.index import LocalIndex, wheel_of_installed, write_wheel
 
+CRASHES_ON_FAILURE = (
+    "def pytest_runtest_logreport(report):\n    if report.failed:\n"
+    "        raise RuntimeError('cannot render this failure')\n"
+)
 BUILD = '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
 PYPROJECT = '[project]\nname = "proj"\nversion = "0.1"\n'
 
@@ -113,6 +117,77 @@ def test_a_plugins_marker_in_the_tests_installs_the_plugin_unless_the_config_reg
     assert not any(d.startswith("pytest-trio") for d in recipe.deps)  # registered by the project
 
 
+def test_a_plugins_fixture_in_the_tests_installs_the_plugin_unless_the_project_defines_it(
+    tmp_path: Path,
+) -> None:
+    """shellingham 1.5.4: its one test takes `mocker`, and pytest-mock is declared nowhere in the sdist:
+    the test errored at setup on both sides ("fixture 'mocker' not found"), a baseline of no pass."""
+    root = write_files(
+        tmp_path / "proj",
+        {
+            "pyproject.toml": PYPROJECT,
+            "tests/test_a.py": "import pytest\n\n\n@pytest.mark.parametrize(['x', 'benchmark'], [(1, 2)])\n"
+            "def test_a(mocker, x, benchmark):\n    pass\n\n\n"
+            "@pytest.mark.usefixtures('requests_mock')\nclass TestB:\n    def test_b(self):\n        pass\n",
+            "tests/conftest.py": "import pytest\n\n\n@pytest.fixture\ndef xprocess():\n    return 1\n",
+            "tests/test_c.py": "def test_c(xprocess):\n    pass\n",
+        },
+    )
+    recipe = make_recipe(ensure_snapshot(str(root)), Profile())
+    assert recipe.dep_sources["pytest-mock"] == "pytest needs it (tests use the fixture mocker (test_a.py))"
+    assert recipe.dep_sources["requests-mock"].endswith("(tests use the fixture requests_mock (test_a.py))")
+    assert not any(d.startswith(("pytest-benchmark", "pytest-xprocess")) for d in recipe.deps)
+
+
+def test_the_hatch_env_that_runs_the_tests_gives_its_dependencies_and_features(tmp_path: Path) -> None:
+    """soupsieve 4.1.1: no test extra or group; beautifulsoup4, which the tests and the package itself
+    import, is a dependency of the hatch env `dev` whose `tests` script runs pytest. Every module
+    failed to collect on both sides."""
+    hatch = (
+        "[project.optional-dependencies]\nfast = ['ckfast']\n"
+        "[tool.hatch.envs.default]\ndependencies = ['ckbase']\n"
+        "[tool.hatch.envs.docs]\ndependencies = ['ckdocs']\n[tool.hatch.envs.docs.scripts]\n"
+        "test-docs = 'mkdocs build'\n"
+        "[tool.hatch.envs.dev]\ndependencies = ['pytest', 'ruff', 'beautifulsoup4']\nfeatures = ['fast']\n"
+        "[tool.hatch.envs.dev.scripts]\ntests = 'pytest --cov proj tests'\nlint = 'ruff check .'\n"
+    )
+    root = write_files(
+        tmp_path / "proj",
+        {"pyproject.toml": PYPROJECT + hatch, "tests/test_a.py": "def test_a():\n    pass\n"},
+    )
+    recipe = make_recipe(ensure_snapshot(str(root)), Profile())
+    assert recipe.dep_sources["beautifulsoup4"] == "pyproject [tool.hatch.envs.dev]"
+    assert recipe.dep_sources["ckbase"] == "pyproject [tool.hatch.envs.dev]"  # default's, inherited
+    assert "fast" in recipe.extras
+    assert not any(d.startswith(("ruff", "ckdocs")) for d in recipe.deps)
+
+
+def test_a_module_the_tests_import_comes_from_the_extra_that_declares_its_distribution(
+    tmp_path: Path,
+) -> None:
+    """oauthlib 4.0.1: the tests `import jwt`, which its `signedtoken` extra declares as `pyjwt` (no test
+    extra): both sides stopped at collection, and the hint said `extra_deps: [jwt]` (another project).
+    PyJWT alone left 22 RSA tests failing: the extra also has the cryptography that oauthlib uses."""
+    setup = (
+        "from setuptools import setup\n\nsigned = ['cryptography>=3.0.0', 'pyjwt>=2.0.0,<3']\n"
+        "setup(name='proj', extras_require={'signedtoken': signed, 'signals': ['blinker']})\n"
+    )
+    root = write_files(
+        tmp_path / "proj",
+        {
+            "setup.py": setup,
+            "tests/test_a.py": "import jwt\n\ntry:\n    import blinker\nexcept ImportError:\n    blinker = None\n"
+            "\n\ndef test_a():\n    import cryptography\n",
+        },
+    )
+    recipe = make_recipe(ensure_snapshot(str(root)), Profile())
+    assert recipe.extras == ["signedtoken"]  # the whole extra: PyJWT and the cryptography it needs
+    assert recipe.dep_sources[".[signedtoken]"] == (
+        "setup.py extras_require signedtoken (imported by the tests: cryptography)"
+    )  # the first module (sorted) that it provides
+    assert not any(d.startswith(("pyjwt", "blinker")) for d in recipe.deps)  # `try: import blinker`
+
+
 def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> None:
     """google-auth 2.62.2: its `testing` extra was lost whole (so were pyu2f, pytest-asyncio, ...), and
     the build failed at collection where the plain run of `.[testing]` passed 2039 tests."""
@@ -155,8 +230,25 @@ def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> No
             "distribution provides it",
             "",
         ),
+        (  # pydantic-settings: pytest cannot render a doc example's failure on CPython 3.11.7
+            {"tests/conftest.py": CRASHES_ON_FAILURE, "tests/test_a.py": "def test_a():\n    assert 0\n"},
+            "pytest stopped with an internal error (exit code 3): RuntimeError: cannot render this "
+            "failure: pytest crashed itself",
+            "",
+        ),
+        (  # oauthlib: `import jwt` is PyJWT; PyPI's `jwt` is another project
+            {"tests/test_j.py": "import jose\n\n\ndef test_j():\n    pass\n"},
+            "the tests import jose (distribution python-jose), which is not installed",
+            "extra_deps: [python-jose]",
+        ),
     ],
-    ids=["tests-package-missing", "filter-module-missing", "submodule-missing"],
+    ids=[
+        "tests-package-missing",
+        "filter-module-missing",
+        "submodule-missing",
+        "pytest-crashes",
+        "import-name",
+    ],
 )
 def test_the_hint_of_a_suite_that_stops_before_its_tests_names_the_fix(
     tmp_path: Path, files: dict[str, str], hint: str, line: str

@@ -8,7 +8,8 @@
 Sources: pyproject `[dependency-groups]` (PEP 735, include-group followed) and
 `[project.optional-dependencies]`, tox.ini `[testenv]` deps/extras/dependency_groups (factor-conditional
 lines kept unless they name docs, lint or typing envs or another Python's `pyXY` factor; `-r`
-followed), requirements files (test ones, else dev ones), setup.cfg `[options.extras_require]`, setup.py
+followed), the hatch env that runs the tests (`hatchenv`), requirements files (test ones, else dev
+ones), setup.cfg `[options.extras_require]`, setup.py
 `extras_require`/`tests_require` where they are literals, then well-known test libraries imported by the
 test files, then any module the test files import that another test- or dev-named group or extra
 declares (a conftest importing a `dev`-only dep), and pytest always. Test-only groups/extras are used when present, `dev`
@@ -42,6 +43,8 @@ from packaging.markers import (
 from packaging.requirements import InvalidRequirement, Requirement
 
 from codekiln.core.pyast import parse_file
+from codekiln.envs.hatchenv import hatch_test_env
+from codekiln.envs.importnames import IMPORT_DISTS, KNOWN_TEST_IMPORTS, unguarded_imports
 from codekiln.envs.setuppy import setup_py_requires
 
 TEST_NAMES = ("test", "tests", "testing", "test-deps", "unit")
@@ -55,33 +58,6 @@ TOOLING = re.compile(
 BAD_FACTORS = re.compile(
     r"doc|lint|style|typ|mypy|pyright|flake|coverage|cov\b|build|release|bench|pypy|pre-?commit|format"
 )
-# Test libraries imported by test files -> the distribution that provides them.
-KNOWN_TEST_IMPORTS = {
-    "hypothesis": "hypothesis",
-    "mock": "mock",
-    "freezegun": "freezegun",
-    "time_machine": "time-machine",
-    "trio": "trio",
-    "anyio": "anyio",
-    "typing_extensions": "typing-extensions",
-    "yaml": "PyYAML",
-    "numpy": "numpy",
-    "pympler": "Pympler",
-    "cloudpickle": "cloudpickle",
-    "responses": "responses",
-    "requests_mock": "requests-mock",
-    "testfixtures": "testfixtures",
-    "parameterized": "parameterized",
-    "attr": "attrs",
-    "dateutil": "python-dateutil",
-    "pytz": "pytz",
-    "tzdata": "tzdata",
-    "pytest_mock": "pytest-mock",
-    "pyfakefs": "pyfakefs",
-    "dirty_equals": "dirty-equals",
-    "inline_snapshot": "inline-snapshot",
-    "pexpect": "pexpect",
-}
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[([^\]]*)\])?")
 _FACTOR_LINE = re.compile(r"^([\w{},.!-]+):\s+(.*)$")
 
@@ -90,6 +66,11 @@ def dist_name(req: str) -> str:
     """The normalized project name a requirement line is about ('' if none)."""
     match = _NAME.match(req)
     return re.sub(r"[-_.]+", "-", match[1]).lower() if match else ""
+
+
+def import_dist(module: str) -> str:
+    """The normalized distribution name of a top-level import (`jwt` -> `pyjwt`; most are their own)."""
+    return dist_name(IMPORT_DISTS.get(module, module))
 
 
 def marker_environment(python_version: str | None = None) -> dict[str, str]:
@@ -345,6 +326,26 @@ def _declared_anywhere(
     return out
 
 
+def _in_other_extras(
+    extras: dict[str, list[str]], setup_cfg: configparser.ConfigParser, setup_py: dict[str, list[str]]
+) -> dict[str, tuple[str, str]]:
+    """dist name -> (extra, where) over every extra of the project: for a module a test file or conftest
+    imports outside a `try:`, which fails without it, the whole extra is installed (oauthlib's tests
+    `import jwt`: its `signedtoken` extra, PyJWT and the cryptography its RSA signing needs). Guarded
+    imports and `importorskip` are not read."""
+    cfg = setup_cfg["options.extras_require"] if setup_cfg.has_section("options.extras_require") else {}
+    out: dict[str, tuple[str, str]] = {}
+    for where, every in (
+        ("pyproject [project.optional-dependencies]", extras),
+        ("setup.cfg extras_require", {n: _tox_values(v) for n, v in cfg.items()}),
+        ("setup.py extras_require", setup_py),
+    ):
+        for name, reqs in every.items():
+            for req in reqs:
+                out.setdefault(dist_name(req), (name, f"{where} {name}"))
+    return out
+
+
 def detect_deps(
     root: Path, project: str, test_files: list[Path] | None = None, *, python_version: str | None = None
 ) -> FoundDeps:
@@ -353,7 +354,7 @@ def detect_deps(
     project = dist_name(project)
     local = local_modules(root) | set(sys.stdlib_module_names)
     imported = sorted(imported_modules(test_files or []) - local)
-    found = FoundDeps(python_version=python_version, imported={dist_name(m) for m in imported})
+    found = FoundDeps(python_version=python_version, imported={import_dist(m) for m in imported})
     pyproject = read_pyproject(root)
     groups = pyproject.get("dependency-groups", {})
     for name in _pick(list(groups)):
@@ -364,6 +365,10 @@ def detect_deps(
         for req in extras[name]:
             found.add(req, f"pyproject [project.optional-dependencies] {name}", project)
     _tox_deps(root, found, project, groups)
+    hatch, reqs, features = hatch_test_env(pyproject, BAD_FACTORS)
+    for req in reqs:
+        found.add(req, f"pyproject [tool.hatch.envs.{hatch}]", project)
+    found.extras += [f for f in features if f not in found.extras]
     files = [f for f in REQUIREMENT_FILES if (root / f).is_file()]
     for rel in files or [f for f in DEV_REQUIREMENT_FILES if (root / f).is_file()]:
         for req in requirement_lines(root / rel, root):
@@ -382,9 +387,15 @@ def detect_deps(
         if module in KNOWN_TEST_IMPORTS:
             found.add(KNOWN_TEST_IMPORTS[module], f"imported by the tests ({module})", project)
     declared = _declared_anywhere(groups, extras, setup_cfg, setup_py)
+    needed = unguarded_imports(test_files or [])
+    other = _in_other_extras(extras, setup_cfg, setup_py)
     for module in imported:
-        mention = declared.get(dist_name(module))
-        if mention and not found.mentions(module):
+        mention = declared.get(import_dist(module))
+        extra = other.get(import_dist(module)) if module in needed and not mention else None
+        if extra and not found.mentions(import_dist(module)) and extra[0] not in found.extras:
+            found.extras.append(extra[0])
+            found.sources[f".[{extra[0]}]"] = f"{extra[1]} (imported by the tests: {module})"
+        if mention and not found.mentions(import_dist(module)):
             found.add(mention[0], f"{mention[1]} (imported by the tests: {module})", project)
     found.add("pytest", "always (the test runner)", project)
     return found

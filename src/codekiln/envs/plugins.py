@@ -20,7 +20,8 @@ and pytest stops at configuration when that module is missing ("Failed to import
 deps (the project's own environment has them; a filter on a module that is absent matches nothing).
 Likewise `marker_plugins`: a test marked `@pytest.mark.asyncio` needs pytest-asyncio, and without it the
 marker is unknown (an error under `filterwarnings = error` or `--strict-markers`, an unrun coroutine
-otherwise).
+otherwise). And `fixture_plugins`: a test taking the `mocker` fixture needs pytest-mock, and without it
+the test errors at setup ("fixture 'mocker' not found": shellingham's only test, on both sides).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ import sys
 from pathlib import Path
 
 from codekiln.core.pyast import parse_file
-from codekiln.envs.deps import KNOWN_TEST_IMPORTS, dist_name
+from codekiln.envs.deps import dist_name
+from codekiln.envs.importnames import KNOWN_TEST_IMPORTS
 
 # Option (or option prefix ending in "-") -> the distribution that defines it.
 OPTION_PLUGINS = {
@@ -108,6 +110,20 @@ MARKER_PLUGINS = {
     "repeat": "pytest-repeat",
     "xdist_group": "pytest-xdist",
     "mpl_image_compare": "pytest-mpl",
+}
+
+# Fixtures that only one plugin defines -> that plugin (`httpserver`, `freezer`, `snapshot`: several do).
+FIXTURE_PLUGINS = {
+    "mocker": "pytest-mock",
+    "class_mocker": "pytest-mock",
+    "module_mocker": "pytest-mock",
+    "package_mocker": "pytest-mock",
+    "session_mocker": "pytest-mock",
+    "benchmark": "pytest-benchmark",
+    "httpx_mock": "pytest-httpx",
+    "requests_mock": "requests-mock",
+    "respx_mock": "respx",
+    "xprocess": "pytest-xprocess",
 }
 
 # pytest's own plugins, which `-p` may name and no distribution provides.
@@ -227,4 +243,41 @@ def marker_plugins(files: list[Path], settings: dict[str, str | list[str]]) -> l
             if is_mark and node.attr not in registered:
                 dist = MARKER_PLUGINS[node.attr]
                 out.setdefault(dist, (dist, f"tests use the marker {node.attr} ({path.name})"))
+    return list(out.values())
+
+
+def fixture_plugins(files: list[Path]) -> list[tuple[str, str]]:
+    """(requirement, why) for the plugins whose fixtures the test `files` take (a test's or fixture's
+    parameter, or `usefixtures("NAME")`: FIXTURE_PLUGINS), unless a function of that name is defined in
+    them (the project's own `mocker` fixture) or `parametrize` gives that argument."""
+    used: dict[str, str] = {}
+    own: set[str] = set()
+    for path in files:
+        tree = parse_file(path)
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                own.add(node.name)
+                args = node.args
+                names = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                strings = [
+                    a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                ]
+                if node.func.attr == "parametrize" and node.args:  # its argnames: "a, b" or ["a", "b"]
+                    first = node.args[0]
+                    parts = first.elts if isinstance(first, ast.List | ast.Tuple) else [first]
+                    for part in parts:
+                        if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                            own.update(n.strip() for n in part.value.split(","))
+                names = strings if node.func.attr == "usefixtures" else []
+            else:
+                continue
+            for name in names:
+                if name in FIXTURE_PLUGINS:
+                    used.setdefault(name, path.name)
+    out: dict[str, tuple[str, str]] = {}
+    for name, where in used.items():
+        if name not in own:
+            dist = FIXTURE_PLUGINS[name]
+            out.setdefault(dist, (dist, f"tests use the fixture {name} ({where})"))
     return list(out.values())

@@ -24,9 +24,10 @@ from codekiln.core.protocols import ExecResult, Limits, Sandbox
 from codekiln.envs.cutoff import PIP_MOUNT, host_pip
 from codekiln.envs.deps import dist_name
 from codekiln.envs.extensions import keep_extensions
+from codekiln.envs.importnames import IMPORT_DISTS
 from codekiln.envs.plugins import args_plugins
 from codekiln.envs.recipe import Recipe, host_interpreter
-from codekiln.grading import TestRun, run_tests
+from codekiln.grading import TestRun, internal_error, run_tests
 from codekiln.repos import SnapshotRecord
 from codekiln.sandbox import Bind, SandboxSpec
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
@@ -250,8 +251,10 @@ class Builder:
             )
             return self.fail("baseline", run.error or "", run.log_tail, hint)
         if module:
-            dep = module[1].split(".")[0]
-            hint = f"the tests import {dep}, which is not installed: add it to the test deps"
+            top = module[1].split(".")[0]
+            dep = IMPORT_DISTS.get(top, top)  # `import jwt` is PyJWT: PyPI's `jwt` is another project
+            named = f"{top} (distribution {dep})" if dep != top else top
+            hint = f"the tests import {named}, which is not installed: add it to the test deps"
             return self.fail("baseline", run.error or "", run.log_tail, hint, f"extra_deps: [{dep}]")
         unknown = re.search(r"unrecognized arguments: (.*)", log)
         plugins = sorted({d for d, _ in args_plugins(unknown[1].split(), "")}) if unknown else []
@@ -274,6 +277,13 @@ class Builder:
             return self.fail(
                 "baseline", run.error or "", run.log_tail, hint, f"test_args: [{', '.join(args)}]"
             )
+        if "INTERNALERROR>" in log:
+            hint = (
+                f"{internal_error(log)}: pytest crashed itself, in a plugin's hook or while rendering a "
+                "failure, not at the test command; the INTERNALERROR traceback in the log names the "
+                "plugin or test: leave that test out (test_args: [--deselect, ID]) or pin the plugin"
+            )
+            return self.fail("baseline", run.error or "", run.log_tail, hint)
         hint = "the test command may be wrong: give pytest's arguments (the test paths) in a profile"
         return self.fail("baseline", run.error or "", run.log_tail, hint, "test_args: [tests]")
 

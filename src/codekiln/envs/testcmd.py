@@ -31,7 +31,13 @@ import yaml
 from codekiln.core.pyast import parse as parse_ast
 from codekiln.core.pyast import parse_file
 from codekiln.envs.deps import BAD_FACTORS, local_modules, read_ini, read_pyproject
-from codekiln.envs.plugins import args_plugins, config_plugins, filter_modules, marker_plugins
+from codekiln.envs.plugins import (
+    args_plugins,
+    config_plugins,
+    filter_modules,
+    fixture_plugins,
+    marker_plugins,
+)
 from codekiln.envs.pytestargs import PytestArgs, parse_pytest_args
 
 TEST_DIRS = ("tests", "test", "testing")
@@ -300,4 +306,5 @@ def detect_tests(root: Path) -> FoundTests:
         root, collectable_files(root, [c.split("::")[0] for c in collect], patterns)
     )
     found.plugins += marker_plugins(found.test_files, settings)
+    found.plugins += fixture_plugins(found.test_files)
     return found

@@ -25,7 +25,7 @@ from codekiln.grading.grader import (
 )
 from codekiln.grading.junit import JUnitReport, parse_junit
 from codekiln.grading.patchrules import GradePolicy
-from codekiln.grading.runner import TestCommand, TestRun, run_tests
+from codekiln.grading.runner import TestCommand, TestRun, internal_error, run_tests
 from codekiln.grading.subject import GradedTask, GradingEnv
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "classify",
     "grade_patch",
     "graded_files",
+    "internal_error",
     "open_task_sandbox",
     "parse_junit",
     "prepare_workspace",

@@ -152,6 +152,14 @@ def run_tests(
     return run
 
 
+def internal_error(log: str) -> str:
+    """What a run that pytest ended with INTERNALERROR (exit code 3) says: the exception's last line.
+    pytest crashes there itself (a plugin's hook, or a failure whose traceback it cannot render:
+    pydantic-settings' doc examples on CPython 3.11.7), so the run has no complete result."""
+    lines = re.findall(r"^INTERNALERROR> (\S.*)$", log, re.M)
+    return "pytest stopped with an internal error (exit code 3)" + (f": {lines[-1].strip()}" if lines else "")
+
+
 _NOT_FOUND = re.compile(r"ERROR: not found: (\S+)")
 
 
@@ -227,14 +235,16 @@ def _run_once(
     run.collection_skips = report.collection_skips
     if tests is not None:
         run.missing = [t for t in tests if t not in report.statuses]
-    if report.pytest_tests != recorded and not run.evidence:
+    if result.exit_code == 3:  # pytest's own crash, which also leaves its counts and codekiln's apart
+        run.error = internal_error(run.log_tail_full)
+    elif report.pytest_tests != recorded and not run.evidence:
         run.error = (
             f"codekiln recorded {len(report.statuses)} tests but pytest counted {report.pytest_tests} in "
             "its summary: the run's report cannot be trusted"
         )
     elif result.exit_code == 5 or (not report.statuses and not report.collection_errors):
         run.error = "no tests collected: check the test command's paths"
-    elif result.exit_code == 3 or (result.exit_code == 4 and not report.collection_errors):
+    elif result.exit_code == 4 and not report.collection_errors:
         # Exit code 4 with collection errors is the code under test failing to import: its tests are
         # missing (failed), which is a verdict on the code, not an infrastructure failure.
         run.error = f"pytest internal or usage error (exit code {result.exit_code})"
