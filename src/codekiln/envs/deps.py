@@ -43,6 +43,9 @@ from packaging.markers import (
 from packaging.requirements import InvalidRequirement, Requirement
 
 from codekiln.core.pyast import parse_file
+from codekiln.envs.depfiles import BAD_FACTORS as BAD_FACTORS
+from codekiln.envs.depfiles import DEV_REQUIREMENT_FILES, REQUIREMENT_FILES, tox_values
+from codekiln.envs.depfiles import requirement_lines as requirement_lines
 from codekiln.envs.hatchenv import hatch_test_env
 from codekiln.envs.importnames import IMPORT_DISTS, KNOWN_TEST_IMPORTS, unguarded_imports
 from codekiln.envs.setuppy import setup_py_requires
@@ -55,11 +58,7 @@ TOOLING = re.compile(
     r"|check-manifest|pip-tools|pytest-mypy.*|pytest-codspeed|pyroma|types-.*|gha-update|cogapp|pip"
     r"|pallets-sphinx-themes|readme-renderer|setuptools-scm|hatch|uv|pydocstyle|pycodestyle|bandit)$"
 )
-BAD_FACTORS = re.compile(
-    r"doc|lint|style|typ|mypy|pyright|flake|coverage|cov\b|build|release|bench|pypy|pre-?commit|format"
-)
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[([^\]]*)\])?")
-_FACTOR_LINE = re.compile(r"^([\w{},.!-]+):\s+(.*)$")
 
 
 def dist_name(req: str) -> str:
@@ -192,59 +191,12 @@ def _group(groups: dict[str, Any], name: str, seen: set[str]) -> list[str]:
     return out
 
 
-def requirement_lines(path: Path, root: Path, depth: int = 0) -> list[str]:
-    """Requirement strings of a requirements file; `-r` files followed, options and editables skipped."""
-    if depth > 5 or not path.is_file() or not path.resolve().is_relative_to(root.resolve()):
-        return []
-    out: list[str] = []
-    text = path.read_text(errors="replace").replace("\\\n", " ")
-    for raw in text.splitlines():
-        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
-        if not line:
-            continue
-        include = re.match(r"^(-r|--requirement)\s*=?\s*(\S+)", line)
-        if include:
-            out += requirement_lines(path.parent / include[2], root, depth + 1)
-        elif not line.startswith(("-", ".")) and "://" not in line:
-            out.append(re.split(r"\s+--", line)[0].strip())
-    return out
-
-
-def other_python_factor(factors: str, python_version: str | None) -> bool:
-    """True when a tox factor condition names only Pythons (py37, py3.12, pypy3) other than the env's."""
-    full = python_version or platform.python_version()
-    mine = {"py" + "".join(full.split(".")[:2]), "py" + ".".join(full.split(".")[:2]), "py3", "py"}
-    while brace := re.search(r"([\w.]*)\{([^{}]*)\}", factors):  # py{38,39} -> py38,py39
-        expanded = ",".join(brace[1] + alt.strip() for alt in brace[2].split(","))
-        factors = factors[: brace.start()] + expanded + factors[brace.end() :]
-    names = {f.strip().lower() for f in re.split(r"[,-]", factors) if f.strip()}
-    pythons = {n for n in names if re.fullmatch(r"(py|pypy)[0-9.]*", n)}
-    return bool(pythons) and not pythons & mine and pythons == names
-
-
-def _tox_values(value: str, commas: bool = False, python_version: str | None = None) -> list[str]:
-    """Lines of a tox setting (split at commas too if `commas`), factor-conditional lines kept only for
-    test-like factors and the environment's Python."""
-    out = []
-    for raw in value.replace("\\\n", " ").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _FACTOR_LINE.match(line)
-        if match and "://" not in line:
-            if BAD_FACTORS.search(match[1].lower()) or other_python_factor(match[1], python_version):
-                continue
-            line = match[2].strip()
-        out += [v.strip() for v in line.split(",")] if commas else [line]
-    return [v for v in out if v and not v.startswith("{[")]
-
-
 def _tox_deps(root: Path, found: FoundDeps, project: str, groups: dict[str, Any]) -> None:
     tox = read_ini(root / "tox.ini")
     if not tox.has_section("testenv"):
         return
     env = tox["testenv"]
-    for dep in _tox_values(env.get("deps", ""), python_version=found.python_version):
+    for dep in tox_values(env.get("deps", ""), python_version=found.python_version):
         dep = dep.replace("{toxinidir}/", "").replace("{toxinidir}", ".")
         include = re.match(r"^(-r|--requirement)\s*=?\s*(\S+)", dep)
         if include:
@@ -252,26 +204,12 @@ def _tox_deps(root: Path, found: FoundDeps, project: str, groups: dict[str, Any]
                 found.add(req, f"tox.ini -> {include[2]}", project)
         elif not dep.startswith(("-", ".")) and "{" not in dep:
             found.add(dep, "tox.ini [testenv] deps", project)
-    for extra in _tox_values(env.get("extras", ""), commas=True, python_version=found.python_version):
+    for extra in tox_values(env.get("extras", ""), commas=True, python_version=found.python_version):
         if extra not in found.extras:
             found.extras.append(extra)
-    for name in _tox_values(env.get("dependency_groups", ""), commas=True):
+    for name in tox_values(env.get("dependency_groups", ""), commas=True):
         for req in _group(groups, name, set()):
             found.add(req, f"tox.ini dependency_groups {name}", project)
-
-
-REQUIREMENT_FILES = (
-    "requirements/tests.txt", "requirements/test.txt", "requirements/testing.txt", "requirements-test.txt",
-    "requirements-tests.txt", "requirements_test.txt", "requirements-testing.txt", "test-requirements.txt",
-    "test_requirements.txt", "tests/requirements.txt", "requirements/tests.in", "requirements/test.in",
-    "requirements/pytest.txt", "requirements-pytest.txt",
-)  # fmt: skip
-DEV_REQUIREMENT_FILES = (
-    "requirements-dev.txt",
-    "requirements_dev.txt",
-    "dev-requirements.txt",
-    "requirements/dev.txt",
-)
 
 
 def local_modules(root: Path) -> set[str]:
@@ -317,7 +255,7 @@ def _declared_anywhere(
             out.setdefault(dist_name(req), (req, f"pyproject [project.optional-dependencies] {name}"))
     if setup_cfg.has_section("options.extras_require"):
         for name, value in setup_cfg["options.extras_require"].items():
-            for req in _tox_values(value) if name.lower() in names else []:
+            for req in tox_values(value) if name.lower() in names else []:
                 out.setdefault(dist_name(req), (req, f"setup.cfg extras_require {name}"))
     for name, reqs in setup_py.items():
         for req in reqs if name.lower() in names else []:
@@ -337,7 +275,7 @@ def _in_other_extras(
     out: dict[str, tuple[str, str]] = {}
     for where, every in (
         ("pyproject [project.optional-dependencies]", extras),
-        ("setup.cfg extras_require", {n: _tox_values(v) for n, v in cfg.items()}),
+        ("setup.cfg extras_require", {n: tox_values(v) for n, v in cfg.items()}),
         ("setup.py extras_require", setup_py),
     ):
         for name, reqs in every.items():
@@ -377,7 +315,7 @@ def detect_deps(
     if setup_cfg.has_section("options.extras_require"):
         section = setup_cfg["options.extras_require"]
         for name in _pick(list(section)):
-            for req in _tox_values(section[name]):
+            for req in tox_values(section[name]):
                 found.add(req, f"setup.cfg extras_require {name}", project)
     setup_py = setup_py_requires(root)
     for name in _pick(list(setup_py)):

@@ -30,7 +30,8 @@ import yaml
 
 from codekiln.core.pyast import parse as parse_ast
 from codekiln.core.pyast import parse_file
-from codekiln.envs.deps import BAD_FACTORS, local_modules, read_ini, read_pyproject
+from codekiln.envs.depfiles import BAD_FACTORS
+from codekiln.envs.deps import local_modules, read_ini, read_pyproject
 from codekiln.envs.plugins import (
     args_plugins,
     config_plugins,

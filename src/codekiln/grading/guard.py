@@ -43,7 +43,9 @@ from pathlib import Path, PurePosixPath
 
 from codekiln.core.errors import CodekilnError
 from codekiln.core.protocols import ExecResult, Sandbox
-from codekiln.grading.guard_check import canary_evidence, canary_tests, check_run
+from codekiln.grading.guard_check import Canaries as Canaries
+from codekiln.grading.guard_check import check_run
+from codekiln.grading.guard_check import make_canaries as make_canaries
 from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
 from codekiln.grading.shipped import FOLDER, guard_plugin_names
 
@@ -365,31 +367,6 @@ def _read(sandbox: Sandbox, path: str) -> bytes | None:
         return sandbox.read_file(path)
     except (OSError, ValueError, CodekilnError):
         return None
-
-
-@dataclass(frozen=True)
-class Canaries:
-    """Tests the grader plants in a run: each must end as designed, whatever the patch does."""
-
-    path: str
-    source: str
-    expected: dict[str, str]
-    """node id -> the status it must have: passed, failed or error."""
-
-    @property
-    def ids(self) -> list[str]:
-        return list(self.expected)
-
-    def evidence(self, statuses: dict[str, str]) -> list[str]:
-        """What the run's statuses say against the canaries' design (see `guard_check`)."""
-        return canary_evidence(self.expected, statuses)
-
-
-def make_canaries(path: str, existing: str, prefix: str = "test") -> Canaries:
-    """Canary tests appended to the test module `path` (repo-relative, `existing` its source), under
-    names chosen fresh per run that read like the module's own tests."""
-    expected, source = canary_tests(path, existing, prefix)
-    return Canaries(path=path, source=source, expected=expected)
 
 
 __all__ = [

@@ -4,6 +4,7 @@ exported task's verifier ships this file unchanged and judges a run exactly as `
     expected, source = canary_tests("tests/test_x.py", text)     # write `source` over tests/test_x.py
     data, evidence = check_run(stdout, exit_code, nonce, results_bytes, junit_bytes)
     evidence += canary_evidence(expected, data["statuses"])      # [] when nothing was forged
+    canaries = make_canaries("tests/test_x.py", text)            # the same as one record (`Canaries`)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 import re
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 MARKER = re.compile(r"^codekiln-guard (\S+) exit=(-?\d+) results=(\S+) junit=(\S+)$", re.M)
@@ -128,3 +130,28 @@ def canary_evidence(expected: dict[str, str], statuses: dict[str, str]) -> list[
             verb = "fail" if want == "failed" else "error"
             out.append(f"canary {test_id.rsplit('::', 1)[-1]} is built to {verb} but was reported passed")
     return out
+
+
+@dataclass(frozen=True)
+class Canaries:
+    """Tests the grader plants in a run: each must end as designed, whatever the patch does."""
+
+    path: str
+    source: str
+    expected: dict[str, str]
+    """node id -> the status it must have: passed, failed or error."""
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.expected)
+
+    def evidence(self, statuses: dict[str, str]) -> list[str]:
+        """What the run's statuses say against the canaries' design (see `guard_check`)."""
+        return canary_evidence(self.expected, statuses)
+
+
+def make_canaries(path: str, existing: str, prefix: str = "test") -> Canaries:
+    """Canary tests appended to the test module `path` (repo-relative, `existing` its source), under
+    names chosen fresh per run that read like the module's own tests."""
+    expected, source = canary_tests(path, existing, prefix)
+    return Canaries(path=path, source=source, expected=expected)

@@ -19,8 +19,8 @@ the grader also plants canary tests and scans patches); the marker only makes fo
 aimed at codekiln rather than at pytest.
 
 Two parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
-`guard_plugin_machinery` (the watch on pytest's, pluggy's and the builtins' functions) and
-`guard_plugin_speedups` (speed only, same output). This module keeps what runs per test (the check
+`guard_plugin_machinery` (the watch on pytest's, pluggy's and the builtins' functions, and what
+counts as read-only code) and `guard_plugin_speedups` (speed only, same output). This module keeps what runs per test (the check
 that a test is its trusted source's code) and the hooks.
 
 The grader ships them compiled when the venv runs the grader's own Python (`grading.guard.plugin_files`),
@@ -183,34 +183,6 @@ def _functions(obj: Any) -> list[Any]:
     return out
 
 
-def _readonly_object(value: Any) -> bool:
-    """A function, or a class, defined in the read-only venv or interpreter."""
-    if isinstance(value, type):
-        where = getattr(sys.modules.get(value.__module__), "__file__", None) or ""
-        return where.startswith(machinery.READONLY)
-    return _WATCH.from_readonly(value)
-
-
-def _readonly_proxy(func: Any) -> bool:
-    """Whether `func` is a proxy compiled by read-only code and renamed to a test file: hypothesis's
-    `@given` execs `def test_x(self, a): return f(self, a)` and then `impersonate`s the test, giving
-    that code the test file's name (so tracebacks show the test). It is accepted when all it runs
-    is read-only code: no nested code of its own, its closure and the globals it names hold only
-    read-only functions and classes. The function it forwards to could have been the test callable
-    itself and be accepted (read-only code is), so this accepts nothing new; the `__wrapped__` test it
-    stands for is still checked against its source."""
-    code = func.__code__
-    cells = func.__closure__ or ()
-    if not cells or any(isinstance(c, types.CodeType) for c in code.co_consts):
-        return False
-    try:
-        held = [cell.cell_contents for cell in cells]
-    except ValueError:  # an empty cell
-        return False
-    named = [func.__globals__.get(n) for n in code.co_names]
-    return all(_readonly_object(v) for v in held + named)
-
-
 def _digest(path: str | None) -> str:
     if not path:
         return "-"
@@ -268,7 +240,7 @@ class Guard:
                     continue
                 if where not in self._keys:
                     self._keys[where] = _plain_keys(where)
-                if key in self._keys[where] or _readonly_proxy(func):
+                if key in self._keys[where] or _WATCH.readonly_proxy(func):
                     continue
             self.forged.append(
                 f"{item.nodeid}: runs {code.co_name}() from {where}, which is not the test's source"

@@ -131,6 +131,32 @@ class Machinery:
         where = getattr(code, "co_filename", "") if code is not None else ""
         return bool(where) and where.startswith(READONLY) and not where.startswith(self.workdir)
 
+    def readonly_object(self, value: Any) -> bool:
+        """A function, or a class, defined in the read-only venv or interpreter."""
+        if isinstance(value, type):
+            where = getattr(sys.modules.get(value.__module__), "__file__", None) or ""
+            return where.startswith(READONLY)
+        return self.from_readonly(value)
+
+    def readonly_proxy(self, func: Any) -> bool:
+        """Whether `func` is a proxy compiled by read-only code and renamed to a test file: hypothesis's
+        `@given` execs `def test_x(self, a): return f(self, a)` and then `impersonate`s the test, giving
+        that code the test file's name (so tracebacks show the test). It is accepted when all it runs
+        is read-only code: no nested code of its own, its closure and the globals it names hold only
+        read-only functions and classes. The function it forwards to could have been the test callable
+        itself and be accepted (read-only code is), so this accepts nothing new; the `__wrapped__` test it
+        stands for is still checked against its source."""
+        code = func.__code__
+        cells = func.__closure__ or ()
+        if not cells or any(isinstance(c, types.CodeType) for c in code.co_consts):
+            return False
+        try:
+            held = [cell.cell_contents for cell in cells]
+        except ValueError:  # an empty cell
+            return False
+        named = [func.__globals__.get(n) for n in code.co_names]
+        return all(self.readonly_object(v) for v in held + named)
+
     def changes(self) -> list[str]:
         """What was replaced in the test machinery since start-up (new names are not counted, nor
         replacements whose code lives in the read-only venv or interpreter). Names are looked up

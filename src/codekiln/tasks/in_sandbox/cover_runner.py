@@ -1,5 +1,5 @@
 """The coverage runner: a script that runs *inside* a sandbox, with the environment's Python, beside
-`warm_runner.py` (whose `Recorder` it uses). The host side is `codekiln.tasks.validation.coverage_map`.
+`warm_runner.py` (whose `ROOT` it uses; `Recorder` is `codekiln_reports.py`'s). The host side is `codekiln.tasks.validation.coverage_map`.
 
     python cover_runner.py DATA.json [--lent DIR] -- [pytest args of the full suite]
 
@@ -17,7 +17,8 @@ import sys
 import time
 from typing import Any
 
-from warm_runner import ROOT, Recorder  # a sibling in the sandbox: sys.path[0] is this script's folder
+from codekiln_reports import Recorder  # siblings in the sandbox: sys.path[0] is this script's folder
+from warm_runner import ROOT
 
 
 class Tracer:

@@ -46,34 +46,11 @@ import traceback
 import types
 from typing import Any
 
-from codekiln_swap import Swapper  # siblings in the sandbox: sys.path[0] is this script's folder
+from codekiln_reports import Recorder  # siblings in the sandbox: sys.path[0] is this script's folder
+from codekiln_swap import Swapper
 from pytest_patches import PYTEST_PATCHES, REWRITTEN, cache_rewritten_tests, patch_internal, quiet_terminal  # noqa: F401 (PYTEST_PATCHES re-exported)
 
 ROOT = os.getcwd()
-
-_RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
-
-
-def status_of(reports: list[Any]) -> str:
-    """A test's status from its setup/call/teardown reports, as JUnit XML would give it."""
-    status = "passed"
-    for rep in reports:
-        if rep.failed:
-            new = "failed" if rep.when == "call" else "error"
-        elif rep.skipped:
-            new = "skipped"
-        else:
-            continue
-        if (status == "passed" and new == "skipped") or _RANK[new] > _RANK[status]:
-            status = new
-    return status
-
-
-def failure_text(reports: list[Any]) -> str:
-    for rep in reports:
-        if rep.failed:
-            return str(getattr(rep, "longreprtext", "") or "")[-4000:]
-    return ""
 
 
 def _read(path: str) -> str | None:
@@ -94,25 +71,6 @@ def _put(path: str, text: str | None) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
-
-
-class Recorder:
-    """A pytest plugin that keeps every test report, by test id."""
-
-    def __init__(self) -> None:
-        self.reports: dict[str, list[Any]] = {}
-
-    def pytest_runtest_logreport(self, report: Any) -> None:
-        self.reports.setdefault(report.nodeid, []).append(report)
-
-    def results(self) -> tuple[dict[str, str], dict[str, str]]:
-        statuses = {tid: status_of(reps) for tid, reps in self.reports.items()}
-        messages = {
-            tid: failure_text(reps)
-            for tid, reps in self.reports.items()
-            if statuses[tid] in ("failed", "error")
-        }
-        return statuses, messages
 
 
 def _native_tail(item: Any, call: Any, excinfo: Any) -> str:

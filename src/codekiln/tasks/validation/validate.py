@@ -53,7 +53,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from codekiln.core.diffs import parse_diff
 from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.protocols import Limits, Model
 from codekiln.envs import EnvRecord, env_sandbox
@@ -77,6 +76,7 @@ from codekiln.tasks.validation.gate import GraderGate, Pending
 from codekiln.tasks.validation.gold import UNION, GoldCache, selection_key
 from codekiln.tasks.validation.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
 from codekiln.tasks.validation.verdict import Rejection, verdict
+from codekiln.tasks.validation.verdict import hidden_test_files as hidden_test_files
 
 Decision = TaskRecord | RejectedCandidate
 
@@ -126,30 +126,6 @@ class ValidateConfig(BaseModel):
             self.timeout_min_s if self.timeout_min_s is not None else (5.0 if self.engine == "warm" else 20.0)
         )
         return min(self.timeout_max_s, max(low, self.timeout_factor * base_s))
-
-
-_TEST_DIRS = {"tests", "test", "testing"}
-
-
-def hidden_test_files(failing: list[str], bug_patch: str) -> list[str]:
-    """The files to hide from the agent: those holding the failing tests, if they are test modules
-    (`test_*.py`, `*_test.py` or under a tests/test/testing directory) the bug does not change.
-
-    A failing test's file can be a source module: a doctest (`src/pkg/mod.py::pkg.mod.func`), or a
-    test defined in the package. Hiding it would delete code the fix must edit, or that tests import."""
-    changed = {p for fp in parse_diff(bug_patch) for p in (fp.old_path, fp.new_path) if p}
-    out = set()
-    for test in failing:
-        rel = test.split("::", 1)[0]
-        name = rel.rsplit("/", 1)[-1]
-        looks_like_tests = (
-            name.startswith("test_")
-            or name.endswith("_test.py")
-            or bool(_TEST_DIRS & set(rel.split("/")[:-1]))
-        )
-        if rel.endswith(".py") and looks_like_tests and rel not in changed:
-            out.add(rel)
-    return sorted(out)
 
 
 class Validator:

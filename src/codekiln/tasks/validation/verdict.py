@@ -17,7 +17,8 @@ Otherwise the candidate is accepted with its `Validation` evidence, where every 
 every clean run, so `grading.classify(after, gold)` splits the tests into FAIL_TO_PASS (fail with the
 bug) and PASS_TO_PASS. A test missing from a run counts as not passing there; a skipped one too.
 
-`graded_verdict` judges the grader gate (the gold and the empty patch graded as agents are).
+`graded_verdict` judges the grader gate (the gold and the empty patch graded as agents are), and
+`hidden_test_files` which of an accepted task's test files the agent does not see.
 `Validator.decide` (in `validate`) orchestrates: it runs the tests, calls these, and writes the task.
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from codekiln.core.diffs import parse_diff
 from codekiln.grading import GradeResult
 from codekiln.tasks.records import RejectReason, Validation
 from codekiln.tasks.validation.testexec import JobResult
@@ -107,3 +109,27 @@ def graded_verdict(gold: GradeResult, empty: GradeResult | None) -> Rejection | 
             RejectReason.infra_error, f"grader on the empty patch: {empty.outcome} {empty.detail}"
         )
     return None
+
+
+_TEST_DIRS = {"tests", "test", "testing"}
+
+
+def hidden_test_files(failing: list[str], bug_patch: str) -> list[str]:
+    """The files to hide from the agent: those holding the failing tests, if they are test modules
+    (`test_*.py`, `*_test.py` or under a tests/test/testing directory) the bug does not change.
+
+    A failing test's file can be a source module: a doctest (`src/pkg/mod.py::pkg.mod.func`), or a
+    test defined in the package. Hiding it would delete code the fix must edit, or that tests import."""
+    changed = {p for fp in parse_diff(bug_patch) for p in (fp.old_path, fp.new_path) if p}
+    out = set()
+    for test in failing:
+        rel = test.split("::", 1)[0]
+        name = rel.rsplit("/", 1)[-1]
+        looks_like_tests = (
+            name.startswith("test_")
+            or name.endswith("_test.py")
+            or bool(_TEST_DIRS & set(rel.split("/")[:-1]))
+        )
+        if rel.endswith(".py") and looks_like_tests and rel not in changed:
+            out.add(rel)
+    return sorted(out)
