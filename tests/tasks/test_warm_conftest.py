@@ -58,3 +58,38 @@ def test_a_reimport_runs_conftest_fixtures_on_the_new_code(tmp_path: Path) -> No
     assert [r.statuses.get(TEST) for r in wrong_runs.runs] == ["failed", "failed"]
     assert "assert 1 == 0" in wrong_runs.runs[0].messages.get(TEST, ""), wrong_runs.runs[0].messages
     # the bug reached the fixture: the conftest's `from demo import zero` ran again
+
+
+def _unchecked_pyc(source: str) -> bytes:
+    """`source` compiled as a hash-based .pyc whose hash is never checked: what a stale cache, keyed on a
+    size and an mtime second the bug shares with the original, amounts to, made deterministic."""
+    import importlib.util
+    import marshal
+
+    flags = (1).to_bytes(4, "little")  # hash-based, check_source off
+    return (
+        importlib.util.MAGIC_NUMBER
+        + flags
+        + b"\0" * 8
+        + marshal.dumps(compile(source, "__init__.py", "exec"))
+    )
+
+
+@pytest.mark.root  # a bwrap sandbox
+@pytest.mark.parametrize("how", ["reimport", "fresh"])
+def test_a_job_never_runs_the_byte_code_cached_for_its_files(tmp_path: Path, how: str) -> None:
+    """A bug of the original's size written in the second the session's collection cached the original's
+    byte-code once resolved tasks on a fast machine: the job's runs imported the original. The bug's files
+    lose their cached byte-code first, in the warm runner and on the host (fresh processes)."""
+    snapshot = make_repo(tmp_path / "demo", PROJECT)
+    cache = snapshot / "demo" / "__pycache__"
+    cache.mkdir()
+    tag = sys.implementation.cache_tag
+    (cache / f"__init__.{tag}.pyc").write_bytes(_unchecked_pyc(SOURCE))
+    wrong = {"demo/__init__.py": SOURCE.replace("return 0", "return 1")}
+    with BwrapSandbox(SandboxSpec(snapshot=snapshot, venv=Path(sys.prefix))) as sb:
+        executor = WarmExecutor(sb, TestCommand(args=["tests"]), collect=["tests/test_value.py"])
+        job = Job("wrong", [TEST], wrong, timeout=60, reimport=how == "reimport", fresh=how == "fresh")
+        result = executor.run([job])["wrong"]
+        executor.stop()
+    assert [r.statuses.get(TEST) for r in result.runs] == ["failed"], result

@@ -25,8 +25,9 @@ or a re-import); they share the child's hash seed and other process state, so a 
 another process runs in fresh processes instead (`testexec.Job.fresh`); a child whose
 run passes the job's timeout is killed with its whole process group. Failure texts are the last frames
 of the native traceback; the terminal reporter's per-test output, which goes to /dev/null in children,
-is not formatted at all. Byte-code is not written while jobs run (a bug and
-its fix can have the same size and mtime second, which would make Python load stale byte-code); test
+is not formatted at all. Byte-code is not written while jobs run, and a job's files lose the byte-code
+the session's collection wrote for them (a bug and the original can have the same size and mtime
+second, and Python would then load the original's byte-code for the bug); test
 modules' assertion-rewritten code is kept in memory by content, so re-collections skip reading it.
 """
 
@@ -63,7 +64,10 @@ def _read(path: str) -> str | None:
 
 
 def _put(path: str, text: str | None) -> None:
-    """Write `text` to `path` (its folders made), or remove the file when `text` is None."""
+    """Write `text` to `path` (its folders made), or remove the file when `text` is None. Any byte-code
+    cached for `path` goes first: it is keyed on the size and mtime second only, which a bug written in
+    the second the original was can match (and a hash-based .pyc may not be checked at all)."""
+    _drop_bytecode(path)
     if text is None:
         if os.path.exists(path):
             os.remove(path)
@@ -71,6 +75,29 @@ def _put(path: str, text: str | None) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
+
+
+def _drop_bytecode(path: str) -> None:
+    """Remove the .pyc files cached for the source file `path` (any interpreter or optimization level,
+    pytest's assertion-rewritten ones too), where `sys.pycache_prefix` or the file's `__pycache__` puts them."""
+    if not path.endswith(".py"):
+        return
+    folder, name = os.path.split(os.path.abspath(path))
+    stem = name[:-3] + "."
+    caches = [os.path.join(folder, "__pycache__")]
+    if sys.pycache_prefix:
+        caches.append(os.path.join(sys.pycache_prefix, folder.lstrip(os.sep)))
+    for cache in caches:
+        try:
+            names = os.listdir(cache)
+        except OSError:
+            continue
+        for entry in names:
+            if entry.startswith(stem) and entry.endswith(".pyc"):
+                try:
+                    os.remove(os.path.join(cache, entry))
+                except OSError:
+                    pass
 
 
 def _native_tail(item: Any, call: Any, excinfo: Any) -> str:

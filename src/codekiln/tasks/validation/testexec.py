@@ -28,6 +28,7 @@ test result).
 from __future__ import annotations
 
 import json
+import posixpath
 import random
 import threading
 import time
@@ -275,6 +276,12 @@ class WarmExecutor:
             return None
 
     def _put(self, files: dict[str, str | None]) -> None:
+        """Write (or remove, for None) the files, after removing the byte-code the session cached for
+        them: keyed on size and mtime second only, it could stand in for a bug of the original's size."""
+        pairs = [part for rel in files if rel.endswith(".py") for part in posixpath.split(rel[:-3])]
+        if pairs:
+            drop = 'while [ $# -gt 1 ]; do rm -f -- "${1:-.}"/__pycache__/"$2".*.pyc; shift 2; done'
+            self.sandbox.exec(["sh", "-c", drop, "sh", *pairs], timeout=60, cwd=self.sandbox.workdir)
         for rel, text in files.items():
             if text is None:
                 self.sandbox.exec(["rm", "-f", "--", rel], timeout=60, cwd=self.sandbox.workdir)
