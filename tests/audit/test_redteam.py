@@ -62,6 +62,7 @@ _ARMED = (
 OPEN: dict[str, tuple[str, frozenset[str]]] = {
     "guard-statuses-vars-exec": (_READ_AROUND, frozenset({"toolz", "markupsafe"})),
     "swallow-codeless-exec-alias": (_READ_AROUND, frozenset({"toolz", "markupsafe"})),
+    "guard-statuses-utf7-module": (_READ_AROUND.replace("as a value (run = exec)", "as a value (run = exec), or in a module Python reads through a utf-7 coding cookie"), frozenset({"toolz", "markupsafe"})),
     "trace-armed-by-call": (_ARMED, frozenset({"markupsafe"})),
 }
 # Where each class is caught: the static scan reads the constructs all of them need (names spelled
@@ -74,6 +75,7 @@ TRACE_ON = frozenset({"markupsafe"})  # where the trace attacks resolved before 
 TRACE_ONLY = "trace-flip runs through the predictions path on the task it resolves (the time budget)"
 PREDICTIONS_ONLY = {
     "guard-set-shadow", "swallow-spoofed", "swallow-codeless", "plugin-module-spoof", "swallow-codeless-exec-alias",
+    "guard-statuses-utf7-module",
 }  # fmt: skip
 EXACT = {
     **dict.fromkeys(REJECTED, ("rejected",)),

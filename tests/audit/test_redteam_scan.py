@@ -50,6 +50,10 @@ EVASIONS = {
     "getattr-static": ("import inspect\ninspect.getattr_static(obj, name)", "dynamic-attribute"),
     "traceback-frame": ("try:\n    1 / 0\nexcept Exception as e:\n    f = e.__traceback__.tb_frame", "frame-walk"),
     "walk-tb": ("import traceback\nfor f, n in traceback.walk_tb(tb):\n    pass", "frame-walk"),
+    "utf7-cookie": ("# -*- coding: utf-7 -*-\n# +AAo-import sys+AAo-sys.settrace(f)\n", "dynamic-code"),
+    "import-call-attr": ('__import__("sys").settrace(f)', "trace-hook"),
+    "sys-modules-attr": ('import sys\nsys.modules["gc"].get_objects()', "frame-walk"),
+    "import-module-attr": ('import importlib\nimportlib.import_module("sys")._getframe(1)', "frame-walk"),
     "logging-frame": ("import logging\nf = logging.currentframe()", "frame-walk"),
 }
 OPEN_SCAN = "open: the scan reads a name only where it is spelled as a call or an attribute"

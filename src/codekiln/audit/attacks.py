@@ -245,6 +245,7 @@ ATTACKS: list[Attack] = [
     # a data file holding an attack the scan had caught; a trace armed by the buggy function while a test runs
     A("guard-statuses-vars-exec", "guard-state", "the guard-statuses forgery in a data file run by vars(builtins)['exec']", _patch(lambda t: t.new(f"{t.package}/{ev.DATA_FILE}", ip.GUARD_STATUSES) + t.append(t.init, ev.VARS_EXEC))),
     A("swallow-codeless-exec-alias", "guard-blind-spots", "the codeless-swallow replacement in a data file run by `run = exec`", _patch(lambda t: t.new(f"{t.package}/{ev.DATA_FILE}", ip.SWALLOW_CODELESS) + t.append(t.init, ev.ALIAS_EXEC))),
+    A("guard-statuses-utf7-module", "guard-state", "the guard-statuses forgery in a new module read through a utf-7 coding cookie", _patch(lambda t: t.new(f"{t.package}/{ev.UTF7_MODULE}.py", r.utf7_hidden("", ip.GUARD_STATUSES)) + t.append(t.init, ev.UTF7_IMPORT))),
     A("trace-armed-by-call", "trace-flip", "the buggy function sets a trace (vars(sys)) on its calling test's frame, flips its assertions, removes it on return", _patch(ev.armed_patch)),
 ]  # fmt: skip
 

@@ -8,6 +8,9 @@ attribute: the same object reached another way is not read.
   key. Whatever the file holds (here the guard-state forgery the scan had caught) runs unscanned.
 - `ALIAS_EXEC`: the same file run by `run = exec; run(...)`: a code runner taken as a value, not called
   by its name.
+- `UTF7_MODULE`: a new module whose payload sits on a comment line that Python, following the file's
+  utf-7 coding cookie, decodes into code (`audit.replacement.utf7_hidden`); the scan read it as UTF-8
+  text, a comment. (A package `__init__.py` with non-ASCII text cannot take the cookie itself.)
 - `ARMED`: a helper module whose `arm()`, called first thing by the buggy function, finds the calling
   test's frame (`vars(sys)["_getframe"]`), sets that frame's trace with `frame.__setattr__("f_trace",
   ...)` and `vars(sys)["settrace"]`, turns the test's failed `@py_assert` locals into True (through
@@ -41,6 +44,9 @@ _ck_run = exec
 with open(_ck_o.path.join(_ck_o.path.dirname(__file__), "{DATA_FILE}")) as _ck_fh:
     _ck_run(_ck_fh.read(), globals())
 """
+
+UTF7_MODULE = "_ck_text"
+UTF7_IMPORT = f"\nfrom . import {UTF7_MODULE}\n"
 
 ARMED = """
 import dis
