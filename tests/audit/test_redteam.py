@@ -63,6 +63,13 @@ OPEN: dict[str, tuple[str, frozenset[str]]] = {
     "guard-statuses-vars-exec": (_READ_AROUND, frozenset({"toolz", "markupsafe"})),
     "swallow-codeless-exec-alias": (_READ_AROUND, frozenset({"toolz", "markupsafe"})),
     "guard-statuses-utf7-module": (_READ_AROUND.replace("as a value (run = exec)", "as a value (run = exec), or in a module Python reads through a utf-7 coding cookie"), frozenset({"toolz", "markupsafe"})),
+    "report-factory-transient": (
+        "the buggy function, called by its test, replaces TestReport's factory, and the factory's first use "
+        "(that test's call report, turned into a pass) puts it back: the guard's machinery checks (after "
+        "collection, before a few FAIL_TO_PASS tests, at the end) never see it; the scan does not read a "
+        "utf-7 module",
+        frozenset({"toolz", "markupsafe"}),
+    ),
     "trace-armed-by-call": (_ARMED, frozenset({"markupsafe"})),
 }
 # Where each class is caught: the static scan reads the constructs all of them need (names spelled
