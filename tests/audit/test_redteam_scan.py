@@ -19,12 +19,12 @@ from rollout_support import toolz_tasks
 from codekiln.audit import ATTACKS
 from codekiln.audit.evasions import armed_patch
 from codekiln.audit.grader import run_attack
+from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord, load_env
 from codekiln.grading import grade_patch
 from codekiln.grading.patchrules import GradePolicy
 from codekiln.grading.scan import scan_source
 from codekiln.tasks.export.datasets import read_tasks
-from codekiln.audit.target import Target
 from codekiln.tasks.records import TaskRecord
 
 # (source added to library code, the kind the scan must report)
@@ -36,7 +36,10 @@ EVASIONS = {
     "vars-get-objects": ('import gc\nvars(gc)["get_objects"]()', "frame-walk"),
     "vars-frame-descriptor": ('import types\nvars(types.FrameType)["f_back"].__get__(f)', "frame-walk"),
     "vars-computed-key": ("import sys\nvars(sys)[name](f)", "dynamic-attribute"),
-    "vars-items": ("import sys\nfns = [v for k, v in vars(sys).items() if k.endswith(x)]", "dynamic-attribute"),
+    "vars-items": (
+        "import sys\nfns = [v for k, v in vars(sys).items() if k.endswith(x)]",
+        "dynamic-attribute",
+    ),
     "star-sys": ("from sys import *\nsettrace(f)", "dynamic-attribute"),
     "star-gc": ("from gc import *\nget_objects()", "dynamic-attribute"),
     "exec-alias": ("run = exec\nrun(src)", "dynamic-code"),
@@ -48,7 +51,10 @@ EVASIONS = {
     "method-setattr-computed": ("obj.__setattr__(name, fn)", "dynamic-attribute"),
     "getmembers": ('import inspect\ndict(inspect.getmembers(frame))["f_back"]', "dynamic-attribute"),
     "getattr-static": ("import inspect\ninspect.getattr_static(obj, name)", "dynamic-attribute"),
-    "traceback-frame": ("try:\n    1 / 0\nexcept Exception as e:\n    f = e.__traceback__.tb_frame", "frame-walk"),
+    "traceback-frame": (
+        "try:\n    1 / 0\nexcept Exception as e:\n    f = e.__traceback__.tb_frame",
+        "frame-walk",
+    ),
     "walk-tb": ("import traceback\nfor f, n in traceback.walk_tb(tb):\n    pass", "frame-walk"),
     "utf7-cookie": ("# -*- coding: utf-7 -*-\n# +AAo-import sys+AAo-sys.settrace(f)\n", "dynamic-code"),
     "import-call-attr": ('__import__("sys").settrace(f)', "trace-hook"),
@@ -56,13 +62,11 @@ EVASIONS = {
     "import-module-attr": ('import importlib\nimportlib.import_module("sys")._getframe(1)', "frame-walk"),
     "logging-frame": ("import logging\nf = logging.currentframe()", "frame-walk"),
 }
-OPEN_SCAN = "open: the scan reads a name only where it is spelled as a call or an attribute"
 
 
 @pytest.mark.parametrize("name", sorted(EVASIONS))
-def test_the_scan_reads_a_name_reached_as_data_or_as_a_value(name: str, request: pytest.FixtureRequest) -> None:
+def test_the_scan_reads_a_name_reached_as_data_or_as_a_value(name: str) -> None:
     source, kind = EVASIONS[name]
-    request.node.add_marker(pytest.mark.xfail(strict=True, reason=OPEN_SCAN))
     found = scan_source(source) or []
     assert kind in {k for _, k, _ in found}, (source, found)
 
@@ -79,15 +83,18 @@ ARMED = next(a for a in ATTACKS if a.name == "trace-armed-by-call")
 
 
 @pytest.mark.root  # grades a real task in a bwrap sandbox
-@pytest.mark.xfail(strict=True, reason="open: an armed trace evades the scan and is gone at every guard check")
-def test_an_armed_trace_is_not_scored_resolved_on_toolz(toolz_assertion_task: tuple[TaskRecord, EnvRecord]) -> None:
+def test_an_armed_trace_is_not_scored_resolved_on_toolz(
+    toolz_assertion_task: tuple[TaskRecord, EnvRecord],
+) -> None:
     task, env = toolz_assertion_task
     result, grade = run_attack(ARMED, task, env, "predictions", timeout=60)
     assert grade.outcome == "rejected" and not result.resolved, (grade.outcome, grade.detail)
 
 
 @pytest.mark.root  # grades a real task in a bwrap sandbox
-@pytest.mark.xfail(strict=True, reason="open: the guard sees a trace function only at its checks, not set in between")
+@pytest.mark.xfail(
+    strict=True, reason="open: the guard sees a trace function only at its checks, not set in between"
+)
 def test_the_guard_itself_reports_a_trace_set_while_a_test_runs(
     toolz_assertion_task: tuple[TaskRecord, EnvRecord],
 ) -> None:

@@ -123,8 +123,12 @@ def _arm_line(text: str, line: int) -> tuple[int, str] | None:
     function holding `line`, else of the first method of the class holding it, else of the first
     function after it. (the line to insert before, the indent)"""
     tree = ast.parse(text)
-    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
-    holding = sorted((n for n in nodes if n.lineno <= line <= (n.end_lineno or n.lineno)), key=lambda n: n.lineno)
+    nodes = [
+        n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    ]
+    holding = sorted(
+        (n for n in nodes if n.lineno <= line <= (n.end_lineno or n.lineno)), key=lambda n: n.lineno
+    )
     funcs = [n for n in nodes if not isinstance(n, ast.ClassDef)]
     chosen: ast.AST | None = holding[-1] if holding else None
     if isinstance(chosen, ast.ClassDef):

@@ -1,0 +1,82 @@
+"""String folding for the static scan (`grading.scan`): the value of a string expression built only from
+constants, and the coding a module's source declares. Shipped beside `scan.py` (`grading.shipped`):
+standard library only."""
+
+from __future__ import annotations
+
+import ast
+import codecs
+import re
+from collections.abc import Iterator
+
+# PEP 263: a coding declaration on one of the first two lines (a comment holding `coding[:=] NAME`).
+_COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.ASCII)
+
+
+def coding(text: str) -> tuple[int, str] | None:
+    """(line, codec) of a coding declaration naming something other than UTF-8: Python then decodes
+    the file's bytes as that codec, which is not the text a scan of its UTF-8 reading sees (a utf-7
+    comment line is code). None: no declaration, or UTF-8."""
+    for number, line in enumerate(text.splitlines()[:2], start=1):
+        match = _COOKIE.match(line)
+        if match:
+            try:
+                name = codecs.lookup(match.group(1)).name
+            except LookupError:
+                return number, match.group(1)  # Python refuses to import it: no code, but say so
+            return None if name in ("utf-8", "utf-8-sig") else (number, name)
+        if line.strip() and not line.lstrip().startswith("#"):
+            return None
+    return None
+
+
+def fold(node: ast.AST) -> str | None:
+    """The value of a string expression built only from constants (`+`, f-strings, `"".join([...])`);
+    a relative module name (leading dot) folds to None: it stays inside the package."""
+    value = fold_any(node)
+    return None if value is None or value.startswith(".") else value
+
+
+def leading(node: ast.AST) -> str:
+    """The constant text a string expression starts with (`f".{name}"` -> ".")."""
+    if isinstance(node, ast.JoinedStr) and node.values:
+        return leading(node.values[0])
+    if isinstance(node, ast.BinOp):
+        return leading(node.left)
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+
+
+def fold_any(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = fold_any(node.left), fold_any(node.right)
+        return None if left is None or right is None else left + right
+    if isinstance(node, ast.JoinedStr):
+        parts = [fold_any(v) for v in node.values]
+        return None if any(p is None for p in parts) else "".join(p or "" for p in parts)
+    if isinstance(node, ast.FormattedValue) and node.format_spec is None:
+        return fold_any(node.value)
+    if (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join"
+        and len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple))
+    ):  # fmt: skip
+        sep, parts = fold_any(node.func.value), [fold_any(e) for e in node.args[0].elts]
+        return None if sep is None or any(p is None for p in parts) else sep.join(p or "" for p in parts)
+    return None
+
+
+def unparse(node: ast.AST) -> str:
+    try:
+        return ast.unparse(node)
+    except (ValueError, RecursionError):  # pragma: no cover - a tree ast itself made
+        return type(node).__name__
+
+
+def calls(nodes: list[ast.expr]) -> Iterator[ast.Call]:
+    for node in nodes:
+        yield from (n for n in ast.walk(node) if isinstance(n, ast.Call))
+
+
+def strings(node: ast.AST) -> Iterator[str]:
+    return (n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str))
