@@ -212,6 +212,7 @@ class Guard:
         self._watch = set(_SETTINGS.get("watch", []))
         self._machinery_reported = False
         self._hooks_reported = False
+        self._traces_reported = False
         self._readonly = machinery.READONLY
         self._workdir = _WATCH.workdir
 
@@ -255,6 +256,9 @@ class Guard:
         if hooks and not self._hooks_reported:
             self._hooks_reported = True
             self.forged.append(f"a {' and a '.join(hooks)} function was installed ({when})")
+        if _TRACES.calls and not self._traces_reported:
+            self._traces_reported = True
+            self.forged.append(f"code under test set a trace or profile function: {_TRACES.calls[0]}")
         changed = _WATCH.changes()
         if changed and not self._machinery_reported:
             self._machinery_reported = True
@@ -290,6 +294,8 @@ class Guard:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         xfail = hasattr(report, "wasxfail")
         if report.when == "call":
+            if report.passed and report.nodeid in _OUTCOMES.raised:
+                self.forged.append(f"{report.nodeid}: reported passed, but its call raised")
             if report.passed:
                 self._set(report.nodeid, "passed", "")
             elif report.skipped:  # skipped inside the test, or an expected failure
@@ -374,6 +380,8 @@ _compile_trusted_test_modules()
 speedups.install()
 # The baseline, taken after this plugin's own patches of pytest (`Guard.check_machinery`).
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
+_TRACES = machinery.TraceCalls(str(_SETTINGS.get("workdir", "")))
+_OUTCOMES = machinery.CallOutcomes()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -386,4 +394,5 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_OUTCOMES, "codekiln-guard-calls")
     config.pluginmanager.register(Guard(), "codekiln-guard")

@@ -3,12 +3,21 @@
     watch = Machinery(workdir)     # at the plugin's import, after its own patches: the baseline
     watch.changes()                # names replaced since (["_pytest.runner.call_and_report", ...])
     trace_hooks()                  # ["trace"] when a trace function is set in this thread
+    calls = TraceCalls(workdir)    # an audit hook: every sys.settrace/setprofile made by the graded tree
+    outcomes = CallOutcomes()      # a plugin: the tests whose call raised, whatever their report says
 
 Code under test shares the test process and can replace pytest's, pluggy's, unittest's or doctest's
 functions, or the builtins, to change what a run reports. The plugin checks, after collection, before
 the tests it is told to watch and at the end of the session, that every function and class those
 modules held at start-up is still there; replacements whose code lives in the read-only venv or
 interpreter (an installed plugin's) are excused.
+
+A check made at set times misses what code under test does between them and undoes before the next:
+a trace function set while a test runs and removed as it returns, a TestReport factory replaced while
+a test runs and put back by its first use. Two records are kept as it happens instead: an audit hook
+(which nothing can remove) notes every `sys.settrace` / `sys.setprofile` call made while a frame of the
+graded tree is on the stack, and a wrapper around pytest's test call notes which tests' calls raised,
+so that a report saying such a test passed is known for a forgery.
 
 Shipped beside the plugin as `<plugin module>_machinery` (`grading.shipped`); like the plugin, it
 imports nothing from codekiln.
@@ -23,6 +32,8 @@ import sysconfig
 import types
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 _WATCHED = ("pytest", "_pytest", "pluggy", "unittest", "builtins", "doctest")
 
@@ -198,3 +209,50 @@ def trace_hooks() -> list[str]:
         if hook is not None and (of.__flags__ & _HEAPTYPE or not of.__module__.startswith("coverage")):
             found.append(kind)
     return found
+
+
+class TraceCalls:
+    """Every `sys.settrace` / `sys.setprofile` call made while a frame of the graded tree is on the
+    calling thread's stack, as "event from file:line", seen by an audit hook (which cannot be removed).
+    Only coverage.py and debuggers trace a test run: coverage's own calls are excused (its C tracer
+    leaves locals alone; one it leaves installed is `trace_hooks`'s business); a debugger starts from
+    pytest's hooks with no frame of the tree below it. Code under test that sets a trace, even for one
+    test and through the standard library (bdb), has its own frame or its test's there."""
+
+    EVENTS = frozenset({"sys.settrace", "sys.setprofile"})
+
+    def __init__(self, workdir: str) -> None:
+        self.workdir = workdir.rstrip("/") + "/"
+        self.calls: list[str] = []
+        sys.addaudithook(self._hook)
+
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if event not in self.EVENTS or self.workdir == "/":
+            return
+        frame: types.FrameType | None = sys._getframe(1)
+        caller = frame.f_code.co_filename if frame is not None else ""
+        if caller.startswith(READONLY) and "/coverage/" in caller:
+            return  # coverage.py starting or stopping its own tracer (a C one leaves locals alone)
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(self.workdir):
+                self.calls.append(f"{event} from {frame.f_code.co_filename}:{frame.f_lineno}")
+                return
+            frame = frame.f_back
+
+
+class CallOutcomes:
+    """A plugin noting which tests' calls raised a failure (not a skip or an xfail), from the outermost
+    wrapper of pytest's test call: what a TestReport factory, replaced for one report, cannot change."""
+
+    def __init__(self) -> None:
+        self.raised: set[str] = set()
+        self._not_failures = (pytest.skip.Exception, pytest.xfail.Exception)
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: Any) -> Any:
+        outcome = yield
+        error = outcome.excinfo[1] if outcome.excinfo else None
+        if error is not None and not isinstance(error, self._not_failures):
+            self.raised.add(item.nodeid)
+        else:
+            self.raised.discard(item.nodeid)

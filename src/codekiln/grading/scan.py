@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING or __package__:
     from . import scan_rules as rules
-    from .scan_fold import calls, coding, fold, leading, strings, unparse
+    from .scan_fold import by_written_name, calls, coding, fold, leading, strings, unparse
 else:  # shipped: beside scan_rules.py in an exported task's tests/codekiln/ (`grading.shipped`)
     import scan_rules as rules
-    from scan_fold import calls, coding, fold, leading, strings, unparse
+    from scan_fold import by_written_name, calls, coding, fold, leading, strings, unparse
 
 DETAIL_MAX = 80
 
@@ -286,6 +286,8 @@ class _Scanner(ast.NodeVisitor):
             self.add(node, rules.DISTINCT[node.attr], f".{node.attr}")
         elif node.attr == "__dict__":
             self.check_namespace(node, self.qualname(node.value))
+        elif self.qualname(node) == "sys.modules" and not by_written_name(node, rules.MUTATORS):
+            self.add(node, "dynamic-import", "sys.modules read by a computed name")
         elif isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):
             self.check_name(node, self.qualname(node))  # taken as a value: `f = os._exit`
             self.check_value(node, self.qualname(node))

@@ -30,6 +30,28 @@ def coding(text: str) -> tuple[int, str] | None:
     return None
 
 
+def by_written_name(node: ast.AST, mutators: frozenset[str]) -> bool:
+    """Whether `sys.modules` (node) is only indexed by a written-out name (or the module's own, or a
+    class's: `__name__`, `cls.__module__`), asked for one, or asked whether it holds something."""
+    parent = getattr(node, "_parent", None)
+    if isinstance(parent, ast.Subscript) and parent.value is node:
+        return _named(parent.slice)
+    if isinstance(parent, ast.Attribute) and parent.attr in ("get", *mutators):
+        call = getattr(parent, "_parent", None)  # a write is the sys-modules-write kind's
+        return parent.attr != "get" or (
+            isinstance(call, ast.Call) and bool(call.args) and _named(call.args[0])
+        )
+    return isinstance(parent, ast.Compare) and all(isinstance(op, ast.In | ast.NotIn) for op in parent.ops)
+
+
+def _named(key: ast.AST) -> bool:
+    if fold(key) is not None:
+        return True
+    return (isinstance(key, ast.Name) and key.id == "__name__") or (
+        isinstance(key, ast.Attribute) and key.attr == "__module__"
+    )
+
+
 def fold(node: ast.AST) -> str | None:
     """The value of a string expression built only from constants (`+`, f-strings, `"".join([...])`);
     a relative module name (leading dot) folds to None: it stays inside the package."""

@@ -3,6 +3,8 @@
 - `runner-import`: `_pytest`, `pluggy` or `pytest` imported, or named in a string constant
   (`sys.modules["_pytest.reports"]`, `__import__("pluggy")`), from library code.
 - `sys-modules-write`: an entry of `sys.modules` set, deleted, popped, updated or cleared.
+  (Read by a computed name, or walked, `sys.modules` is `dynamic-import`: it hands out pytest's
+  modules as `__import__` of a computed name would.)
 - `process-exit`: `os._exit`, `os.abort`, `os.kill(os.getpid(), ...)`: leaving without pytest's say.
 - `atexit`: `atexit.register`: code that runs after the tests, when the report is written.
 - `frame-walk`: `sys._getframe`, `inspect.currentframe/stack/...`, `gc.get_referrers/get_objects`,
@@ -61,6 +63,7 @@ DISTINCT = {
     ),
     "addaudithook": "trace-hook",
     **dict.fromkeys(("_getframe", "_current_frames", "get_referrers", "get_referents"), "frame-walk"),
+    "pluginmanager": "runner-import",  # pytest's plugin manager: every plugin, the guard's too
 }
 TRACE_CALLS = frozenset({
     "sys.settrace", "sys.setprofile", "sys.addaudithook", "threading.settrace", "threading.setprofile",
