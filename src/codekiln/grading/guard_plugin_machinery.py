@@ -214,8 +214,8 @@ def trace_hooks() -> list[str]:
 class TraceCalls:
     """Every `sys.settrace` / `sys.setprofile` call made while a frame of the graded tree is on the
     calling thread's stack, as "event from file:line", seen by an audit hook (which cannot be removed).
-    Only coverage.py and debuggers trace a test run: coverage's own calls are excused (its C tracer
-    leaves locals alone; one it leaves installed is `trace_hooks`'s business); a debugger starts from
+    Only coverage.py and debuggers trace a test run: coverage's collector starting its C tracer is
+    excused (it leaves locals alone; one left installed is `trace_hooks`'s business); a debugger starts from
     pytest's hooks with no frame of the tree below it. Code under test that sets a trace, even for one
     test and through the standard library (bdb), has its own frame or its test's there."""
 
@@ -231,8 +231,10 @@ class TraceCalls:
             return
         frame: types.FrameType | None = sys._getframe(1)
         caller = frame.f_code.co_filename if frame is not None else ""
-        if caller.startswith(READONLY) and "/coverage/" in caller:
-            return  # coverage.py starting or stopping its own tracer (a C one leaves locals alone)
+        if caller.startswith(READONLY) and caller.endswith("/coverage/collector.py"):
+            # coverage.py's collector starting its C tracer (a C method: no frame of its own), which
+            # leaves locals alone; its Python tracer (pytracer.py) runs a method a subclass can replace
+            return
         while frame is not None:
             if frame.f_code.co_filename.startswith(self.workdir):
                 self.calls.append(f"{event} from {frame.f_code.co_filename}:{frame.f_lineno}")
