@@ -117,4 +117,4 @@ def test_the_guard_itself_reports_a_pass_whose_call_raised(
     patch = armed_patch(Target.of(task, Path(env.snapshot_path)), TRANSIENT)
     grade = grade_patch(task, env, patch, timeout=60, policy=GradePolicy(scan="advisory"))
     assert grade.outcome == "tampered", (grade.outcome, grade.detail)
-    assert "test_is_valid: reported passed, but its call raised" in grade.detail, grade.detail
+    assert "test_is_valid: reported passed, but its call raised or never ran" in grade.detail, grade.detail

@@ -243,18 +243,27 @@ class TraceCalls:
 
 
 class CallOutcomes:
-    """A plugin noting which tests' calls raised a failure (not a skip or an xfail), from the outermost
-    wrapper of pytest's test call: what a TestReport factory, replaced for one report, cannot change."""
+    """A plugin noting, from the outermost wrapper of pytest's test call, which tests' calls ran and
+    which raised (anything: a skip or an xfail is never reported passed either): what a TestReport
+    factory replaced for one report, or a report made up and logged by hand, cannot change."""
 
     def __init__(self) -> None:
+        self.started: set[str] = set()
         self.raised: set[str] = set()
-        self._not_failures = (pytest.skip.Exception, pytest.xfail.Exception)
+        self.running: str | None = None
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: Any) -> Any:
+        self.running = item.nodeid
+        self.started.add(item.nodeid)
         outcome = yield
-        error = outcome.excinfo[1] if outcome.excinfo else None
-        if error is not None and not isinstance(error, self._not_failures):
+        self.running = None
+        if outcome.excinfo:
             self.raised.add(item.nodeid)
         else:
             self.raised.discard(item.nodeid)
+
+    def forged_pass(self, nodeid: str) -> bool:
+        """Whether a call report saying `nodeid` passed cannot be true: its call never ran, or raised.
+        (A report logged while the call runs, a subtest's, is judged by the call's own report.)"""
+        return nodeid != self.running and (nodeid not in self.started or nodeid in self.raised)
