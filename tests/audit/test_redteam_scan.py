@@ -65,6 +65,7 @@ EVASIONS = {
     "sys-modules-walked": ("import sys\nfor m in list(sys.modules.values()):\n    pass", "dynamic-import"),
     "sys-modules-get-computed": ("import sys\nm = sys.modules.get(name)", "dynamic-import"),
     "pluginmanager": ('p = item.config.pluginmanager.get_plugin("nilkedoc-"[::-1])', "runner-import"),
+    "import-variable": ('name = "".join(reversed("stroper.tsetyp_"))\n__import__(name)', "dynamic-import"),
     "logging-frame": ("import logging\nf = logging.currentframe()", "frame-walk"),
 }
 

@@ -79,7 +79,8 @@ CASES: dict[str, list[tuple[str, str]]] = {
             "import importlib, base64\nm = importlib.import_module(base64.b64decode(s).decode())",
             "import importlib\nm = importlib.import_module('json')",
         ),
-        ("m = __import__(bytes(data).decode())", "m = __import__(name)"),
+        ("m = __import__(bytes(data).decode())", "m = __import__('json')"),
+        ("m = __import__(name)", "m = __import__('.' + name)"),
     ],
     "dynamic-code": [
         ("exec(code)", "execute(code)"),

@@ -167,8 +167,8 @@ class _Scanner(ast.NodeVisitor):
             target = node.args[0]
             if fold(target) is not None or leading(target).startswith("."):
                 pass  # a constant name is checked as a string; a relative one stays in the package
-            elif not isinstance(target, (ast.Name, ast.Attribute, ast.Subscript)):
-                self.add(node, "dynamic-import", name)  # a name built by code: decoded, computed
+            else:  # a name built by code, or held in a variable: "".join(reversed("tsetyp_"))
+                self.add(node, "dynamic-import", name)
         elif name in rules.CODE_CALLS:
             self.add(node, "dynamic-code", name)
         elif name in rules.ATTR_CALLS or (

@@ -16,7 +16,8 @@
 - `grader-path`: a string constant naming the grader's files (`codekiln`, `junit`, an `.xml` path).
 - `runner-env`: a string constant naming a `PYTEST_*` environment variable.
 - `spawn-runner`: `subprocess` / `os.system` / `os.exec*` ... called with `git` or `pytest` in its args.
-- `dynamic-import`: `__import__` / `importlib.import_module` of a name computed at run time.
+- `dynamic-import`: `__import__` / `importlib.import_module` of a name computed at run time or held
+  in a variable (a written-out or relative name is read as it is).
 - `dynamic-code`: `exec` / `eval` / `compile`, and the standard library's other ways to run text or
   bytes as code (`runpy`, `timeit` with a string, `code`, `codeop`, loaders of a file by path,
   `marshal` / `pickle` loads, code and function constructors) or to call into the interpreter
