@@ -294,8 +294,6 @@ class Guard:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         xfail = hasattr(report, "wasxfail")
         if report.when == "call":
-            if report.passed and _OUTCOMES.forged_pass(report.nodeid):
-                self.forged.append(f"{report.nodeid}: reported passed, but its call raised or never ran")
             if report.passed:
                 self._set(report.nodeid, "passed", "")
             elif report.skipped:  # skipped inside the test, or an expected failure
@@ -338,6 +336,9 @@ class Guard:
             module = plugin if hasattr(plugin, "__file__") else sys.modules.get(type(plugin).__module__)
             plugins.add(str(getattr(module, "__file__", None) or ""))
         self.check_machinery("at the end of the session")
+        for nodeid in [n for n, status in self.statuses.items() if status == "passed"]:
+            if _OUTCOMES.forged_pass(nodeid):
+                self.forged.append(f"{nodeid}: reported passed, but its call raised or never ran")
         from_dists = {id(plugin) for plugin, _ in config.pluginmanager.list_plugin_distinfo()}
         for plugin in config.pluginmanager.get_plugins():
             module = plugin if hasattr(plugin, "__file__") else sys.modules.get(type(plugin).__module__)
