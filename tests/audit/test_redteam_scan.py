@@ -66,6 +66,10 @@ EVASIONS = {
     "sys-modules-get-computed": ("import sys\nm = sys.modules.get(name)", "dynamic-import"),
     "pluginmanager": ('p = item.config.pluginmanager.get_plugin("nilkedoc-"[::-1])', "runner-import"),
     "import-variable": ('name = "".join(reversed("stroper.tsetyp_"))\n__import__(name)', "dynamic-import"),
+    "class-module-key": (
+        "import sys\nclass K:\n    __module__ = name\nm = sys.modules[K.__module__]",
+        "dynamic-import",
+    ),
     "logging-frame": ("import logging\nf = logging.currentframe()", "frame-walk"),
 }
 

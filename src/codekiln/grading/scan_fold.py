@@ -31,8 +31,8 @@ def coding(text: str) -> tuple[int, str] | None:
 
 
 def by_written_name(node: ast.AST, mutators: frozenset[str]) -> bool:
-    """Whether `sys.modules` (node) is only indexed by a written-out name (or the module's own, or a
-    class's: `__name__`, `cls.__module__`), asked for one, or asked whether it holds something."""
+    """Whether `sys.modules` (node) is only indexed by a written-out name (or the module's own,
+    `__name__`), asked for one, or asked whether it holds something."""
     parent = getattr(node, "_parent", None)
     if isinstance(parent, ast.Subscript) and parent.value is node:
         return _named(parent.slice)
@@ -45,11 +45,8 @@ def by_written_name(node: ast.AST, mutators: frozenset[str]) -> bool:
 
 
 def _named(key: ast.AST) -> bool:
-    if fold(key) is not None:
-        return True
-    return (isinstance(key, ast.Name) and key.id == "__name__") or (
-        isinstance(key, ast.Attribute) and key.attr == "__module__"
-    )
+    # not `cls.__module__`: a class body sets its own freely (`__module__ = "".join(...)`)
+    return fold(key) is not None or (isinstance(key, ast.Name) and key.id == "__name__")
 
 
 def fold(node: ast.AST) -> str | None:
