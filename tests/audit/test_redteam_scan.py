@@ -81,6 +81,14 @@ def test_the_scan_reads_a_name_reached_as_data_or_as_a_value(name: str) -> None:
     assert kind in {k for _, k, _ in found}, (source, found)
 
 
+def test_a_namespace_read_as_data_is_a_finding_only_for_an_imported_module() -> None:
+    # a local named like a module (a Django signal, a variable `code`) is not the module
+    assert scan_source("def f(signal, code):\n    return vars(signal), code.__dict__[k]") == []
+    assert scan_source("import signal\nns = vars(signal)") == [
+        (2, "dynamic-attribute", "the namespace of signal read as data")
+    ]
+
+
 @pytest.fixture(scope="module")
 def toolz_assertion_task() -> tuple[TaskRecord, EnvRecord]:
     """The recorded toolz task whose FAIL_TO_PASS test fails by an assertion (test_is_valid): the

@@ -58,6 +58,7 @@ class _Scanner(ast.NodeVisitor):
     def __init__(self) -> None:
         self.found: list[tuple[int, str, str]] = []
         self.aliases: dict[str, str] = {}
+        self.imported: set[str] = set()  # names bound by import statements
         self.docstrings: set[int] = set()
 
     def add(self, node: ast.AST, kind: str, detail: str) -> None:
@@ -99,10 +100,16 @@ class _Scanner(ast.NodeVisitor):
             return self.qualname(node.value)
         return ""
 
-    def check_namespace(self, node: ast.AST, owner: str) -> None:
+    def check_namespace(self, node: ast.AST, of: ast.AST) -> None:
         """A module's namespace read as data (`vars(sys)`, `sys.__dict__`): only a written-out key
-        (`vars(sys)["settrace"]`, read as `sys.settrace`) names what it takes."""
-        if owner.split(".")[0] not in rules.WATCHED_MODULES:
+        (`vars(sys)["settrace"]`, read as `sys.settrace`) names what it takes. `of`: the expression
+        whose namespace it is, a module only if its name was bound by an import (or is the builtins)."""
+        root = of
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        owner = self.qualname(of)
+        bound = isinstance(root, ast.Name) and (root.id in self.imported or root.id == "__builtins__")
+        if not bound or owner.split(".")[0] not in rules.WATCHED_MODULES:
             return
         parent = getattr(node, "_parent", None)
         if isinstance(parent, ast.Subscript) and parent.value is node and fold(parent.slice) is not None:
@@ -110,20 +117,14 @@ class _Scanner(ast.NodeVisitor):
         self.add(node, "dynamic-attribute", f"the namespace of {owner} read as data")
 
     def check_value(self, node: ast.AST, name: str) -> None:
-        """A code runner, importer or attribute reader taken as a value (`run = exec`): called through
-        another name, its argument is not read. A class (`types.CodeType` in an isinstance check) is not."""
-        if name.rpartition(".")[2][:1].isupper():
-            return
-        if name in rules.CODE_CALLS:
-            self.add(node, "dynamic-code", f"{name} taken as a value")
-        elif name in rules.IMPORT_CALLS:
-            self.add(node, "dynamic-import", f"{name} taken as a value")
-        elif name in rules.ATTR_CALLS or name in rules.MEMBER_CALLS:
-            self.add(node, "dynamic-attribute", f"{name} taken as a value")
+        """A code runner, importer or attribute reader taken as a value (`rules.value_kind`)."""
+        if kind := rules.value_kind(name):
+            self.add(node, kind, f"{name} taken as a value")
 
     # Imports
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
+            self.imported.add(alias.asname or alias.name.split(".")[0])
             if alias.asname:
                 self.aliases[alias.asname] = alias.name
             if _is_runner(alias.name):
@@ -137,6 +138,7 @@ class _Scanner(ast.NodeVisitor):
         if any(a.name == "*" for a in node.names) and node.module.split(".")[0] in rules.WATCHED_MODULES:
             self.add(node, "dynamic-attribute", f"from {node.module} import *")
         for alias in node.names:
+            self.imported.add(alias.asname or alias.name)
             self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
             self.check_name(node, f"{node.module}.{alias.name}")
         if _is_runner(node.module):
@@ -181,7 +183,7 @@ class _Scanner(ast.NodeVisitor):
         elif name in rules.MEMBER_CALLS:
             self.add(node, "dynamic-attribute", name)
         elif name in ("vars", "builtins.vars") and node.args:
-            self.check_namespace(node, self.qualname(node.args[0]))
+            self.check_namespace(node, node.args[0])
         elif (
             isinstance(node.func, ast.Attribute)
             and node.func.attr == "replace"
@@ -285,7 +287,7 @@ class _Scanner(ast.NodeVisitor):
         elif node.attr in rules.DISTINCT:
             self.add(node, rules.DISTINCT[node.attr], f".{node.attr}")
         elif node.attr == "__dict__":
-            self.check_namespace(node, self.qualname(node.value))
+            self.check_namespace(node, node.value)
         elif self.qualname(node) == "sys.modules" and not by_written_name(node, rules.MUTATORS):
             self.add(node, "dynamic-import", "sys.modules read by a computed name")
         elif isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):

@@ -111,6 +111,20 @@ WATCHED_MODULES = frozenset({
 SPAWNS_RUNNER = re.compile(r"(?<![\w.-])(git|pytest|py\.test|_pytest)(?![\w-])")
 XML_PATH = re.compile(r"^[\w./~-]*\.xml$", re.IGNORECASE)
 
+
+def value_kind(name: str) -> str | None:
+    """The kind of a code runner, importer or attribute reader taken as a value (`run = exec`): called
+    through another name, its argument is not read. A class (`types.CodeType` in an isinstance check)
+    is not one. None: any other name."""
+    if name.rpartition(".")[2][:1].isupper():
+        return None
+    if name in CODE_CALLS:
+        return "dynamic-code"
+    if name in IMPORT_CALLS:
+        return "dynamic-import"
+    return "dynamic-attribute" if name in ATTR_CALLS or name in MEMBER_CALLS else None
+
+
 KINDS = (
     "runner-import", "sys-modules-write", "process-exit", "atexit", "frame-walk", "trace-hook",
     "builtins-patch", "import-hook", "grader-path", "runner-env", "spawn-runner", "dynamic-import",
