@@ -29,6 +29,7 @@ import itertools
 import operator
 import sys
 import sysconfig
+import threading
 import types
 from collections.abc import Callable
 from typing import Any
@@ -212,29 +213,49 @@ def trace_hooks() -> list[str]:
 
 
 class TraceCalls:
-    """Every `sys.settrace` / `sys.setprofile` call made while a frame of the graded tree is on the
-    calling thread's stack, as "event from file:line", seen by an audit hook (which cannot be removed).
-    Only coverage.py and debuggers trace a test run: coverage's collector starting its C tracer is
-    excused (it leaves locals alone; one left installed is `trace_hooks`'s business); a debugger starts from
-    pytest's hooks with no frame of the tree below it. Code under test that sets a trace, even for one
-    test and through the standard library (bdb), has its own frame or its test's there."""
+    """Every trace or profile function set while a frame of the graded tree is on the calling thread's
+    stack, as "event from file:line". `sys.settrace` / `sys.setprofile` are wrapped to see what they
+    are given: putting back the function already set (doctest's `run` does, in a test) is no new
+    trace. An audit hook (which nothing can remove) sees the other ways in, the original functions and
+    the C API, and notes those the graded tree calls itself. Only coverage.py and debuggers trace a
+    test run, from pytest's hooks or read-only code (a C tracer leaves locals alone; one left
+    installed is `trace_hooks`'s business)."""
 
     EVENTS = frozenset({"sys.settrace", "sys.setprofile"})
 
     def __init__(self, workdir: str) -> None:
         self.workdir = workdir.rstrip("/") + "/"
         self.calls: list[str] = []
-        sys.addaudithook(self._hook)
+        self._inside: set[int] = set()  # threads inside a wrapper, calling the original
+        if self.workdir != "/":
+            sys.settrace = self._wrap(sys.settrace, sys.gettrace, "sys.settrace")
+            sys.setprofile = self._wrap(sys.setprofile, sys.getprofile, "sys.setprofile")
+            sys.addaudithook(self._hook)
+
+    def _wrap(self, original: Callable[[Any], None], current: Callable[[], Any], event: str) -> Any:
+        def wrapper(function: Any) -> None:
+            if function is not None and function is not current():
+                self._note(event, sys._getframe(1))
+            me = threading.get_ident()
+            self._inside.add(me)
+            try:
+                original(function)
+            finally:
+                self._inside.discard(me)
+
+        return wrapper
 
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
-        if event not in self.EVENTS or self.workdir == "/":
+        # Not through the wrappers: the C API (coverage's C tracer, cProfile), or the original
+        # functions, which only the wrappers' closures hold (the static scan flags reading those).
+        # Judged by the immediate Python caller only: a profiler run by read-only code is no new trace.
+        if event not in self.EVENTS or threading.get_ident() in self._inside:
             return
-        frame: types.FrameType | None = sys._getframe(1)
-        caller = frame.f_code.co_filename if frame is not None else ""
-        if caller.startswith(READONLY) and caller.endswith("/coverage/collector.py"):
-            # coverage.py's collector starting its C tracer (a C method: no frame of its own), which
-            # leaves locals alone; its Python tracer (pytracer.py) runs a method a subclass can replace
-            return
+        frame = sys._getframe(1)
+        if frame.f_code.co_filename.startswith(self.workdir):
+            self.calls.append(f"{event} (not through sys) from {frame.f_code.co_filename}:{frame.f_lineno}")
+
+    def _note(self, event: str, frame: types.FrameType | None) -> None:
         while frame is not None:
             if frame.f_code.co_filename.startswith(self.workdir):
                 self.calls.append(f"{event} from {frame.f_code.co_filename}:{frame.f_lineno}")

@@ -65,6 +65,8 @@ DISTINCT = {
     "addaudithook": "trace-hook",
     **dict.fromkeys(("_getframe", "_current_frames", "get_referrers", "get_referents"), "frame-walk"),
     "pluginmanager": "runner-import",  # pytest's plugin manager: every plugin, the guard's too
+    # what a function closes over: the guard's wrappers of sys.settrace hold the originals
+    **dict.fromkeys(("__closure__", "cell_contents"), "frame-walk"),
 }
 TRACE_CALLS = frozenset({
     "sys.settrace", "sys.setprofile", "sys.addaudithook", "threading.settrace", "threading.setprofile",
