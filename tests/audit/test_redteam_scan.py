@@ -71,6 +71,11 @@ EVASIONS = {
         "dynamic-import",
     ),
     "closure-original": ("import sys\noriginal = sys.settrace.__closure__[0].cell_contents", "frame-walk"),
+    "methodcaller": ("import operator, sys\noperator.methodcaller(name, f)(sys)", "dynamic-attribute"),
+    "unpickler": ("import pickle\npickle.Unpickler(open(path, 'rb')).load()", "dynamic-code"),
+    "pdb-run": ("import pdb\npdb.run(open(path).read())", "dynamic-code"),
+    "doctest-run": ("import doctest\ndoctest.run_docstring_examples(text, {})", "dynamic-code"),
+    "resolve-name": ("import pkgutil\npkgutil.resolve_name(name)", "dynamic-import"),
     "logging-frame": ("import logging\nf = logging.currentframe()", "frame-walk"),
 }
 

@@ -212,7 +212,7 @@ class _Scanner(ast.NodeVisitor):
         at run time, or spelled in pieces, cannot be read (`dynamic-attribute`). `call_args`: the
         arguments as for `setattr` when they are not the call's own (`obj.__setattr__(NAME, v)`)."""
         all_args = node.args if call_args is None else call_args
-        args = all_args[1:] if name not in ("operator.attrgetter",) else all_args
+        args = all_args[1:] if name not in ("operator.attrgetter", "operator.methodcaller") else all_args
         if not args and not name.endswith("__getattribute__"):
             return
         target = args[0] if args else None
@@ -223,7 +223,7 @@ class _Scanner(ast.NodeVisitor):
             if folded is None:
                 return
         attr = str(folded)
-        owner = self.qualname(all_args[0]) if all_args and name != "operator.attrgetter" else ""
+        owner = self.qualname(all_args[0]) if all_args and not name.startswith("operator.") else ""
         if attr in rules.FRAME_ATTRS:
             self.add(node, "frame-walk", attr)
         elif attr in rules.ORIGIN_ATTRS and name.split(".")[-1] in ("setattr", "__setattr__"):
@@ -335,7 +335,7 @@ class _Scanner(ast.NodeVisitor):
             self.add(node, rules.DISTINCT.get(text, "frame-walk"), repr(text))
         elif text.startswith("PYTEST_"):
             self.add(node, "runner-env", text)
-        elif re.fullmatch(r"[\w.]+", text) and _is_runner(text) and text != "py":
+        elif re.fullmatch(r"[\w.]+(:[\w.]+)?", text) and _is_runner(text) and text != "py":  # pkg.mod:attr
             self.add(node, "runner-import", repr(text))
 
 

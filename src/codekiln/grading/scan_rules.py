@@ -72,9 +72,10 @@ TRACE_CALLS = frozenset({
     "sys.settrace", "sys.setprofile", "sys.addaudithook", "threading.settrace", "threading.setprofile",
     "threading.settrace_all_threads", "threading.setprofile_all_threads", "_thread.settrace",
 })  # fmt: skip
-IMPORT_CALLS = frozenset(
-    {"__import__", "builtins.__import__", "importlib.import_module", "importlib.__import__"}
-)
+IMPORT_CALLS = frozenset({
+    "__import__", "builtins.__import__", "importlib.import_module", "importlib.__import__", "pydoc.locate",
+    "pkgutil.resolve_name",
+})  # fmt: skip
 CODE_CALLS = frozenset({
     "exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile", "runpy.run_path",
     "runpy.run_module", "timeit.timeit", "timeit.repeat", "timeit.Timer", "code.interact",
@@ -83,13 +84,16 @@ CODE_CALLS = frozenset({
     "importlib.util.spec_from_loader", "importlib.machinery.SourceFileLoader",
     "importlib.machinery.SourcelessFileLoader", "importlib.machinery.ExtensionFileLoader", "marshal.loads",
     "marshal.load", "pickle.loads", "pickle.load", "types.FunctionType", "types.CodeType",
-    "types.LambdaType",
+    "types.LambdaType", "pickle.Unpickler", "_pickle.loads", "_pickle.load", "_pickle.Unpickler", "shelve.open",
+    "pdb.run", "pdb.runeval", "pdb.runctx", "profile.run", "profile.runctx", "cProfile.run", "cProfile.runctx",
+    "doctest.run_docstring_examples", "doctest.testmod", "doctest.testfile", "logging.config.fileConfig",
 })  # fmt: skip
 NATIVE_MODULES = frozenset({"ctypes", "_ctypes", "cffi", "_testcapi", "_testinternalcapi"})
 ATTR_CALLS = frozenset({
     "getattr", "setattr", "delattr", "hasattr", "builtins.getattr", "builtins.setattr", "builtins.delattr",
     "builtins.hasattr", "operator.attrgetter", "object.__getattribute__", "type.__getattribute__",
     "object.__setattr__", "type.__setattr__", "object.__delattr__", "inspect.getattr_static",
+    "operator.methodcaller",
 })  # fmt: skip
 # Every attribute of an object at once, by name: what `getattr` of a computed name gives.
 MEMBER_CALLS = frozenset({"inspect.getmembers", "inspect.getmembers_static"})
