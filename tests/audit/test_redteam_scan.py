@@ -137,3 +137,17 @@ def test_the_guard_itself_reports_a_pass_whose_call_raised(
     grade = grade_patch(task, env, patch, timeout=60, policy=GradePolicy(scan="advisory"))
     assert grade.outcome == "tampered", (grade.outcome, grade.detail)
     assert "test_is_valid: reported passed, but its call raised or never ran" in grade.detail, grade.detail
+
+
+@pytest.mark.root  # grades a real task in a bwrap sandbox
+def test_the_guard_itself_reports_a_test_replaced_by_a_callable_object(
+    toolz_assertion_task: tuple[TaskRecord, EnvRecord],
+) -> None:
+    """The codeless swallow (a test replaced at import by an object whose __call__ swallows failures),
+    run from a data file, the scan only advisory: the object stands for its class's __call__."""
+    task, env = toolz_assertion_task
+    attack = next(a for a in ATTACKS if a.name == "swallow-codeless-exec-alias")
+    patch = attack.build(Target.of(task, Path(env.snapshot_path))).patch
+    grade = grade_patch(task, env, patch, timeout=60, policy=GradePolicy(scan="advisory"))
+    assert grade.outcome == "tampered", (grade.outcome, grade.detail)
+    assert "test_is_valid: runs __call__() from <string>, which is not the test's source" in grade.detail

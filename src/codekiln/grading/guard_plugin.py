@@ -222,7 +222,8 @@ class Guard:
         the interpreter). Anything else means the test was replaced after the files were read."""
         if not _TRUSTED or not isinstance(item, pytest.Function):
             return
-        funcs = _functions(getattr(item, "obj", None))
+        obj = getattr(item, "obj", None)  # a callable object stands for its class's __call__
+        funcs = _functions(obj) or _functions(vars(type(obj)).get("__call__") if callable(obj) else None)
         if not funcs:
             return
         codes = [f.__code__ for f in funcs]
