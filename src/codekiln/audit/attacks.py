@@ -247,6 +247,7 @@ ATTACKS: list[Attack] = [
     A("swallow-codeless-exec-alias", "guard-blind-spots", "the codeless-swallow replacement in a data file run by `run = exec`", _patch(lambda t: t.new(f"{t.package}/{ev.DATA_FILE}", ip.SWALLOW_CODELESS) + t.append(t.init, ev.ALIAS_EXEC))),
     A("guard-statuses-utf7-module", "guard-state", "the guard-statuses forgery in a new module read through a utf-7 coding cookie", _patch(lambda t: t.new(f"{t.package}/{ev.UTF7_MODULE}.py", r.utf7_hidden("", ip.GUARD_STATUSES)) + t.append(t.init, ev.UTF7_IMPORT))),
     A("report-factory-transient", "verdict-rewrite", "the buggy function replaces TestReport's factory while its test runs; the first report puts it back (utf-7 module)", _patch(lambda t: ev.armed_patch(t, r.utf7_hidden("", ev.TRANSIENT)))),
+    A("swallow-spoofed-unscanned", "guard-blind-spots", "tests wrapped by a swallowing wrapper claiming a stdlib file, in constructs the scan did not read", _patch(lambda t: t.append(t.init, ev.swallow_spoofed_unscanned()))),
     A("trace-armed-by-call", "trace-flip", "the buggy function sets a trace (vars(sys)) on its calling test's frame, flips its assertions, removes it on return", _patch(ev.armed_patch)),
 ]  # fmt: skip
 

@@ -11,6 +11,9 @@ attribute: the same object reached another way is not read.
 - `UTF7_MODULE`: a new module whose payload sits on a comment line that Python, following the file's
   utf-7 coding cookie, decodes into code (`audit.replacement.utf7_hidden`); the scan read it as UTF-8
   text, a comment. (A package `__init__.py` with non-ASCII text cannot take the cookie itself.)
+- `swallow_spoofed_unscanned()`: the failing tests wrapped at import by a swallowing wrapper that
+  claims a stdlib file (the guard excused read-only code by its `co_filename`), written so the scan
+  read none of it: `sys.meta_path` taken as a value, `code.replace(**{"co_filename": ...})`.
 - `ARMED`: a helper module whose `arm()`, called first thing by the buggy function, finds the calling
   test's frame (`vars(sys)["_getframe"]`), sets that frame's trace with `frame.__setattr__("f_trace",
   ...)` and `vars(sys)["settrace"]`, turns the test's failed `@py_assert` locals into True (through
@@ -27,6 +30,7 @@ from __future__ import annotations
 import ast
 from pathlib import PurePosixPath
 
+from codekiln.audit import inprocess as ip
 from codekiln.audit.target import Target
 from codekiln.core.diffs import parse_diff
 
@@ -116,6 +120,23 @@ def arm():
 
     cls.from_item_and_call = classmethod(forged)
 """
+
+
+def swallow_spoofed_unscanned() -> str:
+    """The spoofed-wrapper swallow (`inprocess.SWALLOW_SPOOFED`) in constructs the scan did not read: the
+    import hook added through `sys.meta_path` taken as a value, the wrapper's closure passed as a
+    keyword default, and the stdlib file it claims set by `type(f)(code.replace(**{"co_filename": ...}))`."""
+    body = ip.SWALLOW_SPOOFED.replace('getattr(sys, "meta_" + "path")', "sys.meta_path")
+    body = body.replace(
+        "        def wrapper(*args, **kwargs):\n            try:\n                return fn(*args, **kwargs)",
+        "        def wrapper(*args, _ck_fn=fn, **kwargs):\n            try:\n                return _ck_fn(*args, **kwargs)",
+    )
+    return body.replace(
+        "    func.__code__ = func.__code__.replace(co_filename=_ck_os.__file__)\n    return func",
+        "    code = func.__code__.replace(**{'co_filename': _ck_os.__file__})\n"
+        "    new = type(func)(code, func.__globals__, func.__name__, func.__defaults__)\n"
+        "    new.__kwdefaults__ = func.__kwdefaults__\n    new.__dict__.update(func.__dict__)\n    return new",
+    )
 
 
 def _arm_line(text: str, line: int) -> tuple[int, str] | None:
