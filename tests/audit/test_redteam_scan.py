@@ -76,6 +76,8 @@ EVASIONS = {
     "pdb-run": ("import pdb\npdb.run(open(path).read())", "dynamic-code"),
     "doctest-run": ("import doctest\ndoctest.run_docstring_examples(text, {})", "dynamic-code"),
     "resolve-name": ("import pkgutil\npkgutil.resolve_name(name)", "dynamic-import"),
+    "meta-path-value": ("import sys\nfinders = sys.meta_path\nfinders.insert(0, F)", "import-hook"),
+    "replace-dict": ("import os\nc = f.__code__.replace(**{'co_filename': os.__file__})", "code-rewrite"),
     "logging-frame": ("import logging\nf = logging.currentframe()", "frame-walk"),
 }
 

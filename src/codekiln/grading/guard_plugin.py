@@ -229,7 +229,7 @@ class Guard:
         codes = [f.__code__ for f in funcs]
         for func, code in zip(funcs, codes, strict=True):
             where = code.co_filename
-            if where.startswith(self._readonly) and not where.startswith(self._workdir):
+            if where.startswith(self._readonly) and _WATCH.from_readonly(func):  # and genuinely so
                 continue
             if where in _TRUSTED:
                 if id(code) in _COMPILED_IDS.get(where, ()):  # the very code pytest compiled from them

@@ -135,13 +135,29 @@ class Machinery:
         """The graded tree: code there is never read-only, even inside a read-only prefix."""
         self.watched = _watched_now()
         self.snapshot: _Snapshot | None = None
+        self._genuine: dict[str, set[types.CodeType]] = {}
 
     def from_readonly(self, value: Any) -> bool:
         """Whether a replacement comes from the read-only venv or interpreter (an installed plugin's)."""
         func = getattr(value, "__func__", None) or getattr(value, "fget", None) or value
         code = getattr(func, "__code__", None)
         where = getattr(code, "co_filename", "") if code is not None else ""
-        return bool(where) and where.startswith(READONLY) and not where.startswith(self.workdir)
+        return (
+            bool(where)
+            and where.startswith(READONLY)
+            and not where.startswith(self.workdir)
+            and isinstance(code, types.CodeType)
+            and self.genuine(code)
+        )
+
+    def genuine(self, code: types.CodeType) -> bool:
+        """Whether code that claims a file is code of the module loaded from it (a function, a method,
+        code nested in them): one made afresh under that file's name (`code.replace(co_filename=...)`,
+        which code under test can do) is not, and read-only code is excused by its file."""
+        where = code.co_filename
+        if where not in self._genuine:
+            self._genuine[where] = _module_codes(where)
+        return code in self._genuine[where]
 
     def readonly_object(self, value: Any) -> bool:
         """A function, or a class, defined in the read-only venv or interpreter."""
@@ -285,3 +301,28 @@ class CallOutcomes:
         """Whether `nodeid`, recorded passed at the end of the session, cannot have passed: its call
         never ran, or raised (whatever reports were logged for it, and whichever were kept back)."""
         return nodeid not in self.started or nodeid in self.raised
+
+
+def _module_codes(filename: str) -> set[types.CodeType]:
+    """Every code object of the modules loaded from `filename`: their functions' and classes' methods',
+    and the code nested in those (closures, lambdas, comprehensions)."""
+    found: set[types.CodeType] = set()
+    pending: list[Any] = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == filename]
+    seen: set[int] = set()
+    while pending:
+        obj = pending.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, types.CodeType):
+            found.add(obj)
+            pending.extend(c for c in obj.co_consts if isinstance(c, types.CodeType))
+        elif isinstance(obj, types.ModuleType) or (isinstance(obj, type) and obj.__module__ != "builtins"):
+            pending.extend(vars(obj).values())
+        elif isinstance(obj, types.FunctionType):
+            pending.append(obj.__code__)
+        elif isinstance(obj, classmethod | staticmethod):
+            pending.append(obj.__func__)
+        elif isinstance(obj, property):
+            pending.extend(f for f in (obj.fget, obj.fset, obj.fdel) if f is not None)
+    return found

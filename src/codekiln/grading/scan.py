@@ -26,11 +26,15 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING or __package__:
+    from . import scan_fold as sf
     from . import scan_rules as rules
-    from .scan_fold import by_written_name, calls, coding, fold, leading, strings, unparse
 else:  # shipped: beside scan_rules.py in an exported task's tests/codekiln/ (`grading.shipped`)
+    import scan_fold as sf
     import scan_rules as rules
-    from scan_fold import by_written_name, calls, coding, fold, leading, strings, unparse
+
+aliased, by_written_name, calls, coding, fold = sf.aliased, sf.by_written_name, sf.calls, sf.coding, sf.fold
+keyword_names, leading, namespace_of, strings = sf.keyword_names, sf.leading, sf.namespace_of, sf.strings
+unparse = sf.unparse
 
 DETAIL_MAX = 80
 
@@ -75,7 +79,7 @@ class _Scanner(ast.NodeVisitor):
             base = self.qualname(node.value)
             return f"{base}.{node.attr}" if base else ""
         if isinstance(node, ast.Subscript) and (key := fold(node.slice)) is not None:
-            owner = self._namespace_of(node.value)
+            owner = namespace_of(node.value, self.qualname)
             return key if owner == "sys.modules" else f"{owner}.{key}" if owner else ""
         if isinstance(node, ast.Call) and node.args and (key := fold(node.args[0])) is not None:
             name = self.qualname(node.func)
@@ -84,20 +88,6 @@ class _Scanner(ast.NodeVisitor):
             if name in ("getattr", "builtins.getattr") and len(node.args) >= 2:
                 base, attr = self.qualname(node.args[0]), fold(node.args[1])
                 return f"{base}.{attr}" if base and attr is not None else ""
-        return ""
-
-    def _namespace_of(self, node: ast.AST) -> str:
-        """The module whose namespace an expression is, read as a dict: `sys.modules` (its keys are
-        modules), `vars(M)`, `M.__dict__`, `__builtins__`. "" when it is none of these."""
-        name = self.qualname(node)
-        if name == "sys.modules":
-            return "sys.modules"
-        if name == "builtins":
-            return "builtins"
-        if isinstance(node, ast.Call) and self.qualname(node.func) in ("vars", "builtins.vars") and node.args:
-            return self.qualname(node.args[0])
-        if isinstance(node, ast.Attribute) and node.attr == "__dict__":
-            return self.qualname(node.value)
         return ""
 
     def check_namespace(self, node: ast.AST, of: ast.AST) -> None:
@@ -187,7 +177,7 @@ class _Scanner(ast.NodeVisitor):
         elif (
             isinstance(node.func, ast.Attribute)
             and node.func.attr == "replace"
-            and any((k.arg or "").startswith("co_") for k in node.keywords)
+            and any(str(k).startswith("co_") for k in keyword_names(node))
         ):
             self.add(node, "code-rewrite", ".replace(co_...)")
         elif name in rules.SPAWN_CALLS or name.startswith("subprocess."):
@@ -290,6 +280,10 @@ class _Scanner(ast.NodeVisitor):
             self.check_namespace(node, node.value)
         elif self.qualname(node) == "sys.modules" and not by_written_name(node, rules.MUTATORS):
             self.add(node, "dynamic-import", "sys.modules read by a computed name")
+        elif self.qualname(node) in ("sys.meta_path", "sys.path_hooks") and aliased(
+            node, self.qualname, rules.READERS
+        ):
+            self.add(node, "import-hook", f"{self.qualname(node)} taken as a value")
         elif isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):
             self.check_name(node, self.qualname(node))  # taken as a value: `f = os._exit`
             self.check_value(node, self.qualname(node))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import codecs
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 # PEP 263: a coding declaration on one of the first two lines (a comment holding `coding[:=] NAME`).
 _COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.ASCII)
@@ -42,6 +42,41 @@ def by_written_name(node: ast.AST, mutators: frozenset[str]) -> bool:
             isinstance(call, ast.Call) and bool(call.args) and _named(call.args[0])
         )
     return isinstance(parent, ast.Compare) and all(isinstance(op, ast.In | ast.NotIn) for op in parent.ops)
+
+
+def namespace_of(node: ast.AST, qualname: Callable[[ast.AST], str]) -> str:
+    """The module whose namespace an expression is, read as a dict: `sys.modules` (its keys are
+    modules), `vars(M)`, `M.__dict__`, `__builtins__`. "" when it is none of these."""
+    name = qualname(node)
+    if name in ("sys.modules", "builtins"):
+        return name
+    if isinstance(node, ast.Call) and qualname(node.func) in ("vars", "builtins.vars") and node.args:
+        return qualname(node.args[0])
+    if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+        return qualname(node.value)
+    return ""
+
+
+def aliased(node: ast.AST, qualname: Callable[[ast.AST], str], readers: frozenset[str]) -> bool:
+    """Whether a value is handed on under another name (assigned, passed to a function other than a
+    reader such as `len`): what is done to it there is not read."""
+    parent = getattr(node, "_parent", None)
+    if isinstance(parent, ast.Call) and node in parent.args:
+        return qualname(parent.func) not in readers
+    return isinstance(parent, ast.Assign | ast.AnnAssign | ast.NamedExpr | ast.keyword | ast.Return)
+
+
+def keyword_names(call: ast.Call) -> list[str | None]:
+    """A call's keyword names, those of a `**{...}` dict written out included (None: one not known)."""
+    names: list[str | None] = []
+    for keyword in call.keywords:
+        if keyword.arg is not None:
+            names.append(keyword.arg)
+        elif isinstance(keyword.value, ast.Dict):
+            names.extend(fold(k) if k is not None else None for k in keyword.value.keys)
+        else:
+            names.append(None)
+    return names
 
 
 def _named(key: ast.AST) -> bool:

@@ -67,6 +67,8 @@ DISTINCT = {
     "pluginmanager": "runner-import",  # pytest's plugin manager: every plugin, the guard's too
     # what a function closes over: the guard's wrappers of sys.settrace hold the originals
     **dict.fromkeys(("__closure__", "cell_contents"), "frame-walk"),
+    # a code object's origin, as a `code.replace(**{...})` key or a computed keyword
+    **dict.fromkeys(("co_filename", "co_name", "co_qualname", "co_firstlineno"), "code-rewrite"),
 }
 TRACE_CALLS = frozenset({
     "sys.settrace", "sys.setprofile", "sys.addaudithook", "threading.settrace", "threading.setprofile",
@@ -104,6 +106,9 @@ SPAWN_CALLS = frozenset({
     "os.spawnve", "os.spawnvp", "os.spawnvpe", "os.posix_spawn", "os.posix_spawnp", "pty.spawn",
     "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell",
 })  # fmt: skip
+READERS = frozenset(
+    {"len", "list", "tuple", "iter", "enumerate", "sorted", "reversed", "any", "all", "repr", "str"}
+)
 MUTATORS = frozenset({"__setitem__", "__delitem__", "pop", "popitem", "update", "setdefault", "clear"})
 LIST_MUTATORS = frozenset({"insert", "append", "extend", "remove", "pop", "clear", "__setitem__"})
 BUILTINS = frozenset({"builtins", "__builtins__"})
