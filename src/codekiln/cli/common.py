@@ -7,6 +7,8 @@ run(app)        # a command module's `python -m` entry: errors print as `error: 
 from __future__ import annotations
 
 import errno
+import logging
+import signal
 import sys
 import warnings
 from collections import Counter
@@ -18,6 +20,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
+from codekiln.core import interrupt
 from codekiln.core.config import merge_sources
 from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.executor import EXECUTORS, ExecutorConfig
@@ -74,6 +77,8 @@ def _show_warning(
     line: str | None = None,
 ) -> None:
     """codekiln's own warnings as `warning: MESSAGE` on stderr; others as Python prints them."""
+    if interrupt.requested():  # from work abandoned at Ctrl-C: not worth a line
+        return
     if category.__module__.startswith("codekiln."):
         typer.secho(f"warning: {message}", fg="yellow", err=True)
     else:
@@ -150,11 +155,21 @@ def repeated_option(command: Any, argv: list[str]) -> ConfigError | None:
     return None
 
 
+def _on_sigint(signum: int, frame: Any) -> None:
+    """Ctrl-C: worker threads' sandboxed commands end at once (`core.interrupt`), then the usual
+    KeyboardInterrupt unwinds the driver, which has written every finished record already."""
+    interrupt.request()
+    logging.disable(logging.CRITICAL)  # what worker threads make of their killed commands is noise now
+    raise KeyboardInterrupt
+
+
 def run(app: Callable[[], Any]) -> None:
     """Run a Typer app as a program: codekiln errors print their message and hint and exit 1, without
     a traceback; so do a flag value its config model refuses and a full or read-only disk; codekiln
     warnings print as one line."""
     warnings.showwarning = _show_warning
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when Ctrl-C is ignored
+        signal.signal(signal.SIGINT, _on_sigint)
     if isinstance(app, typer.Typer) and (err := repeated_option(typer.main.get_command(app), sys.argv[1:])):
         print_error(err)
         sys.exit(1)
