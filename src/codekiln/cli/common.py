@@ -1,4 +1,4 @@
-"""What every `codekiln` command shares: how errors and warnings are printed, and `-o key=value` parsing.
+"""What every `codekiln` command shares: how errors and warnings are printed, and `--option key=value` parsing.
 
 options = parse_options(["max_tokens=1024", "extra_body.top_k=20", "preset.yaml"])
 run(app)        # a command module's `python -m` entry: errors print as `error: ...` + `hint: ...`
@@ -25,7 +25,16 @@ from codekiln.core.config import merge_sources
 from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.executor import EXECUTORS, ExecutorConfig
 
-OPTION_HINT = "write -o key=value (e.g. -o max_tokens=1024; dotted keys nest), or give a YAML file of them"
+OPTION_HINT = (
+    "write --option key=value (e.g. --option max_tokens=1024; dotted keys nest), or give a YAML file of them"
+)
+# `-o` is --out in every command. These commands took it for --option up to 0.1: there the old
+# `-o KEY=VALUE` (or `-o FILE.yaml`) still works, for one release, with a warning saying what to type.
+OLD_O_FOR_OPTION = {
+    "codekiln.cli.sri.evaluate": "sri eval",
+    "codekiln.cli.models.eval_formats": "formats eval",
+    "codekiln.cli.models.chat": "model chat",
+}
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
@@ -36,6 +45,20 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
         if (not eq and not Path(pair).is_file()) or (eq and not key.strip()):
             raise ConfigError(f"bad option {pair!r}", hint=OPTION_HINT)
     return merge_sources(list(pairs or []))
+
+
+def flagged_options(options: dict[str, Any], flags: dict[str, str]) -> dict[str, Any]:
+    """`options`, unless one sets what a flag of the command sets (`flags`: option key -> flag): then a
+    ConfigError naming both. Neither wins silently (`--option temperature=0.2` used to override
+    `--temperature` in rollout): each setting has one spelling, the flag."""
+    for key, flag in flags.items():
+        if key in options:
+            value = options[key]
+            raise ConfigError(
+                f"--option {key}={value} sets what {flag} sets",
+                hint=f"drop the option and write {flag} {value}",
+            )
+    return options
 
 
 EXECUTOR_HELP = "where units run: local (this machine) or ray (a Ray cluster; the ray extra)"
@@ -163,6 +186,36 @@ def _on_sigint(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def old_o_spelling(command: Any, argv: list[str]) -> list[str]:
+    """`argv` with the old `-o KEY=VALUE` of the commands in `OLD_O_FOR_OPTION` as `--option KEY=VALUE`,
+    each with a deprecation warning; there `-o` with a path is --out (a command without --out takes
+    every `-o` as the old spelling)."""
+    out: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--":
+            return [*out, token, *tokens]
+        command = getattr(command, "commands", {}).get(token, command)
+        callback = getattr(command, "callback", None)
+        where = OLD_O_FOR_OPTION.get(f"{callback.__module__}.{callback.__qualname__}") if callback else None
+        value = next(tokens, None) if where and token == "-o" else None
+        if value is None:
+            out.append(token)
+            continue
+        has_out = any("--out" in param.opts for param in command.params)
+        if has_out and "=" not in value and not value.endswith((".yaml", ".yml")):
+            out += [token, value]  # a path: --out
+            continue
+        typer.secho(
+            f"warning: `-o {value}` is the old spelling of --option in `{where}` (-o means --out in every "
+            f"command now; the old spelling goes in the next release): write --option {value}",
+            fg="yellow",
+            err=True,
+        )
+        out += ["--option", value]
+    return out
+
+
 def run(app: Callable[[], Any]) -> None:
     """Run a Typer app as a program: codekiln errors print their message and hint and exit 1, without
     a traceback; so do a flag value its config model refuses and a full or read-only disk; codekiln
@@ -170,9 +223,11 @@ def run(app: Callable[[], Any]) -> None:
     warnings.showwarning = _show_warning
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when Ctrl-C is ignored
         signal.signal(signal.SIGINT, _on_sigint)
-    if isinstance(app, typer.Typer) and (err := repeated_option(typer.main.get_command(app), sys.argv[1:])):
-        print_error(err)
-        sys.exit(1)
+    if isinstance(app, typer.Typer):
+        sys.argv[1:] = old_o_spelling(typer.main.get_command(app), sys.argv[1:])
+        if err := repeated_option(typer.main.get_command(app), sys.argv[1:]):
+            print_error(err)
+            sys.exit(1)
     try:
         app()
     except CodekilnError as err:

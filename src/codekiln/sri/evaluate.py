@@ -143,7 +143,7 @@ def answer(model: Any, sample: SriSample, mode: Mode, fim: FimFamily) -> tuple[S
         if not hasattr(model, "complete"):
             raise ConfigError(
                 f"the model {getattr(model, 'name', model)!r} has no raw completions, which FIM needs",
-                hint="use a format-rendering backend (embedded, transformers, openai with -o mode=raw)",
+                hint="use a format-rendering backend (embedded, transformers, openai with --option mode=raw)",
             )
         prefix, suffix = view.fim_parts()
         result = model.complete(fim.prompt(prefix, suffix), stop=fim.end)
