@@ -84,11 +84,18 @@ def nodes_table(per_node: Counter[str], what: str) -> Table:
     return table
 
 
+def say(text: str, color: str | None = None) -> None:
+    """One line on stderr as it is *now*: while a progress display runs, rich has put its proxy there,
+    which prints the line above the bar (`typer.echo(err=True)` keeps the stream it first saw, so the
+    line went onto the end of the bar's line)."""
+    typer.secho(text, fg=color, file=sys.stderr)
+
+
 def print_error(err: CodekilnError) -> None:
     """`error: MESSAGE` and `  hint: HINT` on stderr: how every command reports a failure."""
-    typer.secho(f"error: {err.message}", fg="red", err=True)
+    say(f"error: {err.message}", "red")
     if err.hint:
-        typer.echo(f"  hint: {err.hint}", err=True)
+        say(f"  hint: {err.hint}")
 
 
 def _show_warning(
@@ -103,7 +110,7 @@ def _show_warning(
     if interrupt.requested():  # from work abandoned at Ctrl-C: not worth a line
         return
     if category.__module__.startswith("codekiln."):
-        typer.secho(f"warning: {message}", fg="yellow", err=True)
+        say(f"warning: {message}", "yellow")
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
@@ -206,11 +213,10 @@ def old_o_spelling(command: Any, argv: list[str]) -> list[str]:
         if has_out and "=" not in value and not value.endswith((".yaml", ".yml")):
             out += [token, value]  # a path: --out
             continue
-        typer.secho(
+        say(
             f"warning: `-o {value}` is the old spelling of --option in `{where}` (-o means --out in every "
             f"command now; the old spelling goes in the next release): write --option {value}",
-            fg="yellow",
-            err=True,
+            "yellow",
         )
         out += ["--option", value]
     return out
@@ -235,9 +241,7 @@ def run(app: Callable[[], Any]) -> None:
         sys.exit(1)
     except SystemExit as stop:
         if stop.code == 130:  # Ctrl-C (Typer's exit for KeyboardInterrupt): say that nothing finished is lost
-            typer.secho(
-                "interrupted: finished work is saved; rerun the same command to resume", fg="yellow", err=True
-            )
+            say("interrupted: finished work is saved; rerun the same command to resume", "yellow")
         raise
     except ValidationError as err:
         if not err.title.endswith("Config"):
