@@ -46,7 +46,11 @@ def on_a_terminal(argv: list[str], cwd: Path, timeout: float = 120) -> tuple[int
 @pytest.mark.parametrize(
     ("rollouts", "line", "code"),
     [  # read while the bar runs: a torn last line is dropped with a warning, a corrupt one is an error
-        ('{"oops', "warning: r/rollouts.jsonl:1: dropped a partial last line (6 bytes)", 0),
+        (
+            '{"oops',
+            "warning: r/rollouts.jsonl:1: dropped a partial last line (6 bytes)",
+            1,
+        ),  # then: no rollouts
         ('{"oops\n{"a": 1}\n', "error: r/rollouts.jsonl:1: not valid JSON", 1),
     ],
 )

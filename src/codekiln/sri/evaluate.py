@@ -93,6 +93,10 @@ def load_samples(path: str | Path, split: str = "test") -> list[SriSample]:
             f"no SRI samples at {file}", hint="make them first: codekiln sri make SPEC --out DIR"
         )
     samples = [SriSample.model_validate(row) for row in iter_jsonl(file)]
+    if not samples:
+        raise ConfigError(
+            f"{file} holds no SRI samples", hint="make them first: codekiln sri make SPEC --out DIR"
+        )
     return [s for s in samples if split == "all" or s.split == split]
 
 
