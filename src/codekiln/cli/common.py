@@ -10,6 +10,7 @@ import errno
 import logging
 import signal
 import sys
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -227,13 +228,25 @@ def run(app: Callable[[], Any]) -> None:
     a traceback; so do a flag value its config model refuses and a full or read-only disk; codekiln
     warnings print as one line."""
     warnings.showwarning = _show_warning
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when Ctrl-C is ignored
-        signal.signal(signal.SIGINT, _on_sigint)
     if isinstance(app, typer.Typer):
         sys.argv[1:] = old_o_spelling(typer.main.get_command(app), sys.argv[1:])
         if err := repeated_option(typer.main.get_command(app), sys.argv[1:]):
             print_error(err)
             sys.exit(1)
+    before = signal.getsignal(signal.SIGINT)
+    # Not when Ctrl-C is ignored or handled by someone else, nor off the main thread (where it cannot be)
+    ours = before is signal.default_int_handler and threading.current_thread() is threading.main_thread()
+    if ours:
+        signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        _run(app)
+    finally:
+        if ours:  # an embedding process (a test run) gets its Ctrl-C back
+            signal.signal(signal.SIGINT, before)
+
+
+def _run(app: Callable[[], Any]) -> None:
+    """`run`'s body: the app, its failures printed as `error:` + `hint:`."""
     try:
         app()
     except CodekilnError as err:
