@@ -106,18 +106,17 @@ def task_tree(snapshot: Path, start: StartTree, owner: tuple[int, int]) -> Tree:
     root = _cache_root()
     final = root / tree_key(snapshot, start, owner)
     if not (final / "changes.json").is_file():
-        sweep(root)
+        global _swept
+        if not _swept:
+            _swept = True
+            sweep(root)
         scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
         try:
             changes = _build(snapshot, dict(start.files), owner, scratch / "tree")
             meta = {"snapshot": str(snapshot.resolve()), "stamp": snapshot_stamp(snapshot)}
             (scratch / "meta.json").write_text(json.dumps(meta))
             (scratch / "changes.json").write_text(json.dumps(changes))  # last: the tree is whole
-            try:
-                os.rename(scratch, final)
-            except OSError:
-                if not (final / "changes.json").is_file():  # not another process's finished build
-                    raise
+            publish(scratch, final)
         finally:
             rmtree(scratch, ignore_errors=True)
     return Tree(final / "tree", json.loads((final / "changes.json").read_text()))
@@ -149,13 +148,22 @@ def _cache_root() -> Path:
     return root
 
 
+def publish(scratch: Path, final: Path) -> bool:
+    """Rename a finished build into place; False when another process's finished build got there
+    first (the caller deletes its own copy)."""
+    try:
+        os.rename(scratch, final)
+    except OSError:
+        if not (final / "changes.json").is_file():
+            raise
+        return False
+    return True
+
+
 def sweep(root: Path) -> int:
-    """Once per process: delete trees whose snapshot changed or is gone, and builds of dead processes.
-    How many went."""
-    global _swept
-    if _swept:
-        return 0
-    _swept, removed, stamps = True, 0, dict[str, str | None]()
+    """Delete trees whose snapshot changed or is gone, and builds of dead processes (the first build
+    of each process calls it). How many went."""
+    removed, stamps = 0, dict[str, str | None]()
     for entry in root.iterdir():
         try:
             if entry.name.startswith(".build-"):
