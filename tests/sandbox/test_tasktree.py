@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from sbhelpers import FILES
+from sbhelpers import FILES, PODMAN
 
 from codekiln.core.config import state_dir
-from codekiln.sandbox.base import SANDBOX_UID, SandboxSpec
-from codekiln.sandbox.bwrap import BwrapSandbox
+from codekiln.sandbox.base import SANDBOX_UID
 from codekiln.sandbox.tasktree import StartTree, publish, sweep, task_tree
 from codekiln.sandbox.workspace import Workspace
 from codekiln.testing import make_repo
@@ -164,7 +163,11 @@ def test_a_workspace_on_a_tree_changes_and_resets_against_the_right_trees(snap: 
 
 
 @pytest.mark.root
-def test_a_sandbox_on_a_tree_shows_it_with_a_clean_history(snap: Path, venv: Path) -> None:
-    with BwrapSandbox(SandboxSpec(snapshot=snap, venv=venv, start=START)) as sb:
-        res = sb.exec(f"git status --porcelain && cat {MODULE} && test ! -e {GONE} && git log --format=%s")
-        assert res.ok and res.stdout == "changed = True\ninitial commit\n", res.output
+@pytest.mark.parametrize("backend", ["bwrap", PODMAN])
+def test_a_sandbox_on_a_tree_shows_it_with_a_clean_history(open_sb, backend: str) -> None:
+    sb = open_sb(backend, start=START)
+    res = sb.exec(f"git status --porcelain && cat {MODULE} && test ! -e {GONE} && git log --format=%s")
+    assert res.ok and res.stdout == "changed = True\ninitial commit\n", res.output
+    sb.exec(f"echo more >> {MODULE} && rm new/pkg/added.py")
+    sb.reset()
+    assert sb.exec(f"cat {MODULE} new/pkg/added.py").stdout == "changed = True\nx = 1\n"

@@ -8,10 +8,10 @@
     ws.close()       # unmount and delete
     Workspace(snapshot, uid=uid, start=StartTree(files))  # starts from (and resets to) a task's tree
 
-Modes. "overlay" (root): an overlayfs whose lower layer is the snapshot. Its upper layer and /tmp live
-on a tmpfs of `disk_mb` per sandbox, under /run/codekiln/sandboxes/<id>: create, reset and close are
-a few syscalls whatever the repository's size, never wait on the host disk, and `disk_mb` caps what
-a sandbox can write. When the snapshot is not owned by `uid`, the lower layer is an idmapped mount of
+Modes. "overlay" (root): an overlayfs whose lower layer is the snapshot (or the tree made from it
+for a task, `start`: see `sandbox.tasktree`). Its upper layer and /tmp live on a tmpfs of `disk_mb`
+per sandbox, under /run/codekiln/sandboxes/<id>: create, reset and close are a few syscalls whatever
+the repository's size, never wait on the host disk, and `disk_mb` caps what a sandbox can write. When the snapshot is not owned by `uid`, the lower layer is an idmapped mount of
 it: its files appear owned by `uid` (writable to the sandboxed user) while the snapshot stays
 untouched. "copy" (the fallback, and the only mode without root): `cp -a --reflink=auto` of the
 snapshot under `state_dir("sandboxes")`, chowned to `uid`; reset copies again. "auto" picks overlay
