@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "rollouts"), str(ROOT / "tests" / "audit")]
@@ -31,9 +32,11 @@ sys.path[:0] = [str(ROOT / "tests" / "rollouts"), str(ROOT / "tests" / "audit")]
 from codekiln.core.config import home  # noqa: E402
 from codekiln.envs import load_env  # noqa: E402
 from codekiln.grading import open_task_sandbox  # noqa: E402
-from codekiln.sandbox import SANDBOX_UID, StartTree  # noqa: E402
-from codekiln.sandbox.tasktree import task_tree  # noqa: E402
+from codekiln.sandbox import SANDBOX_UID  # noqa: E402
 from codekiln.tasks.export.datasets import read_tasks  # noqa: E402
+
+if TYPE_CHECKING:
+    from codekiln.sandbox import StartTree
 
 
 def task_dir(library: str) -> Path:
@@ -54,6 +57,8 @@ def timed_open(task: object, env: object) -> float:
 
 
 def timed_tree(snapshot: Path, start: StartTree) -> float:
+    from codekiln.sandbox.tasktree import task_tree
+
     begin = time.perf_counter()
     task_tree(snapshot, start, (SANDBOX_UID, SANDBOX_UID))
     return (time.perf_counter() - begin) * 1000
@@ -61,6 +66,7 @@ def timed_tree(snapshot: Path, start: StartTree) -> float:
 
 def bench_repo(source: str, n: int) -> dict[str, list[float]]:
     from codekiln.repos import add_repo
+    from codekiln.sandbox import StartTree
 
     snapshot = Path(add_repo(source).path)
     files = sorted(str(p.relative_to(snapshot)) for p in snapshot.rglob("*.py") if ".git" not in p.parts)
