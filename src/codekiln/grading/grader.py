@@ -71,18 +71,13 @@ from codekiln.grading.start import agent_start
 from codekiln.grading.subject import GradedTask, GradingEnv
 from codekiln.grading.traces import restoring_times
 from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.sandbox.tasktree import GIT_IDENTITY
 
 Outcome = Literal["resolved", "unresolved", "patch_failed", "rejected", "tampered", "timeout", "error"]
 FRESH_HISTORY = (
     "rm -rf .git && git init -q && git -c safe.directory='*' add -A && "
     "git -c safe.directory='*' -c commit.gpgsign=false commit -q --no-verify -m 'initial commit'"
 )
-GIT_IDENTITY = {
-    **{f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER")
-       for what, value in (("NAME", "codekiln"), ("EMAIL", "codekiln@localhost"),
-                           ("DATE", "2000-01-01T00:00:00Z"))},
-    "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "HOME": "/tmp",
-}  # fmt: skip
 
 
 class GradeResult(Record):

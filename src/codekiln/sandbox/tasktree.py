@@ -21,7 +21,8 @@ files and the owner. A build runs in a temporary folder renamed into place, so t
 the same tree never see each other's half: the second rename loses and its copy is deleted. Trees of
 a snapshot that changed or is gone, and builds left by dead processes, are deleted by the first build
 of each process; deleting `$CODEKILN_HOME` (`make clean`) deletes them with the other caches.
-Cost: a copy of the snapshot's files (not its .git) per task, on disk.
+Cost: a copy of the snapshot's files (not its .git) per task, on disk. Hard links become copies;
+sockets, FIFOs and device files are left out (snapshots of source trees hold none).
 """
 
 from __future__ import annotations
