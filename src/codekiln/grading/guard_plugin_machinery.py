@@ -305,9 +305,12 @@ class CallOutcomes:
 
 def _module_codes(filename: str) -> set[types.CodeType]:
     """Every code object of the modules loaded from `filename`: their functions' and classes' methods',
-    and the code nested in those (closures, lambdas, comprehensions)."""
+    and the code nested in those (closures, lambdas, comprehensions); not the modules they import."""
     found: set[types.CodeType] = set()
-    pending: list[Any] = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == filename]
+    modules = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == filename]
+    pending: list[Any] = [
+        v for m in modules for v in list(vars(m).values()) if not isinstance(v, types.ModuleType)
+    ]
     seen: set[int] = set()
     while pending:
         obj = pending.pop()
@@ -317,7 +320,7 @@ def _module_codes(filename: str) -> set[types.CodeType]:
         if isinstance(obj, types.CodeType):
             found.add(obj)
             pending.extend(c for c in obj.co_consts if isinstance(c, types.CodeType))
-        elif isinstance(obj, types.ModuleType) or (isinstance(obj, type) and obj.__module__ != "builtins"):
+        elif isinstance(obj, type) and obj.__module__ != "builtins":
             pending.extend(vars(obj).values())
         elif isinstance(obj, types.FunctionType):
             pending.append(obj.__code__)
