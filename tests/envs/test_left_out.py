@@ -1,4 +1,5 @@
 """Modules that cannot be collected on the clean snapshot are left out of the environment, not fatal.
+(This replaced the profile line `test_args: [tests, --ignore=...]` that the build's hint used to give.)
 
 pydantic's tests/test_docs.py reads docs/, which the sdist lacks; referencing's suite/ is a git submodule
 the sdist leaves empty; jmespath's tests import a `tests` package shipped without its __init__.py. pytest
@@ -67,6 +68,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[EnvRecord, Path]:
         "leftproj.py": "def double(x):\n    return x * 2\n",
         "tests/test_ok.py": OK_TESTS,
         "tests/test_docs.py": READS_DOCS,
+        "tests/test_extra.py": "import ck_declared_nowhere\n\n\ndef test_x():\n    pass\n",
         "tests/sub/test_more.py": "def test_more():\n    pass\n",
     }
     with pytest.MonkeyPatch.context() as mp:
@@ -87,11 +89,13 @@ def test_the_module_that_cannot_be_collected_is_left_out_with_its_reason(env: En
         "tests/test_ok.py::test_ok": "passed",
         "tests/test_ok.py::test_wrong": "failed",
     }
-    assert list(env.left_out) == ["tests/test_docs.py"]
+    assert sorted(env.left_out) == ["tests/test_docs.py", "tests/test_extra.py"]
     assert env.left_out["tests/test_docs.py"].startswith("FileNotFoundError:"), env.left_out
-    assert env.test.args == [*env.recipe.test.args, "--ignore=tests/test_docs.py"]
-    assert env.collection_errors.keys() == {"tests/test_docs.py"}  # counted as pytest counts it
-    assert env.summary_line() == "2 passed, 1 failed, 1 module(s) left out"
+    assert env.left_out["tests/test_extra.py"].endswith("No module named 'ck_declared_nowhere'")
+    ignores = ["--ignore=tests/test_docs.py", "--ignore=tests/test_extra.py"]
+    assert env.test.args == [*env.recipe.test.args, *ignores]
+    assert env.collection_errors.keys() == env.left_out.keys()  # counted as pytest counts them
+    assert env.summary_line() == "2 passed, 1 failed, 2 module(s) left out"
 
 
 @pytest.mark.root  # builds environments in bwrap sandboxes
