@@ -331,7 +331,7 @@ def left_out(run: TestRun) -> dict[str, str]:
         path = node.split("::")[0]
         if not path or path.startswith("<"):
             return {}
-        lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
+        lines = [re.sub(r"^E\s+", "", ln.strip()) for ln in message.splitlines() if ln.strip()]
         out[path] = lines[-1][:300] if lines else "failed to collect"
     return out
 
