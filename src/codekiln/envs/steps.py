@@ -234,7 +234,8 @@ class Builder:
             ignores = [f"--ignore={path}" for path in sorted(self.left_out)]
             self.test = self.recipe.test.model_copy(update={"args": [*self.recipe.test.args, *ignores]})
             run = self._run(sb)
-        if not run.statuses and (self.left_out or not run.error):  # nothing collected, left out or not
+        # Nothing ran: stopped at collection, or every module was left out (pytest's exit code 5).
+        if not run.statuses and (not run.error or (self.left_out and run.exit_code == 5)):
             errors = ", ".join(sorted(first.collection_errors)[:3])
             first.error = (
                 f"no test ran: {len(first.collection_errors)} module(s) failed to collect ({errors})"
