@@ -180,8 +180,9 @@ def _static_path(node: ast.expr, names: dict[str, str]) -> str | None:
             if inner.func.attr not in ("resolve", "absolute"):
                 return None
             inner = inner.func.value
-        here = isinstance(inner, ast.Call) and getattr(inner.func, "id", "") == "Path"
-        if here and len(inner.args) == 1 and getattr(inner.args[0], "id", "") == "__file__":
+        if not (isinstance(inner, ast.Call) and getattr(inner.func, "id", "") == "Path"):
+            return None
+        if len(inner.args) == 1 and getattr(inner.args[0], "id", "") == "__file__":
             return "."
     return None
 
