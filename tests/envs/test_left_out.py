@@ -69,6 +69,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[EnvRecord, Path]:
         "tests/test_ok.py": OK_TESTS,
         "tests/test_docs.py": READS_DOCS,
         "tests/test_extra.py": "import ck_declared_nowhere\n\n\ndef test_x():\n    pass\n",
+        "tests/needs/conftest.py": "import ck_conftest_dep\n",  # a directory fails: its node id is the directory
+        "tests/needs/test_n.py": "def test_n():\n    pass\n",
         "tests/sub/test_more.py": "def test_more():\n    pass\n",
     }
     with pytest.MonkeyPatch.context() as mp:
@@ -89,13 +91,14 @@ def test_the_module_that_cannot_be_collected_is_left_out_with_its_reason(env: En
         "tests/test_ok.py::test_ok": "passed",
         "tests/test_ok.py::test_wrong": "failed",
     }
-    assert sorted(env.left_out) == ["tests/test_docs.py", "tests/test_extra.py"]
+    assert sorted(env.left_out) == ["tests/needs", "tests/test_docs.py", "tests/test_extra.py"]
+    assert env.left_out["tests/needs"] == "ModuleNotFoundError: No module named 'ck_conftest_dep'"
     assert env.left_out["tests/test_docs.py"].startswith("FileNotFoundError:"), env.left_out
     assert env.left_out["tests/test_extra.py"] == "ModuleNotFoundError: No module named 'ck_declared_nowhere'"
-    ignores = ["--ignore=tests/test_docs.py", "--ignore=tests/test_extra.py"]
+    ignores = ["--ignore=tests/needs", "--ignore=tests/test_docs.py", "--ignore=tests/test_extra.py"]
     assert env.test.args == [*env.recipe.test.args, *ignores]
     assert env.collection_errors.keys() == env.left_out.keys()  # counted as pytest counts them
-    assert env.summary_line() == "2 passed, 1 failed, 2 module(s) left out"
+    assert env.summary_line() == "2 passed, 1 failed, 3 module(s) left out"
 
 
 @pytest.mark.root  # builds environments in bwrap sandboxes
