@@ -9,7 +9,8 @@ Steps: snapshot (add the repository if needed), detect (recipe from the snapshot
 with `deps_date`, the dependency cutoff of `cutoff`),
 venv (`python -m venv /opt/venv` inside a sandbox with network on), install (`pip install -e /testbed`
 plus test deps; an optional dep that fails is retried without, and recorded), baseline (one full run of
-the suite in a fresh, network-less sandbox exactly like later ones; every test's status is recorded).
+the suite in a fresh, network-less sandbox exactly like later ones; every test's status is recorded;
+modules that fail to collect are left out, named in `left_out`, and `test` ignores them: see `steps`).
 The editable install points at /testbed, where every later sandbox mounts its workspace, so tests
 import the code as it is in that sandbox.
 
