@@ -153,3 +153,22 @@ def test_the_guard_itself_reports_a_test_replaced_by_a_callable_object(
     grade = grade_patch(task, env, patch, timeout=60, policy=GradePolicy(scan="advisory"))
     assert grade.outcome == "tampered", (grade.outcome, grade.detail)
     assert "test_is_valid: runs __call__() from <string>, which is not the test's source" in grade.detail
+
+
+def test_a_tracer_is_excused_only_when_all_of_it_is_read_only_code() -> None:
+    """Hypothesis's explain phase traces a failing test from read-only code; `bdb.Bdb` traces too, but
+    one given a `user_line` of the graded tree's (or subclassed there) hands it every frame."""
+    import bdb
+
+    from codekiln.grading import guard_plugin_machinery as machinery
+
+    calls = machinery.TraceCalls("/", machinery.Machinery("/testbed"))  # "/": nothing installed
+    tree: dict[str, object] = {}
+    exec(compile("def user_line(self, frame):\n    pass\n", "/testbed/pkg/mod.py", "exec"), tree)
+    given = bdb.Bdb()
+    given.user_line = tree["user_line"].__get__(given)  # type: ignore[attr-defined,method-assign]
+    subclass = type("Sub", (bdb.Bdb,), {"user_line": tree["user_line"]})()
+    assert calls._readonly_tracer(bdb.Bdb().trace_dispatch)
+    assert not calls._readonly_tracer(given.trace_dispatch)
+    assert not calls._readonly_tracer(subclass.trace_dispatch)
+    assert not calls._readonly_tracer(tree["user_line"])

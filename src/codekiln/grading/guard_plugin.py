@@ -382,7 +382,7 @@ _compile_trusted_test_modules()
 speedups.install()
 # The baseline, taken after this plugin's own patches of pytest (`Guard.check_machinery`).
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
-_TRACES = machinery.TraceCalls(str(_SETTINGS.get("workdir", "")))
+_TRACES = machinery.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH)
 _OUTCOMES = machinery.CallOutcomes()
 
 

@@ -239,8 +239,9 @@ class TraceCalls:
 
     EVENTS = frozenset({"sys.settrace", "sys.setprofile"})
 
-    def __init__(self, workdir: str) -> None:
+    def __init__(self, workdir: str, watch: Machinery | None = None) -> None:
         self.workdir = workdir.rstrip("/") + "/"
+        self.watch = watch
         self.calls: list[str] = []
         self._inside: set[int] = set()  # threads inside a wrapper, calling the original
         if self.workdir != "/":
@@ -250,7 +251,7 @@ class TraceCalls:
 
     def _wrap(self, original: Callable[[Any], None], current: Callable[[], Any], event: str) -> Any:
         def wrapper(function: Any) -> None:
-            if function is not None and function is not current():
+            if function is not None and function is not current() and not self._readonly_tracer(function):
                 self._note(event, sys._getframe(1))
             me = threading.get_ident()
             self._inside.add(me)
@@ -260,6 +261,25 @@ class TraceCalls:
                 self._inside.discard(me)
 
         return wrapper
+
+    def _readonly_tracer(self, function: Any) -> bool:
+        """A tracer that is all read-only code (Hypothesis's explain-phase tracer, coverage's Python
+        one): a function of the venv or interpreter, or a method of an object whose class is theirs and
+        whose every function, on the instance and its classes, is too (a subclass, or `bdb.Bdb` given a
+        `user_line` of the tree's, would hand frames to code under test)."""
+        watch = self.watch
+        if watch is None or not watch.from_readonly(function):
+            return False
+        owner = getattr(function, "__self__", None)
+        if owner is None or isinstance(owner, types.ModuleType):
+            return True
+        spaces = [getattr(owner, "__dict__", {}), *(vars(c) for c in type(owner).__mro__)]
+        return watch.readonly_object(type(owner)) and all(
+            watch.from_readonly(v)
+            for space in spaces
+            for v in list(space.values())
+            if isinstance(v, types.FunctionType | types.MethodType)
+        )
 
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
         # Not through the wrappers: the C API (coverage's C tracer, cProfile), or the original
