@@ -28,12 +28,25 @@ import re
 import tomllib
 from pathlib import Path
 
+from envdeclared import (
+    Targets,
+    ci_targets,
+    dev_tool_targets,
+    make_targets,
+    nox_targets,
+    plugin_targets,
+    pyproject,
+    requirement_args,
+    tests_require,
+)
+
 TEST_EXTRAS = ("test", "tests", "testing")
 TEST_REQUIREMENTS = (
     "test-requirements.txt", "test_requirements.txt", "requirements-test.txt", "requirements-tests.txt",
     "requirements_test.txt", "requirements-testing.txt", "requirements/test.txt", "requirements/tests.txt",
     "requirements/testing.txt", "tests/requirements.txt",
 )  # fmt: skip
+REQUIREMENT_NAME = re.compile(r"(^|/)([^/]*requirements?[^/]*|requirements?/[^/]*)\.txt$")
 
 
 def declared_extra(root: Path) -> tuple[str | None, str | None]:
@@ -117,24 +130,6 @@ def pip_args(dep: str, root: Path) -> list[str]:
     return [dep]
 
 
-def requirement_args(path: Path, root: Path, seen: frozenset[Path] = frozenset()) -> list[str]:
-    """pip arguments for a requirements file's lines, `-r`/`-c` includes followed, lines that install the
-    project itself (a local path, `-e`, a `file:` URL) and other pip options left out."""
-    if path in seen or not path.is_file():
-        return []
-    out: list[str] = []
-    for raw in path.read_text(errors="replace").replace("\\\n", " ").splitlines():
-        line = raw.split(" #")[0].split(" --hash")[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        include = re.match(r"^(-r|-c|--requirement|--constraint)\s*=?\s*(\S+)$", line)
-        if include and include[1] in ("-r", "--requirement"):
-            out += requirement_args(path.parent / include[2], root, seen | {path})
-        elif not line.startswith(("-", ".", "/")) and "file:" not in line:
-            out.append(line)
-    return out
-
-
 def tox_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:
     """(extras, dependency groups, pip arguments of `deps`, which tox env) that tox.ini's test env for
     Python `python` installs."""
@@ -180,18 +175,58 @@ def hatch_deps(root: Path) -> tuple[list[str], str]:
     return [], ""
 
 
+def requirement_files(root: Path) -> list[Path]:
+    """Requirements files named for the tests, then those named for development: the usual names
+    (`test-requirements.txt`, `requirements/test.txt`, `tests/requirements.txt`...) first, then any other
+    `*requirements*.txt` or `requirements/*.txt` with `test` in its name, then with `dev` (`requirements-dev.txt`,
+    `requirements/dev.txt`)."""
+    files = [*root.glob("*.txt"), *root.glob("requirements*/*.txt"), *root.glob("test*/requirements*.txt")]
+    named = sorted(p.relative_to(root).as_posix() for p in files if p.is_file())
+    named = [n for n in named if REQUIREMENT_NAME.search(n)]
+    usual = [n for n in TEST_REQUIREMENTS if n in named]
+    test = [n for n in named if re.search(r"test", n.split("/")[-1]) and n not in usual]
+    dev = [n for n in named if re.search(r"(^|[/_-])dev", n) and n not in usual + test]
+    return [root / n for n in usual + test + dev]
+
+
+def named_requirements(root: Path) -> tuple[Targets, str]:
+    """The first requirements file named for tests (else for development) that names a requirement."""
+    for path in requirement_files(root):
+        if deps := requirement_args(path, root):
+            return Targets(deps=deps), path.relative_to(root).as_posix()
+    return Targets(), ""
+
+
+def chosen_source(root: Path, python: str) -> tuple[Targets, str]:
+    """(what it installs, its name) of the first of the project's own test setups that installs anything
+    besides the project (module doc)."""
+    extras, groups, deps, tox_env = tox_targets(root, python)
+    sources = (
+        lambda: (Targets(extras, groups, deps), tox_env),
+        lambda: (nox_targets(root), "noxfile.py test session"),
+        lambda: (ci_targets(root), "CI workflow job running pytest"),
+        lambda: (make_targets(root), "Makefile"),
+        lambda: named_requirements(root),
+        lambda: (dev_tool_targets(root), "dev tool defaults (uv/poetry/pdm)"),
+        lambda: (lambda deps, env: (Targets(deps=deps), env))(*hatch_deps(root)),
+        lambda: (tests_require(root), "tests_require"),
+    )
+    for source in sources:
+        targets, where = source()
+        if targets:
+            return targets, where
+    return Targets(), ""
+
+
 def plain_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:
     """(extras, dependency groups, more pip arguments, where from) the plain side installs with the
     project (module doc)."""
     extra, group = declared_extra(root)
-    extras, groups, deps, where = tox_targets(root, python)
-    if not deps:
-        named = next((root / n for n in TEST_REQUIREMENTS if (root / n).is_file()), None)
-        if named is not None and (deps := requirement_args(named, root)):
-            where = ", ".join(filter(None, [where, named.relative_to(root).as_posix()]))
-    if not deps:
-        deps, hatch = hatch_deps(root)
-        where = ", ".join(filter(None, [where, hatch]))
-    extras = list(dict.fromkeys([*([extra] if extra else []), *extras]))
-    groups = list(dict.fromkeys([*([group] if group else []), *groups]))
-    return extras, groups, deps, where
+    targets = Targets([extra] if extra else [], [group] if group else [])
+    chosen, where = chosen_source(root, python)
+    targets.add(chosen)
+    declared = pyproject(root).get("dependency-groups", {})
+    targets.groups = [g for g in targets.groups if g in declared]  # pip stops at a group not declared
+    plugins, plugins_from = plugin_targets(root, targets)
+    targets.deps += plugins
+    return targets.extras, targets.groups, targets.deps, ", ".join(filter(None, [where, plugins_from]))
