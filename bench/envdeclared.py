@@ -108,7 +108,7 @@ def install_words(words: list[str], root: Path) -> Targets:
         out.groups += uv_default_groups(root)  # `uv sync` installs them unless told not to
     rest = iter(words)
     for word in rest:
-        if "$" in word or "{{" in word or word in ("sync", "-m"):
+        if "$" in word or "{{" in word or word in ("sync", "pip", "uv"):
             continue
         if re.match(r"^(-[a-zA-Z]*[rc]|--requirement|--constraint)(=|$)", word) or re.match(
             r"^-[rc]\S", word

@@ -1,23 +1,38 @@
-"""What the plain side of bench/envbuild.py installs besides the project: the extras and dependency groups
-the project declares for its tests, read with tox's own rules where a tox.ini says them.
+"""What the plain side of bench/envbuild.py installs besides the project: what the project's OWN test
+setup installs, read from its own files by rules written here (never per library).
 
     plain_targets(root, "3.11")   # (["crypto"], ["tests"], [], "tox env py311-crypto") for pyjwt 2.15.1
 
-Two sources, both named by the project: an extra or dependency group named test/tests/testing
-(pyproject, setup.cfg, setup.py), and tox.ini's `[testenv]` `extras`, `dependency_groups` and `deps`
-(requirements and `-r FILE`) for the tox environment that runs the suite on this Python: the first entry of `envlist` (braces expanded as
-tox expands them) with this Python's factor (`py311`), its factor-conditional lines applied as tox
-applies them (`a,b:` either, `a-b:` both, `!a` not), a `[testenv:NAME]` section's value first.
-pyjwt's tox runs `py311-crypto` with `extras = crypto: crypto`: its tests of the `crypto` extra skip
-without it; aiosignal's `deps = -rrequirements{/}ci-wheel.txt` has the pytest-cov its config loads.
-Where tox's env installs no `deps`, a requirements file named for the tests (`test-requirements.txt`,
-`requirements-test.txt`, `requirements/test.txt`, `tests/requirements.txt`, ...) is read: sniffio 1.3.1
-declares curio only there, and its own CI script installs it (`pip install -Ur test-requirements.txt`)
-before the suite (without it: 1 failure the project's CI does not have). Its lines that install the
-project itself (`-e .`, `NAME @ file:.`) are left out, since the project is installed from `.` already
-(pip refuses the two as conflicting: referencing 0.37.0). Other requirements files are not read.
-Where neither names deps, the hatch env whose scripts include one named `test`/`tests` installs its
-`dependencies` (soupsieve 4.1.1: beautifulsoup4, which every test module imports, is only there).
+Always: the extra or dependency group named test/tests/testing (pyproject, setup.cfg, setup.py). Then
+the FIRST of these that installs anything (extras, dependency groups or requirements):
+1. tox.ini's `[testenv]` `extras`, `dependency_groups` and `deps` for the env that runs the suite on
+   this Python: the first `envlist` entry (braces expanded) with this Python's factor (`py311`), its
+   factor-conditional lines applied as tox applies them (`a,b:` either, `a-b:` both, `!a` not), a
+   `[testenv:NAME]` value first (pyjwt's `py311-crypto` installs the `crypto` extra its tests need).
+2. noxfile.py: `session.install(...)` in sessions whose function name has `test`; not read at all where
+   an argument is computed at run time (referencing's `REQUIREMENTS["tests"]`).
+3. CI: the `.github/workflows/*.yml` jobs whose steps run `pytest` (or `make test`): their `pip install`,
+   `uv pip install` and `uv sync` commands (pydantic-settings: `uv sync --group testing --all-extras`).
+4. Makefile: the install commands of the `test` target and the targets it depends on (multidict:
+   test -> .develop -> .install-deps: `pip install -Ur requirements/dev.txt`, pytest-cov in it); `uv run`
+   there syncs uv's default groups (pydantic: `uv run pytest` installs `dev`, the pytest-benchmark its
+   addopts need).
+5. A requirements file named for tests (`test-requirements.txt`, `requirements/test.txt`,
+   `tests/requirements.txt`, then any `*requirements*.txt` / `requirements*/*.txt` with `test` in its
+   name), else for development (`requirements-dev.txt`, `requirements/dev.txt`): sniffio 1.3.1's curio.
+6. The dev tool's defaults: uv's default groups (`[tool.uv] default-groups`, else `dev`; urllib3's
+   trustme), poetry's non-optional groups (aiohappyeyeballs' pytest-cov; `^`/`~` read as poetry reads
+   them), pdm's dev-dependencies, else the hatch env with a `test`/`tests` script (soupsieve's bs4).
+7. setuptools' `tests_require` (requests-oauthlib's requests-mock).
+Install commands are read as pip reads them (`-r` followed, `-c` kept, `.[x]`/`-e .[x]` -> extra x,
+`--group`, `--extra`, `--all-extras`, `--all-groups`); what installs the project itself (`.`, `-e .`,
+`NAME @ file:.`) is left out since the project is installed from `.` already, and so are words with a
+shell or CI substitution (`$X`, `${{ matrix.x }}`). Groups the pyproject does not declare are dropped.
+Last, a pytest plugin that the project's own addopts need (`--cov*` -> pytest-cov, `--benchmark-*`,
+`-n`/`-p xdist` -> pytest-xdist, `-p pytest_NAME`, `--timeout`, ...) and that nothing chosen above
+installs is added only when one of the project's own files names it (pyproject, setup.*, tox.ini,
+noxfile.py, Makefile, Pipfile, requirements files, workflows); a plugin nothing declares stays out, and
+the plain run fails as the project would.
 """
 
 from __future__ import annotations
