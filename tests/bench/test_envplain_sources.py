@@ -38,7 +38,9 @@ test: .develop
 """
 
 
-def test_the_makefile_test_target_and_what_it_depends_on_install_their_requirement_files(tmp_path: Path) -> None:
+def test_the_makefile_test_target_and_what_it_depends_on_install_their_requirement_files(
+    tmp_path: Path,
+) -> None:
     """multidict 7.2.1: addopts load `-p pytest_cov`; `make test` -> .develop -> .install-deps installs
     requirements/dev.txt, which includes ci.txt (the project itself, then pytest.txt: pytest-cov)."""
     write(tmp_path, {
@@ -51,11 +53,16 @@ def test_the_makefile_test_target_and_what_it_depends_on_install_their_requireme
         "pytest.ini": "[pytest]\naddopts =\n  # a comment\n  -p pytest_cov\n  --cov\n",
     })  # fmt: skip
     assert plain_targets(tmp_path, "3.11") == (
-        [], [], ["pytest==9.1.1", "pytest-cov==7.1.0", "towncrier==25.8.0"], "Makefile",
-    )  # fmt: skip  (ruff, in the lint target, is not installed; pytest-cov is there already)
+        [],
+        [],
+        ["pytest==9.1.1", "pytest-cov==7.1.0", "towncrier==25.8.0"],
+        "Makefile",
+    )  # ruff, in the lint target, is not installed; pytest-cov is there already
 
 
-def test_a_uv_project_installs_its_default_groups_and_addopts_plugins_only_where_declared(tmp_path: Path) -> None:
+def test_a_uv_project_installs_its_default_groups_and_addopts_plugins_only_where_declared(
+    tmp_path: Path,
+) -> None:
     """pydantic 2.14.3: `make test` is `uv run pytest`, which syncs uv's default groups (`dev`: the
     pytest-benchmark its addopts need); aiohappyeyeballs 2.7.1: poetry installs its non-optional groups."""
     write(tmp_path, {
@@ -76,9 +83,11 @@ def test_a_uv_project_installs_its_default_groups_and_addopts_plugins_only_where
         "ci/requirements.txt": "pytest-cov\n",
     })  # fmt: skip
     assert plain_targets(tmp_path, "3.11") == (
-        [], [], ["pytest>=8.1,<9", "pytest-asyncio>=0.23.1,<0.24", "pytest-cov"],
+        [],
+        [],
+        ["pytest>=8.1,<9", "pytest-asyncio>=0.23.1,<0.24", "pytest-cov"],
         "dev tool defaults (uv/poetry/pdm), addopts' pytest-cov (named in ci/requirements.txt)",
-    )  # fmt: skip  (`-n auto` wants pytest-xdist, which no file of the project names: not installed)
+    )  # `-n auto` wants pytest-xdist, which no file of the project names: not installed
     assert poetry_requirement("x", "^0.2.3") == "x>=0.2.3,<0.3"
     assert poetry_requirement("x", "1.2") == "x==1.2"
     assert poetry_requirement("x", {"version": "*"}) == "x"
