@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import configparser
 import itertools
+import platform
 import re
 import shlex
 import tomllib
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 OPTIONS_WITH_VALUE = {
     "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--python", "-p", "--upgrade-strategy",
@@ -141,11 +143,22 @@ def install_words(words: list[str], root: Path) -> Targets:
 
 
 def uv_default_groups(root: Path) -> list[str]:
-    """The dependency groups `uv sync` and `uv run` install: `[tool.uv] default-groups`, else `dev`."""
+    """The dependency groups `uv sync` and `uv run` install: `[tool.uv] default-groups`, else `dev`;
+    less a group whose `[tool.uv.dependency-groups] NAME.requires-python` excludes this Python."""
     data = pyproject(root)
     groups = data.get("dependency-groups", {})
-    default = data.get("tool", {}).get("uv", {}).get("default-groups", ["dev"])
-    return [g for g in (groups if default == "all" else default) if g in groups]
+    uv = data.get("tool", {}).get("uv", {})
+    default = uv.get("default-groups", ["dev"])
+    python = platform.python_version()
+
+    def fits(group: str) -> bool:
+        needs = (uv.get("dependency-groups", {}).get(group) or {}).get("requires-python", "")
+        try:
+            return not needs or SpecifierSet(needs).contains(python)
+        except InvalidSpecifier:
+            return True
+
+    return [g for g in (groups if default == "all" else default) if g in groups and fits(g)]
 
 
 def command_words(line: str) -> list[str] | None:

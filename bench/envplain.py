@@ -145,14 +145,44 @@ def pip_args(dep: str, root: Path) -> list[str]:
     return [dep]
 
 
-def tox_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:
+def tox_toml_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:
+    """The same for tox 4's TOML configuration: tox.toml, or pyproject's `[tool.tox]` (its
+    `legacy_tox_ini` string read as tox.ini). Values tox computes (`{ replace = ... }` tables) are left out."""
+    try:
+        data = tomllib.loads((root / "tox.toml").read_text(errors="replace"))
+    except (OSError, tomllib.TOMLDecodeError):
+        data = pyproject(root).get("tool", {}).get("tox", {})
+    if isinstance(data.get("legacy_tox_ini"), str):
+        return tox_targets(root, python, data["legacy_tox_ini"])
+    if not data:
+        return [], [], [], ""
+    version = python.split(".")[:2]
+    tags = {"".join(version), ".".join(version), "py" + "".join(version), "py" + ".".join(version)}
+    envs = [e for e in data.get("env_list", []) if isinstance(e, str)]
+    name = next((e for e in envs if tags & set(e.split("-"))), ".".join(version))
+    own = data.get("env", {}).get(name, {})
+
+    def setting(key: str) -> list[str]:
+        value = own.get(key, data.get("env_run_base", {}).get(key, []))
+        return [v for v in value if isinstance(v, str) and "{" not in v] if isinstance(value, list) else []
+
+    extras, groups = setting("extras"), setting("dependency_groups")
+    deps = [arg for dep in setting("deps") for arg in pip_args(dep, root)]
+    return extras, groups, deps, f"tox env {name}" if extras or groups or deps else ""
+
+
+def tox_targets(
+    root: Path, python: str, text: str | None = None
+) -> tuple[list[str], list[str], list[str], str]:
     """(extras, dependency groups, pip arguments of `deps`, which tox env) that tox.ini's test env for
-    Python `python` installs."""
+    Python `python` installs (tox 4's TOML where no tox.ini has a `[testenv]`)."""
     cfg = configparser.ConfigParser(interpolation=None, strict=False)
     try:
-        cfg.read(root / "tox.ini")
+        cfg.read_string(text) if text is not None else cfg.read(root / "tox.ini")
     except (configparser.Error, UnicodeDecodeError):
         return [], [], [], ""
+    if not cfg.has_section("testenv") and text is None:
+        return tox_toml_targets(root, python)
     if not cfg.has_section("testenv"):
         return [], [], [], ""
     version = python.split(".")[:2]

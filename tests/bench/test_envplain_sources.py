@@ -183,3 +183,22 @@ def test_a_sugar_or_pretty_results_block_is_read_as_the_summary() -> None:
     counts, _ = plain_counts(out)
     assert (counts["passed"], counts["failed"], counts["skipped"], counts["summary_found"]) == (62, 1, 3, 1)
     assert plain_counts("Results (0.5s):\nsomething else\n")[0]["summary_found"] == 0
+
+
+def test_tox_4_toml_is_read_like_tox_ini_and_uv_skips_a_group_not_for_this_python(tmp_path: Path) -> None:
+    """platformdirs 4.14.5: tox.toml's env `3.11` installs the `test` group; its uv `dev` group is for
+    Python >= 3.15 only (sphinx>=9.1 in it: pip found no match on 3.11), so uv would not install it here."""
+    write(tmp_path, {
+        "tox.toml": 'env_list = ["3.15", "3.11", "docs"]\n[env_run_base]\ndependency_groups = ["test"]\n'
+        'deps = ["pytest-mock", { replace = "env", name = "X" }]\n[env.docs]\ndeps = ["sphinx"]\n',
+        "pyproject.toml": "[project]\nname = 'p'\n[dependency-groups]\ntest = ['pytest']\ndev = ['sphinx>=9.1']\n"
+        "[tool.uv]\ndependency-groups.dev = { requires-python = '>=3.15' }\n",
+    })  # fmt: skip
+    assert plain_targets(tmp_path, "3.11") == ([], ["test"], ["pytest-mock"], "tox env 3.11")
+    (tmp_path / "tox.toml").unlink()
+    assert plain_targets(tmp_path, "3.11") == ([], ["test"], [], "")  # the test group alone, not dev
+    pyproject = (tmp_path / "pyproject.toml").read_text()
+    (tmp_path / "pyproject.toml").write_text(
+        pyproject + '[tool.tox]\nlegacy_tox_ini = """\n[tox]\nenvlist = py311\n[testenv]\nextras = cli\n"""\n'
+    )
+    assert plain_targets(tmp_path, "3.11") == (["cli"], ["test"], [], "tox env py311")
