@@ -112,15 +112,12 @@ def install_words(words: list[str], root: Path) -> Targets:
     for word in rest:
         if "$" in word or "{{" in word or word in ("sync", "pip", "uv"):
             continue
-        if re.match(r"^(-[a-zA-Z]*[rc]|--requirement|--constraint)(=|$)", word) or re.match(
-            r"^-[rc]\S", word
-        ):
-            flag = re.match(r"^(-[a-zA-Z]*[rc]|--requirement|--constraint)=?(.*)$", word) or re.match(
-                r"^(-[rc])(.*)$", word
-            )
-            name = flag[2] if flag and flag[2] else next(rest, "")
-            path = root / name
-            if flag and (flag[1].endswith("r") or flag[1] == "--requirement"):
+        flag = re.match(r"^(--requirement|--constraint|-[a-zA-Z]*[rc])(?:=(.*))?$", word) or re.match(
+            r"^(-[rc])(\S+)$", word
+        )  # `-r FILE`, `-Ur FILE`, `--requirement=FILE`, `-rFILE`
+        if flag:
+            path = root / (flag[2] or next(rest, ""))
+            if flag[1].endswith("r") or flag[1] == "--requirement":
                 out.deps += requirement_args(path, root)
             elif path.is_file():
                 out.deps += ["-c", str(path)]

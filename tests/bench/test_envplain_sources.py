@@ -174,6 +174,9 @@ def test_install_words_read_as_pip_reads_them(tmp_path: Path) -> None:
     words = ["-Ur", "r.txt", "-e", ".[x, y]", "--extra-index-url", "https://x", "git+https://g/p.git", "b>=1"]
     targets = install_words(words, tmp_path)
     assert (targets.extras, targets.groups, targets.deps) == (["x", "y"], [], ["a", "b>=1"])
+    (tmp_path / "c.txt").write_text("idna<4\n")
+    targets = install_words(["-rr.txt", "--constraint=c.txt", "-rmissing.txt"], tmp_path)
+    assert targets.deps == ["a", "-c", str(tmp_path / "c.txt")]  # `-rr.txt` is r.txt, not `-rr` + `.txt`
 
 
 def test_a_sugar_or_pretty_results_block_is_read_as_the_summary() -> None:
