@@ -13,8 +13,10 @@ size bound), pinned in `bench/envbuild_sample.json`. Per library, on the same sd
 
 1. plain: `python -m venv` (the interpreter codekiln builds with), pip upgraded, `pip install '.[EXTRAS]' pytest` in the
    unpacked sdist, EXTRAS the first of test/tests/testing declared as an extra (pyproject, setup.cfg or
-   setup.py), plus `--group` of the same name from `[dependency-groups]`, plus the extras, groups and deps
-   tox.ini's test env for this Python installs (`envplain`); then `python -m pytest` in the
+   setup.py), plus `--group` of the same name from `[dependency-groups]`, plus what the project's own
+   test setup installs (`envplain`: tox's env, nox's test session, the CI job running pytest, the
+   Makefile's test target, test/dev requirements files, uv/poetry/pdm/hatch defaults, `tests_require`,
+   and the addopts plugins the project's files declare); then `python -m pytest` in the
    source tree, no options, network on. Counts are read from pytest's own summary line.
 2. codekiln: `build_env("pypi:NAME==VERSION")` (what `codekiln env build` / `env test` run: default mode,
    no profile, no agent) in a fresh CODEKILN_HOME holding that archive; counts from the recorded baseline.
