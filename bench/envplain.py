@@ -25,7 +25,9 @@ from __future__ import annotations
 import configparser
 import itertools
 import re
+import shlex
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 TEST_EXTRAS = ("test", "tests", "testing")
@@ -135,23 +137,22 @@ def requirement_args(path: Path, root: Path, seen: frozenset[Path] = frozenset()
     return out
 
 
-def tox_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:
-    """(extras, dependency groups, pip arguments of `deps`, which tox env) that tox.ini's test env for
-    Python `python` installs."""
+def tox_env(root: Path, python: str) -> tuple[str, set[str], Callable[[str], str]] | None:
+    """(name, factors, setting) of tox.ini's test env for Python `python`: `setting(key)` is the
+    env's own `[testenv:NAME]` value, else `[testenv]`'s; None without a `[testenv]`."""
     cfg = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         cfg.read(root / "tox.ini")
     except (configparser.Error, UnicodeDecodeError):
-        return [], [], [], ""
+        return None
     if not cfg.has_section("testenv"):
-        return [], [], [], ""
+        return None
     version = python.split(".")[:2]
     tags = {"py" + "".join(version), "py" + ".".join(version)}
     envs = envlist(
         cfg.get("tox", "envlist", fallback=cfg.get("tox", "env_list", fallback=""))
     )  # tox 4: either
     name = next((e for e in envs if tags & set(e.split("-"))), "py" + "".join(version))
-    factors = set(name.split("-"))
     own = f"testenv:{name}"
 
     def setting(key: str) -> str:
@@ -159,10 +160,45 @@ def tox_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str
             return cfg.get(own, key)
         return cfg.get("testenv", key, fallback="")
 
+    return name, set(name.split("-")), setting
+
+
+def tox_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:
+    """(extras, dependency groups, pip arguments of `deps`, which tox env) that tox.ini's test env for
+    Python `python` installs."""
+    env = tox_env(root, python)
+    if env is None:
+        return [], [], [], ""
+    name, factors, setting = env
     extras = [e for e in tox_values(setting("extras"), factors) if "{" not in e]
     groups = [g for g in tox_values(setting("dependency_groups"), factors) if "{" not in g]
     deps = [arg for line in tox_lines(setting("deps"), factors) for arg in pip_args(line, root)]
     return extras, groups, deps, f"tox env {name}" if extras or groups or deps else ""
+
+
+_SHELL_END = {"&&", "||", ";", "|", ">", ">>", "2>&1"}
+
+
+def tox_pytest_args(root: Path, python: str) -> list[str]:
+    """The arguments of the first pytest command of tox.ini's test env for Python `python` (`pytest`,
+    `py.test`, `python -m pytest`, `coverage run -m pytest`): `{posargs}` empty, `{posargs:X}` as X,
+    `{toxinidir}` the project root; a word with any other substitution is left out."""
+    env = tox_env(root, python)
+    if env is None:
+        return []
+    _, factors, setting = env
+    for line in tox_lines(setting("commands"), factors):
+        line = re.sub(r"\{posargs:([^}]*)\}", r"\1", line).replace("{posargs}", "")
+        try:
+            words = shlex.split(line.replace("{toxinidir}", str(root)), comments=True)
+        except ValueError:
+            continue
+        start = next((i for i, w in enumerate(words) if w.split("/")[-1] in ("pytest", "py.test")), None)
+        if start is not None:
+            rest = words[start + 1 :]
+            rest = rest[: next((j for j, w in enumerate(rest) if w in _SHELL_END), len(rest))]
+            return [w for w in rest if "{" not in w]
+    return []
 
 
 def hatch_deps(root: Path) -> tuple[list[str], str]:
