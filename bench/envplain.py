@@ -18,6 +18,10 @@ project itself (`-e .`, `NAME @ file:.`) are left out, since the project is inst
 (pip refuses the two as conflicting: referencing 0.37.0). Other requirements files are not read.
 Where neither names deps, the hatch env whose scripts include one named `test`/`tests` installs its
 `dependencies` (soupsieve 4.1.1: beautifulsoup4, which every test module imports, is only there).
+A project whose checks run through uv (a `uv.lock`, or a CI workflow running `uv run`/`uv sync`) gets
+the groups uv installs by default too: `dev`, or `[tool.uv] default-groups` (tenacity 9.2.1's CI runs
+`uv run poe check`, and its `dev` group has the trio that one test skips without).
+The suite runs with the arguments of that tox env's pytest command (`tox_pytest_args`).
 """
 
 from __future__ import annotations
@@ -58,6 +62,16 @@ def declared_extra(root: Path) -> tuple[str | None, str | None]:
     extra = next((e for e in TEST_EXTRAS if e in extras), None)
     group = next((g for g in TEST_EXTRAS if g in groups), None)
     return extra, group
+
+
+def declared_groups(root: Path) -> set[str]:
+    """The names of pyproject.toml's `[dependency-groups]`."""
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(errors="replace"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return set()
+    groups = data.get("dependency-groups", {})
+    return set(groups) if isinstance(groups, dict) else set()
 
 
 def expand(entry: str) -> list[str]:
@@ -216,6 +230,27 @@ def hatch_deps(root: Path) -> tuple[list[str], str]:
     return [], ""
 
 
+def uv_groups(root: Path, declared: set[str]) -> list[str]:
+    """The dependency groups `uv run`/`uv sync` install by default (`dev`, or `[tool.uv]
+    default-groups`), where the project runs its checks through uv: a `uv.lock`, or a CI workflow
+    that runs `uv run`/`uv sync` without `--no-dev`/`--no-default-groups`."""
+    workflows = sorted((root / ".github" / "workflows").glob("*.y*ml"))
+    texts = [w.read_text(errors="replace") for w in workflows if w.is_file()]
+    runs = [m for t in texts for m in re.findall(r"\buv (?:run|sync)\b[^\n]*", t)]
+    if not (root / "uv.lock").is_file() and not any(
+        "--no-dev" not in r and "--no-default-groups" not in r for r in runs
+    ):
+        return []
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(errors="replace"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    default = data.get("tool", {}).get("uv", {}).get("default-groups", ["dev"])
+    if default == "all":
+        return sorted(declared)
+    return [g for g in default if isinstance(g, str) and g in declared] if isinstance(default, list) else []
+
+
 def plain_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:
     """(extras, dependency groups, more pip arguments, where from) the plain side installs with the
     project (module doc)."""
@@ -229,5 +264,8 @@ def plain_targets(root: Path, python: str) -> tuple[list[str], list[str], list[s
         deps, hatch = hatch_deps(root)
         where = ", ".join(filter(None, [where, hatch]))
     extras = list(dict.fromkeys([*([extra] if extra else []), *extras]))
-    groups = list(dict.fromkeys([*([group] if group else []), *groups]))
+    uv = uv_groups(root, declared_groups(root))
+    groups = list(dict.fromkeys([*([group] if group else []), *groups, *uv]))
+    if uv:
+        where = ", ".join(filter(None, [where, "uv's default groups"]))
     return extras, groups, deps, where

@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from envcompare import compare, plain_counts
-from envplain import applies, envlist, plain_targets, tox_pytest_args
+from envplain import applies, envlist, plain_targets, tox_pytest_args, uv_groups
 from envsample import judge_archive, named_in
 
 COLLECTION_FAILED = """\
@@ -237,3 +237,27 @@ def test_the_plain_side_runs_pytest_with_the_arguments_of_toxs_command(tmp_path:
     assert tox_pytest_args(tmp_path, "3.11") == []
     (tmp_path / "tox.ini").unlink()
     assert tox_pytest_args(tmp_path, "3.11") == []
+
+
+def test_the_plain_side_installs_the_groups_uv_installs_where_the_project_runs_through_uv(
+    tmp_path: Path,
+) -> None:
+    """tenacity 9.2.1: its CI runs `uv run poe check`; uv installs the `dev` group by default, whose trio
+    one test skips without (plain 184/0/1, codekiln, which installs what the tests import, 185/0/0)."""
+    (tmp_path / "pyproject.toml").write_text(
+        "[project]\nname = 'tenacity'\n[project.optional-dependencies]\ntest = ['pytest']\n"
+        "[dependency-groups]\ndev = ['pytest', 'trio']\ndocs = ['sphinx']\n"
+    )
+    assert plain_targets(tmp_path, "3.11") == (["test"], [], [], "")  # uv not used: no group
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yaml").write_text("jobs:\n  t:\n    steps:\n      - run: uv run --no-dev pytest\n")
+    assert uv_groups(tmp_path, {"dev", "docs"}) == []
+    (workflows / "ci.yaml").write_text("jobs:\n  t:\n    steps:\n      - run: uv run poe check\n")
+    assert plain_targets(tmp_path, "3.11") == (["test"], ["dev"], [], "uv's default groups")
+    with (tmp_path / "pyproject.toml").open("a") as f:
+        f.write("[tool.uv]\ndefault-groups = ['docs', 'absent']\n")
+    assert uv_groups(tmp_path, {"dev", "docs"}) == ["docs"]
+    (workflows / "ci.yaml").unlink()
+    (tmp_path / "uv.lock").write_text("version = 1\n")
+    assert uv_groups(tmp_path, {"dev", "docs"}) == ["docs"]
