@@ -127,7 +127,8 @@ class BwrapSandbox(HostSandbox):
         # setpriv, not Popen(user=...): it keeps the fast vfork spawn path in a large parent process.
         uid = str(SANDBOX_UID)
         # A network namespace of its own, with an address besides loopback's (see `hostview`).
-        net = None if spec.network else private_network()
+        stage = ws.stage or ws.state
+        net = None if spec.network else private_network(stage)
         args = [*(net or []), _tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         args += ["--nnp", "--", _tool("bwrap"), "--unshare-user", "--disable-userns", "--unshare-pid"]
         args += ["--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
@@ -135,7 +136,7 @@ class BwrapSandbox(HostSandbox):
         if not spec.network and net is None:
             args.append("--unshare-net")
         args += _system_binds()
-        args += identity_binds(ws.stage or ws.state, SANDBOX_UID, "sandbox")
+        args += identity_binds(stage, SANDBOX_UID, "sandbox")
         args += ["--bind", str(ws.tmp), "/tmp"]
         # Every source goes through the stage dir: the sandbox uid could not reach most of them.
         for i, prefix in enumerate(python_prefixes(spec.venv)):

@@ -3,7 +3,7 @@ answers: the sandbox user in /etc/passwd and /etc/group, its hostname in /etc/ho
 besides loopback on its private network.
 
     args += identity_binds(stage_dir, SANDBOX_UID, "sandbox")   # after --ro-bind /etc /etc
-    prefix = private_network()   # argv to put before setpriv/bwrap, or None: use --unshare-net
+    prefix = private_network(stage_dir)   # nsenter argv to put before setpriv, or None: --unshare-net
 
 Test suites ask all three, and each fails in a sandbox made of the host's /etc, a uid the host does not
 know and a network namespace that holds only `lo`: `pwd.getpwuid(os.getuid())` (`getpass.getuser`,
@@ -15,45 +15,55 @@ glibc counts an address family as configured only when some address of it is not
 run on the host passed.
 
 The network stays private: the extra addresses (10.254.254.254, fd00:6b6c::1) sit on `lo` of the
-command's own namespace, with no route out. `private_network` needs root (to make the namespace before
-bwrap drops to the sandbox uid) and `ip` (iproute2); without them the sandbox keeps bwrap's own
-`--unshare-net` (loopback only).
+sandbox's own namespace, with no route out; its commands share it (made once per sandbox and entered
+with nsenter, which costs no more per command than bwrap's own `--unshare-net`). `private_network`
+needs root (to make the namespace before bwrap drops to the sandbox uid) and `ip` (iproute2); without
+them the sandbox keeps bwrap's `--unshare-net` (loopback only).
 """
 
 from __future__ import annotations
 
-import functools
 import shutil
 import subprocess
 from pathlib import Path
+
+from codekiln.sandbox.mounts import unmount
 
 ADDRESSES = ("10.254.254.254/32", "fd00:6b6c::1/128")
 _SETUP = (
     "ip -force -batch - >/dev/null 2>&1 <<'EOF'\nlink set lo up\n"
     + "".join(f"addr add {a} dev lo\n" for a in ADDRESSES)
-    + 'EOF\nexec "$@"'
+    + "EOF\n"
 )
+_broken: list[str] = []  # why no namespace could be made here: tried once per process
 
 
-@functools.cache
-def private_network() -> list[str] | None:
-    """argv prefix running a command in a new network namespace with loopback up and `ADDRESSES` on it;
-    None where such a namespace cannot be made here (checked once: the probe must see both)."""
-    unshare, ip = shutil.which("unshare"), shutil.which("ip")
-    if unshare is None or ip is None:
+def private_network(stage: Path) -> list[str] | None:
+    """argv prefix entering the sandbox's own network namespace, made once and kept as `stage`/netns
+    (a bind mount, gone when the stage's tmpfs is unmounted) with loopback up and `ADDRESSES` on it;
+    None where none can be made here (no `unshare`/`nsenter`/`ip`, or the addresses did not show)."""
+    unshare, nsenter, ip = shutil.which("unshare"), shutil.which("nsenter"), shutil.which("ip")
+    if unshare is None or nsenter is None or ip is None or _broken:
         return None
-    prefix = [unshare, "--net", "--", "/bin/sh", "-c", _SETUP, "sh"]
+    path = stage / "netns"
+    enter = [nsenter, f"--net={path}", "--"]
+    if path.exists():
+        return enter
+    path.touch()
     try:
-        probe = subprocess.run(
-            [*prefix, ip, "-o", "-4", "addr", "show", "dev", "lo"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return None
-    seen = probe.stdout
-    if probe.returncode != 0 or "127.0.0.1" not in seen or ADDRESSES[0].split("/")[0] not in seen:
-        return None
-    return prefix
+        subprocess.run([unshare, f"--net={path}", "--", "/bin/sh", "-c", _SETUP], timeout=30, check=True)
+        seen = subprocess.run(
+            [*enter, ip, "-o", "-4", "addr", "show", "dev", "lo"],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as err:
+        seen = str(err)
+    if "127.0.0.1" in seen and ADDRESSES[0].split("/")[0] in seen:
+        return enter
+    _broken.append(seen)
+    unmount(path)
+    path.unlink(missing_ok=True)
+    return None
 
 
 def identity_binds(stage: Path, uid: int, hostname: str) -> list[str]:
