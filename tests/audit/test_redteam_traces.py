@@ -1,21 +1,23 @@
 """Red team of the agent's workspace from inside (h36's brief): what `stat` says about how the workspace
-was made. The agent's tree is the snapshot with the bug written in, the hidden tests deleted and
+was made. The agent's tree was the snapshot with the bug written in, the hidden tests deleted and
 manifests rewritten (`grading.prepare_workspace`), and every such write left a trace:
 
 - modification times: the buggy module, the folder a hidden test was taken from and the rewritten
   SOURCES.txt were the only paths newer than the rest (`ls -lt`, `find -newer`, and the fresh git
   history's index: `git ls-files --debug`). Fixed: the setup puts the snapshot's times back
   (`grading.traces`).
-- change times and inode numbers (open, strict xfail): the kernel sets a change time no one can put
-  back, and a written file gets a fresh inode (in overlay mode one of the upper layer's, far from the
-  snapshot's), so the buggy module still stands out; and the snapshot's files were made in name order,
-  so the untouched files' inodes count up by one through each folder except where a hidden test was
-  deleted: the hole falls between the names either side of it (toolz: test_dicttoolz.py and
-  test_inspect_args.py around test_functoolz.py). Closing them needs a tree made for the task in an
-  order that says nothing (a lower layer per task), not a change to the snapshot's.
-- folder sizes (open, strict xfail): in overlay mode a folder the setup wrote to shows its upper
-  layer's size (20 bytes an entry on tmpfs, whiteouts included) and a link count of 1; `df /testbed`
-  and `stat -f` count the upper layer's bytes and inodes (not tested: same cause).
+- change times and inode numbers: the kernel sets a change time no one can put back, and a written
+  file gets a fresh inode (in overlay mode one of the upper layer's, far from the snapshot's), so the
+  buggy module stood out; and the snapshot's files were made in name order, so the untouched files'
+  inodes count up by one through each folder except where a hidden test was deleted: the hole fell
+  between the names either side of it (toolz: test_dicttoolz.py and test_inspect_args.py around
+  test_functoolz.py).
+- folder sizes: in overlay mode a folder the setup wrote to showed its upper layer's size (20 bytes an
+  entry on tmpfs, whiteouts included) and a link count of 1.
+Fixed: the workspace opens on a tree made for the task (`sandbox.tasktree`, `grading.start`): every
+file written in one walk, the hidden tests never made, the upper layer empty. The control
+(`test_the_attacks_see_a_setup_written_in_place`) runs the same attacks on a workspace made the old
+way and shows that each still finds what it looks for there.
 
 Each attack is the probe an agent could run from its shell, on the recorded toolz tasks and the
 markupsafe tasks (src layout, tests/ at the root), through `open_task_sandbox` as rollouts open it.
@@ -38,8 +40,9 @@ from audit_support import synth_markupsafe
 from rollout_support import toolz_tasks
 
 from codekiln.envs import load_env
-from codekiln.grading import open_task_sandbox
+from codekiln.grading import open_task_sandbox, prepare_workspace
 from codekiln.grading.graded import patch_paths
+from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 
@@ -58,13 +61,19 @@ class Entry:
 
 
 @functools.cache
-def seen_in(library: str) -> tuple[TaskRecord, dict[str, Entry], Path]:
+def seen_in(library: str, in_place: bool = False) -> tuple[TaskRecord, dict[str, Entry], Path]:
     """A task of `library` with hidden tests, what `find -printf` shows of every path in its agent
-    workspace, and its snapshot."""
+    workspace, and its snapshot. `in_place`: the workspace as it was made before the task trees, the
+    setup written into a sandbox opened on the snapshot (`prepare_workspace`), the attacks' control."""
     tasks = toolz_tasks() if library == "toolz" else synth_markupsafe()
     task = next(t for t in read_tasks(tasks / "tasks.jsonl") if t.hidden_tests)
     env = load_env(task.environment_id or "")
-    with open_task_sandbox(task, env) as sb:
+    if in_place:
+        opened = env.open_sandbox(DEFAULT_BACKEND)
+        prepare_workspace(opened, task, Path(env.snapshot_path))
+    else:
+        opened = open_task_sandbox(task, env)
+    with opened as sb:
         res = sb.exec(["sh", "-c", PROBE])
         index = sb.exec(["git", "ls-files", "--debug"])
     assert res.ok and index.ok, res.output + index.output
@@ -110,16 +119,35 @@ def newest_by_change_time(entries: dict[str, Entry]) -> set[str]:
 
 
 def far_inodes(entries: dict[str, Entry]) -> set[str]:
-    """The attack: files whose inode is far from the bulk's (another layer's, or made later)."""
-    median = statistics.median(e.ino for e in entries.values())
-    return {rel for rel, e in entries.items() if abs(e.ino - median) > 10 * len(entries)}
+    """The attack: files in a small run of inode numbers (a tenth of the files at most) that lies
+    further than 10 x the entries from the next (another layer's, or made later). Folders are left
+    out (the overlay makes up their numbers). ext4 hands out freed inodes first, so even a tree written
+    in one walk can fall into two long runs: a trait that many files share places nothing."""
+    files = sorted((e for e in entries.values() if e.kind == "f"), key=lambda e: e.ino)
+    runs: list[list[Entry]] = [[files[0]]]
+    for a, b in itertools.pairwise(files):
+        if b.ino - a.ino > 10 * len(entries):
+            runs.append([])
+        runs[-1].append(b)
+    return {e.rel for run in runs if len(run) <= len(files) // 10 for e in run}
 
 
-@pytest.mark.xfail(strict=True, reason="open: change times and inodes are the kernel's (module docstring)")
 def test_the_buggy_module_does_not_stand_out(seen: tuple[TaskRecord, dict[str, Entry], Path]) -> None:
     task, entries, _ = seen
     bug = patch_paths(task.bug_patch)
     assert (bug <= newest_by_change_time(entries), bug <= far_inodes(entries)) == (False, False)
+
+
+def test_the_attacks_see_a_setup_written_in_place() -> None:
+    """The control: on a workspace made the old way (the setup written into a sandbox opened on the
+    snapshot) each attack finds what it looks for: the buggy module's change time and inode, the
+    folders the setup wrote to, the hole where toolz's hidden test was."""
+    task, entries, _ = seen_in("toolz", in_place=True)
+    bug = patch_paths(task.bug_patch)
+    assert (bug <= newest_by_change_time(entries), bug <= far_inodes(entries)) == (True, True)
+    touched = {str(PurePosixPath(rel).parent) for rel in [*task.hidden_tests, *bug]}
+    assert touched <= odd_sized_folders(entries)
+    assert placed_by_holes(task, entries) == task.hidden_tests
 
 
 def odd_sized_folders(entries: dict[str, Entry]) -> set[str]:
@@ -129,7 +157,6 @@ def odd_sized_folders(entries: dict[str, Entry]) -> set[str]:
     return {rel for rel, e in entries.items() if e.kind == "d" and e.size % 4096}
 
 
-@pytest.mark.xfail(strict=True, reason="open: an overlay folder's size is its upper layer's")
 def test_folder_sizes_do_not_say_where_the_setup_wrote(
     seen: tuple[TaskRecord, dict[str, Entry], Path],
 ) -> None:
@@ -139,8 +166,10 @@ def test_folder_sizes_do_not_say_where_the_setup_wrote(
 
 
 def holes(entries: dict[str, Entry], folder: str) -> list[tuple[str, str]]:
-    """The attack: where a folder's files, in name order, skip an inode; only when the files' inodes
-    rise with their names (as a tree made in name order has them), else the order says nothing."""
+    """The attack: where a folder's files, in name order, skip more inode numbers than the folder's
+    usual step (the median; 1 on tmpfs, 16 on an ext4 tree made while other processes create files);
+    only when the files' inodes rise with their names (as a tree made in name order has them), else
+    the order says nothing."""
     files = sorted(
         (e for e in entries.values() if str(PurePosixPath(e.rel).parent) == folder and e.rel != folder),
         key=lambda e: PurePosixPath(e.rel).name,
@@ -148,16 +177,21 @@ def holes(entries: dict[str, Entry], folder: str) -> list[tuple[str, str]]:
     inodes = [e.ino for e in files]
     if inodes != sorted(inodes):
         return []
-    return [(a.rel, b.rel) for a, b in itertools.pairwise(files) if b.ino - a.ino > 1]
+    steps = [b - a for a, b in itertools.pairwise(inodes)]
+    usual = statistics.median(steps) if steps else 1
+    return [(a.rel, b.rel) for a, b in itertools.pairwise(files) if b.ino - a.ino > usual]
 
 
-@pytest.mark.xfail(strict=True, reason="open: the snapshot's inodes skip where a hidden test was")
 def test_inode_holes_do_not_place_the_hidden_tests() -> None:
     """On toolz: test_functoolz.py between test_dicttoolz.py and test_inspect_args.py. (markupsafe's
     hidden test file is the last of its folder by name: no hole shows between two files.)"""
     task, entries, _ = seen_in("toolz")
+    assert placed_by_holes(task, entries) == []
+
+
+def placed_by_holes(task: TaskRecord, entries: dict[str, Entry]) -> list[str]:
     placed = []
     for rel in task.hidden_tests:
         folder = str(PurePosixPath(rel).parent)
         placed += [rel for a, b in holes(entries, folder) if a < rel < b]
-    assert placed == []
+    return placed

@@ -47,7 +47,7 @@ from codekiln.envs.recipe import Recipe, cached_recipe, env_id
 from codekiln.envs.steps import Builder, build_spec
 from codekiln.grading import TestCommand
 from codekiln.repos import SnapshotRecord, ensure_snapshot, get_snapshot
-from codekiln.sandbox import DEFAULT_BACKEND, SandboxSpec, open_sandbox
+from codekiln.sandbox import DEFAULT_BACKEND, SandboxSpec, StartTree, open_sandbox
 
 PIP_CACHE = "/pip-cache"
 StepHook = Callable[[str, str], None]
@@ -95,18 +95,26 @@ class EnvRecord(Record):
             f", {skipped} skipped" if skipped else ""
         )
 
-    def open_sandbox(self, backend: str = DEFAULT_BACKEND) -> Sandbox:
+    def open_sandbox(self, backend: str = DEFAULT_BACKEND, start: StartTree | None = None) -> Sandbox:
         """A fresh sandbox of this environment (`env_sandbox`); what the grader opens."""
-        return env_sandbox(self, backend)
+        return env_sandbox(self, backend, start=start)
 
 
-def env_sandbox(env: EnvRecord, backend: str = DEFAULT_BACKEND, *, limits: Limits | None = None) -> Sandbox:
-    """A sandbox on the environment's snapshot with its venv at /opt/venv (read-only) and no network."""
+def env_sandbox(
+    env: EnvRecord,
+    backend: str = DEFAULT_BACKEND,
+    *,
+    limits: Limits | None = None,
+    start: StartTree | None = None,
+) -> Sandbox:
+    """A sandbox on the environment's snapshot (or on `start`, a tree made from it) with its venv at
+    /opt/venv (read-only) and no network."""
     spec = SandboxSpec(
         snapshot=Path(env.snapshot_path),
         venv=Path(env.venv),
         env=dict(env.test.env),
         limits=limits or Limits(timeout_s=env.test.timeout_s),
+        start=start,
     )
     return open_sandbox(spec, backend)
 

@@ -6,8 +6,9 @@
 A task's states, all built from the environment's snapshot (`task.base_commit`):
 - buggy state = snapshot + `task.bug_patch`.
 - agent workspace = buggy state with the `hidden_tests` files deleted and a fresh git history of that
-  state alone (`prepare_workspace`, `open_task_sandbox`); `workspace_patch` reads back what an agent
-  changed there. Patches reach git on stdin: nothing of them is left on the agent's disk.
+  state alone, a tree made for the task that the sandbox opens on (`open_task_sandbox`,
+  `grading.start`); `workspace_patch` reads back what an agent changed there. Patches reach git on
+  stdin: nothing of them is left on the agent's disk.
 - graded state = buggy state, hidden tests deleted, no git metadata, + the patch (`git apply`).
 
 Grading, in a fresh workspace of the environment (a given sandbox is reset first):
@@ -66,21 +67,17 @@ from codekiln.grading.patchrules import (
 )
 from codekiln.grading.runner import TestRun, run_tests
 from codekiln.grading.scan import scan_changes
+from codekiln.grading.start import agent_start
 from codekiln.grading.subject import GradedTask, GradingEnv
 from codekiln.grading.traces import restoring_times
 from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.sandbox.tasktree import GIT_IDENTITY
 
 Outcome = Literal["resolved", "unresolved", "patch_failed", "rejected", "tampered", "timeout", "error"]
 FRESH_HISTORY = (
     "rm -rf .git && git init -q && git -c safe.directory='*' add -A && "
     "git -c safe.directory='*' -c commit.gpgsign=false commit -q --no-verify -m 'initial commit'"
 )
-GIT_IDENTITY = {
-    **{f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER")
-       for what, value in (("NAME", "codekiln"), ("EMAIL", "codekiln@localhost"),
-                           ("DATE", "2000-01-01T00:00:00Z"))},
-    "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "HOME": "/tmp",
-}  # fmt: skip
 
 
 class GradeResult(Record):
@@ -144,7 +141,9 @@ def _git_apply(sandbox: Sandbox, patch: str) -> str | None:
 
 def prepare_workspace(sandbox: Sandbox, task: GradedTask, snapshot_dir: Path) -> None:
     """Turn a clean workspace of the task's environment into the agent's starting state (manifests
-    that list the hidden test files lose those lines: `grading.manifests`)."""
+    that list the hidden test files lose those lines: `grading.manifests`), by writing it in from
+    inside: for a sandbox that was opened on the snapshot. Every write leaves a trace that an agent can
+    read (`grading.traces`); `open_task_sandbox` opens on a tree made for the task instead."""
     problem = _git_apply(sandbox, task.bug_patch)
     if problem:
         raise CodekilnError(
@@ -175,14 +174,9 @@ def prepare_workspace(sandbox: Sandbox, task: GradedTask, snapshot_dir: Path) ->
 
 
 def open_task_sandbox(task: GradedTask, env: GradingEnv, backend: str = DEFAULT_BACKEND) -> Sandbox:
-    """A sandbox of `env` holding the task's agent workspace (see the module docstring)."""
-    sandbox = env.open_sandbox(backend)
-    try:
-        prepare_workspace(sandbox, task, Path(env.snapshot_path))
-    except BaseException:
-        sandbox.close()
-        raise
-    return sandbox
+    """A sandbox of `env` holding the task's agent workspace (see the module docstring): opened on a
+    tree made for the task (`grading.start`, cached), which its `reset` goes back to."""
+    return env.open_sandbox(backend, start=agent_start(task, Path(env.snapshot_path)))
 
 
 def workspace_patch(task: GradedTask, sandbox: Sandbox, snapshot_dir: Path) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from codekiln.core.protocols import Sandbox
+from codekiln.sandbox import StartTree
 
 if TYPE_CHECKING:
     from codekiln.grading.runner import TestCommand
@@ -58,6 +59,6 @@ class GradingEnv(Protocol):
         """How the environment runs its tests."""
         ...
 
-    def open_sandbox(self, backend: str) -> Sandbox:
-        """A fresh sandbox on the snapshot with the environment's venv."""
+    def open_sandbox(self, backend: str, start: StartTree | None = None) -> Sandbox:
+        """A fresh sandbox on the snapshot (or on `start`, a tree made from it) with the environment's venv."""
         ...

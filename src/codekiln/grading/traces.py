@@ -10,8 +10,9 @@ times; a path the snapshot lacks (a file the bug adds) gets the snapshot root's.
 What it cannot put back (tests/audit/test_redteam_traces.py): a change time (`stat -c %z`) is the
 kernel's, and a rewritten file gets a fresh inode, while the untouched ones keep the snapshot's, whose
 sequence has a hole where each deleted test was; in overlay mode a folder the setup wrote to shows the
-upper layer's size and link count, and `df` the upper layer's use. Closing those needs a tree made
-for the task, in an order that says nothing, as the lower layer.
+upper layer's size and link count. So `open_task_sandbox` no longer writes the setup in: it opens on
+a tree made for the task (`grading.start`, `sandbox.tasktree`); this serves `prepare_workspace`,
+for a sandbox that was opened on the snapshot.
 """
 
 from __future__ import annotations

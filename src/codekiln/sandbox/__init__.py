@@ -10,6 +10,7 @@ from codekiln.sandbox.base import (
     change_bytes,
     open_sandbox,
 )
+from codekiln.sandbox.tasktree import StartTree
 
 __all__ = [
     "DEFAULT_BACKEND",
@@ -18,6 +19,7 @@ __all__ = [
     "SANDBOX_UID",
     "Bind",
     "SandboxSpec",
+    "StartTree",
     "change_bytes",
     "open_sandbox",
 ]

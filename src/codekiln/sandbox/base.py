@@ -15,6 +15,7 @@ from pathlib import Path
 
 from codekiln.core.protocols import Limits, Sandbox
 from codekiln.core.registry import Registry
+from codekiln.sandbox.tasktree import StartTree
 
 WORKDIR = "/testbed"
 VENV_DIR = "/opt/venv"
@@ -41,6 +42,9 @@ class SandboxSpec:
     venv: host directory of the environment's virtualenv, mounted read-only at /opt/venv, or None.
     binds: extra mounts. network: allow network access (only environment builds need it).
     env: environment variables for every command. limits: per-command resource limits.
+    start: the workspace starts from (and resets to) a tree made from the snapshot for it, cached
+        (`sandbox.tasktree`: a task's starting state that leaves no trace of how it was made); `diff`
+        and `changed` still compare with the snapshot. None: the snapshot itself.
     """
 
     snapshot: Path
@@ -51,6 +55,7 @@ class SandboxSpec:
     env: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     venv_writable: bool = False
+    start: StartTree | None = None
 
 
 SANDBOXES = Registry(

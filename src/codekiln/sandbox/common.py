@@ -135,7 +135,7 @@ class HostSandbox:
         self.limits = spec.limits
         self.uid = uid
         disk_mb = int(spec.limits.extra.get("disk_mb") or spec.limits.disk_mb or DEFAULT_DISK_MB)
-        self.ws = Workspace(spec.snapshot, uid=uid, mode=workspace, disk_mb=disk_mb)
+        self.ws = Workspace(spec.snapshot, uid=uid, mode=workspace, disk_mb=disk_mb, start=spec.start)
         self.workdir = spec.workdir
 
     # -- what a backend provides -------------------------------------------------------------------
@@ -279,7 +279,7 @@ class HostSandbox:
         return self.ws.hide(names)
 
     def reset(self) -> None:
-        """End all processes and return the workspace (and /tmp) to the snapshot."""
+        """End all processes and return the workspace (and /tmp) to where it started (`spec.start`)."""
         self._kill_all()
         self.ws.reset()
 

@@ -1,6 +1,7 @@
 """The trees of a workspace (`sandbox.workspace`), read and deleted without recursion.
 
     overlay_changes(upper, lower)    # overlay mode: what its upper layer records
+    over_start(start, top, snapshot) # ... when the lower layer is a tree made from the snapshot
     copy_changes(tree, snapshot)     # copy mode: the two trees compared
     walk(top)                        # os.walk, iterative
     rmtree(path); clear(path)        # shutil.rmtree, or rm -rf for a tree too deep for it
@@ -79,6 +80,26 @@ def overlay_changes(upper: Path, lower: Path, whole: Collection[str] = ()) -> di
                 continue  # a directory the overlay copied up to hold a change below it
             out[rel] = kind
     return out
+
+
+def over_start(start: dict[str, str], top: dict[str, str], snapshot: Path) -> dict[str, str]:
+    """What differs from `snapshot` in a workspace whose lower layer is a tree made from it: `start`
+    (how that tree differs from the snapshot) under `top` (what the upper layer records over the tree).
+    A deletion of what the snapshot lacks is no difference; what `top` deleted or replaced whole takes
+    what `start` had below it along."""
+    gone = {rel for rel, kind in top.items() if kind != "dir"}
+    out = {rel: kind for rel, kind in start.items() if not gone.intersection(_parents(rel))}
+    for rel, kind in top.items():
+        if kind == "deleted" and _lstat(snapshot / rel) is None:
+            out.pop(rel, None)
+        else:
+            out[rel] = kind
+    return out
+
+
+def _parents(rel: str) -> list[str]:
+    parts = rel.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _has_xattr(path: str) -> bool:

@@ -6,11 +6,12 @@
     ws.diff()        # git diff against the snapshot's commit (see files.git_diff)
     ws.reset()       # throw every change away (and empty /tmp)
     ws.close()       # unmount and delete
+    Workspace(snapshot, uid=uid, start=StartTree(files))  # starts from (and resets to) a task's tree
 
-Modes. "overlay" (root): an overlayfs whose lower layer is the snapshot. Its upper layer and /tmp live
-on a tmpfs of `disk_mb` per sandbox, under /run/codekiln/sandboxes/<id>: create, reset and close are
-a few syscalls whatever the repository's size, never wait on the host disk, and `disk_mb` caps what
-a sandbox can write. When the snapshot is not owned by `uid`, the lower layer is an idmapped mount of
+Modes. "overlay" (root): an overlayfs whose lower layer is the snapshot (or the tree made from it
+for a task, `start`: see `sandbox.tasktree`). Its upper layer and /tmp live on a tmpfs of `disk_mb`
+per sandbox, under /run/codekiln/sandboxes/<id>: create, reset and close are a few syscalls whatever
+the repository's size, never wait on the host disk, and `disk_mb` caps what a sandbox can write. When the snapshot is not owned by `uid`, the lower layer is an idmapped mount of
 it: its files appear owned by `uid` (writable to the sandboxed user) while the snapshot stays
 untouched. "copy" (the fallback, and the only mode without root): `cp -a --reflink=auto` of the
 snapshot under `state_dir("sandboxes")`, chowned to `uid`; reset copies again. "auto" picks overlay
@@ -40,7 +41,8 @@ from codekiln.core.config import state_dir
 from codekiln.core.errors import SandboxError
 from codekiln.sandbox import mounts
 from codekiln.sandbox.files import git_diff, read_at, write_at
-from codekiln.sandbox.trees import clear, copy_changes, overlay_changes, rmtree
+from codekiln.sandbox.tasktree import StartTree, task_tree
+from codekiln.sandbox.trees import clear, copy_changes, over_start, overlay_changes, rmtree
 
 STAGE_ROOT = Path("/run/codekiln/sandboxes")
 DEFAULT_DISK_MB = 4096
@@ -118,10 +120,20 @@ def _first_use(privileged: bool) -> None:
 
 
 class Workspace:
-    """A copy-on-write view of `snapshot` whose files belong to `uid` (None: ownership as is)."""
+    """A copy-on-write view of `snapshot` whose files belong to `uid` (None: ownership as is).
+
+    `start`: the workspace shows (and `reset` goes back to) a tree built from the snapshot for it
+    (`sandbox.tasktree`, cached) instead of the snapshot itself; `diff` and `changed` still compare
+    with the snapshot."""
 
     def __init__(
-        self, snapshot: Path, *, uid: int | None = None, mode: Mode = "auto", disk_mb: int = DEFAULT_DISK_MB
+        self,
+        snapshot: Path,
+        *,
+        uid: int | None = None,
+        mode: Mode = "auto",
+        disk_mb: int = DEFAULT_DISK_MB,
+        start: StartTree | None = None,
     ) -> None:
         self.snapshot = Path(snapshot).resolve()
         if not (self.snapshot / ".git").exists():
@@ -133,7 +145,12 @@ class Workspace:
         if uid is not None and not privileged:
             raise SandboxError("running sandboxed commands as another uid needs root", hint="run as root")
         self.uid, self.id = uid, uuid.uuid4().hex[:12]
-        st = self.snapshot.stat()
+        self.start, self._base = self.snapshot, dict[str, str]()
+        if start is not None:
+            st = self.snapshot.stat()
+            tree = task_tree(self.snapshot, start, (uid, uid) if uid is not None else (st.st_uid, st.st_gid))
+            self.start, self._base = tree.path, tree.changes
+        st = self.start.stat()
         self.owner, self._root_mode = (st.st_uid, st.st_gid), st.st_mode & 0o7777
         self.mode: Mode = mode if privileged else "copy"
         self.state = state_dir("sandboxes") / self.id  # made on demand: diff scratch, copies
@@ -186,27 +203,30 @@ class Workspace:
 
     def _lower_layer(self) -> Path:
         if self.uid is None or self.owner == (self.uid, self.uid):
-            return self.snapshot
+            return self.start
         assert self.stage is not None
         lower = self.stage / "lower"
         lower.mkdir(exist_ok=True)
-        mounts.idmapped(self.snapshot, lower, owner=self.owner, uid=self.uid)
+        mounts.idmapped(self.start, lower, owner=self.owner, uid=self.uid)
         return lower
 
     def _mount_overlay(self) -> None:
         assert self.stage is not None
         upper = self._own(self.stage / "upper", self._root_mode)
+        # The tree's root is merged: it shows the upper folder's times, which would be the mount's.
+        root = self.start.stat()
+        os.utime(upper, ns=(root.st_atime_ns, root.st_mtime_ns))
         work = self.stage / "work"
         work.mkdir()
         mounts.overlay(self._lower, upper, work, self.path)
 
     def _copy(self) -> None:
-        res = proc.run(["cp", "-a", "--reflink=auto", f"{self.snapshot}/.", f"{self.path}/"], timeout=1800)
+        res = proc.run(["cp", "-a", "--reflink=auto", f"{self.start}/.", f"{self.path}/"], timeout=1800)
         if res.exit_code == 0 and self.uid is not None and self.owner != (self.uid, self.uid):
             res = proc.run(["chown", "-R", f"{self.uid}:{self.uid}", str(self.path)], timeout=1800)
         if res.exit_code != 0:
             raise SandboxError(
-                f"copying snapshot {self.snapshot} failed: {proc.tail(res.stderr)}", hint="check disk space"
+                f"copying {self.start} failed: {proc.tail(res.stderr)}", hint="check disk space"
             )
 
     def stage_dir(self, src: Path, name: str) -> Path:
@@ -265,13 +285,14 @@ class Workspace:
         A folder of `whole` that is gone is one entry: what was below it is not listed."""
         if self.mode == "overlay":
             assert self.stage is not None
-            return overlay_changes(self.stage / "upper", self.snapshot, whole)
+            top = overlay_changes(self.stage / "upper", self.start, whole)
+            return over_start(self._base, top, self.snapshot) if self.start != self.snapshot else top
         out = copy_changes(self.path, self.snapshot)
         gone = [rel for rel in whole if out.get(rel) == "deleted"]
         return {k: v for k, v in out.items() if not any(k.startswith(g + "/") for g in gone)}
 
     def reset(self) -> None:
-        """Discard every change to the tree and to /tmp."""
+        """Discard every change to the tree and to /tmp: back to the snapshot, or the `start` tree."""
         clear(self.tmp)
         if self.mode == "overlay":
             assert self.stage is not None
