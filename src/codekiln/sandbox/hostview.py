@@ -35,7 +35,7 @@ _SETUP = (
     + "".join(f"addr add {a} dev lo\n" for a in ADDRESSES)
     + "EOF\n"
 )
-_broken: list[str] = []  # why no namespace could be made here: tried once per process
+_broken: list[str] = []  # why a namespace could not be made: after one failure, later sandboxes do not try
 
 
 def private_network(stage: Path) -> list[str] | None:
