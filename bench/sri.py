@@ -4,7 +4,7 @@ rates, execution pass@1 and latency per sample, per model, in one run.
     PYTHONPATH=src .venv/bin/python bench/sri.py                               # toolz, embedded model
     PYTHONPATH=src .venv/bin/python bench/sri.py --per-kind 4 --max-tokens 200 --context 20
     PYTHONPATH=src .venv/bin/python bench/sri.py --spec pypi:toolz==1.2.0 --spec pypi:markupsafe==3.0.4 \\
-        --model embedded --model openai:NAME@http://127.0.0.1:8000/v1 -o mode=raw
+        --model embedded --model openai:NAME@http://127.0.0.1:8000/v1 --option mode=raw
     PYTHONPATH=src .venv/bin/python bench/sri.py --model oracle                # the control: gold answers
     PYTHONPATH=src .venv/bin/python bench/sri.py --table                       # print what was measured
 

@@ -6,6 +6,7 @@ synthesizes tasks is also `slow`.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shlex
@@ -75,6 +76,9 @@ def test_every_readme_command_line_names_a_real_command_and_real_options(line: s
     options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
     unknown = [w for w in words if w.startswith("-") and w.split("=")[0] not in options]
     assert unknown == [], f"`{line}`: no such option(s) {unknown}; the command takes {sorted(options)}"
+    given = shlex.split(line)
+    old = [v for flag, v in itertools.pairwise(given) if flag == "-o" and "=" in v]
+    assert old == [], f"`{line}`: -o is --out in every command; model options are --option {old[0]}"
 
 
 def _api_blocks() -> list[object]:

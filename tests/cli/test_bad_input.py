@@ -184,13 +184,13 @@ def test_format_eval_refuses_an_option_its_own_flag_sets(codekiln: Codekiln, tmp
         "eval",
         "--model",
         "scripted:script.json",
-        "-o",
+        "--option",
         "format=hermes",
         "--formats",
         "hermes",
     ]
     assert refused(codekiln(*argv, "--out", "f.json", cwd=tmp_path)) == (
-        "error: -o format=... names what --formats sets in format evaluation"
+        "error: --option format=... names what --formats sets in format evaluation"
     )
 
 

@@ -1,4 +1,4 @@
-"""What every command shares: `-o key=value` parsing (one parser for `model`, `rollout` and `thirdparty`)
+"""What every command shares: `--option key=value` parsing (one parser for `model`, `rollout` and `thirdparty`)
 and how a failure is printed (`error:` + `hint:` on stderr, exit 1, no traceback), through real commands."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def test_options_read_values_as_yaml_nest_dotted_keys_and_take_files(tmp_path: P
 def test_a_bad_option_says_how_to_write_one(bad: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_options([bad])
-    assert err.value.message == f"bad option {bad!r}" and "-o key=value" in str(err.value.hint)
+    assert err.value.message == f"bad option {bad!r}" and "--option key=value" in str(err.value.hint)
 
 
 @pytest.mark.parametrize(
@@ -63,6 +63,7 @@ def test_commands_print_errors_one_way(argv: list[str], tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stderr.splitlines() == [
         "error: bad option 'oops'",
-        "  hint: write -o key=value (e.g. -o max_tokens=1024; dotted keys nest), or give a YAML file of them",
+        "  hint: write --option key=value (e.g. --option max_tokens=1024; dotted keys nest), or give a YAML file"
+        " of them",
     ]
     assert "Traceback" not in done.stdout + done.stderr

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from codekiln.core.errors import EnvBuildError
-from codekiln.envs import Profile, build_env, detect_tests, make_recipe
+from codekiln.envs import Profile, detect_tests, make_recipe
 from codekiln.envs.plugins import args_plugins, config_plugins, module_plugin, option_plugin
 from codekiln.repos import ensure_snapshot
 
@@ -79,45 +77,3 @@ def test_recipe_adds_the_plugins_the_config_needs_unless_declared(tmp_path: Path
     assert detect_tests(root).plugins[0] == ("pytest-cov", "addopts --cov=proj")
     skipped = make_recipe(snap, Profile(name="t", skip_deps=["pytest-benchmark"]))
     assert "pytest-benchmark" not in skipped.deps
-
-
-@pytest.mark.root  # builds an environment in bwrap sandboxes
-def test_a_baseline_that_runs_no_test_is_a_failed_build(
-    tmp_path: Path, make_tiny: Callable[..., Path]
-) -> None:
-    """One test module that cannot import stops pytest before any test runs: the build is refused,
-    and the hint names the missing module as the profile line to add."""
-    root = make_tiny(tmp_path / "tiny")
-    (root / "tests" / "test_broken.py").write_text(
-        "import codekiln_absent_mod\n\n\ndef test_x():\n    pass\n"
-    )
-    with pytest.raises(EnvBuildError) as info:
-        build_env(str(root))
-    err = info.value
-    assert err.data["step"] == "baseline"
-    assert "no test ran: 1 module(s) failed to collect (tests/test_broken.py)" in err.message
-    assert "extra_deps: [codekiln_absent_mod]" in (err.hint or "")
-
-
-@pytest.mark.root  # builds an environment in bwrap sandboxes
-def test_a_module_that_breaks_at_import_is_named_and_the_hint_leaves_it_out(
-    tmp_path: Path, make_tiny: Callable[..., Path]
-) -> None:
-    """A test module that raises at import for a reason other than a missing dependency (pydantic's sdist:
-    tests/test_docs.py reads a docs/ directory the sdist does not ship) stops pytest before any test; the
-    hint's profile line ignores it, and a build from that profile runs the rest of the suite."""
-    root = make_tiny(tmp_path / "tiny")
-    (root / "tests" / "test_docs.py").write_text(
-        "from pathlib import Path\n\nPAGES = list(Path('docs').iterdir())\n\n\ndef test_pages():\n    pass\n"
-    )
-    with pytest.raises(EnvBuildError) as info:
-        build_env(str(root))
-    hint = info.value.hint or ""
-    assert "1 test module(s) fail at import (tests/test_docs.py: " in hint and "FileNotFoundError" in hint
-    line = "test_args: [tests, --ignore=tests/test_docs.py]"
-    assert line in hint
-    profile = tmp_path / "tiny.yaml"
-    profile.write_text(line + "\n")
-    env = build_env(str(root), profile=profile)
-    assert env.counts["passed"] == 1 and env.counts["failed"] == 1
-    assert "tests/test_docs.py::test_pages" not in env.baseline

@@ -298,6 +298,13 @@ def test_tox_command_options_take_their_arguments(tmp_path: Path) -> None:
             },
             "noxfile.py",
         ),
+        (  # referencing: `session.run("coverage", "run", "-m", "pytest", REFERENCING)`, a path named once
+            {
+                "noxfile.py": "from pathlib import Path\nROOT = Path(__file__).resolve().parent\nSRC = ROOT / 'src'\n"
+                "def tests(session):\n    session.run('coverage', 'run', '-m', 'pytest', '--doctest-modules', str(SRC))\n"
+            },
+            "noxfile.py",
+        ),
         (
             {
                 "pyproject.toml": "[tool.hatch.envs.default.scripts]\ntest = 'pytest --doctest-modules src'\n"
@@ -323,7 +330,7 @@ def test_tox_command_options_take_their_arguments(tmp_path: Path) -> None:
             ".github/workflows",
         ),
     ],
-    ids=["nox", "hatch", "pdm", "make", "ci"],
+    ids=["nox", "nox-names", "hatch", "pdm", "make", "ci"],
 )
 def test_project_command_sources(tmp_path: Path, files: dict[str, str], source: str) -> None:
     write(tmp_path, {**files, "src/pkg/__init__.py": "", "tests/test_a.py": ""})

@@ -53,5 +53,5 @@ def test_chat_rejects_unknown_tools_and_options(tmp_path: Path) -> None:
     script.write_text('["hi"]')
     result = CliRunner().invoke(app, ["chat", "x", "-m", f"scripted:{script}", "-t", "rm_rf"])
     assert isinstance(result.exception, ConfigError) and "unknown tools: rm_rf" in str(result.exception)
-    result = CliRunner().invoke(app, ["chat", "x", "-m", f"scripted:{script}", "-o", "colour=red"])
+    result = CliRunner().invoke(app, ["chat", "x", "-m", f"scripted:{script}", "--option", "colour=red"])
     assert isinstance(result.exception, ConfigError) and "bad options" in str(result.exception)

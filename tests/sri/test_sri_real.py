@@ -143,7 +143,7 @@ def test_sri_and_fim_through_the_embedded_model(made: tuple[Path, dict[str, obje
     file = tmp_path / "two.jsonl"
     file.write_text("".join(s.model_dump_json() + "\n" for s in two))
     result = CliRunner().invoke(
-        app, ["eval", str(file), "--out", str(tmp_path / "eval"), "-o", "max_tokens=16", "--split", "all",
+        app, ["eval", str(file), "--out", str(tmp_path / "eval"), "--option", "max_tokens=16", "--split", "all",
               "--no-execute"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -7,6 +7,8 @@ agents face resolves with an empty patch, and the gate must still reject it.
 - A test that checks the code only outside the grader (it reads how pytest was started): the engine
   sees it fail with the bug, the grader sees it pass. No fact checked in memory shows it; the audit
   (a batch of one is always audited) catches it, and from then on the gate grades every task.
+- The audit's count: a share of every task gated so far, one of the first batch always (real
+  batches of one task each, and the rule itself as a pure function).
 - The in-memory checks themselves, on a snapshot of a few files (no sandbox).
 """
 
@@ -22,7 +24,12 @@ from codekiln.envs import EnvRecord
 from codekiln.grading import GradePolicy
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
-from codekiln.tasks.validation.gate import audit_order, empty_tree_is_buggy, gold_patch_problem
+from codekiln.tasks.validation.gate import (
+    audit_order,
+    audits_due,
+    empty_tree_is_buggy,
+    gold_patch_problem,
+)
 from codekiln.tasks.validation.validate import ValidateConfig, Validator, validate_candidates
 
 
@@ -95,6 +102,35 @@ def test_the_audit_catches_a_test_the_grader_runs_differently(
     assert isinstance(first[0], RejectedCandidate) and first[0].reason == RejectReason.empty_resolved
     assert isinstance(later[0], TaskRecord) and later[0].validation is not None
     assert later[0].validation.detail.startswith("grader: gold resolved in "), later[0].validation.detail
+
+
+@pytest.mark.root  # validation and grading in bwrap sandboxes
+def test_the_audit_is_counted_over_the_batches_of_a_run() -> None:
+    """audit=0.5 over three batches of one task: the first is audited, the second rests on the
+    shortcut (one audit of two tasks is half), the third is audited (two of three)."""
+    env = toolz_env()
+    cmap, entities, _ = toolz_parts(env)
+    bugs = [_remove_bug(env, f"return filter(predicate, seq)  # {i}") for i in range(3)]
+    details = []
+    with Validator(env, cmap, entities, ValidateConfig(audit=0.5)) as v:
+        for bug in bugs:
+            (decision,) = v.validate([bug])
+            assert isinstance(decision, TaskRecord) and decision.validation is not None, decision
+            details.append(decision.validation.detail)
+        assert (v.gold_cache.gated, v.gold_cache.audited) == (3, 2)
+    audited = [d.startswith("grader: gold resolved in ") for d in details]
+    assert audited == [True, False, True], details
+    assert details[1].startswith("grader: gold resolved by the shared run"), details[1]
+
+
+def test_audits_are_due_by_the_share_of_every_task_gated_and_one_in_the_first_batch() -> None:
+    assert audits_due(0.02, 27, 0) == 1, "the first batch: one, though 2% of 27 tasks is less"
+    assert audits_due(0.02, 50, 1) == 0, "2% of 50 is one, audited already"
+    assert audits_due(0.02, 51, 1) == 1
+    assert audits_due(0.02, 150, 1) == 2, "a batch may owe more than one"
+    assert audits_due(0.5, 10, 1) == 4
+    assert audits_due(1.0, 5, 2) == 3, "audit=1: every task"
+    assert audits_due(0.02, 0, 0) == 0
 
 
 def _task(root: Path, rel: str, old: str, new: str) -> tuple[TaskRecord, dict[str, str]]:

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from codekiln.agents.records import ExitReason, Observation, Step, StepUsage, Trajectory
 from codekiln.agents.scaffolds import SCAFFOLDS, Scaffold
 from codekiln.agents.tools import Submitted
-from codekiln.core import protocols
+from codekiln.core import interrupt, protocols
 from codekiln.core.errors import ContextTooLongError, ModelError, SandboxError
 from codekiln.core.protocols import Model, Sandbox
 from codekiln.sandbox import MAX_CHANGE_BYTES, change_bytes
@@ -121,6 +121,8 @@ class Agent(protocols.Agent):
 
     def _check_limits(self, traj: Trajectory, deadline: float | None) -> None:
         limits, totals = self.limits, traj.totals
+        if interrupt.requested():  # Ctrl-C: the driver writes nothing more; end before the next model call
+            raise EpisodeEnd("sandbox_error", "interrupted (Ctrl-C): the episode was abandoned")
         if limits.max_turns is not None and totals.turns >= limits.max_turns:
             raise EpisodeEnd("max_turns", f"reached the limit of {limits.max_turns} turns")
         if limits.max_tokens is not None and totals.total_tokens >= limits.max_tokens:

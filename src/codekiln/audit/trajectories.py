@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.core.records import Record, atomic_write_text, iter_jsonl
+from codekiln.rollouts.outdir import read_rollouts
 from codekiln.rollouts.records import Rollout
 
 ROLLOUT_ATTEMPTS = "attempts.jsonl"
@@ -107,7 +108,14 @@ def scan_rollouts(directory: Path, out: Path | None = None) -> list[Attempt]:
             f"no rollouts at {path}", hint="give a rollout directory (codekiln rollout --out DIR)"
         )
     run = path.parent.name
-    attempts = [a for row in iter_jsonl(path) for a in scan_rollout(Rollout.model_validate(row), run)]
+    rollouts = read_rollouts(path)  # a line that is not a rollout is an error naming file:line
+    if not rollouts:
+        from codekiln.core.errors import ConfigError
+
+        raise ConfigError(
+            f"{path} holds no rollouts", hint="run some first: codekiln rollout --tasks DIR --out DIR"
+        )
+    attempts = [a for rollout in rollouts for a in scan_rollout(rollout, run)]
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / ROLLOUT_ATTEMPTS, "".join(a.model_dump_json() + "\n" for a in attempts))

@@ -9,8 +9,10 @@ codekiln formats list                    # tool-call chat formats
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 
 import typer
+from rich.markup import escape
 
 from codekiln.cli.common import run
 
@@ -92,12 +94,31 @@ COMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
+def examples(module: ModuleType, name: str) -> str | None:
+    """The `codekiln NAME ...` lines of a command module's docstring (a line ending in `\\` joined with the
+    next), as its --help epilog: the examples live in one place, the docstring, and show in --help."""
+    found: list[str] = []
+    pending = ""
+    for raw in (module.__doc__ or "").splitlines():
+        line = " ".join(raw.split())
+        if pending:
+            line, pending = f"{pending} {line}", ""
+        elif not line.startswith(f"codekiln {name} "):
+            continue
+        if line.endswith("\\"):
+            pending = line[:-1].rstrip()
+        else:
+            found.append(line)
+    return "Examples:\n\n" + "\n".join(escape(line) for line in found) if found else None
+
+
 def _register() -> None:
     for name, module, help_text in GROUPS:
-        sub = importlib.import_module(module).app
-        app.add_typer(sub, name=name, help=help_text)
+        mod = importlib.import_module(module)
+        app.add_typer(mod.app, name=name, help=help_text, epilog=examples(mod, name))
     for name, module, func in COMMANDS:
-        app.command(name=name)(getattr(importlib.import_module(module), func))
+        mod = importlib.import_module(module)
+        app.command(name=name, epilog=examples(mod, name))(getattr(mod, func))
 
 
 @app.command()

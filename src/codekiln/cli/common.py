@@ -1,4 +1,4 @@
-"""What every `codekiln` command shares: how errors and warnings are printed, and `-o key=value` parsing.
+"""What every `codekiln` command shares: how errors and warnings are printed, and `--option key=value` parsing.
 
 options = parse_options(["max_tokens=1024", "extra_body.top_k=20", "preset.yaml"])
 run(app)        # a command module's `python -m` entry: errors print as `error: ...` + `hint: ...`
@@ -7,7 +7,10 @@ run(app)        # a command module's `python -m` entry: errors print as `error: 
 from __future__ import annotations
 
 import errno
+import logging
+import signal
 import sys
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -18,11 +21,21 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
+from codekiln.core import interrupt
 from codekiln.core.config import merge_sources
 from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.executor import EXECUTORS, ExecutorConfig
 
-OPTION_HINT = "write -o key=value (e.g. -o max_tokens=1024; dotted keys nest), or give a YAML file of them"
+OPTION_HINT = (
+    "write --option key=value (e.g. --option max_tokens=1024; dotted keys nest), or give a YAML file of them"
+)
+# `-o` is --out in every command. These commands took it for --option up to 0.1: there the old
+# `-o KEY=VALUE` (or `-o FILE.yaml`) still works, for one release, with a warning saying what to type.
+OLD_O_FOR_OPTION = {
+    "codekiln.cli.sri.evaluate": "sri eval",
+    "codekiln.cli.models.eval_formats": "formats eval",
+    "codekiln.cli.models.chat": "model chat",
+}
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
@@ -33,6 +46,20 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
         if (not eq and not Path(pair).is_file()) or (eq and not key.strip()):
             raise ConfigError(f"bad option {pair!r}", hint=OPTION_HINT)
     return merge_sources(list(pairs or []))
+
+
+def flagged_options(options: dict[str, Any], flags: dict[str, str]) -> dict[str, Any]:
+    """`options`, unless one sets what a flag of the command sets (`flags`: option key -> flag): then a
+    ConfigError naming both. Neither wins silently (`--option temperature=0.2` used to override
+    `--temperature` in rollout): each setting has one spelling, the flag."""
+    for key, flag in flags.items():
+        if key in options:
+            value = options[key]
+            raise ConfigError(
+                f"--option {key}={value} sets what {flag} sets",
+                hint=f"drop the option and write {flag} {value}",
+            )
+    return options
 
 
 EXECUTOR_HELP = "where units run: local (this machine) or ray (a Ray cluster; the ray extra)"
@@ -58,11 +85,18 @@ def nodes_table(per_node: Counter[str], what: str) -> Table:
     return table
 
 
+def say(text: str, color: str | None = None) -> None:
+    """One line on stderr as it is *now*: while a progress display runs, rich has put its proxy there,
+    which prints the line above the bar (`typer.echo(err=True)` keeps the stream it first saw, so the
+    line went onto the end of the bar's line)."""
+    typer.secho(text, fg=color, file=sys.stderr)
+
+
 def print_error(err: CodekilnError) -> None:
     """`error: MESSAGE` and `  hint: HINT` on stderr: how every command reports a failure."""
-    typer.secho(f"error: {err.message}", fg="red", err=True)
+    say(f"error: {err.message}", "red")
     if err.hint:
-        typer.echo(f"  hint: {err.hint}", err=True)
+        say(f"  hint: {err.hint}")
 
 
 def _show_warning(
@@ -74,8 +108,10 @@ def _show_warning(
     line: str | None = None,
 ) -> None:
     """codekiln's own warnings as `warning: MESSAGE` on stderr; others as Python prints them."""
+    if interrupt.requested():  # from work abandoned at Ctrl-C: not worth a line
+        return
     if category.__module__.startswith("codekiln."):
-        typer.secho(f"warning: {message}", fg="yellow", err=True)
+        say(f"warning: {message}", "yellow")
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
@@ -150,14 +186,67 @@ def repeated_option(command: Any, argv: list[str]) -> ConfigError | None:
     return None
 
 
+def _on_sigint(signum: int, frame: Any) -> None:
+    """Ctrl-C: worker threads' sandboxed commands end at once (`core.interrupt`), then the usual
+    KeyboardInterrupt unwinds the driver, which has written every finished record already."""
+    interrupt.request()
+    logging.disable(logging.CRITICAL)  # what worker threads make of their killed commands is noise now
+    raise KeyboardInterrupt
+
+
+def old_o_spelling(command: Any, argv: list[str]) -> list[str]:
+    """`argv` with the old `-o KEY=VALUE` of the commands in `OLD_O_FOR_OPTION` as `--option KEY=VALUE`,
+    each with a deprecation warning; there `-o` with a path is --out (a command without --out takes
+    every `-o` as the old spelling)."""
+    out: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--":
+            return [*out, token, *tokens]
+        command = getattr(command, "commands", {}).get(token, command)
+        callback = getattr(command, "callback", None)
+        where = OLD_O_FOR_OPTION.get(f"{callback.__module__}.{callback.__qualname__}") if callback else None
+        value = next(tokens, None) if where and token == "-o" else None
+        if value is None:
+            out.append(token)
+            continue
+        has_out = any("--out" in param.opts for param in command.params)
+        if has_out and "=" not in value and not value.endswith((".yaml", ".yml")):
+            out += [token, value]  # a path: --out
+            continue
+        say(
+            f"warning: `-o {value}` is the old spelling of --option in `{where}` (-o means --out in every "
+            f"command now; the old spelling goes in the next release): write --option {value}",
+            "yellow",
+        )
+        out += ["--option", value]
+    return out
+
+
 def run(app: Callable[[], Any]) -> None:
     """Run a Typer app as a program: codekiln errors print their message and hint and exit 1, without
     a traceback; so do a flag value its config model refuses and a full or read-only disk; codekiln
     warnings print as one line."""
     warnings.showwarning = _show_warning
-    if isinstance(app, typer.Typer) and (err := repeated_option(typer.main.get_command(app), sys.argv[1:])):
-        print_error(err)
-        sys.exit(1)
+    if isinstance(app, typer.Typer):
+        sys.argv[1:] = old_o_spelling(typer.main.get_command(app), sys.argv[1:])
+        if err := repeated_option(typer.main.get_command(app), sys.argv[1:]):
+            print_error(err)
+            sys.exit(1)
+    before = signal.getsignal(signal.SIGINT)
+    # Not when Ctrl-C is ignored or handled by someone else, nor off the main thread (where it cannot be)
+    ours = before is signal.default_int_handler and threading.current_thread() is threading.main_thread()
+    if ours:
+        signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        _run(app)
+    finally:
+        if ours:  # an embedding process (a test run) gets its Ctrl-C back
+            signal.signal(signal.SIGINT, before)
+
+
+def _run(app: Callable[[], Any]) -> None:
+    """`run`'s body: the app, its failures printed as `error:` + `hint:`."""
     try:
         app()
     except CodekilnError as err:
@@ -165,9 +254,7 @@ def run(app: Callable[[], Any]) -> None:
         sys.exit(1)
     except SystemExit as stop:
         if stop.code == 130:  # Ctrl-C (Typer's exit for KeyboardInterrupt): say that nothing finished is lost
-            typer.secho(
-                "interrupted: finished work is saved; rerun the same command to resume", fg="yellow", err=True
-            )
+            say("interrupted: finished work is saved; rerun the same command to resume", "yellow")
         raise
     except ValidationError as err:
         if not err.title.endswith("Config"):

@@ -67,8 +67,11 @@ def _summary(console: Console, env: EnvRecord) -> None:
     table.add_row("[bold]deps cutoff[/]", escape(cutoff_line(env.recipe)))
     if env.skipped_deps:
         table.add_row("[bold]skipped deps[/]", escape(", ".join(env.skipped_deps)))
-    if env.collection_errors:
-        table.add_row("[bold yellow]collection errors[/]", escape(", ".join(env.collection_errors)))
+    for path, why in env.left_out.items():
+        table.add_row("[bold yellow]left out[/]", escape(f"{path}: {why}"))
+    others = [path for path in env.collection_errors if path not in env.left_out]
+    if others:
+        table.add_row("[bold yellow]collection errors[/]", escape(", ".join(others)))
     table.add_row("[bold]built in[/]", f"{env.duration_s:.1f} s")
     console.print(table)
 

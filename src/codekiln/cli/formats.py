@@ -1,6 +1,7 @@
 """`codekiln formats`: the tool-call chat formats codekiln can render and parse.
 
 codekiln formats list        # one format name per line
+codekiln formats eval --model embedded --formats hermes,qwen3_coder --limit 5 -o formats.json
 """
 
 from __future__ import annotations

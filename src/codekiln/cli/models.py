@@ -2,12 +2,12 @@
 
     codekiln model list                                   # backends and the model spec syntax
     codekiln model chat "List the files" --tool bash --format hermes
-    codekiln model chat "hi" --model openai:smollm2@http://127.0.0.1:8000/v1 -o mode=raw
+    codekiln model chat "hi" --model openai:smollm2@http://127.0.0.1:8000/v1 --option mode=raw
     codekiln model serve --port 8000                      # the embedded model as an OpenAI-compatible server
     codekiln formats eval --model embedded --formats all --out eval.json
 
-Model specs are `BACKEND[:ARG][@URL]` (see `codekiln.models`); `-o key=value` passes backend options
-(mode=raw, n_ctx=4096, timeout=30, ...), and `-o preset.yaml` reads them from a file.
+Model specs are `BACKEND[:ARG][@URL]` (see `codekiln.models`); `--option key=value` passes backend options
+(mode=raw, n_ctx=4096, timeout=30, ...), and `--option preset.yaml` reads them from a file.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from codekiln.cli.common import parse_options
+from codekiln.cli.common import flagged_options, parse_options
 from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
 from codekiln.core.records import atomic_write_json
@@ -41,7 +41,7 @@ OPTION_HELP = (
 @app.command("list")
 def list_backends() -> None:
     """Model backends, their spec syntax and options."""
-    table = Table("backend", "spec", "what", "options (-o key=value)")
+    table = Table("backend", "spec", "what", "options (--option key=value)")
     for name, backend in BACKENDS.items():
         table.add_row(name, backend.spec, backend.what, backend.options)
     console.print(table)
@@ -79,13 +79,19 @@ def chat(
     max_tokens: int = typer.Option(256, "--max-tokens"),
     temperature: float = typer.Option(0.0, "--temperature"),
     seed: int = typer.Option(0, "--seed"),
-    option: list[str] = typer.Option([], "--option", "-o", help=OPTION_HELP),
+    option: list[str] = typer.Option([], "--option", help=OPTION_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the whole response as JSON."),
 ) -> None:
     """Send one message (with optional tools) and show the raw output, the parsed calls and the usage."""
     from codekiln.models import make_model
 
-    options = parse_options(option)
+    flags = {
+        "format": "--format",
+        "max_tokens": "--max-tokens",
+        "temperature": "--temperature",
+        "seed": "--seed",
+    }
+    options = flagged_options(parse_options(option), flags)
     if format:
         options["format"] = format
     backend = make_model(model, max_tokens=max_tokens, temperature=temperature, seed=seed, **options)
@@ -152,13 +158,13 @@ def eval_formats(
     model: str = typer.Option("embedded", "--model", "-m", help=SPEC_HELP),
     formats: str = typer.Option("all", "--formats", help="'all' or a comma-separated list of format names."),
     out: Path | None = typer.Option(
-        None, "--out", help="JSON report path (default: $CODEKILN_HOME/evals/formats-<model>.json)."
+        None, "--out", "-o", help="JSON report path (default: $CODEKILN_HOME/evals/formats-<model>.json)."
     ),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N prompts."),
     max_tokens: int = typer.Option(256, "--max-tokens"),
     temperature: float = typer.Option(0.0, "--temperature"),
     seed: int = typer.Option(0, "--seed"),
-    option: list[str] = typer.Option([], "--option", "-o", help=OPTION_HELP),
+    option: list[str] = typer.Option([], "--option", help=OPTION_HELP),
 ) -> None:
     """Format following: per format, the share of turns answered with a valid call of an offered tool."""
     from codekiln.models.eval import evaluate, load_prompts, resolve_formats

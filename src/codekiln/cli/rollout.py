@@ -22,7 +22,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config, nodes_table, parse_options
+from codekiln.cli.common import (
+    EXECUTOR_HELP,
+    RAY_ADDRESS_HELP,
+    executor_config,
+    flagged_options,
+    nodes_table,
+    parse_options,
+)
 from codekiln.core.errors import ConfigError
 from codekiln.rewards import RewardConfig
 from codekiln.rollouts.engine import RolloutConfig, RolloutStats, read_rollouts, run_rollouts
@@ -30,6 +37,8 @@ from codekiln.rollouts.export import EXPORTERS, export_rollouts
 from codekiln.sandbox import DEFAULT_BACKEND
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, invoke_without_command=True)
+# Model settings with their own flag: `--option` may not set them too (see `flagged_options`).
+ROLLOUT_FLAGS = {"temperature": "--temperature", "format": "--format", "seed": "--seed"}
 console = Console()
 
 
@@ -102,7 +111,8 @@ def rollout(
     if tasks is None or out is None:
         raise ConfigError("codekiln rollout needs --tasks and --out", hint="see codekiln rollout --help")
     config = RolloutConfig(
-        tasks=tasks, out=out, model=model, model_options=parse_options(option), scaffold=scaffold,
+        tasks=tasks, out=out, model=model, scaffold=scaffold,
+        model_options=flagged_options(parse_options(option), ROLLOUT_FLAGS),
         format=format, n=n, workers=workers, max_turns=max_turns, temperature=temperature, seed=seed,
         limit=limit, backend=backend, reward=reward_config(reward),
         executor=executor_config(executor, ray_address),

@@ -1,7 +1,7 @@
 """`codekiln sri`: Search-and-Replace Infilling samples from real code, and their evaluation against FIM.
 
 codekiln sri make pypi:toolz==1.2.0 --out sri/toolz --per-kind 20 --corrupt 0.5 --tokenizer smollm2
-codekiln sri eval sri/toolz --model embedded -o max_tokens=300 --out sri/toolz/eval   # SRI and FIM, test split
+codekiln sri eval sri/toolz --model embedded --option max_tokens=300 --out sri/toolz/eval   # SRI and FIM, test split
 codekiln sri tasks out/toolz --out midtrain/ --targets sri,diff --tokenizer smollm2    # tasks as PR-style rows
 
 `make` writes samples.jsonl, sft-train.jsonl / sft-test.jsonl (chat rows with loss masks) and report.json
@@ -95,9 +95,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
 @app.command("eval")
 def evaluate(
     samples: Path = typer.Argument(..., help="a `sri make` directory or its samples.jsonl"),
-    out: Path = typer.Option(..., "--out", help="output directory (results.jsonl, summary.json)"),
+    out: Path = typer.Option(..., "--out", "-o", help="output directory (results.jsonl, summary.json)"),
     model: str = typer.Option("embedded", "--model", "-m", help="model spec (codekiln model list)"),
-    option: list[str] = typer.Option([], "--option", "-o", help="model option key=value"),
+    option: list[str] = typer.Option([], "--option", help="model option key=value"),
     modes: str = typer.Option("sri,fim", help="sri, fim or both"),
     split: str = typer.Option("test", help="test, train or all"),
     fim: str | None = typer.Option(None, help="FIM family (default: the model's)"),

@@ -148,7 +148,9 @@ def synth(
         "(default); fast: in-memory check",
     ),
     audit: float = typer.Option(
-        0.02, help="grader gate: share of each batch's tasks graded for real as an audit (1: every task)"
+        0.02,
+        help="grader gate: share of the tasks graded for real as an audit, counted over the run "
+        "(one of the first batch always; 1: every task)",
     ),
     batch_size: int = typer.Option(
         32, help="candidates per batch (the unit of work per worker, and of what is written at once)"

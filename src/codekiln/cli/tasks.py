@@ -161,4 +161,9 @@ def export(
     unless `--allow-import-breakage`."""
     from codekiln.cli.synth import task_filter
 
+    if out.is_file():  # it would have written OUT/hf/... beside nothing, and failed naming that path
+        raise ConfigError(
+            f"{out} is a file: tasks export reads a synth output directory and writes the export into it",
+            hint="give the --out directory of codekiln synth or codekiln mine (DIR/tasks.jsonl inside)",
+        )
     export_tasks(out, fmt, task_filter(allow_import_breakage, max_f2p_share, balance), limit)

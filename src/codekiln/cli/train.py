@@ -58,6 +58,9 @@ def grpo(
     vllm_server: str | None = typer.Option(None, help="sample through a `trl vllm-serve` at this base URL"),
 ) -> None:
     """Train the policy with GRPO on real codekiln episodes and print each step's reward."""
+    from codekiln.tasks import load_tasks
+
+    load_tasks(tasks)  # a bad --tasks is told at once, not after torch and TRL load (~20 s)
     from codekiln.training.trl_env import GRPORunConfig, train_grpo
 
     config = GRPORunConfig(

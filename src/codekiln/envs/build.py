@@ -9,7 +9,8 @@ Steps: snapshot (add the repository if needed), detect (recipe from the snapshot
 with `deps_date`, the dependency cutoff of `cutoff`),
 venv (`python -m venv /opt/venv` inside a sandbox with network on), install (`pip install -e /testbed`
 plus test deps; an optional dep that fails is retried without, and recorded), baseline (one full run of
-the suite in a fresh, network-less sandbox exactly like later ones; every test's status is recorded).
+the suite in a fresh, network-less sandbox exactly like later ones; every test's status is recorded;
+modules that fail to collect are left out, named in `left_out`, and `test` ignores them: see `steps`).
 The editable install points at /testbed, where every later sandbox mounts its workspace, so tests
 import the code as it is in that sandbox.
 
@@ -79,6 +80,10 @@ class EnvRecord(Record):
     )
     counts: dict[str, int] = Field(default_factory=dict)
     collection_errors: dict[str, str] = Field(default_factory=dict)
+    left_out: dict[str, str] = Field(
+        default_factory=dict,
+        description="paths that failed to collect on the clean snapshot -> why; `test` ignores them",
+    )
     collection_skips: dict[str, str] = Field(
         default_factory=dict, description="modules skipped at collection -> reason (pytest counts each)"
     )
@@ -91,8 +96,10 @@ class EnvRecord(Record):
     def summary_line(self) -> str:
         c = self.counts
         skipped = c.get("skipped", 0) + len(self.collection_skips)  # as pytest's summary counts them
-        return f"{c.get('passed', 0)} passed, {c.get('failed', 0) + c.get('error', 0)} failed" + (
-            f", {skipped} skipped" if skipped else ""
+        return (
+            f"{c.get('passed', 0)} passed, {c.get('failed', 0) + c.get('error', 0)} failed"
+            + (f", {skipped} skipped" if skipped else "")
+            + (f", {len(self.left_out)} module(s) left out" if self.left_out else "")
         )
 
     def open_sandbox(self, backend: str = DEFAULT_BACKEND, start: StartTree | None = None) -> Sandbox:
@@ -247,6 +254,12 @@ def _run_build(
         run = builder.baseline(sb)
     steps["baseline"] = time.monotonic() - t
     on_step("baseline", f"{run.summary_line()} in {steps['baseline']:.1f} s")
+    if builder.left_out:
+        on_step(
+            "baseline",
+            f"left out {len(builder.left_out)} module(s) that fail to collect: "
+            + ", ".join(builder.left_out),
+        )
     return EnvRecord(
         id=env_id(snap, recipe),
         snapshot_id=snap.id,
@@ -258,13 +271,14 @@ def _run_build(
         venv="",
         backend=backend,
         recipe=recipe,
-        test=recipe.test,
+        test=builder.test,
         packages=packages,
         skipped_deps=builder.skipped,
         kept_extensions=builder.kept,
         baseline=dict(run.statuses),
         counts=run.counts(),
         collection_errors=run.collection_errors,
+        left_out=builder.left_out,
         collection_skips=run.collection_skips,
         baseline_exit_code=run.exit_code,
         created=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -144,8 +144,8 @@ class EnvGroups:
         env = owner.model_copy(
             update={
                 "id": eid, "snapshot_id": snap.id, "snapshot_path": snap.path, "name": snap.name,
-                "version": snap.version, "recipe": recipe, "test": recipe.test, "baseline": dict(run.statuses),
-                "counts": run.counts(), "collection_errors": run.collection_errors,
+                "version": snap.version, "recipe": recipe, "test": builder.test, "baseline": dict(run.statuses),
+                "counts": run.counts(), "collection_errors": run.collection_errors, "left_out": builder.left_out,
                 "collection_skips": run.collection_skips,
                 "baseline_exit_code": run.exit_code, "steps_s": {"baseline": run.duration_s},
                 "duration_s": run.duration_s, "logs": {}, "created": owner.created,

@@ -9,6 +9,12 @@
 The build sandbox has network access, a writable venv at /opt/venv and pip's shared cache at
 /pip-cache; the baseline sandbox is like every later one (read-only venv, no network). A failing step
 raises `EnvBuildError` with the step's name and log tail. Orchestration and caching are in `build`.
+
+Modules that cannot be collected on the clean snapshot (a file the sdist lacks, a package declared
+nowhere) are left out rather than failing the build: pytest runs no test at all when one module fails
+to collect, so the baseline runs again without them (`--ignore`), `Builder.left_out` names them with
+their reason and `Builder.test` is the test command every later run of the environment uses. The list
+is fixed at build time: a module that collected then and fails after a patch stops the run as before.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from codekiln.envs.extensions import keep_extensions
 from codekiln.envs.importnames import IMPORT_DISTS
 from codekiln.envs.plugins import args_plugins
 from codekiln.envs.recipe import Recipe, host_interpreter
-from codekiln.grading import TestRun, internal_error, run_tests
+from codekiln.grading import TestCommand, TestRun, internal_error, run_tests
 from codekiln.repos import SnapshotRecord
 from codekiln.sandbox import Bind, SandboxSpec
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
@@ -70,6 +76,10 @@ class Builder:
         self.logs.mkdir()
         self.skipped: dict[str, str] = {}
         self.kept: list[str] = []
+        self.test: TestCommand = recipe.test
+        """The environment's test command: the recipe's, with the left-out modules ignored."""
+        self.left_out: dict[str, str] = {}
+        """Paths that failed to collect on the clean snapshot -> why; `test` ignores them."""
 
     def log(self, step: str, res: ExecResult, argv: list[str]) -> str:
         text = f"$ {' '.join(argv)}\n{res.stdout}{res.stderr}\n[exit {res.exit_code}{', timed out' if res.timed_out else ''}]\n"
@@ -211,17 +221,35 @@ class Builder:
         return out
 
     def baseline(self, sb: Sandbox) -> TestRun:
-        """One full run of the suite. Refused (a failed build, with the fix where the log names it) when
-        it errs, or when it ran no test at all: pytest stops before running anything when a module fails
-        to collect, and an environment whose baseline is empty has nothing to grade with."""
-        run = run_tests(sb, self.recipe.test)
-        with (self.logs / "baseline.log").open("a") as fh:
-            fh.write(f"$ pytest {' '.join(self.recipe.test.args)}\n{run.log_tail}\n[exit {run.exit_code}]\n")
-        if not run.error and not run.statuses:
-            errors = ", ".join(sorted(run.collection_errors)[:3])
-            run.error = f"no test ran: {len(run.collection_errors)} module(s) failed to collect ({errors})"
+        """One full run of the suite, past modules that fail to collect: pytest stops before running
+        anything when one does, so the run is repeated without them (see the module doc). Refused (a
+        failed build, with the fix where the log names it) when it errs, or when no test ran at all:
+        an environment whose baseline is empty has nothing to grade with."""
+        first = run = self._run(sb)
+        for _ in range(MAX_LEAVE_OUT_PASSES):
+            broken = left_out(run) if stopped_at_collection(run) else {}
+            if not broken or broken.keys() <= self.left_out.keys():
+                break
+            self.left_out |= broken
+            ignores = [f"--ignore={path}" for path in sorted(self.left_out)]
+            self.test = self.recipe.test.model_copy(update={"args": [*self.recipe.test.args, *ignores]})
+            run = self._run(sb)
+        # Nothing ran: stopped at collection, or every module was left out (pytest's exit code 5).
+        if not run.statuses and (not run.error or (self.left_out and run.exit_code == 5)):
+            errors = ", ".join(sorted(first.collection_errors)[:3])
+            first.error = (
+                f"no test ran: {len(first.collection_errors)} module(s) failed to collect ({errors})"
+            )
+            raise self._baseline_failure(first)
         if run.error:
             raise self._baseline_failure(run)
+        run.collection_errors = {**self.left_out, **run.collection_errors}
+        return run
+
+    def _run(self, sb: Sandbox) -> TestRun:
+        run = run_tests(sb, self.test)
+        with (self.logs / "baseline.log").open("a") as fh:
+            fh.write(f"$ pytest {' '.join(self.test.args)}\n{run.log_tail}\n[exit {run.exit_code}]\n")
         return run
 
     def _baseline_failure(self, run: TestRun) -> EnvBuildError:
@@ -266,17 +294,15 @@ class Builder:
             return self.fail(
                 "baseline", run.error or "", run.log_tail, hint, f"extra_deps: [{', '.join(plugins)}]"
             )
-        if run.collection_errors and not run.statuses:  # pytest stops at the first collection error
+        if run.collection_errors and not run.statuses:  # every module, since the rest are left out
             broken = sorted(run.collection_errors)
             first = run.collection_errors[broken[0]].strip().splitlines()
             hint = (
-                f"{len(broken)} test module(s) fail at import ({broken[0]}: {first[-1] if first else '?'}), "
-                "and pytest runs no test when one does: leave them out of the run"
+                f"every test module fails at import ({broken[0]}: {first[-1] if first else '?'}), so no "
+                "test is left to run: the tests need something the environment lacks (a test dependency, "
+                "a file the source leaves out) or the test command points at the wrong files"
             )
-            args = [*self.recipe.test.args, *(f"--ignore={path}" for path in broken)]
-            return self.fail(
-                "baseline", run.error or "", run.log_tail, hint, f"test_args: [{', '.join(args)}]"
-            )
+            return self.fail("baseline", run.error or "", run.log_tail, hint, "test_args: [tests]")
         if "INTERNALERROR>" in log:
             hint = (
                 f"{internal_error(log)}: pytest crashed itself, in a plugin's hook or while rendering a "
@@ -286,6 +312,29 @@ class Builder:
             return self.fail("baseline", run.error or "", run.log_tail, hint)
         hint = "the test command may be wrong: give pytest's arguments (the test paths) in a profile"
         return self.fail("baseline", run.error or "", run.log_tail, hint, "test_args: [tests]")
+
+
+MAX_LEAVE_OUT_PASSES = 3
+"""Reruns of the baseline without uncollectable modules (pytest reports all of them in one run; a
+module can only fail after another is left out when a conftest or package above it changes)."""
+
+
+def stopped_at_collection(run: TestRun) -> bool:
+    """Whether pytest stopped at collection errors before running any test (no infrastructure error)."""
+    return run.error is None and bool(run.collection_errors) and not run.statuses
+
+
+def left_out(run: TestRun) -> dict[str, str]:
+    """The paths to leave out of a run stopped at collection -> the last line of each error; empty
+    when one of the errors belongs to no path (the session itself: nothing can be left out)."""
+    out: dict[str, str] = {}
+    for node, message in run.collection_errors.items():
+        path = node.split("::")[0]
+        if not path or path.startswith("<"):
+            return {}
+        lines = [re.sub(r"^E\s+", "", ln.strip()) for ln in message.splitlines() if ln.strip()]
+        out[path] = lines[-1][:300] if lines else "failed to collect"
+    return out
 
 
 def build_spec(snap: SnapshotRecord, venv: Path, recipe: Recipe, writable: bool) -> SandboxSpec:

@@ -138,19 +138,53 @@ def _lines_tox(root: Path) -> list[str]:
 
 
 def _lines_nox(root: Path) -> list[str]:
-    """`session.run("pytest", ...)` calls in noxfile.py, their literal string arguments."""
+    """`session.run("pytest", ...)` calls in noxfile.py, their string arguments: literals, and paths
+    the module names once at its top (`REFERENCING = ROOT / "referencing"`, see `_static_path`)."""
     path = root / "noxfile.py"
     try:
         tree = parse_ast(path.read_bytes()) if path.is_file() else None
     except (SyntaxError, ValueError):
         return []
+    names: dict[str, str] = {}
+    for stmt in tree.body if tree else ():
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            value = _static_path(stmt.value, names)
+            if value is not None:
+                names[stmt.targets[0].id] = value
     out = []
     for node in ast.walk(tree) if tree else ():
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "run":
-            words = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            words = [w for w in (_static_path(a, names) for a in node.args) if w is not None]
             if words:
                 out.append(shlex.join(words))
     return out
+
+
+def _static_path(node: ast.expr, names: dict[str, str]) -> str | None:
+    """The value of a string or a path relative to the noxfile's directory that the expression spells
+    without running anything: a literal, a name bound to one at the top, `Path(__file__).parent`
+    (".", also through `.resolve()` / `.absolute()`), `A / "b"`, `str(A)`; else None (an argument
+    that is None is left out of the command, as `*session.posargs` is)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return names.get(node.id)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        left, right = _static_path(node.left, names), _static_path(node.right, names)
+        return None if left is None or right is None else os.path.normpath(os.path.join(left, right))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "str":
+        return _static_path(node.args[0], names) if len(node.args) == 1 else None
+    if isinstance(node, ast.Attribute) and node.attr == "parent":
+        inner = node.value
+        while isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute):
+            if inner.func.attr not in ("resolve", "absolute"):
+                return None
+            inner = inner.func.value
+        if not (isinstance(inner, ast.Call) and getattr(inner.func, "id", "") == "Path"):
+            return None
+        if len(inner.args) == 1 and getattr(inner.args[0], "id", "") == "__file__":
+            return "."
+    return None
 
 
 def _lines_pyproject_scripts(root: Path) -> list[str]:

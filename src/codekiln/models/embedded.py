@@ -167,7 +167,7 @@ class EmbeddedModel(FormatModel):
         if len(prompt) >= self.n_ctx:
             raise ContextTooLongError(
                 f"the prompt has {len(prompt)} tokens; the context window holds {self.n_ctx}",
-                hint="shorten the conversation or raise n_ctx (-o n_ctx=16384)",
+                hint="shorten the conversation or raise n_ctx (--option n_ctx=16384)",
             )
         budget = min(self.max_tokens if max_tokens is None else max_tokens, self.n_ctx - len(prompt))
         temp = self.temperature if temperature is None else temperature

@@ -231,7 +231,7 @@ def evaluate(
     }
     if clash := [key for key in options or {} if key in taken]:
         raise ConfigError(
-            f"-o {clash[0]}=... names what {taken[clash[0]]} sets in format evaluation",
+            f"--option {clash[0]}=... names what {taken[clash[0]]} sets in format evaluation",
             hint=f"use {taken[clash[0]]} instead",
         )
     prompts = load_prompts(limit)
@@ -251,7 +251,7 @@ def evaluate(
         if getattr(backend, "format", None) is None:
             raise ConfigError(
                 f"model {model!r} does not render codekiln formats (the server parses tool calls itself)",
-                hint="evaluate an OpenAI server in raw mode: -o mode=raw",
+                hint="evaluate an OpenAI server in raw mode: --option mode=raw",
             )
         done = []
         for prompt in prompts:

@@ -9,6 +9,9 @@ On the wall-clock limit the command is SIGKILLed (`timed_out=True`, `killed="tim
 -9): by default its whole process group; a backend passes `kill` to end what lives outside that group
 (a PID namespace, a container's processes). `run_limited` returns only once `argv`'s process ended.
 Exit statuses that mean a resource limit fired are named: SIGXCPU -> "cpu", SIGXFSZ -> "file_size".
+Once the process is interrupted (`core.interrupt`: Ctrl-C), a running command is killed at once and a new
+one is not started (`killed="interrupted"`, exit code -9), so worker threads end with the run; an
+exception in the calling thread (KeyboardInterrupt) kills the command before it propagates.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from codekiln.core import interrupt
 from codekiln.core.protocols import ExecResult
 
 OUTPUT_KILL_FACTOR = 64
@@ -58,6 +62,10 @@ def run_limited(
     the child and closed here; `kill(pid)` ends the command when a limit fires. Never raises on a
     failure of the command itself (a missing binary gives exit code 127)."""
     start = time.monotonic()
+    if interrupt.requested():
+        for fd in pass_fds:
+            os.close(fd)
+        return ExecResult("", "interrupted before it started\n", -signal.SIGKILL, 0.0, killed="interrupted")
     try:
         child = subprocess.Popen(
             list(argv),
@@ -75,12 +83,31 @@ def run_limited(
         for fd in pass_fds:
             os.close(fd)
     assert child.stdout is not None and child.stderr is not None
+    try:
+        return _supervise(child, start, timeout, max_output, input, kill)
+    except BaseException:  # KeyboardInterrupt in this thread: the command must not outlive the wait
+        kill(child.pid)
+        raise
+
+
+def _supervise(
+    child: subprocess.Popen[bytes],
+    start: float,
+    timeout: float | None,
+    max_output: int,
+    input: bytes | None,
+    kill: Callable[[int], None],
+) -> ExecResult:
+    """`run_limited`'s wait: read both streams, feed stdin, enforce the limits, until `child` ends."""
+    assert child.stdout is not None and child.stderr is not None
     kept = {child.stdout.fileno(): bytearray(), child.stderr.fileno(): bytearray()}
     out_fd, err_fd = child.stdout.fileno(), child.stderr.fileno()
     sel = selectors.DefaultSelector()
     for fd in kept:
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_READ)
+    stop_fd = interrupt.fd()
+    sel.register(stop_fd, selectors.EVENT_READ)
     pending = memoryview(input or b"")
     in_fd = child.stdin.fileno() if child.stdin is not None else -1
     if child.stdin is not None:
@@ -101,7 +128,7 @@ def run_limited(
             kill(child.pid)
         stop_reading = time.monotonic() + KILL_DRAIN_S
 
-    while sel.get_map():
+    while any(fd != stop_fd for fd in sel.get_map()):  # a stream is still open
         now = time.monotonic()
         if deadline is not None and now >= deadline and killed is None:
             end("timeout")
@@ -114,6 +141,10 @@ def run_limited(
         waits = [t - now for t in (deadline if killed is None else None, stop_reading) if t is not None]
         for key, _ in sel.select(max(0.0, min(waits, default=1.0))):
             fd = key.fd
+            if fd == stop_fd:
+                end("interrupted")
+                sel.unregister(fd)
+                continue
             if fd == in_fd and child.stdin is not None:
                 try:
                     pending = pending[os.write(fd, pending[:65536]) :]

@@ -93,6 +93,10 @@ def load_samples(path: str | Path, split: str = "test") -> list[SriSample]:
             f"no SRI samples at {file}", hint="make them first: codekiln sri make SPEC --out DIR"
         )
     samples = [SriSample.model_validate(row) for row in iter_jsonl(file)]
+    if not samples:
+        raise ConfigError(
+            f"{file} holds no SRI samples", hint="make them first: codekiln sri make SPEC --out DIR"
+        )
     return [s for s in samples if split == "all" or s.split == split]
 
 
@@ -143,7 +147,7 @@ def answer(model: Any, sample: SriSample, mode: Mode, fim: FimFamily) -> tuple[S
         if not hasattr(model, "complete"):
             raise ConfigError(
                 f"the model {getattr(model, 'name', model)!r} has no raw completions, which FIM needs",
-                hint="use a format-rendering backend (embedded, transformers, openai with -o mode=raw)",
+                hint="use a format-rendering backend (embedded, transformers, openai with --option mode=raw)",
             )
         prefix, suffix = view.fim_parts()
         result = model.complete(fim.prompt(prefix, suffix), stop=fim.end)

@@ -102,10 +102,16 @@ _ROLLOUTS_HINT = "give a rollouts.jsonl written by `codekiln rollout`: fix or de
 
 
 def load_episodes(path: str | Path) -> Iterator[Episode]:
-    """Every episode of a rollouts file (a torn last line from a crash is skipped)."""
+    """Every episode of a rollouts file (a torn last line from a crash is skipped); a ConfigError when
+    it holds none."""
     file = rollouts_path(path)
+    lineno = 0
     for lineno, row in iter_input_jsonl(file, hint=_ROLLOUTS_HINT):
         try:
             yield to_episode(row)
         except ConfigError as err:
             raise ConfigError(f"{file}:{lineno}: {err.message}", hint=err.hint) from err
+    if lineno == 0:  # an empty file exported or judged nothing, and said so only by an exit 0
+        raise ConfigError(
+            f"{file} holds no rollouts", hint="run some first: codekiln rollout --tasks DIR --out DIR"
+        )

@@ -27,12 +27,15 @@ every FAIL_TO_PASS test fail in each of its `reruns` runs, with no error or time
 What the facts do not cover, and the audit. The shared run runs a task's tests beside others (a test
 could pass there and fail alone); the engine ran the buggy side in forks of a warm session with the
 bug swapped in, in its own test order, without the grader's guard (its start-up, plugins by name,
-canaries, environment), so a test could fail there and pass under the grader. Neither can be ruled out in memory. So in every
-batch a sample of the tasks (`audit` of them, at least one, picked by a hash of their ids) gets both
-real grades as before. When a real grade disagrees with what the shortcut would have decided, the
-shortcut is wrong on this environment: the rest of that batch and every later batch (of every
-validator sharing the `GoldCache`) are graded task by task (`exact`). `audit=1` grades every task
-for real.
+canaries, environment), so a test could fail there and pass under the grader. Neither can be ruled out in memory. So a
+sample of the tasks (picked by a hash of their ids) gets both real grades as before: `audit` of all
+the tasks gated so far, counted over every batch of the validators sharing the `GoldCache`, and
+always one task of the first batch (`audits_due`), so an environment is audited before any of its
+later batches rests on the shortcut alone. (A floor of one per batch would audit 1 in 32 at the
+default batch size, not the 1 in 50 asked for: the quota is counted over the run instead.) When a
+real grade disagrees with what the shortcut would have decided, the shortcut is wrong on this
+environment: the rest of that batch and every later batch (of every validator sharing the
+`GoldCache`) are graded task by task (`exact`). `audit=1` grades every task for real.
 """
 
 from __future__ import annotations
@@ -115,6 +118,13 @@ def empty_tree_is_buggy(task: TaskRecord, buggy: Mapping[str, str | None], snaps
 
 def audit_order(candidate_id: str) -> str:
     return hashlib.sha256(candidate_id.encode()).hexdigest()
+
+
+def audits_due(share: float, gated: int, audited: int) -> int:
+    """How many tasks of the batch just gated to audit: enough that `audited` reaches `share` of the
+    `gated` tasks so far (this batch's included), and at least one while none was audited yet."""
+    quota = math.ceil(round(share * gated, 9))  # round: 0.02 * 50 must not make 2
+    return max(quota - audited, 1 if audited == 0 and gated else 0)
 
 
 class GraderGate:
@@ -221,7 +231,9 @@ class GraderGate:
         out: dict[int, Rejection | None] = {}
         if not self.exact and pending:
             self.shared_run(pending)
-            count = max(1, math.ceil(self.audit * len(pending)))
+            self.cache.gated += len(pending)
+            count = min(len(pending), audits_due(self.audit, self.cache.gated, self.cache.audited))
+            self.cache.audited += count
             order = sorted(range(len(pending)), key=lambda i: audit_order(pending[i].candidate_id))
             for i in order[:count]:
                 p = pending[i]

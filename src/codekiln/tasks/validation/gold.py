@@ -38,6 +38,10 @@ class GoldCache:
     """Each test's status in the grader's own run on the snapshot (`gate.GraderGate.shared_run`)."""
     audit_failed: bool = False
     """An audit found the grader gate's shortcut wrong here: every validator grades every task."""
+    gated: int = 0
+    """Tasks the grader gate has judged with its shortcut and audit, over the validators sharing this."""
+    audited: int = 0
+    """Of those, the tasks it audited (graded for real): `gate.audits_due` keeps them `audit` of all."""
 
     def keep(self, key: str, tests: list[str], result: JobResult) -> None:
         """Keep a clean gold job's result: a selection's own run, or (key UNION) its tests' reruns."""

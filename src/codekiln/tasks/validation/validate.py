@@ -97,8 +97,8 @@ class ValidateConfig(BaseModel):
         default=0.02,
         gt=0.0,
         le=1.0,
-        description="grader gate: the share of each batch's tasks whose gold and empty patches are "
-        "graded for real to audit the shared run (at least one task per batch; 1: every task)",
+        description="grader gate: the share of the tasks whose gold and empty patches are graded for "
+        "real to audit the shortcut (counted over the run, one of the first batch always; 1: every task)",
     )
     reruns: int = Field(
         default=3, ge=1, description="runs per side; every selected test must agree across them"
