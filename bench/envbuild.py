@@ -17,7 +17,9 @@ size bound), pinned in `bench/envbuild_sample.json`. Per library, on the same sd
    test setup installs (`envplain`: tox's env, nox's test session, the CI job running pytest, the
    Makefile's test target, test/dev requirements files, uv/poetry/pdm/hatch defaults, `tests_require`,
    and the addopts plugins the project's files declare); then `python -m pytest` in the
-   source tree, no options, network on. Counts are read from pytest's own summary line.
+   source tree, network on, with the arguments of tox's test env's pytest command where it has one
+   (requests-toolbelt's `-W error::DeprecationWarning`: the project's own run fails 2 more tests). Counts
+   are read from pytest's own summary line.
 2. codekiln: `build_env("pypi:NAME==VERSION")` (what `codekiln env build` / `env test` run: default mode,
    no profile, no agent) in a fresh CODEKILN_HOME holding that archive; counts from the recorded baseline.
 3. synth: on a library that built, `codekiln synth --max-tasks 3 --batch-size 8 --workers 1` (default
@@ -51,7 +53,7 @@ from pathlib import Path
 
 import envsample
 from envcompare import PLAIN_REPORT, STEP_LIMITS, compare, plain_counts, table
-from envplain import plain_targets
+from envplain import plain_targets, tox_pytest_args
 
 from codekiln.core.proc import run, tail
 from codekiln.core.records import append_jsonl, iter_jsonl
@@ -115,9 +117,12 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
         return {**out, "status": "timeout (plain install)"}
     if res.exit_code:
         return {**out, "status": "install failed", "log": tail(res.stdout + res.stderr, 6)}
+    command = tox_pytest_args(root, ".".join(map(str, sys.version_info[:2])))
+    if command:
+        out["command"] = " ".join(["pytest", *command])
     start = time.monotonic()
     res = run(
-        [str(venv / "bin" / "python"), "-m", "pytest", PLAIN_REPORT],
+        [str(venv / "bin" / "python"), "-m", "pytest", PLAIN_REPORT, *command],
         timeout=STEP_LIMITS["plain_test"], env=plain_test_env(venv, scratch), cwd=root, max_output=64 << 20,
     )  # fmt: skip
     out["test_s"] = round(time.monotonic() - start, 1)

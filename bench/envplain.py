@@ -33,6 +33,10 @@ Last, a pytest plugin that the project's own addopts need (`--cov*` -> pytest-co
 installs is added only when one of the project's own files names it (pyproject, setup.*, tox.ini,
 noxfile.py, Makefile, Pipfile, requirements files, workflows); a plugin nothing declares stays out, and
 the plain run fails as the project would.
+A project whose checks run through uv (a `uv.lock`, or a CI workflow running `uv run`/`uv sync`) gets
+the groups uv installs by default too, whatever the source chosen above (tenacity 9.2.1's CI runs
+`uv run poe check`, and its `dev` group has the trio that one test skips without). The suite runs with
+the arguments of tox's test env's pytest command where it has one (`tox_pytest_args`).
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ from __future__ import annotations
 import configparser
 import itertools
 import re
+import shlex
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 from envdeclared import (
@@ -171,27 +177,25 @@ def tox_toml_targets(root: Path, python: str) -> tuple[list[str], list[str], lis
     return extras, groups, deps, f"tox env {name}" if extras or groups or deps else ""
 
 
-def tox_targets(
+def tox_env(
     root: Path, python: str, text: str | None = None
-) -> tuple[list[str], list[str], list[str], str]:
-    """(extras, dependency groups, pip arguments of `deps`, which tox env) that tox.ini's test env for
-    Python `python` installs (tox 4's TOML where no tox.ini has a `[testenv]`)."""
+) -> tuple[str, set[str], Callable[[str], str]] | None:
+    """(name, factors, setting) of tox.ini's test env for Python `python` (`text`: tox.ini's text from
+    elsewhere): `setting(key)` is the env's own `[testenv:NAME]` value, else `[testenv]`'s; None without
+    a `[testenv]`."""
     cfg = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         cfg.read_string(text) if text is not None else cfg.read(root / "tox.ini")
     except (configparser.Error, UnicodeDecodeError):
-        return [], [], [], ""
-    if not cfg.has_section("testenv") and text is None:
-        return tox_toml_targets(root, python)
+        return None
     if not cfg.has_section("testenv"):
-        return [], [], [], ""
+        return None
     version = python.split(".")[:2]
     tags = {"py" + "".join(version), "py" + ".".join(version)}
     envs = envlist(
         cfg.get("tox", "envlist", fallback=cfg.get("tox", "env_list", fallback=""))
     )  # tox 4: either
     name = next((e for e in envs if tags & set(e.split("-"))), "py" + "".join(version))
-    factors = set(name.split("-"))
     own = f"testenv:{name}"
 
     def setting(key: str) -> str:
@@ -199,10 +203,66 @@ def tox_targets(
             return cfg.get(own, key)
         return cfg.get("testenv", key, fallback="")
 
+    return name, set(name.split("-")), setting
+
+
+def tox_targets(
+    root: Path, python: str, text: str | None = None
+) -> tuple[list[str], list[str], list[str], str]:
+    """(extras, dependency groups, pip arguments of `deps`, which tox env) that tox.ini's test env for
+    Python `python` installs (tox 4's TOML where no tox.ini has a `[testenv]`)."""
+    env = tox_env(root, python, text)
+    if env is None:
+        return tox_toml_targets(root, python) if text is None else ([], [], [], "")
+    name, factors, setting = env
     extras = [e for e in tox_values(setting("extras"), factors) if "{" not in e]
     groups = [g for g in tox_values(setting("dependency_groups"), factors) if "{" not in g]
     deps = [arg for line in tox_lines(setting("deps"), factors) for arg in pip_args(line, root)]
     return extras, groups, deps, f"tox env {name}" if extras or groups or deps else ""
+
+
+_SHELL_END = {"&&", "||", ";", "|", ">", ">>", "2>&1"}
+
+
+def tox_pytest_args(root: Path, python: str) -> list[str]:
+    """The arguments of the first pytest command of tox.ini's test env for Python `python` (`pytest`,
+    `py.test`, `python -m pytest`, `coverage run -m pytest`): `{posargs}` empty, `{posargs:X}` as X,
+    `{toxinidir}` the project root; a word with any other substitution is left out."""
+    env = tox_env(root, python)
+    if env is None:
+        return []
+    _, factors, setting = env
+    for line in tox_lines(setting("commands"), factors):
+        line = re.sub(r"\{posargs:([^}]*)\}", r"\1", line).replace("{posargs}", "")
+        try:
+            words = shlex.split(line.replace("{toxinidir}", str(root)), comments=True)
+        except ValueError:
+            continue
+        start = next((i for i, w in enumerate(words) if w.split("/")[-1] in ("pytest", "py.test")), None)
+        if start is not None:
+            rest = words[start + 1 :]
+            rest = rest[: next((j for j, w in enumerate(rest) if w in _SHELL_END), len(rest))]
+            return [w for w in rest if "{" not in w]
+    return []
+
+
+def uv_groups(root: Path) -> list[str]:
+    """The dependency groups `uv run`/`uv sync` install by default (`dev`, or `[tool.uv]
+    default-groups`) where the project runs its checks through uv: a `uv.lock`, or a CI workflow
+    that runs `uv run`/`uv sync` without `--no-dev`/`--no-default-groups`."""
+    workflows = sorted((root / ".github" / "workflows").glob("*.y*ml"))
+    texts = [w.read_text(errors="replace") for w in workflows if w.is_file()]
+    runs = [m for t in texts for m in re.findall(r"\buv (?:run|sync)\b[^\n]*", t)]
+    if not (root / "uv.lock").is_file() and not any(
+        "--no-dev" not in r and "--no-default-groups" not in r for r in runs
+    ):
+        return []
+    data = pyproject(root)
+    declared = data.get("dependency-groups", {})
+    default = data.get("tool", {}).get("uv", {}).get("default-groups", ["dev"])
+    if default == "all":
+        return sorted(declared)
+    return [g for g in default if isinstance(g, str) and g in declared] if isinstance(default, list) else []
 
 
 def hatch_deps(root: Path) -> tuple[list[str], str]:
@@ -270,6 +330,9 @@ def plain_targets(root: Path, python: str) -> tuple[list[str], list[str], list[s
     targets = Targets([extra] if extra else [], [group] if group else [])
     chosen, where = chosen_source(root, python)
     targets.add(chosen)
+    if uv := [g for g in uv_groups(root) if g not in targets.groups]:  # uv installs them whatever else runs
+        targets.groups += uv
+        where = ", ".join(filter(None, [where, "uv's default groups"]))
     declared = pyproject(root).get("dependency-groups", {})
     targets.groups = [g for g in targets.groups if g in declared]  # pip stops at a group not declared
     plugins, plugins_from = plugin_targets(root, targets)

@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from envcompare import compare, plain_counts
-from envplain import applies, envlist, plain_targets
+from envplain import applies, envlist, plain_targets, tox_pytest_args, uv_groups
 from envsample import judge_archive, named_in
 
 COLLECTION_FAILED = """\
@@ -217,3 +217,47 @@ def test_the_plain_side_installs_the_hatch_env_that_runs_the_tests(tmp_path: Pat
         "[tool.hatch.envs.dev.scripts]\ntests = 'pytest tests'\n"
     )
     assert plain_targets(tmp_path, "3.11") == ([], [], ["pytest", "beautifulsoup4"], "hatch env dev")
+
+
+def test_the_plain_side_runs_pytest_with_the_arguments_of_toxs_command(tmp_path: Path) -> None:
+    """requests-toolbelt 1.0.0: tox runs `pytest -W error::DeprecationWarning {posargs}`, under which two
+    x509 tests fail on pyOpenSSL's deprecation; the plain run without it passed them (158/6/5), codekiln,
+    which runs the same tox command, failed them (156/8/5)."""
+    (tmp_path / "tox.ini").write_text(
+        "[tox]\nenvlist = py{39,311},lint\n[testenv]\ndeps = pytest\ncommands =\n"
+        "    python -c 'print(1)'\n    pytest -W error::DeprecationWarning {posargs} && echo done\n"
+        "[testenv:py39]\ncommands = coverage run -m pytest --basetemp={envtmpdir} {posargs:tests -x}\n"
+        "[testenv:lint]\ncommands = flake8 src\n"
+    )
+    assert tox_pytest_args(tmp_path, "3.11") == ["-W", "error::DeprecationWarning"]
+    assert tox_pytest_args(tmp_path, "3.9") == ["tests", "-x"]  # its own section; {envtmpdir} left out
+    (tmp_path / "tox.ini").write_text("[tox]\nenvlist = py311\n[testenv]\ncommands = pytest {posargs}\n")
+    assert tox_pytest_args(tmp_path, "3.11") == []
+    (tmp_path / "tox.ini").write_text("[tox]\nenvlist = py311\n[testenv]\ncommands = python -m unittest\n")
+    assert tox_pytest_args(tmp_path, "3.11") == []
+    (tmp_path / "tox.ini").unlink()
+    assert tox_pytest_args(tmp_path, "3.11") == []
+
+
+def test_the_plain_side_installs_the_groups_uv_installs_where_the_project_runs_through_uv(
+    tmp_path: Path,
+) -> None:
+    """tenacity 9.2.1: its CI runs `uv run poe check`; uv installs the `dev` group by default, whose trio
+    one test skips without (plain 184/0/1, codekiln, which installs what the tests import, 185/0/0)."""
+    (tmp_path / "pyproject.toml").write_text(
+        "[project]\nname = 'tenacity'\n[project.optional-dependencies]\ntest = ['pytest']\n"
+        "[dependency-groups]\ndev = ['pytest', 'trio']\ndocs = ['sphinx']\n"
+    )
+    assert plain_targets(tmp_path, "3.11") == (["test"], [], [], "")  # uv not used: no group
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yaml").write_text("jobs:\n  t:\n    steps:\n      - run: uv run --no-dev pytest\n")
+    assert uv_groups(tmp_path) == []
+    (workflows / "ci.yaml").write_text("jobs:\n  t:\n    steps:\n      - run: uv run poe check\n")
+    assert plain_targets(tmp_path, "3.11") == (["test"], ["dev"], [], "uv's default groups")
+    with (tmp_path / "pyproject.toml").open("a") as f:
+        f.write("[tool.uv]\ndefault-groups = ['docs', 'absent']\n")
+    assert uv_groups(tmp_path) == ["docs"]
+    (workflows / "ci.yaml").unlink()
+    (tmp_path / "uv.lock").write_text("version = 1\n")
+    assert uv_groups(tmp_path) == ["docs"]
