@@ -13,9 +13,13 @@ size bound), pinned in `bench/envbuild_sample.json`. Per library, on the same sd
 
 1. plain: `python -m venv` (the interpreter codekiln builds with), pip upgraded, `pip install '.[EXTRAS]' pytest` in the
    unpacked sdist, EXTRAS the first of test/tests/testing declared as an extra (pyproject, setup.cfg or
-   setup.py), plus `--group` of the same name from `[dependency-groups]`, plus the extras, groups and deps
-   tox.ini's test env for this Python installs (`envplain`); then `python -m pytest` in the
-   source tree, no options, network on. Counts are read from pytest's own summary line.
+   setup.py), plus `--group` of the same name from `[dependency-groups]`, plus what the project's own
+   test setup installs (`envplain`: tox's env, nox's test session, the CI job running pytest, the
+   Makefile's test target, test/dev requirements files, uv/poetry/pdm/hatch defaults, `tests_require`,
+   and the addopts plugins the project's files declare); then `python -m pytest` in the
+   source tree, network on, with the arguments of tox's test env's pytest command where it has one
+   (requests-toolbelt's `-W error::DeprecationWarning`: the project's own run fails 2 more tests). Counts
+   are read from pytest's own summary line.
 2. codekiln: `build_env("pypi:NAME==VERSION")` (what `codekiln env build` / `env test` run: default mode,
    no profile, no agent) in a fresh CODEKILN_HOME holding that archive; counts from the recorded baseline.
 3. synth: on a library that built, `codekiln synth --max-tasks 3 --batch-size 8 --workers 1` (default
@@ -39,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pwd
 import shutil
 import sys
 import tempfile
@@ -49,7 +54,7 @@ from pathlib import Path
 
 import envsample
 from envcompare import PLAIN_REPORT, STEP_LIMITS, compare, plain_counts, table
-from envplain import plain_targets
+from envplain import plain_targets, tox_pytest_args
 
 from codekiln.core.proc import run, tail
 from codekiln.core.records import append_jsonl, iter_jsonl
@@ -86,6 +91,27 @@ def plain_test_env(venv: Path, scratch: Path) -> dict[str, str]:
     }  # fmt: skip
 
 
+def as_unprivileged(*writable: Path) -> list[str]:
+    """argv prefix that runs the plain suite as `nobody` where this bench runs as root, as a library's
+    own CI runs it and as codekiln's sandbox does (python-dotenv 1.2.4 skips a test as root that both
+    run); `writable` (the source tree, HOME) is handed to that user and every folder above made
+    traversable. Empty when not root or without setpriv: the suite then runs as this user."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        return []
+    try:
+        user = pwd.getpwnam("nobody")
+    except KeyError:
+        return []
+    for path in writable:
+        run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(path)], timeout=300)
+        for folder in path.parents:
+            mode = folder.stat().st_mode
+            if not mode & 0o001:
+                folder.chmod(mode | 0o011)
+    return [setpriv, f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--"]
+
+
 def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object]:
     """The library's own suite, plainly: fresh venv, pip install with test extras, `python -m pytest`."""
     root = unpack(archive, scratch / "src")
@@ -113,10 +139,17 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
         return {**out, "status": "timeout (plain install)"}
     if res.exit_code:
         return {**out, "status": "install failed", "log": tail(res.stdout + res.stderr, 6)}
+    command = tox_pytest_args(root, ".".join(map(str, sys.version_info[:2])))
+    if command:
+        out["command"] = " ".join(["pytest", *command])
+    test_env = plain_test_env(venv, scratch)
+    user = as_unprivileged(root, Path(test_env["HOME"]))
+    if user:
+        out["user"] = "nobody"
     start = time.monotonic()
     res = run(
-        [str(venv / "bin" / "python"), "-m", "pytest", PLAIN_REPORT],
-        timeout=STEP_LIMITS["plain_test"], env=plain_test_env(venv, scratch), cwd=root, max_output=64 << 20,
+        [*user, str(venv / "bin" / "python"), "-m", "pytest", PLAIN_REPORT, *command],
+        timeout=STEP_LIMITS["plain_test"], env=test_env, cwd=root, max_output=64 << 20,
     )  # fmt: skip
     out["test_s"] = round(time.monotonic() - start, 1)
     if res.timed_out:

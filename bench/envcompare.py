@@ -12,6 +12,7 @@ from collections.abc import Mapping
 STEP_LIMITS = {"plain_install": 300, "plain_test": 300, "build": 600, "synth": 240}
 _SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|xfailed|xpassed|errors?|deselected)\b")
 _TIME = re.compile(r"\bin [\d.]+s\b")
+_RESULTS = re.compile(r"^Results \([\d.]+s\):\s*$")
 _COLLECT = re.compile(r"^ERROR (\S+)(?: - (.*))?$")
 _OUTCOME = re.compile(r"^(PASSED|XPASS|XFAIL|FAILED|ERROR) (\S+::.*)$")
 _BUCKET = {"PASSED": "passed", "XPASS": "xpassed", "XFAIL": "xfailed", "FAILED": "failed", "ERROR": "errors"}
@@ -29,6 +30,8 @@ def plain_counts(output: str) -> tuple[dict[str, int], list[str]]:
     summary = next(
         (ln for ln in reversed(lines) if _TIME.search(ln) and ("=" in ln or _SUMMARY.search(ln))), ""
     )
+    if not summary:
+        summary = results_block(lines)
     for num, kind in _SUMMARY.findall(summary):
         key = "errors" if kind.startswith("error") else kind
         counts[key] = counts.get(key, 0) + int(num)
@@ -46,6 +49,20 @@ def plain_counts(output: str) -> tuple[dict[str, int], list[str]]:
         counts[bucket] -= extra
         counts["counted_twice"] = counts.get("counted_twice", 0) + extra
     return counts, reasons
+
+
+def results_block(lines: list[str]) -> str:
+    """The counts of a `Results (1.23s):` block, on one line: the summary that pytest-sugar and
+    pytest-pretty print instead of pytest's own (`  62 passed` / `  1 failed` below it), "" if none."""
+    start = next((i for i in range(len(lines) - 1, -1, -1) if _RESULTS.match(lines[i])), None)
+    if start is None:
+        return ""
+    block = []
+    for ln in lines[start + 1 :]:
+        if not _SUMMARY.fullmatch(ln.strip()):
+            break
+        block.append(ln.strip())
+    return ", ".join(block)
 
 
 def collection_errors(lines: list[str]) -> dict[str, str]:

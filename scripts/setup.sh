@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(bubblewrap podman runc uidmap debootstrap git chromium)
+DEBS=(bubblewrap podman runc uidmap debootstrap git chromium iproute2 util-linux)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,13 +3,17 @@ the plain side's reading of tox's test env, the sample bound and the word match 
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from envcompare import compare, plain_counts
-from envplain import applies, envlist, plain_targets
+from envplain import applies, envlist, plain_targets, tox_pytest_args, uv_groups
 from envsample import judge_archive, named_in
 
 COLLECTION_FAILED = """\
@@ -217,3 +221,65 @@ def test_the_plain_side_installs_the_hatch_env_that_runs_the_tests(tmp_path: Pat
         "[tool.hatch.envs.dev.scripts]\ntests = 'pytest tests'\n"
     )
     assert plain_targets(tmp_path, "3.11") == ([], [], ["pytest", "beautifulsoup4"], "hatch env dev")
+
+
+def test_the_plain_side_runs_pytest_with_the_arguments_of_toxs_command(tmp_path: Path) -> None:
+    """requests-toolbelt 1.0.0: tox runs `pytest -W error::DeprecationWarning {posargs}`, under which two
+    x509 tests fail on pyOpenSSL's deprecation; the plain run without it passed them (158/6/5), codekiln,
+    which runs the same tox command, failed them (156/8/5)."""
+    (tmp_path / "tox.ini").write_text(
+        "[tox]\nenvlist = py{39,311},lint\n[testenv]\ndeps = pytest\ncommands =\n"
+        "    python -c 'print(1)'\n    pytest -W error::DeprecationWarning {posargs} && echo done\n"
+        "[testenv:py39]\ncommands = coverage run -m pytest --basetemp={envtmpdir} {posargs:tests -x}\n"
+        "[testenv:lint]\ncommands = flake8 src\n"
+    )
+    assert tox_pytest_args(tmp_path, "3.11") == ["-W", "error::DeprecationWarning"]
+    assert tox_pytest_args(tmp_path, "3.9") == ["tests", "-x"]  # its own section; {envtmpdir} left out
+    (tmp_path / "tox.ini").write_text("[tox]\nenvlist = py311\n[testenv]\ncommands = pytest {posargs}\n")
+    assert tox_pytest_args(tmp_path, "3.11") == []
+    (tmp_path / "tox.ini").write_text("[tox]\nenvlist = py311\n[testenv]\ncommands = python -m unittest\n")
+    assert tox_pytest_args(tmp_path, "3.11") == []
+    (tmp_path / "tox.ini").unlink()
+    assert tox_pytest_args(tmp_path, "3.11") == []
+
+
+def test_the_plain_side_installs_the_groups_uv_installs_where_the_project_runs_through_uv(
+    tmp_path: Path,
+) -> None:
+    """tenacity 9.2.1: its CI runs `uv run poe check`; uv installs the `dev` group by default, whose trio
+    one test skips without (plain 184/0/1, codekiln, which installs what the tests import, 185/0/0)."""
+    (tmp_path / "pyproject.toml").write_text(
+        "[project]\nname = 'tenacity'\n[project.optional-dependencies]\ntest = ['pytest']\n"
+        "[dependency-groups]\ndev = ['pytest', 'trio']\ndocs = ['sphinx']\n"
+    )
+    assert plain_targets(tmp_path, "3.11") == (["test"], [], [], "")  # uv not used: no group
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yaml").write_text("jobs:\n  t:\n    steps:\n      - run: uv run --no-dev pytest\n")
+    assert uv_groups(tmp_path) == []
+    (workflows / "ci.yaml").write_text("jobs:\n  t:\n    steps:\n      - run: uv run poe check\n")
+    assert plain_targets(tmp_path, "3.11") == (["test"], ["dev"], [], "uv's default groups")
+    with (tmp_path / "pyproject.toml").open("a") as f:
+        f.write("[tool.uv]\ndefault-groups = ['docs', 'absent']\n")
+    assert uv_groups(tmp_path) == ["docs"]
+    (workflows / "ci.yaml").unlink()
+    (tmp_path / "uv.lock").write_text("version = 1\n")
+    assert uv_groups(tmp_path) == ["docs"]
+
+
+@pytest.mark.root  # hands a folder to `nobody`
+def test_the_plain_suite_runs_as_an_unprivileged_user(tmp_path: Path) -> None:
+    """As root the bench runs the plain suite as `nobody`, as a library's CI and codekiln's sandbox run
+    it: a test that skips as root runs on both sides. The source tree, under a 0700 temporary folder,
+    is that user's to write."""
+    from envbuild import as_unprivileged
+
+    src = tmp_path / "private" / "src"
+    src.mkdir(parents=True)
+    (tmp_path / "private").chmod(0o700)
+    prefix = as_unprivileged(src)
+    assert prefix, "setpriv and the nobody user are on every Debian machine"
+    code = "import os, pathlib; pathlib.Path('written').write_text('x'); print(os.getuid())"
+    res = subprocess.run([*prefix, sys.executable, "-c", code], cwd=src, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert int(res.stdout) not in (0, os.getuid()) and (src / "written").read_text() == "x"

@@ -248,6 +248,36 @@ def test_tox_python_factors_follow_the_environments_python(tmp_path: Path) -> No
     assert detect_deps(tmp_path, "demo", python_version="3.7.1").deps == ["pytest<8", "freezegun"]
 
 
+def test_tox_factor_conditions_hold_when_one_alternative_does(tmp_path: Path) -> None:
+    """`py{310,311,pypy3}: ipython` holds on 3.11 although one alternative names pypy (a library's
+    ipython tests were skipped at collection when the whole condition was refused for it); `-` joins
+    factors that must all hold, `!` negates one."""
+    write(tmp_path, {"tox.ini": """
+        [testenv]
+        deps =
+            py{310,311,312,314t,pypy3}: ipython
+            pypy3: cffi
+            py311-cov: pytest-cov
+            py311-unit: freezegun
+            !pypy3: mock
+            !py311: attrs
+            py{310,312}-!cov: six
+    """})  # fmt: skip
+    assert detect_deps(tmp_path, "demo", python_version="3.11.4").deps == [
+        "ipython",
+        "freezegun",
+        "mock",
+        "pytest",
+    ]
+    assert detect_deps(tmp_path, "demo", python_version="3.12.1").deps == [
+        "ipython",
+        "mock",
+        "attrs",
+        "six",
+        "pytest",
+    ]
+
+
 def test_static_setup_py_extras(tmp_path: Path) -> None:
     write(tmp_path, {"setup.py": """
         from setuptools import setup

@@ -45,16 +45,35 @@ def requirement_lines(path: Path, root: Path, depth: int = 0) -> list[str]:
     return out
 
 
-def other_python_factor(factors: str, python_version: str | None) -> bool:
-    """True when a tox factor condition names only Pythons (py37, py3.12, pypy3) other than the env's."""
+def _expand_braces(factors: str) -> str:
+    """tox's brace expansion: `py{38,39}-x` -> `py38-x,py39-x`."""
+    while brace := re.search(r"([\w.!-]*)\{([^{}]*)\}([\w.-]*)", factors):
+        expanded = ",".join(brace[1] + alt.strip() + brace[3] for alt in brace[2].split(","))
+        factors = factors[: brace.start()] + expanded + factors[brace.end() :]
+    return factors
+
+
+def factors_apply(condition: str, python_version: str | None = None) -> bool:
+    """Whether a tox factor condition (`py{310,311,pypy3}: x`, `py311-cov: y`, `!pypy: z`) holds in
+    the test env codekiln builds: alternatives (`,`) of conjunctions (`-`), each factor negated by `!`;
+    the env has the test-like factors and its own Python, never pypy or a doc/lint/coverage one. One
+    alternative that holds is enough (`py{311,pypy3}` holds on 3.11)."""
     full = python_version or platform.python_version()
     mine = {"py" + "".join(full.split(".")[:2]), "py" + ".".join(full.split(".")[:2]), "py3", "py"}
-    while brace := re.search(r"([\w.]*)\{([^{}]*)\}", factors):  # py{38,39} -> py38,py39
-        expanded = ",".join(brace[1] + alt.strip() for alt in brace[2].split(","))
-        factors = factors[: brace.start()] + expanded + factors[brace.end() :]
-    names = {f.strip().lower() for f in re.split(r"[,-]", factors) if f.strip()}
-    pythons = {n for n in names if re.fullmatch(r"(py|pypy)[0-9.]*", n)}
-    return bool(pythons) and not pythons & mine and pythons == names
+
+    def holds(factor: str) -> bool:
+        negated, name = factor.startswith("!"), factor.lstrip("!")
+        if re.fullmatch(r"(py|pypy)[0-9.]*t?", name):
+            present = name in mine
+        else:
+            present = not BAD_FACTORS.search(name)
+        return present != negated
+
+    for alternative in _expand_braces(condition.lower()).split(","):
+        factors = [f.strip() for f in alternative.split("-") if f.strip()]
+        if factors and all(holds(f) for f in factors):
+            return True
+    return False
 
 
 def tox_values(value: str, commas: bool = False, python_version: str | None = None) -> list[str]:
@@ -67,7 +86,7 @@ def tox_values(value: str, commas: bool = False, python_version: str | None = No
             continue
         match = _FACTOR_LINE.match(line)
         if match and "://" not in line:
-            if BAD_FACTORS.search(match[1].lower()) or other_python_factor(match[1], python_version):
+            if not factors_apply(match[1], python_version):
                 continue
             line = match[2].strip()
         out += [v.strip() for v in line.split(",")] if commas else [line]

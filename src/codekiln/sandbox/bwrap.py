@@ -13,7 +13,8 @@ What it isolates:
   no way to make further user namespaces. They cannot gain root.
 - Processes: a PID namespace per command. When the command returns (or is killed), everything it
   started dies with it, setsid'ed and double-forked children included; no process outlives `exec`.
-- Network: none but a private loopback, unless `spec.network`.
+- Network: none but a private loopback (with one more address on it: `hostview`), unless
+  `spec.network`. /etc/passwd, /etc/group and /etc/hosts name the sandbox user and hostname.
 - Limits (per command): wall time (SIGKILL of the whole namespace), CPU seconds (SIGXCPU), address
   space per process (a memory hog gets ENOMEM/MemoryError: nothing is killed, so `killed` stays
   None), processes of the command (a fork bomb gets EAGAIN; counted per command through its user
@@ -44,6 +45,7 @@ from codekiln.core.errors import SandboxError
 from codekiln.core.protocols import Limits
 from codekiln.sandbox.base import SANDBOX_UID, VENV_DIR, SandboxSpec
 from codekiln.sandbox.common import HostSandbox, Launch, hidden_site_dirs, python_prefixes
+from codekiln.sandbox.hostview import identity_binds, private_network
 from codekiln.sandbox.process import killpg
 from codekiln.sandbox.workspace import Mode
 
@@ -124,13 +126,17 @@ class BwrapSandbox(HostSandbox):
         spec, ws = self.spec, self.ws
         # setpriv, not Popen(user=...): it keeps the fast vfork spawn path in a large parent process.
         uid = str(SANDBOX_UID)
-        args = [_tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--nnp", "--"]
-        args += [_tool("bwrap"), "--unshare-user", "--disable-userns", "--unshare-pid", "--unshare-ipc"]
-        args += ["--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
+        # A network namespace of its own, with an address besides loopback's (see `hostview`).
+        stage = ws.stage or ws.state
+        net = None if spec.network else private_network(stage)
+        args = [*(net or []), _tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+        args += ["--nnp", "--", _tool("bwrap"), "--unshare-user", "--disable-userns", "--unshare-pid"]
+        args += ["--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
         args += ["--die-with-parent", "--new-session"]
-        if not spec.network:
+        if not spec.network and net is None:
             args.append("--unshare-net")
         args += _system_binds()
+        args += identity_binds(stage, SANDBOX_UID, "sandbox")
         args += ["--bind", str(ws.tmp), "/tmp"]
         # Every source goes through the stage dir: the sandbox uid could not reach most of them.
         for i, prefix in enumerate(python_prefixes(spec.venv)):
