@@ -107,6 +107,56 @@ def test_a_trace_function_left_by_code_under_test_is_evidence_and_coverage_is_no
 
 
 @pytest.mark.root  # a bwrap sandbox
+def test_a_trace_set_and_removed_inside_a_test_is_evidence_even_through_coverage(sb: BwrapSandbox) -> None:
+    # gone before any check; set through coverage's Python tracer, whose start() installs a method a
+    # subclass replaces (coverage's collector starting its C tracer stays excused, test above)
+    tests = ["tests/test_e.py::test_sum"]
+    demo = (
+        "from coverage.pytracer import PyTracer\n\n\nclass T(PyTracer):\n"
+        "    def _trace(self, frame, event, arg):\n        return None\n\n\n"
+        "def zero():\n    t = T()\n    t.start()\n    t.stop()\n    return 0\n"
+    )
+    sb.write_file("demo/__init__.py", demo)
+    sb.write_file("tests/test_e.py", "import demo\n\n\ndef test_sum():\n    assert demo.zero() == 0\n")
+    run = run_tests(sb, CMD, tests)
+    assert any(
+        "code under test set a trace or profile function: sys.settrace from" in e for e in run.evidence
+    ), run.evidence
+
+
+TRANSIENT_SKIP = """import sys
+
+
+def zero():
+    cls = sys.modules["_pytest.reports"].TestReport
+    original = vars(cls)["from_item_and_call"]
+
+    def forged(klass, item, call):
+        cls.from_item_and_call = original  # put back by its first use: no check ever sees it
+        report = original.__func__(klass, item, call)
+        if call.when == "call":
+            report.outcome, report.longrepr = "passed", None
+        return report
+
+    cls.from_item_and_call = classmethod(forged)
+    import pytest
+    pytest.skip("a skip is not a failure, and its report is flipped to a pass")
+"""
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_a_pass_reported_for_a_call_that_raised_is_evidence(sb: BwrapSandbox) -> None:
+    tests = ["tests/test_e.py::test_sum"]
+    sb.write_file("demo/__init__.py", TRANSIENT_SKIP)
+    sb.write_file("tests/test_e.py", "import demo\n\n\ndef test_sum():\n    assert demo.zero() == 0\n")
+    run = run_tests(sb, CMD, tests)
+    assert run.statuses == {tests[0]: "passed"}, run.statuses  # the forgery itself worked
+    assert any("test_sum: reported passed, but its call raised or never ran" in e for e in run.evidence), (
+        run.evidence
+    )
+
+
+@pytest.mark.root  # a bwrap sandbox
 def test_files_a_tree_adds_to_startup_are_not_loaded(sb: BwrapSandbox) -> None:
     fake = "import os\nopen('/tmp/RAN', 'w').write('x')\nos._exit(0)\n"
     plugin = "def pytest_configure(config):\n    open('/tmp/RAN', 'w').write('plugin')\n"

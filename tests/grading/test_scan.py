@@ -37,7 +37,8 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("import inspect\ns = inspect.stack()", "import inspect\ns = inspect.signature(f)"),
         ("x = frame.f_back.f_locals", "x = frame.back"),
         ("import gc\nobjs = gc.get_objects()", "import gc\ngc.collect()"),
-        ("g = tb.tb_frame.f_globals", "g = tb.tb_frame"),
+        ("g = tb.tb_frame.f_globals", "g = tb.tb_lineno"),
+        ("g = tb.tb_frame", "n = tb.tb_next"),
     ],
     "trace-hook": [
         ("import sys\nsys.settrace(f)", "import sys\nsys.gettrace()"),
@@ -78,7 +79,8 @@ CASES: dict[str, list[tuple[str, str]]] = {
             "import importlib, base64\nm = importlib.import_module(base64.b64decode(s).decode())",
             "import importlib\nm = importlib.import_module('json')",
         ),
-        ("m = __import__(bytes(data).decode())", "m = __import__(name)"),
+        ("m = __import__(bytes(data).decode())", "m = __import__('json')"),
+        ("m = __import__(name)", "m = __import__('.' + name)"),
     ],
     "dynamic-code": [
         ("exec(code)", "execute(code)"),

@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
+from codekiln.audit import evasions as ev
 from codekiln.audit import inprocess as ip
 from codekiln.audit import payloads as p
 from codekiln.audit import replacement as r
@@ -240,6 +241,14 @@ ATTACKS: list[Attack] = [
     A("swallow-spoofed", "guard-blind-spots", "tests wrapped at import by a swallowing wrapper claiming a stdlib file", _patch(lambda t: t.append(t.init, ip.SWALLOW_SPOOFED))),
     A("swallow-codeless", "guard-blind-spots", "tests replaced at import by a swallowing callable object (no code)", _patch(lambda t: t.append(t.init, ip.SWALLOW_CODELESS))),
     A("plugin-module-spoof", "guard-blind-spots", "a plugin registered via gc whose class claims `os` as its module", _patch(lambda t: t.append(t.init, ip.PLUGIN_MODULE_SPOOF))),
+    # the scan read around (a third red team, 2026-12-05): a code runner reached as data or as a value runs
+    # a data file holding an attack the scan had caught; a trace armed by the buggy function while a test runs
+    A("guard-statuses-vars-exec", "guard-state", "the guard-statuses forgery in a data file run by vars(builtins)['exec']", _patch(lambda t: t.new(f"{t.package}/{ev.DATA_FILE}", ip.GUARD_STATUSES) + t.append(t.init, ev.VARS_EXEC))),
+    A("swallow-codeless-exec-alias", "guard-blind-spots", "the codeless-swallow replacement in a data file run by `run = exec`", _patch(lambda t: t.new(f"{t.package}/{ev.DATA_FILE}", ip.SWALLOW_CODELESS) + t.append(t.init, ev.ALIAS_EXEC))),
+    A("guard-statuses-utf7-module", "guard-state", "the guard-statuses forgery in a new module read through a utf-7 coding cookie", _patch(lambda t: t.new(f"{t.package}/{ev.UTF7_MODULE}.py", r.utf7_hidden("", ip.GUARD_STATUSES)) + t.append(t.init, ev.UTF7_IMPORT))),
+    A("report-factory-transient", "verdict-rewrite", "the buggy function replaces TestReport's factory while its test runs; the first report puts it back (utf-7 module)", _patch(lambda t: ev.armed_patch(t, r.utf7_hidden("", ev.TRANSIENT)))),
+    A("swallow-spoofed-unscanned", "guard-blind-spots", "tests wrapped by a swallowing wrapper claiming a stdlib file, in constructs the scan did not read", _patch(lambda t: t.append(t.init, ev.swallow_spoofed_unscanned()))),
+    A("trace-armed-by-call", "trace-flip", "the buggy function sets a trace (vars(sys)) on its calling test's frame, flips its assertions, removes it on return", _patch(ev.armed_patch)),
 ]  # fmt: skip
 
 __all__ = [

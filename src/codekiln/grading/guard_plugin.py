@@ -212,6 +212,7 @@ class Guard:
         self._watch = set(_SETTINGS.get("watch", []))
         self._machinery_reported = False
         self._hooks_reported = False
+        self._traces_reported = False
         self._readonly = machinery.READONLY
         self._workdir = _WATCH.workdir
 
@@ -221,13 +222,14 @@ class Guard:
         the interpreter). Anything else means the test was replaced after the files were read."""
         if not _TRUSTED or not isinstance(item, pytest.Function):
             return
-        funcs = _functions(getattr(item, "obj", None))
+        obj = getattr(item, "obj", None)  # a callable object stands for its class's __call__
+        funcs = _functions(obj) or _functions(vars(type(obj)).get("__call__") if callable(obj) else None)
         if not funcs:
             return
         codes = [f.__code__ for f in funcs]
         for func, code in zip(funcs, codes, strict=True):
             where = code.co_filename
-            if where.startswith(self._readonly) and not where.startswith(self._workdir):
+            if where.startswith(self._readonly) and _WATCH.from_readonly(func):  # and genuinely so
                 continue
             if where in _TRUSTED:
                 if id(code) in _COMPILED_IDS.get(where, ()):  # the very code pytest compiled from them
@@ -255,6 +257,9 @@ class Guard:
         if hooks and not self._hooks_reported:
             self._hooks_reported = True
             self.forged.append(f"a {' and a '.join(hooks)} function was installed ({when})")
+        if _TRACES.calls and not self._traces_reported:
+            self._traces_reported = True
+            self.forged.append(f"code under test set a trace or profile function: {_TRACES.calls[0]}")
         changed = _WATCH.changes()
         if changed and not self._machinery_reported:
             self._machinery_reported = True
@@ -332,6 +337,9 @@ class Guard:
             module = plugin if hasattr(plugin, "__file__") else sys.modules.get(type(plugin).__module__)
             plugins.add(str(getattr(module, "__file__", None) or ""))
         self.check_machinery("at the end of the session")
+        for nodeid in [n for n, status in self.statuses.items() if status == "passed"]:
+            if _OUTCOMES.forged_pass(nodeid):
+                self.forged.append(f"{nodeid}: reported passed, but its call raised or never ran")
         from_dists = {id(plugin) for plugin, _ in config.pluginmanager.list_plugin_distinfo()}
         for plugin in config.pluginmanager.get_plugins():
             module = plugin if hasattr(plugin, "__file__") else sys.modules.get(type(plugin).__module__)
@@ -374,6 +382,8 @@ _compile_trusted_test_modules()
 speedups.install()
 # The baseline, taken after this plugin's own patches of pytest (`Guard.check_machinery`).
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
+_TRACES = machinery.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH)
+_OUTCOMES = machinery.CallOutcomes()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -386,4 +396,5 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_OUTCOMES, "codekiln-guard-calls")
     config.pluginmanager.register(Guard(), "codekiln-guard")

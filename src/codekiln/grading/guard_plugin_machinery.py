@@ -3,12 +3,21 @@
     watch = Machinery(workdir)     # at the plugin's import, after its own patches: the baseline
     watch.changes()                # names replaced since (["_pytest.runner.call_and_report", ...])
     trace_hooks()                  # ["trace"] when a trace function is set in this thread
+    calls = TraceCalls(workdir)    # an audit hook: every sys.settrace/setprofile made by the graded tree
+    outcomes = CallOutcomes()      # a plugin: the tests whose call raised, whatever their report says
 
 Code under test shares the test process and can replace pytest's, pluggy's, unittest's or doctest's
 functions, or the builtins, to change what a run reports. The plugin checks, after collection, before
 the tests it is told to watch and at the end of the session, that every function and class those
 modules held at start-up is still there; replacements whose code lives in the read-only venv or
 interpreter (an installed plugin's) are excused.
+
+A check made at set times misses what code under test does between them and undoes before the next:
+a trace function set while a test runs and removed as it returns, a TestReport factory replaced while
+a test runs and put back by its first use. Two records are kept as it happens instead: an audit hook
+(which nothing can remove) notes every `sys.settrace` / `sys.setprofile` call made while a frame of the
+graded tree is on the stack, and a wrapper around pytest's test call notes which tests' calls raised,
+so that a report saying such a test passed is known for a forgery.
 
 Shipped beside the plugin as `<plugin module>_machinery` (`grading.shipped`); like the plugin, it
 imports nothing from codekiln.
@@ -20,9 +29,12 @@ import itertools
 import operator
 import sys
 import sysconfig
+import threading
 import types
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 _WATCHED = ("pytest", "_pytest", "pluggy", "unittest", "builtins", "doctest")
 
@@ -123,13 +135,29 @@ class Machinery:
         """The graded tree: code there is never read-only, even inside a read-only prefix."""
         self.watched = _watched_now()
         self.snapshot: _Snapshot | None = None
+        self._genuine: dict[str, set[types.CodeType]] = {}
 
     def from_readonly(self, value: Any) -> bool:
         """Whether a replacement comes from the read-only venv or interpreter (an installed plugin's)."""
         func = getattr(value, "__func__", None) or getattr(value, "fget", None) or value
         code = getattr(func, "__code__", None)
         where = getattr(code, "co_filename", "") if code is not None else ""
-        return bool(where) and where.startswith(READONLY) and not where.startswith(self.workdir)
+        return (
+            bool(where)
+            and where.startswith(READONLY)
+            and not where.startswith(self.workdir)
+            and isinstance(code, types.CodeType)
+            and self.genuine(code)
+        )
+
+    def genuine(self, code: types.CodeType) -> bool:
+        """Whether code that claims a file is code of the module loaded from it (a function, a method,
+        code nested in them): one made afresh under that file's name (`code.replace(co_filename=...)`,
+        which code under test can do) is not, and read-only code is excused by its file."""
+        where = code.co_filename
+        if where not in self._genuine:
+            self._genuine[where] = _module_codes(where)
+        return code in self._genuine[where]
 
     def readonly_object(self, value: Any) -> bool:
         """A function, or a class, defined in the read-only venv or interpreter."""
@@ -197,4 +225,127 @@ def trace_hooks() -> list[str]:
         of = type(hook)
         if hook is not None and (of.__flags__ & _HEAPTYPE or not of.__module__.startswith("coverage")):
             found.append(kind)
+    return found
+
+
+class TraceCalls:
+    """Every trace or profile function set while a frame of the graded tree is on the calling thread's
+    stack, as "event from file:line". `sys.settrace` / `sys.setprofile` are wrapped to see what they
+    are given: putting back the function already set (doctest's `run` does, in a test) is no new
+    trace. An audit hook (which nothing can remove) sees the other ways in, the original functions and
+    the C API, and notes those the graded tree calls itself. Only coverage.py and debuggers trace a
+    test run, from pytest's hooks or read-only code (a C tracer leaves locals alone; one left
+    installed is `trace_hooks`'s business)."""
+
+    EVENTS = frozenset({"sys.settrace", "sys.setprofile"})
+
+    def __init__(self, workdir: str, watch: Machinery | None = None) -> None:
+        self.workdir = workdir.rstrip("/") + "/"
+        self.watch = watch
+        self.calls: list[str] = []
+        self._inside: set[int] = set()  # threads inside a wrapper, calling the original
+        if self.workdir != "/":
+            sys.settrace = self._wrap(sys.settrace, sys.gettrace, "sys.settrace")
+            sys.setprofile = self._wrap(sys.setprofile, sys.getprofile, "sys.setprofile")
+            sys.addaudithook(self._hook)
+
+    def _wrap(self, original: Callable[[Any], None], current: Callable[[], Any], event: str) -> Any:
+        def wrapper(function: Any) -> None:
+            if function is not None and function is not current() and not self._readonly_tracer(function):
+                self._note(event, sys._getframe(1))
+            me = threading.get_ident()
+            self._inside.add(me)
+            try:
+                original(function)
+            finally:
+                self._inside.discard(me)
+
+        return wrapper
+
+    def _readonly_tracer(self, function: Any) -> bool:
+        """A tracer that is all read-only code (Hypothesis's explain-phase tracer, coverage's Python
+        one): a function of the venv or interpreter, or a method of an object whose class is theirs and
+        whose every function, on the instance and its classes, is too (a subclass, or `bdb.Bdb` given a
+        `user_line` of the tree's, would hand frames to code under test)."""
+        watch = self.watch
+        if watch is None or not watch.from_readonly(function):
+            return False
+        owner = getattr(function, "__self__", None)
+        if owner is None or isinstance(owner, types.ModuleType):
+            return True
+        spaces = [getattr(owner, "__dict__", {}), *(vars(c) for c in type(owner).__mro__)]
+        return watch.readonly_object(type(owner)) and all(
+            watch.from_readonly(v)
+            for space in spaces
+            for v in list(space.values())
+            if isinstance(v, types.FunctionType | types.MethodType)
+        )
+
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        # Not through the wrappers: the C API (coverage's C tracer, cProfile), or the original
+        # functions, which only the wrappers' closures hold (the static scan flags reading those).
+        # Judged by the immediate Python caller only: a profiler run by read-only code is no new trace.
+        if event not in self.EVENTS or threading.get_ident() in self._inside:
+            return
+        frame = sys._getframe(1)
+        if frame.f_code.co_filename.startswith(self.workdir):
+            self.calls.append(f"{event} (not through sys) from {frame.f_code.co_filename}:{frame.f_lineno}")
+
+    def _note(self, event: str, frame: types.FrameType | None) -> None:
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(self.workdir):
+                self.calls.append(f"{event} from {frame.f_code.co_filename}:{frame.f_lineno}")
+                return
+            frame = frame.f_back
+
+
+class CallOutcomes:
+    """A plugin noting, from the outermost wrapper of pytest's test call, which tests' calls ran and
+    which raised (anything: a skip or an xfail is never reported passed either): what a TestReport
+    factory replaced for one report, or a report made up and logged by hand, cannot change."""
+
+    def __init__(self) -> None:
+        self.started: set[str] = set()
+        self.raised: set[str] = set()
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: Any) -> Any:
+        self.started.add(item.nodeid)
+        outcome = yield
+        if outcome.excinfo:
+            self.raised.add(item.nodeid)
+        else:
+            self.raised.discard(item.nodeid)
+
+    def forged_pass(self, nodeid: str) -> bool:
+        """Whether `nodeid`, recorded passed at the end of the session, cannot have passed: its call
+        never ran, or raised (whatever reports were logged for it, and whichever were kept back)."""
+        return nodeid not in self.started or nodeid in self.raised
+
+
+def _module_codes(filename: str) -> set[types.CodeType]:
+    """Every code object of the modules loaded from `filename`: their functions' and classes' methods',
+    and the code nested in those (closures, lambdas, comprehensions); not the modules they import."""
+    found: set[types.CodeType] = set()
+    modules = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == filename]
+    pending: list[Any] = [
+        v for m in modules for v in list(vars(m).values()) if not isinstance(v, types.ModuleType)
+    ]
+    seen: set[int] = set()
+    while pending:
+        obj = pending.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, types.CodeType):
+            found.add(obj)
+            pending.extend(c for c in obj.co_consts if isinstance(c, types.CodeType))
+        elif isinstance(obj, type) and obj.__module__ != "builtins":
+            pending.extend(vars(obj).values())
+        elif isinstance(obj, types.FunctionType):
+            pending.append(obj.__code__)
+        elif isinstance(obj, classmethod | staticmethod):
+            pending.append(obj.__func__)
+        elif isinstance(obj, property):
+            pending.extend(f for f in (obj.fget, obj.fset, obj.fdel) if f is not None)
     return found

@@ -21,14 +21,20 @@ import functools
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING or __package__:
+    from . import scan_fold as sf
     from . import scan_rules as rules
 else:  # shipped: beside scan_rules.py in an exported task's tests/codekiln/ (`grading.shipped`)
+    import scan_fold as sf
     import scan_rules as rules
+
+aliased, by_written_name, calls, coding, fold = sf.aliased, sf.by_written_name, sf.calls, sf.coding, sf.fold
+keyword_names, leading, namespace_of, strings = sf.keyword_names, sf.leading, sf.namespace_of, sf.strings
+unparse = sf.unparse
 
 DETAIL_MAX = 80
 
@@ -56,23 +62,59 @@ class _Scanner(ast.NodeVisitor):
     def __init__(self) -> None:
         self.found: list[tuple[int, str, str]] = []
         self.aliases: dict[str, str] = {}
+        self.imported: set[str] = set()  # names bound by import statements
         self.docstrings: set[int] = set()
 
     def add(self, node: ast.AST, kind: str, detail: str) -> None:
         self.found.append((getattr(node, "lineno", 0), kind, detail[:DETAIL_MAX]))
 
     def qualname(self, node: ast.AST) -> str:
-        """The dotted name an expression stands for (`o._exit` after `import os as o` -> `os._exit`)."""
+        """The dotted name an expression stands for (`o._exit` after `import os as o` -> `os._exit`),
+        through module objects fetched by a written-out name (`__import__("os")._exit` -> `os._exit`,
+        `vars(builtins)["exec"]` -> `builtins.exec`)."""
         if isinstance(node, ast.Name):
-            return self.aliases.get(node.id, node.id)
+            name = self.aliases.get(node.id, node.id)
+            return "builtins" if name == "__builtins__" else name
         if isinstance(node, ast.Attribute):
             base = self.qualname(node.value)
             return f"{base}.{node.attr}" if base else ""
+        if isinstance(node, ast.Subscript) and (key := fold(node.slice)) is not None:
+            owner = namespace_of(node.value, self.qualname)
+            return key if owner == "sys.modules" else f"{owner}.{key}" if owner else ""
+        if isinstance(node, ast.Call) and node.args and (key := fold(node.args[0])) is not None:
+            name = self.qualname(node.func)
+            if name in rules.IMPORT_CALLS or name == "sys.modules.get":
+                return key  # the module of that name
+            if name in ("getattr", "builtins.getattr") and len(node.args) >= 2:
+                base, attr = self.qualname(node.args[0]), fold(node.args[1])
+                return f"{base}.{attr}" if base and attr is not None else ""
         return ""
+
+    def check_namespace(self, node: ast.AST, of: ast.AST) -> None:
+        """A module's namespace read as data (`vars(sys)`, `sys.__dict__`): only a written-out key
+        (`vars(sys)["settrace"]`, read as `sys.settrace`) names what it takes. `of`: the expression
+        whose namespace it is, a module only if its name was bound by an import (or is the builtins)."""
+        root = of
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        owner = self.qualname(of)
+        bound = isinstance(root, ast.Name) and (root.id in self.imported or root.id == "__builtins__")
+        if not bound or owner.split(".")[0] not in rules.WATCHED_MODULES:
+            return
+        parent = getattr(node, "_parent", None)
+        if isinstance(parent, ast.Subscript) and parent.value is node and fold(parent.slice) is not None:
+            return
+        self.add(node, "dynamic-attribute", f"the namespace of {owner} read as data")
+
+    def check_value(self, node: ast.AST, name: str) -> None:
+        """A code runner, importer or attribute reader taken as a value (`rules.value_kind`)."""
+        if kind := rules.value_kind(name):
+            self.add(node, kind, f"{name} taken as a value")
 
     # Imports
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
+            self.imported.add(alias.asname or alias.name.split(".")[0])
             if alias.asname:
                 self.aliases[alias.asname] = alias.name
             if _is_runner(alias.name):
@@ -83,7 +125,10 @@ class _Scanner(ast.NodeVisitor):
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level or not node.module:
             return
+        if any(a.name == "*" for a in node.names) and node.module.split(".")[0] in rules.WATCHED_MODULES:
+            self.add(node, "dynamic-attribute", f"from {node.module} import *")
         for alias in node.names:
+            self.imported.add(alias.asname or alias.name)
             self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
             self.check_name(node, f"{node.module}.{alias.name}")
         if _is_runner(node.module):
@@ -106,30 +151,37 @@ class _Scanner(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         name = self.qualname(node.func)
         self.check_name(node, name)
-        if isinstance(node.func, ast.Attribute) and node.func.attr == "join" and (joined := _fold(node)):
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "join" and (joined := fold(node)):
             self.check_string(node, joined)
-        if name == "os.kill" and any("getpid" in self.qualname(a.func) for a in _calls(node.args)):
+        if name == "os.kill" and any("getpid" in self.qualname(a.func) for a in calls(node.args)):
             self.add(node, "process-exit", "os.kill(os.getpid())")
         elif name in rules.IMPORT_CALLS and node.args:
             target = node.args[0]
-            if _fold(target) is not None or _leading(target).startswith("."):
+            if fold(target) is not None or leading(target).startswith("."):
                 pass  # a constant name is checked as a string; a relative one stays in the package
-            elif not isinstance(target, (ast.Name, ast.Attribute, ast.Subscript)):
-                self.add(node, "dynamic-import", name)  # a name built by code: decoded, computed
+            else:  # a name built by code, or held in a variable: "".join(reversed("tsetyp_"))
+                self.add(node, "dynamic-import", name)
         elif name in rules.CODE_CALLS:
             self.add(node, "dynamic-code", name)
         elif name in rules.ATTR_CALLS or (
             isinstance(node.func, ast.Attribute) and node.func.attr == "__getattribute__"
         ):
             self.check_attr_call(node, name)
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in ("__setattr__", "__delattr__"):
+            # obj.__setattr__(NAME, v) is setattr(obj, NAME, v)
+            self.check_attr_call(node, node.func.attr, [node.func.value, *node.args])
+        elif name in rules.MEMBER_CALLS:
+            self.add(node, "dynamic-attribute", name)
+        elif name in ("vars", "builtins.vars") and node.args:
+            self.check_namespace(node, node.args[0])
         elif (
             isinstance(node.func, ast.Attribute)
             and node.func.attr == "replace"
-            and any((k.arg or "").startswith("co_") for k in node.keywords)
+            and any(str(k).startswith("co_") for k in keyword_names(node))
         ):
             self.add(node, "code-rewrite", ".replace(co_...)")
         elif name in rules.SPAWN_CALLS or name.startswith("subprocess."):
-            words = list(_strings(node))
+            words = list(strings(node))
             hits = sorted({m.group(1) for w in words for m in rules.SPAWNS_RUNNER.finditer(w)})
             if hits:
                 self.add(node, "spawn-runner", f"{name} {' '.join(hits)}")
@@ -145,21 +197,23 @@ class _Scanner(ast.NodeVisitor):
                 self.add(node, "builtins-patch", f"builtins.{node.func.attr}")
         self.generic_visit(node)
 
-    def check_attr_call(self, node: ast.Call, name: str) -> None:
+    def check_attr_call(self, node: ast.Call, name: str, call_args: list[ast.expr] | None = None) -> None:
         """`getattr(obj, NAME)` and its kin: a name written whole is read as `obj.NAME`; one computed
-        at run time, or spelled in pieces, cannot be read (`dynamic-attribute`)."""
-        args = node.args[1:] if name not in ("operator.attrgetter",) else node.args
+        at run time, or spelled in pieces, cannot be read (`dynamic-attribute`). `call_args`: the
+        arguments as for `setattr` when they are not the call's own (`obj.__setattr__(NAME, v)`)."""
+        all_args = node.args if call_args is None else call_args
+        args = all_args[1:] if name not in ("operator.attrgetter", "operator.methodcaller") else all_args
         if not args and not name.endswith("__getattribute__"):
             return
         target = args[0] if args else None
         literal = isinstance(target, ast.Constant) and isinstance(target.value, str)
-        folded = _fold(target) if target is not None else None
+        folded = fold(target) if target is not None else None
         if not literal:
-            self.add(node, "dynamic-attribute", _unparse(node))
+            self.add(node, "dynamic-attribute", unparse(node))
             if folded is None:
                 return
         attr = str(folded)
-        owner = self.qualname(node.args[0]) if node.args and name != "operator.attrgetter" else ""
+        owner = self.qualname(all_args[0]) if all_args and not name.startswith("operator.") else ""
         if attr in rules.FRAME_ATTRS:
             self.add(node, "frame-walk", attr)
         elif attr in rules.ORIGIN_ATTRS and name.split(".")[-1] in ("setattr", "__setattr__"):
@@ -220,8 +274,30 @@ class _Scanner(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr in rules.FRAME_ATTRS:
             self.add(node, "frame-walk", node.attr)
+        elif node.attr in rules.DISTINCT:
+            self.add(node, rules.DISTINCT[node.attr], f".{node.attr}")
+        elif node.attr == "__dict__":
+            self.check_namespace(node, node.value)
+        elif self.qualname(node) == "sys.modules" and not by_written_name(node, rules.MUTATORS):
+            self.add(node, "dynamic-import", "sys.modules read by a computed name")
+        elif self.qualname(node) in ("sys.meta_path", "sys.path_hooks") and aliased(
+            node, self.qualname, rules.READERS
+        ):
+            self.add(node, "import-hook", f"{self.qualname(node)} taken as a value")
         elif isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):
             self.check_name(node, self.qualname(node))  # taken as a value: `f = os._exit`
+            self.check_value(node, self.qualname(node))
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):
+            self.check_value(node, self.qualname(node))
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):
+            name = self.qualname(node)  # `vars(sys)["settrace"]` taken as a value
+            self.check_name(node, name)
+            self.check_value(node, name)
         self.generic_visit(node)
 
     def visit_Expr(self, node: ast.Expr) -> None:
@@ -234,13 +310,13 @@ class _Scanner(ast.NodeVisitor):
             self.check_string(node, node.value)
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
-        folded = _fold(node)  # "_py" + "test": checked whole, as well as in parts
+        folded = fold(node)  # "_py" + "test": checked whole, as well as in parts
         if folded is not None:
             self.check_string(node, folded)
         self.generic_visit(node)
 
     def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
-        folded = _fold(node)
+        folded = fold(node)
         if folded is not None:
             self.check_string(node, folded)
         self.generic_visit(node)
@@ -249,62 +325,12 @@ class _Scanner(ast.NodeVisitor):
         low = text.lower()
         if "codekiln" in low or "junit" in low or rules.XML_PATH.match(text):
             self.add(node, "grader-path", text)
+        elif text in rules.DISTINCT or text in rules.FRAME_ATTRS:
+            self.add(node, rules.DISTINCT.get(text, "frame-walk"), repr(text))
         elif text.startswith("PYTEST_"):
             self.add(node, "runner-env", text)
-        elif re.fullmatch(r"[\w.]+", text) and _is_runner(text) and text != "py":
+        elif re.fullmatch(r"[\w.]+(:[\w.]+)?", text) and _is_runner(text) and text != "py":  # pkg.mod:attr
             self.add(node, "runner-import", repr(text))
-
-
-def _fold(node: ast.AST) -> str | None:
-    """The value of a string expression built only from constants (`+`, f-strings, `"".join([...])`);
-    a relative module name (leading dot) folds to None: it stays inside the package."""
-    value = _fold_any(node)
-    return None if value is None or value.startswith(".") else value
-
-
-def _leading(node: ast.AST) -> str:
-    """The constant text a string expression starts with (`f".{name}"` -> ".")."""
-    if isinstance(node, ast.JoinedStr) and node.values:
-        return _leading(node.values[0])
-    if isinstance(node, ast.BinOp):
-        return _leading(node.left)
-    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
-
-
-def _fold_any(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Constant):
-        return node.value if isinstance(node.value, str) else None
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = _fold_any(node.left), _fold_any(node.right)
-        return None if left is None or right is None else left + right
-    if isinstance(node, ast.JoinedStr):
-        parts = [_fold_any(v) for v in node.values]
-        return None if any(p is None for p in parts) else "".join(p or "" for p in parts)
-    if isinstance(node, ast.FormattedValue) and node.format_spec is None:
-        return _fold_any(node.value)
-    if (
-        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join"
-        and len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple))
-    ):  # fmt: skip
-        sep, parts = _fold_any(node.func.value), [_fold_any(e) for e in node.args[0].elts]
-        return None if sep is None or any(p is None for p in parts) else sep.join(p or "" for p in parts)
-    return None
-
-
-def _unparse(node: ast.AST) -> str:
-    try:
-        return ast.unparse(node)
-    except (ValueError, RecursionError):  # pragma: no cover - a tree ast itself made
-        return type(node).__name__
-
-
-def _calls(nodes: list[ast.expr]) -> Iterator[ast.Call]:
-    for node in nodes:
-        yield from (n for n in ast.walk(node) if isinstance(n, ast.Call))
-
-
-def _strings(node: ast.AST) -> Iterator[str]:
-    return (n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str))
 
 
 # CPython 3.11's ast module keeps its recursion depth in state shared by every thread, and graders run
@@ -333,7 +359,11 @@ def _scan_source(text: str) -> list[tuple[int, str, str]] | None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             node.func._is_called = True  # type: ignore[attr-defined]
+        for child in ast.iter_child_nodes(node):
+            child._parent = node  # type: ignore[attr-defined]
     scanner = _Scanner()
+    if (declared := coding(text)) is not None:
+        scanner.found.append((declared[0], "dynamic-code", f"coding: {declared[1]}"))
     scanner.visit(tree)
     return scanner.found
 

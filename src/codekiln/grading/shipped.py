@@ -28,6 +28,7 @@ VERIFIER = (
     "guard_check.py",
     "scan.py",
     "scan_rules.py",
+    "scan_fold.py",
     *GUARD_PLUGIN,
 )
 """The verifier of an exported Harbor task and every file it reads, side by side."""

@@ -1,0 +1,136 @@
+"""String folding for the static scan (`grading.scan`): the value of a string expression built only from
+constants, and the coding a module's source declares. Shipped beside `scan.py` (`grading.shipped`):
+standard library only."""
+
+from __future__ import annotations
+
+import ast
+import codecs
+import re
+from collections.abc import Callable, Iterator
+
+# PEP 263: a coding declaration on one of the first two lines (a comment holding `coding[:=] NAME`).
+_COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.ASCII)
+
+
+def coding(text: str) -> tuple[int, str] | None:
+    """(line, codec) of a coding declaration naming something other than UTF-8: Python then decodes
+    the file's bytes as that codec, which is not the text a scan of its UTF-8 reading sees (a utf-7
+    comment line is code). None: no declaration, or UTF-8."""
+    for number, line in enumerate(text.splitlines()[:2], start=1):
+        match = _COOKIE.match(line)
+        if match:
+            try:
+                name = codecs.lookup(match.group(1)).name
+            except LookupError:
+                return number, match.group(1)  # Python refuses to import it: no code, but say so
+            return None if name in ("utf-8", "utf-8-sig") else (number, name)
+        if line.strip() and not line.lstrip().startswith("#"):
+            return None
+    return None
+
+
+def by_written_name(node: ast.AST, mutators: frozenset[str]) -> bool:
+    """Whether `sys.modules` (node) is only indexed by a written-out name (or the module's own,
+    `__name__`), asked for one, or asked whether it holds something."""
+    parent = getattr(node, "_parent", None)
+    if isinstance(parent, ast.Subscript) and parent.value is node:
+        return _named(parent.slice)
+    if isinstance(parent, ast.Attribute) and parent.attr in ("get", *mutators):
+        call = getattr(parent, "_parent", None)  # a write is the sys-modules-write kind's
+        return parent.attr != "get" or (
+            isinstance(call, ast.Call) and bool(call.args) and _named(call.args[0])
+        )
+    return isinstance(parent, ast.Compare) and all(isinstance(op, ast.In | ast.NotIn) for op in parent.ops)
+
+
+def namespace_of(node: ast.AST, qualname: Callable[[ast.AST], str]) -> str:
+    """The module whose namespace an expression is, read as a dict: `sys.modules` (its keys are
+    modules), `vars(M)`, `M.__dict__`, `__builtins__`. "" when it is none of these."""
+    name = qualname(node)
+    if name in ("sys.modules", "builtins"):
+        return name
+    if isinstance(node, ast.Call) and qualname(node.func) in ("vars", "builtins.vars") and node.args:
+        return qualname(node.args[0])
+    if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+        return qualname(node.value)
+    return ""
+
+
+def aliased(node: ast.AST, qualname: Callable[[ast.AST], str], readers: frozenset[str]) -> bool:
+    """Whether a value is handed on under another name (assigned, passed to a function other than a
+    reader such as `len`): what is done to it there is not read."""
+    parent = getattr(node, "_parent", None)
+    if isinstance(parent, ast.Call) and node in parent.args:
+        return qualname(parent.func) not in readers
+    return isinstance(parent, ast.Assign | ast.AnnAssign | ast.NamedExpr | ast.keyword | ast.Return)
+
+
+def keyword_names(call: ast.Call) -> list[str | None]:
+    """A call's keyword names, those of a `**{...}` dict written out included (None: one not known)."""
+    names: list[str | None] = []
+    for keyword in call.keywords:
+        if keyword.arg is not None:
+            names.append(keyword.arg)
+        elif isinstance(keyword.value, ast.Dict):
+            names.extend(fold(k) if k is not None else None for k in keyword.value.keys)
+        else:
+            names.append(None)
+    return names
+
+
+def _named(key: ast.AST) -> bool:
+    # not `cls.__module__`: a class body sets its own freely (`__module__ = "".join(...)`)
+    return fold(key) is not None or (isinstance(key, ast.Name) and key.id == "__name__")
+
+
+def fold(node: ast.AST) -> str | None:
+    """The value of a string expression built only from constants (`+`, f-strings, `"".join([...])`);
+    a relative module name (leading dot) folds to None: it stays inside the package."""
+    value = fold_any(node)
+    return None if value is None or value.startswith(".") else value
+
+
+def leading(node: ast.AST) -> str:
+    """The constant text a string expression starts with (`f".{name}"` -> ".")."""
+    if isinstance(node, ast.JoinedStr) and node.values:
+        return leading(node.values[0])
+    if isinstance(node, ast.BinOp):
+        return leading(node.left)
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+
+
+def fold_any(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = fold_any(node.left), fold_any(node.right)
+        return None if left is None or right is None else left + right
+    if isinstance(node, ast.JoinedStr):
+        parts = [fold_any(v) for v in node.values]
+        return None if any(p is None for p in parts) else "".join(p or "" for p in parts)
+    if isinstance(node, ast.FormattedValue) and node.format_spec is None:
+        return fold_any(node.value)
+    if (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join"
+        and len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple))
+    ):  # fmt: skip
+        sep, parts = fold_any(node.func.value), [fold_any(e) for e in node.args[0].elts]
+        return None if sep is None or any(p is None for p in parts) else sep.join(p or "" for p in parts)
+    return None
+
+
+def unparse(node: ast.AST) -> str:
+    try:
+        return ast.unparse(node)
+    except (ValueError, RecursionError):  # pragma: no cover - a tree ast itself made
+        return type(node).__name__
+
+
+def calls(nodes: list[ast.expr]) -> Iterator[ast.Call]:
+    for node in nodes:
+        yield from (n for n in ast.walk(node) if isinstance(n, ast.Call))
+
+
+def strings(node: ast.AST) -> Iterator[str]:
+    return (n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str))
