@@ -3,7 +3,9 @@
 A task's PASS_TO_PASS is only the tests whose coverage reaches the bug's lines (`tasks.validation`):
 on the markupsafe audit task (`striptags` returns None) that is one test of another file. A patch that
 fixes `striptags` and also breaks `%` on every Markup (`__mod__` returns the template) fails a dozen
-tests of the very file the task hides, all passing on the snapshot, and was scored resolved."""
+tests of the very file the task hides, all passing on the snapshot, and was scored resolved. Fixed:
+PASS_TO_PASS also holds the other tests of the files holding FAIL_TO_PASS that pass on the clean
+snapshot (`tasks.validation.verdict.collateral_tests`), as SWE-bench grades whole test files."""
 
 from __future__ import annotations
 
@@ -28,11 +30,6 @@ def fix_and_break(t: Target) -> str:
 
 
 @pytest.mark.root  # grades a real task in a bwrap sandbox
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: PASS_TO_PASS holds only the tests whose coverage reaches the bug; the hidden file's "
-    "other tests, passing on the snapshot, are not run when a patch is graded",
-)
 def test_a_fix_that_breaks_the_hidden_files_other_tests_is_not_resolved(
     case: tuple[TaskRecord, EnvRecord],
 ) -> None:

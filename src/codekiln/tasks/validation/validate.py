@@ -16,7 +16,9 @@ For each candidate, in one sandbox per worker (reset, never recreated):
    passing suite when coverage knows no such test, or when the changed lines run at import time
    (what they compute then can reach any test).
 3. Run them with the bug in place; if nothing fails, reject (`no_failing_test`). FAIL_TO_PASS = the
-   selected tests that fail, PASS_TO_PASS = the ones that pass. The failing tests are run again, for
+   selected tests that fail, PASS_TO_PASS = the ones that pass, plus every other test of the files
+   holding FAIL_TO_PASS that passes on the clean snapshot (`verdict.collateral_tests`: a fix must not
+   break the rest of the hidden file, as in SWE-bench). The failing tests are run again, for
    `reruns` runs in all, and must fail every time, or the candidate is `flaky`.
 4. The gold side, on the clean snapshot: each selection runs once exactly as the grader will run it
    (a task's FAIL_TO_PASS + PASS_TO_PASS are its selection), then the union of the batch's selected
@@ -75,7 +77,7 @@ from codekiln.tasks.validation.coverage_map import CoverageMap, touched_lines
 from codekiln.tasks.validation.gate import GraderGate, Pending
 from codekiln.tasks.validation.gold import UNION, GoldCache, selection_key
 from codekiln.tasks.validation.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
-from codekiln.tasks.validation.verdict import Rejection, verdict
+from codekiln.tasks.validation.verdict import Rejection, collateral_tests, verdict
 from codekiln.tasks.validation.verdict import hidden_test_files as hidden_test_files
 
 Decision = TaskRecord | RejectedCandidate
@@ -320,13 +322,15 @@ class Validator:
         validation = outcome
         split = classify(validation.after, validation.gold)  # every test passed every clean run
         failing = split.FAIL_TO_PASS
-        hidden = [] if self.config.visible_tests else hidden_test_files(failing, cand.patch)
+        files = hidden_test_files(failing, cand.patch)
+        hidden = [] if self.config.visible_tests else files
+        collateral = collateral_tests([*failing, *split.PASS_TO_PASS], files, self.passing)
         task = task_from_candidate(
             cand,
             repo=self.env.name,
             base_commit=self.env.snapshot_id,
             fail_to_pass=failing,
-            pass_to_pass=split.PASS_TO_PASS,
+            pass_to_pass=sorted([*split.PASS_TO_PASS, *collateral]),
             environment_id=self.env.id,
             hidden_tests=hidden,
             test_patch=hidden_tests_patch(self.snapshot_dir, hidden),

@@ -24,7 +24,7 @@ bug) and PASS_TO_PASS. A test missing from a run counts as not passing there; a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from codekiln.core.diffs import parse_diff
@@ -133,3 +133,14 @@ def hidden_test_files(failing: list[str], bug_patch: str) -> list[str]:
         if rel.endswith(".py") and looks_like_tests and rel not in changed:
             out.add(rel)
     return sorted(out)
+
+
+def collateral_tests(graded: list[str], files: list[str], passing: Iterable[str]) -> list[str]:
+    """The other tests of `files` (the test modules holding FAIL_TO_PASS) that pass on the clean
+    snapshot (the environment's baseline), to grade as PASS_TO_PASS beside the selection, as SWE-bench
+    grades every test of the files its test patch touches. The selection holds only the tests whose
+    coverage reaches the bug, so a fix that also broke the rest of the hidden file (markupsafe: `%` on
+    every Markup) scored resolved. They pass on the buggy tree too: their coverage misses the bug's
+    lines, and a bug that runs at import time selects the whole passing suite already."""
+    chosen, seen = set(files), set(graded)
+    return sorted(t for t in passing if t.split("::", 1)[0] in chosen and t not in seen)
