@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pwd
 import shutil
 import sys
 import tempfile
@@ -91,27 +90,6 @@ def plain_test_env(venv: Path, scratch: Path) -> dict[str, str]:
     }  # fmt: skip
 
 
-def as_unprivileged(*writable: Path) -> list[str]:
-    """argv prefix that runs the plain suite as `nobody` where this bench runs as root, as a library's
-    own CI runs it and as codekiln's sandbox does (python-dotenv 1.2.4 skips a test as root that both
-    run); `writable` (the source tree, HOME) is handed to that user and every folder above made
-    traversable. Empty when not root or without setpriv: the suite then runs as this user."""
-    setpriv = shutil.which("setpriv")
-    if os.geteuid() != 0 or setpriv is None:
-        return []
-    try:
-        user = pwd.getpwnam("nobody")
-    except KeyError:
-        return []
-    for path in writable:
-        run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(path)], timeout=300)
-        for folder in path.parents:
-            mode = folder.stat().st_mode
-            if not mode & 0o001:
-                folder.chmod(mode | 0o011)
-    return [setpriv, f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--"]
-
-
 def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object]:
     """The library's own suite, plainly: fresh venv, pip install with test extras, `python -m pytest`."""
     root = unpack(archive, scratch / "src")
@@ -142,14 +120,10 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
     command = tox_pytest_args(root, ".".join(map(str, sys.version_info[:2])))
     if command:
         out["command"] = " ".join(["pytest", *command])
-    test_env = plain_test_env(venv, scratch)
-    user = as_unprivileged(root, Path(test_env["HOME"]))
-    if user:
-        out["user"] = "nobody"
     start = time.monotonic()
     res = run(
-        [*user, str(venv / "bin" / "python"), "-m", "pytest", PLAIN_REPORT, *command],
-        timeout=STEP_LIMITS["plain_test"], env=test_env, cwd=root, max_output=64 << 20,
+        [str(venv / "bin" / "python"), "-m", "pytest", PLAIN_REPORT, *command],
+        timeout=STEP_LIMITS["plain_test"], env=plain_test_env(venv, scratch), cwd=root, max_output=64 << 20,
     )  # fmt: skip
     out["test_s"] = round(time.monotonic() - start, 1)
     if res.timed_out:

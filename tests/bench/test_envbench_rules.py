@@ -3,12 +3,8 @@ the plain side's reading of tox's test env, the sample bound and the word match 
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
@@ -265,21 +261,3 @@ def test_the_plain_side_installs_the_groups_uv_installs_where_the_project_runs_t
     (workflows / "ci.yaml").unlink()
     (tmp_path / "uv.lock").write_text("version = 1\n")
     assert uv_groups(tmp_path) == ["docs"]
-
-
-@pytest.mark.root  # hands a folder to `nobody`
-def test_the_plain_suite_runs_as_an_unprivileged_user(tmp_path: Path) -> None:
-    """As root the bench runs the plain suite as `nobody`, as a library's CI and codekiln's sandbox run
-    it: a test that skips as root runs on both sides. The source tree, under a 0700 temporary folder,
-    is that user's to write."""
-    from envbuild import as_unprivileged
-
-    src = tmp_path / "private" / "src"
-    src.mkdir(parents=True)
-    (tmp_path / "private").chmod(0o700)
-    prefix = as_unprivileged(src)
-    assert prefix, "setpriv and the nobody user are on every Debian machine"
-    code = "import os, pathlib; pathlib.Path('written').write_text('x'); print(os.getuid())"
-    res = subprocess.run([*prefix, sys.executable, "-c", code], cwd=src, capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    assert int(res.stdout) not in (0, os.getuid()) and (src / "written").read_text() == "x"
