@@ -21,29 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+from codekiln.testing.procs import descendants, running
 
 
 def one(spec: str, after: float, workers: int) -> tuple[float, int, int]:
@@ -61,7 +39,7 @@ def one(spec: str, after: float, workers: int) -> tuple[float, int, int]:
     code = proc.wait()
     took = time.monotonic() - sent
     time.sleep(0.3)
-    return took, code, sum(alive(k) for k in kids)
+    return took, code, sum(running(k) for k in kids)
 
 
 def main() -> None:

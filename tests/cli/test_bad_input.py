@@ -13,46 +13,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_support import Codekiln
 
-from codekiln import cli
-from codekiln.cli.common import run
 from codekiln.testing.recorded import recorded_tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 TASKS = ROOT / "tests" / "fixtures" / "recorded" / "toolz-1.2.0.tasks.jsonl"
-
-
-Codekiln = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture(scope="module")
-def registered() -> None:
-    cli._register()
-
-
-@pytest.fixture
-def codekiln(
-    registered: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Codekiln:
-    """`codekiln ARGV...` run in `cwd` as `main()` runs it; its exit status and output."""
-
-    def call(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-        monkeypatch.chdir(cwd)
-        monkeypatch.setattr(sys, "argv", ["codekiln", *map(str, argv)])
-        capsys.readouterr()
-        try:
-            run(cli.app)
-            code = 0
-        except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else 1
-        out = capsys.readouterr()
-        return subprocess.CompletedProcess(argv, code, out.out, out.err)
-
-    return call
 
 
 def program(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -6,46 +6,23 @@ command's own flag sets. No sandbox starts: a scripted model answers."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
+from cli_support import Codekiln
 
 from codekiln import cli
-from codekiln.cli.common import run
 
 ROOT = Path(__file__).resolve().parents[2]
 TASKS = ROOT / "tests" / "fixtures" / "recorded" / "toolz-1.2.0.tasks.jsonl"
-Codekiln = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(scope="module")
 def root() -> Any:
     cli._register()
     return typer.main.get_command(cli.app)
-
-
-@pytest.fixture
-def codekiln(root: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Codekiln:
-    """`codekiln ARGV...` run in `cwd` as `main()` runs it; its exit status and output."""
-
-    def call(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-        monkeypatch.chdir(cwd)
-        monkeypatch.setattr(sys, "argv", ["codekiln", *map(str, argv)])
-        capsys.readouterr()
-        try:
-            run(cli.app)
-            code = 0
-        except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else 1
-        out = capsys.readouterr()
-        return subprocess.CompletedProcess(argv, code, out.out, out.err)
-
-    return call
 
 
 def commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:

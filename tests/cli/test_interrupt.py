@@ -18,6 +18,7 @@ import pytest
 from codekiln.core.config import state_dir
 from codekiln.envs import build_env
 from codekiln.sandbox.workspace import STAGE_ROOT
+from codekiln.testing.procs import descendants, running
 
 pytestmark = pytest.mark.root  # synthesis validates in bwrap sandboxes
 
@@ -41,30 +42,6 @@ def argv(out: Path) -> list[str]:
         "--batch-size",
         "4",
     ]
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def sandboxes_of(pid: int) -> list[Path]:

@@ -6,17 +6,10 @@ rollouts` of a line that is not a rollout was a pydantic traceback). None starts
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from codekiln import cli
-from codekiln.cli.common import run
-
-Codekiln = Callable[..., subprocess.CompletedProcess[str]]
+from cli_support import Codekiln
 
 
 def commands(p: str) -> list[list[str]]:
@@ -41,30 +34,6 @@ def commands(p: str) -> list[list[str]]:
         ["synth", "--repos", p, "--out", "o"],
         ["mine", p, "--out", "o"],
     ]
-
-
-@pytest.fixture(scope="module")
-def registered() -> None:
-    cli._register()
-
-
-@pytest.fixture
-def codekiln(
-    registered: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Codekiln:
-    def call(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-        monkeypatch.chdir(cwd)
-        monkeypatch.setattr(sys, "argv", ["codekiln", *argv])
-        capsys.readouterr()
-        try:
-            run(cli.app)
-            code = 0
-        except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else 1
-        out = capsys.readouterr()
-        return subprocess.CompletedProcess(argv, code, out.out, out.err)
-
-    return call
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "directory"])
