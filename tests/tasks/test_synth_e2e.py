@@ -50,8 +50,13 @@ def test_synthesis_writes_validated_tasks_and_the_funnel(
         assert t.environment_id == synth_run.env.id and t.base_commit == synth_run.env.snapshot_id
         assert set(t.FAIL_TO_PASS).isdisjoint(t.PASS_TO_PASS)
         assert t.validation is not None and t.validation.reruns == 3
-        # compact: every selected test passed before and with the gold patch, counted; `after` keeps F2P
-        assert t.validation.counts["before"] == t.validation.counts["gold"] == {"passed": len(t.tests)}
+        # compact: every selected test passed before and with the gold patch, counted; `after` keeps F2P.
+        # PASS_TO_PASS adds the other clean-passing tests of the hidden files, which were not selected
+        selected = t.validation.counts["gold"].get("passed", 0)
+        assert t.validation.counts["before"] == t.validation.counts["gold"] == {"passed": selected}
+        assert len(t.FAIL_TO_PASS) <= selected <= len(t.tests)
+        in_hidden = [x for x in t.PASS_TO_PASS if x.split("::", 1)[0] in set(t.hidden_tests)]
+        assert len(in_hidden) >= len(t.tests) - selected
         assert set(t.validation.after) == set(t.FAIL_TO_PASS) and not t.validation.before
 
 
