@@ -216,11 +216,15 @@ def test_the_second_node_dying_mid_run_costs_only_its_work(
     cluster: LocalRayCluster, local_runs: dict[str, dict[str, dict[str, Any]]], tmp_path: Path
 ) -> None:
     node = second_node(cluster)
-    with fault(cluster, "raylet", node) as killed:
-        result = synthesize(ray_config(cluster, tmp_path / "toolz"))
-    assert len(killed) == 1, "no unit was seen running on the second node"
+    for attempt in range(3):  # Ray may schedule every unit of a run on the head: the premise needs one here
+        out = tmp_path / f"toolz-{attempt}"
+        with fault(cluster, "raylet", node) as killed:
+            result = synthesize(ray_config(cluster, out))
+        if killed:
+            break
+    assert len(killed) == 1, "no unit was seen running on the second node in 3 runs"
     assert "lost" not in result.per_node
-    assert records(tmp_path / "toolz") == local_runs["toolz"]
+    assert records(out) == local_runs["toolz"]
     deadline = time.monotonic() + 30  # the head marks a node dead after its missed health checks
     while len([n for n in ray.nodes() if n["Alive"]]) > 1 and time.monotonic() < deadline:
         time.sleep(0.2)
