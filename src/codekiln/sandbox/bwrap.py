@@ -39,6 +39,7 @@ import json
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 
 from codekiln.core.errors import SandboxError
@@ -159,16 +160,58 @@ class BwrapSandbox(HostSandbox):
         # bwrap reports the host pid of the namespace's init on the info fd. Killing that init takes
         # the whole PID namespace down before bwrap itself exits, so `exec` returns only after every
         # process of the command is gone (killing bwrap first would leave that to --die-with-parent,
-        # asynchronously).
+        # asynchronously). On a normal exit bwrap's monitor returns as soon as the init reports the
+        # command's status, while the kernel may still be killing what the command left behind:
+        # `done` waits for the init to be gone, which happens only after every other process is.
         info, info_w = os.pipe()
         os.set_blocking(info, False)
+        init: list[int] = []
+
+        def init_pid() -> int | None:
+            if not init:
+                try:
+                    init.append(int(json.loads(os.read(info, 4096))["child-pid"]))
+                except (OSError, ValueError, KeyError, TypeError):
+                    return None
+            return init[0]
 
         def kill(pid: int) -> None:
+            child = init_pid()
             try:
-                child = json.loads(os.read(info, 4096))["child-pid"]
+                if child is None:
+                    raise ProcessLookupError
                 os.kill(child, signal.SIGKILL)
-            except (OSError, ValueError, KeyError):  # not started yet, or gone: end bwrap itself
+            except OSError:  # not started yet, or gone: end bwrap itself
                 killpg(pid)
 
+        def done() -> None:
+            child = init_pid()
+            os.close(info)
+            if child is not None:
+                wait_namespace_gone(child)
+
         full = [*self._prefix, "--info-fd", str(info_w), "--chdir", cwd, "--", *shell_argv(argv, self.limits)]
-        return Launch(full, env, pass_fds=(info_w,), kill=kill, done=lambda: os.close(info))
+        return Launch(full, env, pass_fds=(info_w,), kill=kill, done=done)
+
+
+def wait_namespace_gone(init: int, *, limit_s: float = 10.0) -> None:
+    """Wait until the PID namespace whose init has host pid `init` is torn down.
+
+    The init leaves /proc (or turns zombie) only once the kernel has killed and reaped every other
+    process of its namespace. A pid reused by a process of this namespace is not waited for.
+    """
+    own = _pid_ns(os.getpid())
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{init}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            ns = _pid_ns(init)
+        except (OSError, IndexError):
+            return
+        if state in ("Z", "X") or ns == own:
+            return
+        time.sleep(0.002)
+
+
+def _pid_ns(pid: int) -> str:
+    return os.readlink(f"/proc/{pid}/ns/pid")
