@@ -43,25 +43,25 @@ def errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     [
         (
             "tests/test_own.py",
-            "ImportError: cannot import name 'helper_name' from 'tests' (unknown location) (tests is the "
+            "ImportError: cannot import name 'helper_name' from 'tests' (unknown location); tests is the "
             "project's own test directory, which is no package here (its __init__.py is missing: an sdist "
-            "may leave it out))",
+            "may leave it out)",
         ),
         (
             "tests/test_part.py",
-            "ModuleNotFoundError: No module named 'json.testutil' (json is installed but has no module "
+            "ModuleNotFoundError: No module named 'json.testutil'; json is installed but has no module "
             "testutil, so another distribution provides it (another part of a namespace package, or another "
-            "version of json), and no test dependency found in the project's files declares it)",
+            "version of json), and no dependency the build found and installed provides it",
         ),
         (
             "tests/test_undeclared.py",
-            "ModuleNotFoundError: No module named 'ck_declared_nowhere' (ck_declared_nowhere is not "
-            "installed: no test dependency found in the project's files declares it)",
+            "ModuleNotFoundError: No module named 'ck_declared_nowhere'; ck_declared_nowhere is not "
+            "installed: no dependency the build found and installed provides it",
         ),
         (
             "tests/test_docs.py",
-            "FileNotFoundError: [Errno 2] No such file or directory: 'docs' (the tests read a file or "
-            "directory this source lacks (an sdist may leave out docs or data))",
+            "FileNotFoundError: [Errno 2] No such file or directory: 'docs'; the tests read a file or "
+            "directory this source lacks (an sdist may leave out docs or data)",
         ),
         ("tests/test_other.py", "RuntimeError: boom"),
     ],

@@ -124,20 +124,20 @@ def test_the_module_that_cannot_be_collected_is_left_out_with_its_reason(env: En
         "tests/test_ok.py::test_wrong": "failed",
     }
     assert env.left_out == {
-        "tests/needs": "ModuleNotFoundError: No module named 'ck_conftest_dep' (ck_conftest_dep is not "
-        "installed: no test dependency found in the project's files declares it)",
+        "tests/needs": "ModuleNotFoundError: No module named 'ck_conftest_dep'; ck_conftest_dep is not "
+        "installed: no dependency the build found and installed provides it",
         "tests/test_docs.py": env.left_out["tests/test_docs.py"],
-        "tests/test_extra.py": "ModuleNotFoundError: No module named 'ck_declared_nowhere' (ck_declared_nowhere "
-        "is not installed: no test dependency found in the project's files declares it)",
-        "tests/test_ns_part.py": "ModuleNotFoundError: No module named 'json.testutil' (json is installed but "
+        "tests/test_extra.py": "ModuleNotFoundError: No module named 'ck_declared_nowhere'; ck_declared_nowhere "
+        "is not installed: no dependency the build found and installed provides it",
+        "tests/test_ns_part.py": "ModuleNotFoundError: No module named 'json.testutil'; json is installed but "
         "has no module testutil, so another distribution provides it (another part of a namespace package, "
-        "or another version of json), and no test dependency found in the project's files declares it)",
-        "tests/test_own_pkg.py": "ModuleNotFoundError: No module named 'tests' (tests is the project's own "
-        "test directory, which is no package here (its __init__.py is missing: an sdist may leave it out))",
+        "or another version of json), and no dependency the build found and installed provides it",
+        "tests/test_own_pkg.py": "ModuleNotFoundError: No module named 'tests'; tests is the project's own "
+        "test directory, which is no package here (its __init__.py is missing: an sdist may leave it out)",
     }
     assert env.left_out["tests/test_docs.py"].startswith("FileNotFoundError:"), env.left_out
     assert env.left_out["tests/test_docs.py"].endswith(
-        "(the tests read a file or directory this source lacks (an sdist may leave out docs or data))"
+        "; the tests read a file or directory this source lacks (an sdist may leave out docs or data)"
     )
     ignores = [f"--ignore={path}" for path in sorted(env.left_out)]
     assert env.test.args == [*env.recipe.test.args, *ignores]

@@ -1,7 +1,7 @@
 """Why a test module could not be collected, in words a user can act on.
 
     collection_cause("...\\nE   ModuleNotFoundError: No module named 'tests'")
-    # "ModuleNotFoundError: No module named 'tests' (tests is the project's own test directory, ...)"
+    # "ModuleNotFoundError: No module named 'tests'; tests is the project's own test directory, ..."
     missing_module("opentelemetry.test")   # Cause(why=..., fix=..., line="")
 
 The build uses these twice: for the modules it leaves out of an environment (`steps.left_out`, shown by
@@ -23,7 +23,8 @@ LOCAL_TEST_PACKAGES = ("tests", "test", "testing", "conftest")
 """Modules a suite imports from its own tree: never a distribution to install (PyPI's `tests` is not it)."""
 
 _NO_MODULE = re.compile(r"No module named '([\w.]+)'")
-# `from tests import x` where `tests` is a directory without __init__.py on sys.path: a namespace package.
+# `from tests import x` where `tests` is a directory without __init__.py on sys.path (the root is, under
+# `python -m pytest` or a root conftest.py): Python reads it as a namespace package that holds no names.
 _UNKNOWN_LOCATION = re.compile(r"cannot import name '\w+' from '([\w.]+)' \(unknown location\)")
 _NO_PATH = re.compile(r"FileNotFoundError|No such file or directory|Not a file or directory")
 
@@ -49,14 +50,14 @@ def missing_module(name: str) -> Cause:
         parent, _, sub = name.rpartition(".")
         return Cause(
             f"{parent} is installed but has no module {sub}, so another distribution provides it "
-            f"(another part of a namespace package, or another version of {top}), and no test "
-            "dependency found in the project's files declares it",
+            f"(another part of a namespace package, or another version of {top}), and no "
+            "dependency the build found and installed provides it",
             "add that distribution to the test deps (extra_deps)",
         )
     dep = IMPORT_DISTS.get(top, top)  # `import jwt` is PyJWT: PyPI's `jwt` is another project
     named = f"{top} (distribution {dep})" if dep != top else top
     return Cause(
-        f"{named} is not installed: no test dependency found in the project's files declares it",
+        f"{named} is not installed: no dependency the build found and installed provides it",
         "add it to the test deps",
         f"extra_deps: [{dep}]",
     )
@@ -72,10 +73,8 @@ def collection_cause(message: str) -> str:
         why = missing_module(module[1]).why
     elif unknown and unknown[1].split(".")[0] in LOCAL_TEST_PACKAGES:
         why = missing_module(unknown[1]).why
-    elif unknown:
-        why = f"{unknown[1]} is a directory without __init__.py here, so it has none of its package's names"
     elif _NO_PATH.search(last):
         why = "the tests read a file or directory this source lacks (an sdist may leave out docs or data)"
     else:
         return last
-    return f"{last} ({why})"
+    return f"{last}; {why}"
