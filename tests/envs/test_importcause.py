@@ -51,7 +51,7 @@ def errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "tests/test_part.py",
             "ModuleNotFoundError: No module named 'json.testutil'; json is installed but has no module "
             "testutil, so another distribution provides it (another part of a namespace package, or another "
-            "version of json), and no dependency the build found and installed provides it",
+            "version of json), and the build installed none that does",
         ),
         (
             "tests/test_undeclared.py",

@@ -131,7 +131,7 @@ def test_the_module_that_cannot_be_collected_is_left_out_with_its_reason(env: En
         "is not installed: no dependency the build found and installed provides it",
         "tests/test_ns_part.py": "ModuleNotFoundError: No module named 'json.testutil'; json is installed but "
         "has no module testutil, so another distribution provides it (another part of a namespace package, "
-        "or another version of json), and no dependency the build found and installed provides it",
+        "or another version of json), and the build installed none that does",
         "tests/test_own_pkg.py": "ModuleNotFoundError: No module named 'tests'; tests is the project's own "
         "test directory, which is no package here (its __init__.py is missing: an sdist may leave it out)",
     }

@@ -50,8 +50,8 @@ def missing_module(name: str) -> Cause:
         parent, _, sub = name.rpartition(".")
         return Cause(
             f"{parent} is installed but has no module {sub}, so another distribution provides it "
-            f"(another part of a namespace package, or another version of {top}), and no "
-            "dependency the build found and installed provides it",
+            f"(another part of a namespace package, or another version of {top}), and the build "
+            "installed none that does",
             "add that distribution to the test deps (extra_deps)",
         )
     dep = IMPORT_DISTS.get(top, top)  # `import jwt` is PyJWT: PyPI's `jwt` is another project
