@@ -131,22 +131,31 @@ class Entry:
     used: float
 
 
+_sizes: dict[str, int] = {}
+"""Entry name -> bytes, read once per process: a name is a hash of the tree's contents."""
+
+
 def entries(root: Path) -> list[Entry]:
     """The finished trees under `root`, least recently used first (builds and evictions left out)."""
     found = []
     for path in root.iterdir():
-        if path.name.startswith(".") or not (path / "changes.json").is_file():
+        if path.name.startswith("."):
             continue
         try:
-            meta = json.loads((path / "meta.json").read_text())
-            size = int(meta["bytes"])
-        except (OSError, ValueError, KeyError, TypeError):
-            size = disk_bytes(path)  # a tree built before sizes were recorded
-        try:
             used = (path / USED).stat().st_mtime
+        except FileNotFoundError:
+            try:  # a tree built before leases, or not a finished tree at all
+                used = (path / "changes.json").stat().st_mtime
+            except OSError:
+                continue
         except OSError:
-            used = (path / "changes.json").stat().st_mtime if path.exists() else 0.0
-        found.append(Entry(path, size, used))
+            continue
+        if path.name not in _sizes:
+            try:
+                _sizes[path.name] = int(json.loads((path / "meta.json").read_text())["bytes"])
+            except (OSError, ValueError, KeyError, TypeError):
+                _sizes[path.name] = disk_bytes(path)  # a tree built before sizes were recorded
+        found.append(Entry(path, _sizes[path.name], used))
     return sorted(found, key=lambda e: (e.used, e.path.name))
 
 
