@@ -147,6 +147,7 @@ def test_an_opener_racing_an_evictor_in_another_process_never_sees_half_a_tree(
             assert sorted(_files(tree.path)) == whole, "the tree changed under its lease"
             tree.lease.release()
             opened += 1
+            time.sleep(0.01)  # and while it is not: the evictor's chance to take it, on any machine's speed
     finally:
         out = evictor.communicate(timeout=60)[0]
     assert evictor.returncode == 0
