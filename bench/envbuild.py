@@ -95,16 +95,21 @@ def plain_test_env(venv: Path, scratch: Path) -> dict[str, str]:
     }  # fmt: skip
 
 
+NON_ROOT = ["unshare", "--user", "--map-user=65534", "--map-group=65534"]
+
+
 def as_non_root() -> list[str]:
     """The prefix that runs the plain suite as a non-root user, as the projects' own CI does (and as
-    codekiln's sandbox does): `unshare --user` with no uid map, so the suite sees uid 65534 and root's
-    rights are gone (a file chmod 000 is unreadable, ports below 1024 cannot be bound) while the kernel
-    still checks files as their owner, root, so the venv and the interpreter under /root stay usable.
-    Empty where this process is not root or the kernel refuses user namespaces (the row says which)."""
+    codekiln's sandbox does): a user namespace where the suite is uid/gid 65534, mapped to root outside.
+    Root's rights are gone (a file chmod 000 is unreadable, ports below 1024 cannot be bound) while the
+    kernel still checks files as their owner, root, so the venv and the interpreter under /root stay
+    usable; the uid is mapped, so a suite may still switch to its own uid (anyio's `run_process(user=
+    os.getuid())`: with no map that is EINVAL). Empty where this process is not root or the kernel
+    refuses user namespaces (the row says which)."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         return []
-    probe = run(["unshare", "--user", "true"], timeout=30)
-    return ["unshare", "--user"] if probe.exit_code == 0 else []
+    probe = run([*NON_ROOT, "true"], timeout=30)
+    return list(NON_ROOT) if probe.exit_code == 0 else []
 
 
 def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object]:
@@ -138,7 +143,7 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
     if command:
         out["command"] = " ".join(["pytest", *command])
     user = as_non_root()
-    out["user"] = "uid 65534 (unshare --user)" if user else f"uid {os.geteuid()}"
+    out["user"] = "uid 65534 (unshare --user, mapped)" if user else f"uid {os.geteuid()}"
     start = time.monotonic()
     res = run(
         [*user, str(venv / "bin" / "python"), "-m", "pytest", PLAIN_REPORT, *command],

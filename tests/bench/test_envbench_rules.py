@@ -291,21 +291,27 @@ def test_unreadable_file_raises(tmp_path):
 
 def test_the_interpreter_and_this_tree_stay_usable():
     assert os.access(sys.executable, os.X_OK) and os.access(__file__, os.W_OK)
+
+def test_a_child_may_switch_to_its_own_uid():
+    import subprocess
+    done = subprocess.run([sys.executable, "-c", "pass"], user=os.getuid(), group=os.getgid())
+    assert done.returncode == 0
 """
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the plain side drops root only where it runs as root")
 def test_the_plain_suite_runs_as_a_non_root_user_as_the_projects_ci_does(tmp_path: Path) -> None:
     """A test that skips as root (python-dotenv's chmod-000 test) runs under the prefix, while the
-    interpreter (root's, as the bench's venvs are) and the root-owned source tree stay usable."""
+    interpreter (root's, as the bench's venvs are) and the root-owned source tree stay usable, and a
+    child may still run as the suite's own uid (anyio)."""
     (tmp_path / "test_root.py").write_text(ROOT_SENSITIVE)
     prefix = as_non_root()
-    assert prefix == ["unshare", "--user"]
+    assert prefix[:2] == ["unshare", "--user"]
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", str(tmp_path)]
     env = plain_test_env(Path(sys.prefix), tmp_path / "scratch")  # its own TMPDIR: pytest-of-nobody
     as_root = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, check=False)
-    assert "1 passed, 1 skipped" in as_root.stdout, as_root.stdout
+    assert "2 passed, 1 skipped" in as_root.stdout, as_root.stdout
     dropped = subprocess.run(
         [*prefix, *argv], capture_output=True, text=True, cwd=tmp_path, env=env, check=False
     )
-    assert "2 passed" in dropped.stdout, dropped.stdout + dropped.stderr
+    assert "3 passed" in dropped.stdout, dropped.stdout + dropped.stderr
