@@ -12,9 +12,11 @@ know and a network namespace that holds only `lo`: `pwd.getpwuid(os.getuid())` (
 which asyncio's and anyio's UDP endpoints and listeners pass, resolves "localhost" to nothing, since
 glibc counts an address family as configured only when some address of it is not loopback's. anyio
 4.16.0's baseline failed 6 owner/group tests and about 80 socket tests for these reasons that its plain
-run on the host passed.
+run on the host passed. A host with a network card also has an IPv6 link-local address (fe80::/64, with a
+scope: `fe80::...%eth0`), which `lo` never gets by itself; anyio's `test_bind_link_local` looks one up
+(psutil's `net_if_addrs`) and binds a listener to it, and failed in the sandbox only.
 
-The network stays private: the extra addresses (10.254.254.254, fd00:6b6c::1) sit on `lo` of the
+The network stays private: the extra addresses (10.254.254.254, fd00:6b6c::1, fe80::6b6c:1) sit on `lo` of the
 sandbox's own namespace, with no route out; its commands share it (made once per sandbox and entered
 with nsenter, which costs no more per command than bwrap's own `--unshare-net`). `private_network`
 needs root (to make the namespace before bwrap drops to the sandbox uid) and `ip` (iproute2); without
@@ -29,7 +31,7 @@ from pathlib import Path
 
 from codekiln.sandbox.mounts import unmount
 
-ADDRESSES = ("10.254.254.254/32", "fd00:6b6c::1/128")
+ADDRESSES = ("10.254.254.254/32", "fd00:6b6c::1/128", "fe80::6b6c:1/64")
 _SETUP = (
     "ip -force -batch - >/dev/null 2>&1 <<'EOF'\nlink set lo up\n"
     + "".join(f"addr add {a} dev lo\n" for a in ADDRESSES)
