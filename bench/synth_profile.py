@@ -19,7 +19,7 @@ Phases overlap nowhere except that the engine's batches hold the fresh reruns (l
 from __future__ import annotations
 
 import sys
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 from synth import SPEC, Clock
 
+LABELS = [
+    "engine batches (warm jobs + fresh reruns)",
+    "  of which the clean side's fresh reruns",
+    "gate: shared grader run",
+    "gate: in-memory checks",
+    "gate: the audit's real grades",
+    "decisions (verdict, statements)",
+]
 
-def timed(owner: Any, name: str, label: str, clock: Clock, cpu: Counter[str]) -> None:
+
+def timed(owner: Any, name: str, label: str, clock: Clock, cpu: defaultdict[str, float]) -> None:
     """Add the CPU seconds of every call of `owner.name` to `cpu[label]`."""
     inner: Callable[..., Any] = getattr(owner, name)
 
@@ -57,14 +66,18 @@ def main() -> None:
     cmap = coverage_map(env)
     entities, candidates, _ = plan_candidates(env, SynthConfig(spec=SPEC, out=Path("unused")))
     candidates = candidates[:150]
-    cpu: Counter[str] = Counter()
-    jobs: Counter[str] = Counter()
-    timed(testexec.WarmExecutor, "run", "engine batches (warm jobs + fresh reruns)", clock, cpu)
-    timed(testexec, "fresh_runs", "  of which the clean side's fresh reruns", clock, cpu)
-    timed(gate.GraderGate, "shared_run", "gate: shared grader run", clock, cpu)
-    timed(gate.GraderGate, "shortcut", "gate: in-memory checks", clock, cpu)
-    timed(gate.GraderGate, "exact_verdict", "gate: the audit's real grades", clock, cpu)
-    timed(validate.Validator, "decide", "decisions (verdict, statements)", clock, cpu)
+    cpu: defaultdict[str, float] = defaultdict(float)
+    jobs: defaultdict[str, float] = defaultdict(float)
+    phases = [
+        (testexec.WarmExecutor, "run"),
+        (testexec, "fresh_runs"),
+        (gate.GraderGate, "shared_run"),
+        (gate.GraderGate, "shortcut"),
+        (gate.GraderGate, "exact_verdict"),
+        (validate.Validator, "decide"),
+    ]
+    for (owner, name), label in zip(phases, LABELS, strict=True):
+        timed(owner, name, label, clock, cpu)
     run_warm = testexec.WarmExecutor._run_warm
 
     def counted(self: testexec.WarmExecutor, batch: list[testexec.Job]) -> dict[str, testexec.JobResult]:
@@ -76,7 +89,7 @@ def main() -> None:
             jobs[f"{kind}: CPU s"] += results[job.id].cpu_s
         return results
 
-    testexec.WarmExecutor._run_warm = counted  # type: ignore[method-assign]
+    testexec.WarmExecutor._run_warm = counted  # type: ignore[method-assign,assignment]
     try:
         start = clock.cpu() or 0.0
         with validate.Validator(env, cmap, entities, validate.ValidateConfig()) as validator:
@@ -86,8 +99,8 @@ def main() -> None:
     finally:
         clock.close()
     print(f"validation of {len(candidates)} candidates of {SPEC}: {total:.2f} CPU s (cgroup)")
-    for label, seconds in cpu.items():
-        print(f"  {label}: {seconds:.2f}")
+    for label in LABELS:
+        print(f"  {label}: {cpu[label]:.2f}")
     print("warm jobs inside the sandbox (the runner's work and each forked child's resource usage):")
     for kind in ("bug", "re-imported bug", "clean run"):
         n, tests, seconds = (jobs[f"{kind}: {k}"] for k in ("jobs", "tests", "CPU s"))
