@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import yaml
+
+from codekiln.envs import build_env
 from codekiln.envs.ciinstall import ci_install, install_targets
 from codekiln.envs.deps import detect_deps, read_pyproject
 from codekiln.envs.missing import missing_imports, undeclared
 from codekiln.testing import write_files
+from codekiln.testing.index import LocalIndex, wheel_of_installed, write_wheel
+
+BUILD = '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
 
 PYPROJECT = """[project]
 name = "proj"
@@ -91,3 +98,42 @@ def test_the_modules_pytest_could_not_import_are_installed_unless_the_project_ha
     modules = missing_imports(texts)
     assert modules == ["trustme", "jwt", "helpers", "tests", "tomllib", "yaml"]
     assert undeclared(modules, root) == {"trustme": "trustme", "PyJWT": "jwt", "PyYAML": "yaml"}
+
+
+@pytest.mark.root  # builds an environment in bwrap sandboxes, installing from an index on loopback
+def test_a_build_installs_what_the_tests_import_and_no_file_declares_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conftest imports ckhelper (pytest stops before its session), a test module imports ckother
+    (that module fails to collect), a third imports cknothere, which the index does not have: the first
+    two are installed, one round each, and the suite runs; the third is recorded as skipped and its
+    module left out."""
+    files = tmp_path / "files"
+    for dist in ("pytest", "pluggy", "iniconfig", "packaging", "pygments", "setuptools"):
+        wheel_of_installed(dist, files)
+    write_wheel(files, "ckhelper", "1.0", {"ckhelper.py": "VALUE = 2\n"})
+    write_wheel(files, "ckother", "1.0", {"ckother.py": "VALUE = 3\n"})
+    write_files(
+        tmp_path / "helped",
+        {
+            "pyproject.toml": BUILD + '[project]\nname = "helped"\nversion = "0.1"\n'
+            '[tool.setuptools]\npy-modules = ["helped"]\n',
+            "helped.py": "",
+            "tests/conftest.py": "import ckhelper\n",
+            "tests/test_a.py": "import ckhelper\n\n\ndef test_a():\n    assert ckhelper.VALUE == 2\n",
+            "tests/test_b.py": "import ckother\n\n\ndef test_b():\n    assert ckother.VALUE == 3\n",
+            "tests/test_c.py": "import cknothere\n\n\ndef test_c():\n    pass\n",
+        },
+    )
+    monkeypatch.setenv("CODEKILN_HOME", str(tmp_path / "home"))
+    profile = tmp_path / "home" / "profiles" / "helped.yaml"
+    profile.parent.mkdir(parents=True)
+    with LocalIndex(files, None) as index:
+        profile.write_text(yaml.safe_dump({"install_env": {"PIP_INDEX_URL": index.url}}))
+        env = build_env(str(tmp_path / "helped"))
+    assert env.baseline == {"tests/test_a.py::test_a": "passed", "tests/test_b.py::test_b": "passed"}
+    why = "pytest could not import {} on the clean snapshot; no file of the project declares it"
+    assert env.added_deps == {"ckhelper": why.format("ckhelper"), "ckother": why.format("ckother")}
+    assert list(env.skipped_deps) == ["cknothere"]
+    assert env.skipped_deps["cknothere"].startswith(why.format("cknothere") + "; it did not install: ")
+    assert env.left_out == {"tests/test_c.py": "ModuleNotFoundError: No module named 'cknothere'"}

@@ -38,15 +38,14 @@ from pydantic import Field
 
 from codekiln.core.config import home, state_dir
 from codekiln.core.errors import CodekilnError, ConfigError, EnvBuildError, RepoError
-from codekiln.core.proc import tail
 from codekiln.core.protocols import Limits, Sandbox
 from codekiln.core.records import Record, atomic_write_json, load_json
 from codekiln.envs.cutoff import with_cutoff
 from codekiln.envs.deps import dist_name
 from codekiln.envs.failures import FailedEnv, clear_failure, find_failure, load_failure, record_failure
-from codekiln.envs.missing import MAX_ROUNDS, missing_imports, undeclared
 from codekiln.envs.profiles import load_profile
 from codekiln.envs.recipe import Recipe, cached_recipe, env_id
+from codekiln.envs.rounds import baseline_rounds
 from codekiln.envs.steps import Builder, build_spec
 from codekiln.grading import TestCommand
 from codekiln.repos import SnapshotRecord, ensure_snapshot, get_snapshot
@@ -257,34 +256,10 @@ def _run_build(
         )
     on_step("baseline", "start")
     t = time.monotonic()
-    added: dict[str, str] = {}
-    for round_ in range(MAX_ROUNDS + 1):
-        failure: EnvBuildError | None = None
-        try:
-            with open_sandbox(build_spec(snap, builder.venv, recipe, writable=False), backend) as sb:
-                run = builder.baseline(sb)
-        except EnvBuildError as err:
-            failure = err
-        texts = [*builder.left_out.values(), str(failure.data.get("log_tail", "")) if failure else ""]
-        tried = {*added, *builder.skipped}
-        wanted = {
-            d: m for d, m in undeclared(missing_imports(texts), Path(snap.path)).items() if d not in tried
-        }
-        if not wanted or round_ == MAX_ROUNDS:
-            if failure is not None:
-                raise failure
-            break
-        on_step("baseline", f"the tests import what no file declares, installing: {', '.join(wanted)}")
+    run, added = baseline_rounds(snap, builder, backend, on_step)
+    if added:
         with open_sandbox(build_spec(snap, builder.venv, recipe, writable=True), backend) as sb:
-            for dist, module in wanted.items():
-                ok, log = builder.pip(sb, [dist], dict(recipe.install_env))
-                why = f"pytest could not import {module} on the clean snapshot; no file of the project declares it"
-                if ok:
-                    added[dist] = why
-                else:
-                    builder.skipped[dist] = f"{why}; it did not install: {tail(log, 3).splitlines()[0]}"
             packages = builder.freeze(sb)
-        builder.left_out, builder.test = {}, recipe.test  # the next baseline starts over
     steps["baseline"] = time.monotonic() - t
     on_step("baseline", f"{run.summary_line()} in {steps['baseline']:.1f} s")
     if builder.left_out:
