@@ -28,7 +28,7 @@ from pathlib import Path
 from codekiln.envs.importnames import IMPORT_DISTS
 from codekiln.envs.steps import LOCAL_TEST_PACKAGES
 
-MAX_ROUNDS = 3
+MAX_ROUNDS = 5
 """Install-and-rerun rounds: a module installed in one round can reveal the next one it imports."""
 _NO_MODULE = re.compile(r"No module named '([\w.]+)'")
 _SKIP_DIRS = {".git", ".tox", ".nox", ".venv", "venv", "node_modules", "__pycache__", "build", "dist"}
