@@ -107,21 +107,25 @@ def test_a_build_installs_what_the_tests_import_and_no_file_declares_and_says_so
     """The conftest imports ckhelper (pytest stops before its session), a test module imports ckother
     (that module fails to collect), a third imports cknothere, which the index does not have: the first
     two are installed, one round each, and the suite runs; the third is recorded as skipped and its
-    module left out."""
+    module left out. With the first, the requirements of the project's `fancy` extra are installed
+    (the code under test imports ckfancy lazily), and not those of its `docs` extra."""
     files = tmp_path / "files"
     for dist in ("pytest", "pluggy", "iniconfig", "packaging", "pygments", "setuptools"):
         wheel_of_installed(dist, files)
     write_wheel(files, "ckhelper", "1.0", {"ckhelper.py": "VALUE = 2\n"})
     write_wheel(files, "ckother", "1.0", {"ckother.py": "VALUE = 3\n"})
+    write_wheel(files, "ckfancy", "1.0", {"ckfancy.py": "VALUE = 4\n"})
     write_files(
         tmp_path / "helped",
         {
             "pyproject.toml": BUILD + '[project]\nname = "helped"\nversion = "0.1"\n'
+            '[project.optional-dependencies]\nfancy = ["ckfancy"]\ndocs = ["ckdocs"]\n'
             '[tool.setuptools]\npy-modules = ["helped"]\n',
-            "helped.py": "",
+            "helped.py": "import importlib\n\n\ndef fancy():\n    return importlib.import_module('ckfancy').VALUE\n",
             "tests/conftest.py": "import ckhelper\n",
             "tests/test_a.py": "import ckhelper\n\n\ndef test_a():\n    assert ckhelper.VALUE == 2\n",
-            "tests/test_b.py": "import ckother\n\n\ndef test_b():\n    assert ckother.VALUE == 3\n",
+            "tests/test_b.py": "import ckother\nimport helped\n\n\ndef test_b():\n"
+            "    assert ckother.VALUE + helped.fancy() == 7\n",
             "tests/test_c.py": "import cknothere\n\n\ndef test_c():\n    pass\n",
         },
     )
@@ -133,7 +137,9 @@ def test_a_build_installs_what_the_tests_import_and_no_file_declares_and_says_so
         env = build_env(str(tmp_path / "helped"))
     assert env.baseline == {"tests/test_a.py::test_a": "passed", "tests/test_b.py::test_b": "passed"}
     why = "pytest could not import {} on the clean snapshot; no file of the project declares it"
-    assert env.added_deps == {"ckhelper": why.format("ckhelper"), "ckother": why.format("ckother")}
+    assert list(env.added_deps) == ["[fancy]", "ckhelper", "ckother"]
+    assert env.added_deps["ckother"] == why.format("ckother")
+    assert env.added_deps["[fancy]"].startswith("the tests import modules no file of the snapshot declares")
     assert list(env.skipped_deps) == ["cknothere"]
     assert env.skipped_deps["cknothere"].startswith(why.format("cknothere") + "; it did not install: ")
     assert env.left_out == {"tests/test_c.py": "ModuleNotFoundError: No module named 'cknothere'"}

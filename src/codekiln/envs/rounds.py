@@ -11,6 +11,12 @@ Two causes are fixed, each from what pytest itself printed on the clean snapshot
   `-W`, added to the environment's test command (shown by `env show`). A warning from the project's own
   files, or one raised while tests run, is the suite's verdict and is left as it is.
 Each round is recorded (`added_deps`, the test command); after `MAX_ROUNDS` the last failure stands.
+
+When the first missing module turns up, the suite evidently runs with test requirements that the
+snapshot does not hold (an sdist without the requirements file that installs `-e .[EXTRAS]`: httpx and
+httpcore test every optional feature, h2, socksio, brotli); the requirements of every extra the project
+declares, less docs, lint and typing ones, are installed then too, each that fails skipped, and
+recorded as one `added_deps` entry `[extras]`.
 """
 
 from __future__ import annotations
@@ -21,11 +27,22 @@ from pathlib import Path
 
 from codekiln.core.errors import EnvBuildError
 from codekiln.core.proc import tail
+from codekiln.core.protocols import Sandbox
 from codekiln.envs.missing import MAX_ROUNDS, missing_imports, undeclared
-from codekiln.envs.steps import Builder, build_spec
+from codekiln.envs.steps import _REQUIRES, Builder, build_spec
 from codekiln.grading import TestRun
 from codekiln.repos import SnapshotRecord
 from codekiln.sandbox import open_sandbox
+from codekiln.sandbox.base import VENV_DIR, WORKDIR
+
+NOT_FOR_TESTS = re.compile(r"^(docs?|documentation|lint(ing)?|typing|types|mypy|style|format)$", re.I)
+"""Extras whose requirements running the tests does not need."""
+_EXTRAS = """
+import importlib.metadata as md
+for dist in md.distributions():
+    if "file:///testbed" in (dist.read_text("direct_url.json") or ""):
+        print(" ".join(dist.metadata.get_all("Provides-Extra") or []))
+"""
 
 _STARTUP_WARNING = re.compile(
     r"internal error \(exit code 3\): ([\w.]*Warning): ([^:\n]*?)\s*"
@@ -88,6 +105,8 @@ def _install(
     """Install each of `wanted` (distribution -> module) alone, as an optional dep of the environment."""
     recipe = builder.recipe
     with open_sandbox(build_spec(snap, builder.venv, recipe, writable=True), backend) as sb:
+        if not any(key.startswith("[") for key in added):  # once, with the first missing module
+            _install_extras(sb, builder, added)
         for dist, module in wanted.items():
             ok, log = builder.pip(sb, [dist], dict(recipe.install_env))
             why = (
@@ -97,3 +116,26 @@ def _install(
                 added[dist] = why
             else:
                 builder.skipped[dist] = f"{why}; it did not install: {tail(log, 3).splitlines()[0]}"
+
+
+def _install_extras(sb: Sandbox, builder: Builder, added: dict[str, str]) -> None:
+    """The requirements of every extra the installed project declares but docs/lint/typing ones and
+    those the recipe installs already (see the module doc); one that fails to install is skipped."""
+    res = sb.exec([f"{VENV_DIR}/bin/python", "-c", _EXTRAS], timeout=120, cwd=WORKDIR)
+    builder.log("install", res, ["python", "-c", "<the project's extras>"])
+    extras = [e for e in res.stdout.split() if not NOT_FOR_TESTS.match(e) and e not in builder.recipe.extras]
+    if not res.ok or not extras:
+        return
+    argv = [f"{VENV_DIR}/bin/python", "-c", _REQUIRES, ",".join(extras), ",".join(builder.recipe.skip)]
+    res = sb.exec(argv, timeout=120, cwd=WORKDIR)
+    builder.log("install", res, [*argv[:2], "<requirements of the extras>", *argv[3:]])
+    reqs = res.stdout.split()
+    ok, _ = builder.pip(sb, reqs, dict(builder.recipe.install_env)) if reqs else (True, "")
+    failed = [] if ok else [r for r in reqs if not builder.pip(sb, [r], dict(builder.recipe.install_env))[0]]
+    for req in failed:
+        builder.skipped[req] = "a requirement of the project's extras, installed with the undeclared imports"
+    why = (
+        "the tests import modules no file of the snapshot declares: its test requirements are missing, "
+        "so the requirements of every extra were installed too"
+    )
+    added[f"[{','.join(extras)}]"] = why + (f" ({len(failed)} did not install)" if failed else "")
