@@ -11,6 +11,8 @@ venv (`python -m venv /opt/venv` inside a sandbox with network on), install (`pi
 plus test deps; an optional dep that fails is retried without, and recorded), baseline (one full run of
 the suite in a fresh, network-less sandbox exactly like later ones; every test's status is recorded;
 modules that fail to collect are left out, named in `left_out`, and `test` ignores them: see `steps`).
+A baseline that a module no file declares or a plugin's start-up warning stops is fixed and run again
+(`rounds`: `added_deps`, a `-W` in `test`).
 The editable install points at /testbed, where every later sandbox mounts its workspace, so tests
 import the code as it is in that sandbox.
 
@@ -76,7 +78,7 @@ class EnvRecord(Record):
     added_deps: dict[str, str] = Field(
         default_factory=dict,
         description="modules the tests import that no file declares, installed after the baseline "
-        "could not import them (see missing) -> why",
+        "could not import them (see rounds) -> why",
     )
     kept_extensions: list[str] = Field(
         default_factory=list, description="extensions built in place, kept in the venv (see extensions)"
