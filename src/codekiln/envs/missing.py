@@ -25,8 +25,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from codekiln.envs.importcause import LOCAL_TEST_PACKAGES
 from codekiln.envs.importnames import IMPORT_DISTS
-from codekiln.envs.steps import LOCAL_TEST_PACKAGES
 
 MAX_ROUNDS = 5
 """Install-and-rerun rounds: a module installed in one round can reveal the next one it imports."""
