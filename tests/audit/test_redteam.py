@@ -71,7 +71,15 @@ _SPOOF_UNSCANNED = (
     "sys.meta_path taken as a value nor code.replace(**{'co_filename': ...}): code that claims a "
     "read-only file must now be code of the module loaded from it"
 )
-OPEN: dict[str, tuple[str, frozenset[str]]] = {}  # every class found so far is caught (see below)
+_MALFORMED = (
+    "code under test rewrites the guard's results file after the session (a thread): a JSON list, or "
+    "fields of other types, made the grader raise (AttributeError, ValueError) instead of scoring the "
+    "run, so the episode was never scored (fifth red team)"
+)
+OPEN: dict[str, tuple[str, frozenset[str]]] = {
+    "report-not-an-object": (_MALFORMED, frozenset({"toolz", "markupsafe"})),
+    "report-bad-types": (_MALFORMED, frozenset({"toolz", "markupsafe"})),
+}
 # Where each class is caught: the static scan reads the constructs all of them need (names spelled
 # through getattr, runpy/timeit/ctypes, __code__ / __module__ rewrites: dynamic-attribute, dynamic-code,
 # code-rewrite), and the guard reports a trace function left installed. Reasons kept for the record:
