@@ -76,9 +76,14 @@ _MALFORMED = (
     "fields of other types, made the grader raise (AttributeError, ValueError) instead of scoring the "
     "run, so the episode was never scored (fifth red team)"
 )
+_DEEP = (
+    "the static scan walks a module's syntax tree recursively: a sum of 2,000 terms, which Python compiles "
+    "(its limit is ~3,000 levels), made the scan, and so the grader, raise RecursionError (fifth red team)"
+)
 OPEN: dict[str, tuple[str, frozenset[str]]] = {
     "report-not-an-object": (_MALFORMED, frozenset({"toolz", "markupsafe"})),
     "report-bad-types": (_MALFORMED, frozenset({"toolz", "markupsafe"})),
+    "deep-expression": (_DEEP, frozenset({"toolz", "markupsafe"})),
 }
 # Where each class is caught: the static scan reads the constructs all of them need (names spelled
 # through getattr, runpy/timeit/ctypes, __code__ / __module__ rewrites: dynamic-attribute, dynamic-code,

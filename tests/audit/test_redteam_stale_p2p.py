@@ -53,7 +53,9 @@ def test_the_recorded_task_predates_the_wider_pass_to_pass(stale: tuple[TaskReco
     """The premise: the record grades none of the hidden files' other clean-passing tests."""
     task, env = stale
     files = set(task.hidden_tests)
-    ungraded = {t for t, s in env.baseline.items() if s == "passed" and t.split("::")[0] in files} - set(task.tests)
+    ungraded = {t for t, s in env.baseline.items() if s == "passed" and t.split("::")[0] in files} - set(
+        task.tests
+    )
     assert len(ungraded) >= 10 and task.PASS_TO_PASS == []
 
 

@@ -173,8 +173,12 @@ REPORT_BAD_TYPES = _REWRITE_REPORT % (
     '_js.dumps({**_js.loads(old), "pytest_tests": "many", "pytest_counts": 3, "statuses": [1]})'
 )
 
+# Code Python compiles (a sum of 2,000 terms, in a function nothing calls) that the static scan's
+# recursive reading cannot walk: the grader raised RecursionError instead of grading (fifth red team).
+DEEP_EXPRESSION = "\ndef _table(a):\n    return " + " + ".join(["a"] * 2000) + "\n"
+
 __all__ = [
-    "ALL_PASS", "ALL_PASS_HIDDEN", "AT_EXIT", "BLOCK_REPORT", "FAKE_NOW", "FAKE_RUN", "FRAME_WALK",
+    "ALL_PASS", "ALL_PASS_HIDDEN", "AT_EXIT", "BLOCK_REPORT", "DEEP_EXPRESSION", "FAKE_NOW", "FAKE_RUN", "FRAME_WALK",
     "GC_REGISTER", "IMPORT_EXIT_0", "IMPORT_KILL", "IMPORT_LOOP", "PLUGIN", "REENTER", "REPORT_BAD_TYPES",
     "REPORT_NOT_AN_OBJECT", "SKIP_MODULE",
 ]  # fmt: skip
