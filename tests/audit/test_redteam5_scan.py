@@ -1,0 +1,33 @@
+"""The fifth red team (2026-12-05): code Python runs that the static scan could not read.
+
+- A module whose bytes start with a UTF-8 byte order mark: Python imports it (the mark says UTF-8),
+  but the scan parsed the decoded text with the mark still in it, `ast.parse` refused the U+FEFF, and
+  a module that does not parse has no findings: everything the scan catches passed it unread (through
+  the grader the guard still caught each corpus attack so hidden: tampered, not resolved).
+- A sum of 2,000 terms, which Python compiles (its limit is about 3,000 levels): the scan's recursive
+  walk raised RecursionError, out of the grader (the corpus's `deep-expression` attack, not scored).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from codekiln.grading.patchrules import is_protected
+from codekiln.grading.scan import scan_changes, scan_source
+
+TRACE = "import sys\nsys.settrace(None)\n"
+
+
+@pytest.mark.xfail(strict=True, reason="the scan parses the text with its byte order mark: no findings")
+def test_a_byte_order_mark_does_not_hide_a_module_from_the_scan() -> None:
+    assert scan_source("\ufeff" + TRACE) == scan_source(TRACE) != []
+
+
+@pytest.mark.xfail(strict=True, reason="the scan's recursive walk raises RecursionError")
+def test_a_module_python_compiles_is_read_however_deep() -> None:
+    deep = TRACE + "def table(a):\n    return " + " + ".join(["a"] * 2000) + "\n"
+    compile(deep, "deep.py", "exec")  # the premise: Python runs it
+    kinds = {kind for _, kind, _ in scan_source(deep) or []}
+    assert "trace-hook" in kinds
+    found = scan_changes({"pkg/deep.py": (None, deep)}, is_test=is_protected)
+    assert {f.kind for f in found} >= {"trace-hook"}
