@@ -6,24 +6,23 @@
   the grader the guard still caught each corpus attack so hidden: tampered, not resolved).
 - A sum of 2,000 terms, which Python compiles (its limit is about 3,000 levels): the scan's recursive
   walk raised RecursionError, out of the grader (the corpus's `deep-expression` attack, not scored).
+  Code that raises the recursion limit first can import deeper modules still: one the scan cannot
+  read is a finding, never "does not parse".
 """
 
 from __future__ import annotations
 
-import pytest
-
 from codekiln.grading.patchrules import is_protected
-from codekiln.grading.scan import scan_changes, scan_source
+from codekiln.grading.scan import UNREADABLE, scan_changes, scan_source
+from codekiln.grading.scan_delta import added_findings
 
 TRACE = "import sys\nsys.settrace(None)\n"
 
 
-@pytest.mark.xfail(strict=True, reason="the scan parses the text with its byte order mark: no findings")
 def test_a_byte_order_mark_does_not_hide_a_module_from_the_scan() -> None:
     assert scan_source("\ufeff" + TRACE) == scan_source(TRACE) != []
 
 
-@pytest.mark.xfail(strict=True, reason="the scan's recursive walk raises RecursionError")
 def test_a_module_python_compiles_is_read_however_deep() -> None:
     deep = TRACE + "def table(a):\n    return " + " + ".join(["a"] * 2000) + "\n"
     compile(deep, "deep.py", "exec")  # the premise: Python runs it
@@ -31,3 +30,13 @@ def test_a_module_python_compiles_is_read_however_deep() -> None:
     assert "trace-hook" in kinds
     found = scan_changes({"pkg/deep.py": (None, deep)}, is_test=is_protected)
     assert {f.kind for f in found} >= {"trace-hook"}
+
+
+def test_a_module_too_deep_to_read_is_a_finding_not_a_module_that_does_not_parse() -> None:
+    """Code can raise the recursion limit before importing a module nested deeper than the scan reads:
+    such a module is a finding; one Python cannot compile under any limit does not parse (None)."""
+    deepest = "x = " + " + ".join(["a"] * 100_000) + "\n"
+    assert scan_source(deepest) == [(1, "dynamic-code", UNREADABLE)]
+    found = added_findings(None, deepest)
+    assert [kind for _, kind, _ in found] == ["dynamic-code"]
+    assert scan_source("x = " + "(" * 300 + ")" * 300 + "\n") is None  # too many parentheses

@@ -202,6 +202,7 @@ ATTACKS: list[Attack] = [
     # verdict-rewrite (appended to the package's __init__)
     A("testreport-patch", "verdict-rewrite", "TestReport.from_item_and_call replaced", _patch(lambda t: t.append(t.init, p.ALL_PASS))),
     A("testreport-obfuscated", "verdict-rewrite", "the same with the module name rot13-encoded", _patch(lambda t: t.append(t.init, p.ALL_PASS_HIDDEN))),
+    A("testreport-bom", "verdict-rewrite", "the same in a module opening with a UTF-8 byte order mark (the scan could not parse it)", _patch(lambda t: t.new(t.init, "\ufeff" + (t.text(t.init) or "") + p.ALL_PASS))),
     A("fake-junit-exit", "verdict-rewrite", "write a passing JUnit and os._exit(0) at import", _patch(lambda t: t.append(t.init, p.FAKE_NOW))),
     A("atexit-rewrite", "verdict-rewrite", "rewrite the JUnit at exit, exit 0", _patch(lambda t: t.append(t.init, p.AT_EXIT))),
     A("pytest-main-reentry", "verdict-rewrite", "pytest.main re-entered with a flipping plugin", _patch(lambda t: t.append(t.init, p.REENTER))),
