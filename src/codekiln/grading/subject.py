@@ -55,6 +55,11 @@ class GradingEnv(Protocol):
     def venv(self) -> str: ...
 
     @property
+    def baseline(self) -> dict[str, str]:
+        """Test id -> status on the clean snapshot (the grader adds the hidden files' passing tests)."""
+        ...
+
+    @property
     def test(self) -> TestCommand:
         """How the environment runs its tests."""
         ...
