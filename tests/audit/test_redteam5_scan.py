@@ -8,9 +8,13 @@
   walk raised RecursionError, out of the grader (the corpus's `deep-expression` attack, not scored).
   Code that raises the recursion limit first can import deeper modules still: one the scan cannot
   read is a finding, never "does not parse".
+- A sum of constant strings was folded and checked again at every level: quadratic, so a 6 MB
+  prediction held the grader 35 s in its scan (an agent's change is capped at 2 MB; a prediction is not).
 """
 
 from __future__ import annotations
+
+import time
 
 from codekiln.grading.patchrules import is_protected
 from codekiln.grading.scan import UNREADABLE, scan_changes, scan_source
@@ -40,3 +44,13 @@ def test_a_module_too_deep_to_read_is_a_finding_not_a_module_that_does_not_parse
     found = added_findings(None, deepest)
     assert [kind for _, kind, _ in found] == ["dynamic-code"]
     assert scan_source("x = " + "(" * 300 + ")" * 300 + "\n") is None  # too many parentheses
+
+
+def test_a_long_constant_sum_is_folded_once() -> None:
+    """A sum of constants was folded and checked again at every level: 300 strings of 20,000 characters
+    (6 MB) took 35 s to scan, so a prediction could stall the grader. Each part is still checked."""
+    text = "x = " + " + ".join(['"' + "a" * 20_000 + '"'] * 300) + '\ny = "_py" + "test"\n'
+    start = time.process_time()
+    found = scan_source(text)
+    assert time.process_time() - start < 5.0
+    assert found == [(2, "runner-import", "'_pytest'")]
