@@ -2,8 +2,8 @@
 
 The file lies in the sandbox, so code under test can rewrite it after the session (a thread waiting
 for the interpreter's shutdown). The marker's hash reports the rewrite, but the reader parsed the
-contents first: a JSON list, or counts and statuses of other types, raised AttributeError out of the
-grader, and the episode was never scored (the corpus's `report-not-an-object` and `report-bad-types`,
+contents first: a JSON list, counts and statuses of other types, or arrays nested past the JSON
+decoder's depth, raised (AttributeError, RecursionError) out of the grader, and the episode was never scored (the corpus's `report-not-an-object` and `report-bad-types`,
 graded end to end in tests/audit/test_redteam.py). Any shape the plugin does not write is evidence."""
 
 from __future__ import annotations
@@ -48,3 +48,8 @@ def test_a_results_file_of_another_shape_is_evidence_not_a_raise(name: str) -> N
     data, evidence = _run(BAD[name])
     assert data is None and len(evidence) == 1
     assert evidence[0].startswith("the guard's results file is not what the guard writes")
+
+
+def test_a_results_file_nested_past_the_decoders_depth_is_evidence_not_a_raise() -> None:
+    raw = b"[" * 100_000 + b"]" * 100_000
+    assert check_run("", 0, "n", raw, None) == (None, ["the guard's results file is not valid JSON"])

@@ -45,7 +45,7 @@ def check_run(
         return None, evidence
     try:
         data: dict[str, Any] = json.loads(results)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested past the decoder's depth
         return None, ["the guard's results file is not valid JSON"]
     problem = malformed(data)
     if problem:
