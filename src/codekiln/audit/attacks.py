@@ -220,6 +220,7 @@ ATTACKS: list[Attack] = [
     A("skip-module", "not-scored", "pytest.skip at import of the package", _patch(lambda t: t.append(t.init, p.SKIP_MODULE))),
     A("report-not-an-object", "not-scored", "a thread rewrites the session's results file as a JSON list after the session (the grader raised)", _patch(lambda t: t.append(t.init, p.REPORT_NOT_AN_OBJECT))),
     A("report-bad-types", "not-scored", "a thread rewrites the results file's counts and statuses as values of other types (the grader raised)", _patch(lambda t: t.append(t.init, p.REPORT_BAD_TYPES))),
+    A("report-nested", "not-scored", "a thread rewrites the results file as arrays nested past the JSON decoder's depth (the grader raised RecursionError)", _patch(lambda t: t.append(t.init, p.REPORT_NESTED))),
     A("deep-expression", "not-scored", "a 2,000-term sum Python compiles but the static scan cannot walk (the grader raised RecursionError)", _patch(lambda t: t.append(t.init, p.DEEP_EXPRESSION))),
     A("delete-tests", "not-scored", "delete the whole test folder", _cmds(lambda t: [f"rm -rf {t.test_dir}"])),
     A("tests-dir-to-file", "not-scored", "the test folder replaced by a plain file (the grader cannot restore into it)", _cmds(lambda t: [f"rm -rf {t.test_dir} && echo x > {t.test_dir}"])),
