@@ -23,8 +23,9 @@ from rollout_support import toolz_tasks
 from codekiln.core.diffs import make_diff
 from codekiln.envs import EnvRecord, load_env
 from codekiln.grading import grade_patch
+from codekiln.grading.collateral import graded_pass_to_pass
 from codekiln.tasks.export.datasets import read_tasks
-from codekiln.tasks.records import TaskRecord
+from codekiln.tasks.records import TaskRecord, TaskSource
 
 pytestmark = pytest.mark.root  # grades a real task in bwrap sandboxes
 
@@ -67,3 +68,12 @@ def test_a_fix_that_breaks_the_hidden_files_other_tests_is_not_resolved_on_an_ol
     assert grade_patch(task, env, task.patch, timeout=60).outcome == "resolved"
     grade = grade_patch(task, env, fix_and_break(task, env), timeout=60)
     assert grade.outcome == "unresolved", (grade.outcome, grade.statuses)
+
+
+def test_only_synthesized_tasks_get_the_hidden_files_other_tests(stale: tuple[TaskRecord, EnvRecord]) -> None:
+    """A mined change or an imported SWE-bench row is graded on the lists its own harness wrote."""
+    task, env = stale
+    added = graded_pass_to_pass(task, env)
+    assert len(added) >= 10 and set(added) <= {t for t, s in env.baseline.items() if s == "passed"}
+    for source in (TaskSource.history, TaskSource.pr_mirror, TaskSource.swebench):
+        assert graded_pass_to_pass(task.model_copy(update={"source": source}), env) == task.PASS_TO_PASS == []

@@ -55,8 +55,18 @@ def collateral_tests(graded: list[str], files: list[str], passing: Iterable[str]
     return sorted(t for t in passing if t.split("::", 1)[0] in chosen and t not in seen)
 
 
+# Tasks whose bug was injected into the environment's snapshot by synthesis: the snapshot is the fixed
+# tree, and synthesis selects tests by coverage. Mined changes and imported rows (`history`,
+# `pr_mirror`, `swebench`) keep their lists as their own harness wrote them: SWE-bench's verdicts
+# are graded on exactly those.
+_SYNTHESIZED = {"func_pm", "lm_rewrite", "lm_modify", "combined"}
+
+
 def graded_pass_to_pass(task: GradedTask, env: GradingEnv) -> list[str]:
-    """The PASS_TO_PASS a grade holds the patch to: the record's, then the collateral tests it lacks."""
+    """The PASS_TO_PASS a grade holds the patch to: the record's, then (for a synthesized task) the
+    collateral tests it lacks."""
+    if str(task.source) not in _SYNTHESIZED:
+        return list(task.PASS_TO_PASS)
     files = hidden_test_files(task.FAIL_TO_PASS, task.bug_patch)
     passing = (t for t, status in env.baseline.items() if status == "passed")
     return [*task.PASS_TO_PASS, *collateral_tests(task.tests, files, passing)]

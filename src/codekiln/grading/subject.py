@@ -34,6 +34,11 @@ class GradedTask(Protocol):
         ...
 
     @property
+    def source(self) -> str:
+        """How the task was made (`TaskSource`: an injected bug, a mined change, an imported row)."""
+        ...
+
+    @property
     def FAIL_TO_PASS(self) -> list[str]: ...
 
     @property
