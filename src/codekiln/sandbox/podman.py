@@ -47,6 +47,13 @@ from codekiln.sandbox.workspace import Mode
 # is). runc fails to set values above what its own parent holds: 32768 works where 65536 does not.
 CONTAINER_NPROC = 32768
 
+# `podman exec --interactive` drops what the command wrote when the command exits before reading all
+# of its stdin: the stdin copy fails and the attach session ends without draining stdout and stderr
+# (podman 4.3: `sh -c 'echo E >&2; exit 2'` fed one byte lost its output in 20 of 30 runs). So a
+# command given input runs under a shell that reads the rest of it after the command ended, then
+# exits with the command's status.
+DRAIN_STDIN = ["/bin/sh", "-c", '"$@"; status=$?; cat >/dev/null; exit $status', "sh"]
+
 
 def problem(binary: str = "podman") -> str | None:
     """Why containers cannot run here with `binary`, or None when they might (a start tells for sure)."""
@@ -139,7 +146,10 @@ class PodmanSandbox(HostSandbox):
         for key, value in env.items():
             cmd += ["--env", f"{key}={value}"]
         # No per-command process limit: RLIMIT_NPROC counts the uid host-wide; --pids-limit holds.
-        return Launch([*cmd, self.name, *shell_argv(argv, self.limits, nproc=False)], dict(os.environ))
+        inner = shell_argv(argv, self.limits, nproc=False)
+        if stdin:
+            inner = [*DRAIN_STDIN, *inner]
+        return Launch([*cmd, self.name, *inner], dict(os.environ))
 
     def _kill_all(self) -> None:
         """End every process of the sandbox: a new container over the same workspace. (Killing from
