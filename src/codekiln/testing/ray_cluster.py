@@ -45,6 +45,13 @@ RAY_ENV = {
     "RAY_health_check_failure_threshold": "3",
 }
 
+RESCAN_S, POLL_S = 0.25, 0.002
+"""`kill_during` walks /proc for the nodes' processes every RESCAN_S (~10-25 ms a walk here) and reads
+only their titles every POLL_S in between. Walking /proc on every poll made a poll take ~45 ms, and a
+unit of an already warm worker (a batch of one candidate: tens of milliseconds on a fast machine) could
+start and end between two polls: its node was never seen running one. A new worker's first unit is
+seen at the next walk (it takes far longer: the worker imports codekiln and opens its sandbox)."""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -256,14 +263,21 @@ def kill_during(
     done = threading.Event()
 
     def watch() -> None:
+        known: list[int] = []
+        rescan = 0.0
         while not done.is_set():
-            busy = cluster.worker_pids(task_name, node)
+            if time.monotonic() >= rescan:
+                known = [pid for n in cluster.nodes if node is None or n is node for pid in node_pids(n.pgid)]
+                rescan = time.monotonic() + RESCAN_S
+            busy = [
+                pid for pid in known if (argv := _cmdline(pid)) and argv[0].startswith(f"ray::{task_name}")
+            ]
             if busy:
                 pid = busy[0] if kill == "worker" else cluster.raylet_pid(node or cluster.nodes[1])
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
                 return
-            time.sleep(0.02)
+            time.sleep(POLL_S)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
