@@ -95,20 +95,20 @@ def hidden_site_dirs(venv: Path | None) -> list[str]:
     A venv made without `--system-site-packages` never imports from them, and they can hold other
     versions of the very library a task is made from (its clean source: the answer). Kept visible
     only when the venv's pyvenv.cfg asks for the system's packages. Looked up once per venv and
-    pyvenv.cfg version: every sandbox opened on an environment asks."""
+    pyvenv.cfg content (every sandbox opened on an environment asks; a key of the file's mtime kept
+    the old answer for a venv made again whose pyvenv.cfg got the old mtime, e.g. copied with `cp -a`)."""
     cfg = venv / "pyvenv.cfg" if venv else None
     try:
-        stamp = cfg.stat().st_mtime_ns if cfg is not None else None
+        text = cfg.read_text() if cfg is not None else None
     except OSError:
-        stamp = None
-    return list(_hidden_site_dirs(venv, stamp))
+        text = None
+    return list(_hidden_site_dirs(venv, text))
 
 
 @functools.lru_cache(maxsize=64)
-def _hidden_site_dirs(venv: Path | None, stamp: int | None) -> tuple[str, ...]:
-    cfg = venv / "pyvenv.cfg" if venv else None
-    if cfg is not None and cfg.exists():
-        for line in cfg.read_text().splitlines():
+def _hidden_site_dirs(venv: Path | None, cfg_text: str | None) -> tuple[str, ...]:
+    if cfg_text is not None:
+        for line in cfg_text.splitlines():
             key, _, value = line.partition("=")
             if key.strip() == "include-system-site-packages" and value.strip().lower() == "true":
                 return ()
