@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from codekiln.core.errors import SandboxError
 from codekiln.core.protocols import ExecResult
@@ -29,6 +30,11 @@ from codekiln.sandbox.process import killpg, run_limited
 from codekiln.sandbox.workspace import DEFAULT_DISK_MB, Mode, Workspace
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+Stdin = Literal["none", "input", "stream"]
+"""A command's stdin: none (/dev/null), `input` (bytes handed over whole, then closed: `exec`), or
+`stream` (a pipe the caller keeps writing requests to: `spawn`)."""
 
 
 @dataclass
@@ -139,7 +145,7 @@ class HostSandbox:
         self.workdir = spec.workdir
 
     # -- what a backend provides -------------------------------------------------------------------
-    def _launch(self, argv: list[str], env: dict[str, str], cwd: str, stdin: bool) -> Launch:
+    def _launch(self, argv: list[str], env: dict[str, str], cwd: str, stdin: Stdin) -> Launch:
         raise NotImplementedError
 
     def _kill_all(self) -> None:
@@ -177,7 +183,8 @@ class HostSandbox:
         if not argv:
             raise SandboxError("exec needs a command", hint="pass a shell string or a non-empty argv list")
         full_env = {**self.base_env(), **self.spec.env, **(env or {})}
-        launch = self._launch(argv, full_env, self._inside(cwd) if cwd else self.workdir, input is not None)
+        where = self._inside(cwd) if cwd else self.workdir
+        launch = self._launch(argv, full_env, where, "none" if input is None else "input")
         try:
             return run_limited(
                 launch.argv,
@@ -201,7 +208,7 @@ class HostSandbox:
         if self.ws.closed:
             raise SandboxError("spawn on a closed sandbox", hint="open a new sandbox; close() is final")
         full_env = {**self.base_env(), **self.spec.env, **(env or {})}
-        launch = self._launch([str(a) for a in argv], full_env, self.workdir, True)
+        launch = self._launch([str(a) for a in argv], full_env, self.workdir, "stream")
         try:
             process = subprocess.Popen(
                 launch.argv,

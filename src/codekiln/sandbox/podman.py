@@ -39,7 +39,7 @@ from codekiln.core import proc
 from codekiln.core.errors import SandboxError
 from codekiln.sandbox.base import SANDBOX_UID, VENV_DIR, SandboxSpec
 from codekiln.sandbox.bwrap import shell_argv
-from codekiln.sandbox.common import HostSandbox, Launch, hidden_site_dirs, python_prefixes
+from codekiln.sandbox.common import HostSandbox, Launch, Stdin, hidden_site_dirs, python_prefixes
 from codekiln.sandbox.image import ensure_base_image
 from codekiln.sandbox.workspace import Mode
 
@@ -139,15 +139,15 @@ class PodmanSandbox(HostSandbox):
                 hint=f"try `{self.binary} run --rm --runtime runc {self.image} true` to see why; podman needs 'runc' installed (apt-get install runc), or use --backend bwrap",
             )
 
-    def _launch(self, argv: list[str], env: dict[str, str], cwd: str, stdin: bool) -> Launch:
+    def _launch(self, argv: list[str], env: dict[str, str], cwd: str, stdin: Stdin) -> Launch:
         cmd = [self.binary, "exec", "--user", f"{SANDBOX_UID}:{SANDBOX_UID}", "--workdir", cwd]
-        if stdin:
+        if stdin != "none":
             cmd.append("--interactive")
         for key, value in env.items():
             cmd += ["--env", f"{key}={value}"]
         # No per-command process limit: RLIMIT_NPROC counts the uid host-wide; --pids-limit holds.
         inner = shell_argv(argv, self.limits, nproc=False)
-        if stdin:
+        if stdin == "input":  # not a spawned worker's stream: its end must show when the worker ends
             inner = [*DRAIN_STDIN, *inner]
         return Launch([*cmd, self.name, *inner], dict(os.environ))
 
