@@ -211,7 +211,7 @@ def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> No
     [
         (  # jmespath's sdist: tests/test_*.py import `tests`, whose __init__.py it leaves out
             {"tests/test_h.py": "from tests import helper\n\n\ndef test_h():\n    pass\n"},
-            "the tests import tests, the project's own test directory, which is no package here "
+            "the tests import tests: tests is the project's own test directory, which is no package here "
             "(its __init__.py is missing",
             "",
         ),
@@ -238,7 +238,7 @@ def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> No
         ),
         (  # oauthlib: `import jwt` is PyJWT; PyPI's `jwt` is another project
             {"tests/test_j.py": "import jose\n\n\ndef test_j():\n    pass\n"},
-            "the tests import jose (distribution python-jose), which is not installed",
+            "the tests import jose: jose (distribution python-jose) is not installed",
             "extra_deps: [python-jose]",
         ),
     ],

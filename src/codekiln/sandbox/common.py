@@ -18,6 +18,7 @@ import os
 import posixpath
 import subprocess
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,8 +132,9 @@ def _hidden_site_dirs(venv: Path | None, cfg_text: str | None) -> tuple[str, ...
     return tuple(out)
 
 
-class HostSandbox:
-    """Base class of the backends (not a backend itself)."""
+class HostSandbox(ABC):
+    """Base class of the backends (not a backend itself): a backend implements `_launch`, and overrides
+    `_kill_all` when it keeps processes between commands."""
 
     workdir: str
 
@@ -145,11 +147,14 @@ class HostSandbox:
         self.workdir = spec.workdir
 
     # -- what a backend provides -------------------------------------------------------------------
+    @abstractmethod
     def _launch(self, argv: list[str], env: dict[str, str], cwd: str, stdin: Stdin) -> Launch:
-        raise NotImplementedError
+        """How to start `argv` (environment `env`, inside directory `cwd`) on the host; `stdin` says what
+        the caller does with its stdin (see `Stdin`)."""
 
-    def _kill_all(self) -> None:
-        """End every process the sandbox still runs (after a timeout, before a reset)."""
+    def _kill_all(self) -> None:  # noqa: B027 (an optional hook: a no-op where nothing outlives a command)
+        """End every process the sandbox still runs (after a timeout, before a reset). Optional: the
+        default does nothing, for backends whose processes all die with the command's process group."""
 
     def _roots(self) -> list[tuple[str, Path]]:
         """Inside paths that map to host directories: (inside prefix, host directory)."""
