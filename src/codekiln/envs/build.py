@@ -123,11 +123,15 @@ def env_sandbox(
     start: StartTree | None = None,
 ) -> Sandbox:
     """A sandbox on the environment's snapshot (or on `start`, a tree made from it) with its venv at
-    /opt/venv (read-only) and no network."""
+    /opt/venv (read-only) and no network.
+
+    Python writes no byte-code there: a cached .pyc is keyed on its source's size and modification
+    second, so an agent that edits a module twice within a second at the same size (`<` for `>`) would
+    run its previous edit. The grader and the validation engine run the same way."""
     spec = SandboxSpec(
         snapshot=Path(env.snapshot_path),
         venv=Path(env.venv),
-        env=dict(env.test.env),
+        env={"PYTHONDONTWRITEBYTECODE": "1", **env.test.env},
         limits=limits or Limits(timeout_s=env.test.timeout_s),
         start=start,
     )
