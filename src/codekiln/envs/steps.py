@@ -285,11 +285,18 @@ class Builder:
             )
             return self.fail("baseline", run.error or "", run.log_tail, hint, "test_args: [tests]")
         if "INTERNALERROR>" in log:
+            crash = internal_error(log)
             hint = (
-                f"{internal_error(log)}: pytest crashed itself, in a plugin's hook or while rendering a "
+                f"{crash}: pytest crashed itself, in a plugin's hook or while rendering a "
                 "failure, not at the test command; the INTERNALERROR traceback in the log names the "
                 "plugin or test: leave that test out (test_args: [--deselect, ID]) or pin the plugin"
             )
+            if re.search(r"\(exit code 3\): [\w.]*Warning: ", crash):
+                hint = (
+                    f"{crash}: a warning that the pytest config's `filterwarnings = error` makes an error "
+                    "stopped pytest (a plugin or conftest warned outside any test): pin that plugin to a "
+                    "release that does not warn (extra_deps), or ignore the warning in test_args (-W)"
+                )
             return self.fail("baseline", run.error or "", run.log_tail, hint)
         hint = "the test command may be wrong: give pytest's arguments (the test paths) in a profile"
         return self.fail("baseline", run.error or "", run.log_tail, hint, "test_args: [tests]")
