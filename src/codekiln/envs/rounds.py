@@ -29,7 +29,7 @@ from codekiln.core.errors import EnvBuildError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.envs.missing import MAX_ROUNDS, missing_imports, undeclared
-from codekiln.envs.steps import _REQUIRES, Builder, build_spec
+from codekiln.envs.steps import REQUIRES_SCRIPT, Builder, build_spec
 from codekiln.grading import TestRun
 from codekiln.repos import SnapshotRecord
 from codekiln.sandbox import open_sandbox
@@ -126,7 +126,7 @@ def _install_extras(sb: Sandbox, builder: Builder, added: dict[str, str]) -> Non
     extras = [e for e in res.stdout.split() if not NOT_FOR_TESTS.match(e) and e not in builder.recipe.extras]
     if not res.ok or not extras:
         return
-    argv = [f"{VENV_DIR}/bin/python", "-c", _REQUIRES, ",".join(extras), ",".join(builder.recipe.skip)]
+    argv = [f"{VENV_DIR}/bin/python", "-c", REQUIRES_SCRIPT, ",".join(extras), ",".join(builder.recipe.skip)]
     res = sb.exec(argv, timeout=120, cwd=WORKDIR)
     builder.log("install", res, [*argv[:2], "<requirements of the extras>", *argv[3:]])
     reqs = res.stdout.split()

@@ -41,7 +41,7 @@ from codekiln.sandbox.base import VENV_DIR, WORKDIR
 PIP_CACHE = "/pip-cache"
 # Prints the requirements of the project installed from /testbed (argv: extras, names to skip), each as
 # one word: the skip_deps route installs them itself after `pip install --no-deps -e /testbed`.
-_REQUIRES = """
+REQUIRES_SCRIPT = """
 import importlib.metadata as md, re, sys
 from pip._vendor.packaging.requirements import Requirement
 extras, skip = [e for e in sys.argv[1].split(",") if e], set(sys.argv[2].split(","))
@@ -139,10 +139,10 @@ class Builder:
             raise self.fail(
                 "install", "pip could not install the project (without its deps)", log, "see the log"
             )
-        argv = [f"{VENV_DIR}/bin/python", "-c", _REQUIRES, ",".join(extras), ",".join(self.recipe.skip)]
+        argv = [f"{VENV_DIR}/bin/python", "-c", REQUIRES_SCRIPT, ",".join(extras), ",".join(self.recipe.skip)]
         res = sb.exec(argv, timeout=120, cwd=WORKDIR)
         self.log("install", res, argv)
-        return res.stdout.split()  # requirement lines without spaces (see _REQUIRES)
+        return res.stdout.split()  # requirement lines without spaces (see REQUIRES_SCRIPT)
 
     def install_packages(self, sb: Sandbox) -> None:
         r = self.recipe
