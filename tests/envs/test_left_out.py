@@ -2,9 +2,12 @@
 (This replaced the profile line `test_args: [tests, --ignore=...]` that the build's hint used to give.)
 
 pydantic's tests/test_docs.py reads docs/, which the sdist lacks; referencing's suite/ is a git submodule
-the sdist leaves empty; jmespath's tests import a `tests` package shipped without its __init__.py. pytest
-stops the whole session at one collection error, so each of these failed the whole build. Built through
-the real path (bwrap, pip from an index on loopback, pytest), on a project with one such module.
+the sdist leaves empty; jmespath's tests import a `tests` package shipped without its __init__.py;
+opentelemetry-api's import `opentelemetry.test`, a part of the namespace package that another
+distribution (declared by no file of the sdist) provides; pydantic's plugins print their own collection
+line and summary in place of pytest's. pytest stops the whole session at one collection error, so each
+of these failed the whole build. Built through the real path (bwrap, pip from an index on loopback,
+pytest), on a project with one module of each kind; each is left out with its cause (`importcause`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,28 @@ OK_TESTS = (
     "from leftproj import double\n\n\ndef test_ok():\n    assert double(2) == 4\n\n\n"
     "def test_wrong():\n    assert double(2) == 5\n"
 )
+# What pydantic's plugins do (pytest-pretty, pytest-run-parallel): the session's output is theirs, not
+# pytest's: a "Collected N items to run in parallel" line and a summary in place of pytest's own.
+OWN_OUTPUT = """\
+import pytest
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+
+    def summary_stats():
+        reporter.write_line("Results:")
+        for key, reports in reporter.stats.items():
+            if key:
+                reporter.write_line(f"  {len(reports)} {key}")
+
+    reporter.summary_stats = summary_stats
+
+
+def pytest_collection_finish(session):
+    print(f"Collected {len(session.items)} items to run in parallel")
+"""
 BREAKS_IMPORT = """\
 --- a/leftproj.py
 +++ b/leftproj.py
@@ -72,6 +97,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[EnvRecord, Path]:
         "tests/needs/conftest.py": "import ck_conftest_dep\n",  # a directory fails: its node id is the directory
         "tests/needs/test_n.py": "def test_n():\n    pass\n",
         "tests/sub/test_more.py": "def test_more():\n    pass\n",
+        "tests/conftest.py": OWN_OUTPUT,  # not at the root: a root conftest puts the root on sys.path
+        "tests/test_skipmod.py": "import pytest\n\npytest.skip('not here', allow_module_level=True)\n",
+        # jmespath's sdist: `tests` has no __init__.py, so `from tests import ...` finds no package
+        "tests/helper.py": "HELP = 1\n",
+        "tests/test_own_pkg.py": "from tests import helper\n\n\ndef test_h():\n    assert helper.HELP\n",
+        # opentelemetry-api's sdist: `opentelemetry.test` is another distribution's part, declared nowhere
+        "tests/test_ns_part.py": "from json.testutil import x\n\n\ndef test_s():\n    pass\n",
     }
     with pytest.MonkeyPatch.context() as mp:
         return _build(tmp, mp, "leftproj", files), tmp / "home"
@@ -91,14 +123,29 @@ def test_the_module_that_cannot_be_collected_is_left_out_with_its_reason(env: En
         "tests/test_ok.py::test_ok": "passed",
         "tests/test_ok.py::test_wrong": "failed",
     }
-    assert sorted(env.left_out) == ["tests/needs", "tests/test_docs.py", "tests/test_extra.py"]
-    assert env.left_out["tests/needs"] == "ModuleNotFoundError: No module named 'ck_conftest_dep'"
+    assert env.left_out == {
+        "tests/needs": "ModuleNotFoundError: No module named 'ck_conftest_dep'; ck_conftest_dep is not "
+        "installed: no dependency the build found and installed provides it",
+        "tests/test_docs.py": env.left_out["tests/test_docs.py"],
+        "tests/test_extra.py": "ModuleNotFoundError: No module named 'ck_declared_nowhere'; ck_declared_nowhere "
+        "is not installed: no dependency the build found and installed provides it",
+        "tests/test_ns_part.py": "ModuleNotFoundError: No module named 'json.testutil'; json is installed but "
+        "has no module testutil, so another distribution provides it (another part of a namespace package, "
+        "or another version of json), and the build installed none that does",
+        "tests/test_own_pkg.py": "ModuleNotFoundError: No module named 'tests'; tests is the project's own "
+        "test directory, which is no package here (its __init__.py is missing: an sdist may leave it out)",
+    }
     assert env.left_out["tests/test_docs.py"].startswith("FileNotFoundError:"), env.left_out
-    assert env.left_out["tests/test_extra.py"] == "ModuleNotFoundError: No module named 'ck_declared_nowhere'"
-    ignores = ["--ignore=tests/needs", "--ignore=tests/test_docs.py", "--ignore=tests/test_extra.py"]
+    assert env.left_out["tests/test_docs.py"].endswith(
+        "; the tests read a file or directory this source lacks (an sdist may leave out docs or data)"
+    )
+    ignores = [f"--ignore={path}" for path in sorted(env.left_out)]
     assert env.test.args == [*env.recipe.test.args, *ignores]
     assert env.collection_errors.keys() == env.left_out.keys()  # counted as pytest counts them
-    assert env.summary_line() == "2 passed, 1 failed, 3 module(s) left out"
+    assert env.collection_skips.keys() == {"tests/test_skipmod.py"}  # skipped, not left out
+    log = Path(env.logs["baseline"]).read_text()
+    assert "items to run in parallel" in log and "Results:" in log  # the plugin's output, not pytest's
+    assert env.summary_line() == "2 passed, 1 failed, 1 skipped, 5 module(s) left out"
 
 
 @pytest.mark.root  # builds environments in bwrap sandboxes
@@ -146,4 +193,4 @@ def test_a_suite_where_nothing_collects_still_fails_with_the_cause(env: EnvRecor
         "no test ran: 2 module(s) failed to collect (tests/test_b.py, tests/test_docs.py)"
         in err.value.message
     )
-    assert "the tests import nonesuchmod, which is not installed" in (err.value.hint or "")
+    assert "the tests import nonesuchmod: nonesuchmod is not installed" in (err.value.hint or "")

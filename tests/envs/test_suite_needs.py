@@ -211,7 +211,7 @@ def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> No
     [
         (  # jmespath's sdist: tests/test_*.py import `tests`, whose __init__.py it leaves out
             {"tests/test_h.py": "from tests import helper\n\n\ndef test_h():\n    pass\n"},
-            "the tests import tests, the project's own test directory, which is no package here "
+            "the tests import tests: tests is the project's own test directory, which is no package here "
             "(its __init__.py is missing",
             "",
         ),
@@ -233,12 +233,22 @@ def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> No
         (  # pydantic-settings: pytest cannot render a doc example's failure on CPython 3.11.7
             {"tests/conftest.py": CRASHES_ON_FAILURE, "tests/test_a.py": "def test_a():\n    assert 0\n"},
             "pytest stopped with an internal error (exit code 3): RuntimeError: cannot render this "
-            "failure: pytest crashed itself",
+            "failure (raised in ",
+            "",
+        ),
+        (  # google-api-core: pytest-asyncio warns at start-up, `filterwarnings = error` makes it fatal
+            {
+                "pyproject.toml": PYPROJECT + '[tool.pytest.ini_options]\nfilterwarnings = ["error"]\n',
+                "tests/conftest.py": "import warnings\n\n\ndef pytest_configure(config):\n"
+                "    warnings.warn(DeprecationWarning('option x is unset'))\n",
+                "tests/test_a.py": "def test_a():\n    pass\n",
+            },
+            "a warning that the pytest config's `filterwarnings = error` makes an error stopped pytest",
             "",
         ),
         (  # oauthlib: `import jwt` is PyJWT; PyPI's `jwt` is another project
             {"tests/test_j.py": "import jose\n\n\ndef test_j():\n    pass\n"},
-            "the tests import jose (distribution python-jose), which is not installed",
+            "the tests import jose: jose (distribution python-jose) is not installed",
             "extra_deps: [python-jose]",
         ),
     ],
@@ -247,6 +257,7 @@ def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> No
         "filter-module-missing",
         "submodule-missing",
         "pytest-crashes",
+        "warning-at-start-up",
         "import-name",
     ],
 )

@@ -85,8 +85,12 @@ def test_a_changed_start_or_snapshot_never_reuses_a_tree(snap: Path) -> None:
     remade = task_tree(snap, START, ME)
     assert remade.path not in (tree.path, other.path)
     assert (remade.path / "README.md").read_text() == "rewritten\n"
-    assert sweep(state_dir("tasktrees")) >= 2  # the two trees of the old snapshot
-    assert not tree.path.exists() and not other.path.exists() and remade.path.is_dir()
+    other.lease.release()
+    assert sweep(state_dir("tasktrees")) >= 1  # the old snapshot's tree no one holds
+    assert not other.path.exists() and tree.path.is_dir() and remade.path.is_dir()  # held: kept
+    tree.lease.release()
+    assert sweep(state_dir("tasktrees")) >= 1
+    assert not tree.path.exists() and remade.path.is_dir()
 
 
 def test_a_build_that_loses_the_race_keeps_the_winner(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ A scaffold is a plain class: `start()` (fresh tools and state per episode), `sys
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from codekiln.agents.editor import EditorTool
@@ -49,8 +50,9 @@ INSTANCE = (
 )
 
 
-class Scaffold:
-    """Base class: a name, prompts, a tool set, and how calls are checked and run."""
+class Scaffold(ABC):
+    """Base class: a name, prompts, a tool set (`make_tools`, which a subclass implements), and how calls
+    are checked and run."""
 
     name: ClassVar[str] = ""
     system_template: ClassVar[str] = ""
@@ -61,8 +63,9 @@ class Scaffold:
         self.guard: RepoGuard | None = None
         self.tools: list[Tool] = self.make_tools()
 
+    @abstractmethod
     def make_tools(self) -> list[Tool]:
-        raise NotImplementedError(f"{type(self).__name__} must implement make_tools")
+        """A fresh set of this scaffold's tools (called once per episode, so tools may keep state)."""
 
     def start(self, task: Any = None) -> None:
         """Begin an episode on `task`: fresh tools (editor undo history included) and state, and shell

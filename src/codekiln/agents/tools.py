@@ -13,6 +13,7 @@ The file editor lives in `codekiln.agents.editor`.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from codekiln.agents.guard import RepoGuard
@@ -103,7 +104,7 @@ def check_args(schema: dict[str, Any], args: dict[str, Any], where: str) -> str 
     return None
 
 
-class Tool:
+class Tool(ABC):
     """Base class: subclasses set name/description/parameters and implement `call`."""
 
     name: ClassVar[str] = ""
@@ -124,8 +125,9 @@ class Tool:
         obs.duration_s = obs.duration_s or time.perf_counter() - start
         return obs
 
+    @abstractmethod
     def call(self, sandbox: Sandbox, args: dict[str, Any], *, timeout: float | None) -> Observation:
-        raise NotImplementedError(f"{type(self).__name__} must implement call")
+        """Run the tool on arguments `run` has already checked against `parameters`."""
 
 
 def run_command(sandbox: Sandbox, command: str, timeout: float | None, max_chars: int) -> Observation:

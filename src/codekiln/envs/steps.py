@@ -30,7 +30,7 @@ from codekiln.core.protocols import ExecResult, Limits, Sandbox
 from codekiln.envs.cutoff import PIP_MOUNT, host_pip
 from codekiln.envs.deps import dist_name
 from codekiln.envs.extensions import keep_extensions
-from codekiln.envs.importnames import IMPORT_DISTS
+from codekiln.envs.importcause import collection_cause, missing_module
 from codekiln.envs.plugins import args_plugins
 from codekiln.envs.recipe import Recipe, host_interpreter
 from codekiln.grading import TestCommand, TestRun, internal_error, run_tests
@@ -39,11 +39,9 @@ from codekiln.sandbox import Bind, SandboxSpec
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 
 PIP_CACHE = "/pip-cache"
-LOCAL_TEST_PACKAGES = ("tests", "test", "testing", "conftest")
-"""Modules a suite imports from its own tree: never a distribution to install (PyPI's `tests` is not it)."""
 # Prints the requirements of the project installed from /testbed (argv: extras, names to skip), each as
 # one word: the skip_deps route installs them itself after `pip install --no-deps -e /testbed`.
-_REQUIRES = """
+REQUIRES_SCRIPT = """
 import importlib.metadata as md, re, sys
 from pip._vendor.packaging.requirements import Requirement
 extras, skip = [e for e in sys.argv[1].split(",") if e], set(sys.argv[2].split(","))
@@ -141,10 +139,10 @@ class Builder:
             raise self.fail(
                 "install", "pip could not install the project (without its deps)", log, "see the log"
             )
-        argv = [f"{VENV_DIR}/bin/python", "-c", _REQUIRES, ",".join(extras), ",".join(self.recipe.skip)]
+        argv = [f"{VENV_DIR}/bin/python", "-c", REQUIRES_SCRIPT, ",".join(extras), ",".join(self.recipe.skip)]
         res = sb.exec(argv, timeout=120, cwd=WORKDIR)
         self.log("install", res, argv)
-        return res.stdout.split()  # requirement lines without spaces (see _REQUIRES)
+        return res.stdout.split()  # requirement lines without spaces (see REQUIRES_SCRIPT)
 
     def install_packages(self, sb: Sandbox) -> None:
         r = self.recipe
@@ -255,13 +253,6 @@ class Builder:
     def _baseline_failure(self, run: TestRun) -> EnvBuildError:
         log = run.log_tail_full or run.log_tail
         module = re.search(r"No module named '([\w.]+)'", log)
-        if module and module[1].split(".")[0] in LOCAL_TEST_PACKAGES:
-            hint = (
-                f"the tests import {module[1]}, the project's own test directory, which is no package here "
-                f"(its __init__.py is missing: an sdist may leave it out): build from the repository's "
-                f"source instead (a git URL), or add the file"
-            )
-            return self.fail("baseline", run.error or "", run.log_tail, hint)
         filtered = re.search(r"Failed to import filter module '([\w.]+)'", log)
         if filtered:
             dep = filtered[1].split(".")[0]
@@ -270,20 +261,10 @@ class Builder:
                 f"installed, and pytest stops at configuration: add it to the test deps"
             )
             return self.fail("baseline", run.error or "", run.log_tail, hint, f"extra_deps: [{dep}]")
-        if module and "." in module[1]:  # Python names the parent when the parent is what is missing
-            parent, _, sub = module[1].rpartition(".")
-            hint = (
-                f"the tests import {module[1]}: {parent} is installed but has no module {sub}, so another "
-                f"distribution provides it (another part of a namespace package, or another version of "
-                f"{parent.split('.')[0]}): add that one to the test deps (extra_deps)"
-            )
-            return self.fail("baseline", run.error or "", run.log_tail, hint)
         if module:
-            top = module[1].split(".")[0]
-            dep = IMPORT_DISTS.get(top, top)  # `import jwt` is PyJWT: PyPI's `jwt` is another project
-            named = f"{top} (distribution {dep})" if dep != top else top
-            hint = f"the tests import {named}, which is not installed: add it to the test deps"
-            return self.fail("baseline", run.error or "", run.log_tail, hint, f"extra_deps: [{dep}]")
+            cause = missing_module(module[1])
+            hint = f"the tests import {module[1]}: {cause.why}: {cause.fix}"
+            return self.fail("baseline", run.error or "", run.log_tail, hint, cause.line)
         unknown = re.search(r"unrecognized arguments: (.*)", log)
         plugins = sorted({d for d, _ in args_plugins(unknown[1].split(), "")}) if unknown else []
         if plugins:
@@ -304,11 +285,18 @@ class Builder:
             )
             return self.fail("baseline", run.error or "", run.log_tail, hint, "test_args: [tests]")
         if "INTERNALERROR>" in log:
+            crash = internal_error(log)
             hint = (
-                f"{internal_error(log)}: pytest crashed itself, in a plugin's hook or while rendering a "
+                f"{crash}: pytest crashed itself, in a plugin's hook or while rendering a "
                 "failure, not at the test command; the INTERNALERROR traceback in the log names the "
                 "plugin or test: leave that test out (test_args: [--deselect, ID]) or pin the plugin"
             )
+            if re.search(r"\(exit code 3\): [\w.]*Warning: ", crash):
+                hint = (
+                    f"{crash}: a warning that the pytest config's `filterwarnings = error` makes an error "
+                    "stopped pytest (a plugin or conftest warned outside any test): pin that plugin to a "
+                    "release that does not warn (extra_deps), or ignore the warning in test_args (-W)"
+                )
             return self.fail("baseline", run.error or "", run.log_tail, hint)
         hint = "the test command may be wrong: give pytest's arguments (the test paths) in a profile"
         return self.fail("baseline", run.error or "", run.log_tail, hint, "test_args: [tests]")
@@ -325,15 +313,15 @@ def stopped_at_collection(run: TestRun) -> bool:
 
 
 def left_out(run: TestRun) -> dict[str, str]:
-    """The paths to leave out of a run stopped at collection -> the last line of each error; empty
-    when one of the errors belongs to no path (the session itself: nothing can be left out)."""
+    """The paths to leave out of a run stopped at collection -> the last line of each error with its
+    cause where known (`importcause`); empty when one of the errors belongs to no path (the session
+    itself: nothing can be left out)."""
     out: dict[str, str] = {}
     for node, message in run.collection_errors.items():
         path = node.split("::")[0]
         if not path or path.startswith("<"):
             return {}
-        lines = [re.sub(r"^E\s+", "", ln.strip()) for ln in message.splitlines() if ln.strip()]
-        out[path] = lines[-1][:300] if lines else "failed to collect"
+        out[path] = collection_cause(message)
     return out
 
 

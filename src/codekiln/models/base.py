@@ -16,6 +16,7 @@ import inspect
 import json
 import time
 import typing
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -109,7 +110,7 @@ def parse_message(
     return {"tool_calls": [], **turn.to_message()}, None
 
 
-class FormatModel:
+class FormatModel(ABC):
     """Base of backends that render prompts with a codekiln chat format and parse the output back.
 
     Subclasses set `name` and implement `_complete(prompt, ...)`, returning a `GenerateResult`.
@@ -189,10 +190,12 @@ class FormatModel:
             result.latency_s = time.perf_counter() - start
         return result
 
+    @abstractmethod
     def _complete(
         self, prompt: str, *, max_tokens: int, temperature: float, seed: int, stop: list[str]
     ) -> GenerateResult:
-        raise NotImplementedError(f"{type(self).__name__} must implement _complete")
+        """Continue `prompt` text; every backend implements it (`chat` uses it unless the backend has a
+        token-level `generate`, and `complete` always does)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, format={self.format!r})"

@@ -20,7 +20,10 @@ root's inode and modification time, its git HEAD and index: a rebuilt snapshot n
 files and the owner. A build runs in a temporary folder renamed into place, so two processes building
 the same tree never see each other's half: the second rename loses and its copy is deleted. Trees of
 a snapshot that changed or is gone, and builds left by dead processes, are deleted by the first build
-of each process; deleting `$CODEKILN_HOME` (`make clean`) deletes them with the other caches.
+of each process; deleting `$CODEKILN_HOME` (`make clean`) deletes them with the other caches. The cache
+is bounded: after each build the least recently used trees go, down to `$CODEKILN_TASKTREE_BUDGET`
+(default 20G), never one a workspace is open on (`Tree.lease`; `sandbox.treecache`, which also has
+`usage()` and `clear()`).
 Cost: a copy of the snapshot's files (not its .git) per task, on disk. Hard links become copies;
 sockets, FIFOs and device files are left out (snapshots of source trees hold none).
 """
@@ -43,6 +46,8 @@ from pathlib import Path
 
 from codekiln.core.config import state_dir
 from codekiln.core.errors import SandboxError
+from codekiln.sandbox import treecache
+from codekiln.sandbox.treecache import Lease
 from codekiln.sandbox.trees import copy_changes, rmtree, walk
 
 VERSION = "1"
@@ -74,10 +79,12 @@ class StartTree:
 
 @dataclass(frozen=True)
 class Tree:
-    """A built tree: where it is, and how it differs from its snapshot (rel -> "deleted" or a kind)."""
+    """A built tree: where it is, how it differs from its snapshot (rel -> "deleted" or a kind), and the
+    lease that keeps the cache from evicting it (`lease.release()` once done with `path`)."""
 
     path: Path
     changes: dict[str, str]
+    lease: Lease = field(compare=False, repr=False)
 
 
 def snapshot_stamp(snapshot: Path) -> str:
@@ -103,24 +110,43 @@ def tree_key(snapshot: Path, start: StartTree, owner: tuple[int, int]) -> str:
 
 def task_tree(snapshot: Path, start: StartTree, owner: tuple[int, int]) -> Tree:
     """The tree of `start` over `snapshot`, its files owned by `owner` (uid, gid): from the cache,
-    or built now (see the module docstring)."""
+    or built now (see the module docstring), leased to the caller."""
     root = _cache_root()
     final = root / tree_key(snapshot, start, owner)
-    if not (final / "changes.json").is_file():
-        global _swept
-        if not _swept:
-            _swept = True
-            sweep(root)
-        scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
-        try:
-            changes = _build(snapshot, dict(start.files), owner, scratch / "tree")
-            meta = {"snapshot": str(snapshot.resolve()), "stamp": snapshot_stamp(snapshot)}
-            (scratch / "meta.json").write_text(json.dumps(meta))
-            (scratch / "changes.json").write_text(json.dumps(changes))  # last: the tree is whole
-            publish(scratch, final)
-        finally:
-            rmtree(scratch, ignore_errors=True)
-    return Tree(final / "tree", json.loads((final / "changes.json").read_text()))
+    for _ in range(3):  # another process evicting it between the build and the lease: build again
+        built = not (final / "changes.json").is_file()
+        if built:
+            _build_into(root, snapshot, start, owner, final)
+        claim = treecache.lease(final)
+        if claim is not None:
+            if built:
+                treecache.evict(root)
+            return Tree(final / "tree", json.loads((final / "changes.json").read_text()), claim)
+    raise SandboxError(
+        f"the task tree {final.name} was evicted from the cache as soon as it was built, three times",
+        hint=f"raise {treecache.BUDGET_ENV} (now {treecache.budget()} bytes) or clear other trees",
+    )
+
+
+def _build_into(root: Path, snapshot: Path, start: StartTree, owner: tuple[int, int], final: Path) -> None:
+    global _swept
+    if not _swept:
+        _swept = True
+        sweep(root)
+    scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
+    try:
+        changes = _build(snapshot, dict(start.files), owner, scratch / "tree")
+        meta = {
+            "snapshot": str(snapshot.resolve()),
+            "stamp": snapshot_stamp(snapshot),
+            "bytes": treecache.disk_bytes(scratch / "tree"),
+        }
+        (scratch / "meta.json").write_text(json.dumps(meta))
+        (scratch / treecache.USED).touch()
+        (scratch / "changes.json").write_text(json.dumps(changes))  # last: the tree is whole
+        publish(scratch, final)
+    finally:
+        rmtree(scratch, ignore_errors=True)
 
 
 FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
@@ -162,12 +188,15 @@ def publish(scratch: Path, final: Path) -> bool:
 
 
 def sweep(root: Path) -> int:
-    """Delete trees whose snapshot changed or is gone, and builds of dead processes (the first build
-    of each process calls it). How many went."""
+    """Delete trees whose snapshot changed or is gone (unless a workspace is open on one), builds of
+    dead processes, and evictions they left half done (the first build of each process calls it). How
+    many went."""
     removed, stamps = 0, dict[str, str | None]()
     for entry in root.iterdir():
         try:
-            if entry.name.startswith(".build-"):
+            if entry.name.startswith(".evict-"):
+                stale = True
+            elif entry.name.startswith(".build-"):
                 stale = time.time() - entry.stat().st_mtime > STALE_BUILD_S
             else:
                 meta = json.loads((entry / "meta.json").read_text())
@@ -177,9 +206,13 @@ def sweep(root: Path) -> int:
                 stale = stamps[meta["snapshot"]] != meta["stamp"]
         except (OSError, ValueError, KeyError):
             stale = not (entry / "changes.json").exists()  # a finished tree missing its meta: keep it
-        if stale:
+        if not stale:
+            continue
+        if entry.name.startswith("."):
             rmtree(entry, ignore_errors=True)
             removed += 1
+        else:
+            removed += treecache.discard(entry)
     return removed
 
 

@@ -42,6 +42,7 @@ from codekiln.core.errors import SandboxError
 from codekiln.sandbox import mounts
 from codekiln.sandbox.files import git_diff, read_at, write_at
 from codekiln.sandbox.tasktree import StartTree, task_tree
+from codekiln.sandbox.treecache import Lease
 from codekiln.sandbox.trees import clear, copy_changes, over_start, overlay_changes, rmtree
 
 STAGE_ROOT = Path("/run/codekiln/sandboxes")
@@ -57,13 +58,24 @@ def _starttime(pid: int) -> str | None:
         return None
 
 
-def _teardown(stage: Path | None, state: Path, creator: int | None = None) -> None:
+def _teardown(
+    stage: Path | None, state: Path, creator: int | None = None, lease: Lease | None = None
+) -> None:
     """Unmount and delete one workspace. Never deletes anything below a mount that would not go.
 
     `creator`: the pid that made it; a forked child dropping its copy of the object leaves it alone.
+    `lease`: on the task tree it opened on, given up once its mounts are gone.
     """
     if creator is not None and creator != os.getpid():
         return
+    try:
+        _unmount_and_delete(stage, state)
+    finally:
+        if lease is not None:
+            lease.release()
+
+
+def _unmount_and_delete(stage: Path | None, state: Path) -> None:
     if stage is not None and stage.is_dir():
         for entry in sorted(stage.iterdir(), key=lambda p: p.name != "testbed"):
             try:
@@ -146,10 +158,11 @@ class Workspace:
             raise SandboxError("running sandboxed commands as another uid needs root", hint="run as root")
         self.uid, self.id = uid, uuid.uuid4().hex[:12]
         self.start, self._base = self.snapshot, dict[str, str]()
+        lease: Lease | None = None
         if start is not None:
             st = self.snapshot.stat()
             tree = task_tree(self.snapshot, start, (uid, uid) if uid is not None else (st.st_uid, st.st_gid))
-            self.start, self._base = tree.path, tree.changes
+            self.start, self._base, lease = tree.path, tree.changes, tree.lease
         st = self.start.stat()
         self.owner, self._root_mode = (st.st_uid, st.st_gid), st.st_mode & 0o7777
         self.mode: Mode = mode if privileged else "copy"
@@ -159,12 +172,12 @@ class Workspace:
         if privileged:
             self.stage = home = STAGE_ROOT / self.id
             home.mkdir(mode=0o711)
-            self._finalizer = weakref.finalize(self, _teardown, home, self.state, os.getpid())
+            self._finalizer = weakref.finalize(self, _teardown, home, self.state, os.getpid(), lease)
             mounts.tmpfs(home, f"mode=0711,size={disk_mb}m")
         else:
             home = self.state
             home.mkdir()
-            self._finalizer = weakref.finalize(self, _teardown, None, self.state, os.getpid())
+            self._finalizer = weakref.finalize(self, _teardown, None, self.state, os.getpid(), lease)
         (home / "owner").write_text(f"{os.getpid()}:{_starttime(os.getpid())}:{self.state}")
         self.tmp = self._own(home / "tmp", 0o700)
         self.path = home / "testbed"

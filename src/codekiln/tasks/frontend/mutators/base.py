@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import random
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -211,9 +212,9 @@ def _is_docstring_expr(parent: ast.AST, child: ast.AST) -> bool:
     )
 
 
-class Mutator:
-    """Base of all mutators. Subclasses set `name`, `description`, `node_types`, and override
-    `applies` (extra conditions) and `mutate`."""
+class Mutator(ABC):
+    """Base of all mutators. Subclasses set `name`, `description`, `node_types`, implement `mutate`, and
+    may override `applies` (extra conditions; the default accepts every node of `node_types`)."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -222,8 +223,9 @@ class Mutator:
     def applies(self, node: ast.AST, src: SourceFile) -> bool:
         return isinstance(node, self.node_types)
 
+    @abstractmethod
     def mutate(self, node: ast.AST, rng: random.Random, src: SourceFile) -> list[Edit] | None:
-        raise NotImplementedError
+        """The edits of one change at `node` (choices drawn from `rng` only), or None if it offers none."""
 
     def sites(self, entity_node: ast.AST, src: SourceFile) -> list[ast.AST]:
         """Every node of the entity this mutator applies to, in a stable order."""
