@@ -10,7 +10,7 @@ same run and interleaved round by round so machine load hits both alike:
   workspace preparation (bug in, hidden tests and git metadata out), the patch applied with git, what it
   changed read from the workspace and judged (rules, restores, shadowing, static scan), canaries
   planted, the guarded pytest run, the cross-checks and the verdict; wall time of the whole call.
-- (b) raw: the same tests (FAIL_TO_PASS + PASS_TO_PASS) run as plain `python -m pytest -q -p
+- (b) raw: the same tests (FAIL_TO_PASS + PASS_TO_PASS, as the grader extends it) run as plain `python -m pytest -q -p
   no:cacheprovider` in a sandbox already holding the graded state; wall time of that one exec — the
   cost of running the tests at all, with no grading around it.
 Prints per-task medians and the median of the per-task ratios a/b (goal: at most 1.15x), in wall time
@@ -32,6 +32,7 @@ from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
 from codekiln.envs import EnvRecord, env_sandbox, load_env
 from codekiln.grading import grade_patch, graded_files
+from codekiln.grading.collateral import graded_pass_to_pass
 from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, synthesize
@@ -51,6 +52,12 @@ def bench_tasks(spec: str, n: int) -> list[TaskRecord]:
     return read_tasks(out / "tasks.jsonl")[:n]
 
 
+def graded_tests(task: TaskRecord, env: EnvRecord) -> list[str]:
+    """The tests the grader runs: the record's, and the hidden files' other clean-passing tests that a
+    record made before synthesis added them lacks (`grading.collateral`)."""
+    return [*task.FAIL_TO_PASS, *graded_pass_to_pass(task, env)]
+
+
 def raw_run(task: TaskRecord, env: EnvRecord, clock: Clock | None = None) -> tuple[float, float | None]:
     """Wall and CPU seconds of one plain pytest run of the task's tests in a sandbox holding the graded
     state (CPU None without a cgroup clock)."""
@@ -58,7 +65,7 @@ def raw_run(task: TaskRecord, env: EnvRecord, clock: Clock | None = None) -> tup
         for rel, text in graded_files(task, task.patch, Path(env.snapshot_path)).items():
             if text is not None:
                 sb.write_file(rel, text)
-        argv = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *task.tests]
+        argv = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *graded_tests(task, env)]
         cpu0 = clock.cpu() if clock else None
         start = time.monotonic()
         res = sb.exec(argv, timeout=env.test.timeout_s, env=env.test.env)
@@ -101,7 +108,7 @@ def main() -> int:
                     raw_cpu.append(raw_cpu_s)
             row: dict[str, object] = {
                 "task": task.instance_id,
-                "tests": len(task.tests),
+                "tests": len(graded_tests(task, env)),
                 "grade_s": statistics.median(graded),
                 "raw_s": statistics.median(raw),
             }

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from codekiln.agents.envbuild import (
     ProfileRejected,
     agent_build_env,
+    attempt_base,
     profile_from_submission,
     pytest_command_args,
 )
@@ -125,6 +126,14 @@ def test_a_command_that_collects_nothing_is_rejected(tmp_path: Path) -> None:
     assert result.reason.startswith(
         "a fresh build from the profile failed: environment build failed at step 'baseline': no tests collected"
     )
+
+
+def test_attempts_on_one_snapshot_within_a_second_keep_their_own_files() -> None:
+    # Named to the second, an attempt's verdict and trajectory were written over by the next attempt's
+    # on the same snapshot in the same second; many made at once must all differ.
+    bases = [attempt_base("0123456789abcdef") for _ in range(50)]
+    assert len(set(bases)) == 50
+    assert all(b.name.startswith("0123456789abcdef-") for b in bases)
 
 
 @pytest.mark.parametrize(

@@ -126,4 +126,7 @@ def test_a_run_pytest_ends_with_an_internal_error_says_so_not_that_the_counts_di
     }
     with BwrapSandbox(SandboxSpec(snapshot=make_repo(tmp_path, files), venv=Path(sys.prefix))) as sb:
         run = run_tests(sb, TestCommand(args=["tests"]))
-    assert run.error == "pytest stopped with an internal error (exit code 3): RuntimeError: cannot render"
+    assert run.error == (
+        "pytest stopped with an internal error (exit code 3): RuntimeError: cannot render "
+        "(raised in tests/conftest.py, line 3, in pytest_runtest_logreport)"
+    )

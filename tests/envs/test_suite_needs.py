@@ -233,7 +233,17 @@ def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> No
         (  # pydantic-settings: pytest cannot render a doc example's failure on CPython 3.11.7
             {"tests/conftest.py": CRASHES_ON_FAILURE, "tests/test_a.py": "def test_a():\n    assert 0\n"},
             "pytest stopped with an internal error (exit code 3): RuntimeError: cannot render this "
-            "failure: pytest crashed itself",
+            "failure (raised in ",
+            "",
+        ),
+        (  # google-api-core: pytest-asyncio warns at start-up, `filterwarnings = error` makes it fatal
+            {
+                "pyproject.toml": PYPROJECT + '[tool.pytest.ini_options]\nfilterwarnings = ["error"]\n',
+                "tests/conftest.py": "import warnings\n\n\ndef pytest_configure(config):\n"
+                "    warnings.warn(DeprecationWarning('option x is unset'))\n",
+                "tests/test_a.py": "def test_a():\n    pass\n",
+            },
+            "a warning that the pytest config's `filterwarnings = error` makes an error stopped pytest",
             "",
         ),
         (  # oauthlib: `import jwt` is PyJWT; PyPI's `jwt` is another project
@@ -247,6 +257,7 @@ def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> No
         "filter-module-missing",
         "submodule-missing",
         "pytest-crashes",
+        "warning-at-start-up",
         "import-name",
     ],
 )

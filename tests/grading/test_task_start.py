@@ -54,3 +54,18 @@ def test_the_task_tree_is_what_the_setup_wrote_in_place_and_reset_goes_back_to_i
         sb.reset()
         assert state(sb) == expected
         assert workspace_patch(task, sb, Path(env.snapshot_path)) == ""
+
+
+def test_an_edit_within_the_same_second_at_the_same_size_runs_as_written() -> None:
+    """An agent's second edit of a module, as long and in the same second as its first, is the code
+    Python runs (no byte-code cached from the first: its key is the size and the modification second)."""
+    task = next(t for t in read_tasks(toolz_tasks() / "tasks.jsonl") if t.hidden_tests)
+    env = load_env(task.environment_id or "")
+    with open_task_sandbox(task, env) as sb:
+        run = ["python", "-c", "import probe_mod; print(probe_mod.X)"]
+        sb.write_file("probe_mod.py", "X = 'a'\n")
+        assert sb.exec(run).stdout == "a\n"
+        stamp = sb.exec(["stat", "-c", "%Y", "probe_mod.py"]).stdout.strip()
+        sb.write_file("probe_mod.py", "X = 'b'\n")
+        sb.exec(["touch", "-m", "-d", f"@{stamp}", "probe_mod.py"])  # the same second, made certain
+        assert sb.exec(run).stdout == "b\n"

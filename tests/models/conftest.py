@@ -27,8 +27,17 @@ def _free_port() -> int:
 
 @pytest.fixture
 def free_port() -> int:
-    """A localhost port nothing listens on (at the time of asking)."""
+    """A localhost port nothing listens on (at the time of asking), for a server the test starts."""
     return _free_port()
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A localhost port where a connection is refused for the whole test: bound, so no other process
+    can start listening there meanwhile (a port that was only free when asked can be), never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -55,7 +55,7 @@ class Fake:
 
 
 @pytest.fixture
-def fake(free_port: int) -> Iterator[tuple[Fake, str]]:
+def fake() -> Iterator[tuple[Fake, str]]:
     state = Fake()
 
     class Handler(BaseHTTPRequestHandler):
@@ -83,7 +83,7 @@ def fake(free_port: int) -> Iterator[tuple[Fake, str]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", free_port), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
@@ -265,8 +265,8 @@ def test_slow_server_times_out(fake: tuple[Fake, str]) -> None:
     assert "timeout" in (info.value.hint or "")
 
 
-def test_server_down_says_how_to_start_one(free_port: int) -> None:
-    url = f"http://127.0.0.1:{free_port}/v1"
+def test_server_down_says_how_to_start_one(closed_port: int) -> None:
+    url = f"http://127.0.0.1:{closed_port}/v1"
     start = time.monotonic()
     with pytest.raises(ModelError, match=r"cannot reach .*after 3 tries") as info:
         make_model(f"openai:x@{url}", retries=2, backoff=0.05).chat([{"role": "user", "content": "hi"}])

@@ -89,8 +89,8 @@ def test_too_long_context(llama_server: str, mode: str) -> None:
     assert not info.value.infra and "n_ctx" in (info.value.hint or "")
 
 
-def test_server_down(free_port: int) -> None:
-    model = make_model(f"openai:{SERVER_ALIAS}@http://127.0.0.1:{free_port}/v1", retries=1, backoff=0.01)
+def test_server_down(closed_port: int) -> None:
+    model = make_model(f"openai:{SERVER_ALIAS}@http://127.0.0.1:{closed_port}/v1", retries=1, backoff=0.01)
     with pytest.raises(ModelError, match="cannot reach") as info:
         model.chat(MESSAGES)
     assert "codekiln model serve" in (info.value.hint or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 from pathlib import Path
@@ -18,6 +19,7 @@ from codekiln.core.diffs import (
     render_diff,
     reverse_diff,
     unquote_path,
+    whole_file_diff,
 )
 from codekiln.core.errors import TaskError
 from codekiln.core.patches import apply_diff, merge_patches
@@ -218,3 +220,20 @@ def test_quoted_names_parse_edge_cases() -> None:
     assert (fp.old_path, fp.new_path) == ("e mpty", "e mpty")
     with pytest.raises(TaskError, match="unterminated quoted file name"):
         parse_diff('diff --git "a/open b/open\n')
+
+
+def test_whole_file_diffs_follow_a_rewrite_with_the_same_size_and_mtime(tmp_path: Path) -> None:
+    # A rewrite whose mtime is put back (as task trees and the trace guard do), or one within the file
+    # system's clock tick, looks unchanged to a size+mtime key: the diff must still be of the new bytes.
+    path = tmp_path / "test_a.py"
+    path.write_text("assert 1\n")
+    before = path.stat()
+    assert whole_file_diff(path, "test_a.py", create=True).endswith("+assert 1\n")
+    path.write_text("assert 2\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_mtime_ns == before.st_mtime_ns and path.stat().st_size == before.st_size
+    assert whole_file_diff(path, "test_a.py", create=True).endswith("+assert 2\n")
+    assert whole_file_diff(path, "test_a.py", create=False).endswith("-assert 2\n")
+    path.chmod(0o755)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert "new file mode 100755" in whole_file_diff(path, "test_a.py", create=True)

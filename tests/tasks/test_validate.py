@@ -112,6 +112,7 @@ def test_removed_generator_expression_is_swapped_not_reimported(
         result = v.warm.run([job])[cand.id]
         assert result.reimported is None, result.reimported
         assert result.runs[0].statuses["toolz/tests/test_itertoolz.py::test_count"] == "failed"
+        assert 0.0 < result.cpu_s < result.duration_s + 0.05  # the child's resource usage came back
         [task] = v.validate([cand])
     assert isinstance(task, TaskRecord), task
     assert "toolz/tests/test_itertoolz.py::test_count" in task.FAIL_TO_PASS

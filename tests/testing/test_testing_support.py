@@ -25,6 +25,7 @@ from codekiln.testing import (
     run_git,
     write_recorded,
 )
+from codekiln.testing.ray_cluster import NODE_PORTS, free_ports
 from codekiln.testing.recorded import funnel_path, pick
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "toolz-1.2.0.tasks.jsonl"
@@ -142,3 +143,13 @@ def test_pick_keeps_the_first_task_and_the_smallest_others() -> None:
     big = big.model_copy(update={"test_patch": big.test_patch + "x" * 100_000})
     assert [t.instance_id for t in pick([first, big, small], 2)] == [first.instance_id, small.instance_id]
     assert pick([], 3) == []
+
+
+def test_free_ports_are_distinct_and_free() -> None:
+    # Asked one at a time, a port closed after its ask was handed out again within one node's set.
+    for _ in range(200):
+        ports = free_ports(NODE_PORTS + 2)
+        assert len(set(ports)) == len(ports) == NODE_PORTS + 2
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))  # nothing holds them once returned

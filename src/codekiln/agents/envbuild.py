@@ -29,6 +29,7 @@ import shlex
 import shutil
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,15 @@ def _yaml(profile: Profile) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
 
 
+def attempt_base(snapshot_id: str) -> Path:
+    """Where one attempt's verdict (`BASE.json`) and trajectory (`BASE.trajectory.json`) go: named by
+    the snapshot and the time, to the second for reading, and a random part, because two attempts
+    on one snapshot within a second (two processes, or a quick rejection and a retry) would otherwise
+    write over each other's files."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    return state_dir("envs", "agent") / f"{snapshot_id}-{stamp}-{uuid.uuid4().hex[:8]}"
+
+
 def agent_build_env(
     spec: str | SnapshotRecord,
     model: str | Model = "embedded",
@@ -237,8 +247,7 @@ def agent_build_env(
     snap = spec if isinstance(spec, SnapshotRecord) else ensure_snapshot(spec)
     llm = make_model(model) if isinstance(model, str) else model
     stem = dist_name(snap.name) or "project"
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    base = state_dir("envs", "agent") / f"{snap.id}-{stamp}"
+    base = attempt_base(snap.id)
     record = AgentBuild(
         snapshot_id=snap.id, spec=snap.source, model=str(getattr(llm, "name", model)),
         trajectory=f"{base}.trajectory.json",

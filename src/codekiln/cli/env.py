@@ -67,6 +67,8 @@ def _summary(console: Console, env: EnvRecord) -> None:
     table.add_row("[bold]deps cutoff[/]", escape(cutoff_line(env.recipe)))
     if env.skipped_deps:
         table.add_row("[bold]skipped deps[/]", escape(", ".join(env.skipped_deps)))
+    for dist, why in env.added_deps.items():
+        table.add_row("[bold]added dep[/]", escape(f"{dist}: {why}"))
     for path, why in env.left_out.items():
         table.add_row("[bold yellow]left out[/]", escape(f"{path}: {why}"))
     others = [path for path in env.collection_errors if path not in env.left_out]

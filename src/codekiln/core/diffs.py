@@ -379,15 +379,16 @@ def diff_hash(text: str) -> str:
 
 def whole_file_diff(path: Path, rel: str, *, create: bool) -> str:
     """The diff that creates (or deletes) the file at `path`, named `rel`, whole. Many tasks of one
-    snapshot hide the same test files, so these diffs are cached (by path, size and mtime)."""
-    st = path.stat()
-    return _whole_file_diff(str(path), rel, create, st.st_size, st.st_mtime_ns)
+    snapshot hide the same test files, so these diffs are cached, by content: a cache keyed on the
+    file's size and mtime gave a same-size rewrite the old file's diff when the mtime matched (one
+    put back with utime, as task trees do, or two writes within the file system's clock tick)."""
+    text = path.read_text(encoding="utf-8")
+    executable = create and bool(path.stat().st_mode & stat.S_IXUSR)
+    return _whole_file_diff(rel, text, create, executable)
 
 
 @functools.lru_cache(maxsize=256)
-def _whole_file_diff(path: str, rel: str, create: bool, size: int, mtime_ns: int) -> str:
-    file = Path(path)
-    text = file.read_text(encoding="utf-8")
+def _whole_file_diff(rel: str, text: str, create: bool, executable: bool) -> str:
     if not create:
         return make_diff(rel, text, None)
-    return make_diff(rel, None, text, mode="100755" if file.stat().st_mode & stat.S_IXUSR else "100644")
+    return make_diff(rel, None, text, mode="100755" if executable else "100644")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 DEFAULT_MAX_OUTPUT = 1 << 20  # bytes kept per stream
 
@@ -55,6 +56,14 @@ class _Drain(threading.Thread):
         return b"".join(self.chunks).decode("utf-8", errors="replace")
 
 
+def _feed(stdin: IO[bytes], data: bytes) -> None:
+    try:
+        stdin.write(data)
+        stdin.close()
+    except (BrokenPipeError, ValueError, OSError):  # the child ended (or was killed) first
+        pass
+
+
 def kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL the process group led by `proc` (started with start_new_session=True)."""
     try:
@@ -91,11 +100,9 @@ def run(
     out.start()
     err.start()
     if input is not None and proc.stdin is not None:
-        try:
-            proc.stdin.write(input)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
+        # Fed from a thread: written here, input past the pipe's 64 KiB blocked until the child read
+        # it or exited, and the timeout did not start before that (a child that never reads ran on).
+        threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
     timed_out = False
     try:
         proc.wait(timeout=timeout)

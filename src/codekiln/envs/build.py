@@ -11,6 +11,8 @@ venv (`python -m venv /opt/venv` inside a sandbox with network on), install (`pi
 plus test deps; an optional dep that fails is retried without, and recorded), baseline (one full run of
 the suite in a fresh, network-less sandbox exactly like later ones; every test's status is recorded;
 modules that fail to collect are left out, named in `left_out`, and `test` ignores them: see `steps`).
+A baseline that a module no file declares or a plugin's start-up warning stops is fixed and run again
+(`rounds`: `added_deps`, a `-W` in `test`).
 The editable install points at /testbed, where every later sandbox mounts its workspace, so tests
 import the code as it is in that sandbox.
 
@@ -45,6 +47,7 @@ from codekiln.envs.deps import dist_name
 from codekiln.envs.failures import FailedEnv, clear_failure, find_failure, load_failure, record_failure
 from codekiln.envs.profiles import load_profile
 from codekiln.envs.recipe import Recipe, cached_recipe, env_id
+from codekiln.envs.rounds import baseline_rounds
 from codekiln.envs.steps import Builder, build_spec
 from codekiln.grading import TestCommand
 from codekiln.repos import SnapshotRecord, ensure_snapshot, get_snapshot
@@ -71,6 +74,11 @@ class EnvRecord(Record):
     packages: list[str] = Field(default_factory=list, description="pip freeze of the venv")
     skipped_deps: dict[str, str] = Field(
         default_factory=dict, description="optional deps that failed to install"
+    )
+    added_deps: dict[str, str] = Field(
+        default_factory=dict,
+        description="modules the tests import that no file declares, installed after the baseline "
+        "could not import them (see rounds) -> why",
     )
     kept_extensions: list[str] = Field(
         default_factory=list, description="extensions built in place, kept in the venv (see extensions)"
@@ -115,11 +123,15 @@ def env_sandbox(
     start: StartTree | None = None,
 ) -> Sandbox:
     """A sandbox on the environment's snapshot (or on `start`, a tree made from it) with its venv at
-    /opt/venv (read-only) and no network."""
+    /opt/venv (read-only) and no network.
+
+    Python writes no byte-code there: a cached .pyc is keyed on its source's size and modification
+    second, so an agent that edits a module twice within a second at the same size (`<` for `>`) would
+    run its previous edit. The grader and the validation engine run the same way."""
     spec = SandboxSpec(
         snapshot=Path(env.snapshot_path),
         venv=Path(env.venv),
-        env=dict(env.test.env),
+        env={"PYTHONDONTWRITEBYTECODE": "1", **env.test.env},
         limits=limits or Limits(timeout_s=env.test.timeout_s),
         start=start,
     )
@@ -250,8 +262,10 @@ def _run_build(
         )
     on_step("baseline", "start")
     t = time.monotonic()
-    with open_sandbox(build_spec(snap, builder.venv, recipe, writable=False), backend) as sb:
-        run = builder.baseline(sb)
+    run, added = baseline_rounds(snap, builder, backend, on_step)
+    if added:
+        with open_sandbox(build_spec(snap, builder.venv, recipe, writable=True), backend) as sb:
+            packages = builder.freeze(sb)
     steps["baseline"] = time.monotonic() - t
     on_step("baseline", f"{run.summary_line()} in {steps['baseline']:.1f} s")
     if builder.left_out:
@@ -274,6 +288,7 @@ def _run_build(
         test=builder.test,
         packages=packages,
         skipped_deps=builder.skipped,
+        added_deps=added,
         kept_extensions=builder.kept,
         baseline=dict(run.statuses),
         counts=run.counts(),

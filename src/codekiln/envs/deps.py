@@ -8,7 +8,7 @@
 Sources: pyproject `[dependency-groups]` (PEP 735, include-group followed) and
 `[project.optional-dependencies]`, tox.ini `[testenv]` deps/extras/dependency_groups (factor-conditional
 lines kept unless they name docs, lint or typing envs or another Python's `pyXY` factor; `-r`
-followed), the hatch env that runs the tests (`hatchenv`), requirements files (test ones, else dev
+followed), the extras and groups the CI job running the tests installs (`ciinstall`), the hatch env that runs the tests (`hatchenv`), requirements files (test ones, else dev
 ones), setup.cfg `[options.extras_require]`, setup.py
 `extras_require`/`tests_require` where they are literals, then well-known test libraries imported by the
 test files, then any module the test files import that another test- or dev-named group or extra
@@ -43,6 +43,7 @@ from packaging.markers import (
 from packaging.requirements import InvalidRequirement, Requirement
 
 from codekiln.core.pyast import parse_file
+from codekiln.envs.ciinstall import ci_install
 from codekiln.envs.depfiles import BAD_FACTORS as BAD_FACTORS
 from codekiln.envs.depfiles import DEV_REQUIREMENT_FILES, REQUIREMENT_FILES, tox_values
 from codekiln.envs.depfiles import requirement_lines as requirement_lines
@@ -212,6 +213,18 @@ def _tox_deps(root: Path, found: FoundDeps, project: str, groups: dict[str, Any]
             found.add(req, f"tox.ini dependency_groups {name}", project)
 
 
+def _ci_deps(root: Path, found: FoundDeps, project: str, pyproject: dict[str, Any]) -> None:
+    """The extras and dependency groups the CI job running the tests installs (`ciinstall`)."""
+    ci = ci_install(root, pyproject)
+    groups = pyproject.get("dependency-groups", {})
+    for name in ci.groups:
+        for req in _group(groups, name, set()):
+            found.add(req, f"{ci.where} (group {name})", project)
+    for extra in [e for e in ci.extras if e not in found.extras]:
+        found.extras.append(extra)
+        found.sources[f".[{extra}]"] = ci.where
+
+
 def local_modules(root: Path) -> set[str]:
     """Top-level module names the project itself provides (root, src/ and test directories)."""
     names: set[str] = set()
@@ -303,6 +316,7 @@ def detect_deps(
         for req in extras[name]:
             found.add(req, f"pyproject [project.optional-dependencies] {name}", project)
     _tox_deps(root, found, project, groups)
+    _ci_deps(root, found, project, pyproject)
     hatch, reqs, features = hatch_test_env(pyproject, BAD_FACTORS)
     for req in reqs:
         found.add(req, f"pyproject [tool.hatch.envs.{hatch}]", project)

@@ -41,7 +41,7 @@ from codekiln.sandbox.base import VENV_DIR, WORKDIR
 PIP_CACHE = "/pip-cache"
 # Prints the requirements of the project installed from /testbed (argv: extras, names to skip), each as
 # one word: the skip_deps route installs them itself after `pip install --no-deps -e /testbed`.
-_REQUIRES = """
+REQUIRES_SCRIPT = """
 import importlib.metadata as md, re, sys
 from pip._vendor.packaging.requirements import Requirement
 extras, skip = [e for e in sys.argv[1].split(",") if e], set(sys.argv[2].split(","))
@@ -139,10 +139,10 @@ class Builder:
             raise self.fail(
                 "install", "pip could not install the project (without its deps)", log, "see the log"
             )
-        argv = [f"{VENV_DIR}/bin/python", "-c", _REQUIRES, ",".join(extras), ",".join(self.recipe.skip)]
+        argv = [f"{VENV_DIR}/bin/python", "-c", REQUIRES_SCRIPT, ",".join(extras), ",".join(self.recipe.skip)]
         res = sb.exec(argv, timeout=120, cwd=WORKDIR)
         self.log("install", res, argv)
-        return res.stdout.split()  # requirement lines without spaces (see _REQUIRES)
+        return res.stdout.split()  # requirement lines without spaces (see REQUIRES_SCRIPT)
 
     def install_packages(self, sb: Sandbox) -> None:
         r = self.recipe
@@ -285,11 +285,18 @@ class Builder:
             )
             return self.fail("baseline", run.error or "", run.log_tail, hint, "test_args: [tests]")
         if "INTERNALERROR>" in log:
+            crash = internal_error(log)
             hint = (
-                f"{internal_error(log)}: pytest crashed itself, in a plugin's hook or while rendering a "
+                f"{crash}: pytest crashed itself, in a plugin's hook or while rendering a "
                 "failure, not at the test command; the INTERNALERROR traceback in the log names the "
                 "plugin or test: leave that test out (test_args: [--deselect, ID]) or pin the plugin"
             )
+            if re.search(r"\(exit code 3\): [\w.]*Warning: ", crash):
+                hint = (
+                    f"{crash}: a warning that the pytest config's `filterwarnings = error` makes an error "
+                    "stopped pytest (a plugin or conftest warned outside any test): pin that plugin to a "
+                    "release that does not warn (extra_deps), or ignore the warning in test_args (-W)"
+                )
             return self.fail("baseline", run.error or "", run.log_tail, hint)
         hint = "the test command may be wrong: give pytest's arguments (the test paths) in a profile"
         return self.fail("baseline", run.error or "", run.log_tail, hint, "test_args: [tests]")

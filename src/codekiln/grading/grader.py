@@ -18,7 +18,9 @@ Grading, in a fresh workspace of the environment (a given sandbox is reset first
    on their own are put back as in the snapshot (the hidden tests too); a new module that would hide
    an installed one rejects the patch. A static scan of the added code (`grading.scan`) rejects code
    reaching into the test machinery (`GradePolicy.scan`).
-2. FAIL_TO_PASS + PASS_TO_PASS run through `grading.run_tests`, guarded (`grading.guard`: isolated
+2. FAIL_TO_PASS + PASS_TO_PASS (with the other clean-passing tests of the files holding FAIL_TO_PASS,
+   which a record made before synthesis added them lacks: `grading.collateral`) run through
+   `grading.run_tests`, guarded (`grading.guard`: isolated
    start-up, plugins by name, the snapshot's config) with canary tests planted under fresh names.
 3. The verdict: a report that fails the guard's cross-checks is `tampered` (scored 0, never masked,
    with its evidence in `findings`); a timeout is `timeout`; a run that broke (no report, a usage
@@ -47,6 +49,7 @@ from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
 from codekiln.grading.classify import resolved
+from codekiln.grading.collateral import graded_pass_to_pass
 from codekiln.grading.graded import (
     GIT_APPLY,
     GradedWorkspace,
@@ -249,8 +252,7 @@ def _check(g: GradedWorkspace, patch: str, policy: GradePolicy, result: GradeRes
     return True
 
 
-def _run(g: GradedWorkspace, timeout: float | None, policy: GradePolicy) -> TestRun:
-    tests = g.task.tests
+def _run(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> TestRun:
     iso = Isolation.for_environment(g.snapshot, Path(g.env.venv), tests)
     canaries = None
     if policy.canaries and tests:
@@ -268,13 +270,13 @@ def _run(g: GradedWorkspace, timeout: float | None, policy: GradePolicy) -> Test
     )
 
 
-def _clean_run_ok(g: GradedWorkspace, timeout: float | None, policy: GradePolicy) -> bool:
+def _clean_run_ok(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> bool:
     """Whether the empty patch runs cleanly on the same sandbox (the harness works)."""
     try:
         g.sb.reset()
         g.prepare()
         g.restore(list(g.task.hidden_tests))
-        run = _run(g, timeout, policy)
+        run = _run(g, tests, timeout, policy)
     except CodekilnError:
         return False
     return not run.error and not run.timed_out
@@ -294,6 +296,8 @@ def grade_patch(
     start = time.monotonic()
     policy = policy or GradePolicy()
     result = GradeResult(instance_id=task.instance_id, outcome="error")
+    pass_to_pass = graded_pass_to_pass(task, env)  # the record's, and the hidden files' other tests
+    tests = [*task.FAIL_TO_PASS, *pass_to_pass]
     sb: Sandbox | None = sandbox
     try:
         sb = env.open_sandbox(backend) if sandbox is None else sandbox
@@ -312,14 +316,14 @@ def grade_patch(
         try:
             checked = _check(g, patch, policy, result)
         except (OSError, CodekilnError) as err:  # the patch left a tree the grader cannot put right
-            if not _clean_run_ok(g, timeout, policy):
+            if not _clean_run_ok(g, tests, timeout, policy):
                 raise
             result.outcome, result.reason = "rejected", "breaks_grading"
             result.detail = f"the patch leaves the workspace in a state the grader cannot restore: {err}"
             return result
         if not checked:
             return result
-        run = _run(g, timeout, policy)
+        run = _run(g, tests, timeout, policy)
         result.statuses, result.missing = run.statuses, run.missing
         if run.timed_out:
             result.outcome, result.reason, result.detail = "timeout", "timeout", run.error or "timeout"
@@ -331,7 +335,7 @@ def grade_patch(
             result.findings.extend({"kind": "tampered", "detail": e} for e in run.evidence)
             result.statuses = {}
         elif run.error and not run.collection_errors:
-            if patch.strip() and _clean_run_ok(g, timeout, policy):
+            if patch.strip() and _clean_run_ok(g, tests, timeout, policy):
                 result.outcome, result.reason = "unresolved", "broke_test_run"
                 result.detail = f"the patch broke the test run (the empty patch runs cleanly): {run.error}\n{run.log_tail}"
             else:
@@ -343,7 +347,7 @@ def grade_patch(
         else:
             # Collection errors come from the code under test (pytest may call them a usage error):
             # the tests that could not be collected are missing, hence failed.
-            result.resolved = resolved(run.statuses, task.FAIL_TO_PASS, task.PASS_TO_PASS)
+            result.resolved = resolved(run.statuses, task.FAIL_TO_PASS, pass_to_pass)
             result.outcome = "resolved" if result.resolved else "unresolved"
             if run.collection_errors:
                 result.reason = "collection_error"

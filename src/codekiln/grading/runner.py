@@ -153,11 +153,26 @@ def run_tests(
 
 
 def internal_error(log: str) -> str:
-    """What a run that pytest ended with INTERNALERROR (exit code 3) says: the exception's last line.
-    pytest crashes there itself (a plugin's hook, or a failure whose traceback it cannot render:
-    pydantic-settings' doc examples on CPython 3.11.7), so the run has no complete result."""
-    lines = re.findall(r"^INTERNALERROR> (\S.*)$", log, re.M)
-    return "pytest stopped with an internal error (exit code 3)" + (f": {lines[-1].strip()}" if lines else "")
+    """What a run that pytest ended with INTERNALERROR (exit code 3) says: the exception (its first line,
+    the type included) and where it was raised, the innermost frame outside pytest and pluggy (a
+    plugin's hook, a conftest). pytest crashes there itself (a plugin's hook, a warning the config's
+    `filterwarnings = error` turns into an error at start-up, or a failure whose traceback it cannot
+    render: pydantic-settings' doc examples on CPython 3.11.7), so the run has no complete result."""
+    lines = re.findall(r"^INTERNALERROR> ?(.*)$", log, re.M)
+    frames = [i for i, line in enumerate(lines) if _FRAME.match(line)]
+    after = lines[frames[-1] + 1 :] if frames else lines
+    exc = next((ln.strip() for ln in after if ln.strip() and not ln.startswith(" ")), "")
+    exc = exc or next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
+    outside = [m for m in map(_FRAME.match, lines) if m and not _PYTEST_INTERNALS.search(m[1])]
+    where = ""
+    if outside:
+        path = re.sub(r"^.*/site-packages/", "", outside[-1][1]).removeprefix("/testbed/")
+        where = f" (raised in {path}, line {outside[-1][2]}, in {outside[-1][3]})"
+    return "pytest stopped with an internal error (exit code 3)" + (f": {exc}{where}" if exc else "")
+
+
+_FRAME = re.compile(r'^\s*File "([^"]+)", line (\d+), in (\S+)')
+_PYTEST_INTERNALS = re.compile(r"/(_pytest|pluggy|pytest)/|/python3\.\d+/[^/]+\.py$")
 
 
 _NOT_FOUND = re.compile(r"ERROR: not found: (\S+)")
@@ -226,7 +241,9 @@ def _run_once(
             )
     if not report.found:
         run.error = (
-            f"no test report: the test process ended before its session did (exit code {result.exit_code})"
+            internal_error(run.log_tail_full)
+            if result.exit_code == 3 and "INTERNALERROR>" in run.log_tail_full
+            else f"no test report: the test process ended before its session did (exit code {result.exit_code})"
         )
         return run
     run.statuses = dict(report.statuses)

@@ -24,7 +24,7 @@ import functools
 from collections import Counter
 from dataclasses import dataclass
 
-from codekiln.grading.scan import AST_LOCK, _scan_cached, _Scanner
+from codekiln.grading.scan import AST_LOCK, _scan_cached, _Scanner, deep_enough, parse_module
 
 
 @dataclass(frozen=True)
@@ -59,19 +59,22 @@ def _lines(text: str) -> list[str] | None:
 @functools.lru_cache(maxsize=64)
 def _outline(text: str) -> _Outline | None:
     with AST_LOCK:
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError):
+        tree = parse_module(text)
+        if tree is None:
             return None
         _mark_calls(tree)
         scanner = _Scanner()
         spans: list[tuple[int, int]] = []
         aliases: list[dict[str, str]] = []
-        for stmt in tree.body:
-            first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
-            spans.append((first, stmt.end_lineno or stmt.lineno))
-            aliases.append(dict(scanner.aliases))
-            scanner.visit(stmt)
+        try:
+            with deep_enough():
+                for stmt in tree.body:
+                    first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
+                    spans.append((first, stmt.end_lineno or stmt.lineno))
+                    aliases.append(dict(scanner.aliases))
+                    scanner.visit(stmt)
+        except RecursionError:  # too deep to read: the whole scan says so
+            return None
         aliases.append(dict(scanner.aliases))
     return _Outline(tuple(spans), tuple(aliases))
 
@@ -79,15 +82,16 @@ def _outline(text: str) -> _Outline | None:
 def _scan_run(lines: list[str], aliases: dict[str, str]) -> list[tuple[int, str, str]] | None:
     """(line, kind, detail) of a run of top-level statements read with `aliases`; None when the run
     does not parse alone or imports anything (its aliases would change what follows it)."""
-    try:
-        tree = ast.parse("".join(lines))
-    except (SyntaxError, ValueError):
-        return None
-    if _mark_calls(tree):
+    tree = parse_module("".join(lines))
+    if tree is None or _mark_calls(tree):
         return None
     scanner = _Scanner()
     scanner.aliases = dict(aliases)
-    scanner.visit(tree)
+    try:
+        with deep_enough():
+            scanner.visit(tree)
+    except RecursionError:
+        return None
     return scanner.found
 
 

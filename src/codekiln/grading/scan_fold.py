@@ -104,7 +104,10 @@ def fold_any(node: ast.AST) -> str | None:
     if isinstance(node, ast.Constant):
         return node.value if isinstance(node.value, str) else None
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = fold_any(node.left), fold_any(node.right)
+        # The right operand first: in a long sum it is a leaf, so a sum of names fails at once
+        # instead of folding its whole left spine again at every level (quadratic).
+        right = fold_any(node.right)
+        left = None if right is None else fold_any(node.left)
         return None if left is None or right is None else left + right
     if isinstance(node, ast.JoinedStr):
         parts = [fold_any(v) for v in node.values]

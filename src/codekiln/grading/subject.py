@@ -34,6 +34,11 @@ class GradedTask(Protocol):
         ...
 
     @property
+    def source(self) -> str:
+        """How the task was made (`TaskSource`: an injected bug, a mined change, an imported row)."""
+        ...
+
+    @property
     def FAIL_TO_PASS(self) -> list[str]: ...
 
     @property
@@ -53,6 +58,11 @@ class GradingEnv(Protocol):
 
     @property
     def venv(self) -> str: ...
+
+    @property
+    def baseline(self) -> dict[str, str]:
+        """Test id -> status on the clean snapshot (the grader adds the hidden files' passing tests)."""
+        ...
 
     @property
     def test(self) -> TestCommand:

@@ -45,7 +45,7 @@ from pathlib import Path
 from codekiln.core.errors import SandboxError
 from codekiln.core.protocols import Limits
 from codekiln.sandbox.base import SANDBOX_UID, VENV_DIR, SandboxSpec
-from codekiln.sandbox.common import HostSandbox, Launch, hidden_site_dirs, python_prefixes
+from codekiln.sandbox.common import HostSandbox, Launch, Stdin, hidden_site_dirs, python_prefixes
 from codekiln.sandbox.hostview import block_device_binds, identity_binds, private_network
 from codekiln.sandbox.process import killpg
 from codekiln.sandbox.workspace import Mode
@@ -157,7 +157,7 @@ class BwrapSandbox(HostSandbox):
                 args += ["--ro-bind", str(ws.stage_dir(extra.src, f"ro{i}")), extra.dest]
         return [*args, "--bind", str(ws.path), self.workdir, "--remount-ro", "/"]
 
-    def _launch(self, argv: list[str], env: dict[str, str], cwd: str, stdin: bool) -> Launch:
+    def _launch(self, argv: list[str], env: dict[str, str], cwd: str, stdin: Stdin) -> Launch:
         # bwrap reports the host pid of the namespace's init on the info fd. Killing that init takes
         # the whole PID namespace down before bwrap itself exits, so `exec` returns only after every
         # process of the command is gone (killing bwrap first would leave that to --die-with-parent,

@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from codekiln.core.errors import SandboxError
 from codekiln.core.protocols import ExecResult
@@ -30,6 +31,11 @@ from codekiln.sandbox.process import killpg, run_limited
 from codekiln.sandbox.workspace import DEFAULT_DISK_MB, Mode, Workspace
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+Stdin = Literal["none", "input", "stream"]
+"""A command's stdin: none (/dev/null), `input` (bytes handed over whole, then closed: `exec`), or
+`stream` (a pipe the caller keeps writing requests to: `spawn`)."""
 
 
 @dataclass
@@ -96,20 +102,20 @@ def hidden_site_dirs(venv: Path | None) -> list[str]:
     A venv made without `--system-site-packages` never imports from them, and they can hold other
     versions of the very library a task is made from (its clean source: the answer). Kept visible
     only when the venv's pyvenv.cfg asks for the system's packages. Looked up once per venv and
-    pyvenv.cfg version: every sandbox opened on an environment asks."""
+    pyvenv.cfg content (every sandbox opened on an environment asks; a key of the file's mtime kept
+    the old answer for a venv made again whose pyvenv.cfg got the old mtime, e.g. copied with `cp -a`)."""
     cfg = venv / "pyvenv.cfg" if venv else None
     try:
-        stamp = cfg.stat().st_mtime_ns if cfg is not None else None
+        text = cfg.read_text() if cfg is not None else None
     except OSError:
-        stamp = None
-    return list(_hidden_site_dirs(venv, stamp))
+        text = None
+    return list(_hidden_site_dirs(venv, text))
 
 
 @functools.lru_cache(maxsize=64)
-def _hidden_site_dirs(venv: Path | None, stamp: int | None) -> tuple[str, ...]:
-    cfg = venv / "pyvenv.cfg" if venv else None
-    if cfg is not None and cfg.exists():
-        for line in cfg.read_text().splitlines():
+def _hidden_site_dirs(venv: Path | None, cfg_text: str | None) -> tuple[str, ...]:
+    if cfg_text is not None:
+        for line in cfg_text.splitlines():
             key, _, value = line.partition("=")
             if key.strip() == "include-system-site-packages" and value.strip().lower() == "true":
                 return ()
@@ -142,9 +148,9 @@ class HostSandbox(ABC):
 
     # -- what a backend provides -------------------------------------------------------------------
     @abstractmethod
-    def _launch(self, argv: list[str], env: dict[str, str], cwd: str, stdin: bool) -> Launch:
-        """How to start `argv` (environment `env`, inside directory `cwd`) on the host; `stdin` says whether
-        the caller writes input to it."""
+    def _launch(self, argv: list[str], env: dict[str, str], cwd: str, stdin: Stdin) -> Launch:
+        """How to start `argv` (environment `env`, inside directory `cwd`) on the host; `stdin` says what
+        the caller does with its stdin (see `Stdin`)."""
 
     def _kill_all(self) -> None:  # noqa: B027 (an optional hook: a no-op where nothing outlives a command)
         """End every process the sandbox still runs (after a timeout, before a reset). Optional: the
@@ -182,7 +188,8 @@ class HostSandbox(ABC):
         if not argv:
             raise SandboxError("exec needs a command", hint="pass a shell string or a non-empty argv list")
         full_env = {**self.base_env(), **self.spec.env, **(env or {})}
-        launch = self._launch(argv, full_env, self._inside(cwd) if cwd else self.workdir, input is not None)
+        where = self._inside(cwd) if cwd else self.workdir
+        launch = self._launch(argv, full_env, where, "none" if input is None else "input")
         try:
             return run_limited(
                 launch.argv,
@@ -206,7 +213,7 @@ class HostSandbox(ABC):
         if self.ws.closed:
             raise SandboxError("spawn on a closed sandbox", hint="open a new sandbox; close() is final")
         full_env = {**self.base_env(), **self.spec.env, **(env or {})}
-        launch = self._launch([str(a) for a in argv], full_env, self.workdir, True)
+        launch = self._launch([str(a) for a in argv], full_env, self.workdir, "stream")
         try:
             process = subprocess.Popen(
                 launch.argv,

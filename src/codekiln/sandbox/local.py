@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 from codekiln.sandbox.base import SandboxSpec
-from codekiln.sandbox.common import SYSTEM_PATH, HostSandbox, Launch
+from codekiln.sandbox.common import SYSTEM_PATH, HostSandbox, Launch, Stdin
 from codekiln.sandbox.workspace import Mode
 
 log = logging.getLogger(__name__)
@@ -48,5 +48,5 @@ class LocalSandbox(HostSandbox):
             env["VIRTUAL_ENV"] = str(self.spec.venv)
         return env
 
-    def _launch(self, argv: list[str], env: dict[str, str], cwd: str, stdin: bool) -> Launch:
+    def _launch(self, argv: list[str], env: dict[str, str], cwd: str, stdin: Stdin) -> Launch:
         return Launch(argv, env, cwd=cwd)

@@ -11,7 +11,8 @@ On the wall-clock limit the command is SIGKILLed (`timed_out=True`, `killed="tim
 Exit statuses that mean a resource limit fired are named: SIGXCPU -> "cpu", SIGXFSZ -> "file_size".
 Once the process is interrupted (`core.interrupt`: Ctrl-C), a running command is killed at once and a new
 one is not started (`killed="interrupted"`, exit code -9), so worker threads end with the run; an
-exception in the calling thread (KeyboardInterrupt) kills the command before it propagates.
+exception in the calling thread (KeyboardInterrupt) kills the command and waits for it to end before
+it propagates.
 """
 
 from __future__ import annotations
@@ -87,7 +88,23 @@ def run_limited(
         return _supervise(child, start, timeout, max_output, input, kill)
     except BaseException:  # KeyboardInterrupt in this thread: the command must not outlive the wait
         kill(child.pid)
+        _reap(child)
         raise
+
+
+def _reap(child: subprocess.Popen[bytes]) -> None:
+    """Wait for a command `kill` was called on: a backend's kill may end it asynchronously (bwrap's
+    monitor exits only after the init it killed is gone), and a caller unwinding an exception must not
+    leave it running. Past KILL_DRAIN_S its process group is SIGKILLed."""
+    try:
+        child.wait(timeout=KILL_DRAIN_S)
+    except subprocess.TimeoutExpired:
+        killpg(child.pid)
+        child.wait()
+    for stream in (child.stdin, child.stdout, child.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 def _supervise(

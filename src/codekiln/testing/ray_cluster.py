@@ -21,6 +21,7 @@ notices a dead node within seconds instead of half a minute.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -45,12 +46,30 @@ RAY_ENV = {
     "RAY_health_check_failure_threshold": "3",
 }
 
+RESCAN_S, POLL_S = 0.25, 0.002
+"""`kill_during` walks /proc for the nodes' processes every RESCAN_S (~10-25 ms a walk here) and reads
+only their titles every POLL_S in between. Walking /proc on every poll made a poll take ~45 ms, and a
+unit of an already warm worker (a batch of one candidate: tens of milliseconds on a fast machine) could
+start and end between two polls: its node was never seen running one. A new worker's first unit is
+seen at the next walk (it takes far longer: the worker imports codekiln and opens its sandbox)."""
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+
+NODE_PORTS = 6
+"""Ports each node listens on besides the head's own two (GCS, dashboard)."""
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` different loopback ports nothing listens on now. All are bound at once before any is let go:
+    a port asked for and closed one at a time is free again for the next ask, and the kernel gave the
+    same one twice in 5 of 3,000 sets of 8 asks here (a node then fails to start, or two of its
+    servers fight over one port)."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(n):
+            sock = held.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 def _ray_cli() -> str:
@@ -137,14 +156,15 @@ class LocalRayCluster:
         path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH", "")) if p)
         return {**os.environ, **RAY_ENV, "PYTHONPATH": path}
 
-    def _start(self, name: str, args: list[str]) -> RayNode:
-        manager_port = free_port()
+    def _start(self, name: str, args: list[str], ports: list[int]) -> RayNode:
+        """Start a node with `args` on `ports` (NODE_PORTS of them, from one `free_ports` call)."""
+        manager_port, objects, agent, agent_grpc, metrics, runtime_env = ports
         argv = [
             _ray_cli(), "start", *args, "--node-ip-address", "127.0.0.1", "--num-cpus", str(self.cpus),
             "--memory", str(self.memory_mb * 2**20), "--disable-usage-stats",
-            "--node-manager-port", str(manager_port), "--object-manager-port", str(free_port()),
-            "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
-            "--metrics-export-port", str(free_port()), "--runtime-env-agent-port", str(free_port()),
+            "--node-manager-port", str(manager_port), "--object-manager-port", str(objects),
+            "--dashboard-agent-listen-port", str(agent), "--dashboard-agent-grpc-port", str(agent_grpc),
+            "--metrics-export-port", str(metrics), "--runtime-env-agent-port", str(runtime_env),
         ]  # fmt: skip
         log = (self.root / f"{name}.log").open("wb")
         proc = subprocess.Popen(
@@ -160,11 +180,12 @@ class LocalRayCluster:
 
     def start(self) -> LocalRayCluster:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port, dashboard, *ports = free_ports(NODE_PORTS + 2)
         self._start(
             "head",
             ["--head", "--port", str(self.port), "--temp-dir", str(self.root / "tmp"),
-             "--include-dashboard=false", "--dashboard-port", str(free_port())],
+             "--include-dashboard=false", "--dashboard-port", str(dashboard)],
+            ports,
         )  # fmt: skip
         return self
 
@@ -193,7 +214,9 @@ class LocalRayCluster:
 
     def add_node(self) -> RayNode:
         return self._start(
-            f"node{len(self.nodes)}", ["--address", self.address, "--temp-dir", str(self.root / "tmp")]
+            f"node{len(self.nodes)}",
+            ["--address", self.address, "--temp-dir", str(self.root / "tmp")],
+            free_ports(NODE_PORTS),
         )
 
     def raylet_pid(self, node: RayNode) -> int:
@@ -256,14 +279,21 @@ def kill_during(
     done = threading.Event()
 
     def watch() -> None:
+        known: list[int] = []
+        rescan = 0.0
         while not done.is_set():
-            busy = cluster.worker_pids(task_name, node)
+            if time.monotonic() >= rescan:
+                known = [pid for n in cluster.nodes if node is None or n is node for pid in node_pids(n.pgid)]
+                rescan = time.monotonic() + RESCAN_S
+            busy = [
+                pid for pid in known if (argv := _cmdline(pid)) and argv[0].startswith(f"ray::{task_name}")
+            ]
             if busy:
                 pid = busy[0] if kill == "worker" else cluster.raylet_pid(node or cluster.nodes[1])
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
                 return
-            time.sleep(0.02)
+            time.sleep(POLL_S)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()

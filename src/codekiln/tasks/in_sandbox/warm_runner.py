@@ -147,6 +147,7 @@ class Server:
     def __init__(self, spool: str, options: list[str]) -> None:
         self.spool, self.options = spool, options
         self.recorder = Recorder()
+        self.child_cpu_s = 0.0  # the last job's forked child, from its resource usage
 
     def pytest_runtestloop(self, session: Any) -> bool:
         self.session = session
@@ -199,7 +200,7 @@ class Server:
         return True
 
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
-        start = time.monotonic()
+        start, cpu = time.monotonic(), time.process_time()
         originals: dict[str, str | None] = {}
         result: dict[str, Any] = {"id": job["id"], "runs": []}
         try:
@@ -234,6 +235,7 @@ class Server:
             for path, original in originals.items():
                 _put(path, original)
             result["duration_s"] = time.monotonic() - start
+            result["cpu_s"] = time.process_time() - cpu + self.child_cpu_s
 
     def forget_repository(self, conftests: bool) -> None:
         """In a child: drop the repository's modules from `sys.modules` (its conftest.py files too when
@@ -314,6 +316,7 @@ class Server:
     def fork_runs(self, swaps: list[tuple[types.FunctionType, types.CodeType]], tests: list[str], timeout: float,
                   reimport: bool, repeat: int, rerun_failing: bool) -> list[dict[str, Any]]:  # fmt: skip
         """Runs of one job in one forked child (see `child`); each run may take `timeout` seconds."""
+        self.child_cpu_s = 0.0
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
@@ -360,7 +363,8 @@ class Server:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        _, wstatus = os.waitpid(pid, 0)
+        _, wstatus, usage = os.wait4(pid, 0)
+        self.child_cpu_s = usage.ru_utime + usage.ru_stime
         if not done:
             run: dict[str, Any] = {"statuses": {}, "messages": {}, "missing": []}
             run["duration_s"] = time.monotonic() - last

@@ -69,6 +69,7 @@ class CleanTree:
     bug_patch: str = ""
     hidden_tests: list[str] = field(default_factory=list)
     FAIL_TO_PASS: list[str] = field(default_factory=list)
+    source: str = "clean"  # not a task's: its PASS_TO_PASS is graded as given
 
     @property
     def tests(self) -> list[str]:

@@ -81,6 +81,10 @@ class JobResult:
     """Why the bug could not be swapped into live code, so each run imported the code afresh."""
     error: str | None = None
     duration_s: float = 0.0
+    cpu_s: float = 0.0
+    """CPU seconds of a warm job inside the sandbox: the runner's own work for it (files, swaps) and
+    its forked child's (from the child's resource usage). 0.0 for `fresh` jobs and errors: their runs
+    are sandbox commands whose CPU the host does not see (a cgroup clock measures them: bench/)."""
 
     @property
     def timed_out(self) -> bool:
@@ -163,6 +167,7 @@ def _result_from(data: dict[str, Any]) -> JobResult:
         runs=[_run_from(r) for r in data.get("runs", [])],
         reimported=data.get("reimported"),
         duration_s=float(data.get("duration_s", 0.0)),
+        cpu_s=float(data.get("cpu_s", 0.0)),
     )
 
 

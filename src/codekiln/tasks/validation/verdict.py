@@ -24,11 +24,12 @@ bug) and PASS_TO_PASS. A test missing from a run counts as not passing there; a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from codekiln.core.diffs import parse_diff
 from codekiln.grading import GradeResult
+from codekiln.grading.collateral import collateral_tests as collateral_tests
+from codekiln.grading.collateral import hidden_test_files as hidden_test_files
 from codekiln.tasks.records import RejectReason, Validation
 from codekiln.tasks.validation.testexec import JobResult
 
@@ -109,38 +110,3 @@ def graded_verdict(gold: GradeResult, empty: GradeResult | None) -> Rejection | 
             RejectReason.infra_error, f"grader on the empty patch: {empty.outcome} {empty.detail}"
         )
     return None
-
-
-_TEST_DIRS = {"tests", "test", "testing"}
-
-
-def hidden_test_files(failing: list[str], bug_patch: str) -> list[str]:
-    """The files to hide from the agent: those holding the failing tests, if they are test modules
-    (`test_*.py`, `*_test.py` or under a tests/test/testing directory) the bug does not change.
-
-    A failing test's file can be a source module: a doctest (`src/pkg/mod.py::pkg.mod.func`), or a
-    test defined in the package. Hiding it would delete code the fix must edit, or that tests import."""
-    changed = {p for fp in parse_diff(bug_patch) for p in (fp.old_path, fp.new_path) if p}
-    out = set()
-    for test in failing:
-        rel = test.split("::", 1)[0]
-        name = rel.rsplit("/", 1)[-1]
-        looks_like_tests = (
-            name.startswith("test_")
-            or name.endswith("_test.py")
-            or bool(_TEST_DIRS & set(rel.split("/")[:-1]))
-        )
-        if rel.endswith(".py") and looks_like_tests and rel not in changed:
-            out.add(rel)
-    return sorted(out)
-
-
-def collateral_tests(graded: list[str], files: list[str], passing: Iterable[str]) -> list[str]:
-    """The other tests of `files` (the test modules holding FAIL_TO_PASS) that pass on the clean
-    snapshot (the environment's baseline), to grade as PASS_TO_PASS beside the selection, as SWE-bench
-    grades every test of the files its test patch touches. The selection holds only the tests whose
-    coverage reaches the bug, so a fix that also broke the rest of the hidden file (markupsafe: `%` on
-    every Markup) scored resolved. They pass on the buggy tree too: their coverage misses the bug's
-    lines, and a bug that runs at import time selects the whole passing suite already."""
-    chosen, seen = set(files), set(graded)
-    return sorted(t for t in passing if t.split("::", 1)[0] in chosen and t not in seen)
