@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -184,3 +185,20 @@ def test_a_directory_that_is_no_project_is_refused_before_any_build(tmp_path: Pa
         assert result.exit_code != 0
         assert f"{directory} is not a Python project" in str(result.exception or result.output)
     assert written() == before
+
+
+@pytest.mark.root  # the toolz environment is built in bwrap sandboxes
+@pytest.mark.parametrize("newer", ["f" * 16, "0" * 16])
+def test_builds_finished_within_one_second_are_ordered_by_when_they_were_written(
+    toolz_env: EnvRecord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, newer: str
+) -> None:
+    """`created` is to the second; the newest of two builds of one snapshot in that second is the one
+    written last, whatever their ids or the directory's listing order say (either one newer)."""
+    monkeypatch.setenv("CODEKILN_HOME", str(tmp_path))
+    older = ({"f" * 16, "0" * 16} - {newer}).pop()
+    for name, ns in ((older, 1_000), (newer, 2_000)):
+        record = toolz_env.model_copy(update={"id": name})
+        path = state_dir("envs", name) / "env.json"
+        path.write_text(record.model_dump_json())
+        os.utime(path, ns=(ns, ns))
+    assert [e.id for e in list_envs()] == [older, newer]

@@ -301,16 +301,17 @@ def _run_build(
 
 
 def list_envs() -> list[EnvRecord]:
-    """Every built environment, oldest first."""
+    """Every built environment, oldest first (`created` is to the second: two builds finished within
+    one second are ordered by when their records were written)."""
     out = []
     for path in _envs_root().glob("*/env.json"):
         if path.parent.name.startswith("."):
             continue  # a build in progress
         try:
-            out.append(load_json(path, EnvRecord))
-        except ValueError:
+            out.append((load_json(path, EnvRecord), path.stat().st_mtime_ns))
+        except (ValueError, OSError):
             continue
-    return sorted(out, key=lambda e: e.created)
+    return [env for env, _ in sorted(out, key=lambda pair: (pair[0].created, pair[1]))]
 
 
 def _env_by_id(key: str, envs: list[EnvRecord]) -> EnvRecord | None:
