@@ -7,6 +7,7 @@
     .venv/bin/python bench/envbuild.py --json rows.json          # also write the rows as one JSON list
     .venv/bin/python bench/envbuild.py --derive                  # re-derive the sample by its rule (envsample.py)
     .venv/bin/python bench/envbuild.py --sample-only             # walk the rule and pin the sample, no runs
+    .venv/bin/python bench/envbuild.py --step-limit plain_test=900  # raise a step's time limit (repeatable)
 
 The sample: see `envsample.py` (rank order of PyPI downloads, unseen by tests/, sdist with tests, within a
 size bound), pinned in `bench/envbuild_sample.json`. Per library, on the same sdist archive:
@@ -27,7 +28,8 @@ size bound), pinned in `bench/envbuild_sample.json`. Per library, on the same sd
 
 pip's download and wheel cache is shared by both sides and all libraries (`--pip-cache`), so times measure
 installs and builds, not the network. Every step has a time limit; a step that runs past it is killed
-with its process group and the row says "timeout". Rows are appended to `rows.jsonl` in the work
+with its process group and the row says "timeout"; `--step-limit STEP=SECONDS` raises a limit for a run on
+a loaded machine, and the row records the limits it ran under (`limits`). Rows are appended to `rows.jsonl` in the work
 directory as each library finishes, so a stopped run resumes with the next library (`--redo` reruns).
 
 "Reproduces": codekiln's passed, failed (failed + errors, collection errors included) and skipped
@@ -52,7 +54,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import envsample
-from envcompare import PLAIN_REPORT, STEP_LIMITS, compare, plain_counts, table
+from envcompare import PLAIN_REPORT, STEP_LIMITS, compare, plain_counts, step_limits, table
 from envplain import plain_targets, tox_pytest_args
 
 from codekiln.core.proc import run, tail
@@ -81,13 +83,33 @@ print("ROW " + json.dumps({"ok": True, "passed": c.get("passed", 0), "failed": c
 def plain_test_env(venv: Path, scratch: Path) -> dict[str, str]:
     """The plain suite's environment: what codekiln's sandbox starts from (`Sandbox.base_env`), not this
     process's. The host's variables change what a suite does: this machine sets AWS_CA_BUNDLE,
-    SSL_CERT_FILE, REQUESTS_CA_BUNDLE and more, which botocore, ssl and requests read in the tests."""
-    home = scratch / "home"
+    SSL_CERT_FILE, REQUESTS_CA_BUNDLE and more, which botocore, ssl and requests read in the tests.
+    TMPDIR is the run's own, as the sandbox's /tmp is: run as uid 65534 (`as_non_root`), pytest's
+    /tmp/pytest-of-nobody would be another run's, or a real nobody's, and unreadable."""
+    home, tmp = scratch / "home", scratch / "tmp"
     home.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir(parents=True, exist_ok=True)
     return {
         "PATH": f"{venv / 'bin'}:{SYSTEM_PATH}", "VIRTUAL_ENV": str(venv), "HOME": str(home),
-        "TMPDIR": tempfile.gettempdir(), "LANG": "C.UTF-8", "SHELL": "/bin/bash",
+        "TMPDIR": str(tmp), "LANG": "C.UTF-8", "SHELL": "/bin/bash",
     }  # fmt: skip
+
+
+NON_ROOT = ["unshare", "--user", "--map-user=65534", "--map-group=65534"]
+
+
+def as_non_root() -> list[str]:
+    """The prefix that runs the plain suite as a non-root user, as the projects' own CI does (and as
+    codekiln's sandbox does): a user namespace where the suite is uid/gid 65534, mapped to root outside.
+    Root's rights are gone (a file chmod 000 is unreadable, ports below 1024 cannot be bound) while the
+    kernel still checks files as their owner, root, so the venv and the interpreter under /root stay
+    usable; the uid is mapped, so a suite may still switch to its own uid (anyio's `run_process(user=
+    os.getuid())`: with no map that is EINVAL). Empty where this process is not root or the kernel
+    refuses user namespaces (the row says which)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return []
+    probe = run([*NON_ROOT, "true"], timeout=30)
+    return list(NON_ROOT) if probe.exit_code == 0 else []
 
 
 def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object]:
@@ -120,12 +142,15 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
     command = tox_pytest_args(root, ".".join(map(str, sys.version_info[:2])))
     if command:
         out["command"] = " ".join(["pytest", *command])
+    user = as_non_root()
+    out["user"] = "uid 65534 (unshare --user, mapped)" if user else f"uid {os.geteuid()}"
     start = time.monotonic()
     res = run(
-        [str(venv / "bin" / "python"), "-m", "pytest", PLAIN_REPORT, *command],
+        [*user, str(venv / "bin" / "python"), "-m", "pytest", PLAIN_REPORT, *command],
         timeout=STEP_LIMITS["plain_test"], env=plain_test_env(venv, scratch), cwd=root, max_output=64 << 20,
     )  # fmt: skip
     out["test_s"] = round(time.monotonic() - start, 1)
+    (scratch / "pytest.log").write_text(res.stdout + "\n" + res.stderr)  # kept with --keep
     if res.timed_out:
         return {**out, "status": "timeout (plain test)"}
     counts, collect_errors = plain_counts(res.stdout)
@@ -174,7 +199,9 @@ def run_synth(spec: str, home: Path, pip_cache: Path, out: Path) -> dict[str, ob
     return row
 
 
-def bench_one(lib: dict[str, object], work: Path, pip_cache: Path, synth: bool) -> dict[str, object]:
+def bench_one(
+    lib: dict[str, object], work: Path, pip_cache: Path, synth: bool, keep: bool = False
+) -> dict[str, object]:
     """One row: the plain run, the codekiln build, the comparison and (if it built) a short synthesis."""
     name, version = str(lib["name"]), str(lib["version"])
     archive, why = envsample.download(name, version, work / "sdists")
@@ -182,8 +209,12 @@ def bench_one(lib: dict[str, object], work: Path, pip_cache: Path, synth: bool) 
     if archive is None:
         return {**row, "verdict": "no sdist", "reason": why}
     spec = f"pypi:{name}=={version}"
+    kept = work / "kept" / name
+    if keep:  # the unpacked sources, both venvs and codekiln's home with its logs, for reading afterwards
+        shutil.rmtree(kept, ignore_errors=True)
+        kept.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="envbench-") as tmp:
-        scratch = Path(tmp)
+        scratch = kept if keep else Path(tmp)
         row["plain"] = run_plain(archive, scratch / "plain", pip_cache)
         home = scratch / "home"
         row["codekiln"] = ck = run_codekiln(spec, archive, home, pip_cache)
@@ -191,6 +222,7 @@ def bench_one(lib: dict[str, object], work: Path, pip_cache: Path, synth: bool) 
         row.update(verdict=verdict, reason=reason)
         if synth and ck.get("ok"):
             row["synth"] = run_synth(spec, home, pip_cache, scratch / "synth")
+    row["limits"] = dict(STEP_LIMITS)
     row["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     return row
 
@@ -207,7 +239,17 @@ def main() -> int:
     parser.add_argument("--table", action="store_true", help="only print the markdown table of the rows")
     parser.add_argument("--sample-only", action="store_true", help="only walk the rule and pin the sample")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here as a JSON list")
+    parser.add_argument("--keep", action="store_true", help="keep each library's run under WORK/kept/NAME")
+    parser.add_argument(
+        "--step-limit", action="append", default=[], metavar="STEP=SECONDS",
+        help=f"raise one step's time limit for this run (repeatable; defaults: "
+        f"{', '.join(f'{k}={v}' for k, v in STEP_LIMITS.items())}); a loaded machine can run a suite past them",
+    )  # fmt: skip
     args = parser.parse_args()
+    try:
+        STEP_LIMITS.update(step_limits(args.step_limit))
+    except ValueError as err:
+        parser.error(str(err))
     args.work.mkdir(parents=True, exist_ok=True)
     rows_path = args.work / "rows.jsonl"
     pip_cache = args.pip_cache or args.work / "pip-cache"
@@ -225,7 +267,7 @@ def main() -> int:
         for lib in envsample.walk(args.work, args.limit, derive=args.derive):
             seen.add(lib["name"])
             if (not wanted or lib["name"] in wanted) and (lib["name"] not in rows or args.redo):
-                row = bench_one(lib, args.work, pip_cache, not args.no_synth)
+                row = bench_one(lib, args.work, pip_cache, not args.no_synth, args.keep)
                 append_jsonl(rows_path, [row])
                 rows[str(row["library"])] = row
                 print(json.dumps(row), file=sys.stderr, flush=True)

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Mapping
 
 STEP_LIMITS = {"plain_install": 300, "plain_test": 300, "build": 600, "synth": 240}
+"""Seconds each step may run (the defaults; `--step-limit STEP=SECONDS` raises one for a run)."""
 _SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|xfailed|xpassed|errors?|deselected)\b")
 _TIME = re.compile(r"\bin [\d.]+s\b")
 _RESULTS = re.compile(r"^Results \([\d.]+s\):\s*$")
@@ -20,6 +21,21 @@ _WORST = {"XFAIL": 0, "PASSED": 1, "XPASS": 1, "FAILED": 2, "ERROR": 3}
 PLAIN_REPORT = "-rpfExX"
 """Added to the plain `python -m pytest`: one short-summary line per test outcome (skips stay grouped),
 so a test that pytest's summary counts twice (a pass or failure, then an error at teardown) is seen."""
+
+
+def step_limits(overrides: list[str]) -> dict[str, int]:
+    """STEP_LIMITS with `STEP=SECONDS` overrides applied. A limit that a loaded machine crosses is the
+    bench's problem, not a verdict: a run on a busy machine raises it and says so."""
+    limits = dict(STEP_LIMITS)
+    for item in overrides:
+        step, sep, value = item.partition("=")
+        if step not in limits or not sep:
+            known = ", ".join(limits)
+            raise ValueError(f"--step-limit {item!r}: give STEP=SECONDS, STEP one of {known}")
+        if not value.isdigit() or int(value) <= 0:
+            raise ValueError(f"--step-limit {item!r}: SECONDS must be a positive whole number")
+        limits[step] = int(value)
+    return limits
 
 
 def plain_counts(output: str) -> tuple[dict[str, int], list[str]]:

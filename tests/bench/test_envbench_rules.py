@@ -3,12 +3,17 @@ the plain side's reading of tox's test env, the sample bound and the word match 
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from envcompare import compare, plain_counts
+from envbuild import as_non_root, plain_test_env
+from envcompare import STEP_LIMITS, compare, plain_counts, step_limits
 from envplain import applies, envlist, plain_targets, tox_pytest_args, uv_groups
 from envsample import judge_archive, named_in
 
@@ -261,3 +266,52 @@ def test_the_plain_side_installs_the_groups_uv_installs_where_the_project_runs_t
     (workflows / "ci.yaml").unlink()
     (tmp_path / "uv.lock").write_text("version = 1\n")
     assert uv_groups(tmp_path) == ["docs"]
+
+
+def test_step_limits_are_raised_by_name_and_bad_ones_are_refused() -> None:
+    limits = step_limits(["plain_test=900", "build=1200"])
+    assert limits == {**STEP_LIMITS, "plain_test": 900, "build": 1200}
+    assert STEP_LIMITS["plain_test"] == 300  # the defaults stay as they were
+    for bad, says in [("plain=900", "STEP one of plain_install"), ("plain_test", "STEP=SECONDS"),
+                      ("plain_test=0", "positive"), ("plain_test=1.5", "positive")]:  # fmt: skip
+        with pytest.raises(ValueError, match=says):
+            step_limits([bad])
+
+
+ROOT_SENSITIVE = """\
+import os, sys, pytest
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read files with 000 permissions")
+def test_unreadable_file_raises(tmp_path):
+    path = tmp_path / "f"
+    path.write_text("x")
+    path.chmod(0o000)
+    with pytest.raises(PermissionError):
+        path.read_text()
+
+def test_the_interpreter_and_this_tree_stay_usable():
+    assert os.access(sys.executable, os.X_OK) and os.access(__file__, os.W_OK)
+
+def test_a_child_may_switch_to_its_own_uid():
+    import subprocess
+    done = subprocess.run([sys.executable, "-c", "pass"], user=os.getuid(), group=os.getgid())
+    assert done.returncode == 0
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the plain side drops root only where it runs as root")
+def test_the_plain_suite_runs_as_a_non_root_user_as_the_projects_ci_does(tmp_path: Path) -> None:
+    """A test that skips as root (python-dotenv's chmod-000 test) runs under the prefix, while the
+    interpreter (root's, as the bench's venvs are) and the root-owned source tree stay usable, and a
+    child may still run as the suite's own uid (anyio)."""
+    (tmp_path / "test_root.py").write_text(ROOT_SENSITIVE)
+    prefix = as_non_root()
+    assert prefix[:2] == ["unshare", "--user"]
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", str(tmp_path)]
+    env = plain_test_env(Path(sys.prefix), tmp_path / "scratch")  # its own TMPDIR: pytest-of-nobody
+    as_root = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, check=False)
+    assert "2 passed, 1 skipped" in as_root.stdout, as_root.stdout
+    dropped = subprocess.run(
+        [*prefix, *argv], capture_output=True, text=True, cwd=tmp_path, env=env, check=False
+    )
+    assert "3 passed" in dropped.stdout, dropped.stdout + dropped.stderr

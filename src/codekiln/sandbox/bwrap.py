@@ -46,7 +46,7 @@ from codekiln.core.errors import SandboxError
 from codekiln.core.protocols import Limits
 from codekiln.sandbox.base import SANDBOX_UID, VENV_DIR, SandboxSpec
 from codekiln.sandbox.common import HostSandbox, Launch, Stdin, hidden_site_dirs, python_prefixes
-from codekiln.sandbox.hostview import identity_binds, private_network
+from codekiln.sandbox.hostview import block_device_binds, identity_binds, private_network
 from codekiln.sandbox.process import killpg
 from codekiln.sandbox.workspace import Mode
 
@@ -103,7 +103,8 @@ def _system_binds() -> list[str]:
     # bwrap's /dev is a tmpfs sized at half the host's RAM and writable: a command could park gigabytes
     # there, past `disk_mb`. It is made read-only, with /dev/shm a 64 MiB tmpfs (Docker's default size).
     shm = ["--perms", "1777", "--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
-    return [*args, "--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev", *shm]
+    dev = ["--dev", "/dev", *block_device_binds()]  # a disk, as any host has (hostview)
+    return [*args, "--ro-bind", "/etc", "/etc", "--proc", "/proc", *dev, *shm]
 
 
 class BwrapSandbox(HostSandbox):
