@@ -5,6 +5,7 @@ container as Harbor runs it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from rollout_support import load, toolz_tasks
 import codekiln.grading
 from codekiln.core.errors import TaskError
 from codekiln.envs import load_env
+from codekiln.grading.collateral import graded_pass_to_pass
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.tasks.export.harbor import export_harbor, export_harbor_task, to_toml
 from codekiln.tasks.export.harbor_payload import SHIPPED
@@ -199,3 +201,15 @@ def test_prepare_sh_leaves_no_manifest_naming_the_hidden_tests(
     assert "toolz/tests/test_curried.py" in listed
     # byte for byte what the verifier's state expects (grading.manifests), so no change is seen there
     assert listed == scrubbed_manifests(snapshot, toolz_task.hidden_tests)["toolz.egg-info/SOURCES.txt"]
+
+
+@pytest.mark.root  # a real task bound to its environment (built in bwrap sandboxes)
+def test_the_verifier_grades_the_hidden_files_other_tests_of_an_old_record(tmp_path: Path) -> None:
+    """A synthesized record made before PASS_TO_PASS held the hidden files' other clean-passing tests
+    ships a verifier that grades them, as codekiln's grader does (`grading.collateral`)."""
+    old = next(t for t in load(toolz_tasks()) if not t.PASS_TO_PASS and t.hidden_tests)
+    env = load_env(old.environment_id or "")
+    settings = json.loads((export_harbor_task(old, tmp_path) / "tests/codekiln/task.json").read_text())
+    assert settings["fail_to_pass"] == old.FAIL_TO_PASS
+    assert settings["pass_to_pass"] == graded_pass_to_pass(old, env) and len(settings["pass_to_pass"]) >= 10
+    assert settings["tests"] == [*old.FAIL_TO_PASS, *settings["pass_to_pass"]]

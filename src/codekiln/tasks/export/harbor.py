@@ -33,6 +33,7 @@ from codekiln.core.errors import TaskError
 from codekiln.core.records import atomic_write_bytes, atomic_write_text
 from codekiln.envs import EnvRecord, load_env
 from codekiln.grading import GradePolicy
+from codekiln.grading.collateral import graded_pass_to_pass
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.sandbox.base import WORKDIR
 from codekiln.tasks.export.harbor_payload import environment_files, verifier_files
@@ -199,6 +200,9 @@ def export_harbor_task(
                 hint="pass env= or rebuild the task with codekiln synth",
             )
         env = load_env(task.environment_id)
+    # The verifier grades what codekiln's grader grades: a synthesized task made before PASS_TO_PASS
+    # held the hidden files' other clean-passing tests gets them from the environment's baseline.
+    task = task.model_copy(update={"PASS_TO_PASS": graded_pass_to_pass(task, env)})
     root = Path(out_dir) / task.instance_id
     test_timeout = min(env.test.timeout_s, max(60.0, verifier_timeout_s - 120.0))
     files: dict[str, str | bytes] = {
