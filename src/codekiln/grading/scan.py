@@ -17,26 +17,28 @@ of Python text; code that builds its reach out of data at run time is caught onl
 from __future__ import annotations
 
 import ast
-import contextlib
 import functools
 import re
-import sys
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING or __package__:
     from . import scan_fold as sf
+    from . import scan_parse as sp
     from . import scan_rules as rules
 else:  # shipped: beside scan_rules.py in an exported task's tests/codekiln/ (`grading.shipped`)
     import scan_fold as sf
+    import scan_parse as sp
     import scan_rules as rules
 
 aliased, by_written_name, calls, coding, fold = sf.aliased, sf.by_written_name, sf.calls, sf.coding, sf.fold
 keyword_names, leading, namespace_of, strings = sf.keyword_names, sf.leading, sf.namespace_of, sf.strings
 unparse = sf.unparse
+AST_LOCK, UNREADABLE, deep_enough, parse_module, python_text = (
+    sp.AST_LOCK, sp.UNREADABLE, sp.deep_enough, sp.parse_module, sp.python_text
+)  # fmt: skip
 
 DETAIL_MAX = 80
 
@@ -343,52 +345,10 @@ class _Scanner(ast.NodeVisitor):
             self.add(node, "runner-import", repr(text))
 
 
-# CPython 3.11's ast module keeps its recursion depth in state shared by every thread, and graders run
-# in threads: one process-wide lock for every parse, kept on the ast module itself so that this module,
-# shipped with exported tasks without codekiln, and core.pyast share it without importing each other.
-AST_LOCK: threading.RLock = vars(ast).setdefault("_thread_parse_lock", threading.RLock())
-
-
 @functools.lru_cache(maxsize=512)
 def _scan_cached(text: str) -> tuple[tuple[int, str, str], ...] | None:
     found = scan_source(text)
     return None if found is None else tuple(found)
-
-
-SCAN_RECURSION = 20_000
-"""The recursion limit the scan parses and walks a module under. Python compiles nesting as deep as
-its recursion limit allows (three levels per frame: a sum of 2,000 terms under the default 1,000, of
-20,000 for code that raised the limit before importing it), and the scan's walk takes a few frames
-per level: under the default limit a 2,000-term sum made the walk, and so the grader, raise (fifth red
-team). A module nested deeper than this limit reads is a finding, never "does not parse"."""
-UNREADABLE = "nested too deep for the scan to read"
-
-
-@contextlib.contextmanager
-def deep_enough() -> Iterator[None]:
-    """The recursion limit raised to `SCAN_RECURSION` (hold AST_LOCK: the limit is the process's)."""
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, SCAN_RECURSION))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
-
-
-def python_text(text: str) -> str:
-    """A module's text as Python compiles it: a UTF-8 byte order mark opening the file says how it is
-    encoded and is no code (an import drops it, `ast.parse` of the decoded text refuses it: a module
-    the scan could not parse had no findings, fifth red team)."""
-    return text.removeprefix("\ufeff")
-
-
-def parse_module(text: str) -> ast.Module | None:
-    """The module's syntax tree (hold AST_LOCK), or None: a syntax error, or nesting too deep to read."""
-    try:
-        with deep_enough():
-            return ast.parse(python_text(text))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
 
 
 def scan_source(text: str) -> list[tuple[int, str, str]] | None:

@@ -24,7 +24,8 @@ import functools
 from collections import Counter
 from dataclasses import dataclass
 
-from codekiln.grading.scan import AST_LOCK, _scan_cached, _Scanner, deep_enough, parse_module
+from codekiln.grading.scan import _scan_cached, _Scanner
+from codekiln.grading.scan_parse import AST_LOCK, deep_enough, parse_module
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ VERIFIER = (
     "scan.py",
     "scan_rules.py",
     "scan_fold.py",
+    "scan_parse.py",
     *GUARD_PLUGIN,
 )
 """The verifier of an exported Harbor task and every file it reads, side by side."""
