@@ -95,7 +95,7 @@ class RemoveGuard(Mutator):
 
 class RemoveRaise(Mutator):
     name = "remove_raise"
-    description = "delete a `raise` statement (not `raise NotImplementedError`)"
+    description = "delete a `raise` statement (not one marking an unimplemented method)"
     node_types = (ast.Raise,)
 
     def applies(self, node: ast.AST, src: SourceFile) -> bool:
