@@ -86,22 +86,25 @@ def hidden_names(task: TaskRecord) -> list[str]:
     return sorted((n for n in names if len(n) >= 4), key=lambda n: (-len(n), n))
 
 
-def _hidden_re(task: TaskRecord) -> re.Pattern[str] | None:
+def _hidden_re(task: TaskRecord, text: str) -> re.Pattern[str] | None:
+    """The pattern of the hidden names, None when `text` holds none of them even as a substring
+    (then the pattern finds nothing in it: compiling the alternation of a whole suite's names cost
+    more than the rest of a statement's checks)."""
     names = hidden_names(task)
-    if not names:
+    if not any(name in text for name in names):
         return None
     return re.compile(r"(?<![\w])(?:" + "|".join(map(re.escape, names)) + r")(?![\w])")
 
 
 def hidden_mentions(statement: str, task: TaskRecord) -> list[str]:
     """The hidden test files, ids and test names (see `hidden_names`) that the statement mentions."""
-    pattern = _hidden_re(task)
+    pattern = _hidden_re(task, statement)
     return sorted(set(pattern.findall(statement))) if pattern else []
 
 
 def redact_hidden(statement: str, task: TaskRecord) -> str:
     """The statement with every hidden test file, id and name replaced by a neutral word."""
-    pattern = _hidden_re(task)
+    pattern = _hidden_re(task, statement)
 
     def neutral(m: re.Match[str]) -> str:
         name = m.group()

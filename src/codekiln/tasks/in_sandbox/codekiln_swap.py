@@ -65,6 +65,36 @@ def _top(qualname: str) -> str:
     return qualname.split(".<locals>", 1)[0]
 
 
+def changed_functions(
+    old_tree: dict[str, list[types.CodeType]], new_tree: dict[str, list[types.CodeType]]
+) -> dict[str, tuple[types.CodeType, types.CodeType]] | str:
+    """The outermost functions whose code differs between two compiled versions of a module (or of
+    the same excerpt of it), by qualified name: (old code, new code); or why the change is not only
+    inside functions (code of a module or class body changed, a function came or went). When this
+    returns functions, running either version's module-level code does the same, except that those
+    functions get the other code."""
+    pairs = {q: (old_tree.get(q, []), new_tree.get(q, [])) for q in sorted(old_tree.keys() | new_tree.keys())}
+    if any(len(olds) != len(news) and _top(q) == q for q, (olds, news) in pairs.items()):
+        return "functions were added or removed"
+    changed: dict[str, tuple[types.CodeType, types.CodeType]] = {}
+    for qualname, (olds, news) in pairs.items():
+        # a nested function or comprehension that came or went needs no check: the outer
+        # function's new code makes the new ones
+        if len(olds) == len(news):
+            differ = [old for old, new in zip(olds, news, strict=True) if _shallow(old) != _shallow(new)]
+            if not differ:
+                continue
+            if any(not old.co_flags & _FUNC_FLAGS for old in differ):
+                return f"code outside functions changed ({qualname})"
+        top = _top(qualname)
+        if top not in changed:
+            tops_old, tops_new = old_tree.get(top, []), new_tree.get(top, [])
+            if len(tops_old) != 1 or len(tops_new) != 1:
+                return f"cannot tell apart the definitions of {top}"
+            changed[top] = (tops_old[0], tops_new[0])
+    return changed
+
+
 class Swapper:
     """Finds the live functions of the repository's modules once, then swaps new code into them."""
 
@@ -108,27 +138,9 @@ class Swapper:
                 new_tree = _tree(compile(new_src, path, "exec", dont_inherit=True))
         except SyntaxError as err:
             return f"syntax error: {err}"
-        pairs = {
-            q: (old_tree.get(q, []), new_tree.get(q, [])) for q in sorted(old_tree.keys() | new_tree.keys())
-        }
-        if any(len(olds) != len(news) and _top(q) == q for q, (olds, news) in pairs.items()):
-            return "functions were added or removed"
-        changed: dict[str, tuple[types.CodeType, types.CodeType]] = {}
-        for qualname, (olds, news) in pairs.items():
-            # a nested function or comprehension that came or went needs no check: the outer
-            # function's new code makes the new ones
-            if len(olds) == len(news):
-                differ = [old for old, new in zip(olds, news, strict=True) if _shallow(old) != _shallow(new)]
-                if not differ:
-                    continue
-                if any(not old.co_flags & _FUNC_FLAGS for old in differ):
-                    return f"code outside functions changed ({qualname})"
-            top = _top(qualname)
-            if top not in changed:
-                tops_old, tops_new = old_tree.get(top, []), new_tree.get(top, [])
-                if len(tops_old) != 1 or len(tops_new) != 1:
-                    return f"cannot tell apart the definitions of {top}"
-                changed[top] = (tops_old[0], tops_new[0])
+        changed = changed_functions(old_tree, new_tree)
+        if isinstance(changed, str):
+            return changed
         swaps: list[tuple[types.FunctionType, types.CodeType]] = []
         for top, (old, new) in changed.items():
             live = self.functions.get((path, top, old.co_firstlineno), [])

@@ -14,7 +14,10 @@ For each candidate, in one sandbox per worker (reset, never recreated):
 2. Select the tests: those the coverage map says execute the mutated entities' lines or the changed
    lines, restricted to tests that pass on the clean snapshot (the environment's baseline); the whole
    passing suite when coverage knows no such test, or when the changed lines run at import time
-   (what they compute then can reach any test).
+   (what they compute then can reach any test). Such a bug that changes only functions that did not
+   run at import time (a line inserted below a `def` line touches it) runs on the selected tests that
+   execute those functions, swapped in like any other, and the others pass as on the clean snapshot
+   (`import_time`: the module-level code is unchanged, so nothing else can observe it).
 3. Run them with the bug in place; if nothing fails, reject (`no_failing_test`). FAIL_TO_PASS = the
    selected tests that fail, PASS_TO_PASS = the ones that pass, plus every other test of the files
    holding FAIL_TO_PASS that passes on the clean snapshot (`verdict.collateral_tests`: a fix must not
@@ -76,6 +79,7 @@ from codekiln.tasks.validation.chunks import BugApplier, Chunk
 from codekiln.tasks.validation.coverage_map import CoverageMap, touched_lines
 from codekiln.tasks.validation.gate import GraderGate, Pending
 from codekiln.tasks.validation.gold import UNION, GoldCache, selection_key
+from codekiln.tasks.validation.import_time import ImportTimeCheck
 from codekiln.tasks.validation.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
 from codekiln.tasks.validation.verdict import Rejection, collateral_tests, verdict
 from codekiln.tasks.validation.verdict import hidden_test_files as hidden_test_files
@@ -182,6 +186,7 @@ class Validator:
                 )
             self.statements = ModelStatementWriter(model, fallback=self.statements)
         self.applier = BugApplier(self.snapshot_dir)
+        self.import_check = ImportTimeCheck(self.snapshot_dir)
         self.dirty = False
 
     def close(self) -> None:
@@ -196,17 +201,36 @@ class Validator:
         self.close()
 
     # -- per candidate -----------------------------------------------------------------------------
-    def select(self, cand: Candidate) -> list[str]:
-        """The clean-passing tests that run the mutated code (all clean-passing tests if none is known)."""
+    def _lines(self, cand: Candidate) -> dict[str, set[int]]:
+        """The lines a bug touches, and those of the entities it mutates."""
         lines = touched_lines(cand.patch)
         for eid in cand.entities:
             entity = self.entities.get(eid)
             if entity is not None:
                 lines.setdefault(entity.file, set()).update(range(entity.start_line, entity.end_line + 1))
-        covering = self.cmap.tests_for(lines)
+        return lines
+
+    def select(self, cand: Candidate) -> list[str]:
+        """The clean-passing tests that run the mutated code (all clean-passing tests if none is known)."""
+        covering = self.cmap.tests_for(self._lines(cand))
         if not covering or self.cmap.runs_at_import(touched_lines(cand.patch)):
             return sorted(self.passing)  # code run at import time can change what any test sees
         return sorted(t for t in covering if t in self.passing)
+
+    def observers(
+        self, cand: Candidate, files: dict[str, str | None], chunks: dict[str, Chunk]
+    ) -> list[str] | None:
+        """For a bug selected with the whole suite because its touched lines ran at import time: the
+        selected tests that can observe it, when it changes only functions that did not run at
+        import time (`import_time`: the other selected tests pass as on the clean snapshot); None
+        when every selected test must run."""
+        lines = self.import_check.observable(files, chunks, self.cmap.import_lines)
+        if lines is None:
+            return None
+        for rel, numbers in self._lines(cand).items():
+            lines.setdefault(rel, set()).update(numbers)
+        observers = sorted(t for t in self.cmap.tests_for(lines) if t in self.passing)
+        return observers or None  # no test known to run the code: the whole suite, as `select` does
 
     def buggy_files(self, cand: Candidate) -> dict[str, str | None]:
         """The files the bug changes, as they are with the bug. Raises TaskError or SyntaxError."""
@@ -243,6 +267,7 @@ class Validator:
         plans: dict[str, tuple[Candidate, list[str]]] = {}
         bug_files: dict[str, tuple[Candidate, dict[str, str | None]]] = {}
         jobs: list[Job] = []
+        whole: dict[str, tuple[Job, set[str]]] = {}  # bugs run on their observers: every test's job
         gold_jobs: dict[str, Job] = {}
         reruns = self.config.reruns
         for cand in candidates:
@@ -265,19 +290,24 @@ class Validator:
             bug_files[cand.id] = (cand, files)
             at_import = self.cmap.runs_at_import(touched_lines(cand.patch))
             fresh = at_import and self.conftests and self.config.engine == "warm"
-            jobs.append(
-                Job(
-                    cand.id,
-                    tests,
-                    files,
-                    repeat=reruns,
-                    rerun_failing=True,
-                    timeout=max(20.0, timeout) if fresh else timeout,  # with a process start
-                    reimport=at_import,
-                    chunks=chunks,
-                    fresh=fresh,
-                )
+            job = Job(
+                cand.id,
+                tests,
+                files,
+                repeat=reruns,
+                rerun_failing=True,
+                timeout=max(20.0, timeout) if fresh else timeout,  # with a process start
+                reimport=at_import,
+                chunks=chunks,
+                fresh=fresh,
             )
+            warm = self.config.engine == "warm"
+            observers = self.observers(cand, files, chunks) if at_import and warm else None
+            if observers is not None:  # swapped in, on the tests that can observe it
+                whole[cand.id] = (job, set(observers))
+                limit = self.config.timeout(self.cmap.duration(observers))
+                job = Job(cand.id, observers, files, reruns, rerun_failing=True, timeout=limit, chunks=chunks)
+            jobs.append(job)
             key = selection_key(tests)
             if key not in self.gold_cache.own and key not in gold_jobs:
                 gold_jobs[key] = Job(f"gold:{key}", tests, timeout=timeout)
@@ -287,6 +317,7 @@ class Validator:
             timeout = max(20.0, self.config.timeout(self.cmap.duration(union)))  # with a process start
             gold_jobs[UNION] = Job(f"gold:{UNION}", union, repeat=reruns - 1, timeout=timeout, fresh=True)
         results = self._run([*jobs, *gold_jobs.values()])
+        self._observed(results, whole)
         for key, job in gold_jobs.items():
             self.gold_cache.keep(key, job.tests, results[job.id])
         this_union = results.get(f"gold:{UNION}")
@@ -302,6 +333,19 @@ class Validator:
         if self.config.gate == "grader":
             self.grade_gate(decided, bug_files)
         return [decided[c.id] for c in candidates]
+
+    def _observed(self, results: dict[str, JobResult], whole: dict[str, tuple[Job, set[str]]]) -> None:
+        """Complete, in place, the results of the bugs run on their observers only (`observers`):
+        the other selected tests passed in the first run. A bug the runner could not swap in after
+        all (it re-imported the code, so the proof does not hold) runs again on every selected test."""
+        again = [job for job, _ in whole.values() if results[job.id].reimported is not None]
+        if again:
+            results.update(self._run(again))
+        for job, observers in whole.values():
+            result = results[job.id]
+            if result.reimported is None and result.runs:
+                first = result.runs[0]
+                first.statuses.update({t: "passed" for t in job.tests if t not in observers})
 
     def _run(self, jobs: list[Job]) -> dict[str, JobResult]:
         if self.config.engine == "fresh":
