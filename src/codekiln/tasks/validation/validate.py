@@ -14,7 +14,8 @@ For each candidate, in one sandbox per worker (reset, never recreated):
 2. Select the tests: those the coverage map says execute the mutated entities' lines or the changed
    lines, restricted to tests that pass on the clean snapshot (the environment's baseline); the whole
    passing suite when coverage knows no such test, or when the changed lines run at import time
-   (what they compute then can reach any test).
+   (what they compute then can reach any test). Of a test function with thousands of parametrized
+   cases, only the sample's (`grading.cases`: at most 32 per function) are selectable.
 3. Run them with the bug in place; if nothing fails, reject (`no_failing_test`). FAIL_TO_PASS = the
    selected tests that fail, PASS_TO_PASS = the ones that pass, plus every other test of the files
    holding FAIL_TO_PASS that passes on the clean snapshot (`verdict.collateral_tests`: a fix must not
@@ -59,6 +60,7 @@ from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.protocols import Limits, Model
 from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.grading import classify, restores_snapshot
+from codekiln.grading.cases import sample_cases
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
@@ -155,7 +157,7 @@ class Validator:
         self.config = config or ValidateConfig()
         self.backend = backend
         self.snapshot_dir = Path(env.snapshot_path)
-        self.passing = {t for t, s in env.baseline.items() if s == "passed"}
+        self.passing = set(sample_cases(t for t, s in env.baseline.items() if s == "passed"))
         # A conftest holds what it imported from the package: a warm child cannot re-import it
         # (click's `runner` fixture kept the old CliRunner), so bugs that run at import time get
         # fresh processes there.
