@@ -14,7 +14,8 @@ The output directory holds:
 - `manifest.json`: what this directory is for (snapshot, environment, seed, mutators, validation);
   rerunning with a different one stops with a hint (`redo=True` / `--redo` starts over).
 - `tasks.jsonl`: one `TaskRecord` per line. `rejected.jsonl`: one `RejectedCandidate` per line.
-- `funnel.json`: candidates -> tasks, per mutator and per rejection reason (rewritten each run).
+- `funnel.json`: candidates -> tasks, per mutator and per rejection reason (rewritten each run); a
+  run that made no task says why (`no_tasks`, `no_tasks_hint`: `synth_why`).
 - `details.jsonl`, only with `details=True` (`--details`): every decision's full test statuses. The
   records above keep only what decided them (`quality.compact`); deleting this file breaks nothing.
 
@@ -76,6 +77,7 @@ from codekiln.tasks.synth_records import (
     read_funnel,
 )
 from codekiln.tasks.synth_unit import PlanUnits, ValidateBatch
+from codekiln.tasks.synth_why import why_no_task
 from codekiln.tasks.validation.coverage_map import coverage_map
 from codekiln.tasks.validation.validate import Decision
 
@@ -145,6 +147,7 @@ def _synthesize(
     if combos is not None:
         validate_plans([combos], config, progress, on_progress)
         plan.written += combos.written
+    explain(plan)
     plan.funnel.seconds = round(time.monotonic() - start, 3)
     stage.write(FUNNEL, plan.funnel)
     progress.phase = "done"
@@ -253,6 +256,16 @@ def prepare(
     return Plan(stage, config, env, unit, batches, funnel, keeper, candidates=candidates, decided=decided)
 
 
+def explain(plan: Plan) -> None:
+    """Write into the funnel why the run made no task (`synth_why.why_no_task`), or clear it."""
+    why = why_no_task(
+        plan.env, plan.unit.cmap, list(plan.unit.entities.values()), plan.candidates, plan.funnel,
+        plan.config.spec,
+    )  # fmt: skip
+    plan.funnel.no_tasks = why.reason if why else ""
+    plan.funnel.no_tasks_hint = why.hint if why else ""
+
+
 def combined_plan(plan: Plan) -> Plan | None:
     """The plan of `config.combine` pairs of valid bugs of different strategies (made once every single
     bug is decided), or None when there is nothing to combine or nothing left to do."""
@@ -319,6 +332,6 @@ def validate_plans(
 
 __all__ = [  # the run's records live in synth_records; re-exported: this is where callers look
     "DETAILS", "FUNNEL", "LAYOUT", "MANIFEST", "REJECTED", "TASKS", "Funnel", "Keeper", "Manifest", "Plan",
-    "ProgressFn", "SynthConfig", "SynthProgress", "SynthResult", "combined_plan", "plan_candidates", "prepare",
+    "ProgressFn", "SynthConfig", "SynthProgress", "SynthResult", "combined_plan", "explain", "plan_candidates", "prepare",
     "read_decisions", "read_funnel", "synthesize", "validate_plans",
 ]  # fmt: skip

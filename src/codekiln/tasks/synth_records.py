@@ -118,6 +118,10 @@ class Funnel(Record):
         description="strategy -> model calls -> parsed -> applied -> breaks a test -> valid",
     )
     seconds: float = 0.0
+    no_tasks: str = ""
+    """Why the run made no task, once it has nothing left to try (`synth_why`); empty when it made one."""
+    no_tasks_hint: str = ""
+    """What to do about it."""
 
     def add(self, decision: Decision) -> None:
         ok = isinstance(decision, TaskRecord)
