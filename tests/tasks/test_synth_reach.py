@@ -76,22 +76,6 @@ def test_scale_cases(n):
 pytestmark = pytest.mark.root  # environments, coverage and validation in bwrap sandboxes
 
 
-def test_a_sample_keeps_every_function_and_spreads_its_cases() -> None:
-    many = [f"t.py::test_v[{i:05d}]" for i in range(25392)]
-    few = [f"t.py::test_w[{i}]" for i in range(CASES_PER_TEST)]
-    sample = sample_cases([*many, *few, "t.py::K::test_x"])
-    per_function = Counter(function_of(t) for t in sample)
-    assert per_function == {
-        "t.py::test_v": CASES_PER_TEST,
-        "t.py::test_w": CASES_PER_TEST,
-        "t.py::K::test_x": 1,
-    }
-    picked = sorted(t for t in sample if t.startswith("t.py::test_v"))
-    assert picked[0] == many[0] and picked[-1] == many[25392 * (CASES_PER_TEST - 1) // CASES_PER_TEST]
-    assert sample == sorted(sample) and sample_cases(reversed(sample)) == sample  # a pure function of the ids
-    assert sample_cases(few) == sorted(few)  # a suite with no larger function is its own sample
-
-
 def test_a_test_function_of_hundreds_of_cases_is_mapped_selected_and_graded_through_its_sample(
     tmp_path: Path,
 ) -> None:
