@@ -144,6 +144,13 @@ def test_a_suite_that_never_runs_the_package_makes_no_task_and_says_why(tmp_path
     funnel = json.loads((tmp_path / "out" / "funnel.json").read_text())
     assert funnel["validated"] == 0 and funnel["candidates"] > 0 and funnel["tried"] == funnel["candidates"]
     assert funnel["no_tasks"].startswith("no passing test executes any code of the package")
+    stats = subprocess.run(
+        [sys.executable, "-c", "from codekiln.cli import main; main()", "tasks", "stats", str(tmp_path / "out")],
+        env={**os.environ, "COLUMNS": "250"}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert stats.returncode == 0 and "no task: no passing test executes any code" in stats.stdout, (
+        stats.stdout
+    )
 
 
 def test_a_package_with_no_function_makes_no_task_and_says_why(tmp_path: Path) -> None:
