@@ -4,11 +4,11 @@ function, spread evenly over its cases, every test function kept.
     sample_cases(["t.py::test_v[1]", ..., "t.py::test_v[25392]", "t.py::test_x"])   # 32 + 1 ids
 
 A parametrized test function can hold tens of thousands of cases (packaging 26.3: two functions hold
-50,784 of its 62,423 tests), all running the same code on other inputs. Synthesis maps coverage,
-selects tests and adds the hidden files' other tests (`collateral`) from this sample, and the grader
-grades the same collateral, so a task costs its test functions, not every case of them: a suite whose
-functions have at most `CASES_PER_TEST` cases each (toolz, most suites) is its own sample. A task's
-FAIL_TO_PASS and PASS_TO_PASS, once recorded, are always graded in full.
+50,784 of its 62,423 tests), all running the same code on other inputs. Synthesis maps coverage
+and selects tests from this sample, so finding a task costs its test functions, not every case of
+them: a suite whose functions have at most `CASES_PER_TEST` cases each (toolz, most suites) is its own
+sample. The grader never samples: it grades a task's FAIL_TO_PASS, PASS_TO_PASS and every clean-passing
+test of the hidden files (`collateral`), every case of them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The tests a grade runs beyond a task record's lists: the other tests of the files holding its
 FAIL_TO_PASS that pass on the clean snapshot, graded as PASS_TO_PASS, as SWE-bench grades whole test
-files (of a test function with thousands of parametrized cases, a sample of them: `cases`).
+files.
 
     pass_to_pass = graded_pass_to_pass(task, env)   # the record's PASS_TO_PASS + those tests
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from codekiln.core.diffs import parse_diff
-from codekiln.grading.cases import sample_cases
 from codekiln.grading.subject import GradedTask, GradingEnv
 
 _TEST_DIRS = {"tests", "test", "testing"}
@@ -51,11 +50,9 @@ def collateral_tests(graded: list[str], files: list[str], passing: Iterable[str]
     grades every test of the files its test patch touches. The selection holds only the tests whose
     coverage reaches the bug, so a fix that also broke the rest of the hidden file (markupsafe: `%` on
     every Markup) scored resolved. They pass on the buggy tree too: their coverage misses the bug's
-    lines, and a bug that runs at import time selects the whole passing suite already. Of a test
-    function with more than `cases.CASES_PER_TEST` parametrized cases, the sample's (`cases.sample_cases`:
-    a fix is held to every test function of the file, not to each of its 25,000 cases)."""
+    lines, and a bug that runs at import time selects the whole passing suite already."""
     chosen, seen = set(files), set(graded)
-    return [t for t in sample_cases(t for t in passing if t.split("::", 1)[0] in chosen) if t not in seen]
+    return sorted(t for t in passing if t.split("::", 1)[0] in chosen and t not in seen)
 
 
 # Tasks whose bug was injected into the environment's snapshot by synthesis: the snapshot is the fixed
