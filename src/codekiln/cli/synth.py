@@ -9,7 +9,7 @@
     codekiln synth --repos repos.txt --executor ray --ray-address 10.0.0.1:6379 --out out/many
 
 Interrupt it at any time (Ctrl-C, even `kill -9`) and rerun the same command: it resumes where it
-stopped. `--redo` starts the directory over. Also runnable as `python -m codekiln.cli.synth ...`.
+stopped. A run that makes no task says why (also in funnel.json) and exits 1. `--redo` starts the directory over. Also runnable as `python -m codekiln.cli.synth ...`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from rich.table import Table
 
 from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config, nodes_table, parse_options
 from codekiln.cli.tasks import check_export
-from codekiln.core.errors import ConfigError
+from codekiln.core.errors import ConfigError, TaskError
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.lm_bugs import LmConfig
 from codekiln.tasks.quality import TaskFilter
@@ -292,7 +292,10 @@ def run_repos_with_display(
     console.print(table)
     for spec, why in result.funnel.failed.items():
         console.print(f"[red]environment failed[/] {spec}: {why}")
-    if set(result.per_node) != {"local"}:
+    for name, f in result.funnel.repos.items():
+        if f.no_tasks:
+            console.print(f"[yellow]no task[/] from {name}: {f.no_tasks} ({f.no_tasks_hint})")
+    if result.per_node and set(result.per_node) != {"local"}:
         print_nodes(result.per_node)
     console.print(
         f"{result.funnel.validated} tasks in {config.out / 'tasks.jsonl'} "
@@ -317,12 +320,16 @@ def run_with_display(
     with live_progress(config.spec) as show:
         result = synthesize(config, redo=redo, on_progress=show, model=model)
     print_funnel(result.funnel)
-    if set(result.per_node) != {"local"}:
+    if result.per_node and set(result.per_node) != {"local"}:
         print_nodes(result.per_node)
     console.print(
         f"{result.tasks} tasks in {config.out / 'tasks.jsonl'} "
         f"({result.new_decisions} candidates decided in {result.seconds:.0f} s)"
     )
+    if result.tasks == 0 and result.funnel.no_tasks:
+        raise TaskError(
+            f"no task came out of {config.spec}: {result.funnel.no_tasks}", hint=result.funnel.no_tasks_hint
+        )
     if export:
         from codekiln.cli.tasks import export_tasks
 

@@ -92,6 +92,8 @@ def stats(out: Path = typer.Argument(..., help="a synth output directory")) -> N
     from codekiln.cli.synth import print_funnel
 
     print_funnel(funnel)
+    if funnel.no_tasks and not tasks:
+        console.print(f"no task: {funnel.no_tasks}\n  hint: {funnel.no_tasks_hint}", highlight=False)
     if tasks:
         console.print(mix_table(mix(tasks)))
     f2p = sorted(len(t.FAIL_TO_PASS) for t in tasks)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 
 from pydantic import BaseModel, Field, PrivateAttr
 
@@ -187,6 +188,24 @@ def _isolation_of(sandbox: Sandbox, tests: list[str] | None) -> Isolation:
     return Isolation.for_environment(snapshot, venv, tests)
 
 
+_PYTEST_DIST = re.compile(r"^pytest-(\d+)\.(\d+)[^-]*\.dist-info$")
+
+
+def reads_argfiles(sandbox: Sandbox) -> bool:
+    """Whether the environment's pytest reads `@file` arguments (pytest 8.2 and later; true when its
+    version cannot be read). Older ones take `@file` for a path, collect nothing and exit 4: tomlkit
+    0.15.2 pins pytest 7.4.4, and every run of more than 100 tests (a synthesis batch's clean side)
+    was an infrastructure error, so no task came out."""
+    venv = getattr(getattr(sandbox, "spec", None), "venv", None)
+    if venv is None:
+        return True
+    for dist in Path(venv).glob("lib/python*/site-packages/pytest-*.dist-info"):
+        found = _PYTEST_DIST.match(dist.name)
+        if found:
+            return (int(found[1]), int(found[2])) >= (8, 2)
+    return True
+
+
 def _run_once(
     sandbox: Sandbox,
     command: TestCommand,
@@ -201,7 +220,7 @@ def _run_once(
         return TestRun(error="no tests requested")
     requested = None if tests is None else list(tests) + (canaries.ids if canaries else [])
     ids_file = None
-    if requested is not None and len(requested) > _ARGFILE_OVER:
+    if requested is not None and len(requested) > _ARGFILE_OVER and reads_argfiles(sandbox):
         sandbox.write_file(IDS_PATH, "\n".join(requested) + "\n")
         ids_file = IDS_PATH
     if canaries is not None:

@@ -7,14 +7,16 @@ validated tasks. `codekiln synth` runs it.
 Steps: snapshot and environment (`envs.build_env`, cached), the coverage map (cached), entities,
 candidates from the mutators (seeded: the same snapshot and seed always give the same candidates in
 the same order), then validation in batches on `workers` sandboxes (`validate.Validator`), until
-`max_tasks` tasks exist. The batches run on the configured executor (`executor`: this machine's
+`max_tasks` tasks exist; the first batch holds no more candidates than tasks are still wanted, so a
+short run writes its first tasks early (`batched`). The batches run on the configured executor (`executor`: this machine's
 threads, or a Ray cluster; `synth_unit.ValidateBatch`); decisions are written here, in the driver.
 The output directory holds:
 
 - `manifest.json`: what this directory is for (snapshot, environment, seed, mutators, validation);
   rerunning with a different one stops with a hint (`redo=True` / `--redo` starts over).
 - `tasks.jsonl`: one `TaskRecord` per line. `rejected.jsonl`: one `RejectedCandidate` per line.
-- `funnel.json`: candidates -> tasks, per mutator and per rejection reason (rewritten each run).
+- `funnel.json`: candidates -> tasks, per mutator and per rejection reason (rewritten each run); a
+  run that made no task says why (`no_tasks`, `no_tasks_hint`: `synth_why`).
 - `details.jsonl`, only with `details=True` (`--details`): every decision's full test statuses. The
   records above keep only what decided them (`quality.compact`); deleting this file breaks nothing.
 
@@ -76,6 +78,7 @@ from codekiln.tasks.synth_records import (
     read_funnel,
 )
 from codekiln.tasks.synth_unit import PlanUnits, ValidateBatch
+from codekiln.tasks.synth_why import why_no_task
 from codekiln.tasks.validation.coverage_map import coverage_map
 from codekiln.tasks.validation.validate import Decision
 
@@ -145,6 +148,7 @@ def _synthesize(
     if combos is not None:
         validate_plans([combos], config, progress, on_progress)
         plan.written += combos.written
+    explain(plan)
     plan.funnel.seconds = round(time.monotonic() - start, 3)
     stage.write(FUNNEL, plan.funnel)
     progress.phase = "done"
@@ -244,13 +248,32 @@ def prepare(
         funnel.add(decision)
         keeper.count(decision)
     pending = [c for c in candidates if c.id not in decided]
-    size = config.batch_size
-    batches = [pending[i : i + size] for i in range(0, len(pending), size)]
+    batches = batched(pending, config.batch_size, config.max_tasks - funnel.validated)
     unit = ValidateBatch(
         env, cmap, {e.id: e for e in entities}, config.validation, config.backend, config.sandbox_memory_mb,
         model=model if config.validation.statements == "model" else None,
     )  # fmt: skip
     return Plan(stage, config, env, unit, batches, funnel, keeper, candidates=candidates, decided=decided)
+
+
+def batched(pending: list[Candidate], size: int, wanted: int) -> list[list[Candidate]]:
+    """`pending` in batches of `size`, in order, the first no larger than the tasks still `wanted`: a
+    batch is decided whole, so a run asking for 3 tasks waited for 8 or 32 candidates' runs before its
+    first task was written (pycparser: a batch of 8 took ~300 s on a loaded 2-core machine)."""
+    if not pending:
+        return []
+    first = max(1, min(size, wanted))
+    return [pending[:first], *(pending[i : i + size] for i in range(first, len(pending), size))]
+
+
+def explain(plan: Plan) -> None:
+    """Write into the funnel why the run made no task (`synth_why.why_no_task`), or clear it."""
+    why = why_no_task(
+        plan.env, plan.unit.cmap, list(plan.unit.entities.values()), plan.candidates, plan.funnel,
+        plan.config.spec,
+    )  # fmt: skip
+    plan.funnel.no_tasks = why.reason if why else ""
+    plan.funnel.no_tasks_hint = why.hint if why else ""
 
 
 def combined_plan(plan: Plan) -> Plan | None:
@@ -319,6 +342,6 @@ def validate_plans(
 
 __all__ = [  # the run's records live in synth_records; re-exported: this is where callers look
     "DETAILS", "FUNNEL", "LAYOUT", "MANIFEST", "REJECTED", "TASKS", "Funnel", "Keeper", "Manifest", "Plan",
-    "ProgressFn", "SynthConfig", "SynthProgress", "SynthResult", "combined_plan", "plan_candidates", "prepare",
+    "ProgressFn", "SynthConfig", "SynthProgress", "SynthResult", "batched", "combined_plan", "explain", "plan_candidates", "prepare",
     "read_decisions", "read_funnel", "synthesize", "validate_plans",
 ]  # fmt: skip

@@ -118,6 +118,10 @@ class Funnel(Record):
         description="strategy -> model calls -> parsed -> applied -> breaks a test -> valid",
     )
     seconds: float = 0.0
+    no_tasks: str = ""
+    """Why the run made no task, once it has nothing left to try (`synth_why`); empty when it made one."""
+    no_tasks_hint: str = ""
+    """What to do about it."""
 
     def add(self, decision: Decision) -> None:
         ok = isinstance(decision, TaskRecord)
@@ -181,8 +185,8 @@ def read_decisions(out: Path) -> Iterator[Decision]:
 
 
 def read_funnel(out: Path) -> Funnel:
-    """The funnel of an output directory, recounted from its decisions (entities, candidates and skipped
-    mutations come from its funnel.json, when there is one)."""
+    """The funnel of an output directory, recounted from its decisions (entities, candidates, skipped
+    mutations and why no task came out come from its funnel.json, when there is one)."""
     funnel = Funnel()
     saved = Path(out) / FUNNEL
     if saved.is_file():
@@ -193,6 +197,8 @@ def read_funnel(out: Path) -> Funnel:
             funnel.per_strategy[name] = row.model_copy(update={"tried": 0, "breaks_test": 0, "valid": 0})
     for decision in read_decisions(Path(out)):
         funnel.add(decision)
+    if saved.is_file() and not funnel.validated:
+        funnel.no_tasks, funnel.no_tasks_hint = old.no_tasks, old.no_tasks_hint
     return funnel
 
 

@@ -46,6 +46,7 @@ from codekiln.tasks.synth import (
     ProgressFn,
     SynthConfig,
     SynthProgress,
+    explain,
     prepare,
     validate_plans,
 )
@@ -169,6 +170,7 @@ def synthesize_repos(
             refresh(progress)
             validate_plans(plans, config, progress, refresh)
             for spec, plan in zip(built, plans, strict=True):
+                explain(plan)
                 plan.funnel.seconds = round(time.monotonic() - start, 3)
                 plan.stage.write(FUNNEL, plan.funnel)
                 funnel.repos[names[spec]] = plan.funnel

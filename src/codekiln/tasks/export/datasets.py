@@ -76,6 +76,8 @@ def load_tasks(path: str | Path, *, allow_empty: bool = False) -> list[TaskRecor
     `allow_empty`, is a ConfigError that says what to give instead."""
     path = Path(path)
     if path.is_dir():
+        if allow_empty and not (path / TASKS_FILE).exists() and (path / "manifest.json").is_file():
+            return []  # a synth output directory whose run has written no task
         path = path / TASKS_FILE
     if not path.is_file():
         raise ConfigError(

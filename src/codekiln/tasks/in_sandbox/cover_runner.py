@@ -1,9 +1,10 @@
 """The coverage runner: a script that runs *inside* a sandbox, with the environment's Python, beside
 `warm_runner.py` (whose `ROOT` it uses; `Recorder` is `codekiln_reports.py`'s). The host side is `codekiln.tasks.validation.coverage_map`.
 
-    python cover_runner.py DATA.json [--lent DIR] -- [pytest args of the full suite]
+    python cover_runner.py DATA.json [--lent DIR] [--only IDS.json] -- [pytest args of the full suite]
 
-It runs the whole suite once, recording which lines of the repository each test executes (coverage.py
+It runs the whole suite once (or, with --only, the tests of the suite whose ids IDS.json lists:
+the others are deselected after collection), recording which lines of the repository each test executes (coverage.py
 dynamic contexts when coverage is installed, or lent in DIR (appended to sys.path only when the
 environment has none), `sys.settrace` otherwise), each test's status and
 duration, and writes them as JSON (the coverage data itself beside it, in DATA.json.sqlite).
@@ -77,6 +78,22 @@ def _protocol_wrapper(coverer: Coverer) -> Any:
     return Wrapper()
 
 
+def _only(ids: set[str]) -> Any:
+    """A plugin that deselects every collected test whose id is not in `ids` (last, after other
+    plugins' changes to the collection)."""
+    import pytest
+
+    class Only:
+        @pytest.hookimpl(trylast=True)
+        def pytest_collection_modifyitems(self, config: Any, items: list[Any]) -> None:
+            dropped = [item for item in items if item.nodeid not in ids]
+            if dropped:
+                config.hook.pytest_deselected(items=dropped)
+                items[:] = [item for item in items if item.nodeid in ids]
+
+    return Only()
+
+
 def _import_coverage(lent: str | None) -> Any:
     """The environment's coverage.py, else the lent copy (last on sys.path: it shadows nothing)."""
     try:
@@ -89,8 +106,13 @@ def _import_coverage(lent: str | None) -> Any:
     return coverage
 
 
-def cover(data_path: str, args: list[str], lent: str | None = None) -> int:
+def cover(data_path: str, args: list[str], lent: str | None = None, only: str | None = None) -> int:
     import pytest
+
+    plugins: list[Any] = []
+    if only:
+        with open(only) as fh:
+            plugins.append(_only(set(json.load(fh))))
 
     try:
         coverage = _import_coverage(lent)
@@ -107,7 +129,7 @@ def cover(data_path: str, args: list[str], lent: str | None = None) -> int:
     else:
         sys.settrace(tracer.global_trace)  # type: ignore[union-attr]
     try:
-        code = pytest.main(args, plugins=[coverer.recorder, _protocol_wrapper(coverer)])
+        code = pytest.main(args, plugins=[coverer.recorder, _protocol_wrapper(coverer), *plugins])
     finally:
         sys.settrace(None)
         if cov is not None:
@@ -133,7 +155,8 @@ def main(argv: list[str]) -> int:
     split = argv.index("--")
     own = argv[1:split]
     lent = own[own.index("--lent") + 1] if "--lent" in own else None
-    return cover(argv[0], argv[split + 1 :], lent)
+    only = own[own.index("--only") + 1] if "--only" in own else None
+    return cover(argv[0], argv[split + 1 :], lent, only)
 
 
 if __name__ == "__main__":

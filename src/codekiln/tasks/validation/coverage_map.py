@@ -5,7 +5,7 @@ a candidate bug runs only the tests that can notice it.
     cmap.tests_for({"toolz/itertoolz.py": {20, 21}})  # test ids that execute any of those lines
     cmap.durations["toolz/tests/test_itertoolz.py::test_remove"]   # seconds, measured under coverage
 
-The full suite runs once in a sandbox under coverage.py with one dynamic context per test (the
+The suite runs once in a sandbox under coverage.py with one dynamic context per test (the
 pytest node id, switched around each test's setup, call and teardown, so the ids are exactly those the
 test runs report). When the environment lacks coverage.py, codekiln's own copy is lent to the run
 (beside the runner scripts, last on its sys.path, never installed in the environment) when the
@@ -14,6 +14,11 @@ fraction of pure-Python tracing, which made a seconds-long suite take minutes. O
 `sys.settrace` records the same map, more slowly. Lines run while modules are imported belong to no test. The map is cached as
 `coverage-map.json` in the environment's directory (rebuilt with `redo=True`); it also keeps each
 test's status and duration in that run, and the lines that ran outside tests (at import time).
+
+When a test function has more than `grading.cases.CASES_PER_TEST` parametrized cases, only the
+sample of the clean-passing tests runs (`sample_cases`: the tests validation selects from): the cases of one function run the same
+code on other inputs, and mapping all of them made the map cost the whole suite (packaging 26.3:
+62,423 tests, 3,358 in the sample). A suite with no such function runs whole, as before.
 """
 
 from __future__ import annotations
@@ -32,11 +37,13 @@ from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record, atomic_write_json, load_json
 from codekiln.envs import EnvRecord, env_sandbox
+from codekiln.grading.cases import CASES_PER_TEST, sample_cases
 from codekiln.grading.guard import same_bytecode
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.validation.testexec import BASE_OPTIONS, COVER_RUNNER, RUNNER_DIR, install_runners
 
 DATA = "/tmp/codekiln/coverage.json"
+ONLY = "/tmp/codekiln/coverage-only.json"
 LENT = f"{RUNNER_DIR}/lent"
 """Where codekiln's coverage.py is copied for a run in an environment without one (see `lend_coverage`)."""
 
@@ -74,6 +81,9 @@ class CoverageMap(Record):
     """Lines run outside any test (while modules are imported): code a bug there changes at import."""
     durations: dict[str, float] = Field(default_factory=dict)
     statuses: dict[str, str] = Field(default_factory=dict)
+    cases_per_test: int = 0
+    """0: every test of the suite ran; else the cases of each test function were sampled to this many
+    (`grading.cases.sample_cases`)."""
 
     def tests_for(self, lines: Mapping[str, Iterable[int]]) -> set[str]:
         """Ids of the tests that execute any of the given lines (file -> line numbers)."""
@@ -154,14 +164,21 @@ def _cache_path(env: EnvRecord) -> Path:
 
 
 def build_coverage_map(env: EnvRecord, sandbox: Sandbox) -> CoverageMap:
-    """Run the full suite once in `sandbox` (a sandbox of `env`) and record the map."""
+    """Run the suite once in `sandbox` (a sandbox of `env`), its cases sampled (see the module
+    docstring), and record the map."""
     install_runners(sandbox)
     lent = lend_coverage(sandbox, Path(env.venv))
+    passing = [t for t, status in env.baseline.items() if status == "passed"]
+    sample = sample_cases(passing)  # what validation selects from
+    sampled = len(sample) < len(passing)
+    if sampled:
+        sandbox.write_file(ONLY, json.dumps(sample))
     argv = [
         "python",
         COVER_RUNNER,
         DATA,
         *(["--lent", LENT] if lent else []),
+        *(["--only", ONLY] if sampled else []),
         "--",
         *BASE_OPTIONS,
         *env.test.args,
@@ -208,6 +225,7 @@ def build_coverage_map(env: EnvRecord, sandbox: Sandbox) -> CoverageMap:
         import_lines=import_lines,
         durations={k: round(v, 6) for k, v in data["durations"].items()},
         statuses=data["statuses"],
+        cases_per_test=CASES_PER_TEST if sampled else 0,
     )
 
 
@@ -220,6 +238,7 @@ def coverage_map(env: EnvRecord, *, backend: str = DEFAULT_BACKEND, redo: bool =
             if (
                 cached.env_id == env.id
                 and cached.schema_version == CoverageMap.model_fields["schema_version"].default
+                and cached.cases_per_test in (0, CASES_PER_TEST)  # 0: the whole suite, a superset
             ):
                 return cached
         except ValueError:

@@ -18,6 +18,8 @@ For each candidate, in one sandbox per worker (reset, never recreated):
    run at import time (a line inserted below a `def` line touches it) runs on the selected tests that
    execute those functions, swapped in like any other, and the others pass as on the clean snapshot
    (`import_time`: the module-level code is unchanged, so nothing else can observe it).
+   Of a test function with thousands of parametrized cases, only the sample's (`grading.cases`: at
+   most 32 per function) are selectable; the grader still grades every case of the hidden files.
 3. Run them with the bug in place; if nothing fails, reject (`no_failing_test`). FAIL_TO_PASS = the
    selected tests that fail, PASS_TO_PASS = the ones that pass, plus every other test of the files
    holding FAIL_TO_PASS that passes on the clean snapshot (`verdict.collateral_tests`: a fix must not
@@ -59,6 +61,7 @@ from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.protocols import Limits, Model
 from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.grading import classify, restores_snapshot
+from codekiln.grading.cases import sample_cases
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
@@ -110,7 +113,7 @@ class Validator:
         self.config = config or ValidateConfig()
         self.backend = backend
         self.snapshot_dir = Path(env.snapshot_path)
-        self.passing = {t for t, s in env.baseline.items() if s == "passed"}
+        self.passing = set(sample_cases(t for t, s in env.baseline.items() if s == "passed"))
         # A conftest holds what it imported from the package: a warm child cannot re-import it
         # (click's `runner` fixture kept the old CliRunner), so bugs that run at import time get
         # fresh processes there.

@@ -1,0 +1,116 @@
+"""Why a synthesis run made no task, in words a user can act on: written into funnel.json
+(`Funnel.no_tasks`) and printed by `codekiln synth`, which then exits 1.
+
+    why = why_no_task(env, cmap, entities, candidates, funnel)   # None when the run made a task
+    why.reason, why.hint
+
+A run makes no task when the snapshot gives the mutators nothing a passing test runs: no test passes on
+the clean snapshot, the package defines no function (tzdata: data files and two constants), no
+mutation applies, the suite never runs the package's code (opentelemetry-proto: its one test only
+looks the package up), or runs only its module-level code (googleapis-common-protos: generated
+descriptors, imported, while the tests that call its functions fail on the clean snapshot). Otherwise
+it is the run's own outcome: every candidate tried was rejected, by the reasons counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from codekiln.envs import EnvRecord
+from codekiln.tasks.frontend.candidates import Candidate
+from codekiln.tasks.frontend.entities import Entity, iter_source_files
+from codekiln.tasks.synth_records import Funnel
+from codekiln.tasks.validation.coverage_map import CoverageMap, touched_lines
+
+
+@dataclass(frozen=True)
+class NoTask:
+    """Why no task came out, and what to do about it."""
+
+    reason: str
+    hint: str
+
+
+def _failing_note(failing: list[str], spec: str) -> str:
+    if not failing:
+        return ""
+    return (
+        f"; {len(failing)} test(s) fail on the clean snapshot (e.g. {failing[0]}) and cannot catch a bug: "
+        f"`codekiln env test {spec}` shows why"
+    )
+
+
+def _runs_any(cmap: CoverageMap, files: Iterable[str]) -> bool:
+    """Whether the coverage run executed any line of `files`, in a test or at import."""
+    return any(cmap.lines.get(rel) or cmap.import_lines.get(rel) for rel in files)
+
+
+def why_no_task(
+    env: EnvRecord,
+    cmap: CoverageMap,
+    entities: list[Entity],
+    candidates: list[Candidate],
+    funnel: Funnel,
+    spec: str = "",
+) -> NoTask | None:
+    """Why the run whose funnel this is made no task (see the module docstring); None if it made one."""
+    if funnel.validated:
+        return None
+    spec = spec or env.snapshot_id
+    passing = {t for t, s in env.baseline.items() if s == "passed"}
+    failing = sorted(t for t, s in env.baseline.items() if s in ("failed", "error"))
+    fix_env = f"`codekiln env test {spec}` shows why they fail (a missing extra or test dependency?)"
+    if not passing:
+        return NoTask(
+            f"no test of the suite passes on the clean snapshot ({len(failing)} fail): a bug is caught "
+            "only by a test that passed before it",
+            fix_env,
+        )
+    if not entities:
+        return NoTask(
+            "the package defines no function, method or class to mutate (its source is module-level "
+            "code and data only): the mutators change function bodies",
+            "nothing to synthesize here: pick a library with functions its tests call",
+        )
+    if not candidates:
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(funnel.skipped_mutations.items())) or "none"
+        return NoTask(
+            f"no mutation applies to the {len(entities)} functions chosen (mutations skipped: {skipped})",
+            "allow more mutators (--mutators), other functions (--functions) or another --seed",
+        )
+    reached = [
+        c
+        for c in candidates
+        if cmap.tests_for(touched_lines(c.patch)) & passing or cmap.runs_at_import(touched_lines(c.patch))
+    ]
+    if not reached:
+        source = [str(p) for p in iter_source_files(Path(env.snapshot_path))]
+        if not _runs_any(cmap, source):
+            what = (
+                f"no passing test executes any code of the package (the {len(passing)} passing test(s) "
+                f"run no line of its {len(source)} source files): nothing to mutate under test"
+            )
+        else:
+            what = (
+                "the passing tests run only the package's module-level code (imports, constants, "
+                f"generated tables), never one of the lines the {len(candidates)} candidate bugs "
+                "change in its functions and methods: nothing to mutate under test"
+            )
+        return NoTask(
+            what + _failing_note(failing, spec),
+            fix_env
+            if failing
+            else "synthesis needs tests that call the package's functions: use a library whose suite does",
+        )
+    rejected = ", ".join(f"{k} {v}" for k, v in sorted(funnel.rejected.items(), key=lambda kv: -kv[1]))
+    return NoTask(
+        f"every one of the {funnel.tried} candidates tried was rejected ({rejected or 'none decided'}); "
+        f"{len(reached)} of the {len(candidates)} change code a passing test runs",
+        "try more candidates (--max-candidates), other --mutators or another --seed; "
+        "`codekiln synth ... --details` keeps each decision's test statuses",
+    )
+
+
+__all__ = ["NoTask", "why_no_task"]

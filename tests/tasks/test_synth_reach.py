@@ -1,0 +1,175 @@
+"""Synthesis on suites far from toolz's shape, each a real library built and synthesized for real:
+a test function with hundreds of parametrized cases (packaging 26.3 has two with 25,392 each) is
+mapped and selected through a sample of its cases (the grader still grades every case); a suite that never
+runs the package's code, or a package with no function, makes no task and says why, exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from codekiln.envs import build_env
+from codekiln.grading import grade_patch
+from codekiln.grading.cases import CASES_PER_TEST, function_of, sample_cases
+from codekiln.tasks.records import TaskRecord
+from codekiln.tasks.synth import SynthConfig, read_decisions, synthesize
+from codekiln.tasks.validation.coverage_map import coverage_map
+from codekiln.testing.git import write_files
+
+PYPROJECT = """
+[build-system]
+requires = ["setuptools"]
+build-backend = "setuptools.build_meta"
+[project]
+name = "{name}"
+version = "0.1"
+[tool.setuptools]
+packages = ["{name}"]
+"""
+
+MANY = {
+    "manycases/__init__.py": """
+def clamp(x, low, high):
+    if x < low:
+        return low
+    if x > high:
+        return high
+    return x
+
+
+def scale(x, factor):
+    return x * factor
+""",
+    "tests/test_clamp.py": """
+import pytest
+
+from manycases import clamp, scale
+
+
+@pytest.mark.parametrize("x", range(400))
+def test_clamp_cases(x):
+    assert clamp(x, 100, 300) == min(max(x, 100), 300)
+
+
+def test_scale():
+    assert scale(3, 2) == 6
+""",
+    "tests/test_scale.py": """
+import pytest
+
+from manycases import scale
+
+
+@pytest.mark.parametrize("n", range(50))
+def test_scale_cases(n):
+    assert scale(n, 3) == 3 * n
+""",
+}
+
+pytestmark = pytest.mark.root  # environments, coverage and validation in bwrap sandboxes
+
+
+def test_a_test_function_of_hundreds_of_cases_is_mapped_selected_and_graded_through_its_sample(
+    tmp_path: Path,
+) -> None:
+    root = write_files(
+        tmp_path / "manycases-src", {**MANY, "pyproject.toml": PYPROJECT.format(name="manycases")}
+    )
+    env = build_env(str(root))
+    passing = [t for t, s in env.baseline.items() if s == "passed"]
+    assert len(passing) == 451, env.baseline
+    sample = set(sample_cases(passing))
+    assert len(sample) == 2 * CASES_PER_TEST + 1
+
+    cmap = coverage_map(env)
+    # the coverage run ran the sample only: 65 tests, not the suite's 451
+    assert cmap.cases_per_test == CASES_PER_TEST and set(cmap.statuses) == sample
+
+    result = synthesize(
+        SynthConfig(spec=str(root), out=tmp_path / "out", max_tasks=1, workers=1, batch_size=8)
+    )
+    tasks = [d for d in read_decisions(result.out) if isinstance(d, TaskRecord)]
+    assert result.tasks == 1 == len(tasks) and not result.funnel.no_tasks
+    for decision in read_decisions(result.out):
+        assert decision.validation is None or decision.validation.selected <= len(sample)
+    task = tasks[0]
+    assert set(task.tests) <= sample  # the record's selection and hidden-file tests: sampled cases only
+    assert max(Counter(function_of(t) for t in task.tests).values()) <= CASES_PER_TEST
+    # the grader agents face holds the fix to EVERY case of the hidden files, not the sample: a fix
+    # that broke an unsampled case must not score resolved
+    hidden = {t.split("::", 1)[0] for t in task.FAIL_TO_PASS}
+    every_case = {t for t in passing if t.split("::", 1)[0] in hidden}
+    assert len(every_case - sample) > 0
+    gold = grade_patch(task, env, task.patch)
+    assert gold.resolved, gold.detail
+    assert every_case <= set(gold.statuses)
+    assert not grade_patch(task, env, "").resolved
+
+
+def _synth_cli(spec: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        sys.executable,
+        "-c",
+        "from codekiln.cli import main; main()",
+        "synth",
+        str(spec),
+        "--out",
+        str(out),
+    ]
+    cmd += ["--max-tasks", "3", "--batch-size", "8", "--workers", "1"]
+    env = {**os.environ, "COLUMNS": "250"}
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_a_suite_that_never_runs_the_package_makes_no_task_and_says_why(tmp_path: Path) -> None:
+    root = write_files(
+        tmp_path / "lookuponly-src",
+        {
+            "pyproject.toml": PYPROJECT.format(name="lookuponly"),
+            "lookuponly/__init__.py": "def greet(name):\n    if not name:\n        return 'hello'\n    return 'hello ' + name\n",
+            # the shape of opentelemetry-proto's one test: the package is looked up, never imported
+            "tests/test_lookup.py": "from importlib.util import find_spec\n\n\ndef test_installed():\n"
+            "    assert find_spec('lookuponly') is not None\n",
+        },
+    )
+    done = _synth_cli(root, tmp_path / "out")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "Traceback" not in out and "0 tasks" in out
+    assert "error: no task came out of" in out and "no passing test executes any code of the package" in out
+    assert "  hint: synthesis needs tests that call the package's functions" in out
+    funnel = json.loads((tmp_path / "out" / "funnel.json").read_text())
+    assert funnel["validated"] == 0 and funnel["candidates"] > 0 and funnel["tried"] == funnel["candidates"]
+    assert funnel["no_tasks"].startswith("no passing test executes any code of the package")
+    stats = subprocess.run(
+        [sys.executable, "-c", "from codekiln.cli import main; main()", "tasks", "stats", str(tmp_path / "out")],
+        env={**os.environ, "COLUMNS": "250"}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert stats.returncode == 0 and "no task: no passing test executes any code" in stats.stdout, (
+        stats.stdout
+    )
+
+
+def test_a_package_with_no_function_makes_no_task_and_says_why(tmp_path: Path) -> None:
+    root = write_files(
+        tmp_path / "onlydata-src",
+        {
+            "pyproject.toml": PYPROJECT.format(name="onlydata"),
+            # the shape of tzdata: constants and data, tested by reading them
+            "onlydata/__init__.py": '__version__ = "0.1"\nNAMES = ("a", "b")\n',
+            "tests/test_data.py": "import onlydata\n\n\ndef test_names():\n    assert onlydata.NAMES == ('a', 'b')\n",
+        },
+    )
+    done = _synth_cli(root, tmp_path / "out")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "no function, method or class to mutate" in out and "  hint: " in out
+    funnel = json.loads((tmp_path / "out" / "funnel.json").read_text())
+    assert funnel["entities"] == 0 and "no function, method or class" in funnel["no_tasks"]
