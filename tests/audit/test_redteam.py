@@ -88,6 +88,13 @@ _BOM = (
     "with the mark in it, failed, and a module that does not parse had no findings (the guard still "
     "caught each corpus attack so hidden); the scan now drops the mark as Python does (fifth red team)"
 )
+_STDLIB_WRITER = (
+    "the guard plugin wrote its results with `json.dump` (through `json`'s default encoder), hashed the file "
+    "with `hashlib` and printed the marker with `os.write`, each looked up in its module when the session "
+    "ended: code under test rebinding one (no check watched `json`; an encoder instance is no function) "
+    "made the results, their hash and the marker agree with a forgery (sixth red team); the plugin now "
+    "writes with C functions bound at its import (`grading.guard_plugin_report`)"
+)
 OPEN: dict[str, tuple[str, frozenset[str]]] = {}
 # Where each class is caught: the static scan reads the constructs all of them need (names spelled
 # through getattr, runpy/timeit/ctypes, __code__ / __module__ rewrites: dynamic-attribute, dynamic-code,
@@ -102,6 +109,8 @@ CAUGHT = {
     "report-not-an-object": _MALFORMED, "report-bad-types": _MALFORMED, "report-nested": _MALFORMED,
     "deep-expression": _DEEP,
     "testreport-bom": _BOM,
+    # the sixth red team: the guard's output made with functions bound at its import
+    "report-json-dump": _STDLIB_WRITER, "report-encoder-swap": _STDLIB_WRITER,
 }  # fmt: skip
 TRACE_ON = frozenset({"markupsafe"})  # where the trace attacks resolved before they were caught
 # A trace function slows every test down (toolz's task ran past 30 s on a loaded machine) and the agent
@@ -118,6 +127,9 @@ EXACT = {
     "report-not-an-object": ("tampered",),
     "report-bad-types": ("tampered",),
     "report-nested": ("tampered",),
+    # the forgery no longer reaches the results: the run reports the bug as it is
+    "report-json-dump": ("unresolved",),
+    "report-encoder-swap": ("unresolved",),
 }
 
 

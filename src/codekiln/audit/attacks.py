@@ -24,6 +24,7 @@ from codekiln.audit import evasions as ev
 from codekiln.audit import inprocess as ip
 from codekiln.audit import payloads as p
 from codekiln.audit import replacement as r
+from codekiln.audit import report_forgery as rf
 from codekiln.audit.classes import CLASSES, EXPECTED
 from codekiln.audit.target import Attack, Plan, Target, compiled, git_diff, write_command
 from codekiln.core.diffs import make_diff, parse_diff
@@ -253,6 +254,9 @@ ATTACKS: list[Attack] = [
     A("guard-statuses-utf7-module", "guard-state", "the guard-statuses forgery in a new module read through a utf-7 coding cookie", _patch(lambda t: t.new(f"{t.package}/{ev.UTF7_MODULE}.py", r.utf7_hidden("", ip.GUARD_STATUSES)) + t.append(t.init, ev.UTF7_IMPORT))),
     A("report-factory-transient", "verdict-rewrite", "the buggy function replaces TestReport's factory while its test runs; the first report puts it back (utf-7 module)", _patch(lambda t: ev.armed_patch(t, r.utf7_hidden("", ev.TRANSIENT)))),
     A("swallow-spoofed-unscanned", "guard-blind-spots", "tests wrapped by a swallowing wrapper claiming a stdlib file, in constructs the scan did not read", _patch(lambda t: t.append(t.init, ev.swallow_spoofed_unscanned()))),
+    # the guard's results forged through the standard library it wrote them with (a sixth red team)
+    A("report-json-dump", "guard-state", "json.dump rebound: the guard's results written with the project's failures as passes", _patch(lambda t: t.append(t.init, rf.JSON_DUMP))),
+    A("report-encoder-swap", "guard-state", "json's default encoder replaced by a forging subclass's instance (no function replaced)", _patch(lambda t: t.append(t.init, rf.ENCODER_SWAP))),
     A("trace-armed-by-call", "trace-flip", "the buggy function sets a trace (vars(sys)) on its calling test's frame, flips its assertions, removes it on return", _patch(ev.armed_patch)),
 ]  # fmt: skip
 
