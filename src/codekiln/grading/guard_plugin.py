@@ -52,6 +52,9 @@ else:  # shipped beside this module as `<its name>_machinery`, `_report`... (`gr
     speedups = importlib.import_module(f"{__name__}_speedups")
 
 _RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
+# Characters of failure messages kept in all (2,000 at most each); past it each keeps 200. The grader
+# reads a results file of `grading.guard.RESULTS_LIMIT` bytes at most: a suite of any size stays far below.
+MESSAGE_BUDGET = 8 << 20
 _SETTINGS: dict[str, Any] = {}
 
 
@@ -199,6 +202,7 @@ class Guard:
         self.collection_skips: dict[str, str] = {}
         self.deselected: list[str] = []
         self.forged: list[str] = []
+        self._message_chars = 0
         self._keys: dict[str, set[tuple[Any, ...]]] = {}
         self._compiled_keys: dict[str, tuple[int, set[tuple[Any, ...]]]] = {}
         self._watch = set(_SETTINGS.get("watch", []))
@@ -281,6 +285,8 @@ class Guard:
         if old is None or _RANK[status] > _RANK[old]:
             self.statuses[nodeid] = status
             if message:
+                message = message if self._message_chars < MESSAGE_BUDGET else message[:200]
+                self._message_chars += len(message)
                 self.messages[nodeid] = message
 
     @pytest.hookimpl(trylast=True)
