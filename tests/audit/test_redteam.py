@@ -101,6 +101,11 @@ _HUGE = (
     "outside every sandbox limit (sixth red team); the JUnit report is now hashed in chunks and a results "
     "file over `RESULTS_LIMIT` is evidence, unread (tests/audit/test_redteam6_report_size.py)"
 )
+_CHAIN = (
+    "the static scan computed an expression's dotted name afresh for each rule and each expression around "
+    "it: a 5,000-attribute chain (25 KB) held the grader ~3 minutes of CPU, outside every test-run timeout "
+    "(sixth red team); each name is now computed once per scan (tests/grading/test_scan.py)"
+)
 OPEN: dict[str, tuple[str, frozenset[str]]] = {}
 # Where each class is caught: the static scan reads the constructs all of them need (names spelled
 # through getattr, runpy/timeit/ctypes, __code__ / __module__ rewrites: dynamic-attribute, dynamic-code,
@@ -117,7 +122,7 @@ CAUGHT = {
     "testreport-bom": _BOM,
     # the sixth red team: the guard's output made with functions bound at its import
     "report-json-dump": _STDLIB_WRITER, "report-encoder-swap": _STDLIB_WRITER,
-    "report-huge-sparse": _HUGE, "report-huge-objects": _HUGE,
+    "report-huge-sparse": _HUGE, "report-huge-objects": _HUGE, "attribute-chain": _CHAIN,
 }  # fmt: skip
 TRACE_ON = frozenset({"markupsafe"})  # where the trace attacks resolved before they were caught
 # A trace function slows every test down (toolz's task ran past 30 s on a loaded machine) and the agent
@@ -139,6 +144,7 @@ EXACT = {
     "report-encoder-swap": ("unresolved",),
     "report-huge-sparse": ("tampered",),
     "report-huge-objects": ("tampered",),
+    "attribute-chain": ("unresolved",),
 }
 
 

@@ -68,8 +68,8 @@ class Sandbox(Protocol):
         input: bytes | None = None,
     ) -> ExecResult: ...
 
-    def read_file(self, path: str, limit: int | None = None) -> bytes:
-        """The file's bytes; one of more than `limit` bytes raises OSError (EFBIG) before it is read."""
+    def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
+        """The file's bytes; one of more than `max_bytes` bytes raises OSError (EFBIG) before it is read."""
         ...
 
     def file_digest(self, path: str) -> str:

@@ -386,7 +386,7 @@ def _read_results(sandbox: Sandbox, path: str) -> tuple[bytes | None, str]:
     """The results file (None: absent or unreadable) and, when it is over `RESULTS_LIMIT`, why it was
     not read (evidence: the plugin never writes one so large)."""
     try:
-        return sandbox.read_file(path, limit=RESULTS_LIMIT), ""
+        return sandbox.read_file(path, max_bytes=RESULTS_LIMIT), ""
     except OSError as err:
         if err.errno == errno.EFBIG:
             return None, f"the guard's results file holds more than {RESULTS_LIMIT:,} bytes (not read)"

@@ -252,18 +252,18 @@ class HostSandbox(ABC):
                 return root, inside[len(prefix) :]
         return None
 
-    def read_file(self, path: str, limit: int | None = None) -> bytes:
-        """The file's bytes; a file of more than `limit` bytes raises OSError (EFBIG) unread."""
+    def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
+        """The file's bytes; a file of more than `max_bytes` bytes raises OSError (EFBIG) unread."""
         loc = self._locate(path)
-        data = self.ws.read(*loc, limit) if loc else None
+        data = self.ws.read(*loc, max_bytes) if loc else None
         if data is not None:
             return data
         res = self.exec(["base64", "-w0", "--", self._inside(path)], timeout=60)
         if res.exit_code != 0 or res.truncated:
             raise _inside_error(res, path)
         data = base64.b64decode(res.stdout)
-        if limit is not None and len(data) > limit:
-            raise over_limit(path, limit)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise over_limit(path, max_bytes)
         return data
 
     def file_digest(self, path: str) -> str:
