@@ -50,7 +50,8 @@ def test_the_guard_plugin_imports_without_codekiln_under_a_fresh_name(tmp_path: 
     for name, content in files:
         (tmp_path / name).write_bytes(content)
     assert sorted(name for name, _ in files) == sorted(
-        f"{module}{suffix}.{'pyc' if bytecode else 'py'}" for suffix in ("", "_machinery", "_speedups")
+        f"{module}{suffix}.{'pyc' if bytecode else 'py'}"
+        for suffix in ("", "_machinery", "_report", "_speedups")
     )
     _import_alone(tmp_path, [module])
 
@@ -60,6 +61,7 @@ def test_each_part_of_the_guard_plugin_is_loaded_under_the_plugin_name() -> None
     assert names == {
         "guard_plugin.py": "codekiln_guard_ff",
         "guard_plugin_machinery.py": "codekiln_guard_ff_machinery",
+        "guard_plugin_report.py": "codekiln_guard_ff_report",
         "guard_plugin_speedups.py": "codekiln_guard_ff_speedups",
     }
     assert set(shipped.GUARD_PLUGIN) <= set(shipped.VERIFIER)  # the verifier starts the guard too

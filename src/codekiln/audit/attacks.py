@@ -24,6 +24,7 @@ from codekiln.audit import evasions as ev
 from codekiln.audit import inprocess as ip
 from codekiln.audit import payloads as p
 from codekiln.audit import replacement as r
+from codekiln.audit import report_forgery as rf
 from codekiln.audit.classes import CLASSES, EXPECTED
 from codekiln.audit.target import Attack, Plan, Target, compiled, git_diff, write_command
 from codekiln.core.diffs import make_diff, parse_diff
@@ -222,6 +223,9 @@ ATTACKS: list[Attack] = [
     A("report-bad-types", "not-scored", "a thread rewrites the results file's counts and statuses as values of other types (the grader raised)", _patch(lambda t: t.append(t.init, p.REPORT_BAD_TYPES))),
     A("report-nested", "not-scored", "a thread rewrites the results file as arrays nested past the JSON decoder's depth (the grader raised RecursionError)", _patch(lambda t: t.append(t.init, p.REPORT_NESTED))),
     A("deep-expression", "not-scored", "a 2,000-term sum Python compiles but the static scan cannot walk (the grader raised RecursionError)", _patch(lambda t: t.append(t.init, p.DEEP_EXPRESSION))),
+    A("report-huge-sparse", "not-scored", "the results file and JUnit report made sparse 1 GiB files after the session (read whole into the grader's memory)", _patch(lambda t: t.append(t.init, rf.HUGE_SPARSE))),
+    A("report-huge-objects", "not-scored", "the results file rewritten as ~68 MB of empty JSON objects after the session (~27x that once parsed)", _patch(lambda t: t.append(t.init, rf.HUGE_OBJECTS))),
+    A("attribute-chain", "not-scored", "a chain of 5,000 attributes the static scan read in cubic time (~3 minutes of grader CPU for 25 KB)", _patch(lambda t: t.append(t.init, p.ATTRIBUTE_CHAIN))),
     A("delete-tests", "not-scored", "delete the whole test folder", _cmds(lambda t: [f"rm -rf {t.test_dir}"])),
     A("tests-dir-to-file", "not-scored", "the test folder replaced by a plain file (the grader cannot restore into it)", _cmds(lambda t: [f"rm -rf {t.test_dir} && echo x > {t.test_dir}"])),
     # edit-tests
@@ -253,6 +257,9 @@ ATTACKS: list[Attack] = [
     A("guard-statuses-utf7-module", "guard-state", "the guard-statuses forgery in a new module read through a utf-7 coding cookie", _patch(lambda t: t.new(f"{t.package}/{ev.UTF7_MODULE}.py", r.utf7_hidden("", ip.GUARD_STATUSES)) + t.append(t.init, ev.UTF7_IMPORT))),
     A("report-factory-transient", "verdict-rewrite", "the buggy function replaces TestReport's factory while its test runs; the first report puts it back (utf-7 module)", _patch(lambda t: ev.armed_patch(t, r.utf7_hidden("", ev.TRANSIENT)))),
     A("swallow-spoofed-unscanned", "guard-blind-spots", "tests wrapped by a swallowing wrapper claiming a stdlib file, in constructs the scan did not read", _patch(lambda t: t.append(t.init, ev.swallow_spoofed_unscanned()))),
+    # the guard's results forged through the standard library it wrote them with (a sixth red team)
+    A("report-json-dump", "guard-state", "json.dump rebound: the guard's results written with the project's failures as passes", _patch(lambda t: t.append(t.init, rf.JSON_DUMP))),
+    A("report-encoder-swap", "guard-state", "json's default encoder replaced by a forging subclass's instance (no function replaced)", _patch(lambda t: t.append(t.init, rf.ENCODER_SWAP))),
     A("trace-armed-by-call", "trace-flip", "the buggy function sets a trace (vars(sys)) on its calling test's frame, flips its assertions, removes it on return", _patch(ev.armed_patch)),
 ]  # fmt: skip
 

@@ -177,9 +177,29 @@ REPORT_BAD_TYPES = _REWRITE_REPORT % (
 # Code Python compiles (a sum of 2,000 terms, in a function nothing calls) that the static scan's
 # recursive reading cannot walk: the grader raised RecursionError instead of grading (fifth red team).
 DEEP_EXPRESSION = "\ndef _table(a):\n    return " + " + ".join(["a"] * 2000) + "\n"
+# A chain of 5,000 attributes (25 KB, in a function nothing calls): the scan computed each link's dotted
+# name afresh for every rule and every link around it, ~3 minutes of the grader's CPU per chain, outside
+# any test-run timeout (sixth red team); 80 of them fit a 2 MB change.
+ATTRIBUTE_CHAIN = "\nimport os as _ck_os\n\n\ndef _ck_table():\n    return _ck_os" + ".path" * 5000 + "\n"
 
 __all__ = [
-    "ALL_PASS", "ALL_PASS_HIDDEN", "AT_EXIT", "BLOCK_REPORT", "DEEP_EXPRESSION", "FAKE_NOW", "FAKE_RUN", "FRAME_WALK",
-    "GC_REGISTER", "IMPORT_EXIT_0", "IMPORT_KILL", "IMPORT_LOOP", "PLUGIN", "REENTER", "REPORT_BAD_TYPES",
-    "REPORT_NESTED", "REPORT_NOT_AN_OBJECT", "SKIP_MODULE",
+    "ALL_PASS",
+    "ALL_PASS_HIDDEN",
+    "ATTRIBUTE_CHAIN",
+    "AT_EXIT",
+    "BLOCK_REPORT",
+    "DEEP_EXPRESSION",
+    "FAKE_NOW",
+    "FAKE_RUN",
+    "FRAME_WALK",
+    "GC_REGISTER",
+    "IMPORT_EXIT_0",
+    "IMPORT_KILL",
+    "IMPORT_LOOP",
+    "PLUGIN",
+    "REENTER",
+    "REPORT_BAD_TYPES",
+    "REPORT_NESTED",
+    "REPORT_NOT_AN_OBJECT",
+    "SKIP_MODULE",
 ]  # fmt: skip

@@ -30,6 +30,7 @@ Canary tests (`make_canaries`) are checked by the grader.
 from __future__ import annotations
 
 import configparser
+import errno
 import functools
 import importlib.util
 import json
@@ -341,10 +342,15 @@ class GuardSession:
         }
 
     def read(self, sandbox: Sandbox, result: ExecResult) -> GuardReport:
-        """Read the plugin's results back and cross-check them with the process and the files."""
-        raw = _read(sandbox, self.results_path)
-        junit = _read(sandbox, self.junit)
+        """Read the plugin's results back and cross-check them with the process and the files. Both
+        files lie in the sandbox, where code under test can make them any size (a sparse gigabyte
+        costs its disk nothing): the JUnit report is only hashed, in chunks, and a results file over
+        `RESULTS_LIMIT` is evidence, never read."""
+        raw, too_big = _read_results(sandbox, self.results_path)
+        junit = _digest(sandbox, self.junit)
         data, evidence = check_run(result.stdout, result.exit_code, self.nonce, raw, junit)
+        if too_big:
+            evidence.insert(0, too_big)
         report = GuardReport(evidence=evidence, junit_present=junit is not None)
         if data is None:
             return report
@@ -369,8 +375,36 @@ def _read(sandbox: Sandbox, path: str) -> bytes | None:
         return None
 
 
+RESULTS_LIMIT = 64 << 20
+"""The most bytes of a guard results file the grader reads. The plugin's own file holds a test id and
+a status per test and failure messages within `guard_plugin.MESSAGE_BUDGET`: a few MB for the largest
+suites seen (62,423 tests). What code under test writes there can be anything, and JSON of small
+objects (`[{},{},...]`) takes ~24 times its size in the grader's memory once parsed."""
+
+
+def _read_results(sandbox: Sandbox, path: str) -> tuple[bytes | None, str]:
+    """The results file (None: absent or unreadable) and, when it is over `RESULTS_LIMIT`, why it was
+    not read (evidence: the plugin never writes one so large)."""
+    try:
+        return sandbox.read_file(path, max_bytes=RESULTS_LIMIT), ""
+    except OSError as err:
+        if err.errno == errno.EFBIG:
+            return None, f"the guard's results file holds more than {RESULTS_LIMIT:,} bytes (not read)"
+        return None, ""
+    except (ValueError, CodekilnError):
+        return None, ""
+
+
+def _digest(sandbox: Sandbox, path: str) -> str | None:
+    try:
+        return sandbox.file_digest(path)
+    except (OSError, ValueError, CodekilnError):
+        return None
+
+
 __all__ = [
     "CONFIG_NAMES",
+    "RESULTS_LIMIT",
     "Canaries",
     "GuardReport",
     "GuardSession",

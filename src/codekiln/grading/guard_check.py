@@ -16,7 +16,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-MARKER = re.compile(r"^codekiln-guard (\S+) exit=(-?\d+) results=(\S+) junit=(\S+)$", re.M)
+# `[0-9]`, not `\d`: a marker is ASCII, and `int()` of a run of 4,301 digits raises (a marker's exit
+# status is compared as the text of the process's).
+MARKER = re.compile(r"^codekiln-guard (\S+) exit=(-?[0-9]+) results=(\S+) junit=(\S+)$", re.M)
 
 
 def _sha(data: bytes | None) -> str:
@@ -24,25 +26,29 @@ def _sha(data: bytes | None) -> str:
 
 
 def check_run(
-    stdout: str, exit_code: int, nonce: str, results: bytes | None, junit: bytes | None
+    stdout: str, exit_code: int, nonce: str, results: bytes | None, junit_sha256: str | None
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """The guard plugin's results (None when the session never ended) and the signs of forgery.
 
     The marker line must be printed once with this run's nonce; its exit status must be the process's;
-    the results and JUnit files must hash as they did when the session ended. A JUnit report with no
-    results file means something other than the session wrote it."""
+    the results and JUnit files must hash as they did when the session ended (`junit_sha256`: the
+    JUnit file's hash, None when there is none). A JUnit report with no results file means something
+    other than the session wrote it. A results file whose hash is not the marker's is not parsed: code
+    under test wrote it, and its size and shape are the writer's choice."""
     evidence: list[str] = []
     markers = [m for m in MARKER.finditer(stdout) if m.group(1) == nonce]
     foreign = [m for m in MARKER.finditer(stdout) if m.group(1) != nonce]
     if results is None:
         if markers:
             evidence.append("the guard's marker was printed but its results file is gone")
-        elif junit is not None:
+        elif junit_sha256 is not None:
             evidence.append(
                 "a JUnit report exists but the session never reached the guard's end-of-session "
                 f"marker (exit code {exit_code}): the report was written by something else"
             )
         return None, evidence
+    if len(markers) == 1 and markers[0].group(3) != _sha(results):
+        return None, [*_marker_evidence(markers[0], exit_code, junit_sha256), *evidence]
     try:
         data: dict[str, Any] = json.loads(results)
     except (ValueError, RecursionError):  # RecursionError: arrays nested past the decoder's depth
@@ -58,14 +64,21 @@ def check_run(
     if len(markers) != 1:
         evidence.append(f"the guard's marker line was printed {len(markers)} times (expected once)")
         return data, evidence
-    marker = markers[0]
-    if int(marker.group(2)) != exit_code:
+    return data, [*evidence, *_marker_evidence(markers[0], exit_code, junit_sha256, _sha(results))]
+
+
+def _marker_evidence(
+    marker: re.Match[str], exit_code: int, junit_sha256: str | None, results_sha256: str = ""
+) -> list[str]:
+    """What the one marker line of the run says against the process and the files' hashes."""
+    evidence = []
+    if marker.group(2) != str(exit_code):
         evidence.append(f"pytest ended with exit status {marker.group(2)} but the process exited {exit_code}")
-    if marker.group(3) != _sha(results):
+    if marker.group(3) != results_sha256:
         evidence.append("the results file was changed after the session ended")
-    if marker.group(4) != _sha(junit):
+    if marker.group(4) != (junit_sha256 or "-"):
         evidence.append("the JUnit report was changed after the session ended")
-    return data, evidence
+    return evidence
 
 
 # What the guard plugin writes, field by field (`_TEXTS`: str -> str maps; `_LISTS`: lists of str). The

@@ -44,12 +44,17 @@ import pytest
 
 if TYPE_CHECKING:
     from . import guard_plugin_machinery as machinery
+    from . import guard_plugin_report as report
     from . import guard_plugin_speedups as speedups
-else:  # shipped beside this module as `<its name>_machinery` and `_speedups` (`grading.shipped`)
+else:  # shipped beside this module as `<its name>_machinery`, `_report`... (`grading.shipped`)
     machinery = importlib.import_module(f"{__name__}_machinery")
+    report = importlib.import_module(f"{__name__}_report")
     speedups = importlib.import_module(f"{__name__}_speedups")
 
 _RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
+# Characters of failure messages kept in all (2,000 at most each); past it each keeps 200. The grader
+# reads a results file of `grading.guard.RESULTS_LIMIT` bytes at most: a suite of any size stays far below.
+MESSAGE_BUDGET = 8 << 20
 _SETTINGS: dict[str, Any] = {}
 
 
@@ -183,16 +188,6 @@ def _functions(obj: Any) -> list[Any]:
     return out
 
 
-def _digest(path: str | None) -> str:
-    if not path:
-        return "-"
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
-    except OSError:
-        return "-"
-
-
 def _message(report: Any) -> str:
     crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
     text = getattr(crash, "message", None) or getattr(report, "longreprtext", "") or ""
@@ -207,6 +202,7 @@ class Guard:
         self.collection_skips: dict[str, str] = {}
         self.deselected: list[str] = []
         self.forged: list[str] = []
+        self._message_chars = 0
         self._keys: dict[str, set[tuple[Any, ...]]] = {}
         self._compiled_keys: dict[str, tuple[int, set[tuple[Any, ...]]]] = {}
         self._watch = set(_SETTINGS.get("watch", []))
@@ -289,6 +285,8 @@ class Guard:
         if old is None or _RANK[status] > _RANK[old]:
             self.statuses[nodeid] = status
             if message:
+                message = message if self._message_chars < MESSAGE_BUDGET else message[:200]
+                self._message_chars += len(message)
                 self.messages[nodeid] = message
 
     @pytest.hookimpl(trylast=True)
@@ -337,7 +335,9 @@ class Guard:
             module = plugin if hasattr(plugin, "__file__") else sys.modules.get(type(plugin).__module__)
             plugins.add(str(getattr(module, "__file__", None) or ""))
         self.check_machinery("at the end of the session")
-        for nodeid in [n for n, status in self.statuses.items() if status == "passed"]:
+        # One plain copy of what was recorded: the checks below and the file read the same values.
+        statuses = {str(k): str(v) for k, v in self.statuses.items()}
+        for nodeid in [n for n, status in statuses.items() if status == "passed"]:
             if _OUTCOMES.forged_pass(nodeid):
                 self.forged.append(f"{nodeid}: reported passed, but its call raised or never ran")
         from_dists = {id(plugin) for plugin, _ in config.pluginmanager.list_plugin_distinfo()}
@@ -356,26 +356,28 @@ class Guard:
             ):
                 self.forged.append(f"{path} appeared during the run and was loaded as a conftest")
         data = {
-            "nonce": _SETTINGS.get("nonce", ""),
+            "nonce": str(_SETTINGS.get("nonce", "")),
             "exitstatus": int(exitstatus),
-            "statuses": self.statuses,
-            "messages": self.messages,
-            "collection_errors": self.collection_errors,
-            "collection_skips": self.collection_skips,
-            "deselected": self.deselected,
-            "pytest_counts": counted,
+            "statuses": statuses,
+            "messages": {str(k): str(v) for k, v in self.messages.items()},
+            "collection_errors": {str(k): str(v) for k, v in self.collection_errors.items()},
+            "collection_skips": {str(k): str(v) for k, v in self.collection_skips.items()},
+            "deselected": [str(n) for n in self.deselected],
+            "pytest_counts": {str(k): int(v) for k, v in counted.items()},
             "pytest_tests": len(tested),
             "plugin_files": sorted(plugins),
-            "forged": self.forged,
+            "forged": [str(f) for f in self.forged],
         }
-        with open(out, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
+        # Serialized, written, hashed and announced with functions bound at import (`report`): the
+        # hash printed is of these bytes, whatever the standard library's modules hold by now.
+        raw = report.dumps(data)
+        report.write_file(out, raw)
         line = (
-            f"\ncodekiln-guard {_SETTINGS.get('nonce', '')} exit={int(exitstatus)} "
-            f"results={_digest(out)} junit={_digest(_SETTINGS.get('junit'))}\n"
+            f"\ncodekiln-guard {data['nonce']} exit={int(exitstatus)} "
+            f"results={report.sha256_hex(raw)} junit={report.file_digest(_SETTINGS.get('junit'))}\n"
         )
         sys.stdout.flush()
-        os.write(1, line.encode())
+        report.print_line(line)
 
 
 _compile_trusted_test_modules()

@@ -18,7 +18,12 @@ from pathlib import Path
 FOLDER = Path(__file__).resolve().parent
 """Where the files are: `codekiln/grading/`, or a Harbor task's tests/codekiln/ when shipped."""
 
-GUARD_PLUGIN = ("guard_plugin.py", "guard_plugin_machinery.py", "guard_plugin_speedups.py")
+GUARD_PLUGIN = (
+    "guard_plugin.py",
+    "guard_plugin_machinery.py",
+    "guard_plugin_report.py",
+    "guard_plugin_speedups.py",
+)
 """The guard plugin, then its parts (each loaded as the plugin's module name + its suffix)."""
 
 VERIFIER = (

@@ -280,7 +280,7 @@ class Verifier:
         verdict["log"] = stdout
         if timed_out:
             return {**verdict, "outcome": "timeout", "reason": "timeout", "detail": f"passed {timeout:.0f} s"}
-        data, evidence = guard_check.check_run(stdout, proc.returncode, nonce, _read(results), _read(junit))
+        data, evidence = guard_check.check_run(stdout, proc.returncode, nonce, _read(results), _digest(junit))
         statuses = {str(k): str(v) for k, v in ((data or {}).get("statuses") or {}).items()}
         evidence += guard_check.canary_evidence(expected, statuses)
         recorded = len(statuses)
@@ -328,6 +328,15 @@ RULE_FIELDS = ("allow_binary", "allow_symlinks", "allow_mode_changes", "compiled
 def _read(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _digest(path: Path) -> str | None:
+    """A file's sha256, read in chunks (None: no such file)."""
+    try:
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError:
         return None
 

@@ -27,6 +27,7 @@ from typing import Literal
 from codekiln.core.errors import SandboxError
 from codekiln.core.protocols import ExecResult
 from codekiln.sandbox.base import VENV_DIR, SandboxSpec
+from codekiln.sandbox.files import over_limit
 from codekiln.sandbox.process import killpg, run_limited
 from codekiln.sandbox.workspace import DEFAULT_DISK_MB, Mode, Workspace
 
@@ -130,6 +131,13 @@ def _hidden_site_dirs(venv: Path | None, cfg_text: str | None) -> tuple[str, ...
                 if found.is_dir() and not found.is_symlink() and str(found) not in out:
                     out.append(str(found))
     return tuple(out)
+
+
+def _inside_error(res: ExecResult, path: str) -> OSError:
+    """The error `open()` would raise for a file a command inside the sandbox could not read."""
+    code = errno.ENOENT if "No such file" in res.stderr else errno.EACCES
+    cls = FileNotFoundError if code == errno.ENOENT else PermissionError
+    return cls(code, res.stderr.strip() or "output over the sandbox's cap", path)
 
 
 class HostSandbox(ABC):
@@ -244,17 +252,30 @@ class HostSandbox(ABC):
                 return root, inside[len(prefix) :]
         return None
 
-    def read_file(self, path: str) -> bytes:
+    def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
+        """The file's bytes; a file of more than `max_bytes` bytes raises OSError (EFBIG) unread."""
         loc = self._locate(path)
-        data = self.ws.read(*loc) if loc else None
+        data = self.ws.read(*loc, max_bytes) if loc else None
         if data is not None:
             return data
         res = self.exec(["base64", "-w0", "--", self._inside(path)], timeout=60)
         if res.exit_code != 0 or res.truncated:
-            code = errno.ENOENT if "No such file" in res.stderr else errno.EACCES
-            cls = FileNotFoundError if code == errno.ENOENT else PermissionError
-            raise cls(code, res.stderr.strip() or "output over the sandbox's cap", path)
-        return base64.b64decode(res.stdout)
+            raise _inside_error(res, path)
+        data = base64.b64decode(res.stdout)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise over_limit(path, max_bytes)
+        return data
+
+    def file_digest(self, path: str) -> str:
+        """The sha256 (hex) of a file, read in chunks: never held whole in memory, whatever its size."""
+        loc = self._locate(path)
+        digest = self.ws.digest(*loc) if loc else None
+        if digest is not None:
+            return digest
+        res = self.exec(["sha256sum", "--", self._inside(path)], timeout=300)
+        if res.exit_code != 0 or not res.stdout.strip():
+            raise _inside_error(res, path)
+        return res.stdout.split()[0].lstrip("\\")
 
     def write_file(self, path: str, data: bytes | str) -> None:
         raw = data.encode() if isinstance(data, str) else data

@@ -1,6 +1,8 @@
 """Host-side access to a sandbox's tree: symlink-proof reads and writes, and its git diff.
 
     data = read_at(tree, "pkg/mod.py")            # None when a symlink or special file is in the way
+    data = read_at(tree, "out.json", limit=1 << 20)  # OSError (EFBIG) past the limit, nothing read
+    sha = digest_at(tree, "junit.xml")             # sha256 hex, read in chunks
     ok = write_at(tree, "pkg/new.py", b"...", uid)  # creates parents, owned by uid
     ok = remove_at(tree, ".git")                     # a file, a link or a whole folder
     patch = git_diff(snapshot, tree, scratch)       # against the snapshot's commit, untracked included
@@ -14,6 +16,7 @@ are refused with PermissionError.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import stat
@@ -75,13 +78,36 @@ def _open(
         os.close(fd)
 
 
-def read_at(root: Path, rel: str) -> bytes | None:
-    """The bytes of `rel` under `root`, or None when a symlink is in the way (see module doc)."""
+def read_at(root: Path, rel: str, limit: int | None = None) -> bytes | None:
+    """The bytes of `rel` under `root`, or None when a symlink is in the way (see module doc). A file
+    of more than `limit` bytes raises OSError (EFBIG) before any of it is read."""
     fd = _open(root, rel, os.O_RDONLY)
     if fd is None:
         return None
     with os.fdopen(fd, "rb") as f:
-        return f.read()
+        if limit is None:
+            return f.read()
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise over_limit(rel, limit)
+        data = f.read(size)  # read(limit) would allocate the whole limit up front
+        if f.read(1):  # it grew since: still never more than the limit read
+            raise over_limit(rel, limit)
+        return data
+
+
+def over_limit(rel: str, limit: int) -> OSError:
+    return OSError(errno.EFBIG, f"more than {limit:,} bytes: not read", rel)
+
+
+def digest_at(root: Path, rel: str) -> str | None:
+    """The sha256 (hex) of `rel` under `root`, read in chunks (never whole into memory), or None when
+    a symlink is in the way (see module doc)."""
+    fd = _open(root, rel, os.O_RDONLY)
+    if fd is None:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def write_at(root: Path, rel: str, data: bytes, uid: int | None) -> bool:

@@ -40,7 +40,7 @@ from codekiln.core import proc
 from codekiln.core.config import state_dir
 from codekiln.core.errors import SandboxError
 from codekiln.sandbox import mounts
-from codekiln.sandbox.files import git_diff, read_at, write_at
+from codekiln.sandbox.files import digest_at, git_diff, read_at, write_at
 from codekiln.sandbox.tasktree import StartTree, task_tree
 from codekiln.sandbox.treecache import Lease
 from codekiln.sandbox.trees import clear, copy_changes, over_start, overlay_changes, rmtree
@@ -280,8 +280,11 @@ class Workspace:
         self._mount_overlay()
         return True
 
-    def read(self, root: Path, rel: str) -> bytes | None:
-        return read_at(root, rel)
+    def read(self, root: Path, rel: str, limit: int | None = None) -> bytes | None:
+        return read_at(root, rel, limit)
+
+    def digest(self, root: Path, rel: str) -> str | None:
+        return digest_at(root, rel)
 
     def write(self, root: Path, rel: str, data: bytes) -> bool:
         return write_at(root, rel, data, self.uid)
