@@ -153,7 +153,7 @@ class EpisodeUnit:
         if too_large:
             grade = GradeResult(
                 instance_id=task.instance_id, outcome="rejected", reason="change_too_large",
-                detail=f"the agent's change holds {size:,} bytes of files; the most read is {MAX_CHANGE_BYTES:,}",
+                detail=f"a patch of the agent's change would weigh about {size:,} bytes; the most read is {MAX_CHANGE_BYTES:,}",
             )  # fmt: skip
         elif not traj.infra_failure:
             graded_at = time.monotonic()

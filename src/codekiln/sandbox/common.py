@@ -244,17 +244,26 @@ class HostSandbox(ABC):
                 return root, inside[len(prefix) :]
         return None
 
-    def read_file(self, path: str) -> bytes:
+    def read_file(self, path: str, *, max_bytes: int | None = None, follow: bool = True) -> bytes:
+        """The file's bytes, read on the host (see the module docstring). `max_bytes`: a bigger file
+        raises OSError(EFBIG) unread (the host read a sparse gigabyte whole for the editor). `follow=False`:
+        where a symlink is in the way the file is not read inside the sandbox (FileNotFoundError): one
+        exec per link, or a link to a FIFO blocking a minute, held the reader of an agent's change."""
         loc = self._locate(path)
-        data = self.ws.read(*loc) if loc else None
+        data = self.ws.read(*loc, max_bytes) if loc else None
         if data is not None:
             return data
+        if not follow:
+            raise FileNotFoundError(errno.ENOENT, "a symlink is in the way (not followed)", path)
         res = self.exec(["base64", "-w0", "--", self._inside(path)], timeout=60)
         if res.exit_code != 0 or res.truncated:
             code = errno.ENOENT if "No such file" in res.stderr else errno.EACCES
             cls = FileNotFoundError if code == errno.ENOENT else PermissionError
             raise cls(code, res.stderr.strip() or "output over the sandbox's cap", path)
-        return base64.b64decode(res.stdout)
+        data = base64.b64decode(res.stdout)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise OSError(errno.EFBIG, f"over {max_bytes:,} bytes", path)
+        return data
 
     def write_file(self, path: str, data: bytes | str) -> None:
         raw = data.encode() if isinstance(data, str) else data
@@ -275,16 +284,10 @@ class HostSandbox(ABC):
         return self.ws.changed(whole)
 
     def changed_bytes(self) -> int:
-        """Bytes of the regular files that differ from the snapshot: what a patch of the change would
-        carry, measured on the host without opening a file (an agent's change is sized before it is read)."""
-        total = 0
-        for rel, kind in self.changed().items():
-            if kind == "file":
-                try:
-                    total += (self.ws.path / rel).lstat().st_size
-                except OSError:
-                    continue
-        return total
+        """About the bytes a patch of the change since the start would carry (names, contents, link
+        targets, deleted files: `Workspace.weight`), measured on the host without opening a file (an
+        agent's change is sized before it is read)."""
+        return self.ws.weight()
 
     def hide(self, names: Collection[str]) -> bool:
         """Top-level entries of a fresh workspace made to vanish at once (see `Workspace.hide`)."""

@@ -46,6 +46,8 @@ from codekiln.sandbox.treecache import Lease
 from codekiln.sandbox.trees import clear, copy_changes, over_start, overlay_changes, rmtree
 
 STAGE_ROOT = Path("/run/codekiln/sandboxes")
+ENTRY_BYTES = 128
+"""What a patch spends on one changed path besides its name and content: git's header lines."""
 DEFAULT_DISK_MB = 4096
 Mode = Literal["auto", "overlay", "copy"]
 _ready = False
@@ -280,8 +282,8 @@ class Workspace:
         self._mount_overlay()
         return True
 
-    def read(self, root: Path, rel: str) -> bytes | None:
-        return read_at(root, rel)
+    def read(self, root: Path, rel: str, limit: int | None = None) -> bytes | None:
+        return read_at(root, rel, limit)
 
     def write(self, root: Path, rel: str, data: bytes) -> bool:
         return write_at(root, rel, data, self.uid)
@@ -303,6 +305,30 @@ class Workspace:
         out = copy_changes(self.path, self.snapshot)
         gone = [rel for rel in whole if out.get(rel) == "deleted"]
         return {k: v for k, v in out.items() if not any(k.startswith(g + "/") for g in gone)}
+
+    def weight(self) -> int:
+        """About the bytes a patch of the change since the start would carry, measured on the host
+        without opening a file: for each changed path, `ENTRY_BYTES` and its name twice (`diff --git`),
+        plus, where it has content, the name twice more (`---`/`+++`) and the content: a file's size, a
+        link's target, or, deleted, its size in the start tree. Counting only the files' sizes let
+        empty files with long names, links with long targets or deleted files make a patch of any size
+        weigh nothing (tests/audit/test_redteam7_agent.py)."""
+        if self.mode == "overlay":
+            assert self.stage is not None
+            changes = overlay_changes(self.stage / "upper", self.start)
+        else:
+            changes = copy_changes(self.path, self.start)
+        total = 0
+        for rel, kind in changes.items():
+            name = len(os.fsencode(rel))
+            total += ENTRY_BYTES + 2 * name
+            try:
+                st = ((self.start if kind == "deleted" else self.path) / rel).lstat()
+            except OSError:
+                continue
+            if (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and st.st_size:
+                total += 2 * name + st.st_size  # a link's size: its target's length
+        return total
 
     def reset(self) -> None:
         """Discard every change to the tree and to /tmp: back to the snapshot, or the `start` tree."""
