@@ -27,7 +27,7 @@ from codekiln.agents.tools import Submitted
 from codekiln.core import interrupt, protocols
 from codekiln.core.errors import ContextTooLongError, ModelError, SandboxError
 from codekiln.core.protocols import Model, Sandbox
-from codekiln.sandbox import MAX_CHANGE_BYTES, change_bytes
+from codekiln.sandbox import MAX_CHANGE_BYTES, change_bytes, settle
 
 OnStep = Callable[[Trajectory, Step | None], None]
 
@@ -109,6 +109,7 @@ class Agent(protocols.Agent):
             traj.exit_reason, traj.exit_message, traj.error = end.reason, end.message, end.error
         traj.totals.duration_s = time.monotonic() - start
         try:
+            settle(sandbox)  # what the agent left running must not write while its change is read
             size = change_bytes(sandbox)
             traj.diff = (
                 sandbox.diff() if size <= MAX_CHANGE_BYTES else f"(not read: {size:,} bytes changed)\n"

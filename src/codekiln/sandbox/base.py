@@ -88,6 +88,14 @@ def change_bytes(sandbox: Sandbox) -> int:
     return int(sized()) if callable(sized) else 0
 
 
+def settle(sandbox: Sandbox) -> None:
+    """End every process of `sandbox` that outlived its command, where it keeps any (`HostSandbox.stop`:
+    podman's do, bwrap's never), so that nothing changes the workspace while the host reads it."""
+    stop = getattr(sandbox, "stop", None)
+    if callable(stop):
+        stop()
+
+
 def open_sandbox(spec: SandboxSpec, backend: str = DEFAULT_BACKEND) -> Sandbox:
     """Start a sandbox of the named backend. Close it (or use `with`) to release its resources."""
     cls = SANDBOXES.load(backend)

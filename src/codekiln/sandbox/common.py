@@ -293,6 +293,12 @@ class HostSandbox(ABC):
         """Top-level entries of a fresh workspace made to vanish at once (see `Workspace.hide`)."""
         return self.ws.hide(names)
 
+    def stop(self) -> None:
+        """End every process the sandbox still runs, keeping the workspace as it is: before the host
+        reads what the commands left (a backend that keeps processes between commands let one go on
+        writing while the host sized the change and then read it whole)."""
+        self._kill_all()
+
     def reset(self) -> None:
         """End all processes and return the workspace (and /tmp) to where it started (`spec.start`)."""
         self._kill_all()
