@@ -119,6 +119,14 @@ def test_disk_use_is_capped(open_sb, backend):
     assert res.exit_code == 9 and res.stderr.endswith("No space left on device\n")
 
 
+def test_the_number_of_files_is_capped_with_the_disk(open_sb, backend):
+    """`disk_mb` capped the workspace's bytes only: empty files cost the host ~2 KiB of kernel memory
+    each (up to half its RAM in count), and 300,000 took 650 MB while `df` showed the workspace empty."""
+    sb = open_sb(backend, limits=Limits(timeout_s=60, extra={"disk_mb": 16}))  # 4,096 files
+    res = sb.exec("mkdir d && for i in $(seq 5000); do : > d/$i || exit 9; done")
+    assert res.exit_code == 9 and res.stderr.endswith("No space left on device\n")
+
+
 def test_process_ignoring_sigterm_dies_at_the_timeout(open_sb, backend, token):
     sb = open_sb(backend)
     res = sb.exec(f"trap '' TERM; bash -c 'exec -a {token} sleep 1000'", timeout=1)
