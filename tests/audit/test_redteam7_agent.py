@@ -5,7 +5,8 @@ tests/sandbox/test_sandbox_attacks.py). Each test attacks one property and asser
 
 Found by trying, each now closed at its cause:
 - `git init` of a folder in the workspace made the host's `git add -A` fail ("does not have a commit
-  checked out"), which masked the episode as the sandbox's failure: a one-line way out of any 0.
+  checked out"), which masked the episode as the sandbox's failure: a one-line way out of any 0. A
+  `.gitattributes` line `* working-tree-encoding=UTF-16` did the same.
 - The change's weight counted files' sizes only: 5,000 empty files with long names, or links with
   4,000-byte targets (20,000 of them made an 83 MB diff in half a second), weighed nothing.
 - The agent's change was read by following each link inside the sandbox: one command per link, and a
@@ -36,6 +37,16 @@ def test_a_nested_repository_is_scored_not_masked(tmp_path: Path) -> None:
     assert not r.reward.masked and r.reward.value == 0.0
     assert r.grade is not None and (r.grade.outcome, r.grade.reason) == ("unresolved", "")
     assert r.trajectory is not None and r.trajectory.error is None and "toolz/sub" not in r.patch
+
+
+def test_a_gitattributes_git_cannot_apply_is_scored_not_masked(tmp_path: Path) -> None:
+    """A `.gitattributes` naming a `working-tree-encoding` the files are not in made the host's
+    `git add` die: the same masked episode. The diff's git no longer takes that attribute from the tree."""
+    attrs = "printf '* working-tree-encoding=UTF-16\\n' > .gitattributes"
+    _, r = rollout(tmp_path, [bash(attrs), SUBMIT])
+    assert not r.reward.masked and r.reward.value == 0.0
+    assert r.grade is not None and (r.grade.outcome, r.grade.reason) == ("unresolved", "")
+    assert "+++ b/.gitattributes\n" in r.patch
 
 
 def test_empty_files_with_long_names_weigh_what_their_patch_would(tmp_path: Path) -> None:

@@ -245,3 +245,12 @@ def test_an_out_of_memory_container_writes_nothing_on_the_host(open_sb, backend,
     sb = open_sb(backend, limits=Limits(timeout_s=60, memory_mb=128))
     res = sb.exec("head -c 200000000 /dev/zero > /tmp/fill")
     assert res.exit_code == 137 and list(tmp_path.iterdir()) == []
+
+
+def test_the_trees_attributes_do_not_break_the_diff(open_sb, backend):
+    """A `.gitattributes` naming a `working-tree-encoding` that cannot decode the files made the host's
+    `git add` die: SandboxError, which masks an episode as the sandbox's failure."""
+    sb = open_sb(backend)
+    sb.exec("printf '* working-tree-encoding=UTF-16\\n' > .gitattributes && echo y > new.txt")
+    diff = sb.diff()
+    assert "+++ b/new.txt\n@@ -0,0 +1 @@\n+y\n" in diff and "+++ b/.gitattributes\n" in diff
