@@ -314,7 +314,7 @@ class Workspace:
 
     def weight(self) -> int:
         """About the bytes a patch of the change since the start would carry, measured on the host
-        without opening a file: for each changed path, `ENTRY_BYTES` and its name twice (`diff --git`),
+        without opening a file: for each changed path but a folder, `ENTRY_BYTES` and its name twice (`diff --git`),
         plus, where it has content, the name twice more (`---`/`+++`) and the content: a file's size, a
         link's target, or, deleted, its size in the start tree. Counting only the files' sizes let
         empty files with long names, links with long targets or deleted files make a patch of any size
@@ -326,6 +326,8 @@ class Workspace:
             changes = copy_changes(self.path, self.start)
         total = 0
         for rel, kind in changes.items():
+            if kind == "dir":  # a patch names no folder (a 1,500-level one weighs its one file)
+                continue
             name = len(os.fsencode(rel))
             total += ENTRY_BYTES + 2 * name
             try:
