@@ -86,6 +86,24 @@ def test_submitting_without_changes_is_unresolved(tasks: list[TaskRecord], tmp_p
 
 
 @pytest.mark.root  # grades real tasks in bwrap sandboxes
+def test_an_oversized_change_is_refused_unread(tasks: list[TaskRecord], tmp_path: Path) -> None:
+    """The seventh red team: this scaffold read and graded a change of any size (an 8 MB file made a
+    16 MB rollouts.jsonl line), where codekiln's own refuses one over MAX_CHANGE_BYTES unread. Both now
+    end an episode the same way (`final_diff`, `read_patch`)."""
+    task = tasks[0]
+    write = "python -c \"open('big.txt', 'w').write(('x' * 99 + '\\n') * 80_000)\""  # 8 MB of text
+    model = ScriptedModel([bash(write), *control_script("noop", "mini", "")])
+    rollout = run_mini_swe_agent(task, load_env(task.environment_id or ""), model, tmp_path)
+    assert rollout.grade is not None and (rollout.grade.outcome, rollout.grade.reason) == (
+        "rejected",
+        "change_too_large",
+    )
+    assert rollout.reward.value == 0.0 and not rollout.reward.masked and rollout.patch == ""
+    assert rollout.trajectory is not None and rollout.trajectory.diff.startswith("(not read: 8,")
+    assert (tmp_path / "rollouts.jsonl").stat().st_size < 1_000_000
+
+
+@pytest.mark.root  # grades real tasks in bwrap sandboxes
 def test_a_backend_failure_is_masked_not_scored(tasks: list[TaskRecord], tmp_path: Path) -> None:
     task = tasks[0]
     rollout = run_mini_swe_agent(

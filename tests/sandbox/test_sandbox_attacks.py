@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sbhelpers import ISOLATING, live_pids, wait_until
 
+from codekiln.agents import Agent
 from codekiln.core.protocols import Limits
+from codekiln.models.scripted import ScriptedModel
+from codekiln.rollouts import agent_patch
+from codekiln.sandbox import change_bytes
 from codekiln.sandbox.base import SANDBOX_UID
 from codekiln.sandbox.common import python_prefixes
+from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.parametrize("backend", ISOLATING)
 
@@ -113,6 +119,14 @@ def test_disk_use_is_capped(open_sb, backend):
     assert res.exit_code == 9 and res.stderr.endswith("No space left on device\n")
 
 
+def test_the_number_of_files_is_capped_with_the_disk(open_sb, backend):
+    """`disk_mb` capped the workspace's bytes only: empty files cost the host ~2 KiB of kernel memory
+    each (up to half its RAM in count), and 300,000 took 650 MB while `df` showed the workspace empty."""
+    sb = open_sb(backend, limits=Limits(timeout_s=60, extra={"disk_mb": 16}))  # 4,096 files
+    res = sb.exec("mkdir d && for i in $(seq 5000); do : > d/$i || exit 9; done")
+    assert res.exit_code == 9 and res.stderr.endswith("No space left on device\n")
+
+
 def test_process_ignoring_sigterm_dies_at_the_timeout(open_sb, backend, token):
     sb = open_sb(backend)
     res = sb.exec(f"trap '' TERM; bash -c 'exec -a {token} sleep 1000'", timeout=1)
@@ -162,3 +176,81 @@ def test_dev_holds_no_unbounded_memory(open_sb, backend):
     ]
     lock = sb.exec(["python", "-c", "import multiprocessing as m; m.Lock(); print('ok')"])
     assert lock.stdout == "ok\n", lock.stderr
+
+
+# The seventh red team (tests/audit/test_redteam7_agent.py has the same attacks through `codekiln rollout`).
+NO_TASK = TaskRecord.model_construct(instance_id="t", bug_patch="", hidden_tests=[])
+
+
+def test_the_only_writable_places_are_the_workspace_tmp_and_shm(open_sb, backend):
+    """podman's --read-only mounted /run and /var/tmp as tmpfs of half the host's RAM, /var/tmp writable
+    by anyone and kept between commands: outside `disk_mb`, against what the backend's docstring said."""
+    sb = open_sb(backend)
+    skip = " -o ".join(f"-path {p}" for p in ("/proc", "/sys", "/testbed", "/tmp"))
+    found = f"find / \\( {skip} \\) -prune -o -type d -writable -print 2>/dev/null"
+    res = sb.exec(f'{found} | while read -r d; do touch "$d/.w" 2>/dev/null && echo "$d"; done | sort')
+    shared = {"bwrap": [], "podman": ["/dev/mqueue"]}[backend]  # the container's own IPC namespace
+    assert res.stdout.split() == [*shared, "/dev/shm"]
+
+
+def test_nothing_the_agent_started_runs_while_its_change_is_read(open_sb, backend, token):
+    """A container keeps background processes between commands: one the agent left could go on writing
+    while the host sized its change and read it whole (past `MAX_CHANGE_BYTES`). The episode's end stops
+    them; the workspace stays."""
+    sb = open_sb(backend)
+    start = f"nohup bash -c 'exec -a {token} sleep 1000' >/dev/null 2>&1 & echo kept > kept.txt"
+    script = [
+        {"content": "", "tool_calls": [{"name": "bash", "arguments": {"command": start}}]},
+        {"content": "", "tool_calls": [{"name": "submit", "arguments": {}}]},
+    ]
+    traj = Agent("swe").run("a task", sb, ScriptedModel(script))
+    assert traj.exit_reason == "submitted" and live_pids(token) == []
+    assert "+kept\n" in traj.diff and sb.read_file("kept.txt") == b"kept\n"
+
+
+def test_a_change_weighs_at_least_its_diff(open_sb, backend):
+    """Empty files with long names, links with long targets and a deleted file weighed nothing (only
+    files' sizes counted), so their diff of any size was read and stored."""
+    sb = open_sb(backend)
+    make = "for i in $(seq 100); do : > $(printf '%0200d' $i); ln -s $(printf '%04000d' $i) l$i; done"
+    sb.exec(f"{make}; rm data/blob.bin")
+    assert len(sb.diff().encode(errors="surrogateescape")) <= change_bytes(sb) < 2 * len(sb.diff())
+
+
+def test_a_nested_repository_does_not_break_the_diff(open_sb, backend):
+    """`git add -A` failed on a folder holding a `.git` with no commit: the diff raised SandboxError,
+    which masks an episode as the sandbox's failure."""
+    sb = open_sb(backend)
+    sb.exec("git init -q sub && echo x > sub/f && echo y > new.txt")
+    assert "+++ b/new.txt\n" in sb.diff() and "sub/" not in sb.diff()
+
+
+def test_links_in_a_change_are_not_followed(open_sb, backend):
+    """Reading an agent's change followed each link inside the sandbox: a link to a FIFO with no writer
+    held the reader a minute."""
+    sb = open_sb(backend)
+    sb.exec("mkfifo /tmp/f && ln -s /tmp/f a && ln -s /tmp/f b")
+    began = time.monotonic()
+    patch = agent_patch(NO_TASK, sb, sb.spec.snapshot)
+    assert time.monotonic() - began < 30  # was 120 s: 60 s per link
+    assert "diff --git a/a b/a\nnew file mode 120000\n--- /dev/null\n+++ b/a\n" in patch
+
+
+def test_an_out_of_memory_container_writes_nothing_on_the_host(open_sb, backend, tmp_path, monkeypatch):
+    """podman's container monitor writes a file `oom` into the directory it was started from: a command
+    filling its memory cgroup (here with /tmp's pages) made one in the driver's working directory."""
+    if backend != "podman":
+        pytest.skip("a container's memory cgroup (bwrap limits memory per process)")
+    monkeypatch.chdir(tmp_path)
+    sb = open_sb(backend, limits=Limits(timeout_s=60, memory_mb=128))
+    res = sb.exec("head -c 200000000 /dev/zero > /tmp/fill")
+    assert res.exit_code == 137 and list(tmp_path.iterdir()) == []
+
+
+def test_the_trees_attributes_do_not_break_the_diff(open_sb, backend):
+    """A `.gitattributes` naming a `working-tree-encoding` that cannot decode the files made the host's
+    `git add` die: SandboxError, which masks an episode as the sandbox's failure."""
+    sb = open_sb(backend)
+    sb.exec("printf '* working-tree-encoding=UTF-16\\n' > .gitattributes && echo y > new.txt")
+    diff = sb.diff()
+    assert "+++ b/new.txt\n@@ -0,0 +1 @@\n+y\n" in diff and "+++ b/.gitattributes\n" in diff

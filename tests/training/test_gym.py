@@ -74,3 +74,22 @@ def test_turn_limit_gives_the_unfinished_penalty(task_env: tuple[TaskRecord, Env
         (look,) = texts([{"tool_calls": [{"name": "bash", "arguments": {"command": "ls"}}]}], "hermes")
         _, reward, done, info = gym.step(look)
     assert done and reward == -0.5 and info["trajectory"].exit_reason == "max_turns"
+
+
+def test_an_oversized_change_is_refused_unread(task_env: tuple[TaskRecord, EnvRecord]) -> None:
+    """The seventh red team: the gym (and `policy.play_episode`, GRPO's) read and graded a change of any
+    size, where `codekiln rollout` refuses one over MAX_CHANGE_BYTES unread. They now end an episode
+    as it does (`final_diff`, `read_patch`)."""
+    task, env = task_env
+    write = "python -c \"open('big.txt', 'w').write(('x' * 99 + '\\n') * 80_000)\""  # 8 MB of text
+    turns = [
+        {"tool_calls": [{"name": "bash", "arguments": {"command": write}}]},
+        *control_script("noop", "swe"),
+    ]
+    with CodekilnEnv(task, env, scaffold="swe", format="qwen3_coder") as gym:
+        gym.reset()
+        for action in texts(turns, "qwen3_coder"):
+            _, reward, done, info = gym.step(action)
+    assert done and reward == 0.0 and not info["masked"] and info["patch"] == ""
+    assert (info["grade"].outcome, info["grade"].reason) == ("rejected", "change_too_large")
+    assert info["trajectory"].diff.startswith("(not read: 8,")

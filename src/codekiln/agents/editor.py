@@ -6,13 +6,14 @@
 Paths are relative to the workspace (/testbed) or absolute inside the sandbox. Files are read and written
 through `Sandbox.read_file`/`write_file`, so edits show up in `sandbox.diff()`. Every mistake comes back as
 an Observation with ok=False and an exact message: old_str not found, old_str appearing N times (with the
-lines), a line number out of range, a file that already exists. Each successful create/str_replace/insert
+lines), a line number out of range, a file that already exists, a file over `max_file_bytes`. Each successful create/str_replace/insert
 pushes the file's previous content on a per-file history that `undo_edit` pops; one EditorTool instance is
 one episode's history.
 """
 
 from __future__ import annotations
 
+import errno
 import posixpath
 import re
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from codekiln.agents.records import Observation
 from codekiln.agents.tools import DEFAULT_MAX_CHARS, Tool, truncate
 from codekiln.core.protocols import Sandbox
+from codekiln.sandbox import MAX_CHANGE_BYTES
 
 SNIPPET_LINES = 4
 COMMANDS = ["view", "create", "str_replace", "insert", "undo_edit"]
@@ -72,8 +74,11 @@ class EditorTool(Tool):
         "required": ["command", "path"],
     }
 
-    def __init__(self, max_chars: int = DEFAULT_MAX_CHARS) -> None:
+    def __init__(self, max_chars: int = DEFAULT_MAX_CHARS, max_file_bytes: int = MAX_CHANGE_BYTES) -> None:
         self.max_chars = max_chars
+        # Bigger files are not opened: the host reads a file whole (a sparse gigabyte cost the sandbox
+        # nothing and the driver 3 GB), and no change that big is graded anyway.
+        self.max_file_bytes = max_file_bytes
         self.history: dict[str, list[str | None]] = {}
 
     def call(self, sandbox: Sandbox, args: dict[str, Any], *, timeout: float | None) -> Observation:
@@ -89,7 +94,7 @@ class EditorTool(Tool):
     def _read(self, sandbox: Sandbox, path: str) -> str | None:
         """The file's text, None if it does not exist; EditError for directories and binary files."""
         try:
-            data = sandbox.read_file(path)
+            data = sandbox.read_file(path, max_bytes=self.max_file_bytes)
         except FileNotFoundError:
             return None
         except IsADirectoryError as err:
@@ -99,6 +104,11 @@ class EditorTool(Tool):
                 raise EditError(f"{path} is a directory; give the path of a file") from err
             raise EditError(f"cannot read {path}: permission denied") from err
         except OSError as err:  # a path through a file, a name too long, a loop of links: the path's fault
+            if err.errno == errno.EFBIG:
+                raise EditError(
+                    f"{path} is over {self.max_file_bytes:,} bytes, more than the editor opens; "
+                    f"look at parts of it with bash (`sed -n '1,100p' {path}`)"
+                ) from err
             raise EditError(f"cannot read {path}: {err.strerror or err}") from err
         try:
             return data.decode()

@@ -27,7 +27,7 @@ from codekiln.agents.tools import Submitted
 from codekiln.core import interrupt, protocols
 from codekiln.core.errors import ContextTooLongError, ModelError, SandboxError
 from codekiln.core.protocols import Model, Sandbox
-from codekiln.sandbox import MAX_CHANGE_BYTES, change_bytes
+from codekiln.sandbox import MAX_CHANGE_BYTES, change_bytes, settle
 
 OnStep = Callable[[Trajectory, Step | None], None]
 
@@ -74,6 +74,15 @@ def sandbox_failure(err: Exception) -> SandboxError:
     )
 
 
+def final_diff(sandbox: Sandbox) -> str:
+    """The diff an episode left, for its record: read once nothing the agent started runs any more
+    (`sandbox.settle`), and only when the change weighs at most MAX_CHANGE_BYTES (else a line saying
+    so). Every scaffold's episode ends with it (the mini-swe-agent one read any size)."""
+    settle(sandbox)
+    size = change_bytes(sandbox)
+    return sandbox.diff() if size <= MAX_CHANGE_BYTES else f"(not read: {size:,} bytes changed)\n"
+
+
 class Agent(protocols.Agent):
     """A scaffold (or its registered name) plus limits; `run` plays one episode (the core `Agent`)."""
 
@@ -109,10 +118,7 @@ class Agent(protocols.Agent):
             traj.exit_reason, traj.exit_message, traj.error = end.reason, end.message, end.error
         traj.totals.duration_s = time.monotonic() - start
         try:
-            size = change_bytes(sandbox)
-            traj.diff = (
-                sandbox.diff() if size <= MAX_CHANGE_BYTES else f"(not read: {size:,} bytes changed)\n"
-            )
+            traj.diff = final_diff(sandbox)
         except (SandboxError, OSError) as err:
             traj.error = traj.error or sandbox_failure(err).to_record()
         if on_step:

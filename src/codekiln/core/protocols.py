@@ -68,8 +68,9 @@ class Sandbox(Protocol):
         input: bytes | None = None,
     ) -> ExecResult: ...
 
-    def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
-        """The file's bytes; one of more than `max_bytes` bytes raises OSError (EFBIG) before it is read."""
+    def read_file(self, path: str, *, max_bytes: int | None = None, follow: bool = True) -> bytes:
+        """The file's bytes. `max_bytes`: a bigger file raises OSError(EFBIG) unread. `follow=False`: a
+        symlink at or on the way to `path` is not followed (FileNotFoundError), as git sees the tree."""
         ...
 
     def file_digest(self, path: str) -> str:

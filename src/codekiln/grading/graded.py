@@ -49,6 +49,15 @@ def patch_paths(patch: str) -> set[str]:
     return {p for fp in parse_diff(patch) for p in (fp.old_path, fp.new_path) if p}
 
 
+def new_links(diff: str) -> dict[str, str]:
+    """Path -> target of every symlink a `git diff` creates (a new entry of mode 120000)."""
+    return {
+        fp.new_path: "\n".join(line.text for hunk in fp.hunks for line in hunk.lines if line.tag == "+")
+        for fp in parse_diff(diff)
+        if fp.new_path and fp.old_path is None and fp.mode == "120000"
+    }
+
+
 class GradedWorkspace:
     """The graded workspace of one grade: its state before the patch, and the patch's real changes."""
 

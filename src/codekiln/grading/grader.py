@@ -54,6 +54,7 @@ from codekiln.grading.graded import (
     GIT_APPLY,
     GradedWorkspace,
     canary_module,
+    new_links,
     patch_paths,
     read_snapshot,
     snapshot_text,
@@ -189,12 +190,17 @@ def workspace_patch(task: GradedTask, sandbox: Sandbox, snapshot_dir: Path) -> s
         start[rel] = None
     start.update(scrubbed_manifests(snapshot_dir, task.hidden_tests))
     # Paths that differ from the snapshot, plus the ones the setup changed (an agent may restore them).
-    changed = patch_paths(sandbox.diff()) | set(start)
+    diff = sandbox.diff()
+    links = new_links(diff)
+    changed = patch_paths(diff) | set(start)
     out = []
     for rel in sorted(changed):
         before = start[rel] if rel in start else snapshot_text(snapshot_dir, rel)
+        if rel in links:  # stays a link, which the grader rejects (it was read through, inside the sandbox)
+            out.append(make_diff(rel, before, None) + make_diff(rel, None, links[rel], mode="120000"))
+            continue
         try:
-            after: str | None = sandbox.read_file(rel).decode("utf-8")
+            after: str | None = sandbox.read_file(rel, follow=False).decode("utf-8")
         except (CodekilnError, OSError, ValueError):
             after = None
         out.append(make_diff(rel, before, after))

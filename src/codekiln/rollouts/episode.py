@@ -35,7 +35,7 @@ from pathlib import Path
 from codekiln.agents import Agent, AgentLimits, Step, Trajectory
 from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.executor import borrowed, release
-from codekiln.core.protocols import Limits, Model, Resources
+from codekiln.core.protocols import Limits, Model, Resources, Sandbox
 from codekiln.envs import EnvRecord
 from codekiln.grading import GradeResult, grade_patch, open_task_sandbox, workspace_patch
 from codekiln.models import make_model
@@ -51,6 +51,20 @@ agent_patch = workspace_patch
 """The agent's change since its starting workspace, as a patch `grade_patch` takes (what
 `grading.workspace_patch` reads back: every changed file, and those the setup changed that the agent
 put back as they are in the snapshot, an undone bug)."""
+
+
+def read_patch(task: TaskRecord, sandbox: Sandbox, snapshot: Path) -> tuple[str, GradeResult | None]:
+    """The agent's patch (`agent_patch`), or, when its change weighs over MAX_CHANGE_BYTES, "" and the
+    grade that refuses it unread (`rejected`, `change_too_large`: scored 0, never masked). Every
+    scaffold's episode reads its change through here (the mini-swe-agent one read and graded any size)."""
+    size = change_bytes(sandbox)
+    if size <= MAX_CHANGE_BYTES:
+        return agent_patch(task, sandbox, snapshot), None
+    return "", GradeResult(
+        instance_id=task.instance_id, outcome="rejected", reason="change_too_large",
+        detail=f"a patch of the agent's change would weigh about {size:,} bytes; the most read is {MAX_CHANGE_BYTES:,}",
+    )  # fmt: skip
+
 
 StepFn = Callable[[Trajectory, Step | None], None]
 """Called as an episode goes (`Agent.run`'s `on_step`): the local driver saves steps with it."""
@@ -136,12 +150,8 @@ class EpisodeUnit:
             _present(env)
             with self.model_for(task, seed) as model, open_task_sandbox(task, env, c.backend) as sandbox:
                 traj = agent.run(task, sandbox, model, on_step=on_step)
-                size = 0 if traj.infra_failure else change_bytes(sandbox)
-                too_large = size > MAX_CHANGE_BYTES
-                patch = (
-                    ""
-                    if traj.infra_failure or too_large
-                    else agent_patch(task, sandbox, Path(env.snapshot_path))
+                patch, grade = (
+                    ("", None) if traj.infra_failure else read_patch(task, sandbox, Path(env.snapshot_path))
                 )
         except CodekilnError as err:
             return masked_rollout(task, sample, seed, c, err, start)
@@ -149,13 +159,8 @@ class EpisodeUnit:
             return masked_rollout(
                 task, sample, seed, c, CodekilnError(str(err), hint="check the sandbox"), start
             )
-        grade, grade_s = None, 0.0
-        if too_large:
-            grade = GradeResult(
-                instance_id=task.instance_id, outcome="rejected", reason="change_too_large",
-                detail=f"the agent's change holds {size:,} bytes of files; the most read is {MAX_CHANGE_BYTES:,}",
-            )  # fmt: skip
-        elif not traj.infra_failure:
+        grade_s = 0.0
+        if grade is None and not traj.infra_failure:
             graded_at = time.monotonic()
             grade = grade_patch(task, env, patch, backend=c.backend)
             grade_s = time.monotonic() - graded_at
@@ -167,4 +172,4 @@ class EpisodeUnit:
         )  # fmt: skip
 
 
-__all__ = ["EpisodeUnit", "StepFn", "agent_patch", "masked_rollout"]
+__all__ = ["EpisodeUnit", "StepFn", "agent_patch", "masked_rollout", "read_patch"]

@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from codekiln.agents.loop import task_text
+from codekiln.agents.loop import final_diff, task_text
 from codekiln.agents.records import Observation, Step, StepUsage, Totals, Trajectory
 from codekiln.core.config import state_dir
 from codekiln.core.errors import CodekilnError, ConfigError, SandboxError
@@ -46,7 +46,8 @@ from codekiln.grading import grade_patch, open_task_sandbox
 from codekiln.models import make_model
 from codekiln.rewards import Reward, RewardConfig, compute_reward
 from codekiln.rollouts.controls import control_model, is_control
-from codekiln.rollouts.engine import Manifest, agent_patch, sample_seed
+from codekiln.rollouts.engine import Manifest, sample_seed
+from codekiln.rollouts.episode import read_patch
 from codekiln.rollouts.outdir import LAYOUT, ROLLOUTS, finished_pairs, task_digest
 from codekiln.rollouts.proxy import SERVED_NAME, InterceptionProxy
 from codekiln.rollouts.records import Rollout
@@ -290,12 +291,12 @@ def run_mini_swe_agent(
                 record = failure.to_record() if isinstance(failure, CodekilnError) else {
                     "type": type(failure).__name__, "message": str(failure)[:1000]}  # fmt: skip
                 traj.exit_reason, traj.exit_message, traj.error = kind, str(failure)[:500], record  # type: ignore[assignment]
-            traj.diff = sandbox.diff()
+            traj.diff = final_diff(sandbox)
             if not traj.infra_failure:
-                patch = agent_patch(task, sandbox, Path(env.snapshot_path))
+                patch, grade = read_patch(task, sandbox, Path(env.snapshot_path))
     except CodekilnError as err:
         error = err.to_record()
-    if traj is not None and not traj.infra_failure:
+    if traj is not None and not traj.infra_failure and grade is None:
         graded_at = time.monotonic()
         grade = grade_patch(task, env, patch, backend=backend)
         grade_s = time.monotonic() - graded_at

@@ -9,6 +9,7 @@ from codekiln.sandbox.base import (
     SandboxSpec,
     change_bytes,
     open_sandbox,
+    settle,
 )
 from codekiln.sandbox.tasktree import StartTree
 
@@ -22,4 +23,5 @@ __all__ = [
     "StartTree",
     "change_bytes",
     "open_sandbox",
+    "settle",
 ]

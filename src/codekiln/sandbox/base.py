@@ -71,17 +71,29 @@ SANDBOXES = Registry(
 DEFAULT_BACKEND = "bwrap"
 
 MAX_CHANGE_BYTES = 2_000_000
-"""The most an agent's change may weigh (its changed files' bytes, sized on the host before any is
-read). A bigger one is neither read into a diff nor stored nor graded: the episode's grade is
-`rejected` (reason `change_too_large`), scored 0 like any patch the grader refuses, never masked.
-Otherwise a policy could write gigabytes that the driver reads whole and stores twice per rollout."""
+"""The most an agent's change may weigh: about the bytes its patch would carry (each changed path's
+name and git's header lines, files' sizes, links' targets, deleted files' sizes), sized on the host
+before anything is read (`Workspace.weight`). A bigger one is neither read into a diff nor stored nor
+graded: the episode's grade is `rejected` (reason `change_too_large`), scored 0 like any patch the
+grader refuses, never masked. Otherwise a policy could write gigabytes that the driver reads whole and
+stores twice per rollout, or as many empty files or links, which weighed nothing when only files'
+sizes counted."""
 
 
 def change_bytes(sandbox: Sandbox) -> int:
-    """The bytes of the files the workspace changed, where the sandbox can size them unread (every
-    host-backed one can: `HostSandbox.changed_bytes`); 0 for one that cannot."""
+    """About the bytes a patch of the workspace's change would carry (`MAX_CHANGE_BYTES`), where the
+    sandbox can size it unread (every host-backed one can: `HostSandbox.changed_bytes`); 0 for one that
+    cannot."""
     sized = getattr(sandbox, "changed_bytes", None)
     return int(sized()) if callable(sized) else 0
+
+
+def settle(sandbox: Sandbox) -> None:
+    """End every process of `sandbox` that outlived its command, where it keeps any (`HostSandbox.stop`:
+    podman's do, bwrap's never), so that nothing changes the workspace while the host reads it."""
+    stop = getattr(sandbox, "stop", None)
+    if callable(stop):
+        stop()
 
 
 def open_sandbox(spec: SandboxSpec, backend: str = DEFAULT_BACKEND) -> Sandbox:

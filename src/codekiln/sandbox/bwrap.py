@@ -18,8 +18,8 @@ What it isolates:
 - Limits (per command): wall time (SIGKILL of the whole namespace), CPU seconds (SIGXCPU), address
   space per process (a memory hog gets ENOMEM/MemoryError: nothing is killed, so `killed` stays
   None), processes of the command (a fork bomb gets EAGAIN; counted per command through its user
-  namespace), file size (SIGXFSZ), output (see `process`), disk (the workspace's tmpfs, `disk_mb`;
-  /dev is read-only and /dev/shm a tmpfs of `SHM_MB`).
+  namespace), file size (SIGXFSZ), output (see `process`), disk (the workspace's tmpfs, `disk_mb`:
+  its bytes and its number of files; /dev is read-only and /dev/shm a tmpfs of `SHM_MB`).
 
 What it does not isolate:
 - The kernel (one shared kernel, no seccomp filter), /proc's view of system-wide numbers, time.

@@ -252,12 +252,17 @@ class HostSandbox(ABC):
                 return root, inside[len(prefix) :]
         return None
 
-    def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
-        """The file's bytes; a file of more than `max_bytes` bytes raises OSError (EFBIG) unread."""
+    def read_file(self, path: str, *, max_bytes: int | None = None, follow: bool = True) -> bytes:
+        """The file's bytes, read on the host (see the module docstring). `max_bytes`: a bigger file
+        raises OSError(EFBIG) unread (the host read a sparse gigabyte whole for the editor). `follow=False`:
+        where a symlink is in the way the file is not read inside the sandbox (FileNotFoundError): one
+        exec per link, or a link to a FIFO blocking a minute, held the reader of an agent's change."""
         loc = self._locate(path)
         data = self.ws.read(*loc, max_bytes) if loc else None
         if data is not None:
             return data
+        if not follow:
+            raise FileNotFoundError(errno.ENOENT, "a symlink is in the way (not followed)", path)
         res = self.exec(["base64", "-w0", "--", self._inside(path)], timeout=60)
         if res.exit_code != 0 or res.truncated:
             raise _inside_error(res, path)
@@ -296,20 +301,20 @@ class HostSandbox(ABC):
         return self.ws.changed(whole)
 
     def changed_bytes(self) -> int:
-        """Bytes of the regular files that differ from the snapshot: what a patch of the change would
-        carry, measured on the host without opening a file (an agent's change is sized before it is read)."""
-        total = 0
-        for rel, kind in self.changed().items():
-            if kind == "file":
-                try:
-                    total += (self.ws.path / rel).lstat().st_size
-                except OSError:
-                    continue
-        return total
+        """About the bytes a patch of the change since the start would carry (names, contents, link
+        targets, deleted files: `Workspace.weight`), measured on the host without opening a file (an
+        agent's change is sized before it is read)."""
+        return self.ws.weight()
 
     def hide(self, names: Collection[str]) -> bool:
         """Top-level entries of a fresh workspace made to vanish at once (see `Workspace.hide`)."""
         return self.ws.hide(names)
+
+    def stop(self) -> None:
+        """End every process the sandbox still runs, keeping the workspace as it is: before the host
+        reads what the commands left (a backend that keeps processes between commands let one go on
+        writing while the host sized the change and then read it whole)."""
+        self._kill_all()
 
     def reset(self) -> None:
         """End all processes and return the workspace (and /tmp) to where it started (`spec.start`)."""

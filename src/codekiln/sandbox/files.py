@@ -153,7 +153,32 @@ def remove_at(root: Path, rel: str) -> bool:
         os.close(fd)
 
 
-def _git(snapshot: Path, tree: Path, scratch: Path, *args: str) -> bytes:
+# What the diff's git takes from the tree's own .gitattributes, overridden (`info/attributes` of the
+# scratch repository outranks them): a `working-tree-encoding` that cannot decode a file made `git add`
+# die, which masked the episode as the sandbox's failure (tests/audit/test_redteam7_agent.py).
+DIFF_ATTRIBUTES = "* !working-tree-encoding\n"
+
+
+def _scratch_repo(scratch: Path, base: str) -> Path:
+    """A git directory in `scratch` at commit `base` (objects from the snapshot's, as alternates), whose
+    `info/attributes` is DIFF_ATTRIBUTES: the snapshot's own .git is never written to."""
+    repo = scratch / "repo"
+    if not (repo / "HEAD").exists():
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "info").mkdir(exist_ok=True)
+        (repo / "info" / "attributes").write_text(DIFF_ATTRIBUTES)
+        (repo / "HEAD").write_text(base + "\n")
+    return repo
+
+
+def _git(
+    snapshot: Path,
+    tree: Path,
+    scratch: Path,
+    *args: str,
+    ok: tuple[int, ...] = (0,),
+    git_dir: Path | None = None,
+) -> bytes:
     if not (scratch / "objects").exists():
         (scratch / "objects").mkdir(parents=True)
         (scratch / "exclude").write_text(DIFF_EXCLUDES)
@@ -162,7 +187,7 @@ def _git(snapshot: Path, tree: Path, scratch: Path, *args: str) -> bytes:
         "HOME": str(scratch),
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_DIR": str(snapshot / ".git"),
+        "GIT_DIR": str(git_dir or snapshot / ".git"),
         "GIT_WORK_TREE": str(tree),
         # Everything git writes goes to `scratch`, never into the snapshot.
         "GIT_INDEX_FILE": str(scratch / "index"),
@@ -181,7 +206,7 @@ def _git(snapshot: Path, tree: Path, scratch: Path, *args: str) -> bytes:
     argv += ["-c", "core.fsmonitor=false", "-c", "core.quotePath=false", *args]
     # Not proc.run: the diff must come back byte-exact and whole, however long it is.
     done = subprocess.run(argv, env=env, cwd=tree, capture_output=True, timeout=600, check=False)
-    if done.returncode != 0:
+    if done.returncode not in ok:
         raise SandboxError(
             f"git {args[0]} on the workspace failed: {done.stderr.decode(errors='replace')[-2000:]}",
             hint="the snapshot must be a git repository with one commit (made by `codekiln repo add`)",
@@ -191,21 +216,18 @@ def _git(snapshot: Path, tree: Path, scratch: Path, *args: str) -> bytes:
 
 def git_diff(snapshot: Path, tree: Path, scratch: Path) -> str:
     """`git diff --binary` of `tree` against the commit checked out in `snapshot`, untracked files
-    included, `DIFF_EXCLUDES` and ignored files left out. `scratch` keeps git's index and new objects
+    included, `DIFF_EXCLUDES`, ignored files and what git cannot index (a nested repository without a
+    commit) left out, the tree's `working-tree-encoding` attributes ignored (`DIFF_ATTRIBUTES`).
+    `scratch` keeps git's index and new objects
     between calls (so later diffs only rehash what changed). Decoded with surrogateescape:
     `.encode(errors="surrogateescape")` gives back the exact bytes."""
     base = _git(snapshot, tree, scratch, "rev-parse", "HEAD").decode().strip()
-    _git(snapshot, tree, scratch, "add", "-A")
-    out = _git(
-        snapshot,
-        tree,
-        scratch,
-        "diff",
-        "--cached",
-        "--binary",
-        "--no-color",
-        "--no-ext-diff",
-        "--no-renames",
-        base,
-    )
+    repo = _scratch_repo(scratch, base)
+    # A folder holding a `.git` of its own is another repository to git: one with a commit is added as a
+    # submodule (mode 160000, which the grader rejects), one without made `add` fail. That is the tree's
+    # doing, never the sandbox's: with --ignore-errors git skips what it cannot index and exits 1, while
+    # a failure of git itself (no room for objects, a broken snapshot) still exits 128.
+    _git(snapshot, tree, scratch, "add", "-A", "--ignore-errors", ok=(0, 1), git_dir=repo)
+    diff = ("diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "--no-renames", base)
+    out = _git(snapshot, tree, scratch, *diff, git_dir=repo)
     return out.decode("utf-8", errors="surrogateescape")

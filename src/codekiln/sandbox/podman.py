@@ -9,11 +9,15 @@ same code driving the `docker` CLI (untested here: no Docker engine on the devel
 
 What it isolates:
 - Filesystem: read-only root; writable only the workspace at `workdir` (copy-on-write, see
-  `Workspace`) and a per-sandbox /tmp. Host /usr and /etc, the Python install(s) and the venv (at
-  /opt/venv) are bound read-only, `spec.binds` as given. Nothing else of the host is visible.
+  `Workspace`), a per-sandbox /tmp and the container's own /dev/shm (64 MB) and /dev/mqueue. /run and
+  /var/tmp stay read-only (podman's --read-only made them tmpfs of half the host's RAM). Host /usr and
+  /etc, the Python install(s) and the venv (at /opt/venv) are bound read-only, `spec.binds` as given.
+  Nothing else of the host is visible, and nothing is written on the host outside the sandbox's own
+  directories (the container monitor's `oom` file lands in the workspace's state directory).
 - Users: commands run as uid/gid `SANDBOX_UID` with no new privileges.
-- Processes: the container's PID namespace; all of them end on `reset` and `close`, and when a
-  command is killed (timeout, output): the container is then replaced, the workspace kept.
+- Processes: the container's PID namespace; all of them end on `stop` (an agent's episode ends with
+  it, before the host reads the change), `reset` and `close`, and when a command is killed (timeout,
+  output): the container is then replaced, the workspace kept.
 - Network: none (`--network none`) unless `spec.network`, which shares the host's network.
 - Limits: the container's total memory (`--memory`, no swap) and process count (`--pids-limit`);
   per command wall time, CPU seconds, address space per process, file size and output, as in bwrap.
@@ -21,8 +25,10 @@ What it isolates:
 What it does not isolate:
 - The kernel (shared), and whatever the container runtime does not: it runs rootful, with podman's
   default capabilities for its root init (commands themselves run unprivileged).
-- Background processes survive from one `exec` to the next (unlike bwrap) until a timeout, `reset`
-  or `close` ends them.
+- Background processes survive from one `exec` to the next (unlike bwrap) until a timeout, `stop`,
+  `reset` or `close` ends them.
+- Memory: the container's limit also holds what it writes to the workspace and /tmp (tmpfs pages);
+  filling it leaves every later command of the sandbox killed for memory (exit code 137).
 
 Needs root, podman with runc (crun fails on this host's hybrid cgroups), and ~0.3 s per start.
 """
@@ -102,6 +108,8 @@ class PodmanSandbox(HostSandbox):
         argv += ["--ulimit", f"nofile={nofile[0]}:{nofile[1]}", "--ulimit", f"nproc={nproc}:{nproc}"]
         argv += ["--network", "host" if spec.network else "none", "--hostname", "sandbox"]
         argv += ["--read-only", "--security-opt", "no-new-privileges", "--workdir", self.workdir]
+        if self.binary == "podman":  # podman's --read-only makes /run and /var/tmp tmpfs of half the RAM
+            argv.append("--read-only-tmpfs=false")
         if limits.memory_mb:
             argv += ["--memory", f"{limits.memory_mb}m", "--memory-swap", f"{limits.memory_mb}m"]
         if limits.max_procs:
@@ -132,7 +140,10 @@ class PodmanSandbox(HostSandbox):
         return str(self._writable[src]), dest, "rw"
 
     def _start(self) -> None:
-        res = proc.run(self._run_argv(), timeout=300)
+        # The container's monitor (conmon) keeps the cwd of `run`, and writes a file `oom` there when the
+        # container runs out of memory: a command filling /tmp made one in the driver's own directory.
+        self.ws.state.mkdir(parents=True, exist_ok=True)
+        res = proc.run(self._run_argv(), timeout=300, cwd=self.ws.state)
         if res.exit_code != 0:
             raise SandboxError(
                 f"{self.binary} could not start the sandbox container: {proc.tail(res.stderr)}",

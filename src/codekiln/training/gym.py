@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.agents import SCAFFOLDS, AgentLimits, Observation, Scaffold, Step, Submitted, Trajectory
-from codekiln.agents.loop import task_text
+from codekiln.agents.loop import final_diff, task_text
 from codekiln.core.errors import CodekilnError, FormatError
 from codekiln.core.protocols import Sandbox
 from codekiln.envs import EnvRecord
 from codekiln.formats import get_format
 from codekiln.grading import GradeResult, grade_patch, open_task_sandbox
 from codekiln.rewards import Reward, RewardConfig, compute_reward
-from codekiln.rollouts.engine import agent_patch
+from codekiln.rollouts.episode import read_patch
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.records import TaskRecord
 
@@ -148,10 +148,10 @@ class CodekilnEnv:
         grade: GradeResult | None = None
         patch = ""
         try:
-            traj.diff = self.sandbox.diff()
+            traj.diff = final_diff(self.sandbox)
             if not traj.infra_failure:
-                patch = agent_patch(self.task, self.sandbox, Path(self.env.snapshot_path))
-                grade = grade_patch(self.task, self.env, patch, backend=self.backend)
+                patch, grade = read_patch(self.task, self.sandbox, Path(self.env.snapshot_path))
+                grade = grade or grade_patch(self.task, self.env, patch, backend=self.backend)
             reward = compute_reward(traj, grade, self.task, self.reward_config)
         except (CodekilnError, OSError) as err:
             reward = Reward(value=None, masked=True, mask_reason=f"{type(err).__name__}: {err}"[:500])

@@ -32,7 +32,7 @@ from codekiln.formats import Segment
 from codekiln.grading import GradeResult, grade_patch, open_task_sandbox
 from codekiln.models.base import ModelResponse, parse_message, stop_strings
 from codekiln.rewards import Reward, RewardConfig, compute_reward
-from codekiln.rollouts.engine import agent_patch
+from codekiln.rollouts.episode import read_patch
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.records import TaskRecord
 from codekiln.training.grpo import Sample, multiturn_sample
@@ -156,8 +156,8 @@ def play_episode(
         with open_task_sandbox(task, env, backend) as sandbox:
             traj = agent.run(task, sandbox, policy)
             if not traj.infra_failure:
-                patch = agent_patch(task, sandbox, Path(env.snapshot_path))
-        if not traj.infra_failure:
+                patch, grade = read_patch(task, sandbox, Path(env.snapshot_path))
+        if not traj.infra_failure and grade is None:
             grade = grade_patch(task, env, patch, backend=backend)
         reward = compute_reward(traj, grade, task, reward_config)
     except (CodekilnError, OSError) as err:
