@@ -221,7 +221,7 @@ def table(rows: list[Mapping[str, object]], sample: int) -> str:
         tasks = str(synth.get("tasks", "-")) + (
             "" if synth.get("synth_status", "done") == "done" else f" ({synth['synth_status']})"
         )  # type: ignore[union-attr]
-        reason = str(r.get("reason") or "").replace("|", "\\|").replace("\n", " ")[:140]
+        reason = str(r.get("reason") or "").replace("|", "\\|").replace("\n", " ")[:240]
         out.append(f"| {r['library']} | {r['version']} | {p} | {c} | {r['verdict']} | {tasks} | {reason} |")
     verdicts = Counter(str(r["verdict"]) for r in rows)
     ok = verdicts["reproduced"] + verdicts["better"]

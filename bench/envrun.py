@@ -38,7 +38,9 @@ if failing:  # the record keeps statuses only: what its failures say comes from 
     with env.open_sandbox() as sb:
         rerun = run_tests(sb, env.test, tests=failing)
     messages = {t: m for t, m in rerun.messages.items() if t in failing}
-    messages.update({t: "passed when rerun alone" for t in failing if rerun.statuses.get(t) == "passed"})
+    for t in failing:
+        if t not in messages:  # passed alone, or an id that pytest cannot select (a directory's item)
+            messages[t] = "rerun alone: " + rerun.statuses.get(t, rerun.error or "pytest selects no such id")
 with open(sys.argv[2], "w") as fh:
     json.dump({"baseline": env.baseline, "collection_errors": env.collection_errors,
         "collection_skips": env.collection_skips, "messages": messages}, fh)

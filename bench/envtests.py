@@ -36,7 +36,7 @@ CAUSES = (
                                    r"getaddrinfo failed|NameResolutionError|Failed to resolve|gaierror", re.I)),
     ("connection refused", re.compile(r"Connection refused|ConnectionRefusedError|ECONNREFUSED|Errno 111\b")),
     ("network unreachable", re.compile(r"Network is unreachable|ENETUNREACH|Errno 101\b|No route to host")),
-    ("module missing", re.compile(r"No module named '[\w.]+'")),
+    ("module missing", re.compile(r"No module named '([\w.]+)'")),
     ("timeout", re.compile(r"\btimed? ?out\b|TimeoutError|Timeout\b", re.I)),
 )  # fmt: skip
 """What a failure's message says went wrong, where it says it in words a class can be named by."""
@@ -141,8 +141,9 @@ def aligned(plain: Side, ck: Side) -> tuple[Side, Side]:
 def cause(message: str) -> str:
     """The class of a failure's message (`CAUSES`), else its first line, short."""
     for name, pattern in CAUSES:
-        if pattern.search(message or ""):
-            return name
+        m = pattern.search(message or "")
+        if m:
+            return f"{name}: {m[1]}" if m.groups() else name
     first = (message or "").strip().splitlines()
     return first[0][:80] if first else "no message"
 
@@ -165,30 +166,40 @@ def compare_tests(plain: Side, ck: Side) -> tuple[str, str]:
         return "better", f"codekiln passes {len(gained)} more: " + _group(gained, plain, "plain")
     parts = []
     if new_fail:
-        parts.append(f"{len(new_fail)} fail only in codekiln: " + _group(new_fail, ck, "codekiln"))
+        parts.append(
+            f"{len(new_fail)} fail only in codekiln: " + _group(new_fail, ck, "codekiln", (plain, "plainly"))
+        )
     lost_other = [i for i in lost if i not in new_fail]
     if lost_other:
         parts.append(f"{len(lost_other)} pass only plainly: " + _group(lost_other, ck, "codekiln"))
-    fixed = [i for i in differ if p.get(i) in FAILING and c.get(i) == "passed"]
-    if fixed:
-        parts.append(f"{len(fixed)} pass only in codekiln: " + _group(fixed, plain, "plain"))
-    rest = [i for i in differ if i not in set(new_fail) | set(lost) | set(fixed)]
+    if gained:
+        parts.append(f"{len(gained)} pass only in codekiln: " + _group(gained, plain, "plain"))
+    rest = [i for i in differ if i not in set(new_fail) | set(lost) | set(gained)]
     if rest:
-        parts.append(f"{len(rest)} other: " + _group(rest, plain, "plain", ck))
+        parts.append(f"{len(rest)} other: " + _group(rest, plain, "plain", (ck, "in codekiln")))
     return "tests differ", "; ".join(parts)
 
 
-def _group(ids: list[str], side: Side, name: str, other: Side | None = None) -> str:
-    """`ids` by cause (read from `side`'s messages, most common first), a few ids each."""
+def _why(i: str, side: Side) -> str:
+    """Why test `i` has its status on `side`: the cause its message gives, its module's collection
+    error where it has no status of its own, else the status."""
+    status = side.statuses.get(i, "absent")
+    if i in side.messages:
+        return cause(side.messages[i])
+    module = i.split("::", 1)[0]
+    if status == "absent" and side.statuses.get(module) == "error":
+        return f"{module} failed to collect: {cause(side.messages.get(module, ''))}"
+    return status
+
+
+def _group(ids: list[str], side: Side, name: str, other: tuple[Side, str] | None = None) -> str:
+    """`ids` by why they have their status on `side` (most common first), a few ids each; with `other`
+    (a side and its label), what that run did with them too."""
     by: dict[str, list[str]] = {}
     for i in ids:
-        status = side.statuses.get(i, "absent")
-        why = cause(side.messages[i]) if i in side.messages else status
-        module = i.split("::", 1)[0]
-        if status == "absent" and side.statuses.get(module) == "error":  # its module did not collect
-            why = f"{module} failed to collect: {cause(side.messages.get(module, ''))}"
+        why = _why(i, side)
         if other is not None:
-            why = f"{status} plainly, {other.statuses.get(i, 'absent')} in codekiln"
+            why = f"{why}; {other[1]} {_why(i, other[0])}"
         by.setdefault(why, []).append(i)
     out = []
     for why, group in sorted(by.items(), key=lambda kv: -len(kv[1])):

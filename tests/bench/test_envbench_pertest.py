@@ -192,7 +192,7 @@ def test_codekiln_and_the_plain_run_are_compared_id_by_id(snapshot: Path, tmp_pa
     verdict, reason = compare_tests(plain, ck)
     assert (verdict, reason) == (
         "tests differ",
-        f"1 fail only in codekiln: [codekiln: connection refused] {NET_ID}",
+        f"1 fail only in codekiln: [codekiln: connection refused; plainly passed] {NET_ID}",
     )
     counts, errors = plain_counts(out)
     row_plain = {"status": "ran", **counts, "collect_errors": errors}
@@ -239,6 +239,7 @@ def test_causes_are_read_from_failure_messages() -> None:
     )
     assert cause("OSError: [Errno 101] Network is unreachable") == "network unreachable"
     assert cause("ConnectionRefusedError: [Errno 111] Connection refused") == "connection refused"
+    assert cause("ModuleNotFoundError: No module named 'jwt'") == "module missing: jwt"
     assert cause("assert 1 == 2\nmore") == "assert 1 == 2"
 
 
