@@ -33,14 +33,29 @@ except CodekilnError as err:
     print("ROW " + json.dumps({"ok": False, "error": err.message[:300], **err.to_record()}))
     raise SystemExit(0)
 failing = sorted(t for t, s in env.baseline.items() if s in ("failed", "error"))[:RERUN_AT_MOST]
-messages = {}
-if failing:  # the record keeps statuses only: what its failures say comes from a rerun of them
+
+
+def failure_messages():
+    # The record keeps statuses only: what its failures say comes from a rerun of them; ids pytest
+    # cannot select alone (a directory's item) from one more run of the whole suite.
     with env.open_sandbox() as sb:
         rerun = run_tests(sb, env.test, tests=failing)
-    messages = {t: m for t, m in rerun.messages.items() if t in failing}
+    out = {t: m for t, m in rerun.messages.items() if t in failing}
+    unselected = [t for t in failing if t not in rerun.statuses]
+    if unselected:
+        with env.open_sandbox() as sb:
+            full = run_tests(sb, env.test)
+        out.update({t: full.messages[t] for t in unselected if t in full.messages})
     for t in failing:
-        if t not in messages:  # passed alone, or an id that pytest cannot select (a directory's item)
-            messages[t] = "rerun alone: " + rerun.statuses.get(t, rerun.error or "pytest selects no such id")
+        if t not in out:
+            out[t] = "rerun alone: " + rerun.statuses.get(t, rerun.error or "pytest selects no such id")
+    return out
+
+
+try:
+    messages = failure_messages() if failing else {}
+except Exception as err:  # the build's row stands without them
+    messages = dict.fromkeys(failing, f"rerun for messages failed: {err!r}"[:300])
 with open(sys.argv[2], "w") as fh:
     json.dump({"baseline": env.baseline, "collection_errors": env.collection_errors,
         "collection_skips": env.collection_skips, "messages": messages}, fh)
