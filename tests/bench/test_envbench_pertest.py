@@ -27,8 +27,10 @@ from codekiln.testing import make_repo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
+import envsample
+from envbuild import ROWS, load_rows
 from envcompare import compare, plain_counts, table
-from envrows import row_of, table_lines
+from envrows import HEADER, row_of, table_lines
 from envrun import plain_options
 from envtests import (
     Side,
@@ -259,3 +261,14 @@ def test_rows_read_back_from_a_printed_table_print_the_same_table() -> None:
     printed = table(rows, 60).splitlines()
     assert printed[2 : 2 + len(lines)] == lines
     assert all(r["reconstructed"]["from"] == "README.md at commit x" for r in rows)  # type: ignore[index]
+
+
+def test_the_readmes_table_is_the_table_of_the_rows_kept_in_the_repository() -> None:
+    """`--table` of bench/results/envbuild_rows.jsonl (each row judged by the rule as it is now, on its
+    per-test file) is what the README shows, line for line, its summary line included."""
+    rows = load_rows(ROWS)
+    order = [str(r["name"]) for r in json.loads(envsample.PINNED.read_text())["chosen"]]
+    printed = table([rows[n] for n in order if n in rows], len(order)).splitlines()
+    readme = (BENCH.parent / "README.md").read_text().splitlines()
+    start = readme.index(HEADER)
+    assert readme[start : start + len(printed)] == printed
