@@ -9,6 +9,8 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 
+from envtests import Side, compare_tests
+
 STEP_LIMITS = {"plain_install": 300, "plain_test": 300, "build": 600, "synth": 240}
 """Seconds each step may run (the defaults; `--step-limit STEP=SECONDS` raises one for a run)."""
 _SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|xfailed|xpassed|errors?|deselected)\b")
@@ -128,9 +130,12 @@ def triple_codekiln(ck: Mapping[str, object]) -> tuple[int, int, int]:
     )
 
 
-def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str, str]:
-    """(verdict, reason): reproduced | better | plain failed | build failed | timeout | count mismatch |
-    no tests. See envbuild.py's docstring for the rule."""
+def compare(
+    plain: Mapping[str, object], ck: Mapping[str, object], sides: tuple[Side, Side] | None = None
+) -> tuple[str, str]:
+    """(verdict, reason): reproduced | better | tests differ (by `envtests.compare_tests`, where both
+    sides' per-test outcomes are given) | plain failed | build failed | timeout | count mismatch (where
+    they are not) | no tests. See envbuild.py's docstring for the rule."""
     if plain.get("status") != "ran":
         status = str(plain.get("status"))
         return ("timeout" if status.startswith("timeout") else "plain failed"), status + _first(plain)
@@ -146,6 +151,12 @@ def compare(plain: Mapping[str, object], ck: Mapping[str, object]) -> tuple[str,
         step = f" at {ck['step']}" if ck.get("step") else ""
         return verdict, f"{status}{step}: {str(ck.get('error') or ck.get('log') or '')[:200]}"
     want, got = triple_plain(plain), triple_codekiln(ck)
+    if sides is not None:
+        verdict, reason = compare_tests(*sides)
+        errors = list(plain.get("collect_errors") or [])  # type: ignore[call-overload]
+        if errors and verdict != "reproduced":
+            reason += f"; the plain run had {len(errors)} collection error(s): {errors[0]}"
+        return verdict, reason
     shown = f"plain {fmt(want)} vs codekiln {fmt(got)}"
     if want == got and not stopped:  # equal counts of a run stopped at collection reproduce no suite
         return ("reproduced", "") if sum(want) else ("no tests", "neither run collected a test")
@@ -210,7 +221,7 @@ def table(rows: list[Mapping[str, object]], sample: int) -> str:
         tasks = str(synth.get("tasks", "-")) + (
             "" if synth.get("synth_status", "done") == "done" else f" ({synth['synth_status']})"
         )  # type: ignore[union-attr]
-        reason = str(r.get("reason") or "").replace("|", "\\|").replace("\n", " ")[:140]
+        reason = str(r.get("reason") or "").replace("|", "\\|").replace("\n", " ")[:240]
         out.append(f"| {r['library']} | {r['version']} | {p} | {c} | {r['verdict']} | {tasks} | {reason} |")
     verdicts = Counter(str(r["verdict"]) for r in rows)
     ok = verdicts["reproduced"] + verdicts["better"]
@@ -220,7 +231,7 @@ def table(rows: list[Mapping[str, object]], sample: int) -> str:
     out.append(
         f"{len(rows)} of {sample} libraries run; reproduced {ok}/{len(rows)}"
         + (f" ({ok / len(rows):.0%})" if rows else "")
-        + f" ({verdicts['better']} of them better than a plain run that failed at collection); "
+        + f" ({verdicts['better']} of them better: codekiln passes more, and fails nothing the plain run passes); "
         + ", ".join(f"{k} {v}" for k, v in verdicts.most_common() if k not in ("reproduced", "better"))
         + f"; built {len(built)}, tasks from a short synthesis on {with_tasks}/{len(built)}"
     )

@@ -12,9 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from envbuild import as_non_root, plain_test_env
 from envcompare import STEP_LIMITS, compare, plain_counts, step_limits
 from envplain import applies, envlist, plain_targets, tox_pytest_args, uv_groups
+from envrun import as_non_root, plain_test_env
 from envsample import judge_archive, named_in
 
 COLLECTION_FAILED = """\
