@@ -53,13 +53,16 @@ class SnapshotRecord(Record):
 
 
 def has_tests(files: list[str]) -> bool:
-    """True when the tree holds a tests/test/testing directory or test_*.py / *_test.py files."""
+    """True when the tree holds a tests/test/testing directory, test_*.py / *_test.py files, or a module
+    named tests.py / test.py (defusedxml's suite is one top-level tests.py)."""
     for rel in files:
         parts = PurePosixPath(rel).parts
         name = parts[-1]
         if any(p in TEST_DIR_NAMES for p in parts[:-1]):
             return True
         if name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")):
+            return True
+        if name in ("tests.py", "test.py"):
             return True
     return False
 
