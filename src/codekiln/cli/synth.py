@@ -267,15 +267,19 @@ def live_progress(title: str) -> Iterator[Callable[[SynthProgress], None]]:
     """A live display of synthesis progress under `title`; yields the `on_progress` hook that feeds it
     (validation updates are throttled to four a second, every other phase is shown at once)."""
     last = [0.0]
-    with Live(console=console, refresh_per_second=4, transient=False) as live:
+    try:
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
 
-        def show(progress: SynthProgress) -> None:
-            now = time.monotonic()
-            if progress.phase != "validating" or now - last[0] > 0.25:
-                live.update(render(progress, title))
-                last[0] = now
+            def show(progress: SynthProgress) -> None:
+                now = time.monotonic()
+                if progress.phase != "validating" or now - last[0] > 0.25:
+                    live.update(render(progress, title))
+                    last[0] = now
 
-        yield show
+            yield show
+    finally:
+        if not console.is_terminal:  # rich ends its last frame with no newline there (a log, a pipe)
+            console.line()
 
 
 def run_repos_with_display(
