@@ -5,6 +5,9 @@ that rewrote tests.py so its tests passed, fixing nothing, was scored resolved."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from codekiln.tasks import load_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, synthesize
 
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.root  # environments, validation and grading in bwrap sandboxes
 
 MODULE = """\
@@ -60,8 +64,7 @@ PASSING = "import unittest\n\n\nclass TestFlat(unittest.TestCase):\n" + "".join(
 )
 
 
-def test_a_top_level_tests_module_is_hidden_and_restored(tmp_path: Path) -> None:
-    root = tmp_path / "flat"
+def write_flat(root: Path) -> Path:
     (root / "flat").mkdir(parents=True)
     (root / "flat" / "__init__.py").write_text(MODULE)
     (root / "tests.py").write_text(TESTS)
@@ -69,6 +72,11 @@ def test_a_top_level_tests_module_is_hidden_and_restored(tmp_path: Path) -> None
         '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
         '[project]\nname = "flat"\nversion = "0.1"\n[tool.setuptools]\npackages = ["flat"]\n'
     )
+    return root
+
+
+def test_a_top_level_tests_module_is_hidden_and_restored(tmp_path: Path) -> None:
+    root = write_flat(tmp_path / "flat")
     synthesize(SynthConfig(spec=str(root), out=str(tmp_path / "out"), max_tasks=1))
     task = load_tasks(tmp_path / "out")[0]
     assert task.hidden_tests == ["tests.py"]
@@ -88,3 +96,20 @@ def test_every_attack_builds_for_a_task_that_hides_no_test_file(case: tuple[Task
     assert target.hidden == task.FAIL_TO_PASS[0].split("::", 1)[0]
     for attack in ATTACKS:
         attack.build(target)
+
+
+def test_a_run_that_makes_no_task_says_why_and_what_to_do(tmp_path: Path) -> None:
+    # defusedxml's Makefile, tox.ini and .coveragerc name tests.py: every candidate is rejected (the agent
+    # would read which tests were removed). synth printed "0 tasks in .../tasks.jsonl" and exited 0.
+    root = write_flat(tmp_path / "flat")
+    (root / "Makefile").write_text("test:\n\tpython tests.py\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    argv = ["synth", str(root), "--max-tasks", "1", "--out", str(tmp_path / "out")]
+    cmd = [sys.executable, "-c", "from codekiln.cli import main; main()", *argv]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (
+        "candidates were rejected as workspace_names_hidden_test (Makefile in the agent's workspace "
+        "names the hidden test file tests.py)" in done.stderr
+    )
+    assert "--visible-tests" in done.stderr
