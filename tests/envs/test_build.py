@@ -118,7 +118,14 @@ def test_local_project_with_a_failing_test(tmp_path: Path, make_tiny: Callable[.
     result = CliRunner().invoke(app, ["test", env.id], env={"COLUMNS": "200"})
     assert result.exit_code == 1
     assert "tests/test_tiny.py::test_wrong" in result.output and "two doubled is not 5" in result.output
+    assert "1 of them also failed in the environment's baseline (the clean snapshot)" in result.output
     assert result.output.rstrip().splitlines()[-1] == "1 passed, 1 failed"
+    # a file given in place of test ids selects its tests; it is not itself a test gone "missing"
+    by_file = CliRunner().invoke(
+        app, ["test", env.id, "--tests", "tests/test_tiny.py"], env={"COLUMNS": "200"}
+    )
+    assert "missing" not in by_file.output
+    assert by_file.output.rstrip().splitlines()[-1] == "1 passed, 1 failed"
 
 
 @pytest.mark.root  # builds environments in bwrap sandboxes
