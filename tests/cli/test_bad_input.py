@@ -303,3 +303,21 @@ def test_an_out_that_reads_as_an_option_is_refused(codekiln: Codekiln, tmp_path:
     done = codekiln("rollout", "--tasks", TASKS, "--model", "oracle", "-o", "temperature=0.2", cwd=tmp_path)
     assert refused(done) == "error: --out temperature=0.2 looks like an option key=value, not a directory"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("rollout", "export", "runs/nope", "--to", "atif", "--out", "x"),
+        ("rollout", "export", "runs/nope", "--to", "mini", "--out", "x"),
+        ("audit", "rollouts", "runs/nope"),
+        ("curriculum", "runs/nope", "--tasks", "runs/nope", "--out", "x"),
+    ],
+)
+def test_a_mistyped_rollouts_path_is_an_error_in_every_reader(
+    codekiln: Codekiln, tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    # `rollout export` of a path that does not exist printed "0 atif trajectories in x" and exited 0.
+    error = refused(codekiln(*argv, cwd=tmp_path))
+    assert "runs/nope" in error
+    assert not (tmp_path / "x").exists()

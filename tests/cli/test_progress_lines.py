@@ -64,3 +64,17 @@ def test_a_message_during_a_progress_bar_starts_its_own_line(
     at = screen.index(line)
     assert "rendering" in screen[:at], "no bar was drawn before the message: the test proves nothing"
     assert screen[at - 1] in "\r\n", repr(screen[max(0, at - 60) : at + len(line)])
+
+
+def test_synths_display_in_a_log_ends_its_line(tmp_path: Path) -> None:
+    """Written to a file or a pipe (CI, `| tee`), the display's last frame ended without a newline, so
+    the next line was glued to it: `... environment snapshot: starterror: './nope' is not a repository`."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-c", "from codekiln.cli import main; main()", "synth", "./nope", "--out", "t"]
+    done = subprocess.run(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert "codekiln synth ./nope" in lines[0], done.stdout
+    assert "error: './nope' is not a repository: no such directory" in lines, done.stdout

@@ -118,7 +118,40 @@ def test_local_project_with_a_failing_test(tmp_path: Path, make_tiny: Callable[.
     result = CliRunner().invoke(app, ["test", env.id], env={"COLUMNS": "200"})
     assert result.exit_code == 1
     assert "tests/test_tiny.py::test_wrong" in result.output and "two doubled is not 5" in result.output
+    assert "1 of them also failed in the environment's baseline (the clean snapshot)" in result.output
     assert result.output.rstrip().splitlines()[-1] == "1 passed, 1 failed"
+    # a file given in place of test ids selects its tests; it is not itself a test gone "missing"
+    by_file = CliRunner().invoke(
+        app, ["test", env.id, "--tests", "tests/test_tiny.py"], env={"COLUMNS": "200"}
+    )
+    assert "missing" not in by_file.output
+    assert by_file.output.rstrip().splitlines()[-1] == "1 passed, 1 failed"
+
+
+@pytest.mark.root  # builds environments in bwrap sandboxes
+def test_a_suite_in_one_top_level_tests_module_runs(tmp_path: Path) -> None:
+    """A project whose whole suite is a top-level tests.py of unittest classes (run as `python tests.py`;
+    pytest's default file names miss it) builds and runs it: it used to be refused as 'ships no tests'
+    (an sdist) or to build with a baseline of 0 tests."""
+    root = tmp_path / "flat"
+    (root / "flat").mkdir(parents=True)
+    (root / "flat" / "__init__.py").write_text("def double(x):\n    return x * 2\n")
+    (root / "tests.py").write_text(
+        "import unittest\nfrom flat import double\n\n\nclass TestDouble(unittest.TestCase):\n"
+        "    def test_ok(self):\n        self.assertEqual(double(2), 4)\n\n"
+        "    def test_wrong(self):\n        self.assertEqual(double(2), 5)\n\n\n"
+        "if __name__ == '__main__':\n    unittest.main()\n"
+    )
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "flat"\nversion = "0.1"\n[tool.setuptools]\npackages = ["flat"]\n'
+    )
+    env = build_env(str(root))
+    assert env.baseline == {
+        "tests.py::TestDouble::test_ok": "passed",
+        "tests.py::TestDouble::test_wrong": "failed",
+    }
+    assert env.test.args == ["--override-ini=python_files=test_*.py *_test.py tests.py"]
 
 
 @pytest.mark.root  # builds environments in bwrap sandboxes

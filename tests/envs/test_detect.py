@@ -433,3 +433,33 @@ def test_tox_doctests_of_the_installed_package_run_on_its_source(tmp_path: Path,
     found = detect_tests(tmp_path)
     assert found.args == ["--doctest-modules", pkg, "tests"]
     assert "left out" not in found.source
+
+
+OVERRIDE = "--override-ini=python_files=test_*.py *_test.py"
+UNITTEST_MODULE = "import unittest\n\nclass TestA(unittest.TestCase):\n    def test_a(self):\n        pass\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "args"),
+    [
+        # defusedxml: the whole suite is one top-level tests.py, run as `python tests.py`
+        ({"tests.py": UNITTEST_MODULE, "pkg/__init__.py": ""}, [f"{OVERRIDE} tests.py"]),
+        # xxhash: tests/test.py beside tests/test_name.py; pytest's default names miss the first
+        (
+            {"tests/test.py": UNITTEST_MODULE, "tests/test_name.py": "def test_b():\n    pass\n"},
+            ["tests", f"{OVERRIDE} test.py"],
+        ),
+        # a test-named module that defines no test is not named
+        ({"tests/testing.py": "def helper():\n    pass\n", "tests/test_x.py": ""}, ["tests"]),
+        # the project chose its file names: kept as they are
+        ({"tests.py": UNITTEST_MODULE, "pytest.ini": "[pytest]\npython_files = check_*.py\n"}, []),
+    ],
+)
+def test_modules_only_unittest_would_find_are_collected(
+    tmp_path: Path, files: dict[str, str], args: list[str]
+) -> None:
+    found = detect_tests(write(tmp_path, files))
+    assert found.args == args
+    missed = [rel for rel in files if rel.rpartition("/")[2] in ("tests.py", "test.py") and args]
+    assert {tmp_path / m for m in missed} <= set(found.test_files)
+    assert all(m in found.source for m in missed)

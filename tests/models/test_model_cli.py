@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from codekiln.cli.models import app
-from codekiln.core.errors import ConfigError
+from codekiln.core.errors import ConfigError, ModelError
 
 
 def test_list_shows_every_backend() -> None:
@@ -55,3 +55,11 @@ def test_chat_rejects_unknown_tools_and_options(tmp_path: Path) -> None:
     assert isinstance(result.exception, ConfigError) and "unknown tools: rm_rf" in str(result.exception)
     result = CliRunner().invoke(app, ["chat", "x", "-m", f"scripted:{script}", "--option", "colour=red"])
     assert isinstance(result.exception, ConfigError) and "bad options" in str(result.exception)
+
+
+def test_a_server_given_as_backend_colon_url_is_the_one_asked() -> None:
+    # `--model openai:http://127.0.0.1:9/v1` asked http://127.0.0.1:8000/v1 for a model named "http".
+    result = CliRunner().invoke(app, ["chat", "hi", "--model", "openai:http://127.0.0.1:9/v1"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ModelError), result.output
+    assert "cannot reach http://127.0.0.1:9/v1/models" in result.exception.message

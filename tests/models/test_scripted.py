@@ -61,6 +61,8 @@ def test_exported_members() -> None:
             ("openai", "Qwen/Qwen3-8B", "http://10.0.0.2:8000/v1"),
         ),
         ("openai@http://localhost:8000/v1", ("openai", None, "http://localhost:8000/v1")),
+        # the URL without a name: it was the model's name, and the default URL was asked instead
+        ("openai:http://127.0.0.1:9/v1", ("openai", None, "http://127.0.0.1:9/v1")),
         ("scripted:out.json", ("scripted", "out.json", None)),
     ],
 )

@@ -68,6 +68,9 @@ def test_inputs_are_found_inside_parent_directories(rollout_dirs: dict[str, Path
     found = discover([rollout_dirs["oracle"].parent])
     kinds = {path: kind for kind, path in found}
     assert kinds[rollout_dirs["oracle"]] == "rollouts" and kinds[tasks_dir] == "synth"
+    # an input named both itself and through its parent (`report out/tasks out`) is read once
+    again = discover([rollout_dirs["oracle"], rollout_dirs["oracle"].parent])
+    assert sorted(path for _, path in again) == sorted(path for _, path in found)
 
 
 @pytest.mark.root  # rollouts on real tasks in bwrap sandboxes

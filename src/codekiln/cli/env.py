@@ -228,7 +228,8 @@ def test(
         run.missing, "missing"
     )
     if failing:
-        table = Table(Column("test", no_wrap=True), "status", "message", title="failures")
+        # a long id folds (unwrapped, it left the other columns no width in 80 columns)
+        table = Table(Column("test", overflow="fold"), "status", "message", title="failures")
         for test_id, status in sorted(failing.items()):
             table.add_row(
                 escape(test_id),
@@ -236,6 +237,9 @@ def test(
                 escape((run.messages.get(test_id) or " ").splitlines()[0][:100]),
             )
         console.print(table)
+        known = sum(env.baseline.get(test_id) in ("failed", "error") for test_id in failing)
+        if known:
+            console.print(f"{known} of them also failed in the environment's baseline (the clean snapshot)")
     for name, message in run.collection_errors.items():
         console.print(
             f"[yellow]collection error[/] {escape(name)}: {escape(message.splitlines()[0] if message else '')}"

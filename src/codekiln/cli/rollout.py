@@ -32,8 +32,9 @@ from codekiln.cli.common import (
 )
 from codekiln.core.errors import ConfigError
 from codekiln.rewards import RewardConfig
-from codekiln.rollouts.engine import RolloutConfig, RolloutStats, read_rollouts, run_rollouts
+from codekiln.rollouts.engine import RolloutConfig, RolloutStats, run_rollouts
 from codekiln.rollouts.export import EXPORTERS, export_rollouts
+from codekiln.rollouts.outdir import load_rollouts
 from codekiln.sandbox import DEFAULT_BACKEND
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, invoke_without_command=True)
@@ -145,7 +146,7 @@ def export(
     out: Path = typer.Option(..., "--out", "-o", help="directory for the exported files"),
 ) -> None:
     """Export rollouts as mini-swe-agent or ATIF (Harbor) trajectory files."""
-    paths = export_rollouts(read_rollouts(rollouts), to, out)
+    paths = export_rollouts(load_rollouts(rollouts), to, out)
     console.print(f"{len(paths)} {to} trajectories in {out}")
 
 

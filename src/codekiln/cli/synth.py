@@ -33,7 +33,8 @@ from codekiln.core.errors import ConfigError, TaskError
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.lm_bugs import LmConfig
 from codekiln.tasks.quality import TaskFilter
-from codekiln.tasks.synth import Funnel, SynthConfig, SynthProgress, SynthResult, synthesize
+from codekiln.tasks.records import RejectedCandidate
+from codekiln.tasks.synth import Funnel, SynthConfig, SynthProgress, SynthResult, read_decisions, synthesize
 from codekiln.tasks.synth_repos import read_repo_list, synthesize_repos
 from codekiln.tasks.validation.validate import ValidateConfig
 
@@ -267,15 +268,19 @@ def live_progress(title: str) -> Iterator[Callable[[SynthProgress], None]]:
     """A live display of synthesis progress under `title`; yields the `on_progress` hook that feeds it
     (validation updates are throttled to four a second, every other phase is shown at once)."""
     last = [0.0]
-    with Live(console=console, refresh_per_second=4, transient=False) as live:
+    try:
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
 
-        def show(progress: SynthProgress) -> None:
-            now = time.monotonic()
-            if progress.phase != "validating" or now - last[0] > 0.25:
-                live.update(render(progress, title))
-                last[0] = now
+            def show(progress: SynthProgress) -> None:
+                now = time.monotonic()
+                if progress.phase != "validating" or now - last[0] > 0.25:
+                    live.update(render(progress, title))
+                    last[0] = now
 
-        yield show
+            yield show
+    finally:
+        if not console.is_terminal:  # rich ends its last frame with no newline there (a log, a pipe)
+            console.line()
 
 
 def run_repos_with_display(
@@ -307,6 +312,29 @@ def run_repos_with_display(
         export_tasks(config.out, export)
 
 
+# What to do when most candidates fall to one reason (the reasons a user can act on).
+REASON_HINTS = {
+    "workspace_names_hidden_test": "rerun with --visible-tests (the failing tests stay in the agent's "
+    "workspace), or remove the files that name them from the repository",
+    "no_failing_test": "the suite misses these bugs: try other --mutators, or more --max-tasks",
+    "baseline_failed": "the clean suite does not run: check `codekiln env test SPEC`",
+    "import_breakage": "add --allow-import-breakage to keep bugs that break `import`",
+}
+
+
+def no_task_error(funnel: Funnel, out: Path) -> TaskError:
+    """Why a run that decided candidates made no task: its first reason, with one example."""
+    reason, count = max(funnel.rejected.items(), key=lambda kv: kv[1])
+    example = next(
+        (d.detail for d in read_decisions(out) if isinstance(d, RejectedCandidate) and d.reason == reason), ""
+    )
+    return TaskError(
+        f"no task: {count} of {funnel.tried} candidates were rejected as {reason}"
+        + (f" ({example})" if example else ""),
+        hint=REASON_HINTS.get(reason, "see rejected.jsonl in the output directory for each reason"),
+    )
+
+
 def run_with_display(
     config: SynthConfig, *, redo: bool = False, export: str = "", model_options: dict[str, Any] | None = None
 ) -> SynthResult:
@@ -330,6 +358,8 @@ def run_with_display(
         raise TaskError(
             f"no task came out of {config.spec}: {result.funnel.no_tasks}", hint=result.funnel.no_tasks_hint
         )
+    if not result.funnel.validated and result.funnel.rejected:
+        raise no_task_error(result.funnel, Path(config.out))
     if export:
         from codekiln.cli.tasks import export_tasks
 

@@ -13,7 +13,9 @@ target, then `.github/workflows` run steps. Its words are read with pytest's opt
 `--ignore=benchmark`, `-k...`, `-p...`), output and speed options are left out and named in `source`.
 Without one: the pytest config's `testpaths` (pytest.ini, pyproject `[tool.pytest.ini_options]`/
 `[tool.pytest]`, tox.ini `[pytest]`, setup.cfg `[tool:pytest]`), which pytest reads itself; else
-top-level tests/test/testing directories; else the whole tree.
+top-level tests/test/testing directories; else the whole tree. In those last three cases a test module
+that unittest's discovery loads (`test*.py`) but pytest's default `python_files` misses is added to
+`python_files`: a top-level `tests.py` (defusedxml), `tests/test.py` (xxhash).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
 
@@ -311,6 +313,39 @@ def with_helpers(root: Path, files: list[Path]) -> list[Path]:
     return sorted(found)
 
 
+def _defines_tests(path: Path) -> bool:
+    """True when a module defines a test pytest collects: a `test*` function or a `Test*`/`*TestCase` class."""
+    tree = parse_file(path)
+    for node in tree.body if tree is not None else ():
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+            return True
+        if isinstance(node, ast.ClassDef) and (
+            node.name.startswith("Test") or node.name.endswith("TestCase")
+        ):
+            return True
+    return False
+
+
+def missed_modules(root: Path, dirs: list[str], patterns: list[str]) -> list[str]:
+    """Test modules pytest's `python_files` (`patterns`) would miss though unittest's discovery loads them
+    (`test*.py`): at the top level and in the test directories `dirs`, those that define tests."""
+    found = []
+    for base in [root, *(root / d for d in dirs)]:
+        walk = os.walk(base) if base != root else [(str(root), [], os.listdir(root))]
+        for dirpath, dirnames, filenames in walk:
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                if (
+                    fnmatch.fnmatch(name, "test*.py")
+                    and not _matches(name, patterns)
+                    and path.is_file()
+                    and _defines_tests(path)
+                ):
+                    found.append(path.relative_to(root).as_posix())
+    return found
+
+
 def detect_tests(root: Path) -> FoundTests:
     """The test command for the project at `root` (see the module docstring)."""
     config, settings = pytest_config(root)
@@ -334,9 +369,19 @@ def detect_tests(root: Path) -> FoundTests:
     else:
         found.args, found.source = dirs, "top-level test directories" if dirs else "the whole tree"
         collect = dirs
+    patterns = _as_list(settings.get("python_files")) or ["test_*.py", "*_test.py"]
+    missed = (
+        [] if command is not None or "python_files" in settings else missed_modules(root, collect, patterns)
+    )
+    if missed:
+        # Added to `python_files` (a path beside its own directory would be dropped as a duplicate by
+        # pytest), as one word: a run of chosen test ids keeps the options, not the paths.
+        names = sorted({PurePosixPath(m).name for m in missed})
+        found.args = [*found.args, f"--override-ini=python_files={' '.join([*patterns, *names])}"]
+        found.source += f", and {', '.join(missed)} (test modules pytest's default file names miss)"
+        patterns = [*patterns, *names]
     found.plugins = config_plugins(settings) + args_plugins(found.args, "the test command")
     found.plugins += filter_modules(settings, local_modules(root))
-    patterns = _as_list(settings.get("python_files")) or ["test_*.py", "*_test.py"]
     found.test_files = with_helpers(
         root, collectable_files(root, [c.split("::")[0] for c in collect], patterns)
     )

@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from codekiln.core.diffs import parse_diff
+from codekiln.core.testnames import is_test_module
 from codekiln.grading.subject import GradedTask, GradingEnv
-
-_TEST_DIRS = {"tests", "test", "testing"}
 
 
 def hidden_test_files(failing: list[str], bug_patch: str) -> list[str]:
     """The files to hide from the agent: those holding the failing tests, if they are test modules
-    (`test_*.py`, `*_test.py` or under a tests/test/testing directory) the bug does not change.
+    (`core.testnames`: `test_*.py`, `*_test.py`, `tests.py`, `test.py`, or under a tests/test/testing
+    directory) the bug does not change.
 
     A failing test's file can be a source module: a doctest (`src/pkg/mod.py::pkg.mod.func`), or a
     test defined in the package. Hiding it would delete code the fix must edit, or that tests import."""
@@ -33,13 +33,7 @@ def hidden_test_files(failing: list[str], bug_patch: str) -> list[str]:
     out = set()
     for test in failing:
         rel = test.split("::", 1)[0]
-        name = rel.rsplit("/", 1)[-1]
-        looks_like_tests = (
-            name.startswith("test_")
-            or name.endswith("_test.py")
-            or bool(_TEST_DIRS & set(rel.split("/")[:-1]))
-        )
-        if rel.endswith(".py") and looks_like_tests and rel not in changed:
+        if rel.endswith(".py") and is_test_module(rel) and rel not in changed:
             out.add(rel)
     return sorted(out)
 

@@ -27,7 +27,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+# The rule of `codekiln.core.testnames`, spelled here: this file is shipped by path and imports nothing
+# from codekiln (tests/grading pin the two equal). tests.py / test.py hold unittest-style suites.
 TEST_DIRS = frozenset({"tests", "test", "testing"})
+TEST_MODULES = frozenset({"tests.py", "test.py"})
 CONFIG_FILES = frozenset(
     {"pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "tox.ini", "setup.cfg", "pyproject.toml"}
 )
@@ -58,7 +61,9 @@ def is_protected(rel: str) -> bool:
         return True
     if any(part in TEST_DIRS for part in parts[:-1]):
         return True
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+    return name.endswith(".py") and (
+        name.startswith("test_") or name.endswith("_test.py") or name in TEST_MODULES
+    )
 
 
 def reject_reason(

@@ -57,6 +57,17 @@ class TestCommand(BaseModel):
         return base + options + ([f"@{ids_file}"] if ids_file else list(tests))
 
 
+def _selects_any(selection: str, ids: dict[str, str]) -> bool:
+    """Whether a requested test id, or a file or folder given in its place, matched a reported test (a
+    file given to `env test --tests` was reported as one test 'missing', beside its tests that ran)."""
+    if selection in ids:
+        return True
+    if "::" in selection:
+        return False
+    prefix = selection.rstrip("/")
+    return any(i.startswith((f"{prefix}::", f"{prefix}/")) for i in ids)
+
+
 class TestRun(Record):
     """The outcome of one test run. `error` is set for infrastructure failures only."""
 
@@ -270,7 +281,7 @@ def _run_once(
     run.collection_errors = report.collection_errors
     run.collection_skips = report.collection_skips
     if tests is not None:
-        run.missing = [t for t in tests if t not in report.statuses]
+        run.missing = [t for t in tests if not _selects_any(t, report.statuses)]
     if result.exit_code == 3:  # pytest's own crash, which also leaves its counts and codekiln's apart
         run.error = internal_error(run.log_tail_full)
     elif report.pytest_tests != recorded and not run.evidence:

@@ -107,7 +107,8 @@ MODELS = Registry("model backend", {name: backend.factory for name, backend in B
 
 
 def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
-    """Split `BACKEND[:ARG][@BASE_URL]` into its three parts (missing ones are None)."""
+    """Split `BACKEND[:ARG][@BASE_URL]` into its three parts (missing ones are None). `BACKEND:URL` (an
+    ARG with `://`) is read as `BACKEND@URL`: it used to name a model "http://..." at the default URL."""
     head, at, url = spec.strip().partition("@")
     backend, colon, arg = head.partition(":")
     if not backend:
@@ -120,6 +121,8 @@ def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
             f"model spec {spec!r} has an empty base URL after '@'",
             hint="e.g. openai:NAME@http://127.0.0.1:8000/v1",
         )
+    if not at and "://" in arg:  # `openai:http://HOST:PORT/v1`: the URL, no name (the server's first model)
+        return backend, None, arg
     return backend, (arg if colon and arg else None), (url if at else None)
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from codekiln.core.errors import ContextTooLongError, ModelError
 from codekiln.formats.tokenizers import llama_special_texts
 from codekiln.models.base import DEFAULT_FORMAT, FormatModel, GenerateResult, Usage, cut_at_stop
+from codekiln.models.llama_probe import check_llama_build
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _INSTALL_HINT = (
@@ -65,6 +66,7 @@ def load_llama(
                 raise ModelError(
                     f"model file {path} does not exist", hint="give embedded:PATH to an existing .gguf file"
                 )
+            check_llama_build(Path(path))  # a build for another CPU dies of SIGILL, not an exception
             try:
                 llm = llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
             except (ValueError, RuntimeError) as err:

@@ -166,13 +166,17 @@ def kind_of(path: Path) -> str | None:
 
 
 def discover(paths: list[Path]) -> list[tuple[str, Path]]:
-    """(kind, path) of every recognised input under `paths`, in a stable order."""
+    """(kind, path) of every recognised input under `paths`, in a stable order, each once (`report
+    out/tasks out` found out/tasks twice and drew its funnel twice, the second as `tasks-2`)."""
     found: list[tuple[str, Path]] = []
+    seen: set[Path] = set()
 
     def visit(path: Path, depth: int) -> None:
         kind = kind_of(path)
         if kind:
-            found.append((kind, path))
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                found.append((kind, path))
         elif path.is_dir() and depth < MAX_DEPTH:
             for child in sorted(path.iterdir()):
                 if child.is_dir() or child.suffix == ".json":

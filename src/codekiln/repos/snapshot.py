@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal
 
 from filelock import FileLock
@@ -28,11 +28,11 @@ from codekiln.core.config import state_dir
 from codekiln.core.errors import RepoError
 from codekiln.core.proc import run, tail
 from codekiln.core.records import Record, append_jsonl, read_records
+from codekiln.core.testnames import is_test_module
 from codekiln.repos.fetch import GIT_ENV, Source, fetch
 from codekiln.repos.spec import RepoSpec, parse_spec
 
 COMMIT_DATE = "2000-01-01T00:00:00+0000"
-TEST_DIR_NAMES = frozenset({"tests", "test", "testing"})
 
 
 class SnapshotRecord(Record):
@@ -53,15 +53,9 @@ class SnapshotRecord(Record):
 
 
 def has_tests(files: list[str]) -> bool:
-    """True when the tree holds a tests/test/testing directory or test_*.py / *_test.py files."""
-    for rel in files:
-        parts = PurePosixPath(rel).parts
-        name = parts[-1]
-        if any(p in TEST_DIR_NAMES for p in parts[:-1]):
-            return True
-        if name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")):
-            return True
-    return False
+    """True when the tree holds a tests/test/testing directory, test_*.py / *_test.py files, or a module
+    named tests.py / test.py (defusedxml's suite is one top-level tests.py)."""
+    return any(is_test_module(rel) for rel in files)
 
 
 def _safe_link(root: Path, rel: str) -> str | None:

@@ -5,6 +5,7 @@ episodes/ (each running episode's steps, deleted once its rollout is written), m
     finished_pairs(out, tasks)                # {(instance_id, sample): reward} already written
     write_rollouts(stage, rollouts)           # append, then drop their partial episodes
     read_rollouts(out)                        # every rollout written
+    load_rollouts(path)                       # the same, for an input: an error if there is none
 """
 
 from __future__ import annotations
@@ -94,6 +95,17 @@ def read_rollouts(out: Path) -> list[Rollout]:
     return read_input_records(path, Rollout, hint=ROLLOUTS_HINT)
 
 
+def load_rollouts(source: Path) -> list[Rollout]:
+    """The rollouts a command was given to read (a rollout directory or its rollouts.jsonl): a ConfigError
+    naming the path when it holds none, so a mistyped path is an error, not an empty result."""
+    path = Path(source) / ROLLOUTS if Path(source).is_dir() else Path(source)
+    if not path.is_file():
+        raise ConfigError(
+            f"no rollouts at {source}", hint="give a rollout directory (codekiln rollout --out DIR)"
+        )
+    return read_rollouts(path)
+
+
 __all__ = [
     "EPISODES",
     "LAYOUT",
@@ -102,6 +114,7 @@ __all__ = [
     "ROLLOUTS",
     "episode_path",
     "finished_pairs",
+    "load_rollouts",
     "pair",
     "read_rollouts",
     "stop_held",

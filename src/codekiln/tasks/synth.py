@@ -46,7 +46,7 @@ from codekiln.core.protocols import Model
 from codekiln.core.stage import Stage, open_stage
 from codekiln.envs import EnvRecord, build_env
 from codekiln.tasks.frontend.candidates import Candidate, generate_candidates
-from codekiln.tasks.frontend.entities import Entity, find_entities, named
+from codekiln.tasks.frontend.entities import Entity, find_entities, named, nothing_to_mutate
 from codekiln.tasks.frontend.lm import load_prompt
 from codekiln.tasks.frontend.mutators import load_mutators
 from codekiln.tasks.lm_bugs import (
@@ -224,8 +224,10 @@ def prepare(
             model=config.lm.model if lm_strategies else "",
         )
     )  # fmt: skip
-    cmap = coverage_map(env, backend=config.backend)
     entities, candidates, skipped = plan_candidates(env, config)
+    if not entities:  # before the coverage run: it is the slow part, and would map nothing
+        raise nothing_to_mutate(Path(env.snapshot_path))
+    cmap = coverage_map(env, backend=config.backend)
     per_strategy = {FUNC_PM: StrategyFunnel(applied=len(candidates))} if FUNC_PM in config.strategies else {}
     if lm_strategies:
         made = lm_candidates(

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from codekiln.core.errors import ConfigError
+from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.protocols import Resources
 from codekiln.core.records import atomic_write_json, atomic_write_text, iter_jsonl
 from codekiln.core.stage import Layout, fsync_dir, open_stage
@@ -151,11 +151,17 @@ def synthesize_repos(
             raise ConfigError(f"two specs name the same repository {', '.join(clash)}", hint="list it once")
         with ExitStack() as stack:
             plans: list[Plan] = []
-            for spec in built:
+            for spec in list(built):
                 out = top.out / "repos" / names[spec]
                 stage = stack.enter_context(open_stage(out, LAYOUT, redo=redo))
                 show(SynthProgress("coverage", f"{names[spec]}: mapping which tests run which lines"))
-                plans.append(prepare(stage, config.model_copy(update={"spec": spec, "out": out}), envs[spec]))
+                try:
+                    plans.append(
+                        prepare(stage, config.model_copy(update={"spec": spec, "out": out}), envs[spec])
+                    )
+                except TaskError as err:  # nothing to synthesize there (no Python entity): the rest go on
+                    funnel.failed[spec] = f"TaskError: {err.message}"
+                    built.remove(spec)
             progress = SynthProgress("validating", target=config.max_tasks * len(plans))
             progress.funnel = total_funnel([p.funnel for p in plans])
             progress.resumed = progress.funnel.tried

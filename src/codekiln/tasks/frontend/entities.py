@@ -15,6 +15,7 @@ tree-sitter languages can be added as further modules).
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Literal, Protocol
@@ -153,3 +154,22 @@ def find_entities(root: Path, language: str = "python", *, skipped: list[str] | 
             if skipped is not None:
                 skipped.append(str(rel))
     return entities
+
+
+NATIVE_SUFFIXES = (".c", ".cc", ".cpp", ".pyx", ".rs", ".go", ".zig")
+
+
+def nothing_to_mutate(root: Path, language: str = "python") -> TaskError:
+    """The error for a snapshot whose source defines no entity: how many source files were read, and
+    the native code beside them (a C extension's .py files only import it, as in xxhash)."""
+    sources = list(iter_source_files(root, language))
+    native: Counter[str] = Counter()
+    for _dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".")]
+        native.update(Path(name).suffix for name in filenames if name.endswith(NATIVE_SUFFIXES))
+    beside = ", ".join(f"{n} {suffix}" for suffix, n in sorted(native.items()))
+    return TaskError(
+        f"no function, method or class to put a bug in: {len(sources)} {language.capitalize()} source files outside "
+        f"the tests define none" + (f" (its code is elsewhere: {beside} files)" if beside else ""),
+        hint=f"synth writes bugs into {language.capitalize()} code only: pick a repository written in it",
+    )

@@ -33,9 +33,9 @@ from pydantic import BaseModel
 from codekiln.core.config import state_dir
 from codekiln.core.errors import RepoError
 from codekiln.core.proc import run, tail
+from codekiln.core.testnames import is_test_module
 
 GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-TEST_DIRS = frozenset({"tests", "test", "testing"})
 _MERGE_PR = re.compile(r"^Merge pull request #(\d+)\b")
 _SQUASH_PR = re.compile(r"\s*\(#(\d+)\)\s*$")
 _URL = re.compile(r"^(git\+)?(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
@@ -53,14 +53,8 @@ def git(gitdir: Path, *args: str, timeout: float = 600) -> str:
 
 
 def is_test_path(rel: str) -> bool:
-    """Test files: under a tests/test/testing directory, `test_*.py`, `*_test.py` or `conftest.py`."""
-    parts = PurePosixPath(rel).parts
-    name = parts[-1]
-    return (
-        bool(TEST_DIRS & set(parts[:-1]))
-        or name == "conftest.py"
-        or (name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")))
-    )
+    """Test files: test modules by name (`core.testnames`) and `conftest.py`."""
+    return is_test_module(rel) or PurePosixPath(rel).name == "conftest.py"
 
 
 def _git_dir(path: Path) -> Path | None:

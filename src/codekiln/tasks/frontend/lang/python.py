@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 from codekiln.core.pyast import parse as parse_ast
+from codekiln.core.testnames import is_test_name
 from codekiln.tasks.frontend.entities import Entity, EntityKind
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -89,12 +90,7 @@ class PythonSupport:
     suffixes = (".py",)
 
     def is_test_file(self, path: PurePosixPath) -> bool:
-        name = path.name
-        return (
-            name.startswith("test_")
-            or name.endswith("_test.py")
-            or name in ("conftest.py", "setup.py", "tests.py", "noxfile.py")
-        )
+        return is_test_name(path.name) or path.name in ("conftest.py", "setup.py", "noxfile.py")
 
     def extract(self, path: str, text: str) -> list[Entity]:
         tree = parse_ast(text, filename=path)
