@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -145,6 +146,13 @@ def test_a_suite_that_never_runs_the_package_makes_no_task_and_says_why(tmp_path
     assert "Traceback" not in out and "0 tasks" in out
     assert "error: no task came out of" in out and "no passing test executes any code of the package" in out
     assert "  hint: synthesis needs tests that call the package's functions" in out
+    # off a terminal (this pipe) each step is logged as a plain line, before the summary
+    logged = [ln for ln in done.stdout.splitlines() if ln.startswith(f"codekiln synth {root}: ")]
+    assert any(": coverage mapping which tests run which lines" in ln for ln in logged), done.stdout
+    assert any(
+        re.search(r": validating \| tried \d+/\d+, tasks 0/3, \d+ candidates/min$", ln) for ln in logged
+    )
+    assert done.stdout.index(logged[-1]) < done.stdout.index("0 tasks in")
     funnel = json.loads((tmp_path / "out" / "funnel.json").read_text())
     assert funnel["validated"] == 0 and funnel["candidates"] > 0 and funnel["tried"] == funnel["candidates"]
     assert funnel["no_tasks"].startswith("no passing test executes any code of the package")
@@ -170,6 +178,6 @@ def test_a_package_with_no_function_makes_no_task_and_says_why(tmp_path: Path) -
     done = _synth_cli(root, tmp_path / "out")
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
-    assert "no function, method or class to mutate" in out and "  hint: " in out
-    funnel = json.loads((tmp_path / "out" / "funnel.json").read_text())
-    assert funnel["entities"] == 0 and "no function, method or class" in funnel["no_tasks"]
+    # stopped before the coverage run, with the fix for a package of data and constants
+    assert "error: no function, method or class to put a bug in: 1 Python source files" in out
+    assert "hint: synth puts bugs in functions and methods the tests call" in out

@@ -263,11 +263,43 @@ def task_filter(allow_import_breakage: bool, max_f2p_share: float | None, balanc
         ) from err
 
 
+LOG_EVERY_S = 30.0
+"""Off a terminal (a log, a pipe, CI), how often a progress line is written within a throttled phase."""
+THROTTLED = ("validating", "model calls")
+"""Phases whose message changes with every candidate or call: logged every `LOG_EVERY_S` seconds."""
+
+
+def progress_line(progress: SynthProgress, title: str) -> str:
+    """One plain line of progress, for a log: the phase, and once validating the funnel so far."""
+    f = progress.funnel
+    line = f"codekiln synth {title}: {progress.phase}" + (f" {progress.message}" if progress.message else "")
+    if progress.phase in ("validating", "done"):
+        line += (
+            f" | tried {f.tried}/{f.candidates}, tasks {f.validated}/{progress.target},"
+            f" {progress.rate_per_min:.0f} candidates/min"
+        )
+    return line
+
+
 @contextmanager
 def live_progress(title: str) -> Iterator[Callable[[SynthProgress], None]]:
     """A live display of synthesis progress under `title`; yields the `on_progress` hook that feeds it
-    (validation updates are throttled to four a second, every other phase is shown at once)."""
+    (validation updates are throttled to four a second, every other phase is shown at once). Off a
+    terminal rich shows only the last frame, so a long run logged nothing for minutes: there a line is
+    printed for each new step (phase and message) and, while validating, every `LOG_EVERY_S` seconds."""
     last = [0.0]
+    if not console.is_terminal:
+        step = [("", "")]
+
+        def log(progress: SynthProgress) -> None:
+            now = time.monotonic()
+            key = (progress.phase, "" if progress.phase in THROTTLED else progress.message)
+            if key != step[0] or progress.phase == "done" or now - last[0] >= LOG_EVERY_S:
+                console.print(progress_line(progress, title), markup=False, highlight=False, soft_wrap=True)
+                step[0], last[0] = key, now
+
+        yield log
+        return
     try:
         with Live(console=console, refresh_per_second=4, transient=False) as live:
 
@@ -354,12 +386,16 @@ def run_with_display(
         f"{result.tasks} tasks in {config.out / 'tasks.jsonl'} "
         f"({result.new_decisions} candidates decided in {result.seconds:.0f} s)"
     )
+    if not result.funnel.validated and result.funnel.rejected:
+        # a rejection the user fixes directly (a file naming the hidden tests, a broken baseline) names
+        # its fix; candidates the suite does not catch get the run's diagnosis (`synth_why`) instead
+        top = max(result.funnel.rejected.items(), key=lambda kv: kv[1])[0]
+        if (top in REASON_HINTS and top != "no_failing_test") or not result.funnel.no_tasks:
+            raise no_task_error(result.funnel, Path(config.out))
     if result.tasks == 0 and result.funnel.no_tasks:
         raise TaskError(
             f"no task came out of {config.spec}: {result.funnel.no_tasks}", hint=result.funnel.no_tasks_hint
         )
-    if not result.funnel.validated and result.funnel.rejected:
-        raise no_task_error(result.funnel, Path(config.out))
     if export:
         from codekiln.cli.tasks import export_tasks
 

@@ -171,5 +171,8 @@ def nothing_to_mutate(root: Path, language: str = "python") -> TaskError:
     return TaskError(
         f"no function, method or class to put a bug in: {len(sources)} {language.capitalize()} source files outside "
         f"the tests define none" + (f" (its code is elsewhere: {beside} files)" if beside else ""),
-        hint=f"synth writes bugs into {language.capitalize()} code only: pick a repository written in it",
+        hint=f"synth writes bugs into {language.capitalize()} code only: pick a repository written in it"
+        if beside
+        else "synth puts bugs in functions and methods the tests call: this package holds data and "
+        "constants only; pick a library with code",
     )
