@@ -70,7 +70,7 @@ _ck_json._default_encoder = _CkEncoder(
 # After the session (a thread waiting for the interpreter's shutdown), the guard's results file and the
 # JUnit report grown to sizes the grader read whole into its own memory: sparse files of 1 GiB (the
 # sandbox's file-size limit; its disk pays nothing), or the results as ~68 MB of empty JSON objects,
-# ~27 times that once parsed. Both were host memory, not the sandbox's (`grading.guard.RESULTS_LIMIT`).
+# ~27 times that once parsed. Both were host memory, not the sandbox's (`grading.guard_files.RESULTS_LIMIT`).
 _GROW = """
 import os as _ck_os, threading as _ck_th
 

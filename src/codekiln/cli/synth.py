@@ -29,13 +29,13 @@ from rich.table import Table
 
 from codekiln.cli.common import EXECUTOR_HELP, RAY_ADDRESS_HELP, executor_config, nodes_table, parse_options
 from codekiln.cli.tasks import check_export
-from codekiln.core.errors import ConfigError, TaskError
+from codekiln.core.errors import ConfigError
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.lm_bugs import LmConfig
 from codekiln.tasks.quality import TaskFilter
-from codekiln.tasks.records import RejectedCandidate
-from codekiln.tasks.synth import Funnel, SynthConfig, SynthProgress, SynthResult, read_decisions, synthesize
+from codekiln.tasks.synth import Funnel, SynthConfig, SynthProgress, SynthResult, synthesize
 from codekiln.tasks.synth_repos import read_repo_list, synthesize_repos
+from codekiln.tasks.synth_why import no_task_error
 from codekiln.tasks.validation.validate import ValidateConfig
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -344,29 +344,6 @@ def run_repos_with_display(
         export_tasks(config.out, export)
 
 
-# What to do when most candidates fall to one reason (the reasons a user can act on).
-REASON_HINTS = {
-    "workspace_names_hidden_test": "rerun with --visible-tests (the failing tests stay in the agent's "
-    "workspace), or remove the files that name them from the repository",
-    "no_failing_test": "the suite misses these bugs: try other --mutators, or more --max-tasks",
-    "baseline_failed": "the clean suite does not run: check `codekiln env test SPEC`",
-    "import_breakage": "add --allow-import-breakage to keep bugs that break `import`",
-}
-
-
-def no_task_error(funnel: Funnel, out: Path) -> TaskError:
-    """Why a run that decided candidates made no task: its first reason, with one example."""
-    reason, count = max(funnel.rejected.items(), key=lambda kv: kv[1])
-    example = next(
-        (d.detail for d in read_decisions(out) if isinstance(d, RejectedCandidate) and d.reason == reason), ""
-    )
-    return TaskError(
-        f"no task: {count} of {funnel.tried} candidates were rejected as {reason}"
-        + (f" ({example})" if example else ""),
-        hint=REASON_HINTS.get(reason, "see rejected.jsonl in the output directory for each reason"),
-    )
-
-
 def run_with_display(
     config: SynthConfig, *, redo: bool = False, export: str = "", model_options: dict[str, Any] | None = None
 ) -> SynthResult:
@@ -386,16 +363,9 @@ def run_with_display(
         f"{result.tasks} tasks in {config.out / 'tasks.jsonl'} "
         f"({result.new_decisions} candidates decided in {result.seconds:.0f} s)"
     )
-    if not result.funnel.validated and result.funnel.rejected:
-        # a rejection the user fixes directly (a file naming the hidden tests, a broken baseline) names
-        # its fix; candidates the suite does not catch get the run's diagnosis (`synth_why`) instead
-        top = max(result.funnel.rejected.items(), key=lambda kv: kv[1])[0]
-        if (top in REASON_HINTS and top != "no_failing_test") or not result.funnel.no_tasks:
-            raise no_task_error(result.funnel, Path(config.out))
-    if result.tasks == 0 and result.funnel.no_tasks:
-        raise TaskError(
-            f"no task came out of {config.spec}: {result.funnel.no_tasks}", hint=result.funnel.no_tasks_hint
-        )
+    error = no_task_error(result.funnel, Path(config.out), config.spec, result.tasks)
+    if error is not None:
+        raise error
     if export:
         from codekiln.cli.tasks import export_tasks
 

@@ -30,7 +30,6 @@ Canary tests (`make_canaries`) are checked by the grader.
 from __future__ import annotations
 
 import configparser
-import errno
 import functools
 import importlib.util
 import json
@@ -42,11 +41,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from codekiln.core.errors import CodekilnError
 from codekiln.core.protocols import ExecResult, Sandbox
 from codekiln.grading.guard_check import Canaries as Canaries
 from codekiln.grading.guard_check import check_run
 from codekiln.grading.guard_check import make_canaries as make_canaries
+from codekiln.grading.guard_files import RESULTS_LIMIT as RESULTS_LIMIT
+from codekiln.grading.guard_files import digest_or_none, read_or_none, read_results
 from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
 from codekiln.grading.shipped import FOLDER, guard_plugin_names
 
@@ -346,8 +346,8 @@ class GuardSession:
         files lie in the sandbox, where code under test can make them any size (a sparse gigabyte
         costs its disk nothing): the JUnit report is only hashed, in chunks, and a results file over
         `RESULTS_LIMIT` is evidence, never read."""
-        raw, too_big = _read_results(sandbox, self.results_path)
-        junit = _digest(sandbox, self.junit)
+        raw, too_big = read_results(sandbox, self.results_path)
+        junit = digest_or_none(sandbox, self.junit)
         data, evidence = check_run(result.stdout, result.exit_code, self.nonce, raw, junit)
         if too_big:
             evidence.insert(0, too_big)
@@ -356,7 +356,7 @@ class GuardSession:
             return report
         report.found = True
         if self.export and not evidence:
-            REWRITES.keep(rewrite_key(self.iso.venv, self.workdir), _read(sandbox, self.export) or b"")
+            REWRITES.keep(rewrite_key(self.iso.venv, self.workdir), read_or_none(sandbox, self.export) or b"")
         report.statuses = {str(k): str(v) for k, v in (data.get("statuses") or {}).items()}
         report.messages = {str(k): str(v) for k, v in (data.get("messages") or {}).items()}
         report.collection_errors = {str(k): str(v) for k, v in (data.get("collection_errors") or {}).items()}
@@ -366,40 +366,6 @@ class GuardSession:
         report.pytest_tests = int(data.get("pytest_tests") or 0)
         report.plugin_files = [str(p) for p in data.get("plugin_files") or []]
         return report
-
-
-def _read(sandbox: Sandbox, path: str) -> bytes | None:
-    try:
-        return sandbox.read_file(path)
-    except (OSError, ValueError, CodekilnError):
-        return None
-
-
-RESULTS_LIMIT = 64 << 20
-"""The most bytes of a guard results file the grader reads. The plugin's own file holds a test id and
-a status per test and failure messages within `guard_plugin.MESSAGE_BUDGET`: a few MB for the largest
-suites seen (62,423 tests). What code under test writes there can be anything, and JSON of small
-objects (`[{},{},...]`) takes ~24 times its size in the grader's memory once parsed."""
-
-
-def _read_results(sandbox: Sandbox, path: str) -> tuple[bytes | None, str]:
-    """The results file (None: absent or unreadable) and, when it is over `RESULTS_LIMIT`, why it was
-    not read (evidence: the plugin never writes one so large)."""
-    try:
-        return sandbox.read_file(path, max_bytes=RESULTS_LIMIT), ""
-    except OSError as err:
-        if err.errno == errno.EFBIG:
-            return None, f"the guard's results file holds more than {RESULTS_LIMIT:,} bytes (not read)"
-        return None, ""
-    except (ValueError, CodekilnError):
-        return None, ""
-
-
-def _digest(sandbox: Sandbox, path: str) -> str | None:
-    try:
-        return sandbox.file_digest(path)
-    except (OSError, ValueError, CodekilnError):
-        return None
 
 
 __all__ = [

@@ -53,7 +53,7 @@ else:  # shipped beside this module as `<its name>_machinery`, `_report`... (`gr
 
 _RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
 # Characters of failure messages kept in all (2,000 at most each); past it each keeps 200. The grader
-# reads a results file of `grading.guard.RESULTS_LIMIT` bytes at most: a suite of any size stays far below.
+# reads a results file of `grading.guard_files.RESULTS_LIMIT` bytes at most: a suite of any size stays far below.
 MESSAGE_BUDGET = 8 << 20
 _SETTINGS: dict[str, Any] = {}
 

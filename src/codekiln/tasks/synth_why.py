@@ -18,10 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity, iter_source_files
-from codekiln.tasks.synth_records import Funnel
+from codekiln.tasks.records import RejectedCandidate
+from codekiln.tasks.synth_records import Funnel, read_decisions
 from codekiln.tasks.validation.coverage_map import CoverageMap, touched_lines
 
 
@@ -113,4 +115,40 @@ def why_no_task(
     )
 
 
-__all__ = ["NoTask", "why_no_task"]
+# What to do when most candidates fall to one reason (the reasons a user can act on).
+REASON_HINTS = {
+    "workspace_names_hidden_test": "rerun with --visible-tests (the failing tests stay in the agent's "
+    "workspace), or remove the files that name them from the repository",
+    "no_failing_test": "the suite misses these bugs: try other --mutators, or more --max-tasks",
+    "baseline_failed": "the clean suite does not run: check `codekiln env test SPEC`",
+    "import_breakage": "add --allow-import-breakage to keep bugs that break `import`",
+}
+
+
+def _rejection_error(funnel: Funnel, out: Path) -> TaskError:
+    """Why a run that decided candidates made no task: its first reason, with one example."""
+    reason, count = max(funnel.rejected.items(), key=lambda kv: kv[1])
+    example = next(
+        (d.detail for d in read_decisions(out) if isinstance(d, RejectedCandidate) and d.reason == reason), ""
+    )
+    return TaskError(
+        f"no task: {count} of {funnel.tried} candidates were rejected as {reason}"
+        + (f" ({example})" if example else ""),
+        hint=REASON_HINTS.get(reason, "see rejected.jsonl in the output directory for each reason"),
+    )
+
+
+def no_task_error(funnel: Funnel, out: Path, spec: str, tasks: int) -> TaskError | None:
+    """The error `codekiln synth` ends with when its run made no task (None when it made one). A
+    rejection the user fixes directly (a file naming the hidden tests, a broken baseline) names its
+    fix; candidates the suite does not catch get the run's diagnosis (`why_no_task`) instead."""
+    if not funnel.validated and funnel.rejected:
+        top = max(funnel.rejected.items(), key=lambda kv: kv[1])[0]
+        if (top in REASON_HINTS and top != "no_failing_test") or not funnel.no_tasks:
+            return _rejection_error(funnel, out)
+    if tasks == 0 and funnel.no_tasks:
+        return TaskError(f"no task came out of {spec}: {funnel.no_tasks}", hint=funnel.no_tasks_hint)
+    return None
+
+
+__all__ = ["REASON_HINTS", "NoTask", "no_task_error", "why_no_task"]

@@ -1,0 +1,48 @@
+"""Reading a guarded run's files back from the sandbox, within bounds: they lie where code under test
+can rewrite them, at any size (a sparse gigabyte costs the sandbox's disk nothing), so the results
+file is read only up to `RESULTS_LIMIT` and the JUnit report is only hashed, in chunks. A file that
+cannot be read is None (the caller counts it as evidence), never an exception out of the grader."""
+
+from __future__ import annotations
+
+import errno
+
+from codekiln.core.errors import CodekilnError
+from codekiln.core.protocols import Sandbox
+
+
+def read_or_none(sandbox: Sandbox, path: str) -> bytes | None:
+    try:
+        return sandbox.read_file(path)
+    except (OSError, ValueError, CodekilnError):
+        return None
+
+
+RESULTS_LIMIT = 64 << 20
+"""The most bytes of a guard results file the grader reads. The plugin's own file holds a test id and
+a status per test and failure messages within `guard_plugin.MESSAGE_BUDGET`: a few MB for the largest
+suites seen (62,423 tests). What code under test writes there can be anything, and JSON of small
+objects (`[{},{},...]`) takes ~24 times its size in the grader's memory once parsed."""
+
+
+def read_results(sandbox: Sandbox, path: str) -> tuple[bytes | None, str]:
+    """The results file (None: absent or unreadable) and, when it is over `RESULTS_LIMIT`, why it was
+    not read (evidence: the plugin never writes one so large)."""
+    try:
+        return sandbox.read_file(path, max_bytes=RESULTS_LIMIT), ""
+    except OSError as err:
+        if err.errno == errno.EFBIG:
+            return None, f"the guard's results file holds more than {RESULTS_LIMIT:,} bytes (not read)"
+        return None, ""
+    except (ValueError, CodekilnError):
+        return None, ""
+
+
+def digest_or_none(sandbox: Sandbox, path: str) -> str | None:
+    try:
+        return sandbox.file_digest(path)
+    except (OSError, ValueError, CodekilnError):
+        return None
+
+
+__all__ = ["RESULTS_LIMIT", "digest_or_none", "read_or_none", "read_results"]
