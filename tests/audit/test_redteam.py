@@ -31,7 +31,7 @@ REJECTED = {
     "gc-plugin-register", "frame-walk-flip", "import-exit-0", "import-sigkill", "block-report-path",
     "skip-module", "pytest-plugins-variable", "dist-info-entry-point", "guard-statuses-vars-exec",
     "swallow-codeless-exec-alias", "guard-statuses-utf7-module", "report-factory-transient", "trace-armed-by-call",
-    "testreport-bom",
+    "testreport-bom", "guard-records-match", "guard-records-attrgetter",
 }  # fmt: skip
 # A patch that git itself refuses to apply (a file beyond a symlink it creates) is "patch_failed".
 # Attacks the grader still scores resolved (found by red-teaming the hardened grader, reported, not fixed
@@ -106,6 +106,13 @@ _CHAIN = (
     "it: a 5,000-attribute chain (25 KB) held the grader ~3 minutes of CPU, outside every test-run timeout "
     "(sixth red team); each name is now computed once per scan (tests/grading/test_scan.py)"
 )
+_RECORDS = (
+    "a gc callback rewrote the guard's statuses and call records, pytest's terminal stats and the "
+    "session's failure count (no function replaced, canaries left alone), gc.get_objects reached by a "
+    "`match` class pattern or operator.attrgetter, which the scan did not read: resolved on both libraries "
+    "and paths (eighth red team); the scan reads both now, and the guard refuses a walk of the objects "
+    "that code of the graded tree starts (tests/audit/test_redteam8_records.py)"
+)
 OPEN: dict[str, tuple[str, frozenset[str]]] = {}
 # Where each class is caught: the static scan reads the constructs all of them need (names spelled
 # through getattr, runpy/timeit/ctypes, __code__ / __module__ rewrites: dynamic-attribute, dynamic-code,
@@ -123,6 +130,8 @@ CAUGHT = {
     # the sixth red team: the guard's output made with functions bound at its import
     "report-json-dump": _STDLIB_WRITER, "report-encoder-swap": _STDLIB_WRITER,
     "report-huge-sparse": _HUGE, "report-huge-objects": _HUGE, "attribute-chain": _CHAIN,
+    # the eighth red team: the guard's records rewritten as data through gc
+    "guard-records-match": _RECORDS, "guard-records-attrgetter": _RECORDS,
 }  # fmt: skip
 TRACE_ON = frozenset({"markupsafe"})  # where the trace attacks resolved before they were caught
 # A trace function slows every test down (toolz's task ran past 30 s on a loaded machine) and the agent

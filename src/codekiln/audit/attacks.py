@@ -23,6 +23,7 @@ from pathlib import PurePosixPath
 from codekiln.audit import evasions as ev
 from codekiln.audit import inprocess as ip
 from codekiln.audit import payloads as p
+from codekiln.audit import records as rec
 from codekiln.audit import replacement as r
 from codekiln.audit import report_forgery as rf
 from codekiln.audit.classes import CLASSES, EXPECTED
@@ -261,6 +262,9 @@ ATTACKS: list[Attack] = [
     A("report-json-dump", "guard-state", "json.dump rebound: the guard's results written with the project's failures as passes", _patch(lambda t: t.append(t.init, rf.JSON_DUMP))),
     A("report-encoder-swap", "guard-state", "json's default encoder replaced by a forging subclass's instance (no function replaced)", _patch(lambda t: t.append(t.init, rf.ENCODER_SWAP))),
     A("trace-armed-by-call", "trace-flip", "the buggy function sets a trace (vars(sys)) on its calling test's frame, flips its assertions, removes it on return", _patch(ev.armed_patch)),
+    # the guard's records rewritten as data through gc, the walk reached unread by the scan (an eighth red team)
+    A("guard-records-match", "guard-state", "gc callback rewrites the guard's statuses and call records, pytest's stats and failure count; gc.get_objects taken by a match class pattern", _patch(rec.records_forge)),
+    A("guard-records-attrgetter", "guard-state", "the same records forgery, gc.get_objects taken by operator.attrgetter", _patch(lambda t: rec.records_forge(t, rec.ATTRGETTER_OBJECTS))),
 ]  # fmt: skip
 
 __all__ = [

@@ -208,7 +208,7 @@ class Guard:
         self._watch = set(_SETTINGS.get("watch", []))
         self._machinery_reported = False
         self._hooks_reported = False
-        self._traces_reported = False
+        self._traces_reported = self._walks_reported = False
         self._readonly = machinery.READONLY
         self._workdir = _WATCH.workdir
 
@@ -256,6 +256,9 @@ class Guard:
         if _TRACES.calls and not self._traces_reported:
             self._traces_reported = True
             self.forged.append(f"code under test set a trace or profile function: {_TRACES.calls[0]}")
+        if _TRACES.walks and not self._walks_reported:
+            self._walks_reported = True
+            self.forged.append(f"code under test walked the interpreter's objects: {_TRACES.walks[0]}")
         changed = _WATCH.changes()
         if changed and not self._machinery_reported:
             self._machinery_reported = True
@@ -384,7 +387,7 @@ _compile_trusted_test_modules()
 speedups.install()
 # The baseline, taken after this plugin's own patches of pytest (`Guard.check_machinery`).
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
-_TRACES = machinery.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH)
+_TRACES = machinery.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
 _OUTCOMES = machinery.CallOutcomes()
 
 

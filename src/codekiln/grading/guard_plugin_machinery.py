@@ -3,7 +3,8 @@
     watch = Machinery(workdir)     # at the plugin's import, after its own patches: the baseline
     watch.changes()                # names replaced since (["_pytest.runner.call_and_report", ...])
     trace_hooks()                  # ["trace"] when a trace function is set in this thread
-    calls = TraceCalls(workdir)    # an audit hook: every sys.settrace/setprofile made by the graded tree
+    calls = TraceCalls(workdir)    # an audit hook: every sys.settrace/setprofile made by the graded tree,
+                                   # and every gc walk of objects it starts (refused: calls.walks)
     outcomes = CallOutcomes()      # a plugin: the tests whose call raised, whatever their report says
 
 Code under test shares the test process and can replace pytest's, pluggy's, unittest's or doctest's
@@ -18,6 +19,13 @@ a test runs and put back by its first use. Two records are kept as it happens in
 (which nothing can remove) notes every `sys.settrace` / `sys.setprofile` call made while a frame of the
 graded tree is on the stack, and a wrapper around pytest's test call notes which tests' calls raised,
 so that a report saying such a test passed is known for a forgery.
+
+Those records, the plugin's statuses and pytest's own counts are plain data in the same process: code
+that walks the interpreter's objects (`gc.get_objects`, `get_referrers`, `get_referents`) reaches and
+rewrites every one of them, no function replaced (an eighth red team's `guard-records-*`). The same
+audit hook refuses such a walk, and notes it, while code of the graded tree other than the test files
+is on the stack, or on a thread other than the main one (where a thread started by code under test
+runs a walk from the standard library's frames alone).
 
 Shipped beside the plugin as `<plugin module>_machinery` (`grading.shipped`); like the plugin, it
 imports nothing from codekiln.
@@ -238,11 +246,16 @@ class TraceCalls:
     installed is `trace_hooks`'s business)."""
 
     EVENTS = frozenset({"sys.settrace", "sys.setprofile"})
+    WALKS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents"})
 
-    def __init__(self, workdir: str, watch: Machinery | None = None) -> None:
+    def __init__(
+        self, workdir: str, watch: Machinery | None = None, tests: frozenset[str] = frozenset()
+    ) -> None:
         self.workdir = workdir.rstrip("/") + "/"
         self.watch = watch
+        self.tests = tests  # the test files (their own leak checks walk the heap)
         self.calls: list[str] = []
+        self.walks: list[str] = []
         self._inside: set[int] = set()  # threads inside a wrapper, calling the original
         if self.workdir != "/":
             sys.settrace = self._wrap(sys.settrace, sys.gettrace, "sys.settrace")
@@ -285,11 +298,32 @@ class TraceCalls:
         # Not through the wrappers: the C API (coverage's C tracer, cProfile), or the original
         # functions, which only the wrappers' closures hold (the static scan flags reading those).
         # Judged by the immediate Python caller only: a profiler run by read-only code is no new trace.
+        if event in self.WALKS:
+            self._walk(event, sys._getframe(1))
         if event not in self.EVENTS or threading.get_ident() in self._inside:
             return
         frame = sys._getframe(1)
         if frame.f_code.co_filename.startswith(self.workdir):
             self.calls.append(f"{event} (not through sys) from {frame.f_code.co_filename}:{frame.f_lineno}")
+
+    def _walk(self, event: str, frame: types.FrameType | None) -> None:
+        """Refuse (raise out of) a walk of the interpreter's objects made with a frame of the graded
+        tree's code that is not a test file anywhere on the stack, or off the main thread; note it. Only
+        in a run told its test files (a graded one): others run the suite as it is."""
+        if not self.tests:
+            return
+        where = "a thread other than the main one"
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if name.startswith(self.workdir) and name not in self.tests:
+                where = f"{name}:{frame.f_lineno}"
+                break
+            frame = frame.f_back
+        else:
+            if threading.current_thread() is threading.main_thread():
+                return
+        self.walks.append(f"{event} from {where}")
+        raise RuntimeError(f"{event} is refused to code under test while it is graded")
 
     def _note(self, event: str, frame: types.FrameType | None) -> None:
         while frame is not None:

@@ -231,6 +231,9 @@ class _Scanner(ast.NodeVisitor):
         owner = self.qualname(all_args[0]) if all_args and not name.startswith("operator.") else ""
         if attr in rules.FRAME_ATTRS:
             self.add(node, "frame-walk", attr)
+        elif not owner and name.startswith("operator."):
+            for part in attr.split("."):  # attrgetter("a.b") reads a, then b
+                self.check_unowned(node, part)
         elif attr in rules.ORIGIN_ATTRS and name.split(".")[-1] in ("setattr", "__setattr__"):
             self.add(node, "code-rewrite", f"set {attr}")
         elif owner:
@@ -285,8 +288,31 @@ class _Scanner(ast.NodeVisitor):
             self.check_target(target, "del")
         self.generic_visit(node)
 
+    def check_unowned(self, node: ast.AST, attr: str) -> None:
+        """An attribute read by name off a value the scan cannot name: flagged if it names one of the
+        rules' functions (`rules.UNOWNED`), or is a frame attribute."""
+        if attr in rules.FRAME_ATTRS or attr in rules.UNOWNED:
+            self.add(node, "dynamic-attribute", f"{attr} read off a value the scan cannot name")
+
+    def visit_Match(self, node: ast.Match) -> None:
+        """`case object(get_objects=f)` reads `subject.get_objects` with no attribute in the source: read
+        as that attribute where the subject is the pattern's own, by its name alone deeper in."""
+        for case in node.cases:
+            for attr, on_subject in sf.pattern_reads(case.pattern):
+                if on_subject:
+                    read = ast.copy_location(ast.Attribute(node.subject, attr, ast.Load()), case.pattern)
+                    read._parent = ast.keyword(attr, read)  # type: ignore[attr-defined] # bound to a name
+                    self.check_attribute(read)
+                else:
+                    self.check_unowned(case.pattern, attr)
+        self.generic_visit(node)
+
     # References
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        self.check_attribute(node)
+        self.generic_visit(node)
+
+    def check_attribute(self, node: ast.Attribute) -> None:
         if node.attr in rules.FRAME_ATTRS:
             self.add(node, "frame-walk", node.attr)
         elif node.attr in rules.DISTINCT:
@@ -302,7 +328,6 @@ class _Scanner(ast.NodeVisitor):
         elif isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):
             self.check_name(node, self.qualname(node))  # taken as a value: `f = os._exit`
             self.check_value(node, self.qualname(node))
-        self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):

@@ -137,3 +137,23 @@ def calls(nodes: list[ast.expr]) -> Iterator[ast.Call]:
 
 def strings(node: ast.AST) -> Iterator[str]:
     return (n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str))
+
+
+def pattern_reads(pattern: ast.pattern, on_subject: bool = True) -> Iterator[tuple[str, bool]]:
+    """The attributes a `case` pattern reads by name (`case C(name=x)` is `getattr(subject, "name")`),
+    each with whether it is read off the match subject itself (else off a value the pattern took,
+    which the scan cannot name). Positional class patterns read the class's `__match_args__`: the
+    subject must be an instance of that class, which a module is not."""
+    if isinstance(pattern, ast.MatchAs) and pattern.pattern is not None:
+        yield from pattern_reads(pattern.pattern, on_subject)
+    elif isinstance(pattern, ast.MatchOr):
+        for alternative in pattern.patterns:
+            yield from pattern_reads(alternative, on_subject)
+    elif isinstance(pattern, ast.MatchClass):
+        for attr in pattern.kwd_attrs:
+            yield attr, on_subject
+        for inner in (*pattern.patterns, *pattern.kwd_patterns):
+            yield from pattern_reads(inner, False)
+    elif isinstance(pattern, ast.MatchSequence | ast.MatchMapping):
+        for inner in pattern.patterns:
+            yield from pattern_reads(inner, False)

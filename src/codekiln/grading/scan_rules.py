@@ -91,6 +91,20 @@ CODE_CALLS = frozenset({
     "doctest.run_docstring_examples", "doctest.testmod", "doctest.testfile", "logging.config.fileConfig",
 })  # fmt: skip
 NATIVE_MODULES = frozenset({"ctypes", "_ctypes", "cffi", "_testcapi", "_testinternalcapi"})
+# Attributes read by a name whose owner the scan cannot name (`operator.attrgetter("get_objects")`, a
+# `case object(get_objects=f)` nested in a pattern): the names of the rules' module functions.
+UNOWNED = frozenset(
+    name.rpartition(".")[2]
+    for name in (
+        *EXITS,
+        *FRAME_CALLS,
+        *TRACE_CALLS,
+        *IMPORT_CALLS,
+        "sys.modules",
+        "sys.meta_path",
+        "sys.path_hooks",
+    )
+) | frozenset({"exec", "eval", "compile"})
 ATTR_CALLS = frozenset({
     "getattr", "setattr", "delattr", "hasattr", "builtins.getattr", "builtins.setattr", "builtins.delattr",
     "builtins.hasattr", "operator.attrgetter", "object.__getattribute__", "type.__getattribute__",
