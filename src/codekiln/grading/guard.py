@@ -19,7 +19,8 @@ What a test process loads (the class of attacks it closes):
 
 Test modules are rewritten from the trusted sources in every run; the code a run on the clean snapshot
 rewrote is kept by the host and given to later runs of the environment, which use an entry only for
-a source whose bytes hash as the entry says (`guard_rewrites`).
+a source whose bytes hash as the entry says (`guard_rewrites`), or for the test module a grade appends
+its canaries to, whose start the grader names (`guard_plugin_speedups.appended_code`).
 
 What the run reports is cross-checked from outside the process (`GuardReport.evidence`): the guard
 plugin's marker line must appear exactly once with the run's nonce, its exit status must equal the
