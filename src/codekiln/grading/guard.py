@@ -19,7 +19,8 @@ What a test process loads (the class of attacks it closes):
 
 Test modules are rewritten from the trusted sources in every run; the code a run on the clean snapshot
 rewrote is kept by the host and given to later runs of the environment, which use an entry only for
-a source whose bytes hash as the entry says (`guard_rewrites`).
+a source whose bytes hash as the entry says (`guard_rewrites`), or for the test module a grade appends
+its canaries to, whose start the grader names (`guard_plugin_speedups.appended_code`).
 
 What the run reports is cross-checked from outside the process (`GuardReport.evidence`): the guard
 plugin's marker line must appear exactly once with the run's nonce, its exit status must equal the
@@ -282,11 +283,14 @@ class GuardSession:
         watch: Sequence[str] = (),
         *,
         export_rewrites: bool = False,
+        appended: tuple[str, tuple[int, int]] | None = None,
     ) -> GuardSession:
         """`junit`: where pytest writes its JUnit report (default: in the run's fresh directory);
         `watch`: test ids before each of which the guard checks that pytest's machinery is intact;
         `export_rewrites`: the run is on the clean snapshot, which the host trusts: keep the test code
-        it rewrites for later runs of the environment (`guard_rewrites`; never for a graded patch)."""
+        it rewrites for later runs of the environment (`guard_rewrites`; never for a graded patch);
+        `appended`: a test module (repo-relative) the grader appended canaries to, and where its own
+        source ends in it (`Canaries.kept`): its kept rewritten code is reused for that part."""
         nonce = secrets.token_hex(16)
         directory = f"{GUARD_ROOT}/{secrets.token_hex(8)}"
         junit = junit or f"{directory}/junit.xml"
@@ -294,7 +298,7 @@ class GuardSession:
         session = cls(iso, sandbox.workdir, nonce, directory, module, junit)
         for name, content in plugin_files(module, iso.bytecode):
             sandbox.write_file(f"{directory}/{name}", content)
-        settings = {
+        settings: dict[str, object] = {
             "nonce": nonce,
             "out": session.results_path,
             "junit": junit,
@@ -308,6 +312,8 @@ class GuardSession:
         if kept:
             sandbox.write_file(f"{directory}/rewrites.marshal", kept)
             settings["rewrites"] = f"{directory}/rewrites.marshal"
+        if kept and appended:
+            settings["appended"] = {f"{sandbox.workdir}/{appended[0]}": list(appended[1])}
         if export_rewrites and key:
             settings["export_rewrites"] = session.export = f"{directory}/rewritten.marshal"
         sandbox.write_file(session.settings_path, json.dumps(settings))

@@ -187,6 +187,9 @@ class Canaries:
     source: str
     expected: dict[str, str]
     """node id -> the status it must have: passed, failed or error."""
+    kept: tuple[int, int] | None = None
+    """The module's own source at the start of `source`: its bytes there, and the newlines cut off its
+    end (the guard plugin reuses the module's rewritten code: `guard_plugin_speedups.appended_code`)."""
 
     @property
     def ids(self) -> list[str]:
@@ -201,4 +204,6 @@ def make_canaries(path: str, existing: str, prefix: str = "test") -> Canaries:
     """Canary tests appended to the test module `path` (repo-relative, `existing` its source), under
     names chosen fresh per run that read like the module's own tests."""
     expected, source = canary_tests(path, existing, prefix)
-    return Canaries(path=path, source=source, expected=expected)
+    head = existing.rstrip("\n")
+    kept = (len(head.encode("utf-8")), len(existing) - len(head)) if head else None
+    return Canaries(path=path, source=source, expected=expected, kept=kept)

@@ -86,7 +86,8 @@ _COMPILED: dict[str, list[types.CodeType]] = {}
 _COMPILED_IDS: dict[str, set[int]] = {}
 # Rewritten test code that an earlier run on the clean snapshot made (`grading.guard.RewriteCache`), by
 # path: (sha256 of the source, enable_assertion_pass_hook, code). Read now, like the settings; used
-# only for a trusted source whose bytes have that hash, so it is exactly what rewriting them makes.
+# only for a trusted source whose bytes have that hash, so it is exactly what rewriting them makes,
+# or with the grader's canaries appended to those bytes (`speedups.appended_code`).
 _REWRITTEN: dict[str, tuple[str, bool, types.CodeType]] = {}
 if _SETTINGS.get("rewrites"):
     try:
@@ -111,10 +112,14 @@ def _compile_trusted_test_modules() -> None:
         kept = _REWRITTEN.get(path)
         if path in _TRUSTED and kept is not None and hasattr(rewrite, "_write_pyc"):
             hook = bool(config.getini("enable_assertion_pass_hook")) if config is not None else False
-            if kept[:2] == (hashlib.sha256(_TRUSTED[path]).hexdigest(), hook):
-                _COMPILED.setdefault(path, []).append(kept[2])
-                _COMPILED_IDS.setdefault(path, set()).update(map(id, _walk(kept[2])))
-                return None, kept[2]  # the first item only feeds _write_pyc, a no-op here
+            code = kept[2] if kept[:2] == (hashlib.sha256(_TRUSTED[path]).hexdigest(), hook) else None
+            split = _SETTINGS.get("appended", {}).get(path) if kept[1] == hook else None
+            if code is None and split:  # the grader's canaries appended to a kept module
+                code = speedups.appended_code(path, _TRUSTED[path], split, kept, config, rewrite)
+            if code is not None:
+                _COMPILED.setdefault(path, []).append(code)
+                _COMPILED_IDS.setdefault(path, set()).update(map(id, _walk(code)))
+                return None, code  # the first item only feeds _write_pyc, a no-op here
         if path in _TRUSTED:
             source = _TRUSTED[path]
 

@@ -2,6 +2,7 @@
 
     install()                    # at the plugin's import, before its machinery baseline is taken
     map_test_modules(trusted)    # once collection has imported the test modules
+    appended_code(path, source, split, kept, config, rewrite)   # a kept module + canaries
 
 Every graded run reports failures (its canaries) and writes JUnit XML, and pytest pays for both with
 one-off work a plain passing run never does (~10% of a small run). Each function here removes one such
@@ -14,6 +15,8 @@ imports nothing from codekiln.
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import inspect
 import os
 import re
@@ -115,3 +118,70 @@ def _cut_by_line_first() -> None:
         return self
 
     Traceback.cut = cut  # type: ignore[method-assign]
+
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def appended_code(
+    path: str,
+    source: bytes,
+    split: Any,
+    kept: Any,
+    config: Any,
+    rewrite: Any,
+) -> types.CodeType | None:
+    """The assertion-rewritten code of a test module made of a module whose rewritten code a trusted
+    run kept (`kept`: sha256 of its bytes, the pass hook, its code) with statements appended (the
+    grader's canaries), without rewriting the kept module's functions and classes again: on toolz,
+    rewriting `test_functoolz.py` is a fifth of a graded run, and the canaries land in it every run.
+
+    `split` (from the grader's settings): `[n, k]`, the first `n` bytes of `source` are the kept
+    module less the `k` newlines that ended it. The whole source is parsed; pytest's own
+    `rewrite_asserts` rewrites it with the kept module's top-level function and class bodies hidden
+    from it (`rewrite`: `_pytest.assertion.rewrite`); after compiling, each of those functions' and classes' code is the kept code's (compiled
+    from the same lines of the same text). Rewriting one assert depends on that assert alone, so this is
+    the code rewriting the whole source makes (`tests/grading/test_guard_appended.py` compares them on
+    real test modules). None (rewrite as usual) when anything does not match."""
+    try:
+        n, k = int(split[0]), int(split[1])
+        digest, _hook, code = kept
+    except (TypeError, ValueError, IndexError):
+        return None
+    rewrite_asserts = getattr(rewrite, "rewrite_asserts", None)
+    if not 0 < n <= len(source) or k < 0 or not isinstance(code, types.CodeType) or rewrite_asserts is None:
+        return None
+    if hashlib.sha256(source[:n] + b"\n" * k).hexdigest() != digest:
+        return None
+    try:
+        tree = ast.parse(source, filename=path)
+    except (SyntaxError, ValueError):
+        return None  # pytest's own rewrite reports it
+    last = source[:n].count(b"\n") + 1  # the kept module's last line
+    head = [s for s in tree.body if s.lineno <= last]
+    if not head or len(head) == len(tree.body) or any((s.end_lineno or 0) > last for s in head):
+        return None  # the appended text continues a statement of the kept module, or adds none
+    hidden = [(s, s.body) for s in head if isinstance(s, _DEFS)]
+    for stmt, _ in hidden:
+        stmt.body = []
+    try:
+        rewrite_asserts(tree, source, path, config)
+    finally:
+        for stmt, body in hidden:
+            stmt.body = body
+    fresh = compile(tree, path, "exec", dont_inherit=True)
+    keys = {(s.name, s.decorator_list[0].lineno if s.decorator_list else s.lineno) for s, _ in hidden}
+    ours = {_code_key(c): c for c in code.co_consts if isinstance(c, types.CodeType)}
+    consts, swapped = [], 0
+    for const in fresh.co_consts:
+        key = _code_key(const) if isinstance(const, types.CodeType) else None
+        if key in keys:
+            if key not in ours:
+                return None
+            const, swapped = ours[key], swapped + 1
+        consts.append(const)
+    return fresh.replace(co_consts=tuple(consts)) if swapped == len(keys) else None
+
+
+def _code_key(code: types.CodeType) -> tuple[str, int]:
+    return code.co_name, code.co_firstlineno

@@ -7,7 +7,9 @@ same sources are rewritten again in every run of an environment. So a run on the
 the host trusts (the engine's clean-side reruns: `testexec.fresh_runs`), exports the code it made; later
 runs of the same environment are given it, and the plugin uses an entry only for a trusted source whose
 bytes hash as the entry says, with the same `enable_assertion_pass_hook`: exactly the code rewriting
-those bytes makes. Runs that grade a patch never export; what they are given comes from the host, and
+those bytes makes. A grade's canaries are appended to one test module, so its bytes are new each run:
+there the entry's functions and classes are reused for the module's own part, the rest rewritten
+(`guard_plugin_speedups.appended_code`). Runs that grade a patch never export; what they are given comes from the host, and
 is read and deleted before any conftest or test module runs, like the guard's settings.
 """
 

@@ -239,7 +239,10 @@ def _run_once(
     # The machinery check costs a few ms: before every canary and a few FAIL_TO_PASS tests drawn at random.
     sample = random.sample(watch, min(len(watch), WATCHED_PER_RUN))
     watched = [*sample, *(canaries.ids if canaries else [])]
-    guard = GuardSession.start(sandbox, iso, None, watched, export_rewrites=export_rewrites)
+    appended = (canaries.path, canaries.kept) if canaries is not None and canaries.kept else None
+    guard = GuardSession.start(
+        sandbox, iso, None, watched, export_rewrites=export_rewrites, appended=appended
+    )
     result = sandbox.exec(
         guard.python() + guard.pytest_args() + command.argv(requested, ids_file, guard.junit)[3:],
         timeout=timeout or command.timeout_s,
