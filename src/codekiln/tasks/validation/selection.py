@@ -5,7 +5,7 @@ candidates by it (`cheap_first`).
     passing = passing_sample(env.baseline)                 # what validation selects from
     tests = selected_tests(cmap, passing, cand, entities)  # the selection `Validator.select` runs
     cmap.duration(tests)                                   # seconds they took in the coverage run
-    ordered = cheap_first(candidates, lambda c: cmap.duration(selected_tests(cmap, passing, c, entities)))
+    ordered = ordered_for_synthesis(candidates, cmap, env.baseline, entities)   # `cheap_first`
 
 `cheap_first`: a short run (`codekiln synth --max-tasks 3`) writes nothing until its first batch is
 decided, and one candidate that selects the whole suite (its lines ran at import time, or no test is
@@ -14,8 +14,9 @@ batch of 3 took 148 s, 105 of them in fresh pytest processes for the one bug of 
 selected all 3,358 sampled tests (each process collects the 62,423 cases of their files). So the
 `FRONT` cheapest of the first `WINDOW` candidates go first, cheapest first, and every other keeps its
 place. The cost counts the grader's side too (`validation_cost`: a task's hidden files are graded
-whole, every case, and the gate grades one task of the first batch for real). The order depends only on the candidates and the coverage map (both fixed for a snapshot,
-seed and cached map), so a resumed run sees the same order as an uninterrupted one.
+whole, every case, and the gate grades one task of the first batch for real). The order depends only
+on the candidates and the coverage map (both fixed for a snapshot, seed and cached map), so a resumed
+run sees the same order as an uninterrupted one.
 """
 
 from __future__ import annotations
