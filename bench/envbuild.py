@@ -8,6 +8,7 @@
     .venv/bin/python bench/envbuild.py --derive                  # re-derive the sample by its rule (envsample.py)
     .venv/bin/python bench/envbuild.py --sample-only             # walk the rule and pin the sample, no runs
     .venv/bin/python bench/envbuild.py --step-limit plain_test=900  # raise a step's time limit (repeatable)
+    nice -n 10 .venv/bin/python bench/envbuild.py --synth-only       # only the synthesis of rows that lack it
 
 The sample: see `envsample.py` (rank order of PyPI downloads, unseen by tests/, sdist with tests, within a
 size bound), pinned in `bench/envbuild_sample.json`. Per library, on the same sdist archive:
@@ -70,6 +71,7 @@ from pathlib import Path
 import envsample
 from envcompare import STEP_LIMITS, compare, step_limits, table
 from envrun import codekiln_tests, plain_tests, run_codekiln, run_plain, run_synth
+from envsynth import synth_one, wants_synth
 from envtests import Side, differences, load_sides, save_sides
 
 from codekiln.core.records import append_jsonl, iter_jsonl
@@ -151,6 +153,11 @@ def main() -> int:
     parser.add_argument("--pip-cache", type=Path, default=None, help="pip cache shared by every install")
     parser.add_argument("--no-synth", action="store_true", help="skip the short synthesis")
     parser.add_argument("--redo", action="store_true", help="rerun libraries that already have a row")
+    parser.add_argument(
+        "--synth-only", action="store_true",
+        help="only the short synthesis, on a rebuild, of built rows without one (--redo: of every built row); "
+        "the rest of each row is kept (envsynth.py)",
+    )  # fmt: skip
     parser.add_argument("--derive", action="store_true", help="re-derive the sample by its rule")
     parser.add_argument("--table", action="store_true", help="only print the markdown table of the rows")
     parser.add_argument("--sample-only", action="store_true", help="only walk the rule and pin the sample")
@@ -180,7 +187,13 @@ def main() -> int:
         seen = set()
         for lib in envsample.walk(args.work, args.limit, derive=args.derive):
             seen.add(lib["name"])
-            if (not wanted or lib["name"] in wanted) and (lib["name"] not in rows or args.redo):
+            name = str(lib["name"])
+            chosen = not wanted or name in wanted
+            if chosen and args.synth_only and wants_synth(rows.get(name), args.redo):
+                rows[name] = synth_one(lib, rows[name], args.work, pip_cache)
+                append_jsonl(rows_path, [rows[name]])
+                print(name, json.dumps(rows[name].get("synth")), file=sys.stderr, flush=True)
+            elif chosen and not args.synth_only and (name not in rows or args.redo):
                 row = bench_one(lib, args.work, pip_cache, not args.no_synth, args.keep, args.tests_dir)
                 append_jsonl(rows_path, [row])
                 rows[str(row["library"])] = row

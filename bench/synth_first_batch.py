@@ -2,10 +2,12 @@
 `codekiln synth --max-tasks 3` spends its time before the first task (#15).
 
     nice -n 10 .venv/bin/python bench/synth_first_batch.py pypi:packaging==26.3 [BATCH]   # default 8
+    nice -n 10 .venv/bin/python bench/synth_first_batch.py pypi:packaging==26.3 3 --seeded  # seeded order
 
 Builds (or finds cached) the environment, then times the coverage map (cached when it exists: delete
 `coverage-map.json` beside the environment's venv for a cold one), the candidate plan, the candidates'
-test selections, and one `Validator.validate` of the first BATCH candidates in candidate order, split
+test selections, and one `Validator.validate` of the first BATCH candidates in synthesis's order
+(`selection.cheap_first`; `--seeded`: the seeded order, as before that existed), split
 by the methods doing the work (each call is printed as it ends): the warm engine's batches, the fresh
 pytest processes inside them (clean-side reruns, bugs run at import), the grader gate's shared run and
 real grades, and the decisions. Wall time, not CPU: run it on an idle machine, or say the load.
@@ -40,12 +42,14 @@ def timed(owner: Any, name: str, label: str) -> None:
 
 
 def main() -> None:
-    spec = sys.argv[1]
-    batch = int(sys.argv[2]) if len(sys.argv) > 2 else 8
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    spec = args[0]
+    batch = int(args[1]) if len(args) > 1 else 8
     from codekiln.envs import build_env
     from codekiln.tasks.synth import SynthConfig, plan_candidates
     from codekiln.tasks.validation import gate, testexec, validate
     from codekiln.tasks.validation.coverage_map import coverage_map
+    from codekiln.tasks.validation.selection import ordered_for_synthesis
 
     for (owner, name), label in [
         ((testexec.WarmExecutor, "run"), "engine batch"),
@@ -63,6 +67,8 @@ def main() -> None:
     print(f"coverage map {time.monotonic() - step:.1f} s; tests mapped {len(cmap.tests)}", flush=True)
     step = time.monotonic()
     entities, candidates, _ = plan_candidates(env, SynthConfig(spec=spec, out=Path("unused")))
+    if "--seeded" not in sys.argv:  # synthesis's own order (the cheapest first: `selection.cheap_first`)
+        candidates = ordered_for_synthesis(candidates, cmap, env.baseline, {e.id: e for e in entities})
     print(f"plan {time.monotonic() - step:.1f} s; {len(entities)} entities, {len(candidates)} candidates")
     with validate.Validator(env, cmap, entities) as validator:
         for cand in candidates[:batch]:

@@ -6,9 +6,10 @@ validated tasks. `codekiln synth` runs it.
 
 Steps: snapshot and environment (`envs.build_env`, cached), the coverage map (cached), entities,
 candidates from the mutators (seeded: the same snapshot and seed always give the same candidates in
-the same order), then validation in batches on `workers` sandboxes (`validate.Validator`), until
-`max_tasks` tasks exist; the first batch holds no more candidates than tasks are still wanted, so a
-short run writes its first tasks early (`batched`). The batches run on the configured executor (`executor`: this machine's
+the same order; the cheapest few of the first ones moved to the front, by the coverage map:
+`selection.cheap_first`), then validation in batches on `workers` sandboxes (`validate.Validator`),
+until `max_tasks` tasks exist; the first batch holds no more candidates than tasks are still wanted,
+so a short run writes its first tasks early (`batched`). The batches run on the configured executor (`executor`: this machine's
 threads, or a Ray cluster; `synth_unit.ValidateBatch`); decisions are written here, in the driver.
 The output directory holds:
 
@@ -80,6 +81,7 @@ from codekiln.tasks.synth_records import (
 from codekiln.tasks.synth_unit import PlanUnits, ValidateBatch
 from codekiln.tasks.synth_why import why_no_task
 from codekiln.tasks.validation.coverage_map import coverage_map
+from codekiln.tasks.validation.selection import ordered_for_synthesis
 from codekiln.tasks.validation.validate import Decision
 
 
@@ -239,6 +241,7 @@ def prepare(
         candidates = interleave(lists)
         if config.max_candidates is not None:
             candidates = candidates[: config.max_candidates]
+    candidates = ordered_for_synthesis(candidates, cmap, env.baseline, {e.id: e for e in entities})
     funnel = Funnel(
         entities=len(entities), candidates=len(candidates), skipped_mutations=dict(skipped),
         per_strategy=per_strategy,

@@ -4,6 +4,7 @@ Start at `validate.Validator` (it orchestrates; its settings are `config.Validat
 are pure functions in `verdict`.
 
 - `coverage_map`: which tests execute which lines of the snapshot (cached per environment).
+- `selection`: which tests a candidate's validation runs, and their cost, from the map alone.
 - `chunks`: a bug applied in memory, and the top-level statements it changes.
 - `testexec`: running test jobs, warm (one pytest session serving forks, `in_sandbox.warm_runner`)
   or fresh (a pytest process per run).

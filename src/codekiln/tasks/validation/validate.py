@@ -20,6 +20,9 @@ For each candidate, in one sandbox per worker (reset, never recreated):
    (`import_time`: the module-level code is unchanged, so nothing else can observe it).
    Of a test function with thousands of parametrized cases, only the sample's (`grading.cases`: at
    most 32 per function) are selectable; the grader still grades every case of the hidden files.
+   A selection whose tests took longer in the coverage run than any run may take (`timeout_max_s`)
+   is not run (`timeout`, `too_slow`): its runs would be stopped, and the batch's clean reruns with them.
+   The selection needs no sandbox (`selection`): synthesis orders its first candidates by its cost.
 3. Run them with the bug in place; if nothing fails, reject (`no_failing_test`). FAIL_TO_PASS = the
    selected tests that fail, PASS_TO_PASS = the ones that pass, plus every other test of the files
    holding FAIL_TO_PASS that passes on the clean snapshot (`verdict.collateral_tests`: a fix must not
@@ -61,7 +64,6 @@ from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.protocols import Limits, Model
 from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.grading import classify, restores_snapshot
-from codekiln.grading.cases import sample_cases
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
@@ -81,6 +83,7 @@ from codekiln.tasks.validation.coverage_map import CoverageMap, touched_lines
 from codekiln.tasks.validation.gate import GraderGate, Pending
 from codekiln.tasks.validation.gold import UNION, GoldCache, selection_key
 from codekiln.tasks.validation.import_time import ImportTimeCheck
+from codekiln.tasks.validation.selection import candidate_lines, passing_sample, selected_tests
 from codekiln.tasks.validation.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
 from codekiln.tasks.validation.verdict import Rejection, collateral_tests, verdict
 from codekiln.tasks.validation.verdict import hidden_test_files as hidden_test_files
@@ -113,7 +116,7 @@ class Validator:
         self.config = config or ValidateConfig()
         self.backend = backend
         self.snapshot_dir = Path(env.snapshot_path)
-        self.passing = set(sample_cases(t for t, s in env.baseline.items() if s == "passed"))
+        self.passing = passing_sample(env.baseline)
         # A conftest holds what it imported from the package: a warm child cannot re-import it
         # (click's `runner` fixture kept the old CliRunner), so bugs that run at import time get
         # fresh processes there.
@@ -155,21 +158,10 @@ class Validator:
         self.close()
 
     # -- per candidate -----------------------------------------------------------------------------
-    def _lines(self, cand: Candidate) -> dict[str, set[int]]:
-        """The lines a bug touches, and those of the entities it mutates."""
-        lines = touched_lines(cand.patch)
-        for eid in cand.entities:
-            entity = self.entities.get(eid)
-            if entity is not None:
-                lines.setdefault(entity.file, set()).update(range(entity.start_line, entity.end_line + 1))
-        return lines
-
     def select(self, cand: Candidate) -> list[str]:
-        """The clean-passing tests that run the mutated code (all clean-passing tests if none is known)."""
-        covering = self.cmap.tests_for(self._lines(cand))
-        if not covering or self.cmap.runs_at_import(touched_lines(cand.patch)):
-            return sorted(self.passing)  # code run at import time can change what any test sees
-        return sorted(t for t in covering if t in self.passing)
+        """The clean-passing tests that run the mutated code (all clean-passing tests if none is known,
+        or if its lines ran at import time): `selection.selected_tests`."""
+        return selected_tests(self.cmap, self.passing, cand, self.entities)
 
     def observers(
         self, cand: Candidate, files: dict[str, str | None], chunks: dict[str, Chunk]
@@ -181,10 +173,20 @@ class Validator:
         lines = self.import_check.observable(files, chunks, self.cmap.import_lines)
         if lines is None:
             return None
-        for rel, numbers in self._lines(cand).items():
+        for rel, numbers in candidate_lines(cand, self.entities).items():
             lines.setdefault(rel, set()).update(numbers)
         observers = sorted(t for t in self.cmap.tests_for(lines) if t in self.passing)
         return observers or None  # no test known to run the code: the whole suite, as `select` does
+
+    def too_slow(self, tests: list[str]) -> str:
+        """Why a selection is not run: its tests took longer in the coverage run than a run may take
+        (`timeout_max_s`), so its runs would be stopped at the limit, and the batch's union of clean
+        reruns, which holds them, with them: every candidate of the batch would be a `timeout`."""
+        took = self.cmap.duration(tests)
+        return (
+            f"not run: its {len(tests)} selected tests took {took:.0f} s in the coverage run, over the "
+            f"{self.config.timeout_max_s:.0f} s a run may take (ValidateConfig.timeout_max_s)"
+        )
 
     def buggy_files(self, cand: Candidate) -> dict[str, str | None]:
         """The files the bug changes, as they are with the bug. Raises TaskError or SyntaxError."""
@@ -238,6 +240,9 @@ class Validator:
             tests = self.select(cand)
             if not tests:
                 decided[cand.id] = self.reject(cand, RejectReason.no_failing_test, "no passing test exists")
+                continue
+            if self.cmap.duration(tests) > self.config.timeout_max_s:
+                decided[cand.id] = self.reject(cand, RejectReason.timeout, self.too_slow(tests))
                 continue
             timeout = self.config.timeout(self.cmap.duration(tests))
             plans[cand.id] = (cand, tests)

@@ -1,0 +1,99 @@
+"""Which tests validation runs for a candidate bug, and what they cost, known before any run: from the
+coverage map alone, with no sandbox. `validate.Validator` selects with it; synthesis orders its first
+candidates by it (`cheap_first`).
+
+    passing = passing_sample(env.baseline)                 # what validation selects from
+    tests = selected_tests(cmap, passing, cand, entities)  # the selection `Validator.select` runs
+    cmap.duration(tests)                                   # seconds they took in the coverage run
+    ordered = ordered_for_synthesis(candidates, cmap, env.baseline, entities)   # `cheap_first`
+
+`cheap_first`: a short run (`codekiln synth --max-tasks 3`) writes nothing until its first batch is
+decided, and one candidate that selects the whole suite (its lines ran at import time, or no test is
+known to run them) made that batch cost the whole suite several times over: packaging 26.3's first
+batch of 3 took 148 s, 105 of them in fresh pytest processes for the one bug of the three that
+selected all 3,358 sampled tests (each process collects the 62,423 cases of their files). So the
+`FRONT` cheapest of the first `WINDOW` candidates go first, cheapest first, and every other keeps its
+place. The cost counts the grader's side too (`validation_cost`: a task's hidden files are graded
+whole, every case, and the gate grades one task of the first batch for real). The order depends only
+on the candidates and the coverage map (both fixed for a snapshot, seed and cached map), so a resumed
+run sees the same order as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
+
+from codekiln.grading.cases import sample_cases
+from codekiln.tasks.frontend.candidates import Candidate
+from codekiln.tasks.frontend.entities import Entity
+from codekiln.tasks.validation.coverage_map import CoverageMap, touched_lines
+
+FRONT = 8
+"""How many candidates `cheap_first` moves to the front (a default batch's worth)."""
+WINDOW = 32
+"""Among how many of the first candidates it picks them."""
+T = TypeVar("T")
+
+
+def passing_sample(baseline: Mapping[str, str]) -> set[str]:
+    """The tests validation selects from: the sample (`grading.cases`) of the clean-passing ones."""
+    return set(sample_cases(t for t, s in baseline.items() if s == "passed"))
+
+
+def candidate_lines(cand: Candidate, entities: Mapping[str, Entity]) -> dict[str, set[int]]:
+    """The lines a bug touches, and those of the entities it mutates."""
+    lines = touched_lines(cand.patch)
+    for eid in cand.entities:
+        entity = entities.get(eid)
+        if entity is not None:
+            lines.setdefault(entity.file, set()).update(range(entity.start_line, entity.end_line + 1))
+    return lines
+
+
+def selected_tests(
+    cmap: CoverageMap, passing: set[str], cand: Candidate, entities: Mapping[str, Entity]
+) -> list[str]:
+    """The clean-passing tests that run the mutated code; all of them when none is known to, or when the
+    touched lines ran at import time (code run then can change what any test sees)."""
+    covering = cmap.tests_for(candidate_lines(cand, entities))
+    if not covering or cmap.runs_at_import(touched_lines(cand.patch)):
+        return sorted(passing)
+    return sorted(t for t in covering if t in passing)
+
+
+def cheap_first(
+    candidates: list[T], cost: Callable[[T], float], front: int = FRONT, window: int = WINDOW
+) -> list[T]:
+    """`candidates` with the `front` cheapest of the first `window` first, cheapest first (ties in their
+    order), then every other candidate in its order; see the module docstring."""
+    head = candidates[:window]
+    ranked = sorted(range(len(head)), key=lambda i: (cost(head[i]), i))[:front]
+    rest = [c for i, c in enumerate(head) if i not in set(ranked)]
+    return [head[i] for i in ranked] + rest + candidates[window:]
+
+
+def ordered_for_synthesis(
+    candidates: Iterable[Candidate],
+    cmap: CoverageMap,
+    baseline: Mapping[str, str],
+    entities: Mapping[str, Entity],
+) -> list[Candidate]:
+    """Synthesis's candidate order: `cheap_first` by what deciding a candidate may cost (`validation_cost`)."""
+    passing = passing_sample(baseline)
+    by_file: dict[str, list[str]] = {}
+    for test, status in baseline.items():
+        if status == "passed":
+            by_file.setdefault(test.split("::", 1)[0], []).append(test)
+    return cheap_first(
+        list(candidates), lambda c: validation_cost(cmap, selected_tests(cmap, passing, c, entities), by_file)
+    )
+
+
+def validation_cost(cmap: CoverageMap, tests: list[str], by_file: Mapping[str, list[str]]) -> float:
+    """Coverage-run seconds of a selection and of every clean-passing test of its files, every case:
+    the engine runs the selection, and the grader gate grades a task's hidden files whole (packaging's
+    tests/test_version.py: a one-test selection there is graded with its thousands of cases). A case the
+    sampled map did not run counts `CoverageMap.duration`'s default."""
+    every = {t for f in {t.split("::", 1)[0] for t in tests} for t in by_file.get(f, ())}
+    return cmap.duration(every | set(tests))
