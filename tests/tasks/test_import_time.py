@@ -108,3 +108,16 @@ def test_a_narrowed_bug_is_decided_as_the_whole_suite_in_fresh_processes_decides
     assert set(warm.FAIL_TO_PASS) <= set(observers)
     assert (warm.FAIL_TO_PASS, warm.PASS_TO_PASS) == (fresh.FAIL_TO_PASS, fresh.PASS_TO_PASS)
     assert warm.validation is not None and set(warm.validation.after) == set(v.passing)
+
+
+def test_a_bug_in_a_method_that_calls_super_is_read_and_an_unreadable_one_runs_whole(tmp_path: Path) -> None:
+    # `super()` gives the method's code a free variable (`__class__`): reading its docstring needs a cell
+    source = "class Base:\n    def f(self):\n        return 1\n\n\nclass Child(Base):\n    def f(self):\n"
+    source += "        return super().f()\n"
+    (tmp_path / "mod.py").write_text(source)
+    buggy = source.replace("return super().f()\n", "return super().f() + 1\n")
+    check = ImportTimeCheck(tmp_path)
+    ran = [1, 2, 6, 7]  # the class bodies and def lines ran at import, the methods' bodies never
+    assert check.observable({"mod.py": buggy}, {}, {"mod.py": ran}) == {"mod.py": {7, 8}}
+    assert check.observable({"mod.py": buggy}, {}, {"mod.py": [*ran, 8]}) is None  # its body ran at import
+    assert check.observable({"mod.py": buggy}, {}, {"mod.py": None}) is None  # type: ignore[dict-item]
