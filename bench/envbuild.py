@@ -46,14 +46,17 @@ were lost: they keep their verdict and are replaced when the library is rerun.
 (a module that failed to collect, or was skipped at collection, being one id) has the same status on
 both sides, one status per id by codekiln's rule (passed, failed, error at setup/teardown, skipped with
 xfailed). "better": every test that passes plainly passes in codekiln, none fails in codekiln that did
-not fail plainly, and codekiln passes more (the reason names them and why they did not pass plainly).
-Otherwise "tests differ", the reason naming the differing ids with the cause their failure message
-gives (name resolution, connection refused, network unreachable, module missing, ...). A difference
+not fail plainly (a test under a module that failed to collect plainly failed plainly: pytest counted
+the module as an error), and codekiln passes more (the reason names them and why they did not pass
+plainly). "no reference": the plain run has no test outcome (stopped at its configuration or conftest,
+or no module collected) while codekiln ran tests; not counted as reproduced, since being better than
+nothing is a verdict no build could fail. Otherwise "tests differ", the reason naming the differing
+ids with the cause their failure message gives (name resolution, connection refused, network
+unreachable, module missing, ...). A difference
 is never explained away: a test that needs the network fails in codekiln's offline sandbox and stays a
-difference. Rows without per-test data on both sides (a plain run stopped at its configuration) keep
-the count rule: codekiln's passed, failed (failed + errors, collection errors included) and skipped
-(skipped + xfailed) equal the plain run's (passed + xpassed, failed + errors, skipped + xfailed); a plain
-run that failed at its conftest while codekiln passes no fewer and fails no more is "better".
+difference. Rows without per-test data on both sides keep the count rule: codekiln's passed, failed
+(failed + errors, collection errors included) and skipped (skipped + xfailed) equal the plain run's
+(passed + xpassed, failed + errors, skipped + xfailed).
 Every other row gets a reason class: plain failed, build failed (step), timeout (step), count mismatch.
 """
 

@@ -135,13 +135,19 @@ def compare(
 ) -> tuple[str, str]:
     """(verdict, reason): reproduced | better | tests differ (by `envtests.compare_tests`, where both
     sides' per-test outcomes are given) | plain failed | build failed | timeout | count mismatch (where
-    they are not) | no tests. See envbuild.py's docstring for the rule."""
+    they are not) | no tests | no reference (the plain run ran no test, codekiln did: nothing to judge
+    codekiln's result by, and not counted as reproduced). See envbuild.py's docstring for the rule."""
     if plain.get("status") != "ran":
         status = str(plain.get("status"))
         return ("timeout" if status.startswith("timeout") else "plain failed"), status + _first(plain)
-    conftest = "ImportError while loading conftest" in str(plain.get("log") or "")
-    if not plain.get("summary_found") and not (conftest and ck.get("ok")):
-        return "plain failed", f"pytest exited {plain.get('exit_code')} with no summary line" + _first(plain)
+    if not plain.get("summary_found"):  # stopped at its configuration or conftest: no test outcome
+        why = f"pytest exited {plain.get('exit_code')} with no summary line" + _first(plain)
+        if ck.get("ok"):
+            return (
+                "no reference",
+                f"{why}; codekiln {fmt(triple_codekiln(ck))} has nothing to be compared with",
+            )
+        return "plain failed", why
     stopped = _collection_stopped(plain)
     if stopped and not ck.get("ok"):
         return "plain failed", stopped
@@ -151,6 +157,8 @@ def compare(
         step = f" at {ck['step']}" if ck.get("step") else ""
         return verdict, f"{status}{step}: {str(ck.get('error') or ck.get('log') or '')[:200]}"
     want, got = triple_plain(plain), triple_codekiln(ck)
+    if stopped and _ran_a_test(ck):
+        return "no reference", f"{stopped}; codekiln {fmt(got)} has nothing to be compared with"
     if sides is not None:
         verdict, reason = compare_tests(*sides)
         errors = list(plain.get("collect_errors") or [])  # type: ignore[call-overload]
@@ -161,12 +169,8 @@ def compare(
     if want == got and not stopped:  # equal counts of a run stopped at collection reproduce no suite
         return ("reproduced", "") if sum(want) else ("no tests", "neither run collected a test")
     errors = list(plain.get("collect_errors") or [])  # type: ignore[call-overload]
-    if conftest:
-        errors.append("conftest" + _first(plain))
     if errors and not ck.get("collection_errors") and got[0] >= want[0] and got[1] <= want[1]:
         return "better", f"{shown}; plain collection failed: {errors[0]}"
-    if not plain.get("summary_found"):  # nothing to compare with
-        return "plain failed", f"pytest exited {plain.get('exit_code')} with no summary line" + _first(plain)
     if stopped:
         return "plain failed", f"{stopped}; codekiln {fmt(got)}"
     return "count mismatch", shown
@@ -194,6 +198,10 @@ def _collection_stopped(plain: Mapping[str, object]) -> str:
     if not errors or ran or not plain.get("summary_found"):
         return ""
     return f"no test ran in the plain run: {len(errors)} module(s) failed to collect ({errors[0]})"
+
+
+def _ran_a_test(ck: Mapping[str, object]) -> bool:
+    return any(int(ck.get(k, 0) or 0) for k in ("passed", "failed", "error", "skipped"))  # type: ignore[call-overload]
 
 
 def _first(row: Mapping[str, object]) -> str:

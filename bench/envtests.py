@@ -11,6 +11,19 @@ failed to collect is one id (its path) with status `error`, a module skipped at 
 `skipped`: pytest's summary counts both, and codekiln records both (`collection_errors`, which holds the
 modules its build left out, and `collection_skips`).
 
+A test in a module that failed to collect has no report of its own in that run, but it did not pass
+there: pytest counted its module as an error, and the test's code never ran. So where one side has a
+test id that the other lacks, and the other side failed to collect the module it lives in (or a
+package or conftest.py above it), the test counts as `error` on the side that failed to collect it
+(`inherited`): a test that codekiln collects and fails, where the plain run failed to collect its
+module, failed on both sides and is no "fail only in codekiln".
+
+A plain run with no test outcome at all (every module failed to collect, or pytest stopped at its
+configuration or conftest before collecting) is no reference: there is nothing of the library's own
+result that codekiln's could reproduce or fall short of, and calling codekiln "better" there would be a
+verdict that no build could fail. `compare_tests` says `no reference` for it, which is not counted as
+reproduced (envcompare does the same for the runs that left no per-test data).
+
 Ids are made comparable before they are compared: an address in a parameter id (`<object at 0x7f..>`)
 differs from run to run and is blanked on both sides, and where the two runs chose different rootdirs
 (pytest picks it from the arguments when no config file names one) the prefix that the other side's ids
@@ -138,6 +151,43 @@ def aligned(plain: Side, ck: Side) -> tuple[Side, Side]:
     return plain, ck
 
 
+def _collection_errors(side: Side) -> list[str]:
+    """The ids on `side` that are collection errors (paths with no `::`)."""
+    return [i for i, status in side.statuses.items() if status == "error" and "::" not in i]
+
+
+def covering_error(side: Side, test_id: str, errors: list[str] | None = None) -> str:
+    """The collection error on `side` that `test_id` lies under: its module, a directory above it, or the
+    package (`__init__.py`) or conftest.py of a directory above it; "" where there is none."""
+    path = test_id.split("::", 1)[0]
+    for error in _collection_errors(side) if errors is None else errors:
+        if error == test_id:
+            continue
+        base = error.rsplit("/", 1)[0] + "/" if error.endswith(("/conftest.py", "/__init__.py")) else ""
+        if error == path or path.startswith(error.rstrip("/") + "/") or (base and path.startswith(base)):
+            return error
+    return ""
+
+
+def inherited(side: Side, other: Side) -> Side:
+    """`side` with an `error` status for each test id that only `other` has and that lies under a
+    collection error of `side` (the run errored on it: pytest counted its module as an error). The added
+    ids carry no message; `_why` names the module that failed to collect."""
+    errors = _collection_errors(side)
+    if not errors:
+        return side
+    out = Side(dict(side.statuses), dict(side.messages))
+    for test_id in other.statuses:
+        if test_id not in out.statuses and covering_error(side, test_id, errors):
+            out.statuses[test_id] = "error"
+    return out
+
+
+def ran_a_test(side: Side) -> bool:
+    """Whether any test id has an outcome on `side` (a collection error or skip is a path, not a test)."""
+    return any("::" in i for i in side.statuses)
+
+
 def cause(message: str) -> str:
     """The class of a failure's message (`CAUSES`), else its first line, short."""
     for name, pattern in CAUSES:
@@ -151,9 +201,14 @@ def cause(message: str) -> str:
 def compare_tests(plain: Side, ck: Side) -> tuple[str, str]:
     """(verdict, reason) from the ids: `reproduced` where every id has the same status on both sides;
     `better` where every test that passes plainly passes in codekiln, none fails in codekiln that did not
-    fail plainly and codekiln passes more (the reason names them and why they did not pass plainly);
-    else `tests differ`, the reason naming the differing ids by kind with their causes."""
+    fail plainly (a test under a module the plain run failed to collect failed plainly: `inherited`) and
+    codekiln passes more (the reason names them and why they did not pass plainly); `no reference` where
+    the plain run ran no test and codekiln did; else `tests differ`, the reason naming the differing ids
+    by kind with their causes."""
     plain, ck = aligned(plain, ck)
+    if not ran_a_test(plain) and ran_a_test(ck):
+        return "no reference", _no_reference(plain, ck)
+    plain, ck = inherited(plain, ck), inherited(ck, plain)
     ids = set(plain.statuses) | set(ck.statuses)
     differ = sorted(i for i in ids if plain.statuses.get(i) != ck.statuses.get(i))
     if not differ:
@@ -162,8 +217,14 @@ def compare_tests(plain: Side, ck: Side) -> tuple[str, str]:
     lost = [i for i in differ if p.get(i) == "passed"]  # pass plainly, not in codekiln
     new_fail = [i for i in differ if c.get(i) in FAILING and p.get(i) not in FAILING]
     gained = [i for i in differ if c.get(i) == "passed"]
+    rest = [i for i in differ if i not in set(new_fail) | set(lost) | set(gained)]
     if not lost and not new_fail and gained:
-        return "better", f"codekiln passes {len(gained)} more: " + _group(gained, plain, "plain")
+        reason = f"codekiln passes {len(gained)} more: " + _group(gained, plain, "plain")
+        # tests failing on both sides in different ways are named, never hidden (the modules the plain
+        # run failed to collect are named with the tests gained in them)
+        if tests := [i for i in rest if "::" in i]:
+            reason += f"; {len(tests)} other: " + _group(tests, plain, "plain", (ck, "in codekiln"))
+        return "better", reason
     parts = []
     if new_fail:
         parts.append(
@@ -174,7 +235,6 @@ def compare_tests(plain: Side, ck: Side) -> tuple[str, str]:
         parts.append(f"{len(lost_other)} pass only plainly: " + _group(lost_other, ck, "codekiln"))
     if gained:
         parts.append(f"{len(gained)} pass only in codekiln: " + _group(gained, plain, "plain"))
-    rest = [i for i in differ if i not in set(new_fail) | set(lost) | set(gained)]
     if rest:
         parts.append(f"{len(rest)} other: " + _group(rest, plain, "plain", (ck, "in codekiln")))
     return "tests differ", "; ".join(parts)
@@ -186,10 +246,19 @@ def _why(i: str, side: Side) -> str:
     status = side.statuses.get(i, "absent")
     if i in side.messages:
         return cause(side.messages[i])
-    module = i.split("::", 1)[0]
-    if status == "absent" and side.statuses.get(module) == "error":
+    if status in ("absent", "error") and (module := covering_error(side, i)):
         return f"{module} failed to collect: {cause(side.messages.get(module, ''))}"
     return status
+
+
+def _no_reference(plain: Side, ck: Side) -> str:
+    errors = _collection_errors(plain)
+    shown = f" ({errors[0]}: {cause(plain.messages.get(errors[0], ''))})" if errors else ""
+    got = counts(ck)
+    return (
+        f"the plain run ran no test: {len(errors)} module(s) failed to collect{shown}; codekiln "
+        f"{got['passed']}/{got['failed'] + got['error']}/{got['skipped']} has nothing to be compared with"
+    )
 
 
 def _group(ids: list[str], side: Side, name: str, other: tuple[Side, str] | None = None) -> str:
@@ -211,6 +280,7 @@ def _group(ids: list[str], side: Side, name: str, other: tuple[Side, str] | None
 def differences(plain: Side, ck: Side) -> dict[str, list[str]]:
     """Every differing id as `plain status -> codekiln status` (absent where a side has no such id)."""
     plain, ck = aligned(plain, ck)
+    plain, ck = inherited(plain, ck), inherited(ck, plain)
     out: dict[str, list[str]] = {}
     for i in sorted(set(plain.statuses) | set(ck.statuses)):
         a, b = plain.statuses.get(i, "absent"), ck.statuses.get(i, "absent")

@@ -234,6 +234,61 @@ def test_addresses_in_parameter_ids_are_not_differences() -> None:
     assert compare_tests(a, b) == ("reproduced", "")
 
 
+def test_a_test_under_a_module_that_failed_to_collect_failed_in_that_run() -> None:
+    """pytest counts an uncollected module as one error and never runs its tests: a test that codekiln
+    collects there and fails failed on both sides; one it passes is a pass gained; the failure is
+    still named in the reason."""
+    plain = Side(
+        {"t/test_a.py::test_ok": "passed", "t/test_b.py": "error"},
+        {"t/test_b.py": "ModuleNotFoundError: No module named 'jwt'"},
+    )
+    ck = Side(
+        {"t/test_a.py::test_ok": "passed", "t/test_b.py::test_x": "passed", "t/test_b.py::test_y": "failed"},
+        {"t/test_b.py::test_y": "AssertionError: Warning not raised"},
+    )
+    assert compare_tests(plain, ck) == (
+        "better",
+        "codekiln passes 1 more: [plain: t/test_b.py failed to collect: module missing: jwt] "
+        "t/test_b.py::test_x; 1 other: [plain: t/test_b.py failed to collect: module missing: jwt; in "
+        "codekiln AssertionError: Warning not raised] t/test_b.py::test_y",
+    )
+    assert differences(plain, ck) == {
+        "error -> absent": ["t/test_b.py"],
+        "error -> failed": ["t/test_b.py::test_y"],
+        "error -> passed": ["t/test_b.py::test_x"],
+    }
+    # a package's conftest.py or __init__.py that failed to collect covers every test below it
+    pkg = Side({"t/test_a.py::test_ok": "passed", "t/sub/conftest.py": "error"})
+    deep = Side({"t/test_a.py::test_ok": "passed", "t/sub/deep/test_c.py::test_z": "failed"})
+    assert compare_tests(pkg, deep)[0] == "tests differ"  # only "other": failing on both, nothing gained
+    assert "fail only in codekiln" not in compare_tests(pkg, deep)[1]
+    # the other way round: a test that passed plainly under a module codekiln failed to collect is a
+    # failure in codekiln, not only a missing pass
+    verdict, reason = compare_tests(ck, plain)
+    assert verdict == "tests differ" and reason.startswith("2 fail only in codekiln: [codekiln: module ")
+    assert (
+        "[codekiln: t/test_b.py failed to collect: module missing: jwt; plainly passed] t/test_b.py::test_x"
+        in reason
+    )
+    # a test in no uncollected module that only codekiln runs, and fails, still fails only in codekiln
+    other = Side({**ck.statuses, "t/test_c.py::test_new": "failed"}, ck.messages)
+    assert compare_tests(plain, other)[0] == "tests differ"
+
+
+def test_a_plain_run_that_ran_no_test_is_no_reference() -> None:
+    """Every module failed to collect plainly: codekiln's result has nothing to be judged by, and a
+    "better" there would be a verdict that no build could fail."""
+    plain = Side({"t/test_a.py": "error", "t/test_b.py": "error"}, {"t/test_a.py": "No module named 'pytz'"})
+    ck = Side({"t/test_a.py::test_x": "passed", "t/test_b.py::test_y": "failed"})
+    assert compare_tests(plain, ck) == (
+        "no reference",
+        "the plain run ran no test: 2 module(s) failed to collect (t/test_a.py: module missing: pytz); "
+        "codekiln 1/1/0 has nothing to be compared with",
+    )
+    assert compare_tests(plain, Side({"t/test_a.py": "error", "t/test_b.py": "error"})) == ("reproduced", "")
+    assert compare_tests(Side(), Side()) == ("no tests", "neither run collected a test")
+
+
 def test_causes_are_read_from_failure_messages() -> None:
     assert cause("socket.gaierror: [Errno -3] Temporary failure in name resolution") == "name resolution"
     assert (

@@ -75,16 +75,24 @@ def test_verdicts() -> None:
     )
     stopped = {"status": "ran", "summary_found": 0, "exit_code": 4,
                "log": "ImportError while loading conftest 'c'.\nE   ModuleNotFoundError: No module named 'q'"}  # fmt: skip
-    assert compare(stopped, ck(5, 0, 0))[0] == "better"
-    assert compare(stopped, ck(5, 2, 0))[0] == "plain failed"
+    # stopped at its conftest or configuration: no test outcome to judge codekiln's by, either way
+    assert compare(stopped, ck(5, 0, 0)) == (
+        "no reference",
+        "pytest exited 4 with no summary line: E   ModuleNotFoundError: No module named 'q'; "
+        "codekiln 5/0/0 has nothing to be compared with",
+    )
+    assert compare(stopped, ck(5, 2, 0))[0] == "no reference"
+    assert compare(stopped, {"ok": False, "status": "build failed"})[0] == "plain failed"
     # pytest stopped at collection before any test: nothing to reproduce, whatever codekiln did
     interrupted = {"status": "ran", "summary_found": 1, "errors": 2, "skipped": 1,
                    "collect_errors": ["tests/test_a.py: ModuleNotFoundError: No module named 'hpack'", "b"]}  # fmt: skip
     verdict, reason = compare(interrupted, {"ok": False, "status": "build failed", "step": "baseline"})
     assert verdict == "plain failed" and reason.startswith("no test ran in the plain run: 2 module(s)")
-    assert compare(interrupted, ck(0, 1, 0, collection_errors=1))[0] == "plain failed"
-    assert compare(interrupted, ck(0, 1, 1, collection_errors=1))[0] == "plain failed"  # same failure
-    assert compare(interrupted, ck(40, 0, 1))[0] == "better"  # codekiln collected and ran the suite
+    assert compare(interrupted, ck(0, 0, 0, collection_errors=2))[0] == "plain failed"  # same failure
+    assert compare(interrupted, ck(0, 0, 0, collection_errors=1, collection_skips=1))[0] == "plain failed"
+    assert compare(interrupted, ck(0, 1, 0, collection_errors=1))[0] == "no reference"  # a test failed
+    # codekiln collected and ran the suite: "better" than nothing would be a verdict no build can fail
+    assert compare(interrupted, ck(40, 0, 1))[0] == "no reference"
     assert compare({**interrupted, "passed": 1}, ck(0, 1, 0, collection_errors=1))[0] == "count mismatch"
 
 
