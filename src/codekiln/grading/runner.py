@@ -24,6 +24,7 @@ from codekiln.core.errors import GradingError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
+from codekiln.grading import unstable_ids
 from codekiln.grading.guard import Canaries, GuardSession, Isolation
 from codekiln.grading.guard_check import canary_of
 from codekiln.grading.junit import STATUSES
@@ -150,7 +151,8 @@ def run_tests(
     if tests is not None and run.exit_code == 4 and not run.timed_out:
         named = set(_NOT_FOUND.findall(run.log_tail_full))  # pytest >= 9 names them by absolute path
         root = sandbox.workdir.rstrip("/") + "/"
-        gone = {t for t in tests if t in named or root + t in named}
+        asked = {t: unstable_ids.function_id(t) if unstable_ids.is_unstable(t) else t for t in tests}
+        gone = {t for t, a in asked.items() if a in named or root + a in named}
         if gone:
             rest = [t for t in tests if t not in gone]
             run = (
@@ -187,7 +189,7 @@ _FRAME = re.compile(r'^\s*File "([^"]+)", line (\d+), in (\S+)')
 _PYTEST_INTERNALS = re.compile(r"/(_pytest|pluggy|pytest)/|/python3\.\d+/[^/]+\.py$")
 
 
-_NOT_FOUND = re.compile(r"ERROR: not found: (\S+)")
+_NOT_FOUND = re.compile(r"^ERROR: not found: (.+?)\s*$", re.M)  # an id may hold spaces
 
 
 def _isolation_of(sandbox: Sandbox, tests: list[str] | None) -> Isolation:
@@ -229,7 +231,9 @@ def _run_once(
 ) -> TestRun:
     if tests is not None and not tests:
         return TestRun(error="no tests requested")
-    requested = None if tests is None else list(tests) + (canaries.ids if canaries else [])
+    stable, unstable = unstable_ids.split(tests or [])
+    functions = set(unstable_ids.function_ids(unstable))  # asked for in place of their unstable cases
+    requested = None if tests is None else [*stable, *sorted(functions)] + (canaries.ids if canaries else [])
     ids_file = None
     if requested is not None and len(requested) > _ARGFILE_OVER and reads_argfiles(sandbox):
         sandbox.write_file(IDS_PATH, "\n".join(requested) + "\n")
@@ -267,7 +271,11 @@ def _run_once(
         for test_id in [t for t in report.statuses if canary_of(t, canaries.expected)]:
             report.statuses.pop(test_id, None)
             report.messages.pop(test_id, None)
-        outside = sorted(set(report.statuses) - set(requested or []))
+        outside = sorted(
+            t
+            for t in set(report.statuses) - set(requested or [])
+            if not unstable_ids.selected_by(t, functions)
+        )
         if outside:
             run.evidence.append(
                 f"the report holds {len(outside)} test(s) that were not requested: {outside[:3]}"
@@ -279,12 +287,13 @@ def _run_once(
             else f"no test report: the test process ended before its session did (exit code {result.exit_code})"
         )
         return run
-    run.statuses = dict(report.statuses)
-    run.messages = report.messages
+    run.statuses, run.messages = unstable_ids.read_back(
+        report.statuses, report.messages, unstable, set(stable)
+    )
     run.collection_errors = report.collection_errors
     run.collection_skips = report.collection_skips
     if tests is not None:
-        run.missing = [t for t in tests if not _selects_any(t, report.statuses)]
+        run.missing = [t for t in tests if not _selects_any(t, run.statuses)]
     if result.exit_code == 3:  # pytest's own crash, which also leaves its counts and codekiln's apart
         run.error = internal_error(run.log_tail_full)
     elif report.pytest_tests != recorded and not run.evidence:

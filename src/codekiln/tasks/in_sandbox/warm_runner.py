@@ -47,7 +47,8 @@ import traceback
 import types
 from typing import Any
 
-from codekiln_reports import Recorder  # siblings in the sandbox: sys.path[0] is this script's folder
+# siblings in the sandbox: sys.path[0] is this script's folder
+from codekiln_reports import Recorder, as_requested, blank, selectable
 from codekiln_swap import Swapper
 from pytest_patches import PYTEST_PATCHES, REWRITTEN, cache_rewritten_tests, patch_internal, quiet_terminal  # noqa: F401 (PYTEST_PATCHES re-exported)
 
@@ -152,6 +153,9 @@ class Server:
     def pytest_runtestloop(self, session: Any) -> bool:
         self.session = session
         self.items = {item.nodeid: item for item in session.items}
+        self.items.update(
+            {blank(i): item for i, item in self.items.items() if blank(i) != i}
+        )  # by address too
         for item in session.items:  # computed once here, not in every child
             getattr(item, "location", None)
         self.swapper = Swapper()
@@ -259,19 +263,21 @@ class Server:
         except Exception:
             return None
         by_id = {item.nodeid: item for item in found}
-        return [by_id[t] for t in tests if t in by_id]
+        by_id.update({blank(i): item for i, item in by_id.items()})  # a case named by an address
+        return [by_id.get(t) or by_id[blank(t)] for t in tests if t in by_id or blank(t) in by_id]
 
     def fresh_session(self, tests: list[str]) -> None:
         """In a child: a whole new pytest session for `tests` (a re-import in a repository with conftest
         files, or when `recollect` could not collect)."""
         import pytest
 
-        pytest.main([*self.options, *tests], plugins=[self.recorder])
+        pytest.main([*self.options, *dict.fromkeys(selectable(t) for t in tests)], plugins=[self.recorder])
 
     def child(self, swaps: list[tuple[types.FunctionType, types.CodeType]], tests: list[str], reimport: bool,
               repeat: int, rerun_failing: bool, out: Any) -> None:  # fmt: skip
         """In the forked child: apply the bug, then run `tests` `repeat` times, a JSON line per run."""
-        run_items: list[Any] | None = [self.items[t] for t in tests if t in self.items]
+        keys = [t if t in self.items else blank(t) for t in tests]  # a case named by an address: blanked
+        run_items: list[Any] | None = [self.items[k] for k in keys if k in self.items]
         if reimport and self.conftests:
             # A conftest's fixtures and what it imported belong to the session that loaded it (pytest
             # >= 9.2 gives its fixtures to the first Directory node only; `from click.testing import
@@ -299,15 +305,15 @@ class Server:
                     item.dtest.globs.update(namespaces[id(item)])
                 nxt = run_items[i + 1] if run_items and i + 1 < len(run_items) else None
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=nxt)
-            statuses, messages = self.recorder.results()
-            statuses = {t: statuses[t] for t in tests if t in statuses}
+            statuses, messages = as_requested(*self.recorder.results(), tests)
             run: dict[str, Any] = {"statuses": statuses, "messages": messages if n == 0 else {}}
             run["missing"] = [t for t in tests if t not in statuses]
             out.write(json.dumps(run).encode() + b"\n")
             out.flush()
             if rerun_failing:  # reruns are about the tests that failed
                 tests = [t for t in tests if statuses.get(t) != "passed"]
-                run_items = None if run_items is None else [x for x in run_items if x.nodeid in tests]
+                left = {blank(t) for t in tests}
+                run_items = None if run_items is None else [x for x in run_items if blank(x.nodeid) in left]
                 if not tests:
                     break
         out.write(b'{"done": true}\n')

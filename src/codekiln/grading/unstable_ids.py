@@ -1,0 +1,84 @@
+"""Test ids that name an object's memory address, which no later process can select by id.
+
+A parametrized case whose id pytest made from an object's default repr (`<pkg.Thing object at
+0x7f07f969cf50>`) is named differently in every process: the id the coverage map or the baseline
+recorded is "not found" in the next run, and one such id makes pytest refuse the whole run. The runner
+therefore asks pytest for such a case's function (all its cases) and reads the case back by its id
+with the address blanked:
+
+    args = [*stable, *function_ids(unstable)]          # what pytest is given
+    statuses = read_back(statuses, unstable)           # the requested ids, their statuses
+
+Two cases of one function whose ids differ only by addresses read back as one id, the worse status
+winning, as pytest reports a test that failed in any phase.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+ADDRESS = re.compile(r" at 0x[0-9a-fA-F]{4,}>")
+RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
+
+
+def blank(test_id: str) -> str:
+    return ADDRESS.sub(" at 0x?>", test_id)
+
+
+def is_unstable(test_id: str) -> bool:
+    return "[" in test_id and ADDRESS.search(test_id) is not None
+
+
+def function_id(test_id: str) -> str:
+    """`path::Class::test[params]` -> `path::Class::test`: the id that selects every case."""
+    start = test_id.find("::")
+    return test_id[: test_id.index("[", start)] if "[" in test_id[start:] else test_id
+
+
+def split(tests: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(ids pytest can select as they are, ids it cannot)."""
+    stable: list[str] = []
+    unstable: list[str] = []
+    for t in tests:
+        (unstable if is_unstable(t) else stable).append(t)
+    return stable, unstable
+
+
+def function_ids(unstable: Iterable[str]) -> list[str]:
+    return sorted({function_id(t) for t in unstable})
+
+
+def selected_by(test_id: str, functions: set[str]) -> bool:
+    """Whether a reported id is a case of one of the functions asked for in place of unstable ids."""
+    return function_id(test_id) in functions
+
+
+def read_back(
+    statuses: Mapping[str, str], messages: Mapping[str, str], unstable: list[str], requested: set[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The run's statuses with each unstable requested id read back by its blanked id; cases that ran
+    only because their function was asked for in its place are left out, as unrequested ids are."""
+    if not unstable:
+        return dict(statuses), dict(messages)
+    wanted = {blank(t): t for t in unstable}
+    functions = set(function_ids(unstable))
+    out: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    for test_id, status in statuses.items():
+        if test_id in requested:
+            out[test_id] = status
+            if test_id in messages:
+                notes[test_id] = messages[test_id]
+            continue
+        asked = wanted.get(blank(test_id))
+        if asked is not None:
+            if asked not in out or RANK.get(status, 3) > RANK.get(out[asked], 3):
+                out[asked] = status
+                if test_id in messages:
+                    notes[asked] = messages[test_id]
+        elif not selected_by(test_id, functions):
+            out[test_id] = status  # neither asked for nor a case of an asked function: kept, as before
+            if test_id in messages:
+                notes[test_id] = messages[test_id]
+    return out, notes
