@@ -287,6 +287,8 @@ class Guard:
         old = self.statuses.get(nodeid)
         if old is None or _RANK[status] > _RANK[old]:
             self.statuses[nodeid] = status
+            if _RANK[status] > _RANK["passed"] and _SETTINGS.get("out"):
+                report.failure_line(str(_SETTINGS.get("nonce", "")), nodeid, status)
             if message:
                 message = message if self._message_chars < MESSAGE_BUDGET else message[:200]
                 self._message_chars += len(message)
