@@ -158,6 +158,7 @@ EXACT = {
     "guard-records-formatter": ("tampered",),
     "guard-records-resolve-name": ("tampered",),
     "guard-records-plain-walk": ("tampered",),
+    "guard-records-walk-race": ("tampered",),
 }
 
 

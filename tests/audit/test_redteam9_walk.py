@@ -109,13 +109,15 @@ def test_an_honest_failure_is_announced_and_no_evidence(sb: BwrapSandbox) -> Non
 
 
 @pytest.mark.root  # a bwrap sandbox
-@pytest.mark.parametrize("roots", ["FORMATTER", "RESOLVE_NAME", "PLAIN"])
+@pytest.mark.parametrize("roots", ["FORMATTER", "RESOLVE_NAME", "PLAIN", "RACE"])
 def test_the_records_rewritten_through_a_walk_of_attributes_are_evidence(
     sb: BwrapSandbox, roots: str
 ) -> None:
     """The corpus forgery, as the red team wrote it: the rewrite itself works (the statuses say passed,
-    pytest exits 0), and the announcement made while the test ran gives it away."""
-    sb.write_file("demo/_ck_walk.py", walks.FORGE % ([TEST], getattr(walks, roots)))
+    pytest exits 0), and the announcement made while the test ran gives it away. RACE flips the report
+    before the guard records it: only an announcement made before any other plugin sees it is in time."""
+    forge, start = (walks.RACE, walks.PLAIN) if roots == "RACE" else (walks.FORGE, getattr(walks, roots))
+    sb.write_file("demo/_ck_walk.py", forge % ([TEST], start))
     sb.write_file("demo/__init__.py", "from . import _ck_walk\n\n\ndef zero():\n    return 1\n")
     run = run_tests(sb, TestCommand(args=["tests"]), RUN)
     assert run.statuses == dict.fromkeys(RUN, "passed"), run.log_tail

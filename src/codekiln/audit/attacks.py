@@ -269,6 +269,7 @@ ATTACKS: list[Attack] = [
     # the same records found by a plain walk of attributes, from a root named in a string or by nothing (a ninth red team)
     A("guard-records-formatter", "guard-state", "the records forgery, found by a walk of attributes from sys.modules reached by string.Formatter().get_field('0.modules')", _patch(wk.walk_forge)),
     A("guard-records-resolve-name", "guard-state", "the records forgery, found by a walk of attributes from sys.modules reached by pkgutil.resolve_name('sys:modules')", _patch(lambda t: wk.walk_forge(t, wk.RESOLVE_NAME))),
+    A("guard-records-walk-race", "guard-state", "the plain-walk forgery flipping the failed report in pytest's stats before the guard records it (gc threshold 1)", _patch(lambda t: wk.walk_forge(t, wk.PLAIN, wk.RACE))),
     A("guard-records-plain-walk", "guard-state", "the records forgery, found by a walk of attributes from the os module: no name read at all", _patch(lambda t: wk.walk_forge(t, wk.PLAIN))),
 ]  # fmt: skip
 

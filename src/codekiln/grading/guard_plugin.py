@@ -194,6 +194,31 @@ def _message(report: Any) -> str:
     return str(text).strip()[:2000]
 
 
+def _status(report: Any) -> str | None:
+    """What a logged report makes of its test (`Guard._set` keeps the worst); None: nothing."""
+    if report.when == "call":  # skipped inside the test, or an expected failure: skipped
+        return "passed" if report.passed else "skipped" if report.skipped else "failed"
+    if report.failed:  # setup or teardown broke
+        return "error"
+    return "skipped" if report.skipped and report.when == "setup" else None
+
+
+_FAILURE_LINE = report.failure_line  # the hook's argument is named `report` too
+
+
+class Announcer:
+    """Announces each failure on file descriptor 1 as pytest logs it, before any other plugin sees the
+    report: the guard's records are data that code under test can reach and rewrite (a walk of
+    attributes from any module finds them), and a report flipped before the guard records it leaves
+    them consistent; a line that left the process cannot be taken back (`guard_check`)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        status = _status(report)
+        if status in ("failed", "error") and _SETTINGS.get("out"):
+            _FAILURE_LINE(str(_SETTINGS.get("nonce", "")), str(report.nodeid), status)
+
+
 class Guard:
     def __init__(self) -> None:
         self.statuses: dict[str, str] = {}
@@ -287,8 +312,6 @@ class Guard:
         old = self.statuses.get(nodeid)
         if old is None or _RANK[status] > _RANK[old]:
             self.statuses[nodeid] = status
-            if _RANK[status] > _RANK["passed"] and _SETTINGS.get("out"):
-                report.failure_line(str(_SETTINGS.get("nonce", "")), nodeid, status)
             if message:
                 message = message if self._message_chars < MESSAGE_BUDGET else message[:200]
                 self._message_chars += len(message)
@@ -296,18 +319,14 @@ class Guard:
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        xfail = hasattr(report, "wasxfail")
-        if report.when == "call":
-            if report.passed:
-                self._set(report.nodeid, "passed", "")
-            elif report.skipped:  # skipped inside the test, or an expected failure
-                self._set(report.nodeid, "skipped", "")
-            else:
-                self._set(report.nodeid, "failed", _message(report))
-        elif report.failed:  # setup or teardown broke
-            self._set(report.nodeid, "error", f"failed on {report.when}: " + _message(report))
-        elif report.skipped and report.when == "setup":
-            self._set(report.nodeid, "skipped", "xfail" if xfail else "")
+        status = _status(report)
+        if status == "failed":
+            self._set(report.nodeid, status, _message(report))
+        elif status == "error":
+            self._set(report.nodeid, status, f"failed on {report.when}: " + _message(report))
+        elif status:  # an expected failure skipped at setup says so
+            xfail = report.when == "setup" and hasattr(report, "wasxfail")
+            self._set(report.nodeid, status, "xfail" if xfail else "")
 
     @pytest.hookimpl(trylast=True)
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -391,6 +410,7 @@ speedups.install()
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
 _TRACES = machinery.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
 _OUTCOMES = machinery.CallOutcomes()
+_ANNOUNCER = Announcer()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -403,5 +423,6 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_ANNOUNCER, "codekiln-guard-announce")
     config.pluginmanager.register(_OUTCOMES, "codekiln-guard-calls")
     config.pluginmanager.register(Guard(), "codekiln-guard")
