@@ -194,29 +194,7 @@ def _message(report: Any) -> str:
     return str(text).strip()[:2000]
 
 
-def _status(report: Any) -> str | None:
-    """What a logged report makes of its test (`Guard._set` keeps the worst); None: nothing."""
-    if report.when == "call":  # skipped inside the test, or an expected failure: skipped
-        return "passed" if report.passed else "skipped" if report.skipped else "failed"
-    if report.failed:  # setup or teardown broke
-        return "error"
-    return "skipped" if report.skipped and report.when == "setup" else None
-
-
-_FAILURE_LINE = report.failure_line  # the hook's argument is named `report` too
-
-
-class Announcer:
-    """Announces each failure on file descriptor 1 as pytest logs it, before any other plugin sees the
-    report: the guard's records are data that code under test can reach and rewrite (a walk of
-    attributes from any module finds them), and a report flipped before the guard records it leaves
-    them consistent; a line that left the process cannot be taken back (`guard_check`)."""
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        status = _status(report)
-        if status in ("failed", "error") and _SETTINGS.get("out"):
-            _FAILURE_LINE(str(_SETTINGS.get("nonce", "")), str(report.nodeid), status)
+_STATUS = report.status  # the hooks' argument is named `report` too
 
 
 class Guard:
@@ -319,7 +297,7 @@ class Guard:
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        status = _status(report)
+        status = _STATUS(report)
         if status == "failed":
             self._set(report.nodeid, status, _message(report))
         elif status == "error":
@@ -410,7 +388,7 @@ speedups.install()
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
 _TRACES = machinery.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
 _OUTCOMES = machinery.CallOutcomes()
-_ANNOUNCER = Announcer()
+_ANNOUNCER = report.Announcer(str(_SETTINGS.get("nonce", "")) if _SETTINGS.get("out") else None)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
