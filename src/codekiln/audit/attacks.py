@@ -26,6 +26,7 @@ from codekiln.audit import payloads as p
 from codekiln.audit import records as rec
 from codekiln.audit import replacement as r
 from codekiln.audit import report_forgery as rf
+from codekiln.audit import walks as wk
 from codekiln.audit.classes import CLASSES, EXPECTED
 from codekiln.audit.target import Attack, Plan, Target, compiled, git_diff, write_command
 from codekiln.core.diffs import make_diff, parse_diff
@@ -265,6 +266,11 @@ ATTACKS: list[Attack] = [
     # the guard's records rewritten as data through gc, the walk reached unread by the scan (an eighth red team)
     A("guard-records-match", "guard-state", "gc callback rewrites the guard's statuses and call records, pytest's stats and failure count; gc.get_objects taken by a match class pattern", _patch(rec.records_forge)),
     A("guard-records-attrgetter", "guard-state", "the same records forgery, gc.get_objects taken by operator.attrgetter", _patch(lambda t: rec.records_forge(t, rec.ATTRGETTER_OBJECTS))),
+    # the same records found by a plain walk of attributes, from a root named in a string or by nothing (a ninth red team)
+    A("guard-records-formatter", "guard-state", "the records forgery, found by a walk of attributes from sys.modules reached by string.Formatter().get_field('0.modules')", _patch(wk.walk_forge)),
+    A("guard-records-resolve-name", "guard-state", "the records forgery, found by a walk of attributes from sys.modules reached by pkgutil.resolve_name('sys:modules')", _patch(lambda t: wk.walk_forge(t, wk.RESOLVE_NAME))),
+    A("guard-records-walk-race", "guard-state", "the plain-walk forgery flipping the failed report in pytest's stats before the guard records it (gc threshold 1)", _patch(lambda t: wk.walk_forge(t, wk.PLAIN, wk.RACE))),
+    A("guard-records-plain-walk", "guard-state", "the records forgery, found by a walk of attributes from the os module: no name read at all", _patch(lambda t: wk.walk_forge(t, wk.PLAIN))),
 ]  # fmt: skip
 
 __all__ = [

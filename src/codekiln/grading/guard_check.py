@@ -19,6 +19,8 @@ from typing import Any
 # `[0-9]`, not `\d`: a marker is ASCII, and `int()` of a run of 4,301 digits raises (a marker's exit
 # status is compared as the text of the process's).
 MARKER = re.compile(r"^codekiln-guard (\S+) exit=(-?[0-9]+) results=(\S+) junit=(\S+)$", re.M)
+# A test's failure or error, printed by the guard as it records it (`guard_plugin_report.failure_line`).
+FAILED_LINE = re.compile(r"^codekiln-guard-failed (\S+) (failed|error) ([0-9a-f]{16})$", re.M)
 
 
 def _sha(data: bytes | None) -> str:
@@ -59,12 +61,44 @@ def check_run(
     evidence.extend(f"a test was replaced: {line}" for line in data.get("forged") or [])
     if data.get("nonce") != nonce:
         evidence.append("the results file does not carry this run's nonce")
+    evidence.extend(announced_evidence(stdout, nonce, data.get("statuses") or {}))
     if foreign:
         evidence.append(f"{len(foreign)} marker line(s) with a foreign nonce were printed")
     if len(markers) != 1:
         evidence.append(f"the guard's marker line was printed {len(markers)} times (expected once)")
         return data, evidence
     return data, [*evidence, *_marker_evidence(markers[0], exit_code, junit_sha256, _sha(results))]
+
+
+def nodeid_key(nodeid: str) -> str:
+    """A node id as the guard's failure lines name it (`guard_plugin_report.nodeid_key`)."""
+    return hashlib.sha256(bytes(nodeid, "utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def announced_evidence(stdout: str, nonce: str, statuses: dict[str, str]) -> list[str]:
+    """Tests the guard announced as failed while they ran, that its results now call passed or skipped
+    or do not hold at all. The results are data in the test process, which code under test can reach
+    by a walk of attributes from any module and rewrite before they are written; the announcement
+    already left the process (the ninth red team's `guard-records-*walk*` attacks)."""
+    announced = {m.group(3) for m in FAILED_LINE.finditer(stdout) if m.group(1) == nonce}
+    if not announced:
+        return []
+    keys: dict[str, str] = {}
+    for nodeid, status in statuses.items():
+        keys.setdefault(nodeid_key(nodeid), status)
+    flipped = sorted(k for k in announced if keys.get(k) in ("passed", "skipped"))
+    missing = sorted(k for k in announced if k not in keys)
+    evidence = []
+    if flipped:
+        evidence.append(
+            f"{len(flipped)} test(s) announced failed while they ran are recorded as passed or skipped: "
+            "the guard's records were rewritten during the run"
+        )
+    if missing:
+        evidence.append(
+            f"{len(missing)} test(s) announced failed while they ran are missing from the results"
+        )
+    return evidence
 
 
 def _marker_evidence(

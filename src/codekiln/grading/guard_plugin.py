@@ -199,6 +199,9 @@ def _message(report: Any) -> str:
     return str(text).strip()[:2000]
 
 
+_STATUS = report.status  # the hooks' argument is named `report` too
+
+
 class Guard:
     def __init__(self) -> None:
         self.statuses: dict[str, str] = {}
@@ -299,18 +302,14 @@ class Guard:
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        xfail = hasattr(report, "wasxfail")
-        if report.when == "call":
-            if report.passed:
-                self._set(report.nodeid, "passed", "")
-            elif report.skipped:  # skipped inside the test, or an expected failure
-                self._set(report.nodeid, "skipped", "")
-            else:
-                self._set(report.nodeid, "failed", _message(report))
-        elif report.failed:  # setup or teardown broke
-            self._set(report.nodeid, "error", f"failed on {report.when}: " + _message(report))
-        elif report.skipped and report.when == "setup":
-            self._set(report.nodeid, "skipped", "xfail" if xfail else "")
+        status = _STATUS(report)
+        if status == "failed":
+            self._set(report.nodeid, status, _message(report))
+        elif status == "error":
+            self._set(report.nodeid, status, f"failed on {report.when}: " + _message(report))
+        elif status:  # an expected failure skipped at setup says so
+            xfail = report.when == "setup" and hasattr(report, "wasxfail")
+            self._set(report.nodeid, status, "xfail" if xfail else "")
 
     @pytest.hookimpl(trylast=True)
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -394,6 +393,7 @@ speedups.install()
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
 _TRACES = machinery.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
 _OUTCOMES = machinery.CallOutcomes()
+_ANNOUNCER = report.Announcer(str(_SETTINGS.get("nonce", "")) if _SETTINGS.get("out") else None)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -406,5 +406,6 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_ANNOUNCER, "codekiln-guard-announce")
     config.pluginmanager.register(_OUTCOMES, "codekiln-guard-calls")
     config.pluginmanager.register(Guard(), "codekiln-guard")
