@@ -4,6 +4,8 @@
     losses = tuner.train(rows, steps=32, batch=4, lr=3e-4, seed=0)
     tuner.reset()                               # back to the base weights (only the trained blocks)
     valid = follow_rate(model, "hermes", prompts, max_new_tokens=64, batch=8)   # [1, 0, ...] per prompt
+    frozen = FrozenPrefix(tuner, rows)          # the frozen blocks' output for these rows, computed once
+    nll = frozen.nll()                          # nats per assistant token, one per row, current weights
 
 CPU economies, each honest about what it changes:
 - Only the top `layers` transformer blocks (and the final norm) are trained; embeddings (tied to the
@@ -13,6 +15,10 @@ CPU economies, each honest about what it changes:
 - Eval decodes greedily a batch of prompts at once (left-padded, KV cache, stop strings of the format),
   then judges every output exactly like `codekiln.models.eval` does: the format's parser
   (`parse_message`) and `judge` (parses + valid call of an offered tool).
+- The teacher-forced score (`FrozenPrefix.nll`) runs the frozen lower blocks once per eval row and
+  keeps what enters the first trained block (its hidden states and the exact keyword arguments the
+  model passed it, caught by a forward pre-hook); each fine-tune then runs only the trained blocks.
+  The result equals a full forward's: the lower blocks' weights never change.
 """
 
 from __future__ import annotations
@@ -56,17 +62,9 @@ class TopLayers:
     def loss(self, batch: Sequence[Row]) -> Any:
         """Mean cross-entropy of the assistant tokens of `batch` (right-padded)."""
         torch, net = self.model.torch, self.model.torch_model
-        width = max(len(ids) for ids, _ in batch)
-        ids = torch.zeros((len(batch), width), dtype=torch.long)
-        attn = torch.zeros((len(batch), width), dtype=torch.long)
-        target = torch.zeros((len(batch), width), dtype=torch.bool)
-        for i, (row, mask) in enumerate(batch):
-            ids[i, : len(row)] = torch.tensor(row)
-            attn[i, : len(row)] = 1
-            target[i, : len(row)] = torch.tensor([bool(m) for m in mask])
+        ids, attn, where = _padded(torch, batch)
         hidden = net.model(input_ids=ids, attention_mask=attn).last_hidden_state
         # position t predicts token t+1: keep the positions whose next token is an assistant token
-        where = target[:, 1:]
         logits = net.lm_head(hidden[:, :-1][where])
         return torch.nn.functional.cross_entropy(logits.float(), ids[:, 1:][where])
 
@@ -145,3 +143,71 @@ def follow_rate(
             if reason:
                 reasons[reason] = reasons.get(reason, 0) + 1
     return valid, reasons
+
+
+def _padded(torch: Any, batch: Sequence[Row]) -> tuple[Any, Any, Any]:
+    """Right-padded ids, attention mask and the positions whose next token is an assistant token."""
+    width = max(len(ids) for ids, _ in batch)
+    ids = torch.zeros((len(batch), width), dtype=torch.long)
+    attn = torch.zeros((len(batch), width), dtype=torch.long)
+    target = torch.zeros((len(batch), width), dtype=torch.bool)
+    for i, (row, mask) in enumerate(batch):
+        ids[i, : len(row)] = torch.tensor(row)
+        attn[i, : len(row)] = 1
+        target[i, : len(row)] = torch.tensor([bool(m) for m in mask])
+    return ids, attn, target[:, 1:]
+
+
+class FrozenPrefix:
+    """Eval rows run once through the frozen blocks; `nll` then scores them under the current
+    trained blocks: the mean cross-entropy of each row's assistant tokens (the right call, written in
+    the row's format), teacher-forced. Lower means the model expects that format's call more."""
+
+    def __init__(self, tuner: TopLayers, rows: Sequence[Row], *, batch: int = 8) -> None:
+        self.tuner = tuner
+        torch, net = tuner.model.torch, tuner.model.torch_model
+        first = net.model.layers[len(net.model.layers) - tuner.layers]
+        caught: list[tuple[Any, dict[str, Any]]] = []
+
+        def catch(_module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            caught.append((args[0] if args else kwargs["hidden_states"], dict(kwargs)))
+            raise _Caught
+
+        self.batches: list[tuple[Any, dict[str, Any], Any, Any]] = []
+        hook = first.register_forward_pre_hook(catch, with_kwargs=True)
+        try:
+            for start in range(0, len(rows), batch):
+                ids, attn, where = _padded(torch, rows[start : start + batch])
+                caught.clear()
+                with torch.no_grad():
+                    try:
+                        net.model(input_ids=ids, attention_mask=attn, use_cache=False)
+                    except _Caught:
+                        pass
+                hidden, kwargs = caught[0]
+                kwargs.pop("hidden_states", None)
+                self.batches.append((hidden, kwargs, ids[:, 1:][where], where))
+        finally:
+            hook.remove()
+
+    def nll(self) -> list[float]:
+        torch, net = self.tuner.model.torch, self.tuner.model.torch_model
+        top = net.model.layers[len(net.model.layers) - self.tuner.layers :]
+        out: list[float] = []
+        with torch.no_grad():
+            for hidden, kwargs, targets, where in self.batches:
+                h = hidden
+                for layer in top:
+                    h = layer(h, **kwargs)
+                h = net.model.norm(h)
+                logits = net.lm_head(h[:, :-1][where])
+                ce = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="none")
+                row_of = where.nonzero()[:, 0]
+                sums = torch.zeros(where.shape[0]).index_add_(0, row_of, ce)
+                counts = where.sum(dim=1).clamp(min=1)
+                out += (sums / counts).tolist()
+        return out
+
+
+class _Caught(Exception):
+    """Stops the frozen pass at the first trained block, once its inputs are caught."""

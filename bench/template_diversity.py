@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import random
 import sys
@@ -35,7 +36,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from diversity_model import TopLayers, follow_rate
+from diversity_model import FrozenPrefix, TopLayers, follow_rate
 from tool_requests import synth_conversations
 
 from codekiln.formats import get_format, list_formats
@@ -62,13 +63,14 @@ class Budget:
     max_new_tokens: int
     heldout: list[str]
     base_pool: int  # training-pool formats the base model is also scored on
+    nll_samples: int = 32  # unseen conversations per format for the teacher-forced score
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
     def base_key(self) -> str:
         """The base model's row depends only on how it is evaluated."""
-        fields = [self.eval_prompts, self.max_new_tokens, self.heldout, self.base_pool]
+        fields = [self.eval_prompts, self.max_new_tokens, self.heldout, self.base_pool, self.nll_samples]
         return "base-" + hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:12]
 
 
@@ -96,7 +98,10 @@ QUICK = replace(
     eval_prompts=2,
     heldout=["hermes"],
     base_pool=1,
+    nll_samples=2,
 )
+NLL_SEED = 999
+"""The teacher-forced score's conversations: a seed no training run uses (they use 1000 + seed)."""
 
 
 def pick_prompts(n: int) -> list[EvalPrompt]:
@@ -115,9 +120,20 @@ def draw_formats(pool: list[str], k: int, seed: int) -> list[str]:
     return random.Random(f"draw:{seed}:{k}").sample(pool, k)
 
 
+def eval_texts() -> set[str]:
+    return {m["content"] for p in load_prompts() for m in p.messages if isinstance(m.get("content"), str)}
+
+
+def nll_conversations(budget: Budget) -> list[Any]:
+    """Conversations never trained on (their requests are kept out of every training run) whose right
+    call the teacher-forced score reads in each format."""
+    return synth_conversations(budget.nll_samples, NLL_SEED, eval_texts(), budget.max_tools)
+
+
 def render_rows(model: TransformersModel, formats: list[str], seed: int, budget: Budget) -> list[Any]:
-    """The seed's conversations, the i-th rendered in formats[slot(i) % k] (slots seeded: balanced)."""
-    held = {m["content"] for p in load_prompts() for m in p.messages if isinstance(m.get("content"), str)}
+    """The seed's conversations, the i-th rendered in formats[slot(i) % k] (slots seeded: balanced);
+    no request of the eval prompts or of the teacher-forced score's conversations among them."""
+    held = eval_texts() | {m[1]["content"] for m, _ in nll_conversations(budget)}
     convs = synth_conversations(budget.samples, 1000 + seed, held, budget.max_tools)
     slots = list(range(len(convs)))
     random.Random(f"slots:{seed}").shuffle(slots)
@@ -139,8 +155,33 @@ def score_formats(
     return valid, reasons
 
 
+class NllScorer:
+    """The teacher-forced score per format: each format's conversations pass the frozen blocks once
+    (`FrozenPrefix`, made on first use), then every model is scored by its trained blocks only."""
+
+    def __init__(self, model: TransformersModel, tuner: TopLayers, budget: Budget) -> None:
+        self.model, self.tuner, self.convs = model, tuner, nll_conversations(budget)
+        self.prefixes: dict[str, FrozenPrefix] = {}
+
+    def score(self, formats: list[str]) -> dict[str, list[float]]:
+        out = {}
+        for name in formats:
+            if name not in self.prefixes:
+                fmt = get_format(name)
+                rows = [fmt.render_tokens(m, t, self.model.tokenizer) for m, t in self.convs]
+                self.prefixes[name] = FrozenPrefix(self.tuner, rows)
+            out[name] = [round(v, 5) for v in self.prefixes[name].nll()]
+        return out
+
+
 def run_one(
-    model: TransformersModel, tuner: TopLayers, k: int, seed: int, budget: Budget, prompts: list[EvalPrompt]
+    model: TransformersModel,
+    tuner: TopLayers,
+    k: int,
+    seed: int,
+    budget: Budget,
+    prompts: list[EvalPrompt],
+    nll: NllScorer,
 ) -> dict[str, Any]:
     formats = draw_formats(training_pool(budget.heldout), k, seed)
     rows = render_rows(model, formats, seed, budget)
@@ -150,6 +191,7 @@ def run_one(
     train_s = time.perf_counter() - t0
     held, reasons = score_formats(model, budget.heldout, prompts, budget)
     indist, indist_reasons = score_formats(model, formats[:1], prompts, budget)
+    held_nll, indist_nll = nll.score(budget.heldout), nll.score(formats[:1])
     w = max(1, min(4, len(losses) // 4))
     return {
         "k": k,
@@ -160,6 +202,8 @@ def run_one(
         "loss_end": sum(losses[-w:]) / w,
         "heldout": held,
         "indist": indist,
+        "heldout_nll": held_nll,
+        "indist_nll": indist_nll,
         "reasons": {**reasons, **indist_reasons},
         "train_s": round(train_s, 1),
         "eval_s": round(time.perf_counter() - t0 - train_s, 1),
@@ -233,32 +277,68 @@ def table(base: dict[str, Any] | None, runs: list[dict[str, Any]], budget: Budge
     return "\n".join(lines)
 
 
-def difference(runs: list[dict[str, Any]], lo: int, hi: int, reps: int = 2000) -> str:
-    """Held-out rate of k=hi minus k=lo, 95% bootstrap interval (seeds resampled per size, prompts shared)."""
+def nll_table(base: dict[str, Any] | None, runs: list[dict[str, Any]], budget: Budget) -> str:
+    """The teacher-forced score: nats per token of the right call, lower is better."""
+
+    def cell(ci: tuple[float, float, float]) -> str:
+        return f"{ci[0]:.3f} [{ci[1]:.3f}, {ci[2]:.3f}]"
+
+    cols = "".join(f"{h[:15]:>17}" for h in budget.heldout)
+    head = f"{'train formats':<14}{'runs':>5}  {'held-out NLL (95% CI)':<26}{'in-distribution NLL':<26}{cols}"
+    lines = [head, "-" * len(head)]
+    groups = [("0 (base)", [base])] if base else []
+    groups += [(str(k), [r for r in runs if r["k"] == k]) for k in budget.sizes]
+    for name, mine in groups:
+        if not mine:
+            continue
+        row = f"{name:<14}{'-' if name.startswith('0') else len(mine):>5}  "
+        row += f"{cell(bootstrap(mine, 'heldout_nll')):<26}{cell(bootstrap(mine, 'indist_nll')):<26}"
+        for h in budget.heldout:
+            cells = [v for r in mine for v in r["heldout_nll"][h]]
+            row += f"{sum(cells) / len(cells):>17.3f}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def difference(runs: list[dict[str, Any]], lo: int, hi: int, part: str = "heldout", reps: int = 2000) -> str:
+    """`part`'s mean at k=hi minus at k=lo, 95% bootstrap interval (seeds resampled per size, prompts
+    shared): in points for the follow rate, in nats per token for the teacher-forced score."""
     a, b = [r for r in runs if r["k"] == lo], [r for r in runs if r["k"] == hi]
     if not a or not b:
         return ""
-    n = len(a[0]["heldout"][next(iter(a[0]["heldout"]))])
+    n = len(a[0][part][next(iter(a[0][part]))])
     rng = random.Random(1)
 
-    def rate(rs: list[dict[str, Any]], idx: list[int]) -> float:
-        return sum(r["heldout"][f][i] for r in rs for f in r["heldout"] for i in idx) / (
-            sum(len(r["heldout"]) for r in rs) * len(idx)
+    def mean(rs: list[dict[str, Any]], idx: list[int]) -> float:
+        return sum(r[part][f][i] for r in rs for f in r[part] for i in idx) / (
+            sum(len(r[part]) for r in rs) * len(idx)
         )
 
-    point = rate(b, list(range(n))) - rate(a, list(range(n)))
+    point = mean(b, list(range(n))) - mean(a, list(range(n)))
     stats = []
     for _ in range(reps):
         idx = [rng.randrange(n) for _ in range(n)]
-        stats.append(rate([rng.choice(b) for _ in b], idx) - rate([rng.choice(a) for _ in a], idx))
+        stats.append(mean([rng.choice(b) for _ in b], idx) - mean([rng.choice(a) for _ in a], idx))
     stats.sort()
     lo_ci, hi_ci = stats[int(0.025 * reps)], stats[int(0.975 * reps) - 1]
-    return f"held-out, {hi} minus {lo} training formats: {100 * point:+.1f} points [{100 * lo_ci:+.1f}, {100 * hi_ci:+.1f}]"
+    if part == "heldout":
+        return f"held-out, {hi} minus {lo} training formats: {100 * point:+.1f} points [{100 * lo_ci:+.1f}, {100 * hi_ci:+.1f}]"
+    return f"{part}, {hi} minus {lo} training formats: {point:+.3f} nats/token [{lo_ci:+.3f}, {hi_ci:+.3f}]"
+
+
+def differences(runs: list[dict[str, Any]], sizes: list[int]) -> list[str]:
+    """The follow rate's extremes, and the teacher-forced score's every step and extremes."""
+    ks = sorted(set(sizes))
+    lines = [difference(runs, ks[0], ks[-1])]
+    if runs and "heldout_nll" in runs[0]:
+        pairs = [*itertools.pairwise(ks), (ks[0], ks[-1])] if len(ks) > 2 else [(ks[0], ks[-1])]
+        lines += [difference(runs, lo, hi, "heldout_nll") for lo, hi in pairs]
+    return [line for line in lines if line]
 
 
 def parse_budget(args: argparse.Namespace, ap: argparse.ArgumentParser) -> Budget:
     budget = replace(QUICK if args.quick else DEFAULT)
-    for key in ("samples", "steps", "batch", "layers", "lr", "eval_prompts", "max_new_tokens"):
+    for key in ("samples", "steps", "batch", "layers", "lr", "eval_prompts", "max_new_tokens", "nll_samples"):
         if getattr(args, key) is not None:
             setattr(budget, key, getattr(args, key))
     if args.sizes:
@@ -284,6 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.add_argument(f"--{key}", type=kind)
     ap.add_argument("--eval-prompts", type=int, help="shipped eval prompts per format (of 32)")
     ap.add_argument("--max-new-tokens", type=int, help="greedy generation budget per eval turn")
+    ap.add_argument(
+        "--nll-samples",
+        type=int,
+        help="unseen conversations per format for the teacher-forced score (default 32)",
+    )
     ap.add_argument("--heldout", help=f"formats in no training pool (default {','.join(HELDOUT)})")
     ap.add_argument(
         "--threads",
@@ -302,12 +387,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         runs = [done[f"k{k}-s{s}"] for s in budget.seeds for k in budget.sizes if f"k{k}-s{s}" in done]
         print(table(done.get("base"), runs, budget))
-        print(difference(runs, min(budget.sizes), max(budget.sizes)))
+        if runs and "heldout_nll" in runs[0]:
+            print("\n" + nll_table(done.get("base"), runs, budget))
+        print("\n".join(differences(runs, budget.sizes)))
         return 0
     start = time.perf_counter()
     model = TransformersModel(max_tokens=budget.max_new_tokens)
     model.torch.set_num_threads(args.threads)
     tuner = TopLayers(model, budget.layers)
+    nll = NllScorer(model, tuner, budget)
     prompts = pick_prompts(budget.eval_prompts)
     print(f"budget {key} {budget}; {len(done)} runs already in {out}", file=sys.stderr)
 
@@ -333,22 +421,23 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "heldout": held,
                 "indist": indist,
+                "heldout_nll": nll.score(budget.heldout),
+                "indist_nll": nll.score(pool),
                 "reasons": {**reasons, **more},
                 "eval_s": round(time.perf_counter() - t0, 1),
             },
         )
-    ends = [min(budget.sizes), max(budget.sizes)]  # the extremes first: a cut-short run still compares them
-    order = sorted(dict.fromkeys(budget.sizes), key=lambda k: (k not in ends, k))
-    for seed in budget.seeds:
-        for k in order:
-            name = f"k{k}-s{seed}"
-            if name not in done:
-                finish(name, run_one(model, tuner, k, seed, budget, prompts))
+    ends = [min(budget.sizes), max(budget.sizes)]  # the extremes first, every seed: a cut-short run
+    order = sorted(dict.fromkeys(budget.sizes), key=lambda k: (k not in ends, k))  # still compares them
+    for k, seed in [(k, seed) for k in order for seed in budget.seeds]:
+        name = f"k{k}-s{seed}"
+        if name not in done:
+            finish(name, run_one(model, tuner, k, seed, budget, prompts, nll))
 
     runs = [done[f"k{k}-s{s}"] for s in budget.seeds for k in budget.sizes]
-    text = table(done["base"], runs, budget)
+    text = table(done["base"], runs, budget) + "\n\n" + nll_table(done["base"], runs, budget)
     print(text)
-    print(difference(runs, min(budget.sizes), max(budget.sizes)))
+    print("\n".join(differences(runs, budget.sizes)))
     print(
         f"\n{len(prompts)} eval prompts x {len(budget.heldout)} held-out formats per run; "
         f"{budget.samples} samples, {budget.steps} steps of {budget.batch}, top {budget.layers} blocks trained, "

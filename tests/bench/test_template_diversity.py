@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,12 @@ from template_diversity import (
     HELDOUT,
     bootstrap,
     difference,
+    differences,
     draw_formats,
+    nll_conversations,
+    nll_table,
     pick_prompts,
+    render_rows,
     training_pool,
 )
 from tool_requests import synth_conversations
@@ -68,6 +73,44 @@ def test_bootstrap_intervals_hold_the_mean_and_narrow_with_data() -> None:
     assert better.startswith("held-out, 8 minus 1 training formats: +50.0 points [+")
 
 
+def test_the_teacher_forced_score_reads_unseen_conversations_and_reports_each_step() -> None:
+    budget = replace(DEFAULT, samples=64, nll_samples=32)
+    scored = {m[1]["content"] for m, _ in nll_conversations(budget)}
+    assert len(scored) > 20
+    trained = {
+        m[1]["content"]
+        for seed in range(3)
+        for m, _ in synth_conversations(budget.samples, 1000 + seed, held=set(), max_tools=budget.max_tools)
+    }
+    assert scored & trained, "the generator repeats requests across seeds: the exclusion below is needed"
+
+    class Chars:  # render_rows needs only a tokenizer
+        tokenizer = ByteTokenizer()
+
+    for seed in range(3):
+        rows = render_rows(Chars(), ["glm46"], seed, budget)  # type: ignore[arg-type]
+        texts = {bytes(ids).decode(errors="replace") for ids, _ in rows}
+        assert not any(request in t for t in texts for request in scored)
+
+    def run(k: int, seed: int, nll: float) -> dict[str, Any]:
+        return {
+            **rows_of(k, seed),
+            "heldout_nll": {"hermes": [nll] * 10},
+            "indist_nll": {"glm46": [0.5] * 10},
+        }
+
+    runs = [run(1, 0, 1.2), run(1, 1, 1.1), run(2, 0, 1.0), run(2, 1, 1.0), run(8, 0, 0.7), run(8, 1, 0.8)]
+    lines = differences(runs, [1, 2, 8])
+    assert lines[1].startswith("heldout_nll, 2 minus 1 training formats: -0.150 nats/token [")
+    assert lines[-1].startswith("heldout_nll, 8 minus 1 training formats: -0.400 nats/token [")
+    text = nll_table(None, runs, replace(budget, sizes=[1, 2, 8], heldout=["hermes"]))
+    assert "1.150 [1.100, 1.200]" in text and "0.750 [0.700, 0.800]" in text
+
+
+def rows_of(k: int, seed: int) -> dict[str, Any]:
+    return {**rows(k, seed, 0.5), "indist": {"glm46": [0] * 20}}
+
+
 def test_a_rendered_row_masks_only_the_assistant_turn() -> None:
     (messages, tools), *_ = synth_conversations(1, seed=0, held=set(), max_tools=1)
     ids, mask = get_format("glm46").render_tokens(messages, tools, ByteTokenizer())
@@ -98,3 +141,23 @@ def test_top_block_fine_tune_learns_resets_and_is_scored() -> None:
     assert all((p == b).all() for p, b in zip(tuner.params(), before, strict=True))
     valid, reasons = follow_rate(model, "hermes", pick_prompts(1), max_new_tokens=8, batch=1)
     assert len(valid) == 1 and sum(valid) + sum(reasons.values()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_the_frozen_prefix_scores_exactly_what_a_full_forward_does() -> None:
+    pytest.importorskip("torch")
+    from diversity_model import FrozenPrefix, TopLayers
+    from template_diversity import QUICK, render_rows
+
+    from codekiln.models.transformers import TransformersModel
+
+    model = TransformersModel(max_tokens=8)
+    tuner = TopLayers(model, layers=2)
+    rows = render_rows(model, ["hermes", "glm46", "xml_cline"], 0, QUICK)[:3]  # padded: lengths differ
+    frozen = FrozenPrefix(tuner, rows, batch=2)
+    for _ in range(2):  # at the base weights, then after the top blocks moved
+        full = [float(tuner.loss([row]).detach()) for row in rows]
+        assert frozen.nll() == pytest.approx(full, rel=1e-4)
+        tuner.train(rows, steps=2, batch=2, lr=1e-3, seed=0)
+    tuner.reset()
