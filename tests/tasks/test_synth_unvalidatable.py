@@ -21,8 +21,18 @@ from codekiln.core.stage import open_stage
 from codekiln.envs import build_env
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.records import RejectedCandidate, TaskRecord
-from codekiln.tasks.synth import LAYOUT, SynthConfig, SynthProgress, prepare, read_decisions, validate_plans
+from codekiln.tasks.synth import (
+    LAYOUT,
+    REJECTED,
+    Funnel,
+    SynthConfig,
+    SynthProgress,
+    prepare,
+    read_decisions,
+    validate_plans,
+)
 from codekiln.tasks.synth_unit import infrastructure
+from codekiln.tasks.synth_why import no_task_error
 from codekiln.tasks.validation.validate import Decision, ValidateConfig
 
 pytestmark = pytest.mark.root  # the environment and validation run in bwrap sandboxes
@@ -161,6 +171,21 @@ def test_a_candidate_that_cannot_be_validated_is_rejected_and_the_run_goes_on(
     assert "can't decode byte 0xe9" in rejection.detail
     assert decided(list(by_id.values())) == decided(without)  # the others, as without the bad one
     assert any(isinstance(d, TaskRecord) for d in without)
+
+
+def test_a_run_left_with_only_such_rejections_says_it_is_a_bug_of_codekiln(
+    local: tuple[Path, list[Decision], list[Decision]], tmp_path: Path
+) -> None:
+    (rejection,) = [
+        d for d in local[1] if isinstance(d, RejectedCandidate) and d.reason == "validation_error"
+    ]
+    (tmp_path / REJECTED).write_text(rejection.model_dump_json() + "\n")
+    err = no_task_error(Funnel(tried=1, rejected={"validation_error": 1}), tmp_path, "calc", 0)
+    assert err is not None
+    assert err.message.startswith(
+        "no task: 1 of 1 candidates were rejected as validation_error (validating it raised UnicodeDecodeError"
+    )
+    assert err.hint is not None and "a bug of codekiln's" in err.hint and "--redo" in err.hint
 
 
 def test_on_ray_the_unit_rejects_it_the_same_way(
