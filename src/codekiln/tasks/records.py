@@ -94,6 +94,9 @@ class RejectReason(StrEnum):
     """Valid, but more of its selected tests fail than `TaskFilter.max_f2p_share` allows."""
     over_quota = "over_quota"
     """Valid, but its group (`TaskFilter.balance`) already has its share of the tasks."""
+    validation_error = "validation_error"
+    """Validating it raised an error of codekiln's own (not the sandbox's or the machine's); the detail
+    names the error's type and message. The rest of its batch is decided without it."""
 
 
 def now_iso() -> str:

@@ -10,23 +10,31 @@ of truth, so a unit Ray retries after a lost worker is never written twice). Val
 sandbox with a warm pytest session) and the clean-results cache are kept per process and per
 environment + validation settings; the driver closes its own with `release(unit.key)`, a Ray worker's
 go when the worker exits.
+
+A batch that raises an error of codekiln's own (not infrastructure: `infrastructure`) is validated
+again one candidate at a time, inside the unit, so on every executor: the candidate that still raises
+is rejected as `validation_error` with the error in its detail, and the others are decided as usual.
+One candidate codekiln cannot validate never stops the run; a broken sandbox or machine still does.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import threading
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codekiln.core.errors import ConfigError
+from codekiln.core.errors import CodekilnError, ConfigError
 from codekiln.core.executor import borrowed, release
 from codekiln.core.protocols import Limits, Model, Resources
 from codekiln.envs import EnvRecord
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
+from codekiln.tasks.records import RejectedCandidate, RejectReason
 from codekiln.tasks.validation.coverage_map import CoverageMap
 from codekiln.tasks.validation.gold import GoldCache
 from codekiln.tasks.validation.validate import Decision, ValidateConfig, Validator
@@ -74,7 +82,25 @@ class ValidateBatch:
                     hint="every node must see the driver's CODEKILN_HOME at the same path (a shared mount)",
                 )
         with borrowed(self.key, self._validator) as validator:
-            return validator.validate(batch)
+            try:
+                return validator.validate(batch)
+            except Exception as err:
+                if infrastructure(err):
+                    raise
+                if len(batch) == 1:
+                    return [unvalidatable(validator, batch[0], err)]
+            return [self._alone(validator, cand) for cand in batch]
+
+    @staticmethod
+    def _alone(validator: Validator, cand: Candidate) -> Decision:
+        """`cand` validated in a batch of its own: after its batch raised, the candidates that did not
+        cause it are decided as they would have been, and the one that did is rejected."""
+        try:
+            return validator.validate([cand])[0]
+        except Exception as err:
+            if infrastructure(err):
+                raise
+            return unvalidatable(validator, cand, err)
 
     def _validator(self) -> Validator:
         return Validator(
@@ -88,6 +114,29 @@ class ValidateBatch:
         release(self.key)
         with _gold_lock:
             _gold.pop(self.key, None)
+
+
+def infrastructure(err: Exception) -> bool:
+    """Whether `err` stops the run rather than rejecting a candidate: the machinery failed (a sandbox,
+    the test runner, the operating system: `CodekilnError.infra`, OSError, MemoryError), or the run
+    is set up wrong for every candidate (ConfigError). Such an error recorded as a candidate's
+    rejection would never be retried, since resuming skips decided candidates."""
+    if isinstance(err, CodekilnError):
+        return err.infra or isinstance(err, ConfigError)
+    return isinstance(err, OSError | MemoryError)
+
+
+def unvalidatable(validator: Validator, cand: Candidate, err: Exception) -> RejectedCandidate:
+    """The rejection of a candidate whose validation raised `err` (a bug of codekiln's, seen on this
+    candidate only): `validation_error`, naming the error, where it came from and how to retry."""
+    ours = [f for f in traceback.extract_tb(err.__traceback__) if f"{os.sep}codekiln{os.sep}" in f.filename]
+    place = f" in {Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else ""
+    return validator.reject(
+        cand,
+        RejectReason.validation_error,
+        f"validating it raised {type(err).__name__}{place}: {err} (a bug of codekiln's: report it; "
+        "once fixed, rerun with --redo to validate it again)",
+    )
 
 
 @dataclass

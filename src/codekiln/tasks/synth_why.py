@@ -122,6 +122,8 @@ REASON_HINTS = {
     "no_failing_test": "the suite misses these bugs: try other --mutators, or more --max-tasks",
     "baseline_failed": "the clean suite does not run: check `codekiln env test SPEC`",
     "import_breakage": "add --allow-import-breakage to keep bugs that break `import`",
+    "validation_error": "codekiln failed on these candidates (a bug of codekiln's, named in rejected.jsonl's "
+    "detail): report it; once fixed, rerun with --redo to validate them again",
 }
 
 
