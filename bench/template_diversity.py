@@ -1,6 +1,6 @@
 """Benchmark: does fine-tuning on more tool-call formats help a model follow formats it never saw?
 
-    nice -n 5 .venv/bin/python bench/template_diversity.py            # the CPU budget (~35 min, 2 idle cores)
+    nice -n 5 .venv/bin/python bench/template_diversity.py            # the CPU budget (~100 min, one loaded core)
     .venv/bin/python bench/template_diversity.py --quick              # smoke check (a few minutes)
     .venv/bin/python bench/template_diversity.py --seeds 0,1,2,3 --out runs/div.jsonl   # more draws
 
