@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -28,14 +27,17 @@ if TYPE_CHECKING or __package__:
     from . import scan_fold as sf
     from . import scan_parse as sp
     from . import scan_rules as rules
+    from . import scan_strings as ss
 else:  # shipped: beside scan_rules.py in an exported task's tests/codekiln/ (`grading.shipped`)
     import scan_fold as sf
     import scan_parse as sp
     import scan_rules as rules
+    import scan_strings as ss
 
 aliased, by_written_name, calls, coding, fold = sf.aliased, sf.by_written_name, sf.calls, sf.coding, sf.fold
-keyword_names, leading, namespace_of, strings = sf.keyword_names, sf.leading, sf.namespace_of, sf.strings
-unparse = sf.unparse
+keyword_names, leading, namespace_of, strings, unparse = (
+    sf.keyword_names, sf.leading, sf.namespace_of, sf.strings, sf.unparse
+)  # fmt: skip
 AST_LOCK, UNREADABLE, deep_enough, parse_module, python_text = (
     sp.AST_LOCK, sp.UNREADABLE, sp.deep_enough, sp.parse_module, sp.python_text
 )  # fmt: skip
@@ -56,11 +58,7 @@ class Finding:
         return asdict(self)
 
 
-def _is_runner(module: str) -> bool:
-    return module.split(".")[0] in rules.RUNNER_MODULES
-
-
-class _Scanner(ast.NodeVisitor):
+class _Scanner(ss.StringChecks, ast.NodeVisitor):
     """Collects (line, kind, detail) for one module; names are resolved through its imports."""
 
     def __init__(self) -> None:
@@ -68,10 +66,9 @@ class _Scanner(ast.NodeVisitor):
         self.aliases: dict[str, str] = {}
         self.imported: set[str] = set()  # names bound by import statements
         self.docstrings: set[int] = set()
-        # Each expression's name, once: it is asked for by every rule and by every expression around
-        # it, and a chain of 5,000 attributes (25 KB that Python compiles) asked it ~10^7 times (O(n^2)
-        # calls building O(n) strings), holding the grader ~3 minutes. Imports, the only thing that
-        # changes a name, are statements: no expression is asked before and after one.
+        # Each expression's name, once: every rule and every expression around it asks, and a chain of
+        # 5,000 attributes (25 KB) asked ~10^7 times (O(n^2) calls building O(n) strings: ~3 minutes).
+        # Imports, the only thing that changes a name, are statements: none is asked before and after one.
         self._qualnames: dict[int, str] = {}
 
     def add(self, node: ast.AST, kind: str, detail: str) -> None:
@@ -132,7 +129,7 @@ class _Scanner(ast.NodeVisitor):
             self.imported.add(alias.asname or alias.name.split(".")[0])
             if alias.asname:
                 self.aliases[alias.asname] = alias.name
-            if _is_runner(alias.name):
+            if ss.is_runner(alias.name):
                 self.add(node, "runner-import", f"import {alias.name}")
             if alias.name.split(".")[0] in rules.NATIVE_MODULES:
                 self.add(node, "dynamic-code", f"import {alias.name}")
@@ -146,7 +143,7 @@ class _Scanner(ast.NodeVisitor):
             self.imported.add(alias.asname or alias.name)
             self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
             self.check_name(node, f"{node.module}.{alias.name}")
-        if _is_runner(node.module):
+        if ss.is_runner(node.module):
             self.add(node, "runner-import", f"from {node.module} import")
         if node.module.split(".")[0] in rules.NATIVE_MODULES:
             self.add(node, "dynamic-code", f"from {node.module} import")
@@ -339,46 +336,6 @@ class _Scanner(ast.NodeVisitor):
             self.check_name(node, name)
             self.check_value(node, name)
         self.generic_visit(node)
-
-    def visit_Expr(self, node: ast.Expr) -> None:
-        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-            return  # a docstring or a bare string: prose
-        self.generic_visit(node)
-
-    def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str):
-            self.check_string(node, node.value)
-
-    def visit_BinOp(self, node: ast.BinOp) -> None:
-        # "_py" + "test": checked whole, as well as in parts (each constant, each part that folds where
-        # the whole does not). A part of a sum that folds whole is not folded and checked again: in a
-        # sum of n constants that was n folds of up to n parts (a 6 MB sum took 35 s to scan).
-        parent = getattr(node, "_parent", None)
-        if isinstance(parent, ast.BinOp) and getattr(parent, "_folded", False):
-            node._folded = True  # type: ignore[attr-defined]
-        else:
-            folded = fold(node)
-            node._folded = folded is not None  # type: ignore[attr-defined]
-            if folded is not None:
-                self.check_string(node, folded)
-        self.generic_visit(node)
-
-    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
-        folded = fold(node)
-        if folded is not None:
-            self.check_string(node, folded)
-        self.generic_visit(node)
-
-    def check_string(self, node: ast.AST, text: str) -> None:
-        low = text.lower()
-        if "codekiln" in low or "junit" in low or rules.XML_PATH.match(text):
-            self.add(node, "grader-path", text)
-        elif text in rules.DISTINCT or text in rules.FRAME_ATTRS:
-            self.add(node, rules.DISTINCT.get(text, "frame-walk"), repr(text))
-        elif text.startswith("PYTEST_"):
-            self.add(node, "runner-env", text)
-        elif re.fullmatch(r"[\w.]+(:[\w.]+)?", text) and _is_runner(text) and text != "py":  # pkg.mod:attr
-            self.add(node, "runner-import", repr(text))
 
 
 @functools.lru_cache(maxsize=512)

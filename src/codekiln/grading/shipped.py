@@ -35,6 +35,7 @@ VERIFIER = (
     "scan_rules.py",
     "scan_fold.py",
     "scan_parse.py",
+    "scan_strings.py",
     *GUARD_PLUGIN,
 )
 """The verifier of an exported Harbor task and every file it reads, side by side."""
