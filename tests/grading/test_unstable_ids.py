@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codekiln.envs import build_env, env_sandbox
+from codekiln.envs import EnvRecord, build_env, env_sandbox
 from codekiln.grading import run_tests
 from codekiln.grading.unstable_ids import blank, function_id, is_unstable, read_back
 from codekiln.testing.git import write_files
@@ -41,6 +41,20 @@ def test_plain():
 """
 
 
+def _things(tmp_path: Path) -> tuple[Path, EnvRecord]:
+    """The fixture library, built: two of its cases are named by an address."""
+    root = write_files(
+        tmp_path / "things-src",
+        {
+            "pyproject.toml": PYPROJECT,
+            "things/__init__.py": "class Thing:\n    def __init__(self, n):\n        self.n = n\n\n\n"
+            "def check(x):\n    return getattr(x, 'n', x) > 0\n",
+            "tests/test_things.py": TESTS,
+        },
+    )
+    return root, build_env(str(root))
+
+
 def test_the_pure_rules() -> None:
     case = "tests/test_a.py::T::test_x[<a.Thing object at 0x7f07f969cf50>-1]"
     assert is_unstable(case) and not is_unstable("tests/test_a.py::test_x[0xdeadbeef]")
@@ -54,16 +68,7 @@ def test_the_pure_rules() -> None:
 
 @pytest.mark.root  # an environment built and run in bwrap sandboxes
 def test_cases_named_by_an_address_rerun_by_their_recorded_ids(tmp_path: Path) -> None:
-    root = write_files(
-        tmp_path / "things-src",
-        {
-            "pyproject.toml": PYPROJECT,
-            "things/__init__.py": "class Thing:\n    def __init__(self, n):\n        self.n = n\n\n\n"
-            "def check(x):\n    return getattr(x, 'n', x) > 0\n",
-            "tests/test_things.py": TESTS,
-        },
-    )
-    env = build_env(str(root))
+    _, env = _things(tmp_path)
     recorded = sorted(env.baseline)
     unstable = [t for t in recorded if is_unstable(t)]
     assert len(unstable) == 2 and len(recorded) == 4, recorded
@@ -92,16 +97,7 @@ def test_synthesis_validates_bugs_whose_tests_are_named_by_addresses(tmp_path: P
     from codekiln.tasks.validation.coverage_map import coverage_map
     from codekiln.tasks.validation.validate import validate_candidates
 
-    root = write_files(
-        tmp_path / "things-src",
-        {
-            "pyproject.toml": PYPROJECT,
-            "things/__init__.py": "class Thing:\n    def __init__(self, n):\n        self.n = n\n\n\n"
-            "def check(x):\n    return getattr(x, 'n', x) > 0\n",
-            "tests/test_things.py": TESTS,
-        },
-    )
-    env = build_env(str(root))
+    root, env = _things(tmp_path)
     entities, candidates, _ = plan_candidates(env, SynthConfig(spec=str(root), out=tmp_path / "out"))
     decisions = validate_candidates(env, coverage_map(env), entities, candidates)
     reasons = {getattr(d, "reason", "task") for d in decisions}

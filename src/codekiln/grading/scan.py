@@ -42,7 +42,7 @@ AST_LOCK, UNREADABLE, deep_enough, parse_module, python_text = (
     sp.AST_LOCK, sp.UNREADABLE, sp.deep_enough, sp.parse_module, sp.python_text
 )  # fmt: skip
 
-DETAIL_MAX = 80
+DETAIL_MAX = ss.DETAIL_MAX
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,6 @@ class _Scanner(ss.StringChecks, ast.NodeVisitor):
         # 5,000 attributes (25 KB) asked ~10^7 times (O(n^2) calls building O(n) strings: ~3 minutes).
         # Imports, the only thing that changes a name, are statements: none is asked before and after one.
         self._qualnames: dict[int, str] = {}
-
-    def add(self, node: ast.AST, kind: str, detail: str) -> None:
-        self.found.append((getattr(node, "lineno", 0), kind, detail[:DETAIL_MAX]))
 
     def qualname(self, node: ast.AST) -> str:
         """The dotted name an expression stands for (`o._exit` after `import os as o` -> `os._exit`),

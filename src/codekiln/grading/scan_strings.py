@@ -22,11 +22,16 @@ def is_runner(module: str) -> bool:
     return module.split(".")[0] in rules.RUNNER_MODULES
 
 
+DETAIL_MAX = 80
+
+
 class StringChecks(ast.NodeVisitor):
-    """The string visits of the scanner; `add(node, kind, detail)` is the scanner's."""
+    """The string visits of the scanner, and how a finding is recorded (`found`: line, kind, detail)."""
+
+    found: list[tuple[int, str, str]]
 
     def add(self, node: ast.AST, kind: str, detail: str) -> None:
-        raise NotImplementedError
+        self.found.append((getattr(node, "lineno", 0), kind, detail[:DETAIL_MAX]))
 
     def visit_Expr(self, node: ast.Expr) -> None:
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
