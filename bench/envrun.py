@@ -244,7 +244,10 @@ def synth_outcome(out: Path, timed_out: bool, exit_code: int, log: str) -> dict[
         row["why"] = why
     if timed_out:
         row["synth_status"] = "timeout"
-        row["synth_log"] = funnel.read_text()[:400] if funnel.is_file() else "no batch finished"
+        if funnel.is_file():
+            row["synth_log"] = funnel.read_text()[:400]
+        elif not count and not rejected:
+            row["synth_log"] = "no batch finished"
     elif exit_code and not row.get("why"):
         row["synth_status"] = "failed"
         row["synth_log"] = tail(log, 4)

@@ -42,8 +42,13 @@ def test_a_run_without_a_task_records_why_and_its_rejections_per_reason(tmp_path
     (out / "funnel.json").unlink()  # a run stopped before it wrote its funnel
     row = synth_outcome(out, timed_out=True, exit_code=-9, log="")
     assert row["rejected"] == {"no_failing_test": 2, "timeout": 1} and row["synth_status"] == "timeout"
+    assert "synth_log" not in row  # a batch was decided: not "no batch finished"
     assert synth_cell(row) == "0 (timeout); rejected: no_failing_test 2, timeout 1"
 
+    assert (
+        synth_outcome(tmp_path / "none", timed_out=True, exit_code=-9, log="")["synth_log"]
+        == "no batch finished"
+    )
     crashed = synth_outcome(tmp_path / "empty", timed_out=False, exit_code=1, log="a\nerror: boom")
     assert crashed["synth_status"] == "failed" and "boom" in str(crashed["synth_log"])
     _write(out / "tasks.jsonl", [{"id": "t1"}])
