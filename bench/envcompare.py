@@ -215,6 +215,21 @@ def fmt(t: tuple[int, int, int]) -> str:
     return f"{t[0]}/{t[1]}/{t[2]}"
 
 
+def synth_cell(synth: Mapping[str, object]) -> str:
+    """The tasks cell: the count, the status when not "done", and for a run without a task why (the
+    run's own reason, else its rejections per reason: `rejected` as `envrun.synth_outcome` counts them)."""
+    cell = str(synth.get("tasks", "-"))
+    if synth.get("synth_status", "done") != "done":
+        cell += f" ({synth['synth_status']})"
+    rejected = synth.get("rejected") or {}
+    why = str(synth.get("why") or "") or (
+        "rejected: " + ", ".join(f"{k} {v}" for k, v in rejected.items())  # type: ignore[union-attr]
+        if rejected and not synth.get("tasks")
+        else ""
+    )
+    return cell + (f"; {why[:160]}".replace("|", "\\|") if why else "")
+
+
 def table(rows: list[Mapping[str, object]], sample: int) -> str:
     """A markdown table of the rows, with the share that reproduce and the reasons for the rest."""
     out = [
@@ -225,10 +240,7 @@ def table(rows: list[Mapping[str, object]], sample: int) -> str:
         plain, ck = r.get("plain") or {}, r.get("codekiln") or {}
         p = fmt(triple_plain(plain)) if plain.get("summary_found") else "-"  # type: ignore[union-attr]
         c = fmt(triple_codekiln(ck)) if ck.get("ok") else "-"  # type: ignore[union-attr]
-        synth = r.get("synth") or {}
-        tasks = str(synth.get("tasks", "-")) + (
-            "" if synth.get("synth_status", "done") == "done" else f" ({synth['synth_status']})"
-        )  # type: ignore[union-attr]
+        tasks = synth_cell(r.get("synth") or {})  # type: ignore[arg-type]
         reason = str(r.get("reason") or "").replace("|", "\\|").replace("\n", " ")[:240]
         out.append(f"| {r['library']} | {r['version']} | {p} | {c} | {r['verdict']} | {tasks} | {reason} |")
     verdicts = Counter(str(r["verdict"]) for r in rows)

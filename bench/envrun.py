@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from envcompare import PLAIN_REPORT, STEP_LIMITS, plain_counts
@@ -211,22 +212,45 @@ def codekiln_tests(home: Path) -> Side | None:
 
 
 def run_synth(spec: str, home: Path, pip_cache: Path, out: Path) -> dict[str, object]:
-    """A short `codekiln synth` on the built environment: how many valid tasks come out in the limit."""
+    """A short `codekiln synth` on the built environment: how many valid tasks come out in the limit,
+    and why none did (`synth_outcome`)."""
     env = {**os.environ, "CODEKILN_HOME": str(home), "CODEKILN_PIP_CACHE": str(pip_cache)}
     argv = [sys.executable, "-m", "codekiln.cli.synth", spec, "--out", str(out), "--max-tasks", "3"]
     argv += ["--batch-size", "8", "--workers", "1"]
     start = time.monotonic()
     res = run(argv, timeout=STEP_LIMITS["synth"], env=env)
+    row: dict[str, object] = {"synth_s": round(time.monotonic() - start, 1)}
+    return {**row, **synth_outcome(out, res.timed_out, res.exit_code, res.stdout + res.stderr)}
+
+
+def synth_outcome(out: Path, timed_out: bool, exit_code: int, log: str) -> dict[str, object]:
+    """What a synthesis run left in `out`: its tasks, its status, the candidates it rejected per reason
+    (rejected.jsonl, read also after a timeout) and, when it made none, why (funnel.json's `no_tasks`,
+    which `codekiln synth` writes before it exits 1: such a run is "done", its reason the library's).
+    "failed" is a run that ended with an error and no such reason (a crash, a refused input)."""
     tasks = out / "tasks.jsonl"
     count = sum(1 for _ in iter_jsonl(tasks)) if tasks.is_file() else 0
-    row: dict[str, object] = {"tasks": count, "synth_s": round(time.monotonic() - start, 1)}
-    if res.timed_out:
+    rejected = (
+        Counter(str(r.get("reason")) for r in iter_jsonl(out / "rejected.jsonl"))
+        if (out / "rejected.jsonl").is_file()
+        else Counter()
+    )
+    funnel = out / "funnel.json"
+    why = str(json.loads(funnel.read_text()).get("no_tasks") or "") if funnel.is_file() else ""
+    row: dict[str, object] = {"tasks": count}
+    if rejected:
+        row["rejected"] = dict(rejected.most_common())
+    if why and not count:
+        row["why"] = why
+    if timed_out:
         row["synth_status"] = "timeout"
-        funnel = out / "funnel.json"
-        row["synth_log"] = funnel.read_text()[:400] if funnel.is_file() else "no batch finished"
-    elif res.exit_code:
+        if funnel.is_file():
+            row["synth_log"] = funnel.read_text()[:400]
+        elif not count and not rejected:
+            row["synth_log"] = "no batch finished"
+    elif exit_code and not row.get("why"):
         row["synth_status"] = "failed"
-        row["synth_log"] = tail(res.stdout + res.stderr, 4)
+        row["synth_log"] = tail(log, 4)
     else:
         row["synth_status"] = "done"
     return row

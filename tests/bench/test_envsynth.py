@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
+from envcompare import synth_cell, table
+from envrows import row_of
+from envrun import synth_outcome
 from envsynth import wants_synth
 
 
@@ -18,3 +22,42 @@ def test_synth_only_reruns_built_rows_without_a_synthesis_and_every_built_row_wi
     assert wants_synth(synthesized, redo=True)
     for row in (failed, {"library": "c", "verdict": "no sdist"}, None):  # nothing built to synthesize on
         assert not wants_synth(row, redo=False) and not wants_synth(row, redo=True)
+
+
+def _write(path: Path, rows: list[dict[str, object]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_a_run_without_a_task_records_why_and_its_rejections_per_reason(tmp_path: Path) -> None:
+    """The row keeps what the run's records say: a run that exits 1 with its reason in funnel.json is
+    "done" (the reason is the library's), its rejections are counted per reason, and the table shows both."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "funnel.json").write_text(json.dumps({"no_tasks": "no passing test executes any code | x"}))
+    row = synth_outcome(out, timed_out=False, exit_code=1, log="error: no task came out")
+    assert row == {"tasks": 0, "why": "no passing test executes any code | x", "synth_status": "done"}
+    assert synth_cell(row) == "0; no passing test executes any code \\| x"
+
+    _write(out / "rejected.jsonl", [{"reason": "no_failing_test"}] * 2 + [{"reason": "timeout"}])
+    (out / "funnel.json").unlink()  # a run stopped before it wrote its funnel
+    row = synth_outcome(out, timed_out=True, exit_code=-9, log="")
+    assert row["rejected"] == {"no_failing_test": 2, "timeout": 1} and row["synth_status"] == "timeout"
+    assert "synth_log" not in row  # a batch was decided: not "no batch finished"
+    assert synth_cell(row) == "0 (timeout); rejected: no_failing_test 2, timeout 1"
+
+    assert (
+        synth_outcome(tmp_path / "none", timed_out=True, exit_code=-9, log="")["synth_log"]
+        == "no batch finished"
+    )
+    crashed = synth_outcome(tmp_path / "empty", timed_out=False, exit_code=1, log="a\nerror: boom")
+    assert crashed["synth_status"] == "failed" and "boom" in str(crashed["synth_log"])
+    _write(out / "tasks.jsonl", [{"id": "t1"}])
+    made = synth_outcome(out, timed_out=False, exit_code=0, log="")
+    assert made["tasks"] == 1 and synth_cell(made) == "1"  # rejections are shown only without a task
+
+
+def test_a_tasks_cell_with_a_reason_reads_back_as_the_same_cell() -> None:
+    line = "| tzdata | 2026.6 | 30/0/0 | 30/0/0 | reproduced | 0; the package defines no function \\| x |  |"
+    row = row_of(line, "README.md at commit x")
+    assert row["synth"] == {"tasks": 0, "synth_status": "done", "why": "the package defines no function | x"}
+    assert table([row], 1).splitlines()[2] == line

@@ -10,6 +10,7 @@ import pytest
 
 from codekiln.core.errors import TaskError
 from codekiln.tasks.synth import SynthConfig, synthesize
+from codekiln.tasks.synth_records import read_funnel
 
 pytestmark = pytest.mark.root  # synthesis: the environment is built in bwrap sandboxes
 
@@ -38,3 +39,5 @@ def test_a_repository_without_python_entities_is_an_error_naming_why(tmp_path: P
     )
     assert err.value.hint is not None and "Python code only" in err.value.hint
     assert not (tmp_path / "out" / "tasks.jsonl").exists()
+    funnel = read_funnel(tmp_path / "out")  # the reason stays with the run, as a run that mapped says it
+    assert funnel.no_tasks == err.value.message and funnel.no_tasks_hint == err.value.hint

@@ -228,7 +228,11 @@ def prepare(
     )  # fmt: skip
     entities, candidates, skipped = plan_candidates(env, config)
     if not entities:  # before the coverage run: it is the slow part, and would map nothing
-        raise nothing_to_mutate(Path(env.snapshot_path))
+        err = nothing_to_mutate(Path(env.snapshot_path))
+        stage.write(
+            FUNNEL, Funnel(no_tasks=err.message, no_tasks_hint=err.hint or "")
+        )  # why, for readers of the funnel
+        raise err
     cmap = coverage_map(env, backend=config.backend)
     per_strategy = {FUNC_PM: StrategyFunnel(applied=len(candidates))} if FUNC_PM in config.strategies else {}
     if lm_strategies:
