@@ -183,7 +183,7 @@ class Verifier:
         if mode == "off":
             return None
         changes = {
-            rel: (self.before.get(rel), (self.root / rel).read_bytes().decode("utf-8", "replace"))
+            rel: (self.before.get(rel), (self.root / rel).read_bytes().decode("utf-8", "surrogateescape"))
             for rel, kind in touched.items()
             if rel.endswith(".py") and kind == "file" and rel not in protected
         }
@@ -213,9 +213,10 @@ class Verifier:
             ).removeprefix("./")
         )
         canary_file = self.root / module
-        existing = canary_file.read_text(encoding="utf-8") if found else ""
+        # As bytes through text (surrogateescape): a test module in latin-1 keeps its own bytes.
+        existing = canary_file.read_bytes().decode("utf-8", "surrogateescape") if found else ""
         expected, source = guard_check.canary_tests(module, existing, iso["function_prefix"])
-        canary_file.write_text(source, encoding="utf-8")
+        canary_file.write_bytes(source.encode("utf-8", "surrogateescape"))
         guard = Path(GUARD_ROOT) / secrets.token_hex(8)
         guard.mkdir(parents=True)
         nonce, module = secrets.token_hex(16), f"codekiln_guard_{secrets.token_hex(4)}"

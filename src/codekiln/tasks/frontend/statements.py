@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from codekiln.core.errors import TaskError
+from codekiln.core.sources import read_python
 from codekiln.tasks.frontend.leaks import (
     checked_statement,
     hidden_mentions,
@@ -148,8 +149,16 @@ def template_statement(task: TaskRecord, failures: Failures, *, include_messages
 def _test_source(root: Path | None, rel: str, cache: dict[str, str | None]) -> str | None:
     if rel not in cache:
         path = root / rel if root is not None else None
-        cache[rel] = path.read_text(errors="replace") if path is not None and path.is_file() else None
+        cache[rel] = _read_quoted(path) if path is not None and path.is_file() else None
     return cache[rel]
+
+
+def _read_quoted(path: Path) -> str:
+    """A test file's text as Python reads it (a coding cookie or BOM honoured), to quote from."""
+    try:
+        return read_python(path)
+    except TaskError:  # not valid in its declared encoding: quoted with replacement characters
+        return path.read_bytes().decode("utf-8", "replace")
 
 
 def _top_packages(root: Path | None) -> set[str]:
