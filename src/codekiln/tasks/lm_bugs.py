@@ -26,7 +26,6 @@ from codekiln.core.protocols import Model
 from codekiln.core.stage import Stage
 from codekiln.tasks.frontend.candidates import Candidate, combine, derive_seed
 from codekiln.tasks.frontend.entities import Entity
-from codekiln.tasks.frontend.lm.calls import source_and_bytes
 from codekiln.tasks.frontend.lm import (
     STRATEGIES,
     UNPARSED,
@@ -38,6 +37,7 @@ from codekiln.tasks.frontend.lm import (
     plan_requests,
     run_requests,
 )
+from codekiln.tasks.frontend.lm.calls import source_and_bytes
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
 from codekiln.tasks.validation.coverage_map import CoverageMap
 
@@ -170,7 +170,12 @@ def lm_candidates(
         text, like = texts[r.entity.file]
         call = done[r.key]
         judged.append(
-            (r.strategy, r.entity.id, call, judge(r.strategy, r.entity, text, call.raw, seed=r.seed, like=like))
+            (
+                r.strategy,
+                r.entity.id,
+                call,
+                judge(r.strategy, r.entity, text, call.raw, seed=r.seed, like=like),
+            )
         )
     dedupe((entity_id, verdict) for _, entity_id, _, verdict in judged)
     seen: set[str] = set()

@@ -115,7 +115,9 @@ class ImportTimeCheck:
             path = self.snapshot_dir / rel
             if text is None or not rel.endswith(".py") or not path.is_file():
                 return None
-            changed = self._changed(rel, read_byte_text(path), text, chunks.get(rel))  # another encoding: None
+            changed = self._changed(
+                rel, read_byte_text(path), text, chunks.get(rel)
+            )  # another encoding: None
             if changed is None:
                 return None
             ran = set(import_lines.get(rel, ()))

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from codekiln.core.diffs import diff_hash, make_diff
-from codekiln.core.sources import SourceEncodingError, patch_text_of
 from codekiln.core.pyast import parse as parse_ast
+from codekiln.core.sources import SourceEncodingError, patch_text_of
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
 
@@ -172,7 +172,9 @@ def judge(
     except SyntaxError as err:
         return _no(out, "syntax_error", f"{err.msg} at line {err.lineno} with the function spliced in")
     try:
-        texts = [file_text, new_text] if like is None else [patch_text_of(t, like) for t in (file_text, new_text)]
+        texts = (
+            [file_text, new_text] if like is None else [patch_text_of(t, like) for t in (file_text, new_text)]
+        )
     except SourceEncodingError as err:
         return _no(out, "unencodable", err.message)
     patch = make_diff(entity.file, *texts)
