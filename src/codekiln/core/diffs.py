@@ -369,11 +369,11 @@ def diff_hash(text: str) -> str:
     the key datasets are deduplicated by (within one snapshot: line numbers are part of it)."""
     h = hashlib.sha256()
     for fp in sorted(parse_diff(text), key=lambda p: p.path):
-        h.update(f"F {fp.old_path} {fp.new_path}\n".encode("utf-8", "surrogateescape"))
+        h.update(f"F {fp.old_path} {fp.new_path}\n".encode("utf-8", "surrogatepass"))
         for block in change_blocks(fp):
             h.update(f"@{block.start}\n".encode())
             for line in [*block.removed, *block.added]:
-                h.update(f"{line.tag}{line.text.rstrip()}\n".encode("utf-8", "surrogateescape"))
+                h.update(f"{line.tag}{line.text.rstrip()}\n".encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 

@@ -44,11 +44,13 @@ def snapshot_text(snapshot_dir: Path, rel: str) -> str | None:
     text = read_snapshot(snapshot_dir, rel)
     if text is None or is_utf8_text(text):
         return text
-    try:
-        decode_python(text_bytes(text), rel) if rel.endswith(".py") else None
-    except SourceEncodingError:
-        return None
-    return text if rel.endswith(".py") else None
+    if rel.endswith(".py"):
+        try:
+            decode_python(text_bytes(text), rel)
+            return text
+        except SourceEncodingError:
+            pass
+    return None
 
 
 def patch_paths(patch: str) -> set[str]:
