@@ -71,10 +71,11 @@ def source_encoding(data: bytes, rel: str = "<source>") -> str:
     """The codec Python decodes `data` with: `utf-8-sig` for a BOM, the PEP 263 cookie's, else utf-8."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as err:  # an unknown codec, or a cookie that disagrees with a BOM
+    except SyntaxError as err:  # an unknown codec, a cookie against a BOM, non-UTF-8 bytes without one
         raise SourceEncodingError(
-            f"{rel}: {err.msg if hasattr(err, 'msg') else err}",
-            hint="the file's coding declaration names no codec Python knows; it is left out",
+            f"{rel}: {err.msg}",
+            hint="Python cannot import this file either (no codec it knows, or bytes that are not UTF-8 "
+            "and no declaration of another encoding); it is left out",
         ) from None
     return encoding
 
