@@ -306,3 +306,53 @@ def test_harbor_verifier_grades_latin1_and_address_tasks_as_codekiln(
                 assert got == want, grade
         finally:
             hs.remove_image(image)
+
+
+@pytest.mark.root  # rollouts and grading in bwrap sandboxes
+def test_oracle_rollout_and_eval_of_predictions_resolve_latin1_tasks(
+    synthesized: tuple[Path, list[TaskRecord]], tmp_path: Path
+) -> None:
+    """`codekiln rollout --model oracle` applies each gold patch in the agent's sandbox (its bytes went
+    through a UTF-8 encode that refused a Latin-1 byte), and `codekiln eval` grades predictions of
+    both forms: codekiln's own patch (the bytes, JSON-escaped) and the SWE-bench row's binary patch."""
+    from codekiln.core.records import dumps_utf8
+    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+
+    _, tasks = synthesized
+    latin = sorted(  # a Latin-1 module's fix first, then Latin-1 hidden tests
+        (t for t in tasks if not all(is_utf8_text(p) for p in (t.bug_patch, t.patch, t.test_patch))),
+        key=lambda t: is_utf8_text(t.patch),
+    )[:3]
+    assert not is_utf8_text(latin[0].patch)
+    tasks_file = tmp_path / "tasks.jsonl"
+    tasks_file.write_text("".join(dumps_utf8(t.model_dump(mode="json")) + "\n" for t in latin))
+    exe = str(Path(sys.executable).parent / "codekiln")
+    ran = subprocess.run(
+        [exe, "rollout", "--tasks", str(tasks_file), "--model", "oracle", "--out", str(tmp_path / "r")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert ran.returncode == 0 and f"resolved: {len(latin)}/{len(latin)}" in ran.stdout, (
+        ran.stdout + ran.stderr
+    )
+    rows = read_rows(export_swebench_bundle(latin, tmp_path / "swebench"))
+    predictions = [
+        {"instance_id": t.instance_id, "model_patch": t.patch, "model_name_or_path": "own"} for t in latin
+    ]
+    predictions += [
+        {"instance_id": r["instance_id"], "model_patch": r["patch"], "model_name_or_path": "row"}
+        for r in rows
+    ]
+    assert all("GIT binary patch" in r["patch"] for r in rows if not is_utf8_text(next(
+        t.patch for t in latin if t.instance_id == r["instance_id"])))  # fmt: skip
+    for name in ("own", "row"):
+        preds = tmp_path / f"{name}.jsonl"
+        preds.write_text(
+            "".join(dumps_utf8(p) + "\n" for p in predictions if p["model_name_or_path"] == name)
+        )
+        ran = subprocess.run(
+            [exe, "eval", "--tasks", str(tasks_file), "--predictions", str(preds), "--out", str(tmp_path / name)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert ran.returncode == 0 and f"resolved: {len(latin)}/{len(latin)}" in ran.stdout, (
+            ran.stdout + ran.stderr
+        )

@@ -80,8 +80,9 @@ def source_encoding(data: bytes, rel: str = "<source>") -> str:
     return encoding
 
 
-def decode_python(data: bytes, rel: str = "<source>") -> str:
-    """The source text Python reads from `data`, with universal newlines (as `read_text` gives)."""
+def decode_python(data: bytes, rel: str = "<source>", *, universal: bool = True) -> str:
+    """The source text Python reads from `data`, with universal newlines (as `read_text` gives) unless
+    `universal` is False (an editor that writes the text back keeps the file's own)."""
     encoding = source_encoding(data, rel)
     try:
         text = data.decode(encoding)
@@ -90,7 +91,7 @@ def decode_python(data: bytes, rel: str = "<source>") -> str:
             f"{rel} is not valid {encoding}: byte {data[err.start : err.start + 1]!r} at offset {err.start}",
             hint="Python cannot import this file either; it is left out",
         ) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if universal else text
 
 
 def read_python(path: str | Path, rel: str | None = None) -> str:
