@@ -45,6 +45,7 @@ from codekiln.grading.unstable_ids import blank, is_unstable
 from codekiln.tasks.export.ascii_patch import ascii_safe
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, read_decisions, synthesize
+from codekiln.tasks.validation.coverage_map import coverage_map
 from codekiln.testing.git import write_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
@@ -210,6 +211,12 @@ def test_synth_makes_tasks_in_a_latin1_module_and_a_bom_module(
         assert not grade_patch(one, env, "").resolved
     unstable = [t for t in tasks for x in t.tests if is_unstable(x)]
     assert unstable, "no task grades the cases named by an address"
+    # The coverage run named those cases anew; its map names them as the baseline does, so a bug in
+    # `check` selects them (they were never selected: "1 selected tests all pass").
+    named = [t for t in coverage_map(env).tests if is_unstable(t)]
+    assert len(named) == 2 and set(named) <= set(env.baseline), named
+    check = [t for t in tasks if t.patch.startswith("diff --git a/encpkg/things.py")]
+    assert any(is_unstable(x) for t in check for x in t.FAIL_TO_PASS)
 
 
 @pytest.mark.root  # the environment and the harness's steps run in bwrap sandboxes
