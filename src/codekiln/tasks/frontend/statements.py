@@ -27,6 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from codekiln.core.errors import TaskError
 from codekiln.core.sources import read_python
+from codekiln.grading.unstable_ids import blank, function_id, is_unstable
 from codekiln.tasks.frontend.leaks import (
     checked_statement,
     hidden_mentions,
@@ -106,6 +107,9 @@ def failure_messages(task: TaskRecord, failures: Failures) -> dict[str, str]:
 
 
 def reproduction_command(test_ids: list[str]) -> str:
+    """The pytest command that runs the tests; a case whose id holds an object's address (named anew in
+    every process, so its id selects nothing) by its function."""
+    test_ids = list(dict.fromkeys(function_id(t) if is_unstable(t) else t for t in test_ids))
     quoted = [f"'{t}'" if re.search(r"[\s\[\]()'\"]", t) and "'" not in t else t for t in test_ids]
     return "python -m pytest " + " ".join(quoted)
 
@@ -122,7 +126,7 @@ def template_statement(task: TaskRecord, failures: Failures, *, include_messages
             f"{task.instance_id} has no failing tests to describe", hint="validate the task first"
         )
     parts = [f"Some tests of `{task.repo}` fail on the current code.", "", "Failing tests:"]
-    parts += [f"- `{t}`" for t in failing[:MAX_TESTS_LISTED]]
+    parts += [f"- `{blank(t)}`" for t in failing[:MAX_TESTS_LISTED]]  # an address says nothing
     if len(failing) > MAX_TESTS_LISTED:
         parts.append(f"- ... and {len(failing) - MAX_TESTS_LISTED} more")
     if include_messages:
