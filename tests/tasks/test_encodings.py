@@ -363,3 +363,14 @@ def test_oracle_rollout_and_eval_of_predictions_resolve_latin1_tasks(
         assert ran.returncode == 0 and f"resolved: {len(latin)}/{len(latin)}" in ran.stdout, (
             ran.stdout + ran.stderr
         )
+
+
+def test_a_statement_quoting_a_changed_latin1_line_is_a_leak() -> None:
+    """The leak check compares a statement with the gold patch's lines, which for a Latin-1 file hold
+    its bytes: the line is also read as Latin-1 text, as the statement would quote it."""
+    from codekiln.tasks.frontend.leaks import leaked_lines
+
+    old = LATIN.encode("latin-1")
+    new = LATIN.replace('return "café " + name', 'return "café" + name').encode("latin-1")
+    patch = make_diff("encpkg/latin.py", byte_text(old), byte_text(new))
+    assert leaked_lines('The code says return "café " + name here.', patch) == ['return "café " + name']

@@ -56,8 +56,7 @@ ROOT = os.getcwd()
 
 
 def _read(path: str) -> str | None:
-    """A file's text, None when it does not exist. Files are text as codekiln's patches hold them:
-    their bytes as UTF-8, surrogateescape for the bytes of another encoding (a latin-1 module)."""
+    """A file's text as patches hold it (surrogateescape: a latin-1 file's bytes), None when absent."""
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as fh:
             return fh.read()
