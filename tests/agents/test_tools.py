@@ -192,3 +192,23 @@ def test_bad_paths_are_the_models_mistake_not_an_infrastructure_failure(sandbox:
     assert not ok and text == f"cannot read {w}/pkg/mod.py/new.py: Not a directory"
     ok, text = edit(ed, sandbox, command="create", path="n" * 300 + ".py", file_text="x")
     assert not ok and "cannot" in text
+
+
+def test_a_python_file_in_latin1_is_edited_and_written_back_in_latin1(sandbox: Sandbox) -> None:
+    """A module declaring `# -*- coding: latin-1 -*-` reads as Python reads it, and an edit keeps its
+    encoding (it was refused as "not a UTF-8 text file"); a character the encoding lacks is the model's
+    mistake, said as such. Any other file that is not UTF-8 is still refused."""
+    source = '# -*- coding: latin-1 -*-\nGREETING = "café"\n'
+    sandbox.write_file("pkg/latin.py", source.encode("latin-1"))
+    sandbox.write_file("pkg/data.txt", "café\n".encode("latin-1"))
+    ed = EditorTool()
+    ok, text = edit(ed, sandbox, command="view", path="pkg/latin.py")
+    assert ok and 'GREETING = "café"' in text
+    assert edit(ed, sandbox, command="str_replace", path="pkg/latin.py", old_str="café", new_str="thé")[0]
+    assert sandbox.read_file("pkg/latin.py") == source.replace("café", "thé").encode("latin-1")
+    ok, text = edit(ed, sandbox, command="str_replace", path="pkg/latin.py", old_str="thé", new_str="☕")
+    assert not ok and "cannot be written in the file's encoding (iso-8859-1)" in text, text
+    assert edit(ed, sandbox, command="undo_edit", path="pkg/latin.py")[0]
+    assert sandbox.read_file("pkg/latin.py") == source.encode("latin-1")
+    ok, text = edit(ed, sandbox, command="view", path="pkg/data.txt")
+    assert not ok and "is not a UTF-8 text file" in text

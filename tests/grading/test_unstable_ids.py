@@ -11,7 +11,7 @@ import pytest
 
 from codekiln.envs import EnvRecord, build_env, env_sandbox
 from codekiln.grading import run_tests
-from codekiln.grading.unstable_ids import blank, function_id, is_unstable, read_back
+from codekiln.grading.unstable_ids import as_recorded, blank, function_id, is_unstable, read_back
 from codekiln.testing.git import write_files
 
 PYPROJECT = """
@@ -64,6 +64,11 @@ def test_the_pure_rules() -> None:
     statuses = {other: "failed", "tests/test_a.py::T::test_x[2]": "passed", "t.py::test_y": "passed"}
     out, messages = read_back(statuses, {other: "boom"}, [case], {"t.py::test_y"})
     assert out == {case: "failed", "t.py::test_y": "passed"} and messages == {case: "boom"}
+    assert as_recorded([other, "t.py::test_y", "t.py::new"], [case, "t.py::test_y"]) == {
+        other: case,
+        "t.py::test_y": "t.py::test_y",
+        "t.py::new": "t.py::new",
+    }
 
 
 @pytest.mark.root  # an environment built and run in bwrap sandboxes

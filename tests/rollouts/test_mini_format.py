@@ -219,3 +219,17 @@ def test_rendered_edits_match_the_editor_byte_for_byte(
     command = render_editor({**args, "path": str(target)})
     subprocess.run(["bash", "-c", command], check=True, cwd=tmp_path)
     assert target.read_bytes().decode() == after
+
+
+def test_a_rendered_edit_of_a_latin1_module_keeps_its_encoding(tmp_path: Path) -> None:
+    """As the editor does (tests/agents/test_tools.py): read by the file's declaration, written back in it."""
+    import subprocess
+
+    target = tmp_path / "latin.py"
+    before = '# -*- coding: latin-1 -*-\nx = "café"\n'
+    target.write_bytes(before.encode("latin-1"))
+    command = render_editor(
+        {"command": "str_replace", "old_str": "café", "new_str": "thé", "path": str(target)}
+    )
+    subprocess.run(["bash", "-c", command], check=True, cwd=tmp_path)
+    assert target.read_bytes() == before.replace("café", "thé").encode("latin-1")

@@ -26,6 +26,7 @@ from codekiln.tasks.frontend.statements import (
     leaked_lines,
     observed_statement,
     raw_failures,
+    reproduction_command,
     template_statement,
     trim_message,
 )
@@ -271,3 +272,21 @@ def test_model_writer_retries_then_falls_back(toolz_task_parts: tuple[TaskRecord
     always_leaky = ModelStatementWriter(ScriptedModel([leaky, leaky]), attempts=2)
     assert always_leaky.write(task, output) == TemplateStatementWriter().write(task, output)
     assert always_leaky.last_source == "template"
+
+
+def test_ids_holding_an_address_are_listed_blanked_and_reproduced_by_their_function(
+    toolz_task: TaskRecord,
+) -> None:
+    """An id like `test_x[<a.T object at 0x7f..>]` names no test in the agent's process: the statement
+    lists it with the address blanked and its reproduction command runs the test function."""
+    case = "tests/test_a.py::test_check[<pkg.Thing object at 0x7f07f969cf50>-True]"
+    other = case.replace("0x7f07f969cf50", "0x7f0000000010").replace("True", "False")
+    task = toolz_task.model_copy(update={"FAIL_TO_PASS": [case, other], "hidden_tests": []})
+    text = template_statement(task, {})
+    assert "0x7f07f969cf50" not in text and "0x7f0000000010" not in text
+    assert "- `tests/test_a.py::test_check[<pkg.Thing object at 0x?>-True]`" in text
+    assert "    python -m pytest tests/test_a.py::test_check\n" in text + "\n"
+    assert (
+        reproduction_command([case, "t.py::test_y"])
+        == "python -m pytest tests/test_a.py::test_check t.py::test_y"
+    )

@@ -1,7 +1,8 @@
 """One candidate that codekiln cannot validate never stops a synthesis run: a real library built and
-validated for real, where one candidate changes a Latin-1 source file (valid Python by its coding
-cookie; the frontend makes no bug in it, but a model-written or mined bug can name any file), which
-the validator reads as UTF-8 and cannot decode. Its batch is validated again one candidate at a time:
+validated for real, where one candidate writes a lone surrogate into a source file (a model's JSON
+reply can hold a "\\ud800" escape), which no encoding can write: the validator's parse raises a
+UnicodeEncodeError it does not expect. (A Latin-1 source file was this example until sources in any encoding became valid:
+tests/tasks/test_encodings.py.) Its batch is validated again one candidate at a time:
 the bad one is rejected as `validation_error` naming the error, every other candidate gets the
 decision it gets in a run without the bad one, and the funnel counts the rejection like any other.
 The retry lives in the unit of work, so a run on a real local Ray cluster decides the same."""
@@ -106,12 +107,12 @@ def write_library(root: Path) -> Path:
     return root
 
 
-def latin1_bug() -> Candidate:
-    """A bug in calc/legacy.py, as a model or a mined fix could give one."""
-    patch = make_diff("calc/legacy.py", LEGACY, LEGACY.replace("x / 2", "x // 2"))
+def surrogate_bug() -> Candidate:
+    """A bug in calc/ops.py with a lone surrogate in a comment, as a model's JSON could write one."""
+    patch = make_diff("calc/ops.py", OPS, OPS.replace("return a * b", "return a + b  # \ud800"))
     return Candidate(
         id=diff_hash(patch)[:16], patch=patch, mutators=["handwritten"], entities=[],
-        files=["calc/legacy.py"], seed=0,
+        files=["calc/ops.py"], seed=0,
     )  # fmt: skip
 
 
@@ -155,20 +156,20 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Decision
     """The library, and its local runs with and without the bad candidate."""
     tmp = tmp_path_factory.mktemp("unvalidatable")
     root = write_library(tmp / "calc")
-    return root, run(root, tmp / "with-bad", latin1_bug()), run(root, tmp / "without", None)
+    return root, run(root, tmp / "with-bad", surrogate_bug()), run(root, tmp / "without", None)
 
 
 def test_a_candidate_that_cannot_be_validated_is_rejected_and_the_run_goes_on(
     local: tuple[Path, list[Decision], list[Decision]],
 ) -> None:
     _, with_bad, without = local
-    bad = latin1_bug()
+    bad = surrogate_bug()
     by_id = {d.candidate_id: d for d in with_bad}
     rejection = by_id.pop(bad.id)
     assert isinstance(rejection, RejectedCandidate)
     assert rejection.reason == "validation_error"
-    assert rejection.detail.startswith("validating it raised UnicodeDecodeError in chunks.py:")
-    assert "can't decode byte 0xe9" in rejection.detail
+    assert rejection.detail.startswith("validating it raised UnicodeEncodeError in "), rejection.detail
+    assert "surrogates not allowed" in rejection.detail
     assert decided(list(by_id.values())) == decided(without)  # the others, as without the bad one
     assert any(isinstance(d, TaskRecord) for d in without)
 
@@ -183,7 +184,7 @@ def test_a_run_left_with_only_such_rejections_says_it_is_a_bug_of_codekiln(
     err = no_task_error(Funnel(tried=1, rejected={"validation_error": 1}), tmp_path, "calc", 0)
     assert err is not None
     assert err.message.startswith(
-        "no task: 1 of 1 candidates were rejected as validation_error (validating it raised UnicodeDecodeError"
+        "no task: 1 of 1 candidates were rejected as validation_error (validating it raised UnicodeEncodeError"
     )
     assert err.hint is not None and "a bug of codekiln's" in err.hint and "--redo" in err.hint
 
@@ -193,7 +194,7 @@ def test_on_ray_the_unit_rejects_it_the_same_way(
 ) -> None:
     root, with_bad, _ = local
     cluster = ray_cluster_starting.ready()
-    on_ray = run(root, tmp_path / "ray", latin1_bug(), ExecutorConfig(kind="ray", address=cluster.address))
+    on_ray = run(root, tmp_path / "ray", surrogate_bug(), ExecutorConfig(kind="ray", address=cluster.address))
     assert decided(on_ray) == decided(with_bad)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from codekiln.agents.records import Observation
 from codekiln.agents.tools import DEFAULT_MAX_CHARS, Tool, truncate
 from codekiln.core.protocols import Sandbox
+from codekiln.core.sources import SourceEncodingError, decode_python, encode_python
 from codekiln.sandbox import MAX_CHANGE_BYTES
 
 SNIPPET_LINES = 4
@@ -80,6 +81,9 @@ class EditorTool(Tool):
         # nothing and the driver 3 GB), and no change that big is graded anyway.
         self.max_file_bytes = max_file_bytes
         self.history: dict[str, list[str | None]] = {}
+        # Python files in another encoding (a PEP 263 declaration), by path: their bytes as first read,
+        # so an edit is written back in that encoding, as an editor that reads Python would.
+        self.declared: dict[str, bytes] = {}
 
     def call(self, sandbox: Sandbox, args: dict[str, Any], *, timeout: float | None) -> Observation:
         path = posixpath.normpath(posixpath.join(sandbox.workdir, args["path"]))
@@ -113,6 +117,14 @@ class EditorTool(Tool):
         try:
             return data.decode()
         except UnicodeDecodeError as err:
+            if path.endswith(".py"):
+                try:
+                    text = decode_python(data, path, universal=False)
+                except SourceEncodingError:
+                    pass
+                else:
+                    self.declared.setdefault(path, data)
+                    return text
             raise EditError(f"{path} is not a UTF-8 text file; the editor only edits text") from err
 
     def _existing(self, sandbox: Sandbox, path: str) -> str:
@@ -123,12 +135,21 @@ class EditorTool(Tool):
 
     def _write(self, sandbox: Sandbox, path: str, old: str | None, new: str) -> None:
         try:
-            sandbox.write_file(path, new)
+            sandbox.write_file(path, self._encoded(path, new))
         except PermissionError as err:
             raise EditError(f"cannot write {path}: permission denied") from err
         except OSError as err:
             raise EditError(f"cannot write {path}: {err.strerror or err}") from err
         self.history.setdefault(path, []).append(old)
+
+    def _encoded(self, path: str, text: str) -> str | bytes:
+        """What to write: the text, or its bytes in the encoding the Python file declares."""
+        if path not in self.declared:
+            return text
+        try:
+            return encode_python(text, like=self.declared[path], rel=path)
+        except SourceEncodingError as err:
+            raise EditError(f"{err.message}; write that character as an escape (\\u....) instead") from err
 
     def _snippet(self, path: str, text: str, first_line: int, n_lines: int) -> str:
         lines = text.split("\n")
@@ -234,5 +255,5 @@ class EditorTool(Tool):
         if previous is None:
             sandbox.exec(["rm", "-f", "--", path], timeout=60)
             return f"Undid the creation of {path}; it no longer exists."
-        sandbox.write_file(path, previous)
+        sandbox.write_file(path, self._encoded(path, previous))
         return f"Undid the last edit to {path}. It now reads:\n{numbered(previous.split(chr(10)))}"

@@ -130,15 +130,30 @@ def export_tasks(out: Path, fmt: str, flt: TaskFilter | None = None, limit: int 
     tasks = valid_tasks(load_tasks(out, allow_empty=True))
     if flt is not None or limit is not None:
         tasks = select_tasks(tasks, flt or TaskFilter(allow_import_breakage=True), limit)
+    skipped: dict[str, list[str]] = {}
     if fmt == "harbor":
         target = Path(out) / "harbor"
         export_harbor(tasks, target)
     elif fmt == "hf":
-        target = write_parquet_dataset(tasks, Path(out) / "hf")
+        target = write_parquet_dataset(tasks, Path(out) / "hf", skipped=skipped)
     else:
-        target = export_swebench_bundle(tasks, Path(out) / "swebench")
-    console.print(f"exported {len(tasks)} tasks to {target}")
+        target = export_swebench_bundle(tasks, Path(out) / "swebench", skipped=skipped)
+    left = sum(len(ids) for ids in skipped.values())
+    for reason, ids in sorted(skipped.items()):
+        console.print(
+            f"[yellow]warning:[/] {len(ids)} tasks left out of the {fmt} export ({reason}: "
+            f"{EXPORT_SKIPS.get(reason, reason)}), e.g. {ids[0]}",
+            highlight=False,
+        )
+    console.print(f"exported {len(tasks) - left} tasks to {target}")
     return target
+
+
+EXPORT_SKIPS = {
+    "not_utf8": "a patch holds bytes of a file that is not UTF-8, which a parquet string cannot hold; "
+    "export them with --format swebench or harbor",
+    "ambiguous_test_ids": "two test ids differ only by an object's address, which no test log tells apart",
+}
 
 
 @app.command()

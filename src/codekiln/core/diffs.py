@@ -369,11 +369,11 @@ def diff_hash(text: str) -> str:
     the key datasets are deduplicated by (within one snapshot: line numbers are part of it)."""
     h = hashlib.sha256()
     for fp in sorted(parse_diff(text), key=lambda p: p.path):
-        h.update(f"F {fp.old_path} {fp.new_path}\n".encode())
+        h.update(f"F {fp.old_path} {fp.new_path}\n".encode("utf-8", "surrogatepass"))
         for block in change_blocks(fp):
             h.update(f"@{block.start}\n".encode())
             for line in [*block.removed, *block.added]:
-                h.update(f"{line.tag}{line.text.rstrip()}\n".encode())
+                h.update(f"{line.tag}{line.text.rstrip()}\n".encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
@@ -382,7 +382,7 @@ def whole_file_diff(path: Path, rel: str, *, create: bool) -> str:
     snapshot hide the same test files, so these diffs are cached, by content: a cache keyed on the
     file's size and mtime gave a same-size rewrite the old file's diff when the mtime matched (one
     put back with utime, as task trees do, or two writes within the file system's clock tick)."""
-    text = path.read_text(encoding="utf-8")
+    text = path.read_bytes().decode("utf-8", "surrogateescape")  # patch text: the exact bytes
     executable = create and bool(path.stat().st_mode & stat.S_IXUSR)
     return _whole_file_diff(rel, text, create, executable)
 

@@ -21,6 +21,7 @@ from codekiln.core.errors import CodekilnError
 from codekiln.core.patches import apply_diff
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
+from codekiln.core.sources import SourceEncodingError, decode_python, is_utf8_text, read_byte_text, text_bytes
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.patchrules import is_protected
 from codekiln.grading.subject import GradedTask, GradingEnv
@@ -31,17 +32,25 @@ _MODE = re.compile(r"\bmode (?:\d{6} => )?(\d{6})\b")
 
 
 def read_snapshot(snapshot_dir: Path, rel: str) -> str | None:
+    """A snapshot file as patch text: its exact bytes, a latin-1 source's included (`core.sources`)."""
     path = Path(snapshot_dir) / rel
-    return path.read_text(encoding="utf-8") if path.is_file() else None
+    return read_byte_text(path) if path.is_file() else None
 
 
 def snapshot_text(snapshot_dir: Path, rel: str) -> str | None:
-    """`read_snapshot`, but None for a file that is not UTF-8 (a logo, a zip): a change to it is one a
-    text patch cannot carry, left out of an agent's patch rather than failing the episode."""
-    try:
-        return read_snapshot(snapshot_dir, rel)
-    except ValueError:
-        return None
+    """`read_snapshot`, but None for a file that is neither UTF-8 nor a Python source valid in its own
+    encoding (a logo, a zip): a change to it is one a text patch cannot carry, left out of an agent's
+    patch rather than failing the episode."""
+    text = read_snapshot(snapshot_dir, rel)
+    if text is None or is_utf8_text(text):
+        return text
+    if rel.endswith(".py"):
+        try:
+            decode_python(text_bytes(text), rel)
+            return text
+        except SourceEncodingError:
+            pass
+    return None
 
 
 def patch_paths(patch: str) -> set[str]:
@@ -144,7 +153,7 @@ class GradedWorkspace:
             if rel in self.baseline and self.baseline[rel] == kind:
                 want = self.before.get(rel)
                 if kind == "deleted" or (
-                    kind == "file" and want is not None and self._bytes(rel) == want.encode()
+                    kind == "file" and want is not None and self._bytes(rel) == text_bytes(want)
                 ):
                     continue
             out[rel] = kind

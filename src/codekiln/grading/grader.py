@@ -200,7 +200,7 @@ def workspace_patch(task: GradedTask, sandbox: Sandbox, snapshot_dir: Path) -> s
             out.append(make_diff(rel, before, None) + make_diff(rel, None, links[rel], mode="120000"))
             continue
         try:
-            after: str | None = sandbox.read_file(rel, follow=False).decode("utf-8")
+            after: str | None = sandbox.read_file(rel, follow=False).decode("utf-8", "surrogateescape")
         except (CodekilnError, OSError, ValueError):
             after = None
         out.append(make_diff(rel, before, after))
@@ -243,7 +243,7 @@ def _check(g: GradedWorkspace, patch: str, policy: GradePolicy, result: GradeRes
     changes: dict[str, tuple[str | None, str | None]] = {
         rel: (
             g.before.get(rel, read_snapshot(g.snapshot, rel)),
-            (g._bytes(rel) or b"").decode("utf-8", "replace"),
+            (g._bytes(rel) or b"").decode("utf-8", "surrogateescape"),  # read as Python reads it by the scan
         )
         for rel, kind in touched.items()
         if rel.endswith(".py") and kind == "file" and rel not in protected

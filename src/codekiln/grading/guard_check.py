@@ -239,5 +239,6 @@ def make_canaries(path: str, existing: str, prefix: str = "test") -> Canaries:
     names chosen fresh per run that read like the module's own tests."""
     expected, source = canary_tests(path, existing, prefix)
     head = existing.rstrip("\n")
-    kept = (len(head.encode("utf-8")), len(existing) - len(head)) if head else None
+    # `existing` holds the file's bytes (surrogateescape for those of another encoding: latin-1)
+    kept = (len(head.encode("utf-8", "surrogateescape")), len(existing) - len(head)) if head else None
     return Canaries(path=path, source=source, expected=expected, kept=kept)

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from codekiln.core.diffs import parse_diff
 from codekiln.core.patches import apply_diff
+from codekiln.core.sources import read_byte_text
 from codekiln.grading.subject import GradedTask
 
 MAX_TEXT_BYTES = 1_000_000  # larger files are data, not read by the workspace check
@@ -76,7 +77,7 @@ def workspace_files(snapshot_dir: Path, task: GradedTask) -> dict[str, str]:
     files = dict(_snapshot_texts(str(snapshot_dir)))
     touched = {p for fp in parse_diff(task.bug_patch) for p in (fp.old_path, fp.new_path) if p}
     bugged = {
-        rel: (Path(snapshot_dir) / rel).read_text(encoding="utf-8")
+        rel: read_byte_text(Path(snapshot_dir) / rel)
         for rel in touched
         if (Path(snapshot_dir) / rel).is_file()
     }

@@ -22,7 +22,9 @@
 
 from __future__ import annotations
 
+import io
 import sys
+import tokenize
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -90,7 +92,7 @@ def reject_reason(
         return None
     if executable and original_executable is None and not policy.allow_mode_changes:
         return f"{rel}: creates an executable file"
-    if not policy.allow_binary and (b"\0" in data or not _is_utf8(data)):
+    if not policy.allow_binary and (b"\0" in data or not (_is_utf8(data) or _is_python_source(rel, data))):
         return f"{rel}: binary content"
     if (
         not policy.allow_mode_changes
@@ -105,6 +107,19 @@ def _is_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _is_python_source(rel: str, data: bytes) -> bool:
+    """A .py file valid in the encoding it declares (PEP 263: `# -*- coding: latin-1 -*-`): text, as
+    Python reads it (and as the scan reads it: `scan_parse.source_text`)."""
+    if not rel.endswith(".py"):
+        return False
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        data.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError, LookupError):
         return False
     return True
 

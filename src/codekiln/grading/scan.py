@@ -378,7 +378,7 @@ def scan_changes(
     files, sorted by path and line. Constructs already in the old text are not counted again."""
     findings: list[Finding] = []
     for path in sorted(changes):
-        old, new = changes[path]
+        old, new = (sp.source_text(t) for t in changes[path])
         if new is None or not path.endswith(".py") or is_test(path):
             continue
         found = _scan_cached(new)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import io
 import sys
 import threading
+import tokenize
 from collections.abc import Iterator
 
 # CPython 3.11's ast module keeps its recursion depth in state shared by every thread, and graders run
@@ -41,6 +43,21 @@ def python_text(text: str) -> str:
     encoded and is no code (an import drops it, `ast.parse` of the decoded text refuses it: a module
     the scan could not parse had no findings, fifth red team)."""
     return text.removeprefix("\ufeff")
+
+
+def source_text(text: str | None) -> str | None:
+    """A file held as patch text (its bytes decoded as UTF-8 with surrogateescape: `core.sources`) as
+    the source Python reads from those bytes: a PEP 263 declaration (latin-1, cp1252, utf-7) or a BOM
+    honoured, so the old and the new text of a change are read alike and as they run. A file that is
+    not valid in its declared encoding is left as it is (Python refuses to import it)."""
+    if text is None:
+        return None
+    data = text.encode("utf-8", "surrogateescape")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
+    except (SyntaxError, UnicodeDecodeError, LookupError):
+        return text
 
 
 def parse_module(text: str) -> ast.Module | None:

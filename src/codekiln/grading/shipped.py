@@ -36,6 +36,7 @@ VERIFIER = (
     "scan_fold.py",
     "scan_parse.py",
     "scan_strings.py",
+    "unstable_ids.py",
     *GUARD_PLUGIN,
 )
 """The verifier of an exported Harbor task and every file it reads, side by side."""

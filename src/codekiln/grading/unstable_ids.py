@@ -54,6 +54,18 @@ def selected_by(test_id: str, functions: set[str]) -> bool:
     return function_id(test_id) in functions
 
 
+def as_recorded(found: Iterable[str], recorded: Iterable[str]) -> dict[str, str]:
+    """Each id another process reported (`found`) under the id `recorded` holds for the same case:
+    itself when recorded, else the recorded id it equals once addresses are blanked (a coverage run's
+    `test_x[<T object at 0x7f..>]` is the baseline's case of another address); unmatched ids as they are."""
+    known = set(recorded)
+    by_blank: dict[str, str] = {}
+    for t in sorted(known):
+        if is_unstable(t):
+            by_blank.setdefault(blank(t), t)
+    return {t: t if t in known else by_blank.get(blank(t), t) for t in found}
+
+
 def read_back(
     statuses: Mapping[str, str], messages: Mapping[str, str], unstable: list[str], requested: set[str]
 ) -> tuple[dict[str, str], dict[str, str]]:

@@ -48,8 +48,9 @@ try:  # shipped: beside its sibling files in the task's tests/codekiln/
     import pathrules
     import scan
     import shipped
+    import unstable_ids
 except ImportError:  # imported from the codekiln package
-    from codekiln.grading import guard_check, pathrules, scan, shipped  # type: ignore[no-redef]
+    from codekiln.grading import guard_check, pathrules, scan, shipped, unstable_ids  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
 GUARD_ROOT = "/tmp/codekiln-grader"
@@ -183,7 +184,7 @@ class Verifier:
         if mode == "off":
             return None
         changes = {
-            rel: (self.before.get(rel), (self.root / rel).read_bytes().decode("utf-8", "replace"))
+            rel: (self.before.get(rel), (self.root / rel).read_bytes().decode("utf-8", "surrogateescape"))
             for rel, kind in touched.items()
             if rel.endswith(".py") and kind == "file" and rel not in protected
         }
@@ -213,9 +214,10 @@ class Verifier:
             ).removeprefix("./")
         )
         canary_file = self.root / module
-        existing = canary_file.read_text(encoding="utf-8") if found else ""
+        # As bytes through text (surrogateescape): a test module in latin-1 keeps its own bytes.
+        existing = canary_file.read_bytes().decode("utf-8", "surrogateescape") if found else ""
         expected, source = guard_check.canary_tests(module, existing, iso["function_prefix"])
-        canary_file.write_text(source, encoding="utf-8")
+        canary_file.write_bytes(source.encode("utf-8", "surrogateescape"))
         guard = Path(GUARD_ROOT) / secrets.token_hex(8)
         guard.mkdir(parents=True)
         nonce, module = secrets.token_hex(16), f"codekiln_guard_{secrets.token_hex(4)}"
@@ -243,7 +245,11 @@ class Verifier:
         config = str(self.root / iso["config"]) if iso["config"] else str(guard / "pytest.ini")
         if not iso["config"]:
             (guard / "pytest.ini").write_text("[pytest]\n")
-        requested = [*tests, *expected]
+        # A case whose id holds an address is asked for by its function and read back by its blanked
+        # id, as the grader's runner does (`unstable_ids`): its recorded id names no test here.
+        stable, unstable = unstable_ids.split(tests)
+        functions = set(unstable_ids.function_ids(unstable))
+        requested = [*stable, *sorted(functions), *expected]
         ids = guard / "test-ids.txt"
         ids.write_text("\n".join(requested) + "\n")
         argv = [self.python, "-P", "-s", "-m", "pytest", "-c", config, "--rootdir", str(self.root)]
@@ -286,7 +292,7 @@ class Verifier:
         recorded = len(statuses)
         for test_id in [t for t in statuses if guard_check.canary_of(t, expected)]:
             statuses.pop(test_id, None)
-        outside = sorted(set(statuses) - set(tests))
+        outside = sorted(t for t in set(statuses) - set(tests) if not unstable_ids.selected_by(t, functions))
         if data is not None and outside:
             evidence.append(f"the report holds {len(outside)} test(s) that were not requested: {outside[:3]}")
         if evidence:
@@ -297,6 +303,7 @@ class Verifier:
         if broke:
             outcome, reason = ("unresolved", "broke_test_run") if self.changed else ("error", "harness")
             return {**verdict, "outcome": outcome, "reason": reason, "detail": broke}
+        statuses, _ = unstable_ids.read_back(statuses, {}, unstable, set(stable))
         ok = all(statuses.get(t) == "passed" for t in self.task["fail_to_pass"] + self.task["pass_to_pass"])
         verdict["statuses"] = statuses
         verdict["missing"] = [t for t in tests if t not in statuses]

@@ -33,7 +33,7 @@ CONTROLS = ("oracle", "noop")
 def apply_command(patch: str) -> str:
     """A shell command that applies `patch` in the workspace (through a pipe: no copy of it is left on
     disk) and shows what changed."""
-    blob = base64.b64encode(patch.encode()).decode()
+    blob = base64.b64encode(patch.encode("utf-8", "surrogateescape")).decode()  # a latin-1 file's own bytes
     return (
         f"printf '%s' '{blob}' | base64 -d | git -c safe.directory='*' apply --whitespace=nowarn - && "
         "git -c safe.directory='*' diff --stat"

@@ -53,8 +53,13 @@ REFUSE_HINT = "export it as ATIF instead: codekiln rollout export DIR --to atif"
 
 def _edit_script(path: str, body: str) -> str:
     """A python3 heredoc that reads `path` as `t`, runs `body` (which sets `u`) and writes `u` back, bytes
-    exact (no newline translation)."""
-    script = f"import pathlib\np = pathlib.Path({path!r})\nt = p.read_bytes().decode()\n{body}\np.write_bytes(u.encode())"
+    exact (no newline translation); a file that is not UTF-8 in the encoding its Python declaration
+    names (`# -*- coding: latin-1 -*-`), as the editor reads and writes it."""
+    script = (
+        f"import io, pathlib, tokenize\np = pathlib.Path({path!r})\nb = p.read_bytes()\ntry:\n    e, t = 'utf-8', b.decode()\n"
+        f"except UnicodeDecodeError:\n    e = tokenize.detect_encoding(io.BytesIO(b).readline)[0]\n    t = b.decode(e)\n"
+        f"{body}\np.write_bytes(u.encode(e))"
+    )
     marker = "CODEKILN_EDIT"
     while marker in script:
         marker += "_"

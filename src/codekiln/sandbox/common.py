@@ -283,7 +283,8 @@ class HostSandbox(ABC):
         return res.stdout.split()[0].lstrip("\\")
 
     def write_file(self, path: str, data: bytes | str) -> None:
-        raw = data.encode() if isinstance(data, str) else data
+        # Text is patch text (`core.sources`): a file's bytes of another encoding come back as they were.
+        raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
         loc = self._locate(path)
         if loc and self.ws.write(*loc, raw):
             return

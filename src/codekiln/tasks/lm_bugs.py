@@ -37,6 +37,7 @@ from codekiln.tasks.frontend.lm import (
     plan_requests,
     run_requests,
 )
+from codekiln.tasks.frontend.lm.calls import source_and_bytes
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
 from codekiln.tasks.validation.coverage_map import CoverageMap
 
@@ -161,13 +162,20 @@ def lm_candidates(
             model, missing, snapshot_dir, on_call=record, concurrency=config.concurrency,
             max_tokens=config.max_tokens, temperature=config.temperature, prompts=prompts,
         )  # fmt: skip
-    texts: dict[str, str] = {}
+    texts: dict[str, tuple[str, bytes | None]] = {}
     judged: list[tuple[str, str, LmCall, Judged]] = []
     for r in requests:
-        text = texts.setdefault(r.entity.file, (snapshot_dir / r.entity.file).read_text(encoding="utf-8"))
+        if r.entity.file not in texts:
+            texts[r.entity.file] = source_and_bytes(snapshot_dir / r.entity.file, r.entity.file)
+        text, like = texts[r.entity.file]
         call = done[r.key]
         judged.append(
-            (r.strategy, r.entity.id, call, judge(r.strategy, r.entity, text, call.raw, seed=r.seed))
+            (
+                r.strategy,
+                r.entity.id,
+                call,
+                judge(r.strategy, r.entity, text, call.raw, seed=r.seed, like=like),
+            )
         )
     dedupe((entity_id, verdict) for _, entity_id, _, verdict in judged)
     seen: set[str] = set()

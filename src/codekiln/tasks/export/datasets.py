@@ -23,6 +23,7 @@ from typing import Any
 
 from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.records import append_jsonl, iter_jsonl, read_input_records
+from codekiln.core.sources import is_utf8_text
 from codekiln.tasks.records import SWEBENCH_FIELDS, TaskRecord, TaskSource
 
 _STR_COLUMNS = (
@@ -177,11 +178,27 @@ def to_hf_dataset(tasks: Iterable[TaskRecord]) -> Any:
     return _datasets().Dataset.from_list([to_hf_row(t) for t in tasks], features=hf_features())
 
 
-def write_parquet_dataset(tasks: Iterable[TaskRecord], out_dir: Path, *, split: str = "train") -> Path:
-    """Write the tasks as `out_dir/data/<split>-00000-of-00001.parquet` (the Hub's folder layout)."""
+def write_parquet_dataset(
+    tasks: Iterable[TaskRecord],
+    out_dir: Path,
+    *,
+    split: str = "train",
+    skipped: dict[str, list[str]] | None = None,
+) -> Path:
+    """Write the tasks as `out_dir/data/<split>-00000-of-00001.parquet` (the Hub's folder layout).
+
+    A task whose patches hold bytes of a file that is not UTF-8 (a latin-1 module: `core.sources`) is
+    left out, its id added to `skipped["not_utf8"]`: an Arrow string cannot hold those bytes, and
+    a row read back must give the task back as it was (the swebench and Harbor exports carry them)."""
+    kept = []
+    for task in tasks:
+        if all(is_utf8_text(p) for p in (task.bug_patch, task.patch, task.test_patch)):
+            kept.append(task)
+        elif skipped is not None:
+            skipped.setdefault("not_utf8", []).append(task.instance_id)
     path = Path(out_dir) / "data" / f"{split}-00000-of-00001.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
-    to_hf_dataset(tasks).to_parquet(str(path))
+    to_hf_dataset(kept).to_parquet(str(path))
     return path
 
 

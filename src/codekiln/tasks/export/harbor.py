@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.core.errors import TaskError
-from codekiln.core.records import atomic_write_bytes, atomic_write_text
+from codekiln.core.records import atomic_write_bytes
+from codekiln.core.sources import text_bytes
 from codekiln.envs import EnvRecord, load_env
 from codekiln.grading import GradePolicy
 from codekiln.grading.collateral import graded_pass_to_pass
@@ -163,7 +164,7 @@ echo 0 > "$LOGS_DIR/reward.txt"
 
 
 def solve_sh(task: TaskRecord) -> str:
-    marker = "CODEKILN_GOLD_PATCH_" + hashlib.sha256(task.patch.encode()).hexdigest()[:12]
+    marker = "CODEKILN_GOLD_PATCH_" + hashlib.sha256(text_bytes(task.patch)).hexdigest()[:12]
     if marker in task.patch:
         raise TaskError(
             "gold patch contains its own heredoc marker", hint="this should never happen; report it"
@@ -221,8 +222,8 @@ def export_harbor_task(
     for rel, content in files.items():
         if isinstance(content, bytes):
             atomic_write_bytes(root / rel, content)
-        else:
-            atomic_write_text(root / rel, content)
+        else:  # patches hold a latin-1 file's own bytes (`core.sources`): written back as those bytes
+            atomic_write_bytes(root / rel, text_bytes(content))
         if rel.endswith(".sh"):
             (root / rel).chmod(0o755)
     return root

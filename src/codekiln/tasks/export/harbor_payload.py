@@ -28,6 +28,7 @@ from typing import Any
 
 from codekiln.core.diffs import parse_diff
 from codekiln.core.patches import apply_diff
+from codekiln.core.sources import read_byte_text, text_bytes
 from codekiln.envs import EnvRecord
 from codekiln.grading import GradePolicy, pathrules, shipped
 from codekiln.grading.guard import Isolation
@@ -135,7 +136,7 @@ def verifier_state(task: TaskRecord, env: EnvRecord) -> dict[str, Any]:
     files the verifier restores."""
     snapshot = Path(env.snapshot_path)
     files = snapshot_files(snapshot)
-    texts = {rel: files[rel].read_text(encoding="utf-8") for rel in _bug_paths(task) if rel in files}
+    texts = {rel: read_byte_text(files[rel]) for rel in _bug_paths(task) if rel in files}
     buggy = apply_diff(texts, task.bug_patch) if task.bug_patch else {}
     buggy.update(scrubbed_manifests(snapshot, task.hidden_tests))  # as prepare.sh leaves them
     hidden = set(task.hidden_tests)
@@ -144,10 +145,10 @@ def verifier_state(task: TaskRecord, env: EnvRecord) -> dict[str, Any]:
         if rel in hidden or (rel in buggy and buggy[rel] is None):
             continue
         text = buggy.get(rel)
-        data = text.encode("utf-8") if text is not None else None
+        data = text_bytes(text) if text is not None else None
         manifest[rel] = _entry(path, data)
         if rel.endswith(".py") and manifest[rel][0] == "file" and not pathrules.is_protected(rel):
-            before[rel] = text if text is not None else path.read_text(encoding="utf-8", errors="replace")
+            before[rel] = text if text is not None else read_byte_text(path)  # the scan decodes it
     originals = {
         rel: [stat.S_IMODE(path.lstat().st_mode), base64.b64encode(path.read_bytes()).decode()]
         for rel, path in files.items()

@@ -23,6 +23,13 @@ A row's fields:
   graded test files to `base_commit`, apply `test_patch`, run the graded test files with pytest's `-rA`
   summary between swebench's output markers, reset again; only test files are reset), `log_parser` (`parse_log_pytest_v2`, which
   keeps node ids whole) and `eval_type` (`pass_and_fail`); `version` is the project's version.
+- `FAIL_TO_PASS` / `PASS_TO_PASS`: a case whose id holds an object's address (`test_x[<a.T object at
+  0x7f..>]`, named anew in every process) is listed with the address blanked (`at 0x?>`), and the
+  eval script blanks addresses in pytest's output the same way, so swebench's log parser reads it back
+  as codekiln's runner does (`grading.unstable_ids`). A task two of whose ids blank alike is left out
+  (`skipped["ambiguous_test_ids"]`): no log tells its cases apart.
+- `patch` / `test_patch`: a change to a file that is not UTF-8 (a latin-1 module) is a git binary
+  patch (`export.ascii_patch`), which a JSON string and the harness's UTF-8 patch file carry exactly.
 - `git_repo`, `image_context`: paths relative to the folder (swebench ignores keys it does not read).
 
 `image` is built from `images/<instance_id>/` (`docker build -t <image> images/<instance_id>`): FROM the
@@ -45,14 +52,19 @@ from typing import Any
 
 from codekiln.core.diffs import make_diff, parse_diff
 from codekiln.core.errors import TaskError
+from codekiln.core.patches import apply_diff
 from codekiln.core.proc import run, tail
 from codekiln.core.records import append_jsonl, atomic_write_text
+from codekiln.core.sources import is_utf8_text, read_byte_text, text_bytes
 from codekiln.envs import EnvRecord, load_env
+from codekiln.grading.graded import patch_paths as graded_patch_paths
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.pathrules import is_protected
+from codekiln.grading.unstable_ids import blank, is_unstable
 from codekiln.repos.fetch import GIT_ENV
 from codekiln.repos.snapshot import COMMIT_DATE, SnapshotRecord, get_snapshot
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
+from codekiln.tasks.export.ascii_patch import ascii_safe
 from codekiln.tasks.export.harbor_payload import base_image, requirements, venv_install
 from codekiln.tasks.records import TaskRecord
 
@@ -134,6 +146,9 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
     options = [a for a in env.test.args if a.startswith("-")]
     pytest = ["python", "-m", "pytest", "-p", "no:cacheprovider", "--color=no", "-rA", *options]
     pytest += sorted(graded_files)
+    command = " ".join(shlex.quote(a) for a in pytest)
+    if any(is_unstable(t) for t in task.tests):  # ids as the row lists them (see the module docstring)
+        command += " 2>&1 | sed -E " + shlex.quote(r"s/ at 0x[0-9a-fA-F]{4,}>/ at 0x?>/g")
     exports = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.test.env.items())]
     apply = [f"git apply --verbose - {_heredoc(task.test_patch, 'TEST_PATCH')}"] if task.test_patch else []
     lines = [
@@ -144,7 +159,7 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
         *reset_lines,
         *apply,
         f": '{START}'",
-        " ".join(shlex.quote(a) for a in pytest),
+        command,
         f": '{END}'",
         *reset_lines,
     ]
@@ -242,9 +257,12 @@ def swebench_row(task: TaskRecord, env: EnvRecord, snapshot: SnapshotRecord, roo
     )
     task = task.model_copy(update={"test_patch": task.test_patch + restore})
     base = task_commit(git_dir, task, clean, manifests)
+    task = task.model_copy(update=carried_patches(task, Path(env.snapshot_path), manifests))
     context = Path(root) / "images" / task.instance_id
     write_image_context(task, env, git_dir, context)
     row = task.to_swebench_row()
+    row["FAIL_TO_PASS"] = json.dumps([blank(t) for t in task.FAIL_TO_PASS])
+    row["PASS_TO_PASS"] = json.dumps([blank(t) for t in task.PASS_TO_PASS])
     row.update(
         repo=repo,
         base_commit=base,
@@ -260,9 +278,46 @@ def swebench_row(task: TaskRecord, env: EnvRecord, snapshot: SnapshotRecord, roo
     return row
 
 
-def export_swebench_bundle(tasks: Iterable[TaskRecord], out_dir: Path) -> Path:
+def carried_patches(task: TaskRecord, snapshot: Path, manifests: dict[str, str]) -> dict[str, str]:
+    """`patch` and `test_patch` with each change to a file that is not UTF-8 as a git binary patch."""
+
+    def snap(rel: str) -> bytes | None:
+        return (snapshot / rel).read_bytes() if (snapshot / rel).is_file() else None
+
+    if is_utf8_text(task.patch) and is_utf8_text(task.test_patch):
+        return {}
+    touched = graded_patch_paths(task.bug_patch)
+    bugged = apply_diff(
+        {r: read_byte_text(snapshot / r) for r in touched if snap(r) is not None}, task.bug_patch
+    )
+    start = {r: None if t is None else text_bytes(t) for r, t in bugged.items()}
+    start.update(dict.fromkeys(task.hidden_tests))
+    start.update({r: t.encode() for r, t in manifests.items()})
+    out = {}
+    for key in ("patch", "test_patch"):
+        patch = getattr(task, key)
+        out[key] = ascii_safe(
+            patch, {r: start[r] if r in start else snap(r) for r in graded_patch_paths(patch)}
+        )
+    return out
+
+
+def ambiguous_ids(task: TaskRecord) -> list[str]:
+    """Test ids of the task that read the same once addresses are blanked (see the module docstring)."""
+    seen: dict[str, str] = {}
+    clashes = []
+    for t in task.tests:
+        if seen.setdefault(blank(t), t) != t:
+            clashes.append(t)
+    return clashes
+
+
+def export_swebench_bundle(
+    tasks: Iterable[TaskRecord], out_dir: Path, *, skipped: dict[str, list[str]] | None = None
+) -> Path:
     """Write `out_dir/swebench.jsonl` (replaced) and the git repositories beside it; returns the rows file.
-    Every task needs its environment (`environment_id`, as `codekiln synth` makes them)."""
+    Every task needs its environment (`environment_id`, as `codekiln synth` makes them). Tasks the rows
+    cannot carry are left out, their ids added to `skipped` by reason (see the module docstring)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     envs: dict[str, EnvRecord] = {}
@@ -275,6 +330,11 @@ def export_swebench_bundle(tasks: Iterable[TaskRecord], out_dir: Path) -> Path:
             )
         if not task.tests:
             raise TaskError(f"{task.instance_id} lists no tests", hint="validate the task before exporting")
+        if ambiguous_ids(task):
+            (skipped if skipped is not None else {}).setdefault("ambiguous_test_ids", []).append(
+                task.instance_id
+            )
+            continue
         env = envs.setdefault(task.environment_id, load_env(task.environment_id))
         rows.append(swebench_row(task, env, get_snapshot(env.snapshot_id), out_dir))
     path = out_dir / ROWS

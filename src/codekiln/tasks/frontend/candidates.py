@@ -29,11 +29,21 @@ from codekiln.core.errors import TaskError
 from codekiln.core.patches import apply_file_patch, merge_patches
 from codekiln.core.pyast import parse as parse_ast  # graders and validators parse in threads
 from codekiln.core.records import Record
+from codekiln.core.sources import (
+    SourceEncodingError,
+    decode_python,
+    is_plain_utf8,
+    patch_text_of,
+    read_byte_text,
+    text_bytes,
+)
 from codekiln.tasks.frontend.entities import Entity
 from codekiln.tasks.frontend.lang.python import DefNode, iter_entity_nodes, start_line
 from codekiln.tasks.frontend.mutators.base import Mutator, SourceFile, apply_edits
 
-SkipReason = Literal["no_change", "identical", "syntax_error", "stale_entity", "unparsable_file", "duplicate"]
+SkipReason = Literal[
+    "no_change", "identical", "syntax_error", "stale_entity", "unparsable_file", "duplicate", "unencodable"
+]
 
 
 class Candidate(Record):
@@ -106,12 +116,14 @@ def generate_candidates(
     for entity in entities:
         by_file[entity.file].append(entity)
     for rel in sorted(by_file):
-        text = (Path(snapshot_dir) / rel).read_text(encoding="utf-8")
+        data = (Path(snapshot_dir) / rel).read_bytes()
         try:
-            src = SourceFile(rel, text)
-        except SyntaxError as err:
+            src = SourceFile(rel, decode_python(data, rel))
+        except (SyntaxError, SourceEncodingError) as err:
             out.skipped += [SkippedMutation(e.id, "*", "unparsable_file", str(err)) for e in by_file[rel]]
             continue
+        # A file in another encoding (or with a BOM) is diffed whole, as its own bytes (`core.sources`).
+        like = None if is_plain_utf8(data, rel) else data
         nodes = {(q, start_line(n)): n for q, _, n in iter_entity_nodes(src.tree)}
         for entity in sorted(by_file[rel], key=lambda e: (e.start_line, e.qualname)):
             node = nodes.get((entity.qualname, entity.start_line))
@@ -123,7 +135,7 @@ def generate_candidates(
                 continue
             for mutator in mutators:
                 for cand in _mutate_entity(
-                    src, entity, node, mutator, seed, max_per_entity, out.skipped, dumps
+                    src, entity, node, mutator, seed, max_per_entity, out.skipped, dumps, like
                 ):
                     if cand.id in seen:
                         out.skipped.append(SkippedMutation(entity.id, mutator.name, "duplicate", cand.id))
@@ -142,6 +154,7 @@ def _mutate_entity(
     limit: int,
     skipped: list[SkippedMutation],
     dumps: dict[str, str | None],
+    like: bytes | None = None,
 ) -> list[Candidate]:
     sites = mutator.sites(node, src)
     if not sites:
@@ -184,7 +197,14 @@ def _mutate_entity(
         elif old_dump is not None and ast.dump(new_tree) == old_dump:
             skipped.append(SkippedMutation(entity.id, mutator.name, "identical", where))
             continue
-        if inside:
+        if like is not None:
+            try:
+                before, after = (patch_text_of(t, like, src.path) for t in (src.text, new_text))
+            except SourceEncodingError as err:
+                skipped.append(SkippedMutation(entity.id, mutator.name, "unencodable", err.message))
+                continue
+            patch = make_diff(src.path, before, after)
+        elif inside:
             window = (src.text[w_start:w_end], new_text[w_start : w_end + grown])
             patch = make_diff(src.path, *window, first_line=w_first)
         else:
@@ -214,12 +234,12 @@ def combine(parts: Sequence[Candidate], snapshot_dir: Path) -> Candidate:
             "combined candidates must mutate different entities", hint="pick bugs in different functions"
         )
     paths = sorted({fp.path for p in parts for fp in parse_diff(p.patch)})
-    files = {path: (Path(snapshot_dir) / path).read_text(encoding="utf-8") for path in paths}
+    files = {path: read_byte_text(Path(snapshot_dir) / path) for path in paths}
     patch = merge_patches(files, [p.patch for p in parts])
     for fp in parse_diff(patch):
         new = _apply_one(files[fp.path], patch, fp.path)
         try:
-            parse_ast(new)
+            parse_ast(text_bytes(new))  # bytes: parsed in the file's own encoding
         except SyntaxError as err:
             raise TaskError(
                 f"combined change does not parse: {err.msg}", hint="combine other candidates"

@@ -23,6 +23,7 @@ from typing import Literal, Protocol
 from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.records import Record
 from codekiln.core.registry import Registry
+from codekiln.core.sources import read_python
 
 EntityKind = Literal["function", "method", "class"]
 
@@ -148,9 +149,9 @@ def find_entities(root: Path, language: str = "python", *, skipped: list[str] | 
     entities: list[Entity] = []
     for rel in iter_source_files(root, language):
         try:
-            text = (Path(root) / rel).read_text(encoding="utf-8")
+            text = read_python(Path(root) / rel, str(rel))  # a PEP 263 cookie or a BOM honoured
             entities += lang.extract(str(rel), text)
-        except (SyntaxError, UnicodeDecodeError, ValueError, TaskError):
+        except (SyntaxError, UnicodeDecodeError, ValueError, TaskError):  # SourceEncodingError too
             if skipped is not None:
                 skipped.append(str(rel))
     return entities

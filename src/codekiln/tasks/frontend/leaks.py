@@ -15,6 +15,7 @@ from pathlib import Path
 
 from codekiln.core.diffs import changed_lines
 from codekiln.core.errors import TaskError
+from codekiln.core.sources import is_utf8_text, text_bytes
 from codekiln.grading.manifests import workspace_mentions
 from codekiln.tasks.records import TaskRecord
 
@@ -46,13 +47,22 @@ def leaked_lines(statement: str, patch: str, *, min_chars: int = 8) -> list[str]
     removed, added = changed_lines(patch)
     flat = _squash(statement)
     found = []
-    for line in [*removed, *added]:
+    for line in [read for changed in [*removed, *added] for read in _readings(changed)]:
         key = _squash(line)
         if len(key) < min_chars or key in _TRIVIAL or not re.search(r"\w", key):
             continue
         if key in flat and key not in found:
             found.append(key)
     return found
+
+
+def _readings(line: str) -> list[str]:
+    """A changed line as a statement could quote it: a line of a file in another encoding (its bytes
+    in the patch: `core.sources`) as latin-1 and cp1252 read it, the usual declarations."""
+    if is_utf8_text(line):
+        return [line]
+    data = text_bytes(line)
+    return list(dict.fromkeys([line, data.decode("latin-1"), data.decode("cp1252", "replace")]))
 
 
 def leak_check(statement: str, patch: str, *, min_chars: int = 8) -> None:

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from codekiln.core.errors import TaskError
+from codekiln.core.sources import read_python
+from codekiln.grading.unstable_ids import blank, function_id, is_unstable
 from codekiln.tasks.frontend.leaks import (
     checked_statement,
     hidden_mentions,
@@ -105,6 +107,9 @@ def failure_messages(task: TaskRecord, failures: Failures) -> dict[str, str]:
 
 
 def reproduction_command(test_ids: list[str]) -> str:
+    """The pytest command that runs the tests; a case whose id holds an object's address (named anew in
+    every process, so its id selects nothing) by its function."""
+    test_ids = list(dict.fromkeys(function_id(t) if is_unstable(t) else t for t in test_ids))
     quoted = [f"'{t}'" if re.search(r"[\s\[\]()'\"]", t) and "'" not in t else t for t in test_ids]
     return "python -m pytest " + " ".join(quoted)
 
@@ -121,7 +126,7 @@ def template_statement(task: TaskRecord, failures: Failures, *, include_messages
             f"{task.instance_id} has no failing tests to describe", hint="validate the task first"
         )
     parts = [f"Some tests of `{task.repo}` fail on the current code.", "", "Failing tests:"]
-    parts += [f"- `{t}`" for t in failing[:MAX_TESTS_LISTED]]
+    parts += [f"- `{blank(t)}`" for t in failing[:MAX_TESTS_LISTED]]  # an address says nothing
     if len(failing) > MAX_TESTS_LISTED:
         parts.append(f"- ... and {len(failing) - MAX_TESTS_LISTED} more")
     if include_messages:
@@ -148,8 +153,16 @@ def template_statement(task: TaskRecord, failures: Failures, *, include_messages
 def _test_source(root: Path | None, rel: str, cache: dict[str, str | None]) -> str | None:
     if rel not in cache:
         path = root / rel if root is not None else None
-        cache[rel] = path.read_text(errors="replace") if path is not None and path.is_file() else None
+        cache[rel] = _read_quoted(path) if path is not None and path.is_file() else None
     return cache[rel]
+
+
+def _read_quoted(path: Path) -> str:
+    """A test file's text as Python reads it (a coding cookie or BOM honoured), to quote from."""
+    try:
+        return read_python(path)
+    except TaskError:  # not valid in its declared encoding: quoted with replacement characters
+        return path.read_bytes().decode("utf-8", "replace")
 
 
 def _top_packages(root: Path | None) -> set[str]:

@@ -95,6 +95,23 @@ def changed_functions(
     return changed
 
 
+def _other_encoding(src: str) -> bool:
+    """Whether a file's text (its bytes as UTF-8, surrogateescape for other bytes) is not its source:
+    a BOM, or bytes of another encoding (latin-1), which only the file's own declaration decodes."""
+    if src.startswith("\ufeff"):
+        return True
+    try:
+        src.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _compilable(src: str) -> str | bytes:
+    """What `compile` reads as Python reads the file: the bytes when its encoding is another."""
+    return src.encode("utf-8", "surrogateescape") if _other_encoding(src) else src
+
+
 class Swapper:
     """Finds the live functions of the repository's modules once, then swaps new code into them."""
 
@@ -119,9 +136,11 @@ class Swapper:
         statements holding every change; only they (and those imports) are compiled, in place."""
         if not hasattr(types.CodeType, "co_qualname"):  # Python < 3.11: run such jobs by re-importing
             return "swapping code needs Python 3.11+"
+        if _other_encoding(old_src) or _other_encoding(new_src):
+            chunk = None  # an excerpt would lose the coding line: compiled whole, from the bytes
         try:
             if path not in self.futures:  # the old source of a path never changes: jobs restore it
-                module = compile(old_src, path, "exec", dont_inherit=True)
+                module = compile(_compilable(old_src), path, "exec", dont_inherit=True)
                 self.futures[path] = module.co_flags & _FUTURE_FLAGS
                 self.old_trees[(path,)] = _tree(module)
             if chunk:
@@ -135,8 +154,8 @@ class Swapper:
                 new_tree = _tree(compile(_excerpt(new_src, start, new_end, keep), path, "exec", flags, True))
             else:
                 old_tree = self.old_trees[(path,)]
-                new_tree = _tree(compile(new_src, path, "exec", dont_inherit=True))
-        except SyntaxError as err:
+                new_tree = _tree(compile(_compilable(new_src), path, "exec", dont_inherit=True))
+        except (SyntaxError, ValueError) as err:  # ValueError: not valid in its declared encoding
             return f"syntax error: {err}"
         changed = changed_functions(old_tree, new_tree)
         if isinstance(changed, str):

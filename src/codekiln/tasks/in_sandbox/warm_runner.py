@@ -56,9 +56,9 @@ ROOT = os.getcwd()
 
 
 def _read(path: str) -> str | None:
-    """A file's text, None when it does not exist."""
+    """A file's text as patches hold it (surrogateescape: a latin-1 file's bytes), None when absent."""
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
             return fh.read()
     except FileNotFoundError:
         return None
@@ -74,7 +74,7 @@ def _put(path: str, text: str | None) -> None:
             os.remove(path)
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
+    with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
         fh.write(text)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from codekiln.core.diffs import common_ends, parse_diff
 from codekiln.core.patches import apply_diff
 from codekiln.core.pyast import parse as parse_ast  # graders and validators parse in threads
+from codekiln.core.sources import is_plain_text, parse_form, read_byte_text
 
 Span = tuple[int, int, bool]
 Chunk = tuple[int, int, int, list[tuple[int, int]]]
@@ -91,7 +92,7 @@ class BugApplier:
         snapshot lacks: it creates it), and each edited Python file's changed statements. Raises
         TaskError (the patch does not apply) or SyntaxError."""
         originals = {
-            fp.old_path: (self.snapshot_dir / fp.old_path).read_text(encoding="utf-8")
+            fp.old_path: read_byte_text(self.snapshot_dir / fp.old_path)  # exact bytes: core.sources
             for fp in parse_diff(patch)
             if fp.old_path
         }
@@ -104,7 +105,7 @@ class BugApplier:
             if rel.endswith(".py"):
                 chunk = self._chunk(rel, originals.get(rel), text)
                 if chunk is None:
-                    parse_ast(text, filename=rel)
+                    parse_ast(parse_form(text), filename=rel)
                 else:
                     chunks[rel] = chunk
             out[rel] = text
@@ -113,7 +114,7 @@ class BugApplier:
     def _chunk(self, rel: str, original: str | None, text: str) -> Chunk | None:
         """The changed statements of `rel`, once they parse (a chunk that does not parse is checked
         again as the whole file, for the error the file gives)."""
-        if original is None:
+        if original is None or not is_plain_text(original):  # another encoding: parsed whole
             return None
         if rel not in self.spans:
             try:

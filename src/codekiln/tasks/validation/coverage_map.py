@@ -37,6 +37,7 @@ from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record, atomic_write_json, load_json
 from codekiln.envs import EnvRecord, env_sandbox
+from codekiln.grading import unstable_ids
 from codekiln.grading.cases import CASES_PER_TEST, sample_cases
 from codekiln.grading.guard import same_bytecode
 from codekiln.sandbox import DEFAULT_BACKEND
@@ -72,7 +73,9 @@ def lend_coverage(sandbox: Sandbox, venv: Path) -> bool:
 class CoverageMap(Record):
     """Lines of each repository file (relative path) -> indexes into `tests` of the tests running them."""
 
-    schema_version: int = 2
+    schema_version: int = 3
+    """3: cases whose ids hold an address are named by the baseline's ids (2 named them as the coverage
+    run did, which no selection matched: rebuilt)."""
     env_id: str
     engine: str = "coverage"
     tests: list[str] = Field(default_factory=list)
@@ -205,9 +208,15 @@ def build_coverage_map(env: EnvRecord, sandbox: Sandbox) -> CoverageMap:
             for f, per_file in data["lines"].items()
             if f.startswith(prefix)
         }
-    tests = sorted(
-        set(data["statuses"]) | {c for per in contexts.values() for cs in per.values() for c in cs if c}
-    )
+    # This run named the cases whose ids hold an address anew: back to the baseline's ids.
+    found = set(data["statuses"]) | {c for per in contexts.values() for cs in per.values() for c in cs if c}
+    named = unstable_ids.as_recorded(found, env.baseline)
+    contexts = {
+        rel: {n: {named.get(c, c) for c in cs} for n, cs in per.items()} for rel, per in contexts.items()
+    }
+    data["statuses"] = {named[t]: s for t, s in data["statuses"].items()}
+    data["durations"] = {named.get(t, t): d for t, d in data["durations"].items()}
+    tests = sorted(set(named.values()))
     index = {t: i for i, t in enumerate(tests)}
     lines: dict[str, dict[int, list[int]]] = {}
     import_lines: dict[str, list[int]] = {}

@@ -32,6 +32,7 @@ import types
 from collections.abc import Mapping
 from pathlib import Path
 
+from codekiln.core.sources import read_byte_text
 from codekiln.tasks.in_sandbox.codekiln_swap import _FUTURE_FLAGS, _excerpt, _tree, changed_functions
 from codekiln.tasks.validation.chunks import Chunk
 
@@ -114,7 +115,9 @@ class ImportTimeCheck:
             path = self.snapshot_dir / rel
             if text is None or not rel.endswith(".py") or not path.is_file():
                 return None
-            changed = self._changed(rel, path.read_text(encoding="utf-8"), text, chunks.get(rel))
+            changed = self._changed(
+                rel, read_byte_text(path), text, chunks.get(rel)
+            )  # another encoding: None
             if changed is None:
                 return None
             ran = set(import_lines.get(rel, ()))

@@ -276,7 +276,7 @@ class WarmExecutor:
 
     def _read(self, rel: str) -> str | None:
         try:
-            return self.sandbox.read_file(rel).decode("utf-8")
+            return self.sandbox.read_file(rel).decode("utf-8", "surrogateescape")  # exact bytes
         except (CodekilnError, OSError):
             return None
 

@@ -26,6 +26,7 @@ from codekiln.core.errors import CodekilnError
 from codekiln.core.protocols import Model
 from codekiln.core.pyast import AST_LOCK
 from codekiln.core.records import Record
+from codekiln.core.sources import decode_python, is_plain_utf8
 from codekiln.tasks.frontend.candidates import derive_seed
 from codekiln.tasks.frontend.entities import Entity, named
 from codekiln.tasks.frontend.lm.judge import judge
@@ -112,6 +113,7 @@ def call_model(
     request: LmRequest,
     prompt: Prompt,
     file_text: str,
+    like: bytes | None = None,
     *,
     max_tokens: int,
     temperature: float,
@@ -129,7 +131,7 @@ def call_model(
     raw = str(getattr(response, "text", response) or "")
     usage = getattr(response, "usage", None)
     with AST_LOCK:
-        verdict = judge(request.strategy, request.entity, file_text, raw, seed=request.seed)
+        verdict = judge(request.strategy, request.entity, file_text, raw, seed=request.seed, like=like)
     return LmCall(
         key=request.key,
         strategy=request.strategy,
@@ -164,10 +166,10 @@ def run_requests(
     thread). Returns the number of calls made; raises the first backend error after recording the
     calls already in flight (see the module docstring)."""
     prompts = prompts or {s: load_prompt(s) for s in {r.strategy for r in requests}}
-    texts: dict[str, str] = {}
+    texts: dict[str, tuple[str, bytes | None]] = {}
     for r in requests:
         if r.entity.file not in texts:
-            texts[r.entity.file] = (Path(snapshot_dir) / r.entity.file).read_text(encoding="utf-8")
+            texts[r.entity.file] = source_and_bytes(Path(snapshot_dir) / r.entity.file, r.entity.file)
     made = 0
     error: BaseException | None = None
     todo = list(requests)
@@ -182,7 +184,7 @@ def run_requests(
                         model,
                         r,
                         prompts[r.strategy],
-                        texts[r.entity.file],
+                        *texts[r.entity.file],
                         max_tokens=max_tokens,
                         temperature=temperature,
                     )
@@ -208,3 +210,10 @@ def run_requests(
 def _wait(running: set[Future[LmCall]]) -> tuple[list[Future[LmCall]], set[Future[LmCall]]]:
     done, pending = wait(running, return_when=FIRST_COMPLETED)
     return list(done), set(pending)
+
+
+def source_and_bytes(path: Path, rel: str) -> tuple[str, bytes | None]:
+    """A source file's text as Python reads it, and its bytes when its patches must carry them (a file
+    not in plain UTF-8: `core.sources`), else None."""
+    data = path.read_bytes()
+    return decode_python(data, rel), None if is_plain_utf8(data, rel) else data

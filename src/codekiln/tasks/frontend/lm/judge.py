@@ -31,6 +31,7 @@ from typing import Literal
 
 from codekiln.core.diffs import diff_hash, make_diff
 from codekiln.core.pyast import parse as parse_ast
+from codekiln.core.sources import SourceEncodingError, patch_text_of
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
 
@@ -45,6 +46,7 @@ LmReject = Literal[
     "identical",
     "syntax_error",
     "near_duplicate",
+    "unencodable",
 ]
 UNPARSED: frozenset[str] = frozenset({"no_code", "unparsable", "no_function"})
 """The rejections of outputs that did not even yield the function (the funnel's "parsed" step)."""
@@ -132,8 +134,11 @@ def normalize(node: FuncNode) -> str:
     return ast.unparse(copy)
 
 
-def judge(strategy: str, entity: Entity, file_text: str, raw: str, *, seed: int = 0) -> Judged:
-    """Check one model output against the clean file (see the module docstring)."""
+def judge(
+    strategy: str, entity: Entity, file_text: str, raw: str, *, seed: int = 0, like: bytes | None = None
+) -> Judged:
+    """Check one model output against the clean file (see the module docstring). `like`: the file's
+    bytes, when its encoding is not plain UTF-8 (the patch then holds its bytes: `core.sources`)."""
     out = Judged(explanation=explanation_of(raw))
     code = extract_code(raw.replace("\r\n", "\n"))
     if code is None or not code.strip():
@@ -166,7 +171,13 @@ def judge(strategy: str, entity: Entity, file_text: str, raw: str, *, seed: int 
         parse_ast(new_text)
     except SyntaxError as err:
         return _no(out, "syntax_error", f"{err.msg} at line {err.lineno} with the function spliced in")
-    patch = make_diff(entity.file, file_text, new_text)
+    try:
+        texts = (
+            [file_text, new_text] if like is None else [patch_text_of(t, like) for t in (file_text, new_text)]
+        )
+    except SourceEncodingError as err:
+        return _no(out, "unencodable", err.message)
+    patch = make_diff(entity.file, *texts)
     out.normalized = normalize(new)
     out.candidate = Candidate(
         id=diff_hash(patch)[:16],
