@@ -7,8 +7,8 @@ line is written: pytest's capture puts its own temporary file on it while a test
 the copy of the real one it saved at start-up (`FDCapture.targetfd_save`) when it suspends. Code under
 test found that copy by the same walk of attributes (from `import os`), kept a duplicate of the real
 descriptor, put a pipe in the copy's place and relayed the pipe to the real descriptor from a thread,
-dropping the announcements; the thread stops after the end-of-session marker, so the marker and every
-other line still leave the process.
+dropping the announcements; the thread stops after the end-of-session marker (or once the main thread
+has ended and the pipe is idle), so the marker and every other line still leave the process.
 
 - `RELAY`: the copy pytest keeps replaced by a pipe, at import (collection time);
 - `MUTE_NONCE`: the announcer's nonce (an instance attribute) set to None, no line printed at all;
@@ -53,8 +53,14 @@ def _ck_relay():
     _ck_os.close(w)
 
     def pump():
+        import select as _ck_select
+
         buf = b""
         while True:
+            if not _ck_select.select([r], [], [], 0.1)[0]:
+                if not _ck_threading.main_thread().is_alive():
+                    return
+                continue
             chunk = _ck_os.read(r, 65536)
             if not chunk:
                 break
