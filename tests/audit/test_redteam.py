@@ -113,7 +113,14 @@ _RECORDS = (
     "and paths (eighth red team); the scan reads both now, and the guard refuses a walk of the objects "
     "that code of the graded tree starts (tests/audit/test_redteam8_records.py)"
 )
-OPEN: dict[str, tuple[str, frozenset[str]]] = {}
+_HOOKIMPL = (
+    "pluggy's records of registered hooks (HookImpl.function, the hook callers' lists) are plain data: "
+    "code under test that points the announcer's record at a no-op silences it, and the walk forgery "
+    "resolves (tenth red team; the announcer's own settings and functions are bound and guarded now)"
+)
+OPEN: dict[str, tuple[str, frozenset[str]]] = {
+    "announce-mute-hookimpl": (_HOOKIMPL, frozenset({"toolz", "markupsafe"})),
+}
 # Where each class is caught: the static scan reads the constructs all of them need (names spelled
 # through getattr, runpy/timeit/ctypes, __code__ / __module__ rewrites: dynamic-attribute, dynamic-code,
 # code-rewrite), and the guard reports a trace function left installed. Reasons kept for the record:
@@ -159,6 +166,10 @@ EXACT = {
     "guard-records-resolve-name": ("tampered",),
     "guard-records-plain-walk": ("tampered",),
     "guard-records-walk-race": ("tampered",),
+    # the tenth red team: the announcements leave by the file, not the number, and hold no rebindable name
+    "announce-relay-pipe": ("tampered",),
+    "announce-mute-nonce": ("tampered",),
+    "announce-mute-line": ("tampered",),
 }
 
 
