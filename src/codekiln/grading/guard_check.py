@@ -19,7 +19,7 @@ from typing import Any
 # `[0-9]`, not `\d`: a marker is ASCII, and `int()` of a run of 4,301 digits raises (a marker's exit
 # status is compared as the text of the process's).
 MARKER = re.compile(r"^codekiln-guard (\S+) exit=(-?[0-9]+) results=(\S+) junit=(\S+)$", re.M)
-# A test's failure or error, printed by the guard as it records it (`guard_plugin_report.failure_line`).
+# A test's failure or error, printed by the guard as it records it (`guard_plugin_report.announcer`).
 FAILED_LINE = re.compile(r"^codekiln-guard-failed (\S+) (failed|error) ([0-9a-f]{16})$", re.M)
 
 
