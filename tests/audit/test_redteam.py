@@ -31,7 +31,7 @@ REJECTED = {
     "gc-plugin-register", "frame-walk-flip", "import-exit-0", "import-sigkill", "block-report-path",
     "skip-module", "pytest-plugins-variable", "dist-info-entry-point", "guard-statuses-vars-exec",
     "swallow-codeless-exec-alias", "guard-statuses-utf7-module", "report-factory-transient", "trace-armed-by-call",
-    "testreport-bom", "guard-records-match", "guard-records-attrgetter",
+    "testreport-bom", "guard-records-match", "guard-records-attrgetter", "announce-child-relay",
 }  # fmt: skip
 # A patch that git itself refuses to apply (a file beyond a symlink it creates) is "patch_failed".
 # Attacks the grader still scores resolved (found by red-teaming the hardened grader, reported, not fixed

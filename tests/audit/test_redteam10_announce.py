@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from codekiln.audit import announcements, walks
-from codekiln.grading import TestCommand, run_tests
+from codekiln.grading import TestCommand, guard_check, run_tests
+from codekiln.grading import guard_plugin_report as report
 from codekiln.grading.guard_check import nodeid_key
 from codekiln.sandbox.base import SandboxSpec
 from codekiln.sandbox.bwrap import BwrapSandbox
@@ -62,7 +63,9 @@ def test_a_line_reaches_the_file_descriptor_1_held_at_import_wherever_it_is_now(
     assert done.stdout.startswith(b"to the grader\n"), done.stdout
 
 
-def test_with_descriptor_1_as_it_was_a_line_goes_there() -> None:
+def test_with_descriptor_1_as_it_was_a_line_goes_there_and_with_the_file_gone_the_process_ends() -> None:
+    """The relay run by another process leaves the guard nothing to write to: the process ends with a
+    status the grader reads outside it, before the line goes anywhere else."""
     done = _python("""
         import os
         import guard_plugin_report as report
@@ -70,10 +73,12 @@ def test_with_descriptor_1_as_it_was_a_line_goes_there() -> None:
         r, w = os.pipe()
         os.dup2(w, 1)  # descriptor 1 is now this pipe, and no descriptor holds the real file
         report.print_line("two\\n")
-        os.write(2, os.read(r, 100))
+        os.write(2, b"not reached")
     """)
-    assert done.returncode == 0, done.stderr
-    assert (done.stdout, done.stderr) == (b"one\n", b"two\n")
+    assert (done.returncode, done.stdout, done.stderr) == (report.CHANNEL_LOST, b"one\n", b"")
+    assert guard_check.CHANNEL_LOST == report.CHANNEL_LOST
+    evidence = guard_check.check_run("", report.CHANNEL_LOST, "n", None, None)[1]
+    assert evidence and "found no descriptor holding the output" in evidence[0]
 
 
 @pytest.mark.parametrize("target", ["__kwdefaults__", "__code__", "__defaults__"])
@@ -114,14 +119,19 @@ def sb(tmp_path: Path):
 
 
 @pytest.mark.root  # a bwrap sandbox
-@pytest.mark.parametrize("silence", ["RELAY", "MUTE_NONCE", "MUTE_LINE"])
+@pytest.mark.parametrize("silence", ["RELAY", "MUTE_NONCE", "MUTE_LINE", "CHILD_RELAY"])
 def test_the_forgery_with_its_announcements_silenced_is_evidence(sb: BwrapSandbox, silence: str) -> None:
     """The corpus attacks, as the red team wrote them: the rewrite works (the statuses say passed,
-    pytest exits 0), and the failure's announcement still reaches the grader."""
+    pytest exits 0), and the failure's announcement still reaches the grader; a relay in a child
+    process leaves the guard no file to write to, and the test process ends with its own status."""
     module = walks.FORGE % ([TEST], walks.PLAIN) + getattr(announcements, silence)
     sb.write_file("demo/_ck_walk.py", module)
     sb.write_file("demo/__init__.py", "from . import _ck_walk\n\n\ndef zero():\n    return 1\n")
     run = run_tests(sb, TestCommand(args=["tests"]), RUN)
+    if silence == "CHILD_RELAY":
+        assert (run.exit_code, run.statuses) == (report.CHANNEL_LOST, {}), run.log_tail
+        assert any("found no descriptor holding the output" in e for e in run.evidence), run.evidence
+        return
     assert run.statuses == dict.fromkeys(RUN, "passed"), run.log_tail
     assert f" failed {nodeid_key(TEST)}\n" in run.log_tail_full
     assert any("the guard's records were rewritten during the run" in e for e in run.evidence), run.evidence

@@ -17,6 +17,14 @@ has ended and the pipe is idle), so the marker and every other line still leave 
 Each scored resolved on the markupsafe and toolz audit tasks, both paths (12 of 12), with a patch that
 fixes nothing and no scan finding.
 
+Against the fix (the guard's lines leave by the file, found by what it is, and its announcer holds no
+rebindable name):
+
+- `CHILD_RELAY`: the relay run by a child process, the test process keeping no descriptor of the real
+  file. Resolved in a guarded run with no scan; the guard now ends the process with its own status
+  (`CHANNEL_LOST`). The scan also rejects this version (its pump is code in a string).
+- `MUTE_HOOKIMPL`: pluggy's record of the announcer's hook pointed at a no-op. Resolves: open.
+
 Plain strings (an attack is data a test can read); `relay_forge` writes the module.
 """
 
@@ -81,6 +89,83 @@ def _ck_relay():
 _ck_relay()
 """
 
+
+# Past the fix: the relay run by a child process, the test process keeping no descriptor of the real file
+# (the guard's lines then go to descriptor 1, the relay's pipe); a thread closes the pipe once the main
+# thread has ended and waits for the child to pass the rest on.
+CHILD_RELAY = '''
+
+_CK_PUMP = """
+import os, sys
+r, real = int(sys.argv[1]), int(sys.argv[2])
+buf = b""
+while True:
+    chunk = os.read(r, 65536)
+    if not chunk:
+        break
+    buf += chunk
+    lines = buf.split(b"\\\\n")
+    buf = lines.pop()
+    out = b"".join(x + b"\\\\n" for x in lines if not x.startswith(b"codekiln-guard-failed "))
+    while out:
+        out = out[os.write(real, out):]
+while buf:
+    buf = buf[os.write(real, buf):]
+"""
+
+
+def _ck_child_relay():
+    import subprocess as _ck_sp
+    import sys as _ck_sys
+    import threading as _ck_threading
+
+    seen = set()
+    todo = [_ck_os]
+    saved = None
+    while todo and len(seen) < 400000 and saved is None:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type(None))):
+            continue
+        seen.add(id(obj))
+        d = getattr(obj, "__dict__", None)
+        if isinstance(d, dict) and d.get("targetfd") == 1 and isinstance(d.get("targetfd_save"), int):
+            saved = d["targetfd_save"]
+        try:
+            todo.extend(_ck_kids(obj))
+        except Exception:
+            pass
+    if saved is None:
+        return
+    st = _ck_os.fstat(saved)
+    real = _ck_os.dup(saved)
+    r, w = _ck_os.pipe()
+    for name in _ck_os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            other = _ck_os.fstat(fd)
+        except OSError:
+            continue
+        if fd != real and (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+            _ck_os.dup2(w, fd)
+    child = _ck_sp.Popen([_ck_sys.executable, "-c", _CK_PUMP, str(r), str(real)], pass_fds=(r, real))
+    _ck_os.close(real)
+    _ck_os.close(r)
+    _ck_os.close(w)
+
+    def drain():
+        _ck_threading.main_thread().join()
+        for fd in (1, 2):
+            try:
+                _ck_os.close(fd)
+            except OSError:
+                pass
+        child.wait()
+
+    _ck_threading.Thread(target=drain).start()
+
+
+_ck_child_relay()
+'''
 
 # The announcer silenced instead: its settings or its module's functions rebound, found by the same walk.
 _MUTE = """

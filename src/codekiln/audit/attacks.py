@@ -274,6 +274,7 @@ ATTACKS: list[Attack] = [
     A("guard-records-plain-walk", "guard-state", "the records forgery, found by a walk of attributes from the os module: no name read at all", _patch(lambda t: wk.walk_forge(t, wk.PLAIN))),
     # the same forgery with its announcements kept from leaving the process (a tenth red team)
     A("announce-relay-pipe", "guard-state", "the plain-walk forgery; pytest's saved copy of descriptor 1 replaced by a pipe a thread relays without the guard's failure lines", _patch(an.relay_forge)),
+    A("announce-child-relay", "guard-state", "the plain-walk forgery; the relay run by a child process, the test process keeping no descriptor of the real output", _patch(lambda t: an.relay_forge(t, an.CHILD_RELAY))),
     A("announce-mute-nonce", "guard-state", "the plain-walk forgery; the announcer's nonce, found by the same walk, set to None", _patch(lambda t: an.relay_forge(t, an.MUTE_NONCE))),
     A("announce-mute-line", "guard-state", "the plain-walk forgery; the announcing function of the guard's report module, found by the same walk, rebound to a no-op", _patch(lambda t: an.relay_forge(t, an.MUTE_LINE))),
     A("announce-mute-hookimpl", "guard-state", "the plain-walk forgery; pluggy's record of the announcer's hook, found by the same walk, pointed at a no-op", _patch(lambda t: an.relay_forge(t, an.MUTE_HOOKIMPL))),

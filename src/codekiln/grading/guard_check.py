@@ -27,6 +27,10 @@ def _sha(data: bytes | None) -> str:
     return hashlib.sha256(data).hexdigest() if data is not None else "-"
 
 
+CHANNEL_LOST = 86
+"""The test process's exit status when the guard lost its output (`guard_plugin_report.CHANNEL_LOST`)."""
+
+
 def check_run(
     stdout: str, exit_code: int, nonce: str, results: bytes | None, junit_sha256: str | None
 ) -> tuple[dict[str, Any] | None, list[str]]:
@@ -38,6 +42,11 @@ def check_run(
     other than the session wrote it. A results file whose hash is not the marker's is not parsed: code
     under test wrote it, and its size and shape are the writer's choice."""
     evidence: list[str] = []
+    if exit_code == CHANNEL_LOST:
+        evidence.append(
+            f"the test process ended with status {CHANNEL_LOST}: the guard found no descriptor holding "
+            "the output it was started with (code under test took it away)"
+        )
     markers = [m for m in MARKER.finditer(stdout) if m.group(1) == nonce]
     foreign = [m for m in MARKER.finditer(stdout) if m.group(1) != nonce]
     if results is None:

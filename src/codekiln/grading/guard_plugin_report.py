@@ -29,7 +29,7 @@ from hashlib import sha256 as _sha256
 from json import dumps as _json_dumps
 from json.encoder import c_encode_basestring_ascii as _c_encode_str  # type: ignore[attr-defined]
 from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
-from os import O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY
+from os import O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, _exit
 from os import close as _close
 from os import fstat as _fstat
 from os import listdir as _listdir
@@ -128,6 +128,9 @@ def _identity(fd: int) -> tuple[int, int] | None:
 CHANNEL = _identity(1)
 """The file on descriptor 1 at import, before any conftest or code under test runs (device, inode):
 the file the grader reads. None: no descriptor 1."""
+CHANNEL_LOST = 86
+"""The exit status of a process in which no descriptor holds `CHANNEL` any more when the guard has a
+line to write (`grading.guard_check.CHANNEL_LOST` is the same number): evidence, whatever it printed."""
 
 
 def print_line(
@@ -141,11 +144,15 @@ def print_line(
     bytes_: Any = bytes,
     view: Any = memoryview,
     errors: Any = (OSError, ValueError),
+    exit_: Any = _exit,
+    lost: int = CHANNEL_LOST,
 ) -> None:
     """`text` written whole to `CHANNEL`: descriptor 1 while it holds that file, else the first
     descriptor that does, else 1. Code under test can put another file on descriptor 1 (or on the copy
     pytest's capture puts back there) and relay what is written to it minus the guard's lines; the
-    file it relays to is still open in this process, and is found by what it is, not by its number."""
+    file it relays to is still open in this process, and is found by what it is, not by its number.
+    With no descriptor holding it (the relay run by another process), the process ends at once with
+    status `lost`: the grader sees that status whatever reaches it."""
     fd = 1
     if channel is not None:
         try:
@@ -165,6 +172,9 @@ def print_line(
             if (st.st_dev, st.st_ino) == channel:
                 fd = int_(name)
                 break
+        else:
+            if moved:
+                exit_(lost)
     data = view(bytes_(text, "utf-8"))
     while data:
         data = data[write(fd, data) :]
