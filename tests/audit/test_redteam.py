@@ -118,8 +118,14 @@ _HOOKIMPL = (
     "code under test that points the announcer's record at a no-op silences it, and the walk forgery "
     "resolves (tenth red team; the announcer's own settings and functions are bound and guarded now)"
 )
+_WRAPPER = (
+    "a hook wrapper registered mid-run through the plugin manager (found by a walk) on an object of a "
+    "standard-library class flips the report before any plugin logs it, the announcer included; the "
+    "race forgery clears the call wrapper's record (tenth red team)"
+)
 OPEN: dict[str, tuple[str, frozenset[str]]] = {
     "announce-mute-hookimpl": (_HOOKIMPL, frozenset({"toolz", "markupsafe"})),
+    "announce-report-wrapper": (_WRAPPER, frozenset({"toolz", "markupsafe"})),
 }
 # Where each class is caught: the static scan reads the constructs all of them need (names spelled
 # through getattr, runpy/timeit/ctypes, __code__ / __module__ rewrites: dynamic-attribute, dynamic-code,
