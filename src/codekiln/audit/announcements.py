@@ -26,6 +26,8 @@ rebindable name):
 - `MUTE_HOOKIMPL`: pluggy's record of the announcer's hook pointed at a no-op. Resolves: open.
 - `REPORT_WRAPPER` (with `walks.RACE`): a makereport hook wrapper registered mid-run flips the report
   before any plugin logs it. Resolves: open.
+- `REPORT_FRAMES` (with `walks.RACE`): the report reached through the frames of pytest's call and
+  flipped before it is logged. Resolves on markupsafe (open); on toolz it ran past the 30 s limit.
 
 Plain strings (an attack is data a test can read); `relay_forge` writes the module.
 """
@@ -254,6 +256,34 @@ def _ck_register():
 
 
 _ck_register()
+"""
+
+# Past the fix: the report reached through the frames of pytest's call before it is logged, from a collector
+# callback (threshold 1, so it runs between the report's making and its logging): a traceback's frame read
+# and each frame's locals and caller read through `string.Formatter().get_field`, whose attribute path is a
+# string (the scan reads `.f_locals` and `.f_back` spelled).
+REPORT_FRAMES = """
+
+import string as _ck_string
+
+
+def _ck_flip_frames(phase, info):
+    if phase != "start":
+        return
+    try:
+        raise ValueError
+    except ValueError as exc:
+        frame = _ck_string.Formatter().get_field("0.__traceback__.tb_frame", (exc,), {})[0]
+    field = _ck_string.Formatter().get_field
+    while frame is not None:
+        rep = field("0.f_locals", (frame,), {})[0].get("report")
+        nodeid = getattr(rep, "nodeid", None)
+        if nodeid in _CK_IDS and getattr(rep, "outcome", None) == "failed":
+            rep.outcome, rep.longrepr = "passed", None
+        frame = field("0.f_back", (frame,), {})[0]
+
+
+_ck_gc.callbacks.append(_ck_flip_frames)
 """
 
 

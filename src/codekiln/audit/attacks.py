@@ -278,6 +278,7 @@ ATTACKS: list[Attack] = [
     A("announce-mute-nonce", "guard-state", "the plain-walk forgery; the announcer's nonce, found by the same walk, set to None", _patch(lambda t: an.relay_forge(t, an.MUTE_NONCE))),
     A("announce-mute-line", "guard-state", "the plain-walk forgery; the announcing function of the guard's report module, found by the same walk, rebound to a no-op", _patch(lambda t: an.relay_forge(t, an.MUTE_LINE))),
     A("announce-report-wrapper", "guard-state", "the race forgery; a makereport hook wrapper on a logging.Filter, registered through the plugin manager found by the walk, flips the report before it is logged", _patch(lambda t: an.relay_forge(t, an.REPORT_WRAPPER, wk.RACE))),
+    A("announce-report-frames", "guard-state", "the race forgery; a collector callback reaches pytest's report through the frames of its call (a traceback's tb_frame read by Formatter().get_field, then f_back) and flips it before it is logged", _patch(lambda t: an.relay_forge(t, an.REPORT_FRAMES, wk.RACE))),
     A("announce-mute-hookimpl", "guard-state", "the plain-walk forgery; pluggy's record of the announcer's hook, found by the same walk, pointed at a no-op", _patch(lambda t: an.relay_forge(t, an.MUTE_HOOKIMPL))),
 ]  # fmt: skip
 
