@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
+from codekiln.audit import announcements as an
 from codekiln.audit import evasions as ev
 from codekiln.audit import inprocess as ip
 from codekiln.audit import payloads as p
@@ -271,6 +272,14 @@ ATTACKS: list[Attack] = [
     A("guard-records-resolve-name", "guard-state", "the records forgery, found by a walk of attributes from sys.modules reached by pkgutil.resolve_name('sys:modules')", _patch(lambda t: wk.walk_forge(t, wk.RESOLVE_NAME))),
     A("guard-records-walk-race", "guard-state", "the plain-walk forgery flipping the failed report in pytest's stats before the guard records it (gc threshold 1)", _patch(lambda t: wk.walk_forge(t, wk.PLAIN, wk.RACE))),
     A("guard-records-plain-walk", "guard-state", "the records forgery, found by a walk of attributes from the os module: no name read at all", _patch(lambda t: wk.walk_forge(t, wk.PLAIN))),
+    # the same forgery with its announcements kept from leaving the process (a tenth red team)
+    A("announce-relay-pipe", "guard-state", "the plain-walk forgery; pytest's saved copy of descriptor 1 replaced by a pipe a thread relays without the guard's failure lines", _patch(an.relay_forge)),
+    A("announce-child-relay", "guard-state", "the plain-walk forgery; the relay run by a child process, the test process keeping no descriptor of the real output", _patch(lambda t: an.relay_forge(t, an.CHILD_RELAY))),
+    A("announce-mute-nonce", "guard-state", "the plain-walk forgery; the announcer's nonce, found by the same walk, set to None", _patch(lambda t: an.relay_forge(t, an.MUTE_NONCE))),
+    A("announce-mute-line", "guard-state", "the plain-walk forgery; the announcing function of the guard's report module, found by the same walk, rebound to a no-op", _patch(lambda t: an.relay_forge(t, an.MUTE_LINE))),
+    A("announce-report-wrapper", "guard-state", "the race forgery; a makereport hook wrapper on a logging.Filter, registered through the plugin manager found by the walk, flips the report before it is logged", _patch(lambda t: an.relay_forge(t, an.REPORT_WRAPPER, wk.RACE))),
+    A("announce-report-frames", "guard-state", "the race forgery; a collector callback reaches pytest's report through the frames of its call (a traceback's tb_frame read by Formatter().get_field, then f_back) and flips it before it is logged", _patch(lambda t: an.relay_forge(t, an.REPORT_FRAMES, wk.RACE))),
+    A("announce-mute-hookimpl", "guard-state", "the plain-walk forgery; pluggy's record of the announcer's hook, found by the same walk, pointed at a no-op", _patch(lambda t: an.relay_forge(t, an.MUTE_HOOKIMPL))),
 ]  # fmt: skip
 
 __all__ = [

@@ -19,12 +19,16 @@ from typing import Any
 # `[0-9]`, not `\d`: a marker is ASCII, and `int()` of a run of 4,301 digits raises (a marker's exit
 # status is compared as the text of the process's).
 MARKER = re.compile(r"^codekiln-guard (\S+) exit=(-?[0-9]+) results=(\S+) junit=(\S+)$", re.M)
-# A test's failure or error, printed by the guard as it records it (`guard_plugin_report.failure_line`).
+# A test's failure or error, printed by the guard as it records it (`guard_plugin_report.announcer`).
 FAILED_LINE = re.compile(r"^codekiln-guard-failed (\S+) (failed|error) ([0-9a-f]{16})$", re.M)
 
 
 def _sha(data: bytes | None) -> str:
     return hashlib.sha256(data).hexdigest() if data is not None else "-"
+
+
+CHANNEL_LOST = 86
+"""The test process's exit status when the guard lost its output (`guard_plugin_report.CHANNEL_LOST`)."""
 
 
 def check_run(
@@ -38,6 +42,11 @@ def check_run(
     other than the session wrote it. A results file whose hash is not the marker's is not parsed: code
     under test wrote it, and its size and shape are the writer's choice."""
     evidence: list[str] = []
+    if exit_code == CHANNEL_LOST:
+        evidence.append(
+            f"the test process ended with status {CHANNEL_LOST}: the guard found no descriptor holding "
+            "the output it was started with (code under test took it away)"
+        )
     markers = [m for m in MARKER.finditer(stdout) if m.group(1) == nonce]
     foreign = [m for m in MARKER.finditer(stdout) if m.group(1) != nonce]
     if results is None:

@@ -18,10 +18,11 @@ code under test runs. Code under test shares this process and can still forge al
 the grader also plants canary tests and scans patches); the marker only makes forgery take effort
 aimed at codekiln rather than at pytest.
 
-Two parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
+Three parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
 `guard_plugin_machinery` (the watch on pytest's, pluggy's and the builtins' functions, and what
-counts as read-only code) and `guard_plugin_speedups` (speed only, same output). This module keeps what runs per test (the check
-that a test is its trusted source's code) and the hooks.
+counts as read-only code), `guard_plugin_report` (what leaves the process: the results file, the
+marker, the announcements of failures) and `guard_plugin_speedups` (speed only, same output). This
+module keeps what runs per test (the check that a test is its trusted source's code) and the hooks.
 
 The grader ships them compiled when the venv runs the grader's own Python (`grading.guard.plugin_files`),
 else as source; pytest leaves this module's statements as written: PYTEST_DONT_REWRITE (it has no
@@ -193,13 +194,7 @@ def _functions(obj: Any) -> list[Any]:
     return out
 
 
-def _message(report: Any) -> str:
-    crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
-    text = getattr(crash, "message", None) or getattr(report, "longreprtext", "") or ""
-    return str(text).strip()[:2000]
-
-
-_STATUS = report.status  # the hooks' argument is named `report` too
+_STATUS, _message = report.status, report.message  # the hooks' argument is named `report` too
 
 
 class Guard:
@@ -375,16 +370,8 @@ class Guard:
             "plugin_files": sorted(plugins),
             "forged": [str(f) for f in self.forged],
         }
-        # Serialized, written, hashed and announced with functions bound at import (`report`): the
-        # hash printed is of these bytes, whatever the standard library's modules hold by now.
-        raw = report.dumps(data)
-        report.write_file(out, raw)
-        line = (
-            f"\ncodekiln-guard {data['nonce']} exit={int(exitstatus)} "
-            f"results={report.sha256_hex(raw)} junit={report.file_digest(_SETTINGS.get('junit'))}\n"
-        )
         sys.stdout.flush()
-        report.print_line(line)
+        report.finish(out, data, _SETTINGS.get("junit"))
 
 
 _compile_trusted_test_modules()
@@ -393,7 +380,7 @@ speedups.install()
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
 _TRACES = machinery.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
 _OUTCOMES = machinery.CallOutcomes()
-_ANNOUNCER = report.Announcer(str(_SETTINGS.get("nonce", "")) if _SETTINGS.get("out") else None)
+_ANNOUNCER = report.announcer(str(_SETTINGS.get("nonce", "")) if _SETTINGS.get("out") else None)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

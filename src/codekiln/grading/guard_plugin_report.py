@@ -2,11 +2,12 @@
 sandbox): its results file, the files' hashes and the marker line, made only with functions taken
 when this module is imported, before any conftest or code under test runs.
 
+    finish(path, data, junit_path)     # the results written, then the marker (what follows, in order):
     raw = dumps(data)                  # the results as JSON bytes (ASCII), from a plain dict
     write_file(path, raw)              # written whole; sha256_hex(raw) is what was written
     file_digest(junit_path)            # "-" when the file is absent or unreadable
-    print_line("codekiln-guard ...")   # to file descriptor 1, past any Python-level stream
-    failure_line(nonce, nodeid, "failed")  # a test's failure, announced as it is logged (`Announcer`)
+    print_line("codekiln-guard ...")   # to the file descriptor 1 held at import, past any Python-level stream
+    announcer(nonce)                   # a plugin announcing each failure as it is logged
 
 Code under test shares the test process, and the standard library's modules are its to change:
 `json.dump`, `json`'s default encoder (an instance, no function at all), `hashlib.sha256`,
@@ -28,11 +29,14 @@ from hashlib import sha256 as _sha256
 from json import dumps as _json_dumps
 from json.encoder import c_encode_basestring_ascii as _c_encode_str  # type: ignore[attr-defined]
 from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
-from os import O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY
+from os import O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, _exit
 from os import close as _close
+from os import fstat as _fstat
+from os import listdir as _listdir
 from os import open as _open
 from os import read as _read
 from os import write as _write
+from sys import addaudithook as _addaudithook
 from typing import Any
 
 import pytest
@@ -87,23 +91,93 @@ def file_digest(path: str | None) -> str:
     return digest.hexdigest()
 
 
-def nodeid_key(nodeid: str) -> str:
+def finish(out: str, data: dict[str, object], junit: str | None) -> None:
+    """The session's results written to `out`, then the marker line: serialized, written, hashed and
+    printed with functions bound at import, so the hash printed is of these bytes, whatever the
+    standard library's modules hold by now."""
+    raw = dumps(data)
+    write_file(out, raw)
+    print_line(
+        f"\ncodekiln-guard {data['nonce']} exit={data['exitstatus']} "
+        f"results={sha256_hex(raw)} junit={file_digest(junit)}\n"
+    )
+
+
+def message(report: Any) -> str:
+    """A failed report's message as the results keep it (its crash line, else its whole text; 2,000
+    characters at most)."""
+    crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+    text = getattr(crash, "message", None) or getattr(report, "longreprtext", "") or ""
+    return str(text).strip()[:2000]
+
+
+def nodeid_key(nodeid: str, *, sha256: Any = _sha256, bytes_: Any = bytes) -> str:
     """A test's node id as the guard's failure lines name it: 16 hex digits of its sha256 (ASCII, one
     word, whatever the id holds). `grading.guard_check.nodeid_key` is the same function."""
-    return _sha256(bytes(nodeid, "utf-8", "surrogatepass")).hexdigest()[:16]
+    return sha256(bytes_(nodeid, "utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def failure_line(nonce: str, nodeid: str, status: str) -> None:
-    """Announce, as it is recorded, that a test failed or errored: a line on file descriptor 1, which
-    the grader reads outside the sandbox, so nothing the test process does later takes it back."""
-    print_line(f"\ncodekiln-guard-failed {nonce} {status} {nodeid_key(nodeid)}\n")
+def _identity(fd: int) -> tuple[int, int] | None:
+    try:
+        st = _fstat(fd)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
-def print_line(text: str) -> None:
-    """`text` written to file descriptor 1 whole."""
-    view = memoryview(bytes(text, "utf-8"))
-    while view:
-        view = view[_write(1, view) :]
+CHANNEL = _identity(1)
+"""The file on descriptor 1 at import, before any conftest or code under test runs (device, inode):
+the file the grader reads. None: no descriptor 1."""
+CHANNEL_LOST = 86
+"""The exit status of a process in which no descriptor holds `CHANNEL` any more when the guard has a
+line to write (`grading.guard_check.CHANNEL_LOST` is the same number): evidence, whatever it printed."""
+
+
+def print_line(
+    text: str,
+    *,
+    channel: tuple[int, int] | None = CHANNEL,
+    fstat: Any = _fstat,
+    listdir: Any = _listdir,
+    write: Any = _write,
+    int_: Any = int,
+    bytes_: Any = bytes,
+    view: Any = memoryview,
+    errors: Any = (OSError, ValueError),
+    exit_: Any = _exit,
+    lost: int = CHANNEL_LOST,
+) -> None:
+    """`text` written whole to `CHANNEL`: descriptor 1 while it holds that file, else the first
+    descriptor that does, else 1. Code under test can put another file on descriptor 1 (or on the copy
+    pytest's capture puts back there) and relay what is written to it minus the guard's lines; the
+    file it relays to is still open in this process, and is found by what it is, not by its number.
+    With no descriptor holding it (the relay run by another process), the process ends at once with
+    status `lost`: the grader sees that status whatever reaches it."""
+    fd = 1
+    if channel is not None:
+        try:
+            st = fstat(1)
+            moved = (st.st_dev, st.st_ino) != channel
+        except errors:
+            moved = True
+        try:
+            names = listdir("/proc/self/fd") if moved else ()
+        except errors:
+            names = ()
+        for name in names:
+            try:
+                st = fstat(int_(name))
+            except errors:
+                continue
+            if (st.st_dev, st.st_ino) == channel:
+                fd = int_(name)
+                break
+        else:
+            if moved:
+                exit_(lost)
+    data = view(bytes_(text, "utf-8"))
+    while data:
+        data = data[write(fd, data) :]
 
 
 def status(report: Any) -> str | None:
@@ -116,17 +190,46 @@ def status(report: Any) -> str | None:
 
 
 class Announcer:
-    """A plugin announcing each failure on file descriptor 1 as pytest logs it, before any other
-    plugin sees the report (`nonce` None: a run that writes no results, nothing to announce). The
-    guard's records are data that code under test can reach and rewrite (a walk of attributes from
-    any module finds them), and a report flipped before the guard records it leaves them consistent
-    with pytest's; a line that left the process cannot be taken back (`guard_check`)."""
+    """A plugin announcing each failure on the grader's file (`print_line`) as pytest logs it, before
+    any other plugin sees the report: a line that left the process cannot be taken back
+    (`grading.guard_check`). The guard's records are data that code under test can reach and rewrite
+    (a walk of attributes from any module finds them), and a report flipped before the guard records
+    it leaves them consistent with pytest's. Built by `announcer`; it holds nothing a walk can rewrite
+    unseen (no instance data, see there)."""
 
-    def __init__(self, nonce: str | None) -> None:
-        self.nonce = nonce
+    __slots__ = ()
+
+
+def announcer(nonce: str | None) -> Announcer:
+    """The announcer of a run whose lines carry `nonce` (None: a run that writes no results, nothing
+    to announce). Its hook reads no global name and no attribute of its own: the nonce and every
+    function it calls are keyword defaults, bound now, so rebinding this module's names or a setting
+    found by a walk changes nothing; what is left to change, the code and defaults of those functions
+    or the announcer's class, raises an audit event, and `_refuse` (an audit hook, which nothing
+    removes) refuses it."""
+    if nonce is None:
+        return Announcer()
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: Any) -> None:
+    def pytest_runtest_logreport(
+        report: Any, *, nonce: str = nonce, status: Any = status, key: Any = nodeid_key, say: Any = print_line
+    ) -> None:
         outcome = status(report)
-        if self.nonce is not None and outcome in ("failed", "error"):
-            failure_line(self.nonce, str(report.nodeid), outcome)
+        if outcome == "failed" or outcome == "error":
+            say(f"\ncodekiln-guard-failed {nonce} {outcome} {key(report.nodeid)}\n")
+
+    plugin = type(
+        "Announcer",
+        (Announcer,),
+        {"__slots__": (), "pytest_runtest_logreport": staticmethod(pytest_runtest_logreport)},
+    )()
+    kept = frozenset(map(id, (plugin, pytest_runtest_logreport, status, nodeid_key, print_line)))
+
+    def _refuse(
+        event: str, args: Any, *, kept: frozenset[int] = kept, id_: Any = id, error: Any = RuntimeError
+    ) -> None:
+        if (event == "object.__setattr__" or event == "object.__delattr__") and args and id_(args[0]) in kept:
+            raise error(f"the guard's announcer cannot be changed: {args[1]} of {args[0]!r}")
+
+    _addaudithook(_refuse)
+    return plugin
