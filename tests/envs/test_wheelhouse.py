@@ -7,7 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from codekiln.cli.env import app
 from codekiln.envs import EnvRecord, build_env, env_sandbox
 from codekiln.envs.wheelhouse import WHEELHOUSE_NAME, sandbox_env
 from codekiln.grading import run_tests
@@ -33,14 +35,17 @@ def test_installs_into_a_fresh_venv():
 
 
 def write_fresh(root: Path, name: str = "fresh", build_requires: str = '"setuptools"') -> Path:
-    (root / "fresh").mkdir(parents=True)
-    (root / "fresh" / "__init__.py").write_text("def double(x):\n    return x * 2\n")
+    """A src layout (its editable install leaves `src/fresh.egg-info` on sys.path beside the venv's
+    record of the project, as anyio's sdist does) with a dependency under a marker."""
+    (root / "src" / "fresh").mkdir(parents=True)
+    (root / "src" / "fresh" / "__init__.py").write_text("def double(x):\n    return x * 2\n")
     (root / "tests").mkdir()
     (root / "tests" / "test_fresh.py").write_text(FRESH_TEST)
     (root / "pyproject.toml").write_text(
         f'[build-system]\nrequires = [{build_requires}]\nbuild-backend = "setuptools.build_meta"\n'
-        f'[project]\nname = "{name}"\nversion = "0.1"\ndependencies = ["iniconfig"]\n'
-        '[tool.setuptools]\npackages = ["fresh"]\n'
+        f'[project]\nname = "{name}"\nversion = "0.1"\n'
+        """dependencies = ['iniconfig; python_version >= "3"']\n"""
+        '[tool.setuptools.packages.find]\nwhere = ["src"]\n'
     )
     return root
 
@@ -59,6 +64,8 @@ def test_a_fresh_venv_install_passes_offline_from_the_wheelhouse(fresh_env: EnvR
     names = {f.split("-")[0].lower() for f in env.wheelhouse}
     assert {"setuptools", "iniconfig"} <= names and "fresh" not in names
     assert (Path(env.venv) / WHEELHOUSE_NAME).is_dir()
+    shown = CliRunner().invoke(app, ["show", env.id], env={"COLUMNS": "250"})
+    assert f"{len(env.wheelhouse)} file(s) pip finds offline" in shown.output, shown.output
     with env_sandbox(env) as sb:  # every later sandbox of the environment, as the grader opens them
         assert run_tests(sb, env.test, [FRESH]).statuses == {FRESH: "passed"}
         assert sb.exec(

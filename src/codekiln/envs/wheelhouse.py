@@ -43,7 +43,7 @@ CHECK_ROUNDS = 3
 # argv: the wheelhouse, the project's name (besides the one installed from /testbed), names never to
 # download (comma-separated), rounds.
 SCRIPT = r"""
-import importlib.metadata as md, os, re, subprocess, sys
+import importlib.metadata as md, os, re, subprocess, sys, time
 from pip._vendor.packaging.requirements import Requirement
 wheelhouse, project, rounds = sys.argv[1], sys.argv[2], int(sys.argv[4])
 never = {n for n in [project, *sys.argv[3].split(",")] if n}
@@ -51,17 +51,23 @@ norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
 pip = [sys.executable, "-m", "pip"]
 def run(argv, **env):
     print("$", " ".join(argv), flush=True)
+    start = time.monotonic()
     res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          env={**os.environ, **env})
-    print(res.stdout[-20000:], f"[exit {res.returncode}]", flush=True)
+    print(res.stdout[-20000:], f"[exit {res.returncode} in {time.monotonic() - start:.1f} s]", flush=True)
     return res
 def prune():  # the project's own distribution never lies in the wheelhouse
     for name in os.listdir(wheelhouse):
         if norm(re.split(r"-\d", name, maxsplit=1)[0]) in never:
             os.remove(os.path.join(wheelhouse, name))
             print("removed", name, "(the project itself, or skipped)", flush=True)
+def req_name(req):
+    try:
+        return norm(Requirement(req).name)
+    except Exception:  # pip's message quoted it oddly: its first word
+        return norm(re.split(r"[^\w.-]", req, maxsplit=1)[0])
 def download(reqs, *options):
-    reqs = [r for r in reqs if norm(Requirement(r).name) not in never]
+    reqs = [r for r in reqs if req_name(r) not in never]
     ok = not reqs or run([*pip, "download", "--dest", wheelhouse, "--prefer-binary", *options, *reqs]).returncode == 0
     prune()
     return ok
@@ -75,8 +81,10 @@ try:
 except FileNotFoundError:
     system = {}
 build = system.get("requires") or ["setuptools>=40.8.0"]  # pip's default
-installed = {norm(d.metadata["Name"] or ""): d for d in md.distributions()}
-root = next((d for d in installed.values() if "file:///testbed" in (d.read_text("direct_url.json") or "")), None)
+installed = {}
+for dist in md.distributions():  # the first on sys.path, as imports see it (an editable project's
+    installed.setdefault(norm(dist.metadata["Name"] or ""), dist)  # egg-info in its source comes later)
+root = next((d for d in md.distributions() if "file:///testbed" in (d.read_text("direct_url.json") or "")), None)
 never |= {norm(root.metadata["Name"])} if root else set()
 pins, seen, todo = {}, set(), [(r, ()) for r in (root.requires or [])] if root else []
 while todo:
@@ -100,8 +108,8 @@ for _ in range(rounds):
     if check.returncode == 0:
         print("CHECK OK", flush=True)
         break
-    missing = sorted(set(re.findall(r"No matching distribution found for (\S+)", check.stdout)))
-    if not missing or not download(missing) or all(norm(Requirement(m).name) in never for m in missing):
+    missing = sorted({m.strip() for m in re.findall(r"No matching distribution found for (.+)", check.stdout)})
+    if not missing or not download(missing) or all(req_name(m) in never for m in missing):
         print("CHECK FAILED:", ", ".join(missing) or "see the log", flush=True)
         break
 else:
