@@ -81,3 +81,21 @@ def test_failed_build_is_kept_shown_cached_and_fixed_by_the_hinted_line(tmp_path
         assert tested.output.rstrip().splitlines()[-1] == "1 passed, 0 failed"
     finally:
         profile.unlink(missing_ok=True)
+
+
+def test_a_suite_past_its_limit_names_the_profile_key_that_raises_it(tmp_path: Path) -> None:
+    """A baseline that runs past its limit (a big suite on a loaded machine) fails with the profile line
+    that raises the limit, not a guess at the test command."""
+    root = tmp_path / "slow"
+    name = _project(root)
+    (root / "pyproject.toml").write_text(
+        (root / "pyproject.toml").read_text().replace(f', "{MISSING}>=1"', "")
+    )
+    (root / "tests" / "test_pkg.py").write_text("import time\n\n\ndef test_slow():\n    time.sleep(300)\n")
+    profile = tmp_path / f"{name}.yaml"
+    profile.write_text("timeout_s: 3\n")
+    err = _error(CliRunner().invoke(app, ["build", str(root), "--profile", str(profile)]))
+    assert err.data["step"] == "baseline" and "passed its 3 s limit" in err.message
+    assert f"add this line to {profile} (the profile given with --profile):\n      timeout_s: 6" in (
+        err.hint or ""
+    )

@@ -71,6 +71,11 @@ def _summary(console: Console, env: EnvRecord) -> None:
         table.add_row("[bold]added dep[/]", escape(f"{dist}: {why}"))
     for path, why in env.left_out.items():
         table.add_row("[bold yellow]left out[/]", escape(f"{path}: {why}"))
+    if env.wheelhouse or env.wheelhouse_problem:
+        offline = f"{len(env.wheelhouse)} file(s) pip finds offline" + (
+            f"; {env.wheelhouse_problem}" if env.wheelhouse_problem else ""
+        )
+        table.add_row("[bold]wheelhouse[/]", escape(offline))
     others = [path for path in env.collection_errors if path not in env.left_out]
     if others:
         table.add_row("[bold yellow]collection errors[/]", escape(", ".join(others)))

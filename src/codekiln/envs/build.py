@@ -49,6 +49,7 @@ from codekiln.envs.profiles import load_profile
 from codekiln.envs.recipe import Recipe, cached_recipe, env_id
 from codekiln.envs.rounds import baseline_rounds
 from codekiln.envs.steps import Builder, build_spec
+from codekiln.envs.wheelhouse import sandbox_env
 from codekiln.grading import TestCommand
 from codekiln.repos import SnapshotRecord, ensure_snapshot, get_snapshot
 from codekiln.sandbox import DEFAULT_BACKEND, SandboxSpec, StartTree, open_sandbox
@@ -83,6 +84,10 @@ class EnvRecord(Record):
     kept_extensions: list[str] = Field(
         default_factory=list, description="extensions built in place, kept in the venv (see extensions)"
     )
+    wheelhouse: list[str] = Field(
+        default_factory=list, description="files pip finds offline in the venv's wheelhouse (see wheelhouse)"
+    )
+    wheelhouse_problem: str = Field(default="", description="why installing the project offline fails")
     baseline: dict[str, str] = Field(
         default_factory=dict, description="test id -> passed/failed/error/skipped"
     )
@@ -131,7 +136,7 @@ def env_sandbox(
     spec = SandboxSpec(
         snapshot=Path(env.snapshot_path),
         venv=Path(env.venv),
-        env={"PYTHONDONTWRITEBYTECODE": "1", **env.test.env},
+        env={"PYTHONDONTWRITEBYTECODE": "1", **sandbox_env(Path(env.venv)), **env.test.env},
         limits=limits or Limits(timeout_s=env.test.timeout_s),
         start=start,
     )
@@ -243,12 +248,19 @@ def _run_build(
 ) -> EnvRecord:
     builder = Builder(recipe, scratch)
     with open_sandbox(build_spec(snap, builder.venv, recipe, writable=True), backend) as sb:
-        for step, action in (("venv", builder.build_venv), ("install", builder.install)):
+        wheels = lambda sb: builder.wheels(sb, snap.name)  # noqa: E731
+        for step, action in (
+            ("venv", builder.build_venv),
+            ("install", builder.install),
+            ("wheelhouse", wheels),
+        ):
             on_step(step, "start")
             t = time.monotonic()
             action(sb)
             steps[step] = time.monotonic() - t
             on_step(step, f"done in {steps[step]:.1f} s")
+        if builder.wheelhouse_problem:
+            on_step("wheelhouse", builder.wheelhouse_problem)
         packages = builder.freeze(sb)
     if builder.skipped:
         on_step("install", "skipped optional deps: " + ", ".join(builder.skipped))
@@ -290,6 +302,8 @@ def _run_build(
         skipped_deps=builder.skipped,
         added_deps=added,
         kept_extensions=builder.kept,
+        wheelhouse=builder.wheelhouse,
+        wheelhouse_problem=builder.wheelhouse_problem,
         baseline=dict(run.statuses),
         counts=run.counts(),
         collection_errors=run.collection_errors,

@@ -33,6 +33,7 @@ from codekiln.envs.extensions import keep_extensions
 from codekiln.envs.importcause import collection_cause, missing_module
 from codekiln.envs.plugins import args_plugins
 from codekiln.envs.recipe import Recipe, host_interpreter
+from codekiln.envs.wheelhouse import fill_wheelhouse, sandbox_env
 from codekiln.grading import TestCommand, TestRun, internal_error, run_tests
 from codekiln.repos import SnapshotRecord
 from codekiln.sandbox import Bind, SandboxSpec
@@ -78,6 +79,8 @@ class Builder:
         """The environment's test command: the recipe's, with the left-out modules ignored."""
         self.left_out: dict[str, str] = {}
         """Paths that failed to collect on the clean snapshot -> why; `test` ignores them."""
+        self.wheelhouse: list[str] = []
+        self.wheelhouse_problem = ""
 
     def log(self, step: str, res: ExecResult, argv: list[str]) -> str:
         text = f"$ {' '.join(argv)}\n{res.stdout}{res.stderr}\n[exit {res.exit_code}{', timed out' if res.timed_out else ''}]\n"
@@ -126,6 +129,13 @@ class Builder:
         self.install_packages(sb)
         self.kept, log = keep_extensions(sb, self.recipe.python.version)
         with (self.logs / "install.log").open("a") as fh:
+            fh.write(log)
+
+    def wheels(self, sb: Sandbox, project: str = "") -> None:
+        """Fill the venv's wheelhouse, for tests that install or build the project offline (see
+        `wheelhouse`); a problem there is recorded, never a failed build."""
+        self.wheelhouse, log, self.wheelhouse_problem = fill_wheelhouse(sb, project, self.recipe.skip)
+        with (self.logs / "wheelhouse.log").open("a") as fh:
             fh.write(log)
 
     def project(self, sb: Sandbox, extras: list[str]) -> list[str]:
@@ -252,6 +262,14 @@ class Builder:
 
     def _baseline_failure(self, run: TestRun) -> EnvBuildError:
         log = run.log_tail_full or run.log_tail
+        if run.timed_out:
+            limit = self.test.timeout_s
+            hint = (
+                f"the suite ran past its {limit:.0f} s limit for one full run (a big suite, or a loaded "
+                "machine): raise the limit in the profile (it applies to the baseline and to every "
+                "later run of the environment)"
+            )
+            return self.fail("baseline", run.error or "", run.log_tail, hint, f"timeout_s: {2 * limit:.0f}")
         module = re.search(r"No module named '([\w.]+)'", log)
         filtered = re.search(r"Failed to import filter module '([\w.]+)'", log)
         if filtered:
@@ -345,7 +363,7 @@ def build_spec(snap: SnapshotRecord, venv: Path, recipe: Recipe, writable: bool)
         venv_writable=writable,
         network=writable,
         binds=binds,
-        env=env if writable else dict(recipe.test.env),
+        env=env if writable else {**sandbox_env(venv), **recipe.test.env},
         limits=limits,
     )
 
