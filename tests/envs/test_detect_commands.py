@@ -1,0 +1,196 @@
+"""Which test command an environment runs: pytest's configuration, tox/nox/CI commands and their option
+arguments, doctests and unittest-only modules (the dependency side is test_detect.py)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from codekiln.envs import detect_tests
+from codekiln.testing.git import write_files
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    return write_files(root, {rel: textwrap.dedent(text) for rel, text in files.items()})
+
+
+def test_pytest_config_precedence(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "setup.cfg": "[tool:pytest]\ntestpaths = other\n",
+        "pyproject.toml": "[tool.pytest.ini_options]\ntestpaths = ['src/pkg/tests']\n",
+        "src/pkg/tests/test_x.py": "",
+        "other/test_y.py": "",
+    })  # fmt: skip
+    found = detect_tests(tmp_path)
+    assert found.config == "pyproject.toml [tool.pytest.ini_options]"
+    assert found.args == []  # pytest reads testpaths itself
+    assert [p.name for p in found.test_files] == ["test_x.py"]
+
+
+def test_tox_pytest_paths_and_pythonpath(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "tox.ini": """
+            [testenv]
+            setenv =
+                PYTHONPATH = {env:PYTHONPATH}{:}{toxinidir}
+            commands =
+                unit: pytest tests examples/tests {posargs:-x --basetemp={envtmpdir}}
+                lint: pytest --flake8 linters
+        """,
+        "tests/test_a.py": "",
+        "examples/tests/test_b.py": "",
+        "linters/test_c.py": "",
+    })  # fmt: skip
+    found = detect_tests(tmp_path)
+    assert found.args == ["tests", "examples/tests"]
+    assert found.env == {"PYTHONPATH": "/testbed"}
+
+
+def test_unittest_runner_is_noted(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"tox.ini": "[testenv]\ncommands = {envpython} -m unittest -v {posargs}\n", "test/test_a.py": ""},
+    )
+    found = detect_tests(tmp_path)
+    assert (found.runner, found.args) == ("unittest", ["test"])
+
+
+# The ten libraries of the environment-building goal, from their real PyPI sdists.
+
+
+def test_tox_command_options_take_their_arguments(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "tox.ini": "[testenv]\ncommands = pytest -v --doctest-modules --ignore benchmark -k 'not slow' "
+        "-p no:randomly --cov src -n 4 --deselect tests/test_a.py::test_x tests {posargs}\n",
+        "benchmark/bench_x.py": "",
+        "tests/test_a.py": "",
+    })  # fmt: skip
+    found = detect_tests(tmp_path)
+    assert found.args == [
+        "--doctest-modules", "--ignore=benchmark", "-knot slow", "-pno:randomly",
+        "--deselect=tests/test_a.py::test_x", "tests",
+    ]  # fmt: skip
+    assert found.source.startswith("tox.ini [testenv] commands: pytest -v --doctest-modules")
+    assert found.source.endswith("(left out: -v --cov=src -n=4)")
+
+
+@pytest.mark.parametrize(
+    ("files", "source"),
+    [
+        (
+            {
+                "noxfile.py": "import nox\n@nox.session\ndef tests(session):\n    session.install('.')\n"
+                "    session.run('pytest', '--doctest-modules', 'src', *session.posargs)\n"
+            },
+            "noxfile.py",
+        ),
+        (  # referencing: `session.run("coverage", "run", "-m", "pytest", REFERENCING)`, a path named once
+            {
+                "noxfile.py": "from pathlib import Path\nROOT = Path(__file__).resolve().parent\nSRC = ROOT / 'src'\n"
+                "def tests(session):\n    session.run('coverage', 'run', '-m', 'pytest', '--doctest-modules', str(SRC))\n"
+            },
+            "noxfile.py",
+        ),
+        (
+            {
+                "pyproject.toml": "[tool.hatch.envs.default.scripts]\ntest = 'pytest --doctest-modules src'\n"
+                "lint = 'ruff check'\n"
+            },
+            "pyproject.toml scripts",
+        ),
+        (
+            {"pyproject.toml": "[tool.pdm.scripts]\ntest = {cmd = 'pytest --doctest-modules src'}\n"},
+            "pyproject.toml scripts",
+        ),
+        (
+            {
+                "Makefile": "lint:\n\truff check .\ntest:\n\t@python -m pytest --doctest-modules src && echo ok\n"
+            },
+            "Makefile",
+        ),
+        (
+            {
+                ".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n      - run: pip install .\n"
+                "      - run: |\n          coverage run -m pytest --doctest-modules src\n"
+            },
+            ".github/workflows",
+        ),
+    ],
+    ids=["nox", "nox-names", "hatch", "pdm", "make", "ci"],
+)
+def test_project_command_sources(tmp_path: Path, files: dict[str, str], source: str) -> None:
+    write(tmp_path, {**files, "src/pkg/__init__.py": "", "tests/test_a.py": ""})
+    found = detect_tests(tmp_path)
+    assert (found.args, found.source) == (
+        ["--doctest-modules", "src"],
+        f"{source}: pytest --doctest-modules src",
+    )
+
+
+def test_option_table_matches_pytests_own() -> None:
+    from _pytest.config import _prepareconfig
+
+    from codekiln.envs.pytestargs import FLAGS, OPTIONAL_VALUE, VALUE
+
+    parser = _prepareconfig(["-p", "no:cacheprovider"])._parser
+    for group in [parser._anonymous, *parser._groups]:
+        for option in group.options:
+            attrs = option.attrs()
+            takes = attrs.get("action", "store") in ("store", "append") and attrs.get("nargs") != 0
+            for name in option.names():
+                if name == "--run-slow":
+                    continue  # this repository's own conftest option
+                if attrs.get("nargs") == "?":
+                    assert name in OPTIONAL_VALUE, name
+                elif takes:
+                    assert name in VALUE, name
+                else:
+                    assert name in FLAGS, name
+
+
+@pytest.mark.parametrize("layout", ["flat", "src"])
+def test_tox_doctests_of_the_installed_package_run_on_its_source(tmp_path: Path, layout: str) -> None:
+    pkg = "src/pkg" if layout == "src" else "pkg"
+    write(tmp_path, {
+        "tox.ini": """
+            [testenv]
+            commands = pytest --doctest-modules {envsitepackagesdir}/pkg tests {posargs}
+        """,
+        f"{pkg}/__init__.py": '"""\\n>>> 1 + 1\\n2\\n"""\\n',
+        "tests/test_a.py": "",
+    })  # fmt: skip
+    found = detect_tests(tmp_path)
+    assert found.args == ["--doctest-modules", pkg, "tests"]
+    assert "left out" not in found.source
+
+
+OVERRIDE = "--override-ini=python_files=test_*.py *_test.py"
+UNITTEST_MODULE = "import unittest\n\nclass TestA(unittest.TestCase):\n    def test_a(self):\n        pass\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "args"),
+    [
+        # defusedxml: the whole suite is one top-level tests.py, run as `python tests.py`
+        ({"tests.py": UNITTEST_MODULE, "pkg/__init__.py": ""}, [f"{OVERRIDE} tests.py"]),
+        # xxhash: tests/test.py beside tests/test_name.py; pytest's default names miss the first
+        (
+            {"tests/test.py": UNITTEST_MODULE, "tests/test_name.py": "def test_b():\n    pass\n"},
+            ["tests", f"{OVERRIDE} test.py"],
+        ),
+        # a test-named module that defines no test is not named
+        ({"tests/testing.py": "def helper():\n    pass\n", "tests/test_x.py": ""}, ["tests"]),
+        # the project chose its file names: kept as they are
+        ({"tests.py": UNITTEST_MODULE, "pytest.ini": "[pytest]\npython_files = check_*.py\n"}, []),
+    ],
+)
+def test_modules_only_unittest_would_find_are_collected(
+    tmp_path: Path, files: dict[str, str], args: list[str]
+) -> None:
+    found = detect_tests(write(tmp_path, files))
+    assert found.args == args
+    missed = [rel for rel in files if rel.rpartition("/")[2] in ("tests.py", "test.py") and args]
+    assert {tmp_path / m for m in missed} <= set(found.test_files)
+    assert all(m in found.source for m in missed)
