@@ -36,7 +36,8 @@ the plain run fails as the project would.
 A project whose checks run through uv (a `uv.lock`, or a CI workflow running `uv run`/`uv sync`) gets
 the groups uv installs by default too, whatever the source chosen above (tenacity 9.2.1's CI runs
 `uv run poe check`, and its `dev` group has the trio that one test skips without). The suite runs with
-the arguments of tox's test env's pytest command where it has one (`tox_pytest_args`).
+the arguments of the project's own pytest command (`envcommand.plain_pytest_args`: tox's, else nox's,
+a test script's, the Makefile's or CI's).
 """
 
 from __future__ import annotations
@@ -224,13 +225,14 @@ def tox_targets(
 _SHELL_END = {"&&", "||", ";", "|", ">", ">>", "2>&1"}
 
 
-def tox_pytest_args(root: Path, python: str) -> list[str]:
+def tox_pytest_command(root: Path, python: str) -> list[str] | None:
     """The arguments of the first pytest command of tox.ini's test env for Python `python` (`pytest`,
     `py.test`, `python -m pytest`, `coverage run -m pytest`): `{posargs}` empty, `{posargs:X}` as X,
-    `{toxinidir}` the project root; a word with any other substitution is left out."""
+    `{toxinidir}` the project root; a word with any other substitution is left out. None where that env
+    runs no pytest (or there is no tox.ini)."""
     env = tox_env(root, python)
     if env is None:
-        return []
+        return None
     _, factors, setting = env
     for line in tox_lines(setting("commands"), factors):
         line = re.sub(r"\{posargs:([^}]*)\}", r"\1", line).replace("{posargs}", "")
@@ -243,7 +245,7 @@ def tox_pytest_args(root: Path, python: str) -> list[str]:
             rest = words[start + 1 :]
             rest = rest[: next((j for j, w in enumerate(rest) if w in _SHELL_END), len(rest))]
             return [w for w in rest if "{" not in w]
-    return []
+    return None
 
 
 def uv_groups(root: Path) -> list[str]:

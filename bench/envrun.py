@@ -13,8 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+from envcommand import plain_pytest_args
 from envcompare import PLAIN_REPORT, STEP_LIMITS, plain_counts
-from envplain import plain_targets, tox_pytest_args
+from envplain import plain_targets
 from envtests import Side, codekiln_side, plain_side
 
 from codekiln.core.proc import run, tail
@@ -128,9 +129,10 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
         return {**out, "status": "timeout (plain install)"}
     if res.exit_code:
         return {**out, "status": "install failed", "log": tail(res.stdout + res.stderr, 6)}
-    command = tox_pytest_args(root, ".".join(map(str, sys.version_info[:2])))
-    if command:
+    command, command_from = plain_pytest_args(root, ".".join(map(str, sys.version_info[:2])))
+    if command_from:
         out["command"] = " ".join(["pytest", *command])
+        out["command_from"] = command_from
     user = as_non_root()
     out["user"] = "uid 65534 (unshare --user, mapped)" if user else f"uid {os.geteuid()}"
     reports = observe_tests(venv, scratch)
