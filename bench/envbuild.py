@@ -14,7 +14,11 @@ The sample: see `envsample.py` (rank order of PyPI downloads, unseen by tests/, 
 size bound), pinned in `bench/envbuild_sample.json`. Per library, on the same sdist archive:
 
 1. plain: `python -m venv` (the interpreter codekiln builds with), pip upgraded, `pip install '.[EXTRAS]' pytest` in the
-   unpacked sdist, EXTRAS the first of test/tests/testing declared as an extra (pyproject, setup.cfg or
+   unpacked sdist (`pip install -e`, editable, where the project builds compiled extensions,
+   `envplain.builds_extensions`: pytest runs in the source tree, whose package shadows an installed
+   copy, and only an editable install builds the compiled modules into that tree, as the maintainers'
+   own setups do, greenlet's CI and multidict's Makefile `pip install -e .`; regex and greenlet ran no
+   test without), EXTRAS the first of test/tests/testing declared as an extra (pyproject, setup.cfg or
    setup.py), plus `--group` of the same name from `[dependency-groups]`, plus what the project's own
    test setup installs (`envplain`: tox's env, nox's test session, the CI job running pytest, the
    Makefile's test target, test/dev requirements files, uv/poetry/pdm/hatch defaults, `tests_require`,

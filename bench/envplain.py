@@ -325,6 +325,28 @@ def chosen_source(root: Path, python: str) -> tuple[Targets, str]:
     return Targets(), ""
 
 
+EXTENSION_BUILD = re.compile(r"\bExtension\(|\bext_modules\b|\bcythonize\(")
+EXTENSION_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "setuptools_rust")
+
+
+def builds_extensions(root: Path) -> str:
+    """What says the project builds compiled extension modules ("" if nothing does): its setup.py
+    (`Extension(`, `ext_modules`, `cythonize(`), pyproject's `[tool.setuptools] ext-modules`, or a
+    build backend that only builds them. Such a project is installed editable on the plain side (module
+    doc of bench/envbuild.py): pytest runs in the source tree, whose package shadows an installed copy,
+    and only an editable install builds the compiled modules into that tree."""
+    try:
+        if match := EXTENSION_BUILD.search((root / "setup.py").read_text(errors="replace")):
+            return f"setup.py {match[0].rstrip('(')}"
+    except OSError:
+        pass
+    data = pyproject(root)
+    if data.get("tool", {}).get("setuptools", {}).get("ext-modules"):
+        return "pyproject.toml [tool.setuptools] ext-modules"
+    backend = str(data.get("build-system", {}).get("build-backend", ""))
+    return f"build backend {backend}" if backend.split(".")[0] in EXTENSION_BACKENDS else ""
+
+
 def plain_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:
     """(extras, dependency groups, more pip arguments, where from) the plain side installs with the
     project (module doc)."""

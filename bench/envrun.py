@@ -15,7 +15,7 @@ from pathlib import Path
 
 from envcommand import plain_pytest_args
 from envcompare import PLAIN_REPORT, STEP_LIMITS, plain_counts
-from envplain import plain_targets
+from envplain import builds_extensions, plain_targets
 from envtests import Side, codekiln_side, plain_side
 
 from codekiln.core.proc import run, tail
@@ -119,10 +119,20 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
         return {"status": "venv failed", "log": tail(res.stderr, 5)}
     extras, groups, deps, tox_env = plain_targets(root, ".".join(map(str, sys.version_info[:2])))
     target = f".[{','.join(extras)}]" if extras else "."
-    argv = [*pip, target, "pytest", *(w for g in groups for w in ("--group", g)), *deps]
+    editable = builds_extensions(root)
+    argv = [
+        *pip,
+        *(["-e"] if editable else []),
+        target,
+        "pytest",
+        *(w for g in groups for w in ("--group", g)),
+    ]
+    argv += deps
     start = time.monotonic()
     res = run(argv, timeout=STEP_LIMITS["plain_install"], env=env, cwd=root)
     out: dict[str, object] = {"install": " ".join(argv[3:]), "install_s": round(time.monotonic() - start, 1)}
+    if editable:
+        out["editable"] = f"compiled extensions ({editable})"
     if tox_env:
         out["install_from"] = tox_env
     if res.timed_out:

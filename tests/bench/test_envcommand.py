@@ -142,3 +142,26 @@ def test_pytest_words_end_at_the_shell() -> None:
     assert pytest_words("coverage run -m pytest tests -x && coverage report") == ["tests", "-x"]
     assert pytest_words(".venv/bin/py.test -q | tee out") == ["-q"]
     assert pytest_words("python -m unittest discover") is None
+
+
+def test_a_project_that_builds_compiled_extensions_is_installed_editable(tmp_path: Path) -> None:
+    """regex (flat layout) and greenlet (tests inside `src/greenlet`): pytest in the source tree imports
+    the tree's package, which only an editable install completes with its compiled modules; their plain
+    runs stopped at `cannot import name '_regex'` / `No module named 'greenlet._greenlet'`."""
+    from envplain import builds_extensions
+
+    write(tmp_path, {"setup.py": "from setuptools import setup\nsetup(name='x')\n", "x/__init__.py": ""})
+    assert builds_extensions(tmp_path) == ""  # pure Python: installed as before
+    write(tmp_path, {"setup.py": "from setuptools import Extension, setup\n"
+                     "setup(ext_modules=[Extension('x._x', ['x/_x.c'])])\n"})  # fmt: skip
+    assert builds_extensions(tmp_path) == "setup.py ext_modules"
+    (tmp_path / "setup.py").unlink()
+    write(
+        tmp_path,
+        {"pyproject.toml": "[tool.setuptools]\next-modules = [{name = 'x._x', sources = ['x.c']}]\n"},
+    )
+    assert builds_extensions(tmp_path) == "pyproject.toml [tool.setuptools] ext-modules"
+    write(tmp_path, {"pyproject.toml": "[build-system]\nbuild-backend = 'mesonpy'\n"})
+    assert builds_extensions(tmp_path) == "build backend mesonpy"
+    write(tmp_path, {"pyproject.toml": "[build-system]\nbuild-backend = 'hatchling.build'\n"})
+    assert builds_extensions(tmp_path) == ""
