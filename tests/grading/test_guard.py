@@ -133,10 +133,11 @@ def callback():
 
 def test_profile_events():
     events = []
-    sys.setprofile(lambda frame, event, arg: events.append((event, frame.f_code.co_name)))
+    old = sys.setprofile(lambda frame, event, arg: events.append((event, frame.f_code.co_name)))
     callback()
-    sys.setprofile(None)
+    sys.setprofile(old)  # what it returned put back, as greenlet's tracer does: None
     assert events == [("call", "callback"), ("return", "callback"), ("c_call", "test_profile_events")]
+    assert old is None and sys.getprofile() is None
 """
 
 

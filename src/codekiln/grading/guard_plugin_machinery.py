@@ -269,14 +269,17 @@ class TraceCalls:
         hands its argument to the audit hook, under an event of the guard's (`_set`). A wrapper written
         in Python would be seen by the very function it installs or removes (its `return`, its calls),
         and a suite that checks the exact events of its own tracer (greenlet's tracing tests) fails;
-        CPython runs audit hooks with tracing off. The builtin is `count` of a one-item list whose item
-        compares through `sys.audit` (a `partial`, no descriptor, so called with the argument alone):
-        a builtin method, so a tracer sees the `c_call` the original's call shows, nothing is hashed
-        (an unhashable tracer is set as before), and it returns 0 where the original returns None."""
+        CPython runs audit hooks with tracing off. The builtin is `get` of a read-only view
+        (`MappingProxyType`) of an object whose own `get` is `sys.audit` with the event bound (a
+        `partial`, no descriptor, so called with the argument and get's default alone): a builtin
+        method, so a tracer sees the `c_call` the original's call shows; it returns None as the
+        original does (greenlet puts back what `sys.setprofile` returned), and hashes nothing (an
+        unhashable tracer is set as before)."""
         name = f"codekiln.guard.{event}"
         self._entries[name] = (original, current, event)
-        entry = type("TraceEntry", (), {"__eq__": functools.partial(sys.audit, name), "__slots__": ()})
-        return [entry()].count
+        call = functools.partial(sys.audit, name)
+        entry = type("TraceEntry", (), {"__getitem__": call, "get": call, "__slots__": ()})
+        return types.MappingProxyType(entry()).get
 
     def _set(self, name: str, args: tuple[Any, ...]) -> None:
         """An entry's call (`_entry`), in the audit hook: note a new trace or profile function set
