@@ -38,6 +38,7 @@ the groups uv installs by default too, whatever the source chosen above (tenacit
 `uv run poe check`, and its `dev` group has the trio that one test skips without). The suite runs with
 the arguments of the project's own pytest command (`envcommand.plain_pytest_args`: tox's, else nox's,
 a test script's, the Makefile's or CI's).
+A project that builds compiled extensions is installed editable (`builds_extensions`).
 """
 
 from __future__ import annotations
