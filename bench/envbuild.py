@@ -14,13 +14,23 @@ The sample: see `envsample.py` (rank order of PyPI downloads, unseen by tests/, 
 size bound), pinned in `bench/envbuild_sample.json`. Per library, on the same sdist archive:
 
 1. plain: `python -m venv` (the interpreter codekiln builds with), pip upgraded, `pip install '.[EXTRAS]' pytest` in the
-   unpacked sdist, EXTRAS the first of test/tests/testing declared as an extra (pyproject, setup.cfg or
+   unpacked sdist (`pip install -e`, editable, where the project builds compiled extensions,
+   `envplain.builds_extensions`: pytest runs in the source tree, whose package shadows an installed
+   copy, and only an editable install builds the compiled modules into that tree, as the maintainers'
+   own setups do, greenlet's CI and multidict's Makefile `pip install -e .`; regex and greenlet ran no
+   test without), EXTRAS the first of test/tests/testing declared as an extra (pyproject, setup.cfg or
    setup.py), plus `--group` of the same name from `[dependency-groups]`, plus what the project's own
    test setup installs (`envplain`: tox's env, nox's test session, the CI job running pytest, the
    Makefile's test target, test/dev requirements files, uv/poetry/pdm/hatch defaults, `tests_require`,
    and the addopts plugins the project's files declare); then `python -m pytest` in the
-   source tree, network on, with the arguments of tox's test env's pytest command where it has one
-   (requests-toolbelt's `-W error::DeprecationWarning`: the project's own run fails 2 more tests), going
+   source tree, network on, with the project's own pytest command, so that both sides run the
+   maintainers' command (`envcommand`, read by the bench's own readers from the sources codekiln reads,
+   in its order): tox's test env's command with all its arguments (requests-toolbelt's `-W
+   error::DeprecationWarning`: the project's own run fails 2 more tests), else the paths and the
+   suite-deciding options (`-k`, `-m`, `--ignore`, `-W`, `--doctest-modules`, ...; not output, speed or
+   coverage options) of the noxfile's test session, a hatch/pdm test script, the Makefile's test target
+   or a CI job (referencing's nox `pytest referencing` leaves out `suite/`, a vendored project of its
+   own whose test needs jsonschema), else pytest's own defaults; going
    on past a module that fails to collect (`--continue-on-collection-errors`, as codekiln's baseline
    does; the row's `collect_errors` names them), with an observer plugin (`envreport`) that keeps every
    test's reports. Counts are read from pytest's own summary line.

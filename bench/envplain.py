@@ -36,7 +36,9 @@ the plain run fails as the project would.
 A project whose checks run through uv (a `uv.lock`, or a CI workflow running `uv run`/`uv sync`) gets
 the groups uv installs by default too, whatever the source chosen above (tenacity 9.2.1's CI runs
 `uv run poe check`, and its `dev` group has the trio that one test skips without). The suite runs with
-the arguments of tox's test env's pytest command where it has one (`tox_pytest_args`).
+the arguments of the project's own pytest command (`envcommand.plain_pytest_args`: tox's, else nox's,
+a test script's, the Makefile's or CI's).
+A project that builds compiled extensions is installed editable (`builds_extensions`).
 """
 
 from __future__ import annotations
@@ -224,13 +226,14 @@ def tox_targets(
 _SHELL_END = {"&&", "||", ";", "|", ">", ">>", "2>&1"}
 
 
-def tox_pytest_args(root: Path, python: str) -> list[str]:
+def tox_pytest_command(root: Path, python: str) -> list[str] | None:
     """The arguments of the first pytest command of tox.ini's test env for Python `python` (`pytest`,
     `py.test`, `python -m pytest`, `coverage run -m pytest`): `{posargs}` empty, `{posargs:X}` as X,
-    `{toxinidir}` the project root; a word with any other substitution is left out."""
+    `{toxinidir}` the project root; a word with any other substitution is left out. None where that env
+    runs no pytest (or there is no tox.ini)."""
     env = tox_env(root, python)
     if env is None:
-        return []
+        return None
     _, factors, setting = env
     for line in tox_lines(setting("commands"), factors):
         line = re.sub(r"\{posargs:([^}]*)\}", r"\1", line).replace("{posargs}", "")
@@ -243,7 +246,7 @@ def tox_pytest_args(root: Path, python: str) -> list[str]:
             rest = words[start + 1 :]
             rest = rest[: next((j for j, w in enumerate(rest) if w in _SHELL_END), len(rest))]
             return [w for w in rest if "{" not in w]
-    return []
+    return None
 
 
 def uv_groups(root: Path) -> list[str]:
@@ -321,6 +324,28 @@ def chosen_source(root: Path, python: str) -> tuple[Targets, str]:
         if targets:
             return targets, where
     return Targets(), ""
+
+
+EXTENSION_BUILD = re.compile(r"\bExtension\(|\bext_modules\b|\bcythonize\(")
+EXTENSION_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "setuptools_rust")
+
+
+def builds_extensions(root: Path) -> str:
+    """What says the project builds compiled extension modules ("" if nothing does): its setup.py
+    (`Extension(`, `ext_modules`, `cythonize(`), pyproject's `[tool.setuptools] ext-modules`, or a
+    build backend that only builds them. Such a project is installed editable on the plain side (module
+    doc of bench/envbuild.py): pytest runs in the source tree, whose package shadows an installed copy,
+    and only an editable install builds the compiled modules into that tree."""
+    try:
+        if match := EXTENSION_BUILD.search((root / "setup.py").read_text(errors="replace")):
+            return f"setup.py {match[0].rstrip('(')}"
+    except OSError:
+        pass
+    data = pyproject(root)
+    if data.get("tool", {}).get("setuptools", {}).get("ext-modules"):
+        return "pyproject.toml [tool.setuptools] ext-modules"
+    backend = str(data.get("build-system", {}).get("build-backend", ""))
+    return f"build backend {backend}" if backend.split(".")[0] in EXTENSION_BACKENDS else ""
 
 
 def plain_targets(root: Path, python: str) -> tuple[list[str], list[str], list[str], str]:

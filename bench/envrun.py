@@ -14,8 +14,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from envcommand import plain_pytest_args
 from envcompare import PLAIN_REPORT, STEP_LIMITS, plain_counts
-from envplain import plain_targets, tox_pytest_args
+from envplain import builds_extensions, plain_targets
 from envtests import Side, codekiln_side, plain_side
 
 from codekiln.core.proc import run, tail
@@ -119,19 +120,30 @@ def run_plain(archive: Path, scratch: Path, pip_cache: Path) -> dict[str, object
         return {"status": "venv failed", "log": tail(res.stderr, 5)}
     extras, groups, deps, tox_env = plain_targets(root, ".".join(map(str, sys.version_info[:2])))
     target = f".[{','.join(extras)}]" if extras else "."
-    argv = [*pip, target, "pytest", *(w for g in groups for w in ("--group", g)), *deps]
+    editable = builds_extensions(root)
+    argv = [
+        *pip,
+        *(["-e"] if editable else []),
+        target,
+        "pytest",
+        *(w for g in groups for w in ("--group", g)),
+    ]
+    argv += deps
     start = time.monotonic()
     res = run(argv, timeout=STEP_LIMITS["plain_install"], env=env, cwd=root)
     out: dict[str, object] = {"install": " ".join(argv[3:]), "install_s": round(time.monotonic() - start, 1)}
+    if editable:
+        out["editable"] = f"compiled extensions ({editable})"
     if tox_env:
         out["install_from"] = tox_env
     if res.timed_out:
         return {**out, "status": "timeout (plain install)"}
     if res.exit_code:
         return {**out, "status": "install failed", "log": tail(res.stdout + res.stderr, 6)}
-    command = tox_pytest_args(root, ".".join(map(str, sys.version_info[:2])))
-    if command:
+    command, command_from = plain_pytest_args(root, ".".join(map(str, sys.version_info[:2])))
+    if command_from:
         out["command"] = " ".join(["pytest", *command])
+        out["command_from"] = command_from
     user = as_non_root()
     out["user"] = "uid 65534 (unshare --user, mapped)" if user else f"uid {os.geteuid()}"
     reports = observe_tests(venv, scratch)

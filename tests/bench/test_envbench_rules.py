@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from envcompare import STEP_LIMITS, compare, plain_counts, step_limits
-from envplain import applies, envlist, plain_targets, tox_pytest_args, uv_groups
+from envplain import applies, envlist, plain_targets, tox_pytest_command, uv_groups
 from envrun import as_non_root, plain_test_env
 from envsample import judge_archive, named_in
 
@@ -242,14 +242,14 @@ def test_the_plain_side_runs_pytest_with_the_arguments_of_toxs_command(tmp_path:
         "[testenv:py39]\ncommands = coverage run -m pytest --basetemp={envtmpdir} {posargs:tests -x}\n"
         "[testenv:lint]\ncommands = flake8 src\n"
     )
-    assert tox_pytest_args(tmp_path, "3.11") == ["-W", "error::DeprecationWarning"]
-    assert tox_pytest_args(tmp_path, "3.9") == ["tests", "-x"]  # its own section; {envtmpdir} left out
+    assert tox_pytest_command(tmp_path, "3.11") == ["-W", "error::DeprecationWarning"]
+    assert tox_pytest_command(tmp_path, "3.9") == ["tests", "-x"]  # its own section; {envtmpdir} left out
     (tmp_path / "tox.ini").write_text("[tox]\nenvlist = py311\n[testenv]\ncommands = pytest {posargs}\n")
-    assert tox_pytest_args(tmp_path, "3.11") == []
+    assert tox_pytest_command(tmp_path, "3.11") == []  # a pytest command, with no arguments
     (tmp_path / "tox.ini").write_text("[tox]\nenvlist = py311\n[testenv]\ncommands = python -m unittest\n")
-    assert tox_pytest_args(tmp_path, "3.11") == []
+    assert tox_pytest_command(tmp_path, "3.11") is None  # no pytest command: the next source decides
     (tmp_path / "tox.ini").unlink()
-    assert tox_pytest_args(tmp_path, "3.11") == []
+    assert tox_pytest_command(tmp_path, "3.11") is None
 
 
 def test_the_plain_side_installs_the_groups_uv_installs_where_the_project_runs_through_uv(

@@ -124,6 +124,32 @@ def test_a_trace_set_and_removed_inside_a_test_is_evidence_even_through_coverage
     ), run.evidence
 
 
+PROFILE_EVENTS = """import sys
+
+
+def callback():
+    return 1
+
+
+def test_profile_events():
+    events = []
+    old = sys.setprofile(lambda frame, event, arg: events.append((event, frame.f_code.co_name)))
+    callback()
+    sys.setprofile(old)  # what it returned put back, as greenlet's tracer does: None
+    assert events == [("call", "callback"), ("return", "callback"), ("c_call", "test_profile_events")]
+    assert old is None and sys.getprofile() is None
+"""
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_a_tracer_a_test_sets_sees_the_events_it_would_see_unguarded(sb: BwrapSandbox) -> None:
+    # greenlet's tracing tests compare such lists: the guard's watch on sys.setprofile (and settrace)
+    # runs no frame that the profile function it installs or removes could see
+    sb.write_file("tests/test_e.py", PROFILE_EVENTS)
+    run = run_tests(sb, CMD, ["tests/test_e.py::test_profile_events"])
+    assert run.statuses == {"tests/test_e.py::test_profile_events": "passed"}, run.log_tail
+
+
 TRANSIENT_SKIP = """import sys
 
 

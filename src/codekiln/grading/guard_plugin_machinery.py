@@ -33,6 +33,7 @@ imports nothing from codekiln.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 import sys
@@ -238,8 +239,8 @@ def trace_hooks() -> list[str]:
 
 class TraceCalls:
     """Every trace or profile function set while a frame of the graded tree is on the calling thread's
-    stack, as "event from file:line". `sys.settrace` / `sys.setprofile` are wrapped to see what they
-    are given: putting back the function already set (doctest's `run` does, in a test) is no new
+    stack, as "event from file:line". `sys.settrace` / `sys.setprofile` are replaced (`_entry`) to see
+    what they are given, unseen by the tracers they set: putting back the function already set (doctest's `run` does, in a test) is no new
     trace. An audit hook (which nothing can remove) sees the other ways in, the original functions and
     the C API, and notes those the graded tree calls itself. Only coverage.py and debuggers trace a
     test run, from pytest's hooks or read-only code (a C tracer leaves locals alone; one left
@@ -256,24 +257,43 @@ class TraceCalls:
         self.tests = tests  # the test files (their own leak checks walk the heap)
         self.calls: list[str] = []
         self.walks: list[str] = []
-        self._inside: set[int] = set()  # threads inside a wrapper, calling the original
+        self._inside: set[int] = set()  # threads inside an entry, calling the original
+        self._entries: dict[str, tuple[Callable[[Any], None], Callable[[], Any], str]] = {}
         if self.workdir != "/":
-            sys.settrace = self._wrap(sys.settrace, sys.gettrace, "sys.settrace")
-            sys.setprofile = self._wrap(sys.setprofile, sys.getprofile, "sys.setprofile")
+            sys.settrace = self._entry(sys.settrace, sys.gettrace, "sys.settrace")
+            sys.setprofile = self._entry(sys.setprofile, sys.getprofile, "sys.setprofile")
             sys.addaudithook(self._hook)
 
-    def _wrap(self, original: Callable[[Any], None], current: Callable[[], Any], event: str) -> Any:
-        def wrapper(function: Any) -> None:
-            if function is not None and function is not current() and not self._readonly_tracer(function):
-                self._note(event, sys._getframe(1))
-            me = threading.get_ident()
-            self._inside.add(me)
-            try:
-                original(function)
-            finally:
-                self._inside.discard(me)
+    def _entry(self, original: Callable[[Any], None], current: Callable[[], Any], event: str) -> Any:
+        """What replaces `sys.settrace` / `sys.setprofile`: a builtin that runs no frame of its own and
+        hands its argument to the audit hook, under an event of the guard's (`_set`). A wrapper written
+        in Python would be seen by the very function it installs or removes (its `return`, its calls),
+        and a suite that checks the exact events of its own tracer (greenlet's tracing tests) fails;
+        CPython runs audit hooks with tracing off. The builtin is `get` of a read-only view
+        (`MappingProxyType`) of an object whose own `get` is `sys.audit` with the event bound (a
+        `partial`, no descriptor, so called with the argument and get's default alone): a builtin
+        method, so a tracer sees the `c_call` the original's call shows; it returns None as the
+        original does (greenlet puts back what `sys.setprofile` returned), and hashes nothing (an
+        unhashable tracer is set as before)."""
+        name = f"codekiln.guard.{event}"
+        self._entries[name] = (original, current, event)
+        call = functools.partial(sys.audit, name)
+        entry = type("TraceEntry", (), {"__getitem__": call, "get": call, "__slots__": ()})
+        return types.MappingProxyType(entry()).get
 
-        return wrapper
+    def _set(self, name: str, args: tuple[Any, ...]) -> None:
+        """An entry's call (`_entry`), in the audit hook: note a new trace or profile function set
+        from the graded tree, then set it with the original function."""
+        original, current, event = self._entries[name]
+        function = args[0]
+        if function is not None and function is not current() and not self._readonly_tracer(function):
+            self._note(event, sys._getframe(2))  # this, the hook, then the entry's caller
+        me = threading.get_ident()
+        self._inside.add(me)
+        try:
+            original(function)
+        finally:
+            self._inside.discard(me)
 
     def _readonly_tracer(self, function: Any) -> bool:
         """A tracer that is all read-only code (Hypothesis's explain-phase tracer, coverage's Python
@@ -298,6 +318,9 @@ class TraceCalls:
         # Not through the wrappers: the C API (coverage's C tracer, cProfile), or the original
         # functions, which only the wrappers' closures hold (the static scan flags reading those).
         # Judged by the immediate Python caller only: a profiler run by read-only code is no new trace.
+        if event in self._entries:
+            self._set(event, args)
+            return
         if event in self.WALKS:
             self._walk(event, sys._getframe(1))
         if event not in self.EVENTS or threading.get_ident() in self._inside:
