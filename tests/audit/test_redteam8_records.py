@@ -24,7 +24,7 @@ from codekiln.audit import ATTACKS
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
-from codekiln.grading import guard_plugin_machinery as machinery
+from codekiln.grading import guard_plugin_trace as trace
 from codekiln.grading.patchrules import GradePolicy
 from codekiln.grading.scan import scan_source
 from codekiln.tasks.records import TaskRecord
@@ -79,7 +79,7 @@ def test_ordinary_patterns_and_getters_are_no_finding(source: str) -> None:
     assert scan_source(source) == []
 
 
-def _caller(filename: str, calls: machinery.TraceCalls) -> object:
+def _caller(filename: str, calls: trace.TraceCalls) -> object:
     """A function whose code claims `filename`, asking the hook about a walk as its direct caller."""
     space: dict[str, object] = {"calls": calls, "sys": sys}
     exec(
@@ -88,8 +88,8 @@ def _caller(filename: str, calls: machinery.TraceCalls) -> object:
     return space["walk"]
 
 
-def _hook(tests: frozenset[str]) -> machinery.TraceCalls:
-    calls = machinery.TraceCalls("/")  # "/": no audit hook installed in this process
+def _hook(tests: frozenset[str]) -> trace.TraceCalls:
+    calls = trace.TraceCalls("/")  # "/": no audit hook installed in this process
     calls.workdir, calls.tests = "/testbed/", tests
     return calls
 

@@ -161,8 +161,9 @@ def test_a_tracer_is_excused_only_when_all_of_it_is_read_only_code() -> None:
     import bdb
 
     from codekiln.grading import guard_plugin_machinery as machinery
+    from codekiln.grading import guard_plugin_trace as trace
 
-    calls = machinery.TraceCalls("/", machinery.Machinery("/testbed"))  # "/": nothing installed
+    calls = trace.TraceCalls("/", machinery.Machinery("/testbed"))  # "/": nothing installed
     tree: dict[str, object] = {}
     exec(compile("def user_line(self, frame):\n    pass\n", "/testbed/pkg/mod.py", "exec"), tree)
     given = bdb.Bdb()

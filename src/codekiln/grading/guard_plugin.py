@@ -18,15 +18,14 @@ code under test runs. Code under test shares this process and can still forge al
 the grader also plants canary tests and scans patches); the marker only makes forgery take effort
 aimed at codekiln rather than at pytest.
 
-Three parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
+Four parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
 `guard_plugin_machinery` (the watch on pytest's, pluggy's and the builtins' functions, and what
-counts as read-only code), `guard_plugin_report` (what leaves the process: the results file, the
-marker, the announcements of failures) and `guard_plugin_speedups` (speed only, same output). This
-module keeps what runs per test (the check that a test is its trusted source's code) and the hooks.
-
-The grader ships them compiled when the venv runs the grader's own Python (`grading.guard.plugin_files`),
-else as source; pytest leaves this module's statements as written: PYTEST_DONT_REWRITE (it has no
-asserts).
+counts as read-only code), `guard_plugin_trace` (trace functions and heap walks, seen by an audit
+hook), `guard_plugin_report` (what leaves the process: the results file, the marker, the announcements
+of failures) and `guard_plugin_speedups` (speed only, same output). This module keeps what runs per
+test (the check that a test is its trusted source's code) and the hooks. The grader ships them
+compiled when the venv runs the grader's own Python (`grading.guard.plugin_files`), else as source;
+pytest leaves this module's statements as written: PYTEST_DONT_REWRITE (it has no asserts).
 """
 
 from __future__ import annotations
@@ -47,10 +46,12 @@ if TYPE_CHECKING:
     from . import guard_plugin_machinery as machinery
     from . import guard_plugin_report as report
     from . import guard_plugin_speedups as speedups
+    from . import guard_plugin_trace as trace
 else:  # shipped beside this module as `<its name>_machinery`, `_report`... (`grading.shipped`)
     machinery = importlib.import_module(f"{__name__}_machinery")
     report = importlib.import_module(f"{__name__}_report")
     speedups = importlib.import_module(f"{__name__}_speedups")
+    trace = importlib.import_module(f"{__name__}_trace")
 
 _RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
 # Characters of failure messages kept in all (2,000 at most each); past it each keeps 200. The grader
@@ -252,7 +253,7 @@ class Guard:
             self.forged.append(f"{item.nodeid}: no function {name} in the test files")
 
     def check_machinery(self, when: str) -> None:
-        hooks = machinery.trace_hooks()
+        hooks = trace.trace_hooks()
         if hooks and not self._hooks_reported:
             self._hooks_reported = True
             self.forged.append(f"a {' and a '.join(hooks)} function was installed ({when})")
@@ -378,7 +379,7 @@ _compile_trusted_test_modules()
 speedups.install()
 # The baseline, taken after this plugin's own patches of pytest (`Guard.check_machinery`).
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
-_TRACES = machinery.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
+_TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
 _OUTCOMES = machinery.CallOutcomes()
 _ANNOUNCER = report.announcer(str(_SETTINGS.get("nonce", "")) if _SETTINGS.get("out") else None)
 

@@ -23,6 +23,7 @@ GUARD_PLUGIN = (
     "guard_plugin_machinery.py",
     "guard_plugin_report.py",
     "guard_plugin_speedups.py",
+    "guard_plugin_trace.py",
 )
 """The guard plugin, then its parts (each loaded as the plugin's module name + its suffix)."""
 
