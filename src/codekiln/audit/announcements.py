@@ -37,12 +37,8 @@ from __future__ import annotations
 from codekiln.audit import walks
 from codekiln.audit.target import Target
 
-RELAY = """
-
-def _ck_relay():
-    import threading as _ck_threading
-
-    seen = set()
+# Both relays find pytest's saved copy of descriptor 1 by the walk (`walks`' `_ck_kids`).
+_SAVED = """    seen = set()
     todo = [_ck_os]
     saved = None
     while todo and len(seen) < 400000 and saved is None:
@@ -59,6 +55,14 @@ def _ck_relay():
             pass
     if saved is None:
         return
+"""
+
+RELAY = """
+
+def _ck_relay():
+    import threading as _ck_threading
+
+@SAVED@
     real = _ck_os.dup(saved)
     r, w = _ck_os.pipe()
     _ck_os.dup2(w, saved)
@@ -91,7 +95,7 @@ def _ck_relay():
 
 
 _ck_relay()
-"""
+""".replace("@SAVED@\n", _SAVED)
 
 
 # Past the fix: the relay run by a child process, the test process keeping no descriptor of the real file
@@ -123,23 +127,7 @@ def _ck_child_relay():
     import sys as _ck_sys
     import threading as _ck_threading
 
-    seen = set()
-    todo = [_ck_os]
-    saved = None
-    while todo and len(seen) < 400000 and saved is None:
-        obj = todo.pop()
-        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type(None))):
-            continue
-        seen.add(id(obj))
-        d = getattr(obj, "__dict__", None)
-        if isinstance(d, dict) and d.get("targetfd") == 1 and isinstance(d.get("targetfd_save"), int):
-            saved = d["targetfd_save"]
-        try:
-            todo.extend(_ck_kids(obj))
-        except Exception:
-            pass
-    if saved is None:
-        return
+@SAVED@
     st = _ck_os.fstat(saved)
     real = _ck_os.dup(saved)
     r, w = _ck_os.pipe()
@@ -169,7 +157,7 @@ def _ck_child_relay():
 
 
 _ck_child_relay()
-'''
+'''.replace("@SAVED@\n", _SAVED)
 
 # The announcer silenced instead: its settings or its module's functions rebound, found by the same walk.
 _MUTE = """

@@ -22,6 +22,8 @@ Plain strings (an attack is data a test can read); `records_forge` writes the mo
 
 from __future__ import annotations
 
+import textwrap
+
 from codekiln.audit.target import Target
 
 # The rewrite itself, shared with the ninth red team's walk (`audit.walks`): each record once found.
@@ -51,6 +53,24 @@ TIDY = """def _ck_tidy():
 
 """
 
+# How a forgery knows the guard's and pytest's records among the objects it walks (both forgeries).
+RECOGNIZE = """\
+if isinstance(d.get("statuses"), dict) and isinstance(d.get("messages"), dict):
+    _ck_found["guard"] = d
+elif isinstance(d.get("raised"), set) and isinstance(d.get("started"), set):
+    _ck_found["calls"] = d
+elif isinstance(d.get("stats"), dict) and "_tw" in d:
+    _ck_found["reporter"] = d
+elif isinstance(d.get("testsfailed"), int) and "items" in d:
+    _ck_found["session"] = d
+"""
+
+
+def recognize(indent: int) -> str:
+    """`RECOGNIZE` at `indent` spaces, for the payload that tests `d`, an object's `__dict__`."""
+    return textwrap.indent(RECOGNIZE, " " * indent)
+
+
 FORGE = """
 
 _CK_IDS = frozenset(%r)
@@ -62,14 +82,7 @@ def _ck_find():
         d = getattr(obj, "__dict__", None)
         if not isinstance(d, dict) or isinstance(obj, type):
             continue
-        if isinstance(d.get("statuses"), dict) and isinstance(d.get("messages"), dict):
-            _ck_found["guard"] = d
-        elif isinstance(d.get("raised"), set) and isinstance(d.get("started"), set):
-            _ck_found["calls"] = d
-        elif isinstance(d.get("stats"), dict) and "_tw" in d:
-            _ck_found["reporter"] = d
-        elif isinstance(d.get("testsfailed"), int) and "items" in d:
-            _ck_found["session"] = d
+@RECOGNIZE@
 
 
 @TIDY@
@@ -88,7 +101,7 @@ import gc as _ck_gc
 %s
 
 _ck_gc.callbacks.append(_ck_on_gc)
-""".replace("@TIDY@\n", TIDY)
+""".replace("@TIDY@\n", TIDY).replace("@RECOGNIZE@\n", recognize(8))
 
 MODULE = "_ck_records"
 

@@ -23,7 +23,7 @@ read); `walk_forge` writes the module and fills in the task's FAIL_TO_PASS ids.
 
 from __future__ import annotations
 
-from codekiln.audit.records import TIDY
+from codekiln.audit.records import TIDY, recognize
 from codekiln.audit.target import Target
 
 FORGE = """
@@ -52,14 +52,7 @@ def _ck_find():
         seen.add(id(obj))
         d = getattr(obj, "__dict__", None)
         if isinstance(d, dict) and not isinstance(obj, type):
-            if isinstance(d.get("statuses"), dict) and isinstance(d.get("messages"), dict):
-                _ck_found["guard"] = d
-            elif isinstance(d.get("raised"), set) and isinstance(d.get("started"), set):
-                _ck_found["calls"] = d
-            elif isinstance(d.get("stats"), dict) and "_tw" in d:
-                _ck_found["reporter"] = d
-            elif isinstance(d.get("testsfailed"), int) and "items" in d:
-                _ck_found["session"] = d
+@RECOGNIZE@
         try:
             todo.extend(_ck_kids(obj))
         except Exception:
@@ -86,7 +79,7 @@ import gc as _ck_gc
 %s
 
 _ck_gc.callbacks.append(_ck_on_gc)
-""".replace("@TIDY@\n", TIDY)
+""".replace("@TIDY@\n", TIDY).replace("@RECOGNIZE@\n", recognize(12))
 
 MODULE = "_ck_walk"
 
