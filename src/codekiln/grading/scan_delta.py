@@ -80,17 +80,10 @@ def _outline(text: str) -> _Outline | None:
     return _Outline(tuple(spans), tuple(aliases))
 
 
-def _scan_run(lines: list[str], aliases: dict[str, str]) -> tuple[tuple[int, str, str], ...] | None:
+def _scan_run(lines: list[str], aliases: dict[str, str]) -> list[tuple[int, str, str]] | None:
     """(line, kind, detail) of a run of top-level statements read with `aliases`; None when the run
     does not parse alone or imports anything (its aliases would change what follows it)."""
-    return _scan_text("".join(lines), tuple(aliases.items()))
-
-
-@functools.lru_cache(maxsize=256)
-def _scan_text(text: str, aliases: tuple[tuple[str, str], ...]) -> tuple[tuple[int, str, str], ...] | None:
-    """`_scan_run` of a run's text, kept: the gold patches of bugs in one function all restore the
-    same statement, read with the same aliases (the caller holds AST_LOCK)."""
-    tree = parse_module(text)
+    tree = parse_module("".join(lines))
     if tree is None or _mark_calls(tree):
         return None
     scanner = _Scanner()
@@ -100,7 +93,7 @@ def _scan_text(text: str, aliases: tuple[tuple[str, str], ...]) -> tuple[tuple[i
             scanner.visit(tree)
     except RecursionError:
         return None
-    return tuple(scanner.found)
+    return scanner.found
 
 
 def _changed_run(old: list[str], new: list[str], outline: _Outline) -> tuple[int, int, int]:

@@ -10,7 +10,6 @@ Used by `tasks.statements` (template and model writers) and by any other source 
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 
@@ -80,14 +79,7 @@ def leak_check(statement: str, patch: str, *, min_chars: int = 8) -> None:
 def hidden_names(task: TaskRecord) -> list[str]:
     """What a statement must not say: the hidden test files (path, file name, module), and every test
     id of those files with its parts (class, function, function without its parameters); longest first."""
-    return list(_names(tuple(task.hidden_tests), tuple(task.FAIL_TO_PASS), tuple(task.PASS_TO_PASS)))
-
-
-@functools.lru_cache(maxsize=64)
-def _names(hidden_tests: tuple[str, ...], fail: tuple[str, ...], passing: tuple[str, ...]) -> tuple[str, ...]:
-    """`hidden_names` of a task's lists, kept: a statement's checks ask for them about five times,
-    and a bug re-imported with the whole suite has every test id of its hidden files among them."""
-    hidden = set(hidden_tests)
+    hidden = set(task.hidden_tests)
     names: set[str] = set()
     for rel in hidden:
         module = rel.removesuffix(".py")
@@ -95,28 +87,23 @@ def _names(hidden_tests: tuple[str, ...], fail: tuple[str, ...], passing: tuple[
         names |= {rel, rel.rsplit("/", 1)[-1], module.replace("/", ".")}
         if "test" in stem.lower():
             names.add(stem)
-    for tid in [*fail, *passing]:
+    for tid in [*task.FAIL_TO_PASS, *task.PASS_TO_PASS]:
         path, _, rest = tid.partition("::")
         if path in hidden and rest:
             names |= {tid, rest}
             for part in rest.split("::"):
                 names |= {part, part.split("[", 1)[0]}
-    return tuple(sorted((n for n in names if len(n) >= 4), key=lambda n: (-len(n), n)))
-
-
-@functools.lru_cache(maxsize=64)
-def _alternation(names: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w])(?:" + "|".join(map(re.escape, names)) + r")(?![\w])")
+    return sorted((n for n in names if len(n) >= 4), key=lambda n: (-len(n), n))
 
 
 def _hidden_re(task: TaskRecord, text: str) -> re.Pattern[str] | None:
     """The pattern of the hidden names, None when `text` holds none of them even as a substring
     (then the pattern finds nothing in it: compiling the alternation of a whole suite's names cost
-    more than the rest of a statement's checks; a task's pattern is compiled once)."""
-    names = _names(tuple(task.hidden_tests), tuple(task.FAIL_TO_PASS), tuple(task.PASS_TO_PASS))
+    more than the rest of a statement's checks)."""
+    names = hidden_names(task)
     if not any(name in text for name in names):
         return None
-    return _alternation(names)
+    return re.compile(r"(?<![\w])(?:" + "|".join(map(re.escape, names)) + r")(?![\w])")
 
 
 def hidden_mentions(statement: str, task: TaskRecord) -> list[str]:
