@@ -50,6 +50,7 @@ from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
 from codekiln.grading.classify import resolved
 from codekiln.grading.collateral import graded_pass_to_pass
+from codekiln.grading.doctests import changed_examples, doctest_ids, is_text_doctest
 from codekiln.grading.graded import (
     GIT_APPLY,
     GradedWorkspace,
@@ -212,9 +213,12 @@ def _scan(changes: dict[str, tuple[str | None, str | None]]) -> list[dict[str, A
     return [f.as_dict() for f in scan_changes(changes, is_test=is_protected)]
 
 
-def _check(g: GradedWorkspace, patch: str, policy: GradePolicy, result: GradeResult) -> bool:
+def _check(
+    g: GradedWorkspace, patch: str, policy: GradePolicy, result: GradeResult, tests: list[str]
+) -> bool:
     """Judge what the patch changed (module docstring, step 1). False: the patch is rejected."""
     touched = g.touched()
+    doctests = doctest_ids(tests)
     for rel, kind in sorted(touched.items()):
         data = g._bytes(rel) if kind == "file" else None
         problem = reject_reason(rel, kind, data, kind == "file" and g.executable(rel), g.snapshot, policy)
@@ -235,7 +239,18 @@ def _check(g: GradedWorkspace, patch: str, policy: GradePolicy, result: GradeRes
         )
         result.findings.extend({"kind": "shadows_module", "path": p, "detail": n} for p, n in shadows.items())
         return False
-    protected = sorted(rel for rel in touched if is_protected(rel))
+    for rel, names in sorted(doctests.items()):
+        if rel in touched and not is_text_doctest(rel):
+            snapshot = g.snapshot / rel
+            before = snapshot.read_bytes() if snapshot.is_file() and not snapshot.is_symlink() else None
+            problem = changed_examples(rel, names, before, g._bytes(rel))
+            if problem:
+                result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
+                result.findings.append({"kind": "patch_rule", "path": rel, "detail": problem})
+                return False
+    protected = sorted(
+        rel for rel in touched if is_protected(rel) or (rel in doctests and is_text_doctest(rel))
+    )
     result.findings.extend({"kind": "reverted", "path": rel, "detail": "protected path"} for rel in protected)
     g.restore(sorted(set(protected) | set(g.task.hidden_tests)))
     if policy.scan == "off":
@@ -320,7 +335,7 @@ def grade_patch(
             result.detail = "the patch adds a submodule (git's summary names mode 160000)"
             return result
         try:
-            checked = _check(g, patch, policy, result)
+            checked = _check(g, patch, policy, result, tests)
         except (OSError, CodekilnError) as err:  # the patch left a tree the grader cannot put right
             if not _clean_run_ok(g, tests, timeout, policy):
                 raise
