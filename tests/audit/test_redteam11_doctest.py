@@ -18,6 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
+import harbor_support as hs
 from rollout_support import synth_cached
 from test_synth_layouts import write_library
 
@@ -31,6 +32,7 @@ from codekiln.grading.doctests import changed_examples, doctest_ids
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.export.datasets import read_tasks
+from codekiln.tasks.export.harbor import export_harbor_task
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
@@ -139,3 +141,26 @@ def test_the_rule_compares_examples_not_text() -> None:
         "p/m.py": {"p.m.f"},
         "README.rst": {"README.rst"},
     }
+
+
+@pytest.mark.podman
+def test_the_harbor_verifier_rejects_a_rewritten_doctest(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    """An exported Harbor task of the same library: the oracle gets 1, the rewritten doctest 0 (it got 1:
+    the verifier judged paths only), with the rule's finding."""
+    problem = hs.podman_problem()
+    if problem is not None:
+        pytest.skip(f"podman cannot run: {problem}")
+    task, env = tasks[0]
+    exported = export_harbor_task(task, tmp_path / "export")
+    patch = _attack("doctest-examples-rewritten").build(Target.of(task, Path(env.snapshot_path))).patch
+    image = hs.build_task_image(exported)
+    try:
+        oracle, _ = hs.run_trial(image, exported, "bash /solution/solve.sh", tmp_path / "oracle")
+        agent = f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n"
+        reward, grade = hs.run_trial(image, exported, agent, tmp_path / "attack")
+    finally:
+        hs.remove_image(image)
+    assert (oracle, reward, grade["outcome"], grade["reason"]) == ("1", "0", "rejected", "patch_rule"), grade
+    assert ("patch_rule", "dtpkg/__init__.py") in {(f["kind"], f.get("path")) for f in grade["findings"]}

@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import ast
 import doctest
-from collections.abc import Iterable
+import io
+import tokenize
+from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 
-from codekiln.core.sources import SourceEncodingError, decode_python
-from codekiln.grading.pathrules import is_protected
+try:  # shipped: beside its sibling files in a Harbor task's tests/codekiln/ (`shipped.VERIFIER`)
+    from pathrules import is_protected
+except ImportError:  # imported from the codekiln package
+    from codekiln.grading.pathrules import is_protected
 
 _PARSER = doctest.DocTestParser()
 Examples = tuple[tuple[str, str, str | None], ...]
@@ -44,6 +48,12 @@ def doctest_ids(tests: Iterable[str]) -> dict[str, set[str]]:
 def is_text_doctest(rel: str) -> bool:
     """A doctest file read whole (`--doctest-glob`), not a module's docstrings: a test file itself."""
     return not rel.endswith(".py")
+
+
+def _decode(data: bytes) -> str:
+    """Source text as Python reads it (PEP 263 line, BOM); standard library only, as shipped."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _docstrings(source: str) -> dict[str, str]:
@@ -89,9 +99,9 @@ def changed_examples(
 ) -> str | None:
     """What makes a graded doctest of `rel` differ from the snapshot's (None: nothing)."""
     try:
-        before = _docstrings(decode_python(snapshot, rel)) if snapshot is not None else {}
-        after = _docstrings(decode_python(workspace, rel)) if workspace is not None else {}
-    except (SyntaxError, ValueError, SourceEncodingError):
+        before = _docstrings(_decode(snapshot)) if snapshot is not None else {}
+        after = _docstrings(_decode(workspace)) if workspace is not None else {}
+    except (SyntaxError, ValueError, LookupError):
         return None  # the module does not import either; its doctests fail as they are
     for name in sorted(names):
         qual = _qualname(name, before)
@@ -100,4 +110,23 @@ def changed_examples(
     return None
 
 
-__all__ = ["changed_examples", "doctest_ids", "is_text_doctest"]
+def judge(
+    tests: Iterable[str],
+    touched: Iterable[str],
+    snapshot: Callable[[str], bytes | None],
+    workspace: Callable[[str], bytes | None],
+) -> tuple[str | None, list[str]]:
+    """The grader's and the Harbor verifier's one rule: why the change is rejected (None: it is not),
+    and the touched doctest text files to put back as in the snapshot. `snapshot` / `workspace`: a
+    file's bytes there (None: absent)."""
+    graded = doctest_ids(tests)
+    changed = [rel for rel in sorted(set(touched)) if rel in graded]
+    for rel in changed:
+        if not is_text_doctest(rel):
+            problem = changed_examples(rel, graded[rel], snapshot(rel), workspace(rel))
+            if problem:
+                return problem, []
+    return None, [rel for rel in changed if is_text_doctest(rel)]
+
+
+__all__ = ["changed_examples", "doctest_ids", "is_text_doctest", "judge"]

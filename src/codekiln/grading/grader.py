@@ -48,9 +48,9 @@ from codekiln.core.patches import apply_diff
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
+from codekiln.grading import doctests
 from codekiln.grading.classify import resolved
 from codekiln.grading.collateral import graded_pass_to_pass
-from codekiln.grading.doctests import changed_examples, doctest_ids, is_text_doctest
 from codekiln.grading.graded import (
     GIT_APPLY,
     GradedWorkspace,
@@ -218,7 +218,6 @@ def _check(
 ) -> bool:
     """Judge what the patch changed (module docstring, step 1). False: the patch is rejected."""
     touched = g.touched()
-    doctests = doctest_ids(tests)
     for rel, kind in sorted(touched.items()):
         data = g._bytes(rel) if kind == "file" else None
         problem = reject_reason(rel, kind, data, kind == "file" and g.executable(rel), g.snapshot, policy)
@@ -239,18 +238,12 @@ def _check(
         )
         result.findings.extend({"kind": "shadows_module", "path": p, "detail": n} for p, n in shadows.items())
         return False
-    for rel, names in sorted(doctests.items()):
-        if rel in touched and not is_text_doctest(rel):
-            snapshot = g.snapshot / rel
-            before = snapshot.read_bytes() if snapshot.is_file() and not snapshot.is_symlink() else None
-            problem = changed_examples(rel, names, before, g._bytes(rel))
-            if problem:
-                result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
-                result.findings.append({"kind": "patch_rule", "path": rel, "detail": problem})
-                return False
-    protected = sorted(
-        rel for rel in touched if is_protected(rel) or (rel in doctests and is_text_doctest(rel))
-    )
+    problem, texts = doctests.judge(tests, touched, g.snapshot_bytes, g._bytes)
+    if problem:
+        result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
+        result.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
+        return False
+    protected = sorted({*(rel for rel in touched if is_protected(rel)), *texts})
     result.findings.extend({"kind": "reverted", "path": rel, "detail": "protected path"} for rel in protected)
     g.restore(sorted(set(protected) | set(g.task.hidden_tests)))
     if policy.scan == "off":
