@@ -48,7 +48,7 @@ from codekiln.core.patches import apply_diff
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
-from codekiln.grading import doctests
+from codekiln.grading import doctests, pathrules
 from codekiln.grading.classify import resolved
 from codekiln.grading.collateral import graded_pass_to_pass
 from codekiln.grading.graded import (
@@ -243,8 +243,12 @@ def _check(
         result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
         result.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
         return False
-    protected = sorted({*(rel for rel in touched if is_protected(rel)), *texts})
-    result.findings.extend({"kind": "reverted", "path": rel, "detail": "protected path"} for rel in protected)
+    as_data = set(texts) | {rel for rel in touched if pathrules.is_data(rel, patch_paths(g.task.bug_patch))}
+    protected = sorted({*(rel for rel in touched if is_protected(rel)), *as_data})
+    result.findings.extend(
+        {"kind": "reverted", "path": rel, "detail": pathrules.DATA if rel in as_data else "protected path"}
+        for rel in protected
+    )
     g.restore(sorted(set(protected) | set(g.task.hidden_tests)))
     if policy.scan == "off":
         return True

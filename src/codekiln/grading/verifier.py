@@ -183,9 +183,15 @@ class Verifier:
         if problem:
             self.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
             return "rejected", "patch_rule", {"detail": problem}
-        protected = sorted({*(rel for rel in touched if pathrules.is_protected(rel)), *texts})
+        as_data = {*texts, *(rel for rel in touched if pathrules.is_data(rel, self.task.get("fixed", ())))}
+        protected = sorted({*(rel for rel in touched if pathrules.is_protected(rel)), *as_data})
         self.findings.extend(
-            {"kind": "reverted", "path": rel, "detail": "protected path"} for rel in protected
+            {
+                "kind": "reverted",
+                "path": rel,
+                "detail": pathrules.DATA if rel in as_data else "protected path",
+            }
+            for rel in protected
         )
         self.restore(sorted(set(protected) | set(self.task["hidden_tests"])))
         self.changed = {rel for rel in touched if rel not in protected}

@@ -151,10 +151,11 @@ def verifier_state(task: TaskRecord, env: EnvRecord) -> dict[str, Any]:
             before[rel] = text if text is not None else read_byte_text(path)  # the scan decodes it
     graded = doctests.doctest_ids(task.tests)  # the snapshot's doctests: see `grading.doctests`
     whole = {rel for rel in graded if doctests.is_text_doctest(rel)}
+    fixed = _bug_paths(task)  # files that are not Python are put back unless the fix changes them
     originals = {
         rel: [stat.S_IMODE(path.lstat().st_mode), base64.b64encode(path.read_bytes()).decode()]
         for rel, path in files.items()
-        if (pathrules.is_protected(rel) or rel in hidden or rel in whole)
+        if (pathrules.is_protected(rel) or rel in hidden or rel in whole or pathrules.is_data(rel, fixed))
         and path.is_file()
         and not path.is_symlink()
     }
@@ -180,6 +181,7 @@ def verifier_settings(
         "fail_to_pass": task.FAIL_TO_PASS,
         "pass_to_pass": task.PASS_TO_PASS,
         "hidden_tests": task.hidden_tests,
+        "fixed": sorted(_bug_paths(task)),
         "workdir": WORKDIR,
         "venv": VENV_DIR,
         "isolation": {
