@@ -137,6 +137,14 @@ def test_the_rule_compares_examples_not_text() -> None:
     assert changed_examples("p/m.py", {"p.m.f"}, before, output)
     assert changed_examples("p/m.py", {"p.m.f"}, before, skip)
     assert changed_examples("p/m.py", {"p.m.f"}, before, b"def f(x):\n    return x * 2\n")
+    # found after the rule: a second `def f` under `if True:` is the one doctest collects (resolved)
+    redefined = (
+        before
+        + b'\nif True:\n    def f(x):\n        """\n        >>> True\n        True\n        """\n        return 8\n'
+    )
+    assert changed_examples("p/m.py", {"p.m.f"}, before, redefined)
+    moved = b"import sys\nif sys:\n" + b"".join(b"    " + line for line in before.splitlines(keepends=True))
+    assert changed_examples("p/m.py", {"p.m.f"}, before, moved) is None  # same examples, nested deeper
     assert doctest_ids(["p/m.py::p.m.f", "tests/test_m.py::test_f", "README.rst::README.rst"]) == {
         "p/m.py": {"p.m.f"},
         "README.rst": {"README.rst"},

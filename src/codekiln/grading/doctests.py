@@ -23,6 +23,7 @@ import ast
 import doctest
 import io
 import tokenize
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 
@@ -56,24 +57,22 @@ def _decode(data: bytes) -> str:
     return data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _docstrings(source: str) -> dict[str, str]:
-    """Qualified name ("" for the module) -> literal docstring, where doctest's finder looks: the
-    module, its classes and functions, and theirs."""
+def _docstrings(source: str) -> dict[str, list[str | None]]:
+    """Qualified name ("" for the module) -> the docstrings of every definition by that name, in source
+    order: defined under an `if`, a `try` or a `with` too (a second `def clamp` under `if True:` is the
+    one doctest collects), so a redefinition cannot hide behind the first."""
     tree = ast.parse(source)
-    out: dict[str, str] = {}
-    doc = ast.get_docstring(tree, clean=False)
-    if doc is not None:
-        out[""] = doc
-    todo: list[tuple[str, ast.AST]] = [("", tree)]
+    out: dict[str, list[str | None]] = {"": [ast.get_docstring(tree, clean=False)]}
+    todo: deque[tuple[str, ast.AST]] = deque([("", tree)])
     while todo:
-        prefix, node = todo.pop()
+        prefix, node = todo.popleft()
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
                 name = f"{prefix}.{child.name}" if prefix else child.name
-                doc = ast.get_docstring(child, clean=False)
-                if doc is not None:
-                    out[name] = doc
+                out.setdefault(name, []).append(ast.get_docstring(child, clean=False))
                 todo.append((name, child))
+            else:
+                todo.append((prefix, child))
     return out
 
 
@@ -101,11 +100,11 @@ def changed_examples(
     try:
         before = _docstrings(_decode(snapshot)) if snapshot is not None else {}
         after = _docstrings(_decode(workspace)) if workspace is not None else {}
-    except (SyntaxError, ValueError, LookupError):
+    except (SyntaxError, ValueError, LookupError, RecursionError, MemoryError):
         return None  # the module does not import either; its doctests fail as they are
     for name in sorted(names):
         qual = _qualname(name, before)
-        if _examples(before.get(qual)) != _examples(after.get(qual)):
+        if [_examples(d) for d in before.get(qual, [])] != [_examples(d) for d in after.get(qual, [])]:
             return f"{rel}: changes the examples of the doctest {name}, a graded test (they must be the snapshot's)"
     return None
 
