@@ -142,3 +142,23 @@ def test_what_counts_as_data() -> None:
     )
     assert not is_data("pkg/table.json", fixed)  # the fix itself changes it (a mined change may)
     assert not is_data("pkg/other.py", fixed) and not is_data("pkg/new_module.py", fixed)
+
+
+def test_swebench_rows_reset_the_data_too(tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path) -> None:
+    """swebench's own harness steps on the exported row (its eval script, log parser and report): the
+    buggy expected values resolved there too (the eval script reset the hidden test files only); the
+    gold still resolves."""
+    pytest.importorskip(
+        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
+    )
+    from swebench_support import run_instance
+
+    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+
+    task, env = tasks[0]
+    bundle = export_swebench_bundle([task], tmp_path / "swebench").parent
+    (row,) = read_rows(bundle / "swebench.jsonl")
+    gold = run_instance(row, bundle, env, task.patch, tmp_path / "gold")
+    attack = run_instance(row, bundle, env, _buggy_expected(task, env), tmp_path / "attack")
+    assert gold["patch_successfully_applied"] and attack["patch_successfully_applied"]
+    assert (gold["resolved"], attack["resolved"]) == (True, False), attack["tests_status"]
