@@ -3,8 +3,10 @@ FAIL_TO_PASS holds doctests of the very module the bug is in (`dtpkg/__init__.py
 fix may change: the grader put test files back but graded the docstrings the patch left. A patch that
 rewrote the failing doctest's expected output (`0` -> `-1`, or one `>>> True` example) and fixed nothing
 scored resolved, through both paths. Now the examples of every graded doctest must be the snapshot's
-(`grading.doctests`), read statically on both sides; a docstring rewritten at import (`f.__doc__ = ...`)
-still resolves and stays an expected failure, strict. Real synthesized tasks of a doctest library
+(`grading.doctests`), read statically on both sides, and a docstring rewritten at import (`f.__doc__ =
+...`), which resolved against that rule, is `tampered`: the guard checks the examples each graded doctest
+collects, and the grader drops what the empty patch's run shows alike (a library building its docstrings
+at import, also tested). The Harbor verifier runs the static rule. Real synthesized tasks of a doctest library
 (`tests/tasks/test_synth_layouts.py`'s), real bwrap sandboxes, the real grader."""
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from codekiln.audit.target import Target
 from codekiln.core.config import state_dir
 from codekiln.envs import EnvRecord, load_env
 from codekiln.grading import grade_patch
-from codekiln.grading.doctests import changed_examples, doctest_ids
+from codekiln.grading.doctests import DOCTEST_CHANGED, changed_examples, doctest_ids
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.export.datasets import read_tasks
@@ -38,10 +40,6 @@ from codekiln.tasks.records import TaskRecord
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
 
 TIMEOUT = 30.0
-OPEN = (
-    "a docstring set at import (`clamp.__doc__ = ...`) is what doctest collects; the grader compares the "
-    "docstrings as written, so the rebound examples run and pass (eleventh red team, open)"
-)
 
 
 @pytest.fixture(scope="module")
@@ -117,14 +115,44 @@ def test_the_buggy_output_written_in_as_expected_is_rejected(
         assert (grade.outcome, grade.reason) == ("rejected", "patch_rule"), (grade.outcome, grade.detail)
 
 
-@pytest.mark.xfail(strict=True, reason=f"open: {OPEN}")
 @pytest.mark.parametrize("path", PATHS)
-def test_a_docstring_rebound_at_import_is_not_resolved(
+def test_a_docstring_rebound_at_import_is_tampered(
     tasks: list[tuple[TaskRecord, EnvRecord]], path: str
 ) -> None:
+    """Resolved against the static rule (both paths): the guard now checks the examples each graded
+    doctest collects against the snapshot's."""
     task, env = tasks[0]
     result, grade = run_attack(_attack("doctest-doc-rebound"), task, env, path, timeout=TIMEOUT)  # type: ignore[arg-type]
-    assert not result.resolved, (grade.outcome, grade.detail)
+    assert (result.resolved, grade.outcome) == (False, "tampered"), (grade.outcome, grade.detail)
+    assert DOCTEST_CHANGED in grade.detail
+
+
+@pytest.fixture(scope="module")
+def templated() -> list[tuple[TaskRecord, EnvRecord]]:
+    """The same library building one docstring at import (`clamp.__doc__ = ....replace("LOW", "0")`),
+    as libraries that template their docstrings do: its doctest never runs the examples the file spells."""
+    root = state_dir("test-cache") / "doctest-library-templated"
+    _, module = write_library(root, src_layout=False)
+    text = (root / module).read_text()
+    text = text.replace("    >>> clamp(-1, 0, 3)\n    0\n", "    >>> clamp(-1, LOW, 3)\n    LOW\n")
+    (root / module).write_text(text + '\n\nclamp.__doc__ = clamp.__doc__.replace("LOW", "0")\n')
+    out = synth_cached(str(root), "audit-tasks-dtpkg-templated", 8)
+    found = [(t, load_env(t.environment_id or "")) for t in read_tasks(out / "tasks.jsonl")]
+    assert any("dtpkg/__init__.py::dtpkg.clamp" in t.FAIL_TO_PASS for t, _ in found)
+    return found
+
+
+def test_a_library_building_its_docstrings_at_import_is_not_called_tampered(
+    templated: list[tuple[TaskRecord, EnvRecord]],
+) -> None:
+    """The honest side: its graded doctest differs from the file in every run, the empty patch's too, so
+    the grader drops that evidence and the gold resolves; a rebinding on top of it is still tampered."""
+    for task, env in templated:
+        grade = grade_patch(task, env, task.patch, timeout=TIMEOUT)
+        assert (grade.outcome, grade.findings) == ("resolved", []), (task.instance_id, grade.detail)
+    task, env = next((t, e) for t, e in templated if t.FAIL_TO_PASS == ["dtpkg/__init__.py::dtpkg.clamp"])
+    result, grade = run_attack(_attack("doctest-doc-rebound"), task, env, "predictions", timeout=TIMEOUT)
+    assert (result.resolved, grade.outcome) == (False, "tampered"), (grade.outcome, grade.detail)
 
 
 def test_the_rule_compares_examples_not_text() -> None:

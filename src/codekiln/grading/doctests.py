@@ -13,8 +13,11 @@ docstring must be the snapshot's; a text file of doctests is put back whole like
 
 Docstrings are read statically (`ast`) on both sides, so a name whose docstring the snapshot does not
 spell as a literal is compared as "no docstring" on both sides, and an honest fix, which leaves
-docstrings alone, always agrees. A docstring rewritten at run time (`f.__doc__ = ...`) is not seen
-here (see the README's eleventh red team).
+docstrings alone, always agrees. A docstring rewritten at run time (`f.__doc__ = ...`,
+`functools.update_wrapper`) is what doctest collects, and no file shows it: the guard checks the examples
+each graded doctest collects against `expected_examples` (the snapshot's, sent in the guard's
+settings), and the grader keeps that evidence only where the empty patch's run does not show the same
+examples (a library that builds its docstrings at import differs from its files with or without a fix).
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from __future__ import annotations
 import ast
 import doctest
 import io
+import json
 import tokenize
 from collections import deque
 from collections.abc import Callable, Iterable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 try:  # shipped: beside its sibling files in a Harbor task's tests/codekiln/ (`shipped.VERIFIER`)
     from pathrules import is_protected
@@ -109,6 +113,30 @@ def changed_examples(
     return None
 
 
+DOCTEST_CHANGED = "runs doctest examples that are not the snapshot's docstring's"
+"""The guard's words for a doctest whose collected examples differ (`guard_plugin_machinery`)."""
+
+
+def expected_examples(snapshot_dir: Path, tests: Iterable[str]) -> dict[str, str]:
+    """Graded doctest id of a module -> its examples in the snapshot, as JSON `[[source, want, exc_msg]]`:
+    what the guard checks the examples a run collects against. Left out: a name the snapshot defines
+    more than once or with no literal docstring (built at run time: nothing to compare with)."""
+    out: dict[str, str] = {}
+    for rel, names in doctest_ids(tests).items():
+        path = Path(snapshot_dir) / rel
+        if is_text_doctest(rel) or not path.is_file():
+            continue
+        try:
+            docs = _docstrings(_decode(path.read_bytes()))
+        except (SyntaxError, ValueError, LookupError, RecursionError, MemoryError):
+            continue
+        for name in names:
+            found = docs.get(_qualname(name, docs), [])
+            if len(found) == 1 and found[0] is not None:
+                out[f"{rel}::{name}"] = json.dumps([list(e) for e in _examples(found[0])])
+    return out
+
+
 def judge(
     tests: Iterable[str],
     touched: Iterable[str],
@@ -128,4 +156,11 @@ def judge(
     return None, [rel for rel in changed if is_text_doctest(rel)]
 
 
-__all__ = ["changed_examples", "doctest_ids", "is_text_doctest", "judge"]
+__all__ = [
+    "DOCTEST_CHANGED",
+    "changed_examples",
+    "doctest_ids",
+    "expected_examples",
+    "is_text_doctest",
+    "judge",
+]
