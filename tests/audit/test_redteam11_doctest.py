@@ -157,6 +157,11 @@ def test_a_library_building_its_docstrings_at_import_is_not_called_tampered(
 
 def test_the_rule_compares_examples_not_text() -> None:
     """Prose, indentation and code around a docstring may change; an example's source or output may not."""
+    from codekiln.grading import guard_plugin_machinery
+
+    assert (
+        guard_plugin_machinery.DOCTEST_CHANGED == DOCTEST_CHANGED
+    )  # the guard's words, as the grader reads them
     before = b'def f(x):\n    """Twice.\n\n    >>> f(2)\n    4\n    """\n    return x * 3\n'
     prose = b'def f(x):\n    """Twice x, fixed.\n\n        >>> f(2)\n        4\n    """\n    return x * 2\n'
     output = b'def f(x):\n    """Twice.\n\n    >>> f(2)\n    6\n    """\n    return x * 3\n'
