@@ -142,11 +142,12 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
     # they are (`grading.pathrules.is_data`): reset, as the grader puts them back.
     fixed = sorted(p for fp in parse_diff(task.bug_patch) for p in (fp.old_path, fp.new_path) if p)
     keep = " ".join(shlex.quote(f":(exclude,literal){p}") for p in fixed if not p.endswith(".py"))
-    reset_lines = [f"git checkout {base_commit} -- . ':(exclude)*.py' {keep}".rstrip()]
+    reset_lines = []
     if reset:
         reset_lines.append(f"git checkout {base_commit} -- {' '.join(map(shlex.quote, reset))}")
     if remove:
         reset_lines.append(f"rm -f -- {' '.join(map(shlex.quote, remove))}")
+    reset_lines.append(f"git checkout {base_commit} -- . ':(exclude)*.py' {keep}".rstrip())
     options = [a for a in env.test.args if a.startswith("-")]
     pytest = ["python", "-m", "pytest", "-p", "no:cacheprovider", "--color=no", "-rA", *options]
     pytest += sorted(graded_files)
