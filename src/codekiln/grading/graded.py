@@ -159,6 +159,10 @@ class GradedWorkspace:
             out[rel] = kind
         return out
 
+    def snapshot_bytes(self, rel: str) -> bytes | None:
+        path = self.snapshot / rel
+        return path.read_bytes() if path.is_file() and not path.is_symlink() else None
+
     def executable(self, rel: str) -> bool:
         tree = getattr(getattr(self.sb, "ws", None), "path", None)
         if tree is not None:  # a host backend: look at the workspace directly

@@ -48,6 +48,7 @@ from codekiln.core.patches import apply_diff
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
+from codekiln.grading import doctests, pathrules
 from codekiln.grading.classify import resolved
 from codekiln.grading.collateral import graded_pass_to_pass
 from codekiln.grading.graded import (
@@ -212,7 +213,9 @@ def _scan(changes: dict[str, tuple[str | None, str | None]]) -> list[dict[str, A
     return [f.as_dict() for f in scan_changes(changes, is_test=is_protected)]
 
 
-def _check(g: GradedWorkspace, patch: str, policy: GradePolicy, result: GradeResult) -> bool:
+def _check(
+    g: GradedWorkspace, patch: str, policy: GradePolicy, result: GradeResult, tests: list[str]
+) -> bool:
     """Judge what the patch changed (module docstring, step 1). False: the patch is rejected."""
     touched = g.touched()
     for rel, kind in sorted(touched.items()):
@@ -235,8 +238,17 @@ def _check(g: GradedWorkspace, patch: str, policy: GradePolicy, result: GradeRes
         )
         result.findings.extend({"kind": "shadows_module", "path": p, "detail": n} for p, n in shadows.items())
         return False
-    protected = sorted(rel for rel in touched if is_protected(rel))
-    result.findings.extend({"kind": "reverted", "path": rel, "detail": "protected path"} for rel in protected)
+    problem, texts = doctests.judge(tests, touched, g.snapshot_bytes, g._bytes)
+    if problem:
+        result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
+        result.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
+        return False
+    as_data = set(texts) | {rel for rel in touched if pathrules.is_data(rel, patch_paths(g.task.bug_patch))}
+    protected = sorted({*(rel for rel in touched if is_protected(rel)), *as_data})
+    result.findings.extend(
+        {"kind": "reverted", "path": rel, "detail": pathrules.DATA if rel in as_data else "protected path"}
+        for rel in protected
+    )
     g.restore(sorted(set(protected) | set(g.task.hidden_tests)))
     if policy.scan == "off":
         return True
@@ -276,13 +288,18 @@ def _run(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: Gr
     )
 
 
+def _clean_run(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> TestRun:
+    """The empty patch's run on the same sandbox: whether the harness works, and the evidence a library
+    gives on its own (a doctest whose docstring it builds at import differs from the snapshot's text)."""
+    g.sb.reset()
+    g.prepare()
+    g.restore(list(g.task.hidden_tests))
+    return _run(g, tests, timeout, policy)
+
+
 def _clean_run_ok(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> bool:
-    """Whether the empty patch runs cleanly on the same sandbox (the harness works)."""
     try:
-        g.sb.reset()
-        g.prepare()
-        g.restore(list(g.task.hidden_tests))
-        run = _run(g, tests, timeout, policy)
+        run = _clean_run(g, tests, timeout, policy)
     except CodekilnError:
         return False
     return not run.error and not run.timed_out
@@ -320,7 +337,7 @@ def grade_patch(
             result.detail = "the patch adds a submodule (git's summary names mode 160000)"
             return result
         try:
-            checked = _check(g, patch, policy, result)
+            checked = _check(g, patch, policy, result, tests)
         except (OSError, CodekilnError) as err:  # the patch left a tree the grader cannot put right
             if not _clean_run_ok(g, tests, timeout, policy):
                 raise
@@ -330,6 +347,9 @@ def grade_patch(
         if not checked:
             return result
         run = _run(g, tests, timeout, policy)
+        if any(doctests.DOCTEST_CHANGED in e for e in run.evidence):  # the library's own doing too?
+            empty = set(_clean_run(g, tests, timeout, policy).evidence)
+            run.evidence = [e for e in run.evidence if e not in empty]
         result.statuses, result.missing = run.statuses, run.missing
         if run.timed_out:
             result.outcome, result.reason, result.detail = "timeout", "timeout", run.error or "timeout"

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from codekiln.core.protocols import ExecResult, Sandbox
+from codekiln.grading.doctests import expected_examples
 from codekiln.grading.guard_check import Canaries as Canaries
 from codekiln.grading.guard_check import check_run
 from codekiln.grading.guard_check import make_canaries as make_canaries
@@ -165,6 +166,9 @@ class Isolation:
     """The venv runs this interpreter's bytecode: the guard plugin is shipped compiled (`plugin_files`)."""
     venv: str = ""
     """The environment's venv on the host: whose rewritten test code runs share (`guard_rewrites`)."""
+    doctests: tuple[tuple[str, str], ...] = ()
+    """Graded doctest id -> its snapshot examples as JSON, which the guard checks each run's against
+    (`grading.doctests.expected_examples`)."""
 
     @classmethod
     def for_environment(cls, snapshot_dir: Path, venv_dir: Path, tests: list[str] | None) -> Isolation:
@@ -182,6 +186,7 @@ def _isolation(snapshot_dir: Path, venv_dir: Path, tests: tuple[str, ...] | None
         trusted=tuple(trusted_sources(snapshot_dir, list(tests or ()))),
         bytecode=same_bytecode(venv_dir),
         venv=str(venv_dir),
+        doctests=tuple(sorted(expected_examples(snapshot_dir, list(tests or ())).items())),
     )
 
 
@@ -306,6 +311,7 @@ class GuardSession:
             "trusted": [f"{sandbox.workdir}/{rel}" for rel in iso.trusted],
             "watch": list(watch),
             "plugins": list(iso.plugins),
+            "doctests": {test: json.loads(examples) for test, examples in iso.doctests},
         }
         key = rewrite_key(iso.venv, sandbox.workdir)
         kept = REWRITES.get(key)

@@ -30,6 +30,7 @@ imports nothing from codekiln.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import operator
 import sys
@@ -237,6 +238,23 @@ class CallOutcomes:
         """Whether `nodeid`, recorded passed at the end of the session, cannot have passed: its call
         never ran, or raised (whatever reports were logged for it, and whichever were kept back)."""
         return nodeid not in self.started or nodeid in self.raised
+
+
+def doctest_changed(item: Any, expected: dict[str, list[list[Any]]]) -> list[str]:
+    """A graded doctest about to run whose examples are not the ones the snapshot's docstring spells
+    (`grading.doctests.expected_examples`): rewritten at import (`f.__doc__ = ...`, `update_wrapper`),
+    which no comparison of the files sees. The grader drops what the empty patch's run shows alike, the
+    same examples collected (a library that builds its docstrings at import)."""
+    want = expected.get(getattr(item, "nodeid", ""))
+    dtest = getattr(item, "dtest", None)
+    if want is None or dtest is None:
+        return []
+    got = [[e.source, e.want, e.exc_msg] for e in dtest.examples]
+    digest = hashlib.sha256(repr(got).encode()).hexdigest()[:16]  # alike only where the examples are
+    return [] if got == want else [f"{item.nodeid}: {DOCTEST_CHANGED} ({digest})"]
+
+
+DOCTEST_CHANGED = "runs doctest examples that are not the snapshot's docstring's"
 
 
 def _module_codes(filename: str) -> set[types.CodeType]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import sys
 import tokenize
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -66,6 +66,17 @@ def is_protected(rel: str) -> bool:
     return name.endswith(".py") and (
         name.startswith("test_") or name.endswith("_test.py") or name in TEST_MODULES
     )
+
+
+DATA = "not Python source and no part of the fix: put back, the tests may read it as data"
+
+
+def is_data(rel: str, fixed: Collection[str]) -> bool:
+    """A changed file that is put back as in the snapshot though no rule protects it by name: anything
+    but Python source that the task's fix (`fixed`: the paths the bug patch touches) leaves alone. A
+    test may read its expected values from any file (`testdata/cases.json`, outside every test
+    folder): a change that rewrote them to the buggy results scored resolved without a fix."""
+    return not rel.endswith(".py") and rel not in fixed
 
 
 def reject_reason(

@@ -31,6 +31,7 @@ VERIFIER = (
     "verifier.py",
     "shipped.py",
     "pathrules.py",
+    "doctests.py",
     "guard_check.py",
     "scan.py",
     "scan_rules.py",

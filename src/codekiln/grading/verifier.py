@@ -44,13 +44,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 try:  # shipped: beside its sibling files in the task's tests/codekiln/
+    import doctests
     import guard_check
     import pathrules
     import scan
     import shipped
     import unstable_ids
 except ImportError:  # imported from the codekiln package
-    from codekiln.grading import guard_check, pathrules, scan, shipped, unstable_ids  # type: ignore[no-redef]
+    from codekiln.grading import doctests, guard_check, pathrules, scan, shipped, unstable_ids  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
 GUARD_ROOT = "/tmp/codekiln-grader"
@@ -102,6 +103,7 @@ class Verifier:
         self.manifest: dict[str, list[Any]] = state["manifest"]
         self.originals: dict[str, list[Any]] = state["originals"]  # rel -> [mode, base64]
         self.before: dict[str, str] = state["before"]
+        self.doctests: dict[str, str] = state.get("doctests", {})  # rel -> the snapshot's, base64
         self.rules = pathrules.Rules(**{k: v for k, v in task["policy"].items() if k in RULE_FIELDS})
         self.findings: list[dict[str, Any]] = []
         self.changed: set[str] = set()
@@ -174,9 +176,22 @@ class Verifier:
             )
             detail = f"{rel}: a new module on the test process's sys.path that hides the installed {name!r}"
             return "rejected", "shadows_module", {"detail": detail}
-        protected = sorted(rel for rel in touched if pathrules.is_protected(rel))
+        problem, texts = doctests.judge(
+            self.task["tests"], touched, lambda rel: base64.b64decode(self.doctests[rel]) if rel in self.doctests else None,
+            lambda rel: (self.root / rel).read_bytes() if touched.get(rel) == "file" else None,
+        )  # fmt: skip
+        if problem:
+            self.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
+            return "rejected", "patch_rule", {"detail": problem}
+        as_data = {*texts, *(rel for rel in touched if pathrules.is_data(rel, self.task.get("fixed", ())))}
+        protected = sorted({*(rel for rel in touched if pathrules.is_protected(rel)), *as_data})
         self.findings.extend(
-            {"kind": "reverted", "path": rel, "detail": "protected path"} for rel in protected
+            {
+                "kind": "reverted",
+                "path": rel,
+                "detail": pathrules.DATA if rel in as_data else "protected path",
+            }
+            for rel in protected
         )
         self.restore(sorted(set(protected) | set(self.task["hidden_tests"])))
         self.changed = {rel for rel in touched if rel not in protected}

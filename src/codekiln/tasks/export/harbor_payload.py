@@ -30,7 +30,7 @@ from codekiln.core.diffs import parse_diff
 from codekiln.core.patches import apply_diff
 from codekiln.core.sources import read_byte_text, text_bytes
 from codekiln.envs import EnvRecord
-from codekiln.grading import GradePolicy, pathrules, shipped
+from codekiln.grading import GradePolicy, doctests, pathrules, shipped
 from codekiln.grading.guard import Isolation
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
@@ -149,12 +149,22 @@ def verifier_state(task: TaskRecord, env: EnvRecord) -> dict[str, Any]:
         manifest[rel] = _entry(path, data)
         if rel.endswith(".py") and manifest[rel][0] == "file" and not pathrules.is_protected(rel):
             before[rel] = text if text is not None else read_byte_text(path)  # the scan decodes it
+    graded = doctests.doctest_ids(task.tests)  # the snapshot's doctests: see `grading.doctests`
+    whole = {rel for rel in graded if doctests.is_text_doctest(rel)}
+    fixed = _bug_paths(task)  # files that are not Python are put back unless the fix changes them
     originals = {
         rel: [stat.S_IMODE(path.lstat().st_mode), base64.b64encode(path.read_bytes()).decode()]
         for rel, path in files.items()
-        if (pathrules.is_protected(rel) or rel in hidden) and path.is_file() and not path.is_symlink()
+        if (pathrules.is_protected(rel) or rel in hidden or rel in whole or pathrules.is_data(rel, fixed))
+        and path.is_file()
+        and not path.is_symlink()
     }
-    return {"manifest": manifest, "originals": originals, "before": before}
+    modules = {
+        rel: base64.b64encode(files[rel].read_bytes()).decode()
+        for rel in graded
+        if rel not in whole and rel in files and files[rel].is_file() and not files[rel].is_symlink()
+    }
+    return {"manifest": manifest, "originals": originals, "before": before, "doctests": modules}
 
 
 def _bug_paths(task: TaskRecord) -> set[str]:
@@ -171,6 +181,7 @@ def verifier_settings(
         "fail_to_pass": task.FAIL_TO_PASS,
         "pass_to_pass": task.PASS_TO_PASS,
         "hidden_tests": task.hidden_tests,
+        "fixed": sorted(_bug_paths(task)),
         "workdir": WORKDIR,
         "venv": VENV_DIR,
         "isolation": {

@@ -129,7 +129,7 @@ def _heredoc(body: str, tag: str) -> str:
 
 def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
     """The script swebench's harness runs in the instance container after applying the model patch: the
-    graded test files reset to `base_commit`, `test_patch` applied, the graded files run with `-rA`
+    graded test files and every file that is not Python source (but those the fix changes) reset to `base_commit`, `test_patch` applied, the graded files run with `-rA`
     between swebench's markers, and the test files reset again."""
     patches = parse_diff(task.test_patch)
     created = sorted({p.new_path for p in patches if p.old_path is None and p.new_path})
@@ -138,11 +138,16 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
     modified = {p.old_path for p in patches if p.old_path} | {f for f in graded_files if is_protected(f)}
     reset = sorted(modified - set(created) - set(task.hidden_tests))
     remove = sorted(set(created) | set(task.hidden_tests))
+    # Files that are not Python source and that the fix leaves alone are the tests' data too, wherever
+    # they are (`grading.pathrules.is_data`): reset, as the grader puts them back.
+    fixed = sorted(p for fp in parse_diff(task.bug_patch) for p in (fp.old_path, fp.new_path) if p)
+    keep = " ".join(shlex.quote(f":(exclude,literal){p}") for p in fixed if not p.endswith(".py"))
     reset_lines = []
     if reset:
         reset_lines.append(f"git checkout {base_commit} -- {' '.join(map(shlex.quote, reset))}")
     if remove:
         reset_lines.append(f"rm -f -- {' '.join(map(shlex.quote, remove))}")
+    reset_lines.append(f"git checkout {base_commit} -- . ':(exclude)*.py' {keep}".rstrip())
     options = [a for a in env.test.args if a.startswith("-")]
     pytest = ["python", "-m", "pytest", "-p", "no:cacheprovider", "--color=no", "-rA", *options]
     pytest += sorted(graded_files)
