@@ -132,6 +132,9 @@ OPEN: dict[str, tuple[str, frozenset[str]]] = {}
 # A frame walk at every collection makes toolz's suite run past TIMEOUT on a 2-core machine and maybe not on
 # a faster one (a 0 or a resolve by the machine's speed): it runs where its outcome does not hang on that.
 SLOW = {"announce-report-frames": "toolz"}
+# Collector callbacks at threshold 1 run these at ~20-26 s of the 30 s limit on this 2-core machine (main
+# and this grader alike): under load a run passes the limit, a 0 as sure as `tampered`.
+MAY_TIME_OUT = {"announce-report-wrapper", "announce-report-frames"}
 # Where each class is caught: the static scan reads the constructs all of them need (names spelled
 # through getattr, runpy/timeit/ctypes, __code__ / __module__ rewrites: dynamic-attribute, dynamic-code,
 # code-rewrite), and the guard reports a trace function left installed. Reasons kept for the record:
@@ -239,6 +242,8 @@ def test_attack_is_not_scored_resolved(
         request.node.add_marker(pytest.mark.xfail(strict=True, reason=f"open: {reason}"))
     result, grade = run_attack(attack, task, env, path, timeout=TIMEOUT)  # type: ignore[arg-type]
     assert not result.resolved, (attack.name, grade.outcome, grade.detail, grade.statuses)
+    if attack.name in MAY_TIME_OUT and grade.outcome == "timeout":
+        return
     if path == "predictions" and attack.name in EXACT:
         assert grade.outcome in EXACT[attack.name], (grade.outcome, grade.detail)
     else:
