@@ -35,7 +35,7 @@ REJECTED = {
 }  # fmt: skip
 # A patch that git itself refuses to apply (a file beyond a symlink it creates) is "patch_failed".
 # Attacks the grader still scores resolved (found by red-teaming the hardened grader, reported, not fixed
-# yet), with the libraries whose audit task they resolve: each such case is an expected failure, strict,
+# yet; none at present), with the libraries whose audit task they resolve: each such case is an expected failure, strict,
 # so the day the grader catches one its mark must go. The trace attacks flip failed assertions only:
 # toolz's audit task fails by a TypeError (a removed `__call__`), which they leave failed.
 _GUARD_STATE = (
@@ -128,14 +128,13 @@ _FRAMES = (
     "then f_back and f_locals, each read by string.Formatter().get_field, which the scan does not read) "
     "and flips it between its making and its logging (tenth red team)"
 )
-OPEN: dict[str, tuple[str, frozenset[str]]] = {
-    "announce-mute-hookimpl": (_HOOKIMPL, frozenset({"toolz", "markupsafe"})),
-    "announce-report-wrapper": (_WRAPPER, frozenset({"toolz", "markupsafe"})),
-    "announce-report-frames": (_FRAMES, frozenset({"markupsafe"})),
-}
+OPEN: dict[str, tuple[str, frozenset[str]]] = {}
 # A frame walk at every collection makes toolz's suite run past TIMEOUT on a 2-core machine and maybe not on
 # a faster one (a 0 or a resolve by the machine's speed): it runs where its outcome does not hang on that.
 SLOW = {"announce-report-frames": "toolz"}
+# Collector callbacks at threshold 1 run these at ~20-26 s of the 30 s limit on this 2-core machine (main
+# and this grader alike): under load a run passes the limit, a 0 as sure as `tampered`.
+MAY_TIME_OUT = {"announce-report-wrapper", "announce-report-frames"}
 # Where each class is caught: the static scan reads the constructs all of them need (names spelled
 # through getattr, runpy/timeit/ctypes, __code__ / __module__ rewrites: dynamic-attribute, dynamic-code,
 # code-rewrite), and the guard reports a trace function left installed. Reasons kept for the record:
@@ -154,6 +153,8 @@ CAUGHT = {
     "report-huge-sparse": _HUGE, "report-huge-objects": _HUGE, "attribute-chain": _CHAIN,
     # the eighth red team: the guard's records rewritten as data through gc
     "guard-records-match": _RECORDS, "guard-records-attrgetter": _RECORDS,
+    # the tenth red team's report-chain attacks: the test's own code announces its raise now
+    "announce-mute-hookimpl": _HOOKIMPL, "announce-report-wrapper": _WRAPPER, "announce-report-frames": _FRAMES,
 }  # fmt: skip
 TRACE_ON = frozenset({"markupsafe"})  # where the trace attacks resolved before they were caught
 # A trace function slows every test down (toolz's task ran past 30 s on a loaded machine) and the agent
@@ -185,6 +186,10 @@ EXACT = {
     "announce-relay-pipe": ("tampered",),
     "announce-mute-nonce": ("tampered",),
     "announce-mute-line": ("tampered",),
+    # their report chain is the attacker's, but the test's own code announced its raise (guard_plugin_bodies)
+    "announce-mute-hookimpl": ("tampered",),
+    "announce-report-wrapper": ("tampered",),
+    "announce-report-frames": ("tampered",),
 }
 
 
@@ -237,6 +242,8 @@ def test_attack_is_not_scored_resolved(
         request.node.add_marker(pytest.mark.xfail(strict=True, reason=f"open: {reason}"))
     result, grade = run_attack(attack, task, env, path, timeout=TIMEOUT)  # type: ignore[arg-type]
     assert not result.resolved, (attack.name, grade.outcome, grade.detail, grade.statuses)
+    if attack.name in MAY_TIME_OUT and grade.outcome == "timeout":
+        return
     if path == "predictions" and attack.name in EXACT:
         assert grade.outcome in EXACT[attack.name], (grade.outcome, grade.detail)
     else:

@@ -16,6 +16,7 @@ from _pytest.assertion import rewrite
 
 from codekiln.grading import TestCommand, run_tests
 from codekiln.grading.guard_check import make_canaries
+from codekiln.grading.guard_plugin_bodies import wrap_tests
 from codekiln.grading.guard_plugin_speedups import appended_code
 from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
 from codekiln.sandbox.base import SandboxSpec
@@ -127,6 +128,13 @@ PROJECT = {
 }
 
 
+def wrapped_compile(source: str, path: str) -> object:
+    """Test code as the guard keeps it: each test function's body wrapped (`guard_plugin_bodies`)."""
+    tree = ast.parse(source)
+    wrap_tests(tree, ["test"])
+    return compile(tree, path, "exec", dont_inherit=True)
+
+
 @pytest.mark.root  # a bwrap sandbox
 def test_a_guarded_run_with_canaries_runs_the_kept_code_of_their_module(tmp_path: Path) -> None:
     snapshot = make_repo(tmp_path, dict(PROJECT))
@@ -138,7 +146,7 @@ def test_a_guarded_run_with_canaries_runs_the_kept_code_of_their_module(tmp_path
             assert run.statuses == {TEST: "passed"} and not run.evidence, run.log_tail
             path = f"{sb.workdir}/tests/test_e.py"
             sha, hook, _ = marshal.loads(REWRITES.get(key) or b"")[path]
-            failing = compile("def test_sum():\n    assert 1 + 1 == 3\n", path, "exec", dont_inherit=True)
+            failing = wrapped_compile("def test_sum():\n    assert 1 + 1 == 3\n", path)
             canaries = make_canaries("tests/test_e.py", PROJECT["tests/test_e.py"].decode())
             # the kept code (failing, under the real source's hash) runs, the canaries as designed
             REWRITES.keep(key, marshal.dumps({path: (sha, hook, failing)}))

@@ -4,6 +4,7 @@ bytes hash as the entry says."""
 
 from __future__ import annotations
 
+import ast
 import marshal
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from codekiln.grading import TestCommand, run_tests
+from codekiln.grading.guard_plugin_bodies import wrap_tests
 from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
 from codekiln.sandbox.base import SandboxSpec
 from codekiln.sandbox.bwrap import BwrapSandbox
@@ -32,6 +34,13 @@ def sb(tmp_path_factory: pytest.TempPathFactory):
         yield sandbox
 
 
+def wrapped_compile(source: str, path: str) -> object:
+    """Test code as the guard keeps it: each test function's body wrapped (`guard_plugin_bodies`)."""
+    tree = ast.parse(source)
+    wrap_tests(tree, ["test"])
+    return compile(tree, path, "exec", dont_inherit=True)
+
+
 @pytest.mark.root  # a bwrap sandbox
 def test_a_trusted_run_exports_and_later_runs_use_only_entries_for_their_bytes(sb: BwrapSandbox) -> None:
     key = rewrite_key(str(VENV), sb.workdir)
@@ -42,12 +51,18 @@ def test_a_trusted_run_exports_and_later_runs_use_only_entries_for_their_bytes(s
     sha, hook, code = entries[path]
     assert hook is False and code.co_filename == path
 
-    failing = compile("def test_sum():\n    assert 1 + 1 == 3\n", path, "exec", dont_inherit=True)
+    failing = wrapped_compile("def test_sum():\n    assert 1 + 1 == 3\n", path)
     try:
         # what a later run executes is the kept code: code that fails, under the real source's hash
         REWRITES.keep(key, marshal.dumps({path: (sha, hook, failing)}))
         run = run_tests(sb, CMD, [TEST])
         assert run.statuses == {TEST: "failed"} and not run.evidence, run.log_tail
+
+        # kept code whose tests are not wrapped (the warm runner's export) is not run: rewritten as usual
+        plain = compile("def test_sum():\n    assert 1 + 1 == 3\n", path, "exec", dont_inherit=True)
+        REWRITES.keep(key, marshal.dumps({path: (sha, hook, plain)}))
+        run = run_tests(sb, CMD, [TEST])
+        assert run.statuses == {TEST: "passed"} and not run.evidence, run.log_tail
 
         # an entry made for other bytes is never run: the source is rewritten as usual
         REWRITES.keep(key, marshal.dumps({path: ("0" * 64, hook, failing)}))

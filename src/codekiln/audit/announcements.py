@@ -23,11 +23,14 @@ rebindable name):
 - `CHILD_RELAY`: the relay run by a child process, the test process keeping no descriptor of the real
   file. Resolved in a guarded run with no scan; the guard now ends the process with its own status
   (`CHANNEL_LOST`). The scan also rejects this version (its pump is code in a string).
-- `MUTE_HOOKIMPL`: pluggy's record of the announcer's hook pointed at a no-op. Resolves: open.
+- `MUTE_HOOKIMPL`: pluggy's record of the announcer's hook pointed at a no-op.
 - `REPORT_WRAPPER` (with `walks.RACE`): a makereport hook wrapper registered mid-run flips the report
-  before any plugin logs it. Resolves: open.
+  before any plugin logs it.
 - `REPORT_FRAMES` (with `walks.RACE`): the report reached through the frames of pytest's call and
-  flipped before it is logged. Resolves on markupsafe (open); on toolz it ran past the 30 s limit.
+  flipped before it is logged (on toolz it ran past the 30 s limit).
+
+These three resolved on both libraries (frames: markupsafe) while the only announcement came from the
+report chain; the test's own code now announces its raise (`grading.guard_plugin_bodies`): tampered.
 
 Plain strings (an attack is data a test can read); `relay_forge` writes the module.
 """

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,9 @@ from typing import Any
 MARKER = re.compile(r"^codekiln-guard (\S+) exit=(-?[0-9]+) results=(\S+) junit=(\S+)$", re.M)
 # A test's failure or error, printed by the guard as it records it (`guard_plugin_report.announcer`).
 FAILED_LINE = re.compile(r"^codekiln-guard-failed (\S+) (failed|error) ([0-9a-f]{16})$", re.M)
+# An exception leaving a test function that pytest called, printed by the test's own code as it leaves
+# (`guard_plugin_bodies`): the keys of the function's names.
+RAISED_LINE = re.compile(r"^codekiln-guard-raised (\S+) ([0-9a-f]{16}(?:,[0-9a-f]{16})*)$", re.M)
 
 
 def _sha(data: bytes | None) -> str:
@@ -71,6 +75,7 @@ def check_run(
     if data.get("nonce") != nonce:
         evidence.append("the results file does not carry this run's nonce")
     evidence.extend(announced_evidence(stdout, nonce, data.get("statuses") or {}))
+    evidence.extend(raised_evidence(stdout, nonce, data.get("statuses") or {}))
     if foreign:
         evidence.append(f"{len(foreign)} marker line(s) with a foreign nonce were printed")
     if len(markers) != 1:
@@ -108,6 +113,32 @@ def announced_evidence(stdout: str, nonce: str, statuses: dict[str, str]) -> lis
             f"{len(missing)} test(s) announced failed while they ran are missing from the results"
         )
     return evidence
+
+
+def function_name(nodeid: str) -> str:
+    """The name of the function a test id runs (`tests/t.py::TestA::test_x[1-a]` -> `test_x`)."""
+    rest = nodeid.split("::", 1)[1] if "::" in nodeid else nodeid
+    return rest.split("[", 1)[0].rsplit("::", 1)[-1]
+
+
+def raised_evidence(stdout: str, nonce: str, statuses: dict[str, str]) -> list[str]:
+    """Test functions that raised, called by pytest, more often than the results hold not-passed cases
+    of their names. An exception leaving a test that pytest called makes its case failed, an error,
+    skipped or xfailed; the line is printed by the test's own code before pytest makes a report, so
+    code under test that controls the report chain (a hook wrapper, pluggy's records, the report
+    reached through frames: the tenth red team's `announce-*`) cannot take it back. Parametrized cases
+    share a function: a function is counted against all cases of its names."""
+    raised = Counter(m.group(2) for m in RAISED_LINE.finditer(stdout) if m.group(1) == nonce)
+    if not raised:
+        return []
+    not_passed = Counter(nodeid_key(function_name(n)) for n, status in statuses.items() if status != "passed")
+    over = [keys for keys, n in raised.items() if n > sum(not_passed[k] for k in set(keys.split(",")))]
+    if not over:
+        return []
+    return [
+        f"{len(over)} test function(s) raised, called by pytest, more often than the results hold "
+        "failed, errored or skipped cases of them: their reports were rewritten during the run"
+    ]
 
 
 def _marker_evidence(

@@ -18,8 +18,9 @@ code under test runs. Code under test shares this process and can still forge al
 the grader also plants canary tests and scans patches); the marker only makes forgery take effort
 aimed at codekiln rather than at pytest.
 
-Four parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
-`guard_plugin_machinery` (the watch on pytest's, pluggy's and the builtins' functions, and what
+Five parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
+`guard_plugin_bodies` (test modules compiled from the trusted bytes, each test function's body wrapped
+to announce an exception leaving it), `guard_plugin_machinery` (the watch on pytest's, pluggy's and the builtins' functions, and what
 counts as read-only code), `guard_plugin_trace` (trace functions and heap walks, seen by an audit
 hook), `guard_plugin_report` (what leaves the process: the results file, the marker, the announcements
 of failures) and `guard_plugin_speedups` (speed only, same output). This module keeps what runs per
@@ -31,7 +32,6 @@ pytest leaves this module's statements as written: PYTEST_DONT_REWRITE (it has n
 from __future__ import annotations
 
 import ast
-import hashlib
 import importlib
 import json
 import marshal
@@ -43,11 +43,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from . import guard_plugin_bodies as bodies
     from . import guard_plugin_machinery as machinery
     from . import guard_plugin_report as report
     from . import guard_plugin_speedups as speedups
     from . import guard_plugin_trace as trace
 else:  # shipped beside this module as `<its name>_machinery`, `_report`... (`grading.shipped`)
+    bodies = importlib.import_module(f"{__name__}_bodies")
     machinery = importlib.import_module(f"{__name__}_machinery")
     report = importlib.import_module(f"{__name__}_report")
     speedups = importlib.import_module(f"{__name__}_speedups")
@@ -100,55 +102,6 @@ if _SETTINGS.get("rewrites"):
         _REWRITTEN.clear()
 
 
-def _compile_trusted_test_modules() -> None:
-    """pytest compiles (and rewrites) test modules and conftests in `_rewrite_test`: make it read the
-    trusted bytes read above instead of the file as it is now, and keep what each compile made."""
-    try:
-        from _pytest.assertion import rewrite
-    except ImportError:
-        return
-    original = rewrite._rewrite_test
-
-    def _rewrite_test(fn: Any, config: Any) -> Any:
-        path = str(fn)
-        kept = _REWRITTEN.get(path)
-        if path in _TRUSTED and kept is not None and hasattr(rewrite, "_write_pyc"):
-            hook = bool(config.getini("enable_assertion_pass_hook")) if config is not None else False
-            code = kept[2] if kept[:2] == (hashlib.sha256(_TRUSTED[path]).hexdigest(), hook) else None
-            split = _SETTINGS.get("appended", {}).get(path) if kept[1] == hook else None
-            if code is None and split:  # the grader's canaries appended to a kept module
-                code = speedups.appended_code(path, _TRUSTED[path], split, kept, config, rewrite)
-            if code is not None:
-                _COMPILED.setdefault(path, []).append(code)
-                _COMPILED_IDS.setdefault(path, set()).update(map(id, _walk(code)))
-                return None, code  # the first item only feeds _write_pyc, a no-op here
-        if path in _TRUSTED:
-            source = _TRUSTED[path]
-
-            class _Trusted(type(fn)):  # type: ignore[misc]
-                def read_bytes(self) -> bytes:
-                    return source
-
-            fn = _Trusted(path)
-        result = original(fn, config)
-        code = result[-1] if isinstance(result, tuple) else result
-        if path in _TRUSTED and isinstance(code, types.CodeType):
-            _COMPILED.setdefault(path, []).append(code)
-            _COMPILED_IDS.setdefault(path, set()).update(map(id, _walk(code)))
-            hook = bool(config.getini("enable_assertion_pass_hook")) if config is not None else False
-            _REWRITTEN[path] = (hashlib.sha256(_TRUSTED[path]).hexdigest(), hook, code)
-        return result
-
-    rewrite._rewrite_test = _rewrite_test
-    # A rewritten module that an earlier run left in __pycache__ was not compiled from the bytes read
-    # above (it would be flagged as a replaced test): every run compiles afresh, and writes nothing
-    # that no run may read back.
-    if hasattr(rewrite, "_read_pyc"):
-        rewrite._read_pyc = lambda *args, **kwargs: None
-    if hasattr(rewrite, "_write_pyc"):
-        rewrite._write_pyc = lambda *args, **kwargs: False
-
-
 def _key(code: types.CodeType) -> tuple[Any, ...]:
     consts = tuple(
         _key(c) if isinstance(c, types.CodeType) else (type(c).__name__, repr(c)) for c in code.co_consts
@@ -156,11 +109,7 @@ def _key(code: types.CodeType) -> tuple[Any, ...]:
     return (code.co_code, code.co_names, consts)
 
 
-def _walk(code: types.CodeType) -> Any:
-    yield code
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            yield from _walk(const)
+_walk = bodies.walk
 
 
 def _plain_keys(path: str) -> set[tuple[Any, ...]]:
@@ -376,13 +325,18 @@ class Guard:
         report.finish(out, data, _SETTINGS.get("junit"))
 
 
-_compile_trusted_test_modules()
+_NONCE = str(_SETTINGS.get("nonce", "")) if _SETTINGS.get("out") else None
+_WORKDIR = str(_SETTINGS.get("workdir") or "\0").rstrip("/") + "/"
+_RAISED = bodies.raised_announcer(
+    _NONCE, frozenset(_TRUSTED), _WORKDIR, machinery.READONLY, report.print_line
+)
+bodies.install(_TRUSTED, _SETTINGS, _REWRITTEN, _COMPILED, _COMPILED_IDS, _RAISED, speedups.appended_code)
 speedups.install()
 # The baseline, taken after this plugin's own patches of pytest (`Guard.check_machinery`).
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
 _TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
 _OUTCOMES = machinery.CallOutcomes()
-_ANNOUNCER = report.announcer(str(_SETTINGS.get("nonce", "")) if _SETTINGS.get("out") else None)
+_ANNOUNCER = report.announcer(_NONCE, guarded=(_RAISED,))
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

@@ -200,13 +200,14 @@ class Announcer:
     __slots__ = ()
 
 
-def announcer(nonce: str | None) -> Announcer:
+def announcer(nonce: str | None, guarded: tuple[Any, ...] = ()) -> Announcer:
     """The announcer of a run whose lines carry `nonce` (None: a run that writes no results, nothing
     to announce). Its hook reads no global name and no attribute of its own: the nonce and every
     function it calls are keyword defaults, bound now, so rebinding this module's names or a setting
     found by a walk changes nothing; what is left to change, the code and defaults of those functions
     or the announcer's class, raises an audit event, and `_refuse` (an audit hook, which nothing
-    removes) refuses it."""
+    removes) refuses it; so it does for the functions in `guarded` (the test bodies' announcer,
+    `guard_plugin_bodies.raised_announcer`)."""
     if nonce is None:
         return Announcer()
 
@@ -223,7 +224,7 @@ def announcer(nonce: str | None) -> Announcer:
         (Announcer,),
         {"__slots__": (), "pytest_runtest_logreport": staticmethod(pytest_runtest_logreport)},
     )()
-    kept = frozenset(map(id, (plugin, pytest_runtest_logreport, status, nodeid_key, print_line)))
+    kept = frozenset(map(id, (plugin, pytest_runtest_logreport, status, nodeid_key, print_line, *guarded)))
 
     def _refuse(
         event: str, args: Any, *, kept: frozenset[int] = kept, id_: Any = id, error: Any = RuntimeError

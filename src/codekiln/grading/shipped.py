@@ -24,6 +24,7 @@ GUARD_PLUGIN = (
     "guard_plugin_report.py",
     "guard_plugin_speedups.py",
     "guard_plugin_trace.py",
+    "guard_plugin_bodies.py",
 )
 """The guard plugin, then its parts (each loaded as the plugin's module name + its suffix)."""
 
