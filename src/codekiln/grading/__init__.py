@@ -13,14 +13,12 @@ grader that validation, rollouts, rewards and evaluation all use (`grade_patch`)
 """
 
 from codekiln.grading.classify import Classification, classify, resolved
+from codekiln.grading.graded import graded_files, restores_snapshot, setup_patch
 from codekiln.grading.grader import (
     GradeResult,
     grade_patch,
-    graded_files,
     open_task_sandbox,
     prepare_workspace,
-    restores_snapshot,
-    setup_patch,
     workspace_patch,
 )
 from codekiln.grading.junit import JUnitReport, parse_junit

@@ -5,6 +5,7 @@
     g.touched()                            # {path: kind}: read from the workspace, not from the patch
     g.restore(paths)                       # put paths back as in the snapshot
     canary_module(task, snapshot_dir)      # where a grade plants its canaries
+    graded_files(task, patch, snapshot_dir)  # the graded state of the files a patch touches, in memory
 
 Used by `grading.grader`, which judges those changes and runs the tests; see its docstring.
 """
@@ -16,7 +17,7 @@ import secrets
 import shlex
 from pathlib import Path, PurePosixPath
 
-from codekiln.core.diffs import parse_diff
+from codekiln.core.diffs import make_diff, parse_diff, whole_file_diff
 from codekiln.core.errors import CodekilnError
 from codekiln.core.patches import apply_diff
 from codekiln.core.proc import tail
@@ -51,6 +52,40 @@ def snapshot_text(snapshot_dir: Path, rel: str) -> str | None:
         except SourceEncodingError:
             pass
     return None
+
+
+def setup_patch(task: GradedTask, snapshot_dir: Path) -> str:
+    """The environment setup patch: the snapshot -> the agent's workspace (bug in, hidden tests out)."""
+    deletions = "".join(
+        whole_file_diff(Path(snapshot_dir) / rel, rel, create=False)
+        if (Path(snapshot_dir) / rel).is_file()
+        else make_diff(rel, None, None)
+        for rel in task.hidden_tests
+    )
+    return task.bug_patch + deletions
+
+
+def graded_files(task: GradedTask, patch: str, snapshot_dir: Path) -> dict[str, str | None]:
+    """The graded state of every file the setup or `patch` touches (None: absent), computed in memory
+    with a strict apply. For patches codekiln made itself (gold, bug); the grader reads what an
+    agent's patch changed from the workspace. Raises TaskError when a patch does not apply."""
+    paths = patch_paths(task.bug_patch) | patch_paths(patch) | set(task.hidden_tests)
+    files: dict[str, str | None] = {rel: read_snapshot(snapshot_dir, rel) for rel in sorted(paths)}
+    files.update(apply_diff({k: v for k, v in files.items() if v is not None}, task.bug_patch))
+    files.update(dict.fromkeys(task.hidden_tests))  # the setup patch's deletions, made from the snapshot
+    files.update(apply_diff({k: v for k, v in files.items() if v is not None}, patch))
+    for rel in paths:
+        if is_protected(rel) or rel in task.hidden_tests:
+            files[rel] = read_snapshot(snapshot_dir, rel)
+    return files
+
+
+def restores_snapshot(task: GradedTask, patch: str, snapshot_dir: Path) -> bool:
+    """True when grading `patch` leaves exactly the snapshot's files (what the gold patch must do)."""
+    return all(
+        text == read_snapshot(snapshot_dir, rel)
+        for rel, text in graded_files(task, patch, snapshot_dir).items()
+    )
 
 
 def patch_paths(patch: str) -> set[str]:

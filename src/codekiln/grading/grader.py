@@ -42,9 +42,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from codekiln.core.diffs import make_diff, whole_file_diff
+from codekiln.core.diffs import make_diff
 from codekiln.core.errors import CodekilnError
-from codekiln.core.patches import apply_diff
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
@@ -55,9 +54,12 @@ from codekiln.grading.graded import (
     GIT_APPLY,
     GradedWorkspace,
     canary_module,
+    graded_files,
     new_links,
     patch_paths,
     read_snapshot,
+    restores_snapshot,
+    setup_patch,
     snapshot_text,
 )
 from codekiln.grading.guard import Isolation, make_canaries
@@ -99,40 +101,6 @@ class GradeResult(Record):
     findings: list[dict[str, Any]] = Field(default_factory=list)
     """Evidence: rejected paths, scan findings, reverted files, the guard's cross-check failures."""
     duration_s: float = 0.0
-
-
-def setup_patch(task: GradedTask, snapshot_dir: Path) -> str:
-    """The environment setup patch: the snapshot -> the agent's workspace (bug in, hidden tests out)."""
-    deletions = "".join(
-        whole_file_diff(Path(snapshot_dir) / rel, rel, create=False)
-        if (Path(snapshot_dir) / rel).is_file()
-        else make_diff(rel, None, None)
-        for rel in task.hidden_tests
-    )
-    return task.bug_patch + deletions
-
-
-def graded_files(task: GradedTask, patch: str, snapshot_dir: Path) -> dict[str, str | None]:
-    """The graded state of every file the setup or `patch` touches (None: absent), computed in memory
-    with a strict apply. For patches codekiln made itself (gold, bug); the grader reads what an
-    agent's patch changed from the workspace. Raises TaskError when a patch does not apply."""
-    paths = patch_paths(task.bug_patch) | patch_paths(patch) | set(task.hidden_tests)
-    files: dict[str, str | None] = {rel: read_snapshot(snapshot_dir, rel) for rel in sorted(paths)}
-    files.update(apply_diff({k: v for k, v in files.items() if v is not None}, task.bug_patch))
-    files.update(dict.fromkeys(task.hidden_tests))  # the setup patch's deletions, made from the snapshot
-    files.update(apply_diff({k: v for k, v in files.items() if v is not None}, patch))
-    for rel in paths:
-        if is_protected(rel) or rel in task.hidden_tests:
-            files[rel] = read_snapshot(snapshot_dir, rel)
-    return files
-
-
-def restores_snapshot(task: GradedTask, patch: str, snapshot_dir: Path) -> bool:
-    """True when grading `patch` leaves exactly the snapshot's files (what the gold patch must do)."""
-    return all(
-        text == read_snapshot(snapshot_dir, rel)
-        for rel, text in graded_files(task, patch, snapshot_dir).items()
-    )
 
 
 def _git_apply(sandbox: Sandbox, patch: str) -> str | None:

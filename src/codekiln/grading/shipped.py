@@ -30,6 +30,7 @@ GUARD_PLUGIN = (
 
 VERIFIER = (
     "verifier.py",
+    "verifier_files.py",
     "shipped.py",
     "pathrules.py",
     "doctests.py",

@@ -30,13 +30,11 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import json
 import os
 import secrets
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
@@ -50,49 +48,14 @@ try:  # shipped: beside its sibling files in the task's tests/codekiln/
     import scan
     import shipped
     import unstable_ids
+    import verifier_files as files
 except ImportError:  # imported from the codekiln package
     from codekiln.grading import doctests, guard_check, pathrules, scan, shipped, unstable_ids  # type: ignore[no-redef]
+    from codekiln.grading import verifier_files as files  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
 GUARD_ROOT = "/tmp/codekiln-grader"
 TEST_UID = 65534  # nobody: the test process may not write the verdict or the verifier's files
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def tree_state(root: Path) -> dict[str, list[Any]]:
-    """rel -> [kind, sha256, mode] for every non-directory under `root` (no `.git` at the top, no
-    `__pycache__`); kind is file, symlink or other; the sha of a symlink is its target's text."""
-    out: dict[str, list[Any]] = {}
-    for folder, dirs, files in os.walk(root):
-        rel_dir = Path(folder).relative_to(root)
-        for name in list(dirs):
-            path = Path(folder, name)
-            if (rel_dir == Path(".") and name == ".git") or name == "__pycache__":
-                dirs.remove(name)
-            elif path.is_symlink():
-                dirs.remove(name)
-                files.append(name)
-        for name in files:
-            path = Path(folder, name)
-            rel = str(PurePosixPath(*rel_dir.parts, name))
-            mode = path.lstat().st_mode
-            if stat.S_ISREG(mode):
-                out[rel] = ["file", sha256(path.read_bytes()), stat.S_IMODE(mode)]
-            elif stat.S_ISLNK(mode):
-                out[rel] = ["symlink", sha256(os.readlink(path).encode()), 0o777]
-            else:
-                out[rel] = ["other", "", stat.S_IMODE(mode)]
-    return out
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
 
 
 class Verifier:
@@ -127,8 +90,8 @@ class Verifier:
         for folder, dirs, _files in os.walk(self.root):  # never follows symlinks
             if "__pycache__" in dirs and not Path(folder, "__pycache__").is_symlink():
                 shutil.rmtree(Path(folder, "__pycache__"))
-        _remove(self.root / ".git")
-        now = tree_state(self.root)
+        files.remove(self.root / ".git")
+        now = files.tree_state(self.root)
         out = {rel: "deleted" for rel in self.manifest if rel not in now}
         for rel, entry in now.items():
             if self.manifest.get(rel) != entry:
@@ -138,14 +101,14 @@ class Verifier:
     def restore(self, paths: list[str]) -> None:
         """Put `paths` back as they are in the snapshot (absent there: deleted)."""
         for rel in paths:
-            _remove(self.root / rel)
+            files.remove(self.root / rel)
             prefix = rel + "/"
             for name, (mode, data) in self.originals.items():
                 if name == rel or name.startswith(prefix):
                     target = self.root / name
                     for parent in reversed(target.relative_to(self.root).parents):
                         if (self.root / parent).is_symlink() or (self.root / parent).is_file():
-                            _remove(self.root / parent)
+                            files.remove(self.root / parent)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(base64.b64decode(data))
                     target.chmod(mode)
@@ -241,7 +204,7 @@ class Verifier:
         options: list[str] = list(self.task["pytest_options"])
         junit = Path(options[options.index("--junitxml") + 1])
         junit.parent.mkdir(parents=True, exist_ok=True)
-        _remove(junit)
+        files.remove(junit)
         results = guard / "results.json"
         settings = guard / "settings.json"
         trusted = [str(self.root / rel) for rel in sorted({*iso.get("trusted", []), module})]
@@ -295,13 +258,15 @@ class Verifier:
             os.killpg(proc.pid, signal.SIGKILL)
             out, _ = proc.communicate()
             timed_out = True
-        _kill_group(proc.pid)
+        files.kill_group(proc.pid)
         stdout = out.decode("utf-8", "replace")
         verdict: dict[str, Any] = {"exit_code": proc.returncode, "duration_s": time.monotonic() - start}
         verdict["log"] = stdout
         if timed_out:
             return {**verdict, "outcome": "timeout", "reason": "timeout", "detail": f"passed {timeout:.0f} s"}
-        data, evidence = guard_check.check_run(stdout, proc.returncode, nonce, _read(results), _digest(junit))
+        data, evidence = guard_check.check_run(
+            stdout, proc.returncode, nonce, files.read(results), files.digest(junit)
+        )
         statuses = {str(k): str(v) for k, v in ((data or {}).get("statuses") or {}).items()}
         evidence += guard_check.canary_evidence(expected, statuses)
         recorded = len(statuses)
@@ -345,29 +310,6 @@ class Verifier:
 
 
 RULE_FIELDS = ("allow_binary", "allow_symlinks", "allow_mode_changes", "compiled_suffixes")
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
-
-
-def _digest(path: Path) -> str | None:
-    """A file's sha256, read in chunks (None: no such file)."""
-    try:
-        with path.open("rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except OSError:
-        return None
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def grade(testbed: Path, here: Path = HERE) -> dict[str, Any]:

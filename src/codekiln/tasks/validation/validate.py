@@ -34,7 +34,7 @@ For each candidate, in one sandbox per worker (reset, never recreated):
    order (`testexec.Job.fresh`: what a real rerun sees); every selected test must pass in all of these runs
    (`gold_failed`, or `flaky` when only some fail). Clean results are kept (`gold.GoldCache`): a
    selection's own run, and a test's reruns, which later batches' unions then leave out. Grading
-   the gold patch must also restore exactly the snapshot's files (`grade.restores_snapshot`, the
+   the gold patch must also restore exactly the snapshot's files (`grading.restores_snapshot`, the
    grader's own preparation done in memory). The empty patch leaves the buggy state, where
    FAIL_TO_PASS failed every run, so it does not resolve the task.
 5. A problem statement from the observed failures (`statements`) that does not leak the fix

@@ -1,0 +1,72 @@
+"""Files as the Harbor verifier reads them: a tree's state, a file's digest, and removing and reading
+without raising (`verifier`'s helpers; shipped beside it, standard library only: `shipped.VERIFIER`)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import stat
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def tree_state(root: Path) -> dict[str, list[Any]]:
+    """rel -> [kind, sha256, mode] for every non-directory under `root` (no `.git` at the top, no
+    `__pycache__`); kind is file, symlink or other; the sha of a symlink is its target's text."""
+    out: dict[str, list[Any]] = {}
+    for folder, dirs, files in os.walk(root):
+        rel_dir = Path(folder).relative_to(root)
+        for name in list(dirs):
+            path = Path(folder, name)
+            if (rel_dir == Path(".") and name == ".git") or name == "__pycache__":
+                dirs.remove(name)
+            elif path.is_symlink():
+                dirs.remove(name)
+                files.append(name)
+        for name in files:
+            path = Path(folder, name)
+            rel = str(PurePosixPath(*rel_dir.parts, name))
+            mode = path.lstat().st_mode
+            if stat.S_ISREG(mode):
+                out[rel] = ["file", sha256(path.read_bytes()), stat.S_IMODE(mode)]
+            elif stat.S_ISLNK(mode):
+                out[rel] = ["symlink", sha256(os.readlink(path).encode()), 0o777]
+            else:
+                out[rel] = ["other", "", stat.S_IMODE(mode)]
+    return out
+
+
+def remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def digest(path: Path) -> str | None:
+    """A file's sha256, read in chunks (None: no such file)."""
+    try:
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
