@@ -35,6 +35,7 @@ from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.export.harbor import export_harbor_task
+from codekiln.tasks.export.swebench import export_swebench_bundle, graded_doctests, read_rows
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
@@ -205,3 +206,25 @@ def test_the_harbor_verifier_rejects_a_rewritten_doctest(
         hs.remove_image(image)
     assert (oracle, reward, grade["outcome"], grade["reason"]) == ("1", "0", "rejected", "patch_rule"), grade
     assert ("patch_rule", "dtpkg/__init__.py") in {(f["kind"], f.get("path")) for f in grade["findings"]}
+
+
+def test_the_swebench_rows_leave_out_a_task_graded_by_library_doctests(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    """The harness's eval script can put test files back, not a docstring in the module a fix changes: a
+    task whose FAIL_TO_PASS holds such doctests is left out of the rows with its reason, not exported
+    gameable; the library's other tasks are exported."""
+    every = read_tasks(
+        synth_cached(str(state_dir("test-cache") / "doctest-library"), "audit-tasks-dtpkg", 8) / "tasks.jsonl"
+    )
+    graded = sorted(t.instance_id for t in every if graded_doctests(t))
+    assert {t.instance_id for t, _ in tasks} <= set(graded)
+    skipped: dict[str, list[str]] = {}
+    rows = read_rows(export_swebench_bundle(every, tmp_path / "swebench", skipped=skipped))
+    assert list(skipped) == ["graded_doctests"] and sorted(skipped["graded_doctests"]) == graded
+    assert rows, (
+        "the library made no task graded by test files alone: nothing shows the rows are still written"
+    )
+    assert sorted(r["instance_id"] for r in rows) == sorted(
+        t.instance_id for t in every if t.instance_id not in graded
+    )

@@ -153,6 +153,8 @@ EXPORT_SKIPS = {
     "not_utf8": "a patch holds bytes of a file that is not UTF-8, which a parquet string cannot hold; "
     "export them with --format swebench or harbor",
     "ambiguous_test_ids": "two test ids differ only by an object's address, which no test log tells apart",
+    "graded_doctests": "FAIL_TO_PASS holds doctests of library modules, whose examples the harness's eval "
+    "script cannot check a fix left alone; export them with --format harbor",
 }
 
 

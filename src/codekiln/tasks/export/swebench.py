@@ -27,7 +27,9 @@ A row's fields:
   0x7f..>]`, named anew in every process) is listed with the address blanked (`at 0x?>`), and the
   eval script blanks addresses in pytest's output the same way, so swebench's log parser reads it back
   as codekiln's runner does (`grading.unstable_ids`). A task two of whose ids blank alike is left out
-  (`skipped["ambiguous_test_ids"]`): no log tells its cases apart.
+  (`skipped["ambiguous_test_ids"]`): no log tells its cases apart. So is a task whose FAIL_TO_PASS
+  holds doctests of library modules (`skipped["graded_doctests"]`): the eval script cannot check that a
+  fix left their examples alone (`graded_doctests`).
 - `patch` / `test_patch`: a change to a file that is not UTF-8 (a latin-1 module) is a git binary
   patch (`export.ascii_patch`), which a JSON string and the harness's UTF-8 patch file carry exactly.
 - `git_repo`, `image_context`: paths relative to the folder (swebench ignores keys it does not read).
@@ -57,6 +59,7 @@ from codekiln.core.proc import run, tail
 from codekiln.core.records import append_jsonl, atomic_write_text
 from codekiln.core.sources import is_utf8_text, read_byte_text, text_bytes
 from codekiln.envs import EnvRecord, load_env
+from codekiln.grading.doctests import doctest_ids
 from codekiln.grading.graded import patch_paths as graded_patch_paths
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.pathrules import is_protected
@@ -317,6 +320,15 @@ def ambiguous_ids(task: TaskRecord) -> list[str]:
     return clashes
 
 
+def graded_doctests(task: TaskRecord) -> dict[str, set[str]]:
+    """FAIL_TO_PASS doctests of files a fix may change (`grading.doctests`): the harness's eval script can
+    put test files back, not a docstring inside the module the fix changes, so a patch that rewrites the
+    doctest's expected output to the buggy result would pass there. codekiln's grader and the Harbor
+    verifier compare those examples with the snapshot's; such a task is left out of the rows
+    (`skipped["graded_doctests"]`) rather than exported gameable."""
+    return doctest_ids(task.FAIL_TO_PASS)
+
+
 def export_swebench_bundle(
     tasks: Iterable[TaskRecord], out_dir: Path, *, skipped: dict[str, list[str]] | None = None
 ) -> Path:
@@ -335,10 +347,15 @@ def export_swebench_bundle(
             )
         if not task.tests:
             raise TaskError(f"{task.instance_id} lists no tests", hint="validate the task before exporting")
-        if ambiguous_ids(task):
-            (skipped if skipped is not None else {}).setdefault("ambiguous_test_ids", []).append(
-                task.instance_id
-            )
+        reason = (
+            "ambiguous_test_ids"
+            if ambiguous_ids(task)
+            else "graded_doctests"
+            if graded_doctests(task)
+            else ""
+        )
+        if reason:
+            (skipped if skipped is not None else {}).setdefault(reason, []).append(task.instance_id)
             continue
         env = envs.setdefault(task.environment_id, load_env(task.environment_id))
         rows.append(swebench_row(task, env, get_snapshot(env.snapshot_id), out_dir))
