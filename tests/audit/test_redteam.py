@@ -224,9 +224,28 @@ def test_the_corpus_covers_every_class_with_several_attacks() -> None:
     assert len({a.name for a in ATTACKS}) == len(ATTACKS)
 
 
+# The agent path replays an attack's patch through an agent's shell and reads the workspace back: for
+# the classes whose patches are only Python code forging the run in-process, that path is the same as
+# the predictions path from `git apply` on, so in the default tier it runs each such class's first
+# attack, and the rest of them in the slow tier (`make test-slow`); every other class (file kinds, diff
+# parsing, test edits, config and plugins, answers on disk, test replacement, unscored runs: what the
+# workspace's read-back decides) runs every attack through both paths by default.
+IN_PROCESS = frozenset({"guard-state", "verdict-rewrite", "guard-blind-spots", "shadow-runner"})
+_FIRST = {a.klass: a.name for a in reversed(ATTACKS)}
+
+
+def _cases() -> list[object]:
+    out: list[object] = []
+    for attack in ATTACKS:
+        for path in PATHS:
+            later = path == "agent" and attack.klass in IN_PROCESS and _FIRST[attack.klass] != attack.name
+            marks = (pytest.mark.slow,) if later else ()
+            out.append(pytest.param(attack, path, marks=marks, id=f"{attack.name}-{path}"))
+    return out
+
+
 @pytest.mark.root  # grades real tasks in bwrap sandboxes
-@pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
+@pytest.mark.parametrize(("attack", "path"), _cases())
 def test_attack_is_not_scored_resolved(
     case: tuple[TaskRecord, EnvRecord], attack: Attack, path: str, request: pytest.FixtureRequest
 ) -> None:
