@@ -13,6 +13,12 @@ Under coverage.py, the Python processes a test starts are measured too, under th
 (`cover_child.py`, installed as their `sitecustomize`): a suite that runs its package only as
 `python -m pkg` or a console script covers it there. Their data files are listed in the JSON
 (`children`) for the host to merge. With `sys.settrace` they are not measured.
+
+A project's own coverage (pytest-cov, from `--cov` in its addopts or turned on by pytest-enabler) is
+switched off for this run (`no_project_coverage`): its tracer would stand in for this one's for the
+whole session (coverage.py pauses the running collector while another is started), leaving the map
+without a single line (zipp 4.1.2, aiohappyeyeballs 2.7.1), and every candidate then selects the
+whole suite.
 """
 
 from __future__ import annotations
@@ -105,6 +111,22 @@ def _only(ids: set[str]) -> Any:
     return Only()
 
 
+def no_project_coverage() -> Any:
+    """A plugin that sets pytest-cov's `--no-cov` before pytest-cov reads it (see the module docstring):
+    a project whose pytest-cov is not installed or not loaded is left as it is (no `--no-cov` argument,
+    which pytest would then refuse)."""
+    import pytest
+
+    class NoProjectCoverage:
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_load_initial_conftests(self, early_config: Any, parser: Any, args: Any) -> Any:
+            if hasattr(early_config.known_args_namespace, "no_cov"):
+                early_config.known_args_namespace.no_cov = True
+            yield
+
+    return NoProjectCoverage()
+
+
 def _import_coverage(lent: str | None) -> Any:
     """The environment's coverage.py, else the lent copy (last on sys.path: it shadows nothing)."""
     try:
@@ -138,7 +160,7 @@ def follow_children(data_path: str, lent: str | None) -> str:
 def cover(data_path: str, args: list[str], lent: str | None = None, only: str | None = None) -> int:
     import pytest
 
-    plugins: list[Any] = []
+    plugins: list[Any] = [no_project_coverage()]
     if only:
         with open(only) as fh:
             plugins.append(_only(set(json.load(fh))))
