@@ -68,7 +68,9 @@ def main() -> None:
     step = time.monotonic()
     entities, candidates, _ = plan_candidates(env, SynthConfig(spec=spec, out=Path("unused")))
     if "--seeded" not in sys.argv:  # synthesis's own order (the cheapest first: `selection.cheap_first`)
-        candidates = ordered_for_synthesis(candidates, cmap, env.baseline, {e.id: e for e in entities})
+        candidates = ordered_for_synthesis(
+            candidates, cmap, env.baseline, {e.id: e for e in entities}, Path(env.snapshot_path)
+        )
     print(f"plan {time.monotonic() - step:.1f} s; {len(entities)} entities, {len(candidates)} candidates")
     with validate.Validator(env, cmap, entities) as validator:
         for cand in candidates[:batch]:

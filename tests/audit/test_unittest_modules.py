@@ -99,17 +99,18 @@ def test_every_attack_builds_for_a_task_that_hides_no_test_file(case: tuple[Task
 
 
 def test_a_run_that_makes_no_task_says_why_and_what_to_do(tmp_path: Path) -> None:
-    # defusedxml's Makefile, tox.ini and .coveragerc name tests.py: every candidate is rejected (the agent
-    # would read which tests were removed). synth printed "0 tasks in .../tasks.jsonl" and exited 0.
+    # A guide that quotes the whole suite gives every hidden test away: every candidate is rejected.
+    # synth printed "0 tasks in .../tasks.jsonl" and exited 0. (A Makefile that only runs tests.py,
+    # as defusedxml's does, no longer counts: tests/grading/test_manifests.py.)
     root = write_flat(tmp_path / "flat")
-    (root / "Makefile").write_text("test:\n\tpython tests.py\n")
+    (root / "TESTING.md").write_text("How the suite reads:\n\n```python\n" + TESTS + "```\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     argv = ["synth", str(root), "--max-tasks", "1", "--out", str(tmp_path / "out")]
     cmd = [sys.executable, "-c", "from codekiln.cli import main; main()", *argv]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 1, done.stdout + done.stderr
     assert (
-        "candidates were rejected as workspace_names_hidden_test (Makefile in the agent's workspace "
-        "names the hidden test file tests.py)" in done.stderr
+        "candidates were rejected as workspace_names_hidden_test (TESTING.md in the agent's workspace "
+        "holds the code of a test of the hidden file tests.py)" in done.stderr
     )
     assert "--visible-tests" in done.stderr

@@ -1,6 +1,6 @@
-"""Build manifests and other files of an agent's workspace that would name its hidden test files
-(`codekiln.grading.manifests`, `tasks.frontend.leaks.checked_workspace`), on small snapshots made here;
-the real toolz sdist case runs in tests/audit/test_redteam_agent.py."""
+"""Build manifests that would name an agent's hidden test files, and other files of its workspace that
+would hold their code (`codekiln.grading.manifests`, `tasks.frontend.leaks.checked_workspace`), on
+small snapshots made here; the real toolz sdist case runs in tests/audit/test_redteam_agent.py."""
 
 from __future__ import annotations
 
@@ -10,12 +10,23 @@ import pytest
 
 from codekiln.core.diffs import make_diff
 from codekiln.core.errors import TaskError
-from codekiln.grading.manifests import is_manifest, scrubbed_manifests, workspace_mentions
+from codekiln.grading.manifests import is_manifest, scrubbed_manifests, workspace_copies
 from codekiln.tasks.frontend.leaks import checked_workspace
 from codekiln.tasks.records import TaskRecord
 from codekiln.testing import make_repo
 
 HIDDEN = "pkg/tests/test_core.py"
+TEST_CORE = """\
+from pkg.core import x
+
+
+class TestCore:
+    def test_x_is_one(self):
+        assert x == 1, "x changed"
+
+    async def test_x_positive(self):
+        assert x > 0
+"""
 LISTS = {
     "pkg.egg-info/SOURCES.txt": f"setup.py\npkg/core.py\n{HIDDEN}\npkg/tests/test_util.py\n",
     "pkg.egg-info/installed-files.txt": f"../pkg/core.py\n../{HIDDEN}\n",
@@ -32,7 +43,7 @@ def _task(bug_patch: str = "") -> TaskRecord:
 def _snapshot(tmp_path: Path, extra: dict[str, str] | None = None) -> Path:
     files = {
         "pkg/core.py": "x = 1\n",
-        HIDDEN: "def test_x():\n    pass\n",
+        HIDDEN: TEST_CORE,
         "pkg/tests/test_util.py": "",
         **LISTS,
     }
@@ -47,22 +58,41 @@ def test_every_kind_of_manifest_loses_the_hidden_lines_and_keeps_the_rest(tmp_pa
     assert scrubbed["pkg-1.0.dist-info/RECORD"] == "pkg/core.py,sha256=abc,10\n"
     assert scrubbed[".gitattributes"] == "*.py text\n"
     assert all(HIDDEN not in text for text in scrubbed.values())
-    assert workspace_mentions(snapshot, _task()) == []
+    assert workspace_copies(snapshot, _task()) == []
     checked_workspace(_task(), snapshot)
     assert not is_manifest("pkg/RECORD") and not is_manifest("docs/SOURCES.txt")
 
 
-def test_another_file_naming_a_hidden_test_rejects_the_task(tmp_path: Path) -> None:
-    """Not a manifest, so not rewritten (a tox.ini running the file, a changelog): the task is refused,
-    by path or by dotted module name; the bug patch's own changes count too."""
-    snapshot = _snapshot(
-        tmp_path, {"tox.ini": f"[testenv]\ncommands = pytest {HIDDEN}\n", "pkg/notes.py": ""}
-    )
-    assert workspace_mentions(snapshot, _task()) == [("tox.ini", HIDDEN)]
-    bug = make_diff("pkg/notes.py", "", "# see pkg.tests.test_core\n")
-    assert workspace_mentions(snapshot, _task(bug)) == [("pkg/notes.py", HIDDEN), ("tox.ini", HIDDEN)]
+def test_a_file_holding_a_hidden_test_s_code_rejects_the_task(tmp_path: Path) -> None:
+    """A copy of a hidden test function (here re-indented, under build/ and in an example the bug
+    patch writes) gives its assertions away: the task is refused, naming the file and the hidden one."""
+    copy = "def test_x_is_one(self):\n  assert x == 1,   'x changed'\n".replace("'", '"')
+    snapshot = _snapshot(tmp_path, {"build/lib/pkg/tests/test_core.py": TEST_CORE, "pkg/notes.py": ""})
+    assert workspace_copies(snapshot, _task()) == [("build/lib/pkg/tests/test_core.py", HIDDEN)]
+    bug = make_diff("pkg/notes.py", "", "class Example:\n    " + copy.replace("\n  ", "\n        "))
+    assert workspace_copies(snapshot, _task(bug)) == [
+        ("build/lib/pkg/tests/test_core.py", HIDDEN),
+        ("pkg/notes.py", HIDDEN),
+    ]
     with pytest.raises(
-        TaskError, match=r"pkg/notes.py in the agent.s workspace names the hidden test file .* \(and 1 more\)"
+        TaskError,
+        match=r"build/lib/pkg/tests/test_core.py in the agent.s workspace holds the code of a test of "
+        r"the hidden file pkg/tests/test_core.py \(and 1 more\)",
     ) as info:
         checked_workspace(_task(bug), snapshot)
     assert info.value.data["reason"] == "workspace_names_hidden_test"
+
+
+def test_a_file_that_only_names_a_hidden_test_file_is_no_leak(tmp_path: Path) -> None:
+    """A tox.ini running the file, a docstring pointing at it (aiohappyeyeballs' benchmark helper), a
+    test of the same name with another body: none holds the hidden test's code, so the task stands."""
+    snapshot = _snapshot(
+        tmp_path,
+        {
+            "tox.ini": f"[testenv]\ncommands = pytest {HIDDEN}\n",
+            "pkg/bench.py": f'"""Data shared with {HIDDEN} and pkg.tests.test_core."""\n',
+            "pkg/tests/test_util.py": "def test_x_is_one():\n    assert True\n",
+        },
+    )
+    assert workspace_copies(snapshot, _task()) == []
+    checked_workspace(_task(), snapshot)

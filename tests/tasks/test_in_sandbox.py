@@ -14,6 +14,7 @@ import pytest
 from codekiln.tasks import in_sandbox
 
 ALLOWED_THIRD_PARTY = {"pytest", "_pytest", "coverage"}
+OPTIONAL = {"sitecustomize"}  # cover_child.py imports the one it stands in front of, when there is one
 
 
 def _imports(path: Path) -> set[str]:
@@ -29,7 +30,14 @@ def _imports(path: Path) -> set[str]:
 @pytest.mark.parametrize("script", in_sandbox.SCRIPTS, ids=lambda p: p.name)
 def test_scripts_import_only_the_standard_library_pytest_and_siblings(script: Path) -> None:
     siblings = {p.stem for p in in_sandbox.SCRIPTS}
-    foreign = _imports(script) - sys.stdlib_module_names - ALLOWED_THIRD_PARTY - siblings - {"__future__"}
+    foreign = (
+        _imports(script)
+        - sys.stdlib_module_names
+        - ALLOWED_THIRD_PARTY
+        - siblings
+        - OPTIONAL
+        - {"__future__"}
+    )
     assert foreign == set(), f"{script.name} imports {sorted(foreign)}: it runs in a sandbox without them"
 
 
@@ -81,3 +89,48 @@ def test_pytest_internals_are_replaced_only_through_the_table(monkeypatch: pytes
     with pytest.raises(KeyError, match="PYTEST_PATCHES"):
         runner.patch_internal(reports, "TestReport", object())  # type: ignore[attr-defined]
     assert reports.TestReport.__name__ == "TestReport"
+
+
+def test_a_child_process_is_measured_under_the_running_test_and_keeps_its_own_start_up(
+    tmp_path: Path,
+) -> None:
+    """`cover_child.py` as a child's sitecustomize: the child's lines of the repository are recorded
+    under the test's id, its stderr stays empty, the sitecustomize it shadows still runs, and its
+    sys.path is what it would be without it."""
+    import sqlite3
+    import subprocess
+
+    repo, site, theirs, data = (tmp_path / d for d in ("repo", "site", "theirs", "data"))
+    for folder in (repo, site, theirs, data):
+        folder.mkdir()
+    (site / "sitecustomize.py").write_bytes((in_sandbox.FOLDER / "cover_child.py").read_bytes())
+    (theirs / "sitecustomize.py").write_text("import os\nos.environ['THEIRS_RAN'] = '1'\n")
+    (repo / "work.py").write_text("def f(x):\n    return x + 1\n\n\nprint(f(1))\n")
+    script = "import os, sys, work\nprint(os.environ.get('THEIRS_RAN'), sys.argv[1] in sys.path)\n"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": f"{site}:{theirs}",
+        "CODEKILN_COVER_TEST": "tests/test_x.py::test_f",
+        "CODEKILN_COVER_CHILDREN": str(data),
+        "CODEKILN_COVER_ROOT": str(repo),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(site)], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert (done.stdout, done.stderr) == ("2\n1 False\n", "")
+    [db] = data.iterdir()
+    con = sqlite3.connect(db)
+    rows = con.execute(
+        "SELECT file.path, context.context FROM line_bits JOIN file ON file.id = line_bits.file_id "
+        "JOIN context ON context.id = line_bits.context_id"
+    ).fetchall()
+    con.close()
+    assert rows == [(str(repo / "work.py"), "tests/test_x.py::test_f")]
+
+    # started outside a test: nothing measured, the child runs as usual
+    del env["CODEKILN_COVER_TEST"]
+    db.unlink()
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(site)], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert (done.stdout, done.stderr, list(data.iterdir())) == ("2\n1 False\n", "", [])

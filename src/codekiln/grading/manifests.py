@@ -1,9 +1,9 @@
-"""What an agent's workspace may not name: the hidden test files. Build manifests list a project's
-files (an sdist's `*.egg-info/SOURCES.txt` lists every test file), so a snapshot taken from an sdist
-tells an agent which tests were removed, and by elimination which module the bug is in.
+"""What an agent's workspace may not hold: the hidden tests. Build manifests list a project's files (an
+sdist's `*.egg-info/SOURCES.txt` lists every test file), so a snapshot taken from an sdist tells an agent
+which tests were removed, and by elimination which module the bug is in.
 
     scrubbed_manifests(snapshot_dir, task.hidden_tests)   # {rel: the manifest without those lines}
-    workspace_mentions(snapshot_dir, task)                # [(rel, hidden path)] the workspace still names
+    workspace_copies(snapshot_dir, task)                  # [(rel, hidden test)] of files holding one's code
 
 The agent's workspace (`grading.prepare_workspace`) and the graded one (`GradedWorkspace`) get the
 scrubbed manifests; the grader puts the snapshot's own back before the tests run (they are package
@@ -11,15 +11,24 @@ metadata, protected), so the tests read what they always read. Scrubbed are the 
 build tools write: `*.egg-info/SOURCES.txt` and `installed-files.txt`, `*.dist-info/RECORD`, and
 distutils' `MANIFEST`, and git's `.gitattributes` (a path list for git alone, often naming test
 files at paths the sdist no longer has: more-itertools' `more_itertools/tests/test_more.py
-merge=union`); a line that holds a hidden path goes. Any other file of the workspace that names one
-(a tox.ini running it, a changelog) is found by `workspace_mentions`, which validation runs on every
-task (`workspace_names_hidden_test`).
+merge=union`); a line that holds a hidden path goes.
+
+What a hidden test protects is its content: the assertions the fix must satisfy. Another file of the
+workspace that holds a hidden test function's code (a copy of the test file under `build/`, a
+duplicated suite, an example quoting the test) gives it away, and validation refuses such a task
+(`workspace_copies`, reason `workspace_names_hidden_test`). A file that only mentions a test file's
+path (a tox.ini running it, a changelog, a docstring pointing at it) says no more than the hidden
+file's absence from the folder listing does, and is the same whatever the bug: it is left alone
+(aiohappyeyeballs 2.7.1: a benchmark helper's docstring names `tests/test_impl.py`, which refused
+every bug caught there).
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
@@ -92,20 +101,55 @@ def workspace_files(snapshot_dir: Path, task: GradedTask) -> dict[str, str]:
     return files
 
 
-def workspace_mentions(snapshot_dir: Path, task: GradedTask) -> list[tuple[str, str]]:
-    """(file, hidden test) for every file of the agent's workspace that names a hidden test file, by
-    its path or its dotted module name."""
-    names = {
-        name: rel for rel in task.hidden_tests for name in (rel, rel.removesuffix(".py").replace("/", "."))
-    }
-    return sorted(
-        {
-            (path, rel)
-            for path, text in workspace_files(snapshot_dir, task).items()
-            for name, rel in names.items()
-            if name in text
-        }
-    )
+_TEST_DEF = re.compile(r"def (test\w*)\(")
 
 
-__all__ = ["is_manifest", "scrubbed_manifests", "workspace_files", "workspace_mentions"]
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+@functools.lru_cache(maxsize=8192)
+def _defined_tests(text: str) -> frozenset[str]:
+    """The names after `def test...(` in a text (any file: code, docs, a copy): where a hidden test's
+    code can be, so that only those files are searched for it."""
+    return frozenset(_TEST_DEF.findall(text))
+
+
+def hidden_test_code(snapshot_dir: Path, hidden: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(hidden file, test name, its squashed source) for every test function (`def test*`, any
+    nesting) of the hidden files that parse; each from its `def` to the end of its body."""
+    found = []
+    for rel in hidden:
+        path = Path(snapshot_dir) / rel
+        if not path.is_file():
+            continue
+        text = read_byte_text(path)
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+                source = ast.get_source_segment(text, node)
+                if source:
+                    found.append((rel, node.name, _squash(source.split("def ", 1)[-1])))
+    return found
+
+
+def workspace_copies(snapshot_dir: Path, task: GradedTask) -> list[tuple[str, str]]:
+    """(file, hidden test file) for every file of the agent's workspace that holds the code of a test
+    function of a hidden test file (whitespace aside): see the module docstring."""
+    code = hidden_test_code(snapshot_dir, task.hidden_tests)
+    if not code:
+        return []
+    found: set[tuple[str, str]] = set()
+    for path, text in workspace_files(snapshot_dir, task).items():
+        names = _defined_tests(text)
+        wanted = [(rel, source) for rel, name, source in code if name in names]
+        if wanted:
+            flat = _squash(text)
+            found.update((path, rel) for rel, source in wanted if source in flat)
+    return sorted(found)
+
+
+__all__ = ["hidden_test_code", "is_manifest", "scrubbed_manifests", "workspace_copies", "workspace_files"]

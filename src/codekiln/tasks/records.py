@@ -84,7 +84,8 @@ class RejectReason(StrEnum):
     statement_names_hidden_test = "statement_names_hidden_test"
     """Its problem statement still named a hidden test after the names were rewritten out."""
     workspace_names_hidden_test = "workspace_names_hidden_test"
-    """A file of the agent's workspace (other than a scrubbed build manifest) names a hidden test file."""
+    """A file of the agent's workspace (other than a scrubbed build manifest) holds a hidden test's code
+    (the name is older than the rule: a mere mention of the path no longer counts)."""
     duplicate = "duplicate"
     infra_error = "infra_error"
     import_breakage = "import_breakage"

@@ -245,7 +245,9 @@ def prepare(
         candidates = interleave(lists)
         if config.max_candidates is not None:
             candidates = candidates[: config.max_candidates]
-    candidates = ordered_for_synthesis(candidates, cmap, env.baseline, {e.id: e for e in entities})
+    candidates = ordered_for_synthesis(
+        candidates, cmap, env.baseline, {e.id: e for e in entities}, Path(env.snapshot_path)
+    )
     funnel = Funnel(
         entities=len(entities), candidates=len(candidates), skipped_mutations=dict(skipped),
         per_strategy=per_strategy,

@@ -118,7 +118,7 @@ def why_no_task(
 # What to do when most candidates fall to one reason (the reasons a user can act on).
 REASON_HINTS = {
     "workspace_names_hidden_test": "rerun with --visible-tests (the failing tests stay in the agent's "
-    "workspace), or remove the files that name them from the repository",
+    "workspace), or remove the copies of their code from the repository",
     "no_failing_test": "the suite misses these bugs: try other --mutators, or more --max-tasks",
     "baseline_failed": "the clean suite does not run: check `codekiln env test SPEC`",
     "import_breakage": "add --allow-import-breakage to keep bugs that break `import`",

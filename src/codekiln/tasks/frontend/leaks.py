@@ -3,7 +3,7 @@
     leak_check(statement, task.patch)            # TaskError (reason statement_leak) if it quotes the fix
     hidden_mentions(statement, task)             # hidden test files, ids and names it mentions
     checked_statement(task, statement)           # the check every statement source goes through
-    checked_workspace(task, snapshot_dir)        # TaskError if a file of the agent's workspace names one
+    checked_workspace(task, snapshot_dir)        # TaskError if a file of the agent's workspace holds one's code
 
 Used by `tasks.statements` (template and model writers) and by any other source of issue text.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from codekiln.core.diffs import changed_lines
 from codekiln.core.errors import TaskError
 from codekiln.core.sources import is_utf8_text, text_bytes
-from codekiln.grading.manifests import workspace_mentions
+from codekiln.grading.manifests import workspace_copies
 from codekiln.tasks.records import TaskRecord
 
 _TRIVIAL = {
@@ -145,14 +145,15 @@ def checked_statement(task: TaskRecord, statement: str) -> str:
 
 def checked_workspace(task: TaskRecord, snapshot_dir: Path) -> None:
     """The same promise for the agent's files: no file of its starting workspace (build manifests
-    scrubbed, `grading.manifests`) may name a hidden test file. Raises TaskError with `reason`
-    "workspace_names_hidden_test" naming the first such file."""
-    named = workspace_mentions(snapshot_dir, task)
-    if named:
-        where, hidden = named[0]
-        more = f" (and {len(named) - 1} more)" if len(named) > 1 else ""
+    scrubbed) may hold the code of a hidden test (`grading.manifests.workspace_copies`; a file that only
+    names a test file's path does not). Raises TaskError with `reason` "workspace_names_hidden_test"
+    naming the first such file."""
+    copies = workspace_copies(snapshot_dir, task)
+    if copies:
+        where, hidden = copies[0]
+        more = f" (and {len(copies) - 1} more)" if len(copies) > 1 else ""
         raise TaskError(
-            f"{where} in the agent's workspace names the hidden test file {hidden}{more}",
+            f"{where} in the agent's workspace holds the code of a test of the hidden file {hidden}{more}",
             hint="synthesize with --visible-tests, or drop that file from the snapshot",
             reason="workspace_names_hidden_test",
         )

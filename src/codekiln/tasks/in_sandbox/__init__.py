@@ -7,6 +7,7 @@ environment. The host sides are `codekiln.tasks.validation.testexec` and `covera
 - `warm_runner.py`: one pytest session serving many test jobs, each in a forked child.
 - `codekiln_swap.py`: swaps changed functions' code into live objects (used by the warm runner).
 - `cover_runner.py`: the coverage map's run: which test executes which lines.
+- `cover_child.py`: the `sitecustomize` that measures the Python processes a test starts (cover_runner's).
 - `codekiln_reports.py`: one status per test from its reports (`Recorder`, used by both runners).
 
 The pytest internals they patch are listed, with why, in `pytest_patches.PYTEST_PATCHES` (re-exported by `warm_runner`).
@@ -22,6 +23,7 @@ SCRIPTS = tuple(
         "codekiln_swap.py",
         "codekiln_reports.py",
         "cover_runner.py",
+        "cover_child.py",
         "pytest_patches.py",
     )
 )

@@ -8,12 +8,24 @@ the others are deselected after collection), recording which lines of the reposi
 dynamic contexts when coverage is installed, or lent in DIR (appended to sys.path only when the
 environment has none), `sys.settrace` otherwise), each test's status and
 duration, and writes them as JSON (the coverage data itself beside it, in DATA.json.sqlite).
+
+Under coverage.py, the Python processes a test starts are measured too, under the test's id
+(`cover_child.py`, installed as their `sitecustomize`): a suite that runs its package only as
+`python -m pkg` or a console script covers it there. Their data files are listed in the JSON
+(`children`) for the host to merge. With `sys.settrace` they are not measured.
+
+A project's own coverage (pytest-cov, from `--cov` in its addopts or turned on by pytest-enabler) is
+switched off for this run (`no_project_coverage`): its tracer would stand in for this one's for the
+whole session (coverage.py pauses the running collector while another is started), leaving the map
+without a single line (zipp 4.1.2, aiohappyeyeballs 2.7.1), and every candidate then selects the
+whole suite.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from typing import Any
@@ -53,12 +65,14 @@ class Coverer:
     def start(self, nodeid: str) -> None:
         if self.cov is not None:
             self.cov.switch_context(nodeid)
+            os.environ["CODEKILN_COVER_TEST"] = nodeid  # the processes the test starts (cover_child.py)
         if self.tracer is not None:
             self.tracer.context = nodeid
 
     def stop(self) -> None:
         if self.cov is not None:
             self.cov.switch_context("")
+            os.environ.pop("CODEKILN_COVER_TEST", None)
         if self.tracer is not None:
             self.tracer.context = ""
 
@@ -97,6 +111,22 @@ def _only(ids: set[str]) -> Any:
     return Only()
 
 
+def no_project_coverage() -> Any:
+    """A plugin that sets pytest-cov's `--no-cov` before pytest-cov reads it (see the module docstring):
+    a project whose pytest-cov is not installed or not loaded is left as it is (no `--no-cov` argument,
+    which pytest would then refuse)."""
+    import pytest
+
+    class NoProjectCoverage:
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_load_initial_conftests(self, early_config: Any, parser: Any, args: Any) -> Any:
+            if hasattr(early_config.known_args_namespace, "no_cov"):
+                early_config.known_args_namespace.no_cov = True
+            yield
+
+    return NoProjectCoverage()
+
+
 def _import_coverage(lent: str | None) -> Any:
     """The environment's coverage.py, else the lent copy (last on sys.path: it shadows nothing)."""
     try:
@@ -109,10 +139,28 @@ def _import_coverage(lent: str | None) -> Any:
     return coverage
 
 
+def follow_children(data_path: str, lent: str | None) -> str:
+    """Make the Python processes that tests start measure themselves (see the module docstring): a
+    folder holding `cover_child.py` as sitecustomize.py first on their PYTHONPATH, and the variables
+    it reads. Returns the (emptied) folder their data files go to."""
+    base = os.path.dirname(os.path.abspath(data_path))
+    site, children = os.path.join(base, "cover-site"), os.path.join(base, "cover-children")
+    for folder in (site, children):
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)
+    here = os.path.dirname(os.path.abspath(__file__))
+    shutil.copyfile(os.path.join(here, "cover_child.py"), os.path.join(site, "sitecustomize.py"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p)
+    os.environ.update(CODEKILN_COVER_CHILDREN=children, CODEKILN_COVER_ROOT=ROOT)
+    if lent:
+        os.environ["CODEKILN_COVER_LENT"] = lent
+    return children
+
+
 def cover(data_path: str, args: list[str], lent: str | None = None, only: str | None = None) -> int:
     import pytest
 
-    plugins: list[Any] = []
+    plugins: list[Any] = [no_project_coverage()]
     if only:
         with open(only) as fh:
             plugins.append(_only(set(json.load(fh))))
@@ -127,6 +175,7 @@ def cover(data_path: str, args: list[str], lent: str | None = None, only: str | 
     except ImportError:
         cov, tracer = None, Tracer()
     coverer = Coverer(cov, tracer)
+    children = follow_children(data_path, lent) if cov is not None else None
     if cov is not None:
         cov.start()
     else:
@@ -145,6 +194,8 @@ def cover(data_path: str, args: list[str], lent: str | None = None, only: str | 
         "durations": coverer.durations,
         "engine": "coverage",
     }
+    if children is not None:
+        out["children"] = sorted(os.path.join(children, name) for name in os.listdir(children))
     if tracer is not None:
         out["engine"] = "settrace"
         out["lines"] = {f: {str(n): sorted(c) for n, c in lines.items()} for f, lines in tracer.lines.items()}

@@ -11,7 +11,11 @@ test runs report). When the environment lacks coverage.py, codekiln's own copy i
 (beside the runner scripts, last on its sys.path, never installed in the environment) when the
 environment's Python reads the same compiled extensions (same CPython X.Y): its C tracer costs a
 fraction of pure-Python tracing, which made a seconds-long suite take minutes. Otherwise
-`sys.settrace` records the same map, more slowly. Lines run while modules are imported belong to no test. The map is cached as
+`sys.settrace` records the same map, more slowly. Lines run while modules are imported belong to no test.
+Under coverage.py the Python processes a test starts (`python -m pkg`, a console script) are measured
+too and their lines credited to that test (`in_sandbox/cover_child.py`): a suite that runs its package
+only that way (trove-classifiers' CLI tests) selects those tests, and validation reaches the child
+processes because a job's files are written to disk (`warm_runner`). The map is cached as
 `coverage-map.json` in the environment's directory (rebuilt with `redo=True`); it also keeps each
 test's status and duration in that run, and the lines that ran outside tests (at import time).
 
@@ -73,9 +77,10 @@ def lend_coverage(sandbox: Sandbox, venv: Path) -> bool:
 class CoverageMap(Record):
     """Lines of each repository file (relative path) -> indexes into `tests` of the tests running them."""
 
-    schema_version: int = 3
-    """3: cases whose ids hold an address are named by the baseline's ids (2 named them as the coverage
-    run did, which no selection matched: rebuilt)."""
+    schema_version: int = 4
+    """4: lines run by the Python processes a test starts count for it (3 missed them: rebuilt).
+    3: cases whose ids hold an address are named by the baseline's ids (2 named them as the coverage
+    run did, which no selection matched)."""
     env_id: str
     engine: str = "coverage"
     tests: list[str] = Field(default_factory=list)
@@ -162,6 +167,14 @@ def read_coverage_db(path: Path, workdir: str) -> dict[str, dict[int, set[str]]]
     return out
 
 
+def merge_contexts(into: dict[str, dict[int, set[str]]], more: dict[str, dict[int, set[str]]]) -> None:
+    """Add `more`'s contexts per file and line to `into` (a child process's data to the run's)."""
+    for rel, per_line in more.items():
+        mine = into.setdefault(rel, {})
+        for n, contexts in per_line.items():
+            mine.setdefault(n, set()).update(contexts)
+
+
 def _cache_path(env: EnvRecord) -> Path:
     return Path(env.venv).parent / "coverage-map.json"
 
@@ -201,6 +214,9 @@ def build_coverage_map(env: EnvRecord, sandbox: Sandbox) -> CoverageMap:
             db = Path(tmp) / "coverage.sqlite"
             db.write_bytes(sandbox.read_file(DATA + ".sqlite"))
             contexts = read_coverage_db(db, sandbox.workdir)
+            for child in data.get("children", []):  # the processes tests started: one file each
+                db.write_bytes(sandbox.read_file(child))
+                merge_contexts(contexts, read_coverage_db(db, sandbox.workdir))
     else:
         prefix = sandbox.workdir.rstrip("/") + "/"
         contexts = {

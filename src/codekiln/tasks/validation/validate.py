@@ -40,7 +40,7 @@ For each candidate, in one sandbox per worker (reset, never recreated):
 5. A problem statement from the observed failures (`statements`) that does not leak the fix
    (`statement_leak`) nor name a hidden test (`statement_names_hidden_test`). The failing tests'
    files are hidden from the agent unless `visible_tests`, and no file of the agent's workspace may
-   name them either (`workspace_names_hidden_test`; build manifests are scrubbed: `grading.manifests`).
+   hold their code either (`workspace_names_hidden_test`; build manifests are scrubbed: `grading.manifests`).
 With `gate="grader"` every task is also confirmed by the grader agents face (`grade_patch`): the gold
 patch must resolve it and the empty patch must not (`gold_failed`, `empty_resolved`). `gate.GraderGate`
 does it per batch: one shared grader run on the snapshot stands for the gold grades, the engine's runs
@@ -116,7 +116,7 @@ class Validator:
         self.config = config or ValidateConfig()
         self.backend = backend
         self.snapshot_dir = Path(env.snapshot_path)
-        self.passing = passing_sample(env.baseline)
+        self.passing = passing_sample(env.baseline, self.snapshot_dir)
         # A conftest holds what it imported from the package: a warm child cannot re-import it
         # (click's `runner` fixture kept the old CliRunner), so bugs that run at import time get
         # fresh processes there.
