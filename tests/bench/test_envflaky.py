@@ -101,3 +101,13 @@ def test_real_reruns_find_the_alternating_test_flaky_and_keep_the_stable_differe
     assert verdict == "better"
     assert reason.startswith(f"codekiln passes 1 more: [plain: AssertionError: the same every time] {STABLE}")
     assert f"1 flaky (not differences): {FLAKY} [plain failed/passed; codekiln passed]" in reason
+
+
+def test_a_module_skipped_on_one_side_and_not_run_on_the_other_is_no_difference() -> None:
+    plain = Side({"tests/test_h.py": "skipped", "tests/test_s.py": "skipped", "tests/t.py::a": "passed"})
+    ck = Side({"tests/test_s.py::b": "failed", "tests/t.py::a": "passed"})  # test_h.py: nothing of it ran
+    verdict, reason = compare_tests(plain, ck)
+    assert verdict == "tests differ" and "tests/test_h.py" not in reason
+    assert "tests/test_s.py::b" in reason  # a test of a module skipped plainly that ran in codekiln
+    assert compare_tests(Side({"tests/test_h.py": "skipped"}) , Side({"tests/test_h.py": "skipped"})) == (
+        "reproduced", "")  # fmt: skip
