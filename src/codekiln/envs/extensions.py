@@ -19,11 +19,15 @@ from codekiln.core.protocols import Sandbox
 from codekiln.sandbox.base import KEPT_EXTENSIONS, VENV_DIR, WORKDIR
 
 KEPT_DIR = f"{VENV_DIR}/{KEPT_EXTENSIONS}"
-# Snapshots never hold *.so files (they are build junk), so every one found after the install is new.
+# Snapshots never hold *.so files (they are build junk), so every one found after the install is new
+# or kept before.
 _COPY = (
     'cd "$1" && find . -path ./.git -prune -o -type f \\( -name "*.so" -o -name "*.pyd" \\) -print '
-    '| while IFS= read -r f; do install -D -m 0755 "$f" "$2/${f#./}" && echo "${f#./}"; done'
+    '| while IFS= read -r f; do { cmp -s "$f" "$2/${f#./}" || install -D -m 0755 "$f" "$2/${f#./}"; } '
+    '&& echo "${f#./}"; done'
 )
+# A later install round's sandbox shows the kept files in /testbed from the venv itself (the workspace's
+# `beneath` layer): those are left as they are, never copied onto themselves under a mounted overlay.
 HOOK = f'''"""codekiln: compiled extensions built in place during the environment build, kept in the venv."""
 import importlib.machinery
 import importlib.util
