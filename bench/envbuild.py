@@ -68,6 +68,13 @@ difference. Rows without per-test data on both sides keep the count rule: codeki
 (failed + errors, collection errors included) and skipped (skipped + xfailed) equal the plain run's
 (passed + xpassed, failed + errors, skipped + xfailed).
 Every other row gets a reason class: plain failed, build failed (step), timeout (step), count mismatch.
+
+A test whose outcome is not deterministic (`envflaky`, applied to every row with per-test data): each
+test whose status differs and that both sides ran is rerun 3 times on BOTH sides (plainly in the plain
+venv, in codekiln through `run_tests` in fresh sandboxes); one seen with two statuses on one side, over
+the suite's run and its reruns, is "flaky", not a difference, and the row names it with the statuses
+each side saw; one stable on each side that differs stays a difference. The statuses of the reruns are
+kept with the per-test data, so `--table` applies the rule again from what was stored.
 """
 
 from __future__ import annotations
@@ -83,6 +90,7 @@ from pathlib import Path
 
 import envsample
 from envcompare import STEP_LIMITS, compare, step_limits, table
+from envflaky import rerun_differing
 from envrun import codekiln_tests, plain_tests, run_codekiln, run_plain, run_synth
 from envsynth import synth_one, wants_synth
 from envtests import Side, differences, load_sides, save_sides
@@ -117,7 +125,10 @@ def bench_one(
         row["plain"] = run_plain(archive, scratch / "plain", pip_cache)
         home = scratch / "home"
         row["codekiln"] = ck = run_codekiln(spec, archive, home, pip_cache)
-        sides = per_test(name, plain_tests(scratch / "plain"), codekiln_tests(home), tests_dir)
+        p_side, c_side = plain_tests(scratch / "plain"), codekiln_tests(home)
+        if p_side is not None and c_side is not None and ck.get("ok"):
+            row["flaky_reruns"] = rerun_differing(p_side, c_side, scratch / "plain", spec, home, pip_cache)
+        sides = per_test(name, p_side, c_side, tests_dir)
         if sides is not None:
             path = tests_file(name, tests_dir)
             shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path

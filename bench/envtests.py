@@ -57,17 +57,24 @@ CAUSES = (
 
 @dataclass
 class Side:
-    """One run reduced per test id: status, and the failure message where there was one."""
+    """One run reduced per test id: status, and the failure message where there was one; `reruns`: the
+    statuses each differing test had when it was rerun on this side (`envflaky`)."""
 
     statuses: dict[str, str] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
+    reruns: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        return {"statuses": self.statuses, "messages": self.messages}
+        return {"statuses": self.statuses, "messages": self.messages, "reruns": self.reruns}
 
     @classmethod
     def from_json(cls, data: dict[str, dict[str, str]]) -> Side:
-        return cls(dict(data.get("statuses") or {}), dict(data.get("messages") or {}))
+        reruns = {k: list(v) for k, v in dict(data.get("reruns") or {}).items()}
+        return cls(dict(data.get("statuses") or {}), dict(data.get("messages") or {}), reruns)
+
+    def seen(self, test_id: str) -> set[str]:
+        """Every status `test_id` had on this side: in the suite's run and in its reruns."""
+        return {self.statuses[test_id], *self.reruns.get(test_id, ())} if test_id in self.statuses else set()
 
 
 def _put(side: Side, test_id: str, status: str, message: str) -> None:
@@ -120,8 +127,15 @@ def normalized(side: Side, prefix: str = "") -> Side:
     """The side with addresses blanked in its ids and `prefix` put before each id."""
     out = Side()
     for test_id, status in side.statuses.items():
-        _put(out, prefix + _ADDRESS.sub("0x?", test_id), status, side.messages.get(test_id, ""))
+        _put(out, comparable(test_id, prefix), status, side.messages.get(test_id, ""))
+    for test_id, seen in side.reruns.items():
+        out.reruns.setdefault(comparable(test_id, prefix), []).extend(seen)
     return out
+
+
+def comparable(test_id: str, prefix: str = "") -> str:
+    """`test_id` as it is compared: its addresses blanked, `prefix` before it."""
+    return prefix + _ADDRESS.sub("0x?", test_id)
 
 
 def rootdir_prefix(ids: set[str], other: set[str]) -> str:
@@ -142,13 +156,17 @@ def rootdir_prefix(ids: set[str], other: set[str]) -> str:
 
 
 def aligned(plain: Side, ck: Side) -> tuple[Side, Side]:
-    plain, ck = normalized(plain), normalized(ck)
-    p, c = set(plain.statuses), set(ck.statuses)
+    plain_prefix, ck_prefix = prefixes(plain, ck)
+    return normalized(plain, plain_prefix), normalized(ck, ck_prefix)
+
+
+def prefixes(plain: Side, ck: Side) -> tuple[str, str]:
+    """What `aligned` puts before each id of the plain side and of codekiln's (one of them is "")."""
+    p = {comparable(i) for i in plain.statuses}
+    c = {comparable(i) for i in ck.statuses}
     if prefix := rootdir_prefix(c, p):
-        ck = normalized(ck, prefix)
-    elif prefix := rootdir_prefix(p, c):
-        plain = normalized(plain, prefix)
-    return plain, ck
+        return "", prefix
+    return rootdir_prefix(p, c), ""
 
 
 def _collection_errors(side: Side) -> list[str]:
@@ -176,7 +194,7 @@ def inherited(side: Side, other: Side) -> Side:
     errors = _collection_errors(side)
     if not errors:
         return side
-    out = Side(dict(side.statuses), dict(side.messages))
+    out = Side(dict(side.statuses), dict(side.messages), side.reruns)
     for test_id in other.statuses:
         if test_id not in out.statuses and covering_error(side, test_id, errors):
             out.statuses[test_id] = "error"
@@ -211,6 +229,46 @@ def compare_tests(plain: Side, ck: Side) -> tuple[str, str]:
     plain, ck = inherited(plain, ck), inherited(ck, plain)
     ids = set(plain.statuses) | set(ck.statuses)
     differ = sorted(i for i in ids if plain.statuses.get(i) != ck.statuses.get(i))
+    differ = [i for i in differ if not run_on_neither(i, plain, ck)]
+    flaky = [i for i in differ if flaky_on_a_side(i, plain, ck)]
+    if flaky:
+        differ = [i for i in differ if i not in set(flaky)]
+        note = f"{len(flaky)} flaky (not differences): " + _flaky(flaky, plain, ck)
+        verdict, reason = _judged(differ, ids, plain, ck)
+        return verdict, f"{reason}; {note}" if reason else note
+    return _judged(differ, ids, plain, ck)
+
+
+def run_on_neither(test_id: str, plain: Side, ck: Side) -> bool:
+    """A module skipped at collection on one side that the other side has no id of, nor of any test in
+    it (not collected, or every test of it deselected): no test of it ran on either side, the same
+    outcome (multidict's hypothesis modules: skipped plainly, where hypothesis is not installed, and
+    deselected by the project's `-m "not hypothesis"` in codekiln, which installs it)."""
+    if "::" in test_id:
+        return False
+    for side, other in ((plain, ck), (ck, plain)):
+        if side.statuses.get(test_id) == "skipped" and test_id not in other.statuses:
+            return not any(i.startswith(test_id + "::") for i in other.statuses)
+    return False
+
+
+def flaky_on_a_side(test_id: str, plain: Side, ck: Side) -> bool:
+    """The bench's rule for a test whose outcome is not deterministic (envflaky's docstring): a test id
+    on both sides that had two different statuses on one of them, over its run in the suite and its
+    reruns there."""
+    return len(plain.seen(test_id)) > 1 or len(ck.seen(test_id)) > 1
+
+
+def _flaky(ids: list[str], plain: Side, ck: Side) -> str:
+    def seen(side: Side, i: str) -> str:
+        return "/".join(sorted(side.seen(i)))
+
+    return ", ".join(f"{i} [plain {seen(plain, i)}; codekiln {seen(ck, i)}]" for i in ids[:SHOWN]) + (
+        f" and {len(ids) - SHOWN} more" if len(ids) > SHOWN else ""
+    )
+
+
+def _judged(differ: list[str], ids: set[str], plain: Side, ck: Side) -> tuple[str, str]:
     if not differ:
         return ("reproduced", "") if ids else ("no tests", "neither run collected a test")
     p, c = plain.statuses, ck.statuses
@@ -312,4 +370,4 @@ def load_sides(path: Path) -> tuple[Side, Side] | None:
 
 
 def _sorted(data: dict[str, object]) -> dict[str, object]:
-    return {k: dict(sorted(v.items())) for k, v in data.items()}  # type: ignore[attr-defined]
+    return {k: dict(sorted(v.items())) for k, v in data.items() if v or k != "reruns"}  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ import pytest
 from sbhelpers import FILES, PODMAN
 
 from codekiln.core.protocols import Limits
-from codekiln.sandbox.base import SANDBOX_UID, Bind, SandboxSpec
+from codekiln.sandbox.base import KEPT_EXTENSIONS, SANDBOX_UID, Bind, SandboxSpec
 from codekiln.sandbox.bwrap import BwrapSandbox
 from codekiln.sandbox.workspace import STAGE_ROOT, sweep_stale
 
@@ -137,3 +137,33 @@ def test_hide_leaves_a_fresh_workspace_as_rm_rf_would(open_sb, backend):
     assert sb.hide(["README.md"]) is False  # written to: the caller removes it itself
     sb.reset()
     assert sb.read_file("pkg/__init__.py") == b"" and sb.exec("test -d .git").ok
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "bwrap-copy"])
+def test_the_environments_compiled_extensions_show_in_the_tree_and_are_never_a_change(
+    open_sb, tmp_path, backend
+):
+    """A venv's `codekiln-ext` (compiled modules its build made in the source tree) shows in /testbed at
+    the same paths, as after an editable install (a test walking its package directory finds them), and
+    is part of what the tree starts from: no diff, no change, back after a reset; a change to one is one."""
+    venv = tmp_path / "venv"
+    (venv / KEPT_EXTENSIONS / "pkg").mkdir(parents=True)
+    (venv / KEPT_EXTENSIONS / "pkg" / "_fast.cpython-311-x86_64-linux-gnu.so").write_bytes(b"\x7fELF binary")
+    (venv / KEPT_EXTENSIONS / "build" / "lib").mkdir(parents=True)  # a folder the snapshot lacks
+    (venv / KEPT_EXTENSIONS / "build" / "lib" / "_fast.so").write_bytes(b"\x7fELF too")
+    sb = open_sb(backend, venv=venv)
+    listing = sb.exec("python3 -c \"import os; print(sorted(os.listdir('pkg')))\"").stdout
+    assert "_fast.cpython-311-x86_64-linux-gnu.so" in listing and "__init__.py" in listing
+    assert sb.read_file("build/lib/_fast.so") == b"\x7fELF too"
+    assert sb.diff() == "" and sb.changed() == {}
+    sb.exec("echo changed >> README.md")
+    assert sb.changed() == {"README.md": "file"} and "_fast" not in sb.diff()
+    sb.reset()
+    assert (
+        sb.changed() == {} and sb.read_file("pkg/_fast.cpython-311-x86_64-linux-gnu.so") == b"\x7fELF binary"
+    )
+    so = "pkg/_fast.cpython-311-x86_64-linux-gnu.so"
+    assert sb.exec(
+        f"rm -f {so} && echo x > {so}"
+    ).ok  # replaced: now a change (it is read-only, its folder not)
+    assert so in sb.changed() and so in sb.diff()

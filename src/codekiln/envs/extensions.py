@@ -3,24 +3,31 @@
 An editable install of a project with C extensions (markupsafe's `_speedups`, say) compiles them into
 the source tree, i.e. into the build sandbox's copy-on-write /testbed, which is thrown away: later
 sandboxes would silently fall back to pure Python (or fail to import). `keep_extensions(sb)` copies
-every `*.so` the build left under /testbed into the venv (`/opt/venv/codekiln-ext/<same path>`) and
-installs a last-resort import hook (a `.pth` file) that finds them there for modules whose package
-lives under /testbed. A freshly built extension in the workspace still wins: the hook runs after the
-normal import system. The kept binaries match the snapshot's C sources; a task that changes C code
-would need a rebuild inside its sandbox.
+every `*.so` the build left under /testbed into the venv (`/opt/venv/codekiln-ext/<same path>`), and
+every later sandbox of the environment shows them in /testbed at their paths again (the workspace's
+`beneath` layer, `sandbox.workspace`), never as a change of the tree: the package directories hold their
+compiled modules as after an editable install, so the normal import finds them and a test that walks
+its package directory sees them (multidict's `test_circular_imports` parametrizes over the modules it
+finds there). A last-resort import hook (a `.pth` file) still finds them in the venv where the tree does
+not show them (a sandbox without the layer). The kept binaries match the snapshot's C sources; a task
+that changes C code would need a rebuild inside its sandbox.
 """
 
 from __future__ import annotations
 
 from codekiln.core.protocols import Sandbox
-from codekiln.sandbox.base import VENV_DIR, WORKDIR
+from codekiln.sandbox.base import KEPT_EXTENSIONS, VENV_DIR, WORKDIR
 
-KEPT_DIR = f"{VENV_DIR}/codekiln-ext"
-# Snapshots never hold *.so files (they are build junk), so every one found after the install is new.
+KEPT_DIR = f"{VENV_DIR}/{KEPT_EXTENSIONS}"
+# Snapshots never hold *.so files (they are build junk), so every one found after the install is new
+# or kept before.
 _COPY = (
     'cd "$1" && find . -path ./.git -prune -o -type f \\( -name "*.so" -o -name "*.pyd" \\) -print '
-    '| while IFS= read -r f; do install -D -m 0755 "$f" "$2/${f#./}" && echo "${f#./}"; done'
+    '| while IFS= read -r f; do { cmp -s "$f" "$2/${f#./}" || install -D -m 0755 "$f" "$2/${f#./}"; } '
+    '&& echo "${f#./}"; done'
 )
+# A later install round's sandbox shows the kept files in /testbed from the venv itself (the workspace's
+# `beneath` layer): those are left as they are, never copied onto themselves under a mounted overlay.
 HOOK = f'''"""codekiln: compiled extensions built in place during the environment build, kept in the venv."""
 import importlib.machinery
 import importlib.util

@@ -19,6 +19,9 @@ from codekiln.sandbox.tasktree import StartTree
 
 WORKDIR = "/testbed"
 VENV_DIR = "/opt/venv"
+KEPT_EXTENSIONS = "codekiln-ext"
+"""The venv's folder of compiled extensions its build made in the source tree (`envs.extensions`); every
+sandbox of the environment shows them in /testbed at their paths (`Workspace`'s `beneath`)."""
 # The unprivileged uid (and gid) sandboxed commands run as: process-count limits do not apply to root.
 # Snapshots need not belong to it: workspaces show their files as owned by it (idmapped mounts).
 SANDBOX_UID = 10001

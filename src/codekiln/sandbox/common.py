@@ -26,7 +26,7 @@ from typing import Literal
 
 from codekiln.core.errors import SandboxError
 from codekiln.core.protocols import ExecResult
-from codekiln.sandbox.base import VENV_DIR, SandboxSpec
+from codekiln.sandbox.base import KEPT_EXTENSIONS, VENV_DIR, SandboxSpec
 from codekiln.sandbox.files import over_limit
 from codekiln.sandbox.process import killpg, run_limited
 from codekiln.sandbox.workspace import DEFAULT_DISK_MB, Mode, Workspace
@@ -151,7 +151,10 @@ class HostSandbox(ABC):
         self.limits = spec.limits
         self.uid = uid
         disk_mb = int(spec.limits.extra.get("disk_mb") or spec.limits.disk_mb or DEFAULT_DISK_MB)
-        self.ws = Workspace(spec.snapshot, uid=uid, mode=workspace, disk_mb=disk_mb, start=spec.start)
+        beneath = Path(spec.venv, KEPT_EXTENSIONS) if spec.venv is not None else None
+        self.ws = Workspace(
+            spec.snapshot, uid=uid, mode=workspace, disk_mb=disk_mb, start=spec.start, beneath=beneath
+        )
         self.workdir = spec.workdir
 
     # -- what a backend provides -------------------------------------------------------------------

@@ -18,15 +18,18 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import shutil
 import stat
 import subprocess
+from collections.abc import Collection
 from pathlib import Path
 
 from codekiln.core.errors import SandboxError
 
 # Never part of a diff: caches that running code or tests leave behind (tracked files still count).
 DIFF_EXCLUDES = "__pycache__/\n*.py[cod]\n.pytest_cache/\n.mypy_cache/\n.ruff_cache/\n.hypothesis/\n"
+_GLOB = re.compile(r"[][*?!\\#]")
 _DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -214,15 +217,19 @@ def _git(
     return done.stdout
 
 
-def git_diff(snapshot: Path, tree: Path, scratch: Path) -> str:
+def git_diff(snapshot: Path, tree: Path, scratch: Path, leave_out: Collection[str] = ()) -> str:
     """`git diff --binary` of `tree` against the commit checked out in `snapshot`, untracked files
     included, `DIFF_EXCLUDES`, ignored files and what git cannot index (a nested repository without a
     commit) left out, the tree's `working-tree-encoding` attributes ignored (`DIFF_ATTRIBUTES`).
+    `leave_out`: paths never part of it either (the files a workspace shows from `beneath`).
     `scratch` keeps git's index and new objects
     between calls (so later diffs only rehash what changed). Decoded with surrogateescape:
     `.encode(errors="surrogateescape")` gives back the exact bytes."""
     base = _git(snapshot, tree, scratch, "rev-parse", "HEAD").decode().strip()
     repo = _scratch_repo(scratch, base)
+    (scratch / "exclude").write_text(
+        DIFF_EXCLUDES + "".join("/" + _GLOB.sub(r"\\\g<0>", p) + "\n" for p in leave_out)
+    )
     # A folder holding a `.git` of its own is another repository to git: one with a commit is added as a
     # submodule (mode 160000, which the grader rejects), one without made `add` fail. That is the tree's
     # doing, never the sandbox's: with --ignore-errors git skips what it cannot index and exits 1, while

@@ -5,8 +5,9 @@
 Both streams are read in the calling thread (no helper threads). Each keeps its first `max_output`
 bytes; the rest is drained and dropped (`truncated=True`), and a command that keeps writing past
 `OUTPUT_KILL_FACTOR` times the cap is killed (`killed="output"`): draining gigabytes only wastes time.
-On the wall-clock limit the command is SIGKILLed (`timed_out=True`, `killed="timeout"`, exit code
--9): by default its whole process group; a backend passes `kill` to end what lives outside that group
+On the time limit the command is SIGKILLed (`timed_out=True`, `killed="timeout"`, exit code
+-9); the limit is wall-clock time less the time the command's processes waited for a CPU, up to a
+ceiling (`sandbox.loadclock`: a busy machine does not fail a healthy run, and a hang still stops): by default its whole process group; a backend passes `kill` to end what lives outside that group
 (a PID namespace, a container's processes). `run_limited` returns only once `argv`'s process ended.
 Exit statuses that mean a resource limit fired are named: SIGXCPU -> "cpu", SIGXFSZ -> "file_size".
 Once the process is interrupted (`core.interrupt`: Ctrl-C), a running command is killed at once and a new
@@ -27,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from codekiln.core import interrupt
 from codekiln.core.protocols import ExecResult
+from codekiln.sandbox.loadclock import LoadClock
 
 OUTPUT_KILL_FACTOR = 64
 MIN_OUTPUT_KILL = 64 << 20
@@ -107,6 +109,18 @@ def _reap(child: subprocess.Popen[bytes]) -> None:
                 stream.close()
 
 
+def _wait(child: subprocess.Popen[bytes], clock: LoadClock | None) -> int:
+    """Wait for `child` to end; TimeoutExpired once `clock`'s limit is spent."""
+    while True:
+        try:
+            return child.wait(timeout=None if clock is None else max(clock.wait_s(time.monotonic()), 0.05))
+        except subprocess.TimeoutExpired:
+            now = time.monotonic()
+            clock.tick(now)  # type: ignore[union-attr]
+            if clock.due(now):  # type: ignore[union-attr]
+                raise
+
+
 def _supervise(
     child: subprocess.Popen[bytes],
     start: float,
@@ -133,7 +147,7 @@ def _supervise(
             sel.register(in_fd, selectors.EVENT_WRITE)
         else:
             child.stdin.close()
-    deadline = start + timeout if timeout is not None else None
+    clock = LoadClock(child.pid, start, timeout) if timeout is not None else None
     kill_at_total = max(OUTPUT_KILL_FACTOR * max_output, MIN_OUTPUT_KILL)
     total, truncated, killed = 0, False, None
     stop_reading: float | None = None
@@ -147,15 +161,19 @@ def _supervise(
 
     while any(fd != stop_fd for fd in sel.get_map()):  # a stream is still open
         now = time.monotonic()
-        if deadline is not None and now >= deadline and killed is None:
-            end("timeout")
+        if clock is not None and killed is None:
+            clock.tick(now)
+            if clock.due(now):
+                end("timeout")
         if stop_reading is None and child.poll() is not None:
             stop_reading = now + EXIT_GRACE_S
         if stop_reading is not None and now >= stop_reading:
             if killed is None and child.returncode is not None:
                 killpg(child.pid)  # stragglers that kept our pipes (the local backend has no pid namespace)
             break
-        waits = [t - now for t in (deadline if killed is None else None, stop_reading) if t is not None]
+        waits = [t - now for t in (stop_reading,) if t is not None]
+        if clock is not None and killed is None:
+            waits.append(clock.wait_s(now))
         for key, _ in sel.select(max(0.0, min(waits, default=1.0))):
             fd = key.fd
             if fd == stop_fd:
@@ -191,9 +209,8 @@ def _supervise(
         if stream is not None:
             with contextlib.suppress(OSError):
                 stream.close()
-    try:  # the pipes may close before the process ends: the wall-clock limit still holds
-        left = deadline - time.monotonic() if deadline is not None and killed is None else None
-        code = child.wait(timeout=KILL_DRAIN_S if killed else left)
+    try:  # the pipes may close before the process ends: the time limit still holds
+        code = child.wait(timeout=KILL_DRAIN_S) if killed else _wait(child, clock)
     except subprocess.TimeoutExpired:
         end("timeout")
         try:

@@ -4,6 +4,7 @@
     over_start(start, top, snapshot) # ... when the lower layer is a tree made from the snapshot
     copy_changes(tree, snapshot)     # copy mode: the two trees compared
     walk(top)                        # os.walk, iterative
+    beneath_paths(folder); same_entry(a, b, rel)  # a workspace's `beneath` layer
     rmtree(path); clear(path)        # shutil.rmtree, or rm -rf for a tree too deep for it
 
 Both modes answer `Workspace.changed` alike: rel -> "deleted" or the entry's kind ("file", "symlink",
@@ -168,3 +169,26 @@ def clear(path: Path) -> None:
             rmtree(child)
         else:
             child.unlink()
+
+
+def beneath_paths(folder: Path | None) -> tuple[Path | None, list[str]]:
+    """`folder` resolved and the relative paths below it (folders too), or (None, []) where it holds
+    no file."""
+    if folder is None or not folder.is_dir():
+        return None, []
+    root = folder.resolve()
+    paths = [str(Path(d, n).relative_to(root)) for d, dirs, files in walk(root) for n in [*dirs, *files]]
+    return (root, sorted(paths)) if any((root / p).is_file() for p in paths) else (None, [])
+
+
+def same_entry(a_root: Path, b_root: Path, rel: str) -> bool:
+    """Whether `rel` is the same entry under both roots: a folder under both, or files of equal bytes."""
+    a, b = a_root / rel, b_root / rel
+    try:
+        if a.is_dir() or b.is_dir():
+            return a.is_dir() and b.is_dir() and not b.is_symlink()
+        return (
+            not b.is_symlink() and a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+        )
+    except OSError:
+        return False

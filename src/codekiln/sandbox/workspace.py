@@ -7,6 +7,7 @@
     ws.reset()       # throw every change away (and empty /tmp)
     ws.close()       # unmount and delete
     Workspace(snapshot, uid=uid, start=StartTree(files))  # starts from (and resets to) a task's tree
+    Workspace(snapshot, uid=uid, beneath=Path(venv, KEPT_EXTENSIONS))  # with the environment's binaries
 
 Modes. "overlay" (root): an overlayfs whose lower layer is the snapshot (or the tree made from it
 for a task, `start`: see `sandbox.tasktree`). Its upper layer and /tmp live on a tmpfs of `disk_mb`
@@ -17,6 +18,14 @@ it: its files appear owned by `uid` (writable to the sandboxed user) while the s
 untouched. "copy" (the fallback, and the only mode without root): `cp -a --reflink=auto` of the
 snapshot under `state_dir("sandboxes")`, chowned to `uid`; reset copies again. "auto" picks overlay
 when it works.
+
+`beneath`: a folder of files that the tree shows at the same relative paths wherever the snapshot has
+none, as part of what it starts from and is reset to, but never as a change (`changed`, `diff` and
+`weight` leave those paths out while the file is the one `beneath` holds): the compiled extensions an
+environment's build made in the source tree (`envs.extensions`), which snapshots never hold, so that the
+tree's packages hold their compiled modules as they do after an editable install (a test that walks its
+package directory finds them: multidict's `test_circular_imports`). In overlay mode it is a second,
+lower, read-only layer; in copy mode its files are copied in after the snapshot.
 
 The stage dir /run/codekiln/sandboxes/<id> also makes other host directories reachable for the
 sandboxed uid (`stage_dir`): most live under an unreadable /root. Workspaces of processes that died
@@ -44,7 +53,15 @@ from codekiln.sandbox import mounts
 from codekiln.sandbox.files import digest_at, git_diff, read_at, write_at
 from codekiln.sandbox.tasktree import StartTree, task_tree
 from codekiln.sandbox.treecache import Lease
-from codekiln.sandbox.trees import clear, copy_changes, over_start, overlay_changes, rmtree
+from codekiln.sandbox.trees import (
+    beneath_paths,
+    clear,
+    copy_changes,
+    over_start,
+    overlay_changes,
+    rmtree,
+    same_entry,
+)
 
 STAGE_ROOT = Path("/run/codekiln/sandboxes")
 ENTRY_BYTES = 128
@@ -153,8 +170,10 @@ class Workspace:
         mode: Mode = "auto",
         disk_mb: int = DEFAULT_DISK_MB,
         start: StartTree | None = None,
+        beneath: Path | None = None,
     ) -> None:
         self.snapshot = Path(snapshot).resolve()
+        self.beneath, self.beneath_paths = beneath_paths(beneath)
         if not (self.snapshot / ".git").exists():
             raise SandboxError(
                 f"snapshot {self.snapshot} is not a git repository",
@@ -239,10 +258,13 @@ class Workspace:
         os.utime(upper, ns=(root.st_atime_ns, root.st_mtime_ns))
         work = self.stage / "work"
         work.mkdir()
-        mounts.overlay(self._lower, upper, work, self.path)
+        lower = f"{self._lower}:{self.beneath}" if self.beneath is not None else self._lower
+        mounts.overlay(lower, upper, work, self.path)
 
     def _copy(self) -> None:
         res = proc.run(["cp", "-a", "--reflink=auto", f"{self.start}/.", f"{self.path}/"], timeout=1800)
+        if res.exit_code == 0 and self.beneath is not None:
+            res = proc.run(["cp", "-a", "--no-clobber", f"{self.beneath}/.", f"{self.path}/"], timeout=1800)
         if res.exit_code == 0 and self.uid is not None and self.owner != (self.uid, self.uid):
             res = proc.run(["chown", "-R", f"{self.uid}:{self.uid}", str(self.path)], timeout=1800)
         if res.exit_code != 0:
@@ -299,7 +321,12 @@ class Workspace:
 
     def diff(self) -> str:
         self.state.mkdir(parents=True, exist_ok=True)
-        return git_diff(self.snapshot, self.path, self.state / "git")
+        files = [
+            rel
+            for rel in self._unchanged_beneath()
+            if self.beneath is not None and (self.beneath / rel).is_file()
+        ]
+        return git_diff(self.snapshot, self.path, self.state / "git", files)
 
     def changed(self, whole: Collection[str] = ()) -> dict[str, str]:
         """Every path whose entry differs from the snapshot: rel -> "deleted" or the entry's kind
@@ -311,7 +338,7 @@ class Workspace:
             assert self.stage is not None
             top = overlay_changes(self.stage / "upper", self.start, whole)
             return over_start(self._base, top, self.snapshot) if self.start != self.snapshot else top
-        out = copy_changes(self.path, self.snapshot)
+        out = self._not_beneath(copy_changes(self.path, self.snapshot))
         gone = [rel for rel in whole if out.get(rel) == "deleted"]
         return {k: v for k, v in out.items() if not any(k.startswith(g + "/") for g in gone)}
 
@@ -326,7 +353,7 @@ class Workspace:
             assert self.stage is not None
             changes = overlay_changes(self.stage / "upper", self.start)
         else:
-            changes = copy_changes(self.path, self.start)
+            changes = self._not_beneath(copy_changes(self.path, self.start))
         total = 0
         for rel, kind in changes.items():
             if kind == "dir":  # a patch names no folder (a 1,500-level one weighs its one file)
@@ -340,6 +367,21 @@ class Workspace:
             if (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and st.st_size:
                 total += 2 * name + st.st_size  # a link's size: its target's length
         return total
+
+    def _unchanged_beneath(self) -> list[str]:
+        """The paths of `beneath` the tree still shows as they are there (the rest are changes)."""
+        return [
+            rel
+            for rel in self.beneath_paths
+            if self.beneath is not None and same_entry(self.beneath, self.path, rel)
+        ]
+
+    def _not_beneath(self, changes: dict[str, str]) -> dict[str, str]:
+        """`changes` of a copied tree less the paths it holds as `beneath` has them."""
+        if self.beneath is None:
+            return changes
+        same = set(self._unchanged_beneath())
+        return {rel: kind for rel, kind in changes.items() if rel not in same}
 
     def reset(self) -> None:
         """Discard every change to the tree and to /tmp: back to the snapshot, or the `start` tree."""

@@ -1,0 +1,120 @@
+"""A wall-clock limit that a busy machine does not eat: time a command's processes spent waiting for a CPU
+is not counted against it, up to a ceiling.
+
+    clock = LoadClock(pid, start, timeout)   # pid: the command's process, its descendants are watched
+    clock.sample()                           # every SAMPLE_S while it runs (the stalls of short-lived
+                                             # processes are only seen while they live)
+    clock.due(now)                           # True once the limit is spent
+
+A limit of `timeout` seconds means what the command may take on an idle machine. On a loaded one a
+CPU-bound test suite gets a fraction of a core (s3fs's baseline got ~0.3 of one with the load average at
+7 on 2 cores) and a plain wall-clock limit fails a healthy suite. The kernel counts, per thread, the time
+it was runnable but waited for a CPU (`/proc/PID/task/TID/schedstat`, second field: run_delay). The
+clock's reading is the wall-clock time less the largest total of those waits seen over the command's
+process tree (every thread of every descendant, each counted at the last value seen), so:
+
+- a busy loop (a hang that spins) is stopped after `timeout` of the time it had a CPU or could not be
+  given one for reasons other than load, exactly as before on an idle machine;
+- a hang that sleeps (a deadlock, a wait on a socket) is never runnable, waits for no CPU, and is
+  stopped after `timeout`, exactly as before;
+- a run slowed by load is stopped only once the time it really ran passes `timeout`.
+
+However much waiting is counted, the command is stopped at `CEILING` times `timeout` of wall-clock time:
+threads that wait at once are summed, so a many-threaded command can count more than the wall-clock
+time; the ceiling bounds what any reading can grant. Where the tree cannot be read (no schedstat in this
+kernel, or processes outside the command's tree, such as a container's under its runtime) no wait is
+seen and the limit is the plain wall-clock one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CEILING = 3.0
+"""The most wall-clock time a command may take, as a multiple of its limit, however loaded the machine."""
+SAMPLE_S = 1.0
+"""How often the process tree's waits are read while the command runs."""
+_PROC = Path("/proc")
+
+
+def _parent_and_start(stat: str) -> tuple[int, str]:
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[1]), fields[19]
+
+
+def _tree(root: int) -> list[int]:
+    """`root` and every process below it (one pass over /proc's parent links)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir(_PROC):
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent, _ = _parent_and_start(Path(entry.path, "stat").read_text())
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def _waits(pid: int) -> dict[tuple[int, str], int]:
+    """Each thread of `pid` (by id and start time, so that a reused id is another thread) with its
+    run_delay in nanoseconds; empty where the process is gone or the kernel keeps no schedstat."""
+    out = {}
+    try:
+        tids = os.listdir(_PROC / str(pid) / "task")
+    except OSError:
+        return {}
+    for tid in tids:
+        task = _PROC / str(pid) / "task" / tid
+        try:
+            _, start = _parent_and_start((task / "stat").read_text())
+            out[(int(tid), start)] = int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+class LoadClock:
+    """The limit of one running command: see the module docstring."""
+
+    def __init__(self, pid: int, start: float, timeout: float) -> None:
+        self.pid, self.start, self.timeout = pid, start, timeout
+        self.seen: dict[tuple[int, str], int] = {}
+        # No sample in the first second (or half the limit): most commands end before it, and a scan of
+        # /proc costs a few ms, a real share of a 5 ms sandboxed exec. A long-lived thread's waits are
+        # counted from its start whenever it is first read; only short-lived early ones go unseen.
+        self.next_sample = start + min(SAMPLE_S, timeout / 2)
+
+    def sample(self) -> None:
+        for pid in _tree(self.pid):
+            for key, delay in _waits(pid).items():
+                self.seen[key] = max(delay, self.seen.get(key, 0))
+
+    def waited(self) -> float:
+        """Seconds the command's threads waited for a CPU, as far as seen."""
+        return sum(self.seen.values()) / 1e9
+
+    def due(self, now: float) -> bool:
+        """Whether the limit is spent at `now` (monotonic), by the waits sampled so far."""
+        wall = now - self.start
+        if wall < self.timeout:
+            return False
+        return wall >= CEILING * self.timeout or wall - self.waited() >= self.timeout
+
+    def tick(self, now: float) -> None:
+        """Sample the tree when a sample is due; the next one comes when the limit could be spent by then
+        (what is left of it, by this reading), at most SAMPLE_S later."""
+        if now >= self.next_sample:
+            self.sample()
+            left = self.timeout - (now - self.start - self.waited())
+            self.next_sample = now + min(SAMPLE_S, max(0.02, left))
+
+    def wait_s(self, now: float) -> float:
+        """How long the supervisor may sleep before the clock needs a sample or a check."""
+        return max(0.0, self.next_sample - now)

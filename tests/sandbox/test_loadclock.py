@@ -1,0 +1,81 @@
+"""`run_limited`'s time limit under load (`sandbox.loadclock`): a run slowed by load is not stopped, and a
+hang, spinning or sleeping, still is. Load is made, not hoped for: the command and busy competitors are
+pinned to one CPU, so the command gets a third of it whatever the machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from codekiln.sandbox.loadclock import CEILING, LoadClock
+from codekiln.sandbox.process import run_limited
+
+CPU = min(os.sched_getaffinity(0))
+PIN = f"import os; os.sched_setaffinity(0, {{{CPU}}})"
+SPIN = f"{PIN}\nwhile True: pass"
+# Needs 1 s of CPU; pinned with two spinners on its CPU it gets a third of it: ~3 s of wall-clock time.
+NEEDS_ONE_CPU_SECOND = f"{PIN}\nimport time\nwhile time.process_time() < 1.0: pass\nprint('done')"
+LIMIT = 2.0
+needs_schedstat = pytest.mark.skipif(
+    not Path("/proc/self/schedstat").exists(),
+    reason="this kernel keeps no schedstat: the limit is the plain wall-clock one",
+)
+
+
+@pytest.fixture
+def loaded_cpu() -> Iterator[None]:
+    spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(2)]
+    try:
+        yield
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+
+
+def limited(script: str, tmp_path: Path, timeout: float = LIMIT):  # type: ignore[no-untyped-def]
+    # through bash, so that the work is a descendant of the command's process, not the process itself
+    argv = ["bash", "-c", '"$0" -c "$1"; status=$?; exit $status', sys.executable, script]
+    return run_limited(argv, timeout=timeout, max_output=1 << 16, env=dict(os.environ), cwd=str(tmp_path))
+
+
+@needs_schedstat
+def test_a_run_slowed_by_load_past_its_limit_is_not_stopped(tmp_path: Path, loaded_cpu: None) -> None:
+    res = limited(NEEDS_ONE_CPU_SECOND, tmp_path)
+    assert not res.timed_out, res
+    assert res.exit_code == 0 and res.stdout.strip() == "done", res
+    # what makes this test mean something: by the wall clock alone it would have been stopped
+    assert res.duration_s > LIMIT, f"the load did not slow the run past its limit ({res.duration_s:.1f} s)"
+
+
+def test_a_spinning_hang_is_still_stopped_under_load(tmp_path: Path, loaded_cpu: None) -> None:
+    res = limited(SPIN, tmp_path)
+    assert res.timed_out and res.killed == "timeout", res
+    assert res.duration_s < CEILING * LIMIT + 5, res  # the ceiling holds however much it waited
+
+
+def test_a_spinning_hang_is_stopped(tmp_path: Path) -> None:
+    res = limited(SPIN, tmp_path, timeout=1.0)
+    assert res.timed_out and res.killed == "timeout", res
+
+
+def test_a_sleeping_hang_is_stopped_at_its_limit_not_its_ceiling(tmp_path: Path) -> None:
+    res = limited("import time; time.sleep(60)", tmp_path, timeout=1.0)
+    assert res.timed_out and res.killed == "timeout", res
+    # a sleeper waits for no CPU: nothing extends its limit (the ceiling would be 3 s)
+    assert res.duration_s < CEILING * 1.0, res
+
+
+@needs_schedstat
+def test_the_clock_counts_the_waits_of_a_descendant(tmp_path: Path, loaded_cpu: None) -> None:
+    child = subprocess.Popen(["bash", "-c", f'"{sys.executable}" -c "$0"; status=$?; exit $status', NEEDS_ONE_CPU_SECOND],
+                             stdout=subprocess.DEVNULL)  # fmt: skip
+    clock = LoadClock(child.pid, 0.0, LIMIT)
+    while child.poll() is None:
+        clock.sample()
+    assert clock.waited() > 0.5, "two spinners on its CPU left the descendant waiting most of its run"
