@@ -43,6 +43,15 @@ def _parent_and_start(stat: str) -> tuple[int, str]:
     return int(fields[1]), fields[19]
 
 
+def process_start(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, as /proc says): with its pid, the process's
+    identity, since pids are reused; None when it is gone."""
+    try:
+        return _parent_and_start(Path(f"/proc/{pid}/stat").read_text())[1]
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _tree(root: int) -> list[int]:
     """`root` and every process below it (one pass over /proc's parent links)."""
     children: dict[int, list[int]] = {}

@@ -51,6 +51,7 @@ from codekiln.core.config import state_dir
 from codekiln.core.errors import SandboxError
 from codekiln.sandbox import mounts
 from codekiln.sandbox.files import digest_at, git_diff, read_at, write_at
+from codekiln.sandbox.loadclock import process_start
 from codekiln.sandbox.tasktree import StartTree, task_tree
 from codekiln.sandbox.treecache import Lease
 from codekiln.sandbox.trees import (
@@ -73,13 +74,6 @@ data: its files are kernel memory (~2 KiB each through the overlay) up to half t
 and 300,000 empty files took 650 MB of host memory while `df` showed the workspace empty."""
 Mode = Literal["auto", "overlay", "copy"]
 _ready = False
-
-
-def _starttime(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def _teardown(
@@ -122,7 +116,7 @@ def _sweep(root: Path) -> int:
             pid, start, state = (home / "owner").read_text().split(":", 2)
         except (OSError, ValueError):
             continue
-        if _starttime(int(pid)) != start:
+        if process_start(int(pid)) != start:
             try:
                 _teardown(home if root == STAGE_ROOT else None, Path(state))
             except OSError:  # another process is sweeping the same one
@@ -205,7 +199,7 @@ class Workspace:
             home = self.state
             home.mkdir()
             self._finalizer = weakref.finalize(self, _teardown, None, self.state, os.getpid(), lease)
-        (home / "owner").write_text(f"{os.getpid()}:{_starttime(os.getpid())}:{self.state}")
+        (home / "owner").write_text(f"{os.getpid()}:{process_start(os.getpid())}:{self.state}")
         self.tmp = self._own(home / "tmp", 0o700)
         self.path = home / "testbed"
         self.path.mkdir()
