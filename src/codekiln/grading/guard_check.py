@@ -75,7 +75,9 @@ def check_run(
     if data.get("nonce") != nonce:
         evidence.append("the results file does not carry this run's nonce")
     evidence.extend(announced_evidence(stdout, nonce, data.get("statuses") or {}))
-    evidence.extend(raised_evidence(stdout, nonce, data.get("statuses") or {}))
+    evidence.extend(
+        raised_evidence(stdout, nonce, data.get("statuses") or {}, data.get("unpassed_calls") or {})
+    )
     if foreign:
         evidence.append(f"{len(foreign)} marker line(s) with a foreign nonce were printed")
     if len(markers) != 1:
@@ -121,17 +123,36 @@ def function_name(nodeid: str) -> str:
     return rest.split("[", 1)[0].rsplit("::", 1)[-1]
 
 
-def raised_evidence(stdout: str, nonce: str, statuses: dict[str, str]) -> list[str]:
-    """Test functions that raised, called by pytest, more often than the results hold not-passed cases
-    of their names. An exception leaving a test that pytest called makes its case failed, an error,
-    skipped or xfailed; the line is printed by the test's own code before pytest makes a report, so
-    code under test that controls the report chain (a hook wrapper, pluggy's records, the report
-    reached through frames: the tenth red team's `announce-*`) cannot take it back. Parametrized cases
-    share a function: a function is counted against all cases of its names."""
+def raised_evidence(
+    stdout: str, nonce: str, statuses: dict[str, str], unpassed_calls: dict[str, int] | None = None
+) -> list[str]:
+    """Test functions that raised, called by pytest, more often than the results hold calls of their
+    names that did not pass. An exception leaving a test that pytest called makes that call's report
+    failed, an error, skipped or xfailed; the line is printed by the test's own code before pytest makes
+    a report, so code under test that controls the report chain (a hook wrapper, pluggy's records, the
+    report reached through frames: the tenth red team's `announce-*`) cannot take it back. Parametrized
+    cases share a function: a function is counted against all cases of its names.
+
+    A case counts once when its final status is not passed, or `unpassed_calls[id]` times where the
+    guard counted more (`Guard.unpassed_calls`: its calls less the passed call reports logged for it,
+    and less one where it ended passed): a plugin that retries a failed test (pytest-rerunfailures,
+    `flaky`, anything calling it again) makes one raise per failed attempt, and the test may end passed.
+    Attempts are counted, not statuses, and the count holds against the attacks on the report chain and
+    on the guard's statuses: calls are counted at the outermost wrapper of pytest's call, passes from
+    the reports as logged, so a failed report flipped to passed (or a passed one made up and logged)
+    lowers the count by one, and so does a status rewritten to passed after the failure was logged. A
+    test that raises on every call, called k times, raises k times against k - 1 at most once it ends
+    passed. Open: code under test that rewrites the counts themselves (the guard's records are data a
+    walk of attributes reaches), or has pytest call a passing case of the same function again, raises
+    the count. The results file is data in the sandbox (`malformed` reads the field without raising)."""
     raised = Counter(m.group(2) for m in RAISED_LINE.finditer(stdout) if m.group(1) == nonce)
     if not raised:
         return []
-    not_passed = Counter(nodeid_key(function_name(n)) for n, status in statuses.items() if status != "passed")
+    calls = unpassed_calls or {}
+    not_passed: Counter[str] = Counter()
+    for nodeid in {*statuses, *calls}:
+        count = max(int(statuses.get(nodeid, "passed") != "passed"), calls.get(nodeid, 0))
+        not_passed[nodeid_key(function_name(nodeid))] += count
     over = [keys for keys, n in raised.items() if n > sum(not_passed[k] for k in set(keys.split(",")))]
     if not over:
         return []
@@ -178,6 +199,9 @@ def malformed(data: object) -> str | None:
     counts = data.get("pytest_counts", {})
     if not isinstance(counts, dict) or not all(type(v) is int for v in counts.values()):
         return "pytest_counts is not a map of integers"
+    calls = data.get("unpassed_calls", {})
+    if not isinstance(calls, dict) or not all(type(v) is int and v >= 0 for v in calls.values()):
+        return "unpassed_calls is not a map of counts"
     for key in ("pytest_tests", "exitstatus"):
         if type(data.get(key, 0)) is not int:
             return f"{key} is not an integer"

@@ -155,6 +155,7 @@ class Guard:
         self.collection_skips: dict[str, str] = {}
         self.deselected: list[str] = []
         self.forged: list[str] = []
+        self.passed_calls: dict[str, int] = {}
         self._message_chars = 0
         self._keys: dict[str, set[tuple[Any, ...]]] = {}
         self._compiled_keys: dict[str, tuple[int, set[tuple[Any, ...]]]] = {}
@@ -249,6 +250,10 @@ class Guard:
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         status = _STATUS(report)
+        if status == "passed" and report.when == "call":
+            self.passed_calls[report.nodeid] = self.passed_calls.get(report.nodeid, 0) + 1
+        if status == "rerun":  # an attempt retried: the test's status is what its last attempt makes
+            return
         if status == "failed":
             self._set(report.nodeid, status, _message(report))
         elif status == "error":
@@ -256,6 +261,23 @@ class Guard:
         elif status:  # an expected failure skipped at setup says so
             xfail = report.when == "setup" and hasattr(report, "wasxfail")
             self._set(report.nodeid, status, "xfail" if xfail else "")
+
+    def unpassed_calls(self, statuses: dict[str, str]) -> dict[str, int]:
+        """Per test that pytest called more often than its final status accounts for (a plugin retried
+        it: pytest-rerunfailures, `flaky`, which logs no report of a retried attempt at all): its calls
+        less the passed call reports logged for it, and less one where it is recorded passed (its last
+        call passed). The grader allows a test function that many raises
+        (`guard_check.raised_evidence`). Calls are counted at the outermost wrapper of pytest's call
+        (`machinery.CallOutcomes`), passes here, from the reports as logged: a report flipped to passed,
+        or a passed one made up and logged, makes the count smaller, never larger; so does a status
+        rewritten to passed after its failure was logged (a test called once is then allowed none)."""
+        out = {}
+        for nodeid, calls in _OUTCOMES.calls.items():
+            final_pass = int(statuses.get(str(nodeid)) == "passed")
+            unpassed = int(calls) - max(int(self.passed_calls.get(nodeid, 0)), final_pass)
+            if unpassed > 1 - final_pass:
+                out[str(nodeid)] = unpassed
+        return out
 
     @pytest.hookimpl(trylast=True)
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -320,6 +342,7 @@ class Guard:
             "pytest_tests": len(tested),
             "plugin_files": sorted(plugins),
             "forged": [str(f) for f in self.forged],
+            "unpassed_calls": self.unpassed_calls(statuses),
         }
         sys.stdout.flush()
         report.finish(out, data, _SETTINGS.get("junit"))

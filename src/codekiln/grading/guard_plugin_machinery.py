@@ -219,15 +219,19 @@ class Machinery:
 class CallOutcomes:
     """A plugin noting, from the outermost wrapper of pytest's test call, which tests' calls ran and
     which raised (anything: a skip or an xfail is never reported passed either): what a TestReport
-    factory replaced for one report, or a report made up and logged by hand, cannot change."""
+    factory replaced for one report, or a report made up and logged by hand, cannot change. It counts
+    the calls of each test too: a plugin that retries a failed test (pytest-rerunfailures, `flaky`)
+    calls it again (`Guard.unpassed_calls`)."""
 
     def __init__(self) -> None:
         self.started: set[str] = set()
         self.raised: set[str] = set()
+        self.calls: dict[str, int] = {}
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: Any) -> Any:
         self.started.add(item.nodeid)
+        self.calls[item.nodeid] = self.calls.get(item.nodeid, 0) + 1
         outcome = yield
         if outcome.excinfo:
             self.raised.add(item.nodeid)

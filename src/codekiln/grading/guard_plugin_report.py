@@ -181,7 +181,12 @@ def print_line(
 
 
 def status(report: Any) -> str | None:
-    """What a logged report makes of its test (the guard keeps the worst of them); None: nothing."""
+    """What a logged report makes of its test (the guard keeps the worst of them); None: nothing.
+    "rerun": an attempt that a plugin retries (pytest-rerunfailures logs it with that outcome and calls
+    the test again), not the test's status: the guard keeps what the last attempt makes of it, and the
+    attempt is no failure to announce (it is counted instead: `Guard.unpassed_calls`)."""
+    if getattr(report, "outcome", None) == "rerun":
+        return "rerun"
     if report.when == "call":  # skipped inside the test, or an expected failure: skipped
         return "passed" if report.passed else "skipped" if report.skipped else "failed"
     if report.failed:  # setup or teardown broke
