@@ -81,8 +81,9 @@ def _shadowed() -> None:
             sys.modules["sitecustomize"] = me
 
 
-try:
-    _start()
-except Exception:  # measuring must not fail the process (see the module docstring)
-    pass
-_shadowed()
+if __name__ == "sitecustomize":  # only as the copy Python's start-up imports, never imported by its own name
+    try:
+        _start()
+    except Exception:  # measuring must not fail the process (see the module docstring)
+        pass
+    _shadowed()
