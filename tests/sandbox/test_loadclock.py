@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from codekiln.sandbox import loadclock
 from codekiln.sandbox.loadclock import CEILING, LoadClock
 from codekiln.sandbox.process import run_limited
 
@@ -45,7 +46,12 @@ def limited(script: str, tmp_path: Path, timeout: float = LIMIT):  # type: ignor
 
 
 @needs_schedstat
-def test_a_run_slowed_by_load_past_its_limit_is_not_stopped(tmp_path: Path, loaded_cpu: None) -> None:
+def test_a_run_slowed_by_load_past_its_limit_is_not_stopped(
+    tmp_path: Path, loaded_cpu: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ceiling is raised for this run only: on a machine busy with other work too, the pinned CPU
+    # gives the command less than its third, and a run past 3x its limit is stopped by design (below).
+    monkeypatch.setattr(loadclock, "CEILING", 20.0)
     res = limited(NEEDS_ONE_CPU_SECOND, tmp_path)
     assert not res.timed_out, res
     assert res.exit_code == 0 and res.stdout.strip() == "done", res
