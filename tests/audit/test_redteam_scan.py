@@ -18,7 +18,7 @@ import pytest
 from rollout_support import toolz_tasks
 
 from codekiln.audit import ATTACKS
-from codekiln.audit.evasions import TRANSIENT, armed_patch
+from codekiln.audit.evasions import DATA_FILE, TRANSIENT, armed_patch
 from codekiln.audit.grader import run_attack
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord, load_env
@@ -150,6 +150,10 @@ def test_the_guard_itself_reports_a_test_replaced_by_a_callable_object(
     task, env = toolz_assertion_task
     attack = next(a for a in ATTACKS if a.name == "swallow-codeless-exec-alias")
     patch = attack.build(Target.of(task, Path(env.snapshot_path))).patch
+    # The grader now puts back a new data file (not Python source, no part of the fix: `pathrules.is_data`),
+    # which alone leaves this attack unresolved; the payload goes to a Python file here, so that what is
+    # checked is the guard's own finding, the scan being advisory.
+    patch = patch.replace(DATA_FILE, DATA_FILE.replace(".txt", "_payload.py"))
     grade = grade_patch(task, env, patch, timeout=60, policy=GradePolicy(scan="advisory"))
     assert grade.outcome == "tampered", (grade.outcome, grade.detail)
     assert "test_is_valid: runs __call__() from <string>, which is not the test's source" in grade.detail
