@@ -79,7 +79,7 @@ def baseline_rounds(
         tried = {*added, *builder.skipped}
         wanted = {d: m for d, m in undeclared(missing_imports(texts), root).items() if d not in tried}
         ignore = startup_warning_filter(failure.message, root) if failure and not wanted else None
-        if ignore in builder.recipe.test.args:
+        if ignore and f"-W{ignore}" in builder.recipe.test.args:
             ignore = None  # ignored already, and pytest stopped again
         if round_ == MAX_ROUNDS or not (wanted or ignore):
             if failure is not None:
@@ -90,7 +90,7 @@ def baseline_rounds(
             on_step("baseline", f"a plugin's warning at start-up stopped pytest; ignoring it: -W '{ignore}'")
             test = builder.recipe.test
             builder.recipe = builder.recipe.model_copy(
-                update={"test": test.model_copy(update={"args": [*test.args, "-W", ignore]})}
+                update={"test": test.model_copy(update={"args": [*test.args, f"-W{ignore}"]})}
             )
         if wanted:
             on_step("baseline", f"the tests import what no file declares, installing: {', '.join(wanted)}")
