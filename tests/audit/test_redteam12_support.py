@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
+import harbor_support as hs
 from rollout_support import synth_cached
 
 from codekiln.audit.grader import PATHS, play_commands
@@ -23,10 +25,12 @@ from codekiln.core.config import state_dir
 from codekiln.envs import EnvRecord, load_env
 from codekiln.grading import grade_patch
 from codekiln.grading.graded import patch_paths
-from codekiln.grading.support import SUPPORT, support_modules
+from codekiln.grading.pathrules import SUPPORT
+from codekiln.grading.support import support_modules
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.export.datasets import read_tasks
+from codekiln.tasks.export.harbor import export_harbor_task
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
@@ -137,3 +141,46 @@ def test_what_counts_as_support(tmp_path: Path) -> None:
     assert support_modules(tmp_path, tests, fixed=()) == {CHECKS, "unitlib/_compat.py", stats}
     assert support_modules(tmp_path, tests, fixed={CHECKS, stats}) == {"unitlib/_compat.py"}
     assert support_modules(tmp_path, ["tests/test_other.py"], fixed=()) == {"unitlib/_shared.py"}
+
+
+@pytest.mark.podman
+def test_the_harbor_verifier_puts_the_helpers_back(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    problem = hs.podman_problem()
+    if problem is not None:
+        pytest.skip(f"podman cannot run: {problem}")
+    task, env = tasks[0]
+    exported = export_harbor_task(task, tmp_path / "export")
+    patch = _helpers_neutered(task, env)
+    image = hs.build_task_image(exported)
+    try:
+        oracle, _ = hs.run_trial(image, exported, "bash /solution/solve.sh", tmp_path / "oracle")
+        reward, grade = hs.run_trial(
+            image, exported, f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n", tmp_path / "attack"
+        )
+    finally:
+        hs.remove_image(image)
+    assert (oracle, reward, grade["outcome"]) == ("1", "0", "unresolved"), grade  # reward was 1
+    assert {"kind": "reverted", "path": CHECKS, "detail": SUPPORT} in grade["findings"]
+
+
+def test_swebench_rows_reset_the_helpers_too(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    """swebench's own harness steps on the exported row: the neutered helpers resolved there too (the
+    eval script reset the test files and data only); the gold still resolves."""
+    pytest.importorskip(
+        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
+    )
+    from swebench_support import run_instance
+
+    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+
+    task, env = tasks[0]
+    bundle = export_swebench_bundle([task], tmp_path / "swebench").parent
+    (row,) = read_rows(bundle / "swebench.jsonl")
+    gold = run_instance(row, bundle, env, task.patch, tmp_path / "gold")
+    attack = run_instance(row, bundle, env, _helpers_neutered(task, env), tmp_path / "attack")
+    assert gold["patch_successfully_applied"] and attack["patch_successfully_applied"]
+    assert (gold["resolved"], attack["resolved"]) == (True, False), attack["tests_status"]
