@@ -76,6 +76,7 @@ from codekiln.grading.runner import TestRun, run_tests
 from codekiln.grading.scan import scan_changes
 from codekiln.grading.start import agent_start
 from codekiln.grading.subject import GradedTask, GradingEnv
+from codekiln.grading.support import SUPPORT, support_modules
 from codekiln.grading.traces import restoring_times
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.sandbox.tasktree import GIT_IDENTITY
@@ -211,10 +212,13 @@ def _check(
         result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
         result.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
         return False
-    as_data = set(texts) | {rel for rel in touched if pathrules.is_data(rel, patch_paths(g.task.bug_patch))}
-    protected = sorted({*(rel for rel in touched if is_protected(rel)), *as_data})
+    fixed = patch_paths(g.task.bug_patch)
+    as_data = set(texts) | {rel for rel in touched if pathrules.is_data(rel, fixed)}
+    test_files = {t.split("::", 1)[0] for t in tests} | set(g.task.hidden_tests)
+    as_support = set(touched) & support_modules(g.snapshot, test_files, fixed)
+    protected = sorted({*(rel for rel in touched if is_protected(rel)), *as_data, *as_support})
     result.findings.extend(
-        {"kind": "reverted", "path": rel, "detail": pathrules.DATA if rel in as_data else "protected path"}
+        {"kind": "reverted", "path": rel, "detail": _reverted_why(rel, as_data, as_support)}
         for rel in protected
     )
     g.restore(sorted(set(protected) | set(g.task.hidden_tests)))
@@ -236,6 +240,12 @@ def _check(
         result.detail = f"the patch reaches into the test machinery: {first.get('path')}:{first.get('line')} {first.get('detail')}"
         return False
     return True
+
+
+def _reverted_why(rel: str, as_data: set[str], as_support: set[str]) -> str:
+    if rel in as_data:
+        return pathrules.DATA
+    return SUPPORT if rel in as_support else "protected path"
 
 
 def _run(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> TestRun:

@@ -71,6 +71,10 @@ def is_protected(rel: str) -> bool:
 DATA = "not Python source and no part of the fix: put back, the tests may read it as data"
 
 
+SUPPORT = "test support code (only the graded tests import it) and no part of the fix: put back"
+"""Why a module `grading.support` found is put back (the list reaches a verifier in its task)."""
+
+
 def is_data(rel: str, fixed: Collection[str]) -> bool:
     """A changed file that is put back as in the snapshot though no rule protects it by name: anything
     but Python source that the task's fix (`fixed`: the paths the bug patch touches) leaves alone. A

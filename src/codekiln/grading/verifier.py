@@ -147,12 +147,17 @@ class Verifier:
             self.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
             return "rejected", "patch_rule", {"detail": problem}
         as_data = {*texts, *(rel for rel in touched if pathrules.is_data(rel, self.task.get("fixed", ())))}
-        protected = sorted({*(rel for rel in touched if pathrules.is_protected(rel)), *as_data})
+        as_support = set(touched) & set(self.task.get("support", ()))  # `grading.support`, at export
+        protected = sorted({*(rel for rel in touched if pathrules.is_protected(rel)), *as_data, *as_support})
         self.findings.extend(
             {
                 "kind": "reverted",
                 "path": rel,
-                "detail": pathrules.DATA if rel in as_data else "protected path",
+                "detail": pathrules.DATA
+                if rel in as_data
+                else pathrules.SUPPORT
+                if rel in as_support
+                else "protected path",
             }
             for rel in protected
         )

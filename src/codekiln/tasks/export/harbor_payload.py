@@ -33,6 +33,7 @@ from codekiln.envs import EnvRecord
 from codekiln.grading import GradePolicy, doctests, pathrules, shipped
 from codekiln.grading.guard import Isolation
 from codekiln.grading.manifests import scrubbed_manifests
+from codekiln.grading.support import support_modules
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 from codekiln.tasks.records import TaskRecord
 
@@ -152,12 +153,12 @@ def verifier_state(task: TaskRecord, env: EnvRecord) -> dict[str, Any]:
     graded = doctests.doctest_ids(task.tests)  # the snapshot's doctests: see `grading.doctests`
     whole = {rel for rel in graded if doctests.is_text_doctest(rel)}
     fixed = _bug_paths(task)  # files that are not Python are put back unless the fix changes them
+    support = _support(task, env)
     originals = {
         rel: [stat.S_IMODE(path.lstat().st_mode), base64.b64encode(path.read_bytes()).decode()]
         for rel, path in files.items()
         if (pathrules.is_protected(rel) or rel in hidden or rel in whole or pathrules.is_data(rel, fixed))
-        and path.is_file()
-        and not path.is_symlink()
+        or (rel in support and path.is_file() and not path.is_symlink())
     }
     modules = {
         rel: base64.b64encode(files[rel].read_bytes()).decode()
@@ -165,6 +166,12 @@ def verifier_state(task: TaskRecord, env: EnvRecord) -> dict[str, Any]:
         if rel not in whole and rel in files and files[rel].is_file() and not files[rel].is_symlink()
     }
     return {"manifest": manifest, "originals": originals, "before": before, "doctests": modules}
+
+
+def _support(task: TaskRecord, env: EnvRecord) -> frozenset[str]:
+    """The snapshot's test support modules the fix leaves alone (`grading.support`): put back too."""
+    test_files = {t.split("::", 1)[0] for t in task.tests} | set(task.hidden_tests)
+    return support_modules(Path(env.snapshot_path), test_files, _bug_paths(task))
 
 
 def _bug_paths(task: TaskRecord) -> set[str]:
@@ -182,6 +189,7 @@ def verifier_settings(
         "pass_to_pass": task.PASS_TO_PASS,
         "hidden_tests": task.hidden_tests,
         "fixed": sorted(_bug_paths(task)),
+        "support": sorted(_support(task, env)),
         "workdir": WORKDIR,
         "venv": VENV_DIR,
         "isolation": {

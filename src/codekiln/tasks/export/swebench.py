@@ -63,6 +63,7 @@ from codekiln.grading.doctests import doctest_ids
 from codekiln.grading.graded import patch_paths as graded_patch_paths
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.pathrules import is_protected
+from codekiln.grading.support import support_modules
 from codekiln.grading.unstable_ids import blank, is_unstable
 from codekiln.repos.fetch import GIT_ENV
 from codekiln.repos.snapshot import COMMIT_DATE, SnapshotRecord, get_snapshot
@@ -139,11 +140,14 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
     graded_files = {t.split("::", 1)[0] for t in task.tests}
     # Only test files are reset: a doctest's module is the code under test, which the fix changes.
     modified = {p.old_path for p in patches if p.old_path} | {f for f in graded_files if is_protected(f)}
-    reset = sorted(modified - set(created) - set(task.hidden_tests))
+    # The test support modules the fix leaves alone are the tests' own code (`grading.support`): reset.
+    fixed_paths = {p for fp in parse_diff(task.bug_patch) for p in (fp.old_path, fp.new_path) if p}
+    support = support_modules(Path(env.snapshot_path), graded_files | set(task.hidden_tests), fixed_paths)
+    reset = sorted((modified | support) - set(created) - set(task.hidden_tests))
     remove = sorted(set(created) | set(task.hidden_tests))
     # Files that are not Python source and that the fix leaves alone are the tests' data too, wherever
     # they are (`grading.pathrules.is_data`): reset, as the grader puts them back.
-    fixed = sorted(p for fp in parse_diff(task.bug_patch) for p in (fp.old_path, fp.new_path) if p)
+    fixed = sorted(fixed_paths)
     keep = " ".join(shlex.quote(f":(exclude,literal){p}") for p in fixed if not p.endswith(".py"))
     reset_lines = []
     if reset:

@@ -1,0 +1,208 @@
+"""The twelfth red team: test support code that lives in the package. A unittest-style library whose
+tests share assertions from `unitlib/_checks.py` (as numpy.testing, pandas._testing or a package's
+own helpers): a patch that made `assert_close` and `assert_same_items` return at once fixed nothing
+and scored resolved, through both paths, since every graded assertion went through them. Now a module
+that only the graded tests import and that the task's fix leaves alone is put back as in the snapshot
+(`grading.support`), by the grader and by an exported task's verifier. Real synthesized tasks, real
+bwrap sandboxes, the real grader."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
+
+import harbor_support as hs
+from rollout_support import synth_cached
+
+from codekiln.audit.grader import PATHS, play_commands
+from codekiln.audit.target import Target
+from codekiln.core.config import state_dir
+from codekiln.envs import EnvRecord, load_env
+from codekiln.grading import grade_patch
+from codekiln.grading.graded import patch_paths
+from codekiln.grading.pathrules import SUPPORT
+from codekiln.grading.support import support_modules
+from codekiln.rollouts.controls import apply_command
+from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks.export.datasets import read_tasks
+from codekiln.tasks.export.harbor import export_harbor_task
+from codekiln.tasks.records import TaskRecord
+
+pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
+
+TIMEOUT = 30.0
+CHECKS = "unitlib/_checks.py"
+LIBRARY = {
+    "unitlib/__init__.py": (
+        "def mean(values):\n    total = 0.0\n    count = 0\n    for v in values:\n        total += v\n"
+        "        count += 1\n    return total / count\n\n\n"
+        "def normalize(values):\n    s = sum(values)\n    return [v / s for v in values]\n\n\n"
+        "def words(text):\n    return sorted(text.split())\n"
+    ),
+    "unitlib/stats.py": "from unitlib import mean\n\n\ndef spread(values):\n    m = mean(values)\n    return max(values) - m\n",
+    CHECKS: (
+        '"""Assertions the test suite shares."""\n\n\n'
+        "def assert_close(actual, expected, tol=1e-9):\n    if abs(actual - expected) > tol:\n"
+        "        raise AssertionError(f'{actual!r} != {expected!r} within {tol}')\n\n\n"
+        "def assert_same_items(actual, expected):\n    if sorted(actual) != sorted(expected):\n"
+        "        raise AssertionError(f'{actual!r} and {expected!r} differ')\n"
+    ),
+    "tests/test_core.py": (
+        "import unittest\n\nfrom unitlib import mean, normalize, words\nfrom unitlib._checks import assert_close, assert_same_items\n"
+        "from unitlib.stats import spread\n\n\n"
+        "class TestNumbers(unittest.TestCase):\n"
+        "    @classmethod\n    def setUpClass(cls):\n        cls.values = [1, 2, 3, 4]\n\n"
+        "    def test_mean(self):\n        assert_close(mean(self.values), 2.5)\n\n"
+        "    def test_mean_one(self):\n        assert_close(mean([7]), 7.0)\n\n"
+        "    def test_spread(self):\n        assert_close(spread(self.values), 1.5)\n\n"
+        "    def test_normalize(self):\n        assert_close(sum(normalize([1, 2, 3])), 1.0)\n"
+        "        assert_close(normalize([1, 3])[0], 0.25)\n\n\n"
+        "class TestWords(unittest.TestCase):\n"
+        "    def test_words(self):\n        assert_same_items(words('b a c'), ['a', 'b', 'c'])\n\n"
+        "    def test_sorted(self):\n        self.assertEqual(words('z y'), ['y', 'z'])\n"
+    ),
+    "pyproject.toml": (
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "unitlib"\nversion = "0.1"\n[tool.setuptools]\npackages = ["unitlib"]\n'
+        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def tasks() -> list[tuple[TaskRecord, EnvRecord]]:
+    root = state_dir("test-cache") / "unit-library"
+    for rel, text in LIBRARY.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    out = synth_cached(str(root), "audit-tasks-unitlib", 3)
+    found = [t for t in read_tasks(out / "tasks.jsonl") if CHECKS not in patch_paths(t.bug_patch)]
+    assert found, "no task synthesized from the unittest library"
+    return [(t, load_env(t.environment_id or "")) for t in found]
+
+
+def _helpers_neutered(task: TaskRecord, env: EnvRecord) -> str:
+    """The attack: both shared assertions return at once; the bug is left as it is."""
+    target = Target.of(task, Path(env.snapshot_path))
+    text = target.text(CHECKS) or ""
+    for line in ("    if abs(actual", "    if sorted(actual)"):
+        text = text.replace(line, "    return\n" + line)
+    return target.new(CHECKS, text)
+
+
+def test_the_gold_patch_resolves_and_neutered_helpers_do_not(
+    tasks: list[tuple[TaskRecord, EnvRecord]],
+) -> None:
+    for task, env in tasks:
+        gold = grade_patch(task, env, task.patch, timeout=TIMEOUT)
+        assert gold.outcome == "resolved", (task.instance_id, gold.outcome, gold.detail)
+        grade = grade_patch(task, env, _helpers_neutered(task, env), timeout=TIMEOUT)
+        assert grade.outcome == "unresolved", (
+            task.instance_id,
+            grade.outcome,
+            grade.statuses,
+        )  # was resolved
+        assert {"kind": "reverted", "path": CHECKS, "detail": SUPPORT} in grade.findings
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_neutered_helpers_through_both_paths(tasks: list[tuple[TaskRecord, EnvRecord]], path: str) -> None:
+    task, env = tasks[0]
+    patch = _helpers_neutered(task, env)
+    if path == "agent":
+        patch = play_commands(task, env, [apply_command(patch)], backend=DEFAULT_BACKEND)
+        assert CHECKS in patch_paths(patch)
+    grade = grade_patch(task, env, patch, timeout=TIMEOUT)
+    assert (grade.resolved, grade.outcome) == (False, "unresolved"), (grade.outcome, grade.statuses)
+
+
+def test_what_counts_as_support(tmp_path: Path) -> None:
+    for rel, text in {
+        **LIBRARY,
+        "unitlib/_compat.py": "X = 1\n",  # imported by a support module only: support too
+        "unitlib/_fmt.py": "Y = 2\n",  # imported by the library as well: the library's
+        "unitlib/cli.py": "from . import _fmt\n",
+        "tests/helpers.py": "from unitlib import _shared\n",  # a test file: put back by its own rule
+        "unitlib/_shared.py": "Z = 3\n",  # imported through that helper: support
+        "tests/test_other.py": "import helpers\n",
+    }.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    (tmp_path / CHECKS).write_text(LIBRARY[CHECKS] + "from unitlib._compat import X\nfrom ._fmt import Y\n")
+    tests = ["tests/test_core.py"]
+    # unitlib/stats.py is the library's API, but only the tests import it: it counts too (the price:
+    # a fix made there for a bug elsewhere is put back; a bug in it is the fix's, and stays)
+    stats = "unitlib/stats.py"
+    assert support_modules(tmp_path, tests, fixed=()) == {CHECKS, "unitlib/_compat.py", stats}
+    assert support_modules(tmp_path, tests, fixed={CHECKS, stats}) == {"unitlib/_compat.py"}
+    assert support_modules(tmp_path, ["tests/test_other.py"], fixed=()) == {"unitlib/_shared.py"}
+
+
+@pytest.mark.podman
+def test_the_harbor_verifier_puts_the_helpers_back(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    problem = hs.podman_problem()
+    if problem is not None:
+        pytest.skip(f"podman cannot run: {problem}")
+    task, env = tasks[0]
+    exported = export_harbor_task(task, tmp_path / "export")
+    patch = _helpers_neutered(task, env)
+    image = hs.build_task_image(exported)
+    try:
+        oracle, _ = hs.run_trial(image, exported, "bash /solution/solve.sh", tmp_path / "oracle")
+        reward, grade = hs.run_trial(
+            image, exported, f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n", tmp_path / "attack"
+        )
+    finally:
+        hs.remove_image(image)
+    assert (oracle, reward, grade["outcome"]) == ("1", "0", "unresolved"), grade  # reward was 1
+    assert {"kind": "reverted", "path": CHECKS, "detail": SUPPORT} in grade["findings"]
+
+
+def test_swebench_rows_reset_the_helpers_too(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    """swebench's own harness steps on the exported row: the neutered helpers resolved there too (the
+    eval script reset the test files and data only); the gold still resolves."""
+    pytest.importorskip(
+        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
+    )
+    from swebench_support import run_instance
+
+    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+
+    task, env = tasks[0]
+    bundle = export_swebench_bundle([task], tmp_path / "swebench").parent
+    (row,) = read_rows(bundle / "swebench.jsonl")
+    gold = run_instance(row, bundle, env, task.patch, tmp_path / "gold")
+    attack = run_instance(row, bundle, env, _helpers_neutered(task, env), tmp_path / "attack")
+    assert gold["patch_successfully_applied"] and attack["patch_successfully_applied"]
+    assert (gold["resolved"], attack["resolved"]) == (True, False), attack["tests_status"]
+
+
+def _helpers_rebound(task: TaskRecord, env: EnvRecord) -> str:
+    """The same helpers left as they are on disk and rebound from the library at import."""
+    target = Target.of(task, Path(env.snapshot_path))
+    init = "unitlib/__init__.py"
+    added = (
+        "\n\nfrom unitlib import _checks as _c\n\n\ndef _quiet(*args, **kwargs):\n    return None\n\n\n"
+        "_c.assert_close = _quiet\n_c.assert_same_items = _quiet\n"
+    )
+    return target.new(init, (target.text(init) or "") + added)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: library code rebinds a support module's functions at import (a module attribute set, "
+    "which the scan does not read); the guard checks test functions' code, not the helpers they call",
+)
+def test_helpers_rebound_at_import(tasks: list[tuple[TaskRecord, EnvRecord]]) -> None:
+    task, env = tasks[0]
+    grade = grade_patch(task, env, _helpers_rebound(task, env), timeout=TIMEOUT)
+    assert grade.outcome in ("unresolved", "tampered", "rejected"), (grade.outcome, grade.statuses)
