@@ -1,9 +1,11 @@
 """Fixtures of the red-team suite: one real task of toolz (flat layout) and one of markupsafe (src
-layout, on sys.path through a .pth file), each with its environment."""
+layout, on sys.path through a .pth file), each with its environment; a bwrap sandbox on the small demo
+project that the walk forgeries and their silencers are planted in (`walk_sandbox`)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,10 +15,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from audit_support import synth_markupsafe
 from rollout_support import toolz_tasks
+from test_redteam9_walk import PROJECT
 
+from codekiln.core.protocols import Sandbox
 from codekiln.envs import EnvRecord, load_env
 from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
+from codekiln.testing import make_repo, open_test_sandbox
 
 LIBRARIES = {"toolz": toolz_tasks, "markupsafe": synth_markupsafe}
 
@@ -25,3 +30,13 @@ LIBRARIES = {"toolz": toolz_tasks, "markupsafe": synth_markupsafe}
 def case(request: pytest.FixtureRequest) -> tuple[TaskRecord, EnvRecord]:
     task = read_tasks(LIBRARIES[request.param]() / "tasks.jsonl")[0]
     return task, load_env(task.environment_id or "")
+
+
+@pytest.fixture()
+def walk_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """A fresh bwrap sandbox on the demo project of `test_redteam9_walk` (`PROJECT`) with this run's venv,
+    one per test: each test plants its own forgery in it. 300 s per command, the sandbox's default."""
+    with open_test_sandbox(
+        make_repo(tmp_path / "walk", PROJECT), "bwrap", timeout_s=300, venv=Path(sys.prefix)
+    ) as sb:
+        yield sb

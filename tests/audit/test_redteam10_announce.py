@@ -22,16 +22,14 @@ from pathlib import Path
 import pytest
 
 from codekiln.audit import announcements, walks
+from codekiln.core.protocols import Sandbox
 from codekiln.grading import TestCommand, guard_check, run_tests
 from codekiln.grading import guard_plugin_report as report
 from codekiln.grading.guard_check import nodeid_key
-from codekiln.sandbox.base import SandboxSpec
-from codekiln.sandbox.bwrap import BwrapSandbox
-from codekiln.testing import make_repo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_redteam9_walk import PROJECT, RUN, TEST
+from test_redteam9_walk import RUN, TEST
 
 GRADING = Path(__file__).resolve().parents[2] / "src" / "codekiln" / "grading"
 
@@ -110,24 +108,16 @@ def test_a_run_without_results_has_an_announcer_with_no_hook() -> None:
     assert done.stdout == b"False\n", done.stderr
 
 
-@pytest.fixture()
-def sb(tmp_path: Path):
-    with BwrapSandbox(
-        SandboxSpec(snapshot=make_repo(tmp_path / "walk", PROJECT), venv=Path(sys.prefix))
-    ) as sandbox:
-        yield sandbox
-
-
 @pytest.mark.root  # a bwrap sandbox
 @pytest.mark.parametrize("silence", ["RELAY", "MUTE_NONCE", "MUTE_LINE", "CHILD_RELAY"])
-def test_the_forgery_with_its_announcements_silenced_is_evidence(sb: BwrapSandbox, silence: str) -> None:
+def test_the_forgery_with_its_announcements_silenced_is_evidence(walk_sandbox: Sandbox, silence: str) -> None:
     """The corpus attacks, as the red team wrote them: the rewrite works (the statuses say passed,
     pytest exits 0), and the failure's announcement still reaches the grader; a relay in a child
     process leaves the guard no file to write to, and the test process ends with its own status."""
     module = walks.FORGE % ([TEST], walks.PLAIN) + getattr(announcements, silence)
-    sb.write_file("demo/_ck_walk.py", module)
-    sb.write_file("demo/__init__.py", "from . import _ck_walk\n\n\ndef zero():\n    return 1\n")
-    run = run_tests(sb, TestCommand(args=["tests"]), RUN)
+    walk_sandbox.write_file("demo/_ck_walk.py", module)
+    walk_sandbox.write_file("demo/__init__.py", "from . import _ck_walk\n\n\ndef zero():\n    return 1\n")
+    run = run_tests(walk_sandbox, TestCommand(args=["tests"]), RUN)
     if silence == "CHILD_RELAY":
         assert (run.exit_code, run.statuses) == (report.CHANNEL_LOST, {}), run.log_tail
         assert any("found no descriptor holding the output" in e for e in run.evidence), run.evidence

@@ -18,21 +18,21 @@ import hashlib
 import json
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_redteam9_walk import GOOD, PROJECT, RUN, TEST
+from test_redteam9_walk import GOOD, RUN, TEST
 
 from codekiln.audit import announcements, walks
+from codekiln.core.protocols import Sandbox
 from codekiln.grading import TestCommand, run_tests
 from codekiln.grading.guard_check import check_run, function_name, nodeid_key
 from codekiln.grading.guard_plugin_bodies import PLACEHOLDER, key, wrap_tests, wrapped
-from codekiln.sandbox.base import SandboxSpec
-from codekiln.sandbox.bwrap import BwrapSandbox
-from codekiln.testing import make_repo
+from codekiln.testing import make_repo, open_test_sandbox
 
 RAISED = re.compile(r"^codekiln-guard-raised \S+ (\S+)$", re.M)
 
@@ -147,15 +147,15 @@ class TestCase(unittest.TestCase):
 
 
 @pytest.fixture()
-def honest(tmp_path: Path):
-    with BwrapSandbox(
-        SandboxSpec(snapshot=make_repo(tmp_path / "honest", HONEST), venv=Path(sys.prefix))
-    ) as sandbox:
-        yield sandbox
+def honest(tmp_path: Path) -> Iterator[Sandbox]:
+    with open_test_sandbox(
+        make_repo(tmp_path / "honest", HONEST), "bwrap", timeout_s=300, venv=Path(sys.prefix)
+    ) as sb:
+        yield sb
 
 
 @pytest.mark.root  # a bwrap sandbox
-def test_honest_runs_that_raise_out_of_test_bodies_are_no_evidence(honest: BwrapSandbox) -> None:
+def test_honest_runs_that_raise_out_of_test_bodies_are_no_evidence(honest: Sandbox) -> None:
     run = run_tests(honest, TestCommand(args=["tests"]), ["tests/test_shapes.py"])
     statuses = run.statuses
     assert not run.evidence, (run.evidence, run.log_tail)
@@ -200,25 +200,17 @@ def test_raised_lines_are_counted_against_the_not_passed_cases_of_their_names() 
     assert key("test_sum") == nodeid_key("test_sum")
 
 
-@pytest.fixture()
-def sb(tmp_path: Path):
-    with BwrapSandbox(
-        SandboxSpec(snapshot=make_repo(tmp_path / "walk", PROJECT), venv=Path(sys.prefix))
-    ) as sandbox:
-        yield sandbox
-
-
 @pytest.mark.root  # a bwrap sandbox
 @pytest.mark.parametrize(
     ("silence", "forge"), [("MUTE_HOOKIMPL", "FORGE"), ("REPORT_WRAPPER", "RACE"), ("REPORT_FRAMES", "RACE")]
 )
-def test_the_report_chain_attacks_are_evidence(sb: BwrapSandbox, silence: str, forge: str) -> None:
+def test_the_report_chain_attacks_are_evidence(walk_sandbox: Sandbox, silence: str, forge: str) -> None:
     """The corpus attacks, as the red team wrote them: the report chain is theirs (the statuses say
     passed, the report announcer printed nothing), and the test's own code announced its raise."""
     module = getattr(walks, forge) % ([TEST], walks.PLAIN) + getattr(announcements, silence)
-    sb.write_file("demo/_ck_walk.py", module)
-    sb.write_file("demo/__init__.py", "from . import _ck_walk\n\n\ndef zero():\n    return 1\n")
-    run = run_tests(sb, TestCommand(args=["tests"]), RUN)
+    walk_sandbox.write_file("demo/_ck_walk.py", module)
+    walk_sandbox.write_file("demo/__init__.py", "from . import _ck_walk\n\n\ndef zero():\n    return 1\n")
+    run = run_tests(walk_sandbox, TestCommand(args=["tests"]), RUN)
     assert run.statuses == dict.fromkeys(RUN, "passed"), run.log_tail
     assert f" failed {nodeid_key(TEST)}\n" not in run.log_tail_full  # the report chain was silenced
     assert f" {key('test_sum')}\n" in run.log_tail_full

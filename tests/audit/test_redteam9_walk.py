@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from codekiln.audit import walks
+from codekiln.core.protocols import Sandbox
 from codekiln.grading import TestCommand, run_tests
 from codekiln.grading.guard_check import check_run, nodeid_key
 from codekiln.grading.guard_plugin_report import nodeid_key as plugin_key
-from codekiln.sandbox.base import SandboxSpec
-from codekiln.sandbox.bwrap import BwrapSandbox
-from codekiln.testing import make_repo
 
 TEST = "tests/test_e.py::test_sum"
 GOOD = {
@@ -80,7 +76,6 @@ def test_announcements_of_another_nonce_count_for_nothing() -> None:
     assert _check({**GOOD, "statuses": {TEST: "passed"}}, _announced("other", TEST)) == []
 
 
-VENV = Path(sys.prefix)
 PROJECT = {
     "pyproject.toml": b"[project]\nname='demo'\nversion='0'\n",
     "demo/__init__.py": b"def zero():\n    return 1\n",
@@ -93,15 +88,9 @@ PROJECT = {
 RUN = [TEST, "tests/test_e.py::test_ok", "tests/test_f.py::test_collect"]
 
 
-@pytest.fixture()
-def sb(tmp_path: Path):
-    with BwrapSandbox(SandboxSpec(snapshot=make_repo(tmp_path / "walk", PROJECT), venv=VENV)) as sandbox:
-        yield sandbox
-
-
 @pytest.mark.root  # a bwrap sandbox
-def test_an_honest_failure_is_announced_and_no_evidence(sb: BwrapSandbox) -> None:
-    run = run_tests(sb, TestCommand(args=["tests"]), RUN)
+def test_an_honest_failure_is_announced_and_no_evidence(walk_sandbox: Sandbox) -> None:
+    run = run_tests(walk_sandbox, TestCommand(args=["tests"]), RUN)
     assert run.statuses == {TEST: "failed", RUN[1]: "passed", RUN[2]: "passed"}, run.log_tail
     assert not run.evidence, run.evidence
     assert f"codekiln-guard-failed {nodeid_key(TEST)}" not in run.log_tail_full  # the nonce comes first
@@ -111,14 +100,14 @@ def test_an_honest_failure_is_announced_and_no_evidence(sb: BwrapSandbox) -> Non
 @pytest.mark.root  # a bwrap sandbox
 @pytest.mark.parametrize("roots", ["FORMATTER", "RESOLVE_NAME", "PLAIN", "RACE"])
 def test_the_records_rewritten_through_a_walk_of_attributes_are_evidence(
-    sb: BwrapSandbox, roots: str
+    walk_sandbox: Sandbox, roots: str
 ) -> None:
     """The corpus forgery, as the red team wrote it: the rewrite itself works (the statuses say passed,
     pytest exits 0), and the announcement made while the test ran gives it away. RACE flips the report
     before the guard records it: only an announcement made before any other plugin sees it is in time."""
     forge, start = (walks.RACE, walks.PLAIN) if roots == "RACE" else (walks.FORGE, getattr(walks, roots))
-    sb.write_file("demo/_ck_walk.py", forge % ([TEST], start))
-    sb.write_file("demo/__init__.py", "from . import _ck_walk\n\n\ndef zero():\n    return 1\n")
-    run = run_tests(sb, TestCommand(args=["tests"]), RUN)
+    walk_sandbox.write_file("demo/_ck_walk.py", forge % ([TEST], start))
+    walk_sandbox.write_file("demo/__init__.py", "from . import _ck_walk\n\n\ndef zero():\n    return 1\n")
+    run = run_tests(walk_sandbox, TestCommand(args=["tests"]), RUN)
     assert run.statuses == dict.fromkeys(RUN, "passed"), run.log_tail
     assert any("the guard's records were rewritten during the run" in e for e in run.evidence), run.evidence

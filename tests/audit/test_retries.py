@@ -20,16 +20,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_redteam9_walk import GOOD, PROJECT, RUN, TEST
+from test_redteam9_walk import GOOD, RUN, TEST
 
 from codekiln.audit import announcements, walks
+from codekiln.core.protocols import Sandbox
 from codekiln.envs import build_env
 from codekiln.grading import TestCommand, run_tests
-from codekiln.grading.guard_check import check_run, malformed, nodeid_key
+from codekiln.grading.guard_check import check_run, function_name, malformed, nodeid_key
 from codekiln.grading.guard_plugin_bodies import key
-from codekiln.sandbox.base import SandboxSpec
-from codekiln.sandbox.bwrap import BwrapSandbox
-from codekiln.testing import make_repo
+from codekiln.testing import make_repo, open_test_sandbox
 from codekiln.testing.git import write_files
 
 PYPROJECT = """[build-system]
@@ -113,47 +112,45 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(build_env(str(root)).venv)
 
 
-def _run(tmp_path: Path, venv: Path, plugin: str, path: str) -> tuple[dict[str, str], list[str], str]:
-    files = {k: v.encode() for k, v in FILES.items()}
-    spec = SandboxSpec(snapshot=make_repo(tmp_path / "repo", files), venv=venv)
-    with BwrapSandbox(spec) as sandbox:
-        run = run_tests(sandbox, TestCommand(args=[f"-pno:{plugin}", "tests"]), [path])
-    return run.statuses, run.evidence, run.log_tail_full
+# Each plugin's test file run with the other plugin off: how often each test function announced a raise
+# (once per attempt that raised), and each case's status (its last attempt). flaky logs no report of an
+# attempt it retries: the calls pytest made are what count.
+RETRIED = {
+    "pytest-rerunfailures": (
+        "flaky",
+        "tests/test_reruns.py",
+        # test_fails_once: the first attempt raised, the second passed
+        {"test_fails_once": 1, "test_fails_always": 3, "test_case_fails_once": 1, "test_fails_plainly": 1},
+        {
+            "test_fails_once": "passed",
+            "test_fails_always": "failed",
+            **{f"test_case_fails_once[{n}]": "passed" for n in range(3)},
+            "test_fails_plainly": "failed",
+        },
+    ),
+    "flaky": (
+        "rerunfailures",
+        "tests/test_flaky.py",
+        {"test_fails_twice": 2, "test_fails_always": 2, "test_passes": 0},
+        {"test_fails_twice": "passed", "test_fails_always": "failed", "test_passes": "passed"},
+    ),
+}
 
 
 @pytest.mark.root  # a bwrap sandbox
 @pytest.mark.network  # the plugins come from the package index
-def test_tests_retried_by_pytest_rerunfailures_are_graded_by_their_last_attempt(
-    tmp_path: Path, venv: Path
+@pytest.mark.parametrize("plugin", sorted(RETRIED))
+def test_tests_retried_by_a_plugin_are_graded_by_their_last_attempt(
+    tmp_path: Path, venv: Path, plugin: str
 ) -> None:
-    statuses, evidence, log = _run(tmp_path, venv, "flaky", "tests/test_reruns.py")
-    assert not evidence, (evidence, log[-3000:])
-    assert log.count(f" {key('test_fails_once')}\n") == 1  # the first attempt raised, the second passed
-    assert log.count(f" {key('test_fails_always')}\n") == 3
-    assert log.count(f" {key('test_case_fails_once')}\n") == 1
-    mod = "tests/test_reruns.py::"
-    assert statuses == {
-        f"{mod}test_fails_once": "passed",
-        f"{mod}test_fails_always": "failed",
-        **{f"{mod}test_case_fails_once[{n}]": "passed" for n in range(3)},
-        f"{mod}test_fails_plainly": "failed",
-    }, log[-3000:]
-
-
-@pytest.mark.root  # a bwrap sandbox
-@pytest.mark.network  # the plugins come from the package index
-def test_tests_retried_by_flaky_are_graded_by_their_last_attempt(tmp_path: Path, venv: Path) -> None:
-    """flaky logs no report of an attempt it retries: the calls pytest made are what count."""
-    statuses, evidence, log = _run(tmp_path, venv, "rerunfailures", "tests/test_flaky.py")
-    assert not evidence, (evidence, log[-3000:])
-    assert log.count(f" {key('test_fails_twice')}\n") == 2
-    assert log.count(f" {key('test_fails_always')}\n") == 2
-    mod = "tests/test_flaky.py::"
-    assert statuses == {
-        f"{mod}test_fails_twice": "passed",
-        f"{mod}test_fails_always": "failed",
-        f"{mod}test_passes": "passed",
-    }, log[-3000:]
+    other, path, raised, statuses = RETRIED[plugin]
+    files = {k: v.encode() for k, v in FILES.items()}
+    with open_test_sandbox(make_repo(tmp_path / "repo", files), "bwrap", timeout_s=300, venv=venv) as sandbox:
+        run = run_tests(sandbox, TestCommand(args=[f"-pno:{other}", "tests"]), [path])
+    log = run.log_tail_full
+    assert not run.evidence, (run.evidence, log[-3000:])
+    assert {f: log.count(f" {key(f)}\n") for f in map(function_name, run.statuses)} == raised, log[-3000:]
+    assert run.statuses == {f"{path}::{case}": status for case, status in statuses.items()}, log[-3000:]
 
 
 def _raised(statuses: dict[str, str], unpassed: object, *names: str) -> list[str]:
@@ -197,13 +194,11 @@ AS_RETRY = announcements.REPORT_WRAPPER.replace(
 
 
 @pytest.mark.root  # a bwrap sandbox
-def test_a_failure_passed_off_as_a_retried_attempt_is_evidence(tmp_path: Path) -> None:
+def test_a_failure_passed_off_as_a_retried_attempt_is_evidence(walk_sandbox: Sandbox) -> None:
     assert AS_RETRY != announcements.REPORT_WRAPPER
-    spec = SandboxSpec(snapshot=make_repo(tmp_path / "walk", PROJECT), venv=Path(sys.prefix))
-    with BwrapSandbox(spec) as sandbox:
-        sandbox.write_file("demo/_ck_walk.py", walks.RACE % ([TEST], walks.PLAIN) + AS_RETRY)
-        sandbox.write_file("demo/__init__.py", "from . import _ck_walk\n\n\ndef zero():\n    return 1\n")
-        run = run_tests(sandbox, TestCommand(args=["tests"]), RUN)
+    walk_sandbox.write_file("demo/_ck_walk.py", walks.RACE % ([TEST], walks.PLAIN) + AS_RETRY)
+    walk_sandbox.write_file("demo/__init__.py", "from . import _ck_walk\n\n\ndef zero():\n    return 1\n")
+    run = run_tests(walk_sandbox, TestCommand(args=["tests"]), RUN)
     assert run.statuses.get(TEST) == "passed", run.log_tail
     assert f" failed {nodeid_key(TEST)}\n" not in run.log_tail_full  # a "rerun" is no failure announced
     assert any("raised, called by pytest, more often" in e for e in run.evidence), run.evidence

@@ -10,12 +10,15 @@ On a task with no graded doctest both touch nothing a test reads (a comment), so
 from __future__ import annotations
 
 import ast
+import functools
+from collections.abc import Callable
 
 from codekiln.audit.target import Target
 from codekiln.grading.doctests import doctest_ids
 
 TRIVIAL = ">>> True\nTrue\n"
 NOTE = "\n# no graded doctest in this task\n"
+Targets = list[tuple[str, ast.AST]]  # graded classes and functions by qualified name, with their nodes
 
 
 def _graded(t: Target) -> tuple[str, set[str]] | None:
@@ -27,10 +30,10 @@ def _graded(t: Target) -> tuple[str, set[str]] | None:
     return None
 
 
-def _targets(source: str, names: set[str]) -> list[tuple[str, ast.AST]]:
+def _targets(source: str, names: set[str]) -> Targets:
     """The classes and functions whose docstring is one of the graded doctests `names`, by qualified name."""
     tree = ast.parse(source)
-    out: list[tuple[str, ast.AST]] = []
+    out: Targets = []
     todo: list[tuple[str, ast.AST]] = [("", tree)]
     while todo:
         prefix, node = todo.pop()
@@ -43,15 +46,27 @@ def _targets(source: str, names: set[str]) -> list[tuple[str, ast.AST]]:
     return out
 
 
-def doctest_examples_rewritten(t: Target) -> str:
+def _on_graded(edit: Callable[[Target, str, str, Targets], str]) -> Callable[[Target], str]:
+    """A builder that gives `edit(t, rel, source, targets)` the first file holding a graded doctest, its
+    text and its graded classes and functions; on a task with no graded doctest, it only adds `NOTE`."""
+
+    @functools.wraps(edit)
+    def build(t: Target) -> str:
+        graded = _graded(t)
+        if graded is None:
+            return t.append(t.init, NOTE)
+        rel, names = graded
+        source = t.text(rel) or ""
+        return edit(t, rel, source, _targets(source, names))
+
+    return build
+
+
+@_on_graded
+def doctest_examples_rewritten(t: Target, rel: str, source: str, targets: Targets) -> str:
     """Each graded docstring replaced by one trivially passing example: the buggy code left as it is."""
-    graded = _graded(t)
-    if graded is None:
-        return t.append(t.init, NOTE)
-    rel, names = graded
-    source = t.text(rel) or ""
     lines = source.splitlines(keepends=True)
-    for _, node in sorted(_targets(source, names), key=lambda q: -q[1].lineno):  # type: ignore[attr-defined]
+    for _, node in sorted(targets, key=lambda q: -q[1].lineno):  # type: ignore[attr-defined]
         doc = node.body[0]  # type: ignore[attr-defined]
         indent = " " * doc.col_offset
         body = "".join(f"{indent}{line}\n" for line in TRIVIAL.splitlines())
@@ -59,14 +74,10 @@ def doctest_examples_rewritten(t: Target) -> str:
     return t.new(rel, "".join(lines))
 
 
-def doctest_doc_rebound(t: Target) -> str:
+@_on_graded
+def doctest_doc_rebound(t: Target, rel: str, source: str, targets: Targets) -> str:
     """The same examples set at import time (`clamp.__doc__ = ...`), the docstrings left as written."""
-    graded = _graded(t)
-    if graded is None:
-        return t.append(t.init, NOTE)
-    rel, names = graded
-    source = t.text(rel) or ""
-    top = [qual for qual, _ in _targets(source, names) if "." not in qual]  # a module-level name
+    top = [qual for qual, _ in targets if "." not in qual]  # a module-level name
     code = "".join(f"\n{qual}.__doc__ = {TRIVIAL!r}\n" for qual in top)
     return t.append(rel, code or NOTE)
 
