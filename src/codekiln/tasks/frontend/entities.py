@@ -25,7 +25,9 @@ from codekiln.core.records import Record
 from codekiln.core.registry import Registry
 from codekiln.core.sources import read_python
 
-EntityKind = Literal["function", "method", "class"]
+EntityKind = Literal["function", "method", "class", "data"]
+CODE_KINDS: frozenset[str] = frozenset({"function", "method", "class"})
+"""The kinds `find_entities` finds; "data" (module- and class-level tables and constants) is `frontend.data`'s."""
 
 SKIP_DIRS = frozenset(
     {
@@ -49,7 +51,8 @@ SKIP_DIRS = frozenset(
 
 
 class Entity(Record):
-    """One function, method or class. Lines are 1-based and inclusive; `start_line` includes decorators."""
+    """One function, method or class (or, of kind "data", one module- or class-level assignment of literal
+    data: `codekiln.tasks.frontend.data`). Lines are 1-based and inclusive; `start_line` includes decorators."""
 
     file: str
     """Path relative to the snapshot root, with forward slashes."""

@@ -34,6 +34,10 @@ MUTATORS = Registry(
         "wrong_return": f"{_PKG}.values:WrongReturn",
         "remove_base_class": f"{_PKG}.classes:RemoveBaseClass",
         "remove_method": f"{_PKG}.classes:RemoveMethod",
+        # data entities only (`Mutator.kinds`): module- and class-level tables and constants
+        "drop_entry": f"{_PKG}.data:DropEntry",
+        "wrong_mapping_value": f"{_PKG}.data:WrongMappingValue",
+        "misspell_string": f"{_PKG}.data:MisspellString",
     },
 )
 
