@@ -72,14 +72,14 @@ def why_no_task(
         )
     if not entities:
         return NoTask(
-            "the package defines no function, method or class to mutate (its source is module-level "
-            "code and data only): the mutators change function bodies",
+            "the package defines no function, method, class or data table to mutate (its source is "
+            "module-level code, metadata or generated files only)",
             "nothing to synthesize here: pick a library with functions its tests call",
         )
     if not candidates:
         skipped = ", ".join(f"{k} {v}" for k, v in sorted(funnel.skipped_mutations.items())) or "none"
         return NoTask(
-            f"no mutation applies to the {len(entities)} functions chosen (mutations skipped: {skipped})",
+            f"no mutation applies to the {len(entities)} entities chosen (mutations skipped: {skipped})",
             "allow more mutators (--mutators), other functions (--functions) or another --seed",
         )
     reached = [
@@ -96,9 +96,9 @@ def why_no_task(
             )
         else:
             what = (
-                "the passing tests run only the package's module-level code (imports, constants, "
-                f"generated tables), never one of the lines the {len(candidates)} candidate bugs "
-                "change in its functions and methods: nothing to mutate under test"
+                "the passing tests run only the package's module-level code (imports, metadata, "
+                f"generated tables: never mutated), never one of the lines the {len(candidates)} candidate "
+                "bugs change in its functions, methods and tables: nothing to mutate under test"
             )
         return NoTask(
             what + _failing_note(failing, spec),

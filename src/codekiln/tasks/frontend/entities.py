@@ -164,8 +164,9 @@ NATIVE_SUFFIXES = (".c", ".cc", ".cpp", ".pyx", ".rs", ".go", ".zig")
 
 
 def nothing_to_mutate(root: Path, language: str = "python") -> TaskError:
-    """The error for a snapshot whose source defines no entity: how many source files were read, and
-    the native code beside them (a C extension's .py files only import it, as in xxhash)."""
+    """The error for a snapshot whose source defines no entity, neither code nor data
+    (`frontend.data`): how many source files were read, and the native code beside them (a C
+    extension's .py files only import it, as in xxhash)."""
     sources = list(iter_source_files(root, language))
     native: Counter[str] = Counter()
     for _dirpath, dirnames, filenames in os.walk(root):
@@ -173,10 +174,12 @@ def nothing_to_mutate(root: Path, language: str = "python") -> TaskError:
         native.update(Path(name).suffix for name in filenames if name.endswith(NATIVE_SUFFIXES))
     beside = ", ".join(f"{n} {suffix}" for suffix, n in sorted(native.items()))
     return TaskError(
-        f"no function, method or class to put a bug in: {len(sources)} {language.capitalize()} source files outside "
-        f"the tests define none" + (f" (its code is elsewhere: {beside} files)" if beside else ""),
+        f"no function, method, class or data table to put a bug in: {len(sources)} {language.capitalize()} source "
+        f"files outside the tests define none"
+        + (f" (its code is elsewhere: {beside} files)" if beside else ""),
         hint=f"synth writes bugs into {language.capitalize()} code only: pick a repository written in it"
         if beside
-        else "synth puts bugs in functions and methods the tests call: this package holds data and "
-        "constants only; pick a library with code",
+        else "synth puts bugs in the functions, methods, tables and constants the tests reach: this package "
+        "holds none (metadata such as __version__, generated files and computed values are never mutated); "
+        "pick a library with code or data of its own",
     )
