@@ -21,6 +21,7 @@ import re
 __all__ = ["TABLE"]
 __version__ = "1.0"
 VERSION = (1, 0)
+IANA_VERSION = "2026f"
 TABLE = {"a": 1, "b": 2}
 NAMES = frozenset({"alpha", "beta"})
 PATTERN = re.compile("x+")
@@ -53,7 +54,7 @@ def test_data_entities_are_tables_and_constants_not_metadata_state_or_computed_v
     found = {e.qualname: e for e in extract_data("m.py", MODULE)}
     assert sorted(found) == ["Color.RED", "FAST", "FLAGS", "LIMIT", "NAMES", "TABLE"]
     table = found["TABLE"]
-    assert (table.kind, table.id, table.start_line, table.end_line) == ("data", "m.py::TABLE", 7, 7)
+    assert (table.kind, table.id, table.start_line, table.end_line) == ("data", "m.py::TABLE", 8, 8)
     assert table.code == 'TABLE = {"a": 1, "b": 2}\n'
 
 

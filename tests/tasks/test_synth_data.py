@@ -124,3 +124,25 @@ def test_a_library_of_tables_makes_valid_tasks_from_data_bugs(tmp_path: Path) ->
         gold = grade_patch(task, env, task.patch)
         assert gold.resolved, (name, gold.detail)
         assert not grade_patch(task, env, "").resolved, name
+
+
+def test_tables_the_tests_never_compare_make_no_task_and_the_run_says_so(tmp_path: Path) -> None:
+    # the shape of trove-classifiers: its tests import the tables and check a checker on inline data,
+    # never the tables' entries
+    root = write_files(
+        tmp_path / "unchecked-src",
+        {
+            "pyproject.toml": PYPROJECT.replace("unitables", "unchecked"),
+            "unchecked/__init__.py": 'NAMES = ["alpha", "beta", "gamma"]\n',
+            "tests/test_names.py": "from unchecked import NAMES\n\n\ndef test_names():\n    assert NAMES\n",
+        },
+    )
+    result = synthesize(
+        SynthConfig(spec=str(root), out=tmp_path / "out", max_tasks=3, workers=1, batch_size=8)
+    )
+    assert result.tasks == 0 and result.funnel.rejected == {"no_failing_test": 2}, result.funnel
+    assert result.funnel.no_tasks == (
+        "every one of the 2 candidates tried was rejected (no_failing_test 2), the 2 in its module-level "
+        "tables and constants (NAMES) too: no passing test compares them; 2 of the 2 change code a passing "
+        "test runs"
+    )
