@@ -11,10 +11,11 @@ from pathlib import Path
 from codekiln.tasks.frontend.candidates import generate_candidates
 from codekiln.tasks.frontend.data import extract_data, find_data_entities, is_generated, iter_data_nodes
 from codekiln.tasks.frontend.entities import find_entities
-from codekiln.tasks.frontend.mutators import MUTATORS, SourceFile, apply_edits, load_mutators
+from codekiln.tasks.frontend.mutators import MUTATORS, SourceFile, apply_edits, code_mutators, load_mutators
 from codekiln.tasks.frontend.mutators.data import misspell
 from codekiln.testing.git import write_files
 
+DATA = {"drop_entry", "wrong_mapping_value", "misspell_string"}
 MODULE = '''"""A module."""
 import re
 
@@ -122,3 +123,11 @@ def test_data_and_code_mutators_never_cross(tmp_path: Path) -> None:
         "change_constant",
     }
     assert {c.entities[0] for c in data.candidates} == {"m.py::X", "m.py::N"}
+
+
+def test_spans_of_code_outside_synthesis_get_the_code_mutators_only() -> None:
+    # SRI's corruptions and the verifier's mutants draw from these: the same 17, in the same order, as
+    # before data mutators existed, so their seeded choices do not move
+    names = [m.name for m in code_mutators()]
+    assert len(names) == 17 and names == [n for n in MUTATORS.names() if n not in DATA]
+    assert {m.name for m in load_mutators()} - set(names) == DATA
