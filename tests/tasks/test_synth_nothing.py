@@ -17,9 +17,10 @@ pytestmark = pytest.mark.root  # synthesis: the environment is built in bwrap sa
 
 def write_constants_only(root: Path) -> Path:
     files = {
-        "cext/__init__.py": "VERSION = '1.0'\nWIDTH = 32\n",
+        # metadata only: a module-level constant the tests read would be a data entity (`frontend.data`)
+        "cext/__init__.py": "VERSION = '1.0'\n",
         "src/_cext.c": "/* the library's code: never compiled by this test */\nint width(void) { return 32; }\n",
-        "tests/test_cext.py": "import cext\n\n\ndef test_width():\n    assert cext.WIDTH == 32\n",
+        "tests/test_cext.py": "import cext\n\n\ndef test_version():\n    assert cext.VERSION == '1.0'\n",
         "pyproject.toml": '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
         '[project]\nname = "cext"\nversion = "1.0"\n[tool.setuptools]\npackages = ["cext"]\n',
     }
@@ -34,7 +35,7 @@ def test_a_repository_without_python_entities_is_an_error_naming_why(tmp_path: P
     with pytest.raises(TaskError) as err:
         synthesize(SynthConfig(spec=str(root), out=str(tmp_path / "out"), max_tasks=2))
     assert err.value.message == (
-        "no function, method or class to put a bug in: 1 Python source files outside the tests define "
+        "no function, method, class or data table to put a bug in: 1 Python source files outside the tests define "
         "none (its code is elsewhere: 1 .c files)"
     )
     assert err.value.hint is not None and "Python code only" in err.value.hint

@@ -170,14 +170,14 @@ def test_a_package_with_no_function_makes_no_task_and_says_why(tmp_path: Path) -
         tmp_path / "onlydata-src",
         {
             "pyproject.toml": PYPROJECT.format(name="onlydata"),
-            # the shape of tzdata: constants and data, tested by reading them
-            "onlydata/__init__.py": '__version__ = "0.1"\nNAMES = ("a", "b")\n',
-            "tests/test_data.py": "import onlydata\n\n\ndef test_names():\n    assert onlydata.NAMES == ('a', 'b')\n",
+            # metadata only (a table the tests read would be a data entity: test_synth_data.py)
+            "onlydata/__init__.py": '__version__ = "0.1"\n__all__ = ["VERSION"]\nVERSION = __version__\n',
+            "tests/test_data.py": "import onlydata\n\n\ndef test_names():\n    assert onlydata.VERSION == '0.1'\n",
         },
     )
     done = _synth_cli(root, tmp_path / "out")
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
     # stopped before the coverage run, with the fix for a package of data and constants
-    assert "error: no function, method or class to put a bug in: 1 Python source files" in out
-    assert "hint: synth puts bugs in functions and methods the tests call" in out
+    assert "error: no function, method, class or data table to put a bug in: 1 Python source files" in out
+    assert "hint: synth puts bugs in the functions, methods, tables and constants the tests reach" in out

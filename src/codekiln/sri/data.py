@@ -45,7 +45,7 @@ from codekiln.sri.format import DEFAULT_WINDOW, Problem
 from codekiln.sri.prompt import DEFAULT_CONTEXT, ContextView, sri_messages
 from codekiln.sri.spans import KINDS, Span, SpanKind, corrupt, find_spans, with_edits
 from codekiln.tasks.frontend.entities import iter_source_files
-from codekiln.tasks.frontend.mutators import Edit, SourceFile, load_mutators
+from codekiln.tasks.frontend.mutators import Edit, SourceFile, code_mutators
 from codekiln.tasks.validation.coverage_map import CoverageMap, coverage_map
 from codekiln.training.sft import SftRow, load_tokenizer
 
@@ -223,7 +223,7 @@ def candidates(env: EnvRecord, cmap: CoverageMap, config: MakeConfig, drops: Cou
 def draw(pool: list[SriSample], config: MakeConfig, drops: Counter[str]) -> list[SriSample]:
     """Up to `per_kind` samples per kind (seeded), duplicates dropped, a share corrupted."""
     rng = random.Random(config.seed)
-    mutators = load_mutators()
+    mutators = code_mutators()
     parsed: dict[str, SourceFile] = {}
     seen: set[str] = set()
     chosen: list[SriSample] = []

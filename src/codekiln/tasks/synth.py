@@ -46,7 +46,8 @@ from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.protocols import Model
 from codekiln.core.stage import Stage, open_stage
 from codekiln.envs import EnvRecord, build_env
-from codekiln.tasks.frontend.candidates import Candidate, generate_candidates
+from codekiln.tasks.frontend.candidates import Candidate, derive_seed, generate_candidates
+from codekiln.tasks.frontend.data import find_data_entities
 from codekiln.tasks.frontend.entities import Entity, find_entities, named, nothing_to_mutate
 from codekiln.tasks.frontend.lm import load_prompt
 from codekiln.tasks.frontend.mutators import load_mutators
@@ -88,24 +89,36 @@ from codekiln.tasks.validation.validate import Decision
 def plan_candidates(
     env: EnvRecord, config: SynthConfig
 ) -> tuple[list[Entity], list[Candidate], Counter[str]]:
-    """Entities and the seeded list of procedural candidates (shuffled with the seed, cut at
-    max_candidates; none when `func_pm` is not among the strategies)."""
+    """Entities (functions, methods and classes, then data: `frontend.data`) and the seeded list of
+    procedural candidates, cut at max_candidates; none when `func_pm` is not among the strategies.
+
+    The candidates of functions, methods and classes come first, shuffled with the seed, then those of
+    module- and class-level data, shuffled apart: a library with code to mutate keeps the plan it had
+    before data was mutated, and one whose tests check only its tables gets candidates at all."""
     snapshot = Path(env.snapshot_path)
-    entities = find_entities(snapshot)
+    code = find_entities(snapshot)
+    data = find_data_entities(snapshot)
+    entities = code + data
     if FUNC_PM not in config.strategies:
         return entities, [], Counter()
-    gen = generate_candidates(
-        snapshot,
-        named(entities, config.functions),
-        load_mutators(config.mutators),
-        seed=config.seed,
-        max_per_entity=config.max_per_entity,
-    )
-    candidates = list(gen.candidates)
+    chosen = named(entities, config.functions)
+    mutators = load_mutators(config.mutators)
+    made = [
+        generate_candidates(
+            snapshot, [e for e in chosen if (e.kind == "data") == is_data], mutators, seed=config.seed,
+            max_per_entity=config.max_per_entity,
+        )
+        for is_data in (False, True)
+    ]  # fmt: skip
+    candidates = list(made[0].candidates)
     random.Random(config.seed).shuffle(candidates)
+    seen = {c.id for c in candidates}
+    data_candidates = [c for c in made[1].candidates if c.id not in seen]  # a class's number: once
+    random.Random(derive_seed(config.seed, "data")).shuffle(data_candidates)
+    candidates += data_candidates
     if config.max_candidates is not None:
         candidates = candidates[: config.max_candidates]
-    return entities, candidates, Counter(s.reason for s in gen.skipped)
+    return entities, candidates, Counter(s.reason for g in made for s in g.skipped)
 
 
 def synthesize(
@@ -237,7 +250,8 @@ def prepare(
     per_strategy = {FUNC_PM: StrategyFunnel(applied=len(candidates))} if FUNC_PM in config.strategies else {}
     if lm_strategies:
         made = lm_candidates(
-            stage, Path(env.snapshot_path), entities, cmap, lm_strategies, config.lm, seed=config.seed,
+            stage, Path(env.snapshot_path), [e for e in entities if e.kind != "data"], cmap, lm_strategies,
+            config.lm, seed=config.seed,
             only=config.functions, model=model, on_call=lambda call: on_progress(SynthProgress("model calls", f"{call.key}: {call.outcome}")),
         )  # fmt: skip
         per_strategy.update(made.funnels)

@@ -72,14 +72,14 @@ def why_no_task(
         )
     if not entities:
         return NoTask(
-            "the package defines no function, method or class to mutate (its source is module-level "
-            "code and data only): the mutators change function bodies",
+            "the package defines no function, method, class or data table to mutate (its source is "
+            "module-level code, metadata or generated files only)",
             "nothing to synthesize here: pick a library with functions its tests call",
         )
     if not candidates:
         skipped = ", ".join(f"{k} {v}" for k, v in sorted(funnel.skipped_mutations.items())) or "none"
         return NoTask(
-            f"no mutation applies to the {len(entities)} functions chosen (mutations skipped: {skipped})",
+            f"no mutation applies to the {len(entities)} entities chosen (mutations skipped: {skipped})",
             "allow more mutators (--mutators), other functions (--functions) or another --seed",
         )
     reached = [
@@ -96,9 +96,9 @@ def why_no_task(
             )
         else:
             what = (
-                "the passing tests run only the package's module-level code (imports, constants, "
-                f"generated tables), never one of the lines the {len(candidates)} candidate bugs "
-                "change in its functions and methods: nothing to mutate under test"
+                "the passing tests run only the package's module-level code (imports, metadata, "
+                f"generated tables: never mutated), never one of the lines the {len(candidates)} candidate "
+                "bugs change in its functions, methods and tables: nothing to mutate under test"
             )
         return NoTask(
             what + _failing_note(failing, spec),
@@ -108,11 +108,26 @@ def why_no_task(
         )
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(funnel.rejected.items(), key=lambda kv: -kv[1]))
     return NoTask(
-        f"every one of the {funnel.tried} candidates tried was rejected ({rejected or 'none decided'}); "
+        f"every one of the {funnel.tried} candidates tried was rejected ({rejected or 'none decided'})"
+        f"{_data_note(entities, candidates, funnel)}; "
         f"{len(reached)} of the {len(candidates)} change code a passing test runs",
         "try more candidates (--max-candidates), other --mutators or another --seed; "
         "`codekiln synth ... --details` keeps each decision's test statuses",
     )
+
+
+def _data_note(entities: list[Entity], candidates: list[Candidate], funnel: Funnel) -> str:
+    """For a run that tried every candidate and whose bugs in module-level tables and constants
+    (`frontend.data`), like all the others, failed no test:
+    which tables, and that the suite compares none of their entries (trove-classifiers' tests check
+    its checker on inline data, never the real tables)."""
+    data = {e.id: e.qualname for e in entities if e.kind == "data"}
+    hit = sorted({data[e] for c in candidates for e in c.entities if e in data})
+    if not hit or set(funnel.rejected) != {"no_failing_test"} or funnel.tried < len(candidates):
+        return ""
+    n = sum(1 for c in candidates if any(e in data for e in c.entities))
+    names = ", ".join(hit[:3]) + (f" and {len(hit) - 3} more" if len(hit) > 3 else "")
+    return f", the {n} in its module-level tables and constants ({names}) too: no passing test compares them"
 
 
 # What to do when most candidates fall to one reason (the reasons a user can act on).

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from codekiln.core.pyast import parse as parse_ast
 from codekiln.core.records import Record
-from codekiln.tasks.frontend.mutators import SourceFile, apply_edits, load_mutators
+from codekiln.tasks.frontend.mutators import SourceFile, apply_edits, code_mutators
 from codekiln.verify.domains import sample, valid
 from codekiln.verify.problems import Example, Problem
 from codekiln.verify.runner import Program, Runner
@@ -81,7 +81,7 @@ def _first_order(text: str, entry: str, rng: random.Random) -> list[tuple[str, s
     if func is None:
         return []
     options: list[tuple[str, ast.AST, Any]] = []
-    for mutator in load_mutators():
+    for mutator in code_mutators():
         for site in mutator.sites(func, src):
             options.append((mutator.name, site, mutator))
     rng.shuffle(options)

@@ -37,8 +37,9 @@ from codekiln.core.sources import (
     read_byte_text,
     text_bytes,
 )
+from codekiln.tasks.frontend.data import iter_data_nodes
 from codekiln.tasks.frontend.entities import Entity
-from codekiln.tasks.frontend.lang.python import DefNode, iter_entity_nodes, start_line
+from codekiln.tasks.frontend.lang.python import iter_entity_nodes, start_line
 from codekiln.tasks.frontend.mutators.base import Mutator, SourceFile, apply_edits
 
 SkipReason = Literal[
@@ -124,7 +125,11 @@ def generate_candidates(
             continue
         # A file in another encoding (or with a BOM) is diffed whole, as its own bytes (`core.sources`).
         like = None if is_plain_utf8(data, rel) else data
-        nodes = {(q, start_line(n)): n for q, _, n in iter_entity_nodes(src.tree)}
+        nodes: dict[tuple[str, int], ast.AST] = {
+            (q, start_line(n)): n for q, _, n in iter_entity_nodes(src.tree)
+        }
+        if any(e.kind == "data" for e in by_file[rel]):
+            nodes.update(((q, n.lineno), n) for q, n in iter_data_nodes(src.tree))
         for entity in sorted(by_file[rel], key=lambda e: (e.start_line, e.qualname)):
             node = nodes.get((entity.qualname, entity.start_line))
             region = "\n".join(src.lines[entity.start_line - 1 : entity.end_line]) + "\n"
@@ -134,6 +139,8 @@ def generate_candidates(
                 )
                 continue
             for mutator in mutators:
+                if entity.kind not in mutator.kinds:  # data mutators on data entities only, and back
+                    continue
                 for cand in _mutate_entity(
                     src, entity, node, mutator, seed, max_per_entity, out.skipped, dumps, like
                 ):
@@ -148,7 +155,7 @@ def generate_candidates(
 def _mutate_entity(
     src: SourceFile,
     entity: Entity,
-    node: DefNode,
+    node: ast.AST,
     mutator: Mutator,
     seed: int,
     limit: int,

@@ -25,7 +25,9 @@ from codekiln.core.records import Record
 from codekiln.core.registry import Registry
 from codekiln.core.sources import read_python
 
-EntityKind = Literal["function", "method", "class"]
+EntityKind = Literal["function", "method", "class", "data"]
+CODE_KINDS: frozenset[str] = frozenset({"function", "method", "class"})
+"""The kinds `find_entities` finds; "data" (module- and class-level tables and constants) is `frontend.data`'s."""
 
 SKIP_DIRS = frozenset(
     {
@@ -49,7 +51,8 @@ SKIP_DIRS = frozenset(
 
 
 class Entity(Record):
-    """One function, method or class. Lines are 1-based and inclusive; `start_line` includes decorators."""
+    """One function, method or class (or, of kind "data", one module- or class-level assignment of literal
+    data: `codekiln.tasks.frontend.data`). Lines are 1-based and inclusive; `start_line` includes decorators."""
 
     file: str
     """Path relative to the snapshot root, with forward slashes."""
@@ -161,8 +164,9 @@ NATIVE_SUFFIXES = (".c", ".cc", ".cpp", ".pyx", ".rs", ".go", ".zig")
 
 
 def nothing_to_mutate(root: Path, language: str = "python") -> TaskError:
-    """The error for a snapshot whose source defines no entity: how many source files were read, and
-    the native code beside them (a C extension's .py files only import it, as in xxhash)."""
+    """The error for a snapshot whose source defines no entity, neither code nor data
+    (`frontend.data`): how many source files were read, and the native code beside them (a C
+    extension's .py files only import it, as in xxhash)."""
     sources = list(iter_source_files(root, language))
     native: Counter[str] = Counter()
     for _dirpath, dirnames, filenames in os.walk(root):
@@ -170,10 +174,12 @@ def nothing_to_mutate(root: Path, language: str = "python") -> TaskError:
         native.update(Path(name).suffix for name in filenames if name.endswith(NATIVE_SUFFIXES))
     beside = ", ".join(f"{n} {suffix}" for suffix, n in sorted(native.items()))
     return TaskError(
-        f"no function, method or class to put a bug in: {len(sources)} {language.capitalize()} source files outside "
-        f"the tests define none" + (f" (its code is elsewhere: {beside} files)" if beside else ""),
+        f"no function, method, class or data table to put a bug in: {len(sources)} {language.capitalize()} source "
+        f"files outside the tests define none"
+        + (f" (its code is elsewhere: {beside} files)" if beside else ""),
         hint=f"synth writes bugs into {language.capitalize()} code only: pick a repository written in it"
         if beside
-        else "synth puts bugs in functions and methods the tests call: this package holds data and "
-        "constants only; pick a library with code",
+        else "synth puts bugs in the functions, methods, tables and constants the tests reach: this package "
+        "holds none (metadata such as __version__, generated files and computed values are never mutated); "
+        "pick a library with code or data of its own",
     )

@@ -10,6 +10,7 @@ See `base.py` for how to write one; `codekiln.tasks.frontend.candidates` runs th
 from __future__ import annotations
 
 from codekiln.core.registry import Registry
+from codekiln.tasks.frontend.entities import CODE_KINDS
 from codekiln.tasks.frontend.mutators.base import Edit, Mutator, SourceFile, apply_edits
 
 _PKG = "codekiln.tasks.frontend.mutators"
@@ -34,6 +35,10 @@ MUTATORS = Registry(
         "wrong_return": f"{_PKG}.values:WrongReturn",
         "remove_base_class": f"{_PKG}.classes:RemoveBaseClass",
         "remove_method": f"{_PKG}.classes:RemoveMethod",
+        # data entities only (`Mutator.kinds`): module- and class-level tables and constants
+        "drop_entry": f"{_PKG}.data:DropEntry",
+        "wrong_mapping_value": f"{_PKG}.data:WrongMappingValue",
+        "misspell_string": f"{_PKG}.data:MisspellString",
     },
 )
 
@@ -43,4 +48,11 @@ def load_mutators(names: list[str] | None = None) -> list[Mutator]:
     return [MUTATORS.load(name)() for name in (names if names is not None else MUTATORS.names())]
 
 
-__all__ = ["MUTATORS", "Edit", "Mutator", "SourceFile", "apply_edits", "load_mutators"]
+def code_mutators() -> list[Mutator]:
+    """The registered mutators of code (functions, methods, classes), in registry order: what mutates
+    a span of code outside synthesis's entities (SRI's corruptions, the verifier's mutants); the
+    data-only ones would act there on any literal, as no data entity limits them."""
+    return [m for m in load_mutators() if m.kinds & CODE_KINDS]
+
+
+__all__ = ["MUTATORS", "Edit", "Mutator", "SourceFile", "apply_edits", "code_mutators", "load_mutators"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from codekiln.core.pyast import parse as parse_ast
+from codekiln.tasks.frontend.entities import CODE_KINDS
 
 _TOKEN_RE = re.compile(r"[^\s()\\]+")
 
@@ -219,6 +220,8 @@ class Mutator(ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     node_types: ClassVar[tuple[type[ast.AST], ...]] = ()
+    kinds: ClassVar[frozenset[str]] = CODE_KINDS
+    """The entity kinds it mutates: functions, methods and classes, unless it says "data" too (or only)."""
 
     def applies(self, node: ast.AST, src: SourceFile) -> bool:
         return isinstance(node, self.node_types)

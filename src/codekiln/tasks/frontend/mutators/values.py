@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import random
 
+from codekiln.tasks.frontend.entities import CODE_KINDS
 from codekiln.tasks.frontend.mutators.base import (
     Edit,
     Mutator,
@@ -60,6 +61,7 @@ class ChangeConstant(Mutator):
     name = "change_constant"
     description = "change a numeric literal by one, or flip True/False"
     node_types = (ast.Constant,)
+    kinds = CODE_KINDS | {"data"}  # a module- or class-level number or flag too
 
     def applies(self, node: ast.AST, src: SourceFile) -> bool:
         assert isinstance(node, ast.Constant)
