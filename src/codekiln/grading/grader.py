@@ -211,11 +211,16 @@ def _check(
         result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
         result.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
         return False
-    as_data = set(texts) | {rel for rel in touched if pathrules.is_data(rel, patch_paths(g.task.bug_patch))}
+    fixed = patch_paths(g.task.bug_patch)
+    areas = pathrules.code_areas(fixed, path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir))
+    as_data = {rel: pathrules.DATA for rel in texts}
+    for rel in touched:
+        why = pathrules.is_data(rel, fixed, areas, (g.snapshot / rel).exists())
+        if why and not is_protected(rel):
+            as_data[rel] = why
     protected = sorted({*(rel for rel in touched if is_protected(rel)), *as_data})
     result.findings.extend(
-        {"kind": "reverted", "path": rel, "detail": pathrules.DATA if rel in as_data else "protected path"}
-        for rel in protected
+        {"kind": "reverted", "path": rel, "detail": as_data.get(rel, "protected path")} for rel in protected
     )
     g.restore(sorted(set(protected) | set(g.task.hidden_tests)))
     if policy.scan == "off":
@@ -238,7 +243,7 @@ def _check(
     return True
 
 
-def _run(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> TestRun:
+def run_guarded(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> TestRun:
     iso = Isolation.for_environment(g.snapshot, Path(g.env.venv), tests)
     canaries = None
     if policy.canaries and tests:
@@ -262,7 +267,7 @@ def _clean_run(g: GradedWorkspace, tests: list[str], timeout: float | None, poli
     g.sb.reset()
     g.prepare()
     g.restore(list(g.task.hidden_tests))
-    return _run(g, tests, timeout, policy)
+    return run_guarded(g, tests, timeout, policy)
 
 
 def _clean_run_ok(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> bool:
@@ -314,7 +319,7 @@ def grade_patch(
             return result
         if not checked:
             return result
-        run = _run(g, tests, timeout, policy)
+        run = run_guarded(g, tests, timeout, policy)
         if any(doctests.DOCTEST_CHANGED in e for e in run.evidence):  # the library's own doing too?
             empty = set(_clean_run(g, tests, timeout, policy).evidence)
             run.evidence = [e for e in run.evidence if e not in empty]

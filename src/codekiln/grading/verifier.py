@@ -146,14 +146,16 @@ class Verifier:
         if problem:
             self.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
             return "rejected", "patch_rule", {"detail": problem}
-        as_data = {*texts, *(rel for rel in touched if pathrules.is_data(rel, self.task.get("fixed", ())))}
+        fixed = self.task.get("fixed", ())
+        areas = pathrules.code_areas(fixed, roots)
+        as_data = {rel: pathrules.DATA for rel in texts}
+        for rel in touched:
+            why = pathrules.is_data(rel, fixed, areas, self.in_snapshot(rel))
+            if why and not pathrules.is_protected(rel):
+                as_data[rel] = why
         protected = sorted({*(rel for rel in touched if pathrules.is_protected(rel)), *as_data})
         self.findings.extend(
-            {
-                "kind": "reverted",
-                "path": rel,
-                "detail": pathrules.DATA if rel in as_data else "protected path",
-            }
+            {"kind": "reverted", "path": rel, "detail": as_data.get(rel, "protected path")}
             for rel in protected
         )
         self.restore(sorted(set(protected) | set(self.task["hidden_tests"])))

@@ -33,6 +33,7 @@ from codekiln.envs import EnvRecord
 from codekiln.grading import GradePolicy, doctests, pathrules, shipped
 from codekiln.grading.guard import Isolation
 from codekiln.grading.manifests import scrubbed_manifests
+from codekiln.grading.patchrules import path_roots
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 from codekiln.tasks.records import TaskRecord
 
@@ -151,11 +152,17 @@ def verifier_state(task: TaskRecord, env: EnvRecord) -> dict[str, Any]:
             before[rel] = text if text is not None else read_byte_text(path)  # the scan decodes it
     graded = doctests.doctest_ids(task.tests)  # the snapshot's doctests: see `grading.doctests`
     whole = {rel for rel in graded if doctests.is_text_doctest(rel)}
-    fixed = _bug_paths(task)  # files that are not Python are put back unless the fix changes them
+    fixed = _bug_paths(task)  # files the tests may read as data are put back unless the fix changes them
+    areas = pathrules.code_areas(fixed, path_roots(Path(env.venv), snapshot, task.tests, WORKDIR))
     originals = {
         rel: [stat.S_IMODE(path.lstat().st_mode), base64.b64encode(path.read_bytes()).decode()]
         for rel, path in files.items()
-        if (pathrules.is_protected(rel) or rel in hidden or rel in whole or pathrules.is_data(rel, fixed))
+        if (
+            pathrules.is_protected(rel)
+            or rel in hidden
+            or rel in whole
+            or pathrules.is_data(rel, fixed, areas)
+        )
         and path.is_file()
         and not path.is_symlink()
     }
