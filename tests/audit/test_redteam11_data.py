@@ -136,12 +136,12 @@ def test_the_harbor_verifier_puts_the_data_back(
 
 
 def test_what_counts_as_data() -> None:
-    fixed = {"pkg/mod.py", "pkg/table.json"}
-    assert (
-        is_data("testdata/cases.json", fixed) and is_data("README.rst", fixed) and is_data("bin/tool", fixed)
-    )
-    assert not is_data("pkg/table.json", fixed)  # the fix itself changes it (a mined change may)
-    assert not is_data("pkg/other.py", fixed) and not is_data("pkg/new_module.py", fixed)
+    fixed, areas = {"pkg/mod.py", "pkg/table.json"}, {"pkg"}
+    for rel in ("testdata/cases.json", "README.rst", "bin/tool", "pkg/other.json"):
+        assert is_data(rel, fixed, areas) == DATA, rel
+    assert is_data("pkg/table.json", fixed, areas) is None  # the fix itself changes it (a mined change may)
+    assert is_data("pkg/other.py", fixed, areas) is None
+    assert is_data("pkg/new_module.py", fixed, areas, existed=False) is None
 
 
 def test_swebench_rows_reset_the_data_too(tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ scored resolved, through both paths. Now the examples of every graded doctest mu
 (`grading.doctests`), read statically on both sides, and a docstring rewritten at import (`f.__doc__ =
 ...`), which resolved against that rule, is `tampered`: the guard checks the examples each graded doctest
 collects, and the grader drops what the empty patch's run shows alike (a library building its docstrings
-at import, also tested). The Harbor verifier runs the static rule. Real synthesized tasks of a doctest library
+at import, also tested). The Harbor verifier runs the static rule, and the examples check against what
+the buggy state's run collected at export (`grading.doctest_runs`). A task failed by doctests alone is
+no longer made (`no_hidden_failing_test`). Real synthesized tasks of a doctest library
 (`tests/tasks/test_synth_layouts.py`'s), real bwrap sandboxes, the real grader."""
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.export.harbor import export_harbor_task
 from codekiln.tasks.export.swebench import export_swebench_bundle, graded_doctests, read_rows
-from codekiln.tasks.records import TaskRecord
+from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
+from codekiln.tasks.synth import read_decisions
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
 
@@ -45,7 +48,8 @@ TIMEOUT = 30.0
 
 @pytest.fixture(scope="module")
 def tasks() -> list[tuple[TaskRecord, EnvRecord]]:
-    """The synthesized tasks of the doctest library whose every failing test is a doctest."""
+    """The synthesized tasks of the doctest library that a doctest of its module fails (a hidden test
+    too: a task failed by doctests alone is no task, `no_hidden_failing_test`)."""
     root = state_dir("test-cache") / "doctest-library"
     write_library(root, src_layout=False)
     out = synth_cached(str(root), "audit-tasks-dtpkg", 8)
@@ -54,9 +58,8 @@ def tasks() -> list[tuple[TaskRecord, EnvRecord]]:
         for t in read_tasks(out / "tasks.jsonl")
         if set(doctest_ids(t.FAIL_TO_PASS)) == {"dtpkg/__init__.py"}
     ]
-    only = [t for t in found if all("::dtpkg." in f for f in t.FAIL_TO_PASS)]
-    assert only, "no task of the doctest library fails by its doctests alone"
-    return [(t, load_env(t.environment_id or "")) for t in only]
+    assert found, "no task of the doctest library is failed by a doctest"
+    return [(t, load_env(t.environment_id or "")) for t in found]
 
 
 def _attack(name: str) -> Attack:
@@ -77,7 +80,7 @@ def test_the_gold_patch_resolves(tasks: list[tuple[TaskRecord, EnvRecord]], path
 
 @pytest.mark.parametrize("path", PATHS)
 def test_a_rewritten_doctest_is_rejected(tasks: list[tuple[TaskRecord, EnvRecord]], path: str) -> None:
-    """Resolved before the fix (each doctest-only task, both paths)."""
+    """Resolved before the fix (each doctest-only task, both paths; such tasks are no longer made)."""
     for task, env in tasks:
         result, grade = run_attack(_attack("doctest-examples-rewritten"), task, env, path, timeout=TIMEOUT)  # type: ignore[arg-type]
         assert not result.resolved, (task.instance_id, grade.outcome, grade.detail)
@@ -111,7 +114,8 @@ def test_the_buggy_output_written_in_as_expected_is_rejected(
         target = Target.of(task, Path(env.snapshot_path))
         source = target.text("dtpkg/__init__.py") or ""
         for test in task.FAIL_TO_PASS:
-            source = _buggy_outputs_written_in(source, test.split("::", 1)[1])
+            if test.startswith("dtpkg/"):
+                source = _buggy_outputs_written_in(source, test.split("::", 1)[1])
         grade = grade_patch(task, env, target.new("dtpkg/__init__.py", source), timeout=TIMEOUT)
         assert (grade.outcome, grade.reason) == ("rejected", "patch_rule"), (grade.outcome, grade.detail)
 
@@ -151,9 +155,38 @@ def test_a_library_building_its_docstrings_at_import_is_not_called_tampered(
     for task, env in templated:
         grade = grade_patch(task, env, task.patch, timeout=TIMEOUT)
         assert (grade.outcome, grade.findings) == ("resolved", []), (task.instance_id, grade.detail)
-    task, env = next((t, e) for t, e in templated if t.FAIL_TO_PASS == ["dtpkg/__init__.py::dtpkg.clamp"])
+    task, env = next((t, e) for t, e in templated if "dtpkg/__init__.py::dtpkg.clamp" in t.FAIL_TO_PASS)
     result, grade = run_attack(_attack("doctest-doc-rebound"), task, env, "predictions", timeout=TIMEOUT)
     assert (result.resolved, grade.outcome) == (False, "tampered"), (grade.outcome, grade.detail)
+
+
+def test_a_docstring_with_no_literal_is_checked_against_the_buggy_run() -> None:
+    """A library whose `clamp` has no docstring in its `def` (set whole at import from a constant): the
+    static rule sees no docstring on either side and the guard had nothing to compare with, so a
+    rebinding was not looked for (`unresolved` at best, resolved on a doctest-only task). Now the guard
+    reports what such a doctest collects, and the grader keeps it only where the empty patch's run
+    collects other examples: the gold resolves with no finding, the rebinding is `tampered`."""
+    root = state_dir("test-cache") / "doctest-library-built"
+    _, module = write_library(root, src_layout=False)
+    text = (root / module).read_text()
+    doc = text[text.index('    """x limited') : text.index("    if x < low")]
+    text = text.replace(doc, "") + f"\n\n_CLAMP_DOC = {doc.strip()}\nclamp.__doc__ = _CLAMP_DOC\n"
+    (root / module).write_text(text)
+    out = synth_cached(str(root), "audit-tasks-dtpkg-built", 8)
+    found = [(t, load_env(t.environment_id or "")) for t in read_tasks(out / "tasks.jsonl")]
+    graded = [(t, e) for t, e in found if "dtpkg/__init__.py::dtpkg.clamp" in t.FAIL_TO_PASS]
+    assert graded, [t.FAIL_TO_PASS for t, _ in found]
+    for task, env in graded:
+        grade = grade_patch(task, env, task.patch, timeout=TIMEOUT)
+        assert (grade.outcome, grade.findings) == ("resolved", []), (task.instance_id, grade.detail)
+    task, env = graded[0]
+    rebound = Target.of(task, Path(env.snapshot_path)).append(module, REBOUND)
+    grade = grade_patch(task, env, rebound, timeout=TIMEOUT)
+    assert (grade.resolved, grade.outcome) == (False, "tampered"), (grade.outcome, grade.detail)
+    assert DOCTEST_CHANGED in grade.detail
+
+
+REBOUND = '\nclamp.__doc__ = """\n>>> True\nTrue\n"""\n'
 
 
 def test_the_rule_compares_examples_not_text() -> None:
@@ -206,6 +239,50 @@ def test_the_harbor_verifier_rejects_a_rewritten_doctest(
         hs.remove_image(image)
     assert (oracle, reward, grade["outcome"], grade["reason"]) == ("1", "0", "rejected", "patch_rule"), grade
     assert ("patch_rule", "dtpkg/__init__.py") in {(f["kind"], f.get("path")) for f in grade["findings"]}
+
+
+def test_a_task_failed_only_by_tests_the_agent_reads_is_not_made() -> None:
+    """The library's bugs in `clamp`'s lower bound fail its doctest alone: such a task showed the agent
+    every failing test, and `if (x, low, high) == (-1, 0, 3): return 0` resolved it (made before the
+    rule). Now every task has a hidden failing test, and those candidates are rejected by name."""
+    out = synth_cached(str(state_dir("test-cache") / "doctest-library"), "audit-tasks-dtpkg", 8)
+    decisions = list(read_decisions(out))
+    visible = [d for d in decisions if isinstance(d, RejectedCandidate)]
+    visible = [d for d in visible if d.reason == RejectReason.no_hidden_failing_test]
+    assert visible and all("dtpkg/__init__.py::dtpkg.clamp" in d.detail for d in visible), decisions
+    made = [d for d in decisions if isinstance(d, TaskRecord)]
+    assert made and all(any(f.split("::", 1)[0] in t.hidden_tests for f in t.FAIL_TO_PASS) for t in made), [
+        t.FAIL_TO_PASS for t in made
+    ]
+
+
+@pytest.mark.podman
+def test_the_harbor_verifier_finds_a_docstring_rebound_at_import(
+    tasks: list[tuple[TaskRecord, EnvRecord]],
+    templated: list[tuple[TaskRecord, EnvRecord]],
+    tmp_path: Path,
+) -> None:
+    """The verifier had no empty-patch run to compare with, so a rebinding was not looked for there (it
+    resolved a doctest-only task). Now the export records what the buggy state's run collects
+    (`grading.doctest_runs`) and the verifier's guard reports anything else: the rebinding is `tampered`
+    on the plain library and on the one building its docstring at import, whose oracle still gets 1."""
+    problem = hs.podman_problem()
+    if problem is not None:
+        pytest.skip(f"podman cannot run: {problem}")
+    plain = tasks[0]
+    built = next((t, e) for t, e in templated if "dtpkg/__init__.py::dtpkg.clamp" in t.FAIL_TO_PASS)
+    for name, (task, env) in (("plain", plain), ("built", built)):
+        exported = export_harbor_task(task, tmp_path / name / "export")
+        patch = _attack("doctest-doc-rebound").build(Target.of(task, Path(env.snapshot_path))).patch
+        image = hs.build_task_image(exported)
+        try:
+            oracle, _ = hs.run_trial(image, exported, "bash /solution/solve.sh", tmp_path / name / "oracle")
+            agent = f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n"
+            reward, grade = hs.run_trial(image, exported, agent, tmp_path / name / "attack")
+        finally:
+            hs.remove_image(image)
+        assert (oracle, reward, grade["outcome"]) == ("1", "0", "tampered"), (name, grade)
+        assert DOCTEST_CHANGED in grade["detail"], grade["detail"]
 
 
 def test_the_swebench_rows_leave_out_a_task_graded_by_library_doctests(

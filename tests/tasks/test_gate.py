@@ -59,10 +59,16 @@ def test_a_bug_in_a_test_file_is_graded_for_real_and_rejected() -> None:
         "assert type(r) is not list",
         "assert type(r) is list",
     )
-    # the engine alone takes it: the test fails with the "bug" and passes without it
-    fast = validate_candidates(env, cmap, entities, [in_test], ValidateConfig(gate="fast"))
+    # its failing test lives in the file the "bug" changes, which the agent reads: no task by default
+    default = validate_candidates(env, cmap, entities, [in_test], ValidateConfig(gate="fast"))
+    assert isinstance(default[0], RejectedCandidate), default[0]
+    assert default[0].reason == RejectReason.no_hidden_failing_test
+    # with every test shown by choice the engine alone takes it: the test fails with the "bug" and
+    # passes without it, and the gate must catch it
+    visible = ValidateConfig(gate="fast", visible_tests=True)
+    fast = validate_candidates(env, cmap, entities, [in_test], visible)
     assert isinstance(fast[0], TaskRecord), fast[0]
-    with Validator(env, cmap, entities) as v:
+    with Validator(env, cmap, entities, ValidateConfig(visible_tests=True)) as v:
         files = v.buggy_files(in_test)
         assert not empty_tree_is_buggy(fast[0], files, Path(env.snapshot_path))
         # a batch where another task is the audited one: the tree check alone must catch it

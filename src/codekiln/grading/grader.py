@@ -213,7 +213,12 @@ def _check(
         result.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
         return False
     fixed = patch_paths(g.task.bug_patch)
-    as_data = set(texts) | {rel for rel in touched if pathrules.is_data(rel, fixed)}
+    areas = pathrules.code_areas(fixed, path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir))
+    as_data = {rel: pathrules.DATA for rel in texts}
+    for rel in touched:
+        why = pathrules.is_data(rel, fixed, areas, (g.snapshot / rel).exists())
+        if why and not is_protected(rel):
+            as_data[rel] = why
     test_files = {t.split("::", 1)[0] for t in tests} | set(g.task.hidden_tests)
     as_support = set(touched) & support_modules(g.snapshot, test_files, fixed)
     protected = sorted({*(rel for rel in touched if is_protected(rel)), *as_data, *as_support})
@@ -242,13 +247,13 @@ def _check(
     return True
 
 
-def _reverted_why(rel: str, as_data: set[str], as_support: set[str]) -> str:
+def _reverted_why(rel: str, as_data: dict[str, str], as_support: set[str]) -> str:
     if rel in as_data:
-        return pathrules.DATA
+        return as_data[rel]
     return SUPPORT if rel in as_support else "protected path"
 
 
-def _run(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> TestRun:
+def run_guarded(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> TestRun:
     iso = Isolation.for_environment(g.snapshot, Path(g.env.venv), tests)
     canaries = None
     if policy.canaries and tests:
@@ -272,7 +277,7 @@ def _clean_run(g: GradedWorkspace, tests: list[str], timeout: float | None, poli
     g.sb.reset()
     g.prepare()
     g.restore(list(g.task.hidden_tests))
-    return _run(g, tests, timeout, policy)
+    return run_guarded(g, tests, timeout, policy)
 
 
 def _clean_run_ok(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> bool:
@@ -324,7 +329,7 @@ def grade_patch(
             return result
         if not checked:
             return result
-        run = _run(g, tests, timeout, policy)
+        run = run_guarded(g, tests, timeout, policy)
         if any(doctests.DOCTEST_CHANGED in e for e in run.evidence):  # the library's own doing too?
             empty = set(_clean_run(g, tests, timeout, policy).evidence)
             run.evidence = [e for e in run.evidence if e not in empty]

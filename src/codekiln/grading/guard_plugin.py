@@ -231,7 +231,11 @@ class Guard:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         self.check_item(item)
-        self.forged.extend(machinery.doctest_changed(item, _SETTINGS.get("doctests", {})))
+        self.forged.extend(
+            machinery.doctest_changed(
+                item, _SETTINGS.get("doctests", {}), _SETTINGS.get("doctest_digests", {})
+            )
+        )
         overridden = [a for a in ("runtest", "setup", "teardown", "repr_failure") if a in vars(item)]
         if overridden:
             self.forged.append(f"{item.nodeid}: {', '.join(overridden)} replaced on the test item")

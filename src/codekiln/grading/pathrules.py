@@ -12,6 +12,8 @@
   pytest reads on its own (conftest.py at any depth, every pytest config file name, sitecustomize and
   usercustomize, `*.pth`, anything inside `*.dist-info` / `*.egg-info`, modules named like the test
   runner) and the test files and directories.
+- data (put back as in the snapshot, `is_data`): what the fix leaves alone that is not Python source,
+  or is Python source outside the packages the fix changes (`code_areas`): what a test may read.
 - shadowing (rejected, with a finding): a new top-level module in a directory that is on `sys.path` in
   the test process (the repository root, a source folder an editable install adds through a `.pth`
   file, the base directory pytest inserts for a test file) whose name is also importable from the
@@ -69,18 +71,44 @@ def is_protected(rel: str) -> bool:
 
 
 DATA = "not Python source and no part of the fix: put back, the tests may read it as data"
+PY_DATA = "Python source outside the packages the fix changes, and no part of it: put back, the tests may read it as data"
 
 
 SUPPORT = "test support code (only the graded tests import it) and no part of the fix: put back"
 """Why a module `grading.support` found is put back (the list reaches a verifier in its task)."""
 
 
-def is_data(rel: str, fixed: Collection[str]) -> bool:
-    """A changed file that is put back as in the snapshot though no rule protects it by name: anything
-    but Python source that the task's fix (`fixed`: the paths the bug patch touches) leaves alone. A
-    test may read its expected values from any file (`testdata/cases.json`, outside every test
-    folder): a change that rewrote them to the buggy results scored resolved without a fix."""
-    return not rel.endswith(".py") and rel not in fixed
+def code_areas(fixed: Collection[str], roots: Collection[str]) -> set[str]:
+    """Where the code the fix changes lives: for each Python file of `fixed`, its top-level package
+    folder (or the module itself, when it sits right in a root) under the deepest of `roots` (the
+    folders on the test process's `sys.path`, `path_roots`) that holds it. `dtpkg/core.py` -> `dtpkg`,
+    `src/pkg/a/b.py` with `src` a root -> `src/pkg`, `six.py` -> `six.py`."""
+    out = set()
+    for rel in fixed:
+        if not rel.endswith(".py"):
+            continue
+        parts = PurePosixPath(rel).parts
+        bases = [PurePosixPath(r).parts if r else () for r in roots]
+        base = max((b for b in bases if len(b) < len(parts) and parts[: len(b)] == b), key=len, default=())
+        out.add(str(PurePosixPath(*parts[: len(base) + 1])))
+    return out
+
+
+def is_data(rel: str, fixed: Collection[str], areas: Collection[str], existed: bool = True) -> str | None:
+    """Why a changed file is put back as in the snapshot though no rule protects it by name (None: it
+    is not). A test may read its expected values from any file (`testdata/cases.json`, outside every
+    test folder): a change that rewrote them to the buggy results scored resolved without a fix. So
+    anything the task's fix (`fixed`: the paths the bug patch touches) leaves alone is put back when it
+    is not Python source (`DATA`), or when it is Python source that was in the snapshot (`existed`) and
+    lies outside the packages the fix changes (`areas`, from `code_areas`): `testdata/cases.py`, a
+    formatter's `expected/*.py`, `setup.py`, `docs/conf.py` (`PY_DATA`). Code a fix may need stays: any
+    module of the fix's packages, and any new module."""
+    if rel in fixed:
+        return None
+    if not rel.endswith(".py"):
+        return DATA
+    inside = any(rel == area or rel.startswith(f"{area}/") for area in areas)
+    return PY_DATA if existed and not inside else None
 
 
 def reject_reason(

@@ -19,7 +19,9 @@ What it does, as `grading.grade_patch` does:
 3. FAIL_TO_PASS + PASS_TO_PASS run as `python -P -s -m pytest` with plugin autoload off, the
    environment's plugins loaded by the guard plugin from their entry points, the snapshot's config (`-c`, `--rootdir`), the guard plugin under a
    fresh name and nonce, and canary tests under fresh names, as an unprivileged user when run as root.
-4. `guard_check` cross-checks the marker, exit code, files and canaries; any mismatch is `tampered`.
+4. `guard_check` cross-checks the marker, exit code, files and canaries; any mismatch is `tampered`,
+   as is a graded doctest that collects examples neither its snapshot docstring spells nor the buggy
+   state's run collected at export (`state.json`'s `doctest_digests`): a docstring rebound at import.
 
 Writes `<logs>/reward.txt` (1 only when resolved) and `<logs>/grade.json` (outcome, reason, detail,
 statuses, findings). Code under test shares the pytest process: the checks make forging the verdict
@@ -67,6 +69,8 @@ class Verifier:
         self.originals: dict[str, list[Any]] = state["originals"]  # rel -> [mode, base64]
         self.before: dict[str, str] = state["before"]
         self.doctests: dict[str, str] = state.get("doctests", {})  # rel -> the snapshot's, base64
+        self.vouched: dict[str, str] = state.get("doctest_digests", {})
+        """Graded doctest id -> digest of the examples the buggy state's run collected (`doctest_runs`)."""
         self.rules = pathrules.Rules(**{k: v for k, v in task["policy"].items() if k in RULE_FIELDS})
         self.findings: list[dict[str, Any]] = []
         self.changed: set[str] = set()
@@ -146,19 +150,18 @@ class Verifier:
         if problem:
             self.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
             return "rejected", "patch_rule", {"detail": problem}
-        as_data = {*texts, *(rel for rel in touched if pathrules.is_data(rel, self.task.get("fixed", ())))}
-        as_support = set(touched) & set(self.task.get("support", ()))  # `grading.support`, at export
-        protected = sorted({*(rel for rel in touched if pathrules.is_protected(rel)), *as_data, *as_support})
+        fixed = self.task.get("fixed", ())
+        areas = pathrules.code_areas(fixed, roots)
+        as_data = {rel: pathrules.DATA for rel in texts}
+        for rel in touched:
+            why = pathrules.is_data(rel, fixed, areas, self.in_snapshot(rel))
+            if why and not pathrules.is_protected(rel):
+                as_data[rel] = why
+        for rel in set(touched) & set(self.task.get("support", ())):  # `grading.support`, at export
+            as_data.setdefault(rel, pathrules.SUPPORT)
+        protected = sorted({*(rel for rel in touched if pathrules.is_protected(rel)), *as_data})
         self.findings.extend(
-            {
-                "kind": "reverted",
-                "path": rel,
-                "detail": pathrules.DATA
-                if rel in as_data
-                else pathrules.SUPPORT
-                if rel in as_support
-                else "protected path",
-            }
+            {"kind": "reverted", "path": rel, "detail": as_data.get(rel, "protected path")}
             for rel in protected
         )
         self.restore(sorted(set(protected) | set(self.task["hidden_tests"])))
@@ -222,6 +225,8 @@ class Verifier:
                     "workdir": str(self.root),
                     "trusted": trusted,
                     "plugins": list(iso["plugins"]),
+                    "doctests": iso.get("doctests", {}),
+                    "doctest_digests": self.vouched,
                 }
             )
         )

@@ -76,6 +76,10 @@ class RejectReason(StrEnum):
     """With the gold patch, the failing tests do not all pass again."""
     empty_resolved = "empty_resolved"
     """The task counts as solved with no change at all."""
+    no_hidden_failing_test = "no_hidden_failing_test"
+    """Every failing test is one the agent can read (doctests of library modules, tests in files the bug
+    changes): a patch special-casing those tests' inputs would resolve it, so its reward says nothing.
+    Not applied with `ValidateConfig.visible_tests`, where every test is shown by choice."""
     build_error = "build_error"
     baseline_failed = "baseline_failed"
     """The clean snapshot's own test run failed (collection error, crash)."""

@@ -136,6 +136,8 @@ REASON_HINTS = {
     "workspace), or remove the copies of their code from the repository",
     "no_failing_test": "the suite misses these bugs: try other --mutators, or more --max-tasks",
     "baseline_failed": "the clean suite does not run: check `codekiln env test SPEC`",
+    "no_hidden_failing_test": "only tests the agent can read catch these bugs (doctests of library "
+    "modules): add tests in test files, or rerun with --visible-tests to keep them as visible-test tasks",
     "import_breakage": "add --allow-import-breakage to keep bugs that break `import`",
     "validation_error": "codekiln failed on these candidates (a bug of codekiln's, named in rejected.jsonl's "
     "detail): report it; once fixed, rerun with --redo to validate them again",

@@ -10,7 +10,10 @@ environment's install variables, then `prepare.sh` (bug in, hidden tests out, a 
 
 The verifier (`grading.verifier`, shipped unchanged with the other files of `grading.shipped.VERIFIER`) reads `task.json` (tests, isolation, policy) and `state.json`: the pre-agent
 tree as path -> [kind, sha256, mode], the snapshot's protected files and hidden tests (restored before
-the run), and the pre-agent text of the other Python files (what the static scan compares against).
+the run), the pre-agent text of the other Python files (what the static scan compares against), and
+the digests of the examples the buggy state's own run collects for graded doctests whose docstrings
+the snapshot does not spell (`grading.doctest_runs`: one guarded run at export, for a task that grades a
+module's doctest only).
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ from codekiln.core.patches import apply_diff
 from codekiln.core.sources import read_byte_text, text_bytes
 from codekiln.envs import EnvRecord
 from codekiln.grading import GradePolicy, doctests, pathrules, shipped
+from codekiln.grading.doctest_runs import buggy_doctest_digests
 from codekiln.grading.guard import Isolation
 from codekiln.grading.manifests import scrubbed_manifests
+from codekiln.grading.patchrules import path_roots
 from codekiln.grading.support import support_modules
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 from codekiln.tasks.records import TaskRecord
@@ -152,20 +157,35 @@ def verifier_state(task: TaskRecord, env: EnvRecord) -> dict[str, Any]:
             before[rel] = text if text is not None else read_byte_text(path)  # the scan decodes it
     graded = doctests.doctest_ids(task.tests)  # the snapshot's doctests: see `grading.doctests`
     whole = {rel for rel in graded if doctests.is_text_doctest(rel)}
-    fixed = _bug_paths(task)  # files that are not Python are put back unless the fix changes them
+    fixed = _bug_paths(task)  # files the tests may read as data are put back unless the fix changes them
+    areas = pathrules.code_areas(fixed, path_roots(Path(env.venv), snapshot, task.tests, WORKDIR))
     support = _support(task, env)
     originals = {
         rel: [stat.S_IMODE(path.lstat().st_mode), base64.b64encode(path.read_bytes()).decode()]
         for rel, path in files.items()
-        if (pathrules.is_protected(rel) or rel in hidden or rel in whole or pathrules.is_data(rel, fixed))
-        or (rel in support and path.is_file() and not path.is_symlink())
+        if (
+            pathrules.is_protected(rel)
+            or rel in hidden
+            or rel in whole
+            or pathrules.is_data(rel, fixed, areas)
+            or rel in support
+        )
+        and path.is_file()
+        and not path.is_symlink()
     }
     modules = {
         rel: base64.b64encode(files[rel].read_bytes()).decode()
         for rel in graded
         if rel not in whole and rel in files and files[rel].is_file() and not files[rel].is_symlink()
     }
-    return {"manifest": manifest, "originals": originals, "before": before, "doctests": modules}
+    vouched = buggy_doctest_digests(task, env)  # what the buggy state's run collects: `doctest_runs`
+    return {
+        "manifest": manifest,
+        "originals": originals,
+        "before": before,
+        "doctests": modules,
+        "doctest_digests": vouched,
+    }
 
 
 def _support(task: TaskRecord, env: EnvRecord) -> frozenset[str]:
@@ -197,6 +217,7 @@ def verifier_settings(
             "plugins": list(iso.plugins),
             "function_prefix": iso.function_prefix,
             "trusted": list(iso.trusted),
+            "doctests": {test: json.loads(examples) for test, examples in iso.doctests},
         },
         "pytest_options": env.test.argv([])[3:],
         "env": dict(env.test.env),

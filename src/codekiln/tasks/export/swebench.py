@@ -62,7 +62,8 @@ from codekiln.envs import EnvRecord, load_env
 from codekiln.grading.doctests import doctest_ids
 from codekiln.grading.graded import patch_paths as graded_patch_paths
 from codekiln.grading.manifests import scrubbed_manifests
-from codekiln.grading.pathrules import is_protected
+from codekiln.grading.patchrules import path_roots
+from codekiln.grading.pathrules import code_areas, is_protected
 from codekiln.grading.support import support_modules
 from codekiln.grading.unstable_ids import blank, is_unstable
 from codekiln.repos.fetch import GIT_ENV
@@ -133,7 +134,8 @@ def _heredoc(body: str, tag: str) -> str:
 
 def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
     """The script swebench's harness runs in the instance container after applying the model patch: the
-    graded test files and every file that is not Python source (but those the fix changes) reset to `base_commit`, `test_patch` applied, the graded files run with `-rA`
+    graded test files, every file that is not Python source and every Python file outside the packages
+    the fix changes (but those the fix changes) reset to `base_commit`, `test_patch` applied, the graded files run with `-rA`
     between swebench's markers, and the test files reset again."""
     patches = parse_diff(task.test_patch)
     created = sorted({p.new_path for p in patches if p.old_path is None and p.new_path})
@@ -149,9 +151,13 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
     # they are (`grading.pathrules.is_data`): reset, as the grader puts them back.
     fixed = sorted(fixed_paths)
     keep = " ".join(shlex.quote(f":(exclude,literal){p}") for p in fixed if not p.endswith(".py"))
+    # So is Python source outside the packages the fix changes (`testdata/cases.py`), but new modules.
+    areas = code_areas(fixed, path_roots(Path(env.venv), Path(env.snapshot_path), task.tests, WORKDIR))
+    spare = " ".join(shlex.quote(f":(exclude,literal){p}") for p in sorted({*areas, *fixed}))
     reset_lines = []
     if reset:
         reset_lines.append(f"git checkout {base_commit} -- {' '.join(map(shlex.quote, reset))}")
+    reset_lines.append(f"git checkout {base_commit} -- ':(glob)**/*.py' {spare}".rstrip())  # before `rm`
     if remove:
         reset_lines.append(f"rm -f -- {' '.join(map(shlex.quote, remove))}")
     reset_lines.append(f"git checkout {base_commit} -- . ':(exclude)*.py' {keep}".rstrip())

@@ -41,6 +41,10 @@ For each candidate, in one sandbox per worker (reset, never recreated):
    (`statement_leak`) nor name a hidden test (`statement_names_hidden_test`). The failing tests'
    files are hidden from the agent unless `visible_tests`, and no file of the agent's workspace may
    hold their code either (`workspace_names_hidden_test`; build manifests are scrubbed: `grading.manifests`).
+   At least one failing test must be hidden (`no_hidden_failing_test`, unless `visible_tests`): a task
+   failed only by tests the agent reads (doctests of the module the bug is in) is resolved by a patch
+   that special-cases their inputs (`if (x, low, high) == (-1, 0, 3): return 0`), so its reward says
+   nothing about a fix.
 With `gate="grader"` every task is also confirmed by the grader agents face (`grade_patch`): the gold
 patch must resolve it and the empty patch must not (`gold_failed`, `empty_resolved`). `gate.GraderGate`
 does it per batch: one shared grader run on the snapshot stands for the gold grades, the engine's runs
@@ -326,6 +330,9 @@ class Validator:
         split = classify(validation.after, validation.gold)  # every test passed every clean run
         failing = split.FAIL_TO_PASS
         files = hidden_test_files(failing, cand.patch)
+        if not files and not self.config.visible_tests:
+            detail = "every failing test is visible to the agent: " + ", ".join(failing[:3])
+            return self.reject(cand, RejectReason.no_hidden_failing_test, detail, validation)
         hidden = [] if self.config.visible_tests else files
         collateral = collateral_tests([*failing, *split.PASS_TO_PASS], files, self.passing)
         task = task_from_candidate(

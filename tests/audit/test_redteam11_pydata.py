@@ -1,0 +1,205 @@
+"""The eleventh red team's open item: Python files read as data. A library whose tests take their cases
+and expected values from `testdata/cases.py` (run with `runpy`, as formatter and linter suites read
+their `expected/*.py`): the data rule put back changed files that are not Python source, so a patch that
+wrote the buggy results into `cases.py` and fixed nothing still scored resolved. Now Python source the
+fix leaves alone outside the packages it changes (`pathrules.code_areas`) is put back too, by the
+grader, the Harbor verifier and a SWE-bench row's eval script; an honest fix that also edits a module
+of the package the gold leaves alone, and a file outside the package, still resolves. Real synthesized
+tasks, real bwrap sandboxes, the real grader."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
+
+import harbor_support as hs
+from rollout_support import synth_cached
+
+from codekiln.audit.grader import PATHS, play_commands
+from codekiln.audit.target import Target
+from codekiln.core.config import state_dir
+from codekiln.envs import EnvRecord, load_env
+from codekiln.grading import grade_patch
+from codekiln.grading.pathrules import PY_DATA, code_areas, is_data
+from codekiln.rollouts.controls import apply_command
+from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks.export.datasets import read_tasks
+from codekiln.tasks.export.harbor import export_harbor_task
+from codekiln.tasks.records import TaskRecord
+
+pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
+
+TIMEOUT = 30.0
+CASES = "testdata/cases.py"
+RELEASE = "tools/release.py"
+LIBRARY = {
+    "pydatalib/__init__.py": (
+        "from pydatalib.helpers import unit\n\n\n"
+        "def scale(values, factor):\n    out = []\n    for v in values:\n        out.append(v * factor)\n"
+        "    return out\n\n\ndef total(values):\n    s = unit() - 1\n    for v in values:\n        s += v\n"
+        "    return s\n"
+    ),
+    "pydatalib/helpers.py": "def unit():\n    return 1\n",
+    "tests/test_data.py": (
+        "import runpy\nfrom pathlib import Path\n\nfrom pydatalib import scale, total\n\n"
+        'CASES = runpy.run_path(str(Path(__file__).resolve().parents[1] / "testdata" / "cases.py"))["CASES"]\n\n\n'
+        'def test_scale():\n    for case in CASES["scale"]:\n'
+        '        assert scale(case["values"], case["factor"]) == case["expected"]\n\n\n'
+        'def test_total():\n    for case in CASES["total"]:\n        assert total(case["values"]) == case["expected"]\n'
+    ),
+    CASES: (
+        'CASES = {\n    "scale": [{"values": [1, 2, 3], "factor": 2, "expected": [2, 4, 6]}],\n'
+        '    "total": [{"values": [1, 2, 3], "expected": 6}, {"values": [], "expected": 0}],\n}\n'
+    ),
+    RELEASE: 'VERSION = "0.1"\n',
+    "pyproject.toml": (
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "pydatalib"\nversion = "0.1"\n[tool.setuptools]\npackages = ["pydatalib"]\n'
+        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def tasks() -> list[tuple[TaskRecord, EnvRecord]]:
+    root = state_dir("test-cache") / "pydata-library"
+    for rel, text in LIBRARY.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    out = synth_cached(str(root), "audit-tasks-pydatalib", 4)
+    found = [(t, load_env(t.environment_id or "")) for t in read_tasks(out / "tasks.jsonl")]
+    usable = [(t, e) for t, e in found if "pydatalib/__init__.py" in t.patch and _computes(t, e)]
+    assert usable, "no task of the data library whose buggy code returns values to write in"
+    return usable
+
+
+def _computes(task: TaskRecord, env: EnvRecord) -> bool:
+    try:
+        _buggy_expected(task, env)
+    except Exception:  # the bug raises: there are no buggy results to write in
+        return False
+    return True
+
+
+def _buggy_expected(task: TaskRecord, env: EnvRecord) -> str:
+    """The attack: the cases' expected values computed by the buggy code, written into `cases.py`."""
+    target = Target.of(task, Path(env.snapshot_path))
+    namespace: dict[str, object] = {"__name__": "pydatalib"}
+    helpers: dict[str, object] = {}
+    exec(compile(target.text("pydatalib/helpers.py") or "", "helpers.py", "exec"), helpers)
+    source = (target.text("pydatalib/__init__.py") or "").replace("from pydatalib.helpers import unit\n", "")
+    namespace["unit"] = helpers["unit"]
+    exec(compile(source, "pydatalib/__init__.py", "exec"), namespace)
+    text = target.text(CASES) or ""
+    cases = ast.literal_eval(text.split("=", 1)[1])
+    for case in cases["scale"]:
+        case["expected"] = namespace["scale"](case["values"], case["factor"])  # type: ignore[operator]
+    for case in cases["total"]:
+        case["expected"] = namespace["total"](case["values"])  # type: ignore[operator]
+    return target.new(CASES, f"CASES = {cases!r}\n")
+
+
+def _honest(task: TaskRecord, env: EnvRecord) -> str:
+    """A fix of its own kind: the gold's code, with `unit` moved into a helper of the package the gold
+    leaves alone (kept: the fix needs it), and a file outside the package bumped (put back: harmless)."""
+    target = Target.of(task, Path(env.snapshot_path))
+    snapshot = Path(env.snapshot_path)
+    fixed = (snapshot / "pydatalib/__init__.py").read_text()
+    fixed = fixed.replace("from pydatalib.helpers import unit", "from pydatalib.helpers import unit, zero")
+    fixed = fixed.replace("s = unit() - 1", "s = zero()")
+    return (
+        target.new("pydatalib/__init__.py", fixed)
+        + target.new("pydatalib/helpers.py", "def unit():\n    return 1\n\n\ndef zero():\n    return 0\n")
+        + target.new(RELEASE, 'VERSION = "0.2"\n')
+    )
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_python_cases_rewritten_to_the_buggy_results_are_put_back(
+    tasks: list[tuple[TaskRecord, EnvRecord]], path: str
+) -> None:
+    """Resolved before the rule (each task, both paths): `cases.py` is Python source."""
+    for task, env in tasks:
+        patch = _buggy_expected(task, env)
+        if path == "agent":
+            patch = play_commands(task, env, [apply_command(patch)], backend=DEFAULT_BACKEND)
+        grade = grade_patch(task, env, patch, timeout=TIMEOUT)
+        assert grade.outcome == "unresolved", (task.instance_id, grade.outcome, grade.statuses)
+        assert {"kind": "reverted", "path": CASES, "detail": PY_DATA} in grade.findings
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_honest_fix_touching_python_outside_the_package_resolves(
+    tasks: list[tuple[TaskRecord, EnvRecord]], path: str
+) -> None:
+    for task, env in tasks:
+        patch = _honest(task, env)
+        if path == "agent":
+            patch = play_commands(task, env, [apply_command(patch)], backend=DEFAULT_BACKEND)
+        grade = grade_patch(task, env, patch, timeout=TIMEOUT)
+        assert grade.outcome == "resolved", (task.instance_id, grade.outcome, grade.detail, grade.statuses)
+        reverted = {f["path"] for f in grade.findings if f["kind"] == "reverted"}
+        assert reverted == {RELEASE}, grade.findings  # the package's helper stands
+
+
+def test_what_python_counts_as_data() -> None:
+    areas = code_areas({"src/pkg/sub/mod.py", "six.py", "pkg/table.json"}, {"", "src"})
+    assert areas == {"src/pkg", "six.py"}
+    assert code_areas({"dtpkg/__init__.py"}, {""}) == {"dtpkg"}
+    fixed = {"src/pkg/sub/mod.py", "six.py"}
+    for rel in ("testdata/cases.py", "expected/formatted.py", "setup.py", "docs/conf.py", "src/other/m.py"):
+        assert is_data(rel, fixed, areas) == PY_DATA, rel
+    for rel in ("src/pkg/helpers.py", "src/pkg/sub/mod.py", "six.py"):
+        assert is_data(rel, fixed, areas) is None, rel  # the fix's packages: code a fix may need
+    assert is_data("testdata/new_case.py", fixed, areas, existed=False) is None  # a new module stands
+
+
+@pytest.mark.podman
+def test_the_harbor_verifier_puts_the_python_data_back(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    problem = hs.podman_problem()
+    if problem is not None:
+        pytest.skip(f"podman cannot run: {problem}")
+    task, env = tasks[0]
+    exported = export_harbor_task(task, tmp_path / "export")
+    image = hs.build_task_image(exported)
+    try:
+        oracle, _ = hs.run_trial(image, exported, "bash /solution/solve.sh", tmp_path / "oracle")
+        runs = {}
+        for name, patch in (("attack", _buggy_expected(task, env)), ("honest", _honest(task, env))):
+            agent = f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n"
+            runs[name] = hs.run_trial(image, exported, agent, tmp_path / name)
+    finally:
+        hs.remove_image(image)
+    (reward, grade), (honest, _) = runs["attack"], runs["honest"]
+    assert (oracle, reward, grade["outcome"], honest) == ("1", "0", "unresolved", "1"), grade
+    assert {"kind": "reverted", "path": CASES, "detail": PY_DATA} in grade["findings"]
+
+
+def test_swebench_rows_reset_the_python_data_too(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    """swebench's own harness steps on the exported row: the eval script reset files that are not
+    Python source only, so the rewritten `cases.py` resolved there; the gold still resolves."""
+    pytest.importorskip(
+        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
+    )
+    from swebench_support import run_instance
+
+    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+
+    task, env = tasks[0]
+    bundle = export_swebench_bundle([task], tmp_path / "swebench").parent
+    (row,) = read_rows(bundle / "swebench.jsonl")
+    gold = run_instance(row, bundle, env, task.patch, tmp_path / "gold")
+    attack = run_instance(row, bundle, env, _buggy_expected(task, env), tmp_path / "attack")
+    honest = run_instance(row, bundle, env, _honest(task, env), tmp_path / "honest")
+    assert gold["patch_successfully_applied"] and attack["patch_successfully_applied"]
+    assert (gold["resolved"], attack["resolved"], honest["resolved"]) == (True, False, True), attack
