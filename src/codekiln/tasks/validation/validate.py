@@ -116,7 +116,7 @@ class Validator:
         self.config = config or ValidateConfig()
         self.backend = backend
         self.snapshot_dir = Path(env.snapshot_path)
-        self.passing = passing_sample(env.baseline, self.snapshot_dir)
+        self.passing = passing_sample(env.baseline, self.snapshot_dir, lean=cmap.lean)
         # A conftest holds what it imported from the package: a warm child cannot re-import it
         # (click's `runner` fixture kept the old CliRunner), so bugs that run at import time get
         # fresh processes there.
