@@ -49,6 +49,7 @@ from codekiln.grading import unstable_ids
 from codekiln.grading.cases import CASES_PER_TEST, sample_cases
 from codekiln.grading.guard import same_bytecode
 from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks.validation.engine_command import engine_command
 from codekiln.tasks.validation.testexec import BASE_OPTIONS, COVER_RUNNER, RUNNER_DIR, install_runners
 
 DATA = "/tmp/codekiln/coverage.json"
@@ -211,7 +212,7 @@ def build_coverage_map(env: EnvRecord, sandbox: Sandbox, *, lean: bool = False) 
         *(["--only", ONLY] if sampled else []),
         "--",
         *BASE_OPTIONS,
-        *env.test.args,
+        *engine_command(env.test, env.packages).args,  # benchmarks run once (`engine_command`)
     ]
     res = sandbox.exec(
         argv, timeout=max(600.0, 5 * env.test.timeout_s), env=env.test.env, cwd=sandbox.workdir
