@@ -7,8 +7,10 @@ a candidate bug runs only the tests that can notice it.
 
 The suite runs once in a sandbox under coverage.py with one dynamic context per test (the
 pytest node id, switched around each test's setup, call and teardown, so the ids are exactly those the
-test runs report). When the environment lacks coverage.py, codekiln's own copy is lent to the run
-(beside the runner scripts, last on its sys.path, never installed in the environment) when the
+test runs report). It runs the command validation runs (`engine_command`: a benchmarked function
+once, not timed in rounds), so its durations are those runs'. When the environment lacks coverage.py,
+codekiln's own copy is lent to the run (beside the runner scripts, last on its sys.path, never
+installed in the environment) when the
 environment's Python reads the same compiled extensions (same CPython X.Y): its C tracer costs a
 fraction of pure-Python tracing, which made a seconds-long suite take minutes. Otherwise
 `sys.settrace` records the same map, more slowly. Lines run while modules are imported belong to no test.
