@@ -13,6 +13,11 @@ from envtests import Side, compare_tests
 
 STEP_LIMITS = {"plain_install": 300, "plain_test": 300, "build": 600, "synth": 240}
 """Seconds each step may run (the defaults; `--step-limit STEP=SECONDS` raises one for a run)."""
+SYNTH_SUITE_FACTOR = 3
+"""The short synthesis may run this many times the row's own plain suite when that is longer than
+STEP_LIMITS["synth"] (`synth_limit`): it runs the suite at least twice before its first task (the
+coverage map, then the first batch's runs and the grader's), so a fixed limit shorter than that
+measured the suite's length, not synthesis."""
 _SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|xfailed|xpassed|errors?|deselected)\b")
 _TIME = re.compile(r"\bin [\d.]+s\b")
 _RESULTS = re.compile(r"^Results \([\d.]+s\):\s*$")
@@ -23,6 +28,16 @@ _WORST = {"XFAIL": 0, "PASSED": 1, "XPASS": 1, "FAILED": 2, "ERROR": 3}
 PLAIN_REPORT = "-rpfExX"
 """Added to the plain `python -m pytest`: one short-summary line per test outcome (skips stay grouped),
 so a test that pytest's summary counts twice (a pass or failure, then an error at teardown) is seen."""
+
+
+def synth_limit(plain: Mapping[str, object] | None) -> tuple[float, str]:
+    """The short synthesis's time limit for a row, the same rule for every row: max(STEP_LIMITS["synth"],
+    SYNTH_SUITE_FACTOR x the plain run's test time), and the rule as the row states it."""
+    base = float(STEP_LIMITS["synth"])
+    test_s = float((plain or {}).get("test_s") or 0.0)  # type: ignore[arg-type]
+    limit = max(base, SYNTH_SUITE_FACTOR * test_s)
+    rule = f"max({base:g} s, {SYNTH_SUITE_FACTOR} x plain suite {test_s:g} s)"
+    return round(limit, 1), rule
 
 
 def step_limits(overrides: list[str]) -> dict[str, int]:
@@ -216,11 +231,15 @@ def fmt(t: tuple[int, int, int]) -> str:
 
 
 def synth_cell(synth: Mapping[str, object]) -> str:
-    """The tasks cell: the count, the status when not "done", and for a run without a task why (the
+    """The tasks cell: the count, the status when not "done", the limit when `synth_limit` raised it, and
+    for a run without a task why (the
     run's own reason, else its rejections per reason: `rejected` as `envrun.synth_outcome` counts them)."""
     cell = str(synth.get("tasks", "-"))
     if synth.get("synth_status", "done") != "done":
         cell += f" ({synth['synth_status']})"
+    limit = float(synth.get("limit_s") or STEP_LIMITS["synth"])  # type: ignore[arg-type]
+    if limit > STEP_LIMITS["synth"]:  # raised by `synth_limit`'s rule for a long suite
+        cell += f" in {limit:g} s ({synth.get('limit_rule', 'limit')})"
     rejected = synth.get("rejected") or {}
     why = str(synth.get("why") or "") or (
         "rejected: " + ", ".join(f"{k} {v}" for k, v in rejected.items())  # type: ignore[union-attr]

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 HEADER = "| library | version | plain p/f/s | codekiln p/f/s | verdict | tasks | reason |"
-_TASKS = re.compile(r"^(\d+)(?: \((\w+)\))?(?:; (.*))?$")
+_TASKS = re.compile(r"^(\d+)(?: \((\w+)\))?(?: in ([\d.]+) s \(([^;]*)\))?(?:; (.*))?$")
 
 
 def table_lines(text: str) -> list[str]:
@@ -63,8 +63,10 @@ def row_of(line: str, source: str) -> dict[str, object]:
     m = _TASKS.match(tasks)
     if m:
         row["synth"] = {"tasks": int(m[1]), "synth_status": m[2] or "done"}
-        if m[3]:
-            row["synth"]["why"] = m[3].replace("\\|", "|")  # type: ignore[index]
+        if m[3]:  # a limit raised by `envcompare.synth_limit`
+            row["synth"].update(limit_s=float(m[3]), limit_rule=m[4])  # type: ignore[attr-defined]
+        if m[5]:
+            row["synth"]["why"] = m[5].replace("\\|", "|")  # type: ignore[index]
     return row
 
 

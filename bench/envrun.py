@@ -12,10 +12,11 @@ import shutil
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 from envcommand import plain_pytest_args
-from envcompare import PLAIN_REPORT, STEP_LIMITS, plain_counts
+from envcompare import PLAIN_REPORT, STEP_LIMITS, plain_counts, synth_limit
 from envplain import builds_extensions, plain_targets
 from envtests import Side, codekiln_side, plain_side
 
@@ -223,15 +224,23 @@ def codekiln_tests(home: Path) -> Side | None:
     )
 
 
-def run_synth(spec: str, home: Path, pip_cache: Path, out: Path) -> dict[str, object]:
-    """A short `codekiln synth` on the built environment: how many valid tasks come out in the limit,
-    and why none did (`synth_outcome`)."""
+def run_synth(
+    spec: str, home: Path, pip_cache: Path, out: Path, plain: Mapping[str, object] | None = None
+) -> dict[str, object]:
+    """A short `codekiln synth` on the built environment: how many valid tasks come out in the limit
+    (`synth_limit` of the row's `plain` run: `limit_s`, and `limit_rule` saying how), and why none
+    did (`synth_outcome`)."""
+    limit, rule = synth_limit(plain)
     env = {**os.environ, "CODEKILN_HOME": str(home), "CODEKILN_PIP_CACHE": str(pip_cache)}
     argv = [sys.executable, "-m", "codekiln.cli.synth", spec, "--out", str(out), "--max-tasks", "3"]
     argv += ["--batch-size", "8", "--workers", "1"]
     start = time.monotonic()
-    res = run(argv, timeout=STEP_LIMITS["synth"], env=env)
-    row: dict[str, object] = {"synth_s": round(time.monotonic() - start, 1)}
+    res = run(argv, timeout=limit, env=env)
+    row: dict[str, object] = {
+        "synth_s": round(time.monotonic() - start, 1),
+        "limit_s": limit,
+        "limit_rule": rule,
+    }
     return {**row, **synth_outcome(out, res.timed_out, res.exit_code, res.stdout + res.stderr)}
 
 

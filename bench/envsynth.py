@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import envsample
-from envcompare import STEP_LIMITS
 from envrun import run_codekiln, run_synth
 
 
@@ -45,9 +44,6 @@ def synth_one(
             k: ck.get(k) for k in ("ok", "status", "build_s", "passed", "failed", "skipped")
         }
         if ck.get("ok"):
-            out["synth"] = {
-                **run_synth(spec, home, pip_cache, Path(tmp) / "synth"),
-                "limit_s": STEP_LIMITS["synth"],
-            }
+            out["synth"] = run_synth(spec, home, pip_cache, Path(tmp) / "synth", row.get("plain"))  # type: ignore[arg-type]
     out["synth_finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     return out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from envcompare import synth_cell, table
+from envcompare import synth_cell, synth_limit, table
 from envrows import row_of
 from envrun import synth_outcome
 from envsynth import wants_synth
@@ -61,3 +61,20 @@ def test_a_tasks_cell_with_a_reason_reads_back_as_the_same_cell() -> None:
     row = row_of(line, "README.md at commit x")
     assert row["synth"] == {"tasks": 0, "synth_status": "done", "why": "the package defines no function | x"}
     assert table([row], 1).splitlines()[2] == line
+
+
+def test_the_synthesis_limit_is_one_rule_over_the_rows_own_suite_and_the_cell_says_so() -> None:
+    assert synth_limit({"test_s": 4.5}) == (240.0, "max(240 s, 3 x plain suite 4.5 s)")
+    assert synth_limit({"test_s": 183.2}) == (549.6, "max(240 s, 3 x plain suite 183.2 s)")
+    assert synth_limit(None) == (240.0, "max(240 s, 3 x plain suite 0 s)")  # no plain run: the base
+    limit, rule = synth_limit({"test_s": 183.2})
+    long = {"tasks": 0, "synth_status": "timeout", "limit_s": limit, "limit_rule": rule, "why": "slow | x"}
+    cell = synth_cell(long)
+    assert cell == "0 (timeout) in 549.6 s (max(240 s, 3 x plain suite 183.2 s)); slow \\| x"
+    assert (
+        synth_cell({"tasks": 2, "limit_s": 240.0, "limit_rule": "max(240 s, 3 x plain suite 4.5 s)"}) == "2"
+    )
+    line = f"| multidict | 7.2.1 | 1/0/0 | 1/0/0 | reproduced | {cell} |  |"
+    row = row_of(line, "README.md at commit x")
+    assert row["synth"] == {**long, "why": "slow | x"}
+    assert table([row], 1).splitlines()[2] == line  # read back as the same cell

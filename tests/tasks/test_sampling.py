@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from codekiln.grading.cases import CASES_PER_TEST, function_of, sample_cases
+from codekiln.grading.cases import CASES_PER_TEST, function_of, parameter_values, sample_cases, value_cover
 from codekiln.tasks.synth import batched
 
 
@@ -34,3 +34,20 @@ def test_the_first_batch_holds_no_more_candidates_than_tasks_wanted() -> None:
     assert batched([], 8, 3) == [] and batched([0, 1], 8, 3) == [[0, 1]]
     for wanted in (0, 3, 100):  # every candidate once, in order
         assert [c for batch in batched(pending, 8, wanted) for c in batch] == pending
+
+
+def test_a_lean_sample_keeps_every_parameter_value_of_each_function() -> None:
+    # multidict's shape: two key kinds times two implementations, stacked with one more parameter
+    four = [f"t.py::test_pop[{kind}-{impl}]" for kind in ("ci", "cs") for impl in ("c", "py")]
+    stacked = [f"t.py::K::test_get[{n}-{impl}]" for n in ("a", "b", "c") for impl in ("c", "py")]
+    lean = sample_cases([*four, *stacked, "t.py::test_x"], lean=True)
+    pop = ["t.py::test_pop[ci-c]", "t.py::test_pop[cs-py]"]
+    get = ["t.py::K::test_get[a-c]", "t.py::K::test_get[b-py]", "t.py::K::test_get[c-c]"]
+    assert lean == sorted([*pop, *get, "t.py::test_x"])
+    for cases in (four, stacked):  # every value of every position is still run by some case
+        values = {v for case in cases for v in parameter_values(case)}
+        assert values == {v for case in value_cover(cases) for v in parameter_values(case)}
+    # lean within the per-function cap: a function of unique inputs keeps its spread sample
+    many = [f"t.py::test_v[{i:05d}]" for i in range(25392)]
+    assert sample_cases(many, lean=True) == sample_cases(many)
+    assert set(sample_cases([*four, *stacked], lean=True)) <= set(sample_cases([*four, *stacked]))

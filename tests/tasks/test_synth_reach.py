@@ -21,7 +21,7 @@ from codekiln.grading import grade_patch
 from codekiln.grading.cases import CASES_PER_TEST, function_of, sample_cases
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, read_decisions, synthesize
-from codekiln.tasks.validation.coverage_map import coverage_map
+from codekiln.tasks.validation.coverage_map import coverage_map, lean_suite
 from codekiln.testing.git import write_files
 
 PYPROJECT = """
@@ -112,6 +112,115 @@ def test_a_test_function_of_hundreds_of_cases_is_mapped_selected_and_graded_thro
     assert gold.resolved, gold.detail
     assert every_case <= set(gold.statuses)
     assert not grade_patch(task, env, "").resolved
+
+
+TWOIMPLS = {
+    # multidict's shape: each test body runs over two implementations and two key kinds (fixture params)
+    "twoimpls/__init__.py": "from twoimpls.pure import PureTable\nfrom twoimpls.fast import FastTable\n",
+    "twoimpls/pure.py": """
+class PureTable:
+    def __init__(self, fold):
+        self.fold = fold
+        self.items = []
+
+    def key(self, k):
+        return k.lower() if self.fold else k
+
+    def add(self, k, v):
+        self.items.append((self.key(k), v))
+
+    def get(self, k, default=None):
+        for key, v in self.items:
+            if key == self.key(k):
+                return v
+        return default
+
+    def count(self, k):
+        return sum(1 for key, _ in self.items if key == self.key(k))
+""",
+    "twoimpls/fast.py": """
+class FastTable:
+    def __init__(self, fold):
+        self.fold = fold
+        self.index = {}
+
+    def key(self, k):
+        return k.casefold() if self.fold else k
+
+    def add(self, k, v):
+        self.index.setdefault(self.key(k), []).append(v)
+
+    def get(self, k, default=None):
+        found = self.index.get(self.key(k))
+        return found[0] if found else default
+
+    def count(self, k):
+        return len(self.index.get(self.key(k), ()))
+""",
+    "tests/conftest.py": """
+import pytest
+
+from twoimpls import FastTable, PureTable
+
+
+@pytest.fixture(params=["ci", "cs"])
+def kind(request):
+    return request.param
+
+
+@pytest.fixture(params=["fast", "pure"])
+def table(request, kind):
+    return {"fast": FastTable, "pure": PureTable}[request.param](kind == "ci")
+""",
+    "tests/test_table.py": """
+def test_get(table):
+    table.add("Key", 1)
+    assert table.get("Key") == 1 and table.get("nope", 0) == 0
+
+
+def test_count(table):
+    table.add("a", 1)
+    table.add("a", 2)
+    assert table.count("a") == 2 and table.count("b") == 0
+
+
+def test_first_wins(table):
+    table.add("x", 1)
+    table.add("x", 2)
+    assert table.get("x") == 1
+""",
+}
+
+
+def test_a_slow_suite_is_mapped_on_its_lean_sample_and_its_tasks_still_grade(tmp_path: Path) -> None:
+    root = write_files(
+        tmp_path / "twoimpls-src", {**TWOIMPLS, "pyproject.toml": PYPROJECT.format(name="twoimpls")}
+    )
+    env = build_env(str(root))
+    passing = [t for t, s in env.baseline.items() if s == "passed"]
+    assert len(passing) == 12 == len(sample_cases(passing)), env.baseline  # the capped sample bites on none
+    lean = set(sample_cases(passing, lean=True))
+    assert len(lean) == 6  # per function [ci-fast] and [cs-pure]: both kinds, both implementations
+    # a suite slower than the threshold (here any suite: 0 s) is mapped on its lean sample ...
+    assert not lean_suite(env) and lean_suite(env, lean_after_s=0.0)
+    cmap = coverage_map(env, lean_after_s=0.0)
+    assert cmap.lean and set(cmap.statuses) == lean
+    for impl in ("twoimpls/pure.py", "twoimpls/fast.py"):  # ... which still runs both implementations
+        assert cmap.tests_for({impl: range(1, 30)}), impl
+
+    # synthesis on that map (cached), the real path: selections from the lean sample, the grader on all
+    result = synthesize(
+        SynthConfig(spec=str(root), out=tmp_path / "out", max_tasks=2, workers=1, batch_size=8)
+    )
+    tasks = [d for d in read_decisions(result.out) if isinstance(d, TaskRecord)]
+    assert result.tasks == 2 == len(tasks), result.funnel
+    for decision in read_decisions(result.out):
+        assert decision.validation is None or decision.validation.selected <= len(lean)
+    for task in tasks:
+        assert set(task.FAIL_TO_PASS) <= lean
+        gold = grade_patch(task, env, task.patch)
+        assert gold.resolved, gold.detail
+        assert not grade_patch(task, env, "").resolved
 
 
 def _synth_cli(spec: Path, out: Path) -> subprocess.CompletedProcess[str]:

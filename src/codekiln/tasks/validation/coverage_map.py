@@ -7,8 +7,10 @@ a candidate bug runs only the tests that can notice it.
 
 The suite runs once in a sandbox under coverage.py with one dynamic context per test (the
 pytest node id, switched around each test's setup, call and teardown, so the ids are exactly those the
-test runs report). When the environment lacks coverage.py, codekiln's own copy is lent to the run
-(beside the runner scripts, last on its sys.path, never installed in the environment) when the
+test runs report). It runs the command validation runs (`engine_command`: a benchmarked function
+once, not timed in rounds), so its durations are those runs'. When the environment lacks coverage.py,
+codekiln's own copy is lent to the run (beside the runner scripts, last on its sys.path, never
+installed in the environment) when the
 environment's Python reads the same compiled extensions (same CPython X.Y): its C tracer costs a
 fraction of pure-Python tracing, which made a seconds-long suite take minutes. Otherwise
 `sys.settrace` records the same map, more slowly. Lines run while modules are imported belong to no test.
@@ -23,6 +25,10 @@ When a test function has more than `grading.cases.CASES_PER_TEST` parametrized c
 sample of the clean-passing tests runs (`sample_cases`: the tests validation selects from): the cases of one function run the same
 code on other inputs, and mapping all of them made the map cost the whole suite (packaging 26.3:
 62,423 tests, 3,358 in the sample). A suite with no such function runs whole, as before.
+A suite whose baseline took longer than `LEAN_AFTER_S` runs its `lean` sample (`sample_cases(lean=
+True)`: of each function's cases, the fewest holding every parameter value): mapping multidict 7.2.1's
+3,494 sampled tests outlasted a short synthesis, most of them the same body over the C and the
+pure-Python implementation; its lean sample is 1,769. Validation then selects from the map's sample.
 """
 
 from __future__ import annotations
@@ -45,11 +51,15 @@ from codekiln.grading import unstable_ids
 from codekiln.grading.cases import CASES_PER_TEST, sample_cases
 from codekiln.grading.guard import same_bytecode
 from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks.validation.engine_command import engine_command
 from codekiln.tasks.validation.testexec import BASE_OPTIONS, COVER_RUNNER, RUNNER_DIR, install_runners
 
 DATA = "/tmp/codekiln/coverage.json"
 ONLY = "/tmp/codekiln/coverage-only.json"
 LENT = f"{RUNNER_DIR}/lent"
+LEAN_AFTER_S = 60.0
+"""A suite whose baseline run took longer than this (seconds) is mapped on its lean sample (see the
+module docstring); toolz's takes about 3 s, multidict 7.2.1's 485-615 s."""
 """Where codekiln's coverage.py is copied for a run in an environment without one (see `lend_coverage`)."""
 
 
@@ -92,6 +102,8 @@ class CoverageMap(Record):
     cases_per_test: int = 0
     """0: every test of the suite ran; else the cases of each test function were sampled to this many
     (`grading.cases.sample_cases`)."""
+    lean: bool = False
+    """The cases were sampled lean (`sample_cases(lean=True)`): validation selects from that sample."""
 
     def tests_for(self, lines: Mapping[str, Iterable[int]]) -> set[str]:
         """Ids of the tests that execute any of the given lines (file -> line numbers)."""
@@ -179,13 +191,18 @@ def _cache_path(env: EnvRecord) -> Path:
     return Path(env.venv).parent / "coverage-map.json"
 
 
-def build_coverage_map(env: EnvRecord, sandbox: Sandbox) -> CoverageMap:
-    """Run the suite once in `sandbox` (a sandbox of `env`), its cases sampled (see the module
-    docstring), and record the map."""
+def lean_suite(env: EnvRecord, lean_after_s: float = LEAN_AFTER_S) -> bool:
+    """Whether `env`'s suite is mapped on its lean sample: its baseline took longer than `lean_after_s`."""
+    return env.steps_s.get("baseline", 0.0) > lean_after_s
+
+
+def build_coverage_map(env: EnvRecord, sandbox: Sandbox, *, lean: bool = False) -> CoverageMap:
+    """Run the suite once in `sandbox` (a sandbox of `env`), its cases sampled (`lean`: the lean
+    sample; see the module docstring), and record the map."""
     install_runners(sandbox)
     lent = lend_coverage(sandbox, Path(env.venv))
     passing = [t for t, status in env.baseline.items() if status == "passed"]
-    sample = sample_cases(passing)  # what validation selects from
+    sample = sample_cases(passing, lean=lean)  # what validation selects from
     sampled = len(sample) < len(passing)
     if sampled:
         sandbox.write_file(ONLY, json.dumps(sample))
@@ -197,7 +214,7 @@ def build_coverage_map(env: EnvRecord, sandbox: Sandbox) -> CoverageMap:
         *(["--only", ONLY] if sampled else []),
         "--",
         *BASE_OPTIONS,
-        *env.test.args,
+        *engine_command(env.test, env.packages).args,  # benchmarks run once (`engine_command`)
     ]
     res = sandbox.exec(
         argv, timeout=max(600.0, 5 * env.test.timeout_s), env=env.test.env, cwd=sandbox.workdir
@@ -251,11 +268,20 @@ def build_coverage_map(env: EnvRecord, sandbox: Sandbox) -> CoverageMap:
         durations={k: round(v, 6) for k, v in data["durations"].items()},
         statuses=data["statuses"],
         cases_per_test=CASES_PER_TEST if sampled else 0,
+        lean=lean and sampled,
     )
 
 
-def coverage_map(env: EnvRecord, *, backend: str = DEFAULT_BACKEND, redo: bool = False) -> CoverageMap:
-    """The environment's coverage map, built on first use and cached next to the environment."""
+def coverage_map(
+    env: EnvRecord,
+    *,
+    backend: str = DEFAULT_BACKEND,
+    redo: bool = False,
+    lean_after_s: float = LEAN_AFTER_S,
+) -> CoverageMap:
+    """The environment's coverage map, built on first use and cached next to the environment; on the
+    lean sample when its baseline took longer than `lean_after_s` (`lean_suite`). A cached map of a
+    other sample is kept: validation selects from the sample it ran (`lean`)."""
     path = _cache_path(env)
     if path.is_file() and not redo:
         try:
@@ -269,6 +295,6 @@ def coverage_map(env: EnvRecord, *, backend: str = DEFAULT_BACKEND, redo: bool =
         except ValueError:
             pass
     with env_sandbox(env, backend) as sb:
-        cmap = build_coverage_map(env, sb)
+        cmap = build_coverage_map(env, sb, lean=lean_suite(env, lean_after_s))
     atomic_write_json(path, cmap)
     return cmap

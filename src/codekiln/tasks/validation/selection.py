@@ -2,7 +2,7 @@
 coverage map alone, with no sandbox. `validate.Validator` selects with it; synthesis orders its first
 candidates by it (`cheap_first`).
 
-    passing = passing_sample(env.baseline, root)           # what validation selects from
+    passing = passing_sample(env.baseline, root, lean=cmap.lean)  # what validation selects from
     tests = selected_tests(cmap, passing, cand, entities)  # the selection `Validator.select` runs
     cmap.duration(tests)                                   # seconds they took in the coverage run
     ordered = ordered_for_synthesis(candidates, cmap, env.baseline, entities)   # `cheap_first`
@@ -37,11 +37,12 @@ WINDOW = 32
 T = TypeVar("T")
 
 
-def passing_sample(baseline: Mapping[str, str], root: Path | None = None) -> set[str]:
-    """The tests validation selects from: the sample (`grading.cases`) of the clean-passing ones, less
-    those pytest cannot be asked for by id (`requestable`, when the snapshot `root` is given)."""
+def passing_sample(baseline: Mapping[str, str], root: Path | None = None, *, lean: bool = False) -> set[str]:
+    """The tests validation selects from: the sample (`grading.cases`; `lean`, as the coverage map's
+    `lean` says it was mapped) of the clean-passing ones, less those pytest cannot be asked for by id
+    (`requestable`, when the snapshot `root` is given)."""
     passing = (t for t, s in baseline.items() if s == "passed" and (root is None or requestable(t, root)))
-    return set(sample_cases(passing))
+    return set(sample_cases(passing, lean=lean))
 
 
 def requestable(test_id: str, root: Path) -> bool:
@@ -94,7 +95,7 @@ def ordered_for_synthesis(
 ) -> list[Candidate]:
     """Synthesis's candidate order: `cheap_first` by what deciding a candidate may cost (`validation_cost`);
     `root`: the snapshot, as `passing_sample` takes it."""
-    passing = passing_sample(baseline, root)
+    passing = passing_sample(baseline, root, lean=cmap.lean)
     by_file: dict[str, list[str]] = {}
     for test, status in baseline.items():
         if status == "passed":

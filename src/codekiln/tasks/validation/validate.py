@@ -84,6 +84,7 @@ from codekiln.tasks.records import (
 from codekiln.tasks.validation.chunks import BugApplier, Chunk
 from codekiln.tasks.validation.config import ValidateConfig as ValidateConfig
 from codekiln.tasks.validation.coverage_map import CoverageMap, touched_lines
+from codekiln.tasks.validation.engine_command import engine_command
 from codekiln.tasks.validation.gate import GraderGate, Pending
 from codekiln.tasks.validation.gold import UNION, GoldCache, selection_key
 from codekiln.tasks.validation.import_time import ImportTimeCheck
@@ -120,7 +121,7 @@ class Validator:
         self.config = config or ValidateConfig()
         self.backend = backend
         self.snapshot_dir = Path(env.snapshot_path)
-        self.passing = passing_sample(env.baseline, self.snapshot_dir)
+        self.passing = passing_sample(env.baseline, self.snapshot_dir, lean=cmap.lean)
         # A conftest holds what it imported from the package: a warm child cannot re-import it
         # (click's `runner` fixture kept the old CliRunner), so bugs that run at import time get
         # fresh processes there.
@@ -129,8 +130,10 @@ class Validator:
         if memory_mb is not None:
             limits.memory_mb = memory_mb
         self.sandbox = env_sandbox(env, backend, limits=limits)
-        self.warm = WarmExecutor(self.sandbox, env.test, collect=test_files(sorted(self.passing)))
-        self.fresh = FreshExecutor(self.sandbox, env.test)
+        # as the coverage map ran (benchmarked functions once); the gate grades with env.test as is
+        command = engine_command(env.test, env.packages)
+        self.warm = WarmExecutor(self.sandbox, command, collect=test_files(sorted(self.passing)))
+        self.fresh = FreshExecutor(self.sandbox, command)
         self.gold_cache = GoldCache() if gold_cache is None else gold_cache
         self.gate = GraderGate(
             env,

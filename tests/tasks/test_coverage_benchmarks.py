@@ -1,0 +1,107 @@
+"""A suite with pytest-benchmark tests (multidict 7.2.1 has 357): synthesis's own runs, the coverage map
+and validation, run each benchmarked function once (`engine_command`: `--benchmark-disable`), while the
+grader runs the repository's command as it is, rounds and all, and still confirms every task. A real
+build with pytest-benchmark from the package index, in bwrap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codekiln.envs import build_env
+from codekiln.grading import TestCommand, grade_patch
+from codekiln.tasks.records import TaskRecord
+from codekiln.tasks.synth import SynthConfig, read_decisions, synthesize
+from codekiln.tasks.validation.coverage_map import coverage_map
+from codekiln.tasks.validation.engine_command import BENCHMARK_OFF, engine_command
+from codekiln.testing.git import write_files
+
+PROJECT = {
+    "pyproject.toml": """
+[build-system]
+requires = ["setuptools"]
+build-backend = "setuptools.build_meta"
+[project]
+name = "benchpkg"
+version = "0.1"
+[project.optional-dependencies]
+test = ["pytest", "pytest-benchmark"]
+[tool.setuptools]
+packages = ["benchpkg"]
+""",
+    "benchpkg/__init__.py": """
+CALLS = [0]
+
+
+def work():
+    CALLS[0] += 1
+    if CALLS[0] > 1:
+        return "again"
+    return "first"
+
+
+def total(values):
+    out = 0
+    for v in values:
+        out += v
+    return out
+""",
+    "tests/test_bench.py": """
+from benchpkg import total, work
+
+
+def test_work(benchmark):
+    assert benchmark(work) in ("first", "again")
+
+
+def test_total(benchmark):
+    assert benchmark(total, [1, 2, 3]) == 6
+
+
+def test_total_plain():
+    assert total([4, 5]) == 9
+""",
+}
+AGAIN = 8
+"""benchpkg/__init__.py's line that only a second call of `work` runs."""
+
+
+def test_engine_command_turns_benchmarks_off_only_where_pytest_benchmark_times_them() -> None:
+    test = TestCommand(args=["tests", "-x"])
+    assert engine_command(test, ["pytest==9.1.1", "pytest-benchmark==5.3.1"]).args == [
+        "tests",
+        "-x",
+        BENCHMARK_OFF,
+    ]
+    assert engine_command(test, ["pytest==9.1.1", "pytest-codspeed==5.0.3"]) == test  # no rounds to turn off
+    for own in ("--benchmark-enable", "--benchmark-only", BENCHMARK_OFF):  # the command already says
+        command = TestCommand(args=["tests", own])
+        assert engine_command(command, ["pytest-benchmark==5.3.1"]) == command
+    assert test.args == ["tests", "-x"]  # the environment's own command is never changed
+
+
+@pytest.mark.root  # an environment, its coverage run and validation in bwrap sandboxes
+def test_the_map_runs_a_benchmarked_function_once_and_the_grader_confirms_the_tasks(tmp_path: Path) -> None:
+    root = write_files(tmp_path / "benchpkg-src", PROJECT)
+    env = build_env(str(root))
+    assert sorted(t for t, s in env.baseline.items() if s == "passed") == [
+        "tests/test_bench.py::test_total",
+        "tests/test_bench.py::test_total_plain",
+        "tests/test_bench.py::test_work",
+    ]
+    assert BENCHMARK_OFF not in env.test.args  # the grader's command keeps the rounds
+    cmap = coverage_map(env, redo=True)
+    assert cmap.tests_for({"benchpkg/__init__.py": {AGAIN - 2}}) == {"tests/test_bench.py::test_work"}
+    assert cmap.tests_for({"benchpkg/__init__.py": {AGAIN}}) == set()  # called once: no second call
+
+    result = synthesize(
+        SynthConfig(spec=str(root), out=tmp_path / "out", max_tasks=2, workers=1, batch_size=8)
+    )
+    tasks = [d for d in read_decisions(result.out) if isinstance(d, TaskRecord)]
+    assert result.tasks == 2 == len(tasks), result.funnel
+    assert any("test_total" in t for task in tasks for t in task.FAIL_TO_PASS)  # a benchmark test caught one
+    for task in tasks:  # the grader, benchmarks timed in rounds, resolves the gold patch only
+        gold = grade_patch(task, env, task.patch)
+        assert gold.resolved, gold.detail
+        assert not grade_patch(task, env, "").resolved
