@@ -197,12 +197,10 @@ def _helpers_rebound(task: TaskRecord, env: EnvRecord) -> str:
     return target.new(init, (target.text(init) or "") + added)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: library code rebinds a support module's functions at import (a module attribute set, "
-    "which the scan does not read); the guard checks test functions' code, not the helpers they call",
-)
 def test_helpers_rebound_at_import(tasks: list[tuple[TaskRecord, EnvRecord]]) -> None:
     task, env = tasks[0]
+    """Closed by the guard holding the support modules to their trusted source before each test
+    (`guard_plugin_support`): the stand-in is not what `_checks.py` binds."""
     grade = grade_patch(task, env, _helpers_rebound(task, env), timeout=TIMEOUT)
-    assert grade.outcome in ("unresolved", "tampered", "rejected"), (grade.outcome, grade.statuses)
+    assert grade.outcome == "tampered", (grade.outcome, grade.statuses)  # was resolved
+    assert f"{CHECKS}: assert_close is not what its source binds (_quiet() from" in grade.detail
