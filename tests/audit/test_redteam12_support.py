@@ -204,3 +204,25 @@ def test_helpers_rebound_at_import(tasks: list[tuple[TaskRecord, EnvRecord]]) ->
     grade = grade_patch(task, env, _helpers_rebound(task, env), timeout=TIMEOUT)
     assert grade.outcome == "tampered", (grade.outcome, grade.statuses)  # was resolved
     assert f"{CHECKS}: assert_close is not what its source binds (_quiet() from" in grade.detail
+
+
+@pytest.mark.podman
+def test_the_harbor_verifier_refuses_the_helpers_rebound(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    """The exported task's verifier starts the same guard, given the task's support modules."""
+    problem = hs.podman_problem()
+    if problem is not None:
+        pytest.skip(f"podman cannot run: {problem}")
+    task, env = tasks[0]
+    exported = export_harbor_task(task, tmp_path / "export")
+    patch = _helpers_rebound(task, env)
+    image = hs.build_task_image(exported)
+    try:
+        reward, grade = hs.run_trial(
+            image, exported, f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n", tmp_path / "attack"
+        )
+    finally:
+        hs.remove_image(image)
+    assert (reward, grade["outcome"]) == ("0", "tampered"), grade
+    assert f"{CHECKS}: assert_close is not what its source binds" in grade["detail"], grade
