@@ -368,7 +368,12 @@ speedups.install()
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
 # The test support modules' sources (`grading.support`), read now, like the test files.
 _SUPPORT = support.SupportCheck(
-    list(_SETTINGS.get("support", [])), _key, _WATCH.from_readonly, _WATCH.readonly_object, machinery.READONLY
+    list(_SETTINGS.get("support", [])),
+    _key,
+    _WATCH.from_readonly,
+    _WATCH.readonly_object,
+    machinery.READONLY,
+    _WATCH.workdir,
 )
 _TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
 _OUTCOMES = machinery.CallOutcomes()

@@ -28,6 +28,8 @@ class Source:
         self.classes: dict[str, dict[str, list[ast.AST]]] = {}
         self.codes: list[types.CodeType] = []
         self.read: set[str] = set()
+        self.rebound: set[str] = set()
+        """Names its functions declare `global`: rebound by its own code as it runs."""
         try:
             tree = ast.parse(data, filename=path)
             self.codes.append(compile(data, path, "exec", dont_inherit=True))
@@ -41,6 +43,7 @@ class Source:
                 for inner in module_scope(node.body):
                     for name in bound(inner):
                         members.setdefault(name, []).append(inner)
+        self.rebound |= {n for node in ast.walk(tree) if isinstance(node, ast.Global) for n in node.names}
         self.read |= {n for code in self.codes for c in walk(code) for n in c.co_names}
 
 

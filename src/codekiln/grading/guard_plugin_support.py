@@ -45,6 +45,8 @@ else:  # shipped beside it as `<plugin module>_sources` (`grading.shipped`)
     sources = importlib.import_module(f"{__name__.removesuffix('_support')}_sources")
 
 _MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]  # a module's namespace, past any class trick
+_HOOKS = frozenset({"__getattribute__", "__getattr__", "__call__", "__get__"})
+"""A class's hooks that answer for every attribute or call: judged even when its body does not bind them."""
 _DUNDERS = frozenset(
     {
         "__name__",
@@ -75,6 +77,7 @@ class SupportCheck:
         from_readonly: Callable[[Any], bool],
         readonly_object: Callable[[Any], bool],
         readonly: tuple[str, ...],
+        workdir: str,
     ) -> None:
         self.sources: dict[str, sources.Source] = {}
         for path in paths:
@@ -85,7 +88,7 @@ class SupportCheck:
                 continue
             self.sources[source.dotted] = source
         self._key, self._from_readonly, self._readonly_object = key, from_readonly, readonly_object
-        self._readonly = readonly
+        self._readonly, self._workdir = readonly, workdir
         self._rewritten: set[str] = set()
         self._keys: dict[tuple[str, str, str], set[Any]] = {}
         self._taken: dict[str, tuple[list[tuple[str, str | None, str]], set[str]]] = {}
@@ -138,6 +141,8 @@ class SupportCheck:
             return [f"the module's class was replaced by {cls.__qualname__}"]
         out = []
         for name, nodes in source.bindings.items():
+            if name in source.rebound:
+                continue  # its own code rebinds it (`global name`)
             value = space.get(name, sources.MISSING)
             if value is not sources.MISSING and not self._holds(source, name, nodes, value, space, config):
                 out.append(f"{name} is not what its source binds ({_describe(value)})")
@@ -259,6 +264,14 @@ class SupportCheck:
             defs = [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
             if nodes and not defs:
                 continue  # bound in the class body by an assignment or an import: not judged
+            if not nodes and attr not in _HOOKS:  # made at run time (a dataclass's `__init__`)
+                code = func.__code__
+                if not code.co_filename.startswith(self._workdir) or (
+                    code.co_filename == source.path
+                    and func.__globals__ is space
+                    and self._key(code) in self._code_keys(source, "*", "", config)
+                ):
+                    continue
             if not any(self._own_function(source, (name, attr), n, func, space, config) for n in defs):
                 return False
         return True
