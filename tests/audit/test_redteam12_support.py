@@ -197,12 +197,32 @@ def _helpers_rebound(task: TaskRecord, env: EnvRecord) -> str:
     return target.new(init, (target.text(init) or "") + added)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: library code rebinds a support module's functions at import (a module attribute set, "
-    "which the scan does not read); the guard checks test functions' code, not the helpers they call",
-)
 def test_helpers_rebound_at_import(tasks: list[tuple[TaskRecord, EnvRecord]]) -> None:
     task, env = tasks[0]
+    """Closed by the guard holding the support modules to their trusted source before each test
+    (`guard_plugin_support`): the stand-in is not what `_checks.py` binds."""
     grade = grade_patch(task, env, _helpers_rebound(task, env), timeout=TIMEOUT)
-    assert grade.outcome in ("unresolved", "tampered", "rejected"), (grade.outcome, grade.statuses)
+    assert grade.outcome == "tampered", (grade.outcome, grade.statuses)  # was resolved
+    assert f"{CHECKS}: assert_close is not what its source binds (_quiet() from" in grade.detail
+
+
+@pytest.mark.podman
+def test_the_harbor_verifier_refuses_the_helpers_rebound(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    """The exported task's verifier starts the same guard, given the task's support modules."""
+    problem = hs.podman_problem()
+    if problem is not None:
+        pytest.skip(f"podman cannot run: {problem}")
+    task, env = tasks[0]
+    exported = export_harbor_task(task, tmp_path / "export")
+    patch = _helpers_rebound(task, env)
+    image = hs.build_task_image(exported)
+    try:
+        reward, grade = hs.run_trial(
+            image, exported, f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n", tmp_path / "attack"
+        )
+    finally:
+        hs.remove_image(image)
+    assert (reward, grade["outcome"]) == ("0", "tampered"), grade
+    assert f"{CHECKS}: assert_close is not what its source binds" in grade["detail"], grade

@@ -51,7 +51,7 @@ def test_the_guard_plugin_imports_without_codekiln_under_a_fresh_name(tmp_path: 
         (tmp_path / name).write_bytes(content)
     assert sorted(name for name, _ in files) == sorted(
         f"{module}{suffix}.{'pyc' if bytecode else 'py'}"
-        for suffix in ("", "_machinery", "_report", "_speedups", "_trace", "_bodies")
+        for suffix in ("", "_machinery", "_report", "_speedups", "_support", "_sources", "_trace", "_bodies")
     )
     _import_alone(tmp_path, [module])
 
@@ -63,6 +63,8 @@ def test_each_part_of_the_guard_plugin_is_loaded_under_the_plugin_name() -> None
         "guard_plugin_machinery.py": "codekiln_guard_ff_machinery",
         "guard_plugin_report.py": "codekiln_guard_ff_report",
         "guard_plugin_speedups.py": "codekiln_guard_ff_speedups",
+        "guard_plugin_support.py": "codekiln_guard_ff_support",
+        "guard_plugin_sources.py": "codekiln_guard_ff_sources",
         "guard_plugin_trace.py": "codekiln_guard_ff_trace",
         "guard_plugin_bodies.py": "codekiln_guard_ff_bodies",
     }

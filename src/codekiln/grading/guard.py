@@ -51,6 +51,7 @@ from codekiln.grading.guard_files import RESULTS_LIMIT as RESULTS_LIMIT
 from codekiln.grading.guard_files import digest_or_none, read_or_none, read_results
 from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
 from codekiln.grading.shipped import FOLDER, guard_plugin_names
+from codekiln.grading.support import support_modules
 
 GUARD_ROOT = "/tmp/codekiln-grader"
 # The files pytest reads its configuration from, in the order it looks for them in one directory.
@@ -166,6 +167,9 @@ class Isolation:
     """The venv runs this interpreter's bytecode: the guard plugin is shipped compiled (`plugin_files`)."""
     venv: str = ""
     """The environment's venv on the host: whose rewritten test code runs share (`guard_rewrites`)."""
+    support: tuple[str, ...] = ()
+    """Repo-relative test support modules (`grading.support`), which the guard reads at start-up and holds
+    the tests' helpers to (`guard_plugin_support`)."""
     doctests: tuple[tuple[str, str], ...] = ()
     """Graded doctest id -> its snapshot examples as JSON, which the guard checks each run's against
     (`grading.doctests.expected_examples`)."""
@@ -187,6 +191,7 @@ def _isolation(snapshot_dir: Path, venv_dir: Path, tests: tuple[str, ...] | None
         bytecode=same_bytecode(venv_dir),
         venv=str(venv_dir),
         doctests=tuple(sorted(expected_examples(snapshot_dir, list(tests or ())).items())),
+        support=tuple(sorted(support_modules(snapshot_dir, {t.split("::", 1)[0] for t in tests or ()}, ()))),
     )
 
 
@@ -309,6 +314,7 @@ class GuardSession:
             "junit": junit,
             "workdir": sandbox.workdir,
             "trusted": [f"{sandbox.workdir}/{rel}" for rel in iso.trusted],
+            "support": [f"{sandbox.workdir}/{rel}" for rel in iso.support],
             "watch": list(watch),
             "plugins": list(iso.plugins),
             "doctests": {test: json.loads(examples) for test, examples in iso.doctests},

@@ -18,12 +18,13 @@ code under test runs. Code under test shares this process and can still forge al
 the grader also plants canary tests and scans patches); the marker only makes forgery take effort
 aimed at codekiln rather than at pytest.
 
-Five parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
+Six parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
 `guard_plugin_bodies` (test modules compiled from the trusted bytes, each test function's body wrapped
 to announce an exception leaving it), `guard_plugin_machinery` (the watch on pytest's, pluggy's and the builtins' functions, and what
 counts as read-only code), `guard_plugin_trace` (trace functions and heap walks, seen by an audit
 hook), `guard_plugin_report` (what leaves the process: the results file, the marker, the announcements
-of failures) and `guard_plugin_speedups` (speed only, same output). This module keeps what runs per
+of failures), `guard_plugin_support` (the test support modules held to their trusted source) and
+`guard_plugin_speedups` (speed only, same output). This module keeps what runs per
 test (the check that a test is its trusted source's code) and the hooks. The grader ships them
 compiled when the venv runs the grader's own Python (`grading.guard.plugin_files`), else as source;
 pytest leaves this module's statements as written: PYTEST_DONT_REWRITE (it has no asserts).
@@ -47,12 +48,14 @@ if TYPE_CHECKING:
     from . import guard_plugin_machinery as machinery
     from . import guard_plugin_report as report
     from . import guard_plugin_speedups as speedups
+    from . import guard_plugin_support as support
     from . import guard_plugin_trace as trace
 else:  # shipped beside this module as `<its name>_machinery`, `_report`... (`grading.shipped`)
     bodies = importlib.import_module(f"{__name__}_bodies")
     machinery = importlib.import_module(f"{__name__}_machinery")
     report = importlib.import_module(f"{__name__}_report")
     speedups = importlib.import_module(f"{__name__}_speedups")
+    support = importlib.import_module(f"{__name__}_support")
     trace = importlib.import_module(f"{__name__}_trace")
 
 _RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
@@ -165,6 +168,7 @@ class Guard:
         self._traces_reported = self._walks_reported = False
         self._readonly = machinery.READONLY
         self._workdir = _WATCH.workdir
+        self._support_reported: set[str] = set()
 
     def check_item(self, item: Any) -> None:
         """A test about to run must be the code of its trusted source file: every function it is made
@@ -231,6 +235,11 @@ class Guard:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         self.check_item(item)
+        if _TRUSTED:  # the helpers a test calls are its trusted code too (`guard_plugin_support`)
+            for why in _SUPPORT.changed(item, _TRUSTED):
+                if why not in self._support_reported:
+                    self._support_reported.add(why)
+                    self.forged.append(f"{item.nodeid}: {why}")
         self.forged.extend(
             machinery.doctest_changed(
                 item, _SETTINGS.get("doctests", {}), _SETTINGS.get("doctest_digests", {})
@@ -361,6 +370,15 @@ bodies.install(_TRUSTED, _SETTINGS, _REWRITTEN, _COMPILED, _COMPILED_IDS, _RAISE
 speedups.install()
 # The baseline, taken after this plugin's own patches of pytest (`Guard.check_machinery`).
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
+# The test support modules' sources (`grading.support`), read now, like the test files.
+_SUPPORT = support.SupportCheck(
+    list(_SETTINGS.get("support", [])),
+    _key,
+    _WATCH.from_readonly,
+    _WATCH.readonly_object,
+    machinery.READONLY,
+    _WATCH.workdir,
+)
 _TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
 _OUTCOMES = machinery.CallOutcomes()
 _ANNOUNCER = report.announcer(_NONCE, guarded=(_RAISED,))

@@ -23,6 +23,8 @@ GUARD_PLUGIN = (
     "guard_plugin_machinery.py",
     "guard_plugin_report.py",
     "guard_plugin_speedups.py",
+    "guard_plugin_support.py",
+    "guard_plugin_sources.py",
     "guard_plugin_trace.py",
     "guard_plugin_bodies.py",
 )

@@ -224,6 +224,7 @@ class Verifier:
                     "junit": str(junit),
                     "workdir": str(self.root),
                     "trusted": trusted,
+                    "support": [str(self.root / rel) for rel in self.task.get("support", ())],
                     "plugins": list(iso["plugins"]),
                     "doctests": iso.get("doctests", {}),
                     "doctest_digests": self.vouched,

@@ -1,0 +1,162 @@
+"""What a test support module's trusted bytes bind at module level, read with `ast` (for
+`guard_plugin_support`; it runs inside the sandbox).
+
+    source = Source(path, dotted_name(path), data)   # its bindings, classes, plain compile, names read
+    taken(test_bytes, test_path, test_module_name, sources)   # what a test file takes from them
+
+Shipped beside the plugin as `<plugin module>_sources` (`grading.shipped`); like the plugin, it imports
+nothing from codekiln.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import types
+from typing import Any
+
+MISSING = object()
+TRY = (ast.Try, getattr(ast, "TryStar", ast.Try))
+
+
+class Source:
+    """What a support module's trusted bytes bind at module level."""
+
+    def __init__(self, path: str, dotted: str, data: bytes) -> None:
+        self.path, self.dotted, self.data = path, dotted, data
+        self.bindings: dict[str, list[ast.AST]] = {}
+        self.classes: dict[str, dict[str, list[ast.AST]]] = {}
+        self.codes: list[types.CodeType] = []
+        self.read: set[str] = set()
+        self.rebound: set[str] = set()
+        """Names its functions declare `global`: rebound by its own code as it runs."""
+        try:
+            tree = ast.parse(data, filename=path)
+            self.codes.append(compile(data, path, "exec", dont_inherit=True))
+        except (SyntaxError, ValueError):  # it fails on its own when imported
+            return
+        for node in module_scope(tree.body):
+            for name in bound(node):
+                self.bindings.setdefault(name, []).append(node)
+            if isinstance(node, ast.ClassDef):
+                members = self.classes.setdefault(node.name, {})
+                for inner in module_scope(node.body):
+                    for name in bound(inner):
+                        members.setdefault(name, []).append(inner)
+        self.rebound |= {n for node in ast.walk(tree) if isinstance(node, ast.Global) for n in node.names}
+        self.read |= {n for code in self.codes for c in walk(code) for n in c.co_names}
+
+
+def module_scope(body: list[ast.stmt]) -> list[ast.stmt]:
+    """A scope's statements, those under `if`, `try` and `with` included (not functions' or classes')."""
+    out: list[ast.stmt] = []
+    pending = list(reversed(body))
+    while pending:
+        node = pending.pop()
+        out.append(node)
+        if isinstance(node, ast.If | ast.For | ast.While | ast.With | ast.AsyncWith):
+            pending.extend(reversed([*node.body, *getattr(node, "orelse", [])]))
+        elif isinstance(node, TRY):
+            inner = [*node.body, *[s for h in node.handlers for s in h.body], *node.orelse, *node.finalbody]
+            pending.extend(reversed(inner))
+    return out
+
+
+def bound(node: ast.stmt) -> list[str]:
+    """The names a module-level statement binds itself (not those of the statements inside it)."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [node.name]
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return [(a.asname or a.name).split(".", 1)[0] for a in node.names if a.name != "*"]
+    if isinstance(node, TRY):
+        return [h.name for h in node.handlers if h.name]
+    if isinstance(node, ast.If | ast.While):
+        return []
+    parts: list[ast.AST] = [node]
+    if isinstance(node, ast.With | ast.AsyncWith):
+        parts = [i.optional_vars for i in node.items if i.optional_vars is not None]
+    elif isinstance(node, ast.For | ast.AsyncFor):
+        parts = [node.target]
+    names = []
+    for sub in (s for part in parts for s in ast.walk(part)):  # assignments, `del`, `global`, walrus
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
+            names.append(sub.id)
+        elif isinstance(sub, ast.Global | ast.Nonlocal):
+            names.extend(sub.names)
+    return names
+
+
+def walk(code: types.CodeType) -> Any:
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from walk(const)
+
+
+SCALARS = (int, float, complex, str, bytes, bool, type(None))
+
+
+def literal_of(node: ast.AST | None) -> Any:
+    """An immutable literal's value (a mutable one may change honestly: a module's registry list)."""
+    try:
+        value = ast.literal_eval(node) if node is not None else MISSING
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return MISSING
+    flat = value if isinstance(value, tuple) else (value,)
+    return value if all(type(v) in SCALARS for v in flat) else MISSING
+
+
+def same_literal(value: Any, literal: Any) -> bool:
+    return literal is MISSING or (type(value) is type(literal) and bool(value == literal))
+
+
+def dotted_name(path: str) -> str:
+    """The module name a file is imported under: its stem below the chain of packages above it."""
+    parts = [os.path.splitext(os.path.basename(path))[0]]
+    folder = os.path.dirname(path)
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        parts.insert(0, os.path.basename(folder))
+        folder = os.path.dirname(folder)
+    return ".".join(parts)
+
+
+def taken(
+    data: bytes, path: str, name: str, sources: dict[str, Source]
+) -> tuple[list[tuple[str, str | None, str]], set[str]]:
+    """The names a test file binds from support modules (module, attribute or None, name), and the
+    names it binds otherwise as well."""
+    try:
+        tree = ast.parse(data, filename=path)
+    except (SyntaxError, ValueError):
+        return [], set()
+    package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+    out: list[tuple[str, str | None, str]] = []
+    other: set[str] = set()
+    for node in module_scope(tree.body):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname and alias.name in sources:
+                    out.append((alias.name, None, alias.asname))
+                else:
+                    other.add((alias.asname or alias.name).split(".", 1)[0])
+        elif isinstance(node, ast.ImportFrom):
+            base = resolve(node, package)
+            for alias in node.names:
+                as_name = alias.asname or alias.name
+                if f"{base}.{alias.name}" in sources:
+                    out.append((f"{base}.{alias.name}", None, as_name))
+                elif base in sources and alias.name != "*":
+                    out.append((base, alias.name, as_name))
+                else:
+                    other.add(as_name)
+        else:
+            other.update(bound(node))
+    return out, other
+
+
+def resolve(node: ast.ImportFrom, package: str) -> str:
+    if not node.level:
+        return node.module or ""
+    parts = package.split(".") if package else []
+    anchor = parts[: len(parts) - node.level + 1] if node.level > 1 else parts
+    return ".".join([*anchor, *([node.module] if node.module else [])])

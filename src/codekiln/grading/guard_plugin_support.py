@@ -1,0 +1,374 @@
+"""Test support modules held to their trusted source (`grading.guard_plugin`; it runs inside the sandbox).
+
+    check = SupportCheck(paths, workdir, key, from_readonly)   # at the plugin's import: bytes read now
+    check.changed(item)   # before each test: ["unitlib/_checks.py: assert_close is not ...", ...]
+
+The grader puts test support modules back as in the snapshot (`grading.support`: a package's shared
+assertions that only the tests import), but the file is not what runs: library code that runs before
+the tests can rebind the helpers at import (`_checks.assert_close = _quiet`), swap the module in
+`sys.modules`, or change a helper's defaults or the globals it reads, and the restored file's functions
+are never the ones the tests call (the twelfth red team's open form). As a test function must be its
+trusted source's code (`Guard.check_item`), the support modules' names must be theirs:
+
+- every name the trusted source binds at module level still holds what that statement binds: a `def`
+  the function compiled from those bytes (plain, or as pytest rewrites a module registered with
+  `register_assert_rewrite`), with the module's own globals and the source's literal defaults (a
+  decorated one: a function whose closures reach it); a `class` one defined there whose methods are its
+  source's or read-only code; an import the object the imported module holds under that name (a
+  re-exported library function) or read-only code; a literal constant its value;
+- no name the source does not bind shadows one its code reads (`abs`, `sorted`), nor adds a module
+  `__getattr__`; the module is a module, of a class read-only or its own;
+- in the test module, a name taken from a support module (`from unitlib._checks import assert_close`,
+  `import unitlib._checks as c`) is still the support module's object, unless the test file binds
+  that name itself as well.
+
+The bytes are read at the plugin's import, before any conftest or project code runs (the dotted
+names from the `__init__.py` files then on disk); pytest's own reading of a registered module is not
+trusted (its code is compared with the compile of those bytes). Shipped beside the plugin as
+`<plugin module>_support` (`grading.shipped`); like the plugin, it imports nothing from codekiln.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib
+import operator
+import sys
+import types
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import guard_plugin_sources as sources
+else:  # shipped beside it as `<plugin module>_sources` (`grading.shipped`)
+    sources = importlib.import_module(f"{__name__.removesuffix('_support')}_sources")
+
+_MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]  # a module's namespace, past any class trick
+_HOOKS = frozenset({"__getattribute__", "__getattr__", "__call__", "__get__"})
+"""A class's hooks that answer for every attribute or call: judged even when its body does not bind them."""
+_DUNDERS = frozenset(
+    {
+        "__name__",
+        "__doc__",
+        "__package__",
+        "__loader__",
+        "__spec__",
+        "__file__",
+        "__cached__",
+        "__builtins__",
+        "__annotations__",
+        "__dict__",
+        "__warningregistry__",
+        "__conditional_annotations__",
+        "__annotate__",
+        "__path__",
+    }
+)
+
+
+class SupportCheck:
+    """The support modules' trusted sources, read when made, and the check made before each test."""
+
+    def __init__(
+        self,
+        paths: list[str],
+        key: Callable[[types.CodeType], Any],
+        from_readonly: Callable[[Any], bool],
+        readonly_object: Callable[[Any], bool],
+        readonly: tuple[str, ...],
+        workdir: str,
+    ) -> None:
+        self.sources: dict[str, sources.Source] = {}
+        for path in paths:
+            try:
+                with open(path, "rb") as fh:
+                    source = sources.Source(path, sources.dotted_name(path), fh.read())
+            except OSError:
+                continue
+            self.sources[source.dotted] = source
+        self._key, self._from_readonly, self._readonly_object = key, from_readonly, readonly_object
+        self._readonly, self._workdir = readonly, workdir
+        self._rewritten: set[str] = set()
+        self._keys: dict[tuple[str, str, str], set[Any]] = {}
+        self._taken: dict[str, tuple[list[tuple[str, str | None, str]], set[str]]] = {}
+        self._clean: dict[str, tuple[Any, ...]] = {}  # per module: the state last found clean
+
+    def changed(self, item: Any, trusted: dict[str, bytes]) -> list[str]:
+        """Why the support modules, or the test module's names taken from them, are not their trusted
+        source's objects before `item` runs (empty when they are)."""
+        if not self.sources:
+            return []
+        out: list[str] = []
+        config = getattr(item, "config", None)
+        for dotted, source in self.sources.items():
+            module = sys.modules.get(dotted, sources.MISSING)
+            if module is sources.MISSING:
+                continue
+            state = _state(module)
+            was = self._clean.get(dotted)
+            if was is not None and len(was) == len(state) and all(map(operator.is_, was, state)):
+                continue  # nothing in it is another object than when it was last found clean
+            found = self._module(source, module, config)
+            out += [f"{source.path}: {why}" for why in found]
+            if not found:
+                self._clean[dotted] = state
+        test_module = getattr(item, "module", None)
+        path = str(getattr(test_module, "__file__", "") or "")
+        if path in trusted and test_module is not None:
+            out += [f"{path}: {why}" for why in self._taken_names(path, trusted[path], test_module)]
+        return out
+
+    def _module(self, source: sources.Source, module: Any, config: Any) -> list[str]:
+        if not isinstance(module, types.ModuleType):
+            return [f"sys.modules[{source.dotted!r}] is not a module"]
+        space = _MODULE_DICT.__get__(module)
+        where = space.get("__file__")
+        if where != source.path:
+            if (
+                isinstance(where, str)
+                and where.startswith(self._readonly)
+                and type(module) is types.ModuleType
+            ):
+                return []  # installed into the venv, not the tree's file: not the graded code
+            return [f"sys.modules[{source.dotted!r}] is not the module loaded from it"]
+        cls = type(module)
+        if (
+            cls is not types.ModuleType
+            and not self._readonly_object(cls)
+            and not self._own_class(source, cls.__qualname__, cls, space, config)
+        ):
+            return [f"the module's class was replaced by {cls.__qualname__}"]
+        out = []
+        for name, nodes in source.bindings.items():
+            if name in source.rebound:
+                continue  # its own code rebinds it (`global name`)
+            value = space.get(name, sources.MISSING)
+            if value is not sources.MISSING and not self._holds(source, name, nodes, value, space, config):
+                out.append(f"{name} is not what its source binds ({_describe(value)})")
+        for name in list(space):
+            if name in source.bindings or name in _DUNDERS:
+                continue
+            if name in source.read or name == "__getattr__" or hasattr(builtins, name):
+                out.append(f"{name} was added to the module ({_describe(space[name])})")
+        return out
+
+    def _holds(
+        self, source: sources.Source, name: str, nodes: list[ast.AST], value: Any, space: Any, config: Any
+    ) -> bool:
+        """Whether `value` is what one of the statements binding `name` binds."""
+        for node in nodes:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if self._own_function(source, ("", name), node, value, space, config):
+                    return True
+            elif isinstance(node, ast.ClassDef):
+                if self._own_class(source, name, value, space, config):
+                    return True
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                if value is _imported(source, node, name) or self._readonly_object(value):
+                    return True
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                alone = len(targets) == 1 and isinstance(targets[0], ast.Name)
+                literal = sources.literal_of(node.value) if alone else sources.MISSING
+                if literal is sources.MISSING or sources.same_literal(value, literal):
+                    return True
+            else:  # bound by a loop, a `with`, `del`...: not judged
+                return True
+        return False
+
+    def _codes(self, source: sources.Source, config: Any) -> list[types.CodeType]:
+        """The trusted bytes compiled: plainly, and as pytest rewrites a registered module."""
+        if config is not None and source.path not in self._rewritten:
+            self._rewritten.add(source.path)
+            rewritten = _rewrite(source, config)
+            source.codes += [rewritten] if rewritten is not None else []
+            self._keys = {k: v for k, v in self._keys.items() if k[0] != source.path}
+        return source.codes
+
+    def _code_keys(self, source: sources.Source, owner: str, name: str, config: Any) -> set[Any]:
+        """Keys of the code of `def name` in class `owner` ("": the module; "*": any code of the file)."""
+        codes = self._codes(source, config)
+        cache = (source.path, owner, name)
+        if cache not in self._keys:
+            keys: set[Any] = set()
+            for code in codes:
+                if owner == "*":
+                    keys.update(map(self._key, sources.walk(code)))
+                    continue
+                scopes = [code]
+                if owner:
+                    scopes = [
+                        c for c in code.co_consts if isinstance(c, types.CodeType) and c.co_name == owner
+                    ]
+                for scope in scopes:
+                    keys.update(
+                        self._key(c)
+                        for c in scope.co_consts
+                        if isinstance(c, types.CodeType) and c.co_name == name
+                    )
+            self._keys[cache] = keys
+        return self._keys[cache]
+
+    def _own_function(
+        self, source: sources.Source, where: tuple[str, str], node: Any, value: Any, space: Any, config: Any
+    ) -> bool:
+        if not node.decorator_list:
+            return self._plain_def(source, where, node, value, space, config)
+        # A wrapper (the module's own decorator's, a read-only library's): everything it is made of is
+        # read-only code or this file's, and reaches the trusted def.
+        reached = _reached(value, self._readonly_object)
+        if reached is None:
+            return False
+        anywhere = self._code_keys(source, "*", "", config)
+        return all(
+            self._from_readonly(f)
+            or (
+                f.__code__.co_filename == source.path
+                and f.__globals__ is space
+                and self._key(f.__code__) in anywhere
+            )
+            for f in reached
+        ) and any(self._plain_def(source, where, node, f, space, config) for f in reached)
+
+    def _plain_def(
+        self, source: sources.Source, where: tuple[str, str], node: Any, value: Any, space: Any, config: Any
+    ) -> bool:
+        if type(value) is not types.FunctionType or value.__globals__ is not space:
+            return False
+        code = value.__code__
+        if code.co_filename != source.path or self._key(code) not in self._code_keys(source, *where, config):
+            return False
+        args = node.args
+        defaults = [sources.literal_of(d) for d in args.defaults]
+        have = value.__defaults__ or ()
+        if len(have) != len(defaults) or not all(map(sources.same_literal, have, defaults)):
+            return False
+        kw = {
+            a.arg: sources.literal_of(d)
+            for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+            if d is not None
+        }
+        have_kw = value.__kwdefaults__ or {}
+        return set(have_kw) == set(kw) and all(sources.same_literal(have_kw[k], v) for k, v in kw.items())
+
+    def _own_class(self, source: sources.Source, name: str, value: Any, space: Any, config: Any) -> bool:
+        if not isinstance(value, type) or value.__module__ != source.dotted or value.__qualname__ != name:
+            return False
+        members = source.classes.get(name, {})
+        for attr, inner in list(vars(value).items()):
+            func = getattr(inner, "__func__", None) or getattr(inner, "fget", None) or inner
+            if not isinstance(func, types.FunctionType) or self._from_readonly(func):
+                continue
+            nodes = members.get(attr, [])
+            defs = [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+            if nodes and not defs:
+                continue  # bound in the class body by an assignment or an import: not judged
+            if not nodes and attr not in _HOOKS:  # made at run time (a dataclass's `__init__`)
+                code = func.__code__
+                if not code.co_filename.startswith(self._workdir) or (
+                    code.co_filename == source.path
+                    and func.__globals__ is space
+                    and self._key(code) in self._code_keys(source, "*", "", config)
+                ):
+                    continue
+            if not any(self._own_function(source, (name, attr), n, func, space, config) for n in defs):
+                return False
+        return True
+
+    def _taken_names(self, path: str, data: bytes, module: Any) -> list[str]:
+        if path not in self._taken:
+            self._taken[path] = sources.taken(data, path, getattr(module, "__name__", ""), self.sources)
+        taken, own = self._taken[path]
+        space = getattr(module, "__dict__", {})
+        out = []
+        for dotted, attr, bound in taken:
+            if bound in own or bound not in space:
+                continue
+            support = sys.modules.get(dotted)
+            expected = getattr(support, attr, sources.MISSING) if attr else support
+            if space[bound] is not expected:
+                out.append(f"{bound} is not {dotted}{'.' + attr if attr else ''} ({_describe(space[bound])})")
+        return out
+
+
+def _imported(source: sources.Source, node: ast.Import | ast.ImportFrom, name: str) -> Any:
+    """What `node` binds to `name`, as the modules it imports from hold it now."""
+    package = source.dotted.rpartition(".")[0]
+    for alias in node.names:
+        if (alias.asname or alias.name).split(".", 1)[0] != name:
+            continue
+        if isinstance(node, ast.Import):
+            return sys.modules.get(
+                alias.name if alias.asname else alias.name.split(".", 1)[0], sources.MISSING
+            )
+        base = sources.resolve(node, package)
+        held = sys.modules.get(base)
+        found = getattr(held, alias.name, sources.MISSING) if held is not None else sources.MISSING
+        return (
+            found
+            if found is not sources.MISSING
+            else sys.modules.get(f"{base}.{alias.name}", sources.MISSING)
+        )
+    return sources.MISSING
+
+
+def _reached(value: Any, readonly_object: Callable[[Any], bool]) -> list[types.FunctionType] | None:
+    """The functions a decorated value is made of: it and those its closures hold, and what a read-only
+    wrapper stands for (`__wrapped__`, `__func__`), four levels deep; None: something else is in it."""
+    out: list[types.FunctionType] = []
+    pending, seen = [(value, 0)], set()
+    while pending:
+        obj, depth = pending.pop()
+        if id(obj) in seen or depth > 4:
+            continue
+        seen.add(id(obj))
+        if type(obj) is types.FunctionType:
+            out.append(obj)
+            for cell in obj.__closure__ or ():
+                try:
+                    pending.append((cell.cell_contents, depth + 1))
+                except ValueError:  # an empty cell
+                    pass
+            if readonly_object(obj):
+                pending += [(w, depth + 1) for w in [vars(obj).get("__wrapped__")] if w is not None]
+        elif depth == 0 or callable(obj):
+            if not readonly_object(type(obj)):
+                return None if depth == 0 else out
+            inner = [getattr(obj, "__func__", None), getattr(obj, "__wrapped__", None)]
+            pending += [(w, depth + 1) for w in inner if w is not None]
+    return out
+
+
+def _state(module: Any) -> tuple[Any, ...]:
+    """A module's class, namespace and values, its functions' code and defaults, its classes' members:
+    compared by identity (the objects are kept, so no id is reused), equal state gives equal verdicts."""
+    space = _MODULE_DICT.__get__(module)
+    out: list[Any] = [type(module), space, *space.keys()]
+    for value in list(space.values()):
+        out.append(value)
+        if type(value) is types.FunctionType:
+            out += [value.__code__, value.__defaults__, value.__kwdefaults__]
+        elif isinstance(value, type):
+            members = list(vars(value).values())
+            out += [len(members), *members]
+    return tuple(out)
+
+
+def _rewrite(source: sources.Source, config: Any) -> types.CodeType | None:
+    """The trusted bytes as pytest's assertion rewriting compiles a registered module."""
+    try:
+        from _pytest.assertion.rewrite import rewrite_asserts
+
+        tree = ast.parse(source.data, filename=source.path)
+        rewrite_asserts(tree, source.data, source.path, config)
+        return compile(tree, source.path, "exec", dont_inherit=True)
+    except Exception:  # no rewriting here: the plain compile stands alone
+        return None
+
+
+def _describe(value: Any) -> str:
+    code = getattr(value, "__code__", None)
+    if isinstance(code, types.CodeType):
+        return f"{code.co_name}() from {code.co_filename}:{code.co_firstlineno}"
+    return type(value).__name__
