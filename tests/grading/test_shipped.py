@@ -65,5 +65,6 @@ def test_each_part_of_the_guard_plugin_is_loaded_under_the_plugin_name() -> None
         "guard_plugin_speedups.py": "codekiln_guard_ff_speedups",
         "guard_plugin_trace.py": "codekiln_guard_ff_trace",
         "guard_plugin_bodies.py": "codekiln_guard_ff_bodies",
+        "guard_plugin_standins.py": "codekiln_guard_ff_standins",
     }
     assert set(shipped.GUARD_PLUGIN) <= set(shipped.VERIFIER)  # the verifier starts the guard too

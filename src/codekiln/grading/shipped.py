@@ -25,6 +25,7 @@ GUARD_PLUGIN = (
     "guard_plugin_speedups.py",
     "guard_plugin_trace.py",
     "guard_plugin_bodies.py",
+    "guard_plugin_standins.py",
 )
 """The guard plugin, then its parts (each loaded as the plugin's module name + its suffix)."""
 
