@@ -16,13 +16,15 @@ empty patch unresolved through `codekiln eval`'s predictions and through an agen
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from codekiln.envs import load_env
-from codekiln.grading import TestCommand, run_tests
+from codekiln.grading import TestCommand, run_tests, shipped
 from codekiln.reports.eval import evaluate_predictions
 from codekiln.reports.results import read_results
 from codekiln.rollouts import RolloutConfig, read_rollouts, run_rollouts
@@ -147,6 +149,55 @@ def task(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TaskRecord]:
     return tmp / "tasks.jsonl", frozen[0]
 
 
+# Run by the environment's own Python (real freezegun, read-only in its venv): the watch's verdict on
+# each way a class of the tree's own can pass for freezegun's. The watch is loaded by path, as shipped.
+PROBE = """
+import datetime, importlib.util, sys, types
+for part in ("standins", "machinery"):
+    spec = importlib.util.spec_from_file_location(f"g_{part}", f"{sys.argv[1]}/guard_plugin_{part}.py")
+    sys.modules[spec.name] = module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+import _pytest.logging, _pytest.runner
+import freezegun, freezegun.api as api
+
+watch = module.Machinery("/nowhere/")
+verdicts = {}
+
+
+def verdict(name, value=None, where=(_pytest.logging, "datetime")):
+    was = getattr(*where)
+    if value is not None:
+        setattr(*where, value)
+    verdicts[name] = watch.changes()
+    setattr(*where, was)
+
+
+def copy(**changes):  # freezegun's own parts, put together afresh: they run only its code
+    body = {k: v for k, v in vars(api.FakeDatetime).items() if k not in ("__dict__", "__weakref__")}
+    bases = (datetime.datetime, api.FakeDate)
+    return type(api.FakeDatetime)("FakeDatetime", bases, {**body, **changes})
+
+
+with freezegun.freeze_time("2024-01-01"):
+    verdict("frozen")
+verdict("copied", copy())
+verdict("own method", copy(now=classmethod(lambda cls, tz=None: None)))
+foreign = types.FunctionType(api.FakeDatetime.now.__func__.__code__, {"datetime_to_fakedatetime": print})
+verdict("foreign globals", copy(now=classmethod(foreign)))
+verdict("own property", copy(hook=property(lambda self: 1)))
+verdict("callable data", copy(hook=type("Call", (), {"__call__": lambda self: 1})()))
+own = {"now": classmethod(lambda cls, tz=None: None), "__module__": "freezegun.api"}
+verdict("own base", type(api.FakeDatetime)("FakeDatetime", (type("Base", (datetime.datetime,), own),), {}))
+meta = type("FakeDatetimeMeta", (type,), {"__module__": "freezegun.api", "__call__": lambda *a: None})
+verdict("own metaclass", meta("FakeDatetime", (datetime.datetime,), {"__module__": "freezegun.api"}))
+api.FakeDatetime.astimezone.__defaults__ = (print,)
+verdict("own default", api.FakeDatetime)
+api.FakeDatetime.astimezone.__defaults__ = (None,)
+verdict("genuine", api.FakeDatetime)
+sub = type("CallInfo", (_pytest.runner.CallInfo,), {"__module__": "freezegun.api"})
+verdict("pytest's own class", sub, where=(_pytest.runner, "CallInfo"))
+print(repr(verdicts))
+"""
 SUBMIT = "<tool_call>\n<function=submit>\n</function>\n</tool_call>"
 
 
@@ -171,6 +222,20 @@ def test_predictions_of_a_time_freezing_suite_grade_as_honest_runs(
     gold, empty = got["gold"], got["empty"]
     assert gold.resolved and gold.status == "resolved", gold.reason
     assert not empty.resolved and empty.error_class is None and "failed" in empty.FAIL_TO_PASS.values()
+
+
+def test_only_the_librarys_own_code_passes_for_its_class(task: tuple[Path, TaskRecord]) -> None:
+    python = Path(load_env(task[1].environment_id or "").venv) / "bin" / "python"
+    here = Path(shipped.FOLDER)
+    out = subprocess.run([python, "-c", PROBE, str(here)], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    verdicts = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+    excused = ("frozen", "copied", "genuine")
+    assert {k: v for k, v in verdicts.items() if k in excused} == {k: [] for k in excused}
+    changed = {k: v for k, v in verdicts.items() if k not in excused}
+    assert len(changed) == 8 and all(v for v in changed.values()), changed
+    assert changed["own method"] == ["_pytest.logging.datetime"]
+    assert "_pytest.runner.CallInfo" in changed["pytest's own class"]
 
 
 @pytest.mark.root  # a bwrap sandbox
