@@ -51,7 +51,7 @@ def test_the_guard_plugin_imports_without_codekiln_under_a_fresh_name(tmp_path: 
         (tmp_path / name).write_bytes(content)
     assert sorted(name for name, _ in files) == sorted(
         f"{module}{suffix}.{'pyc' if bytecode else 'py'}"
-        for suffix in ("", "_machinery", "_report", "_speedups", "_trace", "_bodies")
+        for suffix in ("", "_machinery", "_report", "_speedups", "_trace", "_bodies", "_standins")
     )
     _import_alone(tmp_path, [module])
 
