@@ -51,7 +51,17 @@ def test_the_guard_plugin_imports_without_codekiln_under_a_fresh_name(tmp_path: 
         (tmp_path / name).write_bytes(content)
     assert sorted(name for name, _ in files) == sorted(
         f"{module}{suffix}.{'pyc' if bytecode else 'py'}"
-        for suffix in ("", "_machinery", "_report", "_speedups", "_support", "_sources", "_trace", "_bodies")
+        for suffix in (
+            "",
+            "_machinery",
+            "_report",
+            "_speedups",
+            "_support",
+            "_sources",
+            "_trace",
+            "_bodies",
+            "_standins",
+        )
     )
     _import_alone(tmp_path, [module])
 
@@ -67,5 +77,6 @@ def test_each_part_of_the_guard_plugin_is_loaded_under_the_plugin_name() -> None
         "guard_plugin_sources.py": "codekiln_guard_ff_sources",
         "guard_plugin_trace.py": "codekiln_guard_ff_trace",
         "guard_plugin_bodies.py": "codekiln_guard_ff_bodies",
+        "guard_plugin_standins.py": "codekiln_guard_ff_standins",
     }
     assert set(shipped.GUARD_PLUGIN) <= set(shipped.VERIFIER)  # the verifier starts the guard too

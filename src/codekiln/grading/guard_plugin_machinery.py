@@ -8,7 +8,9 @@ Code under test shares the test process and can replace pytest's, pluggy's, unit
 functions, or the builtins, to change what a run reports. The plugin checks, after collection, before
 the tests it is told to watch and at the end of the session, that every function and class those
 modules held at start-up is still there; replacements whose code lives in the read-only venv or
-interpreter (an installed plugin's) are excused.
+interpreter (an installed plugin's) are excused, and so is a read-only library's stand-in for a
+standard-library class that pytest merely imports (freezegun's `FakeDatetime` while time is frozen:
+`guard_plugin_standins`, shipped beside it as `<plugin module>_standins`).
 
 A check made at set times misses what code under test does between them and undoes before the next:
 a trace function set while a test runs and removed as it returns, a TestReport factory replaced while
@@ -31,15 +33,21 @@ imports nothing from codekiln.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import itertools
 import operator
 import sys
 import sysconfig
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from .guard_plugin_standins import StandIns
+else:  # shipped beside it as `<plugin module>_standins` (`grading.shipped`)
+    StandIns = importlib.import_module(f"{__name__.removesuffix('_machinery')}_standins").StandIns
 
 _WATCHED = ("pytest", "_pytest", "pluggy", "unittest", "builtins", "doctest")
 
@@ -81,16 +89,17 @@ class _Snapshot:
     one tuple, compared by identity. Taken only when that check found no change (`Machinery.changes`),
     and the same state gives the same verdict: the modules must still be the objects in `sys.modules`
     and own the same `__dict__` (a class is itself a watched value of its module, so its namespace is
-    found again too); only the excused replacements (`excused`) are judged again, by their code."""
+    found again too); only the excused replacements (`excused`: each with what it replaced) are judged
+    again, by their code."""
 
     def __init__(
-        self, watched: list[_Watched], excused: list[Any], from_readonly: Callable[[Any], bool]
+        self, watched: list[_Watched], excused: list[tuple[Any, Any]], judge: Callable[[Any, Any], bool]
     ) -> None:
         modules = {name: sys.modules.get(name) for name, _, _, _ in watched}
         self.names, self.modules = tuple(modules), tuple(modules.values())
         self.dicts = tuple(map(_namespace, self.modules))
         self.excused = excused
-        self.from_readonly = from_readonly
+        self.judge = judge
         spaces, getters = [], []
         for name, owner, attrs, _ in watched:
             holder = _namespace(modules[name])
@@ -113,7 +122,7 @@ class _Snapshot:
                 not any(map(operator.is_not, map(sys.modules.get, self.names), self.modules))
                 and not any(map(operator.is_not, map(_namespace, self.modules), self.dicts))
                 and not any(map(operator.is_not, self._now(), self.values))
-                and all(map(self.from_readonly, self.excused))
+                and all(itertools.starmap(self.judge, self.excused))
             )
         except Exception:  # a name gone, a namespace that cannot be read: the full check names it
             return False
@@ -141,6 +150,7 @@ class Machinery:
         self.watched = _watched_now()
         self.snapshot: _Snapshot | None = None
         self._genuine: dict[str, set[types.CodeType]] = {}
+        self._stand_ins = StandIns(self.workdir, READONLY, _WATCHED)
 
     def from_readonly(self, value: Any) -> bool:
         """Whether a replacement comes from the read-only venv or interpreter (an installed plugin's)."""
@@ -190,6 +200,11 @@ class Machinery:
         named = [func.__globals__.get(n) for n in code.co_names]
         return all(self.readonly_object(v) for v in held + named)
 
+    def excused(self, value: Any, was: Any) -> bool:
+        """Whether a replacement is excused: its code is read-only code, or it is a read-only library's
+        stand-in for a class that the machinery merely imports (`StandIns`, a time-freezing library's)."""
+        return self.from_readonly(value) or self._stand_ins.excused(value, was)
+
     def changes(self) -> list[str]:
         """What was replaced in the test machinery since start-up (new names are not counted, nor
         replacements whose code lives in the read-only venv or interpreter). Names are looked up
@@ -207,12 +222,12 @@ class Machinery:
             if not any(map(operator.is_not, now, values)):
                 continue
             for attr, value, was in zip(attrs, now, values, strict=True):
-                if value is not was and (value is None or not self.from_readonly(value)):
+                if value is not was and (value is None or not self.excused(value, was)):
                     changed.append(f"{name}.{owner + '.' if owner else ''}{attr}")
                 elif value is not was:
-                    excused.append(value)
+                    excused.append((value, was))
         if not changed:
-            self.snapshot = _Snapshot(self.watched, excused, self.from_readonly)
+            self.snapshot = _Snapshot(self.watched, excused, self.excused)
         return changed
 
 

@@ -27,6 +27,7 @@ GUARD_PLUGIN = (
     "guard_plugin_sources.py",
     "guard_plugin_trace.py",
     "guard_plugin_bodies.py",
+    "guard_plugin_standins.py",
 )
 """The guard plugin, then its parts (each loaded as the plugin's module name + its suffix)."""
 

@@ -1,0 +1,137 @@
+"""The guard plugin's excuse for a read-only library's stand-in for a class that the test machinery
+merely imports (`grading.guard_plugin_machinery`; it runs inside the sandbox):
+
+    stand_ins = StandIns(workdir, READONLY, WATCHED)
+    stand_ins.excused(_pytest.logging.datetime, datetime.datetime)   # freezegun's FakeDatetime: True
+
+Shipped beside the plugin as `<plugin module>_standins` (`grading.shipped`); like the plugin, it
+imports nothing from codekiln.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+
+class StandIns:
+    """A time-freezing library's stand-in for a class that the test machinery merely imports: freezegun
+    rebinds every module's `datetime` / `date` to its `FakeDatetime` / `FakeDate` while time is frozen,
+    `_pytest.logging.datetime` and `_pytest.junitxml.datetime` with them (its fake functions,
+    `fake_time`..., are read-only code, excused as such). Code under test can make a class at run time
+    that claims any module and name, set it into a read-only module and give it data, so a class is
+    excused only as what a read-only module's own source defines, whatever it claims:
+
+    - what it replaced is a class of neither the test machinery nor the builtins (`datetime.datetime`),
+      defined in a read-only file: a name of pytest's own machinery is never excused;
+    - it derives from that class, and every class it and its metaclass add to that class's bases and
+      metaclass is made only of functions (methods, class and static methods, properties) whose code
+      equals code compiled from its read-only module's source file and whose globals are that module's,
+      with no closure and no defaults but plain constants, and of data that runs nothing (no callable,
+      no descriptor but the slots the interpreter made for that very class).
+
+    Such a class runs only the library's own code, as the library's functions that are already excused
+    do; a method of the tree's own, or a base, a metaclass or a default of its own, is a change."""
+
+    _PLAIN = (type(None), bool, int, float, complex, str, bytes)
+
+    def __init__(self, workdir: str, readonly: tuple[str, ...], watched: tuple[str, ...]) -> None:
+        self.workdir, self.readonly, self.watched = workdir, readonly, watched
+        self._sources: dict[str, frozenset[types.CodeType]] = {}
+
+    def excused(self, value: Any, was: Any) -> bool:
+        """Whether `value`, found where the machinery held the class `was` at start-up, stands in for it.
+        Everything is read through the interpreter's own slots (`_space`, `_mro`, identity): a class of
+        the tree's own can define `__eq__`, `__dict__` or `__mro__` on its metaclass."""
+        try:
+            if not (issubclass(type(value), type) and type(was) is type and value is not was):
+                return False
+            if was.__module__.split(".", 1)[0] in self.watched or not self._readonly_file(was.__module__):
+                return False
+            mro, kept = _mro(value), _mro(was)
+            if not _among(was, mro):
+                return False
+            added = [c for c in mro if not _among(c, kept)] + list(_mro(type(value))[:-2])
+            meta = _mro(type(value))
+            return meta[-2] is type and meta[-1] is object and all(map(self._library_class, added))
+        except Exception:  # anything unreadable is no stand-in
+            return False
+
+    def _readonly_file(self, module_name: Any) -> str:
+        where = getattr(sys.modules.get(module_name) if type(module_name) is str else None, "__file__", "")
+        readonly = (
+            type(where) is str
+            and where.endswith(".py")
+            and where.startswith(self.readonly)
+            and not where.startswith(self.workdir)
+        )
+        return where if readonly else ""
+
+    def _library_class(self, cls: type) -> bool:
+        space = _space(cls)
+        where = self._readonly_file(space.get("__module__"))
+        if not where:
+            return False
+        codes, module_space = self._source_codes(where), vars(sys.modules[space["__module__"]])
+        for value in list(space.values()):
+            if self._inert(value, cls):
+                continue
+            if type(value) in (classmethod, staticmethod):
+                funcs = [value.__func__]
+            elif type(value) is property:
+                funcs = [f for f in (value.fget, value.fset, value.fdel) if f is not None]
+            else:
+                funcs = [value]
+            for func in funcs:
+                if not (
+                    type(func) is types.FunctionType
+                    and func.__code__ in codes
+                    and func.__globals__ is module_space
+                    and func.__closure__ is None
+                    and all(_among(type(d), self._PLAIN) for d in func.__defaults__ or ())
+                    and all(_among(type(d), self._PLAIN) for d in (func.__kwdefaults__ or {}).values())
+                ):
+                    return False
+        return True
+
+    def _inert(self, value: Any, cls: type) -> bool:
+        """Data that runs nothing when read or used: not callable, not a descriptor (but the slot
+        descriptors the interpreter made for `cls` itself, `__dict__` and `__weakref__`)."""
+        kind = type(value)
+        if kind is types.GetSetDescriptorType or kind is types.MemberDescriptorType:
+            return value.__objclass__ is cls
+        hooks = ("__get__", "__set__", "__delete__", "__call__")
+        return not any(h in _space(k) for k in _mro(kind) for h in hooks)
+
+    def _source_codes(self, where: str) -> frozenset[types.CodeType]:
+        """Every code object that the source file compiles to, nested ones included; equal code runs
+        alike, whichever object it is (code objects compare by value)."""
+        if where not in self._sources:
+            found: set[types.CodeType] = set()
+            try:
+                with open(where, "rb") as f:
+                    pending = [compile(f.read(), where, "exec", dont_inherit=True)]
+            except (OSError, SyntaxError, ValueError):
+                pending = []
+            while pending:
+                code = pending.pop()
+                found.add(code)
+                pending.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+            self._sources[where] = frozenset(found)
+        return self._sources[where]
+
+
+def _space(cls: type) -> Any:
+    """A class's own namespace as the interpreter keeps it, whatever its metaclass says."""
+    return vars(type)["__dict__"].__get__(cls, type(cls))
+
+
+def _among(obj: Any, objs: tuple[Any, ...] | list[Any]) -> bool:
+    """`obj in objs` by identity: `in` would call a class's metaclass `__eq__`."""
+    return any(o is obj for o in objs)
+
+
+def _mro(cls: type) -> tuple[type, ...]:
+    """A class's method resolution order as the interpreter keeps it, whatever its metaclass says."""
+    return vars(type)["__mro__"].__get__(cls, type(cls))  # type: ignore[no-any-return]
