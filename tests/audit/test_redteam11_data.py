@@ -17,18 +17,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
-from rollout_support import synth_cached
+from rollout_support import library_tasks, setuptools_pyproject
 
 from codekiln.audit import ATTACKS
 from codekiln.audit.grader import PATHS, play_commands, run_attack
 from codekiln.audit.target import Target
-from codekiln.core.config import state_dir
-from codekiln.envs import EnvRecord, load_env
+from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
 from codekiln.grading.pathrules import DATA, is_data
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.export.harbor import export_harbor_task
 from codekiln.tasks.records import TaskRecord
 
@@ -54,24 +52,15 @@ LIBRARY = {
             "total": [{"values": [1, 2, 3], "expected": 6}, {"values": [], "expected": 0}],
         }
     ),
-    "pyproject.toml": (
-        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "datalib"\nversion = "0.1"\n[tool.setuptools]\npackages = ["datalib"]\n'
-        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
-    ),
+    "pyproject.toml": setuptools_pyproject("datalib"),
 }
 
 
 @pytest.fixture(scope="module")
 def tasks() -> list[tuple[TaskRecord, EnvRecord]]:
-    root = state_dir("test-cache") / "data-library"
-    for rel, text in LIBRARY.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    out = synth_cached(str(root), "audit-tasks-datalib", 4)
-    found = read_tasks(out / "tasks.jsonl")
+    found = library_tasks(LIBRARY, "data-library", "audit-tasks-datalib", 4)
     assert found, "no task synthesized from the data library"
-    return [(t, load_env(t.environment_id or "")) for t in found]
+    return found
 
 
 def _buggy_expected(task: TaskRecord, env: EnvRecord) -> str:

@@ -19,17 +19,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
-from rollout_support import synth_cached
+from rollout_support import library_tasks, setuptools_pyproject
 
 from codekiln.audit.grader import PATHS, play_commands
 from codekiln.audit.target import Target
-from codekiln.core.config import state_dir
-from codekiln.envs import EnvRecord, load_env
+from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
 from codekiln.grading.pathrules import PY_DATA, code_areas, is_data
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.export.harbor import export_harbor_task
 from codekiln.tasks.records import TaskRecord
 
@@ -58,22 +56,13 @@ LIBRARY = {
         '    "total": [{"values": [1, 2, 3], "expected": 6}, {"values": [], "expected": 0}],\n}\n'
     ),
     RELEASE: 'VERSION = "0.1"\n',
-    "pyproject.toml": (
-        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "pydatalib"\nversion = "0.1"\n[tool.setuptools]\npackages = ["pydatalib"]\n'
-        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
-    ),
+    "pyproject.toml": setuptools_pyproject("pydatalib"),
 }
 
 
 @pytest.fixture(scope="module")
 def tasks() -> list[tuple[TaskRecord, EnvRecord]]:
-    root = state_dir("test-cache") / "pydata-library"
-    for rel, text in LIBRARY.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    out = synth_cached(str(root), "audit-tasks-pydatalib", 4)
-    found = [(t, load_env(t.environment_id or "")) for t in read_tasks(out / "tasks.jsonl")]
+    found = library_tasks(LIBRARY, "pydata-library", "audit-tasks-pydatalib", 4)
     usable = [(t, e) for t, e in found if "pydatalib/__init__.py" in t.patch and _computes(t, e)]
     assert usable, "no task of the data library whose buggy code returns values to write in"
     return usable

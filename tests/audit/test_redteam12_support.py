@@ -17,19 +17,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
-from rollout_support import synth_cached
+from rollout_support import library_tasks, setuptools_pyproject
 
 from codekiln.audit.grader import PATHS, play_commands
 from codekiln.audit.target import Target
-from codekiln.core.config import state_dir
-from codekiln.envs import EnvRecord, load_env
+from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
 from codekiln.grading.graded import patch_paths
 from codekiln.grading.pathrules import SUPPORT
 from codekiln.grading.support import support_modules
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.export.harbor import export_harbor_task
 from codekiln.tasks.records import TaskRecord
 
@@ -66,24 +64,19 @@ LIBRARY = {
         "    def test_words(self):\n        assert_same_items(words('b a c'), ['a', 'b', 'c'])\n\n"
         "    def test_sorted(self):\n        self.assertEqual(words('z y'), ['y', 'z'])\n"
     ),
-    "pyproject.toml": (
-        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "unitlib"\nversion = "0.1"\n[tool.setuptools]\npackages = ["unitlib"]\n'
-        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
-    ),
+    "pyproject.toml": setuptools_pyproject("unitlib"),
 }
 
 
 @pytest.fixture(scope="module")
 def tasks() -> list[tuple[TaskRecord, EnvRecord]]:
-    root = state_dir("test-cache") / "unit-library"
-    for rel, text in LIBRARY.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    out = synth_cached(str(root), "audit-tasks-unitlib", 3)
-    found = [t for t in read_tasks(out / "tasks.jsonl") if CHECKS not in patch_paths(t.bug_patch)]
+    found = [
+        (t, e)
+        for t, e in library_tasks(LIBRARY, "unit-library", "audit-tasks-unitlib", 3)
+        if CHECKS not in patch_paths(t.bug_patch)
+    ]
     assert found, "no task synthesized from the unittest library"
-    return [(t, load_env(t.environment_id or "")) for t in found]
+    return found
 
 
 def _helpers_neutered(task: TaskRecord, env: EnvRecord) -> str:

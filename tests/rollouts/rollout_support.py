@@ -17,7 +17,7 @@ from pathlib import Path
 
 from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
-from codekiln.envs import build_env
+from codekiln.envs import EnvRecord, build_env, load_env
 from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, synthesize
@@ -44,6 +44,28 @@ def synth_cached(spec: str, name: str, n_tasks: int) -> Path:
     finally:
         os.close(fd)
     return out
+
+
+def library_tasks(
+    files: dict[str, str], folder: str, name: str, n_tasks: int
+) -> list[tuple[TaskRecord, EnvRecord]]:
+    """The tasks `synth_cached` makes of a fixture library written from `files` into test-cache/FOLDER,
+    each with its environment."""
+    root = state_dir("test-cache") / folder
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    out = synth_cached(str(root), name, n_tasks)
+    return [(t, load_env(t.environment_id or "")) for t in read_tasks(out / "tasks.jsonl")]
+
+
+def setuptools_pyproject(package: str) -> str:
+    """A fixture library's pyproject.toml: one setuptools package, its tests in tests/."""
+    return (
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "{package}"\nversion = "0.1"\n[tool.setuptools]\npackages = ["{package}"]\n'
+        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
+    )
 
 
 def toolz_tasks() -> Path:
