@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from codekiln.cli.synth import per_min
+
 ROOT = Path(__file__).resolve().parents[2]
 ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -78,3 +80,15 @@ def test_synths_display_in_a_log_ends_its_line(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert "codekiln synth ./nope" in lines[0], done.stdout
     assert "error: './nope' is not a repository: no such directory" in lines, done.stdout
+
+
+def test_a_slow_rate_keeps_its_decimal() -> None:
+    """A library that decides one candidate every few minutes showed "0 candidates/min"."""
+    assert [per_min(r) for r in (0.0, 0.14, 3.96, 9.94, 10.4, 651.5)] == [
+        "0.0",
+        "0.1",
+        "4.0",
+        "9.9",
+        "10",
+        "652",
+    ]

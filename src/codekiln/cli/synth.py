@@ -72,7 +72,9 @@ def render(progress: SynthProgress, spec: str) -> Group:
             f"candidates tried [bold]{f.tried}[/] / {f.candidates}",
             f"validated [bold green]{f.validated}[/] / {progress.target}",
         )
-        head.add_row(f"rate [bold]{progress.rate_per_min:.0f}[/] candidates/min", f"rejected: {rejected}")
+        head.add_row(
+            f"rate [bold]{per_min(progress.rate_per_min)}[/] candidates/min", f"rejected: {rejected}"
+        )
         return Group(head, mutator_table(f))
     return Group(head)
 
@@ -269,6 +271,12 @@ THROTTLED = ("validating", "model calls")
 """Phases whose message changes with every candidate or call: logged every `LOG_EVERY_S` seconds."""
 
 
+def per_min(rate: float) -> str:
+    """A rate for the progress line: whole numbers from 10 up, one decimal below (a slow library's 0.4
+    candidates a minute is not 0)."""
+    return f"{rate:.0f}" if rate >= 10 else f"{rate:.1f}"
+
+
 def progress_line(progress: SynthProgress, title: str) -> str:
     """One plain line of progress, for a log: the phase, and once validating the funnel so far."""
     f = progress.funnel
@@ -276,7 +284,7 @@ def progress_line(progress: SynthProgress, title: str) -> str:
     if progress.phase in ("validating", "done"):
         line += (
             f" | tried {f.tried}/{f.candidates}, tasks {f.validated}/{progress.target},"
-            f" {progress.rate_per_min:.0f} candidates/min"
+            f" {per_min(progress.rate_per_min)} candidates/min"
         )
     return line
 
