@@ -7,8 +7,9 @@
 Code under test shares the test process and can replace pytest's, pluggy's, unittest's or doctest's
 functions, or the builtins, to change what a run reports. The plugin checks, after collection, before
 the tests it is told to watch and at the end of the session, that every function and class those
-modules held at start-up is still there; replacements whose code lives in the read-only venv or
-interpreter (an installed plugin's) are excused, and so is a read-only library's stand-in for a
+modules held at start-up is still there; replacements that are functions of the read-only venv or
+interpreter (an installed plugin's: code compiled from a read-only file's bytes, with its module's
+globals, `StandIns.source_function`) are excused, and so is a read-only library's stand-in for a
 standard-library class that pytest merely imports (freezegun's `FakeDatetime` while time is frozen:
 `guard_plugin_standins`, shipped beside it as `<plugin module>_standins`).
 
@@ -149,30 +150,19 @@ class Machinery:
         """The graded tree: code there is never read-only, even inside a read-only prefix."""
         self.watched = _watched_now()
         self.snapshot: _Snapshot | None = None
-        self._genuine: dict[str, set[types.CodeType]] = {}
         self._stand_ins = StandIns(self.workdir, READONLY, _WATCHED)
 
     def from_readonly(self, value: Any) -> bool:
-        """Whether a replacement comes from the read-only venv or interpreter (an installed plugin's)."""
+        """Whether a replacement comes from the read-only venv or interpreter (an installed plugin's): a
+        function (a method, a class or static method, a property's getter) of a read-only module as its
+        source file makes it (`StandIns.source_function`). Code that claims a read-only file is not
+        excused by the claim: code made afresh under that file's name (`code.replace(co_filename=...)`,
+        which code under test can do, and then set into that module's namespace), or the file's own code
+        bound to globals of the tree's own (`types.FunctionType(code, globals)`), is not the library's."""
         func = getattr(value, "__func__", None) or getattr(value, "fget", None) or value
         code = getattr(func, "__code__", None)
-        where = getattr(code, "co_filename", "") if code is not None else ""
-        return (
-            bool(where)
-            and where.startswith(READONLY)
-            and not where.startswith(self.workdir)
-            and isinstance(code, types.CodeType)
-            and self.genuine(code)
-        )
-
-    def genuine(self, code: types.CodeType) -> bool:
-        """Whether code that claims a file is code of the module loaded from it (a function, a method,
-        code nested in them): one made afresh under that file's name (`code.replace(co_filename=...)`,
-        which code under test can do) is not, and read-only code is excused by its file."""
-        where = code.co_filename
-        if where not in self._genuine:
-            self._genuine[where] = _module_codes(where)
-        return code in self._genuine[where]
+        where = getattr(code, "co_filename", "") if isinstance(code, types.CodeType) else ""
+        return bool(where) and self._stand_ins.source_function(func, where)
 
     def readonly_object(self, value: Any) -> bool:
         """A function, or a class, defined in the read-only venv or interpreter."""
@@ -280,31 +270,3 @@ def doctest_changed(
 
 
 DOCTEST_CHANGED = "runs doctest examples that are not the snapshot's docstring's"
-
-
-def _module_codes(filename: str) -> set[types.CodeType]:
-    """Every code object of the modules loaded from `filename`: their functions' and classes' methods',
-    and the code nested in those (closures, lambdas, comprehensions); not the modules they import."""
-    found: set[types.CodeType] = set()
-    modules = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == filename]
-    pending: list[Any] = [
-        v for m in modules for v in list(vars(m).values()) if not isinstance(v, types.ModuleType)
-    ]
-    seen: set[int] = set()
-    while pending:
-        obj = pending.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, types.CodeType):
-            found.add(obj)
-            pending.extend(c for c in obj.co_consts if isinstance(c, types.CodeType))
-        elif isinstance(obj, type) and obj.__module__ != "builtins":
-            pending.extend(vars(obj).values())
-        elif isinstance(obj, types.FunctionType):
-            pending.append(obj.__code__)
-        elif isinstance(obj, classmethod | staticmethod):
-            pending.append(obj.__func__)
-        elif isinstance(obj, property):
-            pending.extend(f for f in (obj.fget, obj.fset, obj.fdel) if f is not None)
-    return found

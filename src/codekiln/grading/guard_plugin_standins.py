@@ -39,6 +39,7 @@ class StandIns:
     def __init__(self, workdir: str, readonly: tuple[str, ...], watched: tuple[str, ...]) -> None:
         self.workdir, self.readonly, self.watched = workdir, readonly, watched
         self._sources: dict[str, frozenset[types.CodeType]] = {}
+        self._spaces: dict[str, list[Any]] = {}
 
     def excused(self, value: Any, was: Any) -> bool:
         """Whether `value`, found where the machinery held the class `was` at start-up, stands in for it.
@@ -73,7 +74,7 @@ class StandIns:
         where = self._readonly_file(space.get("__module__"))
         if not where:
             return False
-        codes, module_space = self._source_codes(where), vars(sys.modules[space["__module__"]])
+        module_space = vars(sys.modules[space["__module__"]])
         for value in list(space.values()):
             if self._inert(value, cls):
                 continue
@@ -85,8 +86,7 @@ class StandIns:
                 funcs = [value]
             for func in funcs:
                 if not (
-                    type(func) is types.FunctionType
-                    and func.__code__ in codes
+                    self.source_function(func, where)
                     and func.__globals__ is module_space
                     and func.__closure__ is None
                     and all(_among(type(d), self._PLAIN) for d in func.__defaults__ or ())
@@ -104,6 +104,30 @@ class StandIns:
         hooks = ("__get__", "__set__", "__delete__", "__call__")
         return not any(h in _space(k) for k in _mro(kind) for h in hooks)
 
+    def source_function(self, func: Any, where: str) -> bool:
+        """Whether `func` is a function of the module loaded from the read-only file `where` as that
+        file's source makes it: a plain function whose code equals code compiled from the file's bytes
+        and whose globals are the namespace of a module loaded from it. Code under test can make code
+        that claims the file (`code.replace(co_filename=...)`) and set it into that module's namespace,
+        or bind the file's own code to globals of its own (`FunctionType(code, globals)`, the names it
+        reads then run anything): neither is the library's function. The guard's machinery watch
+        (`guard_plugin_machinery.Machinery.from_readonly`) judges read-only code by this too."""
+        return (
+            type(func) is types.FunctionType
+            and type(where) is str
+            and where.startswith(self.readonly)
+            and not where.startswith(self.workdir)
+            and func.__code__ in self._source_codes(where)
+            and self._module_globals(func.__globals__, where)
+        )
+
+    def _module_globals(self, space: Any, where: str) -> bool:
+        """Whether `space` is the namespace of a module loaded from `where`; those found are kept, and
+        `sys.modules` is read again only for one not found yet (a module imported since)."""
+        if not any(s is space for s in self._spaces.get(where, ())):
+            self._spaces[where] = _loaded_spaces(where)
+        return any(s is space for s in self._spaces[where])
+
     def _source_codes(self, where: str) -> frozenset[types.CodeType]:
         """Every code object that the source file compiles to, nested ones included; equal code runs
         alike, whichever object it is (code objects compare by value)."""
@@ -120,6 +144,25 @@ class StandIns:
                 pending.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
             self._sources[where] = frozenset(found)
         return self._sources[where]
+
+
+def _loaded_spaces(where: str) -> list[Any]:
+    """The namespaces of the modules in `sys.modules` loaded from the file `where` (one can be there
+    under two names), read through the interpreter's own slots: a module's class can answer
+    `__dict__` and a `__file__` can be a `str` that equals anything."""
+    found = []
+    for module in list(sys.modules.values()):
+        if issubclass(type(module), types.ModuleType):
+            space = _space_of(module)
+            file = space.get("__file__")
+            if type(file) is str and file == where:
+                found.append(space)
+    return found
+
+
+def _space_of(module: types.ModuleType) -> Any:
+    """A module's namespace as the interpreter keeps it, whatever its class says."""
+    return vars(types.ModuleType)["__dict__"].__get__(module, type(module))
 
 
 def _space(cls: type) -> Any:
