@@ -259,7 +259,8 @@ def test_a_suite_that_never_runs_the_package_makes_no_task_and_says_why(tmp_path
     logged = [ln for ln in done.stdout.splitlines() if ln.startswith(f"codekiln synth {root}: ")]
     assert any(": coverage mapping which tests run which lines" in ln for ln in logged), done.stdout
     assert any(
-        re.search(r": validating \| tried \d+/\d+, tasks 0/3, \d+(\.\d)? candidates/min$", ln) for ln in logged
+        re.search(r": validating \| tried \d+/\d+, tasks 0/3, \d+(\.\d)? candidates/min$", ln)
+        for ln in logged
     )
     assert done.stdout.index(logged[-1]) < done.stdout.index("0 tasks in")
     funnel = json.loads((tmp_path / "out" / "funnel.json").read_text())
