@@ -25,7 +25,7 @@ from codekiln.audit.grader import PATHS, play_commands
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
-from codekiln.grading.pathrules import PY_DATA, code_areas, is_data
+from codekiln.grading.pathrules import DATA, PY_DATA, code_areas, is_data
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.export.harbor import export_harbor_task
@@ -147,6 +147,9 @@ def test_what_python_counts_as_data() -> None:
     for rel in ("src/pkg/helpers.py", "src/pkg/sub/mod.py", "six.py"):
         assert is_data(rel, fixed, areas) is None, rel  # the fix's packages: code a fix may need
     assert is_data("testdata/new_case.py", fixed, areas, existed=False) is None  # a new module stands
+    # a task with no bug patch (a record written by hand) has no areas: no Python file is put back
+    assert is_data("testdata/cases.py", set(), set()) is None
+    assert is_data("testdata/cases.json", set(), set()) == DATA
 
 
 @pytest.mark.podman

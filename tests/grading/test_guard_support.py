@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from codekiln.grading import TestCommand, run_tests
-from codekiln.grading.support import support_modules
+from codekiln.grading.support import held_modules
 from codekiln.sandbox.base import SandboxSpec
 from codekiln.sandbox.bwrap import BwrapSandbox
 from codekiln.testing import make_repo
@@ -106,7 +106,7 @@ def sb(snapshot: Path):
 @pytest.mark.root  # a bwrap sandbox
 def test_honest_helpers_are_not_evidence(sb: BwrapSandbox, snapshot: Path) -> None:
     tests = ["tests/test_honest.py::test_helpers", "tests/test_honest.py::test_fails_in_a_helper"]
-    held = support_modules(snapshot, ["tests/test_honest.py"], ())
+    held = held_modules(snapshot, ["tests/test_honest.py"])
     assert held == {"demo/_checks.py", "demo/core.py"}  # what the guard holds in this run
     run = run_tests(sb, CMD, tests)
     assert run.statuses == dict(zip(tests, ["passed", "failed"], strict=True)), run.log_tail

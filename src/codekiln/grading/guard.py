@@ -51,7 +51,7 @@ from codekiln.grading.guard_files import RESULTS_LIMIT as RESULTS_LIMIT
 from codekiln.grading.guard_files import digest_or_none, read_or_none, read_results
 from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
 from codekiln.grading.shipped import FOLDER, guard_plugin_names
-from codekiln.grading.support import support_modules
+from codekiln.grading.support import held_modules
 
 GUARD_ROOT = "/tmp/codekiln-grader"
 # The files pytest reads its configuration from, in the order it looks for them in one directory.
@@ -191,7 +191,7 @@ def _isolation(snapshot_dir: Path, venv_dir: Path, tests: tuple[str, ...] | None
         bytecode=same_bytecode(venv_dir),
         venv=str(venv_dir),
         doctests=tuple(sorted(expected_examples(snapshot_dir, list(tests or ())).items())),
-        support=tuple(sorted(support_modules(snapshot_dir, {t.split("::", 1)[0] for t in tests or ()}, ()))),
+        support=tuple(sorted(held_modules(snapshot_dir, {t.split("::", 1)[0] for t in tests or ()}))),
     )
 
 

@@ -102,13 +102,14 @@ def is_data(rel: str, fixed: Collection[str], areas: Collection[str], existed: b
     is not Python source (`DATA`), or when it is Python source that was in the snapshot (`existed`) and
     lies outside the packages the fix changes (`areas`, from `code_areas`): `testdata/cases.py`, a
     formatter's `expected/*.py`, `setup.py`, `docs/conf.py` (`PY_DATA`). Code a fix may need stays: any
-    module of the fix's packages, and any new module."""
+    module of the fix's packages, and any new module. A task whose fix is unknown (no bug patch: a record
+    written by hand) has no areas, and then no Python file is put back by this rule."""
     if rel in fixed:
         return None
     if not rel.endswith(".py"):
         return DATA
     inside = any(rel == area or rel.startswith(f"{area}/") for area in areas)
-    return PY_DATA if existed and not inside else None
+    return PY_DATA if existed and areas and not inside else None
 
 
 def reject_reason(

@@ -30,10 +30,20 @@ SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".tox", ".nox"})
 
 
 def support_modules(snapshot: Path, test_files: Iterable[str], fixed: Collection[str]) -> frozenset[str]:
-    """Repo-relative paths of the snapshot's test support modules for `test_files` (see the module
-    docstring), less those the fix (`fixed`) changes."""
+    """Repo-relative paths of the snapshot's test support modules for `test_files` that are put back
+    (see the module docstring): those the fix (`fixed`) leaves alone. None when the fix is unknown (no
+    bug patch: a record written by hand), since then the module a fix belongs in cannot be told from a
+    helper."""
+    if not fixed:
+        return frozenset()
+    return frozenset(p for p in held_modules(snapshot, test_files) if p not in fixed)
+
+
+def held_modules(snapshot: Path, test_files: Iterable[str]) -> frozenset[str]:
+    """Every test support module of `test_files`, whatever a fix changes: what the guard holds to its
+    trusted source while the tests run (`grading.guard_plugin_support`)."""
     tests = tuple(sorted({f for f in test_files if f.endswith(".py")}))
-    return frozenset(p for p in _support(Path(snapshot).resolve(), tests) if p not in fixed)
+    return _support(Path(snapshot).resolve(), tests)
 
 
 @lru_cache(maxsize=64)
@@ -154,4 +164,4 @@ def _imported_paths(snapshot: Path, rel: str, names: dict[str, tuple[str, ...]])
     return out
 
 
-__all__ = ["SUPPORT", "support_modules"]
+__all__ = ["SUPPORT", "held_modules", "support_modules"]

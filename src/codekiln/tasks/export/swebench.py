@@ -157,7 +157,8 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
     reset_lines = []
     if reset:
         reset_lines.append(f"git checkout {base_commit} -- {' '.join(map(shlex.quote, reset))}")
-    reset_lines.append(f"git checkout {base_commit} -- ':(glob)**/*.py' {spare}".rstrip())  # before `rm`
+    if areas:  # no areas (no bug patch): no Python file is the tests' data (`pathrules.is_data`)
+        reset_lines.append(f"git checkout {base_commit} -- ':(glob)**/*.py' {spare}".rstrip())  # before `rm`
     if remove:
         reset_lines.append(f"rm -f -- {' '.join(map(shlex.quote, remove))}")
     reset_lines.append(f"git checkout {base_commit} -- . ':(exclude)*.py' {keep}".rstrip())
