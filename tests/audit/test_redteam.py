@@ -20,6 +20,9 @@ from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.records import TaskRecord
 
 TIMEOUT = 30.0  # seconds per test run: the endless-loop attack must end as a timeout, not hang
+# An endless loop's run ends at its limit whatever the limit is (a slower machine only reaches it later
+# in the loop): a shorter one proves the same 20 s sooner per case.
+ENDLESS = {"import-loop": 10.0}
 
 # Outcomes the grader's rules fix exactly: a patch holding a file kind it refuses, a module shadowing
 # an installed one, or a static-scan finding in library code is "rejected"; an endless loop at import
@@ -241,13 +244,28 @@ LIBRARY_BY_PATH = (
     {"agent": "markupsafe", "predictions": "toolz"},
 )
 _PLACE = {a.name: i for i, a in enumerate(ATTACKS)}
+# The in-process classes' later attacks, through the predictions path only by default (above), likewise
+# run there on one library each, alternating along their class, and on the other in the slow tier; each
+# such class's first attack runs on both libraries through both paths, and an attack aimed at one layout
+# (root-*, src-*) on the library of that layout. (They were 78 of the default tier's 203 attack cases.)
+_IN_CLASS = {a.name: [b.name for b in ATTACKS if b.klass == a.klass].index(a.name) for a in ATTACKS}
+_LAYOUT = {"root-": "toolz", "src-": "markupsafe"}
 
 
 def _in_slow_tier(attack: Attack, path: str, library: str) -> bool:
     """Whether `attack` through `path` on `library` runs only in the slow tier (`LIBRARY_BY_PATH`): not for
-    the in-process classes (already tiered by attack) nor an attack that runs through one path only."""
-    one_path = attack.klass in IN_PROCESS | {"trace-flip"} or attack.name in PREDICTIONS_ONLY
-    return not one_path and LIBRARY_BY_PATH[_PLACE[attack.name] % 2][path] != library
+    trace-flip (one library already) nor an in-process class's first attack."""
+    if attack.klass == "trace-flip":
+        return False
+    if attack.klass in IN_PROCESS:
+        if _FIRST[attack.klass] == attack.name:
+            return False
+        default = LIBRARY_BY_PATH[_IN_CLASS[attack.name] % 2]["predictions"]
+        default = next((lib for pre, lib in _LAYOUT.items() if attack.name.startswith(pre)), default)
+        if SLOW.get(attack.name) == default:  # skipped there (SLOW): its default run is on the other
+            return False
+        return default != library
+    return LIBRARY_BY_PATH[_PLACE[attack.name] % 2][path] != library
 
 
 def _cases() -> list[object]:
@@ -279,7 +297,8 @@ def test_attack_is_not_scored_resolved(
     reason, libraries = OPEN.get(attack.name, ("", frozenset()))
     if task.repo.lower() in libraries:
         request.node.add_marker(pytest.mark.xfail(strict=True, reason=f"open: {reason}"))
-    result, grade = run_attack(attack, task, env, path, timeout=TIMEOUT)  # type: ignore[arg-type]
+    limit = ENDLESS.get(attack.name, TIMEOUT)
+    result, grade = run_attack(attack, task, env, path, timeout=limit)  # type: ignore[arg-type]
     assert not result.resolved, (attack.name, grade.outcome, grade.detail, grade.statuses)
     if attack.name in MAY_TIME_OUT and grade.outcome == "timeout":
         return
