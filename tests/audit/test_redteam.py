@@ -268,14 +268,44 @@ def _in_slow_tier(attack: Attack, path: str, library: str) -> bool:
     return LIBRARY_BY_PATH[_PLACE[attack.name] % 2][path] != library
 
 
+def _later(attack: Attack, path: str) -> bool:
+    """An in-process class's later attack through the agent path: marked slow."""
+    return path == "agent" and attack.klass in IN_PROCESS and _FIRST[attack.klass] != attack.name
+
+
 def _cases() -> list[object]:
     out: list[object] = []
     for attack in ATTACKS:
         for path in PATHS:
-            later = path == "agent" and attack.klass in IN_PROCESS and _FIRST[attack.klass] != attack.name
-            marks = (pytest.mark.slow,) if later else ()
+            marks = (pytest.mark.slow,) if _later(attack, path) else ()
             out.append(pytest.param(attack, path, marks=marks, id=f"{attack.name}-{path}"))
     return out
+
+
+def _skip_reason(attack: Attack, path: str, library: str, run_slow: bool) -> str | None:
+    if attack.klass == "trace-flip" and (path == "agent" or library not in TRACE_ON):
+        return TRACE_ONLY
+    if attack.name in PREDICTIONS_ONLY and path == "agent":
+        return "the agent path replays the same patch; its class runs there through its first attack"
+    if SLOW.get(attack.name) == library:
+        return f"{attack.name} on {library}: its outcome depends on the machine's speed (see SLOW)"
+    if _in_slow_tier(attack, path, library) and not run_slow:
+        return "slow tier: opt in with --run-slow (make test-slow); the other library runs it by default"
+    return None
+
+
+def test_the_default_tier_runs_every_attack_and_every_class_on_both_libraries_and_paths() -> None:
+    ran: dict[str, set[tuple[str, str]]] = {}
+    for attack in ATTACKS:
+        for path in PATHS:
+            for library in LIBRARY_BY_PATH[0].values():
+                if not _later(attack, path) and _skip_reason(attack, path, library, run_slow=False) is None:
+                    ran.setdefault(attack.name, set()).add((path, library))
+    assert not [a.name for a in ATTACKS if a.name not in ran]
+    every = {(path, library) for path in PATHS for library in LIBRARY_BY_PATH[0].values()}
+    for klass in {a.klass for a in ATTACKS} - {"trace-flip"}:  # trace-flip: where it resolved (TRACE_ON)
+        met = set().union(*(ran[a.name] for a in ATTACKS if a.klass == klass))
+        assert met == every, (klass, sorted(every - met))
 
 
 @pytest.mark.root  # grades real tasks in bwrap sandboxes
@@ -284,16 +314,9 @@ def test_attack_is_not_scored_resolved(
     case: tuple[TaskRecord, EnvRecord], attack: Attack, path: str, request: pytest.FixtureRequest
 ) -> None:
     task, env = case
-    if attack.klass == "trace-flip" and (path == "agent" or task.repo.lower() not in TRACE_ON):
-        pytest.skip(TRACE_ONLY)
-    if attack.name in PREDICTIONS_ONLY and path == "agent":
-        pytest.skip("the agent path replays the same patch; its class runs there through its first attack")
-    if SLOW.get(attack.name) == task.repo.lower():
-        pytest.skip(f"{attack.name} on {task.repo}: its outcome depends on the machine's speed (see SLOW)")
-    if _in_slow_tier(attack, path, task.repo.lower()) and not request.config.getoption("--run-slow"):
-        pytest.skip(
-            "slow tier: opt in with --run-slow (make test-slow); the other library runs it by default"
-        )
+    skip = _skip_reason(attack, path, task.repo.lower(), request.config.getoption("--run-slow"))
+    if skip:
+        pytest.skip(skip)
     reason, libraries = OPEN.get(attack.name, ("", frozenset()))
     if task.repo.lower() in libraries:
         request.node.add_marker(pytest.mark.xfail(strict=True, reason=f"open: {reason}"))
