@@ -20,6 +20,9 @@ from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.records import TaskRecord
 
 TIMEOUT = 30.0  # seconds per test run: the endless-loop attack must end as a timeout, not hang
+# An endless loop's run ends at its limit whatever the limit is (a slower machine only reaches it later
+# in the loop): a shorter one proves the same 20 s sooner per case.
+ENDLESS = {"import-loop": 10.0}
 
 # Outcomes the grader's rules fix exactly: a patch holding a file kind it refuses, a module shadowing
 # an installed one, or a static-scan finding in library code is "rejected"; an endless loop at import
@@ -241,23 +244,68 @@ LIBRARY_BY_PATH = (
     {"agent": "markupsafe", "predictions": "toolz"},
 )
 _PLACE = {a.name: i for i, a in enumerate(ATTACKS)}
+# The in-process classes' later attacks, through the predictions path only by default (above), likewise
+# run there on one library each, alternating along their class, and on the other in the slow tier; each
+# such class's first attack runs on both libraries through both paths, and an attack aimed at one layout
+# (root-*, src-*) on the library of that layout. (They were 78 of the default tier's 203 attack cases.)
+_IN_CLASS = {a.name: [b.name for b in ATTACKS if b.klass == a.klass].index(a.name) for a in ATTACKS}
+_LAYOUT = {"root-": "toolz", "src-": "markupsafe"}
 
 
 def _in_slow_tier(attack: Attack, path: str, library: str) -> bool:
     """Whether `attack` through `path` on `library` runs only in the slow tier (`LIBRARY_BY_PATH`): not for
-    the in-process classes (already tiered by attack) nor an attack that runs through one path only."""
-    one_path = attack.klass in IN_PROCESS | {"trace-flip"} or attack.name in PREDICTIONS_ONLY
-    return not one_path and LIBRARY_BY_PATH[_PLACE[attack.name] % 2][path] != library
+    trace-flip (one library already) nor an in-process class's first attack."""
+    if attack.klass == "trace-flip":
+        return False
+    if attack.klass in IN_PROCESS:
+        if _FIRST[attack.klass] == attack.name:
+            return False
+        default = LIBRARY_BY_PATH[_IN_CLASS[attack.name] % 2]["predictions"]
+        default = next((lib for pre, lib in _LAYOUT.items() if attack.name.startswith(pre)), default)
+        if SLOW.get(attack.name) == default:  # skipped there (SLOW): its default run is on the other
+            return False
+        return default != library
+    return LIBRARY_BY_PATH[_PLACE[attack.name] % 2][path] != library
+
+
+def _later(attack: Attack, path: str) -> bool:
+    """An in-process class's later attack through the agent path: marked slow."""
+    return path == "agent" and attack.klass in IN_PROCESS and _FIRST[attack.klass] != attack.name
 
 
 def _cases() -> list[object]:
     out: list[object] = []
     for attack in ATTACKS:
         for path in PATHS:
-            later = path == "agent" and attack.klass in IN_PROCESS and _FIRST[attack.klass] != attack.name
-            marks = (pytest.mark.slow,) if later else ()
+            marks = (pytest.mark.slow,) if _later(attack, path) else ()
             out.append(pytest.param(attack, path, marks=marks, id=f"{attack.name}-{path}"))
     return out
+
+
+def _skip_reason(attack: Attack, path: str, library: str, run_slow: bool) -> str | None:
+    if attack.klass == "trace-flip" and (path == "agent" or library not in TRACE_ON):
+        return TRACE_ONLY
+    if attack.name in PREDICTIONS_ONLY and path == "agent":
+        return "the agent path replays the same patch; its class runs there through its first attack"
+    if SLOW.get(attack.name) == library:
+        return f"{attack.name} on {library}: its outcome depends on the machine's speed (see SLOW)"
+    if _in_slow_tier(attack, path, library) and not run_slow:
+        return "slow tier: opt in with --run-slow (make test-slow); the other library runs it by default"
+    return None
+
+
+def test_the_default_tier_runs_every_attack_and_every_class_on_both_libraries_and_paths() -> None:
+    ran: dict[str, set[tuple[str, str]]] = {}
+    for attack in ATTACKS:
+        for path in PATHS:
+            for library in LIBRARY_BY_PATH[0].values():
+                if not _later(attack, path) and _skip_reason(attack, path, library, run_slow=False) is None:
+                    ran.setdefault(attack.name, set()).add((path, library))
+    assert not [a.name for a in ATTACKS if a.name not in ran]
+    every = {(path, library) for path in PATHS for library in LIBRARY_BY_PATH[0].values()}
+    for klass in {a.klass for a in ATTACKS} - {"trace-flip"}:  # trace-flip: where it resolved (TRACE_ON)
+        met = set().union(*(ran[a.name] for a in ATTACKS if a.klass == klass))
+        assert met == every, (klass, sorted(every - met))
 
 
 @pytest.mark.root  # grades real tasks in bwrap sandboxes
@@ -266,20 +314,14 @@ def test_attack_is_not_scored_resolved(
     case: tuple[TaskRecord, EnvRecord], attack: Attack, path: str, request: pytest.FixtureRequest
 ) -> None:
     task, env = case
-    if attack.klass == "trace-flip" and (path == "agent" or task.repo.lower() not in TRACE_ON):
-        pytest.skip(TRACE_ONLY)
-    if attack.name in PREDICTIONS_ONLY and path == "agent":
-        pytest.skip("the agent path replays the same patch; its class runs there through its first attack")
-    if SLOW.get(attack.name) == task.repo.lower():
-        pytest.skip(f"{attack.name} on {task.repo}: its outcome depends on the machine's speed (see SLOW)")
-    if _in_slow_tier(attack, path, task.repo.lower()) and not request.config.getoption("--run-slow"):
-        pytest.skip(
-            "slow tier: opt in with --run-slow (make test-slow); the other library runs it by default"
-        )
+    skip = _skip_reason(attack, path, task.repo.lower(), request.config.getoption("--run-slow"))
+    if skip:
+        pytest.skip(skip)
     reason, libraries = OPEN.get(attack.name, ("", frozenset()))
     if task.repo.lower() in libraries:
         request.node.add_marker(pytest.mark.xfail(strict=True, reason=f"open: {reason}"))
-    result, grade = run_attack(attack, task, env, path, timeout=TIMEOUT)  # type: ignore[arg-type]
+    limit = ENDLESS.get(attack.name, TIMEOUT)
+    result, grade = run_attack(attack, task, env, path, timeout=limit)  # type: ignore[arg-type]
     assert not result.resolved, (attack.name, grade.outcome, grade.detail, grade.statuses)
     if attack.name in MAY_TIME_OUT and grade.outcome == "timeout":
         return

@@ -27,7 +27,6 @@ from codekiln.grading import grade_patch
 from codekiln.grading.pathrules import DATA, is_data
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.export.harbor import export_harbor_task
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
@@ -104,23 +103,11 @@ def test_emptied_cases_are_put_back(tasks: list[tuple[TaskRecord, EnvRecord]], p
 
 @pytest.mark.podman
 def test_the_harbor_verifier_puts_the_data_back(
-    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+    tasks: list[tuple[TaskRecord, EnvRecord]], harbor: hs.Trials
 ) -> None:
-    problem = hs.podman_problem()
-    if problem is not None:
-        pytest.skip(f"podman cannot run: {problem}")
     task, env = tasks[0]
-    exported = export_harbor_task(task, tmp_path / "export")
-    patch = _buggy_expected(task, env)
-    image = hs.build_task_image(exported)
-    try:
-        oracle, _ = hs.run_trial(image, exported, "bash /solution/solve.sh", tmp_path / "oracle")
-        reward, grade = hs.run_trial(
-            image, exported, f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n", tmp_path / "attack"
-        )
-    finally:
-        hs.remove_image(image)
-    assert (oracle, reward, grade["outcome"]) == ("1", "0", "unresolved"), grade
+    reward, grade = harbor.run(task, hs.applying(_buggy_expected(task, env)))
+    assert (harbor.oracle(task)[0], reward, grade["outcome"]) == ("1", "0", "unresolved"), grade
     assert {"kind": "reverted", "path": CASES, "detail": DATA} in grade["findings"]
 
 
@@ -140,14 +127,11 @@ def test_swebench_rows_reset_the_data_too(tasks: list[tuple[TaskRecord, EnvRecor
     pytest.importorskip(
         "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
     )
-    from swebench_support import run_instance
-
-    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+    from swebench_support import run_row
 
     task, env = tasks[0]
-    bundle = export_swebench_bundle([task], tmp_path / "swebench").parent
-    (row,) = read_rows(bundle / "swebench.jsonl")
-    gold = run_instance(row, bundle, env, task.patch, tmp_path / "gold")
-    attack = run_instance(row, bundle, env, _buggy_expected(task, env), tmp_path / "attack")
+    gold, attack = run_row(
+        task, env, {"gold": task.patch, "attack": _buggy_expected(task, env)}, tmp_path
+    ).values()
     assert gold["patch_successfully_applied"] and attack["patch_successfully_applied"]
     assert (gold["resolved"], attack["resolved"]) == (True, False), attack["tests_status"]

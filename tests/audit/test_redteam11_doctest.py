@@ -36,7 +36,6 @@ from codekiln.grading.doctests import DOCTEST_CHANGED, changed_examples, doctest
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.export.datasets import read_tasks
-from codekiln.tasks.export.harbor import export_harbor_task
 from codekiln.tasks.export.swebench import export_swebench_bundle, graded_doctests, read_rows
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
 from codekiln.tasks.synth import read_decisions
@@ -220,23 +219,14 @@ def test_the_rule_compares_examples_not_text() -> None:
 
 @pytest.mark.podman
 def test_the_harbor_verifier_rejects_a_rewritten_doctest(
-    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+    tasks: list[tuple[TaskRecord, EnvRecord]], harbor: hs.Trials
 ) -> None:
     """An exported Harbor task of the same library: the oracle gets 1, the rewritten doctest 0 (it got 1:
     the verifier judged paths only), with the rule's finding."""
-    problem = hs.podman_problem()
-    if problem is not None:
-        pytest.skip(f"podman cannot run: {problem}")
     task, env = tasks[0]
-    exported = export_harbor_task(task, tmp_path / "export")
     patch = _attack("doctest-examples-rewritten").build(Target.of(task, Path(env.snapshot_path))).patch
-    image = hs.build_task_image(exported)
-    try:
-        oracle, _ = hs.run_trial(image, exported, "bash /solution/solve.sh", tmp_path / "oracle")
-        agent = f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n"
-        reward, grade = hs.run_trial(image, exported, agent, tmp_path / "attack")
-    finally:
-        hs.remove_image(image)
+    reward, grade = harbor.run(task, hs.applying(patch))
+    oracle = harbor.oracle(task)[0]
     assert (oracle, reward, grade["outcome"], grade["reason"]) == ("1", "0", "rejected", "patch_rule"), grade
     assert ("patch_rule", "dtpkg/__init__.py") in {(f["kind"], f.get("path")) for f in grade["findings"]}
 
@@ -260,28 +250,18 @@ def test_a_task_failed_only_by_tests_the_agent_reads_is_not_made() -> None:
 def test_the_harbor_verifier_finds_a_docstring_rebound_at_import(
     tasks: list[tuple[TaskRecord, EnvRecord]],
     templated: list[tuple[TaskRecord, EnvRecord]],
-    tmp_path: Path,
+    harbor: hs.Trials,
 ) -> None:
     """The verifier had no empty-patch run to compare with, so a rebinding was not looked for there (it
     resolved a doctest-only task). Now the export records what the buggy state's run collects
     (`grading.doctest_runs`) and the verifier's guard reports anything else: the rebinding is `tampered`
     on the plain library and on the one building its docstring at import, whose oracle still gets 1."""
-    problem = hs.podman_problem()
-    if problem is not None:
-        pytest.skip(f"podman cannot run: {problem}")
     plain = tasks[0]
     built = next((t, e) for t, e in templated if "dtpkg/__init__.py::dtpkg.clamp" in t.FAIL_TO_PASS)
     for name, (task, env) in (("plain", plain), ("built", built)):
-        exported = export_harbor_task(task, tmp_path / name / "export")
         patch = _attack("doctest-doc-rebound").build(Target.of(task, Path(env.snapshot_path))).patch
-        image = hs.build_task_image(exported)
-        try:
-            oracle, _ = hs.run_trial(image, exported, "bash /solution/solve.sh", tmp_path / name / "oracle")
-            agent = f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n"
-            reward, grade = hs.run_trial(image, exported, agent, tmp_path / name / "attack")
-        finally:
-            hs.remove_image(image)
-        assert (oracle, reward, grade["outcome"]) == ("1", "0", "tampered"), (name, grade)
+        reward, grade = harbor.run(task, hs.applying(patch))
+        assert (harbor.oracle(task)[0], reward, grade["outcome"]) == ("1", "0", "tampered"), (name, grade)
         assert DOCTEST_CHANGED in grade["detail"], grade["detail"]
 
 

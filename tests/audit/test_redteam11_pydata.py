@@ -28,7 +28,6 @@ from codekiln.grading import grade_patch
 from codekiln.grading.pathrules import DATA, PY_DATA, code_areas, is_data
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.export.harbor import export_harbor_task
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
@@ -154,24 +153,12 @@ def test_what_python_counts_as_data() -> None:
 
 @pytest.mark.podman
 def test_the_harbor_verifier_puts_the_python_data_back(
-    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+    tasks: list[tuple[TaskRecord, EnvRecord]], harbor: hs.Trials
 ) -> None:
-    problem = hs.podman_problem()
-    if problem is not None:
-        pytest.skip(f"podman cannot run: {problem}")
     task, env = tasks[0]
-    exported = export_harbor_task(task, tmp_path / "export")
-    image = hs.build_task_image(exported)
-    try:
-        oracle, _ = hs.run_trial(image, exported, "bash /solution/solve.sh", tmp_path / "oracle")
-        runs = {}
-        for name, patch in (("attack", _buggy_expected(task, env)), ("honest", _honest(task, env))):
-            agent = f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n"
-            runs[name] = hs.run_trial(image, exported, agent, tmp_path / name)
-    finally:
-        hs.remove_image(image)
-    (reward, grade), (honest, _) = runs["attack"], runs["honest"]
-    assert (oracle, reward, grade["outcome"], honest) == ("1", "0", "unresolved", "1"), grade
+    reward, grade = harbor.run(task, hs.applying(_buggy_expected(task, env)))
+    honest, _ = harbor.run(task, hs.applying(_honest(task, env)))
+    assert (harbor.oracle(task)[0], reward, grade["outcome"], honest) == ("1", "0", "unresolved", "1"), grade
     assert {"kind": "reverted", "path": CASES, "detail": PY_DATA} in grade["findings"]
 
 
@@ -183,15 +170,10 @@ def test_swebench_rows_reset_the_python_data_too(
     pytest.importorskip(
         "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
     )
-    from swebench_support import run_instance
-
-    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+    from swebench_support import run_row
 
     task, env = tasks[0]
-    bundle = export_swebench_bundle([task], tmp_path / "swebench").parent
-    (row,) = read_rows(bundle / "swebench.jsonl")
-    gold = run_instance(row, bundle, env, task.patch, tmp_path / "gold")
-    attack = run_instance(row, bundle, env, _buggy_expected(task, env), tmp_path / "attack")
-    honest = run_instance(row, bundle, env, _honest(task, env), tmp_path / "honest")
+    patches = {"gold": task.patch, "attack": _buggy_expected(task, env), "honest": _honest(task, env)}
+    gold, attack, honest = run_row(task, env, patches, tmp_path).values()
     assert gold["patch_successfully_applied"] and attack["patch_successfully_applied"]
     assert (gold["resolved"], attack["resolved"], honest["resolved"]) == (True, False, True), attack

@@ -28,7 +28,6 @@ from codekiln.grading.pathrules import SUPPORT
 from codekiln.grading.support import support_modules
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
-from codekiln.tasks.export.harbor import export_harbor_task
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
@@ -145,23 +144,13 @@ def test_what_counts_as_support(tmp_path: Path) -> None:
 
 @pytest.mark.podman
 def test_the_harbor_verifier_puts_the_helpers_back(
-    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+    tasks: list[tuple[TaskRecord, EnvRecord]], harbor: hs.Trials
 ) -> None:
-    problem = hs.podman_problem()
-    if problem is not None:
-        pytest.skip(f"podman cannot run: {problem}")
     task, env = tasks[0]
-    exported = export_harbor_task(task, tmp_path / "export")
-    patch = _helpers_neutered(task, env)
-    image = hs.build_task_image(exported)
-    try:
-        oracle, _ = hs.run_trial(image, exported, "bash /solution/solve.sh", tmp_path / "oracle")
-        reward, grade = hs.run_trial(
-            image, exported, f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n", tmp_path / "attack"
-        )
-    finally:
-        hs.remove_image(image)
-    assert (oracle, reward, grade["outcome"]) == ("1", "0", "unresolved"), grade  # reward was 1
+    reward, grade = harbor.run(task, hs.applying(_helpers_neutered(task, env)))
+    assert (harbor.oracle(task)[0], reward, grade["outcome"]) == ("1", "0", "unresolved"), (
+        grade
+    )  # reward was 1
     assert {"kind": "reverted", "path": CHECKS, "detail": SUPPORT} in grade["findings"]
 
 
@@ -173,15 +162,12 @@ def test_swebench_rows_reset_the_helpers_too(
     pytest.importorskip(
         "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
     )
-    from swebench_support import run_instance
-
-    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+    from swebench_support import run_row
 
     task, env = tasks[0]
-    bundle = export_swebench_bundle([task], tmp_path / "swebench").parent
-    (row,) = read_rows(bundle / "swebench.jsonl")
-    gold = run_instance(row, bundle, env, task.patch, tmp_path / "gold")
-    attack = run_instance(row, bundle, env, _helpers_neutered(task, env), tmp_path / "attack")
+    gold, attack = run_row(
+        task, env, {"gold": task.patch, "attack": _helpers_neutered(task, env)}, tmp_path
+    ).values()
     assert gold["patch_successfully_applied"] and attack["patch_successfully_applied"]
     assert (gold["resolved"], attack["resolved"]) == (True, False), attack["tests_status"]
 
@@ -208,21 +194,10 @@ def test_helpers_rebound_at_import(tasks: list[tuple[TaskRecord, EnvRecord]]) ->
 
 @pytest.mark.podman
 def test_the_harbor_verifier_refuses_the_helpers_rebound(
-    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+    tasks: list[tuple[TaskRecord, EnvRecord]], harbor: hs.Trials
 ) -> None:
     """The exported task's verifier starts the same guard, given the task's support modules."""
-    problem = hs.podman_problem()
-    if problem is not None:
-        pytest.skip(f"podman cannot run: {problem}")
     task, env = tasks[0]
-    exported = export_harbor_task(task, tmp_path / "export")
-    patch = _helpers_rebound(task, env)
-    image = hs.build_task_image(exported)
-    try:
-        reward, grade = hs.run_trial(
-            image, exported, f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n", tmp_path / "attack"
-        )
-    finally:
-        hs.remove_image(image)
+    reward, grade = harbor.run(task, hs.applying(_helpers_rebound(task, env)))
     assert (reward, grade["outcome"]) == ("0", "tampered"), grade
     assert f"{CHECKS}: assert_close is not what its source binds" in grade["detail"], grade

@@ -17,11 +17,15 @@ import json
 import re
 import secrets
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from codekiln.core import proc
 from codekiln.sandbox.image import ensure_base_image
 from codekiln.sandbox.podman import problem
+from codekiln.tasks.export.harbor import export_harbor_task
+from codekiln.tasks.records import TaskRecord
 
 PODMAN = ["podman"]
 RUN_FLAGS = ["--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
@@ -86,6 +90,52 @@ def run_trial(image: str, task_dir: Path, agent_commands: str, out: Path) -> tup
 
 def remove_image(tag: str) -> None:
     subprocess.run([*PODMAN, "rmi", "--force", tag], capture_output=True)
+
+
+def applying(patch: str) -> str:
+    """An agent's commands that apply `patch` in /testbed with git."""
+    return f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n"
+
+
+class Trials:
+    """Harbor trials of exported tasks: each task is exported and its image built once, its oracle trial
+    (`bash /solution/solve.sh`) run once, however many trials use it; every trial gets fresh containers
+    from the image, so trials share nothing else. `trials()` removes the images at the end."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.images: dict[str, tuple[Path, str]] = {}
+        self.oracles: dict[str, tuple[str, dict]] = {}
+
+    def exported(self, task: TaskRecord) -> tuple[Path, str]:
+        """(the exported task's folder, its image), made on first use."""
+        if task.instance_id not in self.images:
+            folder = export_harbor_task(task, self.work / task.instance_id / "export")
+            self.images[task.instance_id] = (folder, build_task_image(folder))
+        return self.images[task.instance_id]
+
+    def run(self, task: TaskRecord, agent_commands: str) -> tuple[str, dict]:
+        """A trial of `task` whose agent runs `agent_commands`: (reward.txt's text, grade.json)."""
+        folder, image = self.exported(task)
+        out = self.work / task.instance_id / f"trial-{secrets.token_hex(4)}"
+        return run_trial(image, folder, agent_commands, out)
+
+    def oracle(self, task: TaskRecord) -> tuple[str, dict]:
+        """`task`'s oracle trial (`bash /solution/solve.sh`), run once: (reward.txt's text, grade.json)."""
+        if task.instance_id not in self.oracles:
+            self.oracles[task.instance_id] = self.run(task, "bash /solution/solve.sh")
+        return self.oracles[task.instance_id]
+
+
+@contextmanager
+def trials(work: Path) -> Iterator[Trials]:
+    """Harbor trials under `work` (see `Trials`); their images are removed on exit."""
+    made = Trials(work)
+    try:
+        yield made
+    finally:
+        for _, image in made.images.values():
+            remove_image(image)
 
 
 HARBOR_DOCKERFILE = """FROM localhost/codekiln-trixie:python3

@@ -27,6 +27,8 @@ from swebench.harness.utils import make_test_spec
 from codekiln.envs import EnvRecord
 from codekiln.sandbox import SandboxSpec, open_sandbox
 from codekiln.sandbox.base import Limits
+from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+from codekiln.tasks.records import TaskRecord
 
 GIT_SAFE = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
 HARNESS_APPLY = "git apply --verbose /tmp/patch.diff"  # swebench's GIT_APPLY_CMDS[0]
@@ -75,6 +77,16 @@ def run_instance(
     report["log"] = ran.stdout
     json.dumps(report)
     return report
+
+
+def run_row(
+    task: TaskRecord, env: EnvRecord, patches: dict[str, str], work: Path
+) -> dict[str, dict[str, Any]]:
+    """`task` exported as a SWE-bench row (under work/swebench) and each of `patches` evaluated on it by
+    `run_instance` (under work/NAME): {name: swebench's report}."""
+    bundle = export_swebench_bundle([task], work / "swebench").parent
+    (row,) = read_rows(bundle / "swebench.jsonl")
+    return {name: run_instance(row, bundle, env, patch, work / name) for name, patch in patches.items()}
 
 
 # --- the real harness (`run_instance`) through podman's Docker-compatible API ----------------------

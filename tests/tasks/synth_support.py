@@ -15,6 +15,7 @@ from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
 from codekiln.tasks.synth import SynthConfig, plan_candidates
 from codekiln.tasks.validation.coverage_map import CoverageMap, coverage_map
+from codekiln.testing.git import write_files
 
 TOOLZ = "pypi:toolz==1.2.0"
 PLANTED = "toolz/tests/test_zz_planted_flaky.py"
@@ -86,3 +87,23 @@ def planted_env(toolz_src: Path, tmp_root: Path) -> EnvRecord:
     if env.baseline.get(PLANTED_TEST) != "passed":
         pytest.fail(f"the planted test should pass in the baseline run, got {env.baseline.get(PLANTED_TEST)}")
     return env
+
+
+def plugin_pyproject(package: str, plugin: str, addopts: str = "") -> str:
+    """A fixture project's pyproject.toml: one setuptools package whose `test` extra is pytest and the
+    pytest plugin `plugin` (a dist name), and `addopts` for every pytest session if given."""
+    ini = f'[tool.pytest.ini_options]\naddopts = "{addopts}"\n' if addopts else ""
+    return (
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "{package}"\nversion = "0.1"\n'
+        f'[project.optional-dependencies]\ntest = ["pytest", "{plugin}"]\n'
+        f'[tool.setuptools]\npackages = ["{package}"]\n{ini}'
+    )
+
+
+def built_with_map(root: Path, files: dict[str, str]) -> tuple[EnvRecord, CoverageMap, list[str]]:
+    """A fixture project written from `files` under `root`, built (real pip, in bwrap): its environment,
+    its coverage map built by this code whatever a cache holds, and the tests its baseline passed."""
+    env = build_env(str(write_files(root, files)))
+    passed = sorted(t for t, s in env.baseline.items() if s == "passed")
+    return env, coverage_map(env, redo=True), passed

@@ -8,28 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from synth_support import built_with_map, plugin_pyproject
 
-from codekiln.envs import build_env
 from codekiln.grading import TestCommand, grade_patch
 from codekiln.tasks.records import TaskRecord
 from codekiln.tasks.synth import SynthConfig, read_decisions, synthesize
-from codekiln.tasks.validation.coverage_map import coverage_map
 from codekiln.tasks.validation.engine_command import BENCHMARK_OFF, engine_command
-from codekiln.testing.git import write_files
 
 PROJECT = {
-    "pyproject.toml": """
-[build-system]
-requires = ["setuptools"]
-build-backend = "setuptools.build_meta"
-[project]
-name = "benchpkg"
-version = "0.1"
-[project.optional-dependencies]
-test = ["pytest", "pytest-benchmark"]
-[tool.setuptools]
-packages = ["benchpkg"]
-""",
+    "pyproject.toml": plugin_pyproject("benchpkg", "pytest-benchmark"),
     "benchpkg/__init__.py": """
 CALLS = [0]
 
@@ -83,15 +70,14 @@ def test_engine_command_turns_benchmarks_off_only_where_pytest_benchmark_times_t
 
 @pytest.mark.root  # an environment, its coverage run and validation in bwrap sandboxes
 def test_the_map_runs_a_benchmarked_function_once_and_the_grader_confirms_the_tasks(tmp_path: Path) -> None:
-    root = write_files(tmp_path / "benchpkg-src", PROJECT)
-    env = build_env(str(root))
-    assert sorted(t for t, s in env.baseline.items() if s == "passed") == [
+    root = tmp_path / "benchpkg-src"
+    env, cmap, passed = built_with_map(root, PROJECT)
+    assert passed == [
         "tests/test_bench.py::test_total",
         "tests/test_bench.py::test_total_plain",
         "tests/test_bench.py::test_work",
     ]
     assert BENCHMARK_OFF not in env.test.args  # the grader's command keeps the rounds
-    cmap = coverage_map(env, redo=True)
     assert cmap.tests_for({"benchpkg/__init__.py": {AGAIN - 2}}) == {"tests/test_bench.py::test_work"}
     assert cmap.tests_for({"benchpkg/__init__.py": {AGAIN}}) == set()  # called once: no second call
 

@@ -8,28 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from codekiln.envs import build_env
-from codekiln.tasks.validation.coverage_map import coverage_map
-from codekiln.testing.git import write_files
+from synth_support import built_with_map, plugin_pyproject
 
 pytestmark = pytest.mark.root  # an environment and its coverage run in bwrap sandboxes
 
 PROJECT = {
-    "pyproject.toml": """
-[build-system]
-requires = ["setuptools"]
-build-backend = "setuptools.build_meta"
-[project]
-name = "covpkg"
-version = "0.1"
-[project.optional-dependencies]
-test = ["pytest", "pytest-cov"]
-[tool.setuptools]
-packages = ["covpkg"]
-[tool.pytest.ini_options]
-addopts = "--cov=covpkg --cov-report=term-missing"
-""",
+    "pyproject.toml": plugin_pyproject("covpkg", "pytest-cov", "--cov=covpkg --cov-report=term-missing"),
     "covpkg/__init__.py": """
 def half(x):
     if x < 0:
@@ -62,13 +46,12 @@ def test_double():
 
 
 def test_the_project_s_own_coverage_does_not_blank_the_map(tmp_path: Path) -> None:
-    env = build_env(str(write_files(tmp_path / "covpkg-src", PROJECT)))
-    assert sorted(t for t, s in env.baseline.items() if s == "passed") == [
+    _, cmap, passed = built_with_map(tmp_path / "covpkg-src", PROJECT)
+    assert passed == [
         "tests/test_half.py::test_double",
         "tests/test_half.py::test_half",
         "tests/test_half.py::test_negative",
     ]
-    cmap = coverage_map(env, redo=True)  # built by this code, whatever a cache holds
     assert cmap.engine == "coverage"
     assert cmap.tests_for({"covpkg/__init__.py": {3}}) == {
         "tests/test_half.py::test_half",

@@ -297,22 +297,16 @@ def test_harbor_verifier_grades_latin1_and_address_tasks_as_codekiln(
     hs = _harbor()
     if (problem := hs.podman_problem()) is not None:
         pytest.skip(f"podman cannot run: {problem}")
-    from codekiln.tasks.export.harbor import export_harbor_task
-
     _, tasks = synthesized
     latin = next(t for t in _on(tasks, "encpkg/latin.py") if "tests/test_latin.py" in t.hidden_tests)
     address = next(t for t in tasks if any(is_unstable(x) for x in t.FAIL_TO_PASS + t.PASS_TO_PASS))
-    for task in (latin, address):
-        folder = export_harbor_task(task, tmp_path / "harbor")
-        if task is latin:
-            assert b"caf\xe9" in (folder / "solution/solve.sh").read_bytes()
-        image = hs.build_task_image(folder)
-        try:
-            for agent, want in (("bash /solution/solve.sh", "1"), ("true", "0")):
-                got, grade = hs.run_trial(image, folder, agent, tmp_path / f"logs-{task.instance_id}-{want}")
-                assert got == want, grade
-        finally:
-            hs.remove_image(image)
+    with hs.trials(tmp_path) as harbor:
+        assert b"caf\xe9" in (harbor.exported(latin)[0] / "solution/solve.sh").read_bytes()
+        for task in (latin, address):
+            got, grade = harbor.oracle(task)
+            assert got == "1", grade
+            got, grade = harbor.run(task, "true")
+            assert got == "0", grade
 
 
 @pytest.mark.root  # rollouts and grading in bwrap sandboxes
