@@ -65,6 +65,60 @@ ATTACKS_MODULE = (
         for name, body in ATTACKS.items()
     )
 ).encode()
+# The tests' own code changing a helper before its call (fixtures, `setUp`, decorators, the body): not evidence.
+PATCHED = (
+    b"import unittest\nfrom unittest import mock\n\nimport pytest\n\nimport demo._checks as checks\n"
+    b"from demo._checks import assert_close\n\n\n"
+    b"def _loud(actual, expected, tol=0.0):\n    assert actual == expected, 'loud'\n\n\n"
+    b"@pytest.fixture\ndef loud(monkeypatch):\n    monkeypatch.setattr(checks, 'assert_close', _loud)\n\n\n"
+    b"def test_fixture(loud):\n    checks.assert_close(1.0, 1.0)\n    assert_close(1.0, 1.0)\n\n\n"
+    b"def test_fixture_fails(loud):\n    checks.assert_close(1.0, 2.0)\n\n\n"
+    b"def test_conftest_fixture(tolerant):\n    assert checks.TOL == 0.5\n\n\n"
+    b"@mock.patch.object(checks, 'TOL', 0.25)\ndef test_decorated():\n    assert checks.TOL == 0.25\n\n\n"
+    b"def test_body():\n    with mock.patch.object(checks, 'assert_close', _loud):\n"
+    b"        checks.assert_close(3.0, 3.0)\n\n\n"
+    b"class TestSetUp(unittest.TestCase):\n    def setUp(self):\n        self.saved = checks.assert_close\n"
+    b"        checks.assert_close = _loud\n\n    def tearDown(self):\n        checks.assert_close = self.saved\n\n"
+    b"    def test_set_up(self):\n        checks.assert_close(2.0, 2.0)\n\n"
+    b"    def test_set_up_fails(self):\n        checks.assert_close(1.0, 2.0)\n\n\n"
+    b"def test_after():\n    assert checks.assert_close is assert_close\n    assert checks.TOL == 1e-9\n"
+)
+PATCHED_IDS = {
+    "test_fixture": "passed",
+    "test_fixture_fails": "failed",
+    "test_conftest_fixture": "passed",
+    "test_decorated": "passed",
+    "test_body": "passed",
+    "TestSetUp::test_set_up": "passed",
+    "TestSetUp::test_set_up_fails": "failed",
+    "test_after": "passed",
+}
+# Code under test passing its own change off as the test's: each is evidence. `prepare` is what a fixture of the
+# test calls (`demo/_setup.py`), given the test's `monkeypatch` and its own patching helper, and `after`
+# what it calls next, which `prepare` may rebind to what runs no code of the library's.
+DISGUISED = {
+    "library_monkeypatch": "monkeypatch.setattr(_c, 'assert_close', _quiet)\n",
+    "in_fixture_call": "_c.assert_close = _quiet\n",
+    "test_helper": "patch('assert_close', _quiet)\n",
+    "past_the_class": "vars(_c)['assert_close'] = _quiet\n",
+    "test_code_own_globals": (
+        "after = functools.partial(types.FunctionType(patch.__code__, {'checks': _c}), 'assert_close', _quiet)\n"
+    ),
+}
+OPEN = {"c_callable": "after = functools.partial(setattr, _c, 'assert_close', _quiet)\n"}
+OPEN_WHY = (
+    "still open: the test calls a library name that is a C callable doing the write (functools.partial of"
+    " setattr), so no frame of the library's is in the chain of the write (guard_plugin_held)"
+)
+SETUP_MODULE = (
+    "import functools\nimport importlib\nimport types\n\n_c = importlib.import_module('demo._checks')\n\n\n"
+    "def _quiet(*args, **kwargs):\n    return None\n\n\ndef after():\n    return None\n\n\n"
+    "def prepare(name, monkeypatch, patch):\n    global after\n"
+    + "".join(
+        f"    {'if' if i == 0 else 'elif'} name == {name!r}:\n        {body}"
+        for i, (name, body) in enumerate({**DISGUISED, **OPEN}.items())
+    )
+).encode()
 FAILING = (
     b"from demo._checks import Checker, assert_close\n\n\ndef test_close():\n    assert_close(1.0, 2.0)\n\n\n"
     b"def test_same():\n    Checker().same([1], [2])\n"
@@ -76,7 +130,12 @@ PROJECT = {
     "demo/_checks.py": CHECKS,
     "demo/_attacks.py": ATTACKS_MODULE,
     "tests/__init__.py": b"",
-    "tests/conftest.py": b"import pytest\n\npytest.register_assert_rewrite('demo._checks')\n",
+    "demo/_setup.py": SETUP_MODULE,
+    "tests/conftest.py": (
+        b"import pytest\n\npytest.register_assert_rewrite('demo._checks')\n\n\n@pytest.fixture\n"
+        b"def tolerant(monkeypatch):\n    import demo._checks\n\n    monkeypatch.setattr(demo._checks, 'TOL', 0.5)\n"
+    ),
+    "tests/test_patched.py": PATCHED,
     "tests/test_honest.py": (
         b"import demo._checks as checks\nfrom demo._checks import TOL, Checker, assert_close, half, isclose, raises\n\n\n"
         b"def test_helpers():\n    assert_close(half(3), 1.5, TOL)\n    assert isclose(1.0, 1.0)\n"
@@ -85,6 +144,15 @@ PROJECT = {
         b"    assert checks.count() < checks.count()\n\n\n"
         b"def test_fails_in_a_helper():\n    assert_close(1.0, 2.0)\n"
     ),
+    **{
+        f"tests/test_disguised_{name}.py": (
+            "import pytest\n\nimport demo._checks as checks\nfrom demo import _setup\n\n\n"
+            "def patch(name, value):\n    setattr(checks, name, value)\n\n\n"
+            f"@pytest.fixture(autouse=True)\ndef prepared(monkeypatch):\n    _setup.prepare({name!r}, monkeypatch, patch)\n"
+            "    _setup.after()\n\n\ndef test_close():\n    checks.assert_close(1.0, 2.0)\n"
+        ).encode()
+        for name in {**DISGUISED, **OPEN}
+    },
     **{
         f"tests/test_{name}.py": f"from demo import _attacks\n\n_attacks.{name}()\n".encode() + FAILING
         for name in ATTACKS
@@ -124,4 +192,35 @@ def test_helpers_changed_before_the_tests_are_evidence(sb: BwrapSandbox, attack:
     assert any("/demo/_checks.py: " in e or f"/tests/test_{attack}.py: " in e for e in run.evidence), (
         run.statuses,
         run.evidence,
+    )
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_the_tests_own_changes_to_their_helpers_are_not_evidence(sb: BwrapSandbox) -> None:
+    """A fixture's `monkeypatch`, a conftest's fixture, `mock.patch` as a decorator and in the body, a
+    `setUp` that rebinds a helper and a `tearDown` that puts it back: the test's own code (these were
+    evidence, so an honest run was `tampered`)."""
+    tests = [f"tests/test_patched.py::{name}" for name in PATCHED_IDS]
+    run = run_tests(sb, CMD, tests)
+    assert run.statuses == dict(zip(tests, PATCHED_IDS.values(), strict=True)), run.log_tail
+    assert "loud" in run.messages["tests/test_patched.py::test_fixture_fails"]  # the test's stand-in ran
+    assert run.evidence == []
+
+
+@pytest.mark.root  # a bwrap sandbox
+@pytest.mark.parametrize(
+    "attack",
+    [
+        *sorted(DISGUISED),
+        *(pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=OPEN_WHY)) for n in OPEN),
+    ],
+)
+def test_library_changes_made_to_look_like_the_tests_are_evidence(sb: BwrapSandbox, attack: str) -> None:
+    """The library patching through the test's `monkeypatch`, in a fixture's call into it, through the
+    test's own helper, past the module's class, or running the test's code with globals of its own."""
+    test = f"tests/test_disguised_{attack}.py::test_close"
+    run = run_tests(sb, CMD, [test])
+    assert run.statuses == {test: "passed"}, run.log_tail  # what the attack buys, and why it is evidence
+    assert any("/demo/_checks.py: assert_close is not what its source binds" in e for e in run.evidence), (
+        run.evidence
     )

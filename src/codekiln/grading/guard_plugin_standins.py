@@ -121,6 +121,23 @@ class StandIns:
             and self._module_globals(func.__globals__, where)
         )
 
+    def source_frame(self, code: Any, space: Any) -> bool:
+        """Whether a frame runs read-only code as its source file makes it: its code equals code compiled
+        from the file's bytes and its globals are a namespace of a module loaded from that file (as
+        `source_function` judges a function; `guard_plugin_held` judges who made a write by it)."""
+        where = code.co_filename
+        return (
+            type(where) is str
+            and where.startswith(self.readonly)
+            and not where.startswith(self.workdir)
+            and code in self._source_codes(where)
+            and self._module_globals(space, where)
+        )
+
+    def module_namespace(self, space: Any, where: str) -> bool:
+        """Whether `space` is the namespace of a module loaded from the file `where` (any file)."""
+        return self._module_globals(space, where)
+
     def _module_globals(self, space: Any, where: str) -> bool:
         """Whether `space` is the namespace of a module loaded from `where`; those found are kept, and
         `sys.modules` is read again only for one not found yet (a module imported since)."""
