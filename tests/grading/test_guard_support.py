@@ -67,7 +67,7 @@ ATTACKS_MODULE = (
 ).encode()
 # The tests' own code changing a helper before its call (fixtures, `setUp`, decorators, the body): not evidence.
 PATCHED = (
-    b"import unittest\nfrom unittest import mock\n\nimport pytest\n\nimport demo._checks as checks\n"
+    b"import contextlib\nimport unittest\nfrom unittest import mock\n\nimport pytest\n\nimport demo._checks as checks\n"
     b"from demo._checks import assert_close\n\n\n"
     b"def _loud(actual, expected, tol=0.0):\n    assert actual == expected, 'loud'\n\n\n"
     b"@pytest.fixture\ndef loud(monkeypatch):\n    monkeypatch.setattr(checks, 'assert_close', _loud)\n\n\n"
@@ -81,6 +81,13 @@ PATCHED = (
     b"        checks.assert_close = _loud\n\n    def tearDown(self):\n        checks.assert_close = self.saved\n\n"
     b"    def test_set_up(self):\n        checks.assert_close(2.0, 2.0)\n\n"
     b"    def test_set_up_fails(self):\n        checks.assert_close(1.0, 2.0)\n\n\n"
+    b"def _patch(name, value):\n    setattr(checks, name, value)\n\n\n"
+    b"@contextlib.contextmanager\ndef _swapped(value):\n    saved = checks.assert_close\n"
+    b"    checks.assert_close = value\n    try:\n        yield\n    finally:\n        checks.assert_close = saved\n\n\n"
+    b"def test_helpers():\n    with _swapped(_loud):\n        checks.assert_close(4.0, 4.0)\n"
+    b"    _patch('TOL', 1e-9)\n\n\n"
+    b"def test_by_name(monkeypatch):\n    (monkeypatch\n        .setattr(\n            'demo._checks.TOL',\n"
+    b"            0.5,\n        ))\n    assert checks.TOL == 0.5\n\n\n"
     b"def test_after():\n    assert checks.assert_close is assert_close\n    assert checks.TOL == 1e-9\n"
 )
 PATCHED_IDS = {
@@ -91,11 +98,13 @@ PATCHED_IDS = {
     "test_body": "passed",
     "TestSetUp::test_set_up": "passed",
     "TestSetUp::test_set_up_fails": "failed",
+    "test_helpers": "passed",
+    "test_by_name": "passed",
     "test_after": "passed",
 }
 # Code under test passing its own change off as the test's: each is evidence. `prepare` is what a fixture of the
-# test calls (`demo/_setup.py`), given the test's `monkeypatch` and its own patching helper, and `after`
-# what it calls next, which `prepare` may rebind to what runs no code of the library's.
+# test calls (`demo/_setup.py`), given the test's `monkeypatch` and its own patching helper, then `after` and
+# `context`, which `prepare` may rebind to what runs no code of the library's (a C callable, a read-only patcher).
 DISGUISED = {
     "library_monkeypatch": "monkeypatch.setattr(_c, 'assert_close', _quiet)\n",
     "in_fixture_call": "_c.assert_close = _quiet\n",
@@ -104,16 +113,21 @@ DISGUISED = {
     "test_code_own_globals": (
         "after = functools.partial(types.FunctionType(patch.__code__, {'checks': _c}), 'assert_close', _quiet)\n"
     ),
+    "c_callable": "after = functools.partial(setattr, _c, 'assert_close', _quiet)\n",
+    "c_callable_monkeypatch": "after = functools.partial(monkeypatch.setattr, _c, 'assert_close', _quiet)\n",
 }
-OPEN = {"c_callable": "after = functools.partial(setattr, _c, 'assert_close', _quiet)\n"}
+OPEN = {
+    "with_library_patcher": "context = functools.partial(mock.patch.object, _c, 'assert_close', _quiet)\n"
+}
 OPEN_WHY = (
-    "still open: the test calls a library name that is a C callable doing the write (functools.partial of"
-    " setattr), so no frame of the library's is in the chain of the write (guard_plugin_held)"
+    "still open: the test's `with` over a context manager the library made (a mock.patch object): its"
+    " __enter__ is read-only code, and the statement names no function to check (guard_plugin_held)"
 )
 SETUP_MODULE = (
-    "import functools\nimport importlib\nimport types\n\n_c = importlib.import_module('demo._checks')\n\n\n"
+    "import contextlib\nimport functools\nimport importlib\nimport types\nfrom unittest import mock\n\n"
+    "_c = importlib.import_module('demo._checks')\ncontext = contextlib.nullcontext\n\n\n"
     "def _quiet(*args, **kwargs):\n    return None\n\n\ndef after():\n    return None\n\n\n"
-    "def prepare(name, monkeypatch, patch):\n    global after\n"
+    "def prepare(name, monkeypatch, patch):\n    global after, context\n"
     + "".join(
         f"    {'if' if i == 0 else 'elif'} name == {name!r}:\n        {body}"
         for i, (name, body) in enumerate({**DISGUISED, **OPEN}.items())
@@ -149,7 +163,8 @@ PROJECT = {
             "import pytest\n\nimport demo._checks as checks\nfrom demo import _setup\n\n\n"
             "def patch(name, value):\n    setattr(checks, name, value)\n\n\n"
             f"@pytest.fixture(autouse=True)\ndef prepared(monkeypatch):\n    _setup.prepare({name!r}, monkeypatch, patch)\n"
-            "    _setup.after()\n\n\ndef test_close():\n    checks.assert_close(1.0, 2.0)\n"
+            "    _setup.after()\n    with _setup.context():\n        yield\n\n\n"
+            "def test_close():\n    checks.assert_close(1.0, 2.0)\n"
         ).encode()
         for name in {**DISGUISED, **OPEN}
     },

@@ -26,6 +26,8 @@ nothing from codekiln.
 
 from __future__ import annotations
 
+import ast
+import dis
 import sys
 import types
 from collections.abc import Callable
@@ -41,9 +43,7 @@ _RUNNER = "_pytest.runner"
 class Held:
     """The held support modules, and who made the last write of each of their names."""
 
-    def __init__(
-        self, test_code: Callable[[types.CodeType, Any], bool], source_frame: Callable[[Any, Any], bool]
-    ) -> None:
+    def __init__(self, test_code: TestCode, source_frame: Callable[[Any, Any], bool]) -> None:
         self._test_code, self._source_frame = test_code, source_frame
         self._modules: dict[int, Any] = {}  # id -> the module (kept, so no id is reused)
         self._writes: dict[int, dict[str, tuple[Any, bool]]] = {}
@@ -78,10 +78,12 @@ class Held:
         writes[name] = (value, by_tests)
 
     def _by_tests(self, frame: Any) -> bool:
-        tests = False
+        tests, callee = False, None
         while frame is not None:
             code, space = frame.f_code, frame.f_globals
             if self._test_code(code, space):
+                if not self._test_code.calls(frame, callee):
+                    return False
                 tests = True
             elif self._source_frame(code, space):
                 if space.get("__name__") == _RUNNER:
@@ -89,7 +91,7 @@ class Held:
                 tests = tests or code.co_name in _TEST_CALLS
             else:
                 return False
-            frame = frame.f_back
+            frame, callee = frame.f_back, frame
         return tests
 
 
@@ -130,6 +132,7 @@ class TestCode:
         self._trusted, self._compiled, self._compiled_ids, self._key = trusted, compiled, compiled_ids, key
         self._plain_keys, self._walk, self._module_namespace = plain_keys, walk, module_namespace
         self._keys: dict[str, tuple[int, set[Any]]] = {}
+        self._spans: dict[str, dict[tuple[int, int], list[tuple[Any, ast.AST]]]] = {}
 
     def __call__(self, code: types.CodeType, space: Any) -> bool:
         where = code.co_filename
@@ -143,3 +146,63 @@ class TestCode:
             if self._key(code) not in self._keys[where][1]:
                 return False
         return self._module_namespace(space, where)
+
+    def calls(self, frame: Any, callee: Any) -> bool:
+        """Whether a test frame is doing, per its trusted source, what the chain says: the write itself
+        (`callee` None: `obj.name = value`, `del obj.name`, or a call of the builtin `setattr` or
+        `delattr` by that name), or a call of the next frame's function by its name
+        (`monkeypatch.setattr(...)` calls `setattr`; a `with` statement `__enter__` and `__exit__`).
+        A library name that is a C callable doing the write (`functools.partial(setattr, ...)`, or of
+        `MonkeyPatch().setattr`) leaves no frame of the library's, but the test's call names another
+        function. Read from the instruction the frame is at and the source span it came from (Python
+        3.11 on; before, the frame chain alone judges)."""
+        code = frame.f_code
+        if not hasattr(code, "co_positions"):
+            return True
+        at = [i for i in dis.get_instructions(code) if i.offset <= frame.f_lasti]
+        if not at:
+            return False
+        op, pos = at[-1].opname, at[-1].positions
+        if callee is None and op in ("STORE_ATTR", "DELETE_ATTR"):
+            return True
+        node = self._node_at(code.co_filename, pos)
+        if isinstance(node, ast.With | ast.AsyncWith):  # what the statement calls on its own
+            return callee is not None and callee.f_code.co_name in ("__enter__", "__exit__")
+        if not isinstance(node, ast.Call) or not op.startswith("CALL"):
+            return False
+        func = node.func
+        named = (
+            func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        )
+        if callee is None:
+            return (
+                named in ("setattr", "delattr")
+                and isinstance(func, ast.Name)
+                and named not in frame.f_globals
+            )
+        return bool(named) and named == callee.f_code.co_name
+
+    def _node_at(self, path: str, pos: Any) -> ast.AST | None:
+        """The trusted source's call or `with` statement an instruction's span came from: a call by its
+        end and its start (Python 3.11 starts a method call's span at the method's name)."""
+        if path not in self._spans:
+            spans: dict[tuple[int, int], list[tuple[Any, ast.AST]]] = {}
+            try:
+                tree = ast.parse(self._trusted[path])
+            except (SyntaxError, ValueError):
+                tree = ast.Module(body=[], type_ignores=[])
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call | ast.With | ast.AsyncWith):
+                    starts = {(node.lineno, node.col_offset)}
+                    func = getattr(node, "func", None)
+                    if isinstance(func, ast.Attribute) and func.end_lineno and func.end_col_offset:
+                        starts.add((func.end_lineno, func.end_col_offset - len(func.attr)))
+                    key = (node.end_lineno or 0, node.end_col_offset or 0)
+                    spans.setdefault(key, []).append((starts, node))
+            self._spans[path] = spans
+        if pos is None or pos.end_lineno is None or pos.end_col_offset is None:
+            return None
+        for starts, node in self._spans[path].get((pos.end_lineno, pos.end_col_offset), []):
+            if (pos.lineno, pos.col_offset) in starts:
+                return node
+        return None
