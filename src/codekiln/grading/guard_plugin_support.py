@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import gc
 import importlib
 import operator
 import sys
@@ -196,7 +197,7 @@ class SupportCheck:
         """The trusted bytes compiled: plainly, and as pytest rewrites a registered module."""
         if config is not None and source.path not in self._rewritten:
             self._rewritten.add(source.path)
-            rewritten = _rewrite(source, config)
+            rewritten = sources.rewritten(source, config)
             source.codes += [rewritten] if rewritten is not None else []
             self._keys = {k: v for k, v in self._keys.items() if k[0] != source.path}
         return source.codes
@@ -338,8 +339,9 @@ def _imported(source: sources.Source, node: ast.Import | ast.ImportFrom, name: s
 
 
 def _reached(value: Any, readonly_object: Callable[[Any], bool]) -> list[types.FunctionType] | None:
-    """The functions a decorated value is made of: it and those its closures hold, and what a read-only
-    wrapper stands for (`__wrapped__`, `__func__`), four levels deep; None: something else is in it."""
+    """The functions a decorated value is made of: it and those its closures hold, and those a read-only
+    wrapper holds (its referents, and the values of its namespace), four levels deep; None: something
+    else is in it."""
     out: list[types.FunctionType] = []
     pending, seen = [(value, 0)], set()
     while pending:
@@ -359,8 +361,11 @@ def _reached(value: Any, readonly_object: Callable[[Any], bool]) -> list[types.F
         elif depth == 0 or callable(obj):
             if not readonly_object(type(obj)):
                 return None if depth == 0 else out
-            inner = [getattr(obj, "__func__", None), getattr(obj, "__wrapped__", None)]
-            pending += [(w, depth + 1) for w in inner if w is not None]
+            # What it holds, not what it says it wraps: a C wrapper's `__wrapped__` is data that code
+            # under test can point at the trusted def while the wrapper calls another function.
+            for held in gc.get_referents(obj):
+                values = list(held.values()) if type(held) is dict else [held]
+                pending += [(v, depth + 1) for v in values if callable(v) and not isinstance(v, type)]
     return out
 
 
@@ -377,18 +382,6 @@ def _state(module: Any) -> tuple[Any, ...]:
             members = list(vars(value).values())
             out += [len(members), *members]
     return tuple(out)
-
-
-def _rewrite(source: sources.Source, config: Any) -> types.CodeType | None:
-    """The trusted bytes as pytest's assertion rewriting compiles a registered module."""
-    try:
-        from _pytest.assertion.rewrite import rewrite_asserts
-
-        tree = ast.parse(source.data, filename=source.path)
-        rewrite_asserts(tree, source.data, source.path, config)
-        return compile(tree, source.path, "exec", dont_inherit=True)
-    except Exception:  # no rewriting here: the plain compile stands alone
-        return None
 
 
 def _describe(value: Any) -> str:
