@@ -70,7 +70,7 @@ LIBRARY = {
 
 @pytest.fixture(scope="module")
 def tasks() -> list[tuple[TaskRecord, EnvRecord]]:
-    found = library_tasks(LIBRARY, "by-name-library", "audit-tasks-namelib", 4)
+    found = library_tasks(LIBRARY, "by-name-library", "audit-tasks-namelib", 8)
     assert found, "no task synthesized from the library"
     return found
 
