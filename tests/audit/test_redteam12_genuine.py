@@ -12,9 +12,10 @@ equals code compiled from its file's bytes and whose globals are that file's mod
 (`StandIns.source_function`, shared with the stand-in classes' check). Real tasks, real bwrap
 sandboxes, the real grader.
 
-Still open (a strict xfail, `OPEN`): the library's own function with a global of its module rebound
-(`tokenize._tokenize = relay`, then `tokenize.generate_tokens` set as `runtest`) is that file's code
-with that module's globals, and is excused."""
+Closed since (a strict xfail until then): the library's own function with a global of its module
+rebound (`tokenize._tokenize = relay`, then `tokenize.generate_tokens` set as `runtest`, `module-globals`)
+was that file's code with that module's globals, and was excused; now the functions its code names in
+those globals must be read-only code as their files make it too, three calls deep."""
 
 from __future__ import annotations
 
@@ -105,13 +106,7 @@ MODULE_GLOBALS = _NO_OP_RUNTEST.replace(
     "        forged = _ck_tokenize.generate_tokens",
 )
 ATTACKS = {"planted": PLANTED, "foreign-globals": FOREIGN_GLOBALS, "module-globals": MODULE_GLOBALS}
-OPEN = {
-    "module-globals": (
-        "a read-only function is judged by its code and whose globals it holds, not by what those globals "
-        "hold now: code under test rebinds a name the library's function reads (tokenize._tokenize) and sets "
-        "the genuine function (tokenize.generate_tokens) in place of Function.runtest"
-    )
-}
+OPEN: dict[str, str] = {}  # attack -> why it still resolves (a strict xfail, predictions path only)
 CAUGHT = "the test machinery was changed at run time (after collection): _pytest.python.Function.runtest"
 
 
@@ -186,3 +181,12 @@ def test_readonly_code_is_the_file_s_own_function_with_its_module_s_globals() ->
     assert not watch.from_readonly(foreign)  # was excused: its code is tokenize's
     copied = types.FunctionType(textwrap.dedent.__code__, dict(vars(textwrap)))
     assert not watch.from_readonly(copied)  # equal globals are not the module's
+    real = tokenize._tokenize  # type: ignore[attr-defined]
+    tokenize._tokenize = _relay  # type: ignore[attr-defined]
+    try:
+        assert not watch.from_readonly(
+            tokenize.generate_tokens
+        )  # was excused: its code and globals are tokenize's
+    finally:
+        tokenize._tokenize = real  # type: ignore[attr-defined]
+    assert watch.from_readonly(tokenize.generate_tokens)

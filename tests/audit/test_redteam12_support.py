@@ -122,6 +122,14 @@ def test_what_counts_as_support(tmp_path: Path) -> None:
         "tests/helpers.py": "from unitlib import _shared\n",  # a test file: put back by its own rule
         "unitlib/_shared.py": "Z = 3\n",  # imported through that helper: support
         "tests/test_other.py": "import helpers\n",
+        # loaded by a literal name: the tests' import too (a name computed at run time cannot be read)
+        "tests/test_named.py": "import importlib\n\nc = importlib.import_module('unitlib._named')\n"
+        "d = __import__('unitlib._dunder')\ne = importlib.import_module('._rel', package='unitlib')\n"
+        "f = importlib.import_module(NAME)\n",
+        "unitlib/_named.py": "",
+        "unitlib/_dunder.py": "",
+        "unitlib/_rel.py": "",
+        "unitlib/_lazy.py": "import importlib\n\nimportlib.import_module('unitlib._named')\n",
     }.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
@@ -140,6 +148,9 @@ def test_what_counts_as_support(tmp_path: Path) -> None:
     assert support_modules(tmp_path, ["tests/test_other.py"], fixed={"unitlib/__init__.py"}) == {
         "unitlib/_shared.py"
     }
+    # unitlib/_lazy.py loads _named by name too: the library's loads by name are not read (the price, as above)
+    named = {"unitlib/_named.py", "unitlib/_dunder.py", "unitlib/_rel.py"}
+    assert support_modules(tmp_path, ["tests/test_named.py"], fixed={"unitlib/__init__.py"}) == named
 
 
 @pytest.mark.podman

@@ -18,13 +18,13 @@ code under test runs. Code under test shares this process and can still forge al
 the grader also plants canary tests and scans patches); the marker only makes forgery take effort
 aimed at codekiln rather than at pytest.
 
-Six parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
+Seven parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
 `guard_plugin_bodies` (test modules compiled from the trusted bytes, each test function's body wrapped
 to announce an exception leaving it), `guard_plugin_machinery` (the watch on pytest's, pluggy's and the builtins' functions, and what
 counts as read-only code), `guard_plugin_trace` (trace functions and heap walks, seen by an audit
 hook), `guard_plugin_report` (what leaves the process: the results file, the marker, the announcements
-of failures), `guard_plugin_support` (the test support modules held to their trusted source) and
-`guard_plugin_speedups` (speed only, same output). This module keeps what runs per
+of failures), `guard_plugin_support` (the test support modules held to their trusted source),
+`guard_plugin_held` (who wrote to them: the tests' own code or not) and `guard_plugin_speedups` (speed only, same output). This module keeps what runs per
 test (the check that a test is its trusted source's code) and the hooks. The grader ships them
 compiled when the venv runs the grader's own Python (`grading.guard.plugin_files`), else as source;
 pytest leaves this module's statements as written: PYTEST_DONT_REWRITE (it has no asserts).
@@ -135,18 +135,6 @@ def _names(path: str) -> set[str]:
         return set()
 
 
-def _functions(obj: Any) -> list[Any]:
-    """A test callable's function and those it wraps (`__wrapped__`), outermost first."""
-    out: list[Any] = []
-    while obj is not None and len(out) < 20:
-        func = getattr(obj, "__func__", obj)
-        if not isinstance(getattr(func, "__code__", None), types.CodeType):
-            break
-        out.append(func)
-        obj = getattr(func, "__wrapped__", None)
-    return out
-
-
 _STATUS, _message = report.status, report.message  # the hooks' argument is named `report` too
 
 
@@ -177,7 +165,9 @@ class Guard:
         if not _TRUSTED or not isinstance(item, pytest.Function):
             return
         obj = getattr(item, "obj", None)  # a callable object stands for its class's __call__
-        funcs = _functions(obj) or _functions(vars(type(obj)).get("__call__") if callable(obj) else None)
+        funcs = bodies.functions(obj) or bodies.functions(
+            vars(type(obj)).get("__call__") if callable(obj) else None
+        )
         if not funcs:
             return
         codes = [f.__code__ for f in funcs]
@@ -226,6 +216,7 @@ class Guard:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.check_machinery("after collection")
+        _SUPPORT.hold()  # before any fixture runs: who writes to the support modules is noted from now
         speedups.map_test_modules(_TRUSTED)
         export = _SETTINGS.get("export_rewrites")
         if export:  # a run on the clean snapshot, before any test: see `grading.guard.RewriteCache`
@@ -378,6 +369,12 @@ _SUPPORT = support.SupportCheck(
     _WATCH.readonly_object,
     machinery.READONLY,
     _WATCH.workdir,
+    support.held.Held(
+        support.held.TestCode(
+            _TRUSTED, _COMPILED, _COMPILED_IDS, _key, _plain_keys, _walk, _WATCH.stand_ins.module_namespace
+        ),
+        _WATCH.stand_ins.source_frame,
+    ),
 )
 _TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
 _OUTCOMES = machinery.CallOutcomes()

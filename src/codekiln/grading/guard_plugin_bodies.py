@@ -61,6 +61,18 @@ def walk(code: types.CodeType) -> Any:
             yield from walk(const)
 
 
+def functions(obj: Any) -> list[Any]:
+    """A test callable's function and those it wraps (`__wrapped__`), outermost first."""
+    out: list[Any] = []
+    while obj is not None and len(out) < 20:
+        func = getattr(obj, "__func__", obj)
+        if not isinstance(getattr(func, "__code__", None), types.CodeType):
+            break
+        out.append(func)
+        obj = getattr(func, "__wrapped__", None)
+    return out
+
+
 def install(
     trusted: dict[str, bytes],
     settings: dict[str, Any],

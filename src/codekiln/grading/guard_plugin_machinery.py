@@ -150,7 +150,7 @@ class Machinery:
         """The graded tree: code there is never read-only, even inside a read-only prefix."""
         self.watched = _watched_now()
         self.snapshot: _Snapshot | None = None
-        self._stand_ins = StandIns(self.workdir, READONLY, _WATCHED)
+        self.stand_ins = StandIns(self.workdir, READONLY, _WATCHED)
 
     def from_readonly(self, value: Any) -> bool:
         """Whether a replacement comes from the read-only venv or interpreter (an installed plugin's): a
@@ -162,7 +162,7 @@ class Machinery:
         func = getattr(value, "__func__", None) or getattr(value, "fget", None) or value
         code = getattr(func, "__code__", None)
         where = getattr(code, "co_filename", "") if isinstance(code, types.CodeType) else ""
-        return bool(where) and self._stand_ins.source_function(func, where)
+        return bool(where) and self.stand_ins.source_function(func, where)
 
     def readonly_object(self, value: Any) -> bool:
         """A function, or a class, defined in the read-only venv or interpreter."""
@@ -193,7 +193,7 @@ class Machinery:
     def excused(self, value: Any, was: Any) -> bool:
         """Whether a replacement is excused: its code is read-only code, or it is a read-only library's
         stand-in for a class that the machinery merely imports (`StandIns`, a time-freezing library's)."""
-        return self.from_readonly(value) or self._stand_ins.excused(value, was)
+        return self.from_readonly(value) or self.stand_ins.excused(value, was)
 
     def changes(self) -> list[str]:
         """What was replaced in the test machinery since start-up (new names are not counted, nor

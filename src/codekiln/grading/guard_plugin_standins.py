@@ -111,7 +111,14 @@ class StandIns:
         that claims the file (`code.replace(co_filename=...)`) and set it into that module's namespace,
         or bind the file's own code to globals of its own (`FunctionType(code, globals)`, the names it
         reads then run anything): neither is the library's function. The guard's machinery watch
-        (`guard_plugin_machinery.Machinery.from_readonly`) judges read-only code by this too."""
+        (`guard_plugin_machinery.Machinery.from_readonly`) judges read-only code by this too. And every
+        function its code names in those globals is such a function in turn (three calls deep): the
+        library's own function with a global of its module rebound to the tree's code
+        (`tokenize._tokenize = relay`, then `tokenize.generate_tokens` in place of `Function.runtest`)
+        runs that code."""
+        return self._genuine(func, where) and self._reads_genuine(func, 0, set())
+
+    def _genuine(self, func: Any, where: Any) -> bool:
         return (
             type(func) is types.FunctionType
             and type(where) is str
@@ -120,6 +127,39 @@ class StandIns:
             and func.__code__ in self._source_codes(where)
             and self._module_globals(func.__globals__, where)
         )
+
+    def _reads_genuine(self, func: types.FunctionType, depth: int, seen: set[int]) -> bool:
+        """Whether the functions `func`'s code names in its module's namespace (a real dict: checked by
+        `_module_globals`) are the library's own, as `source_function` judges them."""
+        if depth > 3 or id(func) in seen:
+            return True
+        seen.add(id(func))
+        space = func.__globals__
+        for name in _code_names(func.__code__):
+            value = space.get(name)
+            if type(value) is types.FunctionType and not (
+                self._genuine(value, value.__code__.co_filename)
+                and self._reads_genuine(value, depth + 1, seen)
+            ):
+                return False
+        return True
+
+    def source_frame(self, code: Any, space: Any) -> bool:
+        """Whether a frame runs read-only code as its source file makes it: its code equals code compiled
+        from the file's bytes and its globals are a namespace of a module loaded from that file (as
+        `source_function` judges a function; `guard_plugin_held` judges who made a write by it)."""
+        where = code.co_filename
+        return (
+            type(where) is str
+            and where.startswith(self.readonly)
+            and not where.startswith(self.workdir)
+            and code in self._source_codes(where)
+            and self._module_globals(space, where)
+        )
+
+    def module_namespace(self, space: Any, where: str) -> bool:
+        """Whether `space` is the namespace of a module loaded from the file `where` (any file)."""
+        return self._module_globals(space, where)
 
     def _module_globals(self, space: Any, where: str) -> bool:
         """Whether `space` is the namespace of a module loaded from `where`; those found are kept, and
@@ -144,6 +184,17 @@ class StandIns:
                 pending.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
             self._sources[where] = frozenset(found)
         return self._sources[where]
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    """The names `code` and the code nested in it read (globals and attributes alike)."""
+    out: set[str] = set()
+    pending = [code]
+    while pending:
+        inner = pending.pop()
+        out.update(inner.co_names)
+        pending.extend(c for c in inner.co_consts if isinstance(c, types.CodeType))
+    return out
 
 
 def _loaded_spaces(where: str) -> list[Any]:

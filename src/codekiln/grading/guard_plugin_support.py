@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import gc
 import importlib
 import operator
 import sys
@@ -40,9 +41,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from . import guard_plugin_held as held
     from . import guard_plugin_sources as sources
-else:  # shipped beside it as `<plugin module>_sources` (`grading.shipped`)
+else:  # shipped beside it as `<plugin module>_sources`, `_held` (`grading.shipped`)
     sources = importlib.import_module(f"{__name__.removesuffix('_support')}_sources")
+    held = importlib.import_module(f"{__name__.removesuffix('_support')}_held")
 
 _MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]  # a module's namespace, past any class trick
 _HOOKS = frozenset({"__getattribute__", "__getattr__", "__call__", "__get__"})
@@ -78,6 +81,7 @@ class SupportCheck:
         readonly_object: Callable[[Any], bool],
         readonly: tuple[str, ...],
         workdir: str,
+        writes: held.Held,
     ) -> None:
         self.sources: dict[str, sources.Source] = {}
         for path in paths:
@@ -88,11 +92,19 @@ class SupportCheck:
                 continue
             self.sources[source.dotted] = source
         self._key, self._from_readonly, self._readonly_object = key, from_readonly, readonly_object
-        self._readonly, self._workdir = readonly, workdir
+        self._readonly, self._workdir, self._held = readonly, workdir, writes
         self._rewritten: set[str] = set()
         self._keys: dict[tuple[str, str, str], set[Any]] = {}
         self._taken: dict[str, tuple[list[tuple[str, str | None, str]], set[str]]] = {}
         self._clean: dict[str, tuple[Any, ...]] = {}  # per module: the state last found clean
+
+    def hold(self) -> None:
+        """Note who writes to the support modules imported so far (`guard_plugin_held`): called after
+        collection, before any fixture runs, and before each test for those imported since."""
+        for dotted in self.sources:
+            module = sys.modules.get(dotted, sources.MISSING)
+            if module is not sources.MISSING:
+                self._held.hold(module)
 
     def changed(self, item: Any, trusted: dict[str, bytes]) -> list[str]:
         """Why the support modules, or the test module's names taken from them, are not their trusted
@@ -101,6 +113,7 @@ class SupportCheck:
             return []
         out: list[str] = []
         config = getattr(item, "config", None)
+        self.hold()
         for dotted, source in self.sources.items():
             module = sys.modules.get(dotted, sources.MISSING)
             if module is sources.MISSING:
@@ -116,7 +129,7 @@ class SupportCheck:
         test_module = getattr(item, "module", None)
         path = str(getattr(test_module, "__file__", "") or "")
         if path in trusted and test_module is not None:
-            out += [f"{path}: {why}" for why in self._taken_names(path, trusted[path], test_module)]
+            out += [f"{path}: {why}" for why in self._taken_names(path, trusted[path], test_module, config)]
         return out
 
     def _module(self, source: sources.Source, module: Any, config: Any) -> list[str]:
@@ -135,6 +148,7 @@ class SupportCheck:
         cls = type(module)
         if (
             cls is not types.ModuleType
+            and cls is not self._held.cls
             and not self._readonly_object(cls)
             and not self._own_class(source, cls.__qualname__, cls, space, config)
         ):
@@ -144,10 +158,12 @@ class SupportCheck:
             if name in source.rebound:
                 continue  # its own code rebinds it (`global name`)
             value = space.get(name, sources.MISSING)
-            if value is not sources.MISSING and not self._holds(source, name, nodes, value, space, config):
+            if value is sources.MISSING or self._held.excused(module, name, value):
+                continue  # gone, or set by the test's own code (a fixture's monkeypatch)
+            if not self._holds(source, name, nodes, value, space, config):
                 out.append(f"{name} is not what its source binds ({_describe(value)})")
         for name in list(space):
-            if name in source.bindings or name in _DUNDERS:
+            if name in source.bindings or name in _DUNDERS or self._held.excused(module, name, space[name]):
                 continue
             if name in source.read or name == "__getattr__" or hasattr(builtins, name):
                 out.append(f"{name} was added to the module ({_describe(space[name])})")
@@ -181,7 +197,7 @@ class SupportCheck:
         """The trusted bytes compiled: plainly, and as pytest rewrites a registered module."""
         if config is not None and source.path not in self._rewritten:
             self._rewritten.add(source.path)
-            rewritten = _rewrite(source, config)
+            rewritten = sources.rewritten(source, config)
             source.codes += [rewritten] if rewritten is not None else []
             self._keys = {k: v for k, v in self._keys.items() if k[0] != source.path}
         return source.codes
@@ -276,7 +292,7 @@ class SupportCheck:
                 return False
         return True
 
-    def _taken_names(self, path: str, data: bytes, module: Any) -> list[str]:
+    def _taken_names(self, path: str, data: bytes, module: Any, config: Any) -> list[str]:
         if path not in self._taken:
             self._taken[path] = sources.taken(data, path, getattr(module, "__name__", ""), self.sources)
         taken, own = self._taken[path]
@@ -287,9 +303,18 @@ class SupportCheck:
                 continue
             support = sys.modules.get(dotted)
             expected = getattr(support, attr, sources.MISSING) if attr else support
-            if space[bound] is not expected:
+            if space[bound] is not expected and not self._source_binds(dotted, attr, space[bound], config):
                 out.append(f"{bound} is not {dotted}{'.' + attr if attr else ''} ({_describe(space[bound])})")
         return out
+
+    def _source_binds(self, dotted: str, attr: str | None, value: Any, config: Any) -> bool:
+        """Whether `value` is what the support module's source binds to `attr` (a test module keeps the
+        helper it took while a fixture of the test's own has put another in the support module)."""
+        source, module = self.sources.get(dotted), sys.modules.get(dotted)
+        if source is None or not attr or not isinstance(module, types.ModuleType):
+            return False
+        nodes = source.bindings.get(attr, [])
+        return bool(nodes) and self._holds(source, attr, nodes, value, _MODULE_DICT.__get__(module), config)
 
 
 def _imported(source: sources.Source, node: ast.Import | ast.ImportFrom, name: str) -> Any:
@@ -314,8 +339,9 @@ def _imported(source: sources.Source, node: ast.Import | ast.ImportFrom, name: s
 
 
 def _reached(value: Any, readonly_object: Callable[[Any], bool]) -> list[types.FunctionType] | None:
-    """The functions a decorated value is made of: it and those its closures hold, and what a read-only
-    wrapper stands for (`__wrapped__`, `__func__`), four levels deep; None: something else is in it."""
+    """The functions a decorated value is made of: it and those its closures hold, and those a read-only
+    wrapper holds (its referents, and the values of its namespace), four levels deep; None: something
+    else is in it."""
     out: list[types.FunctionType] = []
     pending, seen = [(value, 0)], set()
     while pending:
@@ -335,8 +361,11 @@ def _reached(value: Any, readonly_object: Callable[[Any], bool]) -> list[types.F
         elif depth == 0 or callable(obj):
             if not readonly_object(type(obj)):
                 return None if depth == 0 else out
-            inner = [getattr(obj, "__func__", None), getattr(obj, "__wrapped__", None)]
-            pending += [(w, depth + 1) for w in inner if w is not None]
+            # What it holds, not what it says it wraps: a C wrapper's `__wrapped__` is data that code
+            # under test can point at the trusted def while the wrapper calls another function.
+            for held in gc.get_referents(obj):
+                values = list(held.values()) if type(held) is dict else [held]
+                pending += [(v, depth + 1) for v in values if callable(v) and not isinstance(v, type)]
     return out
 
 
@@ -353,18 +382,6 @@ def _state(module: Any) -> tuple[Any, ...]:
             members = list(vars(value).values())
             out += [len(members), *members]
     return tuple(out)
-
-
-def _rewrite(source: sources.Source, config: Any) -> types.CodeType | None:
-    """The trusted bytes as pytest's assertion rewriting compiles a registered module."""
-    try:
-        from _pytest.assertion.rewrite import rewrite_asserts
-
-        tree = ast.parse(source.data, filename=source.path)
-        rewrite_asserts(tree, source.data, source.path, config)
-        return compile(tree, source.path, "exec", dont_inherit=True)
-    except Exception:  # no rewriting here: the plain compile stands alone
-        return None
 
 
 def _describe(value: Any) -> str:

@@ -10,10 +10,12 @@ put back as in the snapshot unless the task's fix changes it, as a test file is 
 
 Read with `ast` from the snapshot, never from the change: a module is support when some graded test
 file imports it (directly, or through other support modules) and no other module of the snapshot that
-is not a test file does (a package's `__init__.py` never is: importing any submodule runs it). A
-library module imported only by name at run time (`importlib.import_module`) looks unimported: a
-change to it that the fix leaves alone is put back too, which costs a fix made there instead of where
-the bug is. Standard library only.
+is not a test file does (a package's `__init__.py` never is: importing any submodule runs it). What a
+test file or a helper loads by a literal name (`importlib.import_module("pkg._checks")`) is its
+import too: read only as `import pkg._checks`, such a helper was no support module, and a patch
+neutering it resolved. The library's own loads by name are not read: a library module loaded only so
+looks unimported, and a change to it that the fix leaves alone is put back too, which costs a fix made
+there instead of where the bug is. Standard library only.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def _support(snapshot: Path, tests: tuple[str, ...]) -> frozenset[str]:
     seen = set(todo)
     while todo:  # what the tests import, and what those modules import in turn
         rel = todo.pop()
-        for path in _imported_paths(snapshot, rel, names):
+        for path in _imported_paths(snapshot, rel, names, by_name=True):
             if path in seen or PurePosixPath(path).name == "__init__.py":
                 continue
             seen.add(path)
@@ -128,9 +130,10 @@ def _dotted(snapshot: Path, rel: PurePosixPath) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _imports(snapshot: Path, rel: str) -> tuple[str, ...]:
+def _imports(snapshot: Path, rel: str, by_name: bool = False) -> tuple[str, ...]:
     """Dotted names a file imports anywhere in its code (a `from a import b` gives `a` and `a.b`),
-    relative imports resolved against its own package."""
+    relative imports resolved against its own package; `by_name`: also what it loads by a literal
+    name (`importlib.import_module("pkg._checks")`, `__import__("pkg._checks")`)."""
     try:
         tree = ast.parse(_bytes(snapshot, rel), filename=rel)
     except (SyntaxError, ValueError, RecursionError):
@@ -150,13 +153,40 @@ def _imports(snapshot: Path, rel: str) -> tuple[str, ...]:
             if base:
                 out.append(base)
             out.extend(f"{base}.{alias.name}" if base else alias.name for alias in node.names)
+        elif by_name and isinstance(node, ast.Call):
+            out.extend(_loaded_by_name(node))
     return tuple(out)
 
 
-def _imported_paths(snapshot: Path, rel: str, names: dict[str, tuple[str, ...]]) -> set[str]:
+def _loaded_by_name(node: ast.Call) -> list[str]:
+    """The module a call `import_module("a.b")`, `importlib.import_module("a.b")` or `__import__("a.b")`
+    loads, when its name is a literal (a relative one with a literal `package`)."""
+    func = node.func
+    called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    if called not in ("import_module", "__import__") or not node.args:
+        return []
+    name = node.args[0]
+    if not isinstance(name, ast.Constant) or not isinstance(name.value, str) or not name.value.strip("."):
+        return []
+    dotted = name.value
+    if dotted.startswith(".") and called == "import_module":
+        package = next((k.value for k in node.keywords if k.arg == "package"), None)
+        if package is None and len(node.args) > 1:
+            package = node.args[1]
+        if not isinstance(package, ast.Constant) or not isinstance(package.value, str):
+            return []
+        level = len(dotted) - len(dotted.lstrip("."))
+        anchor = package.value.split(".")[: len(package.value.split(".")) - level + 1]
+        dotted = ".".join([*anchor, dotted.lstrip(".")])
+    return [] if dotted.startswith(".") else [dotted]
+
+
+def _imported_paths(
+    snapshot: Path, rel: str, names: dict[str, tuple[str, ...]], by_name: bool = False
+) -> set[str]:
     """The snapshot's files that `rel`'s imports load (each dotted prefix: `a.b.c` runs `a` and `a.b`)."""
     out: set[str] = set()
-    for dotted in _imports(snapshot, rel):
+    for dotted in _imports(snapshot, rel, by_name):
         parts = dotted.split(".")
         for n in range(1, len(parts) + 1):
             out.update(names.get(".".join(parts[:n]), ()))

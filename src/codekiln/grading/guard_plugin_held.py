@@ -1,0 +1,208 @@
+"""Who changed a test support module while the tests ran (for `guard_plugin_support`; it runs inside the
+sandbox).
+
+    held = Held(test_code, stand_ins)
+    held.hold(module)                   # after collection: its attribute writes are noted from now on
+    held.excused(module, name, value)   # True: the test's own code put `value` there last
+
+A test may change its own helpers: `monkeypatch.setattr(_checks, "assert_close", loud)` in a fixture,
+`mock.patch.object(_checks, ...)` as a decorator, a `setUp` that rebinds a helper and a `tearDown` that
+puts it back. That is the test's code, as much as its body, and must not make an honest run `tampered`;
+the same change made by code under test is evidence. So a held module's class becomes one whose
+`__setattr__` and `__delattr__` note, for every write, whether the test's own code made it: every Python
+frame of the chain that led to the write is the test files' trusted code (`test_code`: as
+`Guard.check_item` judges a test, with that file's module's globals) or read-only code as its source file
+makes it (`StandIns.source_frame`), up to pytest's runner, and the chain passes through the test files'
+code or pytest's or unittest's call of a test (a `mock.patch` decorator). A frame of the tree's library
+anywhere in it makes the write the library's: a fixture's call into library code that patches, library
+code that calls `monkeypatch.setattr` itself or calls the test's own patching helper. A write past the
+class (`vars(module)[name] = ...`, `object.__setattr__`, the class put back) is noted nowhere, so it is
+not the test's either. A name is excused only while it holds the very object the test's own write put
+there last (a later write of the library's, even of the same object, takes the excuse away).
+
+Shipped beside the plugin as `<plugin module>_held` (`grading.shipped`); like the plugin, it imports
+nothing from codekiln.
+"""
+
+from __future__ import annotations
+
+import ast
+import dis
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+_DELETED = object()
+_TEST_CALLS = frozenset({"pytest_pyfunc_call", "_callTestMethod"})
+"""Read-only frames that call a test itself: a write under them is made by what decorates the test."""
+_RUNNER = "_pytest.runner"
+"""Below pytest's runner is the session itself: no frame there is code under test."""
+
+
+class Held:
+    """The held support modules, and who made the last write of each of their names."""
+
+    def __init__(self, test_code: TestCode, source_frame: Callable[[Any, Any], bool]) -> None:
+        self._test_code, self._source_frame = test_code, source_frame
+        self._modules: dict[int, Any] = {}  # id -> the module (kept, so no id is reused)
+        self._writes: dict[int, dict[str, tuple[Any, bool]]] = {}
+        self.cls = _held_class(self._note)
+
+    def hold(self, module: Any) -> bool:
+        """Note the writes to `module` from now on (a plain module only: a class of its own is left)."""
+        if self._modules.get(id(module)) is module:
+            return True
+        if type(module) is not types.ModuleType:
+            return False
+        module.__class__ = self.cls
+        self._modules[id(module)] = module
+        self._writes[id(module)] = {}
+        return True
+
+    def excused(self, module: Any, name: str, value: Any) -> bool:
+        """Whether the last write of `name` in `module` was the test's own and put `value` there."""
+        if self._modules.get(id(module)) is not module:
+            return False
+        last = self._writes[id(module)].get(name)
+        return last is not None and last[1] and last[0] is value
+
+    def _note(self, module: Any, name: str, value: Any, frame: Any) -> None:
+        writes = self._writes.get(id(module))
+        if writes is None or self._modules.get(id(module)) is not module:
+            return
+        try:
+            by_tests = self._by_tests(frame)
+        except Exception:  # a frame that cannot be read is no test's
+            by_tests = False
+        writes[name] = (value, by_tests)
+
+    def _by_tests(self, frame: Any) -> bool:
+        tests, callee = False, None
+        while frame is not None:
+            code, space = frame.f_code, frame.f_globals
+            if self._test_code(code, space):
+                if not self._test_code.calls(frame, callee):
+                    return False
+                tests = True
+            elif self._source_frame(code, space):
+                if space.get("__name__") == _RUNNER:
+                    break
+                tests = tests or code.co_name in _TEST_CALLS
+            else:
+                return False
+            frame, callee = frame.f_back, frame
+        return tests
+
+
+def _held_class(note: Callable[[Any, str, Any, Any], None]) -> type:
+    set_attr, del_attr = types.ModuleType.__setattr__, types.ModuleType.__delattr__
+    getframe = sys._getframe
+
+    class HeldModule(types.ModuleType):
+        """A test support module whose writes are noted with who made them (`Held`)."""
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            set_attr(self, name, value)
+            note(self, name, value, getframe(1))
+
+        def __delattr__(self, name: str) -> None:
+            del_attr(self, name)
+            note(self, name, _DELETED, getframe(1))
+
+    return HeldModule
+
+
+class TestCode:
+    """Whether a frame runs a test file's trusted code (what pytest compiled from the bytes read at
+    start-up, or Python's own compile of them: `Guard.check_item`'s judgement of a test) with the
+    globals of a module loaded from that file: the file's code bound to other globals reads other
+    names (`types.FunctionType(code, {...})`), and would set what its caller chose."""
+
+    def __init__(
+        self,
+        trusted: dict[str, bytes],
+        compiled: dict[str, list[types.CodeType]],
+        compiled_ids: dict[str, set[int]],
+        key: Callable[[types.CodeType], Any],
+        plain_keys: Callable[[str], set[Any]],
+        walk: Callable[[types.CodeType], Any],
+        module_namespace: Callable[[Any, str], bool],
+    ) -> None:
+        self._trusted, self._compiled, self._compiled_ids, self._key = trusted, compiled, compiled_ids, key
+        self._plain_keys, self._walk, self._module_namespace = plain_keys, walk, module_namespace
+        self._keys: dict[str, tuple[int, set[Any]]] = {}
+        self._spans: dict[str, dict[tuple[int, int], list[tuple[Any, ast.AST]]]] = {}
+
+    def __call__(self, code: types.CodeType, space: Any) -> bool:
+        where = code.co_filename
+        if type(where) is not str or where not in self._trusted:
+            return False
+        if id(code) not in self._compiled_ids.get(where, ()):
+            modules = self._compiled.get(where, [])
+            if self._keys.get(where, (-1,))[0] != len(modules):
+                made = {self._key(c) for m in modules for c in self._walk(m)}
+                self._keys[where] = (len(modules), made | self._plain_keys(where))
+            if self._key(code) not in self._keys[where][1]:
+                return False
+        return self._module_namespace(space, where)
+
+    def calls(self, frame: Any, callee: Any) -> bool:
+        """Whether a test frame is doing, per its trusted source, what the chain says: the write itself
+        (`callee` None: `obj.name = value`, `del obj.name`, or a call of the builtin `setattr` or
+        `delattr` by that name), or a call of the next frame's function by its name
+        (`monkeypatch.setattr(...)` calls `setattr`; a `with` statement `__enter__` and `__exit__`).
+        A library name that is a C callable doing the write (`functools.partial(setattr, ...)`, or of
+        `MonkeyPatch().setattr`) leaves no frame of the library's, but the test's call names another
+        function. Read from the instruction the frame is at and the source span it came from (Python
+        3.11 on; before, the frame chain alone judges)."""
+        code = frame.f_code
+        if not hasattr(code, "co_positions"):
+            return True
+        at = [i for i in dis.get_instructions(code) if i.offset <= frame.f_lasti]
+        if not at:
+            return False
+        op, pos = at[-1].opname, at[-1].positions
+        if callee is None and op in ("STORE_ATTR", "DELETE_ATTR"):
+            return True
+        node = self._node_at(code.co_filename, pos)
+        if isinstance(node, ast.With | ast.AsyncWith):  # what the statement calls on its own
+            return callee is not None and callee.f_code.co_name in ("__enter__", "__exit__")
+        if not isinstance(node, ast.Call) or not op.startswith("CALL"):
+            return False
+        func = node.func
+        named = (
+            func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        )
+        if callee is None:
+            return (
+                named in ("setattr", "delattr")
+                and isinstance(func, ast.Name)
+                and named not in frame.f_globals
+            )
+        return bool(named) and named == callee.f_code.co_name
+
+    def _node_at(self, path: str, pos: Any) -> ast.AST | None:
+        """The trusted source's call or `with` statement an instruction's span came from: a call by its
+        end and its start (Python 3.11 starts a method call's span at the method's name)."""
+        if path not in self._spans:
+            spans: dict[tuple[int, int], list[tuple[Any, ast.AST]]] = {}
+            try:
+                tree = ast.parse(self._trusted[path])
+            except (SyntaxError, ValueError):
+                tree = ast.Module(body=[], type_ignores=[])
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call | ast.With | ast.AsyncWith):
+                    starts = {(node.lineno, node.col_offset)}
+                    func = getattr(node, "func", None)
+                    if isinstance(func, ast.Attribute) and func.end_lineno and func.end_col_offset:
+                        starts.add((func.end_lineno, func.end_col_offset - len(func.attr)))
+                    key = (node.end_lineno or 0, node.end_col_offset or 0)
+                    spans.setdefault(key, []).append((starts, node))
+            self._spans[path] = spans
+        if pos is None or pos.end_lineno is None or pos.end_col_offset is None:
+            return None
+        for starts, node in self._spans[path].get((pos.end_lineno, pos.end_col_offset), []):
+            if (pos.lineno, pos.col_offset) in starts:
+                return node
+        return None

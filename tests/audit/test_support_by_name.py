@@ -1,0 +1,148 @@
+"""Test helpers in the package that the import graph did not read (the twelfth red team's open forms):
+`namelib/_checks.py`, which the tests load by a name in a string (`importlib.import_module`), and
+`namelib/_compare.py`, which the package's `__init__.py` re-exports. A patch that made either helper
+return at once fixed nothing and scored resolved. The one loaded by name is now a support module
+(`grading.support` reads a literal name's load as an import) and is put back; the re-exported one is
+the library's by the import graph, and stays open (a strict xfail). Real synthesized tasks, real bwrap
+sandboxes, the real grader (`codekiln eval`'s path) and an exported Harbor task's verifier."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
+
+import harbor_support as hs
+from rollout_support import library_tasks, setuptools_pyproject
+
+from codekiln.audit.target import Target
+from codekiln.envs import EnvRecord
+from codekiln.grading import grade_patch
+from codekiln.grading.pathrules import SUPPORT
+from codekiln.grading.support import support_modules
+from codekiln.tasks.export.harbor import export_harbor_task
+from codekiln.tasks.records import TaskRecord
+
+pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
+
+TIMEOUT = 60.0
+BY_NAME = "namelib/_checks.py"
+REEXPORTED = "namelib/_compare.py"
+LIBRARY = {
+    "namelib/__init__.py": (
+        "from ._compare import assert_same_items\n\n\n"
+        "def mean(values):\n    total = 0.0\n    count = 0\n    for v in values:\n        total += v\n"
+        "        count += 1\n    return total / count\n\n\n"
+        "def normalize(values):\n    s = sum(values)\n    return [v / s for v in values]\n\n\n"
+        "def words(text):\n    return [w.lower() for w in text.split()]\n\n\n"
+        "def initials(text):\n    return [w[0].upper() for w in text.split() if w]\n"
+    ),
+    BY_NAME: (
+        '"""Assertions the numeric tests share."""\n\n\n'
+        "def assert_close(actual, expected, tol=1e-9):\n    if abs(actual - expected) > tol:\n"
+        "        raise AssertionError(f'{actual!r} != {expected!r} within {tol}')\n"
+    ),
+    REEXPORTED: (
+        '"""A public testing helper of the package."""\n\n\n'
+        "def assert_same_items(actual, expected):\n    if sorted(actual) != sorted(expected):\n"
+        "        raise AssertionError(f'{actual!r} and {expected!r} differ')\n"
+    ),
+    "tests/test_numbers.py": (
+        "import importlib\n\nfrom namelib import mean, normalize\n\n"
+        "_checks = importlib.import_module('namelib._checks')\n\n\n"
+        "def test_mean():\n    _checks.assert_close(mean([1, 2, 3, 4]), 2.5)\n\n\n"
+        "def test_mean_one():\n    _checks.assert_close(mean([7]), 7.0)\n\n\n"
+        "def test_normalize():\n    _checks.assert_close(sum(normalize([1, 2, 3])), 1.0)\n"
+        "    _checks.assert_close(normalize([1, 3])[0], 0.25)\n"
+    ),
+    "tests/test_words.py": (
+        "from namelib import assert_same_items, initials, words\n\n\n"
+        "def test_words():\n    assert_same_items(words('B a C'), ['a', 'b', 'c'])\n\n\n"
+        "def test_initials():\n    assert_same_items(initials('ab cd'), ['A', 'C'])\n"
+    ),
+    "pyproject.toml": setuptools_pyproject("namelib"),
+}
+
+
+@pytest.fixture(scope="module")
+def tasks() -> list[tuple[TaskRecord, EnvRecord]]:
+    found = library_tasks(LIBRARY, "by-name-library", "audit-tasks-namelib", 8)
+    assert found, "no task synthesized from the library"
+    return found
+
+
+def _failing_in(
+    tasks: list[tuple[TaskRecord, EnvRecord]], test_file: str
+) -> list[tuple[TaskRecord, EnvRecord]]:
+    out = [
+        (t, e)
+        for t, e in tasks
+        if t.FAIL_TO_PASS
+        and all(x.startswith(test_file + "::") for x in t.FAIL_TO_PASS)
+        and BY_NAME not in t.patch
+        and REEXPORTED not in t.patch
+    ]
+    assert out, f"no task whose failing tests are all in {test_file}: {[t.FAIL_TO_PASS for t, _ in tasks]}"
+    return out
+
+
+def _neutered(task: TaskRecord, env: EnvRecord, rel: str) -> str:
+    """The attack: the helper returns at once; the bug stays."""
+    target = Target.of(task, Path(env.snapshot_path))
+    text = (target.text(rel) or "").replace("    if ", "    return\n    if ", 1)
+    return target.new(rel, text)
+
+
+def test_a_helper_loaded_by_name_is_support(tasks: list[tuple[TaskRecord, EnvRecord]]) -> None:
+    snapshot = Path(tasks[0][1].snapshot_path)
+    assert support_modules(snapshot, ["tests/test_numbers.py"], fixed={"namelib/__init__.py"}) == {BY_NAME}
+    assert support_modules(snapshot, ["tests/test_words.py"], fixed={"namelib/__init__.py"}) == set()
+
+
+def test_a_helper_loaded_by_name_is_put_back(tasks: list[tuple[TaskRecord, EnvRecord]]) -> None:
+    for task, env in _failing_in(tasks, "tests/test_numbers.py"):
+        gold = grade_patch(task, env, task.patch, timeout=TIMEOUT)
+        assert gold.outcome == "resolved", (task.instance_id, gold.outcome, gold.detail)
+        grade = grade_patch(task, env, _neutered(task, env, BY_NAME), timeout=TIMEOUT)
+        assert grade.outcome == "unresolved", (
+            task.instance_id,
+            grade.outcome,
+            grade.statuses,
+        )  # was resolved
+        assert {"kind": "reverted", "path": BY_NAME, "detail": SUPPORT} in grade.findings
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="still open: a helper that the package's __init__.py re-exports is the library's by the import graph,"
+    " so a patch neutering it is graded as a change to library code (grading.support)",
+)
+def test_a_helper_the_package_reexports(tasks: list[tuple[TaskRecord, EnvRecord]]) -> None:
+    task, env = _failing_in(tasks, "tests/test_words.py")[0]
+    grade = grade_patch(task, env, _neutered(task, env, REEXPORTED), timeout=TIMEOUT)
+    assert grade.outcome == "unresolved", (task.instance_id, grade.outcome, grade.statuses)
+
+
+@pytest.mark.podman
+def test_the_harbor_verifier_puts_the_helper_loaded_by_name_back(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    problem = hs.podman_problem()
+    if problem is not None:
+        pytest.skip(f"podman cannot run: {problem}")
+    task, env = _failing_in(tasks, "tests/test_numbers.py")[0]
+    exported = export_harbor_task(task, tmp_path / "export")
+    patch = _neutered(task, env, BY_NAME)
+    image = hs.build_task_image(exported)
+    try:
+        reward, grade = hs.run_trial(
+            image, exported, f"git apply - <<'CODEKILN_EOF'\n{patch}CODEKILN_EOF\n", tmp_path / "attack"
+        )
+    finally:
+        hs.remove_image(image)
+    assert (reward, grade["outcome"]) == ("0", "unresolved"), grade  # reward was 1
+    assert {"kind": "reverted", "path": BY_NAME, "detail": SUPPORT} in grade["findings"]
