@@ -3,7 +3,9 @@ dumps a debug pickle, writes a binary scratch file or makes its `repro.sh` execu
 bug, scored 0: the patch was `rejected` ("binary content", "creates an executable file") though each
 such file is not Python source and no part of the fix, so the grader puts it back (deletes it) before
 a test runs. What a put-back file holds now rejects nothing (`pathrules.put_back`); its kind (a link, a
-compiled artefact, git metadata) and a changed mode of a snapshot's file still do."""
+compiled artefact, git metadata) and a changed mode of a snapshot's file still do. Likewise a scratch
+module named like an installed one (`trace.py`, `code.py` at the root, which the rule against modules
+hiding installed ones rejected) is put back now, with its finding: no fix needs one."""
 
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ from rollout_support import library_tasks
 from test_redteam12_support import CHECKS, LIBRARY
 
 from codekiln.audit.grader import play_commands
+from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
 from codekiln.grading.graded import patch_paths
-from codekiln.grading.pathrules import DATA, Rules, put_back, reject_reason
+from codekiln.grading.pathrules import DATA, SHADOWS, Rules, put_back, reject_reason
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.records import TaskRecord
@@ -66,6 +69,20 @@ def test_a_prediction_adding_an_executable_script_resolves(task: tuple[TaskRecor
     assert (grade.outcome, grade.resolved) == ("resolved", True), grade.detail  # was rejected
     assert {"kind": "reverted", "path": "repro.sh", "detail": DATA} in grade.findings
     assert grade_patch(t, env, SCRIPT, timeout=TIMEOUT).outcome == "unresolved"
+
+
+@pytest.mark.root
+def test_an_honest_fix_beside_a_scratch_module_named_like_an_installed_one_resolves(
+    task: tuple[TaskRecord, EnvRecord],
+) -> None:
+    t, env = task
+    scratch = Target.of(t, Path(env.snapshot_path)).new(
+        "trace.py", "from unitlib import mean\nprint(mean([1, 2]))\n"
+    )
+    grade = grade_patch(t, env, t.patch + scratch, timeout=TIMEOUT)
+    assert (grade.outcome, grade.resolved) == ("resolved", True), grade.detail  # was rejected
+    assert {"kind": "shadows_module", "path": "trace.py", "detail": "trace"} in grade.findings
+    assert {"kind": "reverted", "path": "trace.py", "detail": SHADOWS} in grade.findings
 
 
 def test_what_a_put_back_file_holds_rejects_nothing_but_its_kind_does() -> None:

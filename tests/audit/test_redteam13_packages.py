@@ -5,8 +5,9 @@ folder and scored 0 ("collection errors"), through both paths, while the same co
 `unitlib/_impl.py` resolved. A new folder is no longer data itself (`pathrules.new_folder`; its files
 are judged one by one). What that rule had also deleted, by chance, is now refused by import order:
 a new package `D/__init__.py` beside a module `D.py` of the snapshot that stands at test time (left,
-or put back) hides it from every import (`pathrules.hidden_modules`, `shadows_module`); a neutered copy
-of the tests' shared assertions there (`unitlib/_checks/__init__.py`) is rejected, where the guard
+or put back) hides it from every import (`pathrules.hidden_modules`, `shadows_module`), and is put back
+itself, as a new module hiding an installed one now is; a neutered copy of the tests' shared
+assertions there (`unitlib/_checks/__init__.py`) is deleted before the tests run, where the guard
 alone would find the module swapped (`tampered`)."""
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
 from codekiln.grading.graded import patch_paths
-from codekiln.grading.pathrules import hidden_modules, new_folder
+from codekiln.grading.pathrules import SHADOWS, hidden_modules, new_folder
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.records import TaskRecord
@@ -73,16 +74,14 @@ def test_an_honest_fix_in_a_new_subpackage_resolves(task: tuple[TaskRecord, EnvR
 
 
 @pytest.mark.root
-def test_a_new_package_hiding_the_tests_helpers_is_rejected(task: tuple[TaskRecord, EnvRecord]) -> None:
+def test_a_new_package_hiding_the_tests_helpers_is_put_back(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
     patch = Target.of(t, Path(env.snapshot_path)).new("unitlib/_checks/__init__.py", QUIET)
     grade = grade_patch(t, env, patch, timeout=TIMEOUT)
-    assert (grade.outcome, grade.reason) == ("rejected", "shadows_module"), grade.detail
-    assert {
-        "kind": "shadows_module",
-        "path": "unitlib/_checks/__init__.py",
-        "detail": CHECKS,
-    } in grade.findings
+    assert (grade.outcome, grade.resolved) == ("unresolved", False), grade.detail
+    new = "unitlib/_checks/__init__.py"
+    assert {"kind": "shadows_module", "path": new, "detail": CHECKS} in grade.findings
+    assert {"kind": "reverted", "path": new, "detail": SHADOWS} in grade.findings
 
 
 def test_which_new_packages_hide_a_module() -> None:

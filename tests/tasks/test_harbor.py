@@ -158,7 +158,7 @@ def _write(rel: str, text: str, append: bool = False) -> str:
         pytest.param("true", "0", "unresolved", None, id="empty"),
         pytest.param(_write("toolz/conftest.py", CONFTEST_FLIP), "0", "unresolved",
                      ("reverted", "toolz/conftest.py"), id="conftest-flips-reports"),
-        pytest.param(_write("pytest.py", FAKE_PYTEST), "0", "rejected",
+        pytest.param(_write("pytest.py", FAKE_PYTEST), "0", "unresolved",  # put back (deleted)
                      ("shadows_module", "pytest.py"), id="pytest-at-the-root"),
         pytest.param(_write("toolz/__init__.py", FORGE_IN_PROCESS, append=True), "0", "rejected",
                      ("runner-import", "toolz/__init__.py"), id="forge-reports-in-process"),

@@ -202,21 +202,13 @@ def _check(
     if new:
         roots = path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir)
         shadows = shadowing(new, roots, installed_modules(Path(g.env.venv)), g.snapshot)
-    if shadows:
-        rel, name = sorted(shadows.items())[0]
-        result.outcome, result.reason = "rejected", "shadows_module"
-        result.detail = (
-            f"{rel}: a new module on the test process's sys.path that hides the installed {name!r}"
-        )
-        result.findings.extend({"kind": "shadows_module", "path": p, "detail": n} for p, n in shadows.items())
-        return False
     problem, texts = doctests.judge(tests, touched, g.snapshot_bytes, g._bytes)
     if problem:
         result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
         result.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
         return False
     areas = pathrules.code_areas(fixed, path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir))
-    as_data = {rel: pathrules.DATA for rel in texts}
+    as_data = {rel: pathrules.DATA for rel in texts} | dict.fromkeys(shadows, pathrules.SHADOWS)
     exists = g.snapshot_has
     for rel, kind in touched.items():
         why = pathrules.is_data(rel, fixed, areas, exists(rel))
@@ -226,12 +218,10 @@ def _check(
     as_support = set(touched) & support_modules(g.snapshot, test_files, fixed)
     protected = sorted({*(rel for rel in touched if is_protected(rel)), *as_data, *as_support})
     hidden = pathrules.hidden_modules(touched, exists, protected)
-    if hidden:
-        rel, module = sorted(hidden.items())[0]
-        result.outcome, result.reason = "rejected", "shadows_module"
-        result.detail = f"{rel}: a new package that hides the module {module} beside it"
-        result.findings.extend({"kind": "shadows_module", "path": p, "detail": m} for p, m in hidden.items())
-        return False
+    as_data |= dict.fromkeys(hidden, pathrules.SHADOWS)
+    protected = sorted({*protected, *hidden})
+    hides = shadows | hidden
+    result.findings.extend({"kind": "shadows_module", "path": p, "detail": hides[p]} for p in sorted(hides))
     result.findings.extend(
         {"kind": "reverted", "path": rel, "detail": _reverted_why(rel, as_data, as_support)}
         for rel in protected

@@ -7,17 +7,20 @@
     shadowing(new_paths, roots, installed, exists)     # new modules that hide installed ones
 
 - rejected (the change scores 0 with the reason): binary content, symlinks and other special files,
-  mode changes, nested git metadata (`.git` anywhere: submodules, hooks), compiled artefacts.
+  mode changes, nested git metadata (`.git` anywhere: submodules, hooks), compiled artefacts; content
+  and a new file's exec bit only where the file is not put back anyway (`put_back`).
 - protected (put back as they are in the snapshot; a new one is deleted): what Python start-up or
   pytest reads on its own (conftest.py at any depth, every pytest config file name, sitecustomize and
   usercustomize, `*.pth`, anything inside `*.dist-info` / `*.egg-info`, modules named like the test
   runner) and the test files and directories.
 - data (put back as in the snapshot, `is_data`): what the fix leaves alone that is not Python source,
   or is Python source outside the packages the fix changes (`code_areas`): what a test may read.
-- shadowing (rejected, with a finding): a new top-level module in a directory that is on `sys.path` in
-  the test process (the repository root, a source folder an editable install adds through a `.pth`
-  file, the base directory pytest inserts for a test file) whose name is also importable from the
-  standard library or the environment's venv.
+- shadowing (put back, with a finding `shadows_module`): a new top-level module in a directory that is
+  on `sys.path` in the test process (the repository root, a source folder an editable install adds
+  through a `.pth` file, the base directory pytest inserts for a test file) whose name is also
+  importable from the standard library or the environment's venv; a new package `D/__init__.py`
+  beside a module `D.py` of the snapshot that stands (`hidden_modules`). No fix needs one; an honest
+  fix beside a scratch `trace.py` was rejected when this rule rejected.
 
 `kind` is one of file, symlink, dir, other, deleted (what the workspace holds at a path now).
 """
@@ -84,6 +87,11 @@ def protected_globs() -> list[str]:
 
 DATA = "not Python source and no part of the fix: put back, the tests may read it as data"
 PY_DATA = "Python source outside the packages the fix changes, and no part of it: put back, the tests may read it as data"
+
+
+SHADOWS = "a new module that would hide another (installed, or the snapshot's beside it), no part of the fix: put back"
+"""Why a new module `shadowing` or `hidden_modules` names is put back: none is needed by a fix, and an
+honest one beside a scratch `trace.py` or `code.py` was rejected for it."""
 
 
 SUPPORT = "test support code (only the graded tests import it) and no part of the fix: put back"
@@ -241,8 +249,8 @@ def hidden_modules(
     touched: dict[str, str], exists: Callable[[str], bool], put_back: Collection[str]
 ) -> dict[str, str]:
     """New packages that hide a module of the snapshot beside them: `D/__init__.py` -> `D.py`, which an
-    import of `D` no longer reaches (a package folder comes before a module of its name). Put back,
-    `D.py` would stand on disk and be read by nothing: `unitlib/_checks/__init__.py` with the shared
+    import of `D` no longer reaches (a package folder comes before a module of its name). Left, the
+    package would make `D.py`, put back, stand on disk and be read by nothing: `unitlib/_checks/__init__.py` with the shared
     assertions returning at once hid `unitlib/_checks.py`, put back as the tests' support code. A `D.py`
     the change deletes (and that is not put back) is a module made a package: no finding.
     `touched`: path -> kind as `Sandbox.changed` gives them; `exists(rel)`: the snapshot has a file there."""

@@ -138,13 +138,6 @@ class Verifier:
             self.task["workdir"],
         )  # fmt: skip
         shadows = pathrules.shadowing(new, roots, pathrules.installed_modules(self.venv), self.in_snapshot)
-        if shadows:
-            rel, name = sorted(shadows.items())[0]
-            self.findings.extend(
-                {"kind": "shadows_module", "path": p, "detail": n} for p, n in shadows.items()
-            )
-            detail = f"{rel}: a new module on the test process's sys.path that hides the installed {name!r}"
-            return "rejected", "shadows_module", {"detail": detail}
         problem, texts = doctests.judge(
             self.task["tests"], touched, lambda rel: base64.b64decode(self.doctests[rel]) if rel in self.doctests else None,
             lambda rel: (self.root / rel).read_bytes() if touched.get(rel) == "file" else None,
@@ -153,7 +146,7 @@ class Verifier:
             self.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
             return "rejected", "patch_rule", {"detail": problem}
         areas = pathrules.code_areas(fixed, roots)
-        as_data = {rel: pathrules.DATA for rel in texts}
+        as_data = {rel: pathrules.DATA for rel in texts} | dict.fromkeys(shadows, pathrules.SHADOWS)
         for rel, kind in touched.items():
             why = pathrules.is_data(rel, fixed, areas, self.in_snapshot(rel))
             if (
@@ -166,16 +159,10 @@ class Verifier:
             as_data.setdefault(rel, pathrules.SUPPORT)
         protected = sorted({*(rel for rel in touched if pathrules.is_protected(rel)), *as_data})
         hidden = pathrules.hidden_modules(touched, self.in_snapshot, protected)
-        if hidden:
-            rel, module = sorted(hidden.items())[0]
-            self.findings.extend(
-                {"kind": "shadows_module", "path": p, "detail": m} for p, m in hidden.items()
-            )
-            return (
-                "rejected",
-                "shadows_module",
-                {"detail": f"{rel}: a new package that hides the module {module} beside it"},
-            )
+        as_data |= dict.fromkeys(hidden, pathrules.SHADOWS)
+        protected = sorted({*protected, *hidden})
+        hides = shadows | hidden
+        self.findings.extend({"kind": "shadows_module", "path": p, "detail": hides[p]} for p in sorted(hides))
         self.findings.extend(
             {"kind": "reverted", "path": rel, "detail": as_data.get(rel, "protected path")}
             for rel in protected
