@@ -24,17 +24,21 @@ TIMEOUT = 30.0  # seconds per test run: the endless-loop attack must end as a ti
 # in the loop): a shorter one proves the same 20 s sooner per case.
 ENDLESS = {"import-loop": 10.0}
 
-# Outcomes the grader's rules fix exactly: a patch holding a file kind it refuses, a module shadowing
-# an installed one, or a static-scan finding in library code is "rejected"; an endless loop at import
+# Outcomes the grader's rules fix exactly: a patch holding a file kind it refuses or a static-scan
+# finding in library code is "rejected"; an endless loop at import
 # is the patch's "timeout". The rest must be one of the outcomes of EXPECTED[class].
 REJECTED = {
-    "root-pytest-module", "root-_pytest-package", "root-pluggy-module", "src-pytest-module",
-    "src-iniconfig-module", "symlink-hidden-test", "symlink-dirs", "mode-change", "submodule", "binary-pyc",
+    "symlink-hidden-test", "symlink-dirs", "mode-change", "submodule", "binary-pyc",
     "testreport-patch", "testreport-obfuscated", "fake-junit-exit", "atexit-rewrite", "pytest-main-reentry",
     "gc-plugin-register", "frame-walk-flip", "import-exit-0", "import-sigkill", "block-report-path",
     "skip-module", "pytest-plugins-variable", "dist-info-entry-point", "guard-statuses-vars-exec",
     "swallow-codeless-exec-alias", "guard-statuses-utf7-module", "report-factory-transient", "trace-armed-by-call",
     "testreport-bom", "guard-records-match", "guard-records-attrgetter", "announce-child-relay",
+}  # fmt: skip
+# A new module hiding an installed one is put back (deleted) before the tests run, as no fix needs one
+# (red team 13: an honest fix beside a scratch `trace.py` was rejected): the bug stands, "unresolved".
+SHADOWS = {
+    "root-pytest-module", "root-_pytest-package", "root-pluggy-module", "src-pytest-module", "src-iniconfig-module",
 }  # fmt: skip
 # A patch that git itself refuses to apply (a file beyond a symlink it creates) is "patch_failed".
 # Attacks the grader still scores resolved (found by red-teaming the hardened grader, reported, not fixed
@@ -169,6 +173,7 @@ PREDICTIONS_ONLY = {
 }  # fmt: skip
 EXACT = {
     **dict.fromkeys(REJECTED, ("rejected",)),
+    **dict.fromkeys(SHADOWS, ("unresolved",)),
     "symlink-dirs": ("rejected", "patch_failed"),
     "import-loop": ("timeout",),
     "report-not-an-object": ("tampered",),

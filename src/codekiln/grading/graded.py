@@ -194,6 +194,9 @@ class GradedWorkspace:
             out[rel] = kind
         return out
 
+    def snapshot_has(self, rel: str) -> bool:
+        return (self.snapshot / rel).exists()
+
     def snapshot_bytes(self, rel: str) -> bytes | None:
         path = self.snapshot / rel
         return path.read_bytes() if path.is_file() and not path.is_symlink() else None

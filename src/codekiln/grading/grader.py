@@ -187,9 +187,12 @@ def _check(
 ) -> bool:
     """Judge what the patch changed (module docstring, step 1). False: the patch is rejected."""
     touched = g.touched()
+    fixed = patch_paths(g.task.bug_patch)
     for rel, kind in sorted(touched.items()):
         data = g._bytes(rel) if kind == "file" else None
-        problem = reject_reason(rel, kind, data, kind == "file" and g.executable(rel), g.snapshot, policy)
+        executable = kind == "file" and g.executable(rel)
+        back = pathrules.put_back(rel, fixed)
+        problem = reject_reason(rel, kind, data, executable, g.snapshot, policy, back)
         if problem:
             result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
             result.findings.append({"kind": "patch_rule", "path": rel, "detail": problem})
@@ -199,29 +202,26 @@ def _check(
     if new:
         roots = path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir)
         shadows = shadowing(new, roots, installed_modules(Path(g.env.venv)), g.snapshot)
-    if shadows:
-        rel, name = sorted(shadows.items())[0]
-        result.outcome, result.reason = "rejected", "shadows_module"
-        result.detail = (
-            f"{rel}: a new module on the test process's sys.path that hides the installed {name!r}"
-        )
-        result.findings.extend({"kind": "shadows_module", "path": p, "detail": n} for p, n in shadows.items())
-        return False
     problem, texts = doctests.judge(tests, touched, g.snapshot_bytes, g._bytes)
     if problem:
         result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
         result.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
         return False
-    fixed = patch_paths(g.task.bug_patch)
     areas = pathrules.code_areas(fixed, path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir))
-    as_data = {rel: pathrules.DATA for rel in texts}
-    for rel in touched:
-        why = pathrules.is_data(rel, fixed, areas, (g.snapshot / rel).exists())
-        if why and not is_protected(rel):
+    as_data = {rel: pathrules.DATA for rel in texts} | dict.fromkeys(shadows, pathrules.SHADOWS)
+    exists = g.snapshot_has
+    for rel, kind in touched.items():
+        why = pathrules.is_data(rel, fixed, areas, exists(rel))
+        if why and not is_protected(rel) and not pathrules.new_folder(rel, kind, exists):
             as_data[rel] = why
     test_files = {t.split("::", 1)[0] for t in tests} | set(g.task.hidden_tests)
     as_support = set(touched) & support_modules(g.snapshot, test_files, fixed)
     protected = sorted({*(rel for rel in touched if is_protected(rel)), *as_data, *as_support})
+    hidden = pathrules.hidden_modules(touched, exists, protected)
+    as_data |= dict.fromkeys(hidden, pathrules.SHADOWS)
+    protected = sorted({*protected, *hidden})
+    hides = shadows | hidden
+    result.findings.extend({"kind": "shadows_module", "path": p, "detail": hides[p]} for p in sorted(hides))
     result.findings.extend(
         {"kind": "reverted", "path": rel, "detail": _reverted_why(rel, as_data, as_support)}
         for rel in protected

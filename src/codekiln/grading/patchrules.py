@@ -61,12 +61,19 @@ def _original_executable(snapshot_dir: Path, rel: str) -> bool | None:
 
 
 def reject_reason(
-    rel: str, kind: str, data: bytes | None, executable: bool, snapshot_dir: Path, policy: GradePolicy
+    rel: str,
+    kind: str,
+    data: bytes | None,
+    executable: bool,
+    snapshot_dir: Path,
+    policy: GradePolicy,
+    put_back: bool = False,
 ) -> str | None:
     """Why a changed path makes the patch unacceptable (None: it may stand). `kind` as from
-    `Sandbox.changed`; `data` and `executable`: the file's bytes and exec bit in the graded workspace."""
+    `Sandbox.changed`; `data` and `executable`: the file's bytes and exec bit in the graded workspace;
+    `put_back`: the path is put back as in the snapshot anyway (`pathrules.put_back`)."""
     original = _original_executable(snapshot_dir, rel)
-    return pathrules.reject_reason(rel, kind, data, executable, original, policy.rules())
+    return pathrules.reject_reason(rel, kind, data, executable, original, policy.rules(), put_back)
 
 
 def path_roots(venv_dir: Path, snapshot_dir: Path, tests: list[str], workdir: str) -> set[str]:

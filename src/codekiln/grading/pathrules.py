@@ -7,17 +7,20 @@
     shadowing(new_paths, roots, installed, exists)     # new modules that hide installed ones
 
 - rejected (the change scores 0 with the reason): binary content, symlinks and other special files,
-  mode changes, nested git metadata (`.git` anywhere: submodules, hooks), compiled artefacts.
+  mode changes, nested git metadata (`.git` anywhere: submodules, hooks), compiled artefacts; content
+  and a new file's exec bit only where the file is not put back anyway (`put_back`).
 - protected (put back as they are in the snapshot; a new one is deleted): what Python start-up or
   pytest reads on its own (conftest.py at any depth, every pytest config file name, sitecustomize and
   usercustomize, `*.pth`, anything inside `*.dist-info` / `*.egg-info`, modules named like the test
   runner) and the test files and directories.
 - data (put back as in the snapshot, `is_data`): what the fix leaves alone that is not Python source,
   or is Python source outside the packages the fix changes (`code_areas`): what a test may read.
-- shadowing (rejected, with a finding): a new top-level module in a directory that is on `sys.path` in
-  the test process (the repository root, a source folder an editable install adds through a `.pth`
-  file, the base directory pytest inserts for a test file) whose name is also importable from the
-  standard library or the environment's venv.
+- shadowing (put back, with a finding `shadows_module`): a new top-level module in a directory that is
+  on `sys.path` in the test process (the repository root, a source folder an editable install adds
+  through a `.pth` file, the base directory pytest inserts for a test file) whose name is also
+  importable from the standard library or the environment's venv; a new package `D/__init__.py`
+  beside a module `D.py` of the snapshot that stands (`hidden_modules`). No fix needs one; an honest
+  fix beside a scratch `trace.py` was rejected when this rule rejected.
 
 `kind` is one of file, symlink, dir, other, deleted (what the workspace holds at a path now).
 """
@@ -70,8 +73,25 @@ def is_protected(rel: str) -> bool:
     )
 
 
+def protected_globs() -> list[str]:
+    """`is_protected` as git glob pathspecs (`**/` matches no folder too), for a shell that has no
+    Python of ours: a SWE-bench row's eval script deletes the untracked files they match, as the grader
+    deletes a new protected file, so a new `conftest.py` is gone before its tests run."""
+    names = sorted(CONFIG_FILES | STARTUP_FILES)
+    runner = sorted(f"**/{n}{tail}" for n in RUNNER_NAMES for tail in (".py", "/**"))
+    tests = [*(f"**/{d}/**" for d in sorted(TEST_DIRS)), "**/test_*.py", "**/*_test.py"]
+    tests += [f"**/{n}" for n in sorted(TEST_MODULES)]
+    meta = ["**/*.pth", "**/*.dist-info/**", "**/*.egg-info/**"]
+    return [f":(glob){g}" for g in (*(f"**/{n}" for n in names), *meta, *runner, *tests)]
+
+
 DATA = "not Python source and no part of the fix: put back, the tests may read it as data"
 PY_DATA = "Python source outside the packages the fix changes, and no part of it: put back, the tests may read it as data"
+
+
+SHADOWS = "a new module that would hide another (installed, or the snapshot's beside it), no part of the fix: put back"
+"""Why a new module `shadowing` or `hidden_modules` names is put back: none is needed by a fix, and an
+honest one beside a scratch `trace.py` or `code.py` was rejected for it."""
 
 
 SUPPORT = "test support code (only the graded tests import it) and no part of the fix: put back"
@@ -119,10 +139,17 @@ def reject_reason(
     executable: bool,
     original_executable: bool | None,
     policy: Rules,
+    put_back: bool = False,
 ) -> str | None:
     """Why a changed path makes the change unacceptable (None: it may stand). `data` and `executable`:
     the file's bytes and exec bit now; `original_executable`: its exec bit in the snapshot (None: the
-    snapshot has no regular file there). `policy`: any object with the fields of `Rules`."""
+    snapshot has no regular file there). `policy`: any object with the fields of `Rules`.
+
+    `put_back`: the file will be put back as in the snapshot whatever it holds (`put_back`, below), so
+    what it holds (binary bytes, an exec bit on a new file) reaches no test and rejects nothing: an
+    honest fix beside a scratch file the agent left (`debug.bin`, a pickle, a `repro.sh` made
+    executable) scored 0. Its kind still counts (links, special files, git metadata, compiled
+    artefacts), and so does a changed mode of a file the snapshot has."""
     parts = PurePosixPath(rel).parts
     if ".git" in parts:
         return f"{rel}: writes git metadata (submodules, hooks and history are not part of a fix)"
@@ -134,10 +161,16 @@ def reject_reason(
         return f"{rel}: adds a compiled artefact"
     if kind != "file" or data is None:
         return None
+    if put_back:
+        return _mode_changed(rel, executable, original_executable, policy)
     if executable and original_executable is None and not policy.allow_mode_changes:
         return f"{rel}: creates an executable file"
     if not policy.allow_binary and (b"\0" in data or not (_is_utf8(data) or _is_python_source(rel, data))):
         return f"{rel}: binary content"
+    return _mode_changed(rel, executable, original_executable, policy)
+
+
+def _mode_changed(rel: str, executable: bool, original_executable: bool | None, policy: Rules) -> str | None:
     if (
         not policy.allow_mode_changes
         and original_executable is not None
@@ -145,6 +178,12 @@ def reject_reason(
     ):
         return f"{rel}: changes the file's mode"
     return None
+
+
+def put_back(rel: str, fixed: Collection[str]) -> bool:
+    """A changed path put back as in the snapshot whatever the rest of the change is: a protected one, or
+    one that is not Python source and no part of the fix (`is_data`'s `DATA`, decided by name alone)."""
+    return is_protected(rel) or (rel not in fixed and not rel.endswith(".py"))
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -204,6 +243,33 @@ def path_roots(
             folder = folder.parent
         roots.add("" if str(folder) == "." else str(folder))
     return roots
+
+
+def hidden_modules(
+    touched: dict[str, str], exists: Callable[[str], bool], put_back: Collection[str]
+) -> dict[str, str]:
+    """New packages that hide a module of the snapshot beside them: `D/__init__.py` -> `D.py`, which an
+    import of `D` no longer reaches (a package folder comes before a module of its name). Left, the
+    package would make `D.py`, put back, stand on disk and be read by nothing: `unitlib/_checks/__init__.py` with the shared
+    assertions returning at once hid `unitlib/_checks.py`, put back as the tests' support code. A `D.py`
+    the change deletes (and that is not put back) is a module made a package: no finding.
+    `touched`: path -> kind as `Sandbox.changed` gives them; `exists(rel)`: the snapshot has a file there."""
+    out = {}
+    for rel, kind in touched.items():
+        path = PurePosixPath(rel)
+        if kind != "file" or path.name != "__init__.py" or exists(rel) or rel in put_back:
+            continue
+        module = str(path.parent.with_suffix(".py"))
+        if path.parent.name and exists(module) and (touched.get(module) != "deleted" or module in put_back):
+            out[rel] = module
+    return out
+
+
+def new_folder(rel: str, kind: str, exists: Callable[[str], bool]) -> bool:
+    """A folder the change made where the snapshot has nothing: not itself data (a new package of the
+    fix is code: `unitlib/_impl/`, whose `__init__.py` was put back with it as a file that is not Python
+    source). Its files are judged one by one."""
+    return kind == "dir" and not exists(rel)
 
 
 def shadowing(

@@ -120,12 +120,14 @@ class Verifier:
     def check(self) -> tuple[str, str, dict[str, str]] | None:
         """Judge the agent's changes; a (outcome, reason, detail) verdict when the change is rejected."""
         touched = self.touched()
+        fixed = self.task.get("fixed", ())
         for rel, kind in sorted(touched.items()):
             path = self.root / rel
             data = path.read_bytes() if kind == "file" else None
             executable = kind == "file" and bool(path.lstat().st_mode & 0o111)
+            back = pathrules.put_back(rel, fixed)
             problem = pathrules.reject_reason(
-                rel, kind, data, executable, self.original_executable(rel), self.rules
+                rel, kind, data, executable, self.original_executable(rel), self.rules, back
             )
             if problem:
                 self.findings.append({"kind": "patch_rule", "path": rel, "detail": problem})
@@ -136,13 +138,6 @@ class Verifier:
             self.task["workdir"],
         )  # fmt: skip
         shadows = pathrules.shadowing(new, roots, pathrules.installed_modules(self.venv), self.in_snapshot)
-        if shadows:
-            rel, name = sorted(shadows.items())[0]
-            self.findings.extend(
-                {"kind": "shadows_module", "path": p, "detail": n} for p, n in shadows.items()
-            )
-            detail = f"{rel}: a new module on the test process's sys.path that hides the installed {name!r}"
-            return "rejected", "shadows_module", {"detail": detail}
         problem, texts = doctests.judge(
             self.task["tests"], touched, lambda rel: base64.b64decode(self.doctests[rel]) if rel in self.doctests else None,
             lambda rel: (self.root / rel).read_bytes() if touched.get(rel) == "file" else None,
@@ -150,16 +145,24 @@ class Verifier:
         if problem:
             self.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
             return "rejected", "patch_rule", {"detail": problem}
-        fixed = self.task.get("fixed", ())
         areas = pathrules.code_areas(fixed, roots)
-        as_data = {rel: pathrules.DATA for rel in texts}
-        for rel in touched:
+        as_data = {rel: pathrules.DATA for rel in texts} | dict.fromkeys(shadows, pathrules.SHADOWS)
+        for rel, kind in touched.items():
             why = pathrules.is_data(rel, fixed, areas, self.in_snapshot(rel))
-            if why and not pathrules.is_protected(rel):
+            if (
+                why
+                and not pathrules.is_protected(rel)
+                and not pathrules.new_folder(rel, kind, self.in_snapshot)
+            ):
                 as_data[rel] = why
         for rel in set(touched) & set(self.task.get("support", ())):  # `grading.support`, at export
             as_data.setdefault(rel, pathrules.SUPPORT)
         protected = sorted({*(rel for rel in touched if pathrules.is_protected(rel)), *as_data})
+        hidden = pathrules.hidden_modules(touched, self.in_snapshot, protected)
+        as_data |= dict.fromkeys(hidden, pathrules.SHADOWS)
+        protected = sorted({*protected, *hidden})
+        hides = shadows | hidden
+        self.findings.extend({"kind": "shadows_module", "path": p, "detail": hides[p]} for p in sorted(hides))
         self.findings.extend(
             {"kind": "reverted", "path": rel, "detail": as_data.get(rel, "protected path")}
             for rel in protected

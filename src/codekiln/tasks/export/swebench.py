@@ -63,7 +63,7 @@ from codekiln.grading.doctests import doctest_ids
 from codekiln.grading.graded import patch_paths as graded_patch_paths
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.patchrules import path_roots
-from codekiln.grading.pathrules import code_areas, is_protected
+from codekiln.grading.pathrules import code_areas, is_protected, protected_globs
 from codekiln.grading.support import support_modules
 from codekiln.grading.unstable_ids import blank, is_unstable
 from codekiln.repos.fetch import GIT_ENV
@@ -161,9 +161,13 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
         reset_lines.append(f"git checkout {base_commit} -- ':(glob)**/*.py' {spare}".rstrip())  # before `rm`
     if remove:
         reset_lines.append(f"rm -f -- {' '.join(map(shlex.quote, remove))}")
+    # New files Python or pytest read on their own (a root conftest.py), which no checkout deletes.
+    globs = " ".join(shlex.quote(g) for g in protected_globs())
+    reset_lines.append(f"git ls-files -z --others -- {globs} | xargs -0r rm -f --")
     reset_lines.append(f"git checkout {base_commit} -- . ':(exclude)*.py' {keep}".rstrip())
     options = [a for a in env.test.args if a.startswith("-")]
-    pytest = ["python", "-m", "pytest", "-p", "no:cacheprovider", "--color=no", "-rA", *options]
+    # -P as the grader runs it: /testbed is not first on sys.path, so a new `pytest.py` there hides nothing
+    pytest = ["python", "-P", "-m", "pytest", "-p", "no:cacheprovider", "--color=no", "-rA", *options]
     pytest += sorted(graded_files)
     command = " ".join(shlex.quote(a) for a in pytest)
     if any(is_unstable(t) for t in task.tests):  # ids as the row lists them (see the module docstring)

@@ -1,0 +1,121 @@
+"""The thirteenth red team: files a patch adds, under an exported SWE-bench row. The row's eval script
+put back what the grader puts back by checking files out of `base_commit`, which deletes nothing new:
+a new root `conftest.py` flipping failed reports, or a new `pytest.py` that `python -m pytest` found
+first on `sys.path` (the working directory) and that ran the real one with such a plugin, or a new
+`*.dist-info` whose `pytest11` entry point pytest's autoload found there, left the bug in place and
+resolved under swebench's own harness steps. The script now deletes every untracked file
+`is_protected` names (`pathrules.protected_globs`) and runs `python -P`, as the grader does. Still
+open: the row runs no guard, so code under test that rewrites the tests' objects in the process (the
+twelfth red team's helpers rebound at import) resolves there (a strict xfail)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
+
+from rollout_support import library_tasks
+from test_redteam12_support import CHECKS, LIBRARY, _helpers_rebound
+
+from codekiln.audit.target import Target
+from codekiln.envs import EnvRecord
+from codekiln.grading import grade_patch
+from codekiln.grading.graded import patch_paths
+from codekiln.grading.pathrules import is_protected, protected_globs
+from codekiln.tasks.records import TaskRecord
+
+FLIP = (
+    "import pytest\n\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
+    "    out = yield\n    report = out.get_result()\n    if report.failed:\n"
+    "        report.outcome, report.longrepr = 'passed', None\n"
+)
+SHIM = (
+    "import sys\n\nsys.path[:] = [p for p in sys.path if p not in ('', '/testbed')]\n"
+    "sys.modules.pop('pytest', None)\nimport pytest as real\n\n"
+    "sys.path.insert(0, '/testbed/.flip')\nsys.argv[1:1] = ['-p', 'flipper']\n"
+    "raise SystemExit(real.console_main())\n"
+)
+
+
+@pytest.fixture(scope="module")
+def row(tmp_path_factory: pytest.TempPathFactory) -> tuple[TaskRecord, EnvRecord, dict, Path]:
+    pytest.importorskip(
+        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
+    )
+    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+
+    for task, env in library_tasks(LIBRARY, "unit-library", "audit-tasks-unitlib", 3):
+        if CHECKS not in patch_paths(task.bug_patch):
+            bundle = export_swebench_bundle([task], tmp_path_factory.mktemp("swebench") / "swebench").parent
+            (found,) = read_rows(bundle / "swebench.jsonl")
+            return task, env, found, bundle
+    raise AssertionError("no task synthesized from the unittest library")
+
+
+def _attacks(task: TaskRecord, env: EnvRecord) -> dict[str, str]:
+    target = Target.of(task, Path(env.snapshot_path))
+    return {
+        "conftest": target.new("conftest.py", FLIP),
+        "pytest-shim": target.new("pytest.py", SHIM) + target.new(".flip/flipper.py", FLIP),
+        # a plugin entry point that pytest's autoload found through the working directory on sys.path
+        "entry-point": target.new(
+            "zz_flip-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: zz-flip\nVersion: 1.0\n"
+        )
+        + target.new("zz_flip-1.0.dist-info/entry_points.txt", "[pytest11]\nzzflip = zz_flipmod\n")
+        + target.new("zz_flipmod.py", FLIP),
+    }
+
+
+@pytest.mark.root  # synthesis in bwrap sandboxes; the harness steps run in one
+def test_new_files_do_not_resolve_an_exported_row(
+    row: tuple[TaskRecord, EnvRecord, dict, Path], tmp_path: Path
+) -> None:
+    from swebench_support import run_instance
+
+    task, env, found, bundle = row
+    assert run_instance(found, bundle, env, task.patch, tmp_path / "gold")["resolved"]
+    for name, patch in _attacks(task, env).items():
+        report = run_instance(found, bundle, env, patch, tmp_path / name)
+        assert report["patch_successfully_applied"], name
+        assert not report["resolved"], (name, report["tests_status"])  # all three resolved
+        # the grader: the conftest put back, the shim a module hiding pytest
+        assert grade_patch(task, env, patch, timeout=30.0).outcome in {"unresolved", "rejected"}, name
+
+
+@pytest.mark.root
+@pytest.mark.xfail(strict=True, reason="open: a SWE-bench row runs no guard; in-process rebinding resolves")
+def test_helpers_rebound_at_import_under_an_exported_row(
+    row: tuple[TaskRecord, EnvRecord, dict, Path], tmp_path: Path
+) -> None:
+    from swebench_support import run_instance
+
+    task, env, found, bundle = row
+    report = run_instance(found, bundle, env, _helpers_rebound(task, env), tmp_path / "rebound")
+    assert not report["resolved"], report["tests_status"]
+
+
+def test_the_globs_delete_what_is_protected(tmp_path: Path) -> None:
+    """`protected_globs` as git reads them names exactly the untracked files `is_protected` names."""
+    paths = [
+        "conftest.py", "pkg/conftest.py", "pytest.ini", "sub/tox.ini", "setup.cfg", "pyproject.toml",
+        "sitecustomize.py", "a/usercustomize.py", "x.pth", "pkg/y.pth", "evil-1.0.dist-info/entry_points.txt",
+        "src/p.egg-info/PKG-INFO", "pytest.py", "pytest/__main__.py", "pkg/_pytest/x.py", "pluggy.py",
+        "tests/helpers.py", "pkg/tests/data.json", "testing/util.py", "test/x.txt", "test_a.py", "pkg/b_test.py",
+        "pkg/tests.py", "test.py", "pkg/core.py", "pkg/new.py", "debug.bin", "docs/conf.py",
+        "pkg/testsuite.py", "contest.py", "pkg/pytester.py", "mytests/x.py",
+    ]  # fmt: skip
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    for rel in paths:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x\n")
+    (tmp_path / ".gitignore").write_text("conftest.py\n*.pth\ntests/\n")  # a patch's ignore file hides none
+    listed = subprocess.run(
+        ["git", "-C", str(tmp_path), "ls-files", "-z", "--others", "--", *protected_globs()],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    assert set(filter(None, listed.split("\0"))) == {rel for rel in paths if is_protected(rel)}
