@@ -212,7 +212,8 @@ def observed_statement(
     messages = [m for m in messages if m]
     n = len(task.FAIL_TO_PASS)
     parts = [
-        f"`{task.repo}` misbehaves on the current code: {n} check{'s' if n > 1 else ''} of its behaviour fail.",
+        f"`{task.repo}` misbehaves on the current code: {n} check{'s' if n > 1 else ''} of its behaviour "
+        f"fail{'' if n > 1 else 's'}.",
         "",
     ]
     if script:
