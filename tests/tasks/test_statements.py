@@ -97,6 +97,7 @@ def test_observed_statement_without_a_safe_script(
     text = observed_statement(task, output, None)
     _names_nothing_hidden(text, task)
     assert "```python" not in text and "The error observed:" in text
+    assert "\n\n\n" not in text  # one blank line between parts (humanize's read two)
 
 
 def test_observed_statement_counts_in_agreement(toolz_task_parts: tuple[TaskRecord, str]) -> None:

@@ -228,7 +228,7 @@ def observed_statement(
         parts += ["A failing call:", "", "```python", line, "```"]
     if messages:
         parts += [
-            "",
+            *([""] if script or line else []),  # after the first line's blank one: one blank line
             "It fails with:" if script or line else "The error observed:",
             "```",
             messages[0],
