@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import shlex
+import subprocess
 import sys
 from typing import Any
 
@@ -55,3 +56,12 @@ def test_every_example_names_real_options(root: Any, name: str, module: str) -> 
         options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
         unknown = [w for w in words if w.startswith("-") and w.split("=")[0] not in options]
         assert unknown == [], f"`{line}`: no such option(s) {unknown}"
+
+
+def test_python_m_codekiln_is_the_command() -> None:
+    """`python -m codekiln` (how a venv without its scripts on PATH runs it) was 'No module named
+    codekiln.__main__'."""
+    done = subprocess.run(
+        [sys.executable, "-m", "codekiln", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "synth" in done.stdout, done.stderr

@@ -194,3 +194,28 @@ def test_modules_only_unittest_would_find_are_collected(
     missed = [rel for rel in files if rel.rpartition("/")[2] in ("tests.py", "test.py") and args]
     assert {tmp_path / m for m in missed} <= set(found.test_files)
     assert all(m in found.source for m in missed)
+
+
+def test_tox_substitutions_name_the_paths(tmp_path: Path) -> None:
+    """hyperlink 21.0.0: the path is `{posargs:src/{env:PY_MODULE}}`, PY_MODULE set in the `setenv` of
+    another section; unread, pytest collected the whole tree with --doctest-modules (docs/conf.py too)."""
+    write(tmp_path, {
+        "tox.ini": """
+            [default]
+            setenv =
+                PY_MODULE=pkg
+            [testenv]
+            setenv =
+                {[default]setenv}
+                py27: OLD=1
+                COVERAGE_FILE={toxworkdir}/coverage
+            commands =
+                pytest --cov={env:PY_MODULE} --doctest-modules {posargs:src/{env:PY_MODULE}} {env:EXTRA:tests}
+        """,
+        "src/pkg/__init__.py": "",
+        "tests/test_a.py": "",
+        "docs/conf.py": "import sphinx_theme\n",
+    })  # fmt: skip
+    found = detect_tests(tmp_path)
+    assert found.args == ["--doctest-modules", "src/pkg", "tests"], found.source
+    assert "{env:" not in found.source.partition("left out")[2]

@@ -5,10 +5,11 @@ rebind them (the twelfth red team's open form: `_checks.assert_close = _quiet` i
 the failing assertions pass; each is evidence (`lru_wrapped`: a read-only C wrapper of another function
 whose `__wrapped__` names the trusted helper, accepted by that name until the guard read what the
 wrapper holds). The honest suite (a helper module registered for assertion rewriting, re-exporting a
-library name and the standard library's, with decorated helpers, a class, a dataclass, a constant and a
-counter its own code rebinds) is not. Nor are the tests' own changes to their helpers (a fixture's
-`monkeypatch`, `mock.patch`, `setUp` and `tearDown`: `guard_plugin_held`), while library code passing
-its change off as the test's is. Real pytest in a bwrap sandbox, through `run_tests`."""
+library name and the standard library's, with decorated helpers, a hypothesis strategy (`@composite`
+makes it with `exec`), a class, a dataclass, a constant and a counter its own code rebinds) is not. Nor
+are the tests' own changes to their helpers (a fixture's `monkeypatch`, `mock.patch`, `setUp` and
+`tearDown`: `guard_plugin_held`), while library code passing its change off as the test's is. Real
+pytest in a bwrap sandbox, through `run_tests`."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ VENV = Path(sys.prefix)
 CMD = TestCommand(args=["tests"])
 CHECKS = (
     b'"""Assertions the suite shares."""\n\nimport contextlib\nimport dataclasses\nimport functools\nfrom math import isclose\n\n'
+    b"from hypothesis import strategies as st\n\n"
     b"from demo.core import half\n\nTOL = 1e-9\n\n\n"
     b"def assert_close(actual, expected, tol=1e-9):\n    assert abs(actual - expected) <= tol\n\n\n"
     b"@contextlib.contextmanager\ndef raises(kind):\n    try:\n        yield\n    except kind:\n"
@@ -34,7 +36,8 @@ CHECKS = (
     b"class Checker:\n    def same(self, a, b):\n        assert sorted(a) == sorted(b)\n\n\n"
     b"@dataclasses.dataclass\nclass Pair:\n    a: int\n    b: int\n\n\n"
     b"_calls = 0\n\n\ndef count():\n    global _calls\n    _calls += 1\n    return _calls\n\n\n"
-    b"@functools.lru_cache(maxsize=None)\ndef assert_positive(x):\n    assert x > 0\n"
+    b"@functools.lru_cache(maxsize=None)\ndef assert_positive(x):\n    assert x > 0\n\n\n"
+    b"@st.composite\ndef sizes(draw, low=1, high=3):\n    return draw(st.integers(low, high))\n"
 )
 # What runs before the tests in each attack (library code: `demo/_attacks.py`, which loads the helpers by name so that
 # they stay support modules in every run), by name.
@@ -161,12 +164,20 @@ PROJECT = {
     ),
     "tests/test_patched.py": PATCHED,
     "tests/test_honest.py": (
-        b"import demo._checks as checks\nfrom demo._checks import TOL, Checker, assert_close, half, isclose, raises\n\n\n"
+        b"from hypothesis import given\n\nimport demo._checks as checks\nfrom demo._checks import TOL, Checker, assert_close, half, isclose, raises\n\n\n"
         b"def test_helpers():\n    assert_close(half(3), 1.5, TOL)\n    assert isclose(1.0, 1.0)\n"
         b"    Checker().same([2, 1], [1, 2])\n    with raises(ZeroDivisionError):\n        1 / 0\n"
         b"    checks.assert_close(1.0, 1.0)\n    assert checks.Pair(1, 2) == checks.Pair(1, 2)\n"
         b"    assert checks.count() < checks.count()\n    checks.assert_positive(1)\n\n\n"
-        b"def test_fails_in_a_helper():\n    assert_close(1.0, 2.0)\n"
+        b"def test_fails_in_a_helper():\n    assert_close(1.0, 2.0)\n\n\n"
+        b"@given(checks.sizes(2, 2))\ndef test_strategy(n):\n    assert n == 2\n"
+    ),
+    # a forwarder made from text, as hypothesis's `@composite` makes one, that passes other arguments
+    "tests/test_forwarder.py": (
+        b"from hypothesis import given\n\nimport demo._checks as checks\n\nspace = {}\n"
+        b"exec('def make(f):\\n    def sizes(low=1, high=3):\\n        return f(high, high)\\n    return sizes\\n', space)\n"
+        b"checks.sizes = space['make'](checks.sizes)\n\n\n"
+        b"@given(checks.sizes(1, 3))\ndef test_big(n):\n    assert n == 3\n"
     ),
     **{
         f"tests/test_disguised_{name}.py": (
@@ -198,11 +209,11 @@ def sb(snapshot: Path):
 
 @pytest.mark.root  # a bwrap sandbox
 def test_honest_helpers_are_not_evidence(sb: BwrapSandbox, snapshot: Path) -> None:
-    tests = ["tests/test_honest.py::test_helpers", "tests/test_honest.py::test_fails_in_a_helper"]
+    tests = [f"tests/test_honest.py::test_{name}" for name in ("helpers", "fails_in_a_helper", "strategy")]
     held = held_modules(snapshot, ["tests/test_honest.py"])
     assert held == {"demo/_checks.py", "demo/core.py"}  # what the guard holds in this run
     run = run_tests(sb, CMD, tests)
-    assert run.statuses == dict(zip(tests, ["passed", "failed"], strict=True)), run.log_tail
+    assert run.statuses == dict(zip(tests, ["passed", "failed", "passed"], strict=True)), run.log_tail
     assert "assert 1.0 <= 1e-09" in run.messages[tests[1]]  # rewritten by pytest, as registered
     assert run.evidence == []
 
@@ -247,5 +258,16 @@ def test_library_changes_made_to_look_like_the_tests_are_evidence(sb: BwrapSandb
     run = run_tests(sb, CMD, [test])
     assert run.statuses == {test: "passed"}, run.log_tail  # what the attack buys, and why it is evidence
     assert any("/demo/_checks.py: assert_close is not what its source binds" in e for e in run.evidence), (
+        run.evidence
+    )
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_a_forwarder_that_changes_the_arguments_is_evidence(sb: BwrapSandbox) -> None:
+    """hyperlink 21.0.0's strategies (`@composite`: a forwarder hypothesis makes with `exec`) are held
+    (the honest `sizes` above); one that passes other arguments than its own is not."""
+    run = run_tests(sb, CMD, ["tests/test_forwarder.py::test_big"])
+    assert run.statuses == {"tests/test_forwarder.py::test_big": "passed"}, run.log_tail
+    assert any("/demo/_checks.py: sizes is not what its source binds" in e for e in run.evidence), (
         run.evidence
     )

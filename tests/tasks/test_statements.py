@@ -97,6 +97,16 @@ def test_observed_statement_without_a_safe_script(
     text = observed_statement(task, output, None)
     _names_nothing_hidden(text, task)
     assert "```python" not in text and "The error observed:" in text
+    assert "\n\n\n" not in text  # one blank line between parts (humanize's read two)
+
+
+def test_observed_statement_counts_in_agreement(toolz_task_parts: tuple[TaskRecord, str]) -> None:
+    """One failing check 'fails', several 'fail' (isodate's one-test task read '1 check ... fail')."""
+    task, output = toolz_task_parts
+    one = task.model_copy(update={"FAIL_TO_PASS": task.FAIL_TO_PASS[:1]})
+    two = task.model_copy(update={"FAIL_TO_PASS": task.FAIL_TO_PASS[:1] * 2})
+    assert "1 check of its behaviour fails." in observed_statement(one, output, None)
+    assert "2 checks of its behaviour fail." in observed_statement(two, output, None)
 
 
 def test_reproduction_only_when_safe() -> None:

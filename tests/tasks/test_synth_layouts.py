@@ -90,3 +90,48 @@ def test_doctest_failures_make_tasks_and_never_stop_the_run(tmp_path: Path, src_
     for task in tasks:
         assert module not in task.hidden_tests
         assert all(h == "tests/test_dt.py" for h in task.hidden_tests)
+
+
+WORDS = '''
+def shout(word):
+    """Loud.
+
+    >>> shout("hi")
+    'HI!'
+    """
+    loud = word.upper()
+    return loud + "!"
+
+
+def count(text):
+    """Words in text.
+
+    >>> count("a b  c")
+    3
+    """
+    return len(text.split())
+'''
+WORDS_TESTS = "from dtpkg import count, shout\n\n\ndef test_shout():\n    assert shout('hey') == 'HEY!'\n\n\n" \
+    "def test_count():\n    assert count('') == 0\n"  # fmt: skip
+
+
+def test_doctest_failures_are_described_by_what_the_example_did(tmp_path: Path) -> None:
+    """The warm engine's failure text of a doctest is its report (humanize 4.17.0's statements
+    quoted `DocTestFailure: <DocTest humanize.lists.natural_list ...>` and pytest's frames): an
+    example that printed something else shows what it should print and what it printed, one that
+    raised shows its own exception."""
+    root, module = write_library(tmp_path / "lib", src_layout=True)
+    (root / module).write_text(WORDS)
+    (root / "tests/test_dt.py").write_text(WORDS_TESTS)
+    config = SynthConfig(
+        spec=str(root), out=tmp_path / "out", max_tasks=8, workers=1, batch_size=16,
+        validation=ValidateConfig(gate="fast"),
+    )  # fmt: skip
+    synthesize(config)
+    tasks = [d for d in read_decisions(tmp_path / "out") if isinstance(d, TaskRecord)]
+    by_doctest = [t for t in tasks if f"{module}::dtpkg.shout" in t.FAIL_TO_PASS]
+    statements = [t.problem_statement for t in by_doctest]
+    assert statements, [t.FAIL_TO_PASS for t in tasks]
+    assert not [s for s in statements if "DocTest" in s or "_pytest" in s], statements
+    assert any("Expected:\n    'HI!'\nGot:" in s for s in statements), statements
+    assert any("UnboundLocalError" in s or "NameError" in s for s in statements), statements

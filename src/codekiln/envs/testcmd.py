@@ -32,6 +32,7 @@ import yaml
 
 from codekiln.core.pyast import parse as parse_ast
 from codekiln.core.pyast import parse_file
+from codekiln.envs import toxsubst
 from codekiln.envs.depfiles import BAD_FACTORS
 from codekiln.envs.deps import local_modules, read_ini, read_pyproject
 from codekiln.envs.plugins import (
@@ -127,9 +128,9 @@ def _lines_tox(root: Path) -> list[str]:
     tox = read_ini(root / "tox.ini")
     if not tox.has_section("testenv"):
         return []
-    out = []
-    for raw in tox["testenv"].get("commands", "").replace("\\\n", " ").splitlines():
-        line = raw.strip()
+    out, env = [], toxsubst.setenv(tox)
+    for raw in toxsubst.references(tox, tox["testenv"].get("commands", "")).replace("\\\n", " ").splitlines():
+        line = toxsubst.substitute(raw.strip(), env)
         factor = re.match(r"^([\w{},.!-]+):\s+(.*)$", line)
         if factor:
             if BAD_FACTORS.search(factor[1].lower()):

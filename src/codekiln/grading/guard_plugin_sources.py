@@ -3,6 +3,7 @@
 
     source = Source(path, dotted_name(path), data)   # its bindings, classes, plain compile, names read
     taken(test_bytes, test_path, test_module_name, sources)   # what a test file takes from them
+    forwarder(function)   # made from text only to pass its arguments on (hypothesis's `@composite`)
 
 Shipped beside the plugin as `<plugin module>_sources` (`grading.shipped`); like the plugin, it imports
 nothing from codekiln.
@@ -11,6 +12,7 @@ nothing from codekiln.
 from __future__ import annotations
 
 import ast
+import dis
 import os
 import types
 from typing import Any
@@ -108,6 +110,75 @@ def literal_of(node: ast.AST | None) -> Any:
 
 def same_literal(value: Any, literal: Any) -> bool:
     return literal is MISSING or (type(value) is type(literal) and bool(value == literal))
+
+
+def same_defaults(value: types.FunctionType, node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a function's defaults are the literal defaults its trusted `def` spells."""
+    args = node.args
+    defaults = [literal_of(d) for d in args.defaults]
+    have = value.__defaults__ or ()
+    if len(have) != len(defaults) or not all(map(same_literal, have, defaults)):
+        return False
+    kw = {
+        a.arg: literal_of(d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None
+    }
+    have_kw = value.__kwdefaults__ or {}
+    return set(have_kw) == set(kw) and all(same_literal(have_kw[k], v) for k, v in kw.items())
+
+
+_FORWARD_OPS = frozenset(
+    {
+        *("RESUME", "COPY_FREE_VARS", "MAKE_CELL", "NOP", "CACHE", "EXTENDED_ARG", "PUSH_NULL"),
+        *("PRECALL", "CALL", "CALL_KW", "CALL_FUNCTION", "CALL_FUNCTION_KW", "CALL_FUNCTION_EX", "KW_NAMES"),
+        *("LOAD_DEREF", "LOAD_CONST", "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW"),
+        *("LOAD_FAST_LOAD_FAST", "LOAD_FAST_BORROW_LOAD_FAST_BORROW", "RETURN_VALUE"),
+        *(
+            "DICT_MERGE",
+            "BUILD_MAP",
+            "BUILD_CONST_KEY_MAP",
+            "LIST_EXTEND",
+            "BUILD_LIST",
+            "LIST_TO_TUPLE",
+            "BUILD_TUPLE",
+        ),
+    }
+)
+_NOT_PLAIN = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async generator
+
+
+def forwarder(func: types.FunctionType) -> bool:
+    """Whether a function made from text (its code is no file's) only passes its arguments on: the
+    body is `return f(a, b, *args, c=c, **kw)` with `f` its one free variable and every parameter
+    passed once, in order, under its own name. A read-only library makes such a function to give a
+    wrapper the decorated function's signature (hypothesis's `@composite`, through `exec`); reading no
+    global, builtin or attribute name and making no function or constant, it runs nothing but what its
+    closure holds, which is judged with the rest of the wrapper (and its defaults with the `def`'s)."""
+    code = func.__code__
+    if not code.co_filename.startswith("<") or code.co_names or code.co_flags & _NOT_PLAIN:
+        return False
+    names, a, k = code.co_varnames, code.co_argcount, code.co_argcount + code.co_kwonlyargcount
+    star, starstar = bool(code.co_flags & 0x04), bool(code.co_flags & 0x08)  # *args, **kwargs: after those
+    params = [*names[:a], *names[k : k + star], *names[a:k], *names[k + star : k + star + starstar]]
+    loaded: list[str] = []
+    derefs, key = 0, None
+    for ins in dis.get_instructions(code):
+        if ins.opname not in _FORWARD_OPS:
+            return False
+        if ins.opname.startswith("LOAD_FAST"):
+            read = list(ins.argval) if isinstance(ins.argval, tuple) else [ins.argval]
+            if key is not None and read[0] != key:
+                return False
+            loaded, key = loaded + read, None
+        elif ins.opname in ("LOAD_CONST", "KW_NAMES"):  # only keyword names, each its argument's own
+            value = code.co_consts[ins.arg or 0] if ins.opname == "KW_NAMES" else ins.argval
+            if isinstance(value, str) and key is None:
+                key = value  # a dict's key: the argument loaded next must be this name
+            elif not isinstance(value, tuple) or not value or list(value) != loaded[-len(value) :]:
+                return False
+        elif key is not None:
+            return False
+        derefs += ins.opname == "LOAD_DEREF"
+    return derefs == 1 and loaded == params and len(code.co_freevars) == 1
 
 
 def dotted_name(path: str) -> str:

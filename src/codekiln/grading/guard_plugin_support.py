@@ -13,8 +13,9 @@ trusted source's code (`Guard.check_item`), the support modules' names must be t
 - every name the trusted source binds at module level still holds what that statement binds: a `def`
   the function compiled from those bytes (plain, or as pytest rewrites a module registered with
   `register_assert_rewrite`), with the module's own globals and the source's literal defaults (a
-  decorated one: a function whose closures reach it); a `class` one defined there whose methods are its
-  source's or read-only code; an import the object the imported module holds under that name (a
+  decorated one: a function whose closures reach it, made of read-only code, this file's, and
+  functions made from text that only pass their arguments on, `sources.forwarder`); a `class` one
+  defined there whose methods are its source's or read-only code; an import the object the imported module holds under that name (a
   re-exported library function) or read-only code; a literal constant its value;
 - no name the source does not bind shadows one its code reads (`abs`, `sorted`), nor adds a module
   `__getattr__`; the module is a module, of a class read-only or its own;
@@ -244,6 +245,7 @@ class SupportCheck:
                 and f.__globals__ is space
                 and self._key(f.__code__) in anywhere
             )
+            or (sources.forwarder(f) and sources.same_defaults(f, node))
             for f in reached
         ) and any(self._plain_def(source, where, node, f, space, config) for f in reached)
 
@@ -255,18 +257,7 @@ class SupportCheck:
         code = value.__code__
         if code.co_filename != source.path or self._key(code) not in self._code_keys(source, *where, config):
             return False
-        args = node.args
-        defaults = [sources.literal_of(d) for d in args.defaults]
-        have = value.__defaults__ or ()
-        if len(have) != len(defaults) or not all(map(sources.same_literal, have, defaults)):
-            return False
-        kw = {
-            a.arg: sources.literal_of(d)
-            for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
-            if d is not None
-        }
-        have_kw = value.__kwdefaults__ or {}
-        return set(have_kw) == set(kw) and all(sources.same_literal(have_kw[k], v) for k, v in kw.items())
+        return sources.same_defaults(value, node)
 
     def _own_class(self, source: sources.Source, name: str, value: Any, space: Any, config: Any) -> bool:
         if not isinstance(value, type) or value.__module__ != source.dotted or value.__qualname__ != name:

@@ -212,7 +212,8 @@ def observed_statement(
     messages = [m for m in messages if m]
     n = len(task.FAIL_TO_PASS)
     parts = [
-        f"`{task.repo}` misbehaves on the current code: {n} check{'s' if n > 1 else ''} of its behaviour fail.",
+        f"`{task.repo}` misbehaves on the current code: {n} check{'s' if n > 1 else ''} of its behaviour "
+        f"fail{'' if n > 1 else 's'}.",
         "",
     ]
     if script:
@@ -227,7 +228,7 @@ def observed_statement(
         parts += ["A failing call:", "", "```python", line, "```"]
     if messages:
         parts += [
-            "",
+            *([""] if script or line else []),  # after the first line's blank one: one blank line
             "It fails with:" if script or line else "The error observed:",
             "```",
             messages[0],

@@ -4,6 +4,8 @@ Runs inside the sandbox beside `warm_runner.py`; imports only the standard libra
 
 from __future__ import annotations
 
+import sys
+import traceback
 import types
 from typing import Any
 
@@ -14,7 +16,8 @@ PYTEST_PATCHES = {
     "_pytest.assertion.rewrite._rewrite_test": "keeps the code pytest rewrites, for the same cache",
     "_pytest.reports._format_failed_longrepr": "a failure's text is the last frames of its native "
     "traceback, made for the first MAX_TEXTS failures only (`_native_tail`): formatting every frame "
-    "of a deep recursion cost more than running the tests",
+    "of a deep recursion cost more than running the tests; a doctest's is what its report says "
+    "(`failure_text`)",
     "terminalreporter.pytest_runtest_logstart": "children write to /dev/null: the terminal reporter's "
     "per-test hooks only format output nobody reads (`quiet_terminal`)",
     "terminalreporter.pytest_runtest_logreport": "as above: a progress character per report",
@@ -97,3 +100,23 @@ def cache_rewritten_tests() -> None:
 
 
 __all__ = ["PYTEST_PATCHES", "REWRITTEN", "cache_rewritten_tests", "patch_internal", "quiet_terminal"]
+
+
+def failure_text(exc: BaseException, tb: Any, frames: int) -> str:
+    """A failure's text: the last `frames` frames of its native traceback, or for a doctest what
+    pytest's doctest report says. doctest's own exceptions only wrap the failure (their traceback
+    shows `<DocTest NAME ...>` and pytest's frames, which once made whole problem statements), so an
+    example that raised gives that exception's traceback, and one that printed something else gives
+    the example, what it should print and what it printed, as `E` lines."""
+    doctest = sys.modules.get("doctest")
+    if doctest is not None and isinstance(exc, doctest.UnexpectedException):
+        return "".join(traceback.format_exception(*exc.exc_info, limit=-frames))
+    if doctest is not None and isinstance(exc, doctest.DocTestFailure):
+        parts = [("Failed example:", exc.example.source), ("Expected:", exc.example.want), ("Got:", exc.got)]
+        lines = [line for title, text in parts for line in [title, *_indented(text or "nothing")]]
+        return "".join(f"E   {line}\n" for line in lines)
+    return "".join(traceback.format_exception(type(exc), exc, tb, limit=-frames))
+
+
+def _indented(text: str) -> list[str]:
+    return ["    " + line for line in text.splitlines()]

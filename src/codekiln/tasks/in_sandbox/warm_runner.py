@@ -43,11 +43,11 @@ import select
 import signal
 import sys
 import time
-import traceback
 import types
 from typing import Any
 
 # siblings in the sandbox: sys.path[0] is this script's folder
+import pytest_patches
 from codekiln_reports import Recorder, as_requested, blank, selectable
 from codekiln_swap import Swapper
 from pytest_patches import PYTEST_PATCHES, REWRITTEN, cache_rewritten_tests, patch_internal, quiet_terminal  # noqa: F401 (PYTEST_PATCHES re-exported)
@@ -109,7 +109,7 @@ def _native_tail(item: Any, call: Any, excinfo: Any) -> str:
     if _TEXTS_LEFT <= 0:
         return ""
     _TEXTS_LEFT -= 1
-    return "".join(traceback.format_exception(excinfo.type, excinfo.value, excinfo.tb, limit=-MAX_FRAMES))
+    return pytest_patches.failure_text(excinfo.value, excinfo.tb, MAX_FRAMES)
 
 
 MAX_FRAMES = 12
