@@ -4,13 +4,21 @@ small snapshots made here; the real toolz sdist case runs in tests/audit/test_re
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
 
+import codekiln.grading
 from codekiln.core.diffs import make_diff
 from codekiln.core.errors import TaskError
-from codekiln.grading.manifests import is_manifest, scrubbed_manifests, workspace_copies
+from codekiln.grading.manifests import (
+    is_manifest,
+    scrubbed_manifests,
+    source_lines,
+    source_segment,
+    workspace_copies,
+)
 from codekiln.tasks.frontend.leaks import checked_workspace
 from codekiln.tasks.records import TaskRecord
 from codekiln.testing import make_repo
@@ -96,3 +104,40 @@ def test_a_file_that_only_names_a_hidden_test_file_is_no_leak(tmp_path: Path) ->
     )
     assert workspace_copies(snapshot, _task()) == []
     checked_workspace(_task(), snapshot)
+
+
+def test_a_hidden_file_changed_between_checks_is_read_anew(tmp_path: Path) -> None:
+    """The test functions of a hidden file are kept by its text, not its path: a file that changes
+    between two checks (a snapshot rebuilt in place) is judged by what it holds now."""
+    snapshot = _snapshot(tmp_path, {"build/lib/pkg/tests/test_core.py": TEST_CORE})
+    assert workspace_copies(snapshot, _task()) == [("build/lib/pkg/tests/test_core.py", HIDDEN)]
+    (snapshot / HIDDEN).write_text(TEST_CORE.replace("x == 1", "x == 2").replace("x > 0", "x > 1"))
+    assert workspace_copies(snapshot, _task()) == []
+
+
+LINE_ENDINGS = [
+    "def test_a():\r\n    x = 1\r\n    return x\r\n",
+    "def test_a():\r    x = '\f'\r    return x",  # no newline at the end
+    "\fdef test_a():\n\f    pass\n\nclass T:\n    def test_b(self): return 'é'\n",
+    "def test_ü():\n    return '\u00fc\u20ac'  # multi-byte characters before a column\n",
+]
+
+
+def test_source_segment_is_ast_get_source_segment() -> None:
+    """The workspace check splits a file's lines once for all its functions: each segment must be
+    exactly what `ast.get_source_segment` gives, on codekiln's own grading sources and on texts with
+    every line ending Python knows, a form feed (not a line end) and characters of several bytes."""
+    folder = Path(codekiln.grading.__file__).parent
+    sources = [(folder / name).read_text(encoding="utf-8") for name in ("manifests.py", "collateral.py")]
+    checked = 0
+    for text in [*sources, *LINE_ENDINGS]:
+        lines = source_lines(text)
+        assert "".join(lines) == text
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Return):
+                assert source_segment(lines, node) == ast.get_source_segment(text, node), (
+                    text[:40],
+                    node.lineno,
+                )
+                checked += 1
+    assert checked > 30

@@ -115,24 +115,56 @@ def _defined_tests(text: str) -> frozenset[str]:
     return frozenset(_TEST_DEF.findall(text))
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def source_lines(text: str) -> list[str]:
+    """`text`'s lines, ends kept, split where Python's parser splits them (at \\r\\n, \\r and \\n;
+    not at a form feed): the lines `ast.get_source_segment` counts in."""
+    return _LINE.findall(text)
+
+
+def source_segment(lines: list[str], node: ast.stmt | ast.expr) -> str | None:
+    """`ast.get_source_segment(text, node)` from `source_lines(text)`, split once for every node of a
+    file: the standard function splits the whole text again for each node, which made the workspace
+    check quadratic in a test file's length (toolz: ~0.2 CPU s per task, most of validation's
+    decisions)."""
+    end_lineno, end_col = node.end_lineno, node.end_col_offset
+    if end_lineno is None or end_col is None:
+        return None
+    first, last, col = node.lineno - 1, end_lineno - 1, node.col_offset
+    if first == last:
+        return lines[first].encode()[col:end_col].decode()
+    head = lines[first].encode()[col:].decode()
+    return "".join([head, *lines[first + 1 : last], lines[last].encode()[:end_col].decode()])
+
+
+@functools.lru_cache(maxsize=64)
+def _test_functions(text: str) -> tuple[tuple[str, str], ...]:
+    """(test name, its squashed source) for every test function of a Python text, in `ast.walk`
+    order; none when it does not parse. Kept by text: a batch's tasks hide the same few files."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return ()
+    lines = source_lines(text)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+            source = source_segment(lines, node)
+            if source:
+                found.append((node.name, _squash(source.split("def ", 1)[-1])))
+    return tuple(found)
+
+
 def hidden_test_code(snapshot_dir: Path, hidden: Iterable[str]) -> list[tuple[str, str, str]]:
     """(hidden file, test name, its squashed source) for every test function (`def test*`, any
     nesting) of the hidden files that parse; each from its `def` to the end of its body."""
     found = []
     for rel in hidden:
         path = Path(snapshot_dir) / rel
-        if not path.is_file():
-            continue
-        text = read_byte_text(path)
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-                source = ast.get_source_segment(text, node)
-                if source:
-                    found.append((rel, node.name, _squash(source.split("def ", 1)[-1])))
+        if path.is_file():
+            found += [(rel, name, source) for name, source in _test_functions(read_byte_text(path))]
     return found
 
 
