@@ -4,7 +4,9 @@ them), for every top-level command, and every example names a real command with 
 from __future__ import annotations
 
 import importlib
+import os
 import shlex
+import subprocess
 import sys
 from typing import Any
 
@@ -55,3 +57,19 @@ def test_every_example_names_real_options(root: Any, name: str, module: str) -> 
         options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
         unknown = [w for w in words if w.startswith("-") and w.split("=")[0] not in options]
         assert unknown == [], f"`{line}`: no such option(s) {unknown}"
+
+
+def test_python_dash_m_codekiln_is_the_codekiln_command() -> None:
+    """`python -m codekiln` (a checkout run with PYTHONPATH=src, no console script) runs the same CLI."""
+
+    out = subprocess.run(
+        [sys.executable, "-m", "codekiln", "env", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert (
+        "Usage: python -m codekiln env" in out.stdout and "codekiln env show pypi:toolz==1.2.0" in out.stdout
+    )
