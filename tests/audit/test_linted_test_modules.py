@@ -3,7 +3,11 @@ pytest-ruff and pytest-mypy through pytest-enabler, so `test_functools.py::ruff`
 of the suite). The grader appended its canary tests (`assert 1167518 == 1167518`) to the hidden test
 module, the linter's item of that module failed, and no gold patch resolved: 32 of 102 candidates
 were rejected gold_failed and no task came out. The canaries now go to a module no graded test lints.
-The linter here is a conftest plugin that flags constant comparisons, as ruff's PLR0133 does."""
+The linter here is a conftest plugin that flags constant comparisons, as ruff's PLR0133 does.
+
+pytest-ruff's second item of a module, `test_functools.py::ruff::format`, is named with `::`: pytest
+never finds it by id, so it was missing from every grade that named it (the hidden file's passing
+tests are graded) and no gold patch resolved either. Such ids are neither selected nor graded."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from codekiln.core.testnames import named_inside_an_item
 from codekiln.envs import build_env
 from codekiln.grading import grade_patch
 from codekiln.grading.graded import canary_module
@@ -58,9 +63,15 @@ class Lint(pytest.Item):
                 raise AssertionError(f"line {node.lineno}: two constants compared")
 
 
+class Formatted(pytest.Item):
+    def runtest(self):
+        pass
+
+
 class Linted(pytest.File):
     def collect(self):
         yield Lint.from_parent(self, name="lint")
+        yield Formatted.from_parent(self, name="lint::format")
 
 
 def pytest_collect_file(file_path, parent):
@@ -91,11 +102,21 @@ def test_a_linted_test_module_gets_no_canaries_and_an_honest_gold_resolves(tmp_p
     assert task.hidden_tests == ["tests/test_clamp.py"]
     env = build_env(str(root))
     assert env.baseline["tests/test_clamp.py::lint"] == "passed"
+    assert env.baseline["tests/test_clamp.py::lint::format"] == "passed"
+    assert "tests/test_clamp.py::lint" in task.PASS_TO_PASS
+    assert "tests/test_clamp.py::lint::format" not in task.tests  # pytest cannot be asked for it
     module, existing = canary_module(task, Path(env.snapshot_path), ["tests/test_clamp.py::lint"])
     assert module.startswith("tests/test_") and module != "tests/test_clamp.py" and existing == ""
     grade = grade_patch(task, env, task.patch, timeout=60)
     assert grade.outcome == "resolved", (grade.outcome, grade.detail, grade.statuses)
     assert grade.statuses["tests/test_clamp.py::lint"] == "passed"
+
+
+def test_which_ids_name_an_item_inside_an_item(tmp_path: Path) -> None:
+    (tmp_path / "t.py").write_text("class TestB:\n    def test_c(self): ...\n")
+    assert named_inside_an_item("t.py::ruff::format", tmp_path)
+    for test_id in ("t.py::TestB::test_c", "t.py::ruff", "t.py::t.TestB", "u.py::x::y", "d/::x::y"):
+        assert not named_inside_an_item(test_id, tmp_path)  # a class's test, one part, a doctest, unread
 
 
 def test_which_items_check_a_modules_text() -> None:
