@@ -41,11 +41,13 @@ size bound), pinned in `bench/envbuild_sample.json`. Per library, on the same sd
    record does not keep.
 3. synth: on a library that built, `codekiln synth --max-tasks 3 --batch-size 8 --workers 1` (default
    grader gate) under a time limit; the valid tasks in its tasks.jsonl are counted (partial on timeout).
-   The limit is one rule for every row (`envcompare.synth_limit`): max(240 s, 3 x the row's own plain
-   suite time). Synthesis runs the suite at least twice before its first task (the coverage map, then
-   the first batch and the grader), so a fixed 240 s measured a long suite's length, not synthesis
-   (multidict 7.2.1's plain suite takes 183 s). The row's `synth` says which limit applied
-   (`limit_s`, `limit_rule`).
+   The limit is one rule for every row (`envcompare.synth_limit`): max(240 s, 3 x the row's suite
+   time), the suite time being the plain run's, or codekiln's baseline run's (`baseline_s`) when that
+   is longer and the plain side ran fewer tests (s3fs 2026.9.0: 3 modules fail to import plainly, 11
+   tests in 4.5 s against codekiln's 382). Synthesis runs the suite at least twice before its first
+   task (the coverage map, then the first batch and the grader), so a fixed 240 s measured a long
+   suite's length, not synthesis (multidict 7.2.1's plain suite takes 183 s). The row's `synth` says
+   which limit applied (`limit_s`, `limit_rule`).
 
 pip's download and wheel cache is shared by both sides and all libraries (`--pip-cache`), so times measure
 installs and builds, not the network. Every step has a time limit; a step that runs past it is killed
@@ -144,7 +146,7 @@ def bench_one(
         verdict, reason = compare(row["plain"], ck, sides)
         row.update(verdict=verdict, reason=reason)
         if synth and ck.get("ok"):
-            row["synth"] = run_synth(spec, home, pip_cache, scratch / "synth", row["plain"])  # type: ignore[arg-type]
+            row["synth"] = run_synth(spec, home, pip_cache, scratch / "synth", row["plain"], ck)  # type: ignore[arg-type]
     row["limits"] = dict(STEP_LIMITS)
     row["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     return row

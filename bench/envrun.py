@@ -68,7 +68,7 @@ print("ROW " + json.dumps({"ok": True, "passed": c.get("passed", 0), "failed": c
     "collection_skips": len(env.collection_skips), "left_out": sorted(env.left_out),
     "test": " ".join(["pytest", *env.recipe.test.args]), "test_source": env.recipe.test_source,
     "skipped_deps": sorted(env.skipped_deps), "exit_code": env.baseline_exit_code,
-    "rerun_for_messages": len(failing)}))
+    "rerun_for_messages": len(failing), "baseline_s": round(env.steps_s.get("baseline", 0.0), 1)}))
 """.replace("RERUN_AT_MOST", "300")
 
 
@@ -225,12 +225,17 @@ def codekiln_tests(home: Path) -> Side | None:
 
 
 def run_synth(
-    spec: str, home: Path, pip_cache: Path, out: Path, plain: Mapping[str, object] | None = None
+    spec: str,
+    home: Path,
+    pip_cache: Path,
+    out: Path,
+    plain: Mapping[str, object] | None = None,
+    codekiln: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """A short `codekiln synth` on the built environment: how many valid tasks come out in the limit
-    (`synth_limit` of the row's `plain` run: `limit_s`, and `limit_rule` saying how), and why none
-    did (`synth_outcome`)."""
-    limit, rule = synth_limit(plain)
+    (`synth_limit` of the row's `plain` run and of `codekiln`, the build the synthesis runs on:
+    `limit_s`, and `limit_rule` saying how), and why none did (`synth_outcome`)."""
+    limit, rule = synth_limit(plain, codekiln)
     env = {**os.environ, "CODEKILN_HOME": str(home), "CODEKILN_PIP_CACHE": str(pip_cache)}
     argv = [sys.executable, "-m", "codekiln.cli.synth", spec, "--out", str(out), "--max-tasks", "3"]
     argv += ["--batch-size", "8", "--workers", "1"]

@@ -41,9 +41,9 @@ def synth_one(
         home = Path(tmp) / "home"
         ck = run_codekiln(spec, archive, home, pip_cache)
         out["synth_build"] = {
-            k: ck.get(k) for k in ("ok", "status", "build_s", "passed", "failed", "skipped")
+            k: ck.get(k) for k in ("ok", "status", "build_s", "baseline_s", "passed", "failed", "skipped")
         }
         if ck.get("ok"):
-            out["synth"] = run_synth(spec, home, pip_cache, Path(tmp) / "synth", row.get("plain"))  # type: ignore[arg-type]
+            out["synth"] = run_synth(spec, home, pip_cache, Path(tmp) / "synth", row.get("plain"), ck)  # type: ignore[arg-type]
     out["synth_finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     return out

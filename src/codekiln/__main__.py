@@ -1,5 +1,6 @@
-"""`python -m codekiln ...`: the `codekiln` command, for a venv whose scripts are not on PATH."""
+"""`python -m codekiln ...`: the `codekiln` command, for a checkout run without its console script."""
 
 from codekiln.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -78,3 +78,22 @@ def test_the_synthesis_limit_is_one_rule_over_the_rows_own_suite_and_the_cell_sa
     row = row_of(line, "README.md at commit x")
     assert row["synth"] == {**long, "why": "slow | x"}
     assert table([row], 1).splitlines()[2] == line  # read back as the same cell
+
+
+def test_a_plain_run_that_ran_fewer_tests_takes_the_limit_from_codekilns_longer_baseline() -> None:
+    """s3fs 2026.9.0: 3 modules fail to import plainly (11 tests in 4.5 s) while codekiln's baseline
+    runs 382; the plain time said nothing of the suite synthesis runs, and 240 s decided no candidate."""
+    plain = {"test_s": 4.5, "passed": 11, "errors": 3}
+    ck = {"baseline_s": 150.0, "passed": 376, "failed": 1, "skipped": 5}
+    assert synth_limit(plain, ck) == (
+        450.0,
+        "max(240 s, 3 x codekiln suite 150 s (plain ran 14 of its 382 tests))",
+    )
+    assert synth_limit(plain, {**ck, "baseline_s": 60.0})[0] == 240.0  # still the base when short
+    # the plain side ran as many tests: its own time, even when codekiln's run took longer
+    same = {"test_s": 183.2, "passed": 4298, "skipped": 180}
+    assert synth_limit(same, {"baseline_s": 300.0, "passed": 4298, "skipped": 180}) == synth_limit(same)
+    # a build record without a baseline time (rows before it was kept): the plain rule
+    assert synth_limit(plain, {k: v for k, v in ck.items() if k != "baseline_s"}) == synth_limit(plain)
+    # a shorter codekiln run never lowers the plain limit
+    assert synth_limit({"test_s": 200.0, "passed": 1}, {"baseline_s": 90.0, "passed": 9})[0] == 600.0

@@ -180,6 +180,12 @@ UNITTEST_MODULE = "import unittest\n\nclass TestA(unittest.TestCase):\n    def t
             {"tests/test.py": UNITTEST_MODULE, "tests/test_name.py": "def test_b():\n    pass\n"},
             ["tests", f"{OVERRIDE} test.py"],
         ),
+        # zope.event 6.2: tests.py inside a namespace package in src/, run by zope.testrunner; the
+        # whole tree is collected, so one anywhere in it counts
+        (
+            {"src/zope/event/tests.py": UNITTEST_MODULE, "src/zope/event/__init__.py": ""},
+            [f"{OVERRIDE} tests.py"],
+        ),
         # a test-named module that defines no test is not named
         ({"tests/testing.py": "def helper():\n    pass\n", "tests/test_x.py": ""}, ["tests"]),
         # the project chose its file names: kept as they are

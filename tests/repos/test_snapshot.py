@@ -121,6 +121,10 @@ def test_pypi_sdist(toolz_snapshot: SnapshotRecord, git: Callable[..., str]) -> 
     again = add_repo("pypi:toolz==1.2.0")  # pinned release: answered from the catalog
     assert (again.id, again.created) == (rec.id, rec.created)
     assert get_snapshot("pypi:TOOLZ==1.2.0").id == rec.id
+    # unpinned, as `synth pypi:toolz` was given: the release it resolved to (`env show pypi:toolz`)
+    assert get_snapshot("pypi:toolz").id == rec.id
+    with pytest.raises(RepoError, match="no snapshot for 'pypi:toolz-not-added'"):
+        get_snapshot("pypi:toolz-not-added")
 
 
 @pytest.mark.network  # asks PyPI

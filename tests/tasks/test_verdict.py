@@ -112,3 +112,12 @@ def test_the_grader_gate_rules() -> None:
     assert graded_verdict(resolved, grade("error")).reason is RejectReason.infra_error  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="empty patch"):
         graded_verdict(resolved, None)
+    lint = GradeResult(
+        instance_id="i",
+        outcome="unresolved",
+        statuses={"t.py::test_a": "passed", "t.py::ruff": "failed"},
+        missing=["t.py::ruff::format"],
+    )
+    assert graded_verdict(lint, None).detail == (  # type: ignore[union-attr]
+        "grader on the gold patch: unresolved (t.py::ruff failed, t.py::ruff::format missing)"
+    )

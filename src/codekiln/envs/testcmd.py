@@ -15,7 +15,8 @@ Without one: the pytest config's `testpaths` (pytest.ini, pyproject `[tool.pytes
 `[tool.pytest]`, tox.ini `[pytest]`, setup.cfg `[tool:pytest]`), which pytest reads itself; else
 top-level tests/test/testing directories; else the whole tree. In those last three cases a test module
 that unittest's discovery loads (`test*.py`) but pytest's default `python_files` misses is added to
-`python_files`: a top-level `tests.py` (defusedxml), `tests/test.py` (xxhash).
+`python_files`: a top-level `tests.py` (defusedxml), `tests/test.py` (xxhash), and for the whole tree
+one inside a package (zope.event's `src/zope/event/tests.py`).
 """
 
 from __future__ import annotations
@@ -329,10 +330,12 @@ def _defines_tests(path: Path) -> bool:
 
 def missed_modules(root: Path, dirs: list[str], patterns: list[str]) -> list[str]:
     """Test modules pytest's `python_files` (`patterns`) would miss though unittest's discovery loads them
-    (`test*.py`): at the top level and in the test directories `dirs`, those that define tests."""
+    (`test*.py`): at the top level and in the test directories `dirs`, those that define tests; with no
+    `dirs` (pytest collects the whole tree), anywhere: a `tests.py` inside the package (zope.event 6.2's
+    `src/zope/event/tests.py`, run by zope.testrunner: pytest collected no test at all)."""
     found = []
     for base in [root, *(root / d for d in dirs)]:
-        walk = os.walk(base) if base != root else [(str(root), [], os.listdir(root))]
+        walk = os.walk(base) if base != root or not dirs else [(str(root), [], os.listdir(root))]
         for dirpath, dirnames, filenames in walk:
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
             for name in sorted(filenames):

@@ -16,9 +16,10 @@ whatever the record's age. They pass on the clean snapshot, which the gold patch
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from codekiln.core.diffs import parse_diff
-from codekiln.core.testnames import is_test_module
+from codekiln.core.testnames import is_test_module, named_inside_an_item
 from codekiln.grading.subject import GradedTask, GradingEnv
 
 
@@ -62,8 +63,12 @@ def graded_pass_to_pass(task: GradedTask, env: GradingEnv) -> list[str]:
     if str(task.source) not in _SYNTHESIZED:
         return list(task.PASS_TO_PASS)
     files = hidden_test_files(task.FAIL_TO_PASS, task.bug_patch)
-    passing = (t for t, status in env.baseline.items() if status == "passed")
-    return [*task.PASS_TO_PASS, *collateral_tests(task.tests, files, passing)]
+    root = Path(env.snapshot_path)
+    passing = (
+        t for t, status in env.baseline.items() if status == "passed" and not named_inside_an_item(t, root)
+    )  # pytest never reports an item named with `::` that it is asked for by id
+    kept = [t for t in task.PASS_TO_PASS if not named_inside_an_item(t, root)]
+    return [*kept, *collateral_tests(task.tests, files, passing)]
 
 
 __all__ = ["collateral_tests", "graded_pass_to_pass", "hidden_test_files"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import secrets
 import shlex
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from codekiln.core.diffs import make_diff, parse_diff, whole_file_diff
@@ -23,6 +24,7 @@ from codekiln.core.patches import apply_diff
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.sources import SourceEncodingError, decode_python, is_utf8_text, read_byte_text, text_bytes
+from codekiln.grading.guard_check import checks_module_text
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.patchrules import is_protected
 from codekiln.grading.subject import GradedTask, GradingEnv
@@ -244,15 +246,18 @@ class GradedWorkspace:
                 self.sb.write_file(rel, original.read_bytes())
 
 
-def canary_module(task: GradedTask, snapshot_dir: Path) -> tuple[str, str]:
+def canary_module(task: GradedTask, snapshot_dir: Path, tests: Iterable[str] = ()) -> tuple[str, str]:
     """Where a grade plants its canaries, and that file's source now: the first graded test module
-    (a file of the suite, so the canaries look like its own tests), else a new module beside the
-    first test (a suite of doctests or data-driven tests only)."""
+    (a file of the suite, so the canaries look like its own tests) whose text no graded test checks
+    (`guard_check.checks_module_text` over the record's tests and `tests`, the run's: a linter's item
+    of the module would fail on them), else a new module beside the first test (a suite of doctests or
+    data-driven tests only, or one whose every test module is linted by the run)."""
+    graded = [*task.tests, *tests]
     for test in task.tests:
         rel = test.split("::", 1)[0]
         if "::" in test and rel.endswith(".py") and is_protected(rel):
             text = read_snapshot(snapshot_dir, rel)
-            if text is not None:
+            if text is not None and not checks_module_text(rel, text, graded):
                 return rel, text
     folder = PurePosixPath(task.tests[0].split("::", 1)[0]).parent
     return str(folder / f"test_{secrets.token_hex(4)}.py").removeprefix("./"), ""

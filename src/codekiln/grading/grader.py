@@ -257,7 +257,7 @@ def run_guarded(g: GradedWorkspace, tests: list[str], timeout: float | None, pol
     iso = Isolation.for_environment(g.snapshot, Path(g.env.venv), tests)
     canaries = None
     if policy.canaries and tests:
-        module, existing = canary_module(g.task, g.snapshot)
+        module, existing = canary_module(g.task, g.snapshot, tests)
         canaries = make_canaries(module, existing, iso.function_prefix)
         iso = replace(iso, trusted=tuple(sorted({*iso.trusted, module})))
     return run_tests(

@@ -5,15 +5,18 @@ exported task's verifier ships this file unchanged and judges a run exactly as `
     data, evidence = check_run(stdout, exit_code, nonce, results_bytes, junit_bytes)
     evidence += canary_evidence(expected, data["statuses"])      # [] when nothing was forged
     canaries = make_canaries("tests/test_x.py", text)            # the same as one record (`Canaries`)
+    checks_module_text("tests/test_x.py", text, tests)          # True: plant the canaries elsewhere
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
 import secrets
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,6 +232,34 @@ def _names(existing: str, prefix: str, count: int) -> list[str]:
         if name not in taken and name not in out:
             out.append(name)
     return out
+
+
+def checks_module_text(path: str, source: str, tests: Iterable[str]) -> bool:
+    """Whether a graded test judges the text of test module `path` rather than running its code: the
+    item of a plugin that checks the file itself (pytest-ruff's `path::ruff` and `path::ruff::format`,
+    pytest-mypy's `path::mypy`, flake8, pylint, black, isort: a name the module defines no function,
+    class or import of; a dotted name is a doctest of the module). Canaries appended to such a module
+    fail those items on an honest patch (jaraco.functools 4.6.0, whose tox run enables pytest-ruff
+    and pytest-mypy: `test_functools.py::ruff` and `::mypy` failed under the grader and no gold patch
+    resolved), so a grade plants them in a module without one."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False  # pytest cannot collect it either: no item of it runs
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".", 1)[0])
+    for test in tests:
+        rel, sep, rest = test.partition("::")
+        first = rest.split("::", 1)[0].split("[", 1)[0]
+        if rel == path and sep and "." not in first and first not in names:
+            return True
+    return False
 
 
 def canary_tests(path: str, existing: str, prefix: str = "test") -> tuple[dict[str, str], str]:

@@ -189,11 +189,17 @@ class Verifier:
         """Run the tests guarded; the verdict fields (see `grade_patch` for the outcomes)."""
         tests: list[str] = self.task["tests"]
         iso = self.task["isolation"]
-        # As the grader does (grading.graded.canary_module): the first graded test module, else a new one.
+        # As the grader does (grading.graded.canary_module): the first graded test module whose text no
+        # graded test checks (a linter's item of it), else a new one.
         found = [
             t.split("::", 1)[0] for t in tests
             if "::" in t and t.split("::", 1)[0].endswith(".py") and pathrules.is_protected(t.split("::", 1)[0])
             and (self.root / t.split("::", 1)[0]).is_file()
+            and not guard_check.checks_module_text(
+                t.split("::", 1)[0],
+                (self.root / t.split("::", 1)[0]).read_bytes().decode("utf-8", "surrogateescape"),
+                tests,
+            )
         ]  # fmt: skip
         module = (
             found[0]

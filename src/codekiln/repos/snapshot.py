@@ -173,9 +173,26 @@ def _lookup(spec_or_id: str) -> SnapshotRecord | None:
     return _by_id(key) or _by_spec(key)
 
 
+def _newest_release(key: str) -> SnapshotRecord | None:
+    """For an unpinned `pypi:NAME`: the newest catalogued snapshot of a release of NAME, the one that
+    `synth pypi:NAME` or `env build pypi:NAME` resolved it to (the catalog records the pinned spec)."""
+    try:
+        spec = parse_spec(key)
+    except RepoError:
+        return None
+    if spec.kind != "pypi" or spec.version:
+        return None
+    pinned = spec.canonical() + "=="
+    for rec in reversed(read_records(_catalog(), SnapshotRecord)):
+        if rec.source.startswith(pinned) and Path(rec.path).is_dir():
+            return rec
+    return None
+
+
 def get_snapshot(spec_or_id: str) -> SnapshotRecord:
-    """The catalogued snapshot with this id (or unique id prefix) or spec. Raises RepoError if none."""
-    rec = _lookup(spec_or_id)
+    """The catalogued snapshot with this id (or unique id prefix) or spec (an unpinned PyPI spec: its
+    newest catalogued release, `_newest_release`). Raises RepoError if none."""
+    rec = _lookup(spec_or_id) or _newest_release(spec_or_id.strip())
     if rec is None:
         raise RepoError(
             f"no snapshot for {spec_or_id!r}", hint=f"add it first: codekiln repo add {spec_or_id}"

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from codekiln.core.testnames import named_inside_an_item
 from codekiln.grading.cases import sample_cases
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
@@ -49,9 +50,10 @@ def requestable(test_id: str, root: Path) -> bool:
     """False for an item of a directory (pytest-checkdocs' `.::project`): pytest refuses the id as an
     argument ("directory argument cannot contain :: selection parts") and runs nothing else of the
     run that asks for it, so every selection holding it (a whole-suite one: zipp 4.1.2) came back
-    `infra_error` "no tests collected"."""
+    `infra_error` "no tests collected"; and for an item named with `::` (pytest-ruff's
+    `t.py::ruff::format`, `core.testnames.named_inside_an_item`), which pytest never finds by id."""
     path, sep, _ = test_id.partition("::")
-    return not (sep and (root / path).is_dir())
+    return not (sep and (root / path).is_dir()) and not named_inside_an_item(test_id, root)
 
 
 def candidate_lines(cand: Candidate, entities: Mapping[str, Entity]) -> dict[str, set[int]]:

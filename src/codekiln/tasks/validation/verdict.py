@@ -100,7 +100,9 @@ def graded_verdict(gold: GradeResult, empty: GradeResult | None) -> Rejection | 
     it nor fail to run (`empty` is None when the gold patch was not resolved: it is not graded)."""
     if not gold.resolved:
         reason = RejectReason.timeout if gold.outcome == "timeout" else RejectReason.gold_failed
-        return Rejection(reason, f"grader on the gold patch: {gold.outcome} {gold.detail}")
+        return Rejection(
+            reason, f"grader on the gold patch: {gold.outcome} {gold.detail or _not_passing(gold)}"
+        )
     if empty is None:
         raise ValueError("graded_verdict needs the empty patch's grade once the gold patch resolved")
     if empty.resolved:
@@ -110,3 +112,12 @@ def graded_verdict(gold: GradeResult, empty: GradeResult | None) -> Rejection | 
             RejectReason.infra_error, f"grader on the empty patch: {empty.outcome} {empty.detail}"
         )
     return None
+
+
+def _not_passing(grade: GradeResult) -> str:
+    """The tests an unresolved grade with no detail did not see pass: which ones the rejection is about
+    (jaraco.functools 4.6.0's read "unresolved" and nothing more; its linters' items had failed)."""
+    shown = [f"{t} {s}" for t, s in sorted(grade.statuses.items()) if s not in ("passed", "xfailed")]
+    shown += [f"{t} missing" for t in sorted(grade.missing)]
+    more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+    return f"({', '.join(shown[:5])}{more})" if shown else ""
