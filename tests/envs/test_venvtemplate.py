@@ -77,7 +77,9 @@ def _fake_venv(dest: Path, marker: str) -> tuple[bool, str]:
     return True, f"made by {marker}\n"
 
 
-def test_a_failed_or_interrupted_template_is_never_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_or_interrupted_template_is_never_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CODEKILN_HOME", str(tmp_path / "home"))
     key = template_key(PYTHON)
     assert key, "the interpreter running the tests has ensurepip"

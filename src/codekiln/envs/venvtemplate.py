@@ -73,9 +73,7 @@ def copy_tree(src: Path, dest: Path) -> None:
         raise OSError(f"cp -a {src} {dest} failed: {res.stderr.strip()}")
 
 
-def seed_venv(
-    executable: str, dest: Path, make: Callable[[], tuple[bool, str]]
-) -> tuple[bool, str, str]:
+def seed_venv(executable: str, dest: Path, make: Callable[[], tuple[bool, str]]) -> tuple[bool, str, str]:
     """Fill the empty venv folder `dest` (seen as /opt/venv by the sandbox `make` runs in): a copy of
     the interpreter's template, made first by `make` when there is none. Returns `make`'s (ok, log),
     or (True, "") for a copy, and a note for the step's log saying which template was used or kept."""
