@@ -8,10 +8,11 @@ share, since grading still needs the environment built here.
     nice -n 10 .venv/bin/python bench/fixture_setup.py tests/audit/test_redteam11_data.py:LIBRARY:4 [--rounds 3]
 
 MODULE:NAME:TASKS names a test module, its dict of fixture files and how many tasks its fixture asks for.
-The pip cache is shared by the rounds (the first fills it), so later rounds see what a full run sees
-once earlier tests have filled it. Also, `--venv`: the environment's `venv` step is `python -m venv`,
-whose ensurepip installs and byte-compiles pip and setuptools every time; against it, a copy of one
-venv seeded once (every environment's venv is /opt/venv in its sandbox, so one seeded venv fits all of
+The pip cache and the venv templates (`codekiln.envs.venvtemplate`) are shared by the rounds (the
+first fills them), so later rounds see what a full run sees once earlier tests have filled them: the
+first round's `venv` step runs `python -m venv` and keeps it, later rounds copy it. Also, `--venv`: the environment's `venv` step is `python -m venv`,
+whose ensurepip installs and byte-compiles pip and setuptools every time; against it, the copy of one
+venv seeded once that builds now make (`venvtemplate.copy_tree`) (every environment's venv is /opt/venv in its sandbox, so one seeded venv fits all of
 an interpreter's environments).
 """
 
@@ -29,6 +30,8 @@ from pathlib import Path
 
 from synth import Clock  # the cgroup clock: CPU of this process and everything it starts
 
+from codekiln.envs.venvtemplate import copy_tree
+
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 
@@ -43,11 +46,14 @@ def fixture_files(module_path: str, name: str) -> dict[str, str]:
     return files
 
 
-def one_round(clock: Clock, files: dict[str, str], n_tasks: int, pip_cache: Path) -> dict[str, float]:
+def one_round(
+    clock: Clock, files: dict[str, str], n_tasks: int, pip_cache: Path, templates: Path
+) -> dict[str, float]:
     """Build the environment of `files` and synthesize `n_tasks` on it in a fresh home: seconds each."""
     home = Path(tempfile.mkdtemp(prefix="codekiln-bench-home-"))
     try:
         (home / "pip-cache").symlink_to(pip_cache)
+        (home / "venv-templates").symlink_to(templates)
         os.environ["CODEKILN_HOME"] = str(home)
         from codekiln.envs import build_env
         from codekiln.tasks.synth import SynthConfig, synthesize
@@ -77,7 +83,7 @@ def venv_round(clock: Clock, python: str, template: Path) -> dict[str, float]:
         _, venv_cpu, venv_wall = clock.measure(
             subprocess.run, [python, "-m", "venv", scratch / "a"], check=True
         )
-        _, copy_cpu, copy_wall = clock.measure(shutil.copytree, template, scratch / "b", symlinks=True)
+        _, copy_cpu, copy_wall = clock.measure(copy_tree, template, scratch / "b")
         return {
             "python -m venv wall": venv_wall,
             "python -m venv cpu": venv_cpu,
@@ -107,12 +113,15 @@ def main() -> None:
     if clock.group is None:
         raise SystemExit("no cgroup-v1 cpuacct group could be made: this bench needs its clock (run as root)")
     pip_cache = Path(tempfile.mkdtemp(prefix="codekiln-bench-pip-"))
+    templates = Path(tempfile.mkdtemp(prefix="codekiln-bench-templates-"))
     try:
         for fixture in args.fixtures:
             module_path, name, n_tasks = fixture.split(":")
             files = fixture_files(module_path, name)
             print(f"{fixture}: {args.rounds} round(s)")
-            m = show([one_round(clock, files, int(n_tasks), pip_cache) for _ in range(args.rounds)])
+            m = show(
+                [one_round(clock, files, int(n_tasks), pip_cache, templates) for _ in range(args.rounds)]
+            )
             share = m["synth cpu"] / (m["synth cpu"] + m["env cpu"])
             print(
                 f"  synthesis: {share:.0%} of the set-up's CPU, {m['synth wall'] / (m['synth wall'] + m['env wall']):.0%} of its wall"
@@ -129,6 +138,7 @@ def main() -> None:
             shutil.rmtree(template, ignore_errors=True)
     finally:
         shutil.rmtree(pip_cache, ignore_errors=True)
+        shutil.rmtree(templates, ignore_errors=True)
         clock.close()
 
 

@@ -7,7 +7,8 @@
 
 Steps: snapshot (add the repository if needed), detect (recipe from the snapshot's files and profile;
 with `deps_date`, the dependency cutoff of `cutoff`),
-venv (`python -m venv /opt/venv` inside a sandbox with network on), install (`pip install -e /testbed`
+venv (`python -m venv /opt/venv` inside a sandbox with network on, once per interpreter: later builds
+copy what it made, see `venvtemplate`), install (`pip install -e /testbed`
 plus test deps; an optional dep that fails is retried without, and recorded), baseline (one full run of
 the suite in a fresh, network-less sandbox exactly like later ones; every test's status is recorded;
 modules that fail to collect are left out, named in `left_out`, and `test` ignores them: see `steps`).

@@ -33,6 +33,7 @@ from codekiln.envs.extensions import keep_extensions
 from codekiln.envs.importcause import collection_cause, missing_module
 from codekiln.envs.plugins import args_plugins
 from codekiln.envs.recipe import Recipe, host_interpreter
+from codekiln.envs.venvtemplate import seed_venv, templates_dir
 from codekiln.envs.wheelhouse import fill_wheelhouse, sandbox_env
 from codekiln.grading import TestCommand, TestRun, internal_error, run_tests
 from codekiln.repos import SnapshotRecord
@@ -105,7 +106,22 @@ class Builder:
         return res.ok, self.log(step, res, argv)
 
     def build_venv(self, sb: Sandbox) -> None:
-        ok, log = self.sh(sb, "venv", [self.recipe.python.executable, "-m", "venv", VENV_DIR], 600)
+        """`python -m venv /opt/venv`, or a copy of what it made for the interpreter before (see
+        `venvtemplate`)."""
+        python = self.recipe.python.executable
+        make = lambda: self.sh(sb, "venv", [python, "-m", "venv", VENV_DIR], 600)  # noqa: E731
+        try:
+            ok, log, note = seed_venv(python, self.venv, make)
+        except OSError as err:
+            raise self.fail(
+                "venv",
+                f"could not copy the interpreter's venv template: {err}",
+                str(err),
+                f"check the disk and the permissions under {templates_dir()}; removing the template "
+                "there makes the next build create it again",
+            ) from err
+        with (self.logs / "venv.log").open("a") as fh:
+            fh.write(note)
         if not ok:
             raise self.fail(
                 "venv",
