@@ -5,6 +5,7 @@ the check that some node can hold a unit, the objects a process keeps for later 
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,32 @@ def test_an_address_where_no_cluster_listens_fails_at_once_with_the_fix() -> Non
         with pytest.raises(ConfigError, match=f"no Ray cluster answers at 127.0.0.1:{port}") as err:
             check_reachable(f"127.0.0.1:{port}", timeout=2)
     assert "ray start --head" in (err.value.hint or "")
+
+
+def test_an_object_a_unit_still_holds_is_closed_when_given_back_not_under_it() -> None:
+    """A driver that stops once it has enough releases while units it no longer needs still run (synth
+    at `max_tasks`): closing their sandbox under them made a grade read its results file as gone."""
+    key = "test-executor-held"
+    holding, done = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def unit() -> None:
+        with borrowed(key, Slot) as slot:
+            holding.set()
+            done.wait(timeout=60)
+            seen.append(slot.closed)  # what the unit sees while it still holds the object
+
+    worker = threading.Thread(target=unit)
+    worker.start()
+    assert holding.wait(timeout=60)
+    with borrowed(key, Slot) as idle_one:
+        pass
+    release(key)
+    assert idle_one.closed  # idle: closed at once
+    done.set()
+    worker.join(timeout=60)
+    assert seen == [False]
+    with borrowed(key, Slot) as fresh:
+        assert fresh is not idle_one and not fresh.closed  # the released ones are never lent again
+    release(key)
+    assert fresh.closed

@@ -49,6 +49,11 @@ class SandboxError(CodekilnError):
     infra = True
 
 
+class SandboxClosed(SandboxError):
+    """The sandbox was closed (by its owner, on the host) while a caller still used it: what it reads
+    back says nothing about the code that ran in it."""
+
+
 class EnvBuildError(CodekilnError):
     """An environment build step failed; `data['step']` and `data['log_tail']` say which and why."""
 

@@ -128,6 +128,10 @@ class ExecutorConfig(BaseModel):
 _lock = threading.Lock()
 _idle: dict[str, list[Any]] = {}
 _made: dict[str, list[Any]] = {}
+_lent: dict[int, Any] = {}
+"""Objects a borrower holds (by id): `release` leaves them to their borrower, who closes them when done."""
+_released: set[int] = set()
+"""Ids of lent objects whose key was released while they were held: closed when given back."""
 
 
 @contextmanager
@@ -141,22 +145,41 @@ def borrowed(key: str, make: Callable[[], R]) -> Iterator[R]:
         obj = make()
         with _lock:
             _made.setdefault(key, []).append(obj)
+    with _lock:
+        _lent[id(obj)] = obj
     try:
         yield obj
     finally:
         with _lock:
-            _idle.setdefault(key, []).append(obj)
+            del _lent[id(obj)]
+            closing = id(obj) in _released
+            _released.discard(id(obj))
+            if not closing:
+                _idle.setdefault(key, []).append(obj)
+        if closing:
+            _close(obj)
 
 
 def release(key: str) -> None:
-    """Close (when they have `close`) and forget this process's objects for `key`."""
+    """Close (when they have `close`) and forget this process's objects for `key`. One a unit still
+    holds is closed when the unit gives it back, never under it: a driver that stops as soon as it has
+    enough (synth at `max_tasks`) releases while batches it no longer needs still run, and a grade
+    whose sandbox was torn down mid-run read its results file as gone (`tampered` on an honest gold
+    patch: jaraco.functools 4.6.0)."""
     with _lock:
         made = _made.pop(key, [])
         _idle.pop(key, None)
+        held = [obj for obj in made if id(obj) in _lent]
+        _released.update(id(obj) for obj in held)
     for obj in made:
-        close = getattr(obj, "close", None)
-        if callable(close):
-            close()
+        if not any(obj is h for h in held):
+            _close(obj)
+
+
+def _close(obj: Any) -> None:
+    close = getattr(obj, "close", None)
+    if callable(close):
+        close()
 
 
 @atexit.register

@@ -1,21 +1,34 @@
 """Reading a guarded run's files back from the sandbox, within bounds: they lie where code under test
 can rewrite them, at any size (a sparse gigabyte costs the sandbox's disk nothing), so the results
 file is read only up to `RESULTS_LIMIT` and the JUnit report is only hashed, in chunks. A file that
-cannot be read is None (the caller counts it as evidence), never an exception out of the grader."""
+cannot be read is None (the caller counts it as evidence), never an exception out of the grader, unless
+the sandbox itself was closed under the read (`SandboxClosed`: the host's doing, not the code's)."""
 
 from __future__ import annotations
 
 import errno
 
-from codekiln.core.errors import CodekilnError
+from codekiln.core.errors import CodekilnError, SandboxClosed
 from codekiln.core.protocols import Sandbox
 
 
 def read_or_none(sandbox: Sandbox, path: str) -> bytes | None:
     try:
         return sandbox.read_file(path)
-    except (OSError, ValueError, CodekilnError):
+    except (OSError, ValueError, CodekilnError) as err:
+        _raise_if_closed(sandbox, err)
         return None
+
+
+def _raise_if_closed(sandbox: Sandbox, err: Exception) -> None:
+    """Return for a file that could not be read (the caller gives None), unless the sandbox itself was
+    closed (by its owner on the host, which code under test cannot do): then nothing read back says
+    anything about the run, and the caller gets `SandboxClosed`, never evidence. A driver that stopped early closed the sandbox of a
+    grade still running, whose results file then read as gone (`tampered` on an honest gold patch)."""
+    if isinstance(err, SandboxClosed):
+        raise err
+    if getattr(sandbox, "closed", False):
+        raise SandboxClosed("the sandbox was closed while its files were read back") from err
 
 
 RESULTS_LIMIT = 64 << 20
@@ -33,15 +46,18 @@ def read_results(sandbox: Sandbox, path: str) -> tuple[bytes | None, str]:
     except OSError as err:
         if err.errno == errno.EFBIG:
             return None, f"the guard's results file holds more than {RESULTS_LIMIT:,} bytes (not read)"
+        _raise_if_closed(sandbox, err)
         return None, ""
-    except (ValueError, CodekilnError):
+    except (ValueError, CodekilnError) as err:
+        _raise_if_closed(sandbox, err)
         return None, ""
 
 
 def digest_or_none(sandbox: Sandbox, path: str) -> str | None:
     try:
         return sandbox.file_digest(path)
-    except (OSError, ValueError, CodekilnError):
+    except (OSError, ValueError, CodekilnError) as err:
+        _raise_if_closed(sandbox, err)
         return None
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from codekiln.core.errors import SandboxError
+from codekiln.core.errors import SandboxClosed, SandboxError
 from codekiln.core.protocols import ExecResult
 from codekiln.sandbox.base import KEPT_EXTENSIONS, VENV_DIR, SandboxSpec
 from codekiln.sandbox.files import over_limit
@@ -255,11 +255,22 @@ class HostSandbox(ABC):
                 return root, inside[len(prefix) :]
         return None
 
+    @property
+    def closed(self) -> bool:
+        return self.ws.closed
+
+    def _check_open(self, what: str) -> None:
+        """A read of a closed sandbox raises: its files are gone with its workspace, and a file read as
+        absent would be the code's doing to a grader (`SandboxClosed`: never a verdict)."""
+        if self.ws.closed:
+            raise SandboxClosed(f"{what} on a closed sandbox", hint="open a new sandbox; close() is final")
+
     def read_file(self, path: str, *, max_bytes: int | None = None, follow: bool = True) -> bytes:
         """The file's bytes, read on the host (see the module docstring). `max_bytes`: a bigger file
         raises OSError(EFBIG) unread (the host read a sparse gigabyte whole for the editor). `follow=False`:
         where a symlink is in the way the file is not read inside the sandbox (FileNotFoundError): one
         exec per link, or a link to a FIFO blocking a minute, held the reader of an agent's change."""
+        self._check_open("read")
         loc = self._locate(path)
         data = self.ws.read(*loc, max_bytes) if loc else None
         if data is not None:
@@ -276,6 +287,7 @@ class HostSandbox(ABC):
 
     def file_digest(self, path: str) -> str:
         """The sha256 (hex) of a file, read in chunks: never held whole in memory, whatever its size."""
+        self._check_open("file_digest")
         loc = self._locate(path)
         digest = self.ws.digest(*loc) if loc else None
         if digest is not None:
