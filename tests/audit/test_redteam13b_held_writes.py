@@ -1,8 +1,12 @@
 """Thirteenth red team, second pass (2026-12-06): library code that makes its own change to a support
 module look like the test's. A test's fixture (`monkeypatch`) and a `setUp`/`tearDown` pair put a
 helper back when they end; library code that a test calls rewrites what they will put back, so the
-test's own code makes the write and later tests run a neutered helper. Real synthesized tasks, real
-bwrap sandboxes, the real grader (`codekiln eval`'s path)."""
+test's own code makes the write. Held: those rewrites (code under test walked the interpreter's objects
+to find them), the helper rebound inside the graded test, or rebound to a forwarder made from text, and
+a parametrized test's ids given '::' by the library's data. Open: the helper module's own forwarder made
+from text (as hypothesis's `@composite` makes one) whose closure cell library code points at its own
+function during a test. Real synthesized tasks, real bwrap sandboxes, the real grader (`codekiln
+eval`'s path)."""
 
 from __future__ import annotations
 
@@ -155,17 +159,19 @@ def test_library_writes_through_the_tests_own_restores_are_held(
 @pytest.mark.xfail(
     strict=True,
     reason="open: a support helper's wrapper made from text (a forwarder, as hypothesis's @composite makes) "
-    "is judged by its code, not by what its closure cell holds now: library code that points the cell at "
-    "its own function during the last graded test resolves with the scan advisory",
+    "has its closure cell judged when first held, not again: library code that points the cell at "
+    "its own function while a test runs resolves with the scan advisory (the same swap at import is "
+    "tampered)",
 )
-def test_a_forwarders_cell_swapped_in_the_last_test_is_evidence(
+def test_a_forwarders_cell_swapped_during_a_test_is_evidence(
     tasks: list[tuple[TaskRecord, EnvRecord]],
 ) -> None:
     """`_checks.assert_close` is `_signed`'s forwarder made with `exec` (accepted: the gold resolves);
     the buggy `mean` sets the forwarder's one cell to a library function that returns None and closes
     over the helper, so the name still binds the forwarder and the forwarder passes its arguments on.
     The task whose only failing test is `test_mean` resolved (the scan, enforced, rejects the patch for
-    `.__closure__`; with two failing tests it was unresolved)."""
+    `.__closure__`). The other `mean` tasks' bugs raise before any assertion (`count += 0`, `count` bound
+    after the loop), so they stay unresolved whatever the helper does."""
     found = [(t, e) for t, e in tasks if t.FAIL_TO_PASS == ["tests/test_core.py::test_mean"]]
     assert found, [t.FAIL_TO_PASS for t, _ in tasks]
     task, env = found[0]
