@@ -14,13 +14,16 @@ batch of 3 took 148 s, 105 of them in fresh pytest processes for the one bug of 
 selected all 3,358 sampled tests (each process collects the 62,423 cases of their files). So the
 `FRONT` cheapest of the first `WINDOW` candidates go first, cheapest first, and every other keeps its
 place. The cost counts the grader's side too (`validation_cost`: a task's hidden files are graded
-whole, every case, and the gate grades one task of the first batch for real). The order depends only
-on the candidates and the coverage map (both fixed for a snapshot, seed and cached map), so a resumed
-run sees the same order as an uninterrupted one.
+whole, every case, and the gate grades one task of the first batch for real), in started seconds per
+test, so that it hangs on how many tests run and which are slow, not on timing noise. The order depends
+only on the candidates and the coverage map, so a resumed run sees the same order as an uninterrupted
+one, and another machine sees the same order for a suite whose tests each take under a second (a slow
+test near a whole second can count one more there).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -35,6 +38,9 @@ FRONT = 8
 """How many candidates `cheap_first` moves to the front (a default batch's worth)."""
 WINDOW = 32
 """Among how many of the first candidates it picks them."""
+COST_STEP_S = 1.0
+"""A test's cost is its started seconds in the coverage run (`validation_cost`): sub-second tests cost
+the same everywhere."""
 T = TypeVar("T")
 
 
@@ -108,9 +114,11 @@ def ordered_for_synthesis(
 
 
 def validation_cost(cmap: CoverageMap, tests: list[str], by_file: Mapping[str, list[str]]) -> float:
-    """Coverage-run seconds of a selection and of every clean-passing test of its files, every case:
-    the engine runs the selection, and the grader gate grades a task's hidden files whole (packaging's
-    tests/test_version.py: a one-test selection there is graded with its thousands of cases). A case the
-    sampled map did not run counts `CoverageMap.duration`'s default."""
+    """What a selection and every clean-passing test of its files cost, every case: the engine runs the
+    selection, and the grader gate grades a task's hidden files whole (packaging's tests/test_version.py:
+    a one-test selection there is graded with its thousands of cases). Each test counts one per started
+    `COST_STEP_S` of its coverage-run time, at least one, so the order does not hang on timing noise:
+    it was the seconds themselves, and a suite of millisecond tests was ordered one way on one machine
+    and another way on the next, giving other tasks for the same snapshot and seed."""
     every = {t for f in {t.split("::", 1)[0] for t in tests} for t in by_file.get(f, ())}
-    return cmap.duration(every | set(tests))
+    return float(sum(max(1, math.ceil(cmap.durations.get(t, 0.0) / COST_STEP_S)) for t in every | set(tests)))
