@@ -6,6 +6,7 @@ run(app)        # a command module's `python -m` entry: errors print as `error: 
 
 from __future__ import annotations
 
+import _thread
 import errno
 import logging
 import signal
@@ -194,6 +195,37 @@ def _on_sigint(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+_RESENDS: list[threading.Timer] = []
+"""Ctrl-Cs `_on_unraisable` is sending again (cancelled once the program is ending as interrupted)."""
+
+
+def _ending_interrupted() -> None:
+    """The program is ending as interrupted: no Ctrl-C still being sent again, nor a further one, may
+    break the last message into a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for again in _RESENDS:
+        again.cancel()
+    say("interrupted: finished work is saved; rerun the same command to resume", "yellow")
+
+
+def _on_unraisable(hook: Callable[[Any], Any]) -> Callable[[Any], None]:
+    """`sys.unraisablehook` that does not lose a Ctrl-C: a KeyboardInterrupt raised where Python can only
+    print and drop it (a generator closed by the garbage collector, joining its pool's threads) is sent
+    again a moment later, from a thread, to land in the driver's own code once the finalizer is done
+    (sent from here it would be raised inside this hook and dropped too); anything else goes to `hook`."""
+
+    def handle(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and interrupt.requested():
+            again = threading.Timer(0.02, _thread.interrupt_main)
+            again.daemon = True
+            _RESENDS.append(again)
+            again.start()
+            return
+        hook(unraisable)
+
+    return handle
+
+
 def old_o_spelling(command: Any, argv: list[str]) -> list[str]:
     """`argv` with the old `-o KEY=VALUE` of the commands in `OLD_O_FOR_OPTION` as `--option KEY=VALUE`,
     each with a deprecation warning; there `-o` with a path is --out (a command without --out takes
@@ -236,13 +268,18 @@ def run(app: Callable[[], Any]) -> None:
     before = signal.getsignal(signal.SIGINT)
     # Not when Ctrl-C is ignored or handled by someone else, nor off the main thread (where it cannot be)
     ours = before is signal.default_int_handler and threading.current_thread() is threading.main_thread()
+    unraisable = sys.unraisablehook
     if ours:
         signal.signal(signal.SIGINT, _on_sigint)
+        sys.unraisablehook = _on_unraisable(unraisable)
     try:
         _run(app)
     finally:
         if ours:  # an embedding process (a test run) gets its Ctrl-C back
+            for again in _RESENDS:
+                again.cancel()
             signal.signal(signal.SIGINT, before)
+            sys.unraisablehook = unraisable
 
 
 def _run(app: Callable[[], Any]) -> None:
@@ -252,9 +289,15 @@ def _run(app: Callable[[], Any]) -> None:
     except CodekilnError as err:
         print_error(err)
         sys.exit(1)
+    except KeyboardInterrupt:  # a plain callable's (Typer turns it into exit 130 itself)
+        _ending_interrupted()
+        sys.exit(130)
     except SystemExit as stop:
-        if stop.code == 130:  # Ctrl-C (Typer's exit for KeyboardInterrupt): say that nothing finished is lost
-            say("interrupted: finished work is saved; rerun the same command to resume", "yellow")
+        swallowed = stop.code in (0, None) and interrupt.requested()  # a Ctrl-C that something dropped
+        if stop.code == 130 or swallowed:  # Ctrl-C (Typer's exit 130): say that nothing finished is lost
+            _ending_interrupted()
+        if swallowed:
+            sys.exit(130)
         raise
     except ValidationError as err:
         if not err.title.endswith("Config"):
@@ -266,3 +309,6 @@ def _run(app: Callable[[], Any]) -> None:
             raise
         print_error(system_error(err))
         sys.exit(1)
+    if interrupt.requested():  # the app returned although Ctrl-C was pressed: it ends as interrupted
+        _ending_interrupted()
+        sys.exit(130)

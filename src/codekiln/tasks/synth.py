@@ -39,6 +39,7 @@ import os
 import random
 import time
 from collections import Counter
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -343,10 +344,12 @@ def validate_plans(
     if config.executor.kind == "local":
         workers = min(workers or os.cpu_count() or 1, len(items))
     units = PlanUnits([plan.unit for plan in plans])
+    outcomes = config.executor.make(workers).map(
+        units, items, desc="validating", resources=plans[0].unit.resources()
+    )
+    # closed here, not by the garbage collector: closing waits for the running units, and a Ctrl-C
+    # during a collector's close is printed and dropped by Python (the run then exited 0)
     try:
-        outcomes = config.executor.make(workers).map(
-            units, items, desc="validating", resources=plans[0].unit.resources()
-        )
         for outcome in outcomes:
             if outcome.error is not None:
                 raise TaskError(
@@ -361,6 +364,8 @@ def validate_plans(
             if all(plan.done for plan in plans):
                 break
     finally:
+        if isinstance(outcomes, Generator):
+            outcomes.close()
         for plan in plans:
             plan.unit.release()
 
