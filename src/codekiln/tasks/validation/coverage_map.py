@@ -59,7 +59,8 @@ ONLY = "/tmp/codekiln/coverage-only.json"
 LENT = f"{RUNNER_DIR}/lent"
 LEAN_AFTER_S = 60.0
 """A suite whose baseline run took longer than this (seconds) is mapped on its lean sample (see the
-module docstring); toolz's takes about 3 s, multidict 7.2.1's 485-615 s."""
+module docstring); toolz's takes about 3 s, multidict 7.2.1's 485-615 s. A measured time: a suite
+near it may be mapped on the other sample on another machine, and select from another sample."""
 """Where codekiln's coverage.py is copied for a run in an environment without one (see `lend_coverage`)."""
 
 
