@@ -77,17 +77,22 @@ def library_tasks(
     return [(t, load_env(t.environment_id or "")) for t in read_tasks(out / "tasks.jsonl")]
 
 
+class NoSuchTask(LookupError):
+    """Synthesis made no task of the kind a test needs. Not an AssertionError, so that a strict xfail
+    (`raises=AssertionError`) does not count the missing task as the open hole it documents."""
+
+
 def the_task(
     found: list[tuple[TaskRecord, EnvRecord]], wanted: Callable[[TaskRecord], bool], what: str
 ) -> tuple[TaskRecord, EnvRecord]:
     """The first of `found` that is `wanted`, found by what it is, never by its place: which tasks a
-    synthesis makes first follows the seeded candidate order. Fails saying what was missing and what
-    came out instead."""
+    synthesis makes first follows the seeded candidate order. Raises `NoSuchTask` saying what was
+    missing and what came out instead."""
     for task, env in found:
         if wanted(task):
             return task, env
     made = ", ".join(t.instance_id for t, _ in found) or "none"
-    raise AssertionError(f"no synthesized task is {what} (made: {made})")
+    raise NoSuchTask(f"no synthesized task is {what} (made: {made})")
 
 
 def setuptools_pyproject(package: str) -> str:
