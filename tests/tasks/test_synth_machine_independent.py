@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from codekiln.envs import build_env
+from codekiln.tasks.validation.coverage_map import coverage_map
 from codekiln.testing.git import write_files
 
 pytestmark = pytest.mark.root  # environments, coverage and validation in bwrap sandboxes
@@ -193,3 +195,24 @@ def test_a_fresh_home_on_another_machine_makes_the_same_tasks_in_the_same_order(
     assert len(tasks_a) == MAX_TASKS, f"the library gave {len(tasks_a)} tasks, the test needs {MAX_TASKS}"
     assert tasks_b == tasks_a
     assert rejected_b == rejected_a
+
+
+WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
+HASHED = {
+    "pyproject.toml": FILES["pyproject.toml"].replace("samesame", "hashorder"),
+    "hashorder/__init__.py": "def first(words):\n    w = next(iter(set(words)))\n"
+    + "".join(f"    if w == {w!r}:\n        return {i}\n" for i, w in enumerate(WORDS))
+    + "    return -1\n",
+    "tests/test_first.py": f"from hashorder import first\n\n\ndef test_first():\n    assert first({WORDS!r}) >= 0\n",
+}
+
+
+def test_the_coverage_map_does_not_hang_on_the_hash_seed(tmp_path: Path) -> None:
+    """Which of `first`'s branches the test runs depends on the string hash seed; each mapping ran with
+    a random one (a sandbox's processes get their own), so each rebuilt map, on any machine, could
+    select other tests. With 8 branches, three random mappings agree 1 time in 64."""
+    env = build_env(str(write_files(tmp_path / "hashorder", HASHED)))
+    mapped = [coverage_map(env, redo=True).lines["hashorder/__init__.py"] for _ in range(3)]
+    returns = [n for n in mapped[0] if n > 2 and n % 2 == 0]  # `return i` lines: 4, 6, ...
+    assert len(returns) == 1, mapped[0]
+    assert mapped[1] == mapped[0] and mapped[2] == mapped[0]
