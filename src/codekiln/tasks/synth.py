@@ -33,9 +33,10 @@ uninterrupted one. `max_tasks` may be raised between runs; the tasks are always 
 `max_tasks` validated candidates in candidate order.
 
 Any machine: the order hangs on no measured time below a second (`cheap_first` counts each test's
-started seconds), files are read sorted, ids hash the patch and the snapshot's contents (no path, no
-hash seed), and decisions are written in candidate order however many workers (`os.cpu_count()`)
-finish in whatever order (tests/tasks/test_synth_machine_independent.py). Measured times still decide
+started seconds), the coverage run has a fixed hash seed (`coverage_map.mapping_env`), files are read
+sorted, ids hash the patch and the snapshot's contents (no path, no hash seed), and decisions are
+written in candidate order however many workers (`os.cpu_count()`) finish in whatever order
+(tests/tasks/test_synth_machine_independent.py). Measured times still decide
 in four places: a run stopped at its limit (`ValidateConfig.timeout`: 10x the selection's coverage-run
 seconds, at least 5 s) is a `timeout` rejection, so a machine ten times busier than the one that
 mapped coverage can reject a bug that is a task elsewhere (the next valid candidate takes its place);

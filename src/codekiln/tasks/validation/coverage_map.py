@@ -19,7 +19,8 @@ too and their lines credited to that test (`in_sandbox/cover_child.py`): a suite
 only that way (trove-classifiers' CLI tests) selects those tests, and validation reaches the child
 processes because a job's files are written to disk (`warm_runner`). The map is cached as
 `coverage-map.json` in the environment's directory (rebuilt with `redo=True`); it also keeps each
-test's status and duration in that run, and the lines that ran outside tests (at import time).
+test's status and duration in that run, and the lines that ran outside tests (at import time). The
+run has a fixed hash seed (`mapping_env`), so set-ordered code maps the same lines on every machine.
 
 When a test function has more than `grading.cases.CASES_PER_TEST` parametrized cases, only the
 sample of the clean-passing tests runs (`sample_cases`: the tests validation selects from): the cases of one function run the same
