@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
-from rollout_support import synth_cached
+from rollout_support import synth_cached, the_task
 from test_synth_layouts import write_library
 
 from codekiln.audit import ATTACKS, Attack
@@ -263,7 +263,9 @@ def test_the_harbor_verifier_finds_a_docstring_rebound_at_import(
     (`grading.doctest_runs`) and the verifier's guard reports anything else: the rebinding is `tampered`
     on the plain library and on the one building its docstring at import, whose oracle still gets 1."""
     plain = tasks[0]
-    built = next((t, e) for t, e in templated if "dtpkg/__init__.py::dtpkg.clamp" in t.FAIL_TO_PASS)
+    built = the_task(
+        templated, lambda t: "dtpkg/__init__.py::dtpkg.clamp" in t.FAIL_TO_PASS, "failed by clamp's doctest"
+    )
     for name, (task, env) in (("plain", plain), ("built", built)):
         patch = _attack("doctest-doc-rebound").build(Target.of(task, Path(env.snapshot_path))).patch
         reward, grade = harbor.run(task, hs.applying(patch))
