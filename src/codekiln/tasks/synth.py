@@ -43,7 +43,9 @@ mapped coverage can reject a bug that is a task elsewhere (the next valid candid
 a selection over `timeout_max_s` in the coverage run is rejected unrun; a test near a whole second can
 cost one more in `cheap_first`; a suite whose baseline took about `coverage_map.LEAN_AFTER_S` may be
 mapped on the other sample. The grader gate's audit follows the order batches finish in, which
-changes a decision only where the shortcut is wrong.
+changes a decision only where the shortcut is wrong. The host matters once: an environment without
+coverage.py is mapped by codekiln's only when their CPython X.Y match, else by settrace, which does
+not credit lines run in processes a test starts (`coverage_map`).
 """
 
 from __future__ import annotations
