@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
-from rollout_support import synth_cached
+from rollout_support import synth_cached, the_task
 from test_synth_layouts import write_library
 
 from codekiln.audit import ATTACKS, Attack
@@ -38,7 +38,7 @@ from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.export.swebench import export_swebench_bundle, graded_doctests, read_rows
 from codekiln.tasks.records import RejectedCandidate, RejectReason, TaskRecord
-from codekiln.tasks.synth import read_decisions
+from codekiln.tasks.synth import read_decisions, read_funnel
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
 
@@ -234,8 +234,14 @@ def test_the_harbor_verifier_rejects_a_rewritten_doctest(
 def test_a_task_failed_only_by_tests_the_agent_reads_is_not_made() -> None:
     """The library's bugs in `clamp`'s lower bound fail its doctest alone: such a task showed the agent
     every failing test, and `if (x, low, high) == (-1, 0, 3): return 0` resolved it (made before the
-    rule). Now every task has a hidden failing test, and those candidates are rejected by name."""
-    out = synth_cached(str(state_dir("test-cache") / "doctest-library"), "audit-tasks-dtpkg", 8)
+    rule). Now every task has a hidden failing test, and those candidates are rejected by name. Every
+    candidate of `clamp` is decided (a run over it alone, its tasks far under the limit), so which come
+    first in the seeded order cannot leave those rejections out."""
+    root = state_dir("test-cache") / "doctest-library"
+    write_library(root, src_layout=False)
+    out = synth_cached(str(root), "audit-tasks-dtpkg-clamp", 100, functions=["clamp"])
+    funnel = read_funnel(out)
+    assert funnel.tried == funnel.candidates > 0, f"clamp's candidates were not all decided: {funnel}"
     decisions = list(read_decisions(out))
     visible = [d for d in decisions if isinstance(d, RejectedCandidate)]
     visible = [d for d in visible if d.reason == RejectReason.no_hidden_failing_test]
@@ -257,7 +263,9 @@ def test_the_harbor_verifier_finds_a_docstring_rebound_at_import(
     (`grading.doctest_runs`) and the verifier's guard reports anything else: the rebinding is `tampered`
     on the plain library and on the one building its docstring at import, whose oracle still gets 1."""
     plain = tasks[0]
-    built = next((t, e) for t, e in templated if "dtpkg/__init__.py::dtpkg.clamp" in t.FAIL_TO_PASS)
+    built = the_task(
+        templated, lambda t: "dtpkg/__init__.py::dtpkg.clamp" in t.FAIL_TO_PASS, "failed by clamp's doctest"
+    )
     for name, (task, env) in (("plain", plain), ("built", built)):
         patch = _attack("doctest-doc-rebound").build(Target.of(task, Path(env.snapshot_path))).patch
         reward, grade = harbor.run(task, hs.applying(patch))

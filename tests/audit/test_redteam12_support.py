@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
-from rollout_support import library_tasks, setuptools_pyproject
+from rollout_support import library_tasks, setuptools_pyproject, the_task
 
 from codekiln.audit.grader import PATHS, play_commands
 from codekiln.audit.target import Target
@@ -65,6 +65,26 @@ LIBRARY = {
     ),
     "pyproject.toml": setuptools_pyproject("unitlib"),
 }
+
+
+def mean_task() -> tuple[TaskRecord, EnvRecord]:
+    """A task whose bug is an arithmetic slip in `mean`, asked of synthesis so (`functions`,
+    `mutators`), not hoped for among the library's first tasks: its failing tests (test_mean,
+    test_mean_one, test_spread) assert only through the shared helpers, and nothing raises first, so
+    an attack that quiets the helpers makes them pass wherever nothing stops it."""
+    found = library_tasks(
+        LIBRARY,
+        "unit-library",
+        "audit-tasks-unitlib-mean",
+        1,
+        functions=["mean"],
+        mutators=["change_arith_op"],
+    )
+    return the_task(
+        found,
+        lambda t: patch_paths(t.bug_patch) == {"unitlib/__init__.py"},
+        "an arithmetic bug in unitlib's mean()",
+    )
 
 
 @pytest.fixture(scope="module")

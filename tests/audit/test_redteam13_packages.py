@@ -20,8 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
-from rollout_support import library_tasks
-from test_redteam12_support import CHECKS, LIBRARY
+from test_redteam12_support import CHECKS, mean_task
 
 from codekiln.audit.grader import play_commands
 from codekiln.audit.target import Target
@@ -43,11 +42,7 @@ QUIET = "def assert_close(actual, expected, tol=1e-9):\n    return None\n\n\ndef
 
 @pytest.fixture(scope="module")
 def task() -> tuple[TaskRecord, EnvRecord]:
-    for t, e in library_tasks(LIBRARY, "unit-library", "audit-tasks-unitlib", 3):
-        # the task whose bug is in `mean` (unitlib/__init__.py)
-        if patch_paths(t.bug_patch) == {"unitlib/__init__.py"} and "count -= 1" in t.patch:
-            return t, e
-    pytest.skip("the fixture library gave no task with its bug in mean()")
+    return mean_task()  # the honest fix below moves a fixed `mean`
 
 
 def _moved_to_a_subpackage(t: TaskRecord, env: EnvRecord) -> str:

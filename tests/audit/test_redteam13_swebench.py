@@ -19,13 +19,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
-from rollout_support import library_tasks
-from test_redteam12_support import CHECKS, LIBRARY, _helpers_rebound
+from test_redteam12_support import _helpers_rebound, mean_task
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
-from codekiln.grading.graded import patch_paths
 from codekiln.grading.pathrules import is_protected, protected_globs
 from codekiln.tasks.records import TaskRecord
 
@@ -49,12 +47,11 @@ def row(tmp_path_factory: pytest.TempPathFactory) -> tuple[TaskRecord, EnvRecord
     )
     from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
 
-    for task, env in library_tasks(LIBRARY, "unit-library", "audit-tasks-unitlib", 3):
-        if CHECKS not in patch_paths(task.bug_patch):
-            bundle = export_swebench_bundle([task], tmp_path_factory.mktemp("swebench") / "swebench").parent
-            (found,) = read_rows(bundle / "swebench.jsonl")
-            return task, env, found, bundle
-    raise AssertionError("no task synthesized from the unittest library")
+    # a bug in `mean`: the rebound helpers make its failing tests pass where no guard runs (the xfail)
+    task, env = mean_task()
+    bundle = export_swebench_bundle([task], tmp_path_factory.mktemp("swebench") / "swebench").parent
+    (found,) = read_rows(bundle / "swebench.jsonl")
+    return task, env, found, bundle
 
 
 def _attacks(task: TaskRecord, env: EnvRecord) -> dict[str, str]:
@@ -88,7 +85,11 @@ def test_new_files_do_not_resolve_an_exported_row(
 
 
 @pytest.mark.root
-@pytest.mark.xfail(strict=True, reason="open: a SWE-bench row runs no guard; in-process rebinding resolves")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,  # the row resolved; a missing task (`NoSuchTask`) is an error, not this hole
+    reason="open: a SWE-bench row runs no guard; in-process rebinding resolves",
+)
 def test_helpers_rebound_at_import_under_an_exported_row(
     row: tuple[TaskRecord, EnvRecord, dict, Path], tmp_path: Path
 ) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
-from rollout_support import library_tasks, setuptools_pyproject
+from rollout_support import library_tasks, setuptools_pyproject, the_task
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
@@ -120,9 +120,20 @@ ATTACKS = {
 
 @pytest.fixture(scope="module")
 def tasks() -> list[tuple[TaskRecord, EnvRecord]]:
-    found = library_tasks(LIBRARY, "redteam13b-lib3", "audit-tasks-redlib13b3", 4)
-    assert found, "no task synthesized"
-    return found
+    """The tasks the tests need, asked of synthesis by function and mutator rather than hoped for among
+    the library's first few (the seeded order decides those): an arithmetic slip in `mean` (its one
+    task fails `test_mean` alone, `//`), and a bug in `label`."""
+    return [
+        *library_tasks(
+            LIBRARY,
+            "redteam13b-lib3",
+            "audit-tasks-redlib13b3-mean",
+            1,
+            functions=["mean"],
+            mutators=["change_arith_op"],
+        ),
+        *library_tasks(LIBRARY, "redteam13b-lib3", "audit-tasks-redlib13b3-label", 1, functions=["label"]),
+    ]
 
 
 def _attack(task: TaskRecord, env: EnvRecord, name: str) -> str:
@@ -131,9 +142,7 @@ def _attack(task: TaskRecord, env: EnvRecord, name: str) -> str:
 
 
 def _task_of(tasks: list[tuple[TaskRecord, EnvRecord]], test: str) -> tuple[TaskRecord, EnvRecord]:
-    found = [(t, e) for t, e in tasks if f"tests/test_core.py::{test}" in t.FAIL_TO_PASS]
-    assert found, f"no task whose failing tests include {test}: {[t.FAIL_TO_PASS for t, _ in tasks]}"
-    return found[0]
+    return the_task(tasks, lambda t: f"tests/test_core.py::{test}" in t.FAIL_TO_PASS, f"failing {test}")
 
 
 def test_library_writes_through_the_tests_own_restores_are_held(
@@ -158,6 +167,7 @@ def test_library_writes_through_the_tests_own_restores_are_held(
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,  # the grade; a missing task (`NoSuchTask`) is an error, not this hole
     reason="open: a support helper's wrapper made from text (a forwarder, as hypothesis's @composite makes) "
     "has its closure cell judged when first held, not again: library code that points the cell at "
     "its own function while a test runs resolves with the scan advisory (the same swap at import is "
@@ -170,11 +180,11 @@ def test_a_forwarders_cell_swapped_during_a_test_is_evidence(
     the buggy `mean` sets the forwarder's one cell to a library function that returns None and closes
     over the helper, so the name still binds the forwarder and the forwarder passes its arguments on.
     The task whose only failing test is `test_mean` resolved (the scan, enforced, rejects the patch for
-    `.__closure__`). The other `mean` tasks' bugs raise before any assertion (`count += 0`, `count` bound
-    after the loop), so they stay unresolved whatever the helper does."""
-    found = [(t, e) for t, e in tasks if t.FAIL_TO_PASS == ["tests/test_core.py::test_mean"]]
-    assert found, [t.FAIL_TO_PASS for t, _ in tasks]
-    task, env = found[0]
+    `.__closure__`). That task is asked for (`tasks`): other `mean` bugs raise before any assertion
+    (`count += 0`, `count` bound after the loop), so they stay unresolved whatever the helper does."""
+    task, env = the_task(
+        tasks, lambda t: t.FAIL_TO_PASS == ["tests/test_core.py::test_mean"], "failing test_mean alone"
+    )
     patch = _attack(task, env, "forwarder-cell-swapped")
     got = grade_patch(task, env, patch, timeout=TIMEOUT, policy=GradePolicy(scan="advisory"))
     assert got.outcome == "tampered", (got.outcome, got.detail)

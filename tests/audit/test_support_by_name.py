@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
-from rollout_support import library_tasks, setuptools_pyproject
+from rollout_support import NoSuchTask, library_tasks, setuptools_pyproject
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
@@ -70,9 +70,16 @@ LIBRARY = {
 
 @pytest.fixture(scope="module")
 def tasks() -> list[tuple[TaskRecord, EnvRecord]]:
-    found = library_tasks(LIBRARY, "by-name-library", "audit-tasks-namelib", 8)
-    assert found, "no task synthesized from the library"
-    return found
+    """Tasks of each test file, asked of synthesis by the functions each file tests rather than hoped
+    for among the library's first eight (the seeded order decides those)."""
+    return [
+        *library_tasks(
+            LIBRARY, "by-name-library", "audit-tasks-namelib-numbers", 3, functions=["mean", "normalize"]
+        ),
+        *library_tasks(
+            LIBRARY, "by-name-library", "audit-tasks-namelib-words", 3, functions=["words", "initials"]
+        ),
+    ]
 
 
 def _failing_in(
@@ -86,7 +93,10 @@ def _failing_in(
         and BY_NAME not in t.patch
         and REEXPORTED not in t.patch
     ]
-    assert out, f"no task whose failing tests are all in {test_file}: {[t.FAIL_TO_PASS for t, _ in tasks]}"
+    if not out:  # not an AssertionError: the strict xfail below must not count it as its open hole
+        raise NoSuchTask(
+            f"no task whose failing tests are all in {test_file}: {[t.FAIL_TO_PASS for t, _ in tasks]}"
+        )
     return out
 
 
@@ -118,6 +128,7 @@ def test_a_helper_loaded_by_name_is_put_back(tasks: list[tuple[TaskRecord, EnvRe
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,  # the grade; a missing task (`NoSuchTask`) is an error, not this hole
     reason="still open: a helper that the package's __init__.py re-exports is the library's by the import graph,"
     " so a patch neutering it is graded as a change to library code (grading.support)",
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from codekiln.core.config import state_dir
@@ -29,11 +30,22 @@ RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "tool
 N_TASKS = 3
 
 
-def synth_cached(spec: str, name: str, n_tasks: int) -> Path:
+def synth_cached(
+    spec: str,
+    name: str,
+    n_tasks: int,
+    *,
+    functions: list[str] | None = None,
+    mutators: list[str] | None = None,
+) -> Path:
     """`n_tasks` tasks of `spec` synthesized into test-cache/NAME (resumed in seconds later), under a
-    lock; a directory made by another synthesis configuration is started over."""
+    lock; a directory made by another synthesis configuration is started over. `functions` and
+    `mutators` narrow what gets bugs (`SynthConfig`): a test that needs a kind of task asks for it so,
+    rather than hoping it is among the first `n_tasks`, which the seeded order decides."""
     out = state_dir("test-cache") / name
-    config = SynthConfig(spec=spec, out=out, max_tasks=n_tasks, workers=1, batch_size=8)
+    config = SynthConfig(
+        spec=spec, out=out, max_tasks=n_tasks, workers=1, batch_size=8, functions=functions, mutators=mutators
+    )
     fd = os.open(state_dir("test-cache") / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -47,7 +59,13 @@ def synth_cached(spec: str, name: str, n_tasks: int) -> Path:
 
 
 def library_tasks(
-    files: dict[str, str], folder: str, name: str, n_tasks: int
+    files: dict[str, str],
+    folder: str,
+    name: str,
+    n_tasks: int,
+    *,
+    functions: list[str] | None = None,
+    mutators: list[str] | None = None,
 ) -> list[tuple[TaskRecord, EnvRecord]]:
     """The tasks `synth_cached` makes of a fixture library written from `files` into test-cache/FOLDER,
     each with its environment."""
@@ -55,8 +73,26 @@ def library_tasks(
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
-    out = synth_cached(str(root), name, n_tasks)
+    out = synth_cached(str(root), name, n_tasks, functions=functions, mutators=mutators)
     return [(t, load_env(t.environment_id or "")) for t in read_tasks(out / "tasks.jsonl")]
+
+
+class NoSuchTask(LookupError):
+    """Synthesis made no task of the kind a test needs. Not an AssertionError, so that a strict xfail
+    (`raises=AssertionError`) does not count the missing task as the open hole it documents."""
+
+
+def the_task(
+    found: list[tuple[TaskRecord, EnvRecord]], wanted: Callable[[TaskRecord], bool], what: str
+) -> tuple[TaskRecord, EnvRecord]:
+    """The first of `found` that is `wanted`, found by what it is, never by its place: which tasks a
+    synthesis makes first follows the seeded candidate order. Raises `NoSuchTask` saying what was
+    missing and what came out instead."""
+    for task, env in found:
+        if wanted(task):
+            return task, env
+    made = ", ".join(t.instance_id for t, _ in found) or "none"
+    raise NoSuchTask(f"no synthesized task is {what} (made: {made})")
 
 
 def setuptools_pyproject(package: str) -> str:

@@ -86,7 +86,10 @@ def test_the_map_runs_a_benchmarked_function_once_and_the_grader_confirms_the_ta
     )
     tasks = [d for d in read_decisions(result.out) if isinstance(d, TaskRecord)]
     assert result.tasks == 2 == len(tasks), result.funnel
-    assert any("test_total" in t for task in tasks for t in task.FAIL_TO_PASS)  # a benchmark test caught one
+    # a benchmark test caught one: test_work or test_total, whichever functions the first tasks' bugs are
+    # in (the seeded order decides; "test_total" as a substring also matched the plain test)
+    benchmarked = {"tests/test_bench.py::test_work", "tests/test_bench.py::test_total"}
+    assert any(benchmarked & set(task.FAIL_TO_PASS) for task in tasks), [t.FAIL_TO_PASS for t in tasks]
     for task in tasks:  # the grader, benchmarks timed in rounds, resolves the gold patch only
         gold = grade_patch(task, env, task.patch)
         assert gold.resolved, gold.detail

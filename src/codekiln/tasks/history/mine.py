@@ -30,6 +30,12 @@ The output directory is a `core.stage` directory like synth's: manifest.json (th
 commit walked, which a rerun keeps), tasks.jsonl, rejected.jsonl (one fsynced line per decision, by
 candidate id), funnel.json and, with `split_date`, splits.json. A rerun after `kill -9` skips what is
 decided and ends with the same records as an uninterrupted run.
+
+Any machine: the history's order decides, never a measured time. With no coverage map a run's limit
+counts 0.1 s per selected test (`CoverageMap.duration`), so it hangs on the suite's size, but a suite
+of slower tests, or a busy machine, can still reach it (`timeout`). Dependencies are those of the
+change's month only where the index gives upload times (`envs.cutoff`); elsewhere the newest, as of
+the day the environment was built.
 """
 
 from __future__ import annotations

@@ -48,6 +48,9 @@ class ValidateConfig(BaseModel):
     )
 
     def timeout(self, base_s: float) -> float:
+        """A run's limit for tests that took `base_s` in the coverage run. It fires on a hang, and on a
+        machine `timeout_factor` times slower than the one that mapped coverage: there a bug that is a
+        task elsewhere is rejected as `timeout` (see `synth`'s "Any machine")."""
         low = (
             self.timeout_min_s if self.timeout_min_s is not None else (5.0 if self.engine == "warm" else 20.0)
         )

@@ -19,7 +19,8 @@ too and their lines credited to that test (`in_sandbox/cover_child.py`): a suite
 only that way (trove-classifiers' CLI tests) selects those tests, and validation reaches the child
 processes because a job's files are written to disk (`warm_runner`). The map is cached as
 `coverage-map.json` in the environment's directory (rebuilt with `redo=True`); it also keeps each
-test's status and duration in that run, and the lines that ran outside tests (at import time).
+test's status and duration in that run, and the lines that ran outside tests (at import time). The
+run has a fixed hash seed (`mapping_env`), so set-ordered code maps the same lines on every machine.
 
 When a test function has more than `grading.cases.CASES_PER_TEST` parametrized cases, only the
 sample of the clean-passing tests runs (`sample_cases`: the tests validation selects from): the cases of one function run the same
@@ -57,9 +58,12 @@ from codekiln.tasks.validation.testexec import BASE_OPTIONS, COVER_RUNNER, RUNNE
 DATA = "/tmp/codekiln/coverage.json"
 ONLY = "/tmp/codekiln/coverage-only.json"
 LENT = f"{RUNNER_DIR}/lent"
+MAPPING_HASH_SEED = "1"
+"""The coverage run's hash seed (`mapping_env`): fixed, and not 0, which turns randomization off."""
 LEAN_AFTER_S = 60.0
 """A suite whose baseline run took longer than this (seconds) is mapped on its lean sample (see the
-module docstring); toolz's takes about 3 s, multidict 7.2.1's 485-615 s."""
+module docstring); toolz's takes about 3 s, multidict 7.2.1's 485-615 s. A measured time: a suite
+near it may be mapped on the other sample on another machine, and select from another sample."""
 """Where codekiln's coverage.py is copied for a run in an environment without one (see `lend_coverage`)."""
 
 
@@ -196,6 +200,14 @@ def lean_suite(env: EnvRecord, lean_after_s: float = LEAN_AFTER_S) -> bool:
     return env.steps_s.get("baseline", 0.0) > lean_after_s
 
 
+def mapping_env(env: EnvRecord) -> dict[str, str]:
+    """The coverage run's environment: the suite's, with a fixed `PYTHONHASHSEED` unless the suite
+    sets its own. A sandbox starts every process with a random one, so code that iterates a set of
+    strings ran other lines in each mapping, and a fresh home (another machine, a rebuilt map) selected
+    other tests for the same candidates."""
+    return {"PYTHONHASHSEED": MAPPING_HASH_SEED, **env.test.env}
+
+
 def build_coverage_map(env: EnvRecord, sandbox: Sandbox, *, lean: bool = False) -> CoverageMap:
     """Run the suite once in `sandbox` (a sandbox of `env`), its cases sampled (`lean`: the lean
     sample; see the module docstring), and record the map."""
@@ -217,7 +229,7 @@ def build_coverage_map(env: EnvRecord, sandbox: Sandbox, *, lean: bool = False) 
         *engine_command(env.test, env.packages).args,  # benchmarks run once (`engine_command`)
     ]
     res = sandbox.exec(
-        argv, timeout=max(600.0, 5 * env.test.timeout_s), env=env.test.env, cwd=sandbox.workdir
+        argv, timeout=max(600.0, 5 * env.test.timeout_s), env=mapping_env(env), cwd=sandbox.workdir
     )
     try:
         data = json.loads(sandbox.read_file(DATA))
