@@ -95,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         verdict = {"outcome": "error", "reason": "verifier", "detail": f"{type(err).__name__}: {err}"}
     out = [*quoted_log(verdict.pop("log", "")), ""]
     detail = " ".join(str(verdict.get("detail", "")).split())[:2000].replace(">>>>>", ">>>> >")
-    out.append(f"codekiln guard: {verdict['outcome']} {verdict.get('reason', '')} {detail}".rstrip())
+    took = f"(tests ran {verdict['duration_s']:.1f} s)" if "duration_s" in verdict else ""
+    out.append(
+        " ".join(f"codekiln guard: {verdict['outcome']} {verdict.get('reason', '')} {took} {detail}".split())
+    )
     lines = status_lines(verdict, tests)
     sys.stdout.write("\n".join([*out, *lines]) + "\n")
     sys.stdout.flush()
