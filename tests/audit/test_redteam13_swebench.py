@@ -10,8 +10,8 @@ The row ran no guard, so code under test that rewrote the tests' objects in the 
 red team's helpers rebound at import) resolved there (a strict xfail). Now its eval script runs the
 graded tests under the Harbor verifier's guard (`tasks.export.swebench_guard`, `grading.row_verifier`)
 and the log swebench's parser reads says PASSED only where the guard vouches for it: that attack, a
-builtin shadowed in the helpers' module and the module swapped for a copy (`test_guard_support.py`'s)
-read FAILED for every graded test."""
+builtin shadowed in the helpers' module and the module swapped for a copy (`test_guard_support.py`'s),
+and a new package hiding the helpers' module read FAILED for every graded test."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 from rollout_support import library_tasks
 from test_redteam12_support import CHECKS, LIBRARY, _helpers_rebound
+from test_redteam13_packages import QUIET
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
@@ -112,6 +113,9 @@ def _in_process(task: TaskRecord, env: EnvRecord) -> dict[str, str]:
         "helpers-rebound": _helpers_rebound(task, env),
         "builtin-shadowed": target.append(target.init, SHADOWED),
         "module-swapped": target.append(target.init, SWAPPED),
+        # a new package the row does not delete, hiding the helpers' module it resets (the grader puts
+        # it back: `test_redteam13_packages.py`); the guard finds another module in `sys.modules`
+        "package-hides-helpers": target.new("unitlib/_checks/__init__.py", QUIET),
     }
 
 
@@ -120,7 +124,7 @@ def test_in_process_rewrites_under_an_exported_row_are_tampered(
     row: tuple[TaskRecord, EnvRecord, dict, Path], tmp_path: Path
 ) -> None:
     """The row's eval script runs the Harbor verifier's guard, and its log says FAILED for every graded
-    test when the guard's checks fail. All three resolved under the row before (the helpers rebound was
+    test when the guard's checks fail. All four resolved under the row before (the helpers rebound was
     a strict xfail)."""
     from swebench_support import run_instance
 
