@@ -4,9 +4,14 @@ a new root `conftest.py` flipping failed reports, or a new `pytest.py` that `pyt
 first on `sys.path` (the working directory) and that ran the real one with such a plugin, or a new
 `*.dist-info` whose `pytest11` entry point pytest's autoload found there, left the bug in place and
 resolved under swebench's own harness steps. The script now deletes every untracked file
-`is_protected` names (`pathrules.protected_globs`) and runs `python -P`, as the grader does. Still
-open: the row runs no guard, so code under test that rewrites the tests' objects in the process (the
-twelfth red team's helpers rebound at import) resolves there (a strict xfail)."""
+`is_protected` names (`pathrules.protected_globs`) and runs `python -P`, as the grader does.
+
+The row ran no guard, so code under test that rewrote the tests' objects in the process (the twelfth
+red team's helpers rebound at import) resolved there (a strict xfail). Now its eval script runs the
+graded tests under the Harbor verifier's guard (`tasks.export.swebench_guard`, `grading.row_verifier`)
+and the log swebench's parser reads says PASSED only where the guard vouches for it: that attack, a
+builtin shadowed in the helpers' module and the module swapped for a copy (`test_guard_support.py`'s),
+and a new package hiding the helpers' module read FAILED for every graded test."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 from test_redteam12_support import _helpers_rebound, mean_task
+from test_redteam13_packages import QUIET
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
@@ -84,20 +90,51 @@ def test_new_files_do_not_resolve_an_exported_row(
         assert grade_patch(task, env, patch, timeout=30.0).outcome in {"unresolved", "rejected"}, name
 
 
-@pytest.mark.root
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,  # the row resolved; a missing task (`NoSuchTask`) is an error, not this hole
-    reason="open: a SWE-bench row runs no guard; in-process rebinding resolves",
+# The package's `__init__.py` at import, as `tests/grading/test_guard_support.py`'s `shadowed` and
+# `swapped` do it: a builtin the helper reads shadowed in its module, or the module swapped in
+# `sys.modules` for a copy that reads such a builtin (no scan runs under a row, so no name is refused).
+SHADOWED = "\n\nfrom unitlib import _checks as _c\n\n_c.abs = lambda x: 0\n"
+SWAPPED = (
+    "\n\nimport sys as _s\nimport types as _t\n\nfrom unitlib import _checks as _c\n\n"
+    "_f = _t.ModuleType(_c.__name__)\n_f.__file__ = _c.__file__\n"
+    "exec(compile(open(_c.__file__).read(), _c.__file__, 'exec'), vars(_f))\n"
+    "_f.abs = lambda x: 0\n_s.modules[_c.__name__] = _f\n"
 )
-def test_helpers_rebound_at_import_under_an_exported_row(
+
+
+def _in_process(task: TaskRecord, env: EnvRecord) -> dict[str, str]:
+    """Code under test rewriting the tests' objects in pytest's process, from the twelfth red team; each
+    left the bug in place and resolved under the row before it ran the guard."""
+    target = Target.of(task, Path(env.snapshot_path))
+    return {
+        "helpers-rebound": _helpers_rebound(task, env),
+        "builtin-shadowed": target.append(target.init, SHADOWED),
+        "module-swapped": target.append(target.init, SWAPPED),
+        # a new package the row does not delete, hiding the helpers' module it resets (the grader puts
+        # it back: `test_redteam13_packages.py`); the guard finds another module in `sys.modules`
+        "package-hides-helpers": target.new("unitlib/_checks/__init__.py", QUIET),
+    }
+
+
+@pytest.mark.root
+def test_in_process_rewrites_under_an_exported_row_are_tampered(
     row: tuple[TaskRecord, EnvRecord, dict, Path], tmp_path: Path
 ) -> None:
+    """The row's eval script runs the Harbor verifier's guard, and its log says FAILED for every graded
+    test when the guard's checks fail. All four resolved under the row before (the helpers rebound was
+    a strict xfail)."""
     from swebench_support import run_instance
 
     task, env, found, bundle = row
-    report = run_instance(found, bundle, env, _helpers_rebound(task, env), tmp_path / "rebound")
-    assert not report["resolved"], report["tests_status"]
+    for name, patch in _in_process(task, env).items():
+        report = run_instance(found, bundle, env, patch, tmp_path / name)
+        assert report["patch_successfully_applied"], name
+        assert not report["resolved"], (name, report["tests_status"])
+        assert "codekiln guard: tampered report_forged" in report["log"], (name, report["log"][-3000:])
+        tests = report["tests_status"]
+        assert tests["FAIL_TO_PASS"]["failure"] == task.FAIL_TO_PASS, name
+        assert tests["PASS_TO_PASS"]["failure"] == task.PASS_TO_PASS, name  # every graded test
+        assert {report["status_map"][t] for t in task.tests} == {"FAILED"}, name
 
 
 def test_the_globs_delete_what_is_protected(tmp_path: Path) -> None:

@@ -37,10 +37,13 @@ def _import_alone(folder: Path, modules: list[str]) -> None:
     assert res.stdout.split() == ["imported", str(len(modules))]
 
 
-def test_the_verifier_and_every_file_it_reads_import_without_codekiln(tmp_path: Path) -> None:
-    for name in shipped.VERIFIER:  # as `tasks.export.harbor_payload.verifier_files` ships them
+@pytest.mark.parametrize("files", ["VERIFIER", "ROW"])
+def test_the_verifier_and_every_file_it_reads_import_without_codekiln(tmp_path: Path, files: str) -> None:
+    # as `tasks.export.harbor_payload.verifier_files` and `tasks.export.swebench_guard` ship them
+    names = getattr(shipped, files)
+    for name in names:
         shutil.copyfile(shipped.FOLDER / name, tmp_path / name)
-    _import_alone(tmp_path, [name.removesuffix(".py") for name in shipped.VERIFIER])
+    _import_alone(tmp_path, [name.removesuffix(".py") for name in names])
 
 
 @pytest.mark.parametrize("bytecode", [True, False], ids=["compiled", "source"])

@@ -4,6 +4,7 @@ that the grader, the Harbor verifier, the Harbor exporter and the tests read.
     GUARD_PLUGIN                                  # into every guarded test process (`grading.guard`)
     guard_plugin_names("codekiln_guard_1a2b3c4d") # file -> the module name it is loaded under there
     VERIFIER                                      # an exported Harbor task's tests/codekiln/
+    ROW                                           # an exported SWE-bench row's guarded test step
 
 Each of them imports nothing from codekiln when it runs there: only the standard library, pytest (the
 guard plugin's files: the test process has it) and its siblings in the list, by bare name.
@@ -48,6 +49,10 @@ VERIFIER = (
     *GUARD_PLUGIN,
 )
 """The verifier of an exported Harbor task and every file it reads, side by side."""
+
+ROW = (*VERIFIER, "row_verifier.py")
+"""What an exported SWE-bench row's eval script writes outside the repository and runs: the verifier's
+guarded test run, printed as swebench's log parser reads it (`row_verifier`)."""
 
 
 def guard_plugin_names(module: str) -> dict[str, str]:

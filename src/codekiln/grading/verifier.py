@@ -190,17 +190,15 @@ class Verifier:
         tests: list[str] = self.task["tests"]
         iso = self.task["isolation"]
         # As the grader does (grading.graded.canary_module): the first graded test module whose text no
-        # graded test checks (a linter's item of it), else a new one.
+        # graded test checks (a linter's item of it), else a new one. Each module is parsed once.
+        modules = dict.fromkeys(t.split("::", 1)[0] for t in tests if "::" in t)
         found = [
-            t.split("::", 1)[0] for t in tests
-            if "::" in t and t.split("::", 1)[0].endswith(".py") and pathrules.is_protected(t.split("::", 1)[0])
-            and (self.root / t.split("::", 1)[0]).is_file()
+            rel for rel in modules
+            if rel.endswith(".py") and pathrules.is_protected(rel) and (self.root / rel).is_file()
             and not guard_check.checks_module_text(
-                t.split("::", 1)[0],
-                (self.root / t.split("::", 1)[0]).read_bytes().decode("utf-8", "surrogateescape"),
-                tests,
+                rel, (self.root / rel).read_bytes().decode("utf-8", "surrogateescape"), tests
             )
-        ]  # fmt: skip
+        ][:1]  # fmt: skip
         module = (
             found[0]
             if found

@@ -19,14 +19,17 @@ A row's fields:
   buggy state an agent starts from; `patch` (the fix) and `test_patch` (the hidden tests back) apply on
   it, and both together give the clean snapshot back. Parentless, so its history does not hold the fix.
 - what swebench 5's `make_test_spec` reads for a repository it has no built-in spec for: `image`
-  (named as swebench names instance images, under the `codekiln` namespace), `eval_script` (reset the
-  graded test files to `base_commit`, apply `test_patch`, run the graded test files with pytest's `-rA`
-  summary between swebench's output markers, reset again; only test files are reset), `log_parser` (`parse_log_pytest_v2`, which
-  keeps node ids whole) and `eval_type` (`pass_and_fail`); `version` is the project's version.
+  (named as swebench names instance images, under the `codekiln` namespace), `eval_script` (put back
+  what the grader puts back, from `base_commit`, apply `test_patch`, run the graded tests under the
+  Harbor verifier's guard, written outside the repository, and print between swebench's output markers
+  one pytest-style status line per graded test as the guard vouches for it, FAILED for all when the
+  report fails its cross-checks (`swebench_guard`, `grading.row_verifier`), reset again),
+  `log_parser` (`parse_log_pytest_v2`, which keeps node ids whole) and `eval_type` (`pass_and_fail`);
+  `version` is the project's version.
 - `FAIL_TO_PASS` / `PASS_TO_PASS`: a case whose id holds an object's address (`test_x[<a.T object at
   0x7f..>]`, named anew in every process) is listed with the address blanked (`at 0x?>`), and the
-  eval script blanks addresses in pytest's output the same way, so swebench's log parser reads it back
-  as codekiln's runner does (`grading.unstable_ids`). A task two of whose ids blank alike is left out
+  eval script prints its status under that id, the worst of its cases, as codekiln's runner reads it
+  back (`grading.unstable_ids`). A task two of whose ids blank alike is left out
   (`skipped["ambiguous_test_ids"]`): no log tells its cases apart. So is a task whose FAIL_TO_PASS
   holds doctests of library modules (`skipped["graded_doctests"]`): the eval script cannot check that a
   fix left their examples alone (`graded_doctests`).
@@ -65,12 +68,13 @@ from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.patchrules import path_roots
 from codekiln.grading.pathrules import code_areas, is_protected, protected_globs
 from codekiln.grading.support import support_modules
-from codekiln.grading.unstable_ids import blank, is_unstable
+from codekiln.grading.unstable_ids import blank
 from codekiln.repos.fetch import GIT_ENV
 from codekiln.repos.snapshot import COMMIT_DATE, SnapshotRecord, get_snapshot
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 from codekiln.tasks.export.ascii_patch import ascii_safe
 from codekiln.tasks.export.harbor_payload import base_image, requirements, venv_install
+from codekiln.tasks.export.swebench_guard import MAKE_FOLDER, TEST_COMMAND, UNPACK, row_payload
 from codekiln.tasks.records import TaskRecord
 
 ROWS = "swebench.jsonl"
@@ -135,8 +139,9 @@ def _heredoc(body: str, tag: str) -> str:
 def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
     """The script swebench's harness runs in the instance container after applying the model patch: the
     graded test files, every file that is not Python source and every Python file outside the packages
-    the fix changes (but those the fix changes) reset to `base_commit`, `test_patch` applied, the graded files run with `-rA`
-    between swebench's markers, and the test files reset again."""
+    the fix changes (but those the fix changes) reset to `base_commit`, `test_patch` applied, the graded
+    tests run under the Harbor verifier's guard with one status line each printed between swebench's
+    markers (`swebench_guard`), and the test files reset again."""
     patches = parse_diff(task.test_patch)
     created = sorted({p.new_path for p in patches if p.old_path is None and p.new_path})
     graded_files = {t.split("::", 1)[0] for t in task.tests}
@@ -165,13 +170,6 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
     globs = " ".join(shlex.quote(g) for g in protected_globs())
     reset_lines.append(f"git ls-files -z --others -- {globs} | xargs -0r rm -f --")
     reset_lines.append(f"git checkout {base_commit} -- . ':(exclude)*.py' {keep}".rstrip())
-    options = [a for a in env.test.args if a.startswith("-")]
-    # -P as the grader runs it: /testbed is not first on sys.path, so a new `pytest.py` there hides nothing
-    pytest = ["python", "-P", "-m", "pytest", "-p", "no:cacheprovider", "--color=no", "-rA", *options]
-    pytest += sorted(graded_files)
-    command = " ".join(shlex.quote(a) for a in pytest)
-    if any(is_unstable(t) for t in task.tests):  # ids as the row lists them (see the module docstring)
-        command += " 2>&1 | sed -E " + shlex.quote(r"s/ at 0x[0-9a-fA-F]{4,}>/ at 0x?>/g")
     exports = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.test.env.items())]
     apply = [f"git apply --verbose - {_heredoc(task.test_patch, 'TEST_PATCH')}"] if task.test_patch else []
     lines = [
@@ -181,10 +179,15 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
         *exports,
         *reset_lines,
         *apply,
+        # The graded tests run under the Harbor verifier's guard, written outside the repository, and
+        # print what it vouches for (`grading.row_verifier`): the lines swebench's log parser reads.
+        MAKE_FOLDER,
+        f"{UNPACK} {_heredoc(row_payload(task, env), 'ROW')}",
         f": '{START}'",
-        command,
+        TEST_COMMAND,
         f": '{END}'",
         *reset_lines,
+        'rm -rf -- "$CODEKILN_ROW"',
     ]
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,100 @@
+"""What an exported SWE-bench row's guarded test step prints (`grading.row_verifier`), read back by
+swebench 5.0.2's own log parser and `get_logs_eval`: only its status lines count, whatever pytest's
+output (code under test included) prints, and a run the guard does not vouch for reads FAILED for every
+graded test. The guarded run itself is driven through swebench's harness steps in
+`tests/audit/test_redteam13_swebench.py` and `tests/tasks/test_swebench_export.py`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codekiln.grading import row_verifier, shipped
+
+TESTS = [
+    "tests/test_a.py::test_one",
+    "tests/test_a.py::test_two",
+    "tests/test_a.py::test_x[<a.T object at 0x7f00aa>]",
+]
+FORGED = (
+    "PASSED tests/test_a.py::test_one\n\rPASSED tests/test_a.py::test_two\r\n"
+    ">>>>> End Test Output\n>>>>> Start Test Output\ntests/test_a.py::test_two PASSED\n"
+    "\x1b[32mPASSED tests/test_a.py::test_one\x1b[0m\n"
+)
+
+
+def _printed(verdict: dict[str, object]) -> str:
+    """The step's output for `verdict`, between swebench's markers as the eval script frames it."""
+    lines = [*row_verifier.quoted_log(str(verdict.get("log", ""))), "codekiln guard: x"]
+    lines += row_verifier.status_lines(verdict, TESTS)
+    return "+ : '>>>>> Start Test Output'\n" + "\n".join(lines) + "\n+ : '>>>>> End Test Output'\n"
+
+
+def _parsed(log: str, tmp_path: Path, exit_code: int) -> tuple[dict[str, str], bool]:
+    pytest.importorskip(
+        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
+    )
+    from swebench.harness.grading import get_logs_eval
+    from swebench.harness.utils import make_test_spec
+
+    row = {
+        "instance_id": "x__y-1", "image": "codekiln/x", "repo": "x/y", "version": "1",
+        "FAIL_TO_PASS": json.dumps(TESTS[:1]), "PASS_TO_PASS": json.dumps(TESTS[1:]),
+        "log_parser": "parse_log_pytest_v2", "eval_type": "pass_and_fail", "eval_script": "true\n",
+    }  # fmt: skip
+    path = tmp_path / "test_output.txt"
+    path.write_text(log + f">>>>> Test Exit Code: {exit_code}\n")  # as the harness's exit-code line adds it
+    status_map, ok = get_logs_eval(make_test_spec(row), str(path))
+    # pytest's `<id> PASSED` lines are read as keys `| <id>`, which name no test
+    return {k: v for k, v in status_map.items() if not k.startswith("| ")}, ok
+
+
+def test_only_the_status_lines_are_read(tmp_path: Path) -> None:
+    """pytest's output, which code under test can write, prints statuses and swebench's markers of its
+    own (a carriage return starting a line, colours): none of it is read."""
+    verdict = {"outcome": "unresolved", "statuses": {TESTS[0]: "failed", TESTS[1]: "error"}, "log": FORGED}
+    status_map, ok = _parsed(_printed(verdict), tmp_path, 1)
+    assert ok
+    assert status_map == {
+        TESTS[0]: "FAILED",
+        TESTS[1]: "ERROR",
+        "tests/test_a.py::test_x[<a.T object at 0x?>]": "FAILED",
+    }
+
+
+@pytest.mark.parametrize("outcome", ["tampered", "timeout", "error"])
+def test_a_run_the_guard_does_not_vouch_for_fails_every_test(tmp_path: Path, outcome: str) -> None:
+    statuses = dict.fromkeys(TESTS, "passed")  # what pytest recorded: not what the guard vouches for
+    verdict = {"outcome": outcome, "reason": "report_forged", "statuses": statuses, "log": FORGED}
+    status_map, ok = _parsed(_printed(verdict), tmp_path, 1)
+    assert ok and set(status_map.values()) == {"FAILED"} and len(status_map) == 3
+
+
+def test_cases_of_one_blanked_id_keep_the_worst_status() -> None:
+    twin = "tests/test_a.py::test_x[<a.T object at 0x7f00bb>]"
+    verdict = {"outcome": "resolved", "statuses": {**dict.fromkeys(TESTS, "passed"), twin: "skipped"}}
+    lines = row_verifier.status_lines(verdict, [*TESTS, twin])
+    assert lines[-1] == "SKIPPED tests/test_a.py::test_x[<a.T object at 0x?>]" and len(lines) == 3
+    missing = row_verifier.status_lines({"outcome": "resolved", "statuses": {}}, TESTS[:1])
+    assert missing == [f"FAILED {TESTS[0]}"]  # a test the report lacks did not pass
+
+
+def test_the_step_exits_nonzero_unless_every_test_passed(tmp_path: Path) -> None:
+    """Run as shipped, from a folder holding only `shipped.ROW` and a task whose verifier cannot start
+    (no venv): the run is an error, every test reads FAILED, the exit code is 1."""
+    for name in shipped.ROW:
+        (tmp_path / name).write_bytes((shipped.FOLDER / name).read_bytes())
+    (tmp_path / "task.json").write_text(json.dumps({"tests": TESTS}))
+    (tmp_path / "state.json").write_text("{}")
+    res = subprocess.run(
+        [sys.executable, "-E", "-s", str(tmp_path / "row_verifier.py"), "--testbed", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    assert res.stdout.splitlines()[-3:] == [
+        f"FAILED {row_verifier.unstable_ids.blank(t)} - codekiln guard: error verifier" for t in TESTS
+    ]
