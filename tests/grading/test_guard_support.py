@@ -179,6 +179,16 @@ PROJECT = {
         b"checks.sizes = space['make'](checks.sizes)\n\n\n"
         b"@given(checks.sizes(1, 3))\ndef test_big(n):\n    assert n == 3\n"
     ),
+    # library code that points the cell of hypothesis's forwarder (`@composite`) at its own function in the test
+    "demo/_cells.py": (
+        b"import importlib\n\n_c = importlib.import_module('demo._checks')\n\n\n"
+        b"def _three(low=1, high=3):\n    return 3\n\n\n"
+        b"def swap():\n    _c.sizes.__closure__[0].cell_contents = _three\n"
+    ),
+    "tests/test_cell_swapped.py": (
+        b"import demo._checks as checks\nfrom demo import _cells\n\n\n"
+        b"def test_sizes():\n    _cells.swap()\n    assert checks.sizes(1, 2) == 3\n"
+    ),
     **{
         f"tests/test_disguised_{name}.py": (
             "import pytest\n\nimport demo._checks as checks\nfrom demo import _setup\n\n\n"
@@ -271,3 +281,16 @@ def test_a_forwarder_that_changes_the_arguments_is_evidence(sb: BwrapSandbox) ->
     assert any("/demo/_checks.py: sizes is not what its source binds" in e for e in run.evidence), (
         run.evidence
     )
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_a_forwarders_cell_swapped_in_the_last_test_is_evidence(sb: BwrapSandbox) -> None:
+    """The forwarder hypothesis makes from text is accepted for what its one cell holds when it is judged;
+    library code pointing that cell at a function of its own during a test changes no name of the module.
+    The cell is held to what it held then, and the helpers are judged after each test's call too, so a
+    swap in the session's last test is seen (it went unseen: no test came after it to be judged)."""
+    test = "tests/test_cell_swapped.py::test_sizes"
+    run = run_tests(sb, CMD, [test])
+    assert run.statuses == {test: "passed"}, run.log_tail  # what the attack buys, and why it is evidence
+    said = "/demo/_checks.py: sizes: the forwarder's closure was pointed at _three() from "
+    assert any(said in e for e in run.evidence), run.evidence

@@ -18,7 +18,10 @@ anywhere in it makes the write the library's: a fixture's call into library code
 code that calls `monkeypatch.setattr` itself or calls the test's own patching helper. A write past the
 class (`vars(module)[name] = ...`, `object.__setattr__`, the class put back) is noted nowhere, so it is
 not the test's either. A name is excused only while it holds the very object the test's own write put
-there last (a later write of the library's, even of the same object, takes the excuse away).
+there last (a later write of the library's, even of the same object, takes the excuse away). The
+closure cells of an accepted forwarder made from text (hypothesis's `@composite`) are held to what they
+held when it was judged: no write to the module notes `cell.cell_contents = ...`, and no test's code
+makes one, so any change is evidence (`hold_cells`).
 
 Shipped beside the plugin as `<plugin module>_held` (`grading.shipped`); like the plugin, it imports
 nothing from codekiln.
@@ -47,6 +50,7 @@ class Held:
         self._test_code, self._source_frame = test_code, source_frame
         self._modules: dict[int, Any] = {}  # id -> the module (kept, so no id is reused)
         self._writes: dict[int, dict[str, tuple[Any, bool]]] = {}
+        self._cells: dict[int, tuple[Any, Any, str]] = {}  # id -> (the cell, what it held, whose)
         self.cls = _held_class(self._note)
 
     def hold(self, module: Any) -> bool:
@@ -66,6 +70,26 @@ class Held:
             return False
         last = self._writes[id(module)].get(name)
         return last is not None and last[1] and last[0] is value
+
+    def hold_cells(self, forwarder: types.FunctionType, whose: str) -> None:
+        """Hold the closure cells of an accepted forwarder made from text (`sources.forwarder`) to what
+        they hold now, when it was judged: its own code only reads them and its maker has returned, so
+        a later change (`cell.cell_contents = quiet`, which no write to the module notes) is made by
+        other code, never the test's own."""
+        for cell in forwarder.__closure__ or ():
+            if id(cell) not in self._cells:
+                self._cells[id(cell)] = (cell, _contents(cell), whose)
+
+    def cells_changed(self) -> list[str]:
+        """Why a held cell holds another object than when it was held (empty when none does)."""
+        out = []
+        for cell, was, whose in self._cells.values():
+            now = _contents(cell)
+            if now is not was:
+                code = now.__code__ if type(now) is types.FunctionType else None
+                what = f"{code.co_name}() from {code.co_filename}" if code else type(now).__name__
+                out.append(f"{whose}: the forwarder's closure was pointed at {what} while the tests ran")
+        return out
 
     def _note(self, module: Any, name: str, value: Any, frame: Any) -> None:
         writes = self._writes.get(id(module))
@@ -93,6 +117,24 @@ class Held:
                 return False
             frame, callee = frame.f_back, frame
         return tests
+
+
+def closures(func: types.FunctionType, depth: int = 0) -> list[Any]:
+    """What a function's closure cells hold, and the cells of the functions among them, four deep (for
+    `guard_plugin_support`: a cell pointed elsewhere is a change to judge again)."""
+    out: list[Any] = []
+    for cell in func.__closure__ or ():
+        out.append(_contents(cell))
+        if type(out[-1]) is types.FunctionType and out[-1] is not func and depth < 4:
+            out += closures(out[-1], depth + 1)
+    return out
+
+
+def _contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return _DELETED
 
 
 def _held_class(note: Callable[[Any, str, Any, Any], None]) -> type:

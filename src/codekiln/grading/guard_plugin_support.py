@@ -112,9 +112,9 @@ class SupportCheck:
         source's objects before `item` runs (empty when they are)."""
         if not self.sources:
             return []
-        out: list[str] = []
         config = getattr(item, "config", None)
         self.hold()
+        out = self._held.cells_changed()  # an accepted forwarder pointed elsewhere since it was judged
         for dotted, source in self.sources.items():
             module = sys.modules.get(dotted, sources.MISSING)
             if module is sources.MISSING:
@@ -238,7 +238,7 @@ class SupportCheck:
         if reached is None:
             return False
         anywhere = self._code_keys(source, "*", "", config)
-        return all(
+        accepted = all(
             self._from_readonly(f)
             or (
                 f.__code__.co_filename == source.path
@@ -248,6 +248,10 @@ class SupportCheck:
             or (sources.forwarder(f) and sources.same_defaults(f, node))
             for f in reached
         ) and any(self._plain_def(source, where, node, f, space, config) for f in reached)
+        for f in reached if accepted else ():  # what a forwarder forwards to is judged now, once
+            if sources.forwarder(f):
+                self._held.hold_cells(f, f"{source.path}: {'.'.join(filter(None, where))}")
+        return accepted
 
     def _plain_def(
         self, source: sources.Source, where: tuple[str, str], node: Any, value: Any, space: Any, config: Any
@@ -361,14 +365,14 @@ def _reached(value: Any, readonly_object: Callable[[Any], bool]) -> list[types.F
 
 
 def _state(module: Any) -> tuple[Any, ...]:
-    """A module's class, namespace and values, its functions' code and defaults, its classes' members:
+    """A module's class, namespace and values, its functions' code, defaults and closures, its classes' members:
     compared by identity (the objects are kept, so no id is reused), equal state gives equal verdicts."""
     space = _MODULE_DICT.__get__(module)
     out: list[Any] = [type(module), space, *space.keys()]
     for value in list(space.values()):
         out.append(value)
         if type(value) is types.FunctionType:
-            out += [value.__code__, value.__defaults__, value.__kwdefaults__]
+            out += [value.__code__, value.__defaults__, value.__kwdefaults__, *held.closures(value)]
         elif isinstance(value, type):
             members = list(vars(value).values())
             out += [len(members), *members]
