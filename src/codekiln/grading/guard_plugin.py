@@ -373,9 +373,7 @@ _SUPPORT = support.SupportCheck(
     machinery.READONLY,
     _WATCH.workdir,
     support.held.Held(
-        support.held.TestCode(
-            _TRUSTED, _COMPILED, _COMPILED_IDS, _key, _plain_keys, _walk, _WATCH.stand_ins.module_namespace
-        ),
+        support.held.TestCode(_TRUSTED, _COMPILED, _COMPILED_IDS, _key, _plain_keys, _walk, _WATCH),
         _WATCH.stand_ins.source_frame,
     ),
 )

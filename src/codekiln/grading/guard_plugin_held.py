@@ -30,6 +30,7 @@ nothing from codekiln.
 from __future__ import annotations
 
 import ast
+import builtins
 import dis
 import sys
 import types
@@ -37,6 +38,8 @@ from collections.abc import Callable
 from typing import Any
 
 _DELETED = object()
+_MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]  # a module's namespace, past any class trick
+_FUNCTION_DICT: Any = vars(types.FunctionType)["__dict__"]
 _TEST_CALLS = frozenset({"pytest_pyfunc_call", "_callTestMethod"})
 """Read-only frames that call a test itself: a write under them is made by what decorates the test."""
 _RUNNER = "_pytest.runner"
@@ -49,6 +52,7 @@ class Held:
     def __init__(self, test_code: TestCode, source_frame: Callable[[Any, Any], bool]) -> None:
         self._test_code, self._source_frame = test_code, source_frame
         self._modules: dict[int, Any] = {}  # id -> the module (kept, so no id is reused)
+        test_code.held = self._modules  # their code is held to its source, not the library's to judge
         self._writes: dict[int, dict[str, tuple[Any, bool]]] = {}
         self._cells: dict[int, tuple[Any, Any, str]] = {}  # id -> (the cell, what it held, whose)
         self.cls = _held_class(self._note)
@@ -130,6 +134,44 @@ def closures(func: types.FunctionType, depth: int = 0) -> list[Any]:
     return out
 
 
+def _mro(cls: type) -> tuple[type, ...]:
+    mro = type.__dict__["__mro__"].__get__(cls)
+    return tuple(mro) if type(mro) is tuple else ()
+
+
+def _space(cls: type) -> Any:
+    return type.__dict__["__dict__"].__get__(cls)
+
+
+def _code_of(value: Any) -> list[Any]:
+    """The functions a class's namespace entry runs: itself, a static or class method's, a property's."""
+    kind = type(value)
+    if kind is staticmethod or kind is classmethod:
+        return [value.__func__]
+    if kind is property:
+        return [value.fget, value.fset, value.fdel]
+    return [value]
+
+
+def _attribute(obj: Any, name: str) -> Any:
+    """`obj.name` as a plain lookup reads it, running no code: a module's, a function's or an object's
+    own namespace, then its class's (an object's `__dict__` only where the interpreter made it)."""
+    kind = type(obj)
+    if issubclass(kind, types.ModuleType):
+        return _MODULE_DICT.__get__(obj).get(name, _DELETED)
+    if kind is types.FunctionType:
+        return _FUNCTION_DICT.__get__(obj).get(name, _DELETED)
+    if not issubclass(kind, type):
+        own = next((_space(k)["__dict__"] for k in _mro(kind) if "__dict__" in _space(k)), None)
+        if type(own) is types.GetSetDescriptorType and name in own.__get__(obj):
+            return own.__get__(obj)[name]
+    for cls in _mro(obj if issubclass(kind, type) else kind):
+        if name in _space(cls):
+            value = _space(cls)[name]
+            return value.__func__ if type(value) in (staticmethod, classmethod) else value
+    return _DELETED
+
+
 def _contents(cell: Any) -> Any:
     try:
         return cell.cell_contents
@@ -169,10 +211,13 @@ class TestCode:
         key: Callable[[types.CodeType], Any],
         plain_keys: Callable[[str], set[Any]],
         walk: Callable[[types.CodeType], Any],
-        module_namespace: Callable[[Any, str], bool],
+        machinery: Any,
     ) -> None:
         self._trusted, self._compiled, self._compiled_ids, self._key = trusted, compiled, compiled_ids, key
-        self._plain_keys, self._walk, self._module_namespace = plain_keys, walk, module_namespace
+        self._plain_keys, self._walk = plain_keys, walk
+        self._module_namespace = machinery.stand_ins.module_namespace
+        self._from_readonly, self._workdir = machinery.from_readonly, machinery.workdir
+        self.held: dict[int, Any] = {}
         self._keys: dict[str, tuple[int, set[Any]]] = {}
         self._spans: dict[str, dict[tuple[int, int], list[tuple[Any, ast.AST]]]] = {}
 
@@ -209,7 +254,11 @@ class TestCode:
             return True
         node = self._node_at(code.co_filename, pos)
         if isinstance(node, ast.With | ast.AsyncWith):  # what the statement calls on its own
-            return callee is not None and callee.f_code.co_name in ("__enter__", "__exit__")
+            return (
+                callee is not None
+                and callee.f_code.co_name in ("__enter__", "__exit__")
+                and all(self._entered_by_tests(item.context_expr, frame) for item in node.items)
+            )
         if not isinstance(node, ast.Call) or not op.startswith("CALL"):
             return False
         func = node.func
@@ -223,6 +272,66 @@ class TestCode:
                 and named not in frame.f_globals
             )
         return bool(named) and named == callee.f_code.co_name
+
+    def _entered_by_tests(self, expr: ast.expr, frame: Any) -> bool:
+        """Whether a `with` item's context manager is the test's own: read through the frame's names and
+        the namespaces of modules, classes, functions and objects, without running any code, nothing on
+        the way is the library's (its module, class, function or object), and a call's callable is a
+        function of the test files or read-only code, or a class whose own functions all are. Else
+        `with _setup.context():`, `context` a library-made `functools.partial(mock.patch.object, ...)`,
+        enters a patcher whose `__enter__` is read-only code, and the statement names no function to
+        check. What an expression that is no name's attributes holds (`with patchers[0]:`) is not read."""
+        called = isinstance(expr, ast.Call)
+        target, chain = expr.func if isinstance(expr, ast.Call) else expr, list[str]()
+        while isinstance(target, ast.Attribute):
+            chain.insert(0, target.attr)
+            target = target.value
+        if not isinstance(target, ast.Name):
+            return not called
+        builtin = frame.f_globals.get("__builtins__")
+        spaces = [frame.f_locals, frame.f_globals, builtin if type(builtin) is dict else vars(builtins)]
+        obj: Any = next((space[target.id] for space in spaces if target.id in space), _DELETED)
+        for attr in chain:
+            if obj is _DELETED or self._library(obj):
+                return False
+            obj = _attribute(obj, attr)
+        if obj is _DELETED or self._library(obj):
+            return False
+        if not called:
+            return True
+        if not issubclass(type(obj), type):
+            return type(obj) is types.FunctionType and self._own_code(obj)
+        return not any(
+            self._library(k)
+            or any(
+                type(f) is types.FunctionType and not self._own_code(f)
+                for v in list(_space(k).values())
+                for f in _code_of(v)
+            )
+            or any(self._library(v) for v in list(_space(k).values()))
+            for k in _mro(obj)
+        )
+
+    def _own_code(self, func: types.FunctionType) -> bool:
+        """A function of the test files' trusted code or of read-only code."""
+        return self(func.__code__, func.__globals__) or self._from_readonly(func)
+
+    def _library(self, obj: Any) -> bool:
+        """Whether `obj` is the graded tree's own outside the test files and the held support modules
+        (whose names are held to their source): a module loaded from it, a function compiled from it, a
+        class or an object of a class whose module is loaded from it."""
+        kind = type(obj)
+        if issubclass(kind, types.ModuleType):
+            where = _MODULE_DICT.__get__(obj).get("__file__")
+        elif kind is types.FunctionType:
+            where = obj.__code__.co_filename
+        else:
+            cls = obj if issubclass(kind, type) else kind
+            module = sys.modules.get(type.__dict__["__module__"].__get__(cls))
+            where = _MODULE_DICT.__get__(module).get("__file__") if module is not None else None
+        if type(where) is not str or not where.startswith(self._workdir) or where in self._trusted:
+            return False
+        return not any(_MODULE_DICT.__get__(m).get("__file__") == where for m in list(self.held.values()))
 
     def _node_at(self, path: str, pos: Any) -> ast.AST | None:
         """The trusted source's call or `with` statement an instruction's span came from: a call by its

@@ -181,6 +181,11 @@ def forwarder(func: types.FunctionType) -> bool:
     return derefs == 1 and loaded == params and len(code.co_freevars) == 1
 
 
+def normal(path: Any) -> Any:
+    """A module's or code's file without `..` (a `sys.path` entry made with `os.pardir` keeps it)."""
+    return os.path.normpath(path) if type(path) is str else path
+
+
 def dotted_name(path: str) -> str:
     """The module name a file is imported under: its stem below the chain of packages above it."""
     parts = [os.path.splitext(os.path.basename(path))[0]]

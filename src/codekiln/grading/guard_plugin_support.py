@@ -97,15 +97,23 @@ class SupportCheck:
         self._rewritten: set[str] = set()
         self._keys: dict[tuple[str, str, str], set[Any]] = {}
         self._taken: dict[str, tuple[list[tuple[str, str | None, str]], set[str]]] = {}
-        self._clean: dict[str, tuple[Any, ...]] = {}  # per module: the state last found clean
+        self._clean: dict[int, tuple[Any, ...]] = {}  # per module: the state last found clean
 
     def hold(self) -> None:
         """Note who writes to the support modules imported so far (`guard_plugin_held`): called after
         collection, before any fixture runs, and before each test for those imported since."""
-        for dotted in self.sources:
-            module = sys.modules.get(dotted, sources.MISSING)
-            if module is not sources.MISSING:
-                self._held.hold(module)
+        for _, module in self._loaded():
+            self._held.hold(module)
+
+    def _loaded(self) -> list[tuple[sources.Source, Any]]:
+        """Each support module in `sys.modules`, and every one loaded from its file under another name."""
+        out = [(s, sys.modules[d]) for d, s in self.sources.items() if d in sys.modules]
+        by_path = {s.path: s for s in self.sources.values()}
+        for name, module in list(sys.modules.items()):
+            if issubclass(type(module), types.ModuleType) and name not in self.sources:
+                source = by_path.get(sources.normal(_MODULE_DICT.__get__(module).get("__file__")))
+                out += [(source, module)] if source is not None else []
+        return out
 
     def changed(self, item: Any, trusted: dict[str, bytes]) -> list[str]:
         """Why the support modules, or the test module's names taken from them, are not their trusted
@@ -115,18 +123,15 @@ class SupportCheck:
         config = getattr(item, "config", None)
         self.hold()
         out = self._held.cells_changed()  # an accepted forwarder pointed elsewhere since it was judged
-        for dotted, source in self.sources.items():
-            module = sys.modules.get(dotted, sources.MISSING)
-            if module is sources.MISSING:
-                continue
-            state = _state(module)
-            was = self._clean.get(dotted)
+        for source, module in self._loaded():
+            state = (module, *_state(module))  # the module kept, so no id is reused
+            was = self._clean.get(id(module))
             if was is not None and len(was) == len(state) and all(map(operator.is_, was, state)):
                 continue  # nothing in it is another object than when it was last found clean
             found = self._module(source, module, config)
             out += [f"{source.path}: {why}" for why in found]
             if not found:
-                self._clean[dotted] = state
+                self._clean[id(module)] = state
         test_module = getattr(item, "module", None)
         path = str(getattr(test_module, "__file__", "") or "")
         if path in trusted and test_module is not None:
@@ -138,7 +143,7 @@ class SupportCheck:
             return [f"sys.modules[{source.dotted!r}] is not a module"]
         space = _MODULE_DICT.__get__(module)
         where = space.get("__file__")
-        if where != source.path:
+        if sources.normal(where) != source.path:
             if (
                 isinstance(where, str)
                 and where.startswith(self._readonly)
@@ -241,7 +246,7 @@ class SupportCheck:
         accepted = all(
             self._from_readonly(f)
             or (
-                f.__code__.co_filename == source.path
+                sources.normal(f.__code__.co_filename) == source.path
                 and f.__globals__ is space
                 and self._key(f.__code__) in anywhere
             )
@@ -259,12 +264,16 @@ class SupportCheck:
         if type(value) is not types.FunctionType or value.__globals__ is not space:
             return False
         code = value.__code__
-        if code.co_filename != source.path or self._key(code) not in self._code_keys(source, *where, config):
+        if sources.normal(code.co_filename) != source.path or self._key(code) not in self._code_keys(
+            source, *where, config
+        ):
             return False
         return sources.same_defaults(value, node)
 
     def _own_class(self, source: sources.Source, name: str, value: Any, space: Any, config: Any) -> bool:
-        if not isinstance(value, type) or value.__module__ != source.dotted or value.__qualname__ != name:
+        if not isinstance(value, type) or value.__qualname__ != name:
+            return False
+        if value.__module__ not in (source.dotted, space.get("__name__")):  # or the name it was loaded under
             return False
         members = source.classes.get(name, {})
         for attr, inner in list(vars(value).items()):
@@ -278,7 +287,7 @@ class SupportCheck:
             if not nodes and attr not in _HOOKS:  # made at run time (a dataclass's `__init__`)
                 code = func.__code__
                 if not code.co_filename.startswith(self._workdir) or (
-                    code.co_filename == source.path
+                    sources.normal(code.co_filename) == source.path
                     and func.__globals__ is space
                     and self._key(code) in self._code_keys(source, "*", "", config)
                 ):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import os
+import sys
 from collections.abc import Collection, Iterable
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -272,14 +273,32 @@ def _loaded_by_name(node: ast.Call) -> list[str]:
 def _imported_paths(
     snapshot: Path, rel: str, names: dict[str, tuple[str, ...]], by_name: bool = False
 ) -> set[str]:
-    """The snapshot's files that `rel`'s imports load (each dotted prefix: `a.b.c` runs `a` and `a.b`)."""
+    """The snapshot's files that `rel`'s imports load (each dotted prefix: `a.b.c` runs `a` and `a.b`);
+    `by_name` (a test's imports): also a package's module imported under a name that starts inside
+    the package (`import _checks`, with `sys.path` pointing at `pkg/`), when no module of the snapshot,
+    and none of the standard library's, has that name."""
     out: set[str] = set()
+    inner = _inner_index(snapshot) if by_name else {}
     for dotted in _imports(snapshot, rel, by_name):
         parts = dotted.split(".")
+        index = inner if parts[0] not in names and parts[0] not in sys.stdlib_module_names else names
         for n in range(1, len(parts) + 1):
-            out.update(names.get(".".join(parts[:n]), ()))
+            out.update(index.get(".".join(parts[:n]), ()))
     out.discard(rel)
     return out
+
+
+@lru_cache(maxsize=8)
+def _inner_index(snapshot: Path) -> dict[str, tuple[str, ...]]:
+    """Dotted name -> the snapshot's package files importable under it from inside a package's folder
+    (`pkg/sub/mod.py` is `sub.mod` from `pkg/`, `mod` from `pkg/sub/`)."""
+    out: dict[str, list[str]] = {}
+    for files in _module_index(snapshot).values():
+        for rel in files:
+            dotted = _dotted(snapshot, PurePosixPath(rel)).split(".")
+            for n in range(1, len(dotted)):
+                out.setdefault(".".join(dotted[n:]), []).append(rel)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 __all__ = ["SUPPORT", "held_modules", "support_modules"]
