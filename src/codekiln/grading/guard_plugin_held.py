@@ -38,6 +38,8 @@ from collections.abc import Callable
 from typing import Any
 
 _DELETED = object()
+DELETED = _DELETED  # what a noted `del module.name` wrote
+_FOREIGN_LIMIT = 4096
 _MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]  # a module's namespace, past any class trick
 _FUNCTION_DICT: Any = vars(types.FunctionType)["__dict__"]
 _TEST_CALLS = frozenset({"pytest_pyfunc_call", "_callTestMethod"})
@@ -55,6 +57,7 @@ class Held:
         test_code.held = self._modules  # their code is held to its source, not the library's to judge
         self._writes: dict[int, dict[str, tuple[Any, bool]]] = {}
         self._cells: dict[int, tuple[Any, Any, str]] = {}  # id -> (the cell, what it held, whose)
+        self._foreign: dict[tuple[int, str, int], tuple[Any, str, Any]] = {}
         self.cls = _held_class(self._note)
 
     def hold(self, module: Any) -> bool:
@@ -104,6 +107,17 @@ class Held:
         except Exception:  # a frame that cannot be read is no test's
             by_tests = False
         writes[name] = (value, by_tests)
+        if not by_tests and len(self._foreign) < _FOREIGN_LIMIT:
+            self._foreign[(id(module), name, id(value))] = (module, name, value)
+
+    def foreign(self) -> list[tuple[Any, str, Any]]:
+        """The writes that were not the test's own since the last call, each (module, name, value) once:
+        what each put there is judged, even when it was put back before a check (a library-made patcher
+        that the test's `with` enters and leaves). At the limit, later ones are dropped: its last entry
+        is then `(None, "", None)`, which the caller reports."""
+        out = list(self._foreign.values())
+        self._foreign.clear()
+        return out + [(None, "", None)] * (len(out) >= _FOREIGN_LIMIT)
 
     def _by_tests(self, frame: Any) -> bool:
         tests, callee = False, None

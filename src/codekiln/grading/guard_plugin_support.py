@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import gc
 import importlib
 import operator
 import sys
@@ -123,7 +122,9 @@ class SupportCheck:
         config = getattr(item, "config", None)
         self.hold()
         out = self._held.cells_changed()  # an accepted forwarder pointed elsewhere since it was judged
-        for source, module in self._loaded():
+        loaded = self._loaded()
+        out += self._foreign({id(m): s for s, m in loaded}, config)
+        for source, module in loaded:
             state = (module, *_state(module))  # the module kept, so no id is reused
             was = self._clean.get(id(module))
             if was is not None and len(was) == len(state) and all(map(operator.is_, was, state)):
@@ -136,6 +137,28 @@ class SupportCheck:
         path = str(getattr(test_module, "__file__", "") or "")
         if path in trusted and test_module is not None:
             out += [f"{path}: {why}" for why in self._taken_names(path, trusted[path], test_module, config)]
+        return out
+
+    def _foreign(self, loaded: dict[int, sources.Source], config: Any) -> list[str]:
+        """What the writes that were not the test's own put in a support module, judged as its names are."""
+        out = []
+        for module, name, value in self._held.foreign():
+            source = loaded.get(id(module))
+            if module is None or source is None:
+                out += (
+                    ["code under test wrote to the support modules too often to judge"]
+                    if module is None
+                    else []
+                )
+                continue
+            nodes = source.bindings.get(name)
+            space = _MODULE_DICT.__get__(module)
+            if value is held.DELETED or name in source.rebound or name in _DUNDERS:
+                continue
+            if (nodes and not self._holds(source, name, nodes, value, space, config)) or (
+                not nodes and (name in source.read or name == "__getattr__" or hasattr(builtins, name))
+            ):
+                out.append(f"{source.path}: {name} was set to {_describe(value)} while the tests ran")
         return out
 
     def _module(self, source: sources.Source, module: Any, config: Any) -> list[str]:
@@ -239,7 +262,7 @@ class SupportCheck:
             return self._plain_def(source, where, node, value, space, config)
         # A wrapper (the module's own decorator's, a read-only library's): everything it is made of is
         # read-only code or this file's, and reaches the trusted def.
-        reached = _reached(value, self._readonly_object)
+        reached = sources.reached(value, self._readonly_object)
         if reached is None:
             return False
         anywhere = self._code_keys(source, "*", "", config)
@@ -340,37 +363,6 @@ def _imported(source: sources.Source, node: ast.Import | ast.ImportFrom, name: s
             else sys.modules.get(f"{base}.{alias.name}", sources.MISSING)
         )
     return sources.MISSING
-
-
-def _reached(value: Any, readonly_object: Callable[[Any], bool]) -> list[types.FunctionType] | None:
-    """The functions a decorated value is made of: it and those its closures hold, and those a read-only
-    wrapper holds (its referents, and the values of its namespace), four levels deep; None: something
-    else is in it."""
-    out: list[types.FunctionType] = []
-    pending, seen = [(value, 0)], set()
-    while pending:
-        obj, depth = pending.pop()
-        if id(obj) in seen or depth > 4:
-            continue
-        seen.add(id(obj))
-        if type(obj) is types.FunctionType:
-            out.append(obj)
-            for cell in obj.__closure__ or ():
-                try:
-                    pending.append((cell.cell_contents, depth + 1))
-                except ValueError:  # an empty cell
-                    pass
-            if readonly_object(obj):
-                pending += [(w, depth + 1) for w in [vars(obj).get("__wrapped__")] if w is not None]
-        elif depth == 0 or callable(obj):
-            if not readonly_object(type(obj)):
-                return None if depth == 0 else out
-            # What it holds, not what it says it wraps: a C wrapper's `__wrapped__` is data that code
-            # under test can point at the trusted def while the wrapper calls another function.
-            for held in gc.get_referents(obj):
-                values = list(held.values()) if type(held) is dict else [held]
-                pending += [(v, depth + 1) for v in values if callable(v) and not isinstance(v, type)]
-    return out
 
 
 def _state(module: Any) -> tuple[Any, ...]:
