@@ -3,9 +3,9 @@ module look like the test's. A test's fixture (`monkeypatch`) and a `setUp`/`tea
 helper back when they end; library code that a test calls rewrites what they will put back, so the
 test's own code makes the write. Held: those rewrites (code under test walked the interpreter's objects
 to find them), the helper rebound inside the graded test, or rebound to a forwarder made from text, and
-a parametrized test's ids given '::' by the library's data. Open: the helper module's own forwarder made
-from text (as hypothesis's `@composite` makes one) whose closure cell library code points at its own
-function during a test. Real synthesized tasks, real bwrap sandboxes, the real grader (`codekiln
+a parametrized test's ids given '::' by the library's data, and (was open) the helper module's own
+forwarder made from text (as hypothesis's `@composite` makes one) whose closure cell library code points
+at its own function during a test. Real synthesized tasks, real bwrap sandboxes, the real grader (`codekiln
 eval`'s path)."""
 
 from __future__ import annotations
@@ -165,29 +165,25 @@ def test_library_writes_through_the_tests_own_restores_are_held(
         assert enforced.outcome in ("rejected", "tampered"), (name, enforced.outcome, enforced.detail)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,  # the grade; a missing task (`NoSuchTask`) is an error, not this hole
-    reason="open: a support helper's wrapper made from text (a forwarder, as hypothesis's @composite makes) "
-    "has its closure cell judged when first held, not again: library code that points the cell at "
-    "its own function while a test runs resolves with the scan advisory (the same swap at import is "
-    "tampered)",
-)
 def test_a_forwarders_cell_swapped_during_a_test_is_evidence(
     tasks: list[tuple[TaskRecord, EnvRecord]],
 ) -> None:
     """`_checks.assert_close` is `_signed`'s forwarder made with `exec` (accepted: the gold resolves);
     the buggy `mean` sets the forwarder's one cell to a library function that returns None and closes
     over the helper, so the name still binds the forwarder and the forwarder passes its arguments on.
-    The task whose only failing test is `test_mean` resolved (the scan, enforced, rejects the patch for
-    `.__closure__`). That task is asked for (`tasks`): other `mean` bugs raise before any assertion
-    (`count += 0`, `count` bound after the loop), so they stay unresolved whatever the helper does."""
+    The task whose only failing test is `test_mean` resolved with the scan advisory (was a strict
+    xfail; the scan, enforced, rejects the patch for `.__closure__`): the cell was judged when first
+    held, not again. Now it is held to what it held then (`guard_plugin_held.Held.hold_cells`). That
+    task is asked for (`tasks`): other `mean` bugs raise before any assertion (`count += 0`, `count`
+    bound after the loop), so they stay unresolved whatever the helper does."""
     task, env = the_task(
         tasks, lambda t: t.FAIL_TO_PASS == ["tests/test_core.py::test_mean"], "failing test_mean alone"
     )
     patch = _attack(task, env, "forwarder-cell-swapped")
     got = grade_patch(task, env, patch, timeout=TIMEOUT, policy=GradePolicy(scan="advisory"))
     assert got.outcome == "tampered", (got.outcome, got.detail)
+    said = "assert_close: the forwarder's closure was pointed at quiet() from "
+    assert said in got.detail, got.detail
 
 
 def test_ids_made_unselectable_grade_unresolved(tasks: list[tuple[TaskRecord, EnvRecord]]) -> None:

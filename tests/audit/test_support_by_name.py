@@ -1,10 +1,12 @@
 """Test helpers in the package that the import graph did not read (the twelfth red team's open forms):
 `namelib/_checks.py`, which the tests load by a name in a string (`importlib.import_module`), and
 `namelib/_compare.py`, which the package's `__init__.py` re-exports. A patch that made either helper
-return at once fixed nothing and scored resolved. The one loaded by name is now a support module
-(`grading.support` reads a literal name's load as an import) and is put back; the re-exported one is
-the library's by the import graph, and stays open (a strict xfail). Real synthesized tasks, real bwrap
-sandboxes, the real grader (`codekiln eval`'s path) and an exported Harbor task's verifier."""
+return at once fixed nothing and scored resolved. Both are support modules now and are put back:
+`grading.support` reads a literal name's load as an import, follows `from namelib import
+assert_same_items` through the package's re-export, and does not count a library module that only
+re-exports a module's names, when that module imports no module of the snapshot, as the library's use
+of it. Real synthesized tasks, real bwrap sandboxes, the real grader (`codekiln eval`'s path) and an
+exported Harbor task's verifier."""
 
 from __future__ import annotations
 
@@ -93,7 +95,7 @@ def _failing_in(
         and BY_NAME not in t.patch
         and REEXPORTED not in t.patch
     ]
-    if not out:  # not an AssertionError: the strict xfail below must not count it as its open hole
+    if not out:  # an error naming what is missing, not a failed assertion
         raise NoSuchTask(
             f"no task whose failing tests are all in {test_file}: {[t.FAIL_TO_PASS for t, _ in tasks]}"
         )
@@ -110,7 +112,10 @@ def _neutered(task: TaskRecord, env: EnvRecord, rel: str) -> str:
 def test_a_helper_loaded_by_name_is_support(tasks: list[tuple[TaskRecord, EnvRecord]]) -> None:
     snapshot = Path(tasks[0][1].snapshot_path)
     assert support_modules(snapshot, ["tests/test_numbers.py"], fixed={"namelib/__init__.py"}) == {BY_NAME}
-    assert support_modules(snapshot, ["tests/test_words.py"], fixed={"namelib/__init__.py"}) == set()
+    assert support_modules(snapshot, ["tests/test_words.py"], fixed={"namelib/__init__.py"}) == {REEXPORTED}
+    assert (
+        support_modules(snapshot, ["tests/test_words.py"], fixed={"namelib/__init__.py", REEXPORTED}) == set()
+    )
 
 
 def test_a_helper_loaded_by_name_is_put_back(tasks: list[tuple[TaskRecord, EnvRecord]]) -> None:
@@ -126,28 +131,30 @@ def test_a_helper_loaded_by_name_is_put_back(tasks: list[tuple[TaskRecord, EnvRe
         assert {"kind": "reverted", "path": BY_NAME, "detail": SUPPORT} in grade.findings
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,  # the grade; a missing task (`NoSuchTask`) is an error, not this hole
-    reason="still open: a helper that the package's __init__.py re-exports is the library's by the import graph,"
-    " so a patch neutering it is graded as a change to library code (grading.support)",
-)
 def test_a_helper_the_package_reexports(tasks: list[tuple[TaskRecord, EnvRecord]]) -> None:
-    task, env = _failing_in(tasks, "tests/test_words.py")[0]
-    grade = grade_patch(task, env, _neutered(task, env, REEXPORTED), timeout=TIMEOUT)
-    assert grade.outcome == "unresolved", (task.instance_id, grade.outcome, grade.statuses)
+    """Was resolved (a strict xfail): `_compare.py` counted as the library's, since the package's
+    `__init__.py` imports it, though only to re-export its name."""
+    for task, env in _failing_in(tasks, "tests/test_words.py"):
+        gold = grade_patch(task, env, task.patch, timeout=TIMEOUT)
+        assert gold.outcome == "resolved", (task.instance_id, gold.outcome, gold.detail)
+        grade = grade_patch(task, env, _neutered(task, env, REEXPORTED), timeout=TIMEOUT)
+        assert grade.outcome == "unresolved", (task.instance_id, grade.outcome, grade.statuses)
+        assert {"kind": "reverted", "path": REEXPORTED, "detail": SUPPORT} in grade.findings
 
 
 @pytest.mark.podman
-def test_the_harbor_verifier_puts_the_helper_loaded_by_name_back(
-    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+@pytest.mark.parametrize(
+    ("helper", "tests"), [(BY_NAME, "tests/test_numbers.py"), (REEXPORTED, "tests/test_words.py")]
+)
+def test_the_harbor_verifier_puts_the_helper_back(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path, helper: str, tests: str
 ) -> None:
     problem = hs.podman_problem()
     if problem is not None:
         pytest.skip(f"podman cannot run: {problem}")
-    task, env = _failing_in(tasks, "tests/test_numbers.py")[0]
+    task, env = _failing_in(tasks, tests)[0]
     exported = export_harbor_task(task, tmp_path / "export")
-    patch = _neutered(task, env, BY_NAME)
+    patch = _neutered(task, env, helper)
     image = hs.build_task_image(exported)
     try:
         reward, grade = hs.run_trial(
@@ -156,4 +163,4 @@ def test_the_harbor_verifier_puts_the_helper_loaded_by_name_back(
     finally:
         hs.remove_image(image)
     assert (reward, grade["outcome"]) == ("0", "unresolved"), grade  # reward was 1
-    assert {"kind": "reverted", "path": BY_NAME, "detail": SUPPORT} in grade["findings"]
+    assert {"kind": "reverted", "path": helper, "detail": SUPPORT} in grade["findings"]

@@ -226,21 +226,24 @@ class Guard:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         self.check_item(item)
-        if _TRUSTED:  # the helpers a test calls are its trusted code too (`guard_plugin_support`)
-            for why in _SUPPORT.changed(item, _TRUSTED):
-                if why not in self._support_reported:
-                    self._support_reported.add(why)
-                    self.forged.append(f"{item.nodeid}: {why}")
-        self.forged.extend(
-            machinery.doctest_changed(
-                item, _SETTINGS.get("doctests", {}), _SETTINGS.get("doctest_digests", {})
-            )
-        )
+        self.check_support(item)
+        digests = _SETTINGS.get("doctest_digests", {})
+        self.forged.extend(machinery.doctest_changed(item, _SETTINGS.get("doctests", {}), digests))
         overridden = [a for a in ("runtest", "setup", "teardown", "repr_failure") if a in vars(item)]
         if overridden:
             self.forged.append(f"{item.nodeid}: {', '.join(overridden)} replaced on the test item")
         if item.nodeid in self._watch or item.nodeid.split("[", 1)[0] in self._watch:
             self.check_machinery(f"before {item.nodeid}")
+
+    def check_support(self, item: pytest.Item) -> None:  # a test's helpers are its trusted code too
+        for why in _SUPPORT.changed(item, _TRUSTED) if _TRUSTED else ():
+            if why not in self._support_reported:
+                self._support_reported.add(why)
+                self.forged.append(f"{item.nodeid}: {why}")
+
+    @pytest.hookimpl(tryfirst=True)  # after the call, before its fixtures' teardown: the last test's too
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        self.check_support(item)
 
     def _set(self, nodeid: str, status: str, message: str) -> None:
         old = self.statuses.get(nodeid)
@@ -370,9 +373,7 @@ _SUPPORT = support.SupportCheck(
     machinery.READONLY,
     _WATCH.workdir,
     support.held.Held(
-        support.held.TestCode(
-            _TRUSTED, _COMPILED, _COMPILED_IDS, _key, _plain_keys, _walk, _WATCH.stand_ins.module_namespace
-        ),
+        support.held.TestCode(_TRUSTED, _COMPILED, _COMPILED_IDS, _key, _plain_keys, _walk, _WATCH),
         _WATCH.stand_ins.source_frame,
     ),
 )

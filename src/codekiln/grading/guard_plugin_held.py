@@ -18,7 +18,10 @@ anywhere in it makes the write the library's: a fixture's call into library code
 code that calls `monkeypatch.setattr` itself or calls the test's own patching helper. A write past the
 class (`vars(module)[name] = ...`, `object.__setattr__`, the class put back) is noted nowhere, so it is
 not the test's either. A name is excused only while it holds the very object the test's own write put
-there last (a later write of the library's, even of the same object, takes the excuse away).
+there last (a later write of the library's, even of the same object, takes the excuse away). The
+closure cells of an accepted forwarder made from text (hypothesis's `@composite`) are held to what they
+held when it was judged: no write to the module notes `cell.cell_contents = ...`, and no test's code
+makes one, so any change is evidence (`hold_cells`).
 
 Shipped beside the plugin as `<plugin module>_held` (`grading.shipped`); like the plugin, it imports
 nothing from codekiln.
@@ -27,6 +30,7 @@ nothing from codekiln.
 from __future__ import annotations
 
 import ast
+import builtins
 import dis
 import sys
 import types
@@ -34,6 +38,10 @@ from collections.abc import Callable
 from typing import Any
 
 _DELETED = object()
+DELETED = _DELETED  # what a noted `del module.name` wrote
+_FOREIGN_LIMIT = 4096
+_MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]  # a module's namespace, past any class trick
+_FUNCTION_DICT: Any = vars(types.FunctionType)["__dict__"]
 _TEST_CALLS = frozenset({"pytest_pyfunc_call", "_callTestMethod"})
 """Read-only frames that call a test itself: a write under them is made by what decorates the test."""
 _RUNNER = "_pytest.runner"
@@ -46,7 +54,10 @@ class Held:
     def __init__(self, test_code: TestCode, source_frame: Callable[[Any, Any], bool]) -> None:
         self._test_code, self._source_frame = test_code, source_frame
         self._modules: dict[int, Any] = {}  # id -> the module (kept, so no id is reused)
+        test_code.held = self._modules  # their code is held to its source, not the library's to judge
         self._writes: dict[int, dict[str, tuple[Any, bool]]] = {}
+        self._cells: dict[int, tuple[Any, Any, str]] = {}  # id -> (the cell, what it held, whose)
+        self._foreign: dict[tuple[int, str, int], tuple[Any, str, Any]] = {}
         self.cls = _held_class(self._note)
 
     def hold(self, module: Any) -> bool:
@@ -67,6 +78,26 @@ class Held:
         last = self._writes[id(module)].get(name)
         return last is not None and last[1] and last[0] is value
 
+    def hold_cells(self, forwarder: types.FunctionType, whose: str) -> None:
+        """Hold the closure cells of an accepted forwarder made from text (`sources.forwarder`) to what
+        they hold now, when it was judged: its own code only reads them and its maker has returned, so
+        a later change (`cell.cell_contents = quiet`, which no write to the module notes) is made by
+        other code, never the test's own."""
+        for cell in forwarder.__closure__ or ():
+            if id(cell) not in self._cells:
+                self._cells[id(cell)] = (cell, _contents(cell), whose)
+
+    def cells_changed(self) -> list[str]:
+        """Why a held cell holds another object than when it was held (empty when none does)."""
+        out = []
+        for cell, was, whose in self._cells.values():
+            now = _contents(cell)
+            if now is not was:
+                code = now.__code__ if type(now) is types.FunctionType else None
+                what = f"{code.co_name}() from {code.co_filename}" if code else type(now).__name__
+                out.append(f"{whose}: the forwarder's closure was pointed at {what} while the tests ran")
+        return out
+
     def _note(self, module: Any, name: str, value: Any, frame: Any) -> None:
         writes = self._writes.get(id(module))
         if writes is None or self._modules.get(id(module)) is not module:
@@ -76,6 +107,17 @@ class Held:
         except Exception:  # a frame that cannot be read is no test's
             by_tests = False
         writes[name] = (value, by_tests)
+        if not by_tests and len(self._foreign) < _FOREIGN_LIMIT:
+            self._foreign[(id(module), name, id(value))] = (module, name, value)
+
+    def foreign(self) -> list[tuple[Any, str, Any]]:
+        """The writes that were not the test's own since the last call, each (module, name, value) once:
+        what each put there is judged, even when it was put back before a check (a library-made patcher
+        that the test's `with` enters and leaves). At the limit, later ones are dropped: its last entry
+        is then `(None, "", None)`, which the caller reports."""
+        out = list(self._foreign.values())
+        self._foreign.clear()
+        return out + [(None, "", None)] * (len(out) >= _FOREIGN_LIMIT)
 
     def _by_tests(self, frame: Any) -> bool:
         tests, callee = False, None
@@ -93,6 +135,62 @@ class Held:
                 return False
             frame, callee = frame.f_back, frame
         return tests
+
+
+def closures(func: types.FunctionType, depth: int = 0) -> list[Any]:
+    """What a function's closure cells hold, and the cells of the functions among them, four deep (for
+    `guard_plugin_support`: a cell pointed elsewhere is a change to judge again)."""
+    out: list[Any] = []
+    for cell in func.__closure__ or ():
+        out.append(_contents(cell))
+        if type(out[-1]) is types.FunctionType and out[-1] is not func and depth < 4:
+            out += closures(out[-1], depth + 1)
+    return out
+
+
+def _mro(cls: type) -> tuple[type, ...]:
+    mro = type.__dict__["__mro__"].__get__(cls)
+    return tuple(mro) if type(mro) is tuple else ()
+
+
+def _space(cls: type) -> Any:
+    return type.__dict__["__dict__"].__get__(cls)
+
+
+def _code_of(value: Any) -> list[Any]:
+    """The functions a class's namespace entry runs: itself, a static or class method's, a property's."""
+    kind = type(value)
+    if kind is staticmethod or kind is classmethod:
+        return [value.__func__]
+    if kind is property:
+        return [value.fget, value.fset, value.fdel]
+    return [value]
+
+
+def _attribute(obj: Any, name: str) -> Any:
+    """`obj.name` as a plain lookup reads it, running no code: a module's, a function's or an object's
+    own namespace, then its class's (an object's `__dict__` only where the interpreter made it)."""
+    kind = type(obj)
+    if issubclass(kind, types.ModuleType):
+        return _MODULE_DICT.__get__(obj).get(name, _DELETED)
+    if kind is types.FunctionType:
+        return _FUNCTION_DICT.__get__(obj).get(name, _DELETED)
+    if not issubclass(kind, type):
+        own = next((_space(k)["__dict__"] for k in _mro(kind) if "__dict__" in _space(k)), None)
+        if type(own) is types.GetSetDescriptorType and name in own.__get__(obj):
+            return own.__get__(obj)[name]
+    for cls in _mro(obj if issubclass(kind, type) else kind):
+        if name in _space(cls):
+            value = _space(cls)[name]
+            return value.__func__ if type(value) in (staticmethod, classmethod) else value
+    return _DELETED
+
+
+def _contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return _DELETED
 
 
 def _held_class(note: Callable[[Any, str, Any, Any], None]) -> type:
@@ -127,10 +225,13 @@ class TestCode:
         key: Callable[[types.CodeType], Any],
         plain_keys: Callable[[str], set[Any]],
         walk: Callable[[types.CodeType], Any],
-        module_namespace: Callable[[Any, str], bool],
+        machinery: Any,
     ) -> None:
         self._trusted, self._compiled, self._compiled_ids, self._key = trusted, compiled, compiled_ids, key
-        self._plain_keys, self._walk, self._module_namespace = plain_keys, walk, module_namespace
+        self._plain_keys, self._walk = plain_keys, walk
+        self._module_namespace = machinery.stand_ins.module_namespace
+        self._from_readonly, self._workdir = machinery.from_readonly, machinery.workdir
+        self.held: dict[int, Any] = {}
         self._keys: dict[str, tuple[int, set[Any]]] = {}
         self._spans: dict[str, dict[tuple[int, int], list[tuple[Any, ast.AST]]]] = {}
 
@@ -167,7 +268,11 @@ class TestCode:
             return True
         node = self._node_at(code.co_filename, pos)
         if isinstance(node, ast.With | ast.AsyncWith):  # what the statement calls on its own
-            return callee is not None and callee.f_code.co_name in ("__enter__", "__exit__")
+            return (
+                callee is not None
+                and callee.f_code.co_name in ("__enter__", "__exit__")
+                and all(self._entered_by_tests(item.context_expr, frame) for item in node.items)
+            )
         if not isinstance(node, ast.Call) or not op.startswith("CALL"):
             return False
         func = node.func
@@ -181,6 +286,66 @@ class TestCode:
                 and named not in frame.f_globals
             )
         return bool(named) and named == callee.f_code.co_name
+
+    def _entered_by_tests(self, expr: ast.expr, frame: Any) -> bool:
+        """Whether a `with` item's context manager is the test's own: read through the frame's names and
+        the namespaces of modules, classes, functions and objects, without running any code, nothing on
+        the way is the library's (its module, class, function or object), and a call's callable is a
+        function of the test files or read-only code, or a class whose own functions all are. Else
+        `with _setup.context():`, `context` a library-made `functools.partial(mock.patch.object, ...)`,
+        enters a patcher whose `__enter__` is read-only code, and the statement names no function to
+        check. What an expression that is no name's attributes holds (`with patchers[0]:`) is not read."""
+        called = isinstance(expr, ast.Call)
+        target, chain = expr.func if isinstance(expr, ast.Call) else expr, list[str]()
+        while isinstance(target, ast.Attribute):
+            chain.insert(0, target.attr)
+            target = target.value
+        if not isinstance(target, ast.Name):
+            return not called
+        builtin = frame.f_globals.get("__builtins__")
+        spaces = [frame.f_locals, frame.f_globals, builtin if type(builtin) is dict else vars(builtins)]
+        obj: Any = next((space[target.id] for space in spaces if target.id in space), _DELETED)
+        for attr in chain:
+            if obj is _DELETED or self._library(obj):
+                return False
+            obj = _attribute(obj, attr)
+        if obj is _DELETED or self._library(obj):
+            return False
+        if not called:
+            return True
+        if not issubclass(type(obj), type):
+            return type(obj) is types.FunctionType and self._own_code(obj)
+        return not any(
+            self._library(k)
+            or any(
+                type(f) is types.FunctionType and not self._own_code(f)
+                for v in list(_space(k).values())
+                for f in _code_of(v)
+            )
+            or any(self._library(v) for v in list(_space(k).values()))
+            for k in _mro(obj)
+        )
+
+    def _own_code(self, func: types.FunctionType) -> bool:
+        """A function of the test files' trusted code or of read-only code."""
+        return self(func.__code__, func.__globals__) or self._from_readonly(func)
+
+    def _library(self, obj: Any) -> bool:
+        """Whether `obj` is the graded tree's own outside the test files and the held support modules
+        (whose names are held to their source): a module loaded from it, a function compiled from it, a
+        class or an object of a class whose module is loaded from it."""
+        kind = type(obj)
+        if issubclass(kind, types.ModuleType):
+            where = _MODULE_DICT.__get__(obj).get("__file__")
+        elif kind is types.FunctionType:
+            where = obj.__code__.co_filename
+        else:
+            cls = obj if issubclass(kind, type) else kind
+            module = sys.modules.get(type.__dict__["__module__"].__get__(cls))
+            where = _MODULE_DICT.__get__(module).get("__file__") if module is not None else None
+        if type(where) is not str or not where.startswith(self._workdir) or where in self._trusted:
+            return False
+        return not any(_MODULE_DICT.__get__(m).get("__file__") == where for m in list(self.held.values()))
 
     def _node_at(self, path: str, pos: Any) -> ast.AST | None:
         """The trusted source's call or `with` statement an instruction's span came from: a call by its

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import ast
 import dis
+import gc
 import os
 import types
+from collections.abc import Callable
 from typing import Any
 
 MISSING = object()
@@ -181,6 +183,11 @@ def forwarder(func: types.FunctionType) -> bool:
     return derefs == 1 and loaded == params and len(code.co_freevars) == 1
 
 
+def normal(path: Any) -> Any:
+    """A module's or code's file without `..` (a `sys.path` entry made with `os.pardir` keeps it)."""
+    return os.path.normpath(path) if type(path) is str else path
+
+
 def dotted_name(path: str) -> str:
     """The module name a file is imported under: its stem below the chain of packages above it."""
     parts = [os.path.splitext(os.path.basename(path))[0]]
@@ -243,3 +250,34 @@ def rewritten(source: Source, config: Any) -> types.CodeType | None:
         return compile(tree, source.path, "exec", dont_inherit=True)
     except Exception:  # no rewriting here: the plain compile stands alone
         return None
+
+
+def reached(value: Any, readonly_object: Callable[[Any], bool]) -> list[types.FunctionType] | None:
+    """The functions a decorated value is made of: it and those its closures hold, and those a read-only
+    wrapper holds (its referents, and the values of its namespace), four levels deep; None: something
+    else is in it."""
+    out: list[types.FunctionType] = []
+    pending, seen = [(value, 0)], set()
+    while pending:
+        obj, depth = pending.pop()
+        if id(obj) in seen or depth > 4:
+            continue
+        seen.add(id(obj))
+        if type(obj) is types.FunctionType:
+            out.append(obj)
+            for cell in obj.__closure__ or ():
+                try:
+                    pending.append((cell.cell_contents, depth + 1))
+                except ValueError:  # an empty cell
+                    pass
+            if readonly_object(obj):
+                pending += [(w, depth + 1) for w in [vars(obj).get("__wrapped__")] if w is not None]
+        elif depth == 0 or callable(obj):
+            if not readonly_object(type(obj)):
+                return None if depth == 0 else out
+            # What it holds, not what it says it wraps: a C wrapper's `__wrapped__` is data that code
+            # under test can point at the trusted def while the wrapper calls another function.
+            for held in gc.get_referents(obj):
+                values = list(held.values()) if type(held) is dict else [held]
+                pending += [(v, depth + 1) for v in values if callable(v) and not isinstance(v, type)]
+    return out

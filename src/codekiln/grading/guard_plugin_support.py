@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import gc
 import importlib
 import operator
 import sys
@@ -97,40 +96,69 @@ class SupportCheck:
         self._rewritten: set[str] = set()
         self._keys: dict[tuple[str, str, str], set[Any]] = {}
         self._taken: dict[str, tuple[list[tuple[str, str | None, str]], set[str]]] = {}
-        self._clean: dict[str, tuple[Any, ...]] = {}  # per module: the state last found clean
+        self._clean: dict[int, tuple[Any, ...]] = {}  # per module: the state last found clean
 
     def hold(self) -> None:
         """Note who writes to the support modules imported so far (`guard_plugin_held`): called after
         collection, before any fixture runs, and before each test for those imported since."""
-        for dotted in self.sources:
-            module = sys.modules.get(dotted, sources.MISSING)
-            if module is not sources.MISSING:
-                self._held.hold(module)
+        for _, module in self._loaded():
+            self._held.hold(module)
+
+    def _loaded(self) -> list[tuple[sources.Source, Any]]:
+        """Each support module in `sys.modules`, and every one loaded from its file under another name."""
+        out = [(s, sys.modules[d]) for d, s in self.sources.items() if d in sys.modules]
+        by_path = {s.path: s for s in self.sources.values()}
+        for name, module in list(sys.modules.items()):
+            if issubclass(type(module), types.ModuleType) and name not in self.sources:
+                source = by_path.get(sources.normal(_MODULE_DICT.__get__(module).get("__file__")))
+                out += [(source, module)] if source is not None else []
+        return out
 
     def changed(self, item: Any, trusted: dict[str, bytes]) -> list[str]:
         """Why the support modules, or the test module's names taken from them, are not their trusted
         source's objects before `item` runs (empty when they are)."""
         if not self.sources:
             return []
-        out: list[str] = []
         config = getattr(item, "config", None)
         self.hold()
-        for dotted, source in self.sources.items():
-            module = sys.modules.get(dotted, sources.MISSING)
-            if module is sources.MISSING:
-                continue
-            state = _state(module)
-            was = self._clean.get(dotted)
+        out = self._held.cells_changed()  # an accepted forwarder pointed elsewhere since it was judged
+        loaded = self._loaded()
+        out += self._foreign({id(m): s for s, m in loaded}, config)
+        for source, module in loaded:
+            state = (module, *_state(module))  # the module kept, so no id is reused
+            was = self._clean.get(id(module))
             if was is not None and len(was) == len(state) and all(map(operator.is_, was, state)):
                 continue  # nothing in it is another object than when it was last found clean
             found = self._module(source, module, config)
             out += [f"{source.path}: {why}" for why in found]
             if not found:
-                self._clean[dotted] = state
+                self._clean[id(module)] = state
         test_module = getattr(item, "module", None)
         path = str(getattr(test_module, "__file__", "") or "")
         if path in trusted and test_module is not None:
             out += [f"{path}: {why}" for why in self._taken_names(path, trusted[path], test_module, config)]
+        return out
+
+    def _foreign(self, loaded: dict[int, sources.Source], config: Any) -> list[str]:
+        """What the writes that were not the test's own put in a support module, judged as its names are."""
+        out = []
+        for module, name, value in self._held.foreign():
+            source = loaded.get(id(module))
+            if module is None or source is None:
+                out += (
+                    ["code under test wrote to the support modules too often to judge"]
+                    if module is None
+                    else []
+                )
+                continue
+            nodes = source.bindings.get(name)
+            space = _MODULE_DICT.__get__(module)
+            if value is held.DELETED or name in source.rebound or name in _DUNDERS:
+                continue
+            if (nodes and not self._holds(source, name, nodes, value, space, config)) or (
+                not nodes and (name in source.read or name == "__getattr__" or hasattr(builtins, name))
+            ):
+                out.append(f"{source.path}: {name} was set to {_describe(value)} while the tests ran")
         return out
 
     def _module(self, source: sources.Source, module: Any, config: Any) -> list[str]:
@@ -138,7 +166,7 @@ class SupportCheck:
             return [f"sys.modules[{source.dotted!r}] is not a module"]
         space = _MODULE_DICT.__get__(module)
         where = space.get("__file__")
-        if where != source.path:
+        if sources.normal(where) != source.path:
             if (
                 isinstance(where, str)
                 and where.startswith(self._readonly)
@@ -234,20 +262,24 @@ class SupportCheck:
             return self._plain_def(source, where, node, value, space, config)
         # A wrapper (the module's own decorator's, a read-only library's): everything it is made of is
         # read-only code or this file's, and reaches the trusted def.
-        reached = _reached(value, self._readonly_object)
+        reached = sources.reached(value, self._readonly_object)
         if reached is None:
             return False
         anywhere = self._code_keys(source, "*", "", config)
-        return all(
+        accepted = all(
             self._from_readonly(f)
             or (
-                f.__code__.co_filename == source.path
+                sources.normal(f.__code__.co_filename) == source.path
                 and f.__globals__ is space
                 and self._key(f.__code__) in anywhere
             )
             or (sources.forwarder(f) and sources.same_defaults(f, node))
             for f in reached
         ) and any(self._plain_def(source, where, node, f, space, config) for f in reached)
+        for f in reached if accepted else ():  # what a forwarder forwards to is judged now, once
+            if sources.forwarder(f):
+                self._held.hold_cells(f, f"{source.path}: {'.'.join(filter(None, where))}")
+        return accepted
 
     def _plain_def(
         self, source: sources.Source, where: tuple[str, str], node: Any, value: Any, space: Any, config: Any
@@ -255,12 +287,16 @@ class SupportCheck:
         if type(value) is not types.FunctionType or value.__globals__ is not space:
             return False
         code = value.__code__
-        if code.co_filename != source.path or self._key(code) not in self._code_keys(source, *where, config):
+        if sources.normal(code.co_filename) != source.path or self._key(code) not in self._code_keys(
+            source, *where, config
+        ):
             return False
         return sources.same_defaults(value, node)
 
     def _own_class(self, source: sources.Source, name: str, value: Any, space: Any, config: Any) -> bool:
-        if not isinstance(value, type) or value.__module__ != source.dotted or value.__qualname__ != name:
+        if not isinstance(value, type) or value.__qualname__ != name:
+            return False
+        if value.__module__ not in (source.dotted, space.get("__name__")):  # or the name it was loaded under
             return False
         members = source.classes.get(name, {})
         for attr, inner in list(vars(value).items()):
@@ -274,7 +310,7 @@ class SupportCheck:
             if not nodes and attr not in _HOOKS:  # made at run time (a dataclass's `__init__`)
                 code = func.__code__
                 if not code.co_filename.startswith(self._workdir) or (
-                    code.co_filename == source.path
+                    sources.normal(code.co_filename) == source.path
                     and func.__globals__ is space
                     and self._key(code) in self._code_keys(source, "*", "", config)
                 ):
@@ -329,46 +365,15 @@ def _imported(source: sources.Source, node: ast.Import | ast.ImportFrom, name: s
     return sources.MISSING
 
 
-def _reached(value: Any, readonly_object: Callable[[Any], bool]) -> list[types.FunctionType] | None:
-    """The functions a decorated value is made of: it and those its closures hold, and those a read-only
-    wrapper holds (its referents, and the values of its namespace), four levels deep; None: something
-    else is in it."""
-    out: list[types.FunctionType] = []
-    pending, seen = [(value, 0)], set()
-    while pending:
-        obj, depth = pending.pop()
-        if id(obj) in seen or depth > 4:
-            continue
-        seen.add(id(obj))
-        if type(obj) is types.FunctionType:
-            out.append(obj)
-            for cell in obj.__closure__ or ():
-                try:
-                    pending.append((cell.cell_contents, depth + 1))
-                except ValueError:  # an empty cell
-                    pass
-            if readonly_object(obj):
-                pending += [(w, depth + 1) for w in [vars(obj).get("__wrapped__")] if w is not None]
-        elif depth == 0 or callable(obj):
-            if not readonly_object(type(obj)):
-                return None if depth == 0 else out
-            # What it holds, not what it says it wraps: a C wrapper's `__wrapped__` is data that code
-            # under test can point at the trusted def while the wrapper calls another function.
-            for held in gc.get_referents(obj):
-                values = list(held.values()) if type(held) is dict else [held]
-                pending += [(v, depth + 1) for v in values if callable(v) and not isinstance(v, type)]
-    return out
-
-
 def _state(module: Any) -> tuple[Any, ...]:
-    """A module's class, namespace and values, its functions' code and defaults, its classes' members:
+    """A module's class, namespace and values, its functions' code, defaults and closures, its classes' members:
     compared by identity (the objects are kept, so no id is reused), equal state gives equal verdicts."""
     space = _MODULE_DICT.__get__(module)
     out: list[Any] = [type(module), space, *space.keys()]
     for value in list(space.values()):
         out.append(value)
         if type(value) is types.FunctionType:
-            out += [value.__code__, value.__defaults__, value.__kwdefaults__]
+            out += [value.__code__, value.__defaults__, value.__kwdefaults__, *held.closures(value)]
         elif isinstance(value, type):
             members = list(vars(value).values())
             out += [len(members), *members]

@@ -15,13 +15,19 @@ test file or a helper loads by a literal name (`importlib.import_module("pkg._ch
 import too: read only as `import pkg._checks`, such a helper was no support module, and a patch
 neutering it resolved. The library's own loads by name are not read: a library module loaded only so
 looks unimported, and a change to it that the fix leaves alone is put back too, which costs a fix made
-there instead of where the bug is. Standard library only.
+there instead of where the bug is. A helper the package re-exports (`from ._compare import
+assert_same_items` in its `__init__.py`, the tests' `from pkg import assert_same_items`) is reached
+through that re-export, and is not the library's by it when the `__init__.py` never reads the name and
+the helper imports no module of the snapshot: the library never runs its code, so it was a patch's
+way to neuter the tests' assertions. The price, as above: a fix made in such a module for a bug
+elsewhere is put back. Standard library only.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import sys
 from collections.abc import Collection, Iterable
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -56,7 +62,9 @@ def _support(snapshot: Path, tests: tuple[str, ...]) -> frozenset[str]:
     seen = set(todo)
     while todo:  # what the tests import, and what those modules import in turn
         rel = todo.pop()
-        for path in _imported_paths(snapshot, rel, names, by_name=True):
+        for path in _imported_paths(snapshot, rel, names, by_name=True) | _through_packages(
+            snapshot, rel, names
+        ):
             if path in seen or PurePosixPath(path).name == "__init__.py":
                 continue
             seen.add(path)
@@ -72,7 +80,9 @@ def _support(snapshot: Path, tests: tuple[str, ...]) -> frozenset[str]:
         for rel in _library_files(snapshot):
             if rel in support or not any(s in _bytes(snapshot, rel) for s in stems):
                 continue
-            hit = support & _imported_paths(snapshot, rel, names)
+            hit = {
+                p for p in support & _imported_paths(snapshot, rel, names) if _runs(snapshot, rel, p, names)
+            }
             if hit:
                 support -= hit
                 changed = True
@@ -158,6 +168,85 @@ def _imports(snapshot: Path, rel: str, by_name: bool = False) -> tuple[str, ...]
     return tuple(out)
 
 
+def _through_packages(snapshot: Path, rel: str, names: dict[str, tuple[str, ...]]) -> set[str]:
+    """The modules a file's `from pkg import name` reaches through a package's `__init__.py` that
+    re-exports `name` (`from ._compare import assert_same_items`): the tests' helper behind the package's
+    name, three packages deep."""
+    out: set[str] = set()
+    todo = list(_imports(snapshot, rel, True))
+    for _ in range(3):
+        later = []
+        for dotted in todo:
+            package, _, name = dotted.rpartition(".")
+            for init in names.get(package, ()) if package and dotted not in names else ():
+                if PurePosixPath(init).name == "__init__.py" and name in _reexports(snapshot, init):
+                    source = _reexports(snapshot, init)[name]
+                    out.update(names.get(source, ()))
+                    later.append(f"{source}.{name}")
+        todo = later
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _reexports(snapshot: Path, init: str) -> dict[str, str]:
+    """Name -> the dotted module a package's `__init__.py` takes it from, by a `from ... import name` at
+    its top level (not `*`: what that binds is not read)."""
+    try:
+        tree = ast.parse(_bytes(snapshot, init), filename=init)
+    except (SyntaxError, ValueError, RecursionError):
+        return {}
+    package = _dotted(snapshot, PurePosixPath(init)).split(".")
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            base = _from_base(node, package)
+            for alias in node.names if base else ():
+                if alias.name != "*":
+                    out[alias.asname or alias.name] = base
+    return out
+
+
+def _from_base(node: ast.ImportFrom, package: list[str]) -> str:
+    """The dotted module a `from ... import` reads, relative ones against `package`."""
+    base = node.module or ""
+    if node.level:
+        anchor = package[: len(package) - node.level + 1] if node.level > 1 else package
+        base = ".".join([*anchor, *([base] if base else [])])
+    return base
+
+
+def _runs(snapshot: Path, rel: str, path: str, names: dict[str, tuple[str, ...]]) -> bool:
+    """Whether library module `rel`, which imports `path`, makes it the library's. Not when `rel` is a
+    package's `__init__.py` that only re-exports names of it (`from ._compare import assert_same_items`,
+    never read there) and `path` imports no module of the snapshot: then its code runs only when code
+    outside the library calls it, as a test's helper does."""
+    if PurePosixPath(rel).name != "__init__.py" or _imported_paths(snapshot, path, names):
+        return True
+    try:
+        tree = ast.parse(_bytes(snapshot, rel), filename=rel)
+    except (SyntaxError, ValueError, RecursionError):
+        return True
+    package = _dotted(snapshot, PurePosixPath(rel)).split(".")
+    package = package if PurePosixPath(rel).name == "__init__.py" else package[:-1]
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(path in _paths_of(a.name, names) for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom):
+            base = _from_base(node, package)
+            for alias in node.names:
+                if path not in _paths_of(base, names) | _paths_of(f"{base}.{alias.name}", names):
+                    continue
+                if alias.name == "*" or (alias.asname or alias.name) in read:
+                    return True
+    return False
+
+
+def _paths_of(dotted: str, names: dict[str, tuple[str, ...]]) -> set[str]:
+    parts = dotted.split(".")
+    return {p for n in range(1, len(parts) + 1) for p in names.get(".".join(parts[:n]), ())}
+
+
 def _loaded_by_name(node: ast.Call) -> list[str]:
     """The module a call `import_module("a.b")`, `importlib.import_module("a.b")` or `__import__("a.b")`
     loads, when its name is a literal (a relative one with a literal `package`)."""
@@ -184,14 +273,32 @@ def _loaded_by_name(node: ast.Call) -> list[str]:
 def _imported_paths(
     snapshot: Path, rel: str, names: dict[str, tuple[str, ...]], by_name: bool = False
 ) -> set[str]:
-    """The snapshot's files that `rel`'s imports load (each dotted prefix: `a.b.c` runs `a` and `a.b`)."""
+    """The snapshot's files that `rel`'s imports load (each dotted prefix: `a.b.c` runs `a` and `a.b`);
+    `by_name` (a test's imports): also a package's module imported under a name that starts inside
+    the package (`import _checks`, with `sys.path` pointing at `pkg/`), when no module of the snapshot,
+    and none of the standard library's, has that name."""
     out: set[str] = set()
+    inner = _inner_index(snapshot) if by_name else {}
     for dotted in _imports(snapshot, rel, by_name):
         parts = dotted.split(".")
+        index = inner if parts[0] not in names and parts[0] not in sys.stdlib_module_names else names
         for n in range(1, len(parts) + 1):
-            out.update(names.get(".".join(parts[:n]), ()))
+            out.update(index.get(".".join(parts[:n]), ()))
     out.discard(rel)
     return out
+
+
+@lru_cache(maxsize=8)
+def _inner_index(snapshot: Path) -> dict[str, tuple[str, ...]]:
+    """Dotted name -> the snapshot's package files importable under it from inside a package's folder
+    (`pkg/sub/mod.py` is `sub.mod` from `pkg/`, `mod` from `pkg/sub/`)."""
+    out: dict[str, list[str]] = {}
+    for files in _module_index(snapshot).values():
+        for rel in files:
+            dotted = _dotted(snapshot, PurePosixPath(rel)).split(".")
+            for n in range(1, len(dotted)):
+                out.setdefault(".".join(dotted[n:]), []).append(rel)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 __all__ = ["SUPPORT", "held_modules", "support_modules"]
