@@ -1,13 +1,15 @@
 """The fourteenth red team, one hole it left open: parametrized ids the library under test names.
 
-A case whose id holds an address (`test_perimeter[<shapes.Shape object at 0x7f..>]`, pytest's id from
+A case whose id holds an address (`test_total[<shapes.Triangle object at 0x7f..>]`, pytest's id from
 the default `repr`, as `ids=repr` or `ids=str` gives) names no test in the next process, so the runner
 asks pytest for its function and reads each case back by its id with the address blanked
-(`grading.unstable_ids`). Two cases of the fixture library's `SAMPLES` blank to the same id; the bug
-(`*` made `+`) fails one of them (3 sides of 5) and not the other (2 sides of 2). A patch that fixes
-nothing but gives the failing sample a `repr` of its own renamed it out of the blanked id, which the
-passing sample still filled: read back as passed, the task resolved. Real synthesis, bwrap sandboxes,
-the real grader through both paths."""
+(`grading.unstable_ids`). The bug (`+` made `-`) fails the Triangle sample and not the Square one. A
+patch that fixed nothing but gave `Triangle` a `repr` of its own (its case, blanking to no requested
+id, was dropped) and appended a passing sample named as the Triangle was (it filled the failing
+case's id) scored resolved; an honest fix that named every shape scored unresolved (every recorded id
+missing). A case the library renamed now counts against its function's requested cases. Real
+synthesis, bwrap sandboxes, the real grader through `codekiln eval`, `grade_patch` and the agent's
+path."""
 
 from __future__ import annotations
 
