@@ -72,21 +72,23 @@ def read_back(
     messages: Mapping[str, str],
     unstable: list[str],
     requested: set[str],
-    known: Collection[str] = (),
+    failing_before: Collection[str] = (),
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The run's statuses with each unstable requested id read back by its blanked id; cases that ran
     only because their function was asked for in its place are left out, as unrequested ids are.
 
-    A case of an asked function whose id blanks to no requested id and to no `known` one (the ids the
-    clean tree's run reported) is renamed: the library under test names it (its objects' `repr`), so
-    it may be any of the function's requested cases. Each of them reads the worst of those too: a
+    A case of an asked function whose id blanks to no requested id and to none of `failing_before` (the
+    ids the clean tree's run reported not passing: neither graded nor this change's doing) is renamed:
+    the library under test names it (its objects' `repr`), so it may be any of the function's requested
+    cases. A case the graded list left out (`cases.sample_cases`) counts too: an id it held at baseline
+    is one a renamed case can take. Each of them reads the worst of those too: a
     failing case renamed out of its id leaves no passing one under it, and a fix that renames every
     case is read by the cases that ran, where the requested ids would otherwise all be missing."""
     if not unstable:
         return dict(statuses), dict(messages)
     wanted = {blank(t): t for t in unstable}
     functions = set(function_ids(unstable))
-    settled = {blank(t) for t in known}
+    settled = {blank(t) for t in failing_before}
     out: dict[str, str] = {}
     notes: dict[str, str] = {}
     renamed: dict[str, list[str]] = {}
