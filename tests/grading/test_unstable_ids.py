@@ -71,6 +71,29 @@ def test_the_pure_rules() -> None:
     }
 
 
+def test_a_case_the_library_renamed_counts_against_its_functions_requested_cases() -> None:
+    """A case of an asked function whose id blanks to no requested id was renamed by the code
+    under test (its objects' `repr`): it may be any requested case of that function, so each reads
+    its status too. A case that failed on the clean tree too (not graded) stays out."""
+    bad = "t.py::test_x[<a.Bad object at 0x7f0000000010>]"
+    good = "t.py::test_x[<a.Good object at 0x7f0000000020>]"
+    failing_before = ["t.py::test_x[7]"]
+    decoy = {good: "passed", bad.replace("Bad", "Good").replace("10>", "30>"): "passed"}
+    renamed = {
+        **decoy,
+        "t.py::test_x[Bad()]": "failed",
+        "t.py::test_x[7]": "failed",
+        "t.py::test_y": "passed",
+    }
+    out, _ = read_back(renamed, {}, [bad, good], {"t.py::test_y"}, failing_before)
+    assert out == {bad: "failed", good: "failed", "t.py::test_y": "passed"}
+    named = {"t.py::test_x[Bad()]": "passed", "t.py::test_x[Good()]": "passed", "t.py::test_x[7]": "failed"}
+    out, _ = read_back(named, {}, [bad, good], set(), failing_before)
+    assert out == {bad: "passed", good: "passed"}  # an honest rename of every case
+    out, _ = read_back({"t.py::test_x[7]": "failed"}, {}, [bad], set(), failing_before)
+    assert out == {}  # nothing ran in its place: missing, hence failed
+
+
 @pytest.mark.root  # an environment built and run in bwrap sandboxes
 def test_cases_named_by_an_address_rerun_by_their_recorded_ids(tmp_path: Path) -> None:
     _, env = _things(tmp_path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -131,6 +132,7 @@ def run_tests(
     canaries: Canaries | None = None,
     watch: list[str] | None = None,
     export_rewrites: bool = False,
+    failing_before: Collection[str] = (),
 ) -> TestRun:
     """Run the full suite (tests=None) or the given test ids in `sandbox` and parse the results.
 
@@ -140,6 +142,10 @@ def run_tests(
     `canaries` are added to the requested tests and left out of `statuses`; before each of them and of
     the `watch` tests (the grader passes FAIL_TO_PASS) the guard checks that pytest's machinery is intact.
 
+    `failing_before`: the ids the clean tree's run reported not passing (from the environment's
+    baseline): cases of a function asked for in place of an unstable id that are not read as renamed
+    by the change (`unstable_ids.read_back`).
+
     `export_rewrites`: the tree is the clean snapshot (trusted): later runs of the environment reuse
     the test code this run rewrites (`grading.guard_rewrites`). Never for a tree with a patch.
 
@@ -147,7 +153,9 @@ def run_tests(
     they are dropped, listed in `missing`, and the rest are run again once.
     """
     iso = isolation or _isolation_of(sandbox, tests)
-    run = _run_once(sandbox, command, tests, timeout, iso, canaries, watch or [], export_rewrites)
+    run = _run_once(
+        sandbox, command, tests, timeout, iso, canaries, watch or [], export_rewrites, failing_before
+    )
     if tests is not None and run.exit_code == 4 and not run.timed_out:
         named = set(_NOT_FOUND.findall(run.log_tail_full))  # pytest >= 9 names them by absolute path
         root = sandbox.workdir.rstrip("/") + "/"
@@ -156,7 +164,9 @@ def run_tests(
         if gone:
             rest = [t for t in tests if t not in gone]
             run = (
-                _run_once(sandbox, command, rest, timeout, iso, canaries, watch or [])
+                _run_once(
+                    sandbox, command, rest, timeout, iso, canaries, watch or [], failing_before=failing_before
+                )
                 if rest
                 else TestRun(error="no tests requested")
             )
@@ -228,6 +238,7 @@ def _run_once(
     canaries: Canaries | None,
     watch: list[str],
     export_rewrites: bool = False,
+    failing_before: Collection[str] = (),
 ) -> TestRun:
     if tests is not None and not tests:
         return TestRun(error="no tests requested")
@@ -288,7 +299,7 @@ def _run_once(
         )
         return run
     run.statuses, run.messages = unstable_ids.read_back(
-        report.statuses, report.messages, unstable, set(stable)
+        report.statuses, report.messages, unstable, set(stable), failing_before
     )
     run.collection_errors = report.collection_errors
     run.collection_skips = report.collection_skips

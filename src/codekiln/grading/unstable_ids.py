@@ -10,13 +10,14 @@ with the address blanked:
     statuses = read_back(statuses, unstable)           # the requested ids, their statuses
 
 Two cases of one function whose ids differ only by addresses read back as one id, the worse status
-winning, as pytest reports a test that failed in any phase.
+winning, as pytest reports a test that failed in any phase. A case whose id the library renamed (its
+objects' `repr`) counts against every requested case of its function (`read_back`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]{4,}>")
 RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
@@ -67,16 +68,30 @@ def as_recorded(found: Iterable[str], recorded: Iterable[str]) -> dict[str, str]
 
 
 def read_back(
-    statuses: Mapping[str, str], messages: Mapping[str, str], unstable: list[str], requested: set[str]
+    statuses: Mapping[str, str],
+    messages: Mapping[str, str],
+    unstable: list[str],
+    requested: set[str],
+    failing_before: Collection[str] = (),
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The run's statuses with each unstable requested id read back by its blanked id; cases that ran
-    only because their function was asked for in its place are left out, as unrequested ids are."""
+    only because their function was asked for in its place are left out, as unrequested ids are.
+
+    A case of an asked function whose id blanks to no requested id and to none of `failing_before` (the
+    ids the clean tree's run reported not passing: neither graded nor this change's doing) is renamed:
+    the library under test names it (its objects' `repr`), so it may be any of the function's requested
+    cases. A case the graded list left out (`cases.sample_cases`) counts too: an id it held at baseline
+    is one a renamed case can take. Each of them reads the worst of those too: a
+    failing case renamed out of its id leaves no passing one under it, and a fix that renames every
+    case is read by the cases that ran, where the requested ids would otherwise all be missing."""
     if not unstable:
         return dict(statuses), dict(messages)
     wanted = {blank(t): t for t in unstable}
     functions = set(function_ids(unstable))
+    settled = {blank(t) for t in failing_before}
     out: dict[str, str] = {}
     notes: dict[str, str] = {}
+    renamed: dict[str, list[str]] = {}
     for test_id, status in statuses.items():
         if test_id in requested:
             out[test_id] = status
@@ -85,12 +100,23 @@ def read_back(
             continue
         asked = wanted.get(blank(test_id))
         if asked is not None:
-            if asked not in out or RANK.get(status, 3) > RANK.get(out[asked], 3):
-                out[asked] = status
-                if test_id in messages:
-                    notes[asked] = messages[test_id]
+            _worst(out, notes, asked, status, messages.get(test_id))
         elif not selected_by(test_id, functions):
             out[test_id] = status  # neither asked for nor a case of an asked function: kept, as before
             if test_id in messages:
                 notes[test_id] = messages[test_id]
+        elif blank(test_id) not in settled:
+            renamed.setdefault(function_id(test_id), []).append(test_id)
+    for asked in unstable:
+        for test_id in renamed.get(function_id(asked), []):
+            _worst(out, notes, asked, statuses[test_id], messages.get(test_id))
     return out, notes
+
+
+def _worst(out: dict[str, str], notes: dict[str, str], asked: str, status: str, message: str | None) -> None:
+    """`asked` reads `status` where it is worse than what it read so far, as pytest reports a test that
+    failed in any phase."""
+    if asked not in out or RANK.get(status, 3) > RANK.get(out[asked], 3):
+        out[asked] = status
+        if message is not None:
+            notes[asked] = message
