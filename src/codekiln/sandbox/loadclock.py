@@ -126,9 +126,10 @@ class LoadClock:
     def __init__(self, pid: int, start: float, timeout: float) -> None:
         self.pid, self.start, self.timeout = pid, start, timeout
         self.seen: dict[tuple[int, str], int] = {}
-        # No sample in the first second (or half the limit): most commands end before it, and a scan of
-        # /proc costs a few ms, a real share of a 5 ms sandboxed exec. A long-lived thread's waits are
-        # counted from its start whenever it is first read; only short-lived early ones go unseen.
+        # No sample in the first second (or half the limit): most commands end before it, and a sample
+        # costs ~0.2 ms (a scan of /proc, where the kernel lists no children: a few ms), a share of a
+        # 5 ms sandboxed exec. A long-lived thread's waits are counted from its start whenever it is
+        # first read; only short-lived early ones go unseen.
         self.next_sample = start + min(SAMPLE_S, timeout / 2)
 
     def sample(self) -> None:
