@@ -9,6 +9,9 @@ Validates the candidates `bench/synth.py` uses (toolz 1.2.0, seed 0, the first 1
   starts, sandboxes included), each phase timed around the method that does it: the warm engine's
   batches, the clean side's fresh reruns, the gate's shared grader run, its in-memory checks, the
   audit's real grades, and the decisions (verdict, statements);
+- the host process's own CPU (codekiln's Python, every thread: selection, the decisions, the gate's
+  in-memory checks, the supervision of sandbox commands), apart from the sandboxes', which the cgroup
+  total holds too: host-side changes are read there, less moved by other jobs' load;
 - per kind of warm job (a bug swapped in, a bug re-imported because its code runs at import time,
   a selection's clean run), the jobs, their tests and their CPU inside the sandbox
   (`JobResult.cpu_s`: the runner's work and the forked child's resource usage).
@@ -19,6 +22,7 @@ Phases overlap nowhere except that the engine's batches hold the fresh reruns (l
 from __future__ import annotations
 
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -91,14 +95,15 @@ def main() -> None:
 
     testexec.WarmExecutor._run_warm = counted  # type: ignore[method-assign,assignment]
     try:
-        start = clock.cpu() or 0.0
+        start, host = clock.cpu() or 0.0, time.process_time()
         with validate.Validator(env, cmap, entities, validate.ValidateConfig()) as validator:
             for i in range(0, len(candidates), 32):
                 validator.validate(candidates[i : i + 32])
-        total = (clock.cpu() or 0.0) - start
+        total, host = (clock.cpu() or 0.0) - start, time.process_time() - host
     finally:
         clock.close()
     print(f"validation of {len(candidates)} candidates of {SPEC}: {total:.2f} CPU s (cgroup)")
+    print(f"  of which the host process (codekiln's own Python): {host:.2f}")
     for label in LABELS:
         print(f"  {label}: {cpu[label]:.2f}")
     print("warm jobs inside the sandbox (the runner's work and each forked child's resource usage):")

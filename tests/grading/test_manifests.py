@@ -120,24 +120,31 @@ LINE_ENDINGS = [
     "def test_a():\r    x = '\f'\r    return x",  # no newline at the end
     "\fdef test_a():\n\f    pass\n\nclass T:\n    def test_b(self): return 'é'\n",
     "def test_ü():\n    return '\u00fc\u20ac'  # multi-byte characters before a column\n",
+    # statements of several lines after a column: what `padded` pads (tabs and form feeds kept)
+    "x = 1; y = (\n    2)\nif x:\n\tz = [\n\t\t1]\n\té = 'ü'; w = (\n\t\t3)\n",
+    "if 1:\n \f x = 1; y = {\n  2}\n",
 ]
 
 
 def test_source_segment_is_ast_get_source_segment() -> None:
-    """The workspace check splits a file's lines once for all its functions: each segment must be
-    exactly what `ast.get_source_segment` gives, on codekiln's own grading sources and on texts with
-    every line ending Python knows, a form feed (not a line end) and characters of several bytes."""
+    """The workspace check and the statements' reproductions split a file's lines once for all its
+    nodes: each segment must be exactly what `ast.get_source_segment` gives, padded or not, on
+    codekiln's own sources and on texts with every line ending Python knows, a form feed (not a line
+    end), tabs and characters of several bytes before a column."""
     folder = Path(codekiln.grading.__file__).parent
-    sources = [(folder / name).read_text(encoding="utf-8") for name in ("manifests.py", "collateral.py")]
-    checked = 0
+    names = ("manifests.py", "collateral.py", "../tasks/frontend/reproduce.py")
+    sources = [(folder / name).read_text(encoding="utf-8") for name in names]
+    checked = padded = 0
     for text in [*sources, *LINE_ENDINGS]:
         lines = source_lines(text)
         assert "".join(lines) == text
         for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Return):
-                assert source_segment(lines, node) == ast.get_source_segment(text, node), (
-                    text[:40],
-                    node.lineno,
-                )
+            if isinstance(node, ast.stmt | ast.Return):
+                for pad in (False, True):
+                    assert source_segment(lines, node, padded=pad) == ast.get_source_segment(
+                        text, node, padded=pad
+                    ), (text[:40], node.lineno, pad)
                 checked += 1
-    assert checked > 30
+                padded += node.col_offset > 0 and (node.end_lineno or 0) > node.lineno
+    assert checked > 300
+    assert padded > 20

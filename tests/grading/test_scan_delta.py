@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from codekiln.grading import scan
+from codekiln.grading import scan, scan_delta
 from codekiln.grading.scan import scan_changes
 from codekiln.grading.scan_delta import added_findings
 
@@ -104,6 +104,17 @@ def test_a_change_inside_one_function_scans_that_function_only() -> None:
     before = scan._scan_cached.cache_info()
     assert added_findings(old.replace("list(scanner.found)", "sorted(scanner.found)"), new) == []
     assert scan._scan_cached.cache_info().misses == before.misses  # neither old text scanned whole
+
+
+def test_the_new_sides_run_is_kept_for_the_next_change() -> None:
+    """Two bugs in the same function: the gold patches restore the same run of the new text, scanned
+    once (`_scanned_run`); each bug's own run is scanned, and the findings are the full scan's."""
+    bugs = [MODULE.replace("o._exit(code)", f"o._exit(code + {n})") for n in (1, 2)]
+    assert _kinds(added_findings(bugs[0], MODULE)) == _full(bugs[0], MODULE)
+    runs = scan_delta._scanned_run.cache_info()
+    assert _kinds(added_findings(bugs[1], MODULE)) == _full(bugs[1], MODULE)
+    after = scan_delta._scanned_run.cache_info()
+    assert (after.hits, after.misses) == (runs.hits + 1, runs.misses + 1)
 
 
 @pytest.mark.parametrize(

@@ -85,3 +85,30 @@ def test_the_clock_counts_the_waits_of_a_descendant(tmp_path: Path, loaded_cpu: 
     while child.poll() is None:
         clock.sample()
     assert clock.waited() > 0.5, "two spinners on its CPU left the descendant waiting most of its run"
+
+
+TREE = r"""
+import subprocess, sys, threading, time
+sleeper = "import os, time; os.write(1, b'asleep\\n'); time.sleep(30)"  # one write: lines whole
+subprocess.Popen(["bash", "-c", '"$0" -c "$1" & wait', sys.executable, sleeper])  # a grandchild
+threading.Thread(target=lambda: subprocess.Popen([sys.executable, "-c", sleeper])).start()
+time.sleep(30)
+"""
+
+
+@pytest.mark.skipif(not loadclock._CHILDREN, reason="this kernel lists no thread's children")
+def test_the_tree_read_down_from_the_root_is_the_scanned_tree() -> None:
+    """The clock reads a command's process tree down from its root (each thread's children) instead of
+    scanning every process of the machine: the same processes, a grandchild and a child that a second
+    thread started included."""
+    root = subprocess.Popen([sys.executable, "-c", TREE], stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert root.stdout is not None
+        assert [root.stdout.readline() for _ in range(2)] == [b"asleep\n"] * 2  # both sleepers are up
+        down = sorted(loadclock._children_tree(root.pid))
+        assert len(down) == 4, down  # the root, bash, bash's child, the thread's child
+        assert down == sorted(loadclock._scanned_tree(root.pid))
+        assert sorted(loadclock._tree(root.pid)) == down
+    finally:
+        os.killpg(root.pid, 9)
+        root.wait()

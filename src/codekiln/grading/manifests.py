@@ -124,18 +124,21 @@ def source_lines(text: str) -> list[str]:
     return _LINE.findall(text)
 
 
-def source_segment(lines: list[str], node: ast.stmt | ast.expr) -> str | None:
-    """`ast.get_source_segment(text, node)` from `source_lines(text)`, split once for every node of a
-    file: the standard function splits the whole text again for each node, which made the workspace
-    check quadratic in a test file's length (toolz: ~0.2 CPU s per task, most of validation's
-    decisions)."""
+def source_segment(lines: list[str], node: ast.stmt | ast.expr, *, padded: bool = False) -> str | None:
+    """`ast.get_source_segment(text, node, padded=padded)` from `source_lines(text)`, split once for
+    every node of a file: the standard function splits the whole text again for each node, which made
+    the workspace check quadratic in a test file's length (toolz: ~0.2 CPU s per task, most of
+    validation's decisions). `padded`: the first line of a segment of several lines is padded to the
+    node's column (tabs and form feeds kept), as the standard function does."""
     end_lineno, end_col = node.end_lineno, node.end_col_offset
     if end_lineno is None or end_col is None:
         return None
     first, last, col = node.lineno - 1, end_lineno - 1, node.col_offset
     if first == last:
         return lines[first].encode()[col:end_col].decode()
-    head = lines[first].encode()[col:].decode()
+    before = lines[first].encode()[:col].decode()
+    padding = "".join(c if c in "\f\t" else " " for c in before) if padded else ""
+    head = padding + lines[first].encode()[col:].decode()
     return "".join([head, *lines[first + 1 : last], lines[last].encode()[:end_col].decode()])
 
 

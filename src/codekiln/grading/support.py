@@ -28,7 +28,8 @@ from __future__ import annotations
 import ast
 import os
 import sys
-from collections.abc import Collection, Iterable
+from collections import deque
+from collections.abc import Collection, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
@@ -152,7 +153,9 @@ def _imports(snapshot: Path, rel: str, by_name: bool = False) -> tuple[str, ...]
     if PurePosixPath(rel).name != "__init__.py":
         package = package[:-1]
     out: list[str] = []
-    for node in ast.walk(tree):
+    data = _bytes(snapshot, rel)
+    calls = by_name and (not data.isascii() or b"import_module" in data or b"__import__" in data)
+    for node in ast.walk(tree) if calls else _statements(tree):
         if isinstance(node, ast.Import):
             out.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -245,6 +248,22 @@ def _runs(snapshot: Path, rel: str, path: str, names: dict[str, tuple[str, ...]]
 def _paths_of(dotted: str, names: dict[str, tuple[str, ...]]) -> set[str]:
     parts = dotted.split(".")
     return {p for n in range(1, len(parts) + 1) for p in names.get(".".join(parts[:n]), ())}
+
+
+_BODIES = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+"""The fields of a statement (an except clause, a match case) that hold statements, clauses or cases."""
+
+
+def _statements(tree: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of `tree` that hold or are statements (an import is one), in `ast.walk`'s order, the
+    expressions left out: most of a tree, and no statement is ever inside one. `_imports` walks only
+    these when no call can load a module by name: the text names neither `import_module` nor
+    `__import__`, and is ASCII (an identifier of other characters may normalize to one)."""
+    todo = deque([tree])
+    while todo:
+        node = todo.popleft()
+        todo.extend(child for name in node._fields if name in _BODIES for child in getattr(node, name))
+        yield node
 
 
 def _loaded_by_name(node: ast.Call) -> list[str]:

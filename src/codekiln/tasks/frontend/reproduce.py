@@ -25,6 +25,7 @@ import textwrap
 from collections.abc import Collection
 
 from codekiln.core.pyast import parse as parse_ast  # graders and validators parse in threads
+from codekiln.grading.manifests import source_lines, source_segment
 
 MAX_BODY_LINES = 12
 MAX_HELPER_LINES = 6
@@ -95,6 +96,14 @@ def _parse(source: str) -> ast.Module | None:
 
 
 @functools.lru_cache(maxsize=64)
+def _lines(source: str) -> list[str]:
+    """The test module's lines as `ast` counts them (`manifests.source_lines`), split once per module:
+    `ast.get_source_segment` splits the whole text again for every node it is asked about. Cached with
+    the tree; never changed by callers."""
+    return source_lines(source)
+
+
+@functools.lru_cache(maxsize=64)
 def _constants(tree: ast.Module, source: str) -> dict[str, str]:
     """Module-level `NAME = <literal>` assignments: name -> source (cached with the tree; never
     changed by callers)."""
@@ -105,7 +114,7 @@ def _constants(tree: ast.Module, source: str) -> dict[str, str]:
                 ast.literal_eval(node.value)
             except ValueError:
                 continue
-            segment = ast.get_source_segment(source, node)
+            segment = source_segment(_lines(source), node)
             if segment and segment.count("\n") < MAX_HELPER_LINES:
                 out[node.targets[0].id] = segment
     return out
@@ -146,7 +155,7 @@ def reproduction(source: str, test: str, *, packages: Collection[str]) -> str | 
                 needed[name] = constants[name]
             elif name in helpers:
                 helper = helpers[name]
-                segment = ast.get_source_segment(source, helper)
+                segment = source_segment(_lines(source), helper)
                 if not segment or segment.count("\n") >= MAX_HELPER_LINES:
                     return False
                 needed[name] = segment
@@ -207,6 +216,6 @@ def failing_line(source: str, test: str, test_file: str, failure: str) -> str | 
         ):
             end = stmt.end_lineno or stmt.lineno
             if stmt.lineno <= lineno <= end and end - stmt.lineno < 4:
-                segment = ast.get_source_segment(source, stmt, padded=True)
+                segment = source_segment(_lines(source), stmt, padded=True)
                 return textwrap.dedent(segment).strip() if segment else None
     return None
