@@ -44,9 +44,9 @@ from codekiln.envs.plugins import (
     marker_plugins,
 )
 from codekiln.envs.pytestargs import PytestArgs, parse_pytest_args
+from codekiln.envs.testmodules import SKIP_DIRS, missed_modules
 
 TEST_DIRS = ("tests", "test", "testing")
-SKIP_DIRS = {".git", "build", "dist", "node_modules", "venv", ".venv", ".tox", ".eggs", "__pycache__"}
 
 
 @dataclass
@@ -313,41 +313,6 @@ def with_helpers(root: Path, files: list[Path]) -> list[Path]:
                 found.add(helper)
                 todo.append(helper)
     return sorted(found)
-
-
-def _defines_tests(path: Path) -> bool:
-    """True when a module defines a test pytest collects: a `test*` function or a `Test*`/`*TestCase` class."""
-    tree = parse_file(path)
-    for node in tree.body if tree is not None else ():
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-            return True
-        if isinstance(node, ast.ClassDef) and (
-            node.name.startswith("Test") or node.name.endswith("TestCase")
-        ):
-            return True
-    return False
-
-
-def missed_modules(root: Path, dirs: list[str], patterns: list[str]) -> list[str]:
-    """Test modules pytest's `python_files` (`patterns`) would miss though unittest's discovery loads them
-    (`test*.py`): at the top level and in the test directories `dirs`, those that define tests; with no
-    `dirs` (pytest collects the whole tree), anywhere: a `tests.py` inside the package (zope.event 6.2's
-    `src/zope/event/tests.py`, run by zope.testrunner: pytest collected no test at all)."""
-    found = []
-    for base in [root, *(root / d for d in dirs)]:
-        walk = os.walk(base) if base != root or not dirs else [(str(root), [], os.listdir(root))]
-        for dirpath, dirnames, filenames in walk:
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-            for name in sorted(filenames):
-                path = Path(dirpath) / name
-                if (
-                    fnmatch.fnmatch(name, "test*.py")
-                    and not _matches(name, patterns)
-                    and path.is_file()
-                    and _defines_tests(path)
-                ):
-                    found.append(path.relative_to(root).as_posix())
-    return found
 
 
 def detect_tests(root: Path) -> FoundTests:
