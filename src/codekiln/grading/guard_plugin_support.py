@@ -85,13 +85,15 @@ class SupportCheck:
         writes: held.Held,
     ) -> None:
         self.sources: dict[str, sources.Source] = {}
+        self._alike: dict[str, dict[str, sources.Source]] = {}  # dotted name -> path -> source
         for path in paths:
             try:
                 with open(path, "rb") as fh:
                     source = sources.Source(path, sources.dotted_name(path), fh.read())
             except OSError:
                 continue
-            self.sources[source.dotted] = source
+            self.sources.setdefault(source.dotted, source)
+            self._alike.setdefault(source.dotted, {})[path] = source
         self._key, self._from_readonly, self._readonly_object = key, from_readonly, readonly_object
         self._readonly, self._workdir, self._held = readonly, workdir, writes
         self._rewritten: set[str] = set()
@@ -115,10 +117,11 @@ class SupportCheck:
         out: list[str] = []
         config = getattr(item, "config", None)
         self.hold()
-        for dotted, source in self.sources.items():
+        for dotted in self.sources:
             module = sys.modules.get(dotted, sources.MISSING)
             if module is sources.MISSING:
                 continue
+            source = self._loaded(dotted, module)
             state = _state(module)
             was = self._clean.get(dotted)
             if was is not None and len(was) == len(state) and all(map(operator.is_, was, state)):
@@ -132,6 +135,17 @@ class SupportCheck:
         if path in trusted and test_module is not None:
             out += [f"{path}: {why}" for why in self._taken_names(path, trusted[path], test_module, config)]
         return out
+
+    def _loaded(self, dotted: str, module: Any) -> sources.Source:
+        """The trusted source `module` is held to: of the files importable under its name (semver
+        3.2.0's `tests/semverwithvprefix.py` and `docs/advanced/semverwithvprefix.py`), the one it says
+        it was loaded from, whose bytes were read as the others' were."""
+        alike = self._alike[dotted]
+        if len(alike) > 1 and isinstance(module, types.ModuleType):
+            where = _MODULE_DICT.__get__(module).get("__file__")
+            if isinstance(where, str) and where in alike:
+                return alike[where]
+        return self.sources[dotted]
 
     def _module(self, source: sources.Source, module: Any, config: Any) -> list[str]:
         if not isinstance(module, types.ModuleType):
@@ -301,9 +315,10 @@ class SupportCheck:
     def _source_binds(self, dotted: str, attr: str | None, value: Any, config: Any) -> bool:
         """Whether `value` is what the support module's source binds to `attr` (a test module keeps the
         helper it took while a fixture of the test's own has put another in the support module)."""
-        source, module = self.sources.get(dotted), sys.modules.get(dotted)
-        if source is None or not attr or not isinstance(module, types.ModuleType):
+        module = sys.modules.get(dotted)
+        if dotted not in self.sources or not attr or not isinstance(module, types.ModuleType):
             return False
+        source = self._loaded(dotted, module)
         nodes = source.bindings.get(attr, [])
         return bool(nodes) and self._holds(source, attr, nodes, value, _MODULE_DICT.__get__(module), config)
 
