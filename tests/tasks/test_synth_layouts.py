@@ -135,3 +135,33 @@ def test_doctest_failures_are_described_by_what_the_example_did(tmp_path: Path) 
     assert not [s for s in statements if "DocTest" in s or "_pytest" in s], statements
     assert any("Expected:\n    'HI!'\nGot:" in s for s in statements), statements
     assert any("UnboundLocalError" in s or "NameError" in s for s in statements), statements
+
+
+RAISING = '''
+def check(n):
+    """n, which must not be negative."""
+    if n < 0:
+        raise ValueError("negative")
+    return n
+'''
+RAISING_TESTS = "import pytest\n\nfrom dtpkg import check\n\n\ndef test_check():\n    assert check(3) == 3\n\n\n" \
+    "def test_negative():\n    with pytest.raises(ValueError):\n        check(-1)\n"  # fmt: skip
+
+
+def test_a_missing_raise_is_described_without_pytests_frames(tmp_path: Path) -> None:
+    """semver 3.2.0: a bug that drops a `raise` makes `pytest.raises` fail, and the warm engine's
+    failure text is pytest's own frame (`_pytest/outcomes.py ... raise Failed(...)`) above `Failed: DID
+    NOT RAISE ...`; the statement quoted the frame. It now says what the traceback says after it."""
+    root, module = write_library(tmp_path / "lib", src_layout=True)
+    (root / module).write_text(RAISING)
+    (root / "tests/test_dt.py").write_text(RAISING_TESTS)
+    config = SynthConfig(
+        spec=str(root), out=tmp_path / "out", max_tasks=8, workers=1, batch_size=16,
+        validation=ValidateConfig(gate="fast"),
+    )  # fmt: skip
+    synthesize(config)
+    tasks = [d for d in read_decisions(tmp_path / "out") if isinstance(d, TaskRecord)]
+    statements = [t.problem_statement for t in tasks if t.FAIL_TO_PASS == ["tests/test_dt.py::test_negative"]]
+    if not any("DID NOT RAISE" in s for s in statements):
+        pytest.skip(f"no task made by a missing raise alone: {[t.FAIL_TO_PASS for t in tasks]}")
+    assert not [s for s in statements if "_pytest" in s or 'File "' in s], statements
