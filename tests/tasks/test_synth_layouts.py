@@ -165,3 +165,44 @@ def test_a_missing_raise_is_described_without_pytests_frames(tmp_path: Path) -> 
     if not any("DID NOT RAISE" in s for s in statements):
         pytest.skip(f"no task made by a missing raise alone: {[t.FAIL_TO_PASS for t in tasks]}")
     assert not [s for s in statements if "_pytest" in s or 'File "' in s], statements
+
+
+WARNING = '''
+import warnings
+
+
+class LimitWarning(UserWarning):
+    pass
+
+
+def limit(n):
+    """n, at most 10 (with a warning when it was more)."""
+    if n > 10:
+        warnings.warn(
+            f"{n} is over the limit",
+            LimitWarning
+        )
+        return 10
+    return n
+'''
+WARNING_TESTS = "import pytest\n\nfrom dtpkg import LimitWarning, limit\n\n\ndef test_limit():\n    assert limit(3) == 3\n\n\n" \
+    "def test_warned():\n    with pytest.warns(LimitWarning):\n        limit(11)\n"  # fmt: skip
+
+
+def test_a_missing_warning_is_described(tmp_path: Path) -> None:
+    """frozendict 2.5.1: a bug that drops `warnings.warn(..., MonkeypatchWarning)` made a statement that
+    said nothing: pytest's `DID NOT WARN` names the class, the fix's last line is the bare name, and the
+    message was dropped as a leak of the fix."""
+    root, module = write_library(tmp_path / "lib", src_layout=True)
+    (root / module).write_text(WARNING)
+    (root / "tests/test_dt.py").write_text(WARNING_TESTS)
+    config = SynthConfig(
+        spec=str(root), out=tmp_path / "out", max_tasks=8, workers=1, batch_size=16,
+        validation=ValidateConfig(gate="fast"),
+    )  # fmt: skip
+    synthesize(config)
+    tasks = [d for d in read_decisions(tmp_path / "out") if isinstance(d, TaskRecord)]
+    dropped = [t for t in tasks if "+        warnings.warn(" in t.patch]
+    if not dropped:
+        pytest.skip(f"no task drops the warning: {[t.instance_id for t in tasks]}")
+    assert all("DID NOT WARN" in t.problem_statement for t in dropped), [t.problem_statement for t in dropped]
