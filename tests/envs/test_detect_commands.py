@@ -259,3 +259,41 @@ def test_a_unittest_script_is_run_by_the_detected_command(tmp_path: Path) -> Non
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout
+
+
+def test_doctest_options_in_the_config_collect_the_whole_tree(tmp_path: Path) -> None:
+    """parse 1.22.4: no test command, no testpaths, and addopts `--doctest-modules
+    --doctest-glob=README.rst`; `pytest tests` left out the README's and the module's doctests (109 of
+    its 111 tests). Plain `pytest` collects the whole tree, and so does the detected command."""
+    write(tmp_path, {
+        "pyproject.toml": """
+            [tool.pytest.ini_options]
+            addopts = "--doctest-modules --doctest-glob=README.rst"
+        """,
+        "README.rst": "Usage::\n\n    >>> from parselib import half\n    >>> half(4)\n    2.0\n",
+        "parselib.py": '"""\n>>> half(2)\n1.0\n"""\n\n\ndef half(x):\n    return x / 2\n',
+        "tests/test_half.py": "from parselib import half\n\n\ndef test_half():\n    assert half(1) == 0.5\n",
+    })  # fmt: skip
+    found = detect_tests(tmp_path)
+    assert found.args == [] and "whole tree" in found.source
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *found.args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "3 passed" in run.stdout, run.stdout + run.stderr
+
+
+def test_the_hidden_pytest_ini_is_read(tmp_path: Path) -> None:
+    """semver 3.2.0 configures pytest in `.pytest.ini` only (which pytest reads after pytest.ini): its
+    addopts' plugins (`--cov`) were not seen."""
+    write(tmp_path, {
+        ".pytest.ini": "[pytest]\ntestpaths = tests docs\naddopts = --cov=semverlib --doctest-glob='*.rst'\n",
+        "tests/test_a.py": "def test_a():\n    pass\n",
+        "docs/usage.rst": ">>> 1\n1\n",
+    })  # fmt: skip
+    found = detect_tests(tmp_path)
+    assert found.config == ".pytest.ini" and "testpaths in .pytest.ini" in found.source
+    assert any(req.startswith("pytest-cov") for req, _ in found.plugins), found.plugins

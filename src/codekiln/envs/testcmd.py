@@ -65,9 +65,10 @@ class FoundTests:
 
 def pytest_config(root: Path) -> tuple[str | None, dict[str, str | list[str]]]:
     """(file, settings) of the pytest config pytest itself would pick, or (None, {})."""
-    ini = read_ini(root / "pytest.ini")
-    if ini.has_section("pytest"):
-        return "pytest.ini", dict(ini["pytest"])
+    for name in ("pytest.ini", ".pytest.ini"):  # semver 3.2.0 has only the hidden one
+        ini = read_ini(root / name)
+        if ini.has_section("pytest"):
+            return name, dict(ini["pytest"])
     tool = read_pyproject(root).get("tool", {}).get("pytest", {})
     if isinstance(tool.get("ini_options"), dict):
         return "pyproject.toml [tool.pytest.ini_options]", tool["ini_options"]
@@ -260,6 +261,13 @@ def project_command(root: Path) -> tuple[str, list[str], PytestArgs] | None:
     return None
 
 
+def _doctest_options(settings: dict[str, str | list[str]]) -> bool:
+    """Whether the pytest config's addopts collect doctests (of modules or of text files)."""
+    return any(
+        w.startswith(("--doctest-modules", "--doctest-glob")) for w in _as_list(settings.get("addopts"))
+    )
+
+
 def _matches(name: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(name, p) for p in patterns)
 
@@ -335,6 +343,11 @@ def detect_tests(root: Path) -> FoundTests:
     elif testpaths:
         found.source = f"testpaths in {config}"
         collect = testpaths
+    elif dirs and _doctest_options(settings):
+        # pytest's own default, the whole tree: parse 1.22.4's addopts `--doctest-modules
+        # --doctest-glob=README.rst` test its top-level module and README (2 of its 111 tests)
+        found.source = f"the whole tree (addopts in {config} run doctests)"
+        collect = []
     else:
         found.args, found.source = dirs, "top-level test directories" if dirs else "the whole tree"
         collect = dirs
