@@ -3,6 +3,8 @@ arguments, doctests and unittest-only modules (the dependency side is test_detec
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -168,6 +170,11 @@ def test_tox_doctests_of_the_installed_package_run_on_its_source(tmp_path: Path,
 
 OVERRIDE = "--override-ini=python_files=test_*.py *_test.py"
 UNITTEST_MODULE = "import unittest\n\nclass TestA(unittest.TestCase):\n    def test_a(self):\n        pass\n"
+MISSED = ("tests.py", "test.py", "basicTests.py")
+SCRIPT_MODULE = (
+    "import unittest\n\nclass LineTests(unittest.TestCase):\n    def test_a(self):\n        pass\n\n"
+    "if __name__ == '__main__':\n    unittest.main()\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -186,6 +193,17 @@ UNITTEST_MODULE = "import unittest\n\nclass TestA(unittest.TestCase):\n    def t
             {"src/zope/event/tests.py": UNITTEST_MODULE, "src/zope/event/__init__.py": ""},
             [f"{OVERRIDE} tests.py"],
         ),
+        # pytweening 1.2.0: the whole suite is tests/basicTests.py, run as a script (`unittest.main()`);
+        # neither pytest's names nor unittest's discovery find it
+        (
+            {"tests/basicTests.py": SCRIPT_MODULE, "pkg/__init__.py": ""},
+            ["tests", f"{OVERRIDE} basicTests.py"],
+        ),
+        # a script that runs no unittest (a chart generator beside the tests) is not named
+        (
+            {"tests/seeGraphs.py": "if __name__ == '__main__':\n    print(1)\n", "tests/test_x.py": ""},
+            ["tests"],
+        ),
         # a test-named module that defines no test is not named
         ({"tests/testing.py": "def helper():\n    pass\n", "tests/test_x.py": ""}, ["tests"]),
         # the project chose its file names: kept as they are
@@ -197,7 +215,7 @@ def test_modules_only_unittest_would_find_are_collected(
 ) -> None:
     found = detect_tests(write(tmp_path, files))
     assert found.args == args
-    missed = [rel for rel in files if rel.rpartition("/")[2] in ("tests.py", "test.py") and args]
+    missed = [rel for rel in files if rel.rpartition("/")[2] in MISSED and args]
     assert {tmp_path / m for m in missed} <= set(found.test_files)
     assert all(m in found.source for m in missed)
 
@@ -225,3 +243,57 @@ def test_tox_substitutions_name_the_paths(tmp_path: Path) -> None:
     found = detect_tests(tmp_path)
     assert found.args == ["--doctest-modules", "src/pkg", "tests"], found.source
     assert "{env:" not in found.source.partition("left out")[2]
+
+
+def test_a_unittest_script_is_run_by_the_detected_command(tmp_path: Path) -> None:
+    """pytweening 1.2.0: `pytest tests` collected nothing from tests/basicTests.py (exit 5, the build
+    failed); the detected arguments run its tests through pytest itself."""
+    write(tmp_path, {"tests/basicTests.py": SCRIPT_MODULE, "tests/seeGraphs.py": "import openpyxl\n"})
+    args = detect_tests(tmp_path).args
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout
+
+
+def test_doctest_options_in_the_config_collect_the_whole_tree(tmp_path: Path) -> None:
+    """parse 1.22.4: no test command, no testpaths, and addopts `--doctest-modules
+    --doctest-glob=README.rst`; `pytest tests` left out the README's and the module's doctests (109 of
+    its 111 tests). Plain `pytest` collects the whole tree, and so does the detected command."""
+    write(tmp_path, {
+        "pyproject.toml": """
+            [tool.pytest.ini_options]
+            addopts = "--doctest-modules --doctest-glob=README.rst"
+        """,
+        "README.rst": "Usage::\n\n    >>> from parselib import half\n    >>> half(4)\n    2.0\n",
+        "parselib.py": '"""\n>>> half(2)\n1.0\n"""\n\n\ndef half(x):\n    return x / 2\n',
+        "tests/test_half.py": "from parselib import half\n\n\ndef test_half():\n    assert half(1) == 0.5\n",
+    })  # fmt: skip
+    found = detect_tests(tmp_path)
+    assert found.args == [] and "whole tree" in found.source
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *found.args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "3 passed" in run.stdout, run.stdout + run.stderr
+
+
+def test_the_hidden_pytest_ini_is_read(tmp_path: Path) -> None:
+    """semver 3.2.0 configures pytest in `.pytest.ini` only (which pytest reads after pytest.ini): its
+    addopts' plugins (`--cov`) were not seen."""
+    write(tmp_path, {
+        ".pytest.ini": "[pytest]\ntestpaths = tests docs\naddopts = --cov=semverlib --doctest-glob='*.rst'\n",
+        "tests/test_a.py": "def test_a():\n    pass\n",
+        "docs/usage.rst": ">>> 1\n1\n",
+    })  # fmt: skip
+    found = detect_tests(tmp_path)
+    assert found.config == ".pytest.ini" and "testpaths in .pytest.ini" in found.source
+    assert any(req.startswith("pytest-cov") for req, _ in found.plugins), found.plugins

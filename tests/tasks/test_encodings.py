@@ -368,3 +368,21 @@ def test_a_statement_quoting_a_changed_latin1_line_is_a_leak() -> None:
     new = LATIN.replace('return "café " + name', 'return "café" + name').encode("latin-1")
     patch = make_diff("encpkg/latin.py", byte_text(old), byte_text(new))
     assert leaked_lines('The code says return "café " + name here.', patch) == ['return "café " + name']
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "a = 1\r\nb = 2\r\nc = 3\r\n",
+            "a = 1\nb = 5\nx = 0\nc = 3\n",
+            "a = 1\r\nb = 5\r\nx = 0\r\nc = 3\r\n",
+        ),
+        ("a = 1\r\nb = 2\r\n", "a = 1\n", "a = 1\r\n"),  # a line removed
+        ("a = 1\nb = 2\r\nc = 3", "a = 1\nb = 2\nc = 4", "a = 1\nb = 2\r\nc = 4"),  # mixed, no final end
+    ],
+)
+def test_a_patch_keeps_the_files_line_ends(old: str, new: str, expected: str) -> None:
+    """pytweening 1.2.0's `\\r\\n` lines: a bug made on the universal-newline source applied nowhere."""
+    assert patch_text_of(new, old.encode()) == expected
+    assert patch_text_of(old.replace("\r\n", "\n"), old.encode()) == old

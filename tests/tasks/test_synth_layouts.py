@@ -135,3 +135,74 @@ def test_doctest_failures_are_described_by_what_the_example_did(tmp_path: Path) 
     assert not [s for s in statements if "DocTest" in s or "_pytest" in s], statements
     assert any("Expected:\n    'HI!'\nGot:" in s for s in statements), statements
     assert any("UnboundLocalError" in s or "NameError" in s for s in statements), statements
+
+
+RAISING = '''
+def check(n):
+    """n, which must not be negative."""
+    if n < 0:
+        raise ValueError("negative")
+    return n
+'''
+RAISING_TESTS = "import pytest\n\nfrom dtpkg import check\n\n\ndef test_check():\n    assert check(3) == 3\n\n\n" \
+    "def test_negative():\n    with pytest.raises(ValueError):\n        check(-1)\n"  # fmt: skip
+
+
+def test_a_missing_raise_is_described_without_pytests_frames(tmp_path: Path) -> None:
+    """semver 3.2.0: a bug that drops a `raise` makes `pytest.raises` fail, and the warm engine's
+    failure text is pytest's own frame (`_pytest/outcomes.py ... raise Failed(...)`) above `Failed: DID
+    NOT RAISE ...`; the statement quoted the frame. It now says what the traceback says after it."""
+    root, module = write_library(tmp_path / "lib", src_layout=True)
+    (root / module).write_text(RAISING)
+    (root / "tests/test_dt.py").write_text(RAISING_TESTS)
+    config = SynthConfig(
+        spec=str(root), out=tmp_path / "out", max_tasks=8, workers=1, batch_size=16,
+        validation=ValidateConfig(gate="fast"),
+    )  # fmt: skip
+    synthesize(config)
+    tasks = [d for d in read_decisions(tmp_path / "out") if isinstance(d, TaskRecord)]
+    statements = [t.problem_statement for t in tasks if t.FAIL_TO_PASS == ["tests/test_dt.py::test_negative"]]
+    if not any("DID NOT RAISE" in s for s in statements):
+        pytest.skip(f"no task made by a missing raise alone: {[t.FAIL_TO_PASS for t in tasks]}")
+    assert not [s for s in statements if "_pytest" in s or 'File "' in s], statements
+
+
+WARNING = '''
+import warnings
+
+
+class LimitWarning(UserWarning):
+    pass
+
+
+def limit(n):
+    """n, at most 10 (with a warning when it was more)."""
+    if n > 10:
+        warnings.warn(
+            f"{n} is over the limit",
+            LimitWarning
+        )
+        return 10
+    return n
+'''
+WARNING_TESTS = "import pytest\n\nfrom dtpkg import LimitWarning, limit\n\n\ndef test_limit():\n    assert limit(3) == 3\n\n\n" \
+    "def test_warned():\n    with pytest.warns(LimitWarning):\n        limit(11)\n"  # fmt: skip
+
+
+def test_a_missing_warning_is_described(tmp_path: Path) -> None:
+    """frozendict 2.5.1: a bug that drops `warnings.warn(..., MonkeypatchWarning)` made a statement that
+    said nothing: pytest's `DID NOT WARN` names the class, the fix's last line is the bare name, and the
+    message was dropped as a leak of the fix."""
+    root, module = write_library(tmp_path / "lib", src_layout=True)
+    (root / module).write_text(WARNING)
+    (root / "tests/test_dt.py").write_text(WARNING_TESTS)
+    config = SynthConfig(
+        spec=str(root), out=tmp_path / "out", max_tasks=8, workers=1, batch_size=16,
+        validation=ValidateConfig(gate="fast"),
+    )  # fmt: skip
+    synthesize(config)
+    tasks = [d for d in read_decisions(tmp_path / "out") if isinstance(d, TaskRecord)]
+    dropped = [t for t in tasks if "+        warnings.warn(" in t.patch]
+    if not dropped:
+        pytest.skip(f"no task drops the warning: {[t.instance_id for t in tasks]}")
+    assert all("DID NOT WARN" in t.problem_statement for t in dropped), [t.problem_statement for t in dropped]

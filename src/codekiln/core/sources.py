@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 import tokenize
 from pathlib import Path
 
+from codekiln.core.diffs import common_ends
 from codekiln.core.errors import TaskError
 
 BYTES = ("utf-8", "surrogateescape")
@@ -99,8 +101,11 @@ def read_python(path: str | Path, rel: str | None = None) -> str:
 
 
 def is_plain_utf8(data: bytes, rel: str = "<source>") -> bool:
-    """Whether the file's source text and its patch text are the same (UTF-8, no BOM)."""
-    return source_encoding(data, rel) == "utf-8" and not data.startswith(codecs.BOM_UTF8)
+    """Whether the file's source text and its patch text are the same (UTF-8, no BOM, and no carriage
+    return, which the source view turns into a newline)."""
+    return (
+        source_encoding(data, rel) == "utf-8" and not data.startswith(codecs.BOM_UTF8) and b"\r" not in data
+    )
 
 
 def encode_python(text: str, like: bytes, rel: str = "<source>") -> bytes:
@@ -118,8 +123,40 @@ def encode_python(text: str, like: bytes, rel: str = "<source>") -> bytes:
 
 
 def patch_text_of(source_text: str, like: bytes, rel: str = "<source>") -> str:
-    """The patch text of a file whose source text is `source_text` (see the module docstring)."""
-    return source_text if is_plain_utf8(like, rel) else byte_text(encode_python(source_text, like, rel))
+    """The patch text of a file whose source text is `source_text` (see the module docstring), an edit
+    of the file whose bytes are `like`: in its encoding, with its line ends."""
+    text = source_text if is_plain_utf8(like, rel) else byte_text(encode_python(source_text, like, rel))
+    return newlines_like(text, byte_text(like))
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _ended_lines(text: str) -> list[tuple[str, str]]:
+    """(line, its end: "\r\n", "\r", "\n" or "" for a last line without one) for each line."""
+    out, pos = [], 0
+    for end in _LINE_END.finditer(text):
+        out.append((text[pos : end.start()], end.group()))
+        pos = end.end()
+    return [*out, (text[pos:], "")] if pos < len(text) else out
+
+
+def newlines_like(new: str, old: str) -> str:
+    """`new`, an edit in universal newlines of the file whose exact text is `old`, with `old`'s line
+    ends: each line of the unchanged start and end keeps its own, a changed line takes that of the
+    first line changed. A file with Windows line ends (pytweening 1.2.0) gave bugs whose patches did
+    not apply to it."""
+    if "\r" not in old:
+        return new
+    was, now = _ended_lines(old), _ended_lines(new)
+    head, tail = common_ends([line for line, _ in was], [line for line, _ in now])
+    first = was[min(head, len(was) - 1)][1] or "\r\n"
+    ends = [end for _, end in was[:head]]
+    ends += [first] * (len(now) - head - tail)
+    ends += [end for _, end in was[len(was) - tail :]] if tail else []
+    return "".join(
+        line + ((end or now_end) if now_end else "") for (line, now_end), end in zip(now, ends, strict=True)
+    )
 
 
 __all__ = [
@@ -131,6 +168,7 @@ __all__ = [
     "is_plain_text",
     "is_plain_utf8",
     "is_utf8_text",
+    "newlines_like",
     "parse_form",
     "patch_text_of",
     "read_byte_text",

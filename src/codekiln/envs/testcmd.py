@@ -44,9 +44,9 @@ from codekiln.envs.plugins import (
     marker_plugins,
 )
 from codekiln.envs.pytestargs import PytestArgs, parse_pytest_args
+from codekiln.envs.testmodules import SKIP_DIRS, missed_modules
 
 TEST_DIRS = ("tests", "test", "testing")
-SKIP_DIRS = {".git", "build", "dist", "node_modules", "venv", ".venv", ".tox", ".eggs", "__pycache__"}
 
 
 @dataclass
@@ -65,9 +65,10 @@ class FoundTests:
 
 def pytest_config(root: Path) -> tuple[str | None, dict[str, str | list[str]]]:
     """(file, settings) of the pytest config pytest itself would pick, or (None, {})."""
-    ini = read_ini(root / "pytest.ini")
-    if ini.has_section("pytest"):
-        return "pytest.ini", dict(ini["pytest"])
+    for name in ("pytest.ini", ".pytest.ini"):  # semver 3.2.0 has only the hidden one
+        ini = read_ini(root / name)
+        if ini.has_section("pytest"):
+            return name, dict(ini["pytest"])
     tool = read_pyproject(root).get("tool", {}).get("pytest", {})
     if isinstance(tool.get("ini_options"), dict):
         return "pyproject.toml [tool.pytest.ini_options]", tool["ini_options"]
@@ -260,6 +261,13 @@ def project_command(root: Path) -> tuple[str, list[str], PytestArgs] | None:
     return None
 
 
+def _doctest_options(settings: dict[str, str | list[str]]) -> bool:
+    """Whether the pytest config's addopts collect doctests (of modules or of text files)."""
+    return any(
+        w.startswith(("--doctest-modules", "--doctest-glob")) for w in _as_list(settings.get("addopts"))
+    )
+
+
 def _matches(name: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(name, p) for p in patterns)
 
@@ -315,41 +323,6 @@ def with_helpers(root: Path, files: list[Path]) -> list[Path]:
     return sorted(found)
 
 
-def _defines_tests(path: Path) -> bool:
-    """True when a module defines a test pytest collects: a `test*` function or a `Test*`/`*TestCase` class."""
-    tree = parse_file(path)
-    for node in tree.body if tree is not None else ():
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-            return True
-        if isinstance(node, ast.ClassDef) and (
-            node.name.startswith("Test") or node.name.endswith("TestCase")
-        ):
-            return True
-    return False
-
-
-def missed_modules(root: Path, dirs: list[str], patterns: list[str]) -> list[str]:
-    """Test modules pytest's `python_files` (`patterns`) would miss though unittest's discovery loads them
-    (`test*.py`): at the top level and in the test directories `dirs`, those that define tests; with no
-    `dirs` (pytest collects the whole tree), anywhere: a `tests.py` inside the package (zope.event 6.2's
-    `src/zope/event/tests.py`, run by zope.testrunner: pytest collected no test at all)."""
-    found = []
-    for base in [root, *(root / d for d in dirs)]:
-        walk = os.walk(base) if base != root or not dirs else [(str(root), [], os.listdir(root))]
-        for dirpath, dirnames, filenames in walk:
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-            for name in sorted(filenames):
-                path = Path(dirpath) / name
-                if (
-                    fnmatch.fnmatch(name, "test*.py")
-                    and not _matches(name, patterns)
-                    and path.is_file()
-                    and _defines_tests(path)
-                ):
-                    found.append(path.relative_to(root).as_posix())
-    return found
-
-
 def detect_tests(root: Path) -> FoundTests:
     """The test command for the project at `root` (see the module docstring)."""
     config, settings = pytest_config(root)
@@ -370,6 +343,11 @@ def detect_tests(root: Path) -> FoundTests:
     elif testpaths:
         found.source = f"testpaths in {config}"
         collect = testpaths
+    elif dirs and _doctest_options(settings):
+        # pytest's own default, the whole tree: parse 1.22.4's addopts `--doctest-modules
+        # --doctest-glob=README.rst` test its top-level module and README (2 of its 111 tests)
+        found.source = f"the whole tree (addopts in {config} run doctests)"
+        collect = []
     else:
         found.args, found.source = dirs, "top-level test directories" if dirs else "the whole tree"
         collect = dirs

@@ -84,13 +84,15 @@ class SupportCheck:
         writes: held.Held,
     ) -> None:
         self.sources: dict[str, sources.Source] = {}
+        self._alike: dict[str, dict[str, sources.Source]] = {}  # dotted name -> path -> source
         for path in paths:
             try:
                 with open(path, "rb") as fh:
                     source = sources.Source(path, sources.dotted_name(path), fh.read())
             except OSError:
                 continue
-            self.sources[source.dotted] = source
+            self.sources.setdefault(source.dotted, source)
+            self._alike.setdefault(source.dotted, {})[path] = source
         self._key, self._from_readonly, self._readonly_object = key, from_readonly, readonly_object
         self._readonly, self._workdir, self._held = readonly, workdir, writes
         self._rewritten: set[str] = set()
@@ -106,8 +108,8 @@ class SupportCheck:
 
     def _loaded(self) -> list[tuple[sources.Source, Any]]:
         """Each support module in `sys.modules`, and every one loaded from its file under another name."""
-        out = [(s, sys.modules[d]) for d, s in self.sources.items() if d in sys.modules]
-        by_path = {s.path: s for s in self.sources.values()}
+        out = [(self._source_of(d, sys.modules[d]), sys.modules[d]) for d in self.sources if d in sys.modules]
+        by_path = {s.path: s for alike in self._alike.values() for s in alike.values()}
         for name, module in list(sys.modules.items()):
             if issubclass(type(module), types.ModuleType) and name not in self.sources:
                 source = by_path.get(sources.normal(_MODULE_DICT.__get__(module).get("__file__")))
@@ -334,12 +336,23 @@ class SupportCheck:
                 out.append(f"{bound} is not {dotted}{'.' + attr if attr else ''} ({_describe(space[bound])})")
         return out
 
+    def _source_of(self, dotted: str, module: Any) -> sources.Source:
+        """The trusted source `module` is held to: of the files importable under its name (semver 3.2.0's
+        tests/ and docs/advanced/semverwithvprefix.py), the one it says it was loaded from."""
+        alike = self._alike[dotted]
+        if len(alike) > 1 and isinstance(module, types.ModuleType):
+            where = sources.normal(_MODULE_DICT.__get__(module).get("__file__"))
+            if where in alike:
+                return alike[where]
+        return self.sources[dotted]
+
     def _source_binds(self, dotted: str, attr: str | None, value: Any, config: Any) -> bool:
         """Whether `value` is what the support module's source binds to `attr` (a test module keeps the
         helper it took while a fixture of the test's own has put another in the support module)."""
-        source, module = self.sources.get(dotted), sys.modules.get(dotted)
-        if source is None or not attr or not isinstance(module, types.ModuleType):
+        module = sys.modules.get(dotted)
+        if dotted not in self.sources or not attr or not isinstance(module, types.ModuleType):
             return False
+        source = self._source_of(dotted, module)
         nodes = source.bindings.get(attr, [])
         return bool(nodes) and self._holds(source, attr, nodes, value, _MODULE_DICT.__get__(module), config)
 

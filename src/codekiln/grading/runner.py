@@ -32,8 +32,10 @@ from codekiln.grading.junit import STATUSES
 
 JUNIT_PATH = "/tmp/codekiln/junit.xml"
 IDS_PATH = "/tmp/codekiln/test-ids.txt"
-_ARGFILE_OVER = 100
-WATCHED_PER_RUN = 8  # pass test ids through an @argfile past this many
+_ARGFILE_OVER = 100  # pass test ids through an @argfile past this many
+_ARGFILE_CHARS = 32_000  # or past this many characters: semver 3.2.0 has a 200,069-character id, and
+# Linux refuses one argument over 128 KiB ("Argument list too long", the run never started)
+WATCHED_PER_RUN = 8
 
 
 class TestCommand(BaseModel):
@@ -246,7 +248,10 @@ def _run_once(
     functions = set(unstable_ids.function_ids(unstable))  # asked for in place of their unstable cases
     requested = None if tests is None else [*stable, *sorted(functions)] + (canaries.ids if canaries else [])
     ids_file = None
-    if requested is not None and len(requested) > _ARGFILE_OVER and reads_argfiles(sandbox):
+    many = requested is not None and (
+        len(requested) > _ARGFILE_OVER or sum(map(len, requested)) > _ARGFILE_CHARS
+    )
+    if requested is not None and many and reads_argfiles(sandbox):
         sandbox.write_file(IDS_PATH, "\n".join(requested) + "\n")
         ids_file = IDS_PATH
     if canaries is not None:

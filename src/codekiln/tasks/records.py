@@ -94,7 +94,8 @@ class RejectReason(StrEnum):
     infra_error = "infra_error"
     import_breakage = "import_breakage"
     """Valid, but the bug breaks the package at import (every selected test fails to collect): dropped by
-    default (`TaskFilter.allow_import_breakage` keeps it)."""
+    default (`TaskFilter.allow_import_breakage` keeps it). Also a bug that ends the test process before
+    any test (the package imported at pytest's start-up, by a root conftest or a plugin): never a task."""
     f2p_share = "f2p_share"
     """Valid, but more of its selected tests fail than `TaskFilter.max_f2p_share` allows."""
     over_quota = "over_quota"

@@ -37,6 +37,13 @@ _TRIVIAL = {
 }
 
 
+_NAME = re.compile(r"[A-Za-z_][\w.]*[,)]*")
+"""A changed line that is only a name (an argument on a line of its own): naming it is what an issue
+does. frozendict 2.5.1's bug dropped `warnings.warn(..., MonkeypatchWarning)`, whose last line is the
+bare class name, and every message (`DID NOT WARN. No warnings of type (<class
+'frozendict.monkeypatch.MonkeypatchWarning'>,) ...`) was a leak: the statement said nothing."""
+
+
 def _squash(text: str) -> str:
     return " ".join(text.split())
 
@@ -49,7 +56,7 @@ def leaked_lines(statement: str, patch: str, *, min_chars: int = 8) -> list[str]
     found = []
     for line in [read for changed in [*removed, *added] for read in _readings(changed)]:
         key = _squash(line)
-        if len(key) < min_chars or key in _TRIVIAL or not re.search(r"\w", key):
+        if len(key) < min_chars or key in _TRIVIAL or not re.search(r"\w", key) or _NAME.fullmatch(key):
             continue
         if key in flat and key not in found:
             found.append(key)

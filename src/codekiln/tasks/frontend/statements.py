@@ -56,6 +56,7 @@ def _mask_addresses(line: str) -> str:
 
 _EXC_RE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)|AssertionError)\b.*")
 _SECTION_RE = re.compile(r"^_{3,} (\S.*?) _{3,}$")
+_FRAME_RE = re.compile(r'^\s*File "[^"]*", line \d+')
 
 
 def trim_message(text: str) -> str:
@@ -66,10 +67,23 @@ def trim_message(text: str) -> str:
     if e_lines:
         kept = textwrap.dedent("\n".join(e_lines)).splitlines()
     else:
-        kept = [x.strip() for x in lines if _EXC_RE.match(x)] or lines[-3:]
+        kept = [x.strip() for x in lines if _EXC_RE.match(x)] or _after_last_frame(lines) or lines[-3:]
     kept = [x for x in kept if x.strip()][:MAX_MESSAGE_LINES]
     out = "\n".join(kept)
     return out if len(out) <= MAX_MESSAGE_CHARS else out[: MAX_MESSAGE_CHARS - 3] + "..."
+
+
+def _after_last_frame(lines: list[str]) -> list[str]:
+    """What a traceback says after its last frame (the `File "...", line N` line and the indented code
+    and carets under it): the exception, whatever its class is named. semver 3.2.0's statements quoted
+    pytest's own frame above `Failed: DID NOT RAISE AttributeError` (a `pytest.raises` that did not)."""
+    frames = [i for i, x in enumerate(lines) if _FRAME_RE.match(x)]
+    if not frames:
+        return []
+    rest = lines[frames[-1] + 1 :]
+    while rest and rest[0][:1].isspace():
+        rest = rest[1:]
+    return [x.strip() for x in rest]
 
 
 def split_pytest_failures(output: str) -> dict[str, str]:

@@ -7,7 +7,10 @@
 first, then the reruns of the failing tests), `gold` their clean runs (the grader's own run first).
 In order, the first rule that matches decides:
 
-1. an infrastructure error on either side, or a run that crashed: `infra_error`;
+1. an infrastructure error on either side, or a run that crashed: `infra_error`; but a test process
+   that ended before any test with the bug, while the clean runs ran, is the bug's doing:
+   `import_breakage` (a module pytest loads at start-up imports the package: a root conftest, or a
+   pytest plugin that depends on it, as pytest-enabler does on jaraco.functools);
 2. a run stopped at its time limit: `timeout`;
 3. no selected test fails with the bug: `no_failing_test`;
 4. a failing test passes in a rerun with the bug, or a selected test passes in some clean runs but
@@ -60,11 +63,28 @@ def _broken(side: str, result: JobResult) -> Rejection | None:
     return None
 
 
+def _start_up_crash(buggy: JobResult, gold: JobResult) -> str | None:
+    """Why the test process ended before any test with the bug (an exit code of its own, no test
+    reported, no time limit passed), when the clean runs did not: None otherwise."""
+    if buggy.error or _broken("", gold) is not None:
+        return None
+    for run in buggy.runs:
+        if run.error and run.exit_code and not run.timed_out and not run.statuses:
+            return run.error
+    return None
+
+
 def verdict(
     tests: list[str], baseline: Mapping[str, str], buggy: JobResult, gold: JobResult
 ) -> Validation | Rejection:
     """Judge one candidate from its runs with the bug and the clean runs of its selected `tests`
     (`baseline`: the environment's clean statuses, kept as evidence); see the module docstring."""
+    crash = _start_up_crash(buggy, gold)
+    if crash is not None:
+        return Rejection(
+            RejectReason.import_breakage,
+            f"the bug breaks the test run before any test (the clean runs ran): {crash}",
+        )
     for side, result in (("with the bug", buggy), ("on the clean snapshot", gold)):
         broken = _broken(side, result)
         if broken is not None:

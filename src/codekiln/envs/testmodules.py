@@ -1,0 +1,78 @@
+"""Test modules pytest's default file names miss, found so that the suite pytest runs is the project's:
+
+    missed_modules(root, ["tests"], ["test_*.py", "*_test.py"])   # e.g. ["tests/test.py", "tests/basicTests.py"]
+
+Two kinds: a module unittest's discovery loads (`test*.py`: defusedxml's top-level `tests.py`, xxhash's
+`tests/test.py`, zope.event's `src/zope/event/tests.py`), and a test module the project runs as a script
+(`if __name__ == "__main__": unittest.main()`), named as it likes: pytweening 1.2.0's whole suite is
+`tests/basicTests.py`, which neither pytest nor `python -m unittest` finds (pytest collected nothing).
+Each must define a test pytest then collects.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import os
+from pathlib import Path
+
+from codekiln.core.pyast import parse_file
+
+SKIP_DIRS = {".git", "build", "dist", "node_modules", "venv", ".venv", ".tox", ".eggs", "__pycache__"}
+
+
+def defines_tests(tree: ast.Module) -> bool:
+    """True when a module defines a test pytest collects: a `test*` function or a `Test*`/`*TestCase`
+    class, or a class deriving from `TestCase` (pytest collects any unittest.TestCase, whatever its name)."""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+            return True
+        if isinstance(node, ast.ClassDef) and (
+            node.name.startswith("Test")
+            or node.name.endswith("TestCase")
+            or any(_last_name(base) == "TestCase" for base in node.bases)
+        ):
+            return True
+    return False
+
+
+def runs_unittest_main(tree: ast.Module) -> bool:
+    """True when the module, run as a script, calls `unittest.main()` (or `main()` imported from it)."""
+    for node in tree.body:
+        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call) and ast.unparse(call.func) in ("unittest.main", "main"):
+                    return True
+    return False
+
+
+def _last_name(node: ast.expr) -> str:
+    return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+
+
+def _missed(path: Path, patterns: list[str]) -> bool:
+    name = path.name
+    if any(fnmatch.fnmatch(name, p) for p in patterns) or not path.is_file():
+        return False
+    tree = parse_file(path)
+    if tree is None or not defines_tests(tree):
+        return False
+    return fnmatch.fnmatch(name, "test*.py") or runs_unittest_main(tree)
+
+
+def missed_modules(root: Path, dirs: list[str], patterns: list[str]) -> list[str]:
+    """Test modules pytest's `python_files` (`patterns`) would miss though unittest's discovery loads them
+    (`test*.py`) or the project runs them as unittest scripts: at the top level and in the test
+    directories `dirs`, those that define tests; with no `dirs` (pytest collects the whole tree),
+    anywhere: a `tests.py` inside the package (zope.event 6.2's `src/zope/event/tests.py`, run by
+    zope.testrunner: pytest collected no test at all)."""
+    found = []
+    for base in [root, *(root / d for d in dirs)]:
+        walk = os.walk(base) if base != root or not dirs else [(str(root), [], os.listdir(root))]
+        for dirpath, dirnames, filenames in walk:
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                if name.endswith(".py") and _missed(path, patterns):
+                    found.append(path.relative_to(root).as_posix())
+    return found
