@@ -89,3 +89,20 @@ def test_support_read_from_statements_and_by_name(tmp_path: Path) -> None:
     assert held_modules(_snapshot(tmp_path / "c", wide), ["tests/test_a.py"]) == {"pkg/_checks.py"}
     plain = "import pkg.core\n\ndef test_x():\n    assert pkg.core.f() == 1\n"
     assert held_modules(_snapshot(tmp_path / "d", plain), ["tests/test_a.py"]) == frozenset()
+
+
+def test_a_reexported_module_is_support_only_when_it_checks_results(tmp_path: Path) -> None:
+    """A package's `__init__.py` re-exporting names it never reads: the tests' assertion helper behind it
+    is support (held and put back), the package's own code behind it stays the library's (a fix belongs
+    there: holding it made an honest fix to it, or a library write to it, look like tampering)."""
+    files = {
+        "pkg/__init__.py": "from ._compare import assert_same\nfrom .core import f\nfrom .errors import Oops\n",
+        "pkg/core.py": "def f():\n    return 1\n",
+        "pkg/errors.py": "class Oops(Exception):\n    pass\n",
+        "pkg/_compare.py": "def assert_same(a, b):\n    if a != b:\n        raise AssertionError(a, b)\n",
+        "tests/test_a.py": "from pkg import Oops, assert_same, f\n\n\ndef test_f():\n    assert_same(f(), 1)\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, encoding="utf-8")
+    assert held_modules(tmp_path, ["tests/test_a.py"]) == {"pkg/_compare.py"}

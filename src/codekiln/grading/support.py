@@ -226,9 +226,13 @@ def _from_base(node: ast.ImportFrom, package: list[str]) -> str:
 def _runs(snapshot: Path, rel: str, path: str, names: dict[str, tuple[str, ...]]) -> bool:
     """Whether library module `rel`, which imports `path`, makes it the library's. Not when `rel` is a
     package's `__init__.py` that only re-exports names of it (`from ._compare import assert_same_items`,
-    never read there) and `path` imports no module of the snapshot: then its code runs only when code
-    outside the library calls it, as a test's helper does."""
+    never read there), `path` imports no module of the snapshot, and `path` is an assertion helper
+    (`_asserts`): then its code runs only when code outside the library calls it, as a test's helper
+    does. A re-exported module of the package's own code (`from . import core`) stays the library's: a
+    fix belongs there, and its functions are what the tests test."""
     if PurePosixPath(rel).name != "__init__.py" or _imported_paths(snapshot, path, names):
+        return True
+    if not _asserts(snapshot, path):
         return True
     try:
         tree = ast.parse(_bytes(snapshot, rel), filename=rel)
@@ -247,6 +251,35 @@ def _runs(snapshot: Path, rel: str, path: str, names: dict[str, tuple[str, ...]]
                     continue
                 if alias.name == "*" or (alias.asname or alias.name) in read:
                     return True
+    return False
+
+
+_TEST_FRAMEWORKS = frozenset({"unittest", "pytest", "_pytest", "hypothesis", "doctest"})
+
+
+@lru_cache(maxsize=1024)
+def _asserts(snapshot: Path, rel: str) -> bool:
+    """Whether module `rel` is written to check results, as a test helper is: an `assert` statement, a
+    raised `AssertionError`, or an import of a test framework."""
+    try:
+        tree = ast.parse(_bytes(snapshot, rel), filename=rel)
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert):
+            return True
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if isinstance(exc, ast.Name) and exc.id == "AssertionError":
+                return True
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] in _TEST_FRAMEWORKS for a in node.names):
+            return True
+        if (
+            isinstance(node, ast.ImportFrom)
+            and not node.level
+            and (node.module or "").split(".")[0] in _TEST_FRAMEWORKS
+        ):
+            return True
     return False
 
 
