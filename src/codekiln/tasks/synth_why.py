@@ -138,7 +138,9 @@ REASON_HINTS = {
     "baseline_failed": "the clean suite does not run: check `codekiln env test SPEC`",
     "no_hidden_failing_test": "only tests the agent can read catch these bugs (doctests of library "
     "modules): add tests in test files, or rerun with --visible-tests to keep them as visible-test tasks",
-    "import_breakage": "add --allow-import-breakage to keep bugs that break `import`",
+    "import_breakage": "add --allow-import-breakage to keep bugs that break `import` while the tests still "
+    "run (each fails to collect); one that stops pytest before any test (a root conftest or a plugin of the "
+    "test run imports the package) can never be a task: pick other --functions",
     "validation_error": "codekiln failed on these candidates (a bug of codekiln's, named in rejected.jsonl's "
     "detail): report it; once fixed, rerun with --redo to validate them again",
 }
