@@ -3,30 +3,22 @@
     check = SupportCheck(paths, workdir, key, from_readonly)   # at the plugin's import: bytes read now
     check.changed(item)   # before each test: ["unitlib/_checks.py: assert_close is not ...", ...]
 
-The grader puts test support modules back as in the snapshot (`grading.support`: a package's shared
-assertions that only the tests import), but the file is not what runs: library code that runs before
-the tests can rebind the helpers at import (`_checks.assert_close = _quiet`), swap the module in
-`sys.modules`, or change a helper's defaults or the globals it reads, and the restored file's functions
-are never the ones the tests call (the twelfth red team's open form). As a test function must be its
-trusted source's code (`Guard.check_item`), the support modules' names must be theirs:
+The grader puts test support modules back (`grading.support`), but library code can rebind their
+helpers at import, swap the module in `sys.modules` or change what a helper reads, so the restored
+file's functions are not the ones the tests call. As a test function must be its trusted source's code
+(`Guard.check_item`), the support modules' names must be theirs:
 
-- every name the trusted source binds at module level still holds what that statement binds: a `def`
-  the function compiled from those bytes (plain, or as pytest rewrites a module registered with
-  `register_assert_rewrite`), with the module's own globals and the source's literal defaults (a
-  decorated one: a function whose closures reach it, made of read-only code, this file's, and
-  functions made from text that only pass their arguments on, `sources.forwarder`); a `class` one
-  defined there whose methods are its source's or read-only code; an import the object the imported module holds under that name (a
-  re-exported library function) or read-only code; a literal constant its value;
-- no name the source does not bind shadows one its code reads (`abs`, `sorted`), nor adds a module
-  `__getattr__`; the module is a module, of a class read-only or its own;
-- in the test module, a name taken from a support module (`from unitlib._checks import assert_close`,
-  `import unitlib._checks as c`) is still the support module's object, unless the test file binds
-  that name itself as well.
+- every module-level name holds what its statement binds: a `def` the function compiled from those
+  bytes (or as pytest rewrites it), with the module's globals and literal defaults (decorated: closures
+  of read-only code, this file's, or text-made forwarders, `sources.forwarder`); a `class` defined there
+  of its source's or read-only methods; an import what the imported module holds; a literal its value;
+- no other name shadows one its code reads (`abs`), nor adds `__getattr__`; the module is a module;
+- a test module's name taken from a support module is still that module's object, unless the test
+  file binds it itself as well.
 
-The bytes are read at the plugin's import, before any conftest or project code runs (the dotted
-names from the `__init__.py` files then on disk); pytest's own reading of a registered module is not
-trusted (its code is compared with the compile of those bytes). Shipped beside the plugin as
-`<plugin module>_support` (`grading.shipped`); like the plugin, it imports nothing from codekiln.
+The bytes are read at the plugin's import, before any project code runs; pytest's reading of a
+registered module is not trusted. Shipped beside the plugin (`grading.shipped`); it imports nothing
+from codekiln.
 """
 
 from __future__ import annotations
@@ -48,6 +40,7 @@ else:  # shipped beside it as `<plugin module>_sources`, `_held` (`grading.shipp
     held = importlib.import_module(f"{__name__.removesuffix('_support')}_held")
 
 _MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]  # a module's namespace, past any class trick
+_SPEC: Any = type(builtins.__spec__)  # importlib's ModuleSpec, as the interpreter made it
 _HOOKS = frozenset({"__getattribute__", "__getattr__", "__call__", "__get__"})
 """A class's hooks that answer for every attribute or call: judged even when its body does not bind them."""
 _DUNDERS = frozenset(
@@ -107,13 +100,19 @@ class SupportCheck:
             self._held.hold(module)
 
     def _loaded(self) -> list[tuple[sources.Source, Any]]:
-        """Each support module in `sys.modules`, and every one loaded from its file under another name."""
+        """Each support module in `sys.modules`, and every one loaded from its file under another name,
+        not a copy of another's namespace whose genuine spec names no such file (toolz's `tlz` modules)."""
         out = [(self._source_of(d, sys.modules[d]), sys.modules[d]) for d in self.sources if d in sys.modules]
         by_path = {s.path: s for alike in self._alike.values() for s in alike.values()}
         for name, module in list(sys.modules.items()):
             if issubclass(type(module), types.ModuleType) and name not in self.sources:
-                source = by_path.get(sources.normal(_MODULE_DICT.__get__(module).get("__file__")))
-                out += [(source, module)] if source is not None else []
+                space = _MODULE_DICT.__get__(module)
+                source = by_path.get(sources.normal(space.get("__file__")))
+                spec = space.get("__spec__")
+                if source is not None and (
+                    type(spec) is not _SPEC or sources.normal(spec.origin) == source.path
+                ):
+                    out.append((source, module))
         return out
 
     def changed(self, item: Any, trusted: dict[str, bytes]) -> list[str]:

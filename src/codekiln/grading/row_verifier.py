@@ -14,7 +14,7 @@ What it prints, in this order:
 - pytest's own output, every line behind `| ` (a carriage return starts a line, as Python's universal
   newlines read the log back) and swebench's `>>>>>` markers broken, so nothing the code under test
   prints reads as a status or moves the parsed region;
-- the verdict, `codekiln guard: <outcome> <reason> <detail>`;
+- the verdict line: "codekiln guard: <outcome> <reason> <detail>";
 - one swebench status line per graded test id as the row lists it (addresses blanked): the guard's
   status when the run is `resolved` or `unresolved`, and `FAILED <id> - codekiln guard: ...` for every
   test otherwise (a report that failed the guard's cross-checks, a timeout, a run that broke).
