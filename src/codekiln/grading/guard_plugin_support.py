@@ -17,8 +17,8 @@ file's functions are not the ones the tests call. As a test function must be its
   file binds it itself as well.
 
 The bytes are read at the plugin's import, before any project code runs; pytest's reading of a
-registered module is not trusted. Shipped beside the plugin (`grading.shipped`); it imports nothing
-from codekiln.
+registered module is not trusted. Shipped beside the plugin (`grading.shipped`); like the plugin, it
+imports nothing of codekiln's.
 """
 
 from __future__ import annotations
