@@ -115,20 +115,26 @@ WORDS_TESTS = "from dtpkg import count, shout\n\n\ndef test_shout():\n    assert
     "def test_count():\n    assert count('') == 0\n"  # fmt: skip
 
 
-def test_doctest_failures_are_described_by_what_the_example_did(tmp_path: Path) -> None:
-    """The warm engine's failure text of a doctest is its report (humanize 4.17.0's statements
-    quoted `DocTestFailure: <DocTest humanize.lists.natural_list ...>` and pytest's frames): an
-    example that printed something else shows what it should print and what it printed, one that
-    raised shows its own exception."""
+def _doctest_tasks(tmp_path: Path, source: str, tests: str) -> tuple[str, list[TaskRecord]]:
+    """The tasks a short fast-gate synthesis makes of a src-layout library of `source` and `tests`, and
+    the module's path."""
     root, module = write_library(tmp_path / "lib", src_layout=True)
-    (root / module).write_text(WORDS)
-    (root / "tests/test_dt.py").write_text(WORDS_TESTS)
+    (root / module).write_text(source)
+    (root / "tests/test_dt.py").write_text(tests)
     config = SynthConfig(
         spec=str(root), out=tmp_path / "out", max_tasks=8, workers=1, batch_size=16,
         validation=ValidateConfig(gate="fast"),
     )  # fmt: skip
     synthesize(config)
-    tasks = [d for d in read_decisions(tmp_path / "out") if isinstance(d, TaskRecord)]
+    return module, [d for d in read_decisions(tmp_path / "out") if isinstance(d, TaskRecord)]
+
+
+def test_doctest_failures_are_described_by_what_the_example_did(tmp_path: Path) -> None:
+    """The warm engine's failure text of a doctest is its report (humanize 4.17.0's statements
+    quoted `DocTestFailure: <DocTest humanize.lists.natural_list ...>` and pytest's frames): an
+    example that printed something else shows what it should print and what it printed, one that
+    raised shows its own exception."""
+    module, tasks = _doctest_tasks(tmp_path, WORDS, WORDS_TESTS)
     by_doctest = [t for t in tasks if f"{module}::dtpkg.shout" in t.FAIL_TO_PASS]
     statements = [t.problem_statement for t in by_doctest]
     assert statements, [t.FAIL_TO_PASS for t in tasks]
@@ -152,15 +158,7 @@ def test_a_missing_raise_is_described_without_pytests_frames(tmp_path: Path) -> 
     """semver 3.2.0: a bug that drops a `raise` makes `pytest.raises` fail, and the warm engine's
     failure text is pytest's own frame (`_pytest/outcomes.py ... raise Failed(...)`) above `Failed: DID
     NOT RAISE ...`; the statement quoted the frame. It now says what the traceback says after it."""
-    root, module = write_library(tmp_path / "lib", src_layout=True)
-    (root / module).write_text(RAISING)
-    (root / "tests/test_dt.py").write_text(RAISING_TESTS)
-    config = SynthConfig(
-        spec=str(root), out=tmp_path / "out", max_tasks=8, workers=1, batch_size=16,
-        validation=ValidateConfig(gate="fast"),
-    )  # fmt: skip
-    synthesize(config)
-    tasks = [d for d in read_decisions(tmp_path / "out") if isinstance(d, TaskRecord)]
+    _, tasks = _doctest_tasks(tmp_path, RAISING, RAISING_TESTS)
     statements = [t.problem_statement for t in tasks if t.FAIL_TO_PASS == ["tests/test_dt.py::test_negative"]]
     if not any("DID NOT RAISE" in s for s in statements):
         pytest.skip(f"no task made by a missing raise alone: {[t.FAIL_TO_PASS for t in tasks]}")
@@ -193,15 +191,7 @@ def test_a_missing_warning_is_described(tmp_path: Path) -> None:
     """frozendict 2.5.1: a bug that drops `warnings.warn(..., MonkeypatchWarning)` made a statement that
     said nothing: pytest's `DID NOT WARN` names the class, the fix's last line is the bare name, and the
     message was dropped as a leak of the fix."""
-    root, module = write_library(tmp_path / "lib", src_layout=True)
-    (root / module).write_text(WARNING)
-    (root / "tests/test_dt.py").write_text(WARNING_TESTS)
-    config = SynthConfig(
-        spec=str(root), out=tmp_path / "out", max_tasks=8, workers=1, batch_size=16,
-        validation=ValidateConfig(gate="fast"),
-    )  # fmt: skip
-    synthesize(config)
-    tasks = [d for d in read_decisions(tmp_path / "out") if isinstance(d, TaskRecord)]
+    _, tasks = _doctest_tasks(tmp_path, WARNING, WARNING_TESTS)
     dropped = [t for t in tasks if "+        warnings.warn(" in t.patch]
     if not dropped:
         pytest.skip(f"no task drops the warning: {[t.instance_id for t in tasks]}")
