@@ -86,6 +86,7 @@ class SupportCheck:
                 continue
             self.sources.setdefault(source.dotted, source)
             self._alike.setdefault(source.dotted, {})[path] = source
+        self._by_path = {s.path: s for alike in self._alike.values() for s in alike.values()}
         self._key, self._from_readonly, self._readonly_object = key, from_readonly, readonly_object
         self._readonly, self._workdir, self._held = readonly, workdir, writes
         self._rewritten: set[str] = set()
@@ -93,17 +94,17 @@ class SupportCheck:
         self._taken: dict[str, tuple[list[tuple[str, str | None, str]], set[str]]] = {}
         self._clean: dict[int, tuple[Any, ...]] = {}  # per module: the state last found clean
 
-    def hold(self) -> None:
+    def hold(self, loaded: list[tuple[sources.Source, Any]] | None = None) -> None:
         """Note who writes to the support modules imported so far (`guard_plugin_held`): called after
         collection, before any fixture runs, and before each test for those imported since."""
-        for _, module in self._loaded():
+        for _, module in self._loaded() if loaded is None else loaded:
             self._held.hold(module)
 
     def _loaded(self) -> list[tuple[sources.Source, Any]]:
         """Each support module in `sys.modules`, and every one loaded from its file under another name,
         not a copy of another's namespace whose genuine spec names no such file (toolz's `tlz` modules)."""
         out = [(self._source_of(d, sys.modules[d]), sys.modules[d]) for d in self.sources if d in sys.modules]
-        by_path = {s.path: s for alike in self._alike.values() for s in alike.values()}
+        by_path = self._by_path
         for name, module in list(sys.modules.items()):
             if issubclass(type(module), types.ModuleType) and name not in self.sources:
                 space = _MODULE_DICT.__get__(module)
@@ -121,9 +122,9 @@ class SupportCheck:
         if not self.sources:
             return []
         config = getattr(item, "config", None)
-        self.hold()
+        loaded = self._loaded()  # once per test: it walks every module the process holds
+        self.hold(loaded)
         out = self._held.cells_changed()  # an accepted forwarder pointed elsewhere since it was judged
-        loaded = self._loaded()
         out += self._foreign({id(m): s for s, m in loaded}, config)
         for source, module in loaded:
             state = (module, *_state(module))  # the module kept, so no id is reused
