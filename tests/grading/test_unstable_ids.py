@@ -105,6 +105,10 @@ def test_cases_named_by_an_address_rerun_by_their_recorded_ids(tmp_path: Path) -
         assert run.error is None and not run.missing, run.log_tail
         assert run.statuses == {t: "passed" for t in recorded}
         one = run_tests(sb, env.test, [unstable[1], "tests/test_things.py::test_plain"], timeout=300)
+        # in the suite's order (`grading.suite_order`): each case asked for by its function where it stands
+        ordered = run_tests(sb, env.test, recorded[::-1], timeout=300, order=list(env.baseline))
+    assert ordered.error is None and not ordered.missing and not ordered.evidence, ordered.log_tail
+    assert ordered.statuses == {t: "passed" for t in recorded}
     assert one.error is None and not one.missing and not one.evidence, one.log_tail
     assert one.statuses == {unstable[1]: "passed", "tests/test_things.py::test_plain": "passed"}
 

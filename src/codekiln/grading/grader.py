@@ -21,7 +21,8 @@ Grading, in a fresh workspace of the environment (a given sandbox is reset first
 2. FAIL_TO_PASS + PASS_TO_PASS (with the other clean-passing tests of the files holding FAIL_TO_PASS,
    which a record made before synthesis added them lacks: `grading.collateral`) run through
    `grading.run_tests`, guarded (`grading.guard`: isolated
-   start-up, plugins by name, the snapshot's config) with canary tests planted under fresh names.
+   start-up, plugins by name, the snapshot's config) with canary tests planted under fresh names,
+   asked for in the order the environment's baseline ran them (`grading.suite_order`).
 3. The verdict: a report that fails the guard's cross-checks is `tampered` (scored 0, never masked,
    with its evidence in `findings`); a timeout is `timeout`; a run that broke (no report, a usage
    error) is the patch's doing, `unresolved` with the reason, when the empty patch runs cleanly on the
@@ -269,6 +270,7 @@ def run_guarded(g: GradedWorkspace, tests: list[str], timeout: float | None, pol
         canaries=canaries,
         watch=g.task.FAIL_TO_PASS,
         failing_before=[t for t, status in g.env.baseline.items() if status != "passed"],
+        order=list(g.env.baseline),  # the suite's own run order (`grading.suite_order`)
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -25,7 +25,7 @@ from codekiln.core.errors import GradingError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
-from codekiln.grading import unstable_ids
+from codekiln.grading import suite_order, unstable_ids
 from codekiln.grading.guard import Canaries, GuardSession, Isolation
 from codekiln.grading.guard_check import canary_of
 from codekiln.grading.junit import STATUSES
@@ -135,6 +135,7 @@ def run_tests(
     watch: list[str] | None = None,
     export_rewrites: bool = False,
     failing_before: Collection[str] = (),
+    order: Sequence[str] = (),
 ) -> TestRun:
     """Run the full suite (tests=None) or the given test ids in `sandbox` and parse the results.
 
@@ -148,6 +149,10 @@ def run_tests(
     baseline): cases of a function asked for in place of an unstable id that are not read as renamed
     by the change (`unstable_ids.read_back`).
 
+    `order`: the suite's own run order (the environment's baseline ids): the tests are asked for in it
+    (`grading.suite_order`), as a suite whose tests depend on their order needs. Without it they are
+    asked for as given, the cases asked for by their function last.
+
     `export_rewrites`: the tree is the clean snapshot (trusted): later runs of the environment reuse
     the test code this run rewrites (`grading.guard_rewrites`). Never for a tree with a patch.
 
@@ -156,7 +161,7 @@ def run_tests(
     """
     iso = isolation or _isolation_of(sandbox, tests)
     run = _run_once(
-        sandbox, command, tests, timeout, iso, canaries, watch or [], export_rewrites, failing_before
+        sandbox, command, tests, timeout, iso, canaries, watch or [], export_rewrites, failing_before, order
     )
     if tests is not None and run.exit_code == 4 and not run.timed_out:
         named = set(_NOT_FOUND.findall(run.log_tail_full))  # pytest >= 9 names them by absolute path
@@ -167,7 +172,15 @@ def run_tests(
             rest = [t for t in tests if t not in gone]
             run = (
                 _run_once(
-                    sandbox, command, rest, timeout, iso, canaries, watch or [], failing_before=failing_before
+                    sandbox,
+                    command,
+                    rest,
+                    timeout,
+                    iso,
+                    canaries,
+                    watch or [],
+                    failing_before=failing_before,
+                    order=order,
                 )
                 if rest
                 else TestRun(error="no tests requested")
@@ -241,12 +254,16 @@ def _run_once(
     watch: list[str],
     export_rewrites: bool = False,
     failing_before: Collection[str] = (),
+    order: Sequence[str] = (),
 ) -> TestRun:
     if tests is not None and not tests:
         return TestRun(error="no tests requested")
     stable, unstable = unstable_ids.split(tests or [])
     functions = set(unstable_ids.function_ids(unstable))  # asked for in place of their unstable cases
-    requested = None if tests is None else [*stable, *sorted(functions)] + (canaries.ids if canaries else [])
+    requested = None
+    if tests is not None:
+        asked = suite_order.pytest_ids(suite_order.in_suite_order(tests, order)) if order else None
+        requested = (asked or [*stable, *sorted(functions)]) + (canaries.ids if canaries else [])
     ids_file = None
     many = requested is not None and (
         len(requested) > _ARGFILE_OVER or sum(map(len, requested)) > _ARGFILE_CHARS

@@ -46,6 +46,7 @@ VERIFIER = (
     "scan_parse.py",
     "scan_strings.py",
     "unstable_ids.py",
+    "suite_order.py",
     *GUARD_PLUGIN,
 )
 """The verifier of an exported Harbor task and every file it reads, side by side."""

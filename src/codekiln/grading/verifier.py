@@ -49,10 +49,11 @@ try:  # shipped: beside its sibling files in the task's tests/codekiln/
     import pathrules
     import scan
     import shipped
+    import suite_order
     import unstable_ids
     import verifier_files as files
 except ImportError:  # imported from the codekiln package
-    from codekiln.grading import doctests, guard_check, pathrules, scan, shipped, unstable_ids  # type: ignore[no-redef]
+    from codekiln.grading import doctests, guard_check, pathrules, scan, shipped, suite_order, unstable_ids  # type: ignore[no-redef]
     from codekiln.grading import verifier_files as files  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
@@ -242,10 +243,14 @@ class Verifier:
         if not iso["config"]:
             (guard / "pytest.ini").write_text("[pytest]\n")
         # A case whose id holds an address is asked for by its function and read back by its blanked
-        # id, as the grader's runner does (`unstable_ids`): its recorded id names no test here.
+        # id, as the grader's runner does (`unstable_ids`): its recorded id names no test here. The ids
+        # go in the suite's own run order, exported as `order` (`suite_order`; a task exported before
+        # it: as listed, the cases' functions last).
         stable, unstable = unstable_ids.split(tests)
         functions = set(unstable_ids.function_ids(unstable))
-        requested = [*stable, *sorted(functions), *expected]
+        order = self.task.get("order")
+        asked = suite_order.pytest_ids(order) if order else [*stable, *sorted(functions)]
+        requested = [*asked, *expected]
         ids = guard / "test-ids.txt"
         ids.write_text("\n".join(requested) + "\n")
         argv = [self.python, "-P", "-s", "-m", "pytest", "-c", config, "--rootdir", str(self.root)]

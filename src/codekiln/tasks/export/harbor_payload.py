@@ -38,6 +38,7 @@ from codekiln.grading.doctest_runs import buggy_doctest_digests
 from codekiln.grading.guard import Isolation
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.patchrules import path_roots
+from codekiln.grading.suite_order import in_suite_order
 from codekiln.grading.support import support_modules
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 from codekiln.tasks.records import TaskRecord
@@ -205,6 +206,7 @@ def verifier_settings(
     return {
         "instance_id": task.instance_id,
         "tests": task.tests,
+        "order": in_suite_order(task.tests, list(env.baseline)),  # asked for as the suite runs them
         "fail_to_pass": task.FAIL_TO_PASS,
         "pass_to_pass": task.PASS_TO_PASS,
         "hidden_tests": task.hidden_tests,
