@@ -9,9 +9,11 @@ resolved under swebench's own harness steps. The script now deletes every untrac
 The row ran no guard, so code under test that rewrote the tests' objects in the process (the twelfth
 red team's helpers rebound at import) resolved there (a strict xfail). Now its eval script runs the
 graded tests under the Harbor verifier's guard (`tasks.export.swebench_guard`, `grading.row_verifier`)
-and the log swebench's parser reads says PASSED only where the guard vouches for it: that attack, a
-builtin shadowed in the helpers' module and the module swapped for a copy (`test_guard_support.py`'s),
-and a new package hiding the helpers' module read FAILED for every graded test."""
+and the log swebench's parser reads says PASSED only where the guard vouches for it: that attack and a
+builtin shadowed in the helpers' module (`test_guard_support.py`'s) read FAILED for every graded test.
+Since the eval script also runs the Harbor verifier's patch rules and scan first
+(`test_redteam14_row_rules.py`), the module swapped for a copy is `rejected scan` (every test FAILED)
+and a new package hiding the helpers' module is put back, as the grader does (the failing tests fail)."""
 
 from __future__ import annotations
 
