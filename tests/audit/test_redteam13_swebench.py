@@ -9,9 +9,11 @@ resolved under swebench's own harness steps. The script now deletes every untrac
 The row ran no guard, so code under test that rewrote the tests' objects in the process (the twelfth
 red team's helpers rebound at import) resolved there (a strict xfail). Now its eval script runs the
 graded tests under the Harbor verifier's guard (`tasks.export.swebench_guard`, `grading.row_verifier`)
-and the log swebench's parser reads says PASSED only where the guard vouches for it: that attack, a
-builtin shadowed in the helpers' module and the module swapped for a copy (`test_guard_support.py`'s),
-and a new package hiding the helpers' module read FAILED for every graded test."""
+and the log swebench's parser reads says PASSED only where the guard vouches for it: that attack and a
+builtin shadowed in the helpers' module (`test_guard_support.py`'s) read FAILED for every graded test.
+Since the eval script also runs the Harbor verifier's patch rules and scan first
+(`test_redteam14_row_rules.py`), the module swapped for a copy is `rejected scan` (every test FAILED)
+and a new package hiding the helpers' module is put back, as the grader does (the failing tests fail)."""
 
 from __future__ import annotations
 
@@ -92,7 +94,8 @@ def test_new_files_do_not_resolve_an_exported_row(
 
 # The package's `__init__.py` at import, as `tests/grading/test_guard_support.py`'s `shadowed` and
 # `swapped` do it: a builtin the helper reads shadowed in its module, or the module swapped in
-# `sys.modules` for a copy that reads such a builtin (no scan runs under a row, so no name is refused).
+# `sys.modules` for a copy that reads such a builtin (the scan refuses the copy's `exec` and its
+# `sys.modules` write, now that the row runs it).
 SHADOWED = "\n\nfrom unitlib import _checks as _c\n\n_c.abs = lambda x: 0\n"
 SWAPPED = (
     "\n\nimport sys as _s\nimport types as _t\n\nfrom unitlib import _checks as _c\n\n"
@@ -116,13 +119,24 @@ def _in_process(task: TaskRecord, env: EnvRecord) -> dict[str, str]:
     }
 
 
+# What the row's log says of each: the guard's cross-checks failed, or the verifier's check (run first
+# since, `test_redteam14_row_rules.py`) refused the patch or put the hiding package back.
+VERDICTS = {
+    "helpers-rebound": "codekiln guard: tampered report_forged",
+    "builtin-shadowed": "codekiln guard: tampered report_forged",
+    "module-swapped": "codekiln guard: rejected scan",
+    "package-hides-helpers": "| codekiln finding: reverted unitlib/_checks/__init__.py",
+}
+
+
 @pytest.mark.root
 def test_in_process_rewrites_under_an_exported_row_are_tampered(
     row: tuple[TaskRecord, EnvRecord, dict, Path], tmp_path: Path
 ) -> None:
     """The row's eval script runs the Harbor verifier's guard, and its log says FAILED for every graded
-    test when the guard's checks fail. All four resolved under the row before (the helpers rebound was
-    a strict xfail)."""
+    test when the guard's checks fail or the verifier's check rejects the patch. All four resolved under
+    the row before (the helpers rebound was a strict xfail). The package hiding the helpers is put back
+    before the run now, as the grader puts it back: the bug stays, and the failing tests fail."""
     from swebench_support import run_instance
 
     task, env, found, bundle = row
@@ -130,9 +144,12 @@ def test_in_process_rewrites_under_an_exported_row_are_tampered(
         report = run_instance(found, bundle, env, patch, tmp_path / name)
         assert report["patch_successfully_applied"], name
         assert not report["resolved"], (name, report["tests_status"])
-        assert "codekiln guard: tampered report_forged" in report["log"], (name, report["log"][-3000:])
+        assert VERDICTS[name] in report["log"], (name, report["log"][-3000:])
         tests = report["tests_status"]
         assert tests["FAIL_TO_PASS"]["failure"] == task.FAIL_TO_PASS, name
+        if name == "package-hides-helpers":
+            assert tests["PASS_TO_PASS"]["failure"] == [], name
+            continue
         assert tests["PASS_TO_PASS"]["failure"] == task.PASS_TO_PASS, name  # every graded test
         assert {report["status_map"][t] for t in task.tests} == {"FAILED"}, name
 

@@ -98,3 +98,75 @@ def test_the_step_exits_nonzero_unless_every_test_passed(tmp_path: Path) -> None
     assert res.stdout.splitlines()[-3:] == [
         f"FAILED {row_verifier.unstable_ids.blank(t)} - codekiln guard: error verifier" for t in TESTS
     ]
+
+
+def _repo(root: Path) -> str:
+    """A repository like a row's /testbed at `base_commit`: a package, a test, a data file. Its commit."""
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/core.py": "def total(values):\n    return sum(values) - 1\n",
+        "tests/test_a.py": "from pkg.core import total\n\n\ndef test_one():\n    assert total([1]) == 1\n",
+        "testdata/cases.json": '{"total": 6}\n',
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "base"], check=True)
+    return subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def _check(testbed: Path, folder: Path, manifest: dict[str, list[object]], base: str) -> dict[str, object]:
+    """The eval script's first step, run as shipped (`--check`): the verdict it leaves in check.json."""
+    folder.mkdir()
+    for name in shipped.ROW:
+        (folder / name).write_bytes((shipped.FOLDER / name).read_bytes())
+    task = {
+        "tests": ["tests/test_a.py::test_one"], "fixed": ["pkg/core.py"], "hidden_tests": [], "support": [],
+        "workdir": str(testbed), "venv": sys.prefix, "policy": {"scan": "enforce"},
+    }  # fmt: skip
+    (folder / "task.json").write_text(json.dumps(task))
+    (folder / "state.json").write_text(
+        json.dumps({"manifest": manifest, "base_commit": base, "originals": {}, "before": {}})
+    )
+    argv = [sys.executable, "-E", "-s", str(folder / "row_verifier.py"), "--check", "--testbed", str(testbed)]
+    subprocess.run(argv, check=True, capture_output=True, timeout=60)
+    return dict(json.loads((folder / "check.json").read_text()))
+
+
+def test_the_check_judges_the_patched_tree_against_the_exported_manifest(tmp_path: Path) -> None:
+    """The manifest the export writes (`commit_manifest`, from git) is what the tree reads before any
+    patch; the check puts data back from git at `base_commit` (a new data file deleted), keeps the fix,
+    rejects what the scan finds, and refuses bytes that do not match the export's digests."""
+    from codekiln.grading.verifier_files import tree_state
+    from codekiln.tasks.export.swebench_guard import commit_manifest
+
+    testbed = tmp_path / "testbed"
+    base = _repo(testbed)
+    manifest = commit_manifest(testbed / ".git", base)
+    assert manifest == tree_state(testbed)
+    (testbed / "pkg/core.py").write_text("def total(values):\n    return sum(values)\n")  # the fix
+    (testbed / "testdata/cases.json").write_text('{"total": 5}\n')  # the buggy result written in
+    (testbed / "testdata/zz.json").write_text('{"total": 5}\n')  # a new file the tests could glob
+    verdict = _check(testbed, tmp_path / "row", manifest, base)
+    assert "outcome" not in verdict, verdict
+    assert (testbed / "testdata/cases.json").read_text() == '{"total": 6}\n'
+    assert not (testbed / "testdata/zz.json").exists() and (testbed / ".git").is_dir()
+    assert (testbed / "pkg/core.py").read_text().endswith("return sum(values)\n")
+    reverted = {f["path"] for f in verdict["findings"] if f["kind"] == "reverted"}  # type: ignore[attr-defined]
+    assert reverted == {"testdata/cases.json", "testdata/zz.json"}
+
+    (testbed / "pkg/core.py").write_text("import sys\n\n\ndef total(values):\n    return sys._getframe(1)\n")
+    verdict = _check(testbed, tmp_path / "scan", manifest, base)
+    assert (verdict["outcome"], verdict["reason"]) == ("rejected", "scan")
+
+    (testbed / "pkg/core.py").write_text("def total(values):\n    return sum(values)\n")
+    (testbed / "testdata/cases.json").write_text('{"total": 5}\n')
+    forged = {**manifest, "testdata/cases.json": ["file", "0" * 64, 0o644]}  # not what git holds
+    verdict = _check(testbed, tmp_path / "forged", forged, base)
+    assert (verdict["outcome"], verdict["reason"]) == ("error", "verifier")
+    assert "testdata/cases.json at base_commit is not the file the export recorded" in str(verdict["detail"])

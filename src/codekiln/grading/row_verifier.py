@@ -1,23 +1,36 @@
-"""The test step of an exported SWE-bench row: the graded tests run guarded, as the Harbor verifier runs
-them, and a log that swebench's parser (`parse_log_pytest_v2`) reads as the guard vouches.
+"""The steps of an exported SWE-bench row's eval script that judge the model patch as the Harbor verifier
+does: its patch rules and scan on the patched tree, then the graded tests run guarded, and a log that
+swebench's parser (`parse_log_pytest_v2`) reads as the rules and the guard decide.
 
-    python -E -s /tmp/codekiln-row.XXXX/row_verifier.py --testbed /testbed      # between the markers
+    python -E -s /tmp/codekiln-row.XXXX/row_verifier.py --check --testbed /testbed   # first, on the patch
+    python -E -s /tmp/codekiln-row.XXXX/row_verifier.py --testbed /testbed           # between the markers
 
 Shipped into the row's eval script with the files of `shipped.ROW` (standard library only) and
-`task.json` / `state.json` beside them (`tasks.export.swebench_guard`); the eval script has already put
-back what the grader puts back and applied `test_patch`. `verifier.Verifier.run` runs FAIL_TO_PASS +
+`task.json` / `state.json` beside them (`tasks.export.swebench_guard`). The check runs on the tree as
+the harness left it (`base_commit` + the model patch), before the script's own resets:
+`verifier.Verifier.check` compares it with `state.json`'s manifest of `base_commit` (path -> [kind,
+sha256, mode], written at export), rejects what the grader rejects (binary, symlink, mode change, a new
+module or package hiding an installed one, the static scan's findings), puts back protected paths,
+Python and other data, support modules and files a new package hides, and deletes the hidden tests.
+The snapshot's bytes it puts back or scans against are read from git at `base_commit` and must match
+the manifest's digests (a mismatch is an error: every test FAILED). Its verdict and findings go to
+`check.json` in this folder, which the test process's user cannot write. Then the eval script resets
+(as before) and applies `test_patch`, and the test step prints the check's rejection, or runs the
+tests: `verifier.Verifier.run` runs FAIL_TO_PASS +
 PASS_TO_PASS with the guard plugin under a fresh name and nonce, loaded with `-p` from outside the
 repository, the task's support modules held, canaries planted, as an unprivileged user when run as root,
 and cross-checks the report (`guard_check`).
 
-What it prints, in this order:
-- pytest's own output, every line behind `| ` (a carriage return starts a line, as Python's universal
-  newlines read the log back) and swebench's `>>>>>` markers broken, so nothing the code under test
-  prints reads as a status or moves the parsed region;
+What the test step prints, in this order:
+- the check's findings ("| codekiln finding: <kind> <path> <detail>") and pytest's own output, every
+  line behind `| ` (a carriage return starts a line, as Python's universal newlines read the log back)
+  and swebench's `>>>>>` markers broken, so nothing the code under test prints reads as a status or
+  moves the parsed region;
 - the verdict line: "codekiln guard: <outcome> <reason> <detail>";
 - one swebench status line per graded test id as the row lists it (addresses blanked): the guard's
   status when the run is `resolved` or `unresolved`, and `FAILED <id> - codekiln guard: ...` for every
-  test otherwise (a report that failed the guard's cross-checks, a timeout, a run that broke).
+  test otherwise (a patch the check rejected, a report that failed the guard's cross-checks, a
+  timeout, a run that broke).
 
 It exits 0 when every line says PASSED or SKIPPED, else 1: the row's recorded test exit code agrees
 with the lines (swebench drops a log that reports no failure beside a failing exit code). The test
@@ -32,14 +45,17 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 try:  # shipped: beside its sibling files in the row's folder
+    import pathrules
     import unstable_ids
     import verifier
+    import verifier_files
 except ImportError:  # imported from the codekiln package
-    from codekiln.grading import unstable_ids, verifier  # type: ignore[no-redef]
+    from codekiln.grading import pathrules, unstable_ids, verifier, verifier_files  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
 SWEBENCH = {"passed": "PASSED", "failed": "FAILED", "error": "ERROR", "skipped": "SKIPPED"}
@@ -47,6 +63,74 @@ SWEBENCH = {"passed": "PASSED", "failed": "FAILED", "error": "ERROR", "skipped":
 RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 """Cases of one blanked id keep the worst status, as codekiln's runner does (`unstable_ids`)."""
 VOUCHED = ("resolved", "unresolved")
+CHECKED = "check.json"
+"""The check's verdict, beside this file: {"findings": [...]}, with outcome/reason/detail when rejected."""
+
+
+class RowVerifier(verifier.Verifier):
+    """The Harbor verifier's patch rules on a row's tree: the snapshot's files come from git at
+    `base_commit`, held to the export's digests, and `.git` stays (the eval script resets from it)."""
+
+    keep_git = True
+
+    def __init__(self, testbed: Path, task: dict[str, Any], state: dict[str, Any]) -> None:
+        super().__init__(testbed, task, state)
+        self.base: str = state["base_commit"]
+
+    def snapshot_bytes(self, rel: str) -> bytes | None:
+        """The bytes of file `rel` at `base_commit` (None: no such file in the manifest)."""
+        entry = self.manifest.get(rel)
+        if not entry or entry[0] != "file":
+            return None
+        argv = [
+            "git",
+            "-c",
+            "safe.directory=*",
+            "-C",
+            str(self.root),
+            "cat-file",
+            "blob",
+            f"{self.base}:{rel}",
+        ]
+        got = subprocess.run(argv, capture_output=True, check=False)
+        if got.returncode != 0 or verifier_files.sha256(got.stdout) != entry[1]:
+            raise RuntimeError(f"{rel} at base_commit is not the file the export recorded")
+        return got.stdout
+
+    def originals_at(self, rel: str) -> Iterator[tuple[str, int, bytes]]:
+        prefix = rel + "/"
+        for name, entry in self.manifest.items():
+            if (name == rel or name.startswith(prefix)) and entry[0] == "file":
+                yield name, int(entry[2]), self.snapshot_bytes(name) or b""
+
+    def before_text(self, rel: str) -> str | None:
+        data = None if pathrules.is_protected(rel) else self.snapshot_bytes(rel)
+        return None if data is None else data.decode("utf-8", "surrogateescape")
+
+    def snapshot_module(self, rel: str) -> bytes | None:
+        return self.snapshot_bytes(rel)
+
+
+def check(testbed: Path, here: Path = HERE) -> dict[str, Any]:
+    """The Harbor verifier's patch rules and scan on the row's patched tree (see the module docstring)."""
+    task = json.loads((here / "task.json").read_text(encoding="utf-8"))
+    state = json.loads((here / "state.json").read_text(encoding="utf-8"))
+    task["policy"]["compiled_suffixes"] = tuple(task["policy"].get("compiled_suffixes", ()))
+    run = RowVerifier(testbed, task, state)
+    rejected = run.check()
+    verdict: dict[str, Any] = {"findings": run.findings}
+    if rejected:
+        verdict.update(outcome=rejected[0], reason=rejected[1], **rejected[2])
+    return verdict
+
+
+def finding_lines(findings: list[dict[str, Any]]) -> list[str]:
+    """The check's findings, one quoted line each."""
+    text = "\n".join(
+        " ".join(f"codekiln finding: {f.get('kind')} {f.get('path', '')} {f.get('detail', '')}".split())
+        for f in findings
+    )
+    return quoted_log(text) if findings else []
 
 
 def quoted_log(log: str) -> list[str]:
@@ -70,8 +154,8 @@ def status_lines(verdict: dict[str, Any], tests: list[str]) -> list[str]:
 
 
 def guarded_run(testbed: Path, here: Path = HERE) -> dict[str, Any]:
-    """The Harbor verifier's guarded run of the graded tests on `testbed` (the tree is already put back
-    by the eval script, so the verifier's own patch rules have nothing to judge)."""
+    """The Harbor verifier's guarded run of the graded tests on `testbed` (the check has judged the
+    patch, and the eval script has reset the tree and applied `test_patch` since)."""
     task = json.loads((here / "task.json").read_text(encoding="utf-8"))
     state = json.loads((here / "state.json").read_text(encoding="utf-8"))
     run = verifier.Verifier(testbed, task, state)
@@ -87,13 +171,31 @@ def guarded_run(testbed: Path, here: Path = HERE) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run an exported SWE-bench row's graded tests guarded.")
     parser.add_argument("--testbed", default="/testbed", help="the repository, the model patch applied")
+    parser.add_argument("--check", action="store_true", help="judge the patch only, into check.json")
     args = parser.parse_args(argv)
+    if args.check:
+        try:
+            checked = check(Path(args.testbed))
+        except Exception as err:  # the check itself failed: every test will read failed
+            checked = {"outcome": "error", "reason": "verifier", "detail": f"{type(err).__name__}: {err}"}
+        (HERE / CHECKED).write_text(json.dumps(checked), encoding="utf-8")
+        print(f"codekiln patch rules: {checked.get('outcome', 'passed')} {checked.get('reason', '')}")
+        return 0
     tests = json.loads((HERE / "task.json").read_text(encoding="utf-8"))["tests"]
     try:
-        verdict = guarded_run(Path(args.testbed))
+        checked = json.loads((HERE / CHECKED).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        checked = {
+            "outcome": "error",
+            "reason": "verifier",
+            "detail": f"no verdict of the patch rules: {err}",
+        }
+    findings = checked.pop("findings", [])
+    try:
+        verdict = checked if "outcome" in checked else guarded_run(Path(args.testbed))
     except Exception as err:  # the run itself failed: every test reads failed, the cause is printed
         verdict = {"outcome": "error", "reason": "verifier", "detail": f"{type(err).__name__}: {err}"}
-    out = [*quoted_log(verdict.pop("log", "")), ""]
+    out = [*finding_lines(findings), *quoted_log(verdict.pop("log", "")), ""]
     detail = " ".join(str(verdict.get("detail", "")).split())[:2000].replace(">>>>>", ">>>> >")
     took = f"(tests ran {verdict['duration_s']:.1f} s)" if "duration_s" in verdict else ""
     out.append(

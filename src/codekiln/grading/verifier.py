@@ -40,6 +40,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -63,6 +64,9 @@ TEST_UID = 65534  # nobody: the test process may not write the verdict or the ve
 
 class Verifier:
     """One grading of the tree at `testbed` (see the module docstring)."""
+
+    keep_git = False
+    """Whether the tree's `.git` stays (an exported row's eval script checks files out of it after)."""
 
     def __init__(self, testbed: Path, task: dict[str, Any], state: dict[str, Any]) -> None:
         self.root, self.task = testbed, task
@@ -95,7 +99,8 @@ class Verifier:
         for folder, dirs, _files in os.walk(self.root):  # never follows symlinks
             if "__pycache__" in dirs and not Path(folder, "__pycache__").is_symlink():
                 shutil.rmtree(Path(folder, "__pycache__"))
-        files.remove(self.root / ".git")
+        if not self.keep_git:
+            files.remove(self.root / ".git")
         now = files.tree_state(self.root)
         out = {rel: "deleted" for rel in self.manifest if rel not in now}
         for rel, entry in now.items():
@@ -103,20 +108,33 @@ class Verifier:
                 out[rel] = entry[0]
         return out
 
+    def originals_at(self, rel: str) -> Iterator[tuple[str, int, bytes]]:
+        """The snapshot's files to put back at `rel` or under it: (path, mode, bytes)."""
+        prefix = rel + "/"
+        for name, (mode, data) in self.originals.items():
+            if name == rel or name.startswith(prefix):
+                yield name, mode, base64.b64decode(data)
+
+    def before_text(self, rel: str) -> str | None:
+        """The pre-agent text of a Python file, which the scan compares the change with."""
+        return self.before.get(rel)
+
+    def snapshot_module(self, rel: str) -> bytes | None:
+        """The snapshot's bytes of a graded doctest's module (`doctests.judge`)."""
+        return base64.b64decode(self.doctests[rel]) if rel in self.doctests else None
+
     def restore(self, paths: list[str]) -> None:
         """Put `paths` back as they are in the snapshot (absent there: deleted)."""
         for rel in paths:
             files.remove(self.root / rel)
-            prefix = rel + "/"
-            for name, (mode, data) in self.originals.items():
-                if name == rel or name.startswith(prefix):
-                    target = self.root / name
-                    for parent in reversed(target.relative_to(self.root).parents):
-                        if (self.root / parent).is_symlink() or (self.root / parent).is_file():
-                            files.remove(self.root / parent)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(base64.b64decode(data))
-                    target.chmod(mode)
+            for name, mode, data in self.originals_at(rel):
+                target = self.root / name
+                for parent in reversed(target.relative_to(self.root).parents):
+                    if (self.root / parent).is_symlink() or (self.root / parent).is_file():
+                        files.remove(self.root / parent)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                target.chmod(mode)
 
     def check(self) -> tuple[str, str, dict[str, str]] | None:
         """Judge the agent's changes; a (outcome, reason, detail) verdict when the change is rejected."""
@@ -140,7 +158,7 @@ class Verifier:
         )  # fmt: skip
         shadows = pathrules.shadowing(new, roots, pathrules.installed_modules(self.venv), self.in_snapshot)
         problem, texts = doctests.judge(
-            self.task["tests"], touched, lambda rel: base64.b64decode(self.doctests[rel]) if rel in self.doctests else None,
+            self.task["tests"], touched, self.snapshot_module,
             lambda rel: (self.root / rel).read_bytes() if touched.get(rel) == "file" else None,
         )  # fmt: skip
         if problem:
@@ -174,7 +192,7 @@ class Verifier:
         if mode == "off":
             return None
         changes = {
-            rel: (self.before.get(rel), (self.root / rel).read_bytes().decode("utf-8", "surrogateescape"))
+            rel: (self.before_text(rel), (self.root / rel).read_bytes().decode("utf-8", "surrogateescape"))
             for rel, kind in touched.items()
             if rel.endswith(".py") and kind == "file" and rel not in protected
         }

@@ -19,11 +19,13 @@ A row's fields:
   buggy state an agent starts from; `patch` (the fix) and `test_patch` (the hidden tests back) apply on
   it, and both together give the clean snapshot back. Parentless, so its history does not hold the fix.
 - what swebench 5's `make_test_spec` reads for a repository it has no built-in spec for: `image`
-  (named as swebench names instance images, under the `codekiln` namespace), `eval_script` (put back
-  what the grader puts back, from `base_commit`, apply `test_patch`, run the graded tests under the
-  Harbor verifier's guard, written outside the repository, and print between swebench's output markers
-  one pytest-style status line per graded test as the guard vouches for it, FAILED for all when the
-  report fails its cross-checks (`swebench_guard`, `grading.row_verifier`), reset again),
+  (named as swebench names instance images, under the `codekiln` namespace), `eval_script` (write the
+  Harbor verifier outside the repository and run its patch rules and scan on the patched tree against
+  the export's manifest of `base_commit`, put back what the grader puts back, from `base_commit`,
+  apply `test_patch`, run the graded tests under the verifier's guard, and print between swebench's
+  output markers one pytest-style status line per graded test as the guard vouches for it, FAILED for
+  all when the patch was rejected or the report fails its cross-checks (`swebench_guard`,
+  `grading.row_verifier`), reset again),
   `log_parser` (`parse_log_pytest_v2`, which keeps node ids whole) and `eval_type` (`pass_and_fail`);
   `version` is the project's version.
 - `FAIL_TO_PASS` / `PASS_TO_PASS`: a case whose id holds an object's address (`test_x[<a.T object at
@@ -74,7 +76,7 @@ from codekiln.repos.snapshot import COMMIT_DATE, SnapshotRecord, get_snapshot
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 from codekiln.tasks.export.ascii_patch import ascii_safe
 from codekiln.tasks.export.harbor_payload import base_image, requirements, venv_install
-from codekiln.tasks.export.swebench_guard import MAKE_FOLDER, TEST_COMMAND, UNPACK, row_payload
+from codekiln.tasks.export.swebench_guard import CHECK_COMMAND, MAKE_FOLDER, TEST_COMMAND, UNPACK, row_payload
 from codekiln.tasks.records import TaskRecord
 
 ROWS = "swebench.jsonl"
@@ -136,12 +138,14 @@ def _heredoc(body: str, tag: str) -> str:
     return f"<<'{marker}'\n{text}{marker}"
 
 
-def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
+def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str, git_dir: Path) -> str:
     """The script swebench's harness runs in the instance container after applying the model patch: the
-    graded test files, every file that is not Python source and every Python file outside the packages
-    the fix changes (but those the fix changes) reset to `base_commit`, `test_patch` applied, the graded
-    tests run under the Harbor verifier's guard with one status line each printed between swebench's
-    markers (`swebench_guard`), and the test files reset again."""
+    Harbor verifier's patch rules and scan on the patched tree against the manifest of `base_commit` in
+    `git_dir` (`swebench_guard.commit_manifest`), the graded test files, every file that is not Python source and
+    every Python file outside the packages the fix changes (but those the fix changes) reset to
+    `base_commit`, `test_patch` applied, the check's rejection or the graded tests run under the Harbor
+    verifier's guard with one status line each printed between swebench's markers (`swebench_guard`),
+    and the test files reset again."""
     patches = parse_diff(task.test_patch)
     created = sorted({p.new_path for p in patches if p.old_path is None and p.new_path})
     graded_files = {t.split("::", 1)[0] for t in task.tests}
@@ -177,12 +181,14 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str) -> str:
         "set -uxo pipefail",
         f"cd {WORKDIR}",
         *exports,
+        # The Harbor verifier, written outside the repository, judges the patched tree first (its patch
+        # rules and scan); the graded tests then run under its guard and print what the check and the
+        # guard vouch for (`grading.row_verifier`): the lines swebench's log parser reads.
+        MAKE_FOLDER,
+        f"{UNPACK} {_heredoc(row_payload(task, env, base_commit, git_dir), 'ROW')}",
+        CHECK_COMMAND,
         *reset_lines,
         *apply,
-        # The graded tests run under the Harbor verifier's guard, written outside the repository, and
-        # print what it vouches for (`grading.row_verifier`): the lines swebench's log parser reads.
-        MAKE_FOLDER,
-        f"{UNPACK} {_heredoc(row_payload(task, env), 'ROW')}",
         f": '{START}'",
         TEST_COMMAND,
         f": '{END}'",
@@ -295,7 +301,7 @@ def swebench_row(task: TaskRecord, env: EnvRecord, snapshot: SnapshotRecord, roo
         environment_setup_commit=clean,
         version=task.version or snapshot.version or "0",
         image=image_name(task.instance_id),
-        eval_script=eval_script(task, env, base),
+        eval_script=eval_script(task, env, base, git_dir),
         log_parser=LOG_PARSER,
         eval_type=EVAL_TYPE,
         git_repo=git_dir.relative_to(root).as_posix(),

@@ -1,34 +1,49 @@
-"""The guarded test step of an exported SWE-bench row: the lines of its eval script that write the Harbor
-verifier's guard outside the repository and run the graded tests under it (`grading.row_verifier`).
+"""The judging steps of an exported SWE-bench row: the lines of its eval script that write the Harbor
+verifier outside the repository, run its patch rules and scan on the patched tree, and run the graded
+tests under its guard (`grading.row_verifier`).
 
-    body = row_payload(task, env)            # MAKE_FOLDER, then UNPACK <<heredoc of body>>, then TEST_COMMAND
+    body = row_payload(task, env, base, git_dir)      # base: the row's base_commit, in git_dir
+    # MAKE_FOLDER, UNPACK <<heredoc of body>>, CHECK_COMMAND, the resets, test_patch, TEST_COMMAND
 
 The setup writes `shipped.ROW` (the verifier, the guard plugin and the files they read, standard
 library only) with the task's `task.json` and `state.json` into a fresh `mktemp -d` folder under /tmp
 (mode 0700, the test process's user cannot read or write it) from one base64 zip in a heredoc, unpacked
-by `python -I` (nothing of the working directory on `sys.path`). The command runs FAIL_TO_PASS +
-PASS_TO_PASS as the Harbor verifier runs them (the guard plugin loaded with `-p` under a fresh name and
-nonce, the snapshot's config, plugin autoload off, the task's support modules held, canaries planted),
-then prints one swebench status line per graded test: what the guard vouches for, or FAILED for every
-test when the report fails its cross-checks.
+by `python -I` (nothing of the working directory on `sys.path`). `CHECK_COMMAND` runs on the tree as
+the harness left it: the Harbor verifier's `check` against the manifest of `base_commit` (what the
+patch touched; rejected paths, new modules or packages hiding installed ones, the static scan;
+protected, data, support and hidden files put back), its verdict kept in that folder. The test command
+prints that rejection, or runs FAIL_TO_PASS + PASS_TO_PASS as the Harbor verifier runs them (the guard
+plugin loaded with `-p` under a fresh name and nonce, the snapshot's config, plugin autoload off, the
+task's support modules held, canaries planted), then prints one swebench status line per graded test:
+what the guard vouches for, or FAILED for every test when the patch was rejected or the report fails
+its cross-checks.
 
-Its settings are the Harbor verifier's (`harbor_payload.verifier_settings`); its state holds only what
-the guarded run reads (the buggy state's doctest digests, `grading.doctest_runs`): the eval script
-itself puts back what the grader puts back (by git, from `base_commit`). The payload is the same for
-every row but for the two JSON files: about 95 kB of each row's `eval_script`.
+Its settings are the Harbor verifier's (`harbor_payload.verifier_settings`); its state holds the
+manifest of `base_commit` (path -> [kind, sha256, mode], from the export's git repository, never from
+the tree under test), the commit, and the buggy state's doctest digests (`grading.doctest_runs`). The
+snapshot's bytes themselves are not shipped: the check reads them from git at `base_commit` and holds
+them to the manifest's digests. The payload is the same for every row but for the two JSON files:
+about 95 kB of each row's `eval_script`, plus about 50 bytes per file of the repository.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
+import os
 import shlex
+import subprocess
 import zipfile
+from pathlib import Path
+from typing import Any
 
+from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord
 from codekiln.grading import GradePolicy, shipped
 from codekiln.grading.doctest_runs import buggy_doctest_digests
+from codekiln.repos.fetch import GIT_ENV
 from codekiln.sandbox.base import WORKDIR
 from codekiln.tasks.export.harbor_payload import verifier_settings
 from codekiln.tasks.records import TaskRecord
@@ -40,6 +55,8 @@ UNZIP = (
 MAKE_FOLDER = 'CODEKILN_ROW="$(mktemp -d /tmp/codekiln-row.XXXXXXXX)"'
 UNPACK = f'python -I -c {shlex.quote(UNZIP)} "$CODEKILN_ROW"'
 """Followed by the payload as a heredoc: unpacks it into the row's fresh folder."""
+CHECK_COMMAND = f'python -E -s "$CODEKILN_ROW/row_verifier.py" --check --testbed {WORKDIR}'
+"""Run on the patched tree before the eval script's resets: the patch rules and scan (`row_verifier`)."""
 TEST_COMMAND = f'python -E -s "$CODEKILN_ROW/row_verifier.py" --testbed {WORKDIR}'
 """The command between swebench's markers (see `grading.row_verifier`)."""
 
@@ -56,13 +73,51 @@ def payload(files: dict[str, bytes]) -> str:
     return base64.encodebytes(raw.getvalue()).decode("ascii")
 
 
-def row_files(task: TaskRecord, env: EnvRecord) -> dict[str, bytes]:
-    """The folder the row's eval script writes: `shipped.ROW`, `task.json`, `state.json`."""
+def commit_manifest(git_dir: Path, commit: str) -> dict[str, list[Any]]:
+    """rel -> [kind, sha256, mode] of `commit`'s tree as a checkout writes it, the entries
+    `verifier_files.tree_state` reads there: a file 0o644 or 0o755, a symlink's sha its target's."""
+    env = {**os.environ, **GIT_ENV, "GIT_DIR": str(git_dir)}
+
+    def git(*args: str, data: bytes | None = None) -> bytes:
+        done = subprocess.run(
+            ["git", *args], input=data, env=env, capture_output=True, timeout=600, check=False
+        )
+        if done.returncode != 0:
+            raise TaskError(
+                f"git {args[0]} failed on {git_dir.name}: {done.stderr.decode(errors='replace')[-500:]}",
+                hint="check that git works (git --version) and that the row's base commit was written",
+            )
+        return done.stdout
+
+    entries = []
+    for record in filter(None, git("ls-tree", "-r", "-z", "--full-tree", commit).split(b"\0")):
+        meta, path = record.split(b"\t", 1)
+        mode, kind, blob = meta.split()
+        if kind == b"blob":  # a submodule's commit checks out as an empty folder: no entry
+            entries.append((path.decode("utf-8", "surrogateescape"), mode, blob))
+    batch, at, out = git("cat-file", "--batch", data=b"".join(e[2] + b"\n" for e in entries)), 0, {}
+    for rel, mode, _ in entries:
+        header_end = batch.index(b"\n", at)
+        size = int(batch[at:header_end].split()[2])
+        digest = hashlib.sha256(batch[header_end + 1 : header_end + 1 + size]).hexdigest()
+        at = header_end + 1 + size + 1
+        link = mode == b"120000"
+        out[rel] = (
+            ["symlink", digest, 0o777] if link else ["file", digest, 0o755 if mode == b"100755" else 0o644]
+        )
+    return out
+
+
+def row_files(
+    task: TaskRecord, env: EnvRecord, base: str, manifest: dict[str, list[Any]]
+) -> dict[str, bytes]:
+    """The folder the row's eval script writes: `shipped.ROW`, `task.json`, `state.json` (`manifest`:
+    `base_commit`'s, `commit_manifest`)."""
     settings = verifier_settings(task, env, timeout_s=env.test.timeout_s, policy=GradePolicy())
-    # The eval script has put the tree back already: the verifier's patch rules get nothing to judge.
     state = {
-        "manifest": {},
-        "originals": {},
+        "manifest": manifest,
+        "base_commit": base,
+        "originals": {},  # read from git at `base_commit` by the check (`row_verifier.RowVerifier`)
         "before": {},
         "doctest_digests": buggy_doctest_digests(task, env),
     }
@@ -72,9 +127,19 @@ def row_files(task: TaskRecord, env: EnvRecord) -> dict[str, bytes]:
     return files
 
 
-def row_payload(task: TaskRecord, env: EnvRecord) -> str:
-    """The text `UNPACK` reads: the row's folder (`row_files`) as a base64 zip."""
-    return payload(row_files(task, env))
+def row_payload(task: TaskRecord, env: EnvRecord, base: str, git_dir: Path) -> str:
+    """The text `UNPACK` reads: the row's folder (`row_files`) as a base64 zip, with the manifest of
+    `base` (a commit of the bare repository `git_dir`)."""
+    return payload(row_files(task, env, base, commit_manifest(git_dir, base)))
 
 
-__all__ = ["MAKE_FOLDER", "TEST_COMMAND", "UNPACK", "payload", "row_files", "row_payload"]
+__all__ = [
+    "CHECK_COMMAND",
+    "MAKE_FOLDER",
+    "TEST_COMMAND",
+    "UNPACK",
+    "commit_manifest",
+    "payload",
+    "row_files",
+    "row_payload",
+]
