@@ -152,7 +152,7 @@ def test_exports_carry_the_suites_order(synthesized: tuple[list[TaskRecord], Env
     """The Harbor verifier's and the SWE-bench row's `task.json` (one settings function): the graded
     ids in the order the verifier asks for them."""
     tasks, env = synthesized
-    settings = json.loads(row_files(tasks[0], env)["task.json"])
+    settings = json.loads(row_files(tasks[0], env, "0" * 40, {})["task.json"])  # no manifest: task.json only
     assert settings["order"].index(PREPARE) < settings["order"].index(USES)
     assert sorted(settings["order"]) == sorted(settings["tests"])
 
