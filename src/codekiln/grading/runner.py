@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Collection
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -134,7 +134,7 @@ def run_tests(
     canaries: Canaries | None = None,
     watch: list[str] | None = None,
     export_rewrites: bool = False,
-    failing_before: Collection[str] = (),
+    baseline: Mapping[str, str] | None = None,
 ) -> TestRun:
     """Run the full suite (tests=None) or the given test ids in `sandbox` and parse the results.
 
@@ -144,9 +144,9 @@ def run_tests(
     `canaries` are added to the requested tests and left out of `statuses`; before each of them and of
     the `watch` tests (the grader passes FAIL_TO_PASS) the guard checks that pytest's machinery is intact.
 
-    `failing_before`: the ids the clean tree's run reported not passing (from the environment's
-    baseline): cases of a function asked for in place of an unstable id that are not read as renamed
-    by the change (`unstable_ids.read_back`).
+    `baseline`: the clean tree's statuses (the environment's baseline): the cases of a function asked
+    for in place of an unstable id that did not pass there are not read as renamed by the change
+    (`unstable_ids.read_back`).
 
     `export_rewrites`: the tree is the clean snapshot (trusted): later runs of the environment reuse
     the test code this run rewrites (`grading.guard_rewrites`). Never for a tree with a patch.
@@ -155,9 +155,7 @@ def run_tests(
     they are dropped, listed in `missing`, and the rest are run again once.
     """
     iso = isolation or _isolation_of(sandbox, tests)
-    run = _run_once(
-        sandbox, command, tests, timeout, iso, canaries, watch or [], export_rewrites, failing_before
-    )
+    run = _run_once(sandbox, command, tests, timeout, iso, canaries, watch or [], export_rewrites, baseline)
     if tests is not None and run.exit_code == 4 and not run.timed_out:
         named = set(_NOT_FOUND.findall(run.log_tail_full))  # pytest >= 9 names them by absolute path
         root = sandbox.workdir.rstrip("/") + "/"
@@ -166,9 +164,7 @@ def run_tests(
         if gone:
             rest = [t for t in tests if t not in gone]
             run = (
-                _run_once(
-                    sandbox, command, rest, timeout, iso, canaries, watch or [], failing_before=failing_before
-                )
+                _run_once(sandbox, command, rest, timeout, iso, canaries, watch or [], baseline=baseline)
                 if rest
                 else TestRun(error="no tests requested")
             )
@@ -240,7 +236,7 @@ def _run_once(
     canaries: Canaries | None,
     watch: list[str],
     export_rewrites: bool = False,
-    failing_before: Collection[str] = (),
+    baseline: Mapping[str, str] | None = None,
 ) -> TestRun:
     if tests is not None and not tests:
         return TestRun(error="no tests requested")
@@ -304,7 +300,7 @@ def _run_once(
         )
         return run
     run.statuses, run.messages = unstable_ids.read_back(
-        report.statuses, report.messages, unstable, set(stable), failing_before
+        report.statuses, report.messages, unstable, set(stable), baseline
     )
     run.collection_errors = report.collection_errors
     run.collection_skips = report.collection_skips
