@@ -13,7 +13,8 @@ then prints one swebench status line per graded test: what the guard vouches for
 test when the report fails its cross-checks.
 
 Its settings are the Harbor verifier's (`harbor_payload.verifier_settings`); its state holds only what
-the guarded run reads (the buggy state's doctest digests, `grading.doctest_runs`): the eval script
+the guarded run reads (the buggy state's doctest digests, `grading.doctest_runs`, and the baseline's
+statuses of the graded cases named by an address, `unstable_ids.cases_of`): the eval script
 itself puts back what the grader puts back (by git, from `base_commit`). The payload is the same for
 every row but for the two JSON files: about 95 kB of each row's `eval_script`.
 """
@@ -27,7 +28,7 @@ import shlex
 import zipfile
 
 from codekiln.envs import EnvRecord
-from codekiln.grading import GradePolicy, shipped
+from codekiln.grading import GradePolicy, shipped, unstable_ids
 from codekiln.grading.doctest_runs import buggy_doctest_digests
 from codekiln.sandbox.base import WORKDIR
 from codekiln.tasks.export.harbor_payload import verifier_settings
@@ -65,6 +66,7 @@ def row_files(task: TaskRecord, env: EnvRecord) -> dict[str, bytes]:
         "originals": {},
         "before": {},
         "doctest_digests": buggy_doctest_digests(task, env),
+        "baseline_cases": unstable_ids.cases_of(env.baseline, task.tests),
     }
     files = {name: (shipped.FOLDER / name).read_bytes() for name in shipped.ROW}
     files["task.json"] = (json.dumps(settings, indent=1, sort_keys=True) + "\n").encode()
