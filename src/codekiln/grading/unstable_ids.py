@@ -11,7 +11,8 @@ with the address blanked:
 
 Two cases of one function whose ids differ only by addresses read back as one id, the worse status
 winning, as pytest reports a test that failed in any phase. A case whose id the library renamed (its
-objects' `repr`) counts against every requested case of its function (`read_back`).
+objects' `repr`) counts against every requested case of its function, but for as many cases as the
+clean tree's run had not passing under its id (`read_back`).
 """
 
 from __future__ import annotations
@@ -91,10 +92,10 @@ def read_back(
     leaves no passing one under it, and a fix that renames every case is read by the cases that ran,
     where the requested ids would otherwise all be missing.
 
-    `before`: the clean tree's statuses (the environment's baseline; None where not known). Cases of a
-    blanked id that held a case not passing there are that many not-passing cases, neither graded nor
-    this change's doing, and not read as renamed (`_held`): beyond as many cases as the id held and as
-    many not passing, the worst of them are, as a failing case renamed into that id would be."""
+    `before`: the clean tree's statuses (the environment's baseline; None where not known). A blanked
+    id whose cases did not all pass there may hold as many cases, and as many not passing, as it did:
+    those are neither graded nor this change's doing, and not read as renamed. Past either count its
+    worst cases are (`_held`), as a failing case renamed into that id would be."""
     if not unstable:
         return dict(statuses), dict(messages)
     wanted = {blank(t): t for t in unstable}
