@@ -28,7 +28,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
+import harbor_support as hs
 from rollout_support import library_tasks, setuptools_pyproject, the_task
 
 from codekiln.audit.grader import PATHS, play_commands
@@ -191,3 +193,13 @@ def test_a_failing_case_named_as_a_clean_failure_is_not_passed(
     result = grade_patch(t, env, patch, timeout=TIMEOUT)
     assert result.outcome == "unresolved", result.statuses  # was resolved
     assert "failed" in result.statuses.values()
+
+
+@pytest.mark.podman
+def test_a_harbor_trial_reads_the_clean_failure_as_the_grader_does(
+    task: tuple[TaskRecord, EnvRecord], harbor: hs.Trials
+) -> None:
+    """The same in Harbor's layout: the exported image, the oracle's trial and the attack's."""
+    t, env = task
+    reward, grade = harbor.run(t, hs.applying(_patch(t, env, False, BESIDE)))
+    assert (harbor.oracle(t)[0], reward, grade["outcome"]) == ("1", "0", "unresolved"), grade
