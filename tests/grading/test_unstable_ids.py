@@ -5,6 +5,7 @@ function and reads each case back by its blanked id. A real environment, built a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,7 @@ def test_a_case_the_library_renamed_counts_against_its_functions_requested_cases
     its status too. A case that failed on the clean tree too (not graded) stays out."""
     bad = "t.py::test_x[<a.Bad object at 0x7f0000000010>]"
     good = "t.py::test_x[<a.Good object at 0x7f0000000020>]"
-    failing_before = ["t.py::test_x[7]"]
+    before = {"t.py::test_x[7]": "failed"}
     decoy = {good: "passed", bad.replace("Bad", "Good").replace("10>", "30>"): "passed"}
     renamed = {
         **decoy,
@@ -85,13 +86,37 @@ def test_a_case_the_library_renamed_counts_against_its_functions_requested_cases
         "t.py::test_x[7]": "failed",
         "t.py::test_y": "passed",
     }
-    out, _ = read_back(renamed, {}, [bad, good], {"t.py::test_y"}, failing_before)
+    out, _ = read_back(renamed, {}, [bad, good], {"t.py::test_y"}, before)
     assert out == {bad: "failed", good: "failed", "t.py::test_y": "passed"}
     named = {"t.py::test_x[Bad()]": "passed", "t.py::test_x[Good()]": "passed", "t.py::test_x[7]": "failed"}
-    out, _ = read_back(named, {}, [bad, good], set(), failing_before)
+    out, _ = read_back(named, {}, [bad, good], set(), before)
     assert out == {bad: "passed", good: "passed"}  # an honest rename of every case
-    out, _ = read_back({"t.py::test_x[7]": "failed"}, {}, [bad], set(), failing_before)
+    out, _ = read_back({"t.py::test_x[7]": "failed"}, {}, [bad], set(), before)
     assert out == {}  # nothing ran in its place: missing, hence failed
+
+
+def test_an_id_that_failed_on_the_clean_tree_holds_as_many_failing_cases_as_it_did() -> None:
+    """A case that failed on the clean tree (not graded) is no renamed one, once per case it had: a
+    failing case renamed into its id, beside it or in place of one that now passes, is one more."""
+    bad = "t.py::test_x[<a.Bad object at 0x7f0000000010>]"
+    good = "t.py::test_x[<a.Good object at 0x7f0000000020>]"
+    odd = "t.py::test_x[<a.Odd object at 0x7f0000000030>]"
+    before = {bad: "failed", good: "passed", odd: "failed", "t.py::test_y": "passed"}
+
+    def at(test_id: str, address: str) -> str:  # the same case in another process
+        return re.sub("0x[0-9a-f]+", address, test_id)
+
+    honest = {at(good, "0x7f00000000a0"): "passed", at(bad, "0x7f00000000b0"): "passed"}
+    out, _ = read_back({**honest, at(odd, "0x7f00000000c0"): "failed"}, {}, [bad, good], set(), before)
+    assert out == {bad: "passed", good: "passed"}
+    hidden = {at(odd, "0x7f00000000c0"): "failed", at(odd, "0x7f00000000d0"): "failed"}  # Bad named Odd
+    out, _ = read_back({**honest, **hidden}, {}, [bad, good], set(), before)
+    assert out == {bad: "failed", good: "failed"}  # was passed: the clean tree's failure excused both
+    in_place = {at(odd, "0x7f00000000c0"): "passed", at(odd, "0x7f00000000d0"): "failed"}
+    out, _ = read_back({**honest, **in_place}, {}, [bad, good], set(), before)
+    assert out == {bad: "failed", good: "failed"}  # Odd made to pass, Bad named as it was
+    out, _ = read_back({**honest, at(odd, "0x7f00000000c0"): "failed"}, {}, [bad, good], set(), None)
+    assert out == {bad: "failed", good: "failed"}  # no baseline (an old export): counted, as before
 
 
 @pytest.mark.root  # an environment built and run in bwrap sandboxes

@@ -269,7 +269,7 @@ def run_guarded(g: GradedWorkspace, tests: list[str], timeout: float | None, pol
         isolation=iso,
         canaries=canaries,
         watch=g.task.FAIL_TO_PASS,
-        failing_before=[t for t, status in g.env.baseline.items() if status != "passed"],
+        baseline=g.env.baseline,
         order=list(g.env.baseline),  # the suite's own run order (`grading.suite_order`)
     )
 

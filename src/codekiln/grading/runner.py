@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -134,7 +134,7 @@ def run_tests(
     canaries: Canaries | None = None,
     watch: list[str] | None = None,
     export_rewrites: bool = False,
-    failing_before: Collection[str] = (),
+    baseline: Mapping[str, str] | None = None,
     order: Sequence[str] = (),
 ) -> TestRun:
     """Run the full suite (tests=None) or the given test ids in `sandbox` and parse the results.
@@ -145,9 +145,9 @@ def run_tests(
     `canaries` are added to the requested tests and left out of `statuses`; before each of them and of
     the `watch` tests (the grader passes FAIL_TO_PASS) the guard checks that pytest's machinery is intact.
 
-    `failing_before`: the ids the clean tree's run reported not passing (from the environment's
-    baseline): cases of a function asked for in place of an unstable id that are not read as renamed
-    by the change (`unstable_ids.read_back`).
+    `baseline`: the clean tree's statuses (the environment's baseline): the cases of a function asked
+    for in place of an unstable id that did not pass there are not read as renamed by the change
+    (`unstable_ids.read_back`).
 
     `order`: the suite's own run order (the environment's baseline ids): the tests are asked for in it
     (`grading.suite_order`), as a suite whose tests depend on their order needs. Without it they are
@@ -161,7 +161,7 @@ def run_tests(
     """
     iso = isolation or _isolation_of(sandbox, tests)
     run = _run_once(
-        sandbox, command, tests, timeout, iso, canaries, watch or [], export_rewrites, failing_before, order
+        sandbox, command, tests, timeout, iso, canaries, watch or [], export_rewrites, baseline, order
     )
     if tests is not None and run.exit_code == 4 and not run.timed_out:
         named = set(_NOT_FOUND.findall(run.log_tail_full))  # pytest >= 9 names them by absolute path
@@ -179,7 +179,7 @@ def run_tests(
                     iso,
                     canaries,
                     watch or [],
-                    failing_before=failing_before,
+                    baseline=baseline,
                     order=order,
                 )
                 if rest
@@ -253,7 +253,7 @@ def _run_once(
     canaries: Canaries | None,
     watch: list[str],
     export_rewrites: bool = False,
-    failing_before: Collection[str] = (),
+    baseline: Mapping[str, str] | None = None,
     order: Sequence[str] = (),
 ) -> TestRun:
     if tests is not None and not tests:
@@ -321,7 +321,7 @@ def _run_once(
         )
         return run
     run.statuses, run.messages = unstable_ids.read_back(
-        report.statuses, report.messages, unstable, set(stable), failing_before
+        report.statuses, report.messages, unstable, set(stable), baseline
     )
     run.collection_errors = report.collection_errors
     run.collection_skips = report.collection_skips

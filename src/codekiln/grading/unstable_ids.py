@@ -11,13 +11,14 @@ with the address blanked:
 
 Two cases of one function whose ids differ only by addresses read back as one id, the worse status
 winning, as pytest reports a test that failed in any phase. A case whose id the library renamed (its
-objects' `repr`) counts against every requested case of its function (`read_back`).
+objects' `repr`) counts against every requested case of its function, but for as many cases as the
+clean tree's run had not passing under its id (`read_back`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]{4,}>")
 RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
@@ -55,6 +56,13 @@ def selected_by(test_id: str, functions: set[str]) -> bool:
     return function_id(test_id) in functions
 
 
+def cases_of(statuses: Mapping[str, str], tests: Iterable[str]) -> dict[str, str]:
+    """`statuses` of the cases of the functions `tests` asks for in place of unstable ids: what
+    `read_back` reads of a baseline (an exported task's verifier is given these, `state.json`)."""
+    functions = set(function_ids(split(tests)[1]))
+    return {t: s for t, s in statuses.items() if selected_by(t, functions)}
+
+
 def as_recorded(found: Iterable[str], recorded: Iterable[str]) -> dict[str, str]:
     """Each id another process reported (`found`) under the id `recorded` holds for the same case:
     itself when recorded, else the recorded id it equals once addresses are blanked (a coverage run's
@@ -72,26 +80,35 @@ def read_back(
     messages: Mapping[str, str],
     unstable: list[str],
     requested: set[str],
-    failing_before: Collection[str] = (),
+    before: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The run's statuses with each unstable requested id read back by its blanked id; cases that ran
     only because their function was asked for in its place are left out, as unrequested ids are.
 
-    A case of an asked function whose id blanks to no requested id and to none of `failing_before` (the
-    ids the clean tree's run reported not passing: neither graded nor this change's doing) is renamed:
-    the library under test names it (its objects' `repr`), so it may be any of the function's requested
-    cases. A case the graded list left out (`cases.sample_cases`) counts too: an id it held at baseline
-    is one a renamed case can take. Each of them reads the worst of those too: a
-    failing case renamed out of its id leaves no passing one under it, and a fix that renames every
-    case is read by the cases that ran, where the requested ids would otherwise all be missing."""
+    A case of an asked function whose id blanks to no requested id is renamed: the library under test
+    names it (its objects' `repr`), so it may be any of the function's requested cases. A case the
+    graded list left out (`cases.sample_cases`) counts too: an id it held at baseline is one a renamed
+    case can take. Each of them reads the worst of those too: a failing case renamed out of its id
+    leaves no passing one under it, and a fix that renames every case is read by the cases that ran,
+    where the requested ids would otherwise all be missing.
+
+    `before`: the clean tree's statuses (the environment's baseline; None where not known). A blanked
+    id whose cases did not all pass there may hold as many cases, and as many not passing, as it did:
+    those are neither graded nor this change's doing, and not read as renamed. Past either count its
+    worst cases are (`_held`), as a failing case renamed into that id would be."""
     if not unstable:
         return dict(statuses), dict(messages)
     wanted = {blank(t): t for t in unstable}
     functions = set(function_ids(unstable))
-    settled = {blank(t) for t in failing_before}
+    settled: dict[str, list[str]] = {}  # blanked id -> its statuses before, where one did not pass
+    for test_id, status in (before or {}).items():
+        if selected_by(test_id, functions):
+            settled.setdefault(blank(test_id), []).append(status)
+    settled = {b: held for b, held in settled.items() if any(s != "passed" for s in held)}
     out: dict[str, str] = {}
     notes: dict[str, str] = {}
     renamed: dict[str, list[str]] = {}
+    under: dict[str, list[str]] = {}  # a settled blanked id -> its cases in this run
     for test_id, status in statuses.items():
         if test_id in requested:
             out[test_id] = status
@@ -105,12 +122,25 @@ def read_back(
             out[test_id] = status  # neither asked for nor a case of an asked function: kept, as before
             if test_id in messages:
                 notes[test_id] = messages[test_id]
-        elif blank(test_id) not in settled:
+        elif blank(test_id) in settled:
+            under.setdefault(blank(test_id), []).append(test_id)
+        else:
             renamed.setdefault(function_id(test_id), []).append(test_id)
+    for b, cases in under.items():
+        renamed.setdefault(function_id(cases[0]), []).extend(_held(cases, statuses, settled[b]))
     for asked in unstable:
         for test_id in renamed.get(function_id(asked), []):
             _worst(out, notes, asked, statuses[test_id], messages.get(test_id))
     return out, notes
+
+
+def _held(cases: list[str], statuses: Mapping[str, str], held: list[str]) -> list[str]:
+    """The cases of one blanked id beyond what it `held` on the clean tree: past as many cases as it
+    held, or as many not passing, the worst of them (a failing case renamed into the id is one more)."""
+    worst = sorted(cases, key=lambda t: (statuses[t] != "passed", RANK.get(statuses[t], 3)), reverse=True)
+    failing = sum(statuses[t] != "passed" for t in cases)
+    extra = max(len(cases) - len(held), failing - sum(s != "passed" for s in held), 0)
+    return worst[:extra]
 
 
 def _worst(out: dict[str, str], notes: dict[str, str], asked: str, status: str, message: str | None) -> None:

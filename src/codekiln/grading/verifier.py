@@ -5,9 +5,10 @@
 Shipped unchanged into each exported task's `tests/codekiln/` beside the other files of
 `shipped.VERIFIER` (standard library only; pytest is needed by the test process alone),
 with `task.json` (tests, isolation settings, policy) and `state.json` (the pre-agent tree as
-path -> [kind, sha256, mode], the snapshot's protected files and hidden tests, and the pre-agent text
-of the source files for the scan). Harbor uploads tests/ only after the agent has finished, into a
-separate verifier container that holds the agent's /testbed and an untouched venv.
+path -> [kind, sha256, mode], the snapshot's protected files and hidden tests, the pre-agent text
+of the source files for the scan, and the baseline's statuses of the cases of graded functions asked
+for by function, `unstable_ids.cases_of`). Harbor uploads tests/ only after the agent has finished,
+into a separate verifier container that holds the agent's /testbed and an untouched venv.
 
 What it does, as `grading.grade_patch` does:
 1. What the agent changed is read from the tree against the manifest (the agent's `.git` and
@@ -76,6 +77,10 @@ class Verifier:
         self.doctests: dict[str, str] = state.get("doctests", {})  # rel -> the snapshot's, base64
         self.vouched: dict[str, str] = state.get("doctest_digests", {})
         """Graded doctest id -> digest of the examples the buggy state's run collected (`doctest_runs`)."""
+        self.baseline: dict[str, str] | None = state.get("baseline_cases")
+        """The clean tree's statuses of the cases of the functions asked for in place of an unstable id
+        (`unstable_ids.read_back`, as the grader reads them from the environment's baseline); None in
+        an export made before it was kept."""
         self.rules = pathrules.Rules(**{k: v for k, v in task["policy"].items() if k in RULE_FIELDS})
         self.findings: list[dict[str, Any]] = []
         self.changed: set[str] = set()
@@ -267,8 +272,7 @@ class Verifier:
         stable, unstable = unstable_ids.split(tests)
         functions = set(unstable_ids.function_ids(unstable))
         order = self.task.get("order")
-        asked = suite_order.pytest_ids(order) if order else [*stable, *sorted(functions)]
-        requested = [*asked, *expected]
+        requested = [*(suite_order.pytest_ids(order) if order else [*stable, *sorted(functions)]), *expected]
         ids = guard / "test-ids.txt"
         ids.write_text("\n".join(requested) + "\n")
         argv = [self.python, "-P", "-s", "-m", "pytest", "-c", config, "--rootdir", str(self.root)]
@@ -324,7 +328,7 @@ class Verifier:
         if broke:
             outcome, reason = ("unresolved", "broke_test_run") if self.changed else ("error", "harness")
             return {**verdict, "outcome": outcome, "reason": reason, "detail": broke}
-        statuses, _ = unstable_ids.read_back(statuses, {}, unstable, set(stable))
+        statuses, _ = unstable_ids.read_back(statuses, {}, unstable, set(stable), self.baseline)
         ok = all(statuses.get(t) == "passed" for t in self.task["fail_to_pass"] + self.task["pass_to_pass"])
         verdict["statuses"] = statuses
         verdict["missing"] = [t for t in tests if t not in statuses]

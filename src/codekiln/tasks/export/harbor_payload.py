@@ -13,7 +13,8 @@ tree as path -> [kind, sha256, mode], the snapshot's protected files and hidden 
 the run), the pre-agent text of the other Python files (what the static scan compares against), and
 the digests of the examples the buggy state's own run collects for graded doctests whose docstrings
 the snapshot does not spell (`grading.doctest_runs`: one guarded run at export, for a task that grades a
-module's doctest only).
+module's doctest only), and the environment's baseline statuses of the cases of graded functions asked for
+by function (`grading.unstable_ids.cases_of`): renamed cases are read as the grader reads them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from codekiln.core.diffs import parse_diff
 from codekiln.core.patches import apply_diff
 from codekiln.core.sources import read_byte_text, text_bytes
 from codekiln.envs import EnvRecord
-from codekiln.grading import GradePolicy, doctests, pathrules, shipped
+from codekiln.grading import GradePolicy, doctests, pathrules, shipped, unstable_ids
 from codekiln.grading.doctest_runs import buggy_doctest_digests
 from codekiln.grading.guard import Isolation
 from codekiln.grading.manifests import scrubbed_manifests
@@ -186,6 +187,7 @@ def verifier_state(task: TaskRecord, env: EnvRecord) -> dict[str, Any]:
         "before": before,
         "doctests": modules,
         "doctest_digests": vouched,
+        "baseline_cases": unstable_ids.cases_of(env.baseline, task.tests),
     }
 
 

@@ -20,7 +20,8 @@ its cross-checks.
 
 Its settings are the Harbor verifier's (`harbor_payload.verifier_settings`); its state holds the
 manifest of `base_commit` (path -> [kind, sha256, mode], from the export's git repository, never from
-the tree under test), the commit, and the buggy state's doctest digests (`grading.doctest_runs`). The
+the tree under test), the commit, the buggy state's doctest digests (`grading.doctest_runs`) and the
+baseline's statuses of the graded cases named by an address (`unstable_ids.cases_of`). The
 snapshot's bytes themselves are not shipped: the check reads them from git at `base_commit` and holds
 them to the manifest's digests. The payload is the same for every row but for the two JSON files:
 about 95 kB of each row's `eval_script`, plus about 50 bytes per file of the repository.
@@ -41,7 +42,7 @@ from typing import Any
 
 from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord
-from codekiln.grading import GradePolicy, shipped
+from codekiln.grading import GradePolicy, shipped, unstable_ids
 from codekiln.grading.doctest_runs import buggy_doctest_digests
 from codekiln.repos.fetch import GIT_ENV
 from codekiln.sandbox.base import WORKDIR
@@ -120,6 +121,7 @@ def row_files(
         "originals": {},  # read from git at `base_commit` by the check (`row_verifier.RowVerifier`)
         "before": {},
         "doctest_digests": buggy_doctest_digests(task, env),
+        "baseline_cases": unstable_ids.cases_of(env.baseline, task.tests),
     }
     files = {name: (shipped.FOLDER / name).read_bytes() for name in shipped.ROW}
     files["task.json"] = (json.dumps(settings, indent=1, sort_keys=True) + "\n").encode()

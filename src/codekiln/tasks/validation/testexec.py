@@ -33,6 +33,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -107,8 +108,15 @@ def fresh_run_plan(tests: list[str], n: int) -> tuple[dict[str, str], list[str]]
     return {"PYTHONHASHSEED": str(seed), "PYTHONDONTWRITEBYTECODE": "1"}, order
 
 
-def fresh_runs(sandbox: Sandbox, command: TestCommand, job: Job, result: JobResult) -> None:
-    """Append `job`'s runs to `result`, a new pytest process each, on the workspace as it is."""
+def fresh_runs(
+    sandbox: Sandbox,
+    command: TestCommand,
+    job: Job,
+    result: JobResult,
+    baseline: Mapping[str, str] | None = None,
+) -> None:
+    """Append `job`'s runs to `result`, a new pytest process each, on the workspace as it is; `baseline`:
+    the clean tree's statuses, read as the grader reads them (`run_tests`)."""
     tests = list(job.tests)
     for n in range(job.repeat):
         if job.fresh:
@@ -119,9 +127,10 @@ def fresh_runs(sandbox: Sandbox, command: TestCommand, job: Job, result: JobResu
                 ordered,
                 timeout=job.timeout,
                 export_rewrites=not job.files,  # the clean snapshot: later runs reuse its test code
+                baseline=baseline,
             )
         else:
-            run = run_tests(sandbox, command, tests=tests, timeout=job.timeout)
+            run = run_tests(sandbox, command, tests=tests, timeout=job.timeout, baseline=baseline)
         if run.error and run.collection_errors and not run.timed_out:
             run.error = None  # the code broke collection: the requested tests are `missing`, i.e. failed
         result.runs.append(run)
@@ -247,11 +256,20 @@ class WarmExecutor:
     """Runs batches of jobs from one warm pytest session inside `sandbox` (see the module docstring).
 
     `collect`: the test files the session collects when it starts (say, every file of the suite), so
-    that later batches find their tests already collected; a batch that needs others restarts it."""
+    that later batches find their tests already collected; a batch that needs others restarts it.
+    `baseline`: the environment's, for the fresh runs (`fresh_runs`)."""
 
-    def __init__(self, sandbox: Sandbox, command: TestCommand, *, collect: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        command: TestCommand,
+        *,
+        collect: list[str] | None = None,
+        baseline: Mapping[str, str] | None = None,
+    ) -> None:
         self.sandbox = sandbox
         self.command = command
+        self.baseline = baseline
         self.collect = sorted(set(collect or []))
         self.session: _Session | None = None
 
@@ -267,7 +285,7 @@ class WarmExecutor:
                 originals = {rel: self._read(rel) for rel in job.files}
                 try:
                     self._put(job.files)
-                    fresh_runs(self.sandbox, self.command, job, result)
+                    fresh_runs(self.sandbox, self.command, job, result, self.baseline)
                 finally:  # the session's workspace is clean again (fresh runs write no byte-code)
                     self._put(originals)
             except (CodekilnError, OSError) as err:
@@ -338,11 +356,15 @@ class WarmExecutor:
 
 
 class FreshExecutor:
-    """Runs each job with one new pytest process per run, on a freshly reset workspace."""
+    """Runs each job with one new pytest process per run, on a freshly reset workspace; `baseline`:
+    the environment's (`fresh_runs`)."""
 
-    def __init__(self, sandbox: Sandbox, command: TestCommand) -> None:
+    def __init__(
+        self, sandbox: Sandbox, command: TestCommand, baseline: Mapping[str, str] | None = None
+    ) -> None:
         self.sandbox = sandbox
         self.command = command
+        self.baseline = baseline
 
     def run(self, jobs: list[Job]) -> dict[str, JobResult]:
         return {job.id: self.run_one(job) for job in jobs}
@@ -356,7 +378,7 @@ class FreshExecutor:
                     self.sandbox.exec(["rm", "-f", "--", rel], timeout=60, cwd=self.sandbox.workdir)
                 else:
                     self.sandbox.write_file(rel, text)
-            fresh_runs(self.sandbox, self.command, job, result)
+            fresh_runs(self.sandbox, self.command, job, result, self.baseline)
         except (CodekilnError, OSError) as err:
             result.error = f"sandbox failed: {err}"
         return result

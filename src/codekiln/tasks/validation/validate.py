@@ -132,8 +132,10 @@ class Validator:
         self.sandbox = env_sandbox(env, backend, limits=limits)
         # as the coverage map ran (benchmarked functions once); the gate grades with env.test as is
         command = engine_command(env.test, env.packages)
-        self.warm = WarmExecutor(self.sandbox, command, collect=test_files(sorted(self.passing)))
-        self.fresh = FreshExecutor(self.sandbox, command)
+        self.warm = WarmExecutor(
+            self.sandbox, command, collect=test_files(sorted(self.passing)), baseline=env.baseline
+        )
+        self.fresh = FreshExecutor(self.sandbox, command, env.baseline)
         self.gold_cache = GoldCache() if gold_cache is None else gold_cache
         self.gate = GraderGate(
             env,
