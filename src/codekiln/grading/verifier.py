@@ -48,11 +48,20 @@ try:  # shipped: beside its sibling files in the task's tests/codekiln/
     import guard_check
     import pathrules
     import scan
+    import scan_reach
     import shipped
     import unstable_ids
     import verifier_files as files
 except ImportError:  # imported from the codekiln package
-    from codekiln.grading import doctests, guard_check, pathrules, scan, shipped, unstable_ids  # type: ignore[no-redef]
+    from codekiln.grading import (  # type: ignore[no-redef]
+        doctests,
+        guard_check,
+        pathrules,
+        scan,
+        scan_reach,
+        shipped,
+        unstable_ids,
+    )
     from codekiln.grading import verifier_files as files  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
@@ -177,7 +186,17 @@ class Verifier:
             for rel, kind in touched.items()
             if rel.endswith(".py") and kind == "file" and rel not in protected
         }
-        found = [f.as_dict() for f in scan.scan_changes(changes, is_test=pathrules.is_protected)]
+        support = set(self.task.get("support", ()))  # the tests' own modules (`grading.scan_reach`)
+        found = [
+            f.as_dict()
+            for f in [
+                *scan.scan_changes(changes, is_test=pathrules.is_protected),
+                *scan_reach.reach_findings(
+                    changes, roots, self.in_snapshot, lambda rel: pathrules.is_protected(rel) or rel in support,
+                    is_test=pathrules.is_protected,
+                ),
+            ]
+        ]  # fmt: skip
         self.findings.extend(found)
         if found and mode == "enforce":
             first = found[0]
