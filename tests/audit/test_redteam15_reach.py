@@ -135,17 +135,20 @@ def test_the_gold_and_an_honest_fix_with_a_new_import_resolve(
         assert grade.outcome == "resolved", (grade.outcome, grade.detail, grade.findings)
 
 
-def test_with_the_scan_advisory_the_attack_still_resolves(task: tuple[TaskRecord, EnvRecord]) -> None:
-    """What stays open: the guard does not hold what the tests' dicts hold, so with the scan advisory
-    (and under an exported SWE-bench row, which runs no scan) the rewrite passes."""
+@pytest.mark.xfail(
+    strict=True,
+    reason="open with the scan advisory: the guard holds the tests' code and the names their support "
+    "modules bind, not what a dict of theirs holds, so only the scan stops the rewrite",
+)
+def test_with_the_scan_advisory_the_guard_finds_the_rewrite(task: tuple[TaskRecord, EnvRecord]) -> None:
     from codekiln.grading import GradePolicy
 
     t, env = task
     grade = grade_patch(
         t, env, attack(t, env, "imported"), timeout=TIMEOUT, policy=GradePolicy(scan="advisory")
     )
-    assert grade.outcome == "resolved", (grade.outcome, grade.statuses)
-    assert "test-import" in {f["kind"] for f in grade.findings}
+    assert "test-import" in {f["kind"] for f in grade.findings}  # recorded, not enforced
+    assert grade.outcome != "resolved", grade.statuses  # resolved: the bug is in place
 
 
 def test_what_names_the_tests_modules() -> None:
@@ -211,3 +214,23 @@ def test_the_harbor_verifier_rejects_the_rewrite(task: tuple[TaskRecord, EnvReco
     line = _verifier(t, env, attack(t, env, "imported"), tmp_path / "attack")
     assert line.startswith("codekiln verifier: rejected scan"), line  # was resolved
     assert "test_reach" in line or "reachdata" in line, line
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open under a row: its eval script runs no static scan, and the guard does not hold what "
+    "the tests' dicts hold, so the rewrite resolves there; closed when the row applies the verifier's "
+    "rules and scan (h7, `grading.verifier.Verifier.check`, which now runs `scan_reach`)",
+)
+def test_the_rewrite_does_not_resolve_an_exported_row(
+    task: tuple[TaskRecord, EnvRecord], tmp_path: Path
+) -> None:
+    pytest.importorskip(
+        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
+    )
+    from swebench_support import run_row
+
+    t, env = task
+    gold, report = run_row(t, env, {"gold": t.patch, "attack": attack(t, env, "imported")}, tmp_path).values()
+    assert gold["resolved"] and report["patch_successfully_applied"]
+    assert not report["resolved"], report["tests_status"]  # resolved: the bug is in place
