@@ -182,6 +182,18 @@ def test_what_names_the_tests_modules() -> None:
     assert found("import test_a\n", path="tests/test_b.py") == []  # the tests' own files import freely
 
 
+def test_a_tests_namespace_reached_from_its_callback_is_a_frame_walk() -> None:
+    from codekiln.grading.scan import scan_changes
+
+    for text in (
+        "def f(cb):\n    cb.__globals__['EXPECTED']['x'] = 1\n",
+        "import inspect\n\ndef f(cb):\n    inspect.getmodule(cb).EXPECTED['x'] = 1\n",
+        "from inspect import getclosurevars\n\ndef f(cb):\n    getclosurevars(cb).globals['EXPECTED']['x'] = 1\n",
+    ):
+        found = scan_changes({"pkg/m.py": ("", text)}, is_test=is_protected)
+        assert "frame-walk" in {f.kind for f in found}, text  # none before
+
+
 def _verifier(t: TaskRecord, env: EnvRecord, patch: str, work: Path) -> str:
     """The exported Harbor task's verifier (`tests/test.sh`'s command) on its starting tree with `patch`
     applied, in a bwrap sandbox of the environment: its first line of output."""

@@ -9,9 +9,10 @@
 - `atexit`: `atexit.register`: code that runs after the tests, when the report is written.
 - `frame-walk`: `sys._getframe`, `inspect.currentframe/stack/...`, `gc.get_referrers/get_objects`,
   and the `f_back`, `f_globals`, `f_locals` attributes: reaching the runner's objects. So are a
-  function's `__globals__` and `inspect.getmodule`: from a callback or an object a test hands over,
-  they reach the test module's namespace, whose expected values library code could rewrite in place
-  (the fifteenth red team; importing a test module by name is `scan_reach`'s `test-import`).
+  function's `__globals__`, `inspect.getmodule` and `inspect.getclosurevars`: from a callback or an
+  object a test hands over, they reach the test module's namespace, whose expected values library
+  code could rewrite in place (the fifteenth red team; importing a test module by name is
+  `scan_reach`'s `test-import`).
 - `trace-hook`: `sys.settrace/setprofile`, `threading.settrace/setprofile`, `sys.addaudithook`,
   `sys.monitoring`.
 - `builtins-patch`: an attribute of `builtins` / `__builtins__` set.
@@ -53,7 +54,8 @@ RUNNER_MODULES = frozenset({"_pytest", "pluggy", "pytest", "py"})
 EXITS = frozenset({"os._exit", "posix._exit", "os.abort", "posix.abort"})
 FRAME_CALLS = frozenset({
     "sys._getframe", "sys._current_frames", "inspect.currentframe", "inspect.stack", "inspect.trace",
-    "inspect.getouterframes", "inspect.getinnerframes", "inspect.getmodule", "gc.get_referrers", "gc.get_objects",
+    "inspect.getouterframes", "inspect.getinnerframes", "inspect.getmodule", "inspect.getclosurevars",
+    "gc.get_referrers", "gc.get_objects",
     "gc.get_referents", "traceback.walk_stack", "traceback.walk_tb", "logging.currentframe",
 })  # fmt: skip
 FRAME_ATTRS = frozenset({
