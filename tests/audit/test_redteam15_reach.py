@@ -182,6 +182,22 @@ def test_what_names_the_tests_modules() -> None:
     assert found("import test_a\n", path="tests/test_b.py") == []  # the tests' own files import freely
 
 
+def test_a_name_a_package_reexports_from_the_tests_modules_is_theirs() -> None:
+    files = {"data/__init__.py": b"from .cases import CASES\nfrom pkg.core import helper\n",
+             "data/cases.py": b"CASES = {}\n", "pkg/__init__.py": b"", "pkg/core.py": b""}  # fmt: skip
+
+    def found(text: str) -> list[str]:
+        return [f.detail for f in reach_findings(
+            {"pkg/core.py": ("", text)}, {""}, files.__contains__, lambda r: r == "data/cases.py",
+            is_test=is_protected, read=files.get,
+        )]  # fmt: skip
+
+    assert found("from data import CASES\n") == [
+        "data.CASES"
+    ]  # was no finding: data/__init__.py is not theirs
+    assert found("from data import helper\n") == []  # re-exported from the library
+
+
 def test_a_tests_namespace_reached_from_its_callback_is_a_frame_walk() -> None:
     from codekiln.grading.scan import scan_changes
 

@@ -180,10 +180,10 @@ def workspace_patch(task: GradedTask, sandbox: Sandbox, snapshot_dir: Path) -> s
 
 def _scan(changes: dict[str, tuple[str | None, str | None]], *reach: Any) -> list[dict[str, Any]]:
     """Findings of the static scan (`grading.scan`) over the code the patch added, and `test-import`
-    ones (`grading.scan_reach`, `reach`: its roots, exists and theirs): the tests' own modules imported."""
+    ones (`grading.scan_reach`, `reach`: its roots, exists, theirs and read): the tests' own modules imported."""
     found = [
         *scan_changes(changes, is_test=is_protected),
-        *reach_findings(changes, *reach, is_test=is_protected),
+        *reach_findings(changes, *reach[:3], is_test=is_protected, read=reach[3]),
     ]
     return [f.as_dict() for f in found]
 
@@ -245,7 +245,7 @@ def _check(
         for rel, kind in touched.items()
         if rel.endswith(".py") and kind == "file" and rel not in protected
     }
-    findings = _scan(changes, roots, exists, lambda rel: is_protected(rel) or rel in support)
+    findings = _scan(changes, roots, exists, lambda rel: is_protected(rel) or rel in support, g._bytes)
     result.findings.extend(findings)
     if findings and policy.scan == "enforce":
         first = findings[0]

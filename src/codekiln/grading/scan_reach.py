@@ -47,16 +47,20 @@ def reach_findings(
     theirs: Callable[[str], bool],
     *,
     is_test: Callable[[str], bool],
+    read: Callable[[str], bytes | None] = lambda rel: None,
 ) -> list[Finding]:
     """`test-import` findings in what `changes` (path -> (old text, new text)) add to non-test Python
-    files (see the module docstring), sorted by path and line."""
+    files (see the module docstring), sorted by path and line. `read`: a file of the tree as the tests
+    will see it, through which a package's `__init__.py` that re-exports a name from the tests' modules
+    (`from .expected import PLAIN`) is followed one step (`from pkg import PLAIN` is then theirs)."""
     found: list[Finding] = []
+    judge = _Judge(roots, exists, theirs, read)
     for path in sorted(changes):
         old, new = (source_text(t) for t in changes[path])
         if new is None or not path.endswith(".py") or is_test(path):
             continue
-        before = Counter(name for _, name in _named(old or "", path, roots, exists, theirs))
-        for line, name in sorted(_named(new, path, roots, exists, theirs)):
+        before = Counter(name for _, name in judge.named(old or "", path))
+        for line, name in sorted(judge.named(new, path)):
             if before[name] > 0:
                 before[name] -= 1
             else:
@@ -64,21 +68,53 @@ def reach_findings(
     return found
 
 
-def _named(
-    text: str, path: str, roots: Collection[str], exists: Callable[[str], bool], theirs: Callable[[str], bool]
-) -> list[tuple[int, str]]:
-    """(line, name) for each import of `text` that names only the tests' modules."""
-    try:
-        tree = ast.parse(text, filename=path)
-    except (SyntaxError, ValueError, RecursionError):
-        return []  # new Python that does not parse is no finding (its tests fail anyway)
-    out = []
-    for line, name, loaded, owner in _imports(tree, PurePosixPath(path).parent, roots):
-        # `from a import b`: the module a.b where there is one, else the module a (b is its attribute)
-        present = [c for c in loaded if exists(c)] or [c for c in owner if exists(c)]
-        if present and all(theirs(c) for c in present):
-            out.append((line, name))
-    return out
+class _Judge:
+    """Whose modules an import names (see the module docstring)."""
+
+    def __init__(
+        self,
+        roots: Collection[str],
+        exists: Callable[[str], bool],
+        theirs: Callable[[str], bool],
+        read: Callable[[str], bytes | None],
+    ) -> None:
+        self.roots, self.exists, self.theirs, self.read = roots, exists, theirs, read
+
+    def named(self, text: str, path: str) -> list[tuple[int, str]]:
+        """(line, name) for each import of `text` that names only the tests' modules."""
+        try:
+            tree = ast.parse(text, filename=path)
+        except (SyntaxError, ValueError, RecursionError):
+            return []  # new Python that does not parse is no finding (its tests fail anyway)
+        out = []
+        for line, name, loaded, owner in _imports(tree, PurePosixPath(path).parent, self.roots):
+            present = [c for c in loaded if self.exists(c)]
+            if not present:  # `from a import b`, b no module: an attribute of a, or what a re-exports
+                present = [c for c in owner if self.exists(c)]
+                present = [f for c in present for f in self.reexported(c, name.rpartition(".")[2])] or present
+            if present and all(self.theirs(c) for c in present):
+                out.append((line, name))
+        return out
+
+    def reexported(self, init: str, attr: str) -> list[str]:
+        """The files of the modules a package's `init` imports `attr` from (`from .m import attr`)."""
+        data = self.read(init) if init.endswith("__init__.py") else None
+        try:
+            tree = ast.parse(data or b"", filename=init)
+        except (SyntaxError, ValueError, RecursionError):
+            return []
+        out: list[str] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == attr for a in node.names):
+                if node.level:
+                    base = PurePosixPath(init).parent
+                    for _ in range(node.level - 1):
+                        base = base.parent
+                    files = _at(base.joinpath(*node.module.split("."))) if node.module else []
+                else:
+                    files = _files(node.module or "", self.roots)
+                out.extend(f for f in files if self.exists(f))
+        return out
 
 
 def _imports(

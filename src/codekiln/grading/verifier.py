@@ -194,6 +194,7 @@ class Verifier:
                 *scan_reach.reach_findings(
                     changes, roots, self.in_snapshot, lambda rel: pathrules.is_protected(rel) or rel in support,
                     is_test=pathrules.is_protected,
+                    read=lambda rel: (self.root / rel).read_bytes() if (self.root / rel).is_file() else None,
                 ),
             ]
         ]  # fmt: skip
