@@ -74,7 +74,7 @@ from codekiln.grading.patchrules import (
     shadowing,
 )
 from codekiln.grading.runner import TestRun, run_tests
-from codekiln.grading.scan import scan_changes
+from codekiln.grading.scan_reach import change_findings
 from codekiln.grading.start import agent_start
 from codekiln.grading.subject import GradedTask, GradingEnv
 from codekiln.grading.support import SUPPORT, support_modules
@@ -178,9 +178,10 @@ def workspace_patch(task: GradedTask, sandbox: Sandbox, snapshot_dir: Path) -> s
     return "".join(out)
 
 
-def _scan(changes: dict[str, tuple[str | None, str | None]]) -> list[dict[str, Any]]:
-    """Findings of the static scan (`grading.scan`) over the code the patch added."""
-    return [f.as_dict() for f in scan_changes(changes, is_test=is_protected)]
+def _scan(changes: dict[str, tuple[str | None, str | None]], *reach: Any) -> list[dict[str, Any]]:
+    """Findings of the static scan (`grading.scan`) over the code the patch added, and `test-import`
+    ones (`grading.scan_reach`, `reach`: its roots, exists, theirs and read): the tests' own modules imported."""
+    return change_findings(changes, *reach[:3], is_test=is_protected, read=reach[3])
 
 
 def _check(
@@ -208,7 +209,8 @@ def _check(
         result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
         result.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
         return False
-    areas = pathrules.code_areas(fixed, path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir))
+    roots = path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir)
+    areas = pathrules.code_areas(fixed, roots)
     as_data = {rel: pathrules.DATA for rel in texts} | dict.fromkeys(shadows, pathrules.SHADOWS)
     exists = g.snapshot_has
     for rel, kind in touched.items():
@@ -216,7 +218,8 @@ def _check(
         if why and not is_protected(rel) and not pathrules.new_folder(rel, kind, exists):
             as_data[rel] = why
     test_files = {t.split("::", 1)[0] for t in tests} | set(g.task.hidden_tests)
-    as_support = set(touched) & support_modules(g.snapshot, test_files, fixed)
+    support = support_modules(g.snapshot, test_files, fixed)
+    as_support = set(touched) & support
     protected = sorted({*(rel for rel in touched if is_protected(rel)), *as_data, *as_support})
     hidden = pathrules.hidden_modules(touched, exists, protected)
     as_data |= dict.fromkeys(hidden, pathrules.SHADOWS)
@@ -238,7 +241,7 @@ def _check(
         for rel, kind in touched.items()
         if rel.endswith(".py") and kind == "file" and rel not in protected
     }
-    findings = _scan(changes)
+    findings = _scan(changes, roots, exists, lambda rel: is_protected(rel) or rel in support, g._bytes)
     result.findings.extend(findings)
     if findings and policy.scan == "enforce":
         first = findings[0]

@@ -337,3 +337,18 @@ def make_canaries(path: str, existing: str, prefix: str = "test") -> Canaries:
     # `existing` holds the file's bytes (surrogateescape for those of another encoding: latin-1)
     kept = (len(head.encode("utf-8", "surrogateescape")), len(existing) - len(head)) if head else None
     return Canaries(path=path, source=source, expected=expected, kept=kept)
+
+
+def broken_run(data: dict[str, Any] | None, exit_code: int, recorded: int) -> str:
+    """Why a checked run of an exported task's verifier gives no verdict on the tests ("" if it does):
+    no report, counts that disagree with pytest's, nothing collected, an internal or usage error."""
+    if data is None:
+        return f"no test report: the test process ended before its session did (exit code {exit_code})"
+    errors = data.get("collection_errors") or {}
+    if int(data.get("pytest_tests") or 0) != recorded:
+        return f"the guard recorded {recorded} tests but pytest counted {data.get('pytest_tests')}"
+    if exit_code == 5 or (not data.get("statuses") and not errors):
+        return "no tests collected"
+    if exit_code == 3 or (exit_code == 4 and not errors):
+        return f"pytest internal or usage error (exit code {exit_code})"
+    return ""

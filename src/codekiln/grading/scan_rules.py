@@ -8,7 +8,11 @@
 - `process-exit`: `os._exit`, `os.abort`, `os.kill(os.getpid(), ...)`: leaving without pytest's say.
 - `atexit`: `atexit.register`: code that runs after the tests, when the report is written.
 - `frame-walk`: `sys._getframe`, `inspect.currentframe/stack/...`, `gc.get_referrers/get_objects`,
-  and the `f_back`, `f_globals`, `f_locals` attributes: reaching the runner's objects.
+  and the `f_back`, `f_globals`, `f_locals` attributes: reaching the runner's objects. So are a
+  function's `__globals__`, `inspect.getmodule` and `inspect.getclosurevars`: from a callback or an
+  object a test hands over, they reach the test module's namespace, whose expected values library
+  code could rewrite in place (the fifteenth red team; importing a test module by name is
+  `scan_reach`'s `test-import`).
 - `trace-hook`: `sys.settrace/setprofile`, `threading.settrace/setprofile`, `sys.addaudithook`,
   `sys.monitoring`.
 - `builtins-patch`: an attribute of `builtins` / `__builtins__` set.
@@ -50,7 +54,8 @@ RUNNER_MODULES = frozenset({"_pytest", "pluggy", "pytest", "py"})
 EXITS = frozenset({"os._exit", "posix._exit", "os.abort", "posix.abort"})
 FRAME_CALLS = frozenset({
     "sys._getframe", "sys._current_frames", "inspect.currentframe", "inspect.stack", "inspect.trace",
-    "inspect.getouterframes", "inspect.getinnerframes", "gc.get_referrers", "gc.get_objects",
+    "inspect.getouterframes", "inspect.getinnerframes", "inspect.getmodule", "inspect.getclosurevars",
+    "gc.get_referrers", "gc.get_objects",
     "gc.get_referents", "traceback.walk_stack", "traceback.walk_tb", "logging.currentframe",
 })  # fmt: skip
 FRAME_ATTRS = frozenset({
@@ -67,6 +72,8 @@ DISTINCT = {
     "pluginmanager": "runner-import",  # pytest's plugin manager: every plugin, the guard's too
     # what a function closes over: the guard's wrappers of sys.settrace hold the originals
     **dict.fromkeys(("__closure__", "cell_contents"), "frame-walk"),
+    # the namespace a function was defined in: a test's callback hands out its test module
+    "__globals__": "frame-walk",
     # a code object's origin, as a `code.replace(**{...})` key or a computed keyword
     **dict.fromkeys(("co_filename", "co_name", "co_qualname", "co_firstlineno"), "code-rewrite"),
 }

@@ -41,6 +41,7 @@ VERIFIER = (
     "doctests.py",
     "guard_check.py",
     "scan.py",
+    "scan_reach.py",
     "scan_rules.py",
     "scan_fold.py",
     "scan_parse.py",

@@ -49,13 +49,21 @@ try:  # shipped: beside its sibling files in the task's tests/codekiln/
     import doctests
     import guard_check
     import pathrules
-    import scan
+    import scan_reach
     import shipped
     import suite_order
     import unstable_ids
     import verifier_files as files
 except ImportError:  # imported from the codekiln package
-    from codekiln.grading import doctests, guard_check, pathrules, scan, shipped, suite_order, unstable_ids  # type: ignore[no-redef]
+    from codekiln.grading import (  # type: ignore[no-redef]
+        doctests,
+        guard_check,
+        pathrules,
+        scan_reach,
+        shipped,
+        suite_order,
+        unstable_ids,
+    )
     from codekiln.grading import verifier_files as files  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
@@ -101,9 +109,7 @@ class Verifier:
 
     def touched(self) -> dict[str, str]:
         """Paths the agent changed, with their kind now (file, symlink, other, deleted)."""
-        for folder, dirs, _files in os.walk(self.root):  # never follows symlinks
-            if "__pycache__" in dirs and not Path(folder, "__pycache__").is_symlink():
-                shutil.rmtree(Path(folder, "__pycache__"))
+        files.drop_pycache(self.root)
         if not self.keep_git:
             files.remove(self.root / ".git")
         now = files.tree_state(self.root)
@@ -201,7 +207,12 @@ class Verifier:
             for rel, kind in touched.items()
             if rel.endswith(".py") and kind == "file" and rel not in protected
         }
-        found = [f.as_dict() for f in scan.scan_changes(changes, is_test=pathrules.is_protected)]
+        support = set(self.task.get("support", ()))  # the tests' own modules (`grading.scan_reach`)
+        found = scan_reach.change_findings(
+            changes, roots, self.in_snapshot, lambda rel: pathrules.is_protected(rel) or rel in support,
+            is_test=pathrules.is_protected,
+            read=lambda rel: (self.root / rel).read_bytes() if (self.root / rel).is_file() else None,
+        )  # fmt: skip
         self.findings.extend(found)
         if found and mode == "enforce":
             first = found[0]
@@ -324,7 +335,7 @@ class Verifier:
             self.findings.extend({"kind": "tampered", "detail": e} for e in evidence)
             detail = "the test run's report failed the grader's cross-checks: " + "; ".join(evidence)
             return {**verdict, "outcome": "tampered", "reason": "report_forged", "detail": detail}
-        broke = self._broken(data, proc.returncode, recorded)
+        broke = guard_check.broken_run(data, proc.returncode, recorded)
         if broke:
             outcome, reason = ("unresolved", "broke_test_run") if self.changed else ("error", "harness")
             return {**verdict, "outcome": outcome, "reason": reason, "detail": broke}
@@ -336,18 +347,6 @@ class Verifier:
         detail = ("collection errors: " + "; ".join(sorted(errors))[:1000]) if errors else ""
         reason = "collection_error" if errors else ""
         return {**verdict, "outcome": "resolved" if ok else "unresolved", "reason": reason, "detail": detail}
-
-    def _broken(self, data: dict[str, Any] | None, exit_code: int, recorded: int) -> str:
-        if data is None:
-            return f"no test report: the test process ended before its session did (exit code {exit_code})"
-        errors = data.get("collection_errors") or {}
-        if int(data.get("pytest_tests") or 0) != recorded:
-            return f"the guard recorded {recorded} tests but pytest counted {data.get('pytest_tests')}"
-        if exit_code == 5 or (not data.get("statuses") and not errors):
-            return "no tests collected"
-        if exit_code == 3 or (exit_code == 4 and not errors):
-            return f"pytest internal or usage error (exit code {exit_code})"
-        return ""
 
     def _test_uid(self) -> int | None:
         raw = os.environ.get("CODEKILN_TEST_UID", str(TEST_UID))

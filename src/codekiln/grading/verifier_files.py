@@ -16,6 +16,14 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def drop_pycache(root: Path) -> None:
+    """Remove every `__pycache__` folder under `root` (a compiled copy could stand in for a module's
+    source); never follows a symlink."""
+    for folder, dirs, _files in os.walk(root):
+        if "__pycache__" in dirs and not Path(folder, "__pycache__").is_symlink():
+            shutil.rmtree(Path(folder, "__pycache__"))
+
+
 def tree_state(root: Path) -> dict[str, list[Any]]:
     """rel -> [kind, sha256, mode] for every non-directory under `root` (no `.git` at the top, no
     `__pycache__`); kind is file, symlink or other; the sha of a symlink is its target's text."""
