@@ -29,6 +29,7 @@ import zipfile
 from codekiln.envs import EnvRecord
 from codekiln.grading import GradePolicy, shipped
 from codekiln.grading.doctest_runs import buggy_doctest_digests
+from codekiln.grading.limits import graded_limit
 from codekiln.sandbox.base import WORKDIR
 from codekiln.tasks.export.harbor_payload import verifier_settings
 from codekiln.tasks.records import TaskRecord
@@ -58,7 +59,7 @@ def payload(files: dict[str, bytes]) -> str:
 
 def row_files(task: TaskRecord, env: EnvRecord) -> dict[str, bytes]:
     """The folder the row's eval script writes: `shipped.ROW`, `task.json`, `state.json`."""
-    settings = verifier_settings(task, env, timeout_s=env.test.timeout_s, policy=GradePolicy())
+    settings = verifier_settings(task, env, timeout_s=graded_limit(env), policy=GradePolicy())
     # The eval script has put the tree back already: the verifier's patch rules get nothing to judge.
     state = {
         "manifest": {},
