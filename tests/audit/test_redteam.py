@@ -176,14 +176,17 @@ EXACT = {
     **dict.fromkeys(SHADOWS, ("unresolved",)),
     "symlink-dirs": ("rejected", "patch_failed"),
     "import-loop": ("timeout",),
-    "report-not-an-object": ("tampered",),
-    "report-bad-types": ("tampered",),
-    "report-nested": ("tampered",),
+    # A thread waiting for the main one to rewrite the report after the session: since the fourteenth red
+    # team the process ends once pytest's main has returned with such a thread alive (`guard_plugin_report
+    # .end_with`), so the rewrite rarely starts (the bug's own verdict); where it does, it is evidence.
+    "report-not-an-object": ("unresolved", "tampered"),
+    "report-bad-types": ("unresolved", "tampered"),
+    "report-nested": ("unresolved", "tampered"),
     # the forgery no longer reaches the results: the run reports the bug as it is
     "report-json-dump": ("unresolved",),
     "report-encoder-swap": ("unresolved",),
-    "report-huge-sparse": ("tampered",),
-    "report-huge-objects": ("tampered",),
+    "report-huge-sparse": ("unresolved", "tampered"),  # the same thread (above)
+    "report-huge-objects": ("unresolved", "tampered"),
     "attribute-chain": ("unresolved",),
     # the ninth red team: found by the records the guard streams as they are decided
     "guard-records-formatter": ("tampered",),

@@ -1,6 +1,7 @@
 """The sixth red team (2026-12-06): the grader read the guard's results file and the JUnit report whole
 into its own memory, and both lie in the sandbox, where code under test writes them any size it likes
-after the session (a thread waiting for the interpreter's shutdown). A sparse file costs the sandbox's
+after the session (a thread waiting for the interpreter's shutdown; since a thread left running no
+longer outlives pytest's main, `grading.guard_plugin_report.end_with`, an `atexit` function here). A sparse file costs the sandbox's
 disk nothing: two of 1 GiB each were 2 GiB in the grader per graded run, and a results file of JSON
 objects (`[{},{},...]`) took ~24 times its size once parsed (a 1 GiB one, the file-size limit, ~24 GiB:
 the host's memory, not the sandbox's). Now the JUnit report is only hashed, in chunks, and a results
@@ -26,10 +27,9 @@ from codekiln.testing import make_repo
 # After the session: the results file and the JUnit report made sparse files of `SIZE` bytes, or the
 # results file rewritten as JSON objects just over the grader's limit.
 GROW = """
-import os, threading
+import atexit, os
 
 def _grow():
-    threading.main_thread().join()
     for d, _, names in os.walk("/tmp"):
         for name in names:
             path = os.path.join(d, name)
@@ -39,7 +39,7 @@ def _grow():
                 with open(path, "w") as fh:
                     fh.write("[" + "{}," * (SIZE // 3) + "{}]")
 
-threading.Thread(target=_grow).start()
+atexit.register(_grow)
 """
 SPARSE = 512 << 20
 

@@ -79,7 +79,10 @@ def evaluate(
     workers: int = typer.Option(1, min=1, help="patches graded at once (the cap in flight on Ray)"),
     backend: str = typer.Option(DEFAULT_BACKEND, help="sandbox backend"),
     redo: bool = typer.Option(False, help="start over instead of resuming"),
-    timeout: float | None = typer.Option(None, help="seconds per test run (default: the environment's)"),
+    timeout: float | None = typer.Option(
+        None,
+        help="seconds per test run (default: derived from the environment's measured suite, grading.limits)",
+    ),
     executor: str = typer.Option("local", help=EXECUTOR_HELP),
     ray_address: str = typer.Option("", help=RAY_ADDRESS_HELP),
 ) -> None:

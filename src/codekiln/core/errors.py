@@ -54,6 +54,10 @@ class SandboxClosed(SandboxError):
     back says nothing about the code that ran in it."""
 
 
+class NotFollowed(FileNotFoundError):
+    """A read asked not to follow links (`Sandbox.read_file(follow=False)`) met a symlink on its way."""
+
+
 class EnvBuildError(CodekilnError):
     """An environment build step failed; `data['step']` and `data['log_tail']` say which and why."""
 

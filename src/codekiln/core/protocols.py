@@ -73,8 +73,9 @@ class Sandbox(Protocol):
         symlink at or on the way to `path` is not followed (FileNotFoundError), as git sees the tree."""
         ...
 
-    def file_digest(self, path: str) -> str:
-        """The file's sha256 (hex), read in chunks: whatever its size, never whole in memory."""
+    def file_digest(self, path: str, *, follow: bool = True) -> str:
+        """The file's sha256 (hex), read in chunks: whatever its size, never whole in memory.
+        `follow=False`: as in `read_file`."""
         ...
 
     def write_file(self, path: str, data: bytes | str) -> None: ...

@@ -64,6 +64,7 @@ from codekiln.grading.graded import (
     snapshot_text,
 )
 from codekiln.grading.guard import Isolation, make_canaries
+from codekiln.grading.limits import graded_limit
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.patchrules import (
     GradePolicy,
@@ -307,6 +308,7 @@ def grade_patch(
     """Grade `patch` (a diff against the agent's workspace) on `task`; see the module docstring."""
     start = time.monotonic()
     policy = policy or GradePolicy()
+    timeout = timeout or graded_limit(env)  # the environment's measured test time, with headroom
     result = GradeResult(instance_id=task.instance_id, outcome="error")
     pass_to_pass = graded_pass_to_pass(task, env)  # the record's, and the hidden files' other tests
     tests = [*task.FAIL_TO_PASS, *pass_to_pass]

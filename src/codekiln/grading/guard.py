@@ -48,7 +48,7 @@ from codekiln.grading.guard_check import Canaries as Canaries
 from codekiln.grading.guard_check import check_run
 from codekiln.grading.guard_check import make_canaries as make_canaries
 from codekiln.grading.guard_files import RESULTS_LIMIT as RESULTS_LIMIT
-from codekiln.grading.guard_files import digest_or_none, read_or_none, read_results
+from codekiln.grading.guard_files import read_or_none, read_results, report_digest
 from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
 from codekiln.grading.shipped import FOLDER, guard_plugin_names
 from codekiln.grading.support import held_modules
@@ -365,10 +365,9 @@ class GuardSession:
         costs its disk nothing): the JUnit report is only hashed, in chunks, and a results file over
         `RESULTS_LIMIT` is evidence, never read."""
         raw, too_big = read_results(sandbox, self.results_path)
-        junit = digest_or_none(sandbox, self.junit)
+        junit, linked = report_digest(sandbox, self.junit)
         data, evidence = check_run(result.stdout, result.exit_code, self.nonce, raw, junit)
-        if too_big:
-            evidence.insert(0, too_big)
+        evidence[:0] = [e for e in (too_big, linked) if e]
         report = GuardReport(evidence=evidence, junit_present=junit is not None)
         if data is None:
             return report

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 
-from codekiln.core.errors import CodekilnError, SandboxClosed
+from codekiln.core.errors import CodekilnError, NotFollowed, SandboxClosed
 from codekiln.core.protocols import Sandbox
 
 
@@ -39,26 +39,37 @@ objects (`[{},{},...]`) takes ~24 times its size in the grader's memory once par
 
 
 def read_results(sandbox: Sandbox, path: str) -> tuple[bytes | None, str]:
-    """The results file (None: absent or unreadable) and, when it is over `RESULTS_LIMIT`, why it was
-    not read (evidence: the plugin never writes one so large)."""
+    """The results file (None: absent or unreadable) and, when it is over `RESULTS_LIMIT` or is not a
+    regular file, why it was not read (evidence: the plugin never writes one so large, and writes a
+    regular file). A symlink is never followed: one to /dev/zero is read forever."""
     try:
-        return sandbox.read_file(path, max_bytes=RESULTS_LIMIT), ""
+        return sandbox.read_file(path, max_bytes=RESULTS_LIMIT, follow=False), ""
     except OSError as err:
         if err.errno == errno.EFBIG:
             return None, f"the guard's results file holds more than {RESULTS_LIMIT:,} bytes (not read)"
         _raise_if_closed(sandbox, err)
-        return None, ""
+        return None, _not_regular(err, "results file")
     except (ValueError, CodekilnError) as err:
         _raise_if_closed(sandbox, err)
         return None, ""
 
 
-def digest_or_none(sandbox: Sandbox, path: str) -> str | None:
+def report_digest(sandbox: Sandbox, path: str) -> tuple[str | None, str]:
+    """The JUnit report's sha256 (None: absent or unreadable) and, when a symlink or anything but a
+    regular file is at `path`, evidence (it is not read: see `read_results`)."""
     try:
-        return sandbox.file_digest(path)
+        return sandbox.file_digest(path, follow=False), ""
     except (OSError, ValueError, CodekilnError) as err:
         _raise_if_closed(sandbox, err)
-        return None
+        return None, _not_regular(err, "JUnit report")
 
 
-__all__ = ["RESULTS_LIMIT", "digest_or_none", "read_or_none", "read_results"]
+def _not_regular(err: Exception, what: str) -> str:
+    if isinstance(err, NotFollowed):
+        return f"the guard's {what} is a symlink (not followed): code under test put it there"
+    if isinstance(err, PermissionError) and err.errno == errno.EPERM:
+        return f"the guard's {what} is not a regular file (a FIFO, a device): code under test put it there"
+    return ""
+
+
+__all__ = ["RESULTS_LIMIT", "read_or_none", "read_results", "report_digest"]

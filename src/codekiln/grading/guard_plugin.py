@@ -12,11 +12,9 @@ nothing from codekiln (the test process has only the environment's packages) and
    `codekiln-guard <nonce> exit=<status> results=<sha256> junit=<sha256>`, which the grader checks
    against the process's exit code and the files it reads back (see `grading.guard`).
 
-Its settings reach it through `$CODEKILN_GUARD`, the path of a JSON file that it reads and deletes at
-import, before any conftest or test module runs: the nonce is gone from the filesystem by the time
-code under test runs. Code under test shares this process and can still forge all of it (that is why
-the grader also plants canary tests and scans patches); the marker only makes forgery take effort
-aimed at codekiln rather than at pytest.
+Its settings reach it through `$CODEKILN_GUARD`, a JSON file that it reads and deletes at import, before
+any conftest or test module runs. Code under test shares this process and can still forge all of it
+(the grader also plants canaries and scans patches): the marker makes forgery take aim at codekiln.
 
 Seven parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
 `guard_plugin_bodies` (test modules compiled from the trusted bytes, each test function's body wrapped
@@ -270,14 +268,11 @@ class Guard:
             self._set(report.nodeid, status, "xfail" if xfail else "")
 
     def unpassed_calls(self, statuses: dict[str, str]) -> dict[str, int]:
-        """Per test that pytest called more often than its final status accounts for (a plugin retried
-        it: pytest-rerunfailures, `flaky`, which logs no report of a retried attempt at all): its calls
-        less the passed call reports logged for it, and less one where it is recorded passed (its last
-        call passed). The grader allows a test function that many raises
-        (`guard_check.raised_evidence`). Calls are counted at the outermost wrapper of pytest's call
-        (`machinery.CallOutcomes`), passes here, from the reports as logged: a report flipped to passed,
-        or a passed one made up and logged, makes the count smaller, never larger; so does a status
-        rewritten to passed after its failure was logged (a test called once is then allowed none)."""
+        """Per test that pytest called more often than its final status accounts for (retried by a plugin:
+        pytest-rerunfailures, `flaky`): its calls less the passed call reports logged for it, and less one
+        where it is recorded passed; the grader allows its function that many raises (`guard_check.
+        raised_evidence`). Calls are counted at pytest's outermost call wrapper (`machinery.CallOutcomes`),
+        passes from the reports as logged: a report flipped or made up passed makes it smaller, never larger."""
         out = {}
         for nodeid, calls in _OUTCOMES.calls.items():
             final_pass = int(statuses.get(str(nodeid)) == "passed")
@@ -317,6 +312,7 @@ class Guard:
             module = plugin if hasattr(plugin, "__file__") else sys.modules.get(type(plugin).__module__)
             plugins.add(str(getattr(module, "__file__", None) or ""))
         self.check_machinery("at the end of the session")
+        self.forged.extend(report.clear_paths([_SETTINGS.get("junit"), out]))  # a link or FIFO there
         # One plain copy of what was recorded: the checks below and the file read the same values.
         statuses = {str(k): str(v) for k, v in self.statuses.items()}
         for nodeid in [n for n, status in statuses.items() if status == "passed"]:
@@ -353,6 +349,7 @@ class Guard:
         }
         sys.stdout.flush()
         report.finish(out, data, _SETTINGS.get("junit"))
+        report.end_with(lambda: int(session.exitstatus))  # no thread left running holds the run
 
 
 _NONCE = str(_SETTINGS.get("nonce", "")) if _SETTINGS.get("out") else None
@@ -389,6 +386,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     cannot rewrite that module, which `filterwarnings = error` turned into a failed session."""
     for name in _SETTINGS.get("plugins", []):
         pluginmanager.load_setuptools_entrypoints("pytest11", name=name)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest writes its JUnit report: no link or FIFO takes the write
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    report.clear_paths([_SETTINGS.get("junit")] if _SETTINGS.get("out") else [])
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -5,9 +5,17 @@ when this module is imported, before any conftest or code under test runs.
     finish(path, data, junit_path)     # the results written, then the marker (what follows, in order):
     raw = dumps(data)                  # the results as JSON bytes (ASCII), from a plain dict
     write_file(path, raw)              # written whole; sha256_hex(raw) is what was written
-    file_digest(junit_path)            # "-" when the file is absent or unreadable
+    file_digest(junit_path)            # "-" when the file is absent, unreadable or not a regular file
     print_line("codekiln-guard ...")   # to the file descriptor 1 held at import, past any Python-level stream
     announcer(nonce)                   # a plugin announcing each failure as it is logged
+    clear_paths([junit, out])          # evidence of a link or FIFO at a report path, removed
+    end_with(status)                   # the process ends at exit whatever threads are left
+
+Code under test can find the guard's folder and put a symlink to `/dev/zero` (or a FIFO) at its report
+files: a reader or a writer that follows it never ends. The guard opens them with `O_NOFOLLOW` and
+`O_NONBLOCK` and reads or writes only a regular file; whatever else is there is evidence and removed.
+A non-daemon thread left running after the tests kept the interpreter from exiting: once pytest's main
+has returned (its exit status final, every line printed), the process ends with that status.
 
 Code under test shares the test process, and the standard library's modules are its to change:
 `json.dump`, `json`'s default encoder (an instance, no function at all), `hashlib.sha256`,
@@ -25,18 +33,26 @@ imports nothing from codekiln.
 
 from __future__ import annotations
 
+import sys
+import threading
+from collections.abc import Callable
 from hashlib import sha256 as _sha256
 from json import dumps as _json_dumps
 from json.encoder import c_encode_basestring_ascii as _c_encode_str  # type: ignore[attr-defined]
 from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
-from os import O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, _exit
+from os import O_CREAT, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TRUNC, O_WRONLY, _exit
 from os import close as _close
 from os import fstat as _fstat
 from os import listdir as _listdir
+from os import lstat as _lstat
 from os import open as _open
 from os import read as _read
+from os import unlink as _unlink
 from os import write as _write
+from stat import S_ISLNK, S_ISREG
 from sys import addaudithook as _addaudithook
+from threading import enumerate as _threads
+from threading import main_thread as _main_thread
 from typing import Any
 
 import pytest
@@ -61,10 +77,23 @@ def sha256_hex(data: bytes) -> str:
     return _sha256(data).hexdigest()
 
 
-def write_file(path: str, data: bytes) -> None:
-    """Write `data` to `path` (created or truncated) through `posix` bound at import."""
-    fd = _open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+_NOT_FOLLOWED = O_NOFOLLOW | O_NONBLOCK  # a symlink at the path fails the open; a FIFO does not block it
+
+
+def _regular(fd: int) -> bool:
     try:
+        return S_ISREG(_fstat(fd).st_mode)
+    except OSError:
+        return False
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Write `data` to `path` (created or truncated) through `posix` bound at import; OSError where a
+    symlink or anything but a regular file is at `path` (nothing written through it)."""
+    fd = _open(path, O_WRONLY | O_CREAT | O_TRUNC | _NOT_FOLLOWED, 0o644)
+    try:
+        if not _regular(fd):
+            raise OSError(f"{path} is not a regular file")
         view = memoryview(data)
         while view:
             view = view[_write(fd, view) :]
@@ -73,15 +102,18 @@ def write_file(path: str, data: bytes) -> None:
 
 
 def file_digest(path: str | None) -> str:
-    """The sha256 of the file at `path`, read in chunks; "-" when there is none or it cannot be read."""
+    """The sha256 of the file at `path`, read in chunks; "-" when there is none, it cannot be read, or
+    it is not a regular file (a symlink is not followed: one to /dev/zero never ends)."""
     if not path:
         return "-"
     try:
-        fd = _open(path, O_RDONLY)
+        fd = _open(path, O_RDONLY | _NOT_FOLLOWED)
     except OSError:
         return "-"
     digest = _sha256()
     try:
+        if not _regular(fd):
+            return "-"
         while chunk := _read(fd, _CHUNK):
             digest.update(chunk)
     except OSError:
@@ -101,6 +133,59 @@ def finish(out: str, data: dict[str, object], junit: str | None) -> None:
         f"\ncodekiln-guard {data['nonce']} exit={data['exitstatus']} "
         f"results={sha256_hex(raw)} junit={file_digest(junit)}\n"
     )
+
+
+CLEARED: list[str] = []
+"""What `clear_paths` found at the report paths (the guard's evidence)."""
+
+
+def clear_paths(paths: list[str | None]) -> list[str]:
+    """Of the guard's report `paths`, those that hold anything but a regular file (a symlink, a FIFO):
+    each is removed, so that nothing writes or reads through it, and named in `CLEARED` (returned)."""
+    for path in paths:
+        try:
+            mode = _lstat(path).st_mode if path else None
+        except OSError:
+            continue
+        if path and mode is not None and not S_ISREG(mode):
+            kind = "a symlink" if S_ISLNK(mode) else "a file that is not a regular one"
+            CLEARED.append(f"the guard's report file {path} was replaced by {kind} during the run")
+            try:
+                _unlink(path)
+            except OSError:
+                pass
+    return CLEARED
+
+
+def end_with(status: Callable[[], int]) -> None:
+    """At exit, once pytest's main has returned and the interpreter is about to join the threads left
+    running: with any non-daemon thread but the main one alive, stdout and stderr are flushed and the
+    process ends at once with `status()` (pytest's exit status, as the process would have exited), so
+    a stray thread never holds the run. Registered last, it runs before any other such hook (they run
+    in reverse order; `concurrent.futures` joins its workers in one). Regular `atexit` functions do not
+    run then: the guard writes nothing at exit (its files and marker are written when the session
+    ends). Without `threading._register_atexit` (before Python 3.9) nothing changes."""
+    register = getattr(threading, "_register_atexit", None)
+
+    def _end(*, main: Any = _main_thread(), threads: Any = _threads, exit_: Any = _exit) -> None:
+        if not any(t is not main and not t.daemon and t.is_alive() for t in threads()):
+            return
+        try:
+            code = int(status())
+        except Exception:  # the session's status rewritten into something else: a broken run
+            code = 1
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # a stream code under test replaced or closed: what was printed stays
+                pass
+        exit_(code)
+
+    if register is not None:
+        try:
+            register(_end)
+        except RuntimeError:  # the interpreter is already shutting down
+            pass
 
 
 def message(report: Any) -> str:

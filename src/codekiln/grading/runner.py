@@ -47,7 +47,11 @@ class TestCommand(BaseModel):
         default_factory=list, description="pytest arguments for the full suite (paths, -o ...)"
     )
     env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
-    timeout_s: float = Field(default=900.0, description="wall-clock limit for one run")
+    timeout_s: float = Field(
+        default=900.0,
+        description="wall-clock limit for one run (a graded run's is derived from the measured suite, "
+        "at most this: grading.limits)",
+    )
 
     def argv(
         self, tests: list[str] | None, ids_file: str | None = None, junit: str = JUNIT_PATH

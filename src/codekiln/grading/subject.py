@@ -65,6 +65,11 @@ class GradingEnv(Protocol):
         ...
 
     @property
+    def steps_s(self) -> dict[str, float]:
+        """Seconds each build step took; "baseline" the clean suite's run (`grading.limits`)."""
+        ...
+
+    @property
     def test(self) -> TestCommand:
         """How the environment runs its tests."""
         ...

@@ -323,6 +323,7 @@ class Verifier:
         data, evidence = guard_check.check_run(
             stdout, proc.returncode, nonce, files.read(results), files.digest(junit)
         )
+        evidence[:0] = files.not_regular(results, "results file") + files.not_regular(junit, "JUnit report")
         statuses = {str(k): str(v) for k, v in ((data or {}).get("statuses") or {}).items()}
         evidence += guard_check.canary_evidence(expected, statuses)
         recorded = len(statuses)

@@ -57,20 +57,48 @@ def remove(path: Path) -> None:
         path.unlink()
 
 
-def read(path: Path) -> bytes | None:
+def _open_regular(path: Path) -> Any:
+    """`path` opened for reading, never through a symlink and only when it is a regular file (a FIFO
+    or a link to /dev/zero at a report path never ends a read); None otherwise or when absent."""
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
+
+
+def not_regular(path: Path, what: str) -> list[str]:
+    """Evidence when something other than a regular file is at one of the guard's report paths."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return []
+    if stat.S_ISREG(mode):
+        return []
+    kind = "a symlink (not followed)" if stat.S_ISLNK(mode) else "not a regular file"
+    return [f"the guard's {what} is {kind}: code under test put it there"]
+
+
+def read(path: Path, limit: int = 64 << 20) -> bytes | None:
+    """A report file's bytes (None: absent, not a regular file, or over `limit`)."""
+    fh = _open_regular(path)
+    if fh is None:
+        return None
+    with fh:
+        data: bytes = fh.read(limit + 1)
+    return None if len(data) > limit else data
 
 
 def digest(path: Path) -> str | None:
-    """A file's sha256, read in chunks (None: no such file)."""
-    try:
-        with path.open("rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except OSError:
+    """A file's sha256, read in chunks (None: no such file, or not a regular file)."""
+    fh = _open_regular(path)
+    if fh is None:
         return None
+    with fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def kill_group(pid: int) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from codekiln.core.errors import SandboxClosed, SandboxError
+from codekiln.core.errors import NotFollowed, SandboxClosed, SandboxError
 from codekiln.core.protocols import ExecResult
 from codekiln.sandbox.base import KEPT_EXTENSIONS, VENV_DIR, SandboxSpec
 from codekiln.sandbox.files import over_limit
@@ -138,6 +138,24 @@ def _inside_error(res: ExecResult, path: str) -> OSError:
     code = errno.ENOENT if "No such file" in res.stderr else errno.EACCES
     cls = FileNotFoundError if code == errno.ENOENT else PermissionError
     return cls(code, res.stderr.strip() or "output over the sandbox's cap", path)
+
+
+_REGULAR_ONLY = (
+    'if [ -L "$1" ]; then exit 113; fi; if [ -e "$1" ] && [ ! -f "$1" ]; then exit 114; fi; shift; exec "$@"'
+)
+
+
+def _unfollowed(argv: list[str], follow: bool) -> list[str]:
+    """`argv` (whose last item is the path) run inside only where that path is neither a symlink nor
+    anything but a regular file, unless `follow`: for a path no host directory maps (`_roots`)."""
+    return argv if follow else ["/bin/sh", "-c", _REGULAR_ONLY, "sh", argv[-1], *argv]
+
+
+def _raise_unfollowed(res: ExecResult, path: str) -> None:
+    if res.exit_code == 113:
+        raise NotFollowed(errno.ENOENT, "a symlink is in the way (not followed)", path)
+    if res.exit_code == 114:
+        raise PermissionError(errno.EPERM, "not a regular file", path)
 
 
 class HostSandbox(ABC):
@@ -275,9 +293,10 @@ class HostSandbox(ABC):
         data = self.ws.read(*loc, max_bytes) if loc else None
         if data is not None:
             return data
-        if not follow:
-            raise FileNotFoundError(errno.ENOENT, "a symlink is in the way (not followed)", path)
-        res = self.exec(["base64", "-w0", "--", self._inside(path)], timeout=60)
+        if not follow and loc is not None:
+            raise NotFollowed(errno.ENOENT, "a symlink is in the way (not followed)", path)
+        res = self.exec(_unfollowed(["base64", "-w0", "--", self._inside(path)], follow), timeout=60)
+        _raise_unfollowed(res, path)
         if res.exit_code != 0 or res.truncated:
             raise _inside_error(res, path)
         data = base64.b64decode(res.stdout)
@@ -285,14 +304,18 @@ class HostSandbox(ABC):
             raise over_limit(path, max_bytes)
         return data
 
-    def file_digest(self, path: str) -> str:
-        """The sha256 (hex) of a file, read in chunks: never held whole in memory, whatever its size."""
+    def file_digest(self, path: str, *, follow: bool = True) -> str:
+        """The sha256 (hex) of a file, read in chunks: never held whole in memory, whatever its size.
+        `follow=False`: a symlink in the way is not followed (`NotFollowed`), as in `read_file`."""
         self._check_open("file_digest")
         loc = self._locate(path)
         digest = self.ws.digest(*loc) if loc else None
         if digest is not None:
             return digest
-        res = self.exec(["sha256sum", "--", self._inside(path)], timeout=300)
+        if not follow and loc is not None:
+            raise NotFollowed(errno.ENOENT, "a symlink is in the way (not followed)", path)
+        res = self.exec(_unfollowed(["sha256sum", "--", self._inside(path)], follow), timeout=300)
+        _raise_unfollowed(res, path)
         if res.exit_code != 0 or not res.stdout.strip():
             raise _inside_error(res, path)
         return res.stdout.split()[0].lstrip("\\")

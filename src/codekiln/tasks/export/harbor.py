@@ -35,6 +35,7 @@ from codekiln.core.sources import text_bytes
 from codekiln.envs import EnvRecord, load_env
 from codekiln.grading import GradePolicy
 from codekiln.grading.collateral import graded_pass_to_pass
+from codekiln.grading.limits import graded_limit
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.sandbox.base import WORKDIR
 from codekiln.tasks.export.harbor_payload import environment_files, verifier_files
@@ -205,7 +206,7 @@ def export_harbor_task(
     # held the hidden files' other clean-passing tests gets them from the environment's baseline.
     task = task.model_copy(update={"PASS_TO_PASS": graded_pass_to_pass(task, env)})
     root = Path(out_dir) / task.instance_id
-    test_timeout = min(env.test.timeout_s, max(60.0, verifier_timeout_s - 120.0))
+    test_timeout = min(graded_limit(env), max(60.0, verifier_timeout_s - 120.0))
     files: dict[str, str | bytes] = {
         "task.toml": task_toml(task, agent_timeout_s=agent_timeout_s, verifier_timeout_s=verifier_timeout_s),
         "instruction.md": task.problem_statement.rstrip() + "\n",

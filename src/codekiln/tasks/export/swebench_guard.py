@@ -44,6 +44,7 @@ from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord
 from codekiln.grading import GradePolicy, shipped, unstable_ids
 from codekiln.grading.doctest_runs import buggy_doctest_digests
+from codekiln.grading.limits import graded_limit
 from codekiln.repos.fetch import GIT_ENV
 from codekiln.sandbox.base import WORKDIR
 from codekiln.tasks.export.harbor_payload import verifier_settings
@@ -114,7 +115,7 @@ def row_files(
 ) -> dict[str, bytes]:
     """The folder the row's eval script writes: `shipped.ROW`, `task.json`, `state.json` (`manifest`:
     `base_commit`'s, `commit_manifest`)."""
-    settings = verifier_settings(task, env, timeout_s=env.test.timeout_s, policy=GradePolicy())
+    settings = verifier_settings(task, env, timeout_s=graded_limit(env), policy=GradePolicy())
     state = {
         "manifest": manifest,
         "base_commit": base,

@@ -166,7 +166,11 @@ class GraderGate:
             self._sandbox = None
 
     def _grade(self, task: TaskRecord, patch: str) -> GradeResult:
-        return grade_patch(task, self.env, patch, backend=self.backend, sandbox=self.sandbox)
+        # The environment's own limit, not one derived from a measured time (`grading.limits`): no
+        # decision of synthesis reads seconds measured on this machine.
+        return grade_patch(
+            task, self.env, patch, backend=self.backend, sandbox=self.sandbox, timeout=self.env.test.timeout_s
+        )
 
     def exact_verdict(self, p: Pending) -> Rejection | None:
         """The per-task gate: the gold patch and then the empty patch graded for real."""
@@ -186,7 +190,9 @@ class GraderGate:
         if not tests:
             return
         clean = CleanTree(f"{self.env.name}.clean", tests)
-        result = grade_patch(clean, self.env, "", backend=self.backend, sandbox=self.sandbox)
+        result = grade_patch(
+            clean, self.env, "", backend=self.backend, sandbox=self.sandbox, timeout=self.env.test.timeout_s
+        )
         if result.outcome in ("resolved", "unresolved") and not result.reason:
             self.cache.graded.update(result.statuses)
             self.cache.graded.update(dict.fromkeys(result.missing, "missing"))

@@ -1,0 +1,205 @@
+"""The fourteenth red team's two hangs: a patch that made every grading of it cost the whole limit.
+
+Code under test found the guard's report folder (its name spelled by an xor of bytes, past the scan)
+and put symlinks to `/dev/zero` at `junit.xml` and `results.json`: the guard read `/dev/zero` through
+the link until the run's limit. A non-daemon thread left sleeping after the tests kept the interpreter
+from exiting the same way. Both scored `timeout` (0), after 900 s of CPU per sample. Now the guard
+never follows a link at its report paths (tampering there is evidence: `tampered`), the process ends
+once pytest's main has returned whatever threads are left, and a graded run's limit is derived from
+the environment's measured test time (`grading.limits`). Real synthesis of a fixture library whose
+suite is slow (a test sleeps) but finite, bwrap sandboxes, the real grader through `grade_patch`,
+`codekiln eval` and the agent's path. Timings are not asserted: each grade runs under the derived
+limit and must end with its verdict, not with `timeout`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+
+from rollout_support import library_tasks, setuptools_pyproject, the_task
+
+from codekiln.audit.grader import PATHS, play_commands
+from codekiln.audit.target import Target
+from codekiln.core.records import append_jsonl
+from codekiln.envs import EnvRecord
+from codekiln.grading import grade_patch
+from codekiln.grading.limits import FLOOR_S, graded_limit
+from codekiln.rollouts.controls import apply_command
+from codekiln.sandbox import DEFAULT_BACKEND
+from codekiln.tasks.export.harbor import export_harbor_task
+from codekiln.tasks.export.swebench_guard import row_files
+from codekiln.tasks.records import TaskRecord
+
+pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
+
+MODULE = "hanglib/__init__.py"
+LIBRARY = {
+    MODULE: "def add(a, b):\n    return a + b\n\n\ndef scale(x, k):\n    return x * k\n",
+    "tests/test_hanglib.py": (
+        "import time\n\nfrom hanglib import add, scale\n\n\n"
+        "def test_add():\n    assert add(2, 3) == 5\n\n\n"
+        "def test_add_zero():\n    assert add(4, 0) == 4\n\n\n"
+        "def test_scale_slowly():  # an honest suite that takes its time\n"
+        "    time.sleep(2)\n    assert scale(2, 3) == 6\n"
+    ),
+    "pyproject.toml": setuptools_pyproject("hanglib"),
+}
+FIXED = "    return a + b\n"
+
+
+def _masked(text: str) -> str:
+    return bytes(b ^ 7 for b in text.encode()).hex()
+
+
+# Spelled by an xor of bytes, as the red team did: "junit.xml" in the source is a scan finding.
+LINKS = f"""
+
+def _unmask(h):
+    return bytes(b ^ 7 for b in bytes.fromhex(h)).decode()
+
+
+def _reroute():
+    import os
+    names = (_unmask({_masked("junit.xml")!r}), _unmask({_masked("results.json")!r}))
+    for folder, _, _ in os.walk(_unmask({_masked("/tmp")!r})):
+        for name in names if folder.count("/") in (2, 3) else ():
+            try:
+                os.symlink("/dev/zero", os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+_add = add
+
+
+def add(a, b):
+    _reroute()
+    return _add(a, b)
+"""
+LINGER = """
+
+def _linger():
+    import threading
+    import time
+    threading.Thread(target=time.sleep, args=(1_000_000,)).start()
+
+
+_add = add
+
+
+def add(a, b):
+    _linger()
+    return _add(a, b)
+"""
+
+
+@pytest.fixture(scope="module")
+def task() -> tuple[TaskRecord, EnvRecord]:
+    found = library_tasks(
+        LIBRARY, "hang-library", "audit-tasks-hanglib", 1, functions=["add"], mutators=["change_arith_op"]
+    )
+    return the_task(found, lambda t: "return a + b" in t.patch, "add's `+` changed")
+
+
+def _patch(t: TaskRecord, env: EnvRecord, fixed: bool, extra: str) -> str:
+    target = Target.of(t, Path(env.snapshot_path))
+    buggy = target.text(MODULE) or ""
+    (line,) = [ln for ln in buggy.splitlines(keepends=True) if ln.startswith("    return a ")]
+    return target.new(MODULE, (buggy.replace(line, FIXED) if fixed else buggy) + extra)
+
+
+def _graded(t: TaskRecord, env: EnvRecord, patch: str, path: str) -> tuple[str, str, str]:
+    if path == "agent":
+        patch = play_commands(t, env, [apply_command(patch)], backend=DEFAULT_BACKEND)
+    grade = grade_patch(t, env, patch)  # no explicit limit: the derived one
+    return grade.outcome, grade.reason, grade.detail
+
+
+def test_the_limit_is_derived_from_the_measured_suite(task: tuple[TaskRecord, EnvRecord]) -> None:
+    """The fixture's suite took a few seconds: its limit is far under the environment's 900 s, and a
+    record without a measured time keeps the old limit."""
+    _, env = task
+    assert env.steps_s.get("baseline", 0) > 0
+    assert FLOOR_S <= graded_limit(env) < env.test.timeout_s == 900
+    assert graded_limit(env.model_copy(update={"steps_s": {}})) == 900
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_links_to_dev_zero_at_the_report_files_are_tampering(
+    task: tuple[TaskRecord, EnvRecord], path: str
+) -> None:
+    t, env = task
+    outcome, reason, detail = _graded(t, env, _patch(t, env, True, LINKS), path)
+    assert (outcome, reason) == ("tampered", "report_forged"), detail  # was timeout, the whole limit
+    assert "symlink" in detail, detail
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_stray_thread_does_not_hold_the_run(task: tuple[TaskRecord, EnvRecord], path: str) -> None:
+    """The patch fixes nothing and leaves a thread sleeping: 0, from the report, not a timeout."""
+    t, env = task
+    outcome, reason, detail = _graded(t, env, _patch(t, env, False, LINGER), path)
+    assert (outcome, reason) == ("unresolved", ""), detail  # was timeout, the whole limit
+
+
+def test_a_fix_that_leaves_a_thread_running_is_graded_by_its_report(
+    task: tuple[TaskRecord, EnvRecord],
+) -> None:
+    t, env = task
+    outcome, reason, detail = _graded(t, env, _patch(t, env, True, LINGER), "predictions")
+    assert (outcome, reason) == ("resolved", ""), detail
+
+
+def test_the_slow_honest_suite_resolves_under_its_derived_limit(task: tuple[TaskRecord, EnvRecord]) -> None:
+    t, env = task
+    outcome, reason, detail = _graded(t, env, _patch(t, env, True, ""), "predictions")
+    assert (outcome, reason) == ("resolved", ""), detail
+    outcome, _, detail = _graded(t, env, "", "predictions")
+    assert outcome == "unresolved", detail
+
+
+@pytest.mark.parametrize(
+    ("extra", "outcome"), [(LINKS, "tampered"), (LINGER, "unresolved")], ids=["links", "thread"]
+)
+def test_codekiln_eval_ends_each_attack_with_its_verdict(
+    task: tuple[TaskRecord, EnvRecord], tmp_path: Path, extra: str, outcome: str
+) -> None:
+    """The predictions path as a user runs it: the CLI on a tasks file and a predictions file."""
+    t, env = task
+    append_jsonl(tmp_path / "tasks.jsonl", [t])
+    prediction = {
+        "instance_id": t.instance_id,
+        "model_name_or_path": "m",
+        "model_patch": _patch(t, env, outcome == "tampered", extra),
+    }
+    (tmp_path / "preds.jsonl").write_text(json.dumps(prediction) + "\n")
+    code = "import sys; from codekiln.cli import main; sys.argv[0] = 'codekiln'; main()"
+    argv = ["eval", "-t", str(tmp_path / "tasks.jsonl"), "-p", str(tmp_path / "preds.jsonl")]
+    res = subprocess.run(
+        [sys.executable, "-c", code, *argv, "-o", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ),
+    )
+    assert res.returncode in (0, 1), res.stdout + res.stderr
+    (result,) = [json.loads(line) for line in (tmp_path / "o" / "results.jsonl").read_text().splitlines()]
+    assert result["outcome"] == outcome, result
+
+
+def test_exports_carry_the_derived_limit(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
+    """A Harbor task's verifier and a SWE-bench row's run under the derived limit; without a measured
+    time, under the environment's own (a Harbor verifier's within its 900 s, less 120 s to start)."""
+    t, env = task
+    for e, limit in ((env, graded_limit(env)), (env.model_copy(update={"steps_s": {}}), 900.0)):
+        root = export_harbor_task(t, tmp_path / str(limit), env=e)
+        assert json.loads((root / "tests/codekiln/task.json").read_text())["timeout_s"] == min(limit, 780.0)
+        assert json.loads(row_files(t, e, "0" * 40, {})["task.json"])["timeout_s"] == limit
