@@ -155,7 +155,8 @@ def test_slow_path():
     assert tasks and all(SLOW_TEST not in t.tests for t in tasks), [d.model_dump() for d in decisions]
     assert all(t.entities == ["slowsuite/__init__.py::fast"] for t in tasks)
     for rejected in (d for d in decisions if isinstance(d, RejectedCandidate)):
-        if rejected.detail.startswith("not run: "):  # only the slow test runs slow_path
+        if rejected.reason == RejectReason.timeout:  # only the slow test runs slow_path; a bug in
+            # `fast`'s def line runs at import and is run on its observers: the slow test left out too
             assert rejected.entities == ["slowsuite/__init__.py::slow_path"], rejected.detail
 
 

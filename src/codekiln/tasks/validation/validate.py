@@ -186,6 +186,7 @@ class Validator:
         for rel, numbers in candidate_lines(cand, self.entities).items():
             lines.setdefault(rel, set()).update(numbers)
         observers = sorted(t for t in self.cmap.tests_for(lines) if t in self.passing)
+        observers = within_limit(observers, self.cmap, self.config)  # as `select`'s
         return observers or None  # no test known to run the code: the whole suite, as `select` does
 
     def too_slow(self, tests: list[str]) -> str:
