@@ -88,6 +88,17 @@ def test_tox_factors_requirements_and_extras(tmp_path: Path) -> None:
     assert found.sources["freezegun==1.5.0"] == "tox.ini -> requirements/tests.txt"
 
 
+def test_tox_extras_substitutions_are_answered(tmp_path: Path) -> None:
+    # natsort 8.4.0: `extras = {env:WITH_EXTRAS:}`, none unless the caller sets it
+    write(
+        tmp_path,
+        {
+            "tox.ini": "[testenv]\nsetenv =\n    KIND = yaml\nextras =\n    {env:WITH_EXTRAS:}\n    {env:KIND}\n"
+        },
+    )
+    assert detect_deps(tmp_path, "demo").extras == ["yaml"]
+
+
 def test_requirement_files_never_leave_the_tree(tmp_path: Path) -> None:
     outside = write(tmp_path, {"outside.txt": "evil-package\n"})
     root = write(tmp_path / "repo", {"test-requirements.txt": "-r ../outside.txt\nmock\n"})

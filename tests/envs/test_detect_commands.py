@@ -168,9 +168,47 @@ def test_tox_doctests_of_the_installed_package_run_on_its_source(tmp_path: Path,
     assert "left out" not in found.source
 
 
+def test_of_several_tox_pytest_commands_the_suites_is_run(tmp_path: Path) -> None:
+    # natsort 8.4.0: doctest files first, then the installed package's doctests, then the suite
+    write(tmp_path, {
+        "tox.ini": """
+            [testenv]
+            commands =
+                {envpython} -m doctest docs/howitworks.rst
+                pytest README.rst docs/examples.rst
+                pytest --doctest-modules {envsitepackagesdir}/pkg
+                pytest --tb=short {posargs:}
+        """,
+        "README.rst": ">>> 1 + 1\n2\n",
+        "docs/examples.rst": ">>> 2 + 2\n4\n",
+        "pkg/__init__.py": "",
+        "tests/test_a.py": "def test_a():\n    pass\n\ndef test_b():\n    pass\n",
+    })  # fmt: skip
+    found = detect_tests(tmp_path)
+    assert found.args == []
+    assert found.source.startswith("tox.ini [testenv] commands: pytest --tb=short")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *found.args],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert "2 passed" in run.stdout, run.stdout
+    # the first command is kept when none runs the test directories, or when the first does
+    write(
+        tmp_path, {"tox.ini": "[testenv]\ncommands =\n    pytest README.rst\n    pytest docs/examples.rst\n"}
+    )
+    assert detect_tests(tmp_path).args == ["README.rst"]
+    write(tmp_path, {"tox.ini": "[testenv]\ncommands =\n    pytest tests/test_a.py\n    pytest README.rst\n"})
+    assert detect_tests(tmp_path).args == ["tests/test_a.py"]
+
+
 OVERRIDE = "--override-ini=python_files=test_*.py *_test.py"
 UNITTEST_MODULE = "import unittest\n\nclass TestA(unittest.TestCase):\n    def test_a(self):\n        pass\n"
 MISSED = ("tests.py", "test.py", "basicTests.py")
+OWN_MAIN = (
+    "import unittest\n\nclass TestMissing(unittest.TestCase):\n    def runTest(self):\n        pass\n\n"
+    "def main():\n    unittest.TextTestRunner().run(unittest.TestSuite())\n\n"
+    "if __name__ == '__main__':\n    main()\n"
+)
 SCRIPT_MODULE = (
     "import unittest\n\nclass LineTests(unittest.TestCase):\n    def test_a(self):\n        pass\n\n"
     "if __name__ == '__main__':\n    unittest.main()\n"
@@ -203,6 +241,27 @@ SCRIPT_MODULE = (
         (
             {"tests/seeGraphs.py": "if __name__ == '__main__':\n    print(1)\n", "tests/test_x.py": ""},
             ["tests"],
+        ),
+        # a script calling `main` imported from unittest is named too
+        (
+            {
+                "tests/runme.py": "from unittest import TestCase, main\n\nclass A(TestCase):\n    def test_a(self):\n"
+                "        pass\n\nif __name__ == '__main__':\n    main()\n",
+                "tests/test_x.py": "",
+            },
+            ["tests", f"{OVERRIDE} runme.py"],
+        ),
+        # simplejson 4.3.0: `simplejson/tests/__init__.py` defines a TestCase and runs the suites with a
+        # `main` of its own; named, `python_files` held `__init__.py` (every package's init a test
+        # module, one test plain pytest does not run); a script whose `main` is its own is not named
+        (
+            {
+                "pkg/__init__.py": "",
+                "pkg/tests/test_x.py": UNITTEST_MODULE,
+                "pkg/tests/__init__.py": OWN_MAIN,
+                "pkg/tests/run_all.py": OWN_MAIN,
+            },
+            [],
         ),
         # a test-named module that defines no test is not named
         ({"tests/testing.py": "def helper():\n    pass\n", "tests/test_x.py": ""}, ["tests"]),

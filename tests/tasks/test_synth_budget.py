@@ -1,7 +1,8 @@
 """Synthesis on a suite whose whole run cannot fit a run's time limit (the shape of s3transfer, whose
 suite takes minutes, and of packaging, whose whole-suite selections cost a process collecting 62,423
 cases): a selection that took longer in the coverage run than a run may take is rejected unrun
-(`timeout`, "not run"), and the first batch holds the cheapest of the first candidates
+(`timeout`, "not run"), a test over the limit alone is left out of a selection holding others
+(fastjsonschema 2.22.3's shape), and the first batch holds the cheapest of the first candidates
 (`selection.cheap_first`), so a short run's first task does not wait for the slow ones. Real
 environment, coverage run and validation in bwrap sandboxes; the pure ordering rule at the end."""
 
@@ -115,7 +116,7 @@ def test_selections_that_cannot_fit_a_run_are_rejected_unrun_and_the_cheap_ones_
     # the whole run, with max_tasks raised: every slow selection rejected without a run, the rest run
     more = synthesize(config.model_copy(update={"max_tasks": 100}))
     decided = {d.candidate_id: d for d in read_decisions(more.out)}
-    slow = [c for c in ordered if SLOW_TEST in selected_tests(cmap, passing, c, by_id)]
+    slow = [c for c in ordered if selected_tests(cmap, passing, c, by_id) == [SLOW_TEST]]
     assert slow and more.tasks >= 1
     for cand in slow:
         rejected = decided[cand.id]
@@ -124,6 +125,39 @@ def test_selections_that_cannot_fit_a_run_are_rejected_unrun_and_the_cheap_ones_
         assert f"over the {LIMIT_S:.0f} s a run may take" in rejected.detail
     for task in (d for d in decided.values() if isinstance(d, TaskRecord)):
         assert SLOW_TEST not in task.tests
+
+
+def test_a_test_over_the_limit_is_left_out_of_selections_holding_others(tmp_path: Path) -> None:
+    """fastjsonschema 2.22.3: one test (a large schema compiled) runs nearly every line and took
+    longer than a run may take; every selection held it, so every candidate was `timeout` and no task
+    came out. Left out, the bugs in `fast` are decided on its fast tests; a bug only the slow test
+    observes is still rejected unrun."""
+    observer = f"""
+import time
+
+from slowsuite import fast, slow_path
+
+
+def test_slow_path():
+    time.sleep({SLEEP_S})
+    assert fast(2) == 3 and fast(-2) == -3
+    assert slow_path(2) == 4
+    assert slow_path(-1) == 1
+"""
+    root = write_files(tmp_path / "slowsuite-src", {**FILES, "tests/test_slow.py": observer})
+    config = SynthConfig(
+        spec=str(root), out=tmp_path / "out", max_tasks=100, workers=1,
+        validation=ValidateConfig(timeout_max_s=LIMIT_S),
+    )  # fmt: skip
+    result = synthesize(config)
+    decisions = list(read_decisions(result.out))
+    tasks = [d for d in decisions if isinstance(d, TaskRecord)]
+    assert tasks and all(SLOW_TEST not in t.tests for t in tasks), [d.model_dump() for d in decisions]
+    assert all(t.entities == ["slowsuite/__init__.py::fast"] for t in tasks)
+    for rejected in (d for d in decisions if isinstance(d, RejectedCandidate)):
+        if rejected.reason == RejectReason.timeout:  # only the slow test runs slow_path; a bug in
+            # `fast`'s def line runs at import and is run on its observers: the slow test left out too
+            assert rejected.entities == ["slowsuite/__init__.py::slow_path"], rejected.detail
 
 
 def test_cheap_first_moves_the_cheapest_of_a_window_to_the_front_and_keeps_every_other_order() -> None:

@@ -12,6 +12,7 @@ pytest's default file names (`test_*.py`, `*_test.py`) plus the modules unittest
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
@@ -32,7 +33,19 @@ def is_test_module(rel: str) -> bool:
     return bool(parts) and (is_test_name(parts[-1]) or bool(TEST_DIRS & set(parts[:-1])))
 
 
-__all__ = ["TEST_DIRS", "TEST_MODULES", "is_test_module", "is_test_name"]
+def collected_modules(test_ids: Iterable[str]) -> set[str]:
+    """The Python files a test run collected tests from (`t.py::test_x`, `t.py::Class::test_x[a.b]`),
+    a module's doctests left out (`src/pkg/mod.py::pkg.mod.func`): what the project's `python_files`
+    made test modules, whatever their names (jsonpatch 1.48's `property_tests.py`)."""
+    out = set()
+    for test_id in test_ids:
+        rel, sep, rest = test_id.partition("::")
+        if sep and rel.endswith(".py") and "." not in rest.split("::", 1)[0].split("[", 1)[0]:
+            out.add(rel)
+    return out
+
+
+__all__ = ["TEST_DIRS", "TEST_MODULES", "collected_modules", "is_test_module", "is_test_name"]
 
 
 def named_inside_an_item(test_id: str, root: Path) -> bool:

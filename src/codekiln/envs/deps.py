@@ -43,6 +43,7 @@ from packaging.markers import (
 from packaging.requirements import InvalidRequirement, Requirement
 
 from codekiln.core.pyast import parse_file
+from codekiln.envs import toxsubst
 from codekiln.envs.ciinstall import ci_install
 from codekiln.envs.depfiles import BAD_FACTORS as BAD_FACTORS
 from codekiln.envs.depfiles import DEV_REQUIREMENT_FILES, REQUIREMENT_FILES, tox_values
@@ -205,7 +206,9 @@ def _tox_deps(root: Path, found: FoundDeps, project: str, groups: dict[str, Any]
                 found.add(req, f"tox.ini -> {include[2]}", project)
         elif not dep.startswith(("-", ".")) and "{" not in dep:
             found.add(dep, "tox.ini [testenv] deps", project)
-    for extra in tox_values(env.get("extras", ""), commas=True, python_version=found.python_version):
+    # natsort 8.4.0: `extras = {env:WITH_EXTRAS:}` (none unless set), once installed as an extra of that name
+    extras = toxsubst.substitute(env.get("extras", ""), toxsubst.setenv(tox))
+    for extra in tox_values(extras, commas=True, python_version=found.python_version):
         if extra not in found.extras:
             found.extras.append(extra)
     for name in tox_values(env.get("dependency_groups", ""), commas=True):

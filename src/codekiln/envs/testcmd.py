@@ -251,14 +251,36 @@ COMMAND_SOURCES = (
 
 
 def project_command(root: Path) -> tuple[str, list[str], PytestArgs] | None:
-    """(where, the words after pytest, what is kept) of the project's own pytest command: the first
-    pytest invocation of tox, nox, hatch/pdm scripts, the Makefile's test target, then CI workflows."""
+    """(where, the words after pytest, what is kept) of the project's own pytest command: of the first
+    source with one (tox, nox, hatch/pdm scripts, the Makefile's test target, then CI workflows), its
+    first pytest invocation that collects the test directories (`_runs_test_dirs`), else its first.
+    natsort 8.4.0's tox runs `pytest README.rst docs/examples.rst`, then `pytest --doctest-modules
+    {envsitepackagesdir}/natsort`, then the suite (`pytest --hypothesis-profile=slow-tests ...`, no
+    path): the first alone ran one doctest file, not its 333 tests."""
     for source, read in COMMAND_SOURCES:
+        found = []
         for line in read(root):
             words = _pytest_words(line)
             if words is not None:
-                return source, words, parse_pytest_args(words, root)
+                found.append((source, words, parse_pytest_args(words, root)))
+        if found:
+            return next((f for f in found if _runs_test_dirs(f[2], root)), found[0])
     return None
+
+
+def _runs_test_dirs(parsed: PytestArgs, root: Path) -> bool:
+    """Whether a pytest invocation collects the test directories: it names no path (pytest collects
+    `testpaths` or the whole tree), or a test-named path (`tests/unit`, `test_x.py`), or a directory
+    holding one (`.`, `src`)."""
+    for path in parsed.paths:
+        rel = PurePosixPath(path.split("::")[0])
+        if any(part.startswith("test") for part in rel.parts):
+            return True
+        if (root / rel).is_dir() and any(
+            name.startswith("test") for _, dirs, files in os.walk(root / rel) for name in (*dirs, *files)
+        ):
+            return True
+    return not parsed.paths
 
 
 def _doctest_options(settings: dict[str, str | list[str]]) -> bool:

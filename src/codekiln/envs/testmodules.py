@@ -37,11 +37,20 @@ def defines_tests(tree: ast.Module) -> bool:
 
 
 def runs_unittest_main(tree: ast.Module) -> bool:
-    """True when the module, run as a script, calls `unittest.main()` (or `main()` imported from it)."""
+    """True when the module, run as a script, calls `unittest.main()` (or `main()` imported from it). A
+    `main` of its own is not unittest's: simplejson 4.3.0's `simplejson/tests/__init__.py` runs its
+    suites with one, and naming `__init__.py` in `python_files` made pytest collect it as a test module."""
+    mains = {"unittest.main"} | {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.module == "unittest"
+        for alias in node.names
+        if alias.name == "main"
+    }
     for node in tree.body:
         if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
             for call in ast.walk(node):
-                if isinstance(call, ast.Call) and ast.unparse(call.func) in ("unittest.main", "main"):
+                if isinstance(call, ast.Call) and ast.unparse(call.func) in mains:
                     return True
     return False
 
@@ -52,7 +61,7 @@ def _last_name(node: ast.expr) -> str:
 
 def _missed(path: Path, patterns: list[str]) -> bool:
     name = path.name
-    if any(fnmatch.fnmatch(name, p) for p in patterns) or not path.is_file():
+    if name == "__init__.py" or any(fnmatch.fnmatch(name, p) for p in patterns) or not path.is_file():
         return False
     tree = parse_file(path)
     if tree is None or not defines_tests(tree):

@@ -61,6 +61,7 @@ from pathlib import Path
 from codekiln.core.errors import ConfigError, TaskError
 from codekiln.core.protocols import Model
 from codekiln.core.stage import Stage, open_stage
+from codekiln.core.testnames import collected_modules
 from codekiln.envs import EnvRecord, build_env
 from codekiln.tasks.frontend.candidates import Candidate, derive_seed, generate_candidates
 from codekiln.tasks.frontend.data import find_data_entities
@@ -112,9 +113,8 @@ def plan_candidates(
     module- and class-level data, shuffled apart: a library with code to mutate keeps the plan it had
     before data was mutated, and one whose tests check only its tables gets candidates at all."""
     snapshot = Path(env.snapshot_path)
-    code = find_entities(snapshot)
-    data = find_data_entities(snapshot)
-    entities = code + data
+    tests = collected_modules(env.baseline)  # test modules by the project's names too: not to mutate
+    entities = [e for e in find_entities(snapshot) + find_data_entities(snapshot) if e.file not in tests]
     if FUNC_PM not in config.strategies:
         return entities, [], Counter()
     chosen = named(entities, config.functions)

@@ -32,6 +32,7 @@ from codekiln.core.testnames import named_inside_an_item
 from codekiln.grading.cases import sample_cases
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
+from codekiln.tasks.validation.config import ValidateConfig
 from codekiln.tasks.validation.coverage_map import CoverageMap, touched_lines
 
 FRONT = 8
@@ -81,6 +82,17 @@ def selected_tests(
     if not covering or cmap.runs_at_import(touched_lines(cand.patch)):
         return sorted(passing)
     return sorted(t for t in covering if t in passing)
+
+
+def within_limit(tests: list[str], cmap: CoverageMap, config: ValidateConfig) -> list[str]:
+    """`tests` less those that alone took longer in the coverage run than any run may take
+    (`ValidateConfig.timeout_max_s`), unless that leaves none (the selection is then rejected unrun,
+    `timeout`). fastjsonschema 2.22.3's `test_validate[issue-109]` compiles a large FHIR schema (129 s
+    under coverage, 30 to 55 s plainly) and runs nearly every line of its code generators: each
+    selection holding it was over the limit, 383 of 553 candidates `timeout`, no task. Left out, it
+    is still graded as PASS_TO_PASS when a task's hidden file holds it (`grading.collateral`)."""
+    kept = [t for t in tests if cmap.duration([t]) <= config.timeout_max_s]
+    return kept or tests
 
 
 def cheap_first(

@@ -21,7 +21,8 @@ For each candidate, in one sandbox per worker (reset, never recreated):
    Of a test function with thousands of parametrized cases, only the sample's (`grading.cases`: at
    most 32 per function) are selectable; the grader still grades every case of the hidden files.
    A selection whose tests took longer in the coverage run than any run may take (`timeout_max_s`)
-   is not run (`timeout`, `too_slow`): its runs would be stopped, and the batch's clean reruns with them.
+   is not run (`timeout`, `too_slow`): its runs would be stopped, and the batch's clean reruns with them;
+   a test that alone took longer is first left out of a selection holding others (`within_limit`).
    The selection needs no sandbox (`selection`): synthesis orders its first candidates by its cost.
 3. Run them with the bug in place; if nothing fails, reject (`no_failing_test`). FAIL_TO_PASS = the
    selected tests that fail, PASS_TO_PASS = the ones that pass, plus every other test of the files
@@ -88,7 +89,7 @@ from codekiln.tasks.validation.engine_command import engine_command
 from codekiln.tasks.validation.gate import GraderGate, Pending
 from codekiln.tasks.validation.gold import UNION, GoldCache, selection_key
 from codekiln.tasks.validation.import_time import ImportTimeCheck
-from codekiln.tasks.validation.selection import candidate_lines, passing_sample, selected_tests
+from codekiln.tasks.validation.selection import candidate_lines, passing_sample, selected_tests, within_limit
 from codekiln.tasks.validation.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
 from codekiln.tasks.validation.verdict import Rejection, collateral_tests, verdict
 from codekiln.tasks.validation.verdict import hidden_test_files as hidden_test_files
@@ -169,8 +170,10 @@ class Validator:
     # -- per candidate -----------------------------------------------------------------------------
     def select(self, cand: Candidate) -> list[str]:
         """The clean-passing tests that run the mutated code (all clean-passing tests if none is known,
-        or if its lines ran at import time): `selection.selected_tests`."""
-        return selected_tests(self.cmap, self.passing, cand, self.entities)
+        or if its lines ran at import time): `selection.selected_tests`, less `selection.within_limit`."""
+        return within_limit(
+            selected_tests(self.cmap, self.passing, cand, self.entities), self.cmap, self.config
+        )
 
     def observers(
         self, cand: Candidate, files: dict[str, str | None], chunks: dict[str, Chunk]
@@ -185,6 +188,7 @@ class Validator:
         for rel, numbers in candidate_lines(cand, self.entities).items():
             lines.setdefault(rel, set()).update(numbers)
         observers = sorted(t for t in self.cmap.tests_for(lines) if t in self.passing)
+        observers = within_limit(observers, self.cmap, self.config)  # as `select`'s
         return observers or None  # no test known to run the code: the whole suite, as `select` does
 
     def too_slow(self, tests: list[str]) -> str:
