@@ -37,10 +37,11 @@ started seconds), the coverage run has a fixed hash seed (`coverage_map.mapping_
 sorted, ids hash the patch and the snapshot's contents (no path, no hash seed), and decisions are
 written in candidate order however many workers (`os.cpu_count()`) finish in whatever order
 (tests/tasks/test_synth_machine_independent.py). Measured times still decide
-in four places: a run stopped at its limit (`ValidateConfig.timeout`: 10x the selection's coverage-run
+in these places: a run stopped at its limit (`ValidateConfig.timeout`: 10x the selection's coverage-run
 seconds, at least 5 s) is a `timeout` rejection, so a machine ten times busier than the one that
 mapped coverage can reject a bug that is a task elsewhere (the next valid candidate takes its place);
-a selection over `timeout_max_s` in the coverage run is rejected unrun; a test near a whole second can
+a selection over `timeout_max_s` in the coverage run is rejected unrun, and a test alone over it is
+left out of a selection holding others (`selection.within_limit`); a test near a whole second can
 cost one more in `cheap_first`; a suite whose baseline took about `coverage_map.LEAN_AFTER_S` may be
 mapped on the other sample. The grader gate's audit follows the order batches finish in, which
 changes a decision only where the shortcut is wrong. The host matters once: an environment without
