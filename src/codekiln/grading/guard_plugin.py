@@ -90,10 +90,11 @@ for _path in _SETTINGS.get("trusted", []):
 _COMPILED: dict[str, list[types.CodeType]] = {}
 _COMPILED_IDS: dict[str, set[int]] = {}
 # Rewritten test code that an earlier run on the clean snapshot made (`grading.guard.RewriteCache`), by
-# path: (sha256 of the source, enable_assertion_pass_hook, code). Read now, like the settings; used
-# only for a trusted source whose bytes have that hash, so it is exactly what rewriting them makes,
+# path: (sha256 of the source, enable_assertion_pass_hook, code[, the python_functions patterns its
+# tests were wrapped for]). Read now, like the settings; used only for a trusted source whose bytes
+# have that hash, wrapped for this run's patterns, so it is exactly what rewriting them makes here,
 # or with the grader's canaries appended to those bytes (`speedups.appended_code`).
-_REWRITTEN: dict[str, tuple[str, bool, types.CodeType]] = {}
+_REWRITTEN: dict[str, tuple[Any, ...]] = {}
 if _SETTINGS.get("rewrites"):
     try:
         with open(_SETTINGS["rewrites"], "rb") as _fh:

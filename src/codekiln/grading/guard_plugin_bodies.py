@@ -76,7 +76,7 @@ def functions(obj: Any) -> list[Any]:
 def install(
     trusted: dict[str, bytes],
     settings: dict[str, Any],
-    rewritten: dict[str, tuple[str, bool, types.CodeType]],
+    rewritten: dict[str, tuple[Any, ...]],
     compiled: dict[str, list[types.CodeType]],
     compiled_ids: dict[str, set[int]],
     announce: Callable[[str], None],
@@ -113,7 +113,7 @@ def install(
             path in trusted
             and kept is not None
             and hasattr(rewrite, "_write_pyc")
-            and wrapped(kept[2], config)
+            and wrapped(kept[2], config, kept[3] if len(kept) > 3 else None)
         ):
             hook = bool(config.getini("enable_assertion_pass_hook")) if config is not None else False
             code = kept[2] if kept[:2] == (hashlib.sha256(trusted[path]).hexdigest(), hook) else None
@@ -134,7 +134,10 @@ def install(
         code = result[-1] if isinstance(result, tuple) else result
         if path in trusted and isinstance(code, types.CodeType):
             hook = bool(config.getini("enable_assertion_pass_hook")) if config is not None else False
-            rewritten[path] = (hashlib.sha256(trusted[path]).hexdigest(), hook, code)
+            patterns = (
+                tuple(config.getini("python_functions") or ["test"]) if config is not None else ("test",)
+            )
+            rewritten[path] = (hashlib.sha256(trusted[path]).hexdigest(), hook, code, patterns)
             bound = _keep(path, code)
             return (*result[:-1], bound) if isinstance(result, tuple) else bound
         return result
@@ -150,13 +153,18 @@ def install(
         rewrite._write_pyc = lambda *args, **kwargs: False
 
 
-def wrapped(code: Any, config: Any) -> bool:
-    """Whether kept code (`guard_rewrites`) has its test functions wrapped: the warm runner of
-    validation exports the code pytest rewrote for it (`tasks.in_sandbox.warm_runner`), unwrapped, and
-    such a module is compiled afresh here. A module with no function named like a test needs no wrap."""
+def wrapped(code: Any, config: Any, made_for: Any = None) -> bool:
+    """Whether kept code (`guard_rewrites`) has its test functions wrapped as this run wraps them: an
+    entry holds the `python_functions` patterns it was wrapped for (`made_for`; a run whose config says
+    otherwise compiles the module afresh). The warm runner of validation exports wrapped code for the
+    modules it rewrote from source (`tasks.in_sandbox.warm_runner.export_rewritten`) and, for those it
+    did not, the code pytest made for it, unwrapped: such a module is compiled afresh here. A module
+    with no function named like a test needs no wrap."""
     if not isinstance(code, types.CodeType):
         return False
     patterns = list(config.getini("python_functions") or ["test"]) if config is not None else ["test"]
+    if made_for is not None and (not isinstance(made_for, tuple | list) or list(made_for) != patterns):
+        return False
     codes = list(walk(code))
     if any(PLACEHOLDER in c.co_consts for c in codes):
         return True

@@ -132,7 +132,7 @@ def appended_code(
     rewrite: Any,
 ) -> types.CodeType | None:
     """The assertion-rewritten code of a test module made of a module whose rewritten code a trusted
-    run kept (`kept`: sha256 of its bytes, the pass hook, its code) with statements appended (the
+    run kept (`kept`: sha256 of its bytes, the pass hook, its code, the patterns it was wrapped for) with statements appended (the
     grader's canaries), without rewriting the kept module's functions and classes again: on toolz,
     rewriting `test_functoolz.py` is a fifth of a graded run, and the canaries land in it every run.
 
@@ -145,7 +145,7 @@ def appended_code(
     real test modules). None (rewrite as usual) when anything does not match."""
     try:
         n, k = int(split[0]), int(split[1])
-        digest, _hook, code = kept
+        digest, _hook, code = kept[:3]
     except (TypeError, ValueError, IndexError):
         return None
     rewrite_asserts = getattr(rewrite, "rewrite_asserts", None)

@@ -4,10 +4,12 @@ The guard plugin makes pytest rewrite every test module from the trusted source 
 `__pycache__` left in the tree is never read: it could hold anything). Rewriting is most of a fresh
 run's start-up (on toolz 1.2.0, 0.6 of the 1.15 CPU seconds a plain full-suite run takes), and the
 same sources are rewritten again in every run of an environment. So a run on the clean snapshot, which
-the host trusts (the engine's clean-side reruns: `testexec.fresh_runs`), exports the code it made; later
-runs of the same environment are given it, and the plugin uses an entry only for a trusted source whose
-bytes hash as the entry says, with the same `enable_assertion_pass_hook`: exactly the code rewriting
-those bytes makes. A grade's canaries are appended to one test module, so its bytes are new each run:
+the host trusts (the engine's clean-side reruns: `testexec.fresh_runs`; before them, the warm session
+of validation, which compiles the modules it rewrote once more with their tests wrapped as the guard
+wraps them: `tasks.in_sandbox.pytest_patches.guard_entries`), exports the code it made; later runs of
+the same environment are given it, and the plugin uses an entry only for a trusted source whose bytes
+hash as the entry says, with the same `enable_assertion_pass_hook`, its tests wrapped for the same
+`python_functions` patterns: exactly the code rewriting those bytes makes. A grade's canaries are appended to one test module, so its bytes are new each run:
 there the entry's functions and classes are reused for the module's own part, the rest rewritten
 (`guard_plugin_speedups.appended_code`). Runs that grade a patch never export; what they are given comes from the host, and
 is read and deleted before any conftest or test module runs, like the guard's settings.

@@ -28,3 +28,6 @@ SCRIPTS = tuple(
     )
 )
 """What `testexec.install_runners` copies into a sandbox, side by side."""
+BESIDE = (FOLDER.parent.parent / "grading" / "guard_plugin_bodies.py",)
+"""Copied beside them, from the grader: the guard's wrap of test functions, with which the warm runner
+exports test code the guard can run as is (`pytest_patches.guard_entries`)."""

@@ -4,16 +4,24 @@ Runs inside the sandbox beside `warm_runner.py`; imports only the standard libra
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import traceback
 import types
 from typing import Any
+
+try:  # beside this script (`in_sandbox.BESIDE`); imported now: `warm_runner.main` changes sys.path[0]
+    from guard_plugin_bodies import wrap_tests
+except ImportError:  # not there: the guard rewrites the test modules itself
+    wrap_tests = None
 
 PYTEST_PATCHES = {
     "_pytest.assertion.rewrite._read_pyc": "a re-collection in a child reuses a test module's "
     "assertion-rewritten code kept in memory by content, instead of reading its pyc again "
     "(`cache_rewritten_tests`)",
     "_pytest.assertion.rewrite._rewrite_test": "keeps the code pytest rewrites, for the same cache",
+    "_pytest.assertion.rewrite.rewrite_asserts": "keeps the syntax tree of each test module pytest "
+    "rewrites at start-up, to export its code wrapped as the guard wraps it (`warm_runner.export_rewritten`)",
     "_pytest.reports._format_failed_longrepr": "a failure's text is the last frames of its native "
     "traceback, made for the first MAX_TEXTS failures only (`_native_tail`): formatting every frame "
     "of a deep recursion cost more than running the tests; a doctest's is what its report says "
@@ -56,6 +64,37 @@ def quiet_terminal(config: Any) -> None:
 
 REWRITTEN: dict[str, tuple[bytes, types.CodeType]] = {}
 """Each test module's assertion-rewritten code, by path, with the source it came from."""
+TREES: dict[str, tuple[bytes, Any]] = {}
+"""Until `keep_trees(False)`: each module pytest rewrote from source, by path, its source and its
+syntax tree as rewritten (compiled once more, wrapped, for the guard: `warm_runner.export_rewritten`)."""
+_KEEP_TREES = [True]
+
+
+def keep_trees(on: bool) -> None:
+    """Whether rewriting a module keeps its tree in TREES (the session's start-up: yes; jobs: no)."""
+    _KEEP_TREES[0] = on
+    if not on:
+        TREES.clear()
+
+
+def guard_entries(config: Any) -> dict[str, tuple[Any, ...]]:
+    """REWRITTEN as the guard plugin's rewrite cache holds it: {path: (sha256 of the source,
+    enable_assertion_pass_hook, code)}; for a module pytest rewrote from source at start-up (its tree
+    in TREES), code compiled from that tree with each test function wrapped by the guard's own
+    `wrap_tests` (`guard_plugin_bodies`, shipped beside), as the guard compiles it: rewritten, then
+    wrapped, then compiled, with the `python_functions` patterns as a fourth item (the guard uses the
+    entry only under the same patterns). Drops the trees."""
+    hook = bool(config.getini("enable_assertion_pass_hook"))
+    patterns = tuple(config.getini("python_functions") or ["test"])
+    out: dict[str, tuple[Any, ...]] = {}
+    for path, (source, code) in REWRITTEN.items():
+        digest, (kept, tree) = hashlib.sha256(source).hexdigest(), TREES.get(path, (None, None))
+        out[path] = (digest, hook, code)
+        if wrap_tests is not None and kept == source and tree is not None:
+            wrap_tests(tree, list(patterns))
+            out[path] = (digest, hook, compile(tree, path, "exec", dont_inherit=True), patterns)
+    keep_trees(False)
+    return out
 
 
 def cache_rewritten_tests() -> None:
@@ -70,6 +109,7 @@ def cache_rewritten_tests() -> None:
     read, rewrite_test = getattr(rewrite, "_read_pyc", None), getattr(rewrite, "_rewrite_test", None)
     if read is None or rewrite_test is None:
         return
+    rewrite_asserts: Any = getattr(rewrite, "rewrite_asserts", None)
     codes = REWRITTEN
 
     def source_of(path: Any) -> bytes | None:
@@ -95,11 +135,27 @@ def cache_rewritten_tests() -> None:
             codes[str(fn)] = (data, result[-1])
         return result
 
+    def kept_rewrite_asserts(mod: Any, source: bytes, module_path: Any = None, config: Any = None) -> None:
+        rewrite_asserts(mod, source, module_path, config)
+        if _KEEP_TREES[0] and module_path is not None and isinstance(source, bytes):
+            TREES[str(module_path)] = (source, mod)
+
     patch_internal(rewrite, "_read_pyc", cached_read)
     patch_internal(rewrite, "_rewrite_test", cached_rewrite)
+    if callable(rewrite_asserts):
+        patch_internal(rewrite, "rewrite_asserts", kept_rewrite_asserts)
 
 
-__all__ = ["PYTEST_PATCHES", "REWRITTEN", "cache_rewritten_tests", "patch_internal", "quiet_terminal"]
+__all__ = [
+    "PYTEST_PATCHES",
+    "REWRITTEN",
+    "TREES",
+    "cache_rewritten_tests",
+    "guard_entries",
+    "keep_trees",
+    "patch_internal",
+    "quiet_terminal",
+]
 
 
 def failure_text(exc: BaseException, tb: Any, frames: int) -> str:

@@ -34,7 +34,6 @@ modules' assertion-rewritten code is kept in memory by content, so re-collection
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import marshal
 import os
@@ -134,12 +133,13 @@ def doctest_namespaces(items: list[Any]) -> dict[int, dict[str, Any]]:
 
 def export_rewritten(config: Any, path: str) -> None:
     """Write the test code the session rewrote at start-up, before any job ran, in the format of the
-    guard plugin's rewrite cache ({path: (sha256 of the source, enable_assertion_pass_hook, code)}):
-    the host gives it to later guarded runs of the environment (codekiln.grading.guard_rewrites)."""
-    hook = bool(config.getini("enable_assertion_pass_hook"))
-    entries = {p: (hashlib.sha256(src).hexdigest(), hook, code) for p, (src, code) in REWRITTEN.items()}
+    guard plugin's rewrite cache ({path: (sha256 of the source, enable_assertion_pass_hook, code[,
+    python_functions])}): the host gives it to later guarded runs of the environment
+    (codekiln.grading.guard_rewrites). A module pytest rewrote from source here is compiled once more
+    with its tests wrapped as the guard wraps them (`pytest_patches.guard_entries`), so the first
+    guarded run need not rewrite it."""
     with open(path, "wb") as fh:
-        marshal.dump(entries, fh)
+        marshal.dump(pytest_patches.guard_entries(config), fh)
 
 
 # -- serving jobs ---------------------------------------------------------------------------------------

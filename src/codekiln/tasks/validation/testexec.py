@@ -166,7 +166,7 @@ def _run_from(data: dict[str, Any]) -> TestRun:
 def install_runners(sandbox: Sandbox) -> None:
     """Copy the in-sandbox runner scripts to RUNNER_DIR."""
     sandbox.exec(["mkdir", "-p", RUNNER_DIR], timeout=30)
-    for path in in_sandbox.SCRIPTS:
+    for path in (*in_sandbox.SCRIPTS, *in_sandbox.BESIDE):
         sandbox.write_file(f"{RUNNER_DIR}/{path.name}", path.read_bytes())
 
 
