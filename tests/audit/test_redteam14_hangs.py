@@ -15,8 +15,6 @@ limit and must end with its verdict, not with `timeout`.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,11 +22,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
-from rollout_support import library_tasks, setuptools_pyproject, the_task
+from rollout_support import eval_one, library_tasks, setuptools_pyproject, the_task
 
 from codekiln.audit.grader import PATHS, play_commands
 from codekiln.audit.target import Target
-from codekiln.core.records import append_jsonl
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
 from codekiln.grading.limits import FLOOR_S, graded_limit
@@ -174,24 +171,7 @@ def test_codekiln_eval_ends_each_attack_with_its_verdict(
 ) -> None:
     """The predictions path as a user runs it: the CLI on a tasks file and a predictions file."""
     t, env = task
-    append_jsonl(tmp_path / "tasks.jsonl", [t])
-    prediction = {
-        "instance_id": t.instance_id,
-        "model_name_or_path": "m",
-        "model_patch": _patch(t, env, outcome == "tampered", extra),
-    }
-    (tmp_path / "preds.jsonl").write_text(json.dumps(prediction) + "\n")
-    code = "import sys; from codekiln.cli import main; sys.argv[0] = 'codekiln'; main()"
-    argv = ["eval", "-t", str(tmp_path / "tasks.jsonl"), "-p", str(tmp_path / "preds.jsonl")]
-    res = subprocess.run(
-        [sys.executable, "-c", code, *argv, "-o", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ),
-    )
-    assert res.returncode in (0, 1), res.stdout + res.stderr
-    (result,) = [json.loads(line) for line in (tmp_path / "o" / "results.jsonl").read_text().splitlines()]
+    result = eval_one(t, _patch(t, env, outcome == "tampered", extra), tmp_path, timeout=600)
     assert result["outcome"] == outcome, result
 
 

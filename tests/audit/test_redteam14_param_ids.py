@@ -13,9 +13,6 @@ path."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,11 +20,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
-from rollout_support import library_tasks, setuptools_pyproject, the_task
+from rollout_support import eval_one, library_tasks, setuptools_pyproject, the_task
 
 from codekiln.audit.grader import PATHS, play_commands
 from codekiln.audit.target import Target
-from codekiln.core.records import append_jsonl
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
 from codekiln.grading.unstable_ids import is_unstable
@@ -146,26 +142,5 @@ def test_codekiln_eval_reads_renamed_cases_as_grade_patch_does(
 ) -> None:
     """The predictions path as a user runs it: the CLI on a tasks file and a predictions file."""
     t, env = task
-    append_jsonl(tmp_path / "tasks.jsonl", [t])
-    prediction = {
-        "instance_id": t.instance_id,
-        "model_name_or_path": "m",
-        "model_patch": _patch(t, env, fixed, extra),
-    }
-    (tmp_path / "preds.jsonl").write_text(json.dumps(prediction) + "\n")
-    code = "import sys; from codekiln.cli import main; sys.argv[0] = 'codekiln'; main()"
-    argv = [
-        "eval",
-        "-t",
-        str(tmp_path / "tasks.jsonl"),
-        "-p",
-        str(tmp_path / "preds.jsonl"),
-        "-o",
-        str(tmp_path / "o"),
-    ]
-    res = subprocess.run(
-        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300, env=dict(os.environ)
-    )
-    assert res.returncode in (0, 1), res.stdout + res.stderr
-    (result,) = [json.loads(line) for line in (tmp_path / "o" / "results.jsonl").read_text().splitlines()]
+    result = eval_one(t, _patch(t, env, fixed, extra), tmp_path, timeout=300)
     assert result["outcome"] == outcome, result

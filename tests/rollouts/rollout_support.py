@@ -12,12 +12,16 @@ the libraries that have no recording yet (markupsafe, for the audit tests).
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from codekiln.core.config import state_dir
 from codekiln.core.errors import ConfigError
+from codekiln.core.records import append_jsonl
 from codekiln.envs import EnvRecord, build_env, load_env
 from codekiln.tasks.export.datasets import read_tasks
 from codekiln.tasks.records import TaskRecord
@@ -114,3 +118,24 @@ def toolz_tasks() -> Path:
 
 def load(out: Path) -> list[TaskRecord]:
     return read_tasks(out / "tasks.jsonl")
+
+
+def eval_one(task: TaskRecord, patch: str, tmp: Path, timeout: float = 600) -> dict[str, object]:
+    """`codekiln eval` as a user runs it (the CLI, in its own process) on a tasks file holding `task` and
+    a predictions file holding `patch` for it: the one result row it writes."""
+    append_jsonl(tmp / "tasks.jsonl", [task])
+    prediction = {"instance_id": task.instance_id, "model_name_or_path": "m", "model_patch": patch}
+    (tmp / "preds.jsonl").write_text(json.dumps(prediction) + "\n")
+    code = "import sys; from codekiln.cli import main; sys.argv[0] = 'codekiln'; main()"
+    argv = ["eval", "-t", str(tmp / "tasks.jsonl"), "-p", str(tmp / "preds.jsonl"), "-o", str(tmp / "o")]
+    res = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ),
+    )
+    assert res.returncode in (0, 1), res.stdout + res.stderr
+    (result,) = [json.loads(line) for line in (tmp / "o" / "results.jsonl").read_text().splitlines()]
+    assert isinstance(result, dict)
+    return result
