@@ -22,7 +22,7 @@ from rollout_support import library_tasks, setuptools_pyproject, the_task
 from codekiln.audit.grader import PATHS, play_commands
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
-from codekiln.grading import grade_patch
+from codekiln.grading import GradePolicy, grade_patch
 from codekiln.grading.graded import patch_paths
 from codekiln.grading.pathrules import SUPPORT
 from codekiln.grading.support import support_modules
@@ -216,9 +216,15 @@ def _helpers_rebound(task: TaskRecord, env: EnvRecord) -> str:
 
 def test_helpers_rebound_at_import(tasks: list[tuple[TaskRecord, EnvRecord]]) -> None:
     task, env = tasks[0]
-    """Closed by the guard holding the support modules to their trusted source before each test
-    (`guard_plugin_support`): the stand-in is not what `_checks.py` binds."""
+    """Closed twice: the scan finds library code importing the tests' own helpers (`test-import`,
+    `grading.scan_reach`), and with the scan advisory the guard, holding the support modules to their
+    trusted source before each test (`guard_plugin_support`), finds the stand-in is not what
+    `_checks.py` binds."""
     grade = grade_patch(task, env, _helpers_rebound(task, env), timeout=TIMEOUT)
+    assert (grade.outcome, grade.reason) == ("rejected", "scan"), (grade.outcome, grade.detail)
+    assert any(f.get("kind") == "test-import" for f in grade.findings), grade.findings
+    policy = GradePolicy(scan="advisory")
+    grade = grade_patch(task, env, _helpers_rebound(task, env), timeout=TIMEOUT, policy=policy)
     assert grade.outcome == "tampered", (grade.outcome, grade.statuses)  # was resolved
     assert f"{CHECKS}: assert_close is not what its source binds (_quiet() from" in grade.detail
 
@@ -227,8 +233,9 @@ def test_helpers_rebound_at_import(tasks: list[tuple[TaskRecord, EnvRecord]]) ->
 def test_the_harbor_verifier_refuses_the_helpers_rebound(
     tasks: list[tuple[TaskRecord, EnvRecord]], harbor: hs.Trials
 ) -> None:
-    """The exported task's verifier starts the same guard, given the task's support modules."""
+    """The exported task's verifier runs the same scan first (`test-import`: the guard, given the
+    task's support modules, is shown holding them with the scan advisory above)."""
     task, env = tasks[0]
     reward, grade = harbor.run(task, hs.applying(_helpers_rebound(task, env)))
-    assert (reward, grade["outcome"]) == ("0", "tampered"), grade
-    assert f"{CHECKS}: assert_close is not what its source binds" in grade["detail"], grade
+    assert (reward, grade["outcome"], grade["reason"]) == ("0", "rejected", "scan"), grade
+    assert any(f.get("kind") == "test-import" for f in grade["findings"]), grade
