@@ -119,11 +119,13 @@ def _in_process(task: TaskRecord, env: EnvRecord) -> dict[str, str]:
     }
 
 
-# What the row's log says of each: the guard's cross-checks failed, or the verifier's check (run first
-# since, `test_redteam14_row_rules.py`) refused the patch or put the hiding package back.
+# What the row's log says of each: the verifier's check (run first since `test_redteam14_row_rules.py`)
+# refused the patch or put the hiding package back; the guard's own verdict on the first two, with the
+# scan advisory, is in `test_redteam12_support.py` and `tests/grading/test_guard_support.py`.
 VERDICTS = {
-    "helpers-rebound": "codekiln guard: tampered report_forged",
-    "builtin-shadowed": "codekiln guard: tampered report_forged",
+    # both import the tests' own helpers: the scan's test-import finding (`grading.scan_reach`) first
+    "helpers-rebound": "codekiln guard: rejected scan",
+    "builtin-shadowed": "codekiln guard: rejected scan",
     "module-swapped": "codekiln guard: rejected scan",
     "package-hides-helpers": "| codekiln finding: reverted unitlib/_checks/__init__.py",
 }
