@@ -13,7 +13,7 @@ command line) and only then appends to the library a fix that applies when a tes
 nothing to find, and the row reads resolved with the bug in place. The grader never sees `.git`
 (`grade_patch` rejects a patch touching it). Real synthesis, bwrap sandboxes, swebench's own log
 parser and report on the log of the harness's steps (its full apply chain, its `git diff`, the eval
-script)."""
+script). Held: the Harbor verifier takes an agent's `.git` away before it runs anything."""
 
 from __future__ import annotations
 
@@ -65,6 +65,13 @@ HOOK = (
     f"    [ -e .git/walked ] || {{ touch .git/walked; cat .git/walk.txt >> {MODULE}; }}\n"
     "  fi\n  p=$(awk '/^PPid/{print $2}' /proc/$p/status 2>/dev/null)\ndone\nexit 1\n"
 )
+# the Harbor verifier on a tree whose .git holds the hook, and the same hook started by git in a copy
+PROBE = (
+    "cp -a /testbed /tmp/copy && git -C /tmp/copy status >/dev/null 2>&1;"
+    f" grep -q _getframe /tmp/copy/{MODULE} && echo HOOK-LIVE;"
+    " bash /tmp/verifier/test.sh;"
+    f" grep -q _getframe {MODULE} && echo HOOK-RAN; test -e .git || echo GIT-GONE"
+)
 # swebench 5.0.2's run_evaluation.GIT_APPLY_CMDS, and what run_instance runs between tries
 APPLY_CHAIN = [
     "git apply --verbose",
@@ -73,6 +80,8 @@ APPLY_CHAIN = [
     "patch --batch --forward --fuzz=5 -p1 -i",
 ]
 PRISTINE = "git checkout -- . ; git clean -fd"
+# the tree is root's, git runs as the sandbox's uid: told it is safe, git reads the repository's config
+GIT_SAFE = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
 
 
 def _new_file(path: str, text: str) -> str:
@@ -111,7 +120,7 @@ def _run_instance(
     eval script (run_evaluation.run_instance's steps, a bwrap sandbox for the container)."""
     from swebench.harness.grading import get_eval_report, get_logs_eval
     from swebench.harness.utils import make_test_spec
-    from swebench_support import GIT_SAFE, checkout
+    from swebench_support import checkout
 
     from codekiln.sandbox import SandboxSpec, open_sandbox
     from codekiln.sandbox.base import Limits
@@ -192,3 +201,45 @@ def test_a_git_hook_written_by_patch_does_not_resolve_the_row(
     assert report["applied_by"] == APPLY_CHAIN[-1]  # git refused every path; GNU patch wrote them
     assert not report["resolved"], report["log"][-3000:]  # resolved: the hook wrote the frame walk
     assert {report["status_map"][test] for test in t.FAIL_TO_PASS} == {"FAILED"}
+
+
+def test_the_harbor_verifier_runs_no_hook_the_agent_left_in_git(
+    task: tuple[TaskRecord, EnvRecord], tmp_path: Path
+) -> None:
+    """Held: an agent shares the Harbor task's container and can write `.git` with its shell; the
+    exported verifier (`tests/test.sh`, in a bwrap sandbox of the environment on the starting tree)
+    takes `.git` away first, so the hook (live: git in a copy of the tree starts it) never runs and
+    never appends the frame walk. Git is told the tree is safe (`GIT_SAFE`), as it is for root in the
+    container, so that it reads the repository's config."""
+    import subprocess
+    import tarfile
+
+    from codekiln.sandbox import SandboxSpec, open_sandbox
+    from codekiln.sandbox.base import Limits
+    from codekiln.tasks.export.harbor import export_harbor_task
+
+    t, env = task
+    folder = export_harbor_task(t, tmp_path / "harbor")
+    testbed = tmp_path / "testbed"
+    testbed.mkdir()
+    with tarfile.open(folder / "environment" / "testbed.tar.gz") as tar:
+        tar.extractall(testbed, filter="tar")
+    subprocess.run(
+        ["bash", str(folder / "environment" / "prepare.sh"), str(testbed)], check=True, capture_output=True
+    )
+    hook = HOOK.replace("grep -q ' checkout '", "true")  # acts under any git command
+    (testbed / ".git/m.sh").write_text(hook)
+    (testbed / ".git/walk.txt").write_text(FRAME_WALK)
+    subprocess.run(["git", "-C", str(testbed), "config", "core.fsmonitor", "sh .git/m.sh"], check=True)
+    spec = SandboxSpec(snapshot=testbed, venv=Path(env.venv), limits=Limits(timeout_s=env.test.timeout_s))
+    with open_sandbox(spec) as sandbox:
+        for path in sorted((folder / "tests").rglob("*")):
+            if path.is_file():
+                sandbox.write_file(f"/tmp/verifier/{path.relative_to(folder / 'tests')}", path.read_bytes())
+        ran = sandbox.exec(["bash", "-c", PROBE], timeout=600, cwd="/testbed",
+                           env={"LOGS_DIR": "/tmp/logs", **GIT_SAFE})  # fmt: skip
+    lines = ran.stdout.strip().splitlines()
+    assert "HOOK-LIVE" in lines, ran.stdout[-2000:]  # a copy of the tree: git status starts the hook
+    assert any(line.startswith("codekiln verifier: unresolved") for line in lines), ran.stdout[-2000:]
+    assert "HOOK-RAN" not in lines  # the hook never ran while the verifier did
+    assert "GIT-GONE" in lines  # the verifier takes `.git` away before anything else
