@@ -10,10 +10,10 @@ patched tree (the Harbor verifier's rules against `base_commit`'s manifest) pass
 the manifest. The script waits for the eval script's `git checkout <base_commit> -- ...` (its parent's
 command line) and only then appends to the library a fix that applies when a test's frame calls
 (redteam14's frame walk, which only the static scan finds): the scan has already run, the guard has
-nothing to find, and the row reads resolved with the bug in place. The grader never sees `.git`
-(`grade_patch` rejects a patch touching it). Real synthesis, bwrap sandboxes, swebench's own log
-parser and report on the log of the harness's steps (its full apply chain, its `git diff`, the eval
-script). Held: the Harbor verifier takes an agent's `.git` away before it runs anything."""
+nothing to find, and the row reads resolved with the bug in place. `grade_patch` scores the same
+prediction `patch_failed` (it applies with `git apply` alone, which refuses `.git`). Real synthesis,
+bwrap sandboxes, swebench's own log parser and report on the log of the harness's steps (its full
+apply chain, its `git diff`, the eval script). Held: the Harbor verifier takes an agent's `.git` away before it runs anything."""
 
 from __future__ import annotations
 
