@@ -105,6 +105,9 @@ PATCHED = (
     b"        checks.assert_close(5.0, 5.0)\n\n\n"
     b"def test_by_name(monkeypatch):\n    (monkeypatch\n        .setattr(\n            'demo._checks.TOL',\n"
     b"            0.5,\n        ))\n    assert checks.TOL == 0.5\n\n\n"
+    b"def test_callable_object(patch_object):\n    patch_object('demo._checks.assert_close', _loud)\n"
+    b"    checks.assert_close(6.0, 6.0)\n\n\n"
+    b"def test_closure(patcher):\n    patcher('demo._checks.TOL', 0.75)\n    assert checks.TOL == 0.75\n\n\n"
     b"def test_after():\n    assert checks.assert_close is assert_close\n    assert checks.TOL == 1e-9\n"
 )
 PATCHED_IDS = {
@@ -118,6 +121,8 @@ PATCHED_IDS = {
     "test_helpers": "passed",
     "test_exit_stack": "passed",
     "test_by_name": "passed",
+    "test_callable_object": "passed",
+    "test_closure": "passed",
     "test_after": "passed",
 }
 # Code under test passing its own change off as the test's: each is evidence. `prepare` is what a fixture of the
@@ -134,12 +139,16 @@ DISGUISED = {
     "c_callable": "after = functools.partial(setattr, _c, 'assert_close', _quiet)\n",
     "c_callable_monkeypatch": "after = functools.partial(monkeypatch.setattr, _c, 'assert_close', _quiet)\n",
     "with_library_patcher": "context = functools.partial(mock.patch.object, _c, 'assert_close', _quiet)\n",
+    "mock_side_effect": "after = mock.MagicMock(side_effect=functools.partial(setattr, _c, 'assert_close', _quiet))\n",
+    "mock_held_by_the_test": (
+        "hook = mock.MagicMock(side_effect=functools.partial(setattr, _c, 'assert_close', _quiet))\n"
+    ),
 }
 SETUP_MODULE = (
     "import contextlib\nimport functools\nimport importlib\nimport types\nfrom unittest import mock\n\n"
     "_c = importlib.import_module('demo._checks')\ncontext = contextlib.nullcontext\n\n\n"
-    "def _quiet(*args, **kwargs):\n    return None\n\n\ndef after():\n    return None\n\n\n"
-    "def prepare(name, monkeypatch, patch):\n    global after, context\n"
+    "def _quiet(*args, **kwargs):\n    return None\n\n\ndef after():\n    return None\n\n\nhook = after\n\n\n"
+    "def prepare(name, monkeypatch, patch):\n    global after, context, hook\n"
     + "".join(
         f"    {'if' if i == 0 else 'elif'} name == {name!r}:\n        {body}"
         for i, (name, body) in enumerate(DISGUISED.items())
@@ -161,6 +170,15 @@ PROJECT = {
     "tests/conftest.py": (
         b"import pytest\n\npytest.register_assert_rewrite('demo._checks')\n\n\n@pytest.fixture\n"
         b"def tolerant(monkeypatch):\n    import demo._checks\n\n    monkeypatch.setattr(demo._checks, 'TOL', 0.5)\n"
+        # a patcher the test calls by another name than the function doing the write (pytest-mock's form)
+        b"\n\nclass _Patcher:\n    def __init__(self):\n        self.started = []\n\n"
+        b"    def __call__(self, target, new):\n        from unittest import mock\n\n"
+        b"        self.started.append(mock.patch(target, new))\n        return self.started[-1].start()\n\n\n"
+        b"@pytest.fixture\ndef patch_object():\n    patcher = _Patcher()\n    yield patcher\n"
+        b"    for p in reversed(patcher.started):\n        p.stop()\n\n\n"
+        b"@pytest.fixture\ndef patcher():\n    from unittest import mock\n\n    started = []\n\n"
+        b"    def start(target, new):\n        started.append(mock.patch(target, new))\n        return started[-1].start()\n\n"
+        b"    yield start\n    for p in reversed(started):\n        p.stop()\n"
     ),
     "tests/test_patched.py": PATCHED,
     "tests/test_honest.py": (
@@ -209,7 +227,7 @@ PROJECT = {
             "import pytest\n\nimport demo._checks as checks\nfrom demo import _setup\n\n\n"
             "def patch(name, value):\n    setattr(checks, name, value)\n\n\n"
             f"@pytest.fixture(autouse=True)\ndef prepared(monkeypatch):\n    _setup.prepare({name!r}, monkeypatch, patch)\n"
-            "    _setup.after()\n    with _setup.context():\n        yield\n\n\n"
+            "    _setup.after()\n    hook = _setup.hook\n    hook()\n    with _setup.context():\n        yield\n\n\n"
             "def test_close():\n    checks.assert_close(1.0, 2.0)\n"
         ).encode()
         for name in DISGUISED
@@ -259,8 +277,9 @@ def test_helpers_changed_before_the_tests_are_evidence(sb: BwrapSandbox, attack:
 @pytest.mark.root  # a bwrap sandbox
 def test_the_tests_own_changes_to_their_helpers_are_not_evidence(sb: BwrapSandbox) -> None:
     """A fixture's `monkeypatch`, a conftest's fixture, `mock.patch` as a decorator and in the body, a
-    `setUp` that rebinds a helper and a `tearDown` that puts it back: the test's own code (these were
-    evidence, so an honest run was `tampered`)."""
+    `setUp` that rebinds a helper and a `tearDown` that puts it back, a conftest's callable patcher object
+    and patching closure called under another name: the test's own code (these were evidence, so an
+    honest run was `tampered`)."""
     tests = [f"tests/test_patched.py::{name}" for name in PATCHED_IDS]
     run = run_tests(sb, CMD, tests)
     assert run.statuses == dict(zip(tests, PATCHED_IDS.values(), strict=True)), run.log_tail
@@ -274,7 +293,8 @@ def test_library_changes_made_to_look_like_the_tests_are_evidence(sb: BwrapSandb
     """The library patching through the test's `monkeypatch`, in a fixture's call into it, through the
     test's own helper, past the module's class, running the test's code with globals of its own, or
     making the patcher the test's `with` enters (`with_library_patcher`, was a strict xfail: its
-    `__enter__` is read-only code, and the statement names no function to check)."""
+    `__enter__` is read-only code, and the statement names no function to check), or handing the test a
+    `MagicMock` whose side effect writes (read-only `__call__`, but made by the library, not a fixture)."""
     test = f"tests/test_disguised_{attack}.py::test_close"
     run = run_tests(sb, CMD, [test])
     assert run.statuses == {test: "passed"}, run.log_tail  # what the attack buys, and why it is evidence

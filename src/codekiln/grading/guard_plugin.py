@@ -376,7 +376,7 @@ _SUPPORT = support.SupportCheck(
     ),
 )
 _TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
-_OUTCOMES = machinery.CallOutcomes()
+_OUTCOMES = machinery.CallOutcomes(_WATCH)
 _ANNOUNCER = report.announcer(_NONCE, guarded=(_RAISED,))
 
 

@@ -32,16 +32,22 @@ from __future__ import annotations
 import ast
 import builtins
 import dis
+import importlib
 import sys
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-_DELETED = object()
+if TYPE_CHECKING:
+    from . import guard_plugin_spaces as spaces
+else:  # shipped beside it as `<plugin module>_spaces` (`grading.shipped`)
+    spaces = importlib.import_module(f"{__name__.removesuffix('_held')}_spaces")
+
+_DELETED = spaces.DELETED
 DELETED = _DELETED  # what a noted `del module.name` wrote
 _FOREIGN_LIMIT = 4096
-_MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]  # a module's namespace, past any class trick
-_FUNCTION_DICT: Any = vars(types.FunctionType)["__dict__"]
+_MODULE_DICT = spaces.MODULE_DICT
+_attribute, _code_of, _mro, _space = spaces.attribute, spaces.code_of, spaces.mro, spaces.space
 _TEST_CALLS = frozenset({"pytest_pyfunc_call", "_callTestMethod"})
 """Read-only frames that call a test itself: a write under them is made by what decorates the test."""
 _RUNNER = "_pytest.runner"
@@ -148,44 +154,6 @@ def closures(func: types.FunctionType, depth: int = 0) -> list[Any]:
     return out
 
 
-def _mro(cls: type) -> tuple[type, ...]:
-    mro = type.__dict__["__mro__"].__get__(cls)
-    return tuple(mro) if type(mro) is tuple else ()
-
-
-def _space(cls: type) -> Any:
-    return type.__dict__["__dict__"].__get__(cls)
-
-
-def _code_of(value: Any) -> list[Any]:
-    """The functions a class's namespace entry runs: itself, a static or class method's, a property's."""
-    kind = type(value)
-    if kind is staticmethod or kind is classmethod:
-        return [value.__func__]
-    if kind is property:
-        return [value.fget, value.fset, value.fdel]
-    return [value]
-
-
-def _attribute(obj: Any, name: str) -> Any:
-    """`obj.name` as a plain lookup reads it, running no code: a module's, a function's or an object's
-    own namespace, then its class's (an object's `__dict__` only where the interpreter made it)."""
-    kind = type(obj)
-    if issubclass(kind, types.ModuleType):
-        return _MODULE_DICT.__get__(obj).get(name, _DELETED)
-    if kind is types.FunctionType:
-        return _FUNCTION_DICT.__get__(obj).get(name, _DELETED)
-    if not issubclass(kind, type):
-        own = next((_space(k)["__dict__"] for k in _mro(kind) if "__dict__" in _space(k)), None)
-        if type(own) is types.GetSetDescriptorType and name in own.__get__(obj):
-            return own.__get__(obj)[name]
-    for cls in _mro(obj if issubclass(kind, type) else kind):
-        if name in _space(cls):
-            value = _space(cls)[name]
-            return value.__func__ if type(value) in (staticmethod, classmethod) else value
-    return _DELETED
-
-
 def _contents(cell: Any) -> Any:
     try:
         return cell.cell_contents
@@ -231,6 +199,7 @@ class TestCode:
         self._plain_keys, self._walk = plain_keys, walk
         self._module_namespace = machinery.stand_ins.module_namespace
         self._from_readonly, self._workdir = machinery.from_readonly, machinery.workdir
+        self._fixture_values: dict[int, Any] = machinery.fixture_values  # made by read-only fixtures
         self.held: dict[int, Any] = {}
         self._keys: dict[str, tuple[int, set[Any]]] = {}
         self._spans: dict[str, dict[tuple[int, int], list[tuple[Any, ast.AST]]]] = {}
@@ -252,7 +221,8 @@ class TestCode:
         """Whether a test frame is doing, per its trusted source, what the chain says: the write itself
         (`callee` None: `obj.name = value`, `del obj.name`, or a call of the builtin `setattr` or
         `delattr` by that name), or a call of the next frame's function by its name
-        (`monkeypatch.setattr(...)` calls `setattr`; a `with` statement `__enter__` and `__exit__`).
+        (`monkeypatch.setattr(...)` calls `setattr`; a `with` statement `__enter__` and `__exit__`), or
+        of what it names under another name (`_called_as`: `mocker.patch(...)` runs `__call__`).
         A library name that is a C callable doing the write (`functools.partial(setattr, ...)`, or of
         `MonkeyPatch().setattr`) leaves no frame of the library's, but the test's call names another
         function. Read from the instruction the frame is at and the source span it came from (Python
@@ -285,7 +255,53 @@ class TestCode:
                 and isinstance(func, ast.Name)
                 and named not in frame.f_globals
             )
-        return bool(named) and named == callee.f_code.co_name
+        return (bool(named) and named == callee.f_code.co_name) or self._called_as(func, frame, callee)
+
+    def _called_as(self, func: ast.expr, frame: Any, callee: Any) -> bool:
+        """Whether a call runs, under another name than its own, what it names: a function of the test
+        files (a fixture's patching closure: `patcher(...)` running `start`), or the `__call__` of a
+        callable object (pytest-mock's `mocker.patch(...)`). What the call names is read as a `with`
+        item is (`_entered_by_tests`) and must be that very function, or the object `__call__` runs on,
+        whose class and bases hold no function but the test files' and read-only code's. An object of a
+        read-only class must also be reached from a value a read-only fixture made (`mocker`): read-only
+        code run on an object code under test built (`MagicMock(side_effect=partial(setattr, ...))`, a
+        `weakref.finalize`) would write what the library chose."""
+        obj, root = self._named(func, frame)
+        code = callee.f_code
+        if type(obj) is types.FunctionType:
+            return (
+                obj.__code__ is code and obj.__globals__ is callee.f_globals and self(code, obj.__globals__)
+            )
+        if obj is _DELETED or code.co_name != "__call__" or not code.co_argcount:
+            return False
+        if callee.f_locals.get(code.co_varnames[0], _DELETED) is not obj or not self._own_class(type(obj)):
+            return False
+        call = _attribute(type(obj), "__call__")
+        if type(call) is not types.FunctionType or call.__code__ is not code:
+            return False
+        return self(code, call.__globals__) or (
+            self._from_readonly(call) and self._fixture_values.get(id(root), _DELETED) is root
+        )
+
+    def _named(self, target: ast.expr, frame: Any) -> tuple[Any, Any]:
+        """What a name and its attributes hold, read without running any code (`_attribute`), and the
+        name's own value; `_DELETED` for what is missing or passes a thing of the library's on the way,
+        None for an expression that is no name's attributes."""
+        chain: list[str] = []
+        while isinstance(target, ast.Attribute):
+            chain.insert(0, target.attr)
+            target = target.value
+        if not isinstance(target, ast.Name):
+            return None, None
+        builtin = frame.f_globals.get("__builtins__")
+        spaces = [frame.f_locals, frame.f_globals, builtin if type(builtin) is dict else vars(builtins)]
+        obj: Any = next((space[target.id] for space in spaces if target.id in space), _DELETED)
+        root = obj
+        for attr in chain:
+            if obj is _DELETED or self._library(obj):
+                return _DELETED, root
+            obj = _attribute(obj, attr)
+        return (_DELETED if self._library(obj) else obj), root
 
     def _entered_by_tests(self, expr: ast.expr, frame: Any) -> bool:
         """Whether a `with` item's context manager is the test's own: read through the frame's names and
@@ -296,25 +312,20 @@ class TestCode:
         enters a patcher whose `__enter__` is read-only code, and the statement names no function to
         check. What an expression that is no name's attributes holds (`with patchers[0]:`) is not read."""
         called = isinstance(expr, ast.Call)
-        target, chain = expr.func if isinstance(expr, ast.Call) else expr, list[str]()
-        while isinstance(target, ast.Attribute):
-            chain.insert(0, target.attr)
-            target = target.value
-        if not isinstance(target, ast.Name):
+        obj, _ = self._named(expr.func if isinstance(expr, ast.Call) else expr, frame)
+        if obj is None:
             return not called
-        builtin = frame.f_globals.get("__builtins__")
-        spaces = [frame.f_locals, frame.f_globals, builtin if type(builtin) is dict else vars(builtins)]
-        obj: Any = next((space[target.id] for space in spaces if target.id in space), _DELETED)
-        for attr in chain:
-            if obj is _DELETED or self._library(obj):
-                return False
-            obj = _attribute(obj, attr)
-        if obj is _DELETED or self._library(obj):
+        if obj is _DELETED:
             return False
         if not called:
             return True
         if not issubclass(type(obj), type):
             return type(obj) is types.FunctionType and self._own_code(obj)
+        return self._own_class(obj)
+
+    def _own_class(self, cls: type) -> bool:
+        """A class of which no class of its MRO is the library's, nor holds the library's or a function
+        that is not the test files' or read-only code."""
         return not any(
             self._library(k)
             or any(
@@ -323,7 +334,7 @@ class TestCode:
                 for f in _code_of(v)
             )
             or any(self._library(v) for v in list(_space(k).values()))
-            for k in _mro(obj)
+            for k in _mro(cls)
         )
 
     def _own_code(self, func: types.FunctionType) -> bool:

@@ -2,7 +2,7 @@
 
     watch = Machinery(workdir)     # at the plugin's import, after its own patches: the baseline
     watch.changes()                # names replaced since (["_pytest.runner.call_and_report", ...])
-    outcomes = CallOutcomes()      # a plugin: the tests whose call raised, whatever their report says
+    outcomes = CallOutcomes(watch) # a plugin: the tests whose call raised, whatever their report says
 
 Code under test shares the test process and can replace pytest's, pluggy's, unittest's or doctest's
 functions, or the builtins, to change what a run reports. The plugin checks, after collection, before
@@ -151,6 +151,9 @@ class Machinery:
         self.watched = _watched_now()
         self.snapshot: _Snapshot | None = None
         self.stand_ins = StandIns(self.workdir, READONLY, _WATCHED)
+        self.fixture_values: dict[int, Any] = {}
+        """What fixtures whose function is read-only code made (pytest-mock's `mocker`), by id, kept:
+        `CallOutcomes` notes them, `guard_plugin_held.TestCode` reads them."""
 
     def from_readonly(self, value: Any) -> bool:
         """Whether a replacement comes from the read-only venv or interpreter (an installed plugin's): a
@@ -226,12 +229,21 @@ class CallOutcomes:
     which raised (anything: a skip or an xfail is never reported passed either): what a TestReport
     factory replaced for one report, or a report made up and logged by hand, cannot change. It counts
     the calls of each test too: a plugin that retries a failed test (pytest-rerunfailures, `flaky`)
-    calls it again (`Guard.unpassed_calls`)."""
+    calls it again (`Guard.unpassed_calls`). And it notes what each fixture whose function is read-only
+    code made (`Machinery.fixture_values`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch: Machinery) -> None:
         self.started: set[str] = set()
         self.raised: set[str] = set()
         self.calls: dict[str, int] = {}
+        self._watch = watch
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any) -> Any:
+        outcome = yield
+        if not outcome.excinfo and self._watch.from_readonly(getattr(fixturedef, "func", None)):
+            value = outcome.get_result()
+            self._watch.fixture_values[id(value)] = value
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: Any) -> Any:

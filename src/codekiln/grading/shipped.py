@@ -26,6 +26,7 @@ GUARD_PLUGIN = (
     "guard_plugin_speedups.py",
     "guard_plugin_support.py",
     "guard_plugin_held.py",
+    "guard_plugin_spaces.py",
     "guard_plugin_sources.py",
     "guard_plugin_trace.py",
     "guard_plugin_bodies.py",
