@@ -95,6 +95,17 @@ def within_limit(tests: list[str], cmap: CoverageMap, config: ValidateConfig) ->
     return kept or tests
 
 
+def too_slow(tests: list[str], cmap: CoverageMap, config: ValidateConfig) -> str:
+    """Why a selection is not run: its tests took longer in the coverage run than a run may take
+    (`timeout_max_s`), so its runs would be stopped at the limit, and the batch's union of clean
+    reruns, which holds them, with them: every candidate of the batch would be a `timeout`."""
+    took = cmap.duration(tests)
+    return (
+        f"not run: its {len(tests)} selected tests took {took:.0f} s in the coverage run, over the "
+        f"{config.timeout_max_s:.0f} s a run may take (ValidateConfig.timeout_max_s)"
+    )
+
+
 def cheap_first(
     candidates: list[T], cost: Callable[[T], float], front: int = FRONT, window: int = WINDOW
 ) -> list[T]:

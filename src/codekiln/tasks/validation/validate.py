@@ -89,7 +89,13 @@ from codekiln.tasks.validation.engine_command import engine_command
 from codekiln.tasks.validation.gate import GraderGate, Pending
 from codekiln.tasks.validation.gold import UNION, GoldCache, selection_key
 from codekiln.tasks.validation.import_time import ImportTimeCheck
-from codekiln.tasks.validation.selection import candidate_lines, passing_sample, selected_tests, within_limit
+from codekiln.tasks.validation.selection import (
+    candidate_lines,
+    passing_sample,
+    selected_tests,
+    too_slow,
+    within_limit,
+)
 from codekiln.tasks.validation.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
 from codekiln.tasks.validation.verdict import Rejection, collateral_tests, verdict
 from codekiln.tasks.validation.verdict import hidden_test_files as hidden_test_files
@@ -191,16 +197,6 @@ class Validator:
         observers = within_limit(observers, self.cmap, self.config)  # as `select`'s
         return observers or None  # no test known to run the code: the whole suite, as `select` does
 
-    def too_slow(self, tests: list[str]) -> str:
-        """Why a selection is not run: its tests took longer in the coverage run than a run may take
-        (`timeout_max_s`), so its runs would be stopped at the limit, and the batch's union of clean
-        reruns, which holds them, with them: every candidate of the batch would be a `timeout`."""
-        took = self.cmap.duration(tests)
-        return (
-            f"not run: its {len(tests)} selected tests took {took:.0f} s in the coverage run, over the "
-            f"{self.config.timeout_max_s:.0f} s a run may take (ValidateConfig.timeout_max_s)"
-        )
-
     def buggy_files(self, cand: Candidate) -> dict[str, str | None]:
         """The files the bug changes, as they are with the bug. Raises TaskError or SyntaxError."""
         return self.buggy(cand)[0]
@@ -255,7 +251,9 @@ class Validator:
                 decided[cand.id] = self.reject(cand, RejectReason.no_failing_test, "no passing test exists")
                 continue
             if self.cmap.duration(tests) > self.config.timeout_max_s:
-                decided[cand.id] = self.reject(cand, RejectReason.timeout, self.too_slow(tests))
+                decided[cand.id] = self.reject(
+                    cand, RejectReason.timeout, too_slow(tests, self.cmap, self.config)
+                )
                 continue
             timeout = self.config.timeout(self.cmap.duration(tests))
             plans[cand.id] = (cand, tests)
