@@ -27,6 +27,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+from codekiln.core import pyast  # noqa: F401  (its import makes `ast.parse` safe in these threads)
 from codekiln.core.errors import CodekilnError
 from codekiln.core.protocols import Executor, Outcome, Resources
 from codekiln.core.registry import Registry
