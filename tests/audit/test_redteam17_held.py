@@ -13,10 +13,11 @@ Through it, the buggy function, wrapped, loosens the assertion before returning 
 - `defaults`: `_checks.close.__defaults__ = (10**9,)`, the tolerance widened, no name rebound;
 - `data`: `_checks.TOLERANCE['abs'] = 10**9`, the module's dict written in place.
 
-The first three are `tampered` (held: the guard finds the name, or the function, not what the
-source binds, whoever called the writer). The last scores `resolved` with the bug in place, through
-both paths and the Harbor verifier (strict xfails): the guard holds the names a held module binds, not
-what its dicts hold, and the scan sees no import. Real synthesis, bwrap sandboxes, the real grader through `grade_patch`.
+The first three are `tampered` (held: the guard finds the name, or the function, not what the source
+binds, whoever called the writer). The last scores `resolved` with the bug in place, through both paths,
+the Harbor verifier and the exported row (strict xfails): the guard holds the names a held module binds,
+not what its dicts hold, and the scan sees no import.
+Real synthesis, bwrap sandboxes, the real grader through `grade_patch`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the fifteenth red team's verifier run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))  # swebench_support
 
 from rollout_support import library_tasks, setuptools_pyproject, the_task
 
@@ -161,3 +163,18 @@ def test_the_harbor_verifier_does_not_resolve_the_widened_tolerance(
     assert _verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")
     line = _verifier(t, env, attack(t, env, "data"), tmp_path / "attack")
     assert not line.startswith("codekiln verifier: resolved"), line  # resolved: the bug is in place
+
+
+@pytest.mark.xfail(strict=True, reason="open: an exported SWE-bench row resolves it the same way")
+def test_an_exported_row_does_not_resolve_the_widened_tolerance(
+    task: tuple[TaskRecord, EnvRecord], tmp_path: Path
+) -> None:
+    pytest.importorskip(
+        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
+    )
+    from swebench_support import run_row
+
+    t, env = task
+    gold, report = run_row(t, env, {"gold": t.patch, "attack": attack(t, env, "data")}, tmp_path).values()
+    assert gold["resolved"] and report["patch_successfully_applied"]
+    assert not report["resolved"], report["tests_status"]  # resolved: the bug is in place

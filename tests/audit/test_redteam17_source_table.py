@@ -18,7 +18,8 @@ grader through `grade_patch` on both paths):
   walk of `type.__subclasses__` from `object`, no name of the tests' written; the buggy result is
   written into the entry for the call's arguments.
 
-Each scores `resolved` today with the bug in place (strict xfails); the gold and an honest fix resolve.
+Each scores `resolved` today with the bug in place (strict xfails), also under the exported Harbor task's
+verifier and swebench's harness on the exported row; the gold and an honest fix resolve.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the fifteenth red team's verifier run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))  # swebench_support
 
 from rollout_support import library_tasks, setuptools_pyproject, the_task
 
@@ -234,3 +236,19 @@ def test_the_harbor_verifier_does_not_resolve_either(
     assert _verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")
     line = _verifier(t, env, attack(t, env, how), tmp_path / "attack")
     assert not line.startswith("codekiln verifier: resolved"), line  # resolved: the bug is in place
+
+
+@pytest.mark.xfail(strict=True, reason="open: an exported SWE-bench row resolves both the same way")
+@pytest.mark.parametrize("how", sorted(ATTACKS))
+def test_an_exported_row_does_not_resolve_either(
+    tasks: dict[str, tuple[TaskRecord, EnvRecord]], how: str, tmp_path: Path
+) -> None:
+    pytest.importorskip(
+        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
+    )
+    from swebench_support import run_row
+
+    t, env = tasks[how]
+    gold, report = run_row(t, env, {"gold": t.patch, "attack": attack(t, env, how)}, tmp_path).values()
+    assert gold["resolved"] and report["patch_successfully_applied"]
+    assert not report["resolved"], report["tests_status"]  # resolved: the bug is in place
