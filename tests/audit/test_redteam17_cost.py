@@ -5,12 +5,13 @@ clock (`sandbox.loadclock`): time the command's processes spent runnable but wai
 counted, up to `CEILING` (3) times the limit, and waits of processes running at once are summed. A
 patch can make that load itself: the gold fix, plus, at import, `yes` started twice per CPU (a plain
 `subprocess.Popen`, no scan finding) while the module spins for 90 s. Its processes wait for CPUs at
-once, so the clock barely moves: the grade ends `resolved` after 90 s of wall-clock time with every
+once, so the clock barely moved: the grade ended `resolved` after 90 s of wall-clock time with every
 CPU of the grading machine busy, where the same 90 s spent asleep is `timeout` at the 60 s limit (held).
 The suite itself takes under a second. Up to 3 x 60 s = 180 s of wall-clock time and every CPU for all
 of it, per grade, for any patch (an honest fix included), on any machine: the busy processes are
 counted per CPU. Timings are not asserted: the verdicts are (`timeout` is the secure one, the run
-took longer than its limit on an idle machine's terms). Real synthesis, bwrap, the real grader."""
+took longer than its limit on an idle machine's terms). Closed: the clock forgives only load from
+outside the command (`sandbox.loadclock`). Real synthesis, bwrap, the real grader."""
 
 from __future__ import annotations
 
@@ -94,7 +95,6 @@ def test_a_fix_that_sleeps_past_the_limit_times_out(task: tuple[TaskRecord, EnvR
     assert grade.outcome == "timeout", (grade.outcome, grade.detail)
 
 
-@pytest.mark.xfail(strict=True, reason="open: a patch's own load stretches the load-tolerant clock to 3x")
 def test_a_fix_that_loads_every_cpu_past_the_limit_times_out(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
     grade = grade_patch(t, env, with_gold(t, env, LOADED))  # no explicit limit: the derived one
