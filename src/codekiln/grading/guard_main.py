@@ -5,8 +5,8 @@ It runs pytest as `python -P -s -m pytest ARGS` does (`runpy`: pytest's `__main_
 module, `sys.argv[0]` its file), then ends the process as the interpreter's exit does for Python code,
 in its order (the threads joined and `threading`'s exit hooks run, then the `atexit` functions, then
 stdout and stderr flushed), with the same exit status, but without the interpreter's teardown: every
-module and object of pytest and the suite freed one by one, about 0.1 CPU s of a small graded run
-here, which no result is read from (the guard writes its files and prints their hashes when the
+module and object of pytest and the suite freed one by one (~0.03-0.06 CPU s of a 22-test graded
+run here), which no result is read from (the guard writes its files and prints their hashes when the
 session ends). What a test sees differs only in `sys.orig_argv` and a few more frames below pytest's.
 
 A status other than an int from 0 to 255 (pytest's are 0-5), a Python without `threading._shutdown`,
