@@ -12,7 +12,10 @@
   function's `__globals__`, `inspect.getmodule` and `inspect.getclosurevars`: from a callback or an
   object a test hands over, they reach the test module's namespace, whose expected values library
   code could rewrite in place (the fifteenth red team; importing a test module by name is
-  `scan_reach`'s `test-import`).
+  `scan_reach`'s `test-import`). A module `inspect.getmodule` returns is no finding where only its
+  name is read (`NAME_ONLY`: `inspect.getmodule(fn).__name__`, or the result bound to a name whose
+  every use reads `__name__`/`__file__`/`__package__` or tests it for None): that is `fn.__module__`'s
+  string, no namespace (the seventeenth red team's honest fix).
 - `trace-hook`: `sys.settrace/setprofile`, `threading.settrace/setprofile`, `sys.addaudithook`,
   `sys.monitoring`.
 - `builtins-patch`: an attribute of `builtins` / `__builtins__` set.
@@ -145,6 +148,9 @@ WATCHED_MODULES = frozenset({
     "types", "operator", "subprocess", "pty", "asyncio", "signal", *RUNNER_MODULES, *NATIVE_MODULES,
 })  # fmt: skip
 SPAWNS_RUNNER = re.compile(r"(?<![\w.-])(git|pytest|py\.test|_pytest)(?![\w-])")
+# What a module `inspect.getmodule` returns may be used for without reaching its namespace: its name.
+NAME_ONLY = frozenset({"inspect.getmodule"})
+NAME_ATTRS = frozenset({"__name__", "__file__", "__package__"})
 
 
 def value_kind(name: str) -> str | None:
