@@ -17,7 +17,8 @@ So a name that a changed non-test Python file imports (or loads by a literal nam
 there is one: a library has no use for its tests' modules. A name that also names a library module, or
 nothing of the snapshot, is not. Only what the change adds counts (names compared as multisets, as
 `scan.scan_changes` compares constructs). Reaching a test module other than by name (a test's
-callback's `__globals__`, `inspect.getmodule` of it, a frame) is `scan_rules`' `frame-walk`.
+callback's `__globals__`, `inspect.getmodule` of it read for more than its name, a frame) is
+`scan_rules`' `frame-walk`.
 Standard library only: shipped beside `scan.py` (`grading.shipped`).
 """
 
