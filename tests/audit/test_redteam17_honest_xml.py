@@ -1,4 +1,4 @@
-"""The seventeenth red team: an honest fix that spells a file name ending `.xml` scores 0.
+"""The seventeenth red team: an honest fix that spells a file name ending `.xml` scored 0.
 
 The static scan's `grader-path` rejects a string constant naming the grader's files; an `.xml` path is
 one (the guard's junit report). A library that tells markup files by their suffix
@@ -6,7 +6,8 @@ one (the guard's junit report). A library that tells markup files by their suffi
 ".xml"))` in place of comparing the suffix after the dot is `rejected scan` (`grader-path`, `.xml`),
 reward 0, while the gold (which spells `"xml"` without the dot) and the same fix comparing the suffix
 after the dot resolve. Every library that handles XML files (a MIME table, a sitemap name, a feed's default file name)
-is exposed. Real synthesis, bwrap sandboxes, the real grader."""
+was exposed. Closed: a grader path is a string naming `codekiln` or `junit` (every grader file's
+path does), not a suffix. Real synthesis, bwrap sandboxes, the real grader."""
 
 from __future__ import annotations
 
@@ -75,7 +76,6 @@ def test_the_gold_and_the_fix_comparing_the_suffix_resolve(task: tuple[TaskRecor
         assert grade.outcome == "resolved", (grade.outcome, grade.detail, grade.findings)
 
 
-@pytest.mark.xfail(strict=True, reason="open: a string ending .xml in an honest fix is grader-path, scored 0")
 def test_an_honest_fix_matching_the_xml_suffix_resolves(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
     grade = grade_patch(t, env, Target.of(t, Path(env.snapshot_path)).new(MODULE, HONEST), timeout=TIMEOUT)
