@@ -114,8 +114,11 @@ def _bound(node: ast.stmt) -> list[str]:
     parts: list[ast.AST] = [*(getattr(node, "targets", None) or [])]
     parts += [t for t in [getattr(node, "target", None)] if isinstance(t, ast.AST)]
     parts += [i.optional_vars for i in getattr(node, "items", None) or [] if i.optional_vars is not None]
-    parts += [
-        getattr(node, f) for f in ("value", "test", "iter") if isinstance(getattr(node, f, None), ast.AST)
+    parts += [  # a walrus inside (a literal display holds none: `ast.literal_eval` reads no walrus)
+        part
+        for part in (getattr(node, f, None) for f in ("value", "test", "iter"))
+        if isinstance(part, ast.AST)
+        and not isinstance(part, ast.Constant | ast.Dict | ast.List | ast.Set | ast.Tuple)
     ]
     for sub in (s for part in parts for s in ast.walk(part)):  # assignments, `del`, walrus
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
@@ -124,9 +127,9 @@ def _bound(node: ast.stmt) -> list[str]:
 
 
 def imported(tree: ast.Module) -> set[str]:
-    """The dotted names a file's imports name (`from a import b` names `a` and `a.b`)."""
+    """The dotted names a file's module-level imports name (`from a import b` names `a` and `a.b`)."""
     out: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -142,13 +145,15 @@ def unsafe_names(trees: list[ast.Module], deep: dict[str, bool]) -> set[str]:
     escapes: dict[str, set[bool]] = {}  # name -> handed on: the object itself (True), an element or a copy
     aliases: dict[str, set[tuple[str, bool]]] = {}  # name -> the names bound to it (True) or its elements
     for tree in trees:
-        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-        docs = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Global | ast.Nonlocal):
+        parents: dict[ast.AST, ast.AST] = {}
+        for node in ast.walk(tree):  # breadth first: a node's parents are known when it is reached
+            for child in ast.iter_child_nodes(node):
+                parents[child] = node
+            if isinstance(node, ast.Constant):
+                if type(node.value) is str and not isinstance(parents.get(node), ast.Expr):  # no docstring
+                    writes.add(node.value)
+            elif isinstance(node, ast.Global | ast.Nonlocal):
                 writes.update(node.names)
-            elif isinstance(node, ast.Constant) and type(node.value) is str and id(node) not in docs:
-                writes.add(node.value)
             elif isinstance(node, ast.Name | ast.Attribute):
                 key = node.id if isinstance(node, ast.Name) else node.attr
                 if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load):

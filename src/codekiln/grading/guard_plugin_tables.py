@@ -51,8 +51,8 @@ _MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]
 _TYPE_DICT: Any = vars(type)["__dict__"]
 _MRO, _NAME = vars(type)["__mro__"], vars(type)["__name__"]
 _MISSING = object()
-START = 4 << 20
-PER_TEST = 64 << 10
+START = 1 << 20
+PER_TEST = 8 << 10
 """Bytes of tables compared per test: the allowance at the start, and what each test adds to it."""
 
 
