@@ -8,7 +8,7 @@ with a table it changed, in place, nested, rebound, replaced by a dict subclass 
 after each test's call sees that one). Each made its test pass unseen; each is evidence now. The honest
 suite (a test filling its own dict, a table handed to the library that writes into it, a parametrize
 list whose dicts the test changes, a row changed through an alias, a `monkeypatch.setitem`, a
-`setattr` by name, a `setup_module` that writes) is not. Real pytest in a bwrap sandbox, `run_tests`.
+`setattr` by name, a `setup_module` that writes, a test subclass's own table shadowing its base's) is not. Real pytest in a bwrap sandbox, `run_tests`.
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ HONEST = (
     b"    assert checks.close(1, 2)\n\n\n"
     b"def test_by_name():\n    setattr(sys.modules[__name__], 'NAMES', ('c',))\n    assert NAMES == ('c',)\n\n\n"
     b"def test_conftest(limit):\n    assert limit() == 3\n\n\n"
-    b"def test_setup():\n    assert SETUP['ready']\n"
+    b"def test_setup():\n    assert SETUP['ready']\n\n\n"
+    b"class TestBase:\n    CASES = {'k': 1}\n\n    def test_k(self):\n        assert self.CASES['k'] in (1, 2)\n\n\n"
+    b"class TestOther(TestBase):  # its own table, shadowing its base's\n    CASES = {'k': 2}\n"
 )
 PROJECT = {
     "pyproject.toml": b"[project]\nname='demo'\nversion='0'\n",
@@ -113,6 +115,8 @@ HONEST_IDS = [
     "test_by_name",
     "test_conftest",
     "test_setup",
+    "TestBase::test_k",
+    "TestOther::test_k",
 ]
 
 

@@ -65,6 +65,17 @@ def literals(tree: ast.Module) -> list[tuple[str, str, Any]]:
     return out
 
 
+def class_bindings(tree: ast.Module) -> set[tuple[str, str]]:
+    """(class, name) for every name a module-level class's body binds, however."""
+    return {
+        (node.name, name)
+        for node in _statements(tree.body)
+        if isinstance(node, ast.ClassDef)
+        for inner in _statements(node.body)
+        for name in _bound(inner)
+    }
+
+
 def _scope(body: list[ast.stmt], owner: str) -> list[tuple[str, str, Any]]:
     counts: dict[str, int] = {}
     plain: dict[str, ast.expr] = {}
