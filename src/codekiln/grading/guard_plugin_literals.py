@@ -16,7 +16,7 @@ one, the files' code (scopes ignored: a name is its every use, `x.NAME` included
   yielded, in a `with`, in a lambda, or stored in an object or under a key. A table handed to the
   library is the library's to change; one handed to `pytest.mark.parametrize` reaches the tests as
   arguments they may change. An element or a copy handed on (`total(list(args))` for `args` a key of
-  `CASES`) only counts when the literal holds a list, dict or set inside it (`_nested`);
+  `CASES`) only counts when the literal holds a list, dict or set inside it (`nested`);
 - be named by a string (`setattr(mod, "NAME", ...)`, `monkeypatch.setattr`, `globals()["NAME"]`);
 
 and every name bound to it, an element or a copy of it (`rows = NAME`, `row = NAME[0]`,

@@ -22,8 +22,8 @@ only while the bytes compared so far stay within a budget that grows by a fixed 
 (`PER_TEST`): a large table read by many tests is compared every few tests, never quadratically; the end
 of the session compares every table.
 
-Not held: a table changed and put back before the check (a returned object's `__del__`, a thread, a
-later call of the library's undoing its last write before the next test's check), values that are not
+Not held: a table changed and put back before the check (a returned object's `__del__` or `__eq__`, a
+thread), or before the session's end after a test whose compare the budget skipped; values that are not
 literals (`EXPECTED = compute()`), scalars, and attributes set on a test's instance. Shipped beside the
 plugin as `<plugin module>_tables` (`grading.shipped`); like the plugin, it imports nothing of codekiln's.
 """
