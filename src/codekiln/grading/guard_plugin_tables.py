@@ -63,15 +63,20 @@ class Table:
         self.owner, self.name = owner, name
         self.canon = literals.canon(literal)
         self.dumped = _DUMPS(literal, 2)
+        self.alike: set[bytes] = {self.dumped}  # the bytes of values found equal to it, by exact types
         self.label = f"{path}: {owner + '.' if owner else ''}{name}"
 
     def holds(self, value: Any) -> bool:
         try:
-            if _DUMPS(value, 2) == self.dumped:
+            dumped = _DUMPS(value, 2)
+            if dumped in self.alike:
                 return True
-            return bool(literals.canon(value) == self.canon)
+            same = bool(literals.canon(value) == self.canon)  # a set in another order, say
         except (ValueError, TypeError, RecursionError):  # not marshallable, not a literal's types
             return False
+        if same and len(self.alike) < 4:  # the same value marshals the same: the next compare is fast
+            self.alike.add(dumped)
+        return same
 
 
 class Tables:
