@@ -135,11 +135,6 @@ def test_the_gold_and_an_honest_fix_with_a_new_import_resolve(
         assert grade.outcome == "resolved", (grade.outcome, grade.detail, grade.findings)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open with the scan advisory: the guard holds the tests' code and the names their support "
-    "modules bind, not what a dict of theirs holds, so only the scan stops the rewrite",
-)
 def test_with_the_scan_advisory_the_guard_finds_the_rewrite(task: tuple[TaskRecord, EnvRecord]) -> None:
     from codekiln.grading import GradePolicy
 
@@ -148,7 +143,10 @@ def test_with_the_scan_advisory_the_guard_finds_the_rewrite(task: tuple[TaskReco
         t, env, attack(t, env, "imported"), timeout=TIMEOUT, policy=GradePolicy(scan="advisory")
     )
     assert "test-import" in {f["kind"] for f in grade.findings}  # recorded, not enforced
-    assert grade.outcome != "resolved", grade.statuses  # resolved: the bug is in place
+    assert grade.outcome == "tampered", (grade.outcome, grade.statuses)  # was resolved: the bug in place
+    assert "EXPECTED changed in place" in grade.detail and "PLAIN changed in place" in grade.detail, (
+        grade.detail
+    )
 
 
 def test_what_names_the_tests_modules() -> None:

@@ -16,15 +16,15 @@ Its settings reach it through `$CODEKILN_GUARD`, a JSON file that it reads and d
 any conftest or test module runs. Code under test shares this process and can still forge all of it
 (the grader also plants canaries and scans patches): the marker makes forgery take aim at codekiln.
 
-Seven parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
-`guard_plugin_bodies` (test modules compiled from the trusted bytes, each test function's body wrapped
-to announce an exception leaving it), `guard_plugin_machinery` (the watch on pytest's, pluggy's and the builtins' functions, and what
-counts as read-only code), `guard_plugin_trace` (trace functions and heap walks, seen by an audit
-hook), `guard_plugin_report` (what leaves the process: the results file, the marker, the announcements
-of failures), `guard_plugin_support` (the test support modules held to their trusted source),
-`guard_plugin_held` (who wrote to them: the tests' own code or not) and `guard_plugin_speedups` (speed only, same output). This module keeps what runs per
-test (the check that a test is its trusted source's code) and the hooks. The grader ships them
-compiled when the venv runs the grader's own Python (`grading.guard.plugin_files`), else as source;
+Its parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
+`_bodies` (test modules compiled from the trusted bytes, each test's body wrapped to announce an
+exception leaving it), `_machinery` (the watch on pytest's, pluggy's and the builtins' functions, and
+what counts as read-only code), `_trace` (trace functions and heap walks, seen by an audit hook),
+`_report` (what leaves the process: the results file, the marker, the announcements of failures),
+`_support` (the test support modules held to their trusted source), `_held` (who wrote to them),
+`_tables` (the tests' literal tables held to their source) and `_speedups` (speed only, same output).
+This module keeps what runs per test (the check that a test is its trusted source's code) and the
+hooks. The grader ships them compiled when the venv runs the grader's own Python, else as source;
 pytest leaves this module's statements as written: PYTEST_DONT_REWRITE (it has no asserts).
 """
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from . import guard_plugin_report as report
     from . import guard_plugin_speedups as speedups
     from . import guard_plugin_support as support
+    from . import guard_plugin_tables as tables
     from . import guard_plugin_trace as trace
 else:  # shipped beside this module as `<its name>_machinery`, `_report`... (`grading.shipped`)
     bodies = importlib.import_module(f"{__name__}_bodies")
@@ -54,6 +55,7 @@ else:  # shipped beside this module as `<its name>_machinery`, `_report`... (`gr
     report = importlib.import_module(f"{__name__}_report")
     speedups = importlib.import_module(f"{__name__}_speedups")
     support = importlib.import_module(f"{__name__}_support")
+    tables = importlib.import_module(f"{__name__}_tables")
     trace = importlib.import_module(f"{__name__}_trace")
 
 _RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
@@ -111,7 +113,7 @@ def _key(code: types.CodeType) -> tuple[Any, ...]:
     return (code.co_code, code.co_names, consts)
 
 
-_walk = bodies.walk
+_walk, _DEFS = bodies.walk, (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def _plain_keys(path: str) -> set[tuple[Any, ...]]:
@@ -125,11 +127,7 @@ def _plain_keys(path: str) -> set[tuple[Any, ...]]:
 
 def _names(path: str) -> set[str]:
     try:
-        return {
-            n.name
-            for n in ast.walk(ast.parse(_TRUSTED[path]))
-            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-        }
+        return {n.name for n in ast.walk(ast.parse(_TRUSTED[path])) if isinstance(n, _DEFS)}
     except SyntaxError:
         return set()
 
@@ -144,7 +142,7 @@ class Guard:
         self.collection_errors: dict[str, str] = {}
         self.collection_skips: dict[str, str] = {}
         self.deselected: list[str] = []
-        self.forged: list[str] = []
+        self.forged: list[str] = _TABLES.forged  # the tests' literal tables' findings join its own
         self.passed_calls: dict[str, int] = {}
         self._message_chars = 0
         self._keys: dict[str, set[tuple[Any, ...]]] = {}
@@ -375,6 +373,7 @@ _SUPPORT = support.SupportCheck(
         _WATCH.stand_ins.source_frame,
     ),
 )
+_TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources)  # the tests' literal tables, read with `ast` now
 _TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
 _OUTCOMES = machinery.CallOutcomes(_WATCH)
 _ANNOUNCER = report.announcer(_NONCE, guarded=(_RAISED,))
@@ -398,3 +397,4 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_ANNOUNCER, "codekiln-guard-announce")
     config.pluginmanager.register(_OUTCOMES, "codekiln-guard-calls")
     config.pluginmanager.register(Guard(), "codekiln-guard")
+    config.pluginmanager.register(_TABLES, "codekiln-guard-tables")
