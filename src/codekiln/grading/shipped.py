@@ -31,6 +31,7 @@ GUARD_PLUGIN = (
     "guard_plugin_trace.py",
     "guard_plugin_bodies.py",
     "guard_plugin_standins.py",
+    "guard_plugin_reads.py",
 )
 """The guard plugin, then its parts (each loaded as the plugin's module name + its suffix)."""
 
