@@ -66,6 +66,7 @@ def test_the_guard_plugin_imports_without_codekiln_under_a_fresh_name(tmp_path: 
             "_trace",
             "_bodies",
             "_standins",
+            "_reads",
         )
     )
     _import_alone(tmp_path, [module])
@@ -85,5 +86,6 @@ def test_each_part_of_the_guard_plugin_is_loaded_under_the_plugin_name() -> None
         "guard_plugin_trace.py": "codekiln_guard_ff_trace",
         "guard_plugin_bodies.py": "codekiln_guard_ff_bodies",
         "guard_plugin_standins.py": "codekiln_guard_ff_standins",
+        "guard_plugin_reads.py": "codekiln_guard_ff_reads",
     }
     assert set(shipped.GUARD_PLUGIN) <= set(shipped.VERIFIER)  # the verifier starts the guard too

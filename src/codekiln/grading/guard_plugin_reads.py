@@ -9,18 +9,23 @@ A patch that leaves a bug in place can read the hidden tests as text (glob them,
 a table from each call's literal arguments to the literal it is compared with) and answer from it: no
 test id, no frame, no import of a test module, and the tests' code is unchanged. The rule: **a held
 file opened while a frame of the graded tree's library code is on the stack is tampering.** Held
-files are the tests' Python source: every trusted file (`grading.guard.trusted_sources`) that is a
-test module (`test_*.py`, `*_test.py`), a `conftest.py` or lives under a `tests`/`test`/`testing`
-folder, the held support modules (`grading.support`), and the bytecode Python or pytest caches for any
-of them (`__pycache__/<name>.*.pyc`). Data files beside the tests (`tests/data.txt` handed to a parser)
-are not held; a `.py` file under tests/ handed to the library as data is (such a gold fails validation,
-which runs this same guard, and never becomes a task). Library code is every file of the working tree
-but the held files and the environment's (`machinery.READONLY`: a venv inside the tree): library
-modules beside a test module (`pkg/test_mod.py` next to `pkg/mod.py`, doctest folders) count as library.
+files are the tests' Python source: every trusted file (`grading.guard.trusted_sources`) or held
+support module (`grading.support`) that is a test module (`test_*.py`, `*_test.py`), a `conftest.py`
+or lives under a `tests`/`test` folder, and the bytecode Python or pytest caches for any of them
+(`__pycache__/<name>.*.pyc`). Data files beside the tests (`tests/data.txt` handed to a parser) are
+not held; a `.py` file under tests/ handed to the library as data is (such a gold fails validation,
+which runs this same guard, and never becomes a task). Support modules that are the library's own
+(`demo/core.py`, a package's `testing` helpers such as `xarray.testing`) are not held: the library
+imports them. Library code is every file of the working tree but the held files and the environment's
+(`machinery.READONLY`: a venv inside the tree), so a library module beside a test module
+(`pkg/test_mod.py` next to `pkg/mod.py`, doctest folders) or a support module the fix may change
+counts as library.
 
 Why honest code passes: tasks are validated by the same guarded grader, so a library that reads its
 callers' source by nature (`inspect.getsource` of a test's callback) fails its gold and is never a
-task; only a fix that newly reads the tests is caught. The test's own frames alone (a test reading its
+task; only a fix that newly reads the tests is caught. The lines of the stack read for a report count
+too (`traceback.extract_stack`, `inspect.stack`, `logging`'s `stack_info`, coverage.py's Collector
+started from library code): the calling test's line holds the value it expects. The test's own frames alone (a test reading its
 own file) and pytest's reads (collection, assertion rewriting, reports, warnings) have no library frame
 on the stack. It is armed from the plugin's import, before any conftest or test module: a library
 module that reads the tests while pytest imports it (a table built at import time) has its module
@@ -33,9 +38,10 @@ The open is refused (PermissionError) as well as noted. `linecache` serves lines
 setup and call. A relative name opened against a directory descriptor (`os.open(name, dir_fd=fd)`:
 the audit event carries no `dir_fd`) is judged by its base name. A link made to a held file
 (`os.symlink`, `os.link`) from library code is noted as its read. Left open, recorded: a child process
-(`subprocess.run(["cat", path])`: the static scan's `spawn-runner` names only git and pytest, and a
-child is outside this process's hooks); a file the patch adds that Python runs before the plugin loads
-(`sitecustomize.py` on a flat layout's path).
+(`subprocess.run(["cat", path])`, or a child Python reading them: the static scan's `spawn-runner`
+names only git and pytest, and a child is outside this process's hooks). Closed elsewhere: `ctypes`
+calling libc's `open` (no audit event; the scan's native-module rule), a `sitecustomize.py` run before
+the plugin loads (`grading.pathrules`).
 
 Cost: the hook returns at once for every event but `open`, `os.symlink` and `os.link`; for an open it
 walks the stack only when the path names a held file, or a relative one a held base name, or (any
@@ -54,13 +60,13 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-_TEST_DIRS = frozenset({"tests", "test", "testing"})
+_TEST_DIRS = frozenset({"tests", "test"})
 
 
 def held_files(workdir: str, trusted: Iterable[str], support: Iterable[str]) -> list[str]:
-    """The tests' Python source among the trusted files, and the support modules (see the module doc)."""
-    out = [str(p) for p in support]
-    for path in trusted:
+    """The tests' Python source among the trusted files and the support modules (see the module doc)."""
+    out = []
+    for path in [*trusted, *support]:
         rel = os.path.relpath(path, workdir)
         name = os.path.basename(rel)
         test_module = name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
