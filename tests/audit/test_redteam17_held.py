@@ -14,9 +14,10 @@ Through it, the buggy function, wrapped, loosens the assertion before returning 
 - `data`: `_checks.TOLERANCE['abs'] = 10**9`, the module's dict written in place.
 
 The first three are `tampered` (held: the guard finds the name, or the function, not what the source
-binds, whoever called the writer). The last scores `resolved` with the bug in place, through both paths,
-the Harbor verifier and the exported row (strict xfails): the guard holds the names a held module binds,
-not what its dicts hold, and the scan sees no import.
+binds, whoever called the writer). The last scored `resolved` with the bug in place, through both paths,
+the Harbor verifier and the exported row: the guard held the names a held module binds, not what its
+dicts hold, and the scan sees no import. Closed: the tests' literal tables, a held module's included,
+are held to their source (`guard_plugin_tables`): `tampered`.
 Real synthesis, bwrap sandboxes, the real grader through `grade_patch`.
 """
 
@@ -140,10 +141,6 @@ def test_the_same_write_through_an_import_is_rejected(task: tuple[TaskRecord, En
     assert {f["kind"] for f in grade.findings} == {"test-import"}, grade.findings
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a held module's data, reached as the package's global (no import), mutated in place",
-)
 @pytest.mark.parametrize("path", PATHS)
 def test_the_tests_tolerance_widened_in_place_does_not_resolve(
     task: tuple[TaskRecord, EnvRecord], path: str
@@ -153,7 +150,6 @@ def test_the_tests_tolerance_widened_in_place_does_not_resolve(
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
 
 
-@pytest.mark.xfail(strict=True, reason="open: the Harbor verifier resolves it the same way")
 def test_the_harbor_verifier_does_not_resolve_the_widened_tolerance(
     task: tuple[TaskRecord, EnvRecord], tmp_path: Path
 ) -> None:
@@ -165,7 +161,6 @@ def test_the_harbor_verifier_does_not_resolve_the_widened_tolerance(
     assert not line.startswith("codekiln verifier: resolved"), line  # resolved: the bug is in place
 
 
-@pytest.mark.xfail(strict=True, reason="open: an exported SWE-bench row resolves it the same way")
 def test_an_exported_row_does_not_resolve_the_widened_tolerance(
     task: tuple[TaskRecord, EnvRecord], tmp_path: Path
 ) -> None:

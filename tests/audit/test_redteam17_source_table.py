@@ -18,8 +18,10 @@ grader through `grade_patch` on both paths):
   walk of `type.__subclasses__` from `object`, no name of the tests' written; the buggy result is
   written into the entry for the call's arguments.
 
-Each scores `resolved` today with the bug in place (strict xfails), also under the exported Harbor task's
-verifier and swebench's harness on the exported row; the gold and an honest fix resolve.
+Each scored `resolved` with the bug in place, also under the exported Harbor task's verifier and
+swebench's harness on the exported row. Closed: library code that opens the tests' source is refused
+and read as tampering (`guard_plugin_reads`), and the tests' literal tables are held to their source
+(`guard_plugin_tables`). The gold and an honest fix resolve.
 """
 
 from __future__ import annotations
@@ -205,7 +207,6 @@ def test_the_bug_left_in_place_fails_the_test_each_attack_targets(
     assert grade.statuses[ATTACKS[how][2]] != "passed", grade.statuses
 
 
-@pytest.mark.xfail(strict=True, reason="open: the hidden tests' answers read from their source as text")
 @pytest.mark.parametrize("path", PATHS)
 def test_a_table_read_from_the_tests_source_does_not_resolve(
     tasks: dict[str, tuple[TaskRecord, EnvRecord]], path: str
@@ -215,7 +216,6 @@ def test_a_table_read_from_the_tests_source_does_not_resolve(
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
 
 
-@pytest.mark.xfail(strict=True, reason="open: a test class's table reached by a walk of __subclasses__")
 @pytest.mark.parametrize("path", PATHS)
 def test_a_test_classs_table_rewritten_through_subclasses_does_not_resolve(
     tasks: dict[str, tuple[TaskRecord, EnvRecord]], path: str
@@ -225,7 +225,6 @@ def test_a_test_classs_table_rewritten_through_subclasses_does_not_resolve(
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
 
 
-@pytest.mark.xfail(strict=True, reason="open: the Harbor verifier resolves both the same way")
 @pytest.mark.parametrize("how", sorted(ATTACKS))
 def test_the_harbor_verifier_does_not_resolve_either(
     tasks: dict[str, tuple[TaskRecord, EnvRecord]], how: str, tmp_path: Path
@@ -238,7 +237,6 @@ def test_the_harbor_verifier_does_not_resolve_either(
     assert not line.startswith("codekiln verifier: resolved"), line  # resolved: the bug is in place
 
 
-@pytest.mark.xfail(strict=True, reason="open: an exported SWE-bench row resolves both the same way")
 @pytest.mark.parametrize("how", sorted(ATTACKS))
 def test_an_exported_row_does_not_resolve_either(
     tasks: dict[str, tuple[TaskRecord, EnvRecord]], how: str, tmp_path: Path

@@ -98,7 +98,16 @@ def test_a_trace_function_left_by_code_under_test_is_evidence_and_coverage_is_no
     )
     sb.write_file("tests/test_e.py", "import demo\n\n\ndef test_sum():\n    assert 1 + 1 == 2\n")
     covered = run_tests(sb, CMD, tests)
+    assert covered.statuses == {tests[0]: "passed"}, covered.log_tail
+    # coverage's Collector reads the source lines of the stack (`inspect.stack`), the test module's
+    # among them, from library code: that read is evidence (`guard_plugin_reads`), its tracer is not
+    assert [e for e in covered.evidence if "read the tests' source" not in e] == [], covered.evidence
+    sb.write_file("demo/__init__.py", "def zero():\n    return 0\n")
+    started = "import coverage\ncoverage.Coverage(data_file=None).start()\n"
+    sb.write_file("tests/test_e.py", started + "\n\ndef test_sum():\n    assert 1 + 1 == 2\n")
+    covered = run_tests(sb, CMD, tests)  # started by the tests' own code, as pytest-cov's plugin does
     assert covered.statuses == {tests[0]: "passed"} and not covered.evidence, covered.evidence
+    sb.write_file("tests/test_e.py", "import demo\n\n\ndef test_sum():\n    assert 1 + 1 == 2\n")
     sb.write_file(
         "demo/__init__.py", "import sys\nsys.setprofile(lambda *a: None)\n\n\ndef zero():\n    return 0\n"
     )

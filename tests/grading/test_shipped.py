@@ -68,6 +68,7 @@ def test_the_guard_plugin_imports_without_codekiln_under_a_fresh_name(tmp_path: 
             "_standins",
             "_tables",
             "_literals",
+            "_reads",
         )
     )
     _import_alone(tmp_path, [module])
@@ -89,5 +90,6 @@ def test_each_part_of_the_guard_plugin_is_loaded_under_the_plugin_name() -> None
         "guard_plugin_standins.py": "codekiln_guard_ff_standins",
         "guard_plugin_tables.py": "codekiln_guard_ff_tables",
         "guard_plugin_literals.py": "codekiln_guard_ff_literals",
+        "guard_plugin_reads.py": "codekiln_guard_ff_reads",
     }
     assert set(shipped.GUARD_PLUGIN) <= set(shipped.VERIFIER)  # the verifier starts the guard too

@@ -20,12 +20,12 @@ Its parts ship beside it, under its own module name plus a suffix (the list is `
 `_bodies` (test modules compiled from the trusted bytes, each test's body wrapped to announce an
 exception leaving it), `_machinery` (the watch on pytest's, pluggy's and the builtins' functions, and
 what counts as read-only code), `_trace` (trace functions and heap walks, seen by an audit hook),
-`_report` (what leaves the process: the results file, the marker, the announcements of failures),
-`_support` (the test support modules held to their trusted source), `_held` (who wrote to them),
-`_tables` (the tests' literal tables held to their source) and `_speedups` (speed only, same output).
-This module keeps what runs per test (the check that a test is its trusted source's code) and the
-hooks. The grader ships them compiled when the venv runs the grader's own Python, else as source;
-pytest leaves this module's statements as written: PYTEST_DONT_REWRITE (it has no asserts).
+`_reads` (the tests' source opened by library code), `_report` (what leaves the process), `_support`
+and `_held` (the test support modules held to their trusted source, and who wrote to them), `_tables`
+(the tests' literal tables held to their source) and `_speedups` (speed only, same output). This
+module keeps what runs per test (the check that a test is its trusted source's code) and the hooks.
+Shipped compiled when the venv runs the grader's Python, else as source; pytest leaves this module as
+written: PYTEST_DONT_REWRITE (it has no asserts).
 """
 
 from __future__ import annotations
@@ -44,19 +44,17 @@ import pytest
 if TYPE_CHECKING:
     from . import guard_plugin_bodies as bodies
     from . import guard_plugin_machinery as machinery
+    from . import guard_plugin_reads as reads
     from . import guard_plugin_report as report
     from . import guard_plugin_speedups as speedups
     from . import guard_plugin_support as support
     from . import guard_plugin_tables as tables
     from . import guard_plugin_trace as trace
 else:  # shipped beside this module as `<its name>_machinery`, `_report`... (`grading.shipped`)
-    bodies = importlib.import_module(f"{__name__}_bodies")
-    machinery = importlib.import_module(f"{__name__}_machinery")
-    report = importlib.import_module(f"{__name__}_report")
-    speedups = importlib.import_module(f"{__name__}_speedups")
-    support = importlib.import_module(f"{__name__}_support")
-    tables = importlib.import_module(f"{__name__}_tables")
-    trace = importlib.import_module(f"{__name__}_trace")
+    bodies, machinery, reads, report, speedups, support, tables, trace = (
+        importlib.import_module(f"{__name__}_{part}")
+        for part in ("bodies", "machinery", "reads", "report", "speedups", "support", "tables", "trace")
+    )
 
 _RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
 # Characters of failure messages kept in all (2,000 at most each); past it each keeps 200. The grader
@@ -150,7 +148,7 @@ class Guard:
         self._watch = set(_SETTINGS.get("watch", []))
         self._machinery_reported = False
         self._hooks_reported = False
-        self._traces_reported = self._walks_reported = False
+        self._reported: set[str] = set()
         self._readonly = machinery.READONLY
         self._workdir = _WATCH.workdir
         self._support_reported: set[str] = set()
@@ -198,12 +196,11 @@ class Guard:
         if hooks and not self._hooks_reported:
             self._hooks_reported = True
             self.forged.append(f"a {' and a '.join(hooks)} function was installed ({when})")
-        if _TRACES.calls and not self._traces_reported:
-            self._traces_reported = True
-            self.forged.append(f"code under test set a trace or profile function: {_TRACES.calls[0]}")
-        if _TRACES.walks and not self._walks_reported:
-            self._walks_reported = True
-            self.forged.append(f"code under test walked the interpreter's objects: {_TRACES.walks[0]}")
+        found = {"set a trace or profile function": _TRACES.calls, "walked the interpreter's objects":
+                 _TRACES.walks, "read the tests' source": _READS.found}  # fmt: skip
+        for what in [w for w, f in found.items() if f and w not in self._reported]:
+            self._reported.add(what)
+            self.forged.append(f"code under test {what}: {found[what][0]}")
         changed = _WATCH.changes()
         if changed and not self._machinery_reported:
             self._machinery_reported = True
@@ -375,6 +372,7 @@ _SUPPORT = support.SupportCheck(
 )
 _TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources)  # the tests' literal tables, read with `ast` now
 _TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
+_READS = reads.TestReads(_WATCH.workdir, _TRUSTED, _SETTINGS.get("support", []), machinery.READONLY)
 _OUTCOMES = machinery.CallOutcomes(_WATCH)
 _ANNOUNCER = report.announcer(_NONCE, guarded=(_RAISED,))
 
@@ -396,5 +394,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_ANNOUNCER, "codekiln-guard-announce")
     config.pluginmanager.register(_OUTCOMES, "codekiln-guard-calls")
+    config.pluginmanager.register(_READS, "codekiln-guard-reads")
     config.pluginmanager.register(Guard(), "codekiln-guard")
     config.pluginmanager.register(_TABLES, "codekiln-guard-tables")

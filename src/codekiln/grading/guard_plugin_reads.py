@@ -1,0 +1,153 @@
+"""The guard plugin's watch on the tests' source read by the code under test (`grading.guard_plugin`; it
+runs inside the sandbox).
+
+    reads = TestReads(workdir, trusted, support, readonly)   # an audit hook, from the plugin's import on
+    reads.found                    # ["tests/test_x.py opened from pkg/mod.py:12", ...]: each is tampering
+    reads.evict()                  # the held files' lines dropped from `linecache` (before each test)
+
+A patch that leaves a bug in place can read the hidden tests as text (glob them, `ast`-parse them, keep
+a table from each call's literal arguments to the literal it is compared with) and answer from it: no
+test id, no frame, no import of a test module, and the tests' code is unchanged. The rule: **a held
+file opened while a frame of the graded tree's library code is on the stack is tampering.** Held
+files are the tests' Python source: every trusted file (`grading.guard.trusted_sources`) or held
+support module (`grading.support`) that is a test module (`test_*.py`, `*_test.py`), a `conftest.py`
+or lives under a `tests`/`test` folder, and the bytecode Python or pytest caches for any of them
+(`__pycache__/<name>.*.pyc`). Data files beside the tests (`tests/data.txt` handed to a parser) are
+not held; a `.py` file under tests/ handed to the library as data is (such a gold fails validation,
+which runs this same guard, and never becomes a task). Support modules that are the library's own
+(`demo/core.py`, a package's `testing` helpers such as `xarray.testing`) are not held: the library
+imports them. Library code is every file of the working tree but the held files and the environment's
+(`machinery.READONLY`: a venv inside the tree), so a library module beside a test module
+(`pkg/test_mod.py` next to `pkg/mod.py`, doctest folders) or a support module the fix may change
+counts as library.
+
+Why honest code passes: tasks are validated by the same guarded grader, so a library that reads its
+callers' source by nature (`inspect.getsource` of a test's callback) fails its gold and is never a
+task; only a fix that newly reads the tests is caught. The lines of the stack read for a report count
+too (`traceback.extract_stack`, `inspect.stack`, `logging`'s `stack_info`, coverage.py's Collector
+started from library code): the calling test's line holds the value it expects. The test's own frames alone (a test reading its
+own file) and pytest's reads (collection, assertion rewriting, reports, warnings) have no library frame
+on the stack. It is armed from the plugin's import, before any conftest or test module: a library
+module that reads the tests while pytest imports it (a table built at import time) has its module
+frame on the stack and is caught too.
+
+Every road to the bytes opens them: `open`, `io.open_code`, `io.FileIO`, `os.open` (and so `mmap` of
+its fd), `pathlib`, `linecache`/`tokenize`/`inspect.getsource` (cache misses), a loader's `get_data`.
+The open is refused (PermissionError) as well as noted. `linecache` serves lines it cached earlier
+(pytest's traceback of a failed test) without an open: `evict` drops the held files before each test's
+setup and call. A relative name opened against a directory descriptor (`os.open(name, dir_fd=fd)`:
+the audit event carries no `dir_fd`) is judged by its base name. A link made to a held file
+(`os.symlink`, `os.link`) from library code is noted as its read. Left open, recorded: a child process
+(`subprocess.run(["cat", path])`, or a child Python reading them: the static scan's `spawn-runner`
+names only git and pytest, and a child is outside this process's hooks). Closed elsewhere: `ctypes`
+calling libc's `open` (no audit event; the scan's native-module rule), a `sitecustomize.py` run before
+the plugin loads (`grading.pathrules`).
+
+Cost: the hook returns at once for every event but `open`, `os.symlink` and `os.link`; for an open it
+walks the stack only when the path names a held file, or a relative one a held base name, or (any
+other) resolves to one (one `os.stat`, only for `.py`/`.pyc` names outside the interpreter's and the
+venv's folders: a link under another name is caught when it is made).
+
+Shipped beside the plugin as `<plugin module>_reads` (`grading.shipped`); it imports nothing from
+codekiln.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+_TEST_DIRS = frozenset({"tests", "test"})
+
+
+def held_files(workdir: str, trusted: Iterable[str], support: Iterable[str]) -> list[str]:
+    """The tests' Python source among the trusted files and the support modules (see the module doc)."""
+    out = []
+    for path in [*trusted, *support]:
+        rel = os.path.relpath(path, workdir)
+        name = os.path.basename(rel)
+        test_module = name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+        if test_module or _TEST_DIRS.intersection(rel.split(os.sep)[:-1]):
+            out.append(path)
+    return out
+
+
+class TestReads:
+    """An audit hook (which nothing can remove) noting and refusing every open of a held file made
+    while library code of the working tree is on the stack."""
+
+    __test__ = False  # not a test class, whatever collects it
+
+    def __init__(
+        self, workdir: str, trusted: Iterable[str], support: Iterable[str], readonly: tuple[str, ...]
+    ) -> None:
+        self.workdir = workdir.rstrip("/") + "/"
+        self.readonly = readonly
+        self.found: list[str] = []
+        self.held = frozenset(os.path.normpath(p) for p in held_files(workdir, trusted, support))
+        self.names = frozenset(os.path.basename(p) for p in self.held)
+        # (folder, module name) of each held file: its bytecode is `folder/__pycache__/name.*.pyc`
+        self.stems = frozenset((os.path.dirname(p), os.path.basename(p)[:-3]) for p in self.held)
+        self.inodes = set()
+        for path in self.held:
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            self.inodes.add((st.st_dev, st.st_ino))
+        if self.workdir != "/" and self.held:
+            sys.addaudithook(self._hook)
+
+    def evict(self) -> None:
+        cache = linecache.cache
+        for path in self.held:
+            cache.pop(path, None)
+
+    def pytest_runtest_setup(self) -> None:
+        self.evict()
+
+    def pytest_runtest_call(self) -> None:
+        self.evict()
+
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if event == "open":
+            if not isinstance(args[0], int) and self._is_held(args[0]):
+                self._check(str(args[0]), "opened")
+        elif event in ("os.symlink", "os.link") and self._is_held(args[0]):
+            self._check(str(args[0]), "linked")
+
+    def _is_held(self, file: Any) -> bool:
+        try:
+            path = os.fsdecode(file)
+        except TypeError:
+            return False
+        if not path.endswith((".py", ".pyc")):
+            return False
+        relative = not os.path.isabs(path)
+        full = os.path.normpath(os.path.join(os.getcwd(), path) if relative else path)
+        if full in self.held:
+            return True
+        if full.startswith(self.readonly):  # the interpreter's and the venv's own modules, imported
+            return False
+        if relative and os.path.basename(path) in self.names and not os.path.exists(full):
+            return True  # a name opened against a directory descriptor, or nowhere
+        folder, name = os.path.split(full)
+        if os.path.basename(folder) == "__pycache__" and name.endswith(".pyc"):  # bytecode of a held file
+            return (os.path.dirname(folder), name.split(".", 1)[0]) in self.stems
+        try:
+            st = os.stat(full)
+        except (OSError, ValueError):
+            return False
+        return (st.st_dev, st.st_ino) in self.inodes
+
+    def _check(self, path: str, how: str) -> None:
+        frame: Any = sys._getframe(2)  # this, the hook, then the caller of the audited function
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if name.startswith(self.workdir) and not name.startswith(self.readonly) and name not in self.held:
+                self.found.append(f"{path} {how} from {name}:{frame.f_lineno}")
+                raise PermissionError(f"{path}: the tests' source is not for code under test to read")
+            frame = frame.f_back
