@@ -131,3 +131,12 @@ def test_a_literal_of_the_librarys_testing_package_is_no_finding() -> None:
     assert found("from tests.helpers import ZERO\n") == ["tests.helpers.ZERO"]
     assert found("from testing.consts import ZERO\n") == ["testing.consts.ZERO"]
     assert found("from pkg.tests.helpers import ZERO\n") == ["pkg.tests.helpers.ZERO"]
+
+
+def test_a_hidden_file_is_never_the_librarys(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    (site / "__editable___flatpkg_0_1_finder.py").write_text(FINDER)
+    hidden = ["flatpkg/testing/expected.py"]  # the agent never saw what it binds
+    own = pathrules.library_judge(tmp_path, "/testbed", lambda folder: False, hidden)
+    assert own("flatpkg/testing/__init__.py")
+    assert not own("flatpkg/testing/expected.py")

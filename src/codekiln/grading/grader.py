@@ -246,6 +246,7 @@ def _check(
         Path(g.env.venv),
         g.sb.workdir,
         lambda d: bool(pathrules.test_folders(map(str, (g.snapshot / d).glob("*.py")))),
+        g.task.hidden_tests,
     )
     findings = _scan(changes, roots, exists, lambda rel: is_protected(rel) or rel in support, g._bytes, own)
     result.findings.extend(findings)

@@ -392,7 +392,9 @@ def test_folders(paths: Iterable[str]) -> frozenset[str]:
     return frozenset(str(PurePosixPath(p).parent) for p in paths if is_test_name(PurePosixPath(p).name))
 
 
-def library_judge(venv_dir: Path, workdir: str, holds_tests: Callable[[str], bool]) -> Callable[[str], bool]:
-    """`library_module` for the project installed in `venv_dir` from `workdir`: `grading.scan_reach`'s `own`."""
+def library_judge(
+    venv_dir: Path, workdir: str, holds_tests: Callable[[str], bool], hidden: Collection[str] = ()
+) -> Callable[[str], bool]:
+    """`library_module` for the project installed from `workdir` in `venv_dir`, less the hidden files."""
     packages = project_packages(venv_dir, workdir)
-    return lambda rel: library_module(rel, packages, holds_tests)
+    return lambda rel: rel not in hidden and library_module(rel, packages, holds_tests)

@@ -205,13 +205,13 @@ class Verifier:
             for rel, kind in touched.items()
             if rel.endswith(".py") and kind == "file" and rel not in protected
         }
-        support = set(self.task.get("support", ()))  # the tests' own modules (`grading.scan_reach`)
-        folders = pathrules.test_folders([*self.manifest, *self.originals, *self.task["hidden_tests"]])
+        support, hidden = set(self.task.get("support", ())), self.task["hidden_tests"]  # `scan_reach`
+        folders = pathrules.test_folders([*self.manifest, *self.originals, *hidden])
         found = scan_reach.change_findings(
             changes, roots, self.in_snapshot, lambda rel: pathrules.is_protected(rel) or rel in support,
             is_test=pathrules.is_protected,
             read=lambda rel: (self.root / rel).read_bytes() if (self.root / rel).is_file() else None,
-            own=pathrules.library_judge(self.venv, self.task["workdir"], folders.__contains__),
+            own=pathrules.library_judge(self.venv, self.task["workdir"], folders.__contains__, hidden),
         )  # fmt: skip
         self.findings.extend(found)
         if found and mode == "enforce":
