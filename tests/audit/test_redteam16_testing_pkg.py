@@ -11,7 +11,7 @@ in no folder of test files), and a change may take from it a name bound to an im
 (`scan_reach.literal_constant`). Still `rejected scan`: the same constant taken from the tests' folder,
 a conftest or a `testing/` folder outside the installed packages, and the package's mutable table,
 its helper or the module itself. Real synthesis, bwrap sandboxes, the real grader; the Harbor
-verifier on the exported task's tree."""
+verifier on the exported task's tree and swebench's harness on the exported row."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 from audit_support import harbor_verifier
 from rollout_support import library_tasks, setuptools_pyproject, the_task
@@ -122,3 +123,16 @@ def test_the_harbor_verifier_agrees(task: tuple[TaskRecord, EnvRecord], tmp_path
     assert line.startswith("codekiln verifier: resolved"), line  # was rejected scan
     line = harbor_verifier(t, env, honest(t, env, "from tests.helpers import ZERO"), tmp_path / "theirs")
     assert line.startswith("codekiln verifier: rejected scan"), line
+
+
+def test_an_exported_row_agrees(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
+    pytest.importorskip(
+        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
+    )
+    from swebench_support import run_row
+
+    t, env = task
+    patches = {"honest": honest(t, env), "theirs": honest(t, env, "from tests.helpers import ZERO")}
+    ours, theirs = run_row(t, env, patches, tmp_path).values()
+    assert ours["patch_successfully_applied"] and ours["resolved"], ours["tests_status"]  # was not resolved
+    assert not theirs["resolved"], theirs["tests_status"]
