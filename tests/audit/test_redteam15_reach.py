@@ -173,6 +173,17 @@ def test_what_names_the_tests_modules() -> None:
         "tests.test_a.EXPECTED",
     ]
     assert found("__import__('test_a')\n") == ["test_a"]
+    # found by a spec or a loader and handed back (the module already imported): the same name
+    assert found(
+        "import importlib.util\nimportlib.util.find_spec('data.cases').loader.load_module('data.cases')\n"
+    ) == [
+        "data.cases",
+        "data.cases",
+    ]
+    assert found("import runpy, pkgutil\nrunpy.run_module('test_a')\npkgutil.get_loader('conftest')\n") == [
+        "test_a",
+        "conftest",
+    ]
     # a library module, the standard library, a name that is also the library's, nothing: no finding
     assert (
         found("import pkg.core\nimport json\nimport helpers\nimport nothing_here\nfrom data import x\n") == []

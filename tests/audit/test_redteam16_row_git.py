@@ -11,9 +11,18 @@ the manifest. The script waits for the eval script's `git checkout <base_commit>
 command line) and only then appends to the library a fix that applies when a test's frame calls
 (redteam14's frame walk, which only the static scan finds): the scan has already run, the guard has
 nothing to find, and the row reads resolved with the bug in place. `grade_patch` scores the same
-prediction `patch_failed` (it applies with `git apply` alone, which refuses `.git`). Real synthesis,
-bwrap sandboxes, swebench's own log parser and report on the log of the harness's steps (its full
-apply chain, its `git diff`, the eval script). Held: the Harbor verifier takes an agent's `.git` away before it runs anything."""
+prediction `patch_failed` (it applies with `git apply` alone, which refuses `.git`).
+
+Closed: the row's image keeps its git directory outside /testbed (`swebench_guard.GIT_HOME`, named by
+`GIT_DIR` / `GIT_WORK_TREE` in the image's environment), so the hunk on `.git/config` finds no file and
+nothing applies the prediction. The attacker's next move, a whole git directory made of new text files
+at `.git` (HEAD, objects/, refs/, a config setting `core.fsmonitor`: live wherever git looks for a
+repository in /testbed), is applied by `patch`, read by no git command of the harness or the eval script
+(which also runs its git with `core.fsmonitor=false` and `core.hooksPath=/dev/null`), and rejected by
+the row's check (`writes git metadata`). Real synthesis, bwrap sandboxes laid out as the row's image
+(`swebench_support.row_sandbox`), swebench's own log parser and report on the log of the harness's
+steps (its full apply chain, its `git diff`, the eval script). Held: the Harbor verifier takes an
+agent's `.git` away before it runs anything."""
 
 from __future__ import annotations
 
@@ -65,6 +74,20 @@ HOOK = (
     f"    [ -e .git/walked ] || {{ touch .git/walked; cat .git/walk.txt >> {MODULE}; }}\n"
     "  fi\n  p=$(awk '/^PPid/{print $2}' /proc/$p/status 2>/dev/null)\ndone\nexit 1\n"
 )
+# run by git as its fsmonitor hook from a whole git directory a patch makes of text files (`fake_git_dir_patch`):
+# leaves a mark outside the tree at any git command, appends the frame walk once
+FAKE_HOOK = (
+    "touch /tmp/codekiln-hook-ran\n"
+    f"[ -e .git/walked ] || {{ touch .git/walked; cat .git/walk.txt >> {MODULE}; }}\nexit 1\n"
+)
+# what the run left: the mark after the harness's `git diff`, after the eval script, and whether git,
+# looking for a repository in /testbed as it does where the image names none, runs the hook there
+HARNESS_PROBE = "test -e /tmp/codekiln-hook-ran && echo HOOK-AT-GIT-DIFF; true"
+AFTER_PROBE = (
+    "test -e /tmp/codekiln-hook-ran && echo HOOK-IN-EVAL;"
+    " env -u GIT_DIR -u GIT_WORK_TREE git diff >/dev/null 2>&1;"
+    " test -e /tmp/codekiln-hook-ran && echo HOOK-LIVE; true"
+)
 # the Harbor verifier on a tree whose .git holds the hook, and the same hook started by git in a copy
 PROBE = (
     "cp -a /testbed /tmp/copy && git -C /tmp/copy status >/dev/null 2>&1;"
@@ -100,6 +123,14 @@ def git_hook_patch() -> str:
     return _new_file(".git/m.sh", HOOK) + _new_file(".git/walk.txt", FRAME_WALK) + config
 
 
+def fake_git_dir_patch() -> str:
+    """A prediction that writes a git directory of its own at `.git` (new text files only), whose
+    config sets `core.fsmonitor`: where /testbed holds no `.git`, git would find this one."""
+    from swebench_support import fake_git_dir, new_files_patch
+
+    return new_files_patch({**fake_git_dir(FAKE_HOOK), ".git/walk.txt": FRAME_WALK})
+
+
 @pytest.fixture(scope="module")
 def task() -> tuple[TaskRecord, EnvRecord]:
     found = library_tasks(
@@ -120,19 +151,11 @@ def _run_instance(
     eval script (run_evaluation.run_instance's steps, a bwrap sandbox for the container)."""
     from swebench.harness.grading import get_eval_report, get_logs_eval
     from swebench.harness.utils import make_test_spec
-    from swebench_support import checkout
-
-    from codekiln.sandbox import SandboxSpec, open_sandbox
-    from codekiln.sandbox.base import Limits
+    from swebench_support import row_sandbox
 
     spec = make_test_spec(row)
-    testbed = checkout(row, rows_dir, work / "testbed")
-    sandbox_spec = SandboxSpec(
-        snapshot=testbed, venv=Path(env.venv), env={**env.test.env, **GIT_SAFE},
-        limits=Limits(timeout_s=env.test.timeout_s),
-    )  # fmt: skip
     applied_by = None
-    with open_sandbox(sandbox_spec) as sandbox:
+    with row_sandbox(row, rows_dir, env, work) as sandbox:
         sandbox.write_file("/tmp/patch.diff", patch)
         for attempt, command in enumerate(APPLY_CHAIN if patch.strip() else []):
             if attempt:
@@ -140,9 +163,13 @@ def _run_instance(
             if sandbox.exec(["bash", "-c", f"{command} /tmp/patch.diff"], timeout=120, cwd="/testbed").ok:
                 applied_by = command
                 break
+        if patch.strip() and applied_by is None:  # the harness's EvaluationError: no eval, not resolved
+            return {"resolved": False, "applied_by": None, "log": "", "probe": ""}
         sandbox.exec(["bash", "-c", "git -c core.fileMode=false diff"], timeout=120, cwd="/testbed")
+        harness = sandbox.exec(["bash", "-c", HARNESS_PROBE], timeout=120, cwd="/testbed").stdout
         sandbox.write_file("/tmp/eval.sh", spec.eval_script)
         ran = sandbox.exec(["bash", "-c", "/bin/bash /tmp/eval.sh 2>&1"], timeout=900, cwd="/testbed")
+        probe = sandbox.exec(["bash", "-c", AFTER_PROBE], timeout=120, cwd="/testbed").stdout
     log = work / "test_output.txt"
     log.write_text(ran.stdout)
     prediction = {"instance_id": row["instance_id"], "model_patch": patch, "model_name_or_path": "codekiln"}
@@ -150,6 +177,7 @@ def _run_instance(
     report["status_map"], _ = get_logs_eval(spec, str(log))
     report["log"] = ran.stdout
     report["applied_by"] = applied_by
+    report["probe"] = harness + probe
     json.dumps(report)
     return dict(report)
 
@@ -167,7 +195,12 @@ def row(
     work = tmp_path_factory.mktemp("row")
     bundle = export_swebench_bundle([t], work / "swebench").parent
     (exported,) = read_rows(bundle / "swebench.jsonl")
-    patches = {"gold": t.patch, "empty": "", "git-hook": git_hook_patch()}
+    patches = {
+        "gold": t.patch,
+        "empty": "",
+        "git-hook": git_hook_patch(),
+        "fake-git-dir": fake_git_dir_patch(),
+    }
     return {name: _run_instance(exported, bundle, env, patch, work / name) for name, patch in patches.items()}
 
 
@@ -189,18 +222,33 @@ def test_the_grader_rejects_the_git_hook(task: tuple[TaskRecord, EnvRecord]) -> 
     assert "invalid path '.git/" in grade.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a row's .git written by the harness's `patch` fallback runs code after the check",
-)
 def test_a_git_hook_written_by_patch_does_not_resolve_the_row(
     task: tuple[TaskRecord, EnvRecord], row: dict[str, dict[str, Any]]
 ) -> None:
-    t, _ = task
+    """The image keeps its git directory outside /testbed (`GIT_DIR`): the hunk editing `.git/config`
+    finds no such file, so no form of the harness's chain applies the prediction (it used to resolve)."""
     report = row["git-hook"]
-    assert report["applied_by"] == APPLY_CHAIN[-1]  # git refused every path; GNU patch wrote them
     assert not report["resolved"], report["log"][-3000:]  # resolved: the hook wrote the frame walk
+    assert report["applied_by"] is None  # git refused every path; GNU patch found no .git/config
+
+
+def test_a_git_directory_written_by_patch_runs_nothing_and_is_rejected(
+    task: tuple[TaskRecord, EnvRecord], row: dict[str, dict[str, Any]]
+) -> None:
+    """A whole git directory written at `.git` by the harness's `patch` fallback (its hook live: git
+    looking for a repository in /testbed runs it, `HOOK-LIVE`) is never read by the harness's
+    `git diff` nor by the eval script (git uses the image's `GIT_DIR`), and the row's check rejects
+    the `.git` path: every graded test FAILED, the tests not run."""
+    t, _ = task
+    report = row["fake-git-dir"]
+    assert report["applied_by"] == APPLY_CHAIN[-1]  # git refused every path; GNU patch wrote them
+    probe = report["probe"].split()
+    assert "HOOK-AT-GIT-DIFF" not in probe and "HOOK-IN-EVAL" not in probe, report["probe"]
+    assert "HOOK-LIVE" in probe  # the same tree, git left to find a repository: the hook runs
+    assert not report["resolved"], report["log"][-3000:]
     assert {report["status_map"][test] for test in t.FAIL_TO_PASS} == {"FAILED"}
+    assert "codekiln guard: rejected patch_rule" in report["log"]
+    assert "writes git metadata" in report["log"]
 
 
 def test_the_harbor_verifier_runs_no_hook_the_agent_left_in_git(

@@ -7,13 +7,14 @@ graded test. The guarded run itself is driven through swebench's harness steps i
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from codekiln.grading import row_verifier, shipped
+from codekiln.grading import pathrules, row_verifier, shipped
 
 TESTS = [
     "tests/test_a.py::test_one",
@@ -101,7 +102,8 @@ def test_the_step_exits_nonzero_unless_every_test_passed(tmp_path: Path) -> None
 
 
 def _repo(root: Path) -> str:
-    """A repository like a row's /testbed at `base_commit`: a package, a test, a data file. Its commit."""
+    """A repository like a row's /testbed at `base_commit`: a package, a test, a data file, its git
+    directory beside it (`<root>.git`) as the row's image keeps it outside the tree. Its commit."""
     files = {
         "pkg/__init__.py": "",
         "pkg/core.py": "def total(values):\n    return sum(values) - 1\n",
@@ -115,26 +117,43 @@ def _repo(root: Path) -> str:
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "base"], check=True)
-    return subprocess.run(
-        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    base = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
+    (root / ".git").rename(_git_dir(root))
+    return base.stdout.strip()
 
 
-def _check(testbed: Path, folder: Path, manifest: dict[str, list[object]], base: str) -> dict[str, object]:
-    """The eval script's first step, run as shipped (`--check`): the verdict it leaves in check.json."""
+def _git_dir(testbed: Path) -> Path:
+    return testbed.with_name(testbed.name + ".git")
+
+
+def _check(
+    testbed: Path, folder: Path, manifest: dict[str, list[object]], base: str, installed: Path | None = None
+) -> dict[str, object]:
+    """The eval script's first step, run as shipped (`--check`): the verdict it leaves in check.json
+    (`installed`: the image's record of its tree after the install, `swebench_guard.INSTALLED`)."""
     folder.mkdir()
     for name in shipped.ROW:
         (folder / name).write_bytes((shipped.FOLDER / name).read_bytes())
     task = {
         "tests": ["tests/test_a.py::test_one"], "fixed": ["pkg/core.py"], "hidden_tests": [], "support": [],
-        "workdir": str(testbed), "venv": sys.prefix, "policy": {"scan": "enforce"},
+        "workdir": str(testbed), "venv": sys.prefix,
+        "policy": {"scan": "enforce", "compiled_suffixes": list(pathrules.COMPILED_SUFFIXES)},
     }  # fmt: skip
     (folder / "task.json").write_text(json.dumps(task))
     (folder / "state.json").write_text(
-        json.dumps({"manifest": manifest, "base_commit": base, "originals": {}, "before": {}})
+        json.dumps(
+            {
+                "manifest": manifest,
+                "base_commit": base,
+                "originals": {},
+                "before": {},
+                "installed": str(installed),
+            }
+        )
     )
     argv = [sys.executable, "-E", "-s", str(folder / "row_verifier.py"), "--check", "--testbed", str(testbed)]
-    subprocess.run(argv, check=True, capture_output=True, timeout=60)
+    env = {**os.environ, "GIT_DIR": str(_git_dir(testbed)), "GIT_WORK_TREE": str(testbed)}  # the image's
+    subprocess.run(argv, check=True, capture_output=True, timeout=60, env=env)
     return dict(json.loads((folder / "check.json").read_text()))
 
 
@@ -147,7 +166,7 @@ def test_the_check_judges_the_patched_tree_against_the_exported_manifest(tmp_pat
 
     testbed = tmp_path / "testbed"
     base = _repo(testbed)
-    manifest = commit_manifest(testbed / ".git", base)
+    manifest = commit_manifest(_git_dir(testbed), base)
     assert manifest == tree_state(testbed)
     (testbed / "pkg/core.py").write_text("def total(values):\n    return sum(values)\n")  # the fix
     (testbed / "testdata/cases.json").write_text('{"total": 5}\n')  # the buggy result written in
@@ -155,7 +174,7 @@ def test_the_check_judges_the_patched_tree_against_the_exported_manifest(tmp_pat
     verdict = _check(testbed, tmp_path / "row", manifest, base)
     assert "outcome" not in verdict, verdict
     assert (testbed / "testdata/cases.json").read_text() == '{"total": 6}\n'
-    assert not (testbed / "testdata/zz.json").exists() and (testbed / ".git").is_dir()
+    assert not (testbed / "testdata/zz.json").exists()
     assert (testbed / "pkg/core.py").read_text().endswith("return sum(values)\n")
     reverted = {f["path"] for f in verdict["findings"] if f["kind"] == "reverted"}  # type: ignore[attr-defined]
     assert reverted == {"testdata/cases.json", "testdata/zz.json"}
@@ -170,3 +189,75 @@ def test_the_check_judges_the_patched_tree_against_the_exported_manifest(tmp_pat
     verdict = _check(testbed, tmp_path / "forged", forged, base)
     assert (verdict["outcome"], verdict["reason"]) == ("error", "verifier")
     assert "testdata/cases.json at base_commit is not the file the export recorded" in str(verdict["detail"])
+
+
+GIT_WRITES = {
+    "a git directory": {".git/HEAD": "ref: refs/heads/main\n", ".git/config": "[core]\n\tfsmonitor = sh x\n"},
+    "a gitfile": {".git": "gitdir: pkg/fake\n"},
+    "a link": {".git": "->pkg"},
+    "another case": {".GIT/config": "[core]\n\tfsmonitor = sh x\n"},
+    "a nested one": {"pkg/.git/config": "[core]\n\tfsmonitor = sh x\n"},
+}
+
+
+@pytest.mark.parametrize("how", list(GIT_WRITES))
+def test_the_check_rejects_git_metadata_in_the_tree(tmp_path: Path, how: str) -> None:
+    """The row's image keeps its git directory outside /testbed, so a `.git` in the tree (what the
+    harness's `patch` fallback writes: a folder, a gitfile, or a link, in any case, at any depth) is
+    the patch's: `rejected patch_rule`, beside an honest fix."""
+    from codekiln.tasks.export.swebench_guard import commit_manifest
+
+    testbed = tmp_path / "testbed"
+    base = _repo(testbed)
+    manifest = commit_manifest(_git_dir(testbed), base)
+    (testbed / "pkg/core.py").write_text("def total(values):\n    return sum(values)\n")  # the fix
+    for rel, text in GIT_WRITES[how].items():
+        (testbed / rel).parent.mkdir(parents=True, exist_ok=True)
+        if text.startswith("->"):
+            (testbed / rel).symlink_to(text[2:])
+        else:
+            (testbed / rel).write_text(text)
+    verdict = _check(testbed, tmp_path / "row", manifest, base)
+    assert (verdict["outcome"], verdict["reason"]) == ("rejected", "patch_rule"), verdict
+    assert "writes git metadata" in str(verdict["detail"])
+
+
+def test_what_the_image_install_left_in_the_tree_is_no_patch(tmp_path: Path) -> None:
+    """An image whose install writes into /testbed (an egg-info, a C extension built in place): the
+    image records its tree after the install outside it (`swebench_guard.INSTALLED`, here a file
+    beside it), and the check reads those files as no patch's, so an honest fix stands. Without the
+    record the extension reads as the patch's compiled artefact (the honest fix rejected); a patch
+    that changes it is still rejected, and one that writes into the egg-info has it put back."""
+    from codekiln.grading.verifier_files import tree_state
+    from codekiln.tasks.export.swebench_guard import commit_manifest
+
+    testbed = tmp_path / "testbed"
+    base = _repo(testbed)
+    manifest = commit_manifest(_git_dir(testbed), base)
+    built = {
+        "pkg/_speedups.cpython-312-x86_64-linux-gnu.so": b"\x7fELF\x02\x01\x00",
+        "pkg.egg-info/PKG-INFO": b"Name: pkg\n",
+    }
+    for rel, data in built.items():
+        (testbed / rel).parent.mkdir(parents=True, exist_ok=True)
+        (testbed / rel).write_bytes(data)
+    record = tmp_path / "installed.json"
+    record.write_text(json.dumps(tree_state(testbed)))  # what the image's Dockerfile writes
+    (testbed / "pkg/core.py").write_text("def total(values):\n    return sum(values)\n")  # the fix
+
+    verdict = _check(testbed, tmp_path / "honest", manifest, base, record)
+    assert "outcome" not in verdict and verdict["findings"] == [], verdict
+    assert all((testbed / rel).read_bytes() == data for rel, data in built.items())
+
+    verdict = _check(testbed, tmp_path / "unrecorded", manifest, base)
+    assert (verdict["outcome"], verdict["reason"]) == ("rejected", "patch_rule"), verdict
+    assert "adds a compiled artefact" in str(verdict["detail"])
+
+    (testbed / "pkg.egg-info/entry_points.txt").write_text("[pytest11]\nx = pkg.x\n")
+    verdict = _check(testbed, tmp_path / "egg", manifest, base, record)
+    assert "outcome" not in verdict and not (testbed / "pkg.egg-info/entry_points.txt").exists(), verdict
+
+    (testbed / "pkg/_speedups.cpython-312-x86_64-linux-gnu.so").write_bytes(b"\x7fELF\x02\x01\x01")
+    verdict = _check(testbed, tmp_path / "changed", manifest, base, record)
+    assert (verdict["outcome"], verdict["reason"]) == ("rejected", "patch_rule"), verdict
+    assert "adds a compiled artefact" in str(verdict["detail"])

@@ -59,7 +59,7 @@ CASES: dict[str, list[tuple[str, str]]] = {
     ],
     "grader-path": [
         ("open('/tmp/codekiln/junit.xml', 'w')", "open('/tmp/data.json', 'w')"),
-        ("p = 'report.xml'", "p = 'an xml document, not a path.xml'"),
+        ("p = '/tmp/codekiln-grader'", "p = 'report.xml'"),  # a bare .xml suffix names any XML file
         ("p = os.environ['JUNIT_OUT']", "p = 'junction'"),
     ],
     "runner-env": [

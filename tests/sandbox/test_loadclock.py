@@ -4,9 +4,11 @@ pinned to one CPU, so the command gets a third of it whatever the machine."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,3 +114,41 @@ def test_the_tree_read_down_from_the_root_is_the_scanned_tree() -> None:
     finally:
         os.killpg(root.pid, 9)
         root.wait()
+
+
+SELF_LOADED = f"""
+import subprocess, sys
+for _ in range(3):
+    subprocess.Popen([sys.executable, "-c", "while True: pass"])
+{SPIN}
+"""
+
+
+@needs_schedstat
+def test_a_command_that_loads_its_own_cpus_is_not_forgiven_its_own_load() -> None:
+    """Seventeenth red team: a patch that started `yes` twice per CPU waited for CPUs its own processes
+    held, and the clock forgave those waits as the machine's. Here the command and everything it starts
+    are pinned to one CPU, four spinners in all: each waits three quarters of its time for the others.
+    Whatever else the machine runs, at most a quarter of the run is outside load per thread (the tree's
+    own waits, three thread-seconds a second, are never forgiven); the clock once forgave three seconds
+    a second."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", SELF_LOADED], preexec_fn=lambda: os.sched_setaffinity(0, {CPU})
+    )
+    try:
+        clock = LoadClock(child.pid, time.monotonic(), LIMIT)
+        start = time.monotonic()
+        while time.monotonic() - start < 3.0:
+            time.sleep(0.25)
+            clock.sample()
+        wall = time.monotonic() - start
+        naive = sum(clock.seen.values()) / 1e9
+    finally:
+        for pid in loadclock._tree(child.pid)[::-1]:
+            with contextlib.suppress(OSError):
+                os.kill(pid, 9)
+        child.wait()
+    assert naive > wall, (
+        "four spinners on one CPU waited for each other"
+    )  # what makes the test mean something
+    assert clock.waited() <= 0.3 * wall, (clock.waited(), wall)

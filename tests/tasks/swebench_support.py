@@ -2,7 +2,9 @@
 .run_instance`), with a codekiln bwrap sandbox standing in for the instance container (no Docker here).
 
 - The instance image's /testbed is a clone of the row's `git_repo` at `base_commit` (what the image
-  holds), with the environment's venv on PATH.
+  holds), with the environment's venv on PATH. Where the row's Dockerfile sets `GIT_DIR` (its git
+  directory outside the tree), the sandbox does too: the git directory is a writable bind there,
+  `GIT_WORK_TREE` is set and /testbed holds no `.git` (`row_sandbox`).
 - The prediction is written to /tmp/patch.diff and applied with the harness's first command
   (`git apply --verbose`); then `make_test_spec(row).eval_script` (the script the harness writes,
   with its exit-code line) runs with bash, stdout and stderr merged as `exec_run` merges them.
@@ -17,16 +19,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from swebench.harness.grading import get_eval_report, get_logs_eval
 from swebench.harness.utils import make_test_spec
 
+from codekiln.core.protocols import Sandbox
 from codekiln.envs import EnvRecord
 from codekiln.sandbox import SandboxSpec, open_sandbox
-from codekiln.sandbox.base import Limits
+from codekiln.sandbox.base import Bind, Limits
 from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
 from codekiln.tasks.records import TaskRecord
 
@@ -51,18 +57,69 @@ def checkout(row: dict[str, Any], rows_dir: Path, dest: Path) -> Path:
     return dest
 
 
+def new_files_patch(files: dict[str, str]) -> str:
+    """A git-style prediction adding `files` (path -> text, each ending in a newline)."""
+    out = []
+    for path, text in files.items():
+        lines = text.splitlines()
+        body = "".join(f"+{line}\n" for line in lines)
+        out.append(f"diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n+++ b/{path}\n"
+                   f"@@ -0,0 +1,{len(lines)} @@\n{body}")  # fmt: skip
+    return "".join(out)
+
+
+def fake_git_dir(hook: str) -> dict[str, str]:
+    """A git directory made of text files at `.git` whose config runs `hook` (sh, from `.git/m.sh`) as
+    `core.fsmonitor`, which git runs whenever it refreshes the index: what `patch` can write into a
+    /testbed that holds no `.git`, and git finds there when no `GIT_DIR` names another."""
+    return {
+        ".git/HEAD": "ref: refs/heads/main\n",
+        ".git/config": "[core]\n\trepositoryformatversion = 0\n\tfsmonitor = sh .git/m.sh\n",
+        ".git/objects/info/note": "x\n",  # git takes a folder with objects/, refs/ and HEAD for one
+        ".git/refs/note": "x\n",
+        ".git/m.sh": hook,
+    }
+
+
+def image_git_env(row: dict[str, Any], rows_dir: Path) -> dict[str, str]:
+    """The `GIT_*` variables the row's Dockerfile sets with `ENV` (none: the git directory is /testbed's)."""
+    dockerfile = (rows_dir / row["image_context"] / "Dockerfile").read_text()
+    words = [w for line in dockerfile.splitlines() if line.startswith("ENV ") for w in line.split()[1:]]
+    return {k: v for k, _, v in (w.partition("=") for w in words) if k.startswith("GIT_")}
+
+
+@contextmanager
+def row_sandbox(row: dict[str, Any], rows_dir: Path, env: EnvRecord, work: Path) -> Iterator[Sandbox]:
+    """A sandbox laid out as the row's image: /testbed at `base_commit`, the environment's test
+    variables set; where the image keeps its git directory outside the tree (`image_git_env`), so
+    does the sandbox (a writable bind at `GIT_DIR`), and /testbed holds no `.git`."""
+    testbed = checkout(row, rows_dir, work / "testbed")
+    git_env = image_git_env(row, rows_dir)
+    binds = []
+    if "GIT_DIR" in git_env:
+        git_dir = work / "testbed.git"
+        shutil.copytree(testbed / ".git", git_dir, symlinks=True)
+        for root, dirs, files in os.walk(git_dir):  # git in the sandbox runs as its unprivileged uid
+            for name in [*dirs, *files]:
+                os.chmod(os.path.join(root, name), 0o777)
+        binds.append(Bind(git_dir, git_env["GIT_DIR"], rw=True))
+    sandbox_spec = SandboxSpec(
+        snapshot=testbed, venv=Path(env.venv), env={**env.test.env, **GIT_SAFE, **git_env}, binds=binds,
+        limits=Limits(timeout_s=env.test.timeout_s),
+    )  # fmt: skip
+    with open_sandbox(sandbox_spec) as sandbox:
+        if binds:  # the sandbox's workspace needs a snapshot with `.git`; the image's /testbed has none
+            assert sandbox.exec(["rm", "-rf", "--", "/testbed/.git"], timeout=60).ok
+        yield sandbox
+
+
 def run_instance(
     row: dict[str, Any], rows_dir: Path, env: EnvRecord, patch: str, work: Path
 ) -> dict[str, Any]:
     """Evaluate `patch` on `row` as the harness does; returns swebench's report for the instance, plus
     `status_map` (what its log parser read from the log) and `log` (the test output)."""
     spec = make_test_spec(row)
-    testbed = checkout(row, rows_dir, work / "testbed")
-    sandbox_spec = SandboxSpec(
-        snapshot=testbed, venv=Path(env.venv), env={**env.test.env, **GIT_SAFE},
-        limits=Limits(timeout_s=env.test.timeout_s),
-    )  # fmt: skip
-    with open_sandbox(sandbox_spec) as sandbox:
+    with row_sandbox(row, rows_dir, env, work) as sandbox:
         sandbox.write_file("/tmp/patch.diff", patch)
         if patch.strip():
             applied = sandbox.exec(["bash", "-c", HARNESS_APPLY], timeout=120, cwd="/testbed")

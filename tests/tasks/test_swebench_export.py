@@ -7,6 +7,7 @@ in the image built from the export. Skipped, with the reason printed, when swebe
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ from codekiln.tasks.export.swebench import (  # noqa: E402
     read_rows,
     repo_name,
 )
+from codekiln.tasks.export.swebench_guard import INSTALLED, commit_manifest  # noqa: E402
 from codekiln.tasks.records import TaskRecord  # noqa: E402
 from codekiln.testing import git as run_git_checked  # noqa: E402
 
@@ -206,20 +208,49 @@ def test_swebench_run_instance_in_the_exported_image(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """swebench's own `run_instance` (docker SDK, through podman's Docker API) in the image built from the
-    export alone: the gold patch resolves the task, the empty patch does not."""
+    export alone: the gold patch resolves the task, the empty patch does not. The image keeps its git
+    directory outside /testbed: a git directory the harness's `patch` fallback writes at `.git`
+    (`ss.fake_git_dir`, its fsmonitor hook live where git looks for a repository in /testbed) runs
+    nothing at the harness's `git diff` and the row reads every FAIL_TO_PASS test failed."""
     task, row = tasks[0], rows[0]
     image = ss.build_image(row, bundle)
     client, service = ss.docker_api(tmp_path)
     monkeypatch.chdir(tmp_path)
+    fake = ss.new_files_patch(ss.fake_git_dir("echo codekiln-hook-ran >&2\nexit 1\n"))
     try:
         assert client.images.get(image)
         head = client.containers.run(image, "git rev-parse HEAD", remove=True, user="root")
         assert head.decode().strip() == row["base_commit"]
+        layout = client.containers.run(image, ["bash", "-c", LAYOUT], remove=True, user="root").decode()
+        # the fallback's write, the harness's `git diff`, then git left to find a repository itself
+        probe = client.containers.run(image, ["bash", "-c", HOOK_PROBE], environment={"PREDICTION": fake},
+                                      remove=True, user="root", stderr=True).decode()  # fmt: skip
         gold = ss.harness_run(row, task.patch, client, "gold")
         empty = ss.harness_run(row, "", client, "empty")
+        hooked = ss.harness_run(row, fake, client, "fake-git-dir")
     finally:
         service.terminate()
         service.wait(timeout=30)
         hs.remove_image(image)
+    no_git, record = layout.split("\n", 1)
+    assert no_git == "NO-GIT"  # /testbed holds no `.git`; git found the repository through GIT_DIR
+    manifest = commit_manifest(bundle / row["git_repo"], row["base_commit"])
+    assert json.loads(record).items() >= manifest.items()  # the install record: the commit's files and more
+    assert probe.split("HARNESS-DIFF-DONE")[0].count("codekiln-hook-ran") == 0, probe
+    assert probe.split("HARNESS-DIFF-DONE")[1].count("codekiln-hook-ran") >= 1, probe  # a live hook
     assert gold["resolved"] and gold["tests_status"]["FAIL_TO_PASS"]["failure"] == []
     assert not empty["resolved"] and empty["tests_status"]["FAIL_TO_PASS"]["failure"] == task.FAIL_TO_PASS
+    assert not hooked["resolved"] and hooked["tests_status"]["FAIL_TO_PASS"]["failure"] == task.FAIL_TO_PASS
+    (log,) = Path("logs/run_evaluation/fake-git-dir").rglob("run_instance.log")
+    text = log.read_text()
+    assert (
+        "patching file .git/config" in text and "codekiln-hook-ran" not in text
+    )  # `patch` wrote it; no hook ran
+
+
+LAYOUT = f"test -e /testbed/.git || echo NO-GIT; cat {INSTALLED}"
+HOOK_PROBE = (
+    'printf "%s" "$PREDICTION" > /tmp/p.diff && patch --batch --forward --fuzz=5 -p1 -i /tmp/p.diff'
+    " && git -c core.fileMode=false diff; echo HARNESS-DIFF-DONE;"
+    " env -u GIT_DIR -u GIT_WORK_TREE git -c core.fileMode=false diff; true"
+)

@@ -7,8 +7,8 @@
     report = session.read(sandbox, exec_result)                      # GuardReport
 
 What a test process loads (the class of attacks it closes):
-- Python: `python -P -s`: the working directory is not on `sys.path` (a `pytest.py` or `_pytest/` a
-  patch drops at the root is not imported instead of the runner) and no user site directory.
+- Python: `python -P -s` (pytest run as `-m pytest` would, by `guard_main`): the working directory is not
+  on `sys.path` (a root `pytest.py` or `_pytest/` is not imported instead of the runner), no user site.
 - Plugins: `PYTEST_DISABLE_PLUGIN_AUTOLOAD=1`, then each `pytest11` entry point installed in the
   environment's venv, named in the guard plugin's settings and loaded by it from its entry point the
   way autoload would (the same plugins autoload would find, found in the trusted venv rather than in
@@ -308,6 +308,7 @@ class GuardSession:
         session = cls(iso, sandbox.workdir, nonce, directory, module, junit)
         for name, content in plugin_files(module, iso.bytecode):
             sandbox.write_file(f"{directory}/{name}", content)
+        sandbox.write_file(f"{directory}/{module}_main.py", _plugin_source("guard_main.py"))
         settings: dict[str, object] = {
             "nonce": nonce,
             "out": session.results_path,
@@ -342,7 +343,8 @@ class GuardSession:
         return f"{self.directory}/settings.json"
 
     def python(self) -> list[str]:
-        return ["python", "-P", "-s", "-m", "pytest"]
+        """pytest as `python -P -s -m pytest` runs it, through `guard_main` (no interpreter teardown)."""
+        return ["python", "-P", "-s", "-m", f"{self.module}_main"]
 
     def pytest_args(self) -> list[str]:
         config = f"{self.workdir}/{self.iso.config}" if self.iso.config else f"{self.directory}/pytest.ini"

@@ -162,7 +162,7 @@ def reject_reason(
     executable) scored 0. Its kind still counts (links, special files, git metadata, compiled
     artefacts), and so does a changed mode of a file the snapshot has."""
     parts = PurePosixPath(rel).parts
-    if ".git" in parts:
+    if any(part.lower() == ".git" for part in parts):  # any case: a case-insensitive disk reads it so
         return f"{rel}: writes git metadata (submodules, hooks and history are not part of a fix)"
     if kind == "symlink" and not policy.allow_symlinks:
         return f"{rel}: creates a symbolic link"

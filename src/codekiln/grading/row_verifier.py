@@ -69,23 +69,41 @@ CHECKED = "check.json"
 
 class RowVerifier(verifier.Verifier):
     """The Harbor verifier's patch rules on a row's tree: the snapshot's files come from git at
-    `base_commit`, held to the export's digests, and `.git` stays (the eval script resets from it)."""
+    `base_commit`, held to the export's digests. The row's image keeps its git directory outside the
+    tree (`GIT_DIR`), so a `.git` in it (a folder, a gitfile, a link: whatever the harness's `patch`
+    fallback wrote) is the patch's: rejected, and left for no git command to read."""
 
     keep_git = True
 
     def __init__(self, testbed: Path, task: dict[str, Any], state: dict[str, Any]) -> None:
         super().__init__(testbed, task, state)
         self.base: str = state["base_commit"]
+        manifest: dict[str, list[Any]] = state["manifest"]
+        self.installed = installed_files(state.get("installed"), manifest)
+        """What the image's install left in the tree beside `base_commit`'s files: no patch's change."""
+        self.manifest = {**self.installed, **manifest}
+
+    def touched(self) -> dict[str, str]:
+        out = super().touched()
+        top = self.root / ".git"
+        if top.is_symlink() or top.exists():
+            out[".git"] = "symlink" if top.is_symlink() else "file" if top.is_file() else "other"
+        # the harness's `git clean -fd` between its ways to apply deletes untracked files: not the patch
+        return {rel: kind for rel, kind in out.items() if not (rel in self.installed and kind == "deleted")}
 
     def snapshot_bytes(self, rel: str) -> bytes | None:
         """The bytes of file `rel` at `base_commit` (None: no such file in the manifest)."""
-        entry = self.manifest.get(rel)
+        entry = None if rel in self.installed else self.manifest.get(rel)
         if not entry or entry[0] != "file":
             return None
         argv = [
             "git",
             "-c",
             "safe.directory=*",
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "core.hooksPath=/dev/null",
             "-C",
             str(self.root),
             "cat-file",
@@ -99,8 +117,8 @@ class RowVerifier(verifier.Verifier):
 
     def originals_at(self, rel: str) -> Iterator[tuple[str, int, bytes]]:
         prefix = rel + "/"
-        for name, entry in self.manifest.items():
-            if (name == rel or name.startswith(prefix)) and entry[0] == "file":
+        for name, entry in self.manifest.items():  # what the install left is put back as no file
+            if (name == rel or name.startswith(prefix)) and entry[0] == "file" and name not in self.installed:
                 yield name, int(entry[2]), self.snapshot_bytes(name) or b""
 
     def before_text(self, rel: str) -> str | None:
@@ -109,6 +127,17 @@ class RowVerifier(verifier.Verifier):
 
     def snapshot_module(self, rel: str) -> bytes | None:
         return self.snapshot_bytes(rel)
+
+
+def installed_files(record: str | None, manifest: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The entries of the image's record of its tree after the install (`record`, a JSON file of
+    `verifier_files.tree_state` written when the image was built, outside the tree) that `manifest`
+    (`base_commit`'s) lacks: an `*.egg-info`, a C extension built in place. None: no record."""
+    path = Path(record) if record else None
+    if path is None or not path.is_file():
+        return {}
+    entries: dict[str, list[Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return {rel: entry for rel, entry in entries.items() if rel not in manifest}
 
 
 def check(testbed: Path, here: Path = HERE) -> dict[str, Any]:

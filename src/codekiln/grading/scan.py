@@ -120,7 +120,6 @@ class _Scanner(ss.StringChecks, ast.NodeVisitor):
         if kind := rules.value_kind(name):
             self.add(node, kind, f"{name} taken as a value")
 
-    # Imports
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             self.imported.add(alias.asname or alias.name.split(".")[0])
@@ -139,7 +138,8 @@ class _Scanner(ss.StringChecks, ast.NodeVisitor):
         for alias in node.names:
             self.imported.add(alias.asname or alias.name)
             self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-            self.check_name(node, f"{node.module}.{alias.name}")
+            if f"{node.module}.{alias.name}" not in rules.NAME_ONLY:  # those: read where used
+                self.check_name(node, f"{node.module}.{alias.name}")
         if ss.is_runner(node.module):
             self.add(node, "runner-import", f"from {node.module} import")
         if node.module.split(".")[0] in rules.NATIVE_MODULES:
@@ -156,10 +156,10 @@ class _Scanner(ss.StringChecks, ast.NodeVisitor):
         elif name in rules.TRACE_CALLS or name.startswith("sys.monitoring."):
             self.add(node, "trace-hook", name)
 
-    # Calls
     def visit_Call(self, node: ast.Call) -> None:
         name = self.qualname(node.func)
-        self.check_name(node, name)
+        if name not in rules.NAME_ONLY or not sf.name_only(node, rules.NAME_ATTRS):
+            self.check_name(node, name)  # `inspect.getmodule(fn).__name__` reads a name, no namespace
         if isinstance(node.func, ast.Attribute) and node.func.attr == "join" and (joined := fold(node)):
             self.check_string(node, joined)
         if name == "os.kill" and any("getpid" in self.qualname(a.func) for a in calls(node.args)):
@@ -240,7 +240,6 @@ class _Scanner(ss.StringChecks, ast.NodeVisitor):
             elif owner in rules.BUILTINS and name.split(".")[-1] in ("setattr", "delattr", "__setattr__"):
                 self.add(node, "builtins-patch", f"{name}(builtins)")
 
-    # Writes
     def check_target(self, node: ast.AST, verb: str) -> None:
         if isinstance(node, (ast.Tuple, ast.List)):
             for elt in node.elts:
@@ -301,7 +300,6 @@ class _Scanner(ss.StringChecks, ast.NodeVisitor):
                     self.check_unowned(case.pattern, attr)
         self.generic_visit(node)
 
-    # References
     def visit_Attribute(self, node: ast.Attribute) -> None:
         self.check_attribute(node)
         self.generic_visit(node)
@@ -325,7 +323,9 @@ class _Scanner(ss.StringChecks, ast.NodeVisitor):
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):
-            self.check_value(node, self.qualname(node))
+            self.check_value(node, name := self.qualname(node))
+            if name in rules.NAME_ONLY:  # `from inspect import getmodule as g`, then `f = g`
+                self.check_name(node, name)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         if isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):

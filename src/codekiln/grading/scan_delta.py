@@ -38,9 +38,12 @@ class _Outline:
 
 
 def _mark_calls(tree: ast.AST) -> bool:
-    """Mark called expressions as `scan` does before a visit; whether the tree imports anything."""
+    """Mark called expressions and each node's parent as `scan` does before a visit; whether the tree
+    imports anything."""
     imports = False
     for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            child._parent = node  # type: ignore[attr-defined]
         if isinstance(node, ast.Call):
             node.func._is_called = True  # type: ignore[attr-defined]
         elif isinstance(node, (ast.Import, ast.ImportFrom)):

@@ -167,3 +167,61 @@ def pattern_reads(pattern: ast.pattern, on_subject: bool = True) -> Iterator[tup
     elif isinstance(pattern, ast.MatchSequence | ast.MatchMapping):
         for inner in pattern.patterns:
             yield from pattern_reads(inner, False)
+
+
+def name_only(call: ast.Call, attrs: frozenset[str]) -> bool:
+    """Whether a call's result (a module) is used for its name alone: one of `attrs` read off it
+    (`inspect.getmodule(fn).__name__`), or it bound to a plain name of a function whose every use
+    there reads one of `attrs` or tests it (`is None`, `if module:`). Any other use hands the module
+    on, and so does a name of a module or class body (an attribute others read) or of a function
+    that reads its own namespace (`locals()`, `vars()`)."""
+    parent = getattr(call, "_parent", None)
+    if isinstance(parent, ast.Attribute) and parent.value is call:
+        return parent.attr in attrs and isinstance(parent.ctx, ast.Load)
+    if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+        target = parent.targets[0]
+    elif (isinstance(parent, ast.AnnAssign) and parent.value is call) or (
+        isinstance(parent, ast.NamedExpr) and _reads_name(parent, attrs)  # `(m := ...) is None`
+    ):
+        target = parent.target
+    else:
+        return False
+    if not isinstance(target, ast.Name):
+        return False
+    scope = getattr(parent, "_parent", None)
+    while scope is not None and not isinstance(scope, (*_SCOPES, ast.Module, ast.ClassDef)):
+        scope = getattr(scope, "_parent", None)
+    if not isinstance(scope, _SCOPES):
+        return False
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Global | ast.Nonlocal) and target.id in node.names:
+            return False
+        if isinstance(node, ast.Name) and node.id in ("locals", "vars"):
+            return False
+        mine = isinstance(node, ast.Name) and node.id == target.id and node is not target
+        if mine and not _reads_name(node, attrs):
+            return False
+    return True
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+def _reads_name(node: ast.AST, attrs: frozenset[str]) -> bool:
+    """Whether one use of a module (a name bound to it, a `:=` of it) reads only its name, or tests it."""
+    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+        return False  # bound again, or deleted: what it holds then is not read here
+    parent = getattr(node, "_parent", None)
+    if isinstance(parent, ast.Attribute):
+        return parent.attr in attrs and isinstance(parent.ctx, ast.Load)
+    if isinstance(parent, ast.Compare):
+        others = [parent.left, *parent.comparators]
+        return all(isinstance(op, ast.Is | ast.IsNot) for op in parent.ops) and all(
+            o is node or (isinstance(o, ast.Constant) and o.value is None) for o in others
+        )
+    if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not):
+        return True
+    if isinstance(parent, ast.If | ast.While | ast.IfExp | ast.Assert) and parent.test is node:
+        return True
+    # `module and module.__name__` is None or the name; `module or x`, `x and module` may be the module
+    return isinstance(parent, ast.BoolOp) and isinstance(parent.op, ast.And) and parent.values[-1] is not node

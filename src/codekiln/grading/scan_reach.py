@@ -11,13 +11,14 @@ code and the names their support modules bind, not what a dict holds. The fiftee
 that did so fixed nothing and scored resolved with the scan enforced.
 
 So a name that a changed non-test Python file imports (or loads by a literal name: `import_module`,
-`__import__`) is a finding when every file it can name on the test process's `sys.path` (`roots`, as
-`pathrules.path_roots` finds them; a relative import from the file's own folder) that the snapshot has
+`__import__`, `find_spec`, ...: `LOADERS`) is a finding when every file it can name on the test
+process's `sys.path` (`roots`, as `pathrules.path_roots` finds them; a relative import from the file's own folder) that the snapshot has
 (`exists`) is the tests' (`theirs`: a test file, a conftest, a support module the fix leaves alone), and
 there is one: a library has no use for its tests' modules. A name that also names a library module, or
 nothing of the snapshot, is not. Only what the change adds counts (names compared as multisets, as
 `scan.scan_changes` compares constructs). Reaching a test module other than by name (a test's
-callback's `__globals__`, `inspect.getmodule` of it, a frame) is `scan_rules`' `frame-walk`.
+callback's `__globals__`, `inspect.getmodule` of it read for more than its name, a frame) is
+`scan_rules`' `frame-walk`.
 
 A library's own testing API (`numpy.testing`, a `pkg/testing/` the project installs and ships to its
 users) sits under a support-looking folder, so its files read as theirs, and an honest fix taking a
@@ -54,7 +55,12 @@ else:  # shipped: beside scan.py in an exported task's tests/codekiln/ (`grading
     from scan_parse import source_text
 
 KIND = "test-import"
-LOADERS = frozenset({"import_module", "__import__"})
+LOADERS = frozenset(
+    {"import_module", "__import__", "find_spec", "find_loader", "get_loader", "load_module", "run_module"}
+)
+"""Calls whose first argument is a dotted module name they find, load or run: `importlib`'s and
+`importlib.util`'s, `pkgutil.get_loader`, a loader's `load_module`, `runpy.run_module` (a spec's loader
+hands back the module already imported: `find_spec("data.cases").loader.load_module("data.cases")`)."""
 
 
 def change_findings(

@@ -12,12 +12,19 @@
   function's `__globals__`, `inspect.getmodule` and `inspect.getclosurevars`: from a callback or an
   object a test hands over, they reach the test module's namespace, whose expected values library
   code could rewrite in place (the fifteenth red team; importing a test module by name is
-  `scan_reach`'s `test-import`).
+  `scan_reach`'s `test-import`). A module `inspect.getmodule` returns is no finding where only its
+  name is read (`NAME_ONLY`: `inspect.getmodule(fn).__name__`, or the result bound to a name whose
+  every use reads `__name__`/`__file__`/`__package__` or tests it for None): that is `fn.__module__`'s
+  string, no namespace (the seventeenth red team's honest fix).
 - `trace-hook`: `sys.settrace/setprofile`, `threading.settrace/setprofile`, `sys.addaudithook`,
   `sys.monitoring`.
 - `builtins-patch`: an attribute of `builtins` / `__builtins__` set.
 - `import-hook`: `sys.meta_path` / `sys.path_hooks` changed.
-- `grader-path`: a string constant naming the grader's files (`codekiln`, `junit`, an `.xml` path).
+- `grader-path`: a string constant naming the grader's files: every one lies under a folder named
+  `codekiln...` and the report is `junit.xml`, so a string holding `codekiln` or `junit` does. A bare
+  `.xml` suffix names any XML file (a feed, a sitemap: the seventeenth red team's honest fix), and
+  the grader reads no verdict from an XML file (the guard's nonce'd results are the verdict; the
+  report's hash is checked): it is no finding.
 - `runner-env`: a string constant naming a `PYTEST_*` environment variable.
 - `spawn-runner`: `subprocess` / `os.system` / `os.exec*` ... called with `git` or `pytest` in its args.
 - `dynamic-import`: `__import__` / `importlib.import_module` of a name computed at run time or held
@@ -141,7 +148,9 @@ WATCHED_MODULES = frozenset({
     "types", "operator", "subprocess", "pty", "asyncio", "signal", *RUNNER_MODULES, *NATIVE_MODULES,
 })  # fmt: skip
 SPAWNS_RUNNER = re.compile(r"(?<![\w.-])(git|pytest|py\.test|_pytest)(?![\w-])")
-XML_PATH = re.compile(r"^[\w./~-]*\.xml$", re.IGNORECASE)
+# What a module `inspect.getmodule` returns may be used for without reaching its namespace: its name.
+NAME_ONLY = frozenset({"inspect.getmodule"})
+NAME_ATTRS = frozenset({"__name__", "__file__", "__package__"})
 
 
 def value_kind(name: str) -> str | None:

@@ -41,7 +41,8 @@ A row's fields:
 
 `image` is built from `images/<instance_id>/` (`docker build -t <image> images/<instance_id>`): FROM the
 public `python:<version>` image, /testbed cloned at `base_commit` from the bundle, the environment's
-pinned packages in a venv on PATH, the project installed editable.
+pinned packages in a venv on PATH, the project installed editable, the git directory outside /testbed
+(`GIT_DIR`, where no patch the harness applies can write; `swebench_image`).
 """
 
 from __future__ import annotations
@@ -73,10 +74,10 @@ from codekiln.grading.support import support_modules
 from codekiln.grading.unstable_ids import blank
 from codekiln.repos.fetch import GIT_ENV
 from codekiln.repos.snapshot import COMMIT_DATE, SnapshotRecord, get_snapshot
-from codekiln.sandbox.base import VENV_DIR, WORKDIR
+from codekiln.sandbox.base import WORKDIR
+from codekiln.tasks.export import swebench_guard as sg
 from codekiln.tasks.export.ascii_patch import ascii_safe
-from codekiln.tasks.export.harbor_payload import base_image, requirements, venv_install
-from codekiln.tasks.export.swebench_guard import CHECK_COMMAND, MAKE_FOLDER, TEST_COMMAND, UNPACK, row_payload
+from codekiln.tasks.export.swebench_image import image_files
 from codekiln.tasks.records import TaskRecord
 
 ROWS = "swebench.jsonl"
@@ -180,17 +181,19 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str, git_dir: Pat
         "#!/bin/bash",
         "set -uxo pipefail",
         f"cd {WORKDIR}",
+        *(f"export {k}={shlex.quote(v)}" for k, v in sg.IMAGE_ENV.items()),
+        sg.SAFE_GIT,
         *exports,
         # The Harbor verifier, written outside the repository, judges the patched tree first (its patch
         # rules and scan); the graded tests then run under its guard and print what the check and the
         # guard vouch for (`grading.row_verifier`): the lines swebench's log parser reads.
-        MAKE_FOLDER,
-        f"{UNPACK} {_heredoc(row_payload(task, env, base_commit, git_dir), 'ROW')}",
-        CHECK_COMMAND,
+        sg.MAKE_FOLDER,
+        f"{sg.UNPACK} {_heredoc(sg.row_payload(task, env, base_commit, git_dir), 'ROW')}",
+        sg.CHECK_COMMAND,
         *reset_lines,
         *apply,
         f": '{START}'",
-        TEST_COMMAND,
+        sg.TEST_COMMAND,
         f": '{END}'",
         *reset_lines,
         'rm -rf -- "$CODEKILN_ROW"',
@@ -248,31 +251,12 @@ def environment_repo(root: Path, env: EnvRecord, repo: str) -> tuple[Path, str]:
     return git_dir, _git(git_dir, "rev-parse", "refs/heads/main")
 
 
-def image_dockerfile(task: TaskRecord, env: EnvRecord) -> str:
-    """The instance image: a public Python image, /testbed cloned at the task's branch from `task.bundle`
-    (so HEAD is `base_commit`), the environment's pinned packages and the project installed editable."""
-    return (
-        f"# {task.instance_id}: the instance image swebench's harness runs it in (the environment {env.id},\n"
-        f"# {env.name} {env.version or ''}, with /testbed at the task's base_commit).\n"
-        f"FROM {base_image(env)}\n"
-        "COPY requirements.txt task.bundle /tmp/codekiln-task/\n"
-        f"RUN git clone -q --branch {shlex.quote(task.instance_id)} --single-branch /tmp/codekiln-task/task.bundle "
-        f"{WORKDIR} \\\n"
-        f"    && git -C {WORKDIR} remote remove origin \\\n"
-        + "".join(f"    && {line} \\\n" for line in venv_install(env))
-        # the install rewrites metadata in the tree (egg-info): back to the commit
-        + f"    && git -C {WORKDIR} checkout -q -- . \\\n"
-        "    && rm -rf /tmp/codekiln-task\n"
-        f"ENV VIRTUAL_ENV={VENV_DIR} PATH={VENV_DIR}/bin:$PATH\n"
-        f"WORKDIR {WORKDIR}\n"
-    )
-
-
 def write_image_context(task: TaskRecord, env: EnvRecord, git_dir: Path, context: Path) -> None:
-    """`context/`: Dockerfile, requirements.txt and task.bundle (the task's branch as a git bundle)."""
+    """`context/`: the image's files (`swebench_image.image_files`) and task.bundle (the task's branch as a
+    git bundle)."""
     context.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(context / "Dockerfile", image_dockerfile(task, env))
-    atomic_write_text(context / "requirements.txt", requirements(env))
+    for name, text in image_files(task, env).items():
+        atomic_write_text(context / name, text)
     (context / "task.bundle").unlink(missing_ok=True)
     _git(git_dir, "bundle", "create", "-q", str(context / "task.bundle"), f"refs/heads/{task.instance_id}")
 

@@ -61,6 +61,16 @@ CHECK_COMMAND = f'python -E -s "$CODEKILN_ROW/row_verifier.py" --check --testbed
 """Run on the patched tree before the eval script's resets: the patch rules and scan (`row_verifier`)."""
 TEST_COMMAND = f'python -E -s "$CODEKILN_ROW/row_verifier.py" --testbed {WORKDIR}'
 """The command between swebench's markers (see `grading.row_verifier`)."""
+GIT_HOME = "/opt/codekiln/testbed.git"
+"""The image's git directory of /testbed: outside it, where no patch the harness applies can write."""
+INSTALLED = "/opt/codekiln/installed.json"
+"""The image's /testbed as its build left it (`verifier_files.tree_state`, written after the install):
+the files the install made there (`*.egg-info`, a C extension built in place) are no patch's."""
+IMAGE_ENV = {"GIT_DIR": GIT_HOME, "GIT_WORK_TREE": WORKDIR}
+"""Set in the image: every `docker exec` (the harness's `git apply`, `git diff`, the eval script) uses
+`GIT_HOME` and never looks for a repository under /testbed, so a `.git` a patch writes there is inert."""
+SAFE_GIT = 'git() { command git -c core.fsmonitor=false -c core.hooksPath=/dev/null "$@"; }'
+"""The eval script's git: no fsmonitor command and no hooks, whatever a config says."""
 
 
 def payload(files: dict[str, bytes]) -> str:
@@ -119,6 +129,7 @@ def row_files(
     state = {
         "manifest": manifest,
         "base_commit": base,
+        "installed": INSTALLED,
         "originals": {},  # read from git at `base_commit` by the check (`row_verifier.RowVerifier`)
         "before": {},
         "doctest_digests": buggy_doctest_digests(task, env),
@@ -138,7 +149,11 @@ def row_payload(task: TaskRecord, env: EnvRecord, base: str, git_dir: Path) -> s
 
 __all__ = [
     "CHECK_COMMAND",
+    "GIT_HOME",
+    "IMAGE_ENV",
+    "INSTALLED",
     "MAKE_FOLDER",
+    "SAFE_GIT",
     "TEST_COMMAND",
     "UNPACK",
     "commit_manifest",
