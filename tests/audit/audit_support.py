@@ -1,17 +1,25 @@
 """Real tasks of a src-layout library for the red-team suite: markupsafe 3.0.4, whose editable install
 adds `/testbed/src` to `sys.path` through a `.pth` file, synthesized by the real pipeline into the test
-CODEKILN_HOME (test-cache/audit-tasks-markupsafe) so later sessions resume them in seconds."""
+CODEKILN_HOME (test-cache/audit-tasks-markupsafe) so later sessions resume them in seconds; and the
+exported Harbor verifier run on a task's starting tree with a patch (`harbor_verifier`)."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
 from rollout_support import synth_cached
 
+from codekiln.envs import EnvRecord
+from codekiln.sandbox import SandboxSpec, open_sandbox
+from codekiln.sandbox.base import Limits
 from codekiln.tasks.export.datasets import read_tasks
+from codekiln.tasks.export.harbor import export_harbor_task
+from codekiln.tasks.records import TaskRecord
 
 MARKUPSAFE = "pypi:markupsafe==3.0.4"
 N_TASKS = 3
@@ -21,3 +29,25 @@ def synth_markupsafe() -> Path:
     out = synth_cached(MARKUPSAFE, "audit-tasks-markupsafe", N_TASKS)
     assert read_tasks(out / "tasks.jsonl"), f"no markupsafe tasks synthesized in {out}"
     return out
+
+
+def harbor_verifier(t: TaskRecord, env: EnvRecord, patch: str, work: Path) -> str:
+    """The exported Harbor task's verifier (`tests/test.sh`'s command) on its starting tree with `patch`
+    applied, in a bwrap sandbox of the environment: the last line of its output (the verdict)."""
+    folder = export_harbor_task(t, work / "harbor")
+    testbed = work / "testbed"
+    testbed.mkdir()
+    with tarfile.open(folder / "environment" / "testbed.tar.gz") as tar:
+        tar.extractall(testbed, filter="tar")
+    subprocess.run(
+        ["bash", str(folder / "environment" / "prepare.sh"), str(testbed)], check=True, capture_output=True
+    )
+    subprocess.run(["git", "-C", str(testbed), "apply", "-"], input=patch, text=True, check=True)
+    spec = SandboxSpec(snapshot=testbed, venv=Path(env.venv), limits=Limits(timeout_s=env.test.timeout_s))
+    with open_sandbox(spec) as sandbox:
+        for path in sorted((folder / "tests").rglob("*")):
+            if path.is_file():
+                sandbox.write_file(f"/tmp/verifier/{path.relative_to(folder / 'tests')}", path.read_bytes())
+        ran = sandbox.exec(["bash", "/tmp/verifier/test.sh"], timeout=600, cwd="/testbed",
+                           env={"LOGS_DIR": "/tmp/logs"})  # fmt: skip
+    return ran.stdout.strip().splitlines()[-1]

@@ -14,9 +14,7 @@ synthesis, bwrap sandboxes, the real grader; the Harbor verifier run on the expo
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
+from audit_support import harbor_verifier as _verifier
 from rollout_support import library_tasks, setuptools_pyproject, the_task
 
 from codekiln.audit.grader import PATHS, play_commands
@@ -217,32 +216,6 @@ def test_a_tests_namespace_reached_from_its_callback_is_a_frame_walk() -> None:
     ):
         found = scan_changes({"pkg/m.py": ("", text)}, is_test=is_protected)
         assert "frame-walk" in {f.kind for f in found}, text  # none before
-
-
-def _verifier(t: TaskRecord, env: EnvRecord, patch: str, work: Path) -> str:
-    """The exported Harbor task's verifier (`tests/test.sh`'s command) on its starting tree with `patch`
-    applied, in a bwrap sandbox of the environment: its first line of output."""
-    from codekiln.sandbox import SandboxSpec, open_sandbox
-    from codekiln.sandbox.base import Limits
-    from codekiln.tasks.export.harbor import export_harbor_task
-
-    folder = export_harbor_task(t, work / "harbor")
-    testbed = work / "testbed"
-    testbed.mkdir()
-    with tarfile.open(folder / "environment" / "testbed.tar.gz") as tar:
-        tar.extractall(testbed, filter="tar")
-    subprocess.run(
-        ["bash", str(folder / "environment" / "prepare.sh"), str(testbed)], check=True, capture_output=True
-    )
-    subprocess.run(["git", "-C", str(testbed), "apply", "-"], input=patch, text=True, check=True)
-    spec = SandboxSpec(snapshot=testbed, venv=Path(env.venv), limits=Limits(timeout_s=env.test.timeout_s))
-    with open_sandbox(spec) as sandbox:
-        for path in sorted((folder / "tests").rglob("*")):
-            if path.is_file():
-                sandbox.write_file(f"/tmp/verifier/{path.relative_to(folder / 'tests')}", path.read_bytes())
-        ran = sandbox.exec(["bash", "/tmp/verifier/test.sh"], timeout=600, cwd="/testbed",
-                           env={"LOGS_DIR": "/tmp/logs"})  # fmt: skip
-    return ran.stdout.strip().splitlines()[-1]
 
 
 def test_the_harbor_verifier_rejects_the_rewrite(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:

@@ -181,8 +181,8 @@ def workspace_patch(task: GradedTask, sandbox: Sandbox, snapshot_dir: Path) -> s
 
 def _scan(changes: dict[str, tuple[str | None, str | None]], *reach: Any) -> list[dict[str, Any]]:
     """Findings of the static scan (`grading.scan`) over the code the patch added, and `test-import`
-    ones (`grading.scan_reach`, `reach`: its roots, exists, theirs and read): the tests' own modules imported."""
-    return change_findings(changes, *reach[:3], is_test=is_protected, read=reach[3])
+    ones (`grading.scan_reach`, `reach`: its roots, exists, theirs, read and own): the tests' own modules imported."""
+    return change_findings(changes, *reach[:3], is_test=is_protected, read=reach[3], own=reach[4])
 
 
 def _check(
@@ -242,7 +242,13 @@ def _check(
         for rel, kind in touched.items()
         if rel.endswith(".py") and kind == "file" and rel not in protected
     }
-    findings = _scan(changes, roots, exists, lambda rel: is_protected(rel) or rel in support, g._bytes)
+    own = pathrules.library_judge(
+        Path(g.env.venv),
+        g.sb.workdir,
+        lambda d: bool(pathrules.test_folders(map(str, (g.snapshot / d).glob("*.py")))),
+        g.task.hidden_tests,
+    )
+    findings = _scan(changes, roots, exists, lambda rel: is_protected(rel) or rel in support, g._bytes, own)
     result.findings.extend(findings)
     if findings and policy.scan == "enforce":
         first = findings[0]

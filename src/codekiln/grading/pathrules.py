@@ -15,6 +15,10 @@
   runner) and the test files and directories.
 - data (put back as in the snapshot, `is_data`): what the fix leaves alone that is not Python source,
   or is Python source outside the packages the fix changes (`code_areas`): what a test may read.
+- the library's own (`library_module`): a module under a support-looking folder that is no test file
+  and lies inside a package the project installs (`project_packages`), in no folder holding test files
+  (`pkg/testing/`, as `numpy.testing`): read by `grading.scan_reach` as library code for what it may
+  hand over (a literal constant), still protected as above.
 - shadowing (put back, with a finding `shadows_module`): a new top-level module in a directory that is
   on `sys.path` in the test process (the repository root, a source folder an editable install adds
   through a `.pth` file, the base directory pytest inserts for a test file) whose name is also
@@ -27,7 +31,9 @@
 
 from __future__ import annotations
 
+import ast
 import io
+import json
 import sys
 import tokenize
 from collections.abc import Callable, Collection, Iterable
@@ -68,6 +74,11 @@ def is_protected(rel: str) -> bool:
         return True
     if any(part in TEST_DIRS for part in parts[:-1]):
         return True
+    return is_test_name(name)
+
+
+def is_test_name(name: str) -> bool:
+    """A file name pytest collects by default, or a `tests.py` / `test.py` module."""
     return name.endswith(".py") and (
         name.startswith("test_") or name.endswith("_test.py") or name in TEST_MODULES
     )
@@ -296,3 +307,94 @@ def shadowing(
                 out[rel] = name
                 break
     return out
+
+
+def project_packages(venv_dir: Path, workdir: str) -> frozenset[str]:
+    """Repo-relative folders of the import packages the project installs, as its editable install in
+    the venv names them: the folders its setuptools finder maps (`MAPPING = {"pkg": "/testbed/pkg"}`),
+    and, for a `.pth` line adding a folder of `workdir` to `sys.path`, that folder's packages the
+    project's dist lists in `top_level.txt` (the dist whose `direct_url.json` is `workdir`), or the
+    whole folder when it is not `workdir` itself and the dist lists none (a src layout). An install
+    that writes neither (a legacy `setup.py develop`) names none: its testing package stays the tests'."""
+    base = workdir.rstrip("/")
+
+    def inside(line: str) -> str | None:
+        line = line.strip().rstrip("/")
+        return "" if line == base else line[len(base) + 1 :] if line.startswith(base + "/") else None
+
+    out: set[str] = set()
+    for site in Path(venv_dir).glob("lib/python3*/site-packages"):
+        names: list[str] = []
+        for info in site.glob("*.dist-info"):
+            try:
+                url = json.loads((info / "direct_url.json").read_text(encoding="utf-8")).get("url", "")
+                if isinstance(url, str) and url.rstrip("/") == f"file://{base}":
+                    names += (info / "top_level.txt").read_text(encoding="utf-8").split()
+            except (OSError, ValueError, AttributeError):
+                continue
+        for pth in site.glob("*.pth"):
+            for line in pth.read_text(encoding="utf-8", errors="replace").splitlines():
+                folder = None if line.startswith(("import ", "import\t", "#")) else inside(line)
+                if folder is not None:
+                    out.update(f"{folder}/{n}".lstrip("/") for n in names)
+                    out.update([folder] if folder and not names else [])
+        for finder in site.glob("__editable__*finder.py"):
+            out.update(f for f in map(inside, _finder_mapping(finder)) if f)
+    return frozenset(out)
+
+
+def _finder_mapping(finder: Path) -> list[str]:
+    """The folders a setuptools editable finder's `MAPPING` literal maps names to."""
+    try:
+        tree = ast.parse(finder.read_bytes(), filename=str(finder))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if [t.id for t in targets if isinstance(t, ast.Name)] == ["MAPPING"] and len(targets) == 1:
+            try:
+                mapping = ast.literal_eval(value)
+            except (ValueError, SyntaxError, TypeError):
+                return []
+            return [v for v in mapping.values() if isinstance(v, str)] if isinstance(mapping, dict) else []
+    return []
+
+
+def library_module(rel: str, packages: Collection[str], holds_tests: Callable[[str], bool]) -> bool:
+    """A module protected only by the folder it sits in that is the library's own (`pkg/testing/`, as
+    `numpy.testing`): a .py file that is no test file, conftest or start-up file by its name, below a
+    folder the project's install puts on the import path (`packages`, from `project_packages`), with
+    no folder from there down to it holding a test file (`holds_tests(folder)`: the snapshot has a
+    `test_*.py`, `*_test.py`, `tests.py` or `test.py` right in it). So `pkg/tests/helpers.py` beside
+    `pkg/tests/test_core.py` stays the tests', and so does every module outside the installed packages
+    (`tests/`, a `testing/` support folder at the root)."""
+    path = PurePosixPath(rel)
+    if path.suffix != ".py" or is_test_name(path.name) or path.name in STARTUP_FILES:
+        return False
+    if any(p in RUNNER_NAMES or p.endswith((".dist-info", ".egg-info")) for p in path.parts):
+        return False
+    for package in packages:
+        top = PurePosixPath(package).parts
+        if top and len(path.parts) > len(top) and path.parts[: len(top)] == top:
+            folders = (str(PurePosixPath(*path.parts[:i])) for i in range(len(top), len(path.parts)))
+            if not any(holds_tests(f) for f in folders):
+                return True
+    return False
+
+
+def test_folders(paths: Iterable[str]) -> frozenset[str]:
+    """The folders of `paths` (a snapshot's files) that hold a test file right in them."""
+    return frozenset(str(PurePosixPath(p).parent) for p in paths if is_test_name(PurePosixPath(p).name))
+
+
+def library_judge(
+    venv_dir: Path, workdir: str, holds_tests: Callable[[str], bool], hidden: Collection[str] = ()
+) -> Callable[[str], bool]:
+    """`library_module` for the project installed from `workdir` in `venv_dir`, less the hidden files."""
+    packages = project_packages(venv_dir, workdir)
+    return lambda rel: rel not in hidden and library_module(rel, packages, holds_tests)

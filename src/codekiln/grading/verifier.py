@@ -2,21 +2,19 @@
 
     python3 -E -s tests/codekiln/verifier.py [--testbed /testbed] [--logs /logs/verifier]
 
-Shipped unchanged into each exported task's `tests/codekiln/` beside the other files of
-`shipped.VERIFIER` (standard library only; pytest is needed by the test process alone),
-with `task.json` (tests, isolation settings, policy) and `state.json` (the pre-agent tree as
-path -> [kind, sha256, mode], the snapshot's protected files and hidden tests, the pre-agent text
-of the source files for the scan, and the baseline's statuses of the cases of graded functions asked
-for by function, `unstable_ids.cases_of`). Harbor uploads tests/ only after the agent has finished,
-into a separate verifier container that holds the agent's /testbed and an untouched venv.
+Shipped unchanged into each exported task's `tests/codekiln/` beside the other files of `shipped.VERIFIER`
+(standard library only; pytest is needed by the test process alone), with `task.json` (tests, isolation
+settings, policy) and `state.json` (the pre-agent tree as path -> [kind, sha256, mode], the snapshot's
+protected files and hidden tests, the pre-agent text of the source files for the scan, and the baseline's
+statuses of the cases of graded functions asked for by function, `unstable_ids.cases_of`). Harbor uploads
+tests/ after the agent has finished, into a verifier container holding the agent's /testbed and a clean venv.
 
 What it does, as `grading.grade_patch` does:
 1. What the agent changed is read from the tree against the manifest (the agent's `.git` and
    `__pycache__` folders are dropped first: a history and a bytecode cache are not part of a fix).
 2. `pathrules` judges each changed path: rejected (binary, symlink, special file, mode change, git
    metadata, compiled artefact, a new module hiding an installed one), or protected (put back from
-   the snapshot; the hidden tests too). `scan` rejects added code that reaches into the test
-   machinery.
+   the snapshot; the hidden tests too). `scan` rejects added code that reaches into the test machinery.
 3. FAIL_TO_PASS + PASS_TO_PASS run as `python -P -s -m pytest` with plugin autoload off, the
    environment's plugins loaded by the guard plugin from their entry points, the snapshot's config (`-c`, `--rootdir`), the guard plugin under a
    fresh name and nonce, and canary tests under fresh names, as an unprivileged user when run as root.
@@ -207,11 +205,13 @@ class Verifier:
             for rel, kind in touched.items()
             if rel.endswith(".py") and kind == "file" and rel not in protected
         }
-        support = set(self.task.get("support", ()))  # the tests' own modules (`grading.scan_reach`)
+        support, hidden = set(self.task.get("support", ())), self.task["hidden_tests"]  # `scan_reach`
+        folders = pathrules.test_folders([*self.manifest, *self.originals, *hidden])
         found = scan_reach.change_findings(
             changes, roots, self.in_snapshot, lambda rel: pathrules.is_protected(rel) or rel in support,
             is_test=pathrules.is_protected,
             read=lambda rel: (self.root / rel).read_bytes() if (self.root / rel).is_file() else None,
+            own=pathrules.library_judge(self.venv, self.task["workdir"], folders.__contains__, hidden),
         )  # fmt: skip
         self.findings.extend(found)
         if found and mode == "enforce":
