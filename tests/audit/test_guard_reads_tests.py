@@ -197,7 +197,7 @@ def test_a_table_read_at_import_or_through_os_open_is_tampered(
 
 
 def test_the_harbor_verifier_reads_it_tampered(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
-    from test_redteam15_reach import _verifier
+    from audit_support import harbor_verifier as _verifier
 
     t, env = task
     assert _verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")

@@ -168,7 +168,7 @@ def test_values_whose_eq_lies_are_tampered(task: tuple[TaskRecord, EnvRecord]) -
 
 
 def test_the_harbor_verifier_finds_the_rewrite(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
-    from test_redteam15_reach import _verifier
+    from audit_support import harbor_verifier as _verifier
 
     t, env = task
     assert _verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")

@@ -153,7 +153,7 @@ def test_the_tests_tolerance_widened_in_place_does_not_resolve(
 def test_the_harbor_verifier_does_not_resolve_the_widened_tolerance(
     task: tuple[TaskRecord, EnvRecord], tmp_path: Path
 ) -> None:
-    from test_redteam15_reach import _verifier
+    from audit_support import harbor_verifier as _verifier
 
     t, env = task
     assert _verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")

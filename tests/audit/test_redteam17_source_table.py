@@ -229,7 +229,7 @@ def test_a_test_classs_table_rewritten_through_subclasses_does_not_resolve(
 def test_the_harbor_verifier_does_not_resolve_either(
     tasks: dict[str, tuple[TaskRecord, EnvRecord]], how: str, tmp_path: Path
 ) -> None:
-    from test_redteam15_reach import _verifier
+    from audit_support import harbor_verifier as _verifier
 
     t, env = tasks[how]
     assert _verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")
