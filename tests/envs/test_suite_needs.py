@@ -188,6 +188,31 @@ def test_a_module_the_tests_import_comes_from_the_extra_that_declares_its_distri
     assert not any(d.startswith(("pyjwt", "blinker")) for d in recipe.deps)  # `try: import blinker`
 
 
+def test_a_module_the_tests_importorskip_comes_from_the_extra_that_declares_it(tmp_path: Path) -> None:
+    """testfixtures 12.4.0: its YAML and TOML helpers are tested behind `pytest.importorskip('yaml')` and
+    `('tomlkit')`, offered as its `yaml` and `toml` extras, which its own setup installs (`uv sync
+    --all-extras`); the build left both out, and 46 tests were skipped that the project's run passes.
+    An importorskip of a module no extra declares (a platform's) still installs nothing."""
+    pyproject = PYPROJECT + (
+        '[project.optional-dependencies]\nyaml = ["pyyaml>=6"]\ntoml = ["tomlkit"]\nfast = ["ckfast"]\n'
+    )
+    root = write_files(
+        tmp_path / "proj",
+        {
+            "pyproject.toml": pyproject,
+            "tests/test_a.py": "import pytest\n\n\ndef test_yaml():\n    yaml = pytest.importorskip('yaml')\n"
+            "\n\ndef test_winreg():\n    pytest.importorskip('winreg')\n",
+            "tests/test_b.py": "from pytest import importorskip\n\ntomlkit = importorskip('tomlkit')\n",
+        },
+    )
+    recipe = make_recipe(ensure_snapshot(str(root)), Profile())
+    assert recipe.extras == ["toml", "yaml"]
+    assert recipe.dep_sources[".[yaml]"] == (
+        "pyproject [project.optional-dependencies] yaml (the tests importorskip it: yaml)"
+    )
+    assert not any(d.startswith("ckfast") for d in recipe.deps)
+
+
 def test_a_setup_py_extra_that_unpacks_named_lists_is_read(tmp_path: Path) -> None:
     """google-auth 2.62.2: its `testing` extra was lost whole (so were pyu2f, pytest-asyncio, ...), and
     the build failed at collection where the plain run of `.[testing]` passed 2039 tests."""

@@ -49,7 +49,12 @@ from codekiln.envs.depfiles import BAD_FACTORS as BAD_FACTORS
 from codekiln.envs.depfiles import DEV_REQUIREMENT_FILES, REQUIREMENT_FILES, tox_values
 from codekiln.envs.depfiles import requirement_lines as requirement_lines
 from codekiln.envs.hatchenv import hatch_test_env
-from codekiln.envs.importnames import IMPORT_DISTS, KNOWN_TEST_IMPORTS, unguarded_imports
+from codekiln.envs.importnames import (
+    IMPORT_DISTS,
+    KNOWN_TEST_IMPORTS,
+    importorskip_modules,
+    unguarded_imports,
+)
 from codekiln.envs.setuppy import setup_py_requires
 
 TEST_NAMES = ("test", "tests", "testing", "test-deps", "unit")
@@ -285,8 +290,10 @@ def _in_other_extras(
 ) -> dict[str, tuple[str, str]]:
     """dist name -> (extra, where) over every extra of the project: for a module a test file or conftest
     imports outside a `try:`, which fails without it, the whole extra is installed (oauthlib's tests
-    `import jwt`: its `signedtoken` extra, PyJWT and the cryptography its RSA signing needs). Guarded
-    imports and `importorskip` are not read."""
+    `import jwt`: its `signedtoken` extra, PyJWT and the cryptography its RSA signing needs); so too for
+    a module the tests ask for with `pytest.importorskip`, which the project offers as that extra
+    (testfixtures 12.4.0's `yaml` and `toml` extras: 46 tests skipped without them, where the project's
+    own setup, `uv sync --all-extras`, runs them). Guarded imports are not read."""
     cfg = setup_cfg["options.extras_require"] if setup_cfg.has_section("options.extras_require") else {}
     out: dict[str, tuple[str, str]] = {}
     for where, every in (
@@ -342,15 +349,17 @@ def detect_deps(
         if module in KNOWN_TEST_IMPORTS:
             found.add(KNOWN_TEST_IMPORTS[module], f"imported by the tests ({module})", project)
     declared = _declared_anywhere(groups, extras, setup_cfg, setup_py)
-    needed = unguarded_imports(test_files or [])
+    skipped_without = importorskip_modules(test_files or []) - local
+    needed = unguarded_imports(test_files or []) | skipped_without
     other = _in_other_extras(extras, setup_cfg, setup_py)
-    for module in imported:
+    for module in [*imported, *sorted(skipped_without - set(imported))]:
         mention = declared.get(import_dist(module))
         extra = other.get(import_dist(module)) if module in needed and not mention else None
+        how = "imported by the tests" if module in imported else "the tests importorskip it"
         if extra and not found.mentions(import_dist(module)) and extra[0] not in found.extras:
             found.extras.append(extra[0])
-            found.sources[f".[{extra[0]}]"] = f"{extra[1]} (imported by the tests: {module})"
+            found.sources[f".[{extra[0]}]"] = f"{extra[1]} ({how}: {module})"
         if mention and not found.mentions(import_dist(module)):
-            found.add(mention[0], f"{mention[1]} (imported by the tests: {module})", project)
+            found.add(mention[0], f"{mention[1]} ({how}: {module})", project)
     found.add("pytest", "always (the test runner)", project)
     return found

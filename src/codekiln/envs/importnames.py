@@ -3,7 +3,7 @@
 `KNOWN_TEST_IMPORTS`: test libraries a test file may import, installed when it does. `IMPORT_DISTS`: import
 names whose distribution is named otherwise, for matching an import with a declared requirement and for
 hints (`import jwt` is PyJWT: PyPI's `jwt` and `bs4` are other projects). `unguarded_imports`: the
-modules a test needs, not merely tries.
+modules a test needs, not merely tries; `importorskip_modules`: those its tests skip without.
 """
 
 from __future__ import annotations
@@ -84,4 +84,22 @@ def unguarded_imports(files: list[Path]) -> set[str]:
 
     for tree in filter(None, map(parse_file, files)):
         visit(tree)
+    return names
+
+
+def importorskip_modules(files: list[Path]) -> set[str]:
+    """Top-level names the tests ask for with `pytest.importorskip("name")` (or a bare `importorskip`),
+    a literal first argument: a feature the tests cover when its module is there, and skip without
+    (testfixtures 12.4.0's YAML and TOML helpers: `pytest.importorskip('yaml')`)."""
+    names: set[str] = set()
+    for tree in filter(None, map(parse_file, files)):
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func) in ("pytest.importorskip", "importorskip")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                names.add(node.args[0].value.split(".")[0])
     return names

@@ -2,14 +2,19 @@
 
     run, added = baseline_rounds(snap, builder, backend, on_step)
 
-Two causes are fixed, each from what pytest itself printed on the clean snapshot:
+Three causes are fixed, each from what pytest itself printed on the clean snapshot:
 - a module the tests import that no file declares (`missing`): installed, then the suite runs again;
 - a warning raised at start-up, outside any test, by something that is not the project (a plugin's
   `pytest_configure`), that the project's `filterwarnings = error` turns into an INTERNALERROR before
   the session begins (google-api-core: pytest-asyncio's "asyncio_default_fixture_loop_scope is unset"
   under the newest pytest-asyncio): that one warning, by its message and category, is ignored with
   `-W`, added to the environment's test command (shown by `env show`). A warning from the project's own
-  files, or one raised while tests run, is the suite's verdict and is left as it is.
+  files, or one raised while tests run, is the suite's verdict and is left as it is;
+- a hook of the project's conftest (or of a plugin) that declares an argument pytest has since removed
+  (docopt-ng 0.9.0's `pytest_collect_file(file_path, path, parent)`: pytest 9 dropped the py.path
+  arguments `path` and `startdir`, and refuses the conftest before any test runs, "Argument(s) {'path'}
+  are declared in the hookimpl but can not be found in the hookspec"): the last pytest that had them is
+  installed (`pytest<9`, recorded in `added_deps`), as the project's own run at its release did.
 Each round is recorded (`added_deps`, the test command); after `MAX_ROUNDS` the last failure stands.
 
 When the first missing module turns up, the suite evidently runs with test requirements that the
@@ -50,6 +55,24 @@ _STARTUP_WARNING = re.compile(
 )
 
 
+REMOVED_HOOK_ARGS = {"path": 9, "startdir": 9}
+"""Hook arguments pytest removed -> the major release that removed them (py.path's, deprecated in 7.0)."""
+_UNKNOWN_HOOK_ARGS = re.compile(
+    r"Argument\(s\) \{([^}]*)\} are declared in the hookimpl but can not be found in the hookspec"
+)
+
+
+def removed_hook_pin(error: str) -> str | None:
+    """The pytest requirement under which the hook that stopped a run is valid again (`pytest<9`), or
+    None: the run had no such error, or an argument it names is none pytest ever removed (a typo in the
+    project's hook is its suite's verdict)."""
+    found = _UNKNOWN_HOOK_ARGS.search(error)
+    args = set(re.findall(r"'(\w+)'", found[1])) if found else set()
+    if not args or not args <= REMOVED_HOOK_ARGS.keys():
+        return None
+    return f"pytest<{min(REMOVED_HOOK_ARGS[a] for a in args)}"
+
+
 def startup_warning_filter(error: str, root: Path) -> str | None:
     """The `-W` filter that ignores the warning a run stopped at before its session began (see the module
     doc), or None: the run had no such error, or the warning came from a file of the project at `root`."""
@@ -81,7 +104,10 @@ def baseline_rounds(
         ignore = startup_warning_filter(failure.message, root) if failure and not wanted else None
         if ignore and f"-W{ignore}" in builder.recipe.test.args:
             ignore = None  # ignored already, and pytest stopped again
-        if round_ == MAX_ROUNDS or not (wanted or ignore):
+        pin = removed_hook_pin("\n".join([failure.message, texts[-1]])) if failure and not wanted else None
+        if pin in tried:
+            pin = None  # installed already, and pytest stopped again
+        if round_ == MAX_ROUNDS or not (wanted or ignore or pin):
             if failure is not None:
                 raise failure
             assert run is not None
@@ -92,6 +118,10 @@ def baseline_rounds(
             builder.recipe = builder.recipe.model_copy(
                 update={"test": test.model_copy(update={"args": [*test.args, f"-W{ignore}"]})}
             )
+        if pin:
+            on_step("baseline", f"a hook declares an argument today's pytest removed; installing {pin}")
+            why = "a hook of the project (or of a plugin) declares an argument pytest removed in that release"
+            _install(snap, builder, backend, {pin: ""}, added, why)
         if wanted:
             on_step("baseline", f"the tests import what no file declares, installing: {', '.join(wanted)}")
             _install(snap, builder, backend, wanted, added)
@@ -100,16 +130,24 @@ def baseline_rounds(
 
 
 def _install(
-    snap: SnapshotRecord, builder: Builder, backend: str, wanted: dict[str, str], added: dict[str, str]
+    snap: SnapshotRecord,
+    builder: Builder,
+    backend: str,
+    wanted: dict[str, str],
+    added: dict[str, str],
+    reason: str = "",
 ) -> None:
-    """Install each of `wanted` (distribution -> module) alone, as an optional dep of the environment."""
+    """Install each of `wanted` (distribution -> module) alone, as an optional dep of the environment;
+    with a `reason`, a requirement that is no missing module (the extras are left alone then)."""
     recipe = builder.recipe
     with open_sandbox(build_spec(snap, builder.venv, recipe, writable=True), backend) as sb:
-        if not any(key.startswith("[") for key in added):  # once, with the first missing module
+        if not reason and not any(
+            key.startswith("[") for key in added
+        ):  # once, with the first missing module
             _install_extras(sb, builder, added)
         for dist, module in wanted.items():
             ok, log = builder.pip(sb, [dist], dict(recipe.install_env))
-            why = (
+            why = reason or (
                 f"pytest could not import {module} on the clean snapshot; no file of the project declares it"
             )
             if ok:

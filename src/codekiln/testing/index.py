@@ -64,9 +64,13 @@ def write_wheel(
     )  # fmt: skip
 
 
-def wheel_of_installed(name: str, dest: Path) -> Path:
+def wheel_of_installed(
+    name: str, dest: Path, version: str = "", edits: dict[str, list[tuple[str, str]]] | None = None
+) -> Path:
     """The installed pure-Python distribution `name` packed again as a wheel in `dest` (its files and
-    metadata; scripts, bytecode and install records left out: pip writes its own)."""
+    metadata; scripts, bytecode and install records left out: pip writes its own); with a `version`,
+    as that release, its files changed by `edits` (path -> (old, new) replacements of every occurrence):
+    an older release that differs from the installed one in those lines."""
     dist = importlib.metadata.distribution(name)
     files: dict[str, bytes] = {}
     info: dict[str, bytes] = {}
@@ -88,7 +92,17 @@ def wheel_of_installed(name: str, dest: Path) -> Path:
                 info[path.split("/", 1)[1]] = data
         else:
             files[path] = data
-    return _pack(dest, dist.metadata["Name"], dist.version, files, info)
+    for path, changes in (edits or {}).items():
+        text = files[path].decode()
+        for before, after in changes:
+            assert before in text, f"{before!r} is not in {path}"
+            text = text.replace(before, after)
+        files[path] = text.encode()
+    if version:
+        info["METADATA"] = re.sub(
+            rb"^Version: .*$", f"Version: {version}".encode(), info["METADATA"], count=1, flags=re.M
+        )
+    return _pack(dest, dist.metadata["Name"], version or dist.version, files, info)
 
 
 class LocalIndex:

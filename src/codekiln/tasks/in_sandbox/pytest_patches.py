@@ -37,6 +37,20 @@ hook implementations. They are pytest's private names and can change in any rele
 attribute that is missing is left alone (its speed-up is lost, results are not changed)."""
 
 
+def renew_request(item: Any, again: bool) -> None:
+    """A fresh fixture request for an item that ran in this process before (pytest clears `_request`
+    after each run): `_initrequest` where it has one (a Function), else a new TopRequest (sybil's
+    SybilItem makes its request once, in `__init__`, and pytest's second run of it raised
+    "'SybilItem' object has no attribute '_initrequest'": testfixtures 12.4.0, every bug infra_error)."""
+    if again and hasattr(item, "_initrequest"):
+        item._initrequest()
+    elif hasattr(item, "_request") and not item._request and not hasattr(item, "_initrequest"):
+        from _pytest import fixtures
+
+        item.funcargs = {}
+        item._request = fixtures.TopRequest(pyfuncitem=item, _ispytest=True)
+
+
 def patch_internal(module: Any, attr: str, new: Any) -> None:
     """Replace `module.attr` with `new`; only for targets listed in PYTEST_PATCHES."""
     name = f"{module.__name__}.{attr}"

@@ -299,8 +299,7 @@ class Server:
             if run_items is None:
                 self.fresh_session(tests)
             for i, item in enumerate(run_items or []):
-                if n and hasattr(item, "_initrequest"):
-                    item._initrequest()  # fixtures of the previous run are gone: a fresh request
+                pytest_patches.renew_request(item, n > 0)  # the previous run's fixtures are gone
                 if n and id(item) in namespaces:
                     item.dtest.globs.clear()
                     item.dtest.globs.update(namespaces[id(item)])
