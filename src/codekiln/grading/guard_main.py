@@ -41,16 +41,17 @@ def _flushed() -> bool:
 
 # The names the interpreter gives the main module that `runpy` does not: this module's own, fresh.
 _GIVEN = {"__builtins__": builtins, **({"__annotations__": {}} if "__annotations__" in globals() else {})}
-try:
-    runpy.run_module("pytest", _GIVEN, run_name="__main__", alter_sys=True)
-    _status = 0
-except SystemExit as stop:
-    _status = 0 if stop.code is None else stop.code  # type: ignore[assignment]  # (no annotation here:
-    # one would give this module `__annotations__` of its own, read above)
-if not isinstance(_status, int) or not 0 <= int.__int__(_status) <= 255 or _THREADS is None:
-    raise SystemExit(_status)  # pytest's ExitCode is an int: its value, read as the interpreter reads it
-_THREADS()
-_EXITFUNCS()
-if not _flushed():
-    raise SystemExit(_status)
-_EXIT(int.__int__(_status))
+if __name__ == "__main__":  # run as `-m`; imported (a check that every module imports), nothing runs
+    try:
+        runpy.run_module("pytest", _GIVEN, run_name="__main__", alter_sys=True)
+        _status = 0
+    except SystemExit as stop:
+        _status = 0 if stop.code is None else stop.code  # type: ignore[assignment]  # (no annotation here:
+        # one would give this module `__annotations__` of its own, read above)
+    if not isinstance(_status, int) or not 0 <= int.__int__(_status) <= 255 or _THREADS is None:
+        raise SystemExit(_status)  # pytest's ExitCode is an int: its value, read as the interpreter reads it
+    _THREADS()
+    _EXITFUNCS()
+    if not _flushed():
+        raise SystemExit(_status)
+    _EXIT(int.__int__(_status))
