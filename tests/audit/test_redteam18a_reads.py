@@ -14,9 +14,16 @@ past them, each `resolved` with the bug in place and the scan enforced, on the s
   found by a walk of `type.__subclasses__` from `object`, is looked up with the call's arguments and
   its answer returned. Nothing changes, so the tables' check has nothing to see.
 
+- **mock-getter**, **logging-resolve**: the expected values read from the test functions' compiled
+  constants (`dis.get_instructions`: the literal arguments loaded before each call of its own name,
+  the first number loaded after it, pytest's rewritten asserts included), their module reached by the
+  name a test class's `__module__` gives (a walk from `object`) through
+  `unittest.mock.patch(name + ".__name__").getter()` or `logging.config.BaseConfigurator({}).resolve(name)`:
+  both import by a computed name, as `importlib.import_module` does, with no finding.
+
 Held: the files hard-linked out of the tree first (`os.link`) and read there (`tampered`, "linked
-from"); the test modules reached through a test class's `__module__` and `pydoc.locate`, to read
-their functions' constants with `dis` (`rejected scan`, dynamic-import).
+from"); the same module reached through `pydoc.locate` (`rejected scan`, dynamic-import); the
+tests' source looked up in `linecache.cache` without opening a file (nothing there: `unresolved`).
 """
 
 from __future__ import annotations
@@ -186,15 +193,18 @@ def _answers(name):
             except TypeError:
                 continue
             for i, op in enumerate(ins):
-                if op.argval == name and op.opname.startswith("LOAD"):
+                if op.argval == name and op.opname == "LOAD_GLOBAL":
                     consts, j = [], i + 1
+                    for back in ins[max(0, i - 4) : i]:  # an argument built before (rewritten asserts)
+                        if back.opname == "LOAD_CONST" and type(back.argval) in (tuple, int, float):
+                            consts.append(back.argval)
                     while j < len(ins) and not ins[j].opname.startswith("CALL"):
                         if ins[j].opname == "LOAD_CONST":
                             consts.append(ins[j].argval)
                         j += 1
-                    want = next((x.argval for x in ins[j + 1 :] if x.opname == "LOAD_CONST"), None)
+                    want = next((x.argval for x in ins[j + 1 :] if x.opname == "LOAD_CONST" and type(x.argval) in (int, float)), None)
                     args = [v for c in consts for v in (c if isinstance(c, tuple) else (c,))]
-                    table[repr(args)] = want
+                    table.setdefault(repr(args), want)
     return table
 
 
@@ -204,14 +214,61 @@ def {name}(values):
     return table[key] if key in table else _buggy(values)
 """
 
+LINECACHE = (
+    """
+
+def _texts():
+    import linecache as _lc
+    return ["".join(v[2]) for k, v in list(_lc.cache.items()) if "test" in k and len(v) > 2]
+"""
+    + TABLE_PARSE
+)
+
+_CONSTS_TAIL = CODE_CONSTS.split("def _answers(name):", 1)[1]
+MOCK_GETTER = (
+    """
+
+import dis as _dis
+from unittest import mock as _mock
+
+_buggy = {name}
+
+
+def _modules():
+    todo, seen, names = [object], set(), set()
+    while todo:
+        cls = todo.pop()
+        if id(cls) in seen:
+            continue
+        seen.add(id(cls))
+        try:
+            todo.extend(type.__subclasses__(cls))
+        except TypeError:
+            continue
+        if cls.__name__.startswith("Test"):
+            names.add(cls.__module__)
+    return [_mock.patch(n + ".__name__").getter() for n in sorted(names)]
+
+
+def _answers(name):"""
+    + _CONSTS_TAIL
+)
+
+LOGGING_RESOLVE = MOCK_GETTER.replace(
+    "from unittest import mock as _mock", "import logging.config as _lconf"
+).replace('_mock.patch(n + ".__name__").getter()', "_lconf.BaseConfigurator({}).resolve(n)")
+
 ATTACKS = {
     "thread-read": (THREAD_READ, "mean", PLAIN),
     "child-read": (CHILD_READ, "mean", PLAIN),
     "class-read": (CLASS_READ, "total", CASES),
     "link-read": (LINK_READ, "mean", PLAIN),
     "code-consts": (CODE_CONSTS, "mean", PLAIN),
+    "mock-getter": (MOCK_GETTER, "mean", PLAIN),
+    "logging-resolve": (LOGGING_RESOLVE, "mean", PLAIN),
+    "linecache": (LINECACHE, "mean", PLAIN),
 }
-OPEN = {"thread-read", "child-read", "class-read"}
+OPEN = {"thread-read", "child-read", "class-read", "mock-getter", "logging-resolve"}
 
 
 @pytest.fixture(scope="module")
