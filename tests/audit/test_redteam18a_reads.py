@@ -22,7 +22,8 @@ past them, each `resolved` with the bug in place and the scan enforced, on the s
   both import by a computed name, as `importlib.import_module` does, with no finding.
 
 Held: the files hard-linked out of the tree first (`os.link`) and read there (`tampered`, "linked
-from"); the same module reached through `pydoc.locate` (`rejected scan`, dynamic-import); the
+from"), opened by their base name under a directory's descriptor (`dir_fd`), through
+`/proc/self/root`, or through a symbolic link to their folder (each `tampered`); the same module reached through `pydoc.locate` (`rejected scan`, dynamic-import); the
 tests' source looked up in `linecache.cache` without opening a file (nothing there: `unresolved`).
 """
 
@@ -258,6 +259,56 @@ LOGGING_RESOLVE = MOCK_GETTER.replace(
     "from unittest import mock as _mock", "import logging.config as _lconf"
 ).replace('_mock.patch(n + ".__name__").getter()', "_lconf.BaseConfigurator({}).resolve(n)")
 
+DIRFD_READ = (
+    """
+
+def _texts():
+    import os as _os
+    out = []
+    for p in _paths():
+        d = _os.open(_os.path.dirname(p), _os.O_RDONLY)
+        fd = _os.open(_os.path.basename(p), _os.O_RDONLY, dir_fd=d)
+        with _os.fdopen(fd) as fh:
+            out.append(fh.read())
+        _os.close(d)
+    return out
+"""
+    + TABLE_PARSE
+)
+
+PROC_READ = (
+    """
+
+def _texts():
+    import os as _os
+    out = []
+    for p in _paths():
+        q = "/proc/self/root" + p
+        with open(q) as fh:
+            out.append(fh.read())
+    return out
+"""
+    + TABLE_PARSE
+)
+
+SYMLINK_DIR_READ = (
+    """
+
+def _texts():
+    import os as _os
+    import tempfile as _tf
+    out = []
+    d = _tf.mkdtemp()
+    for i, p in enumerate(_paths()):
+        q = _os.path.join(d, "d%d" % i)
+        _os.symlink(_os.path.dirname(p), q)
+        with open(_os.path.join(q, _os.path.basename(p))) as fh:
+            out.append(fh.read())
+    return out
+"""
+    + TABLE_PARSE
+)
+
 ATTACKS = {
     "thread-read": (THREAD_READ, "mean", PLAIN),
     "child-read": (CHILD_READ, "mean", PLAIN),
@@ -267,6 +318,9 @@ ATTACKS = {
     "mock-getter": (MOCK_GETTER, "mean", PLAIN),
     "logging-resolve": (LOGGING_RESOLVE, "mean", PLAIN),
     "linecache": (LINECACHE, "mean", PLAIN),
+    "dirfd-read": (DIRFD_READ, "mean", PLAIN),
+    "proc-root-read": (PROC_READ, "mean", PLAIN),
+    "symlinked-dir-read": (SYMLINK_DIR_READ, "mean", PLAIN),
 }
 OPEN = {"thread-read", "child-read", "class-read", "mock-getter", "logging-resolve"}
 
