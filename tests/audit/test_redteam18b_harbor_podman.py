@@ -1,0 +1,74 @@
+"""The eighteenth red team (part B), in Harbor's own layout: each exported task's image built with podman
+from the export alone, an agent container and a separate verifier container that receives the agent's
+/testbed and Harbor's `tests/` upload at /tests, `bash /tests/test.sh` run as root there (the tests as
+`nobody`), as `tests/tasks/test_harbor.py` runs Harbor trials. What the bwrap runs of
+`test_redteam18b_verifier_imports.py` and `test_redteam18b_shipped_copies.py` cannot show: the
+verifier container's `python3` is the venv's, whose `.pth` holds `/testbed/src`, and `nobody` reads
+/tests/codekiln/state.json there."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harbor_support as hs
+import test_redteam18b_shipped_copies as copies
+import test_redteam18b_verifier_imports as imports
+
+from codekiln.envs import EnvRecord
+from codekiln.tasks.records import TaskRecord
+
+PODMAN_PROBLEM = hs.podman_problem()
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.podman,
+    pytest.mark.skipif(PODMAN_PROBLEM is not None, reason=f"podman cannot run: {PODMAN_PROBLEM}"),
+]
+
+task = imports.task
+copy_task = copies.task
+
+
+@pytest.fixture(scope="module")
+def trials(tmp_path_factory: pytest.TempPathFactory) -> Iterator[hs.Trials]:
+    with hs.trials(tmp_path_factory.mktemp("trials")) as made:
+        yield made
+
+
+def test_controls(
+    task: tuple[TaskRecord, EnvRecord], copy_task: tuple[TaskRecord, EnvRecord], trials: hs.Trials
+) -> None:
+    for t, _ in (task, copy_task):
+        reward, grade = trials.oracle(t)
+        assert (reward, grade["outcome"]) == ("1", "resolved"), grade
+        reward, grade = trials.run(t, "true")
+        assert reward == "0", grade
+
+
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="open: a module `msvcrt` in the src layout's folder runs as root in Harbor's verifier (its python3"
+    " is the venv's, `/testbed/src` on its path) and writes reward 1 after the verdict",
+)  # fmt: skip
+def test_harbor_trial_msvcrt(task: tuple[TaskRecord, EnvRecord], trials: hs.Trials) -> None:
+    t, _ = task
+    reward, grade = trials.run(t, hs.applying(imports.attack_patch("msvcrt")))
+    assert grade["outcome"] != "resolved", grade  # the verifier's own verdict: not resolved
+    assert reward == "0", grade  # open: 1
+
+
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="open: the tests (as nobody) read /tests/codekiln/state.json, the hidden tests' text, and answer"
+    " from it: resolved with the bug in place",
+)  # fmt: skip
+def test_harbor_trial_state_copy(copy_task: tuple[TaskRecord, EnvRecord], trials: hs.Trials) -> None:
+    t, _ = copy_task
+    reward, grade = trials.run(t, hs.applying(copies.attack_patch()))
+    assert (reward, grade["outcome"]) == ("0", "unresolved"), grade  # open: 1, resolved
