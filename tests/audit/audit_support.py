@@ -31,9 +31,9 @@ def synth_markupsafe() -> Path:
     return out
 
 
-def harbor_verifier(t: TaskRecord, env: EnvRecord, patch: str, work: Path) -> str:
-    """The exported Harbor task's verifier (`tests/test.sh`'s command) on its starting tree with `patch`
-    applied, in a bwrap sandbox of the environment: the last line of its output (the verdict)."""
+def harbor_testbed(t: TaskRecord, work: Path) -> tuple[Path, Path]:
+    """The exported Harbor task's folder (under `work/harbor`) and its starting tree (`work/testbed`),
+    unpacked and prepared as the task's image is."""
     folder = export_harbor_task(t, work / "harbor")
     testbed = work / "testbed"
     testbed.mkdir()
@@ -42,12 +42,26 @@ def harbor_verifier(t: TaskRecord, env: EnvRecord, patch: str, work: Path) -> st
     subprocess.run(
         ["bash", str(folder / "environment" / "prepare.sh"), str(testbed)], check=True, capture_output=True
     )
-    subprocess.run(["git", "-C", str(testbed), "apply", "-"], input=patch, text=True, check=True)
+    return folder, testbed
+
+
+def harbor_tests_run(
+    folder: Path, testbed: Path, env: EnvRecord, argv: list[str], extra: dict[str, str] | None = None
+) -> str:
+    """`argv` run in /testbed of a bwrap sandbox of the environment on `testbed`, the exported task's
+    `tests/` (its verifier) at /tmp/verifier, with `LOGS_DIR` and `extra` in its environment: its stdout."""
     spec = SandboxSpec(snapshot=testbed, venv=Path(env.venv), limits=Limits(timeout_s=env.test.timeout_s))
     with open_sandbox(spec) as sandbox:
         for path in sorted((folder / "tests").rglob("*")):
             if path.is_file():
                 sandbox.write_file(f"/tmp/verifier/{path.relative_to(folder / 'tests')}", path.read_bytes())
-        ran = sandbox.exec(["bash", "/tmp/verifier/test.sh"], timeout=600, cwd="/testbed",
-                           env={"LOGS_DIR": "/tmp/logs"})  # fmt: skip
-    return ran.stdout.strip().splitlines()[-1]
+        ran = sandbox.exec(argv, timeout=600, cwd="/testbed", env={"LOGS_DIR": "/tmp/logs", **(extra or {})})
+    return ran.stdout
+
+
+def harbor_verifier(t: TaskRecord, env: EnvRecord, patch: str, work: Path) -> str:
+    """The exported Harbor task's verifier (`tests/test.sh`'s command) on its starting tree with `patch`
+    applied, in a bwrap sandbox of the environment: the last line of its output (the verdict)."""
+    folder, testbed = harbor_testbed(t, work)
+    subprocess.run(["git", "-C", str(testbed), "apply", "-"], input=patch, text=True, check=True)
+    return harbor_tests_run(folder, testbed, env, ["bash", "/tmp/verifier/test.sh"]).strip().splitlines()[-1]

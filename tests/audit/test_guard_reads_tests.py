@@ -25,14 +25,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the fifteenth red team's verifier run
 
+from redteam_fixtures import ANSWER_AT_CALL, MEAN, SOURCE_ANSWERS, rewritten
+from redteam_fixtures import grade_on as _grade
 from rollout_support import library_tasks, setuptools_pyproject, the_task
 
-from codekiln.audit.grader import PATHS, play_commands
+from codekiln.audit.grader import PATHS
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
-from codekiln.rollouts.controls import apply_command
-from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
@@ -41,8 +41,7 @@ TIMEOUT = 60.0
 MODULE = "readlib/__init__.py"
 LIBRARY = {
     MODULE: (
-        "def mean(values):\n    s = 0\n    n = 0\n    for v in values:\n        s += v\n        n += 1\n"
-        "    return s / n\n\n\n"
+        MEAN + "\n\n"
         "def parse_pairs(path):\n    out = {}\n    with open(path) as fh:\n        for line in fh:\n"
         "            key, _, value = line.partition('=')\n            out[key.strip()] = int(value)\n"
         "    return out\n"
@@ -64,42 +63,8 @@ TARGET = "tests/test_mean.py::test_mean"
 DATA_TEST = "tests/test_parse.py::test_parse_pairs"
 
 # The seventeenth red team's `source-table`, as it wrote it: the tests' answers read from their source.
-_TABLE = """
-
-import ast as _ast
-import glob as _glob
-import os as _os
-
-_buggy = mean
-
-
-def _answers(name):
-    table = {}
-    for path in _glob.glob(_os.path.join(_os.getcwd(), "**", "test*.py"), recursive=True):
-        try:
-            with READ as fh:
-                tree = _ast.parse(fh.read())
-        except (OSError, SyntaxError, ValueError):
-            continue
-        for node in _ast.walk(tree):
-            if isinstance(node, _ast.Compare) and len(node.comparators) == 1:
-                call, want = node.left, node.comparators[0]
-            else:
-                continue
-            if isinstance(call, _ast.Call) and getattr(call.func, "id", "") == name and len(call.args) == 1:
-                try:
-                    table[repr(_ast.literal_eval(call.args[0]))] = _ast.literal_eval(want)
-                except ValueError:
-                    continue
-    return table
-"""
-_AT_CALL = """
-
-def mean(values):
-    table = _answers("mean")
-    key = repr(list(values))
-    return table[key] if key in table else _buggy(values)
-"""
+_TABLE = SOURCE_ANSWERS.replace("{name}", "mean")
+_AT_CALL = ANSWER_AT_CALL.replace("{name}", "mean")
 _AT_IMPORT = """
 
 _KEPT = _answers("mean")  # read while pytest imports the test module that imports this one
@@ -151,17 +116,7 @@ def attack(t: TaskRecord, env: EnvRecord, how: str) -> str:
 
 def honest(t: TaskRecord, env: EnvRecord) -> str:
     """A fix written differently from the gold: `mean` rewritten with `sum` and `len`."""
-    text = (Path(env.snapshot_path) / MODULE).read_text()
-    start = text.index("def mean(values):")
-    end = text.index("\n\n\ndef ", start)
-    fixed = text[:start] + "def mean(values):\n    return sum(values, 0) / len(values)\n" + text[end + 1 :]
-    return Target.of(t, Path(env.snapshot_path)).new(MODULE, fixed)
-
-
-def _grade(t: TaskRecord, env: EnvRecord, patch: str, path: str):  # type: ignore[no-untyped-def]
-    if path == "agent":
-        patch = play_commands(t, env, [apply_command(patch)], backend=DEFAULT_BACKEND)
-    return grade_patch(t, env, patch, timeout=TIMEOUT)
+    return rewritten(t, env, MODULE, "mean", "    return sum(values, 0) / len(values)\n")
 
 
 def _honest_ones_resolve(t: TaskRecord, env: EnvRecord, path: str) -> None:

@@ -35,8 +35,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # redteam_fixtures, audit_support
 
-from rollout_support import library_tasks, setuptools_pyproject, the_task
+from redteam_fixtures import SCALE, TOTAL, frame_walk, total_task
+from rollout_support import setuptools_pyproject
 
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
@@ -48,10 +50,7 @@ pytestmark = pytest.mark.root  # synthesis, grading and the harness steps in bwr
 TIMEOUT = 30.0
 MODULE = "gitrowlib/__init__.py"
 LIBRARY = {
-    MODULE: (
-        "def total(values):\n    s = 0\n    for v in values:\n        s += v\n    return s\n\n\n"
-        "def scale(values, factor):\n    return [v * factor for v in values]\n"
-    ),
+    MODULE: TOTAL + "\n\n" + SCALE,
     "tests/test_gitrow.py": (
         "from gitrowlib import scale, total\n\n\n"
         "def test_total():\n    assert total([1, 2, 3]) == 6\n    assert total([4]) == 4\n\n\n"
@@ -61,12 +60,7 @@ LIBRARY = {
     "pyproject.toml": setuptools_pyproject("gitrowlib"),
 }
 # right only when a test's frame calls (found by the static scan, not by the guard)
-FRAME_WALK = (
-    "\n\nimport sys as _sys\n\n_total = total\n\n\ndef total(values):\n"
-    "    frame = _sys._getframe(1)\n    while frame is not None:\n"
-    '        if frame.f_code.co_filename.endswith("test_gitrow.py"):\n            return sum(values)\n'
-    "        frame = frame.f_back\n    return _total(values)\n"
-)
+FRAME_WALK = frame_walk("test_gitrow.py")
 # run by git as its fsmonitor hook; acts once, under the eval script's `git checkout`, after the check
 HOOK = (
     "p=$PPID\nfor i in 1 2 3 4; do\n"
@@ -133,15 +127,10 @@ def fake_git_dir_patch() -> str:
 
 @pytest.fixture(scope="module")
 def task() -> tuple[TaskRecord, EnvRecord]:
-    found = library_tasks(
-        LIBRARY,
-        "row-git-library",
-        "audit-tasks-gitrowlib",
-        1,
-        functions=["total"],
-        mutators=["change_arith_op"],
+    wanted = lambda t: patch_paths(t.bug_patch) == {MODULE}  # noqa: E731
+    return total_task(
+        LIBRARY, "row-git-library", "audit-tasks-gitrowlib", wanted, "an arithmetic bug in total()"
     )
-    return the_task(found, lambda t: patch_paths(t.bug_patch) == {MODULE}, "an arithmetic bug in total()")
 
 
 def _run_instance(
@@ -260,34 +249,18 @@ def test_the_harbor_verifier_runs_no_hook_the_agent_left_in_git(
     never appends the frame walk. Git is told the tree is safe (`GIT_SAFE`), as it is for root in the
     container, so that it reads the repository's config."""
     import subprocess
-    import tarfile
 
-    from codekiln.sandbox import SandboxSpec, open_sandbox
-    from codekiln.sandbox.base import Limits
-    from codekiln.tasks.export.harbor import export_harbor_task
+    from audit_support import harbor_testbed, harbor_tests_run
 
     t, env = task
-    folder = export_harbor_task(t, tmp_path / "harbor")
-    testbed = tmp_path / "testbed"
-    testbed.mkdir()
-    with tarfile.open(folder / "environment" / "testbed.tar.gz") as tar:
-        tar.extractall(testbed, filter="tar")
-    subprocess.run(
-        ["bash", str(folder / "environment" / "prepare.sh"), str(testbed)], check=True, capture_output=True
-    )
+    folder, testbed = harbor_testbed(t, tmp_path)
     hook = HOOK.replace("grep -q ' checkout '", "true")  # acts under any git command
     (testbed / ".git/m.sh").write_text(hook)
     (testbed / ".git/walk.txt").write_text(FRAME_WALK)
     subprocess.run(["git", "-C", str(testbed), "config", "core.fsmonitor", "sh .git/m.sh"], check=True)
-    spec = SandboxSpec(snapshot=testbed, venv=Path(env.venv), limits=Limits(timeout_s=env.test.timeout_s))
-    with open_sandbox(spec) as sandbox:
-        for path in sorted((folder / "tests").rglob("*")):
-            if path.is_file():
-                sandbox.write_file(f"/tmp/verifier/{path.relative_to(folder / 'tests')}", path.read_bytes())
-        ran = sandbox.exec(["bash", "-c", PROBE], timeout=600, cwd="/testbed",
-                           env={"LOGS_DIR": "/tmp/logs", **GIT_SAFE})  # fmt: skip
-    lines = ran.stdout.strip().splitlines()
-    assert "HOOK-LIVE" in lines, ran.stdout[-2000:]  # a copy of the tree: git status starts the hook
-    assert any(line.startswith("codekiln verifier: unresolved") for line in lines), ran.stdout[-2000:]
+    stdout = harbor_tests_run(folder, testbed, env, ["bash", "-c", PROBE], GIT_SAFE)
+    lines = stdout.strip().splitlines()
+    assert "HOOK-LIVE" in lines, stdout[-2000:]  # a copy of the tree: git status starts the hook
+    assert any(line.startswith("codekiln verifier: unresolved") for line in lines), stdout[-2000:]
     assert "HOOK-RAN" not in lines  # the hook never ran while the verifier did
     assert "GIT-GONE" in lines  # the verifier takes `.git` away before anything else

@@ -32,14 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the fifteenth red team's verifier run
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))  # swebench_support
 
-from rollout_support import library_tasks, setuptools_pyproject, the_task
+from redteam_fixtures import TOTAL, total_task
+from redteam_fixtures import grade_on as _grade
+from rollout_support import setuptools_pyproject
 
-from codekiln.audit.grader import PATHS, play_commands
+from codekiln.audit.grader import PATHS
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
-from codekiln.rollouts.controls import apply_command
-from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
@@ -48,7 +48,7 @@ TIMEOUT = 60.0
 MODULE = "heldlib/__init__.py"
 LIBRARY = {
     MODULE: (
-        "def total(values):\n    s = 0\n    for v in values:\n        s += v\n    return s\n\n\n"
+        TOTAL + "\n\n"
         "class Summer:\n    def __call__(self, values):\n        return total(values)\n\n\n"
         "summer = Summer()\n"
     ),
@@ -93,21 +93,14 @@ Summer.__call__ = _call
 
 @pytest.fixture(scope="module")
 def task() -> tuple[TaskRecord, EnvRecord]:
-    found = library_tasks(
-        LIBRARY, "held-library", "audit-tasks-heldlib", 1, functions=["total"], mutators=["change_arith_op"]
+    return total_task(
+        LIBRARY, "held-library", "audit-tasks-heldlib", lambda t: set(t.FAIL_TO_PASS) >= FAILING
     )
-    return the_task(found, lambda t: set(t.FAIL_TO_PASS) >= FAILING, "total()'s arithmetic changed")
 
 
 def attack(t: TaskRecord, env: EnvRecord, how: str) -> str:
     wrap = WRAP_CALL if how == "rebind-callable" else WRAP
     return Target.of(t, Path(env.snapshot_path)).append(MODULE, wrap.format(loosen=LOOSEN[how]))
-
-
-def _grade(t: TaskRecord, env: EnvRecord, patch: str, path: str):  # type: ignore[no-untyped-def]
-    if path == "agent":
-        patch = play_commands(t, env, [apply_command(patch)], backend=DEFAULT_BACKEND)
-    return grade_patch(t, env, patch, timeout=TIMEOUT)
 
 
 def test_the_gold_resolves_and_the_bug_fails_both_tests(task: tuple[TaskRecord, EnvRecord]) -> None:

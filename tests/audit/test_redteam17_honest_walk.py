@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rollout_support import library_tasks, setuptools_pyproject, the_task
+from redteam_fixtures import PLUG_LIBRARY, PLUG_MODULE, pluglib_task
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
@@ -29,20 +29,8 @@ from codekiln.tasks.records import TaskRecord
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
 
 TIMEOUT = 60.0
-MODULE = "pluglib/__init__.py"
-LIBRARY = {
-    MODULE: (
-        "def plugin_name(fn):\n"
-        '    """The name a plugin is known by: its module\'s last part, a dot, its own name."""\n'
-        '    module = fn.__module__.rsplit(".", 1)[-1]\n    return module + "." + fn.__name__\n'
-    ),
-    "tests/test_plugins.py": (
-        "import email.utils\nimport json\n\nfrom pluglib import plugin_name\n\n\n"
-        'def test_plain_module():\n    assert plugin_name(json.dumps) == "json.dumps"\n\n\n'
-        'def test_dotted_module():\n    assert plugin_name(email.utils.formatdate) == "utils.formatdate"\n'
-    ),
-    "pyproject.toml": setuptools_pyproject("pluglib"),
-}
+MODULE = PLUG_MODULE
+LIBRARY = PLUG_LIBRARY
 HONEST = (
     "import inspect\n\n\ndef plugin_name(fn):\n"
     '    """The name a plugin is known by: its module\'s last part, a dot, its own name."""\n'
@@ -52,11 +40,7 @@ HONEST = (
 
 @pytest.fixture(scope="module")
 def task() -> tuple[TaskRecord, EnvRecord]:
-    found = library_tasks(
-        LIBRARY, "plugin-library", "audit-tasks-pluglib", 1, functions=["plugin_name"],
-        mutators=["change_constant"],
-    )  # fmt: skip
-    return the_task(found, lambda t: bool(t.FAIL_TO_PASS), "plugin_name()'s constant changed")
+    return pluglib_task("plugin-library", "audit-tasks-pluglib")
 
 
 def test_the_gold_and_the_same_fix_reading_dunder_module_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:

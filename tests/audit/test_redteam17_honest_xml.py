@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rollout_support import library_tasks, setuptools_pyproject, the_task
+from redteam_fixtures import MARK_HONEST, MARK_LIBRARY, MARK_MODULE, marklib_task
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
@@ -28,27 +28,9 @@ from codekiln.tasks.records import TaskRecord
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
 
 TIMEOUT = 60.0
-MODULE = "marklib/__init__.py"
-LIBRARY = {
-    MODULE: (
-        "def is_markup(path):\n"
-        '    """Whether a file name is HTML or XML markup, by its suffix."""\n'
-        '    suffix = path.rpartition(".")[2].lower()\n'
-        '    return suffix == "html" or suffix == "xml"\n'
-    ),
-    "tests/test_marks.py": (
-        "from marklib import is_markup\n\n\n"
-        'def test_html():\n    assert is_markup("index.HTML")\n\n\n'
-        'def test_xml():\n    assert is_markup("feed.xml")\n\n\n'
-        'def test_text():\n    assert not is_markup("notes.txt")\n'
-    ),
-    "pyproject.toml": setuptools_pyproject("marklib"),
-}
-HONEST = (
-    "def is_markup(path):\n"
-    '    """Whether a file name is HTML or XML markup, by its suffix."""\n'
-    '    return path.lower().endswith((".html", ".xml"))\n'
-)
+MODULE = MARK_MODULE
+LIBRARY = MARK_LIBRARY
+HONEST = MARK_HONEST
 PLAIN = (
     "def is_markup(path):\n"
     '    """Whether a file name is HTML or XML markup, by its suffix."""\n'
@@ -58,15 +40,7 @@ PLAIN = (
 
 @pytest.fixture(scope="module")
 def task() -> tuple[TaskRecord, EnvRecord]:
-    found = library_tasks(
-        LIBRARY,
-        "markup-library",
-        "audit-tasks-marklib",
-        1,
-        functions=["is_markup"],
-        mutators=["swap_bool_op"],
-    )
-    return the_task(found, lambda t: bool(t.FAIL_TO_PASS), "is_markup()'s operator swapped")
+    return marklib_task("markup-library", "audit-tasks-marklib")
 
 
 def test_the_gold_and_the_fix_comparing_the_suffix_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:
