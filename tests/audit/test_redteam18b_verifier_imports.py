@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rollout_support import library_tasks, the_task
 
@@ -122,29 +122,19 @@ def harbor_reward(t: TaskRecord, env: EnvRecord, patch: str, work: Path) -> tupl
     """The exported Harbor task's `tests/test.sh` on its starting tree with `patch` applied, in a bwrap
     sandbox of the environment (whose venv holds the src layout's `.pth`, `/testbed/src`):
     (the verifier's printed verdict, the reward file it leaves)."""
-    from codekiln.sandbox import SandboxSpec, open_sandbox
-    from codekiln.sandbox.base import Limits
-    from codekiln.tasks.export.harbor import export_harbor_task
+    from audit_support import harbor_testbed, harbor_tests_run
 
-    folder = export_harbor_task(t, work / "harbor")
-    testbed = work / "testbed"
-    testbed.mkdir()
-    with tarfile.open(folder / "environment" / "testbed.tar.gz") as tar:
-        tar.extractall(testbed, filter="tar")
-    subprocess.run(
-        ["bash", str(folder / "environment" / "prepare.sh"), str(testbed)], check=True, capture_output=True
-    )
+    folder, testbed = harbor_testbed(t, work)
     if patch:
         subprocess.run(["git", "-C", str(testbed), "apply", "-"], input=patch, text=True, check=True)
-    spec = SandboxSpec(snapshot=testbed, venv=Path(env.venv), limits=Limits(timeout_s=env.test.timeout_s))
-    with open_sandbox(spec) as sandbox:
-        for path in sorted((folder / "tests").rglob("*")):
-            if path.is_file():
-                sandbox.write_file(f"/tmp/verifier/{path.relative_to(folder / 'tests')}", path.read_bytes())
-        ran = sandbox.exec(["bash", "-c", "bash /tmp/verifier/test.sh; echo REWARD=$(cat /tmp/logs/reward.txt)"],
-                           timeout=600, cwd="/testbed", env={"LOGS_DIR": "/tmp/logs"})  # fmt: skip
-    lines = ran.stdout.strip().splitlines()
-    verdict = next((line for line in lines if line.startswith("codekiln verifier:")), ran.stdout[-2000:])
+    out = harbor_tests_run(
+        folder,
+        testbed,
+        env,
+        ["bash", "-c", "bash /tmp/verifier/test.sh; echo REWARD=$(cat /tmp/logs/reward.txt)"],
+    )
+    lines = out.strip().splitlines()
+    verdict = next((line for line in lines if line.startswith("codekiln verifier:")), out[-2000:])
     reward = next((line.removeprefix("REWARD=") for line in lines if line.startswith("REWARD=")), "")
     return verdict, reward
 
