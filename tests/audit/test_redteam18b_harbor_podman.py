@@ -33,6 +33,7 @@ PODMAN_PROBLEM = hs.podman_problem()
 pytestmark = [
     pytest.mark.root,
     pytest.mark.podman,
+    pytest.mark.slow,  # ~6 min of image builds; the bwrap files hold each finding in `make test`
     pytest.mark.skipif(PODMAN_PROBLEM is not None, reason=f"podman cannot run: {PODMAN_PROBLEM}"),
 ]
 
