@@ -5,7 +5,10 @@ with, just before the assertion reads it: a test file's dict, a test class's, a 
 module's. Each attack below is library code (`demo/_attacks.py`, which the library imports) that a test calls and then compares
 with a table it changed, in place, nested, rebound, replaced by a dict subclass or by a value whose
 `__eq__` lies, shadowed on a test subclass, or changed and put back at its next call (only the check
-after each test's call sees that one). Each made its test pass unseen; each is evidence now. The honest
+after each test's call sees that one), or written and put back before that check (a returned object's
+`__del__`, a finalizer the test's own rebinding runs, a generator's `finally`, a standard-library timer
+thread behind a `functools.partial` the test calls: `PUT_BACK`). Each made its test pass unseen; each
+is evidence now, and library code that removes the guard's profile function is too. The honest
 suite (a test filling its own dict, a table handed to the library that writes into it, a parametrize
 list whose dicts the test changes, a row changed through an alias, a `monkeypatch.setitem`, a
 `setattr` by name, a `setup_module` that writes, a test subclass's own table shadowing its base's) is not. Real pytest in a bwrap sandbox, `run_tests`.
