@@ -256,3 +256,20 @@ def test_a_table_is_compared_by_exact_types() -> None:
     assert not table.holds({"a": [1, {2, 3}], "b": (Yes(1), "x")})
     assert not table.holds(type("D", (dict,), {})({"a": [1, {2, 3}], "b": (1, "x")}))
     assert not table.holds({"a": [True, {2, 3}], "b": (1, "x")})  # True == 1, but no int
+
+
+def test_a_dict_written_and_put_back_is_told_by_its_version_tag() -> None:
+    from codekiln.grading.guard_plugin_tables import _VERSION, Table
+
+    assert _VERSION is not None  # CPython 3.11 here: the tag is read
+    table = Table("t.py", "", "E", {"a": 1, "b": {"c": (1, 2)}})
+    value = {"a": 1, "b": {"c": (1, 2)}}
+    assert table.check(value) == "" and table.check(value) == ""  # the second from the tags alone
+    value["b"]["c"] = (1, 3)
+    assert table.check(value) == "changed in place"
+    value["b"]["c"] = (1, 2)  # nested, put back: the tag moved all the same
+    assert table.check(value) == "changed in place (written, then put back)"
+    rows = Table("t.py", "", "R", {"a": [1]})  # a list carries no tag: compared each time
+    assert (
+        rows.dicts is None and rows.check({"a": [1]}) == "" and rows.check({"a": [2]}) == "changed in place"
+    )

@@ -114,16 +114,14 @@ class Table:
             if [_VERSION(d) for d in seen[1]] == seen[2]:
                 return ""
             return "changed in place (written, then put back)" if self.holds(value) else "changed in place"
-        if self.dicts is None or _VERSION is None:
-            return "" if self.holds(value) else "changed in place"
         try:
-            dicts = [_at(value, path) for path in self.dicts]
+            dicts = [_at(value, path) for path in self.dicts or ()] if _VERSION is not None else []
         except (LookupError, TypeError):
-            return "" if self.holds(value) else "changed in place"
+            dicts = []
         versions = [_VERSION(d) if type(d) is dict else -1 for d in dicts]
         if not self.holds(value):
             return "changed in place"
-        if -1 not in versions and [_VERSION(d) for d in dicts] == versions:  # none written meanwhile
+        if dicts and -1 not in versions and [_VERSION(d) for d in dicts] == versions:
             if len(self.seen) > 8:
                 self.seen.clear()
             self.seen[id(value)] = (value, dicts, versions)
