@@ -192,7 +192,7 @@ class Guard:
             self.forged.append(f"{item.nodeid}: no function {name} in the test files")
 
     def check_machinery(self, when: str) -> None:
-        hooks = trace.trace_hooks()
+        hooks = trace.trace_hooks(_TRACES.kept)
         if hooks and not self._hooks_reported:
             self._hooks_reported = True
             self.forged.append(f"a {' and a '.join(hooks)} function was installed ({when})")
@@ -370,8 +370,8 @@ _SUPPORT = support.SupportCheck(
         _WATCH.stand_ins.source_frame,
     ),
 )
-_TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources)  # the tests' literal tables, read with `ast` now
-_TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
+_TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources, machinery.READONLY)  # the tests' literal tables, now
+_TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED), (_TABLES.profile,))
 _READS = reads.TestReads(_WATCH.workdir, _TRUSTED, _SETTINGS.get("support", []), machinery.READONLY)
 _OUTCOMES = machinery.CallOutcomes(_WATCH)
 _ANNOUNCER = report.announcer(_NONCE, guarded=(_RAISED,))

@@ -52,7 +52,9 @@ them to the library, which may read their signatures. A relative name opened aga
 the audit event carries no `dir_fd`) is judged by its base name. A link made to a held file
 (`os.symlink`, `os.link`) from library code is noted as its read. Left open, recorded: a child process
 (`subprocess.run(["cat", path])`, or a child Python reading them: the static scan's `spawn-runner`
-names only git and pytest, and a child is outside this process's hooks). Closed elsewhere: `ctypes`
+names only git and pytest, and an exec'd child is outside this process's hooks; a child of the same
+user also reads this process's memory through `/proc`; `tests/audit/test_guard_child_reads.py`, the
+README's seventeenth red team says what closing it needs). Closed elsewhere: `ctypes`
 calling libc's `open` (no audit event; the scan's native-module rule), a `sitecustomize.py` run before
 the plugin loads (`grading.pathrules`).
 
