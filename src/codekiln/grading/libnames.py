@@ -27,12 +27,14 @@ The rule: a new path (the snapshot has nothing there) whose only protection is i
   name cannot be one pytest gives a test module it imports by basename;
 - no graded id names it, a folder holding it, or the `__init__.py` of one (pytest before 8 collected a
   whole package for its `__init__.py`): the run cannot collect it;
-- every part of its path is an identifier (it is imported by a dotted name; a row's eval script reads the
-  list back line by line).
+- every part of its path is an identifier (a module is imported by a dotted name).
 conftest.py, start-up files, config files, `.pth` and package metadata are protected by name, never
 test-named, and stay put back wherever they are: they are what Python or pytest load on their own.
 Plugins are loaded by name from the environment's venv (`pytest11` entry points there, never the tree's
-metadata) and `-p` only from the snapshot's config, so no kept module is loaded as one.
+metadata) and `-p` only from the snapshot's config or the environment's own options, so no kept
+module is loaded as one. What stays of the name: pytest's assertion rewriting still takes a kept module
+when it is imported (its name matches `python_files`), so a failed `assert` in it says more; it fails
+the same.
 
 Standard library only: shipped beside `pathrules.py` (`grading.shipped`).
 """
