@@ -14,8 +14,9 @@ module or package hiding an installed one, the static scan's findings), puts bac
 Python and other data, support modules and files a new package hides, and deletes the hidden tests.
 The snapshot's bytes it puts back or scans against are read from git at `base_commit` and must match
 the manifest's digests (a mismatch is an error: every test FAILED). Its verdict and findings go to
-`check.json` in this folder, which the test process's user cannot write. Then the eval script resets
-(as before) and applies `test_patch`, and the test step prints the check's rejection, or runs the
+`check.json` in this folder, which the test process's user cannot write, and the new library modules
+named like tests it keeps (`libnames`) to `kept.json`. Then the eval script resets (as before, sparing
+those) and applies `test_patch`, and the test step prints the check's rejection, or runs the
 tests: `verifier.Verifier.run` runs FAIL_TO_PASS +
 PASS_TO_PASS with the guard plugin under a fresh name and nonce, loaded with `-p` from outside the
 repository, the task's support modules held, canaries planted, as an unprivileged user when run as root,
@@ -65,6 +66,9 @@ RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 VOUCHED = ("resolved", "unresolved")
 CHECKED = "check.json"
 """The check's verdict, beside this file: {"findings": [...]}, with outcome/reason/detail when rejected."""
+KEPT = "kept.json"
+"""The new library modules named like test files that the check keeps (`libnames`), a JSON list beside
+this file: the eval script's removal of new protected files spares them (none when the check failed)."""
 
 
 class RowVerifier(verifier.Verifier):
@@ -147,7 +151,7 @@ def check(testbed: Path, here: Path = HERE) -> dict[str, Any]:
     task["policy"]["compiled_suffixes"] = tuple(task["policy"].get("compiled_suffixes", ()))
     run = RowVerifier(testbed, task, state)
     rejected = run.check()
-    verdict: dict[str, Any] = {"findings": run.findings}
+    verdict: dict[str, Any] = {"findings": run.findings, "kept": sorted(run.kept)}
     if rejected:
         verdict.update(outcome=rejected[0], reason=rejected[1], **rejected[2])
     return verdict
@@ -207,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             checked = check(Path(args.testbed))
         except Exception as err:  # the check itself failed: every test will read failed
             checked = {"outcome": "error", "reason": "verifier", "detail": f"{type(err).__name__}: {err}"}
+        (HERE / KEPT).write_text(json.dumps(checked.pop("kept", [])), encoding="utf-8")
         (HERE / CHECKED).write_text(json.dumps(checked), encoding="utf-8")
         print(f"codekiln patch rules: {checked.get('outcome', 'passed')} {checked.get('reason', '')}")
         return 0

@@ -14,7 +14,7 @@ What it does, as `grading.grade_patch` does:
    `__pycache__` folders are dropped first: a history and a bytecode cache are not part of a fix).
 2. `pathrules` judges each changed path: rejected (binary, symlink, special file, mode change, git
    metadata, compiled artefact, a new module hiding an installed one), or protected (put back from
-   the snapshot; the hidden tests too). `scan` rejects added code that reaches into the test machinery.
+   the snapshot; the hidden tests too; not a new library module named like a test: `libnames`). `scan` rejects added code that reaches into the test machinery.
 3. FAIL_TO_PASS + PASS_TO_PASS run as `python -P -s -m pytest` with plugin autoload off, the
    environment's plugins loaded by the guard plugin from their entry points, the snapshot's config (`-c`, `--rootdir`), the guard plugin under a
    fresh name and nonce, and canary tests under fresh names, as an unprivileged user when run as root.
@@ -46,6 +46,7 @@ from typing import Any
 try:  # shipped: beside its sibling files in the task's tests/codekiln/
     import doctests
     import guard_check
+    import libnames
     import pathrules
     import scan_reach
     import shipped
@@ -56,6 +57,7 @@ except ImportError:  # imported from the codekiln package
     from codekiln.grading import (  # type: ignore[no-redef]
         doctests,
         guard_check,
+        libnames,
         pathrules,
         scan_reach,
         shipped,
@@ -89,6 +91,8 @@ class Verifier:
         an export made before it was kept."""
         self.rules = pathrules.Rules(**{k: v for k, v in task["policy"].items() if k in RULE_FIELDS})
         self.findings: list[dict[str, Any]] = []
+        self.kept: frozenset[str] = frozenset()
+        """New library modules named like tests that stand (`libnames.kept_modules`)."""
         self.changed: set[str] = set()
         """Paths the agent changed that stand (not reverted)."""
         self.venv = Path(os.environ.get("CODEKILN_VENV") or task["venv"])
@@ -147,24 +151,27 @@ class Verifier:
 
     def check(self) -> tuple[str, str, dict[str, str]] | None:
         """Judge the agent's changes; a (outcome, reason, detail) verdict when the change is rejected."""
-        touched = self.touched()
-        fixed = self.task.get("fixed", ())
+        touched, fixed, hidden_tests = self.touched(), self.task.get("fixed", ()), self.task["hidden_tests"]
+        new = [rel for rel, kind in touched.items() if kind != "deleted" and not self.in_snapshot(rel)]
+        roots = pathrules.path_roots(
+            self.venv, lambda folder: f"{folder}/__init__.py" in self.manifest, self.task["tests"],
+            self.task["workdir"],
+        )  # fmt: skip
+        folders = pathrules.test_folders([*self.manifest, *self.originals, *hidden_tests])
+        packages = pathrules.project_packages(self.venv, self.task["workdir"])
+        self.kept = libnames.kept_modules(new, packages, folders.__contains__, roots, self.task["tests"])
+        is_test = libnames.protection(self.kept)  # `is_protected`, less new library modules named like tests
         for rel, kind in sorted(touched.items()):
             path = self.root / rel
             data = path.read_bytes() if kind == "file" else None
             executable = kind == "file" and bool(path.lstat().st_mode & 0o111)
-            back = pathrules.put_back(rel, fixed)
+            back = pathrules.put_back(rel, fixed) and rel not in self.kept
             problem = pathrules.reject_reason(
                 rel, kind, data, executable, self.original_executable(rel), self.rules, back
             )
             if problem:
                 self.findings.append({"kind": "patch_rule", "path": rel, "detail": problem})
                 return "rejected", "patch_rule", {"detail": problem}
-        new = [rel for rel, kind in touched.items() if kind != "deleted" and not self.in_snapshot(rel)]
-        roots = pathrules.path_roots(
-            self.venv, lambda folder: f"{folder}/__init__.py" in self.manifest, self.task["tests"],
-            self.task["workdir"],
-        )  # fmt: skip
         shadows = pathrules.shadowing(new, roots, pathrules.installed_modules(self.venv), self.in_snapshot)
         problem, texts = doctests.judge(
             self.task["tests"], touched, self.snapshot_module,
@@ -177,25 +184,22 @@ class Verifier:
         as_data = {rel: pathrules.DATA for rel in texts} | dict.fromkeys(shadows, pathrules.SHADOWS)
         for rel, kind in touched.items():
             why = pathrules.is_data(rel, fixed, areas, self.in_snapshot(rel))
-            if (
-                why
-                and not pathrules.is_protected(rel)
-                and not pathrules.new_folder(rel, kind, self.in_snapshot)
-            ):
+            if why and not is_test(rel) and not pathrules.new_folder(rel, kind, self.in_snapshot):
                 as_data[rel] = why
         for rel in set(touched) & set(self.task.get("support", ())):  # `grading.support`, at export
             as_data.setdefault(rel, pathrules.SUPPORT)
-        protected = sorted({*(rel for rel in touched if pathrules.is_protected(rel)), *as_data})
+        protected = sorted({*(rel for rel in touched if is_test(rel)), *as_data})
         hidden = pathrules.hidden_modules(touched, self.in_snapshot, protected)
         as_data |= dict.fromkeys(hidden, pathrules.SHADOWS)
         protected = sorted({*protected, *hidden})
         hides = shadows | hidden
         self.findings.extend({"kind": "shadows_module", "path": p, "detail": hides[p]} for p in sorted(hides))
+        self.findings.extend({"kind": "kept", "path": p, "detail": libnames.KEPT} for p in sorted(self.kept))
         self.findings.extend(
             {"kind": "reverted", "path": rel, "detail": as_data.get(rel, "protected path")}
             for rel in protected
         )
-        self.restore(sorted(set(protected) | set(self.task["hidden_tests"])))
+        self.restore(sorted(set(protected) | set(hidden_tests)))
         self.changed = {rel for rel in touched if rel not in protected}
         mode = self.task["policy"].get("scan", "enforce")
         if mode == "off":
@@ -205,13 +209,11 @@ class Verifier:
             for rel, kind in touched.items()
             if rel.endswith(".py") and kind == "file" and rel not in protected
         }
-        support, hidden = set(self.task.get("support", ())), self.task["hidden_tests"]  # `scan_reach`
-        folders = pathrules.test_folders([*self.manifest, *self.originals, *hidden])
+        support = set(self.task.get("support", ()))  # `scan_reach`
         found = scan_reach.change_findings(
-            changes, roots, self.in_snapshot, lambda rel: pathrules.is_protected(rel) or rel in support,
-            is_test=pathrules.is_protected,
+            changes, roots, self.in_snapshot, lambda rel: is_test(rel) or rel in support, is_test=is_test,
             read=lambda rel: (self.root / rel).read_bytes() if (self.root / rel).is_file() else None,
-            own=pathrules.library_judge(self.venv, self.task["workdir"], folders.__contains__, hidden),
+            own=pathrules.library_judge(self.venv, self.task["workdir"], folders.__contains__, hidden_tests),
         )  # fmt: skip
         self.findings.extend(found)
         if found and mode == "enforce":
@@ -234,13 +236,8 @@ class Verifier:
                 rel, (self.root / rel).read_bytes().decode("utf-8", "surrogateescape"), tests
             )
         ][:1]  # fmt: skip
-        module = (
-            found[0]
-            if found
-            else str(
-                PurePosixPath(tests[0].split("::", 1)[0]).parent / f"test_{secrets.token_hex(4)}.py"
-            ).removeprefix("./")
-        )
+        beside = PurePosixPath(tests[0].split("::", 1)[0]).parent / f"test_{secrets.token_hex(4)}.py"
+        module = found[0] if found else str(beside).removeprefix("./")
         canary_file = self.root / module
         # As bytes through text (surrogateescape): a test module in latin-1 keeps its own bytes.
         existing = canary_file.read_bytes().decode("utf-8", "surrogateescape") if found else ""
@@ -255,8 +252,7 @@ class Verifier:
         junit = Path(options[options.index("--junitxml") + 1])
         junit.parent.mkdir(parents=True, exist_ok=True)
         files.remove(junit)
-        results = guard / "results.json"
-        settings = guard / "settings.json"
+        results, settings = guard / "results.json", guard / "settings.json"
         trusted = [str(self.root / rel) for rel in sorted({*iso.get("trusted", []), module})]
         settings.write_text(
             json.dumps(

@@ -42,7 +42,7 @@ from typing import Any
 
 from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord
-from codekiln.grading import GradePolicy, shipped, unstable_ids
+from codekiln.grading import GradePolicy, row_verifier, shipped, unstable_ids
 from codekiln.grading.doctest_runs import buggy_doctest_digests
 from codekiln.grading.limits import graded_limit
 from codekiln.repos.fetch import GIT_ENV
@@ -61,6 +61,15 @@ CHECK_COMMAND = f'python -E -s "$CODEKILN_ROW/row_verifier.py" --check --testbed
 """Run on the patched tree before the eval script's resets: the patch rules and scan (`row_verifier`)."""
 TEST_COMMAND = f'python -E -s "$CODEKILN_ROW/row_verifier.py" --testbed {WORKDIR}'
 """The command between swebench's markers (see `grading.row_verifier`)."""
+SPARE_KEPT = (
+    "import json, os, sys; kept = set(json.load(open(sys.argv[1])) if os.path.isfile(sys.argv[1]) else []); "
+    "sys.stdout.buffer.write(b''.join(p + b'\\0' for p in sys.stdin.buffer.read().split(b'\\0') "
+    "if p and p.decode('utf-8', 'surrogateescape') not in kept))"
+)
+SPARE = f'python -I -c {shlex.quote(SPARE_KEPT)} "$CODEKILN_ROW/{row_verifier.KEPT}"'
+"""A filter of NUL-separated paths that drops the new library modules named like tests the check kept
+(`row_verifier.KEPT`; none when the check did not write the list): the eval script's removal of new
+protected files spares them, as the grader does (`grading.libnames`)."""
 GIT_HOME = "/opt/codekiln/testbed.git"
 """The image's git directory of /testbed: outside it, where no patch the harness applies can write."""
 INSTALLED = "/opt/codekiln/installed.json"
@@ -154,6 +163,7 @@ __all__ = [
     "INSTALLED",
     "MAKE_FOLDER",
     "SAFE_GIT",
+    "SPARE",
     "TEST_COMMAND",
     "UNPACK",
     "commit_manifest",
