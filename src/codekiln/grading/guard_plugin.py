@@ -339,6 +339,7 @@ class Guard:
             "deselected": [str(n) for n in self.deselected],
             "pytest_counts": {str(k): int(v) for k, v in counted.items()},
             "pytest_tests": len(tested),
+            "repeated_ids": report.repeated_ids(item.nodeid for item in session.items),
             "plugin_files": sorted(plugins),
             "forged": [str(f) for f in self.forged],
             "unpassed_calls": self.unpassed_calls(statuses),
