@@ -12,8 +12,9 @@ their own interpreter and their copies of the hidden tests out of the tests' rea
   `sys.path`, so it never runs there.
 - `copies`: the buggy module, imported by the tests (`nobody`), looks through its ancestors' command
   lines for the grader's copies of the hidden tests (Harbor's `state.json` beside `verifier.py`, the
-  row's `*.sh`) and answers right when it finds their text; the Harbor verifier makes its folder
-  root's 0700 before the tests run and the eval script makes itself 0600 first, so it finds nothing.
+  row's `*.sh`) and in its descriptors, and answers right when it finds their text; the Harbor verifier makes
+  its folder root's 0700 before the tests run, the eval script makes itself 0600 first, and the tests'
+  stdin is /dev/null, so it finds nothing.
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ import os as _os
 
 
 def _copies():
+    for fd in _os.listdir("/proc/self/fd"):  # inherited: stdin of `bash < eval.sh` (pytest saves it)
+        try:
+            yield _os.pread(int(fd), 1 << 22, 0).decode("utf-8", "replace")
+        except (OSError, ValueError):
+            pass
     pid = _os.getppid()
     for _ in range(10):
         try:
@@ -202,9 +208,12 @@ def harbor(
     return {name: harbor_trial(t, env, patch, work / name) for name, patch in patches(t).items()}
 
 
-def row_trial(row: dict[str, Any], rows: Path, env: EnvRecord, patch: str, work: Path) -> dict[str, Any]:
+def row_trial(
+    row: dict[str, Any], rows: Path, env: EnvRecord, patch: str, work: Path, stdin: bool = False
+) -> dict[str, Any]:
     """The harness's steps as root: the prediction applied (`git apply`), then `/bin/bash /eval.sh`
-    (the row's eval script as `make_test_spec` writes it, root's 0644); swebench's report of the log."""
+    (the row's eval script as `make_test_spec` writes it, root's 0644; `stdin`: `/bin/bash < /eval.sh`,
+    the file root's 0600); swebench's report of the log."""
     from swebench.harness.grading import get_eval_report, get_logs_eval
     from swebench.harness.utils import make_test_spec
     from swebench_support import checkout, image_git_env
@@ -216,11 +225,12 @@ def row_trial(row: dict[str, Any], rows: Path, env: EnvRecord, patch: str, work:
     shutil.move(testbed / ".git", git_dir)
     (work / "patch.diff").write_text(patch)
     (work / "eval.sh").write_text(spec.eval_script)
-    (work / "eval.sh").chmod(0o644)
+    (work / "eval.sh").chmod(0o600 if stdin else 0o644)
     binds = [(testbed, "/testbed"), (git_dir, git_env["GIT_DIR"]), (work / "patch.diff", "/tmp/patch.diff"),
              (work / "eval.sh", "/eval.sh")]  # fmt: skip
     apply = "git apply --verbose /tmp/patch.diff && " if patch.strip() else ""
-    log = as_root(env, binds, {**git_env, **env.test.env}, f"{apply}/bin/bash /eval.sh")
+    run = "/bin/bash < /eval.sh" if stdin else "/bin/bash /eval.sh"
+    log = as_root(env, binds, {**git_env, **env.test.env}, f"{apply}{run}")
     (work / "test_output.txt").write_text(log)
     prediction = {"instance_id": row["instance_id"], "model_patch": patch, "model_name_or_path": "codekiln"}
     path = str(work / "test_output.txt")
@@ -243,7 +253,9 @@ def rows(
     work = tmp_path_factory.mktemp("row")
     bundle = export_swebench_bundle([t], work / "swebench").parent
     (row,) = read_rows(bundle / "swebench.jsonl")
-    return {name: row_trial(row, bundle, env, patch, work / name) for name, patch in patches(t).items()}
+    out = {name: row_trial(row, bundle, env, patch, work / name) for name, patch in patches(t).items()}
+    out["stdin"] = row_trial(row, bundle, env, patches(t)["copies"], work / "stdin", stdin=True)
+    return out
 
 
 def test_harbor_controls(harbor: dict[str, tuple[str, dict[str, Any]]]) -> None:
@@ -288,6 +300,18 @@ def test_row_tests_cannot_read_the_eval_script(
     """/eval.sh (test_patch: the hidden tests' text) is 0600 before the tests run: the bug stays."""
     t, _ = task
     report = rows["copies"]
+    assert not report["resolved"], report["log"][-3000:]
+    assert {report["status_map"].get(test) for test in t.FAIL_TO_PASS} == {"FAILED"}
+    assert "codekiln guard: unresolved" in report["log"]
+
+
+def test_row_tests_inherit_no_descriptor_of_the_eval_script(
+    task: tuple[TaskRecord, EnvRecord], rows: dict[str, dict[str, Any]]
+) -> None:
+    """The eval script read from stdin (`bash < /eval.sh`, the file 0600): the tests' stdin is /dev/null,
+    not the script's descriptor, which the verifier inherits."""
+    t, _ = task
+    report = rows["stdin"]
     assert not report["resolved"], report["log"][-3000:]
     assert {report["status_map"].get(test) for test in t.FAIL_TO_PASS} == {"FAILED"}
     assert "codekiln guard: unresolved" in report["log"]

@@ -257,8 +257,7 @@ class Verifier:
         junit = Path(options[options.index("--junitxml") + 1])
         junit.parent.mkdir(parents=True, exist_ok=True)
         files.remove(junit)
-        results = guard / "results.json"
-        settings = guard / "settings.json"
+        results, settings = guard / "results.json", guard / "settings.json"
         trusted = [str(self.root / rel) for rel in sorted({*iso.get("trusted", []), module})]
         settings.write_text(
             json.dumps(
@@ -304,8 +303,9 @@ class Verifier:
             files.withhold(held, uid, give=(self.root, guard, junit.parent))
         start = time.monotonic()
         proc = subprocess.Popen(
-            argv, cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, user=uid, group=uid, extra_groups=[] if uid is not None else None,
+            argv, cwd=self.root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, user=uid, group=uid,
+            extra_groups=[] if uid is not None else None,
         )  # fmt: skip
         try:
             out, _ = proc.communicate(timeout=timeout)

@@ -72,9 +72,10 @@ the files the install made there (`*.egg-info`, a C extension built in place) ar
 IMAGE_ENV = {"GIT_DIR": GIT_HOME, "GIT_WORK_TREE": WORKDIR}
 """Set in the image: every `docker exec` (the harness's `git apply`, `git diff`, the eval script) uses
 `GIT_HOME` and never looks for a repository under /testbed, so a `.git` a patch writes there is inert."""
-HIDE_SCRIPT = '[ ! -f "$0" ] || { chown 0:0 -- "$0" 2>/dev/null; chmod 0600 -- "$0"; }'
+HIDE_SCRIPT = 's="${BASH_SOURCE[0]:-}"; [ -z "$s" ] || { chown 0:0 -- "$s" 2>/dev/null; chmod 0600 -- "$s"; }'
 """The eval script's first command: the harness's `/eval.sh` (0644, named by `/bin/bash /eval.sh`, the
-command line of every test's ancestor) holds `test_patch`; bash reads on from the file it opened."""
+command line of every test's ancestor) holds `test_patch`; bash reads on from the file it opened. Run
+from no file (`bash -c`, stdin: `$0` is bash itself), it touches nothing; the tests' stdin is /dev/null."""
 SAFE_GIT = 'git() { command git -c core.fsmonitor=false -c core.hooksPath=/dev/null "$@"; }'
 """The eval script's git: no fsmonitor command and no hooks, whatever a config says."""
 
