@@ -2,8 +2,8 @@
 does: its patch rules and scan on the patched tree, then the graded tests run guarded, and a log that
 swebench's parser (`parse_log_pytest_v2`) reads as the rules and the guard decide.
 
-    python -E -s /tmp/codekiln-row.XXXX/row_verifier.py --check --testbed /testbed   # first, on the patch
-    python -E -s /tmp/codekiln-row.XXXX/row_verifier.py --testbed /testbed           # between the markers
+    python -I -S /tmp/codekiln-row.XXXX/row_verifier.py --check --testbed /testbed   # first, on the patch
+    python -I -S /tmp/codekiln-row.XXXX/row_verifier.py --testbed /testbed           # between the markers
 
 Shipped into the row's eval script with the files of `shipped.ROW` (standard library only) and
 `task.json` / `state.json` beside them (`tasks.export.swebench_guard`). The check runs on the tree as
@@ -44,12 +44,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__":  # `-I -S`: no site (a `.pth` naming the tree), no script folder: its own alone
+    sys.path[:0] = [os.path.dirname(os.path.abspath(__file__))]
 try:  # shipped: beside its sibling files in the row's folder
     import pathrules
     import unstable_ids
@@ -195,7 +198,7 @@ def guarded_run(testbed: Path, here: Path = HERE) -> dict[str, Any]:
     run.changed = {"the model patch"}  # a run that breaks is the patch's doing: unresolved
     owner = testbed.stat()
     try:
-        return run.run(float(task["timeout_s"]))
+        return run.run(float(task["timeout_s"]), here)
     finally:  # the tests ran as another user: the eval script's `git checkout` after them needs the tree
         if run._test_uid() is not None:
             subprocess.run(["chown", "-R", f"{owner.st_uid}:{owner.st_gid}", str(testbed)], check=False)

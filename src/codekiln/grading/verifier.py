@@ -1,6 +1,6 @@
 """The verifier of an exported Harbor task: grades the agent's tree as `codekiln eval` grades a patch.
 
-    python3 -E -s tests/codekiln/verifier.py [--testbed /testbed] [--logs /logs/verifier]
+    python3 -I -S tests/codekiln/verifier.py [--testbed /testbed] [--logs /logs/verifier]
 
 Shipped unchanged into each exported task's `tests/codekiln/` beside the other files of `shipped.VERIFIER`
 (standard library only; pytest is needed by the test process alone), with `task.json` (tests, isolation
@@ -8,6 +8,8 @@ settings, policy) and `state.json` (the pre-agent tree as path -> [kind, sha256,
 protected files and hidden tests, the pre-agent text of the source files for the scan, and the baseline's
 statuses of the cases of graded functions asked for by function, `unstable_ids.cases_of`). Harbor uploads
 tests/ after the agent has finished, into a verifier container holding the agent's /testbed and a clean venv.
+`-I -S`: no site (the venv's `.pth` files, an editable install's naming the tree) and no script folder
+on `sys.path`, its own folder alone: nothing of the tree is imported by the verifier, which runs as root.
 
 What it does, as `grading.grade_patch` does:
 1. What the agent changed is read from the tree against the manifest (the agent's `.git` and
@@ -16,15 +18,14 @@ What it does, as `grading.grade_patch` does:
    metadata, compiled artefact, a new module hiding an installed one), or protected (put back from
    the snapshot; the hidden tests too; not a new library module named like a test: `libnames`). `scan` rejects added code that reaches into the test machinery.
 3. FAIL_TO_PASS + PASS_TO_PASS run as `python -P -s -m pytest` with plugin autoload off, the
-   environment's plugins loaded by the guard plugin from their entry points, the snapshot's config (`-c`, `--rootdir`), the guard plugin under a
-   fresh name and nonce, and canary tests under fresh names, as an unprivileged user when run as root.
-4. `guard_check` cross-checks the marker, exit code, files and canaries; any mismatch is `tampered`,
-   as is a graded doctest that collects examples neither its snapshot docstring spells nor the buggy
-   state's run collected at export (`state.json`'s `doctest_digests`): a docstring rebound at import.
+   environment's plugins loaded by the guard plugin from their entry points, the snapshot's config
+   (`-c`, `--rootdir`), the guard plugin under a fresh name and nonce, and canary tests under fresh
+   names, as an unprivileged user when run as root, who cannot read this folder (root's, 0700).
+4. `guard_check` cross-checks the marker, exit code, files and canaries, `tampered` on a mismatch, as is
+   a graded doctest collecting examples neither its docstring nor `state.json`'s `doctest_digests` hold.
 
 Writes `<logs>/reward.txt` (1 only when resolved) and `<logs>/grade.json` (outcome, reason, detail,
-statuses, findings). Code under test shares the pytest process: the checks make forging the verdict
-detectable, not impossible.
+statuses, findings). Code under test shares pytest's process: forging the verdict is detectable only.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+if __name__ == "__main__":  # `-I -S`: no site (a `.pth` naming the tree), no script folder: its own alone
+    sys.path[:0] = [os.path.dirname(os.path.abspath(__file__))]
 try:  # shipped: beside its sibling files in the task's tests/codekiln/
     import doctests
     import guard_check
@@ -86,9 +89,8 @@ class Verifier:
         self.vouched: dict[str, str] = state.get("doctest_digests", {})
         """Graded doctest id -> digest of the examples the buggy state's run collected (`doctest_runs`)."""
         self.baseline: dict[str, str] | None = state.get("baseline_cases")
-        """The clean tree's statuses of the cases of the functions asked for in place of an unstable id
-        (`unstable_ids.read_back`, as the grader reads them from the environment's baseline); None in
-        an export made before it was kept."""
+        """The clean tree's statuses of the cases of functions asked for in place of an unstable id
+        (`unstable_ids.read_back`, from the environment's baseline, as the grader); None: an older export."""
         self.rules = pathrules.Rules(**{k: v for k, v in task["policy"].items() if k in RULE_FIELDS})
         self.findings: list[dict[str, Any]] = []
         self.kept: frozenset[str] = frozenset()
@@ -222,8 +224,8 @@ class Verifier:
             return "rejected", "scan", {"detail": detail}
         return None
 
-    def run(self, timeout: float) -> dict[str, Any]:
-        """Run the tests guarded; the verdict fields (see `grade_patch` for the outcomes)."""
+    def run(self, timeout: float, held: Path = HERE) -> dict[str, Any]:
+        """Run the tests guarded, `held` (the grader's files) out of their reach; the verdict's fields."""
         tests: list[str] = self.task["tests"]
         iso = self.task["isolation"]
         # As the grader does (grading.graded.canary_module): the first graded test module whose text no
@@ -272,10 +274,9 @@ class Verifier:
         config = str(self.root / iso["config"]) if iso["config"] else str(guard / "pytest.ini")
         if not iso["config"]:
             (guard / "pytest.ini").write_text("[pytest]\n")
-        # A case whose id holds an address is asked for by its function and read back by its blanked
-        # id, as the grader's runner does (`unstable_ids`): its recorded id names no test here. The ids
-        # go in the suite's own run order, exported as `order` (`suite_order`; a task exported before
-        # it: as listed, the cases' functions last).
+        # A case whose id holds an address is asked for by its function and read back by its blanked id,
+        # as the grader's runner does (`unstable_ids`). The ids go in the suite's own run order, exported
+        # as `order` (`suite_order`; a task exported before it: as listed, the cases' functions last).
         stable, unstable = unstable_ids.split(tests)
         functions = set(unstable_ids.function_ids(unstable))
         order = self.task.get("order")
@@ -295,13 +296,13 @@ class Verifier:
             "CODEKILN_GUARD": str(settings),
         }
         uid = self._test_uid()
-        if uid is not None:
-            for path in (self.root, guard, junit.parent):
-                subprocess.run(["chown", "-R", f"{uid}:{uid}", str(path)], check=True)
+        if uid is not None:  # the tree theirs; state.json (the hidden tests' text) and the rest not
+            files.withhold(held, uid, give=(self.root, guard, junit.parent))
         start = time.monotonic()
         proc = subprocess.Popen(
-            argv, cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, user=uid, group=uid, extra_groups=[] if uid is not None else None,
+            argv, cwd=self.root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, user=uid, group=uid,
+            extra_groups=[] if uid is not None else None,
         )  # fmt: skip
         try:
             out, _ = proc.communicate(timeout=timeout)
@@ -364,7 +365,7 @@ def grade(testbed: Path, here: Path = HERE) -> dict[str, Any]:
     if rejected:
         verdict.update(outcome=rejected[0], reason=rejected[1], **rejected[2])
     else:
-        verdict.update(verifier.run(float(task["timeout_s"])))
+        verdict.update(verifier.run(float(task["timeout_s"]), here))
     verdict["resolved"] = verdict["outcome"] == "resolved"
     verdict["findings"] = verifier.findings
     return verdict

@@ -181,6 +181,7 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str, git_dir: Pat
     lines = [
         "#!/bin/bash",
         "set -uxo pipefail",
+        sg.HIDE_SCRIPT,  # test_patch is in it: unreadable to the test process's user
         f"cd {WORKDIR}",
         *(f"export {k}={shlex.quote(v)}" for k, v in sg.IMAGE_ENV.items()),
         sg.SAFE_GIT,
