@@ -57,27 +57,17 @@ def test_controls(
         assert reward == "0", grade
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="open: a module `msvcrt` in the src layout's folder runs as root in Harbor's verifier (its python3"
-    " is the venv's, `/testbed/src` on its path) and writes reward 1 after the verdict",
-)  # fmt: skip
 def test_harbor_trial_msvcrt(task: tuple[TaskRecord, EnvRecord], trials: hs.Trials) -> None:
     t, _ = task
     reward, grade = trials.run(t, hs.applying(imports.attack_patch("msvcrt")))
     assert grade["outcome"] != "resolved", grade  # the verifier's own verdict: not resolved
-    assert reward == "0", grade  # open: 1
+    assert reward == "0", grade  # was 1
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="open: the tests (as nobody) read /tests/codekiln/state.json, the hidden tests' text, and answer"
-    " from it: resolved with the bug in place",
-)  # fmt: skip
 def test_harbor_trial_state_copy(copy_task: tuple[TaskRecord, EnvRecord], trials: hs.Trials) -> None:
     t, _ = copy_task
     reward, grade = trials.run(t, hs.applying(copies.attack_patch()))
-    assert (reward, grade["outcome"]) == ("0", "unresolved"), grade  # open: 1, resolved
+    assert (reward, grade["outcome"]) == ("0", "unresolved"), grade  # was 1, resolved
 
 
 @pytest.fixture(scope="module")
@@ -125,19 +115,9 @@ def test_row_controls(row_runs: dict[str, dict[str, Any]]) -> None:
         assert not row_runs[f"{name}-empty"]["resolved"], name
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="open: under swebench's own run_instance, src/msvcrt.py runs as root in the row's --check and"
-    " rewrites the shipped row_verifier.py: every graded test PASSED with the bug in place",
-)  # fmt: skip
 def test_row_run_instance_msvcrt(row_runs: dict[str, dict[str, Any]]) -> None:
-    assert not row_runs["msvcrt-attack"]["resolved"]  # open: resolved
+    assert not row_runs["msvcrt-attack"]["resolved"]  # was resolved
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="open: under swebench's own run_instance, the tests (as nobody) read /eval.sh's test_patch and"
-    " answer from it: resolved with the bug in place",
-)  # fmt: skip
 def test_row_run_instance_eval_script_copy(row_runs: dict[str, dict[str, Any]]) -> None:
-    assert not row_runs["copies-attack"]["resolved"]  # open: resolved
+    assert not row_runs["copies-attack"]["resolved"]  # was resolved

@@ -194,8 +194,8 @@ def test_controls_harbor(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> 
 
 @pytest.mark.xfail(
     strict=True, raises=AssertionError,
-    reason="open: the Harbor verifier's state.json (the hidden tests' text, base64) is readable by the tests;"
-    " found through the parent's /proc cmdline, it answers the tests with the bug in place",
+    reason="this stand-in runs the verifier and the tests as one uid, so no file mode can hide state.json:"
+    " closed where the tests run as nobody (tests/audit/test_verifier_isolation.py, real root)",
 )  # fmt: skip
 def test_harbor_state_is_no_copy_of_the_tests(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
     t, env = task
@@ -210,8 +210,8 @@ def test_controls_row(rows: dict[str, dict[str, Any]]) -> None:
 
 @pytest.mark.xfail(
     strict=True, raises=AssertionError,
-    reason="open: the row's eval script (test_patch: the hidden tests' text) is readable by the tests at"
-    " /eval.sh, named by an ancestor's /proc cmdline; it answers the tests with the bug in place",
+    reason="this stand-in runs the eval script and the tests as one uid, so no file mode can hide /eval.sh:"
+    " closed where the tests run as nobody (tests/audit/test_verifier_isolation.py, real root)",
 )  # fmt: skip
 def test_row_eval_script_is_no_copy_of_the_tests(
     task: tuple[TaskRecord, EnvRecord], rows: dict[str, dict[str, Any]]

@@ -181,11 +181,6 @@ def test_controls_harbor(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> 
     assert reward == "0", verdict
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="open: the Harbor verifier's own python3 (the venv's) has the src layout's folder on sys.path;"
-    " a package `org` there runs as root inside the verifier (copy's Jython probe) and rewrites the reward",
-)  # fmt: skip
 @pytest.mark.parametrize("host", sorted(HOSTS))
 def test_harbor_verifier_runs_no_code_of_the_tree(
     task: tuple[TaskRecord, EnvRecord], tmp_path: Path, host: str
@@ -193,7 +188,7 @@ def test_harbor_verifier_runs_no_code_of_the_tree(
     t, env = task
     verdict, reward = harbor_reward(t, env, attack_patch(host), tmp_path / host)
     assert verdict.split()[2] != "resolved", verdict  # the verifier itself reads it unresolved
-    assert reward == "0", verdict  # open: the payload's atexit wrote 1 after the verifier's 0
+    assert reward == "0", verdict  # was 1: the payload's atexit wrote it after the verifier's 0
 
 
 def test_controls_row(rows: dict[str, dict[str, Any]]) -> None:
@@ -201,16 +196,13 @@ def test_controls_row(rows: dict[str, dict[str, Any]]) -> None:
     assert not rows["empty"]["resolved"]
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="open: the row's `python -E -s row_verifier.py --check` (the venv's) has /testbed/src on sys.path;"
-    " a package `org` there runs as root at its import and rewrites the shipped row_verifier.py",
-)  # fmt: skip
 @pytest.mark.parametrize("host", sorted(HOSTS))
 def test_row_check_runs_no_code_of_the_tree(
     task: tuple[TaskRecord, EnvRecord], rows: dict[str, dict[str, Any]], host: str
 ) -> None:
     t, _ = task
     report = rows[host]
-    assert not report["resolved"], report["log"][-3000:]  # open: every graded test PASSED, bug in place
+    assert not report["resolved"], report["log"][
+        -3000:
+    ]  # was resolved: every graded test PASSED, bug in place
     assert {report["status_map"].get(test) for test in t.FAIL_TO_PASS} == {"FAILED"}
