@@ -49,7 +49,7 @@ on a machine with CPUs pinned to other work the clock can forgive load that did 
 the command's own waits. A process that is born and dies between two samples is unseen: outside,
 its CPU time is not counted (less is forgiven); in the tree, its waits are not counted (less is
 forgiven) and its CPU time is not outside either. The pass over /proc costs ~5 ms per 170 processes,
-once a second, for a command that runs longer than a second.
+once a second, for a command that runs longer than a quarter second.
 
 However much waiting is counted, the command is stopped at `CEILING` times `timeout` of wall-clock
 time: the ceiling bounds what any reading can grant (a command that spins a side thread on a machine
@@ -201,9 +201,8 @@ class LoadClock:
         self.pid, self.start, self.timeout = pid, start, timeout
         self.seen: dict[tuple[int, str], int] = {}  # each thread's wait (ns), the largest seen
         self.ran: dict[tuple[int, str], int] = {}  # each thread's run (ns), the largest seen
-        self.others: dict[tuple[int, str], tuple[int, int, int]] | None = (
-            None  # every process at the last pass
-        )
+        # every process of the machine at the last pass: its parent, its CPU ticks and its reaped children's
+        self.others: dict[tuple[int, str], tuple[int, int, int]] | None = None
         self.cpus = _cpus(pid)
         self.forgiven = 0.0  # seconds of outside load, per thread of the tree (see the module docstring)
         self.last = start
