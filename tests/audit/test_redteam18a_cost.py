@@ -11,7 +11,9 @@ second, with none of them runnable at most samples), while the module sleeps 90 
 alone is `timeout` at the derived 60 s limit (held, the seventeenth's test); with the bursts the grade
 is `resolved` after ~90 s, and any patch may so take `CEILING` x the limit (180 s at the floor) on a
 suite that takes under a second, with the machine a tenth busy. Timings are not asserted: the verdict
-is (`timeout` is the secure one). Real synthesis, bwrap, the real grader.
+is (`timeout` is the secure one). Closed: the clock reads cumulative counters, not the samples' state,
+and forgives waits only up to the CPU time processes outside the command ran (`sandbox.loadclock`).
+Real synthesis, bwrap, the real grader.
 """
 
 from __future__ import annotations
@@ -64,7 +66,6 @@ def task() -> tuple[TaskRecord, EnvRecord]:
     return the_task(found, lambda t: "tests/test_cost.py::test_total" in t.FAIL_TO_PASS, "total()'s bug")
 
 
-@pytest.mark.xfail(strict=True, reason="open: bursts of its own processes are forgiven as outside load")
 def test_a_fix_that_sleeps_past_the_limit_beside_bursts_of_its_own_times_out(
     task: tuple[TaskRecord, EnvRecord],
 ) -> None:
