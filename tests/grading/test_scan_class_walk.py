@@ -76,6 +76,14 @@ ATTACKS = {
     "a classmethod's cls rebound": (
         "class Base:\n    @classmethod\n    def f(cls):\n        cls = object\n        return cls.__subclasses__()"
     ),
+    "a classmethod's function called with object": (
+        "class Base:\n    @classmethod\n    def f(cls):\n        return cls.__subclasses__()\n"
+        "def g():\n    return Base.f.__func__(object)"
+    ),
+    "a classmethod bound to object": (
+        "class Base:\n    @classmethod\n    def f(cls):\n        return cls.__subclasses__()\n"
+        "def g():\n    return Base.__dict__['f'].__get__(None, object)()"
+    ),
     "a plain method's first parameter": "class Base:\n    def f(c):\n        return c.__subclasses__()",
     "abc's caches": "import abc\ndef f(c):\n    return abc._get_dump(c)",
     "abc's registry": "def f(c):\n    return c._abc_registry",

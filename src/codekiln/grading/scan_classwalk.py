@@ -19,7 +19,8 @@ no finding where `X` is:
   module binds (no assignment, import, parameter, `def`, loop or `global` of that name anywhere, and no
   `globals()`, `locals()` or bare `vars()` in the module: each could rebind it to `object`);
 - `cls` in that class's `@classmethod` or `__init_subclass__` (its first parameter, bound nowhere else
-  in the method);
+  in the method), in a module that reads no `__func__`, `__wrapped__` or `__get__` (each calls the
+  method's function with a class of the caller's choosing: `Base.walk.__func__(object)`);
 - a parameter of a function whose every use in the module is a direct call passing, at that
   position, one of these or a name bound only by a `for` over an allowed `X.__subclasses__()`
   (the recursive `all_subclasses(Base)` helper: `for sub in cls.__subclasses__(): ... all_subclasses(sub)`).
@@ -64,6 +65,8 @@ ABC_NAMES = frozenset(
 ROOTS = frozenset({"type", "object"})
 """Classes whose namespace, read as data, holds the walk's method descriptor."""
 REBINDERS = frozenset({"globals", "locals"})
+UNBINDERS = frozenset({"__func__", "__wrapped__", "__get__"})
+"""What calls a classmethod's function with a class of the caller's choosing (`vars(Base)["f"].__get__(None, object)`)."""
 CLIMBS = frozenset({"__class__", "__base__", "__bases__", "__mro__", "mro"})
 """Attributes that lead up the class tree, to `type` or `object`: a namespace reached through one
 (`vars(Meta.__base__)`, `int.__class__.__dict__`) or through `type(x)` is taken for theirs."""
@@ -131,6 +134,15 @@ class _Walk:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                 uses.setdefault(node.id, []).append(node)
         return uses
+
+    @functools.cached_property
+    def attributes(self) -> frozenset[str]:
+        """Every attribute name the module reads, writes or names in a string."""
+        return frozenset(
+            n.attr if isinstance(n, ast.Attribute) else str(n.value)
+            for n in ast.walk(self.tree)
+            if isinstance(n, ast.Attribute) or (isinstance(n, ast.Constant) and isinstance(n.value, str))
+        )
 
     @functools.cached_property
     def classes(self) -> frozenset[str]:
@@ -255,7 +267,10 @@ class _Walk:
         if not (isinstance(owner, ast.ClassDef) and owner.name in self.classes):
             return False
         marked = any(isinstance(d, ast.Name) and d.id == "classmethod" for d in fn.decorator_list)
-        return (fn.name == "__init_subclass__" or marked) and "classmethod" not in self.bindings
+        unbound = self.attributes & UNBINDERS  # `Base.walk.__func__(object)`: `cls` is the caller's
+        return (
+            (fn.name == "__init_subclass__" or marked) and "classmethod" not in self.bindings and not unbound
+        )
 
     def from_loop(self, target: ast.AST, seen: set[tuple[int, int]]) -> bool:
         """A name bound only as the target of one `for` (or comprehension) over an allowed walk."""
