@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 from rollout_support import synth_cached
 
 from codekiln.envs import EnvRecord
+from codekiln.grading.patchrules import GradePolicy
 from codekiln.sandbox import SandboxSpec, open_sandbox
 from codekiln.sandbox.base import Limits
 from codekiln.tasks.export.datasets import read_tasks
@@ -31,10 +32,10 @@ def synth_markupsafe() -> Path:
     return out
 
 
-def harbor_testbed(t: TaskRecord, work: Path) -> tuple[Path, Path]:
+def harbor_testbed(t: TaskRecord, work: Path, policy: GradePolicy | None = None) -> tuple[Path, Path]:
     """The exported Harbor task's folder (under `work/harbor`) and its starting tree (`work/testbed`),
     unpacked and prepared as the task's image is."""
-    folder = export_harbor_task(t, work / "harbor")
+    folder = export_harbor_task(t, work / "harbor", policy=policy)
     testbed = work / "testbed"
     testbed.mkdir()
     with tarfile.open(folder / "environment" / "testbed.tar.gz") as tar:
@@ -59,9 +60,12 @@ def harbor_tests_run(
     return ran.stdout
 
 
-def harbor_verifier(t: TaskRecord, env: EnvRecord, patch: str, work: Path) -> str:
+def harbor_verifier(
+    t: TaskRecord, env: EnvRecord, patch: str, work: Path, policy: GradePolicy | None = None
+) -> str:
     """The exported Harbor task's verifier (`tests/test.sh`'s command) on its starting tree with `patch`
-    applied, in a bwrap sandbox of the environment: the last line of its output (the verdict)."""
-    folder, testbed = harbor_testbed(t, work)
+    applied, in a bwrap sandbox of the environment: the last line of its output (the verdict). `policy`:
+    the exported task's (default: the grader's)."""
+    folder, testbed = harbor_testbed(t, work, policy)
     subprocess.run(["git", "-C", str(testbed), "apply", "-"], input=patch, text=True, check=True)
     return harbor_tests_run(folder, testbed, env, ["bash", "/tmp/verifier/test.sh"]).strip().splitlines()[-1]

@@ -19,6 +19,7 @@ from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
 from codekiln.grading.grader import GradeResult
+from codekiln.grading.patchrules import GradePolicy
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.records import TaskRecord
@@ -212,10 +213,15 @@ def rewritten(t: TaskRecord, env: EnvRecord, module: str, name: str, body: str) 
 
 
 def grade_on(
-    t: TaskRecord, env: EnvRecord, patch: str, path: str = "predictions", timeout: float = TIMEOUT
+    t: TaskRecord,
+    env: EnvRecord,
+    patch: str,
+    path: str = "predictions",
+    timeout: float = TIMEOUT,
+    policy: GradePolicy | None = None,
 ) -> GradeResult:
     """`grade_patch` on `patch` as a prediction, or (`path="agent"`) on what a scripted agent that
     applies it in the sandbox submits."""
     if path == "agent":
         patch = play_commands(t, env, [apply_command(patch)], backend=DEFAULT_BACKEND)
-    return grade_patch(t, env, patch, timeout=timeout)
+    return grade_patch(t, env, patch, timeout=timeout, policy=policy)

@@ -7,7 +7,9 @@ A fixture library whose tests compare with tables: a test class's `CASES` and a 
 buggy result into `CASES`, found by a walk of `type.__subclasses__` from `object`, scored `resolved`
 (the seventeenth red team's `data` and `class-walk`). Now the guard compares each held table with its
 source's literal after each test's call and at the end: `tampered`, on both paths and through the
-Harbor verifier. The honest controls resolve with the gold: a test that fills its own module dict, and
+Harbor verifier. Since the scan's `class-walk` (`grading.scan_classwalk`) the walk itself is rejected
+(`test_redteam17_source_table.py`); these attacks are graded with the scan advisory (`ADVISORY`), so
+that the guard's check, the defence behind it, is still what they meet. The honest controls resolve with the gold: a test that fills its own module dict, and
 a table handed to the library, which writes into it. Real synthesis, bwrap sandboxes, the real grader.
 """
 
@@ -28,6 +30,7 @@ from rollout_support import setuptools_pyproject
 from codekiln.audit.grader import PATHS
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
+from codekiln.grading.patchrules import GradePolicy
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
@@ -91,6 +94,9 @@ def task() -> tuple[TaskRecord, EnvRecord]:
     )
 
 
+ADVISORY = GradePolicy(scan="advisory")  # the walk is `class-walk`: the guard's check is under test here
+
+
 def attack(t: TaskRecord, env: EnvRecord, how: str) -> str:
     return Target.of(t, Path(env.snapshot_path)).append(MODULE, WRAP.format(write=WRITE[how]))
 
@@ -113,7 +119,7 @@ def test_the_tests_tables_rewritten_in_place_are_tampered(
     task: tuple[TaskRecord, EnvRecord], path: str
 ) -> None:
     t, env = task
-    grade = _grade(t, env, attack(t, env, "in-place"), path)
+    grade = _grade(t, env, attack(t, env, "in-place"), path, policy=ADVISORY)
     assert grade.outcome == "tampered", (grade.outcome, grade.statuses, grade.findings)  # was resolved
     assert "tablelib/_checks.py: TOLERANCE changed in place" in grade.detail, grade.detail
     assert "tests/test_tables.py: TestTotal.CASES changed in place" in grade.detail, grade.detail
@@ -122,7 +128,7 @@ def test_the_tests_tables_rewritten_in_place_are_tampered(
 def test_values_whose_eq_lies_are_tampered(task: tuple[TaskRecord, EnvRecord]) -> None:
     """Compared by exact builtin types, not by `==`: an object that equals everything is no literal."""
     t, env = task
-    grade = _grade(t, env, attack(t, env, "lying-eq"))
+    grade = _grade(t, env, attack(t, env, "lying-eq"), policy=ADVISORY)
     assert grade.outcome == "tampered", (grade.outcome, grade.statuses, grade.findings)  # was resolved
     assert "TOLERANCE changed in place" in grade.detail and "CASES changed in place" in grade.detail
 
@@ -132,5 +138,5 @@ def test_the_harbor_verifier_finds_the_rewrite(task: tuple[TaskRecord, EnvRecord
 
     t, env = task
     assert _verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")
-    line = _verifier(t, env, attack(t, env, "in-place"), tmp_path / "attack")
+    line = _verifier(t, env, attack(t, env, "in-place"), tmp_path / "attack", ADVISORY)
     assert line.startswith("codekiln verifier: tampered"), line  # was resolved: the bug in place

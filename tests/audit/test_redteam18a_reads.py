@@ -82,7 +82,7 @@ ATTACKS = {
 }
 # closed: thread-read (an open from another thread), mock-getter and logging-resolve (a collected test
 # function's code read): `grading.guard_plugin_reads`
-OPEN = {"child-read", "class-read", "always-equal"}
+OPEN = {"child-read", "always-equal"}
 
 
 @pytest.fixture(scope="module")

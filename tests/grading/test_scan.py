@@ -108,6 +108,10 @@ CASES: dict[str, list[tuple[str, str]]] = {
         ("Plugin.__module__ = 'os'", "m = Plugin.__module__"),
         ("setattr(f, '__code__', other)", "s = text.replace('a', 'b')"),
     ],
+    "class-walk": [  # more in test_scan_class_walk.py
+        ("todo = type.__subclasses__(object)", "class Base:\n    pass\nsubs = Base.__subclasses__()"),
+        ("subs = object.__subclasses__()", "b = int.__mro__[-1]"),
+    ],
 }
 
 

@@ -24,11 +24,13 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING or __package__:
+    from . import scan_classwalk as cw
     from . import scan_fold as sf
     from . import scan_parse as sp
     from . import scan_rules as rules
     from . import scan_strings as ss
 else:  # shipped: beside scan_rules.py in an exported task's tests/codekiln/ (`grading.shipped`)
+    import scan_classwalk as cw
     import scan_fold as sf
     import scan_parse as sp
     import scan_rules as rules
@@ -41,8 +43,6 @@ keyword_names, leading, namespace_of, strings, unparse = (
 AST_LOCK, UNREADABLE, deep_enough, parse_module, python_text = (
     sp.AST_LOCK, sp.UNREADABLE, sp.deep_enough, sp.parse_module, sp.python_text
 )  # fmt: skip
-
-DETAIL_MAX = ss.DETAIL_MAX
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,9 @@ class _Scanner(ss.StringChecks, ast.NodeVisitor):
         self.aliases: dict[str, str] = {}
         self.imported: set[str] = set()  # names bound by import statements
         self.docstrings: set[int] = set()
-        # Each expression's name, once: every rule and every expression around it asks, and a chain of
-        # 5,000 attributes (25 KB) asked ~10^7 times (O(n^2) calls building O(n) strings: ~3 minutes).
-        # Imports, the only thing that changes a name, are statements: none is asked before and after one.
+        # Each expression's name, once: every rule and every expression around it asks (a chain of 5,000
+        # attributes asked ~10^7 times: ~3 minutes). Imports, the only thing that changes a name, are
+        # statements: none is asked before and after one.
         self._qualnames: dict[int, str] = {}
 
     def qualname(self, node: ast.AST) -> str:
@@ -368,7 +368,7 @@ def _scan_tree(text: str, tree: ast.Module) -> list[tuple[int, str, str]]:
     if (declared := coding(python_text(text))) is not None:
         scanner.found.append((declared[0], "dynamic-code", f"coding: {declared[1]}"))
     scanner.visit(tree)
-    return scanner.found
+    return scanner.found + cw.class_walk(tree)
 
 
 def scan_changes(

@@ -12,7 +12,8 @@ it are the same code read with the same aliases: their constructs cancel out, an
 difference of the whole modules is that of the two runs, each scanned with the aliases in force where
 it starts. The new text's statement spans and alias tables are computed once per text (kept). Any
 other change (an import touched, a run that does not parse alone, a text that does not parse) is
-scanned whole, as `scan_changes` does. Line numbers are the new text's; where the same construct
+scanned whole, as `scan_changes` does, and so is `class-walk` (`scan_classwalk` reads the whole
+module: which classes it defines, where each name is bound), whose findings are few. Line numbers are the new text's; where the same construct
 also occurs outside the run, the full scan may name that occurrence's line instead (same kinds and
 details, the same count).
 """
@@ -25,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from codekiln.grading.scan import _scan_cached, _Scanner
+from codekiln.grading.scan_classwalk import KIND as WALK
 from codekiln.grading.scan_parse import AST_LOCK, deep_enough, parse_module
 
 
@@ -140,7 +142,11 @@ def added_findings(old: str | None, new: str) -> list[tuple[int, str, str]]:
             now = _scan_run(new_lines[start:stop], outline.aliases[index])
         if was is not None and now is not None:
             before = Counter((kind, detail) for _, kind, detail in was)
-            found = tuple((line + start, kind, detail) for line, kind, detail in now)
+            # `class-walk` reads the whole module (its classes, each name's bindings): compared whole
+            walks = tuple(f for f in found if f[1] == WALK)
+            found = tuple((line + start, kind, detail) for line, kind, detail in now) + walks
+            if walks:
+                before.update((k, d) for _, k, d in (_scan_cached(old) or ()) if k == WALK)
     if before is None:
         before = Counter((kind, detail) for _, kind, detail in (_scan_cached(old or "") or ()))
     added = []

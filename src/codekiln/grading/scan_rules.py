@@ -45,6 +45,8 @@
   into other text than the scan reads.
 - `code-rewrite`: a function's `__code__` or a class's `__module__` set, a code object `.replace`d
   with new `co_*` fields: what makes code claim another origin than its own.
+- `class-walk`: `__subclasses__` read other than as `X.__subclasses__()` of a class `X` the module
+  defines (`scan_classwalk`): a walk down the class tree from `object` reaches the tests' classes.
 
 Names are dotted as the scan resolves them through a module's imports (`from os import _exit as x`:
 `x()` is `os._exit`) and through module objects fetched by a written-out name (`__import__("sys")`,
@@ -169,6 +171,6 @@ def value_kind(name: str) -> str | None:
 KINDS = (
     "runner-import", "sys-modules-write", "process-exit", "atexit", "frame-walk", "trace-hook",
     "builtins-patch", "import-hook", "grader-path", "runner-env", "spawn-runner", "dynamic-import",
-    "dynamic-code", "dynamic-attribute", "code-rewrite",
+    "dynamic-code", "dynamic-attribute", "code-rewrite", "class-walk",
 )  # fmt: skip
 """Every kind of finding, in the order described above."""

@@ -46,6 +46,7 @@ VERIFIER = (
     "doctests.py",
     "guard_check.py",
     "scan.py",
+    "scan_classwalk.py",
     "scan_reach.py",
     "scan_rules.py",
     "scan_fold.py",
