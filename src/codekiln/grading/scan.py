@@ -8,10 +8,9 @@ reports, write a fake JUnit file and `os._exit(0)`, walk frames up to the runner
 that; this scan flags the constructs such code needs, read with `ast` (not regexes over text): the
 kinds in `KINDS`, each described, with the names it looks for, in `scan_rules`.
 Only what the patch adds counts: a file's constructs before and after are compared as multisets of
-(kind, detail), so touching a file that already holds such code is not flagged. Docstrings are prose,
-not scanned. New Python that does not parse is no finding (its tests fail anyway). Limits: a static scan
-of Python text; code that builds its reach out of data at run time is caught only through the
-`dynamic-*` kinds, and non-Python files (data, C extensions) are the grader's file rules' business.
+(kind, detail). Docstrings are prose, not scanned. New Python that does not parse is no finding (its
+tests fail anyway). Limits: a static scan of Python text; reach built out of data at run time is caught
+only through the `dynamic-*` kinds; non-Python files are the grader's file rules' business.
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ class Finding:
         return asdict(self)
 
 
-class _Scanner(ss.StringChecks, ast.NodeVisitor):
+class _Scanner(ss.StringChecks, sf.Names, ast.NodeVisitor):
     """Collects (line, kind, detail) for one module; names are resolved through its imports."""
 
     def __init__(self) -> None:
@@ -70,34 +69,6 @@ class _Scanner(ss.StringChecks, ast.NodeVisitor):
         # attributes asked ~10^7 times: ~3 minutes). Imports, the only thing that changes a name, are
         # statements: none is asked before and after one.
         self._qualnames: dict[int, str] = {}
-
-    def qualname(self, node: ast.AST) -> str:
-        """The dotted name an expression stands for (`o._exit` after `import os as o` -> `os._exit`),
-        through module objects fetched by a written-out name (`__import__("os")._exit` -> `os._exit`,
-        `vars(builtins)["exec"]` -> `builtins.exec`)."""
-        name = self._qualnames.get(id(node))
-        if name is None:
-            name = self._qualnames[id(node)] = self._qualname(node)
-        return name
-
-    def _qualname(self, node: ast.AST) -> str:
-        if isinstance(node, ast.Name):
-            name = self.aliases.get(node.id, node.id)
-            return "builtins" if name == "__builtins__" else name
-        if isinstance(node, ast.Attribute):
-            base = self.qualname(node.value)
-            return f"{base}.{node.attr}" if base else ""
-        if isinstance(node, ast.Subscript) and (key := fold(node.slice)) is not None:
-            owner = namespace_of(node.value, self.qualname)
-            return key if owner == "sys.modules" else f"{owner}.{key}" if owner else ""
-        if isinstance(node, ast.Call) and node.args and (key := fold(node.args[0])) is not None:
-            name = self.qualname(node.func)
-            if name in rules.IMPORT_CALLS or name == "sys.modules.get":
-                return key  # the module of that name
-            if name in ("getattr", "builtins.getattr") and len(node.args) >= 2:
-                base, attr = self.qualname(node.args[0]), fold(node.args[1])
-                return f"{base}.{attr}" if base and attr is not None else ""
-        return ""
 
     def check_namespace(self, node: ast.AST, of: ast.AST) -> None:
         """A module's namespace read as data (`vars(sys)`, `sys.__dict__`): only a written-out key
@@ -137,7 +108,8 @@ class _Scanner(ss.StringChecks, ast.NodeVisitor):
             self.add(node, "dynamic-attribute", f"from {node.module} import *")
         for alias in node.names:
             self.imported.add(alias.asname or alias.name)
-            self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            full = alias.name if alias.name in rules.REEXPORTED else f"{node.module}.{alias.name}"
+            self.aliases[alias.asname or alias.name] = full  # `from os import sys` binds `sys`
             if f"{node.module}.{alias.name}" not in rules.NAME_ONLY:  # those: read where used
                 self.check_name(node, f"{node.module}.{alias.name}")
         if ss.is_runner(node.module):
@@ -263,6 +235,15 @@ class _Scanner(ss.StringChecks, ast.NodeVisitor):
                 self.add(node, kind, f"{verb} {self.qualname(node)}")
 
     def visit_Assign(self, node: ast.Assign) -> None:
+        to, name, root = node.targets[0], self.qualname(node.value), sf.root_name(node.value)
+        if (
+            len(node.targets) == 1
+            and isinstance(to, ast.Name)
+            and name in rules.REEXPORTED
+            and root in self.imported
+        ):
+            self.imported.add(to.id)  # `s = os.sys`: `s` is `sys`
+            self.aliases[to.id] = name
         for target in node.targets:
             self.check_target(target, "set")
         self.generic_visit(node)
@@ -311,8 +292,8 @@ class _Scanner(ss.StringChecks, ast.NodeVisitor):
             self.add(node, rules.DISTINCT[node.attr], f".{node.attr}")
         elif node.attr == "__dict__":
             self.check_namespace(node, node.value)
-        elif self.qualname(node) == "sys.modules" and not by_written_name(node, rules.MUTATORS):
-            self.add(node, "dynamic-import", "sys.modules read by a computed name")
+        elif self.check_modules(node):
+            pass
         elif self.qualname(node) in ("sys.meta_path", "sys.path_hooks") and aliased(
             node, self.qualname, rules.READERS
         ):
@@ -323,12 +304,14 @@ class _Scanner(ss.StringChecks, ast.NodeVisitor):
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):
+            self.check_modules(node)
             self.check_value(node, name := self.qualname(node))
             if name in rules.NAME_ONLY:  # `from inspect import getmodule as g`, then `f = g`
                 self.check_name(node, name)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         if isinstance(node.ctx, ast.Load) and not getattr(node, "_is_called", False):
+            self.check_modules(node)
             name = self.qualname(node)  # `vars(sys)["settrace"]` taken as a value
             self.check_name(node, name)
             self.check_value(node, name)

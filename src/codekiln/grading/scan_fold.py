@@ -8,6 +8,12 @@ import ast
 import codecs
 import re
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING or __package__:
+    from . import scan_rules as rules
+else:  # shipped: beside scan.py in an exported task's tests/codekiln/ (`grading.shipped`)
+    import scan_rules as rules
 
 FOLD_LIMIT = 1 << 12
 """The longest string a `join` folds to. A join repeats its separator once per part, so a short source
@@ -225,3 +231,59 @@ def _reads_name(node: ast.AST, attrs: frozenset[str]) -> bool:
         return True
     # `module and module.__name__` is None or the name; `module or x`, `x and module` may be the module
     return isinstance(parent, ast.BoolOp) and isinstance(parent.op, ast.And) and parent.values[-1] is not node
+
+
+def root_name(node: ast.AST) -> str:
+    """The name an attribute chain starts from (`os.sys.modules` -> "os"); "" when it is no name."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+class Names:
+    """The scanner's names: what an expression stands for, through the module's imports (`scan._Scanner`
+    keeps `aliases`, `imported`, `_qualnames` and `add`)."""
+
+    aliases: dict[str, str]
+    imported: set[str]
+    _qualnames: dict[int, str]
+
+    def add(self, node: ast.AST, kind: str, detail: str) -> None:
+        raise NotImplementedError
+
+    def qualname(self, node: ast.AST) -> str:
+        """The dotted name an expression stands for (`o._exit` after `import os as o` -> `os._exit`),
+        through module objects fetched by a written-out name (`__import__("os")._exit` -> `os._exit`,
+        `vars(builtins)["exec"]` -> `builtins.exec`)."""
+        name = self._qualnames.get(id(node))
+        if name is None:
+            name = self._qualnames[id(node)] = self._qualname(node)
+        return name
+
+    def _qualname(self, node: ast.AST) -> str:
+        if isinstance(node, ast.Name):
+            name = self.aliases.get(node.id, node.id)
+            return "builtins" if name == "__builtins__" else name
+        if isinstance(node, ast.Attribute):
+            base = self.qualname(node.value)
+            if node.attr in rules.REEXPORTED and base.split(".")[0] in self.imported:
+                return node.attr  # a module another one re-exports: `os.sys` is `sys`
+            return f"{base}.{node.attr}" if base else ""
+        if isinstance(node, ast.Subscript) and (key := fold(node.slice)) is not None:
+            owner = namespace_of(node.value, self.qualname)
+            return key if owner == "sys.modules" else f"{owner}.{key}" if owner else ""
+        if isinstance(node, ast.Call) and node.args and (key := fold(node.args[0])) is not None:
+            name = self.qualname(node.func)
+            if name in rules.IMPORT_CALLS or name == "sys.modules.get":
+                return key  # the module of that name
+            if name in ("getattr", "builtins.getattr") and len(node.args) >= 2:
+                base, attr = self.qualname(node.args[0]), fold(node.args[1])
+                return f"{base}.{attr}" if base and attr is not None else ""
+        return ""
+
+    def check_modules(self, node: ast.AST) -> bool:
+        """`sys.modules` however reached (`vars(sys)["modules"]`, `from sys import modules`) read by a
+        computed name."""
+        if found := self.qualname(node) == "sys.modules" and not by_written_name(node, rules.MUTATORS):
+            self.add(node, "dynamic-import", "sys.modules read by a computed name")
+        return found

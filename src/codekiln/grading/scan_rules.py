@@ -149,6 +149,11 @@ WATCHED_MODULES = frozenset({
     "builtins", "__builtins__", "importlib", "runpy", "timeit", "code", "codeop", "marshal", "pickle",
     "types", "operator", "subprocess", "pty", "asyncio", "signal", *RUNNER_MODULES, *NATIVE_MODULES,
 })  # fmt: skip
+# Modules other modules re-export (`os.sys`, `from inspect import sys`, `s = os.sys`): read as themselves.
+REEXPORTED = frozenset({
+    "sys", "gc", "builtins", "inspect", "importlib", "_thread", "threading", "atexit", "traceback", "runpy",
+    "marshal", "pickle", "subprocess", "os", "posix", "pty", "timeit", "codeop", "ctypes",
+})  # fmt: skip
 SPAWNS_RUNNER = re.compile(r"(?<![\w.-])(git|pytest|py\.test|_pytest)(?![\w-])")
 # What a module `inspect.getmodule` returns may be used for without reaching its namespace: its name.
 NAME_ONLY = frozenset({"inspect.getmodule"})
