@@ -2,14 +2,20 @@
 can rewrite them, at any size (a sparse gigabyte costs the sandbox's disk nothing), so the results
 file is read only up to `RESULTS_LIMIT` and the JUnit report is only hashed, in chunks. A file that
 cannot be read is None (the caller counts it as evidence), never an exception out of the grader, unless
-the sandbox itself was closed under the read (`SandboxClosed`: the host's doing, not the code's)."""
+the sandbox itself was closed under the read (`SandboxClosed`: the host's doing, not the code's).
+
+`plain_tables` reads the trusted files before a run, for the guard's literal tables."""
 
 from __future__ import annotations
 
+import ast
 import errno
+import hashlib
+from collections.abc import Iterable
 
 from codekiln.core.errors import CodekilnError, NotFollowed, SandboxClosed
 from codekiln.core.protocols import Sandbox
+from codekiln.grading import guard_plugin_literals as literals
 
 
 def read_or_none(sandbox: Sandbox, path: str) -> bytes | None:
@@ -72,4 +78,40 @@ def _not_regular(err: Exception, what: str) -> str:
     return ""
 
 
-__all__ = ["RESULTS_LIMIT", "read_or_none", "read_results", "report_digest"]
+PLAIN_READ_LIMIT = 8 << 20
+"""The most bytes of a trusted file `plain_tables` parses; a larger one is parsed by the guard itself."""
+_PLAIN: dict[str, bool] = {}  # sha256 (hex) of a file's bytes -> they bind no table the guard would hold
+
+
+def plain_tables(sandbox: Sandbox, paths: Iterable[str]) -> list[str]:
+    """The sha256 digests (hex) of the files at `paths` (the guard's trusted test files and support
+    modules, as it will read them) whose bytes bind no literal table: `literals.literals` finds no
+    candidate in them, as `guard_plugin_tables.Tables` would in the run. Each content is parsed once
+    per process. Only for a venv of this interpreter's Python (`Isolation.bytecode`: the same `ast`).
+    A file that cannot be read, is over `PLAIN_READ_LIMIT` or does not parse is left out: the guard
+    parses it (and every other file) itself, as before."""
+    out = []
+    for path in paths:
+        try:
+            digest = sandbox.file_digest(path, follow=False)
+            if digest not in _PLAIN:
+                data = sandbox.read_file(path, max_bytes=PLAIN_READ_LIMIT, follow=False)
+                if hashlib.sha256(data).hexdigest() != digest:
+                    continue  # changed between the two reads: the guard reads it on its own
+                _PLAIN[digest] = not literals.literals(ast.parse(data, filename=path))
+        except (OSError, ValueError, SyntaxError, RecursionError, MemoryError, CodekilnError) as err:
+            _raise_if_closed(sandbox, err)
+            continue
+        if _PLAIN[digest]:
+            out.append(digest)
+    return out
+
+
+__all__ = [
+    "PLAIN_READ_LIMIT",
+    "RESULTS_LIMIT",
+    "plain_tables",
+    "read_or_none",
+    "read_results",
+    "report_digest",
+]

@@ -370,7 +370,7 @@ _SUPPORT = support.SupportCheck(
         _WATCH.stand_ins.source_frame,
     ),
 )
-_TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources)  # the tests' literal tables, read with `ast` now
+_TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources, _SETTINGS.get("plain_tables", []))  # read with `ast` now
 _TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
 _READS = reads.TestReads(_WATCH.workdir, _TRUSTED, _SETTINGS.get("support", []), machinery.READONLY)
 _OUTCOMES = machinery.CallOutcomes(_WATCH)

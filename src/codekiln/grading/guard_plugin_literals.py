@@ -152,6 +152,8 @@ def imported(tree: ast.Module) -> set[str]:
 def unsafe_names(trees: list[ast.Module], deep: dict[str, bool]) -> set[str]:
     """Of the candidates' names (`deep`: True when a candidate holds a list, dict or set inside it), those
     the files' code may write through, or hands on (see the module's docstring)."""
+    if not deep:  # no candidate: nothing to look for in the files' code
+        return set()
     writes: set[str] = set()
     escapes: dict[str, set[bool]] = {}  # name -> handed on: the object itself (True), an element or a copy
     aliases: dict[str, set[tuple[str, bool]]] = {}  # name -> the names bound to it (True) or its elements

@@ -1,6 +1,6 @@
 """The tests' literal tables held to their source (`grading.guard_plugin`; it runs inside the sandbox).
 
-    tables = Tables(trusted, support_sources)   # at the plugin's import: the trusted bytes read with `ast`
+    tables = Tables(trusted, support_sources, plain)   # at the plugin's import: the trusted bytes read with `ast`
     tables.forged = guard.forged; config.pluginmanager.register(tables)   # its findings join the guard's
 
 The guard holds the tests' code and the names their support modules bind; this holds their data. A patch
@@ -31,6 +31,7 @@ plugin as `<plugin module>_tables` (`grading.shipped`); like the plugin, it impo
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib
 import marshal
 import os
@@ -82,11 +83,23 @@ class Table:
 class Tables:
     """The held tables of the trusted files, checked after each test's call and at the session's end."""
 
-    def __init__(self, trusted: dict[str, bytes], support: dict[str, Any]) -> None:
+    def __init__(self, trusted: dict[str, bytes], support: dict[str, Any], plain: Any = ()) -> None:
         """`trusted`: a test file's path -> its bytes; `support`: dotted name -> a support module's source
-        (`guard_plugin_sources.Source`: its path and bytes)."""
+        (`guard_plugin_sources.Source`: its path and bytes); `plain`: sha256 digests (hex) of bytes the
+        host read with this module's `literals` under the same Python (`grading.guard_tables`): they bind
+        no table. When every file's bytes are among them nothing is held, and nothing is parsed."""
         self.forged: list[str] = []
+        self.held: dict[str, list[Table]] = {}
+        self._class_bound: dict[str, set[tuple[str, str]]] = {}
+        self._imports: dict[str, list[str]] = {}
+        self._conftests: list[str] = []
+        self._modules: dict[str, list[Any]] = {}
+        self._classes: dict[tuple[str, str], list[Any]] = {}
+        self._reported: set[str] = set()
+        self._allowance = START
         files = {**trusted, **{s.path: s.data for s in support.values()}}
+        if plain and set(plain) >= {hashlib.sha256(data).hexdigest() for data in files.values()}:
+            return  # no file binds a table: none held (what the analysis below finds for such files)
         trees = {}
         for path, data in files.items():
             try:
@@ -98,7 +111,6 @@ class Tables:
         for _, name, value in (c for candidates in found.values() for c in candidates):
             deep[name] = deep.get(name, False) or literals.nested(value)
         unsafe = literals.unsafe_names(list(trees.values()), deep)
-        self.held: dict[str, list[Table]] = {}
         for path, candidates in found.items():
             tables = [Table(path, owner, name, v) for owner, name, v in candidates if name not in unsafe]
             if tables:
@@ -110,10 +122,6 @@ class Tables:
             for path, tree in trees.items()
         }
         self._conftests = [p for p in self.held if _BASENAME(p) == "conftest.py"]
-        self._modules: dict[str, list[Any]] = {}
-        self._classes: dict[tuple[str, str], list[Any]] = {}
-        self._reported: set[str] = set()
-        self._allowance = START
 
     def check(self, path: str, module: Any, where: str) -> None:
         """Compare the held tables of `path` in `module` (and in the classes found after collection)."""
