@@ -1,8 +1,8 @@
 """The host's reading of which trusted files bind no literal table (`guard_files.plain_tables`), given to
 each guarded run so that the guard parses none of them when no file binds one (`guard_plugin_tables`):
-the digests are exactly those of the files without a table, the guard holds the same tables with them as
-without, they reach the run's settings, and a table that library code changes is still evidence in a run
-given them. Real pytest in a bwrap sandbox."""
+the digests are those of the files when none binds a table (else none are given), the guard holds the
+same tables with them as without, they reach the run's settings, and a table that library code changes
+is still evidence in a run given them. Real pytest in a bwrap sandbox."""
 
 from __future__ import annotations
 
@@ -57,13 +57,14 @@ def sb(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.mark.root  # a bwrap sandbox
 def test_the_digests_are_those_of_the_files_without_a_table(sb: BwrapSandbox) -> None:
-    # a file that binds a table, or that does not parse, is left to the guard
-    assert plain_tables(sb, ALL) == [_digest(rel) for rel in PLAIN]
-    assert plain_tables(sb, [*ALL, "tests/absent.py"]) == [
-        _digest(rel) for rel in PLAIN
-    ]  # cached, read again
+    # all of them or none: the guard uses them only when every file it reads is among them
+    assert plain_tables(sb, PLAIN) == [_digest(rel) for rel in PLAIN]
+    unread = [*PLAIN, "tests/absent.py"]  # left out: the guard cannot read it either
+    assert plain_tables(sb, unread) == [_digest(rel) for rel in PLAIN]
+    for other in ALL[-2:]:  # a file that binds a table, or that does not parse, first or last
+        assert plain_tables(sb, [*PLAIN, other]) == [] and plain_tables(sb, [other, *PLAIN]) == []
     files = {f"{sb.workdir}/{rel}": PROJECT[rel] for rel in ALL}
-    given = plain_tables(sb, ALL)
+    given = plain_tables(sb, PLAIN)
     for subset in (files, {k: v for k, v in files.items() if "table" not in k}):
         with_them, without = Tables(subset, {}, given), Tables(subset, {})
         assert {p: [t.label for t in ts] for p, ts in with_them.held.items()} == {
@@ -87,8 +88,8 @@ def test_the_digests_reach_the_runs_settings(sb: BwrapSandbox) -> None:
         iso = Isolation.for_environment(Path(sb.spec.snapshot), VENV, [test])
         assert iso.bytecode and sorted(iso.trusted) == sorted(trusted) and list(iso.support) == support
         settings = json.loads(sb.read_file(GuardSession.start(sb, iso).settings_path))
-        want = [_digest(r) for r in [*trusted, *support] if r not in ALL[-2:]]  # a table; no parse
-        assert sorted(settings["plain_tables"]) == sorted(want)
+        plain = not set(trusted) & set(ALL[-2:])  # else a table, or no parse: none given
+        assert sorted(settings["plain_tables"]) == sorted(_digest(r) for r in [*trusted, *support] if plain)
 
 
 @pytest.mark.root  # a bwrap sandbox

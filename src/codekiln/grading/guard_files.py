@@ -85,26 +85,33 @@ _PLAIN: dict[str, bool] = {}  # sha256 (hex) of a file's bytes -> they bind no t
 
 def plain_tables(sandbox: Sandbox, paths: Iterable[str]) -> list[str]:
     """The sha256 digests (hex) of the files at `paths` (the guard's trusted test files and support
-    modules, as it will read them) whose bytes bind no literal table: `literals.literals` finds no
-    candidate in them, as `guard_plugin_tables.Tables` would in the run. Each content is parsed once
-    per process. Only for a venv of this interpreter's Python (`Isolation.bytecode`: the same `ast`).
-    A file that cannot be read, is over `PLAIN_READ_LIMIT` or does not parse is left out: the guard
-    parses it (and every other file) itself, as before."""
-    out = []
+    modules, as it will read them) when none of them binds a literal table: `literals.literals` finds
+    no candidate in them, as `guard_plugin_tables.Tables` would in the run; else [] (the guard then
+    analyses every file itself, whatever it is given). Each content is parsed once per process, and
+    none once a file known to bind a table is among them (a grade's canaries make one module's content
+    new in every run). Only for a venv of this interpreter's Python (`Isolation.bytecode`: the same
+    `ast`). A file that cannot be read is left out (the guard cannot read it either); one over
+    `PLAIN_READ_LIMIT` or that does not parse counts as binding a table."""
+    digests: dict[str, str] = {}
     for path in paths:
         try:
-            digest = sandbox.file_digest(path, follow=False)
-            if digest not in _PLAIN:
-                data = sandbox.read_file(path, max_bytes=PLAIN_READ_LIMIT, follow=False)
-                if hashlib.sha256(data).hexdigest() != digest:
-                    continue  # changed between the two reads: the guard reads it on its own
-                _PLAIN[digest] = not literals.literals(ast.parse(data, filename=path))
-        except (OSError, ValueError, SyntaxError, RecursionError, MemoryError, CodekilnError) as err:
+            digests[path] = sandbox.file_digest(path, follow=False)
+        except (OSError, ValueError, CodekilnError) as err:
             _raise_if_closed(sandbox, err)
-            continue
-        if _PLAIN[digest]:
-            out.append(digest)
-    return out
+    if any(_PLAIN.get(digest) is False for digest in digests.values()):
+        return []
+    for path, digest in digests.items():
+        if digest not in _PLAIN:
+            try:
+                data = sandbox.read_file(path, max_bytes=PLAIN_READ_LIMIT, follow=False)
+                same = hashlib.sha256(data).hexdigest() == digest  # else changed between the reads
+                _PLAIN[digest] = same and not literals.literals(ast.parse(data, filename=path))
+            except (OSError, ValueError, SyntaxError, RecursionError, MemoryError, CodekilnError) as err:
+                _raise_if_closed(sandbox, err)
+                _PLAIN[digest] = False
+        if not _PLAIN[digest]:
+            return []
+    return list(digests.values())
 
 
 __all__ = [
