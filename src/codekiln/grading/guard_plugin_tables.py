@@ -86,8 +86,9 @@ class Tables:
     def __init__(self, trusted: dict[str, bytes], support: dict[str, Any], plain: Any = ()) -> None:
         """`trusted`: a test file's path -> its bytes; `support`: dotted name -> a support module's source
         (`guard_plugin_sources.Source`: its path and bytes); `plain`: sha256 digests (hex) of bytes the
-        host read with this module's `literals` under the same Python (`grading.guard_tables`): they bind
-        no table. When every file's bytes are among them nothing is held, and nothing is parsed."""
+        host read with this module's `literals` under the same Python (`grading.guard_files.plain_tables`):
+        they bind no table. When every file's bytes are among them nothing is held, and nothing is
+        parsed."""
         self.forged: list[str] = []
         self.held: dict[str, list[Table]] = {}
         self._class_bound: dict[str, set[tuple[str, str]]] = {}
