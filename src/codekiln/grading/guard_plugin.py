@@ -371,7 +371,7 @@ _SUPPORT = support.SupportCheck(
         _WATCH.stand_ins.source_frame,
     ),
 )
-_TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources, machinery.READONLY)  # the tests' literal tables, now
+_TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources, machinery.READONLY, _SETTINGS.get("plain_tables", []))
 _TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED), (_TABLES.profile,))
 _READS = reads.TestReads(_WATCH.workdir, _TRUSTED, _SETTINGS.get("support", []), machinery.READONLY)
 _OUTCOMES = machinery.CallOutcomes(_WATCH)
