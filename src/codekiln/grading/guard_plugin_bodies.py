@@ -200,7 +200,7 @@ def wrap_tests(tree: ast.Module, patterns: list[str], path: str = "") -> None:
     a function that pytest does not call as a test is not counted, see `raised_announcer`), and make
     every comparison call the equality check (`_Compared`). A body emptied by
     `guard_plugin_speedups.appended_code` (code kept from a trusted run stands in) is left alone."""
-    ast.fix_missing_locations(_Compared(path).visit(tree))
+    _Compared(path).visit(tree)
     defs: list[ast.FunctionDef] = []
     assigns: list[ast.Assign | ast.AnnAssign] = []
     scopes: list[list[ast.stmt]] = [tree.body]
@@ -291,9 +291,10 @@ class _Compared(ast.NodeTransformer):
         self.path = path
 
     def _call(self, node: ast.expr, op: str, *args: ast.expr) -> ast.expr:
-        func = ast.Attribute(value=ast.Constant(EQUAL), attr="__call__", ctx=ast.Load())
-        where = [ast.Constant(f"{self.path}:{getattr(node, 'lineno', 0)}"), ast.Constant(op)]
-        return ast.copy_location(ast.Call(func=func, args=[*where, *args], keywords=[]), node)
+        where = (EQUAL, f"{self.path}:{getattr(node, 'lineno', 0)}", op)  # each new node at `node`
+        const = [ast.copy_location(ast.Constant(v), node) for v in where]
+        func = ast.copy_location(ast.Attribute(value=const[0], attr="__call__", ctx=ast.Load()), node)
+        return ast.copy_location(ast.Call(func=func, args=[*const[1:], *args], keywords=[]), node)
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
         self.generic_visit(node)

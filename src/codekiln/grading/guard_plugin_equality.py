@@ -52,6 +52,9 @@ _DICT: Any = vars(type)["__dict__"]
 _MODULE: Any = vars(type)["__module__"]
 _QUALNAME: Any = vars(type)["__qualname__"]
 _PLAIN = frozenset({int, float, str, bytes, bool, complex, type(None), type, range, slice, bytearray})
+_BUILT = frozenset(
+    {list, tuple, dict, set, frozenset}
+)  # their own comparison is C's: what they hold is checked
 _CONTAINERS = (
     (list, list.__iter__),
     (tuple, tuple.__iter__),
@@ -97,7 +100,9 @@ class Equality:
     def check(self, where: str, left: Any, right: Any, op: str = "==") -> None:
         """Check both operands, paired element by element where both are containers of one kind."""
         budget = LIMIT
-        pending = [(left, right, 0), (right, left, 0)] if op in ("==", "!=") else [(left, _NONE, 0)]
+        pending: list[tuple[Any, Any, int]] = [(left, right, 0), (right, left, 0)]
+        if op not in ("==", "!="):
+            pending = [(left, _NONE, 0)]
         if op in ("in", "not in"):
             pending.append((right, _NONE, 0))
         while pending and budget > 0:
@@ -106,13 +111,12 @@ class Equality:
             if kind in _PLAIN or value is _NONE:
                 continue
             budget -= 1
-            items = _items(value) if depth < DEPTH else None
-            if items is not None:
-                paired = _items(other) if op in ("==", "!=") else None
-                for i, item in enumerate(items):
-                    mate = paired[i] if paired is not None and i < len(paired) else _NONE
-                    pending.append((item, mate, depth + 1))
-            if not self.honest(kind) and self.lies(value, other):
+            items = (_items(value) if depth < DEPTH else None) or []
+            odd = [i for i, item in enumerate(items) if type(item) not in _PLAIN]
+            if odd:  # what a container holds, each paired with its place in the other side's
+                paired = (_items(other) if op in ("==", "!=") else None) or ()
+                pending += [(items[i], paired[i] if i < len(paired) else _NONE, depth + 1) for i in odd]
+            if kind not in _BUILT and not self.honest(kind) and self.lies(value, other):
                 self._report(where, kind)
 
     def honest(self, kind: type) -> bool:
@@ -170,6 +174,8 @@ def _items(value: Any) -> list[Any] | None:
     """What a list, tuple, set, frozenset or dict (or a subclass: its C storage, not its `__iter__`)
     holds, the first LIMIT items; a dict's keys and values."""
     kind = type(value)
+    if kind is list or kind is tuple:
+        return list(value[:LIMIT])
     if issubclass(kind, dict):
         pairs = list(itertools.islice(dict.items(value), LIMIT // 2))
         return [x for pair in pairs for x in pair]
