@@ -305,6 +305,22 @@ def test_honest():
 """
 
 
+# The check's class found by a walk from `object` and its judgement replaced before the lie is compared.
+WALK = b"""
+from demo import _Result
+
+
+def unguard(value):
+    pending = [object]
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ == "Equality" and "lies" in vars(cls):
+            cls.lies = lambda self, value, other: False
+        pending.extend(type.__subclasses__(cls))
+    return _Result(value)
+"""
+
+
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory: pytest.TempPathFactory):
     project = {
@@ -312,6 +328,8 @@ def sb(tmp_path_factory: pytest.TempPathFactory):
         "demo/__init__.py": LIBRARY,
         "tests/__init__.py": b"",
         "tests/test_eq.py": TESTS,
+        "demo/walk.py": WALK,
+        "tests/test_walk.py": b"from demo.walk import unguard\n\n\ndef test_it():\n    assert unguard(3) == 2\n",
     }
     snapshot = make_repo(tmp_path_factory.mktemp("equal"), project)
     with BwrapSandbox(SandboxSpec(snapshot=snapshot, venv=VENV)) as sandbox:
@@ -329,3 +347,14 @@ def test_the_guard_finds_an_always_equal_result_and_passes_the_honest(sb: BwrapS
     found = sorted(e.rsplit("/", 1)[-1] for e in run.evidence)
     lines = (15, 11, 24, 27)  # the plain assert, the helper's, assertEqual's and assertIn's argument
     assert found == sorted(f"test_eq.py:{n}: an operand of type demo._Result equals anything" for n in lines)
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_the_checks_class_changed_by_code_under_test_changes_nothing(sb: BwrapSandbox) -> None:
+    """`Equality.lies` replaced on the class: the tests' code calls methods bound at start-up."""
+    test = "tests/test_walk.py::test_it"
+    run = run_tests(sb, TestCommand(args=["tests"]), [test])
+    assert run.statuses == {test: "passed"}, run.log_tail
+    assert [e.rsplit("/", 1)[-1] for e in run.evidence] == [
+        "test_walk.py:5: an operand of type demo._Result equals anything"
+    ], run.evidence

@@ -356,7 +356,7 @@ _RAISED = bodies.raised_announcer(
     _NONCE, frozenset(_TRUSTED), _WORKDIR, machinery.READONLY, report.print_line
 )
 _EQUAL, _APPENDED = equality.Equality(), speedups.appended_code  # the check the comparisons call
-bodies.install(_TRUSTED, _SETTINGS, _REWRITTEN, _COMPILED, _COMPILED_IDS, _RAISED, _APPENDED, _EQUAL)
+bodies.install(_TRUSTED, _SETTINGS, _REWRITTEN, _COMPILED, _COMPILED_IDS, _RAISED, _APPENDED, _EQUAL.call)
 speedups.install()
 # The baseline, taken after this plugin's own patches of pytest (`Guard.check_machinery`).
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
@@ -375,7 +375,7 @@ _TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources)  # the tests' literal tables
 _EQUAL.bind(_WATCH, _TEST_CODE, _TABLES.forged)  # its findings join the guard's too
 _TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
 _READS = reads.TestReads(_WATCH.workdir, _TRUSTED, _SETTINGS.get("support", []), machinery.READONLY)
-_OUTCOMES, _ANNOUNCER = machinery.CallOutcomes(_WATCH), report.announcer(_NONCE, guarded=(_RAISED,))
+_OUTCOMES, _ANNOUNCER = machinery.CallOutcomes(_WATCH), report.announcer(_NONCE, (_RAISED, *_EQUAL.guarded()))
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
