@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import sys
-import unittest
 from collections import namedtuple
 from pathlib import Path
 from typing import Any
@@ -232,13 +231,20 @@ def test_each_comparison_calls_the_check_in_the_tests_order(watch: Machinery) ->
     assert not check.forged
 
 
-def test_code_compiled_with_no_check_bound_compares_plainly() -> None:
-    space = _compiled(None)  # a compile the warm runner exports before the guard binds it
-    space["test_plain"]()
-    with pytest.raises(AssertionError):
-        space["helper"](1, 2)
-    with pytest.raises(unittest.TestCase.failureException):
-        unittest.TestCase().assertEqual(1, 2)
+def test_kept_code_with_unchecked_comparisons_is_compiled_afresh() -> None:
+    """Code the warm runner kept unwrapped (a conftest pytest made before the runner kept trees) is used
+    only where it holds neither a test nor a comparison; wrapped, it is used."""
+    helper = "def helper(a, b):\n    assert a == b\n"
+    plain = compile(helper, "conftest.py", "exec")
+    assert not guard_plugin_bodies.wrapped(plain, None)
+    assert (
+        guard_plugin_bodies.wrapped(compile("def helper(a):\n    return a < 1\n", "c.py", "exec"), None)
+        is False
+    )
+    assert guard_plugin_bodies.wrapped(compile("X = 1\n", "c.py", "exec"), None)
+    tree = ast.parse(helper)
+    guard_plugin_bodies.wrap_tests(tree, ["test"], "conftest.py")
+    assert guard_plugin_bodies.wrapped(compile(tree, "conftest.py", "exec"), None)
 
 
 VENV = Path(sys.prefix)

@@ -40,6 +40,7 @@ nothing from codekiln.
 from __future__ import annotations
 
 import ast
+import dis
 import fnmatch
 import hashlib
 import sys
@@ -83,7 +84,7 @@ def install(
     compiled_ids: dict[str, set[int]],
     announce: Callable[[str], None],
     appended_code: Callable[..., types.CodeType | None],
-    equal: Callable[..., Any] | None = None,
+    equal: Callable[..., Any],
 ) -> None:
     """pytest compiles (and rewrites) test modules and conftests in `_rewrite_test`: make it read the
     trusted bytes instead of the file as it is now, wrap their test functions, and keep what each
@@ -162,16 +163,16 @@ def wrapped(code: Any, config: Any, made_for: Any = None) -> bool:
     otherwise compiles the module afresh). The warm runner of validation exports wrapped code for the
     modules it rewrote from source (`tasks.in_sandbox.warm_runner.export_rewritten`) and, for those it
     did not, the code pytest made for it, unwrapped: such a module is compiled afresh here. A module
-    with no function named like a test needs no wrap."""
+    with no function named like a test and no comparison needs no wrap."""
     if not isinstance(code, types.CodeType):
         return False
     patterns = list(config.getini("python_functions") or ["test"]) if config is not None else ["test"]
     if made_for is not None and (not isinstance(made_for, tuple | list) or list(made_for) != patterns):
         return False
     codes = list(walk(code))
-    if any(PLACEHOLDER in c.co_consts for c in codes):
+    if any(PLACEHOLDER in c.co_consts or EQUAL in c.co_consts for c in codes):
         return True
-    return not any(_is_test(c.co_name, patterns) for c in codes)
+    return not any(_is_test(c.co_name, patterns) or _COMPARES.intersection(c.co_code[::2]) for c in codes)
 
 
 def key(name: str) -> str:
@@ -255,14 +256,14 @@ def _wrap(node: ast.FunctionDef, keys: str) -> None:
     node.body = [*doc, wrapped]
 
 
-def bind(code: types.CodeType, announce: Callable[[str], None], equal: Any = None) -> types.CodeType:
+def bind(code: types.CodeType, announce: Callable[[str], None], equal: Any) -> types.CodeType:
     """`code` with every `PLACEHOLDER` constant, in it and in the code nested in it, the announcer, and
-    every `EQUAL` constant the equality check (a plain comparison where there is none)."""
+    every `EQUAL` constant the equality check."""
     consts = code.co_consts
     new = tuple(
         announce
         if type(c) is str and c == PLACEHOLDER
-        else (equal or _compare)
+        else equal
         if type(c) is str and c == EQUAL
         else bind(c, announce, equal)
         if isinstance(c, types.CodeType)
@@ -274,6 +275,7 @@ def bind(code: types.CodeType, announce: Callable[[str], None], equal: Any = Non
     return code.replace(co_consts=new)
 
 
+_COMPARES = frozenset({dis.opmap["COMPARE_OP"], dis.opmap["CONTAINS_OP"]})
 _OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.In: "in", ast.NotIn: "not in"}
 _UNITTEST = {"failUnlessEqual", "failIfEqual"} | {  # unittest's methods that compare with `==`
     f"assert{n}{e}" for n in ("", "Not") for e in ("Equal", "Equals", "AlmostEqual", "AlmostEquals", "In")
@@ -311,14 +313,6 @@ class _Compared(ast.NodeTransformer):
         if isinstance(node.func, ast.Attribute) and node.func.attr in _UNITTEST:
             node.args[:2] = [a if isinstance(a, ast.Starred) else self._call(a, "", a) for a in node.args[:2]]
         return node
-
-
-_PLAIN_OPS = {"": lambda a, b: a, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
-_PLAIN_OPS.update({"in": lambda a, b: a in b, "not in": lambda a, b: a not in b})
-
-
-def _compare(where: str, op: str, left: Any, right: Any = None) -> Any:  # where no check is bound
-    return _PLAIN_OPS[op](left, right)
 
 
 def _code_of(owner: Any, name: str) -> types.CodeType | None:
