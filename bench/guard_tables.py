@@ -3,11 +3,14 @@ data-driven suite.
 
     .venv/bin/python bench/guard_tables.py                       # 4000 tests over a 4000-entry table, 5 rounds
     .venv/bin/python bench/guard_tables.py --tests 2000 --rounds 3
+    .venv/bin/python bench/guard_tables.py --tests 500 --calls 1000   # each call of `double` makes 1000 more
 
 One generated suite: a test module holding `EXPECTED = {0: 0, 1: 2, ...}` written out (40 KB marshalled
 at 4000 entries), each test `assert double(k) == EXPECTED[k]` for one key, parametrized by
 `sorted(EXPECTED)`: the table every test reads, compared after each test's call within the per-test
-budget (`PER_TEST`), and at the end. Each round runs pytest on it twice, each in a process of its own:
+budget (`PER_TEST`), and at the end, and where control comes back to the test from library code (the
+profile function set for each test's call phase: `--calls` makes `double` call a helper that many times,
+to show what the profile function costs library code). Each round runs pytest on it twice, each in a process of its own:
 (a) with the guard's table check registered as a plugin, as the guard registers it (the two shipped
 files loaded alone, as the guard loads them; their `ast` reading of the file included), and (b) without it; interleaved, so machine load hits both alike. Prints the median
 CPU time (user + system, of the pytest process) of each and the difference per test, in milliseconds:
@@ -37,10 +40,13 @@ import pytest
 plugins = []
 if sys.argv[1] == "held":
     sys.path.insert(0, sys.argv[3])
+    import sysconfig
+    paths = sysconfig.get_paths()  # read-only code, as `guard_plugin_machinery.READONLY` names it
+    readonly = tuple(paths[k].rstrip("/") + "/" for k in ("stdlib", "platstdlib", "purelib", "platlib"))
     from bench_guard_tables import Tables  # the shipped files alone, as the guard loads them
     path = sys.argv[2] + "/tests/test_held.py"
     with open(path, "rb") as fh:
-        tables = Tables({path: fh.read()}, {})
+        tables = Tables({path: fh.read()}, {}, readonly)
     assert tables.held, "the table is not held"
     plugins.append(tables)
 code = pytest.main(["-q", "-p", "no:cacheprovider", sys.argv[2] + "/tests"], plugins=plugins)
@@ -49,11 +55,13 @@ sys.exit(code)
 """
 
 
-def write_suite(root: Path, n: int) -> None:
+def write_suite(root: Path, n: int, calls: int = 0) -> None:
     table = "{" + ", ".join(f"{i}: {2 * i}" for i in range(n)) + "}"
     (root / "demo").mkdir()
     (root / "tests").mkdir()
-    (root / "demo" / "__init__.py").write_text("def double(x):\n    return 2 * x\n")
+    (root / "demo" / "__init__.py").write_text(
+        f"def _one(i):\n    return i\n\n\ndef double(x):\n    for i in range({calls}):\n        _one(i)\n    return 2 * x\n"
+    )
     (root / "tests" / "test_held.py").write_text(TEST.format(table=table))
     (root / "plugin").mkdir()  # this checkout's shipped files, under names of their own (`grading.shipped`)
     for part in ("tables", "literals"):
@@ -79,16 +87,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tests", type=int, default=4000, help="tests, and entries of the table")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=0, help="Python calls each call of double makes")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="tables-bench-"))
-    write_suite(root, args.tests)
+    write_suite(root, args.tests, args.calls)
     times: dict[str, list[float]] = {"held": [], "plain": []}
     for _ in range(args.rounds):
         for form in times:
             times[form].append(cpu_seconds(form, root))
     held, plain = (statistics.median(times[f]) for f in ("held", "plain"))
     print(
-        f"{args.tests} tests over a {args.tests}-entry table, {args.rounds} rounds (median CPU s of pytest)"
+        f"{args.tests} tests over a {args.tests}-entry table, {args.calls} calls each, {args.rounds} rounds"
+        " (median CPU s of pytest)"
     )
     print(f"  (a) with the table check:  {held:.2f} s")
     print(f"  (b) without it:            {plain:.2f} s")

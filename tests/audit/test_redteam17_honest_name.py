@@ -5,7 +5,9 @@ snapshot has it, that is deleted, wherever it lies: the grader reads it as a tes
 A statistics library's fix that moves the arithmetic into a new module of its package named for what it
 computes, `tablelib/t_test.py` (Student's t-test: `mean` lives there), loses the module and fails with
 `ModuleNotFoundError`: reward 0 for a right fix. The same fix with the module named `tablelib/student.py`
-resolves. Real synthesis (the seventeenth red team's table library), bwrap, the real grader."""
+resolves. Real synthesis (the seventeenth red team's table library), bwrap, the real grader.
+Closed: a new test-named module of an installed package that no graded id collects is library code
+(`grading.libnames`); both fixes resolve."""
 
 from __future__ import annotations
 
@@ -62,7 +64,6 @@ def test_the_fix_in_a_module_named_for_the_student_resolves(task: tuple[TaskReco
     assert grade.outcome == "resolved", (grade.outcome, grade.detail, grade.findings)
 
 
-@pytest.mark.xfail(strict=True, reason="open: a new library module named like a test file is deleted")
 def test_the_same_fix_in_a_module_named_t_test_resolves(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
     grade = grade_patch(t, env, moved(t, env, "tablelib/t_test.py"), timeout=TIMEOUT)

@@ -323,3 +323,23 @@ def test_the_plain_suite_runs_as_a_non_root_user_as_the_projects_ci_does(tmp_pat
         [*prefix, *argv], capture_output=True, text=True, cwd=tmp_path, env=env, check=False
     )
     assert "3 passed" in dropped.stdout, dropped.stdout + dropped.stderr
+
+
+def test_items_that_share_an_id_are_told_apart_from_a_test_counted_twice() -> None:
+    """docopt-ng 0.9.0: a conftest names several text cases alike; pytest counts every item, codekiln
+    each id once (its items' worst status): the row reproduces, and says why pytest's count was larger."""
+    out = """\
+PASSED tests/testcases.docopt::testcases(6)
+PASSED tests/testcases.docopt::testcases(6)
+PASSED tests/testcases.docopt::testcases(6)
+PASSED tests/test_docopt.py::test_a
+ERROR tests/test_docopt.py::test_a - RuntimeError: teardown
+= 4 passed, 1 error in 0.1s =
+"""
+    counts, _ = plain_counts(out)
+    assert (counts["passed"], counts["errors"], counts["shared_ids"], counts["counted_twice"]) == (1, 1, 2, 1)
+    plain = {"status": "ran", "summary_found": 1, **counts}
+    assert compare(plain, ck(1, 1, 0)) == (
+        "reproduced",
+        "pytest counted 2 more item(s) under ids several items share",
+    )

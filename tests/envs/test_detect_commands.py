@@ -209,6 +209,12 @@ OWN_MAIN = (
     "def main():\n    unittest.TextTestRunner().run(unittest.TestSuite())\n\n"
     "if __name__ == '__main__':\n    main()\n"
 )
+HELPERS_ONLY = (
+    "import unittest\n\nclass BaseTestCase(unittest.TestCase):\n    def assertOutput(self, a, b):\n"
+    "        self.assertEqual(a, b)\n"
+)
+INHERITS = "\nclass Checks(BaseTestCase):\n    def test_a(self):\n        pass\n\nclass TestMore(Checks):\n    pass\n"
+MIXIN = "import unittest\nfrom shared import Checks\n\nclass TestMix(Checks, unittest.TestCase):\n    pass\n"
 SCRIPT_MODULE = (
     "import unittest\n\nclass LineTests(unittest.TestCase):\n    def test_a(self):\n        pass\n\n"
     "if __name__ == '__main__':\n    unittest.main()\n"
@@ -265,6 +271,14 @@ SCRIPT_MODULE = (
         ),
         # a test-named module that defines no test is not named
         ({"tests/testing.py": "def helper():\n    pass\n", "tests/test_x.py": ""}, ["tests"]),
+        # fire 0.7.1: `testutils.py`, a TestCase of helpers and no test method, is not named either
+        ({"tests/testutils.py": HELPERS_ONLY, "tests/test_x.py": ""}, ["tests"]),
+        # a TestCase whose tests come from a base of the module, or from one imported (a mixin), is
+        (
+            {"tests/testmore.py": HELPERS_ONLY + INHERITS, "tests/test_x.py": ""},
+            ["tests", f"{OVERRIDE} testmore.py"],
+        ),
+        ({"tests/testmix.py": MIXIN, "tests/test_x.py": ""}, ["tests", f"{OVERRIDE} testmix.py"]),
         # the project chose its file names: kept as they are
         ({"tests.py": UNITTEST_MODULE, "pytest.ini": "[pytest]\npython_files = check_*.py\n"}, []),
     ],

@@ -5,7 +5,10 @@ with, just before the assertion reads it: a test file's dict, a test class's, a 
 module's. Each attack below is library code (`demo/_attacks.py`, which the library imports) that a test calls and then compares
 with a table it changed, in place, nested, rebound, replaced by a dict subclass or by a value whose
 `__eq__` lies, shadowed on a test subclass, or changed and put back at its next call (only the check
-after each test's call sees that one). Each made its test pass unseen; each is evidence now. The honest
+after each test's call sees that one), or written and put back before that check (a returned object's
+`__del__`, a finalizer the test's own rebinding runs, a generator's `finally`, a standard-library timer
+thread behind a `functools.partial` the test calls: `PUT_BACK`). Each made its test pass unseen; each
+is evidence now, and library code that removes the guard's profile function is too. The honest
 suite (a test filling its own dict, a table handed to the library that writes into it, a parametrize
 list whose dicts the test changes, a row changed through an alias, a `monkeypatch.setitem`, a
 `setattr` by name, a `setup_module` that writes, a test subclass's own table shadowing its base's) is not. Real pytest in a bwrap sandbox, `run_tests`.
@@ -42,7 +45,23 @@ ATTACKS = (
     b"    if _saved:\n        table['k'] = _saved.pop()\n        return 6\n"
     b"    _saved.append(table['k'])\n    table['k'] = 0\n    return 0\n\n\n"
     b"class _Restoring(int):\n    def __del__(self):\n        _space('test_restored.py').EXPECTED['k'] = 6\n\n\n"
-    b"def restored():\n    _space('test_restored.py').EXPECTED['k'] = 0\n    return _Restoring(0)\n"
+    b"def restored():\n    _space('test_restored.py').EXPECTED['k'] = 0\n    return _Restoring(0)\n\n\n"
+    # written by a finalizer the test's own rebinding runs, put back by the next one
+    b"class _Writing:\n    def __del__(self):\n        _space('test_finalized.py').EXPECTED['k'] = 0\n\n\n"
+    b"class _Putting(int):\n    def __del__(self):\n        _space('test_finalized.py').EXPECTED['k'] = 6\n\n\n"
+    b"def first():\n    return _Writing()\n\n\ndef second():\n    return _Putting(0)\n\n\n"
+    # written before a generator's yield, put back in its `finally` as it is dropped
+    b"def generated():\n    table = _space('test_generated.py').EXPECTED\n    table['k'] = 0\n"
+    b"    try:\n        yield 0\n    finally:\n        table['k'] = 6\n\n\n"
+    # the guard's profile function put off first, then the same put back
+    b"def unprofiled():\n    sys.setprofile(None)\n    _space('test_unprofiled.py').EXPECTED['k'] = 0\n"
+    b"    return _Unprofiled(0)\n\n\n"
+    b"class _Unprofiled(int):\n    def __del__(self):\n        _space('test_unprofiled.py').EXPECTED['k'] = 6\n\n\n"
+    # no frame of the library's runs: the test calls a partial of dict.__setitem__, a timer thread of
+    # the standard library's puts the entry back (the dict's version tag moved all the same)
+    b"def arm():\n    import functools, threading\n\n    table = _space('test_gadget.py').EXPECTED\n"
+    b"    global gadget\n    gadget = functools.partial(dict.__setitem__, table, 'k', None)\n"
+    b"    threading.Timer(0.2, dict.__setitem__, (table, 'k', 6)).start()\n"
 )
 ATTACK_TESTS = {
     "nested": b"EXPECTED = {'rows': [1, 2]}\n\n\ndef test_it():\n    _attacks.nested()\n"
@@ -57,7 +76,16 @@ ATTACK_TESTS = {
     "lazy": b"EXPECTED = {'k': 6}\n\n\ndef test_a():\n    assert _attacks.lazy() == EXPECTED['k']\n\n\n"
     b"def test_b():\n    assert _attacks.lazy() == EXPECTED['k']\n",
     "restored": b"EXPECTED = {'k': 6}\n\n\ndef test_it():\n    assert _attacks.restored() == EXPECTED['k']\n",
+    "finalized": b"EXPECTED = {'k': 6}\n\n\ndef test_it():\n    r = _attacks.first()\n"
+    b"    r = _attacks.second()\n    assert r == EXPECTED['k']\n",
+    "generated": b"EXPECTED = {'k': 6}\n\n\ndef test_it():\n"
+    b"    assert next(_attacks.generated()) == EXPECTED['k']\n",
+    "unprofiled": b"EXPECTED = {'k': 6}\n\n\ndef test_it():\n    assert _attacks.unprofiled() == EXPECTED['k']\n",
+    "gadget": b"import time\n\nEXPECTED = {'k': 6}\n\n\ndef test_it():\n    _attacks.arm()\n"
+    b"    got = _attacks.gadget()\n    assert got == EXPECTED['k']\n    time.sleep(1)\n",
 }
+# put back before the after-call check: seen where control comes back to the test (`Tables.profile`)
+PUT_BACK = ("restored", "finalized", "generated", "gadget")
 # what each attack changed, as the evidence names it (the path's tail)
 CHANGED = {
     "nested": "tests/attacks/test_nested.py: EXPECTED",
@@ -70,7 +98,7 @@ CHANGED = {
     "lazy": "tests/attacks/test_lazy.py: EXPECTED",
 }
 HONEST = (
-    b"import sys\n\nimport pytest\n\nimport demo._checks as checks\nfrom demo import record\n\n"
+    b"import sys\n\nimport pytest\n\nimport demo._checks as checks\nfrom demo import double, record\n\n"
     b"RESULTS = {'start': 0}\nHANDED = {'a': 1}\nPARAMS = [{'x': 1}, {'x': 2}]\nROWS = [{'n': 1}, {'n': 2}]\n"
     b"NAMES = ('a', 'b')\nSETUP = {'ready': False}\nEXPECTED = {'k': 6, 'rows': [1, 2], 'set': {3, 1, 2}}\n\n\n"
     b"def setup_module():\n    SETUP['ready'] = True\n\n\n"
@@ -87,11 +115,15 @@ HONEST = (
     b"def test_conftest(limit):\n    assert limit() == 3\n\n\n"
     b"def test_setup():\n    assert SETUP['ready']\n\n\n"
     b"class TestBase:\n    CASES = {'k': 1}\n\n    def test_k(self):\n        assert self.CASES['k'] in (1, 2)\n\n\n"
-    b"class TestOther(TestBase):  # its own table, shadowing its base's\n    CASES = {'k': 2}\n"
+    b"class TestOther(TestBase):  # its own table, shadowing its base's\n    CASES = {'k': 2}\n\n\n"
+    b"DOUBLES = {1: 2, 2: 4, 3: 6}\n\n\n"
+    b"def test_library_loop():\n    for k, want in DOUBLES.items():\n        assert double(k) == want\n"
+    b"    assert [double(k) for k in DOUBLES] == list(DOUBLES.values())\n"
 )
 PROJECT = {
     "pyproject.toml": b"[project]\nname='demo'\nversion='0'\n",
-    "demo/__init__.py": b"def record(table, key, value):\n    table[key] = value\n",
+    "demo/__init__.py": b"def record(table, key, value):\n    table[key] = value\n\n\n"
+    b"class _Doubled(int):\n    def __del__(self):\n        pass\n\n\ndef double(x):\n    return _Doubled(2 * x)\n",
     "demo/_checks.py": b"TOLERANCE = {'abs': 0}\n\n\ndef close(a, b):\n    return abs(a - b) <= TOLERANCE['abs']\n",
     "demo/_attacks.py": ATTACKS,
     "demo/api.py": b"from demo import _attacks  # the library's own: no support module\n",
@@ -117,6 +149,7 @@ HONEST_IDS = [
     "test_setup",
     "TestBase::test_k",
     "TestOther::test_k",
+    "test_library_loop",
 ]
 
 
@@ -158,12 +191,16 @@ def test_a_table_changed_by_library_code_is_evidence(sb: BwrapSandbox, attack: s
 
 
 @pytest.mark.root  # a bwrap sandbox
-@pytest.mark.xfail(
-    strict=True, reason="open: a table put back by a returned object's __del__ before the check"
-)
-def test_a_table_put_back_before_the_check_is_evidence(sb: BwrapSandbox) -> None:
-    _, evidence = _attacked(sb, "restored")
-    assert any("test_restored.py: EXPECTED changed in place" in e for e in evidence), evidence
+@pytest.mark.parametrize("attack", PUT_BACK)
+def test_a_table_put_back_before_the_check_is_evidence(sb: BwrapSandbox, attack: str) -> None:
+    _, evidence = _attacked(sb, attack)
+    assert any(f"test_{attack}.py: EXPECTED changed in place" in e for e in evidence), evidence  # was none
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_the_guards_profile_function_put_off_by_library_code_is_evidence(sb: BwrapSandbox) -> None:
+    _, evidence = _attacked(sb, "unprofiled")
+    assert any("sys.setprofile from " in e and "demo/_attacks.py" in e for e in evidence), evidence
 
 
 def _held(*sources: str) -> set[str]:
@@ -219,3 +256,20 @@ def test_a_table_is_compared_by_exact_types() -> None:
     assert not table.holds({"a": [1, {2, 3}], "b": (Yes(1), "x")})
     assert not table.holds(type("D", (dict,), {})({"a": [1, {2, 3}], "b": (1, "x")}))
     assert not table.holds({"a": [True, {2, 3}], "b": (1, "x")})  # True == 1, but no int
+
+
+def test_a_dict_written_and_put_back_is_told_by_its_version_tag() -> None:
+    from codekiln.grading.guard_plugin_tables import _VERSION, Table
+
+    assert _VERSION is not None  # CPython 3.11 here: the tag is read
+    table = Table("t.py", "", "E", {"a": 1, "b": {"c": (1, 2)}})
+    value = {"a": 1, "b": {"c": (1, 2)}}
+    assert table.check(value) == "" and table.check(value) == ""  # the second from the tags alone
+    value["b"]["c"] = (1, 3)
+    assert table.check(value) == "changed in place"
+    value["b"]["c"] = (1, 2)  # nested, put back: the tag moved all the same
+    assert table.check(value) == "changed in place (written, then put back)"
+    rows = Table("t.py", "", "R", {"a": [1]})  # a list carries no tag: compared each time
+    assert (
+        rows.dicts is None and rows.check({"a": [1]}) == "" and rows.check({"a": [2]}) == "changed in place"
+    )

@@ -152,3 +152,48 @@ def test_a_command_that_loads_its_own_cpus_is_not_forgiven_its_own_load() -> Non
         "four spinners on one CPU waited for each other"
     )  # what makes the test mean something
     assert clock.waited() <= 0.3 * wall, (clock.waited(), wall)
+
+
+BURSTS = f"""
+{PIN}
+import os, time
+for _ in range(50):
+    if os.fork() == 0:
+        while True:
+            time.sleep(0.5 - time.monotonic() % 0.5)  # every child wakes at the same instant
+            end = time.thread_time() + 0.002
+            while time.thread_time() < end:
+                pass
+time.sleep(60)
+"""
+
+
+@needs_schedstat
+def test_bursts_of_a_commands_own_processes_are_not_forgiven_as_outside_load() -> None:
+    """Eighteenth red team (part A): children that wake together and burn 2 ms each wait for each other,
+    runnable at few samples, and the clock counted those waits as outside load (two seconds a second
+    here). Here 50 children pinned to one CPU wake together twice a second: each wait is at most a
+    burst's length, ~0.1 s of every half second plus what other work on the machine takes of the CPU.
+    The clock now forgives only what processes outside the tree ran, at most the longest wait of one
+    thread: under a third of the run, however busy the machine, where the children's waits sum to more
+    than the run."""
+    child = subprocess.Popen([sys.executable, "-c", BURSTS])
+    try:
+        clock = LoadClock(child.pid, time.monotonic(), LIMIT)
+        time.sleep(1.0)  # every child is up
+        clock.sample()
+        before, start = clock.waited(), time.monotonic()
+        while time.monotonic() - start < 4.0:
+            time.sleep(0.25)
+            clock.sample()
+        wall = time.monotonic() - start
+        naive = sum(clock.seen.values()) / 1e9
+    finally:
+        for pid in loadclock._tree(child.pid)[::-1]:
+            with contextlib.suppress(OSError):
+                os.kill(pid, 9)
+        child.wait()
+    assert naive > wall, (
+        "fifty children bursting together waited for each other"
+    )  # what makes it mean something
+    assert clock.waited() - before <= 0.3 * wall, (clock.waited() - before, wall)

@@ -251,6 +251,8 @@ def test(
         )
     counts = run.counts()
     console.print(f"{counts['skipped']} skipped, {run.duration_s:.1f} s")
+    if run.repeated_ids:  # pytest's own summary counts items, more than these ids
+        console.print(escape(run.items_note()))
     passed, failed = counts["passed"], counts["failed"] + counts["error"] + len(run.missing)
     typer.echo(f"{passed} passed, {failed} failed")
     if failed:

@@ -51,7 +51,7 @@ from codekiln.envs.recipe import Recipe, cached_recipe, env_id
 from codekiln.envs.rounds import baseline_rounds
 from codekiln.envs.steps import Builder, build_spec
 from codekiln.envs.wheelhouse import sandbox_env
-from codekiln.grading import TestCommand
+from codekiln.grading import TestCommand, items_note
 from codekiln.repos import SnapshotRecord, ensure_snapshot, get_snapshot
 from codekiln.sandbox import DEFAULT_BACKEND, SandboxSpec, StartTree, open_sandbox
 
@@ -101,6 +101,7 @@ class EnvRecord(Record):
     collection_skips: dict[str, str] = Field(
         default_factory=dict, description="modules skipped at collection -> reason (pytest counts each)"
     )
+    repeated_ids: dict[str, int] = Field(default_factory=dict)  # as `TestRun.repeated_ids`: id -> items
     baseline_exit_code: int = 0
     steps_s: dict[str, float] = Field(default_factory=dict)
     duration_s: float = 0.0
@@ -114,6 +115,7 @@ class EnvRecord(Record):
             f"{c.get('passed', 0)} passed, {c.get('failed', 0) + c.get('error', 0)} failed"
             + (f", {skipped} skipped" if skipped else "")
             + (f", {len(self.left_out)} module(s) left out" if self.left_out else "")
+            + (f" ({items_note(len(self.baseline), self.repeated_ids)})" if self.repeated_ids else "")
         )
 
     def open_sandbox(self, backend: str = DEFAULT_BACKEND, start: StartTree | None = None) -> Sandbox:
@@ -310,6 +312,7 @@ def _run_build(
         collection_errors=run.collection_errors,
         left_out=builder.left_out,
         collection_skips=run.collection_skips,
+        repeated_ids=run.repeated_ids,
         baseline_exit_code=run.exit_code,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )

@@ -30,7 +30,7 @@ from codekiln.grading import TestCommand
 from codekiln.repos import SnapshotRecord
 
 RECIPE_VERSION = 5  # bump when the build procedure changes what an environment holds
-DETECT_VERSION = 10  # bump when detection may find more in the same snapshot (recomputes cached recipes)
+DETECT_VERSION = 11  # bump when detection may find other things in a snapshot (recomputes cached recipes)
 
 
 class Interpreter(BaseModel):

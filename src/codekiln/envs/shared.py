@@ -146,7 +146,7 @@ class EnvGroups:
                 "id": eid, "snapshot_id": snap.id, "snapshot_path": snap.path, "name": snap.name,
                 "version": snap.version, "recipe": recipe, "test": builder.test, "baseline": dict(run.statuses),
                 "counts": run.counts(), "collection_errors": run.collection_errors, "left_out": builder.left_out,
-                "collection_skips": run.collection_skips,
+                "collection_skips": run.collection_skips, "repeated_ids": run.repeated_ids,
                 "baseline_exit_code": run.exit_code, "steps_s": {"baseline": run.duration_s},
                 "duration_s": run.duration_s, "logs": {}, "created": owner.created,
             }

@@ -22,16 +22,47 @@ SKIP_DIRS = {".git", "build", "dist", "node_modules", "venv", ".venv", ".tox", "
 
 
 def defines_tests(tree: ast.Module) -> bool:
-    """True when a module defines a test pytest collects: a `test*` function or a `Test*`/`*TestCase`
-    class, or a class deriving from `TestCase` (pytest collects any unittest.TestCase, whatever its name)."""
+    """True when a module defines a test pytest collects: a `test*` function, or a `Test*`/`*TestCase`
+    class, or a class deriving from `TestCase` (pytest collects any unittest.TestCase, whatever its name),
+    that holds a test method (`_holds_tests`). fire 0.7.1's `fire/testutils.py` (a `test*.py` name) is a
+    `BaseTestCase(unittest.TestCase)` of helpers and no test: named in `python_files`, pytest collected
+    nothing from it, and the module was still counted a test module of the suite."""
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
             return True
-        if isinstance(node, ast.ClassDef) and (
-            node.name.startswith("Test")
-            or node.name.endswith("TestCase")
-            or any(_last_name(base) == "TestCase" for base in node.bases)
+        if (
+            isinstance(node, ast.ClassDef)
+            and (
+                node.name.startswith("Test")
+                or node.name.endswith("TestCase")
+                or any(_last_name(base) == "TestCase" for base in node.bases)
+            )
+            and _holds_tests(node, classes, set())
         ):
+            return True
+    return False
+
+
+_NO_TESTS = frozenset({"TestCase", "IsolatedAsyncioTestCase", "object", "Generic", "Protocol"})
+"""Bases known to hold no test method (unittest's own classes, the builtins')."""
+
+
+def _holds_tests(node: ast.ClassDef, classes: dict[str, ast.ClassDef], seen: set[str]) -> bool:
+    """Whether a class has a test method: a `test*` (or unittest's `runTest`) of its own, or one a base
+    defined in the module has; a base imported from elsewhere may hold tests (a mixin of shared tests),
+    so it counts as holding some, unless it is one of `_NO_TESTS`."""
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and (
+            item.name.startswith("test") or item.name == "runTest"
+        ):
+            return True
+    seen.add(node.name)
+    for base in node.bases:
+        name = _last_name(base)
+        if name in _NO_TESTS or name in seen:
+            continue
+        if name not in classes or _holds_tests(classes[name], classes, seen):
             return True
     return False
 

@@ -23,7 +23,7 @@ from codekiln.grading.grader import (
 )
 from codekiln.grading.junit import JUnitReport, parse_junit
 from codekiln.grading.patchrules import GradePolicy
-from codekiln.grading.runner import TestCommand, TestRun, internal_error, run_tests
+from codekiln.grading.runner import TestCommand, TestRun, internal_error, items_note, run_tests
 from codekiln.grading.subject import GradedTask, GradingEnv
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "grade_patch",
     "graded_files",
     "internal_error",
+    "items_note",
     "open_task_sandbox",
     "parse_junit",
     "prepare_workspace",

@@ -24,6 +24,7 @@ from codekiln.core.patches import apply_diff
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.sources import SourceEncodingError, decode_python, is_utf8_text, read_byte_text, text_bytes
+from codekiln.grading import libnames, pathrules
 from codekiln.grading.guard_check import checks_module_text
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.patchrules import is_protected
@@ -198,6 +199,15 @@ class GradedWorkspace:
 
     def snapshot_has(self, rel: str) -> bool:
         return (self.snapshot / rel).exists()
+
+    def holds_tests(self, folder: str) -> bool:
+        """The snapshot has a test file right in `folder` (`pathrules.library_module`'s `holds_tests`)."""
+        return bool(pathrules.test_folders(map(str, (self.snapshot / folder).glob("*.py"))))
+
+    def kept_modules(self, new: list[str], roots: set[str], tests: list[str]) -> frozenset[str]:
+        """The new library modules named like tests among `new` that stand (`grading.libnames`)."""
+        packages = pathrules.project_packages(Path(self.env.venv), self.sb.workdir)
+        return libnames.kept_modules(new, packages, self.holds_tests, roots, tests)
 
     def snapshot_bytes(self, rel: str) -> bytes | None:
         path = self.snapshot / rel

@@ -14,8 +14,9 @@ A task's states, all built from the environment's snapshot (`task.base_commit`):
 Grading, in a fresh workspace of the environment (a given sandbox is reset first):
 1. What the patch changed is read from the workspace itself (`Sandbox.changed`), not from the patch
    text, and judged by `grading.patchrules`: binary content, symlinks, mode changes, git metadata and
-   compiled artefacts reject the patch (`rejected`); test files and everything Python or pytest load
-   on their own are put back as in the snapshot (the hidden tests too); a new module that would hide
+   compiled artefacts reject the patch (`rejected`); test files (not a new library module named like
+   one: `grading.libnames`) and everything Python or pytest load on their own are put back as in the
+   snapshot (the hidden tests too); a new module that would hide
    an installed one rejects the patch. A static scan of the added code (`grading.scan`) rejects code
    reaching into the test machinery (`GradePolicy.scan`).
 2. FAIL_TO_PASS + PASS_TO_PASS (with the other clean-passing tests of the files holding FAIL_TO_PASS,
@@ -48,7 +49,7 @@ from codekiln.core.errors import CodekilnError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
-from codekiln.grading import doctests, pathrules
+from codekiln.grading import doctests, libnames, pathrules
 from codekiln.grading.classify import resolved
 from codekiln.grading.collateral import graded_pass_to_pass
 from codekiln.grading.graded import (
@@ -181,52 +182,54 @@ def workspace_patch(task: GradedTask, sandbox: Sandbox, snapshot_dir: Path) -> s
 
 def _scan(changes: dict[str, tuple[str | None, str | None]], *reach: Any) -> list[dict[str, Any]]:
     """Findings of the static scan (`grading.scan`) over the code the patch added, and `test-import`
-    ones (`grading.scan_reach`, `reach`: its roots, exists, theirs, read and own): the tests' own modules imported."""
-    return change_findings(changes, *reach[:3], is_test=is_protected, read=reach[3], own=reach[4])
+    ones (`grading.scan_reach`, `reach`: its roots, exists, theirs, read, own and is_test): the tests'
+    own modules imported."""
+    return change_findings(changes, *reach[:3], is_test=reach[5], read=reach[3], own=reach[4])
 
 
 def _check(
     g: GradedWorkspace, patch: str, policy: GradePolicy, result: GradeResult, tests: list[str]
 ) -> bool:
     """Judge what the patch changed (module docstring, step 1). False: the patch is rejected."""
-    touched = g.touched()
-    fixed = patch_paths(g.task.bug_patch)
+    touched, fixed = g.touched(), patch_paths(g.task.bug_patch)
+    new = [rel for rel, kind in touched.items() if kind != "deleted" and not (g.snapshot / rel).exists()]
+    roots = path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir)
+    kept = g.kept_modules(new, roots, tests)
+    is_test = libnames.protection(kept)  # `is_protected`, less new library modules named like tests
     for rel, kind in sorted(touched.items()):
         data = g._bytes(rel) if kind == "file" else None
         executable = kind == "file" and g.executable(rel)
-        back = pathrules.put_back(rel, fixed)
+        back = pathrules.put_back(rel, fixed) and rel not in kept
         problem = reject_reason(rel, kind, data, executable, g.snapshot, policy, back)
         if problem:
             result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
             result.findings.append({"kind": "patch_rule", "path": rel, "detail": problem})
             return False
-    new = [rel for rel, kind in touched.items() if kind != "deleted" and not (g.snapshot / rel).exists()]
     shadows: dict[str, str] = {}
     if new:
-        roots = path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir)
         shadows = shadowing(new, roots, installed_modules(Path(g.env.venv)), g.snapshot)
     problem, texts = doctests.judge(tests, touched, g.snapshot_bytes, g._bytes)
     if problem:
         result.outcome, result.reason, result.detail = "rejected", "patch_rule", problem
         result.findings.append({"kind": "patch_rule", "path": problem.split(":", 1)[0], "detail": problem})
         return False
-    roots = path_roots(Path(g.env.venv), g.snapshot, g.task.tests, g.sb.workdir)
     areas = pathrules.code_areas(fixed, roots)
     as_data = {rel: pathrules.DATA for rel in texts} | dict.fromkeys(shadows, pathrules.SHADOWS)
     exists = g.snapshot_has
     for rel, kind in touched.items():
         why = pathrules.is_data(rel, fixed, areas, exists(rel))
-        if why and not is_protected(rel) and not pathrules.new_folder(rel, kind, exists):
+        if why and not is_test(rel) and not pathrules.new_folder(rel, kind, exists):
             as_data[rel] = why
     test_files = {t.split("::", 1)[0] for t in tests} | set(g.task.hidden_tests)
     support = support_modules(g.snapshot, test_files, fixed)
     as_support = set(touched) & support
-    protected = sorted({*(rel for rel in touched if is_protected(rel)), *as_data, *as_support})
+    protected = sorted({*(rel for rel in touched if is_test(rel)), *as_data, *as_support})
     hidden = pathrules.hidden_modules(touched, exists, protected)
     as_data |= dict.fromkeys(hidden, pathrules.SHADOWS)
     protected = sorted({*protected, *hidden})
     hides = shadows | hidden
     result.findings.extend({"kind": "shadows_module", "path": p, "detail": hides[p]} for p in sorted(hides))
+    result.findings.extend({"kind": "kept", "path": p, "detail": libnames.KEPT} for p in sorted(kept))
     result.findings.extend(
         {"kind": "reverted", "path": rel, "detail": _reverted_why(rel, as_data, as_support)}
         for rel in protected
@@ -242,13 +245,10 @@ def _check(
         for rel, kind in touched.items()
         if rel.endswith(".py") and kind == "file" and rel not in protected
     }
-    own = pathrules.library_judge(
-        Path(g.env.venv),
-        g.sb.workdir,
-        lambda d: bool(pathrules.test_folders(map(str, (g.snapshot / d).glob("*.py")))),
-        g.task.hidden_tests,
+    own = pathrules.library_judge(Path(g.env.venv), g.sb.workdir, g.holds_tests, g.task.hidden_tests)
+    findings = _scan(
+        changes, roots, exists, lambda rel: is_test(rel) or rel in support, g._bytes, own, is_test
     )
-    findings = _scan(changes, roots, exists, lambda rel: is_protected(rel) or rel in support, g._bytes, own)
     result.findings.extend(findings)
     if findings and policy.scan == "enforce":
         first = findings[0]

@@ -263,6 +263,7 @@ class GuardReport:
     exitstatus: int | None = None
     pytest_counts: dict[str, int] = field(default_factory=dict)
     pytest_tests: int = 0
+    repeated_ids: dict[str, int] = field(default_factory=dict)  # ids several items share: how many each
     plugin_files: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     """Why the report cannot be trusted (empty when every check passed)."""
@@ -295,12 +296,11 @@ class GuardSession:
         export_rewrites: bool = False,
         appended: tuple[str, tuple[int, int]] | None = None,
     ) -> GuardSession:
-        """`junit`: where pytest writes its JUnit report (default: in the run's fresh directory);
-        `watch`: test ids before each of which the guard checks that pytest's machinery is intact;
-        `export_rewrites`: the run is on the clean snapshot, which the host trusts: keep the test code
-        it rewrites for later runs of the environment (`guard_rewrites`; never for a graded patch);
-        `appended`: a test module (repo-relative) the grader appended canaries to, and where its own
-        source ends in it (`Canaries.kept`): its kept rewritten code is reused for that part."""
+        """`junit`: where pytest writes its JUnit report (default: in the run's fresh directory); `watch`:
+        test ids before each of which the guard checks that pytest's machinery is intact; `export_rewrites`:
+        the run is on the clean snapshot, which the host trusts: keep the test code it rewrites for later
+        runs of the environment (`guard_rewrites`; never for a graded patch); `appended`: a test module
+        (repo-relative) the grader appended canaries to, and where its source ends (`Canaries.kept`)."""
         nonce = secrets.token_hex(16)
         directory = f"{GUARD_ROOT}/{secrets.token_hex(8)}"
         junit = junit or f"{directory}/junit.xml"
@@ -362,10 +362,9 @@ class GuardSession:
         }
 
     def read(self, sandbox: Sandbox, result: ExecResult) -> GuardReport:
-        """Read the plugin's results back and cross-check them with the process and the files. Both
-        files lie in the sandbox, where code under test can make them any size (a sparse gigabyte
-        costs its disk nothing): the JUnit report is only hashed, in chunks, and a results file over
-        `RESULTS_LIMIT` is evidence, never read."""
+        """Read the plugin's results back and cross-check them with the process and the files. Both lie
+        in the sandbox, where code under test can make them any size (a sparse gigabyte costs its disk
+        nothing): the JUnit report is only hashed, in chunks; results over RESULTS_LIMIT are evidence."""
         raw, too_big = read_results(sandbox, self.results_path)
         junit, linked = report_digest(sandbox, self.junit)
         data, evidence = check_run(result.stdout, result.exit_code, self.nonce, raw, junit)
@@ -383,6 +382,7 @@ class GuardSession:
         report.exitstatus = data.get("exitstatus")
         report.pytest_counts = dict(data.get("pytest_counts") or {})
         report.pytest_tests = int(data.get("pytest_tests") or 0)
+        report.repeated_ids = {str(k): int(v) for k, v in (data.get("repeated_ids") or {}).items()}
         report.plugin_files = [str(p) for p in data.get("plugin_files") or []]
         return report
 

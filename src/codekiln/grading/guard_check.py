@@ -202,9 +202,10 @@ def malformed(data: object) -> str | None:
     counts = data.get("pytest_counts", {})
     if not isinstance(counts, dict) or not all(type(v) is int for v in counts.values()):
         return "pytest_counts is not a map of integers"
-    calls = data.get("unpassed_calls", {})
-    if not isinstance(calls, dict) or not all(type(v) is int and v >= 0 for v in calls.values()):
-        return "unpassed_calls is not a map of counts"
+    for key in ("unpassed_calls", "repeated_ids"):
+        calls = data.get(key, {})
+        if not isinstance(calls, dict) or not all(type(v) is int and v >= 0 for v in calls.values()):
+            return f"{key} is not a map of counts"
     for key in ("pytest_tests", "exitstatus"):
         if type(data.get(key, 0)) is not int:
             return f"{key} is not an integer"

@@ -17,15 +17,14 @@ any conftest or test module runs. Code under test shares this process and can st
 (the grader also plants canaries and scans patches): the marker makes forgery take aim at codekiln.
 
 Its parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
-`_bodies` (test modules compiled from the trusted bytes, each test's body wrapped to announce an
-exception leaving it, each comparison checked by `_equality`: an operand that equals anything),
-`_machinery` (the watch on pytest's, pluggy's and the builtins' functions, and what counts as
-read-only code), `_trace` (trace functions and heap walks, seen by an audit hook), `_reads` (the tests'
-source opened by library code), `_report` (what leaves the process), `_support` and `_held` (the test
-support modules held to their trusted source, and who wrote to them), `_tables` (the tests' literal
-tables held to their source) and `_speedups` (speed only, same output). This module keeps what runs
-per test (the check that a test is its trusted source's code) and the hooks. Shipped compiled when the
-venv runs the grader's Python, else as source; pytest leaves it as written: PYTEST_DONT_REWRITE.
+`_bodies` (test modules compiled from the trusted bytes, a test's body wrapped to announce an exception
+leaving it, a comparison checked by `_equality`), `_machinery` (the watch on pytest's, pluggy's and the
+builtins' functions, and what counts as read-only code), `_trace` (trace functions and heap walks, seen
+by an audit hook), `_reads` (the tests' source opened by library code), `_report` (what leaves the
+process), `_support` and `_held` (the test support modules held to their trusted source, and who wrote
+to them), `_tables` (the tests' literal tables held to their source) and `_speedups` (speed only, same
+output). This module keeps what runs per test (the check that a test is its trusted source's code) and
+the hooks. Shipped compiled when the venv runs the grader's Python, else as source; PYTEST_DONT_REWRITE.
 """
 
 from __future__ import annotations
@@ -194,7 +193,7 @@ class Guard:
             self.forged.append(f"{item.nodeid}: no function {name} in the test files")
 
     def check_machinery(self, when: str) -> None:
-        hooks = trace.trace_hooks()
+        hooks = trace.trace_hooks(_TRACES.kept)
         if hooks and not self._hooks_reported:
             self._hooks_reported = True
             self.forged.append(f"a {' and a '.join(hooks)} function was installed ({when})")
@@ -341,6 +340,7 @@ class Guard:
             "deselected": [str(n) for n in self.deselected],
             "pytest_counts": {str(k): int(v) for k, v in counted.items()},
             "pytest_tests": len(tested),
+            "repeated_ids": report.repeated_ids(item.nodeid for item in session.items),
             "plugin_files": sorted(plugins),
             "forged": [str(f) for f in self.forged],
             "unpassed_calls": self.unpassed_calls(statuses),
@@ -371,9 +371,9 @@ _SUPPORT = support.SupportCheck(
     _WATCH.workdir,
     support.held.Held(_TEST_CODE, _WATCH.stand_ins.source_frame),
 )
-_TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources)  # the tests' literal tables, read with `ast` now
+_TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources, machinery.READONLY)  # the tests' literal tables, now
 _EQUAL.bind(_WATCH, _TEST_CODE, _TABLES.forged)  # its findings join the guard's too
-_TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED))
+_TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED), (_TABLES.profile,))
 _READS = reads.TestReads(_WATCH.workdir, _TRUSTED, _SETTINGS.get("support", []), machinery.READONLY)
 _OUTCOMES, _ANNOUNCER = machinery.CallOutcomes(_WATCH), report.announcer(_NONCE, (_RAISED, *_EQUAL.guarded()))
 

@@ -33,17 +33,33 @@ frame on the stack and is caught too.
 
 Every road to the bytes opens them: `open`, `io.open_code`, `io.FileIO`, `os.open` (and so `mmap` of
 its fd), `pathlib`, `linecache`/`tokenize`/`inspect.getsource` (cache misses), a loader's `get_data`.
-The open is refused (PermissionError) as well as noted. `linecache` serves lines it cached earlier
-(pytest's traceback of a failed test) without an open: `evict` drops the held files before each test's
-setup and call. A relative name opened against a directory descriptor (`os.open(name, dir_fd=fd)`:
+The open is refused (PermissionError) as well as noted, with one exception: an open made by
+`linecache` (a traceback's or a log record's lines, `inspect.getsource`) is refused and not noted, so
+the lines come out empty: a fix that formats a raising callback's traceback (`traceback.format_exc`,
+`logger.exception`) reads nothing of the tests and is no tampering. `linecache` serves lines it cached
+earlier (pytest's traceback of a failed test) without an open: `evict` drops the held files before
+each test's setup and call. A thread other than the main one (pytest runs every test in the main
+thread) opening a held file is library code's doing whatever its stack holds: a worker thread handed
+`Path.read_text` by library code has only the standard library's frames.
+
+The tests' code read as data: the compiled constants of a collected test function hold its
+expected values (`dis.get_instructions(test_fn)`), whatever road led to the function (a walk of the
+class tree, a module found by a computed name). Every read of a function's `__code__` raises the
+audit event `object.__getattr__`; once collection is over, a read of a collected test function's
+code (or of a function it wraps) while library code is on the stack, or from another thread, is
+refused and noted too. Helpers and callbacks defined in the test modules are not held: the tests hand
+them to the library, which may read their signatures. A relative name opened against a directory descriptor (`os.open(name, dir_fd=fd)`:
 the audit event carries no `dir_fd`) is judged by its base name. A link made to a held file
 (`os.symlink`, `os.link`) from library code is noted as its read. Left open, recorded: a child process
 (`subprocess.run(["cat", path])`, or a child Python reading them: the static scan's `spawn-runner`
-names only git and pytest, and a child is outside this process's hooks). Closed elsewhere: `ctypes`
+names only git and pytest, and an exec'd child is outside this process's hooks; a child of the same
+user also reads this process's memory through `/proc`; `tests/audit/test_guard_child_reads.py`, the
+README's seventeenth red team says what closing it needs). Closed elsewhere: `ctypes`
 calling libc's `open` (no audit event; the scan's native-module rule), a `sitecustomize.py` run before
 the plugin loads (`grading.pathrules`).
 
-Cost: the hook returns at once for every event but `open`, `os.symlink` and `os.link`; for an open it
+Cost: the hook returns at once for every event but `open`, `os.symlink`, `os.link` and a
+function's `__code__` read (one set lookup); for an open it
 walks the stack only when the path names a held file, or a relative one a held base name, or (any
 other) resolves to one (one `os.stat`, only for `.py`/`.pyc` names outside the interpreter's and the
 venv's folders: a link under another name is caught when it is made).
@@ -57,6 +73,7 @@ from __future__ import annotations
 import linecache
 import os
 import sys
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -98,6 +115,8 @@ class TestReads:
             except OSError:
                 continue
             self.inodes.add((st.st_dev, st.st_ino))
+        self.functions: set[int] = set()  # ids of the collected test functions, once collected
+        self._updatecache = linecache.updatecache.__code__
         if self.workdir != "/" and self.held:
             sys.addaudithook(self._hook)
 
@@ -112,10 +131,24 @@ class TestReads:
     def pytest_runtest_call(self) -> None:
         self.evict()
 
+    def pytest_collection_finish(self, session: Any) -> None:
+        """Hold the collected test functions' code: each item's cached function and what it wraps."""
+        for item in session.items:
+            fn = item.__dict__.get("_obj")
+            for _ in range(8):
+                fn = getattr(fn, "__func__", fn)
+                if type(fn).__name__ != "function":
+                    break
+                self.functions.add(id(fn))
+                fn = fn.__dict__.get("__wrapped__")
+
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
         if event == "open":
             if not isinstance(args[0], int) and self._is_held(args[0]):
                 self._check(str(args[0]), "opened")
+        elif event == "object.__getattr__":
+            if args[1] == "__code__" and id(args[0]) in self.functions:
+                self._check(f"{args[0].__module__}.{args[0].__qualname__}", "code read")
         elif event in ("os.symlink", "os.link") and self._is_held(args[0]):
             self._check(str(args[0]), "linked")
 
@@ -145,9 +178,19 @@ class TestReads:
 
     def _check(self, path: str, how: str) -> None:
         frame: Any = sys._getframe(2)  # this, the hook, then the caller of the audited function
+        by_linecache, culprit = False, ""
         while frame is not None:
-            name = frame.f_code.co_filename
+            code = frame.f_code
+            name = code.co_filename
+            by_linecache = by_linecache or code is self._updatecache
             if name.startswith(self.workdir) and not name.startswith(self.readonly) and name not in self.held:
-                self.found.append(f"{path} {how} from {name}:{frame.f_lineno}")
-                raise PermissionError(f"{path}: the tests' source is not for code under test to read")
+                culprit = f"{name}:{frame.f_lineno}"
+                break
             frame = frame.f_back
+        if not culprit and threading.current_thread() is not threading.main_thread():
+            culprit = f"thread {threading.current_thread().name!r}"
+        if not culprit:
+            return
+        if not by_linecache:
+            self.found.append(f"{path} {how} from {culprit}")
+        raise PermissionError(f"{path}: the tests' source is not for code under test to read")

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from hashlib import sha256 as _sha256
 from json import dumps as _json_dumps
 from json.encoder import c_encode_basestring_ascii as _c_encode_str  # type: ignore[attr-defined]
@@ -194,6 +194,18 @@ def message(report: Any) -> str:
     crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
     text = getattr(crash, "message", None) or getattr(report, "longreprtext", "") or ""
     return str(text).strip()[:2000]
+
+
+def repeated_ids(nodeids: Iterable[str]) -> dict[str, int]:
+    """The node ids that several collected items share, with how many share each: a conftest collecting
+    text cases can name cases alike (docopt-ng 0.9.0: 614 items under 520 ids, `testcases(6)` five
+    times). pytest asked for such an id runs every item of it and its summary counts items, while the
+    guard records one status per id, its items' worst (`Guard._set`): the report says which ids stand
+    for several items, so that the two counts are told apart (`grading.runner`)."""
+    counts: dict[str, int] = {}
+    for nodeid in nodeids:
+        counts[str(nodeid)] = counts.get(str(nodeid), 0) + 1
+    return {k: v for k, v in counts.items() if v > 1}
 
 
 def nodeid_key(nodeid: str, *, sha256: Any = _sha256, bytes_: Any = bytes) -> str:

@@ -1,6 +1,6 @@
 """The tests' literal tables held to their source (`grading.guard_plugin`; it runs inside the sandbox).
 
-    tables = Tables(trusted, support_sources)   # at the plugin's import: the trusted bytes read with `ast`
+    tables = Tables(trusted, support_sources, readonly)   # at the plugin's import: the sources read with `ast`
     tables.forged = guard.forged; config.pluginmanager.register(tables)   # its findings join the guard's
 
 The guard holds the tests' code and the names their support modules bind; this holds their data. A patch
@@ -22,10 +22,30 @@ only while the bytes compared so far stay within a budget that grows by a fixed 
 (`PER_TEST`): a large table read by many tests is compared every few tests, never quadratically; the end
 of the session compares every table.
 
-Not held: a table changed and put back before the check (a returned object's `__del__` or `__eq__`, a
-thread), or before the session's end after a test whose compare the budget skipped; values that are not
-literals (`EXPECTED = compute()`), scalars, and attributes set on a test's instance. Shipped beside the
-plugin as `<plugin module>_tables` (`grading.shipped`); like the plugin, it imports nothing of codekiln's.
+A table changed and put back before that check is seen two ways. Its dicts' version tags (CPython's,
+PEP 509: every write of a dict gives it a new one, read with `ctypes` where the layout is known and a
+probe at import behaves; `Table.check`) are kept from the last compare that found it whole, from the
+end of collection on: a tag that moved on a table that holds its literal again is `"changed in place
+(written, then put back)"`, however and in whichever thread it was done; a tag that stayed spares the
+compare. And while a test with held tables in reach runs its call phase, a profile function
+(`sys.setprofile`, the main thread's; not set over one a fixture set) compares them each time a frame of
+the tests' files (test modules, conftests, support modules) is called from another file's frame or gets
+control back from one, if code outside the tests, the interpreter, the venv and the guard ("library
+code": the tree's, and code compiled under a made-up name) ran since the last compare: the tests read
+their tables only in their own frames (a table handed to other code is not held), so a value they read
+that library code wrote was there when that code's frame last handed control back, however it is put
+back later (a returned object's `__del__` or `__eq__`, a weakref callback, a generator's `finally`, a
+signal handler). This covers lists, sets and a name rebound and bound back, which carry no version.
+Removing the profile function from library code is a finding (`guard_plugin_trace`).
+
+Not held: a list or set in a table, or a table's name, changed and put back by another thread between
+two compares, or with no Python frame of library code (a `functools.partial` of `list.__setitem__` the
+test calls, put back by a standard-library timer); the same for dicts where the tags cannot be read
+(another Python, a debug or free-threaded build); values that are not literals (`EXPECTED =
+compute()`), scalars, and attributes set on a test's instance. Cost: the profile runs for every call
+and return of the call phase of tests with held tables in reach (`bench/guard_tables.py`). Shipped
+beside the plugin as `<plugin module>_tables` (`grading.shipped`); like the plugin, it imports nothing
+of codekiln's.
 """
 
 from __future__ import annotations
@@ -47,10 +67,13 @@ else:  # shipped beside it as `<plugin module>_literals` (`grading.shipped`)
 
 # Bound at the plugin's import, before any project code runs: code under test cannot swap what compares.
 _DUMPS, _NORMAL, _BASENAME = marshal.dumps, os.path.normpath, os.path.basename
+_SETPROFILE, _GETPROFILE = sys.setprofile, sys.getprofile
+_GUARD_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]
 _TYPE_DICT: Any = vars(type)["__dict__"]
 _MRO, _NAME = vars(type)["__mro__"], vars(type)["__name__"]
 _MISSING = object()
+_TESTS, _TRUSTED, _LIBRARY = 0, 1, 2  # a frame's file: the tests', read-only code's, library code's
 START = 1 << 20
 PER_TEST = 8 << 10
 """Bytes of tables compared per test: the allowance at the start, and what each test adds to it."""
@@ -65,6 +88,9 @@ class Table:
         self.dumped = _DUMPS(literal, 2)
         self.alike: set[bytes] = {self.dumped}  # the bytes of values found equal to it, by exact types
         self.label = f"{path}: {owner + '.' if owner else ''}{name}"
+        # where its dicts are, when it holds no list or set (`unchanged`); None if it does
+        self.dicts = _dict_paths(literal) if _VERSION is not None else None
+        self.seen: dict[int, tuple[Any, list[Any], list[int]]] = {}  # id -> value, its dicts, their versions
 
     def holds(self, value: Any) -> bool:
         try:
@@ -78,15 +104,111 @@ class Table:
             self.alike.add(dumped)
         return same
 
+    def check(self, value: Any) -> str:
+        """ "" if `value` holds the literal, else how it does not. A value found to hold it is remembered
+        with its dicts' version tags (CPython's, bumped by every write of a dict): while they stay, it
+        holds still, no compare needed; a tag moved on a value that holds it again was written and put
+        back. A table with a list or a set in it, or where tags cannot be read, is compared each time."""
+        seen = self.seen.get(id(value))
+        if seen is not None and seen[0] is value and _VERSION is not None:
+            if [_VERSION(d) for d in seen[1]] == seen[2]:
+                return ""
+            return "changed in place (written, then put back)" if self.holds(value) else "changed in place"
+        try:
+            dicts = [_at(value, path) for path in self.dicts or ()] if _VERSION is not None else []
+        except (LookupError, TypeError):
+            dicts = []
+        versions = [_VERSION(d) if type(d) is dict else -1 for d in dicts]
+        if not self.holds(value):
+            return "changed in place"
+        if dicts and -1 not in versions and [_VERSION(d) for d in dicts] == versions:
+            if len(self.seen) > 8:
+                self.seen.clear()
+            self.seen[id(value)] = (value, dicts, versions)
+        return ""
+
+
+def _dict_paths(literal: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]] | None:
+    """The keys that lead to each dict of `literal` (tuples, frozensets and scalars are immutable), or
+    None if it holds a list or a set, which no version tag covers."""
+    kind = type(literal)
+    if kind is list or kind is set:
+        return None
+    if kind is dict:
+        items: Any = literal.items()
+    elif kind is tuple:
+        items = enumerate(literal)
+    else:
+        return []
+    out = [path] if kind is dict else []
+    for key, value in items:
+        found = _dict_paths(value, (*path, key))
+        if found is None:
+            return None
+        out += found
+    return out
+
+
+def _at(value: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        if type(value) is not dict and type(value) is not tuple:
+            raise TypeError(key)
+        value = value[key]
+    return value
+
+
+def _dict_version() -> Any:
+    """A reader of a dict's version tag (PEP 509: `ma_version_tag`, after the object's header and
+    `ma_used`), or None where it cannot be read or does not behave as one: a write put back must
+    leave a new tag. CPython 3.8 to 3.13, no debug build."""
+    if sys.implementation.name != "cpython" or not (3, 8) <= sys.version_info[:2] <= (3, 13):
+        return None
+    try:
+        import ctypes
+        import sysconfig
+
+        if sysconfig.get_config_var("Py_GIL_DISABLED") or hasattr(sys, "gettotalrefcount"):
+            return None
+        offset = object.__basicsize__
+        offset += ctypes.sizeof(ctypes.c_ssize_t)
+        tag = ctypes.c_uint64.from_address
+
+        def version(d: dict[Any, Any]) -> int:
+            return int(tag(id(d) + offset).value)
+
+        probe: dict[str, int] = {"k": 1}
+        first = version(probe)
+        probe["k"] = 2
+        second = version(probe)
+        probe["k"] = 1
+        third = version(probe)
+        if len({first, second, third}) != 3 or version(probe) != third or version({"k": 1}) == third:
+            return None
+        return version
+    except Exception:  # no ctypes, an unreadable layout: compared every time
+        return None
+
+
+_VERSION = _dict_version()
+
 
 class Tables:
     """The held tables of the trusted files, checked after each test's call and at the session's end."""
 
-    def __init__(self, trusted: dict[str, bytes], support: dict[str, Any]) -> None:
+    def __init__(
+        self, trusted: dict[str, bytes], support: dict[str, Any], readonly: tuple[str, ...] = ()
+    ) -> None:
         """`trusted`: a test file's path -> its bytes; `support`: dotted name -> a support module's source
-        (`guard_plugin_sources.Source`: its path and bytes)."""
+        (`guard_plugin_sources.Source`: its path and bytes); `readonly`: the interpreter's and the
+        venv's folders (`guard_plugin_machinery.READONLY`), whose code is no library code."""
         self.forged: list[str] = []
         files = {**trusted, **{s.path: s.data for s in support.values()}}
+        # a frame's file -> _TESTS, _TRUSTED or _LIBRARY (`_kind`), filled as frames are seen
+        self._kinds: dict[str, int] = {p: _TESTS for p in files}
+        self._trusted_dirs = (*readonly, _GUARD_DIR, "<frozen ")
+        self._item: Any = None
+        self._dirty = False
+        self.profile = self._profiler()
         trees = {}
         for path, data in files.items():
             try:
@@ -128,10 +250,12 @@ class Tables:
                 self._compare(table, value, where)
 
     def _compare(self, table: Table, value: Any, where: str) -> None:
-        if value is _MISSING or table.label in self._reported or table.holds(value):
+        if value is _MISSING or table.label in self._reported:
             return
-        self._reported.add(table.label)
-        self.forged.append(f"{where}{table.label} changed in place")
+        how = table.check(value)
+        if how:
+            self._reported.add(table.label)
+            self.forged.append(f"{where}{table.label} {how}")
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self) -> None:
@@ -140,20 +264,48 @@ class Tables:
             for owner in {t.owner for t in self.held[path] if t.owner}:
                 found = [_get(m, owner) for m in modules]
                 self._classes[(path, owner)] = [c for c in found if c is not _MISSING]
+        for path, modules in self._modules.items():  # each compared now, and so remembered (`Table.check`)
+            for module in modules:
+                self.check(path, module, "after collection: ")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        """The profile function (`_profiler`) for the call phase of a test with held tables in reach,
+        from before pytest's hooks for the call (`Guard`'s checks read it as the guard's own:
+        `guard_plugin_trace.trace_hooks`) to right after them, before pytest reports the call."""
+        mine = bool(self._reach(item)[1]) and _GETPROFILE() is None
+        if mine:
+            self._item, self._dirty = item, True  # a write made at setup is seen at the first compare
+            _SETPROFILE(self.profile)
+        try:
+            yield
+        finally:
+            if mine and _GETPROFILE() is self.profile:
+                _SETPROFILE(None)
+            self._item = None
 
     @pytest.hookimpl(tryfirst=True)  # after the call, before its fixtures' teardown (`Guard`'s check too)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
         self._allowance += PER_TEST
+        path, todo = self._reach(item)
+        cost = sum(len(t.dumped) for p, _ in todo for t in self.held[p])
+        if not todo or cost > self._allowance:
+            return
+        self._allowance -= cost
+        self._check_item(item, path, todo)
+
+    def _reach(self, item: pytest.Item) -> tuple[str, list[tuple[str, list[Any]]]]:
+        """The test's file, and each file whose held tables it reaches with the modules loaded from it:
+        its own module, the support modules it imports, the conftests."""
         module = getattr(item, "module", None)
         where = _get(module, "__file__")
         path = _NORMAL(where) if type(where) is str else ""
         mine = {id(m): m for m in [module, *self._modules.get(path, ())]}
         todo = [(path, list(mine.values()))] if path in self.held else []
         todo += [(p, self._modules.get(p, [])) for p in [*self._imports.get(path, ()), *self._conftests]]
-        cost = sum(len(t.dumped) for p, _ in todo for t in self.held[p])
-        if not todo or cost > self._allowance:
-            return
-        self._allowance -= cost
+        return path, todo
+
+    def _check_item(self, item: pytest.Item, path: str, todo: list[tuple[str, list[Any]]]) -> None:
         for other, modules in todo:
             for held in modules:
                 self.check(other, held, f"{item.nodeid}: ")
@@ -173,6 +325,53 @@ class Tables:
                     self._compare(
                         table, value, f"{item.nodeid}: "
                     )  # the owner's, or a shadow no source binds
+
+    def _kind(self, name: str) -> int:
+        kind = _TRUSTED if name.startswith(self._trusted_dirs) else _LIBRARY
+        self._kinds[name] = kind
+        return kind
+
+    def _profiler(self) -> Any:
+        """The profile function: compare the held tables in reach where a frame of the tests' files is
+        called from another file's frame or gets control back from one, if library code ran since the
+        last compare (`_dirty`: a library frame called, or given control back)."""
+        kinds, kind_of = self._kinds, self._kind
+
+        def profile(frame: Any, event: str, arg: Any) -> None:
+            if event == "call":
+                calling = True
+            elif event == "return":  # a return, a raise or a generator's yield, into its caller
+                calling = False
+            else:  # c_call, c_return, c_exception: a C function has no frame of its own
+                return
+            name = frame.f_code.co_filename
+            kind = kinds.get(name)
+            if kind is None:
+                kind = kind_of(name)
+            if calling and kind == _LIBRARY:
+                self._dirty = True
+                return
+            back = frame.f_back
+            name = "" if back is None else back.f_code.co_filename
+            back_kind = kinds.get(name)
+            if back_kind is None:
+                back_kind = kind_of(name)
+            if calling:
+                if kind != _TESTS or back_kind == _TESTS:
+                    return
+            elif back_kind == _LIBRARY:
+                self._dirty = True
+                return
+            elif back_kind != _TESTS or kind == _TESTS:
+                return
+            if self._dirty and self._item is not None:
+                self._dirty = False
+                try:
+                    self._check_item(self._item, *self._reach(self._item))
+                except Exception:  # never raised into the test (its after-call compare still runs)
+                    pass
+
+        return profile
 
     @pytest.hookimpl(tryfirst=True)  # before `Guard` writes what it found
     def pytest_sessionfinish(self) -> None:

@@ -29,15 +29,18 @@ if TYPE_CHECKING:
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a type made by a class statement (or type()) at run time
 
 
-def trace_hooks() -> list[str]:
+def trace_hooks(kept: tuple[Any, ...] = ()) -> list[str]:
     """The trace and profile functions set now in the thread the tests run in, but a coverage.py C
     tracer (a project's `--cov`): a type compiled into an extension module cannot be made, nor
     renamed, by code under test. Nothing else of a graded run traces, and a trace function can
-    rewrite a test's locals. (Hooks for new threads are not read: coverage sets a Python one.)"""
+    rewrite a test's locals. (Hooks for new threads are not read: coverage sets a Python one.) `kept`:
+    the guard's own profile functions (`guard_plugin_tables`, set for a test's call), not counted."""
     found = []
     for kind, get in (("trace", sys.gettrace), ("profile", sys.getprofile)):
         hook = get()
         of = type(hook)
+        if any(hook is k for k in kept):  # the guard's own (`guard_plugin_tables`)
+            continue
         if hook is not None and (of.__flags__ & _HEAPTYPE or not of.__module__.startswith("coverage")):
             found.append(kind)
     return found
@@ -56,11 +59,16 @@ class TraceCalls:
     WALKS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents"})
 
     def __init__(
-        self, workdir: str, watch: Machinery | None = None, tests: frozenset[str] = frozenset()
+        self,
+        workdir: str,
+        watch: Machinery | None = None,
+        tests: frozenset[str] = frozenset(),
+        kept: tuple[Any, ...] = (),
     ) -> None:
         self.workdir = workdir.rstrip("/") + "/"
         self.watch = watch
         self.tests = tests  # the test files (their own leak checks walk the heap)
+        self.kept = kept  # the guard's own profile functions (`guard_plugin_tables`): removing one is noted
         self.calls: list[str] = []
         self.walks: list[str] = []
         self._inside: set[int] = set()  # threads inside an entry, calling the original
@@ -91,9 +99,11 @@ class TraceCalls:
         """An entry's call (`_entry`), in the audit hook: note a new trace or profile function set
         from the graded tree, then set it with the original function."""
         original, current, event = self._entries[name]
-        function = args[0]
-        if function is not None and function is not current() and not self._readonly_tracer(function):
+        function, now = args[0], current()
+        if function is not None and function is not now and not self._readonly_tracer(function):
             self._note(event, sys._getframe(2))  # this, the hook, then the entry's caller
+        elif function is None and any(now is k for k in self.kept):  # the guard's, put off by library code
+            self._note(event, sys._getframe(2), self.tests)
         me = threading.get_ident()
         self._inside.add(me)
         try:
@@ -154,9 +164,9 @@ class TraceCalls:
         self.walks.append(f"{event} from {where}")
         raise RuntimeError(f"{event} is refused to code under test while it is graded")
 
-    def _note(self, event: str, frame: types.FrameType | None) -> None:
+    def _note(self, event: str, frame: types.FrameType | None, past: frozenset[str] = frozenset()) -> None:
         while frame is not None:
-            if frame.f_code.co_filename.startswith(self.workdir):
+            if frame.f_code.co_filename.startswith(self.workdir) and frame.f_code.co_filename not in past:
                 self.calls.append(f"{event} from {frame.f_code.co_filename}:{frame.f_lineno}")
                 return
             frame = frame.f_back

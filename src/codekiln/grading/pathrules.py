@@ -12,7 +12,7 @@
 - protected (put back as they are in the snapshot; a new one is deleted): what Python start-up or
   pytest reads on its own (conftest.py at any depth, every pytest config file name, sitecustomize and
   usercustomize, `*.pth`, anything inside `*.dist-info` / `*.egg-info`, modules named like the test
-  runner) and the test files and directories.
+  runner) and the test files and directories (but new library modules named so: `libnames`).
 - data (put back as in the snapshot, `is_data`): what the fix leaves alone that is not Python source,
   or is Python source outside the packages the fix changes (`code_areas`): what a test may read.
 - the library's own (`library_module`): a module under a support-looking folder that is no test file

@@ -2,8 +2,8 @@
 does: its patch rules and scan on the patched tree, then the graded tests run guarded, and a log that
 swebench's parser (`parse_log_pytest_v2`) reads as the rules and the guard decide.
 
-    python -E -s /tmp/codekiln-row.XXXX/row_verifier.py --check --testbed /testbed   # first, on the patch
-    python -E -s /tmp/codekiln-row.XXXX/row_verifier.py --testbed /testbed           # between the markers
+    python -I -S /tmp/codekiln-row.XXXX/row_verifier.py --check --testbed /testbed   # first, on the patch
+    python -I -S /tmp/codekiln-row.XXXX/row_verifier.py --testbed /testbed           # between the markers
 
 Shipped into the row's eval script with the files of `shipped.ROW` (standard library only) and
 `task.json` / `state.json` beside them (`tasks.export.swebench_guard`). The check runs on the tree as
@@ -14,8 +14,9 @@ module or package hiding an installed one, the static scan's findings), puts bac
 Python and other data, support modules and files a new package hides, and deletes the hidden tests.
 The snapshot's bytes it puts back or scans against are read from git at `base_commit` and must match
 the manifest's digests (a mismatch is an error: every test FAILED). Its verdict and findings go to
-`check.json` in this folder, which the test process's user cannot write. Then the eval script resets
-(as before) and applies `test_patch`, and the test step prints the check's rejection, or runs the
+`check.json` in this folder, which the test process's user cannot write, and the new library modules
+named like tests it keeps (`libnames`) to `kept.json`. Then the eval script resets (as before, sparing
+those) and applies `test_patch`, and the test step prints the check's rejection, or runs the
 tests: `verifier.Verifier.run` runs FAIL_TO_PASS +
 PASS_TO_PASS with the guard plugin under a fresh name and nonce, loaded with `-p` from outside the
 repository, the task's support modules held, canaries planted, as an unprivileged user when run as root,
@@ -43,12 +44,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__":  # `-I -S`: no site (a `.pth` naming the tree), no script folder: its own alone
+    sys.path[:0] = [os.path.dirname(os.path.abspath(__file__))]
 try:  # shipped: beside its sibling files in the row's folder
     import pathrules
     import unstable_ids
@@ -65,6 +69,9 @@ RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 VOUCHED = ("resolved", "unresolved")
 CHECKED = "check.json"
 """The check's verdict, beside this file: {"findings": [...]}, with outcome/reason/detail when rejected."""
+KEPT = "kept.json"
+"""The new library modules named like test files that the check keeps (`libnames`), a JSON list beside
+this file: the eval script's removal of new protected files spares them (none when the check failed)."""
 
 
 class RowVerifier(verifier.Verifier):
@@ -147,7 +154,7 @@ def check(testbed: Path, here: Path = HERE) -> dict[str, Any]:
     task["policy"]["compiled_suffixes"] = tuple(task["policy"].get("compiled_suffixes", ()))
     run = RowVerifier(testbed, task, state)
     rejected = run.check()
-    verdict: dict[str, Any] = {"findings": run.findings}
+    verdict: dict[str, Any] = {"findings": run.findings, "kept": sorted(run.kept)}
     if rejected:
         verdict.update(outcome=rejected[0], reason=rejected[1], **rejected[2])
     return verdict
@@ -191,7 +198,7 @@ def guarded_run(testbed: Path, here: Path = HERE) -> dict[str, Any]:
     run.changed = {"the model patch"}  # a run that breaks is the patch's doing: unresolved
     owner = testbed.stat()
     try:
-        return run.run(float(task["timeout_s"]))
+        return run.run(float(task["timeout_s"]), here)
     finally:  # the tests ran as another user: the eval script's `git checkout` after them needs the tree
         if run._test_uid() is not None:
             subprocess.run(["chown", "-R", f"{owner.st_uid}:{owner.st_gid}", str(testbed)], check=False)
@@ -207,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             checked = check(Path(args.testbed))
         except Exception as err:  # the check itself failed: every test will read failed
             checked = {"outcome": "error", "reason": "verifier", "detail": f"{type(err).__name__}: {err}"}
+        (HERE / KEPT).write_text(json.dumps(checked.pop("kept", [])), encoding="utf-8")
         (HERE / CHECKED).write_text(json.dumps(checked), encoding="utf-8")
         print(f"codekiln patch rules: {checked.get('outcome', 'passed')} {checked.get('reason', '')}")
         return 0

@@ -87,6 +87,11 @@ class TestRun(Record):
     collection_skips: dict[str, str] = Field(default_factory=dict)
     """Modules skipped at collection (a module-level `pytest.skip` or `importorskip`), with the reason:
     no test id of theirs is known, but pytest's summary counts each as one skipped."""
+    repeated_ids: dict[str, int] = Field(default_factory=dict)
+    """Ids that several collected items share, with how many share each (a conftest's text cases:
+    docopt-ng's `testcases(6)` five times): pytest asked for such an id runs all its items and its
+    summary counts each, while `statuses` holds one per id, its items' worst (a bug failing one item
+    fails the id), so pytest's counts exceed `counts()` by `sum(n - 1)` (`items_note`)."""
     missing: list[str] = Field(default_factory=list)
     exit_code: int = 0
     duration_s: float = 0.0
@@ -123,9 +128,25 @@ class TestRun(Record):
         line = f"{c['passed']} passed, {failed} failed"
         return line + (f", {c['skipped']} skipped" if c["skipped"] else "")
 
+    def items_note(self) -> str:
+        """How pytest's item counts differ from the ids' ("" when every id is one item)."""
+        return items_note(len(self.statuses), self.repeated_ids)
+
     def raise_for_error(self) -> None:
         if self.error:
             raise GradingError(f"test run failed: {self.error}", hint="see the log tail:\n" + self.log_tail)
+
+
+def items_note(ids: int, repeated: dict[str, int]) -> str:
+    """`ids` recorded, `repeated` the ids several items share: what pytest's summary counts instead,
+    said in words (`TestRun.repeated_ids`)."""
+    if not repeated:
+        return ""
+    items = ids + sum(n - 1 for n in repeated.values())
+    return (
+        f"pytest ran {items} items under these {ids} id(s): {len(repeated)} id(s) name several items "
+        f"(e.g. {min(repeated)} x{repeated[min(repeated)]}), each recorded once with its items' worst status"
+    )
 
 
 def run_tests(
@@ -329,6 +350,7 @@ def _run_once(
     )
     run.collection_errors = report.collection_errors
     run.collection_skips = report.collection_skips
+    run.repeated_ids = report.repeated_ids
     if tests is not None:
         run.missing = [t for t in tests if not _selects_any(t, run.statuses)]
     if result.exit_code == 3:  # pytest's own crash, which also leaves its counts and codekiln's apart

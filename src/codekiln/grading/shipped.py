@@ -43,6 +43,7 @@ VERIFIER = (
     "verifier_files.py",
     "shipped.py",
     "pathrules.py",
+    "libnames.py",
     "doctests.py",
     "guard_check.py",
     "scan.py",

@@ -1,6 +1,6 @@
 """The verifier of an exported Harbor task: grades the agent's tree as `codekiln eval` grades a patch.
 
-    python3 -E -s tests/codekiln/verifier.py [--testbed /testbed] [--logs /logs/verifier]
+    python3 -I -S tests/codekiln/verifier.py [--testbed /testbed] [--logs /logs/verifier]
 
 Shipped unchanged into each exported task's `tests/codekiln/` beside the other files of `shipped.VERIFIER`
 (standard library only; pytest is needed by the test process alone), with `task.json` (tests, isolation
@@ -8,23 +8,24 @@ settings, policy) and `state.json` (the pre-agent tree as path -> [kind, sha256,
 protected files and hidden tests, the pre-agent text of the source files for the scan, and the baseline's
 statuses of the cases of graded functions asked for by function, `unstable_ids.cases_of`). Harbor uploads
 tests/ after the agent has finished, into a verifier container holding the agent's /testbed and a clean venv.
+`-I -S`: no site (the venv's `.pth` files, an editable install's naming the tree) and no script folder
+on `sys.path`, its own folder alone: nothing of the tree is imported by the verifier, which runs as root.
 
 What it does, as `grading.grade_patch` does:
 1. What the agent changed is read from the tree against the manifest (the agent's `.git` and
    `__pycache__` folders are dropped first: a history and a bytecode cache are not part of a fix).
 2. `pathrules` judges each changed path: rejected (binary, symlink, special file, mode change, git
    metadata, compiled artefact, a new module hiding an installed one), or protected (put back from
-   the snapshot; the hidden tests too). `scan` rejects added code that reaches into the test machinery.
+   the snapshot; the hidden tests too; not a new library module named like a test: `libnames`). `scan` rejects added code that reaches into the test machinery.
 3. FAIL_TO_PASS + PASS_TO_PASS run as `python -P -s -m pytest` with plugin autoload off, the
-   environment's plugins loaded by the guard plugin from their entry points, the snapshot's config (`-c`, `--rootdir`), the guard plugin under a
-   fresh name and nonce, and canary tests under fresh names, as an unprivileged user when run as root.
-4. `guard_check` cross-checks the marker, exit code, files and canaries; any mismatch is `tampered`,
-   as is a graded doctest that collects examples neither its snapshot docstring spells nor the buggy
-   state's run collected at export (`state.json`'s `doctest_digests`): a docstring rebound at import.
+   environment's plugins loaded by the guard plugin from their entry points, the snapshot's config
+   (`-c`, `--rootdir`), the guard plugin under a fresh name and nonce, and canary tests under fresh
+   names, as an unprivileged user when run as root, who cannot read this folder (root's, 0700).
+4. `guard_check` cross-checks the marker, exit code, files and canaries, `tampered` on a mismatch, as is
+   a graded doctest collecting examples neither its docstring nor `state.json`'s `doctest_digests` hold.
 
 Writes `<logs>/reward.txt` (1 only when resolved) and `<logs>/grade.json` (outcome, reason, detail,
-statuses, findings). Code under test shares the pytest process: the checks make forging the verdict
-detectable, not impossible.
+statuses, findings). Code under test shares pytest's process: forging the verdict is detectable only.
 """
 
 from __future__ import annotations
@@ -43,9 +44,12 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+if __name__ == "__main__":  # `-I -S`: no site (a `.pth` naming the tree), no script folder: its own alone
+    sys.path[:0] = [os.path.dirname(os.path.abspath(__file__))]
 try:  # shipped: beside its sibling files in the task's tests/codekiln/
     import doctests
     import guard_check
+    import libnames
     import pathrules
     import scan_reach
     import shipped
@@ -56,6 +60,7 @@ except ImportError:  # imported from the codekiln package
     from codekiln.grading import (  # type: ignore[no-redef]
         doctests,
         guard_check,
+        libnames,
         pathrules,
         scan_reach,
         shipped,
@@ -84,11 +89,12 @@ class Verifier:
         self.vouched: dict[str, str] = state.get("doctest_digests", {})
         """Graded doctest id -> digest of the examples the buggy state's run collected (`doctest_runs`)."""
         self.baseline: dict[str, str] | None = state.get("baseline_cases")
-        """The clean tree's statuses of the cases of the functions asked for in place of an unstable id
-        (`unstable_ids.read_back`, as the grader reads them from the environment's baseline); None in
-        an export made before it was kept."""
+        """The clean tree's statuses of the cases of functions asked for in place of an unstable id
+        (`unstable_ids.read_back`, from the environment's baseline, as the grader); None: an older export."""
         self.rules = pathrules.Rules(**{k: v for k, v in task["policy"].items() if k in RULE_FIELDS})
         self.findings: list[dict[str, Any]] = []
+        self.kept: frozenset[str] = frozenset()
+        """New library modules named like tests that stand (`libnames.kept_modules`)."""
         self.changed: set[str] = set()
         """Paths the agent changed that stand (not reverted)."""
         self.venv = Path(os.environ.get("CODEKILN_VENV") or task["venv"])
@@ -147,24 +153,27 @@ class Verifier:
 
     def check(self) -> tuple[str, str, dict[str, str]] | None:
         """Judge the agent's changes; a (outcome, reason, detail) verdict when the change is rejected."""
-        touched = self.touched()
-        fixed = self.task.get("fixed", ())
+        touched, fixed, hidden_tests = self.touched(), self.task.get("fixed", ()), self.task["hidden_tests"]
+        new = [rel for rel, kind in touched.items() if kind != "deleted" and not self.in_snapshot(rel)]
+        roots = pathrules.path_roots(
+            self.venv, lambda folder: f"{folder}/__init__.py" in self.manifest, self.task["tests"],
+            self.task["workdir"],
+        )  # fmt: skip
+        folders = pathrules.test_folders([*self.manifest, *self.originals, *hidden_tests])
+        packages = pathrules.project_packages(self.venv, self.task["workdir"])
+        self.kept = libnames.kept_modules(new, packages, folders.__contains__, roots, self.task["tests"])
+        is_test = libnames.protection(self.kept)  # `is_protected`, less new library modules named like tests
         for rel, kind in sorted(touched.items()):
             path = self.root / rel
             data = path.read_bytes() if kind == "file" else None
             executable = kind == "file" and bool(path.lstat().st_mode & 0o111)
-            back = pathrules.put_back(rel, fixed)
+            back = pathrules.put_back(rel, fixed) and rel not in self.kept
             problem = pathrules.reject_reason(
                 rel, kind, data, executable, self.original_executable(rel), self.rules, back
             )
             if problem:
                 self.findings.append({"kind": "patch_rule", "path": rel, "detail": problem})
                 return "rejected", "patch_rule", {"detail": problem}
-        new = [rel for rel, kind in touched.items() if kind != "deleted" and not self.in_snapshot(rel)]
-        roots = pathrules.path_roots(
-            self.venv, lambda folder: f"{folder}/__init__.py" in self.manifest, self.task["tests"],
-            self.task["workdir"],
-        )  # fmt: skip
         shadows = pathrules.shadowing(new, roots, pathrules.installed_modules(self.venv), self.in_snapshot)
         problem, texts = doctests.judge(
             self.task["tests"], touched, self.snapshot_module,
@@ -177,25 +186,22 @@ class Verifier:
         as_data = {rel: pathrules.DATA for rel in texts} | dict.fromkeys(shadows, pathrules.SHADOWS)
         for rel, kind in touched.items():
             why = pathrules.is_data(rel, fixed, areas, self.in_snapshot(rel))
-            if (
-                why
-                and not pathrules.is_protected(rel)
-                and not pathrules.new_folder(rel, kind, self.in_snapshot)
-            ):
+            if why and not is_test(rel) and not pathrules.new_folder(rel, kind, self.in_snapshot):
                 as_data[rel] = why
         for rel in set(touched) & set(self.task.get("support", ())):  # `grading.support`, at export
             as_data.setdefault(rel, pathrules.SUPPORT)
-        protected = sorted({*(rel for rel in touched if pathrules.is_protected(rel)), *as_data})
+        protected = sorted({*(rel for rel in touched if is_test(rel)), *as_data})
         hidden = pathrules.hidden_modules(touched, self.in_snapshot, protected)
         as_data |= dict.fromkeys(hidden, pathrules.SHADOWS)
         protected = sorted({*protected, *hidden})
         hides = shadows | hidden
         self.findings.extend({"kind": "shadows_module", "path": p, "detail": hides[p]} for p in sorted(hides))
+        self.findings.extend({"kind": "kept", "path": p, "detail": libnames.KEPT} for p in sorted(self.kept))
         self.findings.extend(
             {"kind": "reverted", "path": rel, "detail": as_data.get(rel, "protected path")}
             for rel in protected
         )
-        self.restore(sorted(set(protected) | set(self.task["hidden_tests"])))
+        self.restore(sorted(set(protected) | set(hidden_tests)))
         self.changed = {rel for rel in touched if rel not in protected}
         mode = self.task["policy"].get("scan", "enforce")
         if mode == "off":
@@ -205,13 +211,11 @@ class Verifier:
             for rel, kind in touched.items()
             if rel.endswith(".py") and kind == "file" and rel not in protected
         }
-        support, hidden = set(self.task.get("support", ())), self.task["hidden_tests"]  # `scan_reach`
-        folders = pathrules.test_folders([*self.manifest, *self.originals, *hidden])
+        support = set(self.task.get("support", ()))  # `scan_reach`
         found = scan_reach.change_findings(
-            changes, roots, self.in_snapshot, lambda rel: pathrules.is_protected(rel) or rel in support,
-            is_test=pathrules.is_protected,
+            changes, roots, self.in_snapshot, lambda rel: is_test(rel) or rel in support, is_test=is_test,
             read=lambda rel: (self.root / rel).read_bytes() if (self.root / rel).is_file() else None,
-            own=pathrules.library_judge(self.venv, self.task["workdir"], folders.__contains__, hidden),
+            own=pathrules.library_judge(self.venv, self.task["workdir"], folders.__contains__, hidden_tests),
         )  # fmt: skip
         self.findings.extend(found)
         if found and mode == "enforce":
@@ -220,8 +224,8 @@ class Verifier:
             return "rejected", "scan", {"detail": detail}
         return None
 
-    def run(self, timeout: float) -> dict[str, Any]:
-        """Run the tests guarded; the verdict fields (see `grade_patch` for the outcomes)."""
+    def run(self, timeout: float, held: Path = HERE) -> dict[str, Any]:
+        """Run the tests guarded, `held` (the grader's files) out of their reach; the verdict's fields."""
         tests: list[str] = self.task["tests"]
         iso = self.task["isolation"]
         # As the grader does (grading.graded.canary_module): the first graded test module whose text no
@@ -234,13 +238,8 @@ class Verifier:
                 rel, (self.root / rel).read_bytes().decode("utf-8", "surrogateescape"), tests
             )
         ][:1]  # fmt: skip
-        module = (
-            found[0]
-            if found
-            else str(
-                PurePosixPath(tests[0].split("::", 1)[0]).parent / f"test_{secrets.token_hex(4)}.py"
-            ).removeprefix("./")
-        )
+        beside = PurePosixPath(tests[0].split("::", 1)[0]).parent / f"test_{secrets.token_hex(4)}.py"
+        module = found[0] if found else str(beside).removeprefix("./")
         canary_file = self.root / module
         # As bytes through text (surrogateescape): a test module in latin-1 keeps its own bytes.
         existing = canary_file.read_bytes().decode("utf-8", "surrogateescape") if found else ""
@@ -255,8 +254,7 @@ class Verifier:
         junit = Path(options[options.index("--junitxml") + 1])
         junit.parent.mkdir(parents=True, exist_ok=True)
         files.remove(junit)
-        results = guard / "results.json"
-        settings = guard / "settings.json"
+        results, settings = guard / "results.json", guard / "settings.json"
         trusted = [str(self.root / rel) for rel in sorted({*iso.get("trusted", []), module})]
         settings.write_text(
             json.dumps(
@@ -276,10 +274,9 @@ class Verifier:
         config = str(self.root / iso["config"]) if iso["config"] else str(guard / "pytest.ini")
         if not iso["config"]:
             (guard / "pytest.ini").write_text("[pytest]\n")
-        # A case whose id holds an address is asked for by its function and read back by its blanked
-        # id, as the grader's runner does (`unstable_ids`): its recorded id names no test here. The ids
-        # go in the suite's own run order, exported as `order` (`suite_order`; a task exported before
-        # it: as listed, the cases' functions last).
+        # A case whose id holds an address is asked for by its function and read back by its blanked id,
+        # as the grader's runner does (`unstable_ids`). The ids go in the suite's own run order, exported
+        # as `order` (`suite_order`; a task exported before it: as listed, the cases' functions last).
         stable, unstable = unstable_ids.split(tests)
         functions = set(unstable_ids.function_ids(unstable))
         order = self.task.get("order")
@@ -299,13 +296,13 @@ class Verifier:
             "CODEKILN_GUARD": str(settings),
         }
         uid = self._test_uid()
-        if uid is not None:
-            for path in (self.root, guard, junit.parent):
-                subprocess.run(["chown", "-R", f"{uid}:{uid}", str(path)], check=True)
+        if uid is not None:  # the tree theirs; state.json (the hidden tests' text) and the rest not
+            files.withhold(held, uid, give=(self.root, guard, junit.parent))
         start = time.monotonic()
         proc = subprocess.Popen(
-            argv, cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, user=uid, group=uid, extra_groups=[] if uid is not None else None,
+            argv, cwd=self.root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, user=uid, group=uid,
+            extra_groups=[] if uid is not None else None,
         )  # fmt: skip
         try:
             out, _ = proc.communicate(timeout=timeout)
@@ -368,7 +365,7 @@ def grade(testbed: Path, here: Path = HERE) -> dict[str, Any]:
     if rejected:
         verdict.update(outcome=rejected[0], reason=rejected[1], **rejected[2])
     else:
-        verdict.update(verifier.run(float(task["timeout_s"])))
+        verdict.update(verifier.run(float(task["timeout_s"]), here))
     verdict["resolved"] = verdict["outcome"] == "resolved"
     verdict["findings"] = verifier.findings
     return verdict

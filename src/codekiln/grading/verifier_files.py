@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import stat
+import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -106,3 +107,17 @@ def kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def withhold(held: Path, uid: int, give: tuple[Path, ...]) -> None:
+    """Before the tests run as `uid`: `give` (the tree, the guard's folder, the report's) becomes
+    theirs, and `held`, the folder of the grader's own files (`state.json` holds the hidden tests'
+    text), this process's own with mode 0700, so that nothing they run opens a file of it, whatever
+    path names it (a parent's command line does). Raises where it stays within their reach."""
+    for path in give:
+        subprocess.run(["chown", "-R", f"{uid}:{uid}", str(path)], check=True)
+    os.chown(held, os.geteuid(), os.getegid())
+    held.chmod(0o700)
+    st = held.stat()
+    if st.st_uid == uid or st.st_gid == uid or stat.S_IMODE(st.st_mode) & 0o077:
+        raise PermissionError(f"the grader's folder {held} stays within the reach of uid {uid}")

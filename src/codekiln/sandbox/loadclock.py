@@ -10,8 +10,8 @@ A limit of `timeout` seconds means what the command may take on an idle machine.
 CPU-bound test suite gets a fraction of a core (s3fs's baseline got ~0.3 of one with the load average at
 7 on 2 cores) and a plain wall-clock limit fails a healthy suite. The kernel counts, per thread, the time
 it was runnable but waited for a CPU (`/proc/PID/task/TID/schedstat`, second field: run_delay). The
-clock's reading is the wall-clock time less the largest total of those waits seen over the command's
-process tree (every thread of every descendant, each counted at the last value seen), so:
+clock's reading is the wall-clock time less those waits over the command's process tree (every thread
+of every descendant) that load from outside the tree caused, as far as counters show (below), so:
 
 - a busy loop (a hang that spins) is stopped after `timeout` of the time it had a CPU or could not be
   given one for reasons other than load, exactly as before on an idle machine;
@@ -19,19 +19,42 @@ process tree (every thread of every descendant, each counted at the last value s
   stopped after `timeout`, exactly as before;
 - a run slowed by load is stopped only once the time it really ran passes `timeout`.
 
-Only load from outside the command is forgiven. A command that makes its own load (more runnable
-threads than CPUs: a patch that starts `yes` twice per CPU) would otherwise wait for CPUs its own
-processes hold and count those waits as the machine's (seventeenth red team: a fix spinning 90 s
-beside such load was `resolved` under a 60 s limit). So between two samples, with T of the tree's
-threads runnable (the larger count of the two samples) on C CPUs, the waits the tree would have on an
-idle machine, (T - C) thread-seconds a second, are not forgiven, and what is left is shared among the T
-threads: the clock advances by each thread's own share of the wait, not by their sum. On an idle
-machine a command's reading is the wall-clock time whatever it starts; a single-threaded one slowed
-by outside load is read as before; a many-threaded one is read at or above the time it would take on
-an idle machine (never below).
+Only load from outside the command is forgiven, and only as far as it is seen: the rule reads
+cumulative counters, never the state of a thread at a sample, so that no timing of the command's own
+work relative to the samples changes what it is forgiven. Between two samples, dt apart, with the
+command's threads (every thread of every process of its tree, each at the last value seen) having run
+R and waited W thread-seconds, on C CPUs (the root's affinity), and the processes outside the tree
+having run O CPU-seconds (the utime and stime of every other process of the machine, dead threads
+included, and the cutime and cstime of the children each reaped, less where those stood at the last
+pass, from a pass over /proc at each sample; a process born since the last pass counts whole):
+
+- the waits an idle machine would make: at least R + W - C dt (the tree asked for R + W thread-seconds
+  of CPU on C CPUs in dt), are never forgiven (seventeenth red team: a patch that starts `yes` twice
+  per CPU waits for CPUs its own processes hold);
+- the rest is forgiven only up to O: each second an outside process ran on a CPU kept at most one of the
+  command's threads waiting for one second. A command alone on its machine is forgiven nothing,
+  whatever its processes do (eighteenth red team, part A: 100 children waking on the same whole second
+  to burn 2 ms each waited five thread-seconds a second for each other, runnable at few samples);
+- what is left is shared among the threads that asked for a CPU: divided by the tree's mean demand,
+  max(1, (R + W) / dt), and at most the largest wait of any one thread in the interval (a burst of many
+  threads is slowed by at most what its most delayed thread waited).
+
+So a command's own processes cannot make waits the clock forgives: forgiveness needs CPU time that
+processes outside its tree ran, and a command in a pid namespace (bwrap) cannot put a process outside
+its tree. On an idle machine a command's reading is its wall-clock time whatever it starts; a
+single-threaded one slowed by outside load is read as before (its wait, which the outside processes'
+CPU time covers); a many-threaded one is read at or above the time it would take on an idle machine.
+Outside processes on CPUs the command may not use count too (the per-process counters name no CPU):
+on a machine with CPUs pinned to other work the clock can forgive load that did not compete, up to
+the command's own waits. A process that is born and dies between two samples is unseen: outside,
+its CPU time is not counted (less is forgiven); in the tree, its waits are not counted (less is
+forgiven) and its CPU time is not outside either. The pass over /proc costs ~5 ms per 170 processes,
+once a second, for a command that runs longer than a quarter second.
 
 However much waiting is counted, the command is stopped at `CEILING` times `timeout` of wall-clock
-time: the count reads threads at samples, and the ceiling bounds what any reading can grant. Where the tree cannot be read (no schedstat in this
+time: the ceiling bounds what any reading can grant (a command that spins a side thread on a machine
+busy with other work is forgiven that thread's waits: the clock cannot tell which thread the command
+waits on). Where the tree cannot be read (no schedstat in this
 kernel, or processes outside the command's tree, such as a container's under its runtime) no wait is
 seen and the limit is the plain wall-clock one.
 """
@@ -47,6 +70,7 @@ CEILING = 3.0
 SAMPLE_S = 1.0
 """How often the process tree's waits are read while the command runs."""
 _PROC = Path("/proc")
+_TICK = os.sysconf("SC_CLK_TCK")
 _CHILDREN = (_PROC / "self" / "task" / str(os.getpid()) / "children").exists()
 """The kernel lists each thread's children (CONFIG_PROC_CHILDREN)."""
 
@@ -113,9 +137,9 @@ def _scanned_tree(root: int) -> list[int]:
     return out
 
 
-def _waits(pid: int) -> dict[tuple[int, str], tuple[int, bool]]:
-    """Each thread of `pid` (by id and start time, so that a reused id is another thread) with its
-    run_delay in nanoseconds and whether it is runnable now (state R); empty where the process is gone
+def _threads(pid: int) -> dict[tuple[int, str], tuple[int, int]]:
+    """Each thread of `pid` (by id and start time, so that a reused id is another thread) with the time it
+    ran and the time it waited for a CPU (run_delay), in nanoseconds; empty where the process is gone
     or the kernel keeps no schedstat."""
     out = {}
     try:
@@ -125,12 +149,40 @@ def _waits(pid: int) -> dict[tuple[int, str], tuple[int, bool]]:
     for tid in tids:
         task = _PROC / str(pid) / "task" / tid
         try:
-            stat = (task / "stat").read_text()
-            _, start = _parent_and_start(stat)
-            runnable = stat.rsplit(")", 1)[1].split()[0] == "R"
-            out[(int(tid), start)] = (int((task / "schedstat").read_text().split()[1]), runnable)
+            _, start = _parent_and_start((task / "stat").read_text())
+            ran, delay = (task / "schedstat").read_text().split()[:2]
+            out[(int(tid), start)] = (int(ran), int(delay))
         except (OSError, IndexError, ValueError):
             continue
+    return out
+
+
+def _machine() -> dict[int, tuple[int, str, int, int]]:
+    """Every process of the machine by pid: its parent, its start, the CPU time it ran (utime + stime:
+    every thread's, dead threads included) and the CPU time of the children it reaped (cutime +
+    cstime), in clock ticks (one pass over /proc)."""
+    out = {}
+    for entry in os.scandir(_PROC):
+        if not entry.name.isdigit():
+            continue
+        try:
+            f = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            out[int(entry.name)] = (int(f[1]), f[19], int(f[11]) + int(f[12]), int(f[13]) + int(f[14]))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def _below(root: int, machine: dict[int, tuple[int, str, int, int]]) -> set[int]:
+    """`root` and its descendants, by the parent links of `machine`."""
+    children: dict[int, list[int]] = {}
+    for pid, (parent, *_) in machine.items():
+        children.setdefault(parent, []).append(pid)
+    out, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        out.add(pid)
+        todo.extend(children.get(pid, ()))
     return out
 
 
@@ -147,29 +199,62 @@ class LoadClock:
 
     def __init__(self, pid: int, start: float, timeout: float) -> None:
         self.pid, self.start, self.timeout = pid, start, timeout
-        self.seen: dict[tuple[int, str], int] = {}
+        self.seen: dict[tuple[int, str], int] = {}  # each thread's wait (ns), the largest seen
+        self.ran: dict[tuple[int, str], int] = {}  # each thread's run (ns), the largest seen
+        # every process of the machine at the last pass: its parent, its CPU ticks and its reaped children's
+        self.others: dict[tuple[int, str], tuple[int, int, int]] | None = None
         self.cpus = _cpus(pid)
         self.forgiven = 0.0  # seconds of outside load, per thread of the tree (see the module docstring)
-        self.last = (start, 0, 1)  # (when, total waits in ns, threads runnable) at the last sample
-        # No sample in the first second (or half the limit): most commands end before it, and a sample
-        # costs ~0.2 ms (a scan of /proc, where the kernel lists no children: a few ms), a share of a
-        # 5 ms sandboxed exec. A long-lived thread's waits are counted from its start whenever it is
-        # first read; only short-lived early ones go unseen.
-        self.next_sample = start + min(SAMPLE_S, timeout / 2)
+        self.last = start
+        # No sample in the first quarter second (or quarter of the limit): most commands end before it,
+        # and a sample costs a pass over /proc, a share of a 5 ms sandboxed exec. The first sample only
+        # sets where every process stands (the waits before it, a quarter second at most, are not
+        # forgiven: there is no count of what ran outside to weigh them against).
+        self.next_sample = start + min(SAMPLE_S, timeout) / 4
+
+    def _outside(self, tree: set[int], machine: dict[int, tuple[int, str, int, int]]) -> float:
+        """CPU seconds the processes outside `tree` ran since the last pass (none at the first: it sets
+        where each one stands): what each ran, and what the children it reaped since ran, less where
+        those stood at the last pass (counted then). A process that was in the tree counts from where
+        it stood there, and the tree's processes reaped outside count only past where they stood."""
+        before = self.others or {}
+        gone: dict[int, int] = {}  # by parent: where its children that are gone stood
+        for key, (parent, own, reaped) in before.items():
+            if key[0] not in machine or machine[key[0]][1] != key[1]:
+                gone[parent] = gone.get(parent, 0) + own + reaped
+        ticks, now = 0, {}
+        for pid, (parent, start, own, reaped) in machine.items():
+            key = (pid, start)
+            now[key] = (parent, own, reaped)
+            if self.others is not None and pid not in tree:
+                _, was_own, was_reaped = before.get(key, (parent, 0, 0))
+                ticks += max(0, own - was_own) + max(0, reaped - was_reaped - gone.get(pid, 0))
+        self.others = now
+        return ticks / _TICK
 
     def sample(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
-        runnable = 0
-        for pid in _tree(self.pid):
-            for key, (delay, running) in _waits(pid).items():
-                self.seen[key] = max(delay, self.seen.get(key, 0))
-                runnable += running
-        when, before, was_runnable = self.last
-        total = sum(self.seen.values())
-        threads = max(1, runnable, was_runnable)
-        own = max(0.0, now - when) * max(0, threads - self.cpus)  # what an idle machine would make it wait
-        self.forgiven += max(0.0, (total - before) / 1e9 - own) / threads
-        self.last = (max(now, when), total, max(1, runnable))
+        first = self.others is None
+        machine = _machine()
+        tree = _below(self.pid, machine)
+        outside = self._outside(tree, machine)
+        ran = waited = most = 0
+        for pid in tree:
+            for key, (run, delay) in _threads(pid).items():
+                more_run = max(0, run - self.ran.get(key, 0))
+                more_wait = max(0, delay - self.seen.get(key, 0))
+                self.ran[key], self.seen[key] = (
+                    self.ran.get(key, 0) + more_run,
+                    self.seen.get(key, 0) + more_wait,
+                )
+                ran, waited, most = ran + more_run, waited + more_wait, max(most, more_wait)
+        dt, self.last = max(0.0, now - self.last), max(now, self.last)
+        if first or dt <= 0:
+            return  # no pass over /proc before this one: nothing outside to weigh the waits against
+        run_s, wait_s = ran / 1e9, waited / 1e9
+        own = max(0.0, run_s + wait_s - self.cpus * dt)  # what an idle machine would make it wait
+        demand = max(1.0, (run_s + wait_s) / dt)
+        self.forgiven += max(0.0, min(min(wait_s - own, outside) / demand, most / 1e9))
 
     def waited(self) -> float:
         """Seconds of the command's run lost to load from outside it, as far as seen."""

@@ -155,12 +155,13 @@ TEST_SH = """#!/usr/bin/env bash
 # paths from the pre-agent manifest, the grader's reject/restore/shadow rules and static scan, the
 # hidden tests restored, pytest isolated and guarded with canaries, the report cross-checked.
 # Writes $LOGS_DIR/reward.txt (1 only when resolved) and $LOGS_DIR/grade.json.
+# `-I -S`: the verifier (root) imports nothing of the venv's site (whose .pth names the tree) or the tree.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LOGS_DIR="${LOGS_DIR:-/logs/verifier}"
 mkdir -p "$LOGS_DIR"
 echo 0 > "$LOGS_DIR/reward.txt"
-"${VERIFIER_PYTHON:-python3}" -E -s "$here/codekiln/verifier.py" --testbed "${TESTBED:-/testbed}" --logs "$LOGS_DIR"
+"${VERIFIER_PYTHON:-python3}" -I -S "$here/codekiln/verifier.py" --testbed "${TESTBED:-/testbed}" --logs "$LOGS_DIR"
 """
 
 

@@ -171,15 +171,17 @@ def eval_script(task: TaskRecord, env: EnvRecord, base_commit: str, git_dir: Pat
         reset_lines.append(f"git checkout {base_commit} -- ':(glob)**/*.py' {spare}".rstrip())  # before `rm`
     if remove:
         reset_lines.append(f"rm -f -- {' '.join(map(shlex.quote, remove))}")
-    # New files Python or pytest read on their own (a root conftest.py), which no checkout deletes.
+    # New files Python or pytest read on their own (a root conftest.py), which no checkout deletes,
+    # but the new library modules named like tests that the check kept (`grading.libnames`).
     globs = " ".join(shlex.quote(g) for g in protected_globs())
-    reset_lines.append(f"git ls-files -z --others -- {globs} | xargs -0r rm -f --")
+    reset_lines.append(f"git ls-files -z --others -- {globs} | {sg.SPARE} | xargs -0r rm -f --")
     reset_lines.append(f"git checkout {base_commit} -- . ':(exclude)*.py' {keep}".rstrip())
     exports = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.test.env.items())]
     apply = [f"git apply --verbose - {_heredoc(task.test_patch, 'TEST_PATCH')}"] if task.test_patch else []
     lines = [
         "#!/bin/bash",
         "set -uxo pipefail",
+        sg.HIDE_SCRIPT,  # test_patch is in it: unreadable to the test process's user
         f"cd {WORKDIR}",
         *(f"export {k}={shlex.quote(v)}" for k, v in sg.IMAGE_ENV.items()),
         sg.SAFE_GIT,

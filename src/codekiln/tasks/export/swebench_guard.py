@@ -8,7 +8,10 @@ tests under its guard (`grading.row_verifier`).
 The setup writes `shipped.ROW` (the verifier, the guard plugin and the files they read, standard
 library only) with the task's `task.json` and `state.json` into a fresh `mktemp -d` folder under /tmp
 (mode 0700, the test process's user cannot read or write it) from one base64 zip in a heredoc, unpacked
-by `python -I` (nothing of the working directory on `sys.path`). `CHECK_COMMAND` runs on the tree as
+by `python -I -S`, as both commands run the verifier: neither the working directory nor the venv's site
+(an editable install's `.pth` names the tree) is on `sys.path`, so the verifier, root, imports nothing of
+the tree. First of all the script makes itself unreadable to that user (`HIDE_SCRIPT`: `test_patch`,
+the hidden tests' text, is in it, and an ancestor's command line names it). `CHECK_COMMAND` runs on the tree as
 the harness left it: the Harbor verifier's `check` against the manifest of `base_commit` (what the
 patch touched; rejected paths, new modules or packages hiding installed ones, the static scan;
 protected, data, support and hidden files put back), its verdict kept in that folder. The test command
@@ -42,7 +45,7 @@ from typing import Any
 
 from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord
-from codekiln.grading import GradePolicy, shipped, unstable_ids
+from codekiln.grading import GradePolicy, row_verifier, shipped, unstable_ids
 from codekiln.grading.doctest_runs import buggy_doctest_digests
 from codekiln.grading.limits import graded_limit
 from codekiln.repos.fetch import GIT_ENV
@@ -55,12 +58,21 @@ UNZIP = (
     "zipfile.ZipFile(io.BytesIO(base64.b64decode(sys.stdin.read()))).extractall(sys.argv[1])"
 )
 MAKE_FOLDER = 'CODEKILN_ROW="$(mktemp -d /tmp/codekiln-row.XXXXXXXX)"'
-UNPACK = f'python -I -c {shlex.quote(UNZIP)} "$CODEKILN_ROW"'
+UNPACK = f'python -I -S -c {shlex.quote(UNZIP)} "$CODEKILN_ROW"'
 """Followed by the payload as a heredoc: unpacks it into the row's fresh folder."""
-CHECK_COMMAND = f'python -E -s "$CODEKILN_ROW/row_verifier.py" --check --testbed {WORKDIR}'
+CHECK_COMMAND = f'python -I -S "$CODEKILN_ROW/row_verifier.py" --check --testbed {WORKDIR}'
 """Run on the patched tree before the eval script's resets: the patch rules and scan (`row_verifier`)."""
-TEST_COMMAND = f'python -E -s "$CODEKILN_ROW/row_verifier.py" --testbed {WORKDIR}'
+TEST_COMMAND = f'python -I -S "$CODEKILN_ROW/row_verifier.py" --testbed {WORKDIR}'
 """The command between swebench's markers (see `grading.row_verifier`)."""
+SPARE_KEPT = (
+    "import json, os, sys; kept = set(json.load(open(sys.argv[1])) if os.path.isfile(sys.argv[1]) else []); "
+    "sys.stdout.buffer.write(b''.join(p + b'\\0' for p in sys.stdin.buffer.read().split(b'\\0') "
+    "if p and p.decode('utf-8', 'surrogateescape') not in kept))"
+)
+SPARE = f'python -I -c {shlex.quote(SPARE_KEPT)} "$CODEKILN_ROW/{row_verifier.KEPT}"'
+"""A filter of NUL-separated paths that drops the new library modules named like tests the check kept
+(`row_verifier.KEPT`; none when the check did not write the list): the eval script's removal of new
+protected files spares them, as the grader does (`grading.libnames`)."""
 GIT_HOME = "/opt/codekiln/testbed.git"
 """The image's git directory of /testbed: outside it, where no patch the harness applies can write."""
 INSTALLED = "/opt/codekiln/installed.json"
@@ -69,6 +81,10 @@ the files the install made there (`*.egg-info`, a C extension built in place) ar
 IMAGE_ENV = {"GIT_DIR": GIT_HOME, "GIT_WORK_TREE": WORKDIR}
 """Set in the image: every `docker exec` (the harness's `git apply`, `git diff`, the eval script) uses
 `GIT_HOME` and never looks for a repository under /testbed, so a `.git` a patch writes there is inert."""
+HIDE_SCRIPT = 's="${BASH_SOURCE[0]:-}"; [ -z "$s" ] || { chown 0:0 -- "$s" 2>/dev/null; chmod 0600 -- "$s"; }'
+"""The eval script's first command: the harness's `/eval.sh` (0644, named by `/bin/bash /eval.sh`, the
+command line of every test's ancestor) holds `test_patch`; bash reads on from the file it opened. Run
+from no file (`bash -c`, stdin: `$0` is bash itself), it touches nothing; the tests' stdin is /dev/null."""
 SAFE_GIT = 'git() { command git -c core.fsmonitor=false -c core.hooksPath=/dev/null "$@"; }'
 """The eval script's git: no fsmonitor command and no hooks, whatever a config says."""
 
@@ -150,10 +166,12 @@ def row_payload(task: TaskRecord, env: EnvRecord, base: str, git_dir: Path) -> s
 __all__ = [
     "CHECK_COMMAND",
     "GIT_HOME",
+    "HIDE_SCRIPT",
     "IMAGE_ENV",
     "INSTALLED",
     "MAKE_FOLDER",
     "SAFE_GIT",
+    "SPARE",
     "TEST_COMMAND",
     "UNPACK",
     "commit_manifest",

@@ -54,6 +54,16 @@ class Recorder:
         return statuses, messages
 
 
+def to_rerun(tests: list[str], statuses: dict[str, str]) -> list[str]:
+    """What a rerun about the tests that did not pass runs, in `tests`' order: those tests, and with one
+    of a file that is no Python module (a plugin's items, which may share the file's state: sybil's
+    examples of one document) every test of that file. The same rule as
+    `codekiln.core.testnames.to_rerun` (pinned equal by a test), which says why."""
+    failing = {t for t in tests if statuses.get(t) != "passed"}
+    files = {t.split("::", 1)[0] for t in failing if "::" in t and not t.split("::", 1)[0].endswith(".py")}
+    return [t for t in tests if t in failing or t.split("::", 1)[0] in files]
+
+
 def blank(test_id: str) -> str:
     return ADDRESS.sub(" at 0x?>", test_id)
 

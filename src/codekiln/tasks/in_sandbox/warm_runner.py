@@ -47,7 +47,7 @@ from typing import Any
 
 # siblings in the sandbox: sys.path[0] is this script's folder
 import pytest_patches
-from codekiln_reports import Recorder, as_requested, blank, selectable
+from codekiln_reports import Recorder, as_requested, blank, selectable, to_rerun
 from codekiln_swap import Swapper
 from pytest_patches import PYTEST_PATCHES, REWRITTEN, cache_rewritten_tests, patch_internal, quiet_terminal  # noqa: F401 (PYTEST_PATCHES re-exported)
 
@@ -311,7 +311,7 @@ class Server:
             out.write(json.dumps(run).encode() + b"\n")
             out.flush()
             if rerun_failing:  # reruns are about the tests that failed
-                tests = [t for t in tests if statuses.get(t) != "passed"]
+                tests = to_rerun(tests, statuses)  # with the rest of a plugin file's items
                 left = {blank(t) for t in tests}
                 run_items = None if run_items is None else [x for x in run_items if blank(x.nodeid) in left]
                 if not tests:

@@ -28,8 +28,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-from codekiln.core.testnames import named_inside_an_item
+from codekiln.core.testnames import named_inside_an_item, shares_file_state
 from codekiln.grading.cases import sample_cases
+from codekiln.grading.suite_order import in_suite_order
 from codekiln.tasks.frontend.candidates import Candidate
 from codekiln.tasks.frontend.entities import Entity
 from codekiln.tasks.validation.config import ValidateConfig
@@ -93,6 +94,30 @@ def within_limit(tests: list[str], cmap: CoverageMap, config: ValidateConfig) ->
     is still graded as PASS_TO_PASS when a task's hidden file holds it (`grading.collateral`)."""
     kept = [t for t in tests if cmap.duration([t]) <= config.timeout_max_s]
     return kept or tests
+
+
+def with_whole_files(tests: list[str], passing: set[str], suite: Iterable[str]) -> list[str]:
+    """`tests` with every test of `passing` in each file they hold whose items share its state
+    (`core.testnames.shares_file_state`: sybil's examples of one document run in turn in one
+    namespace), all in the order of `suite` (the baseline's ids, in run order), so that every run
+    sees such a file's items as the suite's own run did; `tests` as they are when they hold none.
+    testfixtures 12.4.0: examples selected alone failed on the clean snapshot with NameError, and
+    sybil's report of such a failure crashed pytest ("IndexError" in its `_traceback_filter`), every
+    candidate of the batch `infra_error`. The skipped items of such a file are not added: they ran
+    nothing in the suite's run either."""
+    files = {t.split("::", 1)[0] for t in tests if shares_file_state(t)}
+    if not files:
+        return tests
+    order = list(suite)
+    more = [t for t in order if t in passing and t.split("::", 1)[0] in files]
+    return in_suite_order([*tests, *more], order)
+
+
+def runnable(
+    tests: list[str], cmap: CoverageMap, config: ValidateConfig, passing: set[str], suite: Iterable[str]
+) -> list[str]:
+    """A selection as validation runs it: `within_limit`, then `with_whole_files`."""
+    return with_whole_files(within_limit(tests, cmap, config), passing, suite)
 
 
 def too_slow(tests: list[str], cmap: CoverageMap, config: ValidateConfig) -> str:

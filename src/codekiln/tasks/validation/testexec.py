@@ -40,6 +40,7 @@ from typing import Any
 from codekiln.core.errors import CodekilnError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
+from codekiln.core.testnames import file_units, to_rerun
 from codekiln.grading import TestCommand, TestRun, run_tests
 from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
 from codekiln.tasks import in_sandbox
@@ -102,10 +103,13 @@ def fresh_run_plan(tests: list[str], n: int) -> tuple[dict[str, str], list[str]]
     own PYTHONHASHSEED (n + 1: 0 would turn hash randomization off) and its own order (the first
     reversed, each later one shuffled by its seed), so that runs differ from each other and from the warm
     session in every way a real rerun can; the seeds are fixed so that decisions are reproducible.
+    The tests of a file whose items share its state move as one unit, in their given order
+    (`core.testnames.file_units`: sybil's examples, asked for reversed, failed on the clean snapshot).
     Byte-code is not written: a later warm job could load it for a bug of the same size and mtime."""
     seed = n + 1
-    order = list(reversed(tests)) if n == 0 else random.Random(seed).sample(tests, len(tests))
-    return {"PYTHONHASHSEED": str(seed), "PYTHONDONTWRITEBYTECODE": "1"}, order
+    units = file_units(tests)
+    units = list(reversed(units)) if n == 0 else random.Random(seed).sample(units, len(units))
+    return {"PYTHONHASHSEED": str(seed), "PYTHONDONTWRITEBYTECODE": "1"}, [t for u in units for t in u]
 
 
 def fresh_runs(
@@ -137,8 +141,8 @@ def fresh_runs(
         result.duration_s += run.duration_s
         if run.error:
             break
-        if job.rerun_failing:
-            tests = [t for t in tests if run.statuses.get(t) != "passed"]
+        if job.rerun_failing:  # with the rest of a failing test's file where its items share state
+            tests = to_rerun(tests, run.statuses)
             if not tests:
                 break
 

@@ -92,9 +92,10 @@ from codekiln.tasks.validation.import_time import ImportTimeCheck
 from codekiln.tasks.validation.selection import (
     candidate_lines,
     passing_sample,
+    runnable,
     selected_tests,
     too_slow,
-    within_limit,
+    with_whole_files,
 )
 from codekiln.tasks.validation.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
 from codekiln.tasks.validation.verdict import Rejection, collateral_tests, verdict
@@ -176,10 +177,9 @@ class Validator:
     # -- per candidate -----------------------------------------------------------------------------
     def select(self, cand: Candidate) -> list[str]:
         """The clean-passing tests that run the mutated code (all clean-passing tests if none is known,
-        or if its lines ran at import time): `selection.selected_tests`, less `selection.within_limit`."""
-        return within_limit(
-            selected_tests(self.cmap, self.passing, cand, self.entities), self.cmap, self.config
-        )
+        or if its lines ran at import time): `selection.selected_tests`, then `selection.runnable`."""
+        tests = selected_tests(self.cmap, self.passing, cand, self.entities)
+        return runnable(tests, self.cmap, self.config, self.passing, self.env.baseline)
 
     def observers(
         self, cand: Candidate, files: dict[str, str | None], chunks: dict[str, Chunk]
@@ -194,7 +194,7 @@ class Validator:
         for rel, numbers in candidate_lines(cand, self.entities).items():
             lines.setdefault(rel, set()).update(numbers)
         observers = sorted(t for t in self.cmap.tests_for(lines) if t in self.passing)
-        observers = within_limit(observers, self.cmap, self.config)  # as `select`'s
+        observers = runnable(observers, self.cmap, self.config, self.passing, self.env.baseline)
         return observers or None  # no test known to run the code: the whole suite, as `select` does
 
     def buggy_files(self, cand: Candidate) -> dict[str, str | None]:
@@ -283,6 +283,7 @@ class Validator:
                 gold_jobs[key] = Job(f"gold:{key}", tests, timeout=timeout)
         # reruns on the clean side: every selected test not rerun by an earlier batch's union job
         union = sorted({t for _, tests in plans.values() for t in tests} - self.gold_cache.reruns.keys())
+        union = with_whole_files(union, self.passing, self.env.baseline)  # a plugin file's items in order
         if union and reruns > 1:
             timeout = max(20.0, self.config.timeout(self.cmap.duration(union)))  # with a process start
             gold_jobs[UNION] = Job(f"gold:{UNION}", union, repeat=reruns - 1, timeout=timeout, fresh=True)
