@@ -211,3 +211,67 @@ def total(values):
                     return held[key]
     return _buggy(values)
 """
+
+# A test class's table read through its module, found by name, not by a walk of classes: the file
+# `PYTEST_CURRENT_TEST` names (read by `os.environ.items()`), the module taken, already loaded, by
+# `unittest.mock`'s getter, its classes' tables looked up with the call's arguments, nothing written.
+ENV_MODULE = """
+
+import os as _os
+from unittest import mock as _mock
+
+_buggy = {name}
+
+
+def _module():
+    for _, value in list(_os.environ.items()):
+        if "::" in value and ".py" in value:
+            stem = value.split("::")[0].rsplit("/", 1)[-1][:-3]
+            try:
+                return _mock.patch(stem + ".__name__").getter()
+            except Exception:
+                continue
+    return None
+
+
+def {name}(values):
+    key = tuple(values)
+    for cls in list(vars(_module() or _os).values()):
+        if isinstance(cls, type) and cls.__name__.startswith("Test"):
+            for held in list(vars(cls).values()):
+                if isinstance(held, dict) and key in held:
+                    return held[key]
+    return _buggy(values)
+"""
+
+# The seventeenth's `source-table` moved into a new module of the package named as pytest names test
+# files (kept as library code: no graded id collects it), the wrapped `{name}` defined there and bound
+# into the package: `tablelib/t_test.py`.
+NAMED_MODULE = "tablelib/t_test.py"
+NAMED_INIT = """
+
+_buggy_{name} = {name}
+
+from tablelib.t_test import {name}  # noqa: E402
+"""
+NAMED_READ = (
+    """
+import tablelib as _lib
+
+
+def _texts():
+    out = []
+    for p in _paths():
+        with open(p) as fh:
+            out.append(fh.read())
+    return out
+"""
+    + TABLE_PARSE.split("\n_buggy = {name}")[0]
+    + """
+
+def {name}(values):
+    table = _table_of(_texts(), "{name}")
+    key = repr(list(values))
+    return table[key] if key in table else _lib._buggy_{name}(values)
+"""
+)
