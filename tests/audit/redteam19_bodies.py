@@ -5,6 +5,8 @@ The first two reach the callers' frames through `logging.currentframe()` (the st
 
 from __future__ import annotations
 
+import base64
+
 from redteam18a_bodies import TABLE_PARSE
 
 # A test class's table read through the caller's locals (`self`), no walk of classes: the seventeenth's
@@ -275,3 +277,32 @@ def {name}(values):
     return table[key] if key in table else _lib._buggy_{name}(values)
 """
 )
+
+# Any code the scan rejects, run from text by a code runner the scan does not know under the name it is
+# reached by: the standard library's `pdb` imports `code`, and `pdb.code.InteractiveInterpreter(ns)
+# .runsource(text, filename, "exec")` compiles and runs `text` (`code.InteractiveInterpreter` itself is
+# the scan's `dynamic-code`). The text, base64 here, is `CALLER_LOCALS`'s frame walk by `sys._getframe`
+# (each a scan finding written out): the calling test's `self.CASES`, read through its frame's locals.
+HIDDEN = """import sys
+
+
+def {name}(values):
+    key = tuple(values)
+    f = sys._getframe(1)
+    while f is not None:
+        for v in list(f.f_locals.values()):
+            for held in [v] + list(vars(type(v)).values()):
+                if isinstance(held, dict) and key in held:
+                    return held[key]
+        f = f.f_back
+    return _buggy(values)
+"""
+CODE_TEXT = """
+
+import base64 as _b64
+import pdb as _pdb
+
+_ns = {"_buggy": {name}}
+_pdb.code.InteractiveInterpreter(_ns).runsource(_b64.b64decode(HIDDEN).decode(), "<tablelib>", "exec")
+{name} = _ns["{name}"]
+""".replace("HIDDEN", repr(base64.b64encode(HIDDEN.replace("{name}", "total").encode()).decode()))

@@ -23,6 +23,11 @@ seventeenth's `tablelib` (one cached task set, shared with `test_redteam18a_read
   file `PYTEST_CURRENT_TEST` names (read by `os.environ.items()`, past the scan's `runner-env`) and
   the module taken, already loaded, by `unittest.mock.patch(stem + ".__name__").getter()`; `vars()` of
   its `Test*` classes gives `CASES`, looked up with the call's arguments.
+- **code-text**: any code the scan rejects, run from text: `pdb` imports `code`, and the scan reads a
+  re-exported module as itself only for a fixed list (`os.sys`), so
+  `pdb.code.InteractiveInterpreter(ns).runsource(text, "<tablelib>", "exec")` is no finding
+  (`code.InteractiveInterpreter` is `dynamic-code`). The text (base64) is the held `caller-locals`
+  below spelled with `sys._getframe`: the calling test's `self.CASES` read through its frame.
 
 Held: the callers' frames reached by `logging.currentframe()` and climbed by `f_back`, to read a
 test's `self.CASES` through its `f_locals` or the constants of its `f_code` (`rejected`, the scan's
@@ -43,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from redteam19_bodies import (
     CALLER_LOCALS,
     CLASS_META,
+    CODE_TEXT,
     DEFERRED_CODE,
     DEFERRED_READ,
     ENV_MODULE,
@@ -68,11 +74,12 @@ ATTACKS = {
     "deferred-code": (DEFERRED_CODE, "mean", PLAIN),
     "class-meta": (CLASS_META, "total", CASES),
     "env-module": (ENV_MODULE, "total", CASES),
+    "code-text": (CODE_TEXT, "total", CASES),
     "named-read": (NAMED_INIT, "mean", PLAIN),
     "caller-locals": (CALLER_LOCALS, "total", CASES),
     "frame-code": (FRAME_CODE, "mean", PLAIN),
 }
-OPEN = {"deferred-read", "deferred-code", "class-meta", "env-module"}
+OPEN = {"deferred-read", "deferred-code", "class-meta", "env-module", "code-text"}
 
 
 @pytest.fixture(scope="module")
