@@ -1,6 +1,7 @@
 """The nineteenth red team: the tests' answers reached around the guard's newest defences, by a patch
 that leaves the bug in place (`grade_patch`, real synthesis, bwrap sandboxes, the scan enforced), on the
-seventeenth's `tablelib` (one cached task set, shared with `test_redteam18a_reads.py`).
+seventeenth's `tablelib` (one cached task set, shared with `test_redteam18a_reads.py`). Each open one
+resolves under the exported Harbor task's verifier too.
 
 - **deferred-read**: the guard refuses an open of the tests' source while library code is on the stack
   or from a thread other than pytest's main one. The open is put off to a moment with neither: each
@@ -140,3 +141,39 @@ def test_the_tests_answers_reached_around_the_guard_do_not_resolve(
     t, env = tasks[name]
     grade = grade_patch(t, env, patched(t, env, code, name), timeout=TIMEOUT)
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+
+
+@pytest.mark.parametrize("name", ["mean", "total"])
+def test_the_harbor_verifier_resolves_the_gold_and_not_the_bug(
+    tasks: dict[str, tuple[TaskRecord, EnvRecord]], name: str, tmp_path: Path
+) -> None:
+    """The controls on the exported Harbor task's verifier: the gold resolves, a patch that changes a
+    comment only does not."""
+    from audit_support import harbor_verifier
+
+    t, env = tasks[name]
+    noop = Target.of(t, Path(env.snapshot_path)).append(MODULE, "\n# nothing fixed\n")
+    assert harbor_verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")
+    assert harbor_verifier(t, env, noop, tmp_path / "noop").startswith("codekiln verifier: unresolved")
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param(
+            how,
+            marks=pytest.mark.xfail(strict=True, reason=f"open: {how} resolves under the Harbor verifier"),
+        )
+        for how in sorted(OPEN)
+    ],
+)
+def test_the_harbor_verifier_does_not_resolve_either(
+    tasks: dict[str, tuple[TaskRecord, EnvRecord]], how: str, tmp_path: Path
+) -> None:
+    """The exported Harbor task's verifier (its own guard and scan) on the same patches."""
+    from audit_support import harbor_verifier
+
+    code, name, _ = ATTACKS[how]
+    t, env = tasks[name]
+    line = harbor_verifier(t, env, patched(t, env, code, name), tmp_path / "attack")
+    assert not line.startswith("codekiln verifier: resolved"), line  # resolved: the bug is in place
