@@ -97,3 +97,12 @@ def test_swebench_import_from_jsonl_json_and_parquet(tmp_path: Path, tasks: list
     (tmp_path / "rows.csv").write_text("x")
     with pytest.raises(TaskError, match="cannot read rows"):
         import_swebench(tmp_path / "rows.csv")
+
+
+def test_tests_left_out_survive_the_parquet_dataset(tmp_path: Path, tasks: list[TaskRecord]) -> None:
+    """A test left out (it reads the tests' source on the clean snapshot) must stay out of a reloaded
+    task's grades, which would otherwise run it as collateral of its hidden file and be `tampered`."""
+    pytest.importorskip("datasets", reason="the data extra (pip install 'codekiln[data]')")
+    tasks[1].left_out = ["tests/test_x.py::test_own_file"]
+    write_parquet_dataset(tasks, tmp_path / "hf")
+    assert read_parquet_tasks(tmp_path / "hf") == tasks

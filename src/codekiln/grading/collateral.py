@@ -68,7 +68,8 @@ def graded_pass_to_pass(task: GradedTask, env: GradingEnv) -> list[str]:
         t for t, status in env.baseline.items() if status == "passed" and not named_inside_an_item(t, root)
     )  # pytest never reports an item named with `::` that it is asked for by id
     kept = [t for t in task.PASS_TO_PASS if not named_inside_an_item(t, root)]
-    return [*kept, *collateral_tests(task.tests, files, passing)]
+    left_out = getattr(task, "left_out", [])  # they read the tests' source on the clean snapshot
+    return [*kept, *collateral_tests([*task.tests, *left_out], files, passing)]
 
 
 __all__ = ["collateral_tests", "graded_pass_to_pass", "hidden_test_files"]

@@ -194,10 +194,10 @@ class Guard:
             self._hooks_reported = True
             self.forged.append(f"a {' and a '.join(hooks)} function was installed ({when})")
         found = {"set a trace or profile function": _TRACES.calls, "walked the interpreter's objects":
-                 _TRACES.walks, "read the tests' source": _READS.found}  # fmt: skip
-        for what in [w for w, f in found.items() if f and w not in self._reported]:
-            self._reported.add(what)
-            self.forged.append(f"code under test {what}: {found[what][0]}")
+                 _TRACES.walks}  # fmt: skip
+        news = [w for w, f in found.items() if f and w not in self._reported]
+        self._reported.update(news)  # and the reads: the first of each test (`TestReads.unreported`)
+        self.forged += [f"code under test {w}: {found[w][0]}" for w in news] + _READS.unreported()
         changed = _WATCH.changes()
         if changed and not self._machinery_reported:
             self._machinery_reported = True

@@ -2,7 +2,8 @@
 runs inside the sandbox).
 
     reads = TestReads(workdir, trusted, support, readonly)   # an audit hook, from the plugin's import on
-    reads.found                    # ["tests/test_x.py opened from pkg/mod.py:12", ...]: each is tampering
+    reads.found                    # ["tests/t.py opened from pkg/m.py:12 during tests/t.py::test_a", ...]
+    reads.unreported()             # REPORTED + the first finding of each test (or of none) not reported yet
     reads.evict()                  # the held files' lines dropped from `linecache` (before each test)
 
 A patch that leaves a bug in place can read the hidden tests as text (glob them, `ast`-parse them, keep
@@ -60,6 +61,11 @@ README's seventeenth red team says what closing it needs). Closed elsewhere: `ct
 calling libc's `open` (no audit event; the scan's native-module rule), a `sitecustomize.py` run before
 the plugin loads (`grading.pathrules`).
 
+Each finding names the test it happened in (` during NODEID`, from the test's setup to its end;
+none at collection or between tests): a test whose clean run (the snapshot, no bug) reads its own file
+through the library (`count_lines(__file__)`) is left out of the task's tests by validation
+(`tasks.validation.own_reads`) and the library's other tests still make tasks.
+
 Cost: the hook returns at once for every event but `open`, `os.symlink`, `os.link` and a
 function's `__code__` read (one set lookup); for an open it
 walks the stack only when the path names a held file, or a relative one a held base name, or (any
@@ -80,6 +86,9 @@ from collections.abc import Iterable
 from typing import Any
 
 _TEST_DIRS = frozenset({"tests", "test"})
+REPORTED = "code under test read the tests' source: "
+MAX_REPORTED = 100
+"""The most findings handed out (`unreported`): one per test, so many tests reading cannot flood the report."""
 
 
 def held_files(workdir: str, trusted: Iterable[str], support: Iterable[str]) -> list[str]:
@@ -106,6 +115,9 @@ class TestReads:
         self.workdir = workdir.rstrip("/") + "/"
         self.readonly = readonly
         self.found: list[str] = []
+        self.current = ""  # the node id of the test running, from its setup to its end
+        self.first: dict[str, str] = {}  # the first finding of each test ("": none running)
+        self.reported = 0
         self.held = frozenset(os.path.normpath(p) for p in held_files(workdir, trusted, support))
         self.names = frozenset(os.path.basename(p) for p in self.held)
         # (folder, module name) of each held file: its bytecode is `folder/__pycache__/name.*.pyc`
@@ -130,8 +142,18 @@ class TestReads:
         for path in self.held:
             cache.pop(path, None)
 
-    def pytest_runtest_setup(self) -> None:
+    def pytest_runtest_setup(self, item: Any) -> None:
+        self.current = item.nodeid
         self.evict()
+
+    def pytest_runtest_logfinish(self) -> None:
+        self.current = ""
+
+    def unreported(self) -> list[str]:
+        """The first finding of each test not reported yet (at most `MAX_REPORTED` in all), as reported."""
+        out = list(self.first.values())[self.reported : MAX_REPORTED]
+        self.reported += len(out)
+        return [f"{REPORTED}{f}" for f in out]
 
     def pytest_runtest_call(self) -> None:
         self.evict()
@@ -199,5 +221,7 @@ class TestReads:
         if not culprit:
             return
         if not by_linecache:
-            self.found.append(f"{path} {how} from {culprit}")
+            found = f"{path} {how} from {culprit}" + (f" during {self.current}" if self.current else "")
+            self.found.append(found)
+            self.first.setdefault(self.current, found)
         raise PermissionError(f"{path}: the tests' source is not for code under test to read")

@@ -146,6 +146,9 @@ class TaskRecord(Record):
     difficulty: Difficulty | None = None
     validation: Validation | None = None
     candidate_id: str | None = None
+    left_out: list[str] = []
+    """Tests of its hidden files left out because their run on the clean snapshot reads the tests'
+    source (`tasks.validation.own_reads`): never graded, not even as collateral (`grading.collateral`)."""
     provenance: Provenance | None = None
     """Set on tasks mined from history only."""
     statement_source: str = ""

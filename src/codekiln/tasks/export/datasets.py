@@ -38,7 +38,7 @@ _STR_COLUMNS = (
 )
 TASKS_FILE = "tasks.jsonl"
 """Where a synth output directory keeps its tasks."""
-_LIST_COLUMNS = ("mutators", "entities", "hidden_tests")
+_LIST_COLUMNS = ("mutators", "entities", "hidden_tests", "left_out")
 _DIFFICULTY_INTS = ("files_changed", "lines_changed", "hunks", "n_bugs", "n_fail_to_pass", "n_selected")
 
 
@@ -163,6 +163,7 @@ def to_hf_row(task: TaskRecord) -> dict[str, Any]:
         mutators=task.mutators,
         entities=task.entities,
         hidden_tests=task.hidden_tests,
+        left_out=task.left_out,
         difficulty=task.difficulty.model_dump() if task.difficulty else None,
         schema_version=task.schema_version,
     )

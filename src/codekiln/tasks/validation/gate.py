@@ -36,6 +36,12 @@ default batch size, not the 1 in 50 asked for: the quota is counted over the run
 real grade disagrees with what the shortcut would have decided, the shortcut is wrong on this
 environment: the rest of that batch and every later batch (of every validator sharing the
 `GoldCache`) are graded task by task (`exact`). `audit=1` grades every task for real.
+
+Tests that read the tests' source on the snapshot. A test that hands its own file to the library
+(`count_lines(__file__)`) makes the grader's run of the snapshot `tampered` (`grading.guard_plugin_reads`).
+Such tests, named by the shared run or a gold grade, are kept in `GoldCache.reads` and left out of every
+task's tests (`own_reads`): the shared run is made again without them, and a task left with no failing
+test is rejected.
 """
 
 from __future__ import annotations
@@ -50,14 +56,20 @@ from pathlib import Path
 from codekiln.core.protocols import Sandbox
 from codekiln.envs import EnvRecord
 from codekiln.grading import GradeResult, grade_patch, graded_files
+from codekiln.grading.collateral import graded_pass_to_pass
 from codekiln.grading.graded import patch_paths, read_snapshot
 from codekiln.grading.patchrules import GradePolicy, is_protected, reject_reason
 from codekiln.grading.scan_delta import added_findings
 from codekiln.tasks.records import TaskRecord, Validation
 from codekiln.tasks.validation.gold import GoldCache
+from codekiln.tasks.validation.own_reads import drop_tests, left_out_note, reading_tests
 from codekiln.tasks.validation.verdict import Rejection, graded_verdict
 
 log = logging.getLogger(__name__)
+
+READ_ROUNDS = 3
+"""The most shared runs of one batch: each leaves out the tests the last one found reading the tests'
+source (the guard reports at most `guard_plugin_reads.MAX_REPORTED` of them per run)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,11 @@ class Pending:
     task: TaskRecord
     validation: Validation
     buggy: dict[str, str | None]
+    left_out: list[str] = field(default_factory=list)
+    """Its tests left out because they read the tests' source on the snapshot (`own_reads`)."""
+
+    def detail(self, grader: str) -> str:
+        return "; ".join([grader, left_out_note(self.left_out)] if self.left_out else [grader])
 
 
 def gold_patch_problem(task: TaskRecord, snapshot_dir: Path, policy: GradePolicy) -> str | None:
@@ -172,14 +189,40 @@ class GraderGate:
             task, self.env, patch, backend=self.backend, sandbox=self.sandbox, timeout=self.env.test.timeout_s
         )
 
+    def leave_out(self, p: Pending) -> Rejection | None:
+        """Leave out of the task the tests known to read the tests' source on the snapshot."""
+        left = drop_tests(p.task, p.validation, self.cache.reads, self.graded_tests(p.task))
+        if isinstance(left, Rejection):
+            return left
+        p.left_out += left
+        return None
+
+    def graded_tests(self, task: TaskRecord) -> list[str]:
+        return [*task.FAIL_TO_PASS, *graded_pass_to_pass(task, self.env)]
+
+    def gold_grade(self, p: Pending) -> GradeResult | Rejection:
+        """The gold patch graded for real (the snapshot's tree): its tests that read the tests' source
+        there are left out and it is graded again; a rejection when no failing test is left."""
+        while True:
+            rejection = self.leave_out(p)
+            if rejection is not None:
+                return rejection
+            gold = self._grade(p.task, p.task.patch)
+            found = reading_tests(gold, self.graded_tests(p.task))
+            if not found or set(found) <= set(p.task.left_out):  # each round leaves out one test more
+                return gold
+            self.cache.reads.update(found)
+
     def exact_verdict(self, p: Pending) -> Rejection | None:
         """The per-task gate: the gold patch and then the empty patch graded for real."""
-        gold = self._grade(p.task, p.task.patch)
+        gold = self.gold_grade(p)
+        if isinstance(gold, Rejection):
+            return gold
         empty = self._grade(p.task, "") if gold.resolved else None
         rejection = graded_verdict(gold, empty)
         if rejection is None:
             assert empty is not None
-            p.validation.detail = (
+            p.validation.detail = p.detail(
                 f"grader: gold resolved in {gold.duration_s:.1f} s, empty patch {empty.outcome}"
             )
         return rejection
@@ -189,10 +232,22 @@ class GraderGate:
         tests = sorted({t for p in pending for t in p.task.tests} - self.cache.graded.keys())
         if not tests:
             return
-        clean = CleanTree(f"{self.env.name}.clean", tests)
-        result = grade_patch(
-            clean, self.env, "", backend=self.backend, sandbox=self.sandbox, timeout=self.env.test.timeout_s
-        )
+        for _ in range(READ_ROUNDS):  # again without the tests that read the tests' source (`own_reads`)
+            clean = CleanTree(f"{self.env.name}.clean", tests)
+            result = grade_patch(
+                clean,
+                self.env,
+                "",
+                backend=self.backend,
+                sandbox=self.sandbox,
+                timeout=self.env.test.timeout_s,
+            )
+            found = reading_tests(result, tests)
+            self.cache.reads.update(found)
+            tests = [t for t in tests if t not in found]
+            if not found or not tests:
+                break
+            log.info("left out of %s's tasks, they read the tests' source: %s", self.env.name, sorted(found))
         if result.outcome in ("resolved", "unresolved") and not result.reason:
             self.cache.graded.update(result.statuses)
             self.cache.graded.update(dict.fromkeys(result.missing, "missing"))
@@ -212,8 +267,10 @@ class GraderGate:
         gold = (
             GradeResult(instance_id=p.task.instance_id, outcome="resolved", resolved=True)
             if gold_ok
-            else self._grade(p.task, p.task.patch)
+            else self.gold_grade(p)
         )
+        if isinstance(gold, Rejection):
+            return gold
         empty = None
         if gold.resolved:
             empty = (
@@ -228,7 +285,7 @@ class GraderGate:
             how_empty = (
                 f"(FAIL_TO_PASS failed in all {self.reruns} engine runs on the same tree)" if empty_ok else ""
             )
-            p.validation.detail = (
+            p.validation.detail = p.detail(
                 f"grader: gold resolved {how_gold}, empty patch {empty.outcome} {how_empty}".rstrip()
             )
         return rejection
@@ -238,10 +295,17 @@ class GraderGate:
         out: dict[int, Rejection | None] = {}
         if not self.exact and pending:
             self.shared_run(pending)
+            for i, p in enumerate(pending):
+                left = self.leave_out(p)
+                if left is not None:
+                    out[i] = left
             self.cache.gated += len(pending)
             count = min(len(pending), audits_due(self.audit, self.cache.gated, self.cache.audited))
             self.cache.audited += count
-            order = sorted(range(len(pending)), key=lambda i: audit_order(pending[i].candidate_id))
+            order = sorted(
+                (i for i in range(len(pending)) if i not in out),
+                key=lambda i: audit_order(pending[i].candidate_id),
+            )
             for i in order[:count]:
                 p = pending[i]
                 would_pass = all(self.shortcut(p))

@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from codekiln.grading import TestRun
+from codekiln.tasks.validation.own_reads import run_reads
 from codekiln.tasks.validation.testexec import JobResult
 
 UNION = "union"
@@ -36,6 +37,8 @@ class GoldCache:
     reruns: dict[str, JobResult] = field(default_factory=dict)
     graded: dict[str, str] = field(default_factory=dict)
     """Each test's status in the grader's own run on the snapshot (`gate.GraderGate.shared_run`)."""
+    reads: dict[str, str] = field(default_factory=dict)
+    """The tests whose run on the snapshot read the tests' source, with the finding: left out (`own_reads`)."""
     audit_failed: bool = False
     """An audit found the grader gate's shortcut wrong here: every validator grades every task."""
     gated: int = 0
@@ -45,6 +48,8 @@ class GoldCache:
 
     def keep(self, key: str, tests: list[str], result: JobResult) -> None:
         """Keep a clean gold job's result: a selection's own run, or (key UNION) its tests' reruns."""
+        if key == UNION:  # its fresh reruns are guarded: they name the tests that read the tests' source
+            self.reads.update(run_reads(result))
         if not _clean(result):
             return
         if key == UNION:

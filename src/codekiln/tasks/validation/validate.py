@@ -9,8 +9,7 @@ themselves are pure functions of the runs' statuses in `verdict` (steps 3 and 4 
 
 For each candidate, in one sandbox per worker (reset, never recreated):
 1. Apply the bug in memory (`patch_failed`, `syntax_error` if it does not apply or parse). A bug may
-   remove or create a file (a mined fix that added or deleted one, reversed); runs then import the
-   code afresh.
+   remove or create a file (a mined fix that added or deleted one, reversed): the code is imported anew.
 2. Select the tests: those the coverage map says execute the mutated entities' lines or the changed
    lines, restricted to tests that pass on the clean snapshot (the environment's baseline); the whole
    passing suite when coverage knows no such test, or when the changed lines run at import time
@@ -89,6 +88,7 @@ from codekiln.tasks.validation.engine_command import engine_command
 from codekiln.tasks.validation.gate import GraderGate, Pending
 from codekiln.tasks.validation.gold import UNION, GoldCache, selection_key
 from codekiln.tasks.validation.import_time import ImportTimeCheck
+from codekiln.tasks.validation.own_reads import kept_verdict
 from codekiln.tasks.validation.selection import (
     candidate_lines,
     passing_sample,
@@ -98,7 +98,7 @@ from codekiln.tasks.validation.selection import (
     with_whole_files,
 )
 from codekiln.tasks.validation.testexec import FreshExecutor, Job, JobResult, WarmExecutor, test_files
-from codekiln.tasks.validation.verdict import Rejection, collateral_tests, verdict
+from codekiln.tasks.validation.verdict import Rejection, collateral_tests
 from codekiln.tasks.validation.verdict import hidden_test_files as hidden_test_files
 
 Decision = TaskRecord | RejectedCandidate
@@ -329,9 +329,9 @@ class Validator:
         return results
 
     def decide(self, cand: Candidate, tests: list[str], buggy: JobResult, gold: JobResult) -> Decision:
-        """The decision on one candidate: the rules (`verdict.verdict`) over its runs with the bug and
-        the clean runs of its tests; an accepted one becomes a task with a statement, gated."""
-        outcome = verdict(tests, self.env.baseline, buggy, gold)
+        """The decision on one candidate: the rules (`verdict.verdict`) over its runs with the bug and the
+        clean runs of its tests but those reading the tests' source (`own_reads`); a task is gated."""
+        outcome = kept_verdict(tests, self.gold_cache.reads, self.env.baseline, buggy, gold)
         if isinstance(outcome, Rejection):
             return self.rejected(cand, outcome)
         validation = outcome
