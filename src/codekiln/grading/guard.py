@@ -48,7 +48,7 @@ from codekiln.grading.guard_check import Canaries as Canaries
 from codekiln.grading.guard_check import check_run
 from codekiln.grading.guard_check import make_canaries as make_canaries
 from codekiln.grading.guard_files import RESULTS_LIMIT as RESULTS_LIMIT
-from codekiln.grading.guard_files import read_or_none, read_results, report_digest
+from codekiln.grading.guard_files import plain_tables, read_or_none, read_results, report_digest
 from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
 from codekiln.grading.shipped import FOLDER, guard_plugin_names
 from codekiln.grading.support import held_modules
@@ -316,12 +316,12 @@ class GuardSession:
             "workdir": sandbox.workdir,
             "trusted": [f"{sandbox.workdir}/{rel}" for rel in iso.trusted],
             "support": [f"{sandbox.workdir}/{rel}" for rel in iso.support],
+            "plain_tables": plain_tables(sandbox, [*iso.trusted, *iso.support]) if iso.bytecode else [],
             "watch": list(watch),
             "plugins": list(iso.plugins),
             "doctests": {test: json.loads(examples) for test, examples in iso.doctests},
         }
-        key = rewrite_key(iso.venv, sandbox.workdir)
-        kept = REWRITES.get(key)
+        kept = REWRITES.get(key := rewrite_key(iso.venv, sandbox.workdir))
         if kept:
             sandbox.write_file(f"{directory}/rewrites.marshal", kept)
             settings["rewrites"] = f"{directory}/rewrites.marshal"

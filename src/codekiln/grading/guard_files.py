@@ -2,14 +2,20 @@
 can rewrite them, at any size (a sparse gigabyte costs the sandbox's disk nothing), so the results
 file is read only up to `RESULTS_LIMIT` and the JUnit report is only hashed, in chunks. A file that
 cannot be read is None (the caller counts it as evidence), never an exception out of the grader, unless
-the sandbox itself was closed under the read (`SandboxClosed`: the host's doing, not the code's)."""
+the sandbox itself was closed under the read (`SandboxClosed`: the host's doing, not the code's).
+
+`plain_tables` reads the trusted files before a run, for the guard's literal tables."""
 
 from __future__ import annotations
 
+import ast
 import errno
+import hashlib
+from collections.abc import Iterable
 
 from codekiln.core.errors import CodekilnError, NotFollowed, SandboxClosed
 from codekiln.core.protocols import Sandbox
+from codekiln.grading import guard_plugin_literals as literals
 
 
 def read_or_none(sandbox: Sandbox, path: str) -> bytes | None:
@@ -72,4 +78,47 @@ def _not_regular(err: Exception, what: str) -> str:
     return ""
 
 
-__all__ = ["RESULTS_LIMIT", "read_or_none", "read_results", "report_digest"]
+PLAIN_READ_LIMIT = 8 << 20
+"""The most bytes of a trusted file `plain_tables` parses; a larger one is parsed by the guard itself."""
+_PLAIN: dict[str, bool] = {}  # sha256 (hex) of a file's bytes -> they bind no table the guard would hold
+
+
+def plain_tables(sandbox: Sandbox, paths: Iterable[str]) -> list[str]:
+    """The sha256 digests (hex) of the files at `paths` (the guard's trusted test files and support
+    modules, as it will read them) when none of them binds a literal table: `literals.literals` finds
+    no candidate in them, as `guard_plugin_tables.Tables` would in the run; else [] (the guard then
+    analyses every file itself, whatever it is given). Each content is parsed once per process, and
+    none once a file known to bind a table is among them (a grade's canaries make one module's content
+    new in every run). Only for a venv of this interpreter's Python (`Isolation.bytecode`: the same
+    `ast`). A file that cannot be read is left out (the guard cannot read it either); one over
+    `PLAIN_READ_LIMIT` or that does not parse counts as binding a table."""
+    digests: dict[str, str] = {}
+    for path in paths:
+        try:
+            digests[path] = sandbox.file_digest(path, follow=False)
+        except (OSError, ValueError, CodekilnError) as err:
+            _raise_if_closed(sandbox, err)
+    if any(_PLAIN.get(digest) is False for digest in digests.values()):
+        return []
+    for path, digest in digests.items():
+        if digest not in _PLAIN:
+            try:
+                data = sandbox.read_file(path, max_bytes=PLAIN_READ_LIMIT, follow=False)
+                same = hashlib.sha256(data).hexdigest() == digest  # else changed between the reads
+                _PLAIN[digest] = same and not literals.literals(ast.parse(data, filename=path))
+            except (OSError, ValueError, SyntaxError, RecursionError, MemoryError, CodekilnError) as err:
+                _raise_if_closed(sandbox, err)
+                _PLAIN[digest] = False
+        if not _PLAIN[digest]:
+            return []
+    return list(digests.values())
+
+
+__all__ = [
+    "PLAIN_READ_LIMIT",
+    "RESULTS_LIMIT",
+    "plain_tables",
+    "read_or_none",
+    "read_results",
+    "report_digest",
+]

@@ -12,20 +12,17 @@ nothing from codekiln (the test process has only the environment's packages) and
    `codekiln-guard <nonce> exit=<status> results=<sha256> junit=<sha256>`, which the grader checks
    against the process's exit code and the files it reads back (see `grading.guard`).
 
-Its settings reach it through `$CODEKILN_GUARD`, a JSON file that it reads and deletes at import, before
-any conftest or test module runs. Code under test shares this process and can still forge all of it
-(the grader also plants canaries and scans patches): the marker makes forgery take aim at codekiln.
+Its settings reach it through `$CODEKILN_GUARD`, a JSON file it reads and deletes at import, before any
+conftest or test module runs. Code under test shares this process and can still forge all of it (the
+grader plants canaries and scans patches): the marker makes forgery take aim at codekiln.
 
-Its parts ship beside it, under its own module name plus a suffix (the list is `grading.shipped`):
-`_bodies` (test modules compiled from the trusted bytes, each test's body wrapped to announce an
-exception leaving it), `_machinery` (the watch on pytest's, pluggy's and the builtins' functions, and
-what counts as read-only code), `_trace` (trace functions and heap walks, seen by an audit hook),
-`_reads` (the tests' source opened by library code), `_report` (what leaves the process), `_support`
-and `_held` (the test support modules held to their trusted source, and who wrote to them), `_tables`
-(the tests' literal tables held to their source) and `_speedups` (speed only, same output). This
-module keeps what runs per test (the check that a test is its trusted source's code) and the hooks.
-Shipped compiled when the venv runs the grader's Python, else as source; pytest leaves this module as
-written: PYTEST_DONT_REWRITE (it has no asserts).
+Its parts ship beside it, under its name plus a suffix (`grading.shipped`): `_bodies` (test modules
+compiled from the trusted bytes, a body wrapped to announce an exception leaving it, comparisons checked
+by `_equality`), `_machinery` (pytest's, pluggy's and the builtins' functions watched; read-only code),
+`_trace` (trace functions, heap walks), `_reads` (the tests' source read by library code), `_report`
+(what leaves), `_support`/`_held` (support modules held to their source), `_tables` (the tests' literal
+tables), `_speedups` (speed only). This module keeps what runs per test (a test is its trusted source's
+code) and the hooks. Compiled for the grader's Python, else source; PYTEST_DONT_REWRITE.
 """
 
 from __future__ import annotations
@@ -42,6 +39,7 @@ import pytest
 
 if TYPE_CHECKING:
     from . import guard_plugin_bodies as bodies
+    from . import guard_plugin_equality as equality
     from . import guard_plugin_machinery as machinery
     from . import guard_plugin_reads as reads
     from . import guard_plugin_report as report
@@ -50,14 +48,13 @@ if TYPE_CHECKING:
     from . import guard_plugin_tables as tables
     from . import guard_plugin_trace as trace
 else:  # shipped beside this module as `<its name>_machinery`, `_report`... (`grading.shipped`)
-    bodies, machinery, reads, report, speedups, support, tables, trace = (
-        importlib.import_module(f"{__name__}_{part}")
-        for part in ("bodies", "machinery", "reads", "report", "speedups", "support", "tables", "trace")
+    _PARTS = ("bodies", "equality", "machinery", "reads", "report", "speedups", "support", "tables", "trace")
+    bodies, equality, machinery, reads, report, speedups, support, tables, trace = (
+        importlib.import_module(f"{__name__}_{part}") for part in _PARTS
     )
 
 _RANK = {"skipped": 0, "passed": 1, "failed": 2, "error": 3}
-# Characters of failure messages kept in all (2,000 at most each); past it each keeps 200. The grader
-# reads a results file of `grading.guard_files.RESULTS_LIMIT` bytes at most: a suite of any size stays far below.
+# Failure messages' characters kept in all (2,000 each at most, past it 200): far below RESULTS_LIMIT.
 MESSAGE_BUDGET = 8 << 20
 _SETTINGS: dict[str, Any] = {}
 
@@ -354,11 +351,13 @@ _WORKDIR = str(_SETTINGS.get("workdir") or "\0").rstrip("/") + "/"
 _RAISED = bodies.raised_announcer(
     _NONCE, frozenset(_TRUSTED), _WORKDIR, machinery.READONLY, report.print_line
 )
-bodies.install(_TRUSTED, _SETTINGS, _REWRITTEN, _COMPILED, _COMPILED_IDS, _RAISED, speedups.appended_code)
+_EQUAL, _APPENDED = equality.Equality(), speedups.appended_code  # the check the comparisons call
+bodies.install(_TRUSTED, _SETTINGS, _REWRITTEN, _COMPILED, _COMPILED_IDS, _RAISED, _APPENDED, _EQUAL.call)
 speedups.install()
 # The baseline, taken after this plugin's own patches of pytest (`Guard.check_machinery`).
 _WATCH = machinery.Machinery(str(_SETTINGS.get("workdir", "")))
 # The test support modules' sources (`grading.support`), read now, like the test files.
+_TEST_CODE = support.held.TestCode(_TRUSTED, _COMPILED, _COMPILED_IDS, _key, _plain_keys, _walk, _WATCH)
 _SUPPORT = support.SupportCheck(
     list(_SETTINGS.get("support", [])),
     _key,
@@ -366,16 +365,13 @@ _SUPPORT = support.SupportCheck(
     _WATCH.readonly_object,
     machinery.READONLY,
     _WATCH.workdir,
-    support.held.Held(
-        support.held.TestCode(_TRUSTED, _COMPILED, _COMPILED_IDS, _key, _plain_keys, _walk, _WATCH),
-        _WATCH.stand_ins.source_frame,
-    ),
+    support.held.Held(_TEST_CODE, _WATCH.stand_ins.source_frame),
 )
-_TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources, machinery.READONLY)  # the tests' literal tables, now
+_TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources, machinery.READONLY, _SETTINGS.get("plain_tables", []))
+_EQUAL.bind(_WATCH, _TEST_CODE, _TABLES.forged)  # its findings join the guard's too
 _TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED), (_TABLES.profile,))
 _READS = reads.TestReads(_WATCH.workdir, _TRUSTED, _SETTINGS.get("support", []), machinery.READONLY)
-_OUTCOMES = machinery.CallOutcomes(_WATCH)
-_ANNOUNCER = report.announcer(_NONCE, guarded=(_RAISED,))
+_OUTCOMES, _ANNOUNCER = machinery.CallOutcomes(_WATCH), report.announcer(_NONCE, (_RAISED, *_EQUAL.guarded()))
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

@@ -40,6 +40,7 @@ nothing from codekiln.
 from __future__ import annotations
 
 import ast
+import dis
 import fnmatch
 import hashlib
 import sys
@@ -51,6 +52,8 @@ from typing import Any
 PLACEHOLDER = "\0codekiln-guard-raised\0"
 """The constant a wrapped body calls, swapped for the announcer after each compile (`bind`): code kept
 between runs (`guard_rewrites`) is marshalled, which a function constant is not."""
+EQUAL = "\0codekiln-guard-equal\0"
+"""The constant each comparison calls, swapped likewise for the equality check (`guard_plugin_equality`)."""
 
 
 def walk(code: types.CodeType) -> Any:
@@ -111,6 +114,7 @@ def install(
     compiled_ids: dict[str, set[int]],
     announce: Callable[[str], None],
     appended_code: Callable[..., types.CodeType | None],
+    equal: Callable[..., Any],
 ) -> None:
     """pytest compiles (and rewrites) test modules and conftests in `_rewrite_test`: make it read the
     trusted bytes instead of the file as it is now, wrap their test functions, and keep what each
@@ -128,10 +132,10 @@ def install(
         rewrite_asserts(mod, source, module_path, config)
         if module_path is not None and str(module_path) in trusted:
             patterns = config.getini("python_functions") if config is not None else ["test"]
-            wrap_tests(mod, list(patterns or ["test"]))
+            wrap_tests(mod, list(patterns or ["test"]), str(module_path))
 
     def _keep(path: str, code: types.CodeType) -> types.CodeType:
-        bound = bind(code, announce)
+        bound = bind(code, announce, equal)
         compiled.setdefault(path, []).append(bound)
         compiled_ids.setdefault(path, set()).update(map(id, walk(bound)))
         return bound
@@ -189,16 +193,16 @@ def wrapped(code: Any, config: Any, made_for: Any = None) -> bool:
     otherwise compiles the module afresh). The warm runner of validation exports wrapped code for the
     modules it rewrote from source (`tasks.in_sandbox.warm_runner.export_rewritten`) and, for those it
     did not, the code pytest made for it, unwrapped: such a module is compiled afresh here. A module
-    with no function named like a test needs no wrap."""
+    with no function named like a test and no comparison needs no wrap."""
     if not isinstance(code, types.CodeType):
         return False
     patterns = list(config.getini("python_functions") or ["test"]) if config is not None else ["test"]
     if made_for is not None and (not isinstance(made_for, tuple | list) or list(made_for) != patterns):
         return False
     codes = list(walk(code))
-    if any(PLACEHOLDER in c.co_consts for c in codes):
+    if any(PLACEHOLDER in c.co_consts or EQUAL in c.co_consts for c in codes):
         return True
-    return not any(_is_test(c.co_name, patterns) for c in codes)
+    return not any(_is_test(c.co_name, patterns) or _COMPARES.intersection(c.co_code[::2]) for c in codes)
 
 
 def key(name: str) -> str:
@@ -222,10 +226,12 @@ def _is_fixture(node: ast.FunctionDef) -> bool:
     return False
 
 
-def wrap_tests(tree: ast.Module, patterns: list[str]) -> None:
+def wrap_tests(tree: ast.Module, patterns: list[str], path: str = "") -> None:
     """Wrap, in place, the body of every test function of the module and of its classes (any class:
-    a function that pytest does not call as a test is not counted, see `raised_announcer`). A body emptied
-    by `guard_plugin_speedups.appended_code` (code kept from a trusted run stands in) is left alone."""
+    a function that pytest does not call as a test is not counted, see `raised_announcer`), and make
+    every comparison call the equality check (`_Compared`). A body emptied by
+    `guard_plugin_speedups.appended_code` (code kept from a trusted run stands in) is left alone."""
+    _Compared(path).visit(tree)
     defs: list[ast.FunctionDef] = []
     assigns: list[ast.Assign | ast.AnnAssign] = []
     scopes: list[list[ast.stmt]] = [tree.body]
@@ -280,13 +286,16 @@ def _wrap(node: ast.FunctionDef, keys: str) -> None:
     node.body = [*doc, wrapped]
 
 
-def bind(code: types.CodeType, announce: Callable[[str], None]) -> types.CodeType:
-    """`code` with every `PLACEHOLDER` constant, in it and in the code nested in it, the announcer."""
+def bind(code: types.CodeType, announce: Callable[[str], None], equal: Any) -> types.CodeType:
+    """`code` with every `PLACEHOLDER` constant, in it and in the code nested in it, the announcer, and
+    every `EQUAL` constant the equality check."""
     consts = code.co_consts
     new = tuple(
         announce
         if type(c) is str and c == PLACEHOLDER
-        else bind(c, announce)
+        else equal
+        if type(c) is str and c == EQUAL
+        else bind(c, announce, equal)
         if isinstance(c, types.CodeType)
         else c
         for c in consts
@@ -294,6 +303,46 @@ def bind(code: types.CodeType, announce: Callable[[str], None]) -> types.CodeTyp
     if all(map(lambda a, b: a is b, new, consts)):
         return code
     return code.replace(co_consts=new)
+
+
+_COMPARES = frozenset({dis.opmap["COMPARE_OP"], dis.opmap["CONTAINS_OP"]})
+_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.In: "in", ast.NotIn: "not in"}
+_UNITTEST = {"failUnlessEqual", "failIfEqual"} | {  # unittest's methods that compare with `==`
+    f"assert{n}{e}" for n in ("", "Not") for e in ("Equal", "Equals", "AlmostEqual", "AlmostEquals", "In")
+}
+_UNITTEST |= {
+    f"assert{n}Equal" for n in ("Count", "Items", "List", "Tuple", "Set", "Dict", "Sequence", "MultiLine")
+}
+
+
+class _Compared(ast.NodeTransformer):
+    """`a == b` (`!=`, `in`, `not in`) -> `EQUAL.__call__("path:line", "==", a, b)`; a chain's operands
+    and unittest's compared arguments pass through it (`EQUAL.__call__("path:line", "", a)`)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def _call(self, node: ast.expr, op: str, *args: ast.expr) -> ast.expr:
+        where = (EQUAL, f"{self.path}:{getattr(node, 'lineno', 0)}", op)  # each new node at `node`
+        const = [ast.copy_location(ast.Constant(v), node) for v in where]
+        func = ast.copy_location(ast.Attribute(value=const[0], attr="__call__", ctx=ast.Load()), node)
+        return ast.copy_location(ast.Call(func=func, args=[*const[1:], *args], keywords=[]), node)
+
+    def visit_Compare(self, node: ast.Compare) -> ast.expr:
+        self.generic_visit(node)
+        if not any(type(op) in _OPS for op in node.ops):
+            return node
+        if len(node.ops) == 1:
+            return self._call(node, _OPS[type(node.ops[0])], node.left, node.comparators[0])
+        node.left = self._call(node.left, "", node.left)
+        node.comparators = [self._call(c, "", c) for c in node.comparators]
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _UNITTEST:
+            node.args[:2] = [a if isinstance(a, ast.Starred) else self._call(a, "", a) for a in node.args[:2]]
+        return node
 
 
 def _code_of(owner: Any, name: str) -> types.CodeType | None:

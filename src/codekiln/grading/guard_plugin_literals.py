@@ -3,6 +3,7 @@
     found = literals(tree)          # (class or "", name, value): bound once, plainly, to a literal container
     unsafe_names(trees, deep)       # of those names, the ones the trusted files' code may write or hand on
     imported(tree)                  # the dotted names a file imports
+    dict_paths(literal); dict_version()   # for `guard_plugin_tables`: the dicts a table holds, their tags
 
 The rule, "held literals": in each trusted test file and support module, every name that the module
 body or a module-level class body binds exactly once, by a plain assignment, to a non-empty dict, list,
@@ -29,6 +30,7 @@ it imports nothing of codekiln's.
 from __future__ import annotations
 
 import ast
+import sys
 from typing import Any
 
 CONTAINERS = (dict, list, set, tuple)
@@ -152,6 +154,8 @@ def imported(tree: ast.Module) -> set[str]:
 def unsafe_names(trees: list[ast.Module], deep: dict[str, bool]) -> set[str]:
     """Of the candidates' names (`deep`: True when a candidate holds a list, dict or set inside it), those
     the files' code may write through, or hands on (see the module's docstring)."""
+    if not deep:  # no candidate: nothing to look for in the files' code
+        return set()
     writes: set[str] = set()
     escapes: dict[str, set[bool]] = {}  # name -> handed on: the object itself (True), an element or a copy
     aliases: dict[str, set[tuple[str, bool]]] = {}  # name -> the names bound to it (True) or its elements
@@ -283,3 +287,64 @@ def canon(value: Any, depth: int = 0) -> Any:
     if kind is set:
         return ("set", frozenset(canon(v, depth + 1) for v in value))
     raise ValueError(f"not a literal's type: {kind.__name__}")
+
+
+def dict_paths(literal: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]] | None:
+    """The keys that lead to each dict of `literal` (tuples, frozensets and scalars are immutable), or
+    None if it holds a list or a set, which no version tag covers."""
+    kind = type(literal)
+    if kind is list or kind is set:
+        return None
+    if kind is dict:
+        items: Any = literal.items()
+    elif kind is tuple:
+        items = enumerate(literal)
+    else:
+        return []
+    out = [path] if kind is dict else []
+    for key, value in items:
+        found = dict_paths(value, (*path, key))
+        if found is None:
+            return None
+        out += found
+    return out
+
+
+def at(value: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        if type(value) is not dict and type(value) is not tuple:
+            raise TypeError(key)
+        value = value[key]
+    return value
+
+
+def dict_version() -> Any:
+    """A reader of a dict's version tag (PEP 509: `ma_version_tag`, after the object's header and
+    `ma_used`), or None where it cannot be read or does not behave as one: a write put back must
+    leave a new tag. CPython 3.8 to 3.13, no debug build."""
+    if sys.implementation.name != "cpython" or not (3, 8) <= sys.version_info[:2] <= (3, 13):
+        return None
+    try:
+        import ctypes
+        import sysconfig
+
+        if sysconfig.get_config_var("Py_GIL_DISABLED") or hasattr(sys, "gettotalrefcount"):
+            return None
+        offset = object.__basicsize__
+        offset += ctypes.sizeof(ctypes.c_ssize_t)
+        tag = ctypes.c_uint64.from_address
+
+        def version(d: dict[Any, Any]) -> int:
+            return int(tag(id(d) + offset).value)
+
+        probe: dict[str, int] = {"k": 1}
+        first = version(probe)
+        probe["k"] = 2
+        second = version(probe)
+        probe["k"] = 1
+        third = version(probe)
+        if len({first, second, third}) != 3 or version(probe) != third or version({"k": 1}) == third:
+            return None
+        return version
+    except Exception:  # no ctypes, an unreadable layout: compared every time
+        return None

@@ -47,7 +47,9 @@ expected values (`dis.get_instructions(test_fn)`), whatever road led to the func
 class tree, a module found by a computed name). Every read of a function's `__code__` raises the
 audit event `object.__getattr__`; once collection is over, a read of a collected test function's
 code (or of a function it wraps) while library code is on the stack, or from another thread, is
-refused and noted too. Helpers and callbacks defined in the test modules are not held: the tests hand
+refused and noted too. A read made by pytest's or pluggy's own code (walking out from the read, their
+frame comes before any of the library's) is pytest reporting: a plugin's hook wrapper in the tree may
+lie below it; library code cannot call pytest's internals (the scan's runner rules). Helpers and callbacks defined in the test modules are not held: the tests hand
 them to the library, which may read their signatures. A relative name opened against a directory descriptor (`os.open(name, dir_fd=fd)`:
 the audit event carries no `dir_fd`) is judged by its base name. A link made to a held file
 (`os.symlink`, `os.link`) from library code is noted as its read. Left open, recorded: a child process
@@ -117,6 +119,9 @@ class TestReads:
             self.inodes.add((st.st_dev, st.st_ino))
         self.functions: set[int] = set()  # ids of the collected test functions, once collected
         self._updatecache = linecache.updatecache.__code__
+        # pytest's own code reading for its reports, even below a plugin's hook wrapper in the tree
+        runner = (sys.modules.get(m) for m in ("_pytest", "pluggy"))
+        self.runner = tuple(os.path.dirname(m.__file__) + os.sep for m in runner if m and m.__file__)
         if self.workdir != "/" and self.held:
             sys.addaudithook(self._hook)
 
@@ -183,6 +188,8 @@ class TestReads:
             code = frame.f_code
             name = code.co_filename
             by_linecache = by_linecache or code is self._updatecache
+            if self.runner and name.startswith(self.runner):
+                return  # pytest reads for itself (a failure's report), whatever called it
             if name.startswith(self.workdir) and not name.startswith(self.readonly) and name not in self.held:
                 culprit = f"{name}:{frame.f_lineno}"
                 break

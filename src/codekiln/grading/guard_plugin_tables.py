@@ -1,6 +1,6 @@
 """The tests' literal tables held to their source (`grading.guard_plugin`; it runs inside the sandbox).
 
-    tables = Tables(trusted, support_sources, readonly)   # at the plugin's import: the sources read with `ast`
+    tables = Tables(trusted, support_sources, readonly, plain)   # at the plugin's import: read with `ast`
     tables.forged = guard.forged; config.pluginmanager.register(tables)   # its findings join the guard's
 
 The guard holds the tests' code and the names their support modules bind; this holds their data. A patch
@@ -51,6 +51,7 @@ of codekiln's.
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib
 import marshal
 import os
@@ -128,80 +129,34 @@ class Table:
         return ""
 
 
-def _dict_paths(literal: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]] | None:
-    """The keys that lead to each dict of `literal` (tuples, frozensets and scalars are immutable), or
-    None if it holds a list or a set, which no version tag covers."""
-    kind = type(literal)
-    if kind is list or kind is set:
-        return None
-    if kind is dict:
-        items: Any = literal.items()
-    elif kind is tuple:
-        items = enumerate(literal)
-    else:
-        return []
-    out = [path] if kind is dict else []
-    for key, value in items:
-        found = _dict_paths(value, (*path, key))
-        if found is None:
-            return None
-        out += found
-    return out
-
-
-def _at(value: Any, path: tuple[Any, ...]) -> Any:
-    for key in path:
-        if type(value) is not dict and type(value) is not tuple:
-            raise TypeError(key)
-        value = value[key]
-    return value
-
-
-def _dict_version() -> Any:
-    """A reader of a dict's version tag (PEP 509: `ma_version_tag`, after the object's header and
-    `ma_used`), or None where it cannot be read or does not behave as one: a write put back must
-    leave a new tag. CPython 3.8 to 3.13, no debug build."""
-    if sys.implementation.name != "cpython" or not (3, 8) <= sys.version_info[:2] <= (3, 13):
-        return None
-    try:
-        import ctypes
-        import sysconfig
-
-        if sysconfig.get_config_var("Py_GIL_DISABLED") or hasattr(sys, "gettotalrefcount"):
-            return None
-        offset = object.__basicsize__
-        offset += ctypes.sizeof(ctypes.c_ssize_t)
-        tag = ctypes.c_uint64.from_address
-
-        def version(d: dict[Any, Any]) -> int:
-            return int(tag(id(d) + offset).value)
-
-        probe: dict[str, int] = {"k": 1}
-        first = version(probe)
-        probe["k"] = 2
-        second = version(probe)
-        probe["k"] = 1
-        third = version(probe)
-        if len({first, second, third}) != 3 or version(probe) != third or version({"k": 1}) == third:
-            return None
-        return version
-    except Exception:  # no ctypes, an unreadable layout: compared every time
-        return None
-
-
-_VERSION = _dict_version()
+_dict_paths, _at = literals.dict_paths, literals.at
+_VERSION = literals.dict_version()
 
 
 class Tables:
     """The held tables of the trusted files, checked after each test's call and at the session's end."""
 
     def __init__(
-        self, trusted: dict[str, bytes], support: dict[str, Any], readonly: tuple[str, ...] = ()
+        self,
+        trusted: dict[str, bytes],
+        support: dict[str, Any],
+        readonly: tuple[str, ...] = (),
+        plain: Any = (),
     ) -> None:
         """`trusted`: a test file's path -> its bytes; `support`: dotted name -> a support module's source
         (`guard_plugin_sources.Source`: its path and bytes); `readonly`: the interpreter's and the
-        venv's folders (`guard_plugin_machinery.READONLY`), whose code is no library code."""
+        venv's folders (`guard_plugin_machinery.READONLY`), whose code is no library code; `plain`: sha256
+        digests (hex) of bytes the host read with `literals` under the same Python
+        (`grading.guard_files.plain_tables`): they bind no table, so nothing is held or parsed."""
         self.forged: list[str] = []
+        self.held: dict[str, list[Table]] = {}
+        self._class_bound: dict[str, set[tuple[str, str]]] = {}
+        self._imports: dict[str, list[str]] = {}
+        self._conftests: list[str] = []
+        self._modules: dict[str, list[Any]] = {}
+        self._classes: dict[tuple[str, str], list[Any]] = {}
+        self._reported: set[str] = set()
+        self._allowance = START
         files = {**trusted, **{s.path: s.data for s in support.values()}}
         # a frame's file -> _TESTS, _TRUSTED or _LIBRARY (`_kind`), filled as frames are seen
         self._kinds: dict[str, int] = {p: _TESTS for p in files}
@@ -209,6 +164,8 @@ class Tables:
         self._item: Any = None
         self._dirty = False
         self.profile = self._profiler()
+        if plain and set(plain) >= {hashlib.sha256(data).hexdigest() for data in files.values()}:
+            return  # no file binds a table: none held (what the analysis below finds for such files)
         trees = {}
         for path, data in files.items():
             try:
@@ -220,7 +177,6 @@ class Tables:
         for _, name, value in (c for candidates in found.values() for c in candidates):
             deep[name] = deep.get(name, False) or literals.nested(value)
         unsafe = literals.unsafe_names(list(trees.values()), deep)
-        self.held: dict[str, list[Table]] = {}
         for path, candidates in found.items():
             tables = [Table(path, owner, name, v) for owner, name, v in candidates if name not in unsafe]
             if tables:
@@ -232,10 +188,6 @@ class Tables:
             for path, tree in trees.items()
         }
         self._conftests = [p for p in self.held if _BASENAME(p) == "conftest.py"]
-        self._modules: dict[str, list[Any]] = {}
-        self._classes: dict[tuple[str, str], list[Any]] = {}
-        self._reported: set[str] = set()
-        self._allowance = START
 
     def check(self, path: str, module: Any, where: str) -> None:
         """Compare the held tables of `path` in `module` (and in the classes found after collection)."""

@@ -105,7 +105,7 @@ def guard_entries(config: Any) -> dict[str, tuple[Any, ...]]:
         digest, (kept, tree) = hashlib.sha256(source).hexdigest(), TREES.get(path, (None, None))
         out[path] = (digest, hook, code)
         if wrap_tests is not None and kept == source and tree is not None:
-            wrap_tests(tree, list(patterns))
+            wrap_tests(tree, list(patterns), path)
             out[path] = (digest, hook, compile(tree, path, "exec", dont_inherit=True), patterns)
     keep_trees(False)
     return out
