@@ -100,11 +100,12 @@ if _SETTINGS.get("rewrites"):
         _REWRITTEN.clear()
 
 
-_key, _walk = bodies.code_key, bodies.walk
+_src = support.sources  # what the trusted bytes hold, read with `ast`
+_key, _walk = _src.code_key, bodies.walk
 
 
 def _plain_keys(path: str) -> set[tuple[Any, ...]]:
-    return bodies.plain_keys(_TRUSTED[path], path)
+    return _src.plain_keys(_TRUSTED[path], path)
 
 
 _STATUS, _message = report.status, report.message  # the hooks' argument is named `report` too
@@ -173,17 +174,17 @@ class Guard:
             return
         name = getattr(item, "originalname", None) or item.name.split("[", 1)[0]
         if codes[-1].co_filename.startswith(self._readonly) and not any(
-            name in bodies.def_names(s) for s in _TRUSTED.values()
+            name in _src.def_names(s) for s in _TRUSTED.values()
         ):
             self.forged.append(f"{item.nodeid}: no function {name} in the test files")
 
     def _decorated(self, item: Any, funcs: list[Any]) -> list[str]:
-        """Where the graded tree's decorators written above the test come from (`bodies.tree_decorators`),
+        """Where the graded tree's decorators written above the test come from (`sources.tree_decorators`),
         when its callable is still the one collection made (a test wrapped after collection: none)."""
         path, name = str(item.path), getattr(item, "originalname", None) or item.name.split("[", 1)[0]
         if path not in _TRUSTED or self._collected.get(item.nodeid) is not funcs[0]:
             return []
-        return bodies.tree_decorators(_TRUSTED[path], name, vars(item.module), self._readonly, _TRUSTED)
+        return _src.tree_decorators(_TRUSTED[path], name, vars(item.module), self._readonly, _TRUSTED)
 
     def check_machinery(self, when: str) -> None:
         hooks = trace.trace_hooks(_TRACES.kept)
