@@ -27,7 +27,6 @@ code) and the hooks. Compiled for the grader's Python, else source; PYTEST_DONT_
 
 from __future__ import annotations
 
-import ast
 import importlib
 import json
 import marshal
@@ -101,30 +100,12 @@ if _SETTINGS.get("rewrites"):
         _REWRITTEN.clear()
 
 
-def _key(code: types.CodeType) -> tuple[Any, ...]:
-    consts = tuple(
-        _key(c) if isinstance(c, types.CodeType) else (type(c).__name__, repr(c)) for c in code.co_consts
-    )
-    return (code.co_code, code.co_names, consts)
-
-
-_walk, _DEFS = bodies.walk, (ast.FunctionDef, ast.AsyncFunctionDef)
+_src = support.sources  # what the trusted bytes hold, read with `ast`
+_key, _walk = _src.code_key, bodies.walk
 
 
 def _plain_keys(path: str) -> set[tuple[Any, ...]]:
-    """Every function's code in the plain compile of a trusted test source (what Python itself makes of
-    a module pytest does not rewrite, such as a test package's __init__.py)."""
-    try:
-        return {_key(c) for c in _walk(compile(_TRUSTED[path], path, "exec", dont_inherit=True))}
-    except Exception:  # a test file that does not compile: its tests fail on their own
-        return set()
-
-
-def _names(path: str) -> set[str]:
-    try:
-        return {n.name for n in ast.walk(ast.parse(_TRUSTED[path])) if isinstance(n, _DEFS)}
-    except SyntaxError:
-        return set()
+    return _src.plain_keys(_TRUSTED[path], path)
 
 
 _STATUS, _message = report.status, report.message  # the hooks' argument is named `report` too
@@ -149,6 +130,7 @@ class Guard:
         self._readonly = machinery.READONLY
         self._workdir = _WATCH.workdir
         self._support_reported: set[str] = set()
+        self._collected: dict[str, Any] = {}  # each test's callable as collection made it
 
     def check_item(self, item: Any) -> None:
         """A test about to run must be the code of its trusted source file: every function it is made
@@ -162,7 +144,7 @@ class Guard:
         )
         if not funcs:
             return
-        codes = [f.__code__ for f in funcs]
+        codes, allowed = [f.__code__ for f in funcs], None
         for func, code in zip(funcs, codes, strict=True):
             where = code.co_filename
             if where.startswith(self._readonly) and _WATCH.from_readonly(func):  # and genuinely so
@@ -180,13 +162,29 @@ class Guard:
                     self._keys[where] = _plain_keys(where)
                 if key in self._keys[where] or _WATCH.readonly_proxy(func):
                     continue
+            if func is not funcs[-1] and where not in _TRUSTED:  # a wrapper the test's source asks for?
+                allowed = self._decorated(item, funcs) if allowed is None else allowed
+                place = next((p for p in allowed if where.startswith(p)), None)
+                if place is not None:
+                    allowed.remove(place)
+                    continue
             self.forged.append(
                 f"{item.nodeid}: runs {code.co_name}() from {where}, which is not the test's source"
             )
             return
         name = getattr(item, "originalname", None) or item.name.split("[", 1)[0]
-        if codes[-1].co_filename.startswith(self._readonly) and not any(name in _names(p) for p in _TRUSTED):
+        if codes[-1].co_filename.startswith(self._readonly) and not any(
+            name in _src.def_names(s) for s in _TRUSTED.values()
+        ):
             self.forged.append(f"{item.nodeid}: no function {name} in the test files")
+
+    def _decorated(self, item: Any, funcs: list[Any]) -> list[str]:
+        """Where the graded tree's decorators written above the test come from (`sources.tree_decorators`),
+        when its callable is still the one collection made (a test wrapped after collection: none)."""
+        path, name = str(item.path), getattr(item, "originalname", None) or item.name.split("[", 1)[0]
+        if path not in _TRUSTED or self._collected.get(item.nodeid) is not funcs[0]:
+            return []
+        return _src.tree_decorators(_TRUSTED[path], name, vars(item.module), self._readonly, _TRUSTED)
 
     def check_machinery(self, when: str) -> None:
         hooks = trace.trace_hooks(_TRACES.kept)
@@ -207,6 +205,9 @@ class Guard:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.check_machinery("after collection")
+        self._collected = {
+            i.nodeid: (bodies.functions(vars(i).get("_obj")) or [None])[0] for i in session.items
+        }
         _SUPPORT.hold()  # before any fixture runs: who writes to the support modules is noted from now
         speedups.map_test_modules(_TRUSTED)
         export = _SETTINGS.get("export_rewrites")

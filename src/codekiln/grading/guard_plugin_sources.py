@@ -4,6 +4,8 @@
     source = Source(path, dotted_name(path), data)   # its bindings, classes, plain compile, names read
     taken(test_bytes, test_path, test_module_name, sources)   # what a test file takes from them
     forwarder(function)   # made from text only to pass its arguments on (hypothesis's `@composite`)
+    code_key(code), plain_keys(data, path), def_names(data)   # a test file's code, to compare (`Guard`)
+    tree_decorators(data, name, namespace, readonly, trusted)  # the tree's decorators above a test
 
 Shipped beside the plugin as `<plugin module>_sources` (`grading.shipped`); like the plugin, it imports
 nothing from codekiln.
@@ -15,6 +17,7 @@ import ast
 import dis
 import gc
 import os
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
@@ -280,4 +283,58 @@ def reached(value: Any, readonly_object: Callable[[Any], bool]) -> list[types.Fu
             for held in gc.get_referents(obj):
                 values = list(held.values()) if type(held) is dict else [held]
                 pending += [(v, depth + 1) for v in values if callable(v) and not isinstance(v, type)]
+    return out
+
+
+def code_key(code: types.CodeType) -> tuple[Any, ...]:
+    """What a function's code is made of (not where it is), to compare code made afresh with a compile."""
+    consts = tuple(
+        code_key(c) if isinstance(c, types.CodeType) else (type(c).__name__, repr(c)) for c in code.co_consts
+    )
+    return (code.co_code, code.co_names, consts)
+
+
+def plain_keys(source: bytes, path: str) -> set[tuple[Any, ...]]:
+    """Every function's code in the plain compile of a trusted test source (what Python itself makes of
+    a module pytest does not rewrite, such as a test package's __init__.py)."""
+    try:
+        return {code_key(c) for c in walk(compile(source, path, "exec", dont_inherit=True))}
+    except Exception:  # a test file that does not compile: its tests fail on their own
+        return set()
+
+
+def _defs(source: bytes) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    try:
+        return [
+            n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+        ]
+    except SyntaxError:
+        return []
+
+
+def def_names(source: bytes) -> set[str]:
+    return {n.name for n in _defs(source)}
+
+
+def tree_decorators(
+    source: bytes, name: str, namespace: dict[str, Any], readonly: tuple[str, ...], trusted: Any
+) -> list[str]:
+    """Where the graded tree's decorators written above the def `name` in a test source come from, one
+    entry a decorator: the folder of the package that the decorator's first name (in the test module's
+    `namespace`) belongs to, or its module's file (testfixtures' `@replace(...)` is a `functools.wraps`
+    wrapper, `patched()`, of `src/testfixtures/utils.py`: `src/testfixtures/`). Read-only and test-file
+    decorators are not counted (their code is accepted, or checked, on its own)."""
+    out: list[str] = []
+    for node in (d for n in _defs(source) if n.name == name for d in n.decorator_list):
+        while isinstance(node, ast.Call | ast.Attribute | ast.Subscript):
+            node = node.func if isinstance(node, ast.Call) else node.value
+        if not isinstance(node, ast.Name) or node.id not in namespace:
+            continue
+        obj = namespace[node.id]
+        module = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None)
+        top = sys.modules.get(str(module or type(obj).__module__).split(".", 1)[0])
+        where = str(getattr(top, "__file__", None) or "")
+        place = where.rsplit("/", 1)[0] + "/" if where.endswith("/__init__.py") else where
+        if place and not place.startswith(readonly) and where not in trusted:
+            out.append(place)
     return out
