@@ -32,7 +32,8 @@ pass, from a pass over /proc at each sample; a process born since the last pass 
   of CPU on C CPUs in dt), are never forgiven (seventeenth red team: a patch that starts `yes` twice
   per CPU waits for CPUs its own processes hold);
 - the rest is forgiven only up to O: each second an outside process ran on a CPU kept at most one of the
-  command's threads waiting for one second. A command alone on its machine is forgiven nothing,
+  command's threads waiting for one second (O is read in clock ticks, so what a short interval does
+  not use carries over to the next, up to one sample's worth: C x SAMPLE_S). A command alone on its machine is forgiven nothing,
   whatever its processes do (eighteenth red team, part A: 100 children waking on the same whole second
   to burn 2 ms each waited five thread-seconds a second for each other, runnable at few samples);
 - what is left is shared among the threads that asked for a CPU: divided by the tree's mean demand,
@@ -205,6 +206,7 @@ class LoadClock:
         self.others: dict[tuple[int, str], tuple[int, int, int]] | None = None
         self.cpus = _cpus(pid)
         self.forgiven = 0.0  # seconds of outside load, per thread of the tree (see the module docstring)
+        self.credit = 0.0  # outside CPU seconds seen and not yet weighed against waits (see `sample`)
         self.last = start
         # No sample in the first quarter second (or quarter of the limit): most commands end before it,
         # and a sample costs a pass over /proc, a share of a 5 ms sandboxed exec. The first sample only
@@ -254,7 +256,12 @@ class LoadClock:
         run_s, wait_s = ran / 1e9, waited / 1e9
         own = max(0.0, run_s + wait_s - self.cpus * dt)  # what an idle machine would make it wait
         demand = max(1.0, (run_s + wait_s) / dt)
-        self.forgiven += max(0.0, min(min(wait_s - own, outside) / demand, most / 1e9))
+        # Outside CPU time is counted in clock ticks: over short intervals most read 0 while the waits
+        # (ns) go on. What an interval does not use carries over, up to one full sample's worth.
+        self.credit = min(self.credit + outside, self.cpus * SAMPLE_S)
+        used = max(0.0, min(wait_s - own, self.credit))
+        self.credit -= used
+        self.forgiven += min(used / demand, most / 1e9)
 
     def waited(self) -> float:
         """Seconds of the command's run lost to load from outside it, as far as seen."""
