@@ -247,9 +247,7 @@ class Names:
     aliases: dict[str, str]
     imported: set[str]
     _qualnames: dict[int, str]
-
-    def add(self, node: ast.AST, kind: str, detail: str) -> None:
-        raise NotImplementedError
+    add: Callable[[ast.AST, str, str], None]  # the scanner's: records a finding
 
     def qualname(self, node: ast.AST) -> str:
         """The dotted name an expression stands for (`o._exit` after `import os as o` -> `os._exit`),
