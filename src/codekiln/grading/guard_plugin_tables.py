@@ -177,8 +177,13 @@ class Tables:
         for _, name, value in (c for candidates in found.values() for c in candidates):
             deep[name] = deep.get(name, False) or literals.nested(value)
         unsafe = literals.unsafe_names(list(trees.values()), deep)
+        handed = literals.framework_read(trees)  # a framework's settings module (`literals`'s docstring)
         for path, candidates in found.items():
-            tables = [Table(path, owner, name, v) for owner, name, v in candidates if name not in unsafe]
+            tables = [
+                Table(path, owner, name, v)
+                for owner, name, v in candidates
+                if name not in unsafe and (path, name) not in handed
+            ]
             if tables:
                 self.held[path] = tables
         self._class_bound = {path: literals.class_bindings(tree) for path, tree in trees.items()}
