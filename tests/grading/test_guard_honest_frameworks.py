@@ -63,15 +63,18 @@ def tamper():
 """
 PROJECT = {
     "pyproject.toml": b"[project]\nname='demo'\nversion='0'\n\n[tool.pytest.ini_options]\n"
-    b'demo_settings = "tests.app.settings"\n',
+    b'demo_settings = "tests.app.settings tests.app.test_settings"\n',
     "demo/__init__.py": FRAMEWORK,
     "tests/__init__.py": b"",
     "tests/conftest.py": b"import importlib\n\nimport pytest\n\nimport demo\n\n\ndef pytest_addoption(parser):\n"
     b"    parser.addini('demo_settings', 'the settings module')\n\n\n"
     b"@pytest.fixture(scope='session', autouse=True)\ndef _configured(pytestconfig):\n"
-    b"    demo.configure(importlib.import_module(pytestconfig.getini('demo_settings')))\n",
+    b"    for name in pytestconfig.getini('demo_settings').split():\n"
+    b"        demo.configure(importlib.import_module(name))\n",
     "tests/app/__init__.py": b"",
     "tests/app/settings.py": b"DATABASES = {'default': {'ENGINE': 'sqlite'}}\nMIDDLEWARE = ['demo.Session']\n",
+    # a settings module named as a test module is (Django projects' `test_settings.py`), with no test
+    "tests/app/test_settings.py": b"DATABASES = {'default': {'ENGINE': 'sqlite'}}\nMIDDLEWARE = []\n",
     "tests/app/expected.py": b"EXPECTED = {'engine': 'postgres'}\n",
     "tests/app/test_app.py": b"import importlib\nfrom unittest import mock\n\nimport demo\n\n\n"
     b"def test_engine():\n    assert demo.engine() == 'sqlite::memory:'\n\n\n"
@@ -96,7 +99,9 @@ def test_a_settings_table_the_framework_fills_in_is_not_evidence(sb: BwrapSandbo
     test = "tests/app/test_app.py::test_engine"
     run = run_tests(sb, CMD, [test])
     assert run.statuses == {test: "passed"}, run.log_tail
-    assert run.evidence == []  # was "tests/app/settings.py: DATABASES changed in place"
+    assert (
+        run.evidence == []
+    )  # was "tests/app/settings.py: DATABASES changed in place" (test_settings.py's too)
 
 
 @pytest.mark.root  # a bwrap sandbox
@@ -169,7 +174,9 @@ def test_which_tables_only_a_framework_reads() -> None:
         return framework_read({path: ast.parse(code) for path, code in files.items()})
 
     handed = {(settings, "D"), (settings, "L")}
-    assert found("from django.conf import settings\nE = {'k': 1}\n") == handed  # not the test's own E
+    test_e = ("/r/tests/app/test_x.py", "E")  # a test module's: held while a test of it runs (`Tables`)
+    assert found("from django.conf import settings\nE = {'k': 1}\n") == handed | {test_e}
+    assert found("E = {'k': 1}\n", "\n\ndef pytest_configure():\n    pass\n") == handed | {test_e}
     assert found("import os\nos.environ['M'] = 'tests.app.settings'\n") == handed  # named by a string
     for imports in ("from tests.app import settings", "import tests.app.settings", "from . import settings"):
         assert found(imports + "\n") == set(), imports

@@ -24,8 +24,8 @@ one, the files' code (scopes ignored: a name is its every use, `x.NAME` included
 and every name bound to it, an element or a copy of it (`rows = NAME`, `row = NAME[0]`,
 `for k, v in NAME.items()`) is judged the same way, as it stands for the same objects. A test that fills
 its own table, or one that hands it to the library, keeps it unheld: it cannot make an honest run
-`tampered`. So does a table no file's code names, in a module no file imports and that is no test
-module or conftest (`framework_read`): the tests hand that module to a framework by its dotted name
+`tampered`. So does a table no file's code names, in a module no file imports and that is no
+conftest (a test module: none of its tests collected; `framework_read`): the tests hand that module to a framework by its dotted name
 (pytest-django's `DJANGO_SETTINGS_MODULE` in the pytest configuration, which a patch cannot edit), and
 the framework may fill in its tables (Django's `DATABASES`); no test compares with it but through the
 framework. Not held for that reason either: such a table read by the tests through the module's
@@ -159,11 +159,12 @@ def imported(tree: ast.Module) -> set[str]:
 
 def framework_read(trees: dict[str, ast.Module]) -> set[tuple[str, str]]:
     """(path, name) for each candidate table only code outside the tests reads: in a file that is no
-    test module or conftest and that no file's `import` names (by any dotted tail of its path, or
+    conftest and that no file's `import` names (by any dotted tail of its path, or
     relative to the importing file), bound to a name no file's code names (a name, an attribute, an
     imported name, a string). The tests hand such a module to a framework by its dotted name, in the
     pytest configuration or a string (pytest-django's `DJANGO_SETTINGS_MODULE`), and the framework
-    fills in or normalises its tables (Django's `DATABASES`): its to change, as a table handed on is."""
+    fills in or normalises its tables (Django's `DATABASES`): its to change, as a table handed on is.
+    A test module's (`test_settings.py`) only while no test of it is collected (`guard_plugin_tables`)."""
     imported: set[str] = set()
     named: set[str] = set()
     for path, tree in trees.items():
@@ -189,10 +190,8 @@ def framework_read(trees: dict[str, ast.Module]) -> set[tuple[str, str]]:
                 named.update(node.names)
     out: set[tuple[str, str]] = set()
     for path, tree in trees.items():
-        name = path.rsplit("/", 1)[-1]
         parts = path.strip("/").removesuffix(".py").removesuffix("/__init__").split("/")
-        test = name == "conftest.py" or name.startswith("test_") or name.endswith(("test.py", "tests.py"))
-        if test or any(".".join(parts[i:]) in imported for i in range(len(parts))):
+        if path.endswith("/conftest.py") or any(".".join(parts[i:]) in imported for i in range(len(parts))):
             continue
         out.update((path, n) for _, n, _ in literals(tree) if n not in named)
     return out
