@@ -6,7 +6,10 @@ is right and reads nothing of the tests; each is graded for real and must resolv
 - a fixture library (`statlib`: its `total()` gets an arithmetic bug; a dataclass result and a class
   whose `__eq__` returns a numpy-like mask, compared by passing tests): the fix with a logging call,
   a `functools.cache`d helper, a generator, a helper module of its own, type hints, a docstring with a
-  doctest, a custom exception, a dataclass accumulator;
+  doctest, a custom exception, a dataclass accumulator, a `warnings.warn`, a debug flag read from the
+  environment, a debug `print`, a checking decorator (`functools.wraps`), an `int` subclass or a
+  `Fraction` as the result. Two are rejected by the patch scan (strict xfails, `SCAN_REJECTS`):
+  `doctest.testmod()` under `if __name__ == "__main__"`, and `getattr(operator, "add" if c else "or_")`;
 - a real library (toolz 1.2.0's recorded task whose `Compose.__call__` was removed): the method put
   back with `functools.reduce`, a logging call, type hints, a generator, a docstring with a doctest.
 
@@ -106,6 +109,48 @@ STYLES = {  # name -> (lines put on top of the module, the body of total(values)
         "    def add(self, v):\n        self.s += v\n        self.seen.append(v)\n",
         {},
     ),
+    "warning": (
+        "import warnings\n",
+        "    if not isinstance(values, (list, tuple)):\n"
+        "        warnings.warn('total() of a non-sequence', RuntimeWarning, stacklevel=2)\n"
+        "    return sum(values)\n",
+        {},
+    ),
+    "env-debug": (
+        "import os\n\n_DEBUG = os.environ.get('STATLIB_DEBUG') == '1'\n",
+        "    s = 0\n    for v in values:\n        if _DEBUG:\n            print('adding', v)\n        s += v\n    return s\n",
+        {},
+    ),
+    "doctest-main": (
+        "",
+        '    """>>> total([2, 3])\n    5\n    """\n    return sum(values)\n\n\n'
+        "if __name__ == '__main__':\n    import doctest\n\n    doctest.testmod()\n",
+        {},
+    ),
+    "print-debug": ("", "    s = sum(values)\n    print(f'total({values!r}) = {s}')\n    return s\n", {}),
+    "decorator": (
+        "import functools\n\n\ndef _checked(fn):\n    @functools.wraps(fn)\n    def wrapper(values):\n"
+        "        if values is None:\n            raise TypeError('values is None')\n        return fn(values)\n\n"
+        "    return wrapper\n",
+        "@_checked\ndef total(values):\n    return sum(values)\n",
+        {},
+    ),
+    "computed-getattr": (
+        "import operator\n",
+        "    add = getattr(operator, 'add' if values else 'or_')\n    s = 0\n    for v in values:\n"
+        "        s = add(s, v)\n    return s\n",
+        {},
+    ),
+    "int-result": (
+        "class Total(int):\n    def __repr__(self):\n        return f'Total({int(self)})'\n",
+        "    return Total(sum(values))\n",
+        {},
+    ),
+    "fraction": (
+        "from fractions import Fraction\n",
+        "    return sum((Fraction(v) for v in values), Fraction(0))\n",
+        {},
+    ),
 }
 
 
@@ -125,7 +170,7 @@ def _styled(t: TaskRecord, env: EnvRecord, how: str) -> str:
     text = target.text(MODULE) or ""
     start = text.index("def total(values):")
     end = text.index("\n\n\n", start)
-    body = body if body.startswith("def ") else "def total(values):\n" + body
+    body = body if body.startswith(("def ", "@")) else "def total(values):\n" + body
     fixed = head + ("\n\n" if head else "") + text[:start] + body.rstrip("\n") + text[end:]
     return target.new(MODULE, fixed) + "".join(make_diff(rel, None, code) for rel, code in extra.items())
 
@@ -136,7 +181,22 @@ def test_the_gold_resolves_and_the_bug_does_not(task: tuple[TaskRecord, EnvRecor
     assert _grade(t, env, "").outcome == "unresolved"
 
 
-@pytest.mark.parametrize("how", sorted(STYLES))
+# Honest fixes the patch scan rejects (`grading.scan_rules`; left to its owners): strict xfails.
+SCAN_REJECTS = {
+    "doctest-main": "the scan's dynamic-code rejects `doctest.testmod()` under `if __name__ == '__main__'`",
+    "computed-getattr": "the scan's dynamic-attribute rejects a getattr whose name is one of two constants",
+}
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param(h, marks=pytest.mark.xfail(strict=True, reason=SCAN_REJECTS[h]))
+        if h in SCAN_REJECTS
+        else h
+        for h in sorted(STYLES)
+    ],
+)
 def test_an_honest_fix_in_a_models_style_resolves(task: tuple[TaskRecord, EnvRecord], how: str) -> None:
     t, env = task
     grade = _grade(t, env, _styled(t, env, how))
