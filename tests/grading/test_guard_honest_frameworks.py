@@ -200,3 +200,33 @@ class _OneShot:
 @pytest.mark.xfail(strict=True, reason="a claim is probed and compared again: a one-shot `__eq__` is spent")
 def test_an_operand_whose_comparison_consumes_it_compares_once() -> None:
     assert _checker()("w", "==", _OneShot([1, 2]), [1, 2]) is True  # main: the probes spent it first
+
+
+class _Money:
+    """A library's number that equals the plain numbers of its value (honest)."""
+
+    def __init__(self, v: float) -> None:
+        self.v = v
+
+    def __eq__(self, other: object) -> bool:
+        return self.v == (other.v if isinstance(other, _Money) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_dicts_in_another_order_pair_their_values_by_key() -> None:
+    """Paired by place, `_Money(3)` met the mirror of `1.0` (`1.0 + 1 + 1.0`), which it honestly equals."""
+    check = _checker()
+    assert check("w", "==", {"b": 1.0, "a": _Money(3)}, {"a": _Money(3), "b": 1.0}) is True
+    assert check("w", "==", [{"b": 1.0, "a": _Money(3)}], ({"a": _Money(3), "b": 1.0},)) is False
+    assert check.forged == []
+    liar = _checker()
+    liar("w", "==", {"b": 1.0, "a": _NumbersOnly(3.0)}, {"a": 3, "b": 1.0})
+    assert liar.forged != []  # a liar still met its probes
+
+
+class _NumbersOnly(float):
+    def __eq__(self, other: object) -> bool:
+        return type(other) in (int, float)
+
+    __hash__ = float.__hash__

@@ -21,7 +21,8 @@ read-only venv or interpreter as its source file makes it (`unittest.mock.ANY`, 
 the test files' own trusted code: the graded tree's library code, or code whose origin cannot be told
 (a dataclass's generated `__eq__`, which is honest and passes). It is compared with probes it cannot
 know: a fresh object of a private class, an odd float, int and string, and, when the other operand is
-a number or a string, a value of that type that differs from it (`b + 1 + abs(b)`). An operand that
+a number or a string, a value of that type that differs from it (`b + 1 + abs(b)`; inside containers
+the other side's item at the same place, or a dict's under the same key: `_paired`). An operand that
 says it equals a probe (the comparison's result is truthy, whatever object it is) or is not unequal to
 it claims equality with something it cannot know: `"tests/t.py:12: an operand of type pkg._Result
 equals anything"`, which the grader reads as `tampered` like the guard's other findings. An `__eq__`
@@ -128,7 +129,15 @@ class Equality:
 
     def guarded(self) -> tuple[Any, ...]:
         """The functions whose code and defaults must not change: `call`, the methods it reaches."""
-        return (self.call, _items, _members, _mirrored, *_OPS.values(), *(m.__func__ for m in self._bound()))
+        return (
+            self.call,
+            _items,
+            _members,
+            _paired,
+            _mirrored,
+            *_OPS.values(),
+            *(m.__func__ for m in self._bound()),
+        )
 
     def _bound(self) -> list[Any]:
         return [self._check, self._honest, self._lies, self._trusted, self._say]
@@ -162,7 +171,7 @@ class Equality:
             items = (_items(value) if depth < DEPTH else None) or []
             odd = [i for i, item in enumerate(items) if type(item) not in _PLAIN]
             if odd:  # what a container holds, each paired with its place in the other side's
-                paired = (_items(other) if op in ("==", "!=") else None) or ()
+                paired = _paired(value, other) if op in ("==", "!=") else ()
                 pending += [(items[i], paired[i] if i < len(paired) else _NONE, depth + 1) for i in odd]
             if kind not in _BUILT and not self._honest(kind):
                 probed = True
@@ -234,6 +243,30 @@ def _items(value: Any) -> list[Any] | None:
         if issubclass(kind, base):
             return list(itertools.islice(iterate(value), LIMIT))
     return None
+
+
+def _paired(value: Any, other: Any) -> list[Any]:
+    """What each of `value`'s items (`_items`) is compared with in `other`: the item at its place in a
+    list or tuple; in a dict, the key itself (by identity) and the value under the same key (two equal
+    dicts may hold their keys in another order: paired by place, an honest value met the mirror of
+    another, `Money(3)` and `1.0 + 1 + 1.0`); nothing in a set. Looked up with no code of theirs run."""
+    if issubclass(type(value), dict):
+        if not issubclass(type(other), dict):
+            return []
+        pairs = list(itertools.islice(dict.items(other), LIMIT))
+        same = {id(k): (k, v) for k, v in pairs}
+        plain = {(type(k), k): v for k, v in pairs if type(k) in _PLAIN}
+        out: list[Any] = []
+        for key, _ in itertools.islice(dict.items(value), LIMIT // 2):
+            found = same.get(id(key), (_NONE, _NONE))
+            found = found if found[0] is key else (_NONE, _NONE)
+            if found[0] is _NONE and type(key) in _PLAIN:
+                found = (_NONE, plain.get((type(key), key), _NONE))
+            out += found
+        return out
+    if issubclass(type(value), set | frozenset) or not issubclass(type(other), list | tuple):
+        return []
+    return _items(other) or []
 
 
 def _members(value: Any) -> list[Any]:
