@@ -21,7 +21,8 @@ read-only venv or interpreter as its source file makes it (`unittest.mock.ANY`, 
 the test files' own trusted code: the graded tree's library code, or code whose origin cannot be told
 (a dataclass's generated `__eq__`, which is honest and passes). It is compared with probes it cannot
 know: a fresh object of a private class, an odd float, int and string, and, when the other operand is
-a number or a string, a value of that type that differs from it (`b + 1 + abs(b)`). An operand that
+a number or a string, a value of that type that differs from it (`b + 1 + abs(b)`; inside containers
+the other side's item at the same place, or a dict's under the same key: `_paired`). An operand that
 says it equals a probe (the comparison's result is truthy, whatever object it is) or is not unequal to
 it claims equality with something it cannot know: `"tests/t.py:12: an operand of type pkg._Result
 equals anything"`, which the grader reads as `tampered` like the guard's other findings. An `__eq__`
@@ -31,7 +32,17 @@ expressions) and a normal `__eq__` (dataclasses, namedtuples, library value type
 What the tests' code calls is a plain function (`Equality.call`) holding the instance and methods bound
 at start-up: a method replaced on the class later (found by a walk of `__subclasses__`) changes nothing,
 and the report module's audit hook refuses changes to those functions' code and defaults (`guarded`).
-A `MagicMock` operand is probed like any other (the probes join its `mock_calls`).
+
+Only a comparison that claims equality is probed (`==` or `in` that says True, `!=` or `not in` that
+says False, as an exact bool; a result of another type too): the comparison runs first, in the test's
+order, and where it claims equality the operands are probed and compared once more, that second result
+being what the test gets (an operand that says yes only to its first comparison is told no more than
+before). A value paired with itself (`[m] == [m]`, `m in [m]`) is equal by identity, whatever it says,
+and is not probed. So an operand whose comparisons are observable (a `MagicMock` records each in its
+`mock_calls`) sees only the test's own comparisons where it is unequal or compared with itself; one
+compared as equal with another value, unittest's compared arguments and a chain's operands
+(`a < b == c`: no comparison of the checker's own) are probed before the comparison, and their probes
+are seen.
 
 A library whose own purpose is wildcard matchers fails this with its gold patch at validation (which
 runs this same guard), so it makes no tasks. Not seen: comparisons made in a support module's helpers
@@ -66,6 +77,7 @@ _CONTAINERS = (
     (set, set.__iter__),
     (frozenset, frozenset.__iter__),
 )
+_UNEQUAL, _MEMBERSHIP = frozenset({"!=", "not in"}), frozenset({"in", "not in"})
 _OPS = {"==": operator.eq, "!=": operator.ne, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b}
 PROBES = (-271828.1828459045, -314159265358979, "\0codekiln-probe\0")
 """Values no honest operand of the graded tree equals (with the private object and the mirrored value)."""
@@ -101,21 +113,31 @@ class Equality:
         def equal(
             where: str, op: str, left: Any, right: Any = _NONE, *, me: Any = self, ops: Any = table
         ) -> Any:
-            if not me._busy and (
-                type(left) not in _PLAIN or (right is not _NONE and type(right) not in _PLAIN)
-            ):
-                me._busy = True  # a test class's own `__eq__`, compiled here too, compares inside
-                try:
-                    me._check(where, left, right, op)
-                finally:
-                    me._busy = False
-            return ops[op](left, right) if op else left
+            result = ops[op](left, right) if op else left
+            if me._busy or (type(left) in _PLAIN and (right is _NONE or type(right) in _PLAIN)):
+                return result
+            if op and type(result) is bool and result is (op in _UNEQUAL):
+                return result  # no claim of equality: nothing to lie for, no probe for a mock to record
+            me._busy = True  # a test class's own `__eq__`, compiled here too, compares inside
+            try:
+                probed = me._check(where, left, right, op)
+            finally:
+                me._busy = False
+            return ops[op](left, right) if op and probed else result  # compared again, after the probes
 
         return equal
 
     def guarded(self) -> tuple[Any, ...]:
         """The functions whose code and defaults must not change: `call`, the methods it reaches."""
-        return (self.call, _items, _mirrored, *_OPS.values(), *(m.__func__ for m in self._bound()))
+        return (
+            self.call,
+            _items,
+            _members,
+            _paired,
+            _mirrored,
+            *_OPS.values(),
+            *(m.__func__ for m in self._bound()),
+        )
 
     def _bound(self) -> list[Any]:
         return [self._check, self._honest, self._lies, self._trusted, self._say]
@@ -128,9 +150,13 @@ class Equality:
     def __call__(self, where: str, op: str, left: Any, right: Any = _NONE) -> Any:
         return self.call(where, op, left, right)
 
-    def check(self, where: str, left: Any, right: Any, op: str = "==") -> None:
-        """Check both operands, paired element by element where both are containers of one kind."""
-        budget = LIMIT
+    def check(self, where: str, left: Any, right: Any, op: str = "==") -> bool:
+        """Check both operands, paired element by element where both are containers of one kind; whether
+        any was probed. A value paired with itself (`[m] == [m]`, `m in [m]`: equal by identity, whatever
+        it says) is not probed."""
+        budget, probed = LIMIT, False
+        if op in _MEMBERSHIP and any(item is left for item in _members(right)):
+            return False
         pending: list[tuple[Any, Any, int]] = [(left, right, 0), (right, left, 0)]
         if op not in ("==", "!="):
             pending = [(left, _NONE, 0)]
@@ -139,16 +165,19 @@ class Equality:
         while pending and budget > 0:
             value, other, depth = pending.pop()
             kind = type(value)
-            if kind in _PLAIN or value is _NONE:
+            if kind in _PLAIN or value is _NONE or value is other:
                 continue
             budget -= 1
             items = (_items(value) if depth < DEPTH else None) or []
             odd = [i for i, item in enumerate(items) if type(item) not in _PLAIN]
             if odd:  # what a container holds, each paired with its place in the other side's
-                paired = (_items(other) if op in ("==", "!=") else None) or ()
+                paired = _paired(value, other) if op in ("==", "!=") else ()
                 pending += [(items[i], paired[i] if i < len(paired) else _NONE, depth + 1) for i in odd]
-            if kind not in _BUILT and not self._honest(kind) and self._lies(value, other):
-                self._say(where, kind)
+            if kind not in _BUILT and not self._honest(kind):
+                probed = True
+                if self._lies(value, other):
+                    self._say(where, kind)
+        return probed
 
     def honest(self, kind: type) -> bool:
         """Whether `kind`'s `__eq__` and `__ne__` are a C type's, read-only code's or the tests' own."""
@@ -214,6 +243,37 @@ def _items(value: Any) -> list[Any] | None:
         if issubclass(kind, base):
             return list(itertools.islice(iterate(value), LIMIT))
     return None
+
+
+def _paired(value: Any, other: Any) -> list[Any]:
+    """What each of `value`'s items (`_items`) is compared with in `other`: the item at its place in a
+    list or tuple; in a dict, the key itself (by identity) and the value under the same key (two equal
+    dicts may hold their keys in another order: paired by place, an honest value met the mirror of
+    another, `Money(3)` and `1.0 + 1 + 1.0`); nothing in a set. Looked up with no code of theirs run."""
+    if issubclass(type(value), dict):
+        if not issubclass(type(other), dict):
+            return []
+        pairs = list(itertools.islice(dict.items(other), LIMIT))
+        same = {id(k): (k, v) for k, v in pairs}
+        plain = {(type(k), k): v for k, v in pairs if type(k) in _PLAIN}
+        out: list[Any] = []
+        for key, _ in itertools.islice(dict.items(value), LIMIT // 2):
+            found = same.get(id(key), (_NONE, _NONE))
+            found = found if found[0] is key else (_NONE, _NONE)
+            if found[0] is _NONE and type(key) in _PLAIN:
+                found = (_NONE, plain.get((type(key), key), _NONE))
+            out += found
+        return out
+    if issubclass(type(value), set | frozenset) or not issubclass(type(other), list | tuple):
+        return []
+    return _items(other) or []
+
+
+def _members(value: Any) -> list[Any]:
+    """What `in` compares with in a list, tuple, set, frozenset or dict (its keys), the first LIMIT."""
+    if issubclass(type(value), dict):
+        return list(itertools.islice(dict.keys(value), LIMIT))
+    return _items(value) or []
 
 
 def _mirrored(other: Any) -> tuple[Any, ...]:

@@ -2,6 +2,7 @@
 
     found = literals(tree)          # (class or "", name, value): bound once, plainly, to a literal container
     unsafe_names(trees, deep)       # of those names, the ones the trusted files' code may write or hand on
+    framework_read(trees_by_path)   # (path, name) of those only code outside the tests reads
     imported(tree)                  # the dotted names a file imports
     dict_paths(literal); dict_version()   # for `guard_plugin_tables`: the dicts a table holds, their tags
 
@@ -23,7 +24,12 @@ one, the files' code (scopes ignored: a name is its every use, `x.NAME` included
 and every name bound to it, an element or a copy of it (`rows = NAME`, `row = NAME[0]`,
 `for k, v in NAME.items()`) is judged the same way, as it stands for the same objects. A test that fills
 its own table, or one that hands it to the library, keeps it unheld: it cannot make an honest run
-`tampered`. Shipped beside the plugin as `<plugin module>_literals` (`grading.shipped`); like the plugin,
+`tampered`. So does a table no file's code names, in a module no file imports and that is no
+conftest (a test module: none of its tests collected; `framework_read`): the tests hand that module to a framework by its dotted name
+(pytest-django's `DJANGO_SETTINGS_MODULE` in the pytest configuration, which a patch cannot edit), and
+the framework may fill in its tables (Django's `DATABASES`); no test compares with it but through the
+framework. Not held for that reason either: such a table read by the tests through the module's
+namespace (`vars(importlib.import_module("tests.data"))`), which names neither. Shipped beside the plugin as `<plugin module>_literals` (`grading.shipped`); like the plugin,
 it imports nothing of codekiln's.
 """
 
@@ -148,6 +154,46 @@ def imported(tree: ast.Module) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             out.add(node.module)
             out.update(f"{node.module}.{a.name}" for a in node.names)
+    return out
+
+
+def framework_read(trees: dict[str, ast.Module]) -> set[tuple[str, str]]:
+    """(path, name) for each candidate table only code outside the tests reads: in a file that is no
+    conftest and that no file's `import` names (by any dotted tail of its path, or
+    relative to the importing file), bound to a name no file's code names (a name, an attribute, an
+    imported name, a string). The tests hand such a module to a framework by its dotted name, in the
+    pytest configuration or a string (pytest-django's `DJANGO_SETTINGS_MODULE`), and the framework
+    fills in or normalises its tables (Django's `DATABASES`): its to change, as a table handed on is.
+    A test module's (`test_settings.py`) only while no test of it is collected (`guard_plugin_tables`)."""
+    imported: set[str] = set()
+    named: set[str] = set()
+    for path, tree in trees.items():
+        here = path.strip("/").removesuffix(".py").replace("/", ".").split(".")[:-1]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    parts = alias.name.split(".")
+                    imported.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join(here[: len(here) - node.level + 1] if node.level else [])
+                module = ".".join(p for p in (base, node.module or "") if p)
+                imported.add(module)
+                imported.update(f"{module}.{a.name}".lstrip(".") for a in node.names)
+                named.update(a.name for a in node.names)
+            elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store):
+                named.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                named.add(node.attr)
+            elif isinstance(node, ast.Constant) and type(node.value) is str:
+                named.add(node.value)
+            elif isinstance(node, ast.Global | ast.Nonlocal):
+                named.update(node.names)
+    out: set[tuple[str, str]] = set()
+    for path, tree in trees.items():
+        parts = path.strip("/").removesuffix(".py").removesuffix("/__init__").split("/")
+        if path.endswith("/conftest.py") or any(".".join(parts[i:]) in imported for i in range(len(parts))):
+            continue
+        out.update((path, n) for _, n, _ in literals(tree) if n not in named)
     return out
 
 

@@ -157,6 +157,7 @@ class Tables:
         self._classes: dict[tuple[str, str], list[Any]] = {}
         self._reported: set[str] = set()
         self._allowance = START
+        self._later: set[tuple[str, str]] = set()  # framework-read tables of test modules (`literals`)
         files = {**trusted, **{s.path: s.data for s in support.values()}}
         # a frame's file -> _TESTS, _TRUSTED or _LIBRARY (`_kind`), filled as frames are seen
         self._kinds: dict[str, int] = {p: _TESTS for p in files}
@@ -177,8 +178,14 @@ class Tables:
         for _, name, value in (c for candidates in found.values() for c in candidates):
             deep[name] = deep.get(name, False) or literals.nested(value)
         unsafe = literals.unsafe_names(list(trees.values()), deep)
+        handed = literals.framework_read(trees)  # a framework's settings module (`literals`'s docstring)
+        self._later = {(path, name) for path, name in handed if _test_named(_BASENAME(path))}
         for path, candidates in found.items():
-            tables = [Table(path, owner, name, v) for owner, name, v in candidates if name not in unsafe]
+            tables = [
+                Table(path, owner, name, v)
+                for owner, name, v in candidates
+                if name not in unsafe and ((path, name) not in handed or (path, name) in self._later)
+            ]
             if tables:
                 self.held[path] = tables
         self._class_bound = {path: literals.class_bindings(tree) for path, tree in trees.items()}
@@ -210,7 +217,12 @@ class Tables:
             self.forged.append(f"{where}{table.label} {how}")
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_finish(self) -> None:
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        collected = {_NORMAL(str(getattr(i, "path", "") or "")) for i in session.items}
+        for path in {p for p, _ in self._later} - collected:  # a test module that holds no test run
+            kept = [t for t in self.held.get(path, ()) if (path, t.name) not in self._later]
+            if path in self.held:
+                self.held[path] = kept
         self._modules = self._scan()
         for path, modules in self._modules.items():
             for owner in {t.owner for t in self.held[path] if t.owner}:
@@ -341,6 +353,10 @@ class Tables:
             if type(where) is str and _NORMAL(where) in self.held:
                 out.setdefault(_NORMAL(where), []).append(module)
         return out
+
+
+def _test_named(name: str) -> bool:
+    return name.startswith("test_") or name.endswith("_test.py") or name in ("tests.py", "test.py")
 
 
 def _get(owner: Any, name: str, space: Any = _MODULE_DICT) -> Any:
