@@ -26,6 +26,8 @@ from codekiln.grading.scan import scan_source
         ("import logging.config\nlogging.config.dictConfig(conf)", "logging.config.dictConfig"),
         ("import unittest\nunittest.defaultTestLoader.loadTestsFromName(n)", "unittest.defaultTestLoader"),
         ("import doctest\ndoctest.unittest.TestLoader().loadTestsFromName(n)", "unittest.TestLoader"),
+        ("import unittest\nunittest.main(module=name, exit=False)", "unittest.main"),
+        ("import unittest.mock\nunittest.mock.patch(**where)", "unittest.mock.patch"),
     ],
 )  # fmt: skip
 def test_a_computed_name_resolved_is_a_dynamic_import(source: str, detail: str) -> None:
@@ -41,6 +43,8 @@ def test_a_computed_name_resolved_is_a_dynamic_import(source: str, detail: str) 
         "import pkgutil\nf = pkgutil.resolve_name('os.path:join')",
         "import logging.config\nlogging.config.dictConfig({'version': 1, 'disable_existing_loggers': False})",
         "from unittest import mock\nm = mock.Mock(name=name)",
+        "from unittest import mock\nwith mock.patch('os.getcwd', fake):\n    pass",
+        "import unittest\nif __name__ == '__main__':\n    unittest.main()",
         "import importlib.util\nok = importlib.util.find_spec(name) is not None",  # asks, loads nothing new
     ],
 )

@@ -149,7 +149,7 @@ class _Scanner(ss.StringChecks, sf.Names, ast.NodeVisitor):
                 pass  # a constant name is checked as a string; a relative one stays in the package
             else:  # a name built by code, or held in a variable: "".join(reversed("tsetyp_"))
                 self.add(node, "dynamic-import", name)
-        elif name in rules.RESOLVE_CALLS and not (node.args and sf.constant(node.args[0])):
+        elif name in rules.RESOLVE_CALLS and not sf.constant_name(node, rules.NAMED_BY):
             self.add(node, "dynamic-import", name)  # a name computed at run time, resolved
         elif name in rules.CODE_CALLS:
             self.add(node, "dynamic-code", name)

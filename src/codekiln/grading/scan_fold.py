@@ -117,6 +117,13 @@ def constant(node: ast.AST) -> bool:
     return True
 
 
+def constant_name(call: ast.Call, keywords: tuple[str, ...]) -> bool:
+    """Whether the name a resolver is handed (its first argument, or one of `keywords`) is written
+    out; a call handed none takes its default."""
+    given = call.args[:1] or [k.value for k in call.keywords if k.arg in keywords or k.arg is None]
+    return all(constant(node) for node in given)
+
+
 def leading(node: ast.AST) -> str:
     """The constant text a string expression starts with (`f".{name}"` -> ".")."""
     if isinstance(node, ast.JoinedStr) and node.values:

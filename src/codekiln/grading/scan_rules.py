@@ -118,15 +118,17 @@ RESOLVE_CALLS = frozenset({
     "unittest.mock._patch_dict", "unittest.mock._patch_multiple",
     "unittest.mock._get_target", "unittest.mock._importer", "unittest.mock._dot_lookup",
     "logging.config._resolve", "logging.config.dictConfig", "pkgutil.get_loader", "pkgutil.find_loader",
-    "importlib.find_loader",
+    "importlib.find_loader", "unittest.main", "unittest.TestProgram", "unittest.main.main",
+    "unittest.main.TestProgram",
 })  # fmt: skip
+NAMED_BY = ("target", "module", "name", "in_dict", "config")
+"""The keywords a resolver's name may be passed by (`unittest.main(module=name)`)."""
 # Classes whose objects resolve dotted names (`logging.config.BaseConfigurator({}).resolve(name)`, a
 # test loader's `loadTestsFromName`): any use of one is `dynamic-import`.
 RESOLVER_CLASSES = frozenset({
     "logging.config.BaseConfigurator", "logging.config.DictConfigurator", "logging.config.dictConfigClass",
-    "unittest.TestLoader", "unittest.defaultTestLoader", "unittest.TestProgram", "unittest.main",
-    "unittest.loader.TestLoader", "unittest.loader.defaultTestLoader", "unittest.main.TestProgram",
-    "unittest.main.main",
+    "unittest.TestLoader", "unittest.defaultTestLoader", "unittest.loader.TestLoader",
+    "unittest.loader.defaultTestLoader",
 })  # fmt: skip
 NATIVE_MODULES = frozenset({"ctypes", "_ctypes", "cffi", "_testcapi", "_testinternalcapi"})
 # Attributes read by a name whose owner the scan cannot name (`operator.attrgetter("get_objects")`, a
