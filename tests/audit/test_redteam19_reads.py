@@ -80,7 +80,10 @@ ATTACKS = {
     "caller-locals": (CALLER_LOCALS, "total", CASES),
     "frame-code": (FRAME_CODE, "mean", PLAIN),
 }
-OPEN = {"deferred-read", "deferred-code", "class-meta", "env-module", "code-text"}
+OPEN = {"deferred-read"}
+HARBOR = ("class-meta", "code-text", "deferred-code", "deferred-read", "env-module")
+"""The attacks that resolved under the exported Harbor task's verifier too: each checked there, open
+or closed."""
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +167,9 @@ def test_the_harbor_verifier_resolves_the_gold_and_not_the_bug(
             how,
             marks=pytest.mark.xfail(strict=True, reason=f"open: {how} resolves under the Harbor verifier"),
         )
-        for how in sorted(OPEN)
+        if how in OPEN
+        else how
+        for how in HARBOR
     ],
 )
 def test_the_harbor_verifier_does_not_resolve_either(

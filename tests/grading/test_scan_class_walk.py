@@ -186,3 +186,42 @@ def test_the_gates_delta_reads_the_whole_module_for_it() -> None:
     assert scan_changes({"lib/reg.py": (old, new)}, is_test=is_protected)[0].kind == "class-walk"
     assert [kind for _, kind, _ in added_findings(old, new)] == ["class-walk"]
     assert added_findings(new, new + "\nx = 1\n") == []
+
+
+WALK = "\n\ndef walk(c):\n    return [c, *(s for sub in c.__subclasses__() for s in walk(sub))]\n\n\nx = walk(Base)\n"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "class Base(metaclass=lambda name, bases, ns: object):\n    pass",  # the nineteenth's class-meta
+        "def meta(*a):\n    return object\n\n\nclass Base(metaclass=meta):\n    pass",
+        "class M(type):\n    def __new__(m, *a):\n        return object\n\n\nclass Base(metaclass=M):\n    pass",
+        "class M(type):\n    def __new__(m, *a):\n        return object\n\n\nX = type.__new__(M, 'X', (), {})\n\n\nclass Base(X):\n    pass",
+        "class A:\n    def __class_getitem__(c, k):\n        return k\n\n\nclass Base(A[int]):\n    pass",
+        "class Base(**{'metaclass': lambda *a: object}):\n    pass",
+        "class Base(make()):\n    pass",
+        "class P(metaclass=lambda *a: object):\n    pass\n\n\nclass Base(P):\n    pass",
+    ],
+)
+def test_a_class_statement_that_may_bind_another_object_is_no_class_of_the_module(head: str) -> None:
+    """`class Base(metaclass=lambda *a: object)` binds `Base` to `object`: walked from, it reaches every
+    class. A metaclass, base or subscript the module could make return anything is not a class it
+    defines."""
+    assert "class-walk" in {kind for _, kind, _ in scan_source(head + WALK) or []}, head
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "class Base:\n    pass",
+        "import abc\n\n\nclass Base(abc.ABC):\n    pass",
+        "from abc import ABCMeta\n\n\nclass Base(metaclass=ABCMeta):\n    pass",
+        "from typing import Generic, TypeVar\n\nT = TypeVar('T')\n\n\nclass Base(Generic[T]):\n    pass",
+        "class Meta(type):\n    pass\n\n\nclass Base(metaclass=Meta):\n    pass",
+        "class Base(Exception):\n    pass",
+        "class Root:\n    pass\n\n\nclass Base(Root, order=1):\n    pass",
+    ],
+)
+def test_a_registry_base_with_a_plain_metaclass_or_bases_stays_clean(head: str) -> None:
+    assert scan_source(head + WALK) == [], head

@@ -25,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING or __package__:
     from . import scan_classwalk as cw
     from . import scan_fold as sf
+    from . import scan_modules as sm
     from . import scan_parse as sp
     from . import scan_rules as rules
     from . import scan_strings as ss
 else:  # shipped: beside scan_rules.py in an exported task's tests/codekiln/ (`grading.shipped`)
     import scan_classwalk as cw
     import scan_fold as sf
+    import scan_modules as sm
     import scan_parse as sp
     import scan_rules as rules
     import scan_strings as ss
@@ -108,10 +110,13 @@ class _Scanner(ss.StringChecks, sf.Names, ast.NodeVisitor):
             self.add(node, "dynamic-attribute", f"from {node.module} import *")
         for alias in node.names:
             self.imported.add(alias.asname or alias.name)
-            full = alias.name if alias.name in rules.REEXPORTED else f"{node.module}.{alias.name}"
+            written = f"{node.module}.{alias.name}"
+            full = alias.name if alias.name in rules.REEXPORTED else sm.reexport(node.module, alias.name)
+            full = full or written
             self.aliases[alias.asname or alias.name] = full  # `from os import sys` binds `sys`
-            if f"{node.module}.{alias.name}" not in rules.NAME_ONLY:  # those: read where used
-                self.check_name(node, f"{node.module}.{alias.name}")
+            for name in {written, full}:
+                if name not in rules.NAME_ONLY:  # those: read where used
+                    self.check_name(node, name)
         if ss.is_runner(node.module):
             self.add(node, "runner-import", f"from {node.module} import")
         if node.module.split(".")[0] in rules.NATIVE_MODULES:
@@ -127,6 +132,8 @@ class _Scanner(ss.StringChecks, sf.Names, ast.NodeVisitor):
             self.add(node, "frame-walk", name)
         elif name in rules.TRACE_CALLS or name.startswith("sys.monitoring."):
             self.add(node, "trace-hook", name)
+        elif name in rules.RESOLVER_CLASSES:
+            self.add(node, "dynamic-import", name)
 
     def visit_Call(self, node: ast.Call) -> None:
         name = self.qualname(node.func)
@@ -142,6 +149,8 @@ class _Scanner(ss.StringChecks, sf.Names, ast.NodeVisitor):
                 pass  # a constant name is checked as a string; a relative one stays in the package
             else:  # a name built by code, or held in a variable: "".join(reversed("tsetyp_"))
                 self.add(node, "dynamic-import", name)
+        elif name in rules.RESOLVE_CALLS and not sf.constant_name(node, rules.NAMED_BY):
+            self.add(node, "dynamic-import", name)  # a name computed at run time, resolved
         elif name in rules.CODE_CALLS:
             self.add(node, "dynamic-code", name)
         elif name in rules.ATTR_CALLS or (
@@ -239,10 +248,10 @@ class _Scanner(ss.StringChecks, sf.Names, ast.NodeVisitor):
         if (
             len(node.targets) == 1
             and isinstance(to, ast.Name)
-            and name in rules.REEXPORTED
-            and root in self.imported
+            and (name in rules.REEXPORTED or sm.is_module(name))
+            and (root in self.imported or sf.fetched(node.value, self.qualname))
         ):
-            self.imported.add(to.id)  # `s = os.sys`: `s` is `sys`
+            self.imported.add(to.id)  # `s = os.sys`: `s` is `sys`; `p = __import__("pdb")`: `pdb`
             self.aliases[to.id] = name
         for target in node.targets:
             self.check_target(target, "set")

@@ -17,7 +17,11 @@ no finding where `X` is:
 
 - a class the module defines with a `class` statement, undecorated, whose name nothing else in the
   module binds (no assignment, import, parameter, `def`, loop or `global` of that name anywhere, and no
-  `globals()`, `locals()` or bare `vars()` in the module: each could rebind it to `object`);
+  `globals()`, `locals()` or bare `vars()` in the module: each could rebind it to `object`), and whose
+  metaclass and bases can only make a class (`makes_class`): `class _Root(metaclass=lambda *a:
+  object)` binds `_Root` to `object` (the nineteenth red team's `class-meta`), as may a function, a
+  `**kw`, a computed base, a metaclass of the module's where it binds `__new__` or `__call__`, or a
+  subscripted base where it binds `__class_getitem__` or `__mro_entries__`;
 - `cls` in that class's `@classmethod` or `__init_subclass__` (its first parameter, bound nowhere else
   in the method), in a module that reads no `__func__`, `__wrapped__` or `__get__` (each calls the
   method's function with a class of the caller's choosing: `Base.walk.__func__(object)`);
@@ -70,6 +74,10 @@ UNBINDERS = frozenset({"__func__", "__wrapped__", "__get__"})
 CLIMBS = frozenset({"__class__", "__base__", "__bases__", "__mro__", "mro"})
 """Attributes that lead up the class tree, to `type` or `object`: a namespace reached through one
 (`vars(Meta.__base__)`, `int.__class__.__dict__`) or through `type(x)` is taken for theirs."""
+META_HOOKS = frozenset({"__new__", "__call__"})
+"""What makes a metaclass's class statement return another object than a new class."""
+SUBSCRIPT_HOOKS = frozenset({"__class_getitem__", "__mro_entries__"})
+"""What makes `Base[T]` (or a base that is no class) stand for another object."""
 DETAIL_MAX = 80  # as `scan_strings.DETAIL_MAX`
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
@@ -149,13 +157,10 @@ class _Walk:
         """The module's own classes a name stands for (module docstring): one undecorated `class`
         statement each, nothing else binding the name, no `globals()`, `locals()` or bare `vars()`."""
         defs: Counter[str] = Counter()
-        plain: set[str] = set()
         set_attrs: set[str] = set()  # `me.Base = object` after the module imported itself
         for node in ast.walk(self.tree):
             if isinstance(node, ast.ClassDef):
                 defs[node.name] += 1
-                if not node.decorator_list:
-                    plain.add(node.name)
             elif isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load):
                 set_attrs.add(node.attr)
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -164,7 +169,52 @@ class _Walk:
                     return frozenset()
                 if name in ("setattr", "delattr") and len(node.args) > 1:
                     set_attrs.add(str(sf.fold(node.args[1])))
-        return frozenset(n for n in plain if defs[n] == 1 and n not in self.bindings and n not in set_attrs)
+        single = {n for n in defs if defs[n] == 1 and n not in self.bindings and n not in set_attrs}
+        return frozenset(n for n in single if self.makes_class(self.statements[n], single, set()))
+
+    @functools.cached_property
+    def statements(self) -> dict[str, ast.ClassDef]:
+        return {n.name: n for n in ast.walk(self.tree) if isinstance(n, ast.ClassDef)}
+
+    def makes_class(self, node: ast.ClassDef, single: set[str], seen: set[str]) -> bool:
+        """Whether a `class` statement binds its name to the new class it makes: no decorator, and a
+        metaclass (named, or its bases') that cannot return something else, as
+        `class _Root(metaclass=lambda *a: object)` does (the nineteenth red team's `class-meta`)."""
+        if node.decorator_list or node.name in seen:
+            return False
+        seen = seen | {node.name}
+        for keyword in node.keywords:
+            if keyword.arg is None:  # `**kw` may hold a metaclass
+                return False
+            if keyword.arg == "metaclass" and not self.plain_type(keyword.value, single, seen, meta=True):
+                return False
+        return all(self.plain_type(base, single, seen) for base in node.bases)
+
+    def plain_type(self, node: ast.AST, single: set[str], seen: set[str], meta: bool = False) -> bool:
+        """A base or metaclass whose class statement can only make a class: a builtin, an imported
+        name or a module's attribute, or a class of the module's own that itself `makes_class`; as a
+        metaclass (`meta`) or through a subscript (`Base[T]`), one of the module's own only where
+        nothing in the module binds the hooks that could make the statement return another object."""
+        if isinstance(node, ast.Subscript):
+            return not (self.hooks & SUBSCRIPT_HOOKS) and self.plain_type(node.value, single, seen)
+        if isinstance(node, ast.Attribute):
+            return self.imported_name(sf.root_name(node))  # `abc.ABC`: an imported module's attribute
+        if not isinstance(node, ast.Name):
+            return False  # a lambda, a call, a starred list: anything at all
+        if node.id in self.statements:
+            own = node.id in single and not (meta and self.hooks & META_HOOKS)
+            return own and self.makes_class(self.statements[node.id], single, seen)
+        return node.id not in self.bindings or self.imported_name(node.id)
+
+    def imported_name(self, name: str) -> bool:
+        """A name only import statements bind (a module, or what another module defines)."""
+        every = self.bindings.get(name, [])
+        return bool(every) and all(isinstance(b, ast.alias) for b in every) and name not in self.statements
+
+    @functools.cached_property
+    def hooks(self) -> frozenset[str]:
+        """Every name the module binds or reads as an attribute or a string (`__new__`, ...)."""
+        return self.attributes | frozenset(self.bindings)
 
     def add(self, node: ast.AST, detail: str) -> None:
         self.found.append((getattr(node, "lineno", 0), KIND, detail[:DETAIL_MAX]))

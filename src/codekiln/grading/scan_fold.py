@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING or __package__:
+    from . import scan_modules as sm
     from . import scan_rules as rules
 else:  # shipped: beside scan.py in an exported task's tests/codekiln/ (`grading.shipped`)
+    import scan_modules as sm
     import scan_rules as rules
 
 FOLD_LIMIT = 1 << 12
@@ -102,6 +104,24 @@ def fold(node: ast.AST) -> str | None:
     a relative module name (leading dot) folds to None: it stays inside the package."""
     value = fold_any(node)
     return None if value is None or value.startswith(".") else value
+
+
+def constant(node: ast.AST) -> bool:
+    """Whether an expression is written out: a string `fold` reads, or a literal (`{"version": 1}`)."""
+    if fold(node) is not None:
+        return True
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def constant_name(call: ast.Call, keywords: tuple[str, ...]) -> bool:
+    """Whether the name a resolver is handed (its first argument, or one of `keywords`) is written
+    out; a call handed none takes its default."""
+    given = call.args[:1] or [k.value for k in call.keywords if k.arg in keywords or k.arg is None]
+    return all(constant(node) for node in given)
 
 
 def leading(node: ast.AST) -> str:
@@ -233,6 +253,15 @@ def _reads_name(node: ast.AST, attrs: frozenset[str]) -> bool:
     return isinstance(parent, ast.BoolOp) and isinstance(parent.op, ast.And) and parent.values[-1] is not node
 
 
+def fetched(node: ast.AST, qualname: Callable[[ast.AST], str]) -> bool:
+    """A module fetched by a written-out name (`__import__("pdb")`, `sys.modules["pdb"]`)."""
+    if isinstance(node, ast.Attribute):
+        return fetched(node.value, qualname)
+    if isinstance(node, ast.Call):
+        return qualname(node.func) in rules.IMPORT_CALLS or qualname(node.func) == "sys.modules.get"
+    return isinstance(node, ast.Subscript) and bool(qualname(node))
+
+
 def root_name(node: ast.AST) -> str:
     """The name an attribute chain starts from (`os.sys.modules` -> "os"); "" when it is no name."""
     while isinstance(node, ast.Attribute):
@@ -264,8 +293,13 @@ class Names:
             return "builtins" if name == "__builtins__" else name
         if isinstance(node, ast.Attribute):
             base = self.qualname(node.value)
-            if node.attr in rules.REEXPORTED and base.split(".")[0] in self.imported:
-                return node.attr  # a module another one re-exports: `os.sys` is `sys`
+            root = getattr(node.value, "_root", node.value)  # set below: a chain's root, once
+            node._root = root  # type: ignore[attr-defined] # a module: an import's name, or a fetch
+            if base and (not isinstance(root, ast.Name) or root.id in self.imported):
+                if node.attr in rules.REEXPORTED:
+                    return node.attr  # a module another one re-exports: `os.sys` is `sys`
+                if found := sm.reexport(base, node.attr):  # `pdb.code` is `code` (`scan_modules`)
+                    return found
             return f"{base}.{node.attr}" if base else ""
         if isinstance(node, ast.Subscript) and (key := fold(node.slice)) is not None:
             owner = namespace_of(node.value, self.qualname)

@@ -28,7 +28,9 @@
 - `runner-env`: a string constant naming a `PYTEST_*` environment variable.
 - `spawn-runner`: `subprocess` / `os.system` / `os.exec*` ... called with `git` or `pytest` in its args.
 - `dynamic-import`: `__import__` / `importlib.import_module` of a name computed at run time or held
-  in a variable (a written-out or relative name is read as it is).
+  in a variable (a written-out or relative name is read as it is), and so a resolver of dotted names
+  handed one (`RESOLVE_CALLS`: `unittest.mock.patch(name).getter()` is the module `name` names) or
+  any use of a class that resolves them (`RESOLVER_CLASSES`: `logging.config.BaseConfigurator`).
 - `dynamic-code`: `exec` / `eval` / `compile`, and the standard library's other ways to run text or
   bytes as code (`runpy`, `timeit` with a string, `code`, `codeop`, loaders of a file by path,
   `marshal` / `pickle` loads, code and function constructors) or to call into the interpreter
@@ -49,7 +51,8 @@
   defines (`scan_classwalk`): a walk down the class tree from `object` reaches the tests' classes.
 
 Names are dotted as the scan resolves them through a module's imports (`from os import _exit as x`:
-`x()` is `os._exit`) and through module objects fetched by a written-out name (`__import__("sys")`,
+`x()` is `os._exit`), through the modules a standard-library module imports (`pdb.code` is `code`:
+`scan_modules`, beside the fixed `REEXPORTED`) and through module objects fetched by a written-out name (`__import__("sys")`,
 `importlib.import_module("sys")`, `sys.modules["sys"]`, `vars(builtins)["exec"]`,
 `__builtins__["exec"]`, `getattr(builtins, "exec")`). `DISTINCT` names (`settrace`, `_getframe`,
 `get_referrers`...) and frame attributes are flagged on any owner and as strings. Shipped beside `scan.py` (`grading.shipped`): standard library only.
@@ -105,6 +108,27 @@ CODE_CALLS = frozenset({
     "types.LambdaType", "pickle.Unpickler", "_pickle.loads", "_pickle.load", "_pickle.Unpickler", "shelve.open",
     "pdb.run", "pdb.runeval", "pdb.runctx", "profile.run", "profile.runctx", "cProfile.run", "cProfile.runctx",
     "doctest.run_docstring_examples", "doctest.testmod", "doctest.testfile", "logging.config.fileConfig",
+})  # fmt: skip
+# Library code that takes an object by a dotted name it is given, importing what the name's head names:
+# `unittest.mock.patch(name).getter()` hands back the module `name` names, as `import_module` would
+# (the nineteenth red team's `env-module`). Called with anything but a written-out constant, each is
+# `dynamic-import`; taken as a value too.
+RESOLVE_CALLS = frozenset({
+    "unittest.mock.patch", "unittest.mock.patch.dict", "unittest.mock.patch.multiple",
+    "unittest.mock._patch_dict", "unittest.mock._patch_multiple",
+    "unittest.mock._get_target", "unittest.mock._importer", "unittest.mock._dot_lookup",
+    "logging.config._resolve", "logging.config.dictConfig", "pkgutil.get_loader", "pkgutil.find_loader",
+    "importlib.find_loader", "unittest.main", "unittest.TestProgram", "unittest.main.main",
+    "unittest.main.TestProgram",
+})  # fmt: skip
+NAMED_BY = ("target", "module", "name", "in_dict", "config")
+"""The keywords a resolver's name may be passed by (`unittest.main(module=name)`)."""
+# Classes whose objects resolve dotted names (`logging.config.BaseConfigurator({}).resolve(name)`, a
+# test loader's `loadTestsFromName`): any use of one is `dynamic-import`.
+RESOLVER_CLASSES = frozenset({
+    "logging.config.BaseConfigurator", "logging.config.DictConfigurator", "logging.config.dictConfigClass",
+    "unittest.TestLoader", "unittest.defaultTestLoader", "unittest.loader.TestLoader",
+    "unittest.loader.defaultTestLoader",
 })  # fmt: skip
 NATIVE_MODULES = frozenset({"ctypes", "_ctypes", "cffi", "_testcapi", "_testinternalcapi"})
 # Attributes read by a name whose owner the scan cannot name (`operator.attrgetter("get_objects")`, a
@@ -168,7 +192,7 @@ def value_kind(name: str) -> str | None:
         return None
     if name in CODE_CALLS:
         return "dynamic-code"
-    if name in IMPORT_CALLS:
+    if name in IMPORT_CALLS or name in RESOLVE_CALLS:
         return "dynamic-import"
     return "dynamic-attribute" if name in ATTR_CALLS or name in MEMBER_CALLS else None
 

@@ -51,6 +51,7 @@ VERIFIER = (
     "scan_reach.py",
     "scan_rules.py",
     "scan_fold.py",
+    "scan_modules.py",
     "scan_parse.py",
     "scan_strings.py",
     "unstable_ids.py",
