@@ -8,8 +8,9 @@ is right and reads nothing of the tests; each is graded for real and must resolv
   a `functools.cache`d helper, a generator, a helper module of its own, type hints, a docstring with a
   doctest, a custom exception, a dataclass accumulator, a `warnings.warn`, a debug flag read from the
   environment, a debug `print`, a checking decorator (`functools.wraps`), an `int` subclass or a
-  `Fraction` as the result. Two are rejected by the patch scan (strict xfails, `SCAN_REJECTS`):
-  `doctest.testmod()` under `if __name__ == "__main__"`, and `getattr(operator, "add" if c else "or_")`;
+  `Fraction` as the result, `doctest.testmod()` under `if __name__ == "__main__"`, and
+  `getattr(operator, "add" if c else "or_")` (the last two were rejected by the patch scan until it
+  read them: `scan_fold.by_hand`, `scan_fold.either`);
 - a real library (toolz 1.2.0's recorded task whose `Compose.__call__` was removed): the method put
   back with `functools.reduce`, a logging call, type hints, a generator, a docstring with a doctest.
 
@@ -182,10 +183,7 @@ def test_the_gold_resolves_and_the_bug_does_not(task: tuple[TaskRecord, EnvRecor
 
 
 # Honest fixes the patch scan rejects (`grading.scan_rules`; left to its owners): strict xfails.
-SCAN_REJECTS = {
-    "doctest-main": "the scan's dynamic-code rejects `doctest.testmod()` under `if __name__ == '__main__'`",
-    "computed-getattr": "the scan's dynamic-attribute rejects a getattr whose name is one of two constants",
-}
+SCAN_REJECTS: dict[str, str] = {}  # none left: `doctest.testmod()` by hand, `getattr` of one of two names
 
 
 @pytest.mark.parametrize(

@@ -151,8 +151,8 @@ class _Scanner(ss.StringChecks, sf.Names, ast.NodeVisitor):
                 self.add(node, "dynamic-import", name)
         elif name in rules.RESOLVE_CALLS and not sf.constant_name(node, rules.NAMED_BY):
             self.add(node, "dynamic-import", name)  # a name computed at run time, resolved
-        elif name in rules.CODE_CALLS:
-            self.add(node, "dynamic-code", name)
+        elif name in rules.CODE_CALLS and not (name == "doctest.testmod" and sf.by_hand(node)):
+            self.add(node, "dynamic-code", name)  # testmod() under `__main__`: the module's own, run by hand
         elif name in rules.ATTR_CALLS or (
             isinstance(node.func, ast.Attribute) and node.func.attr == "__getattribute__"
         ):
@@ -196,6 +196,10 @@ class _Scanner(ss.StringChecks, sf.Names, ast.NodeVisitor):
         if not args and not name.endswith("__getattribute__"):
             return
         target = args[0] if args else None
+        if target is not None and (names := sf.either(target)):  # "add" if c else "or_": each as written
+            for each in names:
+                self.check_attr_call(node, name, [*all_args[: len(all_args) - len(args)], each, *args[1:]])
+            return
         literal = isinstance(target, ast.Constant) and isinstance(target.value, str)
         folded = fold(target) if target is not None else None
         if not literal:

@@ -319,3 +319,43 @@ class Names:
         if found := self.qualname(node) == "sys.modules" and not by_written_name(node, rules.MUTATORS):
             self.add(node, "dynamic-import", "sys.modules read by a computed name")
         return found
+
+
+def by_hand(call: ast.Call) -> bool:
+    """`doctest.testmod()` of the module itself (no argument but constants), run only as a script."""
+    return not call.args and all(isinstance(k.value, ast.Constant) for k in call.keywords) and main_only(call)
+
+
+def main_only(node: ast.AST) -> bool:
+    """`node` sits in the body of an `if __name__ == "__main__":` block at a module's top level: code
+    that runs when the file is run as a script, never when the tests import it (the idiom
+    `doctest.testmod()` there tests the module's docstrings by hand)."""
+    child, parent = node, getattr(node, "_parent", None)
+    while parent is not None and not isinstance(parent, ast.Module):
+        child, parent = parent, getattr(parent, "_parent", None)
+    if not isinstance(child, ast.If) or not any(node is n or _inside(node, n) for n in child.body):
+        return False
+    test = child.test
+    sides = [test.left, *test.comparators] if isinstance(test, ast.Compare) else []
+    named = {ast.unparse(s) for s in sides}
+    return len(sides) == 2 and isinstance(test.ops[0], ast.Eq) and named in ({"__name__", "'__main__'"},)
+
+
+def _inside(node: ast.AST, top: ast.AST) -> bool:
+    return any(n is node for n in ast.walk(top))
+
+
+def either(node: ast.AST) -> list[ast.expr]:
+    """The two names of `"add" if c else "or_"` (nested too), each a string written whole; [] when
+    any branch is not."""
+    if not isinstance(node, ast.IfExp):
+        return []
+    out = []
+    for branch in (node.body, node.orelse):
+        if isinstance(branch, ast.Constant) and isinstance(branch.value, str):
+            out.append(branch)
+        elif not (inner := either(branch)):
+            return []
+        else:
+            out.extend(inner)
+    return out
