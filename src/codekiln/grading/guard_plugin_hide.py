@@ -1,0 +1,135 @@
+"""The tests' source out of every child process's reach once collected (`grading.guard_plugin`; it runs
+inside the sandbox).
+
+    hide = Hide(held)        # at the plugin's import, before any conftest: the process made non-dumpable
+    hide.undumpable          # True once the kernel took it (False: ctypes or prctl unavailable)
+    ...pytest collects...    # `pytest_collection_finish` (last of all): the held files unlinked
+
+The audit hook of `_reads` sees the test process's own opens only: library code that spawns a child
+(`subprocess.run(["cat", path])`, a child Python opening the file) reads the hidden tests outside it,
+and a child of the same user reads this process's memory (`/proc/<ppid>/mem`: the trusted bytes, the
+rewritten tests' constants) or its open files (`/proc/<ppid>/fd/N`). So, when the settings ask
+(`"hide"`: the grader's `grading.runner` and the exported verifiers):
+
+1. At import, before any conftest or code under test runs: `prctl(PR_SET_DUMPABLE, 0)` (through
+   `ctypes`, the C library's own `prctl`). The kernel then refuses `/proc/<pid>/mem`, `/fd`, `/environ`
+   and `ptrace` of this process to every other process without `CAP_SYS_PTRACE` (which the bwrap
+   sandbox and a Harbor container's default capabilities do not grant). An exec'd child starts
+   dumpable again, which is its own business: it holds nothing of the tests.
+2. Once collection is over (every test module imported from the bytes the guard read), each held file
+   (the tests' Python source: `_reads.held_files`) is unlinked from the tree. What is left to open
+   there is what any child can: data files beside the tests are not held and stay. The grader put them
+   back from outside the sandbox after the run, from the bytes it read before (`grading.hidden_tests`,
+   a run killed at its limit too); an exported verifier's tree is thrown away after its one run.
+
+A held module no test imported at collection (a helper a test imports in its body) is still
+importable: its bytes are kept in this process (non-dumpable) and served by a finder placed last on
+`sys.meta_path`, by the path the import system would have found it at. The loader gives no
+`get_source`/`get_data`, so the text stays unreadable to library code (`linecache` gets nothing). A
+test that reads its own file after collection (`open(__file__)`, a `python -m pytest` child on a test
+file) fails, on the clean snapshot the same way: validation runs this guard, so such a task's gold does
+not resolve and it is never made.
+
+Cost: one `prctl` call at start; at the end of collection one read (of the not-imported held files
+only) and one unlink per held file. The grader's side costs one host read and write per held file.
+
+Shipped beside the plugin as `<plugin module>_hide` (`grading.shipped`); it imports nothing from
+codekiln.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+PR_SET_DUMPABLE = 4
+
+
+def make_undumpable() -> bool:
+    """`prctl(PR_SET_DUMPABLE, 0)` for this process; whether the kernel took it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+class _Loader:
+    """Runs a held module from the bytes kept in memory; no `get_source`, no `get_data`."""
+
+    def __init__(self, source: bytes, path: str) -> None:
+        self._code = compile(source, path, "exec", dont_inherit=True)
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        exec(self._code, module.__dict__)
+
+
+class _Finder:
+    """Finds a held module unlinked before its import where the path finder would have found it."""
+
+    def __init__(self, kept: dict[str, bytes]) -> None:
+        self.kept = kept
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        tail = name.rpartition(".")[2]
+        for folder in path if path is not None else sys.path:
+            if not isinstance(folder, str):
+                continue
+            base = os.path.abspath(folder or ".")
+            for file, package in ((f"{tail}.py", False), (os.path.join(tail, "__init__.py"), True)):
+                full = os.path.normpath(os.path.join(base, file))
+                if full in self.kept:
+                    where = [os.path.dirname(full)] if package else None
+                    loader = _Loader(self.kept[full], full)
+                    return importlib.util.spec_from_file_location(
+                        name, full, loader=loader, submodule_search_locations=where
+                    )
+        return None
+
+    def invalidate_caches(self) -> None:
+        return None
+
+
+def _file_of(module: Any) -> str:
+    try:
+        file = module.__file__
+    except Exception:  # a module object of any kind: a lazy `__getattr__` may raise anything
+        return ""
+    return file if isinstance(file, str) else ""
+
+
+class Hide:
+    """A pytest plugin: the held files unlinked once collection is over (see the module doc). Register
+    it before any other `trylast` `pytest_collection_finish` hook: pluggy calls it after them."""
+
+    __test__ = False  # not a test class, whatever collects it
+
+    def __init__(self, held: Iterable[str]) -> None:
+        self.held = sorted(held)
+        self.hidden: list[str] = []
+        self.undumpable = make_undumpable() if self.held else False
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self) -> None:
+        imported = {os.path.normpath(f) for f in map(_file_of, list(sys.modules.values())) if f}
+        kept: dict[str, bytes] = {}
+        for path in self.held:
+            try:
+                if path not in imported:
+                    with open(path, "rb") as fh:
+                        kept[path] = fh.read()
+                os.unlink(path)
+            except OSError:
+                continue
+            self.hidden.append(path)
+        if kept:
+            sys.meta_path.append(_Finder(kept))
