@@ -228,7 +228,9 @@ def test_the_tests_read_from_the_test_process_memory_by_a_child_do_not_resolve(
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
 
 
-def test_the_harbor_verifier_keeps_the_tests_from_a_child(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
+def test_the_harbor_verifier_keeps_the_tests_from_a_child(
+    task: tuple[TaskRecord, EnvRecord], tmp_path: Path
+) -> None:
     """The exported verifier (an exported SWE-bench row's guarded step runs the same `Verifier.run`)
     starts the guard with `hide` too: the gold resolves, neither child's read does."""
     from audit_support import harbor_verifier
