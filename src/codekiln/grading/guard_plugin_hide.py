@@ -40,6 +40,7 @@ codekiln.
 from __future__ import annotations
 
 import ctypes
+import importlib.abc
 import importlib.util
 import os
 import sys
@@ -60,7 +61,7 @@ def make_undumpable() -> bool:
         return False
 
 
-class _Loader:
+class _Loader(importlib.abc.Loader):
     """Runs a held module from the bytes kept in memory; no `get_source`, no `get_data`."""
 
     def __init__(self, source: bytes, path: str) -> None:
