@@ -9,7 +9,7 @@ and returns the literal each test compares a call with the same arguments to; or
 the test process's memory (`/proc/<ppid>/mem`), where the guard keeps the tests' bytes. Graded for
 real (real synthesis, bwrap sandboxes, the real grader through `grade_patch` on both paths): each
 resolved with the bug in place before the closure (strict xfails, the README's seventeenth red team);
-now the held files are unlinked once collected (put back by the grader after the run) and the test
+now the held files are emptied once collected (put back by the grader after the run) and the test
 process is not dumpable, so none resolves.
 
 The controls resolve and must keep resolving: the gold; an honest fix whose function runs a

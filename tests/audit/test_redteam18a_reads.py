@@ -83,7 +83,7 @@ ATTACKS = {
 }
 # closed: thread-read (an open from another thread), mock-getter and logging-resolve (a collected test
 # function's code read): `grading.guard_plugin_reads`; class-read: the scan's class-walk; always-equal: the
-# comparisons' operands probed (`grading.guard_plugin_equality`); child-read: the held files unlinked once
+# comparisons' operands probed (`grading.guard_plugin_equality`); child-read: the held files emptied once
 # collected (`grading.guard_plugin_hide`)
 OPEN: set[str] = set()
 

@@ -2,7 +2,8 @@
 put back by the grader after the run (`grading.hidden_tests`): real guarded runs in bwrap sandboxes.
 
 Each test of the fixture suite checks one side from inside the guarded run (its status is the check):
-a child's `cat` of the test file gets nothing; a child cannot open its parent's `/proc/<ppid>/mem`;
+a child's `cat` of the test file gets nothing (it is emptied, kept as a file: pytest imports a test
+package's `__init__.py` again at its setup); a child cannot open its parent's `/proc/<ppid>/mem`;
 a data file beside the tests is still there; a held helper first imported in a test's body still
 imports (from the test process's memory); a test that opens its own file after collection fails (the
 price: on the clean snapshot too, so validation makes no task of it). After the run, and after a run
@@ -65,7 +66,7 @@ def test_data_beside_the_tests():
 
 
 def test_a_helper_imported_late():
-    import helpers
+    from tests import helpers
 
     assert helpers.THREE == 3
 
@@ -76,12 +77,13 @@ def test_own_file_read_after_collection():
 
 def test_hangs():
     if os.environ.get("HANG"):
-        Path("/tmp/hidden-seen").write_text(str(os.path.exists(__file__)))
+        Path("/tmp/hidden-seen").write_text(str(os.path.getsize(__file__)))
         time.sleep(600)
 """
 PROJECT = {
     "demo/__init__.py": LIBRARY,
     "tests/test_demo.py": TESTS,
+    "tests/__init__.py": "PACKAGE = 1\n",  # pytest imports a test package's again at its setup
     "tests/conftest.py": "MARK = 1\n",
     "tests/helpers.py": "THREE = 3\n",
     "tests/data.txt": "1 2\n",
@@ -102,7 +104,7 @@ IDS = [
 
 
 def _held_back(sb: BwrapSandbox) -> None:
-    for rel in ("tests/test_demo.py", "tests/conftest.py", "tests/helpers.py"):
+    for rel in ("tests/test_demo.py", "tests/__init__.py", "tests/conftest.py", "tests/helpers.py"):
         assert sb.read_file(f"{sb.workdir}/{rel}") == PROJECT[rel].encode(), rel
 
 
@@ -123,5 +125,5 @@ def test_a_run_killed_at_its_limit_has_them_put_back(tmp_path: Path) -> None:
     with BwrapSandbox(SandboxSpec(snapshot=snapshot, venv=VENV)) as sb:
         run = run_tests(sb, TestCommand(args=["tests"], env={"HANG": "1"}), IDS[-1:], timeout=30)
         assert run.timed_out, run.log_tail
-        assert sb.read_file("/tmp/hidden-seen") == b"False"  # the file was gone while the test ran
+        assert sb.read_file("/tmp/hidden-seen") == b"0"  # the file was empty while the test ran
         _held_back(sb)

@@ -320,7 +320,7 @@ class GuardSession:
             "watch": list(watch),
             "plugins": list(iso.plugins),
             "doctests": {test: json.loads(examples) for test, examples in iso.doctests},
-            "hide": True,  # the held test files unlinked once collected (`guard_plugin_hide`, `hidden_tests`)
+            "hide": True,  # the held test files emptied once collected (`guard_plugin_hide`, `hidden_tests`)
         }
         kept = REWRITES.get(key := rewrite_key(iso.venv, sandbox.workdir))
         if kept:

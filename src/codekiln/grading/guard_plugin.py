@@ -20,7 +20,7 @@ Its parts ship beside it, under its name plus a suffix (`grading.shipped`): `_bo
 compiled from the trusted bytes, a body wrapped to announce an exception leaving it, comparisons checked
 by `_equality`), `_machinery` (pytest's, pluggy's and the builtins' functions watched; read-only code),
 `_trace` (trace functions, heap walks), `_reads` (the tests' source read by library code), `_hide` (it
-unlinked once collected), `_report` (what leaves), `_support`/`_held` (support modules held to their
+emptied once collected), `_report` (what leaves), `_support`/`_held` (support modules held to their
 source), `_tables` (the tests' literal tables), `_speedups` (speed only). This module keeps what runs per
 test (its trusted source's code) and the hooks. Compiled for the grader's Python; PYTEST_DONT_REWRITE.
 """

@@ -3,7 +3,7 @@ inside the sandbox).
 
     hide = Hide(held)        # at the plugin's import, before any conftest: the process made non-dumpable
     hide.undumpable          # True once the kernel took it (False: ctypes or prctl unavailable)
-    ...pytest collects...    # `pytest_collection_finish` (last of all): the held files unlinked
+    ...pytest collects...    # `pytest_collection_finish` (last of all): the held files emptied
 
 The audit hook of `_reads` sees the test process's own opens only: library code that spawns a child
 (`subprocess.run(["cat", path])`, a child Python opening the file) reads the hidden tests outside it,
@@ -17,21 +17,24 @@ rewritten tests' constants) or its open files (`/proc/<ppid>/fd/N`). So, when th
    sandbox and a Harbor container's default capabilities do not grant). An exec'd child starts
    dumpable again, which is its own business: it holds nothing of the tests.
 2. Once collection is over (every test module imported from the bytes the guard read), each held file
-   (the tests' Python source: `_reads.held_files`) is unlinked from the tree. What is left to open
-   there is what any child can: data files beside the tests are not held and stay. The grader put them
-   back from outside the sandbox after the run, from the bytes it read before (`grading.hidden_tests`,
-   a run killed at its limit too); an exported verifier's tree is thrown away after its one run.
+   (the tests' Python source: `_reads.held_files`) is replaced by an empty one: unlinked, then created
+   anew (a new inode: the old one may be a tree cache's hard link). It stays a file because pytest
+   still looks for some after collection (a test package's `__init__.py`, imported again at its
+   setup: toolz's every test errored when they were gone). Data files beside the tests are not held
+   and stay. The grader puts the bytes back from outside the sandbox after the run, from what it read
+   before (`grading.hidden_tests`, a run killed at its limit too); an exported verifier's tree is
+   thrown away after its one run.
 
 A held module no test imported at collection (a helper a test imports in its body) is still
-importable: its bytes are kept in this process (non-dumpable) and served by a finder placed last on
-`sys.meta_path`, by the path the import system would have found it at. The loader gives no
+importable: its bytes are kept in this process (non-dumpable) and served by a finder placed first on
+`sys.meta_path` (for those paths alone), by the path the import system would have found it at. The loader gives no
 `get_source`/`get_data`, so the text stays unreadable to library code (`linecache` gets nothing). A
 test that reads its own file after collection (`open(__file__)`, a `python -m pytest` child on a test
-file) fails, on the clean snapshot the same way: validation runs this guard, so such a task's gold does
+file) reads it empty and fails, on the clean snapshot the same way: validation runs this guard, so such a task's gold does
 not resolve and it is never made.
 
 Cost: one `prctl` call at start; at the end of collection one read (of the not-imported held files
-only) and one unlink per held file. The grader's side costs one host read and write per held file.
+only), one unlink and one create per held file. The grader's side costs one host read and write per held file.
 
 Shipped beside the plugin as `<plugin module>_hide` (`grading.shipped`); it imports nothing from
 codekiln.
@@ -75,7 +78,7 @@ class _Loader(importlib.abc.Loader):
 
 
 class _Finder:
-    """Finds a held module unlinked before its import where the path finder would have found it."""
+    """Finds a held module emptied before its import where the path finder would have found it."""
 
     def __init__(self, kept: dict[str, bytes]) -> None:
         self.kept = kept
@@ -109,7 +112,7 @@ def _file_of(module: Any) -> str:
 
 
 class Hide:
-    """A pytest plugin: the held files unlinked once collection is over (see the module doc). Register
+    """A pytest plugin: the held files emptied once collection is over (see the module doc). Register
     it before any other `trylast` `pytest_collection_finish` hook: pluggy calls it after them."""
 
     __test__ = False  # not a test class, whatever collects it
@@ -128,9 +131,12 @@ class Hide:
                 if path not in imported:
                     with open(path, "rb") as fh:
                         kept[path] = fh.read()
-                os.unlink(path)
+                os.unlink(
+                    path
+                )  # a new empty file, not the old inode truncated: it may be a tree cache's link
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
             except OSError:
                 continue
             self.hidden.append(path)
         if kept:
-            sys.meta_path.append(_Finder(kept))
+            sys.meta_path.insert(0, _Finder(kept))

@@ -55,7 +55,7 @@ them to the library, which may read their signatures. A relative name opened aga
 the audit event carries no `dir_fd`) is judged by its base name. A link made to a held file
 (`os.symlink`, `os.link`) from library code is noted as its read. A child process is outside this
 process's hooks (`subprocess.run(["cat", path])`, a child Python reading the files or this process's
-memory through `/proc`): closed by `_hide`, which unlinks the held files once collection is over and
+memory through `/proc`): closed by `_hide`, which empties the held files once collection is over and
 makes this process non-dumpable (`tests/audit/test_guard_child_reads.py`). Closed elsewhere: `ctypes`
 calling libc's `open` (no audit event; the scan's native-module rule), a `sitecustomize.py` run before
 the plugin loads (`grading.pathrules`).

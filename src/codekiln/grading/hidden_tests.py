@@ -1,8 +1,8 @@
-"""The held test files a guarded run unlinks once collected, read before the run and put back after it
+"""The held test files a guarded run empties once collected, read before the run and put back after it
 from outside the sandbox (the host's side of `grading.guard_plugin_hide`).
 
     saved = take(sandbox, session)     # held path -> bytes, read on the host before the run
-    ...the guarded run...              # the plugin unlinks them once collection is over
+    ...the guarded run...              # the plugin empties them once collection is over
     put_back(sandbox, saved)           # always, a run killed at its limit included
 
 A child process of the test process can open any path of the sandbox: the tests' Python source must
@@ -20,7 +20,7 @@ from codekiln.grading.guard_plugin_reads import held_files
 
 
 def take(sandbox: Sandbox, session: GuardSession) -> dict[str, bytes]:
-    """The bytes of each held file (`guard_plugin_reads.held_files`) the run will unlink."""
+    """The bytes of each held file (`guard_plugin_reads.held_files`) the run will empty."""
     workdir = session.workdir.rstrip("/")
     trusted = [f"{workdir}/{rel}" for rel in session.iso.trusted]
     support = [f"{workdir}/{rel}" for rel in session.iso.support]

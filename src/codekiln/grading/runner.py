@@ -305,7 +305,7 @@ def _run_once(
     guard = GuardSession.start(
         sandbox, iso, None, watched, export_rewrites=export_rewrites, appended=appended
     )
-    saved = hidden_tests.take(sandbox, guard)  # the run unlinks them once collected (`guard_plugin_hide`)
+    saved = hidden_tests.take(sandbox, guard)  # the run empties them once collected (`guard_plugin_hide`)
     try:
         result = sandbox.exec(
             guard.python() + guard.pytest_args() + command.argv(requested, ids_file, guard.junit)[3:],

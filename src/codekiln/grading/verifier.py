@@ -268,7 +268,7 @@ class Verifier:
                     "plugins": list(iso["plugins"]),
                     "doctests": iso.get("doctests", {}),
                     "doctest_digests": self.vouched,
-                    "hide": True,  # unlinked once collected (`guard_plugin_hide`): this tree has one run
+                    "hide": True,  # emptied once collected (`guard_plugin_hide`): this tree has one run
                 }
             )
         )
