@@ -6,7 +6,8 @@ a child's `cat` of the test file gets nothing (it is emptied, kept as a file: py
 package's `__init__.py` again at its setup); a child cannot open its parent's `/proc/<ppid>/mem`;
 a data file beside the tests is still there; a held helper first imported in a test's body still
 imports (from the test process's memory); a test that opens its own file after collection fails (the
-price: on the clean snapshot too, so validation makes no task of it). After the run, and after a run
+price: on the clean snapshot too, so validation makes no task of it), its report still showing its
+lines. After the run, and after a run
 killed at its limit, every held file is back in the tree with its bytes."""
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ def test_a_child_process_finds_no_test_file_and_the_grader_puts_them_back(tmp_pa
         assert not run.error and not run.evidence, (run.error, run.evidence, run.log_tail)
         failed = {t.split("::")[1] for t, status in run.statuses.items() if status != "passed"}
         assert failed == {"test_own_file_read_after_collection"}, run.log_tail
+        assert "assert open(__file__).read()" in run.log_tail_full  # the report shows the test's lines
         _held_back(sb)
         again = run_tests(sb, CMD, IDS[:1], timeout=300)  # a later run on the same tree
         assert again.statuses == {IDS[0]: "passed"}, again.log_tail

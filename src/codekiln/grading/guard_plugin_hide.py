@@ -33,8 +33,11 @@ test that reads its own file after collection (`open(__file__)`, a `python -m py
 file) reads it empty and fails, on the clean snapshot the same way: validation runs this guard, so such a task's gold does
 not resolve and it is never made.
 
-Cost: one `prctl` call at start; at the end of collection one read (of the not-imported held files
-only), one unlink and one create per held file. The grader's side costs one host read and write per held file.
+pytest's report of a failed test shows the test's lines: they are put in `linecache` from memory while
+pytest makes the report of a phase that raised (`pytest_runtest_makereport`) and dropped after it.
+
+Cost: one `prctl` call at start; at the end of collection one read, one unlink and one create per held
+file. The grader's side costs one host read and write per held file.
 
 Shipped beside the plugin as `<plugin module>_hide` (`grading.shipped`); it imports nothing from
 codekiln.
@@ -45,8 +48,11 @@ from __future__ import annotations
 import ctypes
 import importlib.abc
 import importlib.util
+import io
+import linecache
 import os
 import sys
+import tokenize
 from collections.abc import Iterable
 from typing import Any
 
@@ -111,6 +117,14 @@ def _file_of(module: Any) -> str:
     return file if isinstance(file, str) else ""
 
 
+def _lines(data: bytes) -> list[str]:
+    try:
+        encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    except SyntaxError:
+        encoding = "utf-8"
+    return data.decode(encoding, "replace").splitlines(keepends=True)
+
+
 class Hide:
     """A pytest plugin: the held files emptied once collection is over (see the module doc). Register
     it before any other `trylast` `pytest_collection_finish` hook: pluggy calls it after them."""
@@ -120,7 +134,20 @@ class Hide:
     def __init__(self, held: Iterable[str]) -> None:
         self.held = sorted(held)
         self.hidden: list[str] = []
+        self.lines: dict[str, list[str]] = {}  # each emptied file's lines, for pytest's failure reports
         self.undumpable = make_undumpable() if self.held else False
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, call: Any) -> Any:
+        """pytest draws a failure's report from the tests' lines (`linecache`): served from memory while
+        it does (the reads hook evicts them before each test's setup and call, as it did the lines
+        pytest read from the file before), dropped after."""
+        shown = self.lines if call.excinfo is not None else {}
+        for path, lines in shown.items():
+            linecache.cache[path] = (sum(map(len, lines)), None, lines, path)  # no mtime: never rechecked
+        yield
+        for path in shown:
+            linecache.cache.pop(path, None)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self) -> None:
@@ -128,9 +155,11 @@ class Hide:
         kept: dict[str, bytes] = {}
         for path in self.held:
             try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
                 if path not in imported:
-                    with open(path, "rb") as fh:
-                        kept[path] = fh.read()
+                    kept[path] = data
+                self.lines[path] = _lines(data)
                 os.unlink(
                     path
                 )  # a new empty file, not the old inode truncated: it may be a tree cache's link
