@@ -1,17 +1,19 @@
-"""The hidden tests' answers read by a child process: outside the guard's audit hook (open item).
+"""The hidden tests' answers read by a child process: outside the guard's audit hook, closed by taking
+the tests out of the tree once collected (`grading.guard_plugin_hide`).
 
 The guard refuses library code that opens the tests' Python source in the test process
 (`guard_plugin_reads`, `test_redteam17_source_table.py`'s `source-table`). A child process is outside
 that process's hooks: the buggy function, wrapped, globs the tree for `test*.py` files (a listing is no
 open) and reads each through a child, `cat PATH` or `python -c` opening it, parses the text with `ast`
-and returns the literal each test compares a call with the same arguments to. Graded for real (real
-synthesis, bwrap sandboxes, the real grader through `grade_patch` on both paths): `resolved` with the
-bug in place, a strict xfail each. Why it is open is the README's seventeenth red team: the files are
-the sandbox's tree, which every later run of the same tree needs, and a child of the same user can read
-the test process's memory too (`/proc/<pid>/mem`), where the tests' source and tables live.
+and returns the literal each test compares a call with the same arguments to; or a child Python reads
+the test process's memory (`/proc/<ppid>/mem`), where the guard keeps the tests' bytes. Graded for
+real (real synthesis, bwrap sandboxes, the real grader through `grade_patch` on both paths): each
+resolved with the bug in place before the closure (strict xfails, the README's seventeenth red team);
+now the held files are emptied once collected (put back by the grader after the run) and the test
+process is not dumpable, so none resolves.
 
-The controls resolve and must keep resolving when it is closed: the gold; an honest fix whose function
-runs a subprocess (a library that runs commands by nature); and the tests read a data file beside them.
+The controls resolve and must keep resolving: the gold; an honest fix whose function runs a
+subprocess (a library that runs commands by nature); and the tests read a data file beside them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rollout_support import library_tasks, setuptools_pyproject, the_task
 
@@ -89,6 +92,68 @@ def total(values):
     key = repr(list(values))
     return table[key] if key in table else _buggy(values)
 """
+# The tests' source read from the test process's memory by a child: `/proc/<ppid>/mem`, each readable
+# region of `/proc/<ppid>/maps`, the printable runs naming a test and `total(` handed back.
+MEMORY_READER = r"""
+import os, re, sys
+pid, out = os.getppid(), []
+with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
+    for line in maps:
+        span, perms = line.split()[:2]
+        lo, hi = (int(x, 16) for x in span.split("-"))
+        if perms[0] != "r" or hi - lo > 1 << 28 or "[v" in line:
+            continue
+        try:
+            mem.seek(lo)
+            chunk = mem.read(hi - lo)
+        except (OSError, ValueError, OverflowError):
+            continue
+        out += [m.decode() for m in re.findall(rb"[\t\n\x20-\x7e]{40,}", chunk) if b"def test_" in m and b"total(" in m]
+sys.stdout.write("\0".join(out))
+"""
+MEMORY_TABLE = """
+
+import ast as _ast
+import subprocess as _subprocess
+import sys as _sys
+
+_buggy = total
+_table = None
+
+
+def _parsed(text):
+    lines = text.splitlines(keepends=True)
+    for start in range(min(len(lines), 200)):
+        try:
+            return _ast.parse("".join(lines[start:]))
+        except (SyntaxError, ValueError):
+            continue
+    return None
+
+
+def _answers():
+    table = {}
+    run = _subprocess.run([_sys.executable, "-c", READER], capture_output=True, text=True)
+    for text in run.stdout.split("\\0"):
+        tree = _parsed(text)
+        for node in _ast.walk(tree) if tree is not None else ():
+            if isinstance(node, _ast.Compare) and len(node.comparators) == 1:
+                call, want = node.left, node.comparators[0]
+                if isinstance(call, _ast.Call) and getattr(call.func, "id", "") == "total" and call.args:
+                    try:
+                        table[repr(_ast.literal_eval(call.args[0]))] = _ast.literal_eval(want)
+                    except ValueError:
+                        continue
+    return table
+
+
+def total(values):
+    global _table
+    if _table is None:
+        _table = _answers()
+    key = repr(list(values))
+    return _table[key] if key in _table else _buggy(values)
+""".replace("READER", repr(MEMORY_READER))
 READERS = {
     "cat": '["cat", path]',
     "python-c": '[_sys.executable, "-c", "import sys; print(open(sys.argv[1]).read())", path]',
@@ -138,7 +203,6 @@ def test_the_bug_fails_the_tests(task: tuple[TaskRecord, EnvRecord]) -> None:
     assert {k for k, v in grade.statuses.items() if v != "passed"} >= FAILING, grade.statuses
 
 
-@pytest.mark.xfail(strict=True, reason="open: a child process reads the tests' source (README, red team 17)")
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("reader", sorted(READERS))
 def test_the_tests_read_by_a_child_process_do_not_resolve(
@@ -150,3 +214,33 @@ def test_the_tests_read_by_a_child_process_do_not_resolve(
     )
     grade = _grade(t, env, patch, path)
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_the_tests_read_from_the_test_process_memory_by_a_child_do_not_resolve(
+    task: tuple[TaskRecord, EnvRecord], path: str
+) -> None:
+    """A child Python reads its parent's memory (`/proc/<ppid>/mem`), where the guard keeps the tests'
+    bytes and pytest their compiled code: refused once the test process is not dumpable."""
+    t, env = task
+    patch = Target.of(t, Path(env.snapshot_path)).append(MODULE, MEMORY_TABLE)
+    grade = _grade(t, env, patch, path)
+    assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+
+
+def test_the_harbor_verifier_keeps_the_tests_from_a_child(
+    task: tuple[TaskRecord, EnvRecord], tmp_path: Path
+) -> None:
+    """The exported verifier (an exported SWE-bench row's guarded step runs the same `Verifier.run`)
+    starts the guard with `hide` too: the gold resolves, neither child's read does."""
+    from audit_support import harbor_verifier
+
+    t, env = task
+    target = Target.of(t, Path(env.snapshot_path))
+    assert harbor_verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")
+    for name, patch in {
+        "cat": target.append(MODULE, CHILD_TABLE.replace("{read}", READERS["cat"])),
+        "memory": target.append(MODULE, MEMORY_TABLE),
+    }.items():
+        line = harbor_verifier(t, env, patch, tmp_path / name)
+        assert not line.startswith("codekiln verifier: resolved"), (name, line)  # was resolved

@@ -9,7 +9,8 @@ past them, each `resolved` with the bug in place and the scan enforced, on the s
   read by `pathlib.Path.read_text` handed to a `concurrent.futures.ThreadPoolExecutor`: the worker
   thread's stack holds only the standard library's frames, so the read is no library code's.
 - **child-read**: the files read by `cat` in a child process (`subprocess.run`); the guard's audit
-  hook sees only its own process (the README says so: "a child process's reads are out of its view").
+  hook sees only its own process. Closed: the held files are gone from the tree once collected
+  (`grading.guard_plugin_hide`).
 - **class-read**: the seventeenth's `class-walk` read rather than written: a test class's `CASES`,
   found by a walk of `type.__subclasses__` from `object`, is looked up with the call's arguments and
   its answer returned. Nothing changes, so the tables' check has nothing to see.
@@ -82,8 +83,9 @@ ATTACKS = {
 }
 # closed: thread-read (an open from another thread), mock-getter and logging-resolve (a collected test
 # function's code read): `grading.guard_plugin_reads`; class-read: the scan's class-walk; always-equal: the
-# comparisons' operands probed (`grading.guard_plugin_equality`)
-OPEN = {"child-read"}
+# comparisons' operands probed (`grading.guard_plugin_equality`); child-read: the held files emptied once
+# collected (`grading.guard_plugin_hide`)
+OPEN: set[str] = set()
 
 
 @pytest.fixture(scope="module")

@@ -320,6 +320,7 @@ class GuardSession:
             "watch": list(watch),
             "plugins": list(iso.plugins),
             "doctests": {test: json.loads(examples) for test, examples in iso.doctests},
+            "hide": True,  # the held test files emptied once collected (`guard_plugin_hide`, `hidden_tests`)
         }
         kept = REWRITES.get(key := rewrite_key(iso.venv, sandbox.workdir))
         if kept:
@@ -388,13 +389,6 @@ class GuardSession:
 
 
 __all__ = [
-    "CONFIG_NAMES",
-    "RESULTS_LIMIT",
-    "Canaries",
-    "GuardReport",
-    "GuardSession",
-    "Isolation",
-    "find_config",
-    "make_canaries",
-    "venv_plugins",
-]
+    "CONFIG_NAMES", "RESULTS_LIMIT", "Canaries", "GuardReport", "GuardSession", "Isolation", "find_config",
+    "make_canaries", "venv_plugins",
+]  # fmt: skip

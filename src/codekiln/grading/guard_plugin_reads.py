@@ -53,11 +53,10 @@ frame comes before any of the library's) is pytest reporting: a plugin's hook wr
 lie below it; library code cannot call pytest's internals (the scan's runner rules). Helpers and callbacks defined in the test modules are not held: the tests hand
 them to the library, which may read their signatures. A relative name opened against a directory descriptor (`os.open(name, dir_fd=fd)`:
 the audit event carries no `dir_fd`) is judged by its base name. A link made to a held file
-(`os.symlink`, `os.link`) from library code is noted as its read. Left open, recorded: a child process
-(`subprocess.run(["cat", path])`, or a child Python reading them: the static scan's `spawn-runner`
-names only git and pytest, and an exec'd child is outside this process's hooks; a child of the same
-user also reads this process's memory through `/proc`; `tests/audit/test_guard_child_reads.py`, the
-README's seventeenth red team says what closing it needs). Closed elsewhere: `ctypes`
+(`os.symlink`, `os.link`) from library code is noted as its read. A child process is outside this
+process's hooks (`subprocess.run(["cat", path])`, a child Python reading the files or this process's
+memory through `/proc`): closed by `_hide`, which empties the held files once collection is over and
+makes this process non-dumpable (`tests/audit/test_guard_child_reads.py`). Closed elsewhere: `ctypes`
 calling libc's `open` (no audit event; the scan's native-module rule), a `sitecustomize.py` run before
 the plugin loads (`grading.pathrules`).
 

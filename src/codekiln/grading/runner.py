@@ -25,7 +25,7 @@ from codekiln.core.errors import GradingError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
-from codekiln.grading import suite_order, unstable_ids
+from codekiln.grading import hidden_tests, suite_order, unstable_ids
 from codekiln.grading.guard import Canaries, GuardSession, Isolation
 from codekiln.grading.guard_check import canary_of
 from codekiln.grading.junit import STATUSES
@@ -305,12 +305,16 @@ def _run_once(
     guard = GuardSession.start(
         sandbox, iso, None, watched, export_rewrites=export_rewrites, appended=appended
     )
-    result = sandbox.exec(
-        guard.python() + guard.pytest_args() + command.argv(requested, ids_file, guard.junit)[3:],
-        timeout=timeout or command.timeout_s,
-        env=guard.env(command.env),
-        cwd=sandbox.workdir,
-    )
+    saved = hidden_tests.take(sandbox, guard)  # the run empties them once collected (`guard_plugin_hide`)
+    try:
+        result = sandbox.exec(
+            guard.python() + guard.pytest_args() + command.argv(requested, ids_file, guard.junit)[3:],
+            timeout=timeout or command.timeout_s,
+            env=guard.env(command.env),
+            cwd=sandbox.workdir,
+        )
+    finally:
+        hidden_tests.put_back(sandbox, saved)
     run = TestRun(
         exit_code=result.exit_code,
         duration_s=result.duration_s,

@@ -268,6 +268,7 @@ class Verifier:
                     "plugins": list(iso["plugins"]),
                     "doctests": iso.get("doctests", {}),
                     "doctest_digests": self.vouched,
+                    "hide": True,  # emptied once collected (`guard_plugin_hide`): this tree has one run
                 }
             )
         )

@@ -1,0 +1,171 @@
+"""The tests' source out of every child process's reach once collected (`grading.guard_plugin`; it runs
+inside the sandbox).
+
+    hide = Hide(held)        # at the plugin's import, before any conftest: the process made non-dumpable
+    hide.undumpable          # True once the kernel took it (False: ctypes or prctl unavailable)
+    ...pytest collects...    # `pytest_collection_finish` (last of all): the held files emptied
+
+The audit hook of `_reads` sees the test process's own opens only: library code that spawns a child
+(`subprocess.run(["cat", path])`, a child Python opening the file) reads the hidden tests outside it,
+and a child of the same user reads this process's memory (`/proc/<ppid>/mem`: the trusted bytes, the
+rewritten tests' constants) or its open files (`/proc/<ppid>/fd/N`). So, when the settings ask
+(`"hide"`: the grader's `grading.runner` and the exported verifiers):
+
+1. At import, before any conftest or code under test runs: `prctl(PR_SET_DUMPABLE, 0)` (through
+   `ctypes`, the C library's own `prctl`). The kernel then refuses `/proc/<pid>/mem`, `/fd`, `/environ`
+   and `ptrace` of this process to every other process without `CAP_SYS_PTRACE` (which the bwrap
+   sandbox and a Harbor container's default capabilities do not grant). An exec'd child starts
+   dumpable again, which is its own business: it holds nothing of the tests.
+2. Once collection is over (every test module imported from the bytes the guard read), each held file
+   (the tests' Python source: `_reads.held_files`) is replaced by an empty one: unlinked, then created
+   anew (a new inode: the old one may be a tree cache's hard link). It stays a file because pytest
+   still looks for some after collection (a test package's `__init__.py`, imported again at its
+   setup: toolz's every test errored when they were gone). Data files beside the tests are not held
+   and stay. The grader puts the bytes back from outside the sandbox after the run, from what it read
+   before (`grading.hidden_tests`, a run killed at its limit too); an exported verifier's tree is
+   thrown away after its one run.
+
+A held module no test imported at collection (a helper a test imports in its body) is still
+importable: its bytes are kept in this process (non-dumpable) and served by a finder placed first on
+`sys.meta_path` (for those paths alone), by the path the import system would have found it at. The loader gives no
+`get_source`/`get_data`, so the text stays unreadable to library code (`linecache` gets nothing). A
+test that reads its own file after collection (`open(__file__)`, a `python -m pytest` child on a test
+file) reads it empty and fails, on the clean snapshot the same way: validation runs this guard, so such a task's gold does
+not resolve and it is never made.
+
+pytest's report of a failed test shows the test's lines: they are put in `linecache` from memory while
+pytest makes the report of a phase that raised (`pytest_runtest_makereport`) and dropped after it.
+
+Cost: one `prctl` call at start; at the end of collection one read, one unlink and one create per held
+file. The grader's side costs one host read and write per held file.
+
+Shipped beside the plugin as `<plugin module>_hide` (`grading.shipped`); it imports nothing from
+codekiln.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.abc
+import importlib.util
+import io
+import linecache
+import os
+import sys
+import tokenize
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+PR_SET_DUMPABLE = 4
+
+
+def make_undumpable() -> bool:
+    """`prctl(PR_SET_DUMPABLE, 0)` for this process; whether the kernel took it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+class _Loader(importlib.abc.Loader):
+    """Runs a held module from the bytes kept in memory; no `get_source`, no `get_data`."""
+
+    def __init__(self, source: bytes, path: str) -> None:
+        self._code = compile(source, path, "exec", dont_inherit=True)
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        exec(self._code, module.__dict__)
+
+
+class _Finder:
+    """Finds a held module emptied before its import where the path finder would have found it."""
+
+    def __init__(self, kept: dict[str, bytes]) -> None:
+        self.kept = kept
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        tail = name.rpartition(".")[2]
+        for folder in path if path is not None else sys.path:
+            if not isinstance(folder, str):
+                continue
+            base = os.path.abspath(folder or ".")
+            for file, package in ((f"{tail}.py", False), (os.path.join(tail, "__init__.py"), True)):
+                full = os.path.normpath(os.path.join(base, file))
+                if full in self.kept:
+                    where = [os.path.dirname(full)] if package else None
+                    loader = _Loader(self.kept[full], full)
+                    return importlib.util.spec_from_file_location(
+                        name, full, loader=loader, submodule_search_locations=where
+                    )
+        return None
+
+    def invalidate_caches(self) -> None:
+        return None
+
+
+def _file_of(module: Any) -> str:
+    try:
+        file = module.__file__
+    except Exception:  # a module object of any kind: a lazy `__getattr__` may raise anything
+        return ""
+    return file if isinstance(file, str) else ""
+
+
+def _lines(data: bytes) -> list[str]:
+    try:
+        encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    except SyntaxError:
+        encoding = "utf-8"
+    return data.decode(encoding, "replace").splitlines(keepends=True)
+
+
+class Hide:
+    """A pytest plugin: the held files emptied once collection is over (see the module doc). Register
+    it before any other `trylast` `pytest_collection_finish` hook: pluggy calls it after them."""
+
+    __test__ = False  # not a test class, whatever collects it
+
+    def __init__(self, held: Iterable[str]) -> None:
+        self.held = sorted(held)
+        self.hidden: list[str] = []
+        self.lines: dict[str, list[str]] = {}  # each emptied file's lines, for pytest's failure reports
+        self.undumpable = make_undumpable() if self.held else False
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, call: Any) -> Any:
+        """pytest draws a failure's report from the tests' lines (`linecache`): served from memory while
+        it does (the reads hook evicts them before each test's setup and call, as it did the lines
+        pytest read from the file before), dropped after."""
+        shown = self.lines if call.excinfo is not None else {}
+        for path, lines in shown.items():
+            linecache.cache[path] = (sum(map(len, lines)), None, lines, path)  # no mtime: never rechecked
+        yield
+        for path in shown:
+            linecache.cache.pop(path, None)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self) -> None:
+        imported = {os.path.normpath(f) for f in map(_file_of, list(sys.modules.values())) if f}
+        kept: dict[str, bytes] = {}
+        for path in self.held:
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                if path not in imported:
+                    kept[path] = data
+                self.lines[path] = _lines(data)
+                os.unlink(
+                    path
+                )  # a new empty file, not the old inode truncated: it may be a tree cache's link
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            except OSError:
+                continue
+            self.hidden.append(path)
+        if kept:
+            sys.meta_path.insert(0, _Finder(kept))
