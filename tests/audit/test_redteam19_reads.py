@@ -80,7 +80,7 @@ ATTACKS = {
     "caller-locals": (CALLER_LOCALS, "total", CASES),
     "frame-code": (FRAME_CODE, "mean", PLAIN),
 }
-OPEN = {"deferred-read", "deferred-code", "class-meta", "env-module", "code-text"}
+OPEN = {"class-meta", "env-module", "code-text"}
 
 
 @pytest.fixture(scope="module")
