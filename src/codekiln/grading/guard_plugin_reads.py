@@ -78,16 +78,18 @@ codekiln.
 
 from __future__ import annotations
 
-import dis
-import functools
+import importlib
 import linecache
 import os
-import pathlib
 import sys
 import threading
-import types
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import guard_plugin_callers as callers
+else:  # shipped beside it as `<plugin module>_callers` (`grading.shipped`)
+    callers = importlib.import_module(f"{__name__.removesuffix('_reads')}_callers")
 
 _TEST_DIRS = frozenset({"tests", "test"})
 REPORTED = "code under test read the tests' source: "
@@ -134,13 +136,9 @@ class TestReads:
                 continue
             self.inodes.add((st.st_dev, st.st_ino))
         self.functions: set[int] = set()  # ids of the collected test functions, once collected
-        self.collected = False  # collection over: a read must show it is pytest's own (`_put_off`)
-        self._instructions: dict[Any, list[Any]] = {}
-        self._busy = 0  # the thread inside `_put_off`, whose reads of functions' code raise the event again
-        hookimpl = sys.modules.get("pluggy._hooks")
-        self._hookimpl = getattr(hookimpl, "HookImpl", None)  # pluggy calls a hook as `hook_impl.function`
-        pluggy = sys.modules.get("pluggy")
-        self.pluggy = os.path.dirname(pluggy.__file__) + os.sep if pluggy and pluggy.__file__ else "\0"
+        self.collected = False  # collection over: a read must show it is pytest's own (`callers`)
+        self._busy = 0  # the thread inside `callers.put_off`, whose reads of functions' code raise the event
+        self.callers = callers.Callers(self.held)
         self._updatecache = linecache.updatecache.__code__
         # pytest's own code reading for its reports, even below a plugin's hook wrapper in the tree
         runner = (sys.modules.get(m) for m in ("_pytest", "pluggy"))
@@ -236,7 +234,9 @@ class TestReads:
         if not culprit and self.collected:
             self._busy = threading.get_ident()
             try:
-                culprit = self._put_off(reader, path, function)
+                culprit = self.callers.put_off(reader, path, function)
+            except Exception as error:  # fail closed
+                culprit = f"an unrecognised reader ({type(error).__name__})"
             finally:
                 self._busy = 0
         if not culprit:
@@ -246,136 +246,3 @@ class TestReads:
             self.found.append(found)
             self.first.setdefault(self.current, found)
         raise PermissionError(f"{path}: the tests' source is not for code under test to read")
-
-    def _put_off(self, reader: Any, path: str, function: Any) -> str:
-        """After collection: "" for pytest's own read (and the import of a held module not yet loaded), else
-        where the read was put off to: the first frame its caller does not call by name."""
-        if function is None and self._importing(reader, path):
-            return ""
-        names, at = self._call(reader)
-        if function is not None:  # `fn.__code__`, `getattr(fn, "__code__")`, on a function the frame holds
-            read = (at is not None and at.opname in _ATTRS and at.argval == "__code__") or bool(
-                names & _GETATTR
-            )
-            read = read and any(v is function for v in reader.f_locals.values())
-        else:  # `open(path)` and the like, on a path the frame holds (or the test's own code opening)
-            read = bool(names & _OPENERS) and (
-                reader.f_code.co_filename in self.held or path in self._paths(reader)
-            )
-        child = reader
-        if not read:
-            return self._where(child, "made")
-        while child.f_code.co_filename not in self.held:
-            parent = child.f_back
-            if parent is None or not self._called(parent, child):
-                return self._where(child, "called")
-            if parent.f_code.co_filename in self.held or parent.f_code.co_filename.startswith(self.pluggy):
-                return ""  # a test's own code, or pluggy calling a hook
-            child = parent
-        return ""
-
-    @staticmethod
-    def _where(frame: Any, how: str) -> str:
-        return (
-            f"{frame.f_code.co_filename}:{frame.f_lineno} (put off: {frame.f_code.co_name} not {how} by name)"
-        )
-
-    def _call(self, frame: Any) -> tuple[frozenset[str], Any]:
-        """The frame's current instruction, and for a call the names its callee is loaded by."""
-        ins = self._ops(frame.f_code)
-        at, index = None, -1
-        for i, op in enumerate(ins):
-            if op.offset > frame.f_lasti:
-                break
-            at, index = op, i
-        if at is None:
-            return frozenset(), None
-        if at.opname in _ATTRS:
-            return frozenset([at.argval]), at
-        if not at.opname.startswith(("CALL", "PRECALL")):
-            return frozenset(), at
-        where = (at.positions.lineno, at.positions.col_offset) if at.positions else (None, None)
-        loads = (op for op in ins[:index] if op.opname in _LOADS and op.positions)
-        return frozenset(
-            op.argval for op in loads if (op.positions.lineno, op.positions.col_offset) == where
-        ), at
-
-    def _ops(self, code: Any) -> list[Any]:
-        ins = self._instructions.get(code)
-        if ins is None:
-            ins = self._instructions[code] = list(dis.get_instructions(code))
-        return ins
-
-    def _called(self, parent: Any, child: Any) -> bool:
-        """Whether `parent` is calling `child`'s function: by its name (a method by its class's too), as an
-        attribute loaded (a property), or through a function it holds (pluggy's `hook_impl.function`)."""
-        code = child.f_code
-        names, at = self._call(parent)
-        want = {code.co_name, *code.co_qualname.split(".")[-2:-1]}
-        if names & want:
-            return True
-        if at is not None and at.opname in _ATTRS and code.co_name == "__get__":
-            prop = child.f_locals.get("self")  # a `functools.cached_property` read by its name
-            return type(prop) is functools.cached_property and prop.attrname == at.argval
-        if any(op.opname == "LOAD_CONST" and op.argval is code for op in self._ops(parent.f_code)):
-            return True  # a comprehension or generator the frame made
-        for value in list(parent.f_locals.values()):
-            if self._hookimpl is not None and type(value) is self._hookimpl:
-                value = object.__getattribute__(value, "function")
-            elif type(value) is functools.cached_property:  # its `__get__` calling `self.func`
-                value = object.__getattribute__(value, "func")
-            if type(value) is types.MethodType:
-                value = value.__func__
-            if type(value) is types.FunctionType and value.__code__ is code:
-                return True
-            if type(value) is types.GeneratorType and value.gi_frame is child:  # a hook wrapper's teardown
-                return True
-        return False
-
-    def _paths(self, frame: Any) -> set[str]:
-        out = set()
-        for value in list(frame.f_locals.values()):
-            if type(value) in _PATHS:
-                value = str(value)
-            if type(value) is str:
-                out.add(os.path.normpath(os.path.join(os.getcwd(), value)))
-        return out
-
-    def _importing(self, reader: Any, path: str) -> bool:
-        """The import system (or pytest's rewriting hook) loading a held module no module holds yet."""
-        frame, spec = reader, None
-        for _ in range(40):
-            if frame is None:
-                return False
-            if (
-                frame.f_code.co_name == "_load_unlocked"
-                and frame.f_code.co_filename == "<frozen importlib._bootstrap>"
-            ):
-                spec = frame.f_locals.get("spec")
-                break
-            frame = frame.f_back
-        origin = getattr(spec, "origin", None)
-        if type(origin) is not str or type(spec.name) is not str:
-            return False
-        origin = os.path.normpath(origin)
-        folder, name = os.path.split(origin)
-        pyc = (
-            os.path.dirname(path) == os.path.join(folder, "__pycache__")
-            and os.path.basename(path).split(".")[0] == name[:-3]
-        )
-        if os.path.normpath(path) != origin and not pyc:
-            return False
-        getdict = types.ModuleType.__dict__["__dict__"].__get__
-        for key, module in list(sys.modules.items()):
-            if key != spec.name and isinstance(module, types.ModuleType):
-                held = getdict(module).get("__file__")
-                if type(held) is str and os.path.normpath(held) == origin:
-                    return False  # loaded already: a second copy is a read of the tests
-        return True
-
-
-_ATTRS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
-_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_ATTR", "LOAD_METHOD", "LOAD_FAST", "LOAD_DEREF"})
-_OPENERS = frozenset({"open", "open_code", "FileIO", "_builtin_open", "symlink", "link"})
-_GETATTR = frozenset({"getattr", "hasattr"})
-_PATHS = (pathlib.PosixPath, pathlib.PurePosixPath)
