@@ -69,6 +69,7 @@ def test_the_guard_plugin_imports_without_codekiln_under_a_fresh_name(tmp_path: 
             "_tables",
             "_literals",
             "_reads",
+            "_callers",
             "_equality",
         )
     )
