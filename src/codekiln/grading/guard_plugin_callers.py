@@ -20,6 +20,8 @@ that moment. So a read counts as pytest's own only if
   `functools.cached_property` whose name is the attribute's), through a function one of its locals
   holds (`testfunction(**args)`, pluggy's `hook_impl.function`, a `cached_property`'s `func`), or a
   comprehension or generator the caller made; and
+- each frame up to there is the interpreter's or the environment's (pytest's) code: a function
+  compiled at run time (`<tablelib>`, the nineteenth's code-text) is the tree's doing; and
 - the walk reaches pluggy calling a hook, or a test's own code (a test module's or conftest's frame:
   a test reading its own file, or calling `inspect.getsource` on its helper).
 
@@ -52,8 +54,9 @@ from typing import Any, cast
 class Callers:
     """The walk above, with what it looks at cached: instructions by code object."""
 
-    def __init__(self, held: frozenset[str]) -> None:
+    def __init__(self, held: frozenset[str], readonly: tuple[str, ...]) -> None:
         self.held = held
+        self.known = (*readonly, "<frozen ")  # the interpreter's and the environment's code (pytest's)
         self._instructions: dict[Any, list[Any]] = {}
         hookimpl = sys.modules.get("pluggy._hooks") or sys.modules.get("pluggy.hooks")
         self._hookimpl = getattr(hookimpl, "HookImpl", None)  # pluggy calls a hook as `hook_impl.function`
@@ -80,21 +83,21 @@ class Callers:
             )
         child = reader
         if not read:
-            return self._where(child, "made")
+            return self._where(child, "reads what it does not hold")
         while child.f_code.co_filename not in self.held:
+            if not child.f_code.co_filename.startswith(self.known):  # code compiled at run time
+                return self._where(child, "is code compiled at run time")
             parent = child.f_back
             if parent is None or not self._called(parent, child):
-                return self._where(child, "called")
+                return self._where(child, "not called by name")
             if parent.f_code.co_filename in self.held or parent.f_code.co_filename.startswith(self.pluggy):
                 return ""  # a test's own code, or pluggy calling a hook
             child = parent
         return ""
 
     @staticmethod
-    def _where(frame: Any, how: str) -> str:
-        return (
-            f"{frame.f_code.co_filename}:{frame.f_lineno} (put off: {frame.f_code.co_name} not {how} by name)"
-        )
+    def _where(frame: Any, why: str) -> str:
+        return f"{frame.f_code.co_filename}:{frame.f_lineno} (put off: {frame.f_code.co_name} {why})"
 
     def _call(self, frame: Any) -> tuple[frozenset[str], Any]:
         """The frame's current instruction, and for a call the names its callee is loaded by."""

@@ -48,9 +48,18 @@ expected values (`dis.get_instructions(test_fn)`), whatever road led to the func
 class tree, a module found by a computed name). Every read of a function's `__code__` raises the
 audit event `object.__getattr__`; once collection is over, a read of a collected test function's
 code (or of a function it wraps) while library code is on the stack, or from another thread, is
-refused and noted too. A read made by pytest's or pluggy's own code (walking out from the read, their
-frame comes before any of the library's) is pytest reporting: a plugin's hook wrapper in the tree may
-lie below it; library code cannot call pytest's internals (the scan's runner rules). Helpers and callbacks defined in the test modules are not held: the tests hand
+refused and noted too.
+
+Put off: any deferral takes the library's frame off the stack (a `weakref.finalize`, a `gc.callbacks`
+entry, a signal handler, `atexit`, a profile function, a `__del__`, each run from C with a callable
+of the standard library alone: the nineteenth red team's `deferred-read` and `deferred-code`). So
+once collection is over, a read of a held file or of a collected test function's code with no library
+frame on the stack must also show it is pytest's own: each frame from the read out to pluggy calling
+a hook (or to a test's own code) is being called, by name, by the frame below it
+(`grading.guard_plugin_callers`). A deferred callback's caller is not calling it: refused and noted.
+Before collection ends (conftests, test modules imported and rewritten) pytest's and pluggy's frames
+vouch for a read as before; a test kept in a task reads nothing of the tests on its clean run
+(`tasks.validation.own_reads` runs this same guard), so the rule costs honest tasks nothing. Helpers and callbacks defined in the test modules are not held: the tests hand
 them to the library, which may read their signatures. A relative name opened against a directory descriptor (`os.open(name, dir_fd=fd)`:
 the audit event carries no `dir_fd`) is judged by its base name. A link made to a held file
 (`os.symlink`, `os.link`) from library code is noted as its read. Left open, recorded: a child process
@@ -138,7 +147,7 @@ class TestReads:
         self.functions: set[int] = set()  # ids of the collected test functions, once collected
         self.collected = False  # collection over: a read must show it is pytest's own (`callers`)
         self._busy = 0  # the thread inside `callers.put_off`, whose reads of functions' code raise the event
-        self.callers = callers.Callers(self.held)
+        self.callers = callers.Callers(self.held, readonly)
         self._updatecache = linecache.updatecache.__code__
         # pytest's own code reading for its reports, even below a plugin's hook wrapper in the tree
         runner = (sys.modules.get(m) for m in ("_pytest", "pluggy"))
