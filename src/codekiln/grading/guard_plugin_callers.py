@@ -20,7 +20,8 @@ that moment. So a read counts as pytest's own only if
   `functools.cached_property` whose name is the attribute's), through a function one of its locals
   holds (`testfunction(**args)`, pluggy's `hook_impl.function`, a `cached_property`'s `func`), or a
   comprehension or generator the caller made; and
-- each frame up to there is the interpreter's or the environment's (pytest's) code: a function
+- each frame up to there is the interpreter's, the environment's (pytest's) or the guard's own code
+  (its checks read the tests' code after collection too): a function
   compiled at run time (`<tablelib>`, the nineteenth's code-text) is the tree's doing; and
 - the walk reaches pluggy calling a hook, or a test's own code (a test module's or conftest's frame:
   a test reading its own file, or calling `inspect.getsource` on its helper).
@@ -56,7 +57,8 @@ class Callers:
 
     def __init__(self, held: frozenset[str], readonly: tuple[str, ...]) -> None:
         self.held = held
-        self.known = (*readonly, "<frozen ")  # the interpreter's and the environment's code (pytest's)
+        # the interpreter's and the environment's code (pytest's), and the guard's own (its checks)
+        self.known = (*readonly, os.path.dirname(os.path.abspath(__file__)) + os.sep, "<frozen ")
         self._instructions: dict[Any, list[Any]] = {}
         hookimpl = sys.modules.get("pluggy._hooks") or sys.modules.get("pluggy.hooks")
         self._hookimpl = getattr(hookimpl, "HookImpl", None)  # pluggy calls a hook as `hook_impl.function`
