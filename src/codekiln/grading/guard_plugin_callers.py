@@ -57,8 +57,10 @@ class Callers:
 
     def __init__(self, held: frozenset[str], readonly: tuple[str, ...]) -> None:
         self.held = held
-        # the interpreter's and the environment's code (pytest's), and the guard's own (its checks)
-        self.known = (*readonly, os.path.dirname(os.path.abspath(__file__)) + os.sep, "<frozen ")
+        # the interpreter's and the environment's code (pytest's), and the guard's own (its checks): its
+        # parts' code is named as this one's is (`codekiln_guard_callers.py`, `<folder>/guard_plugin_callers.py`)
+        own = Callers.put_off.__code__.co_filename.removesuffix("_callers.py")
+        self.known = (*readonly, own, "<frozen ")
         self._instructions: dict[Any, list[Any]] = {}
         hookimpl = sys.modules.get("pluggy._hooks") or sys.modules.get("pluggy.hooks")
         self._hookimpl = getattr(hookimpl, "HookImpl", None)  # pluggy calls a hook as `hook_impl.function`
