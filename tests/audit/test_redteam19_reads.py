@@ -80,7 +80,7 @@ ATTACKS = {
     "caller-locals": (CALLER_LOCALS, "total", CASES),
     "frame-code": (FRAME_CODE, "mean", PLAIN),
 }
-OPEN = {"deferred-read"}
+OPEN: set[str] = set()
 HARBOR = ("class-meta", "code-text", "deferred-code", "deferred-read", "env-module")
 """The attacks that resolved under the exported Harbor task's verifier too: each checked there, open
 or closed."""
@@ -109,19 +109,21 @@ def patched(t: TaskRecord, env: EnvRecord, code: str, name: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["mean", "total"])
-def test_the_gold_and_its_deferral_resolve_and_the_bug_does_not(
+def test_the_gold_resolves_its_deferred_read_is_tampered_and_the_bug_does_not(
     tasks: dict[str, tuple[TaskRecord, EnvRecord]], name: str
 ) -> None:
-    """The controls: the gold resolves, and so does the gold with the deferred read's plumbing beside it
-    (a `float` subclass result and its finalizer change no verdict by themselves); the empty patch fails
-    the test the attacks target, so a resolve is the attack's doing."""
+    """The controls: the gold resolves; the gold with the deferred read's plumbing beside it (a `float`
+    subclass result whose finalizer reads the tests, no answer taken from them) is `tampered`, the read
+    noted as put off (was: `resolved`, no finding); the empty patch fails the test the attacks target,
+    so a resolve is the attack's doing."""
     t, env = tasks[name]
     plumbing = DEFERRED_READ.split("\n_buggy = {name}")[0]  # the reads, no answer taken from them
     fixed = graded_files(t, t.patch, Path(env.snapshot_path))[MODULE] or ""
     with_plumbing = Target.of(t, Path(env.snapshot_path)).new(MODULE, fixed + plumbing)
-    for patch in (t.patch, with_plumbing):
-        grade = grade_patch(t, env, patch, timeout=TIMEOUT)
-        assert grade.outcome == "resolved", (grade.outcome, grade.detail, grade.findings)
+    grade = grade_patch(t, env, t.patch, timeout=TIMEOUT)
+    assert grade.outcome == "resolved", (grade.outcome, grade.detail, grade.findings)
+    grade = grade_patch(t, env, with_plumbing, timeout=TIMEOUT)
+    assert grade.outcome == "tampered" and "put off: read_text" in grade.detail, (grade.outcome, grade.detail)
     grade = grade_patch(t, env, "", timeout=TIMEOUT)
     assert grade.outcome == "unresolved", (grade.outcome, grade.detail)
 

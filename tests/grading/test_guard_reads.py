@@ -70,7 +70,22 @@ def attempt(road):
         return open(os.path.join(TESTS, "data.txt")).read()
     if road == "own-source":
         return open(__file__).read()
+    if road in ("gc-callback", "signal", "gc-code"):  # put off: run later by the caller, stdlib frames only
+        import dis, gc, pathlib, signal
+        from unittest import mock
+        reads = map(pathlib.Path.read_text, [pathlib.Path(path)])
+        if road == "gc-code":
+            reads = map(dis.get_instructions, [TEST_FUNCTION])
+        callback = mock.Mock(side_effect=map(GOT.extend, map(list, map(str, reads))))
+        if road == "signal":
+            signal.signal(signal.SIGUSR1, callback)
+        else:
+            gc.callbacks.append(callback)
+        return None
     raise ValueError(road)
+
+
+GOT = []
 """
 
 RUN = """
@@ -92,7 +107,7 @@ if road == "pyc":  # what pytest's rewrite writes in a real run
 if road == "linecache-cached":  # pytest's report of a failure left the test file in linecache
     linecache.getlines(trusted[0])
     watch.evict()  # before each test's setup and call
-if road in ("getsource", "code", "code-thread", "helper-code", "traceback"):
+if road in ("getsource", "code", "code-thread", "helper-code", "traceback", "gc-code"):
     spec = importlib.util.spec_from_file_location("test_x", trusted[0])
     test_x = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(test_x)  # as pytest imports it (the test's own frames alone: no finding)
@@ -106,6 +121,18 @@ else:
         read = lib.attempt(road)
     except OSError:  # refused (inspect.getsource: could not get source code)
         read = None
+    if road in ("gc-callback", "signal", "gc-code"):  # collection over, no library frame on the stack
+        watch.collected = True
+        if road == "signal":
+            import signal
+            try:
+                os.kill(os.getpid(), signal.SIGUSR1)
+            except OSError:  # refused in the handler
+                pass
+        else:
+            import gc
+            gc.collect()
+        read = ("1 + 1 == 2" if road == "gc-code" else "".join(lib.GOT)) if lib.GOT else None  # folded: 2 == 2
 print(json.dumps({{"read": read is not None and "1 + 1 == 2" in str(read), "found": watch.found}}))
 """
 
@@ -113,6 +140,8 @@ HELD_ROADS = ["open", "relative", "os-open", "dir-fd", "symlink", "pyc", "thread
               "getsource"]  # fmt: skip
 # refused and not noted: a traceback's or a log record's lines, read through `linecache`, come out empty
 UNSEEN_ROADS = ["linecache-cached", "traceback"]
+# put off to a moment with no library frame on the stack, run by the standard library's frames alone
+PUT_OFF_ROADS = ["gc-callback", "signal", "gc-code"]
 
 
 def _tree(root: Path) -> None:
@@ -142,6 +171,17 @@ def test_library_code_reading_the_tests_source_is_refused_and_noted(tmp_path: Pa
     found = got["found"]
     assert isinstance(found, list) and found, got
     assert all(("thread " if "thread" in road else "lib.py:") in f for f in found), got
+
+
+@pytest.mark.parametrize("road", PUT_OFF_ROADS)
+def test_reads_put_off_past_the_stack_are_refused_and_noted(tmp_path: Path, road: str) -> None:
+    """A `gc.callbacks` entry or a signal handler (a `unittest.mock.Mock` whose side effect is a lazy `map`
+    of `Path.read_text` or `dis.get_instructions`) reads once the library has returned: no library frame
+    is on the stack, but the standard library's frames were not called by name from the frame below."""
+    got = _run(tmp_path, road)
+    assert got["read"] is False, got
+    found = got["found"]
+    assert isinstance(found, list) and found and all("put off:" in f for f in found), got
 
 
 @pytest.mark.parametrize("road", UNSEEN_ROADS)

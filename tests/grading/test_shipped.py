@@ -70,6 +70,7 @@ def test_the_guard_plugin_imports_without_codekiln_under_a_fresh_name(tmp_path: 
             "_literals",
             "_reads",
             "_hide",
+            "_callers",
             "_equality",
         )
     )
@@ -94,6 +95,7 @@ def test_each_part_of_the_guard_plugin_is_loaded_under_the_plugin_name() -> None
         "guard_plugin_literals.py": "codekiln_guard_ff_literals",
         "guard_plugin_reads.py": "codekiln_guard_ff_reads",
         "guard_plugin_hide.py": "codekiln_guard_ff_hide",
+        "guard_plugin_callers.py": "codekiln_guard_ff_callers",
         "guard_plugin_equality.py": "codekiln_guard_ff_equality",
     }
     assert set(shipped.GUARD_PLUGIN) <= set(shipped.VERIFIER)  # the verifier starts the guard too

@@ -48,9 +48,18 @@ expected values (`dis.get_instructions(test_fn)`), whatever road led to the func
 class tree, a module found by a computed name). Every read of a function's `__code__` raises the
 audit event `object.__getattr__`; once collection is over, a read of a collected test function's
 code (or of a function it wraps) while library code is on the stack, or from another thread, is
-refused and noted too. A read made by pytest's or pluggy's own code (walking out from the read, their
-frame comes before any of the library's) is pytest reporting: a plugin's hook wrapper in the tree may
-lie below it; library code cannot call pytest's internals (the scan's runner rules). Helpers and callbacks defined in the test modules are not held: the tests hand
+refused and noted too.
+
+Put off: any deferral takes the library's frame off the stack (a `weakref.finalize`, a `gc.callbacks`
+entry, a signal handler, `atexit`, a profile function, a `__del__`, each run from C with a callable
+of the standard library alone: the nineteenth red team's `deferred-read` and `deferred-code`). So
+once collection is over, a read of a held file or of a collected test function's code with no library
+frame on the stack must also show it is pytest's own: each frame from the read out to pluggy calling
+a hook (or to a test's own code) is being called, by name, by the frame below it
+(`grading.guard_plugin_callers`). A deferred callback's caller is not calling it: refused and noted.
+Before collection ends (conftests, test modules imported and rewritten) pytest's and pluggy's frames
+vouch for a read as before; a test kept in a task reads nothing of the tests on its clean run
+(`tasks.validation.own_reads` runs this same guard), so the rule costs honest tasks nothing. Helpers and callbacks defined in the test modules are not held: the tests hand
 them to the library, which may read their signatures. A relative name opened against a directory descriptor (`os.open(name, dir_fd=fd)`:
 the audit event carries no `dir_fd`) is judged by its base name. A link made to a held file
 (`os.symlink`, `os.link`) from library code is noted as its read. A child process is outside this
@@ -77,12 +86,18 @@ codekiln.
 
 from __future__ import annotations
 
+import importlib
 import linecache
 import os
 import sys
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import guard_plugin_callers as callers
+else:  # shipped beside it as `<plugin module>_callers` (`grading.shipped`)
+    callers = importlib.import_module(f"{__name__.removesuffix('_reads')}_callers")
 
 _TEST_DIRS = frozenset({"tests", "test"})
 REPORTED = "code under test read the tests' source: "
@@ -129,6 +144,9 @@ class TestReads:
                 continue
             self.inodes.add((st.st_dev, st.st_ino))
         self.functions: set[int] = set()  # ids of the collected test functions, once collected
+        self.collected = False  # collection over: a read must show it is pytest's own (`callers`)
+        self._busy = 0  # the thread inside `callers.put_off`, whose reads of functions' code raise the event
+        self.callers = callers.Callers(self.held, readonly)
         self._updatecache = linecache.updatecache.__code__
         # pytest's own code reading for its reports, even below a plugin's hook wrapper in the tree
         runner = (sys.modules.get(m) for m in ("_pytest", "pluggy"))
@@ -159,6 +177,8 @@ class TestReads:
 
     def pytest_collection_finish(self, session: Any) -> None:
         """Hold the collected test functions' code: each item's cached function and what it wraps."""
+        self.collected = True
+        self.evict()
         for item in session.items:
             fn = item.__dict__.get("_obj")
             for _ in range(8):
@@ -169,12 +189,14 @@ class TestReads:
                 fn = fn.__dict__.get("__wrapped__")
 
     def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if self._busy == threading.get_ident():
+            return
         if event == "open":
             if not isinstance(args[0], int) and self._is_held(args[0]):
                 self._check(str(args[0]), "opened")
         elif event == "object.__getattr__":
             if args[1] == "__code__" and id(args[0]) in self.functions:
-                self._check(f"{args[0].__module__}.{args[0].__qualname__}", "code read")
+                self._check(f"{args[0].__module__}.{args[0].__qualname__}", "code read", args[0])
         elif event in ("os.symlink", "os.link") and self._is_held(args[0]):
             self._check(str(args[0]), "linked")
 
@@ -202,21 +224,29 @@ class TestReads:
             return False
         return (st.st_dev, st.st_ino) in self.inodes
 
-    def _check(self, path: str, how: str) -> None:
-        frame: Any = sys._getframe(2)  # this, the hook, then the caller of the audited function
-        by_linecache, culprit = False, ""
+    def _check(self, path: str, how: str, function: Any = None) -> None:
+        reader: Any = sys._getframe(2)  # this, the hook, then the caller of the audited function
+        by_linecache, culprit, frame = False, "", reader
         while frame is not None:
             code = frame.f_code
             name = code.co_filename
             by_linecache = by_linecache or code is self._updatecache
-            if self.runner and name.startswith(self.runner):
-                return  # pytest reads for itself (a failure's report), whatever called it
+            if not self.collected and self.runner and name.startswith(self.runner):
+                return  # pytest reads for itself (collection, rewriting), whatever called it
             if name.startswith(self.workdir) and not name.startswith(self.readonly) and name not in self.held:
                 culprit = f"{name}:{frame.f_lineno}"
                 break
             frame = frame.f_back
         if not culprit and threading.current_thread() is not threading.main_thread():
             culprit = f"thread {threading.current_thread().name!r}"
+        if not culprit and self.collected:
+            self._busy = threading.get_ident()
+            try:
+                culprit = self.callers.put_off(reader, path, function)
+            except Exception as error:  # fail closed
+                culprit = f"an unrecognised reader ({type(error).__name__})"
+            finally:
+                self._busy = 0
         if not culprit:
             return
         if not by_linecache:

@@ -35,6 +35,7 @@ GUARD_PLUGIN = (
     "guard_plugin_literals.py",
     "guard_plugin_reads.py",
     "guard_plugin_hide.py",
+    "guard_plugin_callers.py",
     "guard_plugin_equality.py",
 )
 """The guard plugin, then its parts (each loaded as the plugin's module name + its suffix)."""
