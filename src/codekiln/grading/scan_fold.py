@@ -336,9 +336,9 @@ def main_only(node: ast.AST) -> bool:
     if not isinstance(child, ast.If) or not any(node is n or _inside(node, n) for n in child.body):
         return False
     test = child.test
-    sides = [test.left, *test.comparators] if isinstance(test, ast.Compare) else []
-    named = {ast.unparse(s) for s in sides}
-    return len(sides) == 2 and isinstance(test.ops[0], ast.Eq) and named in ({"__name__", "'__main__'"},)
+    if not isinstance(test, ast.Compare) or len(test.comparators) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    return {ast.unparse(test.left), ast.unparse(test.comparators[0])} == {"__name__", "'__main__'"}
 
 
 def _inside(node: ast.AST, top: ast.AST) -> bool:
@@ -350,7 +350,7 @@ def either(node: ast.AST) -> list[ast.expr]:
     any branch is not."""
     if not isinstance(node, ast.IfExp):
         return []
-    out = []
+    out: list[ast.expr] = []
     for branch in (node.body, node.orelse):
         if isinstance(branch, ast.Constant) and isinstance(branch.value, str):
             out.append(branch)
