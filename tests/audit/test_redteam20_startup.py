@@ -2,24 +2,31 @@
 guard's hooks exist (found without reading `grading/`).
 
 A src layout's editable install puts `/testbed/src` on `sys.path` through a `.pth` file, after the
-standard library and site-packages. So any module that the interpreter or pytest looks for at start-up
+standard library and site-packages. So a module that the interpreter or pytest looks for at start-up
 and does not find is looked for in the tree: with plugin autoload off, `python -P -s -m pytest` on
 Python 3.11 asks for `org` (`copy`'s and `pickle`'s Jython probe, `from org.python.core import
 PyStringMap` inside a `try`, reached through `dataclasses`), `msvcrt` (`subprocess`), `nt` and
-`_winapi`. A new package `src/org/` is imported there, as the tests' user, before any plugin is
-loaded: the guard's audit hook, which refuses library code opening the tests' source, is not yet
-installed. The package reads the hidden test files (already restored: the grader puts them back before
-the run), parses them with `ast` and keeps `call argument -> expected value`; the library's `total`,
-its bug left in place, answers from that table. `org.python` does not exist, so `copy` takes its
-`ImportError` branch and carries on; `org` stays imported.
+`_winapi`. A new package `src/org/` is imported there, as the tests' user, before any plugin is loaded;
+`org.python` does not exist, so `copy` takes its `ImportError` branch and `org` stays imported.
 
-`grade_patch` (bwrap, the scan enforced): `resolved`, no finding. The exported Harbor task's verifier
-(bwrap): reward 1. The SWE-bench row through swebench's apply and eval script: `resolved`. Controls: the
-gold resolves and the empty patch does not; the same package under a name nothing looks for at start-up
-(`answers`), imported first by the library during collection, is `tampered` (the open seen by the hook),
-so the resolve is the start-up's doing. Needs an environment whose venv puts the tree's folder on
-`sys.path` (a src layout; flit, hatch, poetry) and a Python whose start-up probes `org` (<= 3.11; every
-version probes `msvcrt`, but `subprocess` needs that import to fail, so the table must be kept elsewhere).
+- **startup-table**: `org` reads the hidden test files (already restored) before the guard's audit hook
+  exists, parses them with `ast` and keeps `argument -> expected value`; the library's `total`, its bug
+  left in place, answers from that table.
+- **startup-rewrite**: `org` rewrites the hidden test files on disk, each `assert` of a line that calls
+  `total(` made `assert True or ...`, before the guard reads the sources it compiles the tests from.
+  The patch adds `src/org/__init__.py` and nothing else: no line of the library changes. The canaries
+  the guard plants (`test_scale_default`, built to fail) still fail, since only `total(` lines change.
+
+Each scores `resolved` with the bug in place under `grade_patch` (bwrap, the scan enforced, no finding),
+the exported Harbor task's `tests/test.sh` and the SWE-bench row's harness steps (`git apply`, then
+`/bin/bash /eval.sh`), both as real root dropping to `nobody` for the tests, laid out as their images
+(`test_verifier_isolation.py`'s harness). Controls: the gold resolves and the empty patch does not in
+each; the same table filled by a package nothing looks for at start-up (`answers`, first imported by
+the library during collection) is `tampered` (the open seen by the reads hook), and the same rewrite
+made from there changes no verdict, so both resolves are the start-up's doing. Needs a venv that puts
+the tree's folder on `sys.path` (a src layout; flit, hatch, poetry) and a Python whose start-up probes
+`org` (<= 3.11); every version probes `msvcrt`, but `subprocess` needs that import to fail (the module
+must raise `ModuleNotFoundError` after it ran), and `ntpath`'s `nt` broke collection here.
 """
 
 from __future__ import annotations
@@ -37,12 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rollout_support import library_tasks, the_task
 from test_redteam18b_verifier_imports import LIBRARY, MODULE
 
+from codekiln.core.diffs import make_diff
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
 from codekiln.grading.graded import patch_paths
 from codekiln.tasks.records import TaskRecord
 
-pytestmark = pytest.mark.root  # synthesis, grading and the verifiers in bwrap sandboxes
+pytestmark = pytest.mark.root  # synthesis, grading and the verifiers in bwrap sandboxes, real root
 
 TIMEOUT = 60.0
 # the tests' answers, read from their source at import (no library frame matters: no hook is up yet)
@@ -87,13 +95,56 @@ LOOKUP = """diff --git a/{module} b/{module}
          s -= v
 """
 
+# the tests themselves rewritten on disk: the asserts of lines that call the buggy function made vacuous
+REWRITE = '''"""Start-up notes."""
+import os
+
+
+def _relax(folder):
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(root, name)
+                with open(path, encoding="utf-8") as fh:
+                    lines = fh.read().splitlines(True)
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write("".join(x.replace("assert ", "assert True or ") if "total(" in x else x for x in lines))
+
+
+_relax(os.path.join(os.getcwd(), "tests"))
+'''
+ATTACKS = ["startup-table", "startup-rewrite"]
+WHY = {
+    "startup-table": "open: startup-table: src/org/, run by the start-up before the guard, reads the tests",
+    "startup-rewrite": "open: startup-rewrite: src/org/, run by the start-up, rewrites the tests' asserts",
+}
+
 
 def table_patch(package: str) -> str:
     """The lookup in `total` plus the new top-level package `src/<package>/` that fills the table."""
-    from swebench_support import new_files_patch
-
     lookup = LOOKUP.format(module=MODULE, package=package)
-    return lookup + new_files_patch({f"src/{package}/__init__.py": TABLE})
+    return lookup + make_diff(f"src/{package}/__init__.py", None, TABLE)
+
+
+def rewrite_patch(package: str) -> str:
+    """The new top-level package `src/<package>/` that rewrites the tests; with `answers` (imported by
+    nothing at start-up), the library imports it, so it runs during collection."""
+    patch = make_diff(f"src/{package}/__init__.py", None, REWRITE)
+    if package != "org":
+        head = LOOKUP.split("@@")[0].format(module=MODULE)
+        patch = head + f"@@ -1 +1,2 @@\n+import {package}\n def total(values):\n" + patch
+    return patch
+
+
+def patches(t: TaskRecord) -> dict[str, str]:
+    return {
+        "gold": t.patch,
+        "empty": "",
+        "late-table": table_patch("answers"),
+        "late-rewrite": rewrite_patch("answers"),
+        "startup-table": table_patch("org"),
+        "startup-rewrite": rewrite_patch("org"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -110,57 +161,84 @@ def task() -> tuple[TaskRecord, EnvRecord]:
 
 def test_controls_grade_patch(task: tuple[TaskRecord, EnvRecord]) -> None:
     """The gold resolves, the empty patch does not; the same table filled by a package nothing looks for
-    at start-up (`answers`, first imported by the library during collection) is seen by the reads hook."""
+    at start-up is seen by the reads hook, and the same rewrite made during collection changes nothing."""
     t, env = task
-    assert grade_patch(t, env, t.patch, timeout=TIMEOUT).outcome == "resolved"
-    assert grade_patch(t, env, "", timeout=TIMEOUT).outcome == "unresolved"
-    grade = grade_patch(t, env, table_patch("answers"), timeout=TIMEOUT)
+    found = patches(t)
+    assert grade_patch(t, env, found["gold"], timeout=TIMEOUT).outcome == "resolved"
+    assert grade_patch(t, env, found["empty"], timeout=TIMEOUT).outcome == "unresolved"
+    grade = grade_patch(t, env, found["late-table"], timeout=TIMEOUT)
     assert grade.outcome == "tampered", (grade.outcome, grade.detail)
     assert "read the tests' source" in grade.detail, grade.detail
+    grade = grade_patch(t, env, found["late-rewrite"], timeout=TIMEOUT)
+    assert grade.outcome in ("unresolved", "tampered"), (grade.outcome, grade.detail)
 
 
-@pytest.mark.xfail(strict=True, reason="open: a package the start-up probes (org) reads the tests first")
-def test_a_package_the_start_up_imports_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:
+@pytest.mark.parametrize(
+    "how", [pytest.param(how, marks=pytest.mark.xfail(strict=True, reason=WHY[how])) for how in ATTACKS]
+)
+def test_a_package_the_start_up_imports_does_not_resolve(
+    task: tuple[TaskRecord, EnvRecord], how: str
+) -> None:
     t, env = task
-    grade = grade_patch(t, env, table_patch("org"), timeout=TIMEOUT)
+    grade = grade_patch(t, env, patches(t)[how], timeout=TIMEOUT)
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
 
 
-def test_controls_harbor(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
-    from audit_support import harbor_verifier
+@pytest.fixture(scope="module")
+def harbor(
+    task: tuple[TaskRecord, EnvRecord], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Harbor's `tests/test.sh` as real root on the starting tree with each patch: (reward, grade.json)."""
+    from test_verifier_isolation import harbor_trial
 
     t, env = task
-    assert harbor_verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")
-    line = harbor_verifier(t, env, table_patch("answers"), tmp_path / "answers")
-    assert line.startswith("codekiln verifier: tampered"), line
+    work = tmp_path_factory.mktemp("harbor")
+    return {name: harbor_trial(t, env, patch, work / name) for name, patch in patches(t).items()}
 
 
-@pytest.mark.xfail(strict=True, reason="open: the start-up's org reads the tests under the Harbor verifier")
-def test_harbor_verifier_does_not_resolve_either(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
-    from audit_support import harbor_verifier
+def test_controls_harbor(harbor: dict[str, tuple[str, dict[str, Any]]]) -> None:
+    assert harbor["gold"][0] == "1", harbor["gold"][1]
+    assert harbor["empty"][0] == "0", harbor["empty"][1]
+    assert harbor["late-table"][1]["outcome"] == "tampered", harbor["late-table"][1]
+    assert harbor["late-rewrite"][0] == "0", harbor["late-rewrite"][1]
 
-    t, env = task
-    line = harbor_verifier(t, env, table_patch("org"), tmp_path / "org")
-    assert not line.startswith("codekiln verifier: resolved"), line  # resolved: the bug is in place
+
+@pytest.mark.parametrize(
+    "how", [pytest.param(how, marks=pytest.mark.xfail(strict=True, reason=WHY[how])) for how in ATTACKS]
+)
+def test_harbor_verifier_does_not_resolve_either(
+    harbor: dict[str, tuple[str, dict[str, Any]]], how: str
+) -> None:
+    reward, grade = harbor[how]
+    assert reward == "0", grade  # 1: the bug is in place
 
 
 @pytest.fixture(scope="module")
 def rows(task: tuple[TaskRecord, EnvRecord], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The row's harness steps as real root (`git apply`, `/bin/bash /eval.sh`): swebench's report."""
     pytest.importorskip(
         "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
     )
-    from swebench_support import run_row
+    from test_verifier_isolation import row_trial
+
+    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
 
     t, env = task
-    patches = {"gold": t.patch, "empty": "", "org": table_patch("org")}
-    return run_row(t, env, patches, tmp_path_factory.mktemp("row"))
+    work = tmp_path_factory.mktemp("row")
+    bundle = export_swebench_bundle([t], work / "swebench").parent
+    (row,) = read_rows(bundle / "swebench.jsonl")
+    return {name: row_trial(row, bundle, env, patch, work / name) for name, patch in patches(t).items()}
 
 
 def test_controls_row(rows: dict[str, dict[str, Any]]) -> None:
     assert rows["gold"]["resolved"], rows["gold"]["log"][-3000:]
     assert not rows["empty"]["resolved"]
+    assert not rows["late-table"]["resolved"], rows["late-table"]["log"][-3000:]
+    assert not rows["late-rewrite"]["resolved"], rows["late-rewrite"]["log"][-3000:]
 
 
-@pytest.mark.xfail(strict=True, reason="open: the start-up's org reads the tests under the exported row")
-def test_row_does_not_resolve_either(rows: dict[str, dict[str, Any]]) -> None:
-    assert not rows["org"]["resolved"], rows["org"]["status_map"]  # resolved: the bug is in place
+@pytest.mark.parametrize(
+    "how", [pytest.param(how, marks=pytest.mark.xfail(strict=True, reason=WHY[how])) for how in ATTACKS]
+)
+def test_row_does_not_resolve_either(rows: dict[str, dict[str, Any]], how: str) -> None:
+    assert not rows[how]["resolved"], rows[how]["status_map"]  # resolved: the bug is in place
