@@ -174,13 +174,34 @@ def test_controls_grade_patch(task: tuple[TaskRecord, EnvRecord]) -> None:
 
 
 @pytest.mark.parametrize(
-    "how", [pytest.param(how, marks=pytest.mark.xfail(strict=True, reason=WHY[how])) for how in ATTACKS]
+    "how",
+    [
+        pytest.param(how, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=WHY[how]))
+        for how in ATTACKS
+    ],
 )
 def test_a_package_the_start_up_imports_does_not_resolve(
     task: tuple[TaskRecord, EnvRecord], how: str
 ) -> None:
     t, env = task
     grade = grade_patch(t, env, patches(t)[how], timeout=TIMEOUT)
+    assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param(how, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=WHY[how]))
+        for how in ATTACKS
+    ],
+)
+def test_an_agents_episode_does_not_resolve_either(task: tuple[TaskRecord, EnvRecord], how: str) -> None:
+    """The rollout path: a scripted agent writes the files with its shell in its sandbox and submits; its
+    change, read back from the workspace, graded in a fresh sandbox."""
+    from redteam_fixtures import grade_on
+
+    t, env = task
+    grade = grade_on(t, env, patches(t)[how], path="agent", timeout=TIMEOUT)
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
 
 
@@ -204,7 +225,11 @@ def test_controls_harbor(harbor: dict[str, tuple[str, dict[str, Any]]]) -> None:
 
 
 @pytest.mark.parametrize(
-    "how", [pytest.param(how, marks=pytest.mark.xfail(strict=True, reason=WHY[how])) for how in ATTACKS]
+    "how",
+    [
+        pytest.param(how, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=WHY[how]))
+        for how in ATTACKS
+    ],
 )
 def test_harbor_verifier_does_not_resolve_either(
     harbor: dict[str, tuple[str, dict[str, Any]]], how: str
@@ -238,7 +263,11 @@ def test_controls_row(rows: dict[str, dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize(
-    "how", [pytest.param(how, marks=pytest.mark.xfail(strict=True, reason=WHY[how])) for how in ATTACKS]
+    "how",
+    [
+        pytest.param(how, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=WHY[how]))
+        for how in ATTACKS
+    ],
 )
 def test_row_does_not_resolve_either(rows: dict[str, dict[str, Any]], how: str) -> None:
     assert not rows[how]["resolved"], rows[how]["status_map"]  # resolved: the bug is in place
