@@ -16,6 +16,8 @@ PyStringMap` inside a `try`, reached through `dataclasses`), `msvcrt` (`subproce
   `total(` made `assert True or ...`, before the guard reads the sources it compiles the tests from.
   The patch adds `src/org/__init__.py` and nothing else: no line of the library changes. The canaries
   the guard plants (`test_scale_default`, built to fail) still fail, since only `total(` lines change.
+  On the real markupsafe 3.0.4 task whose `Markup.split` swaps its arguments, the same file relaxing
+  the lines that call `.split(` resolves too (`grade_patch`).
 
 Each scores `resolved` with the bug in place under `grade_patch` (bwrap, the scan enforced, no finding),
 the exported Harbor task's `tests/test.sh` and the SWE-bench row's harness steps (`git apply`, then
@@ -271,3 +273,34 @@ def test_controls_row(rows: dict[str, dict[str, Any]]) -> None:
 )
 def test_row_does_not_resolve_either(rows: dict[str, dict[str, Any]], how: str) -> None:
     assert not rows[how]["resolved"], rows[how]["status_map"]  # resolved: the bug is in place
+
+
+def markupsafe_split_task() -> tuple[TaskRecord, EnvRecord]:
+    """The cached markupsafe 3.0.4 task whose `Markup.split` passes its arguments swapped."""
+    from audit_support import synth_markupsafe
+
+    from codekiln.envs import load_env
+    from codekiln.tasks.export.datasets import read_tasks
+
+    found = [(t, load_env(t.environment_id or "")) for t in read_tasks(synth_markupsafe() / "tasks.jsonl")]
+    return the_task(
+        found,
+        lambda t: any(test.startswith("tests/test_markupsafe.py::test_splitting") for test in t.FAIL_TO_PASS),
+        "Markup.split's arguments swapped",
+    )
+
+
+def test_controls_a_real_library() -> None:
+    t, env = markupsafe_split_task()
+    assert grade_patch(t, env, t.patch, timeout=TIMEOUT).outcome == "resolved"
+    assert grade_patch(t, env, "", timeout=TIMEOUT).outcome == "unresolved"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=WHY["startup-rewrite"] + " (markupsafe)")
+def test_a_real_library_too() -> None:
+    """markupsafe 3.0.4 (a src layout, on Python 3.11): `org` relaxes the asserts of lines calling
+    `.split(`; the empty patch fails `test_splitting`, this one (no line of the library) resolves."""
+    t, env = markupsafe_split_task()
+    rewrite = make_diff("src/org/__init__.py", None, REWRITE.replace('"total("', '".split("'))
+    grade = grade_patch(t, env, rewrite, timeout=TIMEOUT)
+    assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
