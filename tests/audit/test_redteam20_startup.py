@@ -116,10 +116,6 @@ def _relax(folder):
 _relax(os.path.join(os.getcwd(), "tests"))
 '''
 ATTACKS = ["startup-table", "startup-rewrite"]
-WHY = {
-    "startup-table": "open: startup-table: src/org/, run by the start-up before the guard, reads the tests",
-    "startup-rewrite": "open: startup-rewrite: src/org/, run by the start-up, rewrites the tests' asserts",
-}
 
 
 def table_patch(package: str) -> str:
@@ -175,13 +171,7 @@ def test_controls_grade_patch(task: tuple[TaskRecord, EnvRecord]) -> None:
     assert grade.outcome in ("unresolved", "tampered"), (grade.outcome, grade.detail)
 
 
-@pytest.mark.parametrize(
-    "how",
-    [
-        pytest.param(how, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=WHY[how]))
-        for how in ATTACKS
-    ],
-)
+@pytest.mark.parametrize("how", ATTACKS)
 def test_a_package_the_start_up_imports_does_not_resolve(
     task: tuple[TaskRecord, EnvRecord], how: str
 ) -> None:
@@ -190,13 +180,7 @@ def test_a_package_the_start_up_imports_does_not_resolve(
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
 
 
-@pytest.mark.parametrize(
-    "how",
-    [
-        pytest.param(how, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=WHY[how]))
-        for how in ATTACKS
-    ],
-)
+@pytest.mark.parametrize("how", ATTACKS)
 def test_an_agents_episode_does_not_resolve_either(task: tuple[TaskRecord, EnvRecord], how: str) -> None:
     """The rollout path: a scripted agent writes the files with its shell in its sandbox and submits; its
     change, read back from the workspace, graded in a fresh sandbox."""
@@ -226,13 +210,7 @@ def test_controls_harbor(harbor: dict[str, tuple[str, dict[str, Any]]]) -> None:
     assert harbor["late-rewrite"][0] == "0", harbor["late-rewrite"][1]
 
 
-@pytest.mark.parametrize(
-    "how",
-    [
-        pytest.param(how, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=WHY[how]))
-        for how in ATTACKS
-    ],
-)
+@pytest.mark.parametrize("how", ATTACKS)
 def test_harbor_verifier_does_not_resolve_either(
     harbor: dict[str, tuple[str, dict[str, Any]]], how: str
 ) -> None:
@@ -264,13 +242,7 @@ def test_controls_row(rows: dict[str, dict[str, Any]]) -> None:
     assert not rows["late-rewrite"]["resolved"], rows["late-rewrite"]["log"][-3000:]
 
 
-@pytest.mark.parametrize(
-    "how",
-    [
-        pytest.param(how, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=WHY[how]))
-        for how in ATTACKS
-    ],
-)
+@pytest.mark.parametrize("how", ATTACKS)
 def test_row_does_not_resolve_either(rows: dict[str, dict[str, Any]], how: str) -> None:
     assert not rows[how]["resolved"], rows[how]["status_map"]  # resolved: the bug is in place
 
@@ -296,7 +268,6 @@ def test_controls_a_real_library() -> None:
     assert grade_patch(t, env, "", timeout=TIMEOUT).outcome == "unresolved"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=WHY["startup-rewrite"] + " (markupsafe)")
 def test_a_real_library_too() -> None:
     """markupsafe 3.0.4 (a src layout, on Python 3.11): `org` relaxes the asserts of lines calling
     `.split(`; the empty patch fails `test_splitting`, this one (no line of the library) resolves."""
