@@ -69,3 +69,32 @@ def test_a_module_the_start_up_probes_is_not_taken_from_the_tree_before_the_plug
     plain, before = runs["plain"]  # the same process without the launcher: the start-up runs the tree
     assert {"name": "org", "plugin": False} in before and {"name": "msvcrt", "plugin": False} in before
     assert plain.exit_code == 0, plain.stdout[-2000:]
+
+
+@pytest.mark.root  # a bwrap sandbox
+def test_a_test_file_changed_before_the_plugin_read_it_is_evidence(tmp_path: Path) -> None:
+    """The grader's digests of the trusted test files, taken when the session starts (`guard_digests`),
+    against the bytes the plugin reads: a file changed in between (as code the start-up ran from the
+    tree could, were it not held off) is found, whatever the tests then report."""
+    files = {
+        "pyproject.toml": PROJECT["pyproject.toml"],
+        "tests/test_one.py": b"def test_one():\n    assert 1 == 2\n",
+    }
+    snapshot = make_repo(tmp_path, files)
+    ids = ["tests/test_one.py::test_one"]
+    iso = Isolation.for_environment(snapshot, VENV, ids)
+    with BwrapSandbox(SandboxSpec(snapshot=snapshot, venv=VENV)) as sb:
+        reports = {}
+        for how in ("as left", "changed"):
+            guard = GuardSession.start(sb, iso)
+            if how == "changed":
+                sb.write_file("tests/test_one.py", "def test_one():\n    assert True or 1 == 2\n")
+            run = sb.exec(
+                [*guard.python(), *guard.pytest_args(), *ids], timeout=120, env=guard.env({}), cwd=sb.workdir
+            )
+            reports[how] = guard.read(sb, run)
+    assert reports["as left"].statuses == {ids[0]: "failed"} and reports["as left"].evidence == []
+    found = [e for e in reports["changed"].evidence if "changed before the guard read it" in e]
+    assert found == [
+        "a test was replaced: /testbed/tests/test_one.py: the test file was changed before the guard read it"
+    ]

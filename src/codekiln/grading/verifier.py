@@ -265,6 +265,7 @@ class Verifier:
                     "junit": str(junit),
                     "workdir": str(self.root),
                     "trusted": trusted,
+                    "trusted_digests": {p: d for p in trusted if (d := files.digest(Path(p)))},  # as now
                     "support": [str(self.root / rel) for rel in self.task.get("support", ())],
                     "plugins": list(iso["plugins"]),
                     "doctests": iso.get("doctests", {}),
