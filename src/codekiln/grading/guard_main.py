@@ -59,7 +59,7 @@ class StartupWindow:
         self.refused: list[str] = []
 
     def inside(self, where: str | None) -> bool:
-        real = os.path.realpath(where) if where else ""
+        real = os.path.realpath(where or os.curdir) + os.sep  # a folder on `sys.path`, or a file
         return real.startswith(self.tree) and not real.startswith(self.keep)
 
     def find_spec(
@@ -72,10 +72,15 @@ class StartupWindow:
         if spec is None:
             return None
         where = [spec.origin, *(spec.submodule_search_locations or ())]
-        if any(self.inside(w) for w in where if isinstance(w, str)):
-            self.refused.append(name)
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return spec
+        if not any(self.inside(w) for w in where if isinstance(w, str)):
+            return spec
+        # the tree's: what the path outside the tree holds (a tree on PYTHONPATH, before the standard
+        # library, hides none of it), else not found at all (the path finder after this one would)
+        outside = importlib.machinery.PathFinder.find_spec(name, [p for p in sys.path if not self.inside(p)])
+        if outside is not None:
+            return outside
+        self.refused.append(name)
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
     @classmethod
     def install(cls, main: str) -> StartupWindow:
