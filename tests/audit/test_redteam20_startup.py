@@ -29,6 +29,11 @@ made from there changes no verdict, so both resolves are the start-up's doing. N
 the tree's folder on `sys.path` (a src layout; flit, hatch, poetry) and a Python whose start-up probes
 `org` (<= 3.11); every version probes `msvcrt`, but `subprocess` needs that import to fail (the module
 must raise `ModuleNotFoundError` after it ran), and `ntpath`'s `nt` broke collection here.
+
+Closed (the xfails now pass), each layer alone checked against both: the launcher takes no module from
+the tree until the guard plugin is imported (`grading.guard_main`: closes both); the shadowing rule
+puts a new `org` back (`pathrules.STARTUP_PROBES`: closes both); the grader's digests of the test files
+against what the plugin reads (`grading.guard_digests`: closes the rewrite alone, `tampered`).
 """
 
 from __future__ import annotations
