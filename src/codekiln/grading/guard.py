@@ -7,20 +7,18 @@
     report = session.read(sandbox, exec_result)                      # GuardReport
 
 What a test process loads (the class of attacks it closes):
-- Python: `python -P -s` (pytest run as `-m pytest` would, by `guard_main`): the working directory is not
-  on `sys.path` (a root `pytest.py` or `_pytest/` is not imported instead of the runner), no user site.
+- Python: `python -P -s` (pytest run as `-m pytest` would, by `guard_main`, which takes no module from
+  the tree before the plugin): the working directory is not on `sys.path`, no user site; the trusted
+  files' digests go in the settings (`guard_digests`): one changed before the plugin read it is found.
 - Plugins: `PYTEST_DISABLE_PLUGIN_AUTOLOAD=1`, then each `pytest11` entry point installed in the
   environment's venv, named in the guard plugin's settings and loaded by it from its entry point the
-  way autoload would (the same plugins autoload would find, found in the trusted venv rather than in
-  whatever metadata a patch adds to the tree).
-- Configuration: `-c` names the one file pytest would pick in the snapshot (restored from the snapshot
-  by the grader before the run) or an empty one outside the workspace, and `--rootdir` the workspace,
-  so no config file a patch adds is read, whatever its name, now or in a later pytest.
+  way autoload would (found in the trusted venv, not in whatever metadata a patch adds to the tree).
+- Configuration: `-c` names the one file pytest would pick in the snapshot (restored by the grader) or
+  an empty one outside the workspace, and `--rootdir` the workspace: no config file a patch adds is read.
 
 Test modules are rewritten from the trusted sources in every run; the code a run on the clean snapshot
-rewrote is kept by the host and given to later runs of the environment, which use an entry only for
-a source whose bytes hash as the entry says (`guard_rewrites`), or for the test module a grade appends
-its canaries to, whose start the grader names (`guard_plugin_speedups.appended_code`).
+rewrote is kept by the host for later runs of the environment, used only for a source whose bytes hash
+as the entry says (`guard_rewrites`), or a module a grade appends canaries to (`speedups.appended_code`).
 
 What the run reports is cross-checked from outside the process (`GuardReport.evidence`): the guard
 plugin's marker line must appear exactly once with the run's nonce, its exit status must equal the
@@ -47,6 +45,7 @@ from codekiln.grading.doctests import expected_examples
 from codekiln.grading.guard_check import Canaries as Canaries
 from codekiln.grading.guard_check import check_run
 from codekiln.grading.guard_check import make_canaries as make_canaries
+from codekiln.grading.guard_digests import trusted_digests
 from codekiln.grading.guard_files import RESULTS_LIMIT as RESULTS_LIMIT
 from codekiln.grading.guard_files import plain_tables, read_or_none, read_results, report_digest
 from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
@@ -315,6 +314,7 @@ class GuardSession:
             "junit": junit,
             "workdir": sandbox.workdir,
             "trusted": [f"{sandbox.workdir}/{rel}" for rel in iso.trusted],
+            "trusted_digests": trusted_digests(sandbox, iso.trusted),  # as we left them: checked there
             "support": [f"{sandbox.workdir}/{rel}" for rel in iso.support],
             "plain_tables": plain_tables(sandbox, [*iso.trusted, *iso.support]) if iso.bytecode else [],
             "watch": list(watch),

@@ -101,6 +101,14 @@ def write_file(path: str, data: bytes) -> None:
         _close(fd)
 
 
+def changed_since(read: dict[str, bytes], digests: dict[str, str]) -> list[str]:
+    """The test files whose bytes as the guard read them (`read`: path -> bytes; a missing one: none)
+    differ from the grader's digests of them, taken outside this process before it started (`digests`:
+    path -> sha256 hex): changed by code run before the guard (the process's start-up), findings."""
+    changed = [path for path, digest in digests.items() if sha256_hex(read.get(path, b"")) != digest]
+    return [f"{path}: the test file was changed before the guard read it" for path in sorted(changed)]
+
+
 def file_digest(path: str | None) -> str:
     """The sha256 of the file at `path`, read in chunks; "-" when there is none, it cannot be read, or
     it is not a regular file (a symlink is not followed: one to /dev/zero never ends)."""

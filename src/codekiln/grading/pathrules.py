@@ -23,11 +23,10 @@
   on `sys.path` in the test process (the repository root, a source folder an editable install adds
   through a `.pth` file, the base directory pytest inserts for a test file) whose name is also
   importable from the standard library or the environment's venv; a new package `D/__init__.py`
-  beside a module `D.py` of the snapshot that stands (`hidden_modules`). No fix needs one; an honest
-  fix beside a scratch `trace.py` was rejected when this rule rejected.
+  beside a module `D.py` of the snapshot that stands (`hidden_modules`). No fix needs one (an honest
+  one beside a scratch `trace.py` was rejected when this rule rejected).
 
-`kind` is one of file, symlink, dir, other, deleted (what the workspace holds at a path now).
-"""
+`kind`: file, symlink, dir, other, deleted (what the workspace holds at a path now)."""
 
 from __future__ import annotations
 
@@ -49,6 +48,8 @@ CONFIG_FILES = frozenset(
 )
 STARTUP_FILES = frozenset({"conftest.py", "sitecustomize.py", "usercustomize.py"})
 RUNNER_NAMES = frozenset({"pytest", "_pytest", "py", "pluggy", "iniconfig", "codekiln_guard"})
+# Probed at start-up, before the guard, and missing: next in the tree (msvcrt, nt: stdlib_module_names)
+STARTUP_PROBES = frozenset({"org", "java", "colorama", "argcomplete", "pygments", "readline"})
 COMPILED_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".dll", ".dylib", ".o", ".a", ".whl", ".egg", ".exe")
 
 
@@ -99,11 +100,9 @@ def protected_globs() -> list[str]:
 DATA = "not Python source and no part of the fix: put back, the tests may read it as data"
 PY_DATA = "Python source outside the packages the fix changes, and no part of it: put back, the tests may read it as data"
 
-
 SHADOWS = "a new module that would hide another (installed, or the snapshot's beside it), no part of the fix: put back"
 """Why a new module `shadowing` or `hidden_modules` names is put back: none is needed by a fix, and an
 honest one beside a scratch `trace.py` or `code.py` was rejected for it."""
-
 
 SUPPORT = "test support code (only the graded tests import it) and no part of the fix: put back"
 """Why a module `grading.support` found is put back (the list reaches a verifier in its task)."""
@@ -219,8 +218,9 @@ def _is_python_source(rel: str, data: bytes) -> bool:
 
 
 def installed_modules(venv_dir: Path) -> frozenset[str]:
-    """Top-level module names importable from the standard library or a venv's site-packages."""
-    names = set(sys.stdlib_module_names)
+    """Top-level module names importable from the standard library or a venv's site-packages, or
+    probed at start-up (`STARTUP_PROBES`, `copy`'s `org`: a new one would run before the guard)."""
+    names = set(sys.stdlib_module_names) | STARTUP_PROBES
     for site in Path(venv_dir).glob("lib/python3*/site-packages"):
         for entry in site.iterdir():
             name = entry.name

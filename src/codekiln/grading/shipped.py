@@ -58,6 +58,7 @@ VERIFIER = (
     "scan_strings.py",
     "unstable_ids.py",
     "suite_order.py",
+    "guard_main.py",
     *GUARD_PLUGIN,
 )
 """The verifier of an exported Harbor task and every file it reads, side by side."""

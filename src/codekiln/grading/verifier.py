@@ -17,7 +17,7 @@ What it does, as `grading.grade_patch` does:
 2. `pathrules` judges each changed path: rejected (binary, symlink, special file, mode change, git
    metadata, compiled artefact, a new module hiding an installed one), or protected (put back from
    the snapshot; the hidden tests too; not a new library module named like a test: `libnames`). `scan` rejects added code that reaches into the test machinery.
-3. FAIL_TO_PASS + PASS_TO_PASS run as `python -P -s -m pytest` with plugin autoload off, the
+3. FAIL_TO_PASS + PASS_TO_PASS run as `python -P -s -m pytest` (by `guard_main`) with autoload off, the
    environment's plugins loaded by the guard plugin from their entry points, the snapshot's config
    (`-c`, `--rootdir`), the guard plugin under a fresh name and nonce, and canary tests under fresh
    names, as an unprivileged user when run as root, who cannot read this folder (root's, 0700).
@@ -250,6 +250,7 @@ class Verifier:
         nonce, module = secrets.token_hex(16), f"codekiln_guard_{secrets.token_hex(4)}"
         for name, loaded in shipped.guard_plugin_names(module).items():
             shutil.copyfile(HERE / name, guard / f"{loaded}.py")
+        shutil.copyfile(HERE / "guard_main.py", guard / f"{module}_main.py")  # the tree held off till -p
         options: list[str] = list(self.task["pytest_options"])
         junit = Path(options[options.index("--junitxml") + 1])
         junit.parent.mkdir(parents=True, exist_ok=True)
@@ -264,6 +265,7 @@ class Verifier:
                     "junit": str(junit),
                     "workdir": str(self.root),
                     "trusted": trusted,
+                    "trusted_digests": {p: d for p in trusted if (d := files.digest(Path(p)))},  # as now
                     "support": [str(self.root / rel) for rel in self.task.get("support", ())],
                     "plugins": list(iso["plugins"]),
                     "doctests": iso.get("doctests", {}),
@@ -284,7 +286,7 @@ class Verifier:
         requested = [*(suite_order.pytest_ids(order) if order else [*stable, *sorted(functions)]), *expected]
         ids = guard / "test-ids.txt"
         ids.write_text("\n".join(requested) + "\n")
-        argv = [self.python, "-P", "-s", "-m", "pytest", "-c", config, "--rootdir", str(self.root)]
+        argv = [self.python, "-P", "-s", "-m", f"{module}_main", "-c", config, "--rootdir", str(self.root)]
         argv += ["-p", module, *options, f"@{ids}"]
         env = {
             "PATH": f"{self.venv}/bin:/usr/local/bin:/usr/bin:/bin",
