@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from codekiln.grading import hidden_tests
 from codekiln.grading.guard import GuardSession, Isolation
 from codekiln.sandbox.base import SandboxSpec
 from codekiln.sandbox.bwrap import BwrapSandbox
@@ -69,6 +70,7 @@ def test_the_tests_see_python_m_pytest_and_the_exit_keeps_all_but_the_teardown(s
     iso = Isolation.for_environment(snapshot, VENV, IDS)
     with BwrapSandbox(SandboxSpec(snapshot=snapshot, venv=VENV)) as sb:
         guard = GuardSession.start(sb, iso)
+        saved = hidden_tests.take(sb, guard)  # the guarded run empties the tests once collected
         guarded = sb.exec(
             [*guard.python(), *guard.pytest_args(), "-s", *IDS],
             timeout=120,
@@ -76,6 +78,7 @@ def test_the_tests_see_python_m_pytest_and_the_exit_keeps_all_but_the_teardown(s
             cwd=sb.workdir,
         )
         report = guard.read(sb, guarded)
+        hidden_tests.put_back(sb, saved)  # as the grader does, before the plain run on the same tree
         plain = sb.exec(
             ["python", "-P", "-s", "-m", "pytest", *guard.pytest_args(), "-s", *IDS],
             timeout=120,
