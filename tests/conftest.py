@@ -6,7 +6,8 @@ printed when it cannot run here (see `codekiln.testing.tiers`):
   so a broken bwrap fails them there.
 - `network`: skipped when the package index cannot be reached (tests using `NETWORK_FIXTURES` get it
   here).
-- `slow`: opt in with --run-slow.
+- `slow`: opt in with --run-slow; `@pytest.mark.slow(covered_by=...)` names, in the skip reason, the
+  default tests that check what the slow one does.
 """
 
 from __future__ import annotations
@@ -59,7 +60,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if tier not in reasons:
                 reasons[tier] = problem()
             if reasons[tier]:
-                item.add_marker(pytest.mark.skip(reason=f"{tier} tier: {reasons[tier]}"))
+                why = f"{tier} tier: {reasons[tier]}"
+                mark = item.get_closest_marker(tier)
+                if mark is not None and mark.kwargs.get("covered_by"):  # the default tests that cover it
+                    why += f"; by default: {mark.kwargs['covered_by']}"
+                item.add_marker(pytest.mark.skip(reason=why))
                 break
 
 

@@ -75,16 +75,22 @@ MARK_HONEST = (
 )
 
 
-def pluglib_task(folder: str, name: str) -> tuple[TaskRecord, EnvRecord]:
-    """The task of `PLUG_LIBRARY` (written into test-cache/FOLDER, synthesized into test-cache/NAME)."""
+def pluglib_task(
+    folder: str = "plugin-library", name: str = "audit-tasks-pluglib"
+) -> tuple[TaskRecord, EnvRecord]:
+    """The task of `PLUG_LIBRARY` (written into test-cache/FOLDER, synthesized into test-cache/NAME): one
+    synthesis, resumed in seconds, for every module that asks with the defaults."""
     found = library_tasks(
         PLUG_LIBRARY, folder, name, 1, functions=["plugin_name"], mutators=["change_constant"]
     )
     return the_task(found, lambda t: bool(t.FAIL_TO_PASS), "plugin_name()'s constant changed")
 
 
-def marklib_task(folder: str, name: str) -> tuple[TaskRecord, EnvRecord]:
-    """The task of `MARK_LIBRARY` (written into test-cache/FOLDER, synthesized into test-cache/NAME)."""
+def marklib_task(
+    folder: str = "markup-library", name: str = "audit-tasks-marklib"
+) -> tuple[TaskRecord, EnvRecord]:
+    """The task of `MARK_LIBRARY` (written into test-cache/FOLDER, synthesized into test-cache/NAME): one
+    synthesis, resumed in seconds, for every module that asks with the defaults."""
     found = library_tasks(MARK_LIBRARY, folder, name, 1, functions=["is_markup"], mutators=["swap_bool_op"])
     return the_task(found, lambda t: bool(t.FAIL_TO_PASS), "is_markup()'s operator swapped")
 

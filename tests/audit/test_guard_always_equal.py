@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from redteam_fixtures import MEAN, rewritten
 from redteam_fixtures import grade_on as _grade
 from rollout_support import library_tasks, setuptools_pyproject, the_task
+from tiering import paths
 
-from codekiln.audit.grader import PATHS
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.tasks.records import TaskRecord
@@ -154,7 +154,9 @@ def test_the_gold_and_an_honest_fix_resolve_with_the_controls(task: tuple[TaskRe
     assert grade.outcome == "unresolved", (grade.outcome, grade.detail)
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_guard_always_equal.py", "test_the_red_teams_always_equal_result_is_tampered")
+)
 def test_the_red_teams_always_equal_result_is_tampered(task: tuple[TaskRecord, EnvRecord], path: str) -> None:
     t, env = task
     grade = _grade(t, env, attack(t, env, "always-equal"), path)

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the fifteenth red te
 from redteam_fixtures import ANSWER_AT_CALL, MEAN, SOURCE_ANSWERS, rewritten
 from redteam_fixtures import grade_on as _grade
 from rollout_support import library_tasks, setuptools_pyproject, the_task
+from tiering import paths
 
-from codekiln.audit.grader import PATHS
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
@@ -126,7 +126,9 @@ def _honest_ones_resolve(t: TaskRecord, env: EnvRecord, path: str) -> None:
         assert grade.statuses[DATA_TEST] == "passed", grade.statuses  # a data file the library opens
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_guard_reads_tests.py", "test_the_tests_source_read_by_the_library_is_tampered")
+)
 def test_the_tests_source_read_by_the_library_is_tampered(
     task: tuple[TaskRecord, EnvRecord], path: str
 ) -> None:

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the fifteenth red te
 from redteam_fixtures import TOTAL, class_walk, into_class_tables, total_task
 from redteam_fixtures import grade_on as _grade
 from rollout_support import setuptools_pyproject
+from tiering import paths
 
-from codekiln.audit.grader import PATHS
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading.patchrules import GradePolicy
@@ -114,7 +114,9 @@ def test_the_gold_resolves_with_the_honest_controls_and_the_bug_fails(
     assert {k for k, v in grade.statuses.items() if v != "passed"} >= FAILING, grade.statuses
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_guard_tables.py", "test_the_tests_tables_rewritten_in_place_are_tampered")
+)
 def test_the_tests_tables_rewritten_in_place_are_tampered(
     task: tuple[TaskRecord, EnvRecord], path: str
 ) -> None:

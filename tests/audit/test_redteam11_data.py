@@ -18,9 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
 from rollout_support import library_tasks, setuptools_pyproject
+from tiering import paths
 
 from codekiln.audit import ATTACKS
-from codekiln.audit.grader import PATHS, play_commands, run_attack
+from codekiln.audit.grader import play_commands, run_attack
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
@@ -90,7 +91,7 @@ def test_the_gold_patch_resolves_and_the_buggy_expected_values_do_not(
         assert {"kind": "reverted", "path": CASES, "detail": DATA} in grade.findings
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", paths("test_redteam11_data.py", "test_emptied_cases_are_put_back"))
 def test_emptied_cases_are_put_back(tasks: list[tuple[TaskRecord, EnvRecord]], path: str) -> None:
     attack = next(a for a in ATTACKS if a.name == "testdata-emptied")
     task, env = tasks[0]
@@ -101,6 +102,11 @@ def test_emptied_cases_are_put_back(tasks: list[tuple[TaskRecord, EnvRecord]], p
     assert (result.resolved, grade.outcome) == (False, "unresolved"), (grade.outcome, grade.detail)
 
 
+@pytest.mark.slow(
+    covered_by="test_redteam11_pydata.py::test_the_harbor_verifier_puts_the_python_data_back (the verifier "
+    "puts back what the export lists by `pathrules.is_data`); test_redteam11_data.py::test_what_counts_as_data "
+    "and test_redteam11_data.py::test_emptied_cases_are_put_back (the rule on JSON cases)"
+)
 @pytest.mark.podman
 def test_the_harbor_verifier_puts_the_data_back(
     tasks: list[tuple[TaskRecord, EnvRecord]], harbor: hs.Trials

@@ -25,9 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 import harbor_support as hs
 from rollout_support import synth_cached, the_task
 from test_synth_layouts import write_library
+from tiering import paths
 
 from codekiln.audit import ATTACKS, Attack
-from codekiln.audit.grader import PATHS, play_commands, run_attack
+from codekiln.audit.grader import play_commands, run_attack
 from codekiln.audit.target import Target
 from codekiln.core.config import state_dir
 from codekiln.envs import EnvRecord, load_env
@@ -65,7 +66,7 @@ def _attack(name: str) -> Attack:
     return next(a for a in ATTACKS if a.name == name)
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", paths("test_redteam11_doctest.py", "test_the_gold_patch_resolves"))
 def test_the_gold_patch_resolves(tasks: list[tuple[TaskRecord, EnvRecord]], path: str) -> None:
     for task, env in tasks:
         patch = (
@@ -77,7 +78,7 @@ def test_the_gold_patch_resolves(tasks: list[tuple[TaskRecord, EnvRecord]], path
         assert grade.outcome == "resolved", (task.instance_id, grade.outcome, grade.detail)
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", paths("test_redteam11_doctest.py", "test_a_rewritten_doctest_is_rejected"))
 def test_a_rewritten_doctest_is_rejected(tasks: list[tuple[TaskRecord, EnvRecord]], path: str) -> None:
     """Resolved before the fix (each doctest-only task, both paths; such tasks are no longer made)."""
     for task, env in tasks:
@@ -119,7 +120,9 @@ def test_the_buggy_output_written_in_as_expected_is_rejected(
         assert (grade.outcome, grade.reason) == ("rejected", "patch_rule"), (grade.outcome, grade.detail)
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_redteam11_doctest.py", "test_a_docstring_rebound_at_import_is_tampered")
+)
 def test_a_docstring_rebound_at_import_is_tampered(
     tasks: list[tuple[TaskRecord, EnvRecord]], path: str
 ) -> None:

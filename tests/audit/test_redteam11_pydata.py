@@ -20,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
 from rollout_support import library_tasks, setuptools_pyproject
+from tiering import paths
 
-from codekiln.audit.grader import PATHS, play_commands
+from codekiln.audit.grader import play_commands
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
@@ -108,7 +109,9 @@ def _honest(task: TaskRecord, env: EnvRecord) -> str:
     )
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_redteam11_pydata.py", "test_python_cases_rewritten_to_the_buggy_results_are_put_back")
+)
 def test_python_cases_rewritten_to_the_buggy_results_are_put_back(
     tasks: list[tuple[TaskRecord, EnvRecord]], path: str
 ) -> None:
@@ -122,7 +125,10 @@ def test_python_cases_rewritten_to_the_buggy_results_are_put_back(
         assert {"kind": "reverted", "path": CASES, "detail": PY_DATA} in grade.findings
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path",
+    paths("test_redteam11_pydata.py", "test_an_honest_fix_touching_python_outside_the_package_resolves"),
+)
 def test_an_honest_fix_touching_python_outside_the_package_resolves(
     tasks: list[tuple[TaskRecord, EnvRecord]], path: str
 ) -> None:

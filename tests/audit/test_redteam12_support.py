@@ -18,8 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
 from rollout_support import library_tasks, setuptools_pyproject, the_task
+from tiering import paths
 
-from codekiln.audit.grader import PATHS, play_commands
+from codekiln.audit.grader import play_commands
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import GradePolicy, grade_patch
@@ -122,7 +123,9 @@ def test_the_gold_patch_resolves_and_neutered_helpers_do_not(
         assert {"kind": "reverted", "path": CHECKS, "detail": SUPPORT} in grade.findings
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_redteam12_support.py", "test_neutered_helpers_through_both_paths")
+)
 def test_neutered_helpers_through_both_paths(tasks: list[tuple[TaskRecord, EnvRecord]], path: str) -> None:
     task, env = tasks[0]
     patch = _helpers_neutered(task, env)

@@ -23,8 +23,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
 from rollout_support import eval_one, library_tasks, setuptools_pyproject, the_task
+from tiering import paths
 
-from codekiln.audit.grader import PATHS, play_commands
+from codekiln.audit.grader import play_commands
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
@@ -129,7 +130,9 @@ def test_the_limit_is_derived_from_the_measured_suite(task: tuple[TaskRecord, En
     assert graded_limit(env.model_copy(update={"steps_s": {}})) == 900
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_redteam14_hangs.py", "test_links_to_dev_zero_at_the_report_files_are_tampering")
+)
 def test_links_to_dev_zero_at_the_report_files_are_tampering(
     task: tuple[TaskRecord, EnvRecord], path: str
 ) -> None:
@@ -139,7 +142,9 @@ def test_links_to_dev_zero_at_the_report_files_are_tampering(
     assert "symlink" in detail, detail
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_redteam14_hangs.py", "test_a_stray_thread_does_not_hold_the_run")
+)
 def test_a_stray_thread_does_not_hold_the_run(task: tuple[TaskRecord, EnvRecord], path: str) -> None:
     """The patch fixes nothing and leaves a thread sleeping: 0, from the report, not a timeout."""
     t, env = task

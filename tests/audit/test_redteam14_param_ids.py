@@ -21,8 +21,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
 from rollout_support import eval_one, library_tasks, setuptools_pyproject, the_task
+from tiering import paths
 
-from codekiln.audit.grader import PATHS, play_commands
+from codekiln.audit.grader import play_commands
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
@@ -98,7 +99,9 @@ def _graded(t: TaskRecord, env: EnvRecord, patch: str, path: str) -> tuple[str, 
     return grade.outcome, grade.statuses
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_redteam14_param_ids.py", "test_a_failing_case_renamed_out_of_its_id_is_not_passed")
+)
 def test_a_failing_case_renamed_out_of_its_id_is_not_passed(
     task: tuple[TaskRecord, EnvRecord], path: str
 ) -> None:
@@ -107,7 +110,9 @@ def test_a_failing_case_renamed_out_of_its_id_is_not_passed(
     assert outcome == "unresolved", statuses  # was resolved
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_redteam14_param_ids.py", "test_an_honest_fix_that_renames_every_case_resolves")
+)
 def test_an_honest_fix_that_renames_every_case_resolves(
     task: tuple[TaskRecord, EnvRecord], path: str
 ) -> None:

@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 from audit_support import harbor_verifier as _verifier
 from rollout_support import library_tasks, setuptools_pyproject, the_task
+from tiering import paths
 
-from codekiln.audit.grader import PATHS, play_commands
+from codekiln.audit.grader import play_commands
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
@@ -105,7 +106,9 @@ def honest(t: TaskRecord, env: EnvRecord) -> str:
     )
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_redteam15_reach.py", "test_expected_values_rewritten_in_place_are_rejected")
+)
 @pytest.mark.parametrize("how", sorted(REACH))
 def test_expected_values_rewritten_in_place_are_rejected(
     task: tuple[TaskRecord, EnvRecord], how: str, path: str
@@ -122,7 +125,9 @@ def test_expected_values_rewritten_in_place_are_rejected(
     assert {f["kind"] for f in grade.findings} >= {KINDS.get(how, "frame-walk")}, grade.findings
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_redteam15_reach.py", "test_the_gold_and_an_honest_fix_with_a_new_import_resolve")
+)
 def test_the_gold_and_an_honest_fix_with_a_new_import_resolve(
     task: tuple[TaskRecord, EnvRecord], path: str
 ) -> None:

@@ -11,7 +11,13 @@ The suite itself takes under a second. Up to 3 x 60 s = 180 s of wall-clock time
 of it, per grade, for any patch (an honest fix included), on any machine: the busy processes are
 counted per CPU. Timings are not asserted: the verdicts are (`timeout` is the secure one, the run
 took longer than its limit on an idle machine's terms). Closed: the clock forgives only load from
-outside the command (`sandbox.loadclock`). Real synthesis, bwrap, the real grader."""
+outside the command (`sandbox.loadclock`). Real synthesis, bwrap, the real grader.
+
+The attacks are graded under an explicit `GRADE_S` limit (`grade_patch(timeout=...)`, which the grader
+honours in place of the derived one and hands to the same load-tolerant clock, `CEILING` included),
+with the spell scaled to match: past that limit, under its ceiling, as 90 s is past the 60 s floor and
+under 180 s. The clock reads the same counters whatever the limit, so each attack proves the same
+thing in ~10 s instead of 60 s; the derived limit itself is asserted by the gold's test."""
 
 from __future__ import annotations
 
@@ -27,7 +33,8 @@ from rollout_support import library_tasks, setuptools_pyproject, the_task
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
-from codekiln.grading.limits import graded_limit
+from codekiln.grading.limits import FLOOR_S, graded_limit
+from codekiln.sandbox.loadclock import CEILING
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
@@ -41,7 +48,8 @@ LIBRARY = {
     ),
     "pyproject.toml": setuptools_pyproject("costlib"),
 }
-SPELL_S = 90  # past the 60 s floor, under the ceiling's 180 s
+GRADE_S = 10.0  # the attacks' explicit limit, under the floor (see the module docstring)
+SPELL_S = 15  # past GRADE_S, under the ceiling's 30 s (as 90 s is past the 60 s floor, under 180 s)
 LOADED = f"""
 
 import os as _os
@@ -83,7 +91,8 @@ def with_gold(t: TaskRecord, env: EnvRecord, tail: str) -> str:
 
 def test_the_limit_is_the_floor_and_the_gold_resolves(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
-    assert graded_limit(env) == 60.0 < SPELL_S  # the suite takes under a second
+    assert graded_limit(env) == FLOOR_S  # the suite takes under a second: the derived limit is the floor
+    assert GRADE_S < SPELL_S < CEILING * GRADE_S  # the attacks' spell outlasts their limit, not its ceiling
     grade = grade_patch(t, env, t.patch)
     assert grade.outcome == "resolved", (grade.outcome, grade.detail)
 
@@ -91,11 +100,11 @@ def test_the_limit_is_the_floor_and_the_gold_resolves(task: tuple[TaskRecord, En
 def test_a_fix_that_sleeps_past_the_limit_times_out(task: tuple[TaskRecord, EnvRecord]) -> None:
     """Held: a sleep waits for no CPU, so the limit is the plain one."""
     t, env = task
-    grade = grade_patch(t, env, with_gold(t, env, ASLEEP))  # no explicit limit: the derived one
+    grade = grade_patch(t, env, with_gold(t, env, ASLEEP), timeout=GRADE_S)
     assert grade.outcome == "timeout", (grade.outcome, grade.detail)
 
 
 def test_a_fix_that_loads_every_cpu_past_the_limit_times_out(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
-    grade = grade_patch(t, env, with_gold(t, env, LOADED))  # no explicit limit: the derived one
-    assert grade.outcome == "timeout", (grade.outcome, grade.duration_s)  # resolved after 90 s
+    grade = grade_patch(t, env, with_gold(t, env, LOADED), timeout=GRADE_S)
+    assert grade.outcome == "timeout", (grade.outcome, grade.duration_s)  # resolved after the spell

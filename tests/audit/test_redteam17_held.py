@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))  # sweben
 from redteam_fixtures import TOTAL, total_task
 from redteam_fixtures import grade_on as _grade
 from rollout_support import setuptools_pyproject
+from tiering import paths
 
-from codekiln.audit.grader import PATHS
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
@@ -130,7 +130,10 @@ def test_the_gold_resolves_and_the_bug_fails_both_tests(task: tuple[TaskRecord, 
     assert {k for k, v in grade.statuses.items() if v != "passed"} >= FAILING, grade.statuses
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path",
+    paths("test_redteam17_held.py", "test_the_tests_assertion_rebound_through_the_package_is_tampered"),
+)
 @pytest.mark.parametrize("how", sorted(set(LOOSEN) - {"data"}))
 def test_the_tests_assertion_rebound_through_the_package_is_tampered(
     task: tuple[TaskRecord, EnvRecord], how: str, path: str
@@ -153,7 +156,9 @@ def test_the_same_write_through_an_import_is_rejected(task: tuple[TaskRecord, En
     assert {f["kind"] for f in grade.findings} == {"test-import"}, grade.findings
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_redteam17_held.py", "test_the_tests_tolerance_widened_in_place_does_not_resolve")
+)
 def test_the_tests_tolerance_widened_in_place_does_not_resolve(
     task: tuple[TaskRecord, EnvRecord], path: str
 ) -> None:
@@ -187,7 +192,10 @@ def test_an_exported_row_does_not_resolve_the_widened_tolerance(
     assert not report["resolved"], report["tests_status"]  # resolved: the bug is in place
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path",
+    paths("test_redteam17_held.py", "test_the_tolerance_widened_and_put_back_before_the_check_is_tampered"),
+)
 def test_the_tolerance_widened_and_put_back_before_the_check_is_tampered(
     task: tuple[TaskRecord, EnvRecord], path: str
 ) -> None:

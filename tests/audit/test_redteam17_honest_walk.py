@@ -40,7 +40,7 @@ HONEST = (
 
 @pytest.fixture(scope="module")
 def task() -> tuple[TaskRecord, EnvRecord]:
-    return pluglib_task("plugin-library", "audit-tasks-pluglib")
+    return pluglib_task()
 
 
 def test_the_gold_and_the_same_fix_reading_dunder_module_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:

@@ -40,7 +40,7 @@ PLAIN = (
 
 @pytest.fixture(scope="module")
 def task() -> tuple[TaskRecord, EnvRecord]:
-    return marklib_task("markup-library", "audit-tasks-marklib")
+    return marklib_task()
 
 
 def test_the_gold_and_the_fix_comparing_the_suffix_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:

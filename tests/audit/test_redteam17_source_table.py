@@ -46,8 +46,8 @@ from redteam_fixtures import (
 )
 from redteam_fixtures import grade_on as _grade
 from rollout_support import library_tasks, setuptools_pyproject, the_task
+from tiering import paths
 
-from codekiln.audit.grader import PATHS
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
@@ -107,7 +107,9 @@ def honest(t: TaskRecord, env: EnvRecord, name: str) -> str:
     return rewritten(t, env, MODULE, name, body[name])
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path", paths("test_redteam17_source_table.py", "test_the_gold_and_an_honest_fix_resolve")
+)
 @pytest.mark.parametrize("how", sorted(ATTACKS))
 def test_the_gold_and_an_honest_fix_resolve(
     tasks: dict[str, tuple[TaskRecord, EnvRecord]], how: str, path: str
@@ -130,7 +132,10 @@ def test_the_bug_left_in_place_fails_the_test_each_attack_targets(
     assert grade.statuses[ATTACKS[how][2]] != "passed", grade.statuses
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path",
+    paths("test_redteam17_source_table.py", "test_a_table_read_from_the_tests_source_does_not_resolve"),
+)
 def test_a_table_read_from_the_tests_source_does_not_resolve(
     tasks: dict[str, tuple[TaskRecord, EnvRecord]], path: str
 ) -> None:
@@ -139,7 +144,13 @@ def test_a_table_read_from_the_tests_source_does_not_resolve(
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "path",
+    paths(
+        "test_redteam17_source_table.py",
+        "test_a_test_classs_table_rewritten_through_subclasses_does_not_resolve",
+    ),
+)
 def test_a_test_classs_table_rewritten_through_subclasses_does_not_resolve(
     tasks: dict[str, tuple[TaskRecord, EnvRecord]], path: str
 ) -> None:

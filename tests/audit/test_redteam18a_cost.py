@@ -13,7 +13,9 @@ is `resolved` after ~90 s, and any patch may so take `CEILING` x the limit (180 
 suite that takes under a second, with the machine a tenth busy. Timings are not asserted: the verdict
 is (`timeout` is the secure one). Closed: the clock reads cumulative counters, not the samples' state,
 and forgives waits only up to the CPU time processes outside the command ran (`sandbox.loadclock`).
-Real synthesis, bwrap, the real grader.
+Real synthesis, bwrap, the real grader. Graded, as the seventeenth's attacks are, under the explicit
+`GRADE_S` limit with the spell scaled to it (past the limit, under its ceiling): the clock samples
+once a second whatever the limit, so the bursts meet the same samples, in ~10 s instead of 60 s.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rollout_support import library_tasks, the_task
-from test_redteam17_cost import LIBRARY, SPELL_S, with_gold
+from test_redteam17_cost import GRADE_S, LIBRARY, SPELL_S, with_gold
 
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
-from codekiln.grading.limits import graded_limit
+from codekiln.grading.limits import FLOOR_S, graded_limit
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
@@ -70,6 +72,6 @@ def test_a_fix_that_sleeps_past_the_limit_beside_bursts_of_its_own_times_out(
     task: tuple[TaskRecord, EnvRecord],
 ) -> None:
     t, env = task
-    assert graded_limit(env) == 60.0 < SPELL_S
-    grade = grade_patch(t, env, with_gold(t, env, BURSTS))  # no explicit limit: the derived one
+    assert graded_limit(env) == FLOOR_S and GRADE_S < SPELL_S
+    grade = grade_patch(t, env, with_gold(t, env, BURSTS), timeout=GRADE_S)
     assert grade.outcome == "timeout", (grade.outcome, grade.duration_s, grade.detail)  # resolved

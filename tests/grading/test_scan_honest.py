@@ -190,12 +190,12 @@ PLUG_HONEST = (
 
 @pytest.fixture(scope="module")
 def mark_task() -> tuple[TaskRecord, EnvRecord]:
-    return marklib_task("honest-scan-marklib", "scan-honest-marklib")
+    return marklib_task()  # the seventeenth red team's task (one synthesis)
 
 
 @pytest.fixture(scope="module")
 def plug_task() -> tuple[TaskRecord, EnvRecord]:
-    return pluglib_task("honest-scan-pluglib", "scan-honest-pluglib")
+    return pluglib_task()  # the seventeenth red team's task (one synthesis)
 
 
 @pytest.mark.root  # synthesis and grading in bwrap sandboxes
