@@ -197,3 +197,36 @@ def test_bursts_of_a_commands_own_processes_are_not_forgiven_as_outside_load() -
         "fifty children bursting together waited for each other"
     )  # what makes it mean something
     assert clock.waited() - before <= 0.3 * wall, (clock.waited() - before, wall)
+
+
+@pytest.mark.parametrize("size", [0, 100, 4095, 4096, 5000, 8192])
+def test_a_proc_file_read_with_system_calls_is_its_whole_text(tmp_path: Path, size: int) -> None:
+    """The clock reads /proc with plain system calls (`loadclock._read`, several reads where one does
+    not hold the file): the same text as `Path.read_text`, at every size around the read's buffer."""
+    path = tmp_path / "f"
+    path.write_text("".join(chr(ord("a") + i % 26) if i % 50 else "\n" for i in range(size)))
+    assert loadclock._read(str(path)) == path.read_text()
+
+
+def test_the_pass_over_proc_reads_each_process_as_read_text_does() -> None:
+    """`loadclock._machine` and `_threads`, read with system calls, give what reading each stat file with
+    `Path.read_text` gives, compared on a process that sleeps (its counters hold still)."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.3)  # past its start-up: its CPU counters hold still
+        stat = Path(f"/proc/{sleeper.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        expected = (int(stat[1]), stat[19], int(stat[11]) + int(stat[12]), int(stat[13]) + int(stat[14]))
+        machine = loadclock._machine()
+        assert machine[sleeper.pid] == expected
+        assert machine[sleeper.pid][0] == os.getpid()
+        assert {p for p in machine} >= {os.getpid(), sleeper.pid}
+        threads = loadclock._threads(sleeper.pid)
+        task = Path(f"/proc/{sleeper.pid}/task/{sleeper.pid}")
+        start = task.joinpath("stat").read_text().rsplit(")", 1)[1].split()[19]
+        if Path("/proc/self/schedstat").exists():
+            ran, delay = task.joinpath("schedstat").read_text().split()[:2]
+            assert threads[(sleeper.pid, start)] == (int(ran), int(delay))
+        assert loadclock.process_start(sleeper.pid) == stat[19]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
