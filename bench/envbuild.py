@@ -221,7 +221,7 @@ def main() -> int:
             name = str(lib["name"])
             chosen = not wanted or name in wanted
             if chosen and args.synth_only and wants_synth(rows.get(name), args.redo):
-                rows[name] = synth_one(lib, rows[name], args.work, pip_cache)
+                rows[name] = synth_one(lib, rows[name], args.work, pip_cache, args.keep)
                 append_jsonl(rows_path, [rows[name]])
                 print(name, json.dumps(rows[name].get("synth")), file=sys.stderr, flush=True)
             elif chosen and not args.synth_only and (name not in rows or args.redo):

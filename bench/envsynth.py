@@ -10,6 +10,7 @@ reader sees which build the synthesis ran on (a rebuild that no longer builds le
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,9 +27,10 @@ def wants_synth(row: dict[str, object] | None, redo: bool) -> bool:
 
 
 def synth_one(
-    lib: dict[str, object], row: dict[str, object], work: Path, pip_cache: Path
+    lib: dict[str, object], row: dict[str, object], work: Path, pip_cache: Path, keep: bool = False
 ) -> dict[str, object]:
-    """`row` with a new synthesis on a fresh build of the library (see the module docstring)."""
+    """`row` with a new synthesis on a fresh build of the library (see the module docstring); `keep`
+    leaves the home (the build, its coverage map) and the synthesis's output under WORK/kept/NAME."""
     name, version = str(lib["name"]), str(lib["version"])
     archive, why = envsample.download(name, version, work / "sdists")
     out = {**row}
@@ -37,13 +39,18 @@ def synth_one(
         out["synth_build"] = {"ok": False, "status": f"no sdist: {why}"}
         return out
     spec = f"pypi:{name}=={version}"
+    kept = work / "kept" / name
+    if keep:
+        shutil.rmtree(kept, ignore_errors=True)
+        kept.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="envsynth-") as tmp:
-        home = Path(tmp) / "home"
+        scratch = kept if keep else Path(tmp)
+        home = scratch / "home"
         ck = run_codekiln(spec, archive, home, pip_cache)
         out["synth_build"] = {
             k: ck.get(k) for k in ("ok", "status", "build_s", "baseline_s", "passed", "failed", "skipped")
         }
         if ck.get("ok"):
-            out["synth"] = run_synth(spec, home, pip_cache, Path(tmp) / "synth", row.get("plain"), ck)  # type: ignore[arg-type]
+            out["synth"] = run_synth(spec, home, pip_cache, scratch / "synth", row.get("plain"), ck)  # type: ignore[arg-type]
     out["synth_finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     return out

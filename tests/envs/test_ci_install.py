@@ -144,3 +144,42 @@ def test_a_build_installs_what_the_tests_import_and_no_file_declares_and_says_so
     assert env.skipped_deps["cknothere"].startswith(why.format("cknothere") + "; it did not install: ")
     assert list(env.left_out) == ["tests/test_c.py"]
     assert env.left_out["tests/test_c.py"].startswith("ModuleNotFoundError: No module named 'cknothere'")
+
+
+@pytest.mark.root  # builds an environment in bwrap sandboxes, installing from an index on loopback
+def test_a_test_that_fails_importing_what_an_extra_provides_gets_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every module collects, but the tests of the project's `rpc` support import ckrpc inside the test
+    (googleapis-common-protos: its `operations_pb2_grpc` tests import `grpc`, of its `grpc` extra): they
+    failed on the clean snapshot, and were the only tests that run the project's functions. The build
+    installs the extras and the module, and they pass; a test failing on a module the index lacks
+    stays failed, the module recorded as skipped."""
+    files = tmp_path / "files"
+    for dist in ("pytest", "pluggy", "iniconfig", "packaging", "pygments", "setuptools"):
+        wheel_of_installed(dist, files)
+    write_wheel(files, "ckrpc", "1.0", {"ckrpc.py": "def handler(name):\n    return 'rpc:' + name\n"})
+    write_files(
+        tmp_path / "served",
+        {
+            "pyproject.toml": BUILD + '[project]\nname = "served"\nversion = "0.1"\n'
+            '[project.optional-dependencies]\nrpc = ["ckrpc"]\n[tool.setuptools]\npy-modules = ["served"]\n',
+            "served.py": "def serve(name):\n    import ckrpc\n\n    return ckrpc.handler(name.upper())\n",
+            "tests/test_plain.py": "def test_plain():\n    assert 1 + 1 == 2\n",
+            "tests/test_rpc.py": "import served\n\n\ndef test_serve():\n    assert served.serve('a') == 'rpc:A'\n\n\n"
+            "def test_absent():\n    import cknothere  # noqa: F401\n",
+        },
+    )
+    monkeypatch.setenv("CODEKILN_HOME", str(tmp_path / "home"))
+    profile = tmp_path / "home" / "profiles" / "served.yaml"
+    profile.parent.mkdir(parents=True)
+    with LocalIndex(files, None) as index:
+        profile.write_text(yaml.safe_dump({"install_env": {"PIP_INDEX_URL": index.url}}))
+        env = build_env(str(tmp_path / "served"))
+    assert env.baseline == {
+        "tests/test_plain.py::test_plain": "passed",
+        "tests/test_rpc.py::test_serve": "passed",
+        "tests/test_rpc.py::test_absent": "failed",
+    }
+    assert list(env.added_deps) == ["[rpc]", "ckrpc"]
+    assert list(env.skipped_deps) == ["cknothere"]

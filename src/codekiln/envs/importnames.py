@@ -62,6 +62,7 @@ IMPORT_DISTS = {
     "dns": "dnspython",
     "sklearn": "scikit-learn",
     "pkg_resources": "setuptools",
+    "grpc": "grpcio",
 }
 
 

@@ -4,6 +4,10 @@
 
 Three causes are fixed, each from what pytest itself printed on the clean snapshot:
 - a module the tests import that no file declares (`missing`): installed, then the suite runs again;
+  named by a module that fails to collect, a run that stopped, or a test that failed or erred with
+  `No module named 'X'` (an import inside the test: googleapis-common-protos 1.76.0's three tests of
+  `operations_pb2_grpc` import `grpc`, from its `grpc` extra, and were the only tests that run any of
+  its functions);
 - a warning raised at start-up, outside any test, by something that is not the project (a plugin's
   `pytest_configure`), that the project's `filterwarnings = error` turns into an INTERNALERROR before
   the session begins (google-api-core: pytest-asyncio's "asyncio_default_fixture_loop_scope is unset"
@@ -62,6 +66,14 @@ _UNKNOWN_HOOK_ARGS = re.compile(
 )
 
 
+def failed_messages(run: TestRun | None) -> list[str]:
+    """The messages of the tests that failed or erred in a baseline that ran (where a test's own import
+    of a missing module shows: googleapis-common-protos imports `grpc` inside its tests)."""
+    if run is None:
+        return []
+    return [run.messages.get(t, "") for t, status in run.statuses.items() if status in ("failed", "error")]
+
+
 def removed_hook_pin(error: str) -> str | None:
     """The pytest requirement under which the hook that stopped a run is valid again (`pytest<9`), or
     None: the run had no such error, or an argument it names is none pytest ever removed (a typo in the
@@ -98,7 +110,11 @@ def baseline_rounds(
                 run = builder.baseline(sb)
         except EnvBuildError as err:
             failure = err
-        texts = [*builder.left_out.values(), str(failure.data.get("log_tail", "")) if failure else ""]
+        texts = [
+            *builder.left_out.values(),
+            *failed_messages(run),
+            str(failure.data.get("log_tail", "")) if failure else "",
+        ]
         tried = {*added, *builder.skipped}
         wanted = {d: m for d, m in undeclared(missing_imports(texts), root).items() if d not in tried}
         ignore = startup_warning_filter(failure.message, root) if failure and not wanted else None
