@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from codekiln.grading import hidden_tests
 from codekiln.grading.guard import GuardSession, Isolation
 from codekiln.sandbox.base import SandboxSpec
 from codekiln.sandbox.bwrap import BwrapSandbox
@@ -57,7 +58,9 @@ def test_a_module_the_start_up_probes_is_not_taken_from_the_tree_before_the_plug
         for how, python in (("guarded", guard.python()), ("plain", ["python", "-P", "-s", "-m", "pytest"])):
             sb.exec(["rm", "-f", "/tmp/probed.jsonl"], timeout=30)
             env = guard.env({"PYTHONPATH": "/testbed/src"})
+            saved = hidden_tests.take(sb, guard)  # a guarded run empties the tests once collected
             run = sb.exec([*python, *guard.pytest_args(), *IDS], timeout=120, env=env, cwd=sb.workdir)
+            hidden_tests.put_back(sb, saved)  # as the grader does, before the next run on the tree
             probed = sb.read_file("/tmp/probed.jsonl").splitlines()
             runs[how] = (run, [json.loads(line) for line in probed])
         report = guard.read(sb, runs["guarded"][0])
