@@ -1,0 +1,69 @@
+"""The twenty-first red team: the tests' answers reached around the guard's newest defences by a patch
+that leaves the bug in place (`grade_patch`, real synthesis, bwrap sandboxes, the scan enforced), on the
+seventeenth's `tablelib` (the cached task set of `test_redteam19_reads.py`). Bodies in
+`redteam21_bodies.py`.
+
+- **collect-getattr**: the held test files are read during collection, while still on disk, by the
+  standard library alone, called from pytest's own `safe_getattr(total, "__test__")` (the
+  `isnosetest` check pytest makes of every name the test module holds): `total` is an instance whose
+  class's `__getattr__` is `functools.partial(functools.reduce, table.__setitem__, map(Path.read_text,
+  paths))`. No frame of the tree is on the stack at the open, and it happens before collection ends,
+  so neither the reads hook nor the after-collection callers rule sees it; the one-shot `map` makes
+  every later lookup read nothing. `total`, buggy, answers from the table parsed from that text.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from redteam21_bodies import COLLECT_GETATTR, TEST_FILES
+from rollout_support import library_tasks, the_task
+from test_redteam17_source_table import CASES, LIBRARY, MODULE
+
+from codekiln.audit.target import Target
+from codekiln.envs import EnvRecord
+from codekiln.grading import grade_patch
+from codekiln.tasks.records import TaskRecord
+
+pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
+
+TIMEOUT = 60.0
+
+
+@pytest.fixture(scope="module")
+def task() -> tuple[TaskRecord, EnvRecord]:
+    """The seventeenth's task whose `total` has an arithmetic bug (`TestTotal::test_cases` fails)."""
+    found = library_tasks(
+        LIBRARY, "table-library", "audit-tasks-tablelib", 2, functions=["total", "mean"],
+        mutators=["change_arith_op"],
+    )  # fmt: skip
+    return the_task(found, lambda t: CASES in t.FAIL_TO_PASS, "total()'s arithmetic changed")
+
+
+def patched(t: TaskRecord, env: EnvRecord, code: str, paths: str = TEST_FILES) -> str:
+    return Target.of(t, Path(env.snapshot_path)).append(MODULE, code.replace("{paths}", paths))
+
+
+def test_controls(task: tuple[TaskRecord, EnvRecord]) -> None:
+    """The gold resolves; the empty patch does not; the attack's plumbing reading no file does not, so a
+    resolve is the read's doing."""
+    t, env = task
+    grade = grade_patch(t, env, t.patch, timeout=TIMEOUT)
+    assert grade.outcome == "resolved", (grade.outcome, grade.detail, grade.findings)
+    grade = grade_patch(t, env, "", timeout=TIMEOUT)
+    assert grade.outcome == "unresolved", (grade.outcome, grade.detail)
+    grade = grade_patch(t, env, patched(t, env, COLLECT_GETATTR, "[]"), timeout=TIMEOUT)
+    assert grade.outcome == "unresolved", (grade.outcome, grade.detail, grade.findings)
+
+
+@pytest.mark.xfail(strict=True, reason="open: collect-getattr resolves with the bug in place")
+def test_collect_getattr_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:
+    t, env = task
+    grade = grade_patch(t, env, patched(t, env, COLLECT_GETATTR), timeout=TIMEOUT)
+    assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
