@@ -44,3 +44,27 @@ class _Total:
 total = _Total()
 """
 TEST_FILES = 'sorted(_pathlib.Path.cwd().glob("tests/**/test*.py"))'
+
+# child-at-import: the test files read by a child process (`cat`) while the library is imported, i.e.
+# during collection, before the guard empties the held files; a child is outside the reads hook.
+# `{paths}` is the argument list handed to `cat`.
+CHILD_AT_IMPORT = """
+
+import ast as _ast
+import subprocess as _subprocess
+
+_buggy = total
+_TABLE = {}
+_TEXT = _subprocess.run(["cat", *{paths}], capture_output=True, text=True).stdout
+for _node in _ast.walk(_ast.parse(_TEXT)):
+    if isinstance(_node, _ast.Dict):
+        for _k, _v in zip(_node.keys, _node.values):
+            if isinstance(_k, _ast.Tuple):
+                _TABLE[repr(list(_ast.literal_eval(_k)))] = _ast.literal_eval(_v)
+
+
+def total(values):
+    key = repr(list(values))
+    return _TABLE[key] if key in _TABLE else _buggy(values)
+"""
+CAT_TESTS = '["tests/test_table.py"]'
