@@ -14,6 +14,9 @@ seventeenth's `tablelib` (the cached task set of `test_redteam19_reads.py`). Bod
   read them then (`test_guard_child_reads.py`); but the library is imported during collection, and a
   child run at import (`subprocess.run(["cat", "tests/test_table.py"])`, nothing hidden from the scan)
   reads them from disk outside the reads hook. The same read in process is `tampered` (control).
+
+Both resolve under the exported Harbor task's verifier too (its gold resolves, the plumbing reading
+nothing does not).
 """
 
 from __future__ import annotations
@@ -86,3 +89,36 @@ def test_child_at_import_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) ->
     t, env = task
     grade = grade_patch(t, env, patched(t, env, CHILD_AT_IMPORT, CAT_TESTS), timeout=TIMEOUT)
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+
+
+def test_harbor_controls(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
+    """The exported Harbor task's verifier: the gold resolves, the plumbing reading nothing does not."""
+    from audit_support import harbor_verifier
+
+    t, env = task
+    assert harbor_verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")
+    noread = patched(t, env, COLLECT_GETATTR, "[]")
+    assert harbor_verifier(t, env, noread, tmp_path / "noread").startswith("codekiln verifier: unresolved")
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param(
+            how, marks=pytest.mark.xfail(strict=True, reason=f"open: {how} resolves under Harbor's verifier")
+        )
+        for how in ("collect-getattr", "child-at-import")
+    ],
+)
+def test_harbor_verifier_does_not_resolve_either(
+    task: tuple[TaskRecord, EnvRecord], tmp_path: Path, how: str
+) -> None:
+    from audit_support import harbor_verifier
+
+    t, env = task
+    code, paths = {
+        "collect-getattr": (COLLECT_GETATTR, TEST_FILES),
+        "child-at-import": (CHILD_AT_IMPORT, CAT_TESTS),
+    }[how]
+    out = harbor_verifier(t, env, patched(t, env, code, paths), tmp_path / how)
+    assert not out.startswith("codekiln verifier: resolved"), out  # resolved: the bug is in place
