@@ -15,8 +15,8 @@ seventeenth's `tablelib` (the cached task set of `test_redteam19_reads.py`). Bod
   child run at import (`subprocess.run(["cat", "tests/test_table.py"])`, nothing hidden from the scan)
   reads them from disk outside the reads hook. The same read in process is `tampered` (control).
 
-Both resolve under the exported Harbor task's verifier too (its gold resolves, the plumbing reading
-nothing does not).
+Both resolve under the exported Harbor task's verifier and the SWE-bench row's harness steps too (in
+each the gold resolves and the plumbing reading nothing does not).
 """
 
 from __future__ import annotations
@@ -122,3 +122,44 @@ def test_harbor_verifier_does_not_resolve_either(
     }[how]
     out = harbor_verifier(t, env, patched(t, env, code, paths), tmp_path / how)
     assert not out.startswith("codekiln verifier: resolved"), out  # resolved: the bug is in place
+
+
+@pytest.fixture(scope="module")
+def rows(task: tuple[TaskRecord, EnvRecord], tmp_path_factory: pytest.TempPathFactory) -> dict[str, bool]:
+    """The SWE-bench row's harness steps as real root (`git apply`, `/bin/bash /eval.sh`): resolved?"""
+    pytest.importorskip(
+        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
+    )
+    from test_verifier_isolation import row_trial
+
+    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+
+    t, env = task
+    work = tmp_path_factory.mktemp("row")
+    bundle = export_swebench_bundle([t], work / "swebench").parent
+    (row,) = read_rows(bundle / "swebench.jsonl")
+    patches = {
+        "gold": t.patch,
+        "noread": patched(t, env, COLLECT_GETATTR, "[]"),
+        "collect-getattr": patched(t, env, COLLECT_GETATTR),
+        "child-at-import": patched(t, env, CHILD_AT_IMPORT, CAT_TESTS),
+    }
+    return {
+        name: bool(row_trial(row, bundle, env, p, work / name)["resolved"]) for name, p in patches.items()
+    }
+
+
+def test_row_controls(rows: dict[str, bool]) -> None:
+    assert rows["gold"]
+    assert not rows["noread"]
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param(how, marks=pytest.mark.xfail(strict=True, reason=f"open: {how} resolves in the row"))
+        for how in ("collect-getattr", "child-at-import")
+    ],
+)
+def test_row_does_not_resolve_either(rows: dict[str, bool], how: str) -> None:
+    assert not rows[how]  # resolved: the bug is in place
