@@ -15,8 +15,9 @@ seventeenth's `tablelib` (the cached task set of `test_redteam19_reads.py`). Bod
   child run at import (`subprocess.run(["cat", "tests/test_table.py"])`, nothing hidden from the scan)
   reads them from disk outside the reads hook. The same read in process is `tampered` (control).
 
-Both resolve under the exported Harbor task's verifier and the SWE-bench row's harness steps too (in
-each the gold resolves and the plumbing reading nothing does not).
+Both resolve from a scripted agent's episode, under the exported Harbor task's verifier and in the
+SWE-bench row's harness steps too (in each verifier the gold resolves and the plumbing reading nothing
+does not).
 """
 
 from __future__ import annotations
@@ -163,3 +164,26 @@ def test_row_controls(rows: dict[str, bool]) -> None:
 )
 def test_row_does_not_resolve_either(rows: dict[str, bool], how: str) -> None:
     assert not rows[how]  # resolved: the bug is in place
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param(
+            how, marks=pytest.mark.xfail(strict=True, reason=f"open: {how} resolves from an agent's episode")
+        )
+        for how in ("collect-getattr", "child-at-import")
+    ],
+)
+def test_an_agents_episode_does_not_resolve_either(task: tuple[TaskRecord, EnvRecord], how: str) -> None:
+    """The rollout path: a scripted agent applies the patch with its shell and submits; its change, read
+    back from the workspace, graded in a fresh sandbox."""
+    from redteam_fixtures import grade_on
+
+    t, env = task
+    code, paths = {
+        "collect-getattr": (COLLECT_GETATTR, TEST_FILES),
+        "child-at-import": (CHILD_AT_IMPORT, CAT_TESTS),
+    }[how]
+    grade = grade_on(t, env, patched(t, env, code, paths), path="agent", timeout=TIMEOUT)
+    assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
