@@ -226,18 +226,10 @@ def test_harbor_verifier_does_not_resolve_either(
 @pytest.fixture(scope="module")
 def rows(task: tuple[TaskRecord, EnvRecord], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The row's harness steps as real root (`git apply`, `/bin/bash /eval.sh`): swebench's report."""
-    pytest.importorskip(
-        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
-    )
-    from test_verifier_isolation import row_trial
-
-    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+    from test_verifier_isolation import row_trials
 
     t, env = task
-    work = tmp_path_factory.mktemp("row")
-    bundle = export_swebench_bundle([t], work / "swebench").parent
-    (row,) = read_rows(bundle / "swebench.jsonl")
-    return {name: row_trial(row, bundle, env, patch, work / name) for name, patch in patches(t).items()}
+    return row_trials(t, env, patches(t), tmp_path_factory.mktemp("row"))
 
 
 def test_controls_row(rows: dict[str, dict[str, Any]]) -> None:

@@ -128,26 +128,17 @@ def test_harbor_verifier_does_not_resolve_either(
 @pytest.fixture(scope="module")
 def rows(task: tuple[TaskRecord, EnvRecord], tmp_path_factory: pytest.TempPathFactory) -> dict[str, bool]:
     """The SWE-bench row's harness steps as real root (`git apply`, `/bin/bash /eval.sh`): resolved?"""
-    pytest.importorskip(
-        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
-    )
-    from test_verifier_isolation import row_trial
-
-    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+    from test_verifier_isolation import row_trials
 
     t, env = task
-    work = tmp_path_factory.mktemp("row")
-    bundle = export_swebench_bundle([t], work / "swebench").parent
-    (row,) = read_rows(bundle / "swebench.jsonl")
     patches = {
         "gold": t.patch,
         "noread": patched(t, env, COLLECT_GETATTR, "[]"),
         "collect-getattr": patched(t, env, COLLECT_GETATTR),
         "child-at-import": patched(t, env, CHILD_AT_IMPORT, CAT_TESTS),
     }
-    return {
-        name: bool(row_trial(row, bundle, env, p, work / name)["resolved"]) for name, p in patches.items()
-    }
+    trials = row_trials(t, env, patches, tmp_path_factory.mktemp("row"))
+    return {name: bool(report["resolved"]) for name, report in trials.items()}
 
 
 def test_row_controls(rows: dict[str, bool]) -> None:

@@ -240,6 +240,21 @@ def row_trial(
     return report
 
 
+def row_trials(
+    t: TaskRecord, env: EnvRecord, patches: dict[str, str], work: Path
+) -> dict[str, dict[str, Any]]:
+    """Each of `patches` through the task's exported SWE-bench row as real root (`git apply`, `/bin/bash
+    /eval.sh`): swebench's report, by name (the red teams' row paths)."""
+    pytest.importorskip(
+        "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
+    )
+    from codekiln.tasks.export.swebench import export_swebench_bundle, read_rows
+
+    bundle = export_swebench_bundle([t], work / "swebench").parent
+    (row,) = read_rows(bundle / "swebench.jsonl")
+    return {name: row_trial(row, bundle, env, patch, work / name) for name, patch in patches.items()}
+
+
 @pytest.fixture(scope="module")
 def rows(
     task: tuple[TaskRecord, EnvRecord], tmp_path_factory: pytest.TempPathFactory
