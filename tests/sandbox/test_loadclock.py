@@ -83,9 +83,11 @@ def test_a_sleeping_hang_is_stopped_at_its_limit_not_its_ceiling(tmp_path: Path)
 def test_the_clock_counts_the_waits_of_a_descendant(tmp_path: Path, loaded_cpu: None) -> None:
     child = subprocess.Popen(["bash", "-c", f'"{sys.executable}" -c "$0"; status=$?; exit $status', NEEDS_ONE_CPU_SECOND],
                              stdout=subprocess.DEVNULL)  # fmt: skip
-    clock = LoadClock(child.pid, 0.0, LIMIT)
-    while child.poll() is None:
-        clock.sample()
+    clock = LoadClock(child.pid, time.monotonic(), LIMIT)
+    while child.poll() is None:  # sampled as `run_limited`'s supervisor samples it, not in a busy loop:
+        now = time.monotonic()  # intervals of a few ms read the outside CPU time in whole clock ticks
+        clock.tick(now)
+        time.sleep(max(clock.wait_s(now), 0.05))
     assert clock.waited() > 0.5, "two spinners on its CPU left the descendant waiting most of its run"
 
 
