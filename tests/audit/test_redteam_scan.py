@@ -138,7 +138,14 @@ def test_the_guard_itself_reports_a_pass_whose_call_raised(
     patch = armed_patch(Target.of(task, Path(env.snapshot_path)), TRANSIENT)
     grade = grade_patch(task, env, patch, timeout=60, policy=GradePolicy(scan="advisory"))
     assert grade.outcome == "tampered", (grade.outcome, grade.detail)
-    assert "test_is_valid: reported passed, but its call raised or never ran" in grade.detail, grade.detail
+    # the plugin's own record of the call (`forged_pass`), or the raises its announcer counted against the
+    # results (`guard_check.raised_evidence`): since the read watch refuses the attack's read of the test's
+    # code (`guard_plugin_callers`), the call raises there first and the count is what names it
+    saw = (
+        "test_is_valid: reported passed, but its call raised or never ran",
+        "raised, called by pytest, more often",
+    )
+    assert any(words in grade.detail for words in saw), grade.detail
 
 
 @pytest.mark.root  # grades a real task in a bwrap sandbox
