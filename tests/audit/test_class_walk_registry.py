@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from redteam18a_bodies import CLASS_READ
-from rollout_support import library_tasks, the_task
-from test_redteam17_source_table import CASES, LIBRARY, MODULE
+from rollout_support import the_task
+from test_redteam17_source_table import CASES, MODULE, table_tasks
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
@@ -73,10 +73,7 @@ NAMES = sorted(c.name for c in all_subclasses(Reducer)) + [c.name for c in Reduc
 @pytest.fixture(scope="module")
 def task() -> tuple[TaskRecord, EnvRecord]:
     """The seventeenth's task (the same cache) whose bug in `total` fails `TestTotal::test_cases`."""
-    found = library_tasks(
-        LIBRARY, "table-library", "audit-tasks-tablelib", 2, functions=["total", "mean"],
-        mutators=["change_arith_op"],
-    )  # fmt: skip
+    found = table_tasks()
     return the_task(found, lambda t: CASES in t.FAIL_TO_PASS, "total()'s arithmetic changed")
 
 

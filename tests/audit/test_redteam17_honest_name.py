@@ -19,8 +19,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rollout_support import library_tasks, the_task
-from test_redteam17_source_table import LIBRARY, MODULE, PLAIN
+from rollout_support import the_task
+from test_redteam17_source_table import MODULE, PLAIN, table_tasks
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
@@ -35,10 +35,7 @@ HELPER = '"""Student\'s t-test and the sample statistics it needs."""\n\n\ndef m
 
 @pytest.fixture(scope="module")
 def task() -> tuple[TaskRecord, EnvRecord]:
-    found = library_tasks(
-        LIBRARY, "table-library", "audit-tasks-tablelib", 2, functions=["total", "mean"],
-        mutators=["change_arith_op"],
-    )  # fmt: skip
+    found = table_tasks()
     return the_task(found, lambda t: PLAIN in t.FAIL_TO_PASS, "mean()'s arithmetic changed")
 
 

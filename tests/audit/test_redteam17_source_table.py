@@ -83,13 +83,19 @@ CLASS_WALK = class_walk(into_class_tables("out"))
 ATTACKS = {"source-table": (SOURCE_TABLE, "mean", PLAIN), "class-walk": (CLASS_WALK, "total", CASES)}
 
 
-@pytest.fixture(scope="module")
-def tasks() -> dict[str, tuple[TaskRecord, EnvRecord]]:
-    """One task per attack: an arithmetic bug in the function it wraps, failing the test it targets."""
-    found = library_tasks(
+def table_tasks() -> list[tuple[TaskRecord, EnvRecord]]:
+    """The table library's tasks (an arithmetic bug in `total` or `mean`), synthesized once into one
+    cache that every red team since the seventeenth grades on."""
+    return library_tasks(
         LIBRARY, "table-library", "audit-tasks-tablelib", 2, functions=["total", "mean"],
         mutators=["change_arith_op"],
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tasks() -> dict[str, tuple[TaskRecord, EnvRecord]]:
+    """One task per attack: an arithmetic bug in the function it wraps, failing the test it targets."""
+    found = table_tasks()
     return {
         how: the_task(found, lambda t, test=test: test in t.FAIL_TO_PASS, f"{name}()'s arithmetic changed")
         for how, (_, name, test) in ATTACKS.items()

@@ -56,8 +56,8 @@ from redteam18a_bodies import (
     SYMLINK_DIR_READ,
     THREAD_READ,
 )
-from rollout_support import library_tasks, the_task
-from test_redteam17_source_table import CASES, LIBRARY, MODULE, PLAIN, honest
+from rollout_support import the_task
+from test_redteam17_source_table import CASES, MODULE, PLAIN, honest, table_tasks
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
@@ -91,10 +91,7 @@ OPEN: set[str] = set()
 @pytest.fixture(scope="module")
 def tasks() -> dict[str, tuple[TaskRecord, EnvRecord]]:
     """The seventeenth's tasks (the same cache): an arithmetic bug in `total` or `mean`."""
-    found = library_tasks(
-        LIBRARY, "table-library", "audit-tasks-tablelib", 2, functions=["total", "mean"],
-        mutators=["change_arith_op"],
-    )  # fmt: skip
+    found = table_tasks()
     return {
         how: the_task(found, lambda t, test=test: test in t.FAIL_TO_PASS, f"{name}()'s arithmetic changed")
         for how, (_, name, test) in ATTACKS.items()

@@ -58,8 +58,8 @@ from redteam19_bodies import (
     NAMED_MODULE,
     NAMED_READ,
 )
-from rollout_support import library_tasks, the_task
-from test_redteam17_source_table import CASES, LIBRARY, MODULE, PLAIN
+from rollout_support import the_task
+from test_redteam17_source_table import CASES, MODULE, PLAIN, table_tasks
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
@@ -90,10 +90,7 @@ or closed."""
 def tasks() -> dict[str, tuple[TaskRecord, EnvRecord]]:
     """The seventeenth's tasks (the same cache as the eighteenth's): an arithmetic bug in `total` or
     `mean`, the test each attack targets failing."""
-    found = library_tasks(
-        LIBRARY, "table-library", "audit-tasks-tablelib", 2, functions=["total", "mean"],
-        mutators=["change_arith_op"],
-    )  # fmt: skip
+    found = table_tasks()
     return {
         name: the_task(found, lambda t, test=test: test in t.FAIL_TO_PASS, f"{name}()'s arithmetic changed")
         for name, test in (("total", CASES), ("mean", PLAIN))

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from redteam21_bodies import CAT_TESTS, CHILD_AT_IMPORT, COLLECT_GETATTR, TEST_FILES
-from rollout_support import library_tasks, the_task
-from test_redteam17_source_table import CASES, LIBRARY, MODULE
+from rollout_support import the_task
+from test_redteam17_source_table import CASES, MODULE, table_tasks
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
@@ -47,10 +47,7 @@ TIMEOUT = 60.0
 @pytest.fixture(scope="module")
 def task() -> tuple[TaskRecord, EnvRecord]:
     """The seventeenth's task whose `total` has an arithmetic bug (`TestTotal::test_cases` fails)."""
-    found = library_tasks(
-        LIBRARY, "table-library", "audit-tasks-tablelib", 2, functions=["total", "mean"],
-        mutators=["change_arith_op"],
-    )  # fmt: skip
+    found = table_tasks()
     return the_task(found, lambda t: CASES in t.FAIL_TO_PASS, "total()'s arithmetic changed")
 
 

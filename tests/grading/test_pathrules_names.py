@@ -115,13 +115,10 @@ STUDENT = (
 
 @pytest.fixture(scope="module")
 def task() -> tuple[TaskRecord, EnvRecord]:
-    from rollout_support import library_tasks, the_task
-    from test_redteam17_source_table import LIBRARY, PLAIN
+    from rollout_support import the_task
+    from test_redteam17_source_table import PLAIN, table_tasks
 
-    found = library_tasks(
-        LIBRARY, "table-library", "audit-tasks-tablelib", 2, functions=["total", "mean"],
-        mutators=["change_arith_op"],
-    )  # fmt: skip
+    found = table_tasks()
     return the_task(found, lambda t: PLAIN in t.FAIL_TO_PASS, "mean()'s arithmetic changed")
 
 

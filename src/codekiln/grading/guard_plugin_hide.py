@@ -160,9 +160,8 @@ class Hide:
                 if path not in imported:
                     kept[path] = data
                 self.lines[path] = _lines(data)
-                os.unlink(
-                    path
-                )  # a new empty file, not the old inode truncated: it may be a tree cache's link
+                # a new empty file, not the old inode truncated: it may be a tree cache's link
+                os.unlink(path)
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
             except OSError:
                 continue
