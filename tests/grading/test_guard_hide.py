@@ -1,9 +1,12 @@
-"""The held test files out of a child process's reach once collected (`grading.guard_plugin_hide`) and
+"""The held test files out of a child process's reach from the guard plugin's load on
+(`grading.guard_plugin_hide`) and
 put back by the grader after the run (`grading.hidden_tests`): real guarded runs in bwrap sandboxes.
 
 Each test of the fixture suite checks one side from inside the guarded run (its status is the check):
 a child's `cat` of the test file gets nothing (it is emptied, kept as a file: pytest imports a test
-package's `__init__.py` again at its setup); a child cannot open its parent's `/proc/<ppid>/mem`;
+package's `__init__.py` again at its setup), nor does one the library runs at import, during
+collection; a failed assertion still carries pytest's rewritten explanation (the module rewritten from
+the bytes kept in memory); a child cannot open its parent's `/proc/<ppid>/mem`;
 a data file beside the tests is still there; a held helper first imported in a test's body still
 imports (from the test process's memory); a test that opens its own file after collection fails (the
 price: on the clean snapshot too, so validation makes no task of it), its report still showing its
