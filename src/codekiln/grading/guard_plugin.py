@@ -373,7 +373,7 @@ _TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources, machinery.READONLY, _SETTING
 _EQUAL.bind(_WATCH, _TEST_CODE, _TABLES.forged)  # its findings join the guard's too
 _TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED), (_TABLES.profile,))
 _READS = reads.TestReads(_WATCH.workdir, _TRUSTED, _SETTINGS.get("support", []), machinery.READONLY)
-_HIDE = importlib.import_module(f"{__name__}_hide").Hide(_READS.held, bodies.HELD, _SETTINGS.get("hide"))
+_HIDE = importlib.import_module(f"{__name__}_hide").Hide(_READS, bodies.HELD, _SETTINGS.get("hide"))
 _OUTCOMES, _ANNOUNCER = machinery.CallOutcomes(_WATCH), report.announcer(_NONCE, (_RAISED, *_EQUAL.guarded()))
 
 

@@ -1,11 +1,11 @@
 """The tests' source out of every child process's reach from the plugin's load on (`grading.guard_plugin`;
 it runs inside the sandbox).
 
-    hide = Hide(held, kept, on)  # at the plugin's import, before any conftest or test module (`on`: the
-                                 # settings' "hide"): the held files read into `kept`, emptied on disk,
-                                 # the process made non-dumpable
-    hide.undumpable              # True once the kernel took it (False: ctypes or prctl unavailable)
-    ...pytest collects...        # every held module imported from `kept` (rewritten where pytest would)
+    hide = Hide(reads, kept, on)  # at the plugin's import, before any conftest or test module (`on`:
+                                  # the settings' "hide"): `reads.held` read into `kept`, emptied on
+                                  # disk, the process made non-dumpable, `reads`' callers rule armed
+    hide.undumpable               # True once the kernel took it (False: ctypes or prctl unavailable)
+    ...pytest collects...         # every held module imported from `kept` (rewritten where pytest would)
 
 The audit hook of `_reads` sees the test process's own opens only: library code that spawns a child
 (`subprocess.run(["cat", path])`, a child Python opening the file) reads the hidden tests outside it,
@@ -60,7 +60,6 @@ import linecache
 import os
 import sys
 import tokenize
-from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -147,8 +146,8 @@ class Hide:
 
     __test__ = False  # not a test class, whatever collects it
 
-    def __init__(self, held: Iterable[str], kept: dict[str, bytes], on: Any = True) -> None:
-        self.held = sorted(held) if on else []
+    def __init__(self, reads: Any, kept: dict[str, bytes], on: Any = True) -> None:
+        self.held = sorted(reads.held) if on else []
         self.hidden: list[str] = []
         self.lines: dict[str, list[str]] = {}  # each emptied file's lines, for pytest's failure reports
         self.undumpable = make_undumpable() if self.held else False
@@ -166,6 +165,8 @@ class Hide:
             self.hidden.append(path)
         if kept:  # pytest's `_rewrite_test` reads them from `kept` (`_bodies`: a trusted file's, the same)
             sys.meta_path.insert(0, _Finder(kept))
+        reads.early = bool(self.hidden)  # the reads watch's callers rule applies from now on, not from
+        # the end of collection: pytest reads nothing of the held files from disk any more
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, call: Any) -> Any:
