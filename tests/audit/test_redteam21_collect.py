@@ -79,6 +79,8 @@ def test_collect_getattr_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) ->
     t, env = task
     grade = grade_patch(t, env, patched(t, env, COLLECT_GETATTR), timeout=TIMEOUT)
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+    # the read, put off into pytest's `__test__` lookup, is caught by the callers rule (armed at load)
+    assert grade.outcome == "tampered" and "put off" in grade.detail, (grade.outcome, grade.detail)
 
 
 def test_child_at_import_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:
