@@ -75,14 +75,14 @@ def test_controls(task: tuple[TaskRecord, EnvRecord]) -> None:
     assert grade.outcome == "tampered", (grade.outcome, grade.detail, grade.findings)
 
 
-@pytest.mark.xfail(strict=True, reason="open: collect-getattr resolves with the bug in place")
 def test_collect_getattr_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
     grade = grade_patch(t, env, patched(t, env, COLLECT_GETATTR), timeout=TIMEOUT)
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+    # the read, put off into pytest's `__test__` lookup, is caught by the callers rule (armed at load)
+    assert grade.outcome == "tampered" and "put off" in grade.detail, (grade.outcome, grade.detail)
 
 
-@pytest.mark.xfail(strict=True, reason="open: child-at-import resolves with the bug in place")
 def test_child_at_import_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
     grade = grade_patch(t, env, patched(t, env, CHILD_AT_IMPORT, CAT_TESTS), timeout=TIMEOUT)
@@ -101,12 +101,7 @@ def test_harbor_controls(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> 
 
 @pytest.mark.parametrize(
     "how",
-    [
-        pytest.param(
-            how, marks=pytest.mark.xfail(strict=True, reason=f"open: {how} resolves under Harbor's verifier")
-        )
-        for how in ("collect-getattr", "child-at-import")
-    ],
+    ["collect-getattr", "child-at-import"],
 )
 def test_harbor_verifier_does_not_resolve_either(
     task: tuple[TaskRecord, EnvRecord], tmp_path: Path, how: str
@@ -145,10 +140,7 @@ def test_row_controls(rows: dict[str, bool]) -> None:
 
 @pytest.mark.parametrize(
     "how",
-    [
-        pytest.param(how, marks=pytest.mark.xfail(strict=True, reason=f"open: {how} resolves in the row"))
-        for how in ("collect-getattr", "child-at-import")
-    ],
+    ["collect-getattr", "child-at-import"],
 )
 def test_row_does_not_resolve_either(rows: dict[str, bool], how: str) -> None:
     assert not rows[how]  # resolved: the bug is in place
@@ -156,12 +148,7 @@ def test_row_does_not_resolve_either(rows: dict[str, bool], how: str) -> None:
 
 @pytest.mark.parametrize(
     "how",
-    [
-        pytest.param(
-            how, marks=pytest.mark.xfail(strict=True, reason=f"open: {how} resolves from an agent's episode")
-        )
-        for how in ("collect-getattr", "child-at-import")
-    ],
+    ["collect-getattr", "child-at-import"],
 )
 def test_an_agents_episode_does_not_resolve_either(task: tuple[TaskRecord, EnvRecord], how: str) -> None:
     """The rollout path: a scripted agent applies the patch with its shell and submits; its change, read

@@ -1,9 +1,12 @@
-"""The held test files out of a child process's reach once collected (`grading.guard_plugin_hide`) and
+"""The held test files out of a child process's reach from the guard plugin's load on
+(`grading.guard_plugin_hide`) and
 put back by the grader after the run (`grading.hidden_tests`): real guarded runs in bwrap sandboxes.
 
 Each test of the fixture suite checks one side from inside the guarded run (its status is the check):
 a child's `cat` of the test file gets nothing (it is emptied, kept as a file: pytest imports a test
-package's `__init__.py` again at its setup); a child cannot open its parent's `/proc/<ppid>/mem`;
+package's `__init__.py` again at its setup), nor does one the library runs at import, during
+collection; a failed assertion still carries pytest's rewritten explanation (the module rewritten from
+the bytes kept in memory); a child cannot open its parent's `/proc/<ppid>/mem`;
 a data file beside the tests is still there; a held helper first imported in a test's body still
 imports (from the test process's memory); a test that opens its own file after collection fails (the
 price: on the clean snapshot too, so validation makes no task of it), its report still showing its
@@ -41,12 +44,18 @@ def parent_memory():
     code = "import os\\ntry:\\n    open('/proc/%d/mem' % os.getppid(), 'rb').close()\\n    print('opened')\\n" \\
         "except OSError as e:\\n    print('refused', e.errno)\\n"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
+
+
+# a child run at import, while pytest collects (the twenty-first red team's child-at-import)
+AT_IMPORT = subprocess.run(["cat", "tests/test_demo.py", "tests/conftest.py"], capture_output=True, text=True).stdout
 """
 TESTS = """import os
 import time
 from pathlib import Path
 
-from demo import cat, double, parent_memory
+import pytest
+
+from demo import AT_IMPORT, cat, double, parent_memory
 
 
 def test_double():
@@ -56,6 +65,16 @@ def test_double():
 def test_a_child_reads_nothing():
     assert cat(__file__) == ""
     assert cat(os.path.join(os.path.dirname(__file__), "conftest.py")) == ""
+
+
+def test_a_child_at_import_read_nothing():
+    assert AT_IMPORT == ""
+
+
+def test_asserts_rewritten_from_memory():
+    with pytest.raises(AssertionError) as caught:
+        assert double(2) == 5
+    assert "where 4 = double(2)" in str(caught.value)
 
 
 def test_the_parent_memory_refused():
@@ -95,6 +114,8 @@ IDS = [
     for name in (
         "test_double",
         "test_a_child_reads_nothing",
+        "test_a_child_at_import_read_nothing",
+        "test_asserts_rewritten_from_memory",
         "test_the_parent_memory_refused",
         "test_data_beside_the_tests",
         "test_a_helper_imported_late",

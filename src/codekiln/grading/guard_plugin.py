@@ -20,7 +20,7 @@ Its parts ship beside it, under its name plus a suffix (`grading.shipped`): `_bo
 compiled from the trusted bytes, a body wrapped to announce an exception leaving it, comparisons checked
 by `_equality`), `_machinery` (pytest's, pluggy's and the builtins' functions watched; read-only code),
 `_trace` (trace functions, heap walks), `_reads` (the tests' source read by library code), `_hide` (it
-emptied once collected), `_report` (what leaves), `_support`/`_held` (support modules held to their
+emptied at load), `_report` (what leaves), `_support`/`_held` (support modules held to their
 source), `_tables` (the tests' literal tables), `_speedups` (speed only). This module keeps what runs per
 test (its trusted source's code) and the hooks. Compiled for the grader's Python; PYTEST_DONT_REWRITE.
 """
@@ -373,7 +373,7 @@ _TABLES = tables.Tables(_TRUSTED, _SUPPORT.sources, machinery.READONLY, _SETTING
 _EQUAL.bind(_WATCH, _TEST_CODE, _TABLES.forged)  # its findings join the guard's too
 _TRACES = trace.TraceCalls(str(_SETTINGS.get("workdir", "")), _WATCH, frozenset(_TRUSTED), (_TABLES.profile,))
 _READS = reads.TestReads(_WATCH.workdir, _TRUSTED, _SETTINGS.get("support", []), machinery.READONLY)
-_HIDE = importlib.import_module(f"{__name__}_hide").Hide(_READS.held if _SETTINGS.get("hide") else ())
+_HIDE = importlib.import_module(f"{__name__}_hide").Hide(_READS, bodies.HELD, _SETTINGS.get("hide"))
 _OUTCOMES, _ANNOUNCER = machinery.CallOutcomes(_WATCH), report.announcer(_NONCE, (_RAISED, *_EQUAL.guarded()))
 
 
@@ -395,6 +395,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_ANNOUNCER, "codekiln-guard-announce")
     config.pluginmanager.register(_OUTCOMES, "codekiln-guard-calls")
     config.pluginmanager.register(_READS, "codekiln-guard-reads")
-    config.pluginmanager.register(_HIDE, "codekiln-guard-hide")  # before Guard: its unlinks come last
+    config.pluginmanager.register(_HIDE, "codekiln-guard-hide")  # its failure reports show the lines
     config.pluginmanager.register(Guard(), "codekiln-guard")
     config.pluginmanager.register(_TABLES, "codekiln-guard-tables")

@@ -76,6 +76,9 @@ def functions(obj: Any) -> list[Any]:
     return out
 
 
+HELD: dict[str, bytes] = {}  # the held files' bytes, by path: filled by `_hide` when it empties them
+
+
 def install(
     trusted: dict[str, bytes],
     settings: dict[str, Any],
@@ -89,7 +92,7 @@ def install(
     """pytest compiles (and rewrites) test modules and conftests in `_rewrite_test`: make it read the
     trusted bytes instead of the file as it is now, wrap their test functions, and keep what each
     compile made (`compiled`, by path: the code that runs; `rewritten`: the same before `bind`, which
-    a trusted run exports)."""
+    a trusted run exports); a held file emptied at the plugin's load (`_hide`) is read from `HELD`."""
     try:
         from _pytest.assertion import rewrite
     except ImportError:
@@ -126,8 +129,8 @@ def install(
                 code = appended_code(path, trusted[path], split, kept, config, rewrite)
             if code is not None:
                 return None, _keep(path, code)  # the first item only feeds _write_pyc, a no-op here
-        if path in trusted:
-            source = trusted[path]
+        if path in trusted or path in HELD:
+            source = trusted[path] if path in trusted else HELD[path]
 
             class _Trusted(type(fn)):  # type: ignore[misc]
                 def read_bytes(self) -> bytes:

@@ -1,9 +1,11 @@
-"""The tests' source out of every child process's reach once collected (`grading.guard_plugin`; it runs
-inside the sandbox).
+"""The tests' source out of every child process's reach from the plugin's load on (`grading.guard_plugin`;
+it runs inside the sandbox).
 
-    hide = Hide(held)        # at the plugin's import, before any conftest: the process made non-dumpable
-    hide.undumpable          # True once the kernel took it (False: ctypes or prctl unavailable)
-    ...pytest collects...    # `pytest_collection_finish` (last of all): the held files emptied
+    hide = Hide(reads, kept, on)  # at the plugin's import, before any conftest or test module (`on`:
+                                  # the settings' "hide"): `reads.held` read into `kept`, emptied on
+                                  # disk, the process made non-dumpable, `reads`' callers rule armed
+    hide.undumpable               # True once the kernel took it (False: ctypes or prctl unavailable)
+    ...pytest collects...         # every held module imported from `kept` (rewritten where pytest would)
 
 The audit hook of `_reads` sees the test process's own opens only: library code that spawns a child
 (`subprocess.run(["cat", path])`, a child Python opening the file) reads the hidden tests outside it,
@@ -16,28 +18,33 @@ rewritten tests' constants) or its open files (`/proc/<ppid>/fd/N`). So, when th
    and `ptrace` of this process to every other process without `CAP_SYS_PTRACE` (which the bwrap
    sandbox and a Harbor container's default capabilities do not grant). An exec'd child starts
    dumpable again, which is its own business: it holds nothing of the tests.
-2. Once collection is over (every test module imported from the bytes the guard read), each held file
-   (the tests' Python source: `_reads.held_files`) is replaced by an empty one: unlinked, then created
-   anew (a new inode: the old one may be a tree cache's hard link). It stays a file because pytest
-   still looks for some after collection (a test package's `__init__.py`, imported again at its
-   setup: toolz's every test errored when they were gone). Data files beside the tests are not held
-   and stay. The grader puts the bytes back from outside the sandbox after the run, from what it read
-   before (`grading.hidden_tests`, a run killed at its limit too); an exported verifier's tree is
-   thrown away after its one run.
+2. At the same moment (the launcher, `_main`, holds the tree's modules off until the plugin is
+   imported, so no code of the tree has run yet), each held file (the tests' Python source:
+   `_reads.held_files`) is read into `kept` and replaced by an empty one: unlinked, then created anew
+   (a new inode: the old one may be a tree cache's hard link). It stays a file: pytest's walk of the
+   file system still finds the test modules and conftests, and pytest looks for some after collection
+   (a test package's `__init__.py`, imported again at its setup). A read put off into collection (a
+   `__getattr__` that pytest's `__test__` lookup runs) or a child spawned by the library at import
+   finds them empty (the twenty-first red team). Data files beside the tests are not held and stay.
+   The grader puts the bytes back from outside the sandbox after the run, from what it read before
+   (`grading.hidden_tests`, a run killed at its limit too); an exported verifier's tree is thrown away
+   after its one run.
 
-A held module no test imported at collection (a helper a test imports in its body) is still
-importable: its bytes are kept in this process (non-dumpable) and served by a finder placed first on
-`sys.meta_path` (for those paths alone), by the path the import system would have found it at. The loader gives no
-`get_source`/`get_data`, so the text stays unreadable to library code (`linecache` gets nothing). A
-test that reads its own file after collection (`open(__file__)`, a `python -m pytest` child on a test
-file) reads it empty and fails, on the clean snapshot the same way: validation runs this guard, so such a task's gold does
-not resolve and it is never made.
+Every held module is imported from `kept` by a finder placed first on `sys.meta_path` (for those paths
+alone), by the path the import system would have found it at: where pytest's assertion rewriting hook
+would take the module (its own rules: `python_files`, conftests, `register_assert_rewrite`, `--assert`;
+a module marked `PYTEST_DONT_REWRITE` is compiled as is), its spec is the hook's, and the hook's
+`_rewrite_test` reads `kept` (`_bodies`); any other import runs the kept bytes (`_Loader`). The loader
+gives no `get_source`/`get_data`, so the text stays unreadable to library code (`linecache` gets
+nothing). A test that reads its own file (`open(__file__)`, a `python -m pytest` child on a test file)
+or a conftest that reads a test module reads it empty and fails, on the clean snapshot the same way:
+validation runs this guard, so such a task's gold does not resolve and it is never made.
 
 pytest's report of a failed test shows the test's lines: they are put in `linecache` from memory while
 pytest makes the report of a phase that raised (`pytest_runtest_makereport`) and dropped after it.
 
-Cost: one `prctl` call at start; at the end of collection one read, one unlink and one create per held
-file. The grader's side costs one host read and write per held file.
+Cost: one `prctl` call at start, and one read, one unlink and one create per held file. The grader's
+side costs one host read and write per held file.
 
 Shipped beside the plugin as `<plugin module>_hide` (`grading.shipped`); it imports nothing from
 codekiln.
@@ -53,7 +60,6 @@ import linecache
 import os
 import sys
 import tokenize
-from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -84,7 +90,9 @@ class _Loader(importlib.abc.Loader):
 
 
 class _Finder:
-    """Finds a held module emptied before its import where the path finder would have found it."""
+    """Finds a held module (emptied on disk at the plugin's load) where the path finder would have found
+    it: pytest's assertion rewriting takes it where it would (its `_rewrite_test` fed the kept bytes,
+    `_bodies`), any other import runs the kept bytes (`_Loader`)."""
 
     def __init__(self, kept: dict[str, bytes]) -> None:
         self.kept = kept
@@ -98,23 +106,30 @@ class _Finder:
             for file, package in ((f"{tail}.py", False), (os.path.join(tail, "__init__.py"), True)):
                 full = os.path.normpath(os.path.join(base, file))
                 if full in self.kept:
-                    where = [os.path.dirname(full)] if package else None
-                    loader = _Loader(self.kept[full], full)
-                    return importlib.util.spec_from_file_location(
-                        name, full, loader=loader, submodule_search_locations=where
+                    return self._rewritten(
+                        name, path, target, full
+                    ) or importlib.util.spec_from_file_location(
+                        name,
+                        full,
+                        loader=_Loader(self.kept[full], full),
+                        submodule_search_locations=[os.path.dirname(full)] if package else None,
                     )
+        return None
+
+    @staticmethod
+    def _rewritten(name: str, path: Any, target: Any, full: str) -> Any:
+        """pytest's assertion rewriting hook's spec for `full`, where it would rewrite it (its rules:
+        `python_files`, conftests, `register_assert_rewrite`, `--assert`); else None."""
+        for finder in list(sys.meta_path):
+            if type(finder).__name__ != "AssertionRewritingHook":
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None and os.path.normpath(str(spec.origin)) == full:
+                return spec
         return None
 
     def invalidate_caches(self) -> None:
         return None
-
-
-def _file_of(module: Any) -> str:
-    try:
-        file = module.__file__
-    except Exception:  # a module object of any kind: a lazy `__getattr__` may raise anything
-        return ""
-    return file if isinstance(file, str) else ""
 
 
 def _lines(data: bytes) -> list[str]:
@@ -126,16 +141,32 @@ def _lines(data: bytes) -> list[str]:
 
 
 class Hide:
-    """A pytest plugin: the held files emptied once collection is over (see the module doc). Register
-    it before any other `trylast` `pytest_collection_finish` hook: pluggy calls it after them."""
+    """A pytest plugin: the held files emptied at its making, the plugin's load, before any conftest or
+    test module is imported (see the module doc), and served from memory from then on."""
 
     __test__ = False  # not a test class, whatever collects it
 
-    def __init__(self, held: Iterable[str]) -> None:
-        self.held = sorted(held)
+    def __init__(self, reads: Any, kept: dict[str, bytes], on: Any = True) -> None:
+        self.held = sorted(reads.held) if on else []
         self.hidden: list[str] = []
         self.lines: dict[str, list[str]] = {}  # each emptied file's lines, for pytest's failure reports
         self.undumpable = make_undumpable() if self.held else False
+        for path in self.held:
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                # a new empty file, not the old inode truncated: it may be a tree cache's link
+                os.unlink(path)
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            except OSError:
+                continue
+            kept[path] = data
+            self.lines[path] = _lines(data)
+            self.hidden.append(path)
+        if kept:  # pytest's `_rewrite_test` reads them from `kept` (`_bodies`: a trusted file's, the same)
+            sys.meta_path.insert(0, _Finder(kept))
+        reads.early = bool(self.hidden)  # the reads watch's callers rule applies from now on, not from
+        # the end of collection: pytest reads nothing of the held files from disk any more
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, call: Any) -> Any:
@@ -148,23 +179,3 @@ class Hide:
         yield
         for path in shown:
             linecache.cache.pop(path, None)
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_finish(self) -> None:
-        imported = {os.path.normpath(f) for f in map(_file_of, list(sys.modules.values())) if f}
-        kept: dict[str, bytes] = {}
-        for path in self.held:
-            try:
-                with open(path, "rb") as fh:
-                    data = fh.read()
-                if path not in imported:
-                    kept[path] = data
-                self.lines[path] = _lines(data)
-                # a new empty file, not the old inode truncated: it may be a tree cache's link
-                os.unlink(path)
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-            except OSError:
-                continue
-            self.hidden.append(path)
-        if kept:
-            sys.meta_path.insert(0, _Finder(kept))

@@ -57,14 +57,16 @@ once collection is over, a read of a held file or of a collected test function's
 frame on the stack must also show it is pytest's own: each frame from the read out to pluggy calling
 a hook (or to a test's own code) is being called, by name, by the frame below it
 (`grading.guard_plugin_callers`). A deferred callback's caller is not calling it: refused and noted.
-Before collection ends (conftests, test modules imported and rewritten) pytest's and pluggy's frames
-vouch for a read as before; a test kept in a task reads nothing of the tests on its clean run
+Where `_hide` empties the held files at the plugin's load (`early`: the grader's and the verifiers'
+runs), pytest reads nothing of them from disk and the rule applies from then on, collection included
+(the twenty-first red team's read put off into pytest's `__test__` lookup); else, before collection
+ends (conftests, test modules imported and rewritten) pytest's and pluggy's frames vouch for a read; a test kept in a task reads nothing of the tests on its clean run
 (`tasks.validation.own_reads` runs this same guard), so the rule costs honest tasks nothing. Helpers and callbacks defined in the test modules are not held: the tests hand
 them to the library, which may read their signatures. A relative name opened against a directory descriptor (`os.open(name, dir_fd=fd)`:
 the audit event carries no `dir_fd`) is judged by its base name. A link made to a held file
 (`os.symlink`, `os.link`) from library code is noted as its read. A child process is outside this
 process's hooks (`subprocess.run(["cat", path])`, a child Python reading the files or this process's
-memory through `/proc`): closed by `_hide`, which empties the held files once collection is over and
+memory through `/proc`): closed by `_hide`, which empties the held files at the plugin's load and
 makes this process non-dumpable (`tests/audit/test_guard_child_reads.py`). Closed elsewhere: `ctypes`
 calling libc's `open` (no audit event; the scan's native-module rule), a `sitecustomize.py` run before
 the plugin loads (`grading.pathrules`).
@@ -145,6 +147,7 @@ class TestReads:
             self.inodes.add((st.st_dev, st.st_ino))
         self.functions: set[int] = set()  # ids of the collected test functions, once collected
         self.collected = False  # collection over: a read must show it is pytest's own (`callers`)
+        self.early = False  # the held files emptied at the plugin's load (`_hide`): the same from then on
         self._busy = 0  # the thread inside `callers.put_off`, whose reads of functions' code raise the event
         self.callers = callers.Callers(self.held, readonly)
         self._updatecache = linecache.updatecache.__code__
@@ -231,7 +234,7 @@ class TestReads:
             code = frame.f_code
             name = code.co_filename
             by_linecache = by_linecache or code is self._updatecache
-            if not self.collected and self.runner and name.startswith(self.runner):
+            if not (self.collected or self.early) and self.runner and name.startswith(self.runner):
                 return  # pytest reads for itself (collection, rewriting), whatever called it
             if name.startswith(self.workdir) and not name.startswith(self.readonly) and name not in self.held:
                 culprit = f"{name}:{frame.f_lineno}"
@@ -239,7 +242,7 @@ class TestReads:
             frame = frame.f_back
         if not culprit and threading.current_thread() is not threading.main_thread():
             culprit = f"thread {threading.current_thread().name!r}"
-        if not culprit and self.collected:
+        if not culprit and (self.collected or self.early):
             self._busy = threading.get_ident()
             try:
                 culprit = self.callers.put_off(reader, path, function)
