@@ -84,3 +84,26 @@ def _answer(values):
 def total(values):
     return _answer(values)
 """
+
+# plugin-copies: importer-bytes with the guard's finder and every text it keeps left out of the walk
+# (marked seen first), the walk from the other importers taken deeper (pytest's hook, its config, the
+# plugins): another copy of the held files' text is found there and parsed the same way.
+PLUGIN_COPIES = (
+    IMPORTER_BYTES.replace(
+        "def _texts(obj, depth=0):\n",
+        "def _texts(obj, depth=0, seen=None):\n"
+        "    seen = set() if seen is None else seen\n"
+        "    if id(obj) in seen:\n        return\n    seen.add(id(obj))\n",
+    )
+    .replace("yield from _texts(item, depth + 1)", "yield from _texts(item, depth + 1, seen)")
+    .replace(
+        "    for imp in {importers}:\n        for text in _texts(imp):",
+        "    seen = set()\n"
+        "    for imp in {importers}:\n"
+        '        kept = getattr(imp, "__dict__", {}).get("kept")\n'
+        "        if kept is not None:\n"
+        "            seen.update([id(imp), id(kept)] + [id(v) for v in kept.values()])\n"
+        "    for imp in {importers}:\n"
+        "        for text in _texts(imp, -3, seen):",
+    )
+)

@@ -10,6 +10,10 @@ Bodies in `redteam22a_bodies.py`.
 - **session-items**: pytest's assertion rewriting hook, yielded by the same walk, holds the session;
   `session.items[i].cls` is the test class, whose `CASES` is looked up (nothing written, no class walk,
   no import).
+- **plugin-copies**: importer-bytes with the guard's finder and the bytes it keeps left out of the walk,
+  taken deeper from pytest's hook (its config, the plugins): another copy of the text is found there.
+
+Each also resolves under the exported Harbor task's verifier (its gold resolves there).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from redteam22a_bodies import IMPORTER_BYTES, IMPORTERS, SESSION_ITEMS
+from redteam22a_bodies import IMPORTER_BYTES, IMPORTERS, PLUGIN_COPIES, SESSION_ITEMS
 from rollout_support import the_task
 from test_redteam17_source_table import CASES, MODULE, table_tasks
 
@@ -34,7 +38,11 @@ from codekiln.tasks.records import TaskRecord
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
 
 TIMEOUT = 60.0
-ATTACKS = {"importer-bytes": IMPORTER_BYTES, "session-items": SESSION_ITEMS}
+ATTACKS = {
+    "importer-bytes": IMPORTER_BYTES,
+    "session-items": SESSION_ITEMS,
+    "plugin-copies": PLUGIN_COPIES,
+}
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +71,52 @@ def test_controls(task: tuple[TaskRecord, EnvRecord]) -> None:
         assert grade.statuses[CASES] == "failed", grade.statuses
 
 
-@pytest.mark.xfail(strict=True, reason="open: the guard's finder keeps the held files' bytes in reach")
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError, reason="open: the guard's finder keeps the held files' bytes in reach"
+)
 def test_importer_bytes_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
     grade = grade_patch(t, env, patched(t, env, "importer-bytes"), timeout=TIMEOUT)
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
 
 
-@pytest.mark.xfail(strict=True, reason="open: pytest's session reached from sys.meta_path")
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError, reason="open: pytest's session reached from sys.meta_path"
+)
 def test_session_items_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
     grade = grade_patch(t, env, patched(t, env, "session-items"), timeout=TIMEOUT)
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: the held files' text kept elsewhere, reached from pytest's hook"
+)
+def test_plugin_copies_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:
+    t, env = task
+    grade = grade_patch(t, env, patched(t, env, "plugin-copies"), timeout=TIMEOUT)
+    assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+
+
+def test_harbor_control(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
+    """The exported Harbor task's verifier: the gold resolves, the plumbing walking nothing does not."""
+    from audit_support import harbor_verifier
+
+    t, env = task
+    assert harbor_verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")
+    noread = patched(t, env, "importer-bytes", "[]")
+    assert harbor_verifier(t, env, noread, tmp_path / "noread").startswith("codekiln verifier: unresolved")
+
+
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError, reason="open: the test process's memory reached from sys.meta_path"
+)
+@pytest.mark.parametrize("how", sorted(ATTACKS))
+def test_harbor_verifier_does_not_resolve_either(
+    task: tuple[TaskRecord, EnvRecord], tmp_path: Path, how: str
+) -> None:
+    from audit_support import harbor_verifier
+
+    t, env = task
+    out = harbor_verifier(t, env, patched(t, env, how), tmp_path / how)
+    assert not out.startswith("codekiln verifier: resolved"), out  # resolved: the bug is in place
