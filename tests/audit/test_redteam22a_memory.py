@@ -13,7 +13,8 @@ Bodies in `redteam22a_bodies.py`.
 - **plugin-copies**: importer-bytes with the guard's finder and the bytes it keeps left out of the walk,
   taken deeper from pytest's hook (its config, the plugins): another copy of the text is found there.
 
-Each also resolves under the exported Harbor task's verifier (its gold resolves there).
+Each also resolves under the exported Harbor task's verifier (its gold resolves there); importer-bytes
+also from a scripted agent's episode.
 """
 
 from __future__ import annotations
@@ -120,3 +121,14 @@ def test_harbor_verifier_does_not_resolve_either(
     t, env = task
     out = harbor_verifier(t, env, patched(t, env, how), tmp_path / how)
     assert not out.startswith("codekiln verifier: resolved"), out  # resolved: the bug is in place
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="open: as on the predictions path")
+def test_an_agents_episode_does_not_resolve_either(task: tuple[TaskRecord, EnvRecord]) -> None:
+    """The rollout path: a scripted agent applies the patch with its shell and submits; its change, read
+    back from the workspace, graded in a fresh sandbox."""
+    from redteam_fixtures import grade_on
+
+    t, env = task
+    grade = grade_on(t, env, patched(t, env, "importer-bytes"), path="agent", timeout=TIMEOUT)
+    assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
