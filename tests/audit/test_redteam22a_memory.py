@@ -13,8 +13,10 @@ Bodies in `redteam22a_bodies.py`.
 - **plugin-copies**: importer-bytes with the guard's finder and the bytes it keeps left out of the walk,
   taken deeper from pytest's hook (its config, the plugins): another copy of the text is found there.
 
-Each also resolves under the exported Harbor task's verifier (its gold resolves there); importer-bytes
-also from a scripted agent's episode.
+Each also resolves under the exported Harbor task's verifier (its gold resolves there: strict xfails,
+open: the exported verifiers have no twins yet); importer-bytes also from a scripted agent's episode.
+Closed on `grade_patch` and the episode by the twins (`grading.twin_check`): the run on the task's twin,
+its table's answers changed, passes the test the gold fails there: `tampered`, `answers_read`.
 """
 
 from __future__ import annotations

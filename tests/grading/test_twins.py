@@ -180,3 +180,21 @@ def test_no_literal_to_change_no_twin(tmp_path: Path) -> None:
     assert twin_files(tmp_path, ids, SEED) == {}
     twins = twin_files(tmp_path, [*ids, "tests/test_y.py::test_total"], SEED)
     assert list(twins) == ["tests/test_y.py"] and twins["tests/test_y.py"] != PLAIN
+
+
+BOOLS = """def test_arity():
+    assert is_arity(1, len) is True
+    assert is_arity(2, len) is False
+    assert is_arity(2, map) is None
+    assert is_arity(0, f)
+    assert flag == False
+"""
+
+
+def test_a_bool_compared_with_is_or_equality_is_flipped() -> None:
+    twin = perturb(BOOLS, {((), "test_arity")}, SEED)
+    assert twin is not None
+    same_shape(BOOLS, twin)
+    assert "is_arity(1, len) is False" in twin and "is_arity(2, len) is True" in twin
+    assert "is_arity(2, map) is None" in twin and "assert is_arity(0, f)\n" in twin
+    assert "flag == True" in twin

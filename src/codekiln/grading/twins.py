@@ -11,11 +11,13 @@ What a twin changes, in the test files that hold FAIL_TO_PASS tests, for those t
 - the module- and class-level literal tables their bodies name (`CASES = {(1, 2, 3): 6}`: a dict's
   values; a list of tuples: each tuple's last item; a list of scalars or a scalar: each).
 Each int gets +k, a float is scaled, a str or bytes gets a letter before its closing quote, k from 1 to
-3 drawn from the seed (the task id) and the literal's place: deterministic. Nothing else changes: the
-same names, the same lines (a literal is edited in place, no line added), no bool, None or f-string.
+3 drawn from the seed (the task id) and the literal's place: deterministic; a bool compared with `is` or
+`==` (`assert f(x) is False`) is flipped. Nothing else changes: the same names, the same lines (a
+literal is edited in place, no line added), no None, no bool elsewhere, no f-string.
 
-Not seen: answers a test computes rather than writes as a literal, and comparisons other than equality
-(a twin of `assert f() >= 3` could be passed by an honest fix the gold's value fails).
+Not seen: answers a test computes rather than writes as a literal, a bare `assert f(x)`, `is None`, and
+comparisons other than equality (a twin of `assert f() >= 3` could be passed by an honest fix the
+gold's value fails).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from codekiln.grading.graded import read_snapshot
 
-TWIN_FORMAT = 1
+TWIN_FORMAT = 2
 """Bumped whenever what a twin changes does: a cached twin of another format is worked out again."""
 LETTERS = "qxz"
 
@@ -125,8 +127,12 @@ def _side(node: ast.expr) -> list[ast.Constant]:
 
 
 def _expected(node: ast.AST) -> list[ast.Constant]:
-    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
-        return _side(node.comparators[0]) or _side(node.left)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.Is, ast.Eq)):
+        right = node.comparators[0]
+        if isinstance(right, ast.Constant) and isinstance(right.value, bool):
+            return [right]  # `is False`, `== True`: flipped
+        if isinstance(node.ops[0], ast.Eq):
+            return _side(right) or _side(node.left)
     name = _call_name(node).lower()
     if isinstance(node, ast.Call) and "equal" in name and "not" not in name and len(node.args) >= 2:
         return _side(node.args[1]) or _side(node.args[0])
@@ -245,7 +251,7 @@ def _bumped(text: bytes, value: object, k: int) -> bytes | None:
             return None
         return text[:end] + LETTERS[k - 1].encode() + text[end:]
     if isinstance(value, bool):
-        return None
+        return b"False" if value else b"True"
     if isinstance(value, int):
         return str(value + k).encode()
     if isinstance(value, float):
