@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,9 +65,12 @@ def kept_twin(task: Any, snapshot: Path, grade: Grade) -> tuple[dict[str, str], 
         if result.outcome not in ("resolved", "unresolved"):
             return None  # a harness failure or a timeout: worked out again next time
         ids = sorted(t for t in task.FAIL_TO_PASS if result.statuses.get(t) != "passed")
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"instance_id": task.instance_id, "ids": ids, "format": TWIN_FORMAT}))
-        tmp.replace(path)
+        tmp = path.with_suffix(f".{secrets.token_hex(8)}.tmp")  # graders in threads and processes alike
+        try:
+            tmp.write_text(json.dumps({"instance_id": task.instance_id, "ids": ids, "format": TWIN_FORMAT}))
+            tmp.replace(path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # not cached: worked out again next time
     return (files, ids) if ids else None
 
 
