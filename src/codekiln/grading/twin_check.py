@@ -18,8 +18,11 @@ or whose gold passes its twin, has no kept twin: its grades are as before. Cost:
 resolved grade of a task with a kept twin, and the gold's twin run once per task.
 
 Not seen: answers a test computes rather than writes as a literal; and a patch that can tell the twin
-run from the real one answers only in the real one (the runs differ only in the changed literals; the
-environment's kept rewritten test code, shipped in both, was rewritten from the real files).
+run from the real one answers only in the real one. The runs differ in the changed literals and in one
+more thing: the test code a trusted run of the environment rewrote (`guard_rewrites`), which both runs
+are given when this process holds it, was made from the real files, so in the twin run its entries'
+digests do not match the files and its code's constants still hold the real answers (an open road:
+the twin would need rewritten code of its own, exported by a trusted run of the twin).
 """
 
 from __future__ import annotations
