@@ -25,6 +25,10 @@ def run_guarded(
     g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy, twin: Twin = None
 ) -> TestRun:
     iso = Isolation.for_environment(g.snapshot, Path(g.env.venv), tests)
+    if policy.twins:  # no test code a trusted run rewrote from the real files (`guard_rewrites`), in
+        # either run: in a twin's its digests would tell the runs apart and its constants hold the real
+        # answers, and given to one run alone its presence would tell them apart
+        iso = replace(iso, venv="")
     canaries = None
     if policy.canaries and tests:
         module, existing = canary_module(g.task, g.snapshot, tests)

@@ -17,12 +17,11 @@ keyed by the task id, the test files' digests and `twins.TWIN_FORMAT`. A task wi
 or whose gold passes its twin, has no kept twin: its grades are as before. Cost: one more graded run per
 resolved grade of a task with a kept twin, and the gold's twin run once per task.
 
-Not seen: answers a test computes rather than writes as a literal; and a patch that can tell the twin
-run from the real one answers only in the real one. The runs differ in the changed literals and in one
-more thing: the test code a trusted run of the environment rewrote (`guard_rewrites`), which both runs
-are given when this process holds it, was made from the real files, so in the twin run its entries'
-digests do not match the files and its code's constants still hold the real answers (an open road:
-the twin would need rewritten code of its own, exported by a trusted run of the twin).
+Not seen: answers a test computes rather than writes as a literal. The two runs differ only in the
+changed literals: the test code a trusted run of the environment rewrote (`guard_rewrites`), made from
+the real files, would also differ (its digests in a twin's run, its constants holding the real answers,
+or its mere presence in one run alone), so a grade under this policy is given none in either run
+(`guarded_runs.run_guarded`): pytest rewrites the test modules itself, as in a fresh process.
 """
 
 from __future__ import annotations
