@@ -14,6 +14,7 @@ test process (`grade_patch`, real synthesis, bwrap sandboxes, the scan enforced)
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from codekiln.agents.records import Trajectory
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
+from codekiln.reports.eval import evaluate_predictions
 from codekiln.rewards.compute import compute_reward
 from codekiln.tasks.records import TaskRecord
 
@@ -86,3 +88,28 @@ def test_putback_error_is_not_masked(task: tuple[TaskRecord, EnvRecord], how: st
     outcome, value, masked = scored(t, env, patched(t, env, VANDAL.format(line=LINES[how])))
     # was: ("error", None, True): the failed episode is masked as the harness's failure, not scored 0
     assert not masked and value == 0.0, (outcome, value, masked)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: `codekiln eval` leaves the putback-error sample out of the rate"
+)
+def test_eval_rate_counts_the_failed_sample(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
+    """`codekiln eval` on a predictions file: one model, two samples of the task, the gold and the bug
+    left in place beside the directory line. Its resolved rate must be 1 of 2; the second sample is
+    `infra_error`, masked and left out of every rate, so the model reads 1 of 1 (100%)."""
+    t, env = task
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(t.model_dump_json() + "\n")
+    wrong = patched(t, env, VANDAL.format(line=LINES["directory"]))
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(
+        "".join(
+            json.dumps({"instance_id": t.instance_id, "model_name_or_path": "m", "model_patch": patch}) + "\n"
+            for patch in (t.patch, wrong)
+        )
+    )
+    summary = evaluate_predictions(tasks, preds, tmp_path / "eval", timeout=TIMEOUT)
+    rate = summary.overall
+    assert (rate.samples, rate.resolved) == (2, 1), rate
+    # was: graded 1, masked 1, rate 1.0 (error_classes {"infra_error": 1})
+    assert (rate.graded, rate.masked, rate.rate) == (2, 0, 0.5), (rate, summary.error_classes)
