@@ -113,3 +113,18 @@ def test_eval_rate_counts_the_failed_sample(task: tuple[TaskRecord, EnvRecord], 
     assert (rate.samples, rate.resolved) == (2, 1), rate
     # was: graded 1, masked 1, rate 1.0 (error_classes {"infra_error": 1})
     assert (rate.graded, rate.masked, rate.rate) == (2, 0, 0.5), (rate, summary.error_classes)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: a run killed at its limit whose put-back then fails grades `error`"
+)
+def test_timeout_with_putback_error_is_not_masked(task: tuple[TaskRecord, EnvRecord]) -> None:
+    """The put-back runs after a run killed at its limit too: a module that sleeps past an 8 s limit is
+    `timeout` (scored 0, control); the same beside the directory line is `error` (masked)."""
+    t, env = task
+    sleep = "\n\nimport time as _time\n_time.sleep(30)\n"
+    grade = grade_patch(t, env, patched(t, env, sleep), timeout=8.0)
+    assert grade.outcome == "timeout", (grade.outcome, grade.detail)
+    vandal = VANDAL.format(line=LINES["directory"]) + sleep
+    grade = grade_patch(t, env, patched(t, env, vandal), timeout=8.0)
+    assert grade.outcome == "timeout", (grade.outcome, grade.detail)  # was: error, "Is a directory"
