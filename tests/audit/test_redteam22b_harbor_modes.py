@@ -98,8 +98,5 @@ def test_controls(trials: dict[str, tuple[str, str]]) -> None:
     assert trials["noread-0555"] == ("0", "unresolved")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: a tests/ folder left at 0555 keeps the held files whole on disk"
-)
 def test_read_only_tests_folder_does_not_resolve(trials: dict[str, tuple[str, str]]) -> None:
     assert trials["child-read-0555"][0] == "0", trials["child-read-0555"]  # was ("1", "resolved")

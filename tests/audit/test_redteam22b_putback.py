@@ -79,9 +79,6 @@ def test_controls(task: tuple[TaskRecord, EnvRecord]) -> None:
     assert scored(t, env, patched(t, env, beside)) == ("unresolved", 0.0, False)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: a held test file made a directory, FIFO or dangling link grades `error`"
-)
 @pytest.mark.parametrize("how", sorted(LINES))
 def test_putback_error_is_not_masked(task: tuple[TaskRecord, EnvRecord], how: str) -> None:
     t, env = task
@@ -90,9 +87,6 @@ def test_putback_error_is_not_masked(task: tuple[TaskRecord, EnvRecord], how: st
     assert not masked and value == 0.0, (outcome, value, masked)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: `codekiln eval` leaves the putback-error sample out of the rate"
-)
 def test_eval_rate_counts_the_failed_sample(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
     """`codekiln eval` on a predictions file: one model, two samples of the task, the gold and the bug
     left in place beside the directory line. Its resolved rate must be 1 of 2; the second sample is
@@ -115,9 +109,6 @@ def test_eval_rate_counts_the_failed_sample(task: tuple[TaskRecord, EnvRecord], 
     assert (rate.graded, rate.masked, rate.rate) == (2, 0, 0.5), (rate, summary.error_classes)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: a run killed at its limit whose put-back then fails grades `error`"
-)
 def test_timeout_with_putback_error_is_not_masked(task: tuple[TaskRecord, EnvRecord]) -> None:
     """The put-back runs after a run killed at its limit too: a module that sleeps past an 8 s limit is
     `timeout` (scored 0, control); the same beside the directory line is `error` (masked)."""

@@ -158,7 +158,12 @@ class Hide:
                 # a new empty file, not the old inode truncated: it may be a tree cache's link
                 os.unlink(path)
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-            except OSError:
+            except FileNotFoundError:
+                continue
+            except OSError as error:  # whole on disk for any child to read: the tree made it so
+                reads.first.setdefault(
+                    "", f"{path} could not be emptied at the guard's load: {error.strerror}"
+                )
                 continue
             kept[path] = data
             self.lines[path] = _lines(data)
