@@ -25,9 +25,10 @@ from codekiln.core.records import Record
 from codekiln.core.registry import Registry
 from codekiln.core.sources import read_python
 
-EntityKind = Literal["function", "method", "class", "data"]
+EntityKind = Literal["function", "method", "class", "data", "datafile"]
 CODE_KINDS: frozenset[str] = frozenset({"function", "method", "class"})
-"""The kinds `find_entities` finds; "data" (module- and class-level tables and constants) is `frontend.data`'s."""
+"""The kinds `find_entities` finds; "data" (module- and class-level tables and constants) is `frontend.data`'s,
+"datafile" (a text file the package ships) `frontend.datafiles`'."""
 
 SKIP_DIRS = frozenset(
     {
