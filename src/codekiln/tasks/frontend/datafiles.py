@@ -101,10 +101,13 @@ def find_datafile_entities(root: Path, test_modules: Iterable[str] = ()) -> list
     """One entity per shipped text file that a test module or the package's Python source names
     (`_named`), sorted by path: the whole file is the entity."""
     root = Path(root)
+    shipped = list(package_text_files(root))
+    if not shipped:  # most packages: no source is read
+        return []
     readers = [*sorted(test_modules), *(str(p) for p in iter_source_files(root, "python"))]
     texts = [t for t in (_source(root / rel) for rel in readers) if t]
     out: list[Entity] = []
-    for rel in package_text_files(root):
+    for rel in shipped:
         if not _named(rel, root, texts):
             continue
         text = read_text(root / rel) or ""
