@@ -77,9 +77,11 @@ def harbor_verifier(
 def harbor_verdict(t: TaskRecord, env: EnvRecord, patch: str, work: Path) -> tuple[str, dict[str, Any]]:
     """What the exported task's `tests/test.sh` writes when run as `harbor_verifier` runs it (a bwrap
     sandbox of the environment, the starting tree with `patch` applied): (reward.txt's text, grade.json),
-    as a Harbor trial's container leaves them (`harbor_support.run_trial`), without building its image."""
+    as a Harbor trial's container leaves them (`harbor_support.run_trial`), without building its image.
+    An empty `patch` leaves the starting tree as it is."""
     folder, testbed = harbor_testbed(t, work)
-    subprocess.run(["git", "-C", str(testbed), "apply", "-"], input=patch, text=True, check=True)
+    if patch:
+        subprocess.run(["git", "-C", str(testbed), "apply", "-"], input=patch, text=True, check=True)
     show = "bash /tmp/verifier/test.sh >&2; cat /tmp/logs/reward.txt; echo; cat /tmp/logs/grade.json"
     reward, _, grade = harbor_tests_run(folder, testbed, env, ["bash", "-c", show]).partition("\n")
     assert grade.strip(), f"the verifier wrote no grade.json (reward {reward!r})"
