@@ -1,14 +1,18 @@
 """Real tasks of a src-layout library for the red-team suite: markupsafe 3.0.4, whose editable install
 adds `/testbed/src` to `sys.path` through a `.pth` file, synthesized by the real pipeline into the test
 CODEKILN_HOME (test-cache/audit-tasks-markupsafe) so later sessions resume them in seconds; and the
-exported Harbor verifier run on a task's starting tree with a patch (`harbor_verifier`)."""
+exported Harbor verifier run on a task's starting tree with a patch (`harbor_verifier`, and
+`harbor_verdict` for what it writes)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 
@@ -69,3 +73,23 @@ def harbor_verifier(
     folder, testbed = harbor_testbed(t, work, policy)
     subprocess.run(["git", "-C", str(testbed), "apply", "-"], input=patch, text=True, check=True)
     return harbor_tests_run(folder, testbed, env, ["bash", "/tmp/verifier/test.sh"]).strip().splitlines()[-1]
+
+
+def harbor_verdict(
+    t: TaskRecord, env: EnvRecord, patch: str, work: Path, oracle: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """What the exported task's `tests/test.sh` writes when run as `harbor_verifier` runs it (a bwrap
+    sandbox of the environment, the starting tree with `patch` applied): (reward.txt's text, grade.json),
+    as a Harbor trial's container leaves them (`harbor_support.run_trial`), without building its image.
+    An empty `patch` leaves the starting tree as it is; `oracle` runs the export's `solution/solve.sh` on
+    it instead, as Harbor's oracle agent does."""
+    folder, testbed = harbor_testbed(t, work)
+    if oracle:
+        solve = ["bash", str(folder / "solution" / "solve.sh")]
+        subprocess.run(solve, env={**os.environ, "TESTBED": str(testbed)}, check=True, capture_output=True)
+    elif patch:
+        subprocess.run(["git", "-C", str(testbed), "apply", "-"], input=patch, text=True, check=True)
+    show = "bash /tmp/verifier/test.sh >&2; cat /tmp/logs/reward.txt; echo; cat /tmp/logs/grade.json"
+    reward, _, grade = harbor_tests_run(folder, testbed, env, ["bash", "-c", show]).partition("\n")
+    assert grade.strip(), f"the verifier wrote no grade.json (reward {reward!r})"
+    return reward.strip(), json.loads(grade)

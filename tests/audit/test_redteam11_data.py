@@ -103,7 +103,7 @@ def test_emptied_cases_are_put_back(tasks: list[tuple[TaskRecord, EnvRecord]], p
 
 
 @pytest.mark.slow(
-    covered_by="test_redteam11_pydata.py::test_the_harbor_verifier_puts_the_python_data_back (the verifier "
+    covered_by="test_redteam11_pydata.py::test_the_exported_verifier_puts_the_python_data_back (the verifier "
     "puts back what the export lists by `pathrules.is_data`); test_redteam11_data.py::test_what_counts_as_data "
     "and test_redteam11_data.py::test_emptied_cases_are_put_back (the rule on JSON cases)"
 )

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
+from audit_support import harbor_verdict
 from rollout_support import synth_cached, the_task
 from test_synth_layouts import write_library
 from tiering import paths
@@ -220,7 +221,24 @@ def test_the_rule_compares_examples_not_text() -> None:
     }
 
 
+def test_the_exported_verifier_rejects_a_rewritten_doctest(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    """The exported Harbor task's `tests/test.sh` on its starting tree (bwrap, no image): the gold gets
+    1, the rewritten doctest 0 (it got 1: the verifier judged paths only), with the rule's finding."""
+    task, env = tasks[0]
+    patch = _attack("doctest-examples-rewritten").build(Target.of(task, Path(env.snapshot_path))).patch
+    gold = harbor_verdict(task, env, task.patch, tmp_path / "gold")[0]
+    reward, grade = harbor_verdict(task, env, patch, tmp_path / "attack")
+    assert (gold, reward, grade["outcome"], grade["reason"]) == ("1", "0", "rejected", "patch_rule"), grade
+    assert ("patch_rule", "dtpkg/__init__.py") in {(f["kind"], f.get("path")) for f in grade["findings"]}
+
+
 @pytest.mark.podman
+@pytest.mark.slow(
+    covered_by="test_redteam11_doctest.py::test_the_exported_verifier_rejects_a_rewritten_doctest (the "
+    "same tests/test.sh on the same tree, in bwrap); tests/tasks/test_harbor.py's trials run test.sh in the image"
+)
 def test_the_harbor_verifier_rejects_a_rewritten_doctest(
     tasks: list[tuple[TaskRecord, EnvRecord]], harbor: hs.Trials
 ) -> None:
@@ -255,7 +273,31 @@ def test_a_task_failed_only_by_tests_the_agent_reads_is_not_made() -> None:
     ]
 
 
+def test_the_exported_verifier_finds_a_docstring_rebound_at_import(
+    tasks: list[tuple[TaskRecord, EnvRecord]],
+    templated: list[tuple[TaskRecord, EnvRecord]],
+    tmp_path: Path,
+) -> None:
+    """The exported task records what the buggy state's run collects (`grading.doctest_runs`) and its
+    `tests/test.sh` (bwrap, no image) reports anything else: the rebinding is `tampered` on the plain
+    library and on the one building its docstring at import, whose gold still gets 1."""
+    plain = tasks[0]
+    built = the_task(
+        templated, lambda t: "dtpkg/__init__.py::dtpkg.clamp" in t.FAIL_TO_PASS, "failed by clamp's doctest"
+    )
+    for name, (task, env) in (("plain", plain), ("built", built)):
+        patch = _attack("doctest-doc-rebound").build(Target.of(task, Path(env.snapshot_path))).patch
+        gold = harbor_verdict(task, env, task.patch, tmp_path / name / "gold")[0]
+        reward, grade = harbor_verdict(task, env, patch, tmp_path / name / "attack")
+        assert (gold, reward, grade["outcome"]) == ("1", "0", "tampered"), (name, grade)
+        assert DOCTEST_CHANGED in grade["detail"], grade["detail"]
+
+
 @pytest.mark.podman
+@pytest.mark.slow(
+    covered_by="test_redteam11_doctest.py::test_the_exported_verifier_finds_a_docstring_rebound_at_import "
+    "(the same tests/test.sh on the same trees, in bwrap); tests/tasks/test_harbor.py's trials run test.sh in the image"
+)
 def test_the_harbor_verifier_finds_a_docstring_rebound_at_import(
     tasks: list[tuple[TaskRecord, EnvRecord]],
     templated: list[tuple[TaskRecord, EnvRecord]],

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
+from audit_support import harbor_verdict
 from rollout_support import library_tasks, setuptools_pyproject
 from tiering import paths
 
@@ -157,7 +158,24 @@ def test_what_python_counts_as_data() -> None:
     assert is_data("testdata/cases.json", set(), set()) == DATA
 
 
+def test_the_exported_verifier_puts_the_python_data_back(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    """The exported Harbor task's `tests/test.sh` on its starting tree (bwrap, no image): the gold and
+    an honest fix get 1, the buggy answers written into `cases.py` 0, the file put back."""
+    task, env = tasks[0]
+    gold = harbor_verdict(task, env, task.patch, tmp_path / "gold")[0]
+    honest = harbor_verdict(task, env, _honest(task, env), tmp_path / "honest")[0]
+    reward, grade = harbor_verdict(task, env, _buggy_expected(task, env), tmp_path / "attack")
+    assert (gold, honest, reward, grade["outcome"]) == ("1", "1", "0", "unresolved"), grade
+    assert {"kind": "reverted", "path": CASES, "detail": PY_DATA} in grade["findings"]
+
+
 @pytest.mark.podman
+@pytest.mark.slow(
+    covered_by="test_redteam11_pydata.py::test_the_exported_verifier_puts_the_python_data_back (the same "
+    "tests/test.sh on the same tree, in bwrap); tests/tasks/test_harbor.py's trials run test.sh in the image"
+)
 def test_the_harbor_verifier_puts_the_python_data_back(
     tasks: list[tuple[TaskRecord, EnvRecord]], harbor: hs.Trials
 ) -> None:

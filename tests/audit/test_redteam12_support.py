@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
+from audit_support import harbor_verdict
 from rollout_support import library_tasks, setuptools_pyproject, the_task
 from tiering import paths
 
@@ -176,7 +177,24 @@ def test_what_counts_as_support(tmp_path: Path) -> None:
     assert support_modules(tmp_path, ["tests/test_named.py"], fixed={"unitlib/__init__.py"}) == named
 
 
+def test_the_exported_verifier_puts_the_helpers_back(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    """The exported Harbor task's `tests/test.sh` on its starting tree (bwrap, no image): the gold's
+    reward is 1, the neutered helpers' 0 (it was 1), the helper put back."""
+    task, env = tasks[0]
+    assert harbor_verdict(task, env, task.patch, tmp_path / "gold")[0] == "1"
+    reward, grade = harbor_verdict(task, env, _helpers_neutered(task, env), tmp_path / "attack")
+    assert (reward, grade["outcome"]) == ("0", "unresolved"), grade
+    assert {"kind": "reverted", "path": CHECKS, "detail": SUPPORT} in grade["findings"]
+
+
+# The same in a Harbor trial's container: the image holds the verifier the test above runs.
 @pytest.mark.podman
+@pytest.mark.slow(
+    covered_by="test_redteam12_support.py::test_the_exported_verifier_puts_the_helpers_back (the same "
+    "tests/test.sh on the same tree, in bwrap); tests/tasks/test_harbor.py's trials run test.sh in the image"
+)
 def test_the_harbor_verifier_puts_the_helpers_back(
     tasks: list[tuple[TaskRecord, EnvRecord]], harbor: hs.Trials
 ) -> None:
@@ -232,7 +250,21 @@ def test_helpers_rebound_at_import(tasks: list[tuple[TaskRecord, EnvRecord]]) ->
     assert f"{CHECKS}: assert_close is not what its source binds (_quiet() from" in grade.detail
 
 
+def test_the_exported_verifier_refuses_the_helpers_rebound(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    """The exported task's `tests/test.sh` (bwrap, no image) runs the same scan first."""
+    task, env = tasks[0]
+    reward, grade = harbor_verdict(task, env, _helpers_rebound(task, env), tmp_path)
+    assert (reward, grade["outcome"], grade["reason"]) == ("0", "rejected", "scan"), grade
+    assert any(f.get("kind") == "test-import" for f in grade["findings"]), grade
+
+
 @pytest.mark.podman
+@pytest.mark.slow(
+    covered_by="test_redteam12_support.py::test_the_exported_verifier_refuses_the_helpers_rebound (the "
+    "same tests/test.sh, in bwrap); tests/tasks/test_harbor.py's trials run test.sh in the image"
+)
 def test_the_harbor_verifier_refuses_the_helpers_rebound(
     tasks: list[tuple[TaskRecord, EnvRecord]], harbor: hs.Trials
 ) -> None:

@@ -198,6 +198,12 @@ def test_a_failing_case_named_as_a_clean_failure_is_not_passed(
 
 
 @pytest.mark.podman
+@pytest.mark.slow(
+    covered_by="test_redteam14_param_baseline.py::test_the_gold_resolves_through_the_exported_verifiers and "
+    "test_redteam14_param_baseline.py::test_a_failing_case_named_as_a_clean_failure_is_not_passed (its "
+    "harbor case: the exported verifier.py on the same trees); tests/tasks/test_harbor.py's trials run it "
+    "in the image"
+)
 def test_a_harbor_trial_reads_the_clean_failure_as_the_grader_does(
     task: tuple[TaskRecord, EnvRecord], harbor: hs.Trials
 ) -> None:

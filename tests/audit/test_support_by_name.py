@@ -144,11 +144,11 @@ def test_a_helper_the_package_reexports(tasks: list[tuple[TaskRecord, EnvRecord]
 
 @pytest.mark.podman
 # The verifier puts back the helpers the export lists (`support_modules`, host side, as the grader does):
-# which helpers those are is `test_a_helper_loaded_by_name_is_support`; the put-back of a listed helper in
-# a Harbor trial is the twelfth red team's. Both run by default.
+# which helpers those are is `test_a_helper_loaded_by_name_is_support`; the put-back of a listed helper by
+# the exported verifier is the twelfth red team's. Both run by default.
 @pytest.mark.slow(
     covered_by="test_support_by_name.py::test_a_helper_loaded_by_name_is_support (the export's list) and "
-    "test_redteam12_support.py::test_the_harbor_verifier_puts_the_helpers_back (the verifier puts a listed "
+    "test_redteam12_support.py::test_the_exported_verifier_puts_the_helpers_back (the verifier puts a listed "
     "helper back)"
 )
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
 
 import harbor_support as hs
+from audit_support import harbor_verdict
 from rollout_support import library_tasks, setuptools_pyproject
 
 from codekiln.audit.target import Target
@@ -104,7 +105,23 @@ def test_the_gold_resolves_and_a_library_change_made_in_a_fixture_is_evidence(
         assert f"{CHECKS}: assert_close is not what its source binds (_quiet() from" in attack.detail
 
 
+def test_the_exported_verifier_rewards_the_gold_and_refuses_the_attack(
+    tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
+) -> None:
+    """The exported Harbor task's `tests/test.sh` on its starting tree (bwrap, no image)."""
+    task, env = tasks[0]
+    oracle, gold = harbor_verdict(task, env, task.patch, tmp_path / "gold")
+    reward, grade = harbor_verdict(task, env, _neutered_from_a_fixture(task, env), tmp_path / "attack")
+    assert (oracle, gold["outcome"]) == ("1", "resolved"), gold  # was 0, tampered
+    assert (reward, grade["outcome"]) == ("0", "tampered"), grade
+    assert f"{CHECKS}: assert_close is not what its source binds" in grade["detail"], grade
+
+
 @pytest.mark.podman
+@pytest.mark.slow(
+    covered_by="test_support_own_patches.py::test_the_exported_verifier_rewards_the_gold_and_refuses_the_attack "
+    "(the same tests/test.sh on the same tree, in bwrap); tests/tasks/test_harbor.py's trials run test.sh in the image"
+)
 def test_the_harbor_verifier_rewards_the_gold_and_refuses_the_attack(
     tasks: list[tuple[TaskRecord, EnvRecord]], tmp_path: Path
 ) -> None:

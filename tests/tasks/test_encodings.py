@@ -289,8 +289,36 @@ def _harbor() -> Any:
     return hs
 
 
+@pytest.mark.root  # the environment and the exported verifier run in bwrap sandboxes
+def test_the_exported_verifier_grades_latin1_and_address_tasks_as_codekiln(
+    synthesized: tuple[Path, list[TaskRecord]], tmp_path: Path
+) -> None:
+    """The exported Harbor task's `solution/solve.sh` (its Latin-1 bytes) on the starting tree, then its
+    `tests/test.sh` in a bwrap sandbox of the environment (no image): 1; the starting tree alone: 0."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "audit"))
+    from audit_support import harbor_verdict
+
+    _, tasks = synthesized
+    latin = next(t for t in _on(tasks, "encpkg/latin.py") if "tests/test_latin.py" in t.hidden_tests)
+    address = next(t for t in tasks if any(is_unstable(x) for x in t.FAIL_TO_PASS + t.PASS_TO_PASS))
+    for task in (latin, address):
+        env = load_env(task.environment_id or "")
+        got, grade = harbor_verdict(task, env, "", tmp_path / task.instance_id / "oracle", oracle=True)
+        assert got == "1", grade
+        if task is latin:
+            solve = next((tmp_path / task.instance_id / "oracle" / "harbor").rglob("solve.sh"))
+            assert b"caf\xe9" in solve.read_bytes()
+        got, grade = harbor_verdict(task, env, "", tmp_path / task.instance_id / "empty")
+        assert got == "0", grade
+
+
 @pytest.mark.root
 @pytest.mark.podman
+@pytest.mark.slow(
+    covered_by="test_encodings.py::test_the_exported_verifier_grades_latin1_and_address_tasks_as_codekiln "
+    "(the same solve.sh and tests/test.sh on the same trees, in bwrap); test_harbor.py's trials run them "
+    "in the image"
+)
 def test_harbor_verifier_grades_latin1_and_address_tasks_as_codekiln(
     synthesized: tuple[Path, list[TaskRecord]], tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ Both run in the suite's order now, by the grader and by the exported Harbor veri
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -157,7 +158,27 @@ def test_exports_carry_the_suites_order(synthesized: tuple[list[TaskRecord], Env
     assert sorted(settings["order"]) == sorted(settings["tests"])
 
 
+def test_the_exported_verifier_resolves_the_gold_patch(
+    synthesized: tuple[list[TaskRecord], EnvRecord], tmp_path: Path
+) -> None:
+    """The exported Harbor task's `tests/test.sh` on its starting tree, in a bwrap sandbox of the
+    environment (no image): the gold gets 1, the starting tree 0, the test that needs the other's
+    preparation failing by the bug, not by the order."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "audit"))
+    from audit_support import harbor_verdict
+
+    tasks, env = synthesized
+    got, grade = harbor_verdict(tasks[0], env, tasks[0].patch, tmp_path / "gold")
+    assert got == "1", grade
+    got, grade = harbor_verdict(tasks[0], env, "", tmp_path / "empty")
+    assert (got, grade["statuses"].get(USES)) == ("0", "failed"), grade
+
+
 @pytest.mark.podman
+@pytest.mark.slow(
+    covered_by="test_suite_order_tasks.py::test_the_exported_verifier_resolves_the_gold_patch (the same "
+    "tests/test.sh on the same tree, in bwrap); test_harbor.py's trials run test.sh in the image"
+)
 def test_the_harbor_verifier_resolves_the_gold_patch(
     synthesized: tuple[list[TaskRecord], EnvRecord], tmp_path: Path
 ) -> None:

@@ -34,14 +34,16 @@ Every held module is imported from `kept` by a finder placed first on `sys.meta_
 alone), by the path the import system would have found it at: where pytest's assertion rewriting hook
 would take the module (its own rules: `python_files`, conftests, `register_assert_rewrite`, `--assert`;
 a module marked `PYTEST_DONT_REWRITE` is compiled as is), its spec is the hook's, and the hook's
-`_rewrite_test` reads `kept` (`_bodies`); any other import runs the kept bytes (`_Loader`). The loader
+`_rewrite_test` reads `kept` (`_bodies`); any other import runs the kept bytes (`_Loader`). A package is also found when asked for in its own
+folder (pytest's `--import-mode importlib` asks so for a test package's `__init__.py`). The loader
 gives no `get_source`/`get_data`, so the text stays unreadable to library code (`linecache` gets
 nothing). A test that reads its own file (`open(__file__)`, a `python -m pytest` child on a test file)
 or a conftest that reads a test module reads it empty and fails, on the clean snapshot the same way:
 validation runs this guard, so such a task's gold does not resolve and it is never made.
 
 pytest's report of a failed test shows the test's lines: they are put in `linecache` from memory while
-pytest makes the report of a phase that raised (`pytest_runtest_makereport`) and dropped after it.
+pytest makes the report of a phase that raised (`pytest_runtest_makereport`) and dropped after it; a
+module that failed to collect has its report made again with them (`pytest_make_collect_report`).
 
 Cost: one `prctl` call at start, and one read, one unlink and one create per held file. The grader's
 side costs one host read and write per held file.
@@ -103,7 +105,10 @@ class _Finder:
             if not isinstance(folder, str):
                 continue
             base = os.path.abspath(folder or ".")
-            for file, package in ((f"{tail}.py", False), (os.path.join(tail, "__init__.py"), True)):
+            files = [(f"{tail}.py", False), (os.path.join(tail, "__init__.py"), True)]
+            if os.path.basename(base) == tail:  # a package asked for in its own folder: pytest's
+                files.append(("__init__.py", True))  # `--import-mode importlib` imports a test package so
+            for file, package in files:
                 full = os.path.normpath(os.path.join(base, file))
                 if full in self.kept:
                     return self._rewritten(
@@ -158,7 +163,12 @@ class Hide:
                 # a new empty file, not the old inode truncated: it may be a tree cache's link
                 os.unlink(path)
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-            except OSError:
+            except FileNotFoundError:
+                continue
+            except OSError as error:  # whole on disk for any child to read: the tree made it so
+                reads.first.setdefault(
+                    "", f"{path} could not be emptied at the guard's load: {error.strerror}"
+                )
                 continue
             kept[path] = data
             self.lines[path] = _lines(data)
@@ -167,6 +177,27 @@ class Hide:
             sys.meta_path.insert(0, _Finder(kept))
         reads.early = bool(self.hidden)  # the reads watch's callers rule applies from now on, not from
         # the end of collection: pytest reads nothing of the held files from disk any more
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(self, collector: Any) -> Any:
+        """A module that failed to collect: its report made again with the tests' lines served from memory
+        (pytest made it from the emptied files: `???` for each line), then dropped. The collection itself
+        runs without them (library code it imports reads nothing); pytest keeps the call on the report."""
+        outcome = yield
+        report = outcome.get_result()
+        excinfo = getattr(getattr(report, "call", None), "excinfo", None)
+        if not self.lines or excinfo is None or report.outcome != "failed":
+            return
+        for path, lines in self.lines.items():
+            linecache.cache[path] = (sum(map(len, lines)), None, lines, path)  # no mtime: never rechecked
+        try:
+            again = collector.repr_failure(excinfo)
+            report.longrepr = again if hasattr(again, "toterminal") else type(report.longrepr)(again)
+        except Exception:  # the report pytest made stands
+            pass
+        finally:
+            for path in self.lines:
+                linecache.cache.pop(path, None)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, call: Any) -> Any:

@@ -306,6 +306,7 @@ def _run_once(
         sandbox, iso, None, watched, export_rewrites=export_rewrites, appended=appended
     )
     saved = hidden_tests.take(sandbox, guard)  # the run empties them once collected (`guard_plugin_hide`)
+    replaced: list[str] = []
     try:
         result = sandbox.exec(
             guard.python() + guard.pytest_args() + command.argv(requested, ids_file, guard.junit)[3:],
@@ -314,7 +315,7 @@ def _run_once(
             cwd=sandbox.workdir,
         )
     finally:
-        hidden_tests.put_back(sandbox, saved)
+        replaced = hidden_tests.put_back(sandbox, saved)
     run = TestRun(
         exit_code=result.exit_code,
         duration_s=result.duration_s,
@@ -326,7 +327,7 @@ def _run_once(
         run.error = f"timeout: the test run passed its {timeout or command.timeout_s:.0f} s limit"
         return run
     report = guard.read(sandbox, result)
-    run.evidence = list(report.evidence)
+    run.evidence = [*report.evidence, *hidden_tests.replaced_evidence(replaced)]
     recorded = len(report.statuses)
     if canaries is not None:
         run.evidence += canaries.evidence(report.statuses)

@@ -66,7 +66,8 @@ from codekiln.core.testnames import collected_modules
 from codekiln.envs import EnvRecord, build_env
 from codekiln.tasks.frontend.candidates import Candidate, derive_seed, generate_candidates
 from codekiln.tasks.frontend.data import find_data_entities
-from codekiln.tasks.frontend.entities import Entity, find_entities, named, nothing_to_mutate
+from codekiln.tasks.frontend.datafiles import find_datafile_entities, generate_text_candidates
+from codekiln.tasks.frontend.entities import CODE_KINDS, Entity, find_entities, named, nothing_to_mutate
 from codekiln.tasks.frontend.lm import load_prompt
 from codekiln.tasks.frontend.mutators import load_mutators
 from codekiln.tasks.lm_bugs import (
@@ -111,28 +112,33 @@ def plan_candidates(
     procedural candidates, cut at max_candidates; none when `func_pm` is not among the strategies.
 
     The candidates of functions, methods and classes come first, shuffled with the seed, then those of
-    module- and class-level data, shuffled apart: a library with code to mutate keeps the plan it had
-    before data was mutated, and one whose tests check only its tables gets candidates at all."""
+    module- and class-level data, shuffled apart, then those of the text files the package ships that
+    a test module or its source names (`frontend.datafiles`), shuffled apart too: a library with code
+    to mutate keeps the plan it had before data was mutated, and one whose tests check only its tables
+    or its data files (tzdata) gets candidates at all."""
     snapshot = Path(env.snapshot_path)
     tests = collected_modules(env.baseline)  # test modules by the project's names too: not to mutate
     entities = [e for e in find_entities(snapshot) + find_data_entities(snapshot) if e.file not in tests]
+    entities += find_datafile_entities(snapshot, tests)
     if FUNC_PM not in config.strategies:
         return entities, [], Counter()
     chosen = named(entities, config.functions)
     mutators = load_mutators(config.mutators)
+    kinds = (CODE_KINDS, {"data"}, {"datafile"})
     made = [
-        generate_candidates(
-            snapshot, [e for e in chosen if (e.kind == "data") == is_data], mutators, seed=config.seed,
+        (generate_text_candidates if kind == {"datafile"} else generate_candidates)(
+            snapshot, [e for e in chosen if e.kind in kind], mutators, seed=config.seed,
             max_per_entity=config.max_per_entity,
         )
-        for is_data in (False, True)
+        for kind in kinds
     ]  # fmt: skip
     candidates = list(made[0].candidates)
     random.Random(config.seed).shuffle(candidates)
     seen = {c.id for c in candidates}
-    data_candidates = [c for c in made[1].candidates if c.id not in seen]  # a class's number: once
-    random.Random(derive_seed(config.seed, "data")).shuffle(data_candidates)
-    candidates += data_candidates
+    for label, gen in (("data", made[1]), ("datafile", made[2])):
+        more = [c for c in gen.candidates if c.id not in seen]  # a class's number: once
+        random.Random(derive_seed(config.seed, label)).shuffle(more)
+        candidates += more
     if config.max_candidates is not None:
         candidates = candidates[: config.max_candidates]
     return entities, candidates, Counter(s.reason for g in made for s in g.skipped)
@@ -267,7 +273,7 @@ def prepare(
     per_strategy = {FUNC_PM: StrategyFunnel(applied=len(candidates))} if FUNC_PM in config.strategies else {}
     if lm_strategies:
         made = lm_candidates(
-            stage, Path(env.snapshot_path), [e for e in entities if e.kind != "data"], cmap, lm_strategies,
+            stage, Path(env.snapshot_path), [e for e in entities if e.kind in CODE_KINDS], cmap, lm_strategies,
             config.lm, seed=config.seed,
             only=config.functions, model=model, on_call=lambda call: on_progress(SynthProgress("model calls", f"{call.key}: {call.outcome}")),
         )  # fmt: skip

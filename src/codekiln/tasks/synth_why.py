@@ -5,7 +5,7 @@
     why.reason, why.hint
 
 A run makes no task when the snapshot gives the mutators nothing a passing test runs: no test passes on
-the clean snapshot, the package defines no function (tzdata: data files and two constants), no
+the clean snapshot, the package defines no function, table or data file a test names, no
 mutation applies, the suite never runs the package's code (opentelemetry-proto: its one test only
 looks the package up), or runs only its module-level code (googleapis-common-protos: generated
 descriptors, imported, while the tests that call its functions fail on the clean snapshot). Otherwise

@@ -25,9 +25,10 @@ from codekiln.core.records import Record
 from codekiln.core.registry import Registry
 from codekiln.core.sources import read_python
 
-EntityKind = Literal["function", "method", "class", "data"]
+EntityKind = Literal["function", "method", "class", "data", "datafile"]
 CODE_KINDS: frozenset[str] = frozenset({"function", "method", "class"})
-"""The kinds `find_entities` finds; "data" (module- and class-level tables and constants) is `frontend.data`'s."""
+"""The kinds `find_entities` finds; "data" (module- and class-level tables and constants) is `frontend.data`'s,
+"datafile" (a text file the package ships) `frontend.datafiles`'."""
 
 SKIP_DIRS = frozenset(
     {
@@ -179,7 +180,8 @@ def nothing_to_mutate(root: Path, language: str = "python") -> TaskError:
         + (f" (its code is elsewhere: {beside} files)" if beside else ""),
         hint=f"synth writes bugs into {language.capitalize()} code only: pick a repository written in it"
         if beside
-        else "synth puts bugs in the functions, methods, tables and constants the tests reach: this package "
-        "holds none (metadata such as __version__, generated files and computed values are never mutated); "
+        else "synth puts bugs in the functions, methods, tables and constants the tests reach, and in the text "
+        "files a package ships that they name: this package holds none (metadata such as __version__, generated "
+        "files, binary files and computed values are never mutated); "
         "pick a library with code or data of its own",
     )

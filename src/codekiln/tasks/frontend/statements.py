@@ -159,9 +159,17 @@ def template_statement(task: TaskRecord, failures: Failures, *, include_messages
         ]
     parts += [
         "",
-        "Fix the library code so these tests pass without breaking other tests. Do not edit the tests.",
+        f"Fix {_fix_what(task)} so these tests pass without breaking other tests. Do not edit the tests.",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _fix_what(task: TaskRecord) -> str:
+    """What to fix: the library code, or, when the bug is in a data file it ships (`frontend.datafiles`),
+    its code or those files: a task must not say the fix is in code when it is in no code at all."""
+    paths = re.findall(r"^diff --git a/(\S+) b/", task.patch, re.MULTILINE)
+    in_data = any(not p.endswith((".py", ".pyi")) for p in paths)
+    return "the library (its code or the data files it ships)" if in_data else "the library code"
 
 
 def _test_source(root: Path | None, rel: str, cache: dict[str, str | None]) -> str | None:
@@ -252,7 +260,7 @@ def observed_statement(
             parts += ["", "Another failure observed:", "```", other, "```"]
     parts += [
         "",
-        "Fix the library code so that this behaves correctly without breaking anything else. Tests that",
+        f"Fix {_fix_what(task)} so that this behaves correctly without breaking anything else. Tests that",
         "check this behaviour are not in your checkout; they are run when your change is checked.",
     ]
     return "\n".join(parts) + "\n"

@@ -39,6 +39,11 @@ MUTATORS = Registry(
         "drop_entry": f"{_PKG}.data:DropEntry",
         "wrong_mapping_value": f"{_PKG}.data:WrongMappingValue",
         "misspell_string": f"{_PKG}.data:MisspellString",
+        # data files a package ships (`frontend.datafiles`), one line at a time
+        "misspell_data_name": f"{_PKG}.text:MisspellDataName",
+        "change_data_number": f"{_PKG}.text:ChangeDataNumber",
+        "drop_data_line": f"{_PKG}.text:DropDataLine",
+        "swap_data_lines": f"{_PKG}.text:SwapDataLines",
     },
 )
 
