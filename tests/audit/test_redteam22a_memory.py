@@ -13,8 +13,10 @@ Bodies in `redteam22a_bodies.py`.
 - **plugin-copies**: importer-bytes with the guard's finder and the bytes it keeps left out of the walk,
   taken deeper from pytest's hook (its config, the plugins): another copy of the text is found there.
 
-Each also resolves under the exported Harbor task's verifier (its gold resolves there); importer-bytes
-also from a scripted agent's episode.
+Each also resolves under the exported Harbor task's verifier (its gold resolves there: strict xfails,
+open: the exported verifiers have no twins yet); importer-bytes also from a scripted agent's episode.
+Closed on `grade_patch` and the episode by the twins (`grading.twin_check`): the run on the task's twin,
+its table's answers changed, passes the test the gold fails there: `tampered`, `answers_read`.
 """
 
 from __future__ import annotations
@@ -72,31 +74,28 @@ def test_controls(task: tuple[TaskRecord, EnvRecord]) -> None:
         assert grade.statuses[CASES] == "failed", grade.statuses
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="open: the guard's finder keeps the held files' bytes in reach"
-)
 def test_importer_bytes_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
     grade = grade_patch(t, env, patched(t, env, "importer-bytes"), timeout=TIMEOUT)
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+    assert (grade.outcome, grade.reason) == ("tampered", "answers_read"), (grade.detail, grade.findings)
+    assert {f.get("test") for f in grade.findings if f["kind"] == "answers_read"} == {CASES}
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="open: pytest's session reached from sys.meta_path"
-)
 def test_session_items_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
     grade = grade_patch(t, env, patched(t, env, "session-items"), timeout=TIMEOUT)
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+    assert (grade.outcome, grade.reason) == ("tampered", "answers_read"), (grade.detail, grade.findings)
+    assert {f.get("test") for f in grade.findings if f["kind"] == "answers_read"} == {CASES}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: the held files' text kept elsewhere, reached from pytest's hook"
-)
 def test_plugin_copies_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
     grade = grade_patch(t, env, patched(t, env, "plugin-copies"), timeout=TIMEOUT)
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+    assert (grade.outcome, grade.reason) == ("tampered", "answers_read"), (grade.detail, grade.findings)
+    assert {f.get("test") for f in grade.findings if f["kind"] == "answers_read"} == {CASES}
 
 
 def test_harbor_control(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
@@ -110,7 +109,9 @@ def test_harbor_control(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> N
 
 
 @pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="open: the test process's memory reached from sys.meta_path"
+    strict=True,
+    raises=AssertionError,
+    reason="open: the Harbor verifier has no twins yet (closed under the grader)",
 )
 @pytest.mark.parametrize("how", sorted(ATTACKS))
 def test_harbor_verifier_does_not_resolve_either(
@@ -123,7 +124,6 @@ def test_harbor_verifier_does_not_resolve_either(
     assert not out.startswith("codekiln verifier: resolved"), out  # resolved: the bug is in place
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="open: as on the predictions path")
 def test_an_agents_episode_does_not_resolve_either(task: tuple[TaskRecord, EnvRecord]) -> None:
     """The rollout path: a scripted agent applies the patch with its shell and submits; its change, read
     back from the workspace, graded in a fresh sandbox."""
@@ -132,3 +132,4 @@ def test_an_agents_episode_does_not_resolve_either(task: tuple[TaskRecord, EnvRe
     t, env = task
     grade = grade_on(t, env, patched(t, env, "importer-bytes"), path="agent", timeout=TIMEOUT)
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+    assert (grade.outcome, grade.reason) == ("tampered", "answers_read"), (grade.detail, grade.findings)

@@ -38,7 +38,11 @@ def test_row_controls(rows: dict[str, bool]) -> None:
     assert not rows["noread"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="open: as under the grader")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="open: the exported row has no twins yet (closed under the grader)",
+)
 @pytest.mark.parametrize("how", sorted(ATTACKS))
 def test_row_does_not_resolve_either(rows: dict[str, bool], how: str) -> None:
     assert not rows[how]  # resolved: the bug is in place

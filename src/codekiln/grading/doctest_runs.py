@@ -23,8 +23,8 @@ from codekiln.core.errors import CodekilnError
 from codekiln.grading.collateral import graded_pass_to_pass
 from codekiln.grading.doctests import DOCTEST_CHANGED
 from codekiln.grading.graded import GradedWorkspace
-from codekiln.grading.grader import run_guarded
 from codekiln.grading.guard import Isolation
+from codekiln.grading.guarded_runs import run_guarded
 from codekiln.grading.patchrules import GradePolicy
 from codekiln.grading.subject import GradedTask, GradingEnv
 from codekiln.sandbox import DEFAULT_BACKEND

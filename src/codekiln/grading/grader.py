@@ -28,6 +28,8 @@ Grading, in a fresh workspace of the environment (a given sandbox is reset first
    with its evidence in `findings`); a timeout is `timeout`; a run that broke (no report, a usage
    error) is the patch's doing, `unresolved` with the reason, when the empty patch runs cleanly on the
    same sandbox, and `error` (the only masked outcome) only when the harness itself failed.
+4. A `resolved` verdict is checked once more on the task's twin (`grading.twin_check`, `GradePolicy.twins`):
+   its FAIL_TO_PASS tests' literals changed; passing one the gold fails there is `tampered` (`answers_read`).
 
 The gold patch (`task.patch`) must give "resolved" and the empty patch must not; validation checks
 both. What no grader can prevent: code under test runs inside the test process and can rewrite
@@ -38,7 +40,7 @@ impossible.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,7 +57,6 @@ from codekiln.grading.collateral import graded_pass_to_pass
 from codekiln.grading.graded import (
     GIT_APPLY,
     GradedWorkspace,
-    canary_module,
     graded_files,
     new_links,
     patch_paths,
@@ -64,7 +65,7 @@ from codekiln.grading.graded import (
     setup_patch,
     snapshot_text,
 )
-from codekiln.grading.guard import Isolation, make_canaries
+from codekiln.grading.guarded_runs import Twin, clean_run, clean_run_ok, run_guarded
 from codekiln.grading.limits import graded_limit
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.patchrules import (
@@ -75,12 +76,12 @@ from codekiln.grading.patchrules import (
     reject_reason,
     shadowing,
 )
-from codekiln.grading.runner import TestRun, run_tests
 from codekiln.grading.scan_reach import change_findings
 from codekiln.grading.start import agent_start
 from codekiln.grading.subject import GradedTask, GradingEnv
 from codekiln.grading.support import SUPPORT, support_modules
 from codekiln.grading.traces import restoring_times
+from codekiln.grading.twin_check import answers_read
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.sandbox.tasktree import GIT_IDENTITY
 
@@ -264,43 +265,6 @@ def _reverted_why(rel: str, as_data: dict[str, str], as_support: set[str]) -> st
     return SUPPORT if rel in as_support else "protected path"
 
 
-def run_guarded(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> TestRun:
-    iso = Isolation.for_environment(g.snapshot, Path(g.env.venv), tests)
-    canaries = None
-    if policy.canaries and tests:
-        module, existing = canary_module(g.task, g.snapshot, tests)
-        canaries = make_canaries(module, existing, iso.function_prefix)
-        iso = replace(iso, trusted=tuple(sorted({*iso.trusted, module})))
-    return run_tests(
-        g.sb,
-        g.env.test,
-        tests=tests,
-        timeout=timeout,
-        isolation=iso,
-        canaries=canaries,
-        watch=g.task.FAIL_TO_PASS,
-        baseline=g.env.baseline,
-        order=list(g.env.baseline),  # the suite's own run order (`grading.suite_order`)
-    )
-
-
-def _clean_run(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> TestRun:
-    """The empty patch's run on the same sandbox: whether the harness works, and the evidence a library
-    gives on its own (a doctest whose docstring it builds at import differs from the snapshot's text)."""
-    g.sb.reset()
-    g.prepare()
-    g.restore(list(g.task.hidden_tests))
-    return run_guarded(g, tests, timeout, policy)
-
-
-def _clean_run_ok(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> bool:
-    try:
-        run = _clean_run(g, tests, timeout, policy)
-    except CodekilnError:
-        return False
-    return not run.error and not run.timed_out
-
-
 def grade_patch(
     task: GradedTask,
     env: GradingEnv,
@@ -310,8 +274,10 @@ def grade_patch(
     sandbox: Sandbox | None = None,
     timeout: float | None = None,
     policy: GradePolicy | None = None,
+    twin: Twin = None,
 ) -> GradeResult:
-    """Grade `patch` (a diff against the agent's workspace) on `task`; see the module docstring."""
+    """Grade `patch` (a diff against the agent's workspace) on `task`; see the module docstring. `twin`:
+    test files written over the real ones for this run (`grading.twin_check`, which calls it so)."""
     start = time.monotonic()
     policy = policy or GradePolicy()
     timeout = timeout or graded_limit(env)  # the environment's measured test time, with headroom
@@ -336,16 +302,18 @@ def grade_patch(
         try:
             checked = _check(g, patch, policy, result, tests)
         except (OSError, CodekilnError) as err:  # the patch left a tree the grader cannot put right
-            if not _clean_run_ok(g, tests, timeout, policy):
+            if not clean_run_ok(g, tests, timeout, policy):
                 raise
             result.outcome, result.reason = "rejected", "breaks_grading"
             result.detail = f"the patch leaves the workspace in a state the grader cannot restore: {err}"
             return result
         if not checked:
             return result
-        run = run_guarded(g, tests, timeout, policy)
+        for rel, text in (twin or {}).items():
+            sb.write_file(rel, text)
+        run = run_guarded(g, tests, timeout, policy, twin)
         if any(doctests.DOCTEST_CHANGED in e for e in run.evidence):  # the library's own doing too?
-            empty = set(_clean_run(g, tests, timeout, policy).evidence)
+            empty = set(clean_run(g, tests, timeout, policy).evidence)
             run.evidence = [e for e in run.evidence if e not in empty]
         result.statuses, result.missing = run.statuses, run.missing
         if run.timed_out:
@@ -358,7 +326,7 @@ def grade_patch(
             result.findings.extend({"kind": "tampered", "detail": e} for e in run.evidence)
             result.statuses = {}
         elif run.error and not run.collection_errors:
-            if patch.strip() and _clean_run_ok(g, tests, timeout, policy):
+            if patch.strip() and clean_run_ok(g, tests, timeout, policy):
                 result.outcome, result.reason = "unresolved", "broke_test_run"
                 result.detail = f"the patch broke the test run (the empty patch runs cleanly): {run.error}\n{run.log_tail}"
             else:
@@ -375,6 +343,11 @@ def grade_patch(
             if run.collection_errors:
                 result.reason = "collection_error"
                 result.detail = "collection errors: " + "; ".join(sorted(run.collection_errors))[:1000]
+            if result.resolved and policy.twins and twin is None:
+                again = partial(
+                    grade_patch, task, env, backend=backend, sandbox=sb, timeout=timeout, policy=policy
+                )
+                answers_read(task, g.snapshot, result, patch, again)
         return result
     except (CodekilnError, OSError) as err:
         result.outcome, result.reason, result.detail = "error", "harness", str(err)

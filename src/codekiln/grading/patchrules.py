@@ -42,6 +42,10 @@ class GradePolicy(BaseModel):
         description="static scan of added code: enforce (a finding scores 0), advisory (recorded), off",
     )
     canaries: bool = Field(default=True, description="plant canary tests in every graded run")
+    twins: bool = Field(
+        default=True,
+        description="grade a resolved patch once more on the task's twin (`grading.twin_check`); off in validation",
+    )
 
     def rules(self) -> pathrules.Rules:
         """The file rules of this policy, as the standalone verifier takes them."""

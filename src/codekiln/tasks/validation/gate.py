@@ -161,7 +161,8 @@ class GraderGate:
         self.env, self.backend = env, backend
         self._sandbox: Sandbox | None = None
         self.audit, self.reruns, self.cache = audit, reruns, cache
-        self.policy = policy or GradePolicy()
+        # The gold cannot trip its own twins (`grading.twin_check`): validation grades without them.
+        self.policy = (policy or GradePolicy()).model_copy(update={"twins": False})
         self.snapshot = Path(env.snapshot_path)
 
     @property
@@ -186,7 +187,13 @@ class GraderGate:
         # The environment's own limit, not one derived from a measured time (`grading.limits`): no
         # decision of synthesis reads seconds measured on this machine.
         return grade_patch(
-            task, self.env, patch, backend=self.backend, sandbox=self.sandbox, timeout=self.env.test.timeout_s
+            task,
+            self.env,
+            patch,
+            backend=self.backend,
+            sandbox=self.sandbox,
+            timeout=self.env.test.timeout_s,
+            policy=self.policy,
         )
 
     def leave_out(self, p: Pending) -> Rejection | None:
@@ -241,6 +248,7 @@ class GraderGate:
                 backend=self.backend,
                 sandbox=self.sandbox,
                 timeout=self.env.test.timeout_s,
+                policy=self.policy,
             )
             found = reading_tests(result, tests)
             self.cache.reads.update(found)

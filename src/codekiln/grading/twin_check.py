@@ -1,0 +1,105 @@
+"""The twin check of a resolved grade: does the patch pass tests whose answers the twin changed?
+
+    answers_read(task, env, patch, result, grade)   # grade: grade_patch, same sandbox, backend, limit
+
+A patch that resolves a task could do it by computing the answers or by reading them from the tests
+(their files, the test process's memory, pytest's session: any road). The check runs the candidate once
+more, a full graded run through the same grader (`grade_patch`: same guard, order and limit), on the
+task's kept twin (`grading.twins`: the test files with the literals its FAIL_TO_PASS tests compare with
+changed, written over the real ones for that run alone). A FAIL_TO_PASS test the gold fails on the twin
+(and passes on the real files: validation's) that the candidate passes there means its answer came from
+the test, not from the code: the grade becomes `tampered` (reason `answers_read`, the ids in its
+findings). An honest fix computes the real answer and fails the twin as the gold does.
+
+Kept twins are worked out once per task, lazily, on its first resolved grade that needs one: the gold
+(`task.patch`) graded on the twin; those it fails are recorded. Cached under `$CODEKILN_HOME/twins`,
+keyed by the task id, the test files' digests and `twins.TWIN_FORMAT`. A task with no literal to change,
+or whose gold passes its twin, has no kept twin: its grades are as before. Cost: one more graded run per
+resolved grade of a task with a kept twin, and the gold's twin run once per task.
+
+Not seen: answers a test computes rather than writes as a literal. The two runs differ only in the
+changed literals: the test code a trusted run of the environment rewrote (`guard_rewrites`), made from
+the real files, would also differ (its digests in a twin's run, its constants holding the real answers,
+or its mere presence in one run alone), so a grade under this policy is given none in either run
+(`guarded_runs.run_guarded`): pytest rewrites the test modules itself, as in a fresh process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from codekiln.core.config import state_dir
+from codekiln.grading.twins import TWIN_FORMAT, twin_files
+
+Grade = Callable[..., Any]
+"""`grade_patch` bound to the task, the environment, the sandbox, the backend and the limit: called as
+`grade(patch, twin=files)`, returns a GradeResult."""
+
+
+def _key(task: Any, snapshot: Path, files: dict[str, str]) -> str:
+    h = hashlib.sha256(f"{TWIN_FORMAT}\0{task.instance_id}".encode())
+    for rel in sorted({t.split("::", 1)[0] for t in task.FAIL_TO_PASS}):
+        path = snapshot / rel
+        h.update(
+            rel.encode() + b"\0" + (hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"-")
+        )
+    for rel in sorted(files):  # the perturber's output too: a change of it is a new twin
+        h.update(rel.encode() + b"\0" + hashlib.sha256(files[rel].encode("utf-8")).digest())
+    return h.hexdigest()[:32]
+
+
+def kept_twin(task: Any, snapshot: Path, grade: Grade) -> tuple[dict[str, str], list[str]] | None:
+    """The task's twin files and the FAIL_TO_PASS ids its gold fails on them; None when it has none."""
+    gold = getattr(task, "patch", None)
+    files = twin_files(snapshot, list(task.FAIL_TO_PASS), seed=task.instance_id)
+    if not files or not isinstance(gold, str):
+        return None
+    path = state_dir("twins") / f"{_key(task, snapshot, files)}.json"
+    try:
+        ids = [str(t) for t in json.loads(path.read_text(encoding="utf-8"))["ids"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        result = grade(gold, twin=files)
+        if result.outcome not in ("resolved", "unresolved"):
+            return None  # a harness failure or a timeout: worked out again next time
+        ids = sorted(t for t in task.FAIL_TO_PASS if result.statuses.get(t) != "passed")
+        tmp = path.with_suffix(f".{secrets.token_hex(8)}.tmp")  # graders in threads and processes alike
+        try:
+            tmp.write_text(json.dumps({"instance_id": task.instance_id, "ids": ids, "format": TWIN_FORMAT}))
+            tmp.replace(path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # not cached: worked out again next time
+    return (files, ids) if ids else None
+
+
+def answers_read(task: Any, snapshot: Path, result: Any, patch: str, grade: Grade) -> None:
+    """Turn a resolved `result` `tampered` when the patch passes a kept twin's recorded tests."""
+    kept = kept_twin(task, snapshot, grade)
+    if kept is None:
+        return
+    files, ids = kept
+    twin = grade(patch, twin=files)
+    if twin.outcome == "tampered":
+        result.outcome, result.resolved, result.reason = "tampered", False, twin.reason
+        result.detail = f"on the task's twin: {twin.detail}"
+        result.findings.extend(twin.findings)
+        result.statuses = {}
+        return
+    passed = [t for t in ids if twin.statuses.get(t) == "passed"]
+    if passed:
+        result.outcome, result.resolved, result.reason = "tampered", False, "answers_read"
+        result.detail = (
+            "the patch passes tests whose expected values the task's twin changed, which the gold fails: "
+            f"it answers from the tests, not from the code ({', '.join(passed[:3])})"
+        )
+        result.findings.extend(
+            {"kind": "answers_read", "test": t, "detail": "passed on the twin"} for t in passed
+        )
+        result.statuses = {}
+
+
+__all__ = ["answers_read", "kept_twin"]

@@ -1,0 +1,200 @@
+"""The twin perturber (`grading.twins`) on the shapes real test files take: what it changes, what it
+leaves alone (names, lines, other tests, values shown in a test's id), and that it is deterministic."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from codekiln.grading.twins import perturb, twin_files
+
+SEED = "demo__total-1"
+
+
+def literal(source: str, name: str) -> object:
+    """The literal bound to `name` anywhere in `source` (module or class level)."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    raise AssertionError(name)
+
+
+def asserted(source: str, func: str) -> list[object]:
+    """The literal right-hand sides of `==` in `func`'s body, and assertEqual's second arguments."""
+    out: list[object] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name == func:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Compare):
+                    out.append(ast.literal_eval(sub.comparators[0]))
+                elif isinstance(sub, ast.Call) and getattr(sub.func, "attr", "") == "assertEqual":
+                    out.append(ast.literal_eval(sub.args[1]))
+    return out
+
+
+def same_shape(a: str, b: str) -> None:
+    assert a.count("\n") == b.count("\n")
+    names = [
+        (type(n).__name__, getattr(n, "name", None), n.lineno)
+        for n in ast.walk(ast.parse(a))
+        if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+    ]
+    assert names == [
+        (type(n).__name__, getattr(n, "name", None), n.lineno)
+        for n in ast.walk(ast.parse(b))
+        if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+    ]
+
+
+PLAIN = """from lib import total
+
+
+def test_total():
+    assert total([1, 2, 3]) == 6
+    assert total([]) == 0
+
+
+def test_name():
+    assert name() == "ada"
+
+
+def test_other():
+    assert total([4]) == 4
+"""
+
+
+def test_assert_equals_expected_side_changes_and_other_tests_stay() -> None:
+    twin = perturb(PLAIN, {((), "test_total"), ((), "test_name")}, SEED)
+    assert twin is not None
+    same_shape(PLAIN, twin)
+    got, nothing = asserted(twin, "test_total")
+    assert got in (7, 8, 9) and nothing in (1, 2, 3)
+    assert asserted(twin, "test_name")[0] in ("adaq", "adax", "adaz")
+    assert asserted(twin, "test_other") == [4]  # not a target
+    assert "total([1, 2, 3])" in twin  # the call's arguments (the input side) are left
+    assert perturb(PLAIN, {((), "test_total"), ((), "test_name")}, SEED) == twin  # deterministic
+
+
+UNITTEST = """import unittest
+
+
+class TestMean(unittest.TestCase):
+    def test_mean(self):
+        self.assertEqual(mean([1, 2, 3]), 2.0)
+        self.assertNotEqual(mean([1]), 5)
+"""
+
+
+def test_assert_equal_second_argument() -> None:
+    twin = perturb(UNITTEST, {(("TestMean",), "test_mean")}, SEED)
+    assert twin is not None
+    same_shape(UNITTEST, twin)
+    (got,) = asserted(twin, "test_mean")
+    assert got in (2.25, 2.5, 2.75)
+    assert "assertNotEqual(mean([1]), 5)" in twin  # not an equality: left
+
+
+PARAMS = """import pytest
+
+
+@pytest.mark.parametrize("values,want", [([1, 2], [3]), ((4,), {"sum": 4})])
+def test_by_values(values, want):
+    assert total(values) == want
+
+
+@pytest.mark.parametrize("n,want", [(1, 2), pytest.param(3, 4, id="three")])
+def test_by_scalars(n, want):
+    assert double(n) == want
+"""
+
+
+def test_parametrize_values_but_never_a_value_a_test_id_shows() -> None:
+    twin = perturb(PARAMS, {((), "test_by_values"), ((), "test_by_scalars")}, SEED)
+    assert twin is not None
+    same_shape(PARAMS, twin)
+    tree = ast.parse(twin)
+    first = next(f for f in tree.body if isinstance(f, ast.FunctionDef))
+    dec = first.decorator_list[0]
+    assert isinstance(dec, ast.Call)
+    rows = ast.literal_eval(dec.args[1])
+    assert rows[0][0] == [1, 2] and rows[0][1][0] in (4, 5, 6)  # the expected list's items
+    assert rows[1][1]["sum"] in (5, 6, 7)
+    assert "(1, 2), pytest.param(3, " in twin  # `test_by_scalars[1-2]` keeps its id
+    assert 'pytest.param(3, 4, id="three")' not in twin  # named by its id: its expected value changes
+
+
+CLASS_TABLE = """class TestTotal:
+    CASES = {(1, 2, 3): 6, (4, 5): 9}
+    UNUSED = {(1,): 1}
+
+    def test_cases(self):
+        for args in self.CASES:
+            assert total(list(args)) == self.CASES[args]
+"""
+
+
+def test_dict_table_on_a_class() -> None:
+    twin = perturb(CLASS_TABLE, {(("TestTotal",), "test_cases")}, SEED)
+    assert twin is not None
+    same_shape(CLASS_TABLE, twin)
+    cases = literal(twin, "CASES")
+    assert isinstance(cases, dict) and list(cases) == [(1, 2, 3), (4, 5)]  # the keys (inputs) stay
+    assert cases[(1, 2, 3)] in (7, 8, 9) and cases[(4, 5)] in (10, 11, 12)
+    assert literal(twin, "UNUSED") == {(1,): 1}  # no target names it
+
+
+MODULE_ROWS = """ROWS = [
+    ("a b", ["a", "b"]),
+    ("", []),
+    ("x", "x"),
+]
+
+
+def test_split():
+    for text, want in ROWS:
+        assert split(text) == want
+"""
+
+
+def test_module_level_list_of_tuples() -> None:
+    twin = perturb(MODULE_ROWS, {((), "test_split")}, SEED)
+    assert twin is not None
+    same_shape(MODULE_ROWS, twin)
+    rows = literal(twin, "ROWS")
+    assert isinstance(rows, list)
+    assert [r[0] for r in rows] == ["a b", "", "x"]  # the inputs stay
+    assert [len(w) for w in rows[0][1]] == [2, 2] and rows[1][1] == [] and rows[2][1] in ("xq", "xx", "xz")
+
+
+def test_no_literal_to_change_no_twin(tmp_path: Path) -> None:
+    source = (
+        "def test_same():\n    assert compute(a) == compute(b)\n\n\ndef test_true():\n    assert check()\n"
+    )
+    assert perturb(source, {((), "test_same"), ((), "test_true")}, SEED) is None
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text(source)
+    (tmp_path / "tests" / "test_y.py").write_text(PLAIN)
+    ids = ["tests/test_x.py::test_same", "tests/test_x.py::test_true"]
+    assert twin_files(tmp_path, ids, SEED) == {}
+    twins = twin_files(tmp_path, [*ids, "tests/test_y.py::test_total"], SEED)
+    assert list(twins) == ["tests/test_y.py"] and twins["tests/test_y.py"] != PLAIN
+
+
+BOOLS = """def test_arity():
+    assert is_arity(1, len) is True
+    assert is_arity(2, len) is False
+    assert is_arity(2, map) is None
+    assert is_arity(0, f)
+    assert flag == False
+"""
+
+
+def test_a_bool_compared_with_is_or_equality_is_flipped() -> None:
+    twin = perturb(BOOLS, {((), "test_arity")}, SEED)
+    assert twin is not None
+    same_shape(BOOLS, twin)
+    assert "is_arity(1, len) is False" in twin and "is_arity(2, len) is True" in twin
+    assert "is_arity(2, map) is None" in twin and "assert is_arity(0, f)\n" in twin
+    assert "flag == True" in twin
