@@ -72,6 +72,7 @@ def test_the_guard_plugin_imports_without_codekiln_under_a_fresh_name(tmp_path: 
             "_hide",
             "_callers",
             "_equality",
+            "_coverage",
         )
     )
     _import_alone(tmp_path, [module])
@@ -97,5 +98,6 @@ def test_each_part_of_the_guard_plugin_is_loaded_under_the_plugin_name() -> None
         "guard_plugin_hide.py": "codekiln_guard_ff_hide",
         "guard_plugin_callers.py": "codekiln_guard_ff_callers",
         "guard_plugin_equality.py": "codekiln_guard_ff_equality",
+        "guard_plugin_coverage.py": "codekiln_guard_ff_coverage",
     }
     assert set(shipped.GUARD_PLUGIN) <= set(shipped.VERIFIER)  # the verifier starts the guard too

@@ -16,13 +16,12 @@ Its settings reach it through `$CODEKILN_GUARD`, a JSON file it reads and delete
 conftest or test module runs. Code under test shares this process and can still forge all of it (the
 grader plants canaries and scans patches): the marker makes forgery take aim at codekiln.
 
-Its parts ship beside it, under its name plus a suffix (`grading.shipped`): `_bodies` (test modules
-compiled from the trusted bytes, a body wrapped to announce an exception leaving it, comparisons checked
-by `_equality`), `_machinery` (pytest's, pluggy's and the builtins' functions watched; read-only code),
-`_trace` (trace functions, heap walks), `_reads` (the tests' source read by library code), `_hide` (it
-emptied at load), `_report` (what leaves), `_support`/`_held` (support modules held to their
-source), `_tables` (the tests' literal tables), `_speedups` (speed only). This module keeps what runs per
-test (its trusted source's code) and the hooks. Compiled for the grader's Python; PYTEST_DONT_REWRITE.
+Its parts ship beside it, under its name plus a suffix (`grading.shipped`): `_bodies` (test modules compiled
+from the trusted bytes, bodies wrapped, comparisons checked by `_equality`), `_machinery` (pytest's, pluggy's
+and the builtins' functions watched), `_trace` (trace functions, heap walks), `_reads` (the tests' source read
+by library code), `_hide`, `_report` (what leaves), `_support`/`_held` (support modules held to their source),
+`_tables` (literal tables), `_coverage` (no project coverage), `_speedups`. This module: what runs per test,
+the hooks. Compiled for the grader's Python; PYTEST_DONT_REWRITE.
 """
 
 from __future__ import annotations
@@ -382,6 +381,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     soon as this plugin registers, before any conftest). Named with `-p NAME` instead, a plugin whose
     entry-point name is also an imported module's (pytest-socket's `socket`) made pytest warn that it
     cannot rewrite that module, which `filterwarnings = error` turned into a failed session."""
+    pluginmanager.register(importlib.import_module(f"{__name__}_coverage"), "codekiln-guard-no-cov")
     for name in _SETTINGS.get("plugins", []):
         pluginmanager.load_setuptools_entrypoints("pytest11", name=name)
 

@@ -37,6 +37,7 @@ GUARD_PLUGIN = (
     "guard_plugin_hide.py",
     "guard_plugin_callers.py",
     "guard_plugin_equality.py",
+    "guard_plugin_coverage.py",
 )
 """The guard plugin, then its parts (each loaded as the plugin's module name + its suffix)."""
 
