@@ -6,7 +6,8 @@ in place and tells the twin's run apart from the real one, on the seventeenth's 
   made only in the grade's first run. The sandbox's private network namespace outlives a reset (made once
   per sandbox, entered by each command): the first run leaves a loopback port in TIME_WAIT, no process
   holding it, and the twin's run, on the same sandbox seconds later, finds its bind refused, reads
-  nothing and fails the twin as the gold does. `grade_patch` scores it `resolved`.
+  nothing and fails the twin as the gold does. `grade_patch` scores it `resolved`, also from a
+  scripted agent's episode.
 
 Controls: the gold resolves; the same plumbing walking no importer does not; importer-bytes without the
 mark is `tampered` (`answers_read`), so the mark alone is what beats the twin.
