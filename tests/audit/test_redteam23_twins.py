@@ -62,11 +62,6 @@ def test_controls(task: tuple[TaskRecord, EnvRecord]) -> None:
     assert (grade.outcome, grade.reason) == ("tampered", "answers_read"), (grade.detail, grade.findings)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="open: the twin's run shares the real run's sandbox, whose network namespace a reset keeps",
-)
 def test_netns_mark_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) -> None:
     t, env = task
     grade = grade_patch(t, env, patched(t, env, NETNS_MARK), timeout=TIMEOUT)
@@ -74,11 +69,6 @@ def test_netns_mark_does_not_resolve(task: tuple[TaskRecord, EnvRecord]) -> None
     assert (grade.outcome, grade.reason) == ("tampered", "answers_read"), (grade.detail, grade.findings)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="open: the twin's run shares the real run's sandbox, whose network namespace a reset keeps",
-)
 def test_an_agents_episode_does_not_resolve_either(task: tuple[TaskRecord, EnvRecord]) -> None:
     """The rollout path: a scripted agent applies the patch with its shell and submits; its change, read
     back from the workspace, graded in a fresh sandbox."""

@@ -344,9 +344,9 @@ def grade_patch(
                 result.reason = "collection_error"
                 result.detail = "collection errors: " + "; ".join(sorted(run.collection_errors))[:1000]
             if result.resolved and policy.twins and twin is None:
-                again = partial(
-                    grade_patch, task, env, backend=backend, sandbox=sb, timeout=timeout, policy=policy
-                )
+                # a sandbox of its own: a reset keeps what outlives a workspace (its network namespace:
+                # a port left in TIME_WAIT told the twin's run apart, twenty-third red team)
+                again = partial(grade_patch, task, env, backend=backend, timeout=timeout, policy=policy)
                 answers_read(task, g.snapshot, result, patch, again)
         return result
     except (CodekilnError, OSError) as err:

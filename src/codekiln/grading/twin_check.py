@@ -1,6 +1,6 @@
 """The twin check of a resolved grade: does the patch pass tests whose answers the twin changed?
 
-    answers_read(task, env, patch, result, grade)   # grade: grade_patch, same sandbox, backend, limit
+    answers_read(task, env, patch, result, grade)   # grade: grade_patch, a fresh sandbox, same backend, limit
 
 A patch that resolves a task could do it by computing the answers or by reading them from the tests
 (their files, the test process's memory, pytest's session: any road). The check runs the candidate once
@@ -37,7 +37,7 @@ from codekiln.core.config import state_dir
 from codekiln.grading.twins import TWIN_FORMAT, twin_files
 
 Grade = Callable[..., Any]
-"""`grade_patch` bound to the task, the environment, the sandbox, the backend and the limit: called as
+"""`grade_patch` bound to the task, the environment, the backend and the limit (a fresh sandbox): called as
 `grade(patch, twin=files)`, returns a GradeResult."""
 
 
