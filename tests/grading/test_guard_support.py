@@ -343,3 +343,23 @@ def test_helpers_imported_under_another_name_are_held(sb: BwrapSandbox, snapshot
     assert run.statuses == dict(zip(tests, ["passed", "passed"], strict=True)), run.log_tail
     said = "/demo/_checks.py: assert_close is not what its source binds (_quiet() from "
     assert any(said in e for e in run.evidence), run.evidence
+
+
+def test_normal_forms_are_kept_per_name() -> None:
+    """`guard_plugin_sources.normal`, asked for every module's file before and after each test, keeps
+    each name's normal form: the same answer as `os.path.normpath` when asked again, and what is no
+    str (a str subclass included, whose hash and equality code under test may define) as it is."""
+    import os
+
+    from codekiln.grading import guard_plugin_sources as sources
+
+    class Odd(str):
+        pass
+
+    for path in ["/a/b/../c.py", "/a/./b//c.py", "/x/y.py", "/a/b/../c.py", "../r.py", "/x/y.py"]:
+        assert sources.normal(path) == os.path.normpath(path)
+        assert sources.normal(path) == os.path.normpath(path)  # from what was kept
+    odd = Odd("/a/b/../c.py")
+    assert sources.normal(odd) is odd
+    assert sources.normal(None) is None
+    assert sources._NORMAL["/a/b/../c.py"] == "/a/c.py"

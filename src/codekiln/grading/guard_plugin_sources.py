@@ -186,9 +186,18 @@ def forwarder(func: types.FunctionType) -> bool:
     return derefs == 1 and loaded == params and len(code.co_freevars) == 1
 
 
+_NORMAL: dict[str, str] = {}  # each str seen: its normal form (the support check asks for every module's
+# file before and after every test, ~1,000 modules in a pytest process)
+
+
 def normal(path: Any) -> Any:
     """A module's or code's file without `..` (a `sys.path` entry made with `os.pardir` keeps it)."""
-    return os.path.normpath(path) if type(path) is str else path
+    if type(path) is not str:
+        return path
+    found = _NORMAL.get(path)
+    if found is None:
+        found = _NORMAL[path] = os.path.normpath(path)
+    return found
 
 
 def dotted_name(path: str) -> str:
