@@ -10,9 +10,10 @@ What a twin changes, in the test files that hold FAIL_TO_PASS tests, for those t
 - their `parametrize` values (the last item of each tuple or `pytest.param`: by custom the expected one);
 - the module- and class-level literal tables their bodies name (`CASES = {(1, 2, 3): 6}`: a dict's
   values; a list of tuples: each tuple's last item; a list of scalars or a scalar: each).
-Each int gets +k, a float is scaled, a str or bytes gets a letter before its closing quote, k from 1 to
-3 drawn from the seed (the task id) and the literal's place: deterministic; a bool compared with `is` or
-`==` (`assert f(x) is False`) is flipped. Nothing else changes: the same names, the same lines (a
+Each int gets +k, a float is scaled, a str or bytes has its k-th letter or digit typed twice (one
+with none, or holding an escape, is left as it is), k from 1 to 3 drawn from the seed (the task id) and
+the literal's place: deterministic; a bool compared with `is` or `==` (`assert f(x) is False`) is
+flipped. Nothing else changes: the same names, the same lines (a
 literal is edited in place, no line added), no None, no bool elsewhere, no f-string.
 
 Not seen: answers a test computes rather than writes as a literal, a bare `assert f(x)`, `is None`, and
@@ -29,9 +30,8 @@ from pathlib import Path
 
 from codekiln.grading.graded import read_snapshot
 
-TWIN_FORMAT = 2
+TWIN_FORMAT = 3
 """Bumped whenever what a twin changes does: a cached twin of another format is worked out again."""
-LETTERS = "qxz"
 
 
 def twin_files(snapshot_dir: Path, tests: list[str], seed: str) -> dict[str, str]:
@@ -245,11 +245,7 @@ def _edits(raw: bytes, chosen: list[ast.Constant], seed: str) -> dict[tuple[int,
 
 def _bumped(text: bytes, value: object, k: int) -> bytes | None:
     if isinstance(value, (str, bytes)):
-        end = len(text.rstrip(b"'\""))
-        quotes = len(text) - end
-        if not quotes or quotes > 3:
-            return None
-        return text[:end] + LETTERS[k - 1].encode() + text[end:]
+        return _retyped(text, k)
     if isinstance(value, bool):
         return b"False" if value else b"True"
     if isinstance(value, int):
@@ -257,6 +253,27 @@ def _bumped(text: bytes, value: object, k: int) -> bytes | None:
     if isinstance(value, float):
         return repr(value * (1 + k / 8) if value else k / 8).encode()
     return None
+
+
+def _retyped(text: bytes, k: int) -> bytes | None:
+    """A string literal with one of its own letters or digits typed twice (the k-th from its start,
+    counted round), its quotes, prefix and lines kept: no mark a library could look for (an added
+    letter, a quote style the file does not use). None where its text holds an escape (a doubled
+    character of `\\N{...}` would not parse) or no letter or digit."""
+    end = len(text.rstrip(b"'\""))
+    quotes = len(text) - end
+    start = len(text) - len(text.lstrip(b"bBrRuUfF")) + quotes
+    if not quotes or quotes > 3 or start >= end or b"\\" in text:
+        return None
+    places = [i for i in range(start, end) if chr(text[i]).isalnum()]
+    if not places:
+        return None
+    at = places[(k - 1) % len(places)]
+    new = text[: at + 1] + text[at : at + 1] + text[at + 1 :]
+    try:
+        return new if ast.literal_eval(new.decode()) != ast.literal_eval(text.decode()) else None
+    except (SyntaxError, ValueError, UnicodeDecodeError):
+        return None
 
 
 def _apply(raw: bytes, edits: dict[tuple[int, int], bytes]) -> bytes:
