@@ -1,0 +1,171 @@
+"""The twenty-fourth red team: the twin check (`grading.twin_check`) beaten by patches that leave the bug in
+place, through `grade_patch` (bwrap sandboxes, real synthesis). Bodies in `redteam24_bodies.py`.
+
+- **page-cache-mark** (the seventeenth's `tablelib`, the task of `test_redteam23_twins.py`): the
+  twenty-second's importer-bytes, made only in the grade's first run. The twin's run has a sandbox of its
+  own since the twenty-third, but every sandbox reads the host's /usr through one page cache: a read
+  with RWF_NOWAIT says whether a manual page is cached, and caches it. The first run finds an unused pair
+  of pages, the twin's run finds the first of that pair cached: it reads nothing and fails the twin as the
+  gold does.
+- **argv-ids** (`paramlib`, a library written here): a `parametrize` case named by its scalar values
+  (`test_scale[2-3-6]`) holds its answer in its id, which the twin leaves alone and the test process
+  holds in `sys.argv`. The task has no twin at all.
+- **escaped-strings** (`paramlib`): importer-bytes reading answers that are strings with an escape
+  (`"3\\n"`), which the twin leaves as they are. The task has a kept twin (`.strip() == "3"` becomes
+  `"33"`): the attack fails it as the gold does, its read answers being the twin's too.
+
+Controls: the gold and an honest fix resolve; each attack's plumbing reading nothing does not (the bug
+is in place); importer-bytes without the mark is `tampered` (`answers_read`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from redteam22a_bodies import IMPORTER_BYTES, IMPORTERS
+from redteam24_bodies import (
+    ARGV_IDS,
+    CONTROL_PAGES,
+    ESCAPED,
+    PAGE_CACHE_MARK,
+    PAGES,
+    PARAMLIB,
+    PARAMLIB_CODE,
+    PARAMLIB_TESTS,
+    SCALE,
+    SHOW,
+)
+from redteam_fixtures import grade_on
+from rollout_support import library_tasks, setuptools_pyproject, the_task
+from test_redteam17_source_table import CASES, MODULE, table_tasks
+
+from codekiln.audit.target import Target
+from codekiln.envs import EnvRecord
+from codekiln.grading import GradeResult, grade_patch
+from codekiln.grading.twins import twin_files
+from codekiln.tasks.records import TaskRecord
+
+pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
+
+TIMEOUT = 60.0
+OPEN = "open: the twin check is beaten with the bug in place (see the module docstring)"
+PARAM_LIBRARY = {
+    PARAMLIB: PARAMLIB_CODE,
+    "tests/test_param.py": PARAMLIB_TESTS,
+    "pyproject.toml": setuptools_pyproject("paramlib"),
+}
+Task = tuple[TaskRecord, EnvRecord]
+
+
+@pytest.fixture(scope="module")
+def table() -> Task:
+    """The seventeenth's task whose `total` has an arithmetic bug (`TestTotal::test_cases` fails)."""
+    return the_task(table_tasks(), lambda t: CASES in t.FAIL_TO_PASS, "total()'s arithmetic changed")
+
+
+@pytest.fixture(scope="module")
+def param() -> dict[str, Task]:
+    """`paramlib`'s tasks: an arithmetic bug in `scale` (a case of `test_scale` fails) and in `show`."""
+    found = library_tasks(
+        PARAM_LIBRARY, "param-library", "audit-tasks-paramlib", 2, functions=["scale", "show"],
+        mutators=["change_arith_op"],
+    )  # fmt: skip
+    return {
+        "scale": the_task(
+            found, lambda t: any(s.startswith(SCALE) for s in t.FAIL_TO_PASS), "scale()'s arithmetic changed"
+        ),
+        "show": the_task(found, lambda t: SHOW in t.FAIL_TO_PASS, "show()'s arithmetic changed"),
+    }
+
+
+def appended(t: TaskRecord, env: EnvRecord, module: str, code: str) -> str:
+    return Target.of(t, Path(env.snapshot_path)).append(module, code)
+
+
+def page_cache(t: TaskRecord, env: EnvRecord, importers: str = IMPORTERS, pages: str = PAGES) -> str:
+    code = PAGE_CACHE_MARK.replace("{importers}", importers).replace("{pages}", pages)
+    return appended(t, env, MODULE, code)
+
+
+def argv_ids(t: TaskRecord, env: EnvRecord, argv: str = "_sys.argv[1:]") -> str:
+    return appended(t, env, PARAMLIB, ARGV_IDS.replace("_sys.argv[1:]", argv))
+
+
+def escaped(t: TaskRecord, env: EnvRecord, importers: str = IMPORTERS) -> str:
+    return appended(t, env, PARAMLIB, ESCAPED.replace("{importers}", importers))
+
+
+def honest(t: TaskRecord, env: EnvRecord, name: str) -> str:
+    """A fix written differently from the gold."""
+    text = (Path(env.snapshot_path) / PARAMLIB).read_text()
+    fixed = {
+        "scale": text.replace("return value * factor", "return sum([value] * factor)"),
+        "show": text.replace('return "{}\\n".format(a + b)', 'return str(sum((a, b))) + "\\n"'),
+    }[name]
+    assert fixed != text
+    return Target.of(t, Path(env.snapshot_path)).new(PARAMLIB, fixed)
+
+
+def twin_of(t: TaskRecord, env: EnvRecord) -> dict[str, str]:
+    return twin_files(Path(env.snapshot_path), list(t.FAIL_TO_PASS), seed=t.instance_id)
+
+
+def assert_outcome(grade: GradeResult, outcome: str, reason: str | None = None) -> None:
+    got = (grade.outcome, grade.reason) if reason is not None else grade.outcome
+    want = (outcome, reason) if reason is not None else outcome
+    assert got == want, (grade.outcome, grade.detail, grade.findings)
+
+
+def test_page_cache_controls(table: Task) -> None:
+    """The gold resolves; the mark's plumbing walking no importer does not (the bug is in place); the
+    read without the mark is caught by the twin."""
+    t, env = table
+    assert_outcome(grade_patch(t, env, t.patch, timeout=TIMEOUT), "resolved")
+    grade = grade_patch(t, env, page_cache(t, env, "[]", CONTROL_PAGES), timeout=TIMEOUT)
+    assert_outcome(grade, "unresolved")
+    assert grade.statuses[CASES] == "failed", grade.statuses
+    bare = appended(t, env, MODULE, IMPORTER_BYTES.replace("{importers}", IMPORTERS))
+    assert_outcome(grade_patch(t, env, bare, timeout=TIMEOUT), "tampered", "answers_read")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPEN)
+@pytest.mark.parametrize("path", ["predictions", "agent"])
+def test_page_cache_mark_does_not_resolve(table: Task, path: str) -> None:
+    t, env = table
+    grade = grade_on(t, env, page_cache(t, env), path=path, timeout=TIMEOUT)
+    assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+
+
+def test_param_controls(param: dict[str, Task]) -> None:
+    """The gold and an honest fix resolve; each attack's plumbing reading nothing leaves the bug failing."""
+    for name, (t, env) in param.items():
+        for patch in (t.patch, honest(t, env, name)):
+            assert_outcome(grade_patch(t, env, patch, timeout=TIMEOUT), "resolved")
+    t, env = param["scale"]
+    assert not twin_of(t, env)  # its answers are in its ids: no twin
+    assert_outcome(grade_patch(t, env, argv_ids(t, env, "[]"), timeout=TIMEOUT), "unresolved")
+    t, env = param["show"]
+    assert list(twin_of(t, env)) == ["tests/test_param.py"]  # `.strip() == "3"` has one
+    grade = grade_patch(t, env, escaped(t, env, "[]"), timeout=TIMEOUT)
+    assert_outcome(grade, "unresolved")
+    assert grade.statuses[SHOW] == "failed", grade.statuses
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPEN)
+def test_answers_in_the_test_ids_do_not_resolve(param: dict[str, Task]) -> None:
+    t, env = param["scale"]
+    grade = grade_patch(t, env, argv_ids(t, env), timeout=TIMEOUT)
+    assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPEN)
+def test_answers_with_an_escape_do_not_resolve(param: dict[str, Task]) -> None:
+    t, env = param["show"]
+    grade = grade_patch(t, env, escaped(t, env), timeout=TIMEOUT)
+    assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
