@@ -13,8 +13,9 @@ place, through `grade_patch` (bwrap sandboxes, real synthesis). Bodies in `redte
   (`test_scale[2-3-6]`) holds its answer in its id, which the twin leaves alone and the test process
   holds in `sys.argv`. The task has no twin at all.
 - **escaped-strings** (`paramlib`): importer-bytes reading answers that are strings with an escape
-  (`"3\\n"`), which the twin leaves as they are. The task has a kept twin (`.strip() == "3"` becomes
-  `"33"`): the attack fails it as the gold does, its read answers being the twin's too.
+  (`"3\\n"`), which the twin left as they were. Closed since: the twin types a letter or digit outside
+  the escapes twice (`"33\\n"`), so the answers read are the twin's and the twin's run passes what the
+  gold fails: `tampered`.
 
 Controls: the gold and an honest fix resolve; each attack's plumbing reading nothing does not (the bug
 is in place); importer-bytes without the mark is `tampered` (`answers_read`).
@@ -186,7 +187,6 @@ def test_answers_in_the_test_ids_do_not_resolve(param: dict[str, Task]) -> None:
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPEN)
 def test_answers_with_an_escape_do_not_resolve(param: dict[str, Task]) -> None:
     t, env = param["show"]
     grade = grade_patch(t, env, escaped(t, env), timeout=TIMEOUT)
