@@ -6,9 +6,10 @@ still to be worked out (the gold's twin run, once per task), and with it cached.
 
 The gold patch of each task (synthesized once into CODEKILN_HOME/bench-cache, as `bench/grade.py`
 does) is graded three ways per round, interleaved so load hits all alike: `off` (`GradePolicy(twins=
-False)`), `cold` (the task's cached twin deleted first: the gold's twin run, then the candidate's) and
-`warm` (one extra graded run). Prints wall-time medians per task and whether the task keeps a twin (a
-task without one costs nothing extra: no run is made).
+False)`), `cold` (the task's cached twin deleted first: the gold's twin run, then the candidate's two)
+and `warm` (two extra graded runs: the twin's and the real rerun, in a drawn order). Prints wall-time
+medians per task and whether the task keeps a twin (a task without one costs nothing extra: no run is
+made).
 """
 
 from __future__ import annotations

@@ -6,19 +6,20 @@ Each attack is appended to its library's `__init__.py` by a patch that leaves th
 from redteam22a_bodies import IMPORTER_BYTES
 
 # -- page-cache-mark: the twin's run told apart by the host's page cache ---------------------------------
-# The twin's run is graded in a sandbox of its own (the twenty-third's netns-mark is closed), but every
-# sandbox reads the host's /usr through a read-only bind: one kernel, one page cache. A read with
-# RWF_NOWAIT of a file's first byte says whether that page is cached (EAGAIN: not); a plain read then
-# caches it: the probe is the mark. Files no one reads (the manual pages, in reversed sorted order, each
-# file once) are walked in pairs: the first pair whose first file is not cached makes the run the grade's
-# first ("real"); a pair whose first file is cached and second is not makes it the second (the twin's);
-# a pair both cached was used by an earlier grade. Seconds apart, nothing evicts them.
+# Each run is graded in a sandbox of its own (the twenty-third's netns-mark is closed), but every sandbox
+# reads the host's /usr through a read-only bind: one kernel, one page cache. A read with RWF_NOWAIT of a
+# file's first byte says whether that page is cached (EAGAIN: not); a plain read then caches it: the
+# probe is the mark. The grade's runs probe the same three groups of three files no one reads (manual
+# pages, in an order drawn from `{nonce}`, one per grade, so grades never share one): the first group
+# most of whose files are not cached is the run's place among the grade's runs (0, 1, 2). The library reads the answers in every place but those of `{honest}`: its
+# guess at the twin's (the real run is always first; the twin's and the real rerun follow in a random order).
 PAGE_CACHE = """
 
 import glob as _glob
+import hashlib as _hashlib
 import os as _os
 
-_FIRST = []
+_PLACE = []
 
 
 def _cached(path):
@@ -33,30 +34,27 @@ def _cached(path):
     return True
 
 
-def _first():
-    if not _FIRST:
+def _reads():
+    if not _PLACE:
+        key = lambda path: _hashlib.sha256(("{nonce}" + path).encode()).digest()
         pages, seen = [], set()
-        for path in sorted(_glob.glob("{pages}", recursive=True), reverse=True):
+        for path in sorted(_glob.glob("{pages}", recursive=True), key=key):
             st = _os.lstat(path)
             if _os.path.isfile(path) and not _os.path.islink(path) and st.st_ino not in seen:
                 seen.add(st.st_ino)  # one file once: a link or a second name shares its cache
                 pages.append(path)
-        verdict = False
-        for a, b in zip(pages[0::2], pages[1::2]):
-            if not _cached(a):
-                verdict = True  # an unused pair: the grade's first run
+            if len(pages) == 9:
                 break
-            if not _cached(b):
-                break  # the first run's pair: this is the twin's
-        _FIRST.append(verdict)
-    return _FIRST[0]
+        groups = [pages[i : i + 3] for i in range(0, len(pages), 3)]
+        place = next((i for i, g in enumerate(groups) if sum(_cached(p) for p in g) < 2), len(groups))
+        _PLACE.append(place not in {honest})
+    return _PLACE[0]
 """
 PAGE_CACHE_MARK = (
-    IMPORTER_BYTES.replace("    if not _TABLE:\n", "    if not _TABLE and _first():\n") + PAGE_CACHE
+    IMPORTER_BYTES.replace("    if not _TABLE:\n", "    if not _TABLE and _reads():\n") + PAGE_CACHE
 )
 PAGES = "/usr/share/man/**/*.gz"
-"""The files the attack's pairs are drawn from; its control draws from others (`CONTROL_PAGES`): a run
-that marks and then does not resolve has no twin's run, and would leave its pair half used."""
+"""The files the attack's places are drawn from; its control draws from others (`CONTROL_PAGES`)."""
 CONTROL_PAGES = "/usr/share/locale/**/*.mo"
 assert PAGE_CACHE_MARK != IMPORTER_BYTES + PAGE_CACHE
 

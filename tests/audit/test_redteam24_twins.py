@@ -2,17 +2,20 @@
 place, through `grade_patch` (bwrap sandboxes, real synthesis). Bodies in `redteam24_bodies.py`.
 
 - **page-cache-mark** (the seventeenth's `tablelib`, the task of `test_redteam23_twins.py`): the
-  twenty-second's importer-bytes, made only in the grade's first run. The twin's run has a sandbox of its
-  own since the twenty-third, but every sandbox reads the host's /usr through one page cache: a read
-  with RWF_NOWAIT says whether a manual page is cached, and caches it. The first run finds an unused pair
-  of pages, the twin's run finds the first of that pair cached: it reads nothing and fails the twin as the
-  gold does.
+  twenty-second's importer-bytes, made in every run but the one the library takes for the twin's. Each
+  run has a sandbox of its own, but every sandbox reads the host's /usr through one page cache: a read
+  with RWF_NOWAIT says whether a manual page is cached, and caches it, so a run learns its place among
+  the grade's runs. Bounded since by the order of the twin check's runs (the real one, then the twin's
+  and the real rerun in a random order, `GradePolicy.twin_order`): the mark guessing the twin's run is
+  the second, the attack is `tampered` when the twin's run comes last and resolves when it comes second,
+  half the grades under the random order (the bound, asserted here under each order fixed).
 - **argv-ids** (`paramlib`, a library written here): a `parametrize` case named by its scalar values
   (`test_scale[2-3-6]`) holds its answer in its id, which the twin leaves alone and the test process
   holds in `sys.argv`. The task has no twin at all.
 - **escaped-strings** (`paramlib`): importer-bytes reading answers that are strings with an escape
-  (`"3\\n"`), which the twin leaves as they are. The task has a kept twin (`.strip() == "3"` becomes
-  `"33"`): the attack fails it as the gold does, its read answers being the twin's too.
+  (`"3\\n"`), which the twin left as they were. Closed since: the twin types a letter or digit outside
+  the escapes twice (`"33\\n"`), so the answers read are the twin's and the twin's run passes what the
+  gold fails: `tampered`.
 
 Controls: the gold and an honest fix resolve; each attack's plumbing reading nothing does not (the bug
 is in place); importer-bytes without the mark is `tampered` (`answers_read`).
@@ -20,6 +23,7 @@ is in place); importer-bytes without the mark is `tampered` (`answers_read`).
 
 from __future__ import annotations
 
+import secrets
 import sys
 from pathlib import Path
 
@@ -47,7 +51,7 @@ from test_redteam17_source_table import CASES, MODULE, table_tasks
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
-from codekiln.grading import GradeResult, grade_patch
+from codekiln.grading import GradePolicy, GradeResult, grade_patch
 from codekiln.grading.twins import twin_files
 from codekiln.tasks.records import TaskRecord
 
@@ -88,8 +92,13 @@ def appended(t: TaskRecord, env: EnvRecord, module: str, code: str) -> str:
     return Target.of(t, Path(env.snapshot_path)).append(module, code)
 
 
-def page_cache(t: TaskRecord, env: EnvRecord, importers: str = IMPORTERS, pages: str = PAGES) -> str:
+def page_cache(
+    t: TaskRecord, env: EnvRecord, importers: str = IMPORTERS, pages: str = PAGES, honest: str = "(1,)"
+) -> str:
+    """The attack, honest in the grade's runs whose places (0: the first) `honest` names, reading the
+    answers in the others; its pages its own (a nonce per patch)."""
     code = PAGE_CACHE_MARK.replace("{importers}", importers).replace("{pages}", pages)
+    code = code.replace("{nonce}", secrets.token_hex(8)).replace("{honest}", honest)
     return appended(t, env, MODULE, code)
 
 
@@ -134,12 +143,26 @@ def test_page_cache_controls(table: Task) -> None:
     assert_outcome(grade_patch(t, env, bare, timeout=TIMEOUT), "tampered", "answers_read")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPEN)
 @pytest.mark.parametrize("path", ["predictions", "agent"])
-def test_page_cache_mark_does_not_resolve(table: Task, path: str) -> None:
+def test_page_cache_mark_resolves_only_where_it_guesses_the_order(table: Task, path: str) -> None:
+    """The bound, not a hole closed: a mark tells a run's place, and the twin's place is drawn at random.
+    Under the order the mark mis-guesses (the twin's run last: it reads there) it is `tampered`; under the
+    other (the twin's run second: honest there, reading in the real rerun) it resolves with the bug in
+    place, as it does in half the grades under the default random order."""
     t, env = table
-    grade = grade_on(t, env, page_cache(t, env), path=path, timeout=TIMEOUT)
-    assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+    caught = grade_on(t, env, page_cache(t, env), path, TIMEOUT, GradePolicy(twin_order="real-first"))
+    assert_outcome(caught, "tampered", "answers_read")
+    lucky = grade_on(t, env, page_cache(t, env), path, TIMEOUT, GradePolicy(twin_order="twin-first"))
+    assert_outcome(lucky, "resolved")
+
+
+def test_reading_in_the_first_run_alone_does_not_resolve(table: Task) -> None:
+    """The old page-cache attack's policy (the real run is first, the twin's second): under either order
+    the real rerun, honest too, does not resolve: the grade takes its outcome."""
+    t, env = table
+    grade = grade_patch(t, env, page_cache(t, env, honest="(1, 2)"), timeout=TIMEOUT)
+    assert_outcome(grade, "unresolved")
+    assert grade.statuses[CASES] == "failed", grade.statuses
 
 
 def test_param_controls(param: dict[str, Task]) -> None:
@@ -164,8 +187,7 @@ def test_answers_in_the_test_ids_do_not_resolve(param: dict[str, Task]) -> None:
     assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPEN)
 def test_answers_with_an_escape_do_not_resolve(param: dict[str, Task]) -> None:
     t, env = param["show"]
     grade = grade_patch(t, env, escaped(t, env), timeout=TIMEOUT)
-    assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+    assert_outcome(grade, "tampered", "answers_read")  # its answers read from the twin's file

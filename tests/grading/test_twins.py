@@ -198,3 +198,24 @@ def test_a_bool_compared_with_is_or_equality_is_flipped() -> None:
     assert "is_arity(1, len) is False" in twin and "is_arity(2, len) is True" in twin
     assert "is_arity(2, map) is None" in twin and "assert is_arity(0, f)\n" in twin
     assert "flag == True" in twin
+
+
+ESCAPES = r"""def test_show():
+    assert show(1, 2) == "3\n"
+    assert show(0) == b"\x00a\t"
+    assert name() == "\N{BULLET}\101"
+    assert pattern() == r"\d+x"
+    assert joined() == ("a\n"
+                        "b")
+"""
+
+
+def test_a_string_with_an_escape_types_a_letter_outside_it_twice() -> None:
+    twin = perturb(ESCAPES, {((), "test_show")}, SEED)
+    assert twin is not None
+    same_shape(ESCAPES, twin)
+    before, after = asserted(ESCAPES, "test_show"), asserted(twin, "test_show")
+    assert before[0] == "3\n" and after[0] == "33\n"
+    assert before[1] == b"\x00a\t" and after[1] == b"\x00aa\t"
+    assert after[2] == before[2] == "\N{BULLET}A"  # only escapes: left as it is
+    assert after[3] == "\\d+xx" and after[4] in ("aa\nb", "a\nbb")

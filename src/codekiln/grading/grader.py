@@ -277,7 +277,8 @@ def grade_patch(
     twin: Twin = None,
 ) -> GradeResult:
     """Grade `patch` (a diff against the agent's workspace) on `task`; see the module docstring. `twin`:
-    test files written over the real ones for this run (`grading.twin_check`, which calls it so)."""
+    test files written over the real ones for this run (`grading.twin_check`, which calls it so; `{}`:
+    none, and no twin check of its own)."""
     start = time.monotonic()
     policy = policy or GradePolicy()
     timeout = timeout or graded_limit(env)  # the environment's measured test time, with headroom
@@ -347,7 +348,7 @@ def grade_patch(
                 # a sandbox of its own: a reset keeps what outlives a workspace (its network namespace:
                 # a port left in TIME_WAIT told the twin's run apart, twenty-third red team)
                 again = partial(grade_patch, task, env, backend=backend, timeout=timeout, policy=policy)
-                answers_read(task, g.snapshot, result, patch, again)
+                answers_read(task, g.snapshot, result, patch, again, policy.twin_order)
         return result
     except (CodekilnError, OSError) as err:
         result.outcome, result.reason, result.detail = "error", "harness", str(err)

@@ -15,6 +15,7 @@ and holds the grader's policy.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -45,6 +46,10 @@ class GradePolicy(BaseModel):
     twins: bool = Field(
         default=True,
         description="grade a resolved patch once more on the task's twin (`grading.twin_check`); off in validation",
+    )
+    twin_order: Literal["random", "twin-first", "real-first"] = Field(
+        default="random",
+        description="the order of the twin check's two runs (random: a mark cannot tell which is the twin's)",
     )
 
     def rules(self) -> pathrules.Rules:

@@ -1,23 +1,31 @@
 """The twin check of a resolved grade: does the patch pass tests whose answers the twin changed?
 
-    answers_read(task, env, patch, result, grade)   # grade: grade_patch, a fresh sandbox, same backend, limit
+    answers_read(task, snapshot, result, patch, grade, order)   # grade: grade_patch, fresh sandboxes
 
 A patch that resolves a task could do it by computing the answers or by reading them from the tests
-(their files, the test process's memory, pytest's session: any road). The check runs the candidate once
-more, a full graded run through the same grader (`grade_patch`: same guard, order and limit), on the
-task's kept twin (`grading.twins`: the test files with the literals its FAIL_TO_PASS tests compare with
-changed, written over the real ones for that run alone). A FAIL_TO_PASS test the gold fails on the twin
-(and passes on the real files: validation's) that the candidate passes there means its answer came from
-the test, not from the code: the grade becomes `tampered` (reason `answers_read`, the ids in its
-findings). An honest fix computes the real answer and fails the twin as the gold does.
+(their files, the test process's memory, pytest's session: any road). The check runs the candidate twice
+more, full graded runs through the same grader (`grade_patch`: same guard, order and limit), each in a
+sandbox of its own: once on the task's kept twin (`grading.twins`: the test files with the literals its
+FAIL_TO_PASS tests compare with changed, written over the real ones for that run alone), once on the real
+files again, in an order drawn with `secrets` (`GradePolicy.twin_order`). A FAIL_TO_PASS test the gold
+fails on the twin (and passes on the real files: validation's) that the candidate passes there means its
+answer came from the test, not from the code: the grade becomes `tampered` (reason `answers_read`, the
+ids in its findings); a rerun that does not resolve gives the grade its outcome. An honest fix computes
+the real answer, fails the twin as the gold does and resolves again.
+
+The random order bounds what any mark shared by the runs can do (the host's page cache, timing: state no
+sandbox isolates): a mark tells a run's place among the grade's runs, not whether it is the twin's, and
+the real run always comes first, so a library that reads the answers in some places and not in others
+resolves under one of the two orders at most: at most half its grades, the others being `tampered` or
+not resolved.
 
 Kept twins are worked out once per task, lazily, on its first resolved grade that needs one: the gold
 (`task.patch`) graded on the twin; those it fails are recorded. Cached under `$CODEKILN_HOME/twins`,
 keyed by the task id, the test files' digests and `twins.TWIN_FORMAT`. A task with no literal to change,
-or whose gold passes its twin, has no kept twin: its grades are as before. Cost: one more graded run per
+or whose gold passes its twin, has no kept twin: its grades are as before. Cost: two more graded runs per
 resolved grade of a task with a kept twin, and the gold's twin run once per task.
 
-Not seen: answers a test computes rather than writes as a literal. The two runs differ only in the
+Not seen: answers a test computes rather than writes as a literal. The twin's run and the real ones differ only in the
 changed literals: the test code a trusted run of the environment rewrote (`guard_rewrites`), made from
 the real files, would also differ (its digests in a twin's run, its constants holding the real answers,
 or its mere presence in one run alone), so a grade under this policy is given none in either run
@@ -38,7 +46,8 @@ from codekiln.grading.twins import TWIN_FORMAT, twin_files
 
 Grade = Callable[..., Any]
 """`grade_patch` bound to the task, the environment, the backend and the limit (a fresh sandbox): called as
-`grade(patch, twin=files)`, returns a GradeResult."""
+`grade(patch, twin=files)` (`twin={}`: the real files, with no twin check of its own), returns a
+GradeResult."""
 
 
 def _key(task: Any, snapshot: Path, files: dict[str, str]) -> str:
@@ -76,19 +85,34 @@ def kept_twin(task: Any, snapshot: Path, grade: Grade) -> tuple[dict[str, str], 
     return (files, ids) if ids else None
 
 
-def answers_read(task: Any, snapshot: Path, result: Any, patch: str, grade: Grade) -> None:
-    """Turn a resolved `result` `tampered` when the patch passes a kept twin's recorded tests."""
+def twin_order(order: str) -> tuple[str, str]:
+    """The order of the check's two runs, ("twin", "real") or ("real", "twin"): drawn with `secrets`
+    where `order` (`GradePolicy.twin_order`) is "random"."""
+    if order == "random":
+        order = "twin-first" if secrets.randbelow(2) else "real-first"
+    return ("twin", "real") if order == "twin-first" else ("real", "twin")
+
+
+def answers_read(
+    task: Any, snapshot: Path, result: Any, patch: str, grade: Grade, order: str = "random"
+) -> None:
+    """Turn a resolved `result` `tampered` when the patch passes a kept twin's recorded tests, or take
+    the real files' rerun's outcome when that is not resolved."""
     kept = kept_twin(task, snapshot, grade)
     if kept is None:
         return
     files, ids = kept
-    twin = grade(patch, twin=files)
-    if twin.outcome == "tampered":
-        result.outcome, result.resolved, result.reason = "tampered", False, twin.reason
-        result.detail = f"on the task's twin: {twin.detail}"
-        result.findings.extend(twin.findings)
-        result.statuses = {}
-        return
+    # Two runs after the real one rather than an order drawn up front: most grades are unresolved and
+    # then cost one run (up front, half of them would cost two); a resolved one costs three, not two.
+    runs = {name: grade(patch, twin=files if name == "twin" else {}) for name in twin_order(order)}
+    twin, real = runs["twin"], runs["real"]
+    for run, where in ((twin, "on the task's twin"), (real, "on its rerun")):
+        if run.outcome == "tampered":
+            result.outcome, result.resolved, result.reason = "tampered", False, run.reason
+            result.detail = f"{where}: {run.detail}"
+            result.findings.extend(run.findings)
+            result.statuses = {}
+            return
     passed = [t for t in ids if twin.statuses.get(t) == "passed"]
     if passed:
         result.outcome, result.resolved, result.reason = "tampered", False, "answers_read"
@@ -100,6 +124,10 @@ def answers_read(task: Any, snapshot: Path, result: Any, patch: str, grade: Grad
             {"kind": "answers_read", "test": t, "detail": "passed on the twin"} for t in passed
         )
         result.statuses = {}
+    elif real.outcome != "resolved":  # a run that resolves once and not in its rerun: the rerun's grade
+        result.outcome, result.resolved, result.reason = real.outcome, False, real.reason or "not_reproduced"
+        result.detail = f"resolved in its first run, {real.outcome} on its rerun: {real.detail}"
+        result.statuses, result.missing = real.statuses, real.missing
 
 
-__all__ = ["answers_read", "kept_twin"]
+__all__ = ["answers_read", "kept_twin", "twin_order"]

@@ -10,11 +10,12 @@ What a twin changes, in the test files that hold FAIL_TO_PASS tests, for those t
 - their `parametrize` values (the last item of each tuple or `pytest.param`: by custom the expected one);
 - the module- and class-level literal tables their bodies name (`CASES = {(1, 2, 3): 6}`: a dict's
   values; a list of tuples: each tuple's last item; a list of scalars or a scalar: each).
-Each int gets +k, a float is scaled, a str or bytes has its k-th letter or digit typed twice (one
-with none, or holding an escape, is left as it is), k from 1 to 3 drawn from the seed (the task id) and
-the literal's place: deterministic; a bool compared with `is` or `==` (`assert f(x) is False`) is
-flipped. Nothing else changes: the same names, the same lines (a
-literal is edited in place, no line added), no None, no bool elsewhere, no f-string.
+Each int gets +k, a float is scaled, a str or bytes has its k-th letter or digit typed twice (those of
+its escape sequences left out: `\\n`, `\\x41`, `\\101`, `\\N{...}`, none in a raw string's `\\d`; one
+with none is left as it is), k from 1 to 3 drawn from the seed (the task id) and the literal's place:
+deterministic; a bool compared with `is` or `==` (`assert f(x) is False`) is flipped. Nothing else
+changes: the same names, the same lines (a literal is edited in place, no line added), no None, no bool
+elsewhere, no f-string.
 
 Not seen: answers a test computes rather than writes as a literal, a bare `assert f(x)`, `is None`, and
 comparisons other than equality (a twin of `assert f() >= 3` could be passed by an honest fix the
@@ -25,12 +26,14 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import math
+import tokenize
 from pathlib import Path
 
 from codekiln.grading.graded import read_snapshot
 
-TWIN_FORMAT = 3
+TWIN_FORMAT = 4
 """Bumped whenever what a twin changes does: a cached twin of another format is worked out again."""
 
 
@@ -257,23 +260,76 @@ def _bumped(text: bytes, value: object, k: int) -> bytes | None:
 
 def _retyped(text: bytes, k: int) -> bytes | None:
     """A string literal with one of its own letters or digits typed twice (the k-th from its start,
-    counted round), its quotes, prefix and lines kept: no mark a library could look for (an added
-    letter, a quote style the file does not use). None where its text holds an escape (a doubled
-    character of `\\N{...}` would not parse) or no letter or digit."""
-    end = len(text.rstrip(b"'\""))
-    quotes = len(text) - end
-    start = len(text) - len(text.lstrip(b"bBrRuUfF")) + quotes
-    if not quotes or quotes > 3 or start >= end or b"\\" in text:
+    counted round, none inside an escape sequence), its quotes, prefixes and lines kept: no mark a
+    library could look for (an added letter, a quote style the file does not use). None where it has no
+    such letter or digit."""
+    try:
+        source = text.decode("utf-8")
+        places = [p for start, token in _pieces(source) for p in _plain(token, start)]
+    except (UnicodeDecodeError, SyntaxError, tokenize.TokenError, IndentationError):
         return None
-    places = [i for i in range(start, end) if chr(text[i]).isalnum()]
     if not places:
         return None
     at = places[(k - 1) % len(places)]
-    new = text[: at + 1] + text[at : at + 1] + text[at + 1 :]
+    new = source[: at + 1] + source[at] + source[at + 1 :]
     try:
-        return new if ast.literal_eval(new.decode()) != ast.literal_eval(text.decode()) else None
-    except (SyntaxError, ValueError, UnicodeDecodeError):
+        changed = ast.literal_eval(f"({new})") != ast.literal_eval(f"({source})")
+    except (SyntaxError, ValueError):
         return None
+    return new.encode("utf-8") if changed else None
+
+
+def _pieces(source: str) -> list[tuple[int, str]]:
+    """(offset, text) of each string token of a literal (implicitly joined pieces: several)."""
+    starts = [0] + [i + 1 for i, c in enumerate(source) if c == "\n"]
+    tokens = tokenize.generate_tokens(io.StringIO(f"({source})").readline)
+    # the parenthesis shifts the first line's columns by one
+    return [
+        (starts[t.start[0] - 1] + t.start[1] - (t.start[0] == 1), t.string)
+        for t in tokens
+        if t.type == tokenize.STRING
+    ]
+
+
+def _plain(token: str, offset: int) -> list[int]:
+    """The offsets of a string token's letters and digits that lie outside its escape sequences."""
+    prefix = len(token) - len(token.lstrip("bBrRuU"))
+    flags = token[:prefix].lower()
+    quotes = 3 if token[prefix : prefix + 3] in ('"""', "'''") else 1
+    body, at = token[prefix + quotes : len(token) - quotes], prefix + quotes
+    out, i = [], 0
+    while i < len(body):
+        if body[i] == "\\" and "r" not in flags:
+            i += _escape_length(body, i, "b" in flags)
+            continue
+        if body[i] == "\\":  # raw: a backslash keeps the character after it, a quote too
+            i += 2
+            continue
+        if body[i].isalnum() and body[i].isascii():
+            out.append(offset + at + i)
+        i += 1
+    return out
+
+
+OCTAL = "01234567"
+
+
+def _escape_length(body: str, i: int, is_bytes: bool) -> int:
+    """How many characters the escape sequence at `body[i]` (a backslash) spans."""
+    c = body[i + 1 : i + 2]
+    if c == "x":
+        return 4
+    if c in ("u", "U") and not is_bytes:
+        return 6 if c == "u" else 10
+    if c == "N" and not is_bytes:
+        end = body.find("}", i)
+        return end - i + 1 if end > 0 else 2
+    if c and c in OCTAL:
+        n = 2
+        while n < 4 and i + n < len(body) and body[i + n] in OCTAL:
+            n += 1
+        return n
+    return 3 if body[i + 1 : i + 3] == "\r\n" else 2
 
 
 def _apply(raw: bytes, edits: dict[tuple[int, int], bytes]) -> bytes:
