@@ -13,14 +13,16 @@ Bodies in `redteam22a_bodies.py`.
 - **plugin-copies**: importer-bytes with the guard's finder and the bytes it keeps left out of the walk,
   taken deeper from pytest's hook (its config, the plugins): another copy of the text is found there.
 
-Each also resolves under the exported Harbor task's verifier (its gold resolves there: strict xfails,
-open: the exported verifiers have no twins yet); importer-bytes also from a scripted agent's episode.
-Closed on `grade_patch` and the episode by the twins (`grading.twin_check`): the run on the task's twin,
-its table's answers changed, passes the test the gold fails there: `tampered`, `answers_read`.
+Each also resolved under the exported Harbor task's verifier; importer-bytes also from a scripted
+agent's episode. Closed on `grade_patch` and the episode by the twins (`grading.twin_check`): the run on
+the task's twin, its table's answers changed, passes the test the gold fails there: `tampered`,
+`answers_read`; and under the exported verifiers by their twin step (`grading.verifier_twin`: the twin
+shipped in the verifier's state, run in the same container), the gold still resolving there.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -35,7 +37,8 @@ from test_redteam17_source_table import CASES, MODULE, table_tasks
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
-from codekiln.grading import grade_patch
+from codekiln.grading import GradePolicy, grade_patch
+from codekiln.tasks.export.harbor import export_harbor_task
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
@@ -108,20 +111,42 @@ def test_harbor_control(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> N
     assert harbor_verifier(t, env, noread, tmp_path / "noread").startswith("codekiln verifier: unresolved")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="open: the Harbor verifier has no twins yet (closed under the grader)",
-)
 @pytest.mark.parametrize("how", sorted(ATTACKS))
 def test_harbor_verifier_does_not_resolve_either(
     task: tuple[TaskRecord, EnvRecord], tmp_path: Path, how: str
 ) -> None:
+    """The exported verifier runs the resolved tree on the task's twin (`grading.verifier_twin`)."""
     from audit_support import harbor_verifier
 
     t, env = task
     out = harbor_verifier(t, env, patched(t, env, how), tmp_path / how)
     assert not out.startswith("codekiln verifier: resolved"), out  # resolved: the bug is in place
+    assert out.startswith("codekiln verifier: tampered answers_read"), out
+    assert CASES in out, out
+
+
+def test_the_exported_verifier_holds_the_kept_twin(
+    task: tuple[TaskRecord, EnvRecord], tmp_path: Path
+) -> None:
+    """Its state (root's, 0700 during the tests) holds the twin's test file and the ids the gold fails
+    there; exported with the twins off, none, and the verifier runs once, as before the twin step:
+    importer-bytes resolves there (what the twin closes)."""
+    from audit_support import harbor_verifier
+
+    t, env = task
+    state = json.loads((export_harbor_task(t, tmp_path / "on") / "tests/codekiln/state.json").read_text())
+    assert CASES in state["twin"]["ids"] and set(state["twin"]["ids"]) <= set(t.FAIL_TO_PASS)
+    assert list(state["twin"]["files"]) == [CASES.split("::", 1)[0]]
+    off = GradePolicy(twins=False)
+    state = json.loads(
+        (export_harbor_task(t, tmp_path / "off", policy=off) / "tests/codekiln/state.json").read_text()
+    )
+    assert "twin" not in state
+    out = harbor_verifier(t, env, patched(t, env, "importer-bytes"), tmp_path / "attack", policy=off)
+    assert out.startswith("codekiln verifier: resolved"), out
+    assert harbor_verifier(t, env, t.patch, tmp_path / "gold", policy=off).startswith(
+        "codekiln verifier: resolved"
+    )
 
 
 def test_an_agents_episode_does_not_resolve_either(task: tuple[TaskRecord, EnvRecord]) -> None:

@@ -157,17 +157,20 @@ def patches(t: TaskRecord) -> dict[str, str]:
 def as_root(env: EnvRecord, binds: list[tuple[Path, str]], extra: dict[str, str], script: str) -> str:
     """`bash -c script` as real root (no user namespace) in a bwrap sandbox laid out as the image: the
     host's /usr and /etc, the environment's Python at its own path, its venv at /opt/venv, `binds`
-    (writable), a private /tmp; its stdout and stderr, merged."""
+    (writable), a private /tmp, /var/tmp and /dev/shm every user may write (1777, as in a container),
+    its own PID and IPC namespaces; its stdout and stderr, merged."""
     venv = Path(env.venv)
     home = Path(os.path.realpath(venv / "bin" / "python")).parents[1]
     argv = ["bwrap", "--tmpfs", "/", "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
     argv += [a for link in ("bin", "lib", "lib64", "sbin") for a in ("--symlink", f"usr/{link}", f"/{link}")]
     for folder in ["/opt", *(str(p) for p in reversed(home.parents[:-1]))]:  # bwrap makes them 0700
         argv += ["--perms", "0755", "--dir", folder]
-    argv += ["--ro-bind", str(home), str(home), "--ro-bind", str(venv), "/opt/venv", "--tmpfs", "/tmp"]
+    argv += ["--ro-bind", str(home), str(home), "--ro-bind", str(venv), "/opt/venv"]
+    argv += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/var/tmp"]
     for source, target in binds:
         argv += ["--bind", str(source), target]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--unshare-pid", "--unshare-net", "--die-with-parent"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
+    argv += ["--unshare-pid", "--unshare-ipc", "--unshare-net", "--die-with-parent"]
     argv += ["--clearenv", "--chdir", "/testbed"]
     variables = {"PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV": "/opt/venv",
                  "HOME": "/root", "LANG": "C.UTF-8", **extra}  # fmt: skip
@@ -177,8 +180,16 @@ def as_root(env: EnvRecord, binds: list[tuple[Path, str]], extra: dict[str, str]
     return ran.stdout + ran.stderr
 
 
-def harbor_trial(t: TaskRecord, env: EnvRecord, patch: str, work: Path) -> tuple[str, dict[str, Any]]:
-    """The exported task's tests/test.sh as root on its starting tree with `patch` applied:
+def harbor_trial(
+    t: TaskRecord,
+    env: EnvRecord,
+    patch: str,
+    work: Path,
+    extra: dict[str, str] | None = None,
+    after: str = "",
+) -> tuple[str, dict[str, Any]]:
+    """The exported task's tests/test.sh as root on its starting tree with `patch` applied, `extra` in its
+    environment, then the shell line `after` in the same sandbox (its output in `work/after.txt`):
     (reward.txt, grade.json)."""
     folder = export_harbor_task(t, work / "harbor")
     testbed, logs, tests = work / "testbed", work / "logs", work / "tests"
@@ -193,7 +204,10 @@ def harbor_trial(t: TaskRecord, env: EnvRecord, patch: str, work: Path) -> tuple
         subprocess.run(["git", "-C", str(testbed), "apply", "-"], input=patch, text=True, check=True)
     shutil.copytree(folder / "tests", tests)  # as Harbor uploads it: root's, files 0644, folders 0755
     assert (tests / "codekiln" / "state.json").stat().st_mode & 0o044 == 0o044
-    out = as_root(env, [(testbed, "/testbed"), (tests, "/tests"), (logs, "/logs")], {}, "bash /tests/test.sh")
+    script = f"bash /tests/test.sh; echo codekiln-after; {after}" if after else "bash /tests/test.sh"
+    binds = [(testbed, "/testbed"), (tests, "/tests"), (logs, "/logs")]
+    out = as_root(env, binds, extra or {}, script)
+    (work / "after.txt").write_text(out.rpartition("codekiln-after\n")[2] if after else "")
     grade = json.loads((logs / "verifier" / "grade.json").read_text()) if (logs / "verifier").is_dir() else {}
     assert grade, out[-3000:]
     return (logs / "verifier" / "reward.txt").read_text().strip(), grade
@@ -209,11 +223,17 @@ def harbor(
 
 
 def row_trial(
-    row: dict[str, Any], rows: Path, env: EnvRecord, patch: str, work: Path, stdin: bool = False
+    row: dict[str, Any],
+    rows: Path,
+    env: EnvRecord,
+    patch: str,
+    work: Path,
+    stdin: bool = False,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The harness's steps as root: the prediction applied (`git apply`), then `/bin/bash /eval.sh`
     (the row's eval script as `make_test_spec` writes it, root's 0644; `stdin`: `/bin/bash < /eval.sh`,
-    the file root's 0600); swebench's report of the log."""
+    the file root's 0600), `extra` in its environment; swebench's report of the log."""
     from swebench.harness.grading import get_eval_report, get_logs_eval
     from swebench.harness.utils import make_test_spec
     from swebench_support import checkout, image_git_env
@@ -230,7 +250,7 @@ def row_trial(
              (work / "eval.sh", "/eval.sh")]  # fmt: skip
     apply = "git apply --verbose /tmp/patch.diff && " if patch.strip() else ""
     run = "/bin/bash < /eval.sh" if stdin else "/bin/bash /eval.sh"
-    log = as_root(env, binds, {**git_env, **env.test.env}, f"{apply}{run}")
+    log = as_root(env, binds, {**git_env, **env.test.env, **(extra or {})}, f"{apply}{run}")
     (work / "test_output.txt").write_text(log)
     prediction = {"instance_id": row["instance_id"], "model_patch": patch, "model_name_or_path": "codekiln"}
     path = str(work / "test_output.txt")
@@ -241,10 +261,10 @@ def row_trial(
 
 
 def row_trials(
-    t: TaskRecord, env: EnvRecord, patches: dict[str, str], work: Path
+    t: TaskRecord, env: EnvRecord, patches: dict[str, str], work: Path, extra: dict[str, str] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Each of `patches` through the task's exported SWE-bench row as real root (`git apply`, `/bin/bash
-    /eval.sh`): swebench's report, by name (the red teams' row paths)."""
+    /eval.sh`, `extra` in its environment): swebench's report, by name (the red teams' row paths)."""
     pytest.importorskip(
         "swebench", reason="swebench 5.0.2 is not installed: pip install 'codekiln[thirdparty]'"
     )
@@ -252,7 +272,9 @@ def row_trials(
 
     bundle = export_swebench_bundle([t], work / "swebench").parent
     (row,) = read_rows(bundle / "swebench.jsonl")
-    return {name: row_trial(row, bundle, env, patch, work / name) for name, patch in patches.items()}
+    return {
+        name: row_trial(row, bundle, env, patch, work / name, extra=extra) for name, patch in patches.items()
+    }
 
 
 @pytest.fixture(scope="module")

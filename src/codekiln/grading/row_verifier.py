@@ -20,7 +20,8 @@ those) and applies `test_patch`, and the test step prints the check's rejection,
 tests: `verifier.Verifier.run` runs FAIL_TO_PASS +
 PASS_TO_PASS with the guard plugin under a fresh name and nonce, loaded with `-p` from outside the
 repository, the task's support modules held, canaries planted, as an unprivileged user when run as root,
-and cross-checks the report (`guard_check`).
+and cross-checks the report (`guard_check`); a run that resolves is run once more on the task's kept
+twin (`state.json`'s `twin`), the container put back between the runs (`verifier_twin`).
 
 What the test step prints, in this order:
 - the check's findings ("| codekiln finding: <kind> <path> <detail>") and pytest's own output, every
@@ -31,7 +32,7 @@ What the test step prints, in this order:
 - one swebench status line per graded test id as the row lists it (addresses blanked): the guard's
   status when the run is `resolved` or `unresolved`, and `FAILED <id> - codekiln guard: ...` for every
   test otherwise (a patch the check rejected, a report that failed the guard's cross-checks, a
-  timeout, a run that broke).
+  timeout, a run that broke, a kept id of the twin passed: `tampered answers_read`).
 
 It exits 0 when every line says PASSED or SKIPPED, else 1: the row's recorded test exit code agrees
 with the lines (swebench drops a log that reports no failure beside a failing exit code). The test
@@ -58,8 +59,15 @@ try:  # shipped: beside its sibling files in the row's folder
     import unstable_ids
     import verifier
     import verifier_files
+    import verifier_twin
 except ImportError:  # imported from the codekiln package
-    from codekiln.grading import pathrules, unstable_ids, verifier, verifier_files  # type: ignore[no-redef]
+    from codekiln.grading import (  # type: ignore[no-redef]
+        pathrules,
+        unstable_ids,
+        verifier,
+        verifier_files,
+        verifier_twin,
+    )
 
 HERE = Path(__file__).resolve().parent
 SWEBENCH = {"passed": "PASSED", "failed": "FAILED", "error": "ERROR", "skipped": "SKIPPED"}
@@ -198,9 +206,9 @@ def guarded_run(testbed: Path, here: Path = HERE) -> dict[str, Any]:
     run.changed = {"the model patch"}  # a run that breaks is the patch's doing: unresolved
     owner = testbed.stat()
     try:
-        return run.run(float(task["timeout_s"]), here)
+        return verifier_twin.graded(run, float(task["timeout_s"]), here, state.get("twin"))
     finally:  # the tests ran as another user: the eval script's `git checkout` after them needs the tree
-        if run._test_uid() is not None:
+        if verifier_files.test_uid() is not None:
             subprocess.run(["chown", "-R", f"{owner.st_uid}:{owner.st_gid}", str(testbed)], check=False)
 
 

@@ -44,6 +44,7 @@ GUARD_PLUGIN = (
 VERIFIER = (
     "verifier.py",
     "verifier_files.py",
+    "verifier_twin.py",
     "shipped.py",
     "pathrules.py",
     "libnames.py",

@@ -23,6 +23,8 @@ What it does, as `grading.grade_patch` does:
    names, as an unprivileged user when run as root, who cannot read this folder (root's, 0700).
 4. `guard_check` cross-checks the marker, exit code, files and canaries, `tampered` on a mismatch, as is
    a graded doctest collecting examples neither its docstring nor `state.json`'s `doctest_digests` hold.
+5. A resolved run is graded once more on the task's kept twin, `state.json`'s `twin`, in a drawn order,
+   the container put back between runs (`verifier_twin`): a kept id passed there is `tampered`.
 
 Writes `<logs>/reward.txt` (1 only when resolved) and `<logs>/grade.json` (outcome, reason, detail,
 statuses, findings). Code under test shares pytest's process: forging the verdict is detectable only.
@@ -56,6 +58,7 @@ try:  # shipped: beside its sibling files in the task's tests/codekiln/
     import suite_order
     import unstable_ids
     import verifier_files as files
+    import verifier_twin
 except ImportError:  # imported from the codekiln package
     from codekiln.grading import (  # type: ignore[no-redef]
         doctests,
@@ -66,12 +69,11 @@ except ImportError:  # imported from the codekiln package
         shipped,
         suite_order,
         unstable_ids,
+        verifier_twin,
     )
     from codekiln.grading import verifier_files as files  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
-GUARD_ROOT = "/tmp/codekiln-grader"
-TEST_UID = 65534  # nobody: the test process may not write the verdict or the verifier's files
 
 
 class Verifier:
@@ -245,8 +247,8 @@ class Verifier:
         existing = canary_file.read_bytes().decode("utf-8", "surrogateescape") if found else ""
         expected, source = guard_check.canary_tests(module, existing, iso["function_prefix"])
         canary_file.write_bytes(source.encode("utf-8", "surrogateescape"))
-        guard = Path(GUARD_ROOT) / secrets.token_hex(8)
-        guard.mkdir(parents=True)
+        guard = Path(files.GUARD_ROOT) / secrets.token_hex(8)
+        (guard / "run-tmp").mkdir(parents=True)  # its own HOME and TMPDIR (no name to import)
         nonce, module = secrets.token_hex(16), f"codekiln_guard_{secrets.token_hex(4)}"
         for name, loaded in shipped.guard_plugin_names(module).items():
             shutil.copyfile(HERE / name, guard / f"{loaded}.py")
@@ -290,7 +292,8 @@ class Verifier:
         argv += ["-p", module, *options, f"@{ids}"]
         env = {
             "PATH": f"{self.venv}/bin:/usr/local/bin:/usr/bin:/bin",
-            "HOME": "/tmp",
+            "HOME": str(guard / "run-tmp"),
+            "TMPDIR": str(guard / "run-tmp"),
             "LANG": "C.UTF-8",
             **self.task["env"],
             "PYTHONPATH": str(guard),
@@ -298,7 +301,7 @@ class Verifier:
             "PYTHONNOUSERSITE": "1",
             "CODEKILN_GUARD": str(settings),
         }
-        uid = self._test_uid()
+        uid = files.test_uid()
         if uid is not None:  # the tree theirs; state.json (the hidden tests' text) and the rest not
             files.withhold(held, uid, give=(self.root, guard, junit.parent))
         start = time.monotonic()
@@ -349,10 +352,6 @@ class Verifier:
         reason = "collection_error" if errors else ""
         return {**verdict, "outcome": "resolved" if ok else "unresolved", "reason": reason, "detail": detail}
 
-    def _test_uid(self) -> int | None:
-        raw = os.environ.get("CODEKILN_TEST_UID", str(TEST_UID))
-        return int(raw) if raw and os.geteuid() == 0 else None
-
 
 RULE_FIELDS = ("allow_binary", "allow_symlinks", "allow_mode_changes", "compiled_suffixes")
 
@@ -368,7 +367,7 @@ def grade(testbed: Path, here: Path = HERE) -> dict[str, Any]:
     if rejected:
         verdict.update(outcome=rejected[0], reason=rejected[1], **rejected[2])
     else:
-        verdict.update(verifier.run(float(task["timeout_s"]), here))
+        verdict.update(verifier_twin.graded(verifier, float(task["timeout_s"]), here, state.get("twin")))
     verdict["resolved"] = verdict["outcome"] == "resolved"
     verdict["findings"] = verifier.findings
     return verdict

@@ -12,6 +12,17 @@ import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+GUARD_ROOT = "/tmp/codekiln-grader"
+"""Where each guarded run's folder is made (its settings, report, ids, HOME and TMPDIR)."""
+TEST_UID = 65534  # nobody: the test process may not write the verdict or the verifier's files
+
+
+def test_uid() -> int | None:
+    """The user the tests run as: `TEST_UID` (`CODEKILN_TEST_UID`, empty: none) when this process is
+    root, else None (they run as this process's user)."""
+    raw = os.environ.get("CODEKILN_TEST_UID", str(TEST_UID))
+    return int(raw) if raw and os.geteuid() == 0 else None
+
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

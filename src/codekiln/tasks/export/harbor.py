@@ -38,7 +38,7 @@ from codekiln.grading.collateral import graded_pass_to_pass
 from codekiln.grading.limits import graded_limit
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.sandbox.base import WORKDIR
-from codekiln.tasks.export.harbor_payload import environment_files, verifier_files
+from codekiln.tasks.export.harbor_payload import environment_files, twin_state, verifier_files
 from codekiln.tasks.records import TaskRecord
 
 SCHEMA_VERSION = "1.4"
@@ -207,7 +207,9 @@ def export_harbor_task(
     # held the hidden files' other clean-passing tests gets them from the environment's baseline.
     task = task.model_copy(update={"PASS_TO_PASS": graded_pass_to_pass(task, env)})
     root = Path(out_dir) / task.instance_id
-    test_timeout = min(graded_limit(env), max(60.0, verifier_timeout_s - 120.0))
+    twin = twin_state(task, env, policy or GradePolicy())
+    # A resolved tree is run twice, on its tests and on their twin (`grading.verifier_twin`): both fit.
+    test_timeout = min(graded_limit(env), max(60.0, (verifier_timeout_s - 120.0) / (2 if twin else 1)))
     files: dict[str, str | bytes] = {
         "task.toml": task_toml(task, agent_timeout_s=agent_timeout_s, verifier_timeout_s=verifier_timeout_s),
         "instruction.md": task.problem_statement.rstrip() + "\n",
@@ -217,7 +219,7 @@ def export_harbor_task(
         "tests/test.sh": TEST_SH,
         "solution/solve.sh": solve_sh(task),
         **environment_files(task, env),
-        **verifier_files(task, env, timeout_s=test_timeout, policy=policy),
+        **verifier_files(task, env, timeout_s=test_timeout, policy=policy, twin=twin),
     }
     if task.bug_patch:
         files["environment/bug.patch"] = task.bug_patch

@@ -13,8 +13,11 @@ tree as path -> [kind, sha256, mode], the snapshot's protected files and hidden 
 the run), the pre-agent text of the other Python files (what the static scan compares against), and
 the digests of the examples the buggy state's own run collects for graded doctests whose docstrings
 the snapshot does not spell (`grading.doctest_runs`: one guarded run at export, for a task that grades a
-module's doctest only), and the environment's baseline statuses of the cases of graded functions asked for
-by function (`grading.unstable_ids.cases_of`): renamed cases are read as the grader reads them.
+module's doctest only), the environment's baseline statuses of the cases of graded functions asked for
+by function (`grading.unstable_ids.cases_of`): renamed cases are read as the grader reads them, and the
+task's kept twin (`twin_state`: its test files with the literals its FAIL_TO_PASS tests compare with
+changed, and the ids the gold fails there), which the verifier runs a resolved tree on once more
+(`grading.verifier_twin`).
 """
 
 from __future__ import annotations
@@ -31,16 +34,18 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.core.diffs import parse_diff
+from codekiln.core.errors import TaskError
 from codekiln.core.patches import apply_diff
 from codekiln.core.sources import read_byte_text, text_bytes
 from codekiln.envs import EnvRecord
-from codekiln.grading import GradePolicy, doctests, pathrules, shipped, unstable_ids
+from codekiln.grading import GradePolicy, GradeResult, doctests, grade_patch, pathrules, shipped, unstable_ids
 from codekiln.grading.doctest_runs import buggy_doctest_digests
 from codekiln.grading.guard import Isolation
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.patchrules import path_roots
 from codekiln.grading.suite_order import in_suite_order
 from codekiln.grading.support import support_modules
+from codekiln.grading.twin_check import kept_twin
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 from codekiln.tasks.records import TaskRecord
 
@@ -230,14 +235,48 @@ def verifier_settings(
     }
 
 
+def twin_state(task: TaskRecord, env: EnvRecord, policy: GradePolicy) -> dict[str, Any] | None:
+    """The task's kept twin as the verifiers' state holds it: {"files": rel -> the twin's text, "ids": the
+    FAIL_TO_PASS ids the gold fails on it}, worked out as the grader does (`twin_check.kept_twin`: the
+    gold graded on the twin in the environment's sandbox, cached per task). None: the policy's twins are
+    off, or the task keeps no twin (no literal to change, or the gold passes its twin). Raises TaskError
+    when the gold's run on the twin fails: a verifier shipped without it would grade less than the grader."""
+    if not policy.twins:
+        return None
+    failed: list[GradeResult] = []
+
+    def grade(patch: str, twin: dict[str, str]) -> GradeResult:
+        result = grade_patch(task, env, patch, policy=policy, twin=twin)
+        failed.extend([result] if result.outcome not in ("resolved", "unresolved") else [])
+        return result
+
+    kept = kept_twin(task, Path(env.snapshot_path), grade)
+    if failed:
+        raise TaskError(
+            f"the gold patch of {task.instance_id} could not be graded on the task's twin: "
+            f"{failed[0].outcome} {failed[0].detail[:500]}",
+            hint="export where the environment's sandbox runs (root, bwrap), or with GradePolicy(twins=False)",
+        )
+    return {"files": kept[0], "ids": kept[1]} if kept else None
+
+
 def verifier_files(
-    task: TaskRecord, env: EnvRecord, *, timeout_s: float, policy: GradePolicy | None = None
+    task: TaskRecord,
+    env: EnvRecord,
+    *,
+    timeout_s: float,
+    policy: GradePolicy | None = None,
+    twin: dict[str, Any] | None = None,
 ) -> dict[str, str | bytes]:
-    """tests/codekiln/: the standalone verifier, its modules, its settings and the pre-agent state."""
+    """tests/codekiln/: the standalone verifier, its modules, its settings and the pre-agent state (with
+    `twin`, the task's kept twin: `twin_state`)."""
     settings = verifier_settings(task, env, timeout_s=timeout_s, policy=policy or GradePolicy())
     out: dict[str, str | bytes] = {
         f"{VERIFIER_DIR}/{name}": (shipped.FOLDER / name).read_bytes() for name in SHIPPED
     }
+    state = verifier_state(task, env)
+    if twin:
+        state["twin"] = twin
     out[f"{VERIFIER_DIR}/task.json"] = json.dumps(settings, indent=1, sort_keys=True) + "\n"
-    out[f"{VERIFIER_DIR}/state.json"] = json.dumps(verifier_state(task, env), sort_keys=True) + "\n"
+    out[f"{VERIFIER_DIR}/state.json"] = json.dumps(state, sort_keys=True) + "\n"
     return out

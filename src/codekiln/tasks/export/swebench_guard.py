@@ -24,7 +24,8 @@ its cross-checks.
 Its settings are the Harbor verifier's (`harbor_payload.verifier_settings`); its state holds the
 manifest of `base_commit` (path -> [kind, sha256, mode], from the export's git repository, never from
 the tree under test), the commit, the buggy state's doctest digests (`grading.doctest_runs`) and the
-baseline's statuses of the graded cases named by an address (`unstable_ids.cases_of`). The
+baseline's statuses of the graded cases named by an address (`unstable_ids.cases_of`), and the task's
+kept twin (`harbor_payload.twin_state`), which a resolved run is run on once more (`verifier_twin`). The
 snapshot's bytes themselves are not shipped: the check reads them from git at `base_commit` and holds
 them to the manifest's digests. The payload is the same for every row but for the two JSON files:
 about 95 kB of each row's `eval_script`, plus about 50 bytes per file of the repository.
@@ -50,7 +51,7 @@ from codekiln.grading.doctest_runs import buggy_doctest_digests
 from codekiln.grading.limits import graded_limit
 from codekiln.repos.fetch import GIT_ENV
 from codekiln.sandbox.base import WORKDIR
-from codekiln.tasks.export.harbor_payload import verifier_settings
+from codekiln.tasks.export.harbor_payload import twin_state, verifier_settings
 from codekiln.tasks.records import TaskRecord
 
 UNZIP = (
@@ -142,7 +143,7 @@ def row_files(
     """The folder the row's eval script writes: `shipped.ROW`, `task.json`, `state.json` (`manifest`:
     `base_commit`'s, `commit_manifest`)."""
     settings = verifier_settings(task, env, timeout_s=graded_limit(env), policy=GradePolicy())
-    state = {
+    state: dict[str, Any] = {
         "manifest": manifest,
         "base_commit": base,
         "installed": INSTALLED,
@@ -151,6 +152,9 @@ def row_files(
         "doctest_digests": buggy_doctest_digests(task, env),
         "baseline_cases": unstable_ids.cases_of(env.baseline, task.tests),
     }
+    twin = twin_state(task, env, GradePolicy())  # run on a resolved tree once more (`verifier_twin`)
+    if twin:
+        state["twin"] = twin
     files = {name: (shipped.FOLDER / name).read_bytes() for name in shipped.ROW}
     files["task.json"] = (json.dumps(settings, indent=1, sort_keys=True) + "\n").encode()
     files["state.json"] = (json.dumps(state, sort_keys=True) + "\n").encode()
