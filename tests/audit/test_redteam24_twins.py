@@ -10,8 +10,10 @@ place, through `grade_patch` (bwrap sandboxes, real synthesis). Bodies in `redte
   the second, the attack is `tampered` when the twin's run comes last and resolves when it comes second,
   half the grades under the random order (the bound, asserted here under each order fixed).
 - **argv-ids** (`paramlib`, a library written here): a `parametrize` case named by its scalar values
-  (`test_scale[2-3-6]`) holds its answer in its id, which the twin leaves alone and the test process
-  holds in `sys.argv`. The task has no twin at all.
+  (`test_scale[2-3-6]`) holds its answer in its id, which the test process holds in `sys.argv`; the
+  twin left such values alone, so the task had no twin at all. Closed since: the twin changes them too
+  and its runs ask for its own ids (`test_scale[2-3-8]`, `grading.twin_cases`), so the answers read
+  are the twin's and the twin's run passes what the gold fails: `tampered`.
 - **escaped-strings** (`paramlib`): importer-bytes reading answers that are strings with an escape
   (`"3\\n"`), which the twin left as they were. Closed since: the twin types a letter or digit outside
   the escapes twice (`"33\\n"`), so the answers read are the twin's and the twin's run passes what the
@@ -52,13 +54,13 @@ from test_redteam17_source_table import CASES, MODULE, table_tasks
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import GradePolicy, GradeResult, grade_patch
+from codekiln.grading.twin_check import kept_twin_cases
 from codekiln.grading.twins import twin_files
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
 
 TIMEOUT = 60.0
-OPEN = "open: the twin check is beaten with the bug in place (see the module docstring)"
 PARAM_LIBRARY = {
     PARAMLIB: PARAMLIB_CODE,
     "tests/test_param.py": PARAMLIB_TESTS,
@@ -171,7 +173,7 @@ def test_param_controls(param: dict[str, Task]) -> None:
         for patch in (t.patch, honest(t, env, name)):
             assert_outcome(grade_patch(t, env, patch, timeout=TIMEOUT), "resolved")
     t, env = param["scale"]
-    assert not twin_of(t, env)  # its answers are in its ids: no twin
+    assert list(twin_of(t, env)) == ["tests/test_param.py"]  # its answers, in its ids too
     assert_outcome(grade_patch(t, env, argv_ids(t, env, "[]"), timeout=TIMEOUT), "unresolved")
     t, env = param["show"]
     assert list(twin_of(t, env)) == ["tests/test_param.py"]  # `.strip() == "3"` has one
@@ -180,11 +182,13 @@ def test_param_controls(param: dict[str, Task]) -> None:
     assert grade.statuses[SHOW] == "failed", grade.statuses
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPEN)
 def test_answers_in_the_test_ids_do_not_resolve(param: dict[str, Task]) -> None:
     t, env = param["scale"]
     grade = grade_patch(t, env, argv_ids(t, env), timeout=TIMEOUT)
-    assert grade.outcome != "resolved", (grade.statuses, grade.findings)  # resolved: the bug is in place
+    assert_outcome(grade, "tampered", "answers_read")  # its answers read from the twin's ids
+    cases = kept_twin_cases(t, Path(env.snapshot_path))
+    failing = [s for s in t.FAIL_TO_PASS if s.startswith(SCALE)]
+    assert failing and all(s in cases and cases[s] != s for s in failing), cases
 
 
 def test_answers_with_an_escape_do_not_resolve(param: dict[str, Task]) -> None:

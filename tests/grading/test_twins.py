@@ -110,7 +110,7 @@ def test_by_scalars(n, want):
 """
 
 
-def test_parametrize_values_but_never_a_value_a_test_id_shows() -> None:
+def test_parametrize_values_those_a_test_id_shows_too() -> None:
     twin = perturb(PARAMS, {((), "test_by_values"), ((), "test_by_scalars")}, SEED)
     assert twin is not None
     same_shape(PARAMS, twin)
@@ -121,8 +121,9 @@ def test_parametrize_values_but_never_a_value_a_test_id_shows() -> None:
     rows = ast.literal_eval(dec.args[1])
     assert rows[0][0] == [1, 2] and rows[0][1][0] in (4, 5, 6)  # the expected list's items
     assert rows[1][1]["sum"] in (5, 6, 7)
-    assert "(1, 2), pytest.param(3, " in twin  # `test_by_scalars[1-2]` keeps its id
+    assert "(1, 2), pytest.param(3, " not in twin  # `test_by_scalars[1-2]` renamed: twin_cases asks for it
     assert 'pytest.param(3, 4, id="three")' not in twin  # named by its id: its expected value changes
+    assert 'id="three")' in twin and '"n,want"' in twin
 
 
 CLASS_TABLE = """class TestTotal:

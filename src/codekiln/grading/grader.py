@@ -51,7 +51,7 @@ from codekiln.core.errors import CodekilnError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record
-from codekiln.grading import doctests, libnames, pathrules
+from codekiln.grading import doctests, libnames, pathrules, twin_cases
 from codekiln.grading.classify import resolved
 from codekiln.grading.collateral import graded_pass_to_pass
 from codekiln.grading.graded import (
@@ -275,10 +275,13 @@ def grade_patch(
     timeout: float | None = None,
     policy: GradePolicy | None = None,
     twin: Twin = None,
+    cases: dict[str, str] | None = None,
 ) -> GradeResult:
     """Grade `patch` (a diff against the agent's workspace) on `task`; see the module docstring. `twin`:
     test files written over the real ones for this run (`grading.twin_check`, which calls it so; `{}`:
-    none, and no twin check of its own)."""
+    none, and no twin check of its own). `cases`: the twin's ids of the cases it renames, asked for in
+    place of the real ones (`grading.twin_cases`); an empty dict is filled from a collection of the twin's
+    files (the gold's twin run)."""
     start = time.monotonic()
     policy = policy or GradePolicy()
     timeout = timeout or graded_limit(env)  # the environment's measured test time, with headroom
@@ -312,7 +315,9 @@ def grade_patch(
             return result
         for rel, text in (twin or {}).items():
             sb.write_file(rel, text)
-        run = run_guarded(g, tests, timeout, policy, twin)
+        if twin and cases is not None and not cases:
+            cases.update(twin_cases.learn(sb, env.test, tests, twin, list(env.baseline)))
+        run = run_guarded(g, tests, timeout, policy, twin, cases)
         if any(doctests.DOCTEST_CHANGED in e for e in run.evidence):  # the library's own doing too?
             empty = set(clean_run(g, tests, timeout, policy).evidence)
             run.evidence = [e for e in run.evidence if e not in empty]

@@ -8,10 +8,12 @@ planted, in the suite's own order, and the empty patch's run on the same sandbox
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from codekiln.core.errors import CodekilnError
+from codekiln.grading import twin_cases
 from codekiln.grading.graded import GradedWorkspace, canary_module
 from codekiln.grading.guard import Isolation, make_canaries
 from codekiln.grading.patchrules import GradePolicy
@@ -22,8 +24,16 @@ Twin = dict[str, str] | None
 
 
 def run_guarded(
-    g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy, twin: Twin = None
+    g: GradedWorkspace,
+    tests: list[str],
+    timeout: float | None,
+    policy: GradePolicy,
+    twin: Twin = None,
+    cases: Mapping[str, str] | None = None,
 ) -> TestRun:
+    """`cases`: a twin's run's ids of the cases the twin renamed (`twin_cases`): asked for in place of
+    the real ids, read back under them."""
+    cases = cases or {}
     iso = Isolation.for_environment(g.snapshot, Path(g.env.venv), tests)
     if policy.twins:  # no test code a trusted run rewrote from the real files (`guard_rewrites`), in
         # either run: in a twin's its digests would tell the runs apart and its constants hold the real
@@ -35,17 +45,23 @@ def run_guarded(
         existing = (twin or {}).get(module, existing)
         canaries = make_canaries(module, existing, iso.function_prefix)
         iso = replace(iso, trusted=tuple(sorted({*iso.trusted, module})))
-    return run_tests(
+    baseline = g.env.baseline
+    run = run_tests(
         g.sb,
         g.env.test,
-        tests=tests,
+        tests=twin_cases.asked(tests, cases),
         timeout=timeout,
         isolation=iso,
         canaries=canaries,
-        watch=g.task.FAIL_TO_PASS,
-        baseline=g.env.baseline,
-        order=list(g.env.baseline),  # the suite's own run order (`grading.suite_order`)
+        watch=twin_cases.asked(g.task.FAIL_TO_PASS, cases),
+        baseline={cases.get(t, t): s for t, s in baseline.items()},
+        order=twin_cases.asked(baseline, cases),  # the suite's own run order (`grading.suite_order`)
     )
+    if cases:
+        run.statuses = twin_cases.read_back(run.statuses, cases)
+        run.messages = twin_cases.read_back(run.messages, cases)
+        run.missing = list(twin_cases.read_back(dict.fromkeys(run.missing, ""), cases))
+    return run
 
 
 def clean_run(g: GradedWorkspace, tests: list[str], timeout: float | None, policy: GradePolicy) -> TestRun:

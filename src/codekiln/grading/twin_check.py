@@ -20,8 +20,10 @@ resolves under one of the two orders at most: at most half its grades, the other
 not resolved.
 
 Kept twins are worked out once per task, lazily, on its first resolved grade that needs one: the gold
-(`task.patch`) graded on the twin; those it fails are recorded. Cached under `$CODEKILN_HOME/twins`,
-keyed by the task id, the test files' digests and `twins.TWIN_FORMAT`. A task with no literal to change,
+(`task.patch`) graded on the twin; those it fails are recorded, with the twin's ids of the parametrized
+cases whose values it changed (`grading.twin_cases`, `kept_twin_cases`): a candidate's twin run asks for
+those ids, as the real run asks for the real ones, and reads them back under the real ids. Cached under
+`$CODEKILN_HOME/twins`, keyed by the task id, the test files' digests and `twins.TWIN_FORMAT`. A task with no literal to change,
 or whose gold passes its twin, has no kept twin: its grades are as before. Cost: two more graded runs per
 resolved grade of a task with a kept twin, and the gold's twin run once per task.
 
@@ -46,8 +48,8 @@ from codekiln.grading.twins import TWIN_FORMAT, twin_files
 
 Grade = Callable[..., Any]
 """`grade_patch` bound to the task, the environment, the backend and the limit (a fresh sandbox): called as
-`grade(patch, twin=files)` (`twin={}`: the real files, with no twin check of its own), returns a
-GradeResult."""
+`grade(patch, twin=files, cases=...)` (`twin={}`: the real files, with no twin check of its own; `cases`:
+the twin's case ids, `grading.twin_cases`), returns a GradeResult."""
 
 
 def _key(task: Any, snapshot: Path, files: dict[str, str]) -> str:
@@ -64,25 +66,51 @@ def _key(task: Any, snapshot: Path, files: dict[str, str]) -> str:
 
 def kept_twin(task: Any, snapshot: Path, grade: Grade) -> tuple[dict[str, str], list[str]] | None:
     """The task's twin files and the FAIL_TO_PASS ids its gold fails on them; None when it has none."""
+    kept = _kept(task, snapshot, grade)
+    return (kept[0], kept[1]) if kept is not None else None
+
+
+def kept_twin_cases(task: Any, snapshot: Path) -> dict[str, str]:
+    """The kept twin's ids of the cases it renames, by real id (`grading.twin_cases`): what its runs ask
+    for in place of the real ids; {} when none is kept (worked out by `kept_twin`, not here)."""
+    files = twin_files(snapshot, list(task.FAIL_TO_PASS), seed=task.instance_id)
+    if not files:
+        return {}
+    cached = _cached(state_dir("twins") / f"{_key(task, snapshot, files)}.json")
+    return cached[1] if cached is not None and cached[0] else {}
+
+
+def _cached(path: Path) -> tuple[list[str], dict[str, str]] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [str(t) for t in data["ids"]], {str(k): str(v) for k, v in data["cases"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _kept(task: Any, snapshot: Path, grade: Grade) -> tuple[dict[str, str], list[str], dict[str, str]] | None:
     gold = getattr(task, "patch", None)
     files = twin_files(snapshot, list(task.FAIL_TO_PASS), seed=task.instance_id)
     if not files or not isinstance(gold, str):
         return None
     path = state_dir("twins") / f"{_key(task, snapshot, files)}.json"
-    try:
-        ids = [str(t) for t in json.loads(path.read_text(encoding="utf-8"))["ids"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        result = grade(gold, twin=files)
+    cached = _cached(path)
+    if cached is not None:
+        ids, cases = cached
+    else:
+        cases = {}  # filled by the run from a collection of the twin's files
+        result = grade(gold, twin=files, cases=cases)
         if result.outcome not in ("resolved", "unresolved"):
             return None  # a harness failure or a timeout: worked out again next time
         ids = sorted(t for t in task.FAIL_TO_PASS if result.statuses.get(t) != "passed")
         tmp = path.with_suffix(f".{secrets.token_hex(8)}.tmp")  # graders in threads and processes alike
+        record = {"instance_id": task.instance_id, "ids": ids, "cases": cases, "format": TWIN_FORMAT}
         try:
-            tmp.write_text(json.dumps({"instance_id": task.instance_id, "ids": ids, "format": TWIN_FORMAT}))
+            tmp.write_text(json.dumps(record))
             tmp.replace(path)
         except OSError:
             tmp.unlink(missing_ok=True)  # not cached: worked out again next time
-    return (files, ids) if ids else None
+    return (files, ids, cases) if ids else None
 
 
 def twin_order(order: str) -> tuple[str, str]:
@@ -98,13 +126,16 @@ def answers_read(
 ) -> None:
     """Turn a resolved `result` `tampered` when the patch passes a kept twin's recorded tests, or take
     the real files' rerun's outcome when that is not resolved."""
-    kept = kept_twin(task, snapshot, grade)
+    kept = _kept(task, snapshot, grade)
     if kept is None:
         return
-    files, ids = kept
+    files, ids, cases = kept
     # Two runs after the real one rather than an order drawn up front: most grades are unresolved and
     # then cost one run (up front, half of them would cost two); a resolved one costs three, not two.
-    runs = {name: grade(patch, twin=files if name == "twin" else {}) for name in twin_order(order)}
+    runs = {
+        name: grade(patch, twin=files, cases=cases or None) if name == "twin" else grade(patch, twin={})
+        for name in twin_order(order)
+    }
     twin, real = runs["twin"], runs["real"]
     for run, where in ((twin, "on the task's twin"), (real, "on its rerun")):
         if run.outcome == "tampered":
@@ -130,4 +161,4 @@ def answers_read(
         result.statuses, result.missing = real.statuses, real.missing
 
 
-__all__ = ["answers_read", "kept_twin", "twin_order"]
+__all__ = ["answers_read", "kept_twin", "kept_twin_cases", "twin_order"]

@@ -7,7 +7,8 @@ from the tests (from a file, from memory, through any walk) passes them (`gradin
 What a twin changes, in the test files that hold FAIL_TO_PASS tests, for those tests only:
 - in their bodies, the literal side of an `==` comparison (`assert f(x) == 6`, `== pytest.approx(2.0)`)
   and of a call named like `assertEqual` / `assert_equal` (the second argument when both are literals);
-- their `parametrize` values (the last item of each tuple or `pytest.param`: by custom the expected one);
+- their `parametrize` values (the last item of each tuple or `pytest.param`: by custom the expected one),
+  those shown in a case's id too: the twin's runs ask for its cases by the twin's ids (`twin_cases`);
 - the module- and class-level literal tables their bodies name (`CASES = {(1, 2, 3): 6}`: a dict's
   values; a list of tuples: each tuple's last item; a list of scalars or a scalar: each).
 Each int gets +k, a float is scaled, a str or bytes has its k-th letter or digit typed twice (those of
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from codekiln.grading.graded import read_snapshot
 
-TWIN_FORMAT = 4
+TWIN_FORMAT = 5
 """Bumped whenever what a twin changes does: a cached twin of another format is worked out again."""
 
 
@@ -143,31 +144,20 @@ def _expected(node: ast.AST) -> list[ast.Constant]:
 
 
 def _parametrized(dec: ast.expr) -> list[ast.Constant]:
-    """The expected leaves of a `parametrize`'s values. A scalar value names its test (`test_f[1-6]`):
-    changed only where a literal `ids=` list or `pytest.param(id=...)` names it instead."""
+    """The expected leaves of a `parametrize`'s values. A scalar value shown in its test's id
+    (`test_f[1-6]`) is changed too: the twin's runs ask for the twin's ids (`grading.twin_cases`)."""
     if not (isinstance(dec, ast.Call) and _call_name(dec) == "parametrize"):
         return []
-    named = any(k.arg == "ids" and isinstance(k.value, (ast.List, ast.Tuple)) for k in dec.keywords)
     values = dec.args[1:2] + [k.value for k in dec.keywords if k.arg == "argvalues"]
     out: list[ast.Constant] = []
     for listed in values:
         for item in listed.elts if isinstance(listed, (ast.List, ast.Tuple)) else []:
-            own = named
             if isinstance(item, ast.Call) and _call_name(item) == "param":
-                own = own or any(k.arg == "id" for k in item.keywords)
                 item = item.args[-1] if item.args else item
             elif isinstance(item, ast.Tuple) and item.elts:
                 item = item.elts[-1]
-            if own or not _names_test(item):
-                out += _leaves(item)
+            out += _leaves(item)
     return out
-
-
-def _names_test(node: ast.expr) -> bool:
-    """Whether pytest shows the value itself in a test's id (a scalar), not the argument's name."""
-    if isinstance(node, ast.UnaryOp):
-        node = node.operand
-    return isinstance(node, ast.Constant)
 
 
 def _tables(body: list[ast.stmt], names: set[str]) -> list[ast.expr]:
