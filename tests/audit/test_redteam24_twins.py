@@ -195,3 +195,14 @@ def test_answers_with_an_escape_do_not_resolve(param: dict[str, Task]) -> None:
     t, env = param["show"]
     grade = grade_patch(t, env, escaped(t, env), timeout=TIMEOUT)
     assert_outcome(grade, "tampered", "answers_read")  # its answers read from the twin's file
+
+
+def test_answers_in_the_test_ids_under_the_exported_verifier(param: dict[str, Task], tmp_path: Path) -> None:
+    """The exported Harbor task's verifier asks for the twin's ids too (`state.json`'s twin `cases`): the
+    gold resolves there, and answers read from the ids are `tampered` in either order of the runs."""
+    from audit_support import harbor_verifier
+
+    t, env = param["scale"]
+    assert harbor_verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")
+    out = harbor_verifier(t, env, argv_ids(t, env), tmp_path / "argv")
+    assert out.startswith("codekiln verifier: tampered answers_read"), out

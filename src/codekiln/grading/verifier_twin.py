@@ -73,7 +73,11 @@ def graded(v: Any, timeout: float, held: Path, twin: dict[str, Any] | None) -> d
             if which == "twin":
                 write_twin(v.root, twin["files"])
             mark = len(v.findings)
-            runs[which] = dict(v.run(timeout, held))
+            runs[which] = (
+                renamed(v, timeout, held, twin.get("cases") or {})
+                if which == "twin"
+                else dict(v.run(timeout, held))
+            )
             if which == "twin":  # the twin's evidence counts only where its run decides the verdict
                 found = v.findings[mark:]
                 del v.findings[mark:]
@@ -92,6 +96,32 @@ def graded(v: Any, timeout: float, held: Path, twin: dict[str, Any] | None) -> d
             f"{verdict.get('log', '')}\n--- the run on the task's twin ---\n{other.get('log', '')}"
         )
     return verdict
+
+
+def renamed(v: Any, timeout: float, held: Path, cases: dict[str, str]) -> dict[str, Any]:
+    """The twin's run of `v`: the cases the twin renamed (`cases`: real id -> the twin's, a parametrized
+    case whose id shows a changed value) asked for by the twin's ids, their statuses read back under the
+    real ones (as `grading.twin_cases` does for the grader)."""
+    if not cases:
+        return dict(v.run(timeout, held))
+    back = {twin: real for real, twin in cases.items()}
+    task = v.task
+    v.task = {**task, **{k: [cases.get(t, t) for t in task.get(k) or ()] for k in RENAMED if k in task}}
+    saved, v.baseline = v.baseline, {cases.get(t, t): s for t, s in (v.baseline or {}).items()}
+    try:
+        verdict = dict(v.run(timeout, held))
+    finally:
+        v.task, v.baseline = task, saved
+    for key in ("statuses",):
+        if isinstance(verdict.get(key), dict):
+            verdict[key] = {back.get(t, t): s for t, s in verdict[key].items()}
+    if isinstance(verdict.get("missing"), list):
+        verdict["missing"] = [back.get(t, t) for t in verdict["missing"]]
+    return verdict
+
+
+RENAMED = ("tests", "fail_to_pass", "pass_to_pass", "order")
+"""The task's id lists a twin's run asks for by the twin's ids."""
 
 
 def judged(

@@ -45,7 +45,7 @@ from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.grading.patchrules import path_roots
 from codekiln.grading.suite_order import in_suite_order
 from codekiln.grading.support import support_modules
-from codekiln.grading.twin_check import kept_twin
+from codekiln.grading.twin_check import kept_twin, kept_twin_cases
 from codekiln.sandbox.base import VENV_DIR, WORKDIR
 from codekiln.tasks.records import TaskRecord
 
@@ -237,7 +237,8 @@ def verifier_settings(
 
 def twin_state(task: TaskRecord, env: EnvRecord, policy: GradePolicy) -> dict[str, Any] | None:
     """The task's kept twin as the verifiers' state holds it: {"files": rel -> the twin's text, "ids": the
-    FAIL_TO_PASS ids the gold fails on it}, worked out as the grader does (`twin_check.kept_twin`: the
+    FAIL_TO_PASS ids the gold fails on it, "cases": real id -> the twin's id of each parametrized case it
+    renames (`twin_check.kept_twin_cases`)}, worked out as the grader does (`twin_check.kept_twin`: the
     gold graded on the twin in the environment's sandbox, cached per task). None: the policy's twins are
     off, or the task keeps no twin (no literal to change, or the gold passes its twin). Raises TaskError
     when the gold's run on the twin fails: a verifier shipped without it would grade less than the grader."""
@@ -245,8 +246,8 @@ def twin_state(task: TaskRecord, env: EnvRecord, policy: GradePolicy) -> dict[st
         return None
     failed: list[GradeResult] = []
 
-    def grade(patch: str, twin: dict[str, str]) -> GradeResult:
-        result = grade_patch(task, env, patch, policy=policy, twin=twin)
+    def grade(patch: str, twin: dict[str, str], cases: dict[str, str] | None = None) -> GradeResult:
+        result = grade_patch(task, env, patch, policy=policy, twin=twin, cases=cases)
         failed.extend([result] if result.outcome not in ("resolved", "unresolved") else [])
         return result
 
@@ -257,7 +258,9 @@ def twin_state(task: TaskRecord, env: EnvRecord, policy: GradePolicy) -> dict[st
             f"{failed[0].outcome} {failed[0].detail[:500]}",
             hint="export where the environment's sandbox runs (root, bwrap), or with GradePolicy(twins=False)",
         )
-    return {"files": kept[0], "ids": kept[1]} if kept else None
+    if not kept:
+        return None
+    return {"files": kept[0], "ids": kept[1], "cases": kept_twin_cases(task, Path(env.snapshot_path))}
 
 
 def verifier_files(
