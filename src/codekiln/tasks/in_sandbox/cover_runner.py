@@ -27,6 +27,7 @@ whole suite.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -117,8 +118,9 @@ def _only(ids: set[str]) -> Any:
 
 
 class Rewrites:
-    """Keeps the session's config; the trees of modules rewritten once collection ended are not kept,
-    as in the warm session, which exports at the end of its collection."""
+    """Keeps the session's config; the trees of the modules rewritten while collecting are held
+    pickled through the suite (`pytest_patches.pack_trees`) and later ones are not kept, as in the
+    warm session, which exports at the end of its collection."""
 
     config: Any = None
 
@@ -126,10 +128,12 @@ class Rewrites:
         self.config = config
 
     def pytest_collection_finish(self, session: Any) -> None:
-        pytest_patches.keep_trees(False, drop=False)
+        pytest_patches.pack_trees()
 
     def export(self, folder: str) -> None:
-        """`pytest_patches.export` into `folder`; nothing when it fails (the warm session rewrites)."""
+        """`pytest_patches.export` into `folder`, once the suite has run (the tests are over: no
+        garbage collection while it compiles); nothing when it fails (the warm session rewrites)."""
+        gc.disable()
         try:
             if self.config is not None:
                 pytest_patches.export(self.config, folder)
