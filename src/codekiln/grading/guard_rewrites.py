@@ -12,7 +12,9 @@ hash as the entry says, with the same `enable_assertion_pass_hook`, its tests wr
 `python_functions` patterns: exactly the code rewriting those bytes makes. A grade's canaries are appended to one test module, so its bytes are new each run:
 there the entry's functions and classes are reused for the module's own part, the rest rewritten
 (`guard_plugin_speedups.appended_code`). Runs that grade a patch never export; what they are given comes from the host, and
-is read and deleted before any conftest or test module runs, like the guard's settings.
+is read and deleted before any conftest or test module runs, like the guard's settings. The coverage
+run, the environment's first run on the clean snapshot, exports it first (and the same code unwrapped,
+`PLAIN`): validation's warm session takes both instead of rewriting and wrapping the modules again.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class RewriteCache:
 
 REWRITES = RewriteCache()
 """One per process: every grader and validator of an environment shares it."""
+PLAIN = RewriteCache()
+"""The same code before the guard's wrapping, as pytest alone rewrites it, from the environment's
+coverage run: validation's warm session starts from it (`tasks.in_sandbox.pytest_patches.GIVEN`)."""
 
 
 def rewrite_key(venv: str, workdir: str) -> str:

@@ -9,6 +9,10 @@ dynamic contexts when coverage is installed, or lent in DIR (appended to sys.pat
 environment has none), `sys.settrace` otherwise), each test's status and
 duration, and writes them as JSON (the coverage data itself beside it, in DATA.json.sqlite).
 
+The test code pytest rewrote (assertions) is written beside DATA.json once the tracer has stopped
+(`pytest_patches.export`: as pytest rewrote it, and the modules rewritten while collecting wrapped
+for the guard): the host hands it to validation's warm session, which then need not rewrite it.
+
 Under coverage.py, the Python processes a test starts are measured too, under the test's id
 (`cover_child.py`, installed as their `sitecustomize`): a suite that runs its package only as
 `python -m pkg` or a console script covers it there. Their data files are listed in the JSON
@@ -23,6 +27,7 @@ whole suite.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -30,6 +35,7 @@ import sys
 import time
 from typing import Any
 
+import pytest_patches
 from codekiln_reports import Recorder, blank  # siblings in the sandbox: sys.path[0] is this script's folder
 from warm_runner import ROOT
 
@@ -111,6 +117,34 @@ def _only(ids: set[str]) -> Any:
     return Only()
 
 
+class Rewrites:
+    """Keeps the session's config; the trees of the modules rewritten while collecting are held
+    pickled through the suite (`pytest_patches.pack_trees`) and later ones are not kept, as in the
+    warm session, which exports at the end of its collection."""
+
+    config: Any = None
+
+    def pytest_configure(self, config: Any) -> None:
+        self.config = config
+
+    def pytest_collection_finish(self, session: Any) -> None:
+        pytest_patches.pack_trees()
+
+    def export(self, folder: str) -> None:
+        """`pytest_patches.export` into `folder`, once the suite has run (the tests are over: no
+        garbage collection while it compiles); nothing when it fails (the warm session rewrites)."""
+        gc.disable()
+        try:
+            if self.config is not None:
+                pytest_patches.export(self.config, folder)
+        except Exception:
+            for name in pytest_patches.EXPORTS:
+                try:
+                    os.remove(os.path.join(folder, name))
+                except OSError:
+                    pass
+
+
 def no_project_coverage() -> Any:
     """A plugin that sets pytest-cov's `--no-cov` before pytest-cov reads it (see the module docstring):
     a project whose pytest-cov is not installed or not loaded is left as it is (no `--no-cov` argument,
@@ -160,7 +194,9 @@ def follow_children(data_path: str, lent: str | None) -> str:
 def cover(data_path: str, args: list[str], lent: str | None = None, only: str | None = None) -> int:
     import pytest
 
-    plugins: list[Any] = [no_project_coverage()]
+    rewrites = Rewrites()
+    plugins: list[Any] = [no_project_coverage(), rewrites]
+    pytest_patches.cache_rewritten_tests()
     if only:
         with open(only) as fh:
             plugins.append(_only(set(json.load(fh))))
@@ -187,6 +223,7 @@ def cover(data_path: str, args: list[str], lent: str | None = None, only: str | 
         if cov is not None:
             cov.stop()
             cov.save()
+    rewrites.export(os.path.dirname(os.path.abspath(data_path)))  # the tracer stopped: half the cost
     statuses, _ = coverer.recorder.results()
     out: dict[str, Any] = {
         "exit_code": int(code),

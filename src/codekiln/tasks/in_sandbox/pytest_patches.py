@@ -5,6 +5,10 @@ Runs inside the sandbox beside `warm_runner.py`; imports only the standard libra
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import marshal
+import os
+import pickle
 import sys
 import traceback
 import types
@@ -19,7 +23,8 @@ PYTEST_PATCHES = {
     "_pytest.assertion.rewrite._read_pyc": "a re-collection in a child reuses a test module's "
     "assertion-rewritten code kept in memory by content, instead of reading its pyc again "
     "(`cache_rewritten_tests`)",
-    "_pytest.assertion.rewrite._rewrite_test": "keeps the code pytest rewrites, for the same cache",
+    "_pytest.assertion.rewrite._rewrite_test": "keeps the code pytest rewrites, for the same cache, "
+    "and takes the code the environment's coverage run rewrote from the same bytes (`GIVEN`)",
     "_pytest.assertion.rewrite.rewrite_asserts": "keeps the syntax tree of each test module pytest "
     "rewrites at start-up, to export its code wrapped as the guard wraps it (`warm_runner.export_rewritten`)",
     "_pytest.reports._format_failed_longrepr": "a failure's text is the last frames of its native "
@@ -82,6 +87,16 @@ TREES: dict[str, tuple[bytes, Any]] = {}
 """Until `keep_trees(False)`: each module pytest rewrote from source, by path, its source and its
 syntax tree as rewritten (compiled once more, wrapped, for the guard: `warm_runner.export_rewritten`)."""
 _KEEP_TREES = [True]
+HASHED: set[str] = set()
+"""The paths in REWRITTEN whose rewrite gave pytest's source hash beside the code (pytest >= 9):
+what `plain_entries` can give another run, which makes the same pair from the bytes alone."""
+GIVEN: dict[str, dict[str, tuple[Any, ...]]] = {"plain": {}, "guard": {}}
+"""Test code another run on the clean snapshot of this environment rewrote (the coverage run:
+`export`), handed in by the host (`load_given`): `plain`, {path: (sha256 of the source,
+enable_assertion_pass_hook, code)}, taken instead of rewriting the same bytes under the same hook;
+`guard`, entries in the guard's format, exported as they are for a module taken from `plain`."""
+EXPORTS = ("rewritten.marshal", "rewritten-plain.marshal")
+"""The files `export` writes into a folder: the guard's entries, then the plain code."""
 
 
 def keep_trees(on: bool) -> None:
@@ -91,6 +106,51 @@ def keep_trees(on: bool) -> None:
         TREES.clear()
 
 
+def pack_trees() -> None:
+    """Keep no more trees, and hold the kept ones pickled until `guard_entries`: bytes the garbage
+    collector never walks. A run that goes on to run the suite (the coverage run) would otherwise
+    carry every test module's tree through it (toolz: ~1.6 CPU s more, the full collections)."""
+    _KEEP_TREES[0] = False
+    for path, (source, tree) in list(TREES.items()):
+        TREES[path] = (source, pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _hook(config: Any) -> bool:
+    return bool(config.getini("enable_assertion_pass_hook"))
+
+
+def plain_entries(config: Any) -> dict[str, tuple[Any, ...]]:
+    """REWRITTEN as `GIVEN["plain"]` holds it, for the modules whose rewrite another run can stand
+    for (`HASHED`)."""
+    hook = _hook(config)
+    return {
+        path: (hashlib.sha256(source).hexdigest(), hook, code)
+        for path, (source, code) in REWRITTEN.items()
+        if path in HASHED
+    }
+
+
+def export(config: Any, folder: str) -> None:
+    """Write the rewritten test code into `folder` (`EXPORTS`): `guard_entries` (which drops the
+    trees), then `plain_entries`."""
+    plain = plain_entries(config)
+    for name, entries in zip(EXPORTS, (guard_entries(config), plain), strict=True):
+        with open(os.path.join(folder, name), "wb") as fh:
+            marshal.dump(entries, fh)
+
+
+def load_given(folder: str) -> None:
+    """Read into GIVEN what the host put in `folder` as `given-` + each of `EXPORTS` (none: nothing)."""
+    for kind, name in zip(("guard", "plain"), EXPORTS, strict=True):
+        try:
+            with open(os.path.join(folder, f"given-{name}"), "rb") as fh:
+                entries = marshal.load(fh)
+        except (OSError, EOFError, ValueError, TypeError):
+            continue
+        if isinstance(entries, dict):
+            GIVEN[kind] = entries
+
+
 def guard_entries(config: Any) -> dict[str, tuple[Any, ...]]:
     """REWRITTEN as the guard plugin's rewrite cache holds it: {path: (sha256 of the source,
     enable_assertion_pass_hook, code)}; for a module pytest rewrote from source at start-up (its tree
@@ -98,17 +158,37 @@ def guard_entries(config: Any) -> dict[str, tuple[Any, ...]]:
     `wrap_tests` (`guard_plugin_bodies`, shipped beside), as the guard compiles it: rewritten, then
     wrapped, then compiled, with the `python_functions` patterns as a fourth item (the guard uses the
     entry only under the same patterns). Drops the trees."""
-    hook = bool(config.getini("enable_assertion_pass_hook"))
+    hook = _hook(config)
     patterns = tuple(config.getini("python_functions") or ["test"])
     out: dict[str, tuple[Any, ...]] = {}
     for path, (source, code) in REWRITTEN.items():
         digest, (kept, tree) = hashlib.sha256(source).hexdigest(), TREES.get(path, (None, None))
+        tree = pickle.loads(tree) if isinstance(tree, bytes) else tree  # held by `pack_trees`
+        given = GIVEN["guard"].get(path)
         out[path] = (digest, hook, code)
         if wrap_tests is not None and kept == source and tree is not None:
             wrap_tests(tree, list(patterns), path)
             out[path] = (digest, hook, compile(tree, path, "exec", dont_inherit=True), patterns)
+        elif (
+            isinstance(given, tuple)
+            and len(given) == 4
+            and given[:2] == (digest, hook)
+            and given[3] == patterns
+        ):
+            out[path] = given  # taken from `GIVEN["plain"]`: wrapped where that code was made
     keep_trees(False)
     return out
+
+
+def given_for(given: Any, data: bytes, config: Any) -> bool:
+    """Whether `given` (a `GIVEN["plain"]` entry) is the code rewriting `data` under `config` makes."""
+    return (
+        isinstance(given, tuple)
+        and len(given) == 3
+        and isinstance(given[2], types.CodeType)
+        and config is not None
+        and given[:2] == (hashlib.sha256(data).hexdigest(), _hook(config))
+    )
 
 
 def cache_rewritten_tests() -> None:
@@ -143,10 +223,16 @@ def cache_rewritten_tests() -> None:
         return code
 
     def cached_rewrite(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        data = source_of(fn)
-        result = rewrite_test(fn, *args, **kwargs)
+        data, given = source_of(fn), GIVEN["plain"].get(str(fn))
+        config = args[0] if args else kwargs.get("config")
+        if data is not None and given is not None and given_for(given, data, config):
+            result: Any = (importlib.util.source_hash(data), given[2])  # what rewriting the bytes gives
+        else:
+            result = rewrite_test(fn, *args, **kwargs)
         if data is not None and isinstance(result, tuple) and isinstance(result[-1], types.CodeType):
             codes[str(fn)] = (data, result[-1])
+            if len(result) == 2 and result[0] == importlib.util.source_hash(data):
+                HASHED.add(str(fn))
         return result
 
     def kept_rewrite_asserts(mod: Any, source: bytes, module_path: Any = None, config: Any = None) -> None:
@@ -161,12 +247,17 @@ def cache_rewritten_tests() -> None:
 
 
 __all__ = [
+    "EXPORTS",
+    "GIVEN",
     "PYTEST_PATCHES",
     "REWRITTEN",
     "TREES",
     "cache_rewritten_tests",
+    "export",
     "guard_entries",
     "keep_trees",
+    "load_given",
+    "pack_trees",
     "patch_internal",
     "quiet_terminal",
 ]

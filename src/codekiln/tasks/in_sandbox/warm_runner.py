@@ -29,13 +29,14 @@ is not formatted at all. Byte-code is not written while jobs run, and a job's fi
 the session's collection wrote for them (a bug and the original can have the same size and mtime
 second, and Python would then load the original's byte-code for the bug); test
 modules' assertion-rewritten code is kept in memory by content, so re-collections skip reading it.
+At start-up a test module whose bytes the environment's coverage run rewrote is not rewritten again:
+the host hands that code in (SPOOL/given-*.marshal, `pytest_patches.GIVEN`).
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import marshal
 import os
 import random
 import select
@@ -131,17 +132,6 @@ def doctest_namespaces(items: list[Any]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def export_rewritten(config: Any, path: str) -> None:
-    """Write the test code the session rewrote at start-up, before any job ran, in the format of the
-    guard plugin's rewrite cache ({path: (sha256 of the source, enable_assertion_pass_hook, code[,
-    python_functions])}): the host gives it to later guarded runs of the environment
-    (codekiln.grading.guard_rewrites). A module pytest rewrote from source here is compiled once more
-    with its tests wrapped as the guard wraps them (`pytest_patches.guard_entries`), so the first
-    guarded run need not rewrite it."""
-    with open(path, "wb") as fh:
-        marshal.dump(pytest_patches.guard_entries(config), fh)
-
-
 # -- serving jobs ---------------------------------------------------------------------------------------
 class Server:
     """Runs batches of jobs from the collected session until told to stop (see the module docstring)."""
@@ -174,7 +164,8 @@ class Server:
         except ImportError:
             pass
         sys.dont_write_bytecode = True
-        export_rewritten(session.config, os.path.join(self.spool, "rewritten.marshal"))
+        # the test code rewritten at start-up, for the guarded runs (`pytest_patches.export`)
+        pytest_patches.export(session.config, self.spool)
         quiet_terminal(session.config)
         gc.collect()
         gc.freeze()  # children then leave the session's objects alone: fewer copy-on-write page faults
@@ -387,6 +378,7 @@ def main(argv: list[str]) -> int:
     spool, pytest_args = argv[1], argv[argv.index("--") + 1 :]
     import pytest
 
+    pytest_patches.load_given(spool)  # the coverage run's rewritten test code, if the host has it
     cache_rewritten_tests()
     with open(os.path.join(spool, "collect.json")) as fh:
         collect = json.load(fh)

@@ -43,7 +43,7 @@ from pathlib import Path
 from pydantic import Field
 
 from codekiln.core.diffs import parse_diff
-from codekiln.core.errors import TaskError
+from codekiln.core.errors import CodekilnError, TaskError
 from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.records import Record, atomic_write_json, load_json
@@ -51,6 +51,7 @@ from codekiln.envs import EnvRecord, env_sandbox
 from codekiln.grading import unstable_ids
 from codekiln.grading.cases import CASES_PER_TEST, sample_cases
 from codekiln.grading.guard import same_bytecode
+from codekiln.grading.guard_rewrites import PLAIN, REWRITES, rewrite_key
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.validation.engine_command import engine_command
 from codekiln.tasks.validation.testexec import BASE_OPTIONS, COVER_RUNNER, RUNNER_DIR, install_runners
@@ -208,6 +209,18 @@ def mapping_env(env: EnvRecord) -> dict[str, str]:
     return {"PYTHONHASHSEED": MAPPING_HASH_SEED, **env.test.env}
 
 
+def keep_rewritten(sandbox: Sandbox, venv: Path) -> None:
+    """Keep the test code the coverage run rewrote on the clean snapshot (`cover_runner`) for this
+    process's later runs of the environment: the guarded runs (`REWRITES`) and validation's warm
+    session (`PLAIN`), which start from it instead of rewriting (`grading.guard_rewrites`)."""
+    key = rewrite_key(str(venv), sandbox.workdir)
+    for cache, name in ((REWRITES, "rewritten.marshal"), (PLAIN, "rewritten-plain.marshal")):
+        try:
+            cache.keep(key, sandbox.read_file(f"{RUNNER_DIR}/{name}"))
+        except (OSError, CodekilnError):
+            pass
+
+
 def build_coverage_map(env: EnvRecord, sandbox: Sandbox, *, lean: bool = False) -> CoverageMap:
     """Run the suite once in `sandbox` (a sandbox of `env`), its cases sampled (`lean`: the lean
     sample; see the module docstring), and record the map."""
@@ -231,6 +244,7 @@ def build_coverage_map(env: EnvRecord, sandbox: Sandbox, *, lean: bool = False) 
     res = sandbox.exec(
         argv, timeout=max(600.0, 5 * env.test.timeout_s), env=mapping_env(env), cwd=sandbox.workdir
     )
+    keep_rewritten(sandbox, Path(env.venv))
     try:
         data = json.loads(sandbox.read_file(DATA))
     except (OSError, ValueError) as err:

@@ -42,7 +42,7 @@ from codekiln.core.proc import tail
 from codekiln.core.protocols import Sandbox
 from codekiln.core.testnames import file_units, to_rerun
 from codekiln.grading import TestCommand, TestRun, run_tests
-from codekiln.grading.guard_rewrites import REWRITES, rewrite_key
+from codekiln.grading.guard_rewrites import PLAIN, REWRITES, rewrite_key
 from codekiln.tasks import in_sandbox
 
 RUNNER_DIR = "/tmp/codekiln"
@@ -195,6 +195,12 @@ class _Session:
         install_runners(sandbox)
         sandbox.exec(["mkdir", "-p", self.spool], timeout=30)
         sandbox.write_file(f"{self.spool}/collect.json", json.dumps(sorted(collect)))
+        venv = getattr(getattr(sandbox, "spec", None), "venv", None)
+        key = rewrite_key(str(venv), sandbox.workdir) if venv is not None else ""
+        for cache, name in ((REWRITES, "rewritten.marshal"), (PLAIN, "rewritten-plain.marshal")):
+            blob = cache.get(key)  # the coverage run's test code: not rewritten again (`warm_runner`)
+            if blob:
+                sandbox.write_file(f"{self.spool}/given-{name}", blob)
         argv = ["python", RUNNER, "serve", self.spool, "--", *BASE_OPTIONS, *pytest_options(command)]
         self.thread = threading.Thread(target=self._serve, args=(argv, command), daemon=True)
         self.thread.start()
