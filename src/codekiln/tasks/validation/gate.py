@@ -296,8 +296,8 @@ class GraderGate:
             self.shared = (frozenset(clean.PASS_TO_PASS), result)
             unpassing = unpassing_tests(result, clean.PASS_TO_PASS)  # left out of every task (`own_reads`)
             if unpassing:
-                log.info(
-                    "left out of %s's tasks, the grader does not see them pass: %s",
+                log.warning(
+                    "left out of %s's tasks, the grader does not see them pass on the clean snapshot: %s",
                     self.env.name,
                     sorted(unpassing),
                 )
