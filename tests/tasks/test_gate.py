@@ -32,6 +32,9 @@ from codekiln.tasks.validation.gate import (
 )
 from codekiln.tasks.validation.validate import ValidateConfig, Validator, validate_candidates
 
+AUDITED_BY_SHARED = "grader: gold resolved by the shared run of exactly its tests ("
+"""An audited task's detail where the batch's shared run graded exactly its tests (`GraderGate.shared_gold`)."""
+
 
 def _candidate(env: EnvRecord, rel: str, entity: str, old: str, new: str) -> Candidate:
     text = (Path(env.snapshot_path) / rel).read_text()
@@ -78,7 +81,8 @@ def test_a_bug_in_a_test_file_is_graded_for_real_and_rejected() -> None:
         decisions = v.validate([other, in_test])
     assert isinstance(decisions[0], TaskRecord), decisions[0]
     assert decisions[0].validation is not None
-    assert decisions[0].validation.detail.startswith("grader: gold resolved in "), "the audited one"
+    # the audited one; its tests are the shared run's (one hidden file): that run is its gold grade
+    assert decisions[0].validation.detail.startswith(AUDITED_BY_SHARED), decisions[0].validation.detail
     rejected = decisions[1]
     assert isinstance(rejected, RejectedCandidate) and rejected.reason == RejectReason.empty_resolved
 
@@ -124,8 +128,11 @@ def test_the_audit_is_counted_over_the_batches_of_a_run() -> None:
             assert isinstance(decision, TaskRecord) and decision.validation is not None, decision
             details.append(decision.validation.detail)
         assert (v.gold_cache.gated, v.gold_cache.audited) == (3, 2)
-    audited = [d.startswith("grader: gold resolved in ") for d in details]
+    audited = [d.startswith(("grader: gold resolved in ", AUDITED_BY_SHARED)) for d in details]
     assert audited == [True, False, True], details
+    # the first batch's shared run graded exactly its task's tests; the third's had none left to run
+    # (the first batch's run judged them), so its gold is graded for real
+    assert details[0].startswith(AUDITED_BY_SHARED) and details[2].startswith("grader: gold resolved in ")
     assert details[1].startswith("grader: gold resolved by the shared run"), details[1]
 
 

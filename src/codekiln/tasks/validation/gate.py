@@ -37,6 +37,14 @@ real grade disagrees with what the shortcut would have decided, the shortcut is 
 environment: the rest of that batch and every later batch (of every validator sharing the
 `GoldCache`) are graded task by task (`exact`). `audit=1` grades every task for real.
 
+The shared run also grades every test an audited task is graded on (`graded_tests`: its hidden files'
+every case, where the map ran a sample). When that is exactly the shared run's tests (a batch of one
+task, or of tasks sharing one hidden file: s3fs 2026.9.0's `test_s3fs.py` holds 222 of its 382 tests),
+the shared run is that task's real gold grade, the same grader's run of the same tests on the same tree
+(the gold patch restores the snapshot), with no other test beside them but those left out of the task
+because that run did not see them pass (`own_reads.unpassing_tests`); grading it again only ran the
+file once more (345 s of s3fs's first batch). Its empty patch is still graded for real.
+
 Tests that read the tests' source on the snapshot. A test that hands its own file to the library
 (`count_lines(__file__)`) makes the grader's run of the snapshot `tampered` (`grading.guard_plugin_reads`).
 Such tests, named by the shared run or a gold grade, are kept in `GoldCache.reads` and left out of every
@@ -62,7 +70,7 @@ from codekiln.grading.patchrules import GradePolicy, is_protected, reject_reason
 from codekiln.grading.scan_delta import added_findings
 from codekiln.tasks.records import TaskRecord, Validation
 from codekiln.tasks.validation.gold import GoldCache
-from codekiln.tasks.validation.own_reads import drop_tests, left_out_note, reading_tests
+from codekiln.tasks.validation.own_reads import drop_tests, left_out_note, reading_tests, unpassing_tests
 from codekiln.tasks.validation.verdict import Rejection, graded_verdict
 
 log = logging.getLogger(__name__)
@@ -164,6 +172,8 @@ class GraderGate:
         # The gold cannot trip its own twins (`grading.twin_check`): validation grades without them.
         self.policy = (policy or GradePolicy()).model_copy(update={"twins": False})
         self.snapshot = Path(env.snapshot_path)
+        self.shared: tuple[frozenset[str], GradeResult] | None = None
+        """This batch's shared run: the tests it graded and its result (`shared_gold`)."""
 
     @property
     def exact(self) -> bool:
@@ -220,23 +230,47 @@ class GraderGate:
                 return gold
             self.cache.reads.update(found)
 
+    def shared_gold(self, p: Pending) -> GradeResult | None:
+        """The batch's shared run as `p`'s real gold grade, when it graded exactly the tests `p` is
+        graded on and the gold patch passes what the grader checks before running them (see the module
+        docstring); None otherwise."""
+        if self.shared is None:
+            return None
+        ran, result = self.shared
+        graded = set(self.graded_tests(p.task))
+        if not graded <= ran or not ran - graded <= set(p.task.left_out):  # a test left out ran beside them
+            return None
+        if gold_patch_problem(p.task, self.snapshot, self.policy) is not None:
+            return None
+        resolved = all(result.statuses.get(t) == "passed" for t in graded)
+        outcome = "resolved" if resolved else "unresolved"
+        return result.model_copy(
+            update={"instance_id": p.task.instance_id, "resolved": resolved, "outcome": outcome}
+        )
+
     def exact_verdict(self, p: Pending) -> Rejection | None:
         """The per-task gate: the gold patch and then the empty patch graded for real."""
-        gold = self.gold_grade(p)
+        shared = self.shared_gold(p)
+        gold = shared or self.gold_grade(p)
         if isinstance(gold, Rejection):
             return gold
         empty = self._grade(p.task, "") if gold.resolved else None
         rejection = graded_verdict(gold, empty)
         if rejection is None:
             assert empty is not None
-            p.validation.detail = p.detail(
-                f"grader: gold resolved in {gold.duration_s:.1f} s, empty patch {empty.outcome}"
-            )
+            took = f"{gold.duration_s:.1f} s"
+            how = f"by the shared run of exactly its tests ({took})" if shared else f"in {took}"
+            p.validation.detail = p.detail(f"grader: gold resolved {how}, empty patch {empty.outcome}")
         return rejection
 
-    def shared_run(self, pending: list[Pending]) -> None:
-        """One grader run on the snapshot of the tests no earlier run judged; kept in the cache."""
-        tests = sorted({t for p in pending for t in p.task.tests} - self.cache.graded.keys())
+    def shared_run(self, pending: list[Pending], due: list[Pending]) -> None:
+        """One grader run on the snapshot of the tests no earlier run judged, those the tasks `due` an
+        audit are graded on included; kept in the cache, and as `shared` when it ran cleanly."""
+        self.shared = None
+        wanted = {t for p in pending for t in p.task.tests} | {
+            t for p in due for t in self.graded_tests(p.task)
+        }
+        tests = sorted(wanted - self.cache.graded.keys())
         if not tests:
             return
         for _ in range(READ_ROUNDS):  # again without the tests that read the tests' source (`own_reads`)
@@ -259,6 +293,15 @@ class GraderGate:
         if result.outcome in ("resolved", "unresolved") and not result.reason:
             self.cache.graded.update(result.statuses)
             self.cache.graded.update(dict.fromkeys(result.missing, "missing"))
+            self.shared = (frozenset(clean.PASS_TO_PASS), result)
+            unpassing = unpassing_tests(result, clean.PASS_TO_PASS)  # left out of every task (`own_reads`)
+            if unpassing:
+                log.warning(
+                    "left out of %s's tasks, the grader does not see them pass on the clean snapshot: %s",
+                    self.env.name,
+                    sorted(unpassing),
+                )
+            self.cache.reads.update(unpassing)
         else:
             log.warning("the shared gold run on %s gave %s: %s", self.env.name, result.outcome, result.detail)
 
@@ -301,19 +344,18 @@ class GraderGate:
     def run(self, pending: list[Pending]) -> list[Rejection | None]:
         """Gate a batch's accepted tasks: per task, in order, its rejection or None (it stands)."""
         out: dict[int, Rejection | None] = {}
+        self.shared = None
         if not self.exact and pending:
-            self.shared_run(pending)
+            self.cache.gated += len(pending)
+            count = min(len(pending), audits_due(self.audit, self.cache.gated, self.cache.audited))
+            by_hash = sorted(range(len(pending)), key=lambda i: audit_order(pending[i].candidate_id))
+            self.shared_run(pending, [pending[i] for i in by_hash[:count]])
             for i, p in enumerate(pending):
                 left = self.leave_out(p)
                 if left is not None:
                     out[i] = left
-            self.cache.gated += len(pending)
-            count = min(len(pending), audits_due(self.audit, self.cache.gated, self.cache.audited))
             self.cache.audited += count
-            order = sorted(
-                (i for i in range(len(pending)) if i not in out),
-                key=lambda i: audit_order(pending[i].candidate_id),
-            )
+            order = [i for i in by_hash if i not in out]
             for i in order[:count]:
                 p = pending[i]
                 would_pass = all(self.shortcut(p))

@@ -18,6 +18,15 @@ naming the test it happened in (` during NODEID`), a test that was run. Any othe
 made at collection or between tests (a table built at import time), leaves it as before (`flaky`,
 `tampered`). A test left out is named in `TaskRecord.left_out`, so no grade runs it as collateral of
 its hidden file. An agent's patch is never read so: its grades keep every read as tampering.
+
+A child process reads the tests' source where the read watch cannot see it, and finds it emptied
+(`grading.guard_plugin_hide`): s3fs 2026.9.0's `test_no_connection_sharing_among_processes[spawn]`
+and `[forkserver]` start `multiprocessing` children that import the test module to find their target,
+which fail, so the tests fail in every grader run of the clean snapshot while the baseline (no guard)
+and the engine pass them. Every task whose hidden file held them was `gold_failed` (both tasks the
+engine accepted in s3fs's first batch: the tests were collateral PASS_TO_PASS of
+`test_s3fs.py`). So the gate's shared run (a grader run of the clean snapshot that
+ran cleanly) also names each test it saw not pass (`unpassing_tests`): left out the same way.
 """
 
 from __future__ import annotations
@@ -41,6 +50,18 @@ def reading_tests(grade: GradeResult, tests: Iterable[str]) -> dict[str, str]:
     if grade.outcome != "tampered" or any(f.get("kind") != "tampered" for f in grade.findings):
         return {}
     return attributed([str(f.get("detail", "")) for f in grade.findings], tests)
+
+
+def unpassing_tests(grade: GradeResult, tests: Iterable[str]) -> dict[str, str]:
+    """Each of `tests` that `grade` (a grader run on the clean snapshot that ran: `resolved` or
+    `unresolved`, no reason) did not see pass, with what it saw: no grade of a task can see it pass."""
+    if grade.outcome not in ("resolved", "unresolved") or grade.reason:
+        return {}
+    return {
+        t: f"{grade.statuses.get(t, 'missing')} in the grader's run of the clean snapshot"
+        for t in tests
+        if grade.statuses.get(t) != "passed"
+    }
 
 
 def run_reads(result: JobResult | None) -> dict[str, str]:
@@ -112,4 +133,4 @@ def drop_tests(
 def left_out_note(left: list[str]) -> str:
     """The reason recorded in the task's validation detail."""
     shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
-    return f"left out, they read the tests' source on the clean snapshot: {shown}"
+    return f"left out, they read the tests' source on the clean snapshot or do not pass there under the grader: {shown}"

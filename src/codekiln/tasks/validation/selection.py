@@ -14,8 +14,14 @@ batch of 3 took 148 s, 105 of them in fresh pytest processes for the one bug of 
 selected all 3,358 sampled tests (each process collects the 62,423 cases of their files). So the
 `FRONT` cheapest of the first `WINDOW` candidates go first, cheapest first, and every other keeps its
 place. The cost counts the grader's side too (`validation_cost`: a task's hidden files are graded
-whole, every case, and the gate grades one task of the first batch for real), in started seconds per
-test, so that it hangs on how many tests run and which are slow, not on timing noise. The order depends
+whole, every case, and the gate grades one task of the first batch for real), and the engine's own
+runs of the selection, in started seconds per
+test, so that it hangs on how many tests run and which are slow, not on timing noise. Where one test
+file holds most of a suite (s3fs 2026.9.0: 222 of its 382 tests in `test_s3fs.py`, each creating
+buckets on a local moto server), every candidate's hidden file is that one, and the grader's side alone
+ranked them all alike: the first batch took the seeded first three, whose selections held a 20 s test,
+and its engine runs took 262 s where the cheapest selections of the window (one sub-second test)
+took seconds. The order depends
 only on the candidates and the coverage map, so a resumed run sees the same order as an uninterrupted
 one, and another machine sees the same order for a suite whose tests each take under a second (a slow
 test near a whole second can count one more there).
@@ -43,6 +49,10 @@ WINDOW = 32
 COST_STEP_S = 1.0
 """A test's cost is its started seconds in the coverage run (`validation_cost`): sub-second tests cost
 the same everywhere."""
+ENGINE_RUNS = 3
+"""How many more times than the grader the engine runs a selection (`validation_cost`): the bug's run
+and its failing tests' reruns, the clean side's own run of the selection and its fresh reruns
+(`ValidateConfig.reruns` - 1, 2 by default); the grader runs it once, with the rest of its files."""
 T = TypeVar("T")
 
 
@@ -162,11 +172,16 @@ def ordered_for_synthesis(
 
 
 def validation_cost(cmap: CoverageMap, tests: list[str], by_file: Mapping[str, list[str]]) -> float:
-    """What a selection and every clean-passing test of its files cost, every case: the engine runs the
-    selection, and the grader gate grades a task's hidden files whole (packaging's tests/test_version.py:
-    a one-test selection there is graded with its thousands of cases). Each test counts one per started
-    `COST_STEP_S` of its coverage-run time, at least one, so the order does not hang on timing noise:
-    it was the seconds themselves, and a suite of millisecond tests was ordered one way on one machine
-    and another way on the next, giving other tasks for the same snapshot and seed."""
+    """What a selection and every clean-passing test of its files cost, every case: the grader gate
+    grades a task's hidden files whole (packaging's tests/test_version.py: a one-test selection there is
+    graded with its thousands of cases), and the engine runs the selection `ENGINE_RUNS` times more.
+    Each test counts one per started `COST_STEP_S` of its coverage-run time, at least one, so the order
+    does not hang on timing noise: it was the seconds themselves, and a suite of millisecond tests was
+    ordered one way on one machine and another way on the next, giving other tasks for the same
+    snapshot and seed."""
+
+    def cost(t: str) -> int:
+        return max(1, math.ceil(cmap.durations.get(t, 0.0) / COST_STEP_S))
+
     every = {t for f in {t.split("::", 1)[0] for t in tests} for t in by_file.get(f, ())}
-    return float(sum(max(1, math.ceil(cmap.durations.get(t, 0.0) / COST_STEP_S)) for t in every | set(tests)))
+    return float(sum(map(cost, every | set(tests))) + ENGINE_RUNS * sum(map(cost, set(tests))))
