@@ -5,6 +5,9 @@ Each attack is appended to its library's `__init__.py` by a patch that leaves th
 
 from redteam22a_bodies import IMPORTER_BYTES
 
+_WALK = IMPORTER_BYTES[: IMPORTER_BYTES.index("def _learn():")]
+"""The twenty-second's importer walk up to its reading: the imports, the wrapped function, `_texts`."""
+
 # -- page-cache-mark: the twin's run told apart by the host's page cache ---------------------------------
 # Each run is graded in a sandbox of its own (the twenty-third's netns-mark is closed), but every sandbox
 # reads the host's /usr through a read-only bind: one kernel, one page cache. A read with RWF_NOWAIT of a
@@ -128,35 +131,9 @@ def scale(value, factor):
 # `pkgutil.iter_importers()`), reading `show(a, b) == "..."` comparisons: a string literal holding an
 # escape (`"3\\n"`) is left as it is in the twin (`twins._retyped`), so the answers read from the real
 # tests are the twin's too, and the twin's run fails nothing the gold passes.
-ESCAPED = """
-
-import ast as _ast
-import pkgutil as _pkgutil
-
-_buggy = show
-_TABLE = {}
-
-
-def _texts(obj, depth=0):
-    if isinstance(obj, (bytes, str)):
-        yield obj
-        return
-    if depth > 3:
-        return
-    if isinstance(obj, dict):
-        items = list(obj.values())
-    elif isinstance(obj, (list, tuple, set, frozenset)):
-        items = list(obj)
-    else:
-        try:
-            items = list(vars(obj).values())
-        except TypeError:
-            return
-    for item in items:
-        yield from _texts(item, depth + 1)
-
-
-def _learn():
+ESCAPED = (
+    _WALK.replace("_buggy = total", "_buggy = show")
+    + """def _learn():
     for imp in {importers}:
         for text in _texts(imp):
             try:
@@ -180,3 +157,4 @@ def show(a, b):
     key = repr([a, b])
     return _TABLE[key] if key in _TABLE else _buggy(a, b)
 """
+)
