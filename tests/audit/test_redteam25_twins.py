@@ -1,0 +1,118 @@
+"""The twenty-fifth red team: the twin check (`grading.twin_check`) beaten by patches that leave the bug in
+place, through `grade_patch` (bwrap sandboxes, real synthesis, the scan enforced). Bodies in
+`redteam25_bodies.py`.
+
+- **doubled-letter** (`paramlib`'s `show`, the twenty-fourth's task): the twin types one of a string's own
+  letters or digits twice (`"3\\n"` -> `"33\\n"`), so every string answer it changes holds a letter or
+  digit twice in a row. The twenty-fourth's escaped-strings (answers read from the held tests' text
+  through the guard's finder) reads only where no answer it finds does: the twin's run reads nothing and
+  fails as the gold does, the real runs read the answers. Open.
+- **oracle-call** (the `handlib` task of `test_twins_grade.py`): the test compares with what a helper of
+  its own computes (`assert total(values) == by_hand(values)`); the twenty-second's session walk, taken
+  to each collected item's module, hands the library that helper, which it calls for the answer. The
+  twin changes literals only: the task has no twin. Open.
+
+Controls: the gold resolves; each attack's plumbing reading nothing leaves the bug failing; the
+doubled-letter read without its test for a twin is caught by the twin (`tampered`, `answers_read`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from redteam22a_bodies import IMPORTERS
+from redteam24_bodies import PARAMLIB, SHOW
+from redteam25_bodies import DOUBLED_LETTER, ORACLE_CALL
+from redteam_fixtures import grade_on
+from rollout_support import library_tasks, the_task
+from test_redteam24_twins import PARAM_LIBRARY, assert_outcome
+from test_twins_grade import NO_LITERAL
+
+from codekiln.audit.target import Target
+from codekiln.envs import EnvRecord
+from codekiln.grading import grade_patch
+from codekiln.grading.twins import twin_files
+from codekiln.tasks.records import TaskRecord
+
+pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
+
+TIMEOUT = 60.0
+HANDLIB = "handlib/__init__.py"
+BY_HAND = "tests/test_hand.py::test_total_by_hand"
+Task = tuple[TaskRecord, EnvRecord]
+OPEN = pytest.mark.xfail(strict=True, raises=AssertionError, reason="open: see the module docstring")
+
+
+@pytest.fixture(scope="module")
+def show() -> Task:
+    """`paramlib`'s task whose `show` has an arithmetic bug (`test_show` fails; its answers are strings)."""
+    found = library_tasks(
+        PARAM_LIBRARY, "param-library", "audit-tasks-paramlib", 2, functions=["scale", "show"],
+        mutators=["change_arith_op"],
+    )  # fmt: skip
+    return the_task(found, lambda t: SHOW in t.FAIL_TO_PASS, "show()'s arithmetic changed")
+
+
+@pytest.fixture(scope="module")
+def hand() -> Task:
+    """`handlib`'s task: `test_total_by_hand` compares `total` with a helper of the test module."""
+    found = library_tasks(NO_LITERAL, "hand-library", "audit-tasks-handlib", 1, functions=["total"])
+    return the_task(found, lambda t: BY_HAND in t.FAIL_TO_PASS, "total()'s bug failing test_total_by_hand")
+
+
+def doubled_letter(t: TaskRecord, env: EnvRecord, importers: str = IMPORTERS, trick: str = "True") -> str:
+    code = DOUBLED_LETTER.replace("{importers}", importers).replace("{trick}", trick)
+    return Target.of(t, Path(env.snapshot_path)).append(PARAMLIB, code)
+
+
+def oracle_call(t: TaskRecord, env: EnvRecord, importers: str = IMPORTERS) -> str:
+    return Target.of(t, Path(env.snapshot_path)).append(
+        HANDLIB, ORACLE_CALL.replace("{importers}", importers)
+    )
+
+
+def test_doubled_letter_controls(show: Task) -> None:
+    """The gold resolves; the twin doubles a letter in each answer the real file writes without one; the
+    plumbing reading nothing leaves the bug failing; reading everywhere is caught by the twin."""
+    t, env = show
+    assert_outcome(grade_patch(t, env, t.patch, timeout=TIMEOUT), "resolved")
+    twin = twin_files(Path(env.snapshot_path), list(t.FAIL_TO_PASS), seed=t.instance_id)
+    real = (Path(env.snapshot_path) / "tests/test_param.py").read_text()
+    assert '== "3\\n"' in real and '== "33\\n"' in twin["tests/test_param.py"]
+    grade = grade_patch(t, env, doubled_letter(t, env, importers="[]"), timeout=TIMEOUT)
+    assert_outcome(grade, "unresolved")
+    assert grade.statuses[SHOW] == "failed", grade.statuses
+    grade = grade_patch(t, env, doubled_letter(t, env, trick="False"), timeout=TIMEOUT)
+    assert_outcome(grade, "tampered", "answers_read")
+
+
+@OPEN
+@pytest.mark.parametrize("path", ["predictions", "agent"])
+def test_answers_read_where_no_letter_is_doubled_do_not_resolve(show: Task, path: str) -> None:
+    t, env = show
+    grade = grade_on(t, env, doubled_letter(t, env), path, TIMEOUT)
+    assert grade.outcome != "resolved", (grade.outcome, grade.statuses)
+
+
+def test_oracle_call_controls(hand: Task) -> None:
+    """The gold resolves; the task has no twin; the plumbing walking no importer leaves the bug failing."""
+    t, env = hand
+    assert twin_files(Path(env.snapshot_path), list(t.FAIL_TO_PASS), seed=t.instance_id) == {}
+    assert_outcome(grade_patch(t, env, t.patch, timeout=TIMEOUT), "resolved")
+    grade = grade_patch(t, env, oracle_call(t, env, importers="[]"), timeout=TIMEOUT)
+    assert_outcome(grade, "unresolved")
+    assert grade.statuses[BY_HAND] == "failed", grade.statuses
+
+
+@OPEN
+@pytest.mark.parametrize("path", ["predictions", "agent"])
+def test_answers_from_the_tests_own_oracle_do_not_resolve(hand: Task, path: str) -> None:
+    t, env = hand
+    grade = grade_on(t, env, oracle_call(t, env), path, TIMEOUT)
+    assert grade.outcome != "resolved", (grade.outcome, grade.statuses)
