@@ -26,6 +26,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollouts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from audit_support import harbor_verifier
 from redteam22a_bodies import IMPORTERS
 from redteam24_bodies import PARAMLIB, SHOW
 from redteam25_bodies import DOUBLED_LETTER, ORACLE_CALL
@@ -98,6 +99,22 @@ def test_answers_read_where_no_letter_is_doubled_do_not_resolve(show: Task, path
     t, env = show
     grade = grade_on(t, env, doubled_letter(t, env), path, TIMEOUT)
     assert grade.outcome != "resolved", (grade.outcome, grade.statuses)
+
+
+def test_doubled_letter_controls_under_the_exported_verifier(show: Task, tmp_path: Path) -> None:
+    """The exported Harbor task's verifier runs the same twin step: the gold resolves there, and the read
+    without its test for a twin is `tampered`."""
+    t, env = show
+    assert harbor_verifier(t, env, t.patch, tmp_path / "gold").startswith("codekiln verifier: resolved")
+    out = harbor_verifier(t, env, doubled_letter(t, env, trick="False"), tmp_path / "bare")
+    assert out.startswith("codekiln verifier: tampered answers_read"), out
+
+
+@OPEN
+def test_doubled_letter_under_the_exported_verifier(show: Task, tmp_path: Path) -> None:
+    t, env = show
+    out = harbor_verifier(t, env, doubled_letter(t, env), tmp_path / "attack")
+    assert not out.startswith("codekiln verifier: resolved"), out
 
 
 def test_oracle_call_controls(hand: Task) -> None:
