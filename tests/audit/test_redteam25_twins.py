@@ -11,8 +11,15 @@ place, through `grade_patch` (bwrap sandboxes, real synthesis, the scan enforced
   its own computes (`assert total(values) == by_hand(values)`); the twenty-second's session walk, taken
   to each collected item's module, hands the library that helper, which it calls for the answer. The
   twin changes literals only: the task has no twin. Open.
+- **collect-side-effect**, a false positive (`scratchlib`, a library written here): the gold's twin run
+  (once per task, cached) runs an unguarded `pytest --collect-only` in its sandbox first
+  (`twin_cases.learn`); a conftest that makes a scratch folder at import, removed by a session fixture a
+  collection never runs, fails in the run that follows, and the gold's twin run fails every test, those
+  the twin leaves alone too. Cached so, every fix passing one of those on its own twin run (no collection
+  first) is `tampered`, `answers_read`: the gold itself and an honest fix score 0. Open.
 
-Controls: the gold resolves; each attack's plumbing reading nothing leaves the bug failing; the
+Controls: the gold resolves (scratchlib's with the twin check off, as validation grades it, and with it
+on where the conftest's `mkdir` takes `exist_ok=True`); each attack's plumbing reading nothing leaves the bug failing; the
 doubled-letter read without its test for a twin is caught by the twin (`tampered`, `answers_read`).
 """
 
@@ -29,15 +36,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from audit_support import harbor_verifier
 from redteam22a_bodies import IMPORTERS
 from redteam24_bodies import PARAMLIB, SHOW
-from redteam25_bodies import DOUBLED_LETTER, ORACLE_CALL
+from redteam25_bodies import (
+    DOUBLED_LETTER,
+    ORACLE_CALL,
+    SCALE_PRODUCT,
+    SCRATCH_CONFTEST,
+    SCRATCH_TESTS,
+    SCRATCHLIB,
+)
 from redteam_fixtures import grade_on
-from rollout_support import library_tasks, the_task
+from rollout_support import library_tasks, setuptools_pyproject, the_task
 from test_redteam24_twins import PARAM_LIBRARY, assert_outcome
 from test_twins_grade import NO_LITERAL
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
-from codekiln.grading import grade_patch
+from codekiln.grading import GradePolicy, grade_patch
 from codekiln.grading.twins import twin_files
 from codekiln.tasks.records import TaskRecord
 
@@ -133,3 +147,49 @@ def test_answers_from_the_tests_own_oracle_do_not_resolve(hand: Task, path: str)
     t, env = hand
     grade = grade_on(t, env, oracle_call(t, env), path, TIMEOUT)
     assert grade.outcome != "resolved", (grade.outcome, grade.statuses)
+
+
+def scratch_tasks(exist_ok: str, folder: str) -> Task:
+    """`scratchlib`'s task: an arithmetic bug in `scale`, failing `test_scale`'s cases and
+    `test_scale_product` (`3 * 4`: no literal the twin changes)."""
+    files = {
+        SCRATCHLIB: "def scale(value, factor):\n    return value * factor\n",
+        "tests/conftest.py": SCRATCH_CONFTEST.replace("{exist_ok}", exist_ok),
+        "tests/test_scale.py": SCRATCH_TESTS,
+        "pyproject.toml": setuptools_pyproject("scratchlib"),
+    }
+    found = library_tasks(
+        files, folder, f"audit-tasks-{folder}", 1, functions=["scale"], mutators=["change_arith_op"]
+    )
+    return the_task(found, lambda t: SCALE_PRODUCT in t.FAIL_TO_PASS, "scale()'s arithmetic changed")
+
+
+@pytest.fixture(scope="module")
+def scratch() -> Task:
+    return scratch_tasks("", "scratchlib")
+
+
+def honest_scale(t: TaskRecord, env: EnvRecord) -> str:
+    """A fix written differently from the gold."""
+    fixed = "def scale(value, factor):\n    return sum([value] * factor)\n"
+    return Target.of(t, Path(env.snapshot_path)).new(SCRATCHLIB, fixed)
+
+
+def test_collect_side_effect_controls(scratch: Task) -> None:
+    """Validation's view (the twin check off): the gold and an honest fix resolve, the empty patch does
+    not; the same suite with `mkdir(exist_ok=True)` resolves with the check on."""
+    t, env = scratch
+    off = GradePolicy(twins=False)
+    for patch in (t.patch, honest_scale(t, env)):
+        assert_outcome(grade_patch(t, env, patch, timeout=TIMEOUT, policy=off), "resolved")
+    assert_outcome(grade_patch(t, env, "", timeout=TIMEOUT, policy=off), "unresolved")
+    tolerant, tolerant_env = scratch_tasks("exist_ok=True", "scratchlib-tolerant")
+    assert_outcome(grade_patch(tolerant, tolerant_env, tolerant.patch, timeout=TIMEOUT), "resolved")
+
+
+@OPEN
+def test_genuine_fixes_of_a_suite_with_an_import_side_effect_resolve(scratch: Task) -> None:
+    t, env = scratch
+    for patch in (t.patch, honest_scale(t, env)):
+        grade = grade_patch(t, env, patch, timeout=TIMEOUT)
+        assert grade.outcome == "resolved", (grade.outcome, grade.reason, grade.findings)
