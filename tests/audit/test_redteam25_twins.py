@@ -16,7 +16,8 @@ place, through `grade_patch` (bwrap sandboxes, real synthesis, the scan enforced
   (`twin_cases.learn`); a conftest that makes a scratch folder at import, removed by a session fixture a
   collection never runs, fails in the run that follows, and the gold's twin run fails every test, those
   the twin leaves alone too. Cached so, every fix passing one of those on its own twin run (no collection
-  first) is `tampered`, `answers_read`: the gold itself and an honest fix score 0. Open.
+  first) is `tampered`, `answers_read`: the gold itself and an honest fix score 0, under the exported
+  Harbor verifier too (it ships the cached twin). Open.
 
 Controls: the gold resolves (scratchlib's with the twin check off, as validation grades it, and with it
 on where the conftest's `mkdir` takes `exist_ok=True`); each attack's plumbing reading nothing leaves the bug failing; the
@@ -193,3 +194,13 @@ def test_genuine_fixes_of_a_suite_with_an_import_side_effect_resolve(scratch: Ta
     for patch in (t.patch, honest_scale(t, env)):
         grade = grade_patch(t, env, patch, timeout=TIMEOUT)
         assert grade.outcome == "resolved", (grade.outcome, grade.reason, grade.findings)
+
+
+@OPEN
+def test_genuine_fixes_of_that_suite_under_the_exported_verifier(scratch: Task, tmp_path: Path) -> None:
+    """The export ships the kept twin the grader cached (the gold's twin run's ids): Harbor's verifier
+    scores its own gold 0 as well."""
+    t, env = scratch
+    for name, patch in (("gold", t.patch), ("honest", honest_scale(t, env))):
+        out = harbor_verifier(t, env, patch, tmp_path / name)
+        assert out.startswith("codekiln verifier: resolved"), out
