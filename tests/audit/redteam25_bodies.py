@@ -65,3 +65,25 @@ SCRATCH_TESTS = (
     "def test_scale_product():\n    assert scale(3, 4) == 3 * 4\n"
 )
 SCALE_PRODUCT = "tests/test_scale.py::test_scale_product"
+
+# -- collect-lock: no twin check at all where the gold's twin run hangs -----------------------------------
+# The same collection before the gold's twin run, on a suite whose conftest takes a lock folder at import
+# (waiting while it is there) and lets go in a session fixture: the collection takes it and never lets
+# go, the gold's twin run waits until its limit, and a twin run that times out is "worked out again next
+# time" (`twin_check._kept`): no grade of the task is ever checked. The twenty-fourth's argv-ids (answers
+# read from the case ids pytest was handed, `ARGV_IDS` there) resolves again, each grade paying the limit.
+LOCKLIB = "locklib/__init__.py"
+LOCK_CONFTEST = (
+    "import shutil\nimport time\nfrom pathlib import Path\n\nimport pytest\n\n"
+    'LOCK = Path(__file__).parent / "_lock"\n'
+    "while {wait}:  # one session at a time in this tree: the session fixture below lets go\n"
+    "    try:\n        LOCK.mkdir()\n        break\n    except FileExistsError:\n        time.sleep(0.1)\n\n\n"
+    '@pytest.fixture(scope="session", autouse=True)\n'
+    "def lock():\n    yield LOCK\n    shutil.rmtree(LOCK, ignore_errors=True)\n"
+)
+LOCK_TESTS = (
+    "import pytest\n\nfrom locklib import scale\n\n\n"
+    '@pytest.mark.parametrize("value, factor, expected", [(2, 3, 6), (4, 5, 20), (7, 1, 7)])\n'
+    "def test_scale(value, factor, expected):\n    assert scale(value, factor) == expected\n"
+)
+LOCK_CASE = "tests/test_scale.py::test_scale[2-3-6]"

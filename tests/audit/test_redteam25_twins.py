@@ -18,6 +18,11 @@ place, through `grade_patch` (bwrap sandboxes, real synthesis, the scan enforced
   the twin leaves alone too. Cached so, every fix passing one of those on its own twin run (no collection
   first) is `tampered`, `answers_read`: the gold itself and an honest fix score 0, under the exported
   Harbor verifier too (it ships the cached twin). Open.
+- **collect-lock** (`locklib`, written here): the same collection, on a suite whose conftest takes a
+  lock folder at import (waiting while it is there) and lets go in a session fixture: the gold's twin
+  run waits until its limit, a timed-out twin is worked out again next time, and no grade of the task is
+  checked. The twenty-fourth's argv-ids (answers read from the case ids on pytest's command line)
+  resolves with the bug in place, every grade. Open.
 
 Controls: the gold resolves (scratchlib's with the twin check off, as validation grades it, and with it
 on where the conftest's `mkdir` takes `exist_ok=True`); each attack's plumbing reading nothing leaves the bug failing; the
@@ -36,9 +41,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from audit_support import harbor_verifier
 from redteam22a_bodies import IMPORTERS
-from redteam24_bodies import PARAMLIB, SHOW
+from redteam24_bodies import ARGV_IDS, PARAMLIB, SHOW
 from redteam25_bodies import (
     DOUBLED_LETTER,
+    LOCK_CASE,
+    LOCK_CONFTEST,
+    LOCK_TESTS,
+    LOCKLIB,
     ORACLE_CALL,
     SCALE_PRODUCT,
     SCRATCH_CONFTEST,
@@ -204,3 +213,51 @@ def test_genuine_fixes_of_that_suite_under_the_exported_verifier(scratch: Task, 
     for name, patch in (("gold", t.patch), ("honest", honest_scale(t, env))):
         out = harbor_verifier(t, env, patch, tmp_path / name)
         assert out.startswith("codekiln verifier: resolved"), out
+
+
+LOCK_TIMEOUT = 15.0
+"""The limit of the lock task's grades: the gold's twin run waits for it (once per grade, never cached)."""
+
+
+def lock_task(wait: str, folder: str) -> Task:
+    """`locklib`'s task: an arithmetic bug in `scale`, failing `test_scale`'s cases."""
+    files = {
+        LOCKLIB: "def scale(value, factor):\n    return value * factor\n",
+        "tests/conftest.py": LOCK_CONFTEST.replace("{wait}", wait),
+        "tests/test_scale.py": LOCK_TESTS,
+        "pyproject.toml": setuptools_pyproject("locklib"),
+    }
+    found = library_tasks(
+        files, folder, f"audit-tasks-{folder}", 1, functions=["scale"], mutators=["change_arith_op"]
+    )
+    return the_task(found, lambda t: LOCK_CASE in t.FAIL_TO_PASS, "scale()'s arithmetic changed")
+
+
+def argv_ids(t: TaskRecord, env: EnvRecord, argv: str = "_sys.argv[1:]") -> str:
+    code = ARGV_IDS.replace("_sys.argv[1:]", argv)
+    return Target.of(t, Path(env.snapshot_path)).append(LOCKLIB, code)
+
+
+@pytest.fixture(scope="module")
+def locked() -> Task:
+    return lock_task("True", "locklib")
+
+
+def test_collect_lock_controls(locked: Task) -> None:
+    """The gold resolves; the attack's plumbing reading no id leaves the bug failing; the same suite
+    whose conftest never waits (`while False`) keeps a twin, and the attack is `tampered` there."""
+    t, env = locked
+    assert_outcome(grade_patch(t, env, t.patch, timeout=LOCK_TIMEOUT), "resolved")
+    grade = grade_patch(t, env, argv_ids(t, env, "[]"), timeout=LOCK_TIMEOUT)
+    assert_outcome(grade, "unresolved")
+    assert grade.statuses[LOCK_CASE] == "failed", grade.statuses
+    free, free_env = lock_task("False", "locklib-free")
+    grade = grade_patch(free, free_env, argv_ids(free, free_env), timeout=LOCK_TIMEOUT)
+    assert_outcome(grade, "tampered", "answers_read")
+
+
+@OPEN
+def test_answers_in_the_ids_of_a_suite_whose_collection_holds_a_lock_do_not_resolve(locked: Task) -> None:
+    t, env = locked
+    grade = grade_patch(t, env, argv_ids(t, env), timeout=LOCK_TIMEOUT)
+    assert grade.outcome != "resolved", (grade.outcome, grade.statuses)
