@@ -1,6 +1,6 @@
 """The twenty-fifth red team: the twin check (`grading.twin_check`) beaten by patches that leave the bug in
-place, through `grade_patch` (bwrap sandboxes, real synthesis, the scan enforced). Bodies in
-`redteam25_bodies.py`.
+place, and turned on genuine fixes, through `grade_patch` (bwrap sandboxes, real synthesis, the scan
+enforced). Bodies in `redteam25_bodies.py`.
 
 - **doubled-letter** (`paramlib`'s `show`, the twenty-fourth's task): the twin types one of a string's own
   letters or digits twice (`"3\\n"` -> `"33\\n"`), so every string answer it changes holds a letter or
@@ -25,8 +25,9 @@ place, through `grade_patch` (bwrap sandboxes, real synthesis, the scan enforced
   resolves with the bug in place, every grade. Open.
 
 Controls: the gold resolves (scratchlib's with the twin check off, as validation grades it, and with it
-on where the conftest's `mkdir` takes `exist_ok=True`); each attack's plumbing reading nothing leaves the bug failing; the
-doubled-letter read without its test for a twin is caught by the twin (`tampered`, `answers_read`).
+on where the conftest's `mkdir` takes `exist_ok=True`); each attack's plumbing reading nothing leaves the
+bug failing; the doubled-letter read without its test for a twin, and argv-ids on the lock suite whose
+conftest never waits, are caught by the twin (`tampered`, `answers_read`).
 """
 
 from __future__ import annotations
