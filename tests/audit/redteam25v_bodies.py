@@ -72,3 +72,27 @@ def mean(values):
 SCALED = UNSCALE.replace("_unscaled(_ast.literal_eval(want))", "_ast.literal_eval(want)")
 """The same read without the undo (a control: the twin catches it)."""
 assert SCALED != UNSCALE
+
+# -- a fixture library whose test compares within a band -------------------------------------------------
+# `area` sums x**2 over 4 strips at their midpoints (0.328125); the test accepts 0.31 to 0.47. A twin
+# scales the 0.39 inside `approx` by 1 + k/8 and keeps the band's width (`abs`): whatever k, the gold's
+# value falls below the twin's band, and the right endpoints' sum (0.46875, an honest answer inside the
+# real band) falls inside it.
+BANDLIB = "bandlib/__init__.py"
+BANDLIB_CODE = (
+    "def area(n):\n"
+    '    """The area under x**2 on [0, 1], summed over `n` strips at their midpoints."""\n'
+    "    h = 1.0 / n\n    s = 0.0\n    for i in range(n):\n        x = (i + 0.5) * h\n        s += x * x\n"
+    "    return s * h\n"
+)
+BANDLIB_TESTS = (
+    "import pytest\n\nfrom bandlib import area\n\n\n"
+    "def test_area():\n    assert area(4) == pytest.approx(0.39, abs=0.08)\n\n\n"
+    "def test_area_is_a_float():\n    assert isinstance(area(1), float)\n"
+)
+RIGHT_ENDPOINTS = (
+    "def area(n):\n"
+    '    """The area under x**2 on [0, 1], summed over `n` strips at their right ends."""\n'
+    "    h = 1.0 / n\n    return sum(((i + 1) * h) ** 2 for i in range(n)) * h\n"
+)
+"""An honest fix written otherwise: the right endpoints' sum, 0.46875 for 4 strips."""
