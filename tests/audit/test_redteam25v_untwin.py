@@ -40,6 +40,7 @@ from rollout_support import the_task
 from test_redteam17_source_table import MODULE, PLAIN, table_tasks
 from test_redteam24_twins import appended, param, twin_of
 from test_verifier_isolation import harbor_trial, row_trials
+from tiering import paths
 
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
@@ -106,7 +107,7 @@ def test_untwin_under_the_row(param: dict[str, Task], tmp_path: Path) -> None:
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPEN)
-@pytest.mark.parametrize("path", ["predictions", "agent"])
+@pytest.mark.parametrize("path", paths("test_redteam25v_untwin.py", "test_untwin_under_grade_patch"))
 def test_untwin_under_grade_patch(param: dict[str, Task], path: str) -> None:
     t, env = param["show"]
     grade = grade_on(t, env, untwin(t, env), path=path, timeout=TIMEOUT)
