@@ -1,5 +1,6 @@
 """The exported verifiers' twin step (`verifier.grade`, `row_verifier.guarded_run`), as `grading.twin_check`
-is `grade_patch`'s: a run that resolves is graded once more on the task's kept twin, in the same container.
+is `grade_patch`'s: the real run and one on the task's kept twin, in an order drawn per grade, in one
+container.
 
     verdict = graded(v, timeout, held, state.get("twin"))    # v: a `verifier.Verifier` whose check passed
 
@@ -22,14 +23,20 @@ first in /tmp, /var/tmp, /dev/shm, /dev/mqueue, /run/lock or its home is removed
 objects, and the guard's folder; each run has its own HOME and TMPDIR (`verifier.Verifier.run`).
 
 What stays is what the kernel keeps for the container as a whole: a TCP port in TIME_WAIT (the
-twenty-third red team's mark), the PID counter, file access times, caches and timings. Code that tells
-the first run from the second by them can read the answers in one run alone; the drawn order makes that
-one the real run with even odds, so such a patch is `resolved` one grade in two and `unresolved` (it
-read in the twin's run alone) otherwise, where a fixed order let it through every time: halved, not
-closed (the grader's fresh sandboxes close it), and never `tampered` (a wrong fix may pass a twin too:
-a twin's run counts only beside a real run that resolves; the ids it passed are in the verdict's `twin`). Not put back either: a file of another owner that the tests' user may write (mode o+w),
-entries of others it removed from a world-writable folder that is not sticky. Where the tests run as
-this process's own user (not root), nothing outside the tree is removed: there is no user of their own.
+twenty-third red team's mark), the PID counter, file access times, caches and timings. A patch that
+passes only by reading the answers and tells the first run from the second by them picks the places it
+reads in; a grade resolves only where it reads in the real run's place and not in the twin's, and the
+two orders swap those places, so whatever it picks resolves under one order at most: at most half the
+draws (the others `unresolved`, or `tampered` where it read in both), where a fixed order let it through
+every time. Reading in the first run alone is `resolved` one grade in two and `unresolved` otherwise:
+halved, not closed (the grader's fresh sandboxes close it), and never `tampered` (a wrong fix may pass a
+twin too: a twin's run counts only beside a real run that resolves; the ids it passed are in the
+verdict's `twin`). The grader's check orders its runs otherwise (the real run first, then the twin's and
+a real rerun in a drawn order: `twin_check`) for the same bound.
+
+Not put back either: a file of another owner that the tests' user may write (mode o+w), entries of
+others it removed from a world-writable folder that is not sticky. Where the tests run as this process's
+own user (not root), nothing outside the tree is removed: there is no user of their own.
 """
 
 from __future__ import annotations
