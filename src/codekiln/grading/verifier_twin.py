@@ -47,9 +47,10 @@ import pwd
 import secrets
 import shutil
 import signal
+import stat
 import tempfile
 import time
-from collections.abc import Container
+from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -228,9 +229,9 @@ def places(uid: int) -> list[Path]:
     return sorted(Path(p) for p in found if os.path.isdir(p) and p != "/")
 
 
-def entries(top: Path, skip: Container[str] = frozenset()) -> set[tuple[str, int]]:
-    """(path, inode) of everything under `top` but `skip`'s folders, links not followed."""
-    out: set[tuple[str, int]] = set()
+def walk(top: Path, skip: Container[str] = frozenset()) -> Iterator[tuple[os.DirEntry[str], os.stat_result]]:
+    """Each entry under `top` with its `lstat`, links not followed, `skip`'s folders and what they hold
+    left out; a folder is entered after its caller has seen it (one it removed meanwhile is passed over)."""
     stack = [top]
     while stack:
         try:
@@ -238,35 +239,28 @@ def entries(top: Path, skip: Container[str] = frozenset()) -> set[tuple[str, int
         except OSError:
             continue
         for entry in listed:
+            if entry.path in skip:
+                continue
             try:
-                out.add((entry.path, entry.inode()))
-                if entry.is_dir(follow_symlinks=False) and entry.path not in skip:
-                    stack.append(Path(entry.path))
+                st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-    return out
+            yield entry, st
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(Path(entry.path))
+
+
+def entries(top: Path, skip: Container[str] = frozenset()) -> set[tuple[str, int]]:
+    """(path, inode) of everything under `top` but `skip`'s folders, links not followed."""
+    return {(entry.path, st.st_ino) for entry, st in walk(top, skip)}
 
 
 def sweep(top: Path, uid: int, before: set[tuple[str, int]], skip: Container[str] = frozenset()) -> None:
     """Remove what `uid` owns under `top` (but `skip`'s folders) that `before` does not hold: what the
     tests made."""
-    stack = [top]
-    while stack:
-        try:
-            listed = list(os.scandir(stack.pop()))
-        except OSError:
-            continue
-        for entry in listed:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if entry.path in skip:
-                continue
-            if st.st_uid == uid and (entry.path, st.st_ino) not in before:
-                files.remove(Path(entry.path))
-            elif entry.is_dir(follow_symlinks=False):
-                stack.append(Path(entry.path))
+    for entry, st in walk(top, skip):
+        if st.st_uid == uid and (entry.path, st.st_ino) not in before:
+            files.remove(Path(entry.path))
 
 
 def subreaper() -> None:
