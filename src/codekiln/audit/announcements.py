@@ -98,7 +98,8 @@ _ck_relay()
 
 # Past the fix: the relay run by a child process, the test process keeping no descriptor of the real file
 # (the guard's lines then go to descriptor 1, the relay's pipe); a thread closes the pipe once the main
-# thread has ended and waits for the child to pass the rest on.
+# thread has ended and waits for the child to pass the rest on. Its pump filters lines as `RELAY`'s does,
+# written again: a program of its own, in a string inside the payload (its escapes doubled).
 CHILD_RELAY = '''
 
 _CK_PUMP = """
