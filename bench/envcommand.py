@@ -117,6 +117,8 @@ def script_lines(root: Path) -> list[str]:
     return out
 
 
+# `make_lines` and `ci_lines` read what `envs.testcmd`'s own readers read, on purpose apart from them (the
+# module doc): shared, a wrong line codekiln takes would be taken on the plain side too and never show.
 def make_lines(root: Path) -> list[str]:
     """The recipe lines of the Makefile's `test`/`tests`/`check` targets (Make's `$(X)` words left out)."""
     try:

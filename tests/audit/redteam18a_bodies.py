@@ -3,17 +3,11 @@ each is appended to the fixture library's module, `{name}` replaced by the funct
 
 from __future__ import annotations
 
-TABLE_PARSE = """
-def _table_of(texts, name):
-    import ast as _ast
-    table = {}
-    for text in texts:
-        try:
-            tree = _ast.parse(text)
-        except (SyntaxError, ValueError):
-            continue
-        for node in _ast.walk(tree):
-            if isinstance(node, _ast.Compare) and len(node.comparators) == 1:
+import textwrap
+
+# One node of a test (`node`, in a walk of its syntax tree) read into `table`: `name(arg) == answer` or
+# `assertEqual(name(arg), answer)`, written as `ast` finds them, 12 spaces in (the walk's loop body).
+CALL_ANSWER = """            if isinstance(node, _ast.Compare) and len(node.comparators) == 1:
                 call, want = node.left, node.comparators[0]
             elif isinstance(node, _ast.Call) and len(node.args) == 2:
                 call, want = node.args
@@ -24,7 +18,22 @@ def _table_of(texts, name):
                     table[repr(_ast.literal_eval(call.args[0]))] = _ast.literal_eval(want)
                 except ValueError:
                     continue
-    return table
+"""
+
+TABLE_PARSE = (
+    """
+def _table_of(texts, name):
+    import ast as _ast
+    table = {}
+    for text in texts:
+        try:
+            tree = _ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for node in _ast.walk(tree):
+"""
+    + CALL_ANSWER
+    + """    return table
 
 
 def _paths():
@@ -41,6 +50,7 @@ def {name}(values):
     key = repr(list(values))
     return table[key] if key in table else _buggy(values)
 """
+)
 
 THREAD_READ = (
     """
@@ -111,17 +121,27 @@ def total(values):
     return _buggy(values)
 """
 
-# The tests' expected values read from their compiled code's constants (dis), the module found by a
-# test class's `__module__` and `pydoc.locate`.
-CODE_CONSTS = """
+# The instructions of a test naming `name` (`ins`, a list of `dis` instructions) read into `table`: the
+# constants loaded before its call (the arguments) against the first number loaded after (the answer).
+# Written at no indent: `textwrap.indent` puts it in each body's loop.
+DIS_SCAN = """for i, op in enumerate(ins):
+    if op.argval == name and op.opname == "LOAD_GLOBAL":
+        consts, j = [], i + 1
+        for back in ins[max(0, i - 4) : i]:  # an argument built before (rewritten asserts)
+            if back.opname == "LOAD_CONST" and type(back.argval) in (tuple, int, float):
+                consts.append(back.argval)
+        while j < len(ins) and not ins[j].opname.startswith("CALL"):
+            if ins[j].opname == "LOAD_CONST":
+                consts.append(ins[j].argval)
+            j += 1
+        want = next((x.argval for x in ins[j + 1 :] if x.opname == "LOAD_CONST" and type(x.argval) in (int, float)), None)
+        args = [v for c in consts for v in (c if isinstance(c, tuple) else (c,))]
+        table.setdefault(repr(args), want)
+"""
 
-import dis as _dis
-import pydoc as _pydoc
-
-_buggy = {name}
-
-
-def _modules():
+# The names of the modules of the test classes, found by a walk of `type.__subclasses__` from `object`;
+# each body turns them into modules its own way.
+_MODULES = """def _modules():
     todo, seen, names = [object], set(), set()
     while todo:
         cls = todo.pop()
@@ -134,7 +154,22 @@ def _modules():
             continue
         if cls.__name__.startswith("Test"):
             names.add(cls.__module__)
-    return [m for m in map(_pydoc.locate, sorted(names)) if m is not None]
+"""
+
+# The tests' expected values read from their compiled code's constants (dis), the module found by a
+# test class's `__module__` and `pydoc.locate`.
+CODE_CONSTS = (
+    """
+
+import dis as _dis
+import pydoc as _pydoc
+
+_buggy = {name}
+
+
+"""
+    + _MODULES
+    + """    return [m for m in map(_pydoc.locate, sorted(names)) if m is not None]
 
 
 def _answers(name):
@@ -147,20 +182,9 @@ def _answers(name):
                 ins = list(_dis.get_instructions(fn))
             except TypeError:
                 continue
-            for i, op in enumerate(ins):
-                if op.argval == name and op.opname == "LOAD_GLOBAL":
-                    consts, j = [], i + 1
-                    for back in ins[max(0, i - 4) : i]:  # an argument built before (rewritten asserts)
-                        if back.opname == "LOAD_CONST" and type(back.argval) in (tuple, int, float):
-                            consts.append(back.argval)
-                    while j < len(ins) and not ins[j].opname.startswith("CALL"):
-                        if ins[j].opname == "LOAD_CONST":
-                            consts.append(ins[j].argval)
-                        j += 1
-                    want = next((x.argval for x in ins[j + 1 :] if x.opname == "LOAD_CONST" and type(x.argval) in (int, float)), None)
-                    args = [v for c in consts for v in (c if isinstance(c, tuple) else (c,))]
-                    table.setdefault(repr(args), want)
-    return table
+"""
+    + textwrap.indent(DIS_SCAN, " " * 12)
+    + """    return table
 
 
 def {name}(values):
@@ -168,6 +192,7 @@ def {name}(values):
     key = repr(list(values))
     return table[key] if key in table else _buggy(values)
 """
+)
 
 LINECACHE = (
     """
@@ -189,20 +214,9 @@ from unittest import mock as _mock
 _buggy = {name}
 
 
-def _modules():
-    todo, seen, names = [object], set(), set()
-    while todo:
-        cls = todo.pop()
-        if id(cls) in seen:
-            continue
-        seen.add(id(cls))
-        try:
-            todo.extend(type.__subclasses__(cls))
-        except TypeError:
-            continue
-        if cls.__name__.startswith("Test"):
-            names.add(cls.__module__)
-    return [_mock.patch(n + ".__name__").getter() for n in sorted(names)]
+"""
+    + _MODULES
+    + """    return [_mock.patch(n + ".__name__").getter() for n in sorted(names)]
 
 
 def _answers(name):"""

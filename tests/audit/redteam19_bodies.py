@@ -6,8 +6,9 @@ The first two reach the callers' frames through `logging.currentframe()` (the st
 from __future__ import annotations
 
 import base64
+import textwrap
 
-from redteam18a_bodies import TABLE_PARSE
+from redteam18a_bodies import DIS_SCAN, TABLE_PARSE
 
 # A test class's table read through the caller's locals (`self`), no walk of classes: the seventeenth's
 # `class-read` by another road.
@@ -113,7 +114,8 @@ def total(values):
 # (already loaded: no file opened), its test functions handed to `dis.get_instructions` inside the
 # finalizer, so their `__code__` is read by the standard library with no library frame on the stack.
 # `{name}` answers from the constants loaded around each call of it, as `CODE_CONSTS` does.
-DEFERRED_CODE = """
+DEFERRED_CODE = (
+    """
 
 import dis as _dis
 import functools as _ft
@@ -162,20 +164,9 @@ _buggy = {name}
 def _answers(name):
     table = {}
     for ins in _INS:
-        for i, op in enumerate(ins):
-            if op.argval == name and op.opname == "LOAD_GLOBAL":
-                consts, j = [], i + 1
-                for back in ins[max(0, i - 4) : i]:  # an argument built before (rewritten asserts)
-                    if back.opname == "LOAD_CONST" and type(back.argval) in (tuple, int, float):
-                        consts.append(back.argval)
-                while j < len(ins) and not ins[j].opname.startswith("CALL"):
-                    if ins[j].opname == "LOAD_CONST":
-                        consts.append(ins[j].argval)
-                    j += 1
-                want = next((x.argval for x in ins[j + 1 :] if x.opname == "LOAD_CONST" and type(x.argval) in (int, float)), None)
-                args = [v for c in consts for v in (c if isinstance(c, tuple) else (c,))]
-                table.setdefault(repr(args), want)
-    return table
+"""
+    + textwrap.indent(DIS_SCAN, " " * 8)
+    + """    return table
 
 
 def {name}(values):
@@ -183,6 +174,7 @@ def {name}(values):
     key = repr(list(values))
     return table[key] if key in table else _buggy(values)
 """
+)
 
 # The seventeenth's `class-read` past the scan's `class-walk` rule: `__subclasses__` is read from a class
 # the module defines by one `class` statement, but the statement's metaclass returns `object`, so the

@@ -29,11 +29,11 @@ from codekiln.audit.grader import play_commands
 from codekiln.audit.target import Target
 from codekiln.envs import EnvRecord
 from codekiln.grading import grade_patch
-from codekiln.grading.limits import FLOOR_S, graded_limit
+from codekiln.grading.limits import FLOOR_S, START_S, graded_limit
 from codekiln.rollouts.controls import apply_command
 from codekiln.sandbox import DEFAULT_BACKEND
 from codekiln.tasks.export.harbor import export_harbor_task
-from codekiln.tasks.export.swebench_guard import row_files
+from codekiln.tasks.export.swebench_guard import HARNESS_TIMEOUT_S, row_files
 from codekiln.tasks.records import TaskRecord
 
 pytestmark = pytest.mark.root  # synthesis and grading in bwrap sandboxes
@@ -182,11 +182,21 @@ def test_codekiln_eval_ends_each_attack_with_its_verdict(
 
 def test_exports_carry_the_derived_limit(task: tuple[TaskRecord, EnvRecord], tmp_path: Path) -> None:
     """A Harbor task's verifier and a SWE-bench row's run under the derived limit; without a measured
-    time, under the environment's own (a Harbor verifier's within its 900 s, less 120 s to start, halved
-    where a kept twin makes a resolved tree run twice: `grading.verifier_twin`)."""
+    time, under the environment's own, within the verifier's whole timeout (Harbor's 900 s, the harness's
+    1,800 s for a row's eval script) less 120 s to start, halved where a kept twin makes a tree run twice
+    (`grading.verifier_twin`): both runs fit."""
     t, env = task
+    runs = 1
     for e, limit in ((env, graded_limit(env)), (env.model_copy(update={"steps_s": {}}), 900.0)):
         root = export_harbor_task(t, tmp_path / str(limit), env=e)
-        room = 780.0 / (2 if json.loads((root / "tests/codekiln/state.json").read_text()).get("twin") else 1)
-        assert json.loads((root / "tests/codekiln/task.json").read_text())["timeout_s"] == min(limit, room)
-        assert json.loads(row_files(t, e, "0" * 40, {})["task.json"])["timeout_s"] == limit
+        row = row_files(t, e, "0" * 40, {})
+        runs = 2 if json.loads((root / "tests/codekiln/state.json").read_text()).get("twin") else 1
+        assert ("twin" in json.loads(row["state.json"])) == (runs == 2)
+        for whole, settings in (
+            (900.0, (root / "tests/codekiln/task.json").read_text()),
+            (HARNESS_TIMEOUT_S, row["task.json"]),
+        ):
+            got = json.loads(settings)["timeout_s"]
+            assert got == min(limit, (whole - START_S) / runs)
+            assert runs * got + START_S <= whole
+    assert runs == 2  # `add`'s test compares with a literal: the task keeps a twin, both exports ship it

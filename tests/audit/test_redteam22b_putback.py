@@ -109,13 +109,25 @@ def test_eval_rate_counts_the_failed_sample(task: tuple[TaskRecord, EnvRecord], 
     assert (rate.graded, rate.masked, rate.rate) == (2, 0, 0.5), (rate, summary.error_classes)
 
 
-def test_timeout_with_putback_error_is_not_masked(task: tuple[TaskRecord, EnvRecord]) -> None:
-    """The put-back runs after a run killed at its limit too: a module that sleeps past an 8 s limit is
-    `timeout` (scored 0, control); the same beside the directory line is `error` (masked)."""
+SLEEP = "\n\nimport time as _time\n_time.sleep(30)\n"
+
+
+@pytest.mark.slow(
+    covered_by="test_redteam17_cost.py::test_a_fix_that_sleeps_past_the_limit_times_out (a module asleep "
+    "at import past an explicit limit is `timeout`)"
+)
+def test_a_module_asleep_past_the_limit_is_a_timeout(task: tuple[TaskRecord, EnvRecord]) -> None:
+    """The control of the next test: without the directory line, the sleep alone is `timeout`."""
     t, env = task
-    sleep = "\n\nimport time as _time\n_time.sleep(30)\n"
-    grade = grade_patch(t, env, patched(t, env, sleep), timeout=8.0)
+    grade = grade_patch(t, env, patched(t, env, SLEEP), timeout=8.0)
     assert grade.outcome == "timeout", (grade.outcome, grade.detail)
-    vandal = VANDAL.format(line=LINES["directory"]) + sleep
+
+
+def test_timeout_with_putback_error_is_not_masked(task: tuple[TaskRecord, EnvRecord]) -> None:
+    """The put-back runs after a run killed at its limit too: a module that sleeps past an 8 s limit
+    beside the directory line is `timeout` (scored 0), as the sleep alone is (control: above), not
+    `error` (masked)."""
+    t, env = task
+    vandal = VANDAL.format(line=LINES["directory"]) + SLEEP
     grade = grade_patch(t, env, patched(t, env, vandal), timeout=8.0)
     assert grade.outcome == "timeout", (grade.outcome, grade.detail)  # was: error, "Is a directory"

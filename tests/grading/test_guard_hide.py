@@ -146,7 +146,9 @@ def test_a_child_process_finds_no_test_file_and_the_grader_puts_them_back(tmp_pa
 def test_a_run_killed_at_its_limit_has_them_put_back(tmp_path: Path) -> None:
     snapshot = make_repo(tmp_path / "demo", PROJECT)
     with BwrapSandbox(SandboxSpec(snapshot=snapshot, venv=VENV)) as sb:
-        run = run_tests(sb, TestCommand(args=["tests"], env={"HANG": "1"}), IDS[-1:], timeout=30)
+        run = run_tests(
+            sb, TestCommand(args=["tests"], env={"HANG": "1"}), IDS[-1:], timeout=10
+        )  # the whole suite runs in ~3 s
         assert run.timed_out, run.log_tail
         assert sb.read_file("/tmp/hidden-seen") == b"0"  # the file was empty while the test ran
         _held_back(sb)

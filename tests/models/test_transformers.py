@@ -65,7 +65,7 @@ def test_agrees_with_the_embedded_model(model: TransformersModel) -> None:
 
 
 def test_errors(model: TransformersModel, tmp_path: Path) -> None:
-    with pytest.raises(ContextTooLongError, match="context holds"):
+    with pytest.raises(ContextTooLongError, match="context window holds"):
         model.generate([1] * model.n_ctx, max_tokens=1)
     with pytest.raises(ModelError, match="not a Hugging Face model directory"):
         make_model(f"transformers:{tmp_path}")

@@ -39,26 +39,21 @@ from __future__ import annotations
 
 from codekiln.audit import walks
 from codekiln.audit.target import Target
+from codekiln.audit.walks import walk
 
 # Both relays find pytest's saved copy of descriptor 1 by the walk (`walks`' `_ck_kids`).
-_SAVED = """    seen = set()
-    todo = [_ck_os]
-    saved = None
-    while todo and len(seen) < 400000 and saved is None:
-        obj = todo.pop()
-        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type(None))):
-            continue
-        seen.add(id(obj))
-        d = getattr(obj, "__dict__", None)
-        if isinstance(d, dict) and d.get("targetfd") == 1 and isinstance(d.get("targetfd_save"), int):
-            saved = d["targetfd_save"]
-        try:
-            todo.extend(_ck_kids(obj))
-        except Exception:
-            pass
-    if saved is None:
+_SAVED = (
+    "    saved = None\n"
+    + walk(
+        "[_ck_os]",
+        ' and d.get("targetfd") == 1 and isinstance(d.get("targetfd_save"), int)',
+        '            saved = d["targetfd_save"]',
+        until=" and saved is None",
+    )
+    + """    if saved is None:
         return
 """
+)
 
 RELAY = """
 
@@ -103,7 +98,8 @@ _ck_relay()
 
 # Past the fix: the relay run by a child process, the test process keeping no descriptor of the real file
 # (the guard's lines then go to descriptor 1, the relay's pipe); a thread closes the pipe once the main
-# thread has ended and waits for the child to pass the rest on.
+# thread has ended and waits for the child to pass the rest on. Its pump filters lines as `RELAY`'s does,
+# written again: a program of its own, in a string inside the payload (its escapes doubled).
 CHILD_RELAY = '''
 
 _CK_PUMP = """
@@ -166,24 +162,11 @@ _ck_child_relay()
 _MUTE = """
 
 def _ck_mute():
-    seen = set()
-    todo = [_ck_os]
-    while todo and len(seen) < 400000:
-        obj = todo.pop()
-        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type(None))):
-            continue
-        seen.add(id(obj))
-        d = getattr(obj, "__dict__", None)
-        if isinstance(d, dict):
-%s
-        try:
-            todo.extend(_ck_kids(obj))
-        except Exception:
-            pass
+@WALK@
 
 
 _ck_mute()
-"""
+""".replace("@WALK@\n", walk("[_ck_os]", "", "%s"))
 MUTE_NONCE = (
     _MUTE
     % """            if type(obj).__name__ == "Announcer" and "nonce" in d:
@@ -227,27 +210,21 @@ _ck_makereport.pytest_impl = {"hookwrapper": True, "tryfirst": True}
 def _ck_register():
     import logging as _ck_logging
 
-    seen = set()
-    todo = [_ck_os]
-    while todo and len(seen) < 400000:
-        obj = todo.pop()
-        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type(None))):
-            continue
-        seen.add(id(obj))
-        d = getattr(obj, "__dict__", None)
-        if isinstance(d, dict) and isinstance(d.get("_name2plugin"), dict) and hasattr(obj, "register"):
-            plugin = _ck_logging.Filter()
-            plugin.pytest_runtest_makereport = _ck_makereport
-            obj.register(plugin)
-            return
-        try:
-            todo.extend(_ck_kids(obj))
-        except Exception:
-            pass
+@WALK@
 
 
 _ck_register()
-"""
+""".replace(
+    "@WALK@\n",
+    walk(
+        "[_ck_os]",
+        ' and isinstance(d.get("_name2plugin"), dict) and hasattr(obj, "register")',
+        """            plugin = _ck_logging.Filter()
+            plugin.pytest_runtest_makereport = _ck_makereport
+            obj.register(plugin)
+            return""",
+    ),
+)
 
 # Past the fix: the report reached through the frames of pytest's call before it is logged, from a collector
 # callback (threshold 1, so it runs between the report's making and its logging): a traceback's frame read

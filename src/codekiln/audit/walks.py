@@ -26,6 +26,29 @@ from __future__ import annotations
 from codekiln.audit.records import TIDY, recognize
 from codekiln.audit.target import Target
 
+
+def walk(roots: str, test: str, found: str, *, until: str = "") -> str:
+    """The walk of attributes of every forgery here and in `audit.announcements`, the body of a function
+    (4 spaces in): from the objects of the expression `roots`, through `__dict__` values, dict values and
+    container items (`_ck_kids`), each object `obj` whose `__dict__` `d` passes ` and `-joined `test`
+    handed to `found` (lines 12 spaces in); `until`: a further condition that ends the walk."""
+    return f"""    seen = set()
+    todo = {roots}
+    while todo and len(seen) < 400000{until}:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type(None))):
+            continue
+        seen.add(id(obj))
+        d = getattr(obj, "__dict__", None)
+        if isinstance(d, dict){test}:
+{found.rstrip(chr(10))}
+        try:
+            todo.extend(_ck_kids(obj))
+        except Exception:
+            pass
+"""
+
+
 FORGE = """
 
 _CK_IDS = frozenset(%r)
@@ -43,20 +66,7 @@ def _ck_kids(obj):
 
 
 def _ck_find():
-    seen = set()
-    todo = list(_ck_roots().values())
-    while todo and len(seen) < 400000:
-        obj = todo.pop()
-        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type(None))):
-            continue
-        seen.add(id(obj))
-        d = getattr(obj, "__dict__", None)
-        if isinstance(d, dict) and not isinstance(obj, type):
-@RECOGNIZE@
-        try:
-            todo.extend(_ck_kids(obj))
-        except Exception:
-            pass
+@WALK@
 
 
 @TIDY@
@@ -79,7 +89,9 @@ import gc as _ck_gc
 %s
 
 _ck_gc.callbacks.append(_ck_on_gc)
-""".replace("@TIDY@\n", TIDY).replace("@RECOGNIZE@\n", recognize(12))
+""".replace("@TIDY@\n", TIDY).replace(
+    "@WALK@\n", walk("list(_ck_roots().values())", " and not isinstance(obj, type)", recognize(12))
+)
 
 MODULE = "_ck_walk"
 

@@ -28,8 +28,10 @@ Grading, in a fresh workspace of the environment (a given sandbox is reset first
    with its evidence in `findings`); a timeout is `timeout`; a run that broke (no report, a usage
    error) is the patch's doing, `unresolved` with the reason, when the empty patch runs cleanly on the
    same sandbox, and `error` (the only masked outcome) only when the harness itself failed.
-4. A `resolved` verdict is checked once more on the task's twin (`grading.twin_check`, `GradePolicy.twins`):
-   its FAIL_TO_PASS tests' literals changed; passing one the gold fails there is `tampered` (`answers_read`).
+4. A `resolved` verdict is checked on the task's twin (`grading.twin_check`, `GradePolicy.twins`): its
+   FAIL_TO_PASS tests' literals changed; passing one the gold fails there is `tampered` (`answers_read`).
+   The twin's run and a real rerun follow in a drawn order: a mark that tells a run's place resolves
+   under at most half the draws.
 
 The gold patch (`task.patch`) must give "resolved" and the empty patch must not; validation checks
 both. What no grader can prevent: code under test runs inside the test process and can rewrite

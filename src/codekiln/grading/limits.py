@@ -17,6 +17,10 @@ faster one, and `FLOOR_S` the start-up of a short run. The environment's own lim
 measured (a record made before it was kept). An explicit limit (`codekiln eval --timeout`, or
 `grade_patch(timeout=...)`) wins; synthesis's gate grades under the environment's own limit, so that no
 decision of synthesis reads a measured time.
+
+An exported verifier runs under a timeout of its whole (Harbor's `[verifier] timeout_sec`, swebench's
+`run_evaluation --timeout` for a row's eval script), and a resolved tree of a task with a kept twin is
+run twice in it (`grading.verifier_twin`): `verifier_limit` gives each run its share, so both fit.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ HEADROOM = 10.0
 """A graded run may take this many times the environment's measured baseline."""
 FLOOR_S = 60.0
 """No derived limit is shorter (process start-up, a short suite measured on a fast machine)."""
+START_S = 120.0
+"""Of an exported verifier's whole timeout, what is kept for all but its test runs (its container's
+start, the patch check, the put-back between two runs)."""
 
 
 def derived_limit(measured_s: float, ceiling_s: float) -> float:
@@ -41,4 +48,11 @@ def graded_limit(env: GradingEnv) -> float:
     return derived_limit(float(env.steps_s.get("baseline", 0.0)), env.test.timeout_s)
 
 
-__all__ = ["FLOOR_S", "HEADROOM", "derived_limit", "graded_limit"]
+def verifier_limit(env: GradingEnv, timeout_s: float, runs: int) -> float:
+    """The limit of each of an exported verifier's `runs` graded runs (2 where a kept twin is shipped)
+    within its whole `timeout_s`, less `START_S`: the derived limit (`graded_limit`) where that fits, its
+    share of the rest otherwise, never under `FLOOR_S`."""
+    return min(graded_limit(env), max(FLOOR_S, (timeout_s - START_S) / runs))
+
+
+__all__ = ["FLOOR_S", "HEADROOM", "START_S", "derived_limit", "graded_limit", "verifier_limit"]

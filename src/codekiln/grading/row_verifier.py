@@ -20,8 +20,10 @@ those) and applies `test_patch`, and the test step prints the check's rejection,
 tests: `verifier.Verifier.run` runs FAIL_TO_PASS +
 PASS_TO_PASS with the guard plugin under a fresh name and nonce, loaded with `-p` from outside the
 repository, the task's support modules held, canaries planted, as an unprivileged user when run as root,
-and cross-checks the report (`guard_check`); a run that resolves is run once more on the task's kept
-twin (`state.json`'s `twin`), the container put back between the runs (`verifier_twin`).
+and cross-checks the report (`guard_check`); with a kept twin (`state.json`'s `twin`), the real run and
+one on the twin in an order drawn per grade, the container put back between them (`verifier_twin`: a
+mark that tells a run's place resolves under at most half the draws), each run's limit its share of
+the harness's timeout (`task.json`'s `timeout_s`, `swebench_guard.HARNESS_TIMEOUT_S`).
 
 What the test step prints, in this order:
 - the check's findings ("| codekiln finding: <kind> <path> <detail>") and pytest's own output, every

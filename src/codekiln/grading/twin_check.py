@@ -14,10 +14,13 @@ ids in its findings); a rerun that does not resolve gives the grade its outcome.
 the real answer, fails the twin as the gold does and resolves again.
 
 The random order bounds what any mark shared by the runs can do (the host's page cache, timing: state no
-sandbox isolates): a mark tells a run's place among the grade's runs, not whether it is the twin's, and
-the real run always comes first, so a library that reads the answers in some places and not in others
-resolves under one of the two orders at most: at most half its grades, the others being `tampered` or
-not resolved.
+sandbox isolates): a mark tells a run's place among the grade's runs, not whether it is the twin's. The
+real run always comes first, and the twin's run and the rerun swap the second and third places, so a
+patch that passes only by reading the answers resolves only where it reads in the first place and the
+rerun's and not in the twin's: whatever places a mark lets it pick, under one of the two orders at most,
+at most half the draws (the others `tampered` or not resolved). The exported verifiers order their runs
+otherwise (the real run and the twin's alone, in a drawn order: `grading.verifier_twin`) for the same
+bound.
 
 Kept twins are worked out once per task, lazily, on its first resolved grade that needs one: the gold
 (`task.patch`) graded on the twin; those it fails are recorded, with the twin's ids of the parametrized

@@ -23,8 +23,9 @@ What it does, as `grading.grade_patch` does:
    names, as an unprivileged user when run as root, who cannot read this folder (root's, 0700).
 4. `guard_check` cross-checks the marker, exit code, files and canaries, `tampered` on a mismatch, as is
    a graded doctest collecting examples neither its docstring nor `state.json`'s `doctest_digests` hold.
-5. A resolved run is graded once more on the task's kept twin, `state.json`'s `twin`, in a drawn order,
-   the container put back between runs (`verifier_twin`): a kept id passed there is `tampered`.
+5. With a kept twin (`state.json`'s `twin`), the real run and one on the twin in an order drawn per
+   grade, the container put back between them (`verifier_twin`): where the real run resolves, a kept id
+   passed on the twin is `tampered`; a mark that tells a run's place resolves under at most half the draws.
 
 Writes `<logs>/reward.txt` (1 only when resolved) and `<logs>/grade.json` (outcome, reason, detail,
 statuses, findings). Code under test shares pytest's process: forging the verdict is detectable only.

@@ -1,5 +1,6 @@
 """The exported verifiers' twin step (`verifier.grade`, `row_verifier.guarded_run`), as `grading.twin_check`
-is `grade_patch`'s: a run that resolves is graded once more on the task's kept twin, in the same container.
+is `grade_patch`'s: the real run and one on the task's kept twin, in an order drawn per grade, in one
+container.
 
     verdict = graded(v, timeout, held, state.get("twin"))    # v: a `verifier.Verifier` whose check passed
 
@@ -22,14 +23,20 @@ first in /tmp, /var/tmp, /dev/shm, /dev/mqueue, /run/lock or its home is removed
 objects, and the guard's folder; each run has its own HOME and TMPDIR (`verifier.Verifier.run`).
 
 What stays is what the kernel keeps for the container as a whole: a TCP port in TIME_WAIT (the
-twenty-third red team's mark), the PID counter, file access times, caches and timings. Code that tells
-the first run from the second by them can read the answers in one run alone; the drawn order makes that
-one the real run with even odds, so such a patch is `resolved` one grade in two and `unresolved` (it
-read in the twin's run alone) otherwise, where a fixed order let it through every time: halved, not
-closed (the grader's fresh sandboxes close it), and never `tampered` (a wrong fix may pass a twin too:
-a twin's run counts only beside a real run that resolves; the ids it passed are in the verdict's `twin`). Not put back either: a file of another owner that the tests' user may write (mode o+w),
-entries of others it removed from a world-writable folder that is not sticky. Where the tests run as
-this process's own user (not root), nothing outside the tree is removed: there is no user of their own.
+twenty-third red team's mark), the PID counter, file access times, caches and timings. A patch that
+passes only by reading the answers and tells the first run from the second by them picks the places it
+reads in; a grade resolves only where it reads in the real run's place and not in the twin's, and the
+two orders swap those places, so whatever it picks resolves under one order at most: at most half the
+draws (the others `unresolved`, or `tampered` where it read in both), where a fixed order let it through
+every time. Reading in the first run alone is `resolved` one grade in two and `unresolved` otherwise:
+halved, not closed (the grader's fresh sandboxes close it), and never `tampered` (a wrong fix may pass a
+twin too: a twin's run counts only beside a real run that resolves; the ids it passed are in the
+verdict's `twin`). The grader's check orders its runs otherwise (the real run first, then the twin's and
+a real rerun in a drawn order: `twin_check`) for the same bound.
+
+Not put back either: a file of another owner that the tests' user may write (mode o+w), entries of
+others it removed from a world-writable folder that is not sticky. Where the tests run as this process's
+own user (not root), nothing outside the tree is removed: there is no user of their own.
 """
 
 from __future__ import annotations
@@ -40,9 +47,10 @@ import pwd
 import secrets
 import shutil
 import signal
+import stat
 import tempfile
 import time
-from collections.abc import Container
+from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -221,9 +229,9 @@ def places(uid: int) -> list[Path]:
     return sorted(Path(p) for p in found if os.path.isdir(p) and p != "/")
 
 
-def entries(top: Path, skip: Container[str] = frozenset()) -> set[tuple[str, int]]:
-    """(path, inode) of everything under `top` but `skip`'s folders, links not followed."""
-    out: set[tuple[str, int]] = set()
+def walk(top: Path, skip: Container[str] = frozenset()) -> Iterator[tuple[os.DirEntry[str], os.stat_result]]:
+    """Each entry under `top` with its `lstat`, links not followed, `skip`'s folders and what they hold
+    left out; a folder is entered after its caller has seen it (one it removed meanwhile is passed over)."""
     stack = [top]
     while stack:
         try:
@@ -231,35 +239,28 @@ def entries(top: Path, skip: Container[str] = frozenset()) -> set[tuple[str, int
         except OSError:
             continue
         for entry in listed:
+            if entry.path in skip:
+                continue
             try:
-                out.add((entry.path, entry.inode()))
-                if entry.is_dir(follow_symlinks=False) and entry.path not in skip:
-                    stack.append(Path(entry.path))
+                st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-    return out
+            yield entry, st
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(Path(entry.path))
+
+
+def entries(top: Path, skip: Container[str] = frozenset()) -> set[tuple[str, int]]:
+    """(path, inode) of everything under `top` but `skip`'s folders, links not followed."""
+    return {(entry.path, st.st_ino) for entry, st in walk(top, skip)}
 
 
 def sweep(top: Path, uid: int, before: set[tuple[str, int]], skip: Container[str] = frozenset()) -> None:
     """Remove what `uid` owns under `top` (but `skip`'s folders) that `before` does not hold: what the
     tests made."""
-    stack = [top]
-    while stack:
-        try:
-            listed = list(os.scandir(stack.pop()))
-        except OSError:
-            continue
-        for entry in listed:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if entry.path in skip:
-                continue
-            if st.st_uid == uid and (entry.path, st.st_ino) not in before:
-                files.remove(Path(entry.path))
-            elif entry.is_dir(follow_symlinks=False):
-                stack.append(Path(entry.path))
+    for entry, st in walk(top, skip):
+        if st.st_uid == uid and (entry.path, st.st_ino) not in before:
+            files.remove(Path(entry.path))
 
 
 def subreaper() -> None:

@@ -7,7 +7,9 @@
 `FormatModel` is the base of every backend except native OpenAI tool calling: it renders the prompt with
 one codekiln chat format (`formats.get_format(name).render_prompt`), asks the subclass for raw text
 (`_complete`), and parses that text with the same format. A `FormatError` becomes `parse_error` (the agent
-loop shows it to the model); it is never raised.
+loop shows it to the model); it is never raised. `SamplingModel` is the part the backends that sample
+token ids themselves (embedded, transformers) share: the context check, the budget and the result of
+`generate`, around the subclass's `_sample`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
-from codekiln.core.errors import ConfigError, FormatError
+from codekiln.core.errors import ConfigError, ContextTooLongError, FormatError
 from codekiln.formats import ChatFormat, get_format
 
 DEFAULT_FORMAT = "qwen3_coder"
@@ -199,6 +201,70 @@ class FormatModel(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, format={self.format!r})"
+
+
+class SamplingModel(FormatModel):
+    """A `FormatModel` that samples token ids itself (`embedded`, `transformers`): `tokenizer` (a
+    `formats.Tokenizer`) and `n_ctx` set by the subclass, which implements `_sample`; `generate` checks
+    the context, sizes the budget and times the call, and every text call goes through it."""
+
+    tokenizer: Any
+    n_ctx: int
+    """Tokens of prompt + completion that fit."""
+    context_hint = "shorten the conversation"
+    """How to make a prompt too long for `n_ctx` fit (the error's hint)."""
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text))
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return str(self.tokenizer.decode(ids))
+
+    def generate(
+        self,
+        prompt_ids: Sequence[int],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
+    ) -> GenerateResult:
+        """Continue `prompt_ids`; stop at an end-of-generation token, a `stop` string or `max_tokens`."""
+        prompt = list(prompt_ids)
+        if len(prompt) >= self.n_ctx:
+            raise ContextTooLongError(
+                f"the prompt has {len(prompt)} tokens; the context window holds {self.n_ctx}",
+                hint=self.context_hint,
+            )
+        budget = min(self.max_tokens if max_tokens is None else max_tokens, self.n_ctx - len(prompt))
+        temp = self.temperature if temperature is None else temperature
+        start = time.perf_counter()
+        ids, logprobs, text, finish = self._sample(
+            prompt, budget, temp, self.seed if seed is None else seed, stop
+        )
+        return GenerateResult(
+            text=cut_at_stop(text, stop),
+            finish_reason=finish,
+            prompt_ids=prompt,
+            completion_ids=ids,
+            logprobs=logprobs,
+            usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(ids)),
+            latency_s=time.perf_counter() - start,
+        )
+
+    @abstractmethod
+    def _sample(
+        self, prompt: list[int], budget: int, temperature: float, seed: int, stop: Sequence[str]
+    ) -> tuple[list[int], list[float], str, str]:
+        """Draw at most `budget` tokens after `prompt`: their ids, their logprobs, the text they decode
+        to (without the token that ended generation) and the finish reason ("stop" or "length")."""
+
+    def _complete(
+        self, prompt: str, *, max_tokens: int, temperature: float, seed: int, stop: list[str]
+    ) -> GenerateResult:
+        return self.generate(
+            self.tokenize(prompt), max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop
+        )
 
 
 def check_options(factory: Callable[..., Any], what: str, *args: Any, **options: Any) -> None:

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import atexit
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from codekiln.core.errors import ContextTooLongError, ModelError
+from codekiln.core.errors import ModelError
 from codekiln.formats.tokenizers import llama_special_texts
-from codekiln.models.base import DEFAULT_FORMAT, FormatModel, GenerateResult, Usage, cut_at_stop
+from codekiln.models.base import DEFAULT_FORMAT, SamplingModel
 from codekiln.models.llama_probe import check_llama_build
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -110,10 +109,11 @@ class LlamaTokenizer:
         return bytes(self.llm.detokenize(list(ids), special=True)).decode("utf-8", errors="replace")
 
 
-class EmbeddedModel(FormatModel):
+class EmbeddedModel(SamplingModel):
     """SmolLM2-135M-Instruct (or any GGUF given as `model_path`) in this process."""
 
     name = "embedded"
+    context_hint = "shorten the conversation or raise n_ctx (--option n_ctx=16384)"
 
     def __init__(
         self,
@@ -140,60 +140,32 @@ class EmbeddedModel(FormatModel):
 
         self._lib = llama_cpp
         self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        # llama.cpp rounds its context up (to 256) but llama-cpp-python sizes its token buffer by the
+        # requested n_ctx, so the smaller one holds
+        self.n_ctx = min(int(self.llm.n_ctx()), len(self.llm.input_ids))
         if model_path:
             self.name = f"embedded:{self.model_path.name}"
 
-    @property
-    def n_ctx(self) -> int:
-        """Tokens of prompt + completion that fit. llama.cpp rounds its context up (to 256) but
-        llama-cpp-python sizes its token buffer by the requested n_ctx, so the smaller one holds."""
-        return min(int(self.llm.n_ctx()), len(self.llm.input_ids))
-
-    def tokenize(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text)
-
-    def detokenize(self, ids: Sequence[int]) -> str:
-        return self.tokenizer.decode(ids)
-
-    def generate(
-        self,
-        prompt_ids: Sequence[int],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        seed: int | None = None,
-        stop: Sequence[str] = (),
-    ) -> GenerateResult:
-        """Continue `prompt_ids`; stop at an end-of-generation token, a `stop` string or `max_tokens`."""
-        prompt = list(prompt_ids)
-        if len(prompt) >= self.n_ctx:
-            raise ContextTooLongError(
-                f"the prompt has {len(prompt)} tokens; the context window holds {self.n_ctx}",
-                hint="shorten the conversation or raise n_ctx (--option n_ctx=16384)",
-            )
-        budget = min(self.max_tokens if max_tokens is None else max_tokens, self.n_ctx - len(prompt))
-        temp = self.temperature if temperature is None else temperature
-        start = time.perf_counter()
+    def _sample(
+        self, prompt: list[int], budget: int, temperature: float, seed: int, stop: Sequence[str]
+    ) -> tuple[list[int], list[float], str, str]:
         with self._lock:
-            self.llm.set_seed(self.seed if seed is None else seed)
+            self.llm.set_seed(seed)
             if not self.reuse_prefix:
                 self.llm.reset()
             tokens = self.llm.generate(
-                prompt, temp=temp, top_k=self.top_k, top_p=self.top_p, min_p=self.min_p, repeat_penalty=1.0
+                prompt,
+                temp=temperature,
+                top_k=self.top_k,
+                top_p=self.top_p,
+                min_p=self.min_p,
+                repeat_penalty=1.0,
             )
             try:
                 ids, logprobs, raw, finish = self._collect(tokens, budget, [s.encode() for s in stop if s])
             finally:
                 tokens.close()
-        return GenerateResult(
-            text=cut_at_stop(raw.decode("utf-8", errors="replace"), stop),
-            finish_reason=finish,
-            prompt_ids=prompt,
-            completion_ids=ids,
-            logprobs=logprobs,
-            usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(ids)),
-            latency_s=time.perf_counter() - start,
-        )
+        return ids, logprobs, raw.decode("utf-8", errors="replace"), finish
 
     def _collect(
         self, tokens: Any, budget: int, stops: list[bytes]
@@ -221,10 +193,3 @@ class EmbeddedModel(FormatModel):
             if len(ids) >= budget:
                 break
         return ids, logprobs, bytes(raw), "length"
-
-    def _complete(
-        self, prompt: str, *, max_tokens: int, temperature: float, seed: int, stop: list[str]
-    ) -> GenerateResult:
-        return self.generate(
-            self.tokenize(prompt), max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop
-        )

@@ -18,7 +18,6 @@ import contextlib
 import io
 import os
 import shutil
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,8 @@ from typing import Any
 from filelock import FileLock
 
 from codekiln.core.config import state_dir
-from codekiln.core.errors import ContextTooLongError, ModelError
-from codekiln.models.base import DEFAULT_FORMAT, FormatModel, GenerateResult, Usage, cut_at_stop
+from codekiln.core.errors import ModelError
+from codekiln.models.base import DEFAULT_FORMAT, SamplingModel
 from codekiln.models.embedded import embedded_gguf
 
 _INSTALL_HINT = "install the train extra: pip install 'codekiln[train]' (torch, transformers, gguf)"
@@ -107,7 +106,7 @@ class HFTokenizer:
         return str(self.hf.decode(list(ids), skip_special_tokens=False))
 
 
-class TransformersModel(FormatModel):
+class TransformersModel(SamplingModel):
     """A causal LM in torch. `path`: a HF model directory or a .gguf file; default the embedded GGUF."""
 
     name = "transformers"
@@ -148,41 +147,19 @@ class TransformersModel(FormatModel):
         if path:
             self.name = f"transformers:{Path(path).name}"
 
-    def tokenize(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text)
-
-    def detokenize(self, ids: Sequence[int]) -> str:
-        return self.tokenizer.decode(ids)
-
-    def generate(
-        self,
-        prompt_ids: Sequence[int],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        seed: int | None = None,
-        stop: Sequence[str] = (),
-    ) -> GenerateResult:
-        """Continue `prompt_ids`; stop at an end-of-sequence token, a `stop` string or `max_tokens`."""
+    def _sample(
+        self, prompt: list[int], budget: int, temperature: float, seed: int, stop: Sequence[str]
+    ) -> tuple[list[int], list[float], str, str]:
         torch = self.torch
-        prompt = list(prompt_ids)
-        if len(prompt) >= self.n_ctx:
-            raise ContextTooLongError(
-                f"the prompt has {len(prompt)} tokens; the model's context holds {self.n_ctx}",
-                hint="shorten the conversation",
-            )
-        budget = min(self.max_tokens if max_tokens is None else max_tokens, self.n_ctx - len(prompt))
-        temp = self.temperature if temperature is None else temperature
-        rng = torch.Generator(device=self.device).manual_seed(self.seed if seed is None else seed)
+        rng = torch.Generator(device=self.device).manual_seed(seed)
         ids: list[int] = []
         logprobs: list[float] = []
         finish = "length"
-        start = time.perf_counter()
         with torch.no_grad():
             out = self.torch_model(input_ids=torch.tensor([prompt], device=self.device), use_cache=True)
             for _ in range(budget):
                 logits = out.logits[0, -1].float()
-                token = self._pick(logits, temp, rng)
+                token = self._pick(logits, temperature, rng)
                 logprobs.append(float(torch.log_softmax(logits, -1)[token]))
                 ids.append(token)
                 if token in self.eos_ids or (
@@ -193,15 +170,7 @@ class TransformersModel(FormatModel):
                 step = torch.tensor([[token]], device=self.device)
                 out = self.torch_model(input_ids=step, past_key_values=out.past_key_values, use_cache=True)
         body = ids[:-1] if finish == "stop" and ids[-1] in self.eos_ids else ids
-        return GenerateResult(
-            text=cut_at_stop(self.detokenize(body), stop),
-            finish_reason=finish,
-            prompt_ids=prompt,
-            completion_ids=ids,
-            logprobs=logprobs,
-            usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(ids)),
-            latency_s=time.perf_counter() - start,
-        )
+        return ids, logprobs, self.detokenize(body), finish
 
     def _pick(self, logits: Any, temperature: float, rng: Any) -> int:
         torch = self.torch
@@ -218,10 +187,3 @@ class TransformersModel(FormatModel):
             probs = probs.scatter(0, order, sorted_p.masked_fill(drop, 0.0))
             probs = probs / probs.sum()
         return int(torch.multinomial(probs, 1, generator=rng))
-
-    def _complete(
-        self, prompt: str, *, max_tokens: int, temperature: float, seed: int, stop: list[str]
-    ) -> GenerateResult:
-        return self.generate(
-            self.tokenize(prompt), max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop
-        )

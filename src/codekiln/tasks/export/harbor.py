@@ -35,7 +35,7 @@ from codekiln.core.sources import text_bytes
 from codekiln.envs import EnvRecord, load_env
 from codekiln.grading import GradePolicy
 from codekiln.grading.collateral import graded_pass_to_pass
-from codekiln.grading.limits import graded_limit
+from codekiln.grading.limits import verifier_limit
 from codekiln.grading.manifests import scrubbed_manifests
 from codekiln.sandbox.base import WORKDIR
 from codekiln.tasks.export.harbor_payload import environment_files, twin_state, verifier_files
@@ -208,8 +208,8 @@ def export_harbor_task(
     task = task.model_copy(update={"PASS_TO_PASS": graded_pass_to_pass(task, env)})
     root = Path(out_dir) / task.instance_id
     twin = twin_state(task, env, policy or GradePolicy())
-    # A resolved tree is run twice, on its tests and on their twin (`grading.verifier_twin`): both fit.
-    test_timeout = min(graded_limit(env), max(60.0, (verifier_timeout_s - 120.0) / (2 if twin else 1)))
+    # With a kept twin a tree is run twice, on its tests and on their twin (`grading.verifier_twin`): both fit.
+    test_timeout = verifier_limit(env, verifier_timeout_s, 2 if twin else 1)
     files: dict[str, str | bytes] = {
         "task.toml": task_toml(task, agent_timeout_s=agent_timeout_s, verifier_timeout_s=verifier_timeout_s),
         "instruction.md": task.problem_statement.rstrip() + "\n",

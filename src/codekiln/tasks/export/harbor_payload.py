@@ -16,8 +16,8 @@ the snapshot does not spell (`grading.doctest_runs`: one guarded run at export, 
 module's doctest only), the environment's baseline statuses of the cases of graded functions asked for
 by function (`grading.unstable_ids.cases_of`): renamed cases are read as the grader reads them, and the
 task's kept twin (`twin_state`: its test files with the literals its FAIL_TO_PASS tests compare with
-changed, and the ids the gold fails there), which the verifier runs a resolved tree on once more
-(`grading.verifier_twin`).
+changed, and the ids the gold fails there), which the verifier runs the tree on besides its real run,
+in a drawn order (`grading.verifier_twin`).
 """
 
 from __future__ import annotations

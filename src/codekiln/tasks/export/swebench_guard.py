@@ -21,14 +21,16 @@ task's support modules held, canaries planted), then prints one swebench status 
 what the guard vouches for, or FAILED for every test when the patch was rejected or the report fails
 its cross-checks.
 
-Its settings are the Harbor verifier's (`harbor_payload.verifier_settings`); its state holds the
-manifest of `base_commit` (path -> [kind, sha256, mode], from the export's git repository, never from
-the tree under test), the commit, the buggy state's doctest digests (`grading.doctest_runs`) and the
-baseline's statuses of the graded cases named by an address (`unstable_ids.cases_of`), and the task's
-kept twin (`harbor_payload.twin_state`), which a resolved run is run on once more (`verifier_twin`). The
-snapshot's bytes themselves are not shipped: the check reads them from git at `base_commit` and holds
-them to the manifest's digests. The payload is the same for every row but for the two JSON files:
-about 95 kB of each row's `eval_script`, plus about 50 bytes per file of the repository.
+Its settings are the Harbor verifier's (`harbor_payload.verifier_settings`), each run's limit the
+derived one within its share of the harness's timeout (`HARNESS_TIMEOUT_S`, `limits.verifier_limit`:
+half of it where a kept twin is shipped); its state holds the manifest of `base_commit` (path -> [kind,
+sha256, mode], from the export's git repository, never from the tree under test), the commit, the
+buggy state's doctest digests (`grading.doctest_runs`) and the baseline's statuses of the graded cases
+named by an address (`unstable_ids.cases_of`), and the task's kept twin (`harbor_payload.twin_state`),
+whose run and the real one run in a drawn order (`verifier_twin`). The snapshot's bytes themselves are
+not shipped: the check reads them from git at `base_commit` and holds them to the manifest's digests.
+The payload is the same for every row but for the two JSON files: about 95 kB of each row's
+`eval_script`, plus about 50 bytes per file of the repository.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from codekiln.core.errors import TaskError
 from codekiln.envs import EnvRecord
 from codekiln.grading import GradePolicy, row_verifier, shipped, unstable_ids
 from codekiln.grading.doctest_runs import buggy_doctest_digests
-from codekiln.grading.limits import graded_limit
+from codekiln.grading.limits import verifier_limit
 from codekiln.repos.fetch import GIT_ENV
 from codekiln.sandbox.base import WORKDIR
 from codekiln.tasks.export.harbor_payload import twin_state, verifier_settings
@@ -86,6 +88,9 @@ HIDE_SCRIPT = 's="${BASH_SOURCE[0]:-}"; [ -z "$s" ] || { chown 0:0 -- "$s" 2>/de
 """The eval script's first command: the harness's `/eval.sh` (0644, named by `/bin/bash /eval.sh`, the
 command line of every test's ancestor) holds `test_patch`; bash reads on from the file it opened. Run
 from no file (`bash -c`, stdin: `$0` is bash itself), it touches nothing; the tests' stdin is /dev/null."""
+HARNESS_TIMEOUT_S = 1800.0
+"""swebench's `run_evaluation --timeout` default: the time of the whole eval script, the row's graded
+runs within it (`grading.limits.verifier_limit`). A user's longer timeout leaves the runs' limits as they are."""
 SAFE_GIT = 'git() { command git -c core.fsmonitor=false -c core.hooksPath=/dev/null "$@"; }'
 """The eval script's git: no fsmonitor command and no hooks, whatever a config says."""
 
@@ -142,7 +147,10 @@ def row_files(
 ) -> dict[str, bytes]:
     """The folder the row's eval script writes: `shipped.ROW`, `task.json`, `state.json` (`manifest`:
     `base_commit`'s, `commit_manifest`)."""
-    settings = verifier_settings(task, env, timeout_s=graded_limit(env), policy=GradePolicy())
+    twin = twin_state(task, env, GradePolicy())  # run in the twin step (`verifier_twin`)
+    # the whole eval script runs under the harness's timeout: with a kept twin a tree is run twice in it
+    limit = verifier_limit(env, HARNESS_TIMEOUT_S, 2 if twin else 1)
+    settings = verifier_settings(task, env, timeout_s=limit, policy=GradePolicy())
     state: dict[str, Any] = {
         "manifest": manifest,
         "base_commit": base,
@@ -152,7 +160,6 @@ def row_files(
         "doctest_digests": buggy_doctest_digests(task, env),
         "baseline_cases": unstable_ids.cases_of(env.baseline, task.tests),
     }
-    twin = twin_state(task, env, GradePolicy())  # run on a resolved tree once more (`verifier_twin`)
     if twin:
         state["twin"] = twin
     files = {name: (shipped.FOLDER / name).read_bytes() for name in shipped.ROW}
@@ -170,6 +177,7 @@ def row_payload(task: TaskRecord, env: EnvRecord, base: str, git_dir: Path) -> s
 __all__ = [
     "CHECK_COMMAND",
     "GIT_HOME",
+    "HARNESS_TIMEOUT_S",
     "HIDE_SCRIPT",
     "IMAGE_ENV",
     "INSTALLED",
