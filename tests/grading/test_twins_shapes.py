@@ -140,3 +140,26 @@ def test_helpers_that_check_equality_alone(tmp_path: Path) -> None:
         "checks.assert_close(mean([1, 2]), 1.5)",  # its own tolerance passed: left alone
         'assert_same_items(words("b a"), ["a", "b"])',
     ]
+
+
+TOLERANT = """import pytest
+
+from lib import mean
+
+
+def test_mean():
+    assert mean([0, 1e-9]) == pytest.approx(5e-10)
+    assert mean([1, 2]) == pytest.approx(1.5, abs=0.5)
+"""
+
+
+def test_a_float_change_no_tolerance_absorbs_and_approx_with_its_own_left_alone() -> None:
+    """A small float moves by k/8, not by a share of itself that `approx`'s default absolute tolerance
+    (1e-12) or a helper's 1e-9 could hold; an `approx` with a tolerance of its own is left as it is (an
+    honest fix's value and the twin's could both lie within it, the gold's not)."""
+    twin = perturb(TOLERANT, {((), "test_mean")}, SEED)
+    assert twin is not None
+    (old, new), = changed(TOLERANT, twin)  # fmt: skip
+    assert old == "assert mean([0, 1e-9]) == pytest.approx(5e-10)"
+    value = ast.literal_eval(new.rsplit("approx(", 1)[1].rstrip(")"))
+    assert round(value - 5e-10, 9) in (0.125, 0.25, 0.375)

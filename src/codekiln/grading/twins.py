@@ -15,7 +15,8 @@ What a twin changes, in the test files that hold FAIL_TO_PASS tests, for those t
   those shown in a case's id too: the twin's runs ask for its cases by the twin's ids (`twin_cases`);
 - the module- and class-level literal tables their bodies name (`CASES = {(1, 2, 3): 6}`: a dict's
   values; a list of tuples: each tuple's last item; a list of scalars or a scalar: each).
-Each int gets +k, a float is scaled, a str or bytes has its k-th letter or digit typed twice (those of
+Each int gets +k, a float is scaled by 1 + k/8 (one under 1 in size gets k/8 added: a change no default
+tolerance absorbs, `approx(1e-9)` as `approx(0.125...)`), a str or bytes has its k-th letter or digit typed twice (those of
 its escape sequences left out: `\\n`, `\\x41`, `\\101`, `\\N{...}`, none in a raw string's `\\d`; one
 with none is left as it is), k from 1 to 3 drawn from the seed (the task id) and the literal's place:
 deterministic; a bool compared with `is` or `==` (`assert f(x) is False`) is flipped. Nothing else
@@ -147,7 +148,7 @@ def _call_name(node: ast.AST) -> str:
 
 
 def _side(node: ast.expr, safe: frozenset[str]) -> list[ast.Constant]:
-    """The leaves of an expected side: a literal, `approx(literal)`, or a call of a `safe` callee over
+    """The leaves of an expected side: a literal, `approx(literal)` (its default tolerance), or a call of a `safe` callee over
     literals (`D({"a": 2})`, `twin_wrapped`)."""
     if _is_literal(node):
         return _leaves(node)
@@ -157,7 +158,8 @@ def _side(node: ast.expr, safe: frozenset[str]) -> list[ast.Constant]:
     if (
         isinstance(node, ast.Call)
         and _call_name(node) == "approx"
-        and node.args
+        and len(node.args) == 1
+        and not node.keywords  # a tolerance of its own could hold the twin's value and an honest fix's
         and _is_literal(node.args[0])
     ):
         return _leaves(node.args[0])
@@ -287,7 +289,9 @@ def _bumped(text: bytes, value: object, k: int) -> bytes | None:
     if isinstance(value, int):
         return str(value + k).encode()
     if isinstance(value, float):
-        return repr(value * (1 + k / 8) if value else k / 8).encode()
+        return repr(
+            value * (1 + k / 8) if abs(value) >= 1 else value + k / 8
+        ).encode()  # never within a tolerance
     return None
 
 
