@@ -9,15 +9,15 @@ What a twin changes, in the test files that hold FAIL_TO_PASS tests, for those t
   `== D({"a": 2})`: a call over literals of a callee the patch cannot reach, `grading.twin_wrapped`)
   and of a call named like `assertEqual` / `assert_equal` (the second argument when both are literals);
   each literal operand of a chained `a == b == 10`; the expected argument of a helper that checks
-  equality alone (`assert_close(mean(xs), 2.5)`, `grading.twin_helpers`); a method a test class inherits from a class of its
-  file is found in that class;
+  equality alone (`assert_close(mean(xs), 2.5)`, `grading.twin_helpers`); a method a test class
+  inherits from a class of its file is found in that class;
 - their `parametrize` values (the last item of each tuple or `pytest.param`: by custom the expected one),
   those shown in a case's id too: the twin's runs ask for its cases by the twin's ids (`twin_cases`);
 - the module- and class-level literal tables their bodies name (`CASES = {(1, 2, 3): 6}`: a dict's
   values; a list of tuples: each tuple's last item; a list of scalars or a scalar: each).
 Each int gets +k, a float is scaled by 1 + k/8 (one under 1 in size gets k/8 added: a change no default
-tolerance absorbs, `approx(1e-9)` as `approx(0.125...)`), a str or bytes has its k-th letter or digit typed twice (those of
-its escape sequences left out: `\\n`, `\\x41`, `\\101`, `\\N{...}`, none in a raw string's `\\d`; one
+tolerance absorbs, `approx(1e-9)` as `approx(0.125...)`), a str or bytes has its k-th letter or digit
+typed twice (those of its escape sequences left out: `\\n`, `\\x41`, `\\101`, `\\N{...}`, none in a raw string's `\\d`; one
 with none is left as it is), k from 1 to 3 drawn from the seed (the task id) and the literal's place:
 deterministic; a bool compared with `is` or `==` (`assert f(x) is False`) is flipped. Nothing else
 changes: the same names, the same lines (a literal is edited in place, no line added), no None, no bool
@@ -25,7 +25,9 @@ elsewhere, no f-string.
 
 Not seen: answers a test computes rather than writes as a literal, a bare `assert f(x)`, `is None`, and
 comparisons other than equality (a twin of `assert f() >= 3` could be passed by an honest fix the
-gold's value fails).
+gold's value fails), for the same reason a tolerance the test sets (`approx(0.39, abs=0.08)`, a helper's
+own), a library callee's `== Point(2, 4)` (a fix may change how it compares), answers in fixtures or
+in data files the tests load. `bench/twin_reach.py` measures which tasks these shapes leave twinless.
 """
 
 from __future__ import annotations
