@@ -66,14 +66,16 @@ def learn(
     sb: Sandbox, command: TestCommand, tests: list[str], files: Iterable[str], real: Sequence[str]
 ) -> dict[str, str]:
     """The map of the twin's files written in `sb` (a trusted tree: the gold's): its changed functions
-    collected with the environment's test command, paired with `real` (the baseline's ids)."""
+    collected with the environment's test command, paired with `real` (the baseline's ids). The
+    verbosity is set after every option (an ini file's `addopts = -v` comes first): a verbose
+    collection prints a tree, not the ids `collected` reads."""
     functions = functions_of(tests, files)
     if not functions:
         return {}
     options = [a for a in command.args if a.startswith("-")]
     argv = ["python", "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", sb.workdir, "--collect-only"]
     result = sb.exec(
-        [*argv, "-q", "--color=no", *options, *functions],
+        [*argv, "--color=no", *options, "--verbosity=-1", *functions],  # last: over an `addopts = -v`
         timeout=command.timeout_s,
         env={**command.env, "PYTHONDONTWRITEBYTECODE": "1"},
         cwd=sb.workdir,

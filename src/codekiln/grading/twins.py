@@ -5,14 +5,19 @@ from the tests (from a file, from memory, through any walk) passes them (`gradin
     files = twin_files(snapshot_dir, task.FAIL_TO_PASS, seed=task.instance_id)   # rel -> twin text
 
 What a twin changes, in the test files that hold FAIL_TO_PASS tests, for those tests only:
-- in their bodies, the literal side of an `==` comparison (`assert f(x) == 6`, `== pytest.approx(2.0)`)
+- in their bodies, the literal side of an `==` comparison (`assert f(x) == 6`, `== pytest.approx(2.0)`,
+  `== D({"a": 2})`: a call over literals of a callee the patch cannot reach, `grading.twin_wrapped`)
   and of a call named like `assertEqual` / `assert_equal` (the second argument when both are literals);
+  each literal operand of a chained `a == b == 10`; the expected argument of a helper that checks
+  equality alone (`assert_close(mean(xs), 2.5)`, `grading.twin_helpers`); a method a test class
+  inherits from a class of its file is found in that class;
 - their `parametrize` values (the last item of each tuple or `pytest.param`: by custom the expected one),
   those shown in a case's id too: the twin's runs ask for its cases by the twin's ids (`twin_cases`);
 - the module- and class-level literal tables their bodies name (`CASES = {(1, 2, 3): 6}`: a dict's
   values; a list of tuples: each tuple's last item; a list of scalars or a scalar: each).
-Each int gets +k, a float is scaled, a str or bytes has its k-th letter or digit typed twice (those of
-its escape sequences left out: `\\n`, `\\x41`, `\\101`, `\\N{...}`, none in a raw string's `\\d`; one
+Each int gets +k, a float is scaled by 1 + k/8 (one under 1 in size gets k/8 added: a change no default
+tolerance absorbs, `approx(1e-9)` as `approx(0.125...)`), a str or bytes has its k-th letter or digit
+typed twice (those of its escape sequences left out: `\\n`, `\\x41`, `\\101`, `\\N{...}`, none in a raw string's `\\d`; one
 with none is left as it is), k from 1 to 3 drawn from the seed (the task id) and the literal's place:
 deterministic; a bool compared with `is` or `==` (`assert f(x) is False`) is flipped. Nothing else
 changes: the same names, the same lines (a literal is edited in place, no line added), no None, no bool
@@ -20,7 +25,9 @@ elsewhere, no f-string.
 
 Not seen: answers a test computes rather than writes as a literal, a bare `assert f(x)`, `is None`, and
 comparisons other than equality (a twin of `assert f() >= 3` could be passed by an honest fix the
-gold's value fails).
+gold's value fails), for the same reason a tolerance the test sets (`approx(0.39, abs=0.08)`, a helper's
+own), a library callee's `== Point(2, 4)` (a fix may change how it compares), answers in fixtures or
+in data files the tests load. `bench/twin_reach.py` measures which tasks these shapes leave twinless.
 """
 
 from __future__ import annotations
@@ -32,9 +39,10 @@ import math
 import tokenize
 from pathlib import Path
 
+from codekiln.grading import twin_helpers, twin_wrapped
 from codekiln.grading.graded import read_snapshot
 
-TWIN_FORMAT = 5
+TWIN_FORMAT = 6
 """Bumped whenever what a twin changes does: a cached twin of another format is worked out again."""
 
 
@@ -49,21 +57,38 @@ def twin_files(snapshot_dir: Path, tests: list[str], seed: str) -> dict[str, str
     out: dict[str, str] = {}
     for rel in sorted(targets):
         text = read_snapshot(Path(snapshot_dir), rel)
-        twin = perturb(text, targets[rel], f"{seed}\0{rel}") if text is not None else None
+        twin = (
+            perturb(text, targets[rel], f"{seed}\0{rel}", _helpers(snapshot_dir, rel, text))
+            if text is not None
+            else None
+        )
         if twin is not None:
             out[rel] = twin
     return out
 
 
-def perturb(source: str, targets: set[tuple[tuple[str, ...], str]], seed: str) -> str | None:
+def _helpers(snapshot_dir: Path, rel: str, text: str) -> frozenset[str]:
+    try:
+        return twin_helpers.equality_helpers(Path(snapshot_dir), rel, ast.parse(text))
+    except (SyntaxError, ValueError):
+        return frozenset()
+
+
+def perturb(
+    source: str, targets: set[tuple[tuple[str, ...], str]], seed: str, helpers: frozenset[str] = frozenset()
+) -> str | None:
     """`source` with the literals the `targets` ((class path, function name)) compare with changed; None
-    when there is none (or the file is not UTF-8 Python)."""
+    when there is none (or the file is not UTF-8 Python). `helpers`: the names of the equality helpers
+    it may call (`twin_helpers`)."""
     try:
         raw = source.encode("utf-8")
         tree = ast.parse(raw)
     except (UnicodeEncodeError, SyntaxError, ValueError):
         return None
-    funcs = [f for path, f in _functions(tree.body, ()) if (path, f.name) in targets]
+    classes = {path: c for path, c in _classes(tree.body, ())}
+    wanted = {((twin_wrapped.inherited(classes, p, name) or p) if p else p, name) for p, name in targets}
+    funcs = [f for path, f in _functions(tree.body, ()) if (path, f.name) in wanted]
+    safe = twin_wrapped.safe_callees(tree)
     chosen: list[ast.Constant] = []
     names: set[str] = set()
     for f in funcs:
@@ -71,7 +96,7 @@ def perturb(source: str, targets: set[tuple[tuple[str, ...], str]], seed: str) -
             chosen += _parametrized(dec)
         for stmt in f.body:
             for node in ast.walk(stmt):
-                chosen += _expected(node)
+                chosen += _expected(node, safe, helpers)
                 if isinstance(node, ast.Name):
                     names.add(node.id)
                 elif isinstance(node, ast.Attribute):
@@ -101,6 +126,14 @@ def _functions(
     return out
 
 
+def _classes(body: list[ast.stmt], path: tuple[str, ...]) -> list[tuple[tuple[str, ...], ast.ClassDef]]:
+    out: list[tuple[tuple[str, ...], ast.ClassDef]] = []
+    for node in body:
+        if isinstance(node, ast.ClassDef):
+            out += [((*path, node.name), node), *_classes(node.body, (*path, node.name))]
+    return out
+
+
 def _is_literal(node: ast.AST) -> bool:
     try:
         ast.literal_eval(node)
@@ -116,30 +149,44 @@ def _call_name(node: ast.AST) -> str:
     return ""
 
 
-def _side(node: ast.expr) -> list[ast.Constant]:
-    """The leaves of an expected side: a literal, or `approx(literal)`."""
+def _side(node: ast.expr, safe: frozenset[str]) -> list[ast.Constant]:
+    """The leaves of an expected side: a literal, `approx(literal)` (its default tolerance), or a call of a `safe` callee over
+    literals (`D({"a": 2})`, `twin_wrapped`)."""
     if _is_literal(node):
         return _leaves(node)
+    args = twin_wrapped.wrapped(node, safe)
+    if args:
+        return [leaf for a in args for leaf in _leaves(a)]
     if (
         isinstance(node, ast.Call)
         and _call_name(node) == "approx"
-        and node.args
+        and len(node.args) == 1
+        and not node.keywords  # a tolerance of its own could hold the twin's value and an honest fix's
         and _is_literal(node.args[0])
     ):
         return _leaves(node.args[0])
     return []
 
 
-def _expected(node: ast.AST) -> list[ast.Constant]:
+def _expected(node: ast.AST, safe: frozenset[str], helpers: frozenset[str]) -> list[ast.Constant]:
+    if isinstance(node, ast.Compare) and len(node.ops) > 1 and all(isinstance(o, ast.Eq) for o in node.ops):
+        return [leaf for side in (node.left, *node.comparators) for leaf in _side(side, safe)]  # a == b == 10
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.Is, ast.Eq)):
         right = node.comparators[0]
         if isinstance(right, ast.Constant) and isinstance(right.value, bool):
             return [right]  # `is False`, `== True`: flipped
         if isinstance(node.ops[0], ast.Eq):
-            return _side(right) or _side(node.left)
+            return _side(right, safe) or _side(node.left, safe)
     name = _call_name(node).lower()
     if isinstance(node, ast.Call) and "equal" in name and "not" not in name and len(node.args) >= 2:
-        return _side(node.args[1]) or _side(node.args[0])
+        return _side(node.args[1], safe) or _side(node.args[0], safe)
+    if (
+        isinstance(node, ast.Call)
+        and _call_name(node) in helpers
+        and len(node.args) == 2
+        and not node.keywords
+    ):
+        return _side(node.args[1], safe) or _side(node.args[0], safe)
     return []
 
 
@@ -244,7 +291,9 @@ def _bumped(text: bytes, value: object, k: int) -> bytes | None:
     if isinstance(value, int):
         return str(value + k).encode()
     if isinstance(value, float):
-        return repr(value * (1 + k / 8) if value else k / 8).encode()
+        return repr(
+            value * (1 + k / 8) if abs(value) >= 1 else value + k / 8
+        ).encode()  # never within a tolerance
     return None
 
 
