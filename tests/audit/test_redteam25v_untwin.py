@@ -117,7 +117,7 @@ def test_untwin_under_grade_patch(param: dict[str, Task], path: str) -> None:
 def test_unscale_controls(mean_task: Task, tmp_path: Path) -> None:
     t, env = mean_task
     (twin,) = twin_of(t, env).values()
-    assert "== 2.25" in twin and "== 9.625" in twin, twin  # each answer scaled (k = 1 and 3 here)
+    assert "== 2.0" not in twin and "== 7.0" not in twin and "5.0)" not in twin, twin  # each answer moved
     reward, grade = trial(t, env, t.patch, tmp_path / "gold", "twin-first")
     assert (reward, grade["outcome"]) == ("1", "resolved"), grade
     reward, grade = trial(t, env, unscale(t, env, importers="[]"), tmp_path / "noread", "twin-first")
