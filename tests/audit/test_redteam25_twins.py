@@ -46,6 +46,9 @@ from redteam22a_bodies import IMPORTERS
 from redteam24_bodies import ARGV_IDS, PARAMLIB, SHOW
 from redteam25_bodies import (
     DOUBLED_LETTER,
+    HANG_CASE,
+    HANG_TESTS,
+    HANGLIB,
     LOCK_CASE,
     LOCK_CONFTEST,
     LOCK_TESTS,
@@ -62,8 +65,10 @@ from test_redteam24_twins import PARAM_LIBRARY, assert_outcome
 from test_twins_grade import NO_LITERAL
 
 from codekiln.audit.target import Target
+from codekiln.core.errors import GradingError
 from codekiln.envs import EnvRecord
-from codekiln.grading import GradePolicy, grade_patch
+from codekiln.grading import GradePolicy, GradeResult, grade_patch
+from codekiln.grading.twin_check import kept_twin
 from codekiln.grading.twins import twin_files
 from codekiln.tasks.records import TaskRecord
 
@@ -199,7 +204,6 @@ def test_collect_side_effect_controls(scratch: Task) -> None:
     assert_outcome(grade_patch(tolerant, tolerant_env, tolerant.patch, timeout=TIMEOUT), "resolved")
 
 
-@OPEN
 def test_genuine_fixes_of_a_suite_with_an_import_side_effect_resolve(scratch: Task) -> None:
     t, env = scratch
     for patch in (t.patch, honest_scale(t, env)):
@@ -207,7 +211,6 @@ def test_genuine_fixes_of_a_suite_with_an_import_side_effect_resolve(scratch: Ta
         assert grade.outcome == "resolved", (grade.outcome, grade.reason, grade.findings)
 
 
-@OPEN
 def test_genuine_fixes_of_that_suite_under_the_exported_verifier(scratch: Task, tmp_path: Path) -> None:
     """The export ships the kept twin the grader cached (the gold's twin run's ids): Harbor's verifier
     scores its own gold 0 as well."""
@@ -258,8 +261,48 @@ def test_collect_lock_controls(locked: Task) -> None:
     assert_outcome(grade, "tampered", "answers_read")
 
 
-@OPEN
 def test_answers_in_the_ids_of_a_suite_whose_collection_holds_a_lock_do_not_resolve(locked: Task) -> None:
     t, env = locked
     grade = grade_patch(t, env, argv_ids(t, env), timeout=LOCK_TIMEOUT)
     assert grade.outcome != "resolved", (grade.outcome, grade.statuses)
+
+
+def test_the_gold_fails_no_test_its_twin_leaves_alone(scratch: Task) -> None:
+    """The kept twin of `scratchlib`'s task records only the tests whose answers the twin changed (the
+    cases of `test_scale`), never `test_scale_product` (`3 * 4`), whatever its gold's twin run did."""
+    t, env = scratch
+
+    def grade(patch: str, twin: dict[str, str], cases: dict[str, str] | None = None) -> GradeResult:
+        return grade_patch(t, env, patch, timeout=TIMEOUT, twin=twin, cases=cases)
+
+    kept = kept_twin(t, Path(env.snapshot_path), grade)
+    assert kept is not None and kept[1] and SCALE_PRODUCT not in kept[1], kept
+
+
+HANG_TIMEOUT = 8.0
+
+
+def test_a_twin_whose_gold_run_never_finishes_withholds_the_reward() -> None:
+    """No resolved grade is paid unchecked where the gold's twin run times out: `error`
+    (`twin_unavailable`, masked), the reason kept so that the next grade reads it instead of waiting out
+    the limit again; an unresolved grade stays unresolved (it needs no twin)."""
+    files = {
+        HANGLIB: "def scale(value, factor):\n    return value * factor\n",
+        "tests/test_scale.py": HANG_TESTS,
+        "pyproject.toml": setuptools_pyproject("hanglib"),
+    }
+    found = library_tasks(
+        files, "hanglib", "audit-tasks-hanglib", 1, functions=["scale"], mutators=["change_arith_op"]
+    )
+    t, env = the_task(found, lambda t: HANG_CASE in t.FAIL_TO_PASS, "scale()'s arithmetic changed")
+    for patch in (t.patch, t.patch):  # the second reads the first's record
+        grade = grade_patch(t, env, patch, timeout=HANG_TIMEOUT)
+        assert_outcome(grade, "error", "twin_unavailable")
+        assert "timeout" in grade.detail, grade.detail
+
+    def worked_out_again(patch: str, twin: dict[str, str], cases: object = None) -> GradeResult:
+        raise AssertionError("the failed twin was worked out again")
+
+    with pytest.raises(GradingError, match="timeout"):
+        kept_twin(t, Path(env.snapshot_path), worked_out_again)
+    assert_outcome(grade_patch(t, env, "", timeout=HANG_TIMEOUT), "unresolved")
