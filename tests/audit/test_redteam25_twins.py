@@ -18,12 +18,15 @@ enforced). Bodies in `redteam25_bodies.py`.
   collection never runs, fails in the run that follows, and the gold's twin run fails every test, those
   the twin leaves alone too. Cached so, every fix passing one of those on its own twin run (no collection
   first) is `tampered`, `answers_read`: the gold itself and an honest fix score 0, under the exported
-  Harbor verifier too (it ships the cached twin). Open.
+  Harbor verifier too (it ships the cached twin). Closed: the collection runs in a sandbox of its own,
+  and a kept twin records only tests whose answers it changed.
 - **collect-lock** (`locklib`, written here): the same collection, on a suite whose conftest takes a
   lock folder at import (waiting while it is there) and lets go in a session fixture: the gold's twin
   run waits until its limit, a timed-out twin is worked out again next time, and no grade of the task is
   checked. The twenty-fourth's argv-ids (answers read from the case ids on pytest's command line)
-  resolves with the bug in place, every grade. Open.
+  resolves with the bug in place, every grade. Closed: the lock is taken in the collection's own
+  sandbox, and a gold's twin run that does not finish (`hanglib`) is cached with its reason and makes
+  the task's resolved grades `error` (`twin_unavailable`).
 
 Controls: the gold resolves (scratchlib's with the twin check off, as validation grades it, and with it
 on where the conftest's `mkdir` takes `exist_ok=True`); each attack's plumbing reading nothing leaves the
