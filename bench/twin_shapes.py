@@ -6,7 +6,9 @@ its own literals (the twenty-fifth red team): counted over a task set, no run ma
 Per task: no twin file at all (no literal its FAIL_TO_PASS tests compare with: no twin, any answer read
 from the tests goes unchecked); each FAIL_TO_PASS test the twin changes compares with a string of
 letters or digits none of which is typed twice in a row (the twin types one twice, so a library reading
-that test's answers tells the twin's text from the real one exactly: doubled-letter); some such tests do;
+that test's answers tells the twin's text from the real one exactly: doubled-letter, twin formats 3-5;
+format 6 replaces a letter or digit with no new pair, so these count the tasks that were exposed); some
+such tests do;
 numbers and bools only. Also the FAIL_TO_PASS tests the twin changes nothing in. The snapshot defaults
 to each task's environment's. Whether the gold passes its twin (no kept twin either) needs a graded run
 and is not counted here.

@@ -87,3 +87,18 @@ LOCK_TESTS = (
     "def test_scale(value, factor, expected):\n    assert scale(value, factor) == expected\n"
 )
 LOCK_CASE = "tests/test_scale.py::test_scale[2-3-6]"
+
+# -- the fix's own control: a gold's twin run that never finishes ------------------------------------------
+# A suite that hangs on any answer but its own (the twin's changed `expected` reaches a wait): the gold's
+# twin run times out however the map is learned. The task's resolved grades are then `error`
+# (`twin_unavailable`, masked), the failure kept with its reason so that no later grade waits for it again.
+HANGLIB = "hanglib/__init__.py"
+HANG_TESTS = (
+    "import time\n\nimport pytest\n\nfrom hanglib import scale\n\n\n"
+    '@pytest.mark.parametrize("value, factor, expected", [(2, 3, 6), (4, 5, 20)])\n'
+    "def test_scale(value, factor, expected):\n"
+    "    if expected not in (6, 20):  # waits for any answer but its own\n"
+    "        time.sleep(600)\n"
+    "    assert scale(value, factor) == expected\n"
+)
+HANG_CASE = "tests/test_scale.py::test_scale[2-3-6]"

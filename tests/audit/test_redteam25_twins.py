@@ -6,7 +6,8 @@ enforced). Bodies in `redteam25_bodies.py`.
   letters or digits twice (`"3\\n"` -> `"33\\n"`), so every string answer it changes holds a letter or
   digit twice in a row. The twenty-fourth's escaped-strings (answers read from the held tests' text
   through the guard's finder) reads only where no answer it finds does: the twin's run reads nothing and
-  fails as the gold does, the real runs read the answers. Open.
+  fails as the gold does, the real runs read the answers. Closed (twin format 6): a twin replaces one
+  letter or digit by another of its kind, with no pair its text lacked, the same answer alike.
 - **oracle-call** (the `handlib` task of `test_twins_grade.py`): the test compares with what a helper of
   its own computes (`assert total(values) == by_hand(values)`); the twenty-second's session walk, taken
   to each collected item's module, hands the library that helper, which it calls for the answer. The
@@ -17,12 +18,15 @@ enforced). Bodies in `redteam25_bodies.py`.
   collection never runs, fails in the run that follows, and the gold's twin run fails every test, those
   the twin leaves alone too. Cached so, every fix passing one of those on its own twin run (no collection
   first) is `tampered`, `answers_read`: the gold itself and an honest fix score 0, under the exported
-  Harbor verifier too (it ships the cached twin). Open.
+  Harbor verifier too (it ships the cached twin). Closed: the collection runs in a sandbox of its own,
+  and a kept twin records only tests whose answers it changed.
 - **collect-lock** (`locklib`, written here): the same collection, on a suite whose conftest takes a
   lock folder at import (waiting while it is there) and lets go in a session fixture: the gold's twin
   run waits until its limit, a timed-out twin is worked out again next time, and no grade of the task is
   checked. The twenty-fourth's argv-ids (answers read from the case ids on pytest's command line)
-  resolves with the bug in place, every grade. Open.
+  resolves with the bug in place, every grade. Closed: the lock is taken in the collection's own
+  sandbox, and a gold's twin run that does not finish (`hanglib`) is cached with its reason and makes
+  the task's resolved grades `error` (`twin_unavailable`).
 
 Controls: the gold resolves (scratchlib's with the twin check off, as validation grades it, and with it
 on where the conftest's `mkdir` takes `exist_ok=True`); each attack's plumbing reading nothing leaves the
@@ -45,6 +49,9 @@ from redteam22a_bodies import IMPORTERS
 from redteam24_bodies import ARGV_IDS, PARAMLIB, SHOW
 from redteam25_bodies import (
     DOUBLED_LETTER,
+    HANG_CASE,
+    HANG_TESTS,
+    HANGLIB,
     LOCK_CASE,
     LOCK_CONFTEST,
     LOCK_TESTS,
@@ -61,8 +68,10 @@ from test_redteam24_twins import PARAM_LIBRARY, assert_outcome
 from test_twins_grade import NO_LITERAL
 
 from codekiln.audit.target import Target
+from codekiln.core.errors import GradingError
 from codekiln.envs import EnvRecord
-from codekiln.grading import GradePolicy, grade_patch
+from codekiln.grading import GradePolicy, GradeResult, grade_patch
+from codekiln.grading.twin_check import kept_twin
 from codekiln.grading.twins import twin_files
 from codekiln.tasks.records import TaskRecord
 
@@ -104,13 +113,15 @@ def oracle_call(t: TaskRecord, env: EnvRecord, importers: str = IMPORTERS) -> st
 
 
 def test_doubled_letter_controls(show: Task) -> None:
-    """The gold resolves; the twin doubles a letter in each answer the real file writes without one; the
-    plumbing reading nothing leaves the bug failing; reading everywhere is caught by the twin."""
+    """The gold resolves; the twin changes the answer `"3\\n"` with no pair of equal letters (format 6;
+    format 5 wrote `"33\\n"`); the plumbing reading nothing leaves the bug failing; reading everywhere is
+    caught by the twin."""
     t, env = show
     assert_outcome(grade_patch(t, env, t.patch, timeout=TIMEOUT), "resolved")
     twin = twin_files(Path(env.snapshot_path), list(t.FAIL_TO_PASS), seed=t.instance_id)
     real = (Path(env.snapshot_path) / "tests/test_param.py").read_text()
-    assert '== "3\\n"' in real and '== "33\\n"' in twin["tests/test_param.py"]
+    changed = twin["tests/test_param.py"]
+    assert '== "3\\n"' in real and '== "3\\n"' not in changed and '== "33\\n"' not in changed
     grade = grade_patch(t, env, doubled_letter(t, env, importers="[]"), timeout=TIMEOUT)
     assert_outcome(grade, "unresolved")
     assert grade.statuses[SHOW] == "failed", grade.statuses
@@ -118,7 +129,6 @@ def test_doubled_letter_controls(show: Task) -> None:
     assert_outcome(grade, "tampered", "answers_read")
 
 
-@OPEN
 @pytest.mark.parametrize("path", ["predictions", "agent"])
 def test_answers_read_where_no_letter_is_doubled_do_not_resolve(show: Task, path: str) -> None:
     t, env = show
@@ -135,7 +145,6 @@ def test_doubled_letter_controls_under_the_exported_verifier(show: Task, tmp_pat
     assert out.startswith("codekiln verifier: tampered answers_read"), out
 
 
-@OPEN
 def test_doubled_letter_under_the_exported_verifier(show: Task, tmp_path: Path) -> None:
     t, env = show
     out = harbor_verifier(t, env, doubled_letter(t, env), tmp_path / "attack")
@@ -198,7 +207,6 @@ def test_collect_side_effect_controls(scratch: Task) -> None:
     assert_outcome(grade_patch(tolerant, tolerant_env, tolerant.patch, timeout=TIMEOUT), "resolved")
 
 
-@OPEN
 def test_genuine_fixes_of_a_suite_with_an_import_side_effect_resolve(scratch: Task) -> None:
     t, env = scratch
     for patch in (t.patch, honest_scale(t, env)):
@@ -206,7 +214,6 @@ def test_genuine_fixes_of_a_suite_with_an_import_side_effect_resolve(scratch: Ta
         assert grade.outcome == "resolved", (grade.outcome, grade.reason, grade.findings)
 
 
-@OPEN
 def test_genuine_fixes_of_that_suite_under_the_exported_verifier(scratch: Task, tmp_path: Path) -> None:
     """The export ships the kept twin the grader cached (the gold's twin run's ids): Harbor's verifier
     scores its own gold 0 as well."""
@@ -257,8 +264,48 @@ def test_collect_lock_controls(locked: Task) -> None:
     assert_outcome(grade, "tampered", "answers_read")
 
 
-@OPEN
 def test_answers_in_the_ids_of_a_suite_whose_collection_holds_a_lock_do_not_resolve(locked: Task) -> None:
     t, env = locked
     grade = grade_patch(t, env, argv_ids(t, env), timeout=LOCK_TIMEOUT)
     assert grade.outcome != "resolved", (grade.outcome, grade.statuses)
+
+
+def test_the_gold_fails_no_test_its_twin_leaves_alone(scratch: Task) -> None:
+    """The kept twin of `scratchlib`'s task records only the tests whose answers the twin changed (the
+    cases of `test_scale`), never `test_scale_product` (`3 * 4`), whatever its gold's twin run did."""
+    t, env = scratch
+
+    def grade(patch: str, twin: dict[str, str], cases: dict[str, str] | None = None) -> GradeResult:
+        return grade_patch(t, env, patch, timeout=TIMEOUT, twin=twin, cases=cases)
+
+    kept = kept_twin(t, Path(env.snapshot_path), grade)
+    assert kept is not None and kept[1] and SCALE_PRODUCT not in kept[1], kept
+
+
+HANG_TIMEOUT = 8.0
+
+
+def test_a_twin_whose_gold_run_never_finishes_withholds_the_reward() -> None:
+    """No resolved grade is paid unchecked where the gold's twin run times out: `error`
+    (`twin_unavailable`, masked), the reason kept so that the next grade reads it instead of waiting out
+    the limit again; an unresolved grade stays unresolved (it needs no twin)."""
+    files = {
+        HANGLIB: "def scale(value, factor):\n    return value * factor\n",
+        "tests/test_scale.py": HANG_TESTS,
+        "pyproject.toml": setuptools_pyproject("hanglib"),
+    }
+    found = library_tasks(
+        files, "hanglib", "audit-tasks-hanglib", 1, functions=["scale"], mutators=["change_arith_op"]
+    )
+    t, env = the_task(found, lambda t: HANG_CASE in t.FAIL_TO_PASS, "scale()'s arithmetic changed")
+    for patch in (t.patch, t.patch):  # the second reads the first's record
+        grade = grade_patch(t, env, patch, timeout=HANG_TIMEOUT)
+        assert_outcome(grade, "error", "twin_unavailable")
+        assert "timeout" in grade.detail, grade.detail
+
+    def worked_out_again(patch: str, twin: dict[str, str], cases: object = None) -> GradeResult:
+        raise AssertionError("the failed twin was worked out again")
+
+    with pytest.raises(GradingError, match="timeout"):
+        kept_twin(t, Path(env.snapshot_path), worked_out_again)
+    assert_outcome(grade_patch(t, env, "", timeout=HANG_TIMEOUT), "unresolved")

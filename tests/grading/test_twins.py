@@ -4,6 +4,7 @@ leaves alone (names, lines, other tests, values shown in a test's id), and that 
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 from codekiln.grading.twins import perturb, twin_files
@@ -32,6 +33,25 @@ def asserted(source: str, func: str) -> list[object]:
                 elif isinstance(sub, ast.Call) and getattr(sub.func, "attr", "") == "assertEqual":
                     out.append(ast.literal_eval(sub.args[1]))
     return out
+
+
+def swapped(before: str | bytes, after: str | bytes) -> bool:
+    """`after` is `before` with one letter or digit replaced by another of its kind, and no pair of equal
+    neighbours it lacked (the twin's mark before format 6: a letter typed twice)."""
+    a = before.decode() if isinstance(before, bytes) else before
+    b = after.decode() if isinstance(after, bytes) else after
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if len(a) != len(b) or len(diff) != 1:
+        return False
+    x, y = a[diff[0]], b[diff[0]]
+    same_kind = (
+        (x.isdigit() and y.isdigit()) or (x.islower() and y.islower()) or (x.isupper() and y.isupper())
+    )
+    return same_kind and pairs(b) <= pairs(a)
+
+
+def pairs(text: str) -> int:
+    return sum(x == y for x, y in itertools.pairwise(text))
 
 
 def same_shape(a: str, b: str) -> None:
@@ -71,7 +91,7 @@ def test_assert_equals_expected_side_changes_and_other_tests_stay() -> None:
     same_shape(PLAIN, twin)
     got, nothing = asserted(twin, "test_total")
     assert got in (7, 8, 9) and nothing in (1, 2, 3)
-    assert asserted(twin, "test_name")[0] in ("aada", "adda", "adaa")  # a letter of its own typed twice
+    assert swapped("ada", asserted(twin, "test_name")[0])  # a letter replaced by another lowercase one
     assert asserted(twin, "test_other") == [4]  # not a target
     assert "total([1, 2, 3])" in twin  # the call's arguments (the input side) are left
     assert perturb(PLAIN, {((), "test_total"), ((), "test_name")}, SEED) == twin  # deterministic
@@ -92,7 +112,7 @@ def test_assert_equal_second_argument() -> None:
     assert twin is not None
     same_shape(UNITTEST, twin)
     (got,) = asserted(twin, "test_mean")
-    assert got in (2.25, 2.5, 2.75)
+    assert isinstance(got, float) and got != 2.0 and len(repr(got)) == 3  # one digit of "2.0" replaced
     assert "assertNotEqual(mean([1]), 5)" in twin  # not an equality: left
 
 
@@ -166,7 +186,8 @@ def test_module_level_list_of_tuples() -> None:
     rows = literal(twin, "ROWS")
     assert isinstance(rows, list)
     assert [r[0] for r in rows] == ["a b", "", "x"]  # the inputs stay
-    assert [len(w) for w in rows[0][1]] == [2, 2] and rows[1][1] == [] and rows[2][1] == "xx"
+    assert swapped("a", rows[0][1][0]) and swapped("b", rows[0][1][1])
+    assert rows[1][1] == [] and swapped("x", rows[2][1])
 
 
 def test_no_literal_to_change_no_twin(tmp_path: Path) -> None:
@@ -211,12 +232,69 @@ ESCAPES = r"""def test_show():
 """
 
 
-def test_a_string_with_an_escape_types_a_letter_outside_it_twice() -> None:
+def test_a_string_with_an_escape_has_a_letter_outside_it_replaced() -> None:
     twin = perturb(ESCAPES, {((), "test_show")}, SEED)
     assert twin is not None
     same_shape(ESCAPES, twin)
     before, after = asserted(ESCAPES, "test_show"), asserted(twin, "test_show")
-    assert before[0] == "3\n" and after[0] == "33\n"
-    assert before[1] == b"\x00a\t" and after[1] == b"\x00aa\t"
+    assert before[0] == "3\n" and after[0][1:] == "\n" and swapped("3", after[0][0])
+    assert after[1][:1] == b"\x00" and after[1][2:] == b"\t" and swapped(b"a", after[1][1:2])
     assert after[2] == before[2] == "\N{BULLET}A"  # only escapes: left as it is
-    assert after[3] == "\\d+xx" and after[4] in ("aa\nb", "a\nbb")
+    assert after[3][:3] == "\\d+" and swapped("x", after[3][3])  # the raw `\d` kept
+    assert swapped("a\nb", after[4])
+
+
+FLOATS = """def test_ratio():
+    assert ratio(1, 3) == 0.3333
+    assert ratio(2, 3) == pytest.approx(0.6667)
+    assert tiny() == 1e-05
+"""
+
+
+def test_a_float_has_a_digit_of_its_shortest_repr_replaced() -> None:
+    """No 17-digit repr (`0.3333 * 1.125` shows `0.37496249999999997`): a twin's float reads as short
+    as the test's own, and differs within its first three digits (what `approx` sees)."""
+    twin = perturb(FLOATS, {((), "test_ratio")}, SEED)
+    assert twin is not None
+    same_shape(FLOATS, twin)
+    for real in ("0.3333", "0.6667", "1e-05"):
+        assert f"== {real}" not in twin and f"approx({real})" not in twin
+    found = [n for n in ast.walk(ast.parse(twin)) if isinstance(n, ast.Constant)]
+    floats = [n.value for n in sorted(found, key=lambda n: n.lineno) if isinstance(n.value, float)]
+    assert [len(repr(f)) for f in floats] == [6, 6, 5]
+    assert all(abs(f - r) >= 1e-3 * r for f, r in zip(floats, (0.3333, 0.6667, 1e-05), strict=True))
+
+
+WORDS = [f"answer {i}" for i in range(40)] + ["aab", "1223", "Zz", "q"]
+
+
+def test_no_string_twin_shows_a_pair_its_text_lacked() -> None:
+    """The twenty-fifth red team's doubled-letter: any pair of equal neighbours in a changed answer told
+    the twin apart without its real text."""
+    source = "def test_s():\n" + "".join(f"    assert s({i}) == {w!r}\n" for i, w in enumerate(WORDS))
+    for seed in ("a", "b", "c"):
+        twin = perturb(source, {((), "test_s")}, seed)
+        assert twin is not None
+        after = asserted(twin, "test_s")
+        assert all(swapped(w, a) for w, a in zip(WORDS, after, strict=True)), (WORDS, after)
+
+
+ALIKE = """def test_show():
+    assert show(1, 2) == "3\\n"
+    assert show(1, 2).strip() == "3"
+    assert ratio() == pytest.approx(0.25)
+    assert ratio() == 0.25
+"""
+
+
+def test_the_same_answer_written_twice_changes_alike() -> None:
+    """A twin whose answers disagree with each other (`"3\\n"` -> `"7\\n"` but `"3"` -> `"5"`) is failed
+    by a library that reads the answers too: it would go unseen (and a placed change told it apart)."""
+    for seed in ("a", "b", "c", SEED):
+        twin = perturb(ALIKE, {((), "test_show")}, seed)
+        assert twin is not None
+        found = [n for n in ast.walk(ast.parse(twin)) if isinstance(n, ast.Constant)]
+        ordered = sorted(found, key=lambda n: (n.lineno, n.col_offset))
+        s1, s2, f1, f2 = [n.value for n in ordered if isinstance(n.value, (str, float))]
+        assert isinstance(s1, str) and isinstance(s2, str) and s1 != "3\n" and s1.strip() == s2
+        assert f1 == f2 != 0.25

@@ -283,7 +283,7 @@ def grade_patch(
     test files written over the real ones for this run (`grading.twin_check`, which calls it so; `{}`:
     none, and no twin check of its own). `cases`: the twin's ids of the cases it renames, asked for in
     place of the real ones (`grading.twin_cases`); an empty dict is filled from a collection of the twin's
-    files (the gold's twin run)."""
+    files in a sandbox of its own (the gold's twin run)."""
     start = time.monotonic()
     policy = policy or GradePolicy()
     timeout = timeout or graded_limit(env)  # the environment's measured test time, with headroom
@@ -315,10 +315,10 @@ def grade_patch(
             return result
         if not checked:
             return result
+        if twin and cases is not None and not cases:
+            cases.update(twin_cases.learn_apart(task, env, backend, patch, twin, tests))
         for rel, text in (twin or {}).items():
             sb.write_file(rel, text)
-        if twin and cases is not None and not cases:
-            cases.update(twin_cases.learn(sb, env.test, tests, twin, list(env.baseline)))
         run = run_guarded(g, tests, timeout, policy, twin, cases)
         if any(doctests.DOCTEST_CHANGED in e for e in run.evidence):  # the library's own doing too?
             empty = set(clean_run(g, tests, timeout, policy).evidence)

@@ -6,7 +6,7 @@ process holds (`sys.argv`, an `@file` of ids, pytest's session). The twin change
 ask for the twin's ids, as a real run asks for the real ones, and read their statuses back under the real
 ids.
 
-    cases = learn(sandbox, command, tests, list(env.baseline))   # real id -> twin id (the gold's run)
+    cases = learn_apart(task, env, backend, gold, twin, tests)   # real id -> twin id (the gold's run)
     asked = [cases.get(t, t) for t in tests]; statuses = read_back(run.statuses, cases)
 
 The cases of a function are paired by their place in each run's own collection order: the environment's
@@ -22,7 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from codekiln.core.protocols import Sandbox
 from codekiln.grading import unstable_ids
+from codekiln.grading.graded import GradedWorkspace
 from codekiln.grading.runner import TestCommand
+from codekiln.grading.subject import GradedTask, GradingEnv
 
 
 def functions_of(tests: Iterable[str], files: Iterable[str]) -> list[str]:
@@ -83,6 +85,26 @@ def learn(
     return case_map(real, collected(result.stdout, functions), functions)
 
 
+def learn_apart(
+    task: GradedTask, env: GradingEnv, backend: str, patch: str, twin: Mapping[str, str], tests: list[str]
+) -> dict[str, str]:
+    """`learn`, in a sandbox of its own (the gold's tree with the twin's files written in), closed after:
+    the collection is unguarded and runs the suite's conftests, whose side effects (a folder made at
+    import, a lock taken and let go by a session fixture that a collection never runs) must not reach
+    the gold's twin run that the map is for (twenty-fifth red team: collect-side-effect, collect-lock)."""
+    if not functions_of(tests, twin):
+        return {}
+    sb = env.open_sandbox(backend)
+    try:
+        if GradedWorkspace(sb, task, env).prepare(patch):
+            return {}  # the gold does not apply: its twin run says so
+        for rel, text in twin.items():
+            sb.write_file(rel, text)
+        return learn(sb, env.test, tests, twin, list(env.baseline))
+    finally:
+        sb.close()
+
+
 def asked(tests: Iterable[str], cases: Mapping[str, str]) -> list[str]:
     return [cases.get(t, t) for t in tests]
 
@@ -93,4 +115,4 @@ def read_back(statuses: Mapping[str, str], cases: Mapping[str, str]) -> dict[str
     return {back.get(t, t): s for t, s in statuses.items()}
 
 
-__all__ = ["asked", "case_map", "collected", "functions_of", "learn", "read_back"]
+__all__ = ["asked", "case_map", "collected", "functions_of", "learn", "learn_apart", "read_back"]

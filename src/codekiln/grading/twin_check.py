@@ -23,12 +23,18 @@ otherwise (the real run and the twin's alone, in a drawn order: `grading.verifie
 bound.
 
 Kept twins are worked out once per task, lazily, on its first resolved grade that needs one: the gold
-(`task.patch`) graded on the twin; those it fails are recorded, with the twin's ids of the parametrized
-cases whose values it changed (`grading.twin_cases`, `kept_twin_cases`): a candidate's twin run asks for
-those ids, as the real run asks for the real ones, and reads them back under the real ids. Cached under
-`$CODEKILN_HOME/twins`, keyed by the task id, the test files' digests and `twins.TWIN_FORMAT`. A task with no literal to change,
-or whose gold passes its twin, has no kept twin: its grades are as before. Cost: two more graded runs per
-resolved grade of a task with a kept twin, and the gold's twin run once per task.
+(`task.patch`) graded on the twin; those of the tests whose answers the twin changed (`changed_tests`)
+that it fails are recorded, with the twin's ids of the parametrized cases whose values it changed
+(`grading.twin_cases`, `kept_twin_cases`, learned in a sandbox of its own): a candidate's twin run asks
+for those ids, as the real run asks for the real ones, and reads them back under the real ids. A test the
+twin leaves alone that the gold fails there (its run disturbed, a flake) is no evidence and is not
+recorded. Cached under `$CODEKILN_HOME/twins`, keyed by the task id, the test files' digests,
+`twins.TWIN_FORMAT` and `RECORD`. A task with no literal to change, or whose gold passes its twin, has no
+kept twin: its grades are as before. A gold's twin run that does not finish (a timeout, a harness error)
+is recorded too, with its reason: every resolved grade of the task is then `error` (`twin_unavailable`:
+an infrastructure failure, kept from training, not paid unchecked), and none waits for it again (remove
+the record to work it out again). Cost: two more graded runs per resolved grade of a task with a kept
+twin, and the gold's twin run (and a collection) once per task.
 
 Not seen: answers a test computes rather than writes as a literal. The twin's run and the real ones differ only in the
 changed literals: the test code a trusted run of the environment rewrote (`guard_rewrites`), made from
@@ -47,7 +53,9 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.core.config import state_dir
-from codekiln.grading.twins import TWIN_FORMAT, twin_files
+from codekiln.core.errors import GradingError
+from codekiln.grading.graded import read_snapshot
+from codekiln.grading.twins import TWIN_FORMAT, perturb, twin_files
 
 Grade = Callable[..., Any]
 """`grade_patch` bound to the task, the environment, the backend and the limit (a fresh sandbox): called as
@@ -55,8 +63,13 @@ Grade = Callable[..., Any]
 the twin's case ids, `grading.twin_cases`), returns a GradeResult."""
 
 
+RECORD = 2
+"""Bumped whenever what a kept twin's record holds does (2: only tests the twin changed, a failure with
+its reason): a record of another is worked out again."""
+
+
 def _key(task: Any, snapshot: Path, files: dict[str, str]) -> str:
-    h = hashlib.sha256(f"{TWIN_FORMAT}\0{task.instance_id}".encode())
+    h = hashlib.sha256(f"{TWIN_FORMAT}\0{RECORD}\0{task.instance_id}".encode())
     for rel in sorted({t.split("::", 1)[0] for t in task.FAIL_TO_PASS}):
         path = snapshot / rel
         h.update(
@@ -68,8 +81,14 @@ def _key(task: Any, snapshot: Path, files: dict[str, str]) -> str:
 
 
 def kept_twin(task: Any, snapshot: Path, grade: Grade) -> tuple[dict[str, str], list[str]] | None:
-    """The task's twin files and the FAIL_TO_PASS ids its gold fails on them; None when it has none."""
+    """The task's twin files and the FAIL_TO_PASS ids its gold fails on them; None when it has none.
+    Raises GradingError when the gold's run on the twin did not finish (`answers_read`: `error`)."""
     kept = _kept(task, snapshot, grade)
+    if isinstance(kept, str):
+        raise GradingError(
+            f"the gold patch of {task.instance_id} could not be graded on the task's twin: {kept}",
+            hint=f"see why, then remove the task's record under {state_dir('twins')} to work it out again",
+        )
     return (kept[0], kept[1]) if kept is not None else None
 
 
@@ -83,15 +102,36 @@ def kept_twin_cases(task: Any, snapshot: Path) -> dict[str, str]:
     return cached[1] if cached is not None and cached[0] else {}
 
 
-def _cached(path: Path) -> tuple[list[str], dict[str, str]] | None:
+def _cached(path: Path) -> tuple[list[str], dict[str, str], str] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return [str(t) for t in data["ids"]], {str(k): str(v) for k, v in data["cases"].items()}
+        cases = {str(k): str(v) for k, v in data["cases"].items()}
+        return [str(t) for t in data["ids"]], cases, str(data.get("failed", ""))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _kept(task: Any, snapshot: Path, grade: Grade) -> tuple[dict[str, str], list[str], dict[str, str]] | None:
+def changed_tests(snapshot: Path, tests: list[str], seed: str) -> set[str]:
+    """Those of `tests` (pytest ids) whose own function the twin changes something for: what `twin_files`
+    changes for it alone (a test in a changed file whose literals it leaves, `assert f(3) == 3 * 4`,
+    is not)."""
+    out: set[str] = set()
+    for test in tests:
+        rel, _, rest = test.partition("::")
+        parts = rest.split("::") if rest else []
+        text = read_snapshot(snapshot, rel) if rel.endswith(".py") and parts else None
+        target = (tuple(parts[:-1]), parts[-1].split("[", 1)[0]) if parts else None
+        if text is not None and target and perturb(text, {target}, f"{seed}\0{rel}") is not None:
+            out.add(test)
+    return out
+
+
+Kept = tuple[dict[str, str], list[str], dict[str, str]] | str | None
+"""The twin's files, the ids the gold fails there and its case map; a string: why the gold's run on the
+twin did not finish; None: no kept twin."""
+
+
+def _kept(task: Any, snapshot: Path, grade: Grade) -> Kept:
     gold = getattr(task, "patch", None)
     files = twin_files(snapshot, list(task.FAIL_TO_PASS), seed=task.instance_id)
     if not files or not isinstance(gold, str):
@@ -99,20 +139,24 @@ def _kept(task: Any, snapshot: Path, grade: Grade) -> tuple[dict[str, str], list
     path = state_dir("twins") / f"{_key(task, snapshot, files)}.json"
     cached = _cached(path)
     if cached is not None:
-        ids, cases = cached
+        ids, cases, failed = cached
     else:
-        cases = {}  # filled by the run from a collection of the twin's files
+        cases = {}  # filled by a collection of the twin's files, in a sandbox of its own
         result = grade(gold, twin=files, cases=cases)
-        if result.outcome not in ("resolved", "unresolved"):
-            return None  # a harness failure or a timeout: worked out again next time
-        ids = sorted(t for t in task.FAIL_TO_PASS if result.statuses.get(t) != "passed")
+        failed = "" if result.outcome in ("resolved", "unresolved") else f"{result.outcome}: {result.detail}"
+        # A test the twin leaves alone that the gold fails there is no evidence (its run was disturbed,
+        # a flake): only the tests whose answers the twin changed are kept.
+        changed = changed_tests(snapshot, list(task.FAIL_TO_PASS), task.instance_id)
+        ids = sorted(t for t in changed if result.statuses.get(t) != "passed") if not failed else []
         tmp = path.with_suffix(f".{secrets.token_hex(8)}.tmp")  # graders in threads and processes alike
         record = {"instance_id": task.instance_id, "ids": ids, "cases": cases, "format": TWIN_FORMAT}
-        try:
-            tmp.write_text(json.dumps(record))
+        try:  # a failure too, with its reason: a run that hangs is not waited for again on every grade
+            tmp.write_text(json.dumps({**record, "failed": failed[:2000]} if failed else record))
             tmp.replace(path)
         except OSError:
             tmp.unlink(missing_ok=True)  # not cached: worked out again next time
+    if failed:
+        return failed
     return (files, ids, cases) if ids else None
 
 
@@ -131,6 +175,11 @@ def answers_read(
     the real files' rerun's outcome when that is not resolved."""
     kept = _kept(task, snapshot, grade)
     if kept is None:
+        return
+    if isinstance(kept, str):  # no check possible: the reward withheld (`error`, kept from training)
+        result.outcome, result.resolved, result.reason = "error", False, "twin_unavailable"
+        result.detail = f"the gold's run on the task's twin did not finish, so no grade is checked: {kept}"
+        result.statuses = {}
         return
     files, ids, cases = kept
     # Two runs after the real one rather than an order drawn up front: most grades are unresolved and

@@ -15,12 +15,15 @@ What a twin changes, in the test files that hold FAIL_TO_PASS tests, for those t
   those shown in a case's id too: the twin's runs ask for its cases by the twin's ids (`twin_cases`);
 - the module- and class-level literal tables their bodies name (`CASES = {(1, 2, 3): 6}`: a dict's
   values; a list of tuples: each tuple's last item; a list of scalars or a scalar: each).
-Each int gets +k, a float is scaled by 1 + k/8 (one under 1 in size gets k/8 added: a change no default
-tolerance absorbs, `approx(1e-9)` as `approx(0.125...)`), a str or bytes has its k-th letter or digit
-typed twice (those of its escape sequences left out: `\\n`, `\\x41`, `\\101`, `\\N{...}`, none in a raw string's `\\d`; one
-with none is left as it is), k from 1 to 3 drawn from the seed (the task id) and the literal's place:
-deterministic; a bool compared with `is` or `==` (`assert f(x) is False`) is flipped. Nothing else
-changes: the same names, the same lines (a literal is edited in place, no line added), no None, no bool
+Each int gets +k; a float one of the first three digits of its shortest repr replaced (a repr no
+longer than the original's); a str or bytes one of its letters or digits replaced by another of its kind,
+digit by digit, lowercase by lowercase, uppercase by uppercase, none equal to its neighbours where
+another is left (those of its escape sequences left out: `\\n`, `\\x41`, `\\101`, `\\N{...}`, none in a
+raw string's `\\d`; one with none is left as it is): the same length, and no mark a library could check
+without the real text. An int's k (1 to 3) is drawn from the seed (the task id) and its place, which
+character is replaced and by what from the seed alone, so that the same answer written twice changes
+alike: deterministic. A bool compared with `is` or `==` (`assert f(x) is False`) is flipped.
+Nothing else changes: the same names, the same lines (a literal is edited in place, no line added), no None, no bool
 elsewhere, no f-string.
 
 Not seen: answers a test computes rather than writes as a literal, a bare `assert f(x)`, `is None`, and
@@ -33,16 +36,18 @@ in data files the tests load. `bench/twin_reach.py` measures which tasks these s
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import io
 import math
+import random
 import tokenize
 from pathlib import Path
 
 from codekiln.grading import twin_helpers, twin_wrapped
 from codekiln.grading.graded import read_snapshot
 
-TWIN_FORMAT = 6
+TWIN_FORMAT = 7
 """Bumped whenever what a twin changes does: a cached twin of another format is worked out again."""
 
 
@@ -277,40 +282,81 @@ def _edits(raw: bytes, chosen: list[ast.Constant], seed: str) -> dict[tuple[int,
     edits: dict[tuple[int, int], bytes] = {}
     for i, span in enumerate(sorted(spans)):
         k = 1 + int(hashlib.sha256(f"{seed}\0{i}".encode()).hexdigest(), 16) % 3
-        new = _bumped(raw[span[0] : span[1]], spans[span].value, k)
+        new = _bumped(raw[span[0] : span[1]], spans[span].value, k, seed)
         if new is not None:
             edits[span] = new
     return edits
 
 
-def _bumped(text: bytes, value: object, k: int) -> bytes | None:
+def _bumped(text: bytes, value: object, k: int, seed: str) -> bytes | None:
+    """A literal's changed text: an int's by `k` (drawn per place), a str's, bytes' or float's by the
+    seed's key alone (`_key`), so that equal answers change alike (`"3\\n"` and `.strip() == "3"`)."""
     if isinstance(value, (str, bytes)):
-        return _retyped(text, k)
+        return _retyped(text, seed)
     if isinstance(value, bool):
         return b"False" if value else b"True"
     if isinstance(value, int):
         return str(value + k).encode()
     if isinstance(value, float):
-        return repr(
-            value * (1 + k / 8) if abs(value) >= 1 else value + k / 8
-        ).encode()  # never within a tolerance
+        return _refloated(value, seed)
     return None
 
 
-def _retyped(text: bytes, k: int) -> bytes | None:
-    """A string literal with one of its own letters or digits typed twice (the k-th from its start,
-    counted round, none inside an escape sequence), its quotes, prefixes and lines kept: no mark a
-    library could look for (an added letter, a quote style the file does not use). None where it has no
-    such letter or digit."""
+KINDS = ("0123456789", "abcdefghijklmnopqrstuvwxyz")
+
+
+@functools.lru_cache(maxsize=64)
+def _key(seed: str) -> tuple[dict[str, int], dict[str, str]]:
+    """The seed's key: a rank of each digit and letter (which of a literal's characters is replaced),
+    and each one's replacements of its kind in the order they are tried (a letter's case kept)."""
+    rng = random.Random(hashlib.sha256(seed.encode()).digest())
+    order = rng.sample("".join(KINDS), sum(map(len, KINDS)))
+    prefs = {c: "".join(rng.sample(kind.replace(c, ""), len(kind) - 1)) for kind in KINDS for c in kind}
+    return {c: i for i, c in enumerate(order)}, prefs
+
+
+def _swapped(text: str, places: list[int], seed: str) -> str | None:
+    """`text` with one character at `places` replaced by another of its kind (a digit by a digit, a
+    lowercase letter by a lowercase one, an uppercase by an uppercase): the first of the highest-ranked
+    character (`_key`), by its first replacement equal to neither neighbour. The new text has no pair of
+    equal characters the old one lacked, and the same answer written twice changes the same way."""
+    rank, prefs = _key(seed)
+    for at in sorted(places, key=lambda i: (rank[text[i].lower()], i)):
+        c = text[at]
+        near = {text[at - 1] if at else "", text[at + 1 : at + 2]}
+        for x in prefs[c.lower()]:
+            new = x.upper() if c.isupper() else x
+            if new not in near:
+                return text[:at] + new + text[at + 1 :]
+    return None
+
+
+def _refloated(value: float, seed: str) -> bytes | None:
+    """A float with one of the first three digits of its shortest repr's mantissa replaced: its repr as
+    short as the original's (no 17-digit tail a library could look for), the change large enough for
+    `approx` to see."""
+    shown = repr(value)
+    mantissa = shown.split("e")[0]
+    places = [i for i, c in enumerate(mantissa) if c.isdigit()][:3]
+    new = _swapped(shown, places, seed)
+    if new is None or float(new) == value or len(repr(float(new))) > len(shown):
+        return None
+    return repr(float(new)).encode()
+
+
+def _retyped(text: bytes, seed: str) -> bytes | None:
+    """A string literal with one of its letters or digits (none inside an escape sequence) replaced by
+    another of its kind (`_swapped`): same length, quotes, prefixes and lines, and no mark a library
+    could check without the real text (a letter typed twice, an added letter, a quote style the file
+    does not use). None where it has no such letter or digit."""
     try:
         source = text.decode("utf-8")
         places = [p for start, token in _pieces(source) for p in _plain(token, start)]
     except (UnicodeDecodeError, SyntaxError, tokenize.TokenError, IndentationError):
         return None
-    if not places:
+    new = _swapped(source, places, seed)
+    if new is None:
         return None
-    at = places[(k - 1) % len(places)]
-    new = source[: at + 1] + source[at] + source[at + 1 :]
     try:
         changed = ast.literal_eval(f"({new})") != ast.literal_eval(f"({source})")
     except (SyntaxError, ValueError):

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from codekiln.core.diffs import parse_diff
-from codekiln.core.errors import TaskError
+from codekiln.core.errors import GradingError, TaskError
 from codekiln.core.patches import apply_diff
 from codekiln.core.sources import read_byte_text, text_bytes
 from codekiln.envs import EnvRecord
@@ -241,23 +241,21 @@ def twin_state(task: TaskRecord, env: EnvRecord, policy: GradePolicy) -> dict[st
     renames (`twin_check.kept_twin_cases`)}, worked out as the grader does (`twin_check.kept_twin`: the
     gold graded on the twin in the environment's sandbox, cached per task). None: the policy's twins are
     off, or the task keeps no twin (no literal to change, or the gold passes its twin). Raises TaskError
-    when the gold's run on the twin fails: a verifier shipped without it would grade less than the grader."""
+    when the gold's run on the twin fails (now or cached: `twin_check`): a verifier shipped without it
+    would grade less than the grader."""
     if not policy.twins:
         return None
-    failed: list[GradeResult] = []
 
     def grade(patch: str, twin: dict[str, str], cases: dict[str, str] | None = None) -> GradeResult:
-        result = grade_patch(task, env, patch, policy=policy, twin=twin, cases=cases)
-        failed.extend([result] if result.outcome not in ("resolved", "unresolved") else [])
-        return result
+        return grade_patch(task, env, patch, policy=policy, twin=twin, cases=cases)
 
-    kept = kept_twin(task, Path(env.snapshot_path), grade)
-    if failed:
+    try:
+        kept = kept_twin(task, Path(env.snapshot_path), grade)
+    except GradingError as err:
         raise TaskError(
-            f"the gold patch of {task.instance_id} could not be graded on the task's twin: "
-            f"{failed[0].outcome} {failed[0].detail[:500]}",
+            str(err)[:800],
             hint="export where the environment's sandbox runs (root, bwrap), or with GradePolicy(twins=False)",
-        )
+        ) from err
     if not kept:
         return None
     return {"files": kept[0], "ids": kept[1], "cases": kept_twin_cases(task, Path(env.snapshot_path))}
