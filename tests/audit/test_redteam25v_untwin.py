@@ -8,12 +8,15 @@ change to the answers it reads, so that no run needs telling from another. Bodie
   the twin's run gets the real answer and fails its twin as the gold does, and the real run gets the
   real answer too: `resolved` with the bug in place under the exported Harbor verifier (as real root in
   bwrap, the tests dropped to `nobody`) in either order of its runs, under the SWE-bench row's eval
-  script, and under `grade_patch` (the three runs, the order drawn). Every strict xfail asserts the
-  secure verdict.
+  script, and under `grade_patch` (the three runs, the order drawn). **Closed**: a string's twin now
+  replaces one of its letters or digits with another of its kind (`"3\n"` -> `"4\n"`), so there is
+  nothing to undo; the answers read in the twin's run are the twin's, and the attack is `tampered`.
 - **unscale** (the seventeenth's `tablelib`, its `mean` task: `mean([1, 2, 3]) == 2.0`, `mean([7]) ==
   7.0`): the same read of `mean`'s comparisons; a twin scales a float by 1 + k/8, which leaves values
   no one writes (`2.25`, `9.625`), so of the value read and the three it could be the twin of, the
-  shortest written (a whole one first) is taken: `resolved` the same ways.
+  shortest written (a whole one first) is taken: `resolved` the same ways. **Closed**: a float's twin
+  now has one of the leading digits of its shortest repr replaced, a value as short as the original, so
+  the undo picks a wrong original or none: `tampered`.
 
 Controls: the gold resolves under the Harbor verifier; the same plumbing reading nothing (`[]` walked)
 leaves the bug failing; the read without the undo is `tampered` (`answers_read`; for strings the
@@ -51,11 +54,6 @@ pytestmark = pytest.mark.root  # synthesis, and the verifiers as real root in bw
 __all__ = ["param"]  # the twenty-fourth's module fixture: `paramlib`'s tasks
 Task = tuple[TaskRecord, EnvRecord]
 TIMEOUT = 60.0
-OPEN = (
-    "open: a twin types one of a string's letters or digits twice, a change a library can recognise and "
-    "undo in every run, so the twin's run fails as the gold does while the real one passes"
-)
-SCALED_OPEN = "open: a twin scales a float by 1 + k/8, which leaves a value a library can recognise and undo"
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +78,7 @@ def trial(t: TaskRecord, env: EnvRecord, patch: str, work: Path, order: str) -> 
 def test_controls(param: dict[str, Task], tmp_path: Path) -> None:
     t, env = param["show"]
     (twin,) = twin_of(t, env).values()
-    assert '== "33\\n"' in twin and '== "99\\n"' in twin, twin  # each answer has a digit typed twice
+    assert '== "3\\n"' not in twin and '== "9\\n"' not in twin, twin  # each answer has a digit replaced
     reward, grade = trial(t, env, t.patch, tmp_path / "gold", "real-first")
     assert (reward, grade["outcome"]) == ("1", "resolved"), grade
     reward, grade = trial(t, env, untwin(t, env, "[]"), tmp_path / "noread", "real-first")
@@ -91,7 +89,6 @@ def test_controls(param: dict[str, Task], tmp_path: Path) -> None:
     assert (reward, grade["outcome"], grade["reason"]) == ("0", "tampered", "answers_read"), grade
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPEN)
 @pytest.mark.parametrize("order", ["real-first", "twin-first"])
 def test_untwin_under_the_harbor_verifier(param: dict[str, Task], tmp_path: Path, order: str) -> None:
     t, env = param["show"]
@@ -99,14 +96,12 @@ def test_untwin_under_the_harbor_verifier(param: dict[str, Task], tmp_path: Path
     assert reward == "0", grade  # 1: the bug is in place (its twin's run `unresolved`, as the gold's)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPEN)
 def test_untwin_under_the_row(param: dict[str, Task], tmp_path: Path) -> None:
     t, env = param["show"]
     report = row_trials(t, env, {"untwin": untwin(t, env)}, tmp_path)["untwin"]
     assert not report["resolved"], report["log"][-3000:]  # resolved: the bug is in place
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPEN)
 @pytest.mark.parametrize("path", paths("test_redteam25v_untwin.py", "test_untwin_under_grade_patch"))
 def test_untwin_under_grade_patch(param: dict[str, Task], path: str) -> None:
     t, env = param["show"]
@@ -126,7 +121,6 @@ def test_unscale_controls(mean_task: Task, tmp_path: Path) -> None:
     assert (reward, grade["outcome"], grade["reason"]) == ("0", "tampered", "answers_read"), grade
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=SCALED_OPEN)
 @pytest.mark.parametrize("order", ["real-first", "twin-first"])
 def test_unscale_under_the_harbor_verifier(mean_task: Task, tmp_path: Path, order: str) -> None:
     t, env = mean_task
@@ -134,7 +128,6 @@ def test_unscale_under_the_harbor_verifier(mean_task: Task, tmp_path: Path, orde
     assert reward == "0", grade  # 1: the bug is in place (its twin's run `unresolved`, as the gold's)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=SCALED_OPEN)
 def test_unscale_under_grade_patch(mean_task: Task) -> None:
     t, env = mean_task
     grade = grade_on(t, env, unscale(t, env), timeout=TIMEOUT)

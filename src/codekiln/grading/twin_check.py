@@ -54,8 +54,7 @@ from typing import Any
 
 from codekiln.core.config import state_dir
 from codekiln.core.errors import GradingError
-from codekiln.grading.graded import read_snapshot
-from codekiln.grading.twins import TWIN_FORMAT, perturb, twin_files
+from codekiln.grading.twins import TWIN_FORMAT, twin_files
 
 Grade = Callable[..., Any]
 """`grade_patch` bound to the task, the environment, the backend and the limit (a fresh sandbox): called as
@@ -113,17 +112,9 @@ def _cached(path: Path) -> tuple[list[str], dict[str, str], str] | None:
 
 def changed_tests(snapshot: Path, tests: list[str], seed: str) -> set[str]:
     """Those of `tests` (pytest ids) whose own function the twin changes something for: what `twin_files`
-    changes for it alone (a test in a changed file whose literals it leaves, `assert f(3) == 3 * 4`,
-    is not)."""
-    out: set[str] = set()
-    for test in tests:
-        rel, _, rest = test.partition("::")
-        parts = rest.split("::") if rest else []
-        text = read_snapshot(snapshot, rel) if rel.endswith(".py") and parts else None
-        target = (tuple(parts[:-1]), parts[-1].split("[", 1)[0]) if parts else None
-        if text is not None and target and perturb(text, {target}, f"{seed}\0{rel}") is not None:
-            out.add(test)
-    return out
+    changes for it alone, through the same shapes and helpers (a test in a changed file whose literals it
+    leaves, `assert f(3) == 3 * 4`, is not)."""
+    return {test for test in tests if twin_files(snapshot, [test], seed=seed)}
 
 
 Kept = tuple[dict[str, str], list[str], dict[str, str]] | str | None
