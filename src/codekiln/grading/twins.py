@@ -33,8 +33,9 @@ import tokenize
 from pathlib import Path
 
 from codekiln.grading.graded import read_snapshot
+from codekiln.grading.twin_numbers import Bands, changed
 
-TWIN_FORMAT = 5
+TWIN_FORMAT = 6
 """Bumped whenever what a twin changes does: a cached twin of another format is worked out again."""
 
 
@@ -78,7 +79,7 @@ def perturb(source: str, targets: set[tuple[tuple[str, ...], str]], seed: str) -
                     names.add(node.attr)
     for value in _tables(tree.body, names):
         chosen += _table_leaves(value)
-    edits = _edits(raw, chosen, seed)
+    edits = _edits(raw, chosen, seed, Bands.of(funcs))
     if not edits:
         return None
     out = _apply(raw, edits)
@@ -218,7 +219,7 @@ def _offsets(raw: bytes) -> list[int]:
     return starts
 
 
-def _edits(raw: bytes, chosen: list[ast.Constant], seed: str) -> dict[tuple[int, int], bytes]:
+def _edits(raw: bytes, chosen: list[ast.Constant], seed: str, bands: Bands) -> dict[tuple[int, int], bytes]:
     """(start, end) byte span -> its new text, one per literal (a literal chosen twice changes once)."""
     starts = _offsets(raw)
     spans: dict[tuple[int, int], ast.Constant] = {}
@@ -229,22 +230,21 @@ def _edits(raw: bytes, chosen: list[ast.Constant], seed: str) -> dict[tuple[int,
         spans[span] = node
     edits: dict[tuple[int, int], bytes] = {}
     for i, span in enumerate(sorted(spans)):
-        k = 1 + int(hashlib.sha256(f"{seed}\0{i}".encode()).hexdigest(), 16) % 3
-        new = _bumped(raw[span[0] : span[1]], spans[span].value, k)
+        draw = int(hashlib.sha256(f"{seed}\0{i}".encode()).hexdigest(), 16)
+        new = _bumped(raw[span[0] : span[1]], spans[span], draw, bands)
         if new is not None:
             edits[span] = new
     return edits
 
 
-def _bumped(text: bytes, value: object, k: int) -> bytes | None:
+def _bumped(text: bytes, node: ast.Constant, draw: int, bands: Bands) -> bytes | None:
+    value, k = node.value, 1 + draw % 3
     if isinstance(value, (str, bytes)):
         return _retyped(text, k)
     if isinstance(value, bool):
         return b"False" if value else b"True"
-    if isinstance(value, int):
-        return str(value + k).encode()
-    if isinstance(value, float):
-        return repr(value * (1 + k / 8) if value else k / 8).encode()
+    if isinstance(value, (int, float)):  # in its own spelling, out of its band (`twin_numbers`)
+        return changed(text, value, draw, bands.of_node(node))
     return None
 
 
