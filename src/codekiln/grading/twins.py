@@ -11,7 +11,9 @@ What a twin changes, in the test files that hold FAIL_TO_PASS tests, for those t
   those shown in a case's id too: the twin's runs ask for its cases by the twin's ids (`twin_cases`);
 - the module- and class-level literal tables their bodies name (`CASES = {(1, 2, 3): 6}`: a dict's
   values; a list of tuples: each tuple's last item; a list of scalars or a scalar: each).
-Each int gets +k, a float is scaled, a str or bytes has its k-th letter or digit typed twice (those of
+A number is changed in its own spelling and, compared within a tolerance, out of its band
+(`twin_numbers`: an int +k, a float one of its own digits replaced; one whose band cannot be worked out
+is left as it is), a str or bytes has its k-th letter or digit typed twice (those of
 its escape sequences left out: `\\n`, `\\x41`, `\\101`, `\\N{...}`, none in a raw string's `\\d`; one
 with none is left as it is), k from 1 to 3 drawn from the seed (the task id) and the literal's place:
 deterministic; a bool compared with `is` or `==` (`assert f(x) is False`) is flipped. Nothing else
@@ -35,7 +37,7 @@ from pathlib import Path
 from codekiln.grading.graded import read_snapshot
 from codekiln.grading.twin_numbers import Bands, changed
 
-TWIN_FORMAT = 6
+TWIN_FORMAT = 7
 """Bumped whenever what a twin changes does: a cached twin of another format is worked out again."""
 
 
