@@ -15,14 +15,16 @@ What a twin changes, in the test files that hold FAIL_TO_PASS tests, for those t
   those shown in a case's id too: the twin's runs ask for its cases by the twin's ids (`twin_cases`);
 - the module- and class-level literal tables their bodies name (`CASES = {(1, 2, 3): 6}`: a dict's
   values; a list of tuples: each tuple's last item; a list of scalars or a scalar: each).
-Each int gets +k; a float one of the first three digits of its shortest repr replaced (a repr no
-longer than the original's); a str or bytes one of its letters or digits replaced by another of its kind,
-digit by digit, lowercase by lowercase, uppercase by uppercase, none equal to its neighbours where
-another is left (those of its escape sequences left out: `\\n`, `\\x41`, `\\101`, `\\N{...}`, none in a
-raw string's `\\d`; one with none is left as it is): the same length, and no mark a library could check
-without the real text. An int's k (1 to 3) is drawn from the seed (the task id) and its place, which
-character is replaced and by what from the seed alone, so that the same answer written twice changes
-alike: deterministic. A bool compared with `is` or `==` (`assert f(x) is False`) is flipped.
+A number is changed in its own spelling and, compared within a tolerance, out of its band
+(`twin_numbers`: an int +k, k from 1 to 3 drawn from the seed (the task id) and its place; a float one
+of its own digits replaced, drawn from the seed and its text, so that equal answers change alike; one
+whose band cannot be worked out is left as it is); a str or bytes one of its letters or digits replaced
+by another of its kind, digit by digit, lowercase by lowercase, uppercase by uppercase, none equal to
+its neighbours where another is left (those of its escape sequences left out: `\\n`, `\\x41`, `\\101`,
+`\\N{...}`, none in a raw string's `\\d`; one with none is left as it is): the same length, and no mark
+a library could check without the real text; which character is replaced and by what is drawn from the
+seed alone, so that the same answer written twice changes alike: deterministic. A bool compared with
+`is` or `==` (`assert f(x) is False`) is flipped.
 Nothing else changes: the same names, the same lines (a literal is edited in place, no line added), no None, no bool
 elsewhere, no f-string.
 
@@ -36,16 +38,14 @@ in data files the tests load. `bench/twin_reach.py` measures which tasks these s
 from __future__ import annotations
 
 import ast
-import functools
 import hashlib
-import io
 import math
-import random
-import tokenize
 from pathlib import Path
 
 from codekiln.grading import twin_helpers, twin_wrapped
 from codekiln.grading.graded import read_snapshot
+from codekiln.grading.twin_numbers import Bands, changed
+from codekiln.grading.twin_strings import retyped
 
 TWIN_FORMAT = 7
 """Bumped whenever what a twin changes does: a cached twin of another format is worked out again."""
@@ -108,7 +108,7 @@ def perturb(
                     names.add(node.attr)
     for value in _tables(tree.body, names):
         chosen += _table_leaves(value)
-    edits = _edits(raw, chosen, seed)
+    edits = _edits(raw, chosen, seed, Bands.of(funcs))
     if not edits:
         return None
     out = _apply(raw, edits)
@@ -155,7 +155,7 @@ def _call_name(node: ast.AST) -> str:
 
 
 def _side(node: ast.expr, safe: frozenset[str]) -> list[ast.Constant]:
-    """The leaves of an expected side: a literal, `approx(literal)` (its default tolerance), or a call of a `safe` callee over
+    """The leaves of an expected side: a literal, `approx(literal, ...)`, or a call of a `safe` callee over
     literals (`D({"a": 2})`, `twin_wrapped`)."""
     if _is_literal(node):
         return _leaves(node)
@@ -165,8 +165,7 @@ def _side(node: ast.expr, safe: frozenset[str]) -> list[ast.Constant]:
     if (
         isinstance(node, ast.Call)
         and _call_name(node) == "approx"
-        and len(node.args) == 1
-        and not node.keywords  # a tolerance of its own could hold the twin's value and an honest fix's
+        and len(node.args) == 1  # a tolerance of its own by keyword: out of its band (`twin_numbers`)
         and _is_literal(node.args[0])
     ):
         return _leaves(node.args[0])
@@ -270,7 +269,7 @@ def _offsets(raw: bytes) -> list[int]:
     return starts
 
 
-def _edits(raw: bytes, chosen: list[ast.Constant], seed: str) -> dict[tuple[int, int], bytes]:
+def _edits(raw: bytes, chosen: list[ast.Constant], seed: str, bands: Bands) -> dict[tuple[int, int], bytes]:
     """(start, end) byte span -> its new text, one per literal (a literal chosen twice changes once)."""
     starts = _offsets(raw)
     spans: dict[tuple[int, int], ast.Constant] = {}
@@ -281,140 +280,27 @@ def _edits(raw: bytes, chosen: list[ast.Constant], seed: str) -> dict[tuple[int,
         spans[span] = node
     edits: dict[tuple[int, int], bytes] = {}
     for i, span in enumerate(sorted(spans)):
-        k = 1 + int(hashlib.sha256(f"{seed}\0{i}".encode()).hexdigest(), 16) % 3
-        new = _bumped(raw[span[0] : span[1]], spans[span].value, k, seed)
+        draw = int(hashlib.sha256(f"{seed}\0{i}".encode()).hexdigest(), 16)
+        new = _bumped(raw[span[0] : span[1]], spans[span], draw, bands, seed)
         if new is not None:
             edits[span] = new
     return edits
 
 
-def _bumped(text: bytes, value: object, k: int, seed: str) -> bytes | None:
-    """A literal's changed text: an int's by `k` (drawn per place), a str's, bytes' or float's by the
-    seed's key alone (`_key`), so that equal answers change alike (`"3\\n"` and `.strip() == "3"`)."""
+def _bumped(text: bytes, node: ast.Constant, draw: int, bands: Bands, seed: str) -> bytes | None:
+    """A literal's changed text: an int's by a k drawn per place, a float's by a draw of the seed and its
+    text, a str's or bytes' by the seed's key alone (`_key`), so that equal answers change alike
+    (`"3\\n"` and `.strip() == "3"`)."""
+    value = node.value
     if isinstance(value, (str, bytes)):
-        return _retyped(text, seed)
+        return retyped(text, seed)
     if isinstance(value, bool):
         return b"False" if value else b"True"
-    if isinstance(value, int):
-        return str(value + k).encode()
-    if isinstance(value, float):
-        return _refloated(value, seed)
+    if isinstance(value, float):  # equal floats alike, as strings
+        draw = int(hashlib.sha256(seed.encode() + b"\0" + text).hexdigest(), 16)
+    if isinstance(value, (int, float)):  # in its own spelling, out of its band (`twin_numbers`)
+        return changed(text, value, draw, bands.of_node(node))
     return None
-
-
-KINDS = ("0123456789", "abcdefghijklmnopqrstuvwxyz")
-
-
-@functools.lru_cache(maxsize=64)
-def _key(seed: str) -> tuple[dict[str, int], dict[str, str]]:
-    """The seed's key: a rank of each digit and letter (which of a literal's characters is replaced),
-    and each one's replacements of its kind in the order they are tried (a letter's case kept)."""
-    rng = random.Random(hashlib.sha256(seed.encode()).digest())
-    order = rng.sample("".join(KINDS), sum(map(len, KINDS)))
-    prefs = {c: "".join(rng.sample(kind.replace(c, ""), len(kind) - 1)) for kind in KINDS for c in kind}
-    return {c: i for i, c in enumerate(order)}, prefs
-
-
-def _swapped(text: str, places: list[int], seed: str) -> str | None:
-    """`text` with one character at `places` replaced by another of its kind (a digit by a digit, a
-    lowercase letter by a lowercase one, an uppercase by an uppercase): the first of the highest-ranked
-    character (`_key`), by its first replacement equal to neither neighbour. The new text has no pair of
-    equal characters the old one lacked, and the same answer written twice changes the same way."""
-    rank, prefs = _key(seed)
-    for at in sorted(places, key=lambda i: (rank[text[i].lower()], i)):
-        c = text[at]
-        near = {text[at - 1] if at else "", text[at + 1 : at + 2]}
-        for x in prefs[c.lower()]:
-            new = x.upper() if c.isupper() else x
-            if new not in near:
-                return text[:at] + new + text[at + 1 :]
-    return None
-
-
-def _refloated(value: float, seed: str) -> bytes | None:
-    """A float with one of the first three digits of its shortest repr's mantissa replaced: its repr as
-    short as the original's (no 17-digit tail a library could look for), the change large enough for
-    `approx` to see."""
-    shown = repr(value)
-    mantissa = shown.split("e")[0]
-    places = [i for i, c in enumerate(mantissa) if c.isdigit()][:3]
-    new = _swapped(shown, places, seed)
-    if new is None or float(new) == value or len(repr(float(new))) > len(shown):
-        return None
-    return repr(float(new)).encode()
-
-
-def _retyped(text: bytes, seed: str) -> bytes | None:
-    """A string literal with one of its letters or digits (none inside an escape sequence) replaced by
-    another of its kind (`_swapped`): same length, quotes, prefixes and lines, and no mark a library
-    could check without the real text (a letter typed twice, an added letter, a quote style the file
-    does not use). None where it has no such letter or digit."""
-    try:
-        source = text.decode("utf-8")
-        places = [p for start, token in _pieces(source) for p in _plain(token, start)]
-    except (UnicodeDecodeError, SyntaxError, tokenize.TokenError, IndentationError):
-        return None
-    new = _swapped(source, places, seed)
-    if new is None:
-        return None
-    try:
-        changed = ast.literal_eval(f"({new})") != ast.literal_eval(f"({source})")
-    except (SyntaxError, ValueError):
-        return None
-    return new.encode("utf-8") if changed else None
-
-
-def _pieces(source: str) -> list[tuple[int, str]]:
-    """(offset, text) of each string token of a literal (implicitly joined pieces: several)."""
-    starts = [0] + [i + 1 for i, c in enumerate(source) if c == "\n"]
-    tokens = tokenize.generate_tokens(io.StringIO(f"({source})").readline)
-    # the parenthesis shifts the first line's columns by one
-    return [
-        (starts[t.start[0] - 1] + t.start[1] - (t.start[0] == 1), t.string)
-        for t in tokens
-        if t.type == tokenize.STRING
-    ]
-
-
-def _plain(token: str, offset: int) -> list[int]:
-    """The offsets of a string token's letters and digits that lie outside its escape sequences."""
-    prefix = len(token) - len(token.lstrip("bBrRuU"))
-    flags = token[:prefix].lower()
-    quotes = 3 if token[prefix : prefix + 3] in ('"""', "'''") else 1
-    body, at = token[prefix + quotes : len(token) - quotes], prefix + quotes
-    out, i = [], 0
-    while i < len(body):
-        if body[i] == "\\" and "r" not in flags:
-            i += _escape_length(body, i, "b" in flags)
-            continue
-        if body[i] == "\\":  # raw: a backslash keeps the character after it, a quote too
-            i += 2
-            continue
-        if body[i].isalnum() and body[i].isascii():
-            out.append(offset + at + i)
-        i += 1
-    return out
-
-
-OCTAL = "01234567"
-
-
-def _escape_length(body: str, i: int, is_bytes: bool) -> int:
-    """How many characters the escape sequence at `body[i]` (a backslash) spans."""
-    c = body[i + 1 : i + 2]
-    if c == "x":
-        return 4
-    if c in ("u", "U") and not is_bytes:
-        return 6 if c == "u" else 10
-    if c == "N" and not is_bytes:
-        end = body.find("}", i)
-        return end - i + 1 if end > 0 else 2
-    if c and c in OCTAL:
-        n = 2
-        while n < 4 and i + n < len(body) and body[i + n] in OCTAL:
-            n += 1
-        return n
-    return 3 if body[i + 1 : i + 3] == "\r\n" else 2
 
 
 def _apply(raw: bytes, edits: dict[tuple[int, int], bytes]) -> bytes:
