@@ -153,14 +153,19 @@ def test_mean():
 """
 
 
-def test_a_float_change_no_tolerance_absorbs_and_approx_with_its_own_left_alone() -> None:
+def test_a_float_change_no_tolerance_absorbs_and_approx_with_its_own_moved_out_of_its_band() -> None:
     """A small float moves by more than `approx`'s default tolerances (relative 1e-6, absolute 1e-12)
-    could hold (one of its leading digits replaced), with a repr no longer than its own; an `approx` with a
-    tolerance of its own is left as it is (an honest fix's value and the twin's could both lie within it,
-    the gold's not)."""
+    could hold (one of its digits replaced), with a repr no longer than its own; an `approx` with a
+    tolerance of its own moves by more than twice its band (`twin_numbers`), so no value the real test
+    accepts (an honest fix's) passes the twin's."""
     twin = perturb(TOLERANT, {((), "test_mean")}, SEED)
     assert twin is not None
-    (old, new), = changed(TOLERANT, twin)  # fmt: skip
-    assert old == "assert mean([0, 1e-9]) == pytest.approx(5e-10)"
-    value = ast.literal_eval(new.rsplit("approx(", 1)[1].rstrip(")"))
+    (small_old, small_new), (band_old, band_new) = changed(TOLERANT, twin)
+    assert small_old == "assert mean([0, 1e-9]) == pytest.approx(5e-10)"
+    value = ast.literal_eval(small_new.rsplit("approx(", 1)[1].rstrip(")"))
     assert abs(value - 5e-10) > max(1e-12, 5e-10 * 1e-6) and len(repr(value)) <= len("5e-10"), value
+    assert band_old == "assert mean([1, 2]) == pytest.approx(1.5, abs=0.5)" and band_new.endswith(
+        ", abs=0.5)"
+    )
+    moved = ast.literal_eval(band_new.rsplit("approx(", 1)[1].split(",")[0])
+    assert abs(moved - 1.5) > 2 * 0.5, band_new
