@@ -24,7 +24,8 @@ PYTEST_PATCHES = {
     "assertion-rewritten code kept in memory by content, instead of reading its pyc again "
     "(`cache_rewritten_tests`)",
     "_pytest.assertion.rewrite._rewrite_test": "keeps the code pytest rewrites, for the same cache, "
-    "and takes the code the environment's coverage run rewrote from the same bytes (`GIVEN`)",
+    "and takes the code the environment's coverage run rewrote from the same bytes (`GIVEN`); "
+    "the coverage run switches its tracer off around it (`cover_runner.untraced_rewrites`)",
     "_pytest.assertion.rewrite.rewrite_asserts": "keeps the syntax tree of each test module pytest "
     "rewrites at start-up, to export its code wrapped as the guard wraps it (`warm_runner.export_rewritten`)",
     "_pytest.reports._format_failed_longrepr": "a failure's text is the last frames of its native "
