@@ -30,7 +30,10 @@ def test_the_tracer_is_off_while_pytest_rewrites_and_the_same_one_after(
 
     monkeypatch.syspath_prepend(str(in_sandbox.FOLDER))
     monkeypatch.setattr(rewrite, "_rewrite_test", rewrite._rewrite_test)  # put back after the test
-    importlib.import_module("cover_runner").untraced_rewrites()
+    runner = importlib.import_module("cover_runner")
+    # the sandbox's repository root; here the checkout, which may hold the venv and so pytest itself
+    monkeypatch.setattr(runner, "ROOT", str(tmp_path))
+    runner.untraced_rewrites()
     module = tmp_path / "test_x.py"
     module.write_text("def test_x():\n    assert [1] == [1]\n")
     seen: Counter[str] = Counter()
