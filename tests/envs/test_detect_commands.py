@@ -131,6 +131,17 @@ def test_project_command_sources(tmp_path: Path, files: dict[str, str], source: 
     )
 
 
+@pytest.mark.parametrize(
+    "workflow",
+    ["jobs:\n  - t\n", "jobs:\n", "jobs: t\n", "jobs:\n  t:\n    steps: run\n", "- jobs\n"],
+    ids=["jobs-list", "jobs-null", "jobs-string", "steps-string", "top-list"],
+)
+def test_a_workflow_of_another_shape_gives_no_command_and_no_error(tmp_path: Path, workflow: str) -> None:
+    write(tmp_path, {".github/workflows/ci.yml": workflow, "src/pkg/__init__.py": "", "tests/test_a.py": ""})
+    found = detect_tests(tmp_path)
+    assert not found.source.startswith(".github/workflows"), found.source
+
+
 def test_option_table_matches_pytests_own() -> None:
     from _pytest.config import _prepareconfig
 

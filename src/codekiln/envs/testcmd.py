@@ -234,8 +234,10 @@ def _lines_ci(root: Path) -> list[str]:
             data = yaml.safe_load(path.read_text(errors="replace"))
         except yaml.YAMLError:
             continue
-        for job in (data or {}).get("jobs", {}).values() if isinstance(data, dict) else ():
-            for step in job.get("steps", []) if isinstance(job, dict) else ():
+        jobs = data.get("jobs") if isinstance(data, dict) else None  # a workflow of another shape: no lines
+        for job in jobs.values() if isinstance(jobs, dict) else ():
+            steps = job.get("steps") if isinstance(job, dict) else None
+            for step in steps if isinstance(steps, list) else ():
                 if isinstance(step, dict) and isinstance(step.get("run"), str):
                     out += [line.strip() for line in step["run"].splitlines()]
     return out
