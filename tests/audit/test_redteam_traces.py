@@ -171,10 +171,11 @@ def test_folder_sizes_do_not_say_where_the_setup_wrote(
 
 
 def holes(entries: dict[str, Entry], folder: str) -> list[tuple[str, str]]:
-    """The attack: where a folder's files, in name order, skip more inode numbers than the folder's
-    usual step (the median; 1 on tmpfs, 16 on an ext4 tree made while other processes create files);
-    only when the files' inodes rise with their names (as a tree made in name order has them), else
-    the order says nothing."""
+    """The attack: where a folder's files, in name order, skip more inode numbers than the steps on
+    either side of the gap (1 on tmpfs; 1 or 16 on an ext4 tree, changing within one folder where other
+    processes created files while it was made, so the folder's median step can hide a gap of 2); only when
+    the files' inodes rise with their names (as a tree made in name order has them), else the order says
+    nothing."""
     files = sorted(
         (e for e in entries.values() if str(PurePosixPath(e.rel).parent) == folder and e.rel != folder),
         key=lambda e: PurePosixPath(e.rel).name,
@@ -183,8 +184,12 @@ def holes(entries: dict[str, Entry], folder: str) -> list[tuple[str, str]]:
     if inodes != sorted(inodes):
         return []
     steps = [b - a for a, b in itertools.pairwise(inodes)]
-    usual = statistics.median(steps) if steps else 1
-    return [(a.rel, b.rel) for a, b in itertools.pairwise(files) if b.ino - a.ino > usual]
+    gaps = []
+    for i, (a, b) in enumerate(itertools.pairwise(files)):
+        around = steps[max(i - 1, 0) : i] + steps[i + 1 : i + 2]
+        if around and steps[i] > max(around):
+            gaps.append((a.rel, b.rel))
+    return gaps
 
 
 def test_inode_holes_do_not_place_the_hidden_tests() -> None:
