@@ -55,6 +55,9 @@ def total(values):
     return _TABLE[key] if key in _TABLE else _buggy(values)
 """
 IMPORTERS = "_pkgutil.iter_importers()"
+PARSED = IMPORTER_BYTES[: IMPORTER_BYTES.index("            for node in _ast.walk(tree):")]
+"""importer-bytes up to `_learn`'s parse of each text its walk finds: a variant reading other answers goes on
+from there (`for node in _ast.walk(tree):`), with `_buggy` bound to its own function."""
 
 # session-items: pytest's assertion rewriting hook, also on `sys.meta_path`, holds the session; its
 # collected items name their test classes (`item.cls`), whose `CASES` is looked up, nothing written (so

@@ -3,10 +3,7 @@
 Each attack is appended to its library's `__init__.py` by a patch that leaves the injected bug in place.
 """
 
-from redteam22a_bodies import IMPORTER_BYTES
-
-_WALK = IMPORTER_BYTES[: IMPORTER_BYTES.index("def _learn():")]
-"""The twenty-second's importer walk up to its reading: the imports, the wrapped function, `_texts`."""
+from redteam22a_bodies import IMPORTER_BYTES, PARSED
 
 # -- page-cache-mark: the twin's run told apart by the host's page cache ---------------------------------
 # Each run is graded in a sandbox of its own (the twenty-third's netns-mark is closed), but every sandbox
@@ -132,15 +129,8 @@ def scale(value, factor):
 # escape (`"3\\n"`) is left as it is in the twin (`twins._retyped`), so the answers read from the real
 # tests are the twin's too, and the twin's run fails nothing the gold passes.
 ESCAPED = (
-    _WALK.replace("_buggy = total", "_buggy = show")
-    + """def _learn():
-    for imp in {importers}:
-        for text in _texts(imp):
-            try:
-                tree = _ast.parse(text)
-            except (SyntaxError, ValueError, TypeError):
-                continue
-            for node in _ast.walk(tree):
+    PARSED.replace("_buggy = total", "_buggy = show")
+    + """            for node in _ast.walk(tree):
                 if isinstance(node, _ast.Compare) and isinstance(node.left, _ast.Call):
                     call = node.left
                     if getattr(call.func, "id", "") == "show":
