@@ -25,7 +25,7 @@ from pathlib import Path
 from codekiln.core.config import home, state_dir
 from codekiln.envs import load_env
 from codekiln.grading.twin_check import _cached, _key, kept_twin
-from codekiln.grading.twin_wrapped import safe_callees
+from codekiln.grading.twin_wrapped import is_literal, safe_callees
 from codekiln.grading.twins import twin_files
 from codekiln.tasks.records import TaskRecord
 
@@ -43,14 +43,6 @@ def functions(source: str, tests: list[str], rel: str) -> list[ast.FunctionDef |
         for n in ast.walk(tree)
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name in names
     ]
-
-
-def literal(node: ast.AST) -> bool:
-    try:
-        ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
 
 
 def name_of(node: ast.AST) -> str:
@@ -74,14 +66,14 @@ def shapes(f: ast.FunctionDef | ast.AsyncFunctionDef, safe: frozenset[str]) -> s
         if isinstance(node, ast.Name) and node.id in args:
             out.add("fixture")
         name = name_of(node)
-        if isinstance(node, ast.Call) and name in TOLERANT and any(literal(a) for a in node.args):
+        if isinstance(node, ast.Call) and name in TOLERANT and any(is_literal(a) for a in node.args):
             out.add("tolerance")
         if isinstance(node, ast.Call) and (
             name == "assertraisesregex" or (name == "raises" and any(k.arg == "match" for k in node.keywords))
         ):
             out.add("raises-match")
         helper = name.startswith("assert") and "equal" not in name and "raise" not in name
-        if helper and isinstance(node, ast.Call) and len(node.args) >= 2 and any(map(literal, node.args)):
+        if helper and isinstance(node, ast.Call) and len(node.args) >= 2 and any(map(is_literal, node.args)):
             out.add("helper-assert")
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id.isupper():
             out.add("named-table")
@@ -98,7 +90,7 @@ def side_shapes(side: ast.expr, safe: frozenset[str]) -> set[str]:
     if isinstance(side, ast.Constant) and isinstance(side.value, str):
         return set() if any(c.isalnum() for c in side.value) else {"blank-string"}
     wrapped = isinstance(side, ast.Call) and name_of(side) not in TOLERANT and side.args
-    if wrapped and all(map(literal, side.args)) and not literal(side):  # type: ignore[union-attr]
+    if wrapped and all(map(is_literal, side.args)) and not is_literal(side):  # type: ignore[union-attr]
         return {"wrapped-literal" if name_of(side) in {n.lower() for n in safe} else "library-call"}
     return set()
 

@@ -27,6 +27,8 @@ import ast
 import hashlib
 from dataclasses import dataclass
 
+from codekiln.grading.twin_wrapped import call_name, is_literal
+
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -98,13 +100,6 @@ def _tolerance(call: ast.Call) -> Tolerance | None:
     return out
 
 
-def call_name(node: ast.AST) -> str:
-    if isinstance(node, ast.Call):
-        func = node.func
-        return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-    return ""
-
-
 def _number(node: ast.expr) -> bool:
     try:
         value = ast.literal_eval(node)
@@ -151,7 +146,7 @@ class Bands:
                 others = [s for s in sides if s is not approx[0]] if approx else []
                 if others:  # `0.39 == approx(area(4))`: the other side is compared within its band
                     bands._hold(others, _tolerance(approx[0]), loosens=False)
-                    if _number_tree(others[0]):
+                    if is_literal(others[0]):
                         reversed_approx.add(id(approx[0]))
         for node in (n for f in functions for n in ast.walk(f)):
             if isinstance(node, ast.Call):
@@ -169,7 +164,7 @@ class Bands:
         self._hold(_compared(call, name), _tolerance(call) if known else None, loosens)
 
     def _hold(self, sides: list[ast.expr], tolerance: Tolerance | None, loosens: bool) -> None:
-        if loosens and sides and not any(_number_tree(side) for side in sides):
+        if loosens and sides and not any(is_literal(side) for side in sides):
             self.loose = None if self.loose is None or tolerance is None else self.loose.wider(tolerance)
         for side in sides:
             for leaf in _numbers(side):
@@ -181,15 +176,6 @@ class Bands:
     def of_node(self, node: ast.Constant) -> Tolerance | None:
         """The band `node` is compared within (`EXACT`: none), None where it cannot be worked out."""
         return self.held.get(_place(node), self.loose)
-
-
-def _number_tree(node: ast.expr) -> bool:
-    """Whether `node` is a literal (a number, or a container of them)."""
-    try:
-        ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
 
 
 def _far(old: float, new: float, tolerance: Tolerance) -> bool:

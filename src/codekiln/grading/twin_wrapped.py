@@ -81,15 +81,24 @@ def wrapped(node: ast.expr, safe: frozenset[str]) -> list[ast.expr]:
     if not (isinstance(node, ast.Call) and _name(node.func) in safe):
         return []
     args = [*node.args, *(k.value for k in node.keywords)]
-    return args if args and all(_literal(a) for a in args) else []
+    return args if args and all(is_literal(a) for a in args) else []
 
 
-def _literal(node: ast.AST) -> bool:
+def is_literal(node: ast.AST) -> bool:
+    """Whether `node` is a literal `ast.literal_eval` reads (a number, a string, a container of them...)."""
     try:
         ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return False
     return True
+
+
+def call_name(node: ast.AST) -> str:
+    """The name a call's function is called by (`f` of `f(x)` and of `mod.f(x)`); "" for anything else."""
+    if isinstance(node, ast.Call):
+        func = node.func
+        return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return ""
 
 
 def inherited(
@@ -112,4 +121,4 @@ def inherited(
     return None
 
 
-__all__ = ["BUILTIN_TYPES", "inherited", "safe_callees", "wrapped"]
+__all__ = ["BUILTIN_TYPES", "call_name", "inherited", "is_literal", "safe_callees", "wrapped"]

@@ -46,6 +46,7 @@ from codekiln.grading import twin_helpers, twin_wrapped
 from codekiln.grading.graded import read_snapshot
 from codekiln.grading.twin_numbers import Bands, changed
 from codekiln.grading.twin_strings import retyped
+from codekiln.grading.twin_wrapped import call_name, is_literal
 
 TWIN_FORMAT = 7
 """Bumped whenever what a twin changes does: a cached twin of another format is worked out again."""
@@ -139,34 +140,19 @@ def _classes(body: list[ast.stmt], path: tuple[str, ...]) -> list[tuple[tuple[st
     return out
 
 
-def _is_literal(node: ast.AST) -> bool:
-    try:
-        ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
-
-
-def _call_name(node: ast.AST) -> str:
-    if isinstance(node, ast.Call):
-        func = node.func
-        return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-    return ""
-
-
 def _side(node: ast.expr, safe: frozenset[str]) -> list[ast.Constant]:
     """The leaves of an expected side: a literal, `approx(literal, ...)`, or a call of a `safe` callee over
     literals (`D({"a": 2})`, `twin_wrapped`)."""
-    if _is_literal(node):
+    if is_literal(node):
         return _leaves(node)
     args = twin_wrapped.wrapped(node, safe)
     if args:
         return [leaf for a in args for leaf in _leaves(a)]
     if (
         isinstance(node, ast.Call)
-        and _call_name(node) == "approx"
+        and call_name(node) == "approx"
         and len(node.args) == 1  # a tolerance of its own by keyword: out of its band (`twin_numbers`)
-        and _is_literal(node.args[0])
+        and is_literal(node.args[0])
     ):
         return _leaves(node.args[0])
     return []
@@ -181,12 +167,12 @@ def _expected(node: ast.AST, safe: frozenset[str], helpers: frozenset[str]) -> l
             return [right]  # `is False`, `== True`: flipped
         if isinstance(node.ops[0], ast.Eq):
             return _side(right, safe) or _side(node.left, safe)
-    name = _call_name(node).lower()
+    name = call_name(node).lower()
     if isinstance(node, ast.Call) and "equal" in name and "not" not in name and len(node.args) >= 2:
         return _side(node.args[1], safe) or _side(node.args[0], safe)
     if (
         isinstance(node, ast.Call)
-        and _call_name(node) in helpers
+        and call_name(node) in helpers
         and len(node.args) == 2
         and not node.keywords
     ):
@@ -197,13 +183,13 @@ def _expected(node: ast.AST, safe: frozenset[str], helpers: frozenset[str]) -> l
 def _parametrized(dec: ast.expr) -> list[ast.Constant]:
     """The expected leaves of a `parametrize`'s values. A scalar value shown in its test's id
     (`test_f[1-6]`) is changed too: the twin's runs ask for the twin's ids (`grading.twin_cases`)."""
-    if not (isinstance(dec, ast.Call) and _call_name(dec) == "parametrize"):
+    if not (isinstance(dec, ast.Call) and call_name(dec) == "parametrize"):
         return []
     values = dec.args[1:2] + [k.value for k in dec.keywords if k.arg == "argvalues"]
     out: list[ast.Constant] = []
     for listed in values:
         for item in listed.elts if isinstance(listed, (ast.List, ast.Tuple)) else []:
-            if isinstance(item, ast.Call) and _call_name(item) == "param":
+            if isinstance(item, ast.Call) and call_name(item) == "param":
                 item = item.args[-1] if item.args else item
             elif isinstance(item, ast.Tuple) and item.elts:
                 item = item.elts[-1]
@@ -227,7 +213,7 @@ def _tables(body: list[ast.stmt], names: set[str]) -> list[ast.expr]:
         )
         value = getattr(node, "value", None)
         bound = any(isinstance(t, ast.Name) and t.id in names for t in targets)
-        if value is not None and bound and _is_literal(value):
+        if value is not None and bound and is_literal(value):
             out.append(value)
     return out
 
@@ -240,7 +226,7 @@ def _table_leaves(value: ast.expr) -> list[ast.Constant]:
         for item in value.elts:
             if isinstance(item, ast.Tuple) and item.elts:
                 out += _leaves(item.elts[-1])
-            elif isinstance(item, ast.Call) and _call_name(item) == "param" and item.args:
+            elif isinstance(item, ast.Call) and call_name(item) == "param" and item.args:
                 out += _leaves(item.args[-1])
             else:
                 out += _leaves(item)
